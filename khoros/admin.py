@@ -1,0 +1,52 @@
+"""Admin for the Khoros mirror: read-only, because the data belongs to Khoros."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from khoros.models import Initiative, Plan, SyncLease, SyncRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Lets admins look, never edit: the next sync would overwrite any edit anyway."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Initiative)
+class InitiativeAdmin(ReadOnlyAdmin):
+    list_display = ["name", "khoros_id", "first_seen", "last_seen", "removed_at"]
+    list_filter = ["removed_at"]
+    search_fields = ["name", "khoros_id"]
+
+
+@admin.register(Plan)
+class PlanAdmin(ReadOnlyAdmin):
+    list_display = ["name", "initiative", "start", "end", "last_seen", "removed_at"]
+    list_filter = ["initiative", "removed_at"]
+    list_select_related = ["initiative"]
+    search_fields = ["name", "khoros_id"]
+    date_hierarchy = "start"
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id", "kind", "status", "trigger", "requested_by", "started_at", "finished_at",
+        "created_count", "updated_count", "unchanged_count", "removed_count", "failed_count",
+    ]  # fmt: skip
+    list_filter = ["kind", "status", "trigger"]
+    list_select_related = ["requested_by"]
+
+
+@admin.register(SyncLease)
+class SyncLeaseAdmin(ReadOnlyAdmin):
+    list_display = ["kind", "run", "expires_at"]

@@ -1,0 +1,404 @@
+"""Writes of the khoros app: the Khoros plan sync and the requests that start it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from khoros import client as khoros_client
+from khoros.leases import lease_acquire, lease_release, lease_renew
+from khoros.models import Initiative, Plan, SyncRun
+
+logger = logging.getLogger(__name__)
+
+# An unchanged row is not written again; only its last_seen is refreshed, and at most once a
+# day, so a sync on unchanged data writes nothing while last_seen stays true to the day.
+LAST_SEEN_REFRESH = timedelta(days=1)
+
+PLAN_FIELDS = (
+    "initiative_id",
+    "name",
+    "color",
+    "start",
+    "end",
+    "overview",
+    "objective",
+    "target_audience",
+    "khoros_created",
+    "khoros_modified",
+)
+
+TASKS = {SyncRun.Kind.KHOROS_PLANS: "khoros.tasks.sync_khoros_task"}
+
+
+@dataclass
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    touched_ids: set[int] = field(default_factory=set)
+
+
+def redact(text: str) -> str:
+    """Remove every configured secret from a text before it is stored or shown."""
+    for secret in (settings.KHOROS_TOKEN, getattr(settings, "SAPMC_PASSWORD", "")):
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def sync_request(
+    *, kind: str, trigger: str, requested_by: AbstractBaseUser | None = None
+) -> tuple[SyncRun, bool]:
+    """Queue a run of `kind` unless one is already queued or running; return (run, queued)."""
+    with transaction.atomic():
+        pending = (
+            SyncRun.objects.filter(
+                kind=kind, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+            )
+            .order_by("-queued_at")
+            .first()
+        )
+        if pending is not None:
+            return pending, False
+        run = SyncRun.objects.create(kind=kind, trigger=trigger, requested_by=requested_by)
+        task = TASKS[SyncRun.Kind(kind)]
+        # After commit: a worker must never pick up a run id that is not in the database yet.
+        transaction.on_commit(lambda: async_task(task, run.pk, task_name=f"{kind}-{run.pk}"))
+    return run, True
+
+
+def _plan_values(plan: khoros_client.Plan, initiative_pk: int) -> dict[str, object]:
+    return {
+        "initiative_id": initiative_pk,
+        "name": plan.name[:255],
+        "color": plan.color[:16],
+        "start": plan.start,
+        "end": plan.end,
+        "overview": plan.overview,
+        "objective": plan.objective,
+        "target_audience": plan.target_audience,
+        "khoros_created": plan.created,
+        "khoros_modified": plan.last_modified,
+    }
+
+
+def _initiatives_upsert(
+    *, fetched: list[khoros_client.Initiative], now: datetime
+) -> tuple[dict[str, Initiative], UpsertCounts]:
+    """Mirror the complete list of Initiatives; those no longer listed are removed."""
+    counts = UpsertCounts()
+    existing = {i.khoros_id: i for i in Initiative.objects.all()}
+    created: list[Initiative] = []
+    changed: list[Initiative] = []
+    for item in fetched:
+        row = existing.get(item.id)
+        if row is None:
+            created.append(
+                Initiative(
+                    khoros_id=item.id,
+                    name=item.name[:255],
+                    description=item.description,
+                    first_seen=now,
+                    last_seen=now,
+                )
+            )
+            continue
+        if (row.name, row.description, row.removed_at) != (item.name[:255], item.description, None):
+            row.name, row.description, row.removed_at, row.last_seen = (
+                item.name[:255],
+                item.description,
+                None,
+                now,
+            )
+            changed.append(row)
+            counts.updated += 1
+        elif now - row.last_seen >= LAST_SEEN_REFRESH:
+            row.last_seen = now
+            changed.append(row)
+            counts.unchanged += 1
+        else:
+            counts.unchanged += 1
+    seen = {item.id for item in fetched}
+    vanished = [row for key, row in existing.items() if key not in seen and row.removed_at is None]
+    for row in vanished:
+        row.removed_at = now
+    if created or changed or vanished:
+        counts.removed = _initiatives_write(created, changed, vanished, now)
+    counts.created = len(created)
+    # bulk_create sets primary keys on PostgreSQL and on SQLite 3.35+, so no re-read is needed.
+    by_id = {key: row for key, row in existing.items() if key in seen}
+    by_id.update((row.khoros_id, row) for row in created)
+    return by_id, counts
+
+
+def _initiatives_write(
+    created: list[Initiative], changed: list[Initiative], vanished: list[Initiative], now: datetime
+) -> int:
+    with transaction.atomic():
+        Initiative.objects.bulk_create(created)
+        if changed or vanished:
+            Initiative.objects.bulk_update(
+                changed + vanished,
+                ["name", "description", "removed_at", "last_seen"],
+                batch_size=500,
+            )
+        if vanished:
+            # Their Plans vanished with them; mark, never delete (assignments and KPIs stay).
+            return Plan.objects.filter(initiative__in=vanished, removed_at__isnull=True).update(
+                removed_at=now
+            )
+    return 0
+
+
+def plans_upsert(
+    *, initiative: Initiative, fetched: Iterable[khoros_client.Plan], now: datetime
+) -> UpsertCounts:
+    """Mirror the complete Plan list of one Initiative in one transaction."""
+    counts = UpsertCounts()
+    incoming = {UUID(p.id): p for p in fetched}
+    existing = {
+        row.khoros_id: row
+        for row in Plan.objects.filter(Q(initiative=initiative) | Q(khoros_id__in=list(incoming)))
+    }
+    created: list[Plan] = []
+    changed: list[Plan] = []
+    touched: list[Plan] = []
+    for key, item in incoming.items():
+        values = _plan_values(item, initiative.pk)
+        row = existing.get(key)
+        if row is None:
+            created.append(
+                Plan(khoros_id=key, raw=item.raw, first_seen=now, last_seen=now, **values)
+            )
+            continue
+        differs = row.removed_at is not None or any(
+            getattr(row, name) != value for name, value in values.items()
+        )
+        if differs:
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.raw, row.removed_at, row.last_seen = item.raw, None, now
+            changed.append(row)
+        elif now - row.last_seen >= LAST_SEEN_REFRESH:
+            row.last_seen = now
+            touched.append(row)
+    vanished = [
+        row
+        for key, row in existing.items()
+        if key not in incoming and row.initiative_id == initiative.pk and row.removed_at is None
+    ]
+    for row in vanished:
+        row.removed_at = now
+    counts.created, counts.updated, counts.removed = len(created), len(changed), len(vanished)
+    counts.unchanged = len(incoming) - counts.created - counts.updated
+    if not (created or changed or touched or vanished):
+        return counts
+    with transaction.atomic():
+        Plan.objects.bulk_create(created, batch_size=500)
+        if changed:
+            Plan.objects.bulk_update(
+                changed, [*PLAN_FIELDS, "raw", "removed_at", "last_seen"], batch_size=500
+            )
+        if touched:
+            Plan.objects.bulk_update(touched, ["last_seen"], batch_size=500)
+        if vanished:
+            Plan.objects.bulk_update(vanished, ["removed_at"], batch_size=500)
+    return counts
+
+
+def _checkpoint(run: SyncRun, client: khoros_client.KhorosClient, fields: list[str]) -> None:
+    """Save the run's progress; the heartbeat goes with it."""
+    run.heartbeat_at = timezone.now()
+    run.http_requests = client.stats.requests
+    run.http_retries = client.stats.retries
+    run.save(update_fields=[*fields, "heartbeat_at", "http_requests", "http_retries"])
+
+
+COUNT_FIELDS = [
+    "created_count",
+    "updated_count",
+    "unchanged_count",
+    "removed_count",
+    "failed_count",
+    "progress_done",
+    "progress_total",
+    "outcomes",
+]
+
+
+def _finish(run: SyncRun, status: str, error: str = "") -> SyncRun:
+    run.status = status
+    run.error = redact(error)[:4000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    lease_release(run=run)
+    logger.info(
+        "sync %s #%s %s: created=%s updated=%s unchanged=%s removed=%s failed=%s",
+        run.kind, run.pk, run.status, run.created_count, run.updated_count,
+        run.unchanged_count, run.removed_count, run.failed_count,
+    )  # fmt: skip
+    return run
+
+
+class _LeaseLostError(Exception):
+    """Another run took this run's lease: stop writing at once."""
+
+
+def sync_khoros(
+    *,
+    run: SyncRun | None = None,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    requested_by: AbstractBaseUser | None = None,
+    client: khoros_client.KhorosClient | None = None,
+    on_progress: Callable[[SyncRun], None] | None = None,
+) -> SyncRun:
+    """Mirror all Initiatives and Plans from Khoros; never deletes, never runs twice at once."""
+    if run is None:
+        run = SyncRun.objects.create(
+            kind=SyncRun.Kind.KHOROS_PLANS, trigger=trigger, requested_by=requested_by
+        )
+    elif run.is_finished:
+        return run  # A duplicated or retried task for a run that already ended: nothing to do.
+    acquired, other = lease_acquire(run=run)
+    if not acquired:
+        held_by = f" (#{other.pk})" if other else ""
+        run.started_at = timezone.now()
+        run.save(update_fields=["started_at"])
+        return _finish(
+            run, SyncRun.Status.SKIPPED, f"Another run of this kind is in progress{held_by}."
+        )
+    if other is not None and not other.is_finished:
+        # Its worker died or hung past the lease: say so on that run instead of leaving it running.
+        _finish_abandoned(other, taken_by=run)
+    run.status = SyncRun.Status.RUNNING
+    run.started_at = run.heartbeat_at = timezone.now()
+    run.save(update_fields=["status", "started_at", "heartbeat_at"])
+
+    own_client = client is None
+    try:
+        client = client or khoros_client.client_from_settings()
+    except Exception as exc:  # noqa: BLE001 - a configuration error must end the run, not hang it
+        return _finish(run, SyncRun.Status.FAILED, f"Khoros client could not be set up: {exc}")
+    try:
+        return _sync_plans(run, client, on_progress)
+    except _LeaseLostError:
+        run.refresh_from_db(fields=["status"])
+        if not run.is_finished:
+            run.status = SyncRun.Status.FAILED
+            run.error = "Lost the sync lease to another run; stopped without writing further."
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "error", "finished_at"])
+        return run
+    except Exception as exc:
+        logger.exception("sync %s #%s crashed", run.kind, run.pk)
+        return _finish(run, SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
+    finally:
+        if own_client:
+            client.close()
+
+
+def _finish_abandoned(other: SyncRun, *, taken_by: SyncRun) -> None:
+    SyncRun.objects.filter(
+        pk=other.pk, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+    ).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error=f"The worker stopped sending heartbeats; run #{taken_by.pk} took over its lease.",
+    )
+
+
+def _error_text(exc: khoros_client.KhorosError) -> str:
+    where = f" ({exc.path}, HTTP {exc.status})" if exc.path and exc.status else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _sync_plans(
+    run: SyncRun,
+    client: khoros_client.KhorosClient,
+    on_progress: Callable[[SyncRun], None] | None,
+) -> SyncRun:
+    try:
+        client.check_company()
+        fetched = list(client.iter_initiatives())
+    except khoros_client.KhorosError as exc:
+        _checkpoint(run, client, [])
+        status = (
+            SyncRun.Status.DEFERRED
+            if isinstance(exc, khoros_client.KhorosRateLimitedError)
+            else SyncRun.Status.FAILED
+        )
+        return _finish(run, status, f"Could not list Initiatives: {_error_text(exc)}")
+
+    now = timezone.now()
+    initiatives, counts = _initiatives_upsert(fetched=fetched, now=now)
+    run.removed_count = counts.removed
+    run.progress_total = len(fetched)
+    run.outcomes = []
+    _checkpoint(run, client, ["removed_count", "progress_total", "outcomes"])
+
+    first_error = ""
+    stop_status: str | None = None
+    for item in fetched:
+        initiative = initiatives[item.id]
+        outcome: dict[str, object] = {"initiative": item.id, "name": item.name[:255]}
+        if stop_status is not None:
+            outcome.update(status="not_run")
+            run.outcomes.append(outcome)
+            continue
+        try:
+            plans = client.list_plans(item.id)
+        except khoros_client.KhorosError as exc:
+            message = _error_text(exc)
+            first_error = first_error or f"Initiative {item.id}: {message}"
+            outcome.update(status="failed", error=redact(message)[:1000])
+            run.failed_count += 1
+            if isinstance(exc, khoros_client.KhorosAuthError):
+                stop_status = SyncRun.Status.FAILED
+            elif isinstance(exc, khoros_client.KhorosRateLimitedError):
+                # Hammering a throttled API only makes it worse: stop cleanly, resume next run.
+                stop_status = SyncRun.Status.DEFERRED
+        else:
+            result = plans_upsert(initiative=initiative, fetched=plans, now=timezone.now())
+            run.created_count += result.created
+            run.updated_count += result.updated
+            run.unchanged_count += result.unchanged
+            run.removed_count += result.removed
+            outcome.update(
+                status="ok",
+                plans=len(plans),
+                created=result.created,
+                updated=result.updated,
+                removed=result.removed,
+            )
+        run.outcomes.append(outcome)
+        run.progress_done += 1
+        if not lease_renew(run=run):
+            raise _LeaseLostError
+        _checkpoint(run, client, COUNT_FIELDS)
+        if on_progress is not None:
+            on_progress(run)
+
+    if not fetched:
+        _checkpoint(run, client, COUNT_FIELDS)
+    if stop_status is not None:
+        return _finish(run, stop_status, first_error)
+    if run.failed_count:
+        status = (
+            SyncRun.Status.PARTIAL if run.failed_count < len(fetched) else SyncRun.Status.FAILED
+        )
+        return _finish(
+            run, status, f"{run.failed_count} of {len(fetched)} Initiatives failed. {first_error}"
+        )
+    return _finish(run, SyncRun.Status.SUCCEEDED)

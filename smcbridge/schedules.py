@@ -1,0 +1,21 @@
+"""The background schedules, declared here and installed by `manage.py setup_schedules`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str
+    func: str
+    minutes: int
+
+
+def declared_schedules() -> list[ScheduleSpec]:
+    """Every schedule the bridge runs, with intervals from settings."""
+    return [
+        ScheduleSpec("Khoros plans", "khoros.tasks.sync_khoros_task", settings.KHOROS_SYNC_MINUTES),
+    ]

@@ -1,0 +1,46 @@
+"""`make run`'s bootstrap: schedules, a first real sync, users and grants, the banner."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from campaigns.access import is_sync_admin, visible_initiatives
+from khoros.models import Plan, SyncRun
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_setup_syncs_and_creates_users_with_disjoint_grants(live_khoros):
+    out = StringIO()
+    call_command("demo_setup", "--url", "http://127.0.0.1:8000/", "--wait", "2", stdout=out)
+
+    assert SyncRun.objects.get().status == SyncRun.Status.SUCCEEDED
+    assert Plan.objects.count() == 24
+    assert Schedule.objects.filter(name="Khoros plans").exists()
+    users = {u.username: u for u in get_user_model().objects.all()}
+    assert set(users) == {"admin", "maria", "tom"}
+    assert is_sync_admin(users["admin"])
+    maria = set(visible_initiatives(users["maria"]).values_list("khoros_id", flat=True))
+    tom = set(visible_initiatives(users["tom"]).values_list("khoros_id", flat=True))
+    assert len(maria) == len(tom) == 2 and not maria & tom
+    text = out.getvalue()
+    assert "http://127.0.0.1:8000/" in text and "maria" in text and "bridge-admin-2026" in text
+
+    # Running it again (a second `make run`) changes nothing but adds a run.
+    call_command("demo_setup", "--wait", "2", stdout=StringIO())
+    assert get_user_model().objects.count() == 3
+    assert len(set(visible_initiatives(users["maria"]).values_list("pk", flat=True))) == 2
+
+
+def test_demo_setup_says_clearly_when_khoros_does_not_answer(settings):
+    from django.core.management.base import CommandError
+
+    settings.KHOROS_BASE_URL = "http://127.0.0.1:9/v2"
+    settings.KHOROS_MAX_RETRIES = 0
+    with pytest.raises(CommandError, match="did not answer within 1 s"):
+        call_command("demo_setup", "--wait", "1", stdout=StringIO())

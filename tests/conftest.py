@@ -1,0 +1,76 @@
+"""Fixtures shared by the whole suite: live simulators on loopback and a real task queue."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing import Event, Queue, Value
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM guard would refuse
+# every query made from a test that uses it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+KHOROS_TOKEN = "test-token-5ec7e7-do-not-leak"
+
+
+@dataclass
+class LiveKhoros:
+    """A Khoros simulator serving over HTTP on loopback, with its seeded data."""
+
+    sim: object
+    data: object
+    base_url: str
+
+
+@pytest.fixture
+def khoros_seed() -> dict[str, int]:
+    """Size of the seeded Khoros data; override in a module for other sizes."""
+    return {"initiatives": 4, "plans_per_initiative": 6, "posts_per_plan": 5}
+
+
+@pytest.fixture
+def live_khoros(settings, khoros_seed: dict[str, int]) -> Iterator[LiveKhoros]:
+    """Start a seeded Khoros simulator and point the settings at it."""
+    from simulators.khoros import KhorosData, KhorosSimulator
+    from simulators.server import start_in_thread
+
+    data = KhorosData.generate(seed=7, **khoros_seed)
+    sim = KhorosSimulator(data=data, token=KHOROS_TOKEN)
+    with start_in_thread(sim) as server:
+        settings.KHOROS_BASE_URL = f"{server.base_url}/v2"
+        settings.KHOROS_TOKEN = KHOROS_TOKEN
+        settings.KHOROS_COMPANY_ID = data.company_id
+        settings.KHOROS_TIMEOUT_CONNECT = 2.0
+        settings.KHOROS_TIMEOUT_READ = 2.0
+        settings.KHOROS_MAX_RETRIES = 3
+        # Real backoff, only short: faults must not make the suite slow.
+        settings.KHOROS_BACKOFF_BASE = 0.01
+        settings.KHOROS_BACKOFF_CAP = 0.2
+        yield LiveKhoros(sim=sim, data=data, base_url=server.base_url)
+
+
+def run_queued_tasks() -> int:
+    """Let a real django-q2 worker run every task in the broker, here; return the count."""
+    from django_q.brokers import get_broker
+    from django_q.monitor import monitor
+    from django_q.pusher import pusher
+    from django_q.worker import worker
+
+    broker = get_broker()
+    pending = broker.queue_size()
+    if not pending:
+        return 0
+    task_queue: Queue = Queue()
+    result_queue: Queue = Queue()
+    stop = Event()
+    stop.set()  # one pass over the broker, then return
+    pusher(task_queue, stop, broker=broker)
+    pulled = task_queue.qsize()
+    task_queue.put("STOP")
+    worker(task_queue, result_queue, Value("f", -1))
+    result_queue.put("STOP")
+    monitor(result_queue, broker=broker)
+    return pulled

@@ -1,0 +1,338 @@
+"""The Khoros plan sync against the simulator over real HTTP."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from khoros import services
+from khoros.models import Initiative, Plan, SyncLease, SyncRun
+from tests.conftest import KHOROS_TOKEN
+
+pytestmark = pytest.mark.django_db
+
+
+def ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def mirrored_plans() -> dict[str, tuple[str, str, int, int]]:
+    return {
+        str(p.khoros_id): (p.name, p.initiative.khoros_id, ms(p.start), ms(p.end))
+        for p in Plan.objects.select_related("initiative")
+    }
+
+
+def seeded_plans(data) -> dict[str, tuple[str, str, int, int]]:
+    return {p.id: (p.name, p.initiative_id, p.start_ms, p.end_ms) for p in data.plans}
+
+
+def test_full_sync_lands_exactly_the_seeded_rows(live_khoros):
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    data = live_khoros.data
+    assert run.created_count == len(data.plans) == 24
+    assert (run.updated_count, run.unchanged_count, run.removed_count, run.failed_count) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert run.progress_done == run.progress_total == 4
+    assert {(i.khoros_id, i.name) for i in Initiative.objects.all()} == {
+        (i.id, i.name) for i in data.initiatives
+    }
+    assert mirrored_plans() == seeded_plans(data)
+    assert run.http_requests >= 1 + 1 + 4  # /me, initiatives, one plan page per Initiative
+    assert SyncLease.objects.get(kind=SyncRun.Kind.KHOROS_PLANS).run is None
+
+
+def test_plan_optional_fields_and_inclusive_end_are_mirrored(live_khoros):
+    services.sync_khoros()
+
+    for seeded in live_khoros.data.plans:
+        row = Plan.objects.get(khoros_id=seeded.id)
+        assert row.color == (seeded.color or "")
+        assert row.overview == (seeded.overview or "")
+        # The inclusive end is the last millisecond of the local day: one ms before midnight.
+        assert ms(row.end) % 1000 == 999
+        assert row.raw["id"] == seeded.id
+
+
+def test_second_sync_on_unchanged_data_writes_nothing(live_khoros):
+    services.sync_khoros()
+
+    with CaptureQueriesContext(connection) as ctx:
+        run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert (run.created_count, run.updated_count, run.removed_count) == (0, 0, 0)
+    assert run.unchanged_count == 24
+    mirror_writes = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        and ('"khoros_plan"' in q["sql"] or '"khoros_initiative"' in q["sql"])
+    ]
+    assert mirror_writes == []
+    # A fixed cost per run plus a fixed cost per Initiative, whatever the number of Plans.
+    assert len(ctx.captured_queries) == QUERIES_FIXED + QUERIES_PER_INITIATIVE * 4
+
+
+# Measured, and kept here so that a change in either is a deliberate one.
+QUERIES_FIXED = 11
+QUERIES_PER_INITIATIVE = 3
+
+
+@pytest.mark.parametrize(
+    "khoros_seed", [{"initiatives": 4, "plans_per_initiative": 60, "posts_per_plan": 1}]
+)
+def test_query_count_does_not_grow_with_plans(live_khoros, khoros_seed):
+    services.sync_khoros()
+    with CaptureQueriesContext(connection) as ctx:
+        run = services.sync_khoros()
+    assert run.unchanged_count == 240
+    assert len(ctx.captured_queries) == QUERIES_FIXED + QUERIES_PER_INITIATIVE * 4
+
+
+def test_renamed_plan_is_updated_and_vanished_plan_is_kept_as_removed(live_khoros):
+    services.sync_khoros()
+    renamed, vanished = live_khoros.data.plans[0], live_khoros.data.plans[1]
+    live_khoros.sim.rename_plan(renamed.id, "Autumn push (renamed)")
+    live_khoros.sim.remove_plan(vanished.id)
+
+    run = services.sync_khoros()
+
+    assert (run.created_count, run.updated_count, run.removed_count) == (0, 1, 1)
+    assert run.unchanged_count == 22
+    assert Plan.objects.get(khoros_id=renamed.id).name == "Autumn push (renamed)"
+    kept = Plan.objects.get(khoros_id=vanished.id)
+    assert kept.removed_at is not None
+    assert Plan.objects.count() == 24
+
+
+def test_plan_that_comes_back_is_restored(live_khoros):
+    services.sync_khoros()
+    plan = live_khoros.data.plans[2]
+    live_khoros.sim.remove_plan(plan.id)
+    services.sync_khoros()
+    assert Plan.objects.get(khoros_id=plan.id).removed_at is not None
+    live_khoros.sim.add_plan(
+        plan.initiative_id,
+        id=plan.id,
+        name=plan.name,
+        start_date=plan.start_date,
+        end_date=plan.end_date,
+    )
+
+    run = services.sync_khoros()
+
+    assert run.updated_count == 1
+    assert Plan.objects.get(khoros_id=plan.id).removed_at is None
+
+
+def test_vanished_initiative_is_marked_removed_with_its_plans(live_khoros):
+    services.sync_khoros()
+    gone = live_khoros.data.initiatives[0]
+    live_khoros.sim.remove_initiative(gone.id)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert Initiative.objects.get(khoros_id=gone.id).removed_at is not None
+    assert run.removed_count == 6
+    assert Plan.objects.filter(initiative__khoros_id=gone.id, removed_at__isnull=False).count() == 6
+    assert Plan.objects.count() == 24
+
+
+# (route, mode, params, count, statuses the run may end in)
+FAULTS = [
+    ("initiatives", "rate_limit", {"retry_after": 0}, 1, {"succeeded"}),
+    ("plans", "rate_limit", {"retry_after": None}, 2, {"succeeded"}),
+    ("plans", "rate_limit", {"retry_after": 0}, None, {"deferred"}),
+    ("initiatives", "http_500", {"body": "json"}, 1, {"succeeded"}),
+    ("plans", "http_502", {"body": "html"}, 2, {"succeeded"}),
+    ("plans", "http_503", {"body": "empty"}, 1, {"succeeded"}),
+    ("plans", "http_504", {"body": "text"}, None, {"failed"}),
+    ("initiatives", "http_503", {"body": "json"}, None, {"failed"}),
+    ("plans", "slow_headers", {"seconds": 3}, 1, {"succeeded"}),
+    ("plans", "slow_body", {"seconds": 0.3}, 1, {"succeeded"}),
+    ("plans", "connection_reset", {}, 1, {"succeeded"}),
+    ("plans", "connection_reset", {}, None, {"failed"}),
+    ("plans", "truncated_json", {}, 1, {"succeeded", "partial"}),
+    ("plans", "invalid_json", {}, 1, {"succeeded", "partial"}),
+    ("plans", "invalid_json", {}, None, {"failed"}),
+    ("initiatives", "expired_token", {}, 1, {"failed"}),
+    ("plans", "expired_token", {}, 1, {"failed"}),
+    ("me", "developer_inactive", {"status": 200}, 1, {"failed"}),
+    ("plans", "developer_inactive", {"status": 401}, 1, {"failed"}),
+    ("plans", "status_586", {}, 1, {"partial"}),
+    ("me", "forbidden_company", {}, 1, {"failed"}),
+    ("plans", "missing_total", {}, None, {"succeeded"}),
+    ("plans", "wrong_total", {"value": 1}, None, {"succeeded"}),
+    ("plans", "wrong_total", {"value": 9999}, None, {"succeeded"}),
+    ("initiatives", "empty_page", {}, None, {"succeeded"}),
+    ("plans", "duplicates", {}, None, {"succeeded"}),
+    ("plans", "dates_iso_z", {}, None, {"succeeded"}),
+    ("plans", "dates_iso_offset", {}, None, {"succeeded"}),
+    ("initiatives", "ids_as_numbers", {}, None, {"succeeded"}),
+    ("plans", "ids_as_strings", {}, None, {"succeeded"}),
+    ("plans", "extra_fields", {}, None, {"succeeded"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "mode", "params", "count", "statuses"),
+    FAULTS,
+    ids=[f"{route}-{mode}-{count}" for route, mode, _, count, _ in FAULTS],
+)
+def test_fault_never_loses_or_duplicates_mirrored_rows(
+    live_khoros, route, mode, params, count, statuses
+):
+    services.sync_khoros()
+    before = mirrored_plans()
+    initiatives_before = set(Initiative.objects.values_list("khoros_id", "name"))
+    live_khoros.sim.add_fault(route, mode, count=count, **params)
+
+    run = services.sync_khoros()
+
+    assert run.status in statuses, run.error
+    if run.status != SyncRun.Status.SUCCEEDED:
+        assert run.error, "a run that did not succeed must say why"
+    assert KHOROS_TOKEN not in run.error
+    assert all(KHOROS_TOKEN not in str(o) for o in run.outcomes)
+    assert mirrored_plans() == before
+    assert set(Initiative.objects.values_list("khoros_id", "name")) == initiatives_before
+    assert not Plan.objects.filter(removed_at__isnull=False).exists()
+    assert not Initiative.objects.filter(removed_at__isnull=False).exists()
+    assert SyncLease.objects.get(kind=SyncRun.Kind.KHOROS_PLANS).run is None
+
+
+def test_retries_are_counted_on_the_run(live_khoros):
+    live_khoros.sim.add_fault("plans", "http_503", count=2, body="json")
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.http_retries == 2
+    plan_calls = [r for r in live_khoros.sim.requests if r["route"] == "plans"]
+    assert len(plan_calls) == 4 + 2
+    assert run.http_requests == len(live_khoros.sim.requests)
+
+
+def test_failed_initiative_is_reported_per_initiative_and_others_land(live_khoros):
+    # Fault only the first Initiative's Plans: the others must still be mirrored.
+    live_khoros.sim.add_fault("plans", "status_586", count=1)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert run.failed_count == 1
+    assert run.created_count == 18
+    statuses = [o["status"] for o in run.outcomes]
+    assert statuses.count("failed") == 1 and statuses.count("ok") == 3
+    assert "1 of 4 Initiatives failed" in run.error
+
+
+def test_expired_token_gives_clear_auth_error_without_the_token(live_khoros, caplog):
+    caplog.set_level(logging.DEBUG)
+    live_khoros.sim.add_fault("me", "expired_token", count=None)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "Auth" in run.error
+    assert KHOROS_TOKEN not in run.error
+    assert KHOROS_TOKEN not in caplog.text
+    assert Plan.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_syncs_started_together_run_once(live_khoros):
+    # The first run's Initiative list answers slowly, so the second comes while it holds the lease.
+    live_khoros.sim.add_fault("initiatives", "slow_headers", count=1, seconds=1.0)
+    results: list[SyncRun] = []
+    barrier = threading.Barrier(2)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            results.append(services.sync_khoros())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(r.status for r in results) == [SyncRun.Status.SKIPPED, SyncRun.Status.SUCCEEDED]
+    assert Plan.objects.count() == 24
+    assert len({p.khoros_id for p in Plan.objects.all()}) == 24
+
+
+def test_run_of_a_dead_worker_is_taken_over_after_its_lease_expires(live_khoros):
+    dead = SyncRun.objects.create(
+        kind=SyncRun.Kind.KHOROS_PLANS,
+        trigger=SyncRun.Trigger.SCHEDULE,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now() - timedelta(hours=1),
+    )
+    SyncLease.objects.create(
+        kind=SyncRun.Kind.KHOROS_PLANS, run=dead, expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED
+    assert f"#{run.pk} took over" in dead.error
+
+
+def test_live_lease_of_another_run_skips_the_new_run(live_khoros):
+    holder = SyncRun.objects.create(
+        kind=SyncRun.Kind.KHOROS_PLANS,
+        trigger=SyncRun.Trigger.SCHEDULE,
+        status=SyncRun.Status.RUNNING,
+    )
+    SyncLease.objects.create(
+        kind=SyncRun.Kind.KHOROS_PLANS, run=holder, expires_at=timezone.now() + timedelta(minutes=5)
+    )
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.SKIPPED
+    assert f"#{holder.pk}" in run.error
+    assert live_khoros.sim.requests == []
+
+
+def test_finished_run_is_not_run_again_by_a_duplicated_task(live_khoros):
+    run = services.sync_khoros()
+    requests_after_first = len(live_khoros.sim.requests)
+
+    again = services.sync_khoros(run=run)
+
+    assert again.status == SyncRun.Status.SUCCEEDED
+    assert len(live_khoros.sim.requests) == requests_after_first
+
+
+def test_redact_removes_the_token_from_any_text(settings):
+    settings.KHOROS_TOKEN = "abc-secret-123"
+    assert services.redact("failed with abc-secret-123 in it") == "failed with [redacted] in it"
+
+
+def test_uuid_and_dates_are_stored_as_sent(live_khoros):
+    services.sync_khoros()
+    seeded = live_khoros.data.plans[0]
+    row = Plan.objects.get(khoros_id=uuid.UUID(seeded.id))
+    assert row.start == datetime.fromtimestamp(seeded.start_ms / 1000, tz=UTC)
