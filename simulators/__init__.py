@@ -1,0 +1,1 @@
+"""Stand-alone fake servers of the external systems, for tests and the demo (stdlib only)."""

@@ -1,0 +1,235 @@
+"""Fault injection for the simulators: which modes exist, where they apply, and their budget."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["replace", "modify"]
+
+KHOROS_ROUTES: tuple[str, ...] = (
+    "me",
+    "whoami",
+    "initiatives",
+    "initiative",
+    "plans",
+    "export_create",
+    "export_status",
+    "export_download",
+    "fields",
+)
+LIST_ROUTES = ("initiatives", "plans")
+ERROR_BODIES = ("json", "empty", "html", "text")
+
+
+class FaultError(ValueError):
+    """A fault request names an unknown route or mode, or carries bad params."""
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    """How a mode behaves.
+
+    "replace" modes take over the whole response (errors, delays, resets): only the oldest one
+    of a route applies per call, so several queue up in order. "modify" modes alter a normal
+    response and stack with each other; they are not consumed by a call that a "replace"
+    fault answered.
+    """
+
+    kind: Kind
+    routes: tuple[str, ...]
+    params: frozenset[str] = frozenset()
+
+
+def _spec(kind: Kind, routes: tuple[str, ...], *params: str) -> ModeSpec:
+    return ModeSpec(kind=kind, routes=routes, params=frozenset(params))
+
+
+MODES: dict[str, ModeSpec] = {
+    "rate_limit": _spec("replace", KHOROS_ROUTES, "retry_after"),
+    "http_500": _spec("replace", KHOROS_ROUTES, "body", "retry_after"),
+    "http_502": _spec("replace", KHOROS_ROUTES, "body", "retry_after"),
+    "http_503": _spec("replace", KHOROS_ROUTES, "body", "retry_after"),
+    "http_504": _spec("replace", KHOROS_ROUTES, "body", "retry_after"),
+    "slow_headers": _spec("replace", KHOROS_ROUTES, "seconds"),
+    "slow_body": _spec("replace", KHOROS_ROUTES, "seconds", "chunks"),
+    "connection_reset": _spec("replace", KHOROS_ROUTES),
+    "truncated_json": _spec("replace", KHOROS_ROUTES, "fraction"),
+    "invalid_json": _spec("replace", KHOROS_ROUTES),
+    "expired_token": _spec("replace", KHOROS_ROUTES, "lowercase", "body"),
+    "developer_inactive": _spec("replace", KHOROS_ROUTES, "status"),
+    "status_586": _spec("replace", KHOROS_ROUTES),
+    "forbidden_company": _spec("replace", KHOROS_ROUTES, "company_id", "application"),
+    "missing_total": _spec("modify", LIST_ROUTES, "page", "keep_object"),
+    "wrong_total": _spec("modify", LIST_ROUTES, "page", "value"),
+    "empty_page": _spec("modify", LIST_ROUTES, "page"),
+    "duplicates": _spec("modify", LIST_ROUTES, "page", "style"),
+    "dates_iso_z": _spec("modify", ("plans",)),
+    "dates_iso_offset": _spec("modify", ("plans",)),
+    "ids_as_numbers": _spec("modify", ("initiatives", "initiative")),
+    "ids_as_strings": _spec("modify", ("plans",)),
+    "extra_fields": _spec("modify", ("initiatives", "initiative", "plans")),
+    "export_stuck": _spec("modify", ("export_status",)),
+    "export_failed": _spec("modify", ("export_status",)),
+    "link_expired": _spec("replace", ("export_download",)),
+    "csv_bom": _spec("modify", ("export_download",)),
+    "csv_quoted_newlines": _spec("modify", ("export_download",)),
+    "csv_empty": _spec("modify", ("export_download",)),
+    "csv_bad_row": _spec("modify", ("export_download",), "value"),
+}
+
+# Paging quirks that only make sense after a first page: by default they wait for pageNumber >= 1.
+_MID_LIST_MODES = frozenset({"empty_page", "duplicates"})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_params(mode: str, params: dict[str, Any]) -> None:
+    unknown = set(params) - MODES[mode].params
+    if unknown:
+        raise FaultError(f"{mode} takes no param(s) {sorted(unknown)}")
+    checks: dict[str, tuple[bool, str]] = {}
+    if "retry_after" in params:
+        value = params["retry_after"]
+        ok = value is None or value == "http-date" or (_is_int(value) and value >= 0)
+        checks["retry_after"] = (ok, 'an int >= 0, "http-date" or null')
+    if "body" in params:
+        allowed = ("json", "text") if mode == "expired_token" else ERROR_BODIES
+        checks["body"] = (params["body"] in allowed, " | ".join(allowed))
+    if "seconds" in params:
+        value = params["seconds"]
+        checks["seconds"] = (_is_number(value) and value >= 0, "a number >= 0")
+    if "chunks" in params:
+        value = params["chunks"]
+        checks["chunks"] = (_is_int(value) and value >= 1, "an int >= 1")
+    if "fraction" in params:
+        value = params["fraction"]
+        checks["fraction"] = (_is_number(value) and 0 <= value < 1, "a number in [0, 1)")
+    if "status" in params:
+        checks["status"] = (params["status"] in (200, 401), "200 or 401")
+    if "page" in params:
+        value = params["page"]
+        checks["page"] = (value is None or (_is_int(value) and value >= 0), "an int >= 0")
+    if "value" in params and mode == "wrong_total":
+        value = params["value"]
+        checks["value"] = (value is None or _is_int(value), "an int or null")
+    if "style" in params:
+        checks["style"] = (params["style"] in ("prepend", "shift"), "prepend | shift")
+    for name, (ok, expected) in checks.items():
+        if not ok:
+            raise FaultError(f"{mode}: param {name} must be {expected}, got {params[name]!r}")
+
+
+@dataclass
+class Fault:
+    """One injected fault: mode on route for the next `remaining` matching calls (None: forever)."""
+
+    id: int
+    route: str
+    mode: str
+    remaining: int | None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> Kind:
+        return MODES[self.mode].kind
+
+    def matches(self, page: int | None) -> bool:
+        """Whether a call for this page number (None off list routes) is affected."""
+        wanted = self.params.get("page")
+        if wanted is not None:
+            return page == wanted
+        if self.mode in _MID_LIST_MODES:
+            return page is not None and page >= 1
+        return True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "route": self.route,
+            "mode": self.mode,
+            "remaining": self.remaining,
+            "params": dict(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class AppliedFaults:
+    """What one call gets: at most one replacing fault, or any number of modifying ones."""
+
+    replace: Fault | None = None
+    modify: dict[str, Fault] = field(default_factory=dict)
+
+    @property
+    def modes(self) -> list[str]:
+        if self.replace is not None:
+            return [self.replace.mode]
+        return list(self.modify)
+
+
+class FaultBoard:
+    """Thread-safe queue of faults per route with per-call budgets."""
+
+    def __init__(self, routes: tuple[str, ...] = KHOROS_ROUTES) -> None:
+        self._routes = routes
+        self._faults: list[Fault] = []
+        self._next_id = 1
+        self._lock = threading.Lock()
+
+    def add(
+        self, route: str, mode: str, count: int | None = 1, params: dict[str, Any] | None = None
+    ) -> Fault:
+        """Queue mode on route for the next count calls (count=None: until cleared)."""
+        params = dict(params or {})
+        if route not in self._routes:
+            raise FaultError(f"unknown route {route!r}; expected one of {list(self._routes)}")
+        spec = MODES.get(mode)
+        if spec is None:
+            raise FaultError(f"unknown mode {mode!r}; expected one of {sorted(MODES)}")
+        if route not in spec.routes:
+            raise FaultError(f"mode {mode} does not apply to route {route}; use {spec.routes}")
+        if count is not None and (not _is_int(count) or count < 1):
+            raise FaultError("count must be an int >= 1 or null")
+        _check_params(mode, params)
+        with self._lock:
+            fault = Fault(id=self._next_id, route=route, mode=mode, remaining=count, params=params)
+            self._next_id += 1
+            self._faults.append(fault)
+            return fault
+
+    def take(self, route: str, page: int | None = None) -> AppliedFaults:
+        """Pick the faults for one call and charge their budgets."""
+        with self._lock:
+            candidates = [f for f in self._faults if f.route == route and f.matches(page)]
+            replacing = next((f for f in candidates if f.kind == "replace"), None)
+            if replacing is not None:
+                chosen = [replacing]
+                applied = AppliedFaults(replace=replacing)
+            else:
+                modify: dict[str, Fault] = {}
+                for fault in candidates:
+                    # Two faults of the same mode: the older one serves this call.
+                    modify.setdefault(fault.mode, fault)
+                chosen = list(modify.values())
+                applied = AppliedFaults(modify=modify)
+            for fault in chosen:
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+            return applied
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.as_dict() for f in self._faults]

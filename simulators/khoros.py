@@ -1,0 +1,849 @@
+"""Fake Khoros Conversations V2 server (WSGI, stdlib only) speaking docs/khoros-api.md."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hmac
+import io
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from simulators.faults import LIST_ROUTES, AppliedFaults, Fault, FaultBoard, FaultError
+from simulators.khoros_data import FIELD_NAMES, Initiative, KhorosData, Plan, Post, zone
+from simulators.server import abort_connection
+
+JSON = "application/json;charset=UTF-8"
+DEFAULT_PAGE_SIZE = 20
+# The real maximum is unknown; the contract assumes 100 and asks for a silent clamp.
+MAX_PAGE_SIZE = 100
+FIRST_EXPORT_ID = 1958298
+_EXTRA_ITEM_FIELDS: dict[str, Any] = {
+    "sfLegacyId": 48213,
+    "tags": ["simulated"],
+    "permissions": {"canEdit": False, "canDelete": False},
+}
+
+StartResponse = Callable[..., Any]
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str | None = JSON
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def status_line(self) -> str:
+        try:
+            reason = HTTPStatus(self.status).phrase
+        except ValueError:
+            reason = "Unknown"  # 586 and friends have no standard phrase
+        return f"{self.status} {reason}"
+
+    def wsgi_headers(self) -> list[tuple[str, str]]:
+        headers = list(self.headers)
+        if self.content_type is not None:
+            headers.append(("Content-Type", self.content_type))
+        headers.append(("Content-Length", str(len(self.body))))
+        return headers
+
+
+def json_response(payload: Any, status: int = 200, content_type: str = JSON) -> Response:
+    return Response(status, json.dumps(payload).encode(), content_type)
+
+
+def error_envelope(code: str, message: str) -> dict[str, Any]:
+    return {"status": {"succeeded": False, "error": {"code": code, "message": message}}}
+
+
+def error_response(status: int, code: str, message: str, content_type: str = JSON) -> Response:
+    return json_response(error_envelope(code, message), status, content_type)
+
+
+def s3_error(code: str, message: str, **extra: str) -> Response:
+    """A 403 with the XML error body S3 sends for a bad or expired pre-signed URL."""
+    details = "".join(f"<{key}>{value}</{key}>" for key, value in extra.items())
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>{details}"
+        f"<RequestId>{secrets.token_hex(8).upper()}</RequestId></Error>"
+    )
+    return Response(403, body.encode(), "application/xml")
+
+
+def _html(status: int, title: str) -> Response:
+    body = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+    return Response(status, body.encode(), "text/html;charset=UTF-8")
+
+
+def _ms_to_iso_z(ms: int) -> str:
+    instant = datetime.fromtimestamp(ms / 1000, UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _ms_to_iso_offset(ms: int, tz: ZoneInfo) -> str:
+    # Older payloads: local time with a colon-less offset, e.g. 2014-11-06T15:10:20.139+0000.
+    local = datetime.fromtimestamp(ms / 1000, tz)
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}" + local.strftime("%z")
+
+
+def _expires_text(instant: datetime) -> str:
+    # The contract's `expires` has no offset; we emit UTC wall time like the real example.
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class _Call:
+    environ: dict[str, Any]
+    query: dict[str, str]
+    args: dict[str, str]
+    body: bytes
+    faults: AppliedFaults
+
+    def mod(self, mode: str) -> Fault | None:
+        return self.faults.modify.get(mode)
+
+
+@dataclass
+class Export:
+    """One analytics export job as the simulator tracks it."""
+
+    id: int
+    fields: list[int]
+    start: date
+    stop: date
+    timezone: str
+    initiative_ids: frozenset[str]
+    plan_ids: frozenset[str]
+    header: bool
+    delimiter: str
+    polls: int = 0
+    token: str | None = None
+    expires: datetime | None = None
+
+
+Handler = Callable[["KhorosSimulator", _Call], Response]
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    name: str
+    handler: Handler
+    authenticated: bool = True
+
+
+class KhorosSimulator:
+    """WSGI app faking Khoros Conversations V2, with fault injection and a request log."""
+
+    def __init__(
+        self,
+        data: KhorosData | None = None,
+        *,
+        token: str = "demo-token",
+        user_timezone: str | None = None,
+        export_polls: int = 2,
+        link_ttl: timedelta = timedelta(hours=1),
+        clock: Callable[[], datetime] | None = None,
+        public_url: str | None = None,
+    ) -> None:
+        """Serve data (default: KhorosData.generate()); export_polls = status calls before
+        complete; link_ttl = download link lifetime; clock returns aware UTC now."""
+        self._seed_data = data if data is not None else KhorosData.generate()
+        self._data = self._seed_data.clone()
+        self.token = token
+        self.user_timezone = user_timezone or self._seed_data.timezone
+        self.export_polls = export_polls
+        self.link_ttl = link_ttl
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self._lock = threading.RLock()
+        self._faults = FaultBoard()
+        self._log: list[dict[str, Any]] = []
+        self._exports: dict[int, Export] = {}
+        self._next_export_id = FIRST_EXPORT_ID
+
+    # Python API for tests ------------------------------------------------------------------
+
+    @property
+    def data(self) -> KhorosData:
+        """The data currently served (mutations included); reset() restores the seed."""
+        return self._data
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Copy of the request log (control endpoints excluded), oldest first."""
+        with self._lock:
+            return [dict(entry) for entry in self._log]
+
+    @property
+    def faults(self) -> list[dict[str, Any]]:
+        """Faults still pending, oldest first."""
+        return self._faults.snapshot()
+
+    def add_fault(self, route: str, mode: str, count: int | None = 1, **params: Any) -> Fault:
+        """Apply mode to the next count calls of route (None: until reset)."""
+        return self._faults.add(route, mode, count, params)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def reset(self) -> None:
+        """Drop faults, the request log and exports; serve the seeded data again."""
+        self._faults.clear()
+        with self._lock:
+            self._log.clear()
+            self._exports.clear()
+            self._data = self._seed_data.clone()
+
+    def rename_plan(self, plan_id: str, new_name: str) -> Plan:
+        with self._lock:
+            return self._data.rename_plan(plan_id, new_name)
+
+    def update_plan(self, plan_id: str, **fields: Any) -> Plan:
+        with self._lock:
+            return self._data.update_plan(plan_id, **fields)
+
+    def remove_plan(self, plan_id: str) -> Plan:
+        with self._lock:
+            return self._data.remove_plan(plan_id)
+
+    def add_plan(self, initiative_id: str | int, **fields: Any) -> Plan:
+        with self._lock:
+            return self._data.add_plan(initiative_id, **fields)
+
+    def add_initiative(self, name: str, description: str | None = None) -> Initiative:
+        with self._lock:
+            return self._data.add_initiative(name, description)
+
+    def remove_initiative(self, initiative_id: str | int) -> Initiative:
+        with self._lock:
+            return self._data.remove_initiative(initiative_id)
+
+    def exports(self) -> list[Export]:
+        with self._lock:
+            return list(self._exports.values())
+
+    # WSGI ----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO") or "/"
+        if len(path) > 1:
+            path = path.rstrip("/")
+        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        body = _read_body(environ)
+        if path.startswith("/_sim/"):
+            return self._send(self._control(method, path, body), start_response, None)
+
+        route, args, path_known = self._match(method, path)
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "route": route.name if route else None,
+            "status": None,
+            "had_auth_header": "HTTP_AUTHORIZATION" in environ,
+            "fault": None,
+            "faults": [],
+            "body": _json_or_none(body),
+            "at": time.time(),
+        }
+        with self._lock:
+            self._log.append(entry)
+
+        if route is None:
+            if path_known:
+                response = error_response(405, "NOT_ACCEPTABLE", f"{method} not allowed on {path}")
+            else:
+                response = error_response(404, "NOT_FOUND", f"No resource at {path}")
+            return self._send(response, start_response, entry)
+        if route.authenticated and (problem := self._auth_problem(environ)):
+            return self._send(
+                error_response(401, "UNAUTHENTICATED", problem), start_response, entry
+            )
+
+        page = _lenient_int(query.get("pageNumber", "0")) if route.name in LIST_ROUTES else None
+        applied = self._faults.take(route.name, page)
+        with self._lock:
+            entry["faults"] = applied.modes
+            entry["fault"] = applied.modes[0] if applied.modes else None
+        call = _Call(environ=environ, query=query, args=args, body=body, faults=applied)
+        if applied.replace is not None:
+            return self._replace(applied.replace, route, call, start_response, entry)
+        return self._send(route.handler(self, call), start_response, entry)
+
+    def _match(self, method: str, path: str) -> tuple[_Route | None, dict[str, str], bool]:
+        path_known = False
+        for route in _ROUTES:
+            found = route.pattern.fullmatch(path)
+            if found is None:
+                continue
+            path_known = True
+            if route.method == method:
+                return route, found.groupdict(), True
+        return None, {}, path_known
+
+    def _auth_problem(self, environ: dict[str, Any]) -> str | None:
+        header = environ.get("HTTP_AUTHORIZATION")
+        if not header:
+            return "Authentication required: send Authorization: Bearer <token>"
+        scheme, _, credentials = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            credentials.strip().encode(), self.token.encode()
+        ):
+            return "Invalid or expired access token"  # never echo the token back
+        return None
+
+    def _send(
+        self, response: Response, start_response: StartResponse, entry: dict[str, Any] | None
+    ) -> list[bytes]:
+        self._record_status(entry, response.status)
+        start_response(response.status_line, response.wsgi_headers())
+        return [response.body]
+
+    def _record_status(self, entry: dict[str, Any] | None, status: int | None) -> None:
+        if entry is not None:
+            with self._lock:
+                entry["status"] = status
+
+    # Replacing faults ------------------------------------------------------------------------
+
+    def _replace(
+        self,
+        fault: Fault,
+        route: _Route,
+        call: _Call,
+        start_response: StartResponse,
+        entry: dict[str, Any],
+    ) -> Iterable[bytes]:
+        mode, params = fault.mode, fault.params
+        if mode == "connection_reset":
+            abort_connection(call.environ)
+            return []
+        if mode == "slow_headers":
+            time.sleep(float(params.get("seconds", 2.0)))
+            return self._send(route.handler(self, call), start_response, entry)
+        if mode == "slow_body":
+            response = route.handler(self, call)
+            self._record_status(entry, response.status)
+            start_response(response.status_line, response.wsgi_headers())
+            return _trickle(
+                response.body, float(params.get("seconds", 2.0)), params.get("chunks", 5)
+            )
+        if mode == "truncated_json":
+            response = route.handler(self, call)
+            cut = int(len(response.body) * float(params.get("fraction", 0.5)))
+            response.body = response.body[:cut]
+            return self._send(response, start_response, entry)
+        return self._send(self._fault_response(fault), start_response, entry)
+
+    def _fault_response(self, fault: Fault) -> Response:
+        mode, params = fault.mode, fault.params
+        if mode == "rate_limit":
+            response = error_response(429, "PROXY_RATE_LIMIT_EXCEEDED", "Too many requests")
+            self._add_retry_after(response, params.get("retry_after", 1))
+            return response
+        if mode.startswith("http_"):
+            response = self._server_error(int(mode[5:]), params.get("body", "json"))
+            self._add_retry_after(response, params.get("retry_after"))
+            return response
+        if mode == "invalid_json":
+            return Response(200, b'{"data": {"sfEntityType": undefined,}, "status": {"succ')
+        if mode == "expired_token":
+            code = "unauthenticated" if params.get("lowercase") else "UNAUTHENTICATED"
+            content_type = "text/plain" if params.get("body") == "text" else JSON
+            return error_response(401, code, "The access token has expired", content_type)
+        if mode == "developer_inactive":
+            return _html(int(params.get("status", 200)), "Developer Inactive")
+        if mode == "status_586":
+            return _html(586, "Service Not Found")
+        if mode == "forbidden_company":
+            company = params.get("company_id", self._data.company_id)
+            application = params.get("application", "smcbridge")
+            message = f"Company {company} does not allow the application {application}"
+            return error_response(403, "UNAUTHORIZED", message)
+        if mode == "link_expired":
+            return s3_error("AccessDenied", "Request has expired", X_Amz_Expires="3600")
+        raise AssertionError(f"unhandled replacing fault {mode}")
+
+    def _server_error(self, status: int, body: str) -> Response:
+        phrase = HTTPStatus(status).phrase
+        if body == "empty":
+            return Response(status, b"", None)
+        if body == "html":
+            return _html(status, f"{status} {phrase}")
+        code = "UNKNOWN_ERROR" if status == 500 else f"PROXY_{phrase.upper().replace(' ', '_')}"
+        # "text": the JSON error with a text/plain Content-Type, as the real gateway sends it.
+        return error_response(status, code, phrase, "text/plain" if body == "text" else JSON)
+
+    def _add_retry_after(self, response: Response, retry_after: int | str | None) -> None:
+        if retry_after is None:
+            return
+        if retry_after == "http-date":
+            # HTTP dates have one-second resolution: round up so the client never retries early.
+            when = self.clock() + timedelta(seconds=2)
+            response.headers.append(("Retry-After", format_datetime(when, usegmt=True)))
+        else:
+            response.headers.append(("Retry-After", str(retry_after)))
+
+    # Control endpoints (no auth, not logged) -----------------------------------------------
+
+    def _control(self, method: str, path: str, body: bytes) -> Response:
+        if path == "/_sim/faults" and method == "POST":
+            try:
+                spec = json.loads(body or b"{}")
+                if not isinstance(spec, dict):
+                    raise FaultError("body must be a JSON object")
+                params = spec.get("params") or {}
+                if not isinstance(params, dict):
+                    raise FaultError("params must be an object")
+                fault = self.add_fault(
+                    str(spec.get("route")), str(spec.get("mode")), spec.get("count", 1), **params
+                )
+            except (ValueError, TypeError) as exc:
+                return json_response({"error": str(exc)}, 400)
+            return json_response({"fault": fault.as_dict()}, 201)
+        if path == "/_sim/faults" and method == "GET":
+            return json_response({"faults": self.faults})
+        if path == "/_sim/faults" and method == "DELETE":
+            self.clear_faults()
+            return json_response({"faults": []})
+        if path == "/_sim/reset" and method == "POST":
+            self.reset()
+            return json_response({"reset": True})
+        if path == "/_sim/requests" and method == "GET":
+            return json_response(self.requests)
+        if path == "/_sim/requests" and method == "DELETE":
+            self.clear_requests()
+            return json_response([])
+        return json_response({"error": f"no control endpoint {method} {path}"}, 404)
+
+    # Conversations ---------------------------------------------------------------------------
+
+    def _me(self, call: _Call) -> Response:
+        data = self._data
+        company = {
+            "id": data.company_id,
+            "name": data.company_name,
+            "environment": "APP3",
+            "directoryId": "24606",
+        }
+        user = {"sfEntityType": "User", "email": data.user_email, "companies": [company]}
+        return json_response({"data": user, "status": {"succeeded": True}})
+
+    def _whoami(self, call: _Call) -> Response:
+        user = {
+            "sfEntityType": "User",
+            "id": "24606",
+            "email": self._data.user_email,
+            "firstName": "Demo",
+            "lastName": "User",
+            "timezone": self.user_timezone,
+        }
+        return json_response({"data": user, "status": {"succeeded": True}})
+
+    def _initiatives(self, call: _Call) -> Response:
+        with self._lock:
+            items = _name_filtered(self._data.initiatives, call.query.get("nameFilter", ""))
+        return self._page(call, [self._initiative_json(i, call) for i in items])
+
+    def _initiative(self, call: _Call) -> Response:
+        with self._lock:
+            initiative = self._data.initiative(call.args["initiative_id"])
+        if initiative is None:
+            return error_response(
+                404, "NOT_FOUND", f"Initiative {call.args['initiative_id']} not found"
+            )
+        return json_response(
+            {"data": self._initiative_json(initiative, call), "status": {"succeeded": True}}
+        )
+
+    def _plans(self, call: _Call) -> Response:
+        initiative_id = call.args["initiative_id"]
+        with self._lock:
+            if self._data.initiative(initiative_id) is None:
+                return error_response(404, "NOT_FOUND", f"Initiative {initiative_id} not found")
+            plans = self._data.plans_for_initiative(initiative_id)
+            items = _name_filtered(plans, call.query.get("nameFilter", ""))
+        return self._page(call, [self._plan_json(p, call) for p in items])
+
+    def _initiative_json(self, initiative: Initiative, call: _Call) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "sfEntityType": "Initiative",
+            "id": int(initiative.id) if call.mod("ids_as_numbers") else initiative.id,
+            "name": initiative.name,
+        }
+        if initiative.description is not None:
+            item["description"] = initiative.description
+        if call.mod("extra_fields"):
+            item.update(_EXTRA_ITEM_FIELDS)
+        return item
+
+    def _plan_json(self, plan: Plan, call: _Call) -> dict[str, Any]:
+        tz = self._data.tz
+
+        def fmt_date(ms: int) -> int | str:
+            if call.mod("dates_iso_z"):
+                return _ms_to_iso_z(ms)
+            if call.mod("dates_iso_offset"):
+                return _ms_to_iso_offset(ms, tz)
+            return ms
+
+        as_strings = call.mod("ids_as_strings") is not None
+        item: dict[str, Any] = {"sfEntityType": "Plan", "id": plan.id, "name": plan.name}
+        if plan.color is not None:
+            item["color"] = plan.color
+        campaign_id, company_id = int(plan.initiative_id), int(self._data.company_id)
+        item["campaignId"] = str(campaign_id) if as_strings else campaign_id
+        item["companyId"] = str(company_id) if as_strings else company_id
+        item["startDate"] = fmt_date(plan.start_ms)
+        item["endDate"] = fmt_date(plan.end_ms)
+        optional = (
+            ("overview", plan.overview),
+            ("objective", plan.objective),
+            ("targetAudience", plan.target_audience),
+        )
+        item.update({key: value for key, value in optional if value is not None})
+        if plan.created_ms is not None:
+            item["createdDate"] = fmt_date(plan.created_ms)
+        if plan.last_modified_ms is not None:
+            item["lastModifiedDate"] = fmt_date(plan.last_modified_ms)
+        if call.mod("extra_fields"):
+            item.update(_EXTRA_ITEM_FIELDS)
+        return item
+
+    def _page(self, call: _Call, items: list[dict[str, Any]]) -> Response:
+        paging = _paging(call.query)
+        if isinstance(paging, Response):
+            return paging
+        number, size = paging
+        total = len(items)
+        start = number * size
+        page = items[start : start + size]
+        reported_total = total
+        if (fault := call.mod("duplicates")) and number >= 1:
+            if fault.params.get("style", "prepend") == "shift":
+                # As if one record was inserted before this page: everything slides by one.
+                page = items[start - 1 : start - 1 + size]
+                reported_total = total + 1
+            else:
+                # The last record of the previous page shows up again at the top of this one.
+                page = items[start - 1 : start + size]
+        if call.mod("empty_page"):
+            page = []
+        envelope: dict[str, Any] = {"data": page, "pagination": {"totalItems": reported_total}}
+        if fault := call.mod("wrong_total"):
+            value = fault.params.get("value")
+            envelope["pagination"]["totalItems"] = total + 1000 if value is None else value
+        if fault := call.mod("missing_total"):
+            if fault.params.get("keep_object"):
+                envelope["pagination"] = {}
+            else:
+                del envelope["pagination"]
+        envelope["status"] = {"succeeded": True}
+        if call.mod("extra_fields"):
+            envelope["links"] = {"self": "/v2/simulated", "deprecated": False}
+        return json_response(envelope)
+
+    # Analytics export ------------------------------------------------------------------------
+
+    def _fields(self, call: _Call) -> Response:
+        fields = [{"id": field_id, "name": name} for field_id, name in FIELD_NAMES.items()]
+        return json_response({"data": fields, "status": {"succeeded": True}})
+
+    def _export_create(self, call: _Call) -> Response:
+        try:
+            export = self._parse_export(call)
+        except ValueError as exc:
+            return error_response(400, "VALIDATION_ERROR", str(exc))
+        return json_response({"export_id": str(export.id)})
+
+    def _parse_export(self, call: _Call) -> Export:
+        try:
+            payload = json.loads(call.body or b"null")
+        except ValueError as exc:
+            raise ValueError("Body is not valid JSON") from exc
+        query = payload.get("query") if isinstance(payload, dict) else None
+        if not isinstance(query, dict):
+            raise ValueError("query is required")
+        fields = query.get("fields")
+        if (
+            not isinstance(fields, list)
+            or not fields
+            or not all(isinstance(f, int) and not isinstance(f, bool) for f in fields)
+        ):
+            raise ValueError("fields is required: a non-empty list of integer field ids")
+        try:
+            start = date.fromisoformat(str(query["start"]))
+            stop = date.fromisoformat(str(query["stop"]))
+        except (KeyError, ValueError) as exc:
+            raise ValueError("start and stop are required dates (YYYY-MM-DD)") from exc
+        if stop <= start:
+            raise ValueError("stop must be after start")
+        timezone = query.get("timezone") or self._data.timezone
+        try:
+            zone(str(timezone))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"Unknown timezone {timezone}") from exc
+        # The documentation spells the key "intiatives" (sic); accept both spellings.
+        initiatives: list[Any] = []
+        for key in ("intiatives", "initiatives"):
+            value = query.get(key) or []
+            if not isinstance(value, list):
+                raise ValueError(f"{key} must be a list")
+            initiatives.extend(value)
+        initiative_ids = {str(i) for i in initiatives}
+        if not all(i.isdigit() for i in initiative_ids):
+            raise ValueError("initiative ids must be integers")
+        content_filter = query.get("content_filter") or {}
+        plans = (content_filter.get("plans") or []) if isinstance(content_filter, dict) else None
+        if not isinstance(plans, list) or not all(isinstance(p, str) for p in plans):
+            raise ValueError("content_filter.plans must be a list of plan ids")
+        delimiter = call.query.get("delimiter", ",")
+        if len(delimiter) != 1:
+            raise ValueError("delimiter must be one character")
+        with self._lock:
+            export = Export(
+                id=self._next_export_id,
+                fields=list(fields),
+                start=start,
+                stop=stop,
+                timezone=str(timezone),
+                initiative_ids=frozenset(initiative_ids),
+                plan_ids=frozenset(plans),
+                header=call.query.get("header", "true").lower() != "false",
+                delimiter=delimiter,
+            )
+            self._next_export_id += 1
+            self._exports[export.id] = export
+        return export
+
+    def _export_status(self, call: _Call) -> Response:
+        export_id = _lenient_int(call.args["export_id"])
+        with self._lock:
+            export = self._exports.get(export_id) if export_id is not None else None
+            if export is None:
+                # The contract: an unknown export id answers 400 with an empty body.
+                return Response(400, b"", None)
+            if call.mod("export_failed"):
+                state = "failed"
+            elif call.mod("export_stuck"):
+                state = "pending"  # and the poll does not count towards completion
+            else:
+                export.polls += 1
+                if export.polls > self.export_polls:
+                    state = "complete"
+                    if export.token is None:
+                        export.token = secrets.token_urlsafe(24)
+                        export.expires = self.clock() + self.link_ttl
+                else:
+                    state = "pending" if export.polls == 1 else "running"
+            payload: dict[str, Any] = {"export_id": export.id, "status": state}
+            if state == "complete" and export.expires is not None:
+                payload["url"] = f"{self._base_url(call.environ)}/downloads/{export.token}.csv"
+                payload["expires"] = _expires_text(export.expires)
+        return json_response(payload)
+
+    def _export_download(self, call: _Call) -> Response:
+        token = call.args["token"]
+        with self._lock:
+            export = next((e for e in self._exports.values() if e.token == token), None)
+            data = self._data
+        if export is None or export.expires is None:
+            return s3_error("AccessDenied", "Access Denied")
+        now = self.clock()
+        if now >= export.expires:
+            return s3_error(
+                "AccessDenied",
+                "Request has expired",
+                Expires=_expires_text(export.expires) + "Z",
+                ServerTime=_expires_text(now) + "Z",
+            )
+        return Response(200, self._export_csv(export, data, call), "text/csv;charset=UTF-8")
+
+    def _export_csv(self, export: Export, data: KhorosData, call: _Call) -> bytes:
+        columns = ["post_id", "plan_id", "initiative_id", "published_at"]
+        columns += [FIELD_NAMES.get(f, f"field_{f}") for f in export.fields]
+        with_text = call.mod("csv_quoted_newlines") is not None
+        if with_text:
+            columns.append("text")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=export.delimiter, lineterminator="\r\n")
+        if export.header:
+            writer.writerow(columns)
+        posts = [] if call.mod("csv_empty") else export_posts(data, export)
+        bad = call.mod("csv_bad_row")
+        bad_index = len(posts) // 2 if bad else -1
+        tz = zone(export.timezone)
+        for index, post in enumerate(posts):
+            metrics: list[Any] = [post.metrics.get(f, 0) for f in export.fields]
+            if index == bad_index and bad is not None:
+                metrics[0] = bad.params.get("value", "n/a")
+            row: list[Any] = [
+                post.post_id,
+                post.plan_id,
+                post.initiative_id,
+                post.published_at.astimezone(tz).isoformat(),
+                *metrics,
+            ]
+            if with_text:
+                plan = data.plan(post.plan_id)
+                name = plan.name if plan else ""
+                row.append(f'Post {post.post_id} for "{name}"\nSecond line, with a comma')
+            writer.writerow(row)
+        text = buffer.getvalue()
+        if call.mod("csv_bom"):
+            text = "\ufeff" + text
+        return text.encode()
+
+    def _base_url(self, environ: dict[str, Any]) -> str:
+        if self.public_url:
+            return self.public_url
+        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+
+def export_posts(data: KhorosData, export: Export) -> list[Post]:
+    """Posts an export reports: asked plans/initiatives, published in [start, stop) locally."""
+    tz = zone(export.timezone)
+    # A day of slack either side: plan dates are in the company zone, the export's may differ.
+    low, high = export.start - timedelta(days=1), export.stop + timedelta(days=1)
+    plan_ids = [
+        plan.id
+        for plan in data.plans
+        if (not export.plan_ids or plan.id in export.plan_ids)
+        and (not export.initiative_ids or plan.initiative_id in export.initiative_ids)
+        and plan.end_date >= low
+        and plan.start_date <= high
+    ]
+    posts = [
+        post
+        for post in data.iter_posts(plan_ids)
+        if export.start <= post.published_at.astimezone(tz).date() < export.stop
+    ]
+    posts.sort(key=lambda post: (post.published_at, post.post_id))
+    return posts
+
+
+def _trickle(body: bytes, seconds: float, chunks: int) -> Iterator[bytes]:
+    # An empty first chunk makes wsgiref send the status line and headers right away.
+    yield b""
+    size = max(1, -(-len(body) // chunks))
+    pieces = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+    for piece in pieces:
+        time.sleep(seconds / len(pieces))
+        yield piece
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    length = _lenient_int(environ.get("CONTENT_LENGTH") or "0") or 0
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _json_or_none(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _lenient_int(value: str) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _paging(query: dict[str, str]) -> tuple[int, int] | Response:
+    number = _lenient_int(query.get("pageNumber", "0"))
+    size = _lenient_int(query.get("pageSize", str(DEFAULT_PAGE_SIZE)))
+    if number is None or number < 0:
+        return error_response(400, "VALIDATION_ERROR", "pageNumber must be an integer >= 0")
+    if size is None or size < 1:
+        return error_response(400, "VALIDATION_ERROR", "pageSize must be an integer >= 1")
+    return number, min(size, MAX_PAGE_SIZE)
+
+
+def _name_filtered(items: Iterable[Any], name_filter: str) -> list[Any]:
+    needle = name_filter.strip().casefold()
+    return [item for item in items if needle in item.name.casefold()]
+
+
+_ROUTES: tuple[_Route, ...] = (
+    _Route("GET", re.compile(r"/v2/me"), "me", KhorosSimulator._me),
+    _Route("GET", re.compile(r"/v2/whoami"), "whoami", KhorosSimulator._whoami),
+    _Route("GET", re.compile(r"/v2/conversations/initiative"), "initiatives",
+           KhorosSimulator._initiatives),
+    _Route("GET", re.compile(r"/v2/conversations/initiative/(?P<initiative_id>[^/]+)"),
+           "initiative", KhorosSimulator._initiative),
+    _Route("GET", re.compile(r"/v2/conversations/initiative/(?P<initiative_id>[^/]+)/plan"),
+           "plans", KhorosSimulator._plans),
+    _Route("POST", re.compile(r"/v2/analytics/export/posts"), "export_create",
+           KhorosSimulator._export_create),
+    _Route("GET", re.compile(r"/v2/analytics/export/posts/fields"), "fields",
+           KhorosSimulator._fields),
+    _Route("GET", re.compile(r"/v2/analytics/export/(?P<export_id>[^/]+)/status"),
+           "export_status", KhorosSimulator._export_status),
+    # Pre-signed download links carry their own authorization: no bearer token.
+    _Route("GET", re.compile(r"/downloads/(?P<token>[A-Za-z0-9_-]+)\.csv"), "export_download",
+           KhorosSimulator._export_download, authenticated=False),
+)  # fmt: skip
+
+
+# Command line (see simulators/__main__.py) -----------------------------------------------------
+
+DEFAULT_PORT = 8701
+CLI_HELP = "Khoros Conversations V2 (serves /v2/...; KHOROS_BASE_URL=<url>/v2)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the khoros subcommand's options."""
+    parser.add_argument("--token", default="demo-token", help="bearer token to accept")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--initiatives", type=int, default=5)
+    parser.add_argument("--plans-per-initiative", type=int, default=8)
+    parser.add_argument("--posts-per-plan", type=int, default=20)
+    parser.add_argument("--company-id", default="389")
+    parser.add_argument("--company-name", default="Acme")
+    parser.add_argument("--timezone", default="America/Chicago", help="company time zone")
+    parser.add_argument("--export-polls", type=int, default=2, help="status calls before complete")
+
+
+def build_app(args: argparse.Namespace) -> KhorosSimulator:
+    """Build the simulator from parsed command-line options."""
+    data = KhorosData.generate(
+        seed=args.seed,
+        initiatives=args.initiatives,
+        plans_per_initiative=args.plans_per_initiative,
+        posts_per_plan=args.posts_per_plan,
+        company_id=args.company_id,
+        company_name=args.company_name,
+        timezone=args.timezone,
+    )
+    return KhorosSimulator(data, token=args.token, export_polls=args.export_polls)
+
+
+def describe(base_url: str) -> str:
+    """The one start-up line: where to point the bridge."""
+    return f"Khoros simulator listening on {base_url} (KHOROS_BASE_URL={base_url}/v2)"

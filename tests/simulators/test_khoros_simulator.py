@@ -1,0 +1,758 @@
+"""The Khoros simulator speaks the wire format of docs/khoros-api.md and injects faults."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from simulators.__main__ import build_parser, main
+from simulators.faults import FaultError
+from simulators.khoros import KhorosSimulator
+from simulators.khoros_data import FIELD_IDS, FIELD_NAMES, KhorosData, local_midnight_ms
+from simulators.server import RunningServer, start_in_thread
+
+TOKEN = "sim-test-token"
+CHICAGO = ZoneInfo("America/Chicago")
+# Just after the 2026 US DST switch, so plan boundaries cross 23-hour days.
+TODAY = date(2026, 3, 20)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Live:
+    sim: KhorosSimulator
+    data: KhorosData
+    server: RunningServer
+    clock: Clock
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url
+
+    def get(self, path: str, *, auth: bool = True, **params: Any) -> requests.Response:
+        headers = AUTH if auth else {}
+        return requests.get(self.url + path, params=params, headers=headers, timeout=5)
+
+    def all_plans(self, initiative_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for number in range(100):
+            page = self.get(self.plans_path(initiative_id), pageSize=100, pageNumber=number)
+            items += page.json()["data"]
+            if len(page.json()["data"]) < 100:
+                return items
+        raise AssertionError("too many pages")
+
+    def plans_path(self, initiative_id: str | None = None) -> str:
+        return f"/v2/conversations/initiative/{initiative_id or self.data.initiatives[0].id}/plan"
+
+    def create_export(
+        self, query: dict[str, Any], *, header: str = "true", delimiter: str = ","
+    ) -> str:
+        response = requests.post(
+            f"{self.url}/v2/analytics/export/posts",
+            params={"header": header, "delimiter": delimiter},
+            json={"query": query},
+            headers=AUTH,
+            timeout=5,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["export_id"]
+
+    def status(self, export_id: str) -> requests.Response:
+        return self.get(f"/v2/analytics/export/{export_id}/status")
+
+    def completed_export(
+        self, query: dict[str, Any] | None = None, **kwargs: str
+    ) -> dict[str, Any]:
+        export_id = self.create_export(query or self.query_for(self.busiest_plan().id), **kwargs)
+        for _ in range(10):
+            body = self.status(export_id).json()
+            if body["status"] == "complete":
+                return body
+        raise AssertionError("export never completed")
+
+    def busiest_plan(self) -> Any:
+        return max(self.data.plans, key=lambda p: len(self.data.posts_for_plan(p.id)))
+
+    def query_for(self, plan_id: str, timezone: str = "America/Chicago") -> dict[str, Any]:
+        return {
+            "fields": list(FIELD_IDS),
+            "start": "2025-01-01",
+            "stop": "2027-01-01",
+            "timezone": timezone,
+            "intiatives": [],
+            "initiatives": [],
+            "content_filter": {"plans": [plan_id]},
+        }
+
+
+@pytest.fixture(scope="module")
+def module_live() -> Iterator[Live]:
+    # 130 plans in the first initiative so that pageSize clamping (100) shows.
+    data = KhorosData.generate(
+        seed=3, initiatives=3, plans_per_initiative=130, posts_per_plan=6, today=TODAY
+    )
+    clock = Clock(datetime.now(UTC))
+    sim = KhorosSimulator(data, token=TOKEN, clock=clock)
+    with start_in_thread(sim) as server:
+        yield Live(sim=sim, data=data, server=server, clock=clock)
+
+
+@pytest.fixture
+def live(module_live: Live) -> Live:
+    module_live.sim.reset()
+    module_live.clock.now = datetime.now(UTC)
+    return module_live
+
+
+def _envelope_error(response: requests.Response) -> dict[str, Any]:
+    # Error bodies may be text/plain: parse on content.
+    body = json.loads(response.text)
+    assert body["status"]["succeeded"] is False
+    return body["status"]["error"]
+
+
+# Wire format -------------------------------------------------------------------------------------
+
+
+def test_me_lists_the_company_and_whoami_the_time_zone(live: Live) -> None:
+    me = live.get("/v2/me").json()
+    assert me["status"] == {"succeeded": True}
+    assert me["data"]["sfEntityType"] == "User"
+    assert me["data"]["companies"] == [
+        {"id": "389", "name": "Acme", "environment": "APP3", "directoryId": "24606"}
+    ]
+    assert live.get("/v2/whoami").json()["data"]["timezone"] == "America/Chicago"
+
+
+def test_initiative_pages_start_at_zero_and_default_to_20(module_live: Live) -> None:
+    data = KhorosData.generate(seed=1, initiatives=45, plans_per_initiative=0, today=TODAY)
+    with start_in_thread(KhorosSimulator(data, token=TOKEN)) as server:
+        url = f"{server.base_url}/v2/conversations/initiative"
+        pages = [
+            requests.get(url, params={"pageNumber": n}, headers=AUTH, timeout=5).json()
+            for n in range(3)
+        ]
+    assert [len(page["data"]) for page in pages] == [20, 20, 5]
+    assert {page["pagination"]["totalItems"] for page in pages} == {45}
+    ids = [item["id"] for page in pages for item in page["data"]]
+    assert ids == [i.id for i in data.initiatives]
+    assert all(isinstance(i, str) and i.isdigit() for i in ids)
+    assert {item["sfEntityType"] for page in pages for item in page["data"]} == {"Initiative"}
+
+
+def test_plan_page_size_is_clamped_silently_to_100(live: Live) -> None:
+    first = live.get(live.plans_path(), pageSize=500, pageNumber=0).json()
+    second = live.get(live.plans_path(), pageSize=500, pageNumber=1).json()
+    assert len(first["data"]) == 100
+    assert len(second["data"]) == 30
+    assert first["pagination"]["totalItems"] == 130
+    expected = [p.id for p in live.data.plans_for_initiative(live.data.initiatives[0].id)]
+    assert [p["id"] for p in first["data"] + second["data"]] == expected
+
+
+def test_name_filter_is_a_case_insensitive_substring(live: Live) -> None:
+    body = live.get(live.plans_path(), nameFilter="SPRING sale", pageSize=100).json()
+    plans = live.data.plans_for_initiative(live.data.initiatives[0].id)
+    expected = [p.name for p in plans if "spring sale" in p.name.lower()]
+    assert expected
+    assert [p["name"] for p in body["data"]] == expected
+    assert body["pagination"]["totalItems"] == len(expected)
+    initiatives = live.get("/v2/conversations/initiative", nameFilter="retail").json()
+    assert [i["name"] for i in initiatives["data"]] == ["Retail 2025"]
+
+
+def test_plans_carry_typed_ids_and_local_day_boundaries(live: Live) -> None:
+    plan = live.data.plans[0]
+    item = live.get(live.plans_path(plan.initiative_id), pageSize=1).json()["data"][0]
+    assert item["sfEntityType"] == "Plan"
+    assert item["id"] == plan.id and len(item["id"]) == 36
+    assert item["campaignId"] == int(plan.initiative_id)
+    assert item["companyId"] == 389
+    start = datetime.fromtimestamp(item["startDate"] / 1000, CHICAGO)
+    end = datetime.fromtimestamp(item["endDate"] / 1000, CHICAGO)
+    assert (start.date(), start.time().isoformat()) == (plan.start_date, "00:00:00")
+    assert (end.date(), end.time().isoformat()) == (plan.end_date, "23:59:59.999000")
+
+
+def test_every_seventh_plan_lacks_the_optional_v1_fields(live: Live) -> None:
+    items = live.get(live.plans_path(), pageSize=7).json()["data"]
+    optional = {
+        "color",
+        "overview",
+        "objective",
+        "targetAudience",
+        "createdDate",
+        "lastModifiedDate",
+    }
+    assert optional <= set(items[0])
+    assert not optional & set(items[6])
+
+
+def test_plan_dates_surround_today(live: Live) -> None:
+    plans = live.data.plans
+    assert any(p.end_date < TODAY for p in plans)
+    assert any(p.start_date <= TODAY <= p.end_date for p in plans)
+    assert any(p.start_date > TODAY for p in plans)
+    posts = live.data.posts
+    assert posts and max(p.published_at.astimezone(CHICAGO).date() for p in posts) <= TODAY
+
+
+def test_missing_or_wrong_token_answers_401_unauthenticated(live: Live) -> None:
+    missing = live.get("/v2/me", auth=False)
+    wrong = requests.get(f"{live.url}/v2/me", headers={"Authorization": "Bearer nope"}, timeout=5)
+    for response in (missing, wrong):
+        assert response.status_code == 401
+        assert _envelope_error(response)["code"] == "UNAUTHENTICATED"
+    assert TOKEN not in wrong.text
+
+
+def test_unknown_initiative_answers_the_404_envelope(live: Live) -> None:
+    for path in ("/v2/conversations/initiative/999", "/v2/conversations/initiative/999/plan"):
+        response = live.get(path)
+        assert response.status_code == 404
+        assert _envelope_error(response)["code"] == "NOT_FOUND"
+    one = live.get(f"/v2/conversations/initiative/{live.data.initiatives[0].id}").json()
+    assert one["data"]["name"] == live.data.initiatives[0].name
+
+
+def test_fields_lists_the_catalogue(live: Live) -> None:
+    body = live.get("/v2/analytics/export/posts/fields").json()
+    assert body["data"] == [{"id": i, "name": n} for i, n in FIELD_NAMES.items()]
+    assert body["status"] == {"succeeded": True}
+
+
+# Data helpers ------------------------------------------------------------------------------------
+
+
+def test_generation_is_deterministic_and_lazy_for_big_sets() -> None:
+    started = time.perf_counter()
+    big = KhorosData.generate(initiatives=50, plans_per_initiative=200, posts_per_plan=40)
+    assert time.perf_counter() - started < 2
+    assert len(big.plans) == 10_000
+    again = KhorosData.generate(initiatives=50, plans_per_initiative=200, posts_per_plan=40)
+    plan = big.plans[1234]
+    assert again.plans[1234] == plan
+    assert again.posts_for_plan(plan.id) == big.posts_for_plan(plan.id)
+
+
+def test_daily_totals_sum_the_posts_per_plan_and_local_day(live: Live) -> None:
+    plan = live.busiest_plan()
+    posts = live.data.posts_for_plan(plan.id)
+    totals = live.data.daily_totals("UTC", plan_ids=[plan.id])
+    assert sum(day[101] for day in totals.values()) == sum(p.metrics[101] for p in posts)
+    for (plan_id, day), metrics in totals.items():
+        same_day = [p for p in posts if p.published_at.date() == day]
+        assert plan_id == plan.id
+        assert metrics == {f: sum(p.metrics[f] for p in same_day) for f in FIELD_IDS}
+
+
+def test_mutation_helpers_show_on_the_wire_and_reset_restores(live: Live) -> None:
+    initiative = live.data.initiatives[1]
+    plans = live.data.plans_for_initiative(initiative.id)
+    live.sim.rename_plan(plans[0].id, "Renamed")
+    live.sim.remove_plan(plans[1].id)
+    added = live.sim.add_plan(initiative.id, name="Fresh", start_date=TODAY, end_date=TODAY)
+    assert added.end_ms - added.start_ms == 86_400_000 - 1
+    served = live.all_plans(initiative.id)
+    names = {p["id"]: p["name"] for p in served}
+    assert names[plans[0].id] == "Renamed"
+    assert plans[1].id not in names
+    assert names[added.id] == "Fresh"
+    live.sim.remove_initiative(initiative.id)
+    assert live.get(f"/v2/conversations/initiative/{initiative.id}").status_code == 404
+
+    assert requests.post(f"{live.url}/_sim/reset", timeout=5).json() == {"reset": True}
+    restored = live.all_plans(initiative.id)
+    assert [p["name"] for p in restored] == [p.name for p in plans]
+    # The caller's KhorosData is never mutated by the simulator.
+    assert live.data.plan(plans[1].id) is not None
+
+
+# Request log and control endpoints -------------------------------------------------------------
+
+
+def test_request_log_records_each_call_but_not_control_calls(live: Live) -> None:
+    live.get(live.plans_path(), pageNumber=2, pageSize=5)
+    live.get("/v2/me", auth=False)
+    requests.get(f"{live.url}/_sim/requests", timeout=5)
+    log = requests.get(f"{live.url}/_sim/requests", timeout=5).json()
+    assert log == live.sim.requests
+    assert [(e["route"], e["status"], e["had_auth_header"]) for e in log] == [
+        ("plans", 200, True),
+        ("me", 401, False),
+    ]
+    assert log[0]["query"] == {"pageNumber": "2", "pageSize": "5"}
+    assert log[0]["method"] == "GET"
+    assert log[0]["path"] == live.plans_path()
+    assert log[0]["fault"] is None
+
+
+def test_faults_are_added_over_http_and_cleared_by_reset(live: Live) -> None:
+    created = requests.post(
+        f"{live.url}/_sim/faults",
+        json={"route": "me", "mode": "http_503", "count": None, "params": {"body": "html"}},
+        timeout=5,
+    )
+    assert created.status_code == 201
+    assert created.json()["fault"]["remaining"] is None
+    assert [live.get("/v2/me").status_code for _ in range(3)] == [503, 503, 503]
+    assert [e["fault"] for e in live.sim.requests] == ["http_503"] * 3
+    requests.post(f"{live.url}/_sim/reset", timeout=5)
+    assert live.get("/v2/me").status_code == 200
+    assert live.sim.requests[0]["fault"] is None
+
+
+def test_bad_fault_requests_are_refused(live: Live) -> None:
+    refused = requests.post(
+        f"{live.url}/_sim/faults", json={"route": "me", "mode": "csv_bom"}, timeout=5
+    )
+    assert refused.status_code == 400
+    assert "does not apply" in refused.json()["error"]
+    with pytest.raises(FaultError):
+        live.sim.add_fault("plans", "rate_limit", retry_after="soon")
+    with pytest.raises(FaultError):
+        live.sim.add_fault("nowhere", "http_500")
+    with pytest.raises(FaultError):
+        live.sim.add_fault("me", "http_500", count=0)
+
+
+def test_replacing_faults_queue_up_in_order(live: Live) -> None:
+    live.sim.add_fault("me", "rate_limit", count=2, retry_after=0)
+    live.sim.add_fault("me", "http_502")
+    statuses = [live.get("/v2/me").status_code for _ in range(4)]
+    assert statuses == [429, 429, 502, 200]
+
+
+def test_modifying_faults_stack_and_wait_behind_a_replacing_one(live: Live) -> None:
+    live.sim.add_fault("plans", "http_500")
+    live.sim.add_fault("plans", "ids_as_strings")
+    live.sim.add_fault("plans", "dates_iso_z")
+    assert live.get(live.plans_path()).status_code == 500
+    item = live.get(live.plans_path()).json()["data"][0]
+    assert isinstance(item["companyId"], str) and item["startDate"].endswith("Z")
+    item = live.get(live.plans_path()).json()["data"][0]
+    assert isinstance(item["companyId"], int) and isinstance(item["startDate"], int)
+    assert [e["faults"] for e in live.sim.requests] == [
+        ["http_500"],
+        ["ids_as_strings", "dates_iso_z"],
+        [],
+    ]
+
+
+# Fault modes: each has its exact wire effect for exactly N calls ----------------------------------
+
+
+def _json_error(status: int, code: str, content_type: str = "application/json") -> Callable:
+    def check(response: requests.Response) -> None:
+        assert response.status_code == status
+        assert response.headers["Content-Type"].startswith(content_type)
+        assert _envelope_error(response)["code"] == code
+
+    return check
+
+
+def _html_page(status: int, text: str) -> Callable:
+    def check(response: requests.Response) -> None:
+        assert response.status_code == status
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert text in response.text
+
+    return check
+
+
+def _not_json(response: requests.Response) -> None:
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    with pytest.raises(ValueError):
+        json.loads(response.text)
+
+
+def _empty(status: int) -> Callable:
+    def check(response: requests.Response) -> None:
+        assert response.status_code == status
+        assert response.content == b""
+
+    return check
+
+
+def _retry_after(value: str | None) -> Callable:
+    def check(response: requests.Response) -> None:
+        assert response.status_code == 429
+        assert response.headers.get("Retry-After") == value
+
+    return check
+
+
+def _retry_after_date(response: requests.Response) -> None:
+    assert response.status_code == 429
+    when = parsedate_to_datetime(response.headers["Retry-After"])
+    assert timedelta(0) < when - datetime.now(UTC) <= timedelta(seconds=3)
+
+
+REPLACING_CASES: list[tuple[str, dict[str, Any], Callable]] = [
+    ("rate_limit", {}, _retry_after("1")),
+    ("rate_limit", {"retry_after": 7}, _retry_after("7")),
+    ("rate_limit", {"retry_after": None}, _retry_after(None)),
+    ("rate_limit", {"retry_after": "http-date"}, _retry_after_date),
+    ("http_500", {}, _json_error(500, "UNKNOWN_ERROR")),
+    ("http_502", {"body": "empty"}, _empty(502)),
+    ("http_503", {"body": "html"}, _html_page(503, "Service Unavailable")),
+    ("http_504", {"body": "text"}, _json_error(504, "PROXY_GATEWAY_TIMEOUT", "text/plain")),
+    ("truncated_json", {}, _not_json),
+    ("invalid_json", {}, _not_json),
+    ("expired_token", {}, _json_error(401, "UNAUTHENTICATED")),
+    ("expired_token", {"lowercase": True, "body": "text"},
+     _json_error(401, "unauthenticated", "text/plain")),
+    ("developer_inactive", {}, _html_page(200, "Developer Inactive")),
+    ("developer_inactive", {"status": 401}, _html_page(401, "Developer Inactive")),
+    ("status_586", {}, _html_page(586, "<html>")),
+    ("forbidden_company", {"application": "smcbridge"},
+     _json_error(403, "UNAUTHORIZED")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "params", "check"), REPLACING_CASES)
+def test_replacing_fault_hits_exactly_n_calls(
+    live: Live, mode: str, params: dict[str, Any], check: Callable
+) -> None:
+    live.sim.add_fault("plans", mode, count=2, **params)
+    responses = [live.get(live.plans_path(), pageSize=3) for _ in range(3)]
+    check(responses[0])
+    check(responses[1])
+    assert responses[2].status_code == 200
+    assert len(responses[2].json()["data"]) == 3
+    assert [e["fault"] for e in live.sim.requests] == [mode, mode, None]
+
+
+def test_forbidden_company_names_company_and_application(live: Live) -> None:
+    live.sim.add_fault("me", "forbidden_company", application="smcbridge")
+    message = _envelope_error(live.get("/v2/me"))["message"]
+    assert message == "Company 389 does not allow the application smcbridge"
+
+
+def test_truncated_json_is_a_prefix_of_the_real_answer(live: Live) -> None:
+    live.sim.add_fault("me", "truncated_json")
+    truncated = live.get("/v2/me").content
+    assert truncated and live.get("/v2/me").content.startswith(truncated)
+
+
+def test_connection_reset_sends_a_tcp_rst(live: Live) -> None:
+    live.sim.add_fault("me", "connection_reset", count=2)
+    with pytest.raises(requests.ConnectionError):
+        live.get("/v2/me")
+    with socket.create_connection(("127.0.0.1", live.server.port), timeout=2) as sock:
+        sock.sendall(
+            f"GET /v2/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+        )
+        with pytest.raises(ConnectionResetError):
+            sock.recv(1024)
+    assert live.get("/v2/me").status_code == 200
+    assert [(e["fault"], e["status"]) for e in live.sim.requests] == [
+        ("connection_reset", None),
+        ("connection_reset", None),
+        (None, 200),
+    ]
+
+
+def test_slow_headers_times_out_the_client_without_wedging_the_server(live: Live) -> None:
+    live.sim.add_fault("me", "slow_headers", seconds=0.6)
+    with pytest.raises(requests.ReadTimeout):
+        requests.get(f"{live.url}/v2/me", headers=AUTH, timeout=(2, 0.2))
+    started = time.perf_counter()
+    assert live.get("/v2/me").status_code == 200
+    assert time.perf_counter() - started < 0.3
+
+
+def test_slow_body_sends_headers_then_trickles_the_body(live: Live) -> None:
+    live.sim.add_fault("me", "slow_body", seconds=0.4)
+    started = time.perf_counter()
+    with requests.get(f"{live.url}/v2/me", headers=AUTH, timeout=5, stream=True) as response:
+        headers_after = time.perf_counter() - started
+        body = response.json()
+    total = time.perf_counter() - started
+    assert response.status_code == 200 and body["data"]["sfEntityType"] == "User"
+    assert headers_after < 0.2 <= 0.35 < total
+    # A read timeout while the body trickles in: requests reports it as a ConnectionError.
+    live.sim.add_fault("me", "slow_body", seconds=1.0, chunks=2)
+    with pytest.raises(requests.ConnectionError, match="Read timed out"):
+        requests.get(f"{live.url}/v2/me", headers=AUTH, timeout=(2, 0.2)).json()
+
+
+# Paging quirks and payload variants --------------------------------------------------------------
+
+
+def test_missing_and_wrong_totals(live: Live) -> None:
+    live.sim.add_fault("plans", "missing_total")
+    missing = live.get(live.plans_path(), pageSize=5).json()
+    live.sim.add_fault("plans", "missing_total", keep_object=True)
+    empty_object = live.get(live.plans_path(), pageSize=5).json()
+    live.sim.add_fault("plans", "wrong_total", value=3)
+    wrong = live.get(live.plans_path(), pageSize=5).json()
+    normal = live.get(live.plans_path(), pageSize=5).json()
+    assert "pagination" not in missing and len(missing["data"]) == 5
+    assert empty_object["pagination"] == {}
+    assert wrong["pagination"] == {"totalItems": 3}
+    assert normal["pagination"] == {"totalItems": 130}
+
+
+def test_empty_page_mid_list_then_normal(live: Live) -> None:
+    live.sim.add_fault("initiatives", "empty_page")
+    page0 = live.get("/v2/conversations/initiative", pageSize=1, pageNumber=0).json()
+    page1 = live.get("/v2/conversations/initiative", pageSize=1, pageNumber=1).json()
+    again = live.get("/v2/conversations/initiative", pageSize=1, pageNumber=1).json()
+    assert len(page0["data"]) == 1
+    assert page1["data"] == [] and page1["pagination"]["totalItems"] == 3
+    assert [i["id"] for i in again["data"]] == [live.data.initiatives[1].id]
+
+
+def test_duplicates_repeat_the_last_item_of_the_previous_page(live: Live) -> None:
+    live.sim.add_fault("plans", "duplicates", page=2)
+    pages = [
+        live.get(live.plans_path(), pageSize=10, pageNumber=n).json()["data"] for n in range(4)
+    ]
+    assert pages[2][0]["id"] == pages[1][-1]["id"]
+    ids = [p["id"] for page in pages for p in page]
+    expected = [p.id for p in live.data.plans_for_initiative(live.data.initiatives[0].id)[:40]]
+    assert len(ids) == 41 and list(dict.fromkeys(ids)) == expected
+
+
+def test_duplicates_shift_style_slides_the_page_and_bumps_the_total(live: Live) -> None:
+    live.sim.add_fault("plans", "duplicates", style="shift")
+    page0 = live.get(live.plans_path(), pageSize=10, pageNumber=0).json()
+    page1 = live.get(live.plans_path(), pageSize=10, pageNumber=1).json()
+    assert len(page1["data"]) == 10 and page1["pagination"]["totalItems"] == 131
+    assert page1["data"][0]["id"] == page0["data"][-1]["id"]
+
+
+def test_date_variants_are_the_same_instants(live: Live) -> None:
+    plan = live.data.plans[0]
+    live.sim.add_fault("plans", "dates_iso_z")
+    as_z = live.get(live.plans_path(), pageSize=1).json()["data"][0]
+    live.sim.add_fault("plans", "dates_iso_offset")
+    as_offset = live.get(live.plans_path(), pageSize=1).json()["data"][0]
+    assert as_z["startDate"].endswith("Z") and "+" not in as_z["startDate"]
+    assert as_offset["endDate"][-5:] in ("-0500", "-0600")
+    z_start = datetime.fromisoformat(as_z["startDate"].replace("Z", "+00:00"))
+    offset_end = datetime.strptime(as_offset["endDate"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert int(z_start.timestamp() * 1000) == plan.start_ms
+    assert round(offset_end.timestamp() * 1000) == plan.end_ms
+
+
+def test_id_type_variants_and_extra_fields(live: Live) -> None:
+    live.sim.add_fault("initiatives", "ids_as_numbers")
+    live.sim.add_fault("initiatives", "extra_fields")
+    live.sim.add_fault("plans", "ids_as_strings")
+    initiative = live.get("/v2/conversations/initiative", pageSize=1).json()["data"][0]
+    plan = live.get(live.plans_path(), pageSize=1).json()["data"][0]
+    assert initiative["id"] == int(live.data.initiatives[0].id)
+    assert {"sfLegacyId", "tags", "permissions"} <= set(initiative)
+    assert plan["campaignId"] == live.data.initiatives[0].id and plan["companyId"] == "389"
+    normal = live.get("/v2/conversations/initiative", pageSize=1).json()["data"][0]
+    assert normal == {
+        "sfEntityType": "Initiative",
+        "id": live.data.initiatives[0].id,
+        "name": live.data.initiatives[0].name,
+        "description": live.data.initiatives[0].description,
+    }
+
+
+# Analytics export --------------------------------------------------------------------------------
+
+
+def _rows(csv_text: str, delimiter: str = ",") -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(csv_text), delimiter=delimiter))
+
+
+def test_export_goes_pending_running_complete(live: Live) -> None:
+    export_id = live.create_export(live.query_for(live.busiest_plan().id))
+    assert isinstance(export_id, str) and export_id.isdigit()
+    bodies = [live.status(export_id).json() for _ in range(3)]
+    assert [b["status"] for b in bodies] == ["pending", "running", "complete"]
+    assert bodies[0] == {"export_id": int(export_id), "status": "pending"}
+    assert bodies[2]["url"].startswith(f"{live.url}/downloads/")
+    expires = datetime.strptime(bodies[2]["expires"], "%Y-%m-%dT%H:%M:%S.%f")
+    assert len(bodies[2]["expires"]) == len("2026-11-02T16:58:16.478")
+    assert expires.replace(tzinfo=UTC) > datetime.now(UTC)
+    body = live.sim.requests[0]["body"]
+    assert body["query"]["intiatives"] == [] and body["query"]["content_filter"]["plans"]
+
+
+def test_export_csv_sums_to_the_daily_totals_of_the_plan(live: Live) -> None:
+    plan = live.busiest_plan()
+    for timezone in ("America/Chicago", "Asia/Tokyo"):
+        link = live.completed_export(live.query_for(plan.id, timezone))
+        response = requests.get(link["url"], timeout=5)
+        assert response.status_code == 200
+        rows = _rows(response.text)
+        assert list(rows[0]) == ["post_id", "plan_id", "initiative_id", "published_at"] + [
+            FIELD_NAMES[f] for f in FIELD_IDS
+        ]
+        sums: dict[tuple[str, date], dict[int, int]] = {}
+        for row in rows:
+            published = datetime.fromisoformat(row["published_at"])
+            assert published.utcoffset() == published.astimezone(ZoneInfo(timezone)).utcoffset()
+            day = sums.setdefault((row["plan_id"], published.date()), dict.fromkeys(FIELD_IDS, 0))
+            for field_id in FIELD_IDS:
+                day[field_id] += int(row[FIELD_NAMES[field_id]])
+        assert sums == live.data.daily_totals(timezone, plan_ids=[plan.id])
+        assert len(rows) == len(live.data.posts_for_plan(plan.id))
+
+
+def test_export_filters_by_date_range_initiative_and_delimiter(live: Live) -> None:
+    initiative = live.data.initiatives[2]
+    query = {
+        "fields": [102],
+        "start": (TODAY - timedelta(days=10)).isoformat(),
+        "stop": TODAY.isoformat(),
+        "timezone": "America/Chicago",
+        "intiatives": [int(initiative.id)],
+    }
+    link = live.completed_export(query, header="false", delimiter=";")
+    text = requests.get(link["url"], timeout=5).text
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    expected = [
+        p.post_id
+        for p in live.data.posts
+        if p.initiative_id == initiative.id
+        and TODAY - timedelta(days=10) <= p.published_at.astimezone(CHICAGO).date() < TODAY
+    ]
+    assert rows and sorted(r[0] for r in rows) == sorted(expected)
+    assert {len(r) for r in rows} == {5}
+
+
+def test_download_needs_no_bearer_and_logs_that_none_was_sent(live: Live) -> None:
+    link = live.completed_export()
+    assert requests.get(link["url"], timeout=5).status_code == 200
+    download = live.sim.requests[-1]
+    assert (download["route"], download["had_auth_header"]) == ("export_download", False)
+
+
+def test_download_link_expires_with_an_s3_xml_403(live: Live) -> None:
+    link = live.completed_export()
+    live.clock.now += timedelta(hours=1, seconds=1)
+    response = requests.get(link["url"], timeout=5)
+    assert response.status_code == 403
+    assert response.headers["Content-Type"] == "application/xml"
+    assert "<Code>AccessDenied</Code>" in response.text and "expired" in response.text
+
+
+def test_link_expired_fault_then_the_link_works(live: Live) -> None:
+    link = live.completed_export()
+    live.sim.add_fault("export_download", "link_expired")
+    first = requests.get(link["url"], timeout=5)
+    assert first.status_code == 403 and first.text.startswith("<?xml")
+    assert requests.get(link["url"], timeout=5).status_code == 200
+
+
+def test_unknown_export_id_is_400_with_an_empty_body(live: Live) -> None:
+    for export_id in ("424242", "abc"):
+        response = live.status(export_id)
+        assert response.status_code == 400 and response.content == b""
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": "2026-01-01", "stop": "2026-02-01"},
+        {"fields": ["101"], "start": "2026-01-01", "stop": "2026-02-01"},
+        {"fields": [101], "start": "2026-01-01"},
+    ],
+)
+def test_export_without_integer_fields_or_dates_is_a_validation_error(
+    live: Live, query: dict[str, Any]
+) -> None:
+    response = requests.post(
+        f"{live.url}/v2/analytics/export/posts", json={"query": query}, headers=AUTH, timeout=5
+    )
+    assert response.status_code == 400
+    assert _envelope_error(response)["code"] == "VALIDATION_ERROR"
+
+
+def test_export_stuck_and_failed_hold_the_status(live: Live) -> None:
+    export_id = live.create_export(live.query_for(live.busiest_plan().id))
+    live.sim.add_fault("export_status", "export_stuck", count=3)
+    live.sim.add_fault("export_status", "export_failed", count=1)
+    # export_failed wins over export_stuck on the first call; both budgets are spent.
+    states = [live.status(export_id).json()["status"] for _ in range(6)]
+    assert states == ["failed", "pending", "pending", "pending", "running", "complete"]
+
+
+def test_csv_variants(live: Live) -> None:
+    link = live.completed_export()
+    normal = requests.get(link["url"], timeout=5)
+    count = len(_rows(normal.text))
+    for mode in ("csv_bom", "csv_quoted_newlines", "csv_empty", "csv_bad_row"):
+        live.sim.add_fault("export_download", mode)
+    variant = requests.get(link["url"], timeout=5).content
+    assert variant.startswith(b"\xef\xbb\xbf")
+    rows = _rows(variant.decode("utf-8-sig"))
+    assert rows == []  # csv_empty: header only
+    live.sim.add_fault("export_download", "csv_quoted_newlines")
+    live.sim.add_fault("export_download", "csv_bad_row", value="n/a")
+    rows = _rows(requests.get(link["url"], timeout=5).text)
+    assert len(rows) == count
+    assert all("\n" in row["text"] and '"' in row["text"] for row in rows)
+    assert [row["Impressions"] for row in rows].count("n/a") == 1
+    assert requests.get(link["url"], timeout=5).content == normal.content
+
+
+# Server and CLI ----------------------------------------------------------------------------------
+
+
+def test_start_in_thread_context_manager_releases_the_port() -> None:
+    with start_in_thread(KhorosSimulator(token=TOKEN)) as server:
+        assert server.base_url == f"http://127.0.0.1:{server.port}"
+        assert requests.get(f"{server.base_url}/v2/me", headers=AUTH, timeout=5).ok
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.base_url}/v2/me", headers=AUTH, timeout=1)
+
+
+def test_cli_builds_the_khoros_simulator_and_prints_its_url(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    served: dict[str, Any] = {}
+
+    def fake_serve(app: Any, host: str, port: int, announce: Callable[[str], None]) -> None:
+        served.update(app=app, host=host, port=port)
+        announce(f"http://{host}:{port}")
+
+    argv = ["khoros", "--port", "8701", "--token", "t", "--initiatives", "2", "--seed", "9"]
+    assert main(argv, serve=fake_serve) == 0
+    assert isinstance(served["app"], KhorosSimulator)
+    assert served["app"].token == "t" and len(served["app"].data.initiatives) == 2
+    assert (served["host"], served["port"]) == ("127.0.0.1", 8701)
+    assert capsys.readouterr().out.splitlines() == [
+        "Khoros simulator listening on http://127.0.0.1:8701 "
+        "(KHOROS_BASE_URL=http://127.0.0.1:8701/v2)"
+    ]
+    assert build_parser().parse_args(["khoros"]).posts_per_plan == 20
+
+
+def test_local_midnight_follows_dst() -> None:
+    # 2026-03-08 is the spring-forward day in Chicago: a 23-hour local day.
+    day = date(2026, 3, 8)
+    assert (
+        local_midnight_ms(day + timedelta(days=1), CHICAGO) - local_midnight_ms(day, CHICAGO)
+        == 23 * 3_600_000
+    )
