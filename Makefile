@@ -26,10 +26,10 @@ run: $(VENV)/.run-installed
 	$(PY) manage.py migrate --noinput
 	@if [ -n "$$KHOROS_BASE_URL" ]; then \
 		echo "Using the real Khoros API at $$KHOROS_BASE_URL"; \
-		PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start; \
+		WEB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start; \
 	else \
 		KHOROS_BASE_URL=http://127.0.0.1:$(KHOROS_SIM_PORT)/v2 KHOROS_TOKEN=demo-token KHOROS_COMPANY_ID=389 \
-		PORT=$(PORT) KHOROS_SIM_PORT=$(KHOROS_SIM_PORT) $(VENV)/bin/honcho -f Procfile.demo start; \
+		WEB_PORT=$(PORT) KHOROS_SIM_PORT=$(KHOROS_SIM_PORT) $(VENV)/bin/honcho -f Procfile.demo start; \
 	fi
 
 lint: $(VENV)/.dev-installed

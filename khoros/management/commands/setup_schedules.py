@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 from django_q.models import Schedule
 
 from smcbridge.schedules import declared_schedules
@@ -31,6 +33,8 @@ class Command(BaseCommand):
                     "schedule_type": Schedule.MINUTES,
                     "minutes": spec.minutes,
                     "repeats": -1,
+                    # The first run is due one interval from now: `make run` has just synced.
+                    "next_run": timezone.now() + timedelta(minutes=spec.minutes),
                 },
             )
             if not created:
