@@ -24,6 +24,7 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
 run: $(VENV)/.run-installed
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@if [ -n "$$KHOROS_BASE_URL" ]; then \
 		echo "Using the real Khoros API at $$KHOROS_BASE_URL"; \
 		WEB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start; \

@@ -10,9 +10,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from campaigns.access import is_sync_admin, visible_initiatives
+from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
-from khoros import services as khoros_services
 from khoros.models import SyncRun
+from smcbridge.schedules import SYNC_TASKS
 
 
 @login_required
@@ -37,9 +38,9 @@ def sync_now(request: HttpRequest, kind: str) -> HttpResponse:
     """Queue a sync of `kind` for the worker; one already queued or running is reused."""
     if not is_sync_admin(request.user):
         raise PermissionDenied("Only sync admins can start a sync.")
-    if kind not in khoros_services.TASKS:
+    if kind not in SYNC_TASKS:
         raise PermissionDenied("Unknown sync kind.")
-    run, queued = khoros_services.sync_request(
+    run, queued = khoros_runs.sync_request(
         kind=kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
     )
     if queued:

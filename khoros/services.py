@@ -1,4 +1,4 @@
-"""Writes of the khoros app: the Khoros plan sync and the requests that start it."""
+"""Writes of the khoros app: the Khoros plan sync."""
 
 from __future__ import annotations
 
@@ -8,16 +8,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from khoros import client as khoros_client
-from khoros.leases import lease_acquire, lease_release, lease_renew
 from khoros.models import Initiative, Plan, SyncRun
+from khoros.runs import (
+    COUNT_FIELDS,
+    redact,
+    run_checkpoint,
+    run_finish,
+    run_guarded,
+    run_step_done,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +43,6 @@ PLAN_FIELDS = (
     "khoros_modified",
 )
 
-TASKS = {SyncRun.Kind.KHOROS_PLANS: "khoros.tasks.sync_khoros_task"}
-
 
 @dataclass
 class UpsertCounts:
@@ -48,35 +51,6 @@ class UpsertCounts:
     unchanged: int = 0
     removed: int = 0
     touched_ids: set[int] = field(default_factory=set)
-
-
-def redact(text: str) -> str:
-    """Remove every configured secret from a text before it is stored or shown."""
-    for secret in (settings.KHOROS_TOKEN, getattr(settings, "SAPMC_PASSWORD", "")):
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
-def sync_request(
-    *, kind: str, trigger: str, requested_by: AbstractBaseUser | None = None
-) -> tuple[SyncRun, bool]:
-    """Queue a run of `kind` unless one is already queued or running; return (run, queued)."""
-    with transaction.atomic():
-        pending = (
-            SyncRun.objects.filter(
-                kind=kind, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
-            )
-            .order_by("-queued_at")
-            .first()
-        )
-        if pending is not None:
-            return pending, False
-        run = SyncRun.objects.create(kind=kind, trigger=trigger, requested_by=requested_by)
-        task = TASKS[SyncRun.Kind(kind)]
-        # After commit: a worker must never pick up a run id that is not in the database yet.
-        transaction.on_commit(lambda: async_task(task, run.pk, task_name=f"{kind}-{run.pk}"))
-    return run, True
 
 
 def _plan_values(plan: khoros_client.Plan, initiative_pk: int) -> dict[str, object]:
@@ -218,44 +192,6 @@ def plans_upsert(
     return counts
 
 
-def _checkpoint(run: SyncRun, client: khoros_client.KhorosClient, fields: list[str]) -> None:
-    """Save the run's progress; the heartbeat goes with it."""
-    run.heartbeat_at = timezone.now()
-    run.http_requests = client.stats.requests
-    run.http_retries = client.stats.retries
-    run.save(update_fields=[*fields, "heartbeat_at", "http_requests", "http_retries"])
-
-
-COUNT_FIELDS = [
-    "created_count",
-    "updated_count",
-    "unchanged_count",
-    "removed_count",
-    "failed_count",
-    "progress_done",
-    "progress_total",
-    "outcomes",
-]
-
-
-def _finish(run: SyncRun, status: str, error: str = "") -> SyncRun:
-    run.status = status
-    run.error = redact(error)[:4000]
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
-    lease_release(run=run)
-    logger.info(
-        "sync %s #%s %s: created=%s updated=%s unchanged=%s removed=%s failed=%s",
-        run.kind, run.pk, run.status, run.created_count, run.updated_count,
-        run.unchanged_count, run.removed_count, run.failed_count,
-    )  # fmt: skip
-    return run
-
-
-class _LeaseLostError(Exception):
-    """Another run took this run's lease: stop writing at once."""
-
-
 def sync_khoros(
     *,
     run: SyncRun | None = None,
@@ -265,57 +201,26 @@ def sync_khoros(
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:
     """Mirror all Initiatives and Plans from Khoros; never deletes, never runs twice at once."""
-    if run is None:
-        run = SyncRun.objects.create(
-            kind=SyncRun.Kind.KHOROS_PLANS, trigger=trigger, requested_by=requested_by
-        )
-    elif run.is_finished:
-        return run  # A duplicated or retried task for a run that already ended: nothing to do.
-    acquired, other = lease_acquire(run=run)
-    if not acquired:
-        held_by = f" (#{other.pk})" if other else ""
-        run.started_at = timezone.now()
-        run.save(update_fields=["started_at"])
-        return _finish(
-            run, SyncRun.Status.SKIPPED, f"Another run of this kind is in progress{held_by}."
-        )
-    if other is not None and not other.is_finished:
-        # Its worker died or hung past the lease: say so on that run instead of leaving it running.
-        _finish_abandoned(other, taken_by=run)
-    run.status = SyncRun.Status.RUNNING
-    run.started_at = run.heartbeat_at = timezone.now()
-    run.save(update_fields=["status", "started_at", "heartbeat_at"])
 
-    own_client = client is None
-    try:
-        client = client or khoros_client.client_from_settings()
-    except Exception as exc:  # noqa: BLE001 - a configuration error must end the run, not hang it
-        return _finish(run, SyncRun.Status.FAILED, f"Khoros client could not be set up: {exc}")
-    try:
-        return _sync_plans(run, client, on_progress)
-    except _LeaseLostError:
-        run.refresh_from_db(fields=["status"])
-        if not run.is_finished:
-            run.status = SyncRun.Status.FAILED
-            run.error = "Lost the sync lease to another run; stopped without writing further."
-            run.finished_at = timezone.now()
-            run.save(update_fields=["status", "error", "finished_at"])
-        return run
-    except Exception as exc:
-        logger.exception("sync %s #%s crashed", run.kind, run.pk)
-        return _finish(run, SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
-    finally:
-        if own_client:
-            client.close()
+    def work(run: SyncRun) -> SyncRun:
+        try:
+            own = client or khoros_client.client_from_settings()
+        except Exception as exc:  # noqa: BLE001 - a configuration error ends the run clearly
+            return run_finish(
+                run, SyncRun.Status.FAILED, f"Khoros client could not be set up: {exc}"
+            )
+        try:
+            return _sync_plans(run, own, on_progress)
+        finally:
+            if client is None:
+                own.close()
 
-
-def _finish_abandoned(other: SyncRun, *, taken_by: SyncRun) -> None:
-    SyncRun.objects.filter(
-        pk=other.pk, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
-    ).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error=f"The worker stopped sending heartbeats; run #{taken_by.pk} took over its lease.",
+    return run_guarded(
+        kind=SyncRun.Kind.KHOROS_PLANS,
+        run=run,
+        trigger=trigger,
+        requested_by=requested_by,
+        work=work,
     )
 
 
@@ -333,20 +238,20 @@ def _sync_plans(
         client.check_company()
         fetched = list(client.iter_initiatives())
     except khoros_client.KhorosError as exc:
-        _checkpoint(run, client, [])
+        run_checkpoint(run, client.stats, [])
         status = (
             SyncRun.Status.DEFERRED
             if isinstance(exc, khoros_client.KhorosRateLimitedError)
             else SyncRun.Status.FAILED
         )
-        return _finish(run, status, f"Could not list Initiatives: {_error_text(exc)}")
+        return run_finish(run, status, f"Could not list Initiatives: {_error_text(exc)}")
 
     now = timezone.now()
     initiatives, counts = _initiatives_upsert(fetched=fetched, now=now)
     run.removed_count = counts.removed
     run.progress_total = len(fetched)
     run.outcomes = []
-    _checkpoint(run, client, ["removed_count", "progress_total", "outcomes"])
+    run_checkpoint(run, client.stats, ["removed_count", "progress_total", "outcomes"])
 
     first_error = ""
     stop_status: str | None = None
@@ -383,22 +288,19 @@ def _sync_plans(
                 removed=result.removed,
             )
         run.outcomes.append(outcome)
-        run.progress_done += 1
-        if not lease_renew(run=run):
-            raise _LeaseLostError
-        _checkpoint(run, client, COUNT_FIELDS)
+        run_step_done(run, client.stats)
         if on_progress is not None:
             on_progress(run)
 
     if not fetched:
-        _checkpoint(run, client, COUNT_FIELDS)
+        run_checkpoint(run, client.stats, COUNT_FIELDS)
     if stop_status is not None:
-        return _finish(run, stop_status, first_error)
+        return run_finish(run, stop_status, first_error)
     if run.failed_count:
         status = (
             SyncRun.Status.PARTIAL if run.failed_count < len(fetched) else SyncRun.Status.FAILED
         )
-        return _finish(
+        return run_finish(
             run, status, f"{run.failed_count} of {len(fetched)} Initiatives failed. {first_error}"
         )
-    return _finish(run, SyncRun.Status.SUCCEEDED)
+    return run_finish(run, SyncRun.Status.SUCCEEDED)

@@ -19,3 +19,9 @@ def declared_schedules() -> list[ScheduleSpec]:
     return [
         ScheduleSpec("Khoros plans", "khoros.tasks.sync_khoros_task", settings.KHOROS_SYNC_MINUTES),
     ]
+
+
+# The task that runs each sync kind; the dashboard's buttons queue these.
+SYNC_TASKS: dict[str, str] = {
+    "khoros_plans": "khoros.tasks.sync_khoros_task",
+}

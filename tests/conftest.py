@@ -16,6 +16,20 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 KHOROS_TOKEN = "test-token-5ec7e7-do-not-leak"
 
 
+@pytest.fixture(autouse=True)
+def _roles_exist(request: pytest.FixtureRequest) -> None:
+    """Recreate the role groups of the data migration: transactional tests flush them away."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("django_db_blocker")
+    from django.contrib.auth.models import Group
+
+    from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS
+
+    for name in (SYNC_ADMINS, MARKETING_MANAGERS):
+        Group.objects.get_or_create(name=name)
+
+
 @dataclass
 class LiveKhoros:
     """A Khoros simulator serving over HTTP on loopback, with its seeded data."""

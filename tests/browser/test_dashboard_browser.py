@@ -30,7 +30,9 @@ def test_admin_syncs_from_the_dashboard_and_sees_the_run_finish(
     assert page.get_by_test_id("plan-count").inner_text() == "24"
     assert page.get_by_test_id("initiative-count").inner_text() == "4"
     page.get_by_role("button", name="Sync Khoros plans now").click()
-    page.get_by_text("sync #2 queued").wait_for()
+    page.get_by_text("queued.").wait_for()
+    queued = SyncRun.objects.latest("queued_at")
+    assert page.get_by_text(f"Khoros plans sync #{queued.pk} queued.").is_visible()
     first_row = page.locator("#sync-runs tbody tr").first
     assert "Queued" in first_row.inner_text()
 
@@ -39,7 +41,8 @@ def test_admin_syncs_from_the_dashboard_and_sees_the_run_finish(
     assert run_queued_tasks() == 1
     page.locator("#sync-runs tbody tr").first.get_by_text("Succeeded").wait_for(timeout=15_000)
     assert page.evaluate("window.__notReloaded") is True
-    assert SyncRun.objects.get(pk=2).status == SyncRun.Status.SUCCEEDED
+    queued.refresh_from_db()
+    assert queued.status == SyncRun.Status.SUCCEEDED
     row = page.locator("#sync-runs tbody tr").first.inner_text()
     assert "by alex" in row and "Button" in row
     screenshot(page, "dashboard")

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from khoros import services
+from khoros import runs, services
 from khoros.models import Initiative, Plan, SyncLease, SyncRun
 from tests.conftest import KHOROS_TOKEN
 
@@ -328,7 +328,7 @@ def test_finished_run_is_not_run_again_by_a_duplicated_task(live_khoros):
 
 def test_redact_removes_the_token_from_any_text(settings):
     settings.KHOROS_TOKEN = "abc-secret-123"
-    assert services.redact("failed with abc-secret-123 in it") == "failed with [redacted] in it"
+    assert runs.redact("failed with abc-secret-123 in it") == "failed with [redacted] in it"
 
 
 def test_uuid_and_dates_are_stored_as_sent(live_khoros):

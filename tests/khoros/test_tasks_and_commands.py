@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_q.models import Schedule
 
-from khoros import services
+from khoros import runs
 from khoros.models import Plan, SyncRun
 from tests.conftest import run_queued_tasks
 
@@ -58,7 +58,7 @@ def test_setup_schedules_is_idempotent_and_keeps_admin_changes():
 @pytest.mark.django_db(transaction=True)
 def test_button_request_runs_in_a_real_django_q_worker(live_khoros, admin_user):
     # Committed for real: the worker opens and closes its own database connections.
-    run, queued = services.sync_request(
+    run, queued = runs.sync_request(
         kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON, requested_by=admin_user
     )
     assert queued and run.status == SyncRun.Status.QUEUED
@@ -75,10 +75,10 @@ def test_button_request_runs_in_a_real_django_q_worker(live_khoros, admin_user):
 
 def test_second_button_press_reuses_the_queued_run(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        first, queued_first = services.sync_request(
+        first, queued_first = runs.sync_request(
             kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON
         )
-        second, queued_second = services.sync_request(
+        second, queued_second = runs.sync_request(
             kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON
         )
     assert (queued_first, queued_second) == (True, False)

@@ -75,7 +75,7 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.is_staff = user.is_superuser = role == SYNC_ADMINS
                 user.save()
-            user.groups.add(Group.objects.get(name=role))
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
             if role == MARKETING_MANAGERS and not user.initiative_grants.exists():
                 InitiativeGrant.objects.bulk_create(
                     InitiativeGrant(user=user, initiative=i) for i in shares[username]
