@@ -1,0 +1,873 @@
+"""Talk to the Khoros Conversations API (V2); the only module of the project that does HTTP with it.
+
+Contract and quirks: ../shared/docs/khoros-api.md. Every call goes through one requests.Session
+with a (connect, read) timeout, and every failure leaves as a KhorosError subclass.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import email.utils
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3.exceptions
+
+from khoros.payloads import (
+    Company,
+    ExportStatus,
+    Initiative,
+    KhorosAuthError,
+    KhorosBadPayloadError,
+    KhorosError,
+    KhorosLinkExpiredError,
+    KhorosNotFoundError,
+    KhorosRateLimitedError,
+    KhorosRequestError,
+    KhorosUnavailableError,
+    Plan,
+    WhoAmI,
+    normalise_id,
+    parse_company,
+    parse_datetime,
+    parse_export_status,
+    parse_field,
+    parse_initiative,
+    parse_plan,
+    parse_whoami,
+    require_mapping,
+)
+
+__all__ = [
+    "ClientStats",
+    "Company",
+    "ExportStatus",
+    "Initiative",
+    "KhorosAuthError",
+    "KhorosBadPayloadError",
+    "KhorosClient",
+    "KhorosError",
+    "KhorosLinkExpiredError",
+    "KhorosNotFoundError",
+    "KhorosRateLimitedError",
+    "KhorosRequestError",
+    "KhorosUnavailableError",
+    "Plan",
+    "WhoAmI",
+    "client_from_settings",
+    "parse_datetime",
+    "parse_initiative",
+    "parse_plan",
+]
+
+logger = logging.getLogger("khoros.client")
+
+DEFAULT_BASE_URL = "https://api.spredfast.com/v2"
+
+# The maximum page size is not documented; 100 is our assumption and the simulator clamps above it.
+MAX_PAGE_SIZE = 100
+# A server that never sends a short page would otherwise be read forever.
+MAX_PAGES = 10_000
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+AUTH_CODES = frozenset({"UNAUTHENTICATED", "UNAUTHORIZED"})
+NOT_FOUND_CODES = frozenset({"NOT_FOUND", "RESOURCE_NOT_FOUND"})
+# Non-standard status Khoros answers, with an HTML page, for a path it does not know.
+STATUS_WRONG_PATH = 586
+# A CSV line longer than this is not a row of post metrics; stop before it eats the memory.
+MAX_CSV_LINE = 4 * 1024 * 1024
+CSV_CHUNK = 64 * 1024
+
+_T = TypeVar("_T")
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_I = TypeVar("_I", bound=_Identified)
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0  # every HTTP attempt, retries included
+    retries: int = 0  # attempts made again after a failure (and pages read again)
+
+
+class _UndecodableBodyError(KhorosBadPayloadError):
+    """Raise for a 2xx body that is not JSON: the one payload failure worth one more GET."""
+
+
+class _NoAuthorization(requests.auth.AuthBase):
+    """Send no Authorization header, and keep requests from taking one from ~/.netrc."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        return request
+
+
+def _looks_like_markup(text: str) -> bool:
+    return text.lstrip()[:1] == "<"
+
+
+def _is_unsent(exc: requests.RequestException) -> bool:
+    """Tell whether a transport error happened before any byte of the request left."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    reason: object = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    # NewConnectionError covers refused connections and failed DNS look-ups (its subclass).
+    return isinstance(
+        reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+    )
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Return the delay a Retry-After header asks for, in seconds (never negative)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # "-0000" means UTC with no claim about the local zone
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _decode_json(content: bytes) -> Any:
+    """Decode a JSON body; NaN and Infinity are refused so that every payload stays storable."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(content.decode("utf-8-sig"), parse_constant=refuse)
+
+
+def _envelope_error(payload: object) -> tuple[str | None, str]:
+    """Return (code, message) of a failed envelope, or (None, "") for anything else."""
+    if not isinstance(payload, dict):
+        return None, ""
+    status = payload.get("status")
+    # Export answers carry "status" as a string ("complete"); only the object form is an envelope.
+    if not isinstance(status, dict) or status.get("succeeded") is not False:
+        return None, ""
+    error = status.get("error")
+    if not isinstance(error, dict):
+        return "", ""
+    code = error.get("code")
+    message = error.get("message")
+    return (
+        code.strip().upper() if isinstance(code, str) else "",
+        message if isinstance(message, str) else "",
+    )
+
+
+def _total_items(payload: dict[str, Any]) -> int | None:
+    pagination = payload.get("pagination")
+    if not isinstance(pagination, dict):
+        return None
+    total = pagination.get("totalItems")
+    if isinstance(total, str) and total.isascii() and total.isdigit():
+        total = int(total)
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        return None
+    return total
+
+
+def _list_data(payload: object, what: str) -> list[Any]:
+    data = require_mapping(payload, what).get("data")
+    if not isinstance(data, list):
+        raise KhorosBadPayloadError(f"{what}: data must be a list")
+    return data
+
+
+def _object_data(payload: object, what: str) -> dict[str, Any]:
+    return require_mapping(require_mapping(payload, what).get("data"), what)
+
+
+def _unwrap_export(payload: object, what: str) -> dict[str, Any]:
+    """Return the export object, bare as documented or inside a "data" envelope."""
+    data = require_mapping(payload, what)
+    inner = data.get("data")
+    if "export_id" not in data and isinstance(inner, dict):
+        return inner
+    return data
+
+
+def _wire_id(value: str) -> str | int:
+    # The documented export query sends Initiative ids as numbers; our ids are strings.
+    return int(value) if value.isascii() and value.isdigit() else value
+
+
+def _decoded_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Yield the lines of a UTF-8 byte stream with their "\\n", a leading BOM dropped."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    pending = ""
+    for chunk in chunks:
+        pending += decoder.decode(chunk)
+        if "\n" in pending:
+            # Only "\n" ends a line here: str.splitlines would also cut at \x0b, \x1c, \u2028...
+            # inside a quoted field, and the csv module would then see a truncated record.
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                yield line + "\n"
+        if len(pending) > MAX_CSV_LINE:
+            raise KhorosBadPayloadError(f"CSV line longer than {MAX_CSV_LINE} characters")
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
+
+
+class KhorosClient:
+    """Read Initiatives and Plans, and run analytics exports, on one Khoros company."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        company_id: str,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        retry_budget_seconds: float = 120.0,
+        page_size: int = 100,
+        user_agent: str = "smcbridge/0.1",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http(s) URL")
+        if not token:
+            raise ValueError("token is required")
+        if not str(company_id).strip():
+            raise ValueError("company_id is required")
+        if len(timeout) != 2 or min(timeout) <= 0:
+            raise ValueError("timeout must be a (connect, read) pair of positive seconds")
+        if max_retries < 0 or backoff_base < 0 or backoff_cap < 0 or retry_budget_seconds < 0:
+            raise ValueError("retry settings must not be negative")
+        self.base_url = base_url.rstrip("/")
+        self.company_id = str(company_id).strip()
+        self.timeout = (float(timeout[0]), float(timeout[1]))
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.retry_budget_seconds = retry_budget_seconds
+        # Above the server's maximum a clamped page looks short and would end the listing early.
+        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self.stats = ClientStats()
+        self._token = token
+        self._sleep = sleep
+        self._random = random.Random()
+        self._session = requests.Session()
+        self._session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "User-Agent": user_agent,
+                "Accept": "application/json",
+            }
+        )
+        # Pre-signed download links must not receive the bearer token: it would leak to the
+        # storage service, and S3-like services refuse a request that carries two credentials.
+        self._download_session = requests.Session()
+        self._download_session.headers["User-Agent"] = user_agent
+        self._download_session.auth = _NoAuthorization()
+
+    def __repr__(self) -> str:
+        return f"<KhorosClient {self.base_url} company={self.company_id}>"
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+        self._download_session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- Companies and user ------------------------------------------------------------------
+
+    # https://developer.khoros.com/khorosmarketingdevdocs/reference/conversations-api
+    # GET /v2/me: the companies the token reaches.
+    def me(self) -> list[Company]:
+        """Return the companies the token can reach."""
+        payload = self._get_json("/me")
+        with self._locating("/me"):
+            companies = _object_data(payload, "me").get("companies")
+            if not isinstance(companies, list):
+                raise KhorosBadPayloadError("me: companies must be a list")
+            return [parse_company(item) for item in companies]
+
+    # https://developer.khoros.com/khorosmarketingdevdocs/reference/conversations-api
+    # GET /v2/whoami.
+    def whoami(self) -> WhoAmI:
+        """Return the user behind the token."""
+        payload = self._get_json("/whoami")
+        with self._locating("/whoami"):
+            return parse_whoami(_object_data(payload, "whoami"))
+
+    def check_company(self) -> Company:
+        """Return the configured company, or raise KhorosAuthError if the token cannot reach it."""
+        companies = self.me()
+        for company in companies:
+            if company.id == self.company_id:
+                return company
+        reachable = ", ".join(c.id for c in companies) or "none"
+        # V2 paths carry no company id, so a wrong KHOROS_COMPANY_ID would silently read another
+        # company's data: refuse it here with words an operator can act on.
+        raise KhorosAuthError(
+            f"the API token cannot reach company {self.company_id} "
+            f"(KHOROS_COMPANY_ID); companies it reaches: {reachable}",
+            path=urlsplit(self.base_url + "/me").path,
+        )
+
+    # --- Initiatives and Plans ---------------------------------------------------------------
+
+    # https://developer.khoros.com/khorosmarketingdevdocs/reference/conversations-api
+    # GET /v2/conversations/initiative?nameFilter=&pageNumber=0&pageSize=20
+    def iter_initiatives(self, name_filter: str = "") -> Iterator[Initiative]:
+        """Yield every Initiative once, in the order Khoros lists them (the first copy wins)."""
+        seen: set[str] = set()
+        pages = self._iter_pages(
+            "/conversations/initiative", {"nameFilter": name_filter}, parse_initiative
+        )
+        for page in pages:
+            for initiative in page:
+                if initiative.id not in seen:
+                    seen.add(initiative.id)
+                    yield initiative
+
+    # https://developer.khoros.com/khorosmarketingdevdocs/reference/conversations-api
+    # GET /v2/conversations/initiative/{id}
+    def get_initiative(self, initiative_id: str) -> Initiative:
+        """Return one Initiative; raise KhorosNotFoundError when unknown."""
+        key = normalise_id(initiative_id, "initiative id")
+        path = f"/conversations/initiative/{quote(key, safe='')}"
+        payload = self._get_json(path)
+        with self._locating(path):
+            return parse_initiative(_object_data(payload, "initiative"))
+
+    # https://developer.khoros.com/khorosmarketingdevdocs/reference/conversations-api
+    # GET /v2/conversations/initiative/{initiativeId}/plan?pageNumber=0&pageSize=20
+    def list_plans(self, initiative_id: str) -> list[Plan]:
+        """Return every Plan of an Initiative once, in order of first appearance."""
+        key = normalise_id(initiative_id, "initiative id")
+        plans: dict[str, Plan] = {}
+        pages = self._iter_pages(
+            f"/conversations/initiative/{quote(key, safe='')}/plan",
+            {"nameFilter": ""},
+            lambda item: parse_plan(item, initiative_id=key),
+        )
+        for page in pages:
+            for plan in page:
+                # A Plan seen twice moved between pages while we read (the doc's "data changed
+                # mid-scan"): the later copy is the fresher read, so it wins; the dict keeps the
+                # position of the first one.
+                plans[plan.id] = plan
+        return list(plans.values())
+
+    # --- Analytics export --------------------------------------------------------------------
+
+    # https://developer.khoros.com/khorosmarketingdevdocs/docs/calling-the-analytics-reporting-api
+    # GET /v2/analytics/export/posts/fields (the answer's shape is not public).
+    def export_fields(self) -> list[tuple[int, str]]:
+        """Return the (id, name) of every field the posts export offers."""
+        path = "/analytics/export/posts/fields"
+        payload = self._get_json(path)
+        with self._locating(path):
+            return [parse_field(item) for item in _list_data(payload, "export fields")]
+
+    # https://developer.khoros.com/khorosmarketingdevdocs/docs/calling-the-analytics-reporting-api
+    # POST /v2/analytics/export/posts?header=true&delimiter=,
+    def start_export(
+        self,
+        *,
+        fields: list[int],
+        start: date,
+        stop: date,
+        timezone: str,
+        initiative_ids: list[str],
+        plan_ids: list[str],
+    ) -> str:
+        """Start a posts export from `start` (inclusive) to `stop` (exclusive); return its id."""
+        if not fields or any(isinstance(f, bool) or not isinstance(f, int) for f in fields):
+            raise ValueError("fields must be a non-empty list of integer field ids")
+        if stop <= start:
+            raise ValueError("stop must be after start (it is exclusive)")
+        if not timezone.strip():
+            raise ValueError("timezone is required (an IANA name such as America/Chicago)")
+        initiatives = [_wire_id(normalise_id(i, "initiative id")) for i in initiative_ids]
+        query: dict[str, Any] = {
+            "fields": list(fields),
+            "start": start.isoformat(),
+            "stop": stop.isoformat(),
+            "timezone": timezone,
+            # The docs spell the key "intiatives" (sic); which one the server reads is unknown.
+            "intiatives": initiatives,
+            "initiatives": initiatives,
+            "content_filter": {"plans": [str(p) for p in plan_ids]},
+        }
+        # Not idempotent: every accepted POST starts one more export, so it is sent again only
+        # when we know the server did not act on it (see _send).
+        path = "/analytics/export/posts"
+        payload = self._send_json(
+            "POST", path, params={"header": "true", "delimiter": ","}, body={"query": query}
+        )
+        with self._locating(path):
+            data = _unwrap_export(payload, "export")
+            if "export_id" not in data:
+                raise KhorosBadPayloadError("export: answer has no export_id")
+            return normalise_id(data["export_id"], "export")
+
+    # https://developer.khoros.com/khorosmarketingdevdocs/docs/calling-the-analytics-reporting-api
+    # GET /v2/analytics/export/{id}/status
+    def export_status(self, export_id: str) -> ExportStatus:
+        """Return the state of an export; raise KhorosNotFoundError for an unknown id."""
+        key = normalise_id(export_id, "export id")
+        path = f"/analytics/export/{quote(key, safe='')}/status"
+        payload = self._send_json("GET", path, empty_400_is_not_found=True)
+        with self._locating(path):
+            return parse_export_status(_unwrap_export(payload, "export status"), export_id=key)
+
+    # https://developer.khoros.com/khorosmarketingdevdocs/docs/calling-the-analytics-reporting-api
+    # Step 3: the pre-signed link is fetched without the Authorization header.
+    def download_export(self, url: str) -> Iterator[dict[str, str]]:
+        """Fetch a finished export and yield its CSV rows as dicts keyed by the header row."""
+        # The request is made here, not on the first next(): an expired link raises
+        # KhorosLinkExpiredError at the call, before any row, so the caller can ask for a new one.
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise KhorosBadPayloadError("export download url is not an http(s) URL")
+        # The query string of a pre-signed link is a credential: errors and logs get the path.
+        path = parts.path or "/"
+        response = self._send(
+            "GET",
+            url,
+            path=path,
+            session=self._download_session,
+            stream=True,
+            accept=lambda response: self._accept_download(response, path),
+        )
+        return self._csv_rows(response, path)
+
+    # --- Transport ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _locating(self, path: str) -> Iterator[None]:
+        """Stamp the URL path on a KhorosBadPayloadError raised while parsing its answer."""
+        try:
+            yield
+        except KhorosBadPayloadError as exc:
+            if exc.path is None:
+                exc.path = urlsplit(self.base_url + path).path
+            raise
+
+    def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self._send_json("GET", path, params=params)
+
+    def _send_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        empty_400_is_not_found: bool = False,
+    ) -> Any:
+        url = self.base_url + path
+        error_path = urlsplit(url).path
+
+        def accept(response: requests.Response) -> Any:
+            return self._accept_json(
+                response, error_path, empty_400_is_not_found=empty_400_is_not_found
+            )
+
+        return self._send(method, url, path=error_path, params=params, body=body, accept=accept)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        path: str,
+        accept: Callable[[requests.Response], _T],
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        session: requests.Session | None = None,
+        stream: bool = False,
+    ) -> _T:
+        """Send a request, retrying what is safe to retry, and return what `accept` makes of it."""
+        # GET is retried on 429, 500/502/503/504, timeouts and broken connections, and once on a
+        # 2xx body that is not JSON (a proxy that cut the body short looks exactly like that).
+        # A POST is retried only when the server cannot have acted on it: 429, or a connection
+        # that never opened. After a read timeout, a reset or a 5xx the export may well have
+        # started, and sending it again would start a second one.
+        session = session or self._session
+        idempotent = method == "GET"
+        attempt = 0
+        slept = 0.0
+        undecodable_retry_left = idempotent
+        while True:
+            attempt += 1
+            self.stats.requests += 1
+            retry_after: float | None = None
+            cause: BaseException | None = None
+            try:
+                response = session.request(
+                    method, url, params=params, json=body, timeout=self.timeout, stream=stream
+                )
+            except requests.RequestException as exc:
+                outcome = type(exc).__name__
+                error: KhorosError = KhorosUnavailableError(
+                    f"Khoros did not answer: {outcome}", path=path
+                )
+                may_retry = idempotent or _is_unsent(exc)
+                # The message of a requests error quotes the URL, and the query string of a
+                # pre-signed download link is a credential: chain only our own API's errors.
+                cause = exc if session is self._session else None
+            else:
+                outcome = str(response.status_code)
+                try:
+                    result = accept(response)
+                except KhorosError as exc:
+                    if stream:
+                        response.close()
+                    error = exc
+                    may_retry = self._may_retry(exc, response, idempotent, undecodable_retry_left)
+                    if isinstance(exc, _UndecodableBodyError):
+                        undecodable_retry_left = False
+                    if response.status_code in RETRY_STATUSES:
+                        # The contract asks to honour Retry-After on 503 as well as on 429.
+                        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+                else:
+                    logger.debug("%s %s -> %s (attempt %d)", method, path, outcome, attempt)
+                    return result
+            delay = self._delay(attempt, retry_after)
+            if (
+                may_retry
+                and attempt <= self.max_retries
+                and slept + delay <= self.retry_budget_seconds
+            ):
+                logger.warning(
+                    "%s %s -> %s (attempt %d); retrying in %.2fs",
+                    method,
+                    path,
+                    outcome,
+                    attempt,
+                    delay,
+                )
+                self.stats.retries += 1
+                self._sleep(delay)
+                slept += delay
+                continue
+            logger.warning("%s %s -> %s (attempt %d); giving up", method, path, outcome, attempt)
+            if attempt > 1:
+                error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
+            raise error from cause
+
+    @staticmethod
+    def _may_retry(
+        error: KhorosError, response: requests.Response, idempotent: bool, undecodable_left: bool
+    ) -> bool:
+        """Tell whether an answer that raised `error` may be asked for again."""
+        if isinstance(error, KhorosRateLimitedError):
+            return True  # a 429 was not processed, whatever the method
+        if isinstance(error, _UndecodableBodyError):
+            return undecodable_left
+        if not idempotent or not isinstance(error, KhorosUnavailableError):
+            return False
+        # 501, 505 and friends will not change on a second try; a failed envelope under 2xx
+        # (PROXY_*, UNKNOWN_ERROR) comes from the gateway and may.
+        status = response.status_code
+        return status in RETRY_STATUSES or 200 <= status < 300
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.backoff_cap)
+        # Full jitter: clients throttled together must not come back together.
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(attempt - 1, 32))
+        return self._random.uniform(0, ceiling)
+
+    def _redact(self, text: str) -> str:
+        # A server may echo the credential it refused; it must not reach a log or a page.
+        return text.replace(self._token, "[redacted]")
+
+    def _detail(self, text: str) -> str:
+        text = " ".join(self._redact(text).split())
+        return f": {text[:200]}" if text else ""
+
+    def _accept_json(
+        self, response: requests.Response, path: str, *, empty_400_is_not_found: bool
+    ) -> Any:
+        """Return the decoded JSON of a successful answer, or raise the matching KhorosError."""
+        status = response.status_code
+        content = response.content
+        text = content.decode("utf-8", "replace")
+        markup = _looks_like_markup(text)
+        payload: Any = None
+        decoded = False
+        if content.strip() and not markup:
+            try:
+                payload = _decode_json(content)
+                decoded = True
+            except (ValueError, RecursionError):
+                pass
+        if not decoded and "developer inactive" in text.lower():
+            # Khoros answers an expired or revoked token with this HTML page, even under 200.
+            raise KhorosAuthError(
+                "Khoros answered with its 'Developer Inactive' page: the API token is expired "
+                "or revoked",
+                status=status,
+                path=path,
+            )
+        # Error bodies often come as text/plain although they hold JSON: judge the content.
+        code, message = _envelope_error(payload)
+        if status == 429:
+            raise KhorosRateLimitedError(
+                f"Khoros is throttling requests{self._detail(message)}",
+                status=status,
+                path=path,
+                code=code or None,
+                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if 200 <= status < 300:
+            if markup:
+                raise KhorosBadPayloadError(
+                    "Khoros answered with an HTML page where JSON was expected",
+                    status=status,
+                    path=path,
+                )
+            if not decoded:
+                raise _UndecodableBodyError(
+                    "Khoros answered with a body that is not JSON (empty, cut short or invalid)",
+                    status=status,
+                    path=path,
+                )
+            if code is None:
+                return payload
+        if empty_400_is_not_found and status == 400 and not content.strip():
+            # The export status endpoint answers an unknown id with a bare 400.
+            raise KhorosNotFoundError("unknown export id", status=status, path=path)
+        raise self._error_for(status, code or None, message, path)
+
+    def _error_for(self, status: int, code: str | None, message: str, path: str) -> KhorosError:
+        detail = self._detail(message)
+        label = f" [{code}]" if code else ""
+        kwargs: dict[str, Any] = {"status": status, "path": path, "code": code}
+        if status in (401, 403) or code in AUTH_CODES:
+            return KhorosAuthError(f"Khoros refused the credentials{label}{detail}", **kwargs)
+        if status == STATUS_WRONG_PATH:
+            return KhorosNotFoundError(
+                "Khoros does not know this path (status 586): check KHOROS_BASE_URL", **kwargs
+            )
+        if status == 404 or code in NOT_FOUND_CODES:
+            return KhorosNotFoundError(f"not found on Khoros{label}{detail}", **kwargs)
+        if status >= 500 or code == "UNKNOWN_ERROR" or (code or "").startswith("PROXY_"):
+            return KhorosUnavailableError(f"Khoros failed (HTTP {status}){label}{detail}", **kwargs)
+        if 400 <= status < 500 or 200 <= status < 300:
+            return KhorosRequestError(f"Khoros rejected the request{label}{detail}", **kwargs)
+        return KhorosBadPayloadError(f"unexpected HTTP status {status}", **kwargs)
+
+    def _accept_download(self, response: requests.Response, path: str) -> requests.Response:
+        """Return a successful download response (still streaming) or raise the matching error."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        if status == 403:
+            # Like S3, an expired pre-signed link answers 403 with an XML body.
+            raise KhorosLinkExpiredError(
+                "the export download link was refused (expired): ask the export status again",
+                status=status,
+                path=path,
+            )
+        if status == 429:
+            raise KhorosRateLimitedError(
+                "the download is throttled",
+                status=status,
+                path=path,
+                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 500:
+            error: KhorosError = KhorosUnavailableError(
+                f"the download failed (HTTP {status})", status=status, path=path
+            )
+        elif status == 404:
+            error = KhorosNotFoundError("the export file is gone", status=status, path=path)
+        else:
+            error = KhorosRequestError(
+                f"the download was refused (HTTP {status})", status=status, path=path
+            )
+        raise error
+
+    def _csv_rows(self, response: requests.Response, path: str) -> Iterator[dict[str, str]]:
+        """Yield rows while reading the body; a body never sits whole in memory."""
+        try:
+            reader = csv.reader(_decoded_lines(response.iter_content(CSV_CHUNK)), strict=True)
+            header = next(reader, None)
+            while header == []:  # blank lines before the header
+                header = next(reader, None)
+            if header is None:
+                return  # zero rows and not even a header line
+            if len(set(header)) != len(header):
+                # Two columns under one name would merge into one dict key and skew the sums.
+                raise KhorosBadPayloadError("CSV header repeats a column name", path=path)
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise KhorosBadPayloadError(
+                        f"CSV row ending on line {reader.line_num} has {len(row)} fields, "
+                        f"the header has {len(header)}",
+                        path=path,
+                    )
+                yield dict(zip(header, row, strict=True))
+        except csv.Error as exc:
+            raise KhorosBadPayloadError(f"invalid CSV: {exc}", path=path) from None
+        except UnicodeDecodeError:
+            raise KhorosBadPayloadError("the CSV is not UTF-8", path=path) from None
+        except requests.RequestException as exc:
+            # Rows already went to the caller, so this cannot be retried here: start again.
+            raise KhorosUnavailableError(
+                f"the download broke off: {type(exc).__name__}", path=path
+            ) from None
+        finally:
+            response.close()
+
+    # --- Paging ------------------------------------------------------------------------------
+
+    def _iter_pages(
+        self,
+        path: str,
+        params: dict[str, Any],
+        parse: Callable[[object], _I],
+    ) -> Iterator[list[_I]]:
+        """Yield the parsed items page by page until the listing ends; callers dedupe by id."""
+        # When totalItems changes between pages, records moved while we read: one that slid
+        # back across a page boundary was skipped, and deduplication cannot bring it back. The
+        # listing is then read once more from page 0 (the caller merges both readings).
+        for reading in (1, 2):
+            totals: set[int] = set()
+            yield from self._read_listing(path, params, parse, totals)
+            if len(totals) <= 1:
+                return
+            logger.warning(
+                "%s: totalItems changed while reading (%s)%s",
+                path,
+                ", ".join(str(t) for t in sorted(totals)),
+                "; reading it again" if reading == 1 else "; keeping both readings",
+            )
+
+    def _read_listing(
+        self,
+        path: str,
+        params: dict[str, Any],
+        parse: Callable[[object], _I],
+        totals: set[int],
+    ) -> Iterator[list[_I]]:
+        """Read one listing from page 0, collecting the totalItems values it announces."""
+        # A full page always leads to the next one and a short or empty page ends the listing:
+        # totalItems is missing or wrong often enough that it only decides two doubtful cases.
+        # A short page while totalItems promises more is followed (the server may clamp
+        # pageSize below ours), and an empty page while totalItems promises more is read once
+        # again (an empty page mid-list is a known glitch). Both cost an extra request or two
+        # at most when totalItems is too large.
+        seen: set[str] = set()
+        stale_pages = 0
+        reread_left = 1
+        page = 0
+        while True:
+            if page >= MAX_PAGES:
+                raise KhorosBadPayloadError(f"listing did not end after {MAX_PAGES} pages")
+            payload = self._get_json(
+                path, {**params, "pageNumber": page, "pageSize": self.page_size}
+            )
+            with self._locating(path):
+                items = [parse(item) for item in _list_data(payload, "list")]
+            total = _total_items(payload)
+            if total is not None:
+                totals.add(total)
+            new = {item.id for item in items} - seen
+            seen |= new
+            more_promised = total is not None and len(seen) < total
+            if not items:
+                if more_promised and reread_left:
+                    reread_left -= 1
+                    self.stats.retries += 1
+                    logger.warning(
+                        "%s page %d empty before totalItems; reading it again", path, page
+                    )
+                    continue
+                return
+            logger.debug(
+                "%s page %d: %d items, %d of %s",
+                path,
+                page,
+                len(items),
+                len(seen),
+                total if total is not None else "?",
+            )
+            yield items
+            if len(items) < self.page_size and not more_promised:
+                return
+            # A server that ignores pageNumber would serve the same full page forever.
+            stale_pages = 0 if new else stale_pages + 1
+            if stale_pages >= 2:
+                logger.warning("%s: two pages in a row brought nothing new; stopping", path)
+                return
+            page += 1
+
+
+def client_from_settings() -> KhorosClient:
+    """Build a client from the KHOROS_* Django settings."""
+    from django.conf import settings
+
+    token = getattr(settings, "KHOROS_TOKEN", "")
+    company_id = str(getattr(settings, "KHOROS_COMPANY_ID", "")).strip()
+    if not token:
+        raise KhorosAuthError("KHOROS_TOKEN is not set: add the API token to the environment")
+    if not company_id:
+        raise KhorosAuthError("KHOROS_COMPANY_ID is not set: add the company id to the environment")
+    return KhorosClient(
+        base_url=getattr(settings, "KHOROS_BASE_URL", DEFAULT_BASE_URL),
+        token=token,
+        company_id=company_id,
+        timeout=(
+            float(getattr(settings, "KHOROS_TIMEOUT_CONNECT", 5.0)),
+            float(getattr(settings, "KHOROS_TIMEOUT_READ", 30.0)),
+        ),
+        max_retries=int(getattr(settings, "KHOROS_MAX_RETRIES", 4)),
+        backoff_base=float(getattr(settings, "KHOROS_BACKOFF_BASE", 0.5)),
+        backoff_cap=float(getattr(settings, "KHOROS_BACKOFF_CAP", 30.0)),
+        retry_budget_seconds=float(getattr(settings, "KHOROS_RETRY_BUDGET_SECONDS", 120.0)),
+        page_size=int(getattr(settings, "KHOROS_PAGE_SIZE", MAX_PAGE_SIZE)),
+    )
