@@ -33,6 +33,9 @@ class Plan(models.Model):
     start = models.DateTimeField()
     # Inclusive: Khoros sends the last millisecond of the Plan's last local day.
     end = models.DateTimeField()
+    # The first and last (inclusive) calendar day in the Khoros company time zone.
+    start_day = models.DateField(null=True, blank=True)
+    end_day = models.DateField(null=True, blank=True)
     overview = models.TextField(blank=True)
     objective = models.TextField(blank=True)
     target_audience = models.TextField(blank=True)
@@ -45,7 +48,10 @@ class Plan(models.Model):
 
     class Meta:
         ordering = ["start", "name"]
-        indexes = [models.Index(fields=["initiative", "start"])]
+        indexes = [
+            models.Index(fields=["initiative", "start"]),
+            models.Index(fields=["start_day", "end_day"]),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
@@ -36,6 +38,8 @@ PLAN_FIELDS = (
     "color",
     "start",
     "end",
+    "start_day",
+    "end_day",
     "overview",
     "objective",
     "target_audience",
@@ -53,13 +57,15 @@ class UpsertCounts:
     touched_ids: set[int] = field(default_factory=set)
 
 
-def _plan_values(plan: khoros_client.Plan, initiative_pk: int) -> dict[str, object]:
+def _plan_values(plan: khoros_client.Plan, initiative_pk: int, zone: ZoneInfo) -> dict[str, object]:
     return {
         "initiative_id": initiative_pk,
         "name": plan.name[:255],
         "color": plan.color[:16],
         "start": plan.start,
         "end": plan.end,
+        "start_day": plan.start.astimezone(zone).date(),
+        "end_day": plan.end.astimezone(zone).date(),
         "overview": plan.overview,
         "objective": plan.objective,
         "target_audience": plan.target_audience,
@@ -136,8 +142,21 @@ def _initiatives_write(
     return 0
 
 
+def company_zone(client: khoros_client.KhorosClient) -> ZoneInfo:
+    """The Khoros company's time zone: configured, or the API user's (the API has no other)."""
+    name = settings.KHOROS_COMPANY_TIMEZONE or client.whoami().timezone
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise khoros_client.KhorosBadPayloadError(f"Unknown time zone {name!r}") from None
+
+
 def plans_upsert(
-    *, initiative: Initiative, fetched: Iterable[khoros_client.Plan], now: datetime
+    *,
+    initiative: Initiative,
+    fetched: Iterable[khoros_client.Plan],
+    now: datetime,
+    zone: ZoneInfo,
 ) -> UpsertCounts:
     """Mirror the complete Plan list of one Initiative in one transaction."""
     counts = UpsertCounts()
@@ -150,7 +169,7 @@ def plans_upsert(
     changed: list[Plan] = []
     touched: list[Plan] = []
     for key, item in incoming.items():
-        values = _plan_values(item, initiative.pk)
+        values = _plan_values(item, initiative.pk, zone)
         row = existing.get(key)
         if row is None:
             created.append(
@@ -236,6 +255,7 @@ def _sync_plans(
 ) -> SyncRun:
     try:
         client.check_company()
+        zone = company_zone(client)
         fetched = list(client.iter_initiatives())
     except khoros_client.KhorosError as exc:
         run_checkpoint(run, client.stats, [])
@@ -275,7 +295,9 @@ def _sync_plans(
                 # Hammering a throttled API only makes it worse: stop cleanly, resume next run.
                 stop_status = SyncRun.Status.DEFERRED
         else:
-            result = plans_upsert(initiative=initiative, fetched=plans, now=timezone.now())
+            result = plans_upsert(
+                initiative=initiative, fetched=plans, now=timezone.now(), zone=zone
+            )
             run.created_count += result.created
             run.updated_count += result.updated
             run.unchanged_count += result.unchanged

@@ -122,12 +122,27 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 KHOROS_BASE_URL = env_str("KHOROS_BASE_URL", "http://127.0.0.1:8701/v2")
 KHOROS_TOKEN = env_str("KHOROS_TOKEN", "demo-token")
 KHOROS_COMPANY_ID = env_str("KHOROS_COMPANY_ID", "389")
+# Daily buckets and Plan days use the company's zone; empty means the API user's (/v2/whoami).
+KHOROS_COMPANY_TIMEZONE = env_str("KHOROS_COMPANY_TIMEZONE", "")
 KHOROS_TIMEOUT_CONNECT = env_float("KHOROS_TIMEOUT_CONNECT", 5.0, minimum=0.1)
 KHOROS_TIMEOUT_READ = env_float("KHOROS_TIMEOUT_READ", 30.0, minimum=0.1)
 KHOROS_MAX_RETRIES = env_int("KHOROS_MAX_RETRIES", 4, minimum=0)
 KHOROS_BACKOFF_BASE = env_float("KHOROS_BACKOFF_BASE", 0.5, minimum=0.0)
 KHOROS_BACKOFF_CAP = env_float("KHOROS_BACKOFF_CAP", 30.0, minimum=0.0)
 KHOROS_SYNC_MINUTES = env_int("KHOROS_SYNC_MINUTES", 30, minimum=1)
+
+# SAP Marketing Cloud (OData campaign API). The category code of Khoros campaigns is customer
+# configuration, as are the lifecycle codes.
+SAPMC_BASE_URL = env_str("SAPMC_BASE_URL", "http://127.0.0.1:8702")
+SAPMC_USER = env_str("SAPMC_USER", "demo-user")
+SAPMC_PASSWORD = env_str("SAPMC_PASSWORD", "demo-password")
+SAPMC_CAMPAIGN_CATEGORY = env_str("SAPMC_CAMPAIGN_CATEGORY", "KHOROS")
+SAPMC_TIMEOUT_CONNECT = env_float("SAPMC_TIMEOUT_CONNECT", 5.0, minimum=0.1)
+SAPMC_TIMEOUT_READ = env_float("SAPMC_TIMEOUT_READ", 30.0, minimum=0.1)
+SAPMC_MAX_RETRIES = env_int("SAPMC_MAX_RETRIES", 4, minimum=0)
+SAPMC_BACKOFF_BASE = env_float("SAPMC_BACKOFF_BASE", 0.5, minimum=0.0)
+SAPMC_BACKOFF_CAP = env_float("SAPMC_BACKOFF_CAP", 30.0, minimum=0.0)
+SAPMC_SYNC_MINUTES = env_int("SAPMC_SYNC_MINUTES", 60, minimum=1)
 
 # Single-flight lease of a sync run: refreshed by its heartbeat, taken over once expired.
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300, minimum=10)

@@ -336,3 +336,23 @@ def test_uuid_and_dates_are_stored_as_sent(live_khoros):
     seeded = live_khoros.data.plans[0]
     row = Plan.objects.get(khoros_id=uuid.UUID(seeded.id))
     assert row.start == datetime.fromtimestamp(seeded.start_ms / 1000, tz=UTC)
+
+
+def test_plan_days_are_the_local_days_of_the_company_time_zone(live_khoros):
+    services.sync_khoros()
+
+    for seeded in live_khoros.data.plans:
+        row = Plan.objects.get(khoros_id=seeded.id)
+        # The inclusive end lands on its own local day, not on the next UTC day.
+        assert (row.start_day, row.end_day) == (seeded.start_date, seeded.end_date)
+
+
+def test_configured_company_time_zone_wins_over_the_api_user_zone(live_khoros, settings):
+    settings.KHOROS_COMPANY_TIMEZONE = "Asia/Tokyo"
+    services.sync_khoros()
+
+    seeded = live_khoros.data.plans[0]
+    row = Plan.objects.get(khoros_id=seeded.id)
+    # Chicago's last millisecond of the day is already the next afternoon in Tokyo.
+    assert row.end_day == seeded.end_date + timedelta(days=1)
+    assert not any(r["route"] == "whoami" for r in live_khoros.sim.requests)
