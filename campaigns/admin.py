@@ -1,4 +1,4 @@
-"""Admin for access grants: sync admins decide which manager sees which Initiative."""
+"""Admin of the campaigns app: grants are managed here (audited); the rest is read-only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from campaigns.models import InitiativeGrant
+from campaigns import services
+from campaigns.models import (
+    Assignment,
+    AuditEvent,
+    CampaignReference,
+    ExternalCampaign,
+    InitiativeGrant,
+)
+from khoros.admin import ReadOnlyAdmin
 
 
 @admin.register(InitiativeGrant)
@@ -14,15 +22,59 @@ class InitiativeGrantAdmin(admin.ModelAdmin):
     list_display = ["user", "initiative", "granted_by", "granted_at"]
     list_filter = ["initiative"]
     list_select_related = ["user", "initiative", "granted_by"]
-    autocomplete_fields: list[str] = []
     readonly_fields = ["granted_by", "granted_at"]
+    fields = ["user", "initiative", "granted_by", "granted_at"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[InitiativeGrant]:
-        return super().get_queryset(request).select_related("user", "initiative")
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # A grant is given or revoked, never edited: both are audited.
 
     def save_model(
         self, request: HttpRequest, obj: InitiativeGrant, form: object, change: bool
     ) -> None:
-        if not change:
-            obj.granted_by = request.user
-        super().save_model(request, obj, form, change)
+        grant = services.grant_create(
+            user=obj.user, initiative=obj.initiative, acting_user=request.user
+        )
+        obj.pk = grant.pk
+
+    def delete_model(self, request: HttpRequest, obj: InitiativeGrant) -> None:
+        services.grant_delete(grant=obj, acting_user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[InitiativeGrant]) -> None:
+        for grant in queryset.select_related("user", "initiative"):
+            services.grant_delete(grant=grant, acting_user=request.user)
+
+
+class ReferenceInline(admin.TabularInline):
+    model = CampaignReference
+    fields = ["external_campaign_id", "name", "advertiser", "managing_party", "plan"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ExternalCampaign)
+class ExternalCampaignAdmin(ReadOnlyAdmin):
+    list_display = ["name", "campaign_id", "start", "end", "lifecycle_status_name", "removed_at"]
+    list_filter = ["lifecycle_status_name", "removed_at"]
+    search_fields = ["name", "campaign_id", "sap_uuid"]
+    inlines = [ReferenceInline]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    """Assignments change in the workbench only, where every change is audited."""
+
+    list_display = ["plan", "campaign", "assigned_by", "assigned_at", "note"]
+    list_select_related = ["plan", "campaign", "assigned_by"]
+    search_fields = ["plan__name", "campaign__name"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor_name", "action", "summary"]
+    list_filter = ["action"]
+    search_fields = ["summary", "actor_name"]
+    date_hierarchy = "at"

@@ -1,11 +1,11 @@
-"""The human side of the bridge: who may see which Initiatives."""
+"""The SAP MC side of the bridge and the human work on it: access, assignments, audit."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
 
-from khoros.models import Initiative
+from khoros.models import Initiative, Plan
 
 SYNC_ADMINS = "Sync admins"
 MARKETING_MANAGERS = "Marketing managers"
@@ -34,3 +34,119 @@ class InitiativeGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.initiative}"
+
+
+class ExternalCampaign(models.Model):
+    """An SAP MC campaign of the Khoros category, mirrored by the SAP MC sync. Never deleted."""
+
+    sap_uuid = models.UUIDField(unique=True)
+    campaign_id = models.CharField(max_length=10)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    start = models.DateField(null=True, blank=True)
+    end = models.DateField(null=True, blank=True)
+    lifecycle_status = models.CharField(max_length=4, blank=True)
+    lifecycle_status_name = models.CharField(max_length=60, blank=True)
+    category = models.CharField(max_length=32, blank=True)
+    marketing_area = models.CharField(max_length=40, blank=True)
+    owner = models.CharField(max_length=80, blank=True)
+    sap_changed = models.DateTimeField(null=True, blank=True)
+    raw = models.JSONField(default=dict)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+    # The SAP-side Plan set an admin chose to keep the bridge's assignments against; drift on
+    # exactly that set is acknowledged, any new change in SAP MC shows as drift again.
+    drift_kept = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "name"]
+        indexes = [models.Index(fields=["start", "end"]), models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.campaign_id})"
+
+
+class CampaignReference(models.Model):
+    """An external campaign reference as SAP MC holds it (read-only there, mirrored here)."""
+
+    campaign = models.ForeignKey(
+        ExternalCampaign, on_delete=models.CASCADE, related_name="sap_references"
+    )
+    external_campaign_id = models.CharField(max_length=32)
+    external_campaign_uuid = models.CharField(max_length=36, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    advertiser = models.CharField(max_length=32, blank=True)
+    managing_party = models.CharField(max_length=32, blank=True)
+    # Resolved from external_campaign_id (a Plan UUID without hyphens) when the Plan is mirrored.
+    plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.SET_NULL, related_name="sap_references"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "external_campaign_id"], name="one_reference_per_plan_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} → {self.external_campaign_id}"
+
+
+class Assignment(models.Model):
+    """A Plan feeds this campaign: made by a person in the bridge, audited."""
+
+    # One-to-one: a Plan feeds at most one campaign at a time, enforced by the database.
+    plan = models.OneToOneField(Plan, on_delete=models.PROTECT, related_name="assignment")
+    campaign = models.ForeignKey(
+        ExternalCampaign, on_delete=models.PROTECT, related_name="assignments"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-assigned_at"]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} → {self.campaign_id}"
+
+
+class AuditEvent(models.Model):
+    """One human change, written in the same transaction as the change itself."""
+
+    class Action(models.TextChoices):
+        ASSIGNMENT_CREATE = "assignment.create", "Plan assigned"
+        ASSIGNMENT_DELETE = "assignment.delete", "Plan unassigned"
+        ASSIGNMENT_MOVE = "assignment.move", "Plan moved"
+        DRIFT_ADOPT_SAP = "drift.adopt_sap", "Drift: adopted SAP MC's side"
+        DRIFT_KEEP_BRIDGE = "drift.keep_bridge", "Drift: kept the bridge's side"
+        GRANT_CREATE = "grant.create", "Access granted"
+        GRANT_DELETE = "grant.delete", "Access revoked"
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text too, so the trail still names a person whose account was deleted.
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    campaign = models.ForeignKey(
+        ExternalCampaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    summary = models.CharField(max_length=500)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["actor", "-at"]), models.Index(fields=["campaign", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name}: {self.summary}"

@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from campaigns import views
+from campaigns import views, workbench
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("sync/<str:kind>/", views.sync_now, name="sync-now"),
+    path("workbench/", workbench.workbench, name="workbench"),
+    path("workbench/assign/", workbench.workbench_assign, name="workbench-assign"),
+    path("workbench/unassign/", workbench.workbench_unassign, name="workbench-unassign"),
+    path("workbench/move/", workbench.workbench_move, name="workbench-move"),
+    path("workbench/drift/", workbench.workbench_drift, name="workbench-drift"),
+    path("audit/", views.audit, name="audit"),
 ]

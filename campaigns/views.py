@@ -1,15 +1,24 @@
-"""Pages for people: the dashboard and the sync button."""
+"""Pages for people: the dashboard, the sync button and the audit trail."""
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Iterable, Iterator
+
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from campaigns import selectors as campaigns_selectors
 from campaigns.access import is_sync_admin, visible_initiatives
+from campaigns.forms import AuditFilterForm
+from campaigns.models import AuditEvent, ExternalCampaign
 from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
 from khoros.models import SyncRun
@@ -25,7 +34,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "runs_active": any(not run.is_finished for run in runs),
         "counts": khoros_selectors.mirror_counts(initiatives=visible_initiatives(request.user)),
         "is_sync_admin": is_sync_admin(request.user),
-        "sync_kinds": [SyncRun.Kind.KHOROS_PLANS],
+        "sync_kinds": [SyncRun.Kind(kind) for kind in SYNC_TASKS],
     }
     if request.htmx and request.htmx.target == "sync-runs":
         return render(request, "campaigns/dashboard.html#runs", context)
@@ -48,3 +57,63 @@ def sync_now(request: HttpRequest, kind: str) -> HttpResponse:
     else:
         messages.info(request, f"{run.get_kind_display()} sync #{run.pk} is already {run.status}.")
     return redirect("dashboard")
+
+
+AUDIT_PAGE_SIZE = 50
+AUDIT_CSV_COLUMNS = ["time", "actor", "action", "campaign", "plan", "summary", "before", "after"]
+
+
+class _Echo:
+    """A write-only file for csv.writer that hands each line back to the response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
+    yield AUDIT_CSV_COLUMNS
+    for event in events:
+        yield [
+            event.at.isoformat(),
+            event.actor_name,
+            event.action,
+            event.campaign.campaign_id if event.campaign else "",
+            str(event.plan.khoros_id) if event.plan else "",
+            event.summary,
+            json.dumps(event.before, sort_keys=True) if event.before is not None else "",
+            json.dumps(event.after, sort_keys=True) if event.after is not None else "",
+        ]
+
+
+@login_required
+def audit(request: HttpRequest) -> HttpResponse:
+    """Every human change, filterable by actor, campaign and day; CSV with ?format=csv."""
+    if not is_sync_admin(request.user):
+        raise PermissionDenied("The audit trail is for sync admins.")
+    actors = list(
+        get_user_model()
+        .objects.filter(pk__in=AuditEvent.objects.values("actor_id"))
+        .order_by("username")
+        .values_list("pk", "username")
+    )
+    form = AuditFilterForm(request.GET, actors=actors)
+    events = campaigns_selectors.audit_events(filters=form.filters())
+    if request.GET.get("format") == "csv":
+        writer = csv.writer(_Echo())
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in _audit_rows(events.iterator(chunk_size=500))),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="smcbridge-audit.csv"'
+        return response
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    campaign = None
+    if form.is_valid() and form.cleaned_data.get("campaign"):
+        campaign = ExternalCampaign.objects.filter(pk=form.cleaned_data["campaign"]).first()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "campaigns/audit.html",
+        {"form": form, "page": page, "campaign": campaign, "query": query.urlencode()},
+    )

@@ -78,9 +78,9 @@ def run_checkpoint(run: SyncRun, stats: HttpStats, fields: list[str]) -> None:
     run.save(update_fields=[*fields, "heartbeat_at", "http_requests", "http_retries"])
 
 
-def run_step_done(run: SyncRun, stats: HttpStats) -> None:
-    """Count one finished item, renew the lease and save the counts."""
-    run.progress_done += 1
+def run_step_done(run: SyncRun, stats: HttpStats, *, steps: int = 1) -> None:
+    """Count finished items, renew the lease and save the counts."""
+    run.progress_done += steps
     if not lease_renew(run=run):
         raise LeaseLostError
     run_checkpoint(run, stats, COUNT_FIELDS)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from khoros import services
+from django.utils.module_loading import import_string
+
 from khoros.models import SyncRun
+from smcbridge.schedules import SYNC_SERVICES
 
 
-def sync_khoros_task(run_id: int | None = None) -> str:
-    """Run the Khoros plan sync; the schedule passes no id, the button passes its queued run."""
+def sync_task(kind: str, run_id: int | None = None) -> str:
+    """Run the sync service of `kind`; a schedule passes no id, the button its queued run."""
     run = SyncRun.objects.filter(pk=run_id).first() if run_id is not None else None
     if run_id is not None and run is None:
         return f"run #{run_id} no longer exists"
-    run = services.sync_khoros(run=run, trigger=SyncRun.Trigger.SCHEDULE)
+    service = import_string(SYNC_SERVICES[kind])
+    run = service(run=run, trigger=SyncRun.Trigger.SCHEDULE)
     return f"run #{run.pk} {run.status}"
+
+
+def sync_khoros_task(run_id: int | None = None) -> str:
+    """Run the Khoros plan sync."""
+    return sync_task(SyncRun.Kind.KHOROS_PLANS, run_id)

@@ -18,10 +18,20 @@ def declared_schedules() -> list[ScheduleSpec]:
     """Every schedule the bridge runs, with intervals from settings."""
     return [
         ScheduleSpec("Khoros plans", "khoros.tasks.sync_khoros_task", settings.KHOROS_SYNC_MINUTES),
+        ScheduleSpec(
+            "SAP MC campaigns", "campaigns.tasks.sync_sapmc_task", settings.SAPMC_SYNC_MINUTES
+        ),
     ]
 
 
 # The task that runs each sync kind; the dashboard's buttons queue these.
 SYNC_TASKS: dict[str, str] = {
     "khoros_plans": "khoros.tasks.sync_khoros_task",
+    "sapmc_campaigns": "campaigns.tasks.sync_sapmc_task",
+}
+
+# The one service behind each sync kind; every entry point (command, task, button) calls it.
+SYNC_SERVICES: dict[str, str] = {
+    "khoros_plans": "khoros.services.sync_khoros",
+    "sapmc_campaigns": "campaigns.sync.sync_sapmc_campaigns",
 }

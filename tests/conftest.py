@@ -17,6 +17,12 @@ KHOROS_TOKEN = "test-token-5ec7e7-do-not-leak"
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Tests create many users; the production hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _roles_exist(request: pytest.FixtureRequest) -> None:
     """Recreate the role groups of the data migration: transactional tests flush them away."""
     if request.node.get_closest_marker("django_db") is None:

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,83 +14,173 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Initiative',
+            name="Initiative",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('khoros_id', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField()),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("khoros_id", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField()),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['name', 'khoros_id'],
+                "ordering": ["name", "khoros_id"],
             },
         ),
         migrations.CreateModel(
-            name='SyncRun',
+            name="SyncRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('khoros_plans', 'Khoros plans'), ('khoros_kpis', 'Khoros KPIs'), ('sapmc_campaigns', 'SAP MC campaigns')], max_length=32)),
-                ('trigger', models.CharField(choices=[('schedule', 'Schedule'), ('button', 'Button'), ('command', 'Command'), ('api', 'API')], max_length=16)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('partial', 'Partial'), ('failed', 'Failed'), ('deferred', 'Deferred'), ('skipped', 'Skipped')], default='queued', max_length=16)),
-                ('queued_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('progress_done', models.PositiveIntegerField(default=0)),
-                ('progress_total', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_count', models.PositiveIntegerField(default=0)),
-                ('updated_count', models.PositiveIntegerField(default=0)),
-                ('unchanged_count', models.PositiveIntegerField(default=0)),
-                ('removed_count', models.PositiveIntegerField(default=0)),
-                ('failed_count', models.PositiveIntegerField(default=0)),
-                ('http_requests', models.PositiveIntegerField(default=0)),
-                ('http_retries', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('outcomes', models.JSONField(blank=True, default=list)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("khoros_plans", "Khoros plans"),
+                            ("khoros_kpis", "Khoros KPIs"),
+                            ("sapmc_campaigns", "SAP MC campaigns"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("schedule", "Schedule"),
+                            ("button", "Button"),
+                            ("command", "Command"),
+                            ("api", "API"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("partial", "Partial"),
+                            ("failed", "Failed"),
+                            ("deferred", "Deferred"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("queued_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("progress_done", models.PositiveIntegerField(default=0)),
+                ("progress_total", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_count", models.PositiveIntegerField(default=0)),
+                ("updated_count", models.PositiveIntegerField(default=0)),
+                ("unchanged_count", models.PositiveIntegerField(default=0)),
+                ("removed_count", models.PositiveIntegerField(default=0)),
+                ("failed_count", models.PositiveIntegerField(default=0)),
+                ("http_requests", models.PositiveIntegerField(default=0)),
+                ("http_retries", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("outcomes", models.JSONField(blank=True, default=list)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-queued_at', '-id'],
+                "ordering": ["-queued_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SyncLease',
+            name="SyncLease",
             fields=[
-                ('kind', models.CharField(choices=[('khoros_plans', 'Khoros plans'), ('khoros_kpis', 'Khoros KPIs'), ('sapmc_campaigns', 'SAP MC campaigns')], max_length=32, primary_key=True, serialize=False)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='khoros.syncrun')),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("khoros_plans", "Khoros plans"),
+                            ("khoros_kpis", "Khoros KPIs"),
+                            ("sapmc_campaigns", "SAP MC campaigns"),
+                        ],
+                        max_length=32,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="khoros.syncrun",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Plan',
+            name="Plan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('khoros_id', models.UUIDField(unique=True)),
-                ('name', models.CharField(max_length=255)),
-                ('color', models.CharField(blank=True, max_length=16)),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('overview', models.TextField(blank=True)),
-                ('objective', models.TextField(blank=True)),
-                ('target_audience', models.TextField(blank=True)),
-                ('khoros_created', models.DateTimeField(blank=True, null=True)),
-                ('khoros_modified', models.DateTimeField(blank=True, null=True)),
-                ('raw', models.JSONField(default=dict)),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField()),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
-                ('initiative', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='khoros.initiative')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("khoros_id", models.UUIDField(unique=True)),
+                ("name", models.CharField(max_length=255)),
+                ("color", models.CharField(blank=True, max_length=16)),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("overview", models.TextField(blank=True)),
+                ("objective", models.TextField(blank=True)),
+                ("target_audience", models.TextField(blank=True)),
+                ("khoros_created", models.DateTimeField(blank=True, null=True)),
+                ("khoros_modified", models.DateTimeField(blank=True, null=True)),
+                ("raw", models.JSONField(default=dict)),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField()),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "initiative",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="plans",
+                        to="khoros.initiative",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['start', 'name'],
-                'indexes': [models.Index(fields=['initiative', 'start'], name='khoros_plan_initiat_b12a29_idx')],
+                "ordering": ["start", "name"],
+                "indexes": [
+                    models.Index(
+                        fields=["initiative", "start"], name="khoros_plan_initiat_b12a29_idx"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='syncrun',
-            index=models.Index(fields=['kind', '-queued_at'], name='khoros_sync_kind_befbe3_idx'),
+            model_name="syncrun",
+            index=models.Index(fields=["kind", "-queued_at"], name="khoros_sync_kind_befbe3_idx"),
         ),
     ]

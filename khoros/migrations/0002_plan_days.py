@@ -4,24 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('khoros', '0001_initial'),
+        ("khoros", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='plan',
-            name='end_day',
+            model_name="plan",
+            name="end_day",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='plan',
-            name='start_day',
+            model_name="plan",
+            name="start_day",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='plan',
-            index=models.Index(fields=['start_day', 'end_day'], name='khoros_plan_start_d_42bf08_idx'),
+            model_name="plan",
+            index=models.Index(
+                fields=["start_day", "end_day"], name="khoros_plan_start_d_42bf08_idx"
+            ),
         ),
     ]

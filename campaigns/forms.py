@@ -1,0 +1,134 @@
+"""Forms that validate what people send: filters of the workbench and audit, assignments."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from campaigns.selectors import AuditFilters, CampaignFilters, PlanFilters
+
+
+class _DateRangeForm(forms.Form):
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        first, last = data.get("date_from"), data.get("date_to")
+        if first and last and first > last:
+            raise ValidationError("The start of the date range is after its end.")
+        return data
+
+
+class CampaignFilterForm(_DateRangeForm):
+    prefix = "c"
+    q = forms.CharField(required=False, max_length=100, label="Search campaigns")
+    status = forms.ChoiceField(required=False, label="Status")
+    unassigned = forms.BooleanField(required=False, label="Without Plans only")
+
+    def __init__(self, *args: object, statuses: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "Any status"), *statuses]
+
+    def filters(self) -> CampaignFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return CampaignFilters(
+            q=data.get("q", "").strip(),
+            status=data.get("status", ""),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            unassigned_only=bool(data.get("unassigned")),
+        )
+
+
+class PlanFilterForm(_DateRangeForm):
+    prefix = "p"
+    q = forms.CharField(required=False, max_length=100, label="Search Plans")
+    initiative = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    unassigned = forms.BooleanField(required=False, label="Unassigned only")
+
+    def __init__(self, *args: object, initiatives: list[tuple[int, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["initiative"].choices = [("", "All Initiatives"), *initiatives]
+
+    def filters(self) -> PlanFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return PlanFilters(
+            q=data.get("q", "").strip(),
+            initiative=data.get("initiative"),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            unassigned_only=bool(data.get("unassigned")),
+        )
+
+
+class IdListField(forms.Field):
+    """Several primary keys sent under one name (checkboxes); existence is checked later."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "required": "Choose at least one Plan.",
+        "invalid": "That is not a Plan of this list.",
+    }
+
+    def to_python(self, value: object) -> list[int]:
+        if not value:
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        try:
+            ids = [int(v) for v in values]
+        except (TypeError, ValueError):
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if any(i < 1 for i in ids):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return list(dict.fromkeys(ids))
+
+
+class AssignForm(forms.Form):
+    campaign = forms.IntegerField(
+        min_value=1, error_messages={"required": "Select a campaign first."}
+    )
+    plans = IdListField()
+    note = forms.CharField(required=False, max_length=500)
+
+    def clean_plans(self) -> list[int]:
+        plans = self.cleaned_data["plans"]
+        if len(plans) > 200:
+            raise ValidationError("Assign at most 200 Plans at once.")
+        return plans
+
+
+class UnassignForm(forms.Form):
+    campaign = forms.IntegerField(min_value=1)
+    plan = forms.IntegerField(min_value=1)
+
+
+class MoveForm(forms.Form):
+    campaign = forms.IntegerField(min_value=1)
+    plan = forms.IntegerField(min_value=1)
+    note = forms.CharField(required=False, max_length=500)
+
+
+class DriftForm(forms.Form):
+    campaign = forms.IntegerField(min_value=1)
+    decision = forms.ChoiceField(
+        choices=[("adopt_sap", "Adopt SAP MC's side"), ("keep_bridge", "Keep the bridge's")]
+    )
+
+
+class AuditFilterForm(_DateRangeForm):
+    actor = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    campaign = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: object, actors: list[tuple[int, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["actor"].choices = [("", "Anyone"), *actors]
+
+    def filters(self) -> AuditFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return AuditFilters(
+            actor=data.get("actor"),
+            campaign=data.get("campaign"),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+        )

@@ -1,0 +1,330 @@
+"""The workbench over HTTP: access matrix, htmx partials, feedback, escaping, query counts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Assignment, AuditEvent, ExternalCampaign
+from khoros.models import Initiative, Plan
+from tests.campaigns.conftest import make_campaign, make_plan
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true", "HX-Target": "workbench"}
+
+
+def post(client: Client, name: str, data: dict, htmx: bool = True):
+    return client.post(reverse(name), data, headers=HTMX if htmx else {})
+
+
+def test_anonymous_is_sent_to_login_everywhere(client, world):
+    for name in ["workbench", "audit"]:
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+    for name in ["workbench-assign", "workbench-unassign", "workbench-move", "workbench-drift"]:
+        response = client.post(
+            reverse(name), {"campaign": world.campaigns[0].pk, "plan": world.plans[0].pk}
+        )
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert not Assignment.objects.exists()
+
+
+def test_user_without_a_role_gets_403(client, world, django_user_model):
+    nobody = django_user_model.objects.create_user("nobody", password="x")
+    client.force_login(nobody)
+    assert client.get(reverse("workbench")).status_code == 403
+    assert client.get(reverse("audit")).status_code == 403
+    data = {"campaign": world.campaigns[0].pk, "plan_one": world.plans[0].pk}
+    assert post(client, "workbench-assign", data).status_code == 403
+    assert not Assignment.objects.exists()
+
+
+def test_manager_sees_only_plans_of_granted_initiatives(client, world):
+    client.force_login(world.maria)
+    response = client.get(reverse("workbench"))
+    assert response.status_code == 200
+    names = {p.name for p in response.context["plan_page"]}
+    assert names == {"Spring Sale social", "Summer teaser"}
+    # Campaigns are SAP MC's, shared by everyone; removed ones are not offered.
+    assert {c.name for c in response.context["campaign_page"]} == {
+        "Spring Sale 2026",
+        "Summer 2026",
+        "Autumn 2026",
+    }
+
+
+def test_admin_sees_every_live_plan(client, world):
+    client.force_login(world.admin)
+    response = client.get(reverse("workbench"))
+    assert response.context["plan_page"].paginator.count == 5
+
+
+def test_manager_assigns_a_plan_in_grant_with_htmx(client, world):
+    client.force_login(world.maria)
+    spring, plan = world.campaigns[0], world.plans[0]
+
+    response = post(
+        client, "workbench-assign", {"campaign": spring.pk, "plan_one": plan.pk, "note": "go"}
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<form id="workbench"')  # the partial, not the page
+    assert "Assigned “Spring Sale social” to “Spring Sale 2026”." in body
+    assert Assignment.objects.get(plan=plan).campaign == spring
+    assert AuditEvent.objects.get().actor == world.maria
+
+
+def test_manager_posting_a_plan_outside_the_grant_gets_403_and_nothing_changes(client, world):
+    client.force_login(world.maria)
+    toms_plan = world.plans[2]
+    spring = world.campaigns[0]
+    assert (
+        post(
+            client, "workbench-assign", {"campaign": spring.pk, "plan_one": toms_plan.pk}
+        ).status_code
+        == 403
+    )
+    assert (
+        post(
+            client,
+            "workbench-assign",
+            {"campaign": spring.pk, "plans": [world.plans[0].pk, toms_plan.pk]},
+        ).status_code
+        == 403
+    )
+    assert not Assignment.objects.exists()
+
+    # Tom's assignment cannot be undone or moved by Maria either.
+    Assignment.objects.create(plan=toms_plan, campaign=spring, assigned_at=timezone.now())
+    assert (
+        post(
+            client, "workbench-unassign", {"campaign": spring.pk, "plan": toms_plan.pk}
+        ).status_code
+        == 404
+    )
+    assert (
+        post(
+            client, "workbench-move", {"campaign": world.campaigns[1].pk, "plan": toms_plan.pk}
+        ).status_code
+        == 404
+    )
+    assert Assignment.objects.get(plan=toms_plan).campaign == spring
+    assert not AuditEvent.objects.exists()
+
+
+def test_bulk_assign_several_plans_at_once(client, world):
+    client.force_login(world.admin)
+    summer = world.campaigns[1]
+    response = post(
+        client,
+        "workbench-assign",
+        {"campaign": summer.pk, "plans": [world.plans[0].pk, world.plans[1].pk, world.plans[2].pk]},
+    )
+    assert "and" in response.content.decode() or "Assigned" in response.content.decode()
+    assert Assignment.objects.filter(campaign=summer).count() == 3
+    assert AuditEvent.objects.count() == 3
+
+
+def test_conflict_is_explained_and_offers_a_move(client, world):
+    client.force_login(world.maria)
+    spring, summer, plan = world.campaigns[0], world.campaigns[1], world.plans[0]
+    post(client, "workbench-assign", {"campaign": spring.pk, "plan_one": plan.pk})
+
+    response = post(client, "workbench-assign", {"campaign": summer.pk, "plan_one": plan.pk})
+
+    body = response.content.decode()
+    assert "already feeds campaign “Spring Sale 2026”" in body
+    assert "Move it to this campaign" in body
+    response = post(client, "workbench-move", {"campaign": summer.pk, "plan": plan.pk})
+    assert "Moved “Spring Sale social” to “Summer 2026”." in response.content.decode()
+    assert Assignment.objects.get(plan=plan).campaign == summer
+
+
+def test_wrong_form_input_gets_a_clear_message_and_changes_nothing(client, world):
+    client.force_login(world.admin)
+    body = post(client, "workbench-assign", {"plan_one": world.plans[0].pk}).content.decode()
+    assert "Select a campaign first." in body
+    body = post(client, "workbench-assign", {"campaign": world.campaigns[0].pk}).content.decode()
+    assert "Choose at least one Plan." in body
+    body = post(
+        client, "workbench-assign", {"campaign": world.campaigns[0].pk, "plans": ["abc"]}
+    ).content.decode()
+    assert "That is not a Plan of this list." in body
+    response = client.get(
+        reverse("workbench"), {"c-date_from": "2026-05-01", "c-date_to": "2026-01-01"}
+    )
+    assert "The start of the date range is after its end." in response.content.decode()
+    response = client.get(reverse("workbench"), {"cpage": "zzz", "campaign": "nope"})
+    assert response.status_code == 200
+    assert not Assignment.objects.exists()
+
+
+def test_plain_post_without_htmx_redirects_back_with_the_state(client, world):
+    client.force_login(world.maria)
+    response = post(
+        client,
+        "workbench-assign",
+        {
+            "campaign": world.campaigns[0].pk,
+            "plan_one": world.plans[0].pk,
+            "p-q": "spring",
+            "csrfmiddlewaretoken": "x",
+        },
+        htmx=False,
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/workbench/?campaign={world.campaigns[0].pk}&p-q=spring"
+
+
+def test_csrf_is_enforced_on_workbench_posts(world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.admin)
+    response = client.post(
+        reverse("workbench-assign"),
+        {"campaign": world.campaigns[0].pk, "plan_one": world.plans[0].pk},
+        headers=HTMX,
+    )
+    assert response.status_code == 403
+    page = client.get(reverse("workbench"))
+    token = page.cookies["csrftoken"].value
+    response = client.post(
+        reverse("workbench-assign"),
+        {"campaign": world.campaigns[0].pk, "plan_one": world.plans[0].pk},
+        headers={**HTMX, "X-CSRFToken": token},
+    )
+    assert response.status_code == 200
+    assert Assignment.objects.count() == 1
+
+
+def test_names_from_outside_are_escaped(client, world):
+    client.force_login(world.admin)
+    world.campaigns[2].name = "<img src=x onerror=alert(1)>"
+    world.campaigns[2].save()
+    body = client.get(reverse("workbench"), {"campaign": world.campaigns[2].pk}).content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "Autumn &lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<img src=x" not in body
+
+
+def test_filters_narrow_both_lists(client, world):
+    client.force_login(world.admin)
+    response = client.get(
+        reverse("workbench"),
+        {"c-q": "summer", "p-initiative": world.initiatives[1].pk, "p-date_from": "2026-09-01"},
+    )
+    assert [c.name for c in response.context["campaign_page"]] == ["Summer 2026"]
+    assert [p.name for p in response.context["plan_page"]] == ["Autumn <script>alert(1)</script>"]
+    response = client.get(reverse("workbench"), {"c-status": "1"})
+    assert [c.name for c in response.context["campaign_page"]] == ["Autumn 2026"]
+
+
+def test_unassigned_only_filters(client, world):
+    client.force_login(world.admin)
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    response = client.get(reverse("workbench"), {"c-unassigned": "on", "p-unassigned": "on"})
+    assert "Spring Sale 2026" not in {c.name for c in response.context["campaign_page"]}
+    assert "Spring Sale social" not in {p.name for p in response.context["plan_page"]}
+
+
+def test_suggestions_rank_by_overlap_and_name(client, world):
+    client.force_login(world.admin)
+    response = client.get(reverse("workbench"), {"campaign": world.campaigns[0].pk})
+    names = [s.plan.name for s in response.context["suggestions"]]
+    # Same dates and a similar name first; the partly overlapping video Plan second.
+    assert names == ["Spring Sale social", "Spring Sale video"]
+    first = response.context["suggestions"][0]
+    assert first.overlap_days == 31
+
+
+def test_drift_decision_is_for_admins_only(client, world):
+    client.force_login(world.maria)
+    assert (
+        post(
+            client,
+            "workbench-drift",
+            {"campaign": world.campaigns[0].pk, "decision": "keep_bridge"},
+        ).status_code
+        == 403
+    )
+    client.force_login(world.admin)
+    response = post(
+        client, "workbench-drift", {"campaign": world.campaigns[0].pk, "decision": "keep_bridge"}
+    )
+    assert response.status_code == 200
+    assert AuditEvent.objects.get().action == "drift.keep_bridge"
+
+
+@pytest.fixture
+def at_scale(world):
+    """2,000 campaigns and 10,000 Plans, some assigned, some referenced by SAP MC."""
+    now = timezone.now()
+    extra = [
+        Initiative(khoros_id=str(2000 + i), name=f"Scale {i}", first_seen=now, last_seen=now)
+        for i in range(20)
+    ]
+    Initiative.objects.bulk_create(extra)
+    start = date(2026, 1, 1)
+    plans = [
+        make_plan(
+            extra[i % 20],
+            f"Plan {i}",
+            start + timedelta(days=i % 300),
+            start + timedelta(days=i % 300 + 20),
+        )
+        for i in range(10_000 - len(world.plans))
+    ]
+    Plan.objects.bulk_create(plans, batch_size=1000)
+    campaigns = [
+        make_campaign(
+            f"Campaign {i}",
+            start + timedelta(days=i % 300),
+            start + timedelta(days=i % 300 + 30),
+            campaign_id=str(5000 + i),
+        )
+        for i in range(2_000 - len(world.campaigns))
+    ]
+    ExternalCampaign.objects.bulk_create(campaigns, batch_size=1000)
+    Assignment.objects.bulk_create(
+        [
+            Assignment(plan=plans[i], campaign=campaigns[i % 50], assigned_at=now)
+            for i in range(0, 3000, 3)
+        ],
+        batch_size=1000,
+    )
+    for grant_target in extra[:10]:
+        world.maria.initiative_grants.create(initiative=grant_target)
+    assert Plan.objects.count() == 10_000 and ExternalCampaign.objects.count() == 2_000
+    return campaigns
+
+
+@pytest.mark.parametrize("who", ["admin", "maria"])
+def test_workbench_does_a_fixed_number_of_queries_at_scale(
+    client, world, at_scale, who, django_assert_num_queries
+):
+    client.force_login(getattr(world, who))
+    selected = at_scale[0]
+    # session, user, roles, (grants), statuses, initiatives, campaigns count + page, drift flags x2,
+    # selected, its assignments, suggestions, drift x2, Plans count + page
+    expected = 16 if who == "admin" else 17
+    with django_assert_num_queries(expected):
+        response = client.get(
+            reverse("workbench"), {"campaign": selected.pk, "ppage": 7, "cpage": 3}
+        )
+    assert response.status_code == 200
+    assert len(response.context["plan_page"]) == 25 and len(response.context["campaign_page"]) == 25
+    assert len(response.context["assigned"]) > 0
+    with django_assert_num_queries(expected):
+        client.get(
+            reverse("workbench"),
+            {"campaign": selected.pk, "p-q": "Plan 1", "c-q": "Campaign"},
+            headers=HTMX,
+        )
