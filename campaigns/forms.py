@@ -118,7 +118,9 @@ class DriftForm(forms.Form):
 
 class AuditFilterForm(_DateRangeForm):
     actor = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    campaign = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    campaign = forms.CharField(
+        required=False, max_length=100, label="Campaign", help_text="SAP MC campaign ID or name"
+    )
 
     def __init__(self, *args: object, actors: list[tuple[int, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -128,7 +130,7 @@ class AuditFilterForm(_DateRangeForm):
         data = self.cleaned_data if self.is_valid() else {}
         return AuditFilters(
             actor=data.get("actor"),
-            campaign=data.get("campaign"),
+            campaign=data.get("campaign", "").strip(),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
         )

@@ -7,7 +7,7 @@ from datetime import date
 from difflib import SequenceMatcher
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from campaigns.access import granted_initiative_ids, visible_plans
 from campaigns.models import Assignment, AuditEvent, CampaignReference, ExternalCampaign
@@ -231,16 +231,10 @@ def drift_flags(*, campaigns: list[ExternalCampaign]) -> dict[int, bool]:
     return flags
 
 
-def campaign_has_sap_references() -> QuerySet[ExternalCampaign]:
-    return ExternalCampaign.objects.filter(
-        Exists(CampaignReference.objects.filter(campaign=OuterRef("pk")))
-    )
-
-
 @dataclass(frozen=True)
 class AuditFilters:
     actor: int | None = None
-    campaign: int | None = None
+    campaign: str = ""  # SAP MC campaign ID, or part of the name
     date_from: date | None = None
     date_to: date | None = None
 
@@ -251,7 +245,10 @@ def audit_events(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.actor:
         qs = qs.filter(actor_id=filters.actor)
     if filters.campaign:
-        qs = qs.filter(campaign_id=filters.campaign)
+        qs = qs.filter(
+            Q(campaign__campaign_id=filters.campaign)
+            | Q(campaign__name__icontains=filters.campaign)
+        )
     if filters.date_from:
         qs = qs.filter(at__date__gte=filters.date_from)
     if filters.date_to:

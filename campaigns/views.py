@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import is_sync_admin, visible_initiatives
 from campaigns.forms import AuditFilterForm
-from campaigns.models import AuditEvent, ExternalCampaign
+from campaigns.models import AuditEvent
 from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
 from khoros.models import SyncRun
@@ -107,13 +107,8 @@ def audit(request: HttpRequest) -> HttpResponse:
         response["Content-Disposition"] = 'attachment; filename="smcbridge-audit.csv"'
         return response
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    campaign = None
-    if form.is_valid() and form.cleaned_data.get("campaign"):
-        campaign = ExternalCampaign.objects.filter(pk=form.cleaned_data["campaign"]).first()
     query = request.GET.copy()
     query.pop("page", None)
     return render(
-        request,
-        "campaigns/audit.html",
-        {"form": form, "page": page, "campaign": campaign, "query": query.urlencode()},
+        request, "campaigns/audit.html", {"form": form, "page": page, "query": query.urlencode()}
     )

@@ -32,3 +32,8 @@ def state_url_key(context: template.Context, key: str, value: object) -> str:
 def get_item(mapping: dict, key: object) -> object:
     """Look a key up in a dict: `flags|get_item:pk`."""
     return mapping.get(key)
+
+
+@register.filter
+def is_list(value: object) -> bool:
+    return isinstance(value, list | tuple)

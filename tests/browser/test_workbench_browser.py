@@ -1,0 +1,78 @@
+"""The workbench in a real browser: a manager assigns a Plan with htmx, the audit shows it."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaigns.models import Assignment, AuditEvent
+from tests.browser.conftest import screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def login(page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+
+def test_manager_assigns_a_plan_without_reload_and_the_audit_has_it(
+    live_server, world, page, chromium
+):
+    login(page, live_server.url, "maria", "pw-maria-2026")
+    page.get_by_role("link", name="Workbench").click()
+    page.get_by_role("heading", name="Assignment workbench").wait_for()
+    page.evaluate("window.__notReloaded = true")
+
+    # Keyboard: the campaign link is focusable and Enter selects it.
+    page.get_by_role("link", name="Spring Sale 2026").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Spring Sale 2026").wait_for()
+    assert "campaign=" in page.url  # a real, shareable URL
+
+    page.get_by_label("Note for new assignments").fill("launch week")
+    page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
+    page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+
+    assigned = page.locator("#assigned-plans")
+    assert "Spring Sale social" in assigned.inner_text()
+    assert "launch week" in assigned.inner_text()
+    assert page.evaluate("window.__notReloaded") is True
+    assignment = Assignment.objects.get()
+    assert (assignment.plan.name, assignment.campaign.name, assignment.note) == (
+        "Spring Sale social",
+        "Spring Sale 2026",
+        "launch week",
+    )
+    screenshot(page, "workbench")
+
+    # Tom's Plans never show up for Maria.
+    assert "Spring Sale video" not in page.locator("#plan-list").inner_text()
+
+    event = AuditEvent.objects.get()
+    assert event.actor_name == "maria"
+    admin_context = chromium.new_context()
+    admin_page = admin_context.new_page()
+    login(admin_page, live_server.url, "alex", "pw-alex-2026")
+    admin_page.goto(f"{live_server.url}/audit/")
+    row = admin_page.locator("tbody tr").first
+    assert "maria" in row.inner_text()
+    assert "Assigned Plan “Spring Sale social” to campaign “Spring Sale 2026”" in row.inner_text()
+    screenshot(admin_page, "audit")
+    admin_context.close()
+
+
+def test_manager_bulk_assigns_and_unassigns(live_server, world, page):
+    login(page, live_server.url, "maria", "pw-maria-2026")
+    page.goto(f"{live_server.url}/workbench/?campaign={world.campaigns[1].pk}")
+    page.get_by_label("Select Spring Sale social").check()
+    page.get_by_label("Select Summer teaser").check()
+    page.get_by_role("button", name="Assign selected to “Summer 2026”").click()
+    page.get_by_text("Assigned “Spring Sale social”, “Summer teaser” to “Summer 2026”.").wait_for()
+    assert Assignment.objects.filter(campaign=world.campaigns[1]).count() == 2
+
+    page.get_by_role("button", name="Unassign Summer teaser").click()
+    page.get_by_text("Unassigned “Summer teaser” from “Summer 2026”.").wait_for()
+    assert Assignment.objects.filter(campaign=world.campaigns[1]).count() == 1
