@@ -107,12 +107,18 @@ def _sync(
             on_progress(run)
 
     seen = {UUID(c.uuid) for c in fetched}
-    with transaction.atomic():
-        vanished = ExternalCampaign.objects.filter(removed_at__isnull=True).exclude(
-            sap_uuid__in=seen
+    vanished = [
+        pk
+        for pk, sap_uuid in ExternalCampaign.objects.filter(removed_at__isnull=True).values_list(
+            "pk", "sap_uuid"
         )
+        if sap_uuid not in seen
+    ]
+    if vanished:
         # Marked, never deleted: assignments and the audit trail keep pointing at it.
-        run.removed_count = vanished.update(removed_at=timezone.now())
+        run.removed_count = ExternalCampaign.objects.filter(pk__in=vanished).update(
+            removed_at=timezone.now()
+        )
     run_checkpoint(run, client.stats, COUNT_FIELDS)
     return run_finish(run, SyncRun.Status.SUCCEEDED)
 

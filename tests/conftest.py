@@ -94,3 +94,44 @@ def run_queued_tasks() -> int:
     result_queue.put("STOP")
     monitor(result_queue, broker=broker)
     return pulled
+
+
+SAPMC_PASSWORD = "sapmc-secret-pw-9f2c"
+
+
+@dataclass
+class LiveSapmc:
+    """An SAP MC simulator on loopback whose campaigns reference the Khoros simulator's Plans."""
+
+    sim: object
+    data: object
+    base_url: str
+
+
+@pytest.fixture
+def sapmc_seed() -> dict[str, int]:
+    return {"campaigns_per_initiative": 3, "other_category": 4}
+
+
+@pytest.fixture
+def live_sapmc(
+    settings, live_khoros: LiveKhoros, sapmc_seed: dict[str, int]
+) -> Iterator[LiveSapmc]:
+    """Start a seeded SAP MC simulator linked to `live_khoros` and point the settings at it."""
+    from simulators.sapmc import SapmcSimulator
+    from simulators.sapmc_data import SapmcData
+    from simulators.server import start_in_thread
+
+    data = SapmcData.generate(khoros=live_khoros.data, seed=7, **sapmc_seed)
+    sim = SapmcSimulator(data=data, user="comm-user", password=SAPMC_PASSWORD, page_size=5)
+    with start_in_thread(sim) as server:
+        settings.SAPMC_BASE_URL = server.base_url
+        settings.SAPMC_USER = "comm-user"
+        settings.SAPMC_PASSWORD = SAPMC_PASSWORD
+        settings.SAPMC_CAMPAIGN_CATEGORY = "KHOROS"
+        settings.SAPMC_TIMEOUT_CONNECT = 2.0
+        settings.SAPMC_TIMEOUT_READ = 2.0
+        settings.SAPMC_MAX_RETRIES = 3
+        settings.SAPMC_BACKOFF_BASE = 0.01
+        settings.SAPMC_BACKOFF_CAP = 0.2
+        yield LiveSapmc(sim=sim, data=data, base_url=server.base_url)
