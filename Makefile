@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 KHOROS_SIM_PORT ?= 8701
+SAPMC_SIM_PORT ?= 8702
 
 export DEBUG ?= 1
 export PYTHONUNBUFFERED := 1
@@ -20,18 +21,33 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Without KHOROS_BASE_URL the demo runs against the local simulator on KHOROS_SIM_PORT.
+# Each external system without a configured URL is replaced by its simulator; with both
+# simulators the demo users are created too.
+PROCESSES := web worker
+DEMO_SETUP_ARGS :=
+ifeq ($(strip $(KHOROS_BASE_URL)),)
+PROCESSES += khoros
+run: export KHOROS_BASE_URL := http://127.0.0.1:$(KHOROS_SIM_PORT)/v2
+run: export KHOROS_TOKEN := demo-token
+run: export KHOROS_COMPANY_ID := 389
+else
+DEMO_SETUP_ARGS += --no-demo-users
+endif
+ifeq ($(strip $(SAPMC_BASE_URL)),)
+PROCESSES += sapmc
+run: export SAPMC_BASE_URL := http://127.0.0.1:$(SAPMC_SIM_PORT)
+run: export SAPMC_USER := demo-user
+run: export SAPMC_PASSWORD := demo-password
+else
+DEMO_SETUP_ARGS += --no-demo-users
+endif
+
 run: $(VENV)/.run-installed
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	@if [ -n "$$KHOROS_BASE_URL" ]; then \
-		echo "Using the real Khoros API at $$KHOROS_BASE_URL"; \
-		WEB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start; \
-	else \
-		KHOROS_BASE_URL=http://127.0.0.1:$(KHOROS_SIM_PORT)/v2 KHOROS_TOKEN=demo-token KHOROS_COMPANY_ID=389 \
-		WEB_PORT=$(PORT) KHOROS_SIM_PORT=$(KHOROS_SIM_PORT) $(VENV)/bin/honcho -f Procfile.demo start; \
-	fi
+	WEB_PORT=$(PORT) KHOROS_SIM_PORT=$(KHOROS_SIM_PORT) SAPMC_SIM_PORT=$(SAPMC_SIM_PORT) \
+		DEMO_SETUP_ARGS="$(DEMO_SETUP_ARGS)" $(VENV)/bin/honcho -f Procfile start $(PROCESSES)
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .

@@ -10,17 +10,20 @@ from django.core.management import call_command
 from django_q.models import Schedule
 
 from campaigns.access import is_sync_admin, visible_initiatives
+from campaigns.models import ExternalCampaign
 from khoros.models import Plan, SyncRun
 
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_setup_syncs_and_creates_users_with_disjoint_grants(live_khoros):
+def test_demo_setup_syncs_and_creates_users_with_disjoint_grants(live_khoros, live_sapmc):
     out = StringIO()
     call_command("demo_setup", "--url", "http://127.0.0.1:8000/", "--wait", "2", stdout=out)
 
-    assert SyncRun.objects.get().status == SyncRun.Status.SUCCEEDED
+    assert SyncRun.objects.get(kind="khoros_plans").status == SyncRun.Status.SUCCEEDED
+    assert SyncRun.objects.get(kind="sapmc_campaigns").status == SyncRun.Status.SUCCEEDED
     assert Plan.objects.count() == 24
+    assert ExternalCampaign.objects.count() == 12
     assert Schedule.objects.filter(name="Khoros plans").exists()
     users = {u.username: u for u in get_user_model().objects.all()}
     assert set(users) == {"admin", "maria", "tom"}
@@ -44,3 +47,10 @@ def test_demo_setup_says_clearly_when_khoros_does_not_answer(settings):
     settings.KHOROS_MAX_RETRIES = 0
     with pytest.raises(CommandError, match="did not answer within 1 s"):
         call_command("demo_setup", "--wait", "1", stdout=StringIO())
+
+
+def test_against_real_systems_no_demo_users_are_created(live_khoros, live_sapmc):
+    out = StringIO()
+    call_command("demo_setup", "--no-demo-users", "--wait", "2", stdout=out)
+    assert get_user_model().objects.count() == 0
+    assert "createsuperuser" in out.getvalue()

@@ -1,8 +1,9 @@
-"""Prepare the demo of `make run`: users, grants, schedules and a first sync over HTTP."""
+"""Prepare `make run`: schedules, first syncs over HTTP, demo users and grants, the banner."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +12,9 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from campaigns import sapmc
 from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS, InitiativeGrant
+from campaigns.sync import sync_sapmc_campaigns
 from khoros import client as khoros_client
 from khoros import services as khoros_services
 from khoros.models import Initiative, SyncRun
@@ -24,42 +27,73 @@ DEMO_USERS = [
 ]
 
 
+def _khoros_ready() -> None:
+    with khoros_client.client_from_settings() as client:
+        client.check_company()
+
+
+def _sapmc_ready() -> None:
+    with sapmc.client_from_settings() as client:
+        client.fetch_csrf_token()
+
+
 class Command(BaseCommand):
-    help = "Create demo users and grants, install schedules, run a first sync, print logins."
+    help = "Install schedules, run the first syncs, create demo users and grants, print logins."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--url", default="http://127.0.0.1:8000/", help="URL to print.")
         parser.add_argument(
-            "--wait", type=float, default=30.0, help="Seconds to wait for Khoros to answer."
+            "--wait", type=float, default=30.0, help="Seconds to wait for each system to answer."
+        )
+        parser.add_argument(
+            "--no-demo-users",
+            action="store_true",
+            help="Against real systems: create no demo users (use createsuperuser).",
         )
 
-    def handle(self, *args: Any, url: str, wait: float, **options: Any) -> None:
+    def handle(
+        self, *args: Any, url: str, wait: float, no_demo_users: bool, **options: Any
+    ) -> None:
         call_command("setup_schedules", stdout=self.stdout)
-        self._wait_for_khoros(wait)
-        run = khoros_services.sync_khoros(trigger=SyncRun.Trigger.COMMAND)
-        self.stdout.write(
-            f"First Khoros sync #{run.pk} {run.status}: {run.created_count} created, "
-            f"{run.updated_count} updated, {run.unchanged_count} unchanged"
-            + (f" ({run.error})" if run.error else "")
-        )
-        self._users_and_grants()
-        self._banner(url)
+        self._wait_for("Khoros", settings.KHOROS_BASE_URL, _khoros_ready, khoros_client.KhorosError,
+                       khoros_client.KhorosUnavailableError, wait)  # fmt: skip
+        self._report(khoros_services.sync_khoros(trigger=SyncRun.Trigger.COMMAND))
+        self._wait_for("SAP MC", settings.SAPMC_BASE_URL, _sapmc_ready, sapmc.SapmcError,
+                       sapmc.SapmcUnavailableError, wait)  # fmt: skip
+        self._report(sync_sapmc_campaigns(trigger=SyncRun.Trigger.COMMAND))
+        if not no_demo_users:
+            self._users_and_grants()
+        self._banner(url, demo_users=not no_demo_users)
 
-    def _wait_for_khoros(self, wait: float) -> None:
+    def _wait_for(
+        self,
+        name: str,
+        base_url: str,
+        probe: Callable[[], None],
+        error: type[Exception],
+        unavailable: type[Exception],
+        wait: float,
+    ) -> None:
         deadline = time.monotonic() + wait
         while True:
             try:
-                with khoros_client.client_from_settings() as client:
-                    client.check_company()
+                probe()
                 return
-            except khoros_client.KhorosUnavailableError:
+            except unavailable:
                 if time.monotonic() > deadline:
                     raise CommandError(
-                        f"Khoros at {settings.KHOROS_BASE_URL} did not answer within {wait:.0f} s"
+                        f"{name} at {base_url} did not answer within {wait:.0f} s"
                     ) from None
                 time.sleep(0.5)
-            except khoros_client.KhorosError as exc:
-                raise CommandError(f"Khoros refused the demo credentials: {exc}") from None
+            except error as exc:
+                raise CommandError(f"{name} refused the configured credentials: {exc}") from None
+
+    def _report(self, run: SyncRun) -> None:
+        self.stdout.write(
+            f"First {run.get_kind_display()} sync #{run.pk} {run.status}: "
+            f"{run.created_count} created, {run.updated_count} updated, "
+            f"{run.unchanged_count} unchanged" + (f" ({run.error})" if run.error else "")
+        )
 
     def _users_and_grants(self) -> None:
         User = get_user_model()
@@ -81,19 +115,18 @@ class Command(BaseCommand):
                     InitiativeGrant(user=user, initiative=i) for i in shares[username]
                 )
 
-    def _banner(self, url: str) -> None:
-        lines = [
-            "",
-            "=" * 64,
-            f"  smcbridge is starting at {url}",
-            "",
-            "  Demo logins (username / password):",
-        ]
-        for username, password, _, role in DEMO_USERS:
-            lines.append(f"    {username:<6} / {password:<18}  {role}")
+    def _banner(self, url: str, *, demo_users: bool) -> None:
+        lines = ["", "=" * 64, f"  smcbridge is starting at {url}", ""]
+        if demo_users:
+            lines.append("  Demo logins (username / password):")
+            for username, password, _, role in DEMO_USERS:
+                lines.append(f"    {username:<6} / {password:<18}  {role}")
+        else:
+            lines.append("  Create your first admin: .venv/bin/python manage.py createsuperuser")
         lines += [
             "",
             f"  Khoros: {settings.KHOROS_BASE_URL}",
+            f"  SAP MC: {settings.SAPMC_BASE_URL}",
             "  Stop everything with Ctrl-C.",
             "=" * 64,
             "",
