@@ -33,6 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "runs": runs,
         "runs_active": any(not run.is_finished for run in runs),
         "counts": khoros_selectors.mirror_counts(initiatives=visible_initiatives(request.user)),
+        "campaign_counts": campaigns_selectors.campaign_counts(user=request.user),
         "is_sync_admin": is_sync_admin(request.user),
         "sync_kinds": [SyncRun.Kind(kind) for kind in SYNC_TASKS],
     }

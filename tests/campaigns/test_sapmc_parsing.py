@@ -26,7 +26,9 @@ DAYS = st.dates(min_value=date(1900, 1, 1), max_value=date(9999, 12, 31))
 OFFSET_MINUTES = st.integers(min_value=0, max_value=24 * 60 - 1)
 GUIDS = st.uuids()
 # Text as SAP sends it: anything but NUL (dropped on purpose, tested apart) and lone surrogates.
-TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+TEXT = st.text(
+    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=60
+)
 
 
 def text(max_size: int) -> st.SearchStrategy[str]:
@@ -193,7 +195,7 @@ def test_junk_dates_raise_only_bad_payload(value: object) -> None:
 
 
 @given(campaigns())
-@settings(max_examples=200)
+@settings(max_examples=100)
 def test_valid_campaigns_parse_into_typed_objects(item: dict[str, Any]) -> None:
     campaign = parse_campaign(item)
     assert isinstance(campaign, Campaign)
@@ -223,7 +225,7 @@ def test_valid_campaigns_parse_into_typed_objects(item: dict[str, Any]) -> None:
 
 
 @given(campaigns(), st.data())
-@settings(max_examples=300)
+@settings(max_examples=150)
 def test_any_field_replaced_by_junk_gives_a_campaign_or_a_bad_payload(
     item: dict[str, Any], data: st.DataObject
 ) -> None:
@@ -237,7 +239,7 @@ def test_any_field_replaced_by_junk_gives_a_campaign_or_a_bad_payload(
 
 
 @given(campaigns(), st.data())
-@settings(max_examples=200)
+@settings(max_examples=100)
 def test_junk_inside_a_reference_gives_a_campaign_or_a_bad_payload(
     item: dict[str, Any], data: st.DataObject
 ) -> None:
