@@ -205,12 +205,10 @@ def _storable(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_odata_datetime(value: object) -> datetime:
-    """Parse an OData V2 JSON date ("/Date(ms)/" or "/Date(ms+0000)/") to an aware UTC datetime.
-
-    The milliseconds count from the epoch in UTC; the optional suffix is the offset in minutes
-    in which the value was entered (SAP's Cloud SDK reads it that way; SAP Gateway always sends
-    +0000). It is validated, but the instant does not move with it.
-    """
+    """Parse an OData V2 JSON date ("/Date(ms)/" or "/Date(ms+0000)/") to an aware UTC datetime."""
+    # The milliseconds count from the epoch in UTC; the optional suffix is the offset, in
+    # minutes, of the zone the value was entered in. SAP's Cloud SDK reads it that way (datajs
+    # would move the instant by the offset); SAP Gateway always sends +0000, where both agree.
     if not isinstance(value, str):
         raise _bad(f"expected an OData date string, got {type(value).__name__}")
     found = _ODATA_DATE.fullmatch(value)
@@ -489,13 +487,11 @@ class SapmcClient:
     # GET /sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV/Campaigns?$filter=CampaignCategory eq '...'
     #     &$expand=ExternalCampaignReferences&$top=&$skip=&$inlinecount=allpages&$format=json
     def iter_campaigns(self, *, category: str) -> Iterator[Campaign]:
-        """Yield every campaign of a category once, with its references, in SAP MC's order.
-
-        Windows of $top=page_size are asked with a growing $skip, and inside a window every
-        __next link is followed: a server that pages by itself and one that only honours
-        $top/$skip are both read to the end. A window ends the listing when it is short and
-        __count (if sent) says nothing is left.
-        """
+        """Yield every campaign of a category once, with its references, in SAP MC's order."""
+        # Windows of $top=page_size are asked with a growing $skip, and inside a window every
+        # __next link is followed: a server that pages by itself and one that only honours
+        # $top/$skip are both read to the end. The listing ends with an empty window, or when
+        # __count (else a short window) says nothing is left.
         params = [
             ("$format", "json"),
             ("$filter", f"CampaignCategory eq {odata_string(category)}"),
@@ -533,6 +529,13 @@ class SapmcClient:
                 url = self._next(feed.next_url, url) if feed.next_url else None
             logger.debug("campaigns window $skip=%d: %d read, %d new", skip, received, new)
             if received == 0:
+                if total is not None and skip < total:
+                    # Ending here would report the rest as removed from SAP MC; a glitch that
+                    # the next run will not meet is the likelier story.
+                    raise SapmcBadPayloadError(
+                        f"SAP MC sent an empty page at $skip={skip} of {total} campaigns",
+                        retryable=True,
+                    )
                 return
             if new == 0:
                 # A whole window of campaigns already read: the server ignores $skip, and
@@ -604,8 +607,9 @@ class SapmcClient:
         accept: Callable[[requests.Response], Any],
         headers: dict[str, str] | None = None,
     ) -> Any:
-        """GET url, retrying 429, 5xx, timeouts and broken connections (and once a 2xx body
-        that is not JSON: a proxy that cut the body short looks exactly like that)."""
+        """GET url and return what accept makes of the answer, retrying what may heal."""
+        # Retried: 429, 502-504 and 500, timeouts, broken connections, and once a 2xx body that
+        # is not JSON (a proxy that cut the body short looks exactly like that).
         path = urlsplit(url).path
         attempts = Attempts(
             self.retry_policy, stats=self.stats, sleep=self._sleep, rng=self._random

@@ -8,13 +8,14 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from simulators import khoros
+from simulators import khoros, sapmc
 from simulators.server import serve_forever
 
 # A simulator module provides CLI_HELP, DEFAULT_PORT, add_arguments(parser), build_app(args)
 # -> WSGI app and describe(base_url) -> str. Register a new one with a line here.
 SIMULATORS: dict[str, ModuleType] = {
     "khoros": khoros,
+    "sapmc": sapmc,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -91,8 +92,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _check_params(mode: str, params: dict[str, Any]) -> None:
-    unknown = set(params) - MODES[mode].params
+def _check_params(mode: str, params: dict[str, Any], spec: ModeSpec | None = None) -> None:
+    unknown = set(params) - (spec or MODES[mode]).params
     if unknown:
         raise FaultError(f"{mode} takes no param(s) {sorted(unknown)}")
     checks: dict[str, tuple[bool, str]] = {}
@@ -136,10 +137,12 @@ class Fault:
     mode: str
     remaining: int | None
     params: dict[str, Any] = field(default_factory=dict)
+    # Set by a board with its own mode table (another simulator); None means MODES.
+    spec: ModeSpec | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> Kind:
-        return MODES[self.mode].kind
+        return (self.spec or MODES[self.mode]).kind
 
     def matches(self, page: int | None) -> bool:
         """Whether a call for this page number (None off list routes) is affected."""
@@ -177,8 +180,12 @@ class AppliedFaults:
 class FaultBoard:
     """Thread-safe queue of faults per route with per-call budgets."""
 
-    def __init__(self, routes: tuple[str, ...] = KHOROS_ROUTES) -> None:
+    def __init__(
+        self, routes: tuple[str, ...] = KHOROS_ROUTES, modes: Mapping[str, ModeSpec] | None = None
+    ) -> None:
+        """Serve routes with the modes of a simulator (default: the Khoros MODES)."""
         self._routes = routes
+        self._modes = MODES if modes is None else modes
         self._faults: list[Fault] = []
         self._next_id = 1
         self._lock = threading.Lock()
@@ -190,16 +197,18 @@ class FaultBoard:
         params = dict(params or {})
         if route not in self._routes:
             raise FaultError(f"unknown route {route!r}; expected one of {list(self._routes)}")
-        spec = MODES.get(mode)
+        spec = self._modes.get(mode)
         if spec is None:
-            raise FaultError(f"unknown mode {mode!r}; expected one of {sorted(MODES)}")
+            raise FaultError(f"unknown mode {mode!r}; expected one of {sorted(self._modes)}")
         if route not in spec.routes:
             raise FaultError(f"mode {mode} does not apply to route {route}; use {spec.routes}")
         if count is not None and (not _is_int(count) or count < 1):
             raise FaultError("count must be an int >= 1 or null")
-        _check_params(mode, params)
+        _check_params(mode, params, spec)
         with self._lock:
-            fault = Fault(id=self._next_id, route=route, mode=mode, remaining=count, params=params)
+            fault = Fault(
+                id=self._next_id, route=route, mode=mode, remaining=count, params=params, spec=spec
+            )
             self._next_id += 1
             self._faults.append(fault)
             return fault

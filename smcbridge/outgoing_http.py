@@ -108,8 +108,7 @@ class Attempts:
         return self.attempt
 
     def retry(self, retry_after: float | None = None) -> float | None:
-        """Sleep before the next attempt and return the delay; None when attempts or budget are
-        spent (nothing is slept then)."""
+        """Sleep before the next attempt and return the delay, or return None when none is left."""
         if self.attempt > self.policy.max_retries:
             return None
         delay = self.policy.delay(self.attempt, retry_after, self._rng)

@@ -398,6 +398,21 @@ def test_a_next_link_back_to_a_page_already_read_is_a_loop(env: Sapmc, client: S
     assert len(got) == 100 and client.stats.requests == 2
 
 
+def test_an_empty_page_once_is_read_again_and_for_good_is_an_error(
+    env: Sapmc, client: SapmcClient
+) -> None:
+    env.sim.add_fault("campaigns", "empty_page", page=1)
+    assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
+    # The empty page ended window 1 short; __count sent the client back for $skip=50.
+    logged = [(e["query"]["$skip"], e["query"].get("$skiptoken")) for e in env.logged()]
+    assert logged == [("0", None), ("0", "50"), ("50", None), ("50", "50")]
+    env.sim.reset()
+    env.sim.add_fault("campaigns", "empty_page", count=None, page=1)
+    with pytest.raises(SapmcBadPayloadError, match="empty page") as empty:
+        list(client.iter_campaigns(category="KHOROS"))
+    assert empty.value.retryable
+
+
 def test_the_page_cap_ends_a_listing_that_never_ends(
     env: Sapmc, client: SapmcClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,1127 @@
+"""Fake SAP Marketing Cloud campaign API (OData V2, WSGI, stdlib only) per sapmc-api.md part 2."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hmac
+import json
+import operator
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from email.utils import format_datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from simulators.faults import AppliedFaults, Fault, FaultBoard, FaultError, ModeSpec
+from simulators.khoros import Response
+from simulators.khoros_data import KhorosData
+from simulators.sapmc_data import (
+    CAMPAIGN_MAX_LENGTHS,
+    REFERENCE_MAX_LENGTHS,
+    Campaign,
+    Reference,
+    SapmcData,
+)
+from simulators.server import abort_connection
+
+SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV"
+NAMESPACE = "API_MKT_CAMPAIGN_SRV"
+JSON = "application/json; charset=utf-8"
+XML = "application/xml; charset=utf-8"
+REALM = "SAP NetWeaver Application Server"
+DEFAULT_PAGE_SIZE = 50
+
+SAPMC_ROUTES: tuple[str, ...] = ("service", "metadata", "campaigns", "campaign", "references")
+LIST_ROUTES: tuple[str, ...] = ("campaigns", "references")
+_ENTITY_ROUTES = ("campaigns", "campaign", "references")
+_CAMPAIGN_ROUTES = ("campaigns", "campaign")
+
+
+def _mode(kind: Any, routes: tuple[str, ...], *params: str) -> ModeSpec:
+    return ModeSpec(kind=kind, routes=routes, params=frozenset(params))
+
+
+# The same budgets and queueing as the Khoros simulator (simulators/faults.py), with SAP's modes.
+# Every mode takes "page" (the server page number on the list routes, counted over $skip and
+# $skiptoken) to hit a listing in the middle; on other routes a page-bound fault never fires.
+SAPMC_MODES: dict[str, ModeSpec] = {
+    "unauthorized": _mode("replace", SAPMC_ROUTES, "page"),
+    "forbidden": _mode("replace", SAPMC_ROUTES, "page"),
+    "login_page": _mode("replace", SAPMC_ROUTES, "page"),
+    "rate_limit": _mode("replace", SAPMC_ROUTES, "page", "retry_after"),
+    "http_500": _mode("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    "http_502": _mode("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    "http_503": _mode("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    "http_504": _mode("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    "slow_headers": _mode("replace", SAPMC_ROUTES, "page", "seconds"),
+    "slow_body": _mode("replace", SAPMC_ROUTES, "page", "seconds", "chunks"),
+    "connection_reset": _mode("replace", SAPMC_ROUTES, "page"),
+    "invalid_json": _mode("replace", _ENTITY_ROUTES, "page"),
+    "truncated_json": _mode("replace", SAPMC_ROUTES, "page", "fraction"),
+    "next_loop": _mode("modify", LIST_ROUTES, "page"),
+    "next_foreign_host": _mode("modify", LIST_ROUTES, "page", "host"),
+    "next_relative": _mode("modify", LIST_ROUTES, "page"),
+    "missing_next": _mode("modify", LIST_ROUTES, "page"),
+    "missing_count": _mode("modify", LIST_ROUTES, "page"),
+    "duplicates": _mode("modify", LIST_ROUTES, "page"),
+    "empty_page": _mode("modify", LIST_ROUTES, "page"),
+    "date_offset_variant": _mode("modify", _CAMPAIGN_ROUTES),
+    "guids_upper": _mode("modify", _ENTITY_ROUTES),
+    "extra_fields": _mode("modify", _ENTITY_ROUTES),
+}
+_EXTRA_FIELDS: dict[str, Any] = {"YY1_CampaignPriority_MKT": "HIGH", "CampaignTargetGroup": None}
+
+StartResponse = Callable[..., Any]
+
+
+# Entity types: one table drives the JSON, the $filter support and $metadata ---------------------
+
+
+@dataclass(frozen=True)
+class _Property:
+    name: str
+    edm: str  # Edm.String, Edm.Guid, Edm.DateTime, Edm.DateTimeOffset
+    max_length: int | None = None
+    nullable: bool = True
+    label: str = ""
+    filterable: bool = False
+
+
+_CAMPAIGN_PROPERTIES: tuple[_Property, ...] = (
+    _Property("CampaignUUID", "Edm.Guid", nullable=False, label="Campaign UUID", filterable=True),
+    _Property("CampaignID", "Edm.String", CAMPAIGN_MAX_LENGTHS["campaign_id"], label="Campaign ID",
+              filterable=True),
+    _Property("CampaignName", "Edm.String", CAMPAIGN_MAX_LENGTHS["name"], label="Campaign Name"),
+    _Property("CampaignDescription", "Edm.String", label="Description"),
+    _Property("CampaignStartDate", "Edm.DateTime", label="Start Date", filterable=True),
+    _Property("CampaignEndDate", "Edm.DateTime", label="End Date", filterable=True),
+    _Property("CampaignLifecycleStatus", "Edm.String", CAMPAIGN_MAX_LENGTHS["lifecycle_status"],
+              label="Status", filterable=True),
+    _Property("CampaignLifecycleStatusName", "Edm.String", label="Status Name"),
+    _Property("CampaignCategory", "Edm.String", label="Category", filterable=True),
+    _Property("CampaignCategoryName", "Edm.String", label="Category Name"),
+    _Property("MediaType", "Edm.String", label="Media Type"),
+    _Property("MarketingArea", "Edm.String", label="Marketing Area"),
+    _Property("CampaignOwner", "Edm.String", label="Owner"),
+    _Property("CreationDateTime", "Edm.DateTimeOffset", label="Created On"),
+    _Property("LastChangeDateTime", "Edm.DateTimeOffset", label="Changed On", filterable=True),
+)  # fmt: skip
+_REFERENCE_PROPERTIES: tuple[_Property, ...] = (
+    _Property("ExternalCampaignUUID", "Edm.Guid", nullable=False, label="External Campaign UUID",
+              filterable=True),
+    _Property("ExternalCampaignID", "Edm.String", REFERENCE_MAX_LENGTHS["external_campaign_id"],
+              label="External Campaign ID", filterable=True),
+    _Property("CampaignUUID", "Edm.Guid", label="Campaign UUID", filterable=True),
+    _Property("ExternalCampaignName", "Edm.String", REFERENCE_MAX_LENGTHS["name"],
+              label="External Campaign Name"),
+    _Property("ExternalCampaignURL", "Edm.String", REFERENCE_MAX_LENGTHS["url"],
+              label="External Campaign URL"),
+    _Property("Advertiser", "Edm.String", REFERENCE_MAX_LENGTHS["advertiser"], label="Advertiser",
+              filterable=True),
+    _Property("AdvertiserName", "Edm.String", REFERENCE_MAX_LENGTHS["advertiser_name"],
+              label="Advertiser Name"),
+    _Property("ExternalCmpgnManagingParty", "Edm.String", REFERENCE_MAX_LENGTHS["managing_party"],
+              label="Managing Party", filterable=True),
+    _Property("ExternalCmpgnManagingPartyName", "Edm.String",
+              REFERENCE_MAX_LENGTHS["managing_party_name"], label="Managing Party Name"),
+)  # fmt: skip
+CAMPAIGN_TYPE = f"{NAMESPACE}.Campaign"
+REFERENCE_TYPE = f"{NAMESPACE}.ExternalCampaignReference"
+
+
+def _campaign_values(campaign: Campaign, data: SapmcData) -> dict[str, Any]:
+    """Python values of a campaign keyed by property name (dates as aware UTC datetimes)."""
+    return {
+        "CampaignUUID": campaign.uuid,
+        "CampaignID": campaign.campaign_id,
+        "CampaignName": campaign.name,
+        "CampaignDescription": campaign.description,
+        "CampaignStartDate": _midnight(campaign.start_date),
+        "CampaignEndDate": _midnight(campaign.end_date),
+        "CampaignLifecycleStatus": campaign.lifecycle_status,
+        "CampaignLifecycleStatusName": data.lifecycle_status_name(campaign.lifecycle_status),
+        "CampaignCategory": campaign.category,
+        "CampaignCategoryName": data.category_name(campaign.category),
+        "MediaType": campaign.media_type,
+        "MarketingArea": campaign.marketing_area,
+        "CampaignOwner": campaign.owner,
+        "CreationDateTime": campaign.created,
+        "LastChangeDateTime": campaign.changed,
+    }
+
+
+def _reference_values(reference: Reference) -> dict[str, Any]:
+    return {
+        "ExternalCampaignUUID": reference.external_campaign_uuid,
+        "ExternalCampaignID": reference.external_campaign_id,
+        "CampaignUUID": reference.campaign_uuid,
+        "ExternalCampaignName": reference.name,
+        "ExternalCampaignURL": reference.url,
+        "Advertiser": reference.advertiser,
+        "AdvertiserName": reference.advertiser_name,
+        "ExternalCmpgnManagingParty": reference.managing_party,
+        "ExternalCmpgnManagingPartyName": reference.managing_party_name,
+    }
+
+
+def _midnight(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, clock_time(), UTC)
+
+
+def epoch_ms(instant: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime (exact, no float rounding)."""
+    delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+# $metadata ----------------------------------------------------------------------------------
+
+
+def _property_xml(prop: _Property) -> str:
+    attributes = [f'Name="{prop.name}"', f'Type="{prop.edm}"']
+    if not prop.nullable:
+        attributes.append('Nullable="false"')
+    if prop.max_length is not None:
+        attributes.append(f'MaxLength="{prop.max_length}"')
+    if prop.edm == "Edm.DateTime":
+        attributes.append('Precision="0" sap:display-format="Date"')
+    elif prop.edm == "Edm.DateTimeOffset":
+        attributes.append('Precision="7"')
+    attributes.append(f'sap:label="{prop.label}"')
+    if not prop.filterable:
+        attributes.append('sap:filterable="false"')
+    return f"<Property {' '.join(attributes)}/>"
+
+
+def metadata_xml() -> str:
+    """Return the trimmed EDMX document of the service: two entity types and their link."""
+    campaign = "".join(_property_xml(p) for p in _CAMPAIGN_PROPERTIES)
+    reference = "".join(_property_xml(p) for p in _REFERENCE_PROPERTIES)
+    assoc = "assoc_Campaign_ExternalCampaignReference"
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" '
+        'xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" '
+        'xmlns:sap="http://www.sap.com/Protocols/SAPData">'
+        '<edmx:DataServices m:DataServiceVersion="2.0">'
+        f'<Schema Namespace="{NAMESPACE}" xml:lang="en" sap:schema-version="1" '
+        'xmlns="http://schemas.microsoft.com/ado/2008/09/edm">'
+        '<EntityType Name="Campaign" sap:content-version="1">'
+        '<Key><PropertyRef Name="CampaignUUID"/></Key>'
+        f"{campaign}"
+        f'<NavigationProperty Name="ExternalCampaignReferences" Relationship="{NAMESPACE}.{assoc}" '
+        'FromRole="FromRole_Campaign" ToRole="ToRole_ExternalCampaignReference"/>'
+        "</EntityType>"
+        '<EntityType Name="ExternalCampaignReference" sap:content-version="1">'
+        '<Key><PropertyRef Name="ExternalCampaignUUID"/></Key>'
+        f"{reference}"
+        "</EntityType>"
+        f'<Association Name="{assoc}" sap:content-version="1">'
+        f'<End Type="{CAMPAIGN_TYPE}" Multiplicity="1" Role="FromRole_Campaign"/>'
+        f'<End Type="{REFERENCE_TYPE}" Multiplicity="*" Role="ToRole_ExternalCampaignReference"/>'
+        "</Association>"
+        f'<EntityContainer Name="{NAMESPACE}_Entities" m:IsDefaultEntityContainer="true">'
+        f'<EntitySet Name="Campaigns" EntityType="{CAMPAIGN_TYPE}" sap:content-version="1"/>'
+        f'<EntitySet Name="ExternalCampaignReferences" EntityType="{REFERENCE_TYPE}" '
+        'sap:creatable="false" sap:updatable="false" sap:deletable="false" '
+        'sap:content-version="1"/>'
+        f'<AssociationSet Name="{assoc}_AssocSet" Association="{NAMESPACE}.{assoc}" '
+        'sap:creatable="false" sap:updatable="false" sap:deletable="false">'
+        '<End EntitySet="Campaigns" Role="FromRole_Campaign"/>'
+        '<End EntitySet="ExternalCampaignReferences" Role="ToRole_ExternalCampaignReference"/>'
+        "</AssociationSet>"
+        "</EntityContainer>"
+        "</Schema>"
+        "</edmx:DataServices>"
+        "</edmx:Edmx>"
+    )
+
+
+# $filter: comparisons joined by "and" -------------------------------------------------------------
+
+
+class ODataQueryError(ValueError):
+    """A system query option the simulator does not understand or support."""
+
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+_FILTER_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<typed>(?P<kind>datetimeoffset|datetime|guid)'(?P<body>[^']*)')
+      | '(?P<string>(?:[^']|'')*)'
+      | (?P<paren>[()])
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    )""",
+    re.VERBOSE,
+)
+_DATETIME_LITERAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One `Property op literal` term of a $filter."""
+
+    name: str
+    op: str
+    value: Any
+
+    def matches(self, values: Mapping[str, Any]) -> bool:
+        actual = values[self.name]
+        if actual is None or self.value is None:
+            # OData: null equals only null, and every ordering against null is false.
+            if self.op == "eq":
+                return actual is None and self.value is None
+            if self.op == "ne":
+                return not (actual is None and self.value is None)
+            return False
+        return _OPERATORS[self.op](actual, self.value)
+
+
+def _tokens(text: str) -> list[tuple[str, str, str]]:
+    tokens: list[tuple[str, str, str]] = []
+    position = 0
+    while position < len(text):
+        if not text[position:].strip():
+            break
+        found = _FILTER_TOKEN.match(text, position)
+        if found is None:
+            raise ODataQueryError(f"Invalid token in $filter at position {position}")
+        if found.group("typed"):
+            tokens.append(("typed", found.group("kind"), found.group("body")))
+        elif found.group("string") is not None:
+            tokens.append(("string", "", found.group("string").replace("''", "'")))
+        elif found.group("paren"):
+            tokens.append(("paren", found.group("paren"), ""))
+        else:
+            tokens.append(("word", found.group("word"), ""))
+        position = found.end()
+    return tokens
+
+
+def _literal(token: tuple[str, str, str], prop: _Property) -> Any:
+    kind, text, body = token
+    if kind == "word" and text == "null":
+        return None
+    if prop.edm == "Edm.String" and kind == "string":
+        return body
+    if prop.edm == "Edm.Guid" and kind == "typed" and text == "guid":
+        try:
+            return str(uuid.UUID(body))
+        except ValueError:
+            raise ODataQueryError(f"Invalid guid literal '{body}'") from None
+    if prop.edm == "Edm.DateTime" and kind == "typed" and text == "datetime":
+        if not _DATETIME_LITERAL.fullmatch(body):
+            raise ODataQueryError(f"Invalid datetime literal '{body}'")
+        return datetime.fromisoformat(body[:26]).replace(tzinfo=UTC)
+    if prop.edm == "Edm.DateTimeOffset" and kind == "typed" and text == "datetimeoffset":
+        try:
+            instant = datetime.fromisoformat(body)
+        except ValueError:
+            raise ODataQueryError(f"Invalid datetimeoffset literal '{body}'") from None
+        if instant.tzinfo is None:
+            raise ODataQueryError(f"datetimeoffset literal '{body}' has no offset")
+        return instant.astimezone(UTC)
+    raise ODataQueryError(f"Invalid literal for property {prop.name} of type {prop.edm}")
+
+
+def parse_filter(text: str, properties: Iterable[_Property]) -> list[Comparison]:
+    """Parse `A eq 'x' and (B ge datetime'...')`; anything else is an ODataQueryError."""
+    by_name = {p.name: p for p in properties}
+    tokens = _tokens(text)
+    position = 0
+
+    def peek() -> tuple[str, str, str] | None:
+        return tokens[position] if position < len(tokens) else None
+
+    def take() -> tuple[str, str, str]:
+        nonlocal position
+        token = peek()
+        if token is None:
+            raise ODataQueryError("$filter ends too early")
+        position += 1
+        return token
+
+    def expression() -> list[Comparison]:
+        terms = term()
+        while (token := peek()) is not None and token[:2] == ("word", "and"):
+            take()
+            terms += term()
+        return terms
+
+    def term() -> list[Comparison]:
+        if peek() == ("paren", "(", ""):
+            take()
+            inner = expression()
+            if take() != ("paren", ")", ""):
+                raise ODataQueryError("$filter: ')' expected")
+            return inner
+        kind, name, _ = take()
+        if kind != "word" or name not in by_name:
+            raise ODataQueryError(f"$filter on '{name}' is not supported")
+        prop = by_name[name]
+        if not prop.filterable:
+            raise ODataQueryError(f"Property {name} is not filterable")
+        kind, op, _ = take()
+        if kind != "word" or op not in _OPERATORS:
+            raise ODataQueryError(f"$filter operator '{op}' is not supported")
+        return [Comparison(name, op, _literal(take(), prop))]
+
+    comparisons = expression()
+    if position != len(tokens):
+        raise ODataQueryError(f"$filter: unsupported expression at '{tokens[position][1]}'")
+    return comparisons
+
+
+# Requests -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Call:
+    environ: dict[str, Any]
+    pairs: list[tuple[str, str]]  # the query string in order, decoded
+    query: dict[str, str]
+    args: dict[str, str]
+    subpath: str  # the path below the service root, e.g. "Campaigns"
+    faults: AppliedFaults
+
+    def mod(self, mode: str) -> Fault | None:
+        return self.faults.modify.get(mode)
+
+
+@dataclass(frozen=True)
+class _Options:
+    comparisons: list[Comparison]
+    top: int | None
+    skip: int
+    token: int
+    inlinecount: bool
+    expand: bool
+
+
+Handler = Callable[["SapmcSimulator", _Call], Response]
+
+
+@dataclass(frozen=True)
+class _Route:
+    pattern: re.Pattern[str]
+    name: str
+    handler: Handler
+
+
+_GUID_KEY = r"\((?:{key}=)?guid'(?P<{group}>[^']*)'\)"
+_SUPPORTED_OPTIONS = frozenset(
+    {"$format", "$filter", "$top", "$skip", "$skiptoken", "$inlinecount", "$expand"}
+)
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "MERGE", "DELETE"})
+
+
+def odata_error(status: int, code: str, message: str, content_type: str = JSON) -> Response:
+    """An OData V2 error answer as SAP Gateway sends it."""
+    payload = {
+        "error": {
+            "code": code,
+            "message": {"lang": "en", "value": message},
+            "innererror": {"transactionid": uuid.uuid4().hex.upper(), "errordetails": []},
+        }
+    }
+    return Response(status, json.dumps(payload).encode(), content_type)
+
+
+def _html(status: int, title: str, body: str = "") -> Response:
+    page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
+    return Response(status, page.encode(), "text/html; charset=utf-8")
+
+
+def _json_body(payload: Any) -> bytes:
+    text = json.dumps(payload, ensure_ascii=False)
+    # SAP Gateway escapes the slashes of its date literals ("\/Date(...)\/"); JSON decoders
+    # read them back unchanged, and the client must not depend on either spelling.
+    return text.replace('"/Date(', '"\\/Date(').replace(')/"', ')\\/"').encode()
+
+
+class SapmcSimulator:
+    """WSGI app faking SAP MC's API_MKT_CAMPAIGN_SRV, with fault injection and a request log."""
+
+    def __init__(
+        self,
+        data: SapmcData | None = None,
+        *,
+        user: str = "demo-user",
+        password: str = "demo-password",
+        page_size: int = DEFAULT_PAGE_SIZE,
+        clock: Callable[[], datetime] | None = None,
+        public_url: str | None = None,
+    ) -> None:
+        """Serve data (default: SapmcData.generate()), at most page_size results per answer."""
+        # clock returns aware UTC now (LastChangeDateTime of mutations, Retry-After dates);
+        # public_url replaces the Host header in __metadata and __next links.
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self._seed_data = data if data is not None else SapmcData.generate()
+        self._data = self._seed_data.clone()
+        self.user = user
+        self.password = password
+        self.page_size = page_size
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.csrf_token = secrets.token_urlsafe(18)
+        self._lock = threading.RLock()
+        self._faults = FaultBoard(SAPMC_ROUTES, SAPMC_MODES)
+        self._log: list[dict[str, Any]] = []
+
+    # Python API for tests ------------------------------------------------------------------
+
+    @property
+    def data(self) -> SapmcData:
+        """The data currently served (mutations included); reset() restores the seed."""
+        return self._data
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Copy of the request log (control endpoints excluded), oldest first."""
+        with self._lock:
+            return [dict(entry) for entry in self._log]
+
+    @property
+    def faults(self) -> list[dict[str, Any]]:
+        """Faults still pending, oldest first."""
+        return self._faults.snapshot()
+
+    def add_fault(self, route: str, mode: str, count: int | None = 1, **params: Any) -> Fault:
+        """Apply mode to the next count calls of route (None: until reset)."""
+        return self._faults.add(route, mode, count, params)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def reset(self) -> None:
+        """Drop faults and the request log; serve the seeded data again."""
+        self._faults.clear()
+        with self._lock:
+            self._log.clear()
+            self._data = self._seed_data.clone()
+
+    def add_campaign(self, **fields: Any) -> Campaign:
+        """Add a campaign (fields of simulators.sapmc_data.Campaign; defaults fill the rest)."""
+        with self._lock:
+            return self._data.add_campaign(now=self.clock(), **fields)
+
+    def update_campaign(self, campaign_uuid: str, **fields: Any) -> Campaign:
+        with self._lock:
+            return self._data.update_campaign(campaign_uuid, now=self.clock(), **fields)
+
+    def remove_campaign(self, campaign_uuid: str) -> Campaign:
+        with self._lock:
+            return self._data.remove_campaign(campaign_uuid)
+
+    def set_references(self, campaign_uuid: str, plan_ids: list[str]) -> Campaign:
+        """Make the campaign reference exactly these Khoros Plans."""
+        with self._lock:
+            return self._data.set_references(campaign_uuid, list(plan_ids), now=self.clock())
+
+    # WSGI ----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO") or "/"
+        pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        query = dict(pairs)
+        body = _read_body(environ)
+        if path.startswith("/_sim/"):
+            return self._send(self._control(method, path.rstrip("/"), body), start_response, None)
+
+        user, authorised = self._check_auth(environ.get("HTTP_AUTHORIZATION"))
+        route, args, subpath = self._match(path)
+        csrf_fetch = environ.get("HTTP_X_CSRF_TOKEN", "").strip().lower() == "fetch"
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "route": route.name if route else None,
+            "status": None,
+            "had_auth_header": "HTTP_AUTHORIZATION" in environ,
+            "user": user,  # the user name only: the password never reaches the log
+            "csrf_fetch": csrf_fetch,
+            "fault": None,
+            "faults": [],
+            "at": time.time(),
+        }
+        with self._lock:
+            self._log.append(entry)
+
+        if not authorised:
+            return self._send(self._unauthorized(), start_response, entry)
+        if method in _WRITE_METHODS:
+            return self._send(self._write(environ), start_response, entry)
+        if method != "GET":
+            response = odata_error(405, "/IWFND/CM_BEC/026", f"Method {method} is not allowed")
+            return self._send(response, start_response, entry)
+        if route is None:
+            if path == SERVICE_PATH or path.startswith(SERVICE_PATH + "/"):
+                segment = path[len(SERVICE_PATH) + 1 :]
+                message = f"Resource not found for segment '{segment}'"
+                response = odata_error(404, "/IWBEP/CM_MGW_RT/021", message)
+            else:
+                response = _html(404, "Not Found", "<p>Service cannot be reached</p>")
+            return self._send(response, start_response, entry)
+
+        page = self._page_number(query) if route.name in LIST_ROUTES else None
+        applied = self._faults.take(route.name, page)
+        with self._lock:
+            entry["faults"] = applied.modes
+            entry["fault"] = applied.modes[0] if applied.modes else None
+        call = _Call(environ, pairs, query, args, subpath, applied)
+        if applied.replace is not None:
+            return self._replace(applied.replace, route, call, start_response, entry)
+        return self._send(self._handle(route, call), start_response, entry)
+
+    def _handle(self, route: _Route, call: _Call) -> Response:
+        response = route.handler(self, call)
+        fetch = call.environ.get("HTTP_X_CSRF_TOKEN", "").strip().lower() == "fetch"
+        if fetch and response.status < 400:
+            response.headers.append(("X-CSRF-Token", self.csrf_token))
+        return response
+
+    def _match(self, path: str) -> tuple[_Route | None, dict[str, str], str]:
+        if not (path == SERVICE_PATH or path.startswith(SERVICE_PATH + "/")):
+            return None, {}, ""
+        subpath = path[len(SERVICE_PATH) :].lstrip("/")
+        if subpath.endswith("/"):
+            subpath = subpath.rstrip("/")
+        for route in _ROUTES:
+            found = route.pattern.fullmatch(subpath)
+            if found is not None:
+                return route, found.groupdict(), subpath
+        return None, {}, subpath
+
+    def _check_auth(self, header: str | None) -> tuple[str | None, bool]:
+        """Return (user name sent, whether the credentials are right)."""
+        if not header:
+            return None, False
+        scheme, _, credentials = header.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None, False
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None, False
+        user, _, password = decoded.partition(":")
+        # Both compared in full and in constant time: no early exit that tells which was wrong.
+        good_user = hmac.compare_digest(user.encode(), self.user.encode())
+        good_password = hmac.compare_digest(password.encode(), self.password.encode())
+        return user, good_user and good_password
+
+    def _unauthorized(self) -> Response:
+        response = _html(401, "Logon failed", "<p>Logon failed. Check your user and password.</p>")
+        response.headers.append(("WWW-Authenticate", f'Basic realm="{REALM}"'))
+        return response
+
+    def _write(self, environ: dict[str, Any]) -> Response:
+        sent = environ.get("HTTP_X_CSRF_TOKEN", "")
+        if not hmac.compare_digest(sent.encode(), self.csrf_token.encode()):
+            response = Response(403, b"CSRF token validation failed", "text/plain; charset=utf-8")
+            response.headers.append(("X-CSRF-Token", "Required"))
+            return response
+        # The CSRF check passed: that is all a test of the token needs. Writes are not simulated.
+        return odata_error(501, "/IWBEP/CM_MGW_RT/000", "The simulator is read-only")
+
+    def _page_number(self, query: dict[str, str]) -> int:
+        """Number of the server page a list call asks for, for faults bound to a page."""
+        skip = _lenient_int(query.get("$skip", "0")) or 0
+        token = _lenient_int(query.get("$skiptoken", "0")) or 0
+        return max(0, skip + token) // self.page_size
+
+    def _send(
+        self, response: Response, start_response: StartResponse, entry: dict[str, Any] | None
+    ) -> list[bytes]:
+        self._record_status(entry, response.status)
+        if response.content_type and response.content_type.startswith("application/json"):
+            response.headers.append(("DataServiceVersion", "2.0"))
+        start_response(response.status_line, response.wsgi_headers())
+        return [response.body]
+
+    def _record_status(self, entry: dict[str, Any] | None, status: int | None) -> None:
+        if entry is not None:
+            with self._lock:
+                entry["status"] = status
+
+    # Replacing faults ------------------------------------------------------------------------
+
+    def _replace(
+        self,
+        fault: Fault,
+        route: _Route,
+        call: _Call,
+        start_response: StartResponse,
+        entry: dict[str, Any],
+    ) -> Iterable[bytes]:
+        mode, params = fault.mode, fault.params
+        if mode == "connection_reset":
+            abort_connection(call.environ)
+            return []
+        if mode == "slow_headers":
+            time.sleep(float(params.get("seconds", 2.0)))
+            return self._send(self._handle(route, call), start_response, entry)
+        if mode == "slow_body":
+            response = self._handle(route, call)
+            self._record_status(entry, response.status)
+            start_response(response.status_line, response.wsgi_headers())
+            return _trickle(
+                response.body, float(params.get("seconds", 2.0)), int(params.get("chunks", 5))
+            )
+        if mode == "truncated_json":
+            response = self._handle(route, call)
+            response.body = response.body[: int(len(response.body) * params.get("fraction", 0.5))]
+            return self._send(response, start_response, entry)
+        return self._send(self._fault_response(fault), start_response, entry)
+
+    def _fault_response(self, fault: Fault) -> Response:
+        mode, params = fault.mode, fault.params
+        if mode == "unauthorized":
+            return self._unauthorized()
+        if mode == "forbidden":
+            message = f"User {self.user.upper()} has no authorization for API_MKT_CAMPAIGN_SRV"
+            return odata_error(403, "/IWBEP/CM_MGW_RT/010", message)
+        if mode == "login_page":
+            # SAP cloud systems answer a browser-style logon (SAML redirect) with a 200 page.
+            form = '<form method="post" action="https://accounts.example.com/saml2/idp/sso">'
+            return _html(200, "Logon", f"{form}<input name='SAMLRequest'/></form>")
+        if mode == "rate_limit":
+            response = odata_error(429, "/IWFND/CM_BEC/429", "Too many requests")
+            self._add_retry_after(response, params.get("retry_after", 1))
+            return response
+        if mode.startswith("http_"):
+            response = self._server_error(int(mode[5:]), params.get("body", "json"))
+            self._add_retry_after(response, params.get("retry_after"))
+            return response
+        if mode == "invalid_json":
+            return Response(200, b'{"d": {"results": [{"CampaignUUID": guid\'0\', "__next', JSON)
+        raise AssertionError(f"unhandled replacing fault {mode}")
+
+    def _server_error(self, status: int, body: str) -> Response:
+        phrase = HTTPStatus(status).phrase
+        if body == "empty":
+            return Response(status, b"", None)
+        if body == "html":
+            # What SAP Web Dispatcher shows when the backend is away.
+            return _html(status, f"{status} {phrase}", "<p>SAP Web Dispatcher</p>")
+        content_type = "text/plain; charset=utf-8" if body == "text" else JSON
+        return odata_error(status, "/IWFND/CM_BEC/026", phrase, content_type)
+
+    def _add_retry_after(self, response: Response, retry_after: int | str | None) -> None:
+        if retry_after is None:
+            return
+        if retry_after == "http-date":
+            # HTTP dates have one-second resolution: round up so the client never retries early.
+            when = self.clock() + timedelta(seconds=2)
+            response.headers.append(("Retry-After", format_datetime(when, usegmt=True)))
+        else:
+            response.headers.append(("Retry-After", str(retry_after)))
+
+    # Control endpoints (no auth, not logged) -----------------------------------------------
+
+    def _control(self, method: str, path: str, body: bytes) -> Response:
+        if path == "/_sim/faults" and method == "POST":
+            try:
+                spec = json.loads(body or b"{}")
+                if not isinstance(spec, dict):
+                    raise FaultError("body must be a JSON object")
+                params = spec.get("params")
+                params = {} if params is None else params
+                if not isinstance(params, dict):
+                    raise FaultError("params must be an object")
+                fault = self.add_fault(
+                    str(spec.get("route")), str(spec.get("mode")), spec.get("count", 1), **params
+                )
+            except (ValueError, TypeError) as exc:
+                return _plain_json({"error": str(exc)}, 400)
+            return _plain_json({"fault": fault.as_dict()}, 201)
+        if path == "/_sim/faults" and method == "GET":
+            return _plain_json({"faults": self.faults})
+        if path == "/_sim/faults" and method == "DELETE":
+            self.clear_faults()
+            return _plain_json({"faults": []})
+        if path == "/_sim/reset" and method == "POST":
+            self.reset()
+            return _plain_json({"reset": True})
+        if path == "/_sim/requests" and method == "GET":
+            return _plain_json(self.requests)
+        if path == "/_sim/requests" and method == "DELETE":
+            self.clear_requests()
+            return _plain_json([])
+        return _plain_json({"error": f"no control endpoint {method} {path}"}, 404)
+
+    # OData ---------------------------------------------------------------------------------
+
+    def _service(self, call: _Call) -> Response:
+        if problem := self._format_problem(call):
+            return problem
+        payload = {"d": {"EntitySets": ["Campaigns", "ExternalCampaignReferences"]}}
+        return Response(200, _json_body(payload), JSON)
+
+    def _metadata(self, call: _Call) -> Response:
+        return Response(200, metadata_xml().encode(), XML)
+
+    def _campaigns(self, call: _Call) -> Response:
+        with self._lock:
+            data = self._data
+            campaigns = data.campaigns
+        return self._list(
+            call,
+            campaigns,
+            _CAMPAIGN_PROPERTIES,
+            lambda c: _campaign_values(c, data),
+            lambda c, expand: self._campaign_json(c, data, call, expand),
+            expandable=True,
+        )
+
+    def _campaign(self, call: _Call) -> Response:
+        try:
+            options = self._options(call, single=True, expandable=True, properties=())
+        except ODataQueryError as exc:
+            return odata_error(400, "/IWBEP/CM_MGW_RT/022", str(exc))
+        key = _guid(call.args["uuid"])
+        if key is None:
+            return odata_error(400, "/IWBEP/CM_MGW_RT/020", "Invalid key predicate")
+        with self._lock:
+            data = self._data
+            campaign = data.campaign(key)
+        if campaign is None:
+            return _not_found("Campaign", call.args["uuid"])
+        if problem := self._format_problem(call):
+            return problem
+        return self._entity(self._campaign_json(campaign, data, call, options.expand))
+
+    def _references(self, call: _Call) -> Response:
+        with self._lock:
+            data = self._data
+            if "campaign" in call.args:
+                key = _guid(call.args["campaign"])
+                campaign = data.campaign(key) if key else None
+                if campaign is None:
+                    return _not_found("Campaign", call.args["campaign"])
+                references = list(campaign.references)
+            else:
+                references = data.references
+        if "reference" in call.args:
+            try:
+                self._options(call, single=True, expandable=False, properties=())
+            except ODataQueryError as exc:
+                return odata_error(400, "/IWBEP/CM_MGW_RT/022", str(exc))
+            key = _guid(call.args["reference"])
+            found = next((r for r in references if r.external_campaign_uuid == key), None)
+            if found is None:
+                return _not_found("ExternalCampaignReference", call.args["reference"])
+            if problem := self._format_problem(call):
+                return problem
+            return self._entity(self._reference_json(found, call))
+        return self._list(
+            call,
+            references,
+            _REFERENCE_PROPERTIES,
+            _reference_values,
+            lambda r, expand: self._reference_json(r, call),
+            expandable=False,
+        )
+
+    def _entity(self, item: dict[str, Any]) -> Response:
+        return Response(200, _json_body({"d": item}), JSON)
+
+    def _list(
+        self,
+        call: _Call,
+        items: list[Any],
+        properties: tuple[_Property, ...],
+        values: Callable[[Any], Mapping[str, Any]],
+        to_json: Callable[[Any, bool], dict[str, Any]],
+        *,
+        expandable: bool,
+    ) -> Response:
+        try:
+            options = self._options(
+                call, single=False, expandable=expandable, properties=properties
+            )
+        except ODataQueryError as exc:
+            return odata_error(400, "/IWBEP/CM_MGW_RT/022", str(exc))
+        if problem := self._format_problem(call):
+            return problem
+        if options.comparisons:
+            items = [i for i in items if _all_match(options.comparisons, values(i))]
+        # $skip/$top select a window of the collection; server-driven paging then hands the
+        # window out page_size items at a time, $skiptoken being the offset inside the window.
+        window = items[options.skip :]
+        if options.top is not None:
+            window = window[: options.top]
+        start = options.token
+        page = window[start : start + self.page_size]
+        if call.mod("duplicates") and options.skip + start >= 1:
+            # The last item of the previous page shows up again, as if inserted while reading.
+            previous = items[options.skip + start - 1]
+            page = [previous, *page]
+        if call.mod("empty_page"):
+            page = []  # a glitch mid-listing: the links and the count stay as they were
+        feed: dict[str, Any] = {"results": [to_json(item, options.expand) for item in page]}
+        if options.inlinecount and not call.mod("missing_count"):
+            feed["__count"] = str(len(items))  # V2 JSON carries the count as a string
+        if start + self.page_size < len(window):
+            feed["__next"] = self._next_url(call, start + self.page_size)
+        if call.mod("next_loop"):
+            feed["__next"] = self._request_url(call)
+        if "__next" in feed:
+            if fault := call.mod("next_foreign_host"):
+                parts = urlsplit(feed["__next"])
+                host = str(fault.params.get("host", "sapmc.attacker.example"))
+                feed["__next"] = urlunsplit(parts._replace(netloc=host))
+            if call.mod("next_relative"):
+                parts = urlsplit(feed["__next"])
+                relative = parts.path.rsplit("/", 1)[-1]
+                feed["__next"] = f"{relative}?{parts.query}"
+            if call.mod("missing_next"):
+                del feed["__next"]
+        return Response(200, _json_body({"d": feed}), JSON)
+
+    def _options(
+        self,
+        call: _Call,
+        *,
+        single: bool,
+        expandable: bool,
+        properties: tuple[_Property, ...],
+    ) -> _Options:
+        query = call.query
+        for name in query:
+            if name.startswith("$") and name not in _SUPPORTED_OPTIONS:
+                raise ODataQueryError(f"System query option '{name}' is not supported")
+        if single:
+            for name in ("$filter", "$top", "$skip", "$skiptoken", "$inlinecount"):
+                if name in query:
+                    raise ODataQueryError(f"System query option '{name}' is not allowed here")
+        expand = query.get("$expand", "").strip()
+        if expand and (not expandable or expand != "ExternalCampaignReferences"):
+            raise ODataQueryError(f"Navigation property '{expand}' cannot be expanded")
+        inlinecount = query.get("$inlinecount", "none")
+        if inlinecount not in ("allpages", "none"):
+            raise ODataQueryError(f"Invalid value '{inlinecount}' of $inlinecount")
+        text = query.get("$filter", "").strip()
+        return _Options(
+            comparisons=parse_filter(text, properties) if text else [],
+            top=_count_option(query, "$top"),
+            skip=_count_option(query, "$skip") or 0,
+            token=_count_option(query, "$skiptoken") or 0,
+            inlinecount=inlinecount == "allpages",
+            expand=bool(expand),
+        )
+
+    def _format_problem(self, call: _Call) -> Response | None:
+        wanted = call.query.get("$format")
+        if wanted is not None:
+            if wanted.lower() != "json":
+                return odata_error(400, "/IWBEP/CM_MGW_RT/022", "The simulator speaks JSON only")
+            return None
+        if "json" not in call.environ.get("HTTP_ACCEPT", "").lower():
+            # A real gateway would answer Atom XML here; the simulator refuses instead, so that
+            # a client forgetting both $format and Accept is caught in tests.
+            return odata_error(406, "/IWBEP/CM_MGW_RT/023", "Send $format=json or Accept JSON")
+        return None
+
+    def _base_url(self, environ: dict[str, Any]) -> str:
+        if self.public_url:
+            return self.public_url
+        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+    def _service_url(self, call: _Call) -> str:
+        return self._base_url(call.environ) + SERVICE_PATH
+
+    def _next_url(self, call: _Call, token: int) -> str:
+        pairs = [("$skiptoken", str(token))]
+        pairs += [(k, v) for k, v in call.pairs if k != "$skiptoken"]
+        query = urlencode(pairs, quote_via=quote, safe="$'(),:")
+        return f"{self._service_url(call)}/{quote(call.subpath, safe=_PATH_SAFE)}?{query}"
+
+    def _request_url(self, call: _Call) -> str:
+        path = quote(call.environ.get("PATH_INFO", "/"), safe=_PATH_SAFE)
+        query = call.environ.get("QUERY_STRING", "")
+        return f"{self._base_url(call.environ)}{path}" + (f"?{query}" if query else "")
+
+    def _campaign_json(
+        self, campaign: Campaign, data: SapmcData, call: _Call, expand: bool
+    ) -> dict[str, Any]:
+        uri = f"{self._service_url(call)}/Campaigns(guid'{campaign.uuid}')"
+        item: dict[str, Any] = {"__metadata": {"id": uri, "uri": uri, "type": CAMPAIGN_TYPE}}
+        item.update(self._wire(_campaign_values(campaign, data), _CAMPAIGN_PROPERTIES, call))
+        if expand:
+            references = [self._reference_json(r, call) for r in campaign.references]
+            item["ExternalCampaignReferences"] = {"results": references}
+        else:
+            deferred = {"uri": f"{uri}/ExternalCampaignReferences"}
+            item["ExternalCampaignReferences"] = {"__deferred": deferred}
+        return item
+
+    def _reference_json(self, reference: Reference, call: _Call) -> dict[str, Any]:
+        key = reference.external_campaign_uuid
+        uri = f"{self._service_url(call)}/ExternalCampaignReferences(guid'{key}')"
+        item: dict[str, Any] = {"__metadata": {"id": uri, "uri": uri, "type": REFERENCE_TYPE}}
+        item.update(self._wire(_reference_values(reference), _REFERENCE_PROPERTIES, call))
+        return item
+
+    def _wire(
+        self, values: Mapping[str, Any], properties: tuple[_Property, ...], call: _Call
+    ) -> dict[str, Any]:
+        offset_variant = call.mod("date_offset_variant") is not None
+        upper = call.mod("guids_upper") is not None
+        item: dict[str, Any] = {}
+        for prop in properties:
+            value = values[prop.name]
+            if value is None:
+                item[prop.name] = None
+            elif prop.edm == "Edm.DateTime":
+                suffix = "+0000" if offset_variant else ""
+                item[prop.name] = f"/Date({epoch_ms(value)}{suffix})/"
+            elif prop.edm == "Edm.DateTimeOffset":
+                item[prop.name] = f"/Date({epoch_ms(value)}+0000)/"
+            elif prop.edm == "Edm.Guid":
+                item[prop.name] = value.upper() if upper else value
+            else:
+                item[prop.name] = value
+        if call.mod("extra_fields"):
+            item.update(_EXTRA_FIELDS)
+        return item
+
+
+_PATH_SAFE = "/()'$,:=@"
+
+
+def _not_found(entity: str, key: str) -> Response:
+    message = f"Resource not found for segment '{entity}' with key guid'{key}'"
+    return odata_error(404, "/IWBEP/CM_MGW_RT/021", message)
+
+
+def _all_match(comparisons: list[Comparison], values: Mapping[str, Any]) -> bool:
+    return all(comparison.matches(values) for comparison in comparisons)
+
+
+def _guid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
+def _count_option(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise ODataQueryError(f"Invalid value '{raw}' of {name}: a whole number is expected")
+    return int(raw)
+
+
+def _lenient_int(value: str) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _plain_json(payload: Any, status: int = 200) -> Response:
+    return Response(status, json.dumps(payload).encode(), JSON)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    length = _lenient_int(environ.get("CONTENT_LENGTH") or "0") or 0
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _trickle(body: bytes, seconds: float, chunks: int) -> Iterator[bytes]:
+    # An empty first chunk makes wsgiref send the status line and headers right away.
+    yield b""
+    size = max(1, -(-len(body) // chunks))
+    pieces = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+    for piece in pieces:
+        time.sleep(seconds / len(pieces))
+        yield piece
+
+
+_ROUTES: tuple[_Route, ...] = (
+    _Route(re.compile(r""), "service", SapmcSimulator._service),
+    _Route(re.compile(r"\$metadata"), "metadata", SapmcSimulator._metadata),
+    _Route(re.compile(r"Campaigns"), "campaigns", SapmcSimulator._campaigns),
+    _Route(re.compile(r"Campaigns" + _GUID_KEY.format(key="CampaignUUID", group="uuid")),
+           "campaign", SapmcSimulator._campaign),
+    _Route(re.compile(r"Campaigns" + _GUID_KEY.format(key="CampaignUUID", group="campaign")
+                      + r"/ExternalCampaignReferences"), "references", SapmcSimulator._references),
+    _Route(re.compile(r"ExternalCampaignReferences"), "references", SapmcSimulator._references),
+    _Route(re.compile(r"ExternalCampaignReferences"
+                      + _GUID_KEY.format(key="ExternalCampaignUUID", group="reference")),
+           "references", SapmcSimulator._references),
+)  # fmt: skip
+
+
+# Command line (see simulators/__main__.py) -----------------------------------------------------
+
+DEFAULT_PORT = 8702
+CLI_HELP = "SAP Marketing Cloud campaign API (OData V2; SAPMC_BASE_URL=<url>)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the sapmc subcommand's options (the Khoros ones match `khoros`'s defaults)."""
+    parser.add_argument("--user", default="demo-user", help="Basic-auth user to accept")
+    parser.add_argument("--password", default="demo-password", help="Basic-auth password")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--initiatives", type=int, default=5, help="as for the khoros simulator")
+    parser.add_argument("--plans-per-initiative", type=int, default=8, help="as for khoros")
+    parser.add_argument("--company-id", default="389", help="as for khoros")
+    parser.add_argument("--company-name", default="Acme", help="as for khoros")
+    parser.add_argument("--timezone", default="America/Chicago", help="as for khoros")
+    parser.add_argument("--campaigns-per-initiative", type=int, default=3)
+    parser.add_argument("--other-category", type=int, default=5, help="EMAIL campaigns")
+    parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, help="per answer")
+
+
+def build_app(args: argparse.Namespace) -> SapmcSimulator:
+    """Build the simulator from parsed options, over the Khoros data `khoros` would serve."""
+    # Same generator and arguments as simulators.khoros.build_app: the demo's two simulators
+    # then agree on every Initiative and Plan (posts are drawn separately and not needed here).
+    khoros = KhorosData.generate(
+        seed=args.seed,
+        initiatives=args.initiatives,
+        plans_per_initiative=args.plans_per_initiative,
+        posts_per_plan=0,
+        company_id=args.company_id,
+        company_name=args.company_name,
+        timezone=args.timezone,
+    )
+    data = SapmcData.generate(
+        khoros=khoros,
+        campaigns_per_initiative=args.campaigns_per_initiative,
+        other_category=args.other_category,
+        seed=args.seed,
+    )
+    return SapmcSimulator(data, user=args.user, password=args.password, page_size=args.page_size)
+
+
+def describe(base_url: str) -> str:
+    """The one start-up line: where to point the bridge."""
+    return f"SAP MC simulator listening on {base_url} (SAPMC_BASE_URL={base_url})"
