@@ -18,8 +18,8 @@ from khoros.runs import (
     COUNT_FIELDS,
     run_checkpoint,
     run_finish,
-    run_guarded,
     run_step_done,
+    run_with_client,
 )
 
 # Campaigns are written in chunks, each in its own transaction and checkpoint.
@@ -49,26 +49,15 @@ def sync_sapmc_campaigns(
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:
     """Mirror SAP MC's external campaigns of the Khoros category; never deletes one."""
-
-    def work(run: SyncRun) -> SyncRun:
-        try:
-            own = client or sapmc.client_from_settings()
-        except Exception as exc:  # noqa: BLE001 - a configuration error ends the run clearly
-            return run_finish(
-                run, SyncRun.Status.FAILED, f"SAP MC client could not be set up: {exc}"
-            )
-        try:
-            return _sync(run, own, on_progress)
-        finally:
-            if client is None:
-                own.close()
-
-    return run_guarded(
+    return run_with_client(
         kind=SyncRun.Kind.SAPMC_CAMPAIGNS,
         run=run,
         trigger=trigger,
         requested_by=requested_by,
-        work=work,
+        client=client,
+        client_factory=sapmc.client_from_settings,
+        system="SAP MC",
+        work=lambda run, client: _sync(run, client, on_progress),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -99,6 +99,46 @@ def run_finish(run: SyncRun, status: str, error: str = "") -> SyncRun:
         run.unchanged_count, run.removed_count, run.failed_count,
     )  # fmt: skip
     return run
+
+
+class ClosableClient(Protocol):
+    stats: HttpStats
+
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=ClosableClient)
+
+
+def run_with_client(
+    *,
+    kind: str,
+    run: SyncRun | None,
+    trigger: str,
+    requested_by: AbstractBaseUser | None,
+    client: C | None,
+    client_factory: Callable[[], C],
+    system: str,
+    work: Callable[[SyncRun, C], SyncRun],
+) -> SyncRun:
+    """Run `work` under the kind's lease with a client: the given one, or one built and closed."""
+
+    def with_client(run: SyncRun) -> SyncRun:
+        try:
+            own = client or client_factory()
+        except Exception as exc:  # noqa: BLE001 - a configuration error ends the run clearly
+            return run_finish(
+                run, SyncRun.Status.FAILED, f"{system} client could not be set up: {exc}"
+            )
+        try:
+            return work(run, own)
+        finally:
+            if client is None:
+                own.close()
+
+    return run_guarded(
+        kind=kind, run=run, trigger=trigger, requested_by=requested_by, work=with_client
+    )
 
 
 def run_guarded(

@@ -22,8 +22,8 @@ from khoros.runs import (
     redact,
     run_checkpoint,
     run_finish,
-    run_guarded,
     run_step_done,
+    run_with_client,
 )
 
 logger = logging.getLogger(__name__)
@@ -220,26 +220,15 @@ def sync_khoros(
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:
     """Mirror all Initiatives and Plans from Khoros; never deletes, never runs twice at once."""
-
-    def work(run: SyncRun) -> SyncRun:
-        try:
-            own = client or khoros_client.client_from_settings()
-        except Exception as exc:  # noqa: BLE001 - a configuration error ends the run clearly
-            return run_finish(
-                run, SyncRun.Status.FAILED, f"Khoros client could not be set up: {exc}"
-            )
-        try:
-            return _sync_plans(run, own, on_progress)
-        finally:
-            if client is None:
-                own.close()
-
-    return run_guarded(
+    return run_with_client(
         kind=SyncRun.Kind.KHOROS_PLANS,
         run=run,
         trigger=trigger,
         requested_by=requested_by,
-        work=work,
+        client=client,
+        client_factory=khoros_client.client_from_settings,
+        system="Khoros",
+        work=lambda run, client: _sync_plans(run, client, on_progress),
     )
 
 
