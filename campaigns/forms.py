@@ -6,6 +6,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from campaigns.selectors import AuditFilters, CampaignFilters, PlanFilters
+from khoros.models import SyncRun
+from khoros.selectors import SyncRunFilters
 
 
 class _DateRangeForm(forms.Form):
@@ -131,6 +133,26 @@ class AuditFilterForm(_DateRangeForm):
         return AuditFilters(
             actor=data.get("actor"),
             campaign=data.get("campaign", "").strip(),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+        )
+
+
+class SyncHistoryFilterForm(_DateRangeForm):
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *SyncRun.Kind.choices])
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *SyncRun.Status.choices]
+    )
+    trigger = forms.ChoiceField(
+        required=False, choices=[("", "Any trigger"), *SyncRun.Trigger.choices]
+    )
+
+    def filters(self) -> SyncRunFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return SyncRunFilters(
+            kind=data.get("kind", ""),
+            status=data.get("status", ""),
+            trigger=data.get("trigger", ""),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
         )

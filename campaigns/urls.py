@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from campaigns import views, workbench
+from campaigns import ops, views, workbench
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -13,4 +13,7 @@ urlpatterns = [
     path("workbench/move/", workbench.workbench_move, name="workbench-move"),
     path("workbench/drift/", workbench.workbench_drift, name="workbench-drift"),
     path("audit/", views.audit, name="audit"),
+    path("syncs/", ops.sync_history, name="sync-history"),
+    path("syncs/<int:pk>/", ops.sync_run_detail, name="sync-run"),
+    path("syncs/<int:pk>/again/", ops.sync_run_again, name="sync-run-again"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.db.models import Count, Q, QuerySet
 
@@ -47,3 +48,28 @@ def mirror_counts(*, initiatives: QuerySet[Initiative]) -> MirrorCounts:
         plans=plans["live"],
         plans_removed=plans["removed"],
     )
+
+
+@dataclass(frozen=True)
+class SyncRunFilters:
+    kind: str = ""
+    status: str = ""
+    trigger: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def sync_runs(*, filters: SyncRunFilters) -> QuerySet[SyncRun]:
+    """Sync runs, newest first, filtered by kind, status, trigger and the day they were queued."""
+    qs = SyncRun.objects.select_related("requested_by")
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.trigger:
+        qs = qs.filter(trigger=filters.trigger)
+    if filters.date_from:
+        qs = qs.filter(queued_at__date__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(queued_at__date__lte=filters.date_to)
+    return qs.order_by("-queued_at", "-id")
