@@ -6,12 +6,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from campaigns.access import is_sync_admin
 from campaigns.forms import SyncHistoryFilterForm
+from campaigns.health import health_check
 from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
 from khoros.models import SyncRun
@@ -68,3 +69,9 @@ def sync_run_again(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.info(request, f"{new.get_kind_display()} sync #{new.pk} is already {new.status}.")
     return redirect("sync-run", pk=new.pk)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """JSON for a load balancer or a monitor: 200 when healthy, 503 when not."""
+    health = health_check()
+    return JsonResponse(health.as_json(), status=200 if health.ok else 503)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import is_sync_admin, visible_initiatives
 from campaigns.forms import AuditFilterForm
+from campaigns.health import health_check
 from campaigns.models import AuditEvent
 from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
@@ -34,6 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "runs_active": any(not run.is_finished for run in runs),
         "counts": khoros_selectors.mirror_counts(initiatives=visible_initiatives(request.user)),
         "campaign_counts": campaigns_selectors.campaign_counts(user=request.user),
+        "health": health_check(),
         "is_sync_admin": is_sync_admin(request.user),
         "sync_kinds": [SyncRun.Kind(kind) for kind in SYNC_TASKS],
     }

@@ -121,8 +121,9 @@ def test_dashboard_query_count_is_fixed(client, sync_admin, django_assert_num_qu
             kind="khoros_plans", trigger="schedule", status="succeeded", requested_by=sync_admin
         )
     client.force_login(sync_admin)
-    # session, user, groups, runs, Initiative and Plan counts, campaign and assignment counts
-    with django_assert_num_queries(8):
+    # session, user, groups, runs, Initiative and Plan counts, campaign and assignment counts,
+    # health: database, broker, last successes
+    with django_assert_num_queries(11):
         client.get(reverse("dashboard"))
 
 
