@@ -21,6 +21,7 @@ def declared_schedules() -> list[ScheduleSpec]:
         ScheduleSpec(
             "SAP MC campaigns", "campaigns.tasks.sync_sapmc_task", settings.SAPMC_SYNC_MINUTES
         ),
+        ScheduleSpec("Alerts", "campaigns.tasks.check_alerts_task", 5),
     ]
 
 

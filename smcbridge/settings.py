@@ -145,6 +145,18 @@ SAPMC_BACKOFF_BASE = env_float("SAPMC_BACKOFF_BASE", 0.5, minimum=0.0)
 SAPMC_BACKOFF_CAP = env_float("SAPMC_BACKOFF_CAP", 30.0, minimum=0.0)
 SAPMC_SYNC_MINUTES = env_int("SAPMC_SYNC_MINUTES", 60, minimum=1)
 
+# Alerts: one email to the sync admins when a kind fails this many runs in a row or has not
+# succeeded for STALE_AFTER_INTERVALS of its schedule intervals, one more when it recovers.
+ALERT_AFTER_FAILURES = env_int("ALERT_AFTER_FAILURES", 3, minimum=1)
+ALERT_EMAILS = env_list("ALERT_EMAILS", [])
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "smcbridge@localhost")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+
 # Single-flight lease of a sync run: refreshed by its heartbeat, taken over once expired.
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300, minimum=10)
 

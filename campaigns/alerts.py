@@ -1,0 +1,98 @@
+"""Alert the sync admins once per outage of a sync kind, and once when it recovers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.health import KindHealth, health_check
+from campaigns.models import SYNC_ADMINS, AlertState
+from khoros.models import SyncRun
+
+logger = logging.getLogger(__name__)
+
+# Runs that say nothing about the kind's health: another run held the lease, or it is not done.
+NEUTRAL = (SyncRun.Status.SKIPPED, SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+
+
+@dataclass(frozen=True)
+class AlertSent:
+    kind: str
+    recovered: bool
+    recipients: tuple[str, ...]
+
+
+def _recipients() -> list[str]:
+    if settings.ALERT_EMAILS:
+        return list(settings.ALERT_EMAILS)
+    users = (
+        get_user_model()
+        .objects.filter(Q(groups__name=SYNC_ADMINS) | Q(is_superuser=True), is_active=True)
+        .exclude(email="")
+    )
+    return sorted({u.email for u in users})
+
+
+def _failing_reason(kind: KindHealth) -> str:
+    """Why `kind` is failing now, or "" when it is fine."""
+    recent = list(
+        SyncRun.objects.filter(kind=kind.kind)
+        .exclude(status__in=NEUTRAL)
+        .order_by("-queued_at", "-id")
+        .values_list("status", "error")[: settings.ALERT_AFTER_FAILURES]
+    )
+    if len(recent) == settings.ALERT_AFTER_FAILURES and all(
+        status == SyncRun.Status.FAILED for status, _ in recent
+    ):
+        return f"the last {len(recent)} runs failed; the latest said: {recent[0][1][:300]}"
+    if not kind.ok:
+        if kind.last_success is None:
+            return "it has never succeeded"
+        return f"it has not succeeded since {kind.last_success:%Y-%m-%d %H:%M} UTC"
+    return ""
+
+
+def alerts_check() -> list[AlertSent]:
+    """Compare each kind's state with what admins were told; send what they must know now."""
+    sent: list[AlertSent] = []
+    for kind in health_check().kinds:
+        reason = _failing_reason(kind)
+        with transaction.atomic():
+            state, _ = AlertState.objects.select_for_update().get_or_create(kind=kind.kind)
+            if bool(reason) == state.alerting:
+                continue  # Nothing new to say: one email per outage, not one per failure.
+            recipients = _recipients()
+            now = timezone.now()
+            if reason:
+                subject = f"[smcbridge] {kind.label} sync is failing"
+                body = (
+                    f"The {kind.label} sync needs attention: {reason}.\n\n"
+                    "You will get one more email when it recovers."
+                )
+                state.alerting, state.since, state.reason = True, now, reason[:500]
+            else:
+                down_for = now - state.since if state.since else None
+                subject = f"[smcbridge] {kind.label} sync recovered"
+                body = f"The {kind.label} sync succeeds again" + (
+                    f" after {int(down_for.total_seconds() // 60)} minutes." if down_for else "."
+                )
+                state.alerting, state.since, state.reason = False, None, ""
+            state.last_sent_at = now
+            state.save()
+            if recipients:
+                # Sent inside the transaction: if sending fails, the state is not saved and the
+                # next check tries again instead of believing the admins were told.
+                send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+            else:
+                logger.warning(
+                    "alert for %s not sent: no sync admin has an email address", kind.kind
+                )
+            sent.append(AlertSent(kind.kind, recovered=not reason, recipients=tuple(recipients)))
+    return sent

@@ -1,0 +1,86 @@
+"""Alert emails: one when a kind starts failing, none while it goes on, one on recovery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from campaigns.alerts import alerts_check
+from campaigns.models import AlertState
+from khoros.models import SyncRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def recipients(world):
+    world.admin.email = "alex@example.com"
+    world.admin.save()
+
+
+def run(
+    kind: str, status: str, *, ago: timedelta = timedelta(minutes=1), error: str = ""
+) -> SyncRun:
+    return SyncRun.objects.create(
+        kind=kind, trigger="schedule", status=status, error=error, finished_at=timezone.now() - ago
+    )
+
+
+def all_fresh() -> None:
+    for kind in ("khoros_plans", "sapmc_campaigns", "khoros_kpis"):
+        run(kind, "succeeded")
+
+
+def test_three_failures_in_a_row_send_one_email_and_recovery_sends_another(mailoutbox):
+    all_fresh()
+    assert alerts_check() == [] and mailoutbox == []
+    run("khoros_plans", "failed", error="KhorosUnavailableError: 503")
+    run("khoros_plans", "failed", error="KhorosUnavailableError: 503")
+    assert alerts_check() == []  # two are not yet an outage
+    run("khoros_plans", "failed", error="KhorosUnavailableError: 503 again")
+
+    sent = alerts_check()
+
+    assert [(s.kind, s.recovered, s.recipients) for s in sent] == [
+        ("khoros_plans", False, ("alex@example.com",))
+    ]
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].subject == "[smcbridge] Khoros plans sync is failing"
+    assert "503 again" in mailoutbox[0].body
+    # More failures, more checks: still one email for the outage.
+    run("khoros_plans", "failed")
+    run("khoros_plans", "skipped")
+    alerts_check()
+    alerts_check()
+    assert len(mailoutbox) == 1
+    assert AlertState.objects.get(kind="khoros_plans").alerting
+
+    run("khoros_plans", "succeeded")
+    sent = alerts_check()
+
+    assert [(s.kind, s.recovered) for s in sent] == [("khoros_plans", True)]
+    assert len(mailoutbox) == 2
+    assert mailoutbox[1].subject == "[smcbridge] Khoros plans sync recovered"
+    assert alerts_check() == [] and len(mailoutbox) == 2
+
+
+def test_a_kind_that_has_not_succeeded_for_too_long_alerts_once(mailoutbox):
+    all_fresh()
+    with time_machine.travel(timezone.now() + timedelta(hours=4)):
+        # Plans every 30 min: stale after 90 min; SAP MC every 60 min: stale after 3 h.
+        sent = alerts_check()
+        assert sorted(s.kind for s in sent) == ["khoros_plans", "sapmc_campaigns"]
+        assert alerts_check() == []
+    assert len(mailoutbox) == 2
+    assert "has not succeeded since" in mailoutbox[0].body
+
+
+def test_alert_emails_go_to_configured_addresses_when_set(mailoutbox, settings):
+    settings.ALERT_EMAILS = ["ops@example.com", "oncall@example.com"]
+    SyncRun.objects.all().delete()
+    sent = alerts_check()
+    assert {s.recipients for s in sent} == {("ops@example.com", "oncall@example.com")}
+    assert mailoutbox[0].to == ["ops@example.com", "oncall@example.com"]
