@@ -156,3 +156,8 @@ class SyncHistoryFilterForm(_DateRangeForm):
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
         )
+
+
+class ScheduleForm(forms.Form):
+    minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, label="Every (minutes)")
+    enabled = forms.BooleanField(required=False, label="On")

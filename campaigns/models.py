@@ -126,6 +126,7 @@ class AuditEvent(models.Model):
         DRIFT_KEEP_BRIDGE = "drift.keep_bridge", "Drift: kept the bridge's side"
         GRANT_CREATE = "grant.create", "Access granted"
         GRANT_DELETE = "grant.delete", "Access revoked"
+        SCHEDULE_UPDATE = "schedule.update", "Schedule changed"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

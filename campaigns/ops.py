@@ -1,4 +1,4 @@
-"""Operations pages for sync admins: the sync history, one run live, and Run again."""
+"""Operations for sync admins: sync history, one run live, Run again, schedules, health."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from django_q.models import Schedule
 
+from campaigns import services as campaigns_services
 from campaigns.access import is_sync_admin
-from campaigns.forms import SyncHistoryFilterForm
+from campaigns.forms import ScheduleForm, SyncHistoryFilterForm
 from campaigns.health import health_check
 from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
 from khoros.models import SyncRun
-from smcbridge.schedules import SYNC_TASKS
+from smcbridge.schedules import SYNC_TASKS, declared_schedules
 
 HISTORY_PAGE_SIZE = 50
 
@@ -75,3 +77,40 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """JSON for a load balancer or a monitor: 200 when healthy, 503 when not."""
     health = health_check()
     return JsonResponse(health.as_json(), status=200 if health.ok else 503)
+
+
+@login_required
+def schedules(request: HttpRequest) -> HttpResponse:
+    """The background schedules with their next run, in the viewer's time zone."""
+    _require_admin(request)
+    names = [spec.name for spec in declared_schedules()]
+    kind_of = {func: kind for kind, func in SYNC_TASKS.items()}
+    last_runs = khoros_selectors.sync_last_runs()
+    rows = []
+    for schedule in Schedule.objects.filter(name__in=names).order_by("name"):
+        initial = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
+        form = ScheduleForm(initial=initial, prefix=str(schedule.pk))
+        rows.append((schedule, form, last_runs.get(kind_of.get(schedule.func, ""))))
+    return render(request, "campaigns/schedules.html", {"rows": rows})
+
+
+@login_required
+@require_POST
+def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change one schedule's interval or switch it on or off."""
+    _require_admin(request)
+    schedule = get_object_or_404(Schedule, pk=pk)
+    form = ScheduleForm(request.POST, prefix=str(pk))
+    if not form.is_valid():
+        errors = "; ".join(f"{e}" for errs in form.errors.values() for e in errs)
+        messages.error(request, f"“{schedule.name}” was not changed: {errors}")
+        return redirect("schedules")
+    schedule = campaigns_services.schedule_update(
+        schedule=schedule,
+        minutes=form.cleaned_data["minutes"],
+        enabled=form.cleaned_data["enabled"],
+        acting_user=request.user,
+    )
+    state = "on" if schedule.repeats != 0 else "off"
+    messages.success(request, f"“{schedule.name}”: every {schedule.minutes} min, {state}.")
+    return redirect("schedules")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.models import Schedule
 
 from campaigns.access import can_assign_plan, is_sync_admin
 from campaigns.models import Assignment, AuditEvent, ExternalCampaign, InitiativeGrant
@@ -312,3 +314,35 @@ def grant_delete(*, grant: InitiativeGrant, acting_user: AbstractBaseUser) -> No
         before=state,
         after=None,
     )
+
+
+@transaction.atomic
+def schedule_update(
+    *, schedule: Schedule, minutes: int, enabled: bool, acting_user: AbstractBaseUser
+) -> Schedule:
+    """Change a background schedule's interval or switch it on or off, audited."""
+    if not is_sync_admin(acting_user):
+        raise PermissionDenied("Only sync admins change schedules.")
+    schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    before = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
+    after = {"minutes": minutes, "enabled": enabled}
+    if before == after:
+        return schedule
+    now = timezone.now()
+    if minutes != schedule.minutes:
+        # The new interval counts from now; keeping the old due time could run it far too late.
+        schedule.next_run = now + timedelta(minutes=minutes)
+    if enabled and schedule.repeats == 0 and (schedule.next_run is None or schedule.next_run < now):
+        schedule.next_run = now  # switched back on: due at once, once (catch_up is off)
+    schedule.minutes = minutes
+    # django-q2 skips schedules whose repeats is 0; -1 repeats for ever.
+    schedule.repeats = -1 if enabled else 0
+    schedule.save(update_fields=["minutes", "repeats", "next_run"])
+    audit_record(
+        actor=acting_user,
+        action=AuditEvent.Action.SCHEDULE_UPDATE,
+        summary=f"Schedule “{schedule.name}”: every {minutes} min, {'on' if enabled else 'off'}",
+        before=before,
+        after=after,
+    )
+    return schedule

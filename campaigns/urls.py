@@ -16,4 +16,6 @@ urlpatterns = [
     path("syncs/", ops.sync_history, name="sync-history"),
     path("syncs/<int:pk>/", ops.sync_run_detail, name="sync-run"),
     path("syncs/<int:pk>/again/", ops.sync_run_again, name="sync-run-again"),
+    path("schedules/", ops.schedules, name="schedules"),
+    path("schedules/<int:pk>/", ops.schedule_edit, name="schedule-edit"),
 ]

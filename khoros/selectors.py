@@ -73,3 +73,17 @@ def sync_runs(*, filters: SyncRunFilters) -> QuerySet[SyncRun]:
     if filters.date_to:
         qs = qs.filter(queued_at__date__lte=filters.date_to)
     return qs.order_by("-queued_at", "-id")
+
+
+def sync_last_runs() -> dict[str, SyncRun]:
+    """The latest finished run of each kind, in one query per kind."""
+    last = {}
+    for kind in SyncRun.Kind.values:
+        run = (
+            SyncRun.objects.filter(kind=kind, finished_at__isnull=False)
+            .order_by("-finished_at", "-id")
+            .first()
+        )
+        if run is not None:
+            last[kind] = run
+    return last
