@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from campaigns.calendar import CalendarFilters
 from campaigns.selectors import AuditFilters, CampaignFilters, PlanFilters
 from khoros.models import SyncRun
 from khoros.selectors import SyncRunFilters
@@ -161,3 +162,37 @@ class SyncHistoryFilterForm(_DateRangeForm):
 class ScheduleForm(forms.Form):
     minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, label="Every (minutes)")
     enabled = forms.BooleanField(required=False, label="On")
+
+
+class CalendarFilterForm(forms.Form):
+    initiative = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(required=False)
+    assigned = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Campaigns and unassigned Plans"),
+            ("assigned", "Campaigns only"),
+            ("unassigned", "Unassigned Plans only"),
+        ],
+    )
+    q = forms.CharField(required=False, max_length=100, label="Search")
+
+    def __init__(
+        self,
+        *args: object,
+        initiatives: list[tuple[int, str]],
+        statuses: list[tuple[str, str]],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["initiative"].choices = [("", "All Initiatives"), *initiatives]
+        self.fields["status"].choices = [("", "Any status"), *statuses]
+
+    def filters(self) -> CalendarFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return CalendarFilters(
+            initiative=data.get("initiative"),
+            status=data.get("status", ""),
+            assigned=data.get("assigned", ""),
+            q=data.get("q", "").strip(),
+        )

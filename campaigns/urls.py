@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from campaigns import ops, views, workbench
+from campaigns import calendar_views, ops, views, workbench
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -13,6 +13,8 @@ urlpatterns = [
     path("workbench/move/", workbench.workbench_move, name="workbench-move"),
     path("workbench/drift/", workbench.workbench_drift, name="workbench-drift"),
     path("audit/", views.audit, name="audit"),
+    path("calendar/", calendar_views.calendar_page, name="calendar"),
+    path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),
     path("syncs/", ops.sync_history, name="sync-history"),
     path("syncs/<int:pk>/", ops.sync_run_detail, name="sync-run"),
     path("syncs/<int:pk>/again/", ops.sync_run_again, name="sync-run-again"),

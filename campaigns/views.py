@@ -12,14 +12,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors as campaigns_selectors
-from campaigns.access import is_sync_admin, visible_initiatives
+from campaigns.access import can_use_workbench, is_sync_admin, visible_initiatives
+from campaigns.calendar import state_of
 from campaigns.forms import AuditFilterForm
 from campaigns.health import health_check
-from campaigns.models import AuditEvent
+from campaigns.models import AuditEvent, ExternalCampaign
 from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
 from khoros.models import SyncRun
@@ -115,3 +117,22 @@ def audit(request: HttpRequest) -> HttpResponse:
     return render(
         request, "campaigns/audit.html", {"form": form, "page": page, "query": query.urlencode()}
     )
+
+
+@login_required
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One campaign: its dates and state, the Plans that feed it, and any drift from SAP MC."""
+    if not can_use_workbench(request.user):
+        raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")
+    campaign = get_object_or_404(ExternalCampaign, pk=pk)
+    assigned, hidden = campaigns_selectors.campaign_assigned_plans(
+        campaign=campaign, user=request.user
+    )
+    context = {
+        "campaign": campaign,
+        "assigned": assigned,
+        "hidden_assigned": hidden,
+        "drift": campaigns_selectors.campaign_drift(campaign=campaign),
+        "state": state_of(campaign.start, campaign.end, timezone.localdate()),
+    }
+    return render(request, "campaigns/campaign.html", context)

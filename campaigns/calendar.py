@@ -1,0 +1,306 @@
+"""Reads and layout of the calendar: which campaigns and Plans fall in a period, and where."""
+
+from __future__ import annotations
+
+import calendar as pycalendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.access import visible_plans
+from campaigns.models import Assignment, ExternalCampaign
+from campaigns.selectors import drift_flags
+from khoros.models import Plan
+
+AnyUser = AbstractBaseUser | AnonymousUser
+Zoom = Literal["month", "quarter", "year"]
+ZOOMS: tuple[Zoom, ...] = ("month", "quarter", "year")
+CAMPAIGNS_PER_PAGE = 25
+UNASSIGNED_LIMIT = 150
+
+
+@dataclass(frozen=True)
+class CalendarFilters:
+    initiative: int | None = None
+    status: str = ""
+    assigned: str = ""  # "", "assigned" or "unassigned"
+    q: str = ""
+
+
+@dataclass(frozen=True)
+class Period:
+    zoom: Zoom
+    first: date
+    last: date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def shifted(self, step: int) -> date:
+        """The anchor of the period `step` periods away."""
+        months = {"month": 1, "quarter": 3, "year": 12}[self.zoom] * step
+        month0 = self.first.month - 1 + months
+        return date(self.first.year + month0 // 12, month0 % 12 + 1, 1)
+
+    @property
+    def title(self) -> str:
+        if self.zoom == "month":
+            return self.first.strftime("%B %Y")
+        if self.zoom == "quarter":
+            return f"Q{(self.first.month - 1) // 3 + 1} {self.first.year}"
+        return str(self.first.year)
+
+
+def period_for(zoom: Zoom, anchor: date) -> Period:
+    """The month, quarter or year that contains `anchor`."""
+    if zoom == "month":
+        first = anchor.replace(day=1)
+        last = first.replace(day=pycalendar.monthrange(first.year, first.month)[1])
+    elif zoom == "quarter":
+        first = date(anchor.year, (anchor.month - 1) // 3 * 3 + 1, 1)
+        end_month = first.month + 2
+        last = date(first.year, end_month, pycalendar.monthrange(first.year, end_month)[1])
+    else:
+        first, last = date(anchor.year, 1, 1), date(anchor.year, 12, 31)
+    return Period(zoom, first, last)
+
+
+@dataclass
+class Bar:
+    """One thing drawn from `start` to `end` (inclusive days), clipped to the period."""
+
+    label: str
+    start: date
+    end: date
+    period: Period
+    state: str = ""  # running, upcoming, ended
+    color: str = ""
+    url: str = ""
+    marks: list[str] = field(default_factory=list)
+    lane: int = 0
+
+    @property
+    def clipped_start(self) -> date:
+        return max(self.start, self.period.first)
+
+    @property
+    def clipped_end(self) -> date:
+        return min(self.end, self.period.last)
+
+    @property
+    def col_start(self) -> int:
+        """1-based grid column of the first shown day."""
+        return (self.clipped_start - self.period.first).days + 1
+
+    @property
+    def col_end(self) -> int:
+        """Grid line after the last shown day: an inclusive end covers its whole day."""
+        return (self.clipped_end - self.period.first).days + 2
+
+    @property
+    def continues_before(self) -> bool:
+        return self.start < self.period.first
+
+    @property
+    def continues_after(self) -> bool:
+        return self.end > self.period.last
+
+
+@dataclass
+class CampaignRow:
+    bar: Bar
+    campaign: ExternalCampaign
+    plan_lanes: list[list[Bar]]
+    hidden_plans: int = 0
+
+
+@dataclass
+class Calendar:
+    period: Period
+    today: date
+    rows: list[CampaignRow]
+    page: Page
+    unassigned_lanes: list[list[Bar]]
+    unassigned_total: int
+    weeks: list[Week] = field(default_factory=list)
+
+
+@dataclass
+class Week:
+    days: list[date]
+    lanes: list[list[Bar]]
+
+
+def state_of(start: date | None, end: date | None, today: date) -> str:
+    if start is not None and today < start:
+        return "upcoming"
+    if end is not None and today > end:
+        return "ended"
+    return "running"
+
+
+def pack(bars: Iterable[Bar]) -> list[list[Bar]]:
+    """Stack bars into as few lanes as possible so that none hides another."""
+    lanes: list[list[Bar]] = []
+    ends: list[date] = []
+    for bar in sorted(bars, key=lambda b: (b.clipped_start, b.clipped_end, b.label)):
+        for index, lane_end in enumerate(ends):
+            if lane_end < bar.clipped_start:
+                lanes[index].append(bar)
+                ends[index] = bar.clipped_end
+                bar.lane = index
+                break
+        else:
+            bar.lane = len(lanes)
+            lanes.append([bar])
+            ends.append(bar.clipped_end)
+    return lanes
+
+
+def plan_days(plan: Plan) -> tuple[date, date]:
+    """A Plan's first and last day in the viewer's zone; its end is inclusive."""
+    return timezone.localtime(plan.start).date(), timezone.localtime(plan.end).date()
+
+
+def _campaigns(
+    period: Period, filters: CalendarFilters, user: AnyUser
+) -> QuerySet[ExternalCampaign]:
+    qs = ExternalCampaign.objects.filter(removed_at__isnull=True).filter(
+        Q(start__lte=period.last) | Q(start__isnull=True),
+        Q(end__gte=period.first) | Q(end__isnull=True),
+    )
+    if filters.status:
+        qs = qs.filter(lifecycle_status=filters.status)
+    if filters.q:
+        qs = qs.filter(
+            Q(name__icontains=filters.q) | Q(assignments__plan__name__icontains=filters.q)
+        ).distinct()
+    if filters.initiative:
+        qs = qs.filter(assignments__plan__initiative_id=filters.initiative).distinct()
+    return qs.order_by("start", "name", "pk")
+
+
+def _plan_bar(plan: Plan, period: Period, today: date) -> Bar:
+    first, last = plan_days(plan)
+    return Bar(
+        label=plan.name,
+        start=first,
+        end=last,
+        period=period,
+        state=state_of(first, last, today),
+        color=plan.color or "#98a2b3",
+    )
+
+
+def _plans_in(qs: QuerySet[Plan], period: Period) -> QuerySet[Plan]:
+    # Days in the viewer's zone can differ by one from the company's: widen by a day, clip later.
+    return qs.filter(
+        removed_at__isnull=True,
+        start__date__lte=period.last + timedelta(days=1),
+        end__date__gte=period.first - timedelta(days=1),
+    )
+
+
+def calendar_build(
+    *,
+    user: AnyUser,
+    period: Period,
+    filters: CalendarFilters,
+    page_number: int | str | None,
+) -> Calendar:
+    """Everything the calendar draws for `period`, in a fixed number of queries."""
+    today = timezone.localdate()
+    rows: list[CampaignRow] = []
+    page = Paginator(
+        _campaigns(period, filters, user)
+        if filters.assigned != "unassigned"
+        else ExternalCampaign.objects.none(),
+        CAMPAIGNS_PER_PAGE,
+    ).get_page(page_number)
+    campaigns = list(page)
+    flags = drift_flags(campaigns=campaigns)
+    plans_by_campaign: dict[int, list[Plan]] = {c.pk: [] for c in campaigns}
+    visible = visible_plans(user)
+    assignments = Assignment.objects.filter(
+        campaign__in=campaigns, plan__in=visible
+    ).select_related("plan")
+    if filters.initiative:
+        assignments = assignments.filter(plan__initiative_id=filters.initiative)
+    for assignment in assignments:
+        plans_by_campaign[assignment.campaign_id].append(assignment.plan)
+    for campaign in campaigns:
+        start = campaign.start or period.first
+        end = campaign.end or period.last
+        marks = []
+        if flags.get(campaign.pk):
+            marks.append("drift")
+        bar = Bar(
+            label=campaign.name,
+            start=start,
+            end=end,
+            period=period,
+            state=state_of(campaign.start, campaign.end, today),
+            url=reverse("campaign", args=[campaign.pk]),
+            marks=marks,
+        )
+        plan_bars = [
+            _plan_bar(p, period, today)
+            for p in plans_by_campaign[campaign.pk]
+            if p.removed_at is None
+        ]
+        plan_bars = [b for b in plan_bars if b.end >= period.first and b.start <= period.last]
+        rows.append(CampaignRow(bar=bar, campaign=campaign, plan_lanes=pack(plan_bars)))
+
+    unassigned_lanes: list[list[Bar]] = []
+    unassigned_total = 0
+    if filters.assigned != "assigned":
+        plans = _plans_in(visible, period).filter(assignment__isnull=True)
+        if filters.initiative:
+            plans = plans.filter(initiative_id=filters.initiative)
+        if filters.q:
+            plans = plans.filter(name__icontains=filters.q)
+        chosen = list(plans.order_by("start", "name", "pk")[: UNASSIGNED_LIMIT + 1])
+        unassigned_total = len(chosen)
+        bars = [_plan_bar(p, period, today) for p in chosen[:UNASSIGNED_LIMIT]]
+        bars = [b for b in bars if b.end >= period.first and b.start <= period.last]
+        unassigned_lanes = pack(bars)
+    cal = Calendar(period, today, rows, page, unassigned_lanes, unassigned_total)
+    if period.zoom == "month":
+        cal.weeks = month_weeks(
+            period, [r.bar for r in rows] + [b for lane in unassigned_lanes for b in lane]
+        )
+    return cal
+
+
+def month_weeks(period: Period, bars: Sequence[Bar]) -> list[Week]:
+    """Monday-to-Sunday weeks covering the month, each with its bars stacked into lanes."""
+    first = period.first - timedelta(days=period.first.weekday())
+    weeks = []
+    while first <= period.last:
+        days = [first + timedelta(days=i) for i in range(7)]
+        week_period = Period("month", days[0], days[-1])
+        segments = [
+            Bar(
+                label=b.label,
+                start=b.start,
+                end=b.end,
+                period=week_period,
+                state=b.state,
+                color=b.color,
+                url=b.url,
+                marks=b.marks,
+            )  # fmt: skip
+            for b in bars
+            if b.start <= days[-1] and b.end >= days[0]
+        ]
+        weeks.append(Week(days=days, lanes=pack(segments)))
+        first += timedelta(days=7)
+    return weeks

