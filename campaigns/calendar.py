@@ -137,6 +137,8 @@ class Calendar:
 class Week:
     days: list[date]
     lanes: list[list[Bar]]
+    plan_lanes: list[list[Bar]] = field(default_factory=list)
+    more_plans: int = 0
 
 
 def state_of(start: date | None, end: date | None, today: date) -> str:
@@ -275,32 +277,49 @@ def calendar_build(
     cal = Calendar(period, today, rows, page, unassigned_lanes, unassigned_total)
     if period.zoom == "month":
         cal.weeks = month_weeks(
-            period, [r.bar for r in rows] + [b for lane in unassigned_lanes for b in lane]
+            period, [r.bar for r in rows], [b for lane in unassigned_lanes for b in lane]
         )
     return cal
 
 
-def month_weeks(period: Period, bars: Sequence[Bar]) -> list[Week]:
-    """Monday-to-Sunday weeks covering the month, each with its bars stacked into lanes."""
+# A month cell stays readable: unassigned Plans beyond this many lanes are counted, not drawn.
+PLAN_LANES_PER_WEEK = 4
+
+
+def _week_segments(bars: Sequence[Bar], week: Period) -> list[Bar]:
+    return [
+        Bar(
+            label=b.label,
+            start=b.start,
+            end=b.end,
+            period=week,
+            state=b.state,
+            color=b.color,
+            url=b.url,
+            marks=b.marks,
+        )  # fmt: skip
+        for b in bars
+        if b.start <= week.last and b.end >= week.first
+    ]
+
+
+def month_weeks(period: Period, campaigns: Sequence[Bar], plans: Sequence[Bar]) -> list[Week]:
+    """Monday-to-Sunday weeks covering the month: campaigns, then unassigned Plans, in lanes."""
     first = period.first - timedelta(days=period.first.weekday())
     weeks = []
     while first <= period.last:
         days = [first + timedelta(days=i) for i in range(7)]
-        week_period = Period("month", days[0], days[-1])
-        segments = [
-            Bar(
-                label=b.label,
-                start=b.start,
-                end=b.end,
-                period=week_period,
-                state=b.state,
-                color=b.color,
-                url=b.url,
-                marks=b.marks,
-            )  # fmt: skip
-            for b in bars
-            if b.start <= days[-1] and b.end >= days[0]
-        ]
-        weeks.append(Week(days=days, lanes=pack(segments)))
+        week = Period("month", days[0], days[-1])
+        plan_lanes = pack(_week_segments(plans, week))
+        shown = plan_lanes[:PLAN_LANES_PER_WEEK]
+        hidden = sum(len(lane) for lane in plan_lanes[PLAN_LANES_PER_WEEK:])
+        weeks.append(
+            Week(
+                days=days,
+                lanes=pack(_week_segments(campaigns, week)),
+                plan_lanes=shown,
+                more_plans=hidden,
+            )
+        )
         first += timedelta(days=7)
     return weeks
