@@ -66,11 +66,21 @@ def test_run_page_polls_while_running_and_stops_when_finished(client, world):
     assert "<h1>" not in body
 
     SyncRun.objects.filter(pk=run.pk).update(
-        status="failed", progress_done=2, error="KhorosUnavailableError: down (/v2/x, HTTP 503)"
+        status="failed",
+        progress_done=2,
+        error="KhorosUnavailableError: down (/v2/x, HTTP 503)",
+        outcomes=[
+            {"initiative": "1710", "name": "Brand 2026", "status": "ok", "plans": 3, "created": 3},
+            {"initiative": "1711", "name": "Retail", "status": "failed", "error": "HTTP 503 on /v2/x"},
+            {"chunk": 1, "status": "ok", "created": 12},
+        ],
     )
     body = client.get(reverse("sync-run", args=[run.pk]), headers=HTMX_LIVE).content.decode()
     assert "every 1s" not in body
     assert "2 of 4" in body and "HTTP 503" in body
+    assert "Brand 2026" in body and "plans 3, created 3" in body and "HTTP 503 on /v2/x" in body
+    full = client.get(reverse("sync-run", args=[run.pk]))
+    assert full.status_code == 200 and "Run again" in full.content.decode()
 
 
 def test_run_again_queues_a_new_run_of_the_same_kind(
