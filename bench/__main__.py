@@ -24,6 +24,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="smcbridge-bench-"))
     os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smcbridge.settings")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,10 +33,12 @@ def main() -> None:
 
     django.setup()
     from bench.khoros_sync import run_khoros_sync_bench
+    from bench.pages import run_pages_bench
 
     run_khoros_sync_bench(
         initiatives=args.initiatives, plans_per_initiative=args.plans_per_initiative
     )
+    run_pages_bench()
 
 
 def timed(func: Callable[[], object]) -> tuple[float, int, object]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
@@ -17,7 +18,8 @@ from django.utils import timezone
 from campaigns.access import visible_plans
 from campaigns.models import Assignment, ExternalCampaign
 from campaigns.selectors import drift_flags
-from khoros.models import Plan
+from khoros.models import Plan, PlanKpi
+from khoros.selectors import kpi_last_success
 
 AnyUser = AbstractBaseUser | AnonymousUser
 Zoom = Literal["month", "quarter", "year"]
@@ -141,6 +143,13 @@ class Week:
     more_plans: int = 0
 
 
+def kpis_stale() -> bool:
+    """Whether the last successful KPI sync is older than two of its intervals (or missing)."""
+    last = kpi_last_success()
+    limit = timedelta(minutes=2 * getattr(settings, "KHOROS_KPI_SYNC_MINUTES", 240))
+    return last is None or timezone.now() - last.finished_at > limit
+
+
 def state_of(start: date | None, end: date | None, today: date) -> str:
     if start is not None and today < start:
         return "upcoming"
@@ -238,12 +247,23 @@ def calendar_build(
         assignments = assignments.filter(plan__initiative_id=filters.initiative)
     for assignment in assignments:
         plans_by_campaign[assignment.campaign_id].append(assignment.plan)
+    with_kpis = set(
+        PlanKpi.objects.filter(plan__assignment__campaign__in=campaigns)
+        .values_list("plan__assignment__campaign", flat=True)
+        .distinct()
+    )
+    stale = kpis_stale()
     for campaign in campaigns:
         start = campaign.start or period.first
         end = campaign.end or period.last
         marks = []
         if flags.get(campaign.pk):
             marks.append("drift")
+        started = campaign.start is None or campaign.start <= today
+        if plans_by_campaign[campaign.pk] and started and campaign.pk not in with_kpis:
+            marks.append("no KPIs")
+        elif stale and started and state_of(campaign.start, campaign.end, today) == "running":
+            marks.append("stale")
         bar = Bar(
             label=campaign.name,
             start=start,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from difflib import SequenceMatcher
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
 from campaigns.models import Assignment, AuditEvent, CampaignReference, ExternalCampaign
-from khoros.models import Plan
+from khoros.models import Plan, PlanKpi
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -268,3 +269,58 @@ def audit_events(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.date_to:
         qs = qs.filter(at__date__lte=filters.date_to)
     return qs.order_by("-at", "-id")
+
+
+KPI_LABELS = {
+    "impressions": "Impressions",
+    "engagements": "Engagements",
+    "clicks": "Clicks",
+    "reach": "Reach",
+    "video_views": "Video views",
+    "posts": "Posts",
+}
+
+
+@dataclass
+class CampaignKpis:
+    days: list[date]
+    series: dict[str, list[int]]  # KPI name -> one number per day
+    totals: dict[str, int]
+    per_plan: dict[int, dict[str, int]]  # Plan pk -> totals
+
+
+def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
+    """Daily KPI sums of the campaign's Plans the user may see, day by day, in two queries."""
+    plans = visible_plans(user).filter(assignment__campaign=campaign)
+    rows = (
+        PlanKpi.objects.filter(plan__in=plans)
+        .values("day")
+        .annotate(**{name: Sum(name) for name in KPI_LABELS})
+        .order_by("day")
+    )
+    by_day = {row["day"]: row for row in rows}
+    days: list[date] = []
+    if by_day:
+        first = min(by_day)
+        last = max(by_day)
+        if campaign.start is not None:
+            first = min(first, campaign.start)
+        if campaign.end is not None:
+            last = max(last, min(campaign.end, timezone.localdate()))
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    series = {
+        name: [int((by_day.get(day) or {}).get(name) or 0) for day in days] for name in KPI_LABELS
+    }
+    per_plan = {
+        row.pop("plan_id"): {k: int(v or 0) for k, v in row.items()}
+        for row in PlanKpi.objects.filter(plan__in=plans)
+        .values("plan_id")
+        .annotate(**{name: Sum(name) for name in KPI_LABELS})
+        .order_by()
+    }
+    return CampaignKpis(
+        days=days,
+        series=series,
+        totals={name: sum(values) for name, values in series.items()},
+        per_plan=per_plan,
+    )

@@ -15,6 +15,7 @@ urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("calendar/", calendar_views.calendar_page, name="calendar"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),
+    path("campaigns/<int:pk>/kpis.csv", views.campaign_kpis_csv, name="campaign-kpis-csv"),
     path("syncs/", ops.sync_history, name="sync-history"),
     path("syncs/<int:pk>/", ops.sync_run_detail, name="sync-run"),
     path("syncs/<int:pk>/again/", ops.sync_run_again, name="sync-run-again"),

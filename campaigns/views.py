@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -17,14 +19,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors as campaigns_selectors
-from campaigns.access import can_use_workbench, is_sync_admin, visible_initiatives
+from campaigns.access import can_use_workbench, is_sync_admin, visible_initiatives, visible_plans
 from campaigns.calendar import state_of
+from campaigns.charts import bar_chart
 from campaigns.forms import AuditFilterForm
 from campaigns.health import health_check
 from campaigns.models import AuditEvent, ExternalCampaign
 from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
-from khoros.models import SyncRun
+from khoros.models import PlanKpi, SyncRun
 from smcbridge.schedules import SYNC_TASKS
 
 
@@ -84,7 +87,7 @@ def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
             event.action,
             event.campaign.campaign_id if event.campaign else "",
             str(event.plan.khoros_id) if event.plan else "",
-            event.summary,
+            _csv_safe(event.summary),
             json.dumps(event.before, sort_keys=True) if event.before is not None else "",
             json.dumps(event.after, sort_keys=True) if event.after is not None else "",
         ]
@@ -119,20 +122,76 @@ def audit(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _kpi_freshness() -> dict[str, object]:
+    """When KPIs were last pulled, and whether that is older than two sync intervals."""
+    last = khoros_selectors.kpi_last_success()
+    if last is None:
+        return {"kpi_last": None, "kpi_stale": True}
+    limit = timedelta(minutes=2 * getattr(settings, "KHOROS_KPI_SYNC_MINUTES", 240))
+    return {"kpi_last": last, "kpi_stale": timezone.now() - last.finished_at > limit}
+
+
 @login_required
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One campaign: its dates and state, the Plans that feed it, and any drift from SAP MC."""
+    """One campaign: state, Plans, daily KPI charts and totals, freshness, drift."""
     if not can_use_workbench(request.user):
         raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")
     campaign = get_object_or_404(ExternalCampaign, pk=pk)
     assigned, hidden = campaigns_selectors.campaign_assigned_plans(
         campaign=campaign, user=request.user
     )
+    kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=request.user)
+    charts = [
+        bar_chart(label, list(zip(kpis.days, kpis.series[name], strict=True)))
+        for name, label in campaigns_selectors.KPI_LABELS.items()
+    ]
+    for assignment in assigned:
+        assignment.kpi_totals = kpis.per_plan.get(assignment.plan_id, {})
     context = {
         "campaign": campaign,
         "assigned": assigned,
         "hidden_assigned": hidden,
         "drift": campaigns_selectors.campaign_drift(campaign=campaign),
         "state": state_of(campaign.start, campaign.end, timezone.localdate()),
+        "kpis": kpis,
+        "charts": charts if kpis.days else [],
+        "kpi_labels": campaigns_selectors.KPI_LABELS,
+        **_kpi_freshness(),
     }
     return render(request, "campaigns/campaign.html", context)
+
+
+def _csv_safe(value: object) -> object:
+    """Keep spreadsheet programs from running a name that starts like a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@login_required
+def campaign_kpis_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The campaign's daily numbers per Plan as CSV, in the Khoros company's days."""
+    if not can_use_workbench(request.user):
+        raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")
+    campaign = get_object_or_404(ExternalCampaign, pk=pk)
+    plans = visible_plans(request.user).filter(assignment__campaign=campaign)
+    rows = (
+        PlanKpi.objects.filter(plan__in=plans)
+        .select_related("plan")
+        .order_by("day", "plan__name", "plan_id")
+    )
+    names = list(campaigns_selectors.KPI_LABELS)
+
+    def lines() -> Iterator[list[object]]:
+        yield ["date", "external_campaign_id", "plan", *names]
+        for row in rows.iterator(chunk_size=1000):
+            values = [getattr(row, name) for name in names]
+            yield [row.day.isoformat(), row.plan.khoros_id.hex, _csv_safe(row.plan.name), *values]
+
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(line) for line in lines()), content_type="text/csv; charset=utf-8"
+    )
+    filename = f"smcbridge-{campaign.campaign_id or campaign.pk}-kpis.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

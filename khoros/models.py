@@ -132,3 +132,95 @@ class SyncLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} lease"
+
+
+class PlanKpi(models.Model):
+    """Daily totals of one Plan's published posts, as the Khoros analytics export reports them."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="kpis")
+    # A calendar day in the Khoros company time zone (KHOROS_COMPANY_TIMEZONE, or the API user's):
+    # the zone the Plans' own start_day and end_day are in, so a Plan's days and its KPIs agree.
+    day = models.DateField()
+    impressions = models.PositiveBigIntegerField(default=0)
+    engagements = models.PositiveBigIntegerField(default=0)
+    clicks = models.PositiveBigIntegerField(default=0)
+    reach = models.PositiveBigIntegerField(default=0)
+    video_views = models.PositiveBigIntegerField(default=0)
+    posts = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["plan", "day"]
+        constraints = [
+            # The upsert's conflict target: one row per Plan and day, whatever the re-pulls.
+            models.UniqueConstraint(fields=["plan", "day"], name="khoros_plankpi_plan_day")
+        ]
+        indexes = [models.Index(fields=["day"])]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} {self.day}"
+
+
+class KpiExport(models.Model):
+    """One Khoros analytics export a KPI sync asked for, kept so that a restart resumes it."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Requested"  # POST sent, no export id yet
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETE = "complete", "Complete"  # Khoros finished it; not downloaded yet
+        DOWNLOADED = "downloaded", "Downloaded"  # read to the end and written
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Link expired"
+        ABANDONED = "abandoned", "Abandoned"
+
+    # States a later run picks up instead of asking Khoros for a new export.
+    RESUMABLE = (State.PENDING, State.RUNNING, State.COMPLETE)
+
+    export_id = models.CharField(max_length=64, blank=True)
+    run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="kpi_exports"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED)
+    # True: the whole history of Plans never pulled before; False: the trailing re-pull window.
+    full_history = models.BooleanField(default=False)
+    start = models.DateField()  # inclusive
+    stop = models.DateField()  # exclusive, as Khoros takes it
+    timezone = models.CharField(max_length=64)
+    plan_ids = models.JSONField(default=list)  # Khoros Plan UUIDs, sorted
+    initiative_ids = models.JSONField(default=list)
+    field_ids = models.JSONField(default=dict)  # our KPI name -> Khoros field id, as requested
+    # The pre-signed download link is not stored: it is a credential until it expires, and a
+    # fresh one is one status call away.
+    requested_at = models.DateTimeField()
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    polls = models.PositiveIntegerField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_read = models.PositiveBigIntegerField(default=0)
+    rows_failed = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        # export_id is not unique here: a Khoros (or simulator) that starts counting again
+        # must not make the bridge crash on a log of past exports.
+        indexes = [models.Index(fields=["state", "requested_at"])]
+
+    def __str__(self) -> str:
+        return f"Khoros export {self.export_id or '(requested)'} ({self.state})"
+
+
+class Company(models.Model):
+    """A Khoros company the token can reach, as /v2/me lists it: SAP MC's ADVERTISER values."""
+
+    khoros_id = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=255)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "khoros_id"]
+        verbose_name_plural = "companies"
+
+    def __str__(self) -> str:
+        return self.name

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
-from khoros.models import Initiative, Plan, SyncRun
+from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi, SyncRun
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,70 @@ def sync_last_runs() -> dict[str, SyncRun]:
         if run is not None:
             last[kind] = run
     return last
+
+
+# The daily numbers PlanKpi holds, in display order.
+KPI_COLUMNS: tuple[str, ...] = (
+    "impressions",
+    "engagements",
+    "clicks",
+    "reach",
+    "video_views",
+    "posts",
+)
+
+
+def plan_kpi_daily(
+    *, plans: Iterable[Plan] | QuerySet[Plan], date_from: date, date_to: date
+) -> QuerySet[PlanKpi]:
+    """Daily KPI rows of `plans` from `date_from` to `date_to` (both inclusive), by Plan and day."""
+    return PlanKpi.objects.filter(plan__in=plans, day__gte=date_from, day__lte=date_to).order_by(
+        "plan_id", "day"
+    )
+
+
+def plan_kpi_totals(
+    *, plans: Iterable[Plan] | QuerySet[Plan], date_from: date, date_to: date
+) -> dict[int, dict[str, int]]:
+    """Sum of each KPI per Plan pk over the days from `date_from` to `date_to`, in one query."""
+    rows = (
+        plan_kpi_daily(plans=plans, date_from=date_from, date_to=date_to)
+        .order_by()
+        .values("plan_id")
+        .annotate(**{name: Sum(name) for name in KPI_COLUMNS})
+    )
+    return {row.pop("plan_id"): {k: v or 0 for k, v in row.items()} for row in rows}
+
+
+@dataclass(frozen=True)
+class KpiFreshness:
+    run: SyncRun
+    finished_at: datetime
+    timezone: str  # the zone of the daily buckets: a day's number is for this zone's day
+
+
+def kpi_last_success() -> KpiFreshness | None:
+    """The last KPI sync that succeeded, and the time zone its days are counted in."""
+    run = (
+        SyncRun.objects.filter(
+            kind=SyncRun.Kind.KHOROS_KPIS,
+            status=SyncRun.Status.SUCCEEDED,
+            finished_at__isnull=False,
+        )
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if run is None or run.finished_at is None:
+        return None
+    zone = (
+        KpiExport.objects.filter(state=KpiExport.State.DOWNLOADED)
+        .order_by("-finished_at", "-id")
+        .values_list("timezone", flat=True)
+        .first()
+    )
+    return KpiFreshness(run=run, finished_at=run.finished_at, timezone=zone or "")
+
+
+def companies() -> list[tuple[str, str]]:
+    """The Khoros companies the bridge serves, as (id, name)."""
+    return list(Company.objects.order_by("name", "khoros_id").values_list("khoros_id", "name"))

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from khoros import client as khoros_client
-from khoros.models import Initiative, Plan, SyncRun
+from khoros.models import Company, Initiative, Plan, SyncRun
 from khoros.runs import (
     COUNT_FIELDS,
     redact,
@@ -142,6 +142,16 @@ def _initiatives_write(
     return 0
 
 
+def company_upsert(*, company: khoros_client.Company, now: datetime) -> None:
+    """Remember the configured company's name: SAP MC's value help asks for it, Khoros not."""
+    row = Company.objects.filter(khoros_id=company.id).first()
+    if row is None:
+        Company.objects.create(khoros_id=company.id, name=company.name[:255], last_seen=now)
+    elif row.name != company.name[:255] or now - row.last_seen >= LAST_SEEN_REFRESH:
+        row.name, row.last_seen = company.name[:255], now
+        row.save(update_fields=["name", "last_seen"])
+
+
 def company_zone(client: khoros_client.KhorosClient) -> ZoneInfo:
     """The Khoros company's time zone: configured, or the API user's (the API has no other)."""
     name = settings.KHOROS_COMPANY_TIMEZONE or client.whoami().timezone
@@ -243,7 +253,7 @@ def _sync_plans(
     on_progress: Callable[[SyncRun], None] | None,
 ) -> SyncRun:
     try:
-        client.check_company()
+        company = client.check_company()
         zone = company_zone(client)
         fetched = list(client.iter_initiatives())
     except khoros_client.KhorosError as exc:
@@ -256,6 +266,7 @@ def _sync_plans(
         return run_finish(run, status, f"Could not list Initiatives: {_error_text(exc)}")
 
     now = timezone.now()
+    company_upsert(company=company, now=now)
     initiatives, counts = _initiatives_upsert(fetched=fetched, now=now)
     run.removed_count = counts.removed
     run.progress_total = len(fetched)

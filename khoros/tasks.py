@@ -21,3 +21,8 @@ def sync_task(kind: str, run_id: int | None = None) -> str:
 def sync_khoros_task(run_id: int | None = None) -> str:
     """Run the Khoros plan sync."""
     return sync_task(SyncRun.Kind.KHOROS_PLANS, run_id)
+
+
+def sync_khoros_kpis_task(run_id: int | None = None) -> str:
+    """Run the Khoros KPI sync."""
+    return sync_task(SyncRun.Kind.KHOROS_KPIS, run_id)

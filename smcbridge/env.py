@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
+from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+T = TypeVar("T")
 
 
 def env_str(name: str, default: str = "", *, environ: Mapping[str, str] = os.environ) -> str:
@@ -71,3 +74,45 @@ def env_list(
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_mapping(
+    name: str,
+    default: Mapping[str, T],
+    *,
+    convert: Callable[[str], T],
+    keys: Collection[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, T]:
+    """Return a `key=value,key=value` variable as a dict, each value passed through `convert`."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return dict(default)
+    result: dict[str, T] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, text = (part.strip() for part in item.partition("="))
+        if not sep or not key or not text:
+            raise ImproperlyConfigured(f"{name} must be key=value pairs separated by commas")
+        if keys is not None and key not in keys:
+            raise ImproperlyConfigured(
+                f"{name}: unknown key {key!r}; expected one of {', '.join(sorted(keys))}"
+            )
+        if key in result:
+            raise ImproperlyConfigured(f"{name}: {key!r} is given twice")
+        try:
+            result[key] = convert(text)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: bad value for {key!r}: {exc}") from None
+    if not result:
+        raise ImproperlyConfigured(f"{name} holds no key=value pair")
+    return result
+
+
+def positive_int(text: str) -> int:
+    """Convert a whole number above zero (a converter for env_mapping)."""
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"{value} is not above zero")
+    return value

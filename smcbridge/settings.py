@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from smcbridge.env import env_bool, env_float, env_int, env_list, env_str
+from smcbridge.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_mapping,
+    env_str,
+    positive_int,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SMCBRIDGE_VAR_DIR", str(BASE_DIR / "var")))
@@ -132,6 +140,21 @@ KHOROS_MAX_RETRIES = env_int("KHOROS_MAX_RETRIES", 4, minimum=0)
 KHOROS_BACKOFF_BASE = env_float("KHOROS_BACKOFF_BASE", 0.5, minimum=0.0)
 KHOROS_BACKOFF_CAP = env_float("KHOROS_BACKOFF_CAP", 30.0, minimum=0.0)
 KHOROS_SYNC_MINUTES = env_int("KHOROS_SYNC_MINUTES", 30, minimum=1)
+# KPI sync: every 4 hours, re-pulling the trailing days because social metrics keep changing.
+KHOROS_KPI_SYNC_MINUTES = env_int("KHOROS_KPI_SYNC_MINUTES", 240, minimum=1)
+KHOROS_KPI_TRAILING_DAYS = env_int("KHOROS_KPI_TRAILING_DAYS", 7, minimum=1)
+# Our KPI names -> Khoros analytics field ids. The catalogue is not public; the defaults are the
+# simulator's (GET /v2/analytics/export/posts/fields lists a company's real ones).
+KHOROS_KPI_FIELDS = env_mapping(
+    "KHOROS_KPI_FIELDS",
+    {"impressions": 101, "engagements": 102, "clicks": 103, "reach": 104, "video_views": 105},
+    convert=positive_int,
+    keys=("impressions", "engagements", "clicks", "reach", "video_views"),
+)
+# An export still not complete this long after it was requested is abandoned (the run fails).
+KHOROS_EXPORT_MAX_WAIT_SECONDS = env_float("KHOROS_EXPORT_MAX_WAIT_SECONDS", 900.0, minimum=1.0)
+# First wait between export status polls, doubled after each poll up to a cap.
+KHOROS_EXPORT_POLL_BASE = env_float("KHOROS_EXPORT_POLL_BASE", 2.0, minimum=0.0)
 
 # SAP Marketing Cloud (OData campaign API). The category code of Khoros campaigns is customer
 # configuration, as are the lifecycle codes.
@@ -145,6 +168,16 @@ SAPMC_MAX_RETRIES = env_int("SAPMC_MAX_RETRIES", 4, minimum=0)
 SAPMC_BACKOFF_BASE = env_float("SAPMC_BACKOFF_BASE", 0.5, minimum=0.0)
 SAPMC_BACKOFF_CAP = env_float("SAPMC_BACKOFF_CAP", 30.0, minimum=0.0)
 SAPMC_SYNC_MINUTES = env_int("SAPMC_SYNC_MINUTES", 60, minimum=1)
+# SAP MC's calls to the bridge (/sapmc/extcamp/v1/): its communication user. An empty password
+# means a demo password under DEBUG and every call refused otherwise; the API decides that when
+# a call comes in, so the app boots without it.
+SAPMC_INBOUND_USER = env_str("SAPMC_INBOUND_USER", "sapmc-inbound")
+SAPMC_INBOUND_PASSWORD = env_str("SAPMC_INBOUND_PASSWORD", "")
+# A success report needs no new KPI sync when the last one succeeded this recently.
+SAPMC_REPORT_FRESH_MINUTES = env_int("SAPMC_REPORT_FRESH_MINUTES", 60, minimum=0)
+# Link to a Plan in Khoros that SAP MC shows as ExternalCampaignURL; "{plan_id}" becomes the
+# Plan's UUID. Empty: no link.
+SAPMC_EXTERNAL_CAMPAIGN_URL = env_str("SAPMC_EXTERNAL_CAMPAIGN_URL", "")
 
 # Alerts: one email to the sync admins when a kind fails this many runs in a row or has not
 # succeeded for STALE_AFTER_INTERVALS of its schedule intervals, one more when it recovers.

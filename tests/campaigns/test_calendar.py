@@ -246,10 +246,38 @@ def big(world):
 def test_fixed_number_of_queries_at_scale(client, world, big, zoom, who, django_assert_num_queries):
     client.force_login(getattr(world, who))
     # session, user, roles, initiatives, statuses, campaign count + page, drift x2, assignments,
-    # unassigned Plans; a manager's grants are joined into the same queries
-    with django_assert_num_queries(11):
+    # campaigns with KPIs, last KPI sync (+ its zone), unassigned Plans; a manager's grants are
+    # joined into the same queries
+    with django_assert_num_queries(13):
         response = client.get(reverse("calendar"), {"zoom": zoom, "date": "2026-04-01"})
     cal = response.context["cal"]
     assert len(cal.rows) == 25  # a page of campaigns, however many there are
     assert cal.page.paginator.count > 25
     assert sum(len(lane) for lane in cal.unassigned_lanes) <= 150
+
+
+def test_bars_mark_missing_and_stale_kpis(client, world):
+    from khoros.models import PlanKpi, SyncRun
+
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    Assignment.objects.create(
+        plan=world.plans[1], campaign=world.campaigns[1], assigned_at=timezone.now()
+    )
+    PlanKpi.objects.create(
+        plan=world.plans[1], day=date(2026, 6, 2), impressions=5, updated_at=timezone.now()
+    )
+    client.force_login(world.admin)
+    with time_machine.travel(datetime(2026, 6, 10, 12, tzinfo=UTC)):
+        SyncRun.objects.create(
+            kind="khoros_kpis",
+            trigger="schedule",
+            status="succeeded",
+            finished_at=timezone.now() - timedelta(days=2),
+        )
+        body = client.get(reverse("calendar"), {"zoom": "year"}).content.decode()
+    spring = re.search(r'title="Spring Sale 2026 \(.*?</a>', body, re.S).group(0)
+    summer = re.search(r'title="Summer 2026 \(.*?</a>', body, re.S).group(0)
+    assert "no KPIs" in spring and "stale" not in spring  # ended, assigned, never had numbers
+    assert "stale" in summer and "no KPIs" not in summer  # running, has numbers, sync too old

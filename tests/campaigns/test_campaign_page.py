@@ -45,3 +45,127 @@ def test_campaign_page_access(client, world, django_user_model):
     assert client.get(url).status_code == 403
     client.force_login(world.admin)
     assert client.get(reverse("campaign", args=[999999])).status_code == 404
+
+
+def _kpis(plan, days, base):
+    from khoros.models import PlanKpi
+
+    PlanKpi.objects.bulk_create(
+        PlanKpi(
+            plan=plan,
+            day=day,
+            impressions=base + i,
+            engagements=10,
+            clicks=2,
+            reach=base,
+            video_views=0,
+            posts=1,
+            updated_at=timezone.now(),
+        )
+        for i, day in enumerate(days)
+    )
+
+
+def test_campaign_page_charts_and_totals_cover_only_visible_plans(client, world):
+    from datetime import date, timedelta
+
+    from khoros.models import SyncRun
+
+    spring = world.campaigns[0]
+    Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
+    Assignment.objects.create(plan=world.plans[2], campaign=spring, assigned_at=timezone.now())
+    days = [date(2026, 3, 1) + timedelta(days=i) for i in range(5)]
+    _kpis(world.plans[0], days, 100)  # Maria's
+    _kpis(world.plans[2], days, 1000)  # Tom's
+    SyncRun.objects.create(
+        kind="khoros_kpis", trigger="schedule", status="succeeded", finished_at=timezone.now()
+    )
+
+    client.force_login(world.maria)
+    response = client.get(reverse("campaign", args=[spring.pk]))
+    kpis = response.context["kpis"]
+    assert kpis.totals["impressions"] == 100 + 101 + 102 + 103 + 104
+    assert kpis.totals["posts"] == 5
+    assert len(kpis.days) == 31  # the campaign's whole March, days without numbers are zeros
+    assert kpis.series["impressions"][:6] == [100, 101, 102, 103, 104, 0]
+    body = response.content.decode()
+    assert body.count('data-testid="chart"') == 6
+    assert "<title>2026-03-03: 102</title>" in body
+    assert 'data-testid="kpi-stale"' not in body
+
+    client.force_login(world.admin)
+    assert (
+        client.get(reverse("campaign", args=[spring.pk])).context["kpis"].totals["reach"]
+        == 5 * 100 + 5 * 1000
+    )
+
+
+def test_stale_or_missing_kpi_sync_is_warned_about(client, world):
+    from datetime import timedelta
+
+    from khoros.models import SyncRun
+
+    client.force_login(world.admin)
+    url = reverse("campaign", args=[world.campaigns[0].pk])
+    assert "No KPI sync has succeeded yet" in client.get(url).content.decode()
+    SyncRun.objects.create(
+        kind="khoros_kpis",
+        trigger="schedule",
+        status="succeeded",
+        finished_at=timezone.now() - timedelta(hours=9),
+    )
+    body = client.get(url).content.decode()
+    assert 'data-testid="kpi-stale"' in body and "older than expected" in body
+
+
+def test_kpi_csv_has_one_row_per_plan_and_day_and_defuses_formulas(client, world):
+    from datetime import date
+
+    spring = world.campaigns[0]
+    world.plans[0].name = "=HYPERLINK(evil)"
+    world.plans[0].save()
+    Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
+    Assignment.objects.create(plan=world.plans[2], campaign=spring, assigned_at=timezone.now())
+    _kpis(world.plans[0], [date(2026, 3, 1), date(2026, 3, 2)], 7)
+    _kpis(world.plans[2], [date(2026, 3, 1)], 9)
+    client.force_login(world.maria)
+    response = client.get(reverse("campaign-kpis-csv", args=[spring.pk]))
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == [
+        "date",
+        "external_campaign_id",
+        "plan",
+        "impressions",
+        "engagements",
+        "clicks",
+        "reach",
+        "video_views",
+        "posts",
+    ]
+    assert rows[1:] == [
+        [
+            "2026-03-01",
+            world.plans[0].khoros_id.hex,
+            "'=HYPERLINK(evil)",
+            "7",
+            "10",
+            "2",
+            "7",
+            "0",
+            "1",
+        ],
+        [
+            "2026-03-02",
+            world.plans[0].khoros_id.hex,
+            "'=HYPERLINK(evil)",
+            "8",
+            "10",
+            "2",
+            "7",
+            "0",
+            "1",
+        ],
+    ]  # Tom's Plan is not Maria's to download

@@ -71,7 +71,12 @@ def test_run_page_polls_while_running_and_stops_when_finished(client, world):
         error="KhorosUnavailableError: down (/v2/x, HTTP 503)",
         outcomes=[
             {"initiative": "1710", "name": "Brand 2026", "status": "ok", "plans": 3, "created": 3},
-            {"initiative": "1711", "name": "Retail", "status": "failed", "error": "HTTP 503 on /v2/x"},
+            {
+                "initiative": "1711",
+                "name": "Retail",
+                "status": "failed",
+                "error": "HTTP 503 on /v2/x",
+            },
             {"chunk": 1, "status": "ok", "created": 12},
         ],
     )

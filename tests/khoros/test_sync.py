@@ -88,7 +88,7 @@ def test_second_sync_on_unchanged_data_writes_nothing(live_khoros):
 
 
 # Measured, and kept here so that a change in either is a deliberate one.
-QUERIES_FIXED = 11
+QUERIES_FIXED = 12
 QUERIES_PER_INITIATIVE = 3
 
 
@@ -356,3 +356,12 @@ def test_configured_company_time_zone_wins_over_the_api_user_zone(live_khoros, s
     # Chicago's last millisecond of the day is already the next afternoon in Tokyo.
     assert row.end_day == seeded.end_date + timedelta(days=1)
     assert not any(r["route"] == "whoami" for r in live_khoros.sim.requests)
+
+
+def test_configured_company_is_remembered_for_sap_mc(live_khoros):
+    from khoros.models import Company
+    from khoros.selectors import companies
+
+    services.sync_khoros()
+    assert companies() == [(live_khoros.data.company_id, live_khoros.data.company_name)]
+    assert Company.objects.count() == 1

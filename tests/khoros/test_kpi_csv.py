@@ -1,0 +1,252 @@
+"""Reading the analytics export CSV: odd files over real HTTP, and the row rules one by one."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from khoros import kpis, services
+from khoros.models import KpiExport, Plan, PlanKpi, SyncRun
+from tests.khoros.test_kpi_sync import expected_totals, snapshot, stored, sync, today_in
+
+pytestmark = pytest.mark.django_db
+
+CHICAGO = ZoneInfo("America/Chicago")
+PLAN_A = "34534cd7-991e-4394-bdb5-88358cd909eb"
+PLAN_B = "0b8f5f8e-4a47-4f0e-9a36-2f4f3f0e8c11"
+FIELDS = {"impressions": 101, "engagements": 102, "clicks": 103, "reach": 104, "video_views": 105}
+CATALOGUE = {
+    101: "Impressions",
+    102: "Engagements",
+    103: "Clicks",
+    104: "Reach",
+    105: "Video Views",
+}
+
+
+@pytest.fixture
+def mirrored(live_khoros):
+    assert services.sync_khoros().status == SyncRun.Status.SUCCEEDED
+    return live_khoros
+
+
+def make_sums(**overrides) -> kpis.KpiSums:
+    values = {
+        "plans": {PLAN_A: 1, PLAN_B: 2},
+        "zone": CHICAGO,
+        "start": date(2026, 10, 1),
+        "stop": date(2026, 10, 8),
+        "field_ids": FIELDS,
+        "catalogue": lambda: CATALOGUE,
+    }
+    return kpis.KpiSums(**{**values, **overrides})
+
+
+def row(plan: str = PLAN_A, published: str = "2026-10-02T09:30:00-05:00", **metrics: str):
+    values = {"Impressions": "10", "Engagements": "2", "Clicks": "1", "Reach": "8"}
+    values["Video Views"] = "0"
+    values.update(metrics)
+    return {"post_id": "1", "plan_id": plan, "published_at": published, **values}
+
+
+# --- Odd files from the simulator ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["csv_bom", "csv_quoted_newlines"])
+def test_a_bom_or_quoted_newlines_do_not_change_the_totals(mirrored, fault):
+    mirrored.sim.add_fault("export_download", fault)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert stored() == expected_totals(mirrored.data)
+    # One row per post: a newline inside a quoted field does not start a row.
+    assert KpiExport.objects.get().rows_read == 80
+    assert run.failed_count == 0
+
+
+def test_an_export_with_zero_rows_succeeds_and_writes_nothing(mirrored):
+    mirrored.sim.add_fault("export_download", "csv_empty")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert PlanKpi.objects.count() == 0
+    assert run.outcomes[0]["rows"] == 0
+    assert "no rows" in run.outcomes[0]["note"]
+
+
+def test_an_empty_export_never_wipes_stored_days(mirrored):
+    sync()
+    before = snapshot()
+    mirrored.sim.add_fault("export_download", "csv_empty")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert snapshot() == before
+    assert run.outcomes[0]["zeroed"] == 0
+
+
+def test_a_row_that_cannot_be_read_does_not_stop_the_others(mirrored):
+    mirrored.sim.add_fault("export_download", "csv_bad_row", value="n/a")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert run.failed_count == 1
+    (bad,) = run.outcomes[0]["bad_rows"]
+    assert bad["error"] == "impressions: 'n/a' is not a count"
+    assert run.outcomes[0]["rows_failed"] == 1 and run.outcomes[0]["rows"] == 80
+    assert "1 CSV rows could not be read" in run.error and bad["plan"] in run.error
+    assert KpiExport.objects.get().rows_failed == 1
+    # Every other (Plan, day) landed; the day of the rejected row was not written at all
+    # rather than with a sum known to be short.
+    bad_key = (bad["plan"], date.fromisoformat(bad["day"]))
+    expected = expected_totals(mirrored.data)
+    assert bad_key in expected
+    assert stored() == {k: v for k, v in expected.items() if k != bad_key}
+
+
+def test_a_day_with_a_rejected_row_keeps_its_stored_value(mirrored):
+    sync()
+    since = today_in(mirrored.data) - timedelta(days=6)
+    # Every stored day of the trailing window is wrong now: a successful read fixes each one.
+    PlanKpi.objects.filter(day__gte=since).update(impressions=1)
+    mirrored.sim.add_fault("export_download", "csv_bad_row")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    (bad,) = run.outcomes[0]["bad_rows"]
+    bad_key = (bad["plan"], date.fromisoformat(bad["day"]))
+    now = stored(since=since)
+    assert now[bad_key][0] == 1  # kept, neither overwritten with a short sum nor zeroed
+    expected = expected_totals(mirrored.data, since=since)
+    assert {k: v for k, v in now.items() if k != bad_key} == {
+        k: v for k, v in expected.items() if k != bad_key
+    }
+
+
+# --- Row rules ----------------------------------------------------------------------------------
+
+
+def test_rows_are_summed_per_plan_and_local_day():
+    sums = make_sums()
+    sums.add(row())
+    sums.add(row(published="2026-10-02T23:59:00-05:00", Impressions="5"))
+    # 04:30 UTC on the 3rd is still the 2nd in Chicago.
+    sums.add(row(published="2026-10-03T04:30:00Z", Impressions="1"))
+    sums.add(row(plan=PLAN_B, published="2026-10-03T10:00:00-05:00"))
+
+    assert sums.sums == {
+        (1, date(2026, 10, 2)): [16, 6, 3, 24, 0, 3],
+        (2, date(2026, 10, 3)): [10, 2, 1, 8, 0, 1],
+    }
+    assert (sums.rows_read, sums.rows_failed, sums.rows_ignored) == (4, 0, 0)
+
+
+def test_columns_are_found_by_catalogue_name_or_field_id_whatever_the_spelling():
+    by_id = {"Plan ID": PLAN_A, "Published At": "2026-10-02", "101": "7", "field_102": "3"}
+    sums = make_sums(field_ids={"impressions": 101, "engagements": 102}, catalogue=dict)
+    sums.add(by_id)
+    assert sums.sums == {(1, date(2026, 10, 2)): [7, 3, 0, 0, 0, 1]}
+
+    bom = {"\ufeffplan_id": PLAN_A, "published_at": "2026-10-02", "Impressions": "4"}
+    sums = make_sums(field_ids={"impressions": 101})
+    sums.add(bom)
+    assert sums.sums == {(1, date(2026, 10, 2)): [4, 0, 0, 0, 0, 1]}
+
+
+def test_a_missing_column_fails_the_export_clearly():
+    sums = make_sums()
+    with pytest.raises(
+        kpis.ExportError, match=r"no column for .*video_views \(field 105, Video Views\)"
+    ):
+        sums.add({"plan_id": PLAN_A, "published_at": "2026-10-02", "Impressions": "1"})
+    with pytest.raises(kpis.ExportError, match="the plan id"):
+        make_sums(field_ids={}).add({"published_at": "2026-10-02"})
+
+
+@pytest.mark.parametrize(
+    ("published", "day"),
+    [
+        ("2026-10-02", date(2026, 10, 2)),
+        ("2026-10-02T23:30:00", date(2026, 10, 2)),  # no offset: the export's zone
+        ("2026-10-03T03:00:00+00:00", date(2026, 10, 2)),
+        ("2026-10-02T10:00:00.123-0500", date(2026, 10, 2)),
+        ("1791000000000", date(2026, 10, 2)),  # epoch ms: 2026-10-03 04:00 UTC
+    ],
+)
+def test_publication_times_are_read_in_the_company_zone(published, day):
+    assert kpis.parse_post_day(published, CHICAGO) == day
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("12", 12), (" 7 ", 7), ("", 0), ("12.0", 12), ("1e3", 1000)]
+)
+def test_counts_accept_whole_numbers_and_blanks(text, value):
+    assert kpis.parse_count(text) == value
+
+
+@pytest.mark.parametrize("text", ["n/a", "-1", "1.5", "nan", "inf", "1,234"])
+def test_counts_refuse_anything_else(text):
+    with pytest.raises(ValueError):
+        kpis.parse_count(text)
+
+
+def test_unreadable_rows_are_counted_reported_and_taint_what_they_touch():
+    sums = make_sums()
+    sums.add(row())
+    sums.add(row(Clicks="lots"))  # taints (A, 2nd)
+    sums.add(row(plan=PLAN_B, published="yesterday"))  # taints every day of B
+    sums.add(row(plan="not-a-uuid"))  # cannot be placed at all
+    sums.add(row(plan="11111111-1111-4111-8111-111111111111"))  # not ours: ignored
+    sums.add(row(published="2026-12-24T10:00:00-06:00"))  # outside the window: ignored
+
+    assert (sums.rows_read, sums.rows_failed, sums.rows_ignored) == (6, 3, 2)
+    assert sums.unplaced_failures == 1
+    assert sums.keeps((1, date(2026, 10, 2))) and not sums.keeps((1, date(2026, 10, 3)))
+    assert sums.keeps((2, date(2026, 10, 5)))
+    assert [b["row"] for b in sums.bad_rows] == [2, 3, 4]
+    assert sums.bad_rows[0] == {
+        "row": 2,
+        "plan": PLAN_A,
+        "day": "2026-10-02",
+        "error": "clicks: 'lots' is not a count",
+    }
+
+
+def test_only_the_first_rejected_rows_are_listed_but_all_are_counted():
+    sums = make_sums()
+    for _ in range(kpis.BAD_ROWS_SHOWN + 5):
+        sums.add(row(Reach="?"))
+    assert sums.rows_failed == kpis.BAD_ROWS_SHOWN + 5
+    assert len(sums.bad_rows) == kpis.BAD_ROWS_SHOWN
+
+
+def test_a_row_that_cannot_be_placed_stops_every_zeroing(mirrored):
+    plan = Plan.objects.order_by("pk").first()
+    day = date(2026, 10, 2)
+    kept = PlanKpi.objects.create(plan=plan, day=day, impressions=9, updated_at=timezone.now())
+    export = KpiExport.objects.create(
+        start=date(2026, 10, 1),
+        stop=date(2026, 10, 8),
+        timezone="America/Chicago",
+        requested_at=timezone.now(),
+        state=KpiExport.State.COMPLETE,
+    )
+    sums = make_sums(plans={str(plan.khoros_id): plan.pk})
+    sums.add(row(plan=str(plan.khoros_id), published="2026-10-04"))
+    sums.add(row(plan="garbage"))
+
+    counts = kpis.kpis_write(export=export, sums=sums, plan_pks=[plan.pk], now=timezone.now())
+
+    assert (counts.created, counts.zeroed) == (1, 0)
+    kept.refresh_from_db()
+    assert kept.impressions == 9
+    export.refresh_from_db()
+    assert (export.state, export.rows_read, export.rows_failed) == ("downloaded", 2, 1)
