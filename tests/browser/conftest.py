@@ -56,3 +56,11 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has swapped, settled and bound its triggers on the new content."""
+    busy = ".htmx-request, .htmx-swapping, .htmx-settling"
+    page.wait_for_function(f"() => window.htmx && !document.querySelector('{busy}')")
+    # htmx binds triggers of swapped-in content right after settling: a person types later.
+    page.wait_for_timeout(150)

@@ -14,7 +14,7 @@ from campaigns.models import Assignment
 from khoros.models import SyncRun
 from khoros.runs import sync_request
 from khoros.tasks import sync_khoros_task
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import htmx_settled, screenshot
 from tests.browser.test_workbench_browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,6 +45,7 @@ def test_manager_navigates_the_calendar(live_server, world, page):
         page.get_by_role("heading", name="Q2 2026").wait_for()
         assert page.locator(".tl-row.campaign a.bar", has_text="Summer 2026").count() == 1
 
+        htmx_settled(page)
         page.get_by_label("Search").fill("teaser")
         page.locator(".bar", has_text="Summer teaser").wait_for()
         page.wait_for_function("() => !document.querySelector('.tl-row.campaign a.bar')")
@@ -57,6 +58,7 @@ def test_manager_navigates_the_calendar(live_server, world, page):
 
         page.get_by_role("link", name="Month").click()
         page.get_by_role("heading", name="April 2026").wait_for()
+        htmx_settled(page)
         page.get_by_label("Search").fill("")
         page.wait_for_function("() => !location.search.includes('teaser')")
         page.get_by_role("link", name="‹ Previous").click()

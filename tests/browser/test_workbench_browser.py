@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import Assignment, AuditEvent
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import htmx_settled, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +32,7 @@ def test_manager_assigns_a_plan_without_reload_and_the_audit_has_it(
     page.get_by_role("heading", name="Spring Sale 2026").wait_for()
     assert "campaign=" in page.url  # a real, shareable URL
 
+    htmx_settled(page)
     page.get_by_label("Note for new assignments").fill("launch week")
     page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
     page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
