@@ -8,30 +8,41 @@ password never appears in a message, a repr or a log line.
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import random
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any, TypeVar, Unpack
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 
 import requests
 
 from smcbridge.outgoing_http import (
     RETRY_STATUSES,
-    Attempts,
+    AuthError,
+    BadPayloadError,
+    ClientError,
     ClientStats,
-    RetryPolicy,
+    HttpClient,
+    NotFoundError,
+    RateLimitedError,
+    RequestError,
+    TransportOptions,
+    UnavailableError,
+    UndecodableBodyError,
+    clean_text,
+    client_settings,
     decode_json,
+    http_url,
+    looks_like_markup,
     origin,
     parse_retry_after,
+    storable_copy,
 )
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Campaign",
@@ -77,63 +88,35 @@ _ODATA_DATE = re.compile(
 )
 
 
-class SapmcError(Exception):
+class SapmcError(ClientError):
     """Base of every error the SAP MC client raises; `retryable` says whether trying later helps."""
 
-    retryable: bool = False
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        path: str | None = None,
-        retryable: bool | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.path = path
-        if retryable is not None:
-            self.retryable = retryable
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only attributes would be lost when a task queue pickles the error.
-        return (self.__class__, self.args, self.__dict__)
-
-
-class SapmcAuthError(SapmcError):
+class SapmcAuthError(SapmcError, AuthError):
     """Raise when SAP MC refuses the communication user (401, 403, a logon page or redirect)."""
 
 
-class SapmcNotFoundError(SapmcError):
+class SapmcNotFoundError(SapmcError, NotFoundError):
     """Raise when the entity or the service path does not exist."""
 
 
-class SapmcRequestError(SapmcError):
+class SapmcRequestError(SapmcError, RequestError):
     """Raise when SAP MC rejects what was asked (400 and other 4xx): fix the call, not the time."""
 
 
-class SapmcRateLimitedError(SapmcError):
+class SapmcRateLimitedError(SapmcError, RateLimitedError):
     """Raise when SAP MC still throttles after the retry budget is spent."""
 
-    retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class SapmcUnavailableError(SapmcError):
+class SapmcUnavailableError(SapmcError, UnavailableError):
     """Raise when SAP MC fails (5xx, timeout, broken connection) after the retry budget."""
 
-    retryable = True
 
-
-class SapmcBadPayloadError(SapmcError):
+class SapmcBadPayloadError(SapmcError, BadPayloadError):
     """Raise when an answer cannot be parsed or breaks the contract (shape, lengths, links)."""
 
 
-class _UndecodableBodyError(SapmcBadPayloadError):
+class _UndecodableBodyError(SapmcBadPayloadError, UndecodableBodyError):
     """Raise for a 2xx body that is not JSON: the one payload failure worth one more GET."""
 
 
@@ -178,30 +161,11 @@ def _bad(message: str) -> SapmcBadPayloadError:
     return SapmcBadPayloadError(message)
 
 
-def _clean_text(value: str) -> str:
-    """Drop NUL characters and lone surrogates, which Postgres text and jsonb cannot store."""
-    value = value.replace("\x00", "")
-    if not value.isascii():
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
-def _clean_json(value: Any) -> Any:
-    if isinstance(value, str):
-        return _clean_text(value)
-    if isinstance(value, list):
-        return [_clean_json(v) for v in value]
-    if isinstance(value, dict):
-        return {_clean_text(k): _clean_json(v) for k, v in value.items()}
-    return value
-
-
 def _storable(item: dict[str, Any]) -> dict[str, Any]:
     try:
-        copied = json.loads(json.dumps(item, allow_nan=False))
-    except (TypeError, ValueError, RecursionError):
+        return storable_copy(item)
+    except ValueError:
         raise _bad("campaign payload is not plain JSON") from None
-    return _clean_json(copied)
 
 
 def parse_odata_datetime(value: object) -> datetime:
@@ -213,7 +177,7 @@ def parse_odata_datetime(value: object) -> datetime:
         raise _bad(f"expected an OData date string, got {type(value).__name__}")
     found = _ODATA_DATE.fullmatch(value)
     if found is None:
-        raise _bad(f"not an OData date: {_clean_text(value[:40])!r}")
+        raise _bad(f"not an OData date: {clean_text(value[:40])!r}")
     if found["offset"] is not None and int(found["offset"]) >= 24 * 60:
         raise _bad(f"OData date offset out of range: {value[:40]!r}")
     try:
@@ -243,7 +207,7 @@ def _text(
         return ""
     if not isinstance(value, str):
         raise _bad(f"{what}: {key} must be a string, got {type(value).__name__}")
-    value = _clean_text(value)
+    value = clean_text(value)
     if max_length is not None and len(value) > max_length:
         raise _bad(f"{what}: {key} is longer than {max_length} characters")
     return value
@@ -256,7 +220,7 @@ def _guid(item: dict[str, Any], key: str, what: str) -> str:
     try:
         return str(uuid.UUID(value.strip()))
     except ValueError:
-        raise _bad(f"{what}: {key} is not a GUID: {_clean_text(value[:40])!r}") from None
+        raise _bad(f"{what}: {key} is not a GUID: {clean_text(value[:40])!r}") from None
 
 
 def _instant(item: dict[str, Any], key: str, what: str) -> datetime | None:
@@ -390,10 +354,6 @@ def _url_key(url: str) -> tuple[Any, ...]:
     return (*origin(url), unquote(parts.path), tuple(sorted(parse_qsl(parts.query, True))))
 
 
-def _looks_like_markup(text: str) -> bool:
-    return text.lstrip()[:1] == "<"
-
-
 def _odata_message(payload: object) -> str:
     """Return the message of an OData error body, or ""."""
     if not isinstance(payload, dict):
@@ -410,8 +370,12 @@ def _odata_message(payload: object) -> str:
 # The client ---------------------------------------------------------------------------------
 
 
-class SapmcClient:
+class SapmcClient(HttpClient):
     """Read the campaigns of SAP MC's API_MKT_CAMPAIGN_SRV as one communication user."""
+
+    system = "SAP MC"
+    unavailable_error = SapmcUnavailableError
+    logger = logger
 
     def __init__(
         self,
@@ -419,67 +383,30 @@ class SapmcClient:
         base_url: str,
         user: str,
         password: str,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 4,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        retry_budget_seconds: float = 120.0,
         page_size: int = 100,
-        user_agent: str = "smcbridge/0.1",
-        sleep: Callable[[float], None] = time.sleep,
+        **options: Unpack[TransportOptions],
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("base_url must be an http(s) URL")
+        """Talk to SAP MC at base_url; `options` (timeouts, retries) go to HttpClient."""
+        parts = http_url(base_url)
         if parts.username or parts.password:
             # Credentials in the URL would end up in logs and error messages.
             raise ValueError("base_url must not carry credentials: use SAPMC_USER/SAPMC_PASSWORD")
         if not user or not password:
             raise ValueError("user and password are required")
-        if len(timeout) != 2 or min(timeout) <= 0:
-            raise ValueError("timeout must be a (connect, read) pair of positive seconds")
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        super().__init__(secrets=(password, basic), **options)
         root = base_url.rstrip("/")
         # The base URL is the host root; tolerate one that already names the service.
         self.service_url = root if root.endswith(SERVICE_PATH) else root + SERVICE_PATH
         self.base_url = self.service_url[: -len(SERVICE_PATH)]
         self.user = user
-        self.timeout = (float(timeout[0]), float(timeout[1]))
-        self.retry_policy = RetryPolicy(
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            budget_seconds=retry_budget_seconds,
-        )
         self.page_size = page_size
-        self.stats = ClientStats()
-        self._sleep = sleep
-        self._random = random.Random()
-        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
-        # A server may echo what it refused; these never reach a message or a log line.
-        self._secrets = tuple(s for s in (password, basic) if s)
-        self._session = requests.Session()
         self._session.auth = requests.auth.HTTPBasicAuth(user, password)
-        self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
 
     def __repr__(self) -> str:
         return f"<SapmcClient {self.base_url} user={self.user}>"
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._session.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- Campaigns ---------------------------------------------------------------------------
 
@@ -565,7 +492,7 @@ class SapmcClient:
     def fetch_csrf_token(self) -> str:
         """Return a CSRF token for a later write; it is bound to this client's session cookies."""
         url = self._url("/", [("$format", "json")])
-        response = self._send(url, headers={"X-CSRF-Token": "Fetch"}, accept=self._accept_raw)
+        response = self._get(url, headers={"X-CSRF-Token": "Fetch"}, accept=self._accept_raw)
         token = response.headers.get("X-CSRF-Token", "").strip()
         if not token or token.lower() in ("required", "fetch"):
             raise SapmcBadPayloadError(
@@ -598,70 +525,28 @@ class SapmcClient:
 
     def _get_json(self, url: str) -> Any:
         path = urlsplit(url).path
-        return self._send(url, accept=lambda response: self._accept_json(response, path))
+        return self._get(url, accept=lambda response: self._accept_json(response, path))
 
-    def _send(
+    def _get(
         self,
         url: str,
         *,
-        accept: Callable[[requests.Response], Any],
+        accept: Callable[[requests.Response], _T],
         headers: dict[str, str] | None = None,
-    ) -> Any:
+    ) -> _T:
         """GET url and return what accept makes of the answer, retrying what may heal."""
-        # Retried: 429, 502-504 and 500, timeouts, broken connections, and once a 2xx body that
-        # is not JSON (a proxy that cut the body short looks exactly like that).
+        # No redirects: SAP sends a redirect to its logon page, and a followed redirect could
+        # carry the session elsewhere. No chained requests exception either (chain=False): its
+        # text is ours to vet, not the library's.
         path = urlsplit(url).path
-        attempts = Attempts(
-            self.retry_policy, stats=self.stats, sleep=self._sleep, rng=self._random
+        return self._send(
+            "GET", url, path=path, accept=accept, headers=headers, allow_redirects=False
         )
-        undecodable_retry_left = True
-        while True:
-            attempt = attempts.start()
-            retry_after: float | None = None
-            try:
-                # No redirects: SAP sends a redirect to its logon page, and a followed redirect
-                # could carry the session elsewhere.
-                response = self._session.get(
-                    url, headers=headers, timeout=self.timeout, allow_redirects=False
-                )
-            except requests.RequestException as exc:
-                logger.warning("GET %s failed (attempt %d): %s", path, attempt, type(exc).__name__)
-                error: SapmcError = SapmcUnavailableError(
-                    f"SAP MC did not answer: {type(exc).__name__}", path=path
-                )
-                may_retry = True
-            else:
-                logger.debug("GET %s -> %s (attempt %d)", path, response.status_code, attempt)
-                try:
-                    return accept(response)
-                except _UndecodableBodyError as exc:
-                    error, may_retry = exc, undecodable_retry_left
-                    undecodable_retry_left = False
-                except SapmcError as exc:
-                    error, may_retry = exc, exc.retryable
-                    if response.status_code in RETRY_STATUSES:
-                        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if may_retry and (delay := attempts.retry(retry_after)) is not None:
-                logger.warning("GET %s: retrying in %.2fs (attempt %d)", path, delay, attempt)
-                continue
-            if attempt > 1:
-                error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
-            # No chained requests exception: its text is ours to vet, not the library's.
-            raise error from None
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
-
-    def _detail(self, text: str) -> str:
-        text = " ".join(self._redact(text).split())
-        return f": {text[:200]}" if text else ""
 
     def _accept_raw(self, response: requests.Response) -> requests.Response:
         """Return a 2xx response whatever its body, or raise the matching SapmcError."""
         if 200 <= response.status_code < 300:
-            if _looks_like_markup(response.content.decode("utf-8", "replace")):
+            if looks_like_markup(response.content.decode("utf-8", "replace")):
                 raise self._logon_page(response)
             return response
         raise self._error_for(response, urlsplit(response.url or "").path)
@@ -672,7 +557,7 @@ class SapmcClient:
         if not 200 <= status < 300:
             raise self._error_for(response, path)
         content = response.content
-        if _looks_like_markup(content.decode("utf-8", "replace")):
+        if looks_like_markup(content.decode("utf-8", "replace")):
             raise self._logon_page(response)
         try:
             return decode_json(content)
@@ -698,7 +583,7 @@ class SapmcClient:
         content = response.content
         text = content.decode("utf-8", "replace")
         payload: Any = None
-        if content.strip() and not _looks_like_markup(text):
+        if content.strip() and not looks_like_markup(text):
             try:
                 payload = decode_json(content)
             except (ValueError, RecursionError):
@@ -753,13 +638,7 @@ def client_from_settings() -> SapmcClient:
         base_url=getattr(settings, "SAPMC_BASE_URL", DEFAULT_BASE_URL),
         user=user,
         password=password,
-        timeout=(
-            float(getattr(settings, "SAPMC_TIMEOUT_CONNECT", 5.0)),
-            float(getattr(settings, "SAPMC_TIMEOUT_READ", 30.0)),
-        ),
-        max_retries=int(getattr(settings, "SAPMC_MAX_RETRIES", 4)),
-        backoff_base=float(getattr(settings, "SAPMC_BACKOFF_BASE", 0.5)),
-        backoff_cap=float(getattr(settings, "SAPMC_BACKOFF_CAP", 30.0)),
-        retry_budget_seconds=float(getattr(settings, "SAPMC_RETRY_BUDGET_SECONDS", 120.0)),
         page_size=int(getattr(settings, "SAPMC_PAGE_SIZE", 100)),
+        # SAPMC_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS
+        **client_settings("SAPMC"),
     )

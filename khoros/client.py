@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import codecs
 import csv
-import email.utils
-import json
 import logging
-import math
-import random
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from datetime import date
+from typing import Any, Protocol, TypeVar, Unpack
 from urllib.parse import quote, urlsplit
 
 import requests
-import urllib3.exceptions
 
 from khoros.payloads import (
     Company,
@@ -48,6 +40,17 @@ from khoros.payloads import (
     parse_plan,
     parse_whoami,
     require_mapping,
+)
+from smcbridge.outgoing_http import (
+    ClientStats,
+    HttpClient,
+    TransportOptions,
+    UndecodableBodyError,
+    client_settings,
+    decode_json,
+    http_url,
+    looks_like_markup,
+    parse_retry_after,
 )
 
 __all__ = [
@@ -80,7 +83,6 @@ DEFAULT_BASE_URL = "https://api.spredfast.com/v2"
 MAX_PAGE_SIZE = 100
 # A server that never sends a short page would otherwise be read forever.
 MAX_PAGES = 10_000
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 AUTH_CODES = frozenset({"UNAUTHENTICATED", "UNAUTHORIZED"})
 NOT_FOUND_CODES = frozenset({"NOT_FOUND", "RESOURCE_NOT_FOUND"})
 # Non-standard status Khoros answers, with an HTML page, for a path it does not know.
@@ -88,8 +90,6 @@ STATUS_WRONG_PATH = 586
 # A CSV line longer than this is not a row of post metrics; stop before it eats the memory.
 MAX_CSV_LINE = 4 * 1024 * 1024
 CSV_CHUNK = 64 * 1024
-
-_T = TypeVar("_T")
 
 
 class _Identified(Protocol):
@@ -100,13 +100,7 @@ class _Identified(Protocol):
 _I = TypeVar("_I", bound=_Identified)
 
 
-@dataclass
-class ClientStats:
-    requests: int = 0  # every HTTP attempt, retries included
-    retries: int = 0  # attempts made again after a failure (and pages read again)
-
-
-class _UndecodableBodyError(KhorosBadPayloadError):
+class _UndecodableBodyError(KhorosBadPayloadError, UndecodableBodyError):
     """Raise for a 2xx body that is not JSON: the one payload failure worth one more GET."""
 
 
@@ -116,54 +110,6 @@ class _NoAuthorization(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers.pop("Authorization", None)
         return request
-
-
-def _looks_like_markup(text: str) -> bool:
-    return text.lstrip()[:1] == "<"
-
-
-def _is_unsent(exc: requests.RequestException) -> bool:
-    """Tell whether a transport error happened before any byte of the request left."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if not isinstance(exc, requests.ConnectionError):
-        return False
-    reason: object = exc.args[0] if exc.args else None
-    if isinstance(reason, urllib3.exceptions.MaxRetryError):
-        reason = reason.reason
-    # NewConnectionError covers refused connections and failed DNS look-ups (its subclass).
-    return isinstance(
-        reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-    )
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Return the delay a Retry-After header asks for, in seconds (never negative)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:  # "-0000" means UTC with no claim about the local zone
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _decode_json(content: bytes) -> Any:
-    """Decode a JSON body; NaN and Infinity are refused so that every payload stays storable."""
-
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"non-standard JSON constant {constant}")
-
-    return json.loads(content.decode("utf-8-sig"), parse_constant=refuse)
 
 
 def _envelope_error(payload: object) -> tuple[str | None, str]:
@@ -241,8 +187,12 @@ def _decoded_lines(chunks: Iterable[bytes]) -> Iterator[str]:
         yield pending
 
 
-class KhorosClient:
+class KhorosClient(HttpClient):
     """Read Initiatives and Plans, and run analytics exports, on one Khoros company."""
+
+    system = "Khoros"
+    unavailable_error = KhorosUnavailableError
+    logger = logger
 
     def __init__(
         self,
@@ -250,50 +200,25 @@ class KhorosClient:
         base_url: str,
         token: str,
         company_id: str,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 4,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        retry_budget_seconds: float = 120.0,
         page_size: int = 100,
-        user_agent: str = "smcbridge/0.1",
-        sleep: Callable[[float], None] = time.sleep,
+        **options: Unpack[TransportOptions],
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError("base_url must be an http(s) URL")
+        """Talk to Khoros at base_url; `options` (timeouts, retries) go to HttpClient."""
+        http_url(base_url)
         if not token:
             raise ValueError("token is required")
         if not str(company_id).strip():
             raise ValueError("company_id is required")
-        if len(timeout) != 2 or min(timeout) <= 0:
-            raise ValueError("timeout must be a (connect, read) pair of positive seconds")
-        if max_retries < 0 or backoff_base < 0 or backoff_cap < 0 or retry_budget_seconds < 0:
-            raise ValueError("retry settings must not be negative")
+        super().__init__(secrets=(token,), **options)
         self.base_url = base_url.rstrip("/")
         self.company_id = str(company_id).strip()
-        self.timeout = (float(timeout[0]), float(timeout[1]))
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.retry_budget_seconds = retry_budget_seconds
         # Above the server's maximum a clamped page looks short and would end the listing early.
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self.stats = ClientStats()
-        self._token = token
-        self._sleep = sleep
-        self._random = random.Random()
-        self._session = requests.Session()
-        self._session.headers.update(
-            {
-                "Authorization": f"Bearer {token}",
-                "User-Agent": user_agent,
-                "Accept": "application/json",
-            }
-        )
+        self._session.headers["Authorization"] = f"Bearer {token}"
         # Pre-signed download links must not receive the bearer token: it would leak to the
         # storage service, and S3-like services refuse a request that carries two credentials.
         self._download_session = requests.Session()
-        self._download_session.headers["User-Agent"] = user_agent
+        self._download_session.headers["User-Agent"] = self._session.headers["User-Agent"]
         self._download_session.auth = _NoAuthorization()
 
     def __repr__(self) -> str:
@@ -301,19 +226,8 @@ class KhorosClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        super().close()
         self._download_session.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- Companies and user ------------------------------------------------------------------
 
@@ -512,119 +426,10 @@ class KhorosClient:
                 response, error_path, empty_400_is_not_found=empty_400_is_not_found
             )
 
-        return self._send(method, url, path=error_path, params=params, body=body, accept=accept)
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        path: str,
-        accept: Callable[[requests.Response], _T],
-        params: dict[str, Any] | None = None,
-        body: dict[str, Any] | None = None,
-        session: requests.Session | None = None,
-        stream: bool = False,
-    ) -> _T:
-        """Send a request, retrying what is safe to retry, and return what `accept` makes of it."""
-        # GET is retried on 429, 500/502/503/504, timeouts and broken connections, and once on a
-        # 2xx body that is not JSON (a proxy that cut the body short looks exactly like that).
-        # A POST is retried only when the server cannot have acted on it: 429, or a connection
-        # that never opened. After a read timeout, a reset or a 5xx the export may well have
-        # started, and sending it again would start a second one.
-        session = session or self._session
-        idempotent = method == "GET"
-        attempt = 0
-        slept = 0.0
-        undecodable_retry_left = idempotent
-        while True:
-            attempt += 1
-            self.stats.requests += 1
-            retry_after: float | None = None
-            cause: BaseException | None = None
-            try:
-                response = session.request(
-                    method, url, params=params, json=body, timeout=self.timeout, stream=stream
-                )
-            except requests.RequestException as exc:
-                outcome = type(exc).__name__
-                error: KhorosError = KhorosUnavailableError(
-                    f"Khoros did not answer: {outcome}", path=path
-                )
-                may_retry = idempotent or _is_unsent(exc)
-                # The message of a requests error quotes the URL, and the query string of a
-                # pre-signed download link is a credential: chain only our own API's errors.
-                cause = exc if session is self._session else None
-            else:
-                outcome = str(response.status_code)
-                try:
-                    result = accept(response)
-                except KhorosError as exc:
-                    if stream:
-                        response.close()
-                    error = exc
-                    may_retry = self._may_retry(exc, response, idempotent, undecodable_retry_left)
-                    if isinstance(exc, _UndecodableBodyError):
-                        undecodable_retry_left = False
-                    if response.status_code in RETRY_STATUSES:
-                        # The contract asks to honour Retry-After on 503 as well as on 429.
-                        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-                else:
-                    logger.debug("%s %s -> %s (attempt %d)", method, path, outcome, attempt)
-                    return result
-            delay = self._delay(attempt, retry_after)
-            if (
-                may_retry
-                and attempt <= self.max_retries
-                and slept + delay <= self.retry_budget_seconds
-            ):
-                logger.warning(
-                    "%s %s -> %s (attempt %d); retrying in %.2fs",
-                    method,
-                    path,
-                    outcome,
-                    attempt,
-                    delay,
-                )
-                self.stats.retries += 1
-                self._sleep(delay)
-                slept += delay
-                continue
-            logger.warning("%s %s -> %s (attempt %d); giving up", method, path, outcome, attempt)
-            if attempt > 1:
-                error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
-            raise error from cause
-
-    @staticmethod
-    def _may_retry(
-        error: KhorosError, response: requests.Response, idempotent: bool, undecodable_left: bool
-    ) -> bool:
-        """Tell whether an answer that raised `error` may be asked for again."""
-        if isinstance(error, KhorosRateLimitedError):
-            return True  # a 429 was not processed, whatever the method
-        if isinstance(error, _UndecodableBodyError):
-            return undecodable_left
-        if not idempotent or not isinstance(error, KhorosUnavailableError):
-            return False
-        # 501, 505 and friends will not change on a second try; a failed envelope under 2xx
-        # (PROXY_*, UNKNOWN_ERROR) comes from the gateway and may.
-        status = response.status_code
-        return status in RETRY_STATUSES or 200 <= status < 300
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.backoff_cap)
-        # Full jitter: clients throttled together must not come back together.
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(attempt - 1, 32))
-        return self._random.uniform(0, ceiling)
-
-    def _redact(self, text: str) -> str:
-        # A server may echo the credential it refused; it must not reach a log or a page.
-        return text.replace(self._token, "[redacted]")
-
-    def _detail(self, text: str) -> str:
-        text = " ".join(self._redact(text).split())
-        return f": {text[:200]}" if text else ""
+        # Our own API's URLs hold no credential: the requests exception may stay the cause.
+        return self._send(
+            method, url, path=error_path, accept=accept, chain=True, params=params, json=body
+        )
 
     def _accept_json(
         self, response: requests.Response, path: str, *, empty_400_is_not_found: bool
@@ -633,12 +438,12 @@ class KhorosClient:
         status = response.status_code
         content = response.content
         text = content.decode("utf-8", "replace")
-        markup = _looks_like_markup(text)
+        markup = looks_like_markup(text)
         payload: Any = None
         decoded = False
         if content.strip() and not markup:
             try:
-                payload = _decode_json(content)
+                payload = decode_json(content)
                 decoded = True
             except (ValueError, RecursionError):
                 pass
@@ -658,7 +463,7 @@ class KhorosClient:
                 status=status,
                 path=path,
                 code=code or None,
-                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if 200 <= status < 300:
             if markup:
@@ -715,7 +520,7 @@ class KhorosClient:
                 "the download is throttled",
                 status=status,
                 path=path,
-                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
             error: KhorosError = KhorosUnavailableError(
@@ -861,13 +666,7 @@ def client_from_settings() -> KhorosClient:
         base_url=getattr(settings, "KHOROS_BASE_URL", DEFAULT_BASE_URL),
         token=token,
         company_id=company_id,
-        timeout=(
-            float(getattr(settings, "KHOROS_TIMEOUT_CONNECT", 5.0)),
-            float(getattr(settings, "KHOROS_TIMEOUT_READ", 30.0)),
-        ),
-        max_retries=int(getattr(settings, "KHOROS_MAX_RETRIES", 4)),
-        backoff_base=float(getattr(settings, "KHOROS_BACKOFF_BASE", 0.5)),
-        backoff_cap=float(getattr(settings, "KHOROS_BACKOFF_CAP", 30.0)),
-        retry_budget_seconds=float(getattr(settings, "KHOROS_RETRY_BUDGET_SECONDS", 120.0)),
         page_size=int(getattr(settings, "KHOROS_PAGE_SIZE", MAX_PAGE_SIZE)),
+        # KHOROS_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS
+        **client_settings("KHOROS"),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import uuid
@@ -10,62 +9,48 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from smcbridge.outgoing_http import (
+    AuthError,
+    BadPayloadError,
+    ClientError,
+    NotFoundError,
+    RateLimitedError,
+    RequestError,
+    UnavailableError,
+    clean_text,
+    storable_copy,
+)
 
-class KhorosError(Exception):
+
+class KhorosError(ClientError):
     """Base of every error the Khoros client raises; `retryable` says whether trying later helps."""
 
-    retryable: bool = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        path: str | None = None,
-        code: str | None = None,
-        retryable: bool | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.path = path
-        self.code = code
-        if retryable is not None:
-            self.retryable = retryable
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only attributes would be lost when a task queue pickles the error.
-        return (self.__class__, self.args, self.__dict__)
+    def __init__(self, message: str, *, code: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.code = code  # Khoros' error code (UNAUTHENTICATED, VALIDATION_ERROR, ...), upper-case
 
 
-class KhorosAuthError(KhorosError):
+class KhorosAuthError(KhorosError, AuthError):
     """Raise when the token is refused, expired or cannot reach the configured company."""
 
 
-class KhorosNotFoundError(KhorosError):
+class KhorosNotFoundError(KhorosError, NotFoundError):
     """Raise when the object or the path does not exist."""
 
 
-class KhorosRequestError(KhorosError):
+class KhorosRequestError(KhorosError, RequestError):
     """Raise when Khoros rejects what was sent (VALIDATION_ERROR, MISSING_FIELD, other 4xx)."""
 
 
-class KhorosRateLimitedError(KhorosError):
+class KhorosRateLimitedError(KhorosError, RateLimitedError):
     """Raise when Khoros still throttles after the retry budget is spent."""
 
-    retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class KhorosUnavailableError(KhorosError):
+class KhorosUnavailableError(KhorosError, UnavailableError):
     """Raise when Khoros fails (5xx, timeout, broken connection) after the retry budget."""
 
-    retryable = True
 
-
-class KhorosBadPayloadError(KhorosError):
+class KhorosBadPayloadError(KhorosError, BadPayloadError):
     """Raise when an answer cannot be parsed or does not have the documented shape."""
 
 
@@ -176,31 +161,12 @@ def parse_datetime(value: object) -> datetime:
     return _parse_datetime(value, naive_as_utc=False)
 
 
-def clean_text(value: str) -> str:
-    """Drop NUL characters and lone surrogates, which Postgres text and jsonb cannot store."""
-    value = value.replace("\x00", "")
-    if not value.isascii():
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
-def _clean_json(value: Any) -> Any:
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, list):
-        return [_clean_json(v) for v in value]
-    if isinstance(value, dict):
-        return {clean_text(k): _clean_json(v) for k, v in value.items()}
-    return value
-
-
 def json_safe_copy(item: dict[str, Any]) -> dict[str, Any]:
     """Return a deep, storable copy of a payload; raise KhorosBadPayloadError if not JSON."""
     try:
-        copied = json.loads(json.dumps(item, allow_nan=False))
-    except (TypeError, ValueError, RecursionError):
+        return storable_copy(item)
+    except ValueError:
         raise _bad("payload is not plain JSON") from None
-    return _clean_json(copied)
 
 
 def require_mapping(item: object, what: str) -> dict[str, Any]:

@@ -43,41 +43,42 @@ class ModeSpec:
     params: frozenset[str] = frozenset()
 
 
-def _spec(kind: Kind, routes: tuple[str, ...], *params: str) -> ModeSpec:
+def mode_spec(kind: Kind, routes: tuple[str, ...], *params: str) -> ModeSpec:
+    """Declare a mode: its kind, the routes it applies to and the params it takes."""
     return ModeSpec(kind=kind, routes=routes, params=frozenset(params))
 
 
 MODES: dict[str, ModeSpec] = {
-    "rate_limit": _spec("replace", KHOROS_ROUTES, "retry_after"),
-    "http_500": _spec("replace", KHOROS_ROUTES, "body", "retry_after"),
-    "http_502": _spec("replace", KHOROS_ROUTES, "body", "retry_after"),
-    "http_503": _spec("replace", KHOROS_ROUTES, "body", "retry_after"),
-    "http_504": _spec("replace", KHOROS_ROUTES, "body", "retry_after"),
-    "slow_headers": _spec("replace", KHOROS_ROUTES, "seconds"),
-    "slow_body": _spec("replace", KHOROS_ROUTES, "seconds", "chunks"),
-    "connection_reset": _spec("replace", KHOROS_ROUTES),
-    "truncated_json": _spec("replace", KHOROS_ROUTES, "fraction"),
-    "invalid_json": _spec("replace", KHOROS_ROUTES),
-    "expired_token": _spec("replace", KHOROS_ROUTES, "lowercase", "body"),
-    "developer_inactive": _spec("replace", KHOROS_ROUTES, "status"),
-    "status_586": _spec("replace", KHOROS_ROUTES),
-    "forbidden_company": _spec("replace", KHOROS_ROUTES, "company_id", "application"),
-    "missing_total": _spec("modify", LIST_ROUTES, "page", "keep_object"),
-    "wrong_total": _spec("modify", LIST_ROUTES, "page", "value"),
-    "empty_page": _spec("modify", LIST_ROUTES, "page"),
-    "duplicates": _spec("modify", LIST_ROUTES, "page", "style"),
-    "dates_iso_z": _spec("modify", ("plans",)),
-    "dates_iso_offset": _spec("modify", ("plans",)),
-    "ids_as_numbers": _spec("modify", ("initiatives", "initiative")),
-    "ids_as_strings": _spec("modify", ("plans",)),
-    "extra_fields": _spec("modify", ("initiatives", "initiative", "plans")),
-    "export_stuck": _spec("modify", ("export_status",)),
-    "export_failed": _spec("modify", ("export_status",)),
-    "link_expired": _spec("replace", ("export_download",)),
-    "csv_bom": _spec("modify", ("export_download",)),
-    "csv_quoted_newlines": _spec("modify", ("export_download",)),
-    "csv_empty": _spec("modify", ("export_download",)),
-    "csv_bad_row": _spec("modify", ("export_download",), "value"),
+    "rate_limit": mode_spec("replace", KHOROS_ROUTES, "retry_after"),
+    "http_500": mode_spec("replace", KHOROS_ROUTES, "body", "retry_after"),
+    "http_502": mode_spec("replace", KHOROS_ROUTES, "body", "retry_after"),
+    "http_503": mode_spec("replace", KHOROS_ROUTES, "body", "retry_after"),
+    "http_504": mode_spec("replace", KHOROS_ROUTES, "body", "retry_after"),
+    "slow_headers": mode_spec("replace", KHOROS_ROUTES, "seconds"),
+    "slow_body": mode_spec("replace", KHOROS_ROUTES, "seconds", "chunks"),
+    "connection_reset": mode_spec("replace", KHOROS_ROUTES),
+    "truncated_json": mode_spec("replace", KHOROS_ROUTES, "fraction"),
+    "invalid_json": mode_spec("replace", KHOROS_ROUTES),
+    "expired_token": mode_spec("replace", KHOROS_ROUTES, "lowercase", "body"),
+    "developer_inactive": mode_spec("replace", KHOROS_ROUTES, "status"),
+    "status_586": mode_spec("replace", KHOROS_ROUTES),
+    "forbidden_company": mode_spec("replace", KHOROS_ROUTES, "company_id", "application"),
+    "missing_total": mode_spec("modify", LIST_ROUTES, "page", "keep_object"),
+    "wrong_total": mode_spec("modify", LIST_ROUTES, "page", "value"),
+    "empty_page": mode_spec("modify", LIST_ROUTES, "page"),
+    "duplicates": mode_spec("modify", LIST_ROUTES, "page", "style"),
+    "dates_iso_z": mode_spec("modify", ("plans",)),
+    "dates_iso_offset": mode_spec("modify", ("plans",)),
+    "ids_as_numbers": mode_spec("modify", ("initiatives", "initiative")),
+    "ids_as_strings": mode_spec("modify", ("plans",)),
+    "extra_fields": mode_spec("modify", ("initiatives", "initiative", "plans")),
+    "export_stuck": mode_spec("modify", ("export_status",)),
+    "export_failed": mode_spec("modify", ("export_status",)),
+    "link_expired": mode_spec("replace", ("export_download",)),
+    "csv_bom": mode_spec("modify", ("export_download",)),
+    "csv_quoted_newlines": mode_spec("modify", ("export_download",)),
+    "csv_empty": mode_spec("modify", ("export_download",)),
+    "csv_bad_row": mode_spec("modify", ("export_download",), "value"),
 }
 
 # Paging quirks that only make sense after a first page: by default they wait for pageNumber >= 1.

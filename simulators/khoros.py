@@ -9,20 +9,24 @@ import io
 import json
 import re
 import secrets
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.utils import format_datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from simulators.faults import LIST_ROUTES, AppliedFaults, Fault, FaultBoard, FaultError
+from simulators.base import (
+    Call,
+    Response,
+    SimulatorApp,
+    StartResponse,
+    html_page,
+    lenient_int,
+)
+from simulators.faults import KHOROS_ROUTES, LIST_ROUTES, MODES, Fault
 from simulators.khoros_data import FIELD_NAMES, Initiative, KhorosData, Plan, Post, zone
-from simulators.server import abort_connection
 
 JSON = "application/json;charset=UTF-8"
 DEFAULT_PAGE_SIZE = 20
@@ -34,31 +38,6 @@ _EXTRA_ITEM_FIELDS: dict[str, Any] = {
     "tags": ["simulated"],
     "permissions": {"canEdit": False, "canDelete": False},
 }
-
-StartResponse = Callable[..., Any]
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str | None = JSON
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def status_line(self) -> str:
-        try:
-            reason = HTTPStatus(self.status).phrase
-        except ValueError:
-            reason = "Unknown"  # 586 and friends have no standard phrase
-        return f"{self.status} {reason}"
-
-    def wsgi_headers(self) -> list[tuple[str, str]]:
-        headers = list(self.headers)
-        if self.content_type is not None:
-            headers.append(("Content-Type", self.content_type))
-        headers.append(("Content-Length", str(len(self.body))))
-        return headers
 
 
 def json_response(payload: Any, status: int = 200, content_type: str = JSON) -> Response:
@@ -84,11 +63,6 @@ def s3_error(code: str, message: str, **extra: str) -> Response:
     return Response(403, body.encode(), "application/xml")
 
 
-def _html(status: int, title: str) -> Response:
-    body = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
-    return Response(status, body.encode(), "text/html;charset=UTF-8")
-
-
 def _ms_to_iso_z(ms: int) -> str:
     instant = datetime.fromtimestamp(ms / 1000, UTC)
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
@@ -106,15 +80,8 @@ def _expires_text(instant: datetime) -> str:
 
 
 @dataclass
-class _Call:
-    environ: dict[str, Any]
-    query: dict[str, str]
-    args: dict[str, str]
+class _Call(Call):
     body: bytes
-    faults: AppliedFaults
-
-    def mod(self, mode: str) -> Fault | None:
-        return self.faults.modify.get(mode)
 
 
 @dataclass
@@ -147,8 +114,11 @@ class _Route:
     authenticated: bool = True
 
 
-class KhorosSimulator:
+class KhorosSimulator(SimulatorApp[KhorosData]):
     """WSGI app faking Khoros Conversations V2, with fault injection and a request log."""
+
+    routes = KHOROS_ROUTES
+    modes = MODES
 
     def __init__(
         self,
@@ -163,56 +133,22 @@ class KhorosSimulator:
     ) -> None:
         """Serve data (default: KhorosData.generate()); export_polls = status calls before
         complete; link_ttl = download link lifetime; clock returns aware UTC now."""
-        self._seed_data = data if data is not None else KhorosData.generate()
-        self._data = self._seed_data.clone()
+        data = data if data is not None else KhorosData.generate()
+        super().__init__(data, clock=clock, public_url=public_url)
         self.token = token
         self.user_timezone = user_timezone or self._seed_data.timezone
         self.export_polls = export_polls
         self.link_ttl = link_ttl
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self.public_url = public_url.rstrip("/") if public_url else None
-        self._lock = threading.RLock()
-        self._faults = FaultBoard()
-        self._log: list[dict[str, Any]] = []
         self._exports: dict[int, Export] = {}
         self._next_export_id = FIRST_EXPORT_ID
 
     # Python API for tests ------------------------------------------------------------------
 
-    @property
-    def data(self) -> KhorosData:
-        """The data currently served (mutations included); reset() restores the seed."""
-        return self._data
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Copy of the request log (control endpoints excluded), oldest first."""
-        with self._lock:
-            return [dict(entry) for entry in self._log]
-
-    @property
-    def faults(self) -> list[dict[str, Any]]:
-        """Faults still pending, oldest first."""
-        return self._faults.snapshot()
-
-    def add_fault(self, route: str, mode: str, count: int | None = 1, **params: Any) -> Fault:
-        """Apply mode to the next count calls of route (None: until reset)."""
-        return self._faults.add(route, mode, count, params)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._log.clear()
-
     def reset(self) -> None:
         """Drop faults, the request log and exports; serve the seeded data again."""
-        self._faults.clear()
         with self._lock:
-            self._log.clear()
+            super().reset()
             self._exports.clear()
-            self._data = self._seed_data.clone()
 
     def rename_plan(self, plan_id: str, new_name: str) -> Plan:
         with self._lock:
@@ -244,32 +180,26 @@ class KhorosSimulator:
 
     # WSGI ----------------------------------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET").upper()
-        path = environ.get("PATH_INFO") or "/"
+    def _serve(
+        self,
+        environ: dict[str, Any],
+        method: str,
+        path: str,
+        body: bytes,
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
         if len(path) > 1:
             path = path.rstrip("/")
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-        body = _read_body(environ)
-        if path.startswith("/_sim/"):
-            return self._send(self._control(method, path, body), start_response, None)
-
         route, args, path_known = self._match(method, path)
-        entry: dict[str, Any] = {
-            "method": method,
-            "path": path,
-            "query": query,
-            "route": route.name if route else None,
-            "status": None,
-            "had_auth_header": "HTTP_AUTHORIZATION" in environ,
-            "fault": None,
-            "faults": [],
-            "body": _json_or_none(body),
-            "at": time.time(),
-        }
-        with self._lock:
-            self._log.append(entry)
-
+        entry = self._log_request(
+            environ,
+            method=method,
+            path=path,
+            query=query,
+            route=route.name if route else None,
+            body=_json_or_none(body),
+        )
         if route is None:
             if path_known:
                 response = error_response(405, "NOT_ACCEPTABLE", f"{method} not allowed on {path}")
@@ -281,15 +211,10 @@ class KhorosSimulator:
                 error_response(401, "UNAUTHENTICATED", problem), start_response, entry
             )
 
-        page = _lenient_int(query.get("pageNumber", "0")) if route.name in LIST_ROUTES else None
-        applied = self._faults.take(route.name, page)
-        with self._lock:
-            entry["faults"] = applied.modes
-            entry["fault"] = applied.modes[0] if applied.modes else None
-        call = _Call(environ=environ, query=query, args=args, body=body, faults=applied)
-        if applied.replace is not None:
-            return self._replace(applied.replace, route, call, start_response, entry)
-        return self._send(route.handler(self, call), start_response, entry)
+        page = lenient_int(query.get("pageNumber", "0")) if route.name in LIST_ROUTES else None
+        applied = self._take_faults(route.name, page, entry)
+        call = _Call(environ=environ, query=query, args=args, faults=applied, body=body)
+        return self._respond(call, lambda: route.handler(self, call), start_response, entry)
 
     def _match(self, method: str, path: str) -> tuple[_Route | None, dict[str, str], bool]:
         path_known = False
@@ -313,59 +238,23 @@ class KhorosSimulator:
             return "Invalid or expired access token"  # never echo the token back
         return None
 
-    def _send(
-        self, response: Response, start_response: StartResponse, entry: dict[str, Any] | None
-    ) -> list[bytes]:
-        self._record_status(entry, response.status)
-        start_response(response.status_line, response.wsgi_headers())
-        return [response.body]
-
-    def _record_status(self, entry: dict[str, Any] | None, status: int | None) -> None:
-        if entry is not None:
-            with self._lock:
-                entry["status"] = status
-
     # Replacing faults ------------------------------------------------------------------------
 
-    def _replace(
-        self,
-        fault: Fault,
-        route: _Route,
-        call: _Call,
-        start_response: StartResponse,
-        entry: dict[str, Any],
-    ) -> Iterable[bytes]:
-        mode, params = fault.mode, fault.params
-        if mode == "connection_reset":
-            abort_connection(call.environ)
-            return []
-        if mode == "slow_headers":
-            time.sleep(float(params.get("seconds", 2.0)))
-            return self._send(route.handler(self, call), start_response, entry)
-        if mode == "slow_body":
-            response = route.handler(self, call)
-            self._record_status(entry, response.status)
-            start_response(response.status_line, response.wsgi_headers())
-            return _trickle(
-                response.body, float(params.get("seconds", 2.0)), params.get("chunks", 5)
-            )
-        if mode == "truncated_json":
-            response = route.handler(self, call)
-            cut = int(len(response.body) * float(params.get("fraction", 0.5)))
-            response.body = response.body[:cut]
-            return self._send(response, start_response, entry)
-        return self._send(self._fault_response(fault), start_response, entry)
+    def _rate_limited(self) -> Response:
+        return error_response(429, "PROXY_RATE_LIMIT_EXCEEDED", "Too many requests")
+
+    def _server_error(self, status: int, body: str) -> Response:
+        phrase = HTTPStatus(status).phrase
+        if body == "empty":
+            return Response(status, b"", None)
+        if body == "html":
+            return html_page(status, f"{status} {phrase}")
+        code = "UNKNOWN_ERROR" if status == 500 else f"PROXY_{phrase.upper().replace(' ', '_')}"
+        # "text": the JSON error with a text/plain Content-Type, as the real gateway sends it.
+        return error_response(status, code, phrase, "text/plain" if body == "text" else JSON)
 
     def _fault_response(self, fault: Fault) -> Response:
         mode, params = fault.mode, fault.params
-        if mode == "rate_limit":
-            response = error_response(429, "PROXY_RATE_LIMIT_EXCEEDED", "Too many requests")
-            self._add_retry_after(response, params.get("retry_after", 1))
-            return response
-        if mode.startswith("http_"):
-            response = self._server_error(int(mode[5:]), params.get("body", "json"))
-            self._add_retry_after(response, params.get("retry_after"))
-            return response
         if mode == "invalid_json":
             return Response(200, b'{"data": {"sfEntityType": undefined,}, "status": {"succ')
         if mode == "expired_token":
@@ -373,9 +262,9 @@ class KhorosSimulator:
             content_type = "text/plain" if params.get("body") == "text" else JSON
             return error_response(401, code, "The access token has expired", content_type)
         if mode == "developer_inactive":
-            return _html(int(params.get("status", 200)), "Developer Inactive")
+            return html_page(int(params.get("status", 200)), "Developer Inactive")
         if mode == "status_586":
-            return _html(586, "Service Not Found")
+            return html_page(586, "Service Not Found")
         if mode == "forbidden_company":
             company = params.get("company_id", self._data.company_id)
             application = params.get("application", "smcbridge")
@@ -383,59 +272,7 @@ class KhorosSimulator:
             return error_response(403, "UNAUTHORIZED", message)
         if mode == "link_expired":
             return s3_error("AccessDenied", "Request has expired", X_Amz_Expires="3600")
-        raise AssertionError(f"unhandled replacing fault {mode}")
-
-    def _server_error(self, status: int, body: str) -> Response:
-        phrase = HTTPStatus(status).phrase
-        if body == "empty":
-            return Response(status, b"", None)
-        if body == "html":
-            return _html(status, f"{status} {phrase}")
-        code = "UNKNOWN_ERROR" if status == 500 else f"PROXY_{phrase.upper().replace(' ', '_')}"
-        # "text": the JSON error with a text/plain Content-Type, as the real gateway sends it.
-        return error_response(status, code, phrase, "text/plain" if body == "text" else JSON)
-
-    def _add_retry_after(self, response: Response, retry_after: int | str | None) -> None:
-        if retry_after is None:
-            return
-        if retry_after == "http-date":
-            # HTTP dates have one-second resolution: round up so the client never retries early.
-            when = self.clock() + timedelta(seconds=2)
-            response.headers.append(("Retry-After", format_datetime(when, usegmt=True)))
-        else:
-            response.headers.append(("Retry-After", str(retry_after)))
-
-    # Control endpoints (no auth, not logged) -----------------------------------------------
-
-    def _control(self, method: str, path: str, body: bytes) -> Response:
-        if path == "/_sim/faults" and method == "POST":
-            try:
-                spec = json.loads(body or b"{}")
-                if not isinstance(spec, dict):
-                    raise FaultError("body must be a JSON object")
-                params = spec.get("params") or {}
-                if not isinstance(params, dict):
-                    raise FaultError("params must be an object")
-                fault = self.add_fault(
-                    str(spec.get("route")), str(spec.get("mode")), spec.get("count", 1), **params
-                )
-            except (ValueError, TypeError) as exc:
-                return json_response({"error": str(exc)}, 400)
-            return json_response({"fault": fault.as_dict()}, 201)
-        if path == "/_sim/faults" and method == "GET":
-            return json_response({"faults": self.faults})
-        if path == "/_sim/faults" and method == "DELETE":
-            self.clear_faults()
-            return json_response({"faults": []})
-        if path == "/_sim/reset" and method == "POST":
-            self.reset()
-            return json_response({"reset": True})
-        if path == "/_sim/requests" and method == "GET":
-            return json_response(self.requests)
-        if path == "/_sim/requests" and method == "DELETE":
-            self.clear_requests()
-            return json_response([])
-        return json_response({"error": f"no control endpoint {method} {path}"}, 404)
+        return super()._fault_response(fault)
 
     # Conversations ---------------------------------------------------------------------------
 
@@ -638,7 +475,7 @@ class KhorosSimulator:
         return export
 
     def _export_status(self, call: _Call) -> Response:
-        export_id = _lenient_int(call.args["export_id"])
+        export_id = lenient_int(call.args["export_id"])
         with self._lock:
             export = self._exports.get(export_id) if export_id is not None else None
             if export is None:
@@ -715,12 +552,6 @@ class KhorosSimulator:
             text = "\ufeff" + text
         return text.encode()
 
-    def _base_url(self, environ: dict[str, Any]) -> str:
-        if self.public_url:
-            return self.public_url
-        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
-
 
 def export_posts(data: KhorosData, export: Export) -> list[Post]:
     """Posts an export reports: asked plans/initiatives, published in [start, stop) locally."""
@@ -744,21 +575,6 @@ def export_posts(data: KhorosData, export: Export) -> list[Post]:
     return posts
 
 
-def _trickle(body: bytes, seconds: float, chunks: int) -> Iterator[bytes]:
-    # An empty first chunk makes wsgiref send the status line and headers right away.
-    yield b""
-    size = max(1, -(-len(body) // chunks))
-    pieces = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
-    for piece in pieces:
-        time.sleep(seconds / len(pieces))
-        yield piece
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    length = _lenient_int(environ.get("CONTENT_LENGTH") or "0") or 0
-    return environ["wsgi.input"].read(length) if length > 0 else b""
-
-
 def _json_or_none(body: bytes) -> Any:
     if not body:
         return None
@@ -768,16 +584,9 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
-def _lenient_int(value: str) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _paging(query: dict[str, str]) -> tuple[int, int] | Response:
-    number = _lenient_int(query.get("pageNumber", "0"))
-    size = _lenient_int(query.get("pageSize", str(DEFAULT_PAGE_SIZE)))
+    number = lenient_int(query.get("pageNumber", "0"))
+    size = lenient_int(query.get("pageSize", str(DEFAULT_PAGE_SIZE)))
     if number is None or number < 0:
         return error_response(400, "VALIDATION_ERROR", "pageNumber must be an integer >= 0")
     if size is None or size < 1:

@@ -10,20 +10,24 @@ import json
 import operator
 import re
 import secrets
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from datetime import time as clock_time
-from email.utils import format_datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from simulators.faults import AppliedFaults, Fault, FaultBoard, FaultError, ModeSpec
-from simulators.khoros import Response
+from simulators.base import (
+    Call,
+    Response,
+    SimulatorApp,
+    StartResponse,
+    html_page,
+    lenient_int,
+)
+from simulators.faults import Fault, ModeSpec, mode_spec
 from simulators.khoros_data import KhorosData
 from simulators.sapmc_data import (
     CAMPAIGN_MAX_LENGTHS,
@@ -32,12 +36,12 @@ from simulators.sapmc_data import (
     Reference,
     SapmcData,
 )
-from simulators.server import abort_connection
 
 SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV"
 NAMESPACE = "API_MKT_CAMPAIGN_SRV"
 JSON = "application/json; charset=utf-8"
 XML = "application/xml; charset=utf-8"
+HTML = "text/html; charset=utf-8"
 REALM = "SAP NetWeaver Application Server"
 DEFAULT_PAGE_SIZE = 50
 
@@ -47,41 +51,35 @@ _ENTITY_ROUTES = ("campaigns", "campaign", "references")
 _CAMPAIGN_ROUTES = ("campaigns", "campaign")
 
 
-def _mode(kind: Any, routes: tuple[str, ...], *params: str) -> ModeSpec:
-    return ModeSpec(kind=kind, routes=routes, params=frozenset(params))
-
-
 # The same budgets and queueing as the Khoros simulator (simulators/faults.py), with SAP's modes.
 # Every mode takes "page" (the server page number on the list routes, counted over $skip and
 # $skiptoken) to hit a listing in the middle; on other routes a page-bound fault never fires.
 SAPMC_MODES: dict[str, ModeSpec] = {
-    "unauthorized": _mode("replace", SAPMC_ROUTES, "page"),
-    "forbidden": _mode("replace", SAPMC_ROUTES, "page"),
-    "login_page": _mode("replace", SAPMC_ROUTES, "page"),
-    "rate_limit": _mode("replace", SAPMC_ROUTES, "page", "retry_after"),
-    "http_500": _mode("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
-    "http_502": _mode("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
-    "http_503": _mode("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
-    "http_504": _mode("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
-    "slow_headers": _mode("replace", SAPMC_ROUTES, "page", "seconds"),
-    "slow_body": _mode("replace", SAPMC_ROUTES, "page", "seconds", "chunks"),
-    "connection_reset": _mode("replace", SAPMC_ROUTES, "page"),
-    "invalid_json": _mode("replace", _ENTITY_ROUTES, "page"),
-    "truncated_json": _mode("replace", SAPMC_ROUTES, "page", "fraction"),
-    "next_loop": _mode("modify", LIST_ROUTES, "page"),
-    "next_foreign_host": _mode("modify", LIST_ROUTES, "page", "host"),
-    "next_relative": _mode("modify", LIST_ROUTES, "page"),
-    "missing_next": _mode("modify", LIST_ROUTES, "page"),
-    "missing_count": _mode("modify", LIST_ROUTES, "page"),
-    "duplicates": _mode("modify", LIST_ROUTES, "page"),
-    "empty_page": _mode("modify", LIST_ROUTES, "page"),
-    "date_offset_variant": _mode("modify", _CAMPAIGN_ROUTES),
-    "guids_upper": _mode("modify", _ENTITY_ROUTES),
-    "extra_fields": _mode("modify", _ENTITY_ROUTES),
+    "unauthorized": mode_spec("replace", SAPMC_ROUTES, "page"),
+    "forbidden": mode_spec("replace", SAPMC_ROUTES, "page"),
+    "login_page": mode_spec("replace", SAPMC_ROUTES, "page"),
+    "rate_limit": mode_spec("replace", SAPMC_ROUTES, "page", "retry_after"),
+    "http_500": mode_spec("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    "http_502": mode_spec("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    "http_503": mode_spec("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    "http_504": mode_spec("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    "slow_headers": mode_spec("replace", SAPMC_ROUTES, "page", "seconds"),
+    "slow_body": mode_spec("replace", SAPMC_ROUTES, "page", "seconds", "chunks"),
+    "connection_reset": mode_spec("replace", SAPMC_ROUTES, "page"),
+    "invalid_json": mode_spec("replace", _ENTITY_ROUTES, "page"),
+    "truncated_json": mode_spec("replace", SAPMC_ROUTES, "page", "fraction"),
+    "next_loop": mode_spec("modify", LIST_ROUTES, "page"),
+    "next_foreign_host": mode_spec("modify", LIST_ROUTES, "page", "host"),
+    "next_relative": mode_spec("modify", LIST_ROUTES, "page"),
+    "missing_next": mode_spec("modify", LIST_ROUTES, "page"),
+    "missing_count": mode_spec("modify", LIST_ROUTES, "page"),
+    "duplicates": mode_spec("modify", LIST_ROUTES, "page"),
+    "empty_page": mode_spec("modify", LIST_ROUTES, "page"),
+    "date_offset_variant": mode_spec("modify", _CAMPAIGN_ROUTES),
+    "guids_upper": mode_spec("modify", _ENTITY_ROUTES),
+    "extra_fields": mode_spec("modify", _ENTITY_ROUTES),
 }
 _EXTRA_FIELDS: dict[str, Any] = {"YY1_CampaignPriority_MKT": "HIGH", "CampaignTargetGroup": None}
-
-StartResponse = Callable[..., Any]
 
 
 # Entity types: one table drives the JSON, the $filter support and $metadata ---------------------
@@ -393,16 +391,9 @@ def parse_filter(text: str, properties: Iterable[_Property]) -> list[Comparison]
 
 
 @dataclass
-class _Call:
-    environ: dict[str, Any]
+class _Call(Call):
     pairs: list[tuple[str, str]]  # the query string in order, decoded
-    query: dict[str, str]
-    args: dict[str, str]
     subpath: str  # the path below the service root, e.g. "Campaigns"
-    faults: AppliedFaults
-
-    def mod(self, mode: str) -> Fault | None:
-        return self.faults.modify.get(mode)
 
 
 @dataclass(frozen=True)
@@ -445,8 +436,7 @@ def odata_error(status: int, code: str, message: str, content_type: str = JSON) 
 
 
 def _html(status: int, title: str, body: str = "") -> Response:
-    page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
-    return Response(status, page.encode(), "text/html; charset=utf-8")
+    return html_page(status, title, body, HTML)
 
 
 def _json_body(payload: Any) -> bytes:
@@ -456,8 +446,12 @@ def _json_body(payload: Any) -> bytes:
     return text.replace('"/Date(', '"\\/Date(').replace(')/"', ')\\/"').encode()
 
 
-class SapmcSimulator:
+class SapmcSimulator(SimulatorApp[SapmcData]):
     """WSGI app faking SAP MC's API_MKT_CAMPAIGN_SRV, with fault injection and a request log."""
+
+    routes = SAPMC_ROUTES
+    modes = SAPMC_MODES
+    json_type = JSON
 
     def __init__(
         self,
@@ -474,53 +468,14 @@ class SapmcSimulator:
         # public_url replaces the Host header in __metadata and __next links.
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        self._seed_data = data if data is not None else SapmcData.generate()
-        self._data = self._seed_data.clone()
+        data = data if data is not None else SapmcData.generate()
+        super().__init__(data, clock=clock, public_url=public_url)
         self.user = user
         self.password = password
         self.page_size = page_size
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self.public_url = public_url.rstrip("/") if public_url else None
         self.csrf_token = secrets.token_urlsafe(18)
-        self._lock = threading.RLock()
-        self._faults = FaultBoard(SAPMC_ROUTES, SAPMC_MODES)
-        self._log: list[dict[str, Any]] = []
 
     # Python API for tests ------------------------------------------------------------------
-
-    @property
-    def data(self) -> SapmcData:
-        """The data currently served (mutations included); reset() restores the seed."""
-        return self._data
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Copy of the request log (control endpoints excluded), oldest first."""
-        with self._lock:
-            return [dict(entry) for entry in self._log]
-
-    @property
-    def faults(self) -> list[dict[str, Any]]:
-        """Faults still pending, oldest first."""
-        return self._faults.snapshot()
-
-    def add_fault(self, route: str, mode: str, count: int | None = 1, **params: Any) -> Fault:
-        """Apply mode to the next count calls of route (None: until reset)."""
-        return self._faults.add(route, mode, count, params)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._log.clear()
-
-    def reset(self) -> None:
-        """Drop faults and the request log; serve the seeded data again."""
-        self._faults.clear()
-        with self._lock:
-            self._log.clear()
-            self._data = self._seed_data.clone()
 
     def add_campaign(self, **fields: Any) -> Campaign:
         """Add a campaign (fields of simulators.sapmc_data.Campaign; defaults fill the rest)."""
@@ -542,33 +497,27 @@ class SapmcSimulator:
 
     # WSGI ----------------------------------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET").upper()
-        path = environ.get("PATH_INFO") or "/"
+    def _serve(
+        self,
+        environ: dict[str, Any],
+        method: str,
+        path: str,
+        body: bytes,
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         query = dict(pairs)
-        body = _read_body(environ)
-        if path.startswith("/_sim/"):
-            return self._send(self._control(method, path.rstrip("/"), body), start_response, None)
-
         user, authorised = self._check_auth(environ.get("HTTP_AUTHORIZATION"))
         route, args, subpath = self._match(path)
-        csrf_fetch = environ.get("HTTP_X_CSRF_TOKEN", "").strip().lower() == "fetch"
-        entry: dict[str, Any] = {
-            "method": method,
-            "path": path,
-            "query": query,
-            "route": route.name if route else None,
-            "status": None,
-            "had_auth_header": "HTTP_AUTHORIZATION" in environ,
-            "user": user,  # the user name only: the password never reaches the log
-            "csrf_fetch": csrf_fetch,
-            "fault": None,
-            "faults": [],
-            "at": time.time(),
-        }
-        with self._lock:
-            self._log.append(entry)
+        entry = self._log_request(
+            environ,
+            method=method,
+            path=path,
+            query=query,
+            route=route.name if route else None,
+            user=user,  # the user name only: the password never reaches the log
+            csrf_fetch=environ.get("HTTP_X_CSRF_TOKEN", "").strip().lower() == "fetch",
+        )
 
         if not authorised:
             return self._send(self._unauthorized(), start_response, entry)
@@ -587,14 +536,11 @@ class SapmcSimulator:
             return self._send(response, start_response, entry)
 
         page = self._page_number(query) if route.name in LIST_ROUTES else None
-        applied = self._faults.take(route.name, page)
-        with self._lock:
-            entry["faults"] = applied.modes
-            entry["fault"] = applied.modes[0] if applied.modes else None
-        call = _Call(environ, pairs, query, args, subpath, applied)
-        if applied.replace is not None:
-            return self._replace(applied.replace, route, call, start_response, entry)
-        return self._send(self._handle(route, call), start_response, entry)
+        applied = self._take_faults(route.name, page, entry)
+        call = _Call(
+            environ=environ, query=query, args=args, faults=applied, pairs=pairs, subpath=subpath
+        )
+        return self._respond(call, lambda: self._handle(route, call), start_response, entry)
 
     def _handle(self, route: _Route, call: _Call) -> Response:
         response = route.handler(self, call)
@@ -648,56 +594,24 @@ class SapmcSimulator:
 
     def _page_number(self, query: dict[str, str]) -> int:
         """Number of the server page a list call asks for, for faults bound to a page."""
-        skip = _lenient_int(query.get("$skip", "0")) or 0
-        token = _lenient_int(query.get("$skiptoken", "0")) or 0
+        skip = lenient_int(query.get("$skip", "0")) or 0
+        token = lenient_int(query.get("$skiptoken", "0")) or 0
         return max(0, skip + token) // self.page_size
 
     def _send(
         self, response: Response, start_response: StartResponse, entry: dict[str, Any] | None
     ) -> list[bytes]:
-        self._record_status(entry, response.status)
         if response.content_type and response.content_type.startswith("application/json"):
             response.headers.append(("DataServiceVersion", "2.0"))
-        start_response(response.status_line, response.wsgi_headers())
-        return [response.body]
-
-    def _record_status(self, entry: dict[str, Any] | None, status: int | None) -> None:
-        if entry is not None:
-            with self._lock:
-                entry["status"] = status
+        return super()._send(response, start_response, entry)
 
     # Replacing faults ------------------------------------------------------------------------
 
-    def _replace(
-        self,
-        fault: Fault,
-        route: _Route,
-        call: _Call,
-        start_response: StartResponse,
-        entry: dict[str, Any],
-    ) -> Iterable[bytes]:
-        mode, params = fault.mode, fault.params
-        if mode == "connection_reset":
-            abort_connection(call.environ)
-            return []
-        if mode == "slow_headers":
-            time.sleep(float(params.get("seconds", 2.0)))
-            return self._send(self._handle(route, call), start_response, entry)
-        if mode == "slow_body":
-            response = self._handle(route, call)
-            self._record_status(entry, response.status)
-            start_response(response.status_line, response.wsgi_headers())
-            return _trickle(
-                response.body, float(params.get("seconds", 2.0)), int(params.get("chunks", 5))
-            )
-        if mode == "truncated_json":
-            response = self._handle(route, call)
-            response.body = response.body[: int(len(response.body) * params.get("fraction", 0.5))]
-            return self._send(response, start_response, entry)
-        return self._send(self._fault_response(fault), start_response, entry)
+    def _rate_limited(self) -> Response:
+        return odata_error(429, "/IWFND/CM_BEC/429", "Too many requests")
 
     def _fault_response(self, fault: Fault) -> Response:
-        mode, params = fault.mode, fault.params
+        mode = fault.mode
         if mode == "unauthorized":
             return self._unauthorized()
         if mode == "forbidden":
@@ -707,17 +621,9 @@ class SapmcSimulator:
             # SAP cloud systems answer a browser-style logon (SAML redirect) with a 200 page.
             form = '<form method="post" action="https://accounts.example.com/saml2/idp/sso">'
             return _html(200, "Logon", f"{form}<input name='SAMLRequest'/></form>")
-        if mode == "rate_limit":
-            response = odata_error(429, "/IWFND/CM_BEC/429", "Too many requests")
-            self._add_retry_after(response, params.get("retry_after", 1))
-            return response
-        if mode.startswith("http_"):
-            response = self._server_error(int(mode[5:]), params.get("body", "json"))
-            self._add_retry_after(response, params.get("retry_after"))
-            return response
         if mode == "invalid_json":
             return Response(200, b'{"d": {"results": [{"CampaignUUID": guid\'0\', "__next', JSON)
-        raise AssertionError(f"unhandled replacing fault {mode}")
+        return super()._fault_response(fault)
 
     def _server_error(self, status: int, body: str) -> Response:
         phrase = HTTPStatus(status).phrase
@@ -728,49 +634,6 @@ class SapmcSimulator:
             return _html(status, f"{status} {phrase}", "<p>SAP Web Dispatcher</p>")
         content_type = "text/plain; charset=utf-8" if body == "text" else JSON
         return odata_error(status, "/IWFND/CM_BEC/026", phrase, content_type)
-
-    def _add_retry_after(self, response: Response, retry_after: int | str | None) -> None:
-        if retry_after is None:
-            return
-        if retry_after == "http-date":
-            # HTTP dates have one-second resolution: round up so the client never retries early.
-            when = self.clock() + timedelta(seconds=2)
-            response.headers.append(("Retry-After", format_datetime(when, usegmt=True)))
-        else:
-            response.headers.append(("Retry-After", str(retry_after)))
-
-    # Control endpoints (no auth, not logged) -----------------------------------------------
-
-    def _control(self, method: str, path: str, body: bytes) -> Response:
-        if path == "/_sim/faults" and method == "POST":
-            try:
-                spec = json.loads(body or b"{}")
-                if not isinstance(spec, dict):
-                    raise FaultError("body must be a JSON object")
-                params = spec.get("params")
-                params = {} if params is None else params
-                if not isinstance(params, dict):
-                    raise FaultError("params must be an object")
-                fault = self.add_fault(
-                    str(spec.get("route")), str(spec.get("mode")), spec.get("count", 1), **params
-                )
-            except (ValueError, TypeError) as exc:
-                return _plain_json({"error": str(exc)}, 400)
-            return _plain_json({"fault": fault.as_dict()}, 201)
-        if path == "/_sim/faults" and method == "GET":
-            return _plain_json({"faults": self.faults})
-        if path == "/_sim/faults" and method == "DELETE":
-            self.clear_faults()
-            return _plain_json({"faults": []})
-        if path == "/_sim/reset" and method == "POST":
-            self.reset()
-            return _plain_json({"reset": True})
-        if path == "/_sim/requests" and method == "GET":
-            return _plain_json(self.requests)
-        if path == "/_sim/requests" and method == "DELETE":
-            self.clear_requests()
-            return _plain_json([])
-        return _plain_json({"error": f"no control endpoint {method} {path}"}, 404)
 
     # OData ---------------------------------------------------------------------------------
 
@@ -945,12 +808,6 @@ class SapmcSimulator:
             return odata_error(406, "/IWBEP/CM_MGW_RT/023", "Send $format=json or Accept JSON")
         return None
 
-    def _base_url(self, environ: dict[str, Any]) -> str:
-        if self.public_url:
-            return self.public_url
-        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
-
     def _service_url(self, call: _Call) -> str:
         return self._base_url(call.environ) + SERVICE_PATH
 
@@ -1036,32 +893,6 @@ def _count_option(query: Mapping[str, str], name: str) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise ODataQueryError(f"Invalid value '{raw}' of {name}: a whole number is expected")
     return int(raw)
-
-
-def _lenient_int(value: str) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _plain_json(payload: Any, status: int = 200) -> Response:
-    return Response(status, json.dumps(payload).encode(), JSON)
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    length = _lenient_int(environ.get("CONTENT_LENGTH") or "0") or 0
-    return environ["wsgi.input"].read(length) if length > 0 else b""
-
-
-def _trickle(body: bytes, seconds: float, chunks: int) -> Iterator[bytes]:
-    # An empty first chunk makes wsgiref send the status line and headers right away.
-    yield b""
-    size = max(1, -(-len(body) // chunks))
-    pieces = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
-    for piece in pieces:
-        time.sleep(seconds / len(pieces))
-        yield piece
 
 
 _ROUTES: tuple[_Route, ...] = (

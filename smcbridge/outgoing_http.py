@@ -1,20 +1,25 @@
-"""System-agnostic pieces of the HTTP clients: retry pacing, Retry-After, stats, JSON decoding.
+"""System-agnostic pieces of the HTTP clients: errors, the session, retries, stats, JSON.
 
-Each client module (khoros/client.py, campaigns/sapmc.py) keeps its own session, error classes
-and the decision of *what* may be retried; this module only decides *when* to try again.
+Each client module (khoros/client.py, campaigns/sapmc.py) subclasses HttpClient and the error
+kinds below, and keeps what is its system's own: URLs, credentials, how an answer is judged and
+parsed. This module owns the transport: one session, timeouts, and which failures are tried again,
+when and how often.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import math
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlsplit
+from types import TracebackType
+from typing import Any, ClassVar, Self, TypedDict, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -22,6 +27,79 @@ import urllib3.exceptions
 # 429 and the 5xx statuses a gateway or an overloaded server answers; 501 and 505 never heal.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+_T = TypeVar("_T")
+
+
+# Errors -------------------------------------------------------------------------------------
+
+
+class ClientError(Exception):
+    """Base of every error an HTTP client raises; `retryable` says whether trying later helps."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        path: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.path = path
+        if retryable is not None:
+            self.retryable = retryable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only attributes would be lost when a task queue pickles the error.
+        return (self.__class__, self.args, self.__dict__)
+
+
+# The kinds of failure, whatever the system. A client derives each of its error classes from its
+# own base and one kind (class KhorosAuthError(KhorosError, AuthError)): callers catch one
+# system's errors, and the retry loop of HttpClient reads the kind.
+
+
+class AuthError(ClientError):
+    """Raise when the system refuses the credentials."""
+
+
+class NotFoundError(ClientError):
+    """Raise when the object or the path does not exist."""
+
+
+class RequestError(ClientError):
+    """Raise when the system rejects what was asked: fix the call, not the time."""
+
+
+class RateLimitedError(ClientError):
+    """Raise when the system still throttles after the retry budget is spent."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class UnavailableError(ClientError):
+    """Raise when the system fails (5xx, timeout, broken connection) after the retry budget."""
+
+    retryable = True
+
+
+class BadPayloadError(ClientError):
+    """Raise when an answer cannot be parsed or breaks the contract."""
+
+
+class UndecodableBodyError(BadPayloadError):
+    """Raise for a 2xx body that is not JSON: the one payload failure worth one more GET."""
+
+
+# Retry pacing -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -153,3 +231,225 @@ def origin(url: str) -> tuple[str, str, int | None]:
     except ValueError:  # a port that is not a number or out of range
         port = -1
     return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def looks_like_markup(text: str) -> bool:
+    """Tell whether a body is an HTML or XML page (a logon page, a proxy's error page)."""
+    return text.lstrip()[:1] == "<"
+
+
+def clean_text(value: str) -> str:
+    """Drop NUL characters and lone surrogates, which Postgres text and jsonb cannot store."""
+    value = value.replace("\x00", "")
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): _clean_json(v) for k, v in value.items()}
+    return value
+
+
+def storable_copy(item: dict[str, Any]) -> dict[str, Any]:
+    """Return a deep copy of a payload that Postgres can store; raise ValueError if not JSON."""
+    try:
+        copied = json.loads(json.dumps(item, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
+        raise ValueError("not plain JSON") from None
+    return _clean_json(copied)
+
+
+# The client ---------------------------------------------------------------------------------
+
+
+class TransportOptions(TypedDict, total=False):
+    """The keyword arguments of HttpClient that every client passes on unchanged."""
+
+    timeout: tuple[float, float]  # (connect, read) seconds
+    max_retries: int
+    backoff_base: float
+    backoff_cap: float
+    retry_budget_seconds: float
+    user_agent: str
+    sleep: Callable[[float], None]  # time.sleep; tests pass a recorder
+
+
+def http_url(url: str) -> SplitResult:
+    """Return the parts of a base URL; raise ValueError unless it is an http(s) URL with a host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("base_url must be an http(s) URL")
+    return parts
+
+
+def client_settings(prefix: str) -> TransportOptions:
+    """Return a client's timeout and retry arguments from the <prefix>_* Django settings."""
+    # <prefix>_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_BASE, _BACKOFF_CAP and
+    # _RETRY_BUDGET_SECONDS; a missing one takes the default of HttpClient.
+    from django.conf import settings
+
+    def setting(name: str, default: float) -> Any:
+        return getattr(settings, f"{prefix}_{name}", default)
+
+    return {
+        "timeout": (float(setting("TIMEOUT_CONNECT", 5.0)), float(setting("TIMEOUT_READ", 30.0))),
+        "max_retries": int(setting("MAX_RETRIES", 4)),
+        "backoff_base": float(setting("BACKOFF_BASE", 0.5)),
+        "backoff_cap": float(setting("BACKOFF_CAP", 30.0)),
+        "retry_budget_seconds": float(setting("RETRY_BUDGET_SECONDS", 120.0)),
+    }
+
+
+class HttpClient:
+    """One configured session to one external system, and the retry loop every call goes through."""
+
+    system: ClassVar[str]  # the system's name in messages: "Khoros", "SAP MC"
+    unavailable_error: ClassVar[type[UnavailableError]]  # raised when the system does not answer
+    logger: ClassVar[logging.Logger]
+
+    def __init__(
+        self,
+        *,
+        secrets: Iterable[str] = (),
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        retry_budget_seconds: float = 120.0,
+        user_agent: str = "smcbridge/0.1",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Open the session; `secrets` are the credentials that no message may show."""
+        if len(timeout) != 2 or min(timeout) <= 0:
+            raise ValueError("timeout must be a (connect, read) pair of positive seconds")
+        self.timeout = (float(timeout[0]), float(timeout[1]))
+        self.retry_policy = RetryPolicy(
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            budget_seconds=retry_budget_seconds,
+        )
+        self.stats = ClientStats()
+        self._sleep = sleep
+        self._random = random.Random()
+        # A server may echo the credential it refused; these never reach a message or a log line.
+        self._secrets = tuple(secret for secret in secrets if secret)
+        self._session = requests.Session()
+        self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def _detail(self, text: str) -> str:
+        """Return a server's message as ": <message>" for an error text, redacted and cut short."""
+        text = " ".join(self._redact(text).split())
+        return f": {text[:200]}" if text else ""
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        path: str,
+        accept: Callable[[requests.Response], _T],
+        session: requests.Session | None = None,
+        chain: bool = False,
+        **request: Any,
+    ) -> _T:
+        """Send a request, retrying what is safe to retry, and return what `accept` makes of it."""
+        # `path` names the request in errors and logs: never the query string, which may hold a
+        # credential. `accept` turns a response into a result or raises a ClientError. `chain`
+        # keeps the requests exception as the cause of a transport error (its text quotes the
+        # URL). The rest goes to Session.request.
+        # GET is retried on 429, 500/502/503/504, timeouts and broken connections, and once on a
+        # 2xx body that is not JSON (a proxy that cut the body short looks exactly like that).
+        # Any other method is retried only when the server cannot have acted on it: 429, or a
+        # connection that never opened. After a read timeout, a reset or a 5xx it may well have
+        # acted, and sending it again would act twice.
+        session = session or self._session
+        idempotent = method == "GET"
+        attempts = Attempts(
+            self.retry_policy, stats=self.stats, sleep=self._sleep, rng=self._random
+        )
+        undecodable_retry_left = idempotent
+        while True:
+            attempt = attempts.start()
+            retry_after: float | None = None
+            cause: BaseException | None = None
+            try:
+                response = session.request(method, url, timeout=self.timeout, **request)
+            except requests.RequestException as exc:
+                outcome = type(exc).__name__
+                error: ClientError = self.unavailable_error(
+                    f"{self.system} did not answer: {outcome}", path=path
+                )
+                may_retry = idempotent or is_unsent(exc)
+                cause = exc if chain else None
+            else:
+                outcome = str(response.status_code)
+                try:
+                    result = accept(response)
+                except ClientError as exc:
+                    if request.get("stream"):
+                        response.close()
+                    error = exc
+                    if isinstance(exc, UndecodableBodyError):
+                        may_retry, undecodable_retry_left = undecodable_retry_left, False
+                    else:
+                        may_retry = self._may_retry(exc, response.status_code, idempotent)
+                    if response.status_code in RETRY_STATUSES:
+                        # The contracts ask to honour Retry-After on 503 as well as on 429.
+                        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                else:
+                    self.logger.debug("%s %s -> %s (attempt %d)", method, path, outcome, attempt)
+                    return result
+            if may_retry and (delay := attempts.retry(retry_after)) is not None:
+                self.logger.warning(
+                    "%s %s -> %s (attempt %d); retrying after %.2fs",
+                    method,
+                    path,
+                    outcome,
+                    attempt,
+                    delay,
+                )
+                continue
+            self.logger.warning(
+                "%s %s -> %s (attempt %d); giving up", method, path, outcome, attempt
+            )
+            if attempt > 1:
+                error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
+            raise error from cause
+
+    @staticmethod
+    def _may_retry(error: ClientError, status: int, idempotent: bool) -> bool:
+        """Tell whether an answer that raised `error` may be asked for again."""
+        if isinstance(error, RateLimitedError):
+            return True  # a 429 was not processed, whatever the method
+        if not idempotent or not isinstance(error, UnavailableError):
+            return False
+        # 501, 505 and friends will not change on a second try; a failure reported under 2xx
+        # (a gateway's PROXY_* envelope) may.
+        return status in RETRY_STATUSES or 200 <= status < 300

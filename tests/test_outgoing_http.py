@@ -1,25 +1,37 @@
-"""The shared retry pieces: Retry-After, full-jitter backoff, the retry budget, JSON, origins."""
+"""The shared HTTP pieces: errors, Retry-After, full-jitter backoff, the budget, JSON, URLs."""
 
 from __future__ import annotations
 
+import pickle
 import random
-import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 import requests
 
+from campaigns.sapmc import SapmcAuthError, SapmcError, SapmcRateLimitedError
+from khoros.client import KhorosAuthError, KhorosError, KhorosRateLimitedError
 from smcbridge.outgoing_http import (
     Attempts,
+    AuthError,
+    ClientError,
     ClientStats,
+    RateLimitedError,
     RetryPolicy,
+    clean_text,
+    client_settings,
     decode_json,
     full_jitter,
+    http_url,
     is_unsent,
+    looks_like_markup,
     origin,
     parse_retry_after,
+    storable_copy,
 )
+from tests.http_helpers import unused_port
 
 NOW = datetime(2026, 3, 20, 12, 0, 0, tzinfo=UTC)
 
@@ -125,12 +137,9 @@ def test_zero_retries_never_sleeps() -> None:
 
 
 def test_is_unsent_tells_a_refused_connection_from_a_read_timeout() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-    # Nothing listens on the port any more: the connection is refused before a byte leaves.
+    # Nothing listens on the port: the connection is refused before a byte leaves.
     with pytest.raises(requests.ConnectionError) as refused:
-        requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+        requests.get(f"http://127.0.0.1:{unused_port()}/", timeout=2)
     assert is_unsent(refused.value)
     assert is_unsent(requests.ConnectTimeout())
     assert not is_unsent(requests.ReadTimeout())
@@ -152,3 +161,74 @@ def test_origin_fills_default_ports_and_ignores_case() -> None:
     assert origin("http://user:pw@sap.example.com/") == ("http", "sap.example.com", 80)
     assert origin("http://sap.example.com:99999/")[2] == -1
     assert origin("/relative/path") == ("", "", None)
+
+
+def test_http_url_wants_an_http_scheme_and_a_host() -> None:
+    assert http_url("https://api.example.com/v2").hostname == "api.example.com"
+    for bad in ("api.example.com/v2", "ftp://api.example.com", "http://", "/v2"):
+        with pytest.raises(ValueError, match="http"):
+            http_url(bad)
+
+
+def test_markup_is_told_from_json_by_its_first_character() -> None:
+    assert looks_like_markup("  \n<html><body>Logon</body></html>")
+    assert looks_like_markup('<?xml version="1.0"?><Error/>')
+    assert not looks_like_markup('{"a": "<b>"}') and not looks_like_markup("")
+
+
+def test_storable_copies_drop_nul_and_lone_surrogates_and_refuse_what_is_not_json() -> None:
+    item = {"a\x00": ["x\x00y", "\ud800", 1.5, None], "b": {"c": True}}
+    copy = storable_copy(item)
+    assert copy == {"a": ["xy", "?", 1.5, None], "b": {"c": True}}
+    assert copy["b"] is not item["b"]
+    assert clean_text("caf\u00e9\x00") == "caf\u00e9"
+    for bad in ({"a": float("nan")}, {"a": object()}, {"a": b"bytes"}):
+        with pytest.raises(ValueError):
+            storable_copy(bad)
+
+
+def test_client_settings_read_the_prefixed_settings_with_defaults(settings: Any) -> None:
+    settings.SAPMC_TIMEOUT_CONNECT = 3
+    settings.SAPMC_MAX_RETRIES = 2
+    settings.SAPMC_RETRY_BUDGET_SECONDS = 10
+    for name in ("SAPMC_TIMEOUT_READ", "SAPMC_BACKOFF_BASE", "SAPMC_BACKOFF_CAP"):
+        if hasattr(settings, name):
+            delattr(settings, name)
+    assert client_settings("SAPMC") == {
+        "timeout": (3.0, 30.0),
+        "max_retries": 2,
+        "backoff_base": 0.5,
+        "backoff_cap": 30.0,
+        "retry_budget_seconds": 10.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "base"),
+    [
+        (RateLimitedError("slow down", status=429, path="/x", retry_after=3.0), ClientError),
+        (KhorosRateLimitedError("slow down", status=429, path="/x", retry_after=3.0), KhorosError),
+        (SapmcRateLimitedError("slow down", status=429, path="/x", retry_after=3.0), SapmcError),
+    ],
+)
+def test_errors_pickle_with_their_attributes(error: ClientError, base: type) -> None:
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.status, copy.path, copy.retryable) == (
+        type(error),
+        "slow down",
+        429,
+        "/x",
+        True,
+    )
+    assert isinstance(copy, base) and isinstance(copy, RateLimitedError)
+    assert copy.retry_after == 3.0  # type: ignore[attr-defined]
+
+
+def test_each_system_keeps_its_own_errors_with_the_shared_kinds() -> None:
+    khoros = KhorosAuthError("refused", status=401, path="/v2/me", code="UNAUTHENTICATED")
+    sapmc = SapmcAuthError("refused", status=401, retryable=True)
+    assert isinstance(khoros, KhorosError) and not isinstance(khoros, SapmcError)
+    assert isinstance(sapmc, SapmcError) and not isinstance(sapmc, KhorosError)
+    assert isinstance(khoros, AuthError) and isinstance(sapmc, AuthError)
+    assert (khoros.code, khoros.retryable, sapmc.retryable) == ("UNAUTHENTICATED", False, True)
+    assert pickle.loads(pickle.dumps(khoros)).code == "UNAUTHENTICATED"

@@ -4,23 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('khoros', '0003_kpis'),
+        ("khoros", "0003_kpis"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Company',
+            name="Company",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('khoros_id', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=255)),
-                ('last_seen', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("khoros_id", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=255)),
+                ("last_seen", models.DateTimeField()),
             ],
             options={
-                'verbose_name_plural': 'companies',
-                'ordering': ['name', 'khoros_id'],
+                "verbose_name_plural": "companies",
+                "ordering": ["name", "khoros_id"],
             },
         ),
     ]

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import pickle
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,7 +16,6 @@ from campaigns.sapmc import (
     SapmcAuthError,
     SapmcBadPayloadError,
     SapmcClient,
-    SapmcError,
     SapmcNotFoundError,
     SapmcRateLimitedError,
     SapmcUnavailableError,
@@ -29,7 +25,8 @@ from simulators.khoros_data import KhorosData
 from simulators.sapmc import SapmcSimulator
 from simulators.sapmc_data import KHOROS_CATEGORY, SapmcData
 from simulators.sapmc_data import Campaign as SeededCampaign
-from simulators.server import RunningServer, start_in_thread
+from simulators.server import start_in_thread
+from tests.http_helpers import Live, serving, unused_port
 
 USER = "MKT_COMM_USER"
 PASSWORD = "pw-9c2f5d-SECRET-must-not-leak"
@@ -40,49 +37,20 @@ KHOROS = KhorosData.generate(
 DATA = SapmcData.generate(khoros=KHOROS, campaigns_per_initiative=10, other_category=6, seed=2)
 
 
-@dataclass
-class SleepRecorder:
-    """Stand in for time.sleep: record the delays, wait for nothing."""
-
-    delays: list[float] = field(default_factory=list)
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-@dataclass
-class Sapmc:
-    sim: SapmcSimulator
-    server: RunningServer
-    sleep: SleepRecorder
-
-    def client(self, **options: Any) -> SapmcClient:
-        settings: dict[str, Any] = {
-            "base_url": self.server.base_url,
-            "user": USER,
-            "password": PASSWORD,
-            "timeout": (2.0, 2.0),
-            "max_retries": 3,
-            "sleep": self.sleep,
-        }
-        return SapmcClient(**(settings | options))
-
-    def logged(self) -> list[dict[str, Any]]:
-        return [e for e in self.sim.requests if e["route"] == "campaigns"]
+Sapmc = Live[SapmcSimulator, SapmcClient]
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[tuple[SapmcSimulator, RunningServer]]:
+def served() -> Iterator[Sapmc]:
     sim = SapmcSimulator(DATA, user=USER, password=PASSWORD, page_size=50)
-    with start_in_thread(sim) as server:
-        yield sim, server
+    options = {"user": USER, "password": PASSWORD, "timeout": (2.0, 2.0), "max_retries": 3}
+    with serving(sim, SapmcClient, **options) as live:
+        yield live
 
 
 @pytest.fixture
-def env(running: tuple[SapmcSimulator, RunningServer]) -> Sapmc:
-    sim, server = running
-    sim.reset()
-    return Sapmc(sim=sim, server=server, sleep=SleepRecorder())
+def env(served: Sapmc) -> Sapmc:
+    return served.fresh()
 
 
 @pytest.fixture
@@ -173,7 +141,7 @@ def test_reads_every_khoros_campaign_with_its_references(env: Sapmc, client: Sap
     assert campaigns[0].raw["CampaignUUID"] == campaigns[0].uuid
     # Window 1 (skip 0, top 100) is two server pages; window 2 (skip 100) one; __count ends it.
     assert client.stats.requests == 3 and client.stats.retries == 0
-    logged = env.logged()
+    logged = env.logged("campaigns")
     assert [(e["query"].get("$skip"), e["query"].get("$skiptoken")) for e in logged] == [
         ("0", None),
         ("0", "50"),
@@ -193,7 +161,7 @@ def test_other_categories_stay_out_and_quotes_are_escaped(env: Sapmc, client: Sa
     env.sim.add_campaign(category="O'Brien", name="Quoted")
     [quoted] = client.iter_campaigns(category="O'Brien")
     assert quoted.name == "Quoted" and quoted.references == ()
-    assert env.logged()[-1]["query"]["$filter"] == "CampaignCategory eq 'O''Brien'"
+    assert env.logged("campaigns")[-1]["query"]["$filter"] == "CampaignCategory eq 'O''Brien'"
 
 
 @pytest.mark.parametrize(("client_page", "server_page"), [(30, 50), (100, 1000), (7, 3)])
@@ -213,7 +181,7 @@ def test_without_next_links_the_count_keeps_the_windows_going(
 ) -> None:
     env.sim.add_fault("campaigns", "missing_next", count=None)
     assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
-    skips = [e["query"]["$skip"] for e in env.logged()]
+    skips = [e["query"]["$skip"] for e in env.logged("campaigns")]
     assert skips == ["0", "50", "100"]
 
 
@@ -226,7 +194,7 @@ def test_duplicates_relative_links_and_payload_variants_read_the_same(
     campaigns = list(client.iter_campaigns(category="KHOROS"))
     assert [read(c) for c in campaigns] == SEEDED
     assert campaigns[0].raw["YY1_CampaignPriority_MKT"] == "HIGH"
-    assert "duplicates" in env.logged()[1]["faults"]
+    assert "duplicates" in env.logged("campaigns")[1]["faults"]
 
 
 def test_a_campaign_changed_in_sap_reads_with_its_new_values(
@@ -291,7 +259,7 @@ def test_transient_faults_are_retried_once_and_counted(
     with env.client(timeout=(2.0, 0.25)) as client:
         assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
     assert (client.stats.requests, client.stats.retries) == (4, 1)
-    assert [e["fault"] for e in env.logged()] == [None, mode, None, None]
+    assert [e["fault"] for e in env.logged("campaigns")] == [None, mode, None, None]
     assert len(env.sleep.delays) == 1
 
 
@@ -328,14 +296,11 @@ def test_persistent_failure_gives_up_with_a_retryable_error(env: Sapmc) -> None:
     assert error.path == "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV/Campaigns"
     assert "gave up after 4 attempts" in str(error)
     assert (client.stats.requests, client.stats.retries) == (4, 3)
-    assert len(env.logged()) == 4
+    assert len(env.logged("campaigns")) == 4
 
 
 def test_an_unreachable_server_is_unavailable(env: Sapmc) -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-    unreachable = env.client(base_url=f"http://127.0.0.1:{port}", max_retries=1)
+    unreachable = env.client(base_url=f"http://127.0.0.1:{unused_port()}", max_retries=1)
     with unreachable as client, pytest.raises(SapmcUnavailableError) as failed:
         list(client.iter_campaigns(category="KHOROS"))
     assert failed.value.retryable and "ConnectionError" in str(failed.value)
@@ -387,7 +352,7 @@ def test_next_links_to_another_host_are_refused(env: Sapmc, client: SapmcClient)
             assert "another server" in str(refused.value)
             assert not refused.value.retryable
         assert bystander.requests == []
-    assert [e["fault"] for e in env.logged()] == ["next_foreign_host"] * 2
+    assert [e["fault"] for e in env.logged("campaigns")] == ["next_foreign_host"] * 2
 
 
 def test_a_next_link_back_to_a_page_already_read_is_a_loop(env: Sapmc, client: SapmcClient) -> None:
@@ -404,7 +369,7 @@ def test_an_empty_page_once_is_read_again_and_for_good_is_an_error(
     env.sim.add_fault("campaigns", "empty_page", page=1)
     assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
     # The empty page ended window 1 short; __count sent the client back for $skip=50.
-    logged = [(e["query"]["$skip"], e["query"].get("$skiptoken")) for e in env.logged()]
+    logged = [(e["query"]["$skip"], e["query"].get("$skiptoken")) for e in env.logged("campaigns")]
     assert logged == [("0", None), ("0", "50"), ("50", None), ("50", "50")]
     env.sim.reset()
     env.sim.add_fault("campaigns", "empty_page", count=None, page=1)
@@ -430,20 +395,6 @@ def test_a_payload_that_breaks_the_contract_is_a_bad_payload(
         list(client.iter_campaigns(category="KHOROS"))
     assert "gave up after 2 attempts" in str(broken.value)
     assert client.stats.requests == 2
-
-
-def test_errors_pickle_with_their_attributes() -> None:
-    error = SapmcRateLimitedError("slow down", status=429, path="/x", retry_after=3.0)
-    copy = pickle.loads(pickle.dumps(error))
-    assert (type(copy), str(copy), copy.status, copy.path, copy.retry_after, copy.retryable) == (
-        SapmcRateLimitedError,
-        "slow down",
-        429,
-        "/x",
-        3.0,
-        True,
-    )
-    assert isinstance(copy, SapmcError)
 
 
 # Construction --------------------------------------------------------------------------------

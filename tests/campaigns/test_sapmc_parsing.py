@@ -18,6 +18,7 @@ from campaigns.sapmc import (
     parse_campaign,
     parse_odata_datetime,
 )
+from tests.http_helpers import JUNK
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Year 1 to 9999: every instant Python can hold.
@@ -36,29 +37,6 @@ def text(max_size: int) -> st.SearchStrategy[str]:
         alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
         max_size=max_size,
     )
-
-
-def huge_int() -> int:
-    """Return an int too long to print (Python refuses str() past 4300 digits)."""
-    return 10**5000
-
-
-# Anything a broken server or proxy might put where a value belongs, JSON or not.
-JUNK = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.builds(huge_int)
-    | st.floats()
-    | st.text()
-    | st.binary(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(st.text(max_size=5), children, max_size=3)
-        | st.tuples(children)
-    ),
-    max_leaves=8,
-)
 
 
 def odata_date(ms: int, offset: str = "") -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +24,8 @@ from khoros.client import (
     Plan,
 )
 from simulators.khoros import KhorosData, KhorosSimulator
-from simulators.server import RunningServer, start_in_thread
+from simulators.server import start_in_thread
+from tests.http_helpers import Live, SleepRecorder, serving, unused_port
 
 TOKEN = "tok-3f9c1e7a-SECRET-must-not-leak"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,53 +33,20 @@ DATA = KhorosData.generate(seed=1, initiatives=5, plans_per_initiative=8, posts_
 FIRST = DATA.initiatives[0].id
 
 
-@dataclass
-class SleepRecorder:
-    """Stand in for time.sleep: record the delays, wait for nothing."""
-
-    delays: list[float] = field(default_factory=list)
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-@dataclass
-class Khoros:
-    sim: KhorosSimulator
-    server: RunningServer
-    sleep: SleepRecorder
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.server.base_url}/v2"
-
-    def client(self, **options: Any) -> KhorosClient:
-        settings: dict[str, Any] = {
-            "base_url": self.base_url,
-            "token": TOKEN,
-            "company_id": DATA.company_id,
-            "timeout": (2.0, 2.0),
-            "max_retries": 3,
-            "sleep": self.sleep,
-        }
-        return KhorosClient(**(settings | options))
-
-    def logged(self, route: str) -> list[dict[str, Any]]:
-        return [entry for entry in self.sim.requests if entry["route"] == route]
+Khoros = Live[KhorosSimulator, KhorosClient]
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[tuple[KhorosSimulator, RunningServer]]:
+def served() -> Iterator[Khoros]:
     sim = KhorosSimulator(data=DATA, token=TOKEN)
-    with start_in_thread(sim) as server:
-        yield sim, server
+    options = {"token": TOKEN, "company_id": DATA.company_id, "timeout": (2.0, 2.0)}
+    with serving(sim, KhorosClient, path="/v2", max_retries=3, **options) as live:
+        yield live
 
 
 @pytest.fixture
-def khoros(running: tuple[KhorosSimulator, RunningServer]) -> Khoros:
-    sim, server = running
-    sim.reset()
-    return Khoros(sim=sim, server=server, sleep=SleepRecorder())
+def khoros(served: Khoros) -> Khoros:
+    return served.fresh()
 
 
 @pytest.fixture
@@ -594,18 +561,8 @@ def test_starting_an_export_is_retried_when_throttled(khoros: Khoros, client: Kh
     assert khoros.sleep.delays == [2.0]
 
 
-def test_starting_an_export_is_retried_when_the_connection_never_opened() -> None:
-    with socket.socket() as probe:  # a port nobody listens on any more
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sleep = SleepRecorder()
-    client = KhorosClient(
-        base_url=f"http://127.0.0.1:{port}/v2",
-        token=TOKEN,
-        company_id="389",
-        max_retries=2,
-        sleep=sleep,
-    )
+def test_starting_an_export_is_retried_when_the_connection_never_opened(khoros: Khoros) -> None:
+    client = khoros.client(base_url=f"http://127.0.0.1:{unused_port()}/v2", max_retries=2)
     with client, pytest.raises(KhorosUnavailableError) as caught:
         start(client)
     assert (client.stats.requests, client.stats.retries) == (3, 2)
@@ -809,7 +766,7 @@ def test_an_unreadable_retry_after_falls_back_to_backoff(
     app.answers.append((200, {}, json.dumps({"data": {"companies": []}}).encode()))
     client.me()
     [delay] = sleep.delays
-    assert 0 <= delay <= client.backoff_base
+    assert 0 <= delay <= client.retry_policy.backoff_base
 
 
 def test_ids_are_quoted_into_the_path(

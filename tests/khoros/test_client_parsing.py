@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import math
-import pickle
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,13 +20,12 @@ from hypothesis import strategies as st
 from khoros.client import (
     KhorosBadPayloadError,
     KhorosClient,
-    KhorosError,
-    KhorosRateLimitedError,
     parse_datetime,
     parse_initiative,
     parse_plan,
 )
 from khoros.payloads import parse_export_status
+from tests.http_helpers import JUNK
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # 1970 to 2100: the instants a Plan can plausibly carry.
@@ -49,27 +47,6 @@ JSON_VALUES = st.recursive(
 )
 
 
-def huge_int() -> int:
-    """Return an int too long to print (Python refuses str() past 4300 digits)."""
-    return 10**5000
-
-
-# Anything a broken server or proxy might put where a value belongs, JSON or not.
-JUNK = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.builds(huge_int)
-    | st.floats()
-    | st.text()
-    | st.binary(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(st.text(max_size=5), children, max_size=3)
-        | st.tuples(children)
-    ),
-    max_leaves=8,
-)
 PLAN_KEYS = {
     "sfEntityType", "id", "name", "color", "campaignId", "companyId", "startDate", "endDate",
     "overview", "objective", "targetAudience", "createdDate", "lastModifiedDate",
@@ -503,19 +480,6 @@ def test_an_invalid_export_status_is_a_bad_payload(payload: dict[str, Any]) -> N
 
 
 # --- errors ----------------------------------------------------------------------------------
-
-
-def test_errors_survive_pickling_with_their_attributes() -> None:
-    error = KhorosRateLimitedError("slow down", status=429, path="/v2/me", retry_after=3.0)
-    copy = pickle.loads(pickle.dumps(error))
-    assert (str(copy), copy.status, copy.path, copy.retry_after, copy.retryable) == (
-        "slow down",
-        429,
-        "/v2/me",
-        3.0,
-        True,
-    )
-    assert isinstance(copy, KhorosError)
 
 
 # --- CSV streaming ---------------------------------------------------------------------------

@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +20,7 @@ from simulators.faults import FaultError
 from simulators.khoros import KhorosSimulator
 from simulators.khoros_data import FIELD_IDS, FIELD_NAMES, KhorosData, local_midnight_ms
 from simulators.server import RunningServer, start_in_thread
+from tests.http_helpers import Check, Served, html_page
 
 TOKEN = "sim-test-token"
 CHICAGO = ZoneInfo("America/Chicago")
@@ -292,56 +291,24 @@ def test_mutation_helpers_show_on_the_wire_and_reset_restores(live: Live) -> Non
 # Request log and control endpoints -------------------------------------------------------------
 
 
-def test_request_log_records_each_call_but_not_control_calls(live: Live) -> None:
+def test_the_request_log_keeps_the_query_and_the_json_body(live: Live) -> None:
     live.get(live.plans_path(), pageNumber=2, pageSize=5)
-    live.get("/v2/me", auth=False)
-    requests.get(f"{live.url}/_sim/requests", timeout=5)
-    log = requests.get(f"{live.url}/_sim/requests", timeout=5).json()
-    assert log == live.sim.requests
-    assert [(e["route"], e["status"], e["had_auth_header"]) for e in log] == [
-        ("plans", 200, True),
-        ("me", 401, False),
-    ]
-    assert log[0]["query"] == {"pageNumber": "2", "pageSize": "5"}
-    assert log[0]["method"] == "GET"
-    assert log[0]["path"] == live.plans_path()
-    assert log[0]["fault"] is None
+    export_id = live.create_export(live.query_for(live.busiest_plan().id))
+    listing, export = live.sim.requests
+    assert (listing["route"], listing["query"]) == ("plans", {"pageNumber": "2", "pageSize": "5"})
+    assert (listing["path"], listing["body"]) == (live.plans_path(), None)
+    assert export["body"]["query"]["content_filter"] == {"plans": [live.busiest_plan().id]}
+    assert export_id.isdigit()
 
 
-def test_faults_are_added_over_http_and_cleared_by_reset(live: Live) -> None:
-    created = requests.post(
-        f"{live.url}/_sim/faults",
-        json={"route": "me", "mode": "http_503", "count": None, "params": {"body": "html"}},
-        timeout=5,
-    )
-    assert created.status_code == 201
-    assert created.json()["fault"]["remaining"] is None
-    assert [live.get("/v2/me").status_code for _ in range(3)] == [503, 503, 503]
-    assert [e["fault"] for e in live.sim.requests] == ["http_503"] * 3
-    requests.post(f"{live.url}/_sim/reset", timeout=5)
-    assert live.get("/v2/me").status_code == 200
-    assert live.sim.requests[0]["fault"] is None
-
-
-def test_bad_fault_requests_are_refused(live: Live) -> None:
+def test_a_fault_its_route_does_not_have_is_refused(live: Live) -> None:
     refused = requests.post(
         f"{live.url}/_sim/faults", json={"route": "me", "mode": "csv_bom"}, timeout=5
     )
     assert refused.status_code == 400
     assert "does not apply" in refused.json()["error"]
-    with pytest.raises(FaultError):
-        live.sim.add_fault("plans", "rate_limit", retry_after="soon")
-    with pytest.raises(FaultError):
-        live.sim.add_fault("nowhere", "http_500")
-    with pytest.raises(FaultError):
-        live.sim.add_fault("me", "http_500", count=0)
-
-
-def test_replacing_faults_queue_up_in_order(live: Live) -> None:
-    live.sim.add_fault("me", "rate_limit", count=2, retry_after=0)
-    live.sim.add_fault("me", "http_502")
-    statuses = [live.get("/v2/me").status_code for _ in range(4)]
-    assert statuses == [429, 429, 502, 200]
+    with pytest.raises(FaultError, match="does not apply"):
+        live.sim.add_fault("me", "empty_page")
 
 
 def test_modifying_faults_stack_and_wait_behind_a_replacing_one(live: Live) -> None:
@@ -363,7 +330,7 @@ def test_modifying_faults_stack_and_wait_behind_a_replacing_one(live: Live) -> N
 # Fault modes: each has its exact wire effect for exactly N calls ----------------------------------
 
 
-def _json_error(status: int, code: str, content_type: str = "application/json") -> Callable:
+def _json_error(status: int, code: str, content_type: str = "application/json") -> Check:
     def check(response: requests.Response) -> None:
         assert response.status_code == status
         assert response.headers["Content-Type"].startswith(content_type)
@@ -372,61 +339,17 @@ def _json_error(status: int, code: str, content_type: str = "application/json") 
     return check
 
 
-def _html_page(status: int, text: str) -> Callable:
-    def check(response: requests.Response) -> None:
-        assert response.status_code == status
-        assert response.headers["Content-Type"].startswith("text/html")
-        assert text in response.text
-
-    return check
-
-
-def _not_json(response: requests.Response) -> None:
-    assert response.status_code == 200
-    assert response.headers["Content-Type"].startswith("application/json")
-    with pytest.raises(ValueError):
-        json.loads(response.text)
-
-
-def _empty(status: int) -> Callable:
-    def check(response: requests.Response) -> None:
-        assert response.status_code == status
-        assert response.content == b""
-
-    return check
-
-
-def _retry_after(value: str | None) -> Callable:
-    def check(response: requests.Response) -> None:
-        assert response.status_code == 429
-        assert response.headers.get("Retry-After") == value
-
-    return check
-
-
-def _retry_after_date(response: requests.Response) -> None:
-    assert response.status_code == 429
-    when = parsedate_to_datetime(response.headers["Retry-After"])
-    assert timedelta(0) < when - datetime.now(UTC) <= timedelta(seconds=3)
-
-
-REPLACING_CASES: list[tuple[str, dict[str, Any], Callable]] = [
-    ("rate_limit", {}, _retry_after("1")),
-    ("rate_limit", {"retry_after": 7}, _retry_after("7")),
-    ("rate_limit", {"retry_after": None}, _retry_after(None)),
-    ("rate_limit", {"retry_after": "http-date"}, _retry_after_date),
+# The modes every simulator has, with the same wire effect: tests/simulators/test_base.py.
+REPLACING_CASES: list[tuple[str, dict[str, Any], Check]] = [
     ("http_500", {}, _json_error(500, "UNKNOWN_ERROR")),
-    ("http_502", {"body": "empty"}, _empty(502)),
-    ("http_503", {"body": "html"}, _html_page(503, "Service Unavailable")),
+    ("http_503", {"body": "html"}, html_page(503, "Service Unavailable")),
     ("http_504", {"body": "text"}, _json_error(504, "PROXY_GATEWAY_TIMEOUT", "text/plain")),
-    ("truncated_json", {}, _not_json),
-    ("invalid_json", {}, _not_json),
     ("expired_token", {}, _json_error(401, "UNAUTHENTICATED")),
     ("expired_token", {"lowercase": True, "body": "text"},
      _json_error(401, "unauthenticated", "text/plain")),
-    ("developer_inactive", {}, _html_page(200, "Developer Inactive")),
-    ("developer_inactive", {"status": 401}, _html_page(401, "Developer Inactive")),
-    ("status_586", {}, _html_page(586, "<html>")),
+    ("developer_inactive", {}, html_page(200, "Developer Inactive")),
+    ("developer_inactive", {"status": 401}, html_page(401, "Developer Inactive")),
+    ("status_586", {}, html_page(586)),
     ("forbidden_company", {"application": "smcbridge"},
      _json_error(403, "UNAUTHORIZED")),
 ]  # fmt: skip
@@ -434,7 +357,7 @@ REPLACING_CASES: list[tuple[str, dict[str, Any], Callable]] = [
 
 @pytest.mark.parametrize(("mode", "params", "check"), REPLACING_CASES)
 def test_replacing_fault_hits_exactly_n_calls(
-    live: Live, mode: str, params: dict[str, Any], check: Callable
+    live: Live, mode: str, params: dict[str, Any], check: Check
 ) -> None:
     live.sim.add_fault("plans", mode, count=2, **params)
     responses = [live.get(live.plans_path(), pageSize=3) for _ in range(3)]
@@ -449,54 +372,6 @@ def test_forbidden_company_names_company_and_application(live: Live) -> None:
     live.sim.add_fault("me", "forbidden_company", application="smcbridge")
     message = _envelope_error(live.get("/v2/me"))["message"]
     assert message == "Company 389 does not allow the application smcbridge"
-
-
-def test_truncated_json_is_a_prefix_of_the_real_answer(live: Live) -> None:
-    live.sim.add_fault("me", "truncated_json")
-    truncated = live.get("/v2/me").content
-    assert truncated and live.get("/v2/me").content.startswith(truncated)
-
-
-def test_connection_reset_sends_a_tcp_rst(live: Live) -> None:
-    live.sim.add_fault("me", "connection_reset", count=2)
-    with pytest.raises(requests.ConnectionError):
-        live.get("/v2/me")
-    with socket.create_connection(("127.0.0.1", live.server.port), timeout=2) as sock:
-        sock.sendall(
-            f"GET /v2/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
-        )
-        with pytest.raises(ConnectionResetError):
-            sock.recv(1024)
-    assert live.get("/v2/me").status_code == 200
-    assert [(e["fault"], e["status"]) for e in live.sim.requests] == [
-        ("connection_reset", None),
-        ("connection_reset", None),
-        (None, 200),
-    ]
-
-
-def test_slow_headers_times_out_the_client_without_wedging_the_server(live: Live) -> None:
-    live.sim.add_fault("me", "slow_headers", seconds=0.6)
-    with pytest.raises(requests.ReadTimeout):
-        requests.get(f"{live.url}/v2/me", headers=AUTH, timeout=(2, 0.2))
-    started = time.perf_counter()
-    assert live.get("/v2/me").status_code == 200
-    assert time.perf_counter() - started < 0.3
-
-
-def test_slow_body_sends_headers_then_trickles_the_body(live: Live) -> None:
-    live.sim.add_fault("me", "slow_body", seconds=0.4)
-    started = time.perf_counter()
-    with requests.get(f"{live.url}/v2/me", headers=AUTH, timeout=5, stream=True) as response:
-        headers_after = time.perf_counter() - started
-        body = response.json()
-    total = time.perf_counter() - started
-    assert response.status_code == 200 and body["data"]["sfEntityType"] == "User"
-    assert headers_after < 0.2 <= 0.35 < total
-    # A read timeout while the body trickles in: requests reports it as a ConnectionError.
-    live.sim.add_fault("me", "slow_body", seconds=1.0, chunks=2)
-    with pytest.raises(requests.ConnectionError, match="Read timed out"):
-        requests.get(f"{live.url}/v2/me", headers=AUTH, timeout=(2, 0.2)).json()
 
 
 # Paging quirks and payload variants --------------------------------------------------------------
@@ -731,17 +606,12 @@ def test_start_in_thread_context_manager_releases_the_port() -> None:
 def test_cli_builds_the_khoros_simulator_and_prints_its_url(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    served: dict[str, Any] = {}
-
-    def fake_serve(app: Any, host: str, port: int, announce: Callable[[str], None]) -> None:
-        served.update(app=app, host=host, port=port)
-        announce(f"http://{host}:{port}")
-
+    served = Served()
     argv = ["khoros", "--port", "8701", "--token", "t", "--initiatives", "2", "--seed", "9"]
-    assert main(argv, serve=fake_serve) == 0
-    assert isinstance(served["app"], KhorosSimulator)
-    assert served["app"].token == "t" and len(served["app"].data.initiatives) == 2
-    assert (served["host"], served["port"]) == ("127.0.0.1", 8701)
+    assert main(argv, serve=served) == 0
+    assert isinstance(served.app, KhorosSimulator)
+    assert served.app.token == "t" and len(served.app.data.initiatives) == 2
+    assert (served.host, served.port) == ("127.0.0.1", 8701)
     assert capsys.readouterr().out.splitlines() == [
         "Khoros simulator listening on http://127.0.0.1:8701 "
         "(KHOROS_BASE_URL=http://127.0.0.1:8701/v2)"

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +16,7 @@ import pytest
 import requests
 
 from simulators.__main__ import build_parser, main
+from simulators.faults import FaultError
 from simulators.khoros import KhorosSimulator
 from simulators.khoros_data import KhorosData
 from simulators.sapmc import SERVICE_PATH, SapmcSimulator, epoch_ms
@@ -29,6 +28,7 @@ from simulators.sapmc_data import (
     SapmcData,
 )
 from simulators.server import RunningServer, start_in_thread
+from tests.http_helpers import Check, Served, html_page
 
 USER = "sim-user"
 PASSWORD = "sim-pass-7d1e-SECRET"
@@ -402,15 +402,7 @@ def test_csrf_fetch_hands_out_the_token_that_writes_need(live: Live) -> None:
 # Faults -------------------------------------------------------------------------------------
 
 
-def _html_page(status: int) -> Callable[[requests.Response], None]:
-    def check(response: requests.Response) -> None:
-        assert response.status_code == status
-        assert response.headers["Content-Type"].startswith("text/html")
-
-    return check
-
-
-def _odata_status(status: int, content_type: str = "application/json") -> Callable[..., None]:
+def _odata_status(status: int, content_type: str = "application/json") -> Check:
     def check(response: requests.Response) -> None:
         assert response.status_code == status
         assert response.headers["Content-Type"].startswith(content_type)
@@ -419,57 +411,24 @@ def _odata_status(status: int, content_type: str = "application/json") -> Callab
     return check
 
 
-def _empty(status: int) -> Callable[[requests.Response], None]:
-    def check(response: requests.Response) -> None:
-        assert response.status_code == status and response.content == b""
-
-    return check
-
-
-def _retry_after(value: str | None) -> Callable[[requests.Response], None]:
-    def check(response: requests.Response) -> None:
-        assert response.status_code == 429
-        assert response.headers.get("Retry-After") == value
-
-    return check
-
-
-def _retry_after_date(response: requests.Response) -> None:
-    assert response.status_code == 429
-    when = parsedate_to_datetime(response.headers["Retry-After"])
-    assert timedelta(0) < when - datetime.now(UTC) <= timedelta(seconds=3)
-
-
 def _unauthorized(response: requests.Response) -> None:
     assert response.status_code == 401 and "WWW-Authenticate" in response.headers
 
 
-def _not_json(response: requests.Response) -> None:
-    assert response.status_code == 200
-    with pytest.raises(ValueError):
-        json.loads(response.text)
-
-
-REPLACING_CASES: list[tuple[str, dict[str, Any], Callable[[requests.Response], None]]] = [
+# The modes every simulator has, with the same wire effect: tests/simulators/test_base.py.
+REPLACING_CASES: list[tuple[str, dict[str, Any], Check]] = [
     ("unauthorized", {}, _unauthorized),
     ("forbidden", {}, _odata_status(403)),
-    ("login_page", {}, _html_page(200)),
-    ("rate_limit", {}, _retry_after("1")),
-    ("rate_limit", {"retry_after": 7}, _retry_after("7")),
-    ("rate_limit", {"retry_after": None}, _retry_after(None)),
-    ("rate_limit", {"retry_after": "http-date"}, _retry_after_date),
+    ("login_page", {}, html_page(200, "SAMLRequest")),
     ("http_500", {}, _odata_status(500)),
-    ("http_502", {"body": "empty"}, _empty(502)),
-    ("http_503", {"body": "html"}, _html_page(503)),
+    ("http_503", {"body": "html"}, html_page(503, "SAP Web Dispatcher")),
     ("http_504", {"body": "text"}, _odata_status(504, "text/plain")),
-    ("invalid_json", {}, _not_json),
-    ("truncated_json", {}, _not_json),
 ]
 
 
 @pytest.mark.parametrize(("mode", "params", "check"), REPLACING_CASES)
 def test_replacing_fault_hits_exactly_n_calls(
-    live: Live, mode: str, params: dict[str, Any], check: Callable[[requests.Response], None]
+    live: Live, mode: str, params: dict[str, Any], check: Check
 ) -> None:
     live.sim.add_fault("campaigns", mode, count=2, **params)
     responses = [live.get("Campaigns", **{"$top": 3}) for _ in range(3)]
@@ -488,44 +447,6 @@ def test_faults_apply_per_route(live: Live) -> None:
     assert live.get("$metadata").status_code == 500
     assert live.get("ExternalCampaignReferences").status_code == 401
     assert live.sim.faults == []
-
-
-def test_truncated_json_is_a_prefix_of_the_real_answer(live: Live) -> None:
-    live.sim.add_fault("campaigns", "truncated_json", fraction=0.3)
-    truncated = live.get("Campaigns", **{"$top": 2}).content
-    assert truncated and live.get("Campaigns", **{"$top": 2}).content.startswith(truncated)
-
-
-def test_connection_reset_sends_a_tcp_rst(live: Live) -> None:
-    live.sim.add_fault("campaigns", "connection_reset")
-    with pytest.raises(requests.ConnectionError):
-        live.get("Campaigns")
-    assert live.get("Campaigns").status_code == 200
-    assert [(e["fault"], e["status"]) for e in live.sim.requests] == [
-        ("connection_reset", None),
-        (None, 200),
-    ]
-
-
-def test_slow_headers_time_out_the_client_without_wedging_the_server(live: Live) -> None:
-    live.sim.add_fault("campaigns", "slow_headers", seconds=0.6)
-    with pytest.raises(requests.ReadTimeout):
-        requests.get(f"{live.service}/Campaigns?$format=json", auth=AUTH, timeout=(2, 0.2))
-    started = time.perf_counter()
-    assert live.get("Campaigns").status_code == 200
-    assert time.perf_counter() - started < 0.3
-
-
-def test_slow_body_sends_headers_then_trickles_the_body(live: Live) -> None:
-    live.sim.add_fault("campaigns", "slow_body", seconds=0.4)
-    started = time.perf_counter()
-    with requests.get(
-        f"{live.service}/Campaigns?$format=json", auth=AUTH, timeout=5, stream=True
-    ) as response:
-        headers_after = time.perf_counter() - started
-        body = response.json()
-    assert len(body["d"]["results"]) == 50
-    assert headers_after < 0.2 <= 0.35 < time.perf_counter() - started
 
 
 def _first_and_next(live: Live, **params: Any) -> tuple[requests.Response, dict[str, Any]]:
@@ -609,37 +530,12 @@ def test_payload_variants(live: Live) -> None:
     }
 
 
-def test_faults_are_managed_over_http_and_cleared_by_reset(live: Live) -> None:
-    base = live.server.base_url
-    created = requests.post(
-        f"{base}/_sim/faults",
-        json={"route": "campaigns", "mode": "http_503", "count": 3, "params": {"body": "html"}},
-        timeout=5,
-    )
-    assert created.status_code == 201 and created.json()["fault"]["remaining"] == 3
-    assert len(requests.get(f"{base}/_sim/faults", timeout=5).json()["faults"]) == 1
-    assert live.get("Campaigns").status_code == 503
-    assert len(requests.get(f"{base}/_sim/requests", timeout=5).json()) == 1
-    assert requests.post(f"{base}/_sim/reset", timeout=5).json() == {"reset": True}
-    assert live.sim.faults == [] and live.sim.requests == []
-    assert live.get("Campaigns").status_code == 200
-
-
-@pytest.mark.parametrize(
-    "spec",
-    [
-        {"route": "plans", "mode": "http_500"},
-        {"route": "campaigns", "mode": "developer_inactive"},
-        {"route": "metadata", "mode": "next_loop"},
-        {"route": "campaigns", "mode": "http_500", "params": {"body": "xml"}},
-        {"route": "campaigns", "mode": "rate_limit", "params": {"seconds": 1}},
-        {"route": "campaigns", "mode": "http_500", "count": 0},
-        {"route": "campaigns", "mode": "http_500", "params": []},
-    ],
-)
-def test_bad_fault_requests_are_refused(live: Live, spec: dict[str, Any]) -> None:
-    response = requests.post(f"{live.server.base_url}/_sim/faults", json=spec, timeout=5)
-    assert response.status_code == 400 and response.json()["error"]
+def test_faults_of_another_simulator_or_route_are_refused(live: Live) -> None:
+    for route, mode in (("plans", "http_500"), ("campaigns", "developer_inactive")):
+        with pytest.raises(FaultError, match="unknown"):
+            live.sim.add_fault(route, mode)
+    with pytest.raises(FaultError, match="does not apply"):
+        live.sim.add_fault("metadata", "next_loop")
     assert live.sim.faults == []
 
 
@@ -757,20 +653,15 @@ def test_a_big_tenant_pages_quickly() -> None:
 def test_cli_builds_the_sapmc_simulator_and_prints_its_url(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    served: dict[str, Any] = {}
-
-    def fake_serve(app: Any, host: str, port: int, announce: Callable[[str], None]) -> None:
-        served.update(app=app, host=host, port=port)
-        announce(f"http://{host}:{port}")
-
+    served = Served()
     argv = ["sapmc", "--user", "u", "--password", "p", "--initiatives", "2"]
     argv += ["--plans-per-initiative", "3", "--campaigns-per-initiative", "2", "--page-size", "7"]
-    assert main(argv, serve=fake_serve) == 0
-    app = served["app"]
+    assert main(argv, serve=served) == 0
+    app = served.app
     assert isinstance(app, SapmcSimulator)
     assert (app.user, app.password, app.page_size) == ("u", "p", 7)
     assert len(app.data.campaigns_of_category(KHOROS_CATEGORY)) == 4
-    assert (served["host"], served["port"]) == ("127.0.0.1", 8702)
+    assert (served.host, served.port) == ("127.0.0.1", 8702)
     assert capsys.readouterr().out.splitlines() == [
         "SAP MC simulator listening on http://127.0.0.1:8702 (SAPMC_BASE_URL=http://127.0.0.1:8702)"
     ]
@@ -800,10 +691,6 @@ def test_cli_data_agrees_with_the_khoros_cli_given_the_same_arguments() -> None:
         assert reference.advertiser == khoros.data.company_id
 
 
-def test_unknown_methods_and_control_paths(live: Live) -> None:
+def test_methods_other_than_get_and_the_writes_are_not_allowed(live: Live) -> None:
     head = requests.head(f"{live.service}/Campaigns", auth=AUTH, timeout=5)
     assert head.status_code == 405
-    assert requests.get(f"{live.server.base_url}/_sim/nothing", timeout=5).status_code == 404
-    with socket.create_connection(("127.0.0.1", live.server.port), timeout=2) as sock:
-        sock.sendall(b"GET /_sim/faults HTTP/1.0\r\n\r\n")
-        assert b"200 OK" in sock.recv(1024)
