@@ -30,6 +30,8 @@ PROCESSES += khoros
 run: export KHOROS_BASE_URL := http://127.0.0.1:$(KHOROS_SIM_PORT)/v2
 run: export KHOROS_TOKEN := demo-token
 run: export KHOROS_COMPANY_ID := 389
+# The simulator finishes an export in seconds: poll it sooner than the real Khoros.
+run: export KHOROS_EXPORT_POLL_BASE := 0.5
 else
 DEMO_SETUP_ARGS += --no-demo-users
 endif

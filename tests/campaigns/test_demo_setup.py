@@ -10,13 +10,14 @@ from django.core.management import call_command
 from django_q.models import Schedule
 
 from campaigns.access import is_sync_admin, visible_initiatives
-from campaigns.models import ExternalCampaign
-from khoros.models import Plan, SyncRun
+from campaigns.models import Assignment, AuditEvent, ExternalCampaign
+from khoros.models import Plan, PlanKpi, SyncRun
 
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_setup_syncs_and_creates_users_with_disjoint_grants(live_khoros, live_sapmc):
+def test_demo_setup_syncs_and_creates_users_with_disjoint_grants(live_khoros, live_sapmc, settings):
+    settings.KHOROS_EXPORT_POLL_BASE = 0.05  # the KPI sync polls its export for real
     out = StringIO()
     call_command("demo_setup", "--url", "http://127.0.0.1:8000/", "--wait", "2", stdout=out)
 
@@ -24,6 +25,11 @@ def test_demo_setup_syncs_and_creates_users_with_disjoint_grants(live_khoros, li
     assert SyncRun.objects.get(kind="sapmc_campaigns").status == SyncRun.Status.SUCCEEDED
     assert Plan.objects.count() == 24
     assert ExternalCampaign.objects.count() == 12
+    assert SyncRun.objects.get(kind="khoros_kpis").status == SyncRun.Status.SUCCEEDED
+    assert PlanKpi.objects.exists()
+    # Half of the campaigns SAP MC links to Plans got those Plans assigned, audited.
+    assert Assignment.objects.exists()
+    assert AuditEvent.objects.filter(action="drift.adopt_sap").count() >= 1
     assert Schedule.objects.filter(name="Khoros plans").exists()
     users = {u.username: u for u in get_user_model().objects.all()}
     assert set(users) == {"admin", "maria", "tom"}
@@ -49,7 +55,8 @@ def test_demo_setup_says_clearly_when_khoros_does_not_answer(settings):
         call_command("demo_setup", "--wait", "1", stdout=StringIO())
 
 
-def test_against_real_systems_no_demo_users_are_created(live_khoros, live_sapmc):
+def test_against_real_systems_no_demo_users_are_created(live_khoros, live_sapmc, settings):
+    settings.KHOROS_EXPORT_POLL_BASE = 0.05
     out = StringIO()
     call_command("demo_setup", "--no-demo-users", "--wait", "2", stdout=out)
     assert get_user_model().objects.count() == 0

@@ -13,10 +13,18 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns import sapmc
-from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS, InitiativeGrant
+from campaigns.models import (
+    MARKETING_MANAGERS,
+    SYNC_ADMINS,
+    Assignment,
+    ExternalCampaign,
+    InitiativeGrant,
+)
+from campaigns.services import drift_adopt_sap
 from campaigns.sync import sync_sapmc_campaigns
 from khoros import client as khoros_client
 from khoros import services as khoros_services
+from khoros.kpis import sync_khoros_kpis
 from khoros.models import Initiative, SyncRun
 
 DEMO_USERS = [
@@ -61,8 +69,10 @@ class Command(BaseCommand):
         self._wait_for("SAP MC", settings.SAPMC_BASE_URL, _sapmc_ready, sapmc.SapmcError,
                        sapmc.SapmcUnavailableError, wait)  # fmt: skip
         self._report(sync_sapmc_campaigns(trigger=SyncRun.Trigger.COMMAND))
+        self._report(sync_khoros_kpis(trigger=SyncRun.Trigger.COMMAND))
         if not no_demo_users:
             self._users_and_grants()
+            self._demo_assignments()
         self._banner(url, demo_users=not no_demo_users)
 
     def _wait_for(
@@ -114,6 +124,24 @@ class Command(BaseCommand):
                 InitiativeGrant.objects.bulk_create(
                     InitiativeGrant(user=user, initiative=i) for i in shares[username]
                 )
+
+    def _demo_assignments(self) -> None:
+        """Adopt SAP MC's references for half the campaigns that have some, as the demo admin.
+
+        The other half keep showing drift, so both sides of the workbench can be tried at once.
+        """
+        if Assignment.objects.exists():
+            return
+        admin = get_user_model().objects.get(username="admin")
+        referenced = (
+            ExternalCampaign.objects.filter(
+                sap_references__plan__isnull=False, removed_at__isnull=True
+            )
+            .distinct()
+            .order_by("campaign_id")
+        )
+        for campaign in list(referenced)[::2]:
+            drift_adopt_sap(campaign=campaign, acting_user=admin)
 
     def _banner(self, url: str, *, demo_users: bool) -> None:
         lines = ["", "=" * 64, f"  smcbridge is starting at {url}", ""]
