@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from khoros.models import Initiative, Plan, SyncLease, SyncRun
+from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi, SyncLease, SyncRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -50,3 +50,22 @@ class SyncRunAdmin(ReadOnlyAdmin):
 @admin.register(SyncLease)
 class SyncLeaseAdmin(ReadOnlyAdmin):
     list_display = ["kind", "run", "expires_at"]
+
+
+@admin.register(PlanKpi)
+class PlanKpiAdmin(ReadOnlyAdmin):
+    list_display = ["plan", "day", "impressions", "engagements", "clicks", "reach", "posts"]
+    list_select_related = ["plan"]
+    date_hierarchy = "day"
+    search_fields = ["plan__name"]
+
+
+@admin.register(KpiExport)
+class KpiExportAdmin(ReadOnlyAdmin):
+    list_display = ["export_id", "state", "start", "stop", "timezone", "requested_at", "rows_read"]
+    list_filter = ["state"]
+
+
+@admin.register(Company)
+class CompanyAdmin(ReadOnlyAdmin):
+    list_display = ["name", "khoros_id", "last_seen"]
