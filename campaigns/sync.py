@@ -16,6 +16,7 @@ from campaigns.models import CampaignReference, ExternalCampaign
 from khoros.models import Plan, SyncRun
 from khoros.runs import (
     COUNT_FIELDS,
+    error_text,
     run_checkpoint,
     run_finish,
     run_step_done,
@@ -61,11 +62,6 @@ def sync_sapmc_campaigns(
     )
 
 
-def _error_text(exc: sapmc.SapmcError) -> str:
-    where = f" ({exc.path}, HTTP {exc.status})" if exc.path and exc.status else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
 def _sync(
     run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
 ) -> SyncRun:
@@ -79,7 +75,7 @@ def _sync(
             if isinstance(exc, sapmc.SapmcRateLimitedError)
             else SyncRun.Status.FAILED
         )
-        return run_finish(run, status, f"Could not list SAP MC campaigns: {_error_text(exc)}")
+        return run_finish(run, status, f"Could not list SAP MC campaigns: {error_text(exc)}")
 
     run.progress_total = len(fetched)
     run.outcomes = []

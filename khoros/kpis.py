@@ -42,6 +42,7 @@ from khoros.payloads import parse_datetime
 from khoros.runs import (
     COUNT_FIELDS,
     LeaseLostError,
+    error_text,
     redact,
     run_checkpoint,
     run_finish,
@@ -371,8 +372,7 @@ def sync_khoros_kpis(
 
 def _describe(exc: khoros_client.KhorosError, *, with_path: bool = True) -> str:
     # The path of a download link can hold its signature: those errors go out without it.
-    where = f" ({exc.path}, HTTP {exc.status})" if with_path and exc.path and exc.status else ""
-    return redact(f"{type(exc).__name__}: {exc}{where}")
+    return redact(error_text(exc, with_path=with_path))
 
 
 def _khoros_failure(

@@ -38,6 +38,13 @@ class LeaseLostError(Exception):
     """Another run took this run's lease: stop writing at once."""
 
 
+def error_text(exc: Exception, *, with_path: bool = True) -> str:
+    """Describe a client error for a run's record: its kind, message and failing request."""
+    path, status = getattr(exc, "path", None), getattr(exc, "status", None)
+    where = f" ({path}, HTTP {status})" if with_path and path and status else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
 def redact(text: str) -> str:
     """Remove every configured secret from a text before it is stored or shown."""
     for name in ("KHOROS_TOKEN", "SAPMC_PASSWORD", "SAPMC_INBOUND_PASSWORD"):

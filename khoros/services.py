@@ -19,6 +19,7 @@ from khoros import client as khoros_client
 from khoros.models import Company, Initiative, Plan, SyncRun
 from khoros.runs import (
     COUNT_FIELDS,
+    error_text,
     redact,
     run_checkpoint,
     run_finish,
@@ -242,11 +243,6 @@ def sync_khoros(
     )
 
 
-def _error_text(exc: khoros_client.KhorosError) -> str:
-    where = f" ({exc.path}, HTTP {exc.status})" if exc.path and exc.status else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
 def _sync_plans(
     run: SyncRun,
     client: khoros_client.KhorosClient,
@@ -263,7 +259,7 @@ def _sync_plans(
             if isinstance(exc, khoros_client.KhorosRateLimitedError)
             else SyncRun.Status.FAILED
         )
-        return run_finish(run, status, f"Could not list Initiatives: {_error_text(exc)}")
+        return run_finish(run, status, f"Could not list Initiatives: {error_text(exc)}")
 
     now = timezone.now()
     company_upsert(company=company, now=now)
@@ -285,7 +281,7 @@ def _sync_plans(
         try:
             plans = client.list_plans(item.id)
         except khoros_client.KhorosError as exc:
-            message = _error_text(exc)
+            message = error_text(exc)
             first_error = first_error or f"Initiative {item.id}: {message}"
             outcome.update(status="failed", error=redact(message)[:1000])
             run.failed_count += 1
