@@ -57,7 +57,10 @@ def _nice_max(value: int) -> int:
     return 10 * magnitude
 
 
-def _short(value: int) -> str:
+def _short(value: float) -> str:
+    if value != int(value):
+        return f"{value:.1f}"  # only on small axes: a tick at half of 1
+    value = int(value)
     for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
         if value >= size:
             number = value / size
@@ -89,9 +92,7 @@ def bar_chart(title: str, series: list[tuple[date, int]]) -> BarChart:
                 value=value,
             )
         )
-    ticks = [
-        Tick(y=round(TOP + plot_h * (1 - f), 2), label=_short(int(top * f))) for f in (0, 0.5, 1)
-    ]
+    ticks = [Tick(y=round(TOP + plot_h * (1 - f), 2), label=_short(top * f)) for f in (0, 0.5, 1)]
     label_every = max(1, len(series) // 6)
     days = [
         DayLabel(x=round(LEFT + i * slot + slot / 2, 2), label=day.strftime("%b %d"))

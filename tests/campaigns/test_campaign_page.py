@@ -169,3 +169,23 @@ def test_kpi_csv_has_one_row_per_plan_and_day_and_defuses_formulas(client, world
             "1",
         ],
     ]  # Tom's Plan is not Maria's to download
+
+
+def test_chart_axis_is_round_and_bars_scale_to_it():
+    from datetime import date
+
+    from campaigns.charts import HEIGHT, bar_chart
+
+    chart = bar_chart(
+        "Clicks", [(date(2026, 3, 1), 0), (date(2026, 3, 2), 37), (date(2026, 3, 3), 50)]
+    )
+    assert [t.label for t in chart.ticks] == ["0", "25", "50"]
+    assert chart.total == 87
+    plot_h = HEIGHT - 10 - 22
+    assert [b.height for b in chart.bars] == [0, round(plot_h * 37 / 50, 2), plot_h]
+    assert [t.label for t in bar_chart("Posts", [(date(2026, 3, 1), 1)]).ticks] == ["0", "0.5", "1"]
+    assert [t.label for t in bar_chart("Reach", [(date(2026, 3, 1), 1_234_567)]).ticks] == [
+        "0",
+        "1M",
+        "2M",
+    ]
