@@ -12,6 +12,8 @@ from campaigns.models import (
     AuditEvent,
     CampaignReference,
     ExternalCampaign,
+    InboundCall,
+    InboundReport,
     InitiativeGrant,
 )
 from khoros.admin import ReadOnlyAdmin
@@ -77,4 +79,22 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor_name", "action", "summary"]
     list_filter = ["action"]
     search_fields = ["summary", "actor_name"]
+    date_hierarchy = "at"
+
+
+@admin.register(InboundReport)
+class InboundReportAdmin(ReadOnlyAdmin):
+    """SAP MC's success reports: what was asked, and the frozen answer."""
+
+    list_display = ["report_id", "status", "from_date", "to_date", "caller", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["report_id"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(InboundCall)
+class InboundCallAdmin(ReadOnlyAdmin):
+    list_display = ["at", "method", "endpoint", "caller", "status_code", "duration_ms"]
+    list_filter = ["endpoint", "status_code"]
+    search_fields = ["correlation_id", "caller"]
     date_hierarchy = "at"

@@ -164,3 +164,56 @@ class AlertState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {'alerting' if self.alerting else 'ok'}"
+
+
+class InboundReport(models.Model):
+    """A success-data request of SAP MC: its range and campaigns, then its results, frozen."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        COMPLETED = "COMPLETED", "Completed"
+
+    # "R" and 20 url-safe characters: unguessable, so one caller cannot read another's report.
+    report_id = models.CharField(max_length=32, unique=True)
+    from_date = models.DateField()
+    to_date = models.DateField()  # inclusive
+    external_campaign_ids = models.JSONField(default=list)
+    # The KPI structure asked for (SAP MC's KPI names, in answer order).
+    kpi_names = models.JSONField(default=list)
+    # The zone the daily buckets are counted in: the Khoros company zone.
+    timezone = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Written once at completion and never again: SAP MC may ask for the same report many times
+    # and must always get the same numbers, whatever later KPI syncs change. One row per Plan
+    # and day: [ExternalCampaignID, day, *the values of kpi_names].
+    results = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    caller = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.report_id} ({self.status})"
+
+
+class InboundCall(models.Model):
+    """One call SAP MC (or anyone) made to the inbound endpoints, whatever its outcome."""
+
+    at = models.DateTimeField()
+    method = models.CharField(max_length=10)
+    endpoint = models.CharField(max_length=64)
+    # The user name the caller sent, right or wrong; never its password.
+    caller = models.CharField(max_length=150, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    correlation_id = models.CharField(max_length=100, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["at"], name="campaigns_inboundcall_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.method} {self.endpoint} {self.status_code}"

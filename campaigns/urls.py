@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from campaigns import calendar_views, ops, views, workbench
+from campaigns import api_calls, calendar_views, ops, views, workbench
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -21,4 +21,5 @@ urlpatterns = [
     path("syncs/<int:pk>/again/", ops.sync_run_again, name="sync-run-again"),
     path("schedules/", ops.schedules, name="schedules"),
     path("schedules/<int:pk>/", ops.schedule_edit, name="schedule-edit"),
+    path("sapmc-calls/", api_calls.sapmc_calls, name="sapmc-calls"),
 ]

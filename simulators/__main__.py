@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from simulators import khoros, sapmc
+from simulators import khoros, sapmc, sapmc_caller
 from simulators.server import serve_forever
 
 # A simulator module provides CLI_HELP, DEFAULT_PORT, add_arguments(parser), build_app(args)
@@ -16,6 +16,10 @@ from simulators.server import serve_forever
 SIMULATORS: dict[str, ModuleType] = {
     "khoros": khoros,
     "sapmc": sapmc,
+}
+# A caller is a client, not a server: CLI_HELP, add_arguments(parser) and run(args) -> exit code.
+CALLERS: dict[str, ModuleType] = {
+    "sapmc-caller": sapmc_caller,
 }
 
 
@@ -27,11 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=module.DEFAULT_PORT)
         module.add_arguments(sub)
+    for name, module in CALLERS.items():
+        sub = subparsers.add_parser(name, help=module.CLI_HELP, description=module.CLI_HELP)
+        module.add_arguments(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, serve: Callable[..., Any] = serve_forever) -> int:
     args = build_parser().parse_args(argv)
+    if args.simulator in CALLERS:
+        return CALLERS[args.simulator].run(args)
     module = SIMULATORS[args.simulator]
     app = module.build_app(args)
 

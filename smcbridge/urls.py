@@ -14,5 +14,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", ops.healthz, name="healthz"),
+    path("sapmc/extcamp/v1/", include("campaigns.api_urls")),
     path("", include("campaigns.urls")),
 ]

@@ -36,6 +36,29 @@ def _roles_exist(request: pytest.FixtureRequest) -> None:
         Group.objects.get_or_create(name=name)
 
 
+@pytest.fixture(autouse=True)
+def _empty_task_queue(request: pytest.FixtureRequest) -> None:
+    """Start every database test with an empty task queue.
+
+    The ORM broker's queue lives in the test database and is rolled back with it; a Redis queue
+    outlives the test, and a task left there by one test would be run by the next.
+    """
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        from django_q.brokers import get_broker
+
+        get_broker().purge_queue()
+
+
+def uses_orm_broker() -> bool:
+    from django.conf import settings
+
+    return not settings.REDIS_URL
+
+
 @dataclass
 class LiveKhoros:
     """A Khoros simulator serving over HTTP on loopback, with its seeded data."""
