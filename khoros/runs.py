@@ -41,7 +41,11 @@ class LeaseLostError(Exception):
 def error_text(exc: Exception, *, with_path: bool = True) -> str:
     """Describe a client error for a run's record: its kind, message and failing request."""
     path, status = getattr(exc, "path", None), getattr(exc, "status", None)
-    where = f" ({path}, HTTP {status})" if with_path and path and status else ""
+    method = getattr(exc, "method", None)
+    where = ""
+    if with_path and path:
+        request = f"{method} {path}" if method else path
+        where = f" ({request}, HTTP {status})" if status else f" ({request}, no answer)"
     return f"{type(exc).__name__}: {exc}{where}"
 
 

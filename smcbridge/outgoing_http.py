@@ -38,6 +38,7 @@ class ClientError(Exception):
     """Base of every error an HTTP client raises; `retryable` says whether trying later helps."""
 
     retryable: bool = False
+    method: str | None = None  # set by HttpClient when the request fails for good
 
     def __init__(
         self,
@@ -441,6 +442,7 @@ class HttpClient:
             )
             if attempt > 1:
                 error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
+            error.method = method
             raise error from cause
 
     @staticmethod

@@ -365,3 +365,15 @@ def test_configured_company_is_remembered_for_sap_mc(live_khoros):
     services.sync_khoros()
     assert companies() == [(live_khoros.data.company_id, live_khoros.data.company_name)]
     assert Company.objects.count() == 1
+
+
+def test_failing_request_is_named_with_method_path_and_status(live_khoros):
+    live_khoros.sim.add_fault("plans", "http_503", count=None, body="json")
+
+    run = services.sync_khoros()
+
+    failed = [o for o in run.outcomes if o["status"] == "failed"]
+    assert len(failed) == 4
+    initiative = live_khoros.data.initiatives[0].id
+    assert f"(GET /v2/conversations/initiative/{initiative}/plan, HTTP 503)" in failed[0]["error"]
+    assert "gave up after 4 attempts" in failed[0]["error"]
