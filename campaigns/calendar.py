@@ -260,7 +260,9 @@ def calendar_build(
         if flags.get(campaign.pk):
             marks.append("drift")
         started = campaign.start is None or campaign.start <= today
-        if plans_by_campaign[campaign.pk] and started and campaign.pk not in with_kpis:
+        # Numbers are only owed once one of its Plans has started publishing.
+        plans_started = any(plan_days(p)[0] <= today for p in plans_by_campaign[campaign.pk])
+        if plans_started and started and campaign.pk not in with_kpis:
             marks.append("no KPIs")
         elif stale and started and state_of(campaign.start, campaign.end, today) == "running":
             marks.append("stale")

@@ -281,3 +281,19 @@ def test_bars_mark_missing_and_stale_kpis(client, world):
     summer = re.search(r'title="Summer 2026 \(.*?</a>', body, re.S).group(0)
     assert "no KPIs" in spring and "stale" not in spring  # ended, assigned, never had numbers
     assert "stale" in summer and "no KPIs" not in summer  # running, has numbers, sync too old
+
+
+def test_no_kpi_mark_waits_until_a_plan_has_started(client, world):
+    # A running campaign whose only Plan starts in June owes no numbers in March.
+    Assignment.objects.create(
+        plan=world.plans[1], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    client.force_login(world.admin)
+
+    def spring_bar(when: datetime) -> str:
+        with time_machine.travel(when):
+            body = client.get(reverse("calendar"), {"zoom": "year"}).content.decode()
+        return re.search(r'title="Spring Sale 2026 \(.*?</a>', body, re.S).group(0)
+
+    assert "no KPIs" not in spring_bar(datetime(2026, 3, 15, 12, tzinfo=UTC))
+    assert "no KPIs" in spring_bar(datetime(2026, 6, 3, 12, tzinfo=UTC))
