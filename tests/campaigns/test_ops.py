@@ -56,6 +56,12 @@ def test_history_query_count_is_fixed(client, world, django_assert_num_queries):
     with django_assert_num_queries(5):  # session, user, roles, count, page
         response = client.get(reverse("sync-history"))
     assert len(response.context["page"]) == 50
+    assert 'href="?page=2" rel="next">Older ›</a>' in response.content.decode()
+    body = client.get(reverse("sync-history"), {"kind": "khoros_plans", "page": 3}).content.decode()
+    assert (
+        'href="?kind=khoros_plans&amp;page=2" rel="prev">‹ Newer</a>' in body
+        and "Page 3 of 3" in body
+    )
 
 
 def test_run_page_polls_while_running_and_stops_when_finished(client, world):
