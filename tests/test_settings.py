@@ -1,0 +1,62 @@
+"""Settings from the environment: typed readers, and a task queue that never runs a task twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from smcbridge.env import env_bool, env_float, env_int, env_list, env_str
+
+
+def test_typed_readers_accept_what_they_should():
+    environ = {"A": " yes ", "B": "0", "N": "42", "F": "2.5", "L": "a, b,,c ", "S": "  x "}
+    assert env_bool("A", environ=environ) is True and env_bool("B", environ=environ) is False
+    assert env_bool("MISSING", True, environ=environ) is True
+    assert env_int("N", 1, environ=environ) == 42 and env_int("MISSING", 7, environ=environ) == 7
+    assert env_float("F", 1.0, environ=environ) == 2.5
+    assert env_list("L", [], environ=environ) == ["a", "b", "c"]
+    assert env_str("S", environ=environ) == "x"
+
+
+@pytest.mark.parametrize(
+    ("reader", "value", "message"),
+    [
+        (lambda e: env_bool("X", environ=e), "maybe", "X must be one of"),
+        (lambda e: env_int("X", 1, environ=e), "ten", "X must be a whole number"),
+        (lambda e: env_int("X", 1, minimum=1, environ=e), "0", "X must be at least 1"),
+        (lambda e: env_float("X", 1.0, environ=e), "fast", "X must be a number"),
+        (lambda e: env_float("X", 1.0, minimum=0.1, environ=e), "0", "X must be at least 0.1"),
+    ],
+)
+def test_malformed_values_stop_the_start_with_a_clear_message(reader, value, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        reader({"X": value})
+
+
+def test_task_queue_is_configured_against_double_runs_and_replays():
+    q = settings.Q_CLUSTER
+    # A task still running when `retry` comes would be handed to a second worker.
+    assert q["timeout"] < q["retry"]
+    assert q["max_attempts"] >= 1
+    assert q["catch_up"] is False  # after downtime, one run per schedule, not a replay storm
+
+
+def test_production_start_refuses_to_run_without_a_secret_key():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "smcbridge.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "",
+        },
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
