@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from khoros import selectors as khoros_selectors
-from khoros.models import Initiative, KpiExport, Plan
+from khoros.models import Company, Initiative, Plan
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +33,11 @@ PARAMETERS = (ADVERTISER, MANAGING_PARTY)
 def company_zone() -> ZoneInfo:
     """The Khoros company's time zone, known without calling Khoros.
 
-    Configured (KHOROS_COMPANY_TIMEZONE), else the zone the last KPI export was counted in (the
-    API user's, which the syncs use when nothing is configured), else the server's TIME_ZONE.
+    Configured (KHOROS_COMPANY_TIMEZONE), else the zone the last Plan sync learned, else the
+    server's TIME_ZONE: the same order the syncs follow.
     """
     name = settings.KHOROS_COMPANY_TIMEZONE or (
-        KpiExport.objects.exclude(timezone="")
-        .order_by("-requested_at", "-id")
+        Company.objects.filter(khoros_id=settings.KHOROS_COMPANY_ID)
         .values_list("timezone", flat=True)
         .first()
     )

@@ -216,6 +216,9 @@ class Company(models.Model):
 
     khoros_id = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=255)
+    # The zone its days are counted in, as the last Plan sync learned it: SAP MC's calls are
+    # answered from the database and must not ask Khoros for it.
+    timezone = models.CharField(max_length=64, blank=True)
     last_seen = models.DateTimeField()
 
     class Meta:

@@ -143,14 +143,15 @@ def _initiatives_write(
     return 0
 
 
-def company_upsert(*, company: khoros_client.Company, now: datetime) -> None:
-    """Remember the configured company's name: SAP MC's value help asks for it, Khoros not."""
+def company_upsert(*, company: khoros_client.Company, zone: ZoneInfo, now: datetime) -> None:
+    """Remember the configured company's name and zone: SAP MC asks for them, not Khoros."""
+    name = company.name[:255]
     row = Company.objects.filter(khoros_id=company.id).first()
     if row is None:
-        Company.objects.create(khoros_id=company.id, name=company.name[:255], last_seen=now)
-    elif row.name != company.name[:255] or now - row.last_seen >= LAST_SEEN_REFRESH:
-        row.name, row.last_seen = company.name[:255], now
-        row.save(update_fields=["name", "last_seen"])
+        Company.objects.create(khoros_id=company.id, name=name, timezone=zone.key, last_seen=now)
+    elif (row.name, row.timezone) != (name, zone.key) or now - row.last_seen >= LAST_SEEN_REFRESH:
+        row.name, row.timezone, row.last_seen = name, zone.key, now
+        row.save(update_fields=["name", "timezone", "last_seen"])
 
 
 def company_zone(client: khoros_client.KhorosClient) -> ZoneInfo:
@@ -262,7 +263,7 @@ def _sync_plans(
         return run_finish(run, status, f"Could not list Initiatives: {error_text(exc)}")
 
     now = timezone.now()
-    company_upsert(company=company, now=now)
+    company_upsert(company=company, zone=zone, now=now)
     initiatives, counts = _initiatives_upsert(fetched=fetched, now=now)
     run.removed_count = counts.removed
     run.progress_total = len(fetched)

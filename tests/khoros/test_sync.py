@@ -377,3 +377,16 @@ def test_failing_request_is_named_with_method_path_and_status(live_khoros):
     initiative = live_khoros.data.initiatives[0].id
     assert f"(GET /v2/conversations/initiative/{initiative}/plan, HTTP 503)" in failed[0]["error"]
     assert "gave up after 4 attempts" in failed[0]["error"]
+
+
+def test_company_zone_is_remembered_so_sap_mc_is_answered_without_khoros(live_khoros, settings):
+    from campaigns.api_catalog import company_zone
+    from khoros.models import Company
+
+    services.sync_khoros()
+    assert Company.objects.get().timezone == "America/Chicago"  # the simulator's /v2/whoami
+    requests_before = len(live_khoros.sim.requests)
+    assert company_zone().key == "America/Chicago"
+    assert len(live_khoros.sim.requests) == requests_before
+    settings.KHOROS_COMPANY_TIMEZONE = "Europe/Berlin"
+    assert company_zone().key == "Europe/Berlin"  # configuration wins, as in the syncs
