@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
@@ -19,7 +18,7 @@ from campaigns.access import visible_plans
 from campaigns.models import Assignment, ExternalCampaign
 from campaigns.selectors import drift_flags
 from khoros.models import Plan, PlanKpi
-from khoros.selectors import kpi_last_success
+from khoros.selectors import kpi_is_stale, kpi_last_success
 
 AnyUser = AbstractBaseUser | AnonymousUser
 Zoom = Literal["month", "quarter", "year"]
@@ -143,13 +142,6 @@ class Week:
     more_plans: int = 0
 
 
-def kpis_stale() -> bool:
-    """Whether the last successful KPI sync is older than two of its intervals (or missing)."""
-    last = kpi_last_success()
-    limit = timedelta(minutes=2 * getattr(settings, "KHOROS_KPI_SYNC_MINUTES", 240))
-    return last is None or timezone.now() - last.finished_at > limit
-
-
 def state_of(start: date | None, end: date | None, today: date) -> str:
     if start is not None and today < start:
         return "upcoming"
@@ -252,7 +244,7 @@ def calendar_build(
         .values_list("plan__assignment__campaign", flat=True)
         .distinct()
     )
-    stale = kpis_stale()
+    stale = kpi_is_stale(kpi_last_success())
     for campaign in campaigns:
         start = campaign.start or period.first
         end = campaign.end or period.last

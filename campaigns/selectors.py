@@ -13,6 +13,7 @@ from django.utils import timezone
 from campaigns.access import granted_initiative_ids, visible_plans
 from campaigns.models import Assignment, AuditEvent, CampaignReference, ExternalCampaign
 from khoros.models import Plan, PlanKpi
+from khoros.selectors import KPI_COLUMNS, plan_kpi_totals
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -271,14 +272,14 @@ def audit_events(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     return qs.order_by("-at", "-id")
 
 
-KPI_LABELS = {
-    "impressions": "Impressions",
-    "engagements": "Engagements",
-    "clicks": "Clicks",
-    "reach": "Reach",
-    "video_views": "Video views",
-    "posts": "Posts",
-}
+# Display names of the daily numbers, in khoros' order.
+KPI_LABELS = dict(
+    zip(
+        KPI_COLUMNS,
+        ("Impressions", "Engagements", "Clicks", "Reach", "Video views", "Posts"),
+        strict=True,
+    )
+)
 
 
 @dataclass
@@ -311,13 +312,7 @@ def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
     series = {
         name: [int((by_day.get(day) or {}).get(name) or 0) for day in days] for name in KPI_LABELS
     }
-    per_plan = {
-        row.pop("plan_id"): {k: int(v or 0) for k, v in row.items()}
-        for row in PlanKpi.objects.filter(plan__in=plans)
-        .values("plan_id")
-        .annotate(**{name: Sum(name) for name in KPI_LABELS})
-        .order_by()
-    }
+    per_plan = plan_kpi_totals(plans=plans, date_from=days[0], date_to=days[-1]) if days else {}
     return CampaignKpis(
         days=days,
         series=series,

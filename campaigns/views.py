@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -122,15 +120,6 @@ def audit(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _kpi_freshness() -> dict[str, object]:
-    """When KPIs were last pulled, and whether that is older than two sync intervals."""
-    last = khoros_selectors.kpi_last_success()
-    if last is None:
-        return {"kpi_last": None, "kpi_stale": True}
-    limit = timedelta(minutes=2 * getattr(settings, "KHOROS_KPI_SYNC_MINUTES", 240))
-    return {"kpi_last": last, "kpi_stale": timezone.now() - last.finished_at > limit}
-
-
 @login_required
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One campaign: state, Plans, daily KPI charts and totals, freshness, drift."""
@@ -141,6 +130,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         campaign=campaign, user=request.user
     )
     kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=request.user)
+    kpi_last = khoros_selectors.kpi_last_success()
     charts = [
         bar_chart(label, list(zip(kpis.days, kpis.series[name], strict=True)))
         for name, label in campaigns_selectors.KPI_LABELS.items()
@@ -156,7 +146,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "kpis": kpis,
         "charts": charts if kpis.days else [],
         "kpi_labels": campaigns_selectors.KPI_LABELS,
-        **_kpi_freshness(),
+        "kpi_last": kpi_last,
+        "kpi_stale": khoros_selectors.kpi_is_stale(kpi_last),
     }
     return render(request, "campaigns/campaign.html", context)
 

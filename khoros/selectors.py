@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi, SyncRun
 
@@ -150,6 +152,14 @@ def kpi_last_success() -> KpiFreshness | None:
         .first()
     )
     return KpiFreshness(run=run, finished_at=run.finished_at, timezone=zone or "")
+
+
+def kpi_is_stale(last: KpiFreshness | None) -> bool:
+    """Whether KPIs are older than two KPI sync intervals, or were never pulled."""
+    if last is None:
+        return True
+    limit = timedelta(minutes=2 * settings.KHOROS_KPI_SYNC_MINUTES)
+    return timezone.now() - last.finished_at > limit
 
 
 def companies() -> list[tuple[str, str]]:
