@@ -44,15 +44,15 @@ class BulkResult:
     refused: list[Refusal] = field(default_factory=list)
 
 
-def _plan_state(plan: Plan) -> dict[str, object]:
-    return {"plan": str(plan.khoros_id), "plan_name": plan.name}
-
-
-def _campaign_state(campaign: ExternalCampaign) -> dict[str, object]:
+def _assignment_state(plan: Plan, campaign: ExternalCampaign, note: str) -> dict[str, object]:
+    """What an audit row keeps of an assignment: names too, since rows outlive renames."""
     return {
+        "plan": str(plan.khoros_id),
+        "plan_name": plan.name,
         "campaign": str(campaign.sap_uuid),
         "campaign_id": campaign.campaign_id,
         "campaign_name": campaign.name,
+        "note": note,
     }
 
 
@@ -131,7 +131,7 @@ def assignment_create(
         campaign=campaign,
         plan=plan,
         before=None,
-        after={**_plan_state(plan), **_campaign_state(campaign), "note": assignment.note},
+        after=_assignment_state(plan, campaign, assignment.note),
     )
     return assignment
 
@@ -146,7 +146,7 @@ def assignment_delete(
     assignment = Assignment.objects.filter(plan=plan, campaign=campaign).first()
     if assignment is None:
         raise AssignmentError(f"Plan “{plan.name}” does not feed campaign “{campaign.name}”.")
-    before = {**_plan_state(plan), **_campaign_state(campaign), "note": assignment.note}
+    before = _assignment_state(plan, campaign, assignment.note)
     assignment.delete()
     audit_record(
         actor=acting_user,
@@ -174,7 +174,7 @@ def assignment_move(
         )
     if current.campaign_id == to_campaign.pk:
         return current
-    before = {**_plan_state(plan), **_campaign_state(current.campaign), "note": current.note}
+    before = _assignment_state(plan, current.campaign, current.note)
     from_name = current.campaign.name
     current.campaign = to_campaign
     current.assigned_by = acting_user
@@ -188,7 +188,7 @@ def assignment_move(
         campaign=to_campaign,
         plan=plan,
         before=before,
-        after={**_plan_state(plan), **_campaign_state(to_campaign), "note": current.note},
+        after=_assignment_state(plan, to_campaign, current.note),
     )
     return current
 
@@ -230,26 +230,19 @@ def drift_adopt_sap(*, campaign: ExternalCampaign, acting_user: AbstractBaseUser
     """Make the bridge's assignments of `campaign` equal to the references SAP MC holds."""
     if not is_sync_admin(acting_user):
         raise PermissionDenied("Only sync admins decide drift.")
+    if campaign.removed_at is not None:
+        raise AssignmentError(f"Campaign “{campaign.name}” was removed in SAP MC.")
     drift = campaign_drift(campaign=campaign)
     before = drift.as_state()
+    # Through the assignment services, so each Plan's change has its own audit row too.
     for plan in drift.bridge_only:
-        Assignment.objects.filter(plan=plan, campaign=campaign).delete()
+        assignment_delete(campaign=campaign, plan=plan, acting_user=acting_user)
     for plan in drift.sap_only:
         if plan.removed_at is not None:
             continue  # A removed Plan takes no new assignment, whatever SAP MC says.
-        current = Assignment.objects.filter(plan=plan).first()
-        if current is None:
-            Assignment.objects.create(
-                plan=plan,
-                campaign=campaign,
-                assigned_by=acting_user,
-                assigned_at=timezone.now(),
-                note="Adopted from SAP MC",
-            )
-        else:
-            current.campaign, current.assigned_by = campaign, acting_user
-            current.assigned_at, current.note = timezone.now(), "Adopted from SAP MC"
-            current.save(update_fields=["campaign", "assigned_by", "assigned_at", "note"])
+        assignment_move(
+            plan=plan, to_campaign=campaign, acting_user=acting_user, note="Adopted from SAP MC"
+        )
     campaign.drift_kept = None
     campaign.save(update_fields=["drift_kept"])
     audit_record(

@@ -230,7 +230,10 @@ def workbench_drift(request: HttpRequest) -> HttpResponse:
         return _after_action(request, state, Feedback(error=_form_error(form)))
     campaign = get_object_or_404(ExternalCampaign, pk=form.cleaned_data["campaign"])
     if form.cleaned_data["decision"] == "adopt_sap":
-        services.drift_adopt_sap(campaign=campaign, acting_user=request.user)
+        try:
+            services.drift_adopt_sap(campaign=campaign, acting_user=request.user)
+        except services.AssignmentError as exc:
+            return _after_action(request, state, Feedback(error=str(exc)))
         notice = f"“{campaign.name}” now has exactly the Plans SAP MC references."
     else:
         services.drift_keep_bridge(campaign=campaign, acting_user=request.user)

@@ -209,3 +209,22 @@ def test_grants_are_audited(world):
     assert not InitiativeGrant.objects.filter(
         user=world.maria, initiative=world.initiatives[2]
     ).exists()
+
+
+def test_adopting_sap_side_audits_each_plan_and_refuses_a_removed_campaign(world):
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    _reference(spring, world.plans[0])
+    services.assignment_create(campaign=summer, plan=world.plans[0], acting_user=world.admin)
+    services.assignment_create(campaign=spring, plan=world.plans[1], acting_user=world.admin)
+
+    services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", "plan"))
+    assert actions[2:] == [
+        ("assignment.delete", world.plans[1].pk),
+        ("assignment.move", world.plans[0].pk),
+        ("drift.adopt_sap", None),
+    ]
+    assert Assignment.objects.get(plan=world.plans[0]).note == "Adopted from SAP MC"
+    with pytest.raises(services.AssignmentError, match="removed in SAP MC"):
+        services.drift_adopt_sap(campaign=world.campaigns[3], acting_user=world.admin)
