@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.health import KindHealth, health_check
+from campaigns.health import KindHealth, sync_freshness
 from campaigns.models import SYNC_ADMINS, AlertState
 from khoros.models import SyncRun
 
@@ -62,7 +62,7 @@ def _failing_reason(kind: KindHealth) -> str:
 def alerts_check() -> list[AlertSent]:
     """Compare each kind's state with what admins were told; send what they must know now."""
     sent: list[AlertSent] = []
-    for kind in health_check().kinds:
+    for kind in sync_freshness():
         reason = _failing_reason(kind)
         with transaction.atomic():
             state, _ = AlertState.objects.select_for_update().get_or_create(kind=kind.kind)

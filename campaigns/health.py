@@ -105,20 +105,27 @@ def health_check(*, broker: object | None = None) -> Health:
         health.problems.append("The task broker does not answer: no sync can be queued.")
     if not health.database:
         return health
-    last = dict(
-        SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED)
-        .values("kind")
-        .annotate(last=Max("finished_at"))
-        .values_list("kind", "last")
-    )
-    for kind, (label, max_age) in _kind_intervals().items():
-        item = KindHealth(kind=kind, label=label, last_success=last.get(kind), max_age=max_age)
-        health.kinds.append(item)
+    health.kinds = sync_freshness()
+    for item in health.kinds:
         if not item.ok:
             when = (
                 "never"
                 if item.last_success is None
                 else f"not since {item.last_success:%Y-%m-%d %H:%M} UTC"
             )
-            health.problems.append(f"{label} sync has succeeded {when}.")
+            health.problems.append(f"{item.label} sync has succeeded {when}.")
     return health
+
+
+def sync_freshness() -> list[KindHealth]:
+    """Each scheduled kind with its last success and how old that may be, in one query."""
+    last = dict(
+        SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED)
+        .values("kind")
+        .annotate(last=Max("finished_at"))
+        .values_list("kind", "last")
+    )
+    return [
+        KindHealth(kind=kind, label=label, last_success=last.get(kind), max_age=max_age)
+        for kind, (label, max_age) in _kind_intervals().items()
+    ]
