@@ -1,6 +1,6 @@
 """The machine side of SAP MC's inbound endpoints: Basic auth, JSON in and out, the call log.
 
-Contract: ../shared/docs/sapmc-api.md, part 1. Every answer is JSON (`application/json;
+Contract: docs/sapmc-api.md, part 1. Every answer is JSON (`application/json;
 charset=utf-8`), errors included: `{"error": {"code": "...", "message": "..."}}`. SAP MC cannot
 read a Django HTML page, so none ever leaves these endpoints.
 """

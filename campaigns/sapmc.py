@@ -1,6 +1,6 @@
 """Talk to SAP Marketing Cloud's campaign API (OData V2); the only module doing HTTP with SAP MC.
 
-Contract: ../shared/docs/sapmc-api.md part 2. Every call goes through one requests.Session with
+Contract: docs/sapmc-api.md part 2. Every call goes through one requests.Session with
 Basic auth and a (connect, read) timeout, and every failure leaves as a SapmcError subclass. The
 password never appears in a message, a repr or a log line.
 """

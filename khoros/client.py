@@ -1,6 +1,6 @@
 """Talk to the Khoros Conversations API (V2); the only module of the project that does HTTP with it.
 
-Contract and quirks: ../shared/docs/khoros-api.md. Every call goes through one requests.Session
+Contract and quirks: docs/khoros-api.md. Every call goes through one requests.Session
 with a (connect, read) timeout, and every failure leaves as a KhorosError subclass.
 """
 

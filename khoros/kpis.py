@@ -2,7 +2,7 @@
 
 Khoros has no "KPIs of plan X" endpoint: the bridge asks for a posts export (one CSV row per
 published post with the metric columns), waits for it, streams it and sums the rows per Plan and
-per calendar day in the company time zone. Contract: ../shared/docs/khoros-api.md, "Analytics
+per calendar day in the company time zone. Contract: docs/khoros-api.md, "Analytics
 export". Windows:
 
 - A Plan whose history was never pulled (in this zone, with these field ids) gets a "history"

@@ -1,7 +1,7 @@
 """SAP MC's calls to smcbridge, made once and checked against the OpenAPI document.
 
 A client, not a server: `python -m simulators sapmc-caller --base-url ... --user ... --password
-...` drives the inbound endpoints the way SAP MC does (contract: ../shared/docs/sapmc-api.md,
+...` drives the inbound endpoints the way SAP MC does (contract: docs/sapmc-api.md,
 part 1, and "Caller role"): a HEAD probe of every path, the value help of both parameters, the
 campaign list of the first managing party, then the success loop (call 1 without a ReportId, then
 with it until COMPLETED, every package). Each answer is checked against the OpenAPI document:
