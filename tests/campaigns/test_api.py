@@ -541,8 +541,11 @@ def test_a_report_is_pending_until_a_kpi_sync_succeeds_then_completed_and_frozen
     )
     assert SyncRun.objects.count() == 1  # the queued run is reused, not doubled
 
+    assert InboundReport.objects.get(report_id=report_id).kpi_run_id == queued.pk
+
+    finished = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
     SyncRun.objects.filter(pk=queued.pk).update(
-        status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now() + timedelta(seconds=1)
+        status=SyncRun.Status.SUCCEEDED, finished_at=finished
     )
     done = poll(client, report_id)
     assert done.status_code == 200
@@ -553,6 +556,8 @@ def test_a_report_is_pending_until_a_kpi_sync_succeeds_then_completed_and_frozen
         "TimeZone": ZONE,
         "FromDate": "2026-03-02",
         "ToDate": "2026-03-04",
+        # How old the numbers are: when the KPI sync behind them finished, in UTC.
+        "DataAsOf": finished.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "Package": 1,
         "Packages": 1,
     }
@@ -604,15 +609,124 @@ def test_a_stale_kpi_sync_does_not_complete_a_report(client, kpis):
     assert poll(client, report_id).status_code == 202
 
 
-def test_a_failed_kpi_sync_is_asked_for_again_while_the_report_waits(client, kpis):
-    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
-    SyncRun.objects.update(status=SyncRun.Status.FAILED, finished_at=timezone.now())
+def assert_kpi_sync_failed(response, run: SyncRun) -> None:
+    """A 503 with Retry-After and the contract's error body naming the run."""
+    assert response.status_code == 503
+    assert response["Retry-After"] == "900"
+    assert error_of(response) == "KPI_SYNC_FAILED"
+    assert f"run #{run.pk}" in response.json()["error"]["message"]
 
-    assert poll(client, report_id).status_code == 202
-    assert list(SyncRun.objects.order_by("id").values_list("status", flat=True)) == [
-        "failed",
-        "queued",
+
+@pytest.mark.parametrize("ended", ["failed", "partial", "deferred", "skipped"])
+def test_a_report_whose_kpi_sync_ended_without_success_answers_503_and_starts_no_new_run(
+    client, kpis, settings, ended
+):
+    # Before: every poll queued another KPI sync (and so another export) for ever, answering 202.
+    settings.SAPMC_REPORT_RETRY_SECONDS = 900
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    SyncRun.objects.update(status=ended, finished_at=timezone.now())
+
+    for _ in range(60):
+        assert_kpi_sync_failed(poll(client, report_id), run)
+    assert list(SyncRun.objects.values_list("pk", flat=True)) == [run.pk]
+    report = InboundReport.objects.get(report_id=report_id)
+    assert (report.status, report.kpi_run_id, report.results) == ("PENDING", run.pk, None)
+    assert InboundCall.objects.filter(status_code=503, error_code="KPI_SYNC_FAILED").count() == 60
+
+    # A later KPI sync that succeeds (the schedule's, say) completes the report.
+    later = kpi_success(timezone.now() + timedelta(minutes=5))
+    done = poll(client, report_id)
+    assert done.status_code == 200
+    assert done.json()["Status"] == "COMPLETED" and len(done.json()["Results"]) == 3
+    assert done.json()["DataAsOf"] == later.finished_at.astimezone(UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert SyncRun.objects.count() == 2  # the report still started only its one run
+
+
+def test_polls_while_the_run_is_queued_or_running_never_start_another(client, kpis):
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    for status in ("queued", "running"):
+        SyncRun.objects.update(status=status)
+        if status == "running":
+            from khoros.models import SyncLease
+
+            SyncLease.objects.create(
+                kind=run.kind, run=run, expires_at=timezone.now() + timedelta(minutes=5)
+            )
+        for _ in range(30):
+            assert poll(client, report_id).status_code == 202
+    assert SyncRun.objects.count() == 1
+
+
+@pytest.mark.parametrize("lease", ["expired", "taken", "none"])
+def test_a_run_whose_worker_died_does_not_keep_the_report_waiting(client, kpis, lease):
+    from khoros.models import SyncLease
+
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    SyncRun.objects.update(status="running", started_at=timezone.now())
+    if lease == "expired":
+        # Its heartbeats stopped: the lease ran out, and nobody has taken it over yet.
+        SyncLease.objects.create(
+            kind=run.kind, run=run, expires_at=timezone.now() - timedelta(seconds=1)
+        )
+    elif lease == "taken":
+        other = SyncRun.objects.create(kind=run.kind, trigger="schedule", status="queued")
+        SyncLease.objects.create(
+            kind=run.kind, run=other, expires_at=timezone.now() + timedelta(minutes=5)
+        )
+
+    response = poll(client, report_id)
+    assert_kpi_sync_failed(response, run)
+    assert "worker died" in response.json()["error"]["message"]
+    assert SyncRun.objects.filter(kind=run.kind).count() == (2 if lease == "taken" else 1)
+
+
+# The report is made at noon in Chicago on 5 March 2026 (18:00 UTC); 4 March is its last
+# complete day. The last successful KPI sync is older than the fresh window either way.
+MADE = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("last_success", "to_date", "completes"),
+    [
+        (datetime(2026, 3, 5, 10, 0, tzinfo=UTC), "2026-03-04", True),  # 04:00 on 5 March
+        (datetime(2026, 3, 5, 10, 0, tzinfo=UTC), "2026-03-10", True),  # later days: not yet
+        (datetime(2026, 3, 5, 3, 0, tzinfo=UTC), "2026-03-04", False),  # 21:00 on 4 March
+        (datetime(2026, 3, 5, 3, 0, tzinfo=UTC), "2026-03-03", True),
+        (None, "2026-03-03", False),
+    ],
+)
+def test_a_failed_run_completes_with_held_days_only_when_they_cover_the_report(
+    client, kpis, last_success, to_date, completes
+):
+    if last_success is not None:
+        kpi_success(last_success)
+    with time_machine.travel(MADE, tick=False):
+        report_id = new_report(client, [kpis.plans[0].khoros_id.hex], "2026-03-02", to_date)
+        report_id = report_id.json()["ReportId"]
+    run = SyncRun.objects.get(status="queued")
+    with time_machine.travel(MADE + timedelta(minutes=10), tick=False):
+        SyncRun.objects.filter(pk=run.pk).update(status="failed", finished_at=timezone.now())
+        response = poll(client, report_id)
+        again = poll(client, report_id)
+    if not completes:
+        assert_kpi_sync_failed(response, run)
+        return
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["Status"] == "COMPLETED"
+    assert answer["DataAsOf"] == last_success.strftime("%Y-%m-%dT%H:%M:%SZ")
+    last_day = min(date.fromisoformat(to_date), date(2026, 3, 10))
+    assert [r["Date"] for r in answer["Results"]] == [
+        (date(2026, 3, 2) + timedelta(days=n)).isoformat()
+        for n in range((last_day - date(2026, 3, 2)).days + 1)
     ]
+    assert again.content == response.content  # frozen like any completed report
+    assert SyncRun.objects.filter(trigger="api").count() == 1
 
 
 def test_a_fresh_sync_with_a_queued_one_reuses_the_queued(client, kpis):
