@@ -882,3 +882,43 @@ def test_a_real_kpi_sync_run_by_the_worker_completes_the_report(client, live_kho
         (r["ExternalCampaignID"], r["Date"]): r["KPIs"]["Impressions"] for r in answer["Results"]
     } == stored
     assert company.khoros_id == live_khoros.data.company_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixty_polls_after_a_failed_kpi_sync_start_no_other_run_or_export(
+    client, live_khoros, settings
+):
+    """The worker runs every queued task after each poll, as a live cluster would within a second.
+
+    Before, each poll queued another KPI sync: 60 polls made 60 more runs and 60 more exports.
+    """
+    from django_q.brokers import get_broker
+
+    from khoros import services
+    from tests.conftest import run_queued_tasks
+
+    get_broker().purge_queue()
+    settings.KHOROS_COMPANY_TIMEZONE = ""
+    settings.KHOROS_EXPORT_POLL_BASE = 0.01
+    settings.SAPMC_REPORT_RETRY_SECONDS = 900
+    assert services.sync_khoros().status == SyncRun.Status.SUCCEEDED
+    ids = [p.khoros_id.hex for p in Plan.objects.filter(removed_at__isnull=True)]
+    # Khoros accepts every export and then reports it failed.
+    live_khoros.sim.add_fault("export_status", "export_failed", count=None)
+
+    def export_requests() -> int:
+        return sum(1 for r in live_khoros.sim.requests if r["route"] == "export_create")
+
+    body = {"ExternalCampaignIDs": ids, "FromDate": "2000-01-01", "ToDate": "2099-12-31"}
+    report_id = call(client, "campaign-success", body).json()["ReportId"]
+    assert run_queued_tasks() == 1
+    kpi_run = SyncRun.objects.get(kind=SyncRun.Kind.KHOROS_KPIS)
+    assert kpi_run.status == SyncRun.Status.FAILED, kpi_run.error
+    exports = export_requests()
+    assert exports == 1  # one export request for the 24 Plans, asked once
+
+    for _ in range(60):
+        assert_kpi_sync_failed(poll(client, report_id), kpi_run)
+        assert run_queued_tasks() == 0
+    assert list(SyncRun.objects.filter(kind=SyncRun.Kind.KHOROS_KPIS)) == [kpi_run]
+    assert export_requests() == exports
