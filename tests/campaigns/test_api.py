@@ -922,3 +922,12 @@ def test_sixty_polls_after_a_failed_kpi_sync_start_no_other_run_or_export(
         assert run_queued_tasks() == 0
     assert list(SyncRun.objects.filter(kind=SyncRun.Kind.KHOROS_KPIS)) == [kpi_run]
     assert export_requests() == exports
+
+
+def test_the_admin_lists_each_reports_kpi_run_and_data_age(admin_client, client, kpis):
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    page = admin_client.get("/admin/campaigns/inboundreport/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert report_id in text and f"Khoros KPIs #{run.pk} (queued)" in text
