@@ -171,7 +171,8 @@ def _run_pending(run: SyncRun) -> bool:
 
 
 def _held_data_covers(report: InboundReport, last: khoros_selectors.KpiFreshness | None) -> bool:
-    """Whether the last successful KPI sync ran after every requested day that was complete.
+    """Whether the last successful KPI sync ran after every requested day that was complete,
+    for every requested Plan.
 
     "Complete" is judged when the report was made, in the zone its days are counted in: a day
     is complete once it has ended. Days after that (today, the future) cannot be held by anyone.
@@ -187,7 +188,15 @@ def _held_data_covers(report: InboundReport, last: khoros_selectors.KpiFreshness
     if needed_through < report.from_date:
         return True  # no requested day was complete yet: any successful sync holds them all
     covered_through = last.finished_at.astimezone(zone).date() - timedelta(days=1)
-    return covered_through >= needed_through
+    if covered_through < needed_through:
+        return False
+    # A Plan first mirrored after that sync started was not in it: its rows are not "held", and
+    # answering without them would say it had no posts.
+    started = last.run.started_at or last.run.queued_at
+    return not any(
+        Plan.objects.filter(khoros_id__in=batch, first_seen__gt=started).exists()
+        for batch in _batches(_plan_uuids(report.external_campaign_ids))
+    )
 
 
 def kpi_sync_failed_error(run: SyncRun) -> ApiError:

@@ -690,6 +690,21 @@ def test_a_run_whose_worker_died_does_not_keep_the_report_waiting(client, kpis, 
 MADE = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
 
 
+def test_held_days_do_not_cover_a_plan_mirrored_after_the_last_successful_sync(client, kpis):
+    spring, video = kpis.plans[0], kpis.plans[2]
+    Plan.objects.update(first_seen=datetime(2026, 1, 1, tzinfo=UTC))
+    last = kpi_success(datetime(2026, 3, 5, 10, 0, tzinfo=UTC))  # covers 2-4 March
+    Plan.objects.filter(pk=video.pk).update(first_seen=last.started_at + timedelta(seconds=1))
+    ids = [spring.khoros_id.hex, video.khoros_id.hex]
+    with time_machine.travel(MADE, tick=False):
+        report_id = new_report(client, ids).json()["ReportId"]
+    run = SyncRun.objects.get(status="queued")
+    SyncRun.objects.filter(pk=run.pk).update(status="failed", finished_at=MADE)
+
+    # The video Plan was not in that sync: its days are not held, whatever PlanKpi has.
+    assert_kpi_sync_failed(poll(client, report_id), run)
+
+
 @pytest.mark.parametrize(
     ("last_success", "to_date", "completes"),
     [
@@ -703,6 +718,7 @@ MADE = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
 def test_a_failed_run_completes_with_held_days_only_when_they_cover_the_report(
     client, kpis, last_success, to_date, completes
 ):
+    Plan.objects.update(first_seen=datetime(2026, 1, 1, tzinfo=UTC))
     if last_success is not None:
         kpi_success(last_success)
     with time_machine.travel(MADE, tick=False):
