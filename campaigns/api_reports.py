@@ -228,7 +228,11 @@ def report_refresh(*, report: InboundReport) -> InboundReport:
     run = _run_waited_on(report)
     if _run_pending(run):
         return report
-    # Its run ended without success (a success would have made the KPIs fresh above).
+    # run_finish saves the status before it gives the lease back: a run read as "running" whose
+    # lease is gone may have just succeeded, so freshness is asked once more.
+    if _kpis_fresh_for(report.created_at):
+        return report_complete(report=report)
+    # Its run ended without success, or its worker died.
     if _held_data_covers(report, khoros_selectors.kpi_last_success()):
         return report_complete(report=report)
     raise kpi_sync_failed_error(run)

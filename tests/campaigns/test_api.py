@@ -947,3 +947,24 @@ def test_the_admin_lists_each_reports_kpi_run_and_data_age(admin_client, client,
     assert page.status_code == 200
     text = page.content.decode()
     assert report_id in text and f"Khoros KPIs #{run.pk} (queued)" in text
+
+
+def test_a_run_that_succeeded_just_after_the_report_was_read_completes_it(client, kpis):
+    """The report's run was read as running; by the lease check it had finished and succeeded."""
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    SyncRun.objects.update(status="running")
+    original = api_reports._run_pending
+
+    def finishes_meanwhile(waited_on):
+        SyncRun.objects.filter(pk=waited_on.pk).update(
+            status="succeeded", finished_at=timezone.now()
+        )
+        return original(waited_on)  # still "running" in memory, and no lease any more
+
+    from unittest import mock
+
+    with mock.patch.object(api_reports, "_run_pending", finishes_meanwhile):
+        response = poll(client, report_id)
+    assert response.status_code == 200 and response.json()["Status"] == "COMPLETED"
+    assert SyncRun.objects.get().pk == run.pk
