@@ -953,7 +953,9 @@ def test_a_run_that_succeeded_just_after_the_report_was_read_completes_it(client
     """The report's run was read as running; by the lease check it had finished and succeeded."""
     report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
     run = SyncRun.objects.get()
-    SyncRun.objects.update(status="running")
+    SyncRun.objects.update(status="running", started_at=timezone.now() - timedelta(minutes=1))
+    # Mirrored while the run worked: held days alone would not cover it (a 503).
+    Plan.objects.update(first_seen=timezone.now())
     original = api_reports._run_pending
 
     def finishes_meanwhile(waited_on):
