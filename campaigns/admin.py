@@ -86,7 +86,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class InboundReportAdmin(ReadOnlyAdmin):
     """SAP MC's success reports: what was asked, and the frozen answer."""
 
-    list_display = ["report_id", "status", "from_date", "to_date", "caller", "created_at"]
+    # kpi_run: the one KPI sync the report waits on; data_as_of: how old its frozen numbers are.
+    list_display = [
+        "report_id", "status", "from_date", "to_date", "caller", "created_at", "kpi_run",
+        "data_as_of",
+    ]  # fmt: skip
+    list_select_related = ["kpi_run"]
     list_filter = ["status"]
     search_fields = ["report_id"]
     date_hierarchy = "created_at"

@@ -245,6 +245,7 @@ def _report_answer(body: dict[str, Any]) -> HttpResponse:
             "TimeZone": report.timezone,
             "FromDate": report.from_date.isoformat(),
             "ToDate": report.to_date.isoformat(),
+            "DataAsOf": api_reports.data_as_of_text(report),
             "Package": part.package,
             "Packages": part.packages,
             "Results": part.results,

@@ -1,10 +1,17 @@
 """SAP MC's success data with a Report ID: ask once, answer when the KPIs are fresh, then freeze.
 
-Call 1 records what SAP MC asks for (campaigns, days, KPI structure) and makes sure a Khoros KPI
-sync is on its way unless the last one is recent. Later calls answer PENDING until a KPI sync has
-succeeded after the report was made (or shortly before it: SAPMC_REPORT_FRESH_MINUTES); then the
-numbers are read from PlanKpi once and stored in the report, so that the same Report ID always
-answers the same numbers, whatever later syncs change.
+Call 1 records what SAP MC asks for (campaigns, days, KPI structure) and the one KPI sync run the
+report waits on: a new one, or the one already queued or running; none when the last success is
+recent (SAPMC_REPORT_FRESH_MINUTES). Later calls answer PENDING while that run is queued or
+running and never start another. Once a KPI sync has succeeded after the report was made (or
+shortly before it) the numbers are read from PlanKpi once and stored in the report, so that the
+same Report ID always answers the same numbers, whatever later syncs change.
+
+When the report's run ends without success (failed, partial, deferred, skipped, or its worker
+died and its lease expired) the report completes with the numbers the bridge holds if the last
+successful KPI sync covers every requested day that was complete when the report was made
+(DataAsOf says how old they are); otherwise it answers 503 KPI_SYNC_FAILED with Retry-After until
+a later KPI sync (the schedule's, a button's, another report's) succeeds.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from campaigns.api_http import ApiError, bad_request
 from campaigns.models import InboundReport
 from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
-from khoros.models import Plan, PlanKpi, SyncRun
+from khoros.models import Plan, PlanKpi, SyncLease, SyncRun
 
 # SAP MC's KPI names -> PlanKpi's columns, in answer order: the report's KPI structure.
 KPI_FIELDS: dict[str, str] = {
@@ -94,17 +101,21 @@ def _kpis_fresh_for(moment: datetime) -> bool:
     return last is not None and last.finished_at >= moment - _fresh_since()
 
 
-def _kpi_sync_request() -> None:
+def _kpi_sync_request() -> SyncRun:
     # A queued or running KPI sync is reused: many reports wait on one run.
-    khoros_runs.sync_request(kind=SyncRun.Kind.KHOROS_KPIS, trigger=SyncRun.Trigger.API)
+    run, _queued = khoros_runs.sync_request(
+        kind=SyncRun.Kind.KHOROS_KPIS, trigger=SyncRun.Trigger.API
+    )
+    return run
 
 
 def report_create(
     *, external_campaign_ids: Sequence[str], from_date: date, to_date: date, caller: str
 ) -> InboundReport:
-    """Record what SAP MC asks for and start a KPI sync unless the last one is recent enough."""
+    """Record what SAP MC asks for and the KPI sync it waits on, unless the last one is recent."""
     now = timezone.now()
-    report = InboundReport.objects.create(
+    kpi_run = None if _kpis_fresh_for(now) else _kpi_sync_request()
+    return InboundReport.objects.create(
         report_id=_new_report_id(),
         from_date=from_date,
         to_date=to_date,
@@ -113,15 +124,13 @@ def report_create(
         timezone=company_zone().key,
         created_at=now,
         caller=caller,
+        kpi_run=kpi_run,
     )
-    if not _kpis_fresh_for(now):
-        _kpi_sync_request()
-    return report
 
 
 def report_get(*, report_id: str) -> InboundReport:
     report = (
-        InboundReport.objects.filter(report_id=report_id).first()
+        InboundReport.objects.filter(report_id=report_id).select_related("kpi_run").first()
         if REPORT_ID.fullmatch(report_id)
         else None
     )
@@ -130,16 +139,103 @@ def report_get(*, report_id: str) -> InboundReport:
     return report
 
 
+def _run_waited_on(report: InboundReport) -> SyncRun:
+    """The report's one KPI run; asked for once if it has none (its run row was deleted)."""
+    if report.kpi_run is not None:
+        return report.kpi_run
+    run = _kpi_sync_request()
+    # Conditional: two polls at once record one run (sync_request hands both the same one).
+    InboundReport.objects.filter(pk=report.pk, kpi_run__isnull=True).update(kpi_run=run)
+    report.refresh_from_db(fields=["kpi_run"])
+    return report.kpi_run or run
+
+
+def _run_worker_died(run: SyncRun) -> bool:
+    """A running run that no longer holds a live lease: its worker died or hung.
+
+    A live run renews the kind's lease with every heartbeat (khoros/leases.py) and keeps it until
+    run_finish; the next run to start takes the expired lease over and marks this one failed.
+    Until then it still says "running": waiting for it would be waiting for ever.
+    """
+    if run.status != SyncRun.Status.RUNNING:
+        return False
+    return not SyncLease.objects.filter(
+        kind=run.kind, run=run, expires_at__gte=timezone.now()
+    ).exists()
+
+
+def _run_pending(run: SyncRun) -> bool:
+    if run.status == SyncRun.Status.QUEUED:
+        return True
+    return run.status == SyncRun.Status.RUNNING and not _run_worker_died(run)
+
+
+def _held_data_covers(report: InboundReport, last: khoros_selectors.KpiFreshness | None) -> bool:
+    """Whether the last successful KPI sync ran after every requested day that was complete,
+    for every requested Plan.
+
+    "Complete" is judged when the report was made, in the zone its days are counted in: a day
+    is complete once it has ended. Days after that (today, the future) cannot be held by anyone.
+    """
+    if last is None:
+        return False
+    try:
+        zone = ZoneInfo(report.timezone) if report.timezone else company_zone()
+    except (ValueError, KeyError):
+        zone = company_zone()
+    last_complete_day = report.created_at.astimezone(zone).date() - timedelta(days=1)
+    needed_through = min(report.to_date, last_complete_day)
+    if needed_through < report.from_date:
+        return True  # no requested day was complete yet: any successful sync holds them all
+    covered_through = last.finished_at.astimezone(zone).date() - timedelta(days=1)
+    if covered_through < needed_through:
+        return False
+    # A Plan first mirrored after that sync started was not in it: its rows are not "held", and
+    # answering without them would say it had no posts.
+    started = last.run.started_at or last.run.queued_at
+    return not any(
+        Plan.objects.filter(khoros_id__in=batch, first_seen__gt=started).exists()
+        for batch in _batches(_plan_uuids(report.external_campaign_ids))
+    )
+
+
+def kpi_sync_failed_error(run: SyncRun) -> ApiError:
+    seconds = settings.SAPMC_REPORT_RETRY_SECONDS
+    if run.status == SyncRun.Status.RUNNING:
+        how = "stopped (its worker died and its lease expired)"
+    else:
+        how = f"ended {run.status}"
+    return ApiError(
+        503,
+        "KPI_SYNC_FAILED",
+        f"The KPI sync this report waits on (run #{run.pk}) {how}, and the bridge does not hold "
+        f"every requested day. The report completes once a KPI sync succeeds; retry in "
+        f"{seconds} seconds.",
+        {"Retry-After": str(seconds)},
+    )
+
+
 def report_refresh(*, report: InboundReport) -> InboundReport:
-    """Complete a pending report once its KPIs are fresh; otherwise keep a KPI sync coming."""
+    """Complete a report once its KPIs are fresh; while its one run works, keep it pending.
+
+    Raises a 503 ApiError when that run ended without success and the held days do not cover
+    the report; never starts a second run for the report.
+    """
     if report.status == InboundReport.Status.COMPLETED:
         return report
     if _kpis_fresh_for(report.created_at):
         return report_complete(report=report)
-    # The sync asked for at call 1 ended without success (or never got queued): ask again, so
-    # that a Khoros outage delays the report instead of leaving it pending for ever.
-    _kpi_sync_request()
-    return report
+    run = _run_waited_on(report)
+    if _run_pending(run):
+        return report
+    # run_finish saves the status before it gives the lease back: a run read as "running" whose
+    # lease is gone may have just succeeded, so freshness is asked once more.
+    if _kpis_fresh_for(report.created_at):
+        return report_complete(report=report)
+    # Its run ended without success, or its worker died.
+    if _held_data_covers(report, khoros_selectors.kpi_last_success()):
+        return report_complete(report=report)
+    raise kpi_sync_failed_error(run)
 
 
 @transaction.atomic
@@ -157,9 +253,10 @@ def report_complete(*, report: InboundReport) -> InboundReport:
     )
     if last is not None and last.timezone:
         locked.timezone = last.timezone  # the zone the stored days were counted in
+    locked.data_as_of = last.finished_at if last is not None else None
     locked.status = InboundReport.Status.COMPLETED
     locked.completed_at = timezone.now()
-    locked.save(update_fields=["results", "timezone", "status", "completed_at"])
+    locked.save(update_fields=["results", "timezone", "data_as_of", "status", "completed_at"])
     return locked
 
 
@@ -204,6 +301,16 @@ def report_results(
             results.append([ids[plan_id], day.isoformat(), *values])
     results.sort(key=lambda row: (row[0], row[1]))
     return results
+
+
+def data_as_of_text(report: InboundReport) -> str | None:
+    """When the KPI sync behind the numbers finished, in UTC (`2026-03-04T10:00:00Z`).
+
+    None only for a report completed before the bridge recorded it.
+    """
+    if report.data_as_of is None:
+        return None
+    return report.data_as_of.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from khoros.models import Initiative, Plan
+from khoros.models import Initiative, Plan, SyncRun
 
 SYNC_ADMINS = "Sync admins"
 MARKETING_MANAGERS = "Marketing managers"
@@ -190,6 +190,14 @@ class InboundReport(models.Model):
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     caller = models.CharField(max_length=150, blank=True)
+    # The one KPI sync run this report waits on (queued for it, or already queued or running
+    # when it was made); None when the KPIs were fresh enough at call 1. Polls never start
+    # another: without this, every poll after a failed run queued a new sync and export.
+    kpi_run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # When the last successful KPI sync behind the frozen numbers finished: how old they are.
+    data_as_of = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,15 +4,17 @@ A client, not a server: `python -m simulators sapmc-caller --base-url ... --user
 ...` drives the inbound endpoints the way SAP MC does (contract: docs/sapmc-api.md,
 part 1, and "Caller role"): a HEAD probe of every path, the value help of both parameters, the
 campaign list of the first managing party, then the success loop (call 1 without a ReportId, then
-with it until COMPLETED, every package). Each answer is checked against the OpenAPI document:
-status documented, body valid against its schema, X-Correlation-ID echoed. Prints one line per
-step and a summary; exits 0 only when every check passed. Standard library plus jsonschema.
+with it until COMPLETED, every package; a 503 is asked again after its Retry-After). Each answer
+is checked against the OpenAPI document: status documented, body valid against its schema,
+X-Correlation-ID echoed. Prints one line per step and a summary; exits 0 only when every check
+passed. Standard library plus jsonschema.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import email.utils
 import json
 import os
 import sys
@@ -22,6 +24,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import jsonschema
@@ -311,10 +314,33 @@ class Caller:
             polls += 1
             answer = self.call(
                 f"campaign-success {report_id} poll {polls}", "POST", "/campaign-success",
-                {"ReportId": report_id}, expect=(200, 202),
+                {"ReportId": report_id}, expect=(200, 202, 503),
             )  # fmt: skip
             if answer.status == 200:
                 break
+            if answer.status == 503:
+                # The report's KPI sync failed: retryable, after exactly the wait the server
+                # asks for (SAP MC's HTTP adapter honours Retry-After), not our own backoff.
+                retry_after = retry_after_seconds(answer.headers.get("retry-after", ""))
+                if retry_after is None:
+                    self.record(
+                        "report completed",
+                        [f"HTTP 503 without a usable Retry-After after {polls} polls"], "",
+                    )  # fmt: skip
+                    raise StopSequence("no Retry-After")
+                if self.clock() + retry_after > deadline:
+                    message = answer.json().get("error", {}).get("message", "")
+                    self.record(
+                        "report completed",
+                        [
+                            f"HTTP 503 after {polls} polls, Retry-After {retry_after:g} s is past "
+                            f"the {args.timeout:g} s timeout: {message[:200]}"
+                        ],
+                        "",
+                    )
+                    raise StopSequence("timeout")
+                self.sleep(retry_after)
+                continue
             if self.clock() + wait > deadline:
                 self.record(
                     "report completed", [f"still PENDING after {args.timeout:g} s ({polls} polls)"],
@@ -356,6 +382,20 @@ class Caller:
     def summary(self) -> tuple[int, int]:
         passed = sum(1 for s in self.steps if s.ok)
         return passed, len(self.steps) - passed
+
+
+def retry_after_seconds(value: str) -> float | None:
+    """Retry-After as seconds: a whole number of them, or an HTTP date; None if neither."""
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(int(text))
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -175,6 +175,9 @@ SAPMC_INBOUND_USER = env_str("SAPMC_INBOUND_USER", "sapmc-inbound")
 SAPMC_INBOUND_PASSWORD = env_str("SAPMC_INBOUND_PASSWORD", "")
 # A success report needs no new KPI sync when the last one succeeded this recently.
 SAPMC_REPORT_FRESH_MINUTES = env_int("SAPMC_REPORT_FRESH_MINUTES", 60, minimum=0)
+# A report whose KPI sync ended without success (and whose days the bridge does not hold)
+# answers 503 with this Retry-After, in seconds.
+SAPMC_REPORT_RETRY_SECONDS = env_int("SAPMC_REPORT_RETRY_SECONDS", 900, minimum=1)
 # Link to a Plan in Khoros that SAP MC shows as ExternalCampaignURL; "{plan_id}" becomes the
 # Plan's UUID. Empty: no link.
 SAPMC_EXTERNAL_CAMPAIGN_URL = env_str("SAPMC_EXTERNAL_CAMPAIGN_URL", "")

@@ -541,8 +541,11 @@ def test_a_report_is_pending_until_a_kpi_sync_succeeds_then_completed_and_frozen
     )
     assert SyncRun.objects.count() == 1  # the queued run is reused, not doubled
 
+    assert InboundReport.objects.get(report_id=report_id).kpi_run_id == queued.pk
+
+    finished = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
     SyncRun.objects.filter(pk=queued.pk).update(
-        status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now() + timedelta(seconds=1)
+        status=SyncRun.Status.SUCCEEDED, finished_at=finished
     )
     done = poll(client, report_id)
     assert done.status_code == 200
@@ -553,6 +556,8 @@ def test_a_report_is_pending_until_a_kpi_sync_succeeds_then_completed_and_frozen
         "TimeZone": ZONE,
         "FromDate": "2026-03-02",
         "ToDate": "2026-03-04",
+        # How old the numbers are: when the KPI sync behind them finished, in UTC.
+        "DataAsOf": finished.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "Package": 1,
         "Packages": 1,
     }
@@ -604,15 +609,140 @@ def test_a_stale_kpi_sync_does_not_complete_a_report(client, kpis):
     assert poll(client, report_id).status_code == 202
 
 
-def test_a_failed_kpi_sync_is_asked_for_again_while_the_report_waits(client, kpis):
-    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
-    SyncRun.objects.update(status=SyncRun.Status.FAILED, finished_at=timezone.now())
+def assert_kpi_sync_failed(response, run: SyncRun) -> None:
+    """A 503 with Retry-After and the contract's error body naming the run."""
+    assert response.status_code == 503
+    assert response["Retry-After"] == "900"
+    assert error_of(response) == "KPI_SYNC_FAILED"
+    assert f"run #{run.pk}" in response.json()["error"]["message"]
 
-    assert poll(client, report_id).status_code == 202
-    assert list(SyncRun.objects.order_by("id").values_list("status", flat=True)) == [
-        "failed",
-        "queued",
+
+@pytest.mark.parametrize("ended", ["failed", "partial", "deferred", "skipped"])
+def test_a_report_whose_kpi_sync_ended_without_success_answers_503_and_starts_no_new_run(
+    client, kpis, settings, ended
+):
+    # Before: every poll queued another KPI sync (and so another export) for ever, answering 202.
+    settings.SAPMC_REPORT_RETRY_SECONDS = 900
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    SyncRun.objects.update(status=ended, finished_at=timezone.now())
+
+    for _ in range(60):
+        assert_kpi_sync_failed(poll(client, report_id), run)
+    assert list(SyncRun.objects.values_list("pk", flat=True)) == [run.pk]
+    report = InboundReport.objects.get(report_id=report_id)
+    assert (report.status, report.kpi_run_id, report.results) == ("PENDING", run.pk, None)
+    assert InboundCall.objects.filter(status_code=503, error_code="KPI_SYNC_FAILED").count() == 60
+
+    # A later KPI sync that succeeds (the schedule's, say) completes the report.
+    later = kpi_success(timezone.now() + timedelta(minutes=5))
+    done = poll(client, report_id)
+    assert done.status_code == 200
+    assert done.json()["Status"] == "COMPLETED" and len(done.json()["Results"]) == 3
+    assert done.json()["DataAsOf"] == later.finished_at.astimezone(UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert SyncRun.objects.count() == 2  # the report still started only its one run
+
+
+def test_polls_while_the_run_is_queued_or_running_never_start_another(client, kpis):
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    for status in ("queued", "running"):
+        SyncRun.objects.update(status=status)
+        if status == "running":
+            from khoros.models import SyncLease
+
+            SyncLease.objects.create(
+                kind=run.kind, run=run, expires_at=timezone.now() + timedelta(minutes=5)
+            )
+        for _ in range(30):
+            assert poll(client, report_id).status_code == 202
+    assert SyncRun.objects.count() == 1
+
+
+@pytest.mark.parametrize("lease", ["expired", "taken", "none"])
+def test_a_run_whose_worker_died_does_not_keep_the_report_waiting(client, kpis, lease):
+    from khoros.models import SyncLease
+
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    SyncRun.objects.update(status="running", started_at=timezone.now())
+    if lease == "expired":
+        # Its heartbeats stopped: the lease ran out, and nobody has taken it over yet.
+        SyncLease.objects.create(
+            kind=run.kind, run=run, expires_at=timezone.now() - timedelta(seconds=1)
+        )
+    elif lease == "taken":
+        other = SyncRun.objects.create(kind=run.kind, trigger="schedule", status="queued")
+        SyncLease.objects.create(
+            kind=run.kind, run=other, expires_at=timezone.now() + timedelta(minutes=5)
+        )
+
+    response = poll(client, report_id)
+    assert_kpi_sync_failed(response, run)
+    assert "worker died" in response.json()["error"]["message"]
+    assert SyncRun.objects.filter(kind=run.kind).count() == (2 if lease == "taken" else 1)
+
+
+# The report is made at noon in Chicago on 5 March 2026 (18:00 UTC); 4 March is its last
+# complete day. The last successful KPI sync is older than the fresh window either way.
+MADE = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
+
+
+def test_held_days_do_not_cover_a_plan_mirrored_after_the_last_successful_sync(client, kpis):
+    spring, video = kpis.plans[0], kpis.plans[2]
+    Plan.objects.update(first_seen=datetime(2026, 1, 1, tzinfo=UTC))
+    last = kpi_success(datetime(2026, 3, 5, 10, 0, tzinfo=UTC))  # covers 2-4 March
+    Plan.objects.filter(pk=video.pk).update(first_seen=last.started_at + timedelta(seconds=1))
+    ids = [spring.khoros_id.hex, video.khoros_id.hex]
+    with time_machine.travel(MADE, tick=False):
+        report_id = new_report(client, ids).json()["ReportId"]
+    run = SyncRun.objects.get(status="queued")
+    SyncRun.objects.filter(pk=run.pk).update(status="failed", finished_at=MADE)
+
+    # The video Plan was not in that sync: its days are not held, whatever PlanKpi has.
+    assert_kpi_sync_failed(poll(client, report_id), run)
+
+
+@pytest.mark.parametrize(
+    ("last_success", "to_date", "completes"),
+    [
+        (datetime(2026, 3, 5, 10, 0, tzinfo=UTC), "2026-03-04", True),  # 04:00 on 5 March
+        (datetime(2026, 3, 5, 10, 0, tzinfo=UTC), "2026-03-10", True),  # later days: not yet
+        (datetime(2026, 3, 5, 3, 0, tzinfo=UTC), "2026-03-04", False),  # 21:00 on 4 March
+        (datetime(2026, 3, 5, 3, 0, tzinfo=UTC), "2026-03-03", True),
+        (None, "2026-03-03", False),
+    ],
+)
+def test_a_failed_run_completes_with_held_days_only_when_they_cover_the_report(
+    client, kpis, last_success, to_date, completes
+):
+    Plan.objects.update(first_seen=datetime(2026, 1, 1, tzinfo=UTC))
+    if last_success is not None:
+        kpi_success(last_success)
+    with time_machine.travel(MADE, tick=False):
+        report_id = new_report(client, [kpis.plans[0].khoros_id.hex], "2026-03-02", to_date)
+        report_id = report_id.json()["ReportId"]
+    run = SyncRun.objects.get(status="queued")
+    with time_machine.travel(MADE + timedelta(minutes=10), tick=False):
+        SyncRun.objects.filter(pk=run.pk).update(status="failed", finished_at=timezone.now())
+        response = poll(client, report_id)
+        again = poll(client, report_id)
+    if not completes:
+        assert_kpi_sync_failed(response, run)
+        return
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["Status"] == "COMPLETED"
+    assert answer["DataAsOf"] == last_success.strftime("%Y-%m-%dT%H:%M:%SZ")
+    last_day = min(date.fromisoformat(to_date), date(2026, 3, 10))
+    assert [r["Date"] for r in answer["Results"]] == [
+        (date(2026, 3, 2) + timedelta(days=n)).isoformat()
+        for n in range((last_day - date(2026, 3, 2)).days + 1)
     ]
+    assert again.content == response.content  # frozen like any completed report
+    assert SyncRun.objects.filter(trigger="api").count() == 1
 
 
 def test_a_fresh_sync_with_a_queued_one_reuses_the_queued(client, kpis):
@@ -768,3 +898,75 @@ def test_a_real_kpi_sync_run_by_the_worker_completes_the_report(client, live_kho
         (r["ExternalCampaignID"], r["Date"]): r["KPIs"]["Impressions"] for r in answer["Results"]
     } == stored
     assert company.khoros_id == live_khoros.data.company_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixty_polls_after_a_failed_kpi_sync_start_no_other_run_or_export(
+    client, live_khoros, settings
+):
+    """The worker runs every queued task after each poll, as a live cluster would within a second.
+
+    Before, each poll queued another KPI sync: 60 polls made 60 more runs and 60 more exports.
+    """
+    from django_q.brokers import get_broker
+
+    from khoros import services
+    from tests.conftest import run_queued_tasks
+
+    get_broker().purge_queue()
+    settings.KHOROS_COMPANY_TIMEZONE = ""
+    settings.KHOROS_EXPORT_POLL_BASE = 0.01
+    settings.SAPMC_REPORT_RETRY_SECONDS = 900
+    assert services.sync_khoros().status == SyncRun.Status.SUCCEEDED
+    ids = [p.khoros_id.hex for p in Plan.objects.filter(removed_at__isnull=True)]
+    # Khoros accepts every export and then reports it failed.
+    live_khoros.sim.add_fault("export_status", "export_failed", count=None)
+
+    def export_requests() -> int:
+        return sum(1 for r in live_khoros.sim.requests if r["route"] == "export_create")
+
+    body = {"ExternalCampaignIDs": ids, "FromDate": "2000-01-01", "ToDate": "2099-12-31"}
+    report_id = call(client, "campaign-success", body).json()["ReportId"]
+    assert run_queued_tasks() == 1
+    kpi_run = SyncRun.objects.get(kind=SyncRun.Kind.KHOROS_KPIS)
+    assert kpi_run.status == SyncRun.Status.FAILED, kpi_run.error
+    exports = export_requests()
+    assert exports == 1  # one export request for the 24 Plans, asked once
+
+    for _ in range(60):
+        assert_kpi_sync_failed(poll(client, report_id), kpi_run)
+        assert run_queued_tasks() == 0
+    assert list(SyncRun.objects.filter(kind=SyncRun.Kind.KHOROS_KPIS)) == [kpi_run]
+    assert export_requests() == exports
+
+
+def test_the_admin_lists_each_reports_kpi_run_and_data_age(admin_client, client, kpis):
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    page = admin_client.get("/admin/campaigns/inboundreport/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert report_id in text and f"Khoros KPIs #{run.pk} (queued)" in text
+
+
+def test_a_run_that_succeeded_just_after_the_report_was_read_completes_it(client, kpis):
+    """The report's run was read as running; by the lease check it had finished and succeeded."""
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    SyncRun.objects.update(status="running", started_at=timezone.now() - timedelta(minutes=1))
+    # Mirrored while the run worked: held days alone would not cover it (a 503).
+    Plan.objects.update(first_seen=timezone.now())
+    original = api_reports._run_pending
+
+    def finishes_meanwhile(waited_on):
+        SyncRun.objects.filter(pk=waited_on.pk).update(
+            status="succeeded", finished_at=timezone.now()
+        )
+        return original(waited_on)  # still "running" in memory, and no lease any more
+
+    from unittest import mock
+
+    with mock.patch.object(api_reports, "_run_pending", finishes_meanwhile):
+        response = poll(client, report_id)
+    assert response.status_code == 200 and response.json()["Status"] == "COMPLETED"
+    assert SyncRun.objects.get().pk == run.pk

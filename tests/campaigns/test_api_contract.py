@@ -16,6 +16,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from campaigns.api import OPENAPI_PATH
@@ -150,6 +151,39 @@ def test_the_app_keeps_its_openapi_contract(case, mirror):
     # Schema-valid input may still be refused on meaning (February 30th, a ReportId that does not
     # exist), so a 4xx for generated valid data is no failure; every other check applies.
     case.call_and_validate(headers=AUTH, excluded_checks=[positive_data_acceptance])
+
+
+def test_a_report_whose_kpi_sync_failed_keeps_the_contract(mirror):
+    # Schemathesis does not reach this answer on its own (the mirror's KPIs are fresh): the
+    # 503 with Retry-After, and the completed answer with DataAsOf, checked against the document.
+    SyncRun.objects.update(finished_at=timezone.now() - timedelta(days=1))
+    failed = SyncRun.objects.create(
+        kind=SyncRun.Kind.KHOROS_KPIS, trigger="api", status="failed", finished_at=timezone.now()
+    )
+    report = InboundReport.objects.create(
+        report_id="R" + "f" * 20,
+        from_date=date(2026, 3, 1),
+        to_date=timezone.localdate() + timedelta(days=1),
+        external_campaign_ids=[EXAMPLE_PLAN.hex],
+        kpi_names=list(KPI_FIELDS),
+        created_at=timezone.now(),
+        timezone="Europe/Berlin",
+        kpi_run=failed,
+    )
+    operation = schema["/campaign-success"]["POST"]
+    case = operation.Case(body={"ReportId": report.report_id}, media_type="application/json")
+    # A documented, retryable 503 is the answer here, not a server fault.
+    response = case.call_and_validate(headers=AUTH, excluded_checks=[not_a_server_error])
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == ["900"]
+    assert response.json()["error"]["code"] == "KPI_SYNC_FAILED"
+
+    SyncRun.objects.create(
+        kind=SyncRun.Kind.KHOROS_KPIS, trigger="schedule", status="succeeded",
+        finished_at=timezone.now(),
+    )  # fmt: skip
+    response = case.call_and_validate(headers=AUTH)
+    assert response.status_code == 200 and response.json()["DataAsOf"].endswith("Z")
 
 
 def test_the_contract_run_logged_its_calls_without_the_password(client, mirror):

@@ -150,3 +150,179 @@ def test_a_report_that_never_completes_gives_up_after_the_timeout(live_server, m
     polls = InboundCall.objects.filter(endpoint="campaign-success", status_code=202).count()
     assert 3 <= polls <= 8  # call 1 and a few polls with a growing wait, not a busy loop
     assert result.stdout.splitlines()[-1].endswith("stopped at: timeout")
+
+
+# --- 503 and Retry-After ----------------------------------------------------------------------
+
+
+class ScriptedCaller:
+    """The caller's success loop against scripted answers, with a fake clock and sleep."""
+
+    def __init__(self, answers: list[tuple[int, dict[str, str], object]]) -> None:
+        import io
+
+        from simulators import sapmc_caller
+
+        self.answers = list(answers)
+        self.sent: list[object] = []
+        self.slept: list[float] = []
+        self.now = 0.0
+        self.out = io.StringIO()
+        self.caller = sapmc_caller.Caller(
+            base_url="http://sapmc.invalid", user=USER, password=PASSWORD, out=self.out,
+            sleep=self.sleep, clock=lambda: self.now,
+        )  # fmt: skip
+        self.caller.contract = sapmc_caller.Contract(json.loads(OPENAPI_PATH.read_text()))
+        self.caller.http = self.http  # type: ignore[method-assign]
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def http(self, method, path, body, *, query, correlation_id):
+        from simulators.sapmc_caller import JSON_TYPE, Answer
+
+        self.sent.append(body)
+        status, headers, payload = self.answers.pop(0)
+        return Answer(
+            status=status,
+            headers={"content-type": JSON_TYPE, "x-correlation-id": correlation_id, **headers},
+            body=json.dumps(payload).encode(),
+            ms=1,
+        )
+
+    def success_loop(self, timeout: float) -> str:
+        import argparse
+
+        from simulators.sapmc_caller import StopSequence
+
+        args = argparse.Namespace(timeout=timeout, poll_cap=5.0, from_date="", to_date="")
+        campaign = {
+            "ExternalCampaignID": "a" * 32,
+            "StartDate": "2026-03-01",
+            "EndDate": "2026-03-31",
+        }
+        try:
+            self.caller.success_loop(args, [campaign])
+        except StopSequence as stop:
+            return str(stop)
+        return ""
+
+
+REPORT = "R" + "k" * 20
+FAILED_BODY = {
+    "error": {"code": "KPI_SYNC_FAILED", "message": "The KPI sync (run #4) ended failed."}
+}
+COMPLETED = {
+    "ReportId": REPORT, "Status": "COMPLETED", "TimeZone": "America/Chicago",
+    "FromDate": "2026-03-01", "ToDate": "2026-03-31", "DataAsOf": "2026-03-31T06:00:00Z",
+    "Package": 1, "Packages": 1, "Results": [],
+}  # fmt: skip
+
+
+def test_the_caller_waits_retry_after_on_a_503_and_asks_again():
+    scripted = ScriptedCaller(
+        [
+            (202, {}, {"ReportId": REPORT, "Status": "PENDING"}),
+            (503, {"retry-after": "7"}, FAILED_BODY),
+            (503, {"retry-after": "7"}, FAILED_BODY),
+            (200, {}, COMPLETED),
+            (200, {}, COMPLETED),
+        ]
+    )
+    assert scripted.success_loop(timeout=30) == ""
+    # Exactly the server's wait each time, not the caller's own short backoff.
+    assert scripted.slept == [7.0, 7.0]
+    assert scripted.sent[1:4] == [{"ReportId": REPORT}] * 3
+    out = scripted.out.getvalue()
+    assert "FAIL" not in out
+    assert f"PASS  campaign-success {REPORT} poll 2 (1 ms): HTTP 503" in out
+    assert f"PASS  report completed: {REPORT} COMPLETED after 3 poll(s)" in out
+
+
+def test_the_caller_gives_up_when_retry_after_is_past_its_timeout():
+    scripted = ScriptedCaller(
+        [
+            (202, {}, {"ReportId": REPORT, "Status": "PENDING"}),
+            (503, {"retry-after": "900"}, FAILED_BODY),
+        ]
+    )
+    assert scripted.success_loop(timeout=30) == "timeout"
+    assert scripted.slept == []  # it does not sleep 900 s only to give up afterwards
+    assert (
+        "FAIL  report completed: HTTP 503 after 1 polls, Retry-After 900 s is past the 30 s "
+        "timeout: The KPI sync (run #4) ended failed." in scripted.out.getvalue()
+    )
+
+
+def test_a_503_without_retry_after_breaks_the_contract():
+    scripted = ScriptedCaller(
+        [(202, {}, {"ReportId": REPORT, "Status": "PENDING"}), (503, {}, FAILED_BODY)]
+    )
+    assert scripted.success_loop(timeout=30).endswith("poll 1")
+    assert "header Retry-After missing" in scripted.out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("0", 0.0),
+        ("120", 120.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ("soon", None),
+        ("", None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date(value, seconds):
+    from simulators.sapmc_caller import retry_after_seconds
+
+    assert retry_after_seconds(value) == seconds
+
+
+def test_the_caller_retries_a_failed_report_live_until_a_kpi_sync_succeeds(
+    live_server, mirrored, settings
+):
+    """Against the real app: its report waits on a dead KPI run, so polls answer 503."""
+    import time
+
+    from django.utils import timezone
+
+    from khoros.models import SyncLease
+
+    settings.SAPMC_REPORT_RETRY_SECONDS = 1
+    SyncRun.objects.filter(kind=SyncRun.Kind.KHOROS_KPIS).delete()  # no fresh KPIs
+    dead = SyncRun.objects.create(
+        kind=SyncRun.Kind.KHOROS_KPIS, trigger="schedule", status="running",
+        started_at=timezone.now(),
+    )  # fmt: skip
+    SyncLease.objects.update_or_create(
+        kind=dead.kind, defaults={"run": dead, "expires_at": timezone.now()}
+    )
+    env = {**os.environ, "SAPMC_INBOUND_PASSWORD": PASSWORD}
+    command = [
+        sys.executable, "-m", "simulators", "sapmc-caller", "--base-url", live_server.url,
+        "--user", USER, "--poll-cap", "0.2", "--timeout", "60",
+    ]  # fmt: skip
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        # Once the caller has had its first 503, a KPI sync succeeds (the schedule's, say).
+        for _ in range(600):
+            if InboundCall.objects.filter(status_code=503).exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        SyncRun.objects.create(
+            kind=SyncRun.Kind.KHOROS_KPIS, trigger="schedule", status="succeeded",
+            finished_at=timezone.now(),
+        )  # fmt: skip
+        out, err = process.communicate(timeout=90)
+
+    assert process.returncode == 0, out + err
+    assert "FAIL" not in out
+    report = InboundReport.objects.get()
+    assert (report.status, report.kpi_run_id) == ("COMPLETED", dead.pk)
+    failed = InboundCall.objects.filter(status_code=503, error_code="KPI_SYNC_FAILED").count()
+    assert failed >= 1
+    assert f"poll {failed + 1} (" in out and "COMPLETED after" in out
+    # Only the dead run and the one that succeeded: the caller's polls started none.
+    assert SyncRun.objects.filter(kind=SyncRun.Kind.KHOROS_KPIS).count() == 2
