@@ -16,6 +16,7 @@ from khoros.client import (
     KhorosBadPayloadError,
     KhorosClient,
     KhorosError,
+    KhorosIncompleteListingError,
     KhorosLinkExpiredError,
     KhorosNotFoundError,
     KhorosRateLimitedError,
@@ -372,8 +373,9 @@ PAGING_CASES = [
     pytest.param(mode, params, count, id=f"{mode}-{'-'.join(map(str, params.values()))}-{count}")
     for mode, params in PAGING_QUIRKS
     for count in (1, None)
-    # An Initiative whose every later page is empty really ends after page 0.
-    if (mode, count) != ("empty_page", None)
+    # Every later page empty, or a totalItems too large on every page: the listing cannot be
+    # told complete (see test_a_listing_short_of_its_total_for_good_is_incomplete).
+    if (mode, count) != ("empty_page", None) and (mode, params, count) != ("wrong_total", {}, None)
 ]
 
 
@@ -418,6 +420,34 @@ def test_an_empty_page_is_read_once_more_then_trusted(khoros: Khoros) -> None:
         assert len(client.list_plans(FIRST)) == 8
         assert client.stats.retries == 1
     assert [e["query"]["pageNumber"] for e in khoros.logged("plans")] == ["0", "1", "1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "params", "read"),
+    [
+        ("empty_page", {"page": 1}, 3),  # a hole mid-list
+        ("empty_page", {}, 3),  # every page after the first
+        ("wrong_total", {}, 8),  # a totalItems 1000 too large: cannot be told from a lost tail
+    ],
+)
+def test_a_listing_short_of_its_total_for_good_is_incomplete(
+    khoros: Khoros, mode: str, params: dict[str, Any], read: int
+) -> None:
+    # Issue 8: ending the listing there would report the Plans behind the hole as removed.
+    khoros.sim.add_fault("plans", mode, count=None, **params)
+    with (
+        khoros.client(page_size=3) as client,
+        pytest.raises(KhorosIncompleteListingError) as caught,
+    ):
+        client.list_plans(FIRST)
+    assert "listing is incomplete" in str(caught.value)
+    assert caught.value.path == f"/v2/conversations/initiative/{FIRST}/plan"
+    assert caught.value.retryable is True
+    # What was read comes with the error: seeded Plans, in order, none invented.
+    assert as_tuples(caught.value.items) == seeded_plans(FIRST)[:read]
+    # The empty page was read twice, and nothing after it.
+    pages = [e["query"]["pageNumber"] for e in khoros.logged("plans")]
+    assert pages[-2:] == [pages[-1]] * 2 and pages[:-1] == [str(n) for n in range(len(pages) - 1)]
 
 
 def test_a_listing_whose_total_changed_midway_is_read_again(khoros: Khoros) -> None:
