@@ -340,7 +340,15 @@ class KhorosClient(HttpClient):
     def export_fields(self) -> list[tuple[int, str]]:
         """Return the (id, name) of every field the posts export offers; [] if Khoros lists none."""
         path = "/analytics/export/posts/fields"
-        payload = self._send_json("GET", path, plain_text_ok=True)
+        try:
+            payload = self._send_json("GET", path, plain_text_ok=True)
+        except KhorosRequestError as exc:
+            if exc.status != 400:
+                raise
+            # The spec's other answer: 400 with `{}`. The export type is fixed, so it can only
+            # mean "no catalogue here"; the KPI sync must not fail over a convenience.
+            logger.warning("%s refused (HTTP 400): no field catalogue", path)
+            return []
         if payload is None:
             logger.info(
                 "%s answered plain text, not a field list; field ids come from settings", path
