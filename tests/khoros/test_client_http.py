@@ -538,11 +538,52 @@ def test_an_export_runs_from_start_to_download(khoros: Khoros, client: KhorosCli
     assert all(e["had_auth_header"] for e in others)
 
 
-def test_an_unknown_export_is_not_found(client: KhorosClient) -> None:
+@pytest.mark.parametrize("empty_body", [False, True])
+def test_an_unknown_export_is_not_found(
+    khoros: Khoros, client: KhorosClient, empty_body: bool
+) -> None:
+    # 400 with `{}` (the spec, the simulator's default) or with no body at all (seen).
+    if empty_body:
+        khoros.sim.add_fault("export_status", "unknown_export_empty")
     with pytest.raises(KhorosNotFoundError) as caught:
         client.export_status("777")
     assert caught.value.status == 400
     assert client.stats.requests == 1
+
+
+def test_whoami_reads_the_bare_answer_and_the_enveloped_variant(
+    khoros: Khoros, client: KhorosClient
+) -> None:
+    assert client.whoami().user_id == "24606"  # bare, integer id: the spec
+    khoros.sim.add_fault("whoami", "whoami_enveloped")
+    assert client.whoami().user_id == "24606"
+    assert client.stats.retries == 0
+
+
+def test_the_field_catalogue_as_published_gives_no_fields_without_a_retry(
+    khoros: Khoros, client: KhorosClient
+) -> None:
+    khoros.sim.add_fault("fields", "fields_coming_soon")
+    assert client.export_fields() == []
+    assert (client.stats.requests, client.stats.retries) == (1, 0)
+
+
+@pytest.mark.parametrize("route", ["plans", "export_create"])
+def test_406_not_acceptable_is_a_clear_request_error_sent_once(
+    khoros: Khoros, client: KhorosClient, route: str
+) -> None:
+    khoros.sim.add_fault(route, "not_acceptable", count=None)
+    with pytest.raises(KhorosRequestError) as caught:
+        if route == "plans":
+            client.list_plans(FIRST)
+        else:
+            start(client)
+    error = caught.value
+    assert (error.status, error.code, error.retryable) == (406, "NOT_ACCEPTABLE", False)
+    assert str(error).startswith("Khoros could not parse the request (HTTP 406 Not Acceptable)")
+    assert "Unable to parse the json you provided." in str(error)
+    assert len(khoros.logged(route)) == 1
+    assert_no_token(error)
 
 
 def test_a_stuck_export_stays_pending_and_a_failed_one_says_so(
