@@ -81,9 +81,11 @@ def _ms_to_iso_offset(ms: int, tz: ZoneInfo) -> str:
     return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}" + local.strftime("%z")
 
 
-def _expires_text(instant: datetime) -> str:
-    # The contract's `expires` has no offset; we emit UTC wall time like the real example.
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+def _expires_text(instant: datetime, tz: ZoneInfo | None = None) -> str:
+    # The spec's `expires` has no offset: local wall time ("2021-03-24T16:58:16.478", one hour
+    # after the "-0500" time in its file name), in the export's zone; UTC for S3's own XML.
+    local = instant.astimezone(tz or UTC)
+    return local.replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -529,7 +531,7 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             payload: dict[str, Any] = {"export_id": export.id, "status": state}
             if state == "complete" and export.expires is not None:
                 payload["url"] = f"{self._base_url(call.environ)}/downloads/{export.token}.csv"
-                payload["expires"] = _expires_text(export.expires)
+                payload["expires"] = _expires_text(export.expires, zone(export.timezone))
         return json_response(payload)
 
     def _export_download(self, call: _Call) -> Response:

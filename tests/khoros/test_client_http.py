@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -686,6 +687,24 @@ def test_an_expired_link_asks_for_a_fresh_one(khoros: Khoros, client: KhorosClie
     assert "?" not in (caught.value.path or "")
     assert len(khoros.logged("export_download")) == 1
     assert len(list(client.download_export(complete(client, export_id)))) > 0
+
+
+def test_the_expiry_is_local_wall_time_and_read_in_the_export_zone(
+    khoros: Khoros, client: KhorosClient
+) -> None:
+    # Issue 8: Chicago is 5 or 6 hours behind UTC. Read as UTC, a link valid for an hour would
+    # look expired hours ago; read in the export's zone, it expires an hour from now.
+    fixed = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    khoros.sim.clock = lambda: fixed
+    try:
+        export_id = start(client, timezone="America/Chicago")
+        for _ in range(3):
+            status = client.export_status(export_id)
+    finally:
+        khoros.sim.clock = lambda: datetime.now(UTC)
+    assert status.status == "complete"
+    assert status.expires == datetime(2026, 11, 30, 5, 0)  # naive: 11:00 UTC in Chicago
+    assert status.expires_at(ZoneInfo("America/Chicago")) == fixed + khoros.sim.link_ttl
 
 
 def test_a_link_past_its_expiry_is_expired(khoros: Khoros, client: KhorosClient) -> None:

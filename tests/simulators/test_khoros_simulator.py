@@ -494,7 +494,12 @@ def test_export_goes_pending_running_complete(live: Live) -> None:
     assert bodies[2]["url"].startswith(f"{live.url}/downloads/")
     expires = datetime.strptime(bodies[2]["expires"], "%Y-%m-%dT%H:%M:%S.%f")
     assert len(bodies[2]["expires"]) == len("2026-11-02T16:58:16.478")
-    assert expires.replace(tzinfo=UTC) > datetime.now(UTC)
+    # Local wall time of the export's zone, as in the spec's example (issue 8), not UTC.
+    (export,) = live.sim.exports()
+    assert export.timezone == "America/Chicago" and export.expires is not None
+    local = expires.replace(tzinfo=ZoneInfo(export.timezone))
+    assert timedelta(0) <= export.expires - local < timedelta(milliseconds=1)
+    assert local > datetime.now(UTC)
     body = live.sim.requests[0]["body"]
     assert body["query"]["intiatives"] == [] and body["query"]["content_filter"]["plans"]
 
