@@ -68,6 +68,8 @@ MODES: dict[str, ModeSpec] = {
     "missing_total": mode_spec("modify", LIST_ROUTES, "page", "keep_object"),
     "wrong_total": mode_spec("modify", LIST_ROUTES, "page", "value"),
     "empty_page": mode_spec("modify", LIST_ROUTES, "page"),
+    # A page lost mid-list: page N serves what page N+1 holds.
+    "page_skipped": mode_spec("modify", LIST_ROUTES, "page"),
     "duplicates": mode_spec("modify", LIST_ROUTES, "page", "style"),
     "dates_iso_z": mode_spec("modify", ("plans",)),
     "dates_iso_offset": mode_spec("modify", ("plans",)),
@@ -90,7 +92,7 @@ MODES: dict[str, ModeSpec] = {
 }
 
 # Paging quirks that only make sense after a first page: by default they wait for pageNumber >= 1.
-_MID_LIST_MODES = frozenset({"empty_page", "duplicates"})
+_MID_LIST_MODES = frozenset({"empty_page", "duplicates", "page_skipped"})
 
 
 def _is_int(value: Any) -> bool:

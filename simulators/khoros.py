@@ -412,6 +412,8 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             else:
                 # The last record of the previous page shows up again at the top of this one.
                 page = items[start - 1 : start + size]
+        if call.mod("page_skipped"):
+            page = items[start + size : start + 2 * size]
         if call.mod("empty_page"):
             page = []
         envelope: dict[str, Any] = {"data": page, "pagination": {"totalItems": reported_total}}

@@ -263,6 +263,23 @@ def test_a_hole_in_the_plan_listing_of_one_initiative_leaves_the_others_whole(
     assert run.error.startswith("1 of 4 Initiatives listed their Plans incompletely")
 
 
+@pytest.mark.parametrize("count", [1, None])
+def test_a_plan_page_lost_mid_list_removes_nothing_and_ends_partial(live_khoros, settings, count):
+    # Page 1 serves page 2's Plans: the listing ends short of totalItems.
+    settings.KHOROS_PAGE_SIZE = 2
+    services.sync_khoros()
+    live_khoros.sim.add_fault("plans", "page_skipped", count=count)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert not Plan.objects.filter(removed_at__isnull=False).exists()
+    assert mirrored_plans() == seeded_plans(live_khoros.data)
+    assert run.removed_count == 0
+    assert "listing is incomplete" in run.error
+    assert "incomplete" in [o["status"] for o in run.outcomes]
+
+
 def test_a_hole_mid_list_in_the_initiative_listing_removes_nothing_and_ends_partial(
     live_khoros, settings
 ):

@@ -417,6 +417,16 @@ def test_missing_and_wrong_totals(live: Live) -> None:
     assert normal["pagination"] == {"totalItems": 130}
 
 
+def test_page_skipped_serves_the_next_page_mid_list(live: Live) -> None:
+    live.sim.add_fault("plans", "page_skipped", count=None)
+    ids = [p.id for p in live.data.plans_for_initiative(live.data.initiatives[0].id)]
+    pages = [
+        [p["id"] for p in live.get(live.plans_path(), pageSize=2, pageNumber=n).json()["data"]]
+        for n in (0, 1)
+    ]
+    assert pages == [ids[0:2], ids[4:6]]
+
+
 def test_empty_page_mid_list_then_normal(live: Live) -> None:
     live.sim.add_fault("initiatives", "empty_page")
     page0 = live.get("/v2/conversations/initiative", pageSize=1, pageNumber=0).json()
