@@ -24,6 +24,7 @@ from khoros.payloads import (
     KhorosAuthError,
     KhorosBadPayloadError,
     KhorosError,
+    KhorosIncompleteListingError,
     KhorosLinkExpiredError,
     KhorosNotFoundError,
     KhorosRateLimitedError,
@@ -62,6 +63,7 @@ __all__ = [
     "KhorosBadPayloadError",
     "KhorosClient",
     "KhorosError",
+    "KhorosIncompleteListingError",
     "KhorosLinkExpiredError",
     "KhorosNotFoundError",
     "KhorosRateLimitedError",
@@ -131,6 +133,11 @@ def _envelope_error(payload: object) -> tuple[str | None, str]:
     )
 
 
+def _is_plain_text(response: requests.Response) -> bool:
+    content_type = response.headers.get("Content-Type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "text/plain"
+
+
 def _total_items(payload: dict[str, Any]) -> int | None:
     pagination = payload.get("pagination")
     if not isinstance(pagination, dict):
@@ -152,6 +159,17 @@ def _list_data(payload: object, what: str) -> list[Any]:
 
 def _object_data(payload: object, what: str) -> dict[str, Any]:
     return require_mapping(require_mapping(payload, what).get("data"), what)
+
+
+def _whoami_data(payload: object) -> dict[str, Any]:
+    """Return the user object of /v2/whoami: bare as the public spec shows it, or enveloped."""
+    data = require_mapping(payload, "whoami")
+    inner = data.get("data")
+    # The introspection spec's example is a bare object (integer id, no envelope); the rest of
+    # V2 wraps objects in "data". A bare answer has its own "id"; an envelope has none.
+    if "id" not in data and "userId" not in data and isinstance(inner, dict):
+        return inner
+    return data
 
 
 def _unwrap_export(payload: object, what: str) -> dict[str, Any]:
@@ -243,12 +261,12 @@ class KhorosClient(HttpClient):
             return [parse_company(item) for item in companies]
 
     # https://developer.khoros.com/khorosmarketingdevdocs/reference/conversations-api
-    # GET /v2/whoami.
+    # GET /v2/whoami (the "introspection-api" OpenAPI document).
     def whoami(self) -> WhoAmI:
         """Return the user behind the token."""
         payload = self._get_json("/whoami")
         with self._locating("/whoami"):
-            return parse_whoami(_object_data(payload, "whoami"))
+            return parse_whoami(_whoami_data(payload))
 
     def check_company(self) -> Company:
         """Return the configured company, or raise KhorosAuthError if the token cannot reach it."""
@@ -302,22 +320,40 @@ class KhorosClient(HttpClient):
             {"nameFilter": ""},
             lambda item: parse_plan(item, initiative_id=key),
         )
-        for page in pages:
-            for plan in page:
-                # A Plan seen twice moved between pages while we read (the doc's "data changed
-                # mid-scan"): the later copy is the fresher read, so it wins; the dict keeps the
-                # position of the first one.
-                plans[plan.id] = plan
+        try:
+            for page in pages:
+                for plan in page:
+                    # A Plan seen twice moved between pages while we read (the doc's "data
+                    # changed mid-scan"): the later copy is the fresher read, so it wins; the
+                    # dict keeps the position of the first one.
+                    plans[plan.id] = plan
+        except KhorosIncompleteListingError as exc:
+            exc.items = list(plans.values())
+            raise
         return list(plans.values())
 
     # --- Analytics export --------------------------------------------------------------------
 
     # https://developer.khoros.com/khorosmarketingdevdocs/docs/calling-the-analytics-reporting-api
-    # GET /v2/analytics/export/posts/fields (the answer's shape is not public).
+    # GET /v2/analytics/export/posts/fields. The public spec's only example is a 200 with
+    # text/plain "Coming Soon": the field ids are configuration, this catalogue a convenience.
     def export_fields(self) -> list[tuple[int, str]]:
-        """Return the (id, name) of every field the posts export offers."""
+        """Return the (id, name) of every field the posts export offers; [] if Khoros lists none."""
         path = "/analytics/export/posts/fields"
-        payload = self._get_json(path)
+        try:
+            payload = self._send_json("GET", path, plain_text_ok=True)
+        except KhorosRequestError as exc:
+            if exc.status != 400:
+                raise
+            # The spec's other answer: 400 with `{}`. The export type is fixed, so it can only
+            # mean "no catalogue here"; the KPI sync must not fail over a convenience.
+            logger.warning("%s refused (HTTP 400): no field catalogue", path)
+            return []
+        if payload is None:
+            logger.info(
+                "%s answered plain text, not a field list; field ids come from settings", path
+            )
+            return []
         with self._locating(path):
             return [parse_field(item) for item in _list_data(payload, "export fields")]
 
@@ -369,7 +405,7 @@ class KhorosClient(HttpClient):
         """Return the state of an export; raise KhorosNotFoundError for an unknown id."""
         key = normalise_id(export_id, "export id")
         path = f"/analytics/export/{quote(key, safe='')}/status"
-        payload = self._send_json("GET", path, empty_400_is_not_found=True)
+        payload = self._send_json("GET", path, bare_400_is_not_found=True)
         with self._locating(path):
             return parse_export_status(_unwrap_export(payload, "export status"), export_id=key)
 
@@ -416,14 +452,18 @@ class KhorosClient(HttpClient):
         *,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
-        empty_400_is_not_found: bool = False,
+        bare_400_is_not_found: bool = False,
+        plain_text_ok: bool = False,
     ) -> Any:
         url = self.base_url + path
         error_path = urlsplit(url).path
 
         def accept(response: requests.Response) -> Any:
             return self._accept_json(
-                response, error_path, empty_400_is_not_found=empty_400_is_not_found
+                response,
+                error_path,
+                bare_400_is_not_found=bare_400_is_not_found,
+                plain_text_ok=plain_text_ok,
             )
 
         # Our own API's URLs hold no credential: the requests exception may stay the cause.
@@ -432,9 +472,17 @@ class KhorosClient(HttpClient):
         )
 
     def _accept_json(
-        self, response: requests.Response, path: str, *, empty_400_is_not_found: bool
+        self,
+        response: requests.Response,
+        path: str,
+        *,
+        bare_400_is_not_found: bool,
+        plain_text_ok: bool = False,
     ) -> Any:
-        """Return the decoded JSON of a successful answer, or raise the matching KhorosError."""
+        """Return the decoded JSON of a successful answer, or raise the matching KhorosError.
+
+        With plain_text_ok, a 2xx text/plain body that is not JSON gives None (no retry).
+        """
         status = response.status_code
         content = response.content
         text = content.decode("utf-8", "replace")
@@ -472,6 +520,8 @@ class KhorosClient(HttpClient):
                     status=status,
                     path=path,
                 )
+            if not decoded and plain_text_ok and _is_plain_text(response) and content.strip():
+                return None
             if not decoded:
                 raise _UndecodableBodyError(
                     "Khoros answered with a body that is not JSON (empty, cut short or invalid)",
@@ -480,8 +530,9 @@ class KhorosClient(HttpClient):
                 )
             if code is None:
                 return payload
-        if empty_400_is_not_found and status == 400 and not content.strip():
-            # The export status endpoint answers an unknown id with a bare 400.
+        if bare_400_is_not_found and status == 400 and (not content.strip() or payload == {}):
+            # The export status endpoint answers an unknown id with a 400 and no content: `{}`
+            # in the public spec's example, an empty body in the wild. Both mean a lost export.
             raise KhorosNotFoundError("unknown export id", status=status, path=path)
         raise self._error_for(status, code or None, message, path)
 
@@ -491,6 +542,14 @@ class KhorosClient(HttpClient):
         kwargs: dict[str, Any] = {"status": status, "path": path, "code": code}
         if status in (401, 403) or code in AUTH_CODES:
             return KhorosAuthError(f"Khoros refused the credentials{label}{detail}", **kwargs)
+        if status == 406:
+            # The spec's one published error: text/plain {"code": "not_acceptable"} when the
+            # body cannot be parsed. Sending it again cannot help: it is our bug, not Khoros'.
+            return KhorosRequestError(
+                f"Khoros could not parse the request (HTTP 406 Not Acceptable){label}{detail}",
+                retryable=False,
+                **kwargs,
+            )
         if status == STATUS_WRONG_PATH:
             return KhorosNotFoundError(
                 "Khoros does not know this path (status 586): check KHOROS_BASE_URL", **kwargs
@@ -632,6 +691,15 @@ class KhorosClient(HttpClient):
                         "%s page %d empty before totalItems; reading it again", path, page
                     )
                     continue
+                if more_promised and len(totals) <= 1:
+                    # Ending here would report every item past this page as removed. (When
+                    # totalItems moved, the caller reads the listing again instead.)
+                    raise KhorosIncompleteListingError(
+                        f"page {page} came back empty twice although totalItems ({total}) "
+                        f"promises {(total or 0) - len(seen)} more item(s): the listing is "
+                        "incomplete",
+                        path=urlsplit(self.base_url + path).path,
+                    )
                 return
             logger.debug(
                 "%s page %d: %d items, %d of %s",

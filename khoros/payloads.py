@@ -6,7 +6,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from smcbridge.outgoing_http import (
@@ -52,6 +52,17 @@ class KhorosUnavailableError(KhorosError, UnavailableError):
 
 class KhorosBadPayloadError(KhorosError, BadPayloadError):
     """Raise when an answer cannot be parsed or does not have the documented shape."""
+
+
+class KhorosIncompleteListingError(KhorosError):
+    """Raise when a paged list ended before the items its totalItems promised (a page empty
+    even when read again): what was read is in `items`, and nothing may be taken as removed."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, items: list[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.items: list[Any] = list(items or [])
 
 
 class KhorosLinkExpiredError(KhorosError):
@@ -101,7 +112,17 @@ class ExportStatus:
     export_id: str
     status: str  # lower-case: pending, running, complete, failed (only "complete" is documented)
     url: str | None
+    # Wall time as Khoros sends it: naive (no offset, the spec's example) in the export's own
+    # time zone, which the answer does not name; aware only if an offset ever comes. Compare
+    # it with a clock through expires_at(zone), never directly: nothing here decides expiry
+    # (an expired link answers 403, and the KPI sync then asks for a fresh one).
     expires: datetime | None
+
+    def expires_at(self, zone: tzinfo) -> datetime | None:
+        """The instant the link expires, reading a naive `expires` in `zone` (the export's)."""
+        if self.expires is None or self.expires.tzinfo is not None:
+            return self.expires
+        return self.expires.replace(tzinfo=zone).astimezone(UTC)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -154,6 +175,17 @@ def _parse_datetime(value: object, *, naive_as_utc: bool) -> datetime:
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         raise _bad(f"invalid date: {text[:40]!r}") from None
+
+
+def _parse_wall_time(value: object) -> datetime:
+    """Parse an ISO date-time; without an offset it stays naive (a local wall time)."""
+    match = _ISO.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is not None and match["offset"] is None:
+        try:
+            return datetime.fromisoformat(match[0])
+        except ValueError:
+            raise _bad(f"invalid date: {match[0][:40]!r}") from None
+    return _parse_datetime(value, naive_as_utc=False)
 
 
 def parse_datetime(value: object) -> datetime:
@@ -327,9 +359,9 @@ def parse_export_status(item: object, *, export_id: str) -> ExportStatus:
         raise _bad(f"export {export_id}: complete without a download url")
     expires_raw = data.get("expires")
     try:
-        # The documented example has no offset ("2026-11-02T16:58:16.478"); a pre-signed link's
-        # expiry is computed by the storage service in UTC, so read a naive value as UTC.
-        expires = None if expires_raw is None else _parse_datetime(expires_raw, naive_as_utc=True)
+        # The spec's example has no offset ("2021-03-24T16:58:16.478", one hour after the
+        # "...T155721-0500" in its file name): local wall time, kept naive (see ExportStatus).
+        expires = None if expires_raw is None else _parse_wall_time(expires_raw)
     except KhorosBadPayloadError as exc:
         raise _bad(f"export {export_id}: expires: {exc}") from None
     return ExportStatus(export_id=export_id, status=status, url=url, expires=expires)

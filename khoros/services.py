@@ -76,9 +76,9 @@ def _plan_values(plan: khoros_client.Plan, initiative_pk: int, zone: ZoneInfo) -
 
 
 def _initiatives_upsert(
-    *, fetched: list[khoros_client.Initiative], now: datetime
+    *, fetched: list[khoros_client.Initiative], now: datetime, complete: bool = True
 ) -> tuple[dict[str, Initiative], UpsertCounts]:
-    """Mirror the complete list of Initiatives; those no longer listed are removed."""
+    """Mirror the list of Initiatives; if it is complete, those no longer listed are removed."""
     counts = UpsertCounts()
     existing = {i.khoros_id: i for i in Initiative.objects.all()}
     created: list[Initiative] = []
@@ -112,7 +112,12 @@ def _initiatives_upsert(
         else:
             counts.unchanged += 1
     seen = {item.id for item in fetched}
-    vanished = [row for key, row in existing.items() if key not in seen and row.removed_at is None]
+    # From an incomplete list, "not listed" may only mean "not read": nothing is removed.
+    vanished = [
+        row
+        for key, row in existing.items()
+        if complete and key not in seen and row.removed_at is None
+    ]
     for row in vanished:
         row.removed_at = now
     if created or changed or vanished:
@@ -169,8 +174,9 @@ def plans_upsert(
     fetched: Iterable[khoros_client.Plan],
     now: datetime,
     zone: ZoneInfo,
+    complete: bool = True,
 ) -> UpsertCounts:
-    """Mirror the complete Plan list of one Initiative in one transaction."""
+    """Mirror the Plan list of one Initiative in one transaction; only a complete list removes."""
     counts = UpsertCounts()
     incoming = {UUID(p.id): p for p in fetched}
     existing = {
@@ -202,7 +208,10 @@ def plans_upsert(
     vanished = [
         row
         for key, row in existing.items()
-        if key not in incoming and row.initiative_id == initiative.pk and row.removed_at is None
+        if complete
+        and key not in incoming
+        and row.initiative_id == initiative.pk
+        and row.removed_at is None
     ]
     for row in vanished:
         row.removed_at = now
@@ -252,7 +261,7 @@ def _sync_plans(
     try:
         company = client.check_company()
         zone = company_zone(client)
-        fetched = list(client.iter_initiatives())
+        fetched, listing_error = _list_initiatives(client)
     except khoros_client.KhorosError as exc:
         run_checkpoint(run, client.stats, [])
         status = (
@@ -264,13 +273,16 @@ def _sync_plans(
 
     now = timezone.now()
     company_upsert(company=company, zone=zone, now=now)
-    initiatives, counts = _initiatives_upsert(fetched=fetched, now=now)
+    initiatives, counts = _initiatives_upsert(
+        fetched=fetched, now=now, complete=listing_error is None
+    )
     run.removed_count = counts.removed
     run.progress_total = len(fetched)
     run.outcomes = []
     run_checkpoint(run, client.stats, ["removed_count", "progress_total", "outcomes"])
 
     first_error = ""
+    incomplete = 0
     stop_status: str | None = None
     for item in fetched:
         initiative = initiatives[item.id]
@@ -281,6 +293,28 @@ def _sync_plans(
             continue
         try:
             plans = client.list_plans(item.id)
+        except khoros_client.KhorosIncompleteListingError as exc:
+            # What was read is mirrored; the Plans behind the hole are not taken as removed.
+            message = error_text(exc)
+            first_error = first_error or f"Initiative {item.id}: {message}"
+            result = plans_upsert(
+                initiative=initiative,
+                fetched=exc.items,
+                now=timezone.now(),
+                zone=zone,
+                complete=False,
+            )
+            _add_counts(run, result)
+            incomplete += 1
+            run.failed_count += 1
+            outcome.update(
+                status="incomplete",
+                plans=len(exc.items),
+                created=result.created,
+                updated=result.updated,
+                removed=0,
+                error=redact(message)[:1000],
+            )
         except khoros_client.KhorosError as exc:
             message = error_text(exc)
             first_error = first_error or f"Initiative {item.id}: {message}"
@@ -295,10 +329,7 @@ def _sync_plans(
             result = plans_upsert(
                 initiative=initiative, fetched=plans, now=timezone.now(), zone=zone
             )
-            run.created_count += result.created
-            run.updated_count += result.updated
-            run.unchanged_count += result.unchanged
-            run.removed_count += result.removed
+            _add_counts(run, result)
             outcome.update(
                 status="ok",
                 plans=len(plans),
@@ -313,13 +344,49 @@ def _sync_plans(
 
     if not fetched:
         run_checkpoint(run, client.stats, COUNT_FIELDS)
+    if listing_error is not None:
+        # Listed first: without the whole list, no Initiative and no Plan was marked removed.
+        message = (
+            f"The Initiative list is incomplete ({error_text(listing_error)}): "
+            f"{len(fetched)} Initiatives read, none marked removed."
+        )
+        first_error = f"{message} {first_error}".strip()
     if stop_status is not None:
         return run_finish(run, stop_status, first_error)
     if run.failed_count:
-        status = (
-            SyncRun.Status.PARTIAL if run.failed_count < len(fetched) else SyncRun.Status.FAILED
-        )
-        return run_finish(
-            run, status, f"{run.failed_count} of {len(fetched)} Initiatives failed. {first_error}"
-        )
+        # Every Initiative failing outright is a failed run; an incomplete listing mirrored
+        # what it read, so the run is partial.
+        failed = run.failed_count - incomplete
+        status = SyncRun.Status.FAILED if failed == len(fetched) else SyncRun.Status.PARTIAL
+        parts = []
+        if failed:
+            parts.append(f"{failed} of {len(fetched)} Initiatives failed.")
+        if incomplete:
+            parts.append(
+                f"{incomplete} of {len(fetched)} Initiatives listed their Plans incompletely "
+                "(none of their Plans marked removed)."
+            )
+        return run_finish(run, status, " ".join([*parts, first_error]))
+    if listing_error is not None:
+        return run_finish(run, SyncRun.Status.PARTIAL, first_error)
     return run_finish(run, SyncRun.Status.SUCCEEDED)
+
+
+def _add_counts(run: SyncRun, result: UpsertCounts) -> None:
+    run.created_count += result.created
+    run.updated_count += result.updated
+    run.unchanged_count += result.unchanged
+    run.removed_count += result.removed
+
+
+def _list_initiatives(
+    client: khoros_client.KhorosClient,
+) -> tuple[list[khoros_client.Initiative], khoros_client.KhorosIncompleteListingError | None]:
+    """Read the Initiatives; an incomplete listing gives what was read and its error."""
+    fetched: list[khoros_client.Initiative] = []
+    try:
+        for initiative in client.iter_initiatives():
+            fetched.append(initiative)
+    except khoros_client.KhorosIncompleteListingError as exc:
+        return fetched, exc
+    return fetched, None

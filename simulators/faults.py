@@ -63,15 +63,25 @@ MODES: dict[str, ModeSpec] = {
     "developer_inactive": mode_spec("replace", KHOROS_ROUTES, "status"),
     "status_586": mode_spec("replace", KHOROS_ROUTES),
     "forbidden_company": mode_spec("replace", KHOROS_ROUTES, "company_id", "application"),
+    # The spec's one published error: 406 text/plain {"code": "not_acceptable"}.
+    "not_acceptable": mode_spec("replace", KHOROS_ROUTES),
     "missing_total": mode_spec("modify", LIST_ROUTES, "page", "keep_object"),
     "wrong_total": mode_spec("modify", LIST_ROUTES, "page", "value"),
     "empty_page": mode_spec("modify", LIST_ROUTES, "page"),
+    # A page lost mid-list: page N serves what page N+1 holds.
+    "page_skipped": mode_spec("modify", LIST_ROUTES, "page"),
     "duplicates": mode_spec("modify", LIST_ROUTES, "page", "style"),
     "dates_iso_z": mode_spec("modify", ("plans",)),
     "dates_iso_offset": mode_spec("modify", ("plans",)),
     "ids_as_numbers": mode_spec("modify", ("initiatives", "initiative")),
     "ids_as_strings": mode_spec("modify", ("plans",)),
     "extra_fields": mode_spec("modify", ("initiatives", "initiative", "plans")),
+    # Variants of what the public spec shows (the spec's answer is the default):
+    "whoami_enveloped": mode_spec("modify", ("whoami",)),  # {"data": {...}}, string id
+    "unknown_export_empty": mode_spec("modify", ("export_status",)),  # 400 with no body, not {}
+    # The one exception, see docs/khoros-api.md: the field catalogue is a JSON list by default,
+    # and this mode answers what the spec shows (200 text/plain "Coming Soon").
+    "fields_coming_soon": mode_spec("modify", ("fields",)),
     "export_stuck": mode_spec("modify", ("export_status",)),
     "export_failed": mode_spec("modify", ("export_status",)),
     "link_expired": mode_spec("replace", ("export_download",)),
@@ -82,7 +92,7 @@ MODES: dict[str, ModeSpec] = {
 }
 
 # Paging quirks that only make sense after a first page: by default they wait for pageNumber >= 1.
-_MID_LIST_MODES = frozenset({"empty_page", "duplicates"})
+_MID_LIST_MODES = frozenset({"empty_page", "duplicates", "page_skipped"})
 
 
 def _is_int(value: Any) -> bool:

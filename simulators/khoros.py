@@ -52,6 +52,13 @@ def error_response(status: int, code: str, message: str, content_type: str = JSO
     return json_response(error_envelope(code, message), status, content_type)
 
 
+def not_acceptable() -> Response:
+    """The spec's answer to a body it cannot parse: 406, text/plain, lower-case code."""
+    return error_response(
+        406, "not_acceptable", "Unable to parse the json you provided.", "text/plain"
+    )
+
+
 def s3_error(code: str, message: str, **extra: str) -> Response:
     """A 403 with the XML error body S3 sends for a bad or expired pre-signed URL."""
     details = "".join(f"<{key}>{value}</{key}>" for key, value in extra.items())
@@ -74,9 +81,11 @@ def _ms_to_iso_offset(ms: int, tz: ZoneInfo) -> str:
     return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}" + local.strftime("%z")
 
 
-def _expires_text(instant: datetime) -> str:
-    # The contract's `expires` has no offset; we emit UTC wall time like the real example.
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+def _expires_text(instant: datetime, tz: ZoneInfo | None = None) -> str:
+    # The spec's `expires` has no offset: local wall time ("2021-03-24T16:58:16.478", one hour
+    # after the "-0500" time in its file name), in the export's zone; UTC for S3's own XML.
+    local = instant.astimezone(tz or UTC)
+    return local.replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -270,6 +279,8 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             application = params.get("application", "smcbridge")
             message = f"Company {company} does not allow the application {application}"
             return error_response(403, "UNAUTHORIZED", message)
+        if mode == "not_acceptable":
+            return not_acceptable()
         if mode == "link_expired":
             return s3_error("AccessDenied", "Request has expired", X_Amz_Expires="3600")
         return super()._fault_response(fault)
@@ -288,15 +299,31 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
         return json_response({"data": user, "status": {"succeeded": True}})
 
     def _whoami(self, call: _Call) -> Response:
-        user = {
-            "sfEntityType": "User",
-            "id": "24606",
+        if call.mod("whoami_enveloped"):
+            # The shape of the rest of V2 (what this route answered before it followed the spec).
+            user = {
+                "sfEntityType": "User",
+                "id": "24606",
+                "email": self._data.user_email,
+                "firstName": "Demo",
+                "lastName": "User",
+                "timezone": self.user_timezone,
+            }
+            return json_response({"data": user, "status": {"succeeded": True}})
+        # The introspection spec: a bare object, integer ids, no envelope, no sfEntityType.
+        company = {"id": int(self._data.company_id), "name": self._data.company_name}
+        bare = {
+            "companies": [{**company, "products": []}],
+            "description": "",
             "email": self._data.user_email,
             "firstName": "Demo",
+            "id": 24606,
+            "jobTitle": "",
             "lastName": "User",
+            "profileImageUri": "https://example.com/avatar.jpg",
             "timezone": self.user_timezone,
         }
-        return json_response({"data": user, "status": {"succeeded": True}})
+        return json_response(bare)
 
     def _initiatives(self, call: _Call) -> Response:
         with self._lock:
@@ -385,6 +412,8 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             else:
                 # The last record of the previous page shows up again at the top of this one.
                 page = items[start - 1 : start + size]
+        if call.mod("page_skipped"):
+            page = items[start + size : start + 2 * size]
         if call.mod("empty_page"):
             page = []
         envelope: dict[str, Any] = {"data": page, "pagination": {"totalItems": reported_total}}
@@ -404,10 +433,18 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
     # Analytics export ------------------------------------------------------------------------
 
     def _fields(self, call: _Call) -> Response:
+        if call.mod("fields_coming_soon"):
+            # The spec's only example. Not the default yet: the KPI sync still names the CSV
+            # columns from this catalogue (docs/khoros-api.md, "What the simulator serves").
+            return Response(200, b"Coming Soon", "text/plain")
         fields = [{"id": field_id, "name": name} for field_id, name in FIELD_NAMES.items()]
         return json_response({"data": fields, "status": {"succeeded": True}})
 
     def _export_create(self, call: _Call) -> Response:
+        try:
+            json.loads(call.body or b"null")
+        except ValueError:
+            return not_acceptable()
         try:
             export = self._parse_export(call)
         except ValueError as exc:
@@ -415,10 +452,7 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
         return json_response({"export_id": str(export.id)})
 
     def _parse_export(self, call: _Call) -> Export:
-        try:
-            payload = json.loads(call.body or b"null")
-        except ValueError as exc:
-            raise ValueError("Body is not valid JSON") from exc
+        payload = json.loads(call.body or b"null")
         query = payload.get("query") if isinstance(payload, dict) else None
         if not isinstance(query, dict):
             raise ValueError("query is required")
@@ -479,8 +513,10 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
         with self._lock:
             export = self._exports.get(export_id) if export_id is not None else None
             if export is None:
-                # The contract: an unknown export id answers 400 with an empty body.
-                return Response(400, b"", None)
+                # The spec's example: an unknown export id answers 400 with `{}`.
+                if call.mod("unknown_export_empty"):
+                    return Response(400, b"", None)
+                return json_response({}, 400)
             if call.mod("export_failed"):
                 state = "failed"
             elif call.mod("export_stuck"):
@@ -497,7 +533,7 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             payload: dict[str, Any] = {"export_id": export.id, "status": state}
             if state == "complete" and export.expires is not None:
                 payload["url"] = f"{self._base_url(call.environ)}/downloads/{export.token}.csv"
-                payload["expires"] = _expires_text(export.expires)
+                payload["expires"] = _expires_text(export.expires, zone(export.timezone))
         return json_response(payload)
 
     def _export_download(self, call: _Call) -> Response:

@@ -94,6 +94,29 @@ def test_run_page_polls_while_running_and_stops_when_finished(client, world):
     assert full.status_code == 200 and "Run again" in full.content.decode()
 
 
+def test_an_initiative_listed_incompletely_shows_as_a_partial_outcome(client, world):
+    run = make_run(
+        status="partial",
+        failed_count=1,
+        error="1 of 1 Initiatives listed their Plans incompletely (none of their Plans marked "
+        "removed).",
+        outcomes=[
+            {
+                "initiative": "1710",
+                "name": "Brand 2026",
+                "status": "incomplete",
+                "plans": 2,
+                "removed": 0,
+                "error": "page 1 came back empty twice although totalItems (6) promises 4 more",
+            }
+        ],
+    )
+    client.force_login(world.admin)
+    body = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert '<span class="badge partial">incomplete</span>' in body
+    assert "page 1 came back empty twice" in body and "none of their Plans marked" in body
+
+
 def test_run_again_queues_a_new_run_of_the_same_kind(
     client, world, django_capture_on_commit_callbacks
 ):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +17,7 @@ from khoros.client import (
     KhorosBadPayloadError,
     KhorosClient,
     KhorosError,
+    KhorosIncompleteListingError,
     KhorosLinkExpiredError,
     KhorosNotFoundError,
     KhorosRateLimitedError,
@@ -372,8 +374,9 @@ PAGING_CASES = [
     pytest.param(mode, params, count, id=f"{mode}-{'-'.join(map(str, params.values()))}-{count}")
     for mode, params in PAGING_QUIRKS
     for count in (1, None)
-    # An Initiative whose every later page is empty really ends after page 0.
-    if (mode, count) != ("empty_page", None)
+    # Every later page empty, or a totalItems too large on every page: the listing cannot be
+    # told complete (see test_a_listing_short_of_its_total_for_good_is_incomplete).
+    if (mode, count) != ("empty_page", None) and (mode, params, count) != ("wrong_total", {}, None)
 ]
 
 
@@ -418,6 +421,34 @@ def test_an_empty_page_is_read_once_more_then_trusted(khoros: Khoros) -> None:
         assert len(client.list_plans(FIRST)) == 8
         assert client.stats.retries == 1
     assert [e["query"]["pageNumber"] for e in khoros.logged("plans")] == ["0", "1", "1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "params", "read"),
+    [
+        ("empty_page", {"page": 1}, 3),  # a hole mid-list
+        ("empty_page", {}, 3),  # every page after the first
+        ("wrong_total", {}, 8),  # a totalItems 1000 too large: cannot be told from a lost tail
+    ],
+)
+def test_a_listing_short_of_its_total_for_good_is_incomplete(
+    khoros: Khoros, mode: str, params: dict[str, Any], read: int
+) -> None:
+    # Issue 8: ending the listing there would report the Plans behind the hole as removed.
+    khoros.sim.add_fault("plans", mode, count=None, **params)
+    with (
+        khoros.client(page_size=3) as client,
+        pytest.raises(KhorosIncompleteListingError) as caught,
+    ):
+        client.list_plans(FIRST)
+    assert "listing is incomplete" in str(caught.value)
+    assert caught.value.path == f"/v2/conversations/initiative/{FIRST}/plan"
+    assert caught.value.retryable is True
+    # What was read comes with the error: seeded Plans, in order, none invented.
+    assert as_tuples(caught.value.items) == seeded_plans(FIRST)[:read]
+    # The empty page was read twice, and nothing after it.
+    pages = [e["query"]["pageNumber"] for e in khoros.logged("plans")]
+    assert pages[-2:] == [pages[-1]] * 2 and pages[:-1] == [str(n) for n in range(len(pages) - 1)]
 
 
 def test_a_listing_whose_total_changed_midway_is_read_again(khoros: Khoros) -> None:
@@ -508,11 +539,52 @@ def test_an_export_runs_from_start_to_download(khoros: Khoros, client: KhorosCli
     assert all(e["had_auth_header"] for e in others)
 
 
-def test_an_unknown_export_is_not_found(client: KhorosClient) -> None:
+@pytest.mark.parametrize("empty_body", [False, True])
+def test_an_unknown_export_is_not_found(
+    khoros: Khoros, client: KhorosClient, empty_body: bool
+) -> None:
+    # 400 with `{}` (the spec, the simulator's default) or with no body at all (seen).
+    if empty_body:
+        khoros.sim.add_fault("export_status", "unknown_export_empty")
     with pytest.raises(KhorosNotFoundError) as caught:
         client.export_status("777")
     assert caught.value.status == 400
     assert client.stats.requests == 1
+
+
+def test_whoami_reads_the_bare_answer_and_the_enveloped_variant(
+    khoros: Khoros, client: KhorosClient
+) -> None:
+    assert client.whoami().user_id == "24606"  # bare, integer id: the spec
+    khoros.sim.add_fault("whoami", "whoami_enveloped")
+    assert client.whoami().user_id == "24606"
+    assert client.stats.retries == 0
+
+
+def test_the_field_catalogue_as_published_gives_no_fields_without_a_retry(
+    khoros: Khoros, client: KhorosClient
+) -> None:
+    khoros.sim.add_fault("fields", "fields_coming_soon")
+    assert client.export_fields() == []
+    assert (client.stats.requests, client.stats.retries) == (1, 0)
+
+
+@pytest.mark.parametrize("route", ["plans", "export_create"])
+def test_406_not_acceptable_is_a_clear_request_error_sent_once(
+    khoros: Khoros, client: KhorosClient, route: str
+) -> None:
+    khoros.sim.add_fault(route, "not_acceptable", count=None)
+    with pytest.raises(KhorosRequestError) as caught:
+        if route == "plans":
+            client.list_plans(FIRST)
+        else:
+            start(client)
+    error = caught.value
+    assert (error.status, error.code, error.retryable) == (406, "NOT_ACCEPTABLE", False)
+    assert str(error).startswith("Khoros could not parse the request (HTTP 406 Not Acceptable)")
+    assert "Unable to parse the json you provided." in str(error)
+    assert len(khoros.logged(route)) == 1
+    assert_no_token(error)
 
 
 def test_a_stuck_export_stays_pending_and_a_failed_one_says_so(
@@ -615,6 +687,24 @@ def test_an_expired_link_asks_for_a_fresh_one(khoros: Khoros, client: KhorosClie
     assert "?" not in (caught.value.path or "")
     assert len(khoros.logged("export_download")) == 1
     assert len(list(client.download_export(complete(client, export_id)))) > 0
+
+
+def test_the_expiry_is_local_wall_time_and_read_in_the_export_zone(
+    khoros: Khoros, client: KhorosClient
+) -> None:
+    # Issue 8: Chicago is 5 or 6 hours behind UTC. Read as UTC, a link valid for an hour would
+    # look expired hours ago; read in the export's zone, it expires an hour from now.
+    fixed = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    khoros.sim.clock = lambda: fixed
+    try:
+        export_id = start(client, timezone="America/Chicago")
+        for _ in range(3):
+            status = client.export_status(export_id)
+    finally:
+        khoros.sim.clock = lambda: datetime.now(UTC)
+    assert status.status == "complete"
+    assert status.expires == datetime(2026, 11, 30, 5, 0)  # naive: 11:00 UTC in Chicago
+    assert status.expires_at(ZoneInfo("America/Chicago")) == fixed + khoros.sim.link_ttl
 
 
 def test_a_link_past_its_expiry_is_expired(khoros: Khoros, client: KhorosClient) -> None:

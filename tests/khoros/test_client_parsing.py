@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import assume, example, given, settings
@@ -449,7 +450,9 @@ def test_an_invalid_initiative_is_a_bad_payload(payload: object) -> None:
 # --- export status ---------------------------------------------------------------------------
 
 
-def test_the_documented_export_status_parses_with_a_naive_expiry_read_as_utc() -> None:
+def test_the_documented_export_status_keeps_its_expiry_as_local_wall_time() -> None:
+    # The spec's example expiry is local wall time (no offset), not UTC: it stays naive, and
+    # becomes an instant only in the export's zone.
     status = parse_export_status(
         {
             "export_id": 1958298,
@@ -461,7 +464,19 @@ def test_the_documented_export_status_parses_with_a_naive_expiry_read_as_utc() -
     )
     assert status.export_id == "1958298"
     assert status.status == "complete"
-    assert status.expires == datetime(2026, 11, 2, 16, 58, 16, 478000, tzinfo=UTC)
+    assert status.expires == datetime(2026, 11, 2, 16, 58, 16, 478000)
+    assert status.expires_at(ZoneInfo("America/Chicago")) == datetime(
+        2026, 11, 2, 22, 58, 16, 478000, tzinfo=UTC
+    )
+
+
+def test_an_export_expiry_with_an_offset_is_an_instant() -> None:
+    status = parse_export_status(
+        {"export_id": 7, "status": "complete", "url": "u", "expires": "2026-11-02T16:58:16Z"},
+        export_id="7",
+    )
+    assert status.expires == datetime(2026, 11, 2, 16, 58, 16, tzinfo=UTC)
+    assert status.expires_at(ZoneInfo("America/Chicago")) == status.expires
 
 
 @pytest.mark.parametrize(

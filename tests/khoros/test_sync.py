@@ -178,7 +178,8 @@ FAULTS = [
     ("me", "forbidden_company", {}, 1, {"failed"}),
     ("plans", "missing_total", {}, None, {"succeeded"}),
     ("plans", "wrong_total", {"value": 1}, None, {"succeeded"}),
-    ("plans", "wrong_total", {"value": 9999}, None, {"succeeded"}),
+    # A totalItems too large on every page cannot be told from a lost tail (issue 8): partial.
+    ("plans", "wrong_total", {"value": 9999}, None, {"partial"}),
     ("initiatives", "empty_page", {}, None, {"succeeded"}),
     ("plans", "duplicates", {}, None, {"succeeded"}),
     ("plans", "dates_iso_z", {}, None, {"succeeded"}),
@@ -214,6 +215,90 @@ def test_fault_never_loses_or_duplicates_mirrored_rows(
     assert not Plan.objects.filter(removed_at__isnull=False).exists()
     assert not Initiative.objects.filter(removed_at__isnull=False).exists()
     assert SyncLease.objects.get(kind=SyncRun.Kind.KHOROS_PLANS).run is None
+
+
+def test_a_hole_mid_list_in_a_plan_listing_removes_nothing_and_ends_partial(live_khoros, settings):
+    # Issue 8: page 1 of every Plan list stays empty although totalItems says more follow.
+    settings.KHOROS_PAGE_SIZE = 2
+    services.sync_khoros()
+    assert Plan.objects.count() == 24
+    live_khoros.sim.add_fault("plans", "empty_page", count=None, page=1)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert not Plan.objects.filter(removed_at__isnull=False).exists()
+    assert mirrored_plans() == seeded_plans(live_khoros.data)
+    # Each Initiative's listing stopped at the hole: what it read (page 0) is unchanged,
+    # nothing is removed, and every Initiative counts as not completely read.
+    assert (run.created_count, run.updated_count, run.removed_count) == (0, 0, 0)
+    assert run.unchanged_count == 4 * 2
+    assert run.failed_count == 4
+    assert [o["status"] for o in run.outcomes] == ["incomplete"] * 4
+    assert all(o["plans"] == 2 and o["removed"] == 0 for o in run.outcomes)
+    assert "4 of 4 Initiatives listed their Plans incompletely" in run.error
+    assert "page 1 came back empty twice" in run.error
+
+
+def test_a_hole_in_the_plan_listing_of_one_initiative_leaves_the_others_whole(
+    live_khoros, settings
+):
+    settings.KHOROS_PAGE_SIZE = 2
+    services.sync_khoros()
+    first, *others = live_khoros.data.initiatives
+    gone = live_khoros.data.plans_for_initiative(others[0].id)[0]
+    live_khoros.sim.remove_plan(gone.id)
+    live_khoros.sim.add_fault("plans", "empty_page", count=2, page=1)  # the first Initiative's
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    # The removal seen on a complete listing still counts; the hole removes nothing.
+    assert run.removed_count == 1
+    assert list(
+        Plan.objects.filter(removed_at__isnull=False).values_list("khoros_id", flat=True)
+    ) == [uuid.UUID(gone.id)]
+    assert [o["status"] for o in run.outcomes] == ["incomplete", "ok", "ok", "ok"]
+    assert run.failed_count == 1
+    assert run.error.startswith("1 of 4 Initiatives listed their Plans incompletely")
+
+
+@pytest.mark.parametrize("count", [1, None])
+def test_a_plan_page_lost_mid_list_removes_nothing_and_ends_partial(live_khoros, settings, count):
+    # Page 1 serves page 2's Plans: the listing ends short of totalItems.
+    settings.KHOROS_PAGE_SIZE = 2
+    services.sync_khoros()
+    live_khoros.sim.add_fault("plans", "page_skipped", count=count)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert not Plan.objects.filter(removed_at__isnull=False).exists()
+    assert mirrored_plans() == seeded_plans(live_khoros.data)
+    assert run.removed_count == 0
+    assert "listing is incomplete" in run.error
+    assert "incomplete" in [o["status"] for o in run.outcomes]
+
+
+def test_a_hole_mid_list_in_the_initiative_listing_removes_nothing_and_ends_partial(
+    live_khoros, settings
+):
+    settings.KHOROS_PAGE_SIZE = 2
+    services.sync_khoros()
+    live_khoros.sim.add_fault("initiatives", "empty_page", count=None, page=1)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert not Initiative.objects.filter(removed_at__isnull=False).exists()
+    assert not Plan.objects.filter(removed_at__isnull=False).exists()
+    assert mirrored_plans() == seeded_plans(live_khoros.data)
+    # The two Initiatives read had their Plans synced; the other two were not touched.
+    assert run.progress_total == 2
+    assert [o["status"] for o in run.outcomes] == ["ok", "ok"]
+    assert (run.removed_count, run.failed_count, run.unchanged_count) == (0, 0, 12)
+    assert run.error.startswith("The Initiative list is incomplete")
+    assert "2 Initiatives read, none marked removed" in run.error
 
 
 def test_retries_are_counted_on_the_run(live_khoros):

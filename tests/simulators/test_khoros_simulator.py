@@ -141,7 +141,25 @@ def test_me_lists_the_company_and_whoami_the_time_zone(live: Live) -> None:
     assert me["data"]["companies"] == [
         {"id": "389", "name": "Acme", "environment": "APP3", "directoryId": "24606"}
     ]
-    assert live.get("/v2/whoami").json()["data"]["timezone"] == "America/Chicago"
+    # The introspection spec: a bare object with integer ids, no envelope (issue 8).
+    whoami = live.get("/v2/whoami")
+    assert whoami.headers["Content-Type"].startswith("application/json")
+    bare = whoami.json()
+    assert "data" not in bare and "status" not in bare
+    assert (bare["id"], bare["timezone"], bare["email"]) == (
+        24606,
+        "America/Chicago",
+        live.data.user_email,
+    )
+    assert bare["companies"] == [{"id": 389, "name": "Acme", "products": []}]
+
+
+def test_whoami_enveloped_is_the_old_variant_as_a_fault(live: Live) -> None:
+    live.sim.add_fault("whoami", "whoami_enveloped")
+    body = live.get("/v2/whoami").json()
+    assert body["status"] == {"succeeded": True}
+    assert (body["data"]["id"], body["data"]["timezone"]) == ("24606", "America/Chicago")
+    assert "data" not in live.get("/v2/whoami").json()  # one call only
 
 
 def test_initiative_pages_start_at_zero_and_default_to_20(module_live: Live) -> None:
@@ -239,6 +257,14 @@ def test_fields_lists_the_catalogue(live: Live) -> None:
     body = live.get("/v2/analytics/export/posts/fields").json()
     assert body["data"] == [{"id": i, "name": n} for i, n in FIELD_NAMES.items()]
     assert body["status"] == {"succeeded": True}
+
+
+def test_fields_coming_soon_answers_what_the_spec_shows(live: Live) -> None:
+    live.sim.add_fault("fields", "fields_coming_soon")
+    response = live.get("/v2/analytics/export/posts/fields")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain"
+    assert response.content == b"Coming Soon"
 
 
 # Data helpers ------------------------------------------------------------------------------------
@@ -391,6 +417,16 @@ def test_missing_and_wrong_totals(live: Live) -> None:
     assert normal["pagination"] == {"totalItems": 130}
 
 
+def test_page_skipped_serves_the_next_page_mid_list(live: Live) -> None:
+    live.sim.add_fault("plans", "page_skipped", count=None)
+    ids = [p.id for p in live.data.plans_for_initiative(live.data.initiatives[0].id)]
+    pages = [
+        [p["id"] for p in live.get(live.plans_path(), pageSize=2, pageNumber=n).json()["data"]]
+        for n in (0, 1)
+    ]
+    assert pages == [ids[0:2], ids[4:6]]
+
+
 def test_empty_page_mid_list_then_normal(live: Live) -> None:
     live.sim.add_fault("initiatives", "empty_page")
     page0 = live.get("/v2/conversations/initiative", pageSize=1, pageNumber=0).json()
@@ -468,7 +504,12 @@ def test_export_goes_pending_running_complete(live: Live) -> None:
     assert bodies[2]["url"].startswith(f"{live.url}/downloads/")
     expires = datetime.strptime(bodies[2]["expires"], "%Y-%m-%dT%H:%M:%S.%f")
     assert len(bodies[2]["expires"]) == len("2026-11-02T16:58:16.478")
-    assert expires.replace(tzinfo=UTC) > datetime.now(UTC)
+    # Local wall time of the export's zone, as in the spec's example (issue 8), not UTC.
+    (export,) = live.sim.exports()
+    assert export.timezone == "America/Chicago" and export.expires is not None
+    local = expires.replace(tzinfo=ZoneInfo(export.timezone))
+    assert timedelta(0) <= export.expires - local < timedelta(milliseconds=1)
+    assert local > datetime.now(UTC)
     body = live.sim.requests[0]["body"]
     assert body["query"]["intiatives"] == [] and body["query"]["content_filter"]["plans"]
 
@@ -540,10 +581,48 @@ def test_link_expired_fault_then_the_link_works(live: Live) -> None:
     assert requests.get(link["url"], timeout=5).status_code == 200
 
 
-def test_unknown_export_id_is_400_with_an_empty_body(live: Live) -> None:
+def test_unknown_export_id_is_400_with_an_empty_object(live: Live) -> None:
+    # The spec's example (issue 8): 400, application/json, `{}`.
     for export_id in ("424242", "abc"):
         response = live.status(export_id)
-        assert response.status_code == 400 and response.content == b""
+        assert response.status_code == 400 and response.content == b"{}"
+        assert response.headers["Content-Type"].startswith("application/json")
+
+
+def test_unknown_export_id_with_an_empty_body_is_kept_as_a_fault(live: Live) -> None:
+    live.sim.add_fault("export_status", "unknown_export_empty")
+    response = live.status("424242")
+    assert response.status_code == 400 and response.content == b""
+    assert live.status("424242").content == b"{}"
+
+
+def test_a_body_that_is_not_json_is_406_text_plain_as_published(live: Live) -> None:
+    response = requests.post(
+        f"{live.url}/v2/analytics/export/posts",
+        data=b'{"query": {"fields": [101],',
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 406
+    assert response.headers["Content-Type"] == "text/plain"
+    assert response.json() == {
+        "status": {
+            "error": {
+                "code": "not_acceptable",
+                "message": "Unable to parse the json you provided.",
+            },
+            "succeeded": False,
+        }
+    }
+    assert live.sim.exports() == []
+
+
+def test_not_acceptable_fault_answers_the_published_406_on_any_route(live: Live) -> None:
+    live.sim.add_fault("plans", "not_acceptable")
+    response = live.get(f"/v2/conversations/initiative/{live.data.initiatives[0].id}/plan")
+    assert response.status_code == 406
+    assert response.headers["Content-Type"] == "text/plain"
+    assert _envelope_error(response)["code"] == "not_acceptable"
 
 
 @pytest.mark.parametrize(
