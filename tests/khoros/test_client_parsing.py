@@ -536,9 +536,15 @@ def test_csv_rows_survive_any_chunking_with_bom_quoted_newlines_and_multibyte_te
     assert stream.closed
 
 
-@pytest.mark.parametrize("body", [b"", b"\xef\xbb\xbf", b"post_id,Impressions\r\n"])
-def test_an_empty_csv_yields_no_rows(body: bytes) -> None:
-    assert csv_rows_of(body, [1])[0] == []
+def test_a_csv_with_only_its_header_yields_no_rows() -> None:
+    assert csv_rows_of(b"post_id,Impressions\r\n", [1])[0] == []
+
+
+@pytest.mark.parametrize("body", [b"", b"\xef\xbb\xbf", b"\r\n\r\n"])
+def test_a_body_without_even_a_header_is_no_csv(body: bytes) -> None:
+    # Not "no rows": an empty 200 is a failure (a history read as empty would never be re-read).
+    with pytest.raises(KhorosBadPayloadError, match="empty"):
+        csv_rows_of(body, [1])
 
 
 @pytest.mark.parametrize(
