@@ -216,14 +216,11 @@ def resolve_columns(
 
     positions: dict[str, int] = {}
     # Columns beyond those asked for (a text column, say) may follow them; a header that is
-    # narrower, or whose names say the order is another, is read by names instead.
+    # narrower, or whose names say the order is another, is read by names instead (and fails,
+    # naming what it lacks, when the names do not place every column).
     by_position = all(role in field_ids for role in ROLES) and len(header) >= len(requested)
-    if by_position:
-        problem = conflict()
-        if problem is not None and len(header) == len(requested):
-            raise fail(problem)
-        by_position = problem is None
-    if by_position:
+    problem = conflict() if by_position else None
+    if by_position and problem is None:
         positions = {name: index for index, (name, _) in enumerate(requested)}
     else:
         missing: list[str] = []
@@ -234,10 +231,12 @@ def resolve_columns(
             elif name != "post_id":  # the post id only labels rejected rows
                 missing.append(_describe_column(name, field_ids.get(name), catalogue))
         if missing:
+            why = problem or (
+                f"its header has {len(header)} columns for the {len(requested)} asked for"
+            )
             raise fail(
-                f"has no column for {', '.join(missing)} (its header has {len(header)} columns "
-                f"for the {len(requested)} asked for, in another order or fewer, so they cannot "
-                f"be read by position)"
+                f"has no column for {', '.join(missing)} ({why}, so they cannot be read by "
+                f"position)"
             )
     return Columns(
         width=len(header),
@@ -981,9 +980,16 @@ class _KpiSync:
         if self._catalogue is None:
             try:
                 self._catalogue = dict(self.client.export_fields())
-            except (khoros_client.KhorosBadPayloadError, khoros_client.KhorosNotFoundError):
-                # The catalogue's shape is not documented: fall back to columns named by id.
-                logger.warning("Khoros export field catalogue unreadable; matching columns by id")
+            except (khoros_client.KhorosAuthError, khoros_client.KhorosRateLimitedError):
+                raise
+            except khoros_client.KhorosError as exc:
+                # The spec's only example is text/plain "Coming Soon": names are a cross-check
+                # of the columns read by position, never a reason to lose an export.
+                logger.warning(
+                    "Khoros export field catalogue unavailable (%s); reading columns by "
+                    "position and by id",
+                    type(exc).__name__,
+                )
                 self._catalogue = {}
         return self._catalogue
 

@@ -614,7 +614,7 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
                 plan = data.plan(post.plan_id)
                 name = plan.name if plan else ""
                 row.append(f'Post {post.post_id} for "{name}"\nSecond line, with a comma')
-            if index == middle and ragged is not None:
+            if index == len(posts) // 3 and ragged is not None:
                 row = row[:-1] if ragged.params.get("width", -1) == -1 else [*row, "0"]
             writer.writerow(row)
         text = buffer.getvalue()
