@@ -598,6 +598,8 @@ class _KpiSync:
                 outcome.update(status="failed", error=message[:1000])
             except DownloadInterruptedError as exc:
                 stop_status = _khoros_failure(outcome, exc.cause, with_path=False)
+                if outcome.get("rows"):
+                    outcome["error"] += f" ({outcome['rows']} rows read, none written)"
             except khoros_client.KhorosError as exc:
                 stop_status = _khoros_failure(outcome, exc)
             if outcome["status"] != "ok":
