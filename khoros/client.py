@@ -197,9 +197,10 @@ _NOT_CSV_TYPES = ("text/html", "application/json", "application/xml", "text/xml"
 class ExportTable:
     """A downloaded export CSV read as it arrives: `header`, then (line number, cells) rows.
 
-    The body is checked as far as the format allows: it must be a CSV (not empty, not an HTML
-    page or JSON under status 200), must end with a line break (a body cut mid-row does not), and
-    must match its ETag when that is a plain MD5, as S3 gives for a file uploaded in one part.
+    The body is checked as far as the format allows: it must be a CSV (not empty, not served as
+    HTML, XML or JSON under status 200), must end with a line break (a body cut mid-row does
+    not), and must match its ETag when that is a plain MD5, as S3 gives for a file uploaded in
+    one part.
     `verified` tells, once every row was read, whether the ETag proved the body whole; a body
     cut exactly between two rows can only be caught that way.
     """
@@ -224,7 +225,10 @@ class ExportTable:
 
     @property
     def header(self) -> list[str]:
-        """The header row, read on first use; raise KhorosBadPayloadError if the body is no CSV."""
+        """The header row, read on first use; raise KhorosBadPayloadError if there is none.
+
+        Whether it is the header of the table asked for is the caller's to judge.
+        """
         if self._header is None:
             try:
                 with self._translated():
@@ -234,12 +238,6 @@ class ExportTable:
                 if header is None:
                     raise KhorosBadPayloadError(
                         "the download is empty: not even a header row", path=self.path
-                    )
-                first = header[0].lstrip()[:1]
-                if first in ("<", "{", "["):
-                    kind = "an HTML or XML page" if first == "<" else "JSON"
-                    raise KhorosBadPayloadError(
-                        f"the download is {kind}, not a CSV", path=self.path
                     )
             except BaseException:
                 self.close()

@@ -80,6 +80,7 @@ ROLE_SETTINGS = {
     "published": "KHOROS_EXPORT_FIELD_PUBLISHED",
 }
 ROLE_LABELS = {"post_id": "the post id", "plan": "the plan id", "published": "the publication time"}
+_MARKUP = re.compile(r"<(?:!doctype|html|\?xml|head|body|error)\b", re.IGNORECASE)
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 Key = tuple[int, date]  # (Plan pk, day)
@@ -315,6 +316,13 @@ class KpiSums:
 
     def read_header(self, header: list[str]) -> None:
         """Check the header before any row is taken; raise ExportError if it is not usable."""
+        first = header[0].strip() if header else ""
+        if _MARKUP.match(first) or first[:1] in ("{", "["):
+            # A page or an error body under status 200 (and a Content-Type that does not say).
+            kind = "an HTML or XML page" if first[:1] == "<" else "JSON"
+            raise ExportError(
+                f"the download is {kind}, not an export CSV", state=KpiExport.State.FAILED
+            )
         self.columns = resolve_columns(header, self.field_ids, self.catalogue())
 
     def add(self, row: Mapping[str, str]) -> None:

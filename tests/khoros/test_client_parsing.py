@@ -592,18 +592,12 @@ def test_a_table_cut_mid_row_is_never_accepted() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type"),
-    [
-        (b"<html><title>Developer Inactive</title></html>\n", ""),
-        (b'{"status": {"succeeded": false}}\n', "text/plain"),
-        (b"a,b\r\n", "text/html; charset=UTF-8"),
-        (b"[]\n", ""),
-    ],
+    "content_type", ["text/html; charset=UTF-8", "application/json", "application/xml"]
 )
-def test_a_body_that_is_a_page_or_json_is_no_csv(body: bytes, content_type: str) -> None:
-    stream = HeaderedStream([body], {"Content-Type": content_type} if content_type else {})
+def test_a_body_served_as_a_page_or_json_is_no_csv(content_type: str) -> None:
+    stream = HeaderedStream([b"a,b\r\n"], {"Content-Type": content_type})
     with pytest.raises(KhorosBadPayloadError, match="not a CSV"):
-        assert ExportTable(stream, "/x.csv").header is None  # type: ignore[arg-type]
+        ExportTable(stream, "/x.csv")  # type: ignore[arg-type]
 
 
 def test_a_table_passes_a_row_of_another_width_on_for_the_caller_to_judge() -> None:
