@@ -3,9 +3,12 @@ real HTTP: nothing a download loses is ever reported as "no rows" or a success."
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
@@ -268,9 +271,59 @@ def test_counts_on_the_run_are_row_by_row(mirrored):
     assert_counts_add_up(run)
 
 
-def test_a_row_left_over_from_a_date_outside_the_window_never_creates_a_day(mirrored):
+def test_every_stored_day_lies_in_the_window_asked_for(mirrored):
     # Sanity of the window rule with real data: every stored day is one the export asked for.
     sync()
     export = KpiExport.objects.get()
     assert all(export.start <= day < export.stop for _, day in stored())
     assert min(day for _, day in stored()) >= date(2000, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("environ", "says"),
+    [
+        ({"KHOROS_EXPORT_FIELD_PLAN": "plan"}, "KHOROS_EXPORT_FIELD_PLAN must be a whole number"),
+        ({"KHOROS_EXPORT_FIELD_PUBLISHED": "0"}, "KHOROS_EXPORT_FIELD_PUBLISHED must be at least"),
+        ({"KHOROS_EXPORT_FIELD_POST_ID": "101"}, "both name export field 101"),
+        ({"KHOROS_EXPORT_FIELD_PLAN": "7", "KHOROS_EXPORT_FIELD_POST_ID": "7"}, "field 7"),
+    ],
+)
+def test_malformed_export_field_settings_stop_the_start(environ, says):
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "smcbridge.settings",
+            "DEBUG": "1",
+            **environ,
+        },
+        capture_output=True,
+        text=True,
+        cwd=django_settings.BASE_DIR,
+    )
+    assert result.returncode != 0
+    assert says in result.stderr
+
+
+def test_export_field_settings_are_read_from_the_environment():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.KHOROS_EXPORT_FIELD_POST_ID, s.KHOROS_EXPORT_FIELD_PLAN, "
+        "s.KHOROS_EXPORT_FIELD_PUBLISHED)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "smcbridge.settings",
+            "DEBUG": "1",
+            "KHOROS_EXPORT_FIELD_POST_ID": " 301 ",
+            "KHOROS_EXPORT_FIELD_PLAN": "302",
+            "KHOROS_EXPORT_FIELD_PUBLISHED": "303",
+        },
+        capture_output=True,
+        text=True,
+        cwd=django_settings.BASE_DIR,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["301", "302", "303"]
