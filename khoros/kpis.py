@@ -1,8 +1,11 @@
 """The Khoros KPI sync: analytics exports in, daily totals per Plan (PlanKpi) out.
 
 Khoros has no "KPIs of plan X" endpoint: the bridge asks for a posts export (one CSV row per
-published post with the metric columns), waits for it, streams it and sums the rows per Plan and
-per calendar day in the company time zone. Contract: docs/khoros-api.md, "Analytics
+published post: post id, Plan id, publication time and the metrics, asked for by field id and read
+by position, as the spec returns them), waits for it, streams it and sums the rows per Plan and
+per calendar day in the company time zone. A download counts only when it is a CSV with the
+header asked for and complete as far as the format tells (final line break, MD5 ETag); a row
+that cannot be read fails alone and is counted. Contract: docs/khoros-api.md, "Analytics
 export". Windows:
 
 - A Plan whose history was never pulled (in this zone, with these field ids) gets a "history"
@@ -517,6 +520,10 @@ def _khoros_failure(
     return None
 
 
+def _metric_fields(field_ids: Mapping[str, int]) -> dict[str, int]:
+    return {kpi: field_ids[kpi] for kpi in KPI_NAMES if kpi in field_ids}
+
+
 def _chunks(items: list[Plan], size: int) -> Iterator[tuple[Plan, ...]]:
     for index in range(0, len(items), size):
         yield tuple(items[index : index + size])
@@ -688,13 +695,16 @@ class _KpiSync:
         downloaded = KpiExport.objects.filter(
             state=KpiExport.State.DOWNLOADED, timezone=self.zone.key
         )
-        # A Plan's history counts as pulled only in this zone and with these field ids, from
-        # its first day on; a Plan moved to start earlier is pulled again.
+        # A Plan's history counts as pulled only in this zone and with these metric field ids,
+        # from its first day on; a Plan moved to start earlier is pulled again. The placing
+        # columns do not count: they decide how rows are read, not what a day sums to (histories
+        # read before those columns were asked for are not pulled again).
+        metrics = _metric_fields(self.fields)
         pulled_from: dict[str, date] = {}
         for plan_ids, start, field_ids in downloaded.filter(full_history=True).values_list(
             "plan_ids", "start", "field_ids"
         ):
-            if field_ids != self.fields:
+            if _metric_fields(field_ids) != metrics:
                 continue
             for plan_id in plan_ids:
                 pulled_from[plan_id] = min(pulled_from.get(plan_id, start), start)

@@ -327,3 +327,16 @@ def test_export_field_settings_are_read_from_the_environment():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["301", "302", "303"]
+
+
+def test_a_history_read_before_the_placing_columns_were_asked_for_is_not_pulled_again(mirrored):
+    sync()
+    # As an export recorded before this change: metric field ids only.
+    export = KpiExport.objects.get()
+    export.field_ids = {k: v for k, v in export.field_ids.items() if k in kpis.KPI_NAMES}
+    export.save(update_fields=["field_ids"])
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert [o["kind"] for o in run.outcomes] == ["trailing"]
