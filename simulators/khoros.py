@@ -586,7 +586,6 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
         ragged = call.mod("csv_ragged_row")
         epoch_ms = call.mod("csv_epoch_ms") is not None
         tz = zone(export.timezone)
-        metric_seen = False
         for index, post in enumerate(posts):
             published_ms = int(post.published_at.timestamp() * 1000)
             values: dict[int, Any] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import time
@@ -636,3 +637,26 @@ def test_local_midnight_follows_dst() -> None:
         local_midnight_ms(day + timedelta(days=1), CHICAGO) - local_midnight_ms(day, CHICAGO)
         == 23 * 3_600_000
     )
+
+
+def test_download_faults_that_a_200_cannot_show(live: Live) -> None:
+    link = live.completed_export()
+    normal = requests.get(link["url"], timeout=5)
+    assert normal.headers["ETag"] == f'"{hashlib.md5(normal.content).hexdigest()}"'
+    live.sim.add_fault("export_download", "csv_truncated", fraction=0.5, boundary=True)
+    cut = requests.get(link["url"], timeout=5)
+    # Cut between two rows, with a Content-Length that matches: only the ETag gives it away.
+    assert cut.status_code == 200 and cut.content.endswith(b"\r\n")
+    assert int(cut.headers["Content-Length"]) == len(cut.content) < len(normal.content)
+    assert normal.content.startswith(cut.content) and cut.headers["ETag"] == normal.headers["ETag"]
+    live.sim.add_fault("export_download", "etag_multipart")
+    assert requests.get(link["url"], timeout=5).headers["ETag"].endswith('-2"')
+    live.sim.add_fault("export_download", "not_csv", body="empty")
+    empty = requests.get(link["url"], timeout=5)
+    assert (empty.status_code, empty.content) == (200, b"")
+    live.sim.add_fault("export_download", "csv_ragged_row", width=1)
+    widths = {len(r) for r in csv.reader(io.StringIO(requests.get(link["url"], timeout=5).text))}
+    assert widths == {len(PLACING) + len(FIELD_IDS), len(PLACING) + len(FIELD_IDS) + 1}
+    live.sim.add_fault("export_download", "csv_epoch_ms")
+    rows = list(csv.reader(io.StringIO(requests.get(link["url"], timeout=5).text)))
+    assert all(row[2].isdigit() and len(row[2]) == 13 for row in rows[1:])
