@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -58,6 +60,7 @@ __all__ = [
     "ClientStats",
     "Company",
     "ExportStatus",
+    "ExportTable",
     "Initiative",
     "KhorosAuthError",
     "KhorosBadPayloadError",
@@ -203,6 +206,116 @@ def _decoded_lines(chunks: Iterable[bytes]) -> Iterator[str]:
     pending += decoder.decode(b"", final=True)
     if pending:
         yield pending
+
+
+_MD5_ETAG = re.compile(r'^(?:W/)?"?([0-9a-fA-F]{32})"?$')
+_NOT_CSV_TYPES = ("text/html", "application/json", "application/xml", "text/xml", "+json", "+xml")
+
+
+class ExportTable:
+    """A downloaded export CSV read as it arrives: `header`, then (line number, cells) rows.
+
+    The body is checked as far as the format allows: it must be a CSV (not empty, not served as
+    HTML, XML or JSON under status 200), must end with a line break (a body cut mid-row does
+    not), and must match its ETag when that is a plain MD5, as S3 gives for a file uploaded in
+    one part.
+    `verified` tells, once every row was read, whether the ETag proved the body whole; a body
+    cut exactly between two rows can only be caught that way.
+    """
+
+    def __init__(self, response: requests.Response, path: str) -> None:
+        self.path = path
+        self._response = response
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._tail = b""
+        self._size = 0
+        headers = getattr(response, "headers", None) or {}
+        match = _MD5_ETAG.match(headers.get("ETag", "").strip())
+        self._etag = match.group(1).lower() if match else None
+        self.verified = False
+        self.finished = False
+        self._header: list[str] | None = None
+        content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type and content_type.endswith(_NOT_CSV_TYPES):
+            response.close()
+            raise KhorosBadPayloadError(f"the download is {content_type}, not a CSV", path=path)
+        self._reader = csv.reader(_decoded_lines(self._chunks()), strict=True)
+
+    @property
+    def header(self) -> list[str]:
+        """The header row, read on first use; raise KhorosBadPayloadError if there is none.
+
+        Whether it is the header of the table asked for is the caller's to judge.
+        """
+        if self._header is None:
+            try:
+                with self._translated():
+                    header = next(self._reader, None)
+                    while header == []:  # blank lines before the header
+                        header = next(self._reader, None)
+                if header is None:
+                    raise KhorosBadPayloadError(
+                        "the download is empty: not even a header row", path=self.path
+                    )
+            except BaseException:
+                self.close()
+                raise
+            self._header = header
+        return self._header
+
+    def _chunks(self) -> Iterator[bytes]:
+        for chunk in self._response.iter_content(CSV_CHUNK):
+            if chunk:
+                self._md5.update(chunk)
+                self._size += len(chunk)
+                self._tail = chunk[-1:]
+                yield chunk
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except csv.Error as exc:
+            raise KhorosBadPayloadError(f"invalid CSV: {exc}", path=self.path) from None
+        except UnicodeDecodeError:
+            raise KhorosBadPayloadError("the CSV is not UTF-8", path=self.path) from None
+        except requests.RequestException as exc:
+            # Rows already went to the caller, so this cannot be retried here: start again.
+            raise KhorosUnavailableError(
+                f"the download broke off: {type(exc).__name__}", path=self.path
+            ) from None
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        self.header  # noqa: B018 - the rows start after it
+        try:
+            with self._translated():
+                for row in self._reader:
+                    if row:
+                        yield self._reader.line_num, row
+            self._check_complete()
+        finally:
+            self.close()
+
+    def _check_complete(self) -> None:
+        if self._tail not in (b"\n", b"\r"):
+            # Every row of a CSV writer ends with a line break: this body was cut mid-row.
+            raise KhorosUnavailableError(
+                f"the download ends mid-row after {self._size} bytes (no final line break): "
+                f"the file is cut",
+                path=self.path,
+            )
+        if self._etag is not None:
+            if self._md5.hexdigest() != self._etag:
+                raise KhorosUnavailableError(
+                    f"the download ({self._size} bytes) does not match its ETag: the file is cut "
+                    f"or damaged",
+                    path=self.path,
+                )
+            self.verified = True
+        self.finished = True
+
+    def close(self) -> None:
+        self._response.close()
 
 
 class KhorosClient(HttpClient):
@@ -411,9 +524,13 @@ class KhorosClient(HttpClient):
 
     # https://developer.khoros.com/khorosmarketingdevdocs/docs/calling-the-analytics-reporting-api
     # Step 3: the pre-signed link is fetched without the Authorization header.
-    def download_export(self, url: str) -> Iterator[dict[str, str]]:
-        """Fetch a finished export and yield its CSV rows as dicts keyed by the header row."""
-        # The request is made here, not on the first next(): an expired link raises
+    def download_table(self, url: str) -> ExportTable:
+        """Fetch a finished export: its header row now, its rows (lists of cells) as read.
+
+        Raises KhorosBadPayloadError, before any row, when the body is not a CSV at all (empty,
+        an HTML page, a JSON body) even under status 200.
+        """
+        # The request is made here, not on the first row: an expired link raises
         # KhorosLinkExpiredError at the call, before any row, so the caller can ask for a new one.
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -428,7 +545,12 @@ class KhorosClient(HttpClient):
             stream=True,
             accept=lambda response: self._accept_download(response, path),
         )
-        return self._csv_rows(response, path)
+        return ExportTable(response, path)
+
+    def download_export(self, url: str) -> Iterator[dict[str, str]]:
+        """Fetch a finished export and yield its CSV rows as dicts keyed by the header row."""
+        table = self.download_table(url)
+        return self._csv_rows(table, table.path)
 
     # --- Transport ---------------------------------------------------------------------------
 
@@ -593,39 +715,26 @@ class KhorosClient(HttpClient):
             )
         raise error
 
-    def _csv_rows(self, response: requests.Response, path: str) -> Iterator[dict[str, str]]:
-        """Yield rows while reading the body; a body never sits whole in memory."""
+    def _csv_rows(
+        self, source: requests.Response | ExportTable, path: str
+    ) -> Iterator[dict[str, str]]:
+        """Yield rows as dicts while reading the body; a body never sits whole in memory."""
+        table = source if isinstance(source, ExportTable) else ExportTable(source, path)
+        header = table.header
         try:
-            reader = csv.reader(_decoded_lines(response.iter_content(CSV_CHUNK)), strict=True)
-            header = next(reader, None)
-            while header == []:  # blank lines before the header
-                header = next(reader, None)
-            if header is None:
-                return  # zero rows and not even a header line
             if len(set(header)) != len(header):
                 # Two columns under one name would merge into one dict key and skew the sums.
                 raise KhorosBadPayloadError("CSV header repeats a column name", path=path)
-            for row in reader:
-                if not row:
-                    continue
+            for line, row in table:
                 if len(row) != len(header):
                     raise KhorosBadPayloadError(
-                        f"CSV row ending on line {reader.line_num} has {len(row)} fields, "
+                        f"CSV row ending on line {line} has {len(row)} fields, "
                         f"the header has {len(header)}",
                         path=path,
                     )
                 yield dict(zip(header, row, strict=True))
-        except csv.Error as exc:
-            raise KhorosBadPayloadError(f"invalid CSV: {exc}", path=path) from None
-        except UnicodeDecodeError:
-            raise KhorosBadPayloadError("the CSV is not UTF-8", path=path) from None
-        except requests.RequestException as exc:
-            # Rows already went to the caller, so this cannot be retried here: start again.
-            raise KhorosUnavailableError(
-                f"the download broke off: {type(exc).__name__}", path=path
-            ) from None
         finally:
-            response.close()
+            table.close()
 
     # --- Paging ------------------------------------------------------------------------------
 

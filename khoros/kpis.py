@@ -1,8 +1,11 @@
 """The Khoros KPI sync: analytics exports in, daily totals per Plan (PlanKpi) out.
 
 Khoros has no "KPIs of plan X" endpoint: the bridge asks for a posts export (one CSV row per
-published post with the metric columns), waits for it, streams it and sums the rows per Plan and
-per calendar day in the company time zone. Contract: docs/khoros-api.md, "Analytics
+published post: post id, Plan id, publication time and the metrics, asked for by field id and read
+by position, as the spec returns them), waits for it, streams it and sums the rows per Plan and
+per calendar day in the company time zone. A download counts only when it is a CSV with the
+header asked for and complete as far as the format tells (final line break, MD5 ETag); a row
+that cannot be read fails alone and is counted. Contract: docs/khoros-api.md, "Analytics
 export". Windows:
 
 - A Plan whose history was never pulled (in this zone, with these field ids) gets a "history"
@@ -67,10 +70,20 @@ HEARTBEAT_ROWS = 20_000
 BAD_ROWS_SHOWN = 10
 
 # Header spellings we accept for the plan and the publication time (compared without case,
-# spaces or punctuation). The simulator writes plan_id and published_at; the real names are not
-# public.
+# spaces or punctuation) when a header is not as wide as the request and columns must be found by
+# name. Khoros' own header names are not public (the simulator's are "Plan", "Published Date").
 _PLAN_COLUMNS = ("planid", "plan", "planuuid")
 _TIME_COLUMNS = ("publishedat", "publishdate", "publishedtime", "published", "date")
+_ROLE_ALIASES = {"post_id": ("postid",), "plan": _PLAN_COLUMNS, "published": _TIME_COLUMNS}
+# The columns that place a row, asked for by field id before the metrics (in this order).
+ROLES: tuple[str, ...] = ("post_id", "plan", "published")
+ROLE_SETTINGS = {
+    "post_id": "KHOROS_EXPORT_FIELD_POST_ID",
+    "plan": "KHOROS_EXPORT_FIELD_PLAN",
+    "published": "KHOROS_EXPORT_FIELD_PUBLISHED",
+}
+ROLE_LABELS = {"post_id": "the post id", "plan": "the plan id", "published": "the publication time"}
+_MARKUP = re.compile(r"<(?:!doctype|html|\?xml|head|body|error)\b", re.IGNORECASE)
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 Key = tuple[int, date]  # (Plan pk, day)
@@ -112,11 +125,14 @@ class ExportSpec:
 
 @dataclass(frozen=True)
 class Columns:
-    """Where a CSV keeps what the sums need."""
+    """Where a CSV keeps what the sums need: column positions, and the header's width."""
 
-    plan: str
-    published: str
-    metrics: dict[str, str]  # KPI name -> column
+    width: int
+    plan: int
+    published: int
+    post_id: int | None
+    metrics: dict[str, int]  # KPI name -> column position
+    by_position: bool  # read as requested (the spec), not by header names
 
 
 @dataclass
@@ -125,6 +141,7 @@ class WriteCounts:
     updated: int = 0
     unchanged: int = 0
     zeroed: int = 0
+    kept: int = 0  # days left as stored because a row failed or the body was not proved whole
 
 
 def _id_order(value: str) -> tuple[int, str]:
@@ -135,42 +152,111 @@ def _normalise_header(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
+def export_fields(kpi_fields: Mapping[str, int]) -> dict[str, int]:
+    """Every field an export asks for: the placing columns (settings), then the KPI fields."""
+    return {
+        "post_id": settings.KHOROS_EXPORT_FIELD_POST_ID,
+        "plan": settings.KHOROS_EXPORT_FIELD_PLAN,
+        "published": settings.KHOROS_EXPORT_FIELD_PUBLISHED,
+        **{kpi: kpi_fields[kpi] for kpi in KPI_NAMES if kpi in kpi_fields},
+    }
+
+
+def requested_order(field_ids: Mapping[str, int]) -> list[tuple[str, int]]:
+    """The (name, field id) of an export's columns in the order they are asked for and come back."""
+    return [(name, field_ids[name]) for name in (*ROLES, *KPI_NAMES) if name in field_ids]
+
+
+def _describe_column(name: str, field_id: int | None, catalogue: Mapping[int, str]) -> str:
+    if name in ROLES:
+        where = f"field {field_id}, " if field_id is not None else ""
+        return f"{ROLE_LABELS[name]} ({where}setting {ROLE_SETTINGS[name]})"
+    label = catalogue.get(field_id) if field_id is not None else None
+    return f"{name} (field {field_id}{f', {label}' if label else ''}) from KHOROS_KPI_FIELDS"
+
+
 def resolve_columns(
     header: Iterable[str], field_ids: Mapping[str, int], catalogue: Mapping[int, str]
 ) -> Columns:
-    """Find the plan, time and metric columns of an export's header; raise ExportError if not."""
-    by_name: dict[str, str] = {}
-    for column in header:
-        by_name.setdefault(_normalise_header(column), column)
+    """Find the columns of an export's header; raise ExportError, before any row, if not.
 
-    def find(candidates: Iterable[str]) -> str | None:
-        return next((by_name[c] for c in candidates if c in by_name), None)
+    The spec returns the requested fields as columns, in the requested order: they are read by
+    position, the header's names only checked against that order. A header narrower than the
+    request, or wider with names in another order (a layout of named columns), is read by names:
+    the catalogue's, the field id, or our own spellings of the plan and time columns.
+    """
+    header = list(header)
+    normalised = [_normalise_header(column) for column in header]
+    requested = requested_order(field_ids)
+    names: dict[str, set[str]] = {}
+    for name in (*ROLES, *(kpi for kpi in KPI_NAMES if kpi in field_ids)):
+        field_id = field_ids.get(name)
+        spellings = set(_ROLE_ALIASES.get(name, ()))
+        if field_id is not None:
+            spellings |= {str(field_id), f"field{field_id}"}
+            if catalogue.get(field_id):
+                spellings.add(_normalise_header(catalogue[field_id]))
+        names[name] = spellings
 
-    plan = find(_PLAN_COLUMNS)
-    published = find(_TIME_COLUMNS)
-    missing: list[str] = []
-    if plan is None:
-        missing.append("the plan id")
-    if published is None:
-        missing.append("the publication time")
-    metrics: dict[str, str] = {}
-    for kpi, field_id in field_ids.items():
-        # A column is named after the field's catalogue name ("Impressions") or, failing
-        # that, after its id; which one real Khoros writes is not documented.
-        names = [catalogue.get(field_id, ""), str(field_id), f"field_{field_id}"]
-        column = find(_normalise_header(name) for name in names if name)
-        if column is None:
-            label = catalogue.get(field_id)
-            missing.append(f"{kpi} (field {field_id}{f', {label}' if label else ''})")
-        else:
-            metrics[kpi] = column
-    if missing or plan is None or published is None:
-        raise ExportError(
-            f"the export CSV has no column for {', '.join(missing)}: check KHOROS_KPI_FIELDS "
-            f"against GET /v2/analytics/export/posts/fields",
+    def fail(problem: str) -> ExportError:
+        return ExportError(
+            f"the export CSV {problem}: check the settings against "
+            f"GET /v2/analytics/export/posts/fields",
             state=KpiExport.State.FAILED,
         )
-    return Columns(plan=plan, published=published, metrics=metrics)
+
+    def conflict() -> str | None:
+        """Why the header's names contradict reading the request by position, if they do."""
+        for index, (name, field_id) in enumerate(requested):
+            named = {other for other, spellings in names.items() if normalised[index] in spellings}
+            if named and name not in named:
+                other = sorted(named)[0]
+                return (
+                    f"column {index + 1} is headed {header[index][:60]!r}, which names "
+                    f"{_describe_column(other, field_ids.get(other), catalogue)}, where "
+                    f"{_describe_column(name, field_id, catalogue)} was asked for"
+                )
+        return None
+
+    positions: dict[str, int] = {}
+    # Columns beyond those asked for (a text column, say) may follow them; a header that is
+    # narrower, or whose names say the order is another, is read by names instead (and fails,
+    # naming what it lacks, when the names do not place every column).
+    by_position = all(role in field_ids for role in ROLES) and len(header) >= len(requested)
+    problem = conflict() if by_position else None
+    if by_position and problem is None:
+        positions = {name: index for index, (name, _) in enumerate(requested)}
+    else:
+        missing: list[str] = []
+        for name, spellings in names.items():
+            index = next((i for i, n in enumerate(normalised) if n in spellings), None)
+            if index is not None:
+                positions[name] = index
+            elif name != "post_id":  # the post id only labels rejected rows
+                missing.append(_describe_column(name, field_ids.get(name), catalogue))
+        if missing:
+            why = problem or (
+                f"its header has {len(header)} columns for the {len(requested)} asked for"
+            )
+            raise fail(
+                f"has no column for {', '.join(missing)} ({why}, so they cannot be read by "
+                f"position)"
+            )
+    return Columns(
+        width=len(header),
+        plan=positions["plan"],
+        published=positions["published"],
+        post_id=positions.get("post_id"),
+        metrics={kpi: positions[kpi] for kpi in KPI_NAMES if kpi in positions},
+        by_position=by_position,
+    )
+
+
+def _as_uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        return None
 
 
 def parse_count(text: str) -> int:
@@ -227,17 +313,48 @@ class KpiSums:
     rows_ignored: int = 0
     bad_rows: list[dict[str, Any]] = field(default_factory=list)
     columns: Columns | None = None
+    # True once the whole body was read and proved whole (its ETag matched): only then may a
+    # stored day the export no longer reports become zeros.
+    verified: bool = False
+
+    def read_header(self, header: list[str]) -> None:
+        """Check the header before any row is taken; raise ExportError if it is not usable."""
+        first = header[0].strip() if header else ""
+        if _MARKUP.match(first) or first[:1] in ("{", "["):
+            # A page or an error body under status 200 (and a Content-Type that does not say).
+            kind = "an HTML or XML page" if first[:1] == "<" else "JSON"
+            raise ExportError(
+                f"the download is {kind}, not an export CSV", state=KpiExport.State.FAILED
+            )
+        self.columns = resolve_columns(header, self.field_ids, self.catalogue())
 
     def add(self, row: Mapping[str, str]) -> None:
+        """Add a row given as a dict keyed by header names (the header comes from its keys)."""
+        if self.columns is None:
+            self.read_header(list(row.keys()))
+        self.add_cells(list(row.values()))
+
+    def add_cells(self, cells: list[str]) -> None:
         """Add one CSV row to its bucket; a row that cannot be read is counted and reported."""
         self.rows_read += 1
-        if self.columns is None:
-            self.columns = resolve_columns(row.keys(), self.field_ids, self.catalogue())
         columns = self.columns
-        raw_plan = row[columns.plan].strip()
-        try:
-            plan_key = str(uuid.UUID(raw_plan))
-        except ValueError:
+        if columns is None:
+            raise AssertionError("read_header() comes first")
+        if len(cells) != columns.width:
+            # A cell slipped: no column of this row can be trusted, but the others can. The row's
+            # Plan, if one of ours appears in it, keeps its stored days; else nothing is zeroed.
+            found = sorted({k for k in map(_as_uuid, cells) if k in self.plans})
+            self.tainted_plans.update(self.plans[k] for k in found)
+            if not found:
+                self.unplaced_failures += 1
+            self._reject(
+                f"{len(cells)} fields where the header has {columns.width}",
+                plan=found[0] if found else "?",
+            )
+            return
+        raw_plan = cells[columns.plan].strip()
+        plan_key = _as_uuid(raw_plan)
+        if plan_key is None:
             self.unplaced_failures += 1
             self._reject(f"plan id {raw_plan[:40]!r} is not a UUID", plan=raw_plan[:40])
             return
@@ -245,14 +362,23 @@ class KpiSums:
         if plan_pk is None:
             self.rows_ignored += 1  # a Plan this export did not ask for
             return
+        raw_time = cells[columns.published]
         try:
-            day = parse_post_day(row[columns.published], self.zone)
+            day = parse_post_day(raw_time, self.zone)
         except ValueError as exc:
             self.tainted_plans.add(plan_pk)
             self._reject(f"publication time: {exc}", plan=plan_key)
             return
         if not self.start <= day < self.stop:
-            self.rows_ignored += 1  # outside the window: its day is not wholly in this export
+            # Khoros reports the posts of [start, stop) in the export's zone: a day outside it
+            # means the time was misread (epoch seconds taken for milliseconds, say), so the
+            # post's real day is unknown and every day of its Plan keeps its stored value.
+            self.tainted_plans.add(plan_pk)
+            self._reject(
+                f"publication time {raw_time.strip()[:40]!r} falls on {day.isoformat()}, "
+                f"outside the export's {self.start.isoformat()}..{self.stop.isoformat()}",
+                plan=plan_key,
+            )
             return
         values = [0] * len(METRICS)
         for position, kpi in enumerate(KPI_NAMES):
@@ -260,7 +386,7 @@ class KpiSums:
             if column is None:
                 continue
             try:
-                values[position] = parse_count(row[column])
+                values[position] = parse_count(cells[column])
             except ValueError as exc:
                 self.tainted.add((plan_pk, day))
                 self._reject(f"{kpi}: {exc}", plan=plan_key, day=day)
@@ -300,6 +426,7 @@ def kpis_write(
     rows: list[PlanKpi] = []
     for key, values in sums.sums.items():
         if sums.keeps(key):
+            counts.kept += 1
             continue  # a row of this day was rejected: its sum would be short, keep the old one
         stored = existing.get(key)
         if stored == tuple(values):
@@ -319,14 +446,18 @@ def kpis_write(
         )
     # A stored day that a complete export no longer reports lost its posts (deleted, moved to
     # another Plan): it becomes zeros. Not when the export had no rows at all, nor when a row
-    # could not be placed: "nothing" is then more likely a glitch than the truth, and a day is
-    # never replaced by nothing because something failed (user-pains #5).
-    if sums.rows_read and not sums.unplaced_failures:
-        for key, stored in existing.items():
-            if key in sums.sums or sums.keeps(key) or stored == ZEROS:
-                continue
-            counts.zeroed += 1
-            rows.append(PlanKpi(plan_id=key[0], day=key[1], updated_at=now))
+    # could not be placed, nor when the body could not be proved whole (a file cut between two
+    # rows reads like one without the last posts): "nothing" is then more likely a glitch than
+    # the truth, and a day is never replaced by nothing because something failed (user-pains #5).
+    may_zero = sums.rows_read and not sums.unplaced_failures and sums.verified
+    for key, stored in existing.items():
+        if key in sums.sums or stored == ZEROS:
+            continue
+        if not may_zero or sums.keeps(key):
+            counts.kept += 1
+            continue
+        counts.zeroed += 1
+        rows.append(PlanKpi(plan_id=key[0], day=key[1], updated_at=now))
     with transaction.atomic():
         if rows:
             PlanKpi.objects.bulk_create(
@@ -389,6 +520,10 @@ def _khoros_failure(
     return None
 
 
+def _metric_fields(field_ids: Mapping[str, int]) -> dict[str, int]:
+    return {kpi: field_ids[kpi] for kpi in KPI_NAMES if kpi in field_ids}
+
+
 def _chunks(items: list[Plan], size: int) -> Iterator[tuple[Plan, ...]]:
     for index in range(0, len(items), size):
         yield tuple(items[index : index + size])
@@ -417,18 +552,22 @@ class _KpiSync:
         self.sleep = sleep
         self.clock = clock
         self.on_progress = on_progress
-        self.fields: dict[str, int] = dict(settings.KHOROS_KPI_FIELDS)
+        self.kpi_fields: dict[str, int] = dict(settings.KHOROS_KPI_FIELDS)
+        # Everything an export asks for, placing columns included: an export asked with other
+        # ids has other columns, so it is neither resumed nor counted as this history.
+        self.fields: dict[str, int] = export_fields(self.kpi_fields)
         self.max_wait = float(settings.KHOROS_EXPORT_MAX_WAIT_SECONDS)
         self.poll_base = float(settings.KHOROS_EXPORT_POLL_BASE)
         self.zone = ZoneInfo("UTC")
         self._catalogue: dict[int, str] | None = None
+        self._sums: KpiSums | None = None  # the export being read, for its counts on failure
 
     # --- The run ---------------------------------------------------------------------------
 
     def execute(self) -> SyncRun:
         run = self.run
-        unknown = sorted(set(self.fields) - set(KPI_NAMES))
-        if not self.fields or unknown:
+        unknown = sorted(set(self.kpi_fields) - set(KPI_NAMES))
+        if not self.kpi_fields or unknown:
             return run_finish(
                 run, SyncRun.Status.FAILED, f"KHOROS_KPI_FIELDS is invalid: {unknown or 'empty'}"
             )
@@ -469,9 +608,13 @@ class _KpiSync:
                 self._export_one(spec, export, outcome)
             except ExportError as exc:
                 message = redact(str(exc))
+                if outcome.get("rows"):
+                    message += f" ({outcome['rows']} rows read, none written)"
                 outcome.update(status="failed", error=message[:1000])
             except DownloadInterruptedError as exc:
                 stop_status = _khoros_failure(outcome, exc.cause, with_path=False)
+                if outcome.get("rows"):
+                    outcome["error"] += f" ({outcome['rows']} rows read, none written)"
             except khoros_client.KhorosError as exc:
                 stop_status = _khoros_failure(outcome, exc)
             if outcome["status"] != "ok":
@@ -552,13 +695,16 @@ class _KpiSync:
         downloaded = KpiExport.objects.filter(
             state=KpiExport.State.DOWNLOADED, timezone=self.zone.key
         )
-        # A Plan's history counts as pulled only in this zone and with these field ids, from
-        # its first day on; a Plan moved to start earlier is pulled again.
+        # A Plan's history counts as pulled only in this zone and with these metric field ids,
+        # from its first day on; a Plan moved to start earlier is pulled again. The placing
+        # columns do not count: they decide how rows are read, not what a day sums to (histories
+        # read before those columns were asked for are not pulled again).
+        metrics = _metric_fields(self.fields)
         pulled_from: dict[str, date] = {}
         for plan_ids, start, field_ids in downloaded.filter(full_history=True).values_list(
             "plan_ids", "start", "field_ids"
         ):
-            if field_ids != self.fields:
+            if _metric_fields(field_ids) != metrics:
                 continue
             for plan_id in plan_ids:
                 pulled_from[plan_id] = min(pulled_from.get(plan_id, start), start)
@@ -613,6 +759,7 @@ class _KpiSync:
     def _export_process(self, export: KpiExport, spec: ExportSpec, outcome: dict[str, Any]) -> None:
         """Wait for one export, read it and write its sums; checkpointed on the KpiExport."""
         outcome["export"] = export.export_id
+        self._sums = None
         try:
             status = self._export_await(export)
             sums = self._export_read(export, spec, status)
@@ -620,9 +767,11 @@ class _KpiSync:
                 export=export, sums=sums, plan_pks=[p.pk for p in spec.plans], now=timezone.now()
             )
         except ExportError as exc:
+            self._count_lost_rows(outcome)
             self._export_end(export, exc.state, str(exc))
             raise
         except DownloadInterruptedError as exc:
+            self._count_lost_rows(outcome)
             # A broken or throttled download leaves the export complete: the next run fetches
             # a fresh link and reads it again instead of asking Khoros for a new export.
             export.error = _describe(exc.cause, with_path=False)
@@ -654,17 +803,24 @@ class _KpiSync:
         outcome.update(
             status="ok",
             rows=sums.rows_read,
+            rows_summed=sums.rows_read - sums.rows_failed - sums.rows_ignored,
             rows_failed=sums.rows_failed,
             rows_ignored=sums.rows_ignored,
             created=counts.created,
             updated=counts.updated,
             unchanged=counts.unchanged,
             zeroed=counts.zeroed,
+            kept=counts.kept,
         )
         if sums.bad_rows:
             outcome["bad_rows"] = sums.bad_rows
         if not sums.rows_read:
             outcome["note"] = "The export had no rows; stored days were kept."
+        elif not sums.verified:
+            outcome["note"] = (
+                "The download could not be proved whole (no MD5 ETag): stored days it does not "
+                "report were kept, not zeroed."
+            )
 
     def _export_request(self, spec: ExportSpec) -> KpiExport:
         # Recorded before the POST: should the worker die before the answer, the next run sees
@@ -683,7 +839,8 @@ class _KpiSync:
         )
         try:
             export.export_id = self.client.start_export(
-                fields=sorted(set(self.fields.values())),
+                # In this order the columns come back (the spec), and are read by position.
+                fields=[field_id for _, field_id in requested_order(self.fields)],
                 start=spec.start,
                 stop=spec.stop,
                 timezone=self.zone.key,
@@ -755,10 +912,14 @@ class _KpiSync:
             field_ids=export.field_ids,
             catalogue=self._field_catalogue,
         )
-        rows = self._download(export, status)
+        self._sums = sums
+        table = self._download(export, status)
         try:
-            for row in rows:
-                sums.add(row)
+            # The header is checked before any row is taken: a page that is no export of ours
+            # (an error text, another layout) fails here instead of reading as "no rows".
+            sums.read_header(table.header)
+            for _line, cells in table:
+                sums.add_cells(cells)
                 if sums.rows_read % HEARTBEAT_ROWS == 0:
                     self._heartbeat()
         except khoros_client.KhorosUnavailableError as exc:
@@ -766,24 +927,31 @@ class _KpiSync:
         except khoros_client.KhorosBadPayloadError as exc:
             # The file itself is broken (not a row of it): a second read would not help.
             raise ExportError(
-                f"the export CSV cannot be read: {exc}", state=KpiExport.State.FAILED
+                f"the export CSV cannot be read: {_describe(exc, with_path=False)}",
+                state=KpiExport.State.FAILED,
             ) from None
         finally:
-            close = getattr(rows, "close", None)
-            if close is not None:
-                close()  # a generator left early still holds the HTTP connection
+            table.close()  # a table left early still holds the HTTP connection
+        sums.verified = table.verified
         return sums
+
+    def _count_lost_rows(self, outcome: dict[str, Any]) -> None:
+        """Rows read from an export that then failed are all lost to this run: count them."""
+        sums, self._sums = self._sums, None
+        if sums is not None and sums.rows_read:
+            outcome.update(rows=sums.rows_read, rows_failed=sums.rows_read)
+            self.run.failed_count += sums.rows_read
 
     def _download(
         self, export: KpiExport, status: khoros_client.ExportStatus
-    ) -> Iterator[dict[str, str]]:
+    ) -> khoros_client.ExportTable:
         for attempt in (1, 2):
             if status.url is None:
                 raise ExportError(
                     f"export {export.export_id} has no download link", state=KpiExport.State.FAILED
                 )
             try:
-                return self.client.download_export(status.url)
+                return self.client.download_table(status.url)
             except khoros_client.KhorosLinkExpiredError as exc:
                 if attempt == 2:
                     raise ExportError(
@@ -797,6 +965,13 @@ class _KpiSync:
                 khoros_client.KhorosRateLimitedError,
             ) as exc:
                 raise DownloadInterruptedError(exc) from None
+            except khoros_client.KhorosBadPayloadError as exc:
+                # Status 200 with a body that is no CSV (empty, an HTML page, JSON): a failure,
+                # never "no rows"; the export's history stays to be fetched.
+                raise ExportError(
+                    f"the download is not an export CSV: {_describe(exc, with_path=False)}",
+                    state=KpiExport.State.FAILED,
+                ) from None
             except khoros_client.KhorosError as exc:
                 raise ExportError(
                     f"the download was refused: {_describe(exc, with_path=False)}",
@@ -825,9 +1000,16 @@ class _KpiSync:
         if self._catalogue is None:
             try:
                 self._catalogue = dict(self.client.export_fields())
-            except (khoros_client.KhorosBadPayloadError, khoros_client.KhorosNotFoundError):
-                # The catalogue's shape is not documented: fall back to columns named by id.
-                logger.warning("Khoros export field catalogue unreadable; matching columns by id")
+            except (khoros_client.KhorosAuthError, khoros_client.KhorosRateLimitedError):
+                raise
+            except khoros_client.KhorosError as exc:
+                # The spec's only example is text/plain "Coming Soon": names are a cross-check
+                # of the columns read by position, never a reason to lose an export.
+                logger.warning(
+                    "Khoros export field catalogue unavailable (%s); reading columns by "
+                    "position and by id",
+                    type(exc).__name__,
+                )
                 self._catalogue = {}
         return self._catalogue
 

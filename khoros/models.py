@@ -189,7 +189,8 @@ class KpiExport(models.Model):
     timezone = models.CharField(max_length=64)
     plan_ids = models.JSONField(default=list)  # Khoros Plan UUIDs, sorted
     initiative_ids = models.JSONField(default=list)
-    field_ids = models.JSONField(default=dict)  # our KPI name -> Khoros field id, as requested
+    # Our KPI names and "post_id"/"plan"/"published" -> Khoros field ids, as requested.
+    field_ids = models.JSONField(default=dict)
     # The pre-signed download link is not stored: it is a credential until it expires, and a
     # fresh one is one status call away.
     requested_at = models.DateTimeField()

@@ -89,6 +89,20 @@ MODES: dict[str, ModeSpec] = {
     "csv_quoted_newlines": mode_spec("modify", ("export_download",)),
     "csv_empty": mode_spec("modify", ("export_download",)),
     "csv_bad_row": mode_spec("modify", ("export_download",), "value"),
+    # Today's layout before the spec was followed: named columns of our own plus initiative_id.
+    "csv_named_header": mode_spec("modify", ("export_download",)),
+    "csv_epoch_ms": mode_spec("modify", ("export_download",)),
+    # One row's publication time replaced (default: the post's epoch seconds, not milliseconds).
+    "csv_bad_time": mode_spec("modify", ("export_download",), "value"),
+    # One row one field short (width -1) or long (width 1).
+    "csv_ragged_row": mode_spec("modify", ("export_download",), "width"),
+    # The body cut at `fraction` of its length (back to a line break with `boundary`), served
+    # with a Content-Length that matches the cut body and the ETag of the whole file.
+    "csv_truncated": mode_spec("modify", ("export_download",), "fraction", "boundary"),
+    # An ETag S3 gives a file uploaded in parts: not an MD5 of the body, so it proves nothing.
+    "etag_multipart": mode_spec("modify", ("export_download",)),
+    # Status 200 with a body that is no CSV at all.
+    "not_csv": mode_spec("replace", ("export_download",), "body"),
 }
 
 # Paging quirks that only make sense after a first page: by default they wait for pageNumber >= 1.
@@ -126,6 +140,10 @@ def _check_params(mode: str, params: dict[str, Any], spec: ModeSpec | None = Non
         checks["fraction"] = (_is_number(value) and 0 <= value < 1, "a number in [0, 1)")
     if "status" in params:
         checks["status"] = (params["status"] in (200, 401), "200 or 401")
+    if "boundary" in params:
+        checks["boundary"] = (isinstance(params["boundary"], bool), "true or false")
+    if "width" in params:
+        checks["width"] = (params["width"] in (-1, 1), "-1 or 1")
     if "page" in params:
         value = params["page"]
         checks["page"] = (value is None or (_is_int(value) and value >= 0), "an int >= 0")

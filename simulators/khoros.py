@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import hmac
 import io
 import json
@@ -26,7 +27,19 @@ from simulators.base import (
     lenient_int,
 )
 from simulators.faults import KHOROS_ROUTES, LIST_ROUTES, MODES, Fault
-from simulators.khoros_data import FIELD_NAMES, Initiative, KhorosData, Plan, Post, zone
+from simulators.khoros_data import (
+    COLUMN_LABELS,
+    FIELD_NAMES,
+    INITIATIVE_FIELD,
+    PLAN_FIELD,
+    POST_ID_FIELD,
+    PUBLISHED_FIELD,
+    Initiative,
+    KhorosData,
+    Plan,
+    Post,
+    zone,
+)
 
 JSON = "application/json;charset=UTF-8"
 DEFAULT_PAGE_SIZE = 20
@@ -281,6 +294,8 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             return error_response(403, "UNAUTHORIZED", message)
         if mode == "not_acceptable":
             return not_acceptable()
+        if mode == "not_csv":
+            return self._not_csv(fault)
         if mode == "link_expired":
             return s3_error("AccessDenied", "Request has expired", X_Amz_Expires="3600")
         return super()._fault_response(fault)
@@ -551,11 +566,48 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
                 Expires=_expires_text(export.expires) + "Z",
                 ServerTime=_expires_text(now) + "Z",
             )
-        return Response(200, self._export_csv(export, data, call), "text/csv;charset=UTF-8")
+        body = self._export_csv(export, data, call)
+        # S3 answers the MD5 of a file uploaded in one part as its ETag.
+        etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        if call.mod("etag_multipart"):
+            etag = f"{etag[:32]}-2"
+        if (cut := call.mod("csv_truncated")) is not None:
+            size = int(len(body) * float(cut.params.get("fraction", 0.5)))
+            if cut.params.get("boundary"):
+                size = body.rfind(b"\n", 0, size) + 1  # cut between two rows
+            body = body[:size]  # Content-Length follows the cut body
+        return Response(200, body, "text/csv;charset=UTF-8", headers=[("ETag", f'"{etag}"')])
+
+    def _not_csv(self, fault: Fault) -> Response:
+        body = fault.params.get("body", "empty")
+        if body == "html":
+            return html_page(200, "Developer Inactive")
+        if body == "json":
+            # The gateway's JSON error, under 200 and a text/plain Content-Type.
+            return json_response(
+                error_envelope("UNKNOWN_ERROR", "Export unavailable"), 200, "text/plain"
+            )
+        if body == "text":
+            return Response(200, b"Developer Inactive\n", "text/plain")
+        return Response(200, b"", "binary/octet-stream")
 
     def _export_csv(self, export: Export, data: KhorosData, call: _Call) -> bytes:
-        columns = ["post_id", "plan_id", "initiative_id", "published_at"]
-        columns += [FIELD_NAMES.get(f, f"field_{f}") for f in export.fields]
+        """The spec's layout: the requested fields as columns, in the requested order."""
+        named = call.mod("csv_named_header") is not None
+        if named:
+            fields = [POST_ID_FIELD, PLAN_FIELD, INITIATIVE_FIELD, PUBLISHED_FIELD]
+            fields += [f for f in export.fields if f in FIELD_NAMES]
+            names = {
+                POST_ID_FIELD: "post_id",
+                PLAN_FIELD: "plan_id",
+                INITIATIVE_FIELD: "initiative_id",
+                PUBLISHED_FIELD: "published_at",
+                **FIELD_NAMES,
+            }
+            columns = [names[f] for f in fields]
+        else:
+            fields = list(export.fields)
+            columns = [COLUMN_LABELS.get(f, f"Field {f}") for f in fields]
         with_text = call.mod("csv_quoted_newlines") is not None
         if with_text:
             columns.append("text")
@@ -564,24 +616,41 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
         if export.header:
             writer.writerow(columns)
         posts = [] if call.mod("csv_empty") else export_posts(data, export)
+        middle = len(posts) // 2
         bad = call.mod("csv_bad_row")
-        bad_index = len(posts) // 2 if bad else -1
+        bad_time = call.mod("csv_bad_time")
+        ragged = call.mod("csv_ragged_row")
+        epoch_ms = call.mod("csv_epoch_ms") is not None
         tz = zone(export.timezone)
         for index, post in enumerate(posts):
-            metrics: list[Any] = [post.metrics.get(f, 0) for f in export.fields]
-            if index == bad_index and bad is not None:
-                metrics[0] = bad.params.get("value", "n/a")
-            row: list[Any] = [
-                post.post_id,
-                post.plan_id,
-                post.initiative_id,
-                post.published_at.astimezone(tz).isoformat(),
-                *metrics,
-            ]
+            published_ms = int(post.published_at.timestamp() * 1000)
+            values: dict[int, Any] = {
+                POST_ID_FIELD: post.post_id,
+                PLAN_FIELD: post.plan_id,
+                INITIATIVE_FIELD: post.initiative_id,
+                PUBLISHED_FIELD: published_ms
+                if epoch_ms
+                else post.published_at.astimezone(tz).isoformat(),
+            }
+            if index == middle and bad_time is not None:
+                values[PUBLISHED_FIELD] = bad_time.params.get("value", published_ms // 1000)
+            row: list[Any] = []
+            metric_seen = False
+            for field_id in fields:
+                if field_id in FIELD_NAMES:
+                    value: Any = post.metrics.get(field_id, 0)
+                    if index == middle and bad is not None and not metric_seen:
+                        value = bad.params.get("value", "n/a")
+                    metric_seen = True
+                    row.append(value)
+                else:
+                    row.append(values.get(field_id, ""))
             if with_text:
                 plan = data.plan(post.plan_id)
                 name = plan.name if plan else ""
                 row.append(f'Post {post.post_id} for "{name}"\nSecond line, with a comma')
+            if index == len(posts) // 3 and ragged is not None:
+                row = row[:-1] if ragged.params.get("width", -1) == -1 else [*row, "0"]
             writer.writerow(row)
         text = buffer.getvalue()
         if call.mod("csv_bom"):

@@ -20,6 +20,24 @@ FIELD_NAMES: dict[int, str] = {
     105: "Video Views",
 }
 FIELD_IDS: tuple[int, ...] = tuple(FIELD_NAMES)
+# Fields that place a post rather than measure it (the bridge's KHOROS_EXPORT_FIELD_* defaults).
+POST_ID_FIELD = 11
+PLAN_FIELD = 12
+PUBLISHED_FIELD = 13
+INITIATIVE_FIELD = 14
+# The export CSV's header labels: Khoros writes its own names, not the bridge's nor always the
+# catalogue's, so the bridge reads columns by their requested position.
+COLUMN_LABELS: dict[int, str] = {
+    POST_ID_FIELD: "Post ID",
+    PLAN_FIELD: "Plan",
+    PUBLISHED_FIELD: "Published Date",
+    INITIATIVE_FIELD: "Initiative",
+    101: "Impressions",
+    102: "Total Engagements",
+    103: "Link Clicks",
+    104: "Reach",
+    105: "Video Views",
+}
 
 # Plans whose position is a multiple of this lack every optional V1 field (color, overview, ...).
 SPARSE_PLAN_EVERY = 7

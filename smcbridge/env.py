@@ -116,3 +116,15 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise ValueError(f"{value} is not above zero")
     return value
+
+
+def distinct_field_ids(ids: Mapping[str, int]) -> None:
+    """Refuse two settings that name the same export field: its one column cannot be both."""
+    seen: dict[int, str] = {}
+    for name, field_id in ids.items():
+        if field_id in seen:
+            raise ImproperlyConfigured(
+                f"{name} and {seen[field_id]} both name export field {field_id}; each column "
+                f"the bridge reads needs its own field id"
+            )
+        seen[field_id] = name

@@ -10,6 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from smcbridge.env import (
+    distinct_field_ids,
     env_bool,
     env_float,
     env_int,
@@ -150,6 +151,20 @@ KHOROS_KPI_FIELDS = env_mapping(
     {"impressions": 101, "engagements": 102, "clicks": 103, "reach": 104, "video_views": 105},
     convert=positive_int,
     keys=("impressions", "engagements", "clicks", "reach", "video_views"),
+)
+# The export columns that place a row: the spec returns columns as requested, in that order,
+# so the bridge asks for these by field id and reads them by position when the header does not
+# name them. The defaults are the simulator's; a company's real ids come from its field catalogue.
+KHOROS_EXPORT_FIELD_POST_ID = env_int("KHOROS_EXPORT_FIELD_POST_ID", 11, minimum=1)
+KHOROS_EXPORT_FIELD_PLAN = env_int("KHOROS_EXPORT_FIELD_PLAN", 12, minimum=1)
+KHOROS_EXPORT_FIELD_PUBLISHED = env_int("KHOROS_EXPORT_FIELD_PUBLISHED", 13, minimum=1)
+distinct_field_ids(
+    {
+        "KHOROS_EXPORT_FIELD_POST_ID": KHOROS_EXPORT_FIELD_POST_ID,
+        "KHOROS_EXPORT_FIELD_PLAN": KHOROS_EXPORT_FIELD_PLAN,
+        "KHOROS_EXPORT_FIELD_PUBLISHED": KHOROS_EXPORT_FIELD_PUBLISHED,
+        **{f"KHOROS_KPI_FIELDS[{kpi}]": fid for kpi, fid in KHOROS_KPI_FIELDS.items()},
+    }
 )
 # An export still not complete this long after it was requested is abandoned (the run fails).
 KHOROS_EXPORT_MAX_WAIT_SECONDS = env_float("KHOROS_EXPORT_MAX_WAIT_SECONDS", 900.0, minimum=1.0)

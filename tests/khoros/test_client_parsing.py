@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import math
@@ -19,8 +20,10 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from khoros.client import (
+    ExportTable,
     KhorosBadPayloadError,
     KhorosClient,
+    KhorosUnavailableError,
     parse_datetime,
     parse_initiative,
     parse_plan,
@@ -551,9 +554,15 @@ def test_csv_rows_survive_any_chunking_with_bom_quoted_newlines_and_multibyte_te
     assert stream.closed
 
 
-@pytest.mark.parametrize("body", [b"", b"\xef\xbb\xbf", b"post_id,Impressions\r\n"])
-def test_an_empty_csv_yields_no_rows(body: bytes) -> None:
-    assert csv_rows_of(body, [1])[0] == []
+def test_a_csv_with_only_its_header_yields_no_rows() -> None:
+    assert csv_rows_of(b"post_id,Impressions\r\n", [1])[0] == []
+
+
+@pytest.mark.parametrize("body", [b"", b"\xef\xbb\xbf", b"\r\n\r\n"])
+def test_a_body_without_even_a_header_is_no_csv(body: bytes) -> None:
+    # Not "no rows": an empty 200 is a failure (a history read as empty would never be re-read).
+    with pytest.raises(KhorosBadPayloadError, match="empty"):
+        csv_rows_of(body, [1])
 
 
 @pytest.mark.parametrize(
@@ -568,3 +577,44 @@ def test_an_empty_csv_yields_no_rows(body: bytes) -> None:
 def test_a_broken_csv_is_a_bad_payload(body: bytes) -> None:
     with pytest.raises(KhorosBadPayloadError):
         csv_rows_of(body, [3])
+
+
+class HeaderedStream(FakeStream):
+    def __init__(self, chunks: list[bytes], headers: dict[str, str]) -> None:
+        super().__init__(chunks)
+        self.headers = headers
+
+
+def test_a_table_is_proved_whole_only_by_a_matching_md5_etag() -> None:
+    body = b"Post ID,Plan\r\n1,a\r\n2,b\r\n"
+    etag = f'"{hashlib.md5(body).hexdigest()}"'
+    table = ExportTable(HeaderedStream([body], {"ETag": etag}), "/x.csv")  # type: ignore[arg-type]
+    assert table.header == ["Post ID", "Plan"]
+    assert [cells for _, cells in table] == [["1", "a"], ["2", "b"]]
+    assert table.verified
+    cut = body[: body.index(b"2,b")]  # cut between two rows: only the ETag tells
+    table = ExportTable(HeaderedStream([cut], {"ETag": etag}), "/x.csv")  # type: ignore[arg-type]
+    with pytest.raises(KhorosUnavailableError, match="does not match its ETag"):
+        list(table)
+    multipart = ExportTable(HeaderedStream([body], {"ETag": '"abc-2"'}), "/x.csv")  # type: ignore[arg-type]
+    assert len(list(multipart)) == 2 and not multipart.verified
+
+
+def test_a_table_cut_mid_row_is_never_accepted() -> None:
+    table = ExportTable(FakeStream([b"Post ID,Plan\r\n1,a\r\n2,"]), "/x.csv")  # type: ignore[arg-type]
+    with pytest.raises(KhorosUnavailableError, match="no final line break"):
+        list(table)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/html; charset=UTF-8", "application/json", "application/xml"]
+)
+def test_a_body_served_as_a_page_or_json_is_no_csv(content_type: str) -> None:
+    stream = HeaderedStream([b"a,b\r\n"], {"Content-Type": content_type})
+    with pytest.raises(KhorosBadPayloadError, match="not a CSV"):
+        ExportTable(stream, "/x.csv")  # type: ignore[arg-type]
+
+
+def test_a_table_passes_a_row_of_another_width_on_for_the_caller_to_judge() -> None:
+    table = ExportTable(FakeStream([b"a,b\r\n1,2,3\r\n4,5\r\n"]), "/x.csv")  # type: ignore[arg-type]
+    assert [cells for _, cells in table] == [["1", "2", "3"], ["4", "5"]]

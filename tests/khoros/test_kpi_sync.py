@@ -144,7 +144,9 @@ def test_first_run_lands_the_seeded_daily_totals_of_every_plan(mirrored):
 
     (create,) = requests_to(mirrored, "export_create")
     query = create["body"]["query"]
-    assert query["fields"] == [101, 102, 103, 104, 105]
+    # The placing columns (post id, Plan, publication time) by field id, then the metrics: the
+    # spec returns the columns in this order.
+    assert query["fields"] == [11, 12, 13, 101, 102, 103, 104, 105]
     assert query["timezone"] == "America/Chicago"
     assert sorted(query["content_filter"]["plans"]) == sorted(export.plan_ids)
     assert sorted(query["intiatives"]) == sorted({int(p.initiative_id) for p in started})
@@ -160,12 +162,14 @@ def test_first_run_lands_the_seeded_daily_totals_of_every_plan(mirrored):
             "polls": 3,
             "status": "ok",
             "rows": 80,
+            "rows_summed": 80,
             "rows_failed": 0,
             "rows_ignored": 0,
             "created": len(expected),
             "updated": 0,
             "unchanged": 0,
             "zeroed": 0,
+            "kept": 0,
         }
     ]
     assert SyncLease.objects.get(kind=SyncRun.Kind.KHOROS_KPIS).run is None
@@ -494,7 +498,8 @@ def test_the_field_mapping_decides_which_khoros_field_feeds_which_kpi(mirrored, 
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     (create,) = requests_to(mirrored, "export_create")
-    assert create["body"]["query"]["fields"] == [101, 102]
+    # In the order of our KPI names, which is the order the columns come back in.
+    assert create["body"]["query"]["fields"] == [11, 12, 13, 102, 101]
     # Unmapped KPIs are not asked for and stay 0; the posts are counted all the same.
     assert stored() == {
         key: (eng, imp, 0, 0, 0, posts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import time
@@ -18,7 +19,16 @@ import requests
 from simulators.__main__ import build_parser, main
 from simulators.faults import FaultError
 from simulators.khoros import KhorosSimulator
-from simulators.khoros_data import FIELD_IDS, FIELD_NAMES, KhorosData, local_midnight_ms
+from simulators.khoros_data import (
+    COLUMN_LABELS,
+    FIELD_IDS,
+    FIELD_NAMES,
+    PLAN_FIELD,
+    POST_ID_FIELD,
+    PUBLISHED_FIELD,
+    KhorosData,
+    local_midnight_ms,
+)
 from simulators.server import RunningServer, start_in_thread
 from tests.http_helpers import Check, Served, html_page
 
@@ -26,6 +36,7 @@ TOKEN = "sim-test-token"
 CHICAGO = ZoneInfo("America/Chicago")
 # Just after the 2026 US DST switch, so plan boundaries cross 23-hour days.
 TODAY = date(2026, 3, 20)
+PLACING = [POST_ID_FIELD, PLAN_FIELD, PUBLISHED_FIELD]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -95,7 +106,7 @@ class Live:
 
     def query_for(self, plan_id: str, timezone: str = "America/Chicago") -> dict[str, Any]:
         return {
-            "fields": list(FIELD_IDS),
+            "fields": PLACING + list(FIELD_IDS),
             "start": "2025-01-01",
             "stop": "2027-01-01",
             "timezone": timezone,
@@ -520,17 +531,17 @@ def test_export_csv_sums_to_the_daily_totals_of_the_plan(live: Live) -> None:
         link = live.completed_export(live.query_for(plan.id, timezone))
         response = requests.get(link["url"], timeout=5)
         assert response.status_code == 200
-        rows = _rows(response.text)
-        assert list(rows[0]) == ["post_id", "plan_id", "initiative_id", "published_at"] + [
-            FIELD_NAMES[f] for f in FIELD_IDS
-        ]
+        # The spec: the requested fields as columns, in the requested order.
+        reader = csv.reader(io.StringIO(response.text))
+        assert next(reader) == [COLUMN_LABELS[f] for f in PLACING + list(FIELD_IDS)]
+        rows = list(reader)
         sums: dict[tuple[str, date], dict[int, int]] = {}
-        for row in rows:
-            published = datetime.fromisoformat(row["published_at"])
+        for _post, plan_id, published_text, *metrics in rows:
+            published = datetime.fromisoformat(published_text)
             assert published.utcoffset() == published.astimezone(ZoneInfo(timezone)).utcoffset()
-            day = sums.setdefault((row["plan_id"], published.date()), dict.fromkeys(FIELD_IDS, 0))
-            for field_id in FIELD_IDS:
-                day[field_id] += int(row[FIELD_NAMES[field_id]])
+            day = sums.setdefault((plan_id, published.date()), dict.fromkeys(FIELD_IDS, 0))
+            for field_id, value in zip(FIELD_IDS, metrics, strict=True):
+                day[field_id] += int(value)
         assert sums == live.data.daily_totals(timezone, plan_ids=[plan.id])
         assert len(rows) == len(live.data.posts_for_plan(plan.id))
 
@@ -538,7 +549,7 @@ def test_export_csv_sums_to_the_daily_totals_of_the_plan(live: Live) -> None:
 def test_export_filters_by_date_range_initiative_and_delimiter(live: Live) -> None:
     initiative = live.data.initiatives[2]
     query = {
-        "fields": [102],
+        "fields": [POST_ID_FIELD, 102],
         "start": (TODAY - timedelta(days=10)).isoformat(),
         "stop": TODAY.isoformat(),
         "timezone": "America/Chicago",
@@ -554,7 +565,7 @@ def test_export_filters_by_date_range_initiative_and_delimiter(live: Live) -> No
         and TODAY - timedelta(days=10) <= p.published_at.astimezone(CHICAGO).date() < TODAY
     ]
     assert rows and sorted(r[0] for r in rows) == sorted(expected)
-    assert {len(r) for r in rows} == {5}
+    assert {len(r) for r in rows} == {2}
 
 
 def test_download_needs_no_bearer_and_logs_that_none_was_sent(live: Live) -> None:
@@ -705,3 +716,26 @@ def test_local_midnight_follows_dst() -> None:
         local_midnight_ms(day + timedelta(days=1), CHICAGO) - local_midnight_ms(day, CHICAGO)
         == 23 * 3_600_000
     )
+
+
+def test_download_faults_that_a_200_cannot_show(live: Live) -> None:
+    link = live.completed_export()
+    normal = requests.get(link["url"], timeout=5)
+    assert normal.headers["ETag"] == f'"{hashlib.md5(normal.content).hexdigest()}"'
+    live.sim.add_fault("export_download", "csv_truncated", fraction=0.5, boundary=True)
+    cut = requests.get(link["url"], timeout=5)
+    # Cut between two rows, with a Content-Length that matches: only the ETag gives it away.
+    assert cut.status_code == 200 and cut.content.endswith(b"\r\n")
+    assert int(cut.headers["Content-Length"]) == len(cut.content) < len(normal.content)
+    assert normal.content.startswith(cut.content) and cut.headers["ETag"] == normal.headers["ETag"]
+    live.sim.add_fault("export_download", "etag_multipart")
+    assert requests.get(link["url"], timeout=5).headers["ETag"].endswith('-2"')
+    live.sim.add_fault("export_download", "not_csv", body="empty")
+    empty = requests.get(link["url"], timeout=5)
+    assert (empty.status_code, empty.content) == (200, b"")
+    live.sim.add_fault("export_download", "csv_ragged_row", width=1)
+    widths = {len(r) for r in csv.reader(io.StringIO(requests.get(link["url"], timeout=5).text))}
+    assert widths == {len(PLACING) + len(FIELD_IDS), len(PLACING) + len(FIELD_IDS) + 1}
+    live.sim.add_fault("export_download", "csv_epoch_ms")
+    rows = list(csv.reader(io.StringIO(requests.get(link["url"], timeout=5).text)))
+    assert all(row[2].isdigit() and len(row[2]) == 13 for row in rows[1:])
