@@ -81,7 +81,7 @@ MODES: dict[str, ModeSpec] = {
     "unknown_export_empty": mode_spec("modify", ("export_status",)),  # 400 with no body, not {}
     # The one exception, see docs/khoros-api.md: the field catalogue is a JSON list by default,
     # and this mode answers what the spec shows (200 text/plain "Coming Soon").
-    "fields_coming_soon": mode_spec("modify", ("fields",)),
+    "fields_catalogue": mode_spec("modify", ("fields",)),
     "export_stuck": mode_spec("modify", ("export_status",)),
     "export_failed": mode_spec("modify", ("export_status",)),
     "link_expired": mode_spec("replace", ("export_download",)),

@@ -448,9 +448,8 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
     # Analytics export ------------------------------------------------------------------------
 
     def _fields(self, call: _Call) -> Response:
-        if call.mod("fields_coming_soon"):
-            # The spec's only example. Not the default yet: the KPI sync still names the CSV
-            # columns from this catalogue (docs/khoros-api.md, "What the simulator serves").
+        if not call.mod("fields_catalogue"):
+            # The spec's only example: the field ids are configuration, the catalogue a nicety.
             return Response(200, b"Coming Soon", "text/plain")
         fields = [{"id": field_id, "name": name} for field_id, name in FIELD_NAMES.items()]
         return json_response({"data": fields, "status": {"succeeded": True}})

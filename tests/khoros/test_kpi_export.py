@@ -75,6 +75,8 @@ def test_publication_times_in_epoch_milliseconds_are_placed(mirrored):
 
 
 def test_the_old_named_header_layout_is_read_by_names(mirrored):
+    # Metric columns named as the field catalogue names them: readable when it lists them.
+    mirrored.sim.add_fault("fields", "fields_catalogue")
     mirrored.sim.add_fault("export_download", "csv_named_header")
 
     run = sync()

@@ -264,14 +264,14 @@ def test_unknown_initiative_answers_the_404_envelope(live: Live) -> None:
     assert one["data"]["name"] == live.data.initiatives[0].name
 
 
-def test_fields_lists_the_catalogue(live: Live) -> None:
+def test_fields_lists_the_catalogue_as_a_fault_mode(live: Live) -> None:
+    live.sim.add_fault("fields", "fields_catalogue")
     body = live.get("/v2/analytics/export/posts/fields").json()
     assert body["data"] == [{"id": i, "name": n} for i, n in FIELD_NAMES.items()]
     assert body["status"] == {"succeeded": True}
 
 
-def test_fields_coming_soon_answers_what_the_spec_shows(live: Live) -> None:
-    live.sim.add_fault("fields", "fields_coming_soon")
+def test_fields_answers_what_the_spec_shows_by_default(live: Live) -> None:
     response = live.get("/v2/analytics/export/posts/fields")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/plain"
