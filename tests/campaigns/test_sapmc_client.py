@@ -176,25 +176,71 @@ def test_any_mix_of_client_windows_and_server_pages_reads_everything(
         assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
 
 
-def test_without_next_links_the_count_keeps_the_windows_going(
+def test_a_missing_next_link_mid_window_leaves_the_listing_incomplete(
     env: Sapmc, client: SapmcClient
 ) -> None:
+    # Spec-true since issue 8: $skip advances by the positions asked (100), not by the results
+    # received (50); the 50 positions the server neither sent nor linked stay unread and the
+    # listing says so instead of passing for whole.
     env.sim.add_fault("campaigns", "missing_next", count=None)
-    assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
+    listing = client.list_campaigns(category="KHOROS")
+    assert [read(c) for c in listing.campaigns] == SEEDED[:50] + SEEDED[100:]
+    assert not listing.complete and listing.count == 120 and listing.duplicates == 0
+    assert listing.problems == [
+        "SAP MC sent 50 new of the 100 campaigns at $skip=0 (of 120) with no link to the rest",
+        "read 70 campaigns of the 120 SAP MC counted",
+    ]
     skips = [e["query"]["$skip"] for e in env.logged("campaigns")]
-    assert skips == ["0", "50", "100"]
+    assert skips == ["0", "100"]
+    got: list[Campaign] = []
+    with pytest.raises(sapmc.SapmcIncompleteListingError, match="no link to the rest") as gap:
+        got.extend(client.iter_campaigns(category="KHOROS"))
+    assert len(got) == 70 and gap.value.retryable and gap.value.listing.campaigns == got
 
 
-def test_duplicates_relative_links_and_payload_variants_read_the_same(
-    env: Sapmc, client: SapmcClient
-) -> None:
-    for mode in ("duplicates", "next_relative", "date_offset_variant", "guids_upper"):
+def test_relative_links_and_payload_variants_read_the_same(env: Sapmc, client: SapmcClient) -> None:
+    for mode in ("next_relative", "date_offset_variant", "guids_upper"):
         env.sim.add_fault("campaigns", mode, count=None)
     env.sim.add_fault("campaigns", "extra_fields", count=None)
-    campaigns = list(client.iter_campaigns(category="KHOROS"))
-    assert [read(c) for c in campaigns] == SEEDED
-    assert campaigns[0].raw["YY1_CampaignPriority_MKT"] == "HIGH"
+    listing = client.list_campaigns(category="KHOROS")
+    assert [read(c) for c in listing.campaigns] == SEEDED
+    assert listing.complete and listing.problems == []
+    assert listing.campaigns[0].raw["YY1_CampaignPriority_MKT"] == "HIGH"
+
+
+def test_duplicates_are_read_once_and_leave_the_listing_unproven(
+    env: Sapmc, client: SapmcClient
+) -> None:
+    # A page that repeats a campaign means the list moved while it was read: one removed
+    # meanwhile may have slipped past a page boundary, so absence proves nothing this time.
+    env.sim.add_fault("campaigns", "duplicates", count=None)
+    listing = client.list_campaigns(category="KHOROS")
+    assert [read(c) for c in listing.campaigns] == SEEDED
+    assert listing.duplicates == 2 and not listing.complete
+    assert listing.problems == [
+        "SAP MC repeated campaigns at $skip=0",
+        "SAP MC repeated campaigns at $skip=100",
+    ]
+    logged = [(e["query"]["$skip"], e["query"].get("$skiptoken")) for e in env.logged("campaigns")]
+    assert logged == [("0", None), ("0", "50"), ("100", None)]
     assert "duplicates" in env.logged("campaigns")[1]["faults"]
+
+
+def test_a_listing_without_a_count_is_read_but_unproven(env: Sapmc, client: SapmcClient) -> None:
+    env.sim.add_fault("campaigns", "missing_count", count=None)
+    listing = client.list_campaigns(category="KHOROS")
+    assert [read(c) for c in listing.campaigns] == SEEDED
+    assert listing.count is None and not listing.complete
+    assert listing.problems == [
+        "SAP MC sent no __count at $skip=0",
+        "SAP MC sent no __count at $skip=100",
+    ]
+
+
+def test_an_empty_category_is_a_complete_listing(env: Sapmc, client: SapmcClient) -> None:
+    listing = client.list_campaigns(category="ZZZ")
+    assert (listing.campaigns, listing.count, listing.complete) == ([], 0, True)
+    assert client.stats.requests == 1
 
 
 def test_a_campaign_changed_in_sap_reads_with_its_new_values(
@@ -363,17 +409,24 @@ def test_a_next_link_back_to_a_page_already_read_is_a_loop(env: Sapmc, client: S
     assert len(got) == 100 and client.stats.requests == 2
 
 
-def test_an_empty_page_once_is_read_again_and_for_good_is_an_error(
+def test_an_empty_page_inside_a_window_leaves_the_listing_incomplete(
     env: Sapmc, client: SapmcClient
 ) -> None:
+    # Spec-true since issue 8: the old client went back for $skip=50 (the results received)
+    # and took the repeat as whole; now the window's unread positions are reported instead.
     env.sim.add_fault("campaigns", "empty_page", page=1)
-    assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
-    # The empty page ended window 1 short; __count sent the client back for $skip=50.
+    listing = client.list_campaigns(category="KHOROS")
+    assert [read(c) for c in listing.campaigns] == SEEDED[:50] + SEEDED[100:]
+    assert listing.problems == [
+        "SAP MC sent an empty page inside the window at $skip=0",
+        "SAP MC sent 50 new of the 100 campaigns at $skip=0 (of 120) with no link to the rest",
+        "read 70 campaigns of the 120 SAP MC counted",
+    ]
     logged = [(e["query"]["$skip"], e["query"].get("$skiptoken")) for e in env.logged("campaigns")]
-    assert logged == [("0", None), ("0", "50"), ("50", None), ("50", "50")]
+    assert logged == [("0", None), ("0", "50"), ("100", None)]
     env.sim.reset()
     env.sim.add_fault("campaigns", "empty_page", count=None, page=1)
-    with pytest.raises(SapmcBadPayloadError, match="empty page") as empty:
+    with pytest.raises(sapmc.SapmcIncompleteListingError, match="empty page") as empty:
         list(client.iter_campaigns(category="KHOROS"))
     assert empty.value.retryable
 
