@@ -251,7 +251,7 @@ def _valid() -> dict[str, Any]:
         "CampaignStartDate": "/Date(1784246400000)/",
         "CampaignEndDate": None,
         "CampaignLifecycleStatus": "2",
-        "CampaignCategory": "KHOROS",
+        "CampaignCategory": "Z01",
         "CreationDateTime": "/Date(1781605407188+0000)/",
         "ExternalCampaignReferences": {
             "results": [

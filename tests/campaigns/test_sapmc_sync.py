@@ -12,6 +12,7 @@ from campaigns.models import Assignment, CampaignReference, ExternalCampaign
 from campaigns.sync import sync_sapmc_campaigns
 from khoros import services as khoros_services
 from khoros.models import Plan, SyncRun
+from simulators.sapmc_data import KHOROS_CATEGORY
 from tests.conftest import SAPMC_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def mirrored() -> dict[str, tuple]:
 
 
 def khoros_campaigns(data) -> list:
-    return data.campaigns_of_category("KHOROS")
+    return data.campaigns_of_category(KHOROS_CATEGORY)
 
 
 def test_full_sync_mirrors_the_khoros_category_campaigns_and_their_references(live_sapmc):
