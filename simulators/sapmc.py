@@ -912,8 +912,8 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
             items = list(items)
             _sort(items, values, options.orderby)
         if counting:
-            # /$count is a plain-text number (no $format): the matching entities, after $skip
-            # and $top when given (OData V2 URI conventions 3.2).
+            # /$count is a plain-text number (no $format) of the matching entities; the
+            # simulator applies $skip/$top too when given (the bridge never sends them here).
             counted = items[options.skip :]
             if options.top is not None:
                 counted = counted[: options.top]
@@ -1129,8 +1129,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--company-name", default="Acme", help="as for khoros")
     parser.add_argument("--timezone", default="America/Chicago", help="as for khoros")
     parser.add_argument("--campaigns-per-initiative", type=int, default=3)
-    parser.add_argument("--other-category", type=int, default=5, help="EMAIL campaigns")
+    parser.add_argument("--other-category", type=int, default=5, help="campaigns of category Z02")
     parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, help="per answer")
+    parser.add_argument(
+        "--sap-timezone",
+        default="UTC",
+        help="the tenant's time zone: campaign dates are midnights there (SAPMC_TIMEZONE)",
+    )
 
 
 def build_app(args: argparse.Namespace) -> SapmcSimulator:
@@ -1151,6 +1156,7 @@ def build_app(args: argparse.Namespace) -> SapmcSimulator:
         campaigns_per_initiative=args.campaigns_per_initiative,
         other_category=args.other_category,
         seed=args.seed,
+        timezone=args.sap_timezone,
     )
     return SapmcSimulator(data, user=args.user, password=args.password, page_size=args.page_size)
 
