@@ -226,6 +226,23 @@ def test_duplicates_are_read_once_and_leave_the_listing_unproven(
     assert "duplicates" in env.logged("campaigns")[1]["faults"]
 
 
+def test_a_campaign_removed_while_the_list_is_read_makes_the_listing_unproven(
+    env: Sapmc, client: SapmcClient
+) -> None:
+    # Removing campaign 1 after window 1 moves campaign 101 to position 100: window 2
+    # ($skip=100) never shows it, and only the changed count tells.
+    got: list[Campaign] = []
+    with pytest.raises(sapmc.SapmcIncompleteListingError) as moved:
+        for campaign in client.iter_campaigns(category=KHOROS_CATEGORY):
+            got.append(campaign)
+            if len(got) == 100:
+                env.sim.remove_campaign(DATA.campaigns_of_category(KHOROS_CATEGORY)[0].uuid)
+    assert [read(c) for c in got] == SEEDED[:100] + SEEDED[101:]
+    assert moved.value.listing.problems == [
+        "SAP MC's count changed while the list was read (119, 120): campaigns moved between pages"
+    ]
+
+
 def test_a_listing_without_a_count_is_read_but_unproven(env: Sapmc, client: SapmcClient) -> None:
     env.sim.add_fault("campaigns", "missing_count", count=None)
     listing = client.list_campaigns(category=KHOROS_CATEGORY)
