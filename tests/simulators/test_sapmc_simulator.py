@@ -790,5 +790,10 @@ def test_methods_other_than_get_head_and_the_writes_are_not_allowed(live: Live) 
     # Spec-true since issue 8: HEAD is GET without the body (SAP clients fetch CSRF tokens so).
     head = requests.head(f"{live.service}/Campaigns?$format=json", auth=AUTH, timeout=5)
     assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["Content-Length"]) > 0  # the length the GET's body has
+    refused = requests.head(f"{live.service}/Campaigns", auth=(USER, "wrong"), timeout=5)
+    assert refused.status_code == 401 and refused.content == b""
+    missing = requests.head(f"{live.service}/Campaignz", auth=AUTH, timeout=5)
+    assert missing.status_code == 404 and missing.content == b""
     options = requests.options(f"{live.service}/Campaigns", auth=AUTH, timeout=5)
     assert options.status_code == 405 and odata_error(options)
