@@ -40,6 +40,9 @@ PROCESSES += sapmc
 run: export SAPMC_BASE_URL := http://127.0.0.1:$(SAPMC_SIM_PORT)
 run: export SAPMC_USER := demo-user
 run: export SAPMC_PASSWORD := demo-password
+# The simulator's tenant files Khoros campaigns under the customer category Z01, in UTC.
+run: export SAPMC_CAMPAIGN_CATEGORY := Z01
+run: export SAPMC_TIMEZONE := UTC
 else
 DEMO_SETUP_ARGS += --no-demo-users
 endif

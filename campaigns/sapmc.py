@@ -13,9 +13,10 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TypeVar, Unpack
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -46,12 +47,14 @@ _T = TypeVar("_T")
 
 __all__ = [
     "Campaign",
+    "CampaignListing",
     "CampaignReference",
     "ClientStats",
     "SapmcAuthError",
     "SapmcBadPayloadError",
     "SapmcClient",
     "SapmcError",
+    "SapmcIncompleteListingError",
     "SapmcNotFoundError",
     "SapmcRateLimitedError",
     "SapmcRequestError",
@@ -116,6 +119,21 @@ class SapmcBadPayloadError(SapmcError, BadPayloadError):
     """Raise when an answer cannot be parsed or breaks the contract (shape, lengths, links)."""
 
 
+class SapmcIncompleteListingError(SapmcBadPayloadError):
+    """Raise when a listing was read to its end but positions stayed unread (or were read twice).
+
+    Everything read is valid; what is missing is proof that nothing else exists, so nothing may
+    be taken as removed. Retryable: the next run usually meets a list that holds still.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, listing: CampaignListing) -> None:
+        """Carry the listing (campaigns read, problems met) with the message."""
+        super().__init__(message)
+        self.listing = listing
+
+
 class _UndecodableBodyError(SapmcBadPayloadError, UndecodableBodyError):
     """Raise for a 2xx body that is not JSON: the one payload failure worth one more GET."""
 
@@ -139,7 +157,7 @@ class Campaign:
     campaign_id: str
     name: str
     description: str
-    start: date | None  # Edm.DateTime at UTC midnight: its calendar date
+    start: date | None  # the day of the Edm.DateTime instant in SAP MC's time zone
     end: date | None
     lifecycle_status: str  # a customer-configured code: compare with settings, not constants
     lifecycle_status_name: str
@@ -152,6 +170,30 @@ class Campaign:
     changed: datetime | None
     references: tuple[CampaignReference, ...]
     raw: dict[str, Any] = field(compare=False, repr=False)
+
+
+@dataclass
+class CampaignListing:
+    """The campaigns of one category as read, and why the reading may have missed some."""
+
+    campaigns: list[Campaign]
+    problems: list[str]  # each problem once, in the order met; empty for a whole listing
+    count: int | None  # SAP MC's __count of the last page, None when it sent none
+    duplicates: int = 0  # results dropped because the campaign had been read already
+
+    @property
+    def complete(self) -> bool:
+        """Whether every position SAP MC counted was read once: only then may absence count."""
+        return not self.problems
+
+    def note(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def problem_text(self) -> str:
+        shown = "; ".join(self.problems[:5])
+        more = len(self.problems) - 5
+        return shown + (f"; and {more} more" if more > 0 else "")
 
 
 # Parsing ------------------------------------------------------------------------------------
@@ -233,10 +275,12 @@ def _instant(item: dict[str, Any], key: str, what: str) -> datetime | None:
         raise _bad(f"{what}: {key}: {exc}") from None
 
 
-def _day(item: dict[str, Any], key: str, what: str) -> date | None:
+def _day(item: dict[str, Any], key: str, what: str, zone: tzinfo) -> date | None:
     instant = _instant(item, key, what)
-    # SAP sends dates as Edm.DateTime at UTC midnight; the UTC calendar day is the date it means.
-    return None if instant is None else instant.date()
+    # CampaignStartDate/EndDate are Edm.DateTime without sap:display-format="Date": an instant
+    # that may carry a time of day (a Berlin user's 1 April is 31 March 22:00 UTC). The day it
+    # means is the calendar day at that instant in the tenant's time zone (SAPMC_TIMEZONE).
+    return None if instant is None else instant.astimezone(zone).date()
 
 
 def _parse_reference(item: object, campaign_uuid: str) -> CampaignReference:
@@ -271,6 +315,10 @@ def _references(data: dict[str, Any], campaign_uuid: str) -> tuple[CampaignRefer
     what = f"campaign {campaign_uuid}"
     value = data.get(REFERENCES)
     if isinstance(value, dict) and "results" in value:
+        if value.get("__next"):
+            # An inline collection cut into pages: replacing the stored set with the first
+            # page would drop the rest.
+            raise _bad(f"{what}: {REFERENCES} came paged (__next); refused rather than cut")
         value = value["results"]
     # An unexpanded ({"__deferred": ...}) or missing navigation says nothing about the
     # references; reading it as "none" would report every assignment as drift.
@@ -284,8 +332,11 @@ def _references(data: dict[str, Any], campaign_uuid: str) -> tuple[CampaignRefer
     return tuple(references)
 
 
-def parse_campaign(item: object) -> Campaign:
-    """Parse one Campaigns entity with its expanded references; raise SapmcBadPayloadError."""
+def parse_campaign(item: object, zone: tzinfo = UTC) -> Campaign:
+    """Parse one Campaigns entity with its expanded references; raise SapmcBadPayloadError.
+
+    zone is SAP MC's time zone: the start and end instants become days there.
+    """
     data = _mapping(item, "campaign")
     campaign_uuid = _guid(data, "CampaignUUID", "campaign")
     what = f"campaign {campaign_uuid}"
@@ -297,8 +348,8 @@ def parse_campaign(item: object) -> Campaign:
         campaign_id=campaign_id,
         name=_text(data, "CampaignName", what, required=True, max_length=CAMPAIGN_NAME_LENGTH),
         description=_text(data, "CampaignDescription", what),
-        start=_day(data, "CampaignStartDate", what),
-        end=_day(data, "CampaignEndDate", what),
+        start=_day(data, "CampaignStartDate", what, zone),
+        end=_day(data, "CampaignEndDate", what, zone),
         lifecycle_status=_text(
             data, "CampaignLifecycleStatus", what, max_length=LIFECYCLE_STATUS_LENGTH
         ),
@@ -384,9 +435,13 @@ class SapmcClient(HttpClient):
         user: str,
         password: str,
         page_size: int = 100,
+        timezone: str = "UTC",
         **options: Unpack[TransportOptions],
     ) -> None:
-        """Talk to SAP MC at base_url; `options` (timeouts, retries) go to HttpClient."""
+        """Talk to SAP MC at base_url; `options` (timeouts, retries) go to HttpClient.
+
+        timezone is the IANA name of SAP MC's time zone, where campaign dates are days.
+        """
         parts = http_url(base_url)
         if parts.username or parts.password:
             # Credentials in the URL would end up in logs and error messages.
@@ -395,6 +450,10 @@ class SapmcClient(HttpClient):
             raise ValueError("user and password are required")
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        try:
+            self.timezone: tzinfo = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from None
         basic = base64.b64encode(f"{user}:{password}".encode()).decode()
         super().__init__(secrets=(password, basic), **options)
         root = base_url.rstrip("/")
@@ -413,12 +472,30 @@ class SapmcClient(HttpClient):
     # https://api.sap.com/api/API_MKT_CAMPAIGN_SRV/overview (entity set Campaigns)
     # GET /sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV/Campaigns?$filter=CampaignCategory eq '...'
     #     &$expand=ExternalCampaignReferences&$top=&$skip=&$inlinecount=allpages&$format=json
+    def list_campaigns(self, *, category: str) -> CampaignListing:
+        """Read every campaign of a category; the listing says whether it is provably whole."""
+        listing = CampaignListing(campaigns=[], problems=[], count=None)
+        for campaign in self._campaign_windows(category, listing):
+            listing.campaigns.append(campaign)
+        return listing
+
     def iter_campaigns(self, *, category: str) -> Iterator[Campaign]:
-        """Yield every campaign of a category once, with its references, in SAP MC's order."""
-        # Windows of $top=page_size are asked with a growing $skip, and inside a window every
-        # __next link is followed: a server that pages by itself and one that only honours
-        # $top/$skip are both read to the end. The listing ends with an empty window, or when
-        # __count (else a short window) says nothing is left.
+        """Yield every campaign of a category once; raise at the end if the listing has gaps."""
+        listing = CampaignListing(campaigns=[], problems=[], count=None)
+        for campaign in self._campaign_windows(category, listing):
+            listing.campaigns.append(campaign)
+            yield campaign
+        if not listing.complete:
+            raise SapmcIncompleteListingError(listing.problem_text(), listing=listing)
+
+    def _campaign_windows(self, category: str, listing: CampaignListing) -> Iterator[Campaign]:
+        # Windows of $top=page_size are asked with $skip growing by the positions asked, never
+        # by the results received: a page with a duplicate (51 results for 50 positions) or a
+        # short page would otherwise move the next window past campaigns nobody read. Inside a
+        # window every __next link is followed (SAP Gateway may page by itself). Anything that
+        # leaves positions unread is recorded in listing.problems and the reading goes on, so
+        # that what was read can still be stored; only a listing without problems may decide
+        # that a campaign is gone.
         params = [
             ("$format", "json"),
             ("$filter", f"CampaignCategory eq {odata_string(category)}"),
@@ -427,12 +504,13 @@ class SapmcClient(HttpClient):
         ]
         seen: set[str] = set()
         fetched: set[tuple[Any, ...]] = set()
+        counts: set[int] = set()
         skip = 0
         while True:
             window = [*params, ("$top", self.page_size), ("$skip", skip)]
             url: str | None = self._url("/Campaigns", window)
+            first = _url_key(url)
             received = new = 0
-            total: int | None = None
             while url is not None:
                 if len(fetched) >= MAX_PAGES:
                     raise _bad(f"campaign listing did not end after {MAX_PAGES} pages")
@@ -444,36 +522,54 @@ class SapmcClient(HttpClient):
                     )
                 fetched.add(key)
                 feed = _feed(self._get_json(url))
+                if feed.count is None:
+                    listing.note(f"SAP MC sent no __count at $skip={skip}")
+                else:
+                    counts.add(feed.count)
+                    listing.count = feed.count
+                if not feed.results and (feed.next_url or key != first):
+                    listing.note(f"SAP MC sent an empty page inside the window at $skip={skip}")
                 received += len(feed.results)
-                total = feed.count if feed.count is not None else total
                 for item in feed.results:
-                    campaign = parse_campaign(item)
+                    campaign = parse_campaign(item, self.timezone)
                     if campaign.uuid in seen:
-                        continue  # moved between pages while we read: the first copy stands
+                        # The list moved while it was read: a campaign removed meanwhile may
+                        # have moved past a page boundary unseen.
+                        listing.duplicates += 1
+                        listing.note(f"SAP MC repeated campaigns at $skip={skip}")
+                        continue
                     seen.add(campaign.uuid)
                     new += 1
                     yield campaign
                 url = self._next(feed.next_url, url) if feed.next_url else None
             logger.debug("campaigns window $skip=%d: %d read, %d new", skip, received, new)
-            if received == 0:
-                if total is not None and skip < total:
-                    # Ending here would report the rest as removed from SAP MC; a glitch that
-                    # the next run will not meet is the likelier story.
-                    raise SapmcBadPayloadError(
-                        f"SAP MC sent an empty page at $skip={skip} of {total} campaigns",
-                        retryable=True,
-                    )
-                return
-            if new == 0:
-                # A whole window of campaigns already read: the server ignores $skip, and
-                # asking again would loop.
-                raise _bad("SAP MC repeated a whole page of campaigns: $skip is not honoured")
-            skip += received
-            if total is not None:
-                if skip >= total:
-                    return
-            elif received < self.page_size:
-                return
+            total = listing.count
+            if total is None:
+                # No count: a short window is the only sign of the end (the listing is
+                # already marked as unprovable), and a repeated one the sign of a loop.
+                if received > 0 and new == 0:
+                    raise _bad("SAP MC repeated a whole page of campaigns: $skip is not honoured")
+                if received < self.page_size:
+                    break
+                skip += self.page_size
+                continue
+            expected = max(0, min(self.page_size, total - skip))
+            if new < expected:
+                # Fewer new campaigns than the positions asked, and no __next for the rest.
+                listing.note(
+                    f"SAP MC sent {new} new of the {expected} campaigns at $skip={skip} (of "
+                    f"{total}) with no link to the rest"
+                )
+            skip += self.page_size
+            if skip >= total:
+                break
+        if len(counts) > 1:
+            listing.note(
+                "SAP MC's count changed while the list was read "
+                f"({', '.join(str(c) for c in sorted(counts))}): campaigns moved between pages"
+            )
+        if listing.count is not None and len(seen) != listing.count:
+            listing.note(f"read {len(seen)} campaigns of the {listing.count} SAP MC counted")
 
     # https://api.sap.com/api/API_MKT_CAMPAIGN_SRV/overview (entity Campaigns by key)
     # GET /sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV/Campaigns(guid'...')?$expand=...
@@ -485,7 +581,7 @@ class SapmcClient(HttpClient):
             raise ValueError(f"not a campaign UUID: {campaign_uuid!r}") from None
         url = self._url(f"/Campaigns(guid'{key}')", [("$format", "json"), ("$expand", REFERENCES)])
         payload = _mapping(self._get_json(url), "answer")
-        return parse_campaign(payload.get("d"))
+        return parse_campaign(payload.get("d"), self.timezone)
 
     # https://api.sap.com/api/API_MKT_CAMPAIGN_SRV/overview (writes need a CSRF token)
     # GET /sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV/ with the header X-CSRF-Token: Fetch
@@ -639,6 +735,7 @@ def client_from_settings() -> SapmcClient:
         user=user,
         password=password,
         page_size=int(getattr(settings, "SAPMC_PAGE_SIZE", 100)),
+        timezone=getattr(settings, "SAPMC_TIMEZONE", "UTC"),
         # SAPMC_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS
         **client_settings("SAPMC"),
     )

@@ -67,7 +67,7 @@ def _sync(
 ) -> SyncRun:
     try:
         # The whole listing first: removal is only decided on a complete one.
-        fetched = list(client.iter_campaigns(category=settings.SAPMC_CAMPAIGN_CATEGORY))
+        listing = client.list_campaigns(category=settings.SAPMC_CAMPAIGN_CATEGORY)
     except sapmc.SapmcError as exc:
         run_checkpoint(run, client.stats, [])
         status = (
@@ -77,6 +77,7 @@ def _sync(
         )
         return run_finish(run, status, f"Could not list SAP MC campaigns: {error_text(exc)}")
 
+    fetched = listing.campaigns
     run.progress_total = len(fetched)
     run.outcomes = []
     run_checkpoint(run, client.stats, ["progress_total", "outcomes"])
@@ -91,6 +92,27 @@ def _sync(
         if on_progress is not None:
             on_progress(run)
 
+    if not listing.complete:
+        # What was read is stored; what was not read proves nothing. Marking the unread
+        # campaigns removed would detach live SAP MC campaigns from their Plans.
+        run.outcomes.append(
+            {
+                "listing": "incomplete",
+                "read": len(fetched),
+                "sap_count": listing.count,
+                "duplicates": listing.duplicates,
+                "problems": listing.problems[:20],
+            }
+        )
+        run_checkpoint(run, client.stats, [*COUNT_FIELDS, "outcomes"])
+        return run_finish(
+            run,
+            SyncRun.Status.PARTIAL,
+            f"The SAP MC campaign listing was incomplete ({listing.problem_text()}): "
+            f"{len(fetched)} campaigns read and stored"
+            + (f" of the {listing.count} SAP MC counted" if listing.count is not None else "")
+            + "; none marked removed this run.",
+        )
     seen = {UUID(c.uuid) for c in fetched}
     vanished = [
         pk

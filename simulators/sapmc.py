@@ -11,13 +11,16 @@ import operator
 import re
 import secrets
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from simulators.base import (
     Call,
@@ -29,13 +32,7 @@ from simulators.base import (
 )
 from simulators.faults import Fault, ModeSpec, mode_spec
 from simulators.khoros_data import KhorosData
-from simulators.sapmc_data import (
-    CAMPAIGN_MAX_LENGTHS,
-    REFERENCE_MAX_LENGTHS,
-    Campaign,
-    Reference,
-    SapmcData,
-)
+from simulators.sapmc_data import Campaign, Reference, SapmcData
 
 SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV"
 NAMESPACE = "API_MKT_CAMPAIGN_SRV"
@@ -82,7 +79,13 @@ SAPMC_MODES: dict[str, ModeSpec] = {
 _EXTRA_FIELDS: dict[str, Any] = {"YY1_CampaignPriority_MKT": "HIGH", "CampaignTargetGroup": None}
 
 
-# Entity types: one table drives the JSON, the $filter support and $metadata ---------------------
+# Entity types: read from SAP's EDMX, which is also served as $metadata ---------------------------
+
+# A copy of tests/contracts/sapmc/API_MKT_CAMPAIGN_SRV.xml (SAP API Business Hub): the simulator
+# serves the real service document, and every property, type, length and key comes from it.
+METADATA_FILE = Path(__file__).with_name("API_MKT_CAMPAIGN_SRV.xml")
+_EDM = "{http://schemas.microsoft.com/ado/2008/09/edm}"
+_SAP = "{http://www.sap.com/Protocols/SAPData}"
 
 
 @dataclass(frozen=True)
@@ -92,69 +95,79 @@ class _Property:
     max_length: int | None = None
     nullable: bool = True
     label: str = ""
-    filterable: bool = False
+    filterable: bool = True
 
 
-_CAMPAIGN_PROPERTIES: tuple[_Property, ...] = (
-    _Property("CampaignUUID", "Edm.Guid", nullable=False, label="Campaign UUID", filterable=True),
-    _Property("CampaignID", "Edm.String", CAMPAIGN_MAX_LENGTHS["campaign_id"], label="Campaign ID",
-              filterable=True),
-    _Property("CampaignName", "Edm.String", CAMPAIGN_MAX_LENGTHS["name"], label="Campaign Name"),
-    _Property("CampaignDescription", "Edm.String", label="Description"),
-    _Property("CampaignStartDate", "Edm.DateTime", label="Start Date", filterable=True),
-    _Property("CampaignEndDate", "Edm.DateTime", label="End Date", filterable=True),
-    _Property("CampaignLifecycleStatus", "Edm.String", CAMPAIGN_MAX_LENGTHS["lifecycle_status"],
-              label="Status", filterable=True),
-    _Property("CampaignLifecycleStatusName", "Edm.String", label="Status Name"),
-    _Property("CampaignCategory", "Edm.String", label="Category", filterable=True),
-    _Property("CampaignCategoryName", "Edm.String", label="Category Name"),
-    _Property("MediaType", "Edm.String", label="Media Type"),
-    _Property("MarketingArea", "Edm.String", label="Marketing Area"),
-    _Property("CampaignOwner", "Edm.String", label="Owner"),
-    _Property("CreationDateTime", "Edm.DateTimeOffset", label="Created On"),
-    _Property("LastChangeDateTime", "Edm.DateTimeOffset", label="Changed On", filterable=True),
-)  # fmt: skip
-_REFERENCE_PROPERTIES: tuple[_Property, ...] = (
-    _Property("ExternalCampaignUUID", "Edm.Guid", nullable=False, label="External Campaign UUID",
-              filterable=True),
-    _Property("ExternalCampaignID", "Edm.String", REFERENCE_MAX_LENGTHS["external_campaign_id"],
-              label="External Campaign ID", filterable=True),
-    _Property("CampaignUUID", "Edm.Guid", label="Campaign UUID", filterable=True),
-    _Property("ExternalCampaignName", "Edm.String", REFERENCE_MAX_LENGTHS["name"],
-              label="External Campaign Name"),
-    _Property("ExternalCampaignURL", "Edm.String", REFERENCE_MAX_LENGTHS["url"],
-              label="External Campaign URL"),
-    _Property("Advertiser", "Edm.String", REFERENCE_MAX_LENGTHS["advertiser"], label="Advertiser",
-              filterable=True),
-    _Property("AdvertiserName", "Edm.String", REFERENCE_MAX_LENGTHS["advertiser_name"],
-              label="Advertiser Name"),
-    _Property("ExternalCmpgnManagingParty", "Edm.String", REFERENCE_MAX_LENGTHS["managing_party"],
-              label="Managing Party", filterable=True),
-    _Property("ExternalCmpgnManagingPartyName", "Edm.String",
-              REFERENCE_MAX_LENGTHS["managing_party_name"], label="Managing Party Name"),
-)  # fmt: skip
+def _entity_type(name: str) -> tuple[tuple[_Property, ...], tuple[str, ...], tuple[str, ...]]:
+    """Return (properties, key names, navigation names) of an entity type of the EDMX."""
+    root = ET.fromstring(METADATA_FILE.read_bytes())
+    for node in root.iter(f"{_EDM}EntityType"):
+        if node.get("Name") != name:
+            continue
+        properties = tuple(
+            _Property(
+                name=p.get("Name", ""),
+                edm=p.get("Type", ""),
+                max_length=int(p.get("MaxLength")) if p.get("MaxLength") else None,
+                nullable=p.get("Nullable", "true") != "false",
+                label=p.get(f"{_SAP}label", ""),
+                filterable=p.get(f"{_SAP}filterable", "true") != "false",
+            )
+            for p in node.findall(f"{_EDM}Property")
+        )
+        keys = tuple(ref.get("Name", "") for ref in node.iter(f"{_EDM}PropertyRef"))
+        navigation = tuple(n.get("Name", "") for n in node.findall(f"{_EDM}NavigationProperty"))
+        return properties, keys, navigation
+    raise LookupError(f"entity type {name} is not in {METADATA_FILE.name}")
+
+
+_CAMPAIGN_PROPERTIES, _CAMPAIGN_KEYS, _CAMPAIGN_NAVIGATION = _entity_type("Campaign")
+_REFERENCE_PROPERTIES, _REFERENCE_KEYS, _ = _entity_type("ExternalCampaignReferenceEntityType")
+ENTITY_SETS: tuple[str, ...] = tuple(
+    node.get("Name", "")
+    for node in ET.fromstring(METADATA_FILE.read_bytes()).iter(f"{_EDM}EntitySet")
+)
 CAMPAIGN_TYPE = f"{NAMESPACE}.Campaign"
-REFERENCE_TYPE = f"{NAMESPACE}.ExternalCampaignReference"
+REFERENCE_TYPE = f"{NAMESPACE}.ExternalCampaignReferenceEntityType"
+REFERENCES = "ExternalCampaignReferences"
 
 
 def _campaign_values(campaign: Campaign, data: SapmcData) -> dict[str, Any]:
-    """Python values of a campaign keyed by property name (dates as aware UTC datetimes)."""
+    """Python values of every Campaign property of the EDMX (dates as aware UTC datetimes)."""
+    # Properties the tenant does not use carry SAP's empty values: null where the EDMX allows
+    # it, "" for the names of what is not set.
     return {
-        "CampaignUUID": campaign.uuid,
         "CampaignID": campaign.campaign_id,
+        "CampaignUUID": campaign.uuid,
         "CampaignName": campaign.name,
         "CampaignDescription": campaign.description,
-        "CampaignStartDate": _midnight(campaign.start_date),
-        "CampaignEndDate": _midnight(campaign.end_date),
+        "CampaignScheduleDateTime": None,  # only recurring (scheduled) campaigns have one
+        "CampaignExecutionFrqcyInterval": "",
+        "CampaignExecutionFrqcyUnit": "",
+        "MediaType": campaign.media_type,
+        "MediaTypeName": data.media_type_name(campaign.media_type),
         "CampaignLifecycleStatus": campaign.lifecycle_status,
         "CampaignLifecycleStatusName": data.lifecycle_status_name(campaign.lifecycle_status),
+        "CommunicationCategoryUUID": None,
+        "CommunicationCategoryName": "",
+        "MarketingProgramUUID": None,
+        "MarketingProgramName": "",
+        "CampaignPriority": "",
+        "CampaignPriorityName": "",
+        "MarketingArea": campaign.marketing_area,
+        "MarketingAreaName": data.marketing_area_name(campaign.marketing_area),
         "CampaignCategory": campaign.category,
         "CampaignCategoryName": data.category_name(campaign.category),
-        "MediaType": campaign.media_type,
-        "MarketingArea": campaign.marketing_area,
-        "CampaignOwner": campaign.owner,
+        "CampaignStartDate": _midnight(campaign.start_date, data.timezone),
+        "CampaignEndDate": _midnight(campaign.end_date, data.timezone),
         "CreationDateTime": campaign.created,
         "LastChangeDateTime": campaign.changed,
+        "CampaignOwner": campaign.owner,
+        "CampaignOwnerName": data.user_name(campaign.owner),
+        "CreatedByUser": campaign.owner,
+        "CreatedByUserName": data.user_name(campaign.owner),
+        "LastChangeByUser": campaign.owner,
+        "LastChangeByUserName": data.user_name(campaign.owner),
     }
 
 
@@ -172,8 +185,11 @@ def _reference_values(reference: Reference) -> dict[str, Any]:
     }
 
 
-def _midnight(day: date | None) -> datetime | None:
-    return None if day is None else datetime.combine(day, clock_time(), UTC)
+def _midnight(day: date | None, zone: str = "UTC") -> datetime | None:
+    """The instant SAP MC stores for a day: midnight in the tenant's zone, as aware UTC."""
+    if day is None:
+        return None
+    return datetime.combine(day, clock_time(), ZoneInfo(zone)).astimezone(UTC)
 
 
 def epoch_ms(instant: datetime) -> int:
@@ -182,70 +198,12 @@ def epoch_ms(instant: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-# $metadata ----------------------------------------------------------------------------------
-
-
-def _property_xml(prop: _Property) -> str:
-    attributes = [f'Name="{prop.name}"', f'Type="{prop.edm}"']
-    if not prop.nullable:
-        attributes.append('Nullable="false"')
-    if prop.max_length is not None:
-        attributes.append(f'MaxLength="{prop.max_length}"')
-    if prop.edm == "Edm.DateTime":
-        attributes.append('Precision="0" sap:display-format="Date"')
-    elif prop.edm == "Edm.DateTimeOffset":
-        attributes.append('Precision="7"')
-    attributes.append(f'sap:label="{prop.label}"')
-    if not prop.filterable:
-        attributes.append('sap:filterable="false"')
-    return f"<Property {' '.join(attributes)}/>"
-
-
 def metadata_xml() -> str:
-    """Return the trimmed EDMX document of the service: two entity types and their link."""
-    campaign = "".join(_property_xml(p) for p in _CAMPAIGN_PROPERTIES)
-    reference = "".join(_property_xml(p) for p in _REFERENCE_PROPERTIES)
-    assoc = "assoc_Campaign_ExternalCampaignReference"
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        '<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" '
-        'xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" '
-        'xmlns:sap="http://www.sap.com/Protocols/SAPData">'
-        '<edmx:DataServices m:DataServiceVersion="2.0">'
-        f'<Schema Namespace="{NAMESPACE}" xml:lang="en" sap:schema-version="1" '
-        'xmlns="http://schemas.microsoft.com/ado/2008/09/edm">'
-        '<EntityType Name="Campaign" sap:content-version="1">'
-        '<Key><PropertyRef Name="CampaignUUID"/></Key>'
-        f"{campaign}"
-        f'<NavigationProperty Name="ExternalCampaignReferences" Relationship="{NAMESPACE}.{assoc}" '
-        'FromRole="FromRole_Campaign" ToRole="ToRole_ExternalCampaignReference"/>'
-        "</EntityType>"
-        '<EntityType Name="ExternalCampaignReference" sap:content-version="1">'
-        '<Key><PropertyRef Name="ExternalCampaignUUID"/></Key>'
-        f"{reference}"
-        "</EntityType>"
-        f'<Association Name="{assoc}" sap:content-version="1">'
-        f'<End Type="{CAMPAIGN_TYPE}" Multiplicity="1" Role="FromRole_Campaign"/>'
-        f'<End Type="{REFERENCE_TYPE}" Multiplicity="*" Role="ToRole_ExternalCampaignReference"/>'
-        "</Association>"
-        f'<EntityContainer Name="{NAMESPACE}_Entities" m:IsDefaultEntityContainer="true">'
-        f'<EntitySet Name="Campaigns" EntityType="{CAMPAIGN_TYPE}" sap:content-version="1"/>'
-        f'<EntitySet Name="ExternalCampaignReferences" EntityType="{REFERENCE_TYPE}" '
-        'sap:creatable="false" sap:updatable="false" sap:deletable="false" '
-        'sap:content-version="1"/>'
-        f'<AssociationSet Name="{assoc}_AssocSet" Association="{NAMESPACE}.{assoc}" '
-        'sap:creatable="false" sap:updatable="false" sap:deletable="false">'
-        '<End EntitySet="Campaigns" Role="FromRole_Campaign"/>'
-        '<End EntitySet="ExternalCampaignReferences" Role="ToRole_ExternalCampaignReference"/>'
-        "</AssociationSet>"
-        "</EntityContainer>"
-        "</Schema>"
-        "</edmx:DataServices>"
-        "</edmx:Edmx>"
-    )
+    """Return SAP's EDMX document of API_MKT_CAMPAIGN_SRV, as SAP serves it."""
+    return METADATA_FILE.read_text(encoding="utf-8")
 
 
-# $filter: comparisons joined by "and" -------------------------------------------------------------
+# $filter: OData V2 boolean expressions ----------------------------------------------------------
 
 
 class ODataQueryError(ValueError):
@@ -264,36 +222,67 @@ _FILTER_TOKEN = re.compile(
     r"""\s*(?:
         (?P<typed>(?P<kind>datetimeoffset|datetime|guid)'(?P<body>[^']*)')
       | '(?P<string>(?:[^']|'')*)'
-      | (?P<paren>[()])
+      | (?P<paren>[(),])
+      | (?P<number>[0-9]+)(?![A-Za-z_])
       | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
     )""",
     re.VERBOSE,
 )
 _DATETIME_LITERAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?")
+# String functions of OData V2 (URI conventions 4.5): name -> (argument count, result type).
+_FUNCTIONS: dict[str, tuple[int, str]] = {
+    "substringof": (2, "Edm.Boolean"),
+    "startswith": (2, "Edm.Boolean"),
+    "endswith": (2, "Edm.Boolean"),
+    "tolower": (1, "Edm.String"),
+    "toupper": (1, "Edm.String"),
+    "trim": (1, "Edm.String"),
+    "length": (1, "Edm.Int32"),
+}
+
+Token = tuple[str, str, str]
+Values = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """One `Property op literal` term of a $filter."""
+class _Operand:
+    """A typed value in a $filter: a property, a literal or a function call."""
 
-    name: str
-    op: str
-    value: Any
-
-    def matches(self, values: Mapping[str, Any]) -> bool:
-        actual = values[self.name]
-        if actual is None or self.value is None:
-            # OData: null equals only null, and every ordering against null is false.
-            if self.op == "eq":
-                return actual is None and self.value is None
-            if self.op == "ne":
-                return not (actual is None and self.value is None)
-            return False
-        return _OPERATORS[self.op](actual, self.value)
+    edm: str  # Edm.String, Edm.Guid, ..., Edm.Boolean, Edm.Int32, or "null"
+    evaluate: Callable[[Values], Any]
 
 
-def _tokens(text: str) -> list[tuple[str, str, str]]:
-    tokens: list[tuple[str, str, str]] = []
+def _call_function(name: str, args: list[Any]) -> Any:
+    if any(a is None for a in args):
+        return None  # OData: a function of null is null
+    if name == "substringof":
+        return args[0] in args[1]
+    if name == "startswith":
+        return args[0].startswith(args[1])
+    if name == "endswith":
+        return args[0].endswith(args[1])
+    if name == "tolower":
+        return args[0].lower()
+    if name == "toupper":
+        return args[0].upper()
+    if name == "trim":
+        return args[0].strip()
+    return len(args[0])
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    if left is None or right is None:
+        # OData: null equals only null, and every ordering against null is false.
+        if op == "eq":
+            return left is None and right is None
+        if op == "ne":
+            return not (left is None and right is None)
+        return False
+    return _OPERATORS[op](left, right)
+
+
+def _tokens(text: str) -> list[Token]:
+    tokens: list[Token] = []
     position = 0
     while position < len(text):
         if not text[position:].strip():
@@ -307,28 +296,35 @@ def _tokens(text: str) -> list[tuple[str, str, str]]:
             tokens.append(("string", "", found.group("string").replace("''", "'")))
         elif found.group("paren"):
             tokens.append(("paren", found.group("paren"), ""))
+        elif found.group("number"):
+            tokens.append(("number", found.group("number"), ""))
         else:
             tokens.append(("word", found.group("word"), ""))
         position = found.end()
     return tokens
 
 
-def _literal(token: tuple[str, str, str], prop: _Property) -> Any:
+def _literal(token: Token, edm: str) -> Any:
+    """The value of a literal compared with a value of type edm."""
     kind, text, body = token
     if kind == "word" and text == "null":
         return None
-    if prop.edm == "Edm.String" and kind == "string":
+    if edm == "Edm.String" and kind == "string":
         return body
-    if prop.edm == "Edm.Guid" and kind == "typed" and text == "guid":
+    if edm == "Edm.Boolean" and kind == "word" and text in ("true", "false"):
+        return text == "true"
+    if edm == "Edm.Int32" and kind == "number" and len(text) < 10:
+        return int(text)
+    if edm == "Edm.Guid" and kind == "typed" and text == "guid":
         try:
             return str(uuid.UUID(body))
         except ValueError:
             raise ODataQueryError(f"Invalid guid literal '{body}'") from None
-    if prop.edm == "Edm.DateTime" and kind == "typed" and text == "datetime":
+    if edm == "Edm.DateTime" and kind == "typed" and text == "datetime":
         if not _DATETIME_LITERAL.fullmatch(body):
             raise ODataQueryError(f"Invalid datetime literal '{body}'")
         return datetime.fromisoformat(body[:26]).replace(tzinfo=UTC)
-    if prop.edm == "Edm.DateTimeOffset" and kind == "typed" and text == "datetimeoffset":
+    if edm == "Edm.DateTimeOffset" and kind == "typed" and text == "datetimeoffset":
         try:
             instant = datetime.fromisoformat(body)
         except ValueError:
@@ -336,19 +332,35 @@ def _literal(token: tuple[str, str, str], prop: _Property) -> Any:
         if instant.tzinfo is None:
             raise ODataQueryError(f"datetimeoffset literal '{body}' has no offset")
         return instant.astimezone(UTC)
-    raise ODataQueryError(f"Invalid literal for property {prop.name} of type {prop.edm}")
+    shown = body if kind in ("typed", "string") else text
+    raise ODataQueryError(f"Invalid literal '{shown}' for a value of type {edm}")
 
 
-def parse_filter(text: str, properties: Iterable[_Property]) -> list[Comparison]:
-    """Parse `A eq 'x' and (B ge datetime'...')`; anything else is an ODataQueryError."""
+def _is_literal(token: Token | None) -> bool:
+    if token is None:
+        return False
+    kind, text, _ = token
+    return kind in ("typed", "string", "number") or (
+        kind == "word" and text in ("null", "true", "false")
+    )
+
+
+def parse_filter(text: str, properties: Iterable[_Property]) -> Callable[[Values], bool]:
+    """Parse an OData V2 $filter into a predicate; anything unsupported is an ODataQueryError.
+
+    Supported: eq ne gt ge lt le between a property (or a string function of one) and a literal,
+    `and`, `or`, `not`, parentheses, substringof/startswith/endswith (bare or `eq true|false`),
+    tolower/toupper/trim/length.
+    """
     by_name = {p.name: p for p in properties}
     tokens = _tokens(text)
     position = 0
 
-    def peek() -> tuple[str, str, str] | None:
-        return tokens[position] if position < len(tokens) else None
+    def peek(offset: int = 0) -> Token | None:
+        index = position + offset
+        return tokens[index] if index < len(tokens) else None
 
-    def take() -> tuple[str, str, str]:
+    def take() -> Token:
         nonlocal position
         token = peek()
         if token is None:
@@ -356,35 +368,128 @@ def parse_filter(text: str, properties: Iterable[_Property]) -> list[Comparison]
         position += 1
         return token
 
-    def expression() -> list[Comparison]:
-        terms = term()
-        while (token := peek()) is not None and token[:2] == ("word", "and"):
-            take()
-            terms += term()
-        return terms
+    def expect(paren: str) -> None:
+        if take() != ("paren", paren, ""):
+            raise ODataQueryError(f"$filter: '{paren}' expected")
 
-    def term() -> list[Comparison]:
+    def or_expression() -> Callable[[Values], bool]:
+        terms = [and_expression()]
+        while peek() == ("word", "or", ""):
+            take()
+            terms.append(and_expression())
+        if len(terms) == 1:
+            return terms[0]
+        return lambda values: any(term(values) for term in terms)
+
+    def and_expression() -> Callable[[Values], bool]:
+        terms = [unary()]
+        while peek() == ("word", "and", ""):
+            take()
+            terms.append(unary())
+        if len(terms) == 1:
+            return terms[0]
+        return lambda values: all(term(values) for term in terms)
+
+    def unary() -> Callable[[Values], bool]:
+        if peek() == ("word", "not", ""):
+            take()
+            inner = unary()
+            return lambda values: not inner(values)
         if peek() == ("paren", "(", ""):
             take()
-            inner = expression()
-            if take() != ("paren", ")", ""):
-                raise ODataQueryError("$filter: ')' expected")
+            inner = or_expression()
+            expect(")")
             return inner
+        return comparison()
+
+    def operand() -> _Operand:
         kind, name, _ = take()
+        if kind == "word" and name in _FUNCTIONS and peek() == ("paren", "(", ""):
+            return function(name)
         if kind != "word" or name not in by_name:
             raise ODataQueryError(f"$filter on '{name}' is not supported")
         prop = by_name[name]
         if not prop.filterable:
             raise ODataQueryError(f"Property {name} is not filterable")
-        kind, op, _ = take()
-        if kind != "word" or op not in _OPERATORS:
-            raise ODataQueryError(f"$filter operator '{op}' is not supported")
-        return [Comparison(name, op, _literal(take(), prop))]
+        return _Operand(prop.edm, lambda values: values[prop.name])
 
-    comparisons = expression()
+    def function(name: str) -> _Operand:
+        arity, result = _FUNCTIONS[name]
+        expect("(")
+        args: list[_Operand] = []
+        while True:
+            if _is_literal(peek()):
+                value = _literal(take(), "Edm.String")
+                args.append(_Operand("Edm.String", lambda values, value=value: value))
+            else:
+                args.append(operand())
+            if args[-1].edm != "Edm.String":
+                raise ODataQueryError(f"{name}() takes strings, not {args[-1].edm}")
+            if peek() != ("paren", ",", ""):
+                break
+            take()
+        expect(")")
+        if len(args) != arity:
+            raise ODataQueryError(f"{name}() takes {arity} argument(s), got {len(args)}")
+        return _Operand(
+            result, lambda values: _call_function(name, [a.evaluate(values) for a in args])
+        )
+
+    def comparison() -> Callable[[Values], bool]:
+        left = operand()
+        following = peek()
+        if following is None or following[0] != "word" or following[1] not in _OPERATORS:
+            if left.edm == "Edm.Boolean":
+                return lambda values: left.evaluate(values) is True
+            shown = following[1] if following else "the end"
+            raise ODataQueryError(f"$filter operator expected, got '{shown}'")
+        op = take()[1]
+        right = _literal(take(), left.edm)
+        if left.edm == "Edm.Boolean" and op not in ("eq", "ne"):
+            raise ODataQueryError(f"$filter operator '{op}' does not apply to a boolean")
+        return lambda values: _compare(op, left.evaluate(values), right)
+
+    predicate = or_expression()
     if position != len(tokens):
         raise ODataQueryError(f"$filter: unsupported expression at '{tokens[position][1]}'")
-    return comparisons
+    return predicate
+
+
+def parse_orderby(text: str, properties: Iterable[_Property]) -> list[tuple[str, bool]]:
+    """Parse `A, B desc` into [(name, descending)]."""
+    by_name = {p.name for p in properties}
+    order: list[tuple[str, bool]] = []
+    for part in text.split(","):
+        words = part.split()
+        if not words or len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
+            raise ODataQueryError(f"Invalid $orderby clause '{part.strip()}'")
+        if words[0] not in by_name:
+            raise ODataQueryError(f"Property '{words[0]}' cannot be used in $orderby")
+        order.append((words[0], len(words) == 2 and words[1] == "desc"))
+    return order
+
+
+def parse_select(
+    text: str, properties: Iterable[_Property], navigation: Iterable[str]
+) -> frozenset[str] | None:
+    """Parse `A,B,Nav` into the names to send; None for every property (`*` or nothing)."""
+    names = {p.name for p in properties} | set(navigation)
+    wanted = {part.strip() for part in text.split(",")}
+    if "*" in wanted:
+        return None
+    unknown = sorted(wanted - names)
+    if unknown:
+        raise ODataQueryError(f"Property '{unknown[0]}' cannot be selected")
+    return frozenset(wanted)
+
+
+def _sort(items: list[Any], values: Callable[[Any], Values], order: list[tuple[str, bool]]) -> None:
+    # Stable sorts from the last key to the first; null sorts before every value (OData V2).
+    for name, descending in reversed(order):
+        items.sort(
+            key=lambda item: (values(item)[name] is not None, values(item)[name] or ""),
+            reverse=descending,
+        )
 
 
 # Requests -----------------------------------------------------------------------------------
@@ -398,12 +503,14 @@ class _Call(Call):
 
 @dataclass(frozen=True)
 class _Options:
-    comparisons: list[Comparison]
+    predicate: Callable[[Values], bool] | None
     top: int | None
     skip: int
     token: int
     inlinecount: bool
     expand: bool
+    select: frozenset[str] | None  # None: every property
+    orderby: list[tuple[str, bool]]
 
 
 Handler = Callable[["SapmcSimulator", _Call], Response]
@@ -418,8 +525,19 @@ class _Route:
 
 _GUID_KEY = r"\((?:{key}=)?guid'(?P<{group}>[^']*)'\)"
 _SUPPORTED_OPTIONS = frozenset(
-    {"$format", "$filter", "$top", "$skip", "$skiptoken", "$inlinecount", "$expand"}
+    {
+        "$format",
+        "$filter",
+        "$top",
+        "$skip",
+        "$skiptoken",
+        "$inlinecount",
+        "$expand",
+        "$select",
+        "$orderby",
+    }
 )
+_COUNT_SEGMENT = "/$count"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "MERGE", "DELETE"})
 
 
@@ -505,6 +623,24 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         body: bytes,
         start_response: StartResponse,
     ) -> Iterable[bytes]:
+        answer = self._serve_method(environ, method, path, body, start_response)
+        if method != "HEAD":
+            return answer
+        # HEAD: the headers of the GET without its body, whatever the answer (SAP's clients
+        # fetch a CSRF token so, on the service root with X-CSRF-Token: Fetch).
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+        return []
+
+    def _serve_method(
+        self,
+        environ: dict[str, Any],
+        method: str,
+        path: str,
+        body: bytes,
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         query = dict(pairs)
         user, authorised = self._check_auth(environ.get("HTTP_AUTHORIZATION"))
@@ -523,18 +659,38 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
             return self._send(self._unauthorized(), start_response, entry)
         if method in _WRITE_METHODS:
             return self._send(self._write(environ), start_response, entry)
-        if method != "GET":
+        if method not in ("GET", "HEAD"):
             response = odata_error(405, "/IWFND/CM_BEC/026", f"Method {method} is not allowed")
             return self._send(response, start_response, entry)
+        return self._answer_get(
+            environ, path, query, pairs, route, args, subpath, entry, start_response
+        )
+
+    def _answer_get(
+        self,
+        environ: dict[str, Any],
+        path: str,
+        query: dict[str, str],
+        pairs: list[tuple[str, str]],
+        route: _Route | None,
+        args: dict[str, str],
+        subpath: str,
+        entry: dict[str, Any],
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
         if route is None:
-            if path == SERVICE_PATH or path.startswith(SERVICE_PATH + "/"):
+            entity_set = re.split(r"[(/]", subpath, maxsplit=1)[0]
+            if entity_set in ENTITY_SETS:
+                # Declared in SAP's $metadata, but nothing the bridge reads: say so plainly.
+                message = f"The simulator does not serve the entity set '{entity_set}'"
+                response = odata_error(501, "/IWBEP/CM_MGW_RT/000", message)
+            elif path == SERVICE_PATH or path.startswith(SERVICE_PATH + "/"):
                 segment = path[len(SERVICE_PATH) + 1 :]
                 message = f"Resource not found for segment '{segment}'"
                 response = odata_error(404, "/IWBEP/CM_MGW_RT/021", message)
             else:
                 response = _html(404, "Not Found", "<p>Service cannot be reached</p>")
             return self._send(response, start_response, entry)
-
         page = self._page_number(query) if route.name in LIST_ROUTES else None
         applied = self._take_faults(route.name, page, entry)
         call = _Call(
@@ -555,10 +711,17 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         subpath = path[len(SERVICE_PATH) :].lstrip("/")
         if subpath.endswith("/"):
             subpath = subpath.rstrip("/")
+        counted = subpath.endswith(_COUNT_SEGMENT)
+        target = subpath[: -len(_COUNT_SEGMENT)] if counted else subpath
         for route in _ROUTES:
-            found = route.pattern.fullmatch(subpath)
+            found = route.pattern.fullmatch(target)
             if found is not None:
-                return route, found.groupdict(), subpath
+                args = found.groupdict()
+                if counted:
+                    if route.name not in LIST_ROUTES or "reference" in args:
+                        break  # $count of a single entity does not exist
+                    args["$count"] = "1"
+                return route, args, target
         return None, {}, subpath
 
     def _check_auth(self, header: str | None) -> tuple[str | None, bool]:
@@ -638,10 +801,27 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
     # OData ---------------------------------------------------------------------------------
 
     def _service(self, call: _Call) -> Response:
+        wanted = call.query.get("$format")
+        if wanted is None and "json" not in call.environ.get("HTTP_ACCEPT", "").lower():
+            # SAP Gateway's default: the AtomPub service document.
+            return Response(200, self._service_document(call).encode(), XML)
         if problem := self._format_problem(call):
             return problem
-        payload = {"d": {"EntitySets": ["Campaigns", "ExternalCampaignReferences"]}}
+        payload = {"d": {"EntitySets": list(ENTITY_SETS)}}
         return Response(200, _json_body(payload), JSON)
+
+    def _service_document(self, call: _Call) -> str:
+        collections = "".join(
+            f'<app:collection href="{name}"><atom:title>{name}</atom:title></app:collection>'
+            for name in ENTITY_SETS
+        )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<app:service xml:base="{self._service_url(call)}/" '
+            'xmlns:app="http://www.w3.org/2007/app" xmlns:atom="http://www.w3.org/2005/Atom">'
+            f"<app:workspace><atom:title>Data</atom:title>{collections}</app:workspace>"
+            "</app:service>"
+        )
 
     def _metadata(self, call: _Call) -> Response:
         return Response(200, metadata_xml().encode(), XML)
@@ -655,13 +835,15 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
             campaigns,
             _CAMPAIGN_PROPERTIES,
             lambda c: _campaign_values(c, data),
-            lambda c, expand: self._campaign_json(c, data, call, expand),
-            expandable=True,
+            lambda c, options: self._campaign_json(c, data, call, options),
+            navigation=_CAMPAIGN_NAVIGATION,
         )
 
     def _campaign(self, call: _Call) -> Response:
         try:
-            options = self._options(call, single=True, expandable=True, properties=())
+            options = self._options(
+                call, single=True, properties=_CAMPAIGN_PROPERTIES, navigation=_CAMPAIGN_NAVIGATION
+            )
         except ODataQueryError as exc:
             return odata_error(400, "/IWBEP/CM_MGW_RT/022", str(exc))
         key = _guid(call.args["uuid"])
@@ -674,7 +856,7 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
             return _not_found("Campaign", call.args["uuid"])
         if problem := self._format_problem(call):
             return problem
-        return self._entity(self._campaign_json(campaign, data, call, options.expand))
+        return self._entity(self._campaign_json(campaign, data, call, options))
 
     def _references(self, call: _Call) -> Response:
         with self._lock:
@@ -689,7 +871,9 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
                 references = data.references
         if "reference" in call.args:
             try:
-                self._options(call, single=True, expandable=False, properties=())
+                options = self._options(
+                    call, single=True, properties=_REFERENCE_PROPERTIES, navigation=()
+                )
             except ODataQueryError as exc:
                 return odata_error(400, "/IWBEP/CM_MGW_RT/022", str(exc))
             key = _guid(call.args["reference"])
@@ -698,14 +882,14 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
                 return _not_found("ExternalCampaignReference", call.args["reference"])
             if problem := self._format_problem(call):
                 return problem
-            return self._entity(self._reference_json(found, call))
+            return self._entity(self._reference_json(found, call, options.select))
         return self._list(
             call,
             references,
             _REFERENCE_PROPERTIES,
             _reference_values,
-            lambda r, expand: self._reference_json(r, call),
-            expandable=False,
+            lambda r, options: self._reference_json(r, call, options.select),
+            navigation=(),
         )
 
     def _entity(self, item: dict[str, Any]) -> Response:
@@ -717,20 +901,34 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         items: list[Any],
         properties: tuple[_Property, ...],
         values: Callable[[Any], Mapping[str, Any]],
-        to_json: Callable[[Any, bool], dict[str, Any]],
+        to_json: Callable[[Any, _Options], dict[str, Any]],
         *,
-        expandable: bool,
+        navigation: tuple[str, ...],
     ) -> Response:
+        counting = "$count" in call.args
         try:
             options = self._options(
-                call, single=False, expandable=expandable, properties=properties
+                call, single=False, properties=properties, navigation=navigation
             )
+            if counting and (options.inlinecount or options.expand or options.select):
+                raise ODataQueryError("$count takes $filter only (and $top/$skip)")
         except ODataQueryError as exc:
             return odata_error(400, "/IWBEP/CM_MGW_RT/022", str(exc))
+        if options.predicate is not None:
+            predicate = options.predicate
+            items = [i for i in items if predicate(values(i))]
+        if options.orderby:
+            items = list(items)
+            _sort(items, values, options.orderby)
+        if counting:
+            # /$count is a plain-text number (no $format) of the matching entities; the
+            # simulator applies $skip/$top too when given (the bridge never sends them here).
+            counted = items[options.skip :]
+            if options.top is not None:
+                counted = counted[: options.top]
+            return Response(200, str(len(counted)).encode(), "text/plain; charset=utf-8")
         if problem := self._format_problem(call):
             return problem
-        if options.comparisons:
-            items = [i for i in items if _all_match(options.comparisons, values(i))]
         # $skip/$top select a window of the collection; server-driven paging then hands the
         # window out page_size items at a time, $skiptoken being the offset inside the window.
         window = items[options.skip :]
@@ -744,7 +942,7 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
             page = [previous, *page]
         if call.mod("empty_page"):
             page = []  # a glitch mid-listing: the links and the count stay as they were
-        feed: dict[str, Any] = {"results": [to_json(item, options.expand) for item in page]}
+        feed: dict[str, Any] = {"results": [to_json(item, options) for item in page]}
         if options.inlinecount and not call.mod("missing_count"):
             feed["__count"] = str(len(items))  # V2 JSON carries the count as a string
         if start + self.page_size < len(window):
@@ -769,31 +967,37 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         call: _Call,
         *,
         single: bool,
-        expandable: bool,
         properties: tuple[_Property, ...],
+        navigation: tuple[str, ...],
     ) -> _Options:
         query = call.query
         for name in query:
             if name.startswith("$") and name not in _SUPPORTED_OPTIONS:
                 raise ODataQueryError(f"System query option '{name}' is not supported")
         if single:
-            for name in ("$filter", "$top", "$skip", "$skiptoken", "$inlinecount"):
+            for name in ("$filter", "$top", "$skip", "$skiptoken", "$inlinecount", "$orderby"):
                 if name in query:
                     raise ODataQueryError(f"System query option '{name}' is not allowed here")
         expand = query.get("$expand", "").strip()
-        if expand and (not expandable or expand != "ExternalCampaignReferences"):
+        if expand and expand not in navigation:
             raise ODataQueryError(f"Navigation property '{expand}' cannot be expanded")
+        if expand and expand != REFERENCES:
+            raise ODataQueryError(f"The simulator does not serve '{expand}'")
         inlinecount = query.get("$inlinecount", "none")
         if inlinecount not in ("allpages", "none"):
             raise ODataQueryError(f"Invalid value '{inlinecount}' of $inlinecount")
         text = query.get("$filter", "").strip()
+        select = query.get("$select", "").strip()
+        orderby = query.get("$orderby", "").strip()
         return _Options(
-            comparisons=parse_filter(text, properties) if text else [],
+            predicate=parse_filter(text, properties) if text else None,
             top=_count_option(query, "$top"),
             skip=_count_option(query, "$skip") or 0,
             token=_count_option(query, "$skiptoken") or 0,
             inlinecount=inlinecount == "allpages",
             expand=bool(expand),
+            select=parse_select(select, properties, navigation) if select else None,
+            orderby=parse_orderby(orderby, properties) if orderby else [],
         )
 
     def _format_problem(self, call: _Call) -> Response | None:
@@ -823,33 +1027,44 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         return f"{self._base_url(call.environ)}{path}" + (f"?{query}" if query else "")
 
     def _campaign_json(
-        self, campaign: Campaign, data: SapmcData, call: _Call, expand: bool
+        self, campaign: Campaign, data: SapmcData, call: _Call, options: _Options
     ) -> dict[str, Any]:
         uri = f"{self._service_url(call)}/Campaigns(guid'{campaign.uuid}')"
         item: dict[str, Any] = {"__metadata": {"id": uri, "uri": uri, "type": CAMPAIGN_TYPE}}
-        item.update(self._wire(_campaign_values(campaign, data), _CAMPAIGN_PROPERTIES, call))
-        if expand:
-            references = [self._reference_json(r, call) for r in campaign.references]
-            item["ExternalCampaignReferences"] = {"results": references}
-        else:
-            deferred = {"uri": f"{uri}/ExternalCampaignReferences"}
-            item["ExternalCampaignReferences"] = {"__deferred": deferred}
+        values = _campaign_values(campaign, data)
+        item.update(self._wire(values, _CAMPAIGN_PROPERTIES, call, options.select))
+        for name in _CAMPAIGN_NAVIGATION:
+            if options.select is not None and name not in options.select:
+                continue
+            if name == REFERENCES and options.expand:
+                references = [self._reference_json(r, call, None) for r in campaign.references]
+                item[name] = {"results": references}
+            else:
+                item[name] = {"__deferred": {"uri": f"{uri}/{name}"}}
         return item
 
-    def _reference_json(self, reference: Reference, call: _Call) -> dict[str, Any]:
+    def _reference_json(
+        self, reference: Reference, call: _Call, select: frozenset[str] | None
+    ) -> dict[str, Any]:
         key = reference.external_campaign_uuid
         uri = f"{self._service_url(call)}/ExternalCampaignReferences(guid'{key}')"
         item: dict[str, Any] = {"__metadata": {"id": uri, "uri": uri, "type": REFERENCE_TYPE}}
-        item.update(self._wire(_reference_values(reference), _REFERENCE_PROPERTIES, call))
+        item.update(self._wire(_reference_values(reference), _REFERENCE_PROPERTIES, call, select))
         return item
 
     def _wire(
-        self, values: Mapping[str, Any], properties: tuple[_Property, ...], call: _Call
+        self,
+        values: Mapping[str, Any],
+        properties: tuple[_Property, ...],
+        call: _Call,
+        select: frozenset[str] | None,
     ) -> dict[str, Any]:
         offset_variant = call.mod("date_offset_variant") is not None
         upper = call.mod("guids_upper") is not None
         item: dict[str, Any] = {}
         for prop in properties:
+            if select is not None and prop.name not in select:
+                continue
             value = values[prop.name]
             if value is None:
                 item[prop.name] = None
@@ -873,10 +1088,6 @@ _PATH_SAFE = "/()'$,:=@"
 def _not_found(entity: str, key: str) -> Response:
     message = f"Resource not found for segment '{entity}' with key guid'{key}'"
     return odata_error(404, "/IWBEP/CM_MGW_RT/021", message)
-
-
-def _all_match(comparisons: list[Comparison], values: Mapping[str, Any]) -> bool:
-    return all(comparison.matches(values) for comparison in comparisons)
 
 
 def _guid(text: str) -> str | None:
@@ -927,8 +1138,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--company-name", default="Acme", help="as for khoros")
     parser.add_argument("--timezone", default="America/Chicago", help="as for khoros")
     parser.add_argument("--campaigns-per-initiative", type=int, default=3)
-    parser.add_argument("--other-category", type=int, default=5, help="EMAIL campaigns")
+    parser.add_argument("--other-category", type=int, default=5, help="campaigns of category Z02")
     parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, help="per answer")
+    parser.add_argument(
+        "--sap-timezone",
+        default="UTC",
+        help="the tenant's time zone: campaign dates are midnights there (SAPMC_TIMEZONE)",
+    )
 
 
 def build_app(args: argparse.Namespace) -> SapmcSimulator:
@@ -949,6 +1165,7 @@ def build_app(args: argparse.Namespace) -> SapmcSimulator:
         campaigns_per_initiative=args.campaigns_per_initiative,
         other_category=args.other_category,
         seed=args.seed,
+        timezone=args.sap_timezone,
     )
     return SapmcSimulator(data, user=args.user, password=args.password, page_size=args.page_size)
 

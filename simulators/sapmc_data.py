@@ -7,16 +7,29 @@ import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from simulators.khoros_data import KhorosData, Plan
 
 # Customer configuration in a real tenant (the bridge reads them from settings): these are the
-# values of the demo tenant.
-KHOROS_CATEGORY = "KHOROS"
-OTHER_CATEGORY = "EMAIL"
+# values of the demo tenant. CampaignCategory is at most 3 characters (SAP's own codes look like
+# "A1"); customer-defined ones conventionally start with Y or Z: Z01 files the Khoros external
+# campaigns (the default of SAPMC_CAMPAIGN_CATEGORY), Z02 the tenant's email campaigns.
+KHOROS_CATEGORY = "Z01"
+OTHER_CATEGORY = "Z02"
 CATEGORIES: dict[str, str] = {
     KHOROS_CATEGORY: "Khoros External Campaign",
     OTHER_CATEGORY: "Email Campaign",
+}
+MEDIA_TYPES: dict[str, str] = {"SOCIAL": "Social Media", "EMAIL": "Email"}
+MARKETING_AREAS: dict[str, str] = {"CXXGLOBAL": "Global Marketing", "CXXUS": "US Marketing"}
+# SAP user names (at most 12 characters) and the full names SAP MC shows for them.
+USERS: dict[str, str] = {
+    "MKT_MANAGER": "Marketing Manager",
+    "JSMITH": "John Smith",
+    "AMUELLER": "Anna Mueller",
+    "LCHEN": "Li Chen",
+    "PDUBOIS": "Pierre Dubois",
 }
 LIFECYCLE_STATUSES: dict[str, str] = {
     "1": "In Preparation",
@@ -35,7 +48,12 @@ _REFERENCE_NAMESPACE = uuid.UUID("5f0c8f2e-4c1b-4f7e-9a53-7d0e9e5b7c11")
 CAMPAIGN_MAX_LENGTHS: dict[str, int] = {
     "campaign_id": 10,
     "name": 40,
+    "description": 1000,
     "lifecycle_status": 1,
+    "category": 3,
+    "media_type": 40,
+    "marketing_area": 40,
+    "owner": 12,
 }
 REFERENCE_MAX_LENGTHS: dict[str, int] = {
     "external_campaign_id": 32,
@@ -54,8 +72,8 @@ _KHOROS_THEMES = (
 _OTHER_THEMES = (
     "Newsletter", "Win-back Mailing", "Welcome Series", "Event Invitation", "Survey Follow-up",
 )  # fmt: skip
-_OWNERS = ("MKT_MANAGER", "JSMITH", "AMUELLER", "LCHEN", "PDUBOIS")
-_AREAS = ("CXXGLOBAL", "CXXUS")
+_OWNERS = tuple(USERS)
+_AREAS = tuple(MARKETING_AREAS)
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,8 @@ class SapmcData:
     seed: int
     khoros: KhorosData
     today: date
+    # The tenant's time zone: campaign start and end dates are midnight there (as instants).
+    timezone: str = "UTC"
     categories: dict[str, str] = field(default_factory=lambda: dict(CATEGORIES))
     lifecycle_statuses: dict[str, str] = field(default_factory=lambda: dict(LIFECYCLE_STATUSES))
     _campaigns: dict[str, Campaign] = field(default_factory=dict, repr=False)
@@ -161,6 +181,7 @@ class SapmcData:
         other_category: int = 5,
         seed: int = 1,
         today: date | None = None,
+        timezone: str = "UTC",
     ) -> SapmcData:
         """Build a deterministic tenant over the Initiatives and Plans of khoros."""
         # campaigns_per_initiative Khoros campaigns per Initiative, dated over its Plans, every
@@ -168,7 +189,8 @@ class SapmcData:
         if campaigns_per_initiative < 0 or other_category < 0:
             raise ValueError("campaign counts must not be negative")
         khoros = khoros if khoros is not None else KhorosData.generate(seed=seed)
-        data = cls(seed=seed, khoros=khoros, today=today or khoros.today)
+        ZoneInfo(timezone)  # an unknown zone fails here, not on the first request
+        data = cls(seed=seed, khoros=khoros, today=today or khoros.today, timezone=timezone)
         rng = random.Random(f"sapmc:{seed}")
         khoros_index = 0
         for initiative in khoros.initiatives:
@@ -287,6 +309,15 @@ class SapmcData:
 
     def lifecycle_status_name(self, code: str) -> str:
         return self.lifecycle_statuses.get(code, "")
+
+    def media_type_name(self, code: str) -> str:
+        return MEDIA_TYPES.get(code, code.title())
+
+    def marketing_area_name(self, code: str) -> str:
+        return MARKETING_AREAS.get(code, code)
+
+    def user_name(self, user: str) -> str:
+        return USERS.get(user, user)
 
     # Writes (used by the simulator's mutation helpers) -----------------------------------------
 

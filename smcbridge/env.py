@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -17,6 +18,34 @@ T = TypeVar("T")
 def env_str(name: str, default: str = "", *, environ: Mapping[str, str] = os.environ) -> str:
     """Return the variable as a stripped string, or the default when unset."""
     return environ.get(name, default).strip()
+
+
+def env_code(
+    name: str, default: str, *, max_length: int, environ: Mapping[str, str] = os.environ
+) -> str:
+    """Return the variable as a non-empty code of at most max_length characters."""
+    # For codes that go into an upstream filter: a longer one can never match, so every
+    # listing would come back empty instead of failing at start-up.
+    value = env_str(name, default, environ=environ)
+    if not value:
+        raise ImproperlyConfigured(f"{name} must not be empty")
+    if len(value) > max_length:
+        raise ImproperlyConfigured(
+            f"{name} must be at most {max_length} characters; got {value!r} ({len(value)})"
+        )
+    return value
+
+
+def env_timezone(name: str, default: str, *, environ: Mapping[str, str] = os.environ) -> str:
+    """Return the variable as a checked IANA time zone name (Europe/Berlin, UTC)."""
+    value = env_str(name, default, environ=environ)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} must be an IANA time zone name such as Europe/Berlin or UTC; got {value!r}"
+        ) from None
+    return value
 
 
 def env_bool(name: str, default: bool = False, *, environ: Mapping[str, str] = os.environ) -> bool:

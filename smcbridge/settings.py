@@ -12,11 +12,13 @@ from django.core.exceptions import ImproperlyConfigured
 from smcbridge.env import (
     distinct_field_ids,
     env_bool,
+    env_code,
     env_float,
     env_int,
     env_list,
     env_mapping,
     env_str,
+    env_timezone,
     positive_int,
 )
 
@@ -176,7 +178,11 @@ KHOROS_EXPORT_POLL_BASE = env_float("KHOROS_EXPORT_POLL_BASE", 2.0, minimum=0.0)
 SAPMC_BASE_URL = env_str("SAPMC_BASE_URL", "http://127.0.0.1:8702")
 SAPMC_USER = env_str("SAPMC_USER", "demo-user")
 SAPMC_PASSWORD = env_str("SAPMC_PASSWORD", "demo-password")
-SAPMC_CAMPAIGN_CATEGORY = env_str("SAPMC_CAMPAIGN_CATEGORY", "KHOROS")
+# CampaignCategory is at most 3 characters in SAP's EDMX (standard codes look like "A1");
+# customer categories are commonly Y../Z..: the demo tenant files Khoros campaigns under Z01.
+SAPMC_CAMPAIGN_CATEGORY = env_code("SAPMC_CAMPAIGN_CATEGORY", "Z01", max_length=3)
+# SAP MC's time zone: CampaignStartDate/EndDate are instants, read as days in this zone.
+SAPMC_TIMEZONE = env_timezone("SAPMC_TIMEZONE", "UTC")
 SAPMC_TIMEOUT_CONNECT = env_float("SAPMC_TIMEOUT_CONNECT", 5.0, minimum=0.1)
 SAPMC_TIMEOUT_READ = env_float("SAPMC_TIMEOUT_READ", 30.0, minimum=0.1)
 SAPMC_MAX_RETRIES = env_int("SAPMC_MAX_RETRIES", 4, minimum=0)

@@ -142,7 +142,7 @@ def live_sapmc(
 ) -> Iterator[LiveSapmc]:
     """Start a seeded SAP MC simulator linked to `live_khoros` and point the settings at it."""
     from simulators.sapmc import SapmcSimulator
-    from simulators.sapmc_data import SapmcData
+    from simulators.sapmc_data import KHOROS_CATEGORY, SapmcData
     from simulators.server import start_in_thread
 
     data = SapmcData.generate(khoros=live_khoros.data, seed=7, **sapmc_seed)
@@ -151,7 +151,7 @@ def live_sapmc(
         settings.SAPMC_BASE_URL = server.base_url
         settings.SAPMC_USER = "comm-user"
         settings.SAPMC_PASSWORD = SAPMC_PASSWORD
-        settings.SAPMC_CAMPAIGN_CATEGORY = "KHOROS"
+        settings.SAPMC_CAMPAIGN_CATEGORY = KHOROS_CATEGORY
         settings.SAPMC_TIMEOUT_CONNECT = 2.0
         settings.SAPMC_TIMEOUT_READ = 2.0
         settings.SAPMC_MAX_RETRIES = 3

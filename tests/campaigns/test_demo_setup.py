@@ -39,6 +39,9 @@ def test_demo_setup_syncs_and_creates_users_with_disjoint_grants(live_khoros, li
     assert len(maria) == len(tom) == 2 and not maria & tom
     text = out.getvalue()
     assert "http://127.0.0.1:8000/" in text and "maria" in text and "bridge-admin-2026" in text
+    assert "(campaign category Z01, time zone UTC)" in text
+    assert "holds no campaign of category" not in text
+    assert {c.category for c in ExternalCampaign.objects.all()} == {"Z01"}
 
     # Running it again (a second `make run`) changes nothing but adds a run.
     call_command("demo_setup", "--wait", "2", stdout=StringIO())
@@ -61,3 +64,14 @@ def test_against_real_systems_no_demo_users_are_created(live_khoros, live_sapmc,
     call_command("demo_setup", "--no-demo-users", "--wait", "2", stdout=out)
     assert get_user_model().objects.count() == 0
     assert "createsuperuser" in out.getvalue()
+
+
+def test_a_category_that_lists_nothing_is_pointed_out(live_khoros, live_sapmc, settings):
+    settings.KHOROS_EXPORT_POLL_BASE = 0.05
+    settings.SAPMC_CAMPAIGN_CATEGORY = "A1"  # an SAP standard code the demo tenant does not use
+    out = StringIO()
+    call_command("demo_setup", "--no-demo-users", "--wait", "2", stdout=out)
+    assert SyncRun.objects.get(kind="sapmc_campaigns").status == SyncRun.Status.SUCCEEDED
+    assert "SAP MC holds no campaign of category 'A1': check SAPMC_CAMPAIGN_CATEGORY" in (
+        out.getvalue()
+    )

@@ -23,7 +23,7 @@ from campaigns.sapmc import (
 )
 from simulators.khoros_data import KhorosData
 from simulators.sapmc import SapmcSimulator
-from simulators.sapmc_data import KHOROS_CATEGORY, SapmcData
+from simulators.sapmc_data import KHOROS_CATEGORY, OTHER_CATEGORY, SapmcData
 from simulators.sapmc_data import Campaign as SeededCampaign
 from simulators.server import start_in_thread
 from tests.http_helpers import Live, serving, unused_port
@@ -134,7 +134,7 @@ def assert_no_secret(*texts: str) -> None:
 
 
 def test_reads_every_khoros_campaign_with_its_references(env: Sapmc, client: SapmcClient) -> None:
-    campaigns = list(client.iter_campaigns(category="KHOROS"))
+    campaigns = list(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert [read(c) for c in campaigns] == SEEDED
     assert len(SEEDED) == 120 and sum(bool(c.references) for c in campaigns) >= 30
     assert all(c.created and c.created.tzinfo == UTC for c in campaigns)
@@ -148,20 +148,20 @@ def test_reads_every_khoros_campaign_with_its_references(env: Sapmc, client: Sap
         ("100", None),
     ]
     first = logged[0]
-    assert first["query"]["$filter"] == "CampaignCategory eq 'KHOROS'"
+    assert first["query"]["$filter"] == f"CampaignCategory eq '{KHOROS_CATEGORY}'"
     assert first["query"]["$expand"] == "ExternalCampaignReferences"
     assert first["query"]["$top"] == "100" and first["query"]["$format"] == "json"
     assert all(e["user"] == USER and e["status"] == 200 for e in logged)
 
 
 def test_other_categories_stay_out_and_quotes_are_escaped(env: Sapmc, client: SapmcClient) -> None:
-    emails = list(client.iter_campaigns(category="EMAIL"))
-    assert len(emails) == 6 and {c.category for c in emails} == {"EMAIL"}
-    assert list(client.iter_campaigns(category="O'Brien")) == []
-    env.sim.add_campaign(category="O'Brien", name="Quoted")
-    [quoted] = client.iter_campaigns(category="O'Brien")
+    emails = list(client.iter_campaigns(category=OTHER_CATEGORY))
+    assert len(emails) == 6 and {c.category for c in emails} == {OTHER_CATEGORY}
+    assert list(client.iter_campaigns(category="O'B")) == []
+    env.sim.add_campaign(category="O'B", name="Quoted")
+    [quoted] = client.iter_campaigns(category="O'B")
     assert quoted.name == "Quoted" and quoted.references == ()
-    assert env.logged("campaigns")[-1]["query"]["$filter"] == "CampaignCategory eq 'O''Brien'"
+    assert env.logged("campaigns")[-1]["query"]["$filter"] == "CampaignCategory eq 'O''B'"
 
 
 @pytest.mark.parametrize(("client_page", "server_page"), [(30, 50), (100, 1000), (7, 3)])
@@ -173,28 +173,91 @@ def test_any_mix_of_client_windows_and_server_pages_reads_everything(
         start_in_thread(sim) as server,
         env.client(base_url=server.base_url, page_size=client_page) as client,
     ):
-        assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
+        assert [read(c) for c in client.iter_campaigns(category=KHOROS_CATEGORY)] == SEEDED
 
 
-def test_without_next_links_the_count_keeps_the_windows_going(
+def test_a_missing_next_link_mid_window_leaves_the_listing_incomplete(
     env: Sapmc, client: SapmcClient
 ) -> None:
+    # Spec-true since issue 8: $skip advances by the positions asked (100), not by the results
+    # received (50); the 50 positions the server neither sent nor linked stay unread and the
+    # listing says so instead of passing for whole.
     env.sim.add_fault("campaigns", "missing_next", count=None)
-    assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED[:50] + SEEDED[100:]
+    assert not listing.complete and listing.count == 120 and listing.duplicates == 0
+    assert listing.problems == [
+        "SAP MC sent 50 new of the 100 campaigns at $skip=0 (of 120) with no link to the rest",
+        "read 70 campaigns of the 120 SAP MC counted",
+    ]
     skips = [e["query"]["$skip"] for e in env.logged("campaigns")]
-    assert skips == ["0", "50", "100"]
+    assert skips == ["0", "100"]
+    got: list[Campaign] = []
+    with pytest.raises(sapmc.SapmcIncompleteListingError, match="no link to the rest") as gap:
+        got.extend(client.iter_campaigns(category=KHOROS_CATEGORY))
+    assert len(got) == 70 and gap.value.retryable and gap.value.listing.campaigns == got
 
 
-def test_duplicates_relative_links_and_payload_variants_read_the_same(
-    env: Sapmc, client: SapmcClient
-) -> None:
-    for mode in ("duplicates", "next_relative", "date_offset_variant", "guids_upper"):
+def test_relative_links_and_payload_variants_read_the_same(env: Sapmc, client: SapmcClient) -> None:
+    for mode in ("next_relative", "date_offset_variant", "guids_upper"):
         env.sim.add_fault("campaigns", mode, count=None)
     env.sim.add_fault("campaigns", "extra_fields", count=None)
-    campaigns = list(client.iter_campaigns(category="KHOROS"))
-    assert [read(c) for c in campaigns] == SEEDED
-    assert campaigns[0].raw["YY1_CampaignPriority_MKT"] == "HIGH"
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED
+    assert listing.complete and listing.problems == []
+    assert listing.campaigns[0].raw["YY1_CampaignPriority_MKT"] == "HIGH"
+
+
+def test_duplicates_are_read_once_and_leave_the_listing_unproven(
+    env: Sapmc, client: SapmcClient
+) -> None:
+    # A page that repeats a campaign means the list moved while it was read: one removed
+    # meanwhile may have slipped past a page boundary, so absence proves nothing this time.
+    env.sim.add_fault("campaigns", "duplicates", count=None)
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED
+    assert listing.duplicates == 2 and not listing.complete
+    assert listing.problems == [
+        "SAP MC repeated campaigns at $skip=0",
+        "SAP MC repeated campaigns at $skip=100",
+    ]
+    logged = [(e["query"]["$skip"], e["query"].get("$skiptoken")) for e in env.logged("campaigns")]
+    assert logged == [("0", None), ("0", "50"), ("100", None)]
     assert "duplicates" in env.logged("campaigns")[1]["faults"]
+
+
+def test_a_campaign_removed_while_the_list_is_read_makes_the_listing_unproven(
+    env: Sapmc, client: SapmcClient
+) -> None:
+    # Removing campaign 1 after window 1 moves campaign 101 to position 100: window 2
+    # ($skip=100) never shows it, and only the changed count tells.
+    got: list[Campaign] = []
+    with pytest.raises(sapmc.SapmcIncompleteListingError) as moved:
+        for campaign in client.iter_campaigns(category=KHOROS_CATEGORY):
+            got.append(campaign)
+            if len(got) == 100:
+                env.sim.remove_campaign(DATA.campaigns_of_category(KHOROS_CATEGORY)[0].uuid)
+    assert [read(c) for c in got] == SEEDED[:100] + SEEDED[101:]
+    assert moved.value.listing.problems == [
+        "SAP MC's count changed while the list was read (119, 120): campaigns moved between pages"
+    ]
+
+
+def test_a_listing_without_a_count_is_read_but_unproven(env: Sapmc, client: SapmcClient) -> None:
+    env.sim.add_fault("campaigns", "missing_count", count=None)
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED
+    assert listing.count is None and not listing.complete
+    assert listing.problems == [
+        "SAP MC sent no __count at $skip=0",
+        "SAP MC sent no __count at $skip=100",
+    ]
+
+
+def test_an_empty_category_is_a_complete_listing(env: Sapmc, client: SapmcClient) -> None:
+    listing = client.list_campaigns(category="ZZZ")
+    assert (listing.campaigns, listing.count, listing.complete) == ([], 0, True)
+    assert client.stats.requests == 1
 
 
 def test_a_campaign_changed_in_sap_reads_with_its_new_values(
@@ -205,7 +268,7 @@ def test_a_campaign_changed_in_sap_reads_with_its_new_values(
     env.sim.update_campaign(target.uuid, name="Renamed in SAP", lifecycle_status="3")
     env.sim.set_references(target.uuid, [plan.id])
     env.sim.remove_campaign(DATA.campaigns_of_category(KHOROS_CATEGORY)[0].uuid)
-    by_uuid = {c.uuid: c for c in client.iter_campaigns(category="KHOROS")}
+    by_uuid = {c.uuid: c for c in client.iter_campaigns(category=KHOROS_CATEGORY)}
     assert len(by_uuid) == 119
     changed = by_uuid[target.uuid]
     assert (changed.name, changed.lifecycle_status, changed.lifecycle_status_name) == (
@@ -257,7 +320,7 @@ def test_transient_faults_are_retried_once_and_counted(
 ) -> None:
     env.sim.add_fault("campaigns", mode, page=1, **params)
     with env.client(timeout=(2.0, 0.25)) as client:
-        assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
+        assert [read(c) for c in client.iter_campaigns(category=KHOROS_CATEGORY)] == SEEDED
     assert (client.stats.requests, client.stats.retries) == (4, 1)
     assert [e["fault"] for e in env.logged("campaigns")] == [None, mode, None, None]
     assert len(env.sleep.delays) == 1
@@ -267,7 +330,7 @@ def test_retry_after_is_honoured_in_seconds_and_as_a_date(env: Sapmc, client: Sa
     env.sim.add_fault("campaigns", "rate_limit", retry_after=7)
     env.sim.add_fault("campaigns", "http_503", retry_after="http-date")
     env.sim.add_fault("campaigns", "http_502")
-    list(client.iter_campaigns(category="KHOROS"))
+    list(client.iter_campaigns(category=KHOROS_CATEGORY))
     seven, dated, jittered = env.sleep.delays
     assert seven == 7.0
     assert 1.0 < dated <= 3.0
@@ -281,7 +344,7 @@ def test_a_server_delay_beyond_the_budget_ends_at_once(env: Sapmc) -> None:
         env.client(retry_budget_seconds=10) as client,
         pytest.raises(SapmcRateLimitedError) as throttled,
     ):
-        list(client.iter_campaigns(category="KHOROS"))
+        list(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert throttled.value.retryable and throttled.value.retry_after == 20.0
     assert throttled.value.status == 429
     assert env.sleep.delays == [] and client.stats.requests == 1
@@ -290,7 +353,7 @@ def test_a_server_delay_beyond_the_budget_ends_at_once(env: Sapmc) -> None:
 def test_persistent_failure_gives_up_with_a_retryable_error(env: Sapmc) -> None:
     env.sim.add_fault("campaigns", "http_503", count=None)
     with env.client() as client, pytest.raises(SapmcUnavailableError) as failed:
-        list(client.iter_campaigns(category="KHOROS"))
+        list(client.iter_campaigns(category=KHOROS_CATEGORY))
     error = failed.value
     assert error.retryable and error.status == 503
     assert error.path == "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV/Campaigns"
@@ -302,7 +365,7 @@ def test_persistent_failure_gives_up_with_a_retryable_error(env: Sapmc) -> None:
 def test_an_unreachable_server_is_unavailable(env: Sapmc) -> None:
     unreachable = env.client(base_url=f"http://127.0.0.1:{unused_port()}", max_retries=1)
     with unreachable as client, pytest.raises(SapmcUnavailableError) as failed:
-        list(client.iter_campaigns(category="KHOROS"))
+        list(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert failed.value.retryable and "ConnectionError" in str(failed.value)
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
     assert_no_secret(str(failed.value))
@@ -319,7 +382,7 @@ def test_auth_failures_are_not_retried(
 ) -> None:
     env.sim.add_fault("campaigns", mode, count=None)
     with pytest.raises(SapmcAuthError) as refused:
-        list(client.iter_campaigns(category="KHOROS"))
+        list(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert refused.value.status == status and not refused.value.retryable
     assert USER in str(refused.value)
     assert client.stats.requests == 1 and env.sleep.delays == []
@@ -329,11 +392,11 @@ def test_the_password_never_shows(env: Sapmc, caplog: pytest.LogCaptureFixture) 
     caplog.set_level(logging.DEBUG)
     with env.client(password=PASSWORD + "-wrong") as wrong:
         with pytest.raises(SapmcAuthError) as refused:
-            list(wrong.iter_campaigns(category="KHOROS"))
+            list(wrong.iter_campaigns(category=KHOROS_CATEGORY))
         texts = [str(refused.value), repr(refused.value), repr(wrong), repr(wrong.stats)]
     env.sim.add_fault("campaigns", "http_500", count=None)
     with env.client() as client, pytest.raises(SapmcUnavailableError) as failed:
-        list(client.iter_campaigns(category="KHOROS"))
+        list(client.iter_campaigns(category=KHOROS_CATEGORY))
     texts += [str(failed.value), repr(client), caplog.text]
     assert_no_secret(*texts)
     assert "refused the credentials" in str(refused.value) and refused.value.status == 401
@@ -348,7 +411,7 @@ def test_next_links_to_another_host_are_refused(env: Sapmc, client: SapmcClient)
         for host in (f"127.0.0.1:{other.port}", f"localhost:{env.server.port}"):
             env.sim.add_fault("campaigns", "next_foreign_host", host=host)
             with pytest.raises(SapmcBadPayloadError) as refused:
-                list(client.iter_campaigns(category="KHOROS"))
+                list(client.iter_campaigns(category=KHOROS_CATEGORY))
             assert "another server" in str(refused.value)
             assert not refused.value.retryable
         assert bystander.requests == []
@@ -359,22 +422,29 @@ def test_a_next_link_back_to_a_page_already_read_is_a_loop(env: Sapmc, client: S
     env.sim.add_fault("campaigns", "next_loop", page=1)
     got: list[Campaign] = []
     with pytest.raises(SapmcBadPayloadError, match="loop"):
-        got.extend(client.iter_campaigns(category="KHOROS"))
+        got.extend(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert len(got) == 100 and client.stats.requests == 2
 
 
-def test_an_empty_page_once_is_read_again_and_for_good_is_an_error(
+def test_an_empty_page_inside_a_window_leaves_the_listing_incomplete(
     env: Sapmc, client: SapmcClient
 ) -> None:
+    # Spec-true since issue 8: the old client went back for $skip=50 (the results received)
+    # and took the repeat as whole; now the window's unread positions are reported instead.
     env.sim.add_fault("campaigns", "empty_page", page=1)
-    assert [read(c) for c in client.iter_campaigns(category="KHOROS")] == SEEDED
-    # The empty page ended window 1 short; __count sent the client back for $skip=50.
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED[:50] + SEEDED[100:]
+    assert listing.problems == [
+        "SAP MC sent an empty page inside the window at $skip=0",
+        "SAP MC sent 50 new of the 100 campaigns at $skip=0 (of 120) with no link to the rest",
+        "read 70 campaigns of the 120 SAP MC counted",
+    ]
     logged = [(e["query"]["$skip"], e["query"].get("$skiptoken")) for e in env.logged("campaigns")]
-    assert logged == [("0", None), ("0", "50"), ("50", None), ("50", "50")]
+    assert logged == [("0", None), ("0", "50"), ("100", None)]
     env.sim.reset()
     env.sim.add_fault("campaigns", "empty_page", count=None, page=1)
-    with pytest.raises(SapmcBadPayloadError, match="empty page") as empty:
-        list(client.iter_campaigns(category="KHOROS"))
+    with pytest.raises(sapmc.SapmcIncompleteListingError, match="empty page") as empty:
+        list(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert empty.value.retryable
 
 
@@ -383,7 +453,7 @@ def test_the_page_cap_ends_a_listing_that_never_ends(
 ) -> None:
     monkeypatch.setattr(sapmc, "MAX_PAGES", 2)
     with pytest.raises(SapmcBadPayloadError, match="did not end"):
-        list(client.iter_campaigns(category="KHOROS"))
+        list(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert client.stats.requests == 2
 
 
@@ -392,7 +462,7 @@ def test_a_payload_that_breaks_the_contract_is_a_bad_payload(
 ) -> None:
     env.sim.add_fault("campaigns", "invalid_json", count=2)
     with pytest.raises(SapmcBadPayloadError, match="not JSON") as broken:
-        list(client.iter_campaigns(category="KHOROS"))
+        list(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert "gave up after 2 attempts" in str(broken.value)
     assert client.stats.requests == 2
 
@@ -446,7 +516,7 @@ def test_the_constructor_refuses_bad_settings() -> None:
 
 
 def test_campaign_dates_are_calendar_days_and_instants_are_utc(client: SapmcClient) -> None:
-    campaign = next(iter(client.iter_campaigns(category="KHOROS")))
+    campaign = next(iter(client.iter_campaigns(category=KHOROS_CATEGORY)))
     seeded = DATA.campaigns_of_category(KHOROS_CATEGORY)[0]
     assert campaign.start == seeded.start_date and isinstance(campaign.start, date)
     assert not isinstance(campaign.start, datetime)

@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import example, given, settings
@@ -251,7 +252,7 @@ def _valid() -> dict[str, Any]:
         "CampaignStartDate": "/Date(1784246400000)/",
         "CampaignEndDate": None,
         "CampaignLifecycleStatus": "2",
-        "CampaignCategory": "KHOROS",
+        "CampaignCategory": "Z01",
         "CreationDateTime": "/Date(1781605407188+0000)/",
         "ExternalCampaignReferences": {
             "results": [
@@ -349,3 +350,43 @@ def test_odata_string_doubles_single_quotes() -> None:
     assert odata_string("KHOROS") == "'KHOROS'"
     assert odata_string("O'Brien's") == "'O''Brien''s'"
     assert odata_string("") == "''"
+
+
+BERLIN_MIDNIGHT_1_APRIL = "/Date(1774994400000)/"  # 2026-03-31T22:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("Europe/Berlin", date(2026, 4, 1)),
+        ("UTC", date(2026, 3, 31)),
+        ("America/Chicago", date(2026, 3, 31)),
+        ("Asia/Tokyo", date(2026, 4, 1)),
+    ],
+)
+def test_campaign_dates_are_the_day_of_the_instant_in_sap_mc_s_time_zone(zone, day):
+    item = {
+        "CampaignUUID": "8f2d7c1e-0b3a-4d5e-9f60-1a2b3c4d5e6f",
+        "CampaignID": "1000001",
+        "CampaignName": "Spring",
+        "CampaignCategory": "Z01",
+        "CampaignStartDate": BERLIN_MIDNIGHT_1_APRIL,
+        "CampaignEndDate": "/Date(1775080799000)/",  # 2026-04-01T21:59:59Z: Berlin 23:59:59
+        "ExternalCampaignReferences": {"results": []},
+    }
+    campaign = parse_campaign(item, ZoneInfo(zone))
+    assert campaign.start == day
+    assert campaign.end == (date(2026, 4, 1) if zone != "Asia/Tokyo" else date(2026, 4, 2))
+    assert parse_campaign(item).start == date(2026, 3, 31)  # UTC unless told otherwise
+
+
+def test_paged_inline_references_are_refused_rather_than_cut():
+    item = {
+        "CampaignUUID": "8f2d7c1e-0b3a-4d5e-9f60-1a2b3c4d5e6f",
+        "CampaignID": "1000001",
+        "CampaignName": "Spring",
+        "CampaignCategory": "Z01",
+        "ExternalCampaignReferences": {"results": [], "__next": "https://sap.example/next"},
+    }
+    with pytest.raises(SapmcBadPayloadError, match="came paged"):
+        parse_campaign(item)

@@ -12,6 +12,7 @@ from campaigns.models import Assignment, CampaignReference, ExternalCampaign
 from campaigns.sync import sync_sapmc_campaigns
 from khoros import services as khoros_services
 from khoros.models import Plan, SyncRun
+from simulators.sapmc_data import KHOROS_CATEGORY
 from tests.conftest import SAPMC_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def mirrored() -> dict[str, tuple]:
 
 
 def khoros_campaigns(data) -> list:
-    return data.campaigns_of_category("KHOROS")
+    return data.campaigns_of_category(KHOROS_CATEGORY)
 
 
 def test_full_sync_mirrors_the_khoros_category_campaigns_and_their_references(live_sapmc):
@@ -127,8 +128,11 @@ FAULTS = [
     ("campaigns", "unauthorized", {}, 1, {"failed"}),
     ("campaigns", "next_loop", {}, None, {"failed"}),
     ("campaigns", "next_foreign_host", {}, None, {"failed"}),
-    ("campaigns", "missing_next", {}, None, {"succeeded"}),
-    ("campaigns", "duplicates", {}, None, {"succeeded"}),
+    # Spec-true since issue 8: a listing with unread or repeated positions is partial.
+    ("campaigns", "missing_next", {}, None, {"partial"}),
+    ("campaigns", "duplicates", {}, None, {"partial"}),
+    ("campaigns", "empty_page", {}, None, {"partial"}),
+    ("campaigns", "missing_count", {}, None, {"partial"}),
     ("campaigns", "date_offset_variant", {}, None, {"succeeded"}),
     ("campaigns", "guids_upper", {}, None, {"succeeded"}),
     ("campaigns", "extra_fields", {}, None, {"succeeded"}),
@@ -160,6 +164,50 @@ def test_fault_never_loses_mirrored_campaigns(live_sapmc, route, mode, params, c
         set(CampaignReference.objects.values_list("campaign__sap_uuid", "external_campaign_id"))
         == refs_before
     )
+
+
+INCOMPLETE = [
+    # mode, params, campaigns read, the problem the run's error names
+    ("missing_next", {}, 5, "5 new of the 11 campaigns at $skip=0 (of 11) with no link"),
+    ("empty_page", {"page": 1}, 6, "empty page inside the window at $skip=0"),
+    ("duplicates", {}, 11, "SAP MC repeated campaigns at $skip=0"),
+    ("missing_count", {}, 11, "SAP MC sent no __count at $skip=0"),
+]
+
+
+@pytest.mark.parametrize(("mode", "params", "read", "problem"), INCOMPLETE)
+def test_an_incomplete_listing_marks_nothing_removed_and_ends_partial(
+    live_sapmc, mode, params, read, problem
+):
+    khoros_services.sync_khoros()
+    sync_sapmc_campaigns()
+    gone = khoros_campaigns(live_sapmc.data)[-1]
+    live_sapmc.sim.remove_campaign(gone.uuid)
+    live_sapmc.sim.add_fault("campaigns", mode, count=None, **params)
+    refs_before = CampaignReference.objects.count()
+
+    run = sync_sapmc_campaigns()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert problem in run.error and "none marked removed" in run.error
+    assert f"{read} campaigns read and stored" in run.error
+    assert (run.created_count, run.updated_count, run.unchanged_count, run.removed_count) == (
+        0,
+        0,
+        read,
+        0,
+    )
+    assert run.progress_total == read
+    assert ExternalCampaign.objects.filter(removed_at__isnull=False).count() == 0
+    assert CampaignReference.objects.count() == refs_before
+    [listing] = [o for o in run.outcomes if "listing" in o]
+    assert (listing["listing"], listing["read"]) == ("incomplete", read)
+    assert listing["sap_count"] == (None if mode == "missing_count" else 11)
+
+    live_sapmc.sim.clear_faults()
+    again = sync_sapmc_campaigns()
+    assert (again.status, again.removed_count, again.unchanged_count) == ("succeeded", 1, 11)
+    assert ExternalCampaign.objects.get(sap_uuid=UUID(gone.uuid)).removed_at is not None
 
 
 def test_wrong_password_is_a_clear_auth_error_without_the_password(live_sapmc, settings, caplog):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,7 +40,8 @@ KHOROS = KhorosData.generate(
     seed=5, initiatives=12, plans_per_initiative=6, posts_per_plan=0, today=TODAY
 )
 DATA = SapmcData.generate(khoros=KHOROS, campaigns_per_initiative=10, other_category=7, seed=5)
-KHOROS_FILTER = "CampaignCategory eq 'KHOROS'"
+KHOROS_FILTER = f"CampaignCategory eq '{KHOROS_CATEGORY}'"
+CONTRACT = Path(__file__).parents[1] / "contracts" / "sapmc" / "API_MKT_CAMPAIGN_SRV.xml"
 EDMX = "{http://schemas.microsoft.com/ado/2008/09/edm}"
 
 
@@ -156,9 +159,9 @@ def _midnight(day: date | None) -> datetime | None:
 
 FILTER_CASES: list[tuple[str, Callable[[Campaign], bool]]] = [
     (KHOROS_FILTER, lambda c: c.category == KHOROS_CATEGORY),
-    ("CampaignCategory eq 'EMAIL'", lambda c: c.category == OTHER_CATEGORY),
-    ("CampaignCategory ne 'KHOROS'", lambda c: c.category != KHOROS_CATEGORY),
-    ("CampaignLifecycleStatus eq '2' and CampaignCategory eq 'KHOROS'",
+    ("CampaignCategory eq 'Z02'", lambda c: c.category == OTHER_CATEGORY),
+    ("CampaignCategory ne 'Z01'", lambda c: c.category != KHOROS_CATEGORY),
+    ("CampaignLifecycleStatus eq '2' and CampaignCategory eq 'Z01'",
      lambda c: c.lifecycle_status == "2" and c.category == KHOROS_CATEGORY),
     ("(CampaignStartDate ge datetime'2026-03-01T00:00:00') and "
      "(CampaignEndDate lt datetime'2026-05-01T00:00')",
@@ -174,11 +177,29 @@ FILTER_CASES: list[tuple[str, Callable[[Campaign], bool]]] = [
     (f"CampaignUUID eq guid'{DATA.campaigns[7].uuid.upper()}'",
      lambda c: c.uuid == DATA.campaigns[7].uuid),
     ("CampaignCategory eq 'O''Brien'", lambda c: False),
+    # Since issue 8 (spec-true: OData V2 has them): or, not, string functions, CampaignName.
+    ("CampaignCategory eq 'Z02' or CampaignLifecycleStatus eq '1'",
+     lambda c: c.category == OTHER_CATEGORY or c.lifecycle_status == "1"),
+    ("not CampaignCategory eq 'Z01'", lambda c: c.category != KHOROS_CATEGORY),
+    ("not (CampaignCategory eq 'Z01' and CampaignLifecycleStatus eq '2') and "
+     "(MediaType eq 'EMAIL' or CampaignLifecycleStatus eq '4')",
+     lambda c: not (c.category == KHOROS_CATEGORY and c.lifecycle_status == "2")
+     and (c.media_type == "EMAIL" or c.lifecycle_status == "4")),
+    ("substringof('Launch', CampaignName) eq true", lambda c: "Launch" in c.name),
+    ("substringof('Launch', CampaignName)", lambda c: "Launch" in c.name),
+    ("substringof('Launch', CampaignName) eq false", lambda c: "Launch" not in c.name),
+    ("startswith(CampaignName, 'Newsletter') eq true", lambda c: c.name.startswith("Newsletter")),
+    ("endswith(CampaignName, '1')", lambda c: c.name.endswith("1")),
+    ("substringof('launch', tolower(CampaignName))", lambda c: "launch" in c.name.lower()),
+    ("length(CampaignID) eq 7 and toupper(MarketingArea) eq 'CXXUS'",
+     lambda c: len(c.campaign_id) == 7 and c.marketing_area == "CXXUS"),
+    (f"CampaignName eq '{DATA.campaigns[2].name.replace(chr(39), chr(39) * 2)}'",
+     lambda c: c.name == DATA.campaigns[2].name),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("expression", "expected"), FILTER_CASES)
-def test_filter_supports_comparisons_joined_by_and(
+def test_filter_supports_odata_v2_expressions(
     live: Live, expression: str, expected: Callable[[Campaign], bool]
 ) -> None:
     wanted = [c.uuid for c in DATA.campaigns if expected(c)]
@@ -189,20 +210,26 @@ def test_filter_supports_comparisons_joined_by_and(
 @pytest.mark.parametrize(
     "expression",
     [
-        "CampaignCategory eq 'KHOROS' or CampaignCategory eq 'EMAIL'",
-        "not CampaignCategory eq 'KHOROS'",
-        "substringof('Brand', CampaignName)",
-        "CampaignName eq 'Brand'",
+        "CampaignDescription eq 'Brand'",  # sap:filterable="false" in SAP's EDMX
+        "substringof('Brand')",
+        "substringof('Brand', CampaignName) lt true",
+        "startswith(CampaignStartDate, 'x')",
+        "length(CampaignName) eq 'x'",
+        "CampaignCategory eq 'Z01' or",
+        "not",
+        "CampaignName",
+        "tolower(CampaignName)",
+        "Campaigns eq 'x'",
         "CampaignStartDate ge '2026-01-01'",
         "CampaignStartDate ge datetime'2026-01-01'",
         "CampaignCategory eq",
-        "CampaignCategory eq 'KHOROS')",
-        "(CampaignCategory eq 'KHOROS'",
+        "CampaignCategory eq 'Z01')",
+        "(CampaignCategory eq 'Z01'",
         "CampaignCategory lt 5",
-        "CampaignCategory eq 'KHOROS",
+        "CampaignCategory eq 'Z01",
         "LastChangeDateTime ge datetimeoffset'2026-02-01T00:00:00'",
         "CampaignUUID eq guid'nope'",
-        "CampaignCategory ~ 'KHOROS'",
+        "CampaignCategory ~ 'Z01'",
     ],
 )
 def test_unsupported_filters_answer_an_odata_400(live: Live, expression: str) -> None:
@@ -218,7 +245,10 @@ def test_unsupported_filters_answer_an_odata_400(live: Live, expression: str) ->
         ({"$top": "-1"}, 400),
         ({"$skip": "x"}, 400),
         ({"$skiptoken": "1e3"}, 400),
-        ({"$orderby": "CampaignName"}, 400),
+        ({"$orderby": "Owner"}, 400),
+        ({"$orderby": "CampaignName upwards"}, 400),
+        ({"$select": "CampaignUUID,Owner"}, 400),
+        ({"$expand": "CampaignAssignedTeamMembers"}, 400),
         ({"$expand": "Owner"}, 400),
         ({"$inlinecount": "some"}, 400),
         ({"$format": "xml"}, 400),
@@ -264,7 +294,7 @@ def test_every_entity_carries_its_metadata(live: Live) -> None:
     assert reference["__metadata"] == {
         "id": f"{live.service}/ExternalCampaignReferences(guid'{key}')",
         "uri": f"{live.service}/ExternalCampaignReferences(guid'{key}')",
-        "type": "API_MKT_CAMPAIGN_SRV.ExternalCampaignReference",
+        "type": "API_MKT_CAMPAIGN_SRV.ExternalCampaignReferenceEntityType",
     }
 
 
@@ -318,51 +348,116 @@ def test_unknown_or_malformed_keys_and_paths(live: Live) -> None:
     assert outside.status_code == 404 and outside.headers["Content-Type"].startswith("text/html")
 
 
-def test_service_document_lists_both_entity_sets(live: Live) -> None:
-    assert live.get("").json() == {"d": {"EntitySets": ["Campaigns", "ExternalCampaignReferences"]}}
+def test_service_document_lists_every_entity_set_of_the_edmx(live: Live) -> None:
+    sets = [
+        e.get("Name") for e in ET.parse(CONTRACT).getroot().iter(f"{EDMX}EntitySet")
+    ]  # fmt: skip
+    assert len(sets) == 11 and {"Campaigns", "ExternalCampaignReferences"} <= set(sets)
+    assert live.get("").json() == {"d": {"EntitySets": sets}}
+    atom = requests.get(f"{live.service}/", auth=AUTH, timeout=5)
+    assert atom.status_code == 200 and atom.headers["Content-Type"].startswith("application/xml")
+    hrefs = [
+        c.get("href")
+        for c in ET.fromstring(atom.content).iter("{http://www.w3.org/2007/app}collection")
+    ]
+    assert hrefs == sets
+    # Declared but not simulated: an SAP Gateway error, not a made-up empty list.
+    refused = live.get("AssignedTargetGroups")
+    assert refused.status_code == 501 and "AssignedTargetGroups" in odata_error(refused)
 
 
-def test_metadata_describes_both_entity_types_with_the_documented_lengths(live: Live) -> None:
+def _edmx_types(root: ET.Element) -> dict[str, dict[str, Any]]:
+    """Entity types by name: properties with every facet, keys and navigation names."""
+    types: dict[str, dict[str, Any]] = {}
+    for node in root.iter(f"{EDMX}EntityType"):
+        types[node.get("Name") or ""] = {
+            "properties": [
+                (
+                    p.get("Name"),
+                    p.get("Type"),
+                    p.get("MaxLength"),
+                    p.get("Nullable", "true"),
+                    p.get("Precision"),
+                )
+                for p in node.findall(f"{EDMX}Property")
+            ],  # fmt: skip
+            "keys": [r.get("Name") for r in node.iter(f"{EDMX}PropertyRef")],
+            "navigation": [
+                (n.get("Name"), n.get("Relationship"), n.get("FromRole"), n.get("ToRole"))
+                for n in node.findall(f"{EDMX}NavigationProperty")
+            ],
+        }
+    return types
+
+
+def test_metadata_matches_sap_s_edmx_for_every_entity_type(live: Live) -> None:
     response = live.get("$metadata")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/xml")
-    schema = ET.fromstring(response.content).find(f".//{EDMX}Schema")
+    served = ET.fromstring(response.content)
+    schema = served.find(f".//{EDMX}Schema")
     assert schema is not None and schema.get("Namespace") == "API_MKT_CAMPAIGN_SRV"
-    types = {t.get("Name"): t for t in schema.findall(f"{EDMX}EntityType")}
-    assert set(types) == {"Campaign", "ExternalCampaignReference"}
-
-    def properties(name: str) -> dict[str, tuple[str | None, str | None]]:
-        return {
-            p.get("Name") or "": (p.get("Type"), p.get("MaxLength"))
-            for p in types[name].findall(f"{EDMX}Property")
-        }
-
-    campaign = properties("Campaign")
-    assert campaign["CampaignUUID"] == ("Edm.Guid", None)
-    assert campaign["CampaignID"] == ("Edm.String", "10")
-    assert campaign["CampaignName"] == ("Edm.String", "40")
-    assert campaign["CampaignLifecycleStatus"] == ("Edm.String", "1")
-    assert campaign["CampaignStartDate"] == ("Edm.DateTime", None)
-    assert campaign["CreationDateTime"] == ("Edm.DateTimeOffset", None)
-    assert set(campaign) == {
-        "CampaignUUID", "CampaignID", "CampaignName", "CampaignDescription", "CampaignStartDate",
-        "CampaignEndDate", "CampaignLifecycleStatus", "CampaignLifecycleStatusName",
-        "CampaignCategory", "CampaignCategoryName", "MediaType", "MarketingArea", "CampaignOwner",
-        "CreationDateTime", "LastChangeDateTime",
-    }  # fmt: skip
-    reference = properties("ExternalCampaignReference")
-    lengths = {name: length for name, (_, length) in reference.items()}
-    assert lengths == {
+    contract = _edmx_types(ET.parse(CONTRACT).getroot())
+    types = _edmx_types(served)
+    assert types == contract
+    campaign = {p[0]: p[1:] for p in types["Campaign"]["properties"]}
+    assert campaign["CampaignID"] == ("Edm.String", "10", "false", None)
+    assert campaign["CampaignCategory"] == ("Edm.String", "3", "true", None)
+    assert campaign["CampaignStartDate"] == ("Edm.DateTime", None, "true", "0")
+    assert types["Campaign"]["keys"] == ["CampaignUUID"]
+    assert "ExternalCampaignReferences" in [n[0] for n in types["Campaign"]["navigation"]]
+    reference = types["ExternalCampaignReferenceEntityType"]
+    assert reference["keys"] == ["ExternalCampaignUUID"]
+    assert {p[0]: p[2] for p in reference["properties"]} == {
         "ExternalCampaignUUID": None, "ExternalCampaignID": "32", "CampaignUUID": None,
         "ExternalCampaignName": "255", "ExternalCampaignURL": "1000", "Advertiser": "32",
         "AdvertiserName": "255", "ExternalCmpgnManagingParty": "32",
         "ExternalCmpgnManagingPartyName": "255",
     }  # fmt: skip
-    keys = {n: [r.get("Name") for r in t.iter(f"{EDMX}PropertyRef")] for n, t in types.items()}
-    assert keys == {
-        "Campaign": ["CampaignUUID"],
-        "ExternalCampaignReference": ["ExternalCampaignUUID"],
-    }
+    # No date-only annotation: a start or end date is an instant, not a calendar day.
+    for node in served.iter(f"{EDMX}Property"):
+        assert node.get("{http://www.sap.com/Protocols/SAPData}display-format") != "Date"
+
+
+def _check_wire_value(value: Any, edm: str, max_length: str | None, nullable: str) -> None:
+    if value is None:
+        assert nullable == "true"
+    elif edm == "Edm.String":
+        assert isinstance(value, str) and (max_length is None or len(value) <= int(max_length))
+    elif edm == "Edm.Guid":
+        assert str(uuid.UUID(value)) == value
+    elif edm == "Edm.DateTime":
+        assert re.fullmatch(r"/Date\(-?\d+\)/", value)
+    elif edm == "Edm.DateTimeOffset":
+        assert re.fullmatch(r"/Date\(-?\d+\+0000\)/", value)
+    else:
+        raise AssertionError(f"unexpected type {edm}")
+
+
+def test_payloads_carry_every_property_of_the_edmx_within_its_facets(live: Live) -> None:
+    contract = _edmx_types(ET.parse(CONTRACT).getroot())
+    campaign_props = contract["Campaign"]["properties"]
+    reference_props = contract["ExternalCampaignReferenceEntityType"]["properties"]
+    campaigns = live.everything(**{"$expand": "ExternalCampaignReferences"})
+    assert len(campaigns) == len(DATA.campaigns)
+    navigation = {n[0] for n in contract["Campaign"]["navigation"]}
+    references = 0
+    for item in campaigns:
+        assert set(item) == {"__metadata"} | {p[0] for p in campaign_props} | navigation
+        for name, edm, max_length, nullable, _ in campaign_props:
+            _check_wire_value(item[name], edm, max_length, nullable)
+        for reference in item["ExternalCampaignReferences"]["results"]:
+            references += 1
+            assert set(reference) == {"__metadata"} | {p[0] for p in reference_props}
+            for name, edm, max_length, nullable, _ in reference_props:
+                _check_wire_value(reference[name], edm, max_length, nullable)
+        deferred = navigation - {"ExternalCampaignReferences"}
+        assert all(set(item[n]) == {"__deferred"} for n in deferred)
+    assert references == len(DATA.references) > 0
+    assert {c["CampaignCategory"] for c in campaigns} == {KHOROS_CATEGORY, OTHER_CATEGORY}
+    assert all(len(c["CampaignCategory"]) <= 3 for c in campaigns)
+    first = campaigns[0]
+    assert first["CampaignOwnerName"] and first["MarketingAreaName"] and first["MediaTypeName"]
 
 
 # Auth and CSRF ------------------------------------------------------------------------------
@@ -691,6 +786,14 @@ def test_cli_data_agrees_with_the_khoros_cli_given_the_same_arguments() -> None:
         assert reference.advertiser == khoros.data.company_id
 
 
-def test_methods_other_than_get_and_the_writes_are_not_allowed(live: Live) -> None:
-    head = requests.head(f"{live.service}/Campaigns", auth=AUTH, timeout=5)
-    assert head.status_code == 405
+def test_methods_other_than_get_head_and_the_writes_are_not_allowed(live: Live) -> None:
+    # Spec-true since issue 8: HEAD is GET without the body (SAP clients fetch CSRF tokens so).
+    head = requests.head(f"{live.service}/Campaigns?$format=json", auth=AUTH, timeout=5)
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["Content-Length"]) > 0  # the length the GET's body has
+    refused = requests.head(f"{live.service}/Campaigns", auth=(USER, "wrong"), timeout=5)
+    assert refused.status_code == 401 and refused.content == b""
+    missing = requests.head(f"{live.service}/Campaignz", auth=AUTH, timeout=5)
+    assert missing.status_code == 404 and missing.content == b""
+    options = requests.options(f"{live.service}/Campaigns", auth=AUTH, timeout=5)
+    assert options.status_code == 405 and odata_error(options)

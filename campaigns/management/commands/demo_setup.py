@@ -68,7 +68,14 @@ class Command(BaseCommand):
         self._report(khoros_services.sync_khoros(trigger=SyncRun.Trigger.COMMAND))
         self._wait_for("SAP MC", settings.SAPMC_BASE_URL, _sapmc_ready, sapmc.SapmcError,
                        sapmc.SapmcUnavailableError, wait)  # fmt: skip
-        self._report(sync_sapmc_campaigns(trigger=SyncRun.Trigger.COMMAND))
+        campaigns_run = sync_sapmc_campaigns(trigger=SyncRun.Trigger.COMMAND)
+        self._report(campaigns_run)
+        if campaigns_run.status == SyncRun.Status.SUCCEEDED and not campaigns_run.progress_total:
+            # A category code that names nothing lists nothing, without any error to show.
+            self.stdout.write(
+                f"SAP MC holds no campaign of category {settings.SAPMC_CAMPAIGN_CATEGORY!r}: "
+                "check SAPMC_CAMPAIGN_CATEGORY (your category code of Khoros campaigns)."
+            )
         self._report(sync_khoros_kpis(trigger=SyncRun.Trigger.COMMAND))
         if not no_demo_users:
             self._users_and_grants()
@@ -154,7 +161,8 @@ class Command(BaseCommand):
         lines += [
             "",
             f"  Khoros: {settings.KHOROS_BASE_URL}",
-            f"  SAP MC: {settings.SAPMC_BASE_URL}",
+            f"  SAP MC: {settings.SAPMC_BASE_URL} (campaign category "
+            f"{settings.SAPMC_CAMPAIGN_CATEGORY}, time zone {settings.SAPMC_TIMEZONE})",
             "  Stop everything with Ctrl-C.",
             "=" * 64,
             "",
