@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.vary import vary_on_headers
 
 from campaigns.access import can_use_workbench, visible_initiatives
 from campaigns.calendar import FIRST_DAY, LAST_DAY, ZOOMS, calendar_build, clamp_day, period_for
@@ -52,6 +54,10 @@ def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Per
     return labels
 
 
+# One URL answers the page or, to htmx, a partial: keep caches from mixing them up or keeping
+# either, so Back, Forward and reload show the current calendar.
+@never_cache
+@vary_on_headers("HX-Request")
 @login_required
 def calendar_page(request: HttpRequest) -> HttpResponse:
     """Campaigns and Plans over time; filters and position live in the query string."""
@@ -90,7 +96,8 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "filter_query": _filter_query(request),
         "date_note": date_note,
     }
-    template = "campaigns/calendar.html#calendar" if request.htmx else "campaigns/calendar.html"
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "campaigns/calendar.html#calendar" if partial else "campaigns/calendar.html"
     return render(request, template, context)
 
 
