@@ -13,7 +13,7 @@ import time
 
 import pytest
 import requests
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
@@ -24,6 +24,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # Liveness guards only: nothing asserts how long anything took.
 GUARD_SECONDS = 30
+
+
+@pytest.fixture(autouse=True)
+def _server_threads_close_their_connections(monkeypatch):
+    """Each request of the live server runs in a thread of its own: let it close its database
+    connection when it ends, so PostgreSQL can drop the test database afterwards."""
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
 
 
 def _session(base_url: str, user) -> requests.Session:
@@ -161,4 +168,33 @@ def test_two_unassigns_at_once_write_one_audit_row(live_server, world, monkeypat
     assert not Assignment.objects.filter(plan=plan).exists()
     assert list(AuditEvent.objects.values_list("action", "actor_name")) == [
         (AuditEvent.Action.ASSIGNMENT_DELETE, "maria")
+    ]
+
+
+def test_unassign_then_move_at_once_end_assigned_with_both_changes_audited(
+    live_server, world, monkeypatch
+):
+    plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
+    maria = _session(live_server.url, world.maria)
+    alex = _session(live_server.url, world.admin)
+    hold = _hold_first(monkeypatch, AuditEvent.Action.ASSIGNMENT_DELETE)
+    entered = _entered(monkeypatch, "assignment_move")
+
+    answers = _run_both(
+        live_server,
+        (alex, f"{live_server.url}/workbench/unassign/", {"campaign": spring.pk, "plan": plan.pk}),
+        (maria, f"{live_server.url}/workbench/move/", {"campaign": summer.pk, "plan": plan.pk}),
+        hold,
+        entered,
+    )
+
+    assert answers["first"].status_code == 200 and answers["second"].status_code == 200
+    assert "Unassigned “Spring Sale social” from “Spring Sale 2026”." in answers["first"].text
+    assert "Moved “Spring Sale social” to “Summer 2026”." in answers["second"].text
+    assert Assignment.objects.get(plan=plan).campaign == summer
+    # Two real changes, two rows, each naming the campaign it changed.
+    assert list(AuditEvent.objects.order_by("pk").values_list("action", "campaign_id")) == [
+        (AuditEvent.Action.ASSIGNMENT_DELETE, spring.pk),
+        (AuditEvent.Action.ASSIGNMENT_CREATE, summer.pk),
     ]
