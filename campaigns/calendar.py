@@ -13,11 +13,12 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from campaigns.access import visible_plans
-from campaigns.models import Assignment, ExternalCampaign
+from campaigns.models import Assignment, CampaignReference, ExternalCampaign
 from campaigns.selectors import drift_flags
-from khoros.models import Plan, PlanKpi
+from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import kpi_is_stale, kpi_last_success
 
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -25,6 +26,20 @@ Zoom = Literal["month", "quarter", "year"]
 ZOOMS: tuple[Zoom, ...] = ("month", "quarter", "year")
 CAMPAIGNS_PER_PAGE = 25
 UNASSIGNED_LIMIT = 150
+# The calendar shows these years; a date outside is clamped to them. Python's dates end at 9999
+# and a period's neighbours (Previous, Next, a time zone's extra day) must still be dates.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+
+
+def clamp_day(day: date) -> date:
+    """`day`, or the nearest day the calendar can show."""
+    return min(max(day, FIRST_DAY), LAST_DAY)
+
+
+def _add_months(first: date, months: int) -> date:
+    month0 = first.month - 1 + months
+    return date(first.year + month0 // 12, month0 % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -48,8 +63,7 @@ class Period:
     def shifted(self, step: int) -> date:
         """The anchor of the period `step` periods away."""
         months = {"month": 1, "quarter": 3, "year": 12}[self.zoom] * step
-        month0 = self.first.month - 1 + months
-        return date(self.first.year + month0 // 12, month0 % 12 + 1, 1)
+        return clamp_day(_add_months(self.first, months))
 
     @property
     def title(self) -> str:
@@ -57,11 +71,14 @@ class Period:
             return self.first.strftime("%B %Y")
         if self.zoom == "quarter":
             return f"Q{(self.first.month - 1) // 3 + 1} {self.first.year}"
-        return str(self.first.year)
+        if self.first.month == 1:
+            return str(self.first.year)
+        return f"{self.first.strftime('%b %Y')} – {self.last.strftime('%b %Y')}"
 
 
 def period_for(zoom: Zoom, anchor: date) -> Period:
-    """The month, quarter or year that contains `anchor`."""
+    """The month or quarter that contains `anchor`, or the 12 months from its month on."""
+    anchor = clamp_day(anchor)
     if zoom == "month":
         first = anchor.replace(day=1)
         last = first.replace(day=pycalendar.monthrange(first.year, first.month)[1])
@@ -70,7 +87,9 @@ def period_for(zoom: Zoom, anchor: date) -> Period:
         end_month = first.month + 2
         last = date(first.year, end_month, pycalendar.monthrange(first.year, end_month)[1])
     else:
-        first, last = date(anchor.year, 1, 1), date(anchor.year, 12, 31)
+        # A rolling year: in December it shows the coming year, not eleven months gone by.
+        first = anchor.replace(day=1)
+        last = _add_months(first, 12) - timedelta(days=1)
     return Period(zoom, first, last)
 
 
@@ -87,6 +106,7 @@ class Bar:
     url: str = ""
     marks: list[str] = field(default_factory=list)
     lane: int = 0
+    note: str = ""  # said in the bar's tooltip: which campaign a Plan feeds, or that none
 
     @property
     def clipped_start(self) -> date:
@@ -187,12 +207,28 @@ def _campaigns(
             Q(name__icontains=filters.q) | Q(assignments__plan__name__icontains=filters.q)
         ).distinct()
     if filters.initiative:
-        qs = qs.filter(assignments__plan__initiative_id=filters.initiative).distinct()
+        # A campaign's Initiative is the managing party of the external campaigns SAP MC
+        # references for it, not whatever Initiative its assigned Plans happen to belong to.
+        qs = qs.filter(
+            pk__in=CampaignReference.objects.filter(
+                managing_party__in=Initiative.objects.filter(pk=filters.initiative).values(
+                    "khoros_id"
+                )
+            ).values("campaign_id")
+        )
     return qs.order_by("start", "name", "pk")
 
 
-def _plan_bar(plan: Plan, period: Period, today: date) -> Bar:
+def _plan_bar(
+    plan: Plan, period: Period, today: date, campaign: ExternalCampaign | None = None
+) -> Bar:
+    """A Plan's bar: a link to the campaign it feeds, or to the workbench to assign it."""
     first, last = plan_days(plan)
+    if campaign is not None:
+        url, note = reverse("campaign", args=[campaign.pk]), f"feeds {campaign.name}"
+    else:
+        url = f"{reverse('workbench')}?{urlencode({'p-q': plan.name})}"
+        note = "not assigned"
     return Bar(
         label=plan.name,
         start=first,
@@ -200,6 +236,8 @@ def _plan_bar(plan: Plan, period: Period, today: date) -> Bar:
         period=period,
         state=state_of(first, last, today),
         color=plan.color or "#98a2b3",
+        url=url,
+        note=note,
     )
 
 
@@ -235,8 +273,6 @@ def calendar_build(
     assignments = Assignment.objects.filter(
         campaign__in=campaigns, plan__in=visible
     ).select_related("plan")
-    if filters.initiative:
-        assignments = assignments.filter(plan__initiative_id=filters.initiative)
     for assignment in assignments:
         plans_by_campaign[assignment.campaign_id].append(assignment.plan)
     with_kpis = set(
@@ -268,7 +304,7 @@ def calendar_build(
             marks=marks,
         )
         plan_bars = [
-            _plan_bar(p, period, today)
+            _plan_bar(p, period, today, campaign)
             for p in plans_by_campaign[campaign.pk]
             if p.removed_at is None
         ]
@@ -290,13 +326,18 @@ def calendar_build(
         unassigned_lanes = pack(bars)
     cal = Calendar(period, today, rows, page, unassigned_lanes, unassigned_total)
     if period.zoom == "month":
+        # The grid draws every Plan under the campaigns: those feeding a campaign shown here,
+        # then the unassigned ones.
+        assigned_bars = [b for r in rows for lane in r.plan_lanes for b in lane]
         cal.weeks = month_weeks(
-            period, [r.bar for r in rows], [b for lane in unassigned_lanes for b in lane]
+            period,
+            [r.bar for r in rows],
+            assigned_bars + [b for lane in unassigned_lanes for b in lane],
         )
     return cal
 
 
-# A month cell stays readable: unassigned Plans beyond this many lanes are counted, not drawn.
+# A month cell stays readable: Plans beyond this many lanes are counted, not drawn.
 PLAN_LANES_PER_WEEK = 4
 
 
@@ -311,6 +352,7 @@ def _week_segments(bars: Sequence[Bar], week: Period) -> list[Bar]:
             color=b.color,
             url=b.url,
             marks=b.marks,
+            note=b.note,
         )  # fmt: skip
         for b in bars
         if b.start <= week.last and b.end >= week.first
@@ -318,7 +360,7 @@ def _week_segments(bars: Sequence[Bar], week: Period) -> list[Bar]:
 
 
 def month_weeks(period: Period, campaigns: Sequence[Bar], plans: Sequence[Bar]) -> list[Week]:
-    """Monday-to-Sunday weeks covering the month: campaigns, then unassigned Plans, in lanes."""
+    """Monday-to-Sunday weeks covering the month: campaigns, then Plans, in lanes."""
     first = period.first - timedelta(days=period.first.weekday())
     weeks = []
     while first <= period.last:

@@ -9,18 +9,28 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.vary import vary_on_headers
 
 from campaigns.access import can_use_workbench, visible_initiatives
-from campaigns.calendar import ZOOMS, calendar_build, period_for
+from campaigns.calendar import FIRST_DAY, LAST_DAY, ZOOMS, calendar_build, clamp_day, period_for
 from campaigns.forms import CalendarFilterForm
 from campaigns.selectors import campaign_statuses
 
 
-def _anchor(value: str | None) -> date:
+def _anchor(value: str | None) -> tuple[date, str]:
+    """The day asked for, clamped to the years the calendar shows, and a note if it was not."""
     try:
-        return date.fromisoformat(value) if value else timezone.localdate()
+        asked = date.fromisoformat(value) if value else timezone.localdate()
     except ValueError:
-        return timezone.localdate()
+        return timezone.localdate(), f"“{value[:20]}” is not a date (YYYY-MM-DD): showing today."
+    day = clamp_day(asked)
+    if day != asked:
+        return day, (
+            f"The calendar shows {FIRST_DAY.year} to {LAST_DAY.year}: "
+            f"showing {day.isoformat()} instead of {asked.isoformat()}."
+        )
+    return day, ""
 
 
 def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Period
@@ -31,9 +41,11 @@ def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Per
         next_month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
         last = min(period.last, next_month.fromordinal(next_month.toordinal() - 1))
         start = (month - period.first).days + 1
+        # A rolling year crosses New Year: the first month and each January carry the year.
+        with_year = period.zoom != "year" or month == period.first or month.month == 1
         labels.append(
             (
-                month.strftime("%b %Y" if period.zoom != "year" else "%b"),
+                month.strftime("%b %Y" if with_year else "%b"),
                 start,
                 (last - period.first).days + 2,
             )
@@ -42,6 +54,10 @@ def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Per
     return labels
 
 
+# One URL answers the page or, to htmx, a partial: keep caches from mixing them up or keeping
+# either, so Back, Forward and reload show the current calendar.
+@never_cache
+@vary_on_headers("HX-Request")
 @login_required
 def calendar_page(request: HttpRequest) -> HttpResponse:
     """Campaigns and Plans over time; filters and position live in the query string."""
@@ -50,7 +66,8 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
     zoom = request.GET.get("zoom", "month")
     if zoom not in ZOOMS:
         zoom = "month"
-    period = period_for(zoom, _anchor(request.GET.get("date")))
+    anchor, date_note = _anchor(request.GET.get("date"))
+    period = period_for(zoom, anchor)
     initiatives = list(
         visible_initiatives(request.user).filter(removed_at__isnull=True).values_list("pk", "name")
     )
@@ -77,8 +94,10 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         else None,
         "day_pct": 100 / period.days,
         "filter_query": _filter_query(request),
+        "date_note": date_note,
     }
-    template = "campaigns/calendar.html#calendar" if request.htmx else "campaigns/calendar.html"
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "campaigns/calendar.html#calendar" if partial else "campaigns/calendar.html"
     return render(request, template, context)
 
 

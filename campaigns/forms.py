@@ -26,7 +26,10 @@ class _DateRangeForm(forms.Form):
 class CampaignFilterForm(_DateRangeForm):
     prefix = "c"
     q = forms.CharField(required=False, max_length=100, label="Search campaigns")
-    status = forms.ChoiceField(required=False, label="Status")
+    # wb-filter: the workbench refreshes on a change of any control with this class.
+    status = forms.ChoiceField(
+        required=False, label="Status", widget=forms.Select(attrs={"class": "wb-filter"})
+    )
     unassigned = forms.BooleanField(required=False, label="Without Plans only")
 
     def __init__(self, *args: object, statuses: list[tuple[str, str]], **kwargs: object) -> None:
@@ -47,7 +50,12 @@ class CampaignFilterForm(_DateRangeForm):
 class PlanFilterForm(_DateRangeForm):
     prefix = "p"
     q = forms.CharField(required=False, max_length=100, label="Search Plans")
-    initiative = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    initiative = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        widget=forms.Select(attrs={"class": "wb-filter"}),
+    )
     unassigned = forms.BooleanField(required=False, label="Unassigned only")
 
     def __init__(self, *args: object, initiatives: list[tuple[int, str]], **kwargs: object) -> None:

@@ -140,19 +140,31 @@ def assignment_create(
 def assignment_delete(
     *, campaign: ExternalCampaign, plan: Plan, acting_user: AbstractBaseUser
 ) -> None:
-    """Take `plan` off `campaign`; its KPIs and audit trail stay."""
+    """Take `plan` off `campaign`; its KPIs and audit trail stay.
+
+    The Plan's assignment row is locked before it is judged: a move or an unassign running at
+    the same time either finished before (and is seen) or waits for this one. Without the lock a
+    concurrent move was deleted under its own audit row and this one named the old campaign.
+    """
     if not can_assign_plan(acting_user, plan):
         raise PermissionDenied("This Plan belongs to an Initiative you have no access to.")
-    assignment = Assignment.objects.filter(plan=plan, campaign=campaign).first()
+    # No join in the locking query: PostgreSQL re-checks a join against the row as it was
+    # before a concurrent move and would report the moved row as gone.
+    assignment = Assignment.objects.select_for_update().filter(plan=plan).first()
     if assignment is None:
         raise AssignmentError(f"Plan “{plan.name}” does not feed campaign “{campaign.name}”.")
-    before = _assignment_state(plan, campaign, assignment.note)
-    assignment.delete()
+    if assignment.campaign_id != campaign.pk:
+        raise AssignmentError(
+            f"Plan “{plan.name}” does not feed campaign “{campaign.name}”: it now feeds "
+            f"“{assignment.campaign.name}”, nothing was unassigned."
+        )
+    before = _assignment_state(plan, assignment.campaign, assignment.note)
+    Assignment.objects.filter(pk=assignment.pk).delete()
     audit_record(
         actor=acting_user,
         action=AuditEvent.Action.ASSIGNMENT_DELETE,
-        summary=f"Unassigned Plan “{plan.name}” from campaign “{campaign.name}”",
-        campaign=campaign,
+        summary=f"Unassigned Plan “{plan.name}” from campaign “{assignment.campaign.name}”",
+        campaign=assignment.campaign,
         plan=plan,
         before=before,
         after=None,
@@ -165,9 +177,8 @@ def assignment_move(
 ) -> Assignment:
     """Move `plan` from the campaign it feeds to `to_campaign`, in one audited step."""
     _check_assignable(campaign=to_campaign, plan=plan, acting_user=acting_user)
-    current = (
-        Assignment.objects.select_for_update().select_related("campaign").filter(plan=plan).first()
-    )
+    # Locked without a join (see assignment_delete); its campaign is read after the lock.
+    current = Assignment.objects.select_for_update().filter(plan=plan).first()
     if current is None:
         return assignment_create(
             campaign=to_campaign, plan=plan, acting_user=acting_user, note=note

@@ -11,7 +11,10 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import replace_url
 
 from campaigns import selectors, services
 from campaigns.access import can_use_workbench, is_sync_admin, visible_initiatives, visible_plans
@@ -29,6 +32,8 @@ PAGE_SIZE = 25
 # The request keys that make up the workbench's state (filters, pages, selection).
 STATE_PREFIXES = ("c-", "p-")
 STATE_KEYS = ("campaign", "cpage", "ppage")
+# Ticked Plans travel with the state so that a selection survives paging through the Plans.
+SELECTION_KEY = "plans"
 
 
 @dataclass
@@ -49,7 +54,24 @@ def _state(data: QueryDict) -> QueryDict:
     for key in data:
         if key.startswith(STATE_PREFIXES) or key in STATE_KEYS:
             state.setlist(key, data.getlist(key))
+    selection = _selection(data)
+    if selection:
+        state.setlist(SELECTION_KEY, [str(pk) for pk in selection])
     return state
+
+
+def _selection(data: QueryDict) -> list[int]:
+    """The ticked Plans, in the order first ticked, without repeats or junk."""
+    seen: dict[int, None] = {}
+    for value in data.getlist(SELECTION_KEY):
+        if value.isdigit():
+            seen.setdefault(int(value), None)
+    return list(seen)
+
+
+def _state_url(state: QueryDict) -> str:
+    query = state.urlencode()
+    return reverse("workbench") + (f"?{query}" if query else "")
 
 
 def _page_number(value: str | None) -> int:
@@ -72,6 +94,8 @@ def _context(request: HttpRequest, state: QueryDict, feedback: Feedback) -> dict
     plans = Paginator(selectors.plan_list(user=user, filters=plan_form.filters()), PAGE_SIZE)
     plan_page = plans.get_page(_page_number(state.get("ppage")))
     drift_flags = selectors.drift_flags(campaigns=list(campaign_page))
+    selection = _selection(state)
+    on_page = {p.pk for p in plan_page}
 
     selected = None
     assigned, hidden, suggestions, drift = [], 0, [], None
@@ -99,6 +123,9 @@ def _context(request: HttpRequest, state: QueryDict, feedback: Feedback) -> dict
         "drift": drift,
         "is_sync_admin": is_sync_admin(user),
         "feedback": feedback,
+        "selection": set(selection),
+        "selection_count": len(selection),
+        "selection_elsewhere": [pk for pk in selection if pk not in on_page],
     }
 
 
@@ -106,10 +133,16 @@ def _render(
     request: HttpRequest, state: QueryDict, feedback: Feedback | None = None
 ) -> HttpResponse:
     context = _context(request, state, feedback or Feedback())
-    template = "campaigns/workbench.html#workbench" if request.htmx else "campaigns/workbench.html"
+    # htmx swaps the partial; a history restore (Back after the cache missed) needs the page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "campaigns/workbench.html#workbench" if partial else "campaigns/workbench.html"
     return render(request, template, context)
 
 
+# The same URL answers a page or, to htmx, a partial: caches must keep them apart (Vary), and
+# nothing may be kept at all, so that Back, Forward and reload always show current assignments.
+@never_cache
+@vary_on_headers("HX-Request")
 @login_required
 def workbench(request: HttpRequest) -> HttpResponse:
     """Campaigns on the left, the selected campaign in the middle, Plans on the right."""
@@ -118,20 +151,25 @@ def workbench(request: HttpRequest) -> HttpResponse:
 
 
 def _after_action(request: HttpRequest, state: QueryDict, feedback: Feedback) -> HttpResponse:
-    """htmx gets the refreshed workbench in place; a plain form post is redirected (PRG)."""
+    """htmx gets the refreshed workbench in place; a plain form post is redirected (PRG).
+
+    Either way the address bar ends on the workbench's own GET URL, never the action's: a reload
+    or a bookmark shows the same screen, not a 405.
+    """
     if request.htmx:
-        return _render(request, state, feedback)
+        return replace_url(_render(request, state, feedback), _state_url(state))
     if feedback.error:
         messages.error(request, feedback.error)
     elif feedback.notice:
         messages.success(request, feedback.notice)
-    return redirect(f"{reverse('workbench')}?{state.urlencode()}")
+    return redirect(_state_url(state))
 
 
 def _form_error(form: AssignForm | UnassignForm | MoveForm | DriftForm) -> str:
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
+@never_cache
 @login_required
 @require_POST
 def workbench_assign(request: HttpRequest) -> HttpResponse:
@@ -170,9 +208,12 @@ def workbench_assign(request: HttpRequest) -> HttpResponse:
             feedback.conflict_plan = first.plan.pk
     elif result.already and not result.created:
         feedback.notice = "Already assigned to this campaign: nothing changed."
+    if not result.refused and not data.get("plan_one"):
+        state.pop(SELECTION_KEY, None)  # the ticked Plans are assigned: the selection is done
     return _after_action(request, state, feedback)
 
 
+@never_cache
 @login_required
 @require_POST
 def workbench_unassign(request: HttpRequest) -> HttpResponse:
@@ -193,6 +234,7 @@ def workbench_unassign(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache
 @login_required
 @require_POST
 def workbench_move(request: HttpRequest) -> HttpResponse:
@@ -218,6 +260,7 @@ def workbench_move(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache
 @login_required
 @require_POST
 def workbench_drift(request: HttpRequest) -> HttpResponse:

@@ -13,6 +13,9 @@ register = template.Library()
 def state_url(context: template.Context, **changes: object) -> str:
     """The workbench URL with its current state, some keys replaced (None drops a key)."""
     state: QueryDict = context["state"].copy()
+    # Ticked Plans are not part of a link: htmx sends the boxes ticked now (hx-include), so a
+    # box unticked after this page was drawn stays unticked.
+    state.pop("plans", None)
     for key, value in changes.items():
         if value is None:
             state.pop(key, None)

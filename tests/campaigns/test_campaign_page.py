@@ -189,3 +189,38 @@ def test_chart_axis_is_round_and_bars_scale_to_it():
         "1M",
         "2M",
     ]
+
+
+def test_numbers_hidden_by_grants_are_explained_not_called_missing(client, world):
+    from datetime import date
+
+    from khoros.models import PlanKpi
+
+    spring = world.campaigns[0]
+    # Tom's Plans feed Spring Sale 2026 and have numbers; Maria may not see them.
+    for plan in (world.plans[2], world.plans[3]):
+        Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
+        PlanKpi.objects.create(
+            plan=plan, day=date(2026, 3, 12), impressions=700, updated_at=timezone.now()
+        )
+    client.force_login(world.maria)
+    body = client.get(reverse("campaign", args=[spring.pk])).content.decode()
+    assert "No daily numbers yet" not in body
+    assert (
+        "2 Plans of this campaign belong to Initiatives you are not granted; their numbers are"
+        " hidden." in body
+    )
+    assert "700" not in body
+
+    # With a Plan of her own that has numbers, the totals say they leave Tom's out.
+    Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
+    PlanKpi.objects.create(
+        plan=world.plans[0], day=date(2026, 3, 12), impressions=40, updated_at=timezone.now()
+    )
+    body = client.get(reverse("campaign", args=[spring.pk])).content.decode()
+    assert "their numbers are hidden and not in these totals." in body
+
+    # Tom sees his own and is told about none hidden.
+    client.force_login(world.tom)
+    body = client.get(reverse("campaign", args=[spring.pk])).content.decode()
+    assert "1 Plan of this campaign belongs to Initiatives you are not granted; its numbers" in body

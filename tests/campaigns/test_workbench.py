@@ -327,3 +327,52 @@ def test_workbench_does_a_fixed_number_of_queries_at_scale(
             {"campaign": selected.pk, "p-q": "Plan 1", "c-q": "Campaign"},
             headers=HTMX,
         )
+
+
+def test_an_htmx_action_answers_with_the_workbench_url_of_its_state(client, world):
+    client.force_login(world.maria)
+    spring, plan = world.campaigns[0], world.plans[0]
+    response = post(
+        client,
+        "workbench-assign",
+        {"campaign": spring.pk, "plan_one": plan.pk, "p-q": "sale", "ppage": 1, "note": "x"},
+    )
+    assert response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}&p-q=sale&ppage=1"
+    assert "no-store" in response["Cache-Control"]
+
+    # A bulk assign uses up the ticked Plans; the other actions keep them.
+    response = post(
+        client,
+        "workbench-unassign",
+        {"campaign": spring.pk, "plan": plan.pk, "plans": [world.plans[1].pk, "junk"]},
+    )
+    assert (
+        response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}&plans={world.plans[1].pk}"
+    )
+    response = post(
+        client, "workbench-assign", {"campaign": spring.pk, "plans": [world.plans[1].pk]}
+    )
+    assert response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}"
+
+
+def test_page_and_partial_are_kept_apart_by_caches(client, world):
+    client.force_login(world.maria)
+    page = client.get(reverse("workbench"))
+    partial = client.get(reverse("workbench"), headers=HTMX)
+    for response in (page, partial):
+        assert "HX-Request" in response["Vary"]
+        assert "no-store" in response["Cache-Control"]
+    assert partial.content.decode().lstrip().startswith('<form id="workbench"')
+    # htmx restoring history after a cache miss needs the whole page.
+    restore = client.get(
+        reverse("workbench"), headers={**HTMX, "HX-History-Restore-Request": "true"}
+    )
+    assert restore.content.decode().lstrip().startswith("<!doctype html>")
+
+
+def test_status_and_initiative_selects_refresh_the_workbench(client, world):
+    client.force_login(world.admin)
+    body = client.get(reverse("workbench")).content.decode()
+    assert 'name="c-status" class="wb-filter"' in body
+    assert 'name="p-initiative" class="wb-filter"' in body
+    assert "change from:.wb-filter" in body

@@ -1,0 +1,91 @@
+// Keyboard users keep their place across htmx swaps, and the workbench's selection count stays true.
+(function () {
+  "use strict";
+
+  var FOCUSABLE = "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea";
+  var pending = null;
+
+  function visible(el) {
+    return el && !el.disabled && el.getClientRects().length > 0;
+  }
+
+  // Before a swap, remember the control that acted and, in document order, the controls after
+  // and before it: if the swap removes it (an Assign button becomes "feeds …"), its natural
+  // successor gets the focus instead of the page body. htmx itself refocuses an element whose
+  // id is still there; this only covers the case where it is gone.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail.target;
+    var acting = document.activeElement;
+    if (!acting || acting === document.body || !target.contains(acting)) {
+      acting = evt.detail.requestConfig && evt.detail.requestConfig.elt;
+    }
+    if (!acting || !acting.id || !target.contains(acting)) {
+      pending = null;
+      return;
+    }
+    var all = Array.prototype.filter.call(target.querySelectorAll(FOCUSABLE), function (el) {
+      return el.id;
+    });
+    var index = all.indexOf(acting);
+    pending = {
+      id: acting.id,
+      after: index < 0 ? [] : all.slice(index + 1).map(function (el) { return el.id; }),
+      before: index < 0 ? [] : all.slice(0, index).reverse().map(function (el) { return el.id; }),
+      campaign: acting.id.indexOf("campaign-") === 0,
+    };
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var remembered = pending;
+    pending = null;
+    if (!remembered) return;
+    var active = document.activeElement;
+    if (!active || active === document.body || active.id !== remembered.id) {
+      var ids = [remembered.id].concat(remembered.after, remembered.before);
+      for (var i = 0; i < ids.length; i++) {
+        var el = document.getElementById(ids[i]);
+        if (visible(el)) {
+          el.focus({ preventScroll: true });
+          break;
+        }
+      }
+    }
+    if (remembered.campaign) {
+      // A campaign chosen low in the list: bring its pane into view, keep the focus on the link.
+      var title = document.getElementById("selected-title");
+      if (title) {
+        var box = title.getBoundingClientRect();
+        if (box.top < 0 || box.bottom > window.innerHeight) {
+          title.scrollIntoView({ block: "start" });
+        }
+      }
+    } else if (document.activeElement && document.activeElement !== document.body) {
+      var focused = document.activeElement.getBoundingClientRect();
+      if (focused.top < 0 || focused.bottom > window.innerHeight) {
+        document.activeElement.scrollIntoView({ block: "center" });
+      }
+    }
+  });
+
+  // The workbench's "n Plans selected" follows the boxes as they are ticked.
+  document.addEventListener("change", function (evt) {
+    var box = evt.target;
+    if (!box.matches || !box.matches("#plan-list input[type=checkbox][name=plans]")) return;
+    var counter = document.getElementById("selection-count");
+    if (!counter) return;
+    var elsewhere = parseInt(counter.getAttribute("data-elsewhere") || "0", 10);
+    var ticked = document.querySelectorAll("#workbench input[name=plans]:checked, #workbench input[type=hidden][name=plans]");
+    var count = ticked.length;
+    // The address keeps the selection too, so a reload or a bookmark shows the same boxes ticked.
+    var url = new URL(window.location.href);
+    url.searchParams.delete("plans");
+    Array.prototype.forEach.call(ticked, function (input) { url.searchParams.append("plans", input.value); });
+    window.history.replaceState(window.history.state, "", url.toString());
+    if (count === 0) {
+      counter.textContent = "No Plan selected: tick Plans on any page, then assign them together.";
+    } else {
+      counter.textContent = count + " Plan" + (count === 1 ? "" : "s") + " selected" +
+        (elsewhere ? ", " + elsewhere + " of them on other pages." : ".");
+    }
+  });
+})();

@@ -1,0 +1,64 @@
+"""The calendar in a browser: Plan bars lead somewhere, odd dates stay readable; screenshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from campaigns.models import Assignment, CampaignReference
+from tests.browser.conftest import htmx_settled, screenshot
+from tests.browser.test_workbench_browser import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_plan_bars_open_their_campaign_or_the_workbench(live_server, world, page):
+    spring = world.campaigns[0]
+    Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
+    login(page, live_server.url, "alex", "pw-alex-2026")
+    page.goto(f"{live_server.url}/calendar/?zoom=month&date=2026-03-01")
+    htmx_settled(page)
+    page.locator("a.bar.plan", has_text="Spring Sale social").first.click()
+    page.get_by_role("heading", name="Spring Sale 2026").wait_for()
+    assert page.url.endswith(f"/campaigns/{spring.pk}/")
+
+    page.go_back()
+    page.get_by_role("heading", name="March 2026").wait_for()
+    page.locator("a.bar.plan", has_text="Spring Sale video").first.click()
+    page.get_by_role("heading", name="Assignment workbench").wait_for()
+    assert page.locator("#id_p-q").input_value() == "Spring Sale video"
+    assert page.locator("#plan-list").inner_text().count("Spring Sale video") == 1
+
+
+def test_a_date_far_out_gives_a_page_not_an_error(live_server, world, page):
+    login(page, live_server.url, "maria", "pw-maria-2026")
+    response = page.goto(f"{live_server.url}/calendar/?zoom=month&date=9999-12-15")
+    assert response.status == 200
+    page.get_by_text("showing 2199-12-31 instead of 9999-12-15").wait_for()
+    page.get_by_role("link", name="Next ›").click()
+    page.get_by_role("heading", name="December 2199").wait_for()
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+@pytest.mark.parametrize("zoom", ["month", "year"])
+def test_calendar_screenshots(live_server, world, chromium, width, zoom):
+    spring = world.campaigns[0]
+    Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
+    CampaignReference.objects.create(
+        campaign=spring,
+        external_campaign_id=world.plans[0].khoros_id.hex,
+        plan=world.plans[0],
+        managing_party=world.initiatives[0].khoros_id,
+    )
+    with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC), tick=True):
+        context = chromium.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        login(page, live_server.url, "maria", "pw-maria-2026")
+        page.goto(f"{live_server.url}/calendar/?zoom={zoom}&date=2026-03-01")
+        htmx_settled(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        screenshot(page, f"calendar-{zoom}-{width}")
+        context.close()

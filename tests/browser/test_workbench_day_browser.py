@@ -1,0 +1,254 @@
+"""The workbench as a manager uses it all day: real URLs after actions, Back and Forward with
+current data, filters that apply at once, a selection across Plan pages, focus that stays put,
+and Move offered where a Plan already feeds another campaign."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns.models import Assignment, AuditEvent, CampaignReference, ExternalCampaign
+from khoros.models import Plan
+from tests.browser.conftest import htmx_settled, screenshot
+from tests.browser.test_workbench_browser import login
+from tests.campaigns.conftest import make_campaign, make_plan
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _path(page) -> str:
+    return page.url.split("//", 1)[1].split("/", 1)[1]
+
+
+def _assert_state_url(page, campaign_pk: int) -> None:
+    path = "/" + _path(page)
+    assert path.startswith("/workbench/?"), path
+    assert f"campaign={campaign_pk}" in path
+
+
+def test_after_every_action_the_address_is_the_screen_and_reload_shows_it(live_server, world, page):
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    login(page, live_server.url, "maria", "pw-maria-2026")
+    page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}&p-q=s")
+    htmx_settled(page)
+
+    page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
+    page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+    _assert_state_url(page, spring.pk)
+    assert "p-q=s" in page.url
+    page.reload()
+    page.get_by_role("heading", name="Spring Sale 2026").wait_for()
+    assert "Spring Sale social" in page.locator("#assigned-plans").inner_text()
+    assert page.locator("#id_p-q").input_value() == "s"
+
+    page.goto(f"{live_server.url}/workbench/?campaign={summer.pk}")
+    htmx_settled(page)
+    page.get_by_role("button", name="Move Spring Sale social here from Spring Sale 2026").click()
+    page.get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
+    _assert_state_url(page, summer.pk)
+    page.reload()
+    assert "Spring Sale social" in page.locator("#assigned-plans").inner_text()
+
+    page.get_by_role("button", name="Unassign Spring Sale social").click()
+    page.get_by_text("Unassigned “Spring Sale social” from “Summer 2026”.").wait_for()
+    _assert_state_url(page, summer.pk)
+    response = page.reload()
+    assert response.status == 200
+    assert "No Plan feeds this campaign yet." in page.locator("#assigned-plans").inner_text()
+
+
+def test_drift_decision_leaves_the_workbench_url(live_server, world, page):
+    spring = world.campaigns[0]
+    CampaignReference.objects.create(
+        campaign=spring,
+        external_campaign_id=world.plans[0].khoros_id.hex,
+        plan=world.plans[0],
+        managing_party=world.initiatives[0].khoros_id,
+    )
+    login(page, live_server.url, "alex", "pw-alex-2026")
+    page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
+    htmx_settled(page)
+    page.get_by_role("button", name="Keep the bridge's").click()
+    page.get_by_text("Kept the bridge's Plans for “Spring Sale 2026”.").wait_for()
+    _assert_state_url(page, spring.pk)
+    assert page.reload().status == 200
+
+
+def test_back_and_forward_show_current_data(live_server, world, page):
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    login(page, live_server.url, "maria", "pw-maria-2026")
+    page.goto(f"{live_server.url}/workbench/")
+    htmx_settled(page)
+    page.get_by_role("link", name="Spring Sale 2026").click()
+    page.get_by_role("heading", name="Spring Sale 2026").wait_for()
+    htmx_settled(page)
+    teaser = page.locator("#plan-list li", has_text="Summer teaser")
+    assert teaser.get_by_role("button", name="Assign Summer teaser").count() == 1
+
+    page.get_by_role("link", name="Summer 2026").click()
+    page.get_by_role("heading", name="Summer 2026").wait_for()
+    htmx_settled(page)
+    page.locator("#plan-list").get_by_role("button", name="Assign Summer teaser").click()
+    page.get_by_text("Assigned “Summer teaser” to “Summer 2026”.").wait_for()
+    htmx_settled(page)
+
+    page.go_back()
+    page.get_by_role("heading", name="Spring Sale 2026").wait_for()
+    htmx_settled(page)
+    _assert_state_url(page, spring.pk)
+    teaser = page.locator("#plan-list li", has_text="Summer teaser")
+    assert "feeds Summer 2026" in teaser.inner_text()  # not the snapshot from before the assign
+    assert teaser.get_by_role("button", name="Assign Summer teaser").count() == 0
+
+    # Someone else unassigns it meanwhile: Forward shows that too.
+    Assignment.objects.filter(plan__name="Summer teaser").delete()
+    page.go_forward()
+    page.get_by_role("heading", name="Summer 2026").wait_for()
+    htmx_settled(page)
+    _assert_state_url(page, summer.pk)
+    assert "No Plan feeds this campaign yet." in page.locator("#assigned-plans").inner_text()
+
+
+def test_status_and_initiative_selects_apply_on_change(live_server, world, page):
+    login(page, live_server.url, "alex", "pw-alex-2026")
+    page.goto(f"{live_server.url}/workbench/")
+    htmx_settled(page)
+    page.get_by_label("Status").select_option(label="In Preparation")
+    page.wait_for_url("**/workbench/?*c-status=1*")
+    htmx_settled(page)
+    campaigns = page.locator("section[aria-labelledby=campaigns-title] .list").inner_text()
+    assert "Autumn 2026" in campaigns and "Spring Sale 2026" not in campaigns
+
+    page.get_by_label("Initiative").select_option(label="Brand 1")
+    page.wait_for_url(f"**/workbench/?*p-initiative={world.initiatives[1].pk}*")
+    htmx_settled(page)
+    plans = page.locator("#plan-list").inner_text()
+    assert "Spring Sale video" in plans and "Spring Sale social" not in plans
+    assert page.get_by_label("Status").input_value() == "1"
+
+
+def _many_plans(world, count: int) -> list[Plan]:
+    start = date(2026, 6, 1)
+    return Plan.objects.bulk_create(
+        [
+            make_plan(world.initiatives[0], f"Extra {i:02d}", start, start + timedelta(days=5))
+            for i in range(count)
+        ]
+    )
+
+
+def test_a_selection_survives_plan_pages_and_is_counted(live_server, world, page):
+    _many_plans(world, 30)  # 32 live Plans for Maria: two pages of 25
+    summer = world.campaigns[1]
+    login(page, live_server.url, "maria", "pw-maria-2026")
+    page.goto(f"{live_server.url}/workbench/?campaign={summer.pk}")
+    htmx_settled(page)
+    page.get_by_label("Select Spring Sale social").check()
+    page.get_by_label("Select Extra 00").check()
+    assert page.locator("#selection-count").inner_text() == "2 Plans selected."
+
+    page.get_by_role("navigation", name="Plan pages").get_by_role("link", name="Next ›").click()
+    page.get_by_text("Page 2 of 2").wait_for()
+    htmx_settled(page)
+    count = page.locator("#selection-count")
+    assert count.inner_text() == "2 Plans selected, 2 of them on other pages."
+    page.get_by_label("Select Extra 29").check()
+    assert count.inner_text() == "3 Plans selected, 2 of them on other pages."
+    assert "ppage=2" in page.url and "plans=" in page.url  # a reload keeps the selection
+    page.reload()
+    assert page.locator("#selection-count").inner_text() == (
+        "3 Plans selected, 2 of them on other pages."
+    )
+    screenshot(page, "workbench-selection-1280")
+
+    page.get_by_role("button", name="Assign selected to “Summer 2026”").click()
+    page.get_by_text("to “Summer 2026”.").first.wait_for()
+    assert set(Assignment.objects.filter(campaign=summer).values_list("plan__name", flat=True)) == {
+        "Spring Sale social",
+        "Extra 00",
+        "Extra 29",
+    }
+    assert AuditEvent.objects.count() == 3
+    assert page.locator("#selection-count").inner_text().startswith("No Plan selected")
+    assert "plans=" not in page.url
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, world, page, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    ExternalCampaign.objects.bulk_create(
+        [
+            make_campaign(f"Zeta {i:02d}", date(2026, 6, 1), date(2026, 6, 30), campaign_id=f"9{i}")
+            for i in range(20)
+        ]
+    )
+    login(page, live_server.url, "maria", "pw-maria-2026")
+    page.goto(f"{live_server.url}/workbench/")
+    htmx_settled(page)
+    low = page.get_by_role("link", name="Zeta 19")
+    low.focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Zeta 19").wait_for()
+    htmx_settled(page)
+    assert page.evaluate("document.activeElement.textContent").strip().startswith("Zeta 19")
+    box = page.locator("#selected-title").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 900  # in the viewport
+
+    # Assign the first Plan by keyboard: its button goes away, focus moves to what came next.
+    plans = list(
+        Plan.objects.filter(initiative=world.initiatives[0], removed_at__isnull=True).order_by(
+            "start", "name", "pk"
+        )
+    )
+    first, second = plans[0], plans[1]
+    page.locator(f"#assign-{first.pk}").focus()
+    page.keyboard.press("Enter")
+    page.get_by_text(f"Assigned “{first.name}” to “Zeta 19”.").wait_for()
+    htmx_settled(page)
+    assert page.evaluate("document.activeElement.id") == f"plan-{second.pk}"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == f"assign-{second.pk}"
+
+    # Unassign it again: the Unassign button goes, focus lands on the next control, not the body.
+    page.locator(f"#unassign-{first.pk}").focus()
+    page.keyboard.press("Enter")
+    page.get_by_text(f"Unassigned “{first.name}” from “Zeta 19”.").wait_for()
+    htmx_settled(page)
+    assert page.evaluate("document.activeElement.id") == "id_note"
+
+
+def test_move_is_offered_where_a_plan_feeds_another_campaign(live_server, world, page):
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
+    login(page, live_server.url, "maria", "pw-maria-2026")
+    page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
+    htmx_settled(page)
+    row = page.locator("#plan-list li", has_text="Spring Sale social")
+    assert row.get_by_role("button").count() == 0  # it feeds this very campaign
+
+    page.goto(f"{live_server.url}/workbench/?campaign={summer.pk}")
+    htmx_settled(page)
+    row = page.locator("#plan-list li", has_text="Spring Sale social")
+    assert "feeds Spring Sale 2026" in row.inner_text()
+    row.get_by_role("button", name="Move Spring Sale social here from Spring Sale 2026").click()
+    page.get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
+    assert Assignment.objects.get(plan=world.plans[0]).campaign == summer
+    assert AuditEvent.objects.get().action == AuditEvent.Action.ASSIGNMENT_MOVE
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_workbench_screenshots(live_server, world, chromium, width):
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    login(page, live_server.url, "maria", "pw-maria-2026")
+    page.goto(f"{live_server.url}/workbench/?campaign={world.campaigns[1].pk}")
+    htmx_settled(page)
+    # Nothing sticks out sideways on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"workbench-{width}")
+    context.close()
