@@ -26,9 +26,11 @@ from django.utils import timezone
 from campaigns.api_catalog import MAX_ROWS, company_zone, external_campaign_id
 from campaigns.api_http import ApiError, bad_request
 from campaigns.models import InboundReport
-from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
-from khoros.models import Plan, PlanKpi, SyncRun
+from khoros.models import Plan, PlanKpi
+from khoros.sync_kinds import KHOROS_KPIS
+from syncs import runs as sync_runs
+from syncs.models import SyncRun
 
 # SAP MC's KPI names -> PlanKpi's columns, in answer order: the report's KPI structure.
 KPI_FIELDS: dict[str, str] = {
@@ -96,7 +98,7 @@ def _kpis_fresh_for(moment: datetime) -> bool:
 
 def _kpi_sync_request() -> None:
     # A queued or running KPI sync is reused: many reports wait on one run.
-    khoros_runs.sync_request(kind=SyncRun.Kind.KHOROS_KPIS, trigger=SyncRun.Trigger.API)
+    sync_runs.sync_request(kind=KHOROS_KPIS, trigger=SyncRun.Trigger.API)
 
 
 def report_create(

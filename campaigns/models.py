@@ -153,19 +153,6 @@ class AuditEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name}: {self.summary}"
 
 
-class AlertState(models.Model):
-    """Whether admins were told a sync kind is failing: one email per outage, one on recovery."""
-
-    kind = models.CharField(max_length=32, primary_key=True)
-    alerting = models.BooleanField(default=False)
-    since = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=500, blank=True)
-    last_sent_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {'alerting' if self.alerting else 'ok'}"
-
-
 class InboundReport(models.Model):
     """A success-data request of SAP MC: its range and campaigns, then its results, frozen."""
 

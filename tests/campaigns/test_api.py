@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from campaigns import api_reports
 from campaigns.models import InboundCall, InboundReport
-from khoros.models import Company, Initiative, Plan, PlanKpi, SyncRun
+from khoros.models import Company, Initiative, Plan, PlanKpi
+from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
 

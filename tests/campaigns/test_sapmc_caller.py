@@ -14,7 +14,8 @@ import pytest
 from campaigns.api import OPENAPI_PATH
 from campaigns.models import InboundCall, InboundReport
 from khoros import kpis, services
-from khoros.models import Initiative, Plan, PlanKpi, SyncRun
+from khoros.models import Initiative, Plan, PlanKpi
+from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

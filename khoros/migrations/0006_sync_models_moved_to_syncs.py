@@ -1,0 +1,33 @@
+# SyncRun and SyncLease now belong to the syncs app (same tables): forget them here, state only,
+# after pointing KpiExport.run at syncs.SyncRun (the database's foreign key is unchanged).
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("khoros", "0005_company_timezone"),
+        ("syncs", "0001_initial"),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            database_operations=[],
+            state_operations=[
+                migrations.AlterField(
+                    model_name="kpiexport",
+                    name="run",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="kpi_exports",
+                        to="syncs.syncrun",
+                    ),
+                ),
+                migrations.DeleteModel(name="SyncLease"),
+                migrations.DeleteModel(name="SyncRun"),
+            ],
+        ),
+    ]
