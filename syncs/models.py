@@ -130,13 +130,14 @@ class SyncRun(models.Model):
         self.save(update_fields=["status", "started_at", "heartbeat_at"])
         return True
 
-    def mark_dead(self, *, taken_over_by: SyncRun) -> bool:
+    def mark_dead(self, *, taken_over_by: SyncRun, error: str = "") -> bool:
         """Record that this run's worker is gone; False when it had ended meanwhile."""
         return bool(
             SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
                 status=self.Status.FAILED,
                 finished_at=timezone.now(),
-                error=(
+                error=error
+                or (
                     "The worker stopped sending heartbeats; "
                     f"run #{taken_over_by.pk} took over its lease."
                 ),

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from syncs import registry
@@ -79,7 +81,9 @@ def sync_request(
     """Queue a run of `kind` unless a live one is queued or running; return (run, queued).
 
     A running run whose lease expired is not live: its worker died. It is recorded as failed and
-    a new run is queued in its place, whoever asks (button, Run again, SAP MC, schedule).
+    a new run is queued in its place, whoever asks (button, Run again, SAP MC, schedule). So is a
+    run still queued after the broker's redelivery window: its task was lost (a worker killed
+    before it started the run, a flushed Redis); if the task turns up after all, it does nothing.
     """
     registry.get(kind)  # KeyError for a kind no app registered
     with transaction.atomic():
@@ -88,21 +92,38 @@ def sync_request(
             .order_by("-queued_at")
             .first()
         )
+        lost = (
+            pending is not None
+            and pending.status == SyncRun.Status.QUEUED
+            and (pending.queued_at < timezone.now() - _queue_window())
+        )
         dead = (
             pending is not None
             and pending.status == SyncRun.Status.RUNNING
             and lease_free_if_expired(run=pending)
         )
-        if pending is not None and not dead:
+        if pending is not None and not (dead or lost):
             return pending, False
         run = SyncRun.objects.create(kind=kind, trigger=trigger, requested_by=requested_by)
-        if pending is not None:
+        if pending is not None and lost:
+            minutes = round(_queue_window().total_seconds() / 60)
+            pending.mark_dead(
+                taken_over_by=run,
+                error=f"No worker started this run within {minutes} minutes; "
+                f"run #{run.pk} replaced it.",
+            )
+        elif pending is not None:
             pending.mark_dead(taken_over_by=run)
         # After commit: a worker must never pick up a run id that is not in the database yet.
         transaction.on_commit(
             lambda: async_task(SYNC_TASK, kind, run.pk, task_name=f"{kind}-{run.pk}")
         )
     return run, True
+
+
+def _queue_window() -> timedelta:
+    """How long a queued task may wait: after django-q2's `retry` it counts as lost."""
+    return timedelta(seconds=int(settings.Q_CLUSTER.get("retry", 2100)))
 
 
 class SyncRunner:

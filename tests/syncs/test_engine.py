@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ast
 from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.utils import timezone
 from django_q.brokers import get_broker
 
@@ -128,3 +130,56 @@ def test_a_redelivered_task_of_a_taken_over_run_does_nothing(live_khoros):
     dead.refresh_from_db()
     assert dead.status == SyncRun.Status.FAILED
     assert f"run #{new.pk} took over" in dead.error
+
+
+@pytest.mark.django_db
+def test_a_request_replaces_a_queued_run_whose_task_was_lost(
+    settings, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(timezone.now() - timedelta(seconds=2101), tick=False):
+        lost = SyncRun.objects.create(kind=SyncRun.Kind.KHOROS_KPIS, trigger=SyncRun.Trigger.BUTTON)
+    waiting = SyncRun.objects.create(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        new, queued = sync_request(kind=SyncRun.Kind.KHOROS_KPIS, trigger=SyncRun.Trigger.API)
+        same, queued_again = sync_request(
+            kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.API
+        )
+
+    assert queued and new.pk != lost.pk
+    lost.refresh_from_db()
+    assert lost.status == SyncRun.Status.FAILED
+    assert lost.error == f"No worker started this run within 35 minutes; run #{new.pk} replaced it."
+    # Queued a moment ago: still waiting for a worker, and reused.
+    assert (same.pk, queued_again) == (waiting.pk, False)
+    get_broker().purge_queue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("migration", "old", "func", "args"),
+    [
+        (
+            "khoros.migrations.0007_schedules_run_the_engine_task",
+            "khoros.tasks.sync_khoros_kpis_task",
+            "syncs.tasks.sync_task",
+            "('khoros_kpis',)",
+        ),
+        (
+            "campaigns.migrations.0008_schedules_run_the_engine_task",
+            "campaigns.tasks.check_alerts_task",
+            "syncs.tasks.check_alerts_task",
+            None,
+        ),
+    ],
+)
+def test_installed_schedules_are_pointed_at_the_engine_task(migration, old, func, args):
+    from django.apps import apps
+    from django_q.models import Schedule
+
+    Schedule.objects.create(name="An admin's", func=old, minutes=17, repeats=0)
+
+    import_module(migration).forwards(apps, None)
+
+    schedule = Schedule.objects.get(name="An admin's")
+    assert (schedule.func, schedule.args, schedule.minutes, schedule.repeats) == (func, args, 17, 0)
