@@ -113,7 +113,7 @@ class SyncRun(models.Model):
 
     def start(self) -> bool:
         """Take the kind's lease and mark the run running; False: it was skipped (and ended)."""
-        from syncs.leases import lease_acquire
+        from syncs.leases import lease_acquire, lease_release
 
         acquired, other = lease_acquire(run=self)
         if not acquired:
@@ -125,9 +125,15 @@ class SyncRun(models.Model):
         if other is not None and not other.is_finished:
             # Its worker died or hung past the lease: say so on that run instead of leaving it.
             other.mark_dead(taken_over_by=self)
-        self.status = self.Status.RUNNING
-        self.started_at = self.heartbeat_at = timezone.now()
-        self.save(update_fields=["status", "started_at", "heartbeat_at"])
+        now = timezone.now()
+        # Conditional: a run recorded as dead or lost meanwhile stays ended (a late task).
+        if not SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+            status=self.Status.RUNNING, started_at=now, heartbeat_at=now
+        ):
+            lease_release(run=self)
+            self.refresh_from_db()
+            return False
+        self.status, self.started_at, self.heartbeat_at = self.Status.RUNNING, now, now
         return True
 
     def mark_dead(self, *, taken_over_by: SyncRun, error: str = "") -> bool:

@@ -15,7 +15,7 @@ from django_q.brokers import get_broker
 from khoros.models import KpiExport, Plan
 from syncs import registry
 from syncs.models import AlertState, SyncLease, SyncRun
-from syncs.runs import redact, sync_request
+from syncs.runs import SyncRunner, redact, sync_request
 from syncs.tasks import sync_task
 
 SYNCS_DIR = Path(__file__).resolve().parents[2] / "syncs"
@@ -183,3 +183,19 @@ def test_installed_schedules_are_pointed_at_the_engine_task(migration, old, func
 
     schedule = Schedule.objects.get(name="An admin's")
     assert (schedule.func, schedule.args, schedule.minutes, schedule.repeats) == (func, args, 17, 0)
+
+
+@pytest.mark.django_db
+def test_a_late_task_never_revives_a_run_recorded_as_dead_while_it_loaded(live_khoros):
+    dead = _running_run(lease_left=-timedelta(seconds=1))
+    late_copy = SyncRun.objects.get(pk=dead.pk)  # what a late task loaded: still "running"
+    new, _ = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+
+    run = SyncRunner(SyncRun.Kind.KHOROS_PLANS).run(
+        run=late_copy, work=lambda run, client: pytest.fail("the work of a dead run ran")
+    )
+
+    assert run.status == SyncRun.Status.FAILED
+    assert f"run #{new.pk} took over" in run.error
+    assert SyncLease.objects.get(kind=dead.kind).run_id is None
+    assert live_khoros.sim.requests == []
