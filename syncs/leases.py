@@ -49,18 +49,14 @@ def lease_release(*, run: SyncRun) -> None:
     SyncLease.objects.filter(kind=run.kind, run=run).update(run=None, expires_at=None)
 
 
-def lease_is_live(*, run: SyncRun) -> bool:
-    """Does `run` still hold an unexpired lease? False: its worker died or lost the lease."""
-    return SyncLease.objects.filter(kind=run.kind, run=run, expires_at__gte=timezone.now()).exists()
-
-
 def lease_free_if_expired(*, run: SyncRun) -> bool:
-    """Take an expired lease away from `run`; True when `run` holds no live lease any more.
+    """Take an expired lease away from `run`; True when it held one: its worker is gone.
 
-    A conditional UPDATE like lease_acquire's: a worker that was only slow loses the lease at its
-    next renewal (and stops) instead of writing beside the run that takes over.
+    A conditional UPDATE like lease_acquire's decides: a worker that was only slow loses the
+    lease at its next renewal (and stops) instead of writing beside the run that takes over.
     """
-    SyncLease.objects.filter(kind=run.kind, run=run, expires_at__lt=timezone.now()).update(
-        run=None, expires_at=None
+    return bool(
+        SyncLease.objects.filter(kind=run.kind, run=run, expires_at__lt=timezone.now()).update(
+            run=None, expires_at=None
+        )
     )
-    return not lease_is_live(run=run)

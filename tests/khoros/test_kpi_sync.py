@@ -16,10 +16,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
-from khoros import kpis, runs, selectors, services
+from khoros import kpis, selectors, services
 from khoros.models import KpiExport, Plan, PlanKpi
 from simulators.khoros_data import FIELD_IDS
 from smcbridge.env import env_mapping, positive_int
+from syncs import runs
 from syncs.models import SyncLease, SyncRun
 from tests.conftest import run_queued_tasks
 
