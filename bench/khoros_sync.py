@@ -8,9 +8,10 @@ from django.utils import timezone
 from bench.__main__ import timed
 from khoros import client as khoros_client
 from khoros import services
-from khoros.models import Initiative, Plan, SyncRun
+from khoros.models import Initiative, Plan
 from simulators.khoros import KhorosData, KhorosSimulator
 from simulators.server import start_in_thread
+from syncs.models import SyncRun
 
 
 def baseline_sync(client: khoros_client.KhorosClient) -> int:

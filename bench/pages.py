@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from bench.__main__ import timed
 from campaigns.models import SYNC_ADMINS, Assignment, ExternalCampaign
-from khoros.models import Initiative, Plan, SyncRun
+from khoros.models import Initiative, Plan
+from syncs.models import SyncRun
 
 PAGES = [
     ("workbench", "/workbench/?campaign={campaign}&ppage=7&cpage=3"),

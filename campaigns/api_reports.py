@@ -33,9 +33,12 @@ from django.utils import timezone
 from campaigns.api_catalog import MAX_ROWS, company_zone, external_campaign_id
 from campaigns.api_http import ApiError, bad_request
 from campaigns.models import InboundReport
-from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
-from khoros.models import Plan, PlanKpi, SyncLease, SyncRun
+from khoros.models import Plan, PlanKpi
+from khoros.sync_kinds import KHOROS_KPIS
+from syncs import runs as sync_runs
+from syncs.leases import lease_is_live
+from syncs.models import SyncRun
 
 # SAP MC's KPI names -> PlanKpi's columns, in answer order: the report's KPI structure.
 KPI_FIELDS: dict[str, str] = {
@@ -103,9 +106,7 @@ def _kpis_fresh_for(moment: datetime) -> bool:
 
 def _kpi_sync_request() -> SyncRun:
     # A queued or running KPI sync is reused: many reports wait on one run.
-    run, _queued = khoros_runs.sync_request(
-        kind=SyncRun.Kind.KHOROS_KPIS, trigger=SyncRun.Trigger.API
-    )
+    run, _queued = sync_runs.sync_request(kind=KHOROS_KPIS, trigger=SyncRun.Trigger.API)
     return run
 
 
@@ -153,15 +154,11 @@ def _run_waited_on(report: InboundReport) -> SyncRun:
 def _run_worker_died(run: SyncRun) -> bool:
     """A running run that no longer holds a live lease: its worker died or hung.
 
-    A live run renews the kind's lease with every heartbeat (khoros/leases.py) and keeps it until
+    A live run renews the kind's lease with every heartbeat (syncs/leases.py) and keeps it until
     run_finish; the next run to start takes the expired lease over and marks this one failed.
     Until then it still says "running": waiting for it would be waiting for ever.
     """
-    if run.status != SyncRun.Status.RUNNING:
-        return False
-    return not SyncLease.objects.filter(
-        kind=run.kind, run=run, expires_at__gte=timezone.now()
-    ).exists()
+    return run.status == SyncRun.Status.RUNNING and not lease_is_live(run=run)
 
 
 def _run_pending(run: SyncRun) -> bool:

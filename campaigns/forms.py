@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 
 from campaigns.calendar import CalendarFilters
 from campaigns.selectors import AuditFilters, CampaignFilters, PlanFilters
-from khoros.models import SyncRun
-from khoros.selectors import SyncRunFilters
+from syncs.models import SyncRun
+from syncs.selectors import SyncRunFilters
 
 
 class _DateRangeForm(forms.Form):
@@ -148,7 +148,9 @@ class AuditFilterForm(_DateRangeForm):
 
 
 class SyncHistoryFilterForm(_DateRangeForm):
-    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *SyncRun.Kind.choices])
+    kind = forms.ChoiceField(
+        required=False, choices=lambda: [("", "Any kind"), *SyncRun.Kind.choices]
+    )
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *SyncRun.Status.choices]
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from khoros.models import Initiative, Plan, SyncRun
+from khoros.models import Initiative, Plan
+from syncs.models import SyncRun
 
 SYNC_ADMINS = "Sync admins"
 MARKETING_MANAGERS = "Marketing managers"
@@ -151,19 +152,6 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name}: {self.summary}"
-
-
-class AlertState(models.Model):
-    """Whether admins were told a sync kind is failing: one email per outage, one on recovery."""
-
-    kind = models.CharField(max_length=32, primary_key=True)
-    alerting = models.BooleanField(default=False)
-    since = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=500, blank=True)
-    last_sent_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {'alerting' if self.alerting else 'ok'}"
 
 
 class InboundReport(models.Model):

@@ -14,11 +14,12 @@ from django_q.models import Schedule
 from campaigns import services as campaigns_services
 from campaigns.access import is_sync_admin
 from campaigns.forms import ScheduleForm, SyncHistoryFilterForm
-from campaigns.health import health_check
-from khoros import runs as khoros_runs
-from khoros import selectors as khoros_selectors
-from khoros.models import SyncRun
-from smcbridge.schedules import SYNC_TASKS, declared_schedules
+from syncs import registry as sync_registry
+from syncs import runs as sync_runs
+from syncs import selectors as sync_selectors
+from syncs.health import health_check
+from syncs.models import SyncRun
+from syncs.schedules import declared_schedules, schedule_kinds
 
 HISTORY_PAGE_SIZE = 50
 
@@ -33,7 +34,7 @@ def sync_history(request: HttpRequest) -> HttpResponse:
     """Every sync run, filterable by kind, status, trigger and day."""
     _require_admin(request)
     form = SyncHistoryFilterForm(request.GET)
-    runs = khoros_selectors.sync_runs(filters=form.filters())
+    runs = sync_selectors.sync_runs(filters=form.filters())
     page = Paginator(runs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -49,7 +50,7 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One run, its per-item outcomes and error; the live part refreshes while it runs."""
     _require_admin(request)
     run = get_object_or_404(SyncRun.objects.select_related("requested_by"), pk=pk)
-    context = {"run": run, "can_run_again": run.kind in SYNC_TASKS}
+    context = {"run": run, "can_run_again": sync_registry.is_registered(run.kind)}
     if request.htmx and request.htmx.target == "run-live":
         return render(request, "campaigns/sync_run.html#live", context)
     return render(request, "campaigns/sync_run.html", context)
@@ -61,9 +62,9 @@ def sync_run_again(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue a new run of the same kind (or show the one already queued or running)."""
     _require_admin(request)
     run = get_object_or_404(SyncRun, pk=pk)
-    if run.kind not in SYNC_TASKS:
+    if not sync_registry.is_registered(run.kind):
         raise PermissionDenied("This kind of sync cannot be started from here.")
-    new, queued = khoros_runs.sync_request(
+    new, queued = sync_runs.sync_request(
         kind=run.kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
     )
     if queued:
@@ -84,13 +85,13 @@ def schedules(request: HttpRequest) -> HttpResponse:
     """The background schedules with their next run, in the viewer's time zone."""
     _require_admin(request)
     names = [spec.name for spec in declared_schedules()]
-    kind_of = {func: kind for kind, func in SYNC_TASKS.items()}
-    last_runs = khoros_selectors.sync_last_runs()
+    kind_of = schedule_kinds()
+    last_runs = sync_selectors.sync_last_runs()
     rows = []
     for schedule in Schedule.objects.filter(name__in=names).order_by("name"):
         initial = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
         form = ScheduleForm(initial=initial, prefix=str(schedule.pk))
-        rows.append((schedule, form, last_runs.get(kind_of.get(schedule.func, ""))))
+        rows.append((schedule, form, last_runs.get(kind_of.get(schedule.name, ""))))
     return render(request, "campaigns/schedules.html", {"rows": rows})
 
 

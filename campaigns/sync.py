@@ -13,14 +13,16 @@ from django.utils import timezone
 
 from campaigns import sapmc
 from campaigns.models import CampaignReference, ExternalCampaign
-from khoros.models import Plan, SyncRun
-from khoros.runs import (
+from campaigns.sync_kinds import SAPMC_CAMPAIGNS
+from khoros.models import Plan
+from syncs.models import SyncRun
+from syncs.runs import (
     COUNT_FIELDS,
     error_text,
     run_checkpoint,
     run_finish,
     run_step_done,
-    run_with_client,
+    run_sync,
 )
 
 # Campaigns are written in chunks, each in its own transaction and checkpoint.
@@ -50,14 +52,12 @@ def sync_sapmc_campaigns(
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:
     """Mirror SAP MC's external campaigns of the Khoros category; never deletes one."""
-    return run_with_client(
-        kind=SyncRun.Kind.SAPMC_CAMPAIGNS,
+    return run_sync(
+        SAPMC_CAMPAIGNS,
         run=run,
         trigger=trigger,
         requested_by=requested_by,
         client=client,
-        client_factory=sapmc.client_from_settings,
-        system="SAP MC",
         work=lambda run, client: _sync(run, client, on_progress),
     )
 

@@ -21,18 +21,20 @@ from campaigns.access import can_use_workbench, is_sync_admin, visible_initiativ
 from campaigns.calendar import state_of
 from campaigns.charts import bar_chart
 from campaigns.forms import AuditFilterForm
-from campaigns.health import health_check
 from campaigns.models import AuditEvent, ExternalCampaign
-from khoros import runs as khoros_runs
 from khoros import selectors as khoros_selectors
-from khoros.models import PlanKpi, SyncRun
-from smcbridge.schedules import SYNC_TASKS
+from khoros.models import PlanKpi
+from syncs import registry as sync_registry
+from syncs import runs as sync_runs
+from syncs import selectors as sync_selectors
+from syncs.health import health_check
+from syncs.models import SyncRun
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The first page after login: recent syncs and what is mirrored."""
-    runs = khoros_selectors.sync_runs_recent(limit=10)
+    runs = sync_selectors.sync_runs_recent(limit=10)
     context = {
         "runs": runs,
         "runs_active": any(not run.is_finished for run in runs),
@@ -40,7 +42,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "campaign_counts": campaigns_selectors.campaign_counts(user=request.user),
         "health": health_check(),
         "is_sync_admin": is_sync_admin(request.user),
-        "sync_kinds": [SyncRun.Kind(kind) for kind in SYNC_TASKS],
+        "sync_kinds": sync_registry.kinds(),
     }
     if request.htmx and request.htmx.target == "sync-runs":
         return render(request, "campaigns/dashboard.html#runs", context)
@@ -53,9 +55,9 @@ def sync_now(request: HttpRequest, kind: str) -> HttpResponse:
     """Queue a sync of `kind` for the worker; one already queued or running is reused."""
     if not is_sync_admin(request.user):
         raise PermissionDenied("Only sync admins can start a sync.")
-    if kind not in SYNC_TASKS:
+    if not sync_registry.is_registered(kind):
         raise PermissionDenied("Unknown sync kind.")
-    run, queued = khoros_runs.sync_request(
+    run, queued = sync_runs.sync_request(
         kind=kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
     )
     if queued:

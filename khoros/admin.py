@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi, SyncLease, SyncRun
+from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -35,21 +35,6 @@ class PlanAdmin(ReadOnlyAdmin):
     list_select_related = ["initiative"]
     search_fields = ["name", "khoros_id"]
     date_hierarchy = "start"
-
-
-@admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id", "kind", "status", "trigger", "requested_by", "started_at", "finished_at",
-        "created_count", "updated_count", "unchanged_count", "removed_count", "failed_count",
-    ]  # fmt: skip
-    list_filter = ["kind", "status", "trigger"]
-    list_select_related = ["requested_by"]
-
-
-@admin.register(SyncLease)
-class SyncLeaseAdmin(ReadOnlyAdmin):
-    list_display = ["kind", "run", "expires_at"]
 
 
 @admin.register(PlanKpi)

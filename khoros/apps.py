@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class KhorosConfig(AppConfig):
     name = "khoros"
     verbose_name = "Khoros"
+
+    def ready(self) -> None:
+        from khoros import sync_kinds
+
+        sync_kinds.register()

@@ -39,20 +39,20 @@ from django.db.models import Max
 from django.utils import timezone
 
 from khoros import client as khoros_client
-from khoros.leases import lease_renew
-from khoros.models import KpiExport, Plan, PlanKpi, SyncRun
+from khoros.models import KpiExport, Plan, PlanKpi
 from khoros.payloads import parse_datetime
-from khoros.runs import (
+from khoros.services import company_zone
+from khoros.sync_kinds import KHOROS_KPIS
+from syncs.models import SyncRun
+from syncs.runs import (
     COUNT_FIELDS,
-    LeaseLostError,
     error_text,
     redact,
     run_checkpoint,
     run_finish,
     run_step_done,
-    run_with_client,
+    run_sync,
 )
-from khoros.services import company_zone
 
 logger = logging.getLogger(__name__)
 
@@ -487,14 +487,12 @@ def sync_khoros_kpis(
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:
     """Pull daily KPIs of every live Plan from Khoros analytics; `now` is the clock to wait by."""
-    return run_with_client(
-        kind=SyncRun.Kind.KHOROS_KPIS,
+    return run_sync(
+        KHOROS_KPIS,
         run=run,
         trigger=trigger,
         requested_by=requested_by,
         client=client,
-        client_factory=khoros_client.client_from_settings,
-        system="Khoros",
         work=lambda run, client: _KpiSync(
             run=run, client=client, sleep=sleep, clock=now or timezone.now, on_progress=on_progress
         ).execute(),
@@ -1014,6 +1012,5 @@ class _KpiSync:
         return self._catalogue
 
     def _heartbeat(self) -> None:
-        if not lease_renew(run=self.run):
-            raise LeaseLostError
+        self.run.renew_lease()
         run_checkpoint(self.run, self.client.stats, [])

@@ -1,8 +1,7 @@
-"""Mirrors of Khoros objects and the record of every sync run."""
+"""Mirrors of Khoros objects and the KPI exports a sync asked for."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
 
@@ -57,83 +56,6 @@ class Plan(models.Model):
         return self.name
 
 
-class SyncRun(models.Model):
-    """One run of one sync kind, whatever started it."""
-
-    class Kind(models.TextChoices):
-        KHOROS_PLANS = "khoros_plans", "Khoros plans"
-        KHOROS_KPIS = "khoros_kpis", "Khoros KPIs"
-        SAPMC_CAMPAIGNS = "sapmc_campaigns", "SAP MC campaigns"
-
-    class Trigger(models.TextChoices):
-        SCHEDULE = "schedule", "Schedule"
-        BUTTON = "button", "Button"
-        COMMAND = "command", "Command"
-        API = "api", "API"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        PARTIAL = "partial", "Partial"
-        FAILED = "failed", "Failed"
-        DEFERRED = "deferred", "Deferred"
-        SKIPPED = "skipped", "Skipped"
-
-    FINISHED = (Status.SUCCEEDED, Status.PARTIAL, Status.FAILED, Status.DEFERRED, Status.SKIPPED)
-
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    trigger = models.CharField(max_length=16, choices=Trigger.choices)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    queued_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(null=True, blank=True)
-    created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
-    unchanged_count = models.PositiveIntegerField(default=0)
-    removed_count = models.PositiveIntegerField(default=0)
-    failed_count = models.PositiveIntegerField(default=0)
-    http_requests = models.PositiveIntegerField(default=0)
-    http_retries = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    # Per-item outcomes (one entry per Initiative or export): the run's checkpoint.
-    outcomes = models.JSONField(default=list, blank=True)
-
-    class Meta:
-        ordering = ["-queued_at", "-id"]
-        indexes = [models.Index(fields=["kind", "-queued_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
-
-class SyncLease(models.Model):
-    """At most one running sync per kind, enforced by one row per kind."""
-
-    kind = models.CharField(max_length=32, choices=SyncRun.Kind.choices, primary_key=True)
-    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL)
-    expires_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.kind} lease"
-
-
 class PlanKpi(models.Model):
     """Daily totals of one Plan's published posts, as the Khoros analytics export reports them."""
 
@@ -179,7 +101,11 @@ class KpiExport(models.Model):
 
     export_id = models.CharField(max_length=64, blank=True)
     run = models.ForeignKey(
-        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="kpi_exports"
+        "syncs.SyncRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="kpi_exports",
     )
     state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED)
     # True: the whole history of Plans never pulled before; False: the trailing re-pull window.

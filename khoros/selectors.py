@@ -10,7 +10,9 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi, SyncRun
+from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi
+from khoros.sync_kinds import KHOROS_KPIS
+from syncs.models import SyncRun
 
 
 @dataclass(frozen=True)
@@ -19,20 +21,6 @@ class MirrorCounts:
     initiatives_removed: int
     plans: int
     plans_removed: int
-
-
-def sync_runs_recent(*, kind: str | None = None, limit: int = 10) -> list[SyncRun]:
-    """The latest runs, newest first, with who asked for them."""
-    runs = SyncRun.objects.select_related("requested_by")
-    if kind:
-        runs = runs.filter(kind=kind)
-    return list(runs.order_by("-queued_at", "-id")[:limit])
-
-
-def sync_run_active_exists() -> bool:
-    return SyncRun.objects.filter(
-        status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
-    ).exists()
 
 
 def mirror_counts(*, initiatives: QuerySet[Initiative]) -> MirrorCounts:
@@ -51,45 +39,6 @@ def mirror_counts(*, initiatives: QuerySet[Initiative]) -> MirrorCounts:
         plans=plans["live"],
         plans_removed=plans["removed"],
     )
-
-
-@dataclass(frozen=True)
-class SyncRunFilters:
-    kind: str = ""
-    status: str = ""
-    trigger: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-
-
-def sync_runs(*, filters: SyncRunFilters) -> QuerySet[SyncRun]:
-    """Sync runs, newest first, filtered by kind, status, trigger and the day they were queued."""
-    qs = SyncRun.objects.select_related("requested_by")
-    if filters.kind:
-        qs = qs.filter(kind=filters.kind)
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    if filters.trigger:
-        qs = qs.filter(trigger=filters.trigger)
-    if filters.date_from:
-        qs = qs.filter(queued_at__date__gte=filters.date_from)
-    if filters.date_to:
-        qs = qs.filter(queued_at__date__lte=filters.date_to)
-    return qs.order_by("-queued_at", "-id")
-
-
-def sync_last_runs() -> dict[str, SyncRun]:
-    """The latest finished run of each kind, in one query per kind."""
-    last = {}
-    for kind in SyncRun.Kind.values:
-        run = (
-            SyncRun.objects.filter(kind=kind, finished_at__isnull=False)
-            .order_by("-finished_at", "-id")
-            .first()
-        )
-        if run is not None:
-            last[kind] = run
-    return last
 
 
 # The daily numbers PlanKpi holds, in display order.
@@ -136,7 +85,7 @@ def kpi_last_success() -> KpiFreshness | None:
     """The last KPI sync that succeeded, and the time zone its days are counted in."""
     run = (
         SyncRun.objects.filter(
-            kind=SyncRun.Kind.KHOROS_KPIS,
+            kind=KHOROS_KPIS,
             status=SyncRun.Status.SUCCEEDED,
             finished_at__isnull=False,
         )

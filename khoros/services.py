@@ -16,15 +16,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from khoros import client as khoros_client
-from khoros.models import Company, Initiative, Plan, SyncRun
-from khoros.runs import (
+from khoros.models import Company, Initiative, Plan
+from khoros.sync_kinds import KHOROS_PLANS
+from syncs.models import SyncRun
+from syncs.runs import (
     COUNT_FIELDS,
     error_text,
     redact,
     run_checkpoint,
     run_finish,
     run_step_done,
-    run_with_client,
+    run_sync,
 )
 
 logger = logging.getLogger(__name__)
@@ -241,14 +243,12 @@ def sync_khoros(
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:
     """Mirror all Initiatives and Plans from Khoros; never deletes, never runs twice at once."""
-    return run_with_client(
-        kind=SyncRun.Kind.KHOROS_PLANS,
+    return run_sync(
+        KHOROS_PLANS,
         run=run,
         trigger=trigger,
         requested_by=requested_by,
         client=client,
-        client_factory=khoros_client.client_from_settings,
-        system="Khoros",
         work=lambda run, client: _sync_plans(run, client, on_progress),
     )
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "template_partials",
+    "syncs",
     "khoros",
     "campaigns",
 ]

@@ -11,9 +11,9 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import Assignment
-from khoros.models import SyncRun
-from khoros.runs import sync_request
-from khoros.tasks import sync_khoros_task
+from syncs.models import SyncRun
+from syncs.runs import sync_request
+from syncs.tasks import sync_task
 from tests.browser.conftest import htmx_settled, screenshot
 from tests.browser.test_workbench_browser import login
 
@@ -81,7 +81,7 @@ def test_admin_watches_a_sync_run_to_the_end(live_server, world, live_khoros, pa
 
     def work() -> None:
         try:
-            sync_khoros_task(run.pk)
+            sync_task(SyncRun.Kind.KHOROS_PLANS, run.pk)
         finally:
             connection.close()
 

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Assignment
-from khoros.models import PlanKpi, SyncRun
+from khoros.models import PlanKpi
+from syncs.models import SyncRun
 from tests.browser.conftest import screenshot
 from tests.browser.test_workbench_browser import login
 

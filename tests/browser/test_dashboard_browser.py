@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 
 from campaigns.models import SYNC_ADMINS
 from khoros import services
-from khoros.models import SyncRun
+from syncs.models import SyncRun
 from tests.browser.conftest import screenshot
 from tests.conftest import run_queued_tasks
 

@@ -8,9 +8,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from campaigns.alerts import alerts_check
-from campaigns.models import AlertState
-from khoros.models import SyncRun
+from syncs.alerts import alerts_check
+from syncs.models import AlertState, SyncRun
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from campaigns import api_reports
 from campaigns.models import InboundCall, InboundReport
-from khoros.models import Company, Initiative, Plan, PlanKpi, SyncRun
+from khoros.models import Company, Initiative, Plan, PlanKpi
+from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
 
@@ -651,7 +652,7 @@ def test_polls_while_the_run_is_queued_or_running_never_start_another(client, kp
     for status in ("queued", "running"):
         SyncRun.objects.update(status=status)
         if status == "running":
-            from khoros.models import SyncLease
+            from syncs.models import SyncLease
 
             SyncLease.objects.create(
                 kind=run.kind, run=run, expires_at=timezone.now() + timedelta(minutes=5)
@@ -663,7 +664,7 @@ def test_polls_while_the_run_is_queued_or_running_never_start_another(client, kp
 
 @pytest.mark.parametrize("lease", ["expired", "taken", "none"])
 def test_a_run_whose_worker_died_does_not_keep_the_report_waiting(client, kpis, lease):
-    from khoros.models import SyncLease
+    from syncs.models import SyncLease
 
     report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
     run = SyncRun.objects.get()

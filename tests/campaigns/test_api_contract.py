@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from campaigns.api import OPENAPI_PATH
 from campaigns.api_reports import KPI_FIELDS
 from campaigns.models import InboundCall, InboundReport
-from khoros.models import Company, Initiative, PlanKpi, SyncRun
+from khoros.models import Company, Initiative, PlanKpi
+from syncs.models import SyncRun
 from tests.campaigns.conftest import make_plan
 
 USER = "contract-user"

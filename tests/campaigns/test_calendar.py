@@ -257,7 +257,8 @@ def test_fixed_number_of_queries_at_scale(client, world, big, zoom, who, django_
 
 
 def test_bars_mark_missing_and_stale_kpis(client, world):
-    from khoros.models import PlanKpi, SyncRun
+    from khoros.models import PlanKpi
+    from syncs.models import SyncRun
 
     Assignment.objects.create(
         plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()

@@ -69,7 +69,7 @@ def _kpis(plan, days, base):
 def test_campaign_page_charts_and_totals_cover_only_visible_plans(client, world):
     from datetime import date, timedelta
 
-    from khoros.models import SyncRun
+    from syncs.models import SyncRun
 
     spring = world.campaigns[0]
     Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
@@ -103,7 +103,7 @@ def test_campaign_page_charts_and_totals_cover_only_visible_plans(client, world)
 def test_stale_or_missing_kpi_sync_is_warned_about(client, world):
     from datetime import timedelta
 
-    from khoros.models import SyncRun
+    from syncs.models import SyncRun
 
     client.force_login(world.admin)
     url = reverse("campaign", args=[world.campaigns[0].pk])

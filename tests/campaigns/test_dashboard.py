@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS, InitiativeGrant
-from khoros.models import Initiative, Plan, SyncRun
+from khoros.models import Initiative, Plan
+from syncs.models import SyncRun
 from tests.conftest import uses_orm_broker
 
 pytestmark = pytest.mark.django_db

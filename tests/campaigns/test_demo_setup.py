@@ -11,7 +11,8 @@ from django_q.models import Schedule
 
 from campaigns.access import is_sync_admin, visible_initiatives
 from campaigns.models import Assignment, AuditEvent, ExternalCampaign
-from khoros.models import Plan, PlanKpi, SyncRun
+from khoros.models import Plan, PlanKpi
+from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
 

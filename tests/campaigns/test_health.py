@@ -9,8 +9,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.health import health_check
-from khoros.models import SyncRun
+from syncs.health import health_check
+from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from khoros.models import SyncRun
+from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
 

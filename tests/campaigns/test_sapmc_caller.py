@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from campaigns.api import OPENAPI_PATH
 from campaigns.models import InboundCall, InboundReport
 from khoros import kpis, services
-from khoros.models import Initiative, Plan, PlanKpi, SyncRun
+from khoros.models import Initiative, Plan, PlanKpi
+from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -287,7 +289,7 @@ def test_the_caller_retries_a_failed_report_live_until_a_kpi_sync_succeeds(
 
     from django.utils import timezone
 
-    from khoros.models import SyncLease
+    from syncs.models import SyncLease
 
     settings.SAPMC_REPORT_RETRY_SECONDS = 1
     SyncRun.objects.filter(kind=SyncRun.Kind.KHOROS_KPIS).delete()  # no fresh KPIs
@@ -295,8 +297,10 @@ def test_the_caller_retries_a_failed_report_live_until_a_kpi_sync_succeeds(
         kind=SyncRun.Kind.KHOROS_KPIS, trigger="schedule", status="running",
         started_at=timezone.now(),
     )  # fmt: skip
+    # Alive when the report is made (so the report waits on it), dead right after: a request
+    # made after the lease expired would take the run over instead (syncs.runs.sync_request).
     SyncLease.objects.update_or_create(
-        kind=dead.kind, defaults={"run": dead, "expires_at": timezone.now()}
+        kind=dead.kind, defaults={"run": dead, "expires_at": timezone.now() + timedelta(hours=1)}
     )
     env = {**os.environ, "SAPMC_INBOUND_PASSWORD": PASSWORD}
     command = [
@@ -306,6 +310,11 @@ def test_the_caller_retries_a_failed_report_live_until_a_kpi_sync_succeeds(
     with subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
+        for _ in range(600):
+            if InboundReport.objects.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        SyncLease.objects.filter(run=dead).update(expires_at=timezone.now())  # the worker dies
         # Once the caller has had its first 503, a KPI sync succeeds (the schedule's, say).
         for _ in range(600):
             if InboundCall.objects.filter(status_code=503).exists() or process.poll() is not None:

@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from campaigns.models import Assignment, CampaignReference, ExternalCampaign
 from campaigns.sync import sync_sapmc_campaigns
 from khoros import services as khoros_services
-from khoros.models import Plan, SyncRun
+from khoros.models import Plan
 from simulators.sapmc_data import KHOROS_CATEGORY
+from syncs.models import SyncRun
 from tests.conftest import SAPMC_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -246,7 +247,7 @@ def test_command_prints_a_summary_line(live_sapmc):
 
 @pytest.mark.django_db(transaction=True)
 def test_button_queues_a_run_that_a_real_worker_executes(live_sapmc, admin_user):
-    from khoros.runs import sync_request
+    from syncs.runs import sync_request
     from tests.conftest import run_queued_tasks
 
     run, queued = sync_request(

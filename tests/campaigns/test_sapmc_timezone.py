@@ -10,11 +10,11 @@ import pytest
 from campaigns.models import ExternalCampaign
 from campaigns.sapmc import SapmcClient, client_from_settings
 from campaigns.sync import sync_sapmc_campaigns
-from khoros.models import SyncRun
 from simulators.khoros_data import KhorosData
 from simulators.sapmc import SapmcSimulator, epoch_ms
 from simulators.sapmc_data import KHOROS_CATEGORY, SapmcData
 from simulators.server import start_in_thread
+from syncs.models import SyncRun
 
 KHOROS = KhorosData.generate(seed=3, initiatives=2, plans_per_initiative=4, posts_per_plan=0)
 BERLIN = SapmcData.generate(khoros=KHOROS, campaigns_per_initiative=3, seed=3,

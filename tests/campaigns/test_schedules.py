@@ -11,7 +11,7 @@ from django.urls import reverse
 from django_q.models import Schedule
 
 from campaigns.models import AuditEvent
-from khoros.models import SyncRun
+from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from khoros import kpis, services
-from khoros.models import KpiExport, Plan, PlanKpi, SyncRun
+from khoros.models import KpiExport, Plan, PlanKpi
+from syncs.models import SyncRun
 from tests.khoros.test_kpi_sync import expected_totals, snapshot, stored, sync, today_in
 
 pytestmark = pytest.mark.django_db

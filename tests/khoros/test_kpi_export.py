@@ -13,8 +13,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from khoros import kpis, services
-from khoros.models import KpiExport, Plan, PlanKpi, SyncRun
+from khoros.models import KpiExport, Plan, PlanKpi
 from smcbridge.env import distinct_field_ids
+from syncs.models import SyncRun
 from tests.khoros.test_kpi_sync import expected_totals, snapshot, stored, sync, today_in
 
 pytestmark = pytest.mark.django_db

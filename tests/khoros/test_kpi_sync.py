@@ -16,10 +16,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
-from khoros import kpis, runs, selectors, services
-from khoros.models import KpiExport, Plan, PlanKpi, SyncLease, SyncRun
+from khoros import kpis, selectors, services
+from khoros.models import KpiExport, Plan, PlanKpi
 from simulators.khoros_data import FIELD_IDS
 from smcbridge.env import env_mapping, positive_int
+from syncs import runs
+from syncs.models import SyncLease, SyncRun
 from tests.conftest import run_queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -567,10 +569,10 @@ def test_button_request_runs_in_a_real_django_q_worker(mirrored, admin_user, set
 
 
 def test_scheduled_task_creates_its_own_run(mirrored, settings):
-    from khoros.tasks import sync_khoros_kpis_task
+    from syncs.tasks import sync_task
 
     settings.KHOROS_EXPORT_POLL_BASE = 0.01
-    assert sync_khoros_kpis_task().endswith("succeeded")
+    assert sync_task(SyncRun.Kind.KHOROS_KPIS).endswith("succeeded")
     run = SyncRun.objects.get(kind=SyncRun.Kind.KHOROS_KPIS)
     assert run.trigger == SyncRun.Trigger.SCHEDULE
 
@@ -578,7 +580,11 @@ def test_scheduled_task_creates_its_own_run(mirrored, settings):
 def test_the_schedule_is_declared_every_four_hours():
     call_command("setup_schedules", stdout=StringIO())
     schedule = Schedule.objects.get(name="Khoros KPIs")
-    assert (schedule.func, schedule.minutes) == ("khoros.tasks.sync_khoros_kpis_task", 240)
+    assert (schedule.func, schedule.args, schedule.minutes) == (
+        "syncs.tasks.sync_task",
+        "('khoros_kpis',)",
+        240,
+    )
 
 
 # --- Reads -------------------------------------------------------------------------------------

@@ -12,8 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from khoros import runs, services
-from khoros.models import Initiative, Plan, SyncLease, SyncRun
+from khoros import services
+from khoros.models import Initiative, Plan
+from syncs import runs
+from syncs.models import SyncLease, SyncRun
 from tests.conftest import KHOROS_TOKEN
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_q.models import Schedule
 
-from khoros import runs
-from khoros.models import Plan, SyncRun
+from khoros.models import Plan
+from syncs import runs
+from syncs.models import SyncRun
 from tests.conftest import run_queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -38,8 +39,10 @@ def test_command_fails_loudly_when_khoros_fails(live_khoros):
 def test_setup_schedules_is_idempotent_and_keeps_admin_changes():
     call_command("setup_schedules", stdout=StringIO())
     schedule = Schedule.objects.get(name="Khoros plans")
-    assert (schedule.func, schedule.minutes, schedule.repeats) == (
-        "khoros.tasks.sync_khoros_task",
+    # The one sync task of the engine, with the kind as its argument.
+    assert (schedule.func, schedule.args, schedule.minutes, schedule.repeats) == (
+        "syncs.tasks.sync_task",
+        "('khoros_plans',)",
         30,
         -1,
     )
@@ -91,15 +94,15 @@ def test_second_button_press_reuses_the_queued_run(django_capture_on_commit_call
 
 
 def test_scheduled_task_creates_its_own_run(live_khoros):
-    from khoros.tasks import sync_khoros_task
+    from syncs.tasks import sync_task
 
-    assert sync_khoros_task().endswith("succeeded")
+    assert sync_task(SyncRun.Kind.KHOROS_PLANS).endswith("succeeded")
     run = SyncRun.objects.get()
     assert run.trigger == SyncRun.Trigger.SCHEDULE
 
 
 def test_task_for_a_deleted_run_does_nothing(live_khoros):
-    from khoros.tasks import sync_khoros_task
+    from syncs.tasks import sync_task
 
-    assert sync_khoros_task(999999) == "run #999999 no longer exists"
+    assert sync_task(SyncRun.Kind.KHOROS_PLANS, 999999) == "run #999999 no longer exists"
     assert live_khoros.sim.requests == []

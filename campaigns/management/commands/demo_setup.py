@@ -25,7 +25,8 @@ from campaigns.sync import sync_sapmc_campaigns
 from khoros import client as khoros_client
 from khoros import services as khoros_services
 from khoros.kpis import sync_khoros_kpis
-from khoros.models import Initiative, SyncRun
+from khoros.models import Initiative
+from syncs.models import SyncRun
 
 DEMO_USERS = [
     # (username, password, full name, role)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from campaigns.sync import sync_sapmc_campaigns
-from khoros.management.sync_command import SyncCommand
-from khoros.models import SyncRun
+from campaigns.sync_kinds import SAPMC_CAMPAIGNS
+from syncs.management.sync_command import SyncCommand
 
 
 class Command(SyncCommand):
     help = "Sync SAP MC external campaigns into the mirror (same service as the schedule)."
     unit = "campaigns"
-
-    def run_sync(self, on_progress: Callable[[SyncRun], None]) -> SyncRun:
-        return sync_sapmc_campaigns(trigger=SyncRun.Trigger.COMMAND, on_progress=on_progress)
+    kind = SAPMC_CAMPAIGNS

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from khoros import kpis
-from khoros.management.sync_command import SyncCommand
-from khoros.models import SyncRun
+from khoros.sync_kinds import KHOROS_KPIS
+from syncs.management.sync_command import SyncCommand
 
 
 class Command(SyncCommand):
@@ -14,6 +11,4 @@ class Command(SyncCommand):
         "Sync daily KPIs of every live Plan from Khoros analytics (same service as the schedule)."
     )
     unit = "exports"
-
-    def run_sync(self, on_progress: Callable[[SyncRun], None]) -> SyncRun:
-        return kpis.sync_khoros_kpis(trigger=SyncRun.Trigger.COMMAND, on_progress=on_progress)
+    kind = KHOROS_KPIS

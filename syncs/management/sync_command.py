@@ -8,16 +8,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from khoros.models import SyncRun
+from syncs import registry
+from syncs.models import SyncRun
 
 
 class SyncCommand(BaseCommand):
-    """Run one sync service now; subclasses name the service and what it counts."""
+    """Run one kind's sync service now; subclasses name the kind and what it counts."""
 
+    kind = ""
     unit = "items"
 
     def run_sync(self, on_progress: Callable[[SyncRun], None]) -> SyncRun:
-        raise NotImplementedError
+        service = registry.get(self.kind).service
+        return service(trigger=SyncRun.Trigger.COMMAND, on_progress=on_progress)
 
     def handle(self, *args: Any, **options: Any) -> None:
         show_bar = getattr(self.stdout, "isatty", lambda: False)()

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from khoros.models import SyncLease, SyncRun
+from syncs.models import SyncLease, SyncRun
 
 
 def _ttl() -> timedelta:
@@ -47,3 +47,21 @@ def lease_renew(*, run: SyncRun) -> bool:
 def lease_release(*, run: SyncRun) -> None:
     """Give the lease back, if this run still holds it."""
     SyncLease.objects.filter(kind=run.kind, run=run).update(run=None, expires_at=None)
+
+
+def lease_free_if_expired(*, run: SyncRun) -> bool:
+    """Take an expired lease away from `run`; True when it held one: its worker is gone.
+
+    A conditional UPDATE like lease_acquire's decides: a worker that was only slow loses the
+    lease at its next renewal (and stops) instead of writing beside the run that takes over.
+    """
+    return bool(
+        SyncLease.objects.filter(kind=run.kind, run=run, expires_at__lt=timezone.now()).update(
+            run=None, expires_at=None
+        )
+    )
+
+
+def lease_is_live(*, run: SyncRun) -> bool:
+    """Whether `run` holds its kind's lease and the lease has not expired: its worker is alive."""
+    return SyncLease.objects.filter(kind=run.kind, run=run, expires_at__gte=timezone.now()).exists()

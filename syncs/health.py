@@ -10,8 +10,8 @@ from django.db import DatabaseError, connections
 from django.db.models import Max
 from django.utils import timezone
 
-from khoros.models import SyncRun
-from smcbridge.schedules import declared_schedules
+from syncs.models import SyncRun
+from syncs.schedules import declared_schedules
 
 logger = logging.getLogger(__name__)
 
@@ -71,15 +71,11 @@ class Health:
 
 def _kind_intervals() -> dict[str, tuple[str, timedelta]]:
     """Each scheduled kind, its label and how old its last success may be."""
-    from smcbridge.schedules import SYNC_TASKS
-
-    by_func = {func: kind for kind, func in SYNC_TASKS.items()}
-    intervals = {}
-    for spec in declared_schedules():
-        kind = by_func.get(spec.func)
-        if kind:
-            intervals[kind] = (spec.name, timedelta(minutes=spec.minutes * STALE_AFTER_INTERVALS))
-    return intervals
+    return {
+        spec.kind: (spec.name, timedelta(minutes=spec.minutes * STALE_AFTER_INTERVALS))
+        for spec in declared_schedules()
+        if spec.kind
+    }
 
 
 def health_check(*, broker: object | None = None) -> Health:

@@ -6,15 +6,13 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.health import KindHealth, sync_freshness
-from campaigns.models import SYNC_ADMINS, AlertState
-from khoros.models import SyncRun
+from syncs import registry
+from syncs.health import KindHealth, sync_freshness
+from syncs.models import AlertState, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +30,8 @@ class AlertSent:
 def _recipients() -> list[str]:
     if settings.ALERT_EMAILS:
         return list(settings.ALERT_EMAILS)
-    users = (
-        get_user_model()
-        .objects.filter(Q(groups__name=SYNC_ADMINS) | Q(is_superuser=True), is_active=True)
-        .exclude(email="")
-    )
-    return sorted({u.email for u in users})
+    # The app that knows the roles names the admins (campaigns: the sync admins' addresses).
+    return sorted({email for source in registry.alert_recipient_sources() for email in source()})
 
 
 def _failing_reason(kind: KindHealth) -> str:

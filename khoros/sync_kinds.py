@@ -1,0 +1,33 @@
+"""The Khoros sync kinds, registered with the sync engine when the app is ready."""
+
+from __future__ import annotations
+
+import syncs
+
+# Stored in SyncRun.kind and SyncLease.kind: never change these values.
+KHOROS_PLANS = "khoros_plans"
+KHOROS_KPIS = "khoros_kpis"
+
+
+def register() -> None:
+    from khoros import client, kpis, services
+
+    syncs.register(
+        value=KHOROS_PLANS,
+        name="KHOROS_PLANS",
+        label="Khoros plans",
+        service=services.sync_khoros,
+        client_factory=client.client_from_settings,
+        system="Khoros",
+        interval_setting="KHOROS_SYNC_MINUTES",
+    )
+    syncs.register(
+        value=KHOROS_KPIS,
+        name="KHOROS_KPIS",
+        label="Khoros KPIs",
+        service=kpis.sync_khoros_kpis,
+        client_factory=client.client_from_settings,
+        system="Khoros",
+        interval_setting="KHOROS_KPI_SYNC_MINUTES",
+    )
+    syncs.register_secrets("KHOROS_TOKEN")

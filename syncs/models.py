@@ -1,0 +1,226 @@
+"""The record of every sync run, the single-flight lease of each kind and the alert state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from syncs.registry import KindNamespace, kind_choices
+
+if TYPE_CHECKING:
+    from syncs.registry import SyncKind
+
+logger = logging.getLogger(__name__)
+
+# The counts a checkpoint saves, in every kind.
+COUNT_FIELDS = [
+    "created_count",
+    "updated_count",
+    "unchanged_count",
+    "removed_count",
+    "failed_count",
+    "progress_done",
+    "progress_total",
+    "outcomes",
+]
+
+
+class HttpStats(Protocol):
+    requests: int
+    retries: int
+
+
+class LeaseLostError(Exception):
+    """Another run took this run's lease: stop writing at once."""
+
+
+class SyncRun(models.Model):
+    """One run of one sync kind, whatever started it."""
+
+    # The kinds the system apps registered (syncs.register): SyncRun.Kind.KHOROS_PLANS etc.
+    Kind = KindNamespace()
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        BUTTON = "button", "Button"
+        COMMAND = "command", "Command"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+        DEFERRED = "deferred", "Deferred"
+        SKIPPED = "skipped", "Skipped"
+
+    FINISHED = (Status.SUCCEEDED, Status.PARTIAL, Status.FAILED, Status.DEFERRED, Status.SKIPPED)
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    kind = models.CharField(max_length=32, choices=kind_choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    removed_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    http_requests = models.PositiveIntegerField(default=0)
+    http_retries = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # Per-item outcomes (one entry per Initiative or export): the run's checkpoint.
+    outcomes = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        # The table it had in khoros/: moved without copying a row.
+        db_table = "khoros_syncrun"
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["kind", "-queued_at"], name="khoros_sync_kind_befbe3_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def sync_kind(self) -> SyncKind:
+        return SyncRun.Kind(self.kind)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    # --- State changes: the only writers of a run's status -----------------------------------
+
+    def start(self) -> bool:
+        """Take the kind's lease and mark the run running; False: it was skipped (and ended)."""
+        from syncs.leases import lease_acquire, lease_release
+
+        acquired, other = lease_acquire(run=self)
+        if not acquired:
+            held_by = f" (#{other.pk})" if other else ""
+            self.started_at = timezone.now()
+            self.save(update_fields=["started_at"])
+            self.finish(self.Status.SKIPPED, f"Another run of this kind is in progress{held_by}.")
+            return False
+        if other is not None and not other.is_finished:
+            # Its worker died or hung past the lease: say so on that run instead of leaving it.
+            other.mark_dead(taken_over_by=self)
+        now = timezone.now()
+        # Conditional: a run recorded as dead or lost meanwhile stays ended (a late task).
+        if not SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+            status=self.Status.RUNNING, started_at=now, heartbeat_at=now
+        ):
+            lease_release(run=self)
+            self.refresh_from_db()
+            return False
+        self.status, self.started_at, self.heartbeat_at = self.Status.RUNNING, now, now
+        return True
+
+    def mark_dead(self, *, taken_over_by: SyncRun, error: str = "") -> bool:
+        """Record that this run's worker is gone; False when it had ended meanwhile."""
+        return bool(
+            SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+                status=self.Status.FAILED,
+                finished_at=timezone.now(),
+                error=error
+                or (
+                    "The worker stopped sending heartbeats; "
+                    f"run #{taken_over_by.pk} took over its lease."
+                ),
+            )
+        )
+
+    def checkpoint(self, stats: HttpStats, fields: Iterable[str] = ()) -> None:
+        """Save the run's progress; the heartbeat goes with it."""
+        self.heartbeat_at = timezone.now()
+        self.http_requests = stats.requests
+        self.http_retries = stats.retries
+        self.save(update_fields=[*fields, "heartbeat_at", "http_requests", "http_retries"])
+
+    def renew_lease(self) -> None:
+        """Push the lease's expiry forward; raise LeaseLostError when another run has taken it."""
+        from syncs.leases import lease_renew
+
+        if not lease_renew(run=self):
+            raise LeaseLostError
+
+    def step_done(self, stats: HttpStats, *, steps: int = 1) -> None:
+        """Count finished items, renew the lease and save the counts."""
+        self.progress_done += steps
+        self.renew_lease()
+        self.checkpoint(stats, COUNT_FIELDS)
+
+    def finish(self, status: str, error: str = "") -> SyncRun:
+        """End the run with `status`, store its (redacted) error and give the lease back."""
+        from syncs.leases import lease_release
+        from syncs.runs import redact
+
+        self.status = status
+        self.error = redact(error)[:4000]
+        self.finished_at = timezone.now()
+        self.save(update_fields=["status", "error", "finished_at"])
+        lease_release(run=self)
+        logger.info(
+            "sync %s #%s %s: created=%s updated=%s unchanged=%s removed=%s failed=%s",
+            self.kind, self.pk, self.status, self.created_count, self.updated_count,
+            self.unchanged_count, self.removed_count, self.failed_count,
+        )  # fmt: skip
+        return self
+
+    def stop_lease_lost(self) -> SyncRun:
+        """End a run whose lease another run took: no lease to give back, nothing more written."""
+        self.status = self.Status.FAILED
+        self.error = "Lost the sync lease to another run; stopped without writing further."
+        self.finished_at = timezone.now()
+        self.save(update_fields=["status", "error", "finished_at"])
+        return self
+
+
+class SyncLease(models.Model):
+    """At most one running sync per kind, enforced by one row per kind."""
+
+    kind = models.CharField(max_length=32, choices=kind_choices, primary_key=True)
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "khoros_synclease"
+
+    def __str__(self) -> str:
+        return f"{self.kind} lease"
+
+
+class AlertState(models.Model):
+    """Whether admins were told a sync kind is failing: one email per outage, one on recovery."""
+
+    kind = models.CharField(max_length=32, primary_key=True)
+    alerting = models.BooleanField(default=False)
+    since = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "campaigns_alertstate"
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {'alerting' if self.alerting else 'ok'}"

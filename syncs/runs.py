@@ -1,0 +1,186 @@
+"""The life of a SyncRun, shared by every sync kind: request, run under the lease, finish.
+
+SyncRunner is the one entry point that runs a kind's work (netbox's JobRunner is the model): it
+claims the run, takes the lease, builds the kind's client, calls the work and records how it
+ended; a crash or a lost lease ends the run, never hangs it. State changes are SyncRun methods.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from syncs import registry
+from syncs.leases import lease_free_if_expired
+from syncs.models import COUNT_FIELDS, HttpStats, LeaseLostError, SyncRun
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "COUNT_FIELDS",
+    "HttpStats",
+    "LeaseLostError",
+    "SyncRunner",
+    "error_text",
+    "redact",
+    "run_checkpoint",
+    "run_finish",
+    "run_step_done",
+    "run_sync",
+    "sync_request",
+]
+
+# The django-q2 task behind every kind: the buttons queue it, the schedules call it.
+SYNC_TASK = "syncs.tasks.sync_task"
+
+
+def error_text(exc: Exception, *, with_path: bool = True) -> str:
+    """Describe a client error for a run's record: its kind, message and failing request."""
+    path, status = getattr(exc, "path", None), getattr(exc, "status", None)
+    method = getattr(exc, "method", None)
+    where = ""
+    if with_path and path:
+        request = f"{method} {path}" if method else path
+        where = f" ({request}, HTTP {status})" if status else f" ({request}, no answer)"
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def redact(text: str) -> str:
+    """Remove every registered secret (syncs.register_secrets) from a text before it is kept."""
+    for name in registry.secret_settings():
+        secret = getattr(settings, name, "")
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+# The services' checkpoints, in the words they use; each is one SyncRun method.
+def run_checkpoint(run: SyncRun, stats: HttpStats, fields: list[str]) -> None:
+    run.checkpoint(stats, fields)
+
+
+def run_step_done(run: SyncRun, stats: HttpStats, *, steps: int = 1) -> None:
+    run.step_done(stats, steps=steps)
+
+
+def run_finish(run: SyncRun, status: str, error: str = "") -> SyncRun:
+    return run.finish(status, error)
+
+
+def sync_request(
+    *, kind: str, trigger: str, requested_by: AbstractBaseUser | None = None
+) -> tuple[SyncRun, bool]:
+    """Queue a run of `kind` unless a live one is queued or running; return (run, queued).
+
+    A running run whose lease expired is not live: its worker died. It is recorded as failed and
+    a new run is queued in its place, whoever asks (button, Run again, SAP MC, schedule). So is a
+    run still queued after the broker's redelivery window: its task was lost (a worker killed
+    before it started the run, a flushed Redis); if the task turns up after all, it does nothing.
+    """
+    registry.get(kind)  # KeyError for a kind no app registered
+    with transaction.atomic():
+        pending = (
+            SyncRun.objects.filter(kind=kind, status__in=SyncRun.ACTIVE)
+            .order_by("-queued_at")
+            .first()
+        )
+        lost = (
+            pending is not None
+            and pending.status == SyncRun.Status.QUEUED
+            and (pending.queued_at < timezone.now() - _queue_window())
+        )
+        dead = (
+            pending is not None
+            and pending.status == SyncRun.Status.RUNNING
+            and lease_free_if_expired(run=pending)
+        )
+        if pending is not None and not (dead or lost):
+            return pending, False
+        run = SyncRun.objects.create(kind=kind, trigger=trigger, requested_by=requested_by)
+        if pending is not None and lost:
+            minutes = round(_queue_window().total_seconds() / 60)
+            pending.mark_dead(
+                taken_over_by=run,
+                error=f"No worker started this run within {minutes} minutes; "
+                f"run #{run.pk} replaced it.",
+            )
+        elif pending is not None:
+            pending.mark_dead(taken_over_by=run)
+        # After commit: a worker must never pick up a run id that is not in the database yet.
+        transaction.on_commit(
+            lambda: async_task(SYNC_TASK, kind, run.pk, task_name=f"{kind}-{run.pk}")
+        )
+    return run, True
+
+
+def _queue_window() -> timedelta:
+    """How long a queued task may wait: after django-q2's `retry` it counts as lost."""
+    return timedelta(seconds=int(settings.Q_CLUSTER.get("retry", 2100)))
+
+
+class SyncRunner:
+    """Runs one kind's work: start (lease), client, work, finish; records whatever happens."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = registry.get(kind)
+
+    def run(
+        self,
+        *,
+        work: Callable[[SyncRun, Any], SyncRun],
+        run: SyncRun | None = None,
+        trigger: str = SyncRun.Trigger.COMMAND,
+        requested_by: AbstractBaseUser | None = None,
+        client: Any | None = None,
+    ) -> SyncRun:
+        """Run `work(run, client)` under the kind's lease, with the given client or a built one."""
+        if run is None:
+            run = SyncRun.objects.create(
+                kind=self.kind.value, trigger=trigger, requested_by=requested_by
+            )
+        elif run.is_finished:
+            return run  # A duplicated or redelivered task for a run that already ended.
+        if not run.start():
+            return run
+        try:
+            try:
+                own = client or self.kind.client_factory()
+            except Exception as exc:  # noqa: BLE001 - a configuration error ends the run clearly
+                return run.finish(
+                    SyncRun.Status.FAILED, f"{self.kind.system} client could not be set up: {exc}"
+                )
+            try:
+                return work(run, own)
+            finally:
+                if client is None:
+                    own.close()
+        except LeaseLostError:
+            return run.stop_lease_lost()
+        except Exception as exc:
+            logger.exception("sync %s #%s crashed", run.kind, run.pk)
+            return run.finish(
+                SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
+            )
+
+
+def run_sync(
+    kind: str,
+    *,
+    work: Callable[[SyncRun, Any], SyncRun],
+    run: SyncRun | None = None,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    requested_by: AbstractBaseUser | None = None,
+    client: Any | None = None,
+) -> SyncRun:
+    """Shorthand for SyncRunner(kind).run(...): what each kind's service calls."""
+    return SyncRunner(kind).run(
+        work=work, run=run, trigger=trigger, requested_by=requested_by, client=client
+    )

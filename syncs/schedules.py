@@ -1,0 +1,86 @@
+"""The background schedules: one per registered sync kind, plus the alert check.
+
+Declared here from the registry (intervals from each kind's setting) and installed by
+`setup_schedules` (`manage.py setup_schedules`), which keeps an admin's interval and on/off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_q.models import Schedule
+
+from syncs import registry
+from syncs.runs import SYNC_TASK
+
+ALERTS_MINUTES = 5
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str
+    func: str
+    minutes: int
+    # The arguments django-q2 passes, as it stores them (a Python literal); "" for none.
+    args: str = ""
+    kind: str = ""
+
+
+def declared_schedules() -> list[ScheduleSpec]:
+    """Every schedule the bridge runs, with intervals from settings."""
+    specs = [
+        ScheduleSpec(
+            name=kind.label,
+            func=SYNC_TASK,
+            minutes=getattr(settings, kind.interval_setting),
+            args=repr((kind.value,)),
+            kind=kind.value,
+        )
+        for kind in registry.kinds()
+    ]
+    specs.append(ScheduleSpec("Alerts", "syncs.tasks.check_alerts_task", ALERTS_MINUTES))
+    return specs
+
+
+def schedule_kinds() -> dict[str, str]:
+    """Schedule name -> the sync kind it runs, for the scheduled kinds."""
+    return {spec.name: spec.kind for spec in declared_schedules() if spec.kind}
+
+
+@transaction.atomic
+def setup_schedules(
+    *, reset_intervals: bool = False, report: Callable[[str], None] | None = None
+) -> list[Schedule]:
+    """Create or update the declared schedules (idempotent); keep an admin's choices."""
+    installed = []
+    for spec in declared_schedules():
+        schedule, created = Schedule.objects.get_or_create(
+            name=spec.name,
+            defaults={
+                "func": spec.func,
+                "args": spec.args or None,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": spec.minutes,
+                "repeats": -1,
+                # The first run is due one interval from now: `make run` has just synced.
+                "next_run": timezone.now() + timedelta(minutes=spec.minutes),
+            },
+        )
+        if not created:
+            # Keep an admin's interval and on/off choice unless asked; fix only the target.
+            schedule.func = spec.func
+            schedule.args = spec.args or None
+            schedule.schedule_type = Schedule.MINUTES
+            if reset_intervals:
+                schedule.minutes = spec.minutes
+            schedule.save()
+        installed.append(schedule)
+        if report is not None:
+            verb = "created" if created else "kept"
+            report(f"{verb} schedule {spec.name!r}: every {schedule.minutes} min")
+    return installed

@@ -1,0 +1,57 @@
+"""Reads of the sync engine: run history and the latest runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import QuerySet
+
+from syncs.models import SyncRun
+
+
+def sync_runs_recent(*, kind: str | None = None, limit: int = 10) -> list[SyncRun]:
+    """The latest runs, newest first, with who asked for them."""
+    runs = SyncRun.objects.select_related("requested_by")
+    if kind:
+        runs = runs.filter(kind=kind)
+    return list(runs.order_by("-queued_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class SyncRunFilters:
+    kind: str = ""
+    status: str = ""
+    trigger: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def sync_runs(*, filters: SyncRunFilters) -> QuerySet[SyncRun]:
+    """Sync runs, newest first, filtered by kind, status, trigger and the day they were queued."""
+    qs = SyncRun.objects.select_related("requested_by")
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.trigger:
+        qs = qs.filter(trigger=filters.trigger)
+    if filters.date_from:
+        qs = qs.filter(queued_at__date__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(queued_at__date__lte=filters.date_to)
+    return qs.order_by("-queued_at", "-id")
+
+
+def sync_last_runs() -> dict[str, SyncRun]:
+    """The latest finished run of each kind, in one query per kind."""
+    last = {}
+    for kind in SyncRun.Kind.values:
+        run = (
+            SyncRun.objects.filter(kind=kind, finished_at__isnull=False)
+            .order_by("-finished_at", "-id")
+            .first()
+        )
+        if run is not None:
+            last[kind] = run
+    return last

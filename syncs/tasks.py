@@ -1,0 +1,26 @@
+"""The django-q2 tasks of the engine: thin, they take a kind and an id and call one service."""
+
+from __future__ import annotations
+
+from syncs import registry
+from syncs.models import SyncRun
+
+
+def sync_task(kind: str, run_id: int | None = None) -> str:
+    """Run the service of `kind`; a schedule passes no id, the button its queued run."""
+    run = SyncRun.objects.filter(pk=run_id).first() if run_id is not None else None
+    if run_id is not None and run is None:
+        return f"run #{run_id} no longer exists"
+    if run is not None and run.is_finished:
+        # Redelivered by the broker after the run ended (or was taken over): nothing to do.
+        return f"run #{run.pk} already ended ({run.status})"
+    run = registry.get(kind).service(run=run, trigger=SyncRun.Trigger.SCHEDULE)
+    return f"run #{run.pk} {run.status}"
+
+
+def check_alerts_task() -> str:
+    """Send the alert and recovery emails that are due."""
+    from syncs.alerts import alerts_check
+
+    sent = alerts_check()
+    return f"{len(sent)} alert email(s)"

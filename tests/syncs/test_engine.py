@@ -1,0 +1,203 @@
+"""The sync engine: one registry of kinds, runs taken over when their worker died, no system app."""
+
+from __future__ import annotations
+
+import ast
+from datetime import timedelta
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.utils import timezone
+from django_q.brokers import get_broker
+
+from campaigns.models import InboundReport
+from khoros.models import KpiExport, Plan
+from syncs import registry
+from syncs.models import AlertState, SyncLease, SyncRun
+from syncs.runs import SyncRunner, redact, sync_request
+from syncs.tasks import sync_task
+
+SYNCS_DIR = Path(__file__).resolve().parents[2] / "syncs"
+
+
+def _running_run(*, lease_left: timedelta) -> SyncRun:
+    """A run a worker started; its lease runs out `lease_left` from now (negative: ran out)."""
+    run = SyncRun.objects.create(
+        kind=SyncRun.Kind.KHOROS_PLANS,
+        trigger=SyncRun.Trigger.SCHEDULE,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now() - timedelta(minutes=10),
+    )
+    SyncLease.objects.create(kind=run.kind, run=run, expires_at=timezone.now() + lease_left)
+    return run
+
+
+def test_the_engine_imports_no_system_app():
+    for path in SYNCS_DIR.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in {"khoros", "campaigns"}, f"{path}: {name}"
+        assert "SAPMC" not in path.read_text(), f"{path} names an SAP MC setting"
+
+
+def test_each_app_registers_its_kinds_with_the_stored_values():
+    assert [(k.value, k.label, k.system, k.interval_setting) for k in registry.kinds()] == [
+        ("khoros_plans", "Khoros plans", "Khoros", "KHOROS_SYNC_MINUTES"),
+        ("khoros_kpis", "Khoros KPIs", "Khoros", "KHOROS_KPI_SYNC_MINUTES"),
+        ("sapmc_campaigns", "SAP MC campaigns", "SAP MC", "SAPMC_SYNC_MINUTES"),
+    ]
+    assert SyncRun.Kind.SAPMC_CAMPAIGNS == "sapmc_campaigns"
+    assert SyncRun.Kind("khoros_kpis").label == "Khoros KPIs"
+    assert registry.secret_settings() == (
+        "KHOROS_TOKEN",
+        "SAPMC_PASSWORD",
+        "SAPMC_INBOUND_PASSWORD",
+    )
+
+
+def test_redact_removes_every_registered_secret(settings):
+    settings.KHOROS_TOKEN = "tok-1234"
+    settings.SAPMC_PASSWORD = "sap-pw-5678"
+    settings.SAPMC_INBOUND_PASSWORD = "inbound-9012"
+    text = "tok-1234 / sap-pw-5678 / inbound-9012"
+    assert redact(text) == "[redacted] / [redacted] / [redacted]"
+
+
+def test_moved_models_keep_their_tables_and_foreign_keys():
+    assert SyncRun._meta.app_label == "syncs"
+    assert (SyncRun._meta.db_table, SyncLease._meta.db_table, AlertState._meta.db_table) == (
+        "khoros_syncrun",
+        "khoros_synclease",
+        "campaigns_alertstate",
+    )
+    assert KpiExport._meta.get_field("run").related_model is SyncRun
+    assert InboundReport._meta.get_field("kpi_run").related_model is SyncRun
+
+
+@pytest.mark.django_db
+def test_a_request_takes_over_a_running_run_whose_lease_expired(
+    live_khoros, django_capture_on_commit_callbacks
+):
+    dead = _running_run(lease_left=-timedelta(seconds=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        new, queued = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+
+    assert queued and new.pk != dead.pk and new.status == SyncRun.Status.QUEUED
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED
+    assert dead.finished_at is not None
+    assert dead.error == (
+        f"The worker stopped sending heartbeats; run #{new.pk} took over its lease."
+    )
+    # The dead run no longer holds the lease, so its worker could not write if it came back.
+    assert SyncLease.objects.get(kind=dead.kind).run_id is None
+    assert get_broker().queue_size() == 1
+
+    assert sync_task(SyncRun.Kind.KHOROS_PLANS, new.pk) == f"run #{new.pk} succeeded"
+    assert Plan.objects.count() == 24
+    get_broker().purge_queue()
+
+
+@pytest.mark.django_db
+def test_a_request_reuses_a_running_run_whose_lease_is_live(django_capture_on_commit_callbacks):
+    alive = _running_run(lease_left=timedelta(minutes=4))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        same, queued = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.API)
+
+    assert (same.pk, queued) == (alive.pk, False)
+    alive.refresh_from_db()
+    assert alive.status == SyncRun.Status.RUNNING
+    assert SyncRun.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_redelivered_task_of_a_taken_over_run_does_nothing(live_khoros):
+    dead = _running_run(lease_left=-timedelta(seconds=1))
+    new, _ = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+
+    assert sync_task(SyncRun.Kind.KHOROS_PLANS, dead.pk) == f"run #{dead.pk} already ended (failed)"
+
+    assert live_khoros.sim.requests == []
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED
+    assert f"run #{new.pk} took over" in dead.error
+
+
+@pytest.mark.django_db
+def test_a_request_replaces_a_queued_run_whose_task_was_lost(
+    settings, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(timezone.now() - timedelta(seconds=2101), tick=False):
+        lost = SyncRun.objects.create(kind=SyncRun.Kind.KHOROS_KPIS, trigger=SyncRun.Trigger.BUTTON)
+    waiting = SyncRun.objects.create(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        new, queued = sync_request(kind=SyncRun.Kind.KHOROS_KPIS, trigger=SyncRun.Trigger.API)
+        same, queued_again = sync_request(
+            kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.API
+        )
+
+    assert queued and new.pk != lost.pk
+    lost.refresh_from_db()
+    assert lost.status == SyncRun.Status.FAILED
+    assert lost.error == f"No worker started this run within 35 minutes; run #{new.pk} replaced it."
+    # Queued a moment ago: still waiting for a worker, and reused.
+    assert (same.pk, queued_again) == (waiting.pk, False)
+    get_broker().purge_queue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("migration", "old", "func", "args"),
+    [
+        (
+            "khoros.migrations.0007_schedules_run_the_engine_task",
+            "khoros.tasks.sync_khoros_kpis_task",
+            "syncs.tasks.sync_task",
+            "('khoros_kpis',)",
+        ),
+        (
+            "campaigns.migrations.0009_schedules_run_the_engine_task",
+            "campaigns.tasks.check_alerts_task",
+            "syncs.tasks.check_alerts_task",
+            None,
+        ),
+    ],
+)
+def test_installed_schedules_are_pointed_at_the_engine_task(migration, old, func, args):
+    from django.apps import apps
+    from django_q.models import Schedule
+
+    Schedule.objects.create(name="An admin's", func=old, minutes=17, repeats=0)
+
+    import_module(migration).forwards(apps, None)
+
+    schedule = Schedule.objects.get(name="An admin's")
+    assert (schedule.func, schedule.args, schedule.minutes, schedule.repeats) == (func, args, 17, 0)
+
+
+@pytest.mark.django_db
+def test_a_late_task_never_revives_a_run_recorded_as_dead_while_it_loaded(live_khoros):
+    dead = _running_run(lease_left=-timedelta(seconds=1))
+    late_copy = SyncRun.objects.get(pk=dead.pk)  # what a late task loaded: still "running"
+    new, _ = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+
+    run = SyncRunner(SyncRun.Kind.KHOROS_PLANS).run(
+        run=late_copy, work=lambda run, client: pytest.fail("the work of a dead run ran")
+    )
+
+    assert run.status == SyncRun.Status.FAILED
+    assert f"run #{new.pk} took over" in run.error
+    assert SyncLease.objects.get(kind=dead.kind).run_id is None
+    assert live_khoros.sim.requests == []
