@@ -127,6 +127,13 @@ class AuditEvent(models.Model):
         GRANT_CREATE = "grant.create", "Access granted"
         GRANT_DELETE = "grant.delete", "Access revoked"
         SCHEDULE_UPDATE = "schedule.update", "Schedule changed"
+        USER_CREATE = "user.create", "User created"
+        USER_UPDATE = "user.update", "User changed"
+        USER_PASSWORD = "user.password", "User's password changed"
+        USER_DELETE = "user.delete", "User deleted"
+        GROUP_CREATE = "group.create", "Group created"
+        GROUP_UPDATE = "group.update", "Group changed"
+        GROUP_DELETE = "group.delete", "Group deleted"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
