@@ -1,11 +1,13 @@
-"""Show times in the viewer's own time zone, as the browser reports it."""
+"""Request-wide behaviour: the viewer's time zone, the product's 404 page under DEBUG."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 
 # Set by a line of script in base.html from Intl.DateTimeFormat().resolvedOptions().timeZone.
@@ -29,3 +31,26 @@ class ViewerTimezoneMiddleware:
         else:
             timezone.activate(zone)
         return self.get_response(request)
+
+
+class ProductNotFoundMiddleware:
+    """Under DEBUG (the demo), answer a mistyped URL with the product's 404 page, not Django's.
+
+    Django shows its technical 404 page, with every URL pattern, whenever DEBUG is on and never
+    consults handler404. Staff keep it (they debug); everyone else gets templates/404.html. Other
+    answers, JSON ones (SAP MC's endpoints) included, pass untouched.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and not getattr(getattr(request, "user", None), "is_staff", False)
+        ):
+            return render(request, "404.html", status=404)
+        return response

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "campaigns.middleware.ViewerTimezoneMiddleware",
+    "campaigns.middleware.ProductNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "smcbridge.urls"
