@@ -15,12 +15,17 @@ from campaigns.calendar import ZOOMS, calendar_build, period_for
 from campaigns.forms import CalendarFilterForm
 from campaigns.selectors import campaign_statuses
 
+# Anchors outside these years are refused (today instead): the period around 9999-12-31 or
+# 0001-01-01 and its neighbours are not representable dates.
+ANCHOR_RANGE = (date(1900, 1, 1), date(2999, 12, 31))
+
 
 def _anchor(value: str | None) -> date:
     try:
-        return date.fromisoformat(value) if value else timezone.localdate()
+        anchor = date.fromisoformat(value) if value else timezone.localdate()
     except ValueError:
         return timezone.localdate()
+    return anchor if ANCHOR_RANGE[0] <= anchor <= ANCHOR_RANGE[1] else timezone.localdate()
 
 
 def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Period
