@@ -65,6 +65,11 @@ class PlanFilterForm(_DateRangeForm):
         )
 
 
+# The largest primary key a database column holds (BigAutoField); a larger id is no id of ours,
+# and handing it to an IN lookup would crash the query instead of finding nothing.
+MAX_ID = 2**63 - 1
+
+
 class IdListField(forms.Field):
     """Several primary keys sent under one name (checkboxes); existence is checked later."""
 
@@ -82,7 +87,7 @@ class IdListField(forms.Field):
             ids = [int(v) for v in values]
         except (TypeError, ValueError):
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-        if any(i < 1 for i in ids):
+        if any(i < 1 or i > MAX_ID for i in ids):
             raise ValidationError(self.error_messages["invalid"], code="invalid")
         return list(dict.fromkeys(ids))
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -54,3 +54,28 @@ class ProductNotFoundMiddleware:
         ):
             return render(request, "404.html", status=404)
         return response
+
+
+class RefuseNulMiddleware:
+    """Answer 400 to a page request whose query string or form fields hold a NUL character.
+
+    PostgreSQL refuses NUL in text, so such a value would turn any query or write that uses it
+    into a 500; no person types one. SAP MC's endpoints check their own input and answer JSON.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX) and (
+            _holds_nul(request.GET) or (request.method == "POST" and _holds_nul(request.POST))
+        ):
+            return render(request, "400.html", status=400)
+        return self.get_response(request)
+
+
+API_PREFIX = "/sapmc/extcamp/"
+
+
+def _holds_nul(data: QueryDict) -> bool:
+    return any("\x00" in key or any("\x00" in v for v in data.getlist(key)) for key in data)
