@@ -130,6 +130,25 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# HTTPS in production (README "Deployment"); all off by default so that the demo and the tests
+# run on plain loopback HTTP. Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER makes
+# Django trust its X-Forwarded-Proto (only safe when the proxy always sets or strips it).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /healthz answers the load balancer over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# An internal tool's host is not submitted to the browsers' HSTS preload list, so `check
+# --deploy` need not say so; SECURE_HSTS_PRELOAD=1 opts in all the same.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 # Khoros. Credentials are checked when first used, so tests and the demo boot without them.
 KHOROS_BASE_URL = env_str("KHOROS_BASE_URL", "http://127.0.0.1:8701/v2")
 KHOROS_TOKEN = env_str("KHOROS_TOKEN", "demo-token")
