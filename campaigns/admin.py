@@ -32,6 +32,7 @@ from campaigns.models import (
     CampaignReference,
     ExternalCampaign,
     InboundCall,
+    InboundLockout,
     InboundReport,
     InitiativeGrant,
 )
@@ -117,6 +118,14 @@ class InboundCallAdmin(ReadOnlyAdmin):
     list_filter = ["endpoint", "status_code"]
     search_fields = ["correlation_id", "caller"]
     date_hierarchy = "at"
+
+
+@admin.register(InboundLockout)
+class InboundLockoutAdmin(ReadOnlyAdmin):
+    """Addresses whose wrong SAP MC credentials are counted, and the calls their lockout refused."""
+
+    list_display = ["ip", "failures", "first_failure_at", "locked_until", "refused"]
+    search_fields = ["ip"]
 
 
 # ---- Users and groups: edited here, audited -------------------------------------------------

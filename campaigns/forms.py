@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from campaigns.calendar import CalendarFilters
@@ -201,3 +203,26 @@ class CalendarFilterForm(forms.Form):
             assigned=data.get("assigned", ""),
             q=data.get("q", "").strip(),
         )
+
+
+class _BoundedUsername:
+    """Refuse a user name longer than any account's before it reaches authenticate().
+
+    Django's AuthenticationForm sets the field's max_length after the field is built, so it is
+    never checked; django-axes would then record the over-long name of a failed login in a
+    255-character column, which PostgreSQL refuses with an error (a 500).
+    """
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
+        if len(username) > 150:
+            raise self.get_invalid_login_error()  # type: ignore[attr-defined]
+        return username
+
+
+class LoginForm(_BoundedUsername, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(_BoundedUsername, AdminAuthenticationForm):
+    pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "axes",
     "template_partials",
     "khoros",
     "campaigns",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "campaigns.middleware.ViewerTimezoneMiddleware",
     "campaigns.middleware.ProductNotFoundMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smcbridge.urls"
@@ -97,6 +101,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -104,6 +113,22 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# Proxies in front of the app that append to X-Forwarded-For (0: none, REMOTE_ADDR is the
+# client). Login and SAP MC lockouts count failures per client address.
+PROXY_COUNT = env_int("PROXY_COUNT", 0, minimum=0)
+# Login throttling (django-axes, failures in the database so that every web process sees them):
+# after LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair is
+# locked for LOGIN_COOLOFF_MINUTES; a successful login resets its count. Per pair, not per
+# address alone, so that one person's typos never lock out colleagues behind the same NAT.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "campaigns.throttle.login_locked_response"
+AXES_CLIENT_IP_CALLABLE = "campaigns.throttle.client_ip"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -194,6 +219,10 @@ SAPMC_SYNC_MINUTES = env_int("SAPMC_SYNC_MINUTES", 60, minimum=1)
 # a call comes in, so the app boots without it.
 SAPMC_INBOUND_USER = env_str("SAPMC_INBOUND_USER", "sapmc-inbound")
 SAPMC_INBOUND_PASSWORD = env_str("SAPMC_INBOUND_PASSWORD", "")
+# After this many calls with wrong credentials from one address within the lockout time, its
+# calls are answered 429 (with Retry-After) for that long; a right password clears the count.
+SAPMC_INBOUND_FAILURE_LIMIT = env_int("SAPMC_INBOUND_FAILURE_LIMIT", 10, minimum=1)
+SAPMC_INBOUND_LOCKOUT_MINUTES = env_int("SAPMC_INBOUND_LOCKOUT_MINUTES", 15, minimum=1)
 # A success report needs no new KPI sync when the last one succeeded this recently.
 SAPMC_REPORT_FRESH_MINUTES = env_int("SAPMC_REPORT_FRESH_MINUTES", 60, minimum=0)
 # Link to a Plan in Khoros that SAP MC shows as ExternalCampaignURL; "{plan_id}" becomes the
