@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -96,6 +96,7 @@ def inbound_gate(*, ip: str, now: datetime) -> Gate:
 
 def inbound_failure(*, ip: str, now: datetime) -> None:
     """Count a call with wrong credentials; the limit-th within the window locks the address."""
+    _prune(now=now, keep=ip)
     with transaction.atomic():
         row, _ = InboundLockout.objects.select_for_update().get_or_create(
             ip=ip, defaults={"first_failure_at": now}
@@ -117,6 +118,18 @@ def inbound_failure(*, ip: str, now: datetime) -> None:
                 ip, settings.SAPMC_INBOUND_LOCKOUT_MINUTES, row.failures,
             )  # fmt: skip
         row.save()
+
+
+def _prune(*, now: datetime, keep: str) -> None:
+    """Forget other addresses whose failures or lockout are over, so that guesses from many
+    addresses leave no row behind for long; a lockout's refused calls are logged first."""
+    stale = InboundLockout.objects.exclude(ip=keep).filter(
+        Q(locked_until__isnull=True, first_failure_at__lte=now - _window())
+        | Q(locked_until__lte=now)
+    )
+    for ip, refused in stale.filter(refused__gt=0).values_list("ip", "refused"):
+        logger.warning("SAP MC lockout of %s ended: %d calls refused while it lasted", ip, refused)
+    stale.delete()
 
 
 def inbound_success(*, ip: str) -> None:

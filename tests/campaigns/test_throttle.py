@@ -185,3 +185,15 @@ def test_the_429_answer_follows_the_openapi_document(client, inbound):
     for path in ("/parameter-values", "/external-campaigns", "/campaign-success"):
         responses = document["paths"][path]["post"]["responses"]
         assert responses["429"]["$ref"] == "#/components/responses/TooManyFailures"
+
+
+def test_records_of_other_addresses_are_forgotten_once_over(client, inbound, caplog):
+    with time_machine.travel(T0, tick=False):
+        _call(client, "guess", ip="10.0.0.1")  # one failure, never locked
+        for _ in range(4):
+            _call(client, "guess", ip="10.0.0.2")  # locked, one refusal counted
+    assert InboundLockout.objects.count() == 2
+    with time_machine.travel(T0 + timedelta(minutes=11), tick=False):
+        _call(client, "guess", ip="10.0.0.3")
+    assert list(InboundLockout.objects.values_list("ip", flat=True)) == ["10.0.0.3"]
+    assert "SAP MC lockout of 10.0.0.2 ended: 1 calls refused" in caplog.text
