@@ -62,3 +62,15 @@ def test_the_500_page_needs_no_database(django_assert_num_queries):
     assert response.status_code == 500
     body = response.content.decode()
     assert "Something went wrong" in body and 'href="/"' in body and 'class="topbar"' in body
+
+
+def test_a_failed_csrf_check_gets_the_product_page(world):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.maria)
+    response = client.post("/workbench/assign/", {"campaign": "1", "plans": "1"})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "This form has expired" in body and 'class="topbar"' in body
+    assert "Back to the dashboard" in body
