@@ -11,7 +11,9 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.db import transaction
@@ -41,6 +43,20 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 # ---- The login page ------------------------------------------------------------------------
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):
+    """django-axes' lockout check, first of the authentication backends.
+
+    Every login form of the app (and the admin's) passes the request. A call without one (a test
+    client's login(), a shell) cannot be counted per address; django-axes would raise an error
+    there, this lets the next backend decide as if axes were not installed.
+    """
+
+    def authenticate(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, *args, **kwargs)
 
 
 def login_locked_response(

@@ -21,8 +21,16 @@ def test_axes_is_configured_with_the_database_handler_and_reset_on_success():
     assert django_settings.AXES_FAILURE_LIMIT == 5
     assert timedelta(minutes=15) == django_settings.AXES_COOLOFF_TIME
     assert django_settings.AXES_RESET_ON_SUCCESS is True
-    assert django_settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
+    assert django_settings.AUTHENTICATION_BACKENDS[0] == "campaigns.throttle.LoginThrottleBackend"
     assert django_settings.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
+
+
+def test_a_login_without_a_request_still_works(client, world):
+    """The test client's login() passes no request; axes alone would raise an error there."""
+    world.maria.set_password("right-pw-2026")
+    world.maria.save()
+    assert client.login(username="maria", password="right-pw-2026") is True
+    assert client.login(username="maria", password="wrong") is False
 
 
 def _login(client, password: str, username: str = "maria"):
