@@ -1,10 +1,29 @@
-"""Admin of the campaigns app: grants are managed here (audited); the rest is read-only."""
+"""Admin of the campaigns app: grants, users and groups are managed here (audited); the rest
+is read-only.
+
+Per model, what the admin may change and why:
+- Initiative grants: given and revoked here, through the services, each with its audit row.
+- Users and groups: the app has no page for them, so they are edited here; every add, change,
+  password change and delete writes an audit row in the same transaction (what changed, never a
+  password or its hash).
+- django-q2's schedules: read-only. Its stock admin lets anyone with access type any dotted
+  `func` and so run any function of the code base in the worker; the bridge's schedules are
+  declared in smcbridge/schedules.py, installed by `setup_schedules`, and their interval and
+  on/off switch are edited on the app's Schedules page, which is audited.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django_q.admin import ScheduleAdmin
+from django_q.models import Schedule
 
 from campaigns import services
 from campaigns.models import (
@@ -13,6 +32,7 @@ from campaigns.models import (
     CampaignReference,
     ExternalCampaign,
     InboundCall,
+    InboundLockout,
     InboundReport,
     InitiativeGrant,
 )
@@ -103,3 +123,166 @@ class InboundCallAdmin(ReadOnlyAdmin):
     list_filter = ["endpoint", "status_code"]
     search_fields = ["correlation_id", "caller"]
     date_hierarchy = "at"
+
+
+@admin.register(InboundLockout)
+class InboundLockoutAdmin(ReadOnlyAdmin):
+    """Addresses whose wrong SAP MC credentials are counted, and the calls their lockout refused."""
+
+    list_display = ["ip", "failures", "first_failure_at", "locked_until", "refused"]
+    search_fields = ["ip"]
+
+
+# ---- Users and groups: edited here, audited -------------------------------------------------
+
+USER_AUDITED_FIELDS = (
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+)
+
+
+def user_state(user: User) -> dict[str, object]:
+    """What an audit row keeps of an account: never its password or hash."""
+    state: dict[str, object] = {name: getattr(user, name) for name in USER_AUDITED_FIELDS}
+    state["groups"] = sorted(user.groups.values_list("name", flat=True))
+    state["permissions"] = sorted(
+        f"{app}.{code}"
+        for app, code in user.user_permissions.values_list("content_type__app_label", "codename")
+    )
+    return state
+
+
+def group_state(group: Group) -> dict[str, object]:
+    return {
+        "name": group.name,
+        "permissions": sorted(
+            f"{app}.{code}"
+            for app, code in group.permissions.values_list("content_type__app_label", "codename")
+        ),
+    }
+
+
+def _changed(before: dict[str, object] | None, after: dict[str, object]) -> str:
+    if before is None:
+        return ""
+    names = [name for name in after if before.get(name) != after[name]]
+    return f" ({', '.join(names)})" if names else " (no change)"
+
+
+class AuditedAdminMixin:
+    """Write one audit row per add, change and delete, inside the admin's transaction.
+
+    The state before a change is read from the database in `save_model`; the state after in
+    `save_related`, once the many-to-many fields (groups, permissions) are saved too.
+    """
+
+    kind: str  # "user" or "group"
+
+    def audit_state(self, obj: Any) -> dict[str, object]:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = None
+        if change and obj.pk is not None:
+            previous = type(obj)._default_manager.filter(pk=obj.pk).first()
+            before = self.audit_state(previous) if previous is not None else None
+        request._audit_before = before  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        obj = form.instance
+        before = getattr(request, "_audit_before", None)
+        after = self.audit_state(obj)
+        verb = "Changed" if change else "Created"
+        services.audit_record(
+            actor=request.user,
+            action=f"{self.kind}.{'update' if change else 'create'}",
+            summary=f"{verb} {self.kind} “{obj}”{_changed(before, after)}",
+            before=before,
+            after=after,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            self._audit_delete(request, obj)
+            super().delete_model(request, obj)  # type: ignore[misc]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                self._audit_delete(request, obj)
+            super().delete_queryset(request, queryset)  # type: ignore[misc]
+
+    def _audit_delete(self, request: HttpRequest, obj: Any) -> None:
+        services.audit_record(
+            actor=request.user,
+            action=f"{self.kind}.delete",
+            summary=f"Deleted {self.kind} “{obj}”",
+            before=self.audit_state(obj),
+            after=None,
+        )
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+    kind = "user"
+
+    def audit_state(self, obj: Any) -> dict[str, object]:
+        return user_state(obj)
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        # Django's view saves the password and calls log_change; the flag lets log_change
+        # write the audit row in the same transaction.
+        request._audit_password = True  # type: ignore[attr-defined]
+        with transaction.atomic():
+            return super().user_change_password(request, id, form_url)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_audit_password", False):
+            services.audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.USER_PASSWORD,
+                summary=f"Changed the password of user “{obj}”",
+                before=None,
+                after={"username": obj.get_username(), "usable": obj.has_usable_password()},
+            )
+        return super().log_change(request, obj, message)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    kind = "group"
+
+    def audit_state(self, obj: Any) -> dict[str, object]:
+        return group_state(obj)
+
+
+# ---- django-q2's schedules: read-only here -------------------------------------------------
+
+admin.site.unregister(Schedule)
+
+
+@admin.register(Schedule)
+class ReadOnlyScheduleAdmin(ScheduleAdmin):
+    """Look only: no `func` can be typed here (see the module docstring)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from campaigns import api_catalog, api_reports
+from campaigns import api_catalog, api_reports, throttle
 from campaigns.api_http import (
     JSON_CONTENT_TYPE,
     ApiError,
@@ -29,6 +29,7 @@ from campaigns.api_http import (
     correlation_id,
     error_response,
     inbound_call_log,
+    inbound_password,
     json_response,
     read_json_object,
     string_field,
@@ -64,9 +65,10 @@ def inbound_endpoint(
             credentials = basic_credentials(request)
             caller = caller_name(credentials)
             error_code = ""
+            logged = True
             try:
                 if auth:
-                    authenticate(credentials)
+                    _authenticate_throttled(request, credentials, at)
                 if request.method == "HEAD" and probe:
                     # SAP MC probes each URL before it sends data: 200, nothing more.
                     response = HttpResponse(status=200, content_type=JSON_CONTENT_TYPE)
@@ -82,6 +84,7 @@ def inbound_endpoint(
             except ApiError as exc:
                 error_code = exc.code
                 response = error_response(exc)
+                logged = getattr(exc, "logged", True)
             except Exception:
                 # Never Django's HTML page: SAP MC gets JSON it can log, the admin a traceback.
                 logger.exception(
@@ -96,6 +99,10 @@ def inbound_endpoint(
             response["X-Correlation-ID"] = cid
             response["Cache-Control"] = "no-store"
             duration_ms = round((time.monotonic() - started) * 1000)
+            if not logged:
+                # Refused while locked out: counted on the lockout, not one row per call, so
+                # that a flood of guesses cannot flood the call log.
+                return response
             inbound_call_log(
                 at=at,
                 method=request.method or "",
@@ -116,6 +123,40 @@ def inbound_endpoint(
         return wrapper
 
     return decorate
+
+
+class _Refused(ApiError):
+    """A call refused while its address is locked out; `logged`: it gets a call-log row."""
+
+    def __init__(self, retry_after: int, *, logged: bool) -> None:
+        super().__init__(
+            429,
+            "TOO_MANY_FAILURES",
+            f"Too many calls with wrong credentials from this address; try again in "
+            f"{retry_after} seconds.",
+            {"Retry-After": str(retry_after)},
+        )
+        self.logged = logged
+
+
+def _authenticate_throttled(request: HttpRequest, credentials: Any, at: Any) -> None:
+    """Authenticate behind the lockout of the caller's address (campaigns.throttle): a 401
+    ApiError for wrong credentials, a 429 one while the address is locked out."""
+    ip = throttle.client_ip(request) or "unknown"
+    gate = throttle.inbound_gate(ip=ip, now=at)
+    if gate.locked:
+        # Even a right password is refused while locked: otherwise guessing would go on.
+        raise _Refused(gate.retry_after, logged=gate.first_refusal)
+    try:
+        authenticate(credentials)
+    except ApiError:
+        # Only a wrong guess counts: a call without credentials (a client asking for the
+        # challenge) or a bridge without a configured password guesses nothing.
+        if credentials is not None and inbound_password():
+            throttle.inbound_failure(ip=ip, now=at)
+        raise
+    if gate.on_record:
+        throttle.inbound_success(ip=ip)
 
 
 @cache

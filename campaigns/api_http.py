@@ -39,6 +39,7 @@ MAX_BODY_BYTES = 1024 * 1024
 # is replaced by a fresh id rather than copied into a response header or the log.
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\uffff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(eq=False)
@@ -173,7 +174,29 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
         raise bad_request(f"The body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise bad_request("The body must be a JSON object.")
+    if not _clean_text(data):
+        # JSON may escape both (\u0000, \ud800); neither is text the database can store or
+        # compare (PostgreSQL refuses NUL, UTF-8 has no lone surrogates).
+        raise bad_request(
+            "A string of the body holds a NUL character (\\u0000) or an unpaired surrogate."
+        )
     return data
+
+
+def _clean_text(value: Any) -> bool:
+    """Whether every string in a parsed JSON value, keys included, is storable text."""
+    pending = [value]  # iterative: a body nested as deep as the parser allows must not recurse
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item or _SURROGATE.search(item):
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 def _refuse_constant(name: str) -> None:

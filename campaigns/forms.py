@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from campaigns.calendar import CalendarFilters
@@ -73,6 +75,11 @@ class PlanFilterForm(_DateRangeForm):
         )
 
 
+# The largest primary key a database column holds (BigAutoField); a larger id is no id of ours,
+# and handing it to an IN lookup would crash the query instead of finding nothing.
+MAX_ID = 2**63 - 1
+
+
 class IdListField(forms.Field):
     """Several primary keys sent under one name (checkboxes); existence is checked later."""
 
@@ -90,7 +97,7 @@ class IdListField(forms.Field):
             ids = [int(v) for v in values]
         except (TypeError, ValueError):
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-        if any(i < 1 for i in ids):
+        if any(i < 1 or i > MAX_ID for i in ids):
             raise ValidationError(self.error_messages["invalid"], code="invalid")
         return list(dict.fromkeys(ids))
 
@@ -206,3 +213,26 @@ class CalendarFilterForm(forms.Form):
             assigned=data.get("assigned", ""),
             q=data.get("q", "").strip(),
         )
+
+
+class _BoundedUsername:
+    """Refuse a user name longer than any account's before it reaches authenticate().
+
+    Django's AuthenticationForm sets the field's max_length after the field is built, so it is
+    never checked; django-axes would then record the over-long name of a failed login in a
+    255-character column, which PostgreSQL refuses with an error (a 500).
+    """
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
+        if len(username) > 150:
+            raise self.get_invalid_login_error()  # type: ignore[attr-defined]
+        return username
+
+
+class LoginForm(_BoundedUsername, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(_BoundedUsername, AdminAuthenticationForm):
+    pass

@@ -128,6 +128,13 @@ class AuditEvent(models.Model):
         GRANT_CREATE = "grant.create", "Access granted"
         GRANT_DELETE = "grant.delete", "Access revoked"
         SCHEDULE_UPDATE = "schedule.update", "Schedule changed"
+        USER_CREATE = "user.create", "User created"
+        USER_UPDATE = "user.update", "User changed"
+        USER_PASSWORD = "user.password", "User's password changed"
+        USER_DELETE = "user.delete", "User deleted"
+        GROUP_CREATE = "group.create", "Group created"
+        GROUP_UPDATE = "group.update", "Group changed"
+        GROUP_DELETE = "group.delete", "Group deleted"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
@@ -213,3 +220,20 @@ class InboundCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.method} {self.endpoint} {self.status_code}"
+
+
+class InboundLockout(models.Model):
+    """Failed Basic-auth calls of one address to SAP MC's endpoints, and its lockout.
+
+    While an address is locked its calls are answered 429 and counted here (`refused`) instead of
+    each getting a row in the call log.
+    """
+
+    ip = models.CharField(max_length=45, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    refused = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.ip}: {self.failures} failures, locked until {self.locked_until}"

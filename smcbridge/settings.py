@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "axes",
     "template_partials",
     "syncs",
     "khoros",
@@ -52,15 +54,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "campaigns.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "campaigns.middleware.RefuseNulMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "campaigns.middleware.ViewerTimezoneMiddleware",
+    "campaigns.middleware.ProductNotFoundMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smcbridge.urls"
@@ -99,6 +106,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "campaigns.throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -106,6 +118,22 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# Proxies in front of the app that append to X-Forwarded-For (0: none, REMOTE_ADDR is the
+# client). Login and SAP MC lockouts count failures per client address.
+PROXY_COUNT = env_int("PROXY_COUNT", 0, minimum=0)
+# Login throttling (django-axes, failures in the database so that every web process sees them):
+# after LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair is
+# locked for LOGIN_COOLOFF_MINUTES; a successful login resets its count. Per pair, not per
+# address alone, so that one person's typos never lock out colleagues behind the same NAT.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "campaigns.throttle.login_locked_response"
+AXES_CLIENT_IP_CALLABLE = "campaigns.throttle.client_ip"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -118,7 +146,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -131,6 +159,25 @@ STORAGES = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# HTTPS in production (README "Deployment"); all off by default so that the demo and the tests
+# run on plain loopback HTTP. Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER makes
+# Django trust its X-Forwarded-Proto (only safe when the proxy always sets or strips it).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /healthz answers the load balancer over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# An internal tool's host is not submitted to the browsers' HSTS preload list, so `check
+# --deploy` need not say so; SECURE_HSTS_PRELOAD=1 opts in all the same.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Khoros. Credentials are checked when first used, so tests and the demo boot without them.
 KHOROS_BASE_URL = env_str("KHOROS_BASE_URL", "http://127.0.0.1:8701/v2")
@@ -195,6 +242,10 @@ SAPMC_SYNC_MINUTES = env_int("SAPMC_SYNC_MINUTES", 60, minimum=1)
 # a call comes in, so the app boots without it.
 SAPMC_INBOUND_USER = env_str("SAPMC_INBOUND_USER", "sapmc-inbound")
 SAPMC_INBOUND_PASSWORD = env_str("SAPMC_INBOUND_PASSWORD", "")
+# After this many calls with wrong credentials from one address within the lockout time, its
+# calls are answered 429 (with Retry-After) for that long; a right password clears the count.
+SAPMC_INBOUND_FAILURE_LIMIT = env_int("SAPMC_INBOUND_FAILURE_LIMIT", 10, minimum=1)
+SAPMC_INBOUND_LOCKOUT_MINUTES = env_int("SAPMC_INBOUND_LOCKOUT_MINUTES", 15, minimum=1)
 # A success report needs no new KPI sync when the last one succeeded this recently.
 SAPMC_REPORT_FRESH_MINUTES = env_int("SAPMC_REPORT_FRESH_MINUTES", 60, minimum=0)
 # A report whose KPI sync ended without success (and whose days the bridge does not hold)

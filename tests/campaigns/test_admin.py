@@ -69,3 +69,118 @@ def test_managers_do_not_get_into_the_admin(client, world):
     client.force_login(world.maria)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_user_changes_in_the_admin_are_audited(client, root, world, django_user_model):
+    client.force_login(root)
+    response = client.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "nina",
+            "password1": "a-long-pass-2026!",
+            "password2": "a-long-pass-2026!",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    nina = django_user_model.objects.get(username="nina")
+    created = AuditEvent.objects.get(action="user.create")
+    assert created.actor == root
+    assert created.after["username"] == "nina"
+    assert created.after["is_superuser"] is False
+    assert "a-long-pass-2026!" not in str(created.after)
+    assert nina.password not in str(created.after)
+
+    managers = world.maria.groups.get()
+    response = client.post(
+        reverse("admin:auth_user_change", args=[nina.pk]),
+        {
+            "username": "nina",
+            "first_name": "Nina",
+            "last_name": "",
+            "email": "nina@example.com",
+            "is_active": "on",
+            "is_staff": "on",
+            "groups": [managers.pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "initial-date_joined_0": "2026-01-01",
+            "initial-date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    changed = AuditEvent.objects.get(action="user.update")
+    assert changed.before["is_staff"] is False and changed.after["is_staff"] is True
+    assert changed.before["groups"] == [] and changed.after["groups"] == [managers.name]
+    assert "is_staff" in changed.summary and "groups" in changed.summary
+
+    response = client.post(
+        reverse("admin:auth_user_password_change", args=[nina.pk]),
+        {"password1": "another-pass-2026!", "password2": "another-pass-2026!",
+         "usable_password": "true", "set-password": "1"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    password_row = AuditEvent.objects.get(action="user.password")
+    assert password_row.after == {"username": "nina", "usable": True}
+    assert "another-pass-2026!" not in str(password_row.after) + password_row.summary
+
+    response = client.post(reverse("admin:auth_user_delete", args=[nina.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    deleted = AuditEvent.objects.get(action="user.delete")
+    assert deleted.before["username"] == "nina" and deleted.after is None
+    assert deleted.actor == root
+
+
+def test_group_changes_in_the_admin_are_audited(client, root, world):
+    from django.contrib.auth.models import Group, Permission
+
+    client.force_login(root)
+    permission = Permission.objects.get(codename="view_plan")
+    response = client.post(
+        reverse("admin:auth_group_add"), {"name": "Viewers", "permissions": [permission.pk]}
+    )
+    assert response.status_code == 302
+    created = AuditEvent.objects.get(action="group.create")
+    assert created.after == {"name": "Viewers", "permissions": ["khoros.view_plan"]}
+    group = Group.objects.get(name="Viewers")
+    response = client.post(
+        reverse("admin:auth_group_change", args=[group.pk]), {"name": "Readers", "permissions": []}
+    )
+    assert response.status_code == 302
+    changed = AuditEvent.objects.get(action="group.update")
+    assert changed.before == {"name": "Viewers", "permissions": ["khoros.view_plan"]}
+    assert changed.after == {"name": "Readers", "permissions": []}
+    response = client.post(
+        reverse("admin:auth_group_changelist"),
+        {"action": "delete_selected", "_selected_action": [group.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert AuditEvent.objects.get(action="group.delete").before["name"] == "Readers"
+
+
+def test_schedules_are_read_only_in_the_admin(client, root, world):
+    from django_q.models import Schedule
+
+    client.force_login(root)
+    schedule = Schedule.objects.create(
+        name="Khoros plans", func="khoros.tasks.sync_khoros_task", minutes=30,
+        schedule_type=Schedule.MINUTES,
+    )  # fmt: skip
+    assert client.get(reverse("admin:django_q_schedule_add")).status_code == 403
+    response = client.post(
+        reverse("admin:django_q_schedule_add"),
+        {"name": "evil", "func": "os.system", "args": "'rm -rf /'", "schedule_type": "O"},
+    )
+    assert response.status_code == 403
+    response = client.post(
+        reverse("admin:django_q_schedule_change", args=[schedule.pk]),
+        {"name": "Khoros plans", "func": "os.system", "schedule_type": "I", "minutes": 30},
+    )
+    assert response.status_code == 403
+    schedule.refresh_from_db()
+    assert schedule.func == "khoros.tasks.sync_khoros_task"
+    assert not Schedule.objects.filter(func="os.system").exists()
+    assert client.get(reverse("admin:django_q_schedule_changelist")).status_code == 200
+    assert (
+        client.get(reverse("admin:django_q_schedule_change", args=[schedule.pk])).status_code == 200
+    )

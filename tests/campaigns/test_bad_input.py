@@ -1,0 +1,234 @@
+"""No 500 on bad input: NUL characters and lone surrogates in any inbound string, ids too large
+for the database, out-of-range dates. Every page and form of the app, and SAP MC's endpoints.
+
+Runs on whatever DATABASE_URL names (SQLite by default; PostgreSQL refuses NUL in text).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from django_q.models import Schedule
+
+from syncs.models import SyncRun
+
+pytestmark = pytest.mark.django_db
+
+NUL = "a\x00b"
+HUGE = "9" * 30  # beyond any integer column
+BIGINT_PLUS_ONE = str(2**63)
+BAD_STRINGS = [NUL, "\x00", HUGE, BIGINT_PLUS_ONE, "-" + BIGINT_PLUS_ONE, "x" * 5000]
+BAD_DATES = [
+    "9999-12-31", "0001-01-01", "10000-01-01", "2026-13-01", "2026-02-30", "0000-00-00",
+    "9999-12-31T23:59", "-1", NUL,
+]  # fmt: skip
+
+# Every page with the query parameters it reads.
+GET_PAGES: dict[str, list[str]] = {
+    "/": ["page"],
+    "/workbench/": [
+        "campaign", "cpage", "ppage", "c-q", "c-status", "c-date_from", "c-date_to",
+        "c-unassigned", "p-q", "p-initiative", "p-date_from", "p-date_to", "p-unassigned",
+    ],
+    "/audit/": ["actor", "campaign", "date_from", "date_to", "page", "format"],
+    "/calendar/": ["zoom", "date", "page", "initiative", "status", "assigned", "q"],
+    "/syncs/": ["kind", "status", "trigger", "date_from", "date_to", "page"],
+    "/schedules/": [],
+    "/sapmc-calls/": ["endpoint", "status", "day", "page"],
+    "/login/": ["next"],
+    "/healthz": [],
+}  # fmt: skip
+DATE_PARAMS = {"c-date_from", "c-date_to", "p-date_from", "p-date_to", "date_from", "date_to",
+               "date", "day"}  # fmt: skip
+ID_PATHS = [
+    "/campaigns/{id}/", "/campaigns/{id}/kpis.csv", "/syncs/{id}/", "/schedules/{id}/",
+]  # fmt: skip
+
+
+@pytest.fixture
+def root(django_user_model, world):
+    user = django_user_model.objects.create_superuser("root", password="pw-root-2026")
+    from django.contrib.auth.models import Group
+
+    from campaigns.models import SYNC_ADMINS
+
+    user.groups.add(Group.objects.get(name=SYNC_ADMINS))
+    return user
+
+
+def _values(param: str) -> list[str]:
+    return BAD_DATES if param in DATE_PARAMS else BAD_STRINGS
+
+
+class Failures(list):
+    """Every bad answer of a test, reported together rather than only the first."""
+
+    def check(self, response, what: str, *, allowed: tuple[int, ...] = ()) -> None:
+        if response.status_code >= 500 and response.status_code not in allowed:
+            self.append(f"{what} -> {response.status_code}")
+
+
+@pytest.fixture
+def failures():
+    found = Failures()
+    yield found
+    assert not found, "\n".join(found[:40])
+
+
+@pytest.mark.parametrize("path", list(GET_PAGES))
+def test_pages_answer_bad_query_strings_without_error(client, root, path, failures):
+    client.force_login(root)
+    client.raise_request_exception = False
+    allowed = (503,) if path == "/healthz" else ()  # unhealthy (no sync yet) is its answer
+    for param in GET_PAGES[path] or ["anything"]:
+        for value in _values(param):
+            response = client.get(path, {param: value})
+            failures.check(response, f"GET {path}?{param}={value!r}", allowed=allowed)
+    for value in BAD_STRINGS:
+        response = client.get(path, {value: value})
+        failures.check(response, f"GET {path} with key {value!r}", allowed=allowed)
+
+
+@pytest.mark.parametrize("template", ID_PATHS)
+@pytest.mark.parametrize("ident", [HUGE, BIGINT_PLUS_ONE, str(2**31), "0"])
+def test_ids_too_large_for_the_database_are_not_found(client, root, template, ident):
+    client.force_login(root)
+    client.raise_request_exception = False
+    path = template.format(id=ident)
+    response = client.get(path)
+    assert response.status_code in (404, 405), f"GET {path} -> {response.status_code}"
+    response = client.post(path)
+    assert response.status_code in (302, 403, 404, 405), f"POST {path} -> {response.status_code}"
+
+
+def test_forms_answer_bad_fields_without_error(client, root, world, failures):
+    client.force_login(root)
+    client.raise_request_exception = False
+    campaign, plan = world.campaigns[0], world.plans[0]
+    schedule = Schedule.objects.create(
+        name="Khoros plans", func="khoros.tasks.sync_khoros_task", minutes=30,
+        schedule_type=Schedule.MINUTES, repeats=-1,
+    )  # fmt: skip
+    run = SyncRun.objects.create(kind="khoros_plans", status="failed", trigger="button")
+    forms: dict[str, dict[str, str]] = {
+        "/workbench/assign/": {"campaign": str(campaign.pk), "plans": str(plan.pk), "note": "n",
+                               "plan_one": str(plan.pk), "c-q": "x", "cpage": "1"},
+        "/workbench/unassign/": {"campaign": str(campaign.pk), "plan": str(plan.pk)},
+        "/workbench/move/": {"campaign": str(campaign.pk), "plan": str(plan.pk), "note": "n"},
+        "/workbench/drift/": {"campaign": str(campaign.pk), "decision": "keep_bridge"},
+        f"/schedules/{schedule.pk}/": {f"{schedule.pk}-minutes": "30",
+                                       f"{schedule.pk}-enabled": "on"},
+        f"/syncs/{run.pk}/again/": {},
+        "/sync/khoros_plans/": {},
+        "/login/": {"username": "root", "password": "pw"},
+    }  # fmt: skip
+    for path, good in forms.items():
+        for field in [*good, "extra"]:
+            for value in BAD_STRINGS:
+                data = {**good, field: value}
+                response = client.post(path, data)
+                failures.check(response, f"POST {path} {field}={value!r}")
+                if path == "/login/":
+                    client.force_login(root)
+                response = client.post(path, data, HTTP_HX_REQUEST="true")
+                failures.check(response, f"htmx POST {path} {field}={value!r}")
+                if path == "/login/":
+                    client.force_login(root)
+
+
+def test_sync_kinds_with_nul_are_refused(client, root):
+    client.force_login(root)
+    client.raise_request_exception = False
+    response = client.post("/sync/a%00b/")
+    assert response.status_code == 403
+
+
+# ---- SAP MC's inbound endpoints: JSON bodies ------------------------------------------------
+
+
+def _auth(settings) -> dict[str, str]:
+    settings.SAPMC_INBOUND_USER = "sapmc-inbound"
+    settings.SAPMC_INBOUND_PASSWORD = "pw-inbound-2026"
+    token = base64.b64encode(b"sapmc-inbound:pw-inbound-2026").decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
+
+
+API_BODIES: dict[str, dict[str, object]] = {
+    "parameter-values": {"ParameterId": "EXT_CAMPAIGN_MANAGING_PARTY",
+                         "Filter": {"ADVERTISER": "389"}},
+    "external-campaigns": {"ADVERTISER": "389", "EXT_CAMPAIGN_MANAGING_PARTY": "1700",
+                           "Search": "x"},
+    "campaign-success": {"FromDate": "2026-03-01", "ToDate": "2026-03-31",
+                         "ExternalCampaigns": [{"ExternalCampaignID": "a" * 32}]},
+}  # fmt: skip
+# Raw JSON text: "\u0000" and a lone surrogate "\ud800" are valid JSON escapes.
+JSON_BAD = ['"a\\u0000b"', '"\\ud800"', '"\\udfff x"', "1e400", str(2**70), '"9999-12-31"',
+            '"0001-01-01"', '"10000-01-01"']  # fmt: skip
+
+
+def _replace_leaves(body: object, raw: str) -> list[str]:
+    """Each variant of `body` (as JSON text) with one string leaf replaced by `raw`."""
+    text = json.dumps(body)
+    variants = []
+    start = 0
+    while True:
+        i = text.find('"', start)
+        if i < 0:
+            break
+        j = text.find('"', i + 1)
+        is_key = text[j + 1 : j + 2] == ":"
+        variants.append(text[:i] + raw + text[j + 1 :])
+        if is_key and raw.startswith('"'):
+            pass  # keys are replaced too
+        start = j + 1
+    return variants
+
+
+@pytest.mark.parametrize("endpoint", list(API_BODIES))
+def test_inbound_json_with_nul_surrogates_and_huge_values_is_a_clear_400(
+    client, settings, world, endpoint, failures
+):
+    headers = _auth(settings)
+    client.raise_request_exception = False
+    path = f"/sapmc/extcamp/v1/{endpoint}"
+    for raw in JSON_BAD:
+        for body in _replace_leaves(API_BODIES[endpoint], raw):
+            response = client.post(path, body, content_type="application/json", **headers)
+            failures.check(response, f"{endpoint} {body}")
+            assert response["Content-Type"].startswith("application/json")
+            if ("\\u0000" in raw or "\\ud" in raw) and response.status_code != 400:
+                failures.append(f"{endpoint} {body} -> {response.status_code}, not 400")
+    for query in ("$top=a%00", "$skip=" + HUGE, "$top=%ED%A0%80"):
+        response = client.post(
+            f"{path}?{query}", json.dumps(API_BODIES[endpoint]),
+            content_type="application/json", **headers,
+        )  # fmt: skip
+        failures.check(response, f"{endpoint}?{query}")
+
+
+def test_nul_in_a_page_query_or_form_is_a_clear_400(client, root):
+    client.force_login(root)
+    response = client.get("/workbench/", {"c-q": NUL})
+    assert response.status_code == 400
+    assert "Bad request" in response.content.decode()
+    response = client.post("/workbench/assign/", {"campaign": "1", "note": NUL})
+    assert response.status_code == 400
+
+
+def test_huge_plan_ids_in_forms_are_refused_not_crashed(client, root, world):
+    client.force_login(root)
+    response = client.post(
+        "/workbench/assign/", {"campaign": world.campaigns[0].pk, "plan_one": BIGINT_PLUS_ONE}
+    )
+    assert response.status_code == 302
+    assert not world.campaigns[0].assignments.exists()
+
+
+@pytest.mark.parametrize("anchor", ["9999-12-31", "0001-01-01"])
+def test_calendar_anchor_out_of_range_shows_today(client, root, anchor):
+    client.force_login(root)
+    response = client.get("/calendar/", {"date": anchor, "zoom": "year"})
+    assert response.status_code == 200
+    assert response.context["anchor"][:4] == str(response.context["cal"].today.year)

@@ -1,0 +1,76 @@
+"""Custom 403, 404 and 500 pages in the product's layout, with a way back; never Django's
+debug page for a mistyped URL, even in the demo (DEBUG on)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.test import RequestFactory
+from django.views import defaults
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_mistyped_url_gets_the_product_404_page(client, world):
+    client.force_login(world.maria)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert {"404.html", "base.html"} <= {t.name for t in response.templates}
+    body = response.content.decode()
+    assert "Page not found" in body and 'href="/"' in body and "Back to the dashboard" in body
+    assert 'class="topbar"' in body  # the product's layout
+
+
+def test_the_demo_with_debug_on_never_shows_django_debug_404(client, world, settings):
+    settings.DEBUG = True
+    for user in (None, world.maria):
+        if user is not None:
+            client.force_login(user)
+        response = client.get("/campaigns/not-a-number/")
+        assert response.status_code == 404
+        body = response.content.decode()
+        assert "Using the URLconf" not in body and "DEBUG = True" not in body
+        assert "Page not found" in body and "Back to the dashboard" in body
+
+
+def test_debug_404_leaves_json_answers_alone(client, settings):
+    settings.DEBUG = True
+    settings.SAPMC_INBOUND_PASSWORD = "pw-inbound"
+    response = client.post(
+        "/sapmc/extcamp/v1/nothing-here",
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"sapmc-inbound:pw-inbound").decode(),
+    )
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_forbidden_page_is_the_product_403(client, world):
+    client.force_login(world.maria)
+    response = client.get("/audit/")
+    assert response.status_code == 403
+    assert "403.html" in [t.name for t in response.templates]
+    body = response.content.decode()
+    assert "Not allowed" in body and "Back to the dashboard" in body
+
+
+def test_the_500_page_needs_no_database(django_assert_num_queries):
+    request = RequestFactory().get("/")
+    with django_assert_num_queries(0):
+        response = defaults.server_error(request)
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "Something went wrong" in body and 'href="/"' in body and 'class="topbar"' in body
+
+
+def test_a_failed_csrf_check_gets_the_product_page(world):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.maria)
+    response = client.post("/workbench/assign/", {"campaign": "1", "plans": "1"})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "This form has expired" in body and 'class="topbar"' in body
+    assert "Back to the dashboard" in body

@@ -1,0 +1,127 @@
+"""The documented production setup: `check --deploy` is clean, gunicorn's access log keeps no
+credentials."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION_ENV = ROOT / "deploy" / "production.env.example"
+
+
+def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The documented production environment, with real secrets and local services."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "SMCBRIDGE_VAR_DIR": str(tmp_path / "var"),
+    }
+    for line in PRODUCTION_ENV.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            env[name.strip()] = value.strip()
+    env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
+    env.update(overrides)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_check_deploy_with_the_documented_production_settings_reports_nothing(tmp_path):
+    result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "System check identified no issues (1 silenced)." in output
+
+
+def test_check_deploy_without_them_does_warn(tmp_path):
+    """The test above proves something: the same check flags a bare DEBUG=0 start."""
+    env = production_env(tmp_path, SECURE_SSL_REDIRECT="0", SECURE_HSTS_SECONDS="0")
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "security.W004" in output and "security.W008" in output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("gunicorn did not start listening")
+
+
+def test_gunicorn_access_log_of_the_documented_setup_keeps_no_credentials(tmp_path):
+    env = production_env(
+        tmp_path, SAPMC_INBOUND_PASSWORD="inbound-pw-s3cret", STATIC_ROOT=str(tmp_path / "static")
+    )
+    for step in (("migrate", "--noinput"), ("collectstatic", "--noinput")):
+        done = manage(env, *step)
+        assert done.returncode == 0, done.stderr
+    port = _free_port()
+    log = tmp_path / "gunicorn.log"
+    # The documented command (README "Deployment"), on a free loopback port, one worker.
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")), "--config", "deploy/gunicorn.conf.py",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "smcbridge.wsgi",
+    ]  # fmt: skip
+    with log.open("w") as out:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
+        try:
+            _wait_for_port(port, process)
+            base = f"http://127.0.0.1:{port}"
+            https = {"X-Forwarded-Proto": "https", "Host": "bridge.example.com"}
+            right = ("sapmc-inbound", "inbound-pw-s3cret")
+            wrong = ("sapmc-inbound", "guessed-pw-s3cret")
+            answers = [
+                requests.post(
+                    f"{base}/sapmc/extcamp/v1/parameter-values?sap-client=100&token=query-s3cret",
+                    json={"ParameterId": "ADVERTISER"}, auth=right, headers=https, timeout=30,
+                ),
+                requests.post(
+                    f"{base}/sapmc/extcamp/v1/parameter-values?password=query-s3cret",
+                    json={"ParameterId": "ADVERTISER"}, auth=wrong, headers=https, timeout=30,
+                ),
+                requests.get(
+                    f"{base}/login/?next=/audit/%3Fsecret%3Dquery-s3cret",
+                    headers={**https, "Referer": "https://elsewhere/?token=referer-s3cret"},
+                    timeout=30,
+                ),
+            ]  # fmt: skip
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    assert [a.status_code for a in answers] == [200, 401, 200]
+    text = log.read_text()
+    access = [line for line in text.splitlines() if '"POST /sapmc' in line or '"GET /login' in line]
+    assert len(access) == 3, text
+    assert '"POST /sapmc/extcamp/v1/parameter-values HTTP/1.1" 200' in access[0]
+    assert '"POST /sapmc/extcamp/v1/parameter-values HTTP/1.1" 401' in access[1]
+    assert "correlation_id=" + answers[0].headers["X-Correlation-ID"] in access[0]
+    for secret in ("s3cret", "Basic ", "c2FwbWMtaW5ib3VuZ"):
+        assert secret not in text, f"{secret!r} in the log:\n{text}"
+    # The access lines do not even name the Basic-auth user (gunicorn's default format does).
+    assert not any("sapmc-inbound" in line for line in access), access
