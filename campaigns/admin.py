@@ -1,4 +1,4 @@
-"""Admin of the campaigns app: grants are managed here (audited); the rest is read-only."""
+"""Admin of the human work: grants are managed here (audited); the rest is read-only."""
 
 from __future__ import annotations
 
@@ -7,15 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from campaigns import services
-from campaigns.models import (
-    Assignment,
-    AuditEvent,
-    CampaignReference,
-    ExternalCampaign,
-    InboundCall,
-    InboundReport,
-    InitiativeGrant,
-)
+from campaigns.models import Assignment, AuditEvent, InitiativeGrant
 from khoros.admin import ReadOnlyAdmin
 
 
@@ -46,25 +38,6 @@ class InitiativeGrantAdmin(admin.ModelAdmin):
             services.grant_delete(grant=grant, acting_user=request.user)
 
 
-class ReferenceInline(admin.TabularInline):
-    model = CampaignReference
-    fields = ["external_campaign_id", "name", "advertiser", "managing_party", "plan"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-@admin.register(ExternalCampaign)
-class ExternalCampaignAdmin(ReadOnlyAdmin):
-    list_display = ["name", "campaign_id", "start", "end", "lifecycle_status_name", "removed_at"]
-    list_filter = ["lifecycle_status_name", "removed_at"]
-    search_fields = ["name", "campaign_id", "sap_uuid"]
-    inlines = [ReferenceInline]
-
-
 @admin.register(Assignment)
 class AssignmentAdmin(ReadOnlyAdmin):
     """Assignments change in the workbench only, where every change is audited."""
@@ -79,27 +52,4 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor_name", "action", "summary"]
     list_filter = ["action"]
     search_fields = ["summary", "actor_name"]
-    date_hierarchy = "at"
-
-
-@admin.register(InboundReport)
-class InboundReportAdmin(ReadOnlyAdmin):
-    """SAP MC's success reports: what was asked, and the frozen answer."""
-
-    # kpi_run: the one KPI sync the report waits on; data_as_of: how old its frozen numbers are.
-    list_display = [
-        "report_id", "status", "from_date", "to_date", "caller", "created_at", "kpi_run",
-        "data_as_of",
-    ]  # fmt: skip
-    list_select_related = ["kpi_run"]
-    list_filter = ["status"]
-    search_fields = ["report_id"]
-    date_hierarchy = "created_at"
-
-
-@admin.register(InboundCall)
-class InboundCallAdmin(ReadOnlyAdmin):
-    list_display = ["at", "method", "endpoint", "caller", "status_code", "duration_ms"]
-    list_filter = ["endpoint", "status_code"]
-    search_fields = ["correlation_id", "caller"]
     date_hierarchy = "at"

@@ -65,7 +65,7 @@ __all__ = [
     "parse_odata_datetime",
 ]
 
-logger = logging.getLogger("campaigns.sapmc")
+logger = logging.getLogger("sapmc.client")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8702"
 SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV"

@@ -11,10 +11,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns import sapmc
-from campaigns.models import CampaignReference, ExternalCampaign
-from campaigns.sync_kinds import SAPMC_CAMPAIGNS
 from khoros.models import Plan
+from sapmc import client as sapmc
+from sapmc.models import CampaignReference, ExternalCampaign
+from sapmc.sync_kinds import SAPMC_CAMPAIGNS
 from syncs.models import SyncRun
 from syncs.runs import (
     COUNT_FIELDS,

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 import syncs
+from syncs.access import SYNC_ADMINS
 
 # Stored in SyncRun.kind and SyncLease.kind: never change this value.
 SAPMC_CAMPAIGNS = "sapmc_campaigns"
@@ -13,8 +14,6 @@ SAPMC_CAMPAIGNS = "sapmc_campaigns"
 
 def sync_admin_emails() -> list[str]:
     """The addresses of the active sync admins (and superusers): who gets alert emails."""
-    from campaigns.models import SYNC_ADMINS
-
     users = (
         get_user_model()
         .objects.filter(Q(groups__name=SYNC_ADMINS) | Q(is_superuser=True), is_active=True)
@@ -24,14 +23,14 @@ def sync_admin_emails() -> list[str]:
 
 
 def register() -> None:
-    from campaigns import sapmc, sync
+    from sapmc import client, sync
 
     syncs.register(
         value=SAPMC_CAMPAIGNS,
         name="SAPMC_CAMPAIGNS",
         label="SAP MC campaigns",
         service=sync.sync_sapmc_campaigns,
-        client_factory=sapmc.client_from_settings,
+        client_factory=client.client_from_settings,
         system="SAP MC",
         interval_setting="SAPMC_SYNC_MINUTES",
     )

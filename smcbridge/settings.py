@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "template_partials",
     "syncs",
     "khoros",
+    "sapmc",
     "campaigns",
 ]
 

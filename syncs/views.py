@@ -1,4 +1,4 @@
-"""Operations for sync admins: sync history, one run live, Run again, schedules, health."""
+"""The engine's pages: sync history, one run live, Run again (sync admins), and health."""
 
 from __future__ import annotations
 
@@ -9,17 +9,14 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
-from django_q.models import Schedule
 
-from campaigns import services as campaigns_services
-from campaigns.access import is_sync_admin
-from campaigns.forms import ScheduleForm, SyncHistoryFilterForm
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
+from syncs.access import is_sync_admin
+from syncs.forms import SyncHistoryFilterForm
 from syncs.health import health_check
 from syncs.models import SyncRun
-from syncs.schedules import declared_schedules, schedule_kinds
 
 HISTORY_PAGE_SIZE = 50
 
@@ -40,7 +37,7 @@ def sync_history(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     return render(
         request,
-        "campaigns/sync_history.html",
+        "syncs/sync_history.html",
         {"form": form, "page": page, "query": query.urlencode()},
     )
 
@@ -52,8 +49,8 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(SyncRun.objects.select_related("requested_by"), pk=pk)
     context = {"run": run, "can_run_again": sync_registry.is_registered(run.kind)}
     if request.htmx and request.htmx.target == "run-live":
-        return render(request, "campaigns/sync_run.html#live", context)
-    return render(request, "campaigns/sync_run.html", context)
+        return render(request, "syncs/sync_run.html#live", context)
+    return render(request, "syncs/sync_run.html", context)
 
 
 @login_required
@@ -78,40 +75,3 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """JSON for a load balancer or a monitor: 200 when healthy, 503 when not."""
     health = health_check()
     return JsonResponse(health.as_json(), status=200 if health.ok else 503)
-
-
-@login_required
-def schedules(request: HttpRequest) -> HttpResponse:
-    """The background schedules with their next run, in the viewer's time zone."""
-    _require_admin(request)
-    names = [spec.name for spec in declared_schedules()]
-    kind_of = schedule_kinds()
-    last_runs = sync_selectors.sync_last_runs()
-    rows = []
-    for schedule in Schedule.objects.filter(name__in=names).order_by("name"):
-        initial = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
-        form = ScheduleForm(initial=initial, prefix=str(schedule.pk))
-        rows.append((schedule, form, last_runs.get(kind_of.get(schedule.name, ""))))
-    return render(request, "campaigns/schedules.html", {"rows": rows})
-
-
-@login_required
-@require_POST
-def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    """Change one schedule's interval or switch it on or off."""
-    _require_admin(request)
-    schedule = get_object_or_404(Schedule, pk=pk)
-    form = ScheduleForm(request.POST, prefix=str(pk))
-    if not form.is_valid():
-        errors = "; ".join(f"{e}" for errs in form.errors.values() for e in errs)
-        messages.error(request, f"“{schedule.name}” was not changed: {errors}")
-        return redirect("schedules")
-    schedule = campaigns_services.schedule_update(
-        schedule=schedule,
-        minutes=form.cleaned_data["minutes"],
-        enabled=form.cleaned_data["enabled"],
-        acting_user=request.user,
-    )
-    state = "on" if schedule.repeats != 0 else "off"
-    messages.success(request, f"“{schedule.name}”: every {schedule.minutes} min, {state}.")
-    return redirect("schedules")

@@ -24,9 +24,9 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
-from campaigns.models import InboundCall
+from sapmc.models import InboundCall
 
-logger = logging.getLogger("campaigns.api")
+logger = logging.getLogger("sapmc.inbound")
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 # Password of the communication user when none is configured and DEBUG is on (the demo).

@@ -30,12 +30,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.api_catalog import MAX_ROWS, company_zone, external_campaign_id
-from campaigns.api_http import ApiError, bad_request
-from campaigns.models import InboundReport
 from khoros import selectors as khoros_selectors
 from khoros.models import Plan, PlanKpi
 from khoros.sync_kinds import KHOROS_KPIS
+from sapmc.inbound.catalog import MAX_ROWS, company_zone, external_campaign_id
+from sapmc.inbound.http import ApiError, bad_request
+from sapmc.models import InboundReport
 from syncs import runs as sync_runs
 from syncs.leases import lease_is_live
 from syncs.models import SyncRun

@@ -17,8 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from campaigns import api_catalog, api_reports
-from campaigns.api_http import (
+from sapmc.inbound import catalog, reports
+from sapmc.inbound.http import (
     JSON_CONTENT_TYPE,
     ApiError,
     authenticate,
@@ -33,13 +33,13 @@ from campaigns.api_http import (
     read_json_object,
     string_field,
 )
-from campaigns.models import InboundReport
+from sapmc.models import InboundReport
 
-logger = logging.getLogger("campaigns.api")
+logger = logging.getLogger("sapmc.inbound")
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 # The most ids one report may name: SAP MC's package size.
-MAX_CAMPAIGN_IDS = api_catalog.MAX_ROWS
+MAX_CAMPAIGN_IDS = catalog.MAX_ROWS
 # $skip beyond this is refused rather than handed to the database as an out-of-range integer.
 MAX_SKIP = 2**31 - 1
 
@@ -138,21 +138,21 @@ def parameter_values(request: HttpRequest, caller: str) -> HttpResponse:
     filters = body.get("Filter", {})
     if not isinstance(filters, dict):
         raise bad_request('Filter must be an object, such as {"ADVERTISER": "389"}.')
-    check_fields(filters, allowed=(api_catalog.ADVERTISER,))
+    check_fields(filters, allowed=(catalog.ADVERTISER,))
     advertiser = (
-        string_field(filters, api_catalog.ADVERTISER, max_length=api_catalog.ID_LENGTH)
-        if api_catalog.ADVERTISER in filters
+        string_field(filters, catalog.ADVERTISER, max_length=catalog.ID_LENGTH)
+        if catalog.ADVERTISER in filters
         else None
     )
-    if parameter == api_catalog.ADVERTISER:
-        values = api_catalog.advertiser_values()
-    elif parameter == api_catalog.MANAGING_PARTY:
+    if parameter == catalog.ADVERTISER:
+        values = catalog.advertiser_values()
+    elif parameter == catalog.MANAGING_PARTY:
         if advertiser is None:
             raise bad_request(f"{parameter} needs Filter.ADVERTISER: the advertiser's id.")
-        values = api_catalog.managing_party_values(advertiser=advertiser)
+        values = catalog.managing_party_values(advertiser=advertiser)
     else:
         raise bad_request(
-            f"Unknown ParameterId {parameter[:64]!r}; known: {', '.join(api_catalog.PARAMETERS)}.",
+            f"Unknown ParameterId {parameter[:64]!r}; known: {', '.join(catalog.PARAMETERS)}.",
             "UNKNOWN_PARAMETER",
         )
     return json_response({"ParameterId": parameter, "Values": [v.as_json() for v in values]})
@@ -178,7 +178,7 @@ def _query_int(request: HttpRequest, name: str, *, default: int, maximum: int) -
 @inbound_endpoint("external-campaigns", methods=("POST",))
 def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
     """The live Plans of one Initiative, from the mirror, paged with $top and $skip."""
-    top = _query_int(request, "$top", default=api_catalog.MAX_ROWS, maximum=api_catalog.MAX_ROWS)
+    top = _query_int(request, "$top", default=catalog.MAX_ROWS, maximum=catalog.MAX_ROWS)
     skip = _query_int(request, "$skip", default=0, maximum=MAX_SKIP)
     body = read_json_object(request)
     check_fields(
@@ -186,12 +186,12 @@ def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
         allowed=("ADVERTISER", "EXT_CAMPAIGN_MANAGING_PARTY", "Search"),
         required=("ADVERTISER", "EXT_CAMPAIGN_MANAGING_PARTY"),
     )
-    campaigns = api_catalog.external_campaigns(
-        advertiser=string_field(body, "ADVERTISER", max_length=api_catalog.ID_LENGTH),
+    campaigns = catalog.external_campaigns(
+        advertiser=string_field(body, "ADVERTISER", max_length=catalog.ID_LENGTH),
         managing_party=string_field(
-            body, "EXT_CAMPAIGN_MANAGING_PARTY", max_length=api_catalog.ID_LENGTH
+            body, "EXT_CAMPAIGN_MANAGING_PARTY", max_length=catalog.ID_LENGTH
         ),
-        search=string_field(body, "Search", max_length=api_catalog.NAME_LENGTH, default="").strip(),
+        search=string_field(body, "Search", max_length=catalog.NAME_LENGTH, default="").strip(),
         top=top,
         skip=skip,
         now=timezone.now(),
@@ -213,16 +213,16 @@ def campaign_success(request: HttpRequest, caller: str) -> HttpResponse:
     ids = body["ExternalCampaignIDs"]
     if not isinstance(ids, list) or not ids or len(ids) > MAX_CAMPAIGN_IDS:
         raise bad_request(f"ExternalCampaignIDs must be a list of 1 to {MAX_CAMPAIGN_IDS} ids.")
-    if not all(isinstance(i, str) and 0 < len(i) <= api_catalog.ID_LENGTH for i in ids):
+    if not all(isinstance(i, str) and 0 < len(i) <= catalog.ID_LENGTH for i in ids):
         raise bad_request(
-            f"Each ExternalCampaignID must be a string of 1 to {api_catalog.ID_LENGTH} characters."
+            f"Each ExternalCampaignID must be a string of 1 to {catalog.ID_LENGTH} characters."
         )
-    zone = api_catalog.company_zone()
-    from_date = api_reports.parse_api_date(body["FromDate"], name="FromDate", zone=zone)
-    to_date = api_reports.parse_api_date(body["ToDate"], name="ToDate", zone=zone)
+    zone = catalog.company_zone()
+    from_date = reports.parse_api_date(body["FromDate"], name="FromDate", zone=zone)
+    to_date = reports.parse_api_date(body["ToDate"], name="ToDate", zone=zone)
     if from_date > to_date:
         raise bad_request(f"FromDate {from_date} is after ToDate {to_date}.", "INVALID_DATE")
-    report = api_reports.report_create(
+    report = reports.report_create(
         external_campaign_ids=ids, from_date=from_date, to_date=to_date, caller=caller
     )
     return json_response({"ReportId": report.report_id, "Status": report.status}, status=202)
@@ -234,10 +234,10 @@ def _report_answer(body: dict[str, Any]) -> HttpResponse:
     package = body.get("Package", 1)
     if not isinstance(package, int) or isinstance(package, bool) or package < 1:
         raise bad_request("Package must be a whole number from 1.", "INVALID_PACKAGE")
-    report = api_reports.report_refresh(report=api_reports.report_get(report_id=report_id))
+    report = reports.report_refresh(report=reports.report_get(report_id=report_id))
     if report.status != InboundReport.Status.COMPLETED:
         return json_response({"ReportId": report.report_id, "Status": report.status}, status=202)
-    part = api_reports.report_package(report=report, package=package)
+    part = reports.report_package(report=report, package=package)
     return json_response(
         {
             "ReportId": report.report_id,
@@ -245,7 +245,7 @@ def _report_answer(body: dict[str, Any]) -> HttpResponse:
             "TimeZone": report.timezone,
             "FromDate": report.from_date.isoformat(),
             "ToDate": report.to_date.isoformat(),
-            "DataAsOf": api_reports.data_as_of_text(report),
+            "DataAsOf": reports.data_as_of_text(report),
             "Package": part.package,
             "Packages": part.packages,
             "Results": part.results,

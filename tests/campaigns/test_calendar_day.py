@@ -10,9 +10,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Assignment, CampaignReference, ExternalCampaign
-from tests.campaigns.conftest import make_campaign
+from campaigns.models import Assignment
+from sapmc.models import CampaignReference, ExternalCampaign
 from tests.campaigns.test_calendar import bars
+from tests.world import make_campaign
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS, ExternalCampaign, InitiativeGrant
+from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS, InitiativeGrant
 from khoros.models import Initiative, Plan
+from sapmc.models import ExternalCampaign
 
 
 @dataclass

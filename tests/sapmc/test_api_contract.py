@@ -19,12 +19,12 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from campaigns.api import OPENAPI_PATH
-from campaigns.api_reports import KPI_FIELDS
-from campaigns.models import InboundCall, InboundReport
 from khoros.models import Company, Initiative, PlanKpi
+from sapmc.inbound.reports import KPI_FIELDS
+from sapmc.inbound.views import OPENAPI_PATH
+from sapmc.models import InboundCall, InboundReport
 from syncs.models import SyncRun
-from tests.campaigns.conftest import make_plan
+from tests.world import make_plan
 
 USER = "contract-user"
 PASSWORD = "contract-pw-3b9d-do-not-leak"

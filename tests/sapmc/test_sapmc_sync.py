@@ -8,10 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns.models import Assignment, CampaignReference, ExternalCampaign
-from campaigns.sync import sync_sapmc_campaigns
+from campaigns.models import Assignment
 from khoros import services as khoros_services
 from khoros.models import Plan
+from sapmc.models import CampaignReference, ExternalCampaign
+from sapmc.sync import sync_sapmc_campaigns
 from simulators.sapmc_data import KHOROS_CATEGORY
 from syncs.models import SyncRun
 from tests.conftest import SAPMC_PASSWORD

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from campaigns.sapmc import (
+from sapmc.client import (
     Campaign,
     SapmcBadPayloadError,
     odata_string,

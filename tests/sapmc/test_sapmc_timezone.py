@@ -7,9 +7,9 @@ from uuid import UUID
 
 import pytest
 
-from campaigns.models import ExternalCampaign
-from campaigns.sapmc import SapmcClient, client_from_settings
-from campaigns.sync import sync_sapmc_campaigns
+from sapmc.client import SapmcClient, client_from_settings
+from sapmc.models import ExternalCampaign
+from sapmc.sync import sync_sapmc_campaigns
 from simulators.khoros_data import KhorosData
 from simulators.sapmc import SapmcSimulator, epoch_ms
 from simulators.sapmc_data import KHOROS_CATEGORY, SapmcData

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import InboundCall
+from sapmc.models import InboundCall
 
 pytestmark = pytest.mark.django_db
 

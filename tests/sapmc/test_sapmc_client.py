@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from campaigns import sapmc
-from campaigns.sapmc import (
+from sapmc import client as sapmc
+from sapmc.client import (
     Campaign,
     CampaignReference,
     SapmcAuthError,

@@ -11,9 +11,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from campaigns import api_reports
-from campaigns.models import InboundCall, InboundReport
 from khoros.models import Company, Initiative, Plan, PlanKpi
+from sapmc.inbound import reports as api_reports
+from sapmc.models import InboundCall, InboundReport
 from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +139,7 @@ def test_without_a_configured_password_every_call_is_refused_outside_debug(
 ):
     settings.SAPMC_INBOUND_PASSWORD = ""
     settings.DEBUG = False
-    with caplog.at_level(logging.ERROR, logger="campaigns.api"):
+    with caplog.at_level(logging.ERROR, logger="sapmc.inbound"):
         response = call(
             client,
             "parameter-values",
@@ -311,7 +311,7 @@ def test_an_unexpected_error_is_a_json_500_naming_the_correlation_id(client, mon
     def boom() -> list:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("campaigns.api_catalog.advertiser_values", boom)
+    monkeypatch.setattr("sapmc.inbound.catalog.advertiser_values", boom)
     response = call(
         client,
         "parameter-values",
@@ -433,7 +433,7 @@ def test_status_follows_the_days_in_the_company_zone(client, world, company):
 
 def test_external_campaigns_page_with_top_and_skip_in_a_stable_order(client, world, company):
     initiative = world.initiatives[0]
-    from tests.campaigns.conftest import make_plan
+    from tests.world import make_plan
 
     # Same start for all: the name, then the id decide.
     Plan.objects.bulk_create(
@@ -944,7 +944,7 @@ def test_sixty_polls_after_a_failed_kpi_sync_start_no_other_run_or_export(
 def test_the_admin_lists_each_reports_kpi_run_and_data_age(admin_client, client, kpis):
     report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
     run = SyncRun.objects.get()
-    page = admin_client.get("/admin/campaigns/inboundreport/")
+    page = admin_client.get("/admin/sapmc/inboundreport/")
     assert page.status_code == 200
     text = page.content.decode()
     assert report_id in text and f"Khoros KPIs #{run.pk} (queued)" in text

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.api import OPENAPI_PATH
-from campaigns.models import InboundCall, InboundReport
 from khoros import kpis, services
 from khoros.models import Initiative, Plan, PlanKpi
+from sapmc.inbound.views import OPENAPI_PATH
+from sapmc.models import InboundCall, InboundReport
 from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
