@@ -13,8 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from bench.__main__ import timed
-from campaigns.models import SYNC_ADMINS, Assignment, ExternalCampaign
+from campaigns.models import SYNC_ADMINS, Assignment
 from khoros.models import Initiative, Plan
+from sapmc.models import ExternalCampaign
 from syncs.models import SyncRun
 
 PAGES = [

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS
+from campaigns.models import MARKETING_MANAGERS
 from khoros.models import Initiative, Plan
+from syncs.access import AnyUser, is_sync_admin, user_roles
 
-AnyUser = AbstractBaseUser | AnonymousUser
-
-
-def _roles(user: AnyUser) -> frozenset[str]:
-    """The user's group names, read once per user object (a request asks several times)."""
-    if not user.is_authenticated:
-        return frozenset()
-    cached = getattr(user, "_smcbridge_roles", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        user._smcbridge_roles = cached  # type: ignore[union-attr]
-    return cached
-
-
-def is_sync_admin(user: AnyUser) -> bool:
-    """Sync admins see everything and run syncs; superusers count as sync admins."""
-    return user.is_authenticated and (user.is_superuser or SYNC_ADMINS in _roles(user))
+__all__ = [
+    "AnyUser",
+    "can_assign_plan",
+    "can_use_workbench",
+    "granted_initiative_ids",
+    "is_marketing_manager",
+    "is_sync_admin",
+    "visible_initiatives",
+    "visible_plans",
+]
 
 
 def is_marketing_manager(user: AnyUser) -> bool:
-    return MARKETING_MANAGERS in _roles(user)
+    return MARKETING_MANAGERS in user_roles(user)
 
 
 def can_use_workbench(user: AnyUser) -> bool:

@@ -26,17 +26,12 @@ from django_q.admin import ScheduleAdmin
 from django_q.models import Schedule
 
 from campaigns import services
-from campaigns.models import (
-    Assignment,
-    AuditEvent,
-    CampaignReference,
-    ExternalCampaign,
-    InboundCall,
-    InboundLockout,
-    InboundReport,
-    InitiativeGrant,
-)
+from campaigns.forms import AdminLoginForm
+from campaigns.models import Assignment, AuditEvent, InitiativeGrant
 from khoros.admin import ReadOnlyAdmin
+
+# The admin's own login form, bounded like the app's (django-axes stores the user name).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(InitiativeGrant)
@@ -66,25 +61,6 @@ class InitiativeGrantAdmin(admin.ModelAdmin):
             services.grant_delete(grant=grant, acting_user=request.user)
 
 
-class ReferenceInline(admin.TabularInline):
-    model = CampaignReference
-    fields = ["external_campaign_id", "name", "advertiser", "managing_party", "plan"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-@admin.register(ExternalCampaign)
-class ExternalCampaignAdmin(ReadOnlyAdmin):
-    list_display = ["name", "campaign_id", "start", "end", "lifecycle_status_name", "removed_at"]
-    list_filter = ["lifecycle_status_name", "removed_at"]
-    search_fields = ["name", "campaign_id", "sap_uuid"]
-    inlines = [ReferenceInline]
-
-
 @admin.register(Assignment)
 class AssignmentAdmin(ReadOnlyAdmin):
     """Assignments change in the workbench only, where every change is audited."""
@@ -100,37 +76,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["action"]
     search_fields = ["summary", "actor_name"]
     date_hierarchy = "at"
-
-
-@admin.register(InboundReport)
-class InboundReportAdmin(ReadOnlyAdmin):
-    """SAP MC's success reports: what was asked, and the frozen answer."""
-
-    # kpi_run: the one KPI sync the report waits on; data_as_of: how old its frozen numbers are.
-    list_display = [
-        "report_id", "status", "from_date", "to_date", "caller", "created_at", "kpi_run",
-        "data_as_of",
-    ]  # fmt: skip
-    list_select_related = ["kpi_run"]
-    list_filter = ["status"]
-    search_fields = ["report_id"]
-    date_hierarchy = "created_at"
-
-
-@admin.register(InboundCall)
-class InboundCallAdmin(ReadOnlyAdmin):
-    list_display = ["at", "method", "endpoint", "caller", "status_code", "duration_ms"]
-    list_filter = ["endpoint", "status_code"]
-    search_fields = ["correlation_id", "caller"]
-    date_hierarchy = "at"
-
-
-@admin.register(InboundLockout)
-class InboundLockoutAdmin(ReadOnlyAdmin):
-    """Addresses whose wrong SAP MC credentials are counted, and the calls their lockout refused."""
-
-    list_display = ["ip", "failures", "first_failure_at", "locked_until", "refused"]
-    search_fields = ["ip"]
 
 
 # ---- Users and groups: edited here, audited -------------------------------------------------

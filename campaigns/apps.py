@@ -6,8 +6,3 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
-
-    def ready(self) -> None:
-        from campaigns import sync_kinds
-
-        sync_kinds.register()

@@ -16,10 +16,11 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from campaigns.access import visible_plans
-from campaigns.models import Assignment, CampaignReference, ExternalCampaign
+from campaigns.models import Assignment
 from campaigns.selectors import drift_flags
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import kpi_is_stale, kpi_last_success
+from sapmc.models import CampaignReference, ExternalCampaign
 
 AnyUser = AbstractBaseUser | AnonymousUser
 Zoom = Literal["month", "quarter", "year"]

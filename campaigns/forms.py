@@ -9,20 +9,7 @@ from django.core.exceptions import ValidationError
 
 from campaigns.calendar import CalendarFilters
 from campaigns.selectors import AuditFilters, CampaignFilters, PlanFilters
-from syncs.models import SyncRun
-from syncs.selectors import SyncRunFilters
-
-
-class _DateRangeForm(forms.Form):
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
-        first, last = data.get("date_from"), data.get("date_to")
-        if first and last and first > last:
-            raise ValidationError("The start of the date range is after its end.")
-        return data
+from syncs.forms import DateRangeForm as _DateRangeForm
 
 
 class CampaignFilterForm(_DateRangeForm):
@@ -149,28 +136,6 @@ class AuditFilterForm(_DateRangeForm):
         return AuditFilters(
             actor=data.get("actor"),
             campaign=data.get("campaign", "").strip(),
-            date_from=data.get("date_from"),
-            date_to=data.get("date_to"),
-        )
-
-
-class SyncHistoryFilterForm(_DateRangeForm):
-    kind = forms.ChoiceField(
-        required=False, choices=lambda: [("", "Any kind"), *SyncRun.Kind.choices]
-    )
-    status = forms.ChoiceField(
-        required=False, choices=[("", "Any status"), *SyncRun.Status.choices]
-    )
-    trigger = forms.ChoiceField(
-        required=False, choices=[("", "Any trigger"), *SyncRun.Trigger.choices]
-    )
-
-    def filters(self) -> SyncRunFilters:
-        data = self.cleaned_data if self.is_valid() else {}
-        return SyncRunFilters(
-            kind=data.get("kind", ""),
-            status=data.get("status", ""),
-            trigger=data.get("trigger", ""),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
         )

@@ -1,4 +1,4 @@
-"""The SAP MC side of the bridge and the human work on it: access, assignments, audit."""
+"""The human work on SAP MC's campaigns: access grants, assignments, audit."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from django.conf import settings
 from django.db import models
 
 from khoros.models import Initiative, Plan
-from syncs.models import SyncRun
+from sapmc.models import ExternalCampaign
+from syncs.access import SYNC_ADMINS as SYNC_ADMINS  # the two role names, side by side
 
-SYNC_ADMINS = "Sync admins"
 MARKETING_MANAGERS = "Marketing managers"
 
 
@@ -35,64 +35,6 @@ class InitiativeGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.initiative}"
-
-
-class ExternalCampaign(models.Model):
-    """An SAP MC campaign of the Khoros category, mirrored by the SAP MC sync. Never deleted."""
-
-    sap_uuid = models.UUIDField(unique=True)
-    campaign_id = models.CharField(max_length=10)
-    name = models.CharField(max_length=255)
-    description = models.TextField(blank=True)
-    start = models.DateField(null=True, blank=True)
-    end = models.DateField(null=True, blank=True)
-    lifecycle_status = models.CharField(max_length=4, blank=True)
-    lifecycle_status_name = models.CharField(max_length=60, blank=True)
-    category = models.CharField(max_length=32, blank=True)
-    marketing_area = models.CharField(max_length=40, blank=True)
-    owner = models.CharField(max_length=80, blank=True)
-    sap_changed = models.DateTimeField(null=True, blank=True)
-    raw = models.JSONField(default=dict)
-    first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField()
-    removed_at = models.DateTimeField(null=True, blank=True)
-    # The SAP-side Plan set an admin chose to keep the bridge's assignments against; drift on
-    # exactly that set is acknowledged, any new change in SAP MC shows as drift again.
-    drift_kept = models.JSONField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["start", "name"]
-        indexes = [models.Index(fields=["start", "end"]), models.Index(fields=["name"])]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.campaign_id})"
-
-
-class CampaignReference(models.Model):
-    """An external campaign reference as SAP MC holds it (read-only there, mirrored here)."""
-
-    campaign = models.ForeignKey(
-        ExternalCampaign, on_delete=models.CASCADE, related_name="sap_references"
-    )
-    external_campaign_id = models.CharField(max_length=32)
-    external_campaign_uuid = models.CharField(max_length=36, blank=True)
-    name = models.CharField(max_length=255, blank=True)
-    advertiser = models.CharField(max_length=32, blank=True)
-    managing_party = models.CharField(max_length=32, blank=True)
-    # Resolved from external_campaign_id (a Plan UUID without hyphens) when the Plan is mirrored.
-    plan = models.ForeignKey(
-        Plan, null=True, blank=True, on_delete=models.SET_NULL, related_name="sap_references"
-    )
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["campaign", "external_campaign_id"], name="one_reference_per_plan_id"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.campaign_id} → {self.external_campaign_id}"
 
 
 class Assignment(models.Model):
@@ -159,81 +101,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name}: {self.summary}"
-
-
-class InboundReport(models.Model):
-    """A success-data request of SAP MC: its range and campaigns, then its results, frozen."""
-
-    class Status(models.TextChoices):
-        PENDING = "PENDING", "Pending"
-        COMPLETED = "COMPLETED", "Completed"
-
-    # "R" and 20 url-safe characters: unguessable, so one caller cannot read another's report.
-    report_id = models.CharField(max_length=32, unique=True)
-    from_date = models.DateField()
-    to_date = models.DateField()  # inclusive
-    external_campaign_ids = models.JSONField(default=list)
-    # The KPI structure asked for (SAP MC's KPI names, in answer order).
-    kpi_names = models.JSONField(default=list)
-    # The zone the daily buckets are counted in: the Khoros company zone.
-    timezone = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    # Written once at completion and never again: SAP MC may ask for the same report many times
-    # and must always get the same numbers, whatever later KPI syncs change. One row per Plan
-    # and day: [ExternalCampaignID, day, *the values of kpi_names].
-    results = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField()
-    completed_at = models.DateTimeField(null=True, blank=True)
-    caller = models.CharField(max_length=150, blank=True)
-    # The one KPI sync run this report waits on (queued for it, or already queued or running
-    # when it was made); None when the KPIs were fresh enough at call 1. Polls never start
-    # another: without this, every poll after a failed run queued a new sync and export.
-    kpi_run = models.ForeignKey(
-        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # When the last successful KPI sync behind the frozen numbers finished: how old they are.
-    data_as_of = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.report_id} ({self.status})"
-
-
-class InboundCall(models.Model):
-    """One call SAP MC (or anyone) made to the inbound endpoints, whatever its outcome."""
-
-    at = models.DateTimeField()
-    method = models.CharField(max_length=10)
-    endpoint = models.CharField(max_length=64)
-    # The user name the caller sent, right or wrong; never its password.
-    caller = models.CharField(max_length=150, blank=True)
-    status_code = models.PositiveSmallIntegerField()
-    duration_ms = models.PositiveIntegerField(default=0)
-    correlation_id = models.CharField(max_length=100, blank=True)
-    error_code = models.CharField(max_length=32, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["at"], name="campaigns_inboundcall_at")]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.method} {self.endpoint} {self.status_code}"
-
-
-class InboundLockout(models.Model):
-    """Failed Basic-auth calls of one address to SAP MC's endpoints, and its lockout.
-
-    While an address is locked its calls are answered 429 and counted here (`refused`) instead of
-    each getting a row in the call log.
-    """
-
-    ip = models.CharField(max_length=45, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    first_failure_at = models.DateTimeField()
-    locked_until = models.DateTimeField(null=True, blank=True)
-    refused = models.PositiveIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.ip}: {self.failures} failures, locked until {self.locked_until}"

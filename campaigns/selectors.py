@@ -11,9 +11,10 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
-from campaigns.models import Assignment, AuditEvent, CampaignReference, ExternalCampaign
+from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan, PlanKpi
 from khoros.selectors import KPI_COLUMNS, plan_kpi_totals
+from sapmc.models import CampaignReference, ExternalCampaign
 
 AnyUser = AbstractBaseUser | AnonymousUser
 

@@ -13,9 +13,10 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from campaigns.access import can_assign_plan, is_sync_admin
-from campaigns.models import Assignment, AuditEvent, ExternalCampaign, InitiativeGrant
+from campaigns.models import Assignment, AuditEvent, InitiativeGrant
 from campaigns.selectors import campaign_drift
 from khoros.models import Initiative, Plan
+from sapmc.models import ExternalCampaign
 
 
 class AssignmentError(Exception):

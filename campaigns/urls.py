@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from campaigns import api_calls, calendar_views, ops, views, workbench
+from campaigns import calendar_views, schedule_views, views, workbench
+from campaigns.forms import LoginForm
 
 urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.dashboard, name="dashboard"),
     path("sync/<str:kind>/", views.sync_now, name="sync-now"),
     path("workbench/", workbench.workbench, name="workbench"),
@@ -16,10 +20,6 @@ urlpatterns = [
     path("calendar/", calendar_views.calendar_page, name="calendar"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/kpis.csv", views.campaign_kpis_csv, name="campaign-kpis-csv"),
-    path("syncs/", ops.sync_history, name="sync-history"),
-    path("syncs/<int:pk>/", ops.sync_run_detail, name="sync-run"),
-    path("syncs/<int:pk>/again/", ops.sync_run_again, name="sync-run-again"),
-    path("schedules/", ops.schedules, name="schedules"),
-    path("schedules/<int:pk>/", ops.schedule_edit, name="schedule-edit"),
-    path("sapmc-calls/", api_calls.sapmc_calls, name="sapmc-calls"),
+    path("schedules/", schedule_views.schedules, name="schedules"),
+    path("schedules/<int:pk>/", schedule_views.schedule_edit, name="schedule-edit"),
 ]

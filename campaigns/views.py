@@ -21,9 +21,10 @@ from campaigns.access import can_use_workbench, is_sync_admin, visible_initiativ
 from campaigns.calendar import state_of
 from campaigns.charts import bar_chart
 from campaigns.forms import AuditFilterForm
-from campaigns.models import AuditEvent, ExternalCampaign
+from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
 from khoros.models import PlanKpi
+from sapmc.models import ExternalCampaign
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors

@@ -26,7 +26,7 @@ from campaigns.forms import (
     PlanFilterForm,
     UnassignForm,
 )
-from campaigns.models import ExternalCampaign
+from sapmc.models import ExternalCampaign
 
 PAGE_SIZE = 25
 # The request keys that make up the workbench's state (filters, pages, selection).

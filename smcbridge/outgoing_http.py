@@ -1,6 +1,6 @@
 """System-agnostic pieces of the HTTP clients: errors, the session, retries, stats, JSON.
 
-Each client module (khoros/client.py, campaigns/sapmc.py) subclasses HttpClient and the error
+Each client module (khoros/client.py, sapmc/client.py) subclasses HttpClient and the error
 kinds below, and keeps what is its system's own: URLs, credentials, how an answer is judged and
 parsed. This module owns the transport: one session, timeouts, and which failures are tried again,
 when and how often.

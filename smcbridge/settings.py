@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "template_partials",
     "syncs",
     "khoros",
+    "sapmc",
     "campaigns",
 ]
 
@@ -108,7 +109,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # django-axes first: it refuses a locked-out login before the password is even checked.
 AUTHENTICATION_BACKENDS = [
-    "campaigns.throttle.LoginThrottleBackend",
+    "campaigns.login_throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -131,8 +132,8 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_LOCKOUT_CALLABLE = "campaigns.throttle.login_locked_response"
-AXES_CLIENT_IP_CALLABLE = "campaigns.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "campaigns.login_throttle.login_locked_response"
+AXES_CLIENT_IP_CALLABLE = "smcbridge.client_ip.client_ip"
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"

@@ -1,21 +1,24 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
-from django.urls import include, path
-
-from campaigns import ops
-from campaigns.forms import AdminLoginForm, LoginForm
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 admin.site.site_header = "smcbridge administration"
 admin.site.site_title = "smcbridge"
-admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The SAP MC models moved from campaigns to sapmc (issue 9): old admin bookmarks still work.
+    re_path(
+        r"^admin/campaigns/(?P<model>externalcampaign|campaignreference|inboundreport|inboundcall)/"
+        r"(?P<rest>.*)$",
+        RedirectView.as_view(
+            url="/admin/sapmc/%(model)s/%(rest)s", permanent=True, query_string=True
+        ),
+    ),
     path("admin/", admin.site.urls),
-    path("healthz", ops.healthz, name="healthz"),
-    path("sapmc/extcamp/v1/", include("campaigns.api_urls")),
+    path("sapmc/extcamp/v1/", include("sapmc.inbound.urls")),
+    path("", include("syncs.urls")),
+    path("", include("sapmc.urls")),
     path("", include("campaigns.urls")),
 ]

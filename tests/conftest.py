@@ -9,6 +9,9 @@ from multiprocessing import Event, Queue, Value
 
 import pytest
 
+# The small mirrored world (Initiatives, Plans, campaigns, three people) of every app's tests.
+from tests.world import world  # noqa: F401
+
 # Playwright's sync API runs an event loop in the test thread; Django's ORM guard would refuse
 # every query made from a test that uses it.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

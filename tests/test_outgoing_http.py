@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from campaigns.sapmc import SapmcAuthError, SapmcError, SapmcRateLimitedError
 from khoros.client import KhorosAuthError, KhorosError, KhorosRateLimitedError
+from sapmc.client import SapmcAuthError, SapmcError, SapmcRateLimitedError
 from smcbridge.outgoing_http import (
     Attempts,
     AuthError,

@@ -8,7 +8,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from campaigns.models import Assignment, CampaignReference
+from campaigns.models import Assignment
+from sapmc.models import CampaignReference
 from tests.browser.conftest import htmx_settled, screenshot
 from tests.browser.test_workbench_browser import login
 

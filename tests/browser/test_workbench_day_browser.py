@@ -9,11 +9,12 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Assignment, AuditEvent, CampaignReference, ExternalCampaign
+from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
+from sapmc.models import CampaignReference, ExternalCampaign
 from tests.browser.conftest import htmx_settled, screenshot
 from tests.browser.test_workbench_browser import login
-from tests.campaigns.conftest import make_campaign, make_plan
+from tests.world import make_campaign, make_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -51,16 +51,14 @@ def test_mirrored_data_cannot_be_edited_in_the_admin(client, root, world):
     client.force_login(root)
     plan, campaign = world.plans[0], world.campaigns[0]
     assert client.get(reverse("admin:khoros_plan_add")).status_code == 403
-    assert client.get(reverse("admin:campaigns_externalcampaign_add")).status_code == 403
+    assert client.get(reverse("admin:sapmc_externalcampaign_add")).status_code == 403
     assert client.get(reverse("admin:campaigns_assignment_add")).status_code == 403
     response = client.post(reverse("admin:khoros_plan_change", args=[plan.pk]), {"name": "hacked"})
     assert response.status_code == 403
     plan.refresh_from_db()
     assert plan.name == "Spring Sale social"
     assert (
-        client.get(
-            reverse("admin:campaigns_externalcampaign_change", args=[campaign.pk])
-        ).status_code
+        client.get(reverse("admin:sapmc_externalcampaign_change", args=[campaign.pk])).status_code
         == 200
     )
 

@@ -7,8 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 
 from campaigns import services
-from campaigns.models import Assignment, AuditEvent, CampaignReference, InitiativeGrant
+from campaigns.models import Assignment, AuditEvent, InitiativeGrant
 from campaigns.selectors import campaign_drift
+from sapmc.models import CampaignReference
 
 pytestmark = pytest.mark.django_db
 

@@ -227,8 +227,11 @@ def test_huge_plan_ids_in_forms_are_refused_not_crashed(client, root, world):
 
 
 @pytest.mark.parametrize("anchor", ["9999-12-31", "0001-01-01"])
-def test_calendar_anchor_out_of_range_shows_today(client, root, anchor):
+def test_calendar_anchor_out_of_range_is_clamped_with_a_note(client, root, anchor):
+    # The calendar's own range (campaigns.calendar FIRST_DAY..LAST_DAY) rather than today:
+    # the person sees the nearest period the calendar can show, and why.
     client.force_login(root)
     response = client.get("/calendar/", {"date": anchor, "zoom": "year"})
     assert response.status_code == 200
-    assert response.context["anchor"][:4] == str(response.context["cal"].today.year)
+    assert response.context["anchor"][:4] == ("2199" if anchor > "2000" else "1900")
+    assert f"instead of {anchor}" in response.context["date_note"]

@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.calendar import Bar, Period, pack, period_for
-from campaigns.models import Assignment, ExternalCampaign
+from campaigns.models import Assignment
 from khoros.models import Plan
-from tests.campaigns.conftest import make_campaign, make_plan
+from sapmc.models import ExternalCampaign
+from tests.world import make_campaign, make_plan
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Assignment, CampaignReference, ExternalCampaign
-from tests.campaigns.conftest import make_campaign
+from campaigns.models import Assignment
+from sapmc.models import CampaignReference, ExternalCampaign
 from tests.campaigns.test_calendar import bars
+from tests.world import make_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +117,7 @@ def test_month_grid_shows_assigned_plans_and_every_plan_bar_is_a_link(client, wo
     plan_links = {
         label: href
         for href, label in re.findall(
-            r'<a class="bar plan[^"]*"\s+style="[^"]*" href="([^"]+)"\s+title="([^"(]+?) \(', body
+            r'<a class="bar plan[^"]*"\s+data-style="[^"]*" href="([^"]+)"\s+title="([^"(]+?) \(', body
         )
     }
     assert plan_links["Spring Sale social"] == reverse("campaign", args=[spring.pk])
@@ -127,7 +128,7 @@ def test_month_grid_shows_assigned_plans_and_every_plan_bar_is_a_link(client, wo
         reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01"}
     ).content.decode()
     assert re.search(
-        rf'<a class="bar plan[^"]*" style="[^"]*" href="{reverse("campaign", args=[spring.pk])}"'
+        rf'<a class="bar plan[^"]*" data-style="[^"]*" href="{reverse("campaign", args=[spring.pk])}"'
         r' title="Spring Sale social',
         body,
     )

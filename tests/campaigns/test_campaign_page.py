@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Assignment, CampaignReference
+from campaigns.models import Assignment
+from sapmc.models import CampaignReference
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,9 @@ from django.core.management import call_command
 from django_q.models import Schedule
 
 from campaigns.access import is_sync_admin, visible_initiatives
-from campaigns.models import Assignment, AuditEvent, ExternalCampaign
+from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan, PlanKpi
+from sapmc.models import ExternalCampaign
 from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.conf import settings as django_settings
 
-from campaigns.models import InboundCall, InboundLockout
+from sapmc.models import InboundCall, InboundLockout
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,10 @@ def test_axes_is_configured_with_the_database_handler_and_reset_on_success():
     assert django_settings.AXES_FAILURE_LIMIT == 5
     assert timedelta(minutes=15) == django_settings.AXES_COOLOFF_TIME
     assert django_settings.AXES_RESET_ON_SUCCESS is True
-    assert django_settings.AUTHENTICATION_BACKENDS[0] == "campaigns.throttle.LoginThrottleBackend"
+    assert (
+        django_settings.AUTHENTICATION_BACKENDS[0]
+        == "campaigns.login_throttle.LoginThrottleBackend"
+    )
     assert django_settings.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
 
 
@@ -180,7 +183,7 @@ def test_the_429_answer_follows_the_openapi_document(client, inbound):
 
     import jsonschema
 
-    from campaigns.api import OPENAPI_PATH
+    from sapmc.inbound.views import OPENAPI_PATH
 
     document = json.loads(OPENAPI_PATH.read_text())
     schema = {**document["components"]["schemas"]["Error"], "components": document["components"]}

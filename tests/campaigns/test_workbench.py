@@ -9,9 +9,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Assignment, AuditEvent, ExternalCampaign
+from campaigns.models import Assignment, AuditEvent
 from khoros.models import Initiative, Plan
-from tests.campaigns.conftest import make_campaign, make_plan
+from sapmc.models import ExternalCampaign
+from tests.world import make_campaign, make_plan
 
 pytestmark = pytest.mark.django_db
 

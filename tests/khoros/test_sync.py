@@ -467,8 +467,8 @@ def test_failing_request_is_named_with_method_path_and_status(live_khoros):
 
 
 def test_company_zone_is_remembered_so_sap_mc_is_answered_without_khoros(live_khoros, settings):
-    from campaigns.api_catalog import company_zone
     from khoros.models import Company
+    from sapmc.inbound.catalog import company_zone
 
     services.sync_khoros()
     assert Company.objects.get().timezone == "America/Chicago"  # the simulator's /v2/whoami

@@ -12,8 +12,8 @@ import time_machine
 from django.utils import timezone
 from django_q.brokers import get_broker
 
-from campaigns.models import InboundReport
 from khoros.models import KpiExport, Plan
+from sapmc.models import InboundReport
 from syncs import registry
 from syncs.models import AlertState, SyncLease, SyncRun
 from syncs.runs import SyncRunner, redact, sync_request

@@ -12,20 +12,15 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from campaigns import sapmc
-from campaigns.models import (
-    MARKETING_MANAGERS,
-    SYNC_ADMINS,
-    Assignment,
-    ExternalCampaign,
-    InitiativeGrant,
-)
+from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS, Assignment, InitiativeGrant
 from campaigns.services import drift_adopt_sap
-from campaigns.sync import sync_sapmc_campaigns
 from khoros import client as khoros_client
 from khoros import services as khoros_services
 from khoros.kpis import sync_khoros_kpis
 from khoros.models import Initiative
+from sapmc import client as sapmc_client
+from sapmc.models import ExternalCampaign
+from sapmc.sync import sync_sapmc_campaigns
 from syncs.models import SyncRun
 
 DEMO_USERS = [
@@ -42,7 +37,7 @@ def _khoros_ready() -> None:
 
 
 def _sapmc_ready() -> None:
-    with sapmc.client_from_settings() as client:
+    with sapmc_client.client_from_settings() as client:
         client.fetch_csrf_token()
 
 
@@ -67,8 +62,8 @@ class Command(BaseCommand):
         self._wait_for("Khoros", settings.KHOROS_BASE_URL, _khoros_ready, khoros_client.KhorosError,
                        khoros_client.KhorosUnavailableError, wait)  # fmt: skip
         self._report(khoros_services.sync_khoros(trigger=SyncRun.Trigger.COMMAND))
-        self._wait_for("SAP MC", settings.SAPMC_BASE_URL, _sapmc_ready, sapmc.SapmcError,
-                       sapmc.SapmcUnavailableError, wait)  # fmt: skip
+        self._wait_for("SAP MC", settings.SAPMC_BASE_URL, _sapmc_ready, sapmc_client.SapmcError,
+                       sapmc_client.SapmcUnavailableError, wait)  # fmt: skip
         campaigns_run = sync_sapmc_campaigns(trigger=SyncRun.Trigger.COMMAND)
         self._report(campaigns_run)
         if campaigns_run.status == SyncRun.Status.SUCCEEDED and not campaigns_run.progress_total:

@@ -1,0 +1,59 @@
+"""The schedules page for sync admins: every change is audited, so it lives with the audit."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_q.models import Schedule
+
+from campaigns import services as campaigns_services
+from campaigns.access import is_sync_admin
+from campaigns.forms import ScheduleForm
+from syncs import selectors as sync_selectors
+from syncs.schedules import declared_schedules, schedule_kinds
+
+
+def _require_admin(request: HttpRequest) -> None:
+    if not is_sync_admin(request.user):
+        raise PermissionDenied("Sync history is for sync admins.")
+
+
+@login_required
+def schedules(request: HttpRequest) -> HttpResponse:
+    """The background schedules with their next run, in the viewer's time zone."""
+    _require_admin(request)
+    names = [spec.name for spec in declared_schedules()]
+    kind_of = schedule_kinds()
+    last_runs = sync_selectors.sync_last_runs()
+    rows = []
+    for schedule in Schedule.objects.filter(name__in=names).order_by("name"):
+        initial = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
+        form = ScheduleForm(initial=initial, prefix=str(schedule.pk))
+        rows.append((schedule, form, last_runs.get(kind_of.get(schedule.name, ""))))
+    return render(request, "campaigns/schedules.html", {"rows": rows})
+
+
+@login_required
+@require_POST
+def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change one schedule's interval or switch it on or off."""
+    _require_admin(request)
+    schedule = get_object_or_404(Schedule, pk=pk)
+    form = ScheduleForm(request.POST, prefix=str(pk))
+    if not form.is_valid():
+        errors = "; ".join(f"{e}" for errs in form.errors.values() for e in errs)
+        messages.error(request, f"“{schedule.name}” was not changed: {errors}")
+        return redirect("schedules")
+    schedule = campaigns_services.schedule_update(
+        schedule=schedule,
+        minutes=form.cleaned_data["minutes"],
+        enabled=form.cleaned_data["enabled"],
+        acting_user=request.user,
+    )
+    state = "on" if schedule.repeats != 0 else "off"
+    messages.success(request, f"“{schedule.name}”: every {schedule.minutes} min, {state}.")
+    return redirect("schedules")

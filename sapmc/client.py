@@ -1,0 +1,741 @@
+"""Talk to SAP Marketing Cloud's campaign API (OData V2); the only module doing HTTP with SAP MC.
+
+Contract: docs/sapmc-api.md part 2. Every call goes through one requests.Session with
+Basic auth and a (connect, read) timeout, and every failure leaves as a SapmcError subclass. The
+password never appears in a message, a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, TypeVar, Unpack
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+
+from smcbridge.outgoing_http import (
+    RETRY_STATUSES,
+    AuthError,
+    BadPayloadError,
+    ClientError,
+    ClientStats,
+    HttpClient,
+    NotFoundError,
+    RateLimitedError,
+    RequestError,
+    TransportOptions,
+    UnavailableError,
+    UndecodableBodyError,
+    clean_text,
+    client_settings,
+    decode_json,
+    http_url,
+    looks_like_markup,
+    origin,
+    parse_retry_after,
+    storable_copy,
+)
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "Campaign",
+    "CampaignListing",
+    "CampaignReference",
+    "ClientStats",
+    "SapmcAuthError",
+    "SapmcBadPayloadError",
+    "SapmcClient",
+    "SapmcError",
+    "SapmcIncompleteListingError",
+    "SapmcNotFoundError",
+    "SapmcRateLimitedError",
+    "SapmcRequestError",
+    "SapmcUnavailableError",
+    "client_from_settings",
+    "odata_string",
+    "parse_campaign",
+    "parse_odata_datetime",
+]
+
+logger = logging.getLogger("sapmc.client")
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8702"
+SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV"
+REFERENCES = "ExternalCampaignReferences"
+# A listing that has not ended after this many answers is a server bug, not a big tenant.
+MAX_PAGES = 10_000
+# Field lengths of sapmc-api.md part 2: the values round-trip into SAP MC, so longer ones are
+# refused here rather than cut (a cut ExternalCampaignID would point at another Plan).
+CAMPAIGN_ID_LENGTH = 10
+CAMPAIGN_NAME_LENGTH = 40
+LIFECYCLE_STATUS_LENGTH = 1
+EXTERNAL_ID_LENGTH = 32
+EXTERNAL_NAME_LENGTH = 255
+EXTERNAL_URL_LENGTH = 1000
+PARTY_LENGTH = 32
+PARTY_NAME_LENGTH = 255
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# OData V2 JSON dates: "/Date(<ms since the epoch>)/" for Edm.DateTime, with "+hhmm"-looking
+# minutes for Edm.DateTimeOffset ("+0000", "+0060", "-0090").
+_ODATA_DATE = re.compile(
+    r"/Date\((?P<ms>-?[0-9]{1,15})(?:(?P<sign>[+-])(?P<offset>[0-9]{1,4}))?\)/"
+)
+
+
+class SapmcError(ClientError):
+    """Base of every error the SAP MC client raises; `retryable` says whether trying later helps."""
+
+
+class SapmcAuthError(SapmcError, AuthError):
+    """Raise when SAP MC refuses the communication user (401, 403, a logon page or redirect)."""
+
+
+class SapmcNotFoundError(SapmcError, NotFoundError):
+    """Raise when the entity or the service path does not exist."""
+
+
+class SapmcRequestError(SapmcError, RequestError):
+    """Raise when SAP MC rejects what was asked (400 and other 4xx): fix the call, not the time."""
+
+
+class SapmcRateLimitedError(SapmcError, RateLimitedError):
+    """Raise when SAP MC still throttles after the retry budget is spent."""
+
+
+class SapmcUnavailableError(SapmcError, UnavailableError):
+    """Raise when SAP MC fails (5xx, timeout, broken connection) after the retry budget."""
+
+
+class SapmcBadPayloadError(SapmcError, BadPayloadError):
+    """Raise when an answer cannot be parsed or breaks the contract (shape, lengths, links)."""
+
+
+class SapmcIncompleteListingError(SapmcBadPayloadError):
+    """Raise when a listing was read to its end but positions stayed unread (or were read twice).
+
+    Everything read is valid; what is missing is proof that nothing else exists, so nothing may
+    be taken as removed. Retryable: the next run usually meets a list that holds still.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, listing: CampaignListing) -> None:
+        """Carry the listing (campaigns read, problems met) with the message."""
+        super().__init__(message)
+        self.listing = listing
+
+
+class _UndecodableBodyError(SapmcBadPayloadError, UndecodableBodyError):
+    """Raise for a 2xx body that is not JSON: the one payload failure worth one more GET."""
+
+
+@dataclass(frozen=True)
+class CampaignReference:
+    external_campaign_uuid: str  # lower-case canonical
+    external_campaign_id: str  # a Khoros Plan UUID without hyphens, as SAP MC holds it
+    campaign_uuid: str
+    name: str
+    url: str
+    advertiser: str  # Khoros company id
+    advertiser_name: str
+    managing_party: str  # Khoros Initiative id
+    managing_party_name: str
+
+
+@dataclass(frozen=True)
+class Campaign:
+    uuid: str  # lower-case canonical
+    campaign_id: str
+    name: str
+    description: str
+    start: date | None  # the day of the Edm.DateTime instant in SAP MC's time zone
+    end: date | None
+    lifecycle_status: str  # a customer-configured code: compare with settings, not constants
+    lifecycle_status_name: str
+    category: str
+    category_name: str
+    media_type: str
+    marketing_area: str
+    owner: str
+    created: datetime | None  # aware UTC
+    changed: datetime | None
+    references: tuple[CampaignReference, ...]
+    raw: dict[str, Any] = field(compare=False, repr=False)
+
+
+@dataclass
+class CampaignListing:
+    """The campaigns of one category as read, and why the reading may have missed some."""
+
+    campaigns: list[Campaign]
+    problems: list[str]  # each problem once, in the order met; empty for a whole listing
+    count: int | None  # SAP MC's __count of the last page, None when it sent none
+    duplicates: int = 0  # results dropped because the campaign had been read already
+
+    @property
+    def complete(self) -> bool:
+        """Whether every position SAP MC counted was read once: only then may absence count."""
+        return not self.problems
+
+    def note(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def problem_text(self) -> str:
+        shown = "; ".join(self.problems[:5])
+        more = len(self.problems) - 5
+        return shown + (f"; and {more} more" if more > 0 else "")
+
+
+# Parsing ------------------------------------------------------------------------------------
+
+
+def _bad(message: str) -> SapmcBadPayloadError:
+    return SapmcBadPayloadError(message)
+
+
+def _storable(item: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return storable_copy(item)
+    except ValueError:
+        raise _bad("campaign payload is not plain JSON") from None
+
+
+def parse_odata_datetime(value: object) -> datetime:
+    """Parse an OData V2 JSON date ("/Date(ms)/" or "/Date(ms+0000)/") to an aware UTC datetime."""
+    # The milliseconds count from the epoch in UTC; the optional suffix is the offset, in
+    # minutes, of the zone the value was entered in. SAP's Cloud SDK reads it that way (datajs
+    # would move the instant by the offset); SAP Gateway always sends +0000, where both agree.
+    if not isinstance(value, str):
+        raise _bad(f"expected an OData date string, got {type(value).__name__}")
+    found = _ODATA_DATE.fullmatch(value)
+    if found is None:
+        raise _bad(f"not an OData date: {clean_text(value[:40])!r}")
+    if found["offset"] is not None and int(found["offset"]) >= 24 * 60:
+        raise _bad(f"OData date offset out of range: {value[:40]!r}")
+    try:
+        return _EPOCH + timedelta(milliseconds=int(found["ms"]))
+    except OverflowError:
+        raise _bad(f"OData date out of range: {value[:40]!r}") from None
+
+
+def _mapping(item: object, what: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise _bad(f"{what}: expected an object, got {type(item).__name__}")
+    return item
+
+
+def _text(
+    item: dict[str, Any],
+    key: str,
+    what: str,
+    *,
+    required: bool = False,
+    max_length: int | None = None,
+) -> str:
+    value = item.get(key)
+    if value is None:
+        if required:
+            raise _bad(f"{what}: missing {key}")
+        return ""
+    if not isinstance(value, str):
+        raise _bad(f"{what}: {key} must be a string, got {type(value).__name__}")
+    value = clean_text(value)
+    if max_length is not None and len(value) > max_length:
+        raise _bad(f"{what}: {key} is longer than {max_length} characters")
+    return value
+
+
+def _guid(item: dict[str, Any], key: str, what: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str):
+        raise _bad(f"{what}: {key} must be a GUID string, got {type(value).__name__}")
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise _bad(f"{what}: {key} is not a GUID: {clean_text(value[:40])!r}") from None
+
+
+def _instant(item: dict[str, Any], key: str, what: str) -> datetime | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    try:
+        return parse_odata_datetime(value)
+    except SapmcBadPayloadError as exc:
+        raise _bad(f"{what}: {key}: {exc}") from None
+
+
+def _day(item: dict[str, Any], key: str, what: str, zone: tzinfo) -> date | None:
+    instant = _instant(item, key, what)
+    # CampaignStartDate/EndDate are Edm.DateTime without sap:display-format="Date": an instant
+    # that may carry a time of day (a Berlin user's 1 April is 31 March 22:00 UTC). The day it
+    # means is the calendar day at that instant in the tenant's time zone (SAPMC_TIMEZONE).
+    return None if instant is None else instant.astimezone(zone).date()
+
+
+def _parse_reference(item: object, campaign_uuid: str) -> CampaignReference:
+    what = f"campaign {campaign_uuid}: reference"
+    data = _mapping(item, what)
+    external_id = _text(
+        data, "ExternalCampaignID", what, required=True, max_length=EXTERNAL_ID_LENGTH
+    )
+    if not external_id.strip():
+        raise _bad(f"{what}: empty ExternalCampaignID")
+    owner = campaign_uuid
+    if data.get("CampaignUUID") is not None:
+        owner = _guid(data, "CampaignUUID", what)
+        if owner != campaign_uuid:
+            raise _bad(f"{what}: belongs to campaign {owner}")
+    return CampaignReference(
+        external_campaign_uuid=_guid(data, "ExternalCampaignUUID", what),
+        external_campaign_id=external_id,
+        campaign_uuid=owner,
+        name=_text(data, "ExternalCampaignName", what, max_length=EXTERNAL_NAME_LENGTH),
+        url=_text(data, "ExternalCampaignURL", what, max_length=EXTERNAL_URL_LENGTH),
+        advertiser=_text(data, "Advertiser", what, max_length=PARTY_LENGTH),
+        advertiser_name=_text(data, "AdvertiserName", what, max_length=PARTY_NAME_LENGTH),
+        managing_party=_text(data, "ExternalCmpgnManagingParty", what, max_length=PARTY_LENGTH),
+        managing_party_name=_text(
+            data, "ExternalCmpgnManagingPartyName", what, max_length=PARTY_NAME_LENGTH
+        ),
+    )
+
+
+def _references(data: dict[str, Any], campaign_uuid: str) -> tuple[CampaignReference, ...]:
+    what = f"campaign {campaign_uuid}"
+    value = data.get(REFERENCES)
+    if isinstance(value, dict) and "results" in value:
+        if value.get("__next"):
+            # An inline collection cut into pages: replacing the stored set with the first
+            # page would drop the rest.
+            raise _bad(f"{what}: {REFERENCES} came paged (__next); refused rather than cut")
+        value = value["results"]
+    # An unexpanded ({"__deferred": ...}) or missing navigation says nothing about the
+    # references; reading it as "none" would report every assignment as drift.
+    if not isinstance(value, list):
+        raise _bad(f"{what}: {REFERENCES} were not expanded")
+    references = [_parse_reference(item, campaign_uuid) for item in value]
+    if len({r.external_campaign_uuid for r in references}) != len(references):
+        raise _bad(f"{what}: a reference appears twice")
+    # SAP MC lists them in no promised order: sort so that equal content compares equal.
+    references.sort(key=lambda r: (r.external_campaign_id, r.external_campaign_uuid))
+    return tuple(references)
+
+
+def parse_campaign(item: object, zone: tzinfo = UTC) -> Campaign:
+    """Parse one Campaigns entity with its expanded references; raise SapmcBadPayloadError.
+
+    zone is SAP MC's time zone: the start and end instants become days there.
+    """
+    data = _mapping(item, "campaign")
+    campaign_uuid = _guid(data, "CampaignUUID", "campaign")
+    what = f"campaign {campaign_uuid}"
+    campaign_id = _text(data, "CampaignID", what, required=True, max_length=CAMPAIGN_ID_LENGTH)
+    if not campaign_id.strip():
+        raise _bad(f"{what}: empty CampaignID")
+    return Campaign(
+        uuid=campaign_uuid,
+        campaign_id=campaign_id,
+        name=_text(data, "CampaignName", what, required=True, max_length=CAMPAIGN_NAME_LENGTH),
+        description=_text(data, "CampaignDescription", what),
+        start=_day(data, "CampaignStartDate", what, zone),
+        end=_day(data, "CampaignEndDate", what, zone),
+        lifecycle_status=_text(
+            data, "CampaignLifecycleStatus", what, max_length=LIFECYCLE_STATUS_LENGTH
+        ),
+        lifecycle_status_name=_text(data, "CampaignLifecycleStatusName", what),
+        category=_text(data, "CampaignCategory", what, required=True),
+        category_name=_text(data, "CampaignCategoryName", what),
+        media_type=_text(data, "MediaType", what),
+        marketing_area=_text(data, "MarketingArea", what),
+        owner=_text(data, "CampaignOwner", what),
+        created=_instant(data, "CreationDateTime", what),
+        changed=_instant(data, "LastChangeDateTime", what),
+        references=_references(data, campaign_uuid),
+        raw=_storable(data),
+    )
+
+
+def odata_string(value: str) -> str:
+    """Quote a string as an OData literal: 'O''Brien'."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class _Feed:
+    results: list[Any]
+    next_url: str | None
+    count: int | None
+
+
+def _feed(payload: object) -> _Feed:
+    """Split an OData V2 collection answer into its results, __next and __count."""
+    body = _mapping(payload, "answer").get("d")
+    if isinstance(body, list):  # the V1 shape, without paging information
+        return _Feed(body, None, None)
+    body = _mapping(body, "answer: d")
+    results = body.get("results")
+    if not isinstance(results, list):
+        raise _bad("answer: d.results must be a list")
+    next_url = body.get("__next")
+    if next_url is not None and (not isinstance(next_url, str) or not next_url.strip()):
+        raise _bad("answer: __next must be a URL string")
+    count = body.get("__count")
+    if isinstance(count, str) and count.isascii() and count.isdigit() and len(count) < 16:
+        count = int(count)
+    # The count only spares a request at the end of the listing: anything odd means unknown.
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        count = None
+    return _Feed(results, next_url.strip() if next_url else None, count)
+
+
+def _url_key(url: str) -> tuple[Any, ...]:
+    """Identify a URL regardless of percent-encoding and parameter order."""
+    parts = urlsplit(url)
+    return (*origin(url), unquote(parts.path), tuple(sorted(parse_qsl(parts.query, True))))
+
+
+def _odata_message(payload: object) -> str:
+    """Return the message of an OData error body, or ""."""
+    if not isinstance(payload, dict):
+        return ""
+    error = payload.get("error")
+    if not isinstance(error, dict):
+        return ""
+    message = error.get("message")
+    if isinstance(message, dict):
+        message = message.get("value")
+    return message if isinstance(message, str) else ""
+
+
+# The client ---------------------------------------------------------------------------------
+
+
+class SapmcClient(HttpClient):
+    """Read the campaigns of SAP MC's API_MKT_CAMPAIGN_SRV as one communication user."""
+
+    system = "SAP MC"
+    unavailable_error = SapmcUnavailableError
+    logger = logger
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        user: str,
+        password: str,
+        page_size: int = 100,
+        timezone: str = "UTC",
+        **options: Unpack[TransportOptions],
+    ) -> None:
+        """Talk to SAP MC at base_url; `options` (timeouts, retries) go to HttpClient.
+
+        timezone is the IANA name of SAP MC's time zone, where campaign dates are days.
+        """
+        parts = http_url(base_url)
+        if parts.username or parts.password:
+            # Credentials in the URL would end up in logs and error messages.
+            raise ValueError("base_url must not carry credentials: use SAPMC_USER/SAPMC_PASSWORD")
+        if not user or not password:
+            raise ValueError("user and password are required")
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        try:
+            self.timezone: tzinfo = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from None
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        super().__init__(secrets=(password, basic), **options)
+        root = base_url.rstrip("/")
+        # The base URL is the host root; tolerate one that already names the service.
+        self.service_url = root if root.endswith(SERVICE_PATH) else root + SERVICE_PATH
+        self.base_url = self.service_url[: -len(SERVICE_PATH)]
+        self.user = user
+        self.page_size = page_size
+        self._session.auth = requests.auth.HTTPBasicAuth(user, password)
+
+    def __repr__(self) -> str:
+        return f"<SapmcClient {self.base_url} user={self.user}>"
+
+    # --- Campaigns ---------------------------------------------------------------------------
+
+    # https://api.sap.com/api/API_MKT_CAMPAIGN_SRV/overview (entity set Campaigns)
+    # GET /sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV/Campaigns?$filter=CampaignCategory eq '...'
+    #     &$expand=ExternalCampaignReferences&$top=&$skip=&$inlinecount=allpages&$format=json
+    def list_campaigns(self, *, category: str) -> CampaignListing:
+        """Read every campaign of a category; the listing says whether it is provably whole."""
+        listing = CampaignListing(campaigns=[], problems=[], count=None)
+        for campaign in self._campaign_windows(category, listing):
+            listing.campaigns.append(campaign)
+        return listing
+
+    def iter_campaigns(self, *, category: str) -> Iterator[Campaign]:
+        """Yield every campaign of a category once; raise at the end if the listing has gaps."""
+        listing = CampaignListing(campaigns=[], problems=[], count=None)
+        for campaign in self._campaign_windows(category, listing):
+            listing.campaigns.append(campaign)
+            yield campaign
+        if not listing.complete:
+            raise SapmcIncompleteListingError(listing.problem_text(), listing=listing)
+
+    def _campaign_windows(self, category: str, listing: CampaignListing) -> Iterator[Campaign]:
+        # Windows of $top=page_size are asked with $skip growing by the positions asked, never
+        # by the results received: a page with a duplicate (51 results for 50 positions) or a
+        # short page would otherwise move the next window past campaigns nobody read. Inside a
+        # window every __next link is followed (SAP Gateway may page by itself). Anything that
+        # leaves positions unread is recorded in listing.problems and the reading goes on, so
+        # that what was read can still be stored; only a listing without problems may decide
+        # that a campaign is gone.
+        params = [
+            ("$format", "json"),
+            ("$filter", f"CampaignCategory eq {odata_string(category)}"),
+            ("$expand", REFERENCES),
+            ("$inlinecount", "allpages"),
+        ]
+        seen: set[str] = set()
+        fetched: set[tuple[Any, ...]] = set()
+        counts: set[int] = set()
+        skip = 0
+        while True:
+            window = [*params, ("$top", self.page_size), ("$skip", skip)]
+            url: str | None = self._url("/Campaigns", window)
+            first = _url_key(url)
+            received = new = 0
+            while url is not None:
+                if len(fetched) >= MAX_PAGES:
+                    raise _bad(f"campaign listing did not end after {MAX_PAGES} pages")
+                key = _url_key(url)
+                if key in fetched:
+                    raise SapmcBadPayloadError(
+                        "__next points back at a page already read (a paging loop)",
+                        path=urlsplit(url).path,
+                    )
+                fetched.add(key)
+                feed = _feed(self._get_json(url))
+                if feed.count is None:
+                    listing.note(f"SAP MC sent no __count at $skip={skip}")
+                else:
+                    counts.add(feed.count)
+                    listing.count = feed.count
+                if not feed.results and (feed.next_url or key != first):
+                    listing.note(f"SAP MC sent an empty page inside the window at $skip={skip}")
+                received += len(feed.results)
+                for item in feed.results:
+                    campaign = parse_campaign(item, self.timezone)
+                    if campaign.uuid in seen:
+                        # The list moved while it was read: a campaign removed meanwhile may
+                        # have moved past a page boundary unseen.
+                        listing.duplicates += 1
+                        listing.note(f"SAP MC repeated campaigns at $skip={skip}")
+                        continue
+                    seen.add(campaign.uuid)
+                    new += 1
+                    yield campaign
+                url = self._next(feed.next_url, url) if feed.next_url else None
+            logger.debug("campaigns window $skip=%d: %d read, %d new", skip, received, new)
+            total = listing.count
+            if total is None:
+                # No count: a short window is the only sign of the end (the listing is
+                # already marked as unprovable), and a repeated one the sign of a loop.
+                if received > 0 and new == 0:
+                    raise _bad("SAP MC repeated a whole page of campaigns: $skip is not honoured")
+                if received < self.page_size:
+                    break
+                skip += self.page_size
+                continue
+            expected = max(0, min(self.page_size, total - skip))
+            if new < expected:
+                # Fewer new campaigns than the positions asked, and no __next for the rest.
+                listing.note(
+                    f"SAP MC sent {new} new of the {expected} campaigns at $skip={skip} (of "
+                    f"{total}) with no link to the rest"
+                )
+            skip += self.page_size
+            if skip >= total:
+                break
+        if len(counts) > 1:
+            listing.note(
+                "SAP MC's count changed while the list was read "
+                f"({', '.join(str(c) for c in sorted(counts))}): campaigns moved between pages"
+            )
+        if listing.count is not None and len(seen) != listing.count:
+            listing.note(f"read {len(seen)} campaigns of the {listing.count} SAP MC counted")
+
+    # https://api.sap.com/api/API_MKT_CAMPAIGN_SRV/overview (entity Campaigns by key)
+    # GET /sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV/Campaigns(guid'...')?$expand=...
+    def get_campaign(self, campaign_uuid: str) -> Campaign:
+        """Return one campaign with its references; raise SapmcNotFoundError when unknown."""
+        try:
+            key = str(uuid.UUID(str(campaign_uuid)))
+        except ValueError:
+            raise ValueError(f"not a campaign UUID: {campaign_uuid!r}") from None
+        url = self._url(f"/Campaigns(guid'{key}')", [("$format", "json"), ("$expand", REFERENCES)])
+        payload = _mapping(self._get_json(url), "answer")
+        return parse_campaign(payload.get("d"), self.timezone)
+
+    # https://api.sap.com/api/API_MKT_CAMPAIGN_SRV/overview (writes need a CSRF token)
+    # GET /sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV/ with the header X-CSRF-Token: Fetch
+    def fetch_csrf_token(self) -> str:
+        """Return a CSRF token for a later write; it is bound to this client's session cookies."""
+        url = self._url("/", [("$format", "json")])
+        response = self._get(url, headers={"X-CSRF-Token": "Fetch"}, accept=self._accept_raw)
+        token = response.headers.get("X-CSRF-Token", "").strip()
+        if not token or token.lower() in ("required", "fetch"):
+            raise SapmcBadPayloadError(
+                "SAP MC answered without a CSRF token", status=response.status_code
+            )
+        return token
+
+    # --- Transport ---------------------------------------------------------------------------
+
+    def _url(self, path: str, params: list[tuple[str, Any]]) -> str:
+        # Spaces as %20 and OData's punctuation left readable, as SAP's own clients send it.
+        query = urlencode([(k, str(v)) for k, v in params], quote_via=quote, safe="$'(),:")
+        return f"{self.service_url}{path}?{query}"
+
+    def _next(self, next_url: str, current: str) -> str:
+        """Resolve a __next link; refuse one that leaves the configured service."""
+        url = urljoin(current, next_url)
+        if origin(url) != origin(self.service_url):
+            # Following it would send the Basic credentials to whoever the link names.
+            raise SapmcBadPayloadError(
+                f"__next leads to another server ({urlsplit(url).hostname or '?'}); refused so "
+                "that the credentials stay with SAPMC_BASE_URL",
+                path=urlsplit(current).path,
+            )
+        if not unquote(urlsplit(url).path).startswith(urlsplit(self.service_url).path + "/"):
+            raise SapmcBadPayloadError(
+                "__next leads outside the campaign service; refused", path=urlsplit(current).path
+            )
+        return url
+
+    def _get_json(self, url: str) -> Any:
+        path = urlsplit(url).path
+        return self._get(url, accept=lambda response: self._accept_json(response, path))
+
+    def _get(
+        self,
+        url: str,
+        *,
+        accept: Callable[[requests.Response], _T],
+        headers: dict[str, str] | None = None,
+    ) -> _T:
+        """GET url and return what accept makes of the answer, retrying what may heal."""
+        # No redirects: SAP sends a redirect to its logon page, and a followed redirect could
+        # carry the session elsewhere. No chained requests exception either (chain=False): its
+        # text is ours to vet, not the library's.
+        path = urlsplit(url).path
+        return self._send(
+            "GET", url, path=path, accept=accept, headers=headers, allow_redirects=False
+        )
+
+    def _accept_raw(self, response: requests.Response) -> requests.Response:
+        """Return a 2xx response whatever its body, or raise the matching SapmcError."""
+        if 200 <= response.status_code < 300:
+            if looks_like_markup(response.content.decode("utf-8", "replace")):
+                raise self._logon_page(response)
+            return response
+        raise self._error_for(response, urlsplit(response.url or "").path)
+
+    def _accept_json(self, response: requests.Response, path: str) -> Any:
+        """Return the decoded JSON of a successful answer, or raise the matching SapmcError."""
+        status = response.status_code
+        if not 200 <= status < 300:
+            raise self._error_for(response, path)
+        content = response.content
+        if looks_like_markup(content.decode("utf-8", "replace")):
+            raise self._logon_page(response)
+        try:
+            return decode_json(content)
+        except (ValueError, RecursionError):
+            raise _UndecodableBodyError(
+                "SAP MC answered with a body that is not JSON (empty, cut short or invalid)",
+                status=status,
+                path=path,
+            ) from None
+
+    def _logon_page(self, response: requests.Response) -> SapmcError:
+        # SAP cloud systems show a browser logon page (SAML) to a user that is not set up
+        # for Basic auth: the credentials, not the data, are the problem.
+        return SapmcAuthError(
+            f"SAP MC answered with an HTML (logon) page instead of data: check that {self.user} "
+            "is a communication user with Basic authentication",
+            status=response.status_code,
+            path=urlsplit(response.url or "").path,
+        )
+
+    def _error_for(self, response: requests.Response, path: str) -> SapmcError:
+        status = response.status_code
+        content = response.content
+        text = content.decode("utf-8", "replace")
+        payload: Any = None
+        if content.strip() and not looks_like_markup(text):
+            try:
+                payload = decode_json(content)
+            except (ValueError, RecursionError):
+                payload = None
+        detail = self._detail(_odata_message(payload))
+        kwargs: dict[str, Any] = {"status": status, "path": path}
+        if status == 401:
+            return SapmcAuthError(
+                f"SAP MC refused the credentials of user {self.user} (HTTP 401)", **kwargs
+            )
+        if status == 403:
+            return SapmcAuthError(
+                f"SAP MC refused user {self.user} access (HTTP 403){detail}", **kwargs
+            )
+        if 300 <= status < 400:
+            where = urlsplit(response.headers.get("Location", "")).hostname or "?"
+            return SapmcAuthError(
+                f"SAP MC redirected to {where} (HTTP {status}), most likely a logon page: check "
+                f"that {self.user} is a communication user with Basic authentication",
+                **kwargs,
+            )
+        if status == 404:
+            return SapmcNotFoundError(f"not found on SAP MC{detail}", **kwargs)
+        if status == 429:
+            return SapmcRateLimitedError(
+                f"SAP MC is throttling requests{detail}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                **kwargs,
+            )
+        if status >= 500:
+            return SapmcUnavailableError(
+                f"SAP MC failed (HTTP {status}){detail}",
+                retryable=status in RETRY_STATUSES,
+                **kwargs,
+            )
+        if 400 <= status < 500:
+            return SapmcRequestError(
+                f"SAP MC rejected the request (HTTP {status}){detail}", **kwargs
+            )
+        return SapmcBadPayloadError(f"unexpected HTTP status {status}", **kwargs)
+
+
+def client_from_settings() -> SapmcClient:
+    """Build a client from the SAPMC_* Django settings."""
+    from django.conf import settings
+
+    user = getattr(settings, "SAPMC_USER", "demo-user")
+    password = getattr(settings, "SAPMC_PASSWORD", "demo-password")
+    if not user or not password:
+        raise SapmcAuthError("SAPMC_USER and SAPMC_PASSWORD must be set to the communication user")
+    return SapmcClient(
+        base_url=getattr(settings, "SAPMC_BASE_URL", DEFAULT_BASE_URL),
+        user=user,
+        password=password,
+        page_size=int(getattr(settings, "SAPMC_PAGE_SIZE", 100)),
+        timezone=getattr(settings, "SAPMC_TIMEZONE", "UTC"),
+        # SAPMC_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS
+        **client_settings("SAPMC"),
+    )

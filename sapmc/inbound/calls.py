@@ -1,0 +1,55 @@
+"""The SAP MC calls page: every call to the inbound endpoints, for sync admins."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from sapmc.selectors import InboundCallFilters, inbound_calls
+from syncs.access import is_sync_admin
+
+PAGE_SIZE = 50
+ENDPOINTS = ("parameter-values", "external-campaigns", "campaign-success", "openapi.json")
+
+
+class InboundCallFilterForm(forms.Form):
+    endpoint = forms.ChoiceField(
+        required=False,
+        choices=[("", "All endpoints"), *((e, e) for e in ENDPOINTS), ("(unknown)", "Other paths")],
+    )
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("ok", "Answered (2xx)"),
+            ("refused", "Refused (4xx)"),
+            ("unauthorized", "Unauthorized (401)"),
+            ("failed", "Failed (5xx)"),
+        ],
+    )
+    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def filters(self) -> InboundCallFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return InboundCallFilters(
+            endpoint=data.get("endpoint", ""), status=data.get("status", ""), day=data.get("day")
+        )
+
+
+@login_required
+def sapmc_calls(request: HttpRequest) -> HttpResponse:
+    """What SAP MC asked the bridge and what it got, filterable and paged."""
+    if not is_sync_admin(request.user):
+        raise PermissionDenied("The SAP MC call log is for sync admins.")
+    form = InboundCallFilterForm(request.GET)
+    page = Paginator(inbound_calls(filters=form.filters()), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    return render(request, "sapmc/calls.html", context)

@@ -1,0 +1,258 @@
+"""The machine side of SAP MC's inbound endpoints: Basic auth, JSON in and out, the call log.
+
+Contract: docs/sapmc-api.md, part 1. Every answer is JSON (`application/json;
+charset=utf-8`), errors included: `{"error": {"code": "...", "message": "..."}}`. SAP MC cannot
+read a Django HTML page, so none ever leaves these endpoints.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+
+from sapmc.models import InboundCall
+
+logger = logging.getLogger("sapmc.inbound")
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+# Password of the communication user when none is configured and DEBUG is on (the demo).
+DEMO_PASSWORD = "sapmc-inbound-demo"  # noqa: S105 - DEBUG only, documented in the README
+REALM = "smcbridge"
+# The largest body we read: 10,000 campaign ids of 32 characters fit with room to spare, and it
+# stays below Django's DATA_UPLOAD_MAX_MEMORY_SIZE so that its HTML error never shows.
+MAX_BODY_BYTES = 1024 * 1024
+# A correlation id we echo: what SAP MC and proxies send (GUIDs, hex, dotted ids). Anything else
+# is replaced by a fresh id rather than copied into a response header or the log.
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\uffff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+@dataclass(eq=False)
+class ApiError(Exception):
+    """An answer other than success, with the status, code and message SAP MC gets."""
+
+    status: int
+    code: str
+    message: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+
+def bad_request(message: str, code: str = "BAD_REQUEST") -> ApiError:
+    return ApiError(400, code, message)
+
+
+def json_response(data: Any, status: int = 200) -> HttpResponse:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return HttpResponse(body.encode(), status=status, content_type=JSON_CONTENT_TYPE)
+
+
+def error_response(error: ApiError) -> HttpResponse:
+    response = json_response(
+        {"error": {"code": error.code, "message": error.message}}, status=error.status
+    )
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+def correlation_id(request: HttpRequest) -> str:
+    """The caller's X-Correlation-ID when it is a plain token, else a new one (uuid4 hex)."""
+    sent = request.headers.get("X-Correlation-ID", "").strip()
+    return sent if _CORRELATION_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class BasicCredentials:
+    user: str
+    password: str
+
+
+def basic_credentials(request: HttpRequest) -> BasicCredentials | None:
+    """The user and password of an `Authorization: Basic` header, or None when there is none."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        raw = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # RFC 7617's historical default charset
+    user, sep, password = text.partition(":")
+    if not sep:
+        return None
+    return BasicCredentials(user=user, password=password)
+
+
+def caller_name(credentials: BasicCredentials | None) -> str:
+    """The attempted user name as it may be stored and logged: printable, short, never a secret."""
+    if credentials is None:
+        return ""
+    name = credentials.user
+    secret = inbound_password()
+    # Someone who types the password into the user field must not find it in the call log.
+    if secret and (secret == name or (len(secret) >= 4 and secret in name)):
+        return "[redacted]"
+    return _UNPRINTABLE.sub("?", name)[:150]
+
+
+def inbound_password() -> str:
+    """The communication user's password; checked when a call comes in, not at start."""
+    if settings.SAPMC_INBOUND_PASSWORD:
+        return settings.SAPMC_INBOUND_PASSWORD
+    return DEMO_PASSWORD if settings.DEBUG else ""
+
+
+def authenticate(credentials: BasicCredentials | None) -> None:
+    """Let the configured communication user through; raise a 401 ApiError for anyone else."""
+    challenge = {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'}
+    expected_password = inbound_password()
+    if not expected_password:
+        logger.error(
+            "SAP MC call refused: SAPMC_INBOUND_PASSWORD is not set and DEBUG is off; set it to "
+            "the password of SAP MC's communication user %r",
+            settings.SAPMC_INBOUND_USER,
+        )
+        raise ApiError(401, "UNAUTHORIZED", "The bridge has no inbound credentials.", challenge)
+    if credentials is None:
+        raise ApiError(401, "UNAUTHORIZED", "HTTP Basic authentication is required.", challenge)
+    # Both comparisons always run, in constant time, so that timing tells nothing about which
+    # of the two was wrong.
+    user_ok = hmac.compare_digest(credentials.user.encode(), settings.SAPMC_INBOUND_USER.encode())
+    password_ok = hmac.compare_digest(credentials.password.encode(), expected_password.encode())
+    if not (user_ok and password_ok):
+        raise ApiError(401, "UNAUTHORIZED", "Wrong user or password.", challenge)
+
+
+def read_json_object(request: HttpRequest) -> dict[str, Any]:
+    """The request body as a JSON object; a 4xx ApiError for anything else."""
+    content_type = request.content_type or ""
+    if content_type and content_type.lower() != "application/json":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.")
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(
+            413, "PAYLOAD_TOO_LARGE", f"The body is larger than {MAX_BODY_BYTES} bytes."
+        ) from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    if not raw.strip():
+        raise bad_request("The body is empty; send a JSON object.")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise bad_request("The body is not UTF-8.") from None
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"The body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise bad_request("The body must be a JSON object.")
+    if not _clean_text(data):
+        # JSON may escape both (\u0000, \ud800); neither is text the database can store or
+        # compare (PostgreSQL refuses NUL, UTF-8 has no lone surrogates).
+        raise bad_request(
+            "A string of the body holds a NUL character (\\u0000) or an unpaired surrogate."
+        )
+    return data
+
+
+def _clean_text(value: Any) -> bool:
+    """Whether every string in a parsed JSON value, keys included, is storable text."""
+    pending = [value]  # iterative: a body nested as deep as the parser allows must not recurse
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item or _SURROGATE.search(item):
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_fields(
+    data: Mapping[str, Any], *, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+) -> None:
+    """Refuse unknown and missing fields, so that a misspelt one is an error, not ignored."""
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise bad_request(
+            f"Unknown field {unknown[0]!r}; this endpoint takes {', '.join(allowed)}."
+        )
+    for name in required:
+        if name not in data:
+            raise bad_request(f"The field {name!r} is required.")
+
+
+def string_field(
+    data: Mapping[str, Any], name: str, *, max_length: int, default: str | None = None
+) -> str:
+    """A string field of at most `max_length` characters; `default` when absent (if given)."""
+    if name not in data and default is not None:
+        return default
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise bad_request(f"The field {name!r} must be a string.")
+    if len(value) > max_length:
+        raise bad_request(f"The field {name!r} is longer than {max_length} characters.")
+    return value
+
+
+def inbound_call_log(
+    *,
+    at: datetime,
+    method: str,
+    endpoint: str,
+    caller: str,
+    status_code: int,
+    duration_ms: int,
+    correlation_id: str,
+    error_code: str,
+) -> None:
+    """Record one call; a failure to record it must not turn SAP MC's answer into an error."""
+    try:
+        InboundCall.objects.create(
+            at=at,
+            method=method[:10],
+            endpoint=endpoint[:64],
+            caller=caller[:150],
+            status_code=status_code,
+            duration_ms=max(0, duration_ms),
+            correlation_id=correlation_id[:100],
+            error_code=error_code[:32],
+        )
+    except DatabaseError:
+        logger.warning("could not record SAP MC call %s %s", method, endpoint, exc_info=True)

@@ -1,0 +1,338 @@
+"""SAP MC's success data with a Report ID: ask once, answer when the KPIs are fresh, then freeze.
+
+Call 1 records what SAP MC asks for (campaigns, days, KPI structure) and the one KPI sync run the
+report waits on: a new one, or the one already queued or running; none when the last success is
+recent (SAPMC_REPORT_FRESH_MINUTES). Later calls answer PENDING while that run is queued or
+running and never start another. Once a KPI sync has succeeded after the report was made (or
+shortly before it) the numbers are read from PlanKpi once and stored in the report, so that the
+same Report ID always answers the same numbers, whatever later syncs change.
+
+When the report's run ends without success (failed, partial, deferred, skipped, or its worker
+died and its lease expired) the report completes with the numbers the bridge holds if the last
+successful KPI sync covers every requested day that was complete when the report was made
+(DataAsOf says how old they are); otherwise it answers 503 KPI_SYNC_FAILED with Retry-After until
+a later KPI sync (the schedule's, a button's, another report's) succeeds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from khoros import selectors as khoros_selectors
+from khoros.models import Plan, PlanKpi
+from khoros.sync_kinds import KHOROS_KPIS
+from sapmc.inbound.catalog import MAX_ROWS, company_zone, external_campaign_id
+from sapmc.inbound.http import ApiError, bad_request
+from sapmc.models import InboundReport
+from syncs import runs as sync_runs
+from syncs.leases import lease_is_live
+from syncs.models import SyncRun
+
+# SAP MC's KPI names -> PlanKpi's columns, in answer order: the report's KPI structure.
+KPI_FIELDS: dict[str, str] = {
+    "Impressions": "impressions",
+    "Engagements": "engagements",
+    "Clicks": "clicks",
+    "Reach": "reach",
+    "VideoViews": "video_views",
+    "Posts": "posts",
+}
+PACKAGE_SIZE = MAX_ROWS
+# Keeps each IN (...) list well below the database's limit on query parameters.
+_IN_BATCH = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ODATA_DATE = re.compile(r"/Date\((-?[0-9]{1,16})(?:[+-][0-9]{4})?\)/")
+REPORT_ID = re.compile(r"R[A-Za-z0-9_-]{20}")
+
+T = TypeVar("T")
+
+
+def parse_api_date(value: object, *, name: str, zone: ZoneInfo) -> date:
+    """A day from `YYYY-MM-DD`, an ISO date-time or OData's `/Date(ms)/`; 400 INVALID_DATE else.
+
+    A date-time with an offset (or Z) counts as the calendar day it falls on in `zone`, the
+    company zone the daily KPIs are counted in; one without an offset as the day it names.
+    `/Date(ms)/` is a UTC instant (SAP sends midnight UTC for a day): its UTC day.
+    """
+    if not isinstance(value, str):
+        raise bad_request(f"{name} must be a string with a date.", "INVALID_DATE")
+    # Not stripped: the OpenAPI pattern admits no blanks, and what it refuses we refuse.
+    text = value
+    try:
+        if odata := _ODATA_DATE.fullmatch(text):
+            return (_EPOCH + timedelta(milliseconds=int(odata.group(1)))).date()
+        if _ISO_DAY.fullmatch(text):
+            return date.fromisoformat(text)
+        if _ISO_DAY.match(text) and text[10:11] in ("T", "t", " "):
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                return moment.date()
+            return moment.astimezone(zone).date()
+    except (ValueError, OverflowError):
+        pass
+    raise bad_request(
+        f"{name} {value[:40]!r} is not a date: send YYYY-MM-DD, an ISO date-time or /Date(ms)/.",
+        "INVALID_DATE",
+    )
+
+
+def _new_report_id() -> str:
+    # 15 random bytes are 20 url-safe characters: 120 bits, never guessed, never repeated.
+    return "R" + secrets.token_urlsafe(15)
+
+
+def _fresh_since() -> timedelta:
+    return timedelta(minutes=settings.SAPMC_REPORT_FRESH_MINUTES)
+
+
+def _kpis_fresh_for(moment: datetime) -> bool:
+    """Whether a KPI sync succeeded after `moment`, or at most the fresh window before it."""
+    last = khoros_selectors.kpi_last_success()
+    return last is not None and last.finished_at >= moment - _fresh_since()
+
+
+def _kpi_sync_request() -> SyncRun:
+    # A queued or running KPI sync is reused: many reports wait on one run.
+    run, _queued = sync_runs.sync_request(kind=KHOROS_KPIS, trigger=SyncRun.Trigger.API)
+    return run
+
+
+def report_create(
+    *, external_campaign_ids: Sequence[str], from_date: date, to_date: date, caller: str
+) -> InboundReport:
+    """Record what SAP MC asks for and the KPI sync it waits on, unless the last one is recent."""
+    now = timezone.now()
+    kpi_run = None if _kpis_fresh_for(now) else _kpi_sync_request()
+    return InboundReport.objects.create(
+        report_id=_new_report_id(),
+        from_date=from_date,
+        to_date=to_date,
+        external_campaign_ids=list(dict.fromkeys(external_campaign_ids)),
+        kpi_names=list(KPI_FIELDS),
+        timezone=company_zone().key,
+        created_at=now,
+        caller=caller,
+        kpi_run=kpi_run,
+    )
+
+
+def report_get(*, report_id: str) -> InboundReport:
+    report = (
+        InboundReport.objects.filter(report_id=report_id).select_related("kpi_run").first()
+        if REPORT_ID.fullmatch(report_id)
+        else None
+    )
+    if report is None:
+        raise ApiError(404, "UNKNOWN_REPORT", f"There is no report {report_id[:40]!r}.")
+    return report
+
+
+def _run_waited_on(report: InboundReport) -> SyncRun:
+    """The report's one KPI run; asked for once if it has none (its run row was deleted)."""
+    if report.kpi_run is not None:
+        return report.kpi_run
+    run = _kpi_sync_request()
+    # Conditional: two polls at once record one run (sync_request hands both the same one).
+    InboundReport.objects.filter(pk=report.pk, kpi_run__isnull=True).update(kpi_run=run)
+    report.refresh_from_db(fields=["kpi_run"])
+    return report.kpi_run or run
+
+
+def _run_worker_died(run: SyncRun) -> bool:
+    """A running run that no longer holds a live lease: its worker died or hung.
+
+    A live run renews the kind's lease with every heartbeat (syncs/leases.py) and keeps it until
+    run_finish; the next run to start takes the expired lease over and marks this one failed.
+    Until then it still says "running": waiting for it would be waiting for ever.
+    """
+    return run.status == SyncRun.Status.RUNNING and not lease_is_live(run=run)
+
+
+def _run_pending(run: SyncRun) -> bool:
+    if run.status == SyncRun.Status.QUEUED:
+        return True
+    return run.status == SyncRun.Status.RUNNING and not _run_worker_died(run)
+
+
+def _held_data_covers(report: InboundReport, last: khoros_selectors.KpiFreshness | None) -> bool:
+    """Whether the last successful KPI sync ran after every requested day that was complete,
+    for every requested Plan.
+
+    "Complete" is judged when the report was made, in the zone its days are counted in: a day
+    is complete once it has ended. Days after that (today, the future) cannot be held by anyone.
+    """
+    if last is None:
+        return False
+    try:
+        zone = ZoneInfo(report.timezone) if report.timezone else company_zone()
+    except (ValueError, KeyError):
+        zone = company_zone()
+    last_complete_day = report.created_at.astimezone(zone).date() - timedelta(days=1)
+    needed_through = min(report.to_date, last_complete_day)
+    if needed_through < report.from_date:
+        return True  # no requested day was complete yet: any successful sync holds them all
+    covered_through = last.finished_at.astimezone(zone).date() - timedelta(days=1)
+    if covered_through < needed_through:
+        return False
+    # A Plan first mirrored after that sync started was not in it: its rows are not "held", and
+    # answering without them would say it had no posts.
+    started = last.run.started_at or last.run.queued_at
+    return not any(
+        Plan.objects.filter(khoros_id__in=batch, first_seen__gt=started).exists()
+        for batch in _batches(_plan_uuids(report.external_campaign_ids))
+    )
+
+
+def kpi_sync_failed_error(run: SyncRun) -> ApiError:
+    seconds = settings.SAPMC_REPORT_RETRY_SECONDS
+    if run.status == SyncRun.Status.RUNNING:
+        how = "stopped (its worker died and its lease expired)"
+    else:
+        how = f"ended {run.status}"
+    return ApiError(
+        503,
+        "KPI_SYNC_FAILED",
+        f"The KPI sync this report waits on (run #{run.pk}) {how}, and the bridge does not hold "
+        f"every requested day. The report completes once a KPI sync succeeds; retry in "
+        f"{seconds} seconds.",
+        {"Retry-After": str(seconds)},
+    )
+
+
+def report_refresh(*, report: InboundReport) -> InboundReport:
+    """Complete a report once its KPIs are fresh; while its one run works, keep it pending.
+
+    Raises a 503 ApiError when that run ended without success and the held days do not cover
+    the report; never starts a second run for the report.
+    """
+    if report.status == InboundReport.Status.COMPLETED:
+        return report
+    if _kpis_fresh_for(report.created_at):
+        return report_complete(report=report)
+    run = _run_waited_on(report)
+    if _run_pending(run):
+        return report
+    # run_finish saves the status before it gives the lease back: a run read as "running" whose
+    # lease is gone may have just succeeded, so freshness is asked once more.
+    if _kpis_fresh_for(report.created_at):
+        return report_complete(report=report)
+    # Its run ended without success, or its worker died.
+    if _held_data_covers(report, khoros_selectors.kpi_last_success()):
+        return report_complete(report=report)
+    raise kpi_sync_failed_error(run)
+
+
+@transaction.atomic
+def report_complete(*, report: InboundReport) -> InboundReport:
+    """Read the report's numbers from PlanKpi and freeze them; a completed report stays as is."""
+    locked = InboundReport.objects.select_for_update().get(pk=report.pk)
+    if locked.status == InboundReport.Status.COMPLETED:
+        return locked  # another call completed it first: its numbers are the answer
+    last = khoros_selectors.kpi_last_success()
+    locked.results = report_results(
+        external_campaign_ids=locked.external_campaign_ids,
+        from_date=locked.from_date,
+        to_date=locked.to_date,
+        kpi_names=locked.kpi_names,
+    )
+    if last is not None and last.timezone:
+        locked.timezone = last.timezone  # the zone the stored days were counted in
+    locked.data_as_of = last.finished_at if last is not None else None
+    locked.status = InboundReport.Status.COMPLETED
+    locked.completed_at = timezone.now()
+    locked.save(update_fields=["results", "timezone", "data_as_of", "status", "completed_at"])
+    return locked
+
+
+def _batches(items: Sequence[T], size: int = _IN_BATCH) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _plan_uuids(external_campaign_ids: Iterable[str]) -> list[uuid.UUID]:
+    uuids = []
+    for text in external_campaign_ids:
+        try:
+            uuids.append(uuid.UUID(hex=text))
+        except (ValueError, TypeError):
+            continue  # not one of our ids: it has no data, like any unknown id
+    return uuids
+
+
+def report_results(
+    *, external_campaign_ids: Sequence[str], from_date: date, to_date: date, kpi_names: list[str]
+) -> list[list[Any]]:
+    """One row per Plan and day with data in [from_date, to_date], by campaign id and day.
+
+    A row is [ExternalCampaignID, ISO day, *KPI values in `kpi_names` order]: lists, not
+    objects, because PostgreSQL's jsonb does not keep key order and a frozen report must answer
+    the very same bytes every time. Ids that name no mirrored Plan give no rows; removed Plans
+    keep their numbers.
+    """
+    columns = [KPI_FIELDS[name] for name in kpi_names]
+    ids: dict[int, str] = {}
+    for batch in _batches(_plan_uuids(external_campaign_ids)):
+        for pk, khoros_id in Plan.objects.filter(khoros_id__in=batch).values_list(
+            "pk", "khoros_id"
+        ):
+            ids[pk] = external_campaign_id(khoros_id)
+    results: list[list[Any]] = []
+    for batch in _batches(sorted(ids)):
+        rows = PlanKpi.objects.filter(
+            plan_id__in=batch, day__gte=from_date, day__lte=to_date
+        ).values_list("plan_id", "day", *columns)
+        for plan_id, day, *values in rows.iterator(chunk_size=2000):
+            results.append([ids[plan_id], day.isoformat(), *values])
+    results.sort(key=lambda row: (row[0], row[1]))
+    return results
+
+
+def data_as_of_text(report: InboundReport) -> str | None:
+    """When the KPI sync behind the numbers finished, in UTC (`2026-03-04T10:00:00Z`).
+
+    None only for a report completed before the bridge recorded it.
+    """
+    if report.data_as_of is None:
+        return None
+    return report.data_as_of.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ReportPackage:
+    results: list[dict[str, Any]]
+    package: int
+    packages: int
+
+
+def report_package(*, report: InboundReport, package: int) -> ReportPackage:
+    """The `package`-th slice (1-based) of a completed report's results, at most 10,000 rows."""
+    rows = report.results or []
+    packages = max(1, math.ceil(len(rows) / PACKAGE_SIZE))
+    if package > packages:
+        raise bad_request(
+            f"Package {package} does not exist; this report has {packages}.", "INVALID_PACKAGE"
+        )
+    start = (package - 1) * PACKAGE_SIZE
+    names = report.kpi_names
+    results = [
+        {
+            "ExternalCampaignID": row[0],
+            "Date": row[1],
+            "KPIs": dict(zip(names, row[2:], strict=True)),
+        }
+        for row in rows[start : start + PACKAGE_SIZE]
+    ]
+    return ReportPackage(results=results, package=package, packages=packages)

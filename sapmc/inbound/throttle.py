@@ -1,0 +1,99 @@
+"""Brakes on guessing SAP MC's Basic-auth password: failures counted per client address
+(smcbridge.client_ip); a locked address is answered 429 and counted, not logged call by call.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+
+from sapmc.models import InboundLockout
+
+logger = logging.getLogger("sapmc.inbound.throttle")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the record of an address says before its call is authenticated."""
+
+    on_record: bool = False  # failures are on record (a success clears them)
+    retry_after: int = 0  # seconds; above 0 while the address is locked
+    first_refusal: bool = False  # the first call refused in this lockout (the call log keeps it)
+
+    @property
+    def locked(self) -> bool:
+        return self.retry_after > 0
+
+
+def _window() -> timedelta:
+    return timedelta(minutes=settings.SAPMC_INBOUND_LOCKOUT_MINUTES)
+
+
+def inbound_gate(*, ip: str, now: datetime) -> Gate:
+    """Whether calls from `ip` are refused now (one read); counts the refusal when they are."""
+    row = InboundLockout.objects.filter(ip=ip).values("locked_until", "refused").first()
+    if row is None:
+        return Gate()
+    locked_until = row["locked_until"]
+    if locked_until is None or locked_until <= now:
+        return Gate(on_record=True)
+    InboundLockout.objects.filter(ip=ip).update(refused=F("refused") + 1)
+    return Gate(
+        on_record=True,
+        retry_after=max(1, math.ceil((locked_until - now).total_seconds())),
+        first_refusal=row["refused"] == 0,
+    )
+
+
+def inbound_failure(*, ip: str, now: datetime) -> None:
+    """Count a call with wrong credentials; the limit-th within the window locks the address."""
+    _prune(now=now, keep=ip)
+    with transaction.atomic():
+        row, _ = InboundLockout.objects.select_for_update().get_or_create(
+            ip=ip, defaults={"first_failure_at": now}
+        )
+        if row.locked_until is not None and row.locked_until <= now:
+            # A lockout that ran out: say how much it held back, then count afresh.
+            logger.warning(
+                "SAP MC lockout of %s ended: %d calls refused while it lasted", ip, row.refused
+            )
+            row.locked_until, row.refused, row.failures = None, 0, 0
+            row.first_failure_at = now
+        elif row.first_failure_at + _window() <= now:
+            row.failures, row.first_failure_at = 0, now  # the window passed: start again
+        row.failures += 1
+        if row.failures >= settings.SAPMC_INBOUND_FAILURE_LIMIT and row.locked_until is None:
+            row.locked_until = now + _window()
+            logger.warning(
+                "SAP MC calls from %s locked for %d minutes after %d failed logins",
+                ip, settings.SAPMC_INBOUND_LOCKOUT_MINUTES, row.failures,
+            )  # fmt: skip
+        row.save()
+
+
+def _prune(*, now: datetime, keep: str) -> None:
+    """Forget other addresses whose failures or lockout are over, so that guesses from many
+    addresses leave no row behind for long; a lockout's refused calls are logged first."""
+    stale = InboundLockout.objects.exclude(ip=keep).filter(
+        Q(locked_until__isnull=True, first_failure_at__lte=now - _window())
+        | Q(locked_until__lte=now)
+    )
+    for ip, refused in stale.filter(refused__gt=0).values_list("ip", "refused"):
+        logger.warning("SAP MC lockout of %s ended: %d calls refused while it lasted", ip, refused)
+    stale.delete()
+
+
+def inbound_success(*, ip: str) -> None:
+    """A right password forgets the address's failures (and an expired lockout's count)."""
+    for row in InboundLockout.objects.filter(ip=ip):
+        if row.refused:
+            logger.warning(
+                "SAP MC lockout of %s ended: %d calls refused while it lasted", ip, row.refused
+            )
+        row.delete()

@@ -1,0 +1,301 @@
+"""SAP MC's inbound endpoints under /sapmc/extcamp/v1/ (contract: sapmc-api.md, part 1).
+
+Machine endpoints: HTTP Basic auth of the communication user instead of a session, so no CSRF.
+Every call, refused ones included, gets an X-Correlation-ID and a row in InboundCall.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import cache, wraps
+from pathlib import Path
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from sapmc.inbound import catalog, reports, throttle
+from sapmc.inbound.http import (
+    JSON_CONTENT_TYPE,
+    ApiError,
+    authenticate,
+    bad_request,
+    basic_credentials,
+    caller_name,
+    check_fields,
+    correlation_id,
+    error_response,
+    inbound_call_log,
+    inbound_password,
+    json_response,
+    read_json_object,
+    string_field,
+)
+from sapmc.models import InboundReport
+from smcbridge.client_ip import client_ip
+
+logger = logging.getLogger("sapmc.inbound")
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+# The most ids one report may name: SAP MC's package size.
+MAX_CAMPAIGN_IDS = catalog.MAX_ROWS
+# $skip beyond this is refused rather than handed to the database as an out-of-range integer.
+MAX_SKIP = 2**31 - 1
+
+View = Callable[..., HttpResponse]
+
+
+def inbound_endpoint(
+    name: str, *, methods: tuple[str, ...], auth: bool = True, probe: bool = True
+) -> Callable:
+    """Wrap a view with SAP MC's rules: auth, HEAD probe, 405, JSON errors, the call log.
+
+    `probe`: HEAD answers 200 without calling the view (off where the view decides, as for 404).
+    """
+    allowed = ", ".join([*methods, "HEAD"])
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            started, at = time.monotonic(), timezone.now()
+            cid = correlation_id(request)
+            credentials = basic_credentials(request)
+            caller = caller_name(credentials)
+            error_code = ""
+            logged = True
+            try:
+                if auth:
+                    _authenticate_throttled(request, credentials, at)
+                if request.method == "HEAD" and probe:
+                    # SAP MC probes each URL before it sends data: 200, nothing more.
+                    response = HttpResponse(status=200, content_type=JSON_CONTENT_TYPE)
+                elif methods and request.method not in methods:
+                    raise ApiError(
+                        405,
+                        "METHOD_NOT_ALLOWED",
+                        f"{request.method} is not allowed here; use {allowed}.",
+                        {"Allow": allowed},
+                    )
+                else:
+                    response = view(request, caller, *args, **kwargs)
+            except ApiError as exc:
+                error_code = exc.code
+                response = error_response(exc)
+                logged = getattr(exc, "logged", True)
+            except Exception:
+                # Never Django's HTML page: SAP MC gets JSON it can log, the admin a traceback.
+                logger.exception(
+                    "SAP MC call %s %s failed (correlation id %s)", request.method, name, cid
+                )
+                error_code = "INTERNAL_ERROR"
+                response = error_response(
+                    ApiError(500, error_code, f"Internal error; correlation id {cid}.")
+                )
+            if request.method == "HEAD":
+                response.content = b""
+            response["X-Correlation-ID"] = cid
+            response["Cache-Control"] = "no-store"
+            duration_ms = round((time.monotonic() - started) * 1000)
+            if not logged:
+                # Refused while locked out: counted on the lockout, not one row per call, so
+                # that a flood of guesses cannot flood the call log.
+                return response
+            inbound_call_log(
+                at=at,
+                method=request.method or "",
+                endpoint=name,
+                caller=caller,
+                status_code=response.status_code,
+                duration_ms=duration_ms,
+                correlation_id=cid,
+                error_code=error_code,
+            )
+            logger.log(
+                logging.WARNING if response.status_code >= 400 else logging.INFO,
+                "SAP MC call %s %s -> %s %s caller=%r %sms correlation_id=%s",
+                request.method, name, response.status_code, error_code, caller, duration_ms, cid,
+            )  # fmt: skip
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+class _Refused(ApiError):
+    """A call refused while its address is locked out; `logged`: it gets a call-log row."""
+
+    def __init__(self, retry_after: int, *, logged: bool) -> None:
+        super().__init__(
+            429,
+            "TOO_MANY_FAILURES",
+            f"Too many calls with wrong credentials from this address; try again in "
+            f"{retry_after} seconds.",
+            {"Retry-After": str(retry_after)},
+        )
+        self.logged = logged
+
+
+def _authenticate_throttled(request: HttpRequest, credentials: Any, at: Any) -> None:
+    """Authenticate behind the lockout of the caller's address (sapmc.inbound.throttle): a 401
+    ApiError for wrong credentials, a 429 one while the address is locked out."""
+    ip = client_ip(request) or "unknown"
+    gate = throttle.inbound_gate(ip=ip, now=at)
+    if gate.locked:
+        # Even a right password is refused while locked: otherwise guessing would go on.
+        raise _Refused(gate.retry_after, logged=gate.first_refusal)
+    try:
+        authenticate(credentials)
+    except ApiError:
+        # Only a wrong guess counts: a call without credentials (a client asking for the
+        # challenge) or a bridge without a configured password guesses nothing.
+        if credentials is not None and inbound_password():
+            throttle.inbound_failure(ip=ip, now=at)
+        raise
+    if gate.on_record:
+        throttle.inbound_success(ip=ip)
+
+
+@cache
+def _openapi_bytes() -> bytes:
+    return OPENAPI_PATH.read_bytes()
+
+
+@inbound_endpoint("openapi.json", methods=("GET",), auth=False)
+def openapi_document(request: HttpRequest, caller: str) -> HttpResponse:
+    """The OpenAPI document of these endpoints, exactly as kept in the repository."""
+    return HttpResponse(_openapi_bytes(), content_type=JSON_CONTENT_TYPE)
+
+
+@inbound_endpoint("parameter-values", methods=("POST",))
+def parameter_values(request: HttpRequest, caller: str) -> HttpResponse:
+    """Value help: the advertisers, or the managing parties (Initiatives) of one advertiser."""
+    body = read_json_object(request)
+    check_fields(body, allowed=("ParameterId", "Filter"), required=("ParameterId",))
+    parameter = string_field(body, "ParameterId", max_length=64).strip().upper()
+    filters = body.get("Filter", {})
+    if not isinstance(filters, dict):
+        raise bad_request('Filter must be an object, such as {"ADVERTISER": "389"}.')
+    check_fields(filters, allowed=(catalog.ADVERTISER,))
+    advertiser = (
+        string_field(filters, catalog.ADVERTISER, max_length=catalog.ID_LENGTH)
+        if catalog.ADVERTISER in filters
+        else None
+    )
+    if parameter == catalog.ADVERTISER:
+        values = catalog.advertiser_values()
+    elif parameter == catalog.MANAGING_PARTY:
+        if advertiser is None:
+            raise bad_request(f"{parameter} needs Filter.ADVERTISER: the advertiser's id.")
+        values = catalog.managing_party_values(advertiser=advertiser)
+    else:
+        raise bad_request(
+            f"Unknown ParameterId {parameter[:64]!r}; known: {', '.join(catalog.PARAMETERS)}.",
+            "UNKNOWN_PARAMETER",
+        )
+    return json_response({"ParameterId": parameter, "Values": [v.as_json() for v in values]})
+
+
+def _query_int(request: HttpRequest, name: str, *, default: int, maximum: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None:
+        return default
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        raise bad_request(
+            f"{name} must be a whole number from 0 to {maximum}.", "INVALID_QUERY_OPTION"
+        )
+    value = int(text)
+    if value > maximum:
+        # Refused rather than silently cut: a caller that asked for more than it got would
+        # take a short page for the end of the list.
+        raise bad_request(f"{name} must be at most {maximum}.", "INVALID_QUERY_OPTION")
+    return value
+
+
+@inbound_endpoint("external-campaigns", methods=("POST",))
+def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
+    """The live Plans of one Initiative, from the mirror, paged with $top and $skip."""
+    top = _query_int(request, "$top", default=catalog.MAX_ROWS, maximum=catalog.MAX_ROWS)
+    skip = _query_int(request, "$skip", default=0, maximum=MAX_SKIP)
+    body = read_json_object(request)
+    check_fields(
+        body,
+        allowed=("ADVERTISER", "EXT_CAMPAIGN_MANAGING_PARTY", "Search"),
+        required=("ADVERTISER", "EXT_CAMPAIGN_MANAGING_PARTY"),
+    )
+    campaigns = catalog.external_campaigns(
+        advertiser=string_field(body, "ADVERTISER", max_length=catalog.ID_LENGTH),
+        managing_party=string_field(
+            body, "EXT_CAMPAIGN_MANAGING_PARTY", max_length=catalog.ID_LENGTH
+        ),
+        search=string_field(body, "Search", max_length=catalog.NAME_LENGTH, default="").strip(),
+        top=top,
+        skip=skip,
+        now=timezone.now(),
+    )
+    return json_response({"ExternalCampaigns": campaigns})
+
+
+@inbound_endpoint("campaign-success", methods=("POST",))
+def campaign_success(request: HttpRequest, caller: str) -> HttpResponse:
+    """Call 1 makes a report (202 PENDING); calls with its ReportId answer it when ready."""
+    body = read_json_object(request)
+    if "ReportId" in body:
+        return _report_answer(body)
+    check_fields(
+        body,
+        allowed=("ExternalCampaignIDs", "FromDate", "ToDate"),
+        required=("ExternalCampaignIDs", "FromDate", "ToDate"),
+    )
+    ids = body["ExternalCampaignIDs"]
+    if not isinstance(ids, list) or not ids or len(ids) > MAX_CAMPAIGN_IDS:
+        raise bad_request(f"ExternalCampaignIDs must be a list of 1 to {MAX_CAMPAIGN_IDS} ids.")
+    if not all(isinstance(i, str) and 0 < len(i) <= catalog.ID_LENGTH for i in ids):
+        raise bad_request(
+            f"Each ExternalCampaignID must be a string of 1 to {catalog.ID_LENGTH} characters."
+        )
+    zone = catalog.company_zone()
+    from_date = reports.parse_api_date(body["FromDate"], name="FromDate", zone=zone)
+    to_date = reports.parse_api_date(body["ToDate"], name="ToDate", zone=zone)
+    if from_date > to_date:
+        raise bad_request(f"FromDate {from_date} is after ToDate {to_date}.", "INVALID_DATE")
+    report = reports.report_create(
+        external_campaign_ids=ids, from_date=from_date, to_date=to_date, caller=caller
+    )
+    return json_response({"ReportId": report.report_id, "Status": report.status}, status=202)
+
+
+def _report_answer(body: dict[str, Any]) -> HttpResponse:
+    check_fields(body, allowed=("ReportId", "Package"), required=("ReportId",))
+    report_id = string_field(body, "ReportId", max_length=64)
+    package = body.get("Package", 1)
+    if not isinstance(package, int) or isinstance(package, bool) or package < 1:
+        raise bad_request("Package must be a whole number from 1.", "INVALID_PACKAGE")
+    report = reports.report_refresh(report=reports.report_get(report_id=report_id))
+    if report.status != InboundReport.Status.COMPLETED:
+        return json_response({"ReportId": report.report_id, "Status": report.status}, status=202)
+    part = reports.report_package(report=report, package=package)
+    return json_response(
+        {
+            "ReportId": report.report_id,
+            "Status": report.status,
+            "TimeZone": report.timezone,
+            "FromDate": report.from_date.isoformat(),
+            "ToDate": report.to_date.isoformat(),
+            "DataAsOf": reports.data_as_of_text(report),
+            "Package": part.package,
+            "Packages": part.packages,
+            "Results": part.results,
+        }
+    )
+
+
+@inbound_endpoint("(unknown)", methods=(), probe=False)
+def not_found(request: HttpRequest, caller: str, rest: str = "") -> HttpResponse:
+    """Any other path under the base: a JSON 404, not Django's page."""
+    raise ApiError(404, "NOT_FOUND", "No such endpoint; see openapi.json for the ones there are.")

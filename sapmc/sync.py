@@ -1,0 +1,239 @@
+"""The SAP MC campaign sync: mirror the Khoros-category campaigns and the references SAP holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from khoros.models import Plan
+from sapmc import client as sapmc
+from sapmc.models import CampaignReference, ExternalCampaign
+from sapmc.sync_kinds import SAPMC_CAMPAIGNS
+from syncs.models import SyncRun
+from syncs.runs import (
+    COUNT_FIELDS,
+    error_text,
+    run_checkpoint,
+    run_finish,
+    run_step_done,
+    run_sync,
+)
+
+# Campaigns are written in chunks, each in its own transaction and checkpoint.
+CHUNK = 500
+
+CAMPAIGN_FIELDS = (
+    "campaign_id",
+    "name",
+    "description",
+    "start",
+    "end",
+    "lifecycle_status",
+    "lifecycle_status_name",
+    "category",
+    "marketing_area",
+    "owner",
+    "sap_changed",
+)
+
+
+def sync_sapmc_campaigns(
+    *,
+    run: SyncRun | None = None,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    requested_by: AbstractBaseUser | None = None,
+    client: sapmc.SapmcClient | None = None,
+    on_progress: Callable[[SyncRun], None] | None = None,
+) -> SyncRun:
+    """Mirror SAP MC's external campaigns of the Khoros category; never deletes one."""
+    return run_sync(
+        SAPMC_CAMPAIGNS,
+        run=run,
+        trigger=trigger,
+        requested_by=requested_by,
+        client=client,
+        work=lambda run, client: _sync(run, client, on_progress),
+    )
+
+
+def _sync(
+    run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
+) -> SyncRun:
+    try:
+        # The whole listing first: removal is only decided on a complete one.
+        listing = client.list_campaigns(category=settings.SAPMC_CAMPAIGN_CATEGORY)
+    except sapmc.SapmcError as exc:
+        run_checkpoint(run, client.stats, [])
+        status = (
+            SyncRun.Status.DEFERRED
+            if isinstance(exc, sapmc.SapmcRateLimitedError)
+            else SyncRun.Status.FAILED
+        )
+        return run_finish(run, status, f"Could not list SAP MC campaigns: {error_text(exc)}")
+
+    fetched = listing.campaigns
+    run.progress_total = len(fetched)
+    run.outcomes = []
+    run_checkpoint(run, client.stats, ["progress_total", "outcomes"])
+    for offset in range(0, len(fetched), CHUNK):
+        chunk = fetched[offset : offset + CHUNK]
+        counts = campaigns_upsert(fetched=chunk, now=timezone.now())
+        run.created_count += counts["created"]
+        run.updated_count += counts["updated"]
+        run.unchanged_count += counts["unchanged"]
+        run.outcomes.append({"chunk": offset // CHUNK + 1, "status": "ok", **counts})
+        run_step_done(run, client.stats, steps=len(chunk))
+        if on_progress is not None:
+            on_progress(run)
+
+    if not listing.complete:
+        # What was read is stored; what was not read proves nothing. Marking the unread
+        # campaigns removed would detach live SAP MC campaigns from their Plans.
+        run.outcomes.append(
+            {
+                "listing": "incomplete",
+                "read": len(fetched),
+                "sap_count": listing.count,
+                "duplicates": listing.duplicates,
+                "problems": listing.problems[:20],
+            }
+        )
+        run_checkpoint(run, client.stats, [*COUNT_FIELDS, "outcomes"])
+        return run_finish(
+            run,
+            SyncRun.Status.PARTIAL,
+            f"The SAP MC campaign listing was incomplete ({listing.problem_text()}): "
+            f"{len(fetched)} campaigns read and stored"
+            + (f" of the {listing.count} SAP MC counted" if listing.count is not None else "")
+            + "; none marked removed this run.",
+        )
+    seen = {UUID(c.uuid) for c in fetched}
+    vanished = [
+        pk
+        for pk, sap_uuid in ExternalCampaign.objects.filter(removed_at__isnull=True).values_list(
+            "pk", "sap_uuid"
+        )
+        if sap_uuid not in seen
+    ]
+    if vanished:
+        # Marked, never deleted: assignments and the audit trail keep pointing at it.
+        run.removed_count = ExternalCampaign.objects.filter(pk__in=vanished).update(
+            removed_at=timezone.now()
+        )
+    run_checkpoint(run, client.stats, COUNT_FIELDS)
+    return run_finish(run, SyncRun.Status.SUCCEEDED)
+
+
+def _campaign_values(item: sapmc.Campaign) -> dict[str, object]:
+    return {
+        "campaign_id": item.campaign_id[:10],
+        "name": item.name[:255],
+        "description": item.description,
+        "start": item.start,
+        "end": item.end,
+        "lifecycle_status": item.lifecycle_status[:4],
+        "lifecycle_status_name": item.lifecycle_status_name[:60],
+        "category": item.category[:32],
+        "marketing_area": item.marketing_area[:40],
+        "owner": item.owner[:80],
+        "sap_changed": item.changed,
+    }
+
+
+def _plan_uuid(external_campaign_id: str) -> UUID | None:
+    """ExternalCampaignID is a Plan UUID without hyphens; anything else references no Plan."""
+    try:
+        return UUID(hex=external_campaign_id)
+    except ValueError:
+        return None
+
+
+def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[str, int]:
+    """Mirror one chunk of campaigns and their references in one transaction."""
+    incoming = {UUID(c.uuid): c for c in fetched}
+    existing = {c.sap_uuid: c for c in ExternalCampaign.objects.filter(sap_uuid__in=list(incoming))}
+    plan_uuids = {
+        u for c in fetched for r in c.references if (u := _plan_uuid(r.external_campaign_id))
+    }
+    plans = dict(Plan.objects.filter(khoros_id__in=list(plan_uuids)).values_list("khoros_id", "pk"))
+    refs_now: dict[int, set[tuple]] = {}
+    for ref in CampaignReference.objects.filter(campaign__sap_uuid__in=list(incoming)):
+        refs_now.setdefault(ref.campaign_id, set()).add(_ref_key_row(ref))
+
+    created: list[ExternalCampaign] = []
+    changed: list[ExternalCampaign] = []
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    ref_rows: dict[UUID, list[CampaignReference]] = {}
+    for key, item in incoming.items():
+        values = _campaign_values(item)
+        refs = [_reference(r, plans) for r in item.references]
+        ref_rows[key] = refs
+        row = existing.get(key)
+        if row is None:
+            created.append(
+                ExternalCampaign(
+                    sap_uuid=key, raw=item.raw, first_seen=now, last_seen=now, **values
+                )
+            )
+            counts["created"] += 1
+            continue
+        refs_differ = {_ref_key_row(r) for r in refs} != refs_now.get(row.pk, set())
+        fields_differ = row.removed_at is not None or any(
+            getattr(row, name) != value for name, value in values.items()
+        )
+        if fields_differ or refs_differ:
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.raw, row.removed_at, row.last_seen = item.raw, None, now
+            changed.append(row)
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
+            ref_rows.pop(key)  # nothing to rewrite
+    if not (created or changed):
+        return counts
+    with transaction.atomic():
+        ExternalCampaign.objects.bulk_create(created, batch_size=500)
+        if changed:
+            ExternalCampaign.objects.bulk_update(
+                changed, [*CAMPAIGN_FIELDS, "raw", "removed_at", "last_seen"], batch_size=500
+            )
+        rewrite = {c.sap_uuid: c for c in [*created, *changed]}
+        # References belong to SAP MC: their set is replaced as a whole, per campaign.
+        CampaignReference.objects.filter(campaign__in=[c.pk for c in changed]).delete()
+        new_refs = []
+        for key, campaign in rewrite.items():
+            for ref in ref_rows.get(key, []):
+                ref.campaign = campaign
+                new_refs.append(ref)
+        CampaignReference.objects.bulk_create(new_refs, batch_size=500, ignore_conflicts=True)
+    return counts
+
+
+def _reference(ref: sapmc.CampaignReference, plans: dict[UUID, int]) -> CampaignReference:
+    plan_uuid = _plan_uuid(ref.external_campaign_id)
+    return CampaignReference(
+        external_campaign_id=ref.external_campaign_id[:32],
+        external_campaign_uuid=ref.external_campaign_uuid[:36],
+        name=ref.name[:255],
+        advertiser=ref.advertiser[:32],
+        managing_party=ref.managing_party[:32],
+        plan_id=plans.get(plan_uuid) if plan_uuid else None,
+    )
+
+
+def _ref_key_row(ref: CampaignReference) -> tuple:
+    return (
+        ref.external_campaign_id,
+        ref.external_campaign_uuid,
+        ref.name,
+        ref.advertiser,
+        ref.managing_party,
+        ref.plan_id,
+    )

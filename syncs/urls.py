@@ -1,0 +1,14 @@
+"""The engine's pages (the names and paths they had under campaigns/)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from syncs import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("syncs/", views.sync_history, name="sync-history"),
+    path("syncs/<int:pk>/", views.sync_run_detail, name="sync-run"),
+    path("syncs/<int:pk>/again/", views.sync_run_again, name="sync-run-again"),
+]

@@ -1,0 +1,120 @@
+"""A small mirrored world for the human side: Initiatives, Plans, campaigns and three people."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS, InitiativeGrant
+from khoros.models import Initiative, Plan
+from sapmc.models import ExternalCampaign
+
+
+@dataclass
+class World:
+    initiatives: list[Initiative]
+    plans: list[Plan]
+    campaigns: list[ExternalCampaign]
+    admin: object
+    maria: object  # manager of initiatives[0]
+    tom: object  # manager of initiatives[1]
+
+
+def make_plan(initiative: Initiative, name: str, first: date, last: date, **extra) -> Plan:
+    now = timezone.now()
+    return Plan(
+        khoros_id=uuid.uuid4(),
+        initiative=initiative,
+        name=name,
+        color="#1a7293",
+        start=datetime(first.year, first.month, first.day, 6, tzinfo=UTC),
+        end=datetime(last.year, last.month, last.day, 23, 59, tzinfo=UTC),
+        start_day=first,
+        end_day=last,
+        first_seen=now,
+        last_seen=now,
+        **extra,
+    )
+
+
+def make_campaign(name: str, first: date | None, last: date | None, **extra) -> ExternalCampaign:
+    now = timezone.now()
+    defaults = {
+        "campaign_id": name[:10].upper(),
+        "lifecycle_status": "2",
+        "lifecycle_status_name": "Released",
+    }
+    return ExternalCampaign(
+        sap_uuid=uuid.uuid4(),
+        name=name,
+        start=first,
+        end=last,
+        first_seen=now,
+        last_seen=now,
+        **{**defaults, **extra},
+    )
+
+
+@pytest.fixture
+def world(django_user_model) -> World:
+    now = timezone.now()
+    initiatives = [
+        Initiative.objects.create(
+            khoros_id=str(1700 + i), name=f"Brand {i}", first_seen=now, last_seen=now
+        )
+        for i in range(3)
+    ]
+    plans = Plan.objects.bulk_create(
+        [
+            make_plan(initiatives[0], "Spring Sale social", date(2026, 3, 1), date(2026, 3, 31)),
+            make_plan(initiatives[0], "Summer teaser", date(2026, 6, 1), date(2026, 6, 15)),
+            make_plan(initiatives[1], "Spring Sale video", date(2026, 3, 10), date(2026, 4, 10)),
+            make_plan(
+                initiatives[1],
+                "Autumn <script>alert(1)</script>",
+                date(2026, 9, 1),
+                date(2026, 9, 30),
+            ),
+            make_plan(initiatives[2], "Winter launch", date(2026, 12, 1), date(2026, 12, 31)),
+            make_plan(
+                initiatives[0],
+                "Old removed plan",
+                date(2026, 3, 1),
+                date(2026, 3, 5),
+                removed_at=now,
+            ),
+        ]
+    )
+    campaigns = ExternalCampaign.objects.bulk_create(
+        [
+            make_campaign(
+                "Spring Sale 2026", date(2026, 3, 1), date(2026, 3, 31), campaign_id="100"
+            ),
+            make_campaign("Summer 2026", date(2026, 6, 1), date(2026, 8, 31), campaign_id="101"),
+            make_campaign(
+                "Autumn 2026",
+                date(2026, 9, 1),
+                date(2026, 11, 30),
+                campaign_id="102",
+                lifecycle_status="1",
+                lifecycle_status_name="In Preparation",
+            ),
+            make_campaign(
+                "Cancelled", date(2026, 3, 1), date(2026, 3, 31), campaign_id="103", removed_at=now
+            ),
+        ]
+    )
+    admin = django_user_model.objects.create_user("alex", password="pw-alex-2026")
+    admin.groups.add(Group.objects.get(name=SYNC_ADMINS))
+    maria = django_user_model.objects.create_user("maria", password="pw-maria-2026")
+    maria.groups.add(Group.objects.get(name=MARKETING_MANAGERS))
+    InitiativeGrant.objects.create(user=maria, initiative=initiatives[0])
+    tom = django_user_model.objects.create_user("tom", password="pw-tom-2026")
+    tom.groups.add(Group.objects.get(name=MARKETING_MANAGERS))
+    InitiativeGrant.objects.create(user=tom, initiative=initiatives[1])
+    return World(initiatives, plans, campaigns, admin, maria, tom)
