@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from khoros import kpi_catalog
 from smcbridge.env import (
     distinct_field_ids,
     env_bool,
@@ -153,7 +154,7 @@ KHOROS_KPI_FIELDS = env_mapping(
     "KHOROS_KPI_FIELDS",
     {"impressions": 101, "engagements": 102, "clicks": 103, "reach": 104, "video_views": 105},
     convert=positive_int,
-    keys=("impressions", "engagements", "clicks", "reach", "video_views"),
+    keys=kpi_catalog.EXPORT_KPIS,
 )
 # The export columns that place a row: the spec returns columns as requested, in that order,
 # so the bridge asks for these by field id and reads them by position when the header does not
