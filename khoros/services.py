@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
@@ -18,6 +17,7 @@ from django.utils import timezone
 from khoros import client as khoros_client
 from khoros.models import Company, Initiative, Plan
 from khoros.sync_kinds import KHOROS_PLANS
+from khoros.zone import company_zone
 from syncs import upsert
 from syncs.models import SyncRun
 from syncs.runs import (
@@ -150,15 +150,6 @@ def company_upsert(*, company: khoros_client.Company, zone: ZoneInfo, now: datet
     elif (row.name, row.timezone) != (name, zone.key) or now - row.last_seen >= LAST_SEEN_REFRESH:
         row.name, row.timezone, row.last_seen = name, zone.key, now
         row.save(update_fields=["name", "timezone", "last_seen"])
-
-
-def company_zone(client: khoros_client.KhorosClient) -> ZoneInfo:
-    """The Khoros company's time zone: configured, or the API user's (the API has no other)."""
-    name = settings.KHOROS_COMPANY_TIMEZONE or client.whoami().timezone
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise khoros_client.KhorosBadPayloadError(f"Unknown time zone {name!r}") from None
 
 
 def plans_upsert(

@@ -25,8 +25,8 @@ from khoros.kpis.export_csv import (
 from khoros.kpis.planning import ExportSpec
 from khoros.kpis.write import kpis_write
 from khoros.models import KpiExport
-from khoros.services import company_zone
 from khoros.sync_kinds import KHOROS_KPIS
+from khoros.zone import company_zone
 from syncs.models import SyncRun
 from syncs.runs import (
     COUNT_FIELDS,
