@@ -833,17 +833,17 @@ def client_from_settings() -> KhorosClient:
     """Build a client from the KHOROS_* Django settings."""
     from django.conf import settings
 
-    token = getattr(settings, "KHOROS_TOKEN", "")
-    company_id = str(getattr(settings, "KHOROS_COMPANY_ID", "")).strip()
+    token = settings.KHOROS_TOKEN
+    company_id = str(settings.KHOROS_COMPANY_ID).strip()
     if not token:
         raise KhorosAuthError("KHOROS_TOKEN is not set: add the API token to the environment")
     if not company_id:
         raise KhorosAuthError("KHOROS_COMPANY_ID is not set: add the company id to the environment")
     return KhorosClient(
-        base_url=getattr(settings, "KHOROS_BASE_URL", DEFAULT_BASE_URL),
+        base_url=settings.KHOROS_BASE_URL,
         token=token,
         company_id=company_id,
-        page_size=int(getattr(settings, "KHOROS_PAGE_SIZE", MAX_PAGE_SIZE)),
+        page_size=settings.KHOROS_PAGE_SIZE,
         # KHOROS_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS
         **client_settings("KHOROS"),
     )
