@@ -11,10 +11,12 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: run test lint bench clean
 
-$(VENV)/.run-installed: requirements.txt
+# `make run` installs the bridge's requirements and the demo's (honcho, the simulators' needs);
+# a deployment needs only requirements.txt.
+$(VENV)/.run-installed: requirements.txt requirements-demo.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-demo.txt
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt

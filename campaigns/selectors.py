@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
 from campaigns.models import Assignment, AuditEvent
+from khoros import kpi_catalog
 from khoros.models import Plan, PlanKpi
-from khoros.selectors import KPI_COLUMNS, plan_kpi_totals
+from khoros.selectors import plan_kpi_totals
 from sapmc.models import CampaignReference, ExternalCampaign
 
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -274,13 +275,7 @@ def audit_events(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
 
 
 # Display names of the daily numbers, in khoros' order.
-KPI_LABELS = dict(
-    zip(
-        KPI_COLUMNS,
-        ("Impressions", "Engagements", "Clicks", "Reach", "Video views", "Posts"),
-        strict=True,
-    )
-)
+KPI_LABELS = kpi_catalog.LABELS
 
 
 @dataclass

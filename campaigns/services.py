@@ -17,6 +17,7 @@ from campaigns.models import Assignment, AuditEvent, InitiativeGrant
 from campaigns.selectors import campaign_drift
 from khoros.models import Initiative, Plan
 from sapmc.models import ExternalCampaign
+from smcbridge.fields import fit
 
 
 class AssignmentError(Exception):
@@ -75,7 +76,7 @@ def audit_record(
         action=action,
         campaign=campaign,
         plan=plan,
-        summary=summary[:500],
+        summary=fit(AuditEvent, "summary", summary),
         before=before,
         after=after,
     )
@@ -116,7 +117,7 @@ def assignment_create(
                 campaign=campaign,
                 assigned_by=acting_user,
                 assigned_at=timezone.now(),
-                note=note.strip()[:500],
+                note=fit(Assignment, "note", note.strip()),
             )
     except IntegrityError:
         # Someone assigned it between our read and our write: report it like any conflict.
@@ -191,7 +192,7 @@ def assignment_move(
     current.campaign = to_campaign
     current.assigned_by = acting_user
     current.assigned_at = timezone.now()
-    current.note = note.strip()[:500]
+    current.note = fit(Assignment, "note", note.strip())
     current.save(update_fields=["campaign", "assigned_by", "assigned_at", "note"])
     audit_record(
         actor=acting_user,

@@ -164,17 +164,6 @@ def _object_data(payload: object, what: str) -> dict[str, Any]:
     return require_mapping(require_mapping(payload, what).get("data"), what)
 
 
-def _whoami_data(payload: object) -> dict[str, Any]:
-    """Return the user object of /v2/whoami: bare as the public spec shows it, or enveloped."""
-    data = require_mapping(payload, "whoami")
-    inner = data.get("data")
-    # The introspection spec's example is a bare object (integer id, no envelope); the rest of
-    # V2 wraps objects in "data". A bare answer has its own "id"; an envelope has none.
-    if "id" not in data and "userId" not in data and isinstance(inner, dict):
-        return inner
-    return data
-
-
 def _unwrap_export(payload: object, what: str) -> dict[str, Any]:
     """Return the export object, bare as documented or inside a "data" envelope."""
     data = require_mapping(payload, what)
@@ -379,7 +368,7 @@ class KhorosClient(HttpClient):
         """Return the user behind the token."""
         payload = self._get_json("/whoami")
         with self._locating("/whoami"):
-            return parse_whoami(_whoami_data(payload))
+            return parse_whoami(payload)
 
     def check_company(self) -> Company:
         """Return the configured company, or raise KhorosAuthError if the token cannot reach it."""
@@ -833,17 +822,17 @@ def client_from_settings() -> KhorosClient:
     """Build a client from the KHOROS_* Django settings."""
     from django.conf import settings
 
-    token = getattr(settings, "KHOROS_TOKEN", "")
-    company_id = str(getattr(settings, "KHOROS_COMPANY_ID", "")).strip()
+    token = settings.KHOROS_TOKEN
+    company_id = str(settings.KHOROS_COMPANY_ID).strip()
     if not token:
         raise KhorosAuthError("KHOROS_TOKEN is not set: add the API token to the environment")
     if not company_id:
         raise KhorosAuthError("KHOROS_COMPANY_ID is not set: add the company id to the environment")
     return KhorosClient(
-        base_url=getattr(settings, "KHOROS_BASE_URL", DEFAULT_BASE_URL),
+        base_url=settings.KHOROS_BASE_URL,
         token=token,
         company_id=company_id,
-        page_size=int(getattr(settings, "KHOROS_PAGE_SIZE", MAX_PAGE_SIZE)),
+        page_size=settings.KHOROS_PAGE_SIZE,
         # KHOROS_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS
         **client_settings("KHOROS"),
     )

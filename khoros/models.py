@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.db import models
+
+if TYPE_CHECKING:
+    from syncs.models import SyncRun
 
 
 class Initiative(models.Model):
@@ -136,6 +142,87 @@ class KpiExport(models.Model):
 
     def __str__(self) -> str:
         return f"Khoros export {self.export_id or '(requested)'} ({self.state})"
+
+    # --- State changes: the only places an export's state moves ------------------------------
+
+    @classmethod
+    def abandon_unanswered(cls, *, now: datetime) -> int:
+        """Close the exports whose request never got an answer: there is no id to poll."""
+        return cls.objects.filter(state=cls.State.REQUESTED).update(
+            state=cls.State.ABANDONED,
+            finished_at=now,
+            error="The run stopped before Khoros answered the export request.",
+        )
+
+    def adopt(self, run: SyncRun) -> None:
+        """A later run resumes this export."""
+        self.run = run
+        self.save(update_fields=["run"])
+
+    def accepted(self, export_id: str) -> None:
+        """Khoros answered the request with the export's id."""
+        self.export_id = export_id
+        self.state = self.State.PENDING
+        self.save(update_fields=["export_id", "state"])
+
+    def polled(self, *, status: str, at: datetime) -> None:
+        """Count one status poll; saved at once when complete, else by wait_until() or end().
+
+        Only "complete" is documented: any other state but "failed" counts as not finished yet.
+        """
+        self.polls += 1
+        self.last_polled_at = at
+        self.next_poll_at = None
+        if status == "complete":
+            self.state = self.State.COMPLETE
+            self.save(update_fields=["polls", "last_polled_at", "next_poll_at", "state"])
+        elif status != "failed":
+            self.state = self.State.RUNNING if status == "running" else self.State.PENDING
+
+    def wait_until(self, moment: datetime) -> None:
+        """Save the poll just counted and when the next one is due (a resumed run keeps pace)."""
+        self.next_poll_at = moment
+        self.save(update_fields=["polls", "last_polled_at", "next_poll_at", "state"])
+
+    def link_renewed(self, *, at: datetime) -> None:
+        """A status call made only for a fresh download link."""
+        self.polls += 1
+        self.last_polled_at = at
+        self.save(update_fields=["polls", "last_polled_at"])
+
+    def interrupted(self, error: str) -> None:
+        """The download broke off: the export stays complete for the next run to read again."""
+        self.error = error
+        self.save(update_fields=["error", "polls", "last_polled_at"])
+
+    def downloaded(self, *, rows_read: int, rows_failed: int, at: datetime) -> None:
+        """Read to the end and written (called inside the transaction that writes the sums)."""
+        self.state = self.State.DOWNLOADED
+        self.rows_read = rows_read
+        self.rows_failed = rows_failed
+        self.finished_at = at
+        self.error = ""
+        self.save(update_fields=["state", "rows_read", "rows_failed", "finished_at", "error"])
+
+    def end(
+        self,
+        state: str,
+        error: str,
+        *,
+        now: datetime,
+        update_fields: tuple[str, ...] | list[str] = (
+            "state",
+            "error",
+            "finished_at",
+            "polls",
+            "last_polled_at",
+        ),
+    ) -> None:
+        """Close the export without data (failed, expired, abandoned); `error` is already safe."""
+        self.state = state
+        self.error = error[:4000]
+        self.finished_at = now
+        self.save(update_fields=list(update_fields))
 
 
 class Company(models.Model):

@@ -5,9 +5,20 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from smcbridge.outgoing_http import (
     AuthError,
@@ -69,60 +80,6 @@ class KhorosLinkExpiredError(KhorosError):
     """Raise when a download link is refused: ask the export status again for a fresh one."""
 
     retryable = True
-
-
-@dataclass(frozen=True)
-class Company:
-    id: str
-    name: str
-
-
-@dataclass(frozen=True)
-class WhoAmI:
-    user_id: str
-    email: str
-    timezone: str
-
-
-@dataclass(frozen=True)
-class Initiative:
-    id: str
-    name: str
-    description: str
-
-
-@dataclass(frozen=True)
-class Plan:
-    id: str  # UUID, lower-case canonical form
-    initiative_id: str
-    name: str
-    color: str
-    start: datetime
-    end: datetime  # inclusive: the last millisecond of the Plan's last local day
-    overview: str
-    objective: str
-    target_audience: str
-    created: datetime | None
-    last_modified: datetime | None
-    raw: dict[str, Any] = field(compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ExportStatus:
-    export_id: str
-    status: str  # lower-case: pending, running, complete, failed (only "complete" is documented)
-    url: str | None
-    # Wall time as Khoros sends it: naive (no offset, the spec's example) in the export's own
-    # time zone, which the answer does not name; aware only if an offset ever comes. Compare
-    # it with a clock through expires_at(zone), never directly: nothing here decides expiry
-    # (an expired link answers 403, and the KPI sync then asks for a fresh one).
-    expires: datetime | None
-
-    def expires_at(self, zone: tzinfo) -> datetime | None:
-        """The instant the link expires, reading a naive `expires` in `zone` (the export's)."""
-        if self.expires is None or self.expires.tzinfo is not None:
-            return self.expires
-        return self.expires.replace(tzinfo=zone).astimezone(UTC)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -245,126 +202,275 @@ def required_text(item: dict[str, Any], key: str, what: str) -> str:
     return optional_text(item, key, what)
 
 
-def _optional_datetime(item: dict[str, Any], key: str, what: str) -> datetime | None:
-    value = item.get(key)
+# --- Payload models: declared fields, strict types, explicit validators for the variants -----
+#
+# Names and texts must be JSON strings (never coerced from numbers); ids may be a string or an
+# integer (both documented); instants may be epoch milliseconds (number or digits), ISO with
+# "Z", or ISO with an offset with or without its colon; a /v2/whoami answer may be bare (the
+# spec's example) or inside a "data" envelope. Every model is frozen; invalid input raises
+# KhorosBadPayloadError naming the object and the field.
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {type(value).__name__}")
+    return clean_text(value)
+
+
+def _optional_text(value: object) -> str:
+    return "" if value is None else _text(value)
+
+
+def _required_text(value: object) -> str:
     if value is None:
-        return None
+        raise ValueError("missing")
+    return _text(value)
+
+
+def _id(value: object) -> str:
+    try:
+        return normalise_id(value, "id")
+    except KhorosBadPayloadError as exc:
+        raise ValueError(str(exc).removeprefix("id: ")) from None
+
+
+def _instant(value: object) -> datetime:
+    if value is None:
+        raise ValueError("missing")
     try:
         return parse_datetime(value)
     except KhorosBadPayloadError as exc:
-        raise _bad(f"{what}: {key}: {exc}") from None
+        raise ValueError(str(exc)) from None
 
 
-def _required_datetime(item: dict[str, Any], key: str, what: str) -> datetime:
-    parsed = _optional_datetime(item, key, what)
-    if parsed is None:
-        raise _bad(f"{what}: missing {key}")
-    return parsed
+def _optional_instant(value: object) -> datetime | None:
+    return None if value is None else _instant(value)
+
+
+def _wall_time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return _parse_wall_time(value)
+    except KhorosBadPayloadError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _plan_uuid(value: object) -> str:
+    if not isinstance(value, str):
+        # Plan ids are UUIDs; a number cannot be one, so it is a broken payload, not a variant.
+        raise ValueError(f"must be a UUID string, got {type(value).__name__}")
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise ValueError(f"is not a UUID: {value[:40]!r}") from None
+
+
+Text = Annotated[str, BeforeValidator(_required_text)]
+OptionalText = Annotated[str, BeforeValidator(_optional_text)]
+KhorosId = Annotated[str, BeforeValidator(_id)]
+Instant = Annotated[datetime, BeforeValidator(_instant)]
+OptionalInstant = Annotated[datetime | None, BeforeValidator(_optional_instant)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, strict=True, extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
+
+
+class Company(_Payload):
+    """One company of /v2/me."""
+
+    id: KhorosId
+    name: OptionalText = ""
+
+
+class WhoAmI(_Payload):
+    """The API user of /v2/whoami; its zone stands in for the company's."""
+
+    # The public docs name the id only in prose ("user id"): both spellings seen are accepted.
+    user_id: KhorosId = Field(validation_alias=AliasChoices("id", "userId", "user_id"))
+    email: OptionalText = ""
+    timezone: Annotated[str, BeforeValidator(_required_text), AfterValidator(str.strip)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, data: object) -> object:
+        # The introspection spec's example is a bare object (integer id, no envelope); the rest
+        # of V2 wraps objects in "data". A bare answer has its own id; an envelope has none.
+        if isinstance(data, dict) and "id" not in data and "userId" not in data:
+            inner = data.get("data")
+            if isinstance(inner, dict):
+                return inner
+        return data
+
+    @model_validator(mode="after")
+    def _zone_named(self) -> WhoAmI:
+        if not self.timezone:
+            raise ValueError("empty timezone")
+        return self
+
+
+class Initiative(_Payload):
+    id: KhorosId
+    name: Text
+    description: OptionalText = ""
+
+
+class Plan(_Payload):
+    id: Annotated[str, BeforeValidator(_plan_uuid)]  # UUID, lower-case canonical form
+    initiative_id: KhorosId = Field(alias="campaignId")
+    name: Text
+    color: OptionalText = ""
+    start: Instant = Field(alias="startDate")
+    end: Instant = Field(alias="endDate")  # inclusive: the last ms of the Plan's last local day
+    overview: OptionalText = ""
+    objective: OptionalText = ""
+    target_audience: OptionalText = Field("", alias="targetAudience")
+    created: OptionalInstant = Field(None, alias="createdDate")
+    last_modified: OptionalInstant = Field(None, alias="lastModifiedDate")
+    # The payload as received, stored with the mirror; not part of a Plan's identity.
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _place(cls, data: object, info: ValidationInfo) -> object:
+        if not isinstance(data, dict):
+            return data
+        listed_under = (info.context or {}).get("initiative_id")
+        placed = dict(data)
+        parent = data.get("campaignId")
+        if parent is not None:
+            parent_id = normalise_id(parent, "plan campaignId")
+            if listed_under is not None and parent_id != listed_under:
+                # Filing a Plan under the wrong Initiative would show it to the wrong managers.
+                raise _bad(
+                    f"{_plan_label(data)}: belongs to Initiative {parent_id}, listed under "
+                    f"{listed_under}"
+                )
+        elif listed_under is not None:
+            placed["campaignId"] = listed_under
+        if "raw" not in data:
+            placed["raw"] = json_safe_copy(data)
+        return placed
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Plan:
+        if self.end < self.start:
+            raise ValueError("ends before it starts")
+        return self
+
+    def _identity(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in type(self).model_fields if name != "raw")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Plan):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+
+class ExportStatus(_Payload):
+    export_id: KhorosId
+    # Lower-case: pending, running, complete, failed (only "complete" is documented).
+    status: Annotated[str, BeforeValidator(_required_text), AfterValidator(str.strip)]
+    url: Annotated[str | None, BeforeValidator(lambda v: _optional_text(v).strip() or None)] = None
+    # Wall time as Khoros sends it: naive (no offset, the spec's example) in the export's own
+    # time zone, which the answer does not name; aware only if an offset ever comes. Compare
+    # it with a clock through expires_at(zone), never directly: nothing here decides expiry
+    # (an expired link answers 403, and the KPI sync then asks for a fresh one).
+    expires: Annotated[datetime | None, BeforeValidator(_wall_time)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _answered_for(cls, data: object, info: ValidationInfo) -> object:
+        asked = (info.context or {}).get("export_id")
+        if not isinstance(data, dict) or asked is None:
+            return data
+        if "export_id" in data:
+            answered = normalise_id(data["export_id"], "export status")
+            if answered != asked:
+                raise _bad(f"export status: asked for {asked}, answered for {answered}")
+        status = data.get("status")
+        return {
+            **data,
+            "export_id": asked,
+            "status": status.lower() if isinstance(status, str) else status,
+        }
+
+    @model_validator(mode="after")
+    def _usable(self) -> ExportStatus:
+        if not self.status:
+            raise ValueError("empty status")
+        if self.status == "complete" and self.url is None:
+            raise ValueError("complete without a download url")
+        return self
+
+    def expires_at(self, zone: tzinfo) -> datetime | None:
+        """The instant the link expires, reading a naive `expires` in `zone` (the export's)."""
+        if self.expires is None or self.expires.tzinfo is not None:
+            return self.expires
+        return self.expires.replace(tzinfo=zone).astimezone(UTC)
+
+
+M = TypeVar("M", bound=_Payload)
+
+
+def _plan_label(data: dict[str, Any]) -> str:
+    try:
+        return f"plan {_plan_uuid(data.get('id'))}"
+    except ValueError:
+        return "plan"
+
+
+def _explain(exc: ValidationError) -> str:
+    """The first problem of a failed validation, in words: the field and what is wrong."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return f"missing {where}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _validate(model: type[M], item: object, what: str, **context: object) -> M:
+    if not isinstance(item, dict):
+        raise _bad(f"{what}: expected an object, got {type(item).__name__}")
+    try:
+        return model.model_validate(item, context=context)
+    except ValidationError as exc:
+        raise _bad(f"{what}: {_explain(exc)}") from None
+    except RecursionError:
+        raise _bad(f"{what}: nested too deep") from None
 
 
 def parse_initiative(item: object) -> Initiative:
     """Parse one Initiative item."""
-    data = require_mapping(item, "initiative")
-    if "id" not in data:
-        raise _bad("initiative: missing id")
-    initiative_id = normalise_id(data["id"], "initiative")
-    what = f"initiative {initiative_id}"
-    return Initiative(
-        id=initiative_id,
-        name=required_text(data, "name", what),
-        description=optional_text(data, "description", what),
-    )
+    return _validate(Initiative, item, "initiative")
 
 
 def parse_plan(item: object, *, initiative_id: str | None = None) -> Plan:
     """Parse one Plan item; `initiative_id` is the Initiative it was listed under, if any."""
-    data = require_mapping(item, "plan")
-    raw_id = data.get("id")
-    if not isinstance(raw_id, str):
-        # Plan ids are UUIDs; a number cannot be one, so it is a broken payload, not a variant.
-        raise _bad(f"plan: id must be a UUID string, got {type(raw_id).__name__}")
-    try:
-        plan_id = str(uuid.UUID(raw_id.strip()))
-    except ValueError:
-        raise _bad(f"plan: id is not a UUID: {raw_id[:40]!r}") from None
-    what = f"plan {plan_id}"
-    parent = data.get("campaignId")
-    if parent is not None:
-        parent_id = normalise_id(parent, f"{what} campaignId")
-        if initiative_id is not None and parent_id != initiative_id:
-            # Filing a Plan under the wrong Initiative would show it to the wrong managers.
-            raise _bad(f"{what}: belongs to Initiative {parent_id}, listed under {initiative_id}")
-    elif initiative_id is not None:
-        parent_id = initiative_id
-    else:
-        raise _bad(f"{what}: missing campaignId")
-    start = _required_datetime(data, "startDate", what)
-    end = _required_datetime(data, "endDate", what)
-    if end < start:
-        raise _bad(f"{what}: ends before it starts")
-    return Plan(
-        id=plan_id,
-        initiative_id=parent_id,
-        name=required_text(data, "name", what),
-        color=optional_text(data, "color", what),
-        start=start,
-        end=end,
-        overview=optional_text(data, "overview", what),
-        objective=optional_text(data, "objective", what),
-        target_audience=optional_text(data, "targetAudience", what),
-        created=_optional_datetime(data, "createdDate", what),
-        last_modified=_optional_datetime(data, "lastModifiedDate", what),
-        raw=json_safe_copy(data),
-    )
+    what = _plan_label(item) if isinstance(item, dict) else "plan"
+    return _validate(Plan, item, what, initiative_id=initiative_id)
 
 
 def parse_company(item: object) -> Company:
     """Parse one company of /v2/me."""
-    data = require_mapping(item, "company")
-    if "id" not in data:
-        raise _bad("company: missing id")
-    company_id = normalise_id(data["id"], "company")
-    return Company(id=company_id, name=optional_text(data, "name", f"company {company_id}"))
+    return _validate(Company, item, "company")
 
 
 def parse_whoami(item: object) -> WhoAmI:
-    """Parse the data of /v2/whoami."""
-    data = require_mapping(item, "whoami")
-    # The public docs name the fields only in prose ("user id"): accept both spellings seen.
-    raw_id = data.get("id", data.get("userId"))
-    if raw_id is None:
-        raise _bad("whoami: missing user id")
-    timezone = required_text(data, "timezone", "whoami").strip()
-    if not timezone:
-        raise _bad("whoami: empty timezone")
-    return WhoAmI(
-        user_id=normalise_id(raw_id, "whoami"),
-        email=optional_text(data, "email", "whoami"),
-        timezone=timezone,
-    )
+    """Parse /v2/whoami, bare as the public spec shows it or inside a "data" envelope."""
+    return _validate(WhoAmI, item, "whoami")
 
 
 def parse_export_status(item: object, *, export_id: str) -> ExportStatus:
     """Parse the answer of the export status endpoint for the export `export_id`."""
-    data = require_mapping(item, "export status")
-    if "export_id" in data:
-        answered = normalise_id(data["export_id"], "export status")
-        if answered != export_id:
-            raise _bad(f"export status: asked for {export_id}, answered for {answered}")
-    status = required_text(data, "status", f"export {export_id}").strip().lower()
-    if not status:
-        raise _bad(f"export {export_id}: empty status")
-    url = optional_text(data, "url", f"export {export_id}").strip() or None
-    if status == "complete" and url is None:
-        raise _bad(f"export {export_id}: complete without a download url")
-    expires_raw = data.get("expires")
-    try:
-        # The spec's example has no offset ("2021-03-24T16:58:16.478", one hour after the
-        # "...T155721-0500" in its file name): local wall time, kept naive (see ExportStatus).
-        expires = None if expires_raw is None else _parse_wall_time(expires_raw)
-    except KhorosBadPayloadError as exc:
-        raise _bad(f"export {export_id}: expires: {exc}") from None
-    return ExportStatus(export_id=export_id, status=status, url=url, expires=expires)
+    return _validate(ExportStatus, item, f"export {export_id}", export_id=export_id)
 
 
 def parse_field(item: object) -> tuple[int, str]:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from khoros import kpi_catalog
 from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi
 from khoros.sync_kinds import KHOROS_KPIS
 from syncs.models import SyncRun
@@ -42,14 +43,7 @@ def mirror_counts(*, initiatives: QuerySet[Initiative]) -> MirrorCounts:
 
 
 # The daily numbers PlanKpi holds, in display order.
-KPI_COLUMNS: tuple[str, ...] = (
-    "impressions",
-    "engagements",
-    "clicks",
-    "reach",
-    "video_views",
-    "posts",
-)
+KPI_COLUMNS: tuple[str, ...] = kpi_catalog.METRICS
 
 
 def plan_kpi_daily(

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
@@ -18,6 +17,8 @@ from django.utils import timezone
 from khoros import client as khoros_client
 from khoros.models import Company, Initiative, Plan
 from khoros.sync_kinds import KHOROS_PLANS
+from khoros.zone import company_zone
+from syncs import upsert
 from syncs.models import SyncRun
 from syncs.runs import (
     COUNT_FIELDS,
@@ -28,12 +29,9 @@ from syncs.runs import (
     run_step_done,
     run_sync,
 )
+from syncs.upsert import LAST_SEEN_REFRESH, fit
 
 logger = logging.getLogger(__name__)
-
-# An unchanged row is not written again; only its last_seen is refreshed, and at most once a
-# day, so a sync on unchanged data writes nothing while last_seen stays true to the day.
-LAST_SEEN_REFRESH = timedelta(days=1)
 
 PLAN_FIELDS = (
     "initiative_id",
@@ -63,8 +61,8 @@ class UpsertCounts:
 def _plan_values(plan: khoros_client.Plan, initiative_pk: int, zone: ZoneInfo) -> dict[str, object]:
     return {
         "initiative_id": initiative_pk,
-        "name": plan.name[:255],
-        "color": plan.color[:16],
+        "name": fit(Plan, "name", plan.name),
+        "color": fit(Plan, "color", plan.color),
         "start": plan.start,
         "end": plan.end,
         "start_day": plan.start.astimezone(zone).date(),
@@ -91,26 +89,19 @@ def _initiatives_upsert(
             created.append(
                 Initiative(
                     khoros_id=item.id,
-                    name=item.name[:255],
+                    name=fit(Initiative, "name", item.name),
                     description=item.description,
                     first_seen=now,
                     last_seen=now,
                 )
             )
             continue
-        if (row.name, row.description, row.removed_at) != (item.name[:255], item.description, None):
-            row.name, row.description, row.removed_at, row.last_seen = (
-                item.name[:255],
-                item.description,
-                None,
-                now,
-            )
+        values = {"name": fit(Initiative, "name", item.name), "description": item.description}
+        outcome = upsert.mirror_row(row, values, now=now)
+        if outcome != upsert.UNCHANGED:
             changed.append(row)
+        if outcome == upsert.CHANGED:
             counts.updated += 1
-        elif now - row.last_seen >= LAST_SEEN_REFRESH:
-            row.last_seen = now
-            changed.append(row)
-            counts.unchanged += 1
         else:
             counts.unchanged += 1
     seen = {item.id for item in fetched}
@@ -152,22 +143,13 @@ def _initiatives_write(
 
 def company_upsert(*, company: khoros_client.Company, zone: ZoneInfo, now: datetime) -> None:
     """Remember the configured company's name and zone: SAP MC asks for them, not Khoros."""
-    name = company.name[:255]
+    name = fit(Company, "name", company.name)
     row = Company.objects.filter(khoros_id=company.id).first()
     if row is None:
         Company.objects.create(khoros_id=company.id, name=name, timezone=zone.key, last_seen=now)
     elif (row.name, row.timezone) != (name, zone.key) or now - row.last_seen >= LAST_SEEN_REFRESH:
         row.name, row.timezone, row.last_seen = name, zone.key, now
         row.save(update_fields=["name", "timezone", "last_seen"])
-
-
-def company_zone(client: khoros_client.KhorosClient) -> ZoneInfo:
-    """The Khoros company's time zone: configured, or the API user's (the API has no other)."""
-    name = settings.KHOROS_COMPANY_TIMEZONE or client.whoami().timezone
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise khoros_client.KhorosBadPayloadError(f"Unknown time zone {name!r}") from None
 
 
 def plans_upsert(
@@ -196,16 +178,10 @@ def plans_upsert(
                 Plan(khoros_id=key, raw=item.raw, first_seen=now, last_seen=now, **values)
             )
             continue
-        differs = row.removed_at is not None or any(
-            getattr(row, name) != value for name, value in values.items()
-        )
-        if differs:
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.raw, row.removed_at, row.last_seen = item.raw, None, now
+        outcome = upsert.mirror_row(row, values, now=now, extra={"raw": item.raw})
+        if outcome == upsert.CHANGED:
             changed.append(row)
-        elif now - row.last_seen >= LAST_SEEN_REFRESH:
-            row.last_seen = now
+        elif outcome == upsert.TOUCHED:
             touched.append(row)
     vanished = [
         row
@@ -286,7 +262,8 @@ def _sync_plans(
     stop_status: str | None = None
     for item in fetched:
         initiative = initiatives[item.id]
-        outcome: dict[str, object] = {"initiative": item.id, "name": item.name[:255]}
+        name = fit(Initiative, "name", item.name)
+        outcome: dict[str, object] = {"initiative": item.id, "name": name}
         if stop_status is not None:
             outcome.update(status="not_run")
             run.outcomes.append(outcome)

@@ -15,6 +15,7 @@ from khoros.models import Plan
 from sapmc import client as sapmc
 from sapmc.models import CampaignReference, ExternalCampaign
 from sapmc.sync_kinds import SAPMC_CAMPAIGNS
+from syncs import upsert
 from syncs.models import SyncRun
 from syncs.runs import (
     COUNT_FIELDS,
@@ -24,6 +25,7 @@ from syncs.runs import (
     run_step_done,
     run_sync,
 )
+from syncs.upsert import fit
 
 # Campaigns are written in chunks, each in its own transaction and checkpoint.
 CHUNK = 500
@@ -132,16 +134,18 @@ def _sync(
 
 def _campaign_values(item: sapmc.Campaign) -> dict[str, object]:
     return {
-        "campaign_id": item.campaign_id[:10],
-        "name": item.name[:255],
+        "campaign_id": fit(ExternalCampaign, "campaign_id", item.campaign_id),
+        "name": fit(ExternalCampaign, "name", item.name),
         "description": item.description,
         "start": item.start,
         "end": item.end,
-        "lifecycle_status": item.lifecycle_status[:4],
-        "lifecycle_status_name": item.lifecycle_status_name[:60],
-        "category": item.category[:32],
-        "marketing_area": item.marketing_area[:40],
-        "owner": item.owner[:80],
+        "lifecycle_status": fit(ExternalCampaign, "lifecycle_status", item.lifecycle_status),
+        "lifecycle_status_name": fit(
+            ExternalCampaign, "lifecycle_status_name", item.lifecycle_status_name
+        ),
+        "category": fit(ExternalCampaign, "category", item.category),
+        "marketing_area": fit(ExternalCampaign, "marketing_area", item.marketing_area),
+        "owner": fit(ExternalCampaign, "owner", item.owner),
         "sap_changed": item.changed,
     }
 
@@ -168,6 +172,7 @@ def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[st
 
     created: list[ExternalCampaign] = []
     changed: list[ExternalCampaign] = []
+    touched: list[ExternalCampaign] = []
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     ref_rows: dict[UUID, list[CampaignReference]] = {}
     for key, item in incoming.items():
@@ -184,19 +189,18 @@ def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[st
             counts["created"] += 1
             continue
         refs_differ = {_ref_key_row(r) for r in refs} != refs_now.get(row.pk, set())
-        fields_differ = row.removed_at is not None or any(
-            getattr(row, name) != value for name, value in values.items()
+        outcome = upsert.mirror_row(
+            row, values, now=now, extra={"raw": item.raw}, differs=refs_differ
         )
-        if fields_differ or refs_differ:
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.raw, row.removed_at, row.last_seen = item.raw, None, now
+        if outcome == upsert.CHANGED:
             changed.append(row)
             counts["updated"] += 1
         else:
+            if outcome == upsert.TOUCHED:
+                touched.append(row)  # seen again: last_seen moves, nothing else is written
             counts["unchanged"] += 1
             ref_rows.pop(key)  # nothing to rewrite
-    if not (created or changed):
+    if not (created or changed or touched):
         return counts
     with transaction.atomic():
         ExternalCampaign.objects.bulk_create(created, batch_size=500)
@@ -204,6 +208,8 @@ def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[st
             ExternalCampaign.objects.bulk_update(
                 changed, [*CAMPAIGN_FIELDS, "raw", "removed_at", "last_seen"], batch_size=500
             )
+        if touched:
+            ExternalCampaign.objects.bulk_update(touched, ["last_seen"], batch_size=500)
         rewrite = {c.sap_uuid: c for c in [*created, *changed]}
         # References belong to SAP MC: their set is replaced as a whole, per campaign.
         CampaignReference.objects.filter(campaign__in=[c.pk for c in changed]).delete()
@@ -219,11 +225,15 @@ def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[st
 def _reference(ref: sapmc.CampaignReference, plans: dict[UUID, int]) -> CampaignReference:
     plan_uuid = _plan_uuid(ref.external_campaign_id)
     return CampaignReference(
-        external_campaign_id=ref.external_campaign_id[:32],
-        external_campaign_uuid=ref.external_campaign_uuid[:36],
-        name=ref.name[:255],
-        advertiser=ref.advertiser[:32],
-        managing_party=ref.managing_party[:32],
+        external_campaign_id=fit(
+            CampaignReference, "external_campaign_id", ref.external_campaign_id
+        ),
+        external_campaign_uuid=fit(
+            CampaignReference, "external_campaign_uuid", ref.external_campaign_uuid
+        ),
+        name=fit(CampaignReference, "name", ref.name),
+        advertiser=fit(CampaignReference, "advertiser", ref.advertiser),
+        managing_party=fit(CampaignReference, "managing_party", ref.managing_party),
         plan_id=plans.get(plan_uuid) if plan_uuid else None,
     )
 

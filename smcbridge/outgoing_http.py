@@ -139,14 +139,24 @@ def full_jitter(attempt: int, *, base: float, cap: float, rng: random.Random) ->
     return rng.uniform(0, ceiling)
 
 
+# The transport defaults, in one place: RetryPolicy, HttpClient, client_settings() and the
+# <prefix>_* declarations in settings.py all take them from here.
+DEFAULT_TIMEOUT_CONNECT = 5.0
+DEFAULT_TIMEOUT_READ = 30.0
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_BACKOFF_BASE = 0.5
+DEFAULT_BACKOFF_CAP = 30.0
+DEFAULT_RETRY_BUDGET_SECONDS = 120.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long a client may try a request again."""
 
-    max_retries: int = 4
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    budget_seconds: float = 120.0  # total sleep one request may spend on its retries
+    max_retries: int = DEFAULT_MAX_RETRIES
+    backoff_base: float = DEFAULT_BACKOFF_BASE
+    backoff_cap: float = DEFAULT_BACKOFF_CAP
+    budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS  # total sleep one request may spend
 
     def __post_init__(self) -> None:
         values = (self.max_retries, self.backoff_base, self.backoff_cap, self.budget_seconds)
@@ -299,11 +309,16 @@ def client_settings(prefix: str) -> TransportOptions:
         return getattr(settings, f"{prefix}_{name}", default)
 
     return {
-        "timeout": (float(setting("TIMEOUT_CONNECT", 5.0)), float(setting("TIMEOUT_READ", 30.0))),
-        "max_retries": int(setting("MAX_RETRIES", 4)),
-        "backoff_base": float(setting("BACKOFF_BASE", 0.5)),
-        "backoff_cap": float(setting("BACKOFF_CAP", 30.0)),
-        "retry_budget_seconds": float(setting("RETRY_BUDGET_SECONDS", 120.0)),
+        "timeout": (
+            float(setting("TIMEOUT_CONNECT", DEFAULT_TIMEOUT_CONNECT)),
+            float(setting("TIMEOUT_READ", DEFAULT_TIMEOUT_READ)),
+        ),
+        "max_retries": int(setting("MAX_RETRIES", DEFAULT_MAX_RETRIES)),
+        "backoff_base": float(setting("BACKOFF_BASE", DEFAULT_BACKOFF_BASE)),
+        "backoff_cap": float(setting("BACKOFF_CAP", DEFAULT_BACKOFF_CAP)),
+        "retry_budget_seconds": float(
+            setting("RETRY_BUDGET_SECONDS", DEFAULT_RETRY_BUDGET_SECONDS)
+        ),
     }
 
 
@@ -318,11 +333,11 @@ class HttpClient:
         self,
         *,
         secrets: Iterable[str] = (),
-        timeout: tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 4,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        retry_budget_seconds: float = 120.0,
+        timeout: tuple[float, float] = (DEFAULT_TIMEOUT_CONNECT, DEFAULT_TIMEOUT_READ),
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_base: float = DEFAULT_BACKOFF_BASE,
+        backoff_cap: float = DEFAULT_BACKOFF_CAP,
+        retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS,
         user_agent: str = "smcbridge/0.1",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

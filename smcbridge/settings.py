@@ -22,6 +22,14 @@ from smcbridge.env import (
     env_timezone,
     positive_int,
 )
+from smcbridge.outgoing_http import (
+    DEFAULT_BACKOFF_BASE,
+    DEFAULT_BACKOFF_CAP,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_BUDGET_SECONDS,
+    DEFAULT_TIMEOUT_CONNECT,
+    DEFAULT_TIMEOUT_READ,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SMCBRIDGE_VAR_DIR", str(BASE_DIR / "var")))
@@ -186,22 +194,32 @@ KHOROS_TOKEN = env_str("KHOROS_TOKEN", "demo-token")
 KHOROS_COMPANY_ID = env_str("KHOROS_COMPANY_ID", "389")
 # Daily buckets and Plan days use the company's zone; empty means the API user's (/v2/whoami).
 KHOROS_COMPANY_TIMEZONE = env_str("KHOROS_COMPANY_TIMEZONE", "")
-KHOROS_TIMEOUT_CONNECT = env_float("KHOROS_TIMEOUT_CONNECT", 5.0, minimum=0.1)
-KHOROS_TIMEOUT_READ = env_float("KHOROS_TIMEOUT_READ", 30.0, minimum=0.1)
-KHOROS_MAX_RETRIES = env_int("KHOROS_MAX_RETRIES", 4, minimum=0)
-KHOROS_BACKOFF_BASE = env_float("KHOROS_BACKOFF_BASE", 0.5, minimum=0.0)
-KHOROS_BACKOFF_CAP = env_float("KHOROS_BACKOFF_CAP", 30.0, minimum=0.0)
+KHOROS_TIMEOUT_CONNECT = env_float("KHOROS_TIMEOUT_CONNECT", DEFAULT_TIMEOUT_CONNECT, minimum=0.1)
+KHOROS_TIMEOUT_READ = env_float("KHOROS_TIMEOUT_READ", DEFAULT_TIMEOUT_READ, minimum=0.1)
+KHOROS_MAX_RETRIES = env_int("KHOROS_MAX_RETRIES", DEFAULT_MAX_RETRIES, minimum=0)
+KHOROS_BACKOFF_BASE = env_float("KHOROS_BACKOFF_BASE", DEFAULT_BACKOFF_BASE, minimum=0.0)
+KHOROS_BACKOFF_CAP = env_float("KHOROS_BACKOFF_CAP", DEFAULT_BACKOFF_CAP, minimum=0.0)
+# Seconds a call may spend in retries and backoff waits before it gives up.
+KHOROS_RETRY_BUDGET_SECONDS = env_float(
+    "KHOROS_RETRY_BUDGET_SECONDS", DEFAULT_RETRY_BUDGET_SECONDS, minimum=0.0
+)
+# Items per list page asked of Khoros (it answers at most 100).
+KHOROS_PAGE_SIZE = env_int("KHOROS_PAGE_SIZE", 100, minimum=1)
 KHOROS_SYNC_MINUTES = env_int("KHOROS_SYNC_MINUTES", 30, minimum=1)
 # KPI sync: every 4 hours, re-pulling the trailing days because social metrics keep changing.
 KHOROS_KPI_SYNC_MINUTES = env_int("KHOROS_KPI_SYNC_MINUTES", 240, minimum=1)
 KHOROS_KPI_TRAILING_DAYS = env_int("KHOROS_KPI_TRAILING_DAYS", 7, minimum=1)
 # Our KPI names -> Khoros analytics field ids. The catalogue is not public; the defaults are the
 # simulator's (GET /v2/analytics/export/posts/fields lists a company's real ones).
+# The keys are khoros.kpi_catalog's exported KPIs (settings import no app; a test holds them equal).
+KHOROS_KPI_FIELD_DEFAULTS = {
+    "impressions": 101, "engagements": 102, "clicks": 103, "reach": 104, "video_views": 105,
+}  # fmt: skip
 KHOROS_KPI_FIELDS = env_mapping(
     "KHOROS_KPI_FIELDS",
-    {"impressions": 101, "engagements": 102, "clicks": 103, "reach": 104, "video_views": 105},
+    KHOROS_KPI_FIELD_DEFAULTS,
     convert=positive_int,
-    keys=("impressions", "engagements", "clicks", "reach", "video_views"),
+    keys=tuple(KHOROS_KPI_FIELD_DEFAULTS),
 )
 # The export columns that place a row: the spec returns columns as requested, in that order,
 # so the bridge asks for these by field id and reads them by position when the header does not
@@ -232,11 +250,17 @@ SAPMC_PASSWORD = env_str("SAPMC_PASSWORD", "demo-password")
 SAPMC_CAMPAIGN_CATEGORY = env_code("SAPMC_CAMPAIGN_CATEGORY", "Z01", max_length=3)
 # SAP MC's time zone: CampaignStartDate/EndDate are instants, read as days in this zone.
 SAPMC_TIMEZONE = env_timezone("SAPMC_TIMEZONE", "UTC")
-SAPMC_TIMEOUT_CONNECT = env_float("SAPMC_TIMEOUT_CONNECT", 5.0, minimum=0.1)
-SAPMC_TIMEOUT_READ = env_float("SAPMC_TIMEOUT_READ", 30.0, minimum=0.1)
-SAPMC_MAX_RETRIES = env_int("SAPMC_MAX_RETRIES", 4, minimum=0)
-SAPMC_BACKOFF_BASE = env_float("SAPMC_BACKOFF_BASE", 0.5, minimum=0.0)
-SAPMC_BACKOFF_CAP = env_float("SAPMC_BACKOFF_CAP", 30.0, minimum=0.0)
+SAPMC_TIMEOUT_CONNECT = env_float("SAPMC_TIMEOUT_CONNECT", DEFAULT_TIMEOUT_CONNECT, minimum=0.1)
+SAPMC_TIMEOUT_READ = env_float("SAPMC_TIMEOUT_READ", DEFAULT_TIMEOUT_READ, minimum=0.1)
+SAPMC_MAX_RETRIES = env_int("SAPMC_MAX_RETRIES", DEFAULT_MAX_RETRIES, minimum=0)
+SAPMC_BACKOFF_BASE = env_float("SAPMC_BACKOFF_BASE", DEFAULT_BACKOFF_BASE, minimum=0.0)
+SAPMC_BACKOFF_CAP = env_float("SAPMC_BACKOFF_CAP", DEFAULT_BACKOFF_CAP, minimum=0.0)
+# Seconds a call may spend in retries and backoff waits before it gives up.
+SAPMC_RETRY_BUDGET_SECONDS = env_float(
+    "SAPMC_RETRY_BUDGET_SECONDS", DEFAULT_RETRY_BUDGET_SECONDS, minimum=0.0
+)
+# Campaigns per OData page ($top) asked of SAP MC.
+SAPMC_PAGE_SIZE = env_int("SAPMC_PAGE_SIZE", 100, minimum=1)
 SAPMC_SYNC_MINUTES = env_int("SAPMC_SYNC_MINUTES", 60, minimum=1)
 # SAP MC's calls to the bridge (/sapmc/extcamp/v1/): its communication user. An empty password
 # means a demo password under DEBUG and every call refused otherwise; the API decides that when

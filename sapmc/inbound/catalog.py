@@ -8,13 +8,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db.models import Q
 
 from khoros import selectors as khoros_selectors
-from khoros.models import Company, Initiative, Plan
+from khoros.models import Initiative, Plan
+from khoros.zone import company_zone
 
 logger = logging.getLogger(__name__)
 
@@ -28,24 +28,6 @@ MAX_ROWS = 10_000
 ADVERTISER = "ADVERTISER"
 MANAGING_PARTY = "EXT_CAMPAIGN_MANAGING_PARTY"
 PARAMETERS = (ADVERTISER, MANAGING_PARTY)
-
-
-def company_zone() -> ZoneInfo:
-    """The Khoros company's time zone, known without calling Khoros.
-
-    Configured (KHOROS_COMPANY_TIMEZONE), else the zone the last Plan sync learned, else the
-    server's TIME_ZONE: the same order the syncs follow.
-    """
-    name = settings.KHOROS_COMPANY_TIMEZONE or (
-        Company.objects.filter(khoros_id=settings.KHOROS_COMPANY_ID)
-        .values_list("timezone", flat=True)
-        .first()
-    )
-    try:
-        return ZoneInfo(name or settings.TIME_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("unknown company time zone %r; using %s", name, settings.TIME_ZONE)
-        return ZoneInfo(settings.TIME_ZONE)
 
 
 @dataclass(frozen=True)

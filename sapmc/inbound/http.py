@@ -25,6 +25,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from sapmc.models import InboundCall
+from smcbridge.fields import fit
 
 logger = logging.getLogger("sapmc.inbound")
 
@@ -114,7 +115,7 @@ def caller_name(credentials: BasicCredentials | None) -> str:
     # Someone who types the password into the user field must not find it in the call log.
     if secret and (secret == name or (len(secret) >= 4 and secret in name)):
         return "[redacted]"
-    return _UNPRINTABLE.sub("?", name)[:150]
+    return fit(InboundCall, "caller", _UNPRINTABLE.sub("?", name))
 
 
 def inbound_password() -> str:
@@ -246,13 +247,13 @@ def inbound_call_log(
     try:
         InboundCall.objects.create(
             at=at,
-            method=method[:10],
-            endpoint=endpoint[:64],
-            caller=caller[:150],
+            method=fit(InboundCall, "method", method),
+            endpoint=fit(InboundCall, "endpoint", endpoint),
+            caller=fit(InboundCall, "caller", caller),
             status_code=status_code,
             duration_ms=max(0, duration_ms),
-            correlation_id=correlation_id[:100],
-            error_code=error_code[:32],
+            correlation_id=fit(InboundCall, "correlation_id", correlation_id),
+            error_code=fit(InboundCall, "error_code", error_code),
         )
     except DatabaseError:
         logger.warning("could not record SAP MC call %s %s", method, endpoint, exc_info=True)

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from khoros import kpi_catalog
 from khoros import selectors as khoros_selectors
 from khoros.models import Plan, PlanKpi
 from khoros.sync_kinds import KHOROS_KPIS
@@ -41,14 +42,7 @@ from syncs.leases import lease_is_live
 from syncs.models import SyncRun
 
 # SAP MC's KPI names -> PlanKpi's columns, in answer order: the report's KPI structure.
-KPI_FIELDS: dict[str, str] = {
-    "Impressions": "impressions",
-    "Engagements": "engagements",
-    "Clicks": "clicks",
-    "Reach": "reach",
-    "VideoViews": "video_views",
-    "Posts": "posts",
-}
+KPI_FIELDS: dict[str, str] = kpi_catalog.SAPMC_NAMES
 PACKAGE_SIZE = MAX_ROWS
 # Keeps each IN (...) list well below the database's limit on query parameters.
 _IN_BATCH = 500

@@ -117,7 +117,8 @@ def test_month_grid_shows_assigned_plans_and_every_plan_bar_is_a_link(client, wo
     plan_links = {
         label: href
         for href, label in re.findall(
-            r'<a class="bar plan[^"]*"\s+data-style="[^"]*" href="([^"]+)"\s+title="([^"(]+?) \(', body
+            r'<a class="bar plan[^"]*"\s+data-style="[^"]*" href="([^"]+)"\s+title="([^"(]+?) \(',
+            body,
         )
     }
     assert plan_links["Spring Sale social"] == reverse("campaign", args=[spring.pk])
@@ -128,7 +129,8 @@ def test_month_grid_shows_assigned_plans_and_every_plan_bar_is_a_link(client, wo
         reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01"}
     ).content.decode()
     assert re.search(
-        rf'<a class="bar plan[^"]*" data-style="[^"]*" href="{reverse("campaign", args=[spring.pk])}"'
+        rf'<a class="bar plan[^"]*" data-style="[^"]*" '
+        rf'href="{reverse("campaign", args=[spring.pk])}"'
         r' title="Spring Sale social',
         body,
     )

@@ -255,7 +255,7 @@ def test_a_new_plan_gets_its_whole_history_while_known_plans_get_the_trailing_da
 
 
 def test_plans_are_split_into_several_exports_each_checkpointed(mirrored, monkeypatch):
-    monkeypatch.setattr(kpis, "PLANS_PER_EXPORT", 5)
+    monkeypatch.setattr(kpis.planning, "PLANS_PER_EXPORT", 5)
 
     run = sync()
 

@@ -1,0 +1,326 @@
+"""Reading an export's CSV: its header's columns, its rows summed per Plan and day."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+
+from khoros import client as khoros_client
+from khoros.kpi_catalog import EXPORT_KPIS as KPI_NAMES
+from khoros.kpi_catalog import METRICS
+from khoros.models import KpiExport
+from khoros.payloads import parse_datetime
+
+# Rejected rows listed in a run's outcomes (all of them are counted).
+BAD_ROWS_SHOWN = 10
+
+# Header spellings we accept for the plan and the publication time (compared without case,
+# spaces or punctuation) when a header is not as wide as the request and columns must be found by
+# name. Khoros' own header names are not public (the simulator's are "Plan", "Published Date").
+_PLAN_COLUMNS = ("planid", "plan", "planuuid")
+_TIME_COLUMNS = ("publishedat", "publishdate", "publishedtime", "published", "date")
+_ROLE_ALIASES = {"post_id": ("postid",), "plan": _PLAN_COLUMNS, "published": _TIME_COLUMNS}
+# The columns that place a row, asked for by field id before the metrics (in this order).
+ROLES: tuple[str, ...] = ("post_id", "plan", "published")
+ROLE_SETTINGS = {
+    "post_id": "KHOROS_EXPORT_FIELD_POST_ID",
+    "plan": "KHOROS_EXPORT_FIELD_PLAN",
+    "published": "KHOROS_EXPORT_FIELD_PUBLISHED",
+}
+ROLE_LABELS = {"post_id": "the post id", "plan": "the plan id", "published": "the publication time"}
+_MARKUP = re.compile(r"<(?:!doctype|html|\?xml|head|body|error)\b", re.IGNORECASE)
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+Key = tuple[int, date]  # (Plan pk, day)
+
+
+class ExportError(Exception):
+    """An export ended without data the sync can use; `state` is what its KpiExport becomes."""
+
+    def __init__(self, message: str, *, state: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where a CSV keeps what the sums need: column positions, and the header's width."""
+
+    width: int
+    plan: int
+    published: int
+    post_id: int | None
+    metrics: dict[str, int]  # KPI name -> column position
+    by_position: bool  # read as requested (the spec), not by header names
+
+
+def _normalise_header(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def export_fields(kpi_fields: Mapping[str, int]) -> dict[str, int]:
+    """Every field an export asks for: the placing columns (settings), then the KPI fields."""
+    return {
+        "post_id": settings.KHOROS_EXPORT_FIELD_POST_ID,
+        "plan": settings.KHOROS_EXPORT_FIELD_PLAN,
+        "published": settings.KHOROS_EXPORT_FIELD_PUBLISHED,
+        **{kpi: kpi_fields[kpi] for kpi in KPI_NAMES if kpi in kpi_fields},
+    }
+
+
+def requested_order(field_ids: Mapping[str, int]) -> list[tuple[str, int]]:
+    """The (name, field id) of an export's columns in the order they are asked for and come back."""
+    return [(name, field_ids[name]) for name in (*ROLES, *KPI_NAMES) if name in field_ids]
+
+
+def _describe_column(name: str, field_id: int | None, catalogue: Mapping[int, str]) -> str:
+    if name in ROLES:
+        where = f"field {field_id}, " if field_id is not None else ""
+        return f"{ROLE_LABELS[name]} ({where}setting {ROLE_SETTINGS[name]})"
+    label = catalogue.get(field_id) if field_id is not None else None
+    return f"{name} (field {field_id}{f', {label}' if label else ''}) from KHOROS_KPI_FIELDS"
+
+
+def resolve_columns(
+    header: Iterable[str], field_ids: Mapping[str, int], catalogue: Mapping[int, str]
+) -> Columns:
+    """Find the columns of an export's header; raise ExportError, before any row, if not.
+
+    The spec returns the requested fields as columns, in the requested order: they are read by
+    position, the header's names only checked against that order. A header narrower than the
+    request, or wider with names in another order (a layout of named columns), is read by names:
+    the catalogue's, the field id, or our own spellings of the plan and time columns.
+    """
+    header = list(header)
+    normalised = [_normalise_header(column) for column in header]
+    requested = requested_order(field_ids)
+    names: dict[str, set[str]] = {}
+    for name in (*ROLES, *(kpi for kpi in KPI_NAMES if kpi in field_ids)):
+        field_id = field_ids.get(name)
+        spellings = set(_ROLE_ALIASES.get(name, ()))
+        if field_id is not None:
+            spellings |= {str(field_id), f"field{field_id}"}
+            if catalogue.get(field_id):
+                spellings.add(_normalise_header(catalogue[field_id]))
+        names[name] = spellings
+
+    def fail(problem: str) -> ExportError:
+        return ExportError(
+            f"the export CSV {problem}: check the settings against "
+            f"GET /v2/analytics/export/posts/fields",
+            state=KpiExport.State.FAILED,
+        )
+
+    def conflict() -> str | None:
+        """Why the header's names contradict reading the request by position, if they do."""
+        for index, (name, field_id) in enumerate(requested):
+            named = {other for other, spellings in names.items() if normalised[index] in spellings}
+            if named and name not in named:
+                other = sorted(named)[0]
+                return (
+                    f"column {index + 1} is headed {header[index][:60]!r}, which names "
+                    f"{_describe_column(other, field_ids.get(other), catalogue)}, where "
+                    f"{_describe_column(name, field_id, catalogue)} was asked for"
+                )
+        return None
+
+    positions: dict[str, int] = {}
+    # Columns beyond those asked for (a text column, say) may follow them; a header that is
+    # narrower, or whose names say the order is another, is read by names instead (and fails,
+    # naming what it lacks, when the names do not place every column).
+    by_position = all(role in field_ids for role in ROLES) and len(header) >= len(requested)
+    problem = conflict() if by_position else None
+    if by_position and problem is None:
+        positions = {name: index for index, (name, _) in enumerate(requested)}
+    else:
+        missing: list[str] = []
+        for name, spellings in names.items():
+            index = next((i for i, n in enumerate(normalised) if n in spellings), None)
+            if index is not None:
+                positions[name] = index
+            elif name != "post_id":  # the post id only labels rejected rows
+                missing.append(_describe_column(name, field_ids.get(name), catalogue))
+        if missing:
+            why = problem or (
+                f"its header has {len(header)} columns for the {len(requested)} asked for"
+            )
+            raise fail(
+                f"has no column for {', '.join(missing)} ({why}, so they cannot be read by "
+                f"position)"
+            )
+    return Columns(
+        width=len(header),
+        plan=positions["plan"],
+        published=positions["published"],
+        post_id=positions.get("post_id"),
+        metrics={kpi: positions[kpi] for kpi in KPI_NAMES if kpi in positions},
+        by_position=by_position,
+    )
+
+
+def _as_uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        return None
+
+
+def parse_count(text: str) -> int:
+    """Parse a metric cell: a whole number, blank meaning 0; raise ValueError otherwise."""
+    text = text.strip()
+    if not text:
+        return 0  # a metric that does not apply to the post (video views of a photo)
+    if text.isascii() and text.isdigit():
+        return int(text)
+    try:
+        value = float(text)  # "12.0" from a spreadsheet-minded exporter is still 12
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        raise ValueError(f"{text[:20]!r} is not a count")
+    return int(value)
+
+
+def parse_post_day(text: str, zone: ZoneInfo) -> date:
+    """Return the day, in `zone`, of a post's publication time; raise ValueError if unreadable."""
+    text = text.strip()
+    if _DATE_ONLY.fullmatch(text):
+        return date.fromisoformat(text)  # the export was asked in `zone`: a bare day is its day
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = parse_datetime(text)  # epoch milliseconds
+        except khoros_client.KhorosBadPayloadError:
+            raise ValueError(f"{text[:40]!r} is not a time") from None
+    if moment.tzinfo is None:
+        # A time without offset is in the zone the export was asked in.
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(zone).date()
+
+
+@dataclass
+class KpiSums:
+    """Per-(Plan, day) sums of an export's rows; memory grows with Plans x days, not with rows."""
+
+    plans: Mapping[str, int]  # Khoros Plan UUID -> Plan pk, for the Plans of the export
+    zone: ZoneInfo
+    start: date
+    stop: date
+    field_ids: Mapping[str, int]
+    catalogue: Callable[[], Mapping[int, str]]
+    sums: dict[Key, list[int]] = field(default_factory=dict)
+    # Buckets (and whole Plans) that lost a row: kept as stored, never overwritten or zeroed.
+    tainted: set[Key] = field(default_factory=set)
+    tainted_plans: set[int] = field(default_factory=set)
+    unplaced_failures: int = 0  # rejected rows whose Plan is unknown: no zeroing at all then
+    rows_read: int = 0
+    rows_failed: int = 0
+    rows_ignored: int = 0
+    bad_rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: Columns | None = None
+    # True once the whole body was read and proved whole (its ETag matched): only then may a
+    # stored day the export no longer reports become zeros.
+    verified: bool = False
+
+    def read_header(self, header: list[str]) -> None:
+        """Check the header before any row is taken; raise ExportError if it is not usable."""
+        first = header[0].strip() if header else ""
+        if _MARKUP.match(first) or first[:1] in ("{", "["):
+            # A page or an error body under status 200 (and a Content-Type that does not say).
+            kind = "an HTML or XML page" if first[:1] == "<" else "JSON"
+            raise ExportError(
+                f"the download is {kind}, not an export CSV", state=KpiExport.State.FAILED
+            )
+        self.columns = resolve_columns(header, self.field_ids, self.catalogue())
+
+    def add(self, row: Mapping[str, str]) -> None:
+        """Add a row given as a dict keyed by header names (the header comes from its keys)."""
+        if self.columns is None:
+            self.read_header(list(row.keys()))
+        self.add_cells(list(row.values()))
+
+    def add_cells(self, cells: list[str]) -> None:
+        """Add one CSV row to its bucket; a row that cannot be read is counted and reported."""
+        self.rows_read += 1
+        columns = self.columns
+        if columns is None:
+            raise AssertionError("read_header() comes first")
+        if len(cells) != columns.width:
+            # A cell slipped: no column of this row can be trusted, but the others can. The row's
+            # Plan, if one of ours appears in it, keeps its stored days; else nothing is zeroed.
+            found = sorted({k for k in map(_as_uuid, cells) if k in self.plans})
+            self.tainted_plans.update(self.plans[k] for k in found)
+            if not found:
+                self.unplaced_failures += 1
+            self._reject(
+                f"{len(cells)} fields where the header has {columns.width}",
+                plan=found[0] if found else "?",
+            )
+            return
+        raw_plan = cells[columns.plan].strip()
+        plan_key = _as_uuid(raw_plan)
+        if plan_key is None:
+            self.unplaced_failures += 1
+            self._reject(f"plan id {raw_plan[:40]!r} is not a UUID", plan=raw_plan[:40])
+            return
+        plan_pk = self.plans.get(plan_key)
+        if plan_pk is None:
+            self.rows_ignored += 1  # a Plan this export did not ask for
+            return
+        raw_time = cells[columns.published]
+        try:
+            day = parse_post_day(raw_time, self.zone)
+        except ValueError as exc:
+            self.tainted_plans.add(plan_pk)
+            self._reject(f"publication time: {exc}", plan=plan_key)
+            return
+        if not self.start <= day < self.stop:
+            # Khoros reports the posts of [start, stop) in the export's zone: a day outside it
+            # means the time was misread (epoch seconds taken for milliseconds, say), so the
+            # post's real day is unknown and every day of its Plan keeps its stored value.
+            self.tainted_plans.add(plan_pk)
+            self._reject(
+                f"publication time {raw_time.strip()[:40]!r} falls on {day.isoformat()}, "
+                f"outside the export's {self.start.isoformat()}..{self.stop.isoformat()}",
+                plan=plan_key,
+            )
+            return
+        values = [0] * len(METRICS)
+        for position, kpi in enumerate(KPI_NAMES):
+            column = columns.metrics.get(kpi)
+            if column is None:
+                continue
+            try:
+                values[position] = parse_count(cells[column])
+            except ValueError as exc:
+                self.tainted.add((plan_pk, day))
+                self._reject(f"{kpi}: {exc}", plan=plan_key, day=day)
+                return
+        values[-1] = 1  # one row is one published post
+        bucket = self.sums.get((plan_pk, day))
+        if bucket is None:
+            self.sums[(plan_pk, day)] = values
+        else:
+            for position, value in enumerate(values):
+                bucket[position] += value
+
+    def _reject(self, error: str, *, plan: str, day: date | None = None) -> None:
+        self.rows_failed += 1
+        if len(self.bad_rows) < BAD_ROWS_SHOWN:
+            entry: dict[str, Any] = {"row": self.rows_read, "plan": plan, "error": error}
+            if day is not None:
+                entry["day"] = day.isoformat()
+            self.bad_rows.append(entry)
+
+    def keeps(self, key: Key) -> bool:
+        """Tell whether a stored bucket must stay as it is because a row of it was rejected."""
+        return key in self.tainted or key[0] in self.tainted_plans

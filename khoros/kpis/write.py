@@ -1,0 +1,82 @@
+"""Writing one downloaded export's daily sums to PlanKpi."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+
+from khoros.kpi_catalog import METRICS
+from khoros.kpis.export_csv import Key, KpiSums
+from khoros.models import KpiExport, PlanKpi
+
+ZEROS: tuple[int, ...] = (0,) * len(METRICS)
+
+
+@dataclass
+class WriteCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    zeroed: int = 0
+    kept: int = 0  # days left as stored because a row failed or the body was not proved whole
+
+
+def kpis_write(
+    *, export: KpiExport, sums: KpiSums, plan_pks: list[int], now: datetime
+) -> WriteCounts:
+    """Upsert the changed daily totals of one downloaded export and close it, in one transaction."""
+    counts = WriteCounts()
+    existing: dict[Key, tuple[int, ...]] = {
+        (plan_id, day): tuple(values)
+        for plan_id, day, *values in PlanKpi.objects.filter(
+            plan_id__in=plan_pks, day__gte=export.start, day__lt=export.stop
+        ).values_list("plan_id", "day", *METRICS)
+    }
+    rows: list[PlanKpi] = []
+    for key, values in sums.sums.items():
+        if sums.keeps(key):
+            counts.kept += 1
+            continue  # a row of this day was rejected: its sum would be short, keep the old one
+        stored = existing.get(key)
+        if stored == tuple(values):
+            counts.unchanged += 1
+            continue
+        if stored is None:
+            counts.created += 1
+        else:
+            counts.updated += 1
+        rows.append(
+            PlanKpi(
+                plan_id=key[0],
+                day=key[1],
+                updated_at=now,
+                **dict(zip(METRICS, values, strict=True)),
+            )
+        )
+    # A stored day that a complete export no longer reports lost its posts (deleted, moved to
+    # another Plan): it becomes zeros. Not when the export had no rows at all, nor when a row
+    # could not be placed, nor when the body could not be proved whole (a file cut between two
+    # rows reads like one without the last posts): "nothing" is then more likely a glitch than
+    # the truth, and a day is never replaced by nothing because something failed (user-pains #5).
+    may_zero = sums.rows_read and not sums.unplaced_failures and sums.verified
+    for key, stored in existing.items():
+        if key in sums.sums or stored == ZEROS:
+            continue
+        if not may_zero or sums.keeps(key):
+            counts.kept += 1
+            continue
+        counts.zeroed += 1
+        rows.append(PlanKpi(plan_id=key[0], day=key[1], updated_at=now))
+    with transaction.atomic():
+        if rows:
+            PlanKpi.objects.bulk_create(
+                rows,
+                batch_size=500,
+                update_conflicts=True,
+                unique_fields=["plan", "day"],
+                update_fields=[*METRICS, "updated_at"],
+            )
+        export.downloaded(rows_read=sums.rows_read, rows_failed=sums.rows_failed, at=now)
+    return counts

@@ -1,0 +1,45 @@
+"""The Khoros company's time zone: one function, one order of sources, for every caller."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+
+from khoros.models import Company
+
+if TYPE_CHECKING:
+    from khoros.client import KhorosClient
+
+logger = logging.getLogger(__name__)
+
+
+def company_zone(client: KhorosClient | None = None) -> ZoneInfo:
+    """The zone the company's days (Plans' days, KPI days) are counted in.
+
+    KHOROS_COMPANY_TIMEZONE when configured. Else, with a client (the syncs), the API user's zone
+    from /v2/whoami: the API exposes no company zone. Else (SAP MC's calls, answered from the
+    database, never from Khoros) the zone the last Plan sync learned, or the server's TIME_ZONE.
+    An unknown name is a bad payload for a sync (it stops before a day is counted wrong) and a
+    logged fallback to TIME_ZONE for a read.
+    """
+    from khoros import client as khoros_client
+
+    if client is not None:
+        name = settings.KHOROS_COMPANY_TIMEZONE or client.whoami().timezone
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise khoros_client.KhorosBadPayloadError(f"Unknown time zone {name!r}") from None
+    name = settings.KHOROS_COMPANY_TIMEZONE or (
+        Company.objects.filter(khoros_id=settings.KHOROS_COMPANY_ID)
+        .values_list("timezone", flat=True)
+        .first()
+    )
+    try:
+        return ZoneInfo(name or settings.TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("unknown company time zone %r; using %s", name, settings.TIME_ZONE)
+        return ZoneInfo(settings.TIME_ZONE)
