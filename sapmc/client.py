@@ -8,12 +8,18 @@ password never appears in a message, a repr or a log line.
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
+import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar, Unpack
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,11 +64,17 @@ __all__ = [
     "SapmcNotFoundError",
     "SapmcRateLimitedError",
     "SapmcRequestError",
+    "SapmcSuccessOutcomeUnknownError",
     "SapmcUnavailableError",
+    "SuccessImport",
+    "SuccessOutcome",
+    "SuccessRow",
     "client_from_settings",
     "odata_string",
     "parse_campaign",
     "parse_odata_datetime",
+    "success_batch_body",
+    "success_payload",
 ]
 
 logger = logging.getLogger("sapmc.client")
@@ -194,6 +206,188 @@ class CampaignListing:
         shown = "; ".join(self.problems[:5])
         more = len(self.problems) - 5
         return shown + (f"; and {more} more" if more > 0 else "")
+
+
+# Success import (API_MKT_CMPGN_SUCCESS_IMPORT_SRV): the rows and what SAP MC made of them -----
+
+SUCCESS_SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CMPGN_SUCCESS_IMPORT_SRV"
+SUCCESS_ENTITY_SET = "Successes"
+# SAP's EDMX of the service, shipped with the app (a copy of the contract file): the payload's
+# property list, types and neutral values come from it, not from a hand-kept list.
+SUCCESS_EDMX = Path(__file__).with_name("edmx") / "API_MKT_CMPGN_SUCCESS_IMPORT_SRV.xml"
+_EDM_NS = "{http://schemas.microsoft.com/ado/2008/09/edm}"
+_SAP_NS = "{http://www.sap.com/Protocols/SAPData}"
+_INTEGER_TYPES = frozenset({"Edm.Byte", "Edm.SByte", "Edm.Int16", "Edm.Int32", "Edm.Int64"})
+# OData V2 JSON writes these as strings ("12", "0.000"): a JSON number loses digits past 2**53.
+_STRING_NUMBER_TYPES = frozenset({"Edm.Int64", "Edm.Decimal"})
+
+
+@dataclass(frozen=True)
+class SuccessProperty:
+    """One property of SAP's Success entity type, with the facets the payload needs."""
+
+    name: str
+    edm: str
+    nullable: bool
+    max_length: int | None
+    scale: int | None
+    creatable: bool
+
+
+def _success_properties() -> tuple[SuccessProperty, ...]:
+    root = ET.fromstring(SUCCESS_EDMX.read_bytes())
+    node = next(n for n in root.iter(f"{_EDM_NS}EntityType") if n.get("Name") == "Success")
+    return tuple(
+        SuccessProperty(
+            name=p.get("Name", ""),
+            edm=p.get("Type", ""),
+            nullable=p.get("Nullable", "true") != "false",
+            max_length=int(p.get("MaxLength", "0")) or None,
+            scale=int(p.get("Scale", "0")) if p.get("Scale") else None,
+            creatable=p.get(f"{_SAP_NS}creatable", "true") != "false",
+        )
+        for p in node.findall(f"{_EDM_NS}Property")
+    )
+
+
+SUCCESS_PROPERTIES = _success_properties()
+
+
+def neutral_value(prop: SuccessProperty) -> Any:
+    """The value of a property the bridge does not fill: null where allowed, else SAP's empty."""
+    # SAP MC refuses a Success without its non-nullable properties: what the bridge does not
+    # know is sent as ABAP's initial value ("", 0, 0.000), which SAP MC reads as "not given".
+    if prop.nullable:
+        return None
+    if prop.edm == "Edm.String":
+        return ""
+    if prop.edm == "Edm.Decimal":
+        return f"{Decimal(0):.{prop.scale or 0}f}"
+    if prop.edm in _INTEGER_TYPES:
+        return "0" if prop.edm in _STRING_NUMBER_TYPES else 0
+    raise ValueError(f"no neutral value for {prop.name} ({prop.edm}): the bridge must fill it")
+
+
+@dataclass(frozen=True)
+class SuccessRow:
+    """One Success for SAP MC: one external campaign (a Khoros Plan) on one day.
+
+    Only what the bridge knows; every other property of the EDMX goes out with its neutral
+    value (see success_payload). Reach counts unique people: it is the Plan's reach of that day,
+    never a sum.
+    """
+
+    campaign_uuid: str  # SAP MC campaign
+    campaign_id: str
+    campaign_category: str
+    external_campaign_id: str  # the Plan UUID without hyphens, as SAP MC holds it
+    external_campaign_name: str
+    advertiser: str  # Khoros company id
+    advertiser_name: str
+    managing_party: str  # Khoros Initiative id
+    managing_party_name: str
+    day: date  # the calendar day the numbers belong to
+    timezone: str  # SAP time-zone code of that day (at most 6 characters: "UTC", "CET")
+    impressions: int
+    clicks: int
+    post_engagements: int
+    video_views: int
+    reach: int
+    communication_medium: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, date]:
+        """What identifies the row for the ledger: campaign, Plan and day."""
+        return (self.campaign_uuid, self.external_campaign_id, self.day)
+
+    def filled(self) -> dict[str, Any]:
+        """The properties the bridge fills, as OData V2 JSON values."""
+        iso = self.day.isocalendar()
+        midnight = datetime(self.day.year, self.day.month, self.day.day, tzinfo=UTC)
+        return {
+            "CampaignUUID": self.campaign_uuid,
+            "CampaignID": self.campaign_id,
+            "CampaignCategoryID": self.campaign_category,
+            "ExternalCampaignID": self.external_campaign_id,
+            "ExternalCampaignName": self.external_campaign_name,
+            "Advertiser": self.advertiser,
+            "AdvertiserName": self.advertiser_name,
+            "ExternalCmpgnManagingParty": self.managing_party,
+            "ExternalCmpgnManagingPartyName": self.managing_party_name,
+            "CommunicationMedium": self.communication_medium,
+            # An ABAP date exposed as Edm.DateTime: midnight UTC of the day (no time of day, no
+            # zone shift); the zone the day is meant in travels in SuccessDataDateTimeZone.
+            "SuccessDataDate": f"/Date({int((midnight - _EPOCH).total_seconds()) * 1000})/",
+            "SuccessDataDateTimeZone": self.timezone,
+            "YearWeek": f"{iso.year:04d}{iso.week:02d}",  # ISO week: 2026-01-01 is 202601
+            "YearMonth": f"{self.day.year:04d}{self.day.month:02d}",
+            "NumberOfImpressions": str(self.impressions),
+            "NumberOfClicks": str(self.clicks),
+            "NumberOfPostEngagements": str(self.post_engagements),
+            "NumberOfVideoViews": str(self.video_views),
+            "CampaignReach": str(self.reach),
+        }
+
+
+def success_payload(row: SuccessRow) -> dict[str, Any]:
+    """The JSON body of one Success create: every creatable EDMX property, in EDMX order."""
+    filled = row.filled()
+    unknown = set(filled) - {p.name for p in SUCCESS_PROPERTIES}
+    if unknown:  # a typo here would be refused by SAP MC for every row
+        raise ValueError(f"not properties of a Success: {sorted(unknown)}")
+    return {
+        p.name: filled[p.name] if p.name in filled else neutral_value(p)
+        for p in SUCCESS_PROPERTIES
+        if p.creatable
+    }
+
+
+@dataclass(frozen=True)
+class SuccessOutcome:
+    """What SAP MC made of one row: created (with the key it assigned) or refused."""
+
+    row: SuccessRow
+    created: bool
+    status: int
+    success_uuid: str | None = None  # CampaignSuccessUUID of a created row
+    field: str | None = None  # the property SAP MC named in its refusal, if any
+    message: str = ""
+    code: str = ""
+    details: tuple[tuple[str, str], ...] = ()  # every (property, message) SAP MC listed
+
+
+@dataclass
+class SuccessImport:
+    """The outcome of every row sent, in the order given."""
+
+    outcomes: list[SuccessOutcome]
+    batches: int = 0  # $batch requests that were answered
+
+    @property
+    def created(self) -> list[SuccessOutcome]:
+        return [o for o in self.outcomes if o.created]
+
+    @property
+    def refused(self) -> list[SuccessOutcome]:
+        return [o for o in self.outcomes if not o.created]
+
+
+class SapmcSuccessOutcomeUnknownError(SapmcBadPayloadError):
+    """Raise when a $batch was sent but its answer cannot tell what happened to each row.
+
+    SAP MC may have created some or all of them: never send them again without a check (a
+    second POST of the same Plan-day is stored as another row). Not retryable.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, rows: Sequence[SuccessRow], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.rows = tuple(rows)
+
+
+class _CsrfRefusedError(SapmcAuthError):
+    """403 "CSRF token validation failed": the token or its session expired; fetch again."""
 
 
 # Parsing ------------------------------------------------------------------------------------
@@ -418,6 +612,74 @@ def _odata_message(payload: object) -> str:
     return message if isinstance(message, str) else ""
 
 
+def success_batch_body(rows: Sequence[SuccessRow], boundary: str) -> bytes:
+    """The multipart/mixed body of a $batch creating rows, one change set per row."""
+    # One change set per row, not per Plan-day group or per batch: OData V2 makes a change set
+    # atomic, so one refused row fails its whole change set. Alone in its change set, a refused
+    # row fails only itself and every other row is still created. Nothing is lost by it: each
+    # row is a complete fact (one Plan, one day) that needs no other row to be true.
+    chunks: list[str] = []
+    for number, row in enumerate(rows, 1):
+        changeset = f"changeset_{uuid.uuid4()}"
+        body = json.dumps(success_payload(row), ensure_ascii=False)
+        chunks.append(
+            f"--{boundary}\r\n"
+            f"Content-Type: multipart/mixed; boundary={changeset}\r\n\r\n"
+            f"--{changeset}\r\n"
+            "Content-Type: application/http\r\n"
+            "Content-Transfer-Encoding: binary\r\n"
+            f"Content-ID: {number}\r\n\r\n"
+            f"POST {SUCCESS_ENTITY_SET} HTTP/1.1\r\n"
+            "Content-Type: application/json\r\n"
+            "Accept: application/json\r\n"
+            f"Content-Length: {len(body.encode())}\r\n\r\n"
+            f"{body}\r\n"
+            f"--{changeset}--\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n")
+    return "".join(chunks).encode()
+
+
+def _http_answer(raw: bytes) -> tuple[int, Any]:
+    """(status, decoded JSON body or None) of an application/http part of a $batch answer."""
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    status_line = head.split(b"\n", 1)[0].decode("latin-1")
+    found = re.fullmatch(r"HTTP/1\.[01] ([0-9]{3})(?: .*)?", status_line.strip())
+    if found is None:
+        raise ValueError(f"no HTTP status line in a part: {clean_text(status_line[:40])!r}")
+    payload: Any = None
+    if body.strip():
+        try:
+            payload = decode_json(body)
+        except (ValueError, RecursionError):
+            payload = None  # an error without a JSON body still has its status
+    return int(found[1]), payload
+
+
+def _batch_answers(content_type: str, content: bytes) -> list[tuple[int, Any]]:
+    """One (status, body) per change set (or lone request) of a $batch answer, in order."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + content
+    )
+    if not message.is_multipart():
+        raise ValueError("not a multipart document")
+    answers: list[tuple[int, Any]] = []
+    for part in message.iter_parts():  # type: ignore[attr-defined]
+        kind = part.get_content_type()
+        if kind == "multipart/mixed":
+            inner = list(part.iter_parts())
+            # Each change set holds one row, so it answers exactly one part.
+            if len(inner) != 1 or inner[0].get_content_type() != "application/http":
+                raise ValueError(f"a change set answered {len(inner)} parts, not 1")
+            answers.append(_http_answer(inner[0].get_payload(decode=True) or b""))
+        elif kind == "application/http":
+            # A failed change set is answered by its one failure, outside a change set.
+            answers.append(_http_answer(part.get_payload(decode=True) or b""))
+        else:
+            raise ValueError(f"unexpected part of type {kind}")
+    return answers
+
+
 # The client ---------------------------------------------------------------------------------
 
 
@@ -436,6 +698,7 @@ class SapmcClient(HttpClient):
         password: str,
         page_size: int = 100,
         timezone: str = "UTC",
+        success_batch_size: int = 100,
         **options: Unpack[TransportOptions],
     ) -> None:
         """Talk to SAP MC at base_url; `options` (timeouts, retries) go to HttpClient.
@@ -450,6 +713,8 @@ class SapmcClient(HttpClient):
             raise ValueError("user and password are required")
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if success_batch_size < 1:
+            raise ValueError("success_batch_size must be at least 1")
         try:
             self.timezone: tzinfo = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -462,6 +727,9 @@ class SapmcClient(HttpClient):
         self.base_url = self.service_url[: -len(SERVICE_PATH)]
         self.user = user
         self.page_size = page_size
+        self.success_service_url = self.base_url + SUCCESS_SERVICE_PATH
+        self.success_batch_size = success_batch_size
+        self._success_token: str | None = None
         self._session.auth = requests.auth.HTTPBasicAuth(user, password)
 
     def __repr__(self) -> str:
@@ -595,6 +863,182 @@ class SapmcClient(HttpClient):
                 "SAP MC answered without a CSRF token", status=response.status_code
             )
         return token
+
+    # --- Success import ------------------------------------------------------------------------
+
+    # https://api.sap.com/api/API_MKT_CMPGN_SUCCESS_IMPORT_SRV/overview (writes need a token)
+    # GET /sap/opu/odata/sap/API_MKT_CMPGN_SUCCESS_IMPORT_SRV/ with X-CSRF-Token: Fetch
+    def fetch_success_csrf_token(self) -> str:
+        """Fetch (and keep) a CSRF token of the success import; the session keeps its cookie."""
+        # SAP Gateway binds the token to the session its answer opens (SAP_SESSIONID_* cookie):
+        # the requests session stores that cookie and sends it with the $batch that follows.
+        url = f"{self.success_service_url}/?$format=json"
+        response = self._get(url, headers={"X-CSRF-Token": "Fetch"}, accept=self._accept_raw)
+        token = response.headers.get("X-CSRF-Token", "").strip()
+        if not token or token.lower() in ("required", "fetch"):
+            raise SapmcBadPayloadError(
+                "SAP MC answered without a CSRF token", status=response.status_code
+            )
+        self._success_token = token
+        return token
+
+    def import_successes(self, rows: Sequence[SuccessRow]) -> SuccessImport:
+        """Send every row (success_batch_size rows per $batch); the outcome of each, in order.
+
+        A failure of a whole request (SAP MC unreachable, 401, 500 ...) raises a SapmcError; the
+        rows of earlier batches were sent by then. A caller that records outcomes as they come
+        (the push ledger) uses iter_success_batches instead.
+        """
+        result = SuccessImport(outcomes=[])
+        for outcomes in self.iter_success_batches(rows):
+            result.outcomes.extend(outcomes)
+            result.batches += 1
+        return result
+
+    def iter_success_batches(self, rows: Sequence[SuccessRow]) -> Iterator[list[SuccessOutcome]]:
+        """Send the rows batch by batch, yielding each batch's outcomes before the next is sent."""
+        rows = list(rows)
+        for start in range(0, len(rows), self.success_batch_size):
+            yield self.send_success_batch(rows[start : start + self.success_batch_size])
+
+    # POST /sap/opu/odata/sap/API_MKT_CMPGN_SUCCESS_IMPORT_SRV/$batch (multipart/mixed)
+    def send_success_batch(self, rows: Sequence[SuccessRow]) -> list[SuccessOutcome]:
+        """Create rows in one $batch request; return one outcome per row, in order."""
+        rows = list(rows)
+        if not rows:
+            return []
+        if self._success_token is None:
+            self.fetch_success_csrf_token()
+        try:
+            return self._post_success_batch(rows)
+        except _CsrfRefusedError:
+            # The token lives as long as its SAP session (which times out when idle, or ends
+            # when SAP MC restarts): fetch a new one, once. Nothing was created by the refused
+            # request, so sending it again cannot create a row twice.
+            self.logger.info("SAP MC refused the CSRF token; fetching a new one")
+            self._success_token = None
+            self.fetch_success_csrf_token()
+            try:
+                return self._post_success_batch(rows)
+            except _CsrfRefusedError as exc:
+                raise SapmcAuthError(
+                    "SAP MC refused a freshly fetched CSRF token (HTTP 403): check that "
+                    f"{self.user} may use API_MKT_CMPGN_SUCCESS_IMPORT_SRV",
+                    status=exc.status,
+                    path=exc.path,
+                ) from None
+
+    def _post_success_batch(self, rows: list[SuccessRow]) -> list[SuccessOutcome]:
+        boundary = f"batch_{uuid.uuid4()}"
+        url = f"{self.success_service_url}/$batch"
+        path = urlsplit(url).path
+        headers = {
+            "Content-Type": f"multipart/mixed; boundary={boundary}",
+            "Accept": "multipart/mixed",
+            "X-CSRF-Token": self._success_token or "",
+        }
+        # POST is not idempotent: HttpClient retries it only when SAP MC cannot have acted
+        # (a connection that never opened, 429) and _may_retry adds a whole-request 503. Never
+        # after a timeout, a reset or a 500/502/504: the rows may exist by then, and a second
+        # POST would store them twice (SAP MC keeps every row it is sent).
+        return self._send(
+            "POST",
+            url,
+            path=path,
+            accept=lambda response: self._accept_success_batch(response, rows, path),
+            data=success_batch_body(rows, boundary),
+            headers=headers,
+            allow_redirects=False,
+        )
+
+    @staticmethod
+    def _may_retry(error: ClientError, status: int, idempotent: bool) -> bool:
+        # SAP MC answers a whole request with 503 only when it did not take it up (the ICM or
+        # Web Dispatcher finds no free work process, or the tenant is in maintenance): nothing
+        # was created, so a POST may go again after Retry-After. Failures inside a $batch come
+        # back under 202 and are outcomes of rows, never retried here.
+        if not idempotent and status == 503:
+            return True
+        return HttpClient._may_retry(error, status, idempotent)
+
+    def _accept_success_batch(
+        self, response: requests.Response, rows: list[SuccessRow], path: str
+    ) -> list[SuccessOutcome]:
+        status = response.status_code
+        if status == 403 and (
+            response.headers.get("X-CSRF-Token", "").lower() == "required"
+            or b"CSRF token validation failed" in response.content
+        ):
+            raise _CsrfRefusedError(
+                "SAP MC refused the CSRF token (HTTP 403)", status=status, path=path
+            )
+        if not 200 <= status < 300:
+            raise self._error_for(response, path)
+        content_type = response.headers.get("Content-Type", "")
+        if not content_type.lower().startswith("multipart/mixed"):
+            if looks_like_markup(response.content.decode("utf-8", "replace")):
+                raise self._logon_page(response)
+            raise SapmcSuccessOutcomeUnknownError(
+                f"SAP MC answered the $batch with {content_type or 'no content type'}, not "
+                "multipart/mixed: the rows' outcome is unknown",
+                rows=rows,
+                status=status,
+                path=path,
+            )
+        try:
+            parts = _batch_answers(content_type, response.content)
+        except ValueError as exc:
+            raise SapmcSuccessOutcomeUnknownError(
+                f"SAP MC's $batch answer cannot be read ({exc}): the rows' outcome is unknown",
+                rows=rows,
+                status=status,
+                path=path,
+            ) from None
+        if len(parts) != len(rows):
+            raise SapmcSuccessOutcomeUnknownError(
+                f"SAP MC answered {len(parts)} change sets for the {len(rows)} sent: the rows' "
+                "outcome is unknown",
+                rows=rows,
+                status=status,
+                path=path,
+            )
+        return [self._outcome(row, *part) for row, part in zip(rows, parts, strict=True)]
+
+    def _outcome(self, row: SuccessRow, status: int, payload: Any) -> SuccessOutcome:
+        if 200 <= status < 300:
+            entity = payload.get("d") if isinstance(payload, dict) else None
+            key = entity.get("CampaignSuccessUUID") if isinstance(entity, dict) else None
+            return SuccessOutcome(
+                row=row,
+                created=True,
+                status=status,
+                success_uuid=key.lower() if isinstance(key, str) else None,
+            )
+        details: list[tuple[str, str]] = []
+        code = ""
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(error, dict):
+            code = error.get("code") if isinstance(error.get("code"), str) else ""
+            inner = error.get("innererror")
+            found = inner.get("errordetails") if isinstance(inner, dict) else None
+            for detail in found if isinstance(found, list) else []:
+                if not isinstance(detail, dict):
+                    continue
+                ref = detail.get("propertyref") or detail.get("target") or ""
+                text = detail.get("message")
+                if isinstance(ref, str) and isinstance(text, str):
+                    details.append((ref.rsplit("/", 1)[-1], self._redact(clean_text(text))[:500]))
+        message = self._redact(clean_text(_odata_message(payload)))[:500]
+        named = next((name for name, _ in details if name), None)
+        return SuccessOutcome(
+            row=row,
+            created=False,
+            status=status,
+            field=named,
+            message=message or (details[0][1] if details else f"HTTP {status}"),
+            code=clean_text(code)[:80],
+            details=tuple(details),
+        )
 
     # --- Transport ---------------------------------------------------------------------------
 
@@ -736,6 +1180,7 @@ def client_from_settings() -> SapmcClient:
         password=password,
         page_size=int(getattr(settings, "SAPMC_PAGE_SIZE", 100)),
         timezone=getattr(settings, "SAPMC_TIMEZONE", "UTC"),
+        success_batch_size=int(getattr(settings, "SAPMC_SUCCESS_BATCH_SIZE", 100)),
         # SAPMC_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS
         **client_settings("SAPMC"),
     )

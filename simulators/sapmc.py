@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -33,6 +34,21 @@ from simulators.base import (
 from simulators.faults import Fault, ModeSpec, mode_spec
 from simulators.khoros_data import KhorosData
 from simulators.sapmc_data import Campaign, Reference, SapmcData
+from simulators.sapmc_success import (
+    REFUSED_ROW,
+    SUCCESS_ENTITY_SET,
+    SUCCESS_KEY,
+    SUCCESS_SERVICE_PATH,
+    BatchError,
+    PartResponse,
+    Problem,
+    batch_answer,
+    created_success,
+    gateway_error,
+    parse_batch,
+    success_metadata_xml,
+    validate_success,
+)
 
 SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV"
 NAMESPACE = "API_MKT_CAMPAIGN_SRV"
@@ -42,7 +58,22 @@ HTML = "text/html; charset=utf-8"
 REALM = "SAP NetWeaver Application Server"
 DEFAULT_PAGE_SIZE = 50
 
-SAPMC_ROUTES: tuple[str, ...] = ("service", "metadata", "campaigns", "campaign", "references")
+# The success import (API_MKT_CMPGN_SUCCESS_IMPORT_SRV) has routes of its own: faults can aim at
+# its service root (the CSRF fetch), its $metadata, a single POST of Successes or a $batch.
+SUCCESS_ROUTES: tuple[str, ...] = (
+    "success_service",
+    "success_metadata",
+    "successes",
+    "success_batch",
+)
+SAPMC_ROUTES: tuple[str, ...] = (
+    "service",
+    "metadata",
+    "campaigns",
+    "campaign",
+    "references",
+    *SUCCESS_ROUTES,
+)
 LIST_ROUTES: tuple[str, ...] = ("campaigns", "references")
 _ENTITY_ROUTES = ("campaigns", "campaign", "references")
 _CAMPAIGN_ROUTES = ("campaigns", "campaign")
@@ -75,7 +106,15 @@ SAPMC_MODES: dict[str, ModeSpec] = {
     "date_offset_variant": mode_spec("modify", _CAMPAIGN_ROUTES),
     "guids_upper": mode_spec("modify", _ENTITY_ROUTES),
     "extra_fields": mode_spec("modify", _ENTITY_ROUTES),
+    # SAP MC refuses the Success rows of one external campaign (a row-level business check):
+    # `property` (default ExternalCampaignID) and `message` shape the Gateway error.
+    "refuse_row": mode_spec(
+        "modify", ("successes", "success_batch"), "external_campaign_id", "property", "message"
+    ),
 }
+# SAP Gateway's session cookie (SAP_SESSIONID_<system>_<client>): a CSRF token is valid only
+# together with the session it was fetched in.
+SESSION_COOKIE = "SAP_SESSIONID_SIM_100"
 _EXTRA_FIELDS: dict[str, Any] = {"YY1_CampaignPriority_MKT": "HIGH", "CampaignTargetGroup": None}
 
 
@@ -592,6 +631,39 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         self.password = password
         self.page_size = page_size
         self.csrf_token = secrets.token_urlsafe(18)
+        self._sessions: set[str] = set()  # the session ids handed out with a CSRF token
+        self._successes: list[dict[str, Any]] = []  # Success rows created, oldest first
+
+    # Python API for tests: the success import ----------------------------------------------
+
+    @property
+    def successes(self) -> list[dict[str, Any]]:
+        """Copy of every Success row created (as received, with its assigned key), oldest first."""
+        with self._lock:
+            return [dict(row) for row in self._successes]
+
+    def clear_successes(self) -> None:
+        with self._lock:
+            self._successes.clear()
+
+    def expire_sessions(self) -> None:
+        """End every session: the next write answers 403 until a token is fetched again."""
+        with self._lock:
+            self._sessions.clear()
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._successes.clear()
+            self._sessions.clear()
+
+    def _control(self, method: str, path: str, body: bytes) -> Response:
+        if path == "/_sim/successes" and method == "GET":
+            return self._control_json({"successes": self.successes})
+        if path == "/_sim/successes" and method == "DELETE":
+            self.clear_successes()
+            return self._control_json({"successes": []})
+        return super()._control(method, path, body)
 
     # Python API for tests ------------------------------------------------------------------
 
@@ -645,18 +717,23 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         query = dict(pairs)
         user, authorised = self._check_auth(environ.get("HTTP_AUTHORIZATION"))
         route, args, subpath = self._match(path)
+        success_route = _success_route(path)
         entry = self._log_request(
             environ,
             method=method,
             path=path,
             query=query,
-            route=route.name if route else None,
+            route=route.name if route else success_route,
             user=user,  # the user name only: the password never reaches the log
             csrf_fetch=environ.get("HTTP_X_CSRF_TOKEN", "").strip().lower() == "fetch",
         )
 
         if not authorised:
             return self._send(self._unauthorized(), start_response, entry)
+        if path == SUCCESS_SERVICE_PATH or path.startswith(SUCCESS_SERVICE_PATH + "/"):
+            return self._serve_success(
+                environ, method, path, query, pairs, body, success_route, entry, start_response
+            )
         if method in _WRITE_METHODS:
             return self._send(self._write(environ), start_response, entry)
         if method not in ("GET", "HEAD"):
@@ -703,6 +780,33 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         fetch = call.environ.get("HTTP_X_CSRF_TOKEN", "").strip().lower() == "fetch"
         if fetch and response.status < 400:
             response.headers.append(("X-CSRF-Token", self.csrf_token))
+            if self._session_of(call.environ) is None:
+                session = secrets.token_hex(16)
+                with self._lock:
+                    self._sessions.add(session)
+                cookie = f"{SESSION_COOKIE}={session}; path=/; HttpOnly"
+                response.headers.append(("Set-Cookie", cookie))
+                response.headers.append(("Set-Cookie", "sap-usercontext=sap-client=100; path=/"))
+        return response
+
+    def _session_of(self, environ: dict[str, Any]) -> str | None:
+        """The live SAP session the request's cookie names, or None."""
+        try:
+            cookies = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+        except CookieError:
+            return None
+        morsel = cookies.get(SESSION_COOKIE)
+        with self._lock:
+            return morsel.value if morsel is not None and morsel.value in self._sessions else None
+
+    def _csrf_refusal(self, environ: dict[str, Any]) -> Response | None:
+        """403 unless the request carries the token and the session it was fetched in."""
+        sent = environ.get("HTTP_X_CSRF_TOKEN", "")
+        good = hmac.compare_digest(sent.encode(), self.csrf_token.encode())
+        if good and self._session_of(environ) is not None:
+            return None
+        response = Response(403, b"CSRF token validation failed", "text/plain; charset=utf-8")
+        response.headers.append(("X-CSRF-Token", "Required"))
         return response
 
     def _match(self, path: str) -> tuple[_Route | None, dict[str, str], str]:
@@ -747,11 +851,8 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         return response
 
     def _write(self, environ: dict[str, Any]) -> Response:
-        sent = environ.get("HTTP_X_CSRF_TOKEN", "")
-        if not hmac.compare_digest(sent.encode(), self.csrf_token.encode()):
-            response = Response(403, b"CSRF token validation failed", "text/plain; charset=utf-8")
-            response.headers.append(("X-CSRF-Token", "Required"))
-            return response
+        if refusal := self._csrf_refusal(environ):
+            return refusal
         # The CSRF check passed: that is all a test of the token needs. Writes are not simulated.
         return odata_error(501, "/IWBEP/CM_MGW_RT/000", "The simulator is read-only")
 
@@ -767,6 +868,163 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         if response.content_type and response.content_type.startswith("application/json"):
             response.headers.append(("DataServiceVersion", "2.0"))
         return super()._send(response, start_response, entry)
+
+    # The success import (API_MKT_CMPGN_SUCCESS_IMPORT_SRV) ----------------------------------
+
+    def _serve_success(
+        self,
+        environ: dict[str, Any],
+        method: str,
+        path: str,
+        query: dict[str, str],
+        pairs: list[tuple[str, str]],
+        body: bytes,
+        name: str | None,
+        entry: dict[str, Any],
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        if name is None:
+            segment = path[len(SUCCESS_SERVICE_PATH) + 1 :]
+            message = f"Resource not found for segment '{segment}'"
+            return self._send(
+                odata_error(404, "/IWBEP/CM_MGW_RT/021", message), start_response, entry
+            )
+        applied = self._take_faults(name, None, entry)
+        call = _Call(
+            environ=environ, query=query, args={}, faults=applied, pairs=pairs, subpath=name
+        )
+
+        def handle() -> Response:
+            return self._handle_success(name, method, call, body)
+
+        return self._respond(call, handle, start_response, entry)
+
+    def _handle_success(self, name: str, method: str, call: _Call, body: bytes) -> Response:
+        reading = method in ("GET", "HEAD")
+        if name in ("success_service", "success_metadata") and not reading:
+            return odata_error(405, "/IWFND/CM_BEC/026", f"Method {method} is not allowed")
+        if name == "success_metadata":
+            return self._handle(_METADATA_ROUTE, call)
+        if name == "success_service":
+            return self._handle(_SUCCESS_SERVICE_ROUTE, call)
+        if reading:
+            # POST only: SAP's data provider implements no read of Successes.
+            message = "Method 'SUCCESSES_GET_ENTITYSET' not implemented in data provider class"
+            return odata_error(501, "/IWBEP/CM_MGW_RT/000", message)
+        if method != "POST":
+            return odata_error(405, "/IWFND/CM_BEC/026", f"Method {method} is not allowed")
+        if refusal := self._csrf_refusal(call.environ):
+            return refusal
+        if name == "successes":
+            part = self._create_success(call, call.environ.get("CONTENT_TYPE", ""), body)
+            if part.row is not None:
+                with self._lock:
+                    self._successes.append(part.row)
+            response = Response(part.status, _json_body(part.payload), JSON)
+            response.headers.extend(part.headers)
+            return response
+        return self._success_batch(call, body)
+
+    def _success_service(self, call: _Call) -> Response:
+        wanted = call.query.get("$format")
+        if wanted is None and "json" not in call.environ.get("HTTP_ACCEPT", "").lower():
+            base = self._base_url(call.environ) + SUCCESS_SERVICE_PATH
+            collection = (
+                f'<app:collection href="{SUCCESS_ENTITY_SET}">'
+                f"<atom:title>{SUCCESS_ENTITY_SET}</atom:title></app:collection>"
+            )
+            document = (
+                '<?xml version="1.0" encoding="utf-8"?>'
+                f'<app:service xml:base="{base}/" xmlns:app="http://www.w3.org/2007/app" '
+                'xmlns:atom="http://www.w3.org/2005/Atom">'
+                f"<app:workspace><atom:title>Data</atom:title>{collection}</app:workspace>"
+                "</app:service>"
+            )
+            return Response(200, document.encode(), XML)
+        if problem := self._format_problem(call):
+            return problem
+        return Response(200, _json_body({"d": {"EntitySets": [SUCCESS_ENTITY_SET]}}), JSON)
+
+    def _success_metadata(self, call: _Call) -> Response:
+        return Response(200, success_metadata_xml().encode(), XML)
+
+    def _create_success(self, call: _Call, content_type: str, body: bytes) -> PartResponse:
+        """Validate one Success create and store it; the answer as a batch part would carry it."""
+        if "json" not in content_type.lower():
+            problem = Problem("", "Send the Success as application/json", "/IWBEP/CM_MGW_RT/023")
+            return PartResponse(415, gateway_error([problem]))
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            problem = Problem("", "The request body is not valid JSON", "/IWBEP/CM_MGW_RT/022")
+            return PartResponse(400, gateway_error([problem]))
+        if isinstance(payload, dict) and set(payload) == {"d"} and isinstance(payload["d"], dict):
+            payload = payload["d"]  # the verbose envelope some clients send
+        problems = validate_success(payload)
+        if not problems and (fault := call.mod("refuse_row")):
+            wanted = fault.params.get("external_campaign_id")
+            if wanted is None or payload.get("ExternalCampaignID") == wanted:
+                prop = str(fault.params.get("property", "ExternalCampaignID"))
+                message = str(
+                    fault.params.get(
+                        "message",
+                        f"External campaign {payload.get('ExternalCampaignID')} is not assigned "
+                        f"to campaign {payload.get('CampaignID')}",
+                    )
+                )
+                problems = [Problem(prop, message, REFUSED_ROW)]
+        if problems:
+            return PartResponse(400, gateway_error(problems))
+        key = str(uuid.uuid4())
+        row = {k: v for k, v in payload.items() if k not in ("__metadata", SUCCESS_KEY)}
+        row = {SUCCESS_KEY: key, **row}
+        service_url = self._base_url(call.environ) + SUCCESS_SERVICE_PATH
+        entity = created_success(payload, key, service_url)
+        location = f"{service_url}/{SUCCESS_ENTITY_SET}(guid'{key}')"
+        return PartResponse(201, {"d": entity}, [("Location", location)], row=row)
+
+    def _success_batch(self, call: _Call, body: bytes) -> Response:
+        try:
+            items = parse_batch(call.environ.get("CONTENT_TYPE", ""), body)
+        except BatchError as exc:
+            return odata_error(400, "/IWBEP/CM_MGW_RT/022", str(exc))
+        answers: list[tuple[bool, list[PartResponse]]] = []
+        for item in items:
+            responses: list[PartResponse] = []
+            failed: PartResponse | None = None
+            for request in item.requests:
+                if request.method != "POST" or request.target.split("?")[0] != SUCCESS_ENTITY_SET:
+                    problem = Problem(
+                        "",
+                        f"{request.method} {request.target[:60]} is not served: Successes "
+                        "takes POST only",
+                        "/IWBEP/CM_MGW_RT/000",
+                    )
+                    part = PartResponse(405, gateway_error([problem]))
+                elif not item.changeset:
+                    problem = Problem(
+                        "", "A create must be inside a change set", "/IWBEP/CM_MGW_RT/022"
+                    )
+                    part = PartResponse(400, gateway_error([problem]))
+                else:
+                    part = self._create_success(
+                        call, request.headers.get("content-type", ""), request.body
+                    )
+                part.content_id = request.content_id
+                responses.append(part)
+                if part.status >= 400:
+                    failed = part
+                    break  # SAP Gateway stops a change set at its first failure
+            if failed is not None:
+                # A change set is atomic: nothing of it is stored, and its answer is the one
+                # failure, as a lone part (OData V2 batch processing, 2.2.7.2).
+                answers.append((False, [failed]))
+                continue
+            with self._lock:
+                self._successes.extend(r.row for r in responses if r.row is not None)
+            answers.append((item.changeset, responses))
+        content_type, payload = batch_answer(answers, lambda: f"batch_{uuid.uuid4()}")
+        return Response(202, payload, content_type)
 
     # Replacing faults ------------------------------------------------------------------------
 
@@ -1106,6 +1364,19 @@ def _count_option(query: Mapping[str, str], name: str) -> int | None:
     return int(raw)
 
 
+def _success_route(path: str) -> str | None:
+    """The route name of a path of the success import service, or None."""
+    if not (path == SUCCESS_SERVICE_PATH or path.startswith(SUCCESS_SERVICE_PATH + "/")):
+        return None
+    subpath = path[len(SUCCESS_SERVICE_PATH) :].strip("/")
+    return {
+        "": "success_service",
+        "$metadata": "success_metadata",
+        SUCCESS_ENTITY_SET: "successes",
+        "$batch": "success_batch",
+    }.get(subpath)
+
+
 _ROUTES: tuple[_Route, ...] = (
     _Route(re.compile(r""), "service", SapmcSimulator._service),
     _Route(re.compile(r"\$metadata"), "metadata", SapmcSimulator._metadata),
@@ -1168,6 +1439,12 @@ def build_app(args: argparse.Namespace) -> SapmcSimulator:
         timezone=args.sap_timezone,
     )
     return SapmcSimulator(data, user=args.user, password=args.password, page_size=args.page_size)
+
+
+_METADATA_ROUTE = _Route(
+    re.compile(r"\$metadata"), "success_metadata", SapmcSimulator._success_metadata
+)
+_SUCCESS_SERVICE_ROUTE = _Route(re.compile(r""), "success_service", SapmcSimulator._success_service)
 
 
 def describe(base_url: str) -> str:

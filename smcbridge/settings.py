@@ -262,6 +262,8 @@ SAPMC_RETRY_BUDGET_SECONDS = env_float(
 # Campaigns per OData page ($top) asked of SAP MC.
 SAPMC_PAGE_SIZE = env_int("SAPMC_PAGE_SIZE", 100, minimum=1)
 SAPMC_SYNC_MINUTES = env_int("SAPMC_SYNC_MINUTES", 60, minimum=1)
+# Success rows per $batch request to API_MKT_CMPGN_SUCCESS_IMPORT_SRV (one change set per row).
+SAPMC_SUCCESS_BATCH_SIZE = env_int("SAPMC_SUCCESS_BATCH_SIZE", 100, minimum=1)
 # SAP MC's calls to the bridge (/sapmc/extcamp/v1/): its communication user. An empty password
 # means a demo password under DEBUG and every call refused otherwise; the API decides that when
 # a call comes in, so the app boots without it.

@@ -7,7 +7,7 @@ plus the common ones; what it reads back must be what the seeded tenant holds.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,11 @@ import requests
 from pyodata.exceptions import HttpError
 from pyodata.v2.model import MetadataBuilder
 
+from campaigns.sapmc import SuccessRow, success_payload
 from simulators.khoros_data import KhorosData
 from simulators.sapmc import SERVICE_PATH, SapmcSimulator, _midnight
 from simulators.sapmc_data import KHOROS_CATEGORY, OTHER_CATEGORY, SapmcData
+from simulators.sapmc_success import SUCCESS_SERVICE_PATH
 from simulators.server import RunningServer, start_in_thread
 
 USER, PASSWORD = "MKT_COMM_USER", "pw-pyodata-7a1c"
@@ -244,3 +246,75 @@ def test_csrf_token_fetch_by_get_and_head_lets_a_pyodata_write_through(
     )
     fetches = [(e["method"], e["csrf_fetch"]) for e in sim.requests if e["route"] == "service"]
     assert fetches == [(method, True)]
+
+
+# The success import (API_MKT_CMPGN_SUCCESS_IMPORT_SRV) ---------------------------------------
+
+SUCCESS_CONTRACT = CONTRACT.with_name("API_MKT_CMPGN_SUCCESS_IMPORT_SRV.xml")
+
+
+@pytest.fixture
+def success_service(server: tuple[SapmcSimulator, RunningServer], session: requests.Session) -> Any:
+    return pyodata.Client(server[1].base_url + SUCCESS_SERVICE_PATH + "/", session)
+
+
+def test_pyodata_reads_the_same_success_model_as_sap_s_edmx(success_service: Any) -> None:
+    contract = MetadataBuilder(SUCCESS_CONTRACT.read_bytes()).build()
+    served, expected = (
+        success_service.schema.entity_type("Success"),
+        contract.entity_type("Success"),
+    )
+
+    def shape(entity_type: Any) -> Any:
+        return [
+            (p.name, p.typ.name, p.max_length, p.nullable, p.precision, p.scale, p.creatable)
+            for p in entity_type.proprties()
+        ]
+
+    assert shape(served) == shape(expected) and len(shape(served)) == 76
+    assert [k.name for k in served.key_proprties] == ["CampaignSuccessUUID"]
+    assert [s.name for s in success_service.schema.entity_sets] == ["Successes"]
+
+
+def test_pyodata_creates_a_success_after_fetching_the_csrf_token(
+    success_service: Any, session: requests.Session, sim: SapmcSimulator
+) -> None:
+    # The bridge's own payload, sent by SAP's client: pyodata converts each value by the
+    # served $metadata (the day as /Date(ms)/) and POSTs it to Successes.
+    row = SuccessRow(
+        campaign_uuid=KHOROS_CAMPAIGNS[0].uuid,
+        campaign_id=KHOROS_CAMPAIGNS[0].campaign_id,
+        campaign_category=KHOROS_CATEGORY,
+        external_campaign_id="c" * 32,
+        external_campaign_name="Plan C",
+        advertiser="389",
+        advertiser_name="Acme",
+        managing_party="7",
+        managing_party_name="Initiative 7",
+        day=date(2026, 3, 2),
+        timezone="UTC",
+        impressions=5400,
+        clicks=87,
+        post_engagements=40,
+        video_views=12,
+        reach=3100,
+    )
+    values = success_payload(row)
+    values["SuccessDataDate"] = datetime(2026, 3, 2, tzinfo=UTC)
+    request = success_service.entity_sets.Successes.create_entity().set(**values)
+    with pytest.raises(HttpError) as refused:
+        request.execute()
+    assert refused.value.response.status_code == 403
+    assert refused.value.response.text == "CSRF token validation failed"
+
+    # What pyodata's documentation asks of its user: fetch the token on the service root (the
+    # session keeps SAP's session cookie) and send it with every write.
+    fetched = session.head(success_service.url, headers={"X-CSRF-Token": "Fetch"}, timeout=5)
+    session.headers["X-CSRF-Token"] = fetched.headers["X-CSRF-Token"]
+    created = success_service.entity_sets.Successes.create_entity().set(**values).execute()
+    assert created.NumberOfClicks == 87 and created.CampaignReach == 3100
+    assert created.SuccessDataDate == datetime(2026, 3, 2, tzinfo=UTC)
+    [stored] = sim.successes
+    assert created.CampaignSuccessUUID == stored["CampaignSuccessUUID"]
+    assert stored["SuccessDataDate"] == "/Date(1772409600000)/"
+    assert stored["ExternalCampaignID"] == "c" * 32 and stored["NumberOfClicks"] == "87"

@@ -32,6 +32,7 @@ def test_time_zone_must_be_an_iana_name():
 def test_defaults_are_a_realistic_category_and_utc():
     assert settings.SAPMC_CAMPAIGN_CATEGORY == "Z01"
     assert settings.SAPMC_TIMEZONE == "UTC"
+    assert settings.SAPMC_SUCCESS_BATCH_SIZE == 100
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,8 @@ def test_defaults_are_a_realistic_category_and_utc():
     [
         ("SAPMC_CAMPAIGN_CATEGORY", "KHOROS", "SAPMC_CAMPAIGN_CATEGORY must be at most 3"),
         ("SAPMC_TIMEZONE", "Europe/Berlinn", "SAPMC_TIMEZONE must be an IANA time zone name"),
+        ("SAPMC_SUCCESS_BATCH_SIZE", "0", "SAPMC_SUCCESS_BATCH_SIZE must be at least 1"),
+        ("SAPMC_SUCCESS_BATCH_SIZE", "many", "SAPMC_SUCCESS_BATCH_SIZE must be a whole number"),
     ],
 )
 def test_the_app_refuses_to_start_with_a_bad_sapmc_setting(name, value, message):

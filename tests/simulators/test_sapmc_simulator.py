@@ -489,9 +489,21 @@ def test_csrf_fetch_hands_out_the_token_that_writes_need(live: Live) -> None:
     url = f"{live.service}/Campaigns"
     refused = requests.post(url, auth=AUTH, json={}, timeout=5)
     assert refused.status_code == 403 and refused.headers["X-CSRF-Token"] == "Required"
-    accepted = requests.post(url, auth=AUTH, json={}, headers={"X-CSRF-Token": token}, timeout=5)
+    # The token is bound to the SAP session its fetch opened (SAP Gateway's behaviour): without
+    # that session's cookie it is refused; with it the write passes the check.
+    alone = requests.post(url, auth=AUTH, json={}, headers={"X-CSRF-Token": token}, timeout=5)
+    assert alone.status_code == 403 and alone.text == "CSRF token validation failed"
+    session_cookie = fetched.cookies["SAP_SESSIONID_SIM_100"]
+    accepted = requests.post(
+        url,
+        auth=AUTH,
+        json={},
+        headers={"X-CSRF-Token": token},
+        cookies={"SAP_SESSIONID_SIM_100": session_cookie},
+        timeout=5,
+    )
     assert accepted.status_code == 501
-    assert [e["csrf_fetch"] for e in live.sim.requests] == [True, False, True, False, False]
+    assert [e["csrf_fetch"] for e in live.sim.requests] == [True, False, True, False, False, False]
 
 
 # Faults -------------------------------------------------------------------------------------

@@ -1,0 +1,271 @@
+"""The SAP MC client's success import against the simulator over real loopback HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.cookiejar
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import requests
+
+from campaigns import sapmc
+from campaigns.sapmc import (
+    SUCCESS_PROPERTIES,
+    SapmcAuthError,
+    SapmcClient,
+    SapmcUnavailableError,
+    SuccessRow,
+    client_from_settings,
+    success_batch_body,
+    success_payload,
+)
+from simulators.sapmc import SapmcSimulator
+from simulators.sapmc_success import SUCCESS_SERVICE_PATH, parse_batch, validate_success
+from simulators.server import start_in_thread
+from tests.http_helpers import Live, serving, unused_port
+
+USER = "MKT_SUCCESS_USER"
+PASSWORD = "pw-success-41ab-SECRET"
+CONTRACT = (
+    Path(__file__).parents[1] / "contracts" / "sapmc" / "API_MKT_CMPGN_SUCCESS_IMPORT_SRV.xml"
+)
+
+Sapmc = Live[SapmcSimulator, SapmcClient]
+
+
+def row(plan: int, day: date = date(2026, 3, 2), **changes: object) -> SuccessRow:
+    base = SuccessRow(
+        campaign_uuid="6f1d2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b",
+        campaign_id="1000001",
+        campaign_category="Z01",
+        external_campaign_id=f"{plan:032x}",
+        external_campaign_name=f"Plan {plan} – Frühling",
+        advertiser="389",
+        advertiser_name="Acme",
+        managing_party="17",
+        managing_party_name="Spring Initiative",
+        day=day,
+        timezone="CET",
+        impressions=1000 + plan,
+        clicks=10 + plan,
+        post_engagements=5,
+        video_views=3,
+        reach=700 + plan,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Sapmc]:
+    sim = SapmcSimulator(user=USER, password=PASSWORD)
+    options = {"user": USER, "password": PASSWORD, "timeout": (2.0, 2.0), "max_retries": 2}
+    with serving(sim, SapmcClient, **options) as live:
+        yield live
+
+
+@pytest.fixture
+def env(served: Sapmc) -> Sapmc:
+    return served.fresh()
+
+
+def test_the_app_ships_sap_s_edmx_of_the_success_import() -> None:
+    assert sapmc.SUCCESS_EDMX.read_bytes() == CONTRACT.read_bytes()
+    assert len(SUCCESS_PROPERTIES) == 76
+
+
+def test_payload_fills_every_creatable_property_from_the_edmx_with_neutral_values() -> None:
+    payload = success_payload(row(1, day=date(2026, 1, 1)))
+    assert list(payload) == [p.name for p in SUCCESS_PROPERTIES if p.creatable]
+    assert "CampaignSuccessUUID" not in payload and len(payload) == 75
+    assert payload["SuccessDataDate"] == "/Date(1767225600000)/"  # 2026-01-01T00:00Z
+    assert payload["YearWeek"] == "202601" and payload["YearMonth"] == "202601"
+    assert payload["NumberOfClicks"] == "11" and payload["CampaignReach"] == "701"
+    # What the bridge does not know: SAP's initial values, typed per the EDMX.
+    assert payload["NumberOfPageLikes"] == "0"  # Edm.Int64: a string in V2 JSON
+    assert payload["CampaignContent"] == 0  # Edm.Int32
+    assert payload["AgeRangeLowerLimit"] == 0  # Edm.Byte
+    assert payload["AdServingSpendAmount"] == "0.000"  # Decimal(32,3)
+    assert payload["CampaignReachInPercent"] == "0.00"  # Decimal(5,2)
+    assert payload["NrOfMultiTchAttrCnvrsns"] == "0.000000000"  # Decimal(19,9)
+    assert payload["GenderFreeText"] == "" and payload["AdServingSpendAmtCrcyISOCode"] == ""
+    # ... and what the simulator (SAP's rules from the same EDMX) accepts.
+    assert validate_success(payload) == []
+    # 2025-12-29 belongs to ISO week 1 of 2026.
+    assert success_payload(row(1, day=date(2025, 12, 29)))["YearWeek"] == "202601"
+
+
+def test_batch_body_puts_every_row_in_a_change_set_of_its_own() -> None:
+    body = success_batch_body([row(1), row(2), row(3)], "batch_x")
+    items = parse_batch("multipart/mixed; boundary=batch_x", body)
+    assert [(i.changeset, len(i.requests)) for i in items] == [(True, 1)] * 3
+    assert {(r.method, r.target) for i in items for r in i.requests} == {("POST", "Successes")}
+
+
+def test_a_batch_of_rows_is_created_and_read_back_exactly(env: Sapmc) -> None:
+    rows = [row(n, day=date(2026, 3, d)) for n in (1, 2) for d in (1, 2, 3)]
+    with env.client(success_batch_size=4) as client:
+        result = client.import_successes(rows)
+    assert result.batches == 2
+    assert [o.created for o in result.outcomes] == [True] * 6
+    assert [o.row for o in result.outcomes] == rows
+    stored = env.sim.successes
+    assert [s["CampaignSuccessUUID"] for s in stored] == [o.success_uuid for o in result.outcomes]
+    assert [{k: v for k, v in s.items() if k != "CampaignSuccessUUID"} for s in stored] == [
+        success_payload(r) for r in rows
+    ]
+    # Over HTTP too, through the simulator's read-back endpoint.
+    read_back = requests.get(env.server.base_url + "/_sim/successes", timeout=5).json()
+    assert read_back["successes"] == stored
+    routes = [e["route"] for e in env.sim.requests]
+    assert routes == ["success_service", "success_batch", "success_batch"]
+    assert env.sim.requests[0]["csrf_fetch"] is True
+
+
+def test_one_refused_row_fails_alone_and_names_the_field(env: Sapmc) -> None:
+    rows = [row(1), row(2), row(3)]
+    env.sim.add_fault(
+        "success_batch",
+        "refuse_row",
+        external_campaign_id=rows[1].external_campaign_id,
+        property="NumberOfClicks",
+        message="Clicks exceed impressions",
+    )
+    with env.client() as client:
+        outcomes = client.send_success_batch(rows)
+    assert [o.created for o in outcomes] == [True, False, True]
+    refused = outcomes[1]
+    assert refused.row == rows[1] and refused.status == 400
+    assert refused.field == "NumberOfClicks" and refused.message == "Clicks exceed impressions"
+    assert refused.code == "CUAN_CAMPAIGN_SUCCESS/001"
+    assert refused.details == (("NumberOfClicks", "Clicks exceed impressions"),)
+    stored = [s["ExternalCampaignID"] for s in env.sim.successes]
+    assert stored == [rows[0].external_campaign_id, rows[2].external_campaign_id]
+
+
+def test_a_row_sap_refuses_by_the_edmx_names_the_property(env: Sapmc) -> None:
+    too_long = row(2, external_campaign_name="N" * 256, timezone="Europe/Berlin")
+    with env.client() as client:
+        outcomes = client.send_success_batch([row(1), too_long])
+    assert [o.created for o in outcomes] == [True, False]
+    assert outcomes[1].field == "ExternalCampaignName"
+    assert "at most 255" in outcomes[1].message
+    assert [name for name, _ in outcomes[1].details] == [
+        "ExternalCampaignName",
+        "SuccessDataDateTimeZone",
+    ]
+    assert len(env.sim.successes) == 1
+
+
+def test_sap_unreachable_raises_the_typed_unavailable_error(env: Sapmc) -> None:
+    unreachable = env.client(base_url=f"http://127.0.0.1:{unused_port()}", max_retries=1)
+    with unreachable as client, pytest.raises(SapmcUnavailableError) as failed:
+        client.import_successes([row(1)])
+    assert failed.value.retryable and "did not answer" in str(failed.value)
+    assert PASSWORD not in str(failed.value)
+
+
+def test_connection_refused_on_the_post_is_retried_as_nothing_was_sent(env: Sapmc) -> None:
+    # The token comes from a live server; the batch then meets a closed port: the POST never
+    # left, so trying again is safe, and it is tried as often as the policy allows.
+    port = unused_port()
+    with env.client(max_retries=2) as client:
+        client.fetch_success_csrf_token()
+        client.success_service_url = f"http://127.0.0.1:{port}{SUCCESS_SERVICE_PATH}"
+        with pytest.raises(SapmcUnavailableError) as failed:
+            client.send_success_batch([row(1)])
+        assert client.stats.retries == 2
+    assert "gave up after 3 attempts" in str(failed.value) and failed.value.method == "POST"
+
+
+def test_a_503_with_nothing_created_is_retried_after_retry_after(env: Sapmc) -> None:
+    env.sim.add_fault("success_batch", "http_503", retry_after=3)
+    with env.client() as client:
+        outcomes = client.send_success_batch([row(1), row(2)])
+    assert [o.created for o in outcomes] == [True, True]
+    assert env.sleep.delays == [3.0]
+    assert len(env.sim.successes) == 2
+    assert [e["status"] for e in env.logged("success_batch")] == [503, 202]
+
+
+@pytest.mark.parametrize("mode", ["http_500", "http_502", "http_504", "connection_reset"])
+def test_a_failure_after_the_post_may_have_acted_is_not_retried(env: Sapmc, mode: str) -> None:
+    env.sim.add_fault("success_batch", mode)
+    with env.client() as client, pytest.raises(SapmcUnavailableError):
+        client.send_success_batch([row(1)])
+    assert len(env.logged("success_batch")) == 1 and env.sleep.delays == []
+
+
+def test_a_read_timeout_on_the_post_is_not_retried(env: Sapmc) -> None:
+    env.sim.add_fault("success_batch", "slow_headers", seconds=1.5)
+    with env.client(timeout=(2.0, 0.5)) as client, pytest.raises(SapmcUnavailableError):
+        client.send_success_batch([row(1)])
+    assert len(env.logged("success_batch")) == 1
+
+
+def test_a_429_is_retried(env: Sapmc) -> None:
+    env.sim.add_fault("success_batch", "rate_limit", retry_after=2)
+    with env.client() as client:
+        assert [o.created for o in client.send_success_batch([row(1)])] == [True]
+    assert env.sleep.delays == [2.0] and len(env.sim.successes) == 1
+
+
+def test_the_csrf_token_is_fetched_again_once_on_403(env: Sapmc) -> None:
+    with env.client() as client:
+        first = client.fetch_success_csrf_token()
+        env.sim.expire_sessions()  # SAP's session timed out: the token is no longer valid
+        outcomes = client.send_success_batch([row(1)])
+        assert client._success_token == first  # the simulator's token, from a new session
+    assert [o.created for o in outcomes] == [True]
+    log = [(e["route"], e["status"]) for e in env.sim.requests]
+    assert log == [
+        ("success_service", 200),
+        ("success_batch", 403),
+        ("success_service", 200),
+        ("success_batch", 202),
+    ]
+    assert len(env.sim.successes) == 1
+
+
+def test_a_second_csrf_refusal_is_an_auth_error(env: Sapmc) -> None:
+    with env.client() as client:
+        # A session that keeps no cookie: every token fetched is refused with the write.
+        client._session.cookies.set_policy(_NoCookies())
+        with pytest.raises(SapmcAuthError) as failed:
+            client.send_success_batch([row(1)])
+    assert "freshly fetched CSRF token" in str(failed.value) and failed.value.status == 403
+    routes = [e["route"] for e in env.sim.requests]
+    assert routes == ["success_service", "success_batch", "success_service", "success_batch"]
+    assert env.sim.successes == []
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Refuse every cookie: the session a token belongs to never comes back."""
+
+    def set_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+
+def test_batch_size_comes_from_settings(settings: object) -> None:
+    settings.SAPMC_SUCCESS_BATCH_SIZE = 7  # type: ignore[attr-defined]
+    with client_from_settings() as client:
+        assert client.success_batch_size == 7
+
+
+def test_success_batch_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="success_batch_size"):
+        SapmcClient(base_url="http://sap.example", user="u", password="p", success_batch_size=0)
+
+
+def test_rows_are_created_over_a_live_server_started_here() -> None:
+    # A second simulator instance: rows are kept per server, and reset() forgets them.
+    sim = SapmcSimulator(user=USER, password=PASSWORD)
+    with start_in_thread(sim) as server:
+        client = SapmcClient(base_url=server.base_url, user=USER, password=PASSWORD)
+        with client:
+            client.import_successes([row(9)])
+        assert len(sim.successes) == 1
+        sim.reset()
+        assert sim.successes == []
