@@ -17,7 +17,7 @@ import requests
 from pyodata.exceptions import HttpError
 from pyodata.v2.model import MetadataBuilder
 
-from campaigns.sapmc import SuccessRow, success_payload
+from sapmc.client import SuccessRow, success_payload
 from simulators.khoros_data import KhorosData
 from simulators.sapmc import SERVICE_PATH, SapmcSimulator, _midnight
 from simulators.sapmc_data import KHOROS_CATEGORY, OTHER_CATEGORY, SapmcData

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from campaigns import sapmc
-from campaigns.sapmc import (
+from sapmc import client as sapmc
+from sapmc.client import (
     SUCCESS_PROPERTIES,
     SapmcAuthError,
     SapmcClient,
