@@ -38,6 +38,14 @@
   document.addEventListener("htmx:afterSettle", function () {
     var remembered = pending;
     pending = null;
+    // A question (assign anyway? adopt SAP MC's side?) takes the focus: it is what comes next.
+    var question = document.getElementById("confirm-yes");
+    if (question && visible(question)) {
+      question.focus({ preventScroll: true });
+      var box = question.getBoundingClientRect();
+      if (box.top < 0 || box.bottom > window.innerHeight) question.scrollIntoView({ block: "center" });
+      return;
+    }
     if (!remembered) return;
     var active = document.activeElement;
     if (!active || active === document.body || active.id !== remembered.id) {

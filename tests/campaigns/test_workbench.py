@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Assignment, AuditEvent, ExternalCampaign
+from campaigns.models import Assignment, AuditEvent, CampaignReference, ExternalCampaign
 from khoros.models import Initiative, Plan
 from tests.campaigns.conftest import make_campaign, make_plan
 
@@ -121,10 +121,15 @@ def test_manager_posting_a_plan_outside_the_grant_gets_403_and_nothing_changes(c
 def test_bulk_assign_several_plans_at_once(client, world):
     client.force_login(world.admin)
     summer = world.campaigns[1]
+    plans = [world.plans[0].pk, world.plans[1].pk, world.plans[2].pk]
+    # Two of them run in March and April, outside the summer campaign: asked first (issue 11).
+    response = post(client, "workbench-assign", {"campaign": summer.pk, "plans": plans})
+    assert "Assign these Plans to “Summer 2026”?" in response.content.decode()
+    assert not Assignment.objects.exists()
     response = post(
         client,
         "workbench-assign",
-        {"campaign": summer.pk, "plans": [world.plans[0].pk, world.plans[1].pk, world.plans[2].pk]},
+        {"campaign": summer.pk, "plans": plans, "confirmed": "selection"},
     )
     assert "and" in response.content.decode() or "Assigned" in response.content.decode()
     assert Assignment.objects.filter(campaign=summer).count() == 3
@@ -245,15 +250,17 @@ def test_suggestions_rank_by_overlap_and_name(client, world):
 
 
 def test_drift_decision_is_for_admins_only(client, world):
-    client.force_login(world.maria)
-    assert (
-        post(
-            client,
-            "workbench-drift",
-            {"campaign": world.campaigns[0].pk, "decision": "keep_bridge"},
-        ).status_code
-        == 403
+    # Issue 11: managers decide drift for their own Initiatives' Plans, sync admins for all.
+    spring = world.campaigns[0]
+    CampaignReference.objects.create(
+        campaign=spring, external_campaign_id=world.plans[2].khoros_id.hex, plan=world.plans[2]
     )
+    client.force_login(world.maria)
+    data = {"campaign": spring.pk, "drift": f"keep:{world.plans[2].pk}"}
+    assert post(client, "workbench-drift", data).status_code == 403
+    response = post(client, "workbench-drift", {"campaign": spring.pk, "decision": "keep_bridge"})
+    assert "Nothing to keep" in response.content.decode()
+    assert not AuditEvent.objects.exists()
     client.force_login(world.admin)
     response = post(
         client, "workbench-drift", {"campaign": world.campaigns[0].pk, "decision": "keep_bridge"}
@@ -349,8 +356,11 @@ def test_an_htmx_action_answers_with_the_workbench_url_of_its_state(client, worl
     assert (
         response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}&plans={world.plans[1].pk}"
     )
+    # (Summer teaser runs in June, outside the spring campaign: confirmed, see issue 11.)
     response = post(
-        client, "workbench-assign", {"campaign": spring.pk, "plans": [world.plans[1].pk]}
+        client,
+        "workbench-assign",
+        {"campaign": spring.pk, "plans": [world.plans[1].pk], "confirmed": "selection"},
     )
     assert response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}"
 
