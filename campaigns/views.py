@@ -115,8 +115,22 @@ def audit(request: HttpRequest) -> HttpResponse:
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    # Adoptions of SAP MC's side on this page that were undone already (one query).
+    adoptions = [e.pk for e in page if e.action == AuditEvent.Action.DRIFT_ADOPT_SAP]
+    undone = (
+        {
+            undo.before.get("undoes")
+            for undo in AuditEvent.objects.filter(action=AuditEvent.Action.DRIFT_UNDO).filter(
+                before__undoes__in=adoptions
+            )
+        }
+        if adoptions
+        else set()
+    )
     return render(
-        request, "campaigns/audit.html", {"form": form, "page": page, "query": query.urlencode()}
+        request,
+        "campaigns/audit.html",
+        {"form": form, "page": page, "query": query.urlencode(), "undone": undone},
     )
 
 

@@ -462,6 +462,9 @@ def workbench_undo(request: HttpRequest) -> HttpResponse:
     try:
         undo = services.drift_undo(event=event, acting_user=request.user)
     except services.AssignmentError as exc:
+        if request.POST.get("next") == "audit":
+            messages.error(request, str(exc))
+            return redirect("audit")
         return _after_action(request, state, Feedback(error=str(exc)))
     count = len(undo.after["plans"])
     feedback = Feedback(
