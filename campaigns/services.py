@@ -306,6 +306,7 @@ class AdoptPlanChange:
     plan: Plan
     from_campaign: ExternalCampaign | None
     to_campaign: ExternalCampaign
+    note: str = ""  # the note of the assignment it replaces
 
 
 def drift_adopt_preview(
@@ -317,7 +318,12 @@ def drift_adopt_preview(
         _check_drift_access(acting_user, plans)
     drift = campaign_drift(campaign=campaign, user=acting_user)
     return [
-        AdoptPlanChange(item.plan, item.bridge_campaign, item.adopt_target)
+        AdoptPlanChange(
+            item.plan,
+            item.bridge_campaign,
+            item.adopt_target,
+            getattr(getattr(item.plan, "assignment", None), "note", ""),
+        )
         for item in _chosen(drift.adoptable, plans)
     ]
 
@@ -352,6 +358,8 @@ def drift_adopt_sap(
             audit=False,
         )
         old, new = _plan_change(change.plan, change.from_campaign, change.to_campaign)
+        if change.from_campaign is not None:
+            old["note"] = change.note  # undo puts the person's note back too
         before.append(old)
         after.append(new)
     if not changes:
@@ -417,8 +425,8 @@ def drift_undo(*, event: AuditEvent, acting_user: AbstractBaseUser) -> AuditEven
         )
         if old["campaign"] and target is None:
             raise AssignmentError(f"Campaign “{old['campaign_name']}” is no longer mirrored.")
-        restores.append((plan, current, target))
-    for plan, current, target in restores:
+        restores.append((plan, current, target, str(old.get("note") or "")))
+    for plan, current, target, note in restores:
         if target is None:
             assignment_delete(
                 campaign=current.campaign, plan=plan, acting_user=acting_user, audit=False
@@ -428,7 +436,7 @@ def drift_undo(*, event: AuditEvent, acting_user: AbstractBaseUser) -> AuditEven
                 plan=plan,
                 to_campaign=target,
                 acting_user=acting_user,
-                note="Undone: back from SAP MC's side",
+                note=note,
                 audit=False,
             )
     count = len(restores)

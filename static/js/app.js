@@ -40,6 +40,11 @@
     pending = null;
     // A question (assign anyway? adopt SAP MC's side?) takes the focus: it is what comes next.
     var question = document.getElementById("confirm-yes");
+    // Right after an adoption, its Undo is the one thing a person may want next.
+    if (!question && remembered && document.getElementById("undo-adopt") &&
+        !document.getElementById(remembered.id)) {
+      question = document.getElementById("undo-adopt");
+    }
     if (question && visible(question)) {
       question.focus({ preventScroll: true });
       var box = question.getBoundingClientRect();
