@@ -4,6 +4,9 @@
 
   var FOCUSABLE = "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea";
   var pending = null;
+  // The control that led to a question (Assign, Adopt): answering it (or Cancel) brings the
+  // focus back where that control was, as if no question had been asked.
+  var asked = null;
 
   function visible(el) {
     return el && !el.disabled && el.getClientRects().length > 0;
@@ -21,6 +24,11 @@
     }
     if (!acting || !acting.id || !target.contains(acting)) {
       pending = null;
+      return;
+    }
+    if ((acting.id === "confirm-yes" || acting.id === "confirm-cancel") && asked) {
+      pending = asked;
+      asked = null;
       return;
     }
     var all = Array.prototype.filter.call(target.querySelectorAll(FOCUSABLE), function (el) {
@@ -46,6 +54,7 @@
       question = document.getElementById("undo-adopt");
     }
     if (question && visible(question)) {
+      if (question.id === "confirm-yes") asked = remembered;
       question.focus({ preventScroll: true });
       var box = question.getBoundingClientRect();
       if (box.top < 0 || box.bottom > window.innerHeight) question.scrollIntoView({ block: "center" });

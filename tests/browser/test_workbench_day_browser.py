@@ -164,6 +164,9 @@ def test_a_selection_survives_plan_pages_and_is_counted(live_server, world, page
     screenshot(page, "workbench-selection-1280")
 
     page.get_by_role("button", name="Assign selected to “Summer 2026”").click()
+    # Issue 11: "Spring Sale social" runs in March, outside the campaign: asked first, and the
+    # question keeps the selection (the Plans on page 1 included).
+    page.get_by_role("alertdialog").get_by_role("button", name="Assign anyway").click()
     page.get_by_text("to “Summer 2026”.").first.wait_for()
     assert set(Assignment.objects.filter(campaign=summer).values_list("plan__name", flat=True)) == {
         "Spring Sale social",
@@ -204,6 +207,12 @@ def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, w
     )
     first, second = plans[0], plans[1]
     page.locator(f"#assign-{first.pk}").focus()
+    page.keyboard.press("Enter")
+    # Issue 11: a March Plan for a June campaign is asked about first; the question has the
+    # focus, Enter answers it, and the focus then goes on as if no question had been asked.
+    page.get_by_role("alertdialog").wait_for()
+    htmx_settled(page)
+    assert page.evaluate("document.activeElement.id") == "confirm-yes"
     page.keyboard.press("Enter")
     page.get_by_text(f"Assigned “{first.name}” to “Zeta 19”.").wait_for()
     htmx_settled(page)
