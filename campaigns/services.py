@@ -306,7 +306,6 @@ class AdoptPlanChange:
     plan: Plan
     from_campaign: ExternalCampaign | None
     to_campaign: ExternalCampaign
-    note: str = ""  # the note of the assignment it replaces
 
 
 def drift_adopt_preview(
@@ -318,12 +317,7 @@ def drift_adopt_preview(
         _check_drift_access(acting_user, plans)
     drift = campaign_drift(campaign=campaign, user=acting_user)
     return [
-        AdoptPlanChange(
-            item.plan,
-            item.bridge_campaign,
-            item.adopt_target,
-            getattr(getattr(item.plan, "assignment", None), "note", ""),
-        )
+        AdoptPlanChange(item.plan, item.bridge_campaign, item.adopt_target)
         for item in _chosen(drift.adoptable, plans)
     ]
 
@@ -348,7 +342,14 @@ def drift_adopt_sap(
     _check_drift_access(acting_user, [c.plan for c in changes])
     before: list[dict[str, object]] = []
     after: list[dict[str, object]] = []
+    done = []
     for change in changes:
+        # Judged again under the Plan's row lock: what the preview read may have changed since,
+        # and the audit row must hold what was really replaced (undo puts exactly that back).
+        current = Assignment.objects.select_for_update().filter(plan=change.plan).first()
+        from_campaign = current.campaign if current is not None else None
+        if from_campaign is not None and from_campaign.pk == change.to_campaign.pk:
+            continue
         # Through the assignment services (their checks and row locks), audited once below.
         assignment_move(
             plan=change.plan,
@@ -357,11 +358,13 @@ def drift_adopt_sap(
             note="Adopted from SAP MC",
             audit=False,
         )
-        old, new = _plan_change(change.plan, change.from_campaign, change.to_campaign)
-        if change.from_campaign is not None:
-            old["note"] = change.note  # undo puts the person's note back too
+        old, new = _plan_change(change.plan, from_campaign, change.to_campaign)
+        if current is not None:
+            old["note"] = current.note  # undo puts the person's note back too
         before.append(old)
         after.append(new)
+        done.append(AdoptPlanChange(change.plan, from_campaign, change.to_campaign))
+    changes = done
     if not changes:
         return None
     # The Plans now agree with SAP MC; an old "keep" no longer means anything.

@@ -155,7 +155,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign": campaign,
         "assigned": assigned,
         "hidden_assigned": hidden,
-        "drift": campaigns_selectors.campaign_drift(campaign=campaign),
+        "drift": campaigns_selectors.campaign_drift(campaign=campaign, user=request.user),
         "state": state_of(campaign.start, campaign.end, timezone.localdate()),
         "kpis": kpis,
         "charts": charts if kpis.days else [],

@@ -328,3 +328,60 @@ def test_audit_page_offers_undo_of_an_adoption_once(client, world):
     body = client.get(reverse("audit")).content.decode()
     assert f'name="event" value="{adoption.pk}"' not in body
     assert "undone" in body
+
+
+def test_assign_question_over_htmx_keeps_the_workbench_url(client, world):
+    client.force_login(world.maria)
+    spring, teaser = world.campaigns[0], world.plans[1]
+    response = client.post(
+        reverse("workbench-assign"),
+        {"campaign": spring.pk, "plan_one": teaser.pk, "p-q": "summer"},
+        headers=HTMX,
+    )
+    assert response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}&p-q=summer"
+    body = response.content.decode()
+    assert body.lstrip().startswith('<form id="workbench"')
+    assert "Assign this Plan to “Spring Sale 2026”?" in body and 'id="confirm-yes"' in body
+    assert not Assignment.objects.exists()
+
+
+def test_another_initiative_asks_first_too(client, world):
+    spring = world.campaigns[0]
+    _ref(spring, world.plans[2], party=world.initiatives[1].khoros_id)  # Brand 1's campaign
+    client.force_login(world.maria)
+    body = client.post(
+        reverse("workbench-assign"), {"campaign": spring.pk, "plan_one": world.plans[0].pk}
+    ).content.decode()
+    assert "This Plan is of Initiative “Brand 0”, not of the campaign&#x27;s own" in body
+    assert not Assignment.objects.exists()
+
+
+def test_calendar_and_campaign_page_mark_only_decidable_drift(client, world):
+    from campaigns.calendar import CalendarFilters, calendar_build, period_for
+
+    spring, summer = world.campaigns[:2]
+    services.assignment_create(campaign=spring, plan=world.plans[0], acting_user=world.admin)
+    _ref(summer, world.plans[1])
+
+    cal = calendar_build(
+        user=world.admin,
+        period=period_for("year", date(2026, 1, 1)),
+        filters=CalendarFilters(),
+        page_number=1,
+    )
+    marks = {row.campaign.name: row.bar.marks for row in cal.rows}
+    assert "drift" not in marks["Spring Sale 2026"]  # pending: expected, calm
+    assert "drift" in marks["Summer 2026"]
+    client.force_login(world.maria)
+    body = client.get(reverse("campaign", args=[spring.pk])).content.decode()
+    assert "1 Plan assigned here is not in SAP MC yet" in body
+    body = client.get(reverse("campaign", args=[summer.pk])).content.decode()
+    assert "differ from the references SAP MC holds" in body
+    services.drift_keep_bridge(campaign=summer, acting_user=world.maria)
+    cal = calendar_build(
+        user=world.admin,
+        period=period_for("year", date(2026, 1, 1)),
+        filters=CalendarFilters(),
+        page_number=1,
+    )
+    assert "drift" not in {r.campaign.name: r.bar.marks for r in cal.rows}["Summer 2026"]
