@@ -18,7 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns import services
-from campaigns.models import Assignment, AuditEvent
+from campaigns.models import Assignment, AuditEvent, CampaignReference
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -197,4 +197,37 @@ def test_unassign_then_move_at_once_end_assigned_with_both_changes_audited(
     assert list(AuditEvent.objects.order_by("pk").values_list("action", "campaign_id")) == [
         (AuditEvent.Action.ASSIGNMENT_DELETE, spring.pk),
         (AuditEvent.Action.ASSIGNMENT_CREATE, summer.pk),
+    ]
+
+
+def test_two_undos_of_one_adoption_at_once_write_one_undo_row(live_server, world, monkeypatch):
+    """Issue 11: the adoption's audit row is locked while it is undone, so a second undo at the
+    same moment finds it undone and changes nothing."""
+    plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    Assignment.objects.create(plan=plan, campaign=summer, assigned_at=timezone.now())
+    CampaignReference.objects.create(
+        campaign=spring, external_campaign_id=plan.khoros_id.hex, plan=plan
+    )
+    adoption = services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+    maria = _session(live_server.url, world.maria)
+    alex = _session(live_server.url, world.admin)
+    hold = _hold_first(monkeypatch, AuditEvent.Action.DRIFT_UNDO)
+    entered = _entered(monkeypatch, "drift_undo")
+    data = {"event": adoption.pk, "campaign": spring.pk}
+
+    answers = _run_both(
+        live_server,
+        (maria, f"{live_server.url}/workbench/undo/", data),
+        (alex, f"{live_server.url}/workbench/undo/", data),
+        hold,
+        entered,
+    )
+
+    assert answers["first"].status_code == 200 and answers["second"].status_code == 200
+    assert "Undone: 1 Plan back where they were." in answers["first"].text
+    assert "already undone" in answers["second"].text
+    assert Assignment.objects.get(plan=plan).campaign == summer
+    assert list(AuditEvent.objects.order_by("pk").values_list("action", "actor_name")) == [
+        (AuditEvent.Action.DRIFT_ADOPT_SAP, "alex"),
+        (AuditEvent.Action.DRIFT_UNDO, "maria"),
     ]
