@@ -219,7 +219,7 @@ def _assign_confirmation(
         for reason in warnings.get(plan.pk, []):
             reasons.append(reason if len(plans) == 1 else f"“{plan.name}”: {reason}")
     many = len(warnings) > 1
-    verb = "Assign"
+    verb = "Move" if action == "workbench-move" else "Assign"
     return Confirmation(
         title=f"{verb} {'these Plans' if many else 'this Plan'} to “{campaign.name}”?",
         reasons=reasons,
@@ -325,11 +325,24 @@ def workbench_move(request: HttpRequest) -> HttpResponse:
     """Move a Plan that feeds another campaign to this one."""
     _require_workbench(request)
     state = _state(request.POST)
-    form = MoveForm(request.POST)
+    data = request.POST.copy()
+    # "Move anyway" of the question sends the Plan under its own name: confirmed.
+    confirmed = bool(data.get("move_confirmed"))
+    if confirmed:
+        data["plan"] = data["move_confirmed"]
+    form = MoveForm(data)
     if not form.is_valid():
         return _after_action(request, state, Feedback(error=_form_error(form)))
     campaign = get_object_or_404(ExternalCampaign, pk=form.cleaned_data["campaign"])
-    plan = get_object_or_404(visible_plans(request.user), pk=form.cleaned_data["plan"])
+    plan = get_object_or_404(
+        visible_plans(request.user).select_related("initiative"), pk=form.cleaned_data["plan"]
+    )
+    if not confirmed:
+        confirmation = _assign_confirmation(
+            campaign, [plan], "move_confirmed", str(plan.pk), "workbench-move"
+        )
+        if confirmation is not None:
+            return _confirm(request, state, confirmation)
     try:
         services.assignment_move(
             plan=plan,

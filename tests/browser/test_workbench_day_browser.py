@@ -46,6 +46,8 @@ def test_after_every_action_the_address_is_the_screen_and_reload_shows_it(live_s
     page.goto(f"{live_server.url}/workbench/?campaign={summer.pk}")
     htmx_settled(page)
     page.get_by_role("button", name="Move Spring Sale social here from Spring Sale 2026").click()
+    # Issue 11: a March Plan for the summer campaign: asked first.
+    page.get_by_role("alertdialog").get_by_role("button", name="Move anyway").click()
     page.get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
     _assert_state_url(page, summer.pk)
     page.reload()
@@ -242,6 +244,10 @@ def test_move_is_offered_where_a_plan_feeds_another_campaign(live_server, world,
     row = page.locator("#plan-list li", has_text="Spring Sale social")
     assert "feeds Spring Sale 2026" in row.inner_text()
     row.get_by_role("button", name="Move Spring Sale social here from Spring Sale 2026").click()
+    question = page.get_by_role("alertdialog")
+    assert "outside the campaign's 1 Jun–31 Aug" in question.inner_text()
+    assert not AuditEvent.objects.exists()
+    question.get_by_role("button", name="Move anyway").click()
     page.get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
     assert Assignment.objects.get(plan=world.plans[0]).campaign == summer
     assert AuditEvent.objects.get().action == AuditEvent.Action.ASSIGNMENT_MOVE

@@ -116,6 +116,8 @@ def _run_both(live_server, first, second, hold, entered):
 
 def test_move_and_unassign_at_once_keep_the_move_and_audit_only_it(live_server, world, monkeypatch):
     plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    # A March Plan moved to the summer campaign: the move is confirmed (issue 11).
+    moved = {"move_confirmed": plan.pk}
     Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
     maria = _session(live_server.url, world.maria)
     alex = _session(live_server.url, world.admin)
@@ -124,7 +126,7 @@ def test_move_and_unassign_at_once_keep_the_move_and_audit_only_it(live_server, 
 
     answers = _run_both(
         live_server,
-        (maria, f"{live_server.url}/workbench/move/", {"campaign": summer.pk, "plan": plan.pk}),
+        (maria, f"{live_server.url}/workbench/move/", {"campaign": summer.pk, **moved}),
         (alex, f"{live_server.url}/workbench/unassign/", {"campaign": spring.pk, "plan": plan.pk}),
         hold,
         entered,
@@ -175,6 +177,8 @@ def test_unassign_then_move_at_once_end_assigned_with_both_changes_audited(
     live_server, world, monkeypatch
 ):
     plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    # A March Plan moved to the summer campaign: the move is confirmed (issue 11).
+    moved = {"move_confirmed": plan.pk}
     Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
     maria = _session(live_server.url, world.maria)
     alex = _session(live_server.url, world.admin)
@@ -184,7 +188,7 @@ def test_unassign_then_move_at_once_end_assigned_with_both_changes_audited(
     answers = _run_both(
         live_server,
         (alex, f"{live_server.url}/workbench/unassign/", {"campaign": spring.pk, "plan": plan.pk}),
-        (maria, f"{live_server.url}/workbench/move/", {"campaign": summer.pk, "plan": plan.pk}),
+        (maria, f"{live_server.url}/workbench/move/", {"campaign": summer.pk, **moved}),
         hold,
         entered,
     )

@@ -146,7 +146,11 @@ def test_conflict_is_explained_and_offers_a_move(client, world):
     body = response.content.decode()
     assert "already feeds campaign “Spring Sale 2026”" in body
     assert "Move it to this campaign" in body
+    # Issue 11: the March Plan runs outside the summer campaign: the move asks first.
     response = post(client, "workbench-move", {"campaign": summer.pk, "plan": plan.pk})
+    assert "Move this Plan to “Summer 2026”?" in response.content.decode()
+    assert Assignment.objects.get(plan=plan).campaign == spring
+    response = post(client, "workbench-move", {"campaign": summer.pk, "move_confirmed": plan.pk})
     assert "Moved “Spring Sale social” to “Summer 2026”." in response.content.decode()
     assert Assignment.objects.get(plan=plan).campaign == summer
 
