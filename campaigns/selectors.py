@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
 from campaigns.models import Assignment, AuditEvent, CampaignReference, ExternalCampaign
-from khoros.models import Plan, PlanKpi
+from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import KPI_COLUMNS, plan_kpi_totals
 
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -326,6 +326,7 @@ def assignment_warnings(
     reason): its days fall outside the campaign's, or it is of another Initiative than the
     campaign's own (SAP MC's managing parties of its references; none known, none judged)."""
     warnings: dict[int, list[str]] = {}
+    own_names = None
     for plan in plans:
         reasons = []
         if None not in (campaign.start, campaign.end, plan.start_day, plan.end_day) and (
@@ -338,13 +339,23 @@ def assignment_warnings(
                 f"outside the campaign's {_range_label(campaign.start, campaign.end, with_year)}."
             )
         if managing_parties and plan.initiative.khoros_id not in managing_parties:
+            if own_names is None:
+                own_names = _initiative_names(managing_parties)
             reasons.append(
                 f"This Plan is of Initiative “{plan.initiative.name}”, not of the campaign's "
-                f"own ({', '.join(sorted(managing_parties))} in SAP MC)."
+                f"own ({own_names})."
             )
         if reasons:
             warnings[plan.pk] = reasons
     return warnings
+
+
+def _initiative_names(khoros_ids: set[str]) -> str:
+    """“Name” for each mirrored Initiative of these Khoros ids, the bare id for any other."""
+    names = dict(
+        Initiative.objects.filter(khoros_id__in=sorted(khoros_ids)).values_list("khoros_id", "name")
+    )
+    return ", ".join(f"“{names[k]}”" if k in names else k for k in sorted(khoros_ids))
 
 
 def campaign_managing_parties(*, campaign: ExternalCampaign) -> set[str]:
