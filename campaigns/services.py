@@ -294,6 +294,12 @@ def _check_drift_access(acting_user: AbstractBaseUser, plans: Iterable[Plan]) ->
             )
 
 
+def _lock_plans(plans: Iterable[Plan]) -> None:
+    """Lock these Plans' rows (in key order, so two deciders never deadlock): a second decision
+    on the same Plans waits, then judges what the first one left, and writes nothing twice."""
+    list(Plan.objects.select_for_update().filter(pk__in=[p.pk for p in plans]).order_by("pk"))
+
+
 def _chosen(items: list[DriftItem], plans: Iterable[Plan] | None) -> list[DriftItem]:
     if plans is None:
         return items
@@ -338,7 +344,9 @@ def drift_adopt_sap(
     """
     if campaign.removed_at is not None:
         raise AssignmentError(f"Campaign “{campaign.name}” was removed in SAP MC.")
+    plans = list(plans) if plans is not None else None
     changes = drift_adopt_preview(campaign=campaign, acting_user=acting_user, plans=plans)
+    _lock_plans(c.plan for c in changes)
     _check_drift_access(acting_user, [c.plan for c in changes])
     before: list[dict[str, object]] = []
     after: list[dict[str, object]] = []
@@ -470,8 +478,11 @@ def drift_keep_bridge(
     plans = list(plans) if plans is not None else None
     if plans is not None:
         _check_drift_access(acting_user, plans)
-    drift = campaign_drift(campaign=campaign, user=acting_user)
-    items = _chosen(drift.open, plans)
+    items = _chosen(campaign_drift(campaign=campaign, user=acting_user).open, plans)
+    if items:
+        # Judged again once the Plans are locked: a keep made meanwhile is not made twice.
+        _lock_plans(i.plan for i in items)
+        items = _chosen(campaign_drift(campaign=campaign, user=acting_user).open, plans)
     _check_drift_access(acting_user, [i.plan for i in items])
     if not items:
         return None

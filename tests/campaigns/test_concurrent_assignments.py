@@ -235,3 +235,34 @@ def test_two_undos_of_one_adoption_at_once_write_one_undo_row(live_server, world
         (AuditEvent.Action.DRIFT_ADOPT_SAP, "alex"),
         (AuditEvent.Action.DRIFT_UNDO, "maria"),
     ]
+
+
+def test_two_keeps_at_once_write_one_audit_row(live_server, world, monkeypatch):
+    """Issue 11: a keep locks its Plans and judges again, so the same keep twice at once is
+    recorded once; the second one finds nothing open."""
+    plan, spring = world.plans[0], world.campaigns[0]
+    CampaignReference.objects.create(
+        campaign=spring, external_campaign_id=plan.khoros_id.hex, plan=plan
+    )
+    maria = _session(live_server.url, world.maria)
+    alex = _session(live_server.url, world.admin)
+    hold = _hold_first(monkeypatch, AuditEvent.Action.DRIFT_KEEP_BRIDGE)
+    entered = _entered(monkeypatch, "drift_keep_bridge")
+    data = {"campaign": spring.pk, "drift": f"keep:{plan.pk}"}
+
+    answers = _run_both(
+        live_server,
+        (maria, f"{live_server.url}/workbench/drift/", data),
+        (alex, f"{live_server.url}/workbench/drift/", data),
+        hold,
+        entered,
+    )
+
+    assert answers["first"].status_code == 200 and answers["second"].status_code == 200
+    assert "Kept the bridge’s side" in answers["first"].text.replace("&#x27;", "’").replace(
+        "'", "’"
+    )
+    assert "Nothing to keep" in answers["second"].text
+    assert list(AuditEvent.objects.values_list("action", "actor_name")) == [
+        (AuditEvent.Action.DRIFT_KEEP_BRIDGE, "maria")
+    ]
