@@ -390,3 +390,39 @@ def test_status_and_initiative_selects_refresh_the_workbench(client, world):
     assert 'name="c-status" class="wb-filter"' in body
     assert 'name="p-initiative" class="wb-filter"' in body
     assert "change from:.wb-filter" in body
+
+
+def test_drift_and_own_initiative_suggestions_add_no_query_at_scale(
+    client, world, at_scale, django_assert_num_queries
+):
+    """Issue 11: a selected campaign with SAP MC references (pending, SAP-only and conflicting
+    Plans, keep decisions) costs the same fixed number of queries as one without."""
+    from campaigns.models import CampaignReference, DriftDecision
+
+    selected = at_scale[0]
+    assigned = list(Assignment.objects.filter(campaign=selected).select_related("plan")[:5])
+    others = list(Plan.objects.filter(assignment__isnull=True, removed_at__isnull=True)[:200])
+    refs = [
+        CampaignReference(
+            campaign=campaign,
+            external_campaign_id=plan.khoros_id.hex,
+            plan=plan,
+            managing_party="2003",  # the "Scale 3" Initiative
+        )
+        for campaign, plan in [(selected, p) for p in others[:100]]
+        + [(at_scale[1], a.plan) for a in assigned]
+        + [(at_scale[2 + i % 40], p) for i, p in enumerate(others[100:])]
+    ]
+    CampaignReference.objects.bulk_create(refs)
+    DriftDecision.objects.create(
+        plan=others[0], sap_campaigns=[selected.pk], decided_at=timezone.now()
+    )
+    client.force_login(world.admin)
+    with django_assert_num_queries(16):
+        response = client.get(reverse("workbench"), {"campaign": selected.pk, "cpage": 1})
+    drift = response.context["drift"]
+    assert len(drift.pending) == len(
+        Assignment.objects.filter(campaign=selected).exclude(plan__in=[a.plan for a in assigned])
+    )
+    assert len(drift.conflicts) == 5 and len(drift.sap_only) == 99 and len(drift.kept) == 1
+    assert all(s.own_initiative for s in response.context["suggestions"][:1])
