@@ -115,10 +115,36 @@ class MoveForm(forms.Form):
 
 
 class DriftForm(forms.Form):
+    """A drift decision: `drift` is the button pressed, "<action>:<plan pk or all>".
+
+    Actions: adopt (asks for confirmation first), confirm-adopt, keep. The older form of one
+    decision for the whole campaign, `decision=adopt_sap|keep_bridge`, still works.
+    """
+
+    ACTIONS = ("adopt", "confirm-adopt", "keep")
+
     campaign = forms.IntegerField(min_value=1)
+    drift = forms.CharField(required=False, max_length=40)
     decision = forms.ChoiceField(
-        choices=[("adopt_sap", "Adopt SAP MC's side"), ("keep_bridge", "Keep the bridge's")]
+        required=False,
+        choices=[("adopt_sap", "Adopt SAP MC's side"), ("keep_bridge", "Keep the bridge's")],
     )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        value = data.get("drift") or {"adopt_sap": "adopt:all", "keep_bridge": "keep:all"}.get(
+            data.get("decision") or "", ""
+        )
+        action, _, target = value.partition(":")
+        if action not in self.ACTIONS or not (target == "all" or target.isdigit()):
+            raise ValidationError("Choose a drift decision.")
+        data["action"] = action
+        data["plan"] = None if target == "all" else int(target)
+        return data
+
+
+class UndoForm(forms.Form):
+    event = forms.IntegerField(min_value=1)
 
 
 class AuditFilterForm(_DateRangeForm):

@@ -58,6 +58,29 @@ class Assignment(models.Model):
         return f"{self.plan_id} → {self.campaign_id}"
 
 
+class DriftDecision(models.Model):
+    """Someone kept the bridge's assignment of one Plan against what SAP MC said at that moment.
+
+    The decision holds only while both sides are as recorded: the live campaigns SAP MC
+    referenced the Plan under and the campaign the bridge assigned it to. Any later change on
+    either side is a new difference and shows again; nothing is hidden for good.
+    """
+
+    plan = models.OneToOneField(Plan, on_delete=models.CASCADE, related_name="drift_decision")
+    # Primary keys of the live campaigns whose SAP MC references named the Plan, sorted.
+    sap_campaigns = models.JSONField(default=list)
+    bridge_campaign = models.ForeignKey(
+        ExternalCampaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.plan_id}: keep {self.bridge_campaign_id} against {self.sap_campaigns}"
+
+
 class AuditEvent(models.Model):
     """One human change, written in the same transaction as the change itself."""
 
@@ -67,6 +90,7 @@ class AuditEvent(models.Model):
         ASSIGNMENT_MOVE = "assignment.move", "Plan moved"
         DRIFT_ADOPT_SAP = "drift.adopt_sap", "Drift: adopted SAP MC's side"
         DRIFT_KEEP_BRIDGE = "drift.keep_bridge", "Drift: kept the bridge's side"
+        DRIFT_UNDO = "drift.undo", "Drift: adoption undone"
         GRANT_CREATE = "grant.create", "Access granted"
         GRANT_DELETE = "grant.delete", "Access revoked"
         SCHEDULE_UPDATE = "schedule.update", "Schedule changed"

@@ -7,13 +7,13 @@ from datetime import date, timedelta
 from difflib import SequenceMatcher
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
 from campaigns.models import Assignment, AuditEvent
 from khoros import kpi_catalog
-from khoros.models import Plan, PlanKpi
+from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import plan_kpi_totals
 from sapmc.models import CampaignReference, ExternalCampaign
 
@@ -42,26 +42,111 @@ class PlanFilters:
     unassigned_only: bool = False
 
 
+class DriftKind:
+    """The three ways a Plan's SAP MC references and its bridge assignment can differ."""
+
+    # Assigned in the bridge, no SAP MC campaign references it yet: the normal state right
+    # after a manager assigns, until a marketer adds the reference in SAP MC. Not an error.
+    PENDING = "pending"
+    # An SAP MC campaign references it, the bridge assigns it to no campaign.
+    SAP_ONLY = "sap_only"
+    # SAP MC puts it under another campaign than the bridge: a real conflict.
+    CONFLICT = "conflict"
+
+
+@dataclass
+class DriftItem:
+    """One Plan whose SAP MC references and bridge assignment differ."""
+
+    plan: Plan
+    kind: str
+    bridge_campaign: ExternalCampaign | None
+    sap_campaigns: list[ExternalCampaign]
+    kept: bool = False  # someone kept the bridge's side against exactly this state
+
+    @property
+    def decidable(self) -> bool:
+        return self.kind != DriftKind.PENDING
+
+    @property
+    def adopt_target(self) -> ExternalCampaign | None:
+        """Where adopting SAP MC's side puts the Plan; None if SAP MC's side is ambiguous."""
+        if self.kind == DriftKind.PENDING or self.plan.removed_at is not None:
+            return None
+        if len(self.sap_campaigns) == 1:
+            return self.sap_campaigns[0]
+        return None
+
+    def fingerprint(self) -> tuple[list[int], int | None]:
+        return sorted(c.pk for c in self.sap_campaigns), (
+            self.bridge_campaign.pk if self.bridge_campaign is not None else None
+        )
+
+    def as_state(self) -> dict[str, object]:
+        return {
+            "plan": str(self.plan.khoros_id),
+            "plan_name": self.plan.name,
+            "kind": self.kind,
+            "sap_campaigns": [c.campaign_id for c in self.sap_campaigns],
+            "bridge_campaign": self.bridge_campaign.campaign_id if self.bridge_campaign else None,
+        }
+
+
 @dataclass
 class Drift:
-    """Where SAP MC's references and the bridge's assignments of one campaign differ."""
+    """Where SAP MC's references and the bridge's assignments differ, Plan by Plan, for one
+    campaign as one viewer may see it."""
 
-    sap_only: list[Plan] = field(default_factory=list)
-    bridge_only: list[Plan] = field(default_factory=list)
+    campaign: ExternalCampaign | None = None
+    items: list[DriftItem] = field(default_factory=list)  # every differing Plan, kept ones too
     unresolved: list[str] = field(default_factory=list)  # referenced ids not mirrored
-    sap_ids: set[str] = field(default_factory=set)
-    kept: bool = False
+    hidden: int = 0  # differences of Initiatives the viewer cannot see
+    # Khoros ids of the Initiatives (SAP MC's managing parties) the campaign's references name.
+    managing_parties: set[str] = field(default_factory=set)
+
+    @property
+    def pending(self) -> list[DriftItem]:
+        return [i for i in self.items if i.kind == DriftKind.PENDING]
+
+    @property
+    def open(self) -> list[DriftItem]:
+        """Differences someone has to decide: SAP-only and conflicts nobody kept."""
+        return [i for i in self.items if i.decidable and not i.kept]
+
+    @property
+    def kept(self) -> list[DriftItem]:
+        return [i for i in self.items if i.decidable and i.kept]
+
+    @property
+    def adoptable(self) -> list[DriftItem]:
+        return [i for i in self.open if i.adopt_target is not None]
+
+    @property
+    def sap_only(self) -> list[Plan]:
+        return [i.plan for i in self.open if i.kind == DriftKind.SAP_ONLY]
+
+    @property
+    def conflicts(self) -> list[DriftItem]:
+        return [i for i in self.open if i.kind == DriftKind.CONFLICT]
 
     @property
     def exists(self) -> bool:
-        return bool(self.sap_only or self.bridge_only) and not self.kept
+        return bool(self.open)
 
-    def as_state(self) -> dict[str, list[str]]:
-        return {
-            "sap_only": sorted(str(p.khoros_id) for p in self.sap_only),
-            "bridge_only": sorted(str(p.khoros_id) for p in self.bridge_only),
-            "unresolved": sorted(self.unresolved),
-        }
+
+def _drift_kind(campaign_pk: int, sap: set[int], bridge: int | None) -> str | None:
+    """How one Plan differs, seen from one campaign (it references or is assigned the Plan)."""
+    if bridge == campaign_pk:
+        if campaign_pk in sap:
+            return None
+        return DriftKind.CONFLICT if sap else DriftKind.PENDING
+    if campaign_pk not in sap:
+        return None
+    return DriftKind.SAP_ONLY if bridge is None else DriftKind.CONFLICT
+
+
+def _is_kept(decision: tuple[list[int], int | None] | None, sap: set[int], bridge: int | None):
+    return decision is not None and decision == (sorted(sap), bridge)
 
 
 @dataclass(frozen=True)
@@ -70,6 +155,7 @@ class Suggestion:
     score: float
     overlap_days: int
     name_similarity: float
+    own_initiative: bool = False
 
 
 def _overlapping(
@@ -160,28 +246,42 @@ def _day_overlap(
 
 
 def campaign_suggestions(
-    *, campaign: ExternalCampaign, user: AnyUser, limit: int = 5
+    *,
+    campaign: ExternalCampaign,
+    user: AnyUser,
+    managing_parties: set[str] | frozenset[str] = frozenset(),
+    limit: int = 5,
 ) -> list[Suggestion]:
-    """Unassigned Plans the user may assign, ranked by date overlap and name similarity."""
+    """Unassigned Plans the user may assign: the campaign's own Initiative first, then those
+    that overlap its dates, each group ranked by date overlap and name similarity.
+
+    The campaign's own Initiatives are SAP MC's managing parties of its references (as the
+    calendar decides a campaign's Initiative), passed in by the caller who has read them.
+    """
     if campaign.start is None or campaign.end is None:
         return []
-    candidates = list(
-        _overlapping(
-            visible_plans(user).filter(removed_at__isnull=True, assignment__isnull=True),
-            "start_day",
-            "end_day",
-            campaign.start,
-            campaign.end,
+    available = visible_plans(user).filter(removed_at__isnull=True, assignment__isnull=True)
+    overlapping = _overlapping(available, "start_day", "end_day", campaign.start, campaign.end)
+    if managing_parties:
+        own = Q(initiative__khoros_id__in=sorted(managing_parties))
+        candidates_qs = available.filter(Q(pk__in=overlapping.values("pk")) | own).annotate(
+            own_initiative=Case(When(own, then=Value(1)), default=Value(0))
         )
-        .select_related("initiative")
-        .order_by("start", "pk")[:SUGGESTION_CANDIDATES]
+        # Own Initiative first, so a long list of overlapping Plans cannot crowd them out.
+        order = ("-own_initiative", "start", "pk")
+    else:
+        candidates_qs = overlapping.annotate(own_initiative=Value(0))
+        order = ("start", "pk")
+    candidates = list(
+        candidates_qs.select_related("initiative").order_by(*order)[:SUGGESTION_CANDIDATES]
     )
     span = (campaign.end - campaign.start).days + 1
     name = campaign.name.casefold()
     ranked = []
     for plan in candidates:
         overlap = _day_overlap(campaign.start, campaign.end, plan.start_day, plan.end_day)
-        if overlap == 0:
+        own_initiative = bool(plan.own_initiative)
+        if overlap == 0 and not own_initiative:
             continue
         plan_span = (
             (plan.end_day - plan.start_day).days + 1 if plan.start_day and plan.end_day else 1
@@ -196,56 +296,172 @@ def campaign_suggestions(
                 score=round(0.6 * overlap_score + 0.4 * similarity, 3),
                 overlap_days=overlap,
                 name_similarity=round(similarity, 3),
+                own_initiative=own_initiative,
             )
         )
-    ranked.sort(key=lambda s: (-s.score, s.plan.name, s.plan.pk))
+    # The campaign's own Initiative and overlapping dates first, then the others by score.
+    ranked.sort(
+        key=lambda s: (
+            -(s.own_initiative and s.overlap_days > 0),
+            -(s.overlap_days > 0),
+            -s.own_initiative,
+            -s.score,
+            s.plan.name,
+            s.plan.pk,
+        )
+    )
     return ranked[:limit]
 
 
-def campaign_drift(*, campaign: ExternalCampaign) -> Drift:
-    """Compare SAP MC's references of one campaign with the bridge's assignments."""
-    references = list(CampaignReference.objects.filter(campaign=campaign).select_related("plan"))
-    assigned = {
-        a.plan_id: a.plan
-        for a in Assignment.objects.filter(campaign=campaign).select_related("plan")
+def _day_label(day: date, with_year: bool) -> str:
+    return f"{day.day} {day:%b %Y}" if with_year else f"{day.day} {day:%b}"
+
+
+def _range_label(first: date, last: date, with_year: bool) -> str:
+    return f"{_day_label(first, with_year)}–{_day_label(last, with_year)}"
+
+
+def assignment_warnings(
+    *, campaign: ExternalCampaign, plans: list[Plan], managing_parties: set[str]
+) -> dict[int, list[str]]:
+    """Why assigning each of these Plans deserves a second look, by Plan pk (only those with a
+    reason): its days fall outside the campaign's, or it is of another Initiative than the
+    campaign's own (SAP MC's managing parties of its references; none known, none judged)."""
+    warnings: dict[int, list[str]] = {}
+    own_names = None
+    for plan in plans:
+        reasons = []
+        if None not in (campaign.start, campaign.end, plan.start_day, plan.end_day) and (
+            plan.start_day < campaign.start or plan.end_day > campaign.end
+        ):
+            years = {d.year for d in (campaign.start, campaign.end, plan.start_day, plan.end_day)}
+            with_year = len(years) > 1
+            reasons.append(
+                f"This Plan runs {_range_label(plan.start_day, plan.end_day, with_year)}, "
+                f"outside the campaign's {_range_label(campaign.start, campaign.end, with_year)}."
+            )
+        if managing_parties and plan.initiative.khoros_id not in managing_parties:
+            if own_names is None:
+                own_names = _initiative_names(managing_parties)
+            reasons.append(
+                f"This Plan is of Initiative “{plan.initiative.name}”, not of the campaign's "
+                f"own ({own_names})."
+            )
+        if reasons:
+            warnings[plan.pk] = reasons
+    return warnings
+
+
+def _initiative_names(khoros_ids: set[str]) -> str:
+    """“Name” for each mirrored Initiative of these Khoros ids, the bare id for any other."""
+    names = dict(
+        Initiative.objects.filter(khoros_id__in=sorted(khoros_ids)).values_list("khoros_id", "name")
+    )
+    return ", ".join(f"“{names[k]}”" if k in names else k for k in sorted(khoros_ids))
+
+
+def campaign_managing_parties(*, campaign: ExternalCampaign) -> set[str]:
+    """The campaign's own Initiatives: SAP MC's managing parties of its references."""
+    return set(
+        CampaignReference.objects.filter(campaign=campaign)
+        .exclude(managing_party="")
+        .values_list("managing_party", flat=True)
+    )
+
+
+def _involved_plans(campaign_pks: list[int]) -> QuerySet[Plan]:
+    """Plans referenced by or assigned to these campaigns."""
+    return Plan.objects.filter(
+        Q(pk__in=CampaignReference.objects.filter(campaign_id__in=campaign_pks).values("plan_id"))
+        | Q(assignment__campaign_id__in=campaign_pks)
+    )
+
+
+def campaign_drift(*, campaign: ExternalCampaign, user: AnyUser | None = None) -> Drift:
+    """Compare SAP MC's references with the bridge's assignments, Plan by Plan, in two queries.
+
+    Every Plan the campaign references or is assigned is judged on the whole picture: the live
+    SAP MC campaigns that reference it anywhere and the one campaign the bridge assigns it to.
+    With a `user`, differences of Initiatives they cannot see are only counted.
+    """
+    plans = {
+        p.pk: p
+        for p in _involved_plans([campaign.pk]).select_related(
+            "initiative", "assignment__campaign", "drift_decision"
+        )
     }
-    drift = Drift()
-    sap_plans = {}
+    references = CampaignReference.objects.filter(
+        Q(campaign=campaign) | Q(plan__in=list(plans), campaign__removed_at__isnull=True)
+    ).select_related("campaign")
+    drift = Drift(campaign=campaign)
+    sap: dict[int, dict[int, ExternalCampaign]] = {pk: {} for pk in plans}
     for ref in references:
-        if ref.plan is None:
-            drift.unresolved.append(ref.external_campaign_id)
-        else:
-            sap_plans[ref.plan_id] = ref.plan
-            drift.sap_ids.add(str(ref.plan.khoros_id))
-    drift.sap_only = sorted(
-        (p for pk, p in sap_plans.items() if pk not in assigned), key=lambda p: p.name
-    )
-    drift.bridge_only = sorted(
-        (p for pk, p in assigned.items() if pk not in sap_plans), key=lambda p: p.name
-    )
-    drift.kept = campaign.drift_kept is not None and set(campaign.drift_kept) == drift.sap_ids
+        if ref.campaign_id == campaign.pk:
+            if ref.managing_party:
+                drift.managing_parties.add(ref.managing_party)
+            if ref.plan_id is None:
+                drift.unresolved.append(ref.external_campaign_id)
+                continue
+        if ref.plan_id in sap and (
+            ref.campaign.removed_at is None or ref.campaign_id == campaign.pk
+        ):
+            sap[ref.plan_id][ref.campaign_id] = ref.campaign
+    granted = granted_initiative_ids(user) if user is not None else None
+    for pk, plan in plans.items():
+        assignment = getattr(plan, "assignment", None)
+        bridge = assignment.campaign if assignment is not None else None
+        kind = _drift_kind(campaign.pk, set(sap[pk]), bridge.pk if bridge else None)
+        if kind is None:
+            continue
+        if granted is not None and plan.initiative_id not in granted:
+            drift.hidden += 1
+            continue
+        decision = getattr(plan, "drift_decision", None)
+        item = DriftItem(
+            plan=plan,
+            kind=kind,
+            bridge_campaign=bridge,
+            sap_campaigns=sorted(sap[pk].values(), key=lambda c: (c.name, c.pk)),
+        )
+        if decision is not None:
+            item.kept = item.fingerprint() == (
+                sorted(decision.sap_campaigns),
+                decision.bridge_campaign_id,
+            )
+        drift.items.append(item)
+    drift.items.sort(key=lambda i: (i.plan.name, i.plan.pk))
+    drift.unresolved.sort()
     return drift
 
 
 def drift_flags(*, campaigns: list[ExternalCampaign]) -> dict[int, bool]:
-    """Which of these campaigns drift from SAP MC, in two queries whatever their number."""
+    """Which campaigns have a difference to decide (not merely pending), in two queries."""
     pks = [c.pk for c in campaigns]
-    sap: dict[int, set[int]] = {pk: set() for pk in pks}
-    bridge: dict[int, set[int]] = {pk: set() for pk in pks}
-    sap_ids: dict[int, set[str]] = {pk: set() for pk in pks}
-    for campaign_id, plan_id, khoros_id in CampaignReference.objects.filter(
-        campaign_id__in=pks, plan__isnull=False
-    ).values_list("campaign_id", "plan_id", "plan__khoros_id"):
-        sap[campaign_id].add(plan_id)
-        sap_ids[campaign_id].add(str(khoros_id))
-    for campaign_id, plan_id in Assignment.objects.filter(campaign_id__in=pks).values_list(
-        "campaign_id", "plan_id"
-    ):
-        bridge[campaign_id].add(plan_id)
-    flags = {}
-    for campaign in campaigns:
-        kept = campaign.drift_kept is not None and set(campaign.drift_kept) == sap_ids[campaign.pk]
-        flags[campaign.pk] = sap[campaign.pk] != bridge[campaign.pk] and not kept
+    rows = list(
+        _involved_plans(pks).values_list(
+            "pk",
+            "assignment__campaign_id",
+            "drift_decision__sap_campaigns",
+            "drift_decision__bridge_campaign_id",
+            "drift_decision__pk",
+        )
+    )
+    sap: dict[int, set[int]] = {row[0]: set() for row in rows}
+    for plan_id, campaign_id in CampaignReference.objects.filter(
+        plan__in=_involved_plans(pks).values("pk"), campaign__removed_at__isnull=True
+    ).values_list("plan_id", "campaign_id"):
+        sap[plan_id].add(campaign_id)
+    flags = dict.fromkeys(pks, False)
+    for plan_id, bridge, kept_sap, kept_bridge, decision in rows:
+        kept = (sorted(kept_sap or []), kept_bridge) if decision is not None else None
+        for pk in {*(sap[plan_id] & set(flags)), bridge} - {None}:
+            if pk not in flags or flags[pk]:
+                continue
+            kind = _drift_kind(pk, sap[plan_id], bridge)
+            if kind in (DriftKind.SAP_ONLY, DriftKind.CONFLICT) and not _is_kept(
+                kept, sap[plan_id], bridge
+            ):
+                flags[pk] = True
     return flags
 
 

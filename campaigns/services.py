@@ -12,9 +12,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from campaigns.access import can_assign_plan, is_sync_admin
-from campaigns.models import Assignment, AuditEvent, InitiativeGrant
-from campaigns.selectors import campaign_drift
+from campaigns.access import can_assign_plan, can_use_workbench, is_sync_admin
+from campaigns.models import Assignment, AuditEvent, DriftDecision, InitiativeGrant
+from campaigns.selectors import DriftItem, campaign_drift
 from khoros.models import Initiative, Plan
 from sapmc.models import ExternalCampaign
 from smcbridge.fields import fit
@@ -97,9 +97,18 @@ def _check_assignable(
 
 @transaction.atomic
 def assignment_create(
-    *, campaign: ExternalCampaign, plan: Plan, acting_user: AbstractBaseUser, note: str = ""
+    *,
+    campaign: ExternalCampaign,
+    plan: Plan,
+    acting_user: AbstractBaseUser,
+    note: str = "",
+    audit: bool = True,
 ) -> Assignment:
-    """Assign `plan` to `campaign`; refuse if it feeds another campaign (offer a move)."""
+    """Assign `plan` to `campaign`; refuse if it feeds another campaign (offer a move).
+
+    `audit=False` is for a caller that records the change in its own single audit row (a drift
+    decision or its undo), so one real change never has two rows.
+    """
     _check_assignable(campaign=campaign, plan=plan, acting_user=acting_user)
     current = Assignment.objects.select_related("campaign").filter(plan=plan).first()
     if current is not None:
@@ -126,6 +135,8 @@ def assignment_create(
             f"Plan “{plan.name}” was just assigned to “{current.campaign.name}” by someone else.",
             current=current,
         ) from None
+    if not audit:
+        return assignment
     audit_record(
         actor=acting_user,
         action=AuditEvent.Action.ASSIGNMENT_CREATE,
@@ -140,7 +151,7 @@ def assignment_create(
 
 @transaction.atomic
 def assignment_delete(
-    *, campaign: ExternalCampaign, plan: Plan, acting_user: AbstractBaseUser
+    *, campaign: ExternalCampaign, plan: Plan, acting_user: AbstractBaseUser, audit: bool = True
 ) -> None:
     """Take `plan` off `campaign`; its KPIs and audit trail stay.
 
@@ -162,6 +173,8 @@ def assignment_delete(
         )
     before = _assignment_state(plan, assignment.campaign, assignment.note)
     Assignment.objects.filter(pk=assignment.pk).delete()
+    if not audit:
+        return
     audit_record(
         actor=acting_user,
         action=AuditEvent.Action.ASSIGNMENT_DELETE,
@@ -175,7 +188,12 @@ def assignment_delete(
 
 @transaction.atomic
 def assignment_move(
-    *, plan: Plan, to_campaign: ExternalCampaign, acting_user: AbstractBaseUser, note: str = ""
+    *,
+    plan: Plan,
+    to_campaign: ExternalCampaign,
+    acting_user: AbstractBaseUser,
+    note: str = "",
+    audit: bool = True,
 ) -> Assignment:
     """Move `plan` from the campaign it feeds to `to_campaign`, in one audited step."""
     _check_assignable(campaign=to_campaign, plan=plan, acting_user=acting_user)
@@ -183,7 +201,7 @@ def assignment_move(
     current = Assignment.objects.select_for_update().filter(plan=plan).first()
     if current is None:
         return assignment_create(
-            campaign=to_campaign, plan=plan, acting_user=acting_user, note=note
+            campaign=to_campaign, plan=plan, acting_user=acting_user, note=note, audit=audit
         )
     if current.campaign_id == to_campaign.pk:
         return current
@@ -194,6 +212,8 @@ def assignment_move(
     current.assigned_at = timezone.now()
     current.note = fit(Assignment, "note", note.strip())
     current.save(update_fields=["campaign", "assigned_by", "assigned_at", "note"])
+    if not audit:
+        return current
     audit_record(
         actor=acting_user,
         action=AuditEvent.Action.ASSIGNMENT_MOVE,
@@ -238,51 +258,254 @@ def assignments_bulk_create(
     return result
 
 
+def _campaign_state(campaign: ExternalCampaign | None) -> dict[str, str] | None:
+    if campaign is None:
+        return None
+    return {
+        "campaign": str(campaign.sap_uuid),
+        "campaign_id": campaign.campaign_id,
+        "campaign_name": campaign.name,
+    }
+
+
+def _plan_change(
+    plan: Plan, before: ExternalCampaign | None, after: ExternalCampaign | None
+) -> tuple[dict[str, object], dict[str, object]]:
+    """One Plan's assignment before and after, as an audit row keeps it (undo reads it)."""
+    head = {"plan": str(plan.khoros_id), "plan_name": plan.name}
+    return {**head, **(_campaign_state(before) or {"campaign": None})}, {
+        **head,
+        **(_campaign_state(after) or {"campaign": None}),
+    }
+
+
+def _check_drift_access(acting_user: AbstractBaseUser, plans: Iterable[Plan]) -> None:
+    """Sync admins decide drift on any Plan, managers on the Plans of their own Initiatives."""
+    if not can_use_workbench(acting_user):
+        raise PermissionDenied("Drift is decided by marketing managers and sync admins.")
+    for plan in plans:
+        if not can_assign_plan(acting_user, plan):
+            raise PermissionDenied(
+                f"Plan “{plan.name}” belongs to an Initiative you have no access to."
+            )
+
+
+def _lock_plans(plans: Iterable[Plan]) -> None:
+    """Lock these Plans' rows (in key order, so two deciders never deadlock): a second decision
+    on the same Plans waits, then judges what the first one left, and writes nothing twice."""
+    list(Plan.objects.select_for_update().filter(pk__in=[p.pk for p in plans]).order_by("pk"))
+
+
+def _chosen(items: list[DriftItem], plans: Iterable[Plan] | None) -> list[DriftItem]:
+    if plans is None:
+        return items
+    wanted = {p.pk for p in plans}
+    return [i for i in items if i.plan.pk in wanted]
+
+
+@dataclass(frozen=True)
+class AdoptPlanChange:
+    plan: Plan
+    from_campaign: ExternalCampaign | None
+    to_campaign: ExternalCampaign
+
+
+def drift_adopt_preview(
+    *, campaign: ExternalCampaign, acting_user: AbstractBaseUser, plans: Iterable[Plan] | None
+) -> list[AdoptPlanChange]:
+    """What adopting SAP MC's side would change, Plan by Plan, without changing anything."""
+    plans = list(plans) if plans is not None else None
+    if plans is not None:
+        _check_drift_access(acting_user, plans)
+    drift = campaign_drift(campaign=campaign, user=acting_user)
+    return [
+        AdoptPlanChange(item.plan, item.bridge_campaign, item.adopt_target)
+        for item in _chosen(drift.adoptable, plans)
+    ]
+
+
 @transaction.atomic
-def drift_adopt_sap(*, campaign: ExternalCampaign, acting_user: AbstractBaseUser) -> None:
-    """Make the bridge's assignments of `campaign` equal to the references SAP MC holds."""
-    if not is_sync_admin(acting_user):
-        raise PermissionDenied("Only sync admins decide drift.")
+def drift_adopt_sap(
+    *,
+    campaign: ExternalCampaign,
+    acting_user: AbstractBaseUser,
+    plans: Iterable[Plan] | None = None,
+) -> AuditEvent | None:
+    """Give these differing Plans (all the campaign's, by default) the campaign SAP MC puts them
+    under: assigned where unassigned, moved where the bridge has them elsewhere.
+
+    Pending Plans (assigned here, not yet in SAP MC) are never touched: that is the normal state
+    after an assignment. One audit row holds every Plan's before and after, which is what undo
+    restores. Returns it, or None when nothing differed any more.
+    """
     if campaign.removed_at is not None:
         raise AssignmentError(f"Campaign “{campaign.name}” was removed in SAP MC.")
-    drift = campaign_drift(campaign=campaign)
-    before = drift.as_state()
-    # Through the assignment services, so each Plan's change has its own audit row too.
-    for plan in drift.bridge_only:
-        assignment_delete(campaign=campaign, plan=plan, acting_user=acting_user)
-    for plan in drift.sap_only:
-        if plan.removed_at is not None:
-            continue  # A removed Plan takes no new assignment, whatever SAP MC says.
+    plans = list(plans) if plans is not None else None
+    changes = drift_adopt_preview(campaign=campaign, acting_user=acting_user, plans=plans)
+    _lock_plans(c.plan for c in changes)
+    _check_drift_access(acting_user, [c.plan for c in changes])
+    before: list[dict[str, object]] = []
+    after: list[dict[str, object]] = []
+    done = []
+    for change in changes:
+        # Judged again under the Plan's row lock: what the preview read may have changed since,
+        # and the audit row must hold what was really replaced (undo puts exactly that back).
+        current = Assignment.objects.select_for_update().filter(plan=change.plan).first()
+        from_campaign = current.campaign if current is not None else None
+        if from_campaign is not None and from_campaign.pk == change.to_campaign.pk:
+            continue
+        # Through the assignment services (their checks and row locks), audited once below.
         assignment_move(
-            plan=plan, to_campaign=campaign, acting_user=acting_user, note="Adopted from SAP MC"
+            plan=change.plan,
+            to_campaign=change.to_campaign,
+            acting_user=acting_user,
+            note="Adopted from SAP MC",
+            audit=False,
         )
-    campaign.drift_kept = None
-    campaign.save(update_fields=["drift_kept"])
-    audit_record(
+        old, new = _plan_change(change.plan, from_campaign, change.to_campaign)
+        if current is not None:
+            old["note"] = current.note  # undo puts the person's note back too
+        before.append(old)
+        after.append(new)
+        done.append(AdoptPlanChange(change.plan, from_campaign, change.to_campaign))
+    changes = done
+    if not changes:
+        return None
+    # The Plans now agree with SAP MC; an old "keep" no longer means anything.
+    DriftDecision.objects.filter(plan__in=[c.plan for c in changes]).delete()
+    moved = sum(1 for c in changes if c.from_campaign is not None)
+    return audit_record(
         actor=acting_user,
         action=AuditEvent.Action.DRIFT_ADOPT_SAP,
-        summary=f"Adopted SAP MC's Plans for campaign “{campaign.name}”",
+        summary=(
+            f"Adopted SAP MC's side for {len(changes)} Plan{'s' if len(changes) != 1 else ''} "
+            f"of campaign “{campaign.name}” ({moved} moved from another campaign)"
+        ),
         campaign=campaign,
-        before=before,
-        after=campaign_drift(campaign=campaign).as_state(),
+        plan=changes[0].plan if len(changes) == 1 else None,
+        before={"plans": before},
+        after={"plans": after},
+    )
+
+
+def drift_undo_problem(event: AuditEvent) -> str:
+    """Why this audit row cannot be undone, or "" if it can (undone rows are found by a query)."""
+    if event.action != AuditEvent.Action.DRIFT_ADOPT_SAP:
+        return "Only an adoption of SAP MC's side can be undone."
+    if not isinstance(event.before, dict) or not isinstance(event.before.get("plans"), list):
+        return "This adoption was recorded before undo existed: change the Plans by hand."
+    if AuditEvent.objects.filter(action=AuditEvent.Action.DRIFT_UNDO, before__undoes=event.pk):
+        return "This adoption was already undone."
+    return ""
+
+
+@transaction.atomic
+def drift_undo(*, event: AuditEvent, acting_user: AbstractBaseUser) -> AuditEvent:
+    """Put back the assignments an adoption of SAP MC's side changed, audited as one row.
+
+    All or nothing: if any of its Plans was changed since (by anyone), nothing is undone and the
+    message names the Plan, so a later decision is never silently overwritten.
+    """
+    # The row is locked so two undos of one adoption cannot both pass the check below.
+    event = AuditEvent.objects.select_for_update().get(pk=event.pk)
+    problem = drift_undo_problem(event)
+    if problem:
+        raise AssignmentError(problem)
+    restores = []
+    for old, new in zip(event.before["plans"], event.after["plans"], strict=True):
+        plan = Plan.objects.filter(khoros_id=old["plan"]).select_related("initiative").first()
+        if plan is None:
+            raise AssignmentError(f"Plan “{old['plan_name']}” is no longer mirrored.")
+        _check_drift_access(acting_user, [plan])
+        current = (
+            Assignment.objects.select_for_update().filter(plan=plan).select_related("campaign")
+        ).first()
+        now_at = str(current.campaign.sap_uuid) if current is not None else None
+        if now_at != new["campaign"]:
+            raise AssignmentError(
+                f"Plan “{plan.name}” was changed after the adoption: nothing was undone."
+            )
+        target = (
+            ExternalCampaign.objects.filter(sap_uuid=old["campaign"]).first()
+            if old["campaign"]
+            else None
+        )
+        if old["campaign"] and target is None:
+            raise AssignmentError(f"Campaign “{old['campaign_name']}” is no longer mirrored.")
+        restores.append((plan, current, target, str(old.get("note") or "")))
+    for plan, current, target, note in restores:
+        if target is None:
+            assignment_delete(
+                campaign=current.campaign, plan=plan, acting_user=acting_user, audit=False
+            )
+        else:
+            assignment_move(
+                plan=plan,
+                to_campaign=target,
+                acting_user=acting_user,
+                note=note,
+                audit=False,
+            )
+    count = len(restores)
+    return audit_record(
+        actor=acting_user,
+        action=AuditEvent.Action.DRIFT_UNDO,
+        summary=f"Undid the adoption of SAP MC's side for {count} Plan{'s' if count != 1 else ''}"
+        + (f" of campaign “{event.campaign.name}”" if event.campaign else ""),
+        campaign=event.campaign,
+        plan=event.plan,
+        before={"undoes": event.pk, "plans": event.after["plans"]},
+        after={"plans": event.before["plans"]},
     )
 
 
 @transaction.atomic
-def drift_keep_bridge(*, campaign: ExternalCampaign, acting_user: AbstractBaseUser) -> None:
-    """Keep the bridge's assignments; the current SAP MC side no longer shows as drift."""
-    if not is_sync_admin(acting_user):
-        raise PermissionDenied("Only sync admins decide drift.")
-    drift = campaign_drift(campaign=campaign)
-    campaign.drift_kept = sorted(drift.sap_ids)
-    campaign.save(update_fields=["drift_kept"])
-    audit_record(
+def drift_keep_bridge(
+    *,
+    campaign: ExternalCampaign,
+    acting_user: AbstractBaseUser,
+    plans: Iterable[Plan] | None = None,
+) -> AuditEvent | None:
+    """Keep the bridge's assignments of these differing Plans (all open ones by default).
+
+    Each decision records both sides as they are now; a later change on either side is a new
+    difference and shows again. Returns the one audit row, or None when nothing was open.
+    """
+    plans = list(plans) if plans is not None else None
+    if plans is not None:
+        _check_drift_access(acting_user, plans)
+    items = _chosen(campaign_drift(campaign=campaign, user=acting_user).open, plans)
+    if items:
+        # Judged again once the Plans are locked: a keep made meanwhile is not made twice.
+        _lock_plans(i.plan for i in items)
+        items = _chosen(campaign_drift(campaign=campaign, user=acting_user).open, plans)
+    _check_drift_access(acting_user, [i.plan for i in items])
+    if not items:
+        return None
+    now = timezone.now()
+    for item in items:
+        sap_campaigns, bridge_campaign = item.fingerprint()
+        DriftDecision.objects.update_or_create(
+            plan=item.plan,
+            defaults={
+                "sap_campaigns": sap_campaigns,
+                "bridge_campaign_id": bridge_campaign,
+                "decided_by": acting_user,
+                "decided_at": now,
+            },
+        )
+    states = [item.as_state() for item in items]
+    return audit_record(
         actor=acting_user,
         action=AuditEvent.Action.DRIFT_KEEP_BRIDGE,
-        summary=f"Kept the bridge's Plans for campaign “{campaign.name}” against SAP MC",
+        summary=(
+            f"Kept the bridge's side for {len(items)} Plan{'s' if len(items) != 1 else ''} "
+            f"of campaign “{campaign.name}” against SAP MC"
+        ),
         campaign=campaign,
-        before=drift.as_state(),
-        after={"kept_sap_side": campaign.drift_kept},
+        plan=items[0].plan if len(items) == 1 else None,
+        before={"plans": states},
+        after={"kept": [s["plan_name"] for s in states]},
     )
 
 

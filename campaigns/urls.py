@@ -16,6 +16,7 @@ urlpatterns = [
     path("workbench/unassign/", workbench.workbench_unassign, name="workbench-unassign"),
     path("workbench/move/", workbench.workbench_move, name="workbench-move"),
     path("workbench/drift/", workbench.workbench_drift, name="workbench-drift"),
+    path("workbench/undo/", workbench.workbench_undo, name="workbench-undo"),
     path("audit/", views.audit, name="audit"),
     path("calendar/", calendar_views.calendar_page, name="calendar"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),

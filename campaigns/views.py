@@ -118,8 +118,22 @@ def audit(request: HttpRequest) -> HttpResponse:
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    # Adoptions of SAP MC's side on this page that were undone already (one query).
+    adoptions = [e.pk for e in page if e.action == AuditEvent.Action.DRIFT_ADOPT_SAP]
+    undone = (
+        {
+            undo.before.get("undoes")
+            for undo in AuditEvent.objects.filter(action=AuditEvent.Action.DRIFT_UNDO).filter(
+                before__undoes__in=adoptions
+            )
+        }
+        if adoptions
+        else set()
+    )
     return render(
-        request, "campaigns/audit.html", {"form": form, "page": page, "query": query.urlencode()}
+        request,
+        "campaigns/audit.html",
+        {"form": form, "page": page, "query": query.urlencode(), "undone": undone},
     )
 
 
@@ -144,7 +158,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign": campaign,
         "assigned": assigned,
         "hidden_assigned": hidden,
-        "drift": campaigns_selectors.campaign_drift(campaign=campaign),
+        "drift": campaigns_selectors.campaign_drift(campaign=campaign, user=request.user),
         "state": state_of(campaign.start, campaign.end, timezone.localdate()),
         "kpis": kpis,
         "charts": charts if kpis.days else [],

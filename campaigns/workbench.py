@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -17,7 +18,13 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import replace_url
 
 from campaigns import selectors, services
-from campaigns.access import can_use_workbench, is_sync_admin, visible_initiatives, visible_plans
+from campaigns.access import (
+    can_assign_plan,
+    can_use_workbench,
+    is_sync_admin,
+    visible_initiatives,
+    visible_plans,
+)
 from campaigns.forms import (
     AssignForm,
     CampaignFilterForm,
@@ -25,7 +32,10 @@ from campaigns.forms import (
     MoveForm,
     PlanFilterForm,
     UnassignForm,
+    UndoForm,
 )
+from campaigns.models import Assignment, AuditEvent
+from khoros.models import Plan
 from sapmc.models import ExternalCampaign
 
 PAGE_SIZE = 25
@@ -37,10 +47,26 @@ SELECTION_KEY = "plans"
 
 
 @dataclass
+class Confirmation:
+    """A second step: what is about to happen and why it deserves a look, with the button that
+    sends the same request again, confirmed (a plain form post; no script needed)."""
+
+    title: str
+    reasons: list[str]
+    button_name: str
+    button_value: str
+    button_label: str
+    action: str  # URL name of the view the confirming button posts to
+
+
+@dataclass
 class Feedback:
     notice: str = ""
     error: str = ""
     conflict_plan: int | None = None  # offer to move this Plan to the selected campaign
+    confirm: Confirmation | None = None
+    undo_event: int | None = None  # offer to undo this adoption at once
+    note: str = ""  # the note typed before a question, kept for the confirmed request
 
 
 def _require_workbench(request: HttpRequest) -> None:
@@ -106,8 +132,10 @@ def _context(request: HttpRequest, state: QueryDict, feedback: Feedback) -> dict
         ).first()
     if selected is not None:
         assigned, hidden = selectors.campaign_assigned_plans(campaign=selected, user=user)
-        suggestions = selectors.campaign_suggestions(campaign=selected, user=user)
-        drift = selectors.campaign_drift(campaign=selected)
+        drift = selectors.campaign_drift(campaign=selected, user=user)
+        suggestions = selectors.campaign_suggestions(
+            campaign=selected, user=user, managing_parties=drift.managing_parties
+        )
     return {
         "state": state,
         "state_query": state.urlencode(),
@@ -122,6 +150,7 @@ def _context(request: HttpRequest, state: QueryDict, feedback: Feedback) -> dict
         "suggestions": suggestions,
         "drift": drift,
         "is_sync_admin": is_sync_admin(user),
+        "company_id": settings.KHOROS_COMPANY_ID,
         "feedback": feedback,
         "selection": set(selection),
         "selection_count": len(selection),
@@ -165,7 +194,44 @@ def _after_action(request: HttpRequest, state: QueryDict, feedback: Feedback) ->
     return redirect(_state_url(state))
 
 
-def _form_error(form: AssignForm | UnassignForm | MoveForm | DriftForm) -> str:
+def _confirm(request: HttpRequest, state: QueryDict, confirmation: Confirmation) -> HttpResponse:
+    """Ask before acting: the workbench with the question, for htmx and a plain post alike.
+
+    Nothing changed yet, so a plain post is answered with the page itself rather than a
+    redirect (the question lives in no URL); htmx still shows the workbench's own URL.
+    """
+    feedback = Feedback(confirm=confirmation, note=request.POST.get("note", "")[:500])
+    response = _render(request, state, feedback)
+    return replace_url(response, _state_url(state)) if request.htmx else response
+
+
+def _assign_confirmation(
+    campaign: ExternalCampaign, plans: list, button_name: str, button_value: str, action: str
+) -> Confirmation | None:
+    warnings = selectors.assignment_warnings(
+        campaign=campaign,
+        plans=plans,
+        managing_parties=selectors.campaign_managing_parties(campaign=campaign),
+    )
+    if not warnings:
+        return None
+    reasons = []
+    for plan in plans:
+        for reason in warnings.get(plan.pk, []):
+            reasons.append(reason if len(plans) == 1 else f"“{plan.name}”: {reason}")
+    many = len(warnings) > 1
+    verb = "Move" if action == "workbench-move" else "Assign"
+    return Confirmation(
+        title=f"{verb} {'these Plans' if many else 'this Plan'} to “{campaign.name}”?",
+        reasons=reasons,
+        button_name=button_name,
+        button_value=button_value,
+        button_label=f"{verb} anyway",
+        action=action,
+    )
+
+
+def _form_error(form: AssignForm | UnassignForm | MoveForm | DriftForm | UndoForm) -> str:
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
@@ -177,6 +243,12 @@ def workbench_assign(request: HttpRequest) -> HttpResponse:
     _require_workbench(request)
     state = _state(request.POST)
     data = request.POST.copy()
+    confirmed = False
+    if data.get("plan_confirmed"):
+        # The "Assign anyway" of one Plan's question.
+        data["plan_one"], confirmed = data["plan_confirmed"], True
+    elif data.get("confirmed") == "selection":
+        confirmed = True
     if data.get("plan_one"):
         # A row's own Assign button: that Plan only, whatever boxes are ticked.
         data.setlist("plans", [data["plan_one"]])
@@ -192,6 +264,19 @@ def workbench_assign(request: HttpRequest) -> HttpResponse:
     if len(plans) != len(form.cleaned_data["plans"]):
         # Outside the manager's grants, or not there at all: refuse the whole request.
         raise PermissionDenied("Some of these Plans are not yours to assign.")
+    if not confirmed:
+        single = bool(data.get("plan_one"))
+        # A Plan that feeds another campaign is refused with an offer to move: no question.
+        elsewhere = set(Assignment.objects.filter(plan__in=plans).values_list("plan_id", flat=True))
+        confirmation = _assign_confirmation(
+            campaign,
+            [p for p in plans if p.pk not in elsewhere],
+            "plan_confirmed" if single else "confirmed",
+            str(plans[0].pk) if single else "selection",
+            "workbench-assign",
+        )
+        if confirmation is not None:
+            return _confirm(request, state, confirmation)
     result = services.assignments_bulk_create(
         campaign=campaign, plans=plans, acting_user=request.user, note=form.cleaned_data["note"]
     )
@@ -241,11 +326,24 @@ def workbench_move(request: HttpRequest) -> HttpResponse:
     """Move a Plan that feeds another campaign to this one."""
     _require_workbench(request)
     state = _state(request.POST)
-    form = MoveForm(request.POST)
+    data = request.POST.copy()
+    # "Move anyway" of the question sends the Plan under its own name: confirmed.
+    confirmed = bool(data.get("move_confirmed"))
+    if confirmed:
+        data["plan"] = data["move_confirmed"]
+    form = MoveForm(data)
     if not form.is_valid():
         return _after_action(request, state, Feedback(error=_form_error(form)))
     campaign = get_object_or_404(ExternalCampaign, pk=form.cleaned_data["campaign"])
-    plan = get_object_or_404(visible_plans(request.user), pk=form.cleaned_data["plan"])
+    plan = get_object_or_404(
+        visible_plans(request.user).select_related("initiative"), pk=form.cleaned_data["plan"]
+    )
+    if not confirmed:
+        confirmation = _assign_confirmation(
+            campaign, [plan], "move_confirmed", str(plan.pk), "workbench-move"
+        )
+        if confirmation is not None:
+            return _confirm(request, state, confirmation)
     try:
         services.assignment_move(
             plan=plan,
@@ -260,25 +358,133 @@ def workbench_move(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:
+    """What adopting SAP MC's side does, counted: how many Plans, taken from whom."""
+    taken: dict[str, list[str]] = {}
+    added = []
+    for change in changes:
+        if change.from_campaign is None:
+            added.append(change.plan.name)
+        else:
+            taken.setdefault(change.from_campaign.name, []).append(change.plan.name)
+    lines = []
+    for name, plans in sorted(taken.items()):
+        lines.append(
+            f"Removes {len(plans)} Plan{'s' if len(plans) != 1 else ''} from “{name}”: "
+            + ", ".join(f"“{p}”" for p in plans)
+            + "."
+        )
+    if added:
+        lines.append(
+            f"Assigns {len(added)} unassigned Plan{'s' if len(added) != 1 else ''}: "
+            + ", ".join(f"“{p}”" for p in added)
+            + "."
+        )
+    targets = sorted({c.to_campaign.name for c in changes})
+    lines.append(f"They will feed {', '.join(f'“{t}”' for t in targets)}, as SAP MC says.")
+    return lines
+
+
 @never_cache
 @login_required
 @require_POST
 def workbench_drift(request: HttpRequest) -> HttpResponse:
-    """A sync admin settles drift: adopt SAP MC's references or keep the bridge's assignments."""
-    if not is_sync_admin(request.user):
-        raise PermissionDenied("Only sync admins decide drift.")
+    """Settle drift Plan by Plan (or all at once): adopt SAP MC's side, after a confirmation
+    that says what it takes from whom, or keep the bridge's. Managers decide for the Plans of
+    their own Initiatives, sync admins for all."""
+    _require_workbench(request)
     state = _state(request.POST)
     form = DriftForm(request.POST)
     if not form.is_valid():
         return _after_action(request, state, Feedback(error=_form_error(form)))
     campaign = get_object_or_404(ExternalCampaign, pk=form.cleaned_data["campaign"])
-    if form.cleaned_data["decision"] == "adopt_sap":
-        try:
-            services.drift_adopt_sap(campaign=campaign, acting_user=request.user)
-        except services.AssignmentError as exc:
-            return _after_action(request, state, Feedback(error=str(exc)))
-        notice = f"“{campaign.name}” now has exactly the Plans SAP MC references."
-    else:
-        services.drift_keep_bridge(campaign=campaign, acting_user=request.user)
+    plans = None
+    if form.cleaned_data["plan"] is not None:
+        plan = get_object_or_404(
+            Plan.objects.select_related("initiative"), pk=form.cleaned_data["plan"]
+        )
+        if not can_assign_plan(request.user, plan):
+            raise PermissionDenied("This Plan belongs to an Initiative you have no access to.")
+        plans = [plan]
+    action = form.cleaned_data["action"]
+    target = "all" if plans is None else str(plans[0].pk)
+    try:
+        if action == "adopt":
+            changes = services.drift_adopt_preview(
+                campaign=campaign, acting_user=request.user, plans=plans
+            )
+            if not changes:
+                return _after_action(
+                    request,
+                    state,
+                    Feedback(notice="Nothing to adopt: SAP MC and the bridge agree."),
+                )
+            count = len(changes)
+            return _confirm(
+                request,
+                state,
+                Confirmation(
+                    title=f"Adopt SAP MC's side for {count} Plan{'s' if count != 1 else ''}?",
+                    reasons=_adopt_question(campaign, changes),
+                    button_name="drift",
+                    button_value=f"confirm-adopt:{target}",
+                    button_label="Adopt SAP MC's side",
+                    action="workbench-drift",
+                ),
+            )
+        if action == "confirm-adopt":
+            event = services.drift_adopt_sap(
+                campaign=campaign, acting_user=request.user, plans=plans
+            )
+            if event is None:
+                return _after_action(
+                    request,
+                    state,
+                    Feedback(notice="Nothing to adopt: SAP MC and the bridge agree."),
+                )
+            count = len(event.after["plans"])
+            notice = (
+                f"“{campaign.name}” now has exactly the Plans SAP MC references."
+                if plans is None
+                else f"Adopted SAP MC's side for “{plans[0].name}”."
+            )
+            notice += f" {count} Plan{'s' if count != 1 else ''} changed."
+            return _after_action(request, state, Feedback(notice=notice, undo_event=event.pk))
+        event = services.drift_keep_bridge(campaign=campaign, acting_user=request.user, plans=plans)
+    except services.AssignmentError as exc:
+        return _after_action(request, state, Feedback(error=str(exc)))
+    if event is None:
+        notice = "Nothing to keep: no open difference."
+    elif plans is None:
         notice = f"Kept the bridge's Plans for “{campaign.name}”."
+    else:
+        notice = f"Kept the bridge's side for “{plans[0].name}”."
     return _after_action(request, state, Feedback(notice=notice))
+
+
+@never_cache
+@login_required
+@require_POST
+def workbench_undo(request: HttpRequest) -> HttpResponse:
+    """Undo an adoption of SAP MC's side: the previous assignments come back, audited."""
+    _require_workbench(request)
+    state = _state(request.POST)
+    form = UndoForm(request.POST)
+    if not form.is_valid():
+        return _after_action(request, state, Feedback(error=_form_error(form)))
+    event = get_object_or_404(AuditEvent, pk=form.cleaned_data["event"])
+    try:
+        undo = services.drift_undo(event=event, acting_user=request.user)
+    except services.AssignmentError as exc:
+        if request.POST.get("next") == "audit":
+            messages.error(request, str(exc))
+            return redirect("audit")
+        return _after_action(request, state, Feedback(error=str(exc)))
+    count = len(undo.after["plans"])
+    feedback = Feedback(
+        notice=f"Undone: {count} Plan{'s' if count != 1 else ''} back where they were."
+    )
+    if request.POST.get("next") == "audit":
+        messages.success(request, feedback.notice)
+        return redirect("audit")
+    return _after_action(request, state, feedback)

@@ -31,9 +31,6 @@ class ExternalCampaign(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     removed_at = models.DateTimeField(null=True, blank=True)
-    # The SAP-side Plan set an admin chose to keep the bridge's assignments against; drift on
-    # exactly that set is acknowledged, any new change in SAP MC shows as drift again.
-    drift_kept = models.JSONField(null=True, blank=True)
 
     class Meta:
         db_table = "campaigns_externalcampaign"

@@ -4,6 +4,9 @@
 
   var FOCUSABLE = "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea";
   var pending = null;
+  // The control that led to a question (Assign, Adopt): answering it (or Cancel) brings the
+  // focus back where that control was, as if no question had been asked.
+  var asked = null;
 
   function visible(el) {
     return el && !el.disabled && el.getClientRects().length > 0;
@@ -23,6 +26,11 @@
       pending = null;
       return;
     }
+    if ((acting.id === "confirm-yes" || acting.id === "confirm-cancel") && asked) {
+      pending = asked;
+      asked = null;
+      return;
+    }
     var all = Array.prototype.filter.call(target.querySelectorAll(FOCUSABLE), function (el) {
       return el.id;
     });
@@ -38,6 +46,20 @@
   document.addEventListener("htmx:afterSettle", function () {
     var remembered = pending;
     pending = null;
+    // A question (assign anyway? adopt SAP MC's side?) takes the focus: it is what comes next.
+    var question = document.getElementById("confirm-yes");
+    // Right after an adoption, its Undo is the one thing a person may want next.
+    if (!question && remembered && document.getElementById("undo-adopt") &&
+        !document.getElementById(remembered.id)) {
+      question = document.getElementById("undo-adopt");
+    }
+    if (question && visible(question)) {
+      if (question.id === "confirm-yes") asked = remembered;
+      question.focus({ preventScroll: true });
+      var box = question.getBoundingClientRect();
+      if (box.top < 0 || box.bottom > window.innerHeight) question.scrollIntoView({ block: "center" });
+      return;
+    }
     if (!remembered) return;
     var active = document.activeElement;
     if (!active || active === document.body || active.id !== remembered.id) {

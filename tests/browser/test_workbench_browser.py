@@ -71,6 +71,15 @@ def test_manager_bulk_assigns_and_unassigns(live_server, world, page):
     page.get_by_label("Select Spring Sale social").check()
     page.get_by_label("Select Summer teaser").check()
     page.get_by_role("button", name="Assign selected to “Summer 2026”").click()
+    # Issue 11: the March Plan runs outside the summer campaign, so the bridge asks first.
+    question = page.get_by_role("alertdialog")
+    question.wait_for()
+    assert (
+        "“Spring Sale social”: This Plan runs 1 Mar–31 Mar, outside the campaign's 1 Jun–31 Aug."
+        in question.inner_text()
+    )
+    assert not Assignment.objects.exists()
+    question.get_by_role("button", name="Assign anyway").click()
     page.get_by_text("Assigned “Spring Sale social”, “Summer teaser” to “Summer 2026”.").wait_for()
     assert Assignment.objects.filter(campaign=world.campaigns[1]).count() == 2
 

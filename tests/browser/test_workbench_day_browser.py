@@ -47,6 +47,8 @@ def test_after_every_action_the_address_is_the_screen_and_reload_shows_it(live_s
     page.goto(f"{live_server.url}/workbench/?campaign={summer.pk}")
     htmx_settled(page)
     page.get_by_role("button", name="Move Spring Sale social here from Spring Sale 2026").click()
+    # Issue 11: a March Plan for the summer campaign: asked first.
+    page.get_by_role("alertdialog").get_by_role("button", name="Move anyway").click()
     page.get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
     _assert_state_url(page, summer.pk)
     page.reload()
@@ -165,6 +167,9 @@ def test_a_selection_survives_plan_pages_and_is_counted(live_server, world, page
     screenshot(page, "workbench-selection-1280")
 
     page.get_by_role("button", name="Assign selected to “Summer 2026”").click()
+    # Issue 11: "Spring Sale social" runs in March, outside the campaign: asked first, and the
+    # question keeps the selection (the Plans on page 1 included).
+    page.get_by_role("alertdialog").get_by_role("button", name="Assign anyway").click()
     page.get_by_text("to “Summer 2026”.").first.wait_for()
     assert set(Assignment.objects.filter(campaign=summer).values_list("plan__name", flat=True)) == {
         "Spring Sale social",
@@ -206,6 +211,12 @@ def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, w
     first, second = plans[0], plans[1]
     page.locator(f"#assign-{first.pk}").focus()
     page.keyboard.press("Enter")
+    # Issue 11: a March Plan for a June campaign is asked about first; the question has the
+    # focus, Enter answers it, and the focus then goes on as if no question had been asked.
+    page.get_by_role("alertdialog").wait_for()
+    htmx_settled(page)
+    assert page.evaluate("document.activeElement.id") == "confirm-yes"
+    page.keyboard.press("Enter")
     page.get_by_text(f"Assigned “{first.name}” to “Zeta 19”.").wait_for()
     htmx_settled(page)
     assert page.evaluate("document.activeElement.id") == f"plan-{second.pk}"
@@ -234,6 +245,10 @@ def test_move_is_offered_where_a_plan_feeds_another_campaign(live_server, world,
     row = page.locator("#plan-list li", has_text="Spring Sale social")
     assert "feeds Spring Sale 2026" in row.inner_text()
     row.get_by_role("button", name="Move Spring Sale social here from Spring Sale 2026").click()
+    question = page.get_by_role("alertdialog")
+    assert "outside the campaign's 1 Jun–31 Aug" in question.inner_text()
+    assert not AuditEvent.objects.exists()
+    question.get_by_role("button", name="Move anyway").click()
     page.get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
     assert Assignment.objects.get(plan=world.plans[0]).campaign == summer
     assert AuditEvent.objects.get().action == AuditEvent.Action.ASSIGNMENT_MOVE

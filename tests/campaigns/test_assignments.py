@@ -155,6 +155,8 @@ def _reference(campaign, plan):
 
 
 def test_drift_shows_both_sides_and_adopting_sap_makes_them_equal(world):
+    # Issue 11: a Plan assigned here but not yet in SAP MC is pending (expected), not drift,
+    # and adopting SAP MC's side no longer unassigns it.
     spring = world.campaigns[0]
     _reference(spring, world.plans[0])
     _reference(spring, world.plans[2])
@@ -163,18 +165,23 @@ def test_drift_shows_both_sides_and_adopting_sap_makes_them_equal(world):
     # SAP MC wants plans[0] (unassigned) and plans[2]; the bridge also has plans[1].
     drift = campaign_drift(campaign=spring)
     assert drift.exists
-    assert drift.sap_only == [world.plans[0]] and drift.bridge_only == [world.plans[1]]
+    assert drift.sap_only == [world.plans[0]]
+    assert [i.plan for i in drift.pending] == [world.plans[1]]
 
-    services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+    event = services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
 
     assert set(Assignment.objects.filter(campaign=spring).values_list("plan", flat=True)) == {
         world.plans[0].pk,
+        world.plans[1].pk,
         world.plans[2].pk,
     }
     assert not campaign_drift(campaign=spring).exists
-    event = AuditEvent.objects.get(action="drift.adopt_sap")
-    assert event.before["sap_only"] == [str(world.plans[0].khoros_id)]
-    assert event.after == {"sap_only": [], "bridge_only": [], "unresolved": []}
+    assert AuditEvent.objects.filter(action="drift.adopt_sap").get() == event
+    assert event.before["plans"] == [
+        {"plan": str(world.plans[0].khoros_id), "plan_name": "Spring Sale social", "campaign": None}
+    ]
+    assert event.after["plans"][0]["campaign_id"] == "100"
+    assert AuditEvent.objects.count() == 3  # two assignments, one adoption
 
 
 def test_keeping_the_bridge_side_hides_drift_until_sap_changes_again(world):
@@ -190,10 +197,20 @@ def test_keeping_the_bridge_side_hides_drift_until_sap_changes_again(world):
 
 
 def test_only_sync_admins_decide_drift(world):
+    # Issue 11: managers decide drift for the Plans of their own Initiatives (was: admins only).
+    spring = world.campaigns[0]
+    _reference(spring, world.plans[2])  # Tom's Initiative
     with pytest.raises(PermissionDenied):
-        services.drift_adopt_sap(campaign=world.campaigns[0], acting_user=world.maria)
+        services.drift_keep_bridge(campaign=spring, acting_user=world.maria, plans=[world.plans[2]])
     with pytest.raises(PermissionDenied):
-        services.drift_keep_bridge(campaign=world.campaigns[0], acting_user=world.maria)
+        services.drift_adopt_sap(campaign=spring, acting_user=world.maria, plans=[world.plans[2]])
+    # Deciding for the whole campaign, Maria sees (and changes) none of Tom's Plans.
+    assert services.drift_adopt_sap(campaign=spring, acting_user=world.maria) is None
+    assert campaign_drift(campaign=spring, user=world.maria).hidden == 1
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+    event = services.drift_adopt_sap(campaign=spring, acting_user=world.tom)
+    assert event.actor == world.tom
+    assert Assignment.objects.get(plan=world.plans[2]).campaign == spring
 
 
 def test_grants_are_audited(world):
@@ -213,6 +230,8 @@ def test_grants_are_audited(world):
 
 
 def test_adopting_sap_side_audits_each_plan_and_refuses_a_removed_campaign(world):
+    # Issue 11: one audit row per real change: the adoption row holds every Plan's before and
+    # after (undo reads it); pending Plans (plans[1]) are not unassigned any more.
     spring, summer = world.campaigns[0], world.campaigns[1]
     _reference(spring, world.plans[0])
     services.assignment_create(campaign=summer, plan=world.plans[0], acting_user=world.admin)
@@ -221,11 +240,8 @@ def test_adopting_sap_side_audits_each_plan_and_refuses_a_removed_campaign(world
     services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
 
     actions = list(AuditEvent.objects.order_by("id").values_list("action", "plan"))
-    assert actions[2:] == [
-        ("assignment.delete", world.plans[1].pk),
-        ("assignment.move", world.plans[0].pk),
-        ("drift.adopt_sap", None),
-    ]
+    assert actions[2:] == [("drift.adopt_sap", world.plans[0].pk)]
     assert Assignment.objects.get(plan=world.plans[0]).note == "Adopted from SAP MC"
+    assert Assignment.objects.get(plan=world.plans[1]).campaign == spring
     with pytest.raises(services.AssignmentError, match="removed in SAP MC"):
         services.drift_adopt_sap(campaign=world.campaigns[3], acting_user=world.admin)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Assignment, AuditEvent
+from sapmc.models import CampaignReference
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -116,6 +117,8 @@ def _run_both(live_server, first, second, hold, entered):
 
 def test_move_and_unassign_at_once_keep_the_move_and_audit_only_it(live_server, world, monkeypatch):
     plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    # A March Plan moved to the summer campaign: the move is confirmed (issue 11).
+    moved = {"move_confirmed": plan.pk}
     Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
     maria = _session(live_server.url, world.maria)
     alex = _session(live_server.url, world.admin)
@@ -124,7 +127,7 @@ def test_move_and_unassign_at_once_keep_the_move_and_audit_only_it(live_server, 
 
     answers = _run_both(
         live_server,
-        (maria, f"{live_server.url}/workbench/move/", {"campaign": summer.pk, "plan": plan.pk}),
+        (maria, f"{live_server.url}/workbench/move/", {"campaign": summer.pk, **moved}),
         (alex, f"{live_server.url}/workbench/unassign/", {"campaign": spring.pk, "plan": plan.pk}),
         hold,
         entered,
@@ -175,6 +178,8 @@ def test_unassign_then_move_at_once_end_assigned_with_both_changes_audited(
     live_server, world, monkeypatch
 ):
     plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    # A March Plan moved to the summer campaign: the move is confirmed (issue 11).
+    moved = {"move_confirmed": plan.pk}
     Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
     maria = _session(live_server.url, world.maria)
     alex = _session(live_server.url, world.admin)
@@ -184,7 +189,7 @@ def test_unassign_then_move_at_once_end_assigned_with_both_changes_audited(
     answers = _run_both(
         live_server,
         (alex, f"{live_server.url}/workbench/unassign/", {"campaign": spring.pk, "plan": plan.pk}),
-        (maria, f"{live_server.url}/workbench/move/", {"campaign": summer.pk, "plan": plan.pk}),
+        (maria, f"{live_server.url}/workbench/move/", {"campaign": summer.pk, **moved}),
         hold,
         entered,
     )
@@ -197,4 +202,68 @@ def test_unassign_then_move_at_once_end_assigned_with_both_changes_audited(
     assert list(AuditEvent.objects.order_by("pk").values_list("action", "campaign_id")) == [
         (AuditEvent.Action.ASSIGNMENT_DELETE, spring.pk),
         (AuditEvent.Action.ASSIGNMENT_CREATE, summer.pk),
+    ]
+
+
+def test_two_undos_of_one_adoption_at_once_write_one_undo_row(live_server, world, monkeypatch):
+    """Issue 11: the adoption's audit row is locked while it is undone, so a second undo at the
+    same moment finds it undone and changes nothing."""
+    plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    Assignment.objects.create(plan=plan, campaign=summer, assigned_at=timezone.now())
+    CampaignReference.objects.create(
+        campaign=spring, external_campaign_id=plan.khoros_id.hex, plan=plan
+    )
+    adoption = services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+    maria = _session(live_server.url, world.maria)
+    alex = _session(live_server.url, world.admin)
+    hold = _hold_first(monkeypatch, AuditEvent.Action.DRIFT_UNDO)
+    entered = _entered(monkeypatch, "drift_undo")
+    data = {"event": adoption.pk, "campaign": spring.pk}
+
+    answers = _run_both(
+        live_server,
+        (maria, f"{live_server.url}/workbench/undo/", data),
+        (alex, f"{live_server.url}/workbench/undo/", data),
+        hold,
+        entered,
+    )
+
+    assert answers["first"].status_code == 200 and answers["second"].status_code == 200
+    assert "Undone: 1 Plan back where they were." in answers["first"].text
+    assert "already undone" in answers["second"].text
+    assert Assignment.objects.get(plan=plan).campaign == summer
+    assert list(AuditEvent.objects.order_by("pk").values_list("action", "actor_name")) == [
+        (AuditEvent.Action.DRIFT_ADOPT_SAP, "alex"),
+        (AuditEvent.Action.DRIFT_UNDO, "maria"),
+    ]
+
+
+def test_two_keeps_at_once_write_one_audit_row(live_server, world, monkeypatch):
+    """Issue 11: a keep locks its Plans and judges again, so the same keep twice at once is
+    recorded once; the second one finds nothing open."""
+    plan, spring = world.plans[0], world.campaigns[0]
+    CampaignReference.objects.create(
+        campaign=spring, external_campaign_id=plan.khoros_id.hex, plan=plan
+    )
+    maria = _session(live_server.url, world.maria)
+    alex = _session(live_server.url, world.admin)
+    hold = _hold_first(monkeypatch, AuditEvent.Action.DRIFT_KEEP_BRIDGE)
+    entered = _entered(monkeypatch, "drift_keep_bridge")
+    data = {"campaign": spring.pk, "drift": f"keep:{plan.pk}"}
+
+    answers = _run_both(
+        live_server,
+        (maria, f"{live_server.url}/workbench/drift/", data),
+        (alex, f"{live_server.url}/workbench/drift/", data),
+        hold,
+        entered,
+    )
+
+    assert answers["first"].status_code == 200 and answers["second"].status_code == 200
+    assert "Kept the bridge’s side" in answers["first"].text.replace("&#x27;", "’").replace(
+        "'", "’"
+    )
+    assert "Nothing to keep" in answers["second"].text
+    assert list(AuditEvent.objects.values_list("action", "actor_name")) == [
+        (AuditEvent.Action.DRIFT_KEEP_BRIDGE, "maria")
     ]

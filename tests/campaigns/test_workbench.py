@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from campaigns.models import Assignment, AuditEvent
 from khoros.models import Initiative, Plan
-from sapmc.models import ExternalCampaign
+from sapmc.models import CampaignReference, ExternalCampaign
 from tests.world import make_campaign, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -122,10 +122,15 @@ def test_manager_posting_a_plan_outside_the_grant_gets_403_and_nothing_changes(c
 def test_bulk_assign_several_plans_at_once(client, world):
     client.force_login(world.admin)
     summer = world.campaigns[1]
+    plans = [world.plans[0].pk, world.plans[1].pk, world.plans[2].pk]
+    # Two of them run in March and April, outside the summer campaign: asked first (issue 11).
+    response = post(client, "workbench-assign", {"campaign": summer.pk, "plans": plans})
+    assert "Assign these Plans to “Summer 2026”?" in response.content.decode()
+    assert not Assignment.objects.exists()
     response = post(
         client,
         "workbench-assign",
-        {"campaign": summer.pk, "plans": [world.plans[0].pk, world.plans[1].pk, world.plans[2].pk]},
+        {"campaign": summer.pk, "plans": plans, "confirmed": "selection"},
     )
     assert "and" in response.content.decode() or "Assigned" in response.content.decode()
     assert Assignment.objects.filter(campaign=summer).count() == 3
@@ -142,7 +147,11 @@ def test_conflict_is_explained_and_offers_a_move(client, world):
     body = response.content.decode()
     assert "already feeds campaign “Spring Sale 2026”" in body
     assert "Move it to this campaign" in body
+    # Issue 11: the March Plan runs outside the summer campaign: the move asks first.
     response = post(client, "workbench-move", {"campaign": summer.pk, "plan": plan.pk})
+    assert "Move this Plan to “Summer 2026”?" in response.content.decode()
+    assert Assignment.objects.get(plan=plan).campaign == spring
+    response = post(client, "workbench-move", {"campaign": summer.pk, "move_confirmed": plan.pk})
     assert "Moved “Spring Sale social” to “Summer 2026”." in response.content.decode()
     assert Assignment.objects.get(plan=plan).campaign == summer
 
@@ -246,15 +255,17 @@ def test_suggestions_rank_by_overlap_and_name(client, world):
 
 
 def test_drift_decision_is_for_admins_only(client, world):
-    client.force_login(world.maria)
-    assert (
-        post(
-            client,
-            "workbench-drift",
-            {"campaign": world.campaigns[0].pk, "decision": "keep_bridge"},
-        ).status_code
-        == 403
+    # Issue 11: managers decide drift for their own Initiatives' Plans, sync admins for all.
+    spring = world.campaigns[0]
+    CampaignReference.objects.create(
+        campaign=spring, external_campaign_id=world.plans[2].khoros_id.hex, plan=world.plans[2]
     )
+    client.force_login(world.maria)
+    data = {"campaign": spring.pk, "drift": f"keep:{world.plans[2].pk}"}
+    assert post(client, "workbench-drift", data).status_code == 403
+    response = post(client, "workbench-drift", {"campaign": spring.pk, "decision": "keep_bridge"})
+    assert "Nothing to keep" in response.content.decode()
+    assert not AuditEvent.objects.exists()
     client.force_login(world.admin)
     response = post(
         client, "workbench-drift", {"campaign": world.campaigns[0].pk, "decision": "keep_bridge"}
@@ -350,8 +361,11 @@ def test_an_htmx_action_answers_with_the_workbench_url_of_its_state(client, worl
     assert (
         response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}&plans={world.plans[1].pk}"
     )
+    # (Summer teaser runs in June, outside the spring campaign: confirmed, see issue 11.)
     response = post(
-        client, "workbench-assign", {"campaign": spring.pk, "plans": [world.plans[1].pk]}
+        client,
+        "workbench-assign",
+        {"campaign": spring.pk, "plans": [world.plans[1].pk], "confirmed": "selection"},
     )
     assert response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}"
 
@@ -377,3 +391,40 @@ def test_status_and_initiative_selects_refresh_the_workbench(client, world):
     assert 'name="c-status" class="wb-filter"' in body
     assert 'name="p-initiative" class="wb-filter"' in body
     assert "change from:.wb-filter" in body
+
+
+def test_drift_and_own_initiative_suggestions_add_no_query_at_scale(
+    client, world, at_scale, django_assert_num_queries
+):
+    """Issue 11: a selected campaign with SAP MC references (pending, SAP-only and conflicting
+    Plans, keep decisions) costs the same fixed number of queries as one without."""
+    from campaigns.models import DriftDecision
+    from sapmc.models import CampaignReference
+
+    selected = at_scale[0]
+    assigned = list(Assignment.objects.filter(campaign=selected).select_related("plan")[:5])
+    others = list(Plan.objects.filter(assignment__isnull=True, removed_at__isnull=True)[:200])
+    refs = [
+        CampaignReference(
+            campaign=campaign,
+            external_campaign_id=plan.khoros_id.hex,
+            plan=plan,
+            managing_party="2003",  # the "Scale 3" Initiative
+        )
+        for campaign, plan in [(selected, p) for p in others[:100]]
+        + [(at_scale[1], a.plan) for a in assigned]
+        + [(at_scale[2 + i % 40], p) for i, p in enumerate(others[100:])]
+    ]
+    CampaignReference.objects.bulk_create(refs)
+    DriftDecision.objects.create(
+        plan=others[0], sap_campaigns=[selected.pk], decided_at=timezone.now()
+    )
+    client.force_login(world.admin)
+    with django_assert_num_queries(16):
+        response = client.get(reverse("workbench"), {"campaign": selected.pk, "cpage": 1})
+    drift = response.context["drift"]
+    assert len(drift.pending) == len(
+        Assignment.objects.filter(campaign=selected).exclude(plan__in=[a.plan for a in assigned])
+    )
+    assert len(drift.conflicts) == 5 and len(drift.sap_only) == 99 and len(drift.kept) == 1
+    assert all(s.own_initiative for s in response.context["suggestions"][:1])
