@@ -31,6 +31,7 @@ from campaigns.calendar import (
     campaign_panel,
     clamp_day,
     period_for,
+    plan_days,
     plan_panel,
     unassigned_plan_rows,
 )
@@ -267,11 +268,15 @@ def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, object]:
             user=request.user, period=state["period"], filters=state["filters"], sort=sort
         )[: LIST_LIMIT + 1]
     )
+    period = state["period"]
     plans = list(
-        unassigned_plan_rows(user=request.user, period=state["period"], filters=state["filters"])[
-            : LIST_LIMIT + 1
+        unassigned_plan_rows(user=request.user, period=period, filters=state["filters"])[
+            : LIST_LIMIT + 2
         ]
     )
+    # The query is a day wider than the period (the viewer's days differ from the company's):
+    # keep only the Plans whose own days, in the viewer's zone, meet the period.
+    plans = [p for p in plans if plan_days(p)[0] <= period.last and plan_days(p)[1] >= period.first]
     sort_query = _without(query, "sort")
     columns = [
         ("name", "Campaign"),
