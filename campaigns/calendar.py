@@ -25,11 +25,12 @@ from khoros.selectors import KPI_COLUMNS, kpi_is_stale, kpi_last_success
 AnyUser = AbstractBaseUser | AnonymousUser
 Zoom = Literal["month", "quarter", "year", "days90"]
 ZOOMS: tuple[Zoom, ...] = ("month", "quarter", "year", "days90")
-# What the zoom buttons say: the year view is a rolling twelve months, 90 days count from the day.
+# What the zoom buttons say. "Year" is twelve rolling months from the month shown (SAP MC's
+# calendar year would hide what comes after December); 90 days count from the day itself.
 ZOOM_LABELS = {
     "month": "Month",
     "quarter": "Quarter",
-    "year": "12 months",
+    "year": "Year",
     "days90": "Next 90 days",
 }
 ROLLING_DAYS = 90
@@ -343,10 +344,18 @@ def calendar_build(
             plans = plans.filter(initiative_id=filters.initiative)
         if filters.q:
             plans = plans.filter(name__icontains=filters.q)
-        chosen = list(plans.order_by("start", "name", "pk")[: UNASSIGNED_LIMIT + 1])
-        unassigned_total = len(chosen)
-        bars = [_plan_bar(p, period, today) for p in chosen[:UNASSIGNED_LIMIT]]
-        bars = [b for b in bars if b.end >= period.first and b.start <= period.last]
+        # The query is a day wider than the period: count only the Plans whose own days, in the
+        # viewer's zone, meet it, or "Not assigned 1" stood over an empty lane.
+        chosen = [
+            bar
+            for bar in (
+                _plan_bar(p, period, today)
+                for p in plans.order_by("start", "name", "pk")[: UNASSIGNED_LIMIT + 3]
+            )
+            if bar.end >= period.first and bar.start <= period.last
+        ]
+        unassigned_total = min(len(chosen), UNASSIGNED_LIMIT + 1)
+        bars = chosen[:UNASSIGNED_LIMIT]
         unassigned_lanes = pack(bars)
     cal = Calendar(period, today, rows, page, unassigned_lanes, unassigned_total)
     if period.zoom == "month":

@@ -38,7 +38,7 @@ def test_days90_zoom_shows_campaigns_of_the_next_90_days(client, world):
     assert response.status_code == 200
     assert "20 May 2026 – 17 Aug 2026" in body
     assert "Summer 2026" in body and "Spring Sale 2026" not in body
-    assert ">Next 90 days</a>" in body and ">12 months</a>" in body
+    assert ">Next 90 days</a>" in body and ">Year</a>" in body
 
 
 def test_campaign_panel_has_dates_initiative_kpis_drift_and_links(client, world):
@@ -348,3 +348,13 @@ def test_saved_views_create_apply_and_delete_are_per_user(client, world):
     assert not SavedView.objects.exists()
     # Not audited: a private bookmark changes nothing anyone else sees.
     assert AuditEvent.objects.count() == 0
+
+
+def test_not_assigned_counts_only_plans_drawn_in_the_period(client, world):
+    # "Spring Sale social" ends on 31 March: the day-wide query finds it for Q2, but it is not
+    # drawn there, so it is not counted either (it was: "Not assigned 2" over one bar).
+    client.force_login(world.maria)
+    response = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-04-01"})
+    cal = response.context["cal"]
+    assert cal.unassigned_total == 1
+    assert [b.label for lane in cal.unassigned_lanes for b in lane] == ["Summer teaser"]
