@@ -26,6 +26,7 @@ from campaigns.calendar import (
     LIST_SORTS,
     ZOOM_LABELS,
     ZOOMS,
+    Period,
     calendar_build,
     campaign_list_rows,
     campaign_panel,
@@ -115,7 +116,7 @@ def _view_state(request: HttpRequest, query: QueryDict) -> dict[str, object]:
         "date_note": date_note,
         "form": form,
         "filters": form.filters(),
-        "zooms": [(z, ZOOM_LABELS[z]) for z in ZOOMS],
+        "zoom_links": _zoom_links(zoom, period),
         "anchor": period.first.isoformat(),
         "prev_date": period.shifted(-1).isoformat(),
         "next_date": period.shifted(1).isoformat(),
@@ -127,6 +128,30 @@ def _view_state(request: HttpRequest, query: QueryDict) -> dict[str, object]:
         "list_url": reverse("calendar-list"),
         "saved_views": SavedView.objects.filter(user=request.user).only("pk", "name", "query"),
     }
+
+
+def _zoom_links(zoom: str, period: Period) -> list[dict[str, object]]:
+    """Month, quarter and year around the day shown, then the presets that start today."""
+    today = timezone.localdate()
+    this_month = today.replace(day=1)
+    rolling = zoom == "year" and period.first == this_month
+    links = [
+        {"zoom": z, "label": ZOOM_LABELS[z], "date": period.first, "current": z == zoom}
+        for z in ("month", "quarter", "year")
+    ]
+    links[2]["current"] = zoom == "year" and not rolling
+    links.append(
+        {
+            "zoom": "days90",
+            "label": ZOOM_LABELS["days90"],
+            "date": today,
+            "current": zoom == "days90",
+        }
+    )
+    links.append(
+        {"zoom": "year", "label": "Rolling 12 months", "date": this_month, "current": rolling}
+    )
+    return links
 
 
 def _calendar_context(request: HttpRequest, query: QueryDict) -> dict[str, object]:
@@ -249,9 +274,8 @@ def _after_calendar_action(
         context["back_query"] = back.urlencode()
     context.update({"notice": notice, "error": error})
     response = render(request, template, context)
-    response["HX-Replace-Url"] = f"{request.POST.get('url_path') or reverse('calendar')}?" + (
-        back.urlencode()
-    )
+    target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
+    response["HX-Replace-Url"] = f"{reverse(target)}?{back.urlencode()}"
     return response
 
 

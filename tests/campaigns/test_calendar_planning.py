@@ -8,6 +8,7 @@ import io
 from datetime import date
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -358,3 +359,28 @@ def test_not_assigned_counts_only_plans_drawn_in_the_period(client, world):
     cal = response.context["cal"]
     assert cal.unassigned_total == 1
     assert [b.label for lane in cal.unassigned_lanes for b in lane] == ["Summer teaser"]
+
+
+def test_presets_start_today_and_zooms_keep_the_day_shown(client, world):
+    with time_machine.travel("2026-05-20 12:00Z", tick=False):
+        client.force_login(world.admin)
+        response = client.get(reverse("calendar"), {"zoom": "year", "date": "2026-05-01"})
+        links = {link["label"]: link for link in response.context["zoom_links"]}
+        assert links["Next 90 days"]["date"] == date(2026, 5, 20)
+        assert links["Rolling 12 months"]["date"] == date(2026, 5, 1)
+        assert links["Rolling 12 months"]["current"] and not links["Year"]["current"]
+        body = response.content.decode()
+        assert 'href="/calendar/?zoom=days90&amp;date=2026-05-20"' in body
+        assert "May 2026 – Apr 2027" in body
+        other = client.get(reverse("calendar"), {"zoom": "year", "date": "2026-01-01"})
+        links = {link["label"]: link for link in other.context["zoom_links"]}
+        assert links["Year"]["current"] and not links["Rolling 12 months"]["current"]
+        assert links["Month"]["date"] == date(2026, 1, 1)
+
+
+def test_unassigned_plan_bars_tell_screen_readers_how_to_assign(client, world):
+    client.force_login(world.maria)
+    body = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-04-01"}).content
+    assert (
+        b'Summer teaser</span><span class="sr-only"> (not assigned: open it to assign it)' in body
+    )
