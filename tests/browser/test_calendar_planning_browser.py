@@ -36,6 +36,7 @@ def test_side_panel_opens_at_a_real_url_closes_with_escape_and_returns_focus(
         assert panel.get_by_role("link", name="Open in the workbench").count() == 1
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
             screenshot(page, f"calendar-panel-{width}")
         page.set_viewport_size({"width": 1440, "height": 900})
 
@@ -81,6 +82,7 @@ def test_drag_an_unassigned_plan_onto_a_campaign_row_assigns_it(live_server, wor
         assert "zoom=quarter" in page.url
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
             screenshot(page, f"calendar-after-drag-{width}")
 
 
@@ -111,6 +113,7 @@ def test_keyboard_path_assigns_from_the_plans_panel(live_server, world, page):
         )
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
             screenshot(page, f"calendar-keyboard-assign-{width}")
 
 
@@ -147,14 +150,20 @@ def test_list_view_sorts_by_clicking_column_headers(live_server, world, page):
         assert Assignment.objects.get(plan=world.plans[1]).campaign == world.campaigns[1]
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
             screenshot(page, f"calendar-list-{width}")
 
 
 def test_manager_home_and_saved_view(live_server, world, page):
     with time_machine.travel(NOW, tick=True):
         login(page, live_server.url, "maria", "pw-maria-2026")
+        page.get_by_test_id("home-starting-empty").get_by_role(
+            "link", name="Summer 2026"
+        ).wait_for()
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
+            # Nothing runs off the side of the page, on a phone either.
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
             screenshot(page, f"manager-home-{width}")
         page.set_viewport_size({"width": 1440, "height": 900})
         page.goto(f"{live_server.url}/calendar/?zoom=days90&date=2026-05-20")
