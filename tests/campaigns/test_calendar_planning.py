@@ -384,3 +384,14 @@ def test_unassigned_plan_bars_tell_screen_readers_how_to_assign(client, world):
     assert (
         b'Summer teaser</span><span class="sr-only"> (not assigned: open it to assign it)' in body
     )
+
+
+def test_campaign_page_leads_back_to_its_bar_on_the_calendar(client, world):
+    campaign = world.campaigns[1]
+    client.force_login(world.maria)
+    body = client.get(reverse("campaign", args=[campaign.pk])).content.decode()
+    link = f"/calendar/?zoom=quarter&amp;date=2026-06-01&amp;panel=c{campaign.pk}"
+    assert f'href="{link}"' in body
+    page = client.get(link.replace("&amp;", "&"))
+    assert page.context["panel_key"] == f"c{campaign.pk}"
+    assert page.context["cal"].period.title == "Q2 2026"
