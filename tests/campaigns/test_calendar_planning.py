@@ -395,3 +395,9 @@ def test_campaign_page_leads_back_to_its_bar_on_the_calendar(client, world):
     page = client.get(link.replace("&amp;", "&"))
     assert page.context["panel_key"] == f"c{campaign.pk}"
     assert page.context["cal"].period.title == "Q2 2026"
+
+
+def test_the_list_is_part_of_the_calendar_in_the_main_menu(client, world):
+    client.force_login(world.maria)
+    body = client.get(reverse("calendar-list")).content.decode()
+    assert '<a href="/calendar/" aria-current="page">Calendar</a>' in body
