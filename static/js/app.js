@@ -125,7 +125,8 @@
     var url = new URL(window.location.href);
     if (url.searchParams.has("panel")) {
       url.searchParams.delete("panel");
-      window.history.pushState({}, "", url.toString());
+      // Marked as htmx's own entry: Back and Forward to it reload the page, like every other.
+      window.history.pushState({ htmx: true }, "", url.toString());
     }
     var back = opener && document.body.contains(opener) ? opener
       : key && document.querySelector('.bar[data-panel="' + key + '"]');
@@ -173,8 +174,7 @@
       }, 0);
     }
   });
-  // Back and Forward to a calendar address without a panel: the page reloads (htmx history
-  // is off), so a panel left open is only possible after a pushState of our own.
+  // A page loaded with ?panel= open marks its bar.
   document.addEventListener("DOMContentLoaded", function () {
     var inner = document.querySelector("#cal-panel .panel-inner");
     if (inner) markOpen(inner.getAttribute("data-panel-key"));

@@ -47,6 +47,15 @@ def test_side_panel_opens_at_a_real_url_closes_with_escape_and_returns_focus(
             f"c{world.campaigns[1].pk}"
         )
 
+        # Back reopens it, Forward closes it again: the address and the page agree.
+        page.go_back()
+        panel.get_by_role("heading", name="Summer 2026").wait_for()
+        assert f"panel=c{world.campaigns[1].pk}" in page.url
+        page.go_forward()
+        page.wait_for_function("() => !location.search.includes('panel=')")
+        htmx_settled(page)
+        assert panel.locator(".panel-inner").count() == 0
+
         # The URL is real: opened fresh, the panel is there; the close button works too.
         page.goto(
             f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01&panel=p{world.plans[1].pk}"
@@ -174,3 +183,22 @@ def test_manager_home_and_saved_view(live_server, world, page):
         page.get_by_role("heading", name="May 2026").wait_for()
         page.get_by_role("link", name="Next 90 days, mine").click()
         page.get_by_role("heading", name="20 May 2026 – 17 Aug 2026").wait_for()
+
+
+def test_drag_in_the_month_grid_onto_a_campaign_bar(live_server, world, page):
+    with time_machine.travel(NOW, tick=True):
+        login(page, live_server.url, "maria", "pw-maria-2026")
+        page.goto(f"{live_server.url}/calendar/?zoom=month&date=2026-03-01")
+        htmx_settled(page)
+        plan_bar = page.locator('a.bar.plan[draggable="true"]', has_text="Spring Sale social")
+        campaign_bar = page.locator(
+            f'a.bar[data-campaign="{world.campaigns[0].pk}"]', has_text="Spring Sale 2026"
+        )
+        plan_bar.nth(1).drag_to(campaign_bar.nth(2))
+        page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+        assert Assignment.objects.get(plan=world.plans[0]).campaign == world.campaigns[0]
+        htmx_settled(page)
+        assert (
+            page.locator('a.bar.plan[draggable="true"]', has_text="Spring Sale social").count() == 0
+        )
+        assert "zoom=month" in page.url and "date=2026-03-01" in page.url
