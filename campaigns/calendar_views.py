@@ -356,9 +356,9 @@ def _with(query: QueryDict, **values: str) -> str:
 def calendar_list(request: HttpRequest) -> HttpResponse:
     """The calendar as a table: the same filters and period, sortable, mass assign, CSV."""
     _require_planner(request)
-    context = _list_context(request, request.GET)
     if request.GET.get("format") == "csv":
-        return _list_csv(context)
+        return _list_csv(request, _view_state(request, request.GET), request.GET.get("sort", ""))
+    context = _list_context(request, request.GET)
     partial = request.htmx and not request.htmx.history_restore_request
     template = "campaigns/calendar_list.html#listing" if partial else "campaigns/calendar_list.html"
     return render(request, template, context)
@@ -367,12 +367,18 @@ def calendar_list(request: HttpRequest) -> HttpResponse:
 LIST_CSV_COLUMNS = ["kind", "name", "id", "start", "end", "initiative", "plans", "impressions"]
 
 
-def _list_csv(context: dict[str, object]) -> StreamingHttpResponse:
-    """The rows of the current view: its campaigns as sorted, then its unassigned Plans."""
+def _list_csv(request: HttpRequest, state: dict[str, object], sort: str) -> StreamingHttpResponse:
+    """Every row of the current view, not only the 500 the page shows: its campaigns as
+    sorted, then its unassigned Plans (those whose own days meet the period)."""
+    period = state["period"]
+    campaigns = campaign_list_rows(
+        user=request.user, period=period, filters=state["filters"], sort=sort
+    )
+    plans = unassigned_plan_rows(user=request.user, period=period, filters=state["filters"])
 
     def lines() -> Iterator[list[object]]:
         yield LIST_CSV_COLUMNS
-        for c in context["campaigns"]:
+        for c in campaigns.iterator(chunk_size=1000):
             yield [
                 "campaign",
                 _csv_safe(c.name),
@@ -383,13 +389,16 @@ def _list_csv(context: dict[str, object]) -> StreamingHttpResponse:
                 c.plan_count,
                 c.impressions,
             ]
-        for p in context["plans"]:
+        for p in plans.iterator(chunk_size=1000):
+            first, last = plan_days(p)
+            if last < period.first or first > period.last:
+                continue
             yield [
                 "unassigned plan",
                 _csv_safe(p.name),
                 p.khoros_id.hex,
-                timezone.localtime(p.start).date().isoformat(),
-                timezone.localtime(p.end).date().isoformat(),
+                first.isoformat(),
+                last.isoformat(),
                 _csv_safe(p.initiative.name),
                 "",
                 "",
@@ -399,7 +408,6 @@ def _list_csv(context: dict[str, object]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
         (writer.writerow(line) for line in lines()), content_type="text/csv; charset=utf-8"
     )
-    period = context["period"]
     response["Content-Disposition"] = (
         f'attachment; filename="smcbridge-calendar-{period.first}-{period.last}.csv"'
     )

@@ -13,9 +13,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.calendar import period_for
-from campaigns.models import Assignment, AuditEvent, CampaignReference, SavedView
-from khoros.models import PlanKpi
+from campaigns.models import (
+    Assignment,
+    AuditEvent,
+    CampaignReference,
+    ExternalCampaign,
+    SavedView,
+)
+from khoros.models import Plan, PlanKpi
 from tests.campaigns.conftest import make_campaign
+from tests.campaigns.test_calendar import big  # noqa: F401 - 2,000 campaigns, 10,000 Plans
 
 pytestmark = pytest.mark.django_db
 
@@ -401,3 +408,42 @@ def test_the_list_is_part_of_the_calendar_in_the_main_menu(client, world):
     client.force_login(world.maria)
     body = client.get(reverse("calendar-list")).content.decode()
     assert '<a href="/calendar/" aria-current="page">Calendar</a>' in body
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("who", ["admin", "tom"])
+def test_list_and_panel_query_counts_at_scale(client, world, who, django_assert_num_queries):
+    client.force_login(getattr(world, who))
+    # 2,000 campaigns, 10,000 Plans: the list reads the same few queries (see the small test).
+    with django_assert_num_queries(9):
+        response = client.get(reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01"})
+    assert len(response.context["campaigns"]) == 500 and response.context["campaigns_more"]
+    assert response.context["plans_more"]
+    busy = Assignment.objects.values_list("campaign_id", flat=True).first()
+    # session, user, roles, campaign, its visible Plans, all its Plans (count), Initiative,
+    # KPI sums, drift: references and assignments
+    with django_assert_num_queries(10):
+        response = client.get(reverse("calendar-panel"), {"panel": f"c{busy}"}, **HX)
+    assert response.status_code == 200
+
+
+@pytest.mark.usefixtures("big")
+def test_list_csv_at_scale_keeps_every_row_of_the_view(client, world):
+    client.force_login(world.admin)
+    response = client.get(
+        reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01", "format": "csv"}
+    )
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    kinds = [r[0] for r in rows[1:]]
+    # The page shows 500 of each; the export has them all.
+    live = ExternalCampaign.objects.filter(removed_at__isnull=True, start__lte=date(2026, 12, 31))
+    assert kinds.count("campaign") == live.count() > 500
+    unassigned = Plan.objects.filter(
+        removed_at__isnull=True,
+        assignment__isnull=True,
+        start__date__lte=date(2026, 12, 31),
+        end__date__gte=date(2026, 1, 1),
+    ).count()
+    assert kinds.count("unassigned plan") == unassigned > 500
+    # By start, then name: C0, C1080 and C1440 all start on 1 January.
+    assert [r[2] for r in rows[1:4]] == ["10000", "11080", "11440"]
