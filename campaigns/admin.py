@@ -8,8 +8,8 @@ Per model, what the admin may change and why:
   password or its hash).
 - django-q2's schedules: read-only. Its stock admin lets anyone with access type any dotted
   `func` and so run any function of the code base in the worker; the bridge's schedules are
-  declared in smcbridge/schedules.py, installed by `setup_schedules`, and their interval and
-  on/off switch are edited on the app's Schedules page, which is audited.
+  declared by each app's sync_kinds.py (syncs/registry.py), installed by `setup_schedules`,
+  and their interval and on/off switch are edited on the app's Schedules page, which is audited.
 """
 
 from __future__ import annotations

@@ -10,21 +10,31 @@ from typing import Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
 from campaigns.access import visible_plans
 from campaigns.models import Assignment
-from campaigns.selectors import drift_flags
+from campaigns.selectors import KPI_LABELS, drift_flags
 from khoros.models import Initiative, Plan, PlanKpi
-from khoros.selectors import kpi_is_stale, kpi_last_success
+from khoros.selectors import KPI_COLUMNS, kpi_is_stale, kpi_last_success
 from sapmc.models import CampaignReference, ExternalCampaign
 
 AnyUser = AbstractBaseUser | AnonymousUser
-Zoom = Literal["month", "quarter", "year"]
-ZOOMS: tuple[Zoom, ...] = ("month", "quarter", "year")
+Zoom = Literal["month", "quarter", "year", "days90"]
+ZOOMS: tuple[Zoom, ...] = ("month", "quarter", "year", "days90")
+# What the zoom buttons say. "Year" is twelve rolling months from the month shown (SAP MC's
+# calendar year would hide what comes after December); 90 days count from the day itself.
+ZOOM_LABELS = {
+    "month": "Month",
+    "quarter": "Quarter",
+    "year": "Year",
+    "days90": "Next 90 days",
+}
+ROLLING_DAYS = 90
 CAMPAIGNS_PER_PAGE = 25
 UNASSIGNED_LIMIT = 150
 # The calendar shows these years; a date outside is clamped to them. Python's dates end at 9999
@@ -63,6 +73,8 @@ class Period:
 
     def shifted(self, step: int) -> date:
         """The anchor of the period `step` periods away."""
+        if self.zoom == "days90":
+            return clamp_day(self.first + timedelta(days=ROLLING_DAYS * step))
         months = {"month": 1, "quarter": 3, "year": 12}[self.zoom] * step
         return clamp_day(_add_months(self.first, months))
 
@@ -70,6 +82,8 @@ class Period:
     def title(self) -> str:
         if self.zoom == "month":
             return self.first.strftime("%B %Y")
+        if self.zoom == "days90":
+            return f"{self.first:%d %b %Y} – {self.last:%d %b %Y}"
         if self.zoom == "quarter":
             return f"Q{(self.first.month - 1) // 3 + 1} {self.first.year}"
         if self.first.month == 1:
@@ -87,6 +101,10 @@ def period_for(zoom: Zoom, anchor: date) -> Period:
         first = date(anchor.year, (anchor.month - 1) // 3 * 3 + 1, 1)
         end_month = first.month + 2
         last = date(first.year, end_month, pycalendar.monthrange(first.year, end_month)[1])
+    elif zoom == "days90":
+        # 90 days from the day itself: what is coming, whatever month it is.
+        first = min(anchor, LAST_DAY - timedelta(days=ROLLING_DAYS - 1))
+        last = first + timedelta(days=ROLLING_DAYS - 1)
     else:
         # A rolling year: in December it shows the coming year, not eleven months gone by.
         first = anchor.replace(day=1)
@@ -108,6 +126,9 @@ class Bar:
     marks: list[str] = field(default_factory=list)
     lane: int = 0
     note: str = ""  # said in the bar's tooltip: which campaign a Plan feeds, or that none
+    panel: str = ""  # the side panel's key: "c<pk>" for a campaign, "p<pk>" for a Plan
+    plan_id: int | None = None  # set on unassigned Plans: they can be dragged onto a campaign
+    campaign_id: int | None = None  # set on campaign bars: a Plan can be dropped on them
 
     @property
     def clipped_start(self) -> date:
@@ -239,6 +260,8 @@ def _plan_bar(
         color=plan.color or "#98a2b3",
         url=url,
         note=note,
+        panel=f"p{plan.pk}",
+        plan_id=plan.pk if campaign is None else None,
     )
 
 
@@ -303,6 +326,8 @@ def calendar_build(
             state=state_of(campaign.start, campaign.end, today),
             url=reverse("campaign", args=[campaign.pk]),
             marks=marks,
+            panel=f"c{campaign.pk}",
+            campaign_id=campaign.pk,
         )
         plan_bars = [
             _plan_bar(p, period, today, campaign)
@@ -320,10 +345,18 @@ def calendar_build(
             plans = plans.filter(initiative_id=filters.initiative)
         if filters.q:
             plans = plans.filter(name__icontains=filters.q)
-        chosen = list(plans.order_by("start", "name", "pk")[: UNASSIGNED_LIMIT + 1])
-        unassigned_total = len(chosen)
-        bars = [_plan_bar(p, period, today) for p in chosen[:UNASSIGNED_LIMIT]]
-        bars = [b for b in bars if b.end >= period.first and b.start <= period.last]
+        # The query is a day wider than the period: count only the Plans whose own days, in the
+        # viewer's zone, meet it, or "Not assigned 1" stood over an empty lane.
+        chosen = [
+            bar
+            for bar in (
+                _plan_bar(p, period, today)
+                for p in plans.order_by("start", "name", "pk")[: UNASSIGNED_LIMIT + 3]
+            )
+            if bar.end >= period.first and bar.start <= period.last
+        ]
+        unassigned_total = min(len(chosen), UNASSIGNED_LIMIT + 1)
+        bars = chosen[:UNASSIGNED_LIMIT]
         unassigned_lanes = pack(bars)
     cal = Calendar(period, today, rows, page, unassigned_lanes, unassigned_total)
     if period.zoom == "month":
@@ -354,6 +387,9 @@ def _week_segments(bars: Sequence[Bar], week: Period) -> list[Bar]:
             url=b.url,
             marks=b.marks,
             note=b.note,
+            panel=b.panel,
+            plan_id=b.plan_id,
+            campaign_id=b.campaign_id,
         )  # fmt: skip
         for b in bars
         if b.start <= week.last and b.end >= week.first
@@ -380,3 +416,171 @@ def month_weeks(period: Period, campaigns: Sequence[Bar], plans: Sequence[Bar]) 
         )
         first += timedelta(days=7)
     return weeks
+
+
+# --- The side panel and the list view -------------------------------------------------------
+
+
+def initiative_names(campaign_pks: Iterable[int]) -> dict[int, str]:
+    """Each campaign's Initiative (the managing party of its SAP MC references), in one query."""
+    names: dict[int, set[str]] = {}
+    rows = (
+        CampaignReference.objects.filter(campaign_id__in=list(campaign_pks))
+        .exclude(managing_party="")
+        .annotate(
+            initiative_name=Subquery(
+                Initiative.objects.filter(khoros_id=OuterRef("managing_party")).values("name")[:1]
+            )
+        )
+        .values_list("campaign_id", "managing_party", "initiative_name")
+    )
+    for campaign_id, party, name in rows:
+        names.setdefault(campaign_id, set()).add(name or party)
+    return {pk: ", ".join(sorted(found)) for pk, found in names.items()}
+
+
+@dataclass
+class CampaignPanel:
+    campaign: ExternalCampaign
+    initiative: str
+    state: str
+    plans: list[Plan]
+    hidden_plans: int
+    kpi_totals: dict[str, int]
+    drift: object  # selectors.Drift
+
+
+@dataclass
+class PlanPanel:
+    plan: Plan
+    first: date
+    last: date
+    state: str
+    feeds: ExternalCampaign | None
+    kpi_totals: dict[str, int]
+    # Campaigns the Plan can be assigned to: those whose dates meet the Plan's, nearest first.
+    candidates: list[ExternalCampaign]
+
+
+ASSIGN_CANDIDATES = 60
+
+
+def _kpi_sums(plans: QuerySet[Plan]) -> dict[str, int]:
+    row = PlanKpi.objects.filter(plan__in=plans).aggregate(
+        **{name: Sum(name) for name in KPI_COLUMNS}
+    )
+    return {KPI_LABELS[name]: int(row[name] or 0) for name in KPI_COLUMNS}
+
+
+def campaign_panel(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPanel:
+    from campaigns.selectors import campaign_drift
+
+    visible = visible_plans(user)
+    assigned = Plan.objects.filter(assignment__campaign=campaign)
+    plans = list(assigned.filter(pk__in=visible.values("pk")).order_by("start", "name"))
+    hidden = assigned.count() - len(plans)
+    return CampaignPanel(
+        campaign=campaign,
+        initiative=initiative_names([campaign.pk]).get(campaign.pk, ""),
+        state=state_of(campaign.start, campaign.end, timezone.localdate()),
+        plans=plans,
+        hidden_plans=hidden,
+        kpi_totals=_kpi_sums(assigned.filter(pk__in=visible.values("pk"))),
+        drift=campaign_drift(campaign=campaign),
+    )
+
+
+def plan_panel(*, plan: Plan) -> PlanPanel:
+    first, last = plan_days(plan)
+    feeds = (
+        ExternalCampaign.objects.filter(assignments__plan=plan).first()
+        if plan.removed_at is None
+        else None
+    )
+    candidates: list[ExternalCampaign] = []
+    if feeds is None and plan.removed_at is None:
+        candidates = list(
+            ExternalCampaign.objects.filter(removed_at__isnull=True)
+            .filter(
+                Q(start__lte=last) | Q(start__isnull=True),
+                Q(end__gte=first) | Q(end__isnull=True),
+            )
+            .order_by("start", "name", "pk")[:ASSIGN_CANDIDATES]
+        )
+    return PlanPanel(
+        plan=plan,
+        first=first,
+        last=last,
+        state=state_of(first, last, timezone.localdate()),
+        feeds=feeds,
+        kpi_totals=_kpi_sums(Plan.objects.filter(pk=plan.pk)),
+        candidates=candidates,
+    )
+
+
+# The list view's sortable columns: key -> the ordering it means (ties broken by name, pk).
+LIST_SORTS = {
+    "name": ("name",),
+    "start": ("start", "name"),
+    "end": ("end", "name"),
+    "initiative": ("initiative_name", "name"),
+    "plans": ("plan_count", "name"),
+    "kpis": ("impressions", "name"),
+}
+LIST_LIMIT = 500
+
+
+def campaign_list_rows(
+    *, user: AnyUser, period: Period, filters: CalendarFilters, sort: str
+) -> QuerySet[ExternalCampaign]:
+    """The calendar's campaigns as table rows: Initiative, visible Plans and their impressions.
+
+    One query whatever the number of rows: counts and sums are subqueries, so a campaign with
+    many Plans and many KPI days is neither multiplied nor read row by row.
+    """
+    if filters.assigned == "unassigned":
+        return ExternalCampaign.objects.none()
+    visible = visible_plans(user).values("pk")
+    plan_count = (
+        Assignment.objects.filter(campaign=OuterRef("pk"), plan__in=visible)
+        .order_by()
+        .values("campaign")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    impressions = (
+        PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"), plan__in=visible)
+        .order_by()
+        .values("plan__assignment__campaign")
+        .annotate(total=Sum("impressions"))
+        .values("total")
+    )
+    initiative = Initiative.objects.filter(
+        khoros_id__in=CampaignReference.objects.filter(campaign=OuterRef(OuterRef("pk"))).values(
+            "managing_party"
+        )
+    ).order_by("name")
+    qs = _campaigns(period, filters, user).annotate(
+        plan_count=Coalesce(Subquery(plan_count), 0),
+        impressions=Coalesce(Subquery(impressions), 0),
+        initiative_name=Coalesce(Subquery(initiative.values("name")[:1]), Value("")),
+    )
+    key = sort.lstrip("-")
+    fields = LIST_SORTS.get(key, LIST_SORTS["start"])
+    descending = sort.startswith("-") and key in LIST_SORTS
+    ordering = [f"-{f}" if descending and i == 0 else f for i, f in enumerate(fields)]
+    return qs.order_by(*ordering, "pk")
+
+
+def unassigned_plan_rows(
+    *, user: AnyUser, period: Period, filters: CalendarFilters
+) -> QuerySet[Plan]:
+    """Unassigned Plans of the period, as the timeline's "Not assigned" lanes choose them."""
+    if filters.assigned == "assigned":
+        return Plan.objects.none()
+    plans = _plans_in(visible_plans(user), period).filter(assignment__isnull=True)
+    if filters.initiative:
+        plans = plans.filter(initiative_id=filters.initiative)
+    if filters.q:
+        plans = plans.filter(name__icontains=filters.q)
+    return plans.select_related("initiative").order_by("start", "name", "pk")

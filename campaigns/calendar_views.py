@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
 from datetime import date
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from campaigns.access import can_use_workbench, visible_initiatives
-from campaigns.calendar import FIRST_DAY, LAST_DAY, ZOOMS, calendar_build, clamp_day, period_for
+from campaigns import planning, services
+from campaigns.access import can_use_workbench, visible_initiatives, visible_plans
+from campaigns.calendar import (
+    FIRST_DAY,
+    LAST_DAY,
+    LIST_LIMIT,
+    LIST_SORTS,
+    ZOOM_LABELS,
+    ZOOMS,
+    Period,
+    calendar_build,
+    campaign_list_rows,
+    campaign_panel,
+    clamp_day,
+    period_for,
+    plan_days,
+    plan_panel,
+    unassigned_plan_rows,
+)
 from campaigns.forms import CalendarFilterForm
+from campaigns.models import SavedView
 from campaigns.selectors import campaign_statuses
+from campaigns.views import _csv_safe, _Echo
+from sapmc.models import ExternalCampaign
 
 
 def _anchor(value: str | None) -> tuple[date, str]:
@@ -60,50 +85,412 @@ def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Per
 @vary_on_headers("HX-Request")
 @login_required
 def calendar_page(request: HttpRequest) -> HttpResponse:
-    """Campaigns and Plans over time; filters and position live in the query string."""
-    if not can_use_workbench(request.user):
-        raise PermissionDenied("The calendar is for marketing managers and sync admins.")
-    zoom = request.GET.get("zoom", "month")
-    if zoom not in ZOOMS:
-        zoom = "month"
-    anchor, date_note = _anchor(request.GET.get("date"))
-    period = period_for(zoom, anchor)
-    initiatives = list(
-        visible_initiatives(request.user).filter(removed_at__isnull=True).values_list("pk", "name")
-    )
-    form = CalendarFilterForm(request.GET, initiatives=initiatives, statuses=campaign_statuses())
-    cal = calendar_build(
-        user=request.user,
-        period=period,
-        filters=form.filters(),
-        page_number=request.GET.get("page"),
-    )
-    today = cal.today
-    context = {
-        "cal": cal,
-        "form": form,
-        "zoom": zoom,
-        "zooms": ZOOMS,
-        "prev_date": period.shifted(-1).isoformat(),
-        "next_date": period.shifted(1).isoformat(),
-        "today_date": today.isoformat(),
-        "anchor": period.first.isoformat(),
-        "month_labels": _month_labels(period) if zoom != "month" else [],
-        "today_pct": ((today - period.first).days / period.days * 100)
-        if period.first <= today <= period.last
-        else None,
-        "day_pct": 100 / period.days,
-        "filter_query": _filter_query(request),
-        "date_note": date_note,
-    }
+    """Campaigns and Plans over time; filters, position and open panel live in the query string."""
+    _require_planner(request)
+    context = _calendar_context(request, request.GET)
+    context.update(_panel_context(request, request.GET.get("panel", "")))
+    context["back_query"] = request.GET.urlencode()
     partial = request.htmx and not request.htmx.history_restore_request
     template = "campaigns/calendar.html#calendar" if partial else "campaigns/calendar.html"
     return render(request, template, context)
 
 
-def _filter_query(request: HttpRequest) -> str:
+def _require_planner(request: HttpRequest) -> None:
+    if not can_use_workbench(request.user):
+        raise PermissionDenied("The calendar is for marketing managers and sync admins.")
+
+
+def _view_state(request: HttpRequest, query: QueryDict) -> dict[str, object]:
+    """Zoom, period, filter form and the filters: what the timeline and the list share."""
+    zoom = query.get("zoom", "month")
+    if zoom not in ZOOMS:
+        zoom = "month"
+    anchor, date_note = _anchor(query.get("date"))
+    period = period_for(zoom, anchor)
+    initiatives = list(
+        visible_initiatives(request.user).filter(removed_at__isnull=True).values_list("pk", "name")
+    )
+    form = CalendarFilterForm(query, initiatives=initiatives, statuses=campaign_statuses())
+    return {
+        "zoom": zoom,
+        "period": period,
+        "date_note": date_note,
+        "form": form,
+        "filters": form.filters(),
+        "zoom_links": _zoom_links(zoom, period),
+        "anchor": period.first.isoformat(),
+        "prev_date": period.shifted(-1).isoformat(),
+        "next_date": period.shifted(1).isoformat(),
+        "today_date": timezone.localdate().isoformat(),
+        "filter_query": _filter_query(query),
+        "here_query": _without(query, "panel"),
+        "panel_prefix": _prefix(_without(query, "panel")),
+        "calendar_url": reverse("calendar"),
+        "list_url": reverse("calendar-list"),
+        "saved_views": SavedView.objects.filter(user=request.user).only("pk", "name", "query"),
+    }
+
+
+def _zoom_links(zoom: str, period: Period) -> list[dict[str, object]]:
+    """Month, quarter and year around the day shown, then the presets that start today."""
+    today = timezone.localdate()
+    this_month = today.replace(day=1)
+    rolling = zoom == "year" and period.first == this_month
+    links = [
+        {"zoom": z, "label": ZOOM_LABELS[z], "date": period.first, "current": z == zoom}
+        for z in ("month", "quarter", "year")
+    ]
+    links[2]["current"] = zoom == "year" and not rolling
+    links.append(
+        {
+            "zoom": "days90",
+            "label": ZOOM_LABELS["days90"],
+            "date": today,
+            "current": zoom == "days90",
+        }
+    )
+    links.append(
+        {"zoom": "year", "label": "Rolling 12 months", "date": this_month, "current": rolling}
+    )
+    return links
+
+
+def _calendar_context(request: HttpRequest, query: QueryDict) -> dict[str, object]:
+    state = _view_state(request, query)
+    period = state["period"]
+    cal = calendar_build(
+        user=request.user,
+        period=period,
+        filters=state["filters"],
+        page_number=query.get("page"),
+    )
+    today = cal.today
+    return {
+        **state,
+        "cal": cal,
+        "month_labels": _month_labels(period) if state["zoom"] != "month" else [],
+        "today_pct": ((today - period.first).days / period.days * 100)
+        if period.first <= today <= period.last
+        else None,
+        "day_pct": 100 / period.days,
+    }
+
+
+def _panel_context(request: HttpRequest, key: str) -> dict[str, object]:
+    """The side panel named by `key` ("c12": campaign 12, "p7": Plan 7), if the user may see it."""
+    kind, number = key[:1], key[1:]
+    if kind not in ("c", "p") or not number.isdigit() or len(number) > 12:
+        return (
+            {"panel_missing": "Nothing to show: the link names no campaign or Plan."} if key else {}
+        )
+    if kind == "c":
+        campaign = ExternalCampaign.objects.filter(pk=int(number)).first()
+        if campaign is None:
+            return {"panel_missing": "This campaign is not in the bridge."}
+        return {"panel_key": key, "cpanel": campaign_panel(campaign=campaign, user=request.user)}
+    plan = visible_plans(request.user).filter(pk=int(number)).select_related("initiative").first()
+    if plan is None:
+        return {"panel_missing": "This Plan is not in the bridge or not yours to see."}
+    return {"panel_key": key, "ppanel": plan_panel(plan=plan)}
+
+
+@never_cache
+@vary_on_headers("HX-Request")
+@login_required
+def calendar_panel(request: HttpRequest) -> HttpResponse:
+    """The side panel of one bar: to htmx its content, to a browser the calendar with it open."""
+    _require_planner(request)
+    if not (request.htmx and not request.htmx.history_restore_request):
+        return redirect(f"{reverse('calendar')}?{request.GET.urlencode()}")
+    context = {
+        **_panel_context(request, request.GET.get("panel", "")),
+        "here_query": _without(request.GET, "panel"),
+        "calendar_url": reverse("calendar"),
+        "back_query": request.GET.urlencode(),
+    }
+    if not context.get("panel_key") and not context.get("panel_missing"):
+        context["panel_missing"] = "Nothing to show: the link names no campaign or Plan."
+    # Panels are fetched into the calendar page; a history restore asks for the whole page.
+    return render(request, "campaigns/_calendar_panel.html", context)
+
+
+def _back_query(request: HttpRequest) -> QueryDict:
+    """The calendar or list state an action came from, sent back with the form."""
+    return QueryDict(request.POST.get("back", "")[:2000].lstrip("?"))
+
+
+@never_cache
+@login_required
+@require_POST
+def calendar_assign(request: HttpRequest) -> HttpResponse:
+    """Assign one unassigned Plan to a campaign: a drop on the timeline or the panel's menu.
+
+    Through the workbench's service: the same grants, removal rules and audit row. A Plan that
+    already feeds another campaign is refused with the reason; moving it is the workbench's
+    confirmed step, not a side effect of a drag.
+    """
+    _require_planner(request)
+    back = _back_query(request)
+    plan_pk, campaign_pk = request.POST.get("plan", ""), request.POST.get("campaign", "")
+    notice, error = "", ""
+    if not plan_pk.isdigit() or not campaign_pk.isdigit():
+        error = "Choose a Plan and a campaign to assign it to."
+    else:
+        plan = visible_plans(request.user).filter(pk=int(plan_pk)).first()
+        campaign = ExternalCampaign.objects.filter(pk=int(campaign_pk)).first()
+        if plan is None:
+            raise PermissionDenied("This Plan is not yours to assign.")
+        if campaign is None:
+            error = "That campaign is not in the bridge."
+        else:
+            try:
+                services.assignment_create(campaign=campaign, plan=plan, acting_user=request.user)
+            except services.AssignmentConflictError as exc:
+                error = f"{exc} Moves are made on the workbench."
+            except services.AssignmentError as exc:
+                error = str(exc)
+            else:
+                notice = f"Assigned “{plan.name}” to “{campaign.name}”."
+    return _after_calendar_action(request, back, notice, error)
+
+
+def _after_calendar_action(
+    request: HttpRequest, back: QueryDict, notice: str, error: str
+) -> HttpResponse:
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        elif notice:
+            messages.success(request, notice)
+        target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
+        return redirect(f"{reverse(target)}?{back.urlencode()}")
+    if request.POST.get("view") == "list":
+        context = _list_context(request, back)
+        template = "campaigns/calendar_list.html#listing"
+    else:
+        context = _calendar_context(request, back)
+        template = "campaigns/calendar.html#calendar"
+        context.update(_panel_context(request, back.get("panel", "")))
+        context["panel_oob"] = bool(context.get("panel_key"))
+        context["back_query"] = back.urlencode()
+    context.update({"notice": notice, "error": error})
+    response = render(request, template, context)
+    target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
+    response["HX-Replace-Url"] = f"{reverse(target)}?{back.urlencode()}"
+    return response
+
+
+# --- The list view ---------------------------------------------------------------------
+
+
+def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, object]:
+    state = _view_state(request, query)
+    sort = query.get("sort", "start")
+    if sort.lstrip("-") not in LIST_SORTS:
+        sort = "start"
+    campaigns = list(
+        campaign_list_rows(
+            user=request.user, period=state["period"], filters=state["filters"], sort=sort
+        )[: LIST_LIMIT + 1]
+    )
+    period = state["period"]
+    plans = list(
+        unassigned_plan_rows(user=request.user, period=period, filters=state["filters"])[
+            : LIST_LIMIT + 2
+        ]
+    )
+    # The query is a day wider than the period (the viewer's days differ from the company's):
+    # keep only the Plans whose own days, in the viewer's zone, meet the period.
+    plans = [p for p in plans if plan_days(p)[0] <= period.last and plan_days(p)[1] >= period.first]
+    sort_query = _without(query, "sort")
+    columns = [
+        ("name", "Campaign"),
+        ("start", "Start"),
+        ("end", "End"),
+        ("initiative", "Initiative"),
+        ("plans", "Plans"),
+        ("kpis", "Impressions"),
+    ]
+    headers = []
+    for key, label in columns:
+        current = sort.lstrip("-") == key
+        descending = sort.startswith("-")
+        next_sort = f"-{key}" if current and not descending else key
+        aria = ("descending" if descending else "ascending") if current else "none"
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "aria": aria,
+                "href": f"?{sort_query}{'&' if sort_query else ''}sort={next_sort}",
+            }
+        )
+    return {
+        **state,
+        "sort": sort,
+        "headers": headers,
+        "campaigns": campaigns[:LIST_LIMIT],
+        "campaigns_more": len(campaigns) > LIST_LIMIT,
+        "plans": plans[:LIST_LIMIT],
+        "plans_more": len(plans) > LIST_LIMIT,
+        "targets": ExternalCampaign.objects.filter(removed_at__isnull=True)
+        .filter(pk__in=[c.pk for c in campaigns[:LIST_LIMIT]])
+        .order_by("start", "name", "pk")
+        if plans
+        else [],
+        "list_query": query.urlencode(),
+        "back_query": query.urlencode(),
+        "csv_query": _with(query, format="csv"),
+    }
+
+
+def _with(query: QueryDict, **values: str) -> str:
+    copy = query.copy()
+    for key, value in values.items():
+        copy[key] = value
+    return copy.urlencode()
+
+
+@never_cache
+@vary_on_headers("HX-Request")
+@login_required
+def calendar_list(request: HttpRequest) -> HttpResponse:
+    """The calendar as a table: the same filters and period, sortable, mass assign, CSV."""
+    _require_planner(request)
+    if request.GET.get("format") == "csv":
+        return _list_csv(request, _view_state(request, request.GET), request.GET.get("sort", ""))
+    context = _list_context(request, request.GET)
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "campaigns/calendar_list.html#listing" if partial else "campaigns/calendar_list.html"
+    return render(request, template, context)
+
+
+LIST_CSV_COLUMNS = ["kind", "name", "id", "start", "end", "initiative", "plans", "impressions"]
+
+
+def _list_csv(request: HttpRequest, state: dict[str, object], sort: str) -> StreamingHttpResponse:
+    """Every row of the current view, not only the 500 the page shows: its campaigns as
+    sorted, then its unassigned Plans (those whose own days meet the period)."""
+    period = state["period"]
+    campaigns = campaign_list_rows(
+        user=request.user, period=period, filters=state["filters"], sort=sort
+    )
+    plans = unassigned_plan_rows(user=request.user, period=period, filters=state["filters"])
+
+    def lines() -> Iterator[list[object]]:
+        yield LIST_CSV_COLUMNS
+        for c in campaigns.iterator(chunk_size=1000):
+            yield [
+                "campaign",
+                _csv_safe(c.name),
+                c.campaign_id,
+                c.start.isoformat() if c.start else "",
+                c.end.isoformat() if c.end else "",
+                _csv_safe(c.initiative_name),
+                c.plan_count,
+                c.impressions,
+            ]
+        for p in plans.iterator(chunk_size=1000):
+            first, last = plan_days(p)
+            if last < period.first or first > period.last:
+                continue
+            yield [
+                "unassigned plan",
+                _csv_safe(p.name),
+                p.khoros_id.hex,
+                first.isoformat(),
+                last.isoformat(),
+                _csv_safe(p.initiative.name),
+                "",
+                "",
+            ]
+
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(line) for line in lines()), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="smcbridge-calendar-{period.first}-{period.last}.csv"'
+    )
+    return response
+
+
+@never_cache
+@login_required
+@require_POST
+def calendar_list_assign(request: HttpRequest) -> HttpResponse:
+    """Assign the ticked unassigned Plans of the list to one campaign, each on its own."""
+    _require_planner(request)
+    back = _back_query(request)
+    wanted = [v for v in request.POST.getlist("plans") if v.isdigit()]
+    campaign_pk = request.POST.get("campaign", "")
+    if not wanted or not campaign_pk.isdigit():
+        return _after_calendar_action(
+            request, back, "", "Tick one or more Plans and choose a campaign."
+        )
+    plans = list(visible_plans(request.user).filter(pk__in=wanted))
+    if len(plans) != len(set(wanted)):
+        raise PermissionDenied("Some of these Plans are not yours to assign.")
+    campaign = get_object_or_404(ExternalCampaign, pk=int(campaign_pk))
+    result = services.assignments_bulk_create(
+        campaign=campaign, plans=plans, acting_user=request.user
+    )
+    count = len(result.created)
+    notice = f"Assigned {count} Plan{'s' if count != 1 else ''} to “{campaign.name}”."
+    error = ""
+    if result.refused:
+        error = f"{len(result.refused)} refused: {result.refused[0].reason}"
+    return _after_calendar_action(request, back, notice, error)
+
+
+# --- Saved views --------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+@require_POST
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    """Save the current filters under a name; back to the same view either way."""
+    _require_planner(request)
+    back = _back_query(request)
+    target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
+    try:
+        saved = planning.saved_view_create(
+            user=request.user, name=request.POST.get("name", ""), query=back
+        )
+    except planning.SavedViewError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Saved view “{saved.name}”.")
+    return redirect(f"{reverse(target)}?{back.urlencode()}")
+
+
+@never_cache
+@login_required
+@require_POST
+def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_planner(request)
+    back = _back_query(request)
+    target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
+    if planning.saved_view_delete(user=request.user, pk=pk):
+        messages.success(request, "Saved view deleted.")
+    else:
+        messages.error(request, "No such saved view of yours.")
+    return redirect(f"{reverse(target)}?{back.urlencode()}")
+
+
+def _prefix(query: str) -> str:
+    """`query` ready to take one more parameter."""
+    return f"{query}&" if query else ""
+
+
+def _without(query: QueryDict, *keys: str) -> str:
+    copy = query.copy()
+    for key in keys:
+        copy.pop(key, None)
+    return copy.urlencode()
+
+
+def _filter_query(query: QueryDict) -> str:
     """The filters of the request, to carry into navigation links."""
-    query = request.GET.copy()
-    for key in ("zoom", "date", "page"):
-        query.pop(key, None)
-    return query.urlencode()
+    return _without(query, "zoom", "date", "page", "panel", "sort", "format")

@@ -125,3 +125,27 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name}: {self.summary}"
+
+
+class SavedView(models.Model):
+    """A person's named calendar filter ("my Initiatives, next 90 days"): a query string.
+
+    Not audited: it is a private bookmark that changes no shared data and nobody else sees.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(max_length=80)
+    # The calendar or list query string it applies (filters, zoom, sort), without date or page.
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="one_saved_view_name_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.name}"

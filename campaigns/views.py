@@ -17,10 +17,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors as campaigns_selectors
-from campaigns.access import can_use_workbench, is_sync_admin, visible_initiatives, visible_plans
+from campaigns.access import (
+    can_use_workbench,
+    is_marketing_manager,
+    is_sync_admin,
+    visible_initiatives,
+    visible_plans,
+)
 from campaigns.calendar import state_of
 from campaigns.charts import bar_chart
 from campaigns.forms import AuditFilterForm
+from campaigns.home import manager_home
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
 from khoros.models import PlanKpi
@@ -34,9 +41,24 @@ from syncs.models import SyncRun
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The first page after login: recent syncs and what is mirrored."""
+    """The first page after login: a manager's open work, or an admin's syncs and health."""
+    if is_marketing_manager(request.user) and not is_sync_admin(request.user):
+        return render(
+            request,
+            "campaigns/dashboard.html",
+            {
+                "home": manager_home(user=request.user),
+                "counts": khoros_selectors.mirror_counts(
+                    initiatives=visible_initiatives(request.user)
+                ),
+                "campaign_counts": campaigns_selectors.campaign_counts(user=request.user),
+                "health": health_check(),
+                "is_sync_admin": False,
+            },
+        )
     runs = sync_selectors.sync_runs_recent(limit=10)
     context = {
+        "home": None,
         "runs": runs,
         "runs_active": any(not run.is_finished for run in runs),
         "counts": khoros_selectors.mirror_counts(initiatives=visible_initiatives(request.user)),

@@ -274,8 +274,10 @@ OptionalInstant = Annotated[datetime | None, BeforeValidator(_optional_instant)]
 
 
 class _Payload(BaseModel):
+    # Only the wire names: an unknown extra field spelled like one of our attributes (say
+    # "target_audience") must be ignored like any other extra, not read as that attribute.
     model_config = ConfigDict(
-        frozen=True, strict=True, extra="ignore", validate_by_name=True, validate_by_alias=True
+        frozen=True, strict=True, extra="ignore", validate_by_name=False, validate_by_alias=True
     )
 
 

@@ -142,3 +142,146 @@
     applyDataStyles(event.target);
   });
 })();
+
+// The calendar: a bar's side panel (Escape closes it, focus goes in and comes back) and
+// dragging an unassigned Plan onto a campaign row to assign it.
+(function () {
+  "use strict";
+
+  var opener = null; // the bar whose panel is open: focus returns to it on close
+
+  function panel() { return document.getElementById("cal-panel"); }
+
+  function markOpen(key) {
+    Array.prototype.forEach.call(document.querySelectorAll(".bar.panel-open"), function (el) {
+      el.classList.remove("panel-open");
+    });
+    if (!key) return;
+    Array.prototype.forEach.call(document.querySelectorAll('.bar[data-panel="' + key + '"]'), function (el) {
+      el.classList.add("panel-open");
+    });
+  }
+
+  function focusPanel() {
+    var title = document.getElementById("panel-title");
+    if (title) title.focus({ preventScroll: false });
+    var inner = document.querySelector("#cal-panel .panel-inner");
+    markOpen(inner ? inner.getAttribute("data-panel-key") : "");
+  }
+
+  function closePanel() {
+    var box = panel();
+    if (!box || !box.firstElementChild) return false;
+    var key = box.querySelector(".panel-inner") && box.querySelector(".panel-inner").getAttribute("data-panel-key");
+    box.innerHTML = "";
+    markOpen("");
+    var url = new URL(window.location.href);
+    if (url.searchParams.has("panel")) {
+      url.searchParams.delete("panel");
+      // Marked as htmx's own entry: Back and Forward to it reload the page, like every other.
+      window.history.pushState({ htmx: true }, "", url.toString());
+    }
+    var back = opener && document.body.contains(opener) ? opener
+      : key && document.querySelector('.bar[data-panel="' + key + '"]');
+    if (back) back.focus();
+    opener = null;
+    return true;
+  }
+
+  document.addEventListener("click", function (evt) {
+    var bar = evt.target.closest && evt.target.closest(".bar[data-panel]");
+    if (bar) opener = bar;
+    var close = evt.target.closest && evt.target.closest("[data-panel-close]");
+    if (close && panel() && panel().contains(close)) {
+      evt.preventDefault();
+      closePanel();
+    }
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape" && panel() && panel().firstElementChild) {
+      evt.preventDefault();
+      closePanel();
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var box = panel();
+    if (!box) return;
+    if (evt.detail.target === box || (evt.detail.elt && evt.detail.elt.id === "cal-panel")) {
+      focusPanel();
+    } else if (evt.detail.target && evt.detail.target.id === "calendar") {
+      var inner = box.querySelector(".panel-inner");
+      markOpen(inner ? inner.getAttribute("data-panel-key") : "");
+    }
+  });
+  // An assignment made from the panel swaps the panel out of band: its heading takes the focus.
+  document.addEventListener("htmx:oobAfterSwap", function (evt) {
+    if (evt.detail.target && evt.detail.target.id === "cal-panel") {
+      window.setTimeout(function () {
+        var notice = document.querySelector("#cal-panel .notice, #cal-panel .error");
+        var title = document.getElementById("panel-title");
+        (title || notice) && (title || notice).focus();
+        var inner = document.querySelector("#cal-panel .panel-inner");
+        markOpen(inner ? inner.getAttribute("data-panel-key") : "");
+      }, 0);
+    }
+  });
+  // A page loaded with ?panel= open marks its bar.
+  document.addEventListener("DOMContentLoaded", function () {
+    var inner = document.querySelector("#cal-panel .panel-inner");
+    if (inner) markOpen(inner.getAttribute("data-panel-key"));
+  });
+
+  // Drag and drop: an unassigned Plan bar onto any row or bar of a campaign.
+  var dragged = null;
+  document.addEventListener("dragstart", function (evt) {
+    var bar = evt.target.closest && evt.target.closest(".bar[data-plan]");
+    if (!bar) return;
+    dragged = bar;
+    bar.classList.add("dragging");
+    evt.dataTransfer.effectAllowed = "move";
+    evt.dataTransfer.setData("text/plain", bar.getAttribute("data-plan"));
+  });
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("dragging");
+    dragged = null;
+    Array.prototype.forEach.call(document.querySelectorAll(".drop-target"), function (el) {
+      el.classList.remove("drop-target");
+    });
+  });
+  function dropRow(evt) {
+    var row = evt.target.closest && evt.target.closest("[data-campaign]");
+    return row && row.getAttribute("data-campaign") ? row : null;
+  }
+  document.addEventListener("dragover", function (evt) {
+    if (!dragged) return;
+    var row = dropRow(evt);
+    Array.prototype.forEach.call(document.querySelectorAll(".drop-target"), function (el) {
+      if (el !== row) el.classList.remove("drop-target");
+    });
+    if (!row) return;
+    evt.preventDefault();
+    evt.dataTransfer.dropEffect = "move";
+    row.classList.add("drop-target");
+  });
+  document.addEventListener("drop", function (evt) {
+    var row = dropRow(evt);
+    if (!row || !dragged) return;
+    evt.preventDefault();
+    var plan = evt.dataTransfer.getData("text/plain") || dragged.getAttribute("data-plan");
+    var calendar = document.getElementById("calendar");
+    var url = calendar && calendar.getAttribute("data-assign-url");
+    if (!url || !window.htmx) return;
+    window.htmx.ajax("POST", url, {
+      source: calendar,
+      target: "#calendar",
+      swap: "outerHTML",
+      values: {
+        plan: plan,
+        campaign: row.getAttribute("data-campaign"),
+        back: window.location.search.replace(/^\?/, ""),
+      },
+    });
+  });
+})();

@@ -56,7 +56,7 @@ def test_manager_navigates_the_calendar(live_server, world, page):
         page.get_by_role("heading", name="Q2 2026").wait_for()
         assert page.locator(".bar", has_text="Summer teaser").count() == 1
 
-        page.get_by_role("link", name="Month").click()
+        page.get_by_role("link", name="Month", exact=True).click()
         page.get_by_role("heading", name="April 2026").wait_for()
         htmx_settled(page)
         page.get_by_label("Search").fill("")
@@ -64,7 +64,10 @@ def test_manager_navigates_the_calendar(live_server, world, page):
         page.get_by_role("link", name="‹ Previous").click()
         page.get_by_role("heading", name="March 2026").wait_for()
         screenshot(page, "calendar-month")
+        # A bar opens its side panel; the panel links to the campaign page.
         page.locator("a.bar", has_text="Spring Sale 2026").first.click()
+        page.locator("#cal-panel").get_by_role("heading", name="Spring Sale 2026").wait_for()
+        page.get_by_role("link", name="Open campaign page").click()
         page.get_by_role("heading", name="Spring Sale 2026").wait_for()
         assert "/campaigns/" in page.url
 

@@ -22,13 +22,19 @@ def test_plan_bars_open_their_campaign_or_the_workbench(live_server, world, page
     login(page, live_server.url, "alex", "pw-alex-2026")
     page.goto(f"{live_server.url}/calendar/?zoom=month&date=2026-03-01")
     htmx_settled(page)
+    # A bar opens its side panel (issue 11); the panel leads to the campaign or the workbench.
     page.locator("a.bar.plan", has_text="Spring Sale social").first.click()
+    page.locator("#cal-panel").get_by_role("heading", name="Spring Sale social").wait_for()
+    page.locator("#cal-panel").get_by_role("link", name="Open campaign page").click()
     page.get_by_role("heading", name="Spring Sale 2026").wait_for()
     assert page.url.endswith(f"/campaigns/{spring.pk}/")
 
     page.go_back()
     page.get_by_role("heading", name="March 2026").wait_for()
+    htmx_settled(page)
     page.locator("a.bar.plan", has_text="Spring Sale video").first.click()
+    page.locator("#cal-panel").get_by_role("heading", name="Spring Sale video").wait_for()
+    page.locator("#cal-panel").get_by_role("link", name="Open in the workbench").click()
     page.get_by_role("heading", name="Assignment workbench").wait_for()
     assert page.locator("#id_p-q").input_value() == "Spring Sale video"
     assert page.locator("#plan-list").inner_text().count("Spring Sale video") == 1

@@ -242,14 +242,14 @@ def big(world):
     )
 
 
-@pytest.mark.parametrize("zoom", ["month", "quarter", "year"])
+@pytest.mark.parametrize("zoom", ["month", "quarter", "year", "days90"])
 @pytest.mark.parametrize("who", ["admin", "tom"])
 def test_fixed_number_of_queries_at_scale(client, world, big, zoom, who, django_assert_num_queries):
     client.force_login(getattr(world, who))
     # session, user, roles, initiatives, statuses, campaign count + page, drift x2, assignments,
-    # campaigns with KPIs, last KPI sync (+ its zone), unassigned Plans; a manager's grants are
-    # joined into the same queries
-    with django_assert_num_queries(13):
+    # campaigns with KPIs, last KPI sync (+ its zone), unassigned Plans, the user's saved views;
+    # a manager's grants are joined into the same queries
+    with django_assert_num_queries(14):
         response = client.get(reverse("calendar"), {"zoom": zoom, "date": "2026-04-01"})
     cal = response.context["cal"]
     assert len(cal.rows) == 25  # a page of campaigns, however many there are

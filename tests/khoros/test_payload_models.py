@@ -72,3 +72,10 @@ def test_an_export_status_for_another_export_is_refused():
         parse_export_status({"export_id": 8, "status": "pending"}, export_id="9")
     status = parse_export_status({"status": " Running "}, export_id="9")
     assert (status.export_id, status.status, status.url) == ("9", "running", None)
+
+
+def test_an_unknown_field_spelled_like_an_attribute_is_ignored_like_any_extra():
+    # Only the wire names count: hypothesis found "target_audience": [...] read as the attribute.
+    plan = parse_plan({**PLAN, "target_audience": [1], "start": "nonsense", "targetAudience": "x"})
+    assert (plan.target_audience, plan.start) == ("x", datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
+    assert parse_plan({**PLAN, "target_audience": {"a": 1}}).target_audience == ""

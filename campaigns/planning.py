@@ -1,0 +1,53 @@
+"""Writes of the calendar's planning tools: a person's saved filter variants."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.http import QueryDict
+
+from campaigns.models import SavedView
+
+# Keys a saved view keeps: what was filtered and how it was looked at, never where or which page.
+SAVED_KEYS = ("initiative", "status", "assigned", "q", "zoom", "sort")
+SAVED_VIEWS_PER_USER = 50
+
+
+class SavedViewError(Exception):
+    """A saved view the rules refuse; the message is meant for the person who asked."""
+
+
+def saved_query(query: QueryDict) -> str:
+    """The part of a calendar query string a saved view keeps."""
+    kept = QueryDict(mutable=True)
+    for key in SAVED_KEYS:
+        value = query.get(key, "").strip()
+        if value:
+            kept[key] = value[:200]
+    return kept.urlencode()
+
+
+@transaction.atomic
+def saved_view_create(*, user: AbstractBaseUser, name: str, query: QueryDict) -> SavedView:
+    """Save the filters of `query` under `name` for `user`; the same name replaces the old one."""
+    name = " ".join(name.split())[:80]
+    if not name:
+        raise SavedViewError("Give the view a name.")
+    existing = SavedView.objects.select_for_update().filter(user=user, name=name).first()
+    if existing is not None:
+        existing.query = saved_query(query)
+        existing.save(update_fields=["query"])
+        return existing
+    if SavedView.objects.filter(user=user).count() >= SAVED_VIEWS_PER_USER:
+        raise SavedViewError(f"You have {SAVED_VIEWS_PER_USER} saved views: delete one first.")
+    try:
+        with transaction.atomic():
+            return SavedView.objects.create(user=user, name=name, query=saved_query(query))
+    except IntegrityError:
+        raise SavedViewError(f"A view named “{name}” was just saved: try again.") from None
+
+
+def saved_view_delete(*, user: AbstractBaseUser, pk: int) -> bool:
+    """Delete one of `user`'s saved views; another person's is never touched."""
+    deleted, _ = SavedView.objects.filter(user=user, pk=pk).delete()
+    return bool(deleted)

@@ -1,0 +1,209 @@
+"""The calendar as a planning surface in a real browser: side panel, drag to assign, the same by
+keyboard, the list view's sorting, the manager's home; screenshots at 1440 and 390 px."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from campaigns.models import Assignment, AuditEvent
+from tests.browser.conftest import htmx_settled, screenshot
+from tests.browser.test_workbench_browser import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)
+WIDTHS = (1440, 390)
+
+
+def test_side_panel_opens_at_a_real_url_closes_with_escape_and_returns_focus(
+    live_server, world, page
+):
+    with time_machine.travel(NOW, tick=True):
+        login(page, live_server.url, "maria", "pw-maria-2026")
+        page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01")
+        htmx_settled(page)
+        bar = page.locator(".tl-row.campaign a.bar", has_text="Summer 2026")
+        bar.click()
+        panel = page.locator("#cal-panel")
+        panel.get_by_role("heading", name="Summer 2026").wait_for()
+        htmx_settled(page)
+        assert f"panel=c{world.campaigns[1].pk}" in page.url
+        assert page.evaluate("document.activeElement.id") == "panel-title"
+        assert "2026-06-01 – 2026-08-31" in panel.inner_text()
+        assert panel.get_by_role("link", name="Open in the workbench").count() == 1
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            screenshot(page, f"calendar-panel-{width}")
+        page.set_viewport_size({"width": 1440, "height": 900})
+
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.querySelector('#cal-panel .panel-inner')")
+        assert "panel=" not in page.url
+        assert page.evaluate("document.activeElement.getAttribute('data-panel')") == (
+            f"c{world.campaigns[1].pk}"
+        )
+
+        # Back reopens it, Forward closes it again: the address and the page agree.
+        page.go_back()
+        panel.get_by_role("heading", name="Summer 2026").wait_for()
+        assert f"panel=c{world.campaigns[1].pk}" in page.url
+        # Back reloaded the page: its (deferred) scripts run before a person presses Forward.
+        page.wait_for_load_state("load")
+        page.go_forward()
+        page.wait_for_function("() => !location.search.includes('panel=')")
+        # Forward reloads the page (no htmx history cache): wait for the new one, not the old.
+        page.wait_for_load_state("load")
+        page.wait_for_function("() => !document.querySelector('#cal-panel .panel-inner')")
+        htmx_settled(page)
+        assert panel.locator(".panel-inner").count() == 0
+
+        # The URL is real: opened fresh, the panel is there; the close button works too.
+        page.goto(
+            f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01&panel=p{world.plans[1].pk}"
+        )
+        panel.get_by_role("heading", name="Summer teaser").wait_for()
+        panel.get_by_role("link", name="Close details (Escape)").click()
+        page.wait_for_function("() => !document.querySelector('#cal-panel .panel-inner')")
+
+
+def test_drag_an_unassigned_plan_onto_a_campaign_row_assigns_it(live_server, world, page):
+    with time_machine.travel(NOW, tick=True):
+        login(page, live_server.url, "maria", "pw-maria-2026")
+        page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01")
+        htmx_settled(page)
+        plan_bar = page.locator(
+            '.tl-row.unassigned a.bar[draggable="true"]', has_text="Summer teaser"
+        )
+        row = page.locator(f'.tl-row.campaign[data-campaign="{world.campaigns[1].pk}"]')
+        plan_bar.drag_to(row)
+        page.get_by_text("Assigned “Summer teaser” to “Summer 2026”.").wait_for()
+        htmx_settled(page)
+        assignment = Assignment.objects.get(plan=world.plans[1])
+        assert assignment.campaign == world.campaigns[1] and assignment.assigned_by == world.maria
+        assert (
+            AuditEvent.objects.filter(action="assignment.create", plan=world.plans[1]).count() == 1
+        )
+        # It now draws under its campaign, no longer among the unassigned.
+        assert page.locator(".tl-row.unassigned .bar", has_text="Summer teaser").count() == 0
+        assert (
+            page.locator(".tl-row.plans:not(.unassigned) .bar", has_text="Summer teaser").count()
+            == 1
+        )
+        assert "zoom=quarter" in page.url
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            screenshot(page, f"calendar-after-drag-{width}")
+
+
+def test_keyboard_path_assigns_from_the_plans_panel(live_server, world, page):
+    with time_machine.travel(NOW, tick=True):
+        login(page, live_server.url, "maria", "pw-maria-2026")
+        page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01")
+        htmx_settled(page)
+        page.locator(".tl-row.unassigned a.bar", has_text="Summer teaser").focus()
+        page.keyboard.press("Enter")
+        panel = page.locator("#cal-panel")
+        panel.get_by_role("heading", name="Summer teaser").wait_for()
+        htmx_settled(page)
+        assert page.evaluate("document.activeElement.id") == "panel-title"
+        page.keyboard.press("Tab")  # from the heading to the "Assign to…" menu
+        assert page.evaluate("document.activeElement.id") == "assign-to"
+        menu = page.get_by_label("Assign to…")
+        menu.select_option(label="Summer 2026 (2026-06-01 – 2026-08-31)")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        panel.get_by_test_id("panel-feeds").get_by_role("link", name="Summer 2026").wait_for()
+        htmx_settled(page)
+        assert Assignment.objects.get(plan=world.plans[1]).campaign == world.campaigns[1]
+        assert page.evaluate("document.activeElement.id") == "panel-title"
+        assert (
+            page.locator("#cal-feedback").inner_text()
+            == "Assigned “Summer teaser” to “Summer 2026”."
+        )
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            screenshot(page, f"calendar-keyboard-assign-{width}")
+
+
+def test_list_view_sorts_by_clicking_column_headers(live_server, world, page):
+    with time_machine.travel(NOW, tick=True):
+        login(page, live_server.url, "maria", "pw-maria-2026")
+        page.goto(f"{live_server.url}/calendar/?zoom=year&date=2026-01-01")
+        page.get_by_role("link", name="List", exact=True).click()
+        table = page.get_by_test_id("campaign-table")
+        table.wait_for()
+
+        def names() -> list[str]:
+            return [
+                n.split("\n")[0].rsplit(" ", 1)[0]
+                for n in table.locator("tbody tr td:first-child").all_inner_texts()
+            ]
+
+        assert names() == ["Spring Sale 2026", "Summer 2026", "Autumn 2026"]
+        htmx_settled(page)
+        page.locator("#sort-name").click()
+        page.wait_for_function("() => location.search.includes('sort=name')")
+        htmx_settled(page)
+        assert names() == ["Autumn 2026", "Spring Sale 2026", "Summer 2026"]
+        assert table.locator("th[aria-sort=ascending]").inner_text().startswith("CAMPAIGN")
+        page.locator("#sort-name").click()
+        page.wait_for_function("() => location.search.includes('sort=-name')")
+        htmx_settled(page)
+        assert names() == ["Summer 2026", "Spring Sale 2026", "Autumn 2026"]
+        # Mass assign: tick a Plan, choose a campaign of the view.
+        page.get_by_label("Select Summer teaser").check()
+        page.get_by_label("Assign the selected Plans to").select_option(label="Summer 2026")
+        page.get_by_role("button", name="Assign selected").click()
+        page.get_by_text("Assigned 1 Plan to “Summer 2026”.").wait_for()
+        assert Assignment.objects.get(plan=world.plans[1]).campaign == world.campaigns[1]
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            screenshot(page, f"calendar-list-{width}")
+
+
+def test_manager_home_and_saved_view(live_server, world, page):
+    with time_machine.travel(NOW, tick=True):
+        login(page, live_server.url, "maria", "pw-maria-2026")
+        page.get_by_test_id("home-starting-empty").get_by_role(
+            "link", name="Summer 2026"
+        ).wait_for()
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            # Nothing runs off the side of the page, on a phone either.
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            screenshot(page, f"manager-home-{width}")
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.goto(f"{live_server.url}/calendar/?zoom=days90&date=2026-05-20")
+        page.get_by_label("Name for these filters").fill("Next 90 days, mine")
+        page.get_by_role("button", name="Save view").click()
+        page.get_by_role("link", name="Next 90 days, mine").wait_for()
+        page.get_by_role("link", name="Month", exact=True).click()
+        page.get_by_role("heading", name="May 2026").wait_for()
+        page.get_by_role("link", name="Next 90 days, mine").click()
+        page.get_by_role("heading", name="20 May 2026 – 17 Aug 2026").wait_for()
+
+
+def test_drag_in_the_month_grid_onto_a_campaign_bar(live_server, world, page):
+    with time_machine.travel(NOW, tick=True):
+        login(page, live_server.url, "maria", "pw-maria-2026")
+        page.goto(f"{live_server.url}/calendar/?zoom=month&date=2026-03-01")
+        htmx_settled(page)
+        plan_bar = page.locator('a.bar.plan[draggable="true"]', has_text="Spring Sale social")
+        campaign_bar = page.locator(
+            f'a.bar[data-campaign="{world.campaigns[0].pk}"]', has_text="Spring Sale 2026"
+        )
+        plan_bar.nth(1).drag_to(campaign_bar.nth(2))
+        page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+        assert Assignment.objects.get(plan=world.plans[0]).campaign == world.campaigns[0]
+        htmx_settled(page)
+        assert (
+            page.locator('a.bar.plan[draggable="true"]', has_text="Spring Sale social").count() == 0
+        )
+        assert "zoom=month" in page.url and "date=2026-03-01" in page.url

@@ -1,0 +1,445 @@
+"""The calendar as a planning surface: side panel, assigning from it, rolling 90 days, the list
+view (sorting, mass assign, CSV), saved filter variants."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.calendar import period_for
+from campaigns.models import Assignment, AuditEvent, SavedView
+from khoros.models import Plan, PlanKpi
+from sapmc.models import CampaignReference, ExternalCampaign
+from tests.campaigns.test_calendar import big  # noqa: F401 - 2,000 campaigns, 10,000 Plans
+from tests.world import make_campaign
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_next_90_days_period_and_its_neighbours():
+    period = period_for("days90", date(2026, 3, 18))
+    assert (period.first, period.last, period.days) == (date(2026, 3, 18), date(2026, 6, 15), 90)
+    assert period.shifted(1) == date(2026, 6, 16)
+    assert period.shifted(-1) == date(2025, 12, 18)
+    assert period.title == "18 Mar 2026 – 15 Jun 2026"
+    # Near the last day the calendar shows, the 90 days still fit.
+    assert period_for("days90", date(2199, 12, 30)).last == date(2199, 12, 31)
+
+
+def test_days90_zoom_shows_campaigns_of_the_next_90_days(client, world):
+    client.force_login(world.admin)
+    response = client.get(reverse("calendar"), {"zoom": "days90", "date": "2026-05-20"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "20 May 2026 – 17 Aug 2026" in body
+    assert "Summer 2026" in body and "Spring Sale 2026" not in body
+    assert ">Next 90 days</a>" in body and ">Year</a>" in body
+
+
+def test_campaign_panel_has_dates_initiative_kpis_drift_and_links(client, world):
+    campaign = world.campaigns[0]
+    Assignment.objects.create(plan=world.plans[0], campaign=campaign, assigned_at=timezone.now())
+    CampaignReference.objects.create(
+        campaign=campaign,
+        external_campaign_id=world.plans[2].khoros_id.hex,
+        managing_party=world.initiatives[0].khoros_id,
+        plan=world.plans[2],
+    )
+    PlanKpi.objects.create(
+        plan=world.plans[0],
+        day=date(2026, 3, 2),
+        impressions=1200,
+        clicks=7,
+        updated_at=timezone.now(),
+    )
+    client.force_login(world.maria)
+    response = client.get(reverse("calendar-panel"), {"panel": f"c{campaign.pk}"}, **HX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
+    )
+    assert "Spring Sale 2026" in body and "2026-03-01 – 2026-03-31" in body
+    assert "Brand 0" in body  # its Initiative: the managing party SAP MC names
+    assert "<dt>Impressions</dt><dd>1200</dd>" in body and "<dt>Clicks</dt><dd>7</dd>" in body
+    # Drift per Plan: one Plan only SAP MC names, one assigned here and not yet in SAP MC.
+    assert "1 only in SAP MC; 1 to add in SAP MC" in body
+    assert f'href="/campaigns/{campaign.pk}/"' in body
+    assert f'href="/workbench/?campaign={campaign.pk}"' in body
+
+
+def test_panel_has_a_real_url_and_a_browser_gets_the_calendar_with_it_open(client, world):
+    client.force_login(world.maria)
+    key = f"p{world.plans[1].pk}"
+    page = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-04-01", "panel": key})
+    assert page.status_code == 200
+    assert 'id="cal-panel"' in page.content.decode() and "Summer teaser" in page.content.decode()
+    assert page.context["panel_key"] == key
+    # The panel endpoint asked for by a browser (a bookmark, a new tab) sends it to that page.
+    direct = client.get(reverse("calendar-panel"), {"panel": key, "zoom": "quarter"})
+    assert direct.status_code == 302
+    assert direct["Location"] == f"/calendar/?panel={key}&zoom=quarter"
+    # Bars carry the panel's URL for htmx and push the calendar's own URL with it.
+    body = page.content.decode()
+    assert f'hx-push-url="/calendar/?zoom=quarter&amp;date=2026-04-01&amp;panel={key}"' in body
+
+
+def test_panel_refuses_other_managers_plans_and_bad_keys_without_500(client, world):
+    client.force_login(world.maria)
+    hidden = world.plans[2]  # Brand 1: tom's
+    response = client.get(reverse("calendar-panel"), {"panel": f"p{hidden.pk}"}, **HX)
+    assert response.status_code == 200
+    assert "not yours to see" in response.content.decode()
+    assert hidden.name not in response.content.decode()
+    for bad in ("x1", "c", "c99999999999999999", "p-1", "cabc"):
+        response = client.get(reverse("calendar"), {"panel": bad})
+        assert response.status_code == 200, bad
+        assert "the link names no campaign or Plan" in response.content.decode()
+
+
+def test_assign_from_the_calendar_uses_the_service_and_audits(client, world):
+    plan, campaign = world.plans[1], world.campaigns[1]
+    client.force_login(world.maria)
+    back = f"zoom=quarter&date=2026-04-01&panel=p{plan.pk}"
+    response = client.post(
+        reverse("calendar-assign"),
+        {"plan": plan.pk, "campaign": campaign.pk, "back": back},
+        **HX,
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert Assignment.objects.get(plan=plan).campaign == campaign
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor, event.plan, event.campaign) == (
+        "assignment.create",
+        world.maria,
+        plan,
+        campaign,
+    )
+    assert "Assigned “Summer teaser” to “Summer 2026”." in body
+    assert response["HX-Replace-Url"] == f"/calendar/?{back.replace('&', '&')}"
+    # The panel comes back out of band, saying what the Plan now feeds.
+    assert 'hx-swap-oob="true"' in body and 'data-testid="panel-feeds"><a href' in body
+
+
+def test_assign_from_the_calendar_refuses_like_the_workbench(client, world):
+    client.force_login(world.maria)
+    # Another manager's Plan: forbidden, nothing written.
+    response = client.post(
+        reverse("calendar-assign"), {"plan": world.plans[2].pk, "campaign": world.campaigns[0].pk}
+    )
+    assert response.status_code == 403
+    # A removed campaign takes no Plan; a Plan feeding another campaign is not moved by a drop.
+    removed = world.campaigns[3]
+    response = client.post(
+        reverse("calendar-assign"), {"plan": world.plans[1].pk, "campaign": removed.pk}, **HX
+    )
+    assert "was removed in SAP MC and takes no new Plans" in response.content.decode()
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    response = client.post(
+        reverse("calendar-assign"),
+        {"plan": world.plans[0].pk, "campaign": world.campaigns[1].pk},
+        **HX,
+    )
+    assert "already feeds campaign “Spring Sale 2026”" in response.content.decode()
+    assert "Moves are made on the workbench." in response.content.decode()
+    assert Assignment.objects.get(plan=world.plans[0]).campaign == world.campaigns[0]
+    assert AuditEvent.objects.count() == 0
+    # Garbage gets a clear message, never a 500; GET is not allowed.
+    response = client.post(reverse("calendar-assign"), {"plan": "x", "campaign": ""}, **HX)
+    assert "Choose a Plan and a campaign" in response.content.decode()
+    assert client.get(reverse("calendar-assign")).status_code == 405
+    # Without htmx: back to the calendar with a message.
+    response = client.post(
+        reverse("calendar-assign"),
+        {"plan": world.plans[1].pk, "campaign": world.campaigns[1].pk, "back": "zoom=year"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/calendar/?zoom=year"
+
+
+def test_timeline_marks_unassigned_plans_draggable_and_campaign_rows_droppable(client, world):
+    client.force_login(world.maria)
+    body = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-04-01"}).content
+    body = body.decode()
+    assert f'draggable="true" data-plan="{world.plans[1].pk}"' in body
+    assert f'data-campaign="{world.campaigns[1].pk}"' in body
+    assert 'data-assign-url="/calendar/assign/"' in body
+
+
+def _list_names(response) -> list[str]:
+    return [c.name for c in response.context["campaigns"]]
+
+
+def test_list_view_sorts_by_each_column(client, world):
+    spring, summer, autumn = world.campaigns[:3]
+    Assignment.objects.create(plan=world.plans[0], campaign=summer, assigned_at=timezone.now())
+    Assignment.objects.create(plan=world.plans[1], campaign=summer, assigned_at=timezone.now())
+    Assignment.objects.create(plan=world.plans[4], campaign=autumn, assigned_at=timezone.now())
+    PlanKpi.objects.create(
+        plan=world.plans[4], day=date(2026, 9, 2), impressions=900, updated_at=timezone.now()
+    )
+    PlanKpi.objects.create(
+        plan=world.plans[0], day=date(2026, 3, 2), impressions=50, updated_at=timezone.now()
+    )
+    PlanKpi.objects.create(
+        plan=world.plans[0], day=date(2026, 3, 3), impressions=60, updated_at=timezone.now()
+    )
+    CampaignReference.objects.create(
+        campaign=spring,
+        external_campaign_id="a" * 32,
+        managing_party=world.initiatives[2].khoros_id,
+    )
+    CampaignReference.objects.create(
+        campaign=autumn,
+        external_campaign_id="b" * 32,
+        managing_party=world.initiatives[0].khoros_id,
+    )
+    client.force_login(world.admin)
+    url = reverse("calendar-list")
+    base = {"zoom": "year", "date": "2026-01-01"}
+    assert _list_names(client.get(url, base)) == ["Spring Sale 2026", "Summer 2026", "Autumn 2026"]
+    assert _list_names(client.get(url, {**base, "sort": "name"})) == [
+        "Autumn 2026",
+        "Spring Sale 2026",
+        "Summer 2026",
+    ]
+    assert _list_names(client.get(url, {**base, "sort": "-end"}))[0] == "Autumn 2026"
+    response = client.get(url, {**base, "sort": "-plans"})
+    assert [(c.name, c.plan_count) for c in response.context["campaigns"]] == [
+        ("Summer 2026", 2),
+        ("Autumn 2026", 1),
+        ("Spring Sale 2026", 0),
+    ]
+    response = client.get(url, {**base, "sort": "-kpis"})
+    assert [(c.name, c.impressions) for c in response.context["campaigns"]] == [
+        ("Autumn 2026", 900),
+        ("Summer 2026", 110),
+        ("Spring Sale 2026", 0),
+    ]
+    response = client.get(url, {**base, "sort": "initiative"})
+    assert [c.initiative_name for c in response.context["campaigns"]] == ["", "Brand 0", "Brand 2"]
+    body = response.content.decode()
+    flip = "/calendar/list/?zoom=year&amp;date=2026-01-01&amp;sort=-initiative"
+    assert f'aria-sort="ascending"><a href="{flip}"' in body
+    # An unknown sort is the default, not a 500.
+    assert _list_names(client.get(url, {**base, "sort": "drop table"}))[0] == "Spring Sale 2026"
+
+
+def test_list_view_has_the_calendars_filters_and_a_managers_numbers_only(client, world):
+    Assignment.objects.create(
+        plan=world.plans[2], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    client.force_login(world.maria)
+    response = client.get(
+        reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01", "q": "spring"}
+    )
+    assert _list_names(response) == ["Spring Sale 2026"]
+    # tom's Plan feeds it, maria cannot see it: it is not counted for her.
+    assert response.context["campaigns"][0].plan_count == 0
+    assert [p.name for p in response.context["plans"]] == ["Spring Sale social"]
+    response = client.get(
+        reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01", "assigned": "unassigned"}
+    )
+    assert _list_names(response) == []
+    assert {p.name for p in response.context["plans"]} == {"Spring Sale social", "Summer teaser"}
+
+
+def test_list_csv_is_the_current_view(client, world):
+    client.force_login(world.maria)
+    response = client.get(
+        reverse("calendar-list"),
+        {"zoom": "quarter", "date": "2026-04-01", "sort": "-name", "format": "csv"},
+    )
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "smcbridge-calendar-2026-04-01-2026-06-30.csv" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["kind", "name", "id", "start", "end", "initiative", "plans", "impressions"]
+    assert [r[:2] for r in rows[1:]] == [
+        ["campaign", "Summer 2026"],
+        ["unassigned plan", "Summer teaser"],
+    ]
+    assert rows[2][3:6] == ["2026-06-01", "2026-06-15", "Brand 0"]
+
+
+def test_list_mass_assigns_selected_plans_each_on_its_own(client, world):
+    extra = make_campaign("Summer extra", date(2026, 6, 1), date(2026, 6, 30))
+    extra.save()
+    client.force_login(world.admin)
+    Assignment.objects.create(
+        plan=world.plans[2], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    response = client.post(
+        reverse("calendar-list-assign"),
+        {
+            "plans": [world.plans[1].pk, world.plans[2].pk],
+            "campaign": extra.pk,
+            "back": "zoom=quarter&date=2026-04-01",
+            "view": "list",
+        },
+        **HX,
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Assigned 1 Plan to “Summer extra”." in body
+    assert "1 refused: Plan “Spring Sale video” already feeds campaign" in body
+    assert Assignment.objects.get(plan=world.plans[1]).campaign == extra
+    assert AuditEvent.objects.filter(action="assignment.create").count() == 1
+    # A manager cannot slip another Initiative's Plan into the batch.
+    client.force_login(world.maria)
+    response = client.post(
+        reverse("calendar-list-assign"),
+        {"plans": [world.plans[0].pk, world.plans[3].pk], "campaign": extra.pk, "view": "list"},
+    )
+    assert response.status_code == 403
+    assert not Assignment.objects.filter(plan=world.plans[0]).exists()
+
+
+def test_list_query_count_is_fixed(client, world, django_assert_num_queries):
+    campaigns = [
+        make_campaign(f"Bulk {i}", date(2026, 4, 1), date(2026, 4, 20), campaign_id=str(5000 + i))
+        for i in range(60)
+    ]
+    from sapmc.models import ExternalCampaign
+
+    ExternalCampaign.objects.bulk_create(campaigns)
+    client.force_login(world.tom)
+    # session, user, roles, initiatives, statuses, saved views, campaigns (counts and sums as
+    # subqueries), unassigned Plans (with their Initiative), assignment targets; grants joined
+    with django_assert_num_queries(9):
+        response = client.get(reverse("calendar-list"), {"zoom": "quarter", "date": "2026-04-01"})
+    assert len(response.context["campaigns"]) == 61
+
+
+def test_saved_views_create_apply_and_delete_are_per_user(client, world):
+    client.force_login(world.maria)
+    mine = world.initiatives[0].pk
+    back = f"zoom=days90&date=2026-04-01&initiative={mine}&q=spring&page=3&panel=c1"
+    response = client.post(reverse("saved-view-save"), {"name": "  My  spring ", "back": back})
+    assert response.status_code == 302
+    saved = SavedView.objects.get(user=world.maria)
+    assert saved.name == "My spring"
+    # Filters and zoom are kept; where it was (date, page, open panel) is not.
+    assert saved.query == f"initiative={world.initiatives[0].pk}&q=spring&zoom=days90"
+    page = client.get(reverse("calendar"), {"zoom": "month", "date": "2026-03-01"})
+    body = page.content.decode()
+    assert f'href="/calendar/?{saved.query.replace("&", "&amp;")}&amp;date=' in body
+    # Saving the same name again replaces the filters, no duplicate.
+    client.post(reverse("saved-view-save"), {"name": "My spring", "back": "zoom=year"})
+    assert SavedView.objects.get(user=world.maria).query == "zoom=year"
+    # An empty name is refused with a message.
+    response = client.post(reverse("saved-view-save"), {"name": "  ", "back": ""}, follow=True)
+    assert "Give the view a name." in response.content.decode()
+    # tom neither sees nor deletes maria's view.
+    client.force_login(world.tom)
+    assert "My spring" not in client.get(reverse("calendar")).content.decode()
+    client.post(reverse("saved-view-delete", args=[saved.pk]))
+    assert SavedView.objects.filter(pk=saved.pk).exists()
+    client.force_login(world.maria)
+    response = client.post(
+        reverse("saved-view-delete", args=[saved.pk]), {"back": "zoom=year", "view": "list"}
+    )
+    assert response["Location"] == "/calendar/list/?zoom=year"
+    assert not SavedView.objects.exists()
+    # Not audited: a private bookmark changes nothing anyone else sees.
+    assert AuditEvent.objects.count() == 0
+
+
+def test_not_assigned_counts_only_plans_drawn_in_the_period(client, world):
+    # "Spring Sale social" ends on 31 March: the day-wide query finds it for Q2, but it is not
+    # drawn there, so it is not counted either (it was: "Not assigned 2" over one bar).
+    client.force_login(world.maria)
+    response = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-04-01"})
+    cal = response.context["cal"]
+    assert cal.unassigned_total == 1
+    assert [b.label for lane in cal.unassigned_lanes for b in lane] == ["Summer teaser"]
+
+
+def test_presets_start_today_and_zooms_keep_the_day_shown(client, world):
+    with time_machine.travel("2026-05-20 12:00Z", tick=False):
+        client.force_login(world.admin)
+        response = client.get(reverse("calendar"), {"zoom": "year", "date": "2026-05-01"})
+        links = {link["label"]: link for link in response.context["zoom_links"]}
+        assert links["Next 90 days"]["date"] == date(2026, 5, 20)
+        assert links["Rolling 12 months"]["date"] == date(2026, 5, 1)
+        assert links["Rolling 12 months"]["current"] and not links["Year"]["current"]
+        body = response.content.decode()
+        assert 'href="/calendar/?zoom=days90&amp;date=2026-05-20"' in body
+        assert "May 2026 – Apr 2027" in body
+        other = client.get(reverse("calendar"), {"zoom": "year", "date": "2026-01-01"})
+        links = {link["label"]: link for link in other.context["zoom_links"]}
+        assert links["Year"]["current"] and not links["Rolling 12 months"]["current"]
+        assert links["Month"]["date"] == date(2026, 1, 1)
+
+
+def test_unassigned_plan_bars_tell_screen_readers_how_to_assign(client, world):
+    client.force_login(world.maria)
+    body = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-04-01"}).content
+    assert (
+        b'Summer teaser</span><span class="sr-only"> (not assigned: open it to assign it)' in body
+    )
+
+
+def test_campaign_page_leads_back_to_its_bar_on_the_calendar(client, world):
+    campaign = world.campaigns[1]
+    client.force_login(world.maria)
+    body = client.get(reverse("campaign", args=[campaign.pk])).content.decode()
+    link = f"/calendar/?zoom=quarter&amp;date=2026-06-01&amp;panel=c{campaign.pk}"
+    assert f'href="{link}"' in body
+    page = client.get(link.replace("&amp;", "&"))
+    assert page.context["panel_key"] == f"c{campaign.pk}"
+    assert page.context["cal"].period.title == "Q2 2026"
+
+
+def test_the_list_is_part_of_the_calendar_in_the_main_menu(client, world):
+    client.force_login(world.maria)
+    body = client.get(reverse("calendar-list")).content.decode()
+    assert '<a href="/calendar/" aria-current="page">Calendar</a>' in body
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("who", ["admin", "tom"])
+def test_list_and_panel_query_counts_at_scale(client, world, who, django_assert_num_queries):
+    client.force_login(getattr(world, who))
+    # 2,000 campaigns, 10,000 Plans: the list reads the same few queries (see the small test).
+    with django_assert_num_queries(9):
+        response = client.get(reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01"})
+    assert len(response.context["campaigns"]) == 500 and response.context["campaigns_more"]
+    assert response.context["plans_more"]
+    busy = Assignment.objects.values_list("campaign_id", flat=True).first()
+    # session, user, roles, campaign, its visible Plans, all its Plans (count), Initiative,
+    # KPI sums, drift: references and assignments
+    with django_assert_num_queries(10):
+        response = client.get(reverse("calendar-panel"), {"panel": f"c{busy}"}, **HX)
+    assert response.status_code == 200
+
+
+@pytest.mark.usefixtures("big")
+def test_list_csv_at_scale_keeps_every_row_of_the_view(client, world):
+    client.force_login(world.admin)
+    response = client.get(
+        reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01", "format": "csv"}
+    )
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    kinds = [r[0] for r in rows[1:]]
+    # The page shows 500 of each; the export has them all.
+    live = ExternalCampaign.objects.filter(removed_at__isnull=True, start__lte=date(2026, 12, 31))
+    assert kinds.count("campaign") == live.count() > 500
+    unassigned = Plan.objects.filter(
+        removed_at__isnull=True,
+        assignment__isnull=True,
+        start__date__lte=date(2026, 12, 31),
+        end__date__gte=date(2026, 1, 1),
+    ).count()
+    assert kinds.count("unassigned plan") == unassigned > 500
+    # By start, then name: C0, C1080 and C1440 all start on 1 January.
+    assert [r[2] for r in rows[1:4]] == ["10000", "11080", "11440"]
