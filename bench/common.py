@@ -116,7 +116,9 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]
 
     def line(cells: Sequence[str]) -> str:
         first = f"{cells[0]:<{widths[0]}}"
-        rest = "".join(f"  {cell:>{width}}" for cell, width in zip(cells[1:], widths[1:]))
+        rest = "".join(
+            f"  {cell:>{width}}" for cell, width in zip(cells[1:], widths[1:], strict=True)
+        )
         return first + rest
 
     print(f"\n{title}")
