@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -88,6 +89,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"smcbridge benchmarks on {where}; {cpus} CPUs; {args.rounds} interleaved rounds")
     print("Figures are wall time on a shared machine: compare ratios, not absolute numbers.")
     commands = COMMANDS if args.command == "all" else (args.command,)
+    try:
+        run(commands, args, workdir)
+    finally:
+        from django.db import connection
+
+        connection.close()
+        shutil.rmtree(workdir, ignore_errors=True)  # the SQLite files, dlt's pipelines
+
+
+def run(commands: tuple[str, ...], args: argparse.Namespace, workdir: Path) -> None:
     for command in commands:
         if command == "plans":
             from bench.plans import run_plans_bench

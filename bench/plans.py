@@ -167,6 +167,7 @@ class DltPeer:
         warnings.filterwarnings("ignore", message=".*scalar subquery.*")
         self.workdir = workdir
         self.runs = 0
+        self.datasets: list[str] = []
 
     def destination(self) -> Any:
         import dlt
@@ -191,12 +192,25 @@ class DltPeer:
         import dlt
 
         self.runs += 1
+        dataset = f"dlt_plans_{os.getpid()}_{self.runs}"
+        self.datasets.append(dataset)
         return dlt.pipeline(
             pipeline_name=f"bench_plans_{self.runs}",
             destination=self.destination(),
-            dataset_name=f"dlt_plans_{os.getpid()}_{self.runs}",
+            dataset_name=dataset,
             pipelines_dir=str(self.workdir / "dlt-pipelines"),
         )
+
+    def cleanup(self) -> None:
+        """Drop dlt's schemas from PostgreSQL (SQLite's files go with the work directory)."""
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            for dataset in self.datasets:
+                for schema in (dataset, f"{dataset}_staging"):
+                    cursor.execute(
+                        f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema)} CASCADE"
+                    )
 
     @staticmethod
     def source(base_url: str) -> Any:
@@ -308,6 +322,8 @@ def run_plans_bench(args: argparse.Namespace, workdir: Path) -> None:
                         sim.change_plans(args.change, tag=f"round {round_number}")
                     results.setdefault((scenario, name), []).append(measure(name, work))
     wipe_mirror()
+    if peer is not None:
+        peer.cleanup()
     total = args.initiatives * args.plans_per_initiative
     title = (
         f"1. Plan sync: {args.initiatives} Initiatives x {args.plans_per_initiative} Plans = "
