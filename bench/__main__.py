@@ -99,7 +99,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(commands: tuple[str, ...], args: argparse.Namespace, workdir: Path) -> None:
+    from django.core.management import call_command
+
     for command in commands:
+        # Each benchmark starts from empty tables, whatever an earlier (or failed) run left.
+        call_command("flush", interactive=False, verbosity=0)
         if command == "plans":
             from bench.plans import run_plans_bench
 

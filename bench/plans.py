@@ -335,4 +335,7 @@ def run_plans_bench(args: argparse.Namespace, workdir: Path) -> None:
     if peer is None:
         print("peer: dlt is not installed (pip install -r requirements-bench.txt)\n")
     else:
-        print("peer: SQL n/a (dlt talks to the database through its own driver)\n")
+        print(
+            "peer: SQL n/a (dlt talks to the database through its own driver); its rows "
+            "written are the rows its trace says it loaded\n"
+        )
