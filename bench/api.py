@@ -29,12 +29,13 @@ from django.test import Client
 from django.utils import timezone
 
 from bench.common import count_sql, fmt_int, percentile, print_table
+from bench.compat import SyncRun
 from bench.plans import TOKEN, wipe_mirror
 from campaigns import api_reports
 from campaigns.models import InboundCall, InboundReport
 from khoros import client as khoros_client
 from khoros import services
-from khoros.models import Plan, PlanKpi, SyncRun
+from khoros.models import Plan, PlanKpi
 from simulators.khoros import KhorosData, KhorosSimulator
 from simulators.server import start_in_thread
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import resource
 import sys
 import threading
@@ -21,7 +22,6 @@ from typing import Any
 import requests
 
 TOKEN = "bench-token"
-FIELDS = (101, 102, 103, 104, 105)  # the simulator's impressions .. video views
 
 
 def _rss_mib() -> float:
@@ -92,6 +92,28 @@ def ingest_product(base_url: str) -> dict[str, Any]:
     return {"http": run.http_requests, "rows_read": rows, "exports": len(run.outcomes)}
 
 
+def _export_fields() -> list[int]:
+    """The fields the bridge asks for, in its order: both ingests read the very same exports."""
+    from django.conf import settings
+
+    from khoros import kpis
+
+    kpi_fields = dict(settings.KHOROS_KPI_FIELDS)
+    if hasattr(kpis, "requested_order"):
+        # An export's columns are the requested fields in the requested order, the placing
+        # ones (post, plan, publication time) first.
+        return [field for _, field in kpis.requested_order(kpis.export_fields(kpi_fields))]
+    return sorted(set(kpi_fields.values()))
+
+
+def _columns(header: list[str], metrics: int) -> tuple[int, int, list[int]]:
+    """Positions of the plan id, the publication time and the metrics (the last columns)."""
+    names = [re.sub(r"[^0-9a-z]", "", name.lower()) for name in header]
+    plan = next(i for i, name in enumerate(names) if name in ("planid", "plan"))
+    published = next(i for i, name in enumerate(names) if name.startswith("published"))
+    return plan, published, list(range(len(header) - metrics, len(header)))
+
+
 def ingest_limit(base_url: str) -> dict[str, Any]:
     """The same exports read with requests and csv.reader, summed in a dict, one upsert."""
     from zoneinfo import ZoneInfo
@@ -99,10 +121,12 @@ def ingest_limit(base_url: str) -> dict[str, Any]:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from khoros.kpis import PLANS_PER_EXPORT
+    from khoros.kpis import KPI_NAMES, PLANS_PER_EXPORT
     from khoros.models import Company, Plan
 
     zone = ZoneInfo(Company.objects.get().timezone)
+    fields = _export_fields()
+    metric_count = len(KPI_NAMES)
     today = datetime.now(zone).date()
     stop = today + timedelta(days=1)
     plans = [
@@ -121,7 +145,7 @@ def ingest_limit(base_url: str) -> dict[str, Any]:
     for index in range(0, len(plans), PLANS_PER_EXPORT):
         chunk = plans[index : index + PLANS_PER_EXPORT]
         query = {
-            "fields": list(FIELDS),
+            "fields": fields,
             "start": min(first for _, _, first in chunk).isoformat(),
             "stop": stop.isoformat(),
             "timezone": zone.key,
@@ -141,14 +165,15 @@ def ingest_limit(base_url: str) -> dict[str, Any]:
             download.raise_for_status()
             # A CRLF split across two chunks yields an empty line: csv.reader makes it [].
             reader = csv.reader(download.iter_lines(chunk_size=65536, decode_unicode=True))
-            next(reader)  # post_id, plan_id, initiative_id, published_at, the five fields
+            plan, published, metrics = _columns(next(reader), metric_count)
             for row in reader:
                 if not row:
                     continue
                 rows_read += 1
-                key = (pks[row[1]], row[3][:10])  # published_at is local: its day is its date
+                # The publication time is local to the export's zone: its day is its date.
+                key = (pks[row[plan]], row[published][:10])
                 bucket = sums.get(key)
-                values = (int(row[4]), int(row[5]), int(row[6]), int(row[7]), int(row[8]), 1)
+                values = (*(int(row[i]) for i in metrics), 1)
                 if bucket is None:
                     sums[key] = list(values)
                 else:

@@ -19,11 +19,12 @@ from pathlib import Path
 from django.db import connection
 
 from bench.common import Sample, fmt_int, fmt_seconds, print_table, ratio, summarize
+from bench.compat import SyncLease, SyncRun
 from bench.plans import TOKEN, wipe_mirror
 from khoros import client as khoros_client
 from khoros import services
 from khoros.kpis import PLANS_PER_EXPORT
-from khoros.models import KpiExport, PlanKpi, SyncLease, SyncRun
+from khoros.models import KpiExport, PlanKpi
 from simulators.khoros_data import KhorosData
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,8 +22,9 @@ from django.test import Client
 from django.utils import timezone
 
 from bench.common import count_sql, fmt_seconds, percentile, print_table
+from bench.compat import SyncLease, SyncRun
 from campaigns.models import SYNC_ADMINS, Assignment, AuditEvent, ExternalCampaign
-from khoros.models import Initiative, Plan, PlanKpi, SyncLease, SyncRun
+from khoros.models import Initiative, Plan, PlanKpi
 
 KPI_DAYS = 90
 PEER = "admin Plan change list"

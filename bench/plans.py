@@ -27,9 +27,10 @@ from bench.common import (
     implementation_rows,
     print_table,
 )
+from bench.compat import SyncLease, SyncRun
 from khoros import client as khoros_client
 from khoros import services
-from khoros.models import Company, Initiative, Plan, SyncLease, SyncRun
+from khoros.models import Company, Initiative, Plan
 from simulators.khoros import KhorosData, KhorosSimulator
 from simulators.server import start_in_thread
 
