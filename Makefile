@@ -64,8 +64,14 @@ test: $(VENV)/.dev-installed lint
 	$(PY) manage.py makemigrations --check --dry-run > /dev/null
 	$(VENV)/bin/pytest
 
-bench: $(VENV)/.dev-installed
-	$(PY) -m bench
+$(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+# Every benchmark, one table each (README, "Performance"); BENCH_ARGS="--rows 100000" etc.
+# With DATABASE_URL (a database whose name contains "bench") and REDIS_URL: PostgreSQL, Redis.
+bench: $(VENV)/.bench-installed
+	$(PY) -m bench all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis

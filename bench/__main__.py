@@ -1,62 +1,125 @@
-"""Benchmarks that print figures: `make bench` or `python -m bench [--initiatives N ...]`.
+"""Benchmarks that print figures: `make bench`, or `python -m bench [plans|kpis|pages|api|all]`.
 
-Each figure is shown side by side with a baseline measured in the same run on the same data:
-the obvious implementation (one `update_or_create` per row) against the bridge's bulk upsert.
+Each figure is printed beside a limit (the least work that gets the same result: bare HTTP and
+one bulk upsert, or a trivial view) and, where there is one, a peer (dlt; Django's admin),
+measured in the same run on the same data, in interleaved rounds (minimum and median).
+
+SQLite by default (a fresh file per run). With DATABASE_URL=postgres://.../smcbridge_bench...
+the benchmarks run on PostgreSQL, and REDIS_URL makes django-q2 use Redis, as in production.
+The PostgreSQL database's tables are emptied: its name must contain "bench".
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ("plans", "kpis", "pages", "api")
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--initiatives", type=int, default=20)
-    parser.add_argument("--plans-per-initiative", type=int, default=200)
-    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
-    args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="smcbridge-bench-"))
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("command", nargs="?", default="all", choices=(*COMMANDS, "all"))
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    group = parser.add_argument_group("plans")
+    group.add_argument("--initiatives", type=int, default=100)
+    group.add_argument("--plans-per-initiative", type=int, default=100)
+    group.add_argument("--change", type=float, default=0.05, help="share of Plans changed")
+    group = parser.add_argument_group("kpis")
+    group.add_argument("--rows", type=int, default=1_000_000, help="post rows of the big export")
+    group.add_argument("--kpi-plans", type=int, default=10_000, help="Plans the export covers")
+    group = parser.add_argument_group("pages")
+    group.add_argument("--campaigns", type=int, default=2_000)
+    group.add_argument("--page-plans", type=int, default=10_000)
+    group.add_argument("--repeat", type=int, default=10, help="requests per page per round")
+    group = parser.add_argument_group("api")
+    group.add_argument("--seconds", type=float, default=20.0, help="load time per measurement")
+    group.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    group.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    return parser
+
+
+def database_url(workdir: Path) -> str:
+    """The database to measure: PostgreSQL when DATABASE_URL says so, else a fresh SQLite file."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+        if "bench" not in name:
+            sys.exit(
+                f"python -m bench empties the tables of its database; {name!r} does not look like "
+                "a benchmark database. Use a name containing 'bench', e.g. "
+                "DATABASE_URL=postgres://postgres@127.0.0.1:5432/smcbridge_bench"
+            )
+        return url
+    # Never the developer's own SQLite file: a fresh one per run.
+    return f"sqlite:///{workdir / 'bench.sqlite3'}"
+
+
+def setup(workdir: Path) -> str:
+    """Point Django at the benchmark database, set it up and return a one-line description."""
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smcbridge.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+    os.environ["DATABASE_URL"] = database_url(workdir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "smcbridge.settings"
+    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
-    from bench.khoros_sync import run_khoros_sync_bench
-    from bench.pages import run_pages_bench
-
-    run_khoros_sync_bench(
-        initiatives=args.initiatives, plans_per_initiative=args.plans_per_initiative
-    )
-    run_pages_bench()
-
-
-def timed(func: Callable[[], object]) -> tuple[float, int, object]:
-    """Run `func`; return (seconds, database queries, result)."""
+    from django.conf import settings
+    from django.core.management import call_command
     from django.db import connection
 
-    count = 0
+    call_command("migrate", verbosity=0)
+    broker = "Redis" if settings.REDIS_URL else "the ORM broker"
+    return f"{connection.vendor} {connection.settings_dict['NAME']}, django-q2 on {broker}"
 
-    def counter(execute, sql, params, many, context):  # noqa: ANN001 - Django's wrapper API
-        nonlocal count
-        count += 1
-        return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(counter):
-        start = time.perf_counter()
-        result = func()
-        seconds = time.perf_counter() - start
-    return seconds, count, result
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.rounds < 1:
+        sys.exit("--rounds must be at least 1")
+    workdir = Path(tempfile.mkdtemp(prefix="smcbridge-bench-"))
+    where = setup(workdir)
+    cpus = os.cpu_count()
+    print(f"smcbridge benchmarks on {where}; {cpus} CPUs; {args.rounds} interleaved rounds")
+    print("Figures are wall time on a shared machine: compare ratios, not absolute numbers.")
+    commands = COMMANDS if args.command == "all" else (args.command,)
+    try:
+        run(commands, args, workdir)
+    finally:
+        from django.db import connection
+
+        connection.close()
+        shutil.rmtree(workdir, ignore_errors=True)  # the SQLite files, dlt's pipelines
+
+
+def run(commands: tuple[str, ...], args: argparse.Namespace, workdir: Path) -> None:
+    from django.core.management import call_command
+
+    for command in commands:
+        # Each benchmark starts from empty tables, whatever an earlier (or failed) run left.
+        call_command("flush", interactive=False, verbosity=0)
+        if command == "plans":
+            from bench.plans import run_plans_bench
+
+            run_plans_bench(args, workdir)
+        elif command == "kpis":
+            from bench.kpis import run_kpis_bench
+
+            run_kpis_bench(args, workdir)
+        elif command == "pages":
+            from bench.pages import run_pages_bench
+
+            run_pages_bench(args)
+        elif command == "api":
+            from bench.api import run_api_bench
+
+            run_api_bench(args, workdir)
 
 
 if __name__ == "__main__":

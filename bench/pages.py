@@ -1,46 +1,80 @@
-"""Workbench and calendar at scale: time and queries per page, small data set as the baseline."""
+"""Pages at scale: time, queries and SQL time of each page, Django's admin as the peer.
+
+Two data sets, a big one (2,000 campaigns, 10,000 Plans, 90 days of KPIs, 1,000 runs, 10,000
+audit rows by default) and a tenth of it; growth is big / small. Requests go through Django's
+test client in this process (no HTTP server): the figures are the view, its templates, its
+middleware and its SQL. The SQL floor of a page is the time of its captured SELECTs run again
+on the same connection, results fetched: what the page would cost with free Python.
+"""
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from bench.__main__ import timed
-from campaigns.models import SYNC_ADMINS, Assignment
-from khoros.models import Initiative, Plan
+from bench.common import count_sql, fmt_seconds, percentile, print_table
+from campaigns.models import SYNC_ADMINS, Assignment, AuditEvent
+from khoros.models import Initiative, Plan, PlanKpi
 from sapmc.models import ExternalCampaign
-from syncs.models import SyncRun
+from syncs.models import SyncLease, SyncRun
 
-PAGES = [
-    ("workbench", "/workbench/?campaign={campaign}&ppage=7&cpage=3"),
-    ("calendar month", "/calendar/?zoom=month&date=2026-04-01"),
-    ("calendar quarter", "/calendar/?zoom=quarter&date=2026-04-01"),
-    ("calendar year", "/calendar/?zoom=year&date=2026-04-01"),
-    ("dashboard", "/"),
-]
+KPI_DAYS = 90
+PEER = "admin Plan change list"
 
 
-def _populate(campaigns: int, plans: int) -> int:
+def pages(campaign: int, today: date) -> list[tuple[str, str]]:
+    day = today.isoformat()
+    return [
+        ("workbench", f"/workbench/?campaign={campaign}&ppage=7&cpage=3"),
+        ("calendar month", f"/calendar/?zoom=month&date={day}"),
+        ("calendar quarter", f"/calendar/?zoom=quarter&date={day}"),
+        ("calendar year", f"/calendar/?zoom=year&date={day}"),
+        ("campaign page", f"/campaigns/{campaign}/"),
+        ("sync history", "/syncs/"),
+        ("audit", "/audit/"),
+        ("dashboard", "/"),
+        (PEER, "/admin/khoros/plan/"),
+    ]
+
+
+def _wipe() -> None:
+    AuditEvent.objects.all().delete()
+    PlanKpi.objects.all().delete()
     Assignment.objects.all().delete()
     Plan.objects.all().delete()
     ExternalCampaign.objects.all().delete()
     Initiative.objects.all().delete()
+    SyncLease.objects.all().delete()
+    SyncRun.objects.all().delete()
+
+
+def _populate(campaigns: int, plans: int, runs: int, audits: int, actor) -> tuple[int, date]:  # noqa: ANN001
+    """Build one data set; return the pk of a campaign whose Plans have KPIs, and today.
+
+    Plans and campaigns spread evenly over the 330 days that end 30 days from today; every
+    third Plan is assigned to the campaign that starts when it does; each Plan has a KPI row for
+    each of its days in the last KPI_DAYS days.
+    """
+    _wipe()
     now = timezone.now()
+    today = now.date()
+    start = today - timedelta(days=300)
     initiatives = Initiative.objects.bulk_create(
         Initiative(khoros_id=str(5000 + i), name=f"Initiative {i}", first_seen=now, last_seen=now)
         for i in range(20)
     )
-    start = date(2026, 1, 1)
     plan_rows = []
     for i in range(plans):
-        first = start + timedelta(days=i % 330)
+        first = start + timedelta(days=i * 330 // plans)
         last = first + timedelta(days=5 + i % 40)
         plan_rows.append(
             Plan(
@@ -63,8 +97,8 @@ def _populate(campaigns: int, plans: int) -> int:
                 sap_uuid=uuid.uuid4(),
                 campaign_id=str(100000 + i),
                 name=f"Campaign {i}",
-                start=start + timedelta(days=i % 330),
-                end=start + timedelta(days=i % 330 + 45),
+                start=start + timedelta(days=i * 330 // campaigns),
+                end=start + timedelta(days=i * 330 // campaigns + 45),
                 lifecycle_status="2",
                 lifecycle_status_name="Released",
                 first_seen=now,
@@ -76,46 +110,158 @@ def _populate(campaigns: int, plans: int) -> int:
     )
     Assignment.objects.bulk_create(
         (
-            Assignment(plan=plan_rows[i], campaign=campaign_rows[i % campaigns], assigned_at=now)
+            Assignment(
+                plan=plan_rows[i], campaign=campaign_rows[i * campaigns // plans], assigned_at=now
+            )
             for i in range(0, plans, 3)
         ),
         batch_size=2000,
     )
-    return campaign_rows[len(campaign_rows) // 2].pk
+    window = today - timedelta(days=KPI_DAYS - 1)
+
+    def kpis():  # noqa: ANN202
+        for plan in plan_rows:
+            day = max(plan.start_day, window)
+            while day <= min(plan.end_day, today):
+                n = plan.pk + day.toordinal()
+                yield PlanKpi(
+                    plan=plan, day=day, impressions=1000 + n % 997, engagements=50 + n % 89,
+                    clicks=n % 31, reach=700 + n % 701, video_views=n % 53, posts=1 + n % 3,
+                    updated_at=now,
+                )  # fmt: skip
+                day += timedelta(days=1)
+
+    PlanKpi.objects.bulk_create(kpis(), batch_size=5000)
+    kinds = list(SyncRun.Kind)
+    statuses = [SyncRun.Status.SUCCEEDED] * 8 + [SyncRun.Status.PARTIAL, SyncRun.Status.FAILED]
+    SyncRun.objects.bulk_create(
+        (
+            SyncRun(
+                kind=kinds[i % len(kinds)],
+                trigger=SyncRun.Trigger.SCHEDULE,
+                status=statuses[i % len(statuses)],
+                started_at=now - timedelta(minutes=15 * i, seconds=40),
+                finished_at=now - timedelta(minutes=15 * i),
+                progress_done=20,
+                progress_total=20,
+                created_count=i % 7,
+                updated_count=i % 11,
+                unchanged_count=500,
+                http_requests=23,
+                outcomes=[
+                    {"initiative": str(5000 + k), "status": "ok", "plans": 25} for k in range(20)
+                ],
+            )  # fmt: skip
+            for i in range(runs)
+        ),
+        batch_size=500,
+    )
+    actions = list(AuditEvent.Action)[:3]
+    AuditEvent.objects.bulk_create(
+        (
+            AuditEvent(
+                at=now - timedelta(minutes=7 * i),
+                actor=actor,
+                actor_name=actor.username,
+                action=actions[i % 3],
+                campaign=campaign_rows[i % campaigns],
+                plan=plan_rows[i % plans],
+                summary=f"Plan {i % plans} assigned",
+                before=None,
+                after={"campaign": campaign_rows[i % campaigns].campaign_id},
+            )  # fmt: skip
+            for i in range(audits)
+        ),
+        batch_size=2000,
+    )
+    # A campaign that starts 60 days ago: its Plans start then too, and have KPIs.
+    return campaign_rows[240 * campaigns // 330].pk, today
 
 
-def run_pages_bench(*, repeat: int = 5) -> None:
-    call_command("migrate", verbosity=0)
-    user, _ = Group.objects.get_or_create(name=SYNC_ADMINS)
-    from django.contrib.auth import get_user_model
+def _sql_floor(captured: list[tuple[str, object, bool]]) -> float:
+    """Run the captured SELECTs again and fetch their rows: the page's SQL time."""
+    total = 0.0
+    with connection.cursor() as cursor:
+        for sql, params, many in captured:
+            if many or not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            cursor.fetchall()
+            total += time.perf_counter() - started
+    return total
 
-    admin, _ = get_user_model().objects.get_or_create(username="bench-admin")
-    admin.groups.add(user)
-    SyncRun.objects.all().delete()
+
+def _measure(client: Client, path: str, repeat: int, figures: dict) -> None:
+    samples = figures.setdefault("samples", [])
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(path)
+        samples.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path} answered {response.status_code}")
+    with count_sql(capture=True) as sql:
+        client.get(path)
+    figures["queries"] = sql.statements
+    floors = figures.setdefault("floors", [])
+    floors.append(_sql_floor(sql.captured))
+
+
+def run_pages_bench(args: argparse.Namespace) -> None:
+    admin_group, _ = Group.objects.get_or_create(name=SYNC_ADMINS)
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    user.groups.add(admin_group)
     client = Client(HTTP_HOST="localhost")
-    client.force_login(admin)
-    sizes = [
-        ("baseline 200 campaigns / 1,000 Plans", 200, 1_000),
-        ("2,000 campaigns / 10,000 Plans", 2_000, 10_000),
-    ]
-    results: dict[str, list[tuple[float, int]]] = {}
-    for _, campaigns, plans in sizes:
-        campaign = _populate(campaigns, plans)
-        for name, url in PAGES:
-            path = url.format(campaign=campaign)
-            client.get(path)  # warm caches and templates
-            samples = []
-            queries = 0
-            for _ in range(repeat):
-                started = time.perf_counter()
-                seconds, queries, response = timed(lambda path=path: client.get(path))
-                assert response.status_code == 200, (path, response.status_code)
-                samples.append(time.perf_counter() - started)
-            results.setdefault(name, []).append((statistics.median(samples) * 1000, queries))
-    print(f"\nPages (median of {repeat} requests through Django's test client)")
-    header = f"{'page':<20}" + "".join(f"{label:>40}" for label, _, _ in sizes)
-    print(header)
-    print("-" * len(header))
-    for name, figures in results.items():
-        cells = "".join(f"{f'{ms:.1f} ms, {q} queries':>40}" for ms, q in figures)
-        print(f"{name:<20}{cells}")
+    client.force_login(user)
+    # 10,000 Plans come with 1,000 runs and 10,000 audit rows.
+    big = (args.campaigns, args.page_plans, max(1, args.page_plans // 10), args.page_plans)
+    small = tuple(max(1, n // 10) for n in big)
+    sets = {"small": small, "big": big}
+    results: dict[tuple[str, str], dict] = {}
+    kpi_rows: dict[str, int] = {}
+    names: list[str] = []
+    for label, (campaigns, plans, runs, audits) in sets.items():
+        campaign, today = _populate(campaigns, plans, runs, audits, user)
+        kpi_rows[label] = PlanKpi.objects.count()
+        urls = pages(campaign, today)
+        names = [name for name, _ in urls]
+        for _, path in urls:
+            client.get(path)  # templates compiled, caches warm
+        for _ in range(args.rounds):
+            for name, path in urls:  # interleaved: every page once per round
+                _measure(client, path, args.repeat, results.setdefault((label, name), {}))
+    _wipe()
+
+    peer = {label: statistics.median(results[(label, PEER)]["samples"]) for label in sets}
+    header = [
+        "page", "small median", "small p95", "queries", "big median", "big p95", "big min",
+        "queries", "SQL floor", "SQL share", "growth", "vs admin",
+    ]  # fmt: skip
+    rows = []
+    for name in names:
+        s, b = results[("small", name)], results[("big", name)]
+        s_median, b_median = statistics.median(s["samples"]), statistics.median(b["samples"])
+        floor = min(b["floors"])
+        rows.append(
+            [
+                name, fmt_seconds(s_median), fmt_seconds(percentile(s["samples"], 0.95)),
+                str(s["queries"]), fmt_seconds(b_median),
+                fmt_seconds(percentile(b["samples"], 0.95)), fmt_seconds(min(b["samples"])),
+                str(b["queries"]), fmt_seconds(floor), f"{floor / b_median:.0%}",
+                f"x{b_median / s_median:.2f}", f"x{b_median / peer['big']:.2f}",
+            ]
+        )  # fmt: skip
+    c, p, r, a = big
+    title = (
+        f"3. Pages: big = {c:,} campaigns, {p:,} Plans, {kpi_rows['big']:,} KPI rows "
+        f"({KPI_DAYS} days), {r:,} runs, {a:,} audit rows; small = a tenth "
+        f"({kpi_rows['small']:,} KPI rows); {args.rounds} rounds x {args.repeat} requests per "
+        f"page through Django's test client; {connection.vendor}"
+    )
+    print_table(title, header, rows)
+    print(
+        "SQL floor = the page's captured SELECTs run again (best round); growth = big median / "
+        "small median; vs admin = big median / the admin change list's big median\n"
+    )

@@ -135,6 +135,11 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
         with self._lock:
             return self._data.rename_plan(plan_id, new_name)
 
+    def change_plans(self, fraction: float, *, tag: str = "edited") -> list[Plan]:
+        """Rename that fraction of all Plans (every n-th one); returns the changed Plans."""
+        with self._lock:
+            return self._data.change_plans(fraction, tag=tag)
+
     def update_plan(self, plan_id: str, **fields: Any) -> Plan:
         with self._lock:
             return self._data.update_plan(plan_id, **fields)

@@ -122,6 +122,9 @@ class KhorosData:
     today: date
     posts_per_plan: int
     user_email: str = "demo.user@example.com"
+    # False: posts are generated again on every read instead of kept, so that a big export
+    # (a million rows, for the benchmarks) costs time, not memory. Same posts either way.
+    cache_posts: bool = True
     _initiatives: dict[str, Initiative] = field(default_factory=dict, repr=False)
     _plans: dict[str, Plan] = field(default_factory=dict, repr=False)
     _posts: dict[str, list[Post]] = field(default_factory=dict, repr=False)
@@ -241,6 +244,8 @@ class KhorosData:
         plan = self._plans.get(plan_id)
         if plan is None:
             return []
+        if not self.cache_posts:
+            return self._generate_posts(plan)
         with self._lock:
             posts = self._posts.get(plan_id)
             if posts is None:
@@ -328,6 +333,18 @@ class KhorosData:
         plan = replace(self._require_plan(plan_id), name=new_name)
         self._plans[plan_id] = plan
         return plan
+
+    def change_plans(self, fraction: float, *, tag: str = "edited") -> list[Plan]:
+        """Rename every n-th Plan so that `fraction` of them change (a sync's "some changed")."""
+        if not 0 < fraction <= 1:
+            raise ValueError("fraction must be in (0, 1]")
+        step = max(1, round(1 / fraction))
+        changed = [
+            self.rename_plan(plan.id, f"{plan.name} ({tag})")
+            for index, plan in enumerate(list(self._plans.values()))
+            if index % step == 0
+        ]
+        return changed
 
     def update_plan(self, plan_id: str, **fields: Any) -> Plan:
         """Replace fields of a plan; start_date/end_date recompute start_ms/end_ms."""
