@@ -531,3 +531,8 @@ def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
         totals={name: sum(values) for name, values in series.items()},
         per_plan=per_plan,
     )
+
+
+def assignment_pairs() -> list[tuple[int, int]]:
+    """(Plan id, ExternalCampaign id) of every assignment: where the success push sends."""
+    return list(Assignment.objects.values_list("plan_id", "campaign_id"))

@@ -37,6 +37,8 @@ class SyncKind:
 _kinds: dict[str, SyncKind] = {}
 _secrets: list[str] = []
 _alert_recipients: list[Callable[[], list[str]]] = []
+# kind value -> the kinds requested after each of its successful runs, with their condition.
+_follow_ups: dict[str, list[tuple[str, Callable[[], bool]]]] = {}
 
 
 def register(
@@ -77,6 +79,22 @@ def register_alert_recipients(func: Callable[[], list[str]]) -> None:
     """Who gets the alert emails when ALERT_EMAILS is empty (the app that knows the roles)."""
     if func not in _alert_recipients:
         _alert_recipients.append(func)
+
+
+def register_follow_up(*, after: str, kind: str, when: Callable[[], bool] = lambda: True) -> None:
+    """Request a run of `kind` each time a run of `after` succeeds (and `when()` holds).
+
+    The app of `kind` declares it, so the app of `after` never imports it (the SAP MC push
+    follows the Khoros KPI sync without khoros knowing about SAP MC).
+    """
+    entries = _follow_ups.setdefault(after, [])
+    entries[:] = [(k, w) for k, w in entries if k != kind]
+    entries.append((kind, when))
+
+
+def follow_ups(value: str) -> list[str]:
+    """The kinds to request after a successful run of `value`, whose conditions hold now."""
+    return [kind for kind, when in _follow_ups.get(value, []) if when()]
 
 
 def secret_settings() -> tuple[str, ...]:

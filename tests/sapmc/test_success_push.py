@@ -1,0 +1,276 @@
+"""The SAP MC success push over real loopback HTTP against the simulator's Successes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import requests
+import time_machine
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from campaigns.models import Assignment
+from khoros.models import Company, PlanKpi
+from khoros.sync_kinds import KHOROS_KPIS
+from sapmc.models import SuccessSent
+from sapmc.push import push_successes
+from sapmc.sync_kinds import SAPMC_SUCCESS_PUSH
+from sapmc.timezones import sap_timezone_code
+from simulators.sapmc import SapmcSimulator
+from simulators.server import start_in_thread
+from syncs.models import SyncRun
+from syncs.runs import run_finish, run_sync
+
+pytestmark = pytest.mark.django_db
+
+USER, PASSWORD = "comm-push", "push-secret-77aa"
+# 2026-03-20 in Berlin: with 7 settle days, March 1..12 have settled, 13..19 wait.
+NOW = datetime(2026, 3, 20, 10, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[object]:
+    sim = SapmcSimulator(user=USER, password=PASSWORD)
+    with start_in_thread(sim) as running:
+        running.sim = sim
+        yield running
+
+
+@pytest.fixture
+def sim(server, settings, world):
+    server.sim.reset()
+    settings.SAPMC_BASE_URL = server.base_url
+    settings.SAPMC_USER, settings.SAPMC_PASSWORD = USER, PASSWORD
+    settings.SAPMC_MAX_RETRIES = 1
+    settings.SAPMC_BACKOFF_BASE = settings.SAPMC_BACKOFF_CAP = 0.0
+    settings.SAPMC_SUCCESS_BATCH_SIZE = 4
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = True
+    settings.SAPMC_SUCCESS_SETTLE_DAYS = 7
+    settings.SAPMC_SUCCESS_TIMEZONE_CODE = ""
+    settings.KHOROS_COMPANY_TIMEZONE = "Europe/Berlin"
+    settings.KHOROS_COMPANY_ID = "389"
+    Company.objects.create(khoros_id="389", name="Acme", last_seen=timezone.now())
+    with time_machine.travel(NOW, tick=False):
+        yield server.sim
+
+
+def readback(sim_server) -> list[dict]:
+    return requests.get(f"{sim_server.base_url}/_sim/successes", timeout=5).json()["successes"]
+
+
+def kpis(plan, first: date, days: int, base: int = 100) -> None:
+    PlanKpi.objects.bulk_create(
+        PlanKpi(plan=plan, day=first + timedelta(days=i), impressions=base + i, engagements=7,
+                clicks=3 + i, reach=50 + i, video_views=2, posts=1, updated_at=timezone.now())
+        for i in range(days)
+    )  # fmt: skip
+
+
+def assign(plan, campaign) -> Assignment:
+    return Assignment.objects.create(plan=plan, campaign=campaign, assigned_at=timezone.now())
+
+
+def test_full_push_sends_every_settled_day_once_with_every_property(server, sim, world):
+    plan, spring = world.plans[0], world.campaigns[0]
+    kpis(plan, date(2026, 3, 1), 15)  # March 1..15: 12 settled, 3 waiting
+    assign(plan, spring)
+
+    run = push_successes()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (run.created_count, run.failed_count, run.unchanged_count) == (12, 0, 0)
+    assert run.outcomes[0]["waiting_to_settle"] == 3
+    rows = readback(server)
+    assert len(rows) == 12
+    by_day = {r["SuccessDataDate"]: r for r in rows}
+    first = by_day["/Date(1772323200000)/"]  # 2026-03-01 00:00 UTC
+    assert first["CampaignUUID"] == str(spring.sap_uuid)
+    assert first["CampaignID"] == spring.campaign_id
+    assert first["ExternalCampaignID"] == plan.khoros_id.hex
+    assert first["ExternalCampaignName"] == "Spring Sale social"
+    assert (first["Advertiser"], first["AdvertiserName"]) == ("389", "Acme")
+    assert (first["ExternalCmpgnManagingParty"], first["ExternalCmpgnManagingPartyName"]) == (
+        "1700", "Brand 0",
+    )  # fmt: skip
+    assert first["SuccessDataDateTimeZone"] == "CET"
+    assert (first["YearWeek"], first["YearMonth"]) == ("202609", "202603")
+    assert first["CommunicationMedium"] == "SOCIAL"
+    assert (first["NumberOfImpressions"], first["NumberOfClicks"]) == ("100", "3")
+    assert (first["NumberOfPostEngagements"], first["NumberOfVideoViews"]) == ("7", "2")
+    assert first["CampaignReach"] == "50"  # that day's reach, never a sum
+    twelfth = by_day["/Date(1773273600000)/"]  # 2026-03-12
+    assert (twelfth["YearWeek"], twelfth["CampaignReach"]) == ("202611", "61")
+    assert SuccessSent.objects.filter(status=SuccessSent.Status.CREATED).count() == 12
+    assert {r["CampaignSuccessUUID"] for r in rows} == set(
+        SuccessSent.objects.values_list("success_uuid", flat=True)
+    )
+
+    again = push_successes()
+    assert again.status == SyncRun.Status.SUCCEEDED
+    assert (again.created_count, again.unchanged_count) == (0, 12)
+    assert len(readback(server)) == 12  # a second push sends nothing
+
+
+def test_days_settle_and_go_on_a_later_run(server, sim, world):
+    kpis(world.plans[0], date(2026, 3, 1), 15)
+    assign(world.plans[0], world.campaigns[0])
+    push_successes()
+    with time_machine.travel(NOW + timedelta(days=2), tick=False):
+        later = push_successes()
+    assert later.created_count == 2  # March 13 and 14
+    assert len(readback(server)) == 14
+
+
+def test_a_moved_plan_keeps_what_was_sent_and_sends_new_days_to_the_new_campaign(
+    server, sim, world
+):
+    plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    kpis(plan, date(2026, 3, 1), 5)
+    assignment = assign(plan, spring)
+    push_successes()
+    assignment.campaign = summer
+    assignment.save()
+    kpis(plan, date(2026, 3, 6), 3, base=900)
+
+    run = push_successes()
+
+    assert (run.created_count, run.unchanged_count) == (3, 5)
+    rows = readback(server)
+    assert len(rows) == 8
+    assert sum(r["CampaignUUID"] == str(spring.sap_uuid) for r in rows) == 5
+    assert sum(r["CampaignUUID"] == str(summer.sap_uuid) for r in rows) == 3
+    assert SuccessSent.objects.filter(campaign=spring).count() == 5
+    assignment.delete()  # unassigned: nothing more goes anywhere, the ledger stays
+    kpis(plan, date(2026, 3, 9), 1)
+    assert push_successes().created_count == 0
+    assert SuccessSent.objects.count() == 8
+
+
+def test_a_day_corrected_in_khoros_after_sending_is_not_sent_again(server, sim, world):
+    plan = world.plans[0]
+    kpis(plan, date(2026, 3, 1), 3)
+    assign(plan, world.campaigns[0])
+    push_successes()
+    PlanKpi.objects.filter(plan=plan, day=date(2026, 3, 2)).update(impressions=5000)
+
+    run = push_successes()
+
+    assert run.created_count == 0
+    assert run.outcomes[0]["changed_after_sending"] == 1
+    assert len(readback(server)) == 3
+    sent = SuccessSent.objects.get(day=date(2026, 3, 2))
+    assert sent.numbers["impressions"] == 101  # what SAP MC holds
+
+
+def test_sap_refusing_one_row_records_it_and_the_next_run_retries_it(server, sim, world):
+    good, bad = world.plans[0], world.plans[2]
+    kpis(good, date(2026, 3, 1), 1)
+    kpis(bad, date(2026, 3, 1), 1)
+    assign(good, world.campaigns[0])
+    assign(bad, world.campaigns[0])
+    sim.add_fault(
+        "success_batch", "refuse_row", external_campaign_id=bad.khoros_id.hex,
+        property="CampaignID", message="Campaign is locked",
+    )  # fmt: skip
+
+    run = push_successes()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert (run.created_count, run.failed_count) == (1, 1)
+    refused = SuccessSent.objects.get(plan=bad)
+    assert refused.status == SuccessSent.Status.REFUSED
+    assert (refused.field, refused.message) == ("CampaignID", "Campaign is locked")
+    assert [r["ExternalCampaignID"] for r in readback(server)] == [good.khoros_id.hex]
+
+    retry = push_successes()
+    assert (retry.status, retry.created_count, retry.unchanged_count) == ("succeeded", 1, 1)
+    refused.refresh_from_db()
+    assert (refused.status, refused.attempts) == (SuccessSent.Status.CREATED, 2)
+    assert len(readback(server)) == 2
+
+
+def test_sap_unreachable_mid_push_fails_cleanly_and_the_next_run_resumes(server, sim, world):
+    kpis(world.plans[0], date(2026, 3, 1), 10)  # 10 rows: batches of 4, 4, 2
+    assign(world.plans[0], world.campaigns[0])
+
+    def after_first_batch(run: SyncRun) -> None:
+        if run.progress_done == 4:
+            sim.add_fault("success_batch", "http_503", count=None)
+
+    run = push_successes(on_progress=after_first_batch)
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "stopped after 4 rows created" in run.error
+    assert SuccessSent.objects.count() == 4 and len(readback(server)) == 4
+    sim.clear_faults()
+    resumed = push_successes()
+    assert (resumed.status, resumed.created_count, resumed.unchanged_count) == ("succeeded", 6, 4)
+    rows = readback(server)
+    assert len(rows) == 10
+    assert len({(r["ExternalCampaignID"], r["SuccessDataDate"]) for r in rows}) == 10
+
+
+def test_an_ambiguous_failure_is_recorded_unknown_and_never_sent_blindly(server, sim, world):
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_batch", "http_500")
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED
+    assert SuccessSent.objects.filter(status=SuccessSent.Status.UNKNOWN).count() == 2
+    again = push_successes()
+    assert again.created_count == 0 and again.outcomes[0]["outcome_unknown"] == 2
+    assert readback(server) == []
+
+
+def test_push_off_by_setting_is_skipped(server, sim, world, settings):
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = False
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    run = push_successes()
+    assert run.status == SyncRun.Status.SKIPPED and "SAPMC_SUCCESS_PUSH_ENABLED" in run.error
+    assert readback(server) == []
+
+
+def test_unknown_zone_names_the_setting(server, sim, world, settings):
+    settings.KHOROS_COMPANY_TIMEZONE = "Asia/Kathmandu"
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED and "SAPMC_SUCCESS_TIMEZONE_CODE" in run.error
+    settings.SAPMC_SUCCESS_TIMEZONE_CODE = "NEPAL"
+    assert push_successes().created_count == 2
+    assert {r["SuccessDataDateTimeZone"] for r in readback(server)} == {"NEPAL"}
+
+
+def test_timezone_codes(settings):
+    settings.SAPMC_SUCCESS_TIMEZONE_CODE = ""
+    assert sap_timezone_code("America/New_York") == "EST"
+    assert sap_timezone_code("Australia/Sydney") == "AUSNSW"
+    assert sap_timezone_code("UTC") == "UTC"
+    with pytest.raises(ImproperlyConfigured, match="SAPMC_SUCCESS_TIMEZONE_CODE"):
+        sap_timezone_code("Pacific/Chatham")
+    settings.SAPMC_SUCCESS_TIMEZONE_CODE = "TOOLONGX"
+    with pytest.raises(ImproperlyConfigured):
+        sap_timezone_code("UTC")
+
+
+def test_a_successful_kpi_sync_queues_the_push(sim, settings):
+    def ok(run, client):
+        return run_finish(run, SyncRun.Status.SUCCEEDED)
+
+    def failed(run, client):
+        return run_finish(run, SyncRun.Status.FAILED, "boom")
+
+    run_sync(KHOROS_KPIS, work=failed, client=object())
+    assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
+    run_sync(KHOROS_KPIS, work=ok, client=object())
+    queued = SyncRun.objects.get(kind=SAPMC_SUCCESS_PUSH)
+    assert (queued.status, queued.trigger) == (SyncRun.Status.QUEUED, SyncRun.Trigger.SCHEDULE)
+    run_sync(KHOROS_KPIS, work=ok, client=object())  # one pending push is enough
+    assert SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).count() == 1
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = False
+    SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).delete()
+    run_sync(KHOROS_KPIS, work=ok, client=object())
+    assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
