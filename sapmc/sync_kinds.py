@@ -50,6 +50,7 @@ def register() -> None:
         client_factory=client.client_from_settings,
         system="SAP MC",
         interval_setting="SAPMC_SUCCESS_PUSH_MINUTES",
+        enabled=push_enabled,
     )
     # New numbers have just arrived: push what has settled (khoros never imports sapmc).
     syncs.register_follow_up(after=KHOROS_KPIS, kind=SAPMC_SUCCESS_PUSH, when=push_enabled)

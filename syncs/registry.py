@@ -29,6 +29,12 @@ class SyncKind:
     system: str
     # The setting that holds the schedule's interval in minutes.
     interval_setting: str
+    # Whether the kind is switched on (a setting); off, its freshness is not a health problem.
+    enabled: Callable[[], bool] | None = None
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.enabled is None or self.enabled()
 
     def __str__(self) -> str:
         return self.label
@@ -50,6 +56,7 @@ def register(
     client_factory: Callable[[], Any],
     system: str,
     interval_setting: str,
+    enabled: Callable[[], bool] | None = None,
 ) -> SyncKind:
     """Declare a sync kind; called from its app's ready(). Registering it again replaces it."""
     kind = SyncKind(
@@ -60,6 +67,7 @@ def register(
         client_factory=client_factory,
         system=system,
         interval_setting=interval_setting,
+        enabled=enabled,
     )
     clash = next((k for k in _kinds.values() if k.name == name and k.value != value), None)
     if clash is not None:

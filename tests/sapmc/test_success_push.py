@@ -274,3 +274,83 @@ def test_a_successful_kpi_sync_queues_the_push(sim, settings):
     SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).delete()
     run_sync(KHOROS_KPIS, work=ok, client=object())
     assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
+
+
+def _page_queries(client, url) -> tuple[int, str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.content.decode()
+
+
+def test_campaign_page_shows_the_round_trip_with_a_fixed_query_count(server, sim, world, client):
+    from django.urls import reverse
+
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    moved, refused, waiting = world.plans[0], world.plans[2], world.plans[1]
+    kpis(moved, date(2026, 3, 1), 3)
+    kpis(refused, date(2026, 3, 1), 1)
+    kpis(waiting, date(2026, 3, 15), 2)  # not settled yet
+    assignment = assign(moved, spring)
+    assign(refused, spring)
+    assign(waiting, spring)
+    sim.add_fault("success_batch", "refuse_row", external_campaign_id=refused.khoros_id.hex,
+                  property="CampaignID", message="Campaign is locked")  # fmt: skip
+    run = push_successes()
+    assert (run.created_count, run.failed_count) == (3, 1)
+    PlanKpi.objects.filter(plan=moved, day=date(2026, 3, 2)).update(clicks=999)
+    assignment.campaign = summer
+    assignment.save()
+    client.force_login(world.admin)
+    url = reverse("campaign", args=[spring.pk])
+
+    queries, body = _page_queries(client, url)
+
+    assert "Sent to SAP MC" in body and "Spring Sale social" in body
+    assert "2026-03-01 – 2026-03-03" in body
+    assert f'href="/syncs/{run.pk}/"' in body
+    assert "moved away since" in body
+    assert "changed after sending: 2026-03-02" in body
+    assert "Campaign is locked" in body and "CampaignID" in body
+    assert "Summer teaser" in body  # waiting to settle
+    assert "Push now" in body
+    # More Plans, days and ledger rows: the same number of queries.
+    for plan in world.plans[3:5]:
+        kpis(plan, date(2026, 3, 1), 4)
+        assign(plan, spring)
+    push_successes()
+    more_queries, body = _page_queries(client, url)
+    assert "Winter launch" in body
+    assert more_queries == queries
+
+
+def test_push_now_queues_the_push_for_sync_admins_only(sim, world, client):
+    from django.urls import reverse
+
+    url = reverse("sync-now", args=[SAPMC_SUCCESS_PUSH])
+    page = reverse("campaign", args=[world.campaigns[0].pk])
+    client.force_login(world.maria)
+    assert client.post(url, {"next": page}).status_code == 403
+    assert "Push now" not in client.get(page).content.decode()
+    client.force_login(world.admin)
+    response = client.post(url, {"next": page})
+    assert response.status_code == 302 and response.url == page
+    assert SyncRun.objects.get(kind=SAPMC_SUCCESS_PUSH).trigger == SyncRun.Trigger.BUTTON
+    assert client.post(url, {"next": "https://evil.example/"}).url == "/"
+
+
+def test_health_counts_the_push_only_when_it_is_on(settings):
+    from syncs.health import sync_freshness
+
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = False
+    assert SAPMC_SUCCESS_PUSH not in {k.kind for k in sync_freshness()}
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = True
+    push = next(k for k in sync_freshness() if k.kind == SAPMC_SUCCESS_PUSH)
+    assert not push.ok  # never succeeded: stale
+    SyncRun.objects.create(kind=SAPMC_SUCCESS_PUSH, trigger="schedule", status="succeeded",
+                           finished_at=timezone.now())  # fmt: skip
+    push = next(k for k in sync_freshness() if k.kind == SAPMC_SUCCESS_PUSH)
+    assert push.ok and push.label == "SAP MC success push"
