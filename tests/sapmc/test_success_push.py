@@ -354,3 +354,42 @@ def test_health_counts_the_push_only_when_it_is_on(settings):
                            finished_at=timezone.now())  # fmt: skip
     push = next(k for k in sync_freshness() if k.kind == SAPMC_SUCCESS_PUSH)
     assert push.ok and push.label == "SAP MC success push"
+
+
+def test_a_real_kpi_sync_queues_the_push_and_the_worker_sends_the_rows(
+    live_khoros, live_sapmc, settings, django_capture_on_commit_callbacks
+):
+    from django_q.brokers import get_broker
+
+    from khoros import kpis as khoros_kpis
+    from khoros import services as khoros_services
+    from khoros.models import Plan
+    from sapmc.models import ExternalCampaign
+    from sapmc.sync import sync_sapmc_campaigns
+    from syncs.tasks import sync_task
+
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = True
+    settings.KHOROS_COMPANY_TIMEZONE = "UTC"
+    settings.KHOROS_EXPORT_POLL_BASE = 0.05
+    assert khoros_services.sync_khoros().status == SyncRun.Status.SUCCEEDED
+    assert sync_sapmc_campaigns().status == SyncRun.Status.SUCCEEDED
+    plan = Plan.objects.order_by("start").first()
+    assign(plan, ExternalCampaign.objects.order_by("pk").first())
+    with django_capture_on_commit_callbacks(execute=True):
+        kpi_run = khoros_kpis.sync_khoros_kpis()
+    assert kpi_run.status == SyncRun.Status.SUCCEEDED, kpi_run.error
+
+    queued = SyncRun.objects.get(kind=SAPMC_SUCCESS_PUSH)
+    assert queued.status == SyncRun.Status.QUEUED
+    broker = get_broker()
+    assert broker.queue_size() == 1  # the push's task, queued by the KPI run's success
+    assert sync_task(SAPMC_SUCCESS_PUSH, queued.pk) == f"run #{queued.pk} succeeded"
+    broker.purge_queue()
+    queued.refresh_from_db()
+    assert queued.status == SyncRun.Status.SUCCEEDED, queued.error
+    settled = PlanKpi.objects.filter(
+        plan=plan,
+        day__lt=timezone.now().date() - timedelta(days=settings.SAPMC_SUCCESS_SETTLE_DAYS),
+    ).count()
+    assert queued.created_count == settled == len(live_sapmc.sim.successes)
+    assert settled > 0
