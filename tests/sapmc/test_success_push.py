@@ -393,3 +393,22 @@ def test_a_real_kpi_sync_queues_the_push_and_the_worker_sends_the_rows(
     ).count()
     assert queued.created_count == settled == len(live_sapmc.sim.successes)
     assert settled > 0
+
+
+def test_the_dashboard_offers_sync_now_for_the_push(world, client):
+    client.force_login(world.admin)
+    body = client.get("/").content.decode()
+    assert "Sync SAP MC success push now" in body
+    assert f'action="/sync/{SAPMC_SUCCESS_PUSH}/"' in body
+
+
+def test_the_run_page_shows_the_push_counts(server, sim, world, client):
+    kpis(world.plans[0], date(2026, 3, 1), 14)  # 12 settled, 2 waiting
+    assign(world.plans[0], world.campaigns[0])
+    run = push_successes()
+    client.force_login(world.admin)
+    response = client.get(f"/syncs/{run.pk}/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "SAP MC success push" in body
+    assert "waiting_to_settle" in body and "already_sent" in body
