@@ -412,3 +412,16 @@ def test_the_run_page_shows_the_push_counts(server, sim, world, client):
     assert response.status_code == 200
     assert "SAP MC success push" in body
     assert "waiting_to_settle" in body and "already_sent" in body
+
+
+def test_a_read_timeout_leaves_the_batch_unknown_not_sent_again(server, sim, world, settings):
+    settings.SAPMC_TIMEOUT_READ = 0.3
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_batch", "slow_headers", seconds=1.0)
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED and "ReadTimeout" in run.error
+    assert SuccessSent.objects.filter(status=SuccessSent.Status.UNKNOWN).count() == 2
+    before = len(readback(server))
+    assert push_successes().created_count == 0
+    assert len(readback(server)) == before  # whatever SAP MC kept, nothing was sent twice
