@@ -45,6 +45,8 @@ run: export SAPMC_PASSWORD := demo-password
 # The simulator's tenant files Khoros campaigns under the customer category Z01, in UTC.
 run: export SAPMC_CAMPAIGN_CATEGORY := Z01
 run: export SAPMC_TIMEZONE := UTC
+# The demo pushes the assigned Plans' settled days into the simulator's success import.
+run: export SAPMC_SUCCESS_PUSH_ENABLED := true
 else
 DEMO_SETUP_ARGS += --no-demo-users
 endif

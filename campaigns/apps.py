@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self) -> None:
+        from campaigns import selectors
+        from sapmc import push
+
+        # The push sends each Plan's numbers to the campaign the bridge assigned it to.
+        push.register_assignment_source(selectors.assignment_pairs)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from difflib import SequenceMatcher
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, Count, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
@@ -530,4 +530,120 @@ def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
         series=series,
         totals={name: sum(values) for name, values in series.items()},
         per_plan=per_plan,
+    )
+
+
+def assignment_pairs() -> list[tuple[int, int]]:
+    """(Plan id, ExternalCampaign id) of every assignment: where the success push sends."""
+    return list(Assignment.objects.values_list("plan_id", "campaign_id"))
+
+
+@dataclass
+class PushedPlan:
+    """What the success push sent to one campaign for one Plan."""
+
+    plan: Plan
+    days: int = 0
+    first: date | None = None
+    last: date | None = None
+    last_sent_at: object = None
+    run_ids: list[int] = field(default_factory=list)
+    changed: list[date] = field(default_factory=list)  # changed in Khoros after sending
+    moved_away: bool = False  # the Plan now feeds another campaign, or none
+
+
+@dataclass
+class WaitingPlan:
+    plan_id: int
+    plan_name: str
+    settled: int  # due on the next push
+    unsettled: int  # waiting to settle
+    first: date | None
+    last: date | None
+
+
+@dataclass
+class CampaignPushes:
+    enabled: bool
+    settled_before: date
+    sent: list[PushedPlan]
+    failed: list  # SuccessSent rows refused or of unknown outcome
+    waiting: list[WaitingPlan]
+
+
+def campaign_pushes(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPushes:
+    """The success push's round trip for one campaign, within the user's visible Plans.
+
+    Four queries whatever the number of Plans or days: ledger rows, current numbers of the
+    sent days, and the unsent days of the Plans assigned here.
+    """
+    from django.conf import settings
+
+    from khoros.zone import company_zone
+    from sapmc.models import SuccessSent
+    from sapmc.push import numbers_hash, settled_before
+
+    plans = visible_plans(user)
+    today = timezone.now().astimezone(company_zone()).date()
+    cutoff = settled_before(today)
+    ledger = list(
+        SuccessSent.objects.filter(campaign=campaign, plan__in=plans)
+        .select_related("plan__assignment")
+        .order_by("plan__name", "plan_id", "day")
+    )
+    sent: dict[int, PushedPlan] = {}
+    failed = []
+    for entry in ledger:
+        if entry.status != SuccessSent.Status.CREATED:
+            failed.append(entry)
+            continue
+        item = sent.get(entry.plan_id)
+        if item is None:
+            assignment = getattr(entry.plan, "assignment", None)
+            moved = assignment is None or assignment.campaign_id != campaign.pk
+            item = sent[entry.plan_id] = PushedPlan(plan=entry.plan, moved_away=moved)
+        item.days += 1
+        item.first = min(item.first or entry.day, entry.day)
+        item.last = max(item.last or entry.day, entry.day)
+        if item.last_sent_at is None or entry.sent_at > item.last_sent_at:
+            item.last_sent_at = entry.sent_at
+        if entry.run_id and entry.run_id not in item.run_ids:
+            item.run_ids.append(entry.run_id)
+    if sent:
+        hashes = {(e.plan_id, e.day): e.numbers_hash for e in ledger}
+        current = PlanKpi.objects.filter(plan_id__in=sent).values_list(
+            "plan_id", "day", "impressions", "clicks", "engagements", "video_views", "reach"
+        )
+        for plan_id, day, impressions, clicks, engagements, video_views, reach in current:
+            digest = hashes.get((plan_id, day))
+            numbers = {"impressions": impressions, "clicks": clicks, "engagements": engagements,
+                       "video_views": video_views, "reach": reach}  # fmt: skip
+            if digest is not None and digest != numbers_hash(numbers):
+                sent[plan_id].changed.append(day)
+    unsent = (
+        PlanKpi.objects.filter(plan__assignment__campaign=campaign, plan__in=plans)
+        .filter(plan__removed_at__isnull=True)
+        .exclude(
+            Exists(SuccessSent.objects.filter(plan_id=OuterRef("plan_id"), day=OuterRef("day")))
+        )
+        .values("plan_id", "plan__name")
+        .annotate(
+            settled=Count("id", filter=Q(day__lt=cutoff)),
+            unsettled=Count("id", filter=Q(day__gte=cutoff)),
+            first=Min("day"),
+            last=Max("day"),
+        )
+        .order_by("plan__name", "plan_id")
+    )
+    waiting = [
+        WaitingPlan(r["plan_id"], r["plan__name"], r["settled"], r["unsettled"], r["first"],
+                    r["last"])
+        for r in unsent
+    ]  # fmt: skip
+    return CampaignPushes(
+        enabled=settings.SAPMC_SUCCESS_PUSH_ENABLED,
+        settled_before=cutoff,
+        sent=list(sent.values()),
+        failed=failed,
+        waiting=waiting,
     )

@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors as campaigns_selectors
@@ -32,6 +33,7 @@ from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
 from khoros.models import PlanKpi
 from sapmc.models import ExternalCampaign
+from sapmc.sync_kinds import SAPMC_SUCCESS_PUSH
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
@@ -87,6 +89,10 @@ def sync_now(request: HttpRequest, kind: str) -> HttpResponse:
         messages.success(request, f"{run.get_kind_display()} sync #{run.pk} queued.")
     else:
         messages.info(request, f"{run.get_kind_display()} sync #{run.pk} is already {run.status}.")
+    # The campaign page's "Push now" comes back to the campaign; only our own paths are followed.
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect("dashboard")
 
 
@@ -187,6 +193,9 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "kpi_labels": campaigns_selectors.KPI_LABELS,
         "kpi_last": kpi_last,
         "kpi_stale": khoros_selectors.kpi_is_stale(kpi_last),
+        "pushes": campaigns_selectors.campaign_pushes(campaign=campaign, user=request.user),
+        "push_kind": SAPMC_SUCCESS_PUSH,
+        "can_push": is_sync_admin(request.user),
     }
     return render(request, "campaigns/campaign.html", context)
 

@@ -147,3 +147,48 @@ class InboundLockout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ip}: {self.failures} failures, locked until {self.locked_until}"
+
+
+class SuccessSent(models.Model):
+    """The ledger of the success push: one row per Plan and day, what SAP MC made of it.
+
+    A created row is never sent again (SAP MC stores a second POST as a second row: it would
+    count the day twice), whatever happens later to the numbers or the Plan's assignment; the
+    campaign it went to stays recorded here. A refused row was not created and is sent again by
+    the next run. An unknown outcome (the answer could not say) is not sent again blindly.
+    """
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Sent"
+        REFUSED = "refused", "Refused"
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="successes_sent")
+    day = models.DateField()
+    # The SAP MC campaign the row went to (or was refused for): the assignment at that moment.
+    campaign = models.ForeignKey(
+        ExternalCampaign, on_delete=models.PROTECT, related_name="successes_sent"
+    )
+    run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    sent_at = models.DateTimeField()
+    # The numbers sent (ours: impressions, clicks ...) and their hash: a later change in Khoros
+    # shows as "changed after sending" without being sent again.
+    numbers = models.JSONField(default=dict)
+    numbers_hash = models.CharField(max_length=64)
+    success_uuid = models.CharField(max_length=36, blank=True)  # SAP MC's CampaignSuccessUUID
+    field = models.CharField(max_length=64, blank=True)  # the property SAP MC named
+    message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["plan", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "day"], name="sapmc_one_success_per_plan_day")
+        ]
+        indexes = [models.Index(fields=["campaign", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} {self.day} → {self.campaign_id} ({self.status})"

@@ -10,6 +10,7 @@ from syncs.access import SYNC_ADMINS
 
 # Stored in SyncRun.kind and SyncLease.kind: never change this value.
 SAPMC_CAMPAIGNS = "sapmc_campaigns"
+SAPMC_SUCCESS_PUSH = "sapmc_success_push"
 
 
 def sync_admin_emails() -> list[str]:
@@ -22,8 +23,15 @@ def sync_admin_emails() -> list[str]:
     return sorted({u.email for u in users})
 
 
+def push_enabled() -> bool:
+    from django.conf import settings
+
+    return settings.SAPMC_SUCCESS_PUSH_ENABLED
+
+
 def register() -> None:
-    from sapmc import client, sync
+    from khoros.sync_kinds import KHOROS_KPIS
+    from sapmc import client, push, sync
 
     syncs.register(
         value=SAPMC_CAMPAIGNS,
@@ -34,5 +42,17 @@ def register() -> None:
         system="SAP MC",
         interval_setting="SAPMC_SYNC_MINUTES",
     )
+    syncs.register(
+        value=SAPMC_SUCCESS_PUSH,
+        name="SAPMC_SUCCESS_PUSH",
+        label="SAP MC success push",
+        service=push.push_successes,
+        client_factory=client.client_from_settings,
+        system="SAP MC",
+        interval_setting="SAPMC_SUCCESS_PUSH_MINUTES",
+        enabled=push_enabled,
+    )
+    # New numbers have just arrived: push what has settled (khoros never imports sapmc).
+    syncs.register_follow_up(after=KHOROS_KPIS, kind=SAPMC_SUCCESS_PUSH, when=push_enabled)
     syncs.register_secrets("SAPMC_PASSWORD", "SAPMC_INBOUND_PASSWORD")
     syncs.register_alert_recipients(sync_admin_emails)

@@ -264,6 +264,18 @@ SAPMC_PAGE_SIZE = env_int("SAPMC_PAGE_SIZE", 100, minimum=1)
 SAPMC_SYNC_MINUTES = env_int("SAPMC_SYNC_MINUTES", 60, minimum=1)
 # Success rows per $batch request to API_MKT_CMPGN_SUCCESS_IMPORT_SRV (one change set per row).
 SAPMC_SUCCESS_BATCH_SIZE = env_int("SAPMC_SUCCESS_BATCH_SIZE", 100, minimum=1)
+# The success push: daily numbers of assigned Plans into SAP MC's success import (off by default:
+# it writes into SAP MC; the demo turns it on).
+SAPMC_SUCCESS_PUSH_ENABLED = env_bool("SAPMC_SUCCESS_PUSH_ENABLED", False)
+SAPMC_SUCCESS_PUSH_MINUTES = env_int("SAPMC_SUCCESS_PUSH_MINUTES", 360, minimum=1)
+# A day is sent once this many days have passed since it (the KPI sync re-pulls the trailing
+# KHOROS_KPI_TRAILING_DAYS): later corrections in Khoros would otherwise be lost or counted twice.
+SAPMC_SUCCESS_SETTLE_DAYS = env_int(
+    "SAPMC_SUCCESS_SETTLE_DAYS", KHOROS_KPI_TRAILING_DAYS, minimum=0
+)
+# The SAP time-zone code (TTZZ, at most 6 characters) of the company zone, when the bridge's
+# table of common zones does not know it.
+SAPMC_SUCCESS_TIMEZONE_CODE = env_str("SAPMC_SUCCESS_TIMEZONE_CODE", "")
 # SAP MC's calls to the bridge (/sapmc/extcamp/v1/): its communication user. An empty password
 # means a demo password under DEBUG and every call refused otherwise; the API decides that when
 # a call comes in, so the app boots without it.

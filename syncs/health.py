@@ -10,6 +10,7 @@ from django.db import DatabaseError, connections
 from django.db.models import Max
 from django.utils import timezone
 
+from syncs import registry
 from syncs.models import SyncRun
 from syncs.schedules import declared_schedules
 
@@ -70,11 +71,11 @@ class Health:
 
 
 def _kind_intervals() -> dict[str, tuple[str, timedelta]]:
-    """Each scheduled kind, its label and how old its last success may be."""
+    """Each scheduled kind switched on, its label and how old its last success may be."""
     return {
         spec.kind: (spec.name, timedelta(minutes=spec.minutes * STALE_AFTER_INTERVALS))
         for spec in declared_schedules()
-        if spec.kind
+        if spec.kind and registry.get(spec.kind).is_enabled
     }
 
 

@@ -29,6 +29,12 @@ class SyncKind:
     system: str
     # The setting that holds the schedule's interval in minutes.
     interval_setting: str
+    # Whether the kind is switched on (a setting); off, its freshness is not a health problem.
+    enabled: Callable[[], bool] | None = None
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.enabled is None or self.enabled()
 
     def __str__(self) -> str:
         return self.label
@@ -37,6 +43,8 @@ class SyncKind:
 _kinds: dict[str, SyncKind] = {}
 _secrets: list[str] = []
 _alert_recipients: list[Callable[[], list[str]]] = []
+# kind value -> the kinds requested after each of its successful runs, with their condition.
+_follow_ups: dict[str, list[tuple[str, Callable[[], bool]]]] = {}
 
 
 def register(
@@ -48,6 +56,7 @@ def register(
     client_factory: Callable[[], Any],
     system: str,
     interval_setting: str,
+    enabled: Callable[[], bool] | None = None,
 ) -> SyncKind:
     """Declare a sync kind; called from its app's ready(). Registering it again replaces it."""
     kind = SyncKind(
@@ -58,6 +67,7 @@ def register(
         client_factory=client_factory,
         system=system,
         interval_setting=interval_setting,
+        enabled=enabled,
     )
     clash = next((k for k in _kinds.values() if k.name == name and k.value != value), None)
     if clash is not None:
@@ -77,6 +87,22 @@ def register_alert_recipients(func: Callable[[], list[str]]) -> None:
     """Who gets the alert emails when ALERT_EMAILS is empty (the app that knows the roles)."""
     if func not in _alert_recipients:
         _alert_recipients.append(func)
+
+
+def register_follow_up(*, after: str, kind: str, when: Callable[[], bool] = lambda: True) -> None:
+    """Request a run of `kind` each time a run of `after` succeeds (and `when()` holds).
+
+    The app of `kind` declares it, so the app of `after` never imports it (the SAP MC push
+    follows the Khoros KPI sync without khoros knowing about SAP MC).
+    """
+    entries = _follow_ups.setdefault(after, [])
+    entries[:] = [(k, w) for k, w in entries if k != kind]
+    entries.append((kind, when))
+
+
+def follow_ups(value: str) -> list[str]:
+    """The kinds to request after a successful run of `value`, whose conditions hold now."""
+    return [kind for kind, when in _follow_ups.get(value, []) if when()]
 
 
 def secret_settings() -> tuple[str, ...]:

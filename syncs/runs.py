@@ -158,7 +158,7 @@ class SyncRunner:
                     SyncRun.Status.FAILED, f"{self.kind.system} client could not be set up: {exc}"
                 )
             try:
-                return work(run, own)
+                run = work(run, own)
             finally:
                 if client is None:
                     own.close()
@@ -169,6 +169,22 @@ class SyncRunner:
             return run.finish(
                 SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
             )
+        if run.status == SyncRun.Status.SUCCEEDED:
+            self._request_follow_ups(run)
+        return run
+
+    def _request_follow_ups(self, run: SyncRun) -> None:
+        """Queue the kinds declared to follow this one (registry.register_follow_up)."""
+        for kind in registry.follow_ups(self.kind.value):
+            try:
+                follow, queued = sync_request(kind=kind, trigger=SyncRun.Trigger.SCHEDULE)
+            except Exception:  # noqa: BLE001 - the run succeeded; a queue problem must not undo it
+                logger.exception("could not queue %s after %s #%s", kind, run.kind, run.pk)
+                continue
+            logger.info(
+                "%s #%s succeeded: %s #%s %s", run.kind, run.pk, kind, follow.pk,
+                "queued" if queued else "already pending",
+            )  # fmt: skip
 
 
 def run_sync(

@@ -77,3 +77,27 @@ def test_a_category_that_lists_nothing_is_pointed_out(live_khoros, live_sapmc, s
     assert "SAP MC holds no campaign of category 'A1': check SAPMC_CAMPAIGN_CATEGORY" in (
         out.getvalue()
     )
+
+
+def test_demo_setup_pushes_success_rows_and_the_campaign_page_shows_them(
+    live_khoros, live_sapmc, settings, client
+):
+    from django.urls import reverse
+
+    from sapmc.models import SuccessSent
+
+    settings.KHOROS_EXPORT_POLL_BASE = 0.05
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = True
+    settings.KHOROS_COMPANY_TIMEZONE = "UTC"
+    out = StringIO()
+    call_command("demo_setup", "--wait", "2", stdout=out)
+
+    push = SyncRun.objects.filter(kind="sapmc_success_push", trigger="command").get()
+    assert push.status == SyncRun.Status.SUCCEEDED, push.error
+    assert push.created_count > 0
+    assert f"First SAP MC success push sync #{push.pk} succeeded" in out.getvalue()
+    assert len(live_sapmc.sim.successes) == push.created_count == SuccessSent.objects.count()
+    sent = SuccessSent.objects.select_related("campaign").first()
+    client.force_login(get_user_model().objects.get(username="admin"))
+    body = client.get(reverse("campaign", args=[sent.campaign_id])).content.decode()
+    assert "Sent to SAP MC" in body and f'href="/syncs/{push.pk}/"' in body

@@ -54,6 +54,7 @@ def test_each_app_registers_its_kinds_with_the_stored_values():
         ("khoros_plans", "Khoros plans", "Khoros", "KHOROS_SYNC_MINUTES"),
         ("khoros_kpis", "Khoros KPIs", "Khoros", "KHOROS_KPI_SYNC_MINUTES"),
         ("sapmc_campaigns", "SAP MC campaigns", "SAP MC", "SAPMC_SYNC_MINUTES"),
+        ("sapmc_success_push", "SAP MC success push", "SAP MC", "SAPMC_SUCCESS_PUSH_MINUTES"),
     ]
     assert SyncRun.Kind.SAPMC_CAMPAIGNS == "sapmc_campaigns"
     assert SyncRun.Kind("khoros_kpis").label == "Khoros KPIs"

@@ -20,6 +20,7 @@ from khoros.kpis import sync_khoros_kpis
 from khoros.models import Initiative
 from sapmc import client as sapmc_client
 from sapmc.models import ExternalCampaign
+from sapmc.push import push_successes
 from sapmc.sync import sync_sapmc_campaigns
 from syncs.models import SyncRun
 
@@ -76,6 +77,10 @@ class Command(BaseCommand):
         if not no_demo_users:
             self._users_and_grants()
             self._demo_assignments()
+        if settings.SAPMC_SUCCESS_PUSH_ENABLED:
+            # The assignments say where the numbers go: push the settled days now, so the
+            # campaign pages show the round trip from the first minute.
+            self._report(push_successes(trigger=SyncRun.Trigger.COMMAND))
         self._banner(url, demo_users=not no_demo_users)
 
     def _wait_for(

@@ -1,0 +1,309 @@
+"""The SAP MC success push: the daily numbers of assigned Plans into SAP MC's success import.
+
+Policy (README "The success push"; docs/sapmc-api.md part 3): a Plan-day is sent once, after it
+has settled past the KPI sync's trailing re-pull window (SAPMC_SUCCESS_SETTLE_DAYS), to the
+campaign the Plan is assigned to at that moment. The ledger (SuccessSent) records every outcome
+as each batch is answered; a created row is never sent again: SAP does not document what a
+second POST of the same Plan-day does, and SAP MC stores it as another row (counted twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+
+from khoros.models import Company, PlanKpi
+from khoros.zone import company_zone
+from sapmc import client as sapmc
+from sapmc.models import ExternalCampaign, SuccessSent
+from sapmc.sync_kinds import SAPMC_SUCCESS_PUSH
+from sapmc.timezones import sap_timezone_code
+from syncs.models import SyncRun
+from syncs.runs import COUNT_FIELDS, error_text, run_checkpoint, run_finish, run_step_done, run_sync
+
+# CommunicationMedium (MaxLength 20): the numbers come from social media posts.
+COMMUNICATION_MEDIUM = "SOCIAL"
+
+# Which SAP MC campaign each Plan's numbers belong to: the campaigns app owns the assignments
+# and registers the source (sapmc may not import campaigns). Yields (plan id, campaign id).
+_assignment_source: Callable[[], Iterable[tuple[int, int]]] | None = None
+
+
+def register_assignment_source(func: Callable[[], Iterable[tuple[int, int]]]) -> None:
+    global _assignment_source
+    _assignment_source = func
+
+
+def assigned_plans() -> dict[int, int]:
+    """Plan id -> ExternalCampaign id of every current assignment."""
+    if _assignment_source is None:
+        raise ImproperlyConfigured("No app registered the assignments of Plans to campaigns")
+    return dict(_assignment_source())
+
+
+def numbers_of(kpi: PlanKpi) -> dict[str, int]:
+    """The numbers a Success carries, by our KPI names (reach: that day's, never a sum)."""
+    return {
+        "impressions": kpi.impressions,
+        "clicks": kpi.clicks,
+        "engagements": kpi.engagements,
+        "video_views": kpi.video_views,
+        "reach": kpi.reach,
+    }
+
+
+def numbers_hash(numbers: dict[str, int]) -> str:
+    return hashlib.sha256(json.dumps(numbers, sort_keys=True).encode()).hexdigest()
+
+
+def settled_before(today: date) -> date:
+    """Days before this one have settled: the KPI sync no longer re-pulls them."""
+    return today - timedelta(days=settings.SAPMC_SUCCESS_SETTLE_DAYS)
+
+
+@dataclass
+class Due:
+    row: sapmc.SuccessRow
+    plan_id: int
+    campaign_id: int
+    numbers: dict[str, int]
+
+
+@dataclass
+class PushPlan:
+    due: list[Due] = field(default_factory=list)
+    already_sent: int = 0
+    changed_after_sending: int = 0
+    waiting: int = 0  # not settled yet
+    unknown: int = 0  # outcome unknown earlier: not sent again blindly
+
+
+def plan_push(*, today: date, timezone_code: str) -> PushPlan:
+    """What this run sends: the settled Plan-days of assigned Plans not yet created in SAP MC."""
+    result = PushPlan()
+    assigned = assigned_plans()
+    if not assigned:
+        return result
+    campaigns = ExternalCampaign.objects.in_bulk(set(assigned.values()))
+    company = Company.objects.filter(khoros_id=settings.KHOROS_COMPANY_ID).first()
+    company_name = company.name if company else ""
+    ledger = {
+        (plan_id, day): (status, digest)
+        for plan_id, day, status, digest in SuccessSent.objects.filter(
+            plan_id__in=assigned
+        ).values_list("plan_id", "day", "status", "numbers_hash")
+    }
+    cutoff = settled_before(today)
+    kpis = (
+        PlanKpi.objects.filter(plan_id__in=assigned, plan__removed_at__isnull=True)
+        .select_related("plan__initiative")
+        .order_by("plan_id", "day")
+    )
+    for kpi in kpis.iterator(chunk_size=2000):
+        numbers = numbers_of(kpi)
+        status, digest = ledger.get((kpi.plan_id, kpi.day), (None, None))
+        if status == SuccessSent.Status.CREATED:
+            result.already_sent += 1
+            if digest != numbers_hash(numbers):
+                result.changed_after_sending += 1
+            continue
+        if status == SuccessSent.Status.UNKNOWN:
+            result.unknown += 1
+            continue
+        if kpi.day >= cutoff:
+            result.waiting += 1
+            continue
+        campaign = campaigns.get(assigned[kpi.plan_id])
+        if campaign is None or campaign.removed_at is not None:
+            continue  # SAP MC no longer lists the campaign: nothing to send it to
+        plan = kpi.plan
+        row = sapmc.SuccessRow(
+            campaign_uuid=str(campaign.sap_uuid),
+            campaign_id=campaign.campaign_id,
+            campaign_category=campaign.category or settings.SAPMC_CAMPAIGN_CATEGORY,
+            external_campaign_id=plan.khoros_id.hex,
+            external_campaign_name=plan.name[:255],
+            advertiser=settings.KHOROS_COMPANY_ID[:32],
+            advertiser_name=company_name[:255],
+            managing_party=plan.initiative.khoros_id[:32],
+            managing_party_name=plan.initiative.name[:255],
+            day=kpi.day,
+            timezone=timezone_code,
+            impressions=kpi.impressions,
+            clicks=kpi.clicks,
+            post_engagements=kpi.engagements,
+            video_views=kpi.video_views,
+            reach=kpi.reach,
+            communication_medium=COMMUNICATION_MEDIUM,
+        )
+        result.due.append(Due(row, kpi.plan_id, campaign.pk, numbers))
+    return result
+
+
+def push_successes(
+    *,
+    run: SyncRun | None = None,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    requested_by: AbstractBaseUser | None = None,
+    client: sapmc.SapmcClient | None = None,
+    on_progress: Callable[[SyncRun], None] | None = None,
+) -> SyncRun:
+    """Send the settled, unsent daily numbers of every assigned Plan to SAP MC."""
+    return run_sync(
+        SAPMC_SUCCESS_PUSH,
+        run=run,
+        trigger=trigger,
+        requested_by=requested_by,
+        client=client,
+        work=lambda run, client: _push(run, client, on_progress),
+    )
+
+
+def _record(run: SyncRun, by_key: dict, outcomes: list[sapmc.SuccessOutcome]) -> tuple[int, int]:
+    """Write one answered batch into the ledger, in one transaction; (created, refused)."""
+    now = timezone.now()
+    created = refused = 0
+    with transaction.atomic():
+        for outcome in outcomes:
+            due = by_key[outcome.row.key]
+            _write(run, due, now, status=(
+                SuccessSent.Status.CREATED if outcome.created else SuccessSent.Status.REFUSED
+            ), success_uuid=outcome.success_uuid or "", field_name=outcome.field or "",
+                message=outcome.message)  # fmt: skip
+            if outcome.created:
+                created += 1
+            else:
+                refused += 1
+    return created, refused
+
+
+def _write(
+    run: SyncRun, due: Due, now, *, status: str, success_uuid: str, field_name: str, message: str
+) -> None:
+    entry, made = SuccessSent.objects.get_or_create(
+        plan_id=due.plan_id,
+        day=due.row.day,
+        defaults={
+            "campaign_id": due.campaign_id,
+            "run": run,
+            "status": status,
+            "sent_at": now,
+            "numbers": due.numbers,
+            "numbers_hash": numbers_hash(due.numbers),
+            "success_uuid": success_uuid,
+            "field": field_name[:64],
+            "message": message[:2000],
+        },
+    )
+    if not made:  # a refused row sent again
+        entry.campaign_id, entry.run, entry.status, entry.sent_at = (
+            due.campaign_id, run, status, now,
+        )  # fmt: skip
+        entry.numbers, entry.numbers_hash = due.numbers, numbers_hash(due.numbers)
+        entry.success_uuid, entry.field = success_uuid, field_name[:64]
+        entry.message = message[:2000]
+        entry.attempts += 1
+        entry.save()
+
+
+def _may_have_created(exc: sapmc.SapmcError) -> bool:
+    """Whether the failed $batch may have been taken up by SAP MC (its rows may exist)."""
+    if exc.status in (500, 502, 504):
+        return True
+    # The request left but no answer came back (read timeout, cut body): SAP MC may have acted.
+    return exc.status is None and any(
+        name in str(exc) for name in ("ReadTimeout", "ChunkedEncodingError", "ContentDecoding")
+    )
+
+
+def _push(
+    run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
+) -> SyncRun:
+    if not settings.SAPMC_SUCCESS_PUSH_ENABLED:
+        return run_finish(
+            run, SyncRun.Status.SKIPPED, "The success push is off (SAPMC_SUCCESS_PUSH_ENABLED)."
+        )
+    zone = company_zone()
+    try:
+        code = sap_timezone_code(zone.key)
+    except ImproperlyConfigured as exc:
+        return run_finish(run, SyncRun.Status.FAILED, str(exc))
+    today = timezone.now().astimezone(zone).date()
+    plan = plan_push(today=today, timezone_code=code)
+    run.unchanged_count = plan.already_sent
+    run.progress_total = len(plan.due)
+    run.outcomes = [
+        {
+            "due": len(plan.due),
+            "already_sent": plan.already_sent,
+            "changed_after_sending": plan.changed_after_sending,
+            "waiting_to_settle": plan.waiting,
+            "outcome_unknown": plan.unknown,
+            "settled_before": settled_before(today).isoformat(),
+            "timezone": f"{zone.key} ({code})",
+        }
+    ]
+    run_checkpoint(run, client.stats, COUNT_FIELDS)
+    by_key = {due.row.key: due for due in plan.due}
+    batch = 0
+    try:
+        for outcomes in client.iter_success_batches([due.row for due in plan.due]):
+            batch += 1
+            created, refused = _record(run, by_key, outcomes)
+            run.created_count += created
+            run.failed_count += refused
+            run.outcomes.append({"batch": batch, "created": created, "refused": refused})
+            run_step_done(run, client.stats, steps=len(outcomes))
+            if on_progress is not None:
+                on_progress(run)
+    except sapmc.SapmcSuccessOutcomeUnknownError as exc:
+        # SAP MC may have created these rows: recorded as unknown, never sent again blindly.
+        now = timezone.now()
+        with transaction.atomic():
+            for row in exc.rows:
+                _write(run, by_key[row.key], now, status=SuccessSent.Status.UNKNOWN,
+                       success_uuid="", field_name="", message=str(exc))  # fmt: skip
+        run.failed_count += len(exc.rows)
+        run_checkpoint(run, client.stats, COUNT_FIELDS)
+        return run_finish(run, SyncRun.Status.FAILED, error_text(exc))
+    except sapmc.SapmcError as exc:
+        # Batches answered so far are in the ledger; the next run sends the rest. A batch
+        # SAP MC may have taken up (a 500/502/504, an answer that never came) is recorded as
+        # unknown: sending it again could store every row twice.
+        if _may_have_created(exc):
+            failing = plan.due[run.progress_done : run.progress_done + client.success_batch_size]
+            now = timezone.now()
+            with transaction.atomic():
+                for due in failing:
+                    _write(run, due, now, status=SuccessSent.Status.UNKNOWN, success_uuid="",
+                           field_name="", message=error_text(exc))  # fmt: skip
+            run.failed_count += len(failing)
+        run_checkpoint(run, client.stats, COUNT_FIELDS)
+        status = (
+            SyncRun.Status.DEFERRED
+            if isinstance(exc, sapmc.SapmcRateLimitedError)
+            else SyncRun.Status.FAILED
+        )
+        return run_finish(
+            run,
+            status,
+            f"SAP MC success import stopped after {run.created_count} rows created: "
+            f"{error_text(exc)}",
+        )
+    if run.failed_count:
+        return run_finish(
+            run,
+            SyncRun.Status.PARTIAL,
+            f"SAP MC refused {run.failed_count} of {len(plan.due)} rows; they are sent again "
+            "next run.",
+        )
+    return run_finish(run, SyncRun.Status.SUCCEEDED)

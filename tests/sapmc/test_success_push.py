@@ -1,0 +1,427 @@
+"""The SAP MC success push over real loopback HTTP against the simulator's Successes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import requests
+import time_machine
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from campaigns.models import Assignment
+from khoros.models import Company, PlanKpi
+from khoros.sync_kinds import KHOROS_KPIS
+from sapmc.models import SuccessSent
+from sapmc.push import push_successes
+from sapmc.sync_kinds import SAPMC_SUCCESS_PUSH
+from sapmc.timezones import sap_timezone_code
+from simulators.sapmc import SapmcSimulator
+from simulators.server import start_in_thread
+from syncs.models import SyncRun
+from syncs.runs import run_finish, run_sync
+
+pytestmark = pytest.mark.django_db
+
+USER, PASSWORD = "comm-push", "push-secret-77aa"
+# 2026-03-20 in Berlin: with 7 settle days, March 1..12 have settled, 13..19 wait.
+NOW = datetime(2026, 3, 20, 10, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[object]:
+    sim = SapmcSimulator(user=USER, password=PASSWORD)
+    with start_in_thread(sim) as running:
+        running.sim = sim
+        yield running
+
+
+@pytest.fixture
+def sim(server, settings, world):
+    server.sim.reset()
+    settings.SAPMC_BASE_URL = server.base_url
+    settings.SAPMC_USER, settings.SAPMC_PASSWORD = USER, PASSWORD
+    settings.SAPMC_MAX_RETRIES = 1
+    settings.SAPMC_BACKOFF_BASE = settings.SAPMC_BACKOFF_CAP = 0.0
+    settings.SAPMC_SUCCESS_BATCH_SIZE = 4
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = True
+    settings.SAPMC_SUCCESS_SETTLE_DAYS = 7
+    settings.SAPMC_SUCCESS_TIMEZONE_CODE = ""
+    settings.KHOROS_COMPANY_TIMEZONE = "Europe/Berlin"
+    settings.KHOROS_COMPANY_ID = "389"
+    Company.objects.create(khoros_id="389", name="Acme", last_seen=timezone.now())
+    with time_machine.travel(NOW, tick=False):
+        yield server.sim
+
+
+def readback(sim_server) -> list[dict]:
+    return requests.get(f"{sim_server.base_url}/_sim/successes", timeout=5).json()["successes"]
+
+
+def kpis(plan, first: date, days: int, base: int = 100) -> None:
+    PlanKpi.objects.bulk_create(
+        PlanKpi(plan=plan, day=first + timedelta(days=i), impressions=base + i, engagements=7,
+                clicks=3 + i, reach=50 + i, video_views=2, posts=1, updated_at=timezone.now())
+        for i in range(days)
+    )  # fmt: skip
+
+
+def assign(plan, campaign) -> Assignment:
+    return Assignment.objects.create(plan=plan, campaign=campaign, assigned_at=timezone.now())
+
+
+def test_full_push_sends_every_settled_day_once_with_every_property(server, sim, world):
+    plan, spring = world.plans[0], world.campaigns[0]
+    kpis(plan, date(2026, 3, 1), 15)  # March 1..15: 12 settled, 3 waiting
+    assign(plan, spring)
+
+    run = push_successes()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (run.created_count, run.failed_count, run.unchanged_count) == (12, 0, 0)
+    assert run.outcomes[0]["waiting_to_settle"] == 3
+    rows = readback(server)
+    assert len(rows) == 12
+    by_day = {r["SuccessDataDate"]: r for r in rows}
+    first = by_day["/Date(1772323200000)/"]  # 2026-03-01 00:00 UTC
+    assert first["CampaignUUID"] == str(spring.sap_uuid)
+    assert first["CampaignID"] == spring.campaign_id
+    assert first["ExternalCampaignID"] == plan.khoros_id.hex
+    assert first["ExternalCampaignName"] == "Spring Sale social"
+    assert (first["Advertiser"], first["AdvertiserName"]) == ("389", "Acme")
+    assert (first["ExternalCmpgnManagingParty"], first["ExternalCmpgnManagingPartyName"]) == (
+        "1700", "Brand 0",
+    )  # fmt: skip
+    assert first["SuccessDataDateTimeZone"] == "CET"
+    assert (first["YearWeek"], first["YearMonth"]) == ("202609", "202603")
+    assert first["CommunicationMedium"] == "SOCIAL"
+    assert (first["NumberOfImpressions"], first["NumberOfClicks"]) == ("100", "3")
+    assert (first["NumberOfPostEngagements"], first["NumberOfVideoViews"]) == ("7", "2")
+    assert first["CampaignReach"] == "50"  # that day's reach, never a sum
+    twelfth = by_day["/Date(1773273600000)/"]  # 2026-03-12
+    assert (twelfth["YearWeek"], twelfth["CampaignReach"]) == ("202611", "61")
+    assert SuccessSent.objects.filter(status=SuccessSent.Status.CREATED).count() == 12
+    assert {r["CampaignSuccessUUID"] for r in rows} == set(
+        SuccessSent.objects.values_list("success_uuid", flat=True)
+    )
+
+    again = push_successes()
+    assert again.status == SyncRun.Status.SUCCEEDED
+    assert (again.created_count, again.unchanged_count) == (0, 12)
+    assert len(readback(server)) == 12  # a second push sends nothing
+
+
+def test_days_settle_and_go_on_a_later_run(server, sim, world):
+    kpis(world.plans[0], date(2026, 3, 1), 15)
+    assign(world.plans[0], world.campaigns[0])
+    push_successes()
+    with time_machine.travel(NOW + timedelta(days=2), tick=False):
+        later = push_successes()
+    assert later.created_count == 2  # March 13 and 14
+    assert len(readback(server)) == 14
+
+
+def test_a_moved_plan_keeps_what_was_sent_and_sends_new_days_to_the_new_campaign(
+    server, sim, world
+):
+    plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    kpis(plan, date(2026, 3, 1), 5)
+    assignment = assign(plan, spring)
+    push_successes()
+    assignment.campaign = summer
+    assignment.save()
+    kpis(plan, date(2026, 3, 6), 3, base=900)
+
+    run = push_successes()
+
+    assert (run.created_count, run.unchanged_count) == (3, 5)
+    rows = readback(server)
+    assert len(rows) == 8
+    assert sum(r["CampaignUUID"] == str(spring.sap_uuid) for r in rows) == 5
+    assert sum(r["CampaignUUID"] == str(summer.sap_uuid) for r in rows) == 3
+    assert SuccessSent.objects.filter(campaign=spring).count() == 5
+    assignment.delete()  # unassigned: nothing more goes anywhere, the ledger stays
+    kpis(plan, date(2026, 3, 9), 1)
+    assert push_successes().created_count == 0
+    assert SuccessSent.objects.count() == 8
+
+
+def test_a_day_corrected_in_khoros_after_sending_is_not_sent_again(server, sim, world):
+    plan = world.plans[0]
+    kpis(plan, date(2026, 3, 1), 3)
+    assign(plan, world.campaigns[0])
+    push_successes()
+    PlanKpi.objects.filter(plan=plan, day=date(2026, 3, 2)).update(impressions=5000)
+
+    run = push_successes()
+
+    assert run.created_count == 0
+    assert run.outcomes[0]["changed_after_sending"] == 1
+    assert len(readback(server)) == 3
+    sent = SuccessSent.objects.get(day=date(2026, 3, 2))
+    assert sent.numbers["impressions"] == 101  # what SAP MC holds
+
+
+def test_sap_refusing_one_row_records_it_and_the_next_run_retries_it(server, sim, world):
+    good, bad = world.plans[0], world.plans[2]
+    kpis(good, date(2026, 3, 1), 1)
+    kpis(bad, date(2026, 3, 1), 1)
+    assign(good, world.campaigns[0])
+    assign(bad, world.campaigns[0])
+    sim.add_fault(
+        "success_batch", "refuse_row", external_campaign_id=bad.khoros_id.hex,
+        property="CampaignID", message="Campaign is locked",
+    )  # fmt: skip
+
+    run = push_successes()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert (run.created_count, run.failed_count) == (1, 1)
+    refused = SuccessSent.objects.get(plan=bad)
+    assert refused.status == SuccessSent.Status.REFUSED
+    assert (refused.field, refused.message) == ("CampaignID", "Campaign is locked")
+    assert [r["ExternalCampaignID"] for r in readback(server)] == [good.khoros_id.hex]
+
+    retry = push_successes()
+    assert (retry.status, retry.created_count, retry.unchanged_count) == ("succeeded", 1, 1)
+    refused.refresh_from_db()
+    assert (refused.status, refused.attempts) == (SuccessSent.Status.CREATED, 2)
+    assert len(readback(server)) == 2
+
+
+def test_sap_unreachable_mid_push_fails_cleanly_and_the_next_run_resumes(server, sim, world):
+    kpis(world.plans[0], date(2026, 3, 1), 10)  # 10 rows: batches of 4, 4, 2
+    assign(world.plans[0], world.campaigns[0])
+
+    def after_first_batch(run: SyncRun) -> None:
+        if run.progress_done == 4:
+            sim.add_fault("success_batch", "http_503", count=None)
+
+    run = push_successes(on_progress=after_first_batch)
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "stopped after 4 rows created" in run.error
+    assert SuccessSent.objects.count() == 4 and len(readback(server)) == 4
+    sim.clear_faults()
+    resumed = push_successes()
+    assert (resumed.status, resumed.created_count, resumed.unchanged_count) == ("succeeded", 6, 4)
+    rows = readback(server)
+    assert len(rows) == 10
+    assert len({(r["ExternalCampaignID"], r["SuccessDataDate"]) for r in rows}) == 10
+
+
+def test_an_ambiguous_failure_is_recorded_unknown_and_never_sent_blindly(server, sim, world):
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_batch", "http_500")
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED
+    assert SuccessSent.objects.filter(status=SuccessSent.Status.UNKNOWN).count() == 2
+    again = push_successes()
+    assert again.created_count == 0 and again.outcomes[0]["outcome_unknown"] == 2
+    assert readback(server) == []
+
+
+def test_push_off_by_setting_is_skipped(server, sim, world, settings):
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = False
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    run = push_successes()
+    assert run.status == SyncRun.Status.SKIPPED and "SAPMC_SUCCESS_PUSH_ENABLED" in run.error
+    assert readback(server) == []
+
+
+def test_unknown_zone_names_the_setting(server, sim, world, settings):
+    settings.KHOROS_COMPANY_TIMEZONE = "Asia/Kathmandu"
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED and "SAPMC_SUCCESS_TIMEZONE_CODE" in run.error
+    settings.SAPMC_SUCCESS_TIMEZONE_CODE = "NEPAL"
+    assert push_successes().created_count == 2
+    assert {r["SuccessDataDateTimeZone"] for r in readback(server)} == {"NEPAL"}
+
+
+def test_timezone_codes(settings):
+    settings.SAPMC_SUCCESS_TIMEZONE_CODE = ""
+    assert sap_timezone_code("America/New_York") == "EST"
+    assert sap_timezone_code("Australia/Sydney") == "AUSNSW"
+    assert sap_timezone_code("UTC") == "UTC"
+    with pytest.raises(ImproperlyConfigured, match="SAPMC_SUCCESS_TIMEZONE_CODE"):
+        sap_timezone_code("Pacific/Chatham")
+    settings.SAPMC_SUCCESS_TIMEZONE_CODE = "TOOLONGX"
+    with pytest.raises(ImproperlyConfigured):
+        sap_timezone_code("UTC")
+
+
+def test_a_successful_kpi_sync_queues_the_push(sim, settings):
+    def ok(run, client):
+        return run_finish(run, SyncRun.Status.SUCCEEDED)
+
+    def failed(run, client):
+        return run_finish(run, SyncRun.Status.FAILED, "boom")
+
+    run_sync(KHOROS_KPIS, work=failed, client=object())
+    assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
+    run_sync(KHOROS_KPIS, work=ok, client=object())
+    queued = SyncRun.objects.get(kind=SAPMC_SUCCESS_PUSH)
+    assert (queued.status, queued.trigger) == (SyncRun.Status.QUEUED, SyncRun.Trigger.SCHEDULE)
+    run_sync(KHOROS_KPIS, work=ok, client=object())  # one pending push is enough
+    assert SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).count() == 1
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = False
+    SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).delete()
+    run_sync(KHOROS_KPIS, work=ok, client=object())
+    assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
+
+
+def _page_queries(client, url) -> tuple[int, str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.content.decode()
+
+
+def test_campaign_page_shows_the_round_trip_with_a_fixed_query_count(server, sim, world, client):
+    from django.urls import reverse
+
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    moved, refused, waiting = world.plans[0], world.plans[2], world.plans[1]
+    kpis(moved, date(2026, 3, 1), 3)
+    kpis(refused, date(2026, 3, 1), 1)
+    kpis(waiting, date(2026, 3, 15), 2)  # not settled yet
+    assignment = assign(moved, spring)
+    assign(refused, spring)
+    assign(waiting, spring)
+    sim.add_fault("success_batch", "refuse_row", external_campaign_id=refused.khoros_id.hex,
+                  property="CampaignID", message="Campaign is locked")  # fmt: skip
+    run = push_successes()
+    assert (run.created_count, run.failed_count) == (3, 1)
+    PlanKpi.objects.filter(plan=moved, day=date(2026, 3, 2)).update(clicks=999)
+    assignment.campaign = summer
+    assignment.save()
+    client.force_login(world.admin)
+    url = reverse("campaign", args=[spring.pk])
+
+    queries, body = _page_queries(client, url)
+
+    assert "Sent to SAP MC" in body and "Spring Sale social" in body
+    assert "2026-03-01 – 2026-03-03" in body
+    assert f'href="/syncs/{run.pk}/"' in body
+    assert "moved away since" in body
+    assert "changed after sending: 2026-03-02" in body
+    assert "Campaign is locked" in body and "CampaignID" in body
+    assert "Summer teaser" in body  # waiting to settle
+    assert "Push now" in body
+    # More Plans, days and ledger rows: the same number of queries.
+    for plan in world.plans[3:5]:
+        kpis(plan, date(2026, 3, 1), 4)
+        assign(plan, spring)
+    push_successes()
+    more_queries, body = _page_queries(client, url)
+    assert "Winter launch" in body
+    assert more_queries == queries
+
+
+def test_push_now_queues_the_push_for_sync_admins_only(sim, world, client):
+    from django.urls import reverse
+
+    url = reverse("sync-now", args=[SAPMC_SUCCESS_PUSH])
+    page = reverse("campaign", args=[world.campaigns[0].pk])
+    client.force_login(world.maria)
+    assert client.post(url, {"next": page}).status_code == 403
+    assert "Push now" not in client.get(page).content.decode()
+    client.force_login(world.admin)
+    response = client.post(url, {"next": page})
+    assert response.status_code == 302 and response.url == page
+    assert SyncRun.objects.get(kind=SAPMC_SUCCESS_PUSH).trigger == SyncRun.Trigger.BUTTON
+    assert client.post(url, {"next": "https://evil.example/"}).url == "/"
+
+
+def test_health_counts_the_push_only_when_it_is_on(settings):
+    from syncs.health import sync_freshness
+
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = False
+    assert SAPMC_SUCCESS_PUSH not in {k.kind for k in sync_freshness()}
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = True
+    push = next(k for k in sync_freshness() if k.kind == SAPMC_SUCCESS_PUSH)
+    assert not push.ok  # never succeeded: stale
+    SyncRun.objects.create(kind=SAPMC_SUCCESS_PUSH, trigger="schedule", status="succeeded",
+                           finished_at=timezone.now())  # fmt: skip
+    push = next(k for k in sync_freshness() if k.kind == SAPMC_SUCCESS_PUSH)
+    assert push.ok and push.label == "SAP MC success push"
+
+
+def test_a_real_kpi_sync_queues_the_push_and_the_worker_sends_the_rows(
+    live_khoros, live_sapmc, settings, django_capture_on_commit_callbacks
+):
+    from django_q.brokers import get_broker
+
+    from khoros import kpis as khoros_kpis
+    from khoros import services as khoros_services
+    from khoros.models import Plan
+    from sapmc.models import ExternalCampaign
+    from sapmc.sync import sync_sapmc_campaigns
+    from syncs.tasks import sync_task
+
+    settings.SAPMC_SUCCESS_PUSH_ENABLED = True
+    settings.KHOROS_COMPANY_TIMEZONE = "UTC"
+    settings.KHOROS_EXPORT_POLL_BASE = 0.05
+    assert khoros_services.sync_khoros().status == SyncRun.Status.SUCCEEDED
+    assert sync_sapmc_campaigns().status == SyncRun.Status.SUCCEEDED
+    plan = Plan.objects.order_by("start").first()
+    assign(plan, ExternalCampaign.objects.order_by("pk").first())
+    with django_capture_on_commit_callbacks(execute=True):
+        kpi_run = khoros_kpis.sync_khoros_kpis()
+    assert kpi_run.status == SyncRun.Status.SUCCEEDED, kpi_run.error
+
+    queued = SyncRun.objects.get(kind=SAPMC_SUCCESS_PUSH)
+    assert queued.status == SyncRun.Status.QUEUED
+    broker = get_broker()
+    assert broker.queue_size() == 1  # the push's task, queued by the KPI run's success
+    assert sync_task(SAPMC_SUCCESS_PUSH, queued.pk) == f"run #{queued.pk} succeeded"
+    broker.purge_queue()
+    queued.refresh_from_db()
+    assert queued.status == SyncRun.Status.SUCCEEDED, queued.error
+    settled = PlanKpi.objects.filter(
+        plan=plan,
+        day__lt=timezone.now().date() - timedelta(days=settings.SAPMC_SUCCESS_SETTLE_DAYS),
+    ).count()
+    assert queued.created_count == settled == len(live_sapmc.sim.successes)
+    assert settled > 0
+
+
+def test_the_dashboard_offers_sync_now_for_the_push(world, client):
+    client.force_login(world.admin)
+    body = client.get("/").content.decode()
+    assert "Sync SAP MC success push now" in body
+    assert f'action="/sync/{SAPMC_SUCCESS_PUSH}/"' in body
+
+
+def test_the_run_page_shows_the_push_counts(server, sim, world, client):
+    kpis(world.plans[0], date(2026, 3, 1), 14)  # 12 settled, 2 waiting
+    assign(world.plans[0], world.campaigns[0])
+    run = push_successes()
+    client.force_login(world.admin)
+    response = client.get(f"/syncs/{run.pk}/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "SAP MC success push" in body
+    assert "waiting_to_settle" in body and "already_sent" in body
+
+
+def test_a_read_timeout_leaves_the_batch_unknown_not_sent_again(server, sim, world, settings):
+    settings.SAPMC_TIMEOUT_READ = 0.3
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_batch", "slow_headers", seconds=1.0)
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED and "ReadTimeout" in run.error
+    assert SuccessSent.objects.filter(status=SuccessSent.Status.UNKNOWN).count() == 2
+    before = len(readback(server))
+    assert push_successes().created_count == 0
+    assert len(readback(server)) == before  # whatever SAP MC kept, nothing was sent twice
