@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -23,7 +23,7 @@ from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import KPI_COLUMNS, kpi_is_stale, kpi_last_success
 from sapmc.models import CampaignReference, ExternalCampaign
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 Zoom = Literal["month", "quarter", "year", "days90"]
 ZOOMS: tuple[Zoom, ...] = ("month", "quarter", "year", "days90")
 # What the zoom buttons say. "Year" is twelve rolling months from the month shown (SAP MC's

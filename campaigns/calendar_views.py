@@ -9,7 +9,7 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -41,6 +41,7 @@ from campaigns.models import SavedView
 from campaigns.selectors import campaign_statuses
 from campaigns.views import _csv_safe, _Echo
 from sapmc.models import ExternalCampaign
+from smcbridge.http import AuthenticatedHttpRequest
 
 
 def _anchor(value: str | None) -> tuple[date, str]:
@@ -84,7 +85,7 @@ def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Per
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
-def calendar_page(request: HttpRequest) -> HttpResponse:
+def calendar_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Campaigns and Plans over time; filters, position and open panel live in the query string."""
     _require_planner(request)
     context = _calendar_context(request, request.GET)
@@ -95,12 +96,12 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _require_planner(request: HttpRequest) -> None:
+def _require_planner(request: AuthenticatedHttpRequest) -> None:
     if not can_use_workbench(request.user):
         raise PermissionDenied("The calendar is for marketing managers and sync admins.")
 
 
-def _view_state(request: HttpRequest, query: QueryDict) -> dict[str, object]:
+def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
     """Zoom, period, filter form and the filters: what the timeline and the list share."""
     zoom = query.get("zoom", "month")
     if zoom not in ZOOMS:
@@ -155,7 +156,7 @@ def _zoom_links(zoom: str, period: Period) -> list[dict[str, object]]:
     return links
 
 
-def _calendar_context(request: HttpRequest, query: QueryDict) -> dict[str, object]:
+def _calendar_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
     state = _view_state(request, query)
     period = state["period"]
     cal = calendar_build(
@@ -176,7 +177,7 @@ def _calendar_context(request: HttpRequest, query: QueryDict) -> dict[str, objec
     }
 
 
-def _panel_context(request: HttpRequest, key: str) -> dict[str, object]:
+def _panel_context(request: AuthenticatedHttpRequest, key: str) -> dict[str, object]:
     """The side panel named by `key` ("c12": campaign 12, "p7": Plan 7), if the user may see it."""
     kind, number = key[:1], key[1:]
     if kind not in ("c", "p") or not number.isdigit() or len(number) > 12:
@@ -197,7 +198,7 @@ def _panel_context(request: HttpRequest, key: str) -> dict[str, object]:
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
-def calendar_panel(request: HttpRequest) -> HttpResponse:
+def calendar_panel(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The side panel of one bar: to htmx its content, to a browser the calendar with it open."""
     _require_planner(request)
     if not (request.htmx and not request.htmx.history_restore_request):
@@ -214,7 +215,7 @@ def calendar_panel(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/_calendar_panel.html", context)
 
 
-def _back_query(request: HttpRequest) -> QueryDict:
+def _back_query(request: AuthenticatedHttpRequest) -> QueryDict:
     """The calendar or list state an action came from, sent back with the form."""
     return QueryDict(request.POST.get("back", "")[:2000].lstrip("?"))
 
@@ -222,7 +223,7 @@ def _back_query(request: HttpRequest) -> QueryDict:
 @never_cache
 @login_required
 @require_POST
-def calendar_assign(request: HttpRequest) -> HttpResponse:
+def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign one unassigned Plan to a campaign: a drop on the timeline or the panel's menu.
 
     Through the workbench's service: the same grants, removal rules and audit row. A Plan that
@@ -255,7 +256,7 @@ def calendar_assign(request: HttpRequest) -> HttpResponse:
 
 
 def _after_calendar_action(
-    request: HttpRequest, back: QueryDict, notice: str, error: str
+    request: AuthenticatedHttpRequest, back: QueryDict, notice: str, error: str
 ) -> HttpResponse:
     if not request.htmx:
         if error:
@@ -283,7 +284,7 @@ def _after_calendar_action(
 # --- The list view ---------------------------------------------------------------------
 
 
-def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, object]:
+def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
     state = _view_state(request, query)
     sort = query.get("sort", "start")
     if sort.lstrip("-") not in LIST_SORTS:
@@ -354,7 +355,7 @@ def _with(query: QueryDict, **values: str) -> str:
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
-def calendar_list(request: HttpRequest) -> HttpResponse:
+def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The calendar as a table: the same filters and period, sortable, mass assign, CSV."""
     _require_planner(request)
     if request.GET.get("format") == "csv":
@@ -368,7 +369,9 @@ def calendar_list(request: HttpRequest) -> HttpResponse:
 LIST_CSV_COLUMNS = ["kind", "name", "id", "start", "end", "initiative", "plans", "impressions"]
 
 
-def _list_csv(request: HttpRequest, state: dict[str, object], sort: str) -> StreamingHttpResponse:
+def _list_csv(
+    request: AuthenticatedHttpRequest, state: dict[str, object], sort: str
+) -> StreamingHttpResponse:
     """Every row of the current view, not only the 500 the page shows: its campaigns as
     sorted, then its unassigned Plans (those whose own days meet the period)."""
     period = state["period"]
@@ -418,7 +421,7 @@ def _list_csv(request: HttpRequest, state: dict[str, object], sort: str) -> Stre
 @never_cache
 @login_required
 @require_POST
-def calendar_list_assign(request: HttpRequest) -> HttpResponse:
+def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign the ticked unassigned Plans of the list to one campaign, each on its own."""
     _require_planner(request)
     back = _back_query(request)
@@ -449,7 +452,7 @@ def calendar_list_assign(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def saved_view_save(request: HttpRequest) -> HttpResponse:
+def saved_view_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Save the current filters under a name; back to the same view either way."""
     _require_planner(request)
     back = _back_query(request)
@@ -468,7 +471,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def saved_view_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     _require_planner(request)
     back = _back_query(request)
     target = "calendar-list" if request.POST.get("view") == "list" else "calendar"

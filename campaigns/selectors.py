@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Case, Count, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
@@ -17,7 +17,7 @@ from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import plan_kpi_totals
 from sapmc.models import CampaignReference, ExternalCampaign
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 # Suggestions score at most this many overlapping candidates: enough to find the good ones,
 # bounded so the page stays fast at 10,000 Plans.

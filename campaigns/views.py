@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -32,6 +32,7 @@ from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
 from khoros.models import PlanKpi
 from sapmc.models import ExternalCampaign
+from smcbridge.http import AuthenticatedHttpRequest
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
@@ -40,7 +41,7 @@ from syncs.models import SyncRun
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The first page after login: a manager's open work, or an admin's syncs and health."""
     if is_marketing_manager(request.user) and not is_sync_admin(request.user):
         return render(
@@ -74,7 +75,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def sync_now(request: HttpRequest, kind: str) -> HttpResponse:
+def sync_now(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse:
     """Queue a sync of `kind` for the worker; one already queued or running is reused."""
     if not is_sync_admin(request.user):
         raise PermissionDenied("Only sync admins can start a sync.")
@@ -117,7 +118,7 @@ def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
 
 
 @login_required
-def audit(request: HttpRequest) -> HttpResponse:
+def audit(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every human change, filterable by actor, campaign and day; CSV with ?format=csv."""
     if not is_sync_admin(request.user):
         raise PermissionDenied("The audit trail is for sync admins.")
@@ -160,7 +161,7 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One campaign: state, Plans, daily KPI charts and totals, freshness, drift."""
     if not can_use_workbench(request.user):
         raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")
@@ -199,7 +200,7 @@ def _csv_safe(value: object) -> object:
 
 
 @login_required
-def campaign_kpis_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     """The campaign's daily numbers per Plan as CSV, in the Khoros company's days."""
     if not can_use_workbench(request.user):
         raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")

@@ -6,11 +6,11 @@ question without importing each other; campaigns.access adds the managers' side.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 SYNC_ADMINS = "Sync admins"
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 
 def user_roles(user: AnyUser) -> frozenset[str]:
