@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -27,6 +28,7 @@ from campaigns.calendar import (
     ZOOM_LABELS,
     ZOOMS,
     Period,
+    Zoom,
     calendar_build,
     campaign_list_rows,
     campaign_panel,
@@ -44,12 +46,15 @@ from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
 
 
-def _anchor(value: str | None) -> tuple[date, str]:
+def _anchor(value: str) -> tuple[date, str]:
     """The day asked for, clamped to the years the calendar shows, and a note if it was not."""
     try:
         asked = date.fromisoformat(value) if value else timezone.localdate()
     except ValueError:
-        return timezone.localdate(), f"“{value[:20]}” is not a date (YYYY-MM-DD): showing today."
+        return (
+            timezone.localdate(),
+            f"“{value[:20]}” is not a date (YYYY-MM-DD): showing today.",
+        )
     day = clamp_day(asked)
     if day != asked:
         return day, (
@@ -101,13 +106,13 @@ def _require_planner(request: AuthenticatedHttpRequest) -> None:
         raise PermissionDenied("The calendar is for marketing managers and sync admins.")
 
 
-def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
+def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, Any]:
     """Zoom, period, filter form and the filters: what the timeline and the list share."""
     zoom = query.get("zoom", "month")
     if zoom not in ZOOMS:
         zoom = "month"
-    anchor, date_note = _anchor(query.get("date"))
-    period = period_for(zoom, anchor)
+    anchor, date_note = _anchor(query.get("date", ""))
+    period = period_for(cast(Zoom, zoom), anchor)  # one of ZOOMS, checked above
     initiatives = list(
         visible_initiatives(request.user).filter(removed_at__isnull=True).values_list("pk", "name")
     )
@@ -137,7 +142,7 @@ def _zoom_links(zoom: str, period: Period) -> list[dict[str, object]]:
     today = timezone.localdate()
     this_month = today.replace(day=1)
     rolling = zoom == "year" and period.first == this_month
-    links = [
+    links: list[dict[str, object]] = [
         {"zoom": z, "label": ZOOM_LABELS[z], "date": period.first, "current": z == zoom}
         for z in ("month", "quarter", "year")
     ]
@@ -355,7 +360,7 @@ def _with(query: QueryDict, **values: str) -> str:
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
-def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The calendar as a table: the same filters and period, sortable, mass assign, CSV."""
     _require_planner(request)
     if request.GET.get("format") == "csv":
@@ -370,7 +375,7 @@ LIST_CSV_COLUMNS = ["kind", "name", "id", "start", "end", "initiative", "plans",
 
 
 def _list_csv(
-    request: AuthenticatedHttpRequest, state: dict[str, object], sort: str
+    request: AuthenticatedHttpRequest, state: dict[str, Any], sort: str
 ) -> StreamingHttpResponse:
     """Every row of the current view, not only the 500 the page shows: its campaigns as
     sorted, then its unassigned Plans (those whose own days meet the period)."""
@@ -380,7 +385,7 @@ def _list_csv(
     )
     plans = unassigned_plan_rows(user=request.user, period=period, filters=state["filters"])
 
-    def lines() -> Iterator[list[object]]:
+    def lines() -> Iterator[Sequence[object]]:
         yield LIST_CSV_COLUMNS
         for c in campaigns.iterator(chunk_size=1000):
             yield [
