@@ -317,8 +317,9 @@ def drift_adopt_preview(
         _check_drift_access(acting_user, plans)
     drift = campaign_drift(campaign=campaign, user=acting_user)
     return [
-        AdoptPlanChange(item.plan, item.bridge_campaign, item.adopt_target)
+        AdoptPlanChange(item.plan, item.bridge_campaign, target)
         for item in _chosen(drift.adoptable, plans)
+        if (target := item.adopt_target) is not None  # always, for an adoptable item
     ]
 
 
@@ -433,8 +434,11 @@ def drift_undo(*, event: AuditEvent, acting_user: User) -> AuditEvent:
         restores.append((plan, current, target, str(old.get("note") or "")))
     for plan, current, target, note in restores:
         if target is None:
-            assignment_delete(
-                campaign=current.campaign, plan=plan, acting_user=acting_user, audit=False
+            assignment_delete(  # undoing a move to no campaign: the check above found the Plan
+                campaign=current.campaign,  # type: ignore[union-attr]  # assigned as adopted
+                plan=plan,
+                acting_user=acting_user,
+                audit=False,
             )
         else:
             assignment_move(

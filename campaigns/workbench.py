@@ -127,6 +127,7 @@ def _context(
     on_page = {p.pk for p in plan_page}
 
     selected = None
+    assigned: list[Assignment]
     assigned, hidden, suggestions, drift = [], 0, [], None
     selected_id = state.get("campaign", "")
     if selected_id.isdigit():
@@ -251,14 +252,14 @@ def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     state = _state(request.POST)
     data = request.POST.copy()
     confirmed = False
-    if data.get("plan_confirmed"):
+    if plan_confirmed := data.get("plan_confirmed"):
         # The "Assign anyway" of one Plan's question.
-        data["plan_one"], confirmed = data["plan_confirmed"], True
+        data["plan_one"], confirmed = plan_confirmed, True
     elif data.get("confirmed") == "selection":
         confirmed = True
-    if data.get("plan_one"):
+    if plan_one := data.get("plan_one"):
         # A row's own Assign button: that Plan only, whatever boxes are ticked.
-        data.setlist("plans", [data["plan_one"]])
+        data.setlist("plans", [plan_one])
     form = AssignForm(data)
     if not form.is_valid():
         return _after_action(request, state, Feedback(error=_form_error(form)))
@@ -294,8 +295,8 @@ def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
         feedback.notice = f"Assigned {names}{more} to “{campaign.name}”."
     if result.refused:
         first = result.refused[0]
-        more = len(result.refused) - 1
-        feedback.error = first.reason + (f" ({more} more refused.)" if more else "")
+        others = len(result.refused) - 1
+        feedback.error = first.reason + (f" ({others} more refused.)" if others else "")
         if first.conflict and len(result.refused) == 1:
             feedback.conflict_plan = first.plan.pk
     elif result.already and not result.created:
@@ -335,9 +336,10 @@ def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
     state = _state(request.POST)
     data = request.POST.copy()
     # "Move anyway" of the question sends the Plan under its own name: confirmed.
-    confirmed = bool(data.get("move_confirmed"))
+    move_confirmed = data.get("move_confirmed", "")
+    confirmed = bool(move_confirmed)
     if confirmed:
-        data["plan"] = data["move_confirmed"]
+        data["plan"] = move_confirmed
     form = MoveForm(data)
     if not form.is_valid():
         return _after_action(request, state, Feedback(error=_form_error(form)))
