@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -102,7 +102,7 @@ class _Echo:
         return value
 
 
-def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
+def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[Sequence[object]]:
     yield AUDIT_CSV_COLUMNS
     for event in events:
         yield [
@@ -118,7 +118,7 @@ def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
 
 
 @login_required
-def audit(request: AuthenticatedHttpRequest) -> HttpResponse:
+def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Every human change, filterable by actor, campaign and day; CSV with ?format=csv."""
     if not is_sync_admin(request.user):
         raise PermissionDenied("The audit trail is for sync admins.")
@@ -176,7 +176,8 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         for name, label in campaigns_selectors.KPI_LABELS.items()
     ]
     for assignment in assigned:
-        assignment.kpi_totals = kpis.per_plan.get(assignment.plan_id, {})
+        # For the template only: an attribute the model does not declare.
+        assignment.kpi_totals = kpis.per_plan.get(assignment.plan_id, {})  # type: ignore[attr-defined]
     context = {
         "campaign": campaign,
         "assigned": assigned,
