@@ -14,7 +14,6 @@ from sapmc.models import (
     InboundReport,
 )
 
-
 # A tuple: the admin types `fields` and `readonly_fields` differently, a tuple of str fits both.
 _REFERENCE_FIELDS = ("external_campaign_id", "name", "advertiser", "managing_party", "plan")
 
