@@ -202,7 +202,7 @@ class _KpiSync:
                 f"were. {first_error}",
             )
         if run.failed_count:
-            first_bad = next(
+            first_bad: dict[str, Any] = next(
                 (row for outcome in run.outcomes for row in outcome.get("bad_rows", [])), {}
             )
             return run_finish(
