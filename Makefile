@@ -58,9 +58,12 @@ run: $(VENV)/.run-installed
 	WEB_PORT=$(PORT) KHOROS_SIM_PORT=$(KHOROS_SIM_PORT) SAPMC_SIM_PORT=$(SAPMC_SIM_PORT) \
 		DEMO_SETUP_ARGS="$(DEMO_SETUP_ARGS)" $(VENV)/bin/honcho -f Procfile start $(PROCESSES)
 
+# mypy checks the product code (pyproject.toml); its django-stubs plugin loads the settings,
+# which need DEBUG=1 or a SECRET_KEY.
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(VENV)/bin/mypy
 
 test: $(VENV)/.dev-installed lint
 	$(PY) manage.py makemigrations --check --dry-run > /dev/null
@@ -76,4 +79,4 @@ bench: $(VENV)/.bench-installed
 	$(PY) -m bench all $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache .hypothesis

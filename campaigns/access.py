@@ -39,7 +39,7 @@ def granted_initiative_ids(user: AnyUser) -> frozenset[int] | None:
         cached = frozenset(
             Initiative.objects.filter(grants__user=user).values_list("pk", flat=True)
         )
-        user._smcbridge_grants = cached  # type: ignore[union-attr]
+        user._smcbridge_grants = cached  # type: ignore[attr-defined]  # a cache on this object
     return cached
 
 

@@ -14,7 +14,7 @@ Per model, what the admin may change and why:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -34,6 +34,11 @@ from khoros.admin import ReadOnlyAdmin
 admin.site.login_form = AdminLoginForm
 
 
+def _staff(request: HttpRequest) -> User:
+    """The user of an admin request: AdminSite.has_permission admits active staff only."""
+    return cast(User, request.user)
+
+
 @admin.register(InitiativeGrant)
 class InitiativeGrantAdmin(admin.ModelAdmin):
     list_display = ["user", "initiative", "granted_by", "granted_at"]
@@ -49,16 +54,16 @@ class InitiativeGrantAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: InitiativeGrant, form: object, change: bool
     ) -> None:
         grant = services.grant_create(
-            user=obj.user, initiative=obj.initiative, acting_user=request.user
+            user=obj.user, initiative=obj.initiative, acting_user=_staff(request)
         )
         obj.pk = grant.pk
 
     def delete_model(self, request: HttpRequest, obj: InitiativeGrant) -> None:
-        services.grant_delete(grant=obj, acting_user=request.user)
+        services.grant_delete(grant=obj, acting_user=_staff(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[InitiativeGrant]) -> None:
         for grant in queryset.select_related("user", "initiative"):
-            services.grant_delete(grant=grant, acting_user=request.user)
+            services.grant_delete(grant=grant, acting_user=_staff(request))
 
 
 @admin.register(Assignment)
@@ -146,7 +151,7 @@ class AuditedAdminMixin:
         after = self.audit_state(obj)
         verb = "Changed" if change else "Created"
         services.audit_record(
-            actor=request.user,
+            actor=_staff(request),
             action=f"{self.kind}.{'update' if change else 'create'}",
             summary=f"{verb} {self.kind} “{obj}”{_changed(before, after)}",
             before=before,
@@ -166,7 +171,7 @@ class AuditedAdminMixin:
 
     def _audit_delete(self, request: HttpRequest, obj: Any) -> None:
         services.audit_record(
-            actor=request.user,
+            actor=_staff(request),
             action=f"{self.kind}.delete",
             summary=f"Deleted {self.kind} “{obj}”",
             before=self.audit_state(obj),
@@ -197,7 +202,7 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         if getattr(request, "_audit_password", False):
             services.audit_record(
-                actor=request.user,
+                actor=_staff(request),
                 action=AuditEvent.Action.USER_PASSWORD,
                 summary=f"Changed the password of user “{obj}”",
                 before=None,

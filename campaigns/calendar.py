@@ -6,9 +6,9 @@ import calendar as pycalendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -23,7 +23,10 @@ from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import KPI_COLUMNS, kpi_is_stale, kpi_last_success
 from sapmc.models import CampaignReference, ExternalCampaign
 
-AnyUser = AbstractBaseUser | AnonymousUser
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+AnyUser = User | AnonymousUser
 Zoom = Literal["month", "quarter", "year", "days90"]
 ZOOMS: tuple[Zoom, ...] = ("month", "quarter", "year", "days90")
 # What the zoom buttons say. "Year" is twelve rolling months from the month shown (SAP MC's
@@ -530,16 +533,28 @@ LIST_SORTS = {
 LIST_LIMIT = 500
 
 
+class CampaignListRow(TypedDict):
+    """What campaign_list_rows annotates on each campaign."""
+
+    plan_count: int
+    impressions: int
+    initiative_name: str
+
+
+CampaignRows: TypeAlias = "QuerySet[WithAnnotations[ExternalCampaign, CampaignListRow]]"
+
+
 def campaign_list_rows(
     *, user: AnyUser, period: Period, filters: CalendarFilters, sort: str
-) -> QuerySet[ExternalCampaign]:
+) -> CampaignRows:
     """The calendar's campaigns as table rows: Initiative, visible Plans and their impressions.
 
     One query whatever the number of rows: counts and sums are subqueries, so a campaign with
     many Plans and many KPI days is neither multiplied nor read row by row.
     """
     if filters.assigned == "unassigned":
-        return ExternalCampaign.objects.none()
+        # No rows, so none lacks the annotations.
+        return cast(CampaignRows, ExternalCampaign.objects.none())
     visible = visible_plans(user).values("pk")
     plan_count = (
         Assignment.objects.filter(campaign=OuterRef("pk"), plan__in=visible)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +28,7 @@ from campaigns.calendar import (
     ZOOM_LABELS,
     ZOOMS,
     Period,
+    Zoom,
     calendar_build,
     campaign_list_rows,
     campaign_panel,
@@ -41,14 +43,18 @@ from campaigns.models import SavedView
 from campaigns.selectors import campaign_statuses
 from campaigns.views import _csv_safe, _Echo
 from sapmc.models import ExternalCampaign
+from smcbridge.http import AuthenticatedHttpRequest
 
 
-def _anchor(value: str | None) -> tuple[date, str]:
+def _anchor(value: str) -> tuple[date, str]:
     """The day asked for, clamped to the years the calendar shows, and a note if it was not."""
     try:
         asked = date.fromisoformat(value) if value else timezone.localdate()
     except ValueError:
-        return timezone.localdate(), f"“{value[:20]}” is not a date (YYYY-MM-DD): showing today."
+        return (
+            timezone.localdate(),
+            f"“{value[:20]}” is not a date (YYYY-MM-DD): showing today.",
+        )
     day = clamp_day(asked)
     if day != asked:
         return day, (
@@ -84,7 +90,7 @@ def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Per
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
-def calendar_page(request: HttpRequest) -> HttpResponse:
+def calendar_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Campaigns and Plans over time; filters, position and open panel live in the query string."""
     _require_planner(request)
     context = _calendar_context(request, request.GET)
@@ -95,18 +101,18 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _require_planner(request: HttpRequest) -> None:
+def _require_planner(request: AuthenticatedHttpRequest) -> None:
     if not can_use_workbench(request.user):
         raise PermissionDenied("The calendar is for marketing managers and sync admins.")
 
 
-def _view_state(request: HttpRequest, query: QueryDict) -> dict[str, object]:
+def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, Any]:
     """Zoom, period, filter form and the filters: what the timeline and the list share."""
     zoom = query.get("zoom", "month")
     if zoom not in ZOOMS:
         zoom = "month"
-    anchor, date_note = _anchor(query.get("date"))
-    period = period_for(zoom, anchor)
+    anchor, date_note = _anchor(query.get("date", ""))
+    period = period_for(cast(Zoom, zoom), anchor)  # one of ZOOMS, checked above
     initiatives = list(
         visible_initiatives(request.user).filter(removed_at__isnull=True).values_list("pk", "name")
     )
@@ -136,7 +142,7 @@ def _zoom_links(zoom: str, period: Period) -> list[dict[str, object]]:
     today = timezone.localdate()
     this_month = today.replace(day=1)
     rolling = zoom == "year" and period.first == this_month
-    links = [
+    links: list[dict[str, object]] = [
         {"zoom": z, "label": ZOOM_LABELS[z], "date": period.first, "current": z == zoom}
         for z in ("month", "quarter", "year")
     ]
@@ -155,7 +161,7 @@ def _zoom_links(zoom: str, period: Period) -> list[dict[str, object]]:
     return links
 
 
-def _calendar_context(request: HttpRequest, query: QueryDict) -> dict[str, object]:
+def _calendar_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
     state = _view_state(request, query)
     period = state["period"]
     cal = calendar_build(
@@ -176,7 +182,7 @@ def _calendar_context(request: HttpRequest, query: QueryDict) -> dict[str, objec
     }
 
 
-def _panel_context(request: HttpRequest, key: str) -> dict[str, object]:
+def _panel_context(request: AuthenticatedHttpRequest, key: str) -> dict[str, object]:
     """The side panel named by `key` ("c12": campaign 12, "p7": Plan 7), if the user may see it."""
     kind, number = key[:1], key[1:]
     if kind not in ("c", "p") or not number.isdigit() or len(number) > 12:
@@ -197,7 +203,7 @@ def _panel_context(request: HttpRequest, key: str) -> dict[str, object]:
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
-def calendar_panel(request: HttpRequest) -> HttpResponse:
+def calendar_panel(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The side panel of one bar: to htmx its content, to a browser the calendar with it open."""
     _require_planner(request)
     if not (request.htmx and not request.htmx.history_restore_request):
@@ -214,7 +220,7 @@ def calendar_panel(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/_calendar_panel.html", context)
 
 
-def _back_query(request: HttpRequest) -> QueryDict:
+def _back_query(request: AuthenticatedHttpRequest) -> QueryDict:
     """The calendar or list state an action came from, sent back with the form."""
     return QueryDict(request.POST.get("back", "")[:2000].lstrip("?"))
 
@@ -222,7 +228,7 @@ def _back_query(request: HttpRequest) -> QueryDict:
 @never_cache
 @login_required
 @require_POST
-def calendar_assign(request: HttpRequest) -> HttpResponse:
+def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign one unassigned Plan to a campaign: a drop on the timeline or the panel's menu.
 
     Through the workbench's service: the same grants, removal rules and audit row. A Plan that
@@ -255,7 +261,7 @@ def calendar_assign(request: HttpRequest) -> HttpResponse:
 
 
 def _after_calendar_action(
-    request: HttpRequest, back: QueryDict, notice: str, error: str
+    request: AuthenticatedHttpRequest, back: QueryDict, notice: str, error: str
 ) -> HttpResponse:
     if not request.htmx:
         if error:
@@ -283,7 +289,7 @@ def _after_calendar_action(
 # --- The list view ---------------------------------------------------------------------
 
 
-def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, object]:
+def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
     state = _view_state(request, query)
     sort = query.get("sort", "start")
     if sort.lstrip("-") not in LIST_SORTS:
@@ -354,7 +360,7 @@ def _with(query: QueryDict, **values: str) -> str:
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
-def calendar_list(request: HttpRequest) -> HttpResponse:
+def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The calendar as a table: the same filters and period, sortable, mass assign, CSV."""
     _require_planner(request)
     if request.GET.get("format") == "csv":
@@ -368,7 +374,9 @@ def calendar_list(request: HttpRequest) -> HttpResponse:
 LIST_CSV_COLUMNS = ["kind", "name", "id", "start", "end", "initiative", "plans", "impressions"]
 
 
-def _list_csv(request: HttpRequest, state: dict[str, object], sort: str) -> StreamingHttpResponse:
+def _list_csv(
+    request: AuthenticatedHttpRequest, state: dict[str, Any], sort: str
+) -> StreamingHttpResponse:
     """Every row of the current view, not only the 500 the page shows: its campaigns as
     sorted, then its unassigned Plans (those whose own days meet the period)."""
     period = state["period"]
@@ -377,7 +385,7 @@ def _list_csv(request: HttpRequest, state: dict[str, object], sort: str) -> Stre
     )
     plans = unassigned_plan_rows(user=request.user, period=period, filters=state["filters"])
 
-    def lines() -> Iterator[list[object]]:
+    def lines() -> Iterator[Sequence[object]]:
         yield LIST_CSV_COLUMNS
         for c in campaigns.iterator(chunk_size=1000):
             yield [
@@ -418,7 +426,7 @@ def _list_csv(request: HttpRequest, state: dict[str, object], sort: str) -> Stre
 @never_cache
 @login_required
 @require_POST
-def calendar_list_assign(request: HttpRequest) -> HttpResponse:
+def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign the ticked unassigned Plans of the list to one campaign, each on its own."""
     _require_planner(request)
     back = _back_query(request)
@@ -449,7 +457,7 @@ def calendar_list_assign(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def saved_view_save(request: HttpRequest) -> HttpResponse:
+def saved_view_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Save the current filters under a name; back to the same view either way."""
     _require_planner(request)
     back = _back_query(request)
@@ -468,7 +476,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def saved_view_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     _require_planner(request)
     back = _back_query(request)
     target = "calendar-list" if request.POST.get("view") == "list" else "calendar"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
@@ -21,9 +23,9 @@ class CampaignFilterForm(_DateRangeForm):
     )
     unassigned = forms.BooleanField(required=False, label="Without Plans only")
 
-    def __init__(self, *args: object, statuses: list[tuple[str, str]], **kwargs: object) -> None:
+    def __init__(self, *args: Any, statuses: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [("", "Any status"), *statuses]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [("", "Any status"), *statuses]
 
     def filters(self) -> CampaignFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -47,9 +49,12 @@ class PlanFilterForm(_DateRangeForm):
     )
     unassigned = forms.BooleanField(required=False, label="Unassigned only")
 
-    def __init__(self, *args: object, initiatives: list[tuple[int, str]], **kwargs: object) -> None:
+    def __init__(self, *args: Any, initiatives: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["initiative"].choices = [("", "All Initiatives"), *initiatives]
+        cast(forms.ChoiceField, self.fields["initiative"]).choices = [
+            ("", "All Initiatives"),
+            *initiatives,
+        ]
 
     def filters(self) -> PlanFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -76,7 +81,7 @@ class IdListField(forms.Field):
         "invalid": "That is not a Plan of this list.",
     }
 
-    def to_python(self, value: object) -> list[int]:
+    def to_python(self, value: Any) -> list[int]:
         if not value:
             return []
         values = value if isinstance(value, list | tuple) else [value]
@@ -130,8 +135,9 @@ class DriftForm(forms.Form):
         choices=[("adopt_sap", "Adopt SAP MC's side"), ("keep_bridge", "Keep the bridge's")],
     )
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         value = data.get("drift") or {"adopt_sap": "adopt:all", "keep_bridge": "keep:all"}.get(
             data.get("decision") or "", ""
         )
@@ -153,9 +159,9 @@ class AuditFilterForm(_DateRangeForm):
         required=False, max_length=100, label="Campaign", help_text="SAP MC campaign ID or name"
     )
 
-    def __init__(self, *args: object, actors: list[tuple[int, str]], **kwargs: object) -> None:
+    def __init__(self, *args: Any, actors: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["actor"].choices = [("", "Anyone"), *actors]
+        cast(forms.ChoiceField, self.fields["actor"]).choices = [("", "Anyone"), *actors]
 
     def filters(self) -> AuditFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -187,14 +193,17 @@ class CalendarFilterForm(forms.Form):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,
         initiatives: list[tuple[int, str]],
         statuses: list[tuple[str, str]],
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["initiative"].choices = [("", "All Initiatives"), *initiatives]
-        self.fields["status"].choices = [("", "Any status"), *statuses]
+        cast(forms.ChoiceField, self.fields["initiative"]).choices = [
+            ("", "All Initiatives"),
+            *initiatives,
+        ]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [("", "Any status"), *statuses]
 
     def filters(self) -> CalendarFilters:
         data = self.cleaned_data if self.is_valid() else {}

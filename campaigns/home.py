@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ class ManagerHome:
     days: int = HOME_DAYS
 
 
-def manager_home(*, user: AbstractBaseUser) -> ManagerHome:
+def manager_home(*, user: User) -> ManagerHome:
     """Her four lists in a fixed number of queries, whatever the size of the mirror.
 
     "Hers" means the Initiatives granted to her: a campaign is hers when SAP MC names one of them

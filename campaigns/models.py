@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -116,8 +118,9 @@ class AuditEvent(models.Model):
         Plan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     summary = models.CharField(max_length=500)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
+    # Any JSON value (null included); what each action stores is set where it is recorded.
+    before: models.JSONField[Any, Any] = models.JSONField(null=True, blank=True)
+    after: models.JSONField[Any, Any] = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import QueryDict
 
@@ -28,7 +28,7 @@ def saved_query(query: QueryDict) -> str:
 
 
 @transaction.atomic
-def saved_view_create(*, user: AbstractBaseUser, name: str, query: QueryDict) -> SavedView:
+def saved_view_create(*, user: User, name: str, query: QueryDict) -> SavedView:
     """Save the filters of `query` under `name` for `user`; the same name replaces the old one."""
     name = " ".join(name.split())[:80]
     if not name:
@@ -47,7 +47,7 @@ def saved_view_create(*, user: AbstractBaseUser, name: str, query: QueryDict) ->
         raise SavedViewError(f"A view named “{name}” was just saved: try again.") from None
 
 
-def saved_view_delete(*, user: AbstractBaseUser, pk: int) -> bool:
+def saved_view_delete(*, user: User, pk: int) -> bool:
     """Delete one of `user`'s saved views; another person's is never touched."""
     deleted, _ = SavedView.objects.filter(user=user, pk=pk).delete()
     return bool(deleted)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Case, Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
@@ -17,7 +18,7 @@ from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import plan_kpi_totals
 from sapmc.models import CampaignReference, ExternalCampaign
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 # Suggestions score at most this many overlapping candidates: enough to find the good ones,
 # bounded so the page stays fast at 10,000 Plans.
@@ -240,9 +241,9 @@ def campaign_assigned_plans(
 def _day_overlap(
     a_start: date | None, a_end: date | None, b_start: date | None, b_end: date | None
 ) -> int:
-    if None in (a_start, a_end, b_start, b_end):
+    if a_start is None or a_end is None or b_start is None or b_end is None:
         return 0
-    return max(0, (min(a_end, b_end) - max(a_start, b_start)).days + 1)  # type: ignore[operator]
+    return max(0, (min(a_end, b_end) - max(a_start, b_start)).days + 1)
 
 
 def campaign_suggestions(
@@ -268,7 +269,7 @@ def campaign_suggestions(
             own_initiative=Case(When(own, then=Value(1)), default=Value(0))
         )
         # Own Initiative first, so a long list of overlapping Plans cannot crowd them out.
-        order = ("-own_initiative", "start", "pk")
+        order: tuple[str, ...] = ("-own_initiative", "start", "pk")
     else:
         candidates_qs = overlapping.annotate(own_initiative=Value(0))
         order = ("start", "pk")
@@ -331,14 +332,21 @@ def assignment_warnings(
     own_names = None
     for plan in plans:
         reasons = []
-        if None not in (campaign.start, campaign.end, plan.start_day, plan.end_day) and (
-            plan.start_day < campaign.start or plan.end_day > campaign.end
+        c_start, c_end, p_start, p_end = campaign.start, campaign.end, plan.start_day, plan.end_day
+        if (
+            c_start
+            and c_end
+            and p_start
+            and p_end
+            and (  # dates, never false
+                p_start < c_start or p_end > c_end
+            )
         ):
-            years = {d.year for d in (campaign.start, campaign.end, plan.start_day, plan.end_day)}
+            years = {d.year for d in (c_start, c_end, p_start, p_end)}
             with_year = len(years) > 1
             reasons.append(
-                f"This Plan runs {_range_label(plan.start_day, plan.end_day, with_year)}, "
-                f"outside the campaign's {_range_label(campaign.start, campaign.end, with_year)}."
+                f"This Plan runs {_range_label(p_start, p_end, with_year)}, "
+                f"outside the campaign's {_range_label(c_start, c_end, with_year)}."
             )
         if managing_parties and plan.initiative.khoros_id not in managing_parties:
             if own_names is None:
@@ -437,8 +445,9 @@ def campaign_drift(*, campaign: ExternalCampaign, user: AnyUser | None = None) -
 def drift_flags(*, campaigns: list[ExternalCampaign]) -> dict[int, bool]:
     """Which campaigns have a difference to decide (not merely pending), in two queries."""
     pks = [c.pk for c in campaigns]
-    rows = list(
-        _involved_plans(pks).values_list(
+    # django-stubs takes "...bridge_campaign_id" for ExternalCampaign.campaign_id (a str).
+    rows: list[tuple[int, int | None, list[int] | None, int | None, int | None]] = list(
+        _involved_plans(pks).values_list(  # type: ignore[arg-type]
             "pk",
             "assignment__campaign_id",
             "drift_decision__sap_campaigns",
@@ -511,7 +520,7 @@ def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
         .annotate(**{name: Sum(name) for name in KPI_LABELS})
         .order_by("day")
     )
-    by_day = {row["day"]: row for row in rows}
+    by_day: dict[date, Any] = {row["day"]: row for row in rows}
     days: list[date] = []
     if by_day:
         first = min(by_day)
@@ -546,7 +555,7 @@ class PushedPlan:
     days: int = 0
     first: date | None = None
     last: date | None = None
-    last_sent_at: object = None
+    last_sent_at: datetime | None = None
     run_ids: list[int] = field(default_factory=list)
     changed: list[date] = field(default_factory=list)  # changed in Khoros after sending
     moved_away: bool = False  # the Plan now feeds another campaign, or none

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -60,7 +60,7 @@ def _assignment_state(plan: Plan, campaign: ExternalCampaign, note: str) -> dict
 
 def audit_record(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     action: str,
     summary: str,
     campaign: ExternalCampaign | None = None,
@@ -82,9 +82,7 @@ def audit_record(
     )
 
 
-def _check_assignable(
-    *, campaign: ExternalCampaign, plan: Plan, acting_user: AbstractBaseUser
-) -> None:
+def _check_assignable(*, campaign: ExternalCampaign, plan: Plan, acting_user: User) -> None:
     if not can_assign_plan(acting_user, plan):
         raise PermissionDenied("This Plan belongs to an Initiative you have no access to.")
     if plan.removed_at is not None:
@@ -100,7 +98,7 @@ def assignment_create(
     *,
     campaign: ExternalCampaign,
     plan: Plan,
-    acting_user: AbstractBaseUser,
+    acting_user: User,
     note: str = "",
     audit: bool = True,
 ) -> Assignment:
@@ -151,7 +149,7 @@ def assignment_create(
 
 @transaction.atomic
 def assignment_delete(
-    *, campaign: ExternalCampaign, plan: Plan, acting_user: AbstractBaseUser, audit: bool = True
+    *, campaign: ExternalCampaign, plan: Plan, acting_user: User, audit: bool = True
 ) -> None:
     """Take `plan` off `campaign`; its KPIs and audit trail stay.
 
@@ -191,7 +189,7 @@ def assignment_move(
     *,
     plan: Plan,
     to_campaign: ExternalCampaign,
-    acting_user: AbstractBaseUser,
+    acting_user: User,
     note: str = "",
     audit: bool = True,
 ) -> Assignment:
@@ -230,7 +228,7 @@ def assignments_bulk_create(
     *,
     campaign: ExternalCampaign,
     plans: Iterable[Plan],
-    acting_user: AbstractBaseUser,
+    acting_user: User,
     note: str = "",
 ) -> BulkResult:
     """Assign several Plans at once; each one succeeds or is refused on its own."""
@@ -279,7 +277,7 @@ def _plan_change(
     }
 
 
-def _check_drift_access(acting_user: AbstractBaseUser, plans: Iterable[Plan]) -> None:
+def _check_drift_access(acting_user: User, plans: Iterable[Plan]) -> None:
     """Sync admins decide drift on any Plan, managers on the Plans of their own Initiatives."""
     if not can_use_workbench(acting_user):
         raise PermissionDenied("Drift is decided by marketing managers and sync admins.")
@@ -311,7 +309,7 @@ class AdoptPlanChange:
 
 
 def drift_adopt_preview(
-    *, campaign: ExternalCampaign, acting_user: AbstractBaseUser, plans: Iterable[Plan] | None
+    *, campaign: ExternalCampaign, acting_user: User, plans: Iterable[Plan] | None
 ) -> list[AdoptPlanChange]:
     """What adopting SAP MC's side would change, Plan by Plan, without changing anything."""
     plans = list(plans) if plans is not None else None
@@ -319,8 +317,9 @@ def drift_adopt_preview(
         _check_drift_access(acting_user, plans)
     drift = campaign_drift(campaign=campaign, user=acting_user)
     return [
-        AdoptPlanChange(item.plan, item.bridge_campaign, item.adopt_target)
+        AdoptPlanChange(item.plan, item.bridge_campaign, target)
         for item in _chosen(drift.adoptable, plans)
+        if (target := item.adopt_target) is not None  # always, for an adoptable item
     ]
 
 
@@ -328,7 +327,7 @@ def drift_adopt_preview(
 def drift_adopt_sap(
     *,
     campaign: ExternalCampaign,
-    acting_user: AbstractBaseUser,
+    acting_user: User,
     plans: Iterable[Plan] | None = None,
 ) -> AuditEvent | None:
     """Give these differing Plans (all the campaign's, by default) the campaign SAP MC puts them
@@ -400,7 +399,7 @@ def drift_undo_problem(event: AuditEvent) -> str:
 
 
 @transaction.atomic
-def drift_undo(*, event: AuditEvent, acting_user: AbstractBaseUser) -> AuditEvent:
+def drift_undo(*, event: AuditEvent, acting_user: User) -> AuditEvent:
     """Put back the assignments an adoption of SAP MC's side changed, audited as one row.
 
     All or nothing: if any of its Plans was changed since (by anyone), nothing is undone and the
@@ -435,8 +434,11 @@ def drift_undo(*, event: AuditEvent, acting_user: AbstractBaseUser) -> AuditEven
         restores.append((plan, current, target, str(old.get("note") or "")))
     for plan, current, target, note in restores:
         if target is None:
-            assignment_delete(
-                campaign=current.campaign, plan=plan, acting_user=acting_user, audit=False
+            assignment_delete(  # undoing a move to no campaign: the check above found the Plan
+                campaign=current.campaign,  # type: ignore[union-attr]  # assigned as adopted
+                plan=plan,
+                acting_user=acting_user,
+                audit=False,
             )
         else:
             assignment_move(
@@ -463,7 +465,7 @@ def drift_undo(*, event: AuditEvent, acting_user: AbstractBaseUser) -> AuditEven
 def drift_keep_bridge(
     *,
     campaign: ExternalCampaign,
-    acting_user: AbstractBaseUser,
+    acting_user: User,
     plans: Iterable[Plan] | None = None,
 ) -> AuditEvent | None:
     """Keep the bridge's assignments of these differing Plans (all open ones by default).
@@ -510,9 +512,7 @@ def drift_keep_bridge(
 
 
 @transaction.atomic
-def grant_create(
-    *, user: AbstractBaseUser, initiative: Initiative, acting_user: AbstractBaseUser
-) -> InitiativeGrant:
+def grant_create(*, user: User, initiative: Initiative, acting_user: User) -> InitiativeGrant:
     """Let a manager see and assign the Plans of `initiative`."""
     grant, created = InitiativeGrant.objects.get_or_create(
         user=user, initiative=initiative, defaults={"granted_by": acting_user}
@@ -529,7 +529,7 @@ def grant_create(
 
 
 @transaction.atomic
-def grant_delete(*, grant: InitiativeGrant, acting_user: AbstractBaseUser) -> None:
+def grant_delete(*, grant: InitiativeGrant, acting_user: User) -> None:
     """Revoke a grant; assignments already made stay (they are the campaign's, not the user's)."""
     state = {"user": grant.user.get_username(), "initiative": grant.initiative.khoros_id}
     summary = (
@@ -547,7 +547,7 @@ def grant_delete(*, grant: InitiativeGrant, acting_user: AbstractBaseUser) -> No
 
 @transaction.atomic
 def schedule_update(
-    *, schedule: Schedule, minutes: int, enabled: bool, acting_user: AbstractBaseUser
+    *, schedule: Schedule, minutes: int, enabled: bool, acting_user: User
 ) -> Schedule:
     """Change a background schedule's interval or switch it on or off, audited."""
     if not is_sync_admin(acting_user):

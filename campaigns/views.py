@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -34,6 +34,7 @@ from khoros import selectors as khoros_selectors
 from khoros.models import PlanKpi
 from sapmc.models import ExternalCampaign
 from sapmc.sync_kinds import SAPMC_SUCCESS_PUSH
+from smcbridge.http import AuthenticatedHttpRequest
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
@@ -42,7 +43,7 @@ from syncs.models import SyncRun
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The first page after login: a manager's open work, or an admin's syncs and health."""
     if is_marketing_manager(request.user) and not is_sync_admin(request.user):
         return render(
@@ -76,7 +77,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def sync_now(request: HttpRequest, kind: str) -> HttpResponse:
+def sync_now(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse:
     """Queue a sync of `kind` for the worker; one already queued or running is reused."""
     if not is_sync_admin(request.user):
         raise PermissionDenied("Only sync admins can start a sync.")
@@ -107,7 +108,7 @@ class _Echo:
         return value
 
 
-def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
+def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[Sequence[object]]:
     yield AUDIT_CSV_COLUMNS
     for event in events:
         yield [
@@ -123,7 +124,7 @@ def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
 
 
 @login_required
-def audit(request: HttpRequest) -> HttpResponse:
+def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Every human change, filterable by actor, campaign and day; CSV with ?format=csv."""
     if not is_sync_admin(request.user):
         raise PermissionDenied("The audit trail is for sync admins.")
@@ -166,7 +167,7 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One campaign: state, Plans, daily KPI charts and totals, freshness, drift."""
     if not can_use_workbench(request.user):
         raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")
@@ -181,7 +182,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         for name, label in campaigns_selectors.KPI_LABELS.items()
     ]
     for assignment in assigned:
-        assignment.kpi_totals = kpis.per_plan.get(assignment.plan_id, {})
+        # For the template only: an attribute the model does not declare.
+        assignment.kpi_totals = kpis.per_plan.get(assignment.plan_id, {})  # type: ignore[attr-defined]
     context = {
         "campaign": campaign,
         "assigned": assigned,
@@ -208,7 +210,7 @@ def _csv_safe(value: object) -> object:
 
 
 @login_required
-def campaign_kpis_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     """The campaign's daily numbers per Plan as CSV, in the Khoros company's days."""
     if not can_use_workbench(request.user):
         raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -37,6 +37,7 @@ from campaigns.forms import (
 from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
 from sapmc.models import ExternalCampaign
+from smcbridge.http import AuthenticatedHttpRequest
 
 PAGE_SIZE = 25
 # The request keys that make up the workbench's state (filters, pages, selection).
@@ -69,7 +70,7 @@ class Feedback:
     note: str = ""  # the note typed before a question, kept for the confirmed request
 
 
-def _require_workbench(request: HttpRequest) -> None:
+def _require_workbench(request: AuthenticatedHttpRequest) -> None:
     if not can_use_workbench(request.user):
         raise PermissionDenied("The workbench is for marketing managers and sync admins.")
 
@@ -107,7 +108,9 @@ def _page_number(value: str | None) -> int:
         return 1
 
 
-def _context(request: HttpRequest, state: QueryDict, feedback: Feedback) -> dict[str, object]:
+def _context(
+    request: AuthenticatedHttpRequest, state: QueryDict, feedback: Feedback
+) -> dict[str, object]:
     user = request.user
     campaign_form = CampaignFilterForm(state, statuses=selectors.campaign_statuses())
     initiatives = list(
@@ -124,6 +127,7 @@ def _context(request: HttpRequest, state: QueryDict, feedback: Feedback) -> dict
     on_page = {p.pk for p in plan_page}
 
     selected = None
+    assigned: list[Assignment]
     assigned, hidden, suggestions, drift = [], 0, [], None
     selected_id = state.get("campaign", "")
     if selected_id.isdigit():
@@ -159,7 +163,7 @@ def _context(request: HttpRequest, state: QueryDict, feedback: Feedback) -> dict
 
 
 def _render(
-    request: HttpRequest, state: QueryDict, feedback: Feedback | None = None
+    request: AuthenticatedHttpRequest, state: QueryDict, feedback: Feedback | None = None
 ) -> HttpResponse:
     context = _context(request, state, feedback or Feedback())
     # htmx swaps the partial; a history restore (Back after the cache missed) needs the page.
@@ -173,13 +177,15 @@ def _render(
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
-def workbench(request: HttpRequest) -> HttpResponse:
+def workbench(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Campaigns on the left, the selected campaign in the middle, Plans on the right."""
     _require_workbench(request)
     return _render(request, _state(request.GET))
 
 
-def _after_action(request: HttpRequest, state: QueryDict, feedback: Feedback) -> HttpResponse:
+def _after_action(
+    request: AuthenticatedHttpRequest, state: QueryDict, feedback: Feedback
+) -> HttpResponse:
     """htmx gets the refreshed workbench in place; a plain form post is redirected (PRG).
 
     Either way the address bar ends on the workbench's own GET URL, never the action's: a reload
@@ -194,7 +200,9 @@ def _after_action(request: HttpRequest, state: QueryDict, feedback: Feedback) ->
     return redirect(_state_url(state))
 
 
-def _confirm(request: HttpRequest, state: QueryDict, confirmation: Confirmation) -> HttpResponse:
+def _confirm(
+    request: AuthenticatedHttpRequest, state: QueryDict, confirmation: Confirmation
+) -> HttpResponse:
     """Ask before acting: the workbench with the question, for htmx and a plain post alike.
 
     Nothing changed yet, so a plain post is answered with the page itself rather than a
@@ -238,20 +246,20 @@ def _form_error(form: AssignForm | UnassignForm | MoveForm | DriftForm | UndoFor
 @never_cache
 @login_required
 @require_POST
-def workbench_assign(request: HttpRequest) -> HttpResponse:
+def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign one or several Plans to the selected campaign."""
     _require_workbench(request)
     state = _state(request.POST)
     data = request.POST.copy()
     confirmed = False
-    if data.get("plan_confirmed"):
+    if plan_confirmed := data.get("plan_confirmed"):
         # The "Assign anyway" of one Plan's question.
-        data["plan_one"], confirmed = data["plan_confirmed"], True
+        data["plan_one"], confirmed = plan_confirmed, True
     elif data.get("confirmed") == "selection":
         confirmed = True
-    if data.get("plan_one"):
+    if plan_one := data.get("plan_one"):
         # A row's own Assign button: that Plan only, whatever boxes are ticked.
-        data.setlist("plans", [data["plan_one"]])
+        data.setlist("plans", [plan_one])
     form = AssignForm(data)
     if not form.is_valid():
         return _after_action(request, state, Feedback(error=_form_error(form)))
@@ -287,8 +295,8 @@ def workbench_assign(request: HttpRequest) -> HttpResponse:
         feedback.notice = f"Assigned {names}{more} to “{campaign.name}”."
     if result.refused:
         first = result.refused[0]
-        more = len(result.refused) - 1
-        feedback.error = first.reason + (f" ({more} more refused.)" if more else "")
+        others = len(result.refused) - 1
+        feedback.error = first.reason + (f" ({others} more refused.)" if others else "")
         if first.conflict and len(result.refused) == 1:
             feedback.conflict_plan = first.plan.pk
     elif result.already and not result.created:
@@ -301,7 +309,7 @@ def workbench_assign(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def workbench_unassign(request: HttpRequest) -> HttpResponse:
+def workbench_unassign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Take a Plan off a campaign."""
     _require_workbench(request)
     state = _state(request.POST)
@@ -322,15 +330,16 @@ def workbench_unassign(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def workbench_move(request: HttpRequest) -> HttpResponse:
+def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Move a Plan that feeds another campaign to this one."""
     _require_workbench(request)
     state = _state(request.POST)
     data = request.POST.copy()
     # "Move anyway" of the question sends the Plan under its own name: confirmed.
-    confirmed = bool(data.get("move_confirmed"))
+    move_confirmed = data.get("move_confirmed", "")
+    confirmed = bool(move_confirmed)
     if confirmed:
-        data["plan"] = data["move_confirmed"]
+        data["plan"] = move_confirmed
     form = MoveForm(data)
     if not form.is_valid():
         return _after_action(request, state, Feedback(error=_form_error(form)))
@@ -388,7 +397,7 @@ def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:
 @never_cache
 @login_required
 @require_POST
-def workbench_drift(request: HttpRequest) -> HttpResponse:
+def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Settle drift Plan by Plan (or all at once): adopt SAP MC's side, after a confirmation
     that says what it takes from whom, or keep the bridge's. Managers decide for the Plans of
     their own Initiatives, sync admins for all."""
@@ -465,7 +474,7 @@ def workbench_drift(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def workbench_undo(request: HttpRequest) -> HttpResponse:
+def workbench_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Undo an adoption of SAP MC's side: the previous assignments come back, audited."""
     _require_workbench(request)
     state = _state(request.POST)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
@@ -59,7 +60,8 @@ def plan_kpi_totals(
     *, plans: Iterable[Plan] | QuerySet[Plan], date_from: date, date_to: date
 ) -> dict[int, dict[str, int]]:
     """Sum of each KPI per Plan pk over the days from `date_from` to `date_to`, in one query."""
-    rows = (
+    # Typed by hand: django-stubs cannot see the keys of annotate(**{...}).
+    rows: QuerySet[PlanKpi, Any] = (
         plan_kpi_daily(plans=plans, date_from=date_from, date_to=date_to)
         .order_by()
         .values("plan_id")

@@ -9,7 +9,7 @@ from datetime import datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -214,7 +214,7 @@ def sync_khoros(
     *,
     run: SyncRun | None = None,
     trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     client: khoros_client.KhorosClient | None = None,
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:

@@ -33,13 +33,13 @@ def company_zone(client: KhorosClient | None = None) -> ZoneInfo:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             raise khoros_client.KhorosBadPayloadError(f"Unknown time zone {name!r}") from None
-    name = settings.KHOROS_COMPANY_TIMEZONE or (
+    stored = settings.KHOROS_COMPANY_TIMEZONE or (
         Company.objects.filter(khoros_id=settings.KHOROS_COMPANY_ID)
         .values_list("timezone", flat=True)
         .first()
     )
     try:
-        return ZoneInfo(name or settings.TIME_ZONE)
+        return ZoneInfo(stored or settings.TIME_ZONE)
     except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("unknown company time zone %r; using %s", name, settings.TIME_ZONE)
+        logger.warning("unknown company time zone %r; using %s", stored, settings.TIME_ZONE)
         return ZoneInfo(settings.TIME_ZONE)

@@ -14,11 +14,14 @@ from sapmc.models import (
     InboundReport,
 )
 
+# A tuple: the admin types `fields` and `readonly_fields` differently, a tuple of str fits both.
+_REFERENCE_FIELDS = ("external_campaign_id", "name", "advertiser", "managing_party", "plan")
+
 
 class ReferenceInline(admin.TabularInline):
     model = CampaignReference
-    fields = ["external_campaign_id", "name", "advertiser", "managing_party", "plan"]
-    readonly_fields = fields
+    fields = _REFERENCE_FIELDS
+    readonly_fields = _REFERENCE_FIELDS
     extra = 0
     can_delete = False
 

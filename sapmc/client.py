@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from email.message import Message
 from pathlib import Path
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar, Unpack, cast
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -593,6 +594,11 @@ def _feed(payload: object) -> _Feed:
     return _Feed(results, next_url.strip() if next_url else None, count)
 
 
+def _leaf_bytes(part: Message) -> bytes:
+    """A leaf part's decoded body: get_payload(decode=True) gives bytes for one (typed loosely)."""
+    return cast(bytes | None, part.get_payload(decode=True)) or b""
+
+
 def _url_key(url: str) -> tuple[Any, ...]:
     """Identify a URL regardless of percent-encoding and parameter order."""
     parts = urlsplit(url)
@@ -664,17 +670,17 @@ def _batch_answers(content_type: str, content: bytes) -> list[tuple[int, Any]]:
     if not message.is_multipart():
         raise ValueError("not a multipart document")
     answers: list[tuple[int, Any]] = []
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         kind = part.get_content_type()
         if kind == "multipart/mixed":
             inner = list(part.iter_parts())
             # Each change set holds one row, so it answers exactly one part.
             if len(inner) != 1 or inner[0].get_content_type() != "application/http":
                 raise ValueError(f"a change set answered {len(inner)} parts, not 1")
-            answers.append(_http_answer(inner[0].get_payload(decode=True) or b""))
+            answers.append(_http_answer(_leaf_bytes(inner[0])))
         elif kind == "application/http":
             # A failed change set is answered by its one failure, outside a change set.
-            answers.append(_http_answer(part.get_payload(decode=True) or b""))
+            answers.append(_http_answer(_leaf_bytes(part)))
         else:
             raise ValueError(f"unexpected part of type {kind}")
     return answers
@@ -777,7 +783,7 @@ class SapmcClient(HttpClient):
         while True:
             window = [*params, ("$top", self.page_size), ("$skip", skip)]
             url: str | None = self._url("/Campaigns", window)
-            first = _url_key(url)
+            first = _url_key(self._url("/Campaigns", window))
             received = new = 0
             while url is not None:
                 if len(fetched) >= MAX_PAGES:
@@ -1018,7 +1024,7 @@ class SapmcClient(HttpClient):
         code = ""
         error = payload.get("error") if isinstance(payload, dict) else None
         if isinstance(error, dict):
-            code = error.get("code") if isinstance(error.get("code"), str) else ""
+            code = c if isinstance(c := error.get("code"), str) else ""
             inner = error.get("innererror")
             found = inner.get("errordetails") if isinstance(inner, dict) else None
             for detail in found if isinstance(found, list) else []:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
@@ -153,7 +153,7 @@ def push_successes(
     *,
     run: SyncRun | None = None,
     trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     client: sapmc.SapmcClient | None = None,
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -49,7 +49,7 @@ def sync_sapmc_campaigns(
     *,
     run: SyncRun | None = None,
     trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     client: sapmc.SapmcClient | None = None,
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:

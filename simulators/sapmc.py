@@ -147,7 +147,7 @@ def _entity_type(name: str) -> tuple[tuple[_Property, ...], tuple[str, ...], tup
             _Property(
                 name=p.get("Name", ""),
                 edm=p.get("Type", ""),
-                max_length=int(p.get("MaxLength")) if p.get("MaxLength") else None,
+                max_length=int(length) if (length := p.get("MaxLength")) else None,
                 nullable=p.get("Nullable", "true") != "false",
                 label=p.get(f"{_SAP}label", ""),
                 filterable=p.get(f"{_SAP}filterable", "true") != "false",
@@ -281,6 +281,11 @@ _FUNCTIONS: dict[str, tuple[int, str]] = {
 
 Token = tuple[str, str, str]
 Values = Mapping[str, Any]
+
+
+def _constant(value: object) -> Callable[[Values], object]:
+    """An operand's evaluate() for a literal: the same value for every row."""
+    return lambda values: value
 
 
 @dataclass(frozen=True)
@@ -459,7 +464,7 @@ def parse_filter(text: str, properties: Iterable[_Property]) -> Callable[[Values
         while True:
             if _is_literal(peek()):
                 value = _literal(take(), "Edm.String")
-                args.append(_Operand("Edm.String", lambda values, value=value: value))
+                args.append(_Operand("Edm.String", _constant(value)))
             else:
                 args.append(operand())
             if args[-1].edm != "Edm.String":

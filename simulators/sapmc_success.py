@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 SUCCESS_SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CMPGN_SUCCESS_IMPORT_SRV"
 SUCCESS_NAMESPACE = "API_MKT_CMPGN_SUCCESS_IMPORT_SRV"
@@ -160,12 +160,12 @@ def _check_value(prop: EdmProperty, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             return f"Invalid value for property '{name}': a decimal is expected (Edm.Decimal)"
         try:
-            number = Decimal(str(value).strip())
+            amount = Decimal(str(value).strip())
         except InvalidOperation:
-            number = Decimal("NaN")
-        if not number.is_finite() or (isinstance(value, str) and value != value.strip()):
+            amount = Decimal("NaN")
+        if not amount.is_finite() or (isinstance(value, str) and value != value.strip()):
             return f"Invalid value for property '{name}': a decimal is expected (Edm.Decimal)"
-        sign, digits, exponent = number.as_tuple()
+        sign, digits, exponent = amount.as_tuple()
         assert isinstance(exponent, int)
         scale = max(0, -exponent)
         whole = max(0, len(digits) + exponent)
@@ -270,18 +270,18 @@ def parse_batch(content_type: str, body: bytes) -> list[BatchItem]:
     if not message.is_multipart():
         raise BatchError("The $batch body is not a multipart/mixed document")
     items: list[BatchItem] = []
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         kind = part.get_content_type()
         if kind == "multipart/mixed":
             changeset = BatchItem(changeset=True)
             for inner in part.iter_parts():
                 if inner.get_content_type() != "application/http":
                     raise BatchError("A change set part must be application/http")
-                payload = inner.get_payload(decode=True) or b""
+                payload = cast(bytes | None, inner.get_payload(decode=True)) or b""
                 changeset.requests.append(_parse_http(payload, inner.get("Content-ID")))
             items.append(changeset)
         elif kind == "application/http":
-            payload = part.get_payload(decode=True) or b""
+            payload = cast(bytes | None, part.get_payload(decode=True)) or b""
             items.append(BatchItem(changeset=False, requests=[_parse_http(payload, None)]))
         else:
             raise BatchError(f"Unexpected part of type {kind} in $batch")

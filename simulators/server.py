@@ -34,6 +34,10 @@ def abort_connection(environ: dict[str, Any]) -> None:
 
 
 class _ServerHandler(ServerHandler):
+    # Set by BaseHandler.run(); typeshed does not declare them.
+    environ: dict[str, Any]
+    result: Any
+
     def finish_response(self) -> None:
         if self.environ.get(ABORTED_KEY):
             # The socket is gone: skip the response and the access-log line (no status exists).
@@ -77,7 +81,11 @@ class _RequestHandler(WSGIRequestHandler):
         if not self.parse_request():
             return
         handler = _ServerHandler(
-            self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True
+            self.rfile,
+            self.wfile,  # type: ignore[arg-type]  # a binary file; typeshed says BufferedIOBase
+            self.get_stderr(),
+            self.get_environ(),
+            multithread=True,
         )
         handler.request_handler = self  # type: ignore[attr-defined]
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
@@ -107,8 +115,8 @@ def make_wsgi_server(app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> Th
 
 def server_url(server: ThreadingWSGIServer) -> str:
     """Return the http://host:port base URL of a bound server."""
-    host, port = server.server_address[:2]
-    if ":" in str(host):
+    host, port = str(server.server_address[0]), server.server_address[1]
+    if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
@@ -312,7 +313,7 @@ SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300, minimum=10)
 # django-q2: the ORM broker by default, Redis when REDIS_URL is set. `timeout` stays below
 # `retry` so a slow task is never handed to a second worker while the first still runs.
 REDIS_URL = env_str("REDIS_URL")
-Q_CLUSTER: dict[str, object] = {
+Q_CLUSTER: dict[str, Any] = {  # django-q2 options of mixed types
     "name": "smcbridge",
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     "timeout": 1800,

@@ -6,11 +6,11 @@ question without importing each other; campaigns.access adds the managers' side.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 SYNC_ADMINS = "Sync admins"
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 
 def user_roles(user: AnyUser) -> frozenset[str]:
@@ -20,7 +20,7 @@ def user_roles(user: AnyUser) -> frozenset[str]:
     cached = getattr(user, "_smcbridge_roles", None)
     if cached is None:
         cached = frozenset(user.groups.values_list("name", flat=True))
-        user._smcbridge_roles = cached  # type: ignore[union-attr]
+        user._smcbridge_roles = cached  # type: ignore[attr-defined]  # a cache on this object
     return cached
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -76,7 +76,7 @@ def run_finish(run: SyncRun, status: str, error: str = "") -> SyncRun:
 
 
 def sync_request(
-    *, kind: str, trigger: str, requested_by: AbstractBaseUser | None = None
+    *, kind: str, trigger: str, requested_by: User | None = None
 ) -> tuple[SyncRun, bool]:
     """Queue a run of `kind` unless a live one is queued or running; return (run, queued).
 
@@ -138,7 +138,7 @@ class SyncRunner:
         work: Callable[[SyncRun, Any], SyncRun],
         run: SyncRun | None = None,
         trigger: str = SyncRun.Trigger.COMMAND,
-        requested_by: AbstractBaseUser | None = None,
+        requested_by: User | None = None,
         client: Any | None = None,
     ) -> SyncRun:
         """Run `work(run, client)` under the kind's lease, with the given client or a built one."""
@@ -193,7 +193,7 @@ def run_sync(
     work: Callable[[SyncRun, Any], SyncRun],
     run: SyncRun | None = None,
     trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     client: Any | None = None,
 ) -> SyncRun:
     """Shorthand for SyncRunner(kind).run(...): what each kind's service calls."""

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from smcbridge.http import AuthenticatedHttpRequest
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
@@ -21,13 +22,13 @@ from syncs.models import SyncRun
 HISTORY_PAGE_SIZE = 50
 
 
-def _require_admin(request: HttpRequest) -> None:
+def _require_admin(request: AuthenticatedHttpRequest) -> None:
     if not is_sync_admin(request.user):
         raise PermissionDenied("Sync history is for sync admins.")
 
 
 @login_required
-def sync_history(request: HttpRequest) -> HttpResponse:
+def sync_history(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every sync run, filterable by kind, status, trigger and day."""
     _require_admin(request)
     form = SyncHistoryFilterForm(request.GET)
@@ -43,7 +44,7 @@ def sync_history(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def sync_run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One run, its per-item outcomes and error; the live part refreshes while it runs."""
     _require_admin(request)
     run = get_object_or_404(SyncRun.objects.select_related("requested_by"), pk=pk)
@@ -55,7 +56,7 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def sync_run_again(request: HttpRequest, pk: int) -> HttpResponse:
+def sync_run_again(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Queue a new run of the same kind (or show the one already queued or running)."""
     _require_admin(request)
     run = get_object_or_404(SyncRun, pk=pk)

@@ -257,7 +257,7 @@ class KpiSums:
         if len(cells) != columns.width:
             # A cell slipped: no column of this row can be trusted, but the others can. The row's
             # Plan, if one of ours appears in it, keeps its stored days; else nothing is zeroed.
-            found = sorted({k for k in map(_as_uuid, cells) if k in self.plans})
+            found = sorted({k for k in map(_as_uuid, cells) if k is not None and k in self.plans})
             self.tainted_plans.update(self.plans[k] for k in found)
             if not found:
                 self.unplaced_failures += 1

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from khoros import client as khoros_client
@@ -58,7 +58,7 @@ def sync_khoros_kpis(
     *,
     run: SyncRun | None = None,
     trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     client: khoros_client.KhorosClient | None = None,
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], datetime] | None = None,
@@ -202,7 +202,7 @@ class _KpiSync:
                 f"were. {first_error}",
             )
         if run.failed_count:
-            first_bad = next(
+            first_bad: dict[str, Any] = next(
                 (row for outcome in run.outcomes for row in outcome.get("bad_rows", [])), {}
             )
             return run_finish(

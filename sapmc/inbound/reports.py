@@ -284,9 +284,9 @@ def report_results(
         ):
             ids[pk] = external_campaign_id(khoros_id)
     results: list[list[Any]] = []
-    for batch in _batches(sorted(ids)):
+    for pks in _batches(sorted(ids)):
         rows = PlanKpi.objects.filter(
-            plan_id__in=batch, day__gte=from_date, day__lte=to_date
+            plan_id__in=pks, day__gte=from_date, day__lte=to_date
         ).values_list("plan_id", "day", *columns)
         for plan_id, day, *values in rows.iterator(chunk_size=2000):
             results.append([ids[plan_id], day.isoformat(), *values])
