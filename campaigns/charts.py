@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-WIDTH, HEIGHT = 560, 170
+# Drawn at about its own size in a column of the page (390 px phone, two columns at 1440 px),
+# so 11px text stays readable instead of being scaled down.
+WIDTH, HEIGHT = 400, 150
 # RIGHT leaves room for half of a last day label centred on the plot's edge.
 BOTTOM, TOP, RIGHT = 22, 10, 22
-# Tick labels are 10px text: about 6.2px a character, plus a gap to the plot.
-CHAR_W, TICK_GAP, MIN_LEFT = 6.2, 10, 30
+# Tick labels are 11px text: about 6.8px a character, plus a gap to the plot.
+CHAR_W, TICK_GAP, MIN_LEFT = 6.8, 10, 30
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,15 @@ class BarChart:
     @property
     def total_text(self) -> str:
         return number(self.total)
+
+    @property
+    def aria(self) -> str:
+        """The chart's name for screen readers, with what its total is."""
+        if self.kind != "bars":
+            return self.title
+        if self.total_label in ("", self.title):
+            return f"{self.title} per day, {self.total_text} in total"
+        return f"{self.title}; {self.total_label.lower()} {self.total_text}"
 
     @property
     def tick_x(self) -> float:

@@ -107,12 +107,18 @@ def _cumulative_chart(
 
 def _stacked_chart(assigned: list[Any], kpis: campaigns_selectors.CampaignKpis) -> BarChart:
     layers = []
+    used: set[str] = set()
     for i, assignment in enumerate(a for a in assigned if a.plan_id in kpis.per_plan_daily):
+        # The Plan's Khoros colour, unless another Plan of the stack already has it.
         color = assignment.plan.color if HEX.match(assignment.plan.color or "") else ""
+        if color.lower() in used:
+            color = ""
+        color = color or PALETTE[i % len(PALETTE)]
+        used.add(color.lower())
         layers.append(
             (
                 assignment.plan.name,
-                color or PALETTE[i % len(PALETTE)],
+                color,
                 kpis.per_plan_daily[assignment.plan_id][STACKED],
             )
         )
