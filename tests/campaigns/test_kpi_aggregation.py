@@ -103,3 +103,14 @@ def test_inbound_success_answers_reach_per_plan_and_day(world, two_plans):
     )
     assert len(rows) == 6  # one per Plan and day: nothing combined
     assert sorted(row[2] for row in rows) == [100, 101, 102, 1000, 1001, 1002]
+
+
+def test_calendar_panel_and_list_show_totals_people_read(client, world, two_plans):
+    PlanKpi.objects.filter(plan=world.plans[1]).update(impressions=2_000)
+    client.force_login(world.admin)
+    body = client.get(reverse("calendar") + f"?zoom=quarter&date=2026-03-01&panel=c{two_plans.pk}")
+    text = body.content.decode()
+    assert "<dt>Highest daily reach</dt><dd>1,002</dd>" in text
+    assert "<dt>Impressions</dt><dd>6,030</dd>" in text
+    listing = client.get(reverse("calendar-list") + "?zoom=quarter&date=2026-03-01").content
+    assert '<td class="num">6,030</td>' in listing.decode()
