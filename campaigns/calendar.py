@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict, cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -18,9 +18,10 @@ from django.utils.http import urlencode
 
 from campaigns.access import visible_plans
 from campaigns.models import Assignment
-from campaigns.selectors import KPI_LABELS, drift_flags
+from campaigns.selectors import drift_flags
+from khoros.kpi_catalog import TOTAL_LABELS
 from khoros.models import Initiative, Plan, PlanKpi
-from khoros.selectors import KPI_COLUMNS, kpi_is_stale, kpi_last_success
+from khoros.selectors import KPI_COLUMNS, kpi_aggregates, kpi_is_stale, kpi_last_success
 from sapmc.models import CampaignReference, ExternalCampaign
 
 if TYPE_CHECKING:
@@ -469,10 +470,9 @@ ASSIGN_CANDIDATES = 60
 
 
 def _kpi_sums(plans: QuerySet[Plan]) -> dict[str, int]:
-    row = PlanKpi.objects.filter(plan__in=plans).aggregate(
-        **{name: Sum(name) for name in KPI_COLUMNS}
-    )
-    return {KPI_LABELS[name]: int(row[name] or 0) for name in KPI_COLUMNS}
+    # Reach by its declared aggregation (the highest daily reach), and labelled as such.
+    row = PlanKpi.objects.filter(plan__in=plans).aggregate(**kpi_aggregates())
+    return {TOTAL_LABELS[name]: int(row[name] or 0) for name in KPI_COLUMNS}
 
 
 def campaign_panel(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPanel:
@@ -567,7 +567,7 @@ def campaign_list_rows(
         PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"), plan__in=visible)
         .order_by()
         .values("plan__assignment__campaign")
-        .annotate(total=Sum("impressions"))
+        .annotate(total=kpi_aggregates(["impressions"])["impressions"])
         .values("total")
     )
     initiative = Initiative.objects.filter(

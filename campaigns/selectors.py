@@ -5,17 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
-from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, Exists, Max, Min, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
 from campaigns.models import Assignment, AuditEvent
 from khoros import kpi_catalog
 from khoros.models import Initiative, Plan, PlanKpi
-from khoros.selectors import plan_kpi_totals
 from sapmc.models import CampaignReference, ExternalCampaign
 
 AnyUser = User | AnonymousUser
@@ -506,39 +504,66 @@ KPI_LABELS = kpi_catalog.LABELS
 @dataclass
 class CampaignKpis:
     days: list[date]
-    series: dict[str, list[int]]  # KPI name -> one number per day
-    totals: dict[str, int]
-    per_plan: dict[int, dict[str, int]]  # Plan pk -> totals
+    # KPI name -> one number per day: the day's Plans combined by the KPI's declared aggregation
+    # (impressions add up; reach is the highest Plan's reach of that day, never a sum).
+    series: dict[str, list[int]]
+    totals: dict[str, int]  # over the days, by the same declaration (reach: highest daily)
+    per_plan: dict[int, dict[str, int]]  # Plan pk -> totals over its days, likewise
+    # Plan pk -> KPI name -> one number per day (for the Plans stacked within the campaign).
+    per_plan_daily: dict[int, dict[str, list[int]]] = field(default_factory=dict)
 
 
 def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
-    """Daily KPI sums of the campaign's Plans the user may see, day by day, in two queries."""
+    """The daily KPIs of the campaign's Plans the user may see, in one query whatever their number.
+
+    Every total is kpi_catalog.combine() of daily numbers, so each KPI adds up (or not) as its
+    catalog entry declares.
+    """
     plans = visible_plans(user).filter(assignment__campaign=campaign)
-    rows = (
-        PlanKpi.objects.filter(plan__in=plans)
-        .values("day")
-        .annotate(**{name: Sum(name) for name in KPI_LABELS})
-        .order_by("day")
-    )
-    by_day: dict[date, Any] = {row["day"]: row for row in rows}
+    names = list(KPI_LABELS)
+    rows = PlanKpi.objects.filter(plan__in=plans).values_list("plan_id", "day", *names)
+    by_plan: dict[int, dict[date, tuple[int, ...]]] = {}
+    for plan_id, day, *values in rows.iterator(chunk_size=2000):
+        by_plan.setdefault(plan_id, {})[day] = tuple(int(v or 0) for v in values)
+    all_days = {day for numbers in by_plan.values() for day in numbers}
     days: list[date] = []
-    if by_day:
-        first = min(by_day)
-        last = max(by_day)
+    if all_days:
+        first = min(all_days)
+        last = max(all_days)
         if campaign.start is not None:
             first = min(first, campaign.start)
         if campaign.end is not None:
             last = max(last, min(campaign.end, timezone.localdate()))
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    series = {
-        name: [int((by_day.get(day) or {}).get(name) or 0) for day in days] for name in KPI_LABELS
+    per_plan_daily = {
+        plan_id: {
+            name: [numbers[day][k] if day in numbers else 0 for day in days]
+            for k, name in enumerate(names)
+        }
+        for plan_id, numbers in by_plan.items()
     }
-    per_plan = plan_kpi_totals(plans=plans, date_from=days[0], date_to=days[-1]) if days else {}
+    series = {
+        name: [
+            kpi_catalog.combine(
+                name, (numbers[day][k] for numbers in by_plan.values() if day in numbers)
+            )
+            for day in days
+        ]
+        for k, name in enumerate(names)
+    }
+    per_plan = {
+        plan_id: {
+            name: kpi_catalog.combine(name, (values[k] for values in numbers.values()))
+            for k, name in enumerate(names)
+        }
+        for plan_id, numbers in by_plan.items()
+    }
     return CampaignKpis(
         days=days,
         series=series,
-        totals={name: sum(values) for name, values in series.items()},
+        totals={name: kpi_catalog.combine(name, values) for name, values in series.items()},
         per_plan=per_plan,
+        per_plan_daily=per_plan_daily,
     )
 
 

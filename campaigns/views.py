@@ -26,9 +26,9 @@ from campaigns.access import (
     visible_plans,
 )
 from campaigns.calendar import state_of
-from campaigns.charts import bar_chart
 from campaigns.forms import AuditFilterForm
 from campaigns.home import manager_home
+from campaigns.kpi_views import campaign_kpi_context
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
 from khoros.models import PlanKpi
@@ -168,37 +168,36 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResp
 
 @login_required
 def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """One campaign: state, Plans, daily KPI charts and totals, freshness, drift."""
+    """One campaign: state, Plans, KPI totals and charts (daily, cumulative, pacing, per Plan,
+    compared with another campaign), freshness, drift."""
     if not can_use_workbench(request.user):
         raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")
     campaign = get_object_or_404(ExternalCampaign, pk=pk)
     assigned, hidden = campaigns_selectors.campaign_assigned_plans(
         campaign=campaign, user=request.user
     )
-    kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=request.user)
     kpi_last = khoros_selectors.kpi_last_success()
-    charts = [
-        bar_chart(label, list(zip(kpis.days, kpis.series[name], strict=True)))
-        for name, label in campaigns_selectors.KPI_LABELS.items()
-    ]
-    for assignment in assigned:
-        # For the template only: an attribute the model does not declare.
-        assignment.kpi_totals = kpis.per_plan.get(assignment.plan_id, {})  # type: ignore[attr-defined]
     context = {
         "campaign": campaign,
         "assigned": assigned,
         "hidden_assigned": hidden,
         "drift": campaigns_selectors.campaign_drift(campaign=campaign, user=request.user),
         "state": state_of(campaign.start, campaign.end, timezone.localdate()),
-        "kpis": kpis,
-        "charts": charts if kpis.days else [],
-        "kpi_labels": campaigns_selectors.KPI_LABELS,
         "kpi_last": kpi_last,
         "kpi_stale": khoros_selectors.kpi_is_stale(kpi_last),
         "pushes": campaigns_selectors.campaign_pushes(campaign=campaign, user=request.user),
         "push_kind": SAPMC_SUCCESS_PUSH,
         "can_push": is_sync_admin(request.user),
     }
+    # Totals, charts, pacing and the comparison: campaigns/kpi_views.py.
+    context.update(
+        campaign_kpi_context(
+            campaign=campaign,
+            user=request.user,
+            assigned=assigned,
+            compare=request.GET.get("compare"),
+        )
+    )
     return render(request, "campaigns/campaign.html", context)
 
 

@@ -5,6 +5,7 @@ Plain Python without Django imports: settings.py reads it for KHOROS_KPI_FIELDS'
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -51,3 +52,29 @@ SAPMC_NAMES: dict[str, str] = {kpi.sapmc_name: kpi.name for kpi in KPIS}
 SAPMC_IMPORT_PROPERTIES: dict[str, str] = {
     kpi.name: kpi.sapmc_import_property for kpi in KPIS if kpi.sapmc_import_property
 }
+
+
+def combine(name: str, values: Iterable[int]) -> int:
+    """Combine daily numbers of KPI `name` (over days or Plans) the way its catalog entry says.
+
+    The one place a total is made: a count adds up; reach (unique people) never does, so its
+    "total" is the highest daily number, which is what a page must call it (total_label).
+    """
+    aggregation = BY_NAME[name].aggregation
+    if aggregation == Aggregation.SUM:
+        return sum(values)
+    if aggregation == Aggregation.MAX_DAILY:
+        return max(values, default=0)
+    raise ValueError(f"KPI {name!r} has an unknown aggregation {aggregation!r}")
+
+
+def total_label(name: str) -> str:
+    """What a total of KPI `name` is, for people: "Impressions", or "Highest daily reach"."""
+    kpi = BY_NAME[name]
+    if kpi.aggregation == Aggregation.MAX_DAILY:
+        return f"Highest daily {kpi.label.lower()}"
+    return kpi.label
+
+
+# Our names -> what their totals are called on pages and in panels.
+TOTAL_LABELS: dict[str, str] = {kpi.name: total_label(kpi.name) for kpi in KPIS}

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from khoros import kpi_catalog
@@ -47,6 +47,16 @@ def mirror_counts(*, initiatives: QuerySet[Initiative]) -> MirrorCounts:
 KPI_COLUMNS: tuple[str, ...] = kpi_catalog.METRICS
 
 
+def kpi_aggregates(names: Iterable[str] = KPI_COLUMNS, *, prefix: str = "") -> dict[str, Aggregate]:
+    """The SQL aggregate of each KPI as kpi_catalog declares it: Sum for counts, Max for reach.
+
+    The database twin of kpi_catalog.combine(): every total the bridge shows is made by one of
+    the two, so reach is never added up over days, Plans or campaigns.
+    """
+    functions = {kpi_catalog.Aggregation.SUM: Sum, kpi_catalog.Aggregation.MAX_DAILY: Max}
+    return {name: functions[kpi_catalog.BY_NAME[name].aggregation](prefix + name) for name in names}
+
+
 def plan_kpi_daily(
     *, plans: Iterable[Plan] | QuerySet[Plan], date_from: date, date_to: date
 ) -> QuerySet[PlanKpi]:
@@ -59,13 +69,16 @@ def plan_kpi_daily(
 def plan_kpi_totals(
     *, plans: Iterable[Plan] | QuerySet[Plan], date_from: date, date_to: date
 ) -> dict[int, dict[str, int]]:
-    """Sum of each KPI per Plan pk over the days from `date_from` to `date_to`, in one query."""
+    """Each KPI's total per Plan pk over the days from `date_from` to `date_to`, in one query.
+
+    Totals by the KPI's declared aggregation: reach is the Plan's highest daily reach.
+    """
     # Typed by hand: django-stubs cannot see the keys of annotate(**{...}).
     rows: QuerySet[PlanKpi, Any] = (
         plan_kpi_daily(plans=plans, date_from=date_from, date_to=date_to)
         .order_by()
         .values("plan_id")
-        .annotate(**{name: Sum(name) for name in KPI_COLUMNS})
+        .annotate(**kpi_aggregates())
     )
     return {row.pop("plan_id"): {k: v or 0 for k, v in row.items()} for row in rows}
 

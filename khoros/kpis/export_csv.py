@@ -14,10 +14,15 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from khoros import client as khoros_client
+from khoros.kpi_catalog import BY_NAME, METRICS, Aggregation
 from khoros.kpi_catalog import EXPORT_KPIS as KPI_NAMES
-from khoros.kpi_catalog import METRICS
 from khoros.models import KpiExport
 from khoros.payloads import parse_datetime
+
+# Positions in a Plan-day's numbers (METRICS order) that combine by max, not by sum.
+_MAX_POSITIONS = frozenset(
+    i for i, name in enumerate(METRICS) if BY_NAME[name].aggregation == Aggregation.MAX_DAILY
+)
 
 # Rejected rows listed in a run's outcomes (all of them are counted).
 BAD_ROWS_SHOWN = 10
@@ -310,8 +315,13 @@ class KpiSums:
         if bucket is None:
             self.sums[(plan_pk, day)] = values
         else:
+            # A Plan's posts of one day combine as each KPI declares: counts add up, reach
+            # (unique people, reported per post) is the day's highest post reach, never a sum.
             for position, value in enumerate(values):
-                bucket[position] += value
+                if position in _MAX_POSITIONS:
+                    bucket[position] = max(bucket[position], value)
+                else:
+                    bucket[position] += value
 
     def _reject(self, error: str, *, plan: str, day: date | None = None) -> None:
         self.rows_failed += 1

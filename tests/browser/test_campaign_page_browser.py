@@ -10,7 +10,7 @@ from django.utils import timezone
 from campaigns.models import Assignment
 from khoros.models import PlanKpi
 from syncs.models import SyncRun
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import ARTIFACTS, screenshot
 from tests.browser.test_workbench_browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -41,19 +41,89 @@ def test_manager_reads_the_kpi_charts_of_a_campaign(live_server, world, page):
     page.goto(f"{live_server.url}/campaigns/{spring.pk}/")
     page.get_by_role("heading", name="Daily KPIs").wait_for()
 
-    charts = page.get_by_role("img")
+    charts = page.get_by_test_id("chart")
     assert charts.count() == 6
-    impressions = page.get_by_role("img", name="Impressions per day, 39000 in total")
+    # Thousands separators (issue 11); one <path> for all bars of a chart (issue 13).
+    impressions = page.get_by_role("img", name="Impressions per day, 39,000 in total")
     assert impressions.is_visible()
-    bars = impressions.locator("rect")
-    assert bars.count() == 31  # every day of the campaign's March
-    assert bars.nth(2).locator("title").text_content() == "2026-03-03: 1200"
-    tallest = max(float(bars.nth(i).get_attribute("height")) for i in range(31))
-    assert (
-        float(bars.nth(19).get_attribute("height")) == tallest
-    )  # the biggest day is the highest bar
-    assert float(bars.nth(25).get_attribute("height")) == 0
-    assert page.get_by_test_id("total-0").inner_text() == "39000"
+    assert impressions.locator("rect").count() == 0
+    assert impressions.locator("path").count() == 1
+    bars = impressions.locator("path").get_attribute("d")
+    assert bars.count("M") == 20  # the 20 days with numbers; the other 11 of March draw nothing
+    reach = page.get_by_role("img", name="Reach (highest Plan's, per day); highest daily reach 800")
+    assert reach.is_visible()
+    assert page.get_by_test_id("total-0").inner_text() == "39,000"
+    assert page.get_by_test_id("total-3").inner_text() == "800"
     assert page.get_by_test_id("kpi-stale").count() == 0
     assert page.get_by_role("link", name="Download CSV").get_attribute("href").endswith("/kpis.csv")
     screenshot(page, "campaign-kpis")
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_campaign_kpi_views_fit_the_screen_and_the_csp(live_server, world, chromium, width):
+    """Cumulative, pacing, Plans stacked and a comparison at a phone's and a desktop's width."""
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    for plan, campaign in ((world.plans[0], spring), (world.plans[2], spring)):
+        Assignment.objects.create(plan=plan, campaign=campaign, assigned_at=timezone.now())
+    Assignment.objects.create(plan=world.plans[1], campaign=summer, assigned_at=timezone.now())
+    rows = []
+    for k, (plan, first) in enumerate(
+        (
+            (world.plans[0], date(2026, 3, 1)),
+            (world.plans[2], date(2026, 3, 10)),
+            (world.plans[1], date(2026, 6, 1)),
+        )
+    ):
+        for i in range(20):
+            rows.append(
+                PlanKpi(
+                    plan=plan,
+                    day=first + timedelta(days=i),
+                    impressions=120_000 + 9_000 * i + 40_000 * k,
+                    engagements=3_000 + 50 * i,
+                    clicks=700,
+                    reach=90_000 + k,
+                    video_views=1_500,
+                    posts=2,
+                    updated_at=timezone.now(),
+                )
+            )
+    PlanKpi.objects.bulk_create(rows)
+    SyncRun.objects.create(
+        kind="khoros_kpis", trigger="schedule", status="succeeded", finished_at=timezone.now()
+    )
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    violations = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+    try:
+        login(page, live_server.url, "alex", "pw-alex-2026")
+        page.goto(f"{live_server.url}/campaigns/{spring.pk}/")
+        page.get_by_label("Campaign", exact=True).select_option(str(summer.pk))
+        page.get_by_role("button", name="Compare").click()
+        page.get_by_test_id("compare-chart").wait_for()
+        assert page.get_by_test_id("pacing").is_visible()
+        assert page.get_by_test_id("stacked-chart").locator("path").count() == 2
+        assert page.get_by_test_id("cumulative-chart").locator("path").count() == 2
+        # Nothing wider than the screen, and every axis label inside its chart.
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('svg text')].filter(t => {
+                const b = t.getBBox(), v = t.ownerSVGElement.viewBox.baseVal;
+                return b.x < 0 || b.x + b.width > v.width + 0.5;
+            }).map(t => t.textContent)"""
+        )
+        assert clipped == []
+        assert page.locator("[style]").count() == 0 or all(
+            page.locator("[style]").nth(i).get_attribute("data-style") is not None
+            for i in range(page.locator("[style]").count())
+        )
+        assert violations == []
+        screenshot(page, f"campaign-kpis-{width}")
+        # What one screen of charts looks like (the full page is scaled down to view it).
+        page.get_by_test_id("pacing").scroll_into_view_if_needed()
+        page.evaluate("window.scrollBy(0, document.querySelector('.pacing').offsetHeight)")
+        page.screenshot(path=str(ARTIFACTS / f"campaign-kpis-{width}-charts.png"))
+    finally:
+        context.close()

@@ -69,7 +69,7 @@ def test_campaign_panel_has_dates_initiative_kpis_drift_and_links(client, world)
     )
     assert "Spring Sale 2026" in body and "2026-03-01 – 2026-03-31" in body
     assert "Brand 0" in body  # its Initiative: the managing party SAP MC names
-    assert "<dt>Impressions</dt><dd>1200</dd>" in body and "<dt>Clicks</dt><dd>7</dd>" in body
+    assert "<dt>Impressions</dt><dd>1,200</dd>" in body and "<dt>Clicks</dt><dd>7</dd>" in body
     # Drift per Plan: one Plan only SAP MC names, one assigned here and not yet in SAP MC.
     assert "1 only in SAP MC; 1 to add in SAP MC" in body
     assert f'href="/campaigns/{campaign.pk}/"' in body

@@ -91,13 +91,16 @@ def test_campaign_page_charts_and_totals_cover_only_visible_plans(client, world)
     assert kpis.series["impressions"][:6] == [100, 101, 102, 103, 104, 0]
     body = response.content.decode()
     assert body.count('data-testid="chart"') == 6
-    assert "<title>2026-03-03: 102</title>" in body
+    # One <path> per daily chart (not one element per day); the day's number is in the table.
+    assert body.count("<path ") == 6 + 2 + 1  # daily charts, cumulative lines, one stacked Plan
+    assert "<rect" not in body
+    assert '<tr><td>2026-03-03</td><td class="num">102</td>' in body
     assert 'data-testid="kpi-stale"' not in body
 
     client.force_login(world.admin)
     assert (
         client.get(reverse("campaign", args=[spring.pk])).context["kpis"].totals["reach"]
-        == 5 * 100 + 5 * 1000
+        == 1000  # reach counts people: the highest daily reach, never 5 * 100 + 5 * 1000
     )
 
 
@@ -175,20 +178,20 @@ def test_kpi_csv_has_one_row_per_plan_and_day_and_defuses_formulas(client, world
 def test_chart_axis_is_round_and_bars_scale_to_it():
     from datetime import date
 
-    from campaigns.charts import HEIGHT, bar_chart
+    from campaigns.charts import BOTTOM, HEIGHT, TOP, bar_chart
 
     chart = bar_chart(
         "Clicks", [(date(2026, 3, 1), 0), (date(2026, 3, 2), 37), (date(2026, 3, 3), 50)]
     )
     assert [t.label for t in chart.ticks] == ["0", "25", "50"]
     assert chart.total == 87
-    plot_h = HEIGHT - 10 - 22
+    plot_h = HEIGHT - TOP - BOTTOM
     assert [b.height for b in chart.bars] == [0, round(plot_h * 37 / 50, 2), plot_h]
     assert [t.label for t in bar_chart("Posts", [(date(2026, 3, 1), 1)]).ticks] == ["0", "0.5", "1"]
     assert [t.label for t in bar_chart("Reach", [(date(2026, 3, 1), 1_234_567)]).ticks] == [
         "0",
-        "1M",
-        "2M",
+        "1,000,000",
+        "2,000,000",
     ]
 
 

@@ -138,13 +138,14 @@ def test_a_day_with_a_rejected_row_keeps_its_stored_value(mirrored):
 def test_rows_are_summed_per_plan_and_local_day():
     sums = make_sums()
     sums.add(row())
-    sums.add(row(published="2026-10-02T23:59:00-05:00", Impressions="5"))
+    sums.add(row(published="2026-10-02T23:59:00-05:00", Impressions="5", Reach="11"))
     # 04:30 UTC on the 3rd is still the 2nd in Chicago.
     sums.add(row(published="2026-10-03T04:30:00Z", Impressions="1"))
     sums.add(row(plan=PLAN_B, published="2026-10-03T10:00:00-05:00"))
 
     assert sums.sums == {
-        (1, date(2026, 10, 2)): [16, 6, 3, 24, 0, 3],
+        # Reach counts people: the day's highest post reach (8, 11, 8), never the sum 27.
+        (1, date(2026, 10, 2)): [16, 6, 3, 11, 0, 3],
         (2, date(2026, 10, 3)): [10, 2, 1, 8, 0, 1],
     }
     assert (sums.rows_read, sums.rows_failed, sums.rows_ignored) == (4, 0, 0)

@@ -53,14 +53,21 @@ class WorkerCrashedError(Exception):
 
 
 def expected_totals(data, *, plan_ids=None, since: date | None = None) -> Totals:
-    """The simulator's daily sums in its company zone, in PlanKpi's column order."""
+    """The simulator's posts per Plan and day in its company zone, in PlanKpi's column order,
+    combined as kpi_catalog declares: counts summed, reach the day's highest post reach (reach
+    counts unique people and is never added up; the simulator's daily_totals sums every field)."""
     tz = ZoneInfo(data.timezone)
+    reach = FIELD_IDS[list(kpis.METRICS).index("reach")]
     posts = Counter(
         (post.plan_id, post.published_at.astimezone(tz).date())
         for post in data.iter_posts(plan_ids)
     )
+    highest: dict[tuple[str, date], int] = {}
+    for post in data.iter_posts(plan_ids):
+        key = (post.plan_id, post.published_at.astimezone(tz).date())
+        highest[key] = max(highest.get(key, 0), post.metrics.get(reach, 0))
     return {
-        key: (*(sums[f] for f in FIELD_IDS), posts[key])
+        key: (*(highest[key] if f == reach else sums[f] for f in FIELD_IDS), posts[key])
         for key, sums in data.daily_totals(tz, plan_ids=plan_ids).items()
         if since is None or key[1] >= since
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -725,23 +724,20 @@ def test_seed_links_a_third_of_the_khoros_campaigns_to_distinct_plans() -> None:
     assert len({c.uuid for c in DATA.campaigns}) == len(DATA.campaigns)
 
 
-def test_generation_is_deterministic_and_quick_at_two_thousand_campaigns() -> None:
+def test_generation_is_deterministic_at_two_thousand_campaigns() -> None:
     again = SapmcData.generate(khoros=KHOROS, campaigns_per_initiative=10, other_category=7, seed=5)
     assert again.campaigns == DATA.campaigns
     other = SapmcData.generate(khoros=KHOROS, campaigns_per_initiative=10, other_category=7, seed=6)
     assert [c.uuid for c in other.campaigns] != [c.uuid for c in DATA.campaigns]
-    started = time.perf_counter()
     khoros = KhorosData.generate(initiatives=100, plans_per_initiative=20, posts_per_plan=0)
     big = SapmcData.generate(khoros=khoros, campaigns_per_initiative=19, other_category=100)
     assert len(big.campaigns) == 2_000
-    assert time.perf_counter() - started < 2.0
 
 
-def test_a_big_tenant_pages_quickly() -> None:
+def test_a_big_tenant_pages_to_the_end() -> None:
     khoros = KhorosData.generate(initiatives=100, plans_per_initiative=5, posts_per_plan=0)
     data = SapmcData.generate(khoros=khoros, campaigns_per_initiative=20, other_category=0)
     with start_in_thread(SapmcSimulator(data, page_size=500)) as server:
-        started = time.perf_counter()
         url: str | None = (
             f"{server.base_url}{SERVICE_PATH}/Campaigns?$format=json&$filter={KHOROS_FILTER}&$expand=ExternalCampaignReferences"
         )
@@ -751,7 +747,6 @@ def test_a_big_tenant_pages_quickly() -> None:
             count += len(feed["results"])
             url = feed.get("__next")
         assert count == 2_000
-        assert time.perf_counter() - started < 3.0
 
 
 # Server and CLI -------------------------------------------------------------------------------

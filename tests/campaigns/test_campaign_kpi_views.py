@@ -1,0 +1,137 @@
+"""The campaign page's KPI views people read (issue 11) and its fixed cost (issue 13)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Assignment
+from khoros.models import Plan, PlanKpi
+from sapmc.models import ExternalCampaign
+from tests.world import make_campaign, make_plan
+
+
+def _fill(plans, days, impressions=1234):
+    PlanKpi.objects.bulk_create(
+        PlanKpi(
+            plan=plan,
+            day=day,
+            impressions=impressions,
+            engagements=100,
+            clicks=1,
+            reach=900,
+            video_views=0,
+            posts=1,
+            updated_at=timezone.now(),
+        )
+        for plan in plans
+        for day in days
+    )
+
+
+def _campaign_with(
+    world, n_plans: int, n_days: int, start: date = date(2026, 1, 1)
+) -> ExternalCampaign:
+    campaign = ExternalCampaign.objects.bulk_create(
+        [make_campaign(f"Big {n_plans}", start, start + timedelta(days=n_days - 1))]
+    )[0]
+    plans = Plan.objects.bulk_create(
+        [
+            make_plan(world.initiatives[0], f"P{n_plans}-{i}", start, start + timedelta(n_days - 1))
+            for i in range(n_plans)
+        ]
+    )
+    Assignment.objects.bulk_create(
+        [Assignment(plan=p, campaign=campaign, assigned_at=timezone.now()) for p in plans]
+    )
+    _fill(plans, [start + timedelta(days=i) for i in range(n_days)])
+    return campaign
+
+
+def _queries(client, url: str) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.content.decode()
+
+
+def test_campaign_page_queries_are_fixed_at_90_days_and_50_plans(client, world):
+    small = _campaign_with(world, 1, 1)
+    big = _campaign_with(world, 50, 90)
+    client.force_login(world.maria)
+    few, _ = _queries(client, reverse("campaign", args=[small.pk]))
+    many, body = _queries(client, reverse("campaign", args=[big.pk]))
+    assert many == few
+    # One path per series: 6 daily charts + 2 cumulative lines + 50 stacked Plans, no <rect>.
+    assert body.count("<path ") == 6 + 2 + 50
+    assert "<rect" not in body
+    # And with a comparison, still fixed.
+    compared, _ = _queries(client, reverse("campaign", args=[big.pk]) + f"?compare={small.pk}")
+    few_compared, _ = _queries(client, reverse("campaign", args=[small.pk]) + f"?compare={big.pk}")
+    assert compared == few_compared
+
+
+@time_machine.travel("2026-01-11 12:00:00+00:00", tick=False)
+def test_thousands_separators_cumulative_and_pacing(client, world):
+    campaign = _campaign_with(world, 2, 10)  # Jan 1-10, 1,234 impressions per Plan a day
+    campaign.end = date(2026, 1, 20)
+    campaign.save()
+    client.force_login(world.admin)
+    response = client.get(reverse("campaign", args=[campaign.pk]))
+    body = response.content.decode()
+    totals = {t.name: t.text for t in response.context["totals"]}
+    assert totals["impressions"] == "24,680"  # 2 Plans x 10 days x 1,234
+    assert totals["reach"] == "900"  # the highest daily reach, not 18,000
+    assert 'data-testid="total-0">24,680<' in body
+    assert re.search(r'class="tick"[^>]*>5,000<', body)  # axis ticks with separators too
+    assert not re.search(r">\d{4,}<", body)  # no bare number of four digits or more anywhere
+    pacing = response.context["pacing"]
+    assert (pacing.elapsed_days, pacing.total_days, pacing.elapsed_share) == (11, 20, 55)
+    assert pacing.so_far[0] == ("Impressions", "24,680", "2,244")
+    assert pacing.projection[0] == ("Impressions", "44,873")
+    cumulative = response.context["cumulative_chart"]
+    assert [s.label for s in cumulative.series] == ["Impressions", "Engagements"]
+    assert [m.label for m in cumulative.markers] == ["today"]
+    assert [t.label for t in cumulative.ticks] == ["0", "25,000", "50,000"]  # top: 24,680 at day 10
+    stacked = response.context["stacked_chart"]
+    assert len(stacked.series) == 2 and stacked.total == 24_680
+
+
+def test_axis_labels_fit_their_margin():
+    from campaigns.charts import CHAR_W, bar_chart
+
+    chart = bar_chart("Impressions", [(date(2026, 3, 1), 123_456_789)])
+    widest = max(len(t.label) for t in chart.ticks)
+    assert chart.ticks[-1].label == "200,000,000"
+    assert chart.tick_x - widest * CHAR_W >= 0  # the longest label starts inside the picture
+
+
+def test_compare_two_campaigns_aligned_by_campaign_day(client, world):
+    first = _campaign_with(world, 1, 5)  # from Jan 1
+    second = _campaign_with(world, 2, 3, start=date(2025, 5, 1))  # a year earlier, 2 Plans
+    client.force_login(world.admin)
+    response = client.get(reverse("campaign", args=[first.pk]) + f"?compare={second.pk}")
+    assert response.context["compare"] == second
+    chart = response.context["compare_chart"]
+    assert [s.label for s in chart.series] == [first.name, second.name]
+    assert [d.label for d in chart.days][0] == "day 1"
+    assert response.context["compare_totals"] == [
+        (first.name, "6,170", 5),
+        (second.name, "7,404", 3),
+    ]
+    assert 'data-testid="compare-chart"' in response.content.decode()
+
+
+def test_compare_with_bad_input_says_so(client, world):
+    client.force_login(world.admin)
+    url = reverse("campaign", args=[world.campaigns[0].pk])
+    for bad in ("abc", "999999", str(world.campaigns[0].pk), "-1"):
+        response = client.get(url + f"?compare={bad}")
+        assert response.status_code == 200
+        assert "no other campaign with that number" in response.content.decode()
