@@ -96,6 +96,8 @@ def test_second_sync_on_unchanged_data_writes_nothing(live_khoros):
         if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
     ]
     assert len(writes) == BOOKKEEPING_WRITES, writes
+    plan_reads = [q["sql"] for q in ctx.captured_queries if 'FROM "khoros_plan"' in q["sql"]]
+    assert plan_reads and all('"khoros_plan"."raw"' not in sql for sql in plan_reads)
     run.refresh_from_db()
     assert (run.progress_done, run.progress_total, run.unchanged_count) == (4, 4, 24)
     assert [o["status"] for o in run.outcomes] == ["ok"] * 4
@@ -130,6 +132,8 @@ def test_renamed_plan_is_updated_and_vanished_plan_is_kept_as_removed(live_khoro
     assert (run.created_count, run.updated_count, run.removed_count) == (0, 1, 1)
     assert run.unchanged_count == 22
     assert Plan.objects.get(khoros_id=renamed.id).name == "Autumn push (renamed)"
+    # The stored payload (not read back for the comparison) is written with the change.
+    assert Plan.objects.get(khoros_id=renamed.id).raw["name"] == "Autumn push (renamed)"
     kept = Plan.objects.get(khoros_id=vanished.id)
     assert kept.removed_at is not None
     assert Plan.objects.count() == 24
