@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict, cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -269,9 +269,22 @@ def _plan_bar(
     )
 
 
+# Two zones' dates differ by up to 26 hours: two days, plus the viewer's one-day widening.
+_DAY_INDEX_MARGIN = timedelta(days=3)
+
+
 def _plans_in(qs: QuerySet[Plan], period: Period) -> QuerySet[Plan]:
     # Days in the viewer's zone can differ by one from the company's: widen by a day, clip later.
+    # start__date converts every row's time to the viewer's zone, which no index can serve: the
+    # company-zone days (indexed) narrow the rows first, with a margin that keeps every match
+    # (issue 13: the calendar read every Plan of every year).
+    # (A Plan mirrored before the days existed has none until its next sync: kept.)
     return qs.filter(
+        Q(start_day__isnull=True)
+        | Q(
+            start_day__lte=period.last + _DAY_INDEX_MARGIN,
+            end_day__gte=period.first - _DAY_INDEX_MARGIN,
+        ),
         removed_at__isnull=True,
         start__date__lte=period.last + timedelta(days=1),
         end__date__gte=period.first - timedelta(days=1),
@@ -303,10 +316,12 @@ def calendar_build(
     ).select_related("plan")
     for assignment in assignments:
         plans_by_campaign[assignment.campaign_id].append(assignment.plan)
+    # One row per campaign that has a KPI day, found by an indexed EXISTS (a DISTINCT over
+    # the KPI rows, ordered by their Meta ordering, returned a row per Plan-day: issue 13).
     with_kpis = set(
-        PlanKpi.objects.filter(plan__assignment__campaign__in=campaigns)
-        .values_list("plan__assignment__campaign", flat=True)
-        .distinct()
+        ExternalCampaign.objects.filter(pk__in=[c.pk for c in campaigns])
+        .filter(Exists(PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"))))
+        .values_list("pk", flat=True)
     )
     stale = kpi_is_stale(kpi_last_success())
     for campaign in campaigns:

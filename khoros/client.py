@@ -810,6 +810,11 @@ class KhorosClient(HttpClient):
             yield items
             if len(items) < self.page_size and not more_promised:
                 return
+            # A full page that brings the count to exactly totalItems, which has not moved,
+            # is the last: asking for the next (empty) page would cost a request per listing.
+            # A totalItems below what was read is wrong, so it never ends the listing.
+            if new and total is not None and len(seen) == total and len(totals) == 1:
+                return
             # A server that ignores pageNumber would serve the same full page forever.
             stale_pages = 0 if new else stale_pages + 1
             if stale_pages >= 2:

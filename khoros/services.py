@@ -163,9 +163,13 @@ def plans_upsert(
     """Mirror the Plan list of one Initiative in one transaction; only a complete list removes."""
     counts = UpsertCounts()
     incoming = {UUID(p.id): p for p in fetched}
+    # The stored payload is written along with a change but never compared: not read back, so
+    # a sync where little changed decodes no JSON per Plan (setting it loads it for the write).
     existing = {
         row.khoros_id: row
-        for row in Plan.objects.filter(Q(initiative=initiative) | Q(khoros_id__in=list(incoming)))
+        for row in Plan.objects.filter(
+            Q(initiative=initiative) | Q(khoros_id__in=list(incoming))
+        ).defer("raw")
     }
     created: list[Plan] = []
     changed: list[Plan] = []

@@ -102,10 +102,18 @@ TEMPLATES = [
 # Database: a SQLite file by default. SQLite needs WAL, a busy timeout and IMMEDIATE
 # transactions, or the django-q2 ORM broker and the web server lock each other out.
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'smcbridge.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Persistent connections on both engines: opening one per request (and, on SQLite, running
+# its PRAGMAs again) was a known cost of every API call (issue 13). SQLite in WAL mode keeps
+# no lock between statements in autocommit, so a kept connection blocks no writer; the health
+# check replaces a connection the server dropped. 0 opens one per request again.
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",

@@ -29,6 +29,10 @@ COUNT_FIELDS = [
     "outcomes",
 ]
 
+# How often a running run saves its progress and renews its lease at most (and at least a
+# quarter of the lease, so a live run never lets it lapse between two items).
+PROGRESS_SAVE_SECONDS = 5.0
+
 
 class HttpStats(Protocol):
     requests: int
@@ -134,6 +138,7 @@ class SyncRun(models.Model):
             self.refresh_from_db()
             return False
         self.status, self.started_at, self.heartbeat_at = self.Status.RUNNING, now, now
+        self._saved_at = now  # the lease was just taken: the next save is due an interval on
         return True
 
     def mark_dead(self, *, taken_over_by: SyncRun, error: str = "") -> bool:
@@ -150,12 +155,29 @@ class SyncRun(models.Model):
             )
         )
 
+    def _save_due(self) -> bool:
+        """True when the run's progress was last saved long enough ago to save it again."""
+        # Saving after every item wrote two rows per Initiative even when nothing changed
+        # (issue 13). Progress is saved at a bounded rate instead, well inside the lease so a
+        # live run keeps renewing it, and always at the end (finish writes what is pending).
+        saved = getattr(self, "_saved_at", None)
+        interval = min(PROGRESS_SAVE_SECONDS, settings.SYNC_LEASE_SECONDS / 4)
+        return saved is None or (timezone.now() - saved).total_seconds() >= interval
+
     def checkpoint(self, stats: HttpStats, fields: Iterable[str] = ()) -> None:
-        """Save the run's progress; the heartbeat goes with it."""
-        self.heartbeat_at = timezone.now()
+        """Note the run's progress; saved with the heartbeat when a save is due, else at finish."""
         self.http_requests = stats.requests
         self.http_retries = stats.retries
-        self.save(update_fields=[*fields, "heartbeat_at", "http_requests", "http_retries"])
+        pending: set[str] = getattr(self, "_pending", set())
+        self._pending = pending | set(fields)
+        if self._save_due():
+            self._save_progress()
+
+    def _save_progress(self) -> None:
+        self.heartbeat_at = self._saved_at = timezone.now()
+        fields = [*sorted(self._pending), "heartbeat_at", "http_requests", "http_retries"]
+        self._pending = set()
+        self.save(update_fields=fields)
 
     def renew_lease(self) -> None:
         """Push the lease's expiry forward; raise LeaseLostError when another run has taken it."""
@@ -167,7 +189,8 @@ class SyncRun(models.Model):
     def step_done(self, stats: HttpStats, *, steps: int = 1) -> None:
         """Count finished items, renew the lease and save the counts."""
         self.progress_done += steps
-        self.renew_lease()
+        if self._save_due():
+            self.renew_lease()
         self.checkpoint(stats, COUNT_FIELDS)
 
     def finish(self, status: str, error: str = "") -> SyncRun:
@@ -178,7 +201,13 @@ class SyncRun(models.Model):
         self.status = status
         self.error = redact(error)[:4000]
         self.finished_at = timezone.now()
-        self.save(update_fields=["status", "error", "finished_at"])
+        # The progress noted since the last save goes with the end, in the same statement.
+        pending: set[str] = getattr(self, "_pending", set())
+        if pending:
+            pending |= {"heartbeat_at", "http_requests", "http_retries"}
+            self.heartbeat_at = self.finished_at
+        self._pending = set()
+        self.save(update_fields=["status", "error", "finished_at", *sorted(pending)])
         lease_release(run=self)
         logger.info(
             "sync %s #%s %s: created=%s updated=%s unchanged=%s removed=%s failed=%s",

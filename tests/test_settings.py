@@ -60,3 +60,27 @@ def test_production_start_refuses_to_run_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "value", "expected"),
+    [
+        ("sqlite:////tmp/x.sqlite3", None, 60),  # issue 13: no new SQLite connection per request
+        ("sqlite:////tmp/x.sqlite3", "0", 0),
+        ("postgres://u@127.0.0.1:5432/x", "120", 120),
+    ],
+)
+def test_database_connections_are_kept_as_configured(url, value, expected):
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "smcbridge.settings", "DEBUG": "1"}
+    env["DATABASE_URL"] = url
+    if value is not None:
+        env["DATABASE_CONN_MAX_AGE"] = value
+    code = (
+        "from django.conf import settings; d = settings.DATABASES['default'];"
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True,
+        cwd=settings.BASE_DIR, check=True,
+    )  # fmt: skip
+    assert result.stdout.split() == [str(expected), "True"]

@@ -301,3 +301,41 @@ def test_no_kpi_mark_waits_until_a_plan_has_started(client, world):
 
     assert "no KPIs" not in spring_bar(datetime(2026, 3, 15, 12, tzinfo=UTC))
     assert "no KPIs" in spring_bar(datetime(2026, 6, 3, 12, tzinfo=UTC))
+
+
+def test_calendar_queries_use_the_day_index_and_count_kpi_flags_per_campaign(client, world, big):
+    # Issue 13: the unassigned Plans were found by converting every Plan's time to a date (no
+    # index), and the KPI flags came back as one row per Plan-day.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from khoros.models import PlanKpi
+
+    plans = list(Plan.objects.filter(assignment__isnull=False)[:3])
+    PlanKpi.objects.bulk_create(
+        [
+            PlanKpi(plan=p, day=date(2026, 1, 1) + timedelta(days=d), updated_at=timezone.now())
+            for p in plans
+            for d in range(30)
+        ]
+    )
+    client.force_login(world.admin)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("calendar"), {"zoom": "month", "date": "2026-01-01"})
+    kpi_sql = [q["sql"] for q in ctx.captured_queries if "khoros_plankpi" in q["sql"]]
+    assert len(kpi_sql) == 1 and "EXISTS" in kpi_sql[0].upper()
+    with connection.cursor() as cursor:
+        cursor.execute(kpi_sql[0])
+        assert len(cursor.fetchall()) <= 25  # a row per campaign shown at most
+    unassigned = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if '"khoros_plan"' in q["sql"] and "IS NULL" in q["sql"] and "LIMIT" in q["sql"]
+    ]
+    assert unassigned and all('"start_day"' in sql for sql in unassigned)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            plan = " ".join(
+                str(row[-1]) for row in cursor.execute(f"EXPLAIN QUERY PLAN {unassigned[0]}")
+            )
+        assert "start_day" in plan, plan  # the (start_day, end_day) index narrows the Plans

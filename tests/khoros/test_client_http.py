@@ -405,13 +405,31 @@ def test_paging_quirks_give_exactly_the_seeded_plans(
 
 @pytest.mark.parametrize(
     ("page_size", "pages"),
-    [(3, ["0", "1", "2"]), (4, ["0", "1", "2"]), (8, ["0", "1"]), (100, ["0"])],
+    # 4 and 8: the full page that reaches totalItems (8) is the last; no request for page after.
+    [(3, ["0", "1", "2"]), (4, ["0", "1"]), (8, ["0"]), (100, ["0"])],
 )
-def test_paging_stops_on_a_short_or_empty_page(
+def test_paging_stops_on_a_short_page_or_at_totalitems(
     khoros: Khoros, page_size: int, pages: list[str]
 ) -> None:
     with khoros.client(page_size=page_size) as client:
         assert len(client.list_plans(FIRST)) == 8
+    assert [e["query"]["pageNumber"] for e in khoros.logged("plans")] == pages
+
+
+@pytest.mark.parametrize(
+    ("mode", "params", "pages"),
+    [
+        # No totalItems, or one below what a full page brought: the next page is still read.
+        ("missing_total", {}, ["0", "1", "2"]),
+        ("wrong_total", {"value": 2}, ["0", "1", "2"]),
+    ],
+)
+def test_a_full_page_without_a_consistent_total_leads_to_the_next(
+    khoros: Khoros, mode: str, params: dict[str, Any], pages: list[str]
+) -> None:
+    khoros.sim.add_fault("plans", mode, count=None, **params)
+    with khoros.client(page_size=4) as client:
+        assert as_tuples(client.list_plans(FIRST)) == seeded_plans(FIRST)
     assert [e["query"]["pageNumber"] for e in khoros.logged("plans")] == pages
 
 

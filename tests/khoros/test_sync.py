@@ -87,11 +87,27 @@ def test_second_sync_on_unchanged_data_writes_nothing(live_khoros):
     assert mirror_writes == []
     # A fixed cost per run plus a fixed cost per Initiative, whatever the number of Plans.
     assert len(ctx.captured_queries) == QUERIES_FIXED + QUERIES_PER_INITIATIVE * 4
+    # The run's own bookkeeping is a fixed cost too (issue 13: it was two writes per
+    # Initiative): the run created, its lease taken, the run started, ended, its lease given
+    # back. No checkpoint, heartbeat or outcome per Initiative.
+    writes = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    assert len(writes) == BOOKKEEPING_WRITES, writes
+    plan_reads = [q["sql"] for q in ctx.captured_queries if 'FROM "khoros_plan"' in q["sql"]]
+    assert plan_reads and all('"khoros_plan"."raw"' not in sql for sql in plan_reads)
+    run.refresh_from_db()
+    assert (run.progress_done, run.progress_total, run.unchanged_count) == (4, 4, 24)
+    assert [o["status"] for o in run.outcomes] == ["ok"] * 4
+    assert run.http_requests == len(live_khoros.sim.requests) // 2
 
 
 # Measured, and kept here so that a change in either is a deliberate one.
-QUERIES_FIXED = 12
-QUERIES_PER_INITIATIVE = 3
+QUERIES_FIXED = 11
+QUERIES_PER_INITIATIVE = 1  # its Plans read (was 3: plus the lease renewed, the run saved)
+BOOKKEEPING_WRITES = 5
 
 
 @pytest.mark.parametrize(
@@ -116,6 +132,8 @@ def test_renamed_plan_is_updated_and_vanished_plan_is_kept_as_removed(live_khoro
     assert (run.created_count, run.updated_count, run.removed_count) == (0, 1, 1)
     assert run.unchanged_count == 22
     assert Plan.objects.get(khoros_id=renamed.id).name == "Autumn push (renamed)"
+    # The stored payload (not read back for the comparison) is written with the change.
+    assert Plan.objects.get(khoros_id=renamed.id).raw["name"] == "Autumn push (renamed)"
     kept = Plan.objects.get(khoros_id=vanished.id)
     assert kept.removed_at is not None
     assert Plan.objects.count() == 24

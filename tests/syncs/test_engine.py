@@ -202,3 +202,51 @@ def test_a_late_task_never_revives_a_run_recorded_as_dead_while_it_loaded(live_k
     assert f"run #{new.pk} took over" in run.error
     assert SyncLease.objects.get(kind=dead.kind).run_id is None
     assert live_khoros.sim.requests == []
+
+
+class _Stats:
+    requests = 7
+    retries = 1
+
+
+@pytest.mark.django_db
+def test_progress_is_saved_at_a_bounded_rate_and_always_at_the_end(settings):
+    # Issue 13: a save (and a lease renewal) per item was two writes per Initiative even when
+    # nothing changed. Within the interval nothing is written; past it, progress and lease go
+    # together; the end writes whatever is pending.
+    settings.SYNC_LEASE_SECONDS = 300
+    with time_machine.travel("2026-11-30 10:00:00+00:00", tick=False) as clock:
+        run = SyncRun.objects.create(kind=SyncRun.Kind.KHOROS_PLANS, trigger="command")
+        assert run.start()
+        run.step_done(_Stats())
+        run.step_done(_Stats())
+        stored = SyncRun.objects.get(pk=run.pk)
+        assert stored.progress_done == 0
+        lease = SyncLease.objects.get(kind=run.kind)
+        expires = lease.expires_at
+
+        clock.shift(timedelta(seconds=6))
+        run.step_done(_Stats())
+        stored = SyncRun.objects.get(pk=run.pk)
+        assert (stored.progress_done, stored.http_requests) == (3, 7)
+        assert stored.heartbeat_at == timezone.now()
+        lease.refresh_from_db()
+        assert lease.expires_at == expires + timedelta(seconds=6)
+
+        run.step_done(_Stats())
+        run.unchanged_count = 5
+        run.finish(SyncRun.Status.SUCCEEDED)
+        stored = SyncRun.objects.get(pk=run.pk)
+        assert (stored.progress_done, stored.unchanged_count) == (4, 5)
+        assert stored.status == SyncRun.Status.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_a_short_lease_bounds_the_save_interval(settings):
+    settings.SYNC_LEASE_SECONDS = 10  # saved every 2.5 s, well before the lease runs out
+    with time_machine.travel("2026-11-30 10:00:00+00:00", tick=False) as clock:
+        run = SyncRun.objects.create(kind=SyncRun.Kind.KHOROS_PLANS, trigger="command")
+        assert run.start()
+        clock.shift(timedelta(seconds=3))
+        run.step_done(_Stats())
+        assert SyncRun.objects.get(pk=run.pk).progress_done == 1
