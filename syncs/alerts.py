@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from syncs import registry
 from syncs.health import KindHealth, sync_freshness
-from syncs.models import AlertState
+from syncs.models import AlertState, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,13 @@ def alerts_check() -> list[AlertSent]:
                 state.alerting, state.since, state.reason = False, None, ""
             state.last_sent_at = now
             state.save()
+            # In the app too: a sync admin without a mailbox (or a broken mail relay) still sees it.
+            Notification.objects.create(
+                kind=kind.kind,
+                event=Notification.Event.RECOVERY if not reason else Notification.Event.OUTAGE,
+                text=f"{subject.removeprefix('[smcbridge] ')}. {body.splitlines()[0]}",
+                created_at=now,
+            )
             if recipients:
                 # Sent inside the transaction: if sending fails, the state is not saved and the
                 # next check tries again instead of believing the admins were told.

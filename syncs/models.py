@@ -224,3 +224,35 @@ class AlertState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {'alerting' if self.alerting else 'ok'}"
+
+
+class Notification(models.Model):
+    """An alert shown inside the app to sync admins: one per outage of a kind, one on recovery.
+
+    Dismissal is recorded here (who, when) and stays visible in the notification history: the
+    audit trail of campaigns/ cannot be imported from the engine, and this row is the record.
+    """
+
+    class Event(models.TextChoices):
+        OUTAGE = "outage", "Outage"
+        RECOVERY = "recovery", "Recovery"
+
+    kind = models.CharField(max_length=32)
+    event = models.CharField(max_length=16, choices=Event.choices)
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["dismissed_at"], name="syncs_notif_dismissed_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -10,13 +10,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from syncs import notifications as sync_notifications
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
 from syncs.access import is_sync_admin
 from syncs.forms import SyncHistoryFilterForm
 from syncs.health import health_check
-from syncs.models import SyncRun
+from syncs.models import Notification, SyncRun
 
 HISTORY_PAGE_SIZE = 50
 
@@ -69,6 +70,33 @@ def sync_run_again(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.info(request, f"{new.get_kind_display()} sync #{new.pk} is already {new.status}.")
     return redirect("sync-run", pk=new.pk)
+
+
+@login_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The alerts waiting for a sync admin, and the history of every alert with its dismissal."""
+    _require_admin(request)
+    return render(
+        request,
+        "syncs/notifications.html",
+        {
+            "open": list(sync_notifications.notifications_open()),
+            "history": sync_notifications.notifications_history(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def notification_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    """Dismiss one alert for every admin; who and when stay in the history."""
+    _require_admin(request)
+    get_object_or_404(Notification, pk=pk)
+    if sync_notifications.notification_dismiss(notification_id=pk, user=request.user):
+        messages.success(request, "Alert dismissed.")
+    else:
+        messages.info(request, "That alert was already dismissed.")
+    return redirect("sync-notifications")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
