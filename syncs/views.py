@@ -14,6 +14,7 @@ from syncs import notifications as sync_notifications
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
+from syncs import wording
 from syncs.access import is_sync_admin
 from syncs.forms import SyncHistoryFilterForm
 from syncs.health import health_check
@@ -43,12 +44,27 @@ def sync_history(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _progress_state(run: SyncRun) -> str:
+    """How the progress bar looks: a failed run's bar is red and says it stopped."""
+    if run.status == SyncRun.Status.FAILED:
+        return "failed"
+    if run.status in (SyncRun.Status.PARTIAL, SyncRun.Status.DEFERRED):
+        return "partial"
+    return "done" if run.status == SyncRun.Status.SUCCEEDED else ""
+
+
 @login_required
 def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One run, its per-item outcomes and error; the live part refreshes while it runs."""
     _require_admin(request)
     run = get_object_or_404(SyncRun.objects.select_related("requested_by"), pk=pk)
-    context = {"run": run, "can_run_again": sync_registry.is_registered(run.kind)}
+    context = {
+        "run": run,
+        "can_run_again": sync_registry.is_registered(run.kind),
+        "progress_state": _progress_state(run),
+        "outcome_rows": wording.outcome_rows(run.outcomes or []),
+        "run_summary": wording.run_summary(run.outcomes or []),
+    }
     if request.htmx and request.htmx.target == "run-live":
         return render(request, "syncs/sync_run.html#live", context)
     return render(request, "syncs/sync_run.html", context)
