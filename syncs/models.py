@@ -85,6 +85,9 @@ class SyncRun(models.Model):
     error = models.TextField(blank=True)
     # Per-item outcomes (one entry per Initiative or export): the run's checkpoint.
     outcomes = models.JSONField(default=list, blank=True)
+    # The run's latest HTTP requests (method, path, status, retries, ms), saved at checkpoints:
+    # built by the HTTP client from what holds no secret (smcbridge.outgoing_http.ClientStats).
+    http_log = models.JSONField(default=list, blank=True)
 
     class Meta:
         # The table it had in khoros/: moved without copying a row.
@@ -150,12 +153,21 @@ class SyncRun(models.Model):
             )
         )
 
-    def checkpoint(self, stats: HttpStats, fields: Iterable[str] = ()) -> None:
-        """Save the run's progress; the heartbeat goes with it."""
-        self.heartbeat_at = timezone.now()
+    def _take_http(self, stats: HttpStats) -> list[str]:
         self.http_requests = stats.requests
         self.http_retries = stats.retries
-        self.save(update_fields=[*fields, "heartbeat_at", "http_requests", "http_retries"])
+        log = getattr(stats, "log", None)
+        if log is None:
+            return ["http_requests", "http_retries"]
+        self.http_log = list(log)
+        return ["http_requests", "http_retries", "http_log"]
+
+    def checkpoint(self, stats: HttpStats, fields: Iterable[str] = ()) -> None:
+        """Save the run's progress; the heartbeat and the HTTP counts and log go with it."""
+        self.heartbeat_at = timezone.now()
+        # Kept so that finish() saves the requests made since (a failing run's last calls).
+        self._http_stats = stats
+        self.save(update_fields=[*fields, "heartbeat_at", *self._take_http(stats)])
 
     def renew_lease(self) -> None:
         """Push the lease's expiry forward; raise LeaseLostError when another run has taken it."""
@@ -178,7 +190,9 @@ class SyncRun(models.Model):
         self.status = status
         self.error = redact(error)[:4000]
         self.finished_at = timezone.now()
-        self.save(update_fields=["status", "error", "finished_at"])
+        stats = getattr(self, "_http_stats", None)
+        http_fields = self._take_http(stats) if stats is not None else []
+        self.save(update_fields=["status", "error", "finished_at", *http_fields])
         lease_release(run=self)
         logger.info(
             "sync %s #%s %s: created=%s updated=%s unchanged=%s removed=%s failed=%s",
