@@ -16,6 +16,7 @@ from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
 from syncs import wording
 from syncs.access import is_sync_admin
+from syncs.connection import connection_header
 from syncs.forms import SyncHistoryFilterForm
 from syncs.health import health_check
 from syncs.models import Notification, SyncRun
@@ -37,10 +38,18 @@ def sync_history(request: HttpRequest) -> HttpResponse:
     page = Paginator(runs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    kind = form.filters().kind
     return render(
         request,
         "syncs/sync_history.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            # Filtered by kind, the page opens with that kind's connection header.
+            "header": connection_header(kind) if kind else None,
+            "kinds": SyncRun.Kind.choices,
+        },
     )
 
 
