@@ -104,7 +104,9 @@ def connection_header(kind: str, *, days: int = TIMELINE_DAYS) -> ConnectionHead
     max_rows = max((_rows(r) for r in runs), default=0) or 1
     bars = []
     for run, duration in zip(runs, durations, strict=True):
-        x = (run.queued_at - start).total_seconds() / span * (WIDTH - 4)
+        # Placed where it ran (a run may wait in the queue); clamped into the drawing.
+        when = run.started_at or run.queued_at
+        x = min(max((when - start).total_seconds(), 0.0) / span, 1.0) * (WIDTH - 4)
         dh = max(2.0, duration / max_duration * LANE)
         rh = max(1.0, _rows(run) / max_rows * LANE) if _rows(run) else 0.0
         bars.append(
@@ -117,7 +119,7 @@ def connection_header(kind: str, *, days: int = TIMELINE_DAYS) -> ConnectionHead
                 rows_h=round(rh, 1),
                 status=run.status,
                 title=(
-                    f"#{run.pk} {run.get_status_display()}, {run.queued_at:%Y-%m-%d %H:%M} UTC, "
+                    f"#{run.pk} {run.get_status_display()}, {when:%Y-%m-%d %H:%M} UTC, "
                     f"{duration:.1f} s, {_rows(run):,} rows"
                 ),
                 pk=run.pk,

@@ -270,3 +270,10 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def kind_label(self) -> str:
+        """The kind's name for people ("Khoros plans"), or its key if no app registers it now."""
+        from syncs import registry
+
+        return registry.get(self.kind).label if registry.is_registered(self.kind) else self.kind
