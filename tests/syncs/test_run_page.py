@@ -83,3 +83,33 @@ def test_failed_run_progress_bar_does_not_look_complete(client, world):
     run.save()
     page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
     assert 'class="run-progress done"' in page and ">4 of 4<" in page
+
+
+def test_request_log_is_bounded_and_the_finish_saves_the_last_requests():
+    import time
+
+    from smcbridge.outgoing_http import REQUEST_LOG_SIZE, ClientStats
+
+    stats = ClientStats()
+    run = SyncRun.objects.create(kind="khoros_plans", trigger="schedule", status="running")
+    stats.requests += 1
+    stats.record(method="GET", path="/api/v2/initiatives", status="200", retries=0,
+                 started=time.monotonic())  # fmt: skip
+    run.checkpoint(stats)
+    # After the last checkpoint the run fails: its failing requests are what an admin needs.
+    for i in range(REQUEST_LOG_SIZE + 5):
+        stats.requests += 3
+        stats.retries += 2
+        stats.record(method="GET", path=f"/api/v2/plans/{i}", status="503", retries=2,
+                     started=time.monotonic())  # fmt: skip
+    run.finish(SyncRun.Status.FAILED, "KhorosUnavailableError: 503")
+
+    run.refresh_from_db()
+    assert stats.logged == REQUEST_LOG_SIZE + 6
+    assert len(run.http_log) == REQUEST_LOG_SIZE == 200
+    assert run.http_log[0]["path"] == "/api/v2/plans/5"
+    assert run.http_log[-1] == {
+        "method": "GET", "path": "/api/v2/plans/204", "status": "503", "retries": 2,
+        "ms": run.http_log[-1]["ms"],
+    }  # fmt: skip
+    assert (run.http_requests, run.http_retries) == (1 + 3 * 205, 2 * 205)
