@@ -112,6 +112,18 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def notification_count(request: HttpRequest) -> HttpResponse:
+    """The open-alert count as a fragment: the top bar's badge, or the dashboard's line."""
+    _require_admin(request)
+    place = "dashboard" if request.GET.get("place") == "dashboard" else "topbar"
+    return render(
+        request,
+        "syncs/_alerts_count.html",
+        {"count": sync_notifications.notifications_open().count(), "place": place},
+    )
+
+
+@login_required
 @require_POST
 def notification_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
     """Dismiss one alert for every admin; who and when stay in the history."""

@@ -10,7 +10,7 @@ from django.utils import timezone
 from syncs.alerts import alerts_check
 from syncs.models import Notification, SyncRun
 from syncs.schedules import setup_schedules
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import htmx_settled, screenshot
 from tests.browser.test_csp_browser import Violations
 from tests.browser.test_workbench_browser import login
 
@@ -83,6 +83,7 @@ def test_connection_header_and_alert_dismissal(live_server, world, chromium, wid
         screenshot(page, f"health-alerts-open-{width}")
         page.get_by_role("button", name="Dismiss").click()
         page.get_by_text("Alert dismissed.").wait_for()
+        htmx_settled(page)  # the badge's fragment has loaded (and says nothing)
         assert page.get_by_test_id("alerts-count").count() == 0
         history = page.get_by_test_id("alert-history").inner_text()
         assert "by alex at" in history and "Khoros plans" in history
