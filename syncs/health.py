@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Max
+from django.db.models import F, Max, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from syncs.models import SyncRun
@@ -149,7 +150,6 @@ def _check_database() -> None:
     reads a row of a real table: a file that is not a database fails here, as every page would.
     """
     with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT 1")
         cursor.execute(f"SELECT id FROM {SyncRun._meta.db_table} ORDER BY id DESC LIMIT 1")
         cursor.fetchall()
 
@@ -172,6 +172,33 @@ def failing_error(kind: str) -> str | None:
     return None
 
 
+def failing_errors(kinds: list[str]) -> dict[str, str]:
+    """failing_error() of every kind, in one query (the last N telling runs of each kind)."""
+    n = settings.ALERT_AFTER_FAILURES
+    ranked = (
+        SyncRun.objects.filter(kind__in=kinds)
+        .exclude(status__in=NEUTRAL)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("kind")],
+                order_by=[F("queued_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=n)
+        .values_list("kind", "status", "error", "rank")
+    )
+    recent: dict[str, list[tuple[int, str, str]]] = {}
+    for kind, status, error, rank in ranked:
+        recent.setdefault(kind, []).append((rank, status, error))
+    failing = {}
+    for kind, rows in recent.items():
+        rows.sort()
+        if len(rows) == n and all(status == SyncRun.Status.FAILED for _, status, _ in rows):
+            failing[kind] = (rows[0][2] or "no error was recorded")[:300]
+    return failing
+
+
 def sync_freshness() -> list[KindHealth]:
     """Each scheduled kind: its last success, how old that may be, and whether runs fail."""
     last = dict(
@@ -180,13 +207,15 @@ def sync_freshness() -> list[KindHealth]:
         .annotate(last=Max("finished_at"))
         .values_list("kind", "last")
     )
+    intervals = _kind_intervals()
+    failing = failing_errors(list(intervals))
     return [
         KindHealth(
             kind=kind,
             label=label,
             last_success=last.get(kind),
             max_age=max_age,
-            failing_error=failing_error(kind),
+            failing_error=failing.get(kind),
         )
-        for kind, (label, max_age) in _kind_intervals().items()
+        for kind, (label, max_age) in intervals.items()
     ]
