@@ -531,6 +531,9 @@ class KhorosClient(HttpClient):
             url,
             path=path,
             session=self._download_session,
+            # The path of a pre-signed link is part of its signature: the run page shows the
+            # host and says it was a signed link.
+            log_path=f"{parts.hostname} (signed link)",
             stream=True,
             accept=lambda response: self._accept_download(response, path),
         )

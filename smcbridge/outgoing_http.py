@@ -14,8 +14,9 @@ import logging
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypedDict, TypeVar
@@ -103,12 +104,44 @@ class UndecodableBodyError(BadPayloadError):
 # Retry pacing -------------------------------------------------------------------------------
 
 
+# How many requests a client remembers for its run's page: the latest ones, older ones counted.
+REQUEST_LOG_SIZE = 200
+
+
+class RequestLogEntry(TypedDict):
+    """One logical request as a run page shows it. Built only from the method, the path the
+    client names (never a query string, a header or a body) and the outcome: redacted by
+    construction. A pre-signed link's path is replaced by its host and a marker."""
+
+    method: str
+    path: str
+    status: str  # the HTTP status of the last attempt, or the transport error's class name
+    retries: int
+    ms: int  # from the first attempt to the last answer, retry pauses included
+
+
 @dataclass
 class ClientStats:
-    """Counts a client keeps for the sync run that uses it."""
+    """Counts a client keeps for the sync run that uses it, and its latest requests."""
 
     requests: int = 0  # every HTTP attempt, retries included
     retries: int = 0  # attempts made again after a failure (and pages read again)
+    log: deque[RequestLogEntry] = field(
+        default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE), compare=False, repr=False
+    )
+    logged: int = field(default=0, compare=False)  # every logical request, also those dropped
+
+    def record(self, *, method: str, path: str, status: str, retries: int, started: float) -> None:
+        self.logged += 1
+        self.log.append(
+            RequestLogEntry(
+                method=method,
+                path=path,
+                status=status,
+                retries=retries,
+                ms=max(0, round((time.monotonic() - started) * 1000)),
+            )
+        )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -393,13 +426,15 @@ class HttpClient:
         accept: Callable[[requests.Response], _T],
         session: requests.Session | None = None,
         chain: bool = False,
+        log_path: str | None = None,
         **request: Any,
     ) -> _T:
         """Send a request, retrying what is safe to retry, and return what `accept` makes of it."""
         # `path` names the request in errors and logs: never the query string, which may hold a
         # credential. `accept` turns a response into a result or raises a ClientError. `chain`
         # keeps the requests exception as the cause of a transport error (its text quotes the
-        # URL). The rest goes to Session.request.
+        # URL). `log_path` replaces `path` in the run's request log (a signed link's host and
+        # a marker). The rest goes to Session.request.
         # GET is retried on 429, 500/502/503/504, timeouts and broken connections, and once on a
         # 2xx body that is not JSON (a proxy that cut the body short looks exactly like that).
         # Any other method is retried only when the server cannot have acted on it: 429, or a
@@ -411,6 +446,17 @@ class HttpClient:
             self.retry_policy, stats=self.stats, sleep=self._sleep, rng=self._random
         )
         undecodable_retry_left = idempotent
+        started = time.monotonic()
+
+        def record(outcome: str) -> None:
+            self.stats.record(
+                method=method,
+                path=log_path or path,
+                status=outcome,
+                retries=attempts.attempt - 1,
+                started=started,
+            )
+
         while True:
             attempt = attempts.start()
             retry_after: float | None = None
@@ -441,6 +487,7 @@ class HttpClient:
                         retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 else:
                     self.logger.debug("%s %s -> %s (attempt %d)", method, path, outcome, attempt)
+                    record(outcome)
                     return result
             if may_retry and (delay := attempts.retry(retry_after)) is not None:
                 self.logger.warning(
@@ -455,6 +502,7 @@ class HttpClient:
             self.logger.warning(
                 "%s %s -> %s (attempt %d); giving up", method, path, outcome, attempt
             )
+            record(outcome)
             if attempt > 1:
                 error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
             error.method = method

@@ -12,12 +12,9 @@ from django.utils import timezone
 
 from syncs import registry
 from syncs.health import KindHealth, sync_freshness
-from syncs.models import AlertState, SyncRun
+from syncs.models import AlertState, Notification
 
 logger = logging.getLogger(__name__)
-
-# Runs that say nothing about the kind's health: another run held the lease, or it is not done.
-NEUTRAL = (SyncRun.Status.SKIPPED, SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -36,16 +33,9 @@ def _recipients() -> list[str]:
 
 def _failing_reason(kind: KindHealth) -> str:
     """Why `kind` is failing now, or "" when it is fine."""
-    recent = list(
-        SyncRun.objects.filter(kind=kind.kind)
-        .exclude(status__in=NEUTRAL)
-        .order_by("-queued_at", "-id")
-        .values_list("status", "error")[: settings.ALERT_AFTER_FAILURES]
-    )
-    if len(recent) == settings.ALERT_AFTER_FAILURES and all(
-        status == SyncRun.Status.FAILED for status, _ in recent
-    ):
-        return f"the last {len(recent)} runs failed; the latest said: {recent[0][1][:300]}"
+    if kind.failing:
+        n = settings.ALERT_AFTER_FAILURES
+        return f"the last {n} runs failed; the latest said: {kind.failing_error}"
     if not kind.ok:
         if kind.last_success is None:
             return "it has never succeeded"
@@ -80,6 +70,13 @@ def alerts_check() -> list[AlertSent]:
                 state.alerting, state.since, state.reason = False, None, ""
             state.last_sent_at = now
             state.save()
+            # In the app too: a sync admin without a mailbox (or a broken mail relay) still sees it.
+            Notification.objects.create(
+                kind=kind.kind,
+                event=Notification.Event.RECOVERY if not reason else Notification.Event.OUTAGE,
+                text=f"{subject.removeprefix('[smcbridge] ')}. {body.splitlines()[0]}",
+                created_at=now,
+            )
             if recipients:
                 # Sent inside the transaction: if sending fails, the state is not saved and the
                 # next check tries again instead of believing the admins were told.

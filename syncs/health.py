@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, connections
-from django.db.models import Max
+from django.conf import settings
+from django.db import connections
+from django.db.models import F, Max, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from syncs import registry
@@ -27,6 +29,24 @@ class KindHealth:
     label: str
     last_success: datetime | None
     max_age: timedelta
+    # Set when the kind's last ALERT_AFTER_FAILURES finished runs all failed: the latest error.
+    failing_error: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_error is not None
+
+    @property
+    def stale(self) -> bool:
+        age = self.age_seconds
+        return age is None or age > self.max_age.total_seconds()
+
+    @property
+    def status(self) -> str:
+        """ "failing" (runs fail in a row) wins over "stale" (no recent success) and "ok"."""
+        if self.failing:
+            return "failing"
+        return "stale" if self.stale else "ok"
 
     @property
     def age_seconds(self) -> float | None:
@@ -36,8 +56,7 @@ class KindHealth:
 
     @property
     def ok(self) -> bool:
-        age = self.age_seconds
-        return age is not None and age <= self.max_age.total_seconds()
+        return not self.failing and not self.stale
 
 
 @dataclass
@@ -63,7 +82,8 @@ class Health:
                     "last_success": k.last_success.isoformat() if k.last_success else None,
                     "age_seconds": round(k.age_seconds) if k.age_seconds is not None else None,
                     "max_age_seconds": round(k.max_age.total_seconds()),
-                    "status": "ok" if k.ok else "stale",
+                    "status": k.status,
+                    "last_error": k.failing_error,
                 }
                 for k in self.kinds
             },
@@ -84,12 +104,11 @@ def health_check(*, broker: Any = None) -> Health:
     """Check the database, the broker and the age of each kind's last successful run."""
     health = Health()
     try:
-        with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT 1")
+        _check_database()
         health.database = True
-    except DatabaseError as exc:
-        logger.warning("health: database unreachable: %s", type(exc).__name__)
-        health.problems.append("The database does not answer.")
+    except Exception as exc:  # noqa: BLE001 - whatever breaks the database means "down"
+        logger.warning("health: database unusable: %s", type(exc).__name__)
+        health.problems.append(f"The database does not answer ({type(exc).__name__}).")
     try:
         if broker is None:
             from django_q.brokers import get_broker
@@ -103,9 +122,20 @@ def health_check(*, broker: Any = None) -> Health:
         health.problems.append("The task broker does not answer: no sync can be queued.")
     if not health.database:
         return health
-    health.kinds = sync_freshness()
+    try:
+        health.kinds = sync_freshness()
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
+        logger.warning("health: sync state unreadable: %s", type(exc).__name__)
+        health.database = False
+        health.problems.append(f"The sync runs cannot be read ({type(exc).__name__}).")
+        return health
     for item in health.kinds:
-        if not item.ok:
+        if item.failing:
+            health.problems.append(
+                f"{item.label} sync is failing: its last {settings.ALERT_AFTER_FAILURES} runs "
+                f"failed; the latest said: {item.failing_error}"
+            )
+        elif not item.ok:
             when = (
                 "never"
                 if item.last_success is None
@@ -115,15 +145,79 @@ def health_check(*, broker: Any = None) -> Health:
     return health
 
 
+def _check_database() -> None:
+    """Raise when the database cannot serve a real read.
+
+    "SELECT 1" answers even from a corrupted SQLite file (it reads no page of it), so the check
+    reads a row of a real table: a file that is not a database fails here, as every page would.
+    """
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {SyncRun._meta.db_table} ORDER BY id DESC LIMIT 1")
+        cursor.fetchall()
+
+
+# Runs that say nothing about a kind's health: another run held the lease, or it is not done.
+NEUTRAL = (SyncRun.Status.SKIPPED, SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+
+
+def failing_error(kind: str) -> str | None:
+    """The latest error when the kind's last ALERT_AFTER_FAILURES telling runs all failed."""
+    n = settings.ALERT_AFTER_FAILURES
+    recent = list(
+        SyncRun.objects.filter(kind=kind)
+        .exclude(status__in=NEUTRAL)
+        .order_by("-queued_at", "-id")
+        .values_list("status", "error")[:n]
+    )
+    if len(recent) == n and all(status == SyncRun.Status.FAILED for status, _ in recent):
+        return (recent[0][1] or "no error was recorded")[:300]
+    return None
+
+
+def failing_errors(kinds: list[str]) -> dict[str, str]:
+    """failing_error() of every kind, in one query (the last N telling runs of each kind)."""
+    n = settings.ALERT_AFTER_FAILURES
+    ranked = (
+        SyncRun.objects.filter(kind__in=kinds)
+        .exclude(status__in=NEUTRAL)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("kind")],
+                order_by=[F("queued_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=n)
+        .values_list("kind", "status", "error", "rank")
+    )
+    recent: dict[str, list[tuple[int, str, str]]] = {}
+    for kind, status, error, rank in ranked:
+        recent.setdefault(kind, []).append((rank, status, error))
+    failing = {}
+    for kind, rows in recent.items():
+        rows.sort()
+        if len(rows) == n and all(status == SyncRun.Status.FAILED for _, status, _ in rows):
+            failing[kind] = (rows[0][2] or "no error was recorded")[:300]
+    return failing
+
+
 def sync_freshness() -> list[KindHealth]:
-    """Each scheduled kind with its last success and how old that may be, in one query."""
+    """Each scheduled kind: its last success, how old that may be, and whether runs fail."""
     last = dict(
         SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED)
         .values("kind")
         .annotate(last=Max("finished_at"))
         .values_list("kind", "last")
     )
+    intervals = _kind_intervals()
+    failing = failing_errors(list(intervals))
     return [
-        KindHealth(kind=kind, label=label, last_success=last.get(kind), max_age=max_age)
-        for kind, (label, max_age) in _kind_intervals().items()
+        KindHealth(
+            kind=kind,
+            label=label,
+            last_success=last.get(kind),
+            max_age=max_age,
+            failing_error=failing.get(kind),
+        )
+        for kind, (label, max_age) in intervals.items()
     ]

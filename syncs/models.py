@@ -89,6 +89,9 @@ class SyncRun(models.Model):
     error = models.TextField(blank=True)
     # Per-item outcomes (one entry per Initiative or export): the run's checkpoint.
     outcomes = models.JSONField(default=list, blank=True)
+    # The run's latest HTTP requests (method, path, status, retries, ms), saved at checkpoints:
+    # built by the HTTP client from what holds no secret (smcbridge.outgoing_http.ClientStats).
+    http_log = models.JSONField(default=list, blank=True)
 
     class Meta:
         # The table it had in khoros/: moved without copying a row.
@@ -155,6 +158,15 @@ class SyncRun(models.Model):
             )
         )
 
+    def _take_http(self, stats: HttpStats) -> list[str]:
+        self.http_requests = stats.requests
+        self.http_retries = stats.retries
+        log = getattr(stats, "log", None)
+        if log is None:
+            return ["http_requests", "http_retries"]
+        self.http_log = list(log)
+        return ["http_requests", "http_retries", "http_log"]
+
     def _save_due(self) -> bool:
         """True when the run's progress was last saved long enough ago to save it again."""
         # Saving after every item wrote two rows per Initiative even when nothing changed
@@ -166,18 +178,18 @@ class SyncRun(models.Model):
 
     def checkpoint(self, stats: HttpStats, fields: Iterable[str] = ()) -> None:
         """Note the run's progress; saved with the heartbeat when a save is due, else at finish."""
-        self.http_requests = stats.requests
-        self.http_retries = stats.retries
+        # Kept so that finish() saves the requests made since (a failing run's last calls).
+        self._http_stats = stats
         pending: set[str] = getattr(self, "_pending", set())
-        self._pending = pending | set(fields)
+        self._pending = pending | set(fields) | set(self._take_http(stats))
         if self._save_due():
             self._save_progress()
 
     def _save_progress(self) -> None:
         self.heartbeat_at = self._saved_at = timezone.now()
-        fields = [*sorted(self._pending), "heartbeat_at", "http_requests", "http_retries"]
+        fields = sorted(self._pending | {"http_requests", "http_retries"})
         self._pending = set()
-        self.save(update_fields=fields)
+        self.save(update_fields=[*fields, "heartbeat_at"])
 
     def renew_lease(self) -> None:
         """Push the lease's expiry forward; raise LeaseLostError when another run has taken it."""
@@ -201,10 +213,14 @@ class SyncRun(models.Model):
         self.status = status
         self.error = redact(error)[:4000]
         self.finished_at = timezone.now()
-        # The progress noted since the last save goes with the end, in the same statement.
+        # The progress noted since the last save, and the requests made since, go with the end,
+        # in the same statement.
         pending: set[str] = getattr(self, "_pending", set())
+        stats = getattr(self, "_http_stats", None)
+        if stats is not None:
+            pending |= set(self._take_http(stats))
         if pending:
-            pending |= {"heartbeat_at", "http_requests", "http_retries"}
+            pending |= {"heartbeat_at"}
             self.heartbeat_at = self.finished_at
         self._pending = set()
         self.save(update_fields=["status", "error", "finished_at", *sorted(pending)])
@@ -253,3 +269,42 @@ class AlertState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {'alerting' if self.alerting else 'ok'}"
+
+
+class Notification(models.Model):
+    """An alert shown inside the app to sync admins: one per outage of a kind, one on recovery.
+
+    Dismissal is recorded here (who, when) and stays visible in the notification history: the
+    audit trail of campaigns/ cannot be imported from the engine, and this row is the record.
+    """
+
+    class Event(models.TextChoices):
+        OUTAGE = "outage", "Outage"
+        RECOVERY = "recovery", "Recovery"
+
+    kind = models.CharField(max_length=32)
+    event = models.CharField(max_length=16, choices=Event.choices)
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["dismissed_at"], name="syncs_notif_dismissed_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def kind_label(self) -> str:
+        """The kind's name for people ("Khoros plans"), or its key if no app registers it now."""
+        from syncs import registry
+
+        return registry.get(self.kind).label if registry.is_registered(self.kind) else self.kind

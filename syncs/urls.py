@@ -11,4 +11,11 @@ urlpatterns = [
     path("syncs/", views.sync_history, name="sync-history"),
     path("syncs/<int:pk>/", views.sync_run_detail, name="sync-run"),
     path("syncs/<int:pk>/again/", views.sync_run_again, name="sync-run-again"),
+    path("syncs/alerts/", views.notification_list, name="sync-notifications"),
+    path("syncs/alerts/count/", views.notification_count, name="sync-notifications-count"),
+    path(
+        "syncs/alerts/<int:pk>/dismiss/",
+        views.notification_dismiss,
+        name="sync-notification-dismiss",
+    ),
 ]

@@ -11,13 +11,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from smcbridge.http import AuthenticatedHttpRequest
+from syncs import notifications as sync_notifications
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
+from syncs import wording
 from syncs.access import is_sync_admin
+from syncs.connection import connection_header
 from syncs.forms import SyncHistoryFilterForm
 from syncs.health import health_check
-from syncs.models import SyncRun
+from syncs.models import Notification, SyncRun
 
 HISTORY_PAGE_SIZE = 50
 
@@ -36,11 +39,28 @@ def sync_history(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = Paginator(runs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    kind = form.filters().kind
     return render(
         request,
         "syncs/sync_history.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            # Filtered by kind, the page opens with that kind's connection header.
+            "header": connection_header(kind) if kind else None,
+            "kinds": SyncRun.Kind.choices,
+        },
     )
+
+
+def _progress_state(run: SyncRun) -> str:
+    """How the progress bar looks: a failed run's bar is red and says it stopped."""
+    if run.status == SyncRun.Status.FAILED:
+        return "failed"
+    if run.status in (SyncRun.Status.PARTIAL, SyncRun.Status.DEFERRED):
+        return "partial"
+    return "done" if run.status == SyncRun.Status.SUCCEEDED else ""
 
 
 @login_required
@@ -48,7 +68,13 @@ def sync_run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One run, its per-item outcomes and error; the live part refreshes while it runs."""
     _require_admin(request)
     run = get_object_or_404(SyncRun.objects.select_related("requested_by"), pk=pk)
-    context = {"run": run, "can_run_again": sync_registry.is_registered(run.kind)}
+    context = {
+        "run": run,
+        "can_run_again": sync_registry.is_registered(run.kind),
+        "progress_state": _progress_state(run),
+        "outcome_rows": wording.outcome_rows(run.outcomes or []),
+        "run_summary": wording.run_summary(run.outcomes or []),
+    }
     if request.htmx and request.htmx.target == "run-live":
         return render(request, "syncs/sync_run.html#live", context)
     return render(request, "syncs/sync_run.html", context)
@@ -70,6 +96,45 @@ def sync_run_again(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     else:
         messages.info(request, f"{new.get_kind_display()} sync #{new.pk} is already {new.status}.")
     return redirect("sync-run", pk=new.pk)
+
+
+@login_required
+def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The alerts waiting for a sync admin, and the history of every alert with its dismissal."""
+    _require_admin(request)
+    return render(
+        request,
+        "syncs/notifications.html",
+        {
+            "open": list(sync_notifications.notifications_open()),
+            "history": sync_notifications.notifications_history(),
+        },
+    )
+
+
+@login_required
+def notification_count(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The open-alert count as a fragment: the top bar's badge, or the dashboard's line."""
+    _require_admin(request)
+    place = "dashboard" if request.GET.get("place") == "dashboard" else "topbar"
+    return render(
+        request,
+        "syncs/_alerts_count.html",
+        {"count": sync_notifications.notifications_open().count(), "place": place},
+    )
+
+
+@login_required
+@require_POST
+def notification_dismiss(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Dismiss one alert for every admin; who and when stay in the history."""
+    _require_admin(request)
+    get_object_or_404(Notification, pk=pk)
+    if sync_notifications.notification_dismiss(notification_id=pk, user=request.user):
+        messages.success(request, "Alert dismissed.")
+    else:
+        messages.info(request, "That alert was already dismissed.")
+    return redirect("sync-notifications")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -96,7 +96,9 @@ def test_admin_watches_a_sync_run_to_the_end(live_server, world, live_khoros, pa
     page.get_by_test_id("run-status").filter(has_text="Succeeded").wait_for(timeout=20_000)
     worker.join(timeout=20)
     assert page.get_by_test_id("run-progress").inner_text() == "4 of 4"
-    assert "Brand" in page.locator("table").inner_text() or page.locator("tbody tr").count() == 4
+    # The outcomes table (the run page also lists the run's requests now).
+    outcomes = page.get_by_test_id("run-outcomes")
+    assert "Brand" in outcomes.inner_text() or outcomes.locator("tbody tr").count() == 4
     screenshot(page, "sync-run-finished")
     run.refresh_from_db()
     assert run.status == SyncRun.Status.SUCCEEDED

@@ -36,6 +36,9 @@ def test_demo_setup_syncs_and_creates_users_with_disjoint_grants(live_khoros, li
     users = {u.username: u for u in get_user_model().objects.all()}
     assert set(users) == {"admin", "maria", "tom"}
     assert is_sync_admin(users["admin"])
+    # Every demo user has an address: the alert emails reach the sync admin (console backend).
+    assert users["admin"].email == "alex.admin@example.com"
+    assert all(u.email for u in users.values())
     maria = set(visible_initiatives(users["maria"]).values_list("khoros_id", flat=True))
     tom = set(visible_initiatives(users["tom"]).values_list("khoros_id", flat=True))
     assert len(maria) == len(tom) == 2 and not maria & tom

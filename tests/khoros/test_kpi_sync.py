@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 from io import StringIO
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -634,3 +636,26 @@ def test_kpi_field_mapping_is_read_from_the_environment():
 def test_a_malformed_kpi_field_mapping_is_refused(raw):
     with pytest.raises(ImproperlyConfigured, match="F"):
         env_mapping("F", {}, convert=positive_int, keys=("impressions", "a"), environ={"F": raw})
+
+
+def test_the_run_keeps_its_requests_without_the_signed_link_path(mirrored, client, world):
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    run.refresh_from_db()
+    log = run.http_log
+    assert len(log) == run.http_requests - run.http_retries >= 3
+    assert {tuple(sorted(entry)) for entry in log} == {
+        ("method", "ms", "path", "retries", "status")
+    }
+    downloads = [e for e in log if e["path"].endswith("(signed link)")]
+    assert downloads and all(e["path"] == "127.0.0.1 (signed link)" for e in downloads)
+    assert all(e["status"] == "200" and e["method"] in ("GET", "POST") for e in log)
+    # Nothing of a link's path, query or signature reaches the table or the page.
+    links = [r["path"] for r in requests_to(mirrored, "export_download")]
+    assert links and all(len(link) > 10 for link in links)
+    client.force_login(world.admin)
+    page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert 'data-testid="run-requests"' in page and "127.0.0.1 (signed link)" in page
+    for link in links:
+        assert link not in json.dumps(log) and link not in page

@@ -331,6 +331,14 @@ def test_retries_are_counted_on_the_run(live_khoros):
     plan_calls = [r for r in live_khoros.sim.requests if r["route"] == "plans"]
     assert len(plan_calls) == 4 + 2
     assert run.http_requests == len(live_khoros.sim.requests)
+    # The run page's request log: one line per logical request, its retries on it.
+    run.refresh_from_db()
+    assert len(run.http_log) == run.http_requests - run.http_retries
+    assert sum(e["retries"] for e in run.http_log) == 2
+    retried = [e for e in run.http_log if e["retries"]]
+    assert [(e["method"], e["status"]) for e in retried] == [("GET", "200")]
+    assert retried[0]["path"].endswith("/plan") and retried[0]["retries"] == 2
+    assert all(KHOROS_TOKEN not in str(e) for e in run.http_log)
 
 
 def test_failed_initiative_is_reported_per_initiative_and_others_land(live_khoros):

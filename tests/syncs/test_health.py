@@ -91,3 +91,86 @@ def test_dashboard_shows_a_banner_only_when_something_is_wrong(client, world):
     fresh_everything()
     body = client.get(reverse("dashboard")).content.decode()
     assert 'data-testid="health-banner"' not in body
+
+
+def fail(kind: str, error: str) -> None:
+    SyncRun.objects.create(
+        kind=kind, trigger="schedule", status="failed", error=error, finished_at=timezone.now()
+    )
+
+
+def test_three_failed_plan_syncs_in_a_row_are_failing_not_ok(client, world):
+    fresh_everything()
+    fail("khoros_plans", "KhorosUnavailableError: 503")
+    fail("khoros_plans", "KhorosUnavailableError: 503")
+    # Two failures after a fresh success: still fresh, not yet an outage.
+    assert client.get("/healthz").status_code == 200
+    fail("khoros_plans", "KhorosUnavailableError: 503 on /api/v1/plans")
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "failing"
+    assert body["syncs"]["khoros_plans"]["status"] == "failing"
+    assert body["syncs"]["khoros_plans"]["last_error"] == (
+        "KhorosUnavailableError: 503 on /api/v1/plans"
+    )
+    assert body["syncs"]["sapmc_campaigns"] == {**body["syncs"]["sapmc_campaigns"], "status": "ok"}
+    assert body["problems"] == [
+        "Khoros plans sync is failing: its last 3 runs failed; the latest said: "
+        "KhorosUnavailableError: 503 on /api/v1/plans"
+    ]
+    client.force_login(world.admin)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert 'data-testid="health-banner"' in page
+    assert "Khoros plans sync is failing" in page
+    # A success ends the outage.
+    succeed("khoros_plans", timedelta(0))
+    assert client.get("/healthz").status_code == 200
+
+
+def test_skipped_runs_do_not_break_a_failure_streak(client):
+    fresh_everything()
+    for _ in range(3):
+        fail("khoros_plans", "boom")
+        SyncRun.objects.create(kind="khoros_plans", trigger="schedule", status="skipped")
+    assert client.get("/healthz").json()["syncs"]["khoros_plans"]["status"] == "failing"
+
+
+def test_a_database_check_that_raises_answers_503_with_json(client, monkeypatch):
+    from django.db import DatabaseError
+
+    from syncs import health
+
+    def broken() -> None:
+        raise DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(health, "_check_database", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "failing" and body["database"] == "down"
+    assert body["problems"][0] == "The database does not answer (DatabaseError)."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_corrupted_sqlite_file_is_not_ok(client, tmp_path):
+    if connection.vendor != "sqlite":
+        pytest.skip("a database file is SQLite's")
+    corrupted = tmp_path / "db.sqlite3"
+    # Not a database: "SELECT 1" alone would still answer from it.
+    corrupted.write_bytes(b"\x00garbage" * 4096)
+    connection.close()
+    saved = dict(connection.settings_dict)
+    try:
+        connection.settings_dict["NAME"] = str(corrupted)
+        response = client.get("/healthz")
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "failing" and body["database"] == "down"
+    assert body["problems"][0] == "The database does not answer (DatabaseError)."

@@ -89,7 +89,7 @@ def test_run_page_polls_while_running_and_stops_when_finished(client, world):
     body = client.get(reverse("sync-run", args=[run.pk]), headers=HTMX_LIVE).content.decode()
     assert "every 1s" not in body
     assert "2 of 4" in body and "HTTP 503" in body
-    assert "Brand 2026" in body and "plans 3, created 3" in body and "HTTP 503 on /v2/x" in body
+    assert "Brand 2026" in body and "3 Plans read, 3 added." in body and "HTTP 503 on /v2/x" in body
     full = client.get(reverse("sync-run", args=[run.pk]))
     assert full.status_code == 200 and "Run again" in full.content.decode()
 
@@ -113,7 +113,7 @@ def test_an_initiative_listed_incompletely_shows_as_a_partial_outcome(client, wo
     )
     client.force_login(world.admin)
     body = client.get(reverse("sync-run", args=[run.pk])).content.decode()
-    assert '<span class="badge partial">incomplete</span>' in body
+    assert '<span class="badge partial">Incomplete</span>' in body
     assert "page 1 came back empty twice" in body and "none of their Plans marked" in body
 
 

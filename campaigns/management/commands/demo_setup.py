@@ -25,10 +25,11 @@ from sapmc.sync import sync_sapmc_campaigns
 from syncs.models import SyncRun
 
 DEMO_USERS = [
-    # (username, password, full name, role)
-    ("admin", "bridge-admin-2026", "Alex Admin", SYNC_ADMINS),
-    ("maria", "bridge-maria-2026", "Maria Manager", MARKETING_MANAGERS),
-    ("tom", "bridge-tom-2026", "Tom Manager", MARKETING_MANAGERS),
+    # (username, password, full name, role, email): the sync admin's address receives the alert
+    # emails (the console backend prints them in the worker's output).
+    ("admin", "bridge-admin-2026", "Alex Admin", SYNC_ADMINS, "alex.admin@example.com"),
+    ("maria", "bridge-maria-2026", "Maria Manager", MARKETING_MANAGERS, "maria@example.com"),
+    ("tom", "bridge-tom-2026", "Tom Manager", MARKETING_MANAGERS, "tom@example.com"),
 ]
 
 
@@ -118,7 +119,7 @@ class Command(BaseCommand):
         initiatives = list(Initiative.objects.filter(removed_at__isnull=True).order_by("khoros_id"))
         half = max(1, len(initiatives) // 2)
         shares = {"maria": initiatives[:half], "tom": initiatives[half:]}
-        for username, password, full_name, role in DEMO_USERS:
+        for username, password, full_name, role, email in DEMO_USERS:
             first, last = full_name.split(" ", 1)
             user, created = User.objects.get_or_create(
                 username=username, defaults={"first_name": first, "last_name": last}
@@ -127,6 +128,9 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.is_staff = user.is_superuser = role == SYNC_ADMINS
                 user.save()
+            if not user.email:  # a demo set up before users had addresses gets them now
+                user.email = email
+                user.save(update_fields=["email"])
             user.groups.add(Group.objects.get_or_create(name=role)[0])
             if role == MARKETING_MANAGERS and not user.initiative_grants.exists():
                 InitiativeGrant.objects.bulk_create(
@@ -155,7 +159,7 @@ class Command(BaseCommand):
         lines = ["", "=" * 64, f"  smcbridge is starting at {url}", ""]
         if demo_users:
             lines.append("  Demo logins (username / password):")
-            for username, password, _, role in DEMO_USERS:
+            for username, password, _, role, _email in DEMO_USERS:
                 lines.append(f"    {username:<6} / {password:<18}  {role}")
         else:
             lines.append("  Create your first admin: .venv/bin/python manage.py createsuperuser")

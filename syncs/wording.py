@@ -1,0 +1,166 @@
+"""A run's outcomes in sentences: what a person reads instead of the checkpoint's raw keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def _n(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{_n(count)} {one if count == 1 else many}"
+
+
+def _int(outcome: Mapping[str, Any], key: str) -> int:
+    value = outcome.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def outcome_label(outcome: Mapping[str, Any]) -> str:
+    """What the outcome is about: an Initiative, a KPI export, a chunk of campaigns."""
+    if "initiative" in outcome:
+        return f"Initiative {outcome.get('name') or outcome['initiative']}"
+    if "start" in outcome and "stop" in outcome:
+        which = "Full history" if outcome.get("kind") == "history" else "Recent days"
+        return f"{which} export, {outcome['start']} to {outcome['stop']}"
+    if "chunk" in outcome:
+        return f"Campaigns, part {outcome['chunk']}"
+    if outcome.get("listing") == "incomplete":
+        return "Campaign listing"
+    return str(outcome.get("name") or "Item")
+
+
+STATUS_WORDS = {
+    "ok": "Done",
+    "failed": "Failed",
+    "incomplete": "Incomplete",
+    "deferred": "Deferred",
+    "not_run": "Not run",
+}
+
+
+def outcome_status(outcome: Mapping[str, Any]) -> str:
+    status = str(outcome.get("status") or ("incomplete" if outcome.get("listing") else ""))
+    return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+
+
+def _changes(outcome: Mapping[str, Any], unit: str) -> list[str]:
+    parts = []
+    for key, verb in (
+        ("created", "added"),
+        ("updated", "updated"),
+        ("unchanged", "unchanged"),
+        ("removed", "marked removed"),
+    ):
+        if _int(outcome, key):
+            parts.append(f"{_n(_int(outcome, key))} {unit}{verb}".replace("  ", " "))
+    return parts
+
+
+def outcome_sentence(outcome: Mapping[str, Any]) -> str:
+    """The outcome in words; zeros that tell nothing are left out, failures are not."""
+    if outcome.get("status") == "not_run":
+        return "Not started: the run stopped before it."
+    parts: list[str] = []
+    if outcome.get("listing") == "incomplete":
+        read, counted = _int(outcome, "read"), outcome.get("sap_count")
+        parts.append(
+            f"{_plural(read, 'campaign', 'campaigns')} read"
+            + (f" of the {_n(counted)} SAP MC counted" if isinstance(counted, int) else "")
+            + "; none marked removed"
+        )
+        if _int(outcome, "duplicates"):
+            parts.append(_plural(_int(outcome, "duplicates"), "duplicate", "duplicates"))
+        problems = outcome.get("problems") or []
+        if problems:
+            parts.append("; ".join(str(p) for p in problems[:3]))
+    elif "rows" in outcome or "export" in outcome:  # a KPI export: rows of a CSV, days of KPIs
+        if "rows" in outcome:
+            parts.append(f"{_plural(_int(outcome, 'rows'), 'row', 'rows')} read")
+        for key, words in (
+            ("rows_failed", ("row could not be read", "rows could not be read")),
+            ("rows_ignored", ("row ignored", "rows ignored")),
+        ):
+            if _int(outcome, key):
+                parts.append(_plural(_int(outcome, key), *words))
+        days = _int(outcome, "created") + _int(outcome, "updated") + _int(outcome, "zeroed")
+        if "created" in outcome:
+            parts.append(f"{_plural(days, 'day', 'days')} updated")
+        if _int(outcome, "zeroed"):
+            parts.append(f"{_n(_int(outcome, 'zeroed'))} of them set to zero")
+        if _int(outcome, "unchanged"):
+            parts.append(f"{_plural(_int(outcome, 'unchanged'), 'day', 'days')} unchanged")
+        if _int(outcome, "kept"):
+            parts.append(f"{_plural(_int(outcome, 'kept'), 'stored day', 'stored days')} kept")
+        if _int(outcome, "polls"):
+            parts.append(f"ready after {_plural(_int(outcome, 'polls'), 'poll', 'polls')}")
+        if outcome.get("resumed_from_run"):
+            parts.append(f"resumed the export of run #{outcome['resumed_from_run']}")
+        if outcome.get("lost_export"):
+            parts.append("Khoros had lost the earlier export; it was requested again")
+    elif "plans" in outcome:
+        parts.append(f"{_plural(_int(outcome, 'plans'), 'Plan', 'Plans')} read")
+        parts.extend(_changes(outcome, "") or (["nothing changed"] if "created" in outcome else []))
+    else:
+        parts.extend(_changes(outcome, "campaigns "))
+    text = ", ".join(parts)
+    text = (text[:1].upper() + text[1:]) if text else ""
+    for extra in (outcome.get("note"), outcome.get("error")):
+        if extra:
+            text = f"{text}. {extra}" if text else str(extra)
+    return text + ("." if text and not text.endswith(".") else "")
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    label: str
+    status: str
+    status_class: str
+    sentence: str
+    failed: bool
+
+
+_STATUS_CLASS = {"ok": "succeeded", "failed": "failed", "incomplete": "partial"}
+
+
+def outcome_rows(outcomes: list[Mapping[str, Any]]) -> list[OutcomeRow]:
+    rows = []
+    for outcome in outcomes:
+        status = str(outcome.get("status") or ("incomplete" if outcome.get("listing") else ""))
+        rows.append(
+            OutcomeRow(
+                label=outcome_label(outcome),
+                status=outcome_status(outcome),
+                status_class=_STATUS_CLASS.get(status, "deferred" if status else ""),
+                sentence=outcome_sentence(outcome),
+                failed=bool(outcome.get("error")),
+            )
+        )
+    return rows
+
+
+def run_summary(outcomes: list[Mapping[str, Any]]) -> str:
+    """One line for the whole run: "3 exports, 1,204 rows read, 12 days updated"."""
+    exports = [o for o in outcomes if "start" in o and "stop" in o]
+    initiatives = [o for o in outcomes if "initiative" in o]
+    chunks = [o for o in outcomes if "chunk" in o]
+    parts: list[str] = []
+    if exports:
+        parts.append(_plural(len(exports), "export", "exports"))
+        parts.append(f"{_plural(sum(_int(o, 'rows') for o in exports), 'row', 'rows')} read")
+        days = sum(_int(o, k) for o in exports for k in ("created", "updated", "zeroed"))
+        parts.append(f"{_plural(days, 'day', 'days')} updated")
+    if initiatives:
+        parts.append(_plural(len(initiatives), "Initiative", "Initiatives"))
+        parts.append(f"{_plural(sum(_int(o, 'plans') for o in initiatives), 'Plan', 'Plans')} read")
+    if chunks:
+        read = sum(_int(o, k) for o in chunks for k in ("created", "updated", "unchanged"))
+        parts.append(f"{_plural(read, 'campaign', 'campaigns')} read")
+    failed = sum(1 for o in outcomes if o.get("status") in ("failed", "incomplete"))
+    if failed:
+        parts.append(f"{_n(failed)} failed")
+    return ", ".join(parts)

@@ -1,0 +1,78 @@
+"""The connection header of one sync kind: state, last success, next run, run timeline."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django_q.models import Schedule
+
+from syncs.connection import connection_header
+from syncs.models import SyncRun
+from syncs.schedules import setup_schedules
+
+pytestmark = pytest.mark.django_db
+
+
+def run(status: str, *, ago: timedelta, seconds: float = 2.0, rows: int = 0, error: str = ""):
+    finished = timezone.now() - ago
+    r = SyncRun.objects.create(
+        kind="khoros_plans", trigger="schedule", status=status, error=error,
+        started_at=finished - timedelta(seconds=seconds), finished_at=finished,
+        unchanged_count=rows,
+    )  # fmt: skip
+    SyncRun.objects.filter(pk=r.pk).update(queued_at=finished - timedelta(seconds=seconds))
+    return r
+
+
+def test_states_in_order_of_what_matters():
+    setup_schedules()
+    run("succeeded", ago=timedelta(minutes=10), rows=120)
+    assert connection_header("khoros_plans").state == "healthy"
+    for _ in range(3):
+        run("failed", ago=timedelta(minutes=5), error="KhorosUnavailableError: 503")
+    header = connection_header("khoros_plans")
+    assert (header.state, header.last_error) == ("failing", "KhorosUnavailableError: 503")
+    SyncRun.objects.create(kind="khoros_plans", trigger="button", status="running")
+    assert connection_header("khoros_plans").state == "running"
+    SyncRun.objects.filter(kind="khoros_plans").delete()
+    run("succeeded", ago=timedelta(hours=5))
+    assert connection_header("khoros_plans").state == "stale"  # 3 x 30 min passed
+    run("succeeded", ago=timedelta(minutes=1))
+    Schedule.objects.filter(name="Khoros plans").update(repeats=0)
+    header = connection_header("khoros_plans")
+    assert header.state == "paused" and header.next_run is None
+
+
+def test_header_on_the_history_filtered_by_kind(client, world):
+    setup_schedules()
+    next_run = Schedule.objects.get(name="Khoros plans").next_run
+    ok = run("succeeded", ago=timedelta(days=2), seconds=10, rows=1204)
+    run("succeeded", ago=timedelta(days=20), seconds=10)  # outside the 14 days
+    for hours in (3, 2, 1):
+        run("failed", ago=timedelta(hours=hours), seconds=5, error="KhorosAuthError: 401")
+    SyncRun.objects.create(kind="sapmc_campaigns", trigger="schedule", status="failed")
+    client.force_login(world.admin)
+
+    page = client.get(reverse("sync-history"), {"kind": "khoros_plans"}).content.decode()
+
+    header = page[page.index('data-testid="connection-header"') : page.index("</section>")]
+    assert 'data-testid="connection-state">Failing<' in header
+    assert f"{ok.finished_at:%Y-%m-%d %H:%M}" in header
+    assert f"{next_run:%Y-%m-%d %H:%M}, every 30 min" in header
+    assert "KhorosAuthError: 401" in header
+    assert "Runs over the last 14 days: 4 runs." in header
+    assert "tallest 10.0 s" in header and "tallest 1204)" in header
+    assert len(re.findall(r'<rect class="run-bar (\w+)"', header)) == 4
+    assert re.findall(r'<rect class="run-bar (\w+)"', header).count("failed") == 3
+    assert len(re.findall(r'<rect class="rows-bar', header)) == 1
+    assert "1,204 rows" in header
+    # CSP: no inline style anywhere in the chart.
+    assert "style=" not in header
+    # Unfiltered, no header (and no extra queries).
+    page = client.get(reverse("sync-history")).content.decode()
+    assert 'data-testid="connection-header"' not in page
+    assert 'href="/syncs/?kind=khoros_plans"' in page

@@ -1,0 +1,115 @@
+"""The run page in sentences, and a failed run's progress bar that does not look complete."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from syncs.models import SyncRun
+from syncs.wording import outcome_sentence, run_summary
+
+pytestmark = pytest.mark.django_db
+
+KPI_OUTCOMES = [
+    {
+        "kind": "history", "start": "2026-01-01", "stop": "2026-03-31", "plans": 4,
+        "export": "exp-1", "polls": 3, "status": "ok", "rows": 1000, "rows_summed": 1000,
+        "rows_failed": 0, "rows_ignored": 0, "created": 8, "updated": 2, "unchanged": 5,
+        "zeroed": 0, "kept": 0,
+    },
+    {
+        "kind": "trailing", "start": "2026-04-01", "stop": "2026-04-30", "plans": 4,
+        "export": "exp-2", "polls": 1, "status": "ok", "rows": 204, "rows_summed": 203,
+        "rows_failed": 1, "rows_ignored": 0, "created": 0, "updated": 1, "unchanged": 0,
+        "zeroed": 1, "kept": 0,
+    },
+    {
+        "kind": "trailing", "start": "2026-05-01", "stop": "2026-05-31", "plans": 4,
+        "export": "exp-3", "status": "failed", "error": "Khoros answered 503.",
+    },
+]  # fmt: skip
+
+
+def test_outcomes_read_as_sentences():
+    assert run_summary(KPI_OUTCOMES) == "3 exports, 1,204 rows read, 12 days updated, 1 failed"
+    assert outcome_sentence(KPI_OUTCOMES[0]) == (
+        "1,000 rows read, 10 days updated, 5 days unchanged, ready after 3 polls."
+    )
+    assert outcome_sentence(KPI_OUTCOMES[1]) == (
+        "204 rows read, 1 row could not be read, 2 days updated, 1 of them set to zero, "
+        "ready after 1 poll."
+    )
+    assert outcome_sentence(KPI_OUTCOMES[2]) == "Khoros answered 503."
+    plans = {"initiative": 7, "name": "Spring", "status": "ok", "plans": 12, "created": 2,
+             "updated": 1, "removed": 0}  # fmt: skip
+    assert outcome_sentence(plans) == "12 Plans read, 2 added, 1 updated."
+    same = {**plans, "created": 0, "updated": 0, "unchanged": 12}
+    assert outcome_sentence(same) == "12 Plans read, 12 unchanged."
+    chunk = {"chunk": 2, "status": "ok", "created": 3, "updated": 0, "unchanged": 97}
+    assert outcome_sentence(chunk) == "3 campaigns added, 97 campaigns unchanged."
+    assert run_summary([chunk]) == "100 campaigns read"
+    listing = {"listing": "incomplete", "read": 40, "sap_count": 50, "duplicates": 0,
+               "problems": ["page 3 timed out"]}  # fmt: skip
+    assert outcome_sentence(listing) == (
+        "40 campaigns read of the 50 SAP MC counted; none marked removed, page 3 timed out."
+    )
+
+
+def test_run_page_shows_no_raw_keys(client, world):
+    run = SyncRun.objects.create(
+        kind="khoros_kpis", trigger="schedule", status="partial", outcomes=KPI_OUTCOMES,
+        progress_done=3, progress_total=3, finished_at=timezone.now(),
+    )  # fmt: skip
+    client.force_login(world.admin)
+    page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert "3 exports, 1,204 rows read, 12 days updated, 1 failed." in page
+    assert "Full history export, 2026-01-01 to 2026-03-31" in page
+    for raw in ("rows_failed", "zeroed", "rows_summed", "rows_ignored", "exp-1"):
+        assert raw not in page
+    assert "Partial: 3 of 3, not all complete" in page
+
+
+def test_failed_run_progress_bar_does_not_look_complete(client, world):
+    run = SyncRun.objects.create(
+        kind="khoros_plans", trigger="schedule", status="failed", error="KhorosAuthError: 401",
+        progress_done=4, progress_total=4, finished_at=timezone.now(),
+    )  # fmt: skip
+    client.force_login(world.admin)
+    page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert 'class="run-progress failed"' in page
+    assert "Failed: stopped after 4 of 4" in page
+    run.status = "succeeded"
+    run.save()
+    page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert 'class="run-progress done"' in page and ">4 of 4<" in page
+
+
+def test_request_log_is_bounded_and_the_finish_saves_the_last_requests():
+    import time
+
+    from smcbridge.outgoing_http import REQUEST_LOG_SIZE, ClientStats
+
+    stats = ClientStats()
+    run = SyncRun.objects.create(kind="khoros_plans", trigger="schedule", status="running")
+    stats.requests += 1
+    stats.record(method="GET", path="/api/v2/initiatives", status="200", retries=0,
+                 started=time.monotonic())  # fmt: skip
+    run.checkpoint(stats)
+    # After the last checkpoint the run fails: its failing requests are what an admin needs.
+    for i in range(REQUEST_LOG_SIZE + 5):
+        stats.requests += 3
+        stats.retries += 2
+        stats.record(method="GET", path=f"/api/v2/plans/{i}", status="503", retries=2,
+                     started=time.monotonic())  # fmt: skip
+    run.finish(SyncRun.Status.FAILED, "KhorosUnavailableError: 503")
+
+    run.refresh_from_db()
+    assert stats.logged == REQUEST_LOG_SIZE + 6
+    assert len(run.http_log) == REQUEST_LOG_SIZE == 200
+    assert run.http_log[0]["path"] == "/api/v2/plans/5"
+    assert run.http_log[-1] == {
+        "method": "GET", "path": "/api/v2/plans/204", "status": "503", "retries": 2,
+        "ms": run.http_log[-1]["ms"],
+    }  # fmt: skip
+    assert (run.http_requests, run.http_retries) == (1 + 3 * 205, 2 * 205)
