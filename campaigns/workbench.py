@@ -20,8 +20,8 @@ from django_htmx.http import replace_url
 from campaigns import selectors, services
 from campaigns.access import (
     can_assign_plan,
-    can_use_workbench,
     is_sync_admin,
+    manager_or_admin_required,
     visible_initiatives,
     visible_plans,
 )
@@ -67,11 +67,6 @@ class Feedback:
     confirm: Confirmation | None = None
     undo_event: int | None = None  # offer to undo this adoption at once
     note: str = ""  # the note typed before a question, kept for the confirmed request
-
-
-def _require_workbench(request: HttpRequest) -> None:
-    if not can_use_workbench(request.user):
-        raise PermissionDenied("The workbench is for marketing managers and sync admins.")
 
 
 def _state(data: QueryDict) -> QueryDict:
@@ -173,9 +168,9 @@ def _render(
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench(request: HttpRequest) -> HttpResponse:
     """Campaigns on the left, the selected campaign in the middle, Plans on the right."""
-    _require_workbench(request)
     return _render(request, _state(request.GET))
 
 
@@ -238,9 +233,9 @@ def _form_error(form: AssignForm | UnassignForm | MoveForm | DriftForm | UndoFor
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_assign(request: HttpRequest) -> HttpResponse:
     """Assign one or several Plans to the selected campaign."""
-    _require_workbench(request)
     state = _state(request.POST)
     data = request.POST.copy()
     confirmed = False
@@ -301,9 +296,9 @@ def workbench_assign(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_unassign(request: HttpRequest) -> HttpResponse:
     """Take a Plan off a campaign."""
-    _require_workbench(request)
     state = _state(request.POST)
     form = UnassignForm(request.POST)
     if not form.is_valid():
@@ -322,9 +317,9 @@ def workbench_unassign(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_move(request: HttpRequest) -> HttpResponse:
     """Move a Plan that feeds another campaign to this one."""
-    _require_workbench(request)
     state = _state(request.POST)
     data = request.POST.copy()
     # "Move anyway" of the question sends the Plan under its own name: confirmed.
@@ -388,11 +383,11 @@ def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_drift(request: HttpRequest) -> HttpResponse:
     """Settle drift Plan by Plan (or all at once): adopt SAP MC's side, after a confirmation
     that says what it takes from whom, or keep the bridge's. Managers decide for the Plans of
     their own Initiatives, sync admins for all."""
-    _require_workbench(request)
     state = _state(request.POST)
     form = DriftForm(request.POST)
     if not form.is_valid():
@@ -465,9 +460,9 @@ def workbench_drift(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_undo(request: HttpRequest) -> HttpResponse:
     """Undo an adoption of SAP MC's side: the previous assignments come back, audited."""
-    _require_workbench(request)
     state = _state(request.POST)
     form = UndoForm(request.POST)
     if not form.is_valid():

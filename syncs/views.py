@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
-from syncs.access import is_sync_admin
+from syncs.access import sync_admin_required
 from syncs.forms import SyncHistoryFilterForm
 from syncs.health import health_check
 from syncs.models import SyncRun
@@ -21,15 +21,10 @@ from syncs.models import SyncRun
 HISTORY_PAGE_SIZE = 50
 
 
-def _require_admin(request: HttpRequest) -> None:
-    if not is_sync_admin(request.user):
-        raise PermissionDenied("Sync history is for sync admins.")
-
-
 @login_required
+@sync_admin_required("Sync history is for sync admins.")
 def sync_history(request: HttpRequest) -> HttpResponse:
     """Every sync run, filterable by kind, status, trigger and day."""
-    _require_admin(request)
     form = SyncHistoryFilterForm(request.GET)
     runs = sync_selectors.sync_runs(filters=form.filters())
     page = Paginator(runs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -43,9 +38,9 @@ def sync_history(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@sync_admin_required("Sync history is for sync admins.")
 def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One run, its per-item outcomes and error; the live part refreshes while it runs."""
-    _require_admin(request)
     run = get_object_or_404(SyncRun.objects.select_related("requested_by"), pk=pk)
     context = {"run": run, "can_run_again": sync_registry.is_registered(run.kind)}
     if request.htmx and request.htmx.target == "run-live":
@@ -55,9 +50,9 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@sync_admin_required("Sync history is for sync admins.")
 def sync_run_again(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue a new run of the same kind (or show the one already queued or running)."""
-    _require_admin(request)
     run = get_object_or_404(SyncRun, pk=pk)
     if not sync_registry.is_registered(run.kind):
         raise PermissionDenied("This kind of sync cannot be started from here.")
@@ -71,6 +66,7 @@ def sync_run_again(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("sync-run", pk=new.pk)
 
 
+@login_not_required  # a load balancer's probe: no session, no detail beyond ok/stale
 def healthz(request: HttpRequest) -> JsonResponse:
     """JSON for a load balancer or a monitor: 200 when healthy, 503 when not."""
     health = health_check()

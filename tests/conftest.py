@@ -19,6 +19,26 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 KHOROS_TOKEN = "test-token-5ec7e7-do-not-leak"
 
 
+def _own_task_queue_per_xdist_worker() -> None:
+    """Give each pytest-xdist worker a Redis queue of its own (a key prefix, same Redis db).
+
+    Two workers on one queue would purge and run each other's tasks. django-q2 reads the queue
+    name when a broker is made, so setting it here holds for this process; the environment
+    variable carries it to the `manage.py qcluster` a test starts.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    from django_q.conf import Conf
+
+    name = f"{Conf.PREFIX}-{worker}"
+    Conf.CLUSTER_NAME = name
+    os.environ["Q_CLUSTER_NAME"] = name
+
+
+_own_task_queue_per_xdist_worker()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     """Tests create many users; the production hasher is slow on purpose."""
