@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 KHOROS_SIM_PORT ?= 8701
 SAPMC_SIM_PORT ?= 8702
+# pytest-xdist workers for `make test` (each has its own test database and task queue).
+TEST_WORKERS ?= 2
 
 export DEBUG ?= 1
 export PYTHONUNBUFFERED := 1
@@ -67,7 +69,7 @@ lint: $(VENV)/.dev-installed
 
 test: $(VENV)/.dev-installed lint
 	$(PY) manage.py makemigrations --check --dry-run > /dev/null
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 $(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
 	$(PY) -m pip install --quiet -r requirements-bench.txt

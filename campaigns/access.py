@@ -1,12 +1,26 @@
-"""Who may do what: the two roles of design.md "Access"."""
+"""Who may do what: the two roles of design.md "Access".
+
+Which layer checks what is written at the top of syncs.access: roles on the views (the
+decorators), object rules (grants) in the services.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.db.models import QuerySet
 
 from campaigns.models import MARKETING_MANAGERS
 from khoros.models import Initiative, Plan
-from syncs.access import AnyUser, is_sync_admin, user_roles
+from syncs.access import (
+    AnyUser,
+    View,
+    is_sync_admin,
+    role_required,
+    signed_in_required,
+    sync_admin_required,
+    user_roles,
+)
 
 __all__ = [
     "AnyUser",
@@ -15,6 +29,9 @@ __all__ = [
     "granted_initiative_ids",
     "is_marketing_manager",
     "is_sync_admin",
+    "manager_or_admin_required",
+    "signed_in_required",
+    "sync_admin_required",
     "visible_initiatives",
     "visible_plans",
 ]
@@ -26,6 +43,11 @@ def is_marketing_manager(user: AnyUser) -> bool:
 
 def can_use_workbench(user: AnyUser) -> bool:
     return is_sync_admin(user) or is_marketing_manager(user)
+
+
+def manager_or_admin_required(reason: str) -> Callable[[View], View]:
+    """Marketing managers and sync admins reach the view; grants are the services' to check."""
+    return role_required("manager_or_admin", can_use_workbench, reason)
 
 
 def granted_initiative_ids(user: AnyUser) -> frozenset[int] | None:

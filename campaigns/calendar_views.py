@@ -19,7 +19,11 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from campaigns import planning, services
-from campaigns.access import can_use_workbench, visible_initiatives, visible_plans
+from campaigns.access import (
+    manager_or_admin_required,
+    visible_initiatives,
+    visible_plans,
+)
 from campaigns.calendar import (
     FIRST_DAY,
     LAST_DAY,
@@ -90,20 +94,15 @@ def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Per
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
+@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
 def calendar_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Campaigns and Plans over time; filters, position and open panel live in the query string."""
-    _require_planner(request)
     context = _calendar_context(request, request.GET)
     context.update(_panel_context(request, request.GET.get("panel", "")))
     context["back_query"] = request.GET.urlencode()
     partial = request.htmx and not request.htmx.history_restore_request
     template = "campaigns/calendar.html#calendar" if partial else "campaigns/calendar.html"
     return render(request, template, context)
-
-
-def _require_planner(request: AuthenticatedHttpRequest) -> None:
-    if not can_use_workbench(request.user):
-        raise PermissionDenied("The calendar is for marketing managers and sync admins.")
 
 
 def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, Any]:
@@ -203,9 +202,9 @@ def _panel_context(request: AuthenticatedHttpRequest, key: str) -> dict[str, obj
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
+@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
 def calendar_panel(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The side panel of one bar: to htmx its content, to a browser the calendar with it open."""
-    _require_planner(request)
     if not (request.htmx and not request.htmx.history_restore_request):
         return redirect(f"{reverse('calendar')}?{request.GET.urlencode()}")
     context = {
@@ -228,6 +227,7 @@ def _back_query(request: AuthenticatedHttpRequest) -> QueryDict:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
 def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign one unassigned Plan to a campaign: a drop on the timeline or the panel's menu.
 
@@ -235,7 +235,6 @@ def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     already feeds another campaign is refused with the reason; moving it is the workbench's
     confirmed step, not a side effect of a drag.
     """
-    _require_planner(request)
     back = _back_query(request)
     plan_pk, campaign_pk = request.POST.get("plan", ""), request.POST.get("campaign", "")
     notice, error = "", ""
@@ -360,9 +359,9 @@ def _with(query: QueryDict, **values: str) -> str:
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
+@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
 def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The calendar as a table: the same filters and period, sortable, mass assign, CSV."""
-    _require_planner(request)
     if request.GET.get("format") == "csv":
         return _list_csv(request, _view_state(request, request.GET), request.GET.get("sort", ""))
     context = _list_context(request, request.GET)
@@ -426,9 +425,9 @@ def _list_csv(
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
 def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign the ticked unassigned Plans of the list to one campaign, each on its own."""
-    _require_planner(request)
     back = _back_query(request)
     wanted = [v for v in request.POST.getlist("plans") if v.isdigit()]
     campaign_pk = request.POST.get("campaign", "")
@@ -457,9 +456,9 @@ def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
 def saved_view_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Save the current filters under a name; back to the same view either way."""
-    _require_planner(request)
     back = _back_query(request)
     target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
     try:
@@ -476,8 +475,8 @@ def saved_view_save(request: AuthenticatedHttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
 def saved_view_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    _require_planner(request)
     back = _back_query(request)
     target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
     if planning.saved_view_delete(user=request.user, pk=pk):

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_q.models import Schedule
 
 from campaigns import services as campaigns_services
-from campaigns.access import is_sync_admin
+from campaigns.access import sync_admin_required
 from campaigns.forms import ScheduleForm
 from smcbridge.http import AuthenticatedHttpRequest
 from syncs import selectors as sync_selectors
 from syncs.schedules import declared_schedules, schedule_kinds
 
 
-def _require_admin(request: AuthenticatedHttpRequest) -> None:
-    if not is_sync_admin(request.user):
-        raise PermissionDenied("Sync history is for sync admins.")
-
-
+@sync_admin_required("Sync history is for sync admins.")
 @login_required
 def schedules(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The background schedules with their next run, in the viewer's time zone."""
-    _require_admin(request)
     names = [spec.name for spec in declared_schedules()]
     kind_of = schedule_kinds()
     last_runs = sync_selectors.sync_last_runs()
@@ -40,9 +34,9 @@ def schedules(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@sync_admin_required("Sync history is for sync admins.")
 def schedule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Change one schedule's interval or switch it on or off."""
-    _require_admin(request)
     schedule = get_object_or_404(Schedule, pk=pk)
     form = ScheduleForm(request.POST, prefix=str(pk))
     if not form.is_valid():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from campaigns import calendar_views, schedule_views, views, workbench
@@ -8,7 +9,7 @@ from campaigns.forms import LoginForm
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", login_not_required(auth_views.LogoutView.as_view()), name="logout"),
     path("", views.dashboard, name="dashboard"),
     path("sync/<str:kind>/", views.sync_now, name="sync-now"),
     path("workbench/", workbench.workbench, name="workbench"),

@@ -19,9 +19,11 @@ from django.views.decorators.http import require_POST
 
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import (
-    can_use_workbench,
     is_marketing_manager,
     is_sync_admin,
+    manager_or_admin_required,
+    signed_in_required,
+    sync_admin_required,
     visible_initiatives,
     visible_plans,
 )
@@ -42,7 +44,7 @@ from syncs.health import health_check
 from syncs.models import SyncRun
 
 
-@login_required
+@signed_in_required
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The first page after login: a manager's open work, or an admin's syncs and health."""
     if is_marketing_manager(request.user) and not is_sync_admin(request.user):
@@ -77,10 +79,9 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@sync_admin_required("Only sync admins can start a sync.")
 def sync_now(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse:
     """Queue a sync of `kind` for the worker; one already queued or running is reused."""
-    if not is_sync_admin(request.user):
-        raise PermissionDenied("Only sync admins can start a sync.")
     if not sync_registry.is_registered(kind):
         raise PermissionDenied("Unknown sync kind.")
     run, queued = sync_runs.sync_request(
@@ -124,10 +125,9 @@ def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[Sequence[object]]:
 
 
 @login_required
+@sync_admin_required("The audit trail is for sync admins.")
 def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Every human change, filterable by actor, campaign and day; CSV with ?format=csv."""
-    if not is_sync_admin(request.user):
-        raise PermissionDenied("The audit trail is for sync admins.")
     actors = list(
         get_user_model()
         .objects.filter(pk__in=AuditEvent.objects.values("actor_id"))
@@ -167,11 +167,10 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResp
 
 
 @login_required
+@manager_or_admin_required("Campaign pages are for marketing managers and sync admins.")
 def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One campaign: state, Plans, KPI totals and charts (daily, cumulative, pacing, per Plan,
     compared with another campaign), freshness, drift."""
-    if not can_use_workbench(request.user):
-        raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")
     campaign = get_object_or_404(ExternalCampaign, pk=pk)
     assigned, hidden = campaigns_selectors.campaign_assigned_plans(
         campaign=campaign, user=request.user
@@ -209,10 +208,9 @@ def _csv_safe(value: object) -> object:
 
 
 @login_required
+@manager_or_admin_required("Campaign pages are for marketing managers and sync admins.")
 def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     """The campaign's daily numbers per Plan as CSV, in the Khoros company's days."""
-    if not can_use_workbench(request.user):
-        raise PermissionDenied("Campaign pages are for marketing managers and sync admins.")
     campaign = get_object_or_404(ExternalCampaign, pk=pk)
     plans = visible_plans(request.user).filter(assignment__campaign=campaign)
     rows = (

@@ -20,8 +20,8 @@ from django_htmx.http import replace_url
 from campaigns import selectors, services
 from campaigns.access import (
     can_assign_plan,
-    can_use_workbench,
     is_sync_admin,
+    manager_or_admin_required,
     visible_initiatives,
     visible_plans,
 )
@@ -68,11 +68,6 @@ class Feedback:
     confirm: Confirmation | None = None
     undo_event: int | None = None  # offer to undo this adoption at once
     note: str = ""  # the note typed before a question, kept for the confirmed request
-
-
-def _require_workbench(request: AuthenticatedHttpRequest) -> None:
-    if not can_use_workbench(request.user):
-        raise PermissionDenied("The workbench is for marketing managers and sync admins.")
 
 
 def _state(data: QueryDict) -> QueryDict:
@@ -177,9 +172,9 @@ def _render(
 @never_cache
 @vary_on_headers("HX-Request")
 @login_required
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Campaigns on the left, the selected campaign in the middle, Plans on the right."""
-    _require_workbench(request)
     return _render(request, _state(request.GET))
 
 
@@ -246,9 +241,9 @@ def _form_error(form: AssignForm | UnassignForm | MoveForm | DriftForm | UndoFor
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign one or several Plans to the selected campaign."""
-    _require_workbench(request)
     state = _state(request.POST)
     data = request.POST.copy()
     confirmed = False
@@ -309,9 +304,9 @@ def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_unassign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Take a Plan off a campaign."""
-    _require_workbench(request)
     state = _state(request.POST)
     form = UnassignForm(request.POST)
     if not form.is_valid():
@@ -330,9 +325,9 @@ def workbench_unassign(request: AuthenticatedHttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Move a Plan that feeds another campaign to this one."""
-    _require_workbench(request)
     state = _state(request.POST)
     data = request.POST.copy()
     # "Move anyway" of the question sends the Plan under its own name: confirmed.
@@ -397,11 +392,11 @@ def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Settle drift Plan by Plan (or all at once): adopt SAP MC's side, after a confirmation
     that says what it takes from whom, or keep the bridge's. Managers decide for the Plans of
     their own Initiatives, sync admins for all."""
-    _require_workbench(request)
     state = _state(request.POST)
     form = DriftForm(request.POST)
     if not form.is_valid():
@@ -474,9 +469,9 @@ def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
+@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Undo an adoption of SAP MC's side: the previous assignments come back, audited."""
-    _require_workbench(request)
     state = _state(request.POST)
     form = UndoForm(request.POST)
     if not form.is_valid():

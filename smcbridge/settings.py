@@ -331,6 +331,9 @@ Q_CLUSTER: dict[str, Any] = {  # django-q2 options of mixed types
     "ack_failures": True,
     "save_limit": 500,
     "label": "Task queue",
+    # django-q2 requires this key once Q_CLUSTER_NAME names a queue of its own: the tests give
+    # each pytest-xdist worker (and the qcluster it starts) its own Redis queue that way.
+    "ALT_CLUSTERS": {},
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
@@ -12,8 +13,11 @@ urlpatterns = [
     re_path(
         r"^admin/campaigns/(?P<model>externalcampaign|campaignreference|inboundreport|inboundcall)/"
         r"(?P<rest>.*)$",
-        RedirectView.as_view(
-            url="/admin/sapmc/%(model)s/%(rest)s", permanent=True, query_string=True
+        # Public redirect: the admin it leads to asks for a staff login itself.
+        login_not_required(
+            RedirectView.as_view(
+                url="/admin/sapmc/%(model)s/%(rest)s", permanent=True, query_string=True
+            )
         ),
     ),
     path("admin/", admin.site.urls),

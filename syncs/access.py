@@ -2,11 +2,30 @@
 
 It lives with the engine so that every app's pages (syncs', sapmc's, campaigns') ask the same
 question without importing each other; campaigns.access adds the managers' side.
+
+Where each rule is checked, once:
+- the role a page needs ("sync admins", "managers and sync admins") is declared on the view with
+  `@sync_admin_required` / `@manager_or_admin_required` (campaigns.access): nobody without it
+  reaches the view's body. An anonymous visitor is sent to the login page, a signed-in user
+  without the role gets the 403 page with the reason given to the decorator.
+- which objects a user may touch (the Plans of granted Initiatives, schedules) is checked in the
+  services (campaigns.services), which every caller goes through: views do not repeat it.
+- a view open to any signed-in user carries `@login_required`; a public one (login, health, the
+  inbound API with its own Basic auth) carries `@login_not_required`. tests/test_view_access.py
+  walks every URL pattern and fails on a view that declares none of these.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar, cast
+
 from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 SYNC_ADMINS = "Sync admins"
 
@@ -27,3 +46,40 @@ def user_roles(user: AnyUser) -> frozenset[str]:
 def is_sync_admin(user: AnyUser) -> bool:
     """Sync admins see everything and run syncs; superusers count as sync admins."""
     return user.is_authenticated and (user.is_superuser or SYNC_ADMINS in user_roles(user))
+
+
+# Any view: the decorators give back the very view they were given, so its type is kept.
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+
+
+def role_required(
+    role: str, allowed: Callable[[AnyUser], bool], reason: str
+) -> Callable[[View], View]:
+    """A view decorator: login page for anonymous visitors, 403 with `reason` without `role`.
+
+    The view is marked with `access_role` (functools.wraps carries it through the decorators
+    above) so that a test can tell every view declared its access.
+    """
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def checked(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not allowed(request.user):
+                raise PermissionDenied(reason)
+            return view(request, *args, **kwargs)
+
+        checked.access_role = role  # type: ignore[attr-defined]
+        return cast(View, checked)
+
+    return decorator
+
+
+# Any signed-in user: a page that shows each role its own part (the dashboard).
+signed_in_required = role_required("signed_in", lambda user: True, "")
+
+
+def sync_admin_required(reason: str) -> Callable[[View], View]:
+    """Only sync admins (and superusers) reach the view."""
+    return role_required("sync_admin", is_sync_admin, reason)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,7 +16,7 @@ from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
 from syncs import wording
-from syncs.access import is_sync_admin
+from syncs.access import sync_admin_required
 from syncs.connection import connection_header
 from syncs.forms import SyncHistoryFilterForm
 from syncs.health import health_check
@@ -25,15 +25,10 @@ from syncs.models import Notification, SyncRun
 HISTORY_PAGE_SIZE = 50
 
 
-def _require_admin(request: AuthenticatedHttpRequest) -> None:
-    if not is_sync_admin(request.user):
-        raise PermissionDenied("Sync history is for sync admins.")
-
-
+@sync_admin_required("Sync history is for sync admins.")
 @login_required
 def sync_history(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every sync run, filterable by kind, status, trigger and day."""
-    _require_admin(request)
     form = SyncHistoryFilterForm(request.GET)
     runs = sync_selectors.sync_runs(filters=form.filters())
     page = Paginator(runs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -64,9 +59,9 @@ def _progress_state(run: SyncRun) -> str:
 
 
 @login_required
+@sync_admin_required("Sync history is for sync admins.")
 def sync_run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One run, its per-item outcomes and error; the live part refreshes while it runs."""
-    _require_admin(request)
     run = get_object_or_404(SyncRun.objects.select_related("requested_by"), pk=pk)
     context = {
         "run": run,
@@ -82,9 +77,9 @@ def sync_run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@sync_admin_required("Sync history is for sync admins.")
 def sync_run_again(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Queue a new run of the same kind (or show the one already queued or running)."""
-    _require_admin(request)
     run = get_object_or_404(SyncRun, pk=pk)
     if not sync_registry.is_registered(run.kind):
         raise PermissionDenied("This kind of sync cannot be started from here.")
@@ -99,9 +94,9 @@ def sync_run_again(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@sync_admin_required("Sync history is for sync admins.")
 def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The alerts waiting for a sync admin, and the history of every alert with its dismissal."""
-    _require_admin(request)
     return render(
         request,
         "syncs/notifications.html",
@@ -113,9 +108,9 @@ def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @login_required
+@sync_admin_required("Sync history is for sync admins.")
 def notification_count(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The open-alert count as a fragment: the top bar's badge, or the dashboard's line."""
-    _require_admin(request)
     place = "dashboard" if request.GET.get("place") == "dashboard" else "topbar"
     return render(
         request,
@@ -126,9 +121,9 @@ def notification_count(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@sync_admin_required("Sync history is for sync admins.")
 def notification_dismiss(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Dismiss one alert for every admin; who and when stay in the history."""
-    _require_admin(request)
     get_object_or_404(Notification, pk=pk)
     if sync_notifications.notification_dismiss(notification_id=pk, user=request.user):
         messages.success(request, "Alert dismissed.")
@@ -137,6 +132,7 @@ def notification_dismiss(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     return redirect("sync-notifications")
 
 
+@login_not_required  # a load balancer's probe: no session, no detail beyond ok/stale
 def healthz(request: HttpRequest) -> JsonResponse:
     """JSON for a load balancer or a monitor: 200 when healthy, 503 when not."""
     health = health_check()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from multiprocessing import Event, Queue, Value
 
 import pytest
@@ -17,6 +18,58 @@ from tests.world import world  # noqa: F401
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 KHOROS_TOKEN = "test-token-5ec7e7-do-not-leak"
+
+
+def _own_task_queue_per_xdist_worker() -> None:
+    """Give each pytest-xdist worker a Redis queue of its own (a key prefix, same Redis db).
+
+    Two workers on one queue would purge and run each other's tasks. django-q2 reads the queue
+    name when a broker is made, so setting it here holds for this process; the environment
+    variable carries it to the `manage.py qcluster` a test starts.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    from django_q.conf import Conf
+
+    name = f"{Conf.PREFIX}-{worker}"
+    Conf.CLUSTER_NAME = name
+    os.environ["Q_CLUSTER_NAME"] = name
+
+
+_own_task_queue_per_xdist_worker()
+
+
+class FakeClock:
+    """The suite's one fake clock: time moves only when a test moves it or the code sleeps.
+
+    Call it (or pass it as a `now=` / `clock=` argument) for the current datetime; pass
+    `.sleep` where the code sleeps, and waiting costs no real time: each delay is recorded in
+    `.delays` and moves the clock on; `.monotonic` is the same clock as seconds, for code that
+    reads time.monotonic. Django's own clock (timezone.now) is moved with time-machine instead.
+    """
+
+    def __init__(self, now: datetime | None = None) -> None:
+        from django.utils import timezone
+
+        self.now = now or timezone.now()
+        self.start = self.now
+        self.delays: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        return (self.now - self.start).total_seconds()
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(autouse=True)

@@ -17,19 +17,10 @@ from hypothesis import strategies as st
 
 from simulators.base import SimulatorApp
 from simulators.server import RunningServer, start_in_thread
+from tests.conftest import FakeClock
 
 _S = TypeVar("_S", bound=SimulatorApp[Any])
 _C = TypeVar("_C")
-
-
-@dataclass
-class SleepRecorder:
-    """Stand in for time.sleep: record the delays, wait for nothing."""
-
-    delays: list[float] = field(default_factory=list)
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @dataclass
@@ -41,7 +32,7 @@ class Live(Generic[_S, _C]):
     make_client: Callable[..., _C]
     options: dict[str, Any]  # the client's arguments but base_url and sleep
     path: str = ""  # what the client's base_url adds to the server's
-    sleep: SleepRecorder = field(default_factory=SleepRecorder)
+    sleep: FakeClock = field(default_factory=FakeClock)
 
     @property
     def base_url(self) -> str:
@@ -49,7 +40,7 @@ class Live(Generic[_S, _C]):
 
     def client(self, **options: Any) -> _C:
         """Build a client of the simulator; `options` replace the defaults."""
-        defaults = {"base_url": self.base_url, **self.options, "sleep": self.sleep}
+        defaults = {"base_url": self.base_url, **self.options, "sleep": self.sleep.sleep}
         return self.make_client(**(defaults | options))
 
     def logged(self, route: str) -> list[dict[str, Any]]:
@@ -59,7 +50,7 @@ class Live(Generic[_S, _C]):
     def fresh(self) -> Live[_S, _C]:
         """Reset the simulator and return the harness with a new, empty sleep recorder."""
         self.sim.reset()
-        return dataclasses.replace(self, sleep=SleepRecorder())
+        return dataclasses.replace(self, sleep=FakeClock())
 
 
 @contextmanager

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from sapmc.selectors import InboundCallFilters, inbound_calls
-from syncs.access import is_sync_admin
+from syncs.access import sync_admin_required
 
 PAGE_SIZE = 50
 ENDPOINTS = ("parameter-values", "external-campaigns", "campaign-success", "openapi.json")
@@ -41,10 +40,9 @@ class InboundCallFilterForm(forms.Form):
 
 
 @login_required
+@sync_admin_required("The SAP MC call log is for sync admins.")
 def sapmc_calls(request: HttpRequest) -> HttpResponse:
     """What SAP MC asked the bridge and what it got, filterable and paged."""
-    if not is_sync_admin(request.user):
-        raise PermissionDenied("The SAP MC call log is for sync admins.")
     form = InboundCallFilterForm(request.GET)
     page = Paginator(inbound_calls(filters=form.filters()), PAGE_SIZE).get_page(
         request.GET.get("page")

@@ -13,6 +13,7 @@ from functools import cache, wraps
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -121,7 +122,8 @@ def inbound_endpoint(
             )  # fmt: skip
             return response
 
-        return wrapper
+        # Public to Django's login: SAP MC signs in with Basic auth, checked above.
+        return login_not_required(wrapper)
 
     return decorate
 

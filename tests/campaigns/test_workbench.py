@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Assignment, AuditEvent
-from khoros.models import Initiative, Plan
+from khoros.models import Plan
 from sapmc.models import CampaignReference, ExternalCampaign
-from tests.world import make_campaign, make_plan
+from tests.scale import build_scale, scale_initiatives
 
 pytestmark = pytest.mark.django_db
 
@@ -277,44 +275,23 @@ def test_drift_decision_is_for_admins_only(client, world):
 @pytest.fixture
 def at_scale(world):
     """2,000 campaigns and 10,000 Plans, some assigned, some referenced by SAP MC."""
-    now = timezone.now()
-    extra = [
-        Initiative(khoros_id=str(2000 + i), name=f"Scale {i}", first_seen=now, last_seen=now)
-        for i in range(20)
-    ]
-    Initiative.objects.bulk_create(extra)
-    start = date(2026, 1, 1)
-    plans = [
-        make_plan(
-            extra[i % 20],
-            f"Plan {i}",
-            start + timedelta(days=i % 300),
-            start + timedelta(days=i % 300 + 20),
-        )
-        for i in range(10_000 - len(world.plans))
-    ]
-    Plan.objects.bulk_create(plans, batch_size=1000)
-    campaigns = [
-        make_campaign(
-            f"Campaign {i}",
-            start + timedelta(days=i % 300),
-            start + timedelta(days=i % 300 + 30),
-            campaign_id=str(5000 + i),
-        )
-        for i in range(2_000 - len(world.campaigns))
-    ]
-    ExternalCampaign.objects.bulk_create(campaigns, batch_size=1000)
-    Assignment.objects.bulk_create(
-        [
-            Assignment(plan=plans[i], campaign=campaigns[i % 50], assigned_at=now)
-            for i in range(0, 3000, 3)
-        ],
-        batch_size=1000,
+    extra = scale_initiatives(20, first_id=2000)
+    built = build_scale(
+        initiatives=extra,
+        plans=10_000 - len(world.plans),
+        campaigns=2_000 - len(world.campaigns),
+        first_campaign_id=5000,
+        spread=300,
+        plan_days=20,
+        campaign_days=30,
+        assign_step=3,
+        assign_below=3000,
+        assign_to=lambda i: i % 50,
     )
     for grant_target in extra[:10]:
         world.maria.initiative_grants.create(initiative=grant_target)
     assert Plan.objects.count() == 10_000 and ExternalCampaign.objects.count() == 2_000
-    return campaigns
+    return built.campaigns
 
 
 @pytest.mark.parametrize("who", ["admin", "maria"])

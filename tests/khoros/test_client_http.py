@@ -27,7 +27,8 @@ from khoros.client import (
 )
 from simulators.khoros import KhorosData, KhorosSimulator
 from simulators.server import start_in_thread
-from tests.http_helpers import Live, SleepRecorder, serving, unused_port
+from tests.conftest import FakeClock
+from tests.http_helpers import Live, serving, unused_port
 
 TOKEN = "tok-3f9c1e7a-SECRET-must-not-leak"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -792,15 +793,15 @@ def envelope_failure(code: str, message: str = "") -> bytes:
 
 
 @pytest.fixture
-def scripted() -> Iterator[tuple[Scripted, KhorosClient, SleepRecorder]]:
+def scripted() -> Iterator[tuple[Scripted, KhorosClient, FakeClock]]:
     app = Scripted(answers=[])
-    sleep = SleepRecorder()
+    clock = FakeClock()
     with start_in_thread(app) as server:
         client = KhorosClient(
-            base_url=f"{server.base_url}/v2", token=TOKEN, company_id="389", sleep=sleep
+            base_url=f"{server.base_url}/v2", token=TOKEN, company_id="389", sleep=clock.sleep
         )
         with client:
-            yield app, client, sleep
+            yield app, client, clock
 
 
 @pytest.mark.parametrize(
@@ -813,7 +814,7 @@ def scripted() -> Iterator[tuple[Scripted, KhorosClient, SleepRecorder]]:
     ],
 )
 def test_a_failed_envelope_under_200_is_a_typed_error(
-    scripted: tuple[Scripted, KhorosClient, SleepRecorder], code: str, error: type[KhorosError]
+    scripted: tuple[Scripted, KhorosClient, FakeClock], code: str, error: type[KhorosError]
 ) -> None:
     app, client, _ = scripted
     app.answers.append((200, {"Content-Type": "text/plain"}, envelope_failure(code)))
@@ -824,7 +825,7 @@ def test_a_failed_envelope_under_200_is_a_typed_error(
 
 
 def test_a_gateway_failure_under_200_is_retried(
-    scripted: tuple[Scripted, KhorosClient, SleepRecorder],
+    scripted: tuple[Scripted, KhorosClient, FakeClock],
 ) -> None:
     app, client, sleep = scripted
     app.answers.append((200, {}, envelope_failure("PROXY_GATEWAY_TIMEOUT")))
@@ -834,7 +835,7 @@ def test_a_gateway_failure_under_200_is_retried(
 
 
 def test_a_server_message_that_echoes_the_token_is_redacted(
-    scripted: tuple[Scripted, KhorosClient, SleepRecorder],
+    scripted: tuple[Scripted, KhorosClient, FakeClock],
 ) -> None:
     app, client, _ = scripted
     app.answers.append((400, {}, envelope_failure("VALIDATION_ERROR", f"bad token {TOKEN}")))
@@ -856,7 +857,7 @@ def test_a_server_message_that_echoes_the_token_is_redacted(
     ids=["html", "nan", "huge-int", "array", "wrong-shape"],
 )
 def test_a_200_that_is_not_the_documented_json_is_a_bad_payload(
-    scripted: tuple[Scripted, KhorosClient, SleepRecorder], body: bytes
+    scripted: tuple[Scripted, KhorosClient, FakeClock], body: bytes
 ) -> None:
     app, client, _ = scripted
     app.answers.extend([(200, {"Content-Type": "application/json"}, body)] * 2)
@@ -866,7 +867,7 @@ def test_a_200_that_is_not_the_documented_json_is_a_bad_payload(
 
 
 def test_a_status_that_retrying_cannot_fix_is_raised_at_once(
-    scripted: tuple[Scripted, KhorosClient, SleepRecorder],
+    scripted: tuple[Scripted, KhorosClient, FakeClock],
 ) -> None:
     app, client, sleep = scripted
     app.answers.append((501, {}, b""))
@@ -877,7 +878,7 @@ def test_a_status_that_retrying_cannot_fix_is_raised_at_once(
 
 
 def test_an_unreadable_retry_after_falls_back_to_backoff(
-    scripted: tuple[Scripted, KhorosClient, SleepRecorder],
+    scripted: tuple[Scripted, KhorosClient, FakeClock],
 ) -> None:
     app, client, sleep = scripted
     app.answers.append((429, {"Retry-After": "soon"}, b""))
@@ -888,7 +889,7 @@ def test_an_unreadable_retry_after_falls_back_to_backoff(
 
 
 def test_ids_are_quoted_into_the_path(
-    scripted: tuple[Scripted, KhorosClient, SleepRecorder],
+    scripted: tuple[Scripted, KhorosClient, FakeClock],
 ) -> None:
     app, client, _ = scripted
     app.answers.append((200, {}, json.dumps({"data": {"id": "1", "name": "A"}}).encode()))

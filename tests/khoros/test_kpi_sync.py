@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
 
@@ -24,26 +24,11 @@ from simulators.khoros_data import FIELD_IDS
 from smcbridge.env import env_mapping, positive_int
 from syncs import runs
 from syncs.models import SyncLease, SyncRun
-from tests.conftest import run_queued_tasks
+from tests.conftest import FakeClock, run_queued_tasks
 
 pytestmark = pytest.mark.django_db
 
 Totals = dict[tuple[str, date], tuple[int, ...]]
-
-
-class FakeTime:
-    """A clock that moves only when the sync sleeps, so that waiting costs no real time."""
-
-    def __init__(self) -> None:
-        self.now = timezone.now()
-        self.sleeps: list[float] = []
-
-    def clock(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += timedelta(seconds=seconds)
 
 
 class WorkerDiedError(BaseException):
@@ -105,9 +90,9 @@ def kpi_writes(ctx: CaptureQueriesContext) -> list[str]:
     ]
 
 
-def sync(fake: FakeTime | None = None, **kwargs) -> SyncRun:
-    fake = fake or FakeTime()
-    return kpis.sync_khoros_kpis(sleep=fake.sleep, now=fake.clock, **kwargs)
+def sync(fake: FakeClock | None = None, **kwargs) -> SyncRun:
+    fake = fake or FakeClock()
+    return kpis.sync_khoros_kpis(sleep=fake.sleep, now=fake, **kwargs)
 
 
 @pytest.fixture
@@ -129,7 +114,7 @@ def tamper_one_recent_row(data) -> PlanKpi:
 
 
 def test_first_run_lands_the_seeded_daily_totals_of_every_plan(mirrored):
-    fake = FakeTime()
+    fake = FakeClock()
     run = sync(fake)
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
@@ -141,7 +126,7 @@ def test_first_run_lands_the_seeded_daily_totals_of_every_plan(mirrored):
     assert (run.updated_count, run.unchanged_count, run.failed_count) == (0, 0, 0)
     assert run.progress_done == run.progress_total == 1
     # The simulator completes on the third status call: two waits, doubling from the base.
-    assert fake.sleeps == [2.0, 4.0]
+    assert fake.delays == [2.0, 4.0]
 
     export = KpiExport.objects.get()
     assert export.state == KpiExport.State.DOWNLOADED and export.full_history
@@ -385,7 +370,7 @@ def test_an_export_stuck_past_the_limit_is_abandoned_and_changes_nothing(mirrore
     before = snapshot()
     settings.KHOROS_EXPORT_MAX_WAIT_SECONDS = 30
     mirrored.sim.add_fault("export_status", "export_stuck", count=None)
-    fake = FakeTime()
+    fake = FakeClock()
 
     run = sync(fake)
 
@@ -395,7 +380,7 @@ def test_an_export_stuck_past_the_limit_is_abandoned_and_changes_nothing(mirrore
     export = KpiExport.objects.order_by("-pk").first()
     assert export.state == KpiExport.State.ABANDONED and export.polls == 5
     # Exponential from the base, the last wait cut to the limit.
-    assert fake.sleeps == [2.0, 4.0, 8.0, 16.0]
+    assert fake.delays == [2.0, 4.0, 8.0, 16.0]
     assert run.outcomes[0]["status"] == "failed"
 
     mirrored.sim.clear_faults()
@@ -407,12 +392,12 @@ def test_an_export_stuck_past_the_limit_is_abandoned_and_changes_nothing(mirrore
 def test_the_poll_wait_is_capped(mirrored, settings):
     settings.KHOROS_EXPORT_MAX_WAIT_SECONDS = 600
     mirrored.sim.add_fault("export_status", "export_stuck", count=8)
-    fake = FakeTime()
+    fake = FakeClock()
 
     run = sync(fake)
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
-    assert fake.sleeps == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0, 60.0]
+    assert fake.delays == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0, 60.0]
 
 
 def test_a_failed_export_ends_the_run_and_changes_nothing(mirrored):

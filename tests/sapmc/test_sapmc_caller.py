@@ -17,6 +17,7 @@ from khoros.models import Initiative, Plan, PlanKpi
 from sapmc.inbound.views import OPENAPI_PATH
 from sapmc.models import InboundCall, InboundReport
 from syncs.models import SyncRun
+from tests.conftest import FakeClock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,19 +168,14 @@ class ScriptedCaller:
 
         self.answers = list(answers)
         self.sent: list[object] = []
-        self.slept: list[float] = []
-        self.now = 0.0
+        self.clock = FakeClock()
         self.out = io.StringIO()
         self.caller = sapmc_caller.Caller(
             base_url="http://sapmc.invalid", user=USER, password=PASSWORD, out=self.out,
-            sleep=self.sleep, clock=lambda: self.now,
+            sleep=self.clock.sleep, clock=self.clock.monotonic,
         )  # fmt: skip
         self.caller.contract = sapmc_caller.Contract(json.loads(OPENAPI_PATH.read_text()))
         self.caller.http = self.http  # type: ignore[method-assign]
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
     def http(self, method, path, body, *, query, correlation_id):
         from simulators.sapmc_caller import JSON_TYPE, Answer
@@ -234,7 +230,7 @@ def test_the_caller_waits_retry_after_on_a_503_and_asks_again():
     )
     assert scripted.success_loop(timeout=30) == ""
     # Exactly the server's wait each time, not the caller's own short backoff.
-    assert scripted.slept == [7.0, 7.0]
+    assert scripted.clock.delays == [7.0, 7.0]
     assert scripted.sent[1:4] == [{"ReportId": REPORT}] * 3
     out = scripted.out.getvalue()
     assert "FAIL" not in out
@@ -250,7 +246,7 @@ def test_the_caller_gives_up_when_retry_after_is_past_its_timeout():
         ]
     )
     assert scripted.success_loop(timeout=30) == "timeout"
-    assert scripted.slept == []  # it does not sleep 900 s only to give up afterwards
+    assert scripted.clock.delays == []  # it does not sleep 900 s only to give up afterwards
     assert (
         "FAIL  report completed: HTTP 503 after 1 polls, Retry-After 900 s is past the 30 s "
         "timeout: The KPI sync (run #4) ended failed." in scripted.out.getvalue()

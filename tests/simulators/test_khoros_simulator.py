@@ -29,6 +29,7 @@ from simulators.khoros_data import (
     local_midnight_ms,
 )
 from simulators.server import RunningServer, start_in_thread
+from tests.conftest import FakeClock
 from tests.http_helpers import Check, Served, html_page
 
 TOKEN = "sim-test-token"
@@ -40,19 +41,11 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
 class Live:
     sim: KhorosSimulator
     data: KhorosData
     server: RunningServer
-    clock: Clock
+    clock: FakeClock
 
     @property
     def url(self) -> str:
@@ -121,7 +114,7 @@ def module_live() -> Iterator[Live]:
     data = KhorosData.generate(
         seed=3, initiatives=3, plans_per_initiative=130, posts_per_plan=6, today=TODAY
     )
-    clock = Clock(datetime.now(UTC))
+    clock = FakeClock(datetime.now(UTC))
     sim = KhorosSimulator(data, token=TOKEN, clock=clock)
     with start_in_thread(sim) as server:
         yield Live(sim=sim, data=data, server=server, clock=clock)
