@@ -29,6 +29,10 @@ def outcome_label(outcome: Mapping[str, Any]) -> str:
         return f"{which} export, {outcome['start']} to {outcome['stop']}"
     if "chunk" in outcome:
         return f"Campaigns, part {outcome['chunk']}"
+    if "due" in outcome:
+        return "What to send"
+    if "batch" in outcome:
+        return f"Batch {outcome['batch']}"
     if outcome.get("listing") == "incomplete":
         return "Campaign listing"
     return str(outcome.get("name") or "Item")
@@ -102,6 +106,24 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
             parts.append(f"resumed the export of run #{outcome['resumed_from_run']}")
         if outcome.get("lost_export"):
             parts.append("Khoros had lost the earlier export; it was requested again")
+    elif "due" in outcome:  # the success push's plan: which Plan-days go to SAP MC now
+        parts.append(f"{_plural(_int(outcome, 'due'), 'Plan-day', 'Plan-days')} to send")
+        for key, words in (
+            ("already_sent", "already sent"),
+            ("waiting_to_settle", "waiting to settle"),
+            ("changed_after_sending", "changed in Khoros after sending (not sent again)"),
+            ("outcome_unknown", "of unknown outcome (not sent again)"),
+        ):
+            if _int(outcome, key):
+                parts.append(f"{_n(_int(outcome, key))} {words}")
+        if outcome.get("settled_before"):
+            parts.append(f"days before {outcome['settled_before']} have settled")
+        if outcome.get("timezone"):
+            parts.append(f"days of {outcome['timezone']}")
+    elif "batch" in outcome:  # one $batch request of the success push
+        parts.append(f"{_plural(_int(outcome, 'created'), 'row', 'rows')} created in SAP MC")
+        if _int(outcome, "refused"):
+            parts.append(f"{_n(_int(outcome, 'refused'))} refused")
     elif "plans" in outcome:
         parts.append(f"{_plural(_int(outcome, 'plans'), 'Plan', 'Plans')} read")
         parts.extend(_changes(outcome, "") or (["nothing changed"] if "created" in outcome else []))

@@ -411,7 +411,9 @@ def test_the_run_page_shows_the_push_counts(server, sim, world, client):
     body = response.content.decode()
     assert response.status_code == 200
     assert "SAP MC success push" in body
-    assert "waiting_to_settle" in body and "already_sent" in body
+    # In words, not the outcome's keys: 12 settled days to send, 2 waiting to settle.
+    assert "12 Plan-days to send, 2 waiting to settle" in body
+    assert "waiting_to_settle" not in body
 
 
 def test_a_read_timeout_leaves_the_batch_unknown_not_sent_again(server, sim, world, settings):
