@@ -3,6 +3,18 @@
 Each system app registers its kinds here (`syncs.register`); the engine imports no system app.
 """
 
-from syncs.registry import SyncKind, register, register_alert_recipients, register_secrets
+from syncs.registry import (
+    SyncKind,
+    register,
+    register_alert_recipients,
+    register_schedule,
+    register_secrets,
+)
 
-__all__ = ["SyncKind", "register", "register_alert_recipients", "register_secrets"]
+__all__ = [
+    "SyncKind",
+    "register",
+    "register_alert_recipients",
+    "register_schedule",
+    "register_secrets",
+]

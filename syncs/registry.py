@@ -39,6 +39,20 @@ _secrets: list[str] = []
 _alert_recipients: list[Callable[[], list[str]]] = []
 
 
+@dataclass(frozen=True)
+class MaintenanceSchedule:
+    """A plain schedule an app declares (housekeeping, not a sync): installed with the others."""
+
+    name: str
+    # The dotted path django-q2 calls.
+    func: str
+    # The setting that holds its interval in minutes.
+    interval_setting: str
+
+
+_maintenance: dict[str, MaintenanceSchedule] = {}
+
+
 def register(
     *,
     value: str,
@@ -77,6 +91,17 @@ def register_alert_recipients(func: Callable[[], list[str]]) -> None:
     """Who gets the alert emails when ALERT_EMAILS is empty (the app that knows the roles)."""
     if func not in _alert_recipients:
         _alert_recipients.append(func)
+
+
+def register_schedule(*, name: str, func: str, interval_setting: str) -> MaintenanceSchedule:
+    """Declare a housekeeping schedule; `setup_schedules` installs it. Again: replaces it."""
+    schedule = MaintenanceSchedule(name=name, func=func, interval_setting=interval_setting)
+    _maintenance[name] = schedule
+    return schedule
+
+
+def maintenance_schedules() -> list[MaintenanceSchedule]:
+    return list(_maintenance.values())
 
 
 def secret_settings() -> tuple[str, ...]:
