@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: run test lint bench clean
 
-# `make run` installs the bridge's requirements and the demo's (honcho, the simulators' needs);
+# `make run` installs the bridge's requirements and the demo's (the simulators' needs);
 # a deployment needs only requirements.txt.
 $(VENV)/.run-installed: requirements.txt requirements-demo.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,12 +49,18 @@ else
 DEMO_SETUP_ARGS += --no-demo-users
 endif
 
+# smcbridge/devrun.py runs the Procfile: it first checks every port (one line naming the port
+# and the variable to change), prints the banner once the web server answers and stops every
+# process on Ctrl-C, waiting for the worker to finish its task (honcho killed it after 5 s).
+RUN_PORTS := WEB_PORT=$(PORT) KHOROS_SIM_PORT=$(KHOROS_SIM_PORT) SAPMC_SIM_PORT=$(SAPMC_SIM_PORT)
+
 run: $(VENV)/.run-installed
+	@$(RUN_PORTS) $(PY) -m smcbridge.devrun --check-ports $(PROCESSES)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	WEB_PORT=$(PORT) KHOROS_SIM_PORT=$(KHOROS_SIM_PORT) SAPMC_SIM_PORT=$(SAPMC_SIM_PORT) \
-		DEMO_SETUP_ARGS="$(DEMO_SETUP_ARGS)" $(VENV)/bin/honcho -f Procfile start $(PROCESSES)
+	@$(RUN_PORTS) DEMO_SETUP_ARGS="$(DEMO_SETUP_ARGS)" $(PY) -m smcbridge.devrun -f Procfile \
+		--url http://127.0.0.1:$(PORT)/ --banner var/banner.txt $(PROCESSES)
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
