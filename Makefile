@@ -66,7 +66,10 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The browser tests need Debian's chromium: installed as root with apt-get, or one line says
+# the command to run (nothing is skipped silently).
 test: $(VENV)/.dev-installed lint
+	@bash .ci/browser-deps
 	$(PY) manage.py makemigrations --check --dry-run > /dev/null
 	$(VENV)/bin/pytest
 
