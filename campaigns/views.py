@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from campaigns import audit_text
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import (
     can_use_workbench,
@@ -30,7 +31,7 @@ from campaigns.forms import AuditFilterForm
 from campaigns.home import manager_home
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
-from khoros.models import PlanKpi
+from khoros.models import Initiative, PlanKpi
 from sapmc.models import ExternalCampaign
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
@@ -152,6 +153,15 @@ def audit(request: HttpRequest) -> HttpResponse:
         if adoptions
         else set()
     )
+    # Initiative keys of grant rows read as names (one query, only when the page has some).
+    keys = audit_text.initiative_keys(s for e in page for s in (e.before, e.after))
+    names = (
+        dict(Initiative.objects.filter(khoros_id__in=keys).values_list("khoros_id", "name"))
+        if keys
+        else {}
+    )
+    for event in page:
+        event.changes = audit_text.audit_changes(event.before, event.after, names)
     return render(
         request,
         "campaigns/audit.html",
