@@ -13,7 +13,7 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: run test lint bench clean
 
-# `make run` installs the bridge's requirements and the demo's (honcho, the simulators' needs);
+# `make run` installs the bridge's requirements and the demo's (the simulators' needs);
 # a deployment needs only requirements.txt.
 $(VENV)/.run-installed: requirements.txt requirements-demo.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,12 +53,18 @@ else
 DEMO_SETUP_ARGS += --no-demo-users
 endif
 
+# smcbridge/devrun.py runs the Procfile: it first checks every port (one line naming the port
+# and the variable to change), prints the banner once the web server answers and stops every
+# process on Ctrl-C, waiting for the worker to finish its task (honcho killed it after 5 s).
+RUN_PORTS := WEB_PORT=$(PORT) KHOROS_SIM_PORT=$(KHOROS_SIM_PORT) SAPMC_SIM_PORT=$(SAPMC_SIM_PORT)
+
 run: $(VENV)/.run-installed
+	@$(RUN_PORTS) $(PY) -m smcbridge.devrun --check-ports $(PROCESSES)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	WEB_PORT=$(PORT) KHOROS_SIM_PORT=$(KHOROS_SIM_PORT) SAPMC_SIM_PORT=$(SAPMC_SIM_PORT) \
-		DEMO_SETUP_ARGS="$(DEMO_SETUP_ARGS)" $(VENV)/bin/honcho -f Procfile start $(PROCESSES)
+	@$(RUN_PORTS) DEMO_SETUP_ARGS="$(DEMO_SETUP_ARGS)" $(PY) -m smcbridge.devrun -f Procfile \
+		--url http://127.0.0.1:$(PORT)/ --banner var/banner.txt $(PROCESSES)
 
 # mypy checks the product code (pyproject.toml); its django-stubs plugin loads the settings,
 # which need DEBUG=1 or a SECRET_KEY.
@@ -67,7 +73,10 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(VENV)/bin/mypy
 
+# The browser tests need Debian's chromium: installed as root with apt-get, or one line says
+# the command to run (nothing is skipped silently).
 test: $(VENV)/.dev-installed lint
+	@bash .ci/browser-deps
 	$(PY) manage.py makemigrations --check --dry-run > /dev/null
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from campaigns import audit_text
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import (
     is_marketing_manager,
@@ -33,7 +34,7 @@ from campaigns.home import manager_home
 from campaigns.kpi_views import campaign_kpi_context
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
-from khoros.models import PlanKpi
+from khoros.models import Initiative, PlanKpi
 from sapmc.models import ExternalCampaign
 from sapmc.sync_kinds import SAPMC_SUCCESS_PUSH
 from smcbridge.http import AuthenticatedHttpRequest
@@ -159,6 +160,16 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResp
         if adoptions
         else set()
     )
+    # Initiative keys of grant rows read as names (one query, only when the page has some).
+    keys = audit_text.initiative_keys(s for e in page for s in (e.before, e.after))
+    names = (
+        dict(Initiative.objects.filter(khoros_id__in=keys).values_list("khoros_id", "name"))
+        if keys
+        else {}
+    )
+    for event in page:
+        # For the template only: an attribute the model does not declare.
+        event.changes = audit_text.audit_changes(event.before, event.after, names)  # type: ignore[attr-defined]
     return render(
         request,
         "campaigns/audit.html",

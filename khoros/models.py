@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from django.db import models
 
+from smcbridge.fields import is_shortened, strip_bidi_controls
+
 if TYPE_CHECKING:
     from syncs.models import SyncRun
 
@@ -60,6 +62,20 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def name_shortened(self) -> bool:
+        """Whether Khoros sent a longer name than the column holds (the whole one is in raw)."""
+        return is_shortened(self.raw.get("name") if isinstance(self.raw, dict) else None, self.name)
+
+    @property
+    def full_name(self) -> str:
+        full = self.raw.get("name") if isinstance(self.raw, dict) else None
+        return (
+            strip_bidi_controls(full)
+            if isinstance(full, str) and self.name_shortened
+            else self.name
+        )
 
 
 class PlanKpi(models.Model):

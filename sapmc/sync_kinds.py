@@ -56,3 +56,9 @@ def register() -> None:
     syncs.register_follow_up(after=KHOROS_KPIS, kind=SAPMC_SUCCESS_PUSH, when=push_enabled)
     syncs.register_secrets("SAPMC_PASSWORD", "SAPMC_INBOUND_PASSWORD")
     syncs.register_alert_recipients(sync_admin_emails)
+    # The call log grows with every inbound call: keep SAPMC_CALL_LOG_DAYS of it.
+    syncs.register_schedule(
+        name="SAP MC call log pruning",
+        func="sapmc.tasks.prune_inbound_calls_task",
+        interval_setting="SAPMC_CALL_LOG_PRUNE_MINUTES",
+    )

@@ -613,6 +613,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--initiatives", type=int, default=5)
     parser.add_argument("--plans-per-initiative", type=int, default=8)
     parser.add_argument("--posts-per-plan", type=int, default=20)
+    parser.add_argument(
+        "--posts-pro-rata",
+        action="store_true",
+        help="running Plans have posted only their share for the days run (the demo)",
+    )
     parser.add_argument("--company-id", default="389")
     parser.add_argument("--company-name", default="Acme")
     parser.add_argument("--timezone", default="America/Chicago", help="company time zone")
@@ -626,6 +631,7 @@ def build_app(args: argparse.Namespace) -> KhorosSimulator:
         initiatives=args.initiatives,
         plans_per_initiative=args.plans_per_initiative,
         posts_per_plan=args.posts_per_plan,
+        posts_pro_rata=args.posts_pro_rata,
         company_id=args.company_id,
         company_name=args.company_name,
         timezone=args.timezone,

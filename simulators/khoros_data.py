@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -125,6 +126,9 @@ class KhorosData:
     # False: posts are generated again on every read instead of kept, so that a big export
     # (a million rows, for the benchmarks) costs time, not memory. Same posts either way.
     cache_posts: bool = True
+    # True (the demo): a running Plan has posted its share for the days it has run, not all
+    # posts_per_plan. Off by default: tests and benchmarks count posts_per_plan per Plan.
+    posts_pro_rata: bool = False
     _initiatives: dict[str, Initiative] = field(default_factory=dict, repr=False)
     _plans: dict[str, Plan] = field(default_factory=dict, repr=False)
     _posts: dict[str, list[Post]] = field(default_factory=dict, repr=False)
@@ -141,6 +145,7 @@ class KhorosData:
         company_name: str = "Acme",
         timezone: str = "America/Chicago",
         today: date | None = None,
+        posts_pro_rata: bool = False,
     ) -> KhorosData:
         """Build a deterministic data set; today defaults to the current date in timezone."""
         if not 0 <= posts_per_plan < POST_ID_STRIDE:
@@ -155,22 +160,28 @@ class KhorosData:
             timezone=timezone,
             today=today,
             posts_per_plan=posts_per_plan,
+            posts_pro_rata=posts_pro_rata,
         )
         rng = random.Random(seed)
         for i in range(initiatives):
             theme = _INITIATIVE_THEMES[i % len(_INITIATIVE_THEMES)]
-            year = today.year - 1 + i // len(_INITIATIVE_THEMES)
+            initiative_id = str(FIRST_INITIATIVE_ID + i)
+            plans = [
+                data._add_generated_plan(rng, initiative_id, j) for j in range(plans_per_initiative)
+            ]
+            # The year in the name is the year most of its Plans start in, so names and dates
+            # agree; a theme used again gets a number instead of another (wrong) year.
+            starts = Counter(p.start_date.year for p in plans)
+            year = max(starts, key=lambda y: (starts[y], -y)) if starts else today.year
+            round_ = i // len(_INITIATIVE_THEMES)
+            name = f"{theme} {year}" + (f" ({round_ + 1})" if round_ else "")
             description = (
                 None
                 if i % SPARSE_INITIATIVE_EVERY == SPARSE_INITIATIVE_EVERY - 1
                 else f"{theme} conversations and the accounts that carry them."
             )
-            initiative = Initiative(
-                id=str(FIRST_INITIATIVE_ID + i), name=f"{theme} {year}", description=description
-            )
+            initiative = Initiative(id=initiative_id, name=name, description=description)
             data._initiatives[initiative.id] = initiative
-            for j in range(plans_per_initiative):
-                data._add_generated_plan(rng, initiative.id, j)
         return data
 
     def _add_generated_plan(self, rng: random.Random, initiative_id: str, j: int) -> Plan:
@@ -282,13 +293,19 @@ class KhorosData:
         if last < plan.start_date or self.posts_per_plan == 0:
             return []
         days = (last - plan.start_date).days + 1
+        # A running Plan has posted for the days it has run, not its whole lot: one that started
+        # today has a day's share of posts (at least one), not a month's.
+        duration = (plan.end_date - plan.start_date).days + 1
+        count = self.posts_per_plan
+        if self.posts_pro_rata and last < plan.end_date:
+            count = max(1, -(-self.posts_per_plan * days // duration))
         tz = self.tz
         # One generator per plan, seeded by (seed, seq), keeps each plan's posts independent of
         # which other plans exist or in what order they are generated.
         rng = random.Random(self.seed * 1_000_003 + plan.seq)
         rand = rng.random
         posts: list[Post] = []
-        for n in range(self.posts_per_plan):
+        for n in range(count):
             day = plan.start_date + timedelta(days=int(rand() * days))
             second = int(rand() * 86_400)
             local = datetime(

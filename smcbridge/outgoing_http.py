@@ -282,9 +282,18 @@ def looks_like_markup(text: str) -> bool:
     return text.lstrip()[:1] == "<"
 
 
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def clean_text(value: str) -> str:
-    """Drop NUL characters and lone surrogates, which Postgres text and jsonb cannot store."""
+    """Drop NUL characters and lone surrogates, which Postgres text and jsonb cannot store.
+
+    Bidi embedding, override and isolate controls go too: they could make a name read as
+    another (U+202E reverses what follows).
+    """
     value = value.replace("\x00", "")
+    if not value.isascii():
+        value = value.translate(_BIDI_CONTROLS)
     if not value.isascii():
         value = value.encode("utf-8", "replace").decode("utf-8")
     return value

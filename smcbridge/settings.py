@@ -294,6 +294,9 @@ SAPMC_INBOUND_PASSWORD = env_str("SAPMC_INBOUND_PASSWORD", "")
 # calls are answered 429 (with Retry-After) for that long; a right password clears the count.
 SAPMC_INBOUND_FAILURE_LIMIT = env_int("SAPMC_INBOUND_FAILURE_LIMIT", 10, minimum=1)
 SAPMC_INBOUND_LOCKOUT_MINUTES = env_int("SAPMC_INBOUND_LOCKOUT_MINUTES", 15, minimum=1)
+# How many days of SAP MC's inbound calls the call log keeps; a schedule prunes older rows.
+SAPMC_CALL_LOG_DAYS = env_int("SAPMC_CALL_LOG_DAYS", 30, minimum=1)
+SAPMC_CALL_LOG_PRUNE_MINUTES = env_int("SAPMC_CALL_LOG_PRUNE_MINUTES", 1440, minimum=1)
 # A success report needs no new KPI sync when the last one succeeded this recently.
 SAPMC_REPORT_FRESH_MINUTES = env_int("SAPMC_REPORT_FRESH_MINUTES", 60, minimum=0)
 # A report whose KPI sync ended without success (and whose days the bridge does not hold)

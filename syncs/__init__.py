@@ -8,6 +8,7 @@ from syncs.registry import (
     register,
     register_alert_recipients,
     register_follow_up,
+    register_schedule,
     register_secrets,
 )
 
@@ -16,5 +17,6 @@ __all__ = [
     "register",
     "register_alert_recipients",
     "register_follow_up",
+    "register_schedule",
     "register_secrets",
 ]

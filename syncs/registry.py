@@ -47,6 +47,20 @@ _alert_recipients: list[Callable[[], list[str]]] = []
 _follow_ups: dict[str, list[tuple[str, Callable[[], bool]]]] = {}
 
 
+@dataclass(frozen=True)
+class MaintenanceSchedule:
+    """A plain schedule an app declares (housekeeping, not a sync): installed with the others."""
+
+    name: str
+    # The dotted path django-q2 calls.
+    func: str
+    # The setting that holds its interval in minutes.
+    interval_setting: str
+
+
+_maintenance: dict[str, MaintenanceSchedule] = {}
+
+
 def register(
     *,
     value: str,
@@ -103,6 +117,17 @@ def register_follow_up(*, after: str, kind: str, when: Callable[[], bool] = lamb
 def follow_ups(value: str) -> list[str]:
     """The kinds to request after a successful run of `value`, whose conditions hold now."""
     return [kind for kind, when in _follow_ups.get(value, []) if when()]
+
+
+def register_schedule(*, name: str, func: str, interval_setting: str) -> MaintenanceSchedule:
+    """Declare a housekeeping schedule; `setup_schedules` installs it. Again: replaces it."""
+    schedule = MaintenanceSchedule(name=name, func=func, interval_setting=interval_setting)
+    _maintenance[name] = schedule
+    return schedule
+
+
+def maintenance_schedules() -> list[MaintenanceSchedule]:
+    return list(_maintenance.values())
 
 
 def secret_settings() -> tuple[str, ...]:

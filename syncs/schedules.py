@@ -1,4 +1,4 @@
-"""The background schedules: one per registered sync kind, plus the alert check.
+"""The background schedules: one per registered sync kind, the alert check, housekeeping.
 
 Declared here from the registry (intervals from each kind's setting) and installed by
 `setup_schedules` (`manage.py setup_schedules`), which keeps an admin's interval and on/off.
@@ -44,6 +44,10 @@ def declared_schedules() -> list[ScheduleSpec]:
         for kind in registry.kinds()
     ]
     specs.append(ScheduleSpec("Alerts", "syncs.tasks.check_alerts_task", ALERTS_MINUTES))
+    specs.extend(
+        ScheduleSpec(m.name, m.func, getattr(settings, m.interval_setting))
+        for m in registry.maintenance_schedules()
+    )
     return specs
 
 

@@ -108,14 +108,14 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
             parts.append("Khoros had lost the earlier export; it was requested again")
     elif "due" in outcome:  # the success push's plan: which Plan-days go to SAP MC now
         parts.append(f"{_plural(_int(outcome, 'due'), 'Plan-day', 'Plan-days')} to send")
-        for key, words in (
+        for key, said in (
             ("already_sent", "already sent"),
             ("waiting_to_settle", "waiting to settle"),
             ("changed_after_sending", "changed in Khoros after sending (not sent again)"),
             ("outcome_unknown", "of unknown outcome (not sent again)"),
         ):
             if _int(outcome, key):
-                parts.append(f"{_n(_int(outcome, key))} {words}")
+                parts.append(f"{_n(_int(outcome, key))} {said}")
         if outcome.get("settled_before"):
             parts.append(f"days before {outcome['settled_before']} have settled")
         if outcome.get("timezone"):

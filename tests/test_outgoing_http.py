@@ -232,3 +232,10 @@ def test_each_system_keeps_its_own_errors_with_the_shared_kinds() -> None:
     assert isinstance(khoros, AuthError) and isinstance(sapmc, AuthError)
     assert (khoros.code, khoros.retryable, sapmc.retryable) == ("UNAUTHENTICATED", False, True)
     assert pickle.loads(pickle.dumps(khoros)).code == "UNAUTHENTICATED"
+
+
+def test_clean_text_removes_bidi_controls_and_keeps_other_text():
+    from smcbridge.outgoing_http import clean_text
+
+    assert clean_text("a\u202eb\u2066c\u2069d\u202ae\u202c f") == "abcde f"
+    assert clean_text("שלום \u200f مرحبا") == "שלום \u200f مرحبا"  # RLM and RTL letters stay

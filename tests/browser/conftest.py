@@ -32,7 +32,10 @@ def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}. Run: sudo apt-get install -y chromium "
+            "fonts-dejavu-core (make test does it when run as root)"
+        )
     profile = tempfile.mkdtemp(prefix="smcbridge-chromium-")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)

@@ -101,3 +101,26 @@ def test_audit_page_does_a_fixed_number_of_queries(client, history, django_asser
     with django_assert_num_queries(6):
         response = client.get(reverse("audit"))
     assert len(response.context["page"]) == 50
+
+
+def test_the_page_shows_names_and_changes_not_uuids_or_keys(client, history):
+    with time_machine.travel("2026-11-12 10:00Z", tick=False):
+        services.assignment_move(
+            plan=history.plans[0], to_campaign=history.campaigns[1], acting_user=history.admin
+        )
+    client.force_login(history.admin)
+
+    html = client.get(reverse("audit")).content.decode()
+
+    plan, spring, other = history.plans[0], history.campaigns[0], history.campaigns[1]
+    assert f"<li>Campaign: {spring.name} → {other.name}</li>" in html
+    assert f"<li>Plan: {plan.name}</li>" in html
+    # The grant names the Initiative, not its Khoros key.
+    initiative = history.initiatives[2]
+    assert f"<li>Initiative: {initiative.name}</li>" in html
+    assert f"<li>User: {history.tom.username}</li>" in html
+    for key in (str(plan.khoros_id), str(spring.sap_uuid), str(other.sap_uuid)):
+        assert key not in html
+    assert f">{initiative.khoros_id}<" not in html
+    assert "plan_name" not in html and "campaign_name" not in html
+    assert "<th>Before</th>" not in html

@@ -104,3 +104,40 @@ def test_demo_setup_pushes_success_rows_and_the_campaign_page_shows_them(
     client.force_login(get_user_model().objects.get(username="admin"))
     body = client.get(reverse("campaign", args=[sent.campaign_id])).content.decode()
     assert "Sent to SAP MC" in body and f'href="/syncs/{push.pk}/"' in body
+
+
+def test_a_restart_does_not_call_its_syncs_first(live_khoros, live_sapmc, settings, tmp_path):
+    settings.KHOROS_EXPORT_POLL_BASE = 0.05
+    first = StringIO()
+    call_command("demo_setup", "--no-demo-users", "--wait", "2", stdout=first)
+    plans_run = SyncRun.objects.get(kind="khoros_plans")
+    assert f"First Khoros plans sync #{plans_run.pk} succeeded: 24 created" in first.getvalue()
+
+    again = StringIO()
+    call_command("demo_setup", "--no-demo-users", "--wait", "2", stdout=again)
+    text = again.getvalue()
+    second = SyncRun.objects.filter(kind="khoros_plans").latest("pk")
+    assert "First " not in text
+    assert (
+        f"Khoros plans sync #{second.pk} succeeded: 0 created, 0 updated, 24 unchanged; "
+        "already mirrored"
+    ) in text
+
+
+def test_the_banner_goes_to_a_file_when_asked(live_khoros, live_sapmc, settings, tmp_path):
+    settings.KHOROS_EXPORT_POLL_BASE = 0.05
+    banner = tmp_path / "banner.txt"
+    out = StringIO()
+    call_command(
+        "demo_setup",
+        "--url",
+        "http://127.0.0.1:8300/",
+        "--wait",
+        "2",
+        "--banner-file",
+        str(banner),
+        stdout=out,
+    )
+    assert "bridge-admin-2026" not in out.getvalue()
+    text = banner.read_text()
+    assert "smcbridge is up at http://127.0.0.1:8300/" in text and "bridge-admin-2026" in text

@@ -36,7 +36,14 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS = st.integers(min_value=0, max_value=4_102_444_800_000)
 OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timedelta(minutes=m))
 # Text as Khoros sends it: anything but NUL (dropped on purpose, tested apart).
-TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+# Text the client keeps as sent: clean_text drops NUL, lone surrogates and bidi controls
+# (U+202A-U+202E, U+2066-U+2069; tests/khoros/test_long_and_bidi_names.py proves that part).
+BIDI_CONTROLS = "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+TEXT = st.text(
+    alphabet=st.characters(
+        blacklist_characters="\x00" + BIDI_CONTROLS, blacklist_categories=("Cs",)
+    )
+)
 JSON_SCALARS = (
     st.none()
     | st.booleans()

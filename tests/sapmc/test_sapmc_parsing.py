@@ -27,15 +27,22 @@ MS = st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999)
 DAYS = st.dates(min_value=date(1900, 1, 1), max_value=date(9999, 12, 31))
 OFFSET_MINUTES = st.integers(min_value=0, max_value=24 * 60 - 1)
 GUIDS = st.uuids()
-# Text as SAP sends it: anything but NUL (dropped on purpose, tested apart) and lone surrogates.
+# Text as SAP sends it: anything but NUL and bidi controls (dropped on purpose, tested apart)
+# and lone surrogates.
+BIDI_CONTROLS = "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
 TEXT = st.text(
-    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=60
+    alphabet=st.characters(
+        blacklist_characters="\x00" + BIDI_CONTROLS, blacklist_categories=("Cs",)
+    ),
+    max_size=60,
 )
 
 
 def text(max_size: int) -> st.SearchStrategy[str]:
     return st.text(
-        alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+        alphabet=st.characters(
+            blacklist_characters="\x00" + BIDI_CONTROLS, blacklist_categories=("Cs",)
+        ),
         max_size=max_size,
     )
 

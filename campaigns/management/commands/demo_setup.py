@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -56,9 +57,21 @@ class Command(BaseCommand):
             action="store_true",
             help="Against real systems: create no demo users (use createsuperuser).",
         )
+        parser.add_argument(
+            "--banner-file",
+            default="",
+            help="Write the banner to this file instead of printing it (make run prints it "
+            "once the web server answers).",
+        )
 
     def handle(
-        self, *args: Any, url: str, wait: float, no_demo_users: bool, **options: Any
+        self,
+        *args: Any,
+        url: str,
+        wait: float,
+        no_demo_users: bool,
+        banner_file: str = "",
+        **options: Any,
     ) -> None:
         call_command("setup_schedules", stdout=self.stdout)
         self._wait_for("Khoros", settings.KHOROS_BASE_URL, _khoros_ready, khoros_client.KhorosError,
@@ -82,7 +95,11 @@ class Command(BaseCommand):
             # The assignments say where the numbers go: push the settled days now, so the
             # campaign pages show the round trip from the first minute.
             self._report(push_successes(trigger=SyncRun.Trigger.COMMAND))
-        self._banner(url, demo_users=not no_demo_users)
+        banner = self._banner(url, demo_users=not no_demo_users)
+        if banner_file:
+            Path(banner_file).write_text(banner)
+        else:
+            self.stdout.write(banner)
 
     def _wait_for(
         self,
@@ -108,10 +125,22 @@ class Command(BaseCommand):
                 raise CommandError(f"{name} refused the configured credentials: {exc}") from None
 
     def _report(self, run: SyncRun) -> None:
+        # "First" only when no earlier run of the kind succeeded: a restart syncs what is there.
+        earlier = (
+            SyncRun.objects.filter(kind=run.kind, status=SyncRun.Status.SUCCEEDED)
+            .exclude(pk=run.pk)
+            .exists()
+        )
+        changed = run.created_count or run.updated_count
+        mirrored = (
+            "; already mirrored"
+            if earlier and run.status == SyncRun.Status.SUCCEEDED and not changed
+            else ""
+        )
         self.stdout.write(
-            f"First {run.get_kind_display()} sync #{run.pk} {run.status}: "
+            f"{'' if earlier else 'First '}{run.get_kind_display()} sync #{run.pk} {run.status}: "
             f"{run.created_count} created, {run.updated_count} updated, "
-            f"{run.unchanged_count} unchanged" + (f" ({run.error})" if run.error else "")
+            f"{run.unchanged_count} unchanged{mirrored}" + (f" ({run.error})" if run.error else "")
         )
 
     def _users_and_grants(self) -> None:
@@ -155,8 +184,8 @@ class Command(BaseCommand):
         for campaign in list(referenced)[::2]:
             drift_adopt_sap(campaign=campaign, acting_user=admin)
 
-    def _banner(self, url: str, *, demo_users: bool) -> None:
-        lines = ["", "=" * 64, f"  smcbridge is starting at {url}", ""]
+    def _banner(self, url: str, *, demo_users: bool) -> str:
+        lines = ["", "=" * 64, f"  smcbridge is up at {url}", ""]
         if demo_users:
             lines.append("  Demo logins (username / password):")
             for username, password, _, role, _email in DEMO_USERS:
@@ -172,4 +201,4 @@ class Command(BaseCommand):
             "=" * 64,
             "",
         ]
-        self.stdout.write("\n".join(lines))
+        return "\n".join(lines)

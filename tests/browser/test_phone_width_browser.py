@@ -1,0 +1,103 @@
+"""Every page at 390 px (a phone): no horizontal scrolling of the page; screenshots to look at."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from campaigns.models import Assignment, AuditEvent
+from khoros.models import Plan
+from sapmc.models import InboundCall
+from syncs.models import SyncRun
+from tests.browser.conftest import screenshot
+from tests.browser.test_workbench_browser import login
+from tests.world import make_plan
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WIDTH = 390
+LONG = "X" * 255  # an unbroken 255-character name, the longest a Plan name column holds
+
+
+def _fits(page, name: str) -> None:
+    screenshot(page, f"phone-{name}")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= WIDTH, f"{name}: the page is {width} px wide at {WIDTH} px"
+
+
+@pytest.fixture
+def phone(chromium):
+    context = chromium.new_context(viewport={"width": WIDTH, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def busy_world(world):
+    plan = make_plan(world.initiatives[0], LONG, datetime(2026, 3, 2).date(),
+                     datetime(2026, 3, 20).date(), raw={"name": LONG + "YYYY"})  # fmt: skip
+    plan.save()
+    Assignment.objects.create(plan=plan, campaign=world.campaigns[0], assigned_at=timezone.now())
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        kind="khoros_plans", status=SyncRun.Status.FAILED, started_at=now, finished_at=now,
+        error="Khoros answered 503 " + "Z" * 200,
+    )  # fmt: skip
+    InboundCall.objects.create(at=now, method="GET", endpoint="campaigns", caller="c" * 150,
+                               status_code=200)  # fmt: skip
+    AuditEvent.objects.create(
+        at=now,
+        actor=world.admin,
+        actor_name="alex",
+        action="assignment.create",
+        summary=f"Assigned “{LONG}”",
+        after={"plan_name": LONG, "campaign_name": "Spring Sale 2026"},
+    )
+    return world, plan, run
+
+
+def test_every_page_fits_a_phone(live_server, busy_world, phone):
+    world, plan, run = busy_world
+    base = live_server.url
+    campaign = world.campaigns[0]
+    with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC), tick=True):
+        phone.goto(f"{base}/login/")
+        _fits(phone, "login")
+        login(phone, base, "alex", "pw-alex-2026")
+        admin_pages = {
+            "dashboard-admin": "/",
+            "workbench-admin": f"/workbench/?campaign={campaign.pk}",
+            "calendar-month": "/calendar/",
+            "calendar-quarter": "/calendar/?zoom=quarter",
+            "calendar-year": "/calendar/?zoom=year",
+            "calendar-list": "/calendar/list/",
+            "campaign": f"/campaigns/{campaign.pk}/",
+            "syncs": "/syncs/",
+            "sync-run": f"/syncs/{run.pk}/",
+            "schedules": "/schedules/",
+            "audit": "/audit/",
+            "sapmc-calls": "/sapmc-calls/",
+            "error-404": "/no-such-page/",
+        }
+        for name, path in admin_pages.items():
+            phone.goto(base + path)
+            _fits(phone, name)
+        phone.context.clear_cookies()
+        login(phone, base, "maria", "pw-maria-2026")
+        for name, path in {
+            "dashboard-manager": "/",
+            "workbench-manager": "/workbench/",
+            "calendar-manager": "/calendar/",
+            "error-403": "/audit/",
+        }.items():
+            phone.goto(base + path)
+            _fits(phone, name)
+    assert Plan.objects.filter(name=LONG).exists()
