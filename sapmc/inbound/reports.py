@@ -35,7 +35,7 @@ from khoros import selectors as khoros_selectors
 from khoros.models import Plan, PlanKpi
 from khoros.sync_kinds import KHOROS_KPIS
 from sapmc.inbound.catalog import MAX_ROWS, company_zone, external_campaign_id
-from sapmc.inbound.http import ApiError, bad_request
+from sapmc.inbound.http import ApiError, bad_request, json_text
 from sapmc.models import InboundReport
 from syncs import runs as sync_runs
 from syncs.leases import lease_is_live
@@ -266,7 +266,15 @@ def report_complete(*, report: InboundReport) -> InboundReport:
     locked.data_as_of = last.finished_at if last is not None else None
     locked.status = InboundReport.Status.COMPLETED
     locked.completed_at = timezone.now()
-    locked.save(update_fields=["results", "timezone", "data_as_of", "status", "completed_at"])
+    locked.answer_packages = [
+        report_answer_text(report=locked, package=package)
+        for package in range(1, report_package_count(locked) + 1)
+    ]
+    locked.save(
+        update_fields=[
+            "results", "timezone", "data_as_of", "status", "completed_at", "answer_packages"
+        ]
+    )  # fmt: skip
     return locked
 
 
@@ -330,10 +338,14 @@ class ReportPackage:
     packages: int
 
 
+def report_package_count(report: InboundReport) -> int:
+    return max(1, math.ceil(len(report.results or []) / PACKAGE_SIZE))
+
+
 def report_package(*, report: InboundReport, package: int) -> ReportPackage:
     """The `package`-th slice (1-based) of a completed report's results, at most 10,000 rows."""
     rows = report.results or []
-    packages = max(1, math.ceil(len(rows) / PACKAGE_SIZE))
+    packages = report_package_count(report)
     if package > packages:
         raise bad_request(
             f"Package {package} does not exist; this report has {packages}.", "INVALID_PACKAGE"
@@ -349,3 +361,36 @@ def report_package(*, report: InboundReport, package: int) -> ReportPackage:
         for row in rows[start : start + PACKAGE_SIZE]
     ]
     return ReportPackage(results=results, package=package, packages=packages)
+
+
+def report_answer(*, report: InboundReport, package: int) -> dict[str, Any]:
+    """The completed answer of one package: the report's frame and that package's results."""
+    part = report_package(report=report, package=package)
+    return {
+        "ReportId": report.report_id,
+        "Status": report.status,
+        "TimeZone": report.timezone,
+        "FromDate": report.from_date.isoformat(),
+        "ToDate": report.to_date.isoformat(),
+        "DataAsOf": data_as_of_text(report),
+        "Package": part.package,
+        "Packages": part.packages,
+        "Results": part.results,
+    }
+
+
+def report_answer_text(*, report: InboundReport, package: int) -> str:
+    """report_answer as the JSON text the API sends (the same form as json_response's)."""
+    return json_text(report_answer(report=report, package=package))
+
+
+def report_answer_bytes(*, report: InboundReport, package: int) -> bytes:
+    """A completed report's answer for `package`: the text stored at completion when there is
+    one (sent as is), else built from the frozen results; 400 INVALID_PACKAGE beyond the last."""
+    stored = report.answer_packages or []
+    if stored and package > len(stored):
+        raise bad_request(
+            f"Package {package} does not exist; this report has {len(stored)}.", "INVALID_PACKAGE"
+        )
+    text = stored[package - 1] if stored else report_answer_text(report=report, package=package)
+    return text.encode()
