@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sapmc', '0003_drift_decided_per_plan'),
+        ("sapmc", "0003_drift_decided_per_plan"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='inboundreport',
-            name='answer_packages',
+            model_name="inboundreport",
+            name="answer_packages",
             field=models.JSONField(blank=True, default=list),
         ),
     ]

@@ -431,6 +431,19 @@ def test_status_follows_the_days_in_the_company_zone(client, world, company):
         assert [r["Status"] for r in campaigns_of(client)] == ["COMPLETED", "RUNNING"]
 
 
+def test_external_campaigns_are_read_as_values_without_building_plans(
+    client, world, company, monkeypatch
+):
+    expected = campaigns_of(client)
+    assert expected  # the Initiative has live Plans
+
+    def no_plan_objects(*args, **kwargs):
+        raise AssertionError("a Plan object was built for the campaign list")
+
+    monkeypatch.setattr(Plan, "from_db", classmethod(no_plan_objects))
+    assert campaigns_of(client) == expected
+
+
 def test_external_campaigns_page_with_top_and_skip_in_a_stable_order(client, world, company):
     initiative = world.initiatives[0]
     from tests.world import make_plan
