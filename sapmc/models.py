@@ -101,6 +101,10 @@ class InboundReport(models.Model):
     )
     # When the last successful KPI sync behind the frozen numbers finished: how old they are.
     data_as_of = models.DateTimeField(null=True, blank=True)
+    # The completed answer of each package as the JSON text sent (package 1 first), serialized
+    # once at completion: a poll then sends these bytes as they are, without building 10,000
+    # row objects again. Empty for reports completed before the bridge stored them.
+    answer_packages = models.JSONField(default=list, blank=True)
 
     class Meta:
         db_table = "campaigns_inboundreport"

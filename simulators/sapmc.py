@@ -7,21 +7,16 @@ import base64
 import binascii
 import hmac
 import json
-import operator
 import re
 import secrets
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from datetime import time as clock_time
+from datetime import datetime
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo
 
 from simulators.base import (
     Call,
@@ -34,6 +29,28 @@ from simulators.base import (
 from simulators.faults import Fault, ModeSpec, mode_spec
 from simulators.khoros_data import KhorosData
 from simulators.sapmc_data import Campaign, Reference, SapmcData
+from simulators.sapmc_metadata import (
+    CAMPAIGN_NAVIGATION,
+    CAMPAIGN_PROPERTIES,
+    CAMPAIGN_TYPE,
+    ENTITY_SETS,
+    REFERENCE_PROPERTIES,
+    REFERENCE_TYPE,
+    REFERENCES,
+    EdmProperty,
+    campaign_values,
+    epoch_ms,
+    metadata_xml,
+    reference_values,
+)
+from simulators.sapmc_odata import (
+    ODataQueryError,
+    Values,
+    parse_filter,
+    parse_orderby,
+    parse_select,
+    sort_items,
+)
 from simulators.sapmc_success import (
     REFUSED_ROW,
     SUCCESS_ENTITY_SET,
@@ -51,7 +68,6 @@ from simulators.sapmc_success import (
 )
 
 SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV"
-NAMESPACE = "API_MKT_CAMPAIGN_SRV"
 JSON = "application/json; charset=utf-8"
 XML = "application/xml; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -116,424 +132,6 @@ SAPMC_MODES: dict[str, ModeSpec] = {
 # together with the session it was fetched in.
 SESSION_COOKIE = "SAP_SESSIONID_SIM_100"
 _EXTRA_FIELDS: dict[str, Any] = {"YY1_CampaignPriority_MKT": "HIGH", "CampaignTargetGroup": None}
-
-
-# Entity types: read from SAP's EDMX, which is also served as $metadata ---------------------------
-
-# A copy of tests/contracts/sapmc/API_MKT_CAMPAIGN_SRV.xml (SAP API Business Hub): the simulator
-# serves the real service document, and every property, type, length and key comes from it.
-METADATA_FILE = Path(__file__).with_name("API_MKT_CAMPAIGN_SRV.xml")
-_EDM = "{http://schemas.microsoft.com/ado/2008/09/edm}"
-_SAP = "{http://www.sap.com/Protocols/SAPData}"
-
-
-@dataclass(frozen=True)
-class _Property:
-    name: str
-    edm: str  # Edm.String, Edm.Guid, Edm.DateTime, Edm.DateTimeOffset
-    max_length: int | None = None
-    nullable: bool = True
-    label: str = ""
-    filterable: bool = True
-
-
-def _entity_type(name: str) -> tuple[tuple[_Property, ...], tuple[str, ...], tuple[str, ...]]:
-    """Return (properties, key names, navigation names) of an entity type of the EDMX."""
-    root = ET.fromstring(METADATA_FILE.read_bytes())
-    for node in root.iter(f"{_EDM}EntityType"):
-        if node.get("Name") != name:
-            continue
-        properties = tuple(
-            _Property(
-                name=p.get("Name", ""),
-                edm=p.get("Type", ""),
-                max_length=int(length) if (length := p.get("MaxLength")) else None,
-                nullable=p.get("Nullable", "true") != "false",
-                label=p.get(f"{_SAP}label", ""),
-                filterable=p.get(f"{_SAP}filterable", "true") != "false",
-            )
-            for p in node.findall(f"{_EDM}Property")
-        )
-        keys = tuple(ref.get("Name", "") for ref in node.iter(f"{_EDM}PropertyRef"))
-        navigation = tuple(n.get("Name", "") for n in node.findall(f"{_EDM}NavigationProperty"))
-        return properties, keys, navigation
-    raise LookupError(f"entity type {name} is not in {METADATA_FILE.name}")
-
-
-_CAMPAIGN_PROPERTIES, _CAMPAIGN_KEYS, _CAMPAIGN_NAVIGATION = _entity_type("Campaign")
-_REFERENCE_PROPERTIES, _REFERENCE_KEYS, _ = _entity_type("ExternalCampaignReferenceEntityType")
-ENTITY_SETS: tuple[str, ...] = tuple(
-    node.get("Name", "")
-    for node in ET.fromstring(METADATA_FILE.read_bytes()).iter(f"{_EDM}EntitySet")
-)
-CAMPAIGN_TYPE = f"{NAMESPACE}.Campaign"
-REFERENCE_TYPE = f"{NAMESPACE}.ExternalCampaignReferenceEntityType"
-REFERENCES = "ExternalCampaignReferences"
-
-
-def _campaign_values(campaign: Campaign, data: SapmcData) -> dict[str, Any]:
-    """Python values of every Campaign property of the EDMX (dates as aware UTC datetimes)."""
-    # Properties the tenant does not use carry SAP's empty values: null where the EDMX allows
-    # it, "" for the names of what is not set.
-    return {
-        "CampaignID": campaign.campaign_id,
-        "CampaignUUID": campaign.uuid,
-        "CampaignName": campaign.name,
-        "CampaignDescription": campaign.description,
-        "CampaignScheduleDateTime": None,  # only recurring (scheduled) campaigns have one
-        "CampaignExecutionFrqcyInterval": "",
-        "CampaignExecutionFrqcyUnit": "",
-        "MediaType": campaign.media_type,
-        "MediaTypeName": data.media_type_name(campaign.media_type),
-        "CampaignLifecycleStatus": campaign.lifecycle_status,
-        "CampaignLifecycleStatusName": data.lifecycle_status_name(campaign.lifecycle_status),
-        "CommunicationCategoryUUID": None,
-        "CommunicationCategoryName": "",
-        "MarketingProgramUUID": None,
-        "MarketingProgramName": "",
-        "CampaignPriority": "",
-        "CampaignPriorityName": "",
-        "MarketingArea": campaign.marketing_area,
-        "MarketingAreaName": data.marketing_area_name(campaign.marketing_area),
-        "CampaignCategory": campaign.category,
-        "CampaignCategoryName": data.category_name(campaign.category),
-        "CampaignStartDate": _midnight(campaign.start_date, data.timezone),
-        "CampaignEndDate": _midnight(campaign.end_date, data.timezone),
-        "CreationDateTime": campaign.created,
-        "LastChangeDateTime": campaign.changed,
-        "CampaignOwner": campaign.owner,
-        "CampaignOwnerName": data.user_name(campaign.owner),
-        "CreatedByUser": campaign.owner,
-        "CreatedByUserName": data.user_name(campaign.owner),
-        "LastChangeByUser": campaign.owner,
-        "LastChangeByUserName": data.user_name(campaign.owner),
-    }
-
-
-def _reference_values(reference: Reference) -> dict[str, Any]:
-    return {
-        "ExternalCampaignUUID": reference.external_campaign_uuid,
-        "ExternalCampaignID": reference.external_campaign_id,
-        "CampaignUUID": reference.campaign_uuid,
-        "ExternalCampaignName": reference.name,
-        "ExternalCampaignURL": reference.url,
-        "Advertiser": reference.advertiser,
-        "AdvertiserName": reference.advertiser_name,
-        "ExternalCmpgnManagingParty": reference.managing_party,
-        "ExternalCmpgnManagingPartyName": reference.managing_party_name,
-    }
-
-
-def _midnight(day: date | None, zone: str = "UTC") -> datetime | None:
-    """The instant SAP MC stores for a day: midnight in the tenant's zone, as aware UTC."""
-    if day is None:
-        return None
-    return datetime.combine(day, clock_time(), ZoneInfo(zone)).astimezone(UTC)
-
-
-def epoch_ms(instant: datetime) -> int:
-    """Milliseconds since the epoch of an aware datetime (exact, no float rounding)."""
-    delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def metadata_xml() -> str:
-    """Return SAP's EDMX document of API_MKT_CAMPAIGN_SRV, as SAP serves it."""
-    return METADATA_FILE.read_text(encoding="utf-8")
-
-
-# $filter: OData V2 boolean expressions ----------------------------------------------------------
-
-
-class ODataQueryError(ValueError):
-    """A system query option the simulator does not understand or support."""
-
-
-_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "lt": operator.lt,
-    "le": operator.le,
-}
-_FILTER_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<typed>(?P<kind>datetimeoffset|datetime|guid)'(?P<body>[^']*)')
-      | '(?P<string>(?:[^']|'')*)'
-      | (?P<paren>[(),])
-      | (?P<number>[0-9]+)(?![A-Za-z_])
-      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
-    )""",
-    re.VERBOSE,
-)
-_DATETIME_LITERAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?")
-# String functions of OData V2 (URI conventions 4.5): name -> (argument count, result type).
-_FUNCTIONS: dict[str, tuple[int, str]] = {
-    "substringof": (2, "Edm.Boolean"),
-    "startswith": (2, "Edm.Boolean"),
-    "endswith": (2, "Edm.Boolean"),
-    "tolower": (1, "Edm.String"),
-    "toupper": (1, "Edm.String"),
-    "trim": (1, "Edm.String"),
-    "length": (1, "Edm.Int32"),
-}
-
-Token = tuple[str, str, str]
-Values = Mapping[str, Any]
-
-
-def _constant(value: object) -> Callable[[Values], object]:
-    """An operand's evaluate() for a literal: the same value for every row."""
-    return lambda values: value
-
-
-@dataclass(frozen=True)
-class _Operand:
-    """A typed value in a $filter: a property, a literal or a function call."""
-
-    edm: str  # Edm.String, Edm.Guid, ..., Edm.Boolean, Edm.Int32, or "null"
-    evaluate: Callable[[Values], Any]
-
-
-def _call_function(name: str, args: list[Any]) -> Any:
-    if any(a is None for a in args):
-        return None  # OData: a function of null is null
-    if name == "substringof":
-        return args[0] in args[1]
-    if name == "startswith":
-        return args[0].startswith(args[1])
-    if name == "endswith":
-        return args[0].endswith(args[1])
-    if name == "tolower":
-        return args[0].lower()
-    if name == "toupper":
-        return args[0].upper()
-    if name == "trim":
-        return args[0].strip()
-    return len(args[0])
-
-
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if left is None or right is None:
-        # OData: null equals only null, and every ordering against null is false.
-        if op == "eq":
-            return left is None and right is None
-        if op == "ne":
-            return not (left is None and right is None)
-        return False
-    return _OPERATORS[op](left, right)
-
-
-def _tokens(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    position = 0
-    while position < len(text):
-        if not text[position:].strip():
-            break
-        found = _FILTER_TOKEN.match(text, position)
-        if found is None:
-            raise ODataQueryError(f"Invalid token in $filter at position {position}")
-        if found.group("typed"):
-            tokens.append(("typed", found.group("kind"), found.group("body")))
-        elif found.group("string") is not None:
-            tokens.append(("string", "", found.group("string").replace("''", "'")))
-        elif found.group("paren"):
-            tokens.append(("paren", found.group("paren"), ""))
-        elif found.group("number"):
-            tokens.append(("number", found.group("number"), ""))
-        else:
-            tokens.append(("word", found.group("word"), ""))
-        position = found.end()
-    return tokens
-
-
-def _literal(token: Token, edm: str) -> Any:
-    """The value of a literal compared with a value of type edm."""
-    kind, text, body = token
-    if kind == "word" and text == "null":
-        return None
-    if edm == "Edm.String" and kind == "string":
-        return body
-    if edm == "Edm.Boolean" and kind == "word" and text in ("true", "false"):
-        return text == "true"
-    if edm == "Edm.Int32" and kind == "number" and len(text) < 10:
-        return int(text)
-    if edm == "Edm.Guid" and kind == "typed" and text == "guid":
-        try:
-            return str(uuid.UUID(body))
-        except ValueError:
-            raise ODataQueryError(f"Invalid guid literal '{body}'") from None
-    if edm == "Edm.DateTime" and kind == "typed" and text == "datetime":
-        if not _DATETIME_LITERAL.fullmatch(body):
-            raise ODataQueryError(f"Invalid datetime literal '{body}'")
-        return datetime.fromisoformat(body[:26]).replace(tzinfo=UTC)
-    if edm == "Edm.DateTimeOffset" and kind == "typed" and text == "datetimeoffset":
-        try:
-            instant = datetime.fromisoformat(body)
-        except ValueError:
-            raise ODataQueryError(f"Invalid datetimeoffset literal '{body}'") from None
-        if instant.tzinfo is None:
-            raise ODataQueryError(f"datetimeoffset literal '{body}' has no offset")
-        return instant.astimezone(UTC)
-    shown = body if kind in ("typed", "string") else text
-    raise ODataQueryError(f"Invalid literal '{shown}' for a value of type {edm}")
-
-
-def _is_literal(token: Token | None) -> bool:
-    if token is None:
-        return False
-    kind, text, _ = token
-    return kind in ("typed", "string", "number") or (
-        kind == "word" and text in ("null", "true", "false")
-    )
-
-
-def parse_filter(text: str, properties: Iterable[_Property]) -> Callable[[Values], bool]:
-    """Parse an OData V2 $filter into a predicate; anything unsupported is an ODataQueryError.
-
-    Supported: eq ne gt ge lt le between a property (or a string function of one) and a literal,
-    `and`, `or`, `not`, parentheses, substringof/startswith/endswith (bare or `eq true|false`),
-    tolower/toupper/trim/length.
-    """
-    by_name = {p.name: p for p in properties}
-    tokens = _tokens(text)
-    position = 0
-
-    def peek(offset: int = 0) -> Token | None:
-        index = position + offset
-        return tokens[index] if index < len(tokens) else None
-
-    def take() -> Token:
-        nonlocal position
-        token = peek()
-        if token is None:
-            raise ODataQueryError("$filter ends too early")
-        position += 1
-        return token
-
-    def expect(paren: str) -> None:
-        if take() != ("paren", paren, ""):
-            raise ODataQueryError(f"$filter: '{paren}' expected")
-
-    def or_expression() -> Callable[[Values], bool]:
-        terms = [and_expression()]
-        while peek() == ("word", "or", ""):
-            take()
-            terms.append(and_expression())
-        if len(terms) == 1:
-            return terms[0]
-        return lambda values: any(term(values) for term in terms)
-
-    def and_expression() -> Callable[[Values], bool]:
-        terms = [unary()]
-        while peek() == ("word", "and", ""):
-            take()
-            terms.append(unary())
-        if len(terms) == 1:
-            return terms[0]
-        return lambda values: all(term(values) for term in terms)
-
-    def unary() -> Callable[[Values], bool]:
-        if peek() == ("word", "not", ""):
-            take()
-            inner = unary()
-            return lambda values: not inner(values)
-        if peek() == ("paren", "(", ""):
-            take()
-            inner = or_expression()
-            expect(")")
-            return inner
-        return comparison()
-
-    def operand() -> _Operand:
-        kind, name, _ = take()
-        if kind == "word" and name in _FUNCTIONS and peek() == ("paren", "(", ""):
-            return function(name)
-        if kind != "word" or name not in by_name:
-            raise ODataQueryError(f"$filter on '{name}' is not supported")
-        prop = by_name[name]
-        if not prop.filterable:
-            raise ODataQueryError(f"Property {name} is not filterable")
-        return _Operand(prop.edm, lambda values: values[prop.name])
-
-    def function(name: str) -> _Operand:
-        arity, result = _FUNCTIONS[name]
-        expect("(")
-        args: list[_Operand] = []
-        while True:
-            if _is_literal(peek()):
-                value = _literal(take(), "Edm.String")
-                args.append(_Operand("Edm.String", _constant(value)))
-            else:
-                args.append(operand())
-            if args[-1].edm != "Edm.String":
-                raise ODataQueryError(f"{name}() takes strings, not {args[-1].edm}")
-            if peek() != ("paren", ",", ""):
-                break
-            take()
-        expect(")")
-        if len(args) != arity:
-            raise ODataQueryError(f"{name}() takes {arity} argument(s), got {len(args)}")
-        return _Operand(
-            result, lambda values: _call_function(name, [a.evaluate(values) for a in args])
-        )
-
-    def comparison() -> Callable[[Values], bool]:
-        left = operand()
-        following = peek()
-        if following is None or following[0] != "word" or following[1] not in _OPERATORS:
-            if left.edm == "Edm.Boolean":
-                return lambda values: left.evaluate(values) is True
-            shown = following[1] if following else "the end"
-            raise ODataQueryError(f"$filter operator expected, got '{shown}'")
-        op = take()[1]
-        right = _literal(take(), left.edm)
-        if left.edm == "Edm.Boolean" and op not in ("eq", "ne"):
-            raise ODataQueryError(f"$filter operator '{op}' does not apply to a boolean")
-        return lambda values: _compare(op, left.evaluate(values), right)
-
-    predicate = or_expression()
-    if position != len(tokens):
-        raise ODataQueryError(f"$filter: unsupported expression at '{tokens[position][1]}'")
-    return predicate
-
-
-def parse_orderby(text: str, properties: Iterable[_Property]) -> list[tuple[str, bool]]:
-    """Parse `A, B desc` into [(name, descending)]."""
-    by_name = {p.name for p in properties}
-    order: list[tuple[str, bool]] = []
-    for part in text.split(","):
-        words = part.split()
-        if not words or len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
-            raise ODataQueryError(f"Invalid $orderby clause '{part.strip()}'")
-        if words[0] not in by_name:
-            raise ODataQueryError(f"Property '{words[0]}' cannot be used in $orderby")
-        order.append((words[0], len(words) == 2 and words[1] == "desc"))
-    return order
-
-
-def parse_select(
-    text: str, properties: Iterable[_Property], navigation: Iterable[str]
-) -> frozenset[str] | None:
-    """Parse `A,B,Nav` into the names to send; None for every property (`*` or nothing)."""
-    names = {p.name for p in properties} | set(navigation)
-    wanted = {part.strip() for part in text.split(",")}
-    if "*" in wanted:
-        return None
-    unknown = sorted(wanted - names)
-    if unknown:
-        raise ODataQueryError(f"Property '{unknown[0]}' cannot be selected")
-    return frozenset(wanted)
-
-
-def _sort(items: list[Any], values: Callable[[Any], Values], order: list[tuple[str, bool]]) -> None:
-    # Stable sorts from the last key to the first; null sorts before every value (OData V2).
-    for name, descending in reversed(order):
-        items.sort(
-            key=lambda item: (values(item)[name] is not None, values(item)[name] or ""),
-            reverse=descending,
-        )
 
 
 # Requests -----------------------------------------------------------------------------------
@@ -1096,16 +694,16 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         return self._list(
             call,
             campaigns,
-            _CAMPAIGN_PROPERTIES,
-            lambda c: _campaign_values(c, data),
+            CAMPAIGN_PROPERTIES,
+            lambda c: campaign_values(c, data),
             lambda c, options: self._campaign_json(c, data, call, options),
-            navigation=_CAMPAIGN_NAVIGATION,
+            navigation=CAMPAIGN_NAVIGATION,
         )
 
     def _campaign(self, call: _Call) -> Response:
         try:
             options = self._options(
-                call, single=True, properties=_CAMPAIGN_PROPERTIES, navigation=_CAMPAIGN_NAVIGATION
+                call, single=True, properties=CAMPAIGN_PROPERTIES, navigation=CAMPAIGN_NAVIGATION
             )
         except ODataQueryError as exc:
             return odata_error(400, "/IWBEP/CM_MGW_RT/022", str(exc))
@@ -1135,7 +733,7 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         if "reference" in call.args:
             try:
                 options = self._options(
-                    call, single=True, properties=_REFERENCE_PROPERTIES, navigation=()
+                    call, single=True, properties=REFERENCE_PROPERTIES, navigation=()
                 )
             except ODataQueryError as exc:
                 return odata_error(400, "/IWBEP/CM_MGW_RT/022", str(exc))
@@ -1149,8 +747,8 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         return self._list(
             call,
             references,
-            _REFERENCE_PROPERTIES,
-            _reference_values,
+            REFERENCE_PROPERTIES,
+            reference_values,
             lambda r, options: self._reference_json(r, call, options.select),
             navigation=(),
         )
@@ -1162,7 +760,7 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         self,
         call: _Call,
         items: list[Any],
-        properties: tuple[_Property, ...],
+        properties: tuple[EdmProperty, ...],
         values: Callable[[Any], Mapping[str, Any]],
         to_json: Callable[[Any, _Options], dict[str, Any]],
         *,
@@ -1182,7 +780,7 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
             items = [i for i in items if predicate(values(i))]
         if options.orderby:
             items = list(items)
-            _sort(items, values, options.orderby)
+            sort_items(items, values, options.orderby)
         if counting:
             # /$count is a plain-text number (no $format) of the matching entities; the
             # simulator applies $skip/$top too when given (the bridge never sends them here).
@@ -1230,7 +828,7 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         call: _Call,
         *,
         single: bool,
-        properties: tuple[_Property, ...],
+        properties: tuple[EdmProperty, ...],
         navigation: tuple[str, ...],
     ) -> _Options:
         query = call.query
@@ -1294,9 +892,9 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
     ) -> dict[str, Any]:
         uri = f"{self._service_url(call)}/Campaigns(guid'{campaign.uuid}')"
         item: dict[str, Any] = {"__metadata": {"id": uri, "uri": uri, "type": CAMPAIGN_TYPE}}
-        values = _campaign_values(campaign, data)
-        item.update(self._wire(values, _CAMPAIGN_PROPERTIES, call, options.select))
-        for name in _CAMPAIGN_NAVIGATION:
+        values = campaign_values(campaign, data)
+        item.update(self._wire(values, CAMPAIGN_PROPERTIES, call, options.select))
+        for name in CAMPAIGN_NAVIGATION:
             if options.select is not None and name not in options.select:
                 continue
             if name == REFERENCES and options.expand:
@@ -1312,13 +910,13 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         key = reference.external_campaign_uuid
         uri = f"{self._service_url(call)}/ExternalCampaignReferences(guid'{key}')"
         item: dict[str, Any] = {"__metadata": {"id": uri, "uri": uri, "type": REFERENCE_TYPE}}
-        item.update(self._wire(_reference_values(reference), _REFERENCE_PROPERTIES, call, select))
+        item.update(self._wire(reference_values(reference), REFERENCE_PROPERTIES, call, select))
         return item
 
     def _wire(
         self,
         values: Mapping[str, Any],
-        properties: tuple[_Property, ...],
+        properties: tuple[EdmProperty, ...],
         call: _Call,
         select: frozenset[str] | None,
     ) -> dict[str, Any]:

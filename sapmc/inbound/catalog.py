@@ -95,10 +95,9 @@ def external_campaigns(
     ).first()
     if initiative is None or top == 0:
         return []
-    # Khoros's raw payload and the long texts are not part of the answer: leave them in the DB.
-    plans = Plan.objects.filter(initiative=initiative, removed_at__isnull=True).defer(
-        "raw", "overview", "objective", "target_audience"
-    )
+    # Plain values, not Plan objects: an answer may hold 10,000 rows, and the long texts and
+    # Khoros's raw payload stay in the database.
+    plans = Plan.objects.filter(initiative=initiative, removed_at__isnull=True)
     if search:
         match = Q(name__icontains=search)
         with contextlib.suppress(ValueError):
@@ -106,20 +105,25 @@ def external_campaigns(
         plans = plans.filter(match)
     zone = company_zone()
     today = now.astimezone(zone).date()
+    advertiser_name = company_name[:NAME_LENGTH]
+    initiative_name = initiative.name[:NAME_LENGTH]
+    rows = plans.order_by("start", "name", "khoros_id").values_list(
+        "khoros_id", "name", "start", "end", "start_day", "end_day"
+    )[skip : skip + top]
     answer = []
-    for plan in plans.order_by("start", "name", "khoros_id")[skip : skip + top]:
+    for khoros_id, name, start, end, start_day, end_day in rows:
         # Plans mirrored before the local days existed have none: derive them the same way.
-        first = plan.start_day or plan.start.astimezone(zone).date()
-        last = plan.end_day or plan.end.astimezone(zone).date()
+        first = start_day or start.astimezone(zone).date()
+        last = end_day or end.astimezone(zone).date()
         answer.append(
             {
-                "ExternalCampaignID": external_campaign_id(plan.khoros_id),
-                "ExternalCampaignName": plan.name[:NAME_LENGTH],
-                "ExternalCampaignURL": plan_url(plan.khoros_id),
+                "ExternalCampaignID": external_campaign_id(khoros_id),
+                "ExternalCampaignName": name[:NAME_LENGTH],
+                "ExternalCampaignURL": plan_url(khoros_id),
                 "Advertiser": advertiser,
-                "AdvertiserName": company_name[:NAME_LENGTH],
+                "AdvertiserName": advertiser_name,
                 "ExternalCmpgnManagingParty": initiative.khoros_id,
-                "ExternalCmpgnManagingPartyName": initiative.name[:NAME_LENGTH],
+                "ExternalCmpgnManagingPartyName": initiative_name,
                 "StartDate": first.isoformat(),
                 "EndDate": last.isoformat(),
                 "Status": plan_status(first, last, today),

@@ -60,9 +60,13 @@ def bad_request(message: str, code: str = "BAD_REQUEST") -> ApiError:
     return ApiError(400, code, message)
 
 
+def json_text(data: Any) -> str:
+    """The JSON text of every answer: compact, UTF-8 characters as they are."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def json_response(data: Any, status: int = 200) -> HttpResponse:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return HttpResponse(body.encode(), status=status, content_type=JSON_CONTENT_TYPE)
+    return HttpResponse(json_text(data).encode(), status=status, content_type=JSON_CONTENT_TYPE)
 
 
 def error_response(error: ApiError) -> HttpResponse:

@@ -35,7 +35,7 @@ from khoros import selectors as khoros_selectors
 from khoros.models import Plan, PlanKpi
 from khoros.sync_kinds import KHOROS_KPIS
 from sapmc.inbound.catalog import MAX_ROWS, company_zone, external_campaign_id
-from sapmc.inbound.http import ApiError, bad_request
+from sapmc.inbound.http import ApiError, bad_request, json_text
 from sapmc.models import InboundReport
 from syncs import runs as sync_runs
 from syncs.leases import lease_is_live
@@ -47,8 +47,27 @@ PACKAGE_SIZE = MAX_ROWS
 # Keeps each IN (...) list well below the database's limit on query parameters.
 _IN_BATCH = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_ODATA_DATE = re.compile(r"/Date\((-?[0-9]{1,16})(?:[+-][0-9]{4})?\)/")
+# Exactly the dates the API reads, as the OpenAPI document's InputDate pattern states them (a test
+# keeps the two equal), so that no value the document admits is refused as unreadable: real
+# calendar days (February 29th in leap years only) of the years 1000 to 9998 (a day and a time
+# with an offset then stays inside Python's years after the move to the company zone), a time
+# of day as datetime.fromisoformat reads it, and /Date(ms)/ within about 1653 to 5138.
+_YEAR = r"(1[0-9]{3}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_LEAP_YEAR = r"([1-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    r"((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"|(0[13-9]|1[0-2])-(29|30)"
+    r"|(0[13578]|1[02])-31)"
+)
+_ISO_DAY_PATTERN = rf"({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME_PATTERN = (
+    r"[Tt ]([01][0-9]|2[0-3])(:[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?"
+)
+_ODATA_PATTERN = r"/Date\((-[0-9]{1,13}|[0-9]{1,14})([+-][0-9]{4})?\)/"
+INPUT_DATE_PATTERN = rf"^({_ISO_DAY_PATTERN}({_TIME_PATTERN})?|{_ODATA_PATTERN})$"
+_INPUT_DATE = re.compile(INPUT_DATE_PATTERN)
+_ODATA_DATE = re.compile(r"/Date\((-?[0-9]+)(?:[+-][0-9]{4})?\)/")
 REPORT_ID = re.compile(r"R[A-Za-z0-9_-]{20}")
 
 T = TypeVar("T")
@@ -66,12 +85,12 @@ def parse_api_date(value: object, *, name: str, zone: ZoneInfo) -> date:
     # Not stripped: the OpenAPI pattern admits no blanks, and what it refuses we refuse.
     text = value
     try:
-        if odata := _ODATA_DATE.fullmatch(text):
-            return (_EPOCH + timedelta(milliseconds=int(odata.group(1)))).date()
-        if _ISO_DAY.fullmatch(text):
-            return date.fromisoformat(text)
-        if _ISO_DAY.match(text) and text[10:11] in ("T", "t", " "):
-            moment = datetime.fromisoformat(text)
+        if _INPUT_DATE.fullmatch(text):
+            if odata := _ODATA_DATE.fullmatch(text):
+                return (_EPOCH + timedelta(milliseconds=int(odata.group(1)))).date()
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            moment = datetime.fromisoformat(text[:10] + "T" + text[11:])
             if moment.tzinfo is None:
                 return moment.date()
             return moment.astimezone(zone).date()
@@ -247,7 +266,15 @@ def report_complete(*, report: InboundReport) -> InboundReport:
     locked.data_as_of = last.finished_at if last is not None else None
     locked.status = InboundReport.Status.COMPLETED
     locked.completed_at = timezone.now()
-    locked.save(update_fields=["results", "timezone", "data_as_of", "status", "completed_at"])
+    locked.answer_packages = [
+        report_answer_text(report=locked, package=package)
+        for package in range(1, report_package_count(locked) + 1)
+    ]
+    locked.save(
+        update_fields=[
+            "results", "timezone", "data_as_of", "status", "completed_at", "answer_packages"
+        ]
+    )  # fmt: skip
     return locked
 
 
@@ -311,10 +338,14 @@ class ReportPackage:
     packages: int
 
 
+def report_package_count(report: InboundReport) -> int:
+    return max(1, math.ceil(len(report.results or []) / PACKAGE_SIZE))
+
+
 def report_package(*, report: InboundReport, package: int) -> ReportPackage:
     """The `package`-th slice (1-based) of a completed report's results, at most 10,000 rows."""
     rows = report.results or []
-    packages = max(1, math.ceil(len(rows) / PACKAGE_SIZE))
+    packages = report_package_count(report)
     if package > packages:
         raise bad_request(
             f"Package {package} does not exist; this report has {packages}.", "INVALID_PACKAGE"
@@ -330,3 +361,36 @@ def report_package(*, report: InboundReport, package: int) -> ReportPackage:
         for row in rows[start : start + PACKAGE_SIZE]
     ]
     return ReportPackage(results=results, package=package, packages=packages)
+
+
+def report_answer(*, report: InboundReport, package: int) -> dict[str, Any]:
+    """The completed answer of one package: the report's frame and that package's results."""
+    part = report_package(report=report, package=package)
+    return {
+        "ReportId": report.report_id,
+        "Status": report.status,
+        "TimeZone": report.timezone,
+        "FromDate": report.from_date.isoformat(),
+        "ToDate": report.to_date.isoformat(),
+        "DataAsOf": data_as_of_text(report),
+        "Package": part.package,
+        "Packages": part.packages,
+        "Results": part.results,
+    }
+
+
+def report_answer_text(*, report: InboundReport, package: int) -> str:
+    """report_answer as the JSON text the API sends (the same form as json_response's)."""
+    return json_text(report_answer(report=report, package=package))
+
+
+def report_answer_bytes(*, report: InboundReport, package: int) -> bytes:
+    """A completed report's answer for `package`: the text stored at completion when there is
+    one (sent as is), else built from the frozen results; 400 INVALID_PACKAGE beyond the last."""
+    stored = report.answer_packages or []
+    if stored and package > len(stored):
+        raise bad_request(
+            f"Package {package} does not exist; this report has {len(stored)}.", "INVALID_PACKAGE"
+        )
+    text = stored[package - 1] if stored else report_answer_text(report=report, package=package)
+    return text.encode()

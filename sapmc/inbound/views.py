@@ -281,19 +281,10 @@ def _report_answer(body: dict[str, Any]) -> HttpResponse:
     report = reports.report_refresh(report=reports.report_get(report_id=report_id))
     if report.status != InboundReport.Status.COMPLETED:
         return json_response({"ReportId": report.report_id, "Status": report.status}, status=202)
-    part = reports.report_package(report=report, package=package)
-    return json_response(
-        {
-            "ReportId": report.report_id,
-            "Status": report.status,
-            "TimeZone": report.timezone,
-            "FromDate": report.from_date.isoformat(),
-            "ToDate": report.to_date.isoformat(),
-            "DataAsOf": reports.data_as_of_text(report),
-            "Package": part.package,
-            "Packages": part.packages,
-            "Results": part.results,
-        }
+    # Serialized once, when the report completed: sent as is.
+    return HttpResponse(
+        reports.report_answer_bytes(report=report, package=package),
+        content_type=JSON_CONTENT_TYPE,
     )
 
 

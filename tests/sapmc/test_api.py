@@ -431,6 +431,19 @@ def test_status_follows_the_days_in_the_company_zone(client, world, company):
         assert [r["Status"] for r in campaigns_of(client)] == ["COMPLETED", "RUNNING"]
 
 
+def test_external_campaigns_are_read_as_values_without_building_plans(
+    client, world, company, monkeypatch
+):
+    expected = campaigns_of(client)
+    assert expected  # the Initiative has live Plans
+
+    def no_plan_objects(*args, **kwargs):
+        raise AssertionError("a Plan object was built for the campaign list")
+
+    monkeypatch.setattr(Plan, "from_db", classmethod(no_plan_objects))
+    assert campaigns_of(client) == expected
+
+
 def test_external_campaigns_page_with_top_and_skip_in_a_stable_order(client, world, company):
     initiative = world.initiatives[0]
     from tests.world import make_plan
@@ -863,6 +876,33 @@ def test_more_than_10000_results_are_read_in_packages(client, world):
     for bad in (0, -1, "2", 1.5, True):
         response = poll(client, report_id, Package=bad)
         assert (response.status_code, error_of(response)) == (400, "INVALID_PACKAGE")
+
+
+def test_a_completed_answer_is_serialized_once_and_sent_as_stored(client, kpis):
+    kpi_success(timezone.now())
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    first = poll(client, report_id)
+    report = InboundReport.objects.get(report_id=report_id)
+    # Stored at completion, one text per package, exactly the bytes answered.
+    assert [text.encode() for text in report.answer_packages] == [first.content]
+    assert len(first.json()["Results"]) == 3
+    # Later polls send the stored text and build nothing from the rows.
+    InboundReport.objects.filter(pk=report.pk).update(
+        answer_packages=['{"stored":true}'], results=[]
+    )
+    again = poll(client, report_id)
+    assert (again.status_code, again.content) == (200, b'{"stored":true}')
+    assert again["Content-Type"] == "application/json; charset=utf-8"
+    beyond = poll(client, report_id, Package=2)
+    assert (beyond.status_code, error_of(beyond)) == (400, "INVALID_PACKAGE")
+
+
+def test_a_report_completed_before_answers_were_stored_is_answered_from_its_rows(client, kpis):
+    kpi_success(timezone.now())
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    first = poll(client, report_id)
+    InboundReport.objects.filter(report_id=report_id).update(answer_packages=[])
+    assert poll(client, report_id).content == first.content
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from base64 import b64encode
 from collections.abc import Iterator
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import schemathesis
@@ -14,12 +16,14 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.utils import timezone
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from khoros.models import Company, Initiative, PlanKpi
+from sapmc.inbound import catalog, reports
 from sapmc.inbound.reports import KPI_FIELDS
 from sapmc.inbound.views import OPENAPI_PATH
 from sapmc.models import InboundCall, InboundReport
@@ -135,6 +139,34 @@ def test_the_document_states_the_contract_limits():
                     name = response["$ref"].rsplit("/", 1)[1]
                     response = document["components"]["responses"][name]
                 assert "X-Correlation-ID" in response["headers"], (path, status)
+
+
+def test_the_document_admits_only_the_parameter_ids_there_are():
+    document = json.loads(OPENAPI_PATH.read_text())
+    request = document["components"]["schemas"]["ParameterValuesRequest"]
+    assert request["properties"]["ParameterId"]["enum"] == list(catalog.PARAMETERS)
+
+
+def test_the_documented_date_pattern_is_the_one_the_code_reads():
+    document = json.loads(OPENAPI_PATH.read_text())
+    pattern = document["components"]["schemas"]["InputDate"]["pattern"]
+    assert pattern == reports.INPUT_DATE_PATTERN
+    # Values the old pattern admitted and the code refused: now refused by the document too.
+    for text in (
+        "2026-03-02Tnoon",
+        "2026-02-30",
+        "2025-02-29",
+        "0000-01-01",
+        "/Date(9999999999999999)/",
+    ):
+        assert re.search(pattern, text) is None, text
+
+
+@given(text=st.from_regex(reports.INPUT_DATE_PATTERN, fullmatch=True))
+@hypothesis_settings(max_examples=500, deadline=None, derandomize=True, database=None)
+def test_every_date_the_document_admits_is_read(text):
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/Berlin"):
+        reports.parse_api_date(text, name="ToDate", zone=ZoneInfo(zone))
 
 
 # --- Property-based: every operation, generated inputs, every answer checked ---------------------

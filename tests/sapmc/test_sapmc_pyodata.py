@@ -19,8 +19,9 @@ from pyodata.v2.model import MetadataBuilder
 
 from sapmc.client import SuccessRow, success_payload
 from simulators.khoros_data import KhorosData
-from simulators.sapmc import SERVICE_PATH, SapmcSimulator, _midnight
+from simulators.sapmc import SERVICE_PATH, SapmcSimulator
 from simulators.sapmc_data import KHOROS_CATEGORY, OTHER_CATEGORY, SapmcData
+from simulators.sapmc_metadata import midnight as _midnight
 from simulators.sapmc_success import SUCCESS_SERVICE_PATH
 from simulators.server import RunningServer, start_in_thread
 
