@@ -54,6 +54,8 @@ class SyncRun(models.Model):
         BUTTON = "button", "Button"
         COMMAND = "command", "Command"
         API = "api", "API"
+        # Requested by the engine after a successful run of another kind (register_follow_up).
+        FOLLOW_UP = "follow_up", "After another sync"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

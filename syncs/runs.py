@@ -177,7 +177,7 @@ class SyncRunner:
         """Queue the kinds declared to follow this one (registry.register_follow_up)."""
         for kind in registry.follow_ups(self.kind.value):
             try:
-                follow, queued = sync_request(kind=kind, trigger=SyncRun.Trigger.SCHEDULE)
+                follow, queued = sync_request(kind=kind, trigger=SyncRun.Trigger.FOLLOW_UP)
             except Exception:  # noqa: BLE001 - the run succeeded; a queue problem must not undo it
                 logger.exception("could not queue %s after %s #%s", kind, run.kind, run.pk)
                 continue

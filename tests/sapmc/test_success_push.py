@@ -267,7 +267,7 @@ def test_a_successful_kpi_sync_queues_the_push(sim, settings):
     assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
     run_sync(KHOROS_KPIS, work=ok, client=object())
     queued = SyncRun.objects.get(kind=SAPMC_SUCCESS_PUSH)
-    assert (queued.status, queued.trigger) == (SyncRun.Status.QUEUED, SyncRun.Trigger.SCHEDULE)
+    assert (queued.status, queued.trigger) == (SyncRun.Status.QUEUED, SyncRun.Trigger.FOLLOW_UP)
     run_sync(KHOROS_KPIS, work=ok, client=object())  # one pending push is enough
     assert SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).count() == 1
     settings.SAPMC_SUCCESS_PUSH_ENABLED = False
