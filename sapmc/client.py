@@ -16,8 +16,8 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from email.message import Message
 from pathlib import Path
@@ -29,16 +29,10 @@ import requests
 
 from smcbridge.outgoing_http import (
     RETRY_STATUSES,
-    AuthError,
-    BadPayloadError,
     ClientError,
     ClientStats,
     HttpClient,
-    NotFoundError,
-    RateLimitedError,
-    RequestError,
     TransportOptions,
-    UnavailableError,
     UndecodableBodyError,
     clean_text,
     client_settings,
@@ -47,7 +41,29 @@ from smcbridge.outgoing_http import (
     looks_like_markup,
     origin,
     parse_retry_after,
-    storable_copy,
+)
+
+# Everything about the payloads (their errors too) is declared in sapmc.payloads and
+# re-exported here: callers keep one module to import for SAP MC.
+from .payloads import (
+    _EPOCH,
+    REFERENCES,
+    Campaign,
+    CampaignListing,
+    CampaignReference,
+    SapmcAuthError,
+    SapmcBadPayloadError,
+    SapmcError,
+    SapmcIncompleteListingError,
+    SapmcNotFoundError,
+    SapmcRateLimitedError,
+    SapmcRequestError,
+    SapmcUnavailableError,
+    _bad,
+    _mapping,
+    parse_campaign,
+    parse_feed,
+    parse_odata_datetime,
 )
 
 _T = TypeVar("_T")
@@ -82,131 +98,12 @@ logger = logging.getLogger("sapmc.client")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8702"
 SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CAMPAIGN_SRV"
-REFERENCES = "ExternalCampaignReferences"
 # A listing that has not ended after this many answers is a server bug, not a big tenant.
 MAX_PAGES = 10_000
-# Field lengths of sapmc-api.md part 2: the values round-trip into SAP MC, so longer ones are
-# refused here rather than cut (a cut ExternalCampaignID would point at another Plan).
-CAMPAIGN_ID_LENGTH = 10
-CAMPAIGN_NAME_LENGTH = 40
-LIFECYCLE_STATUS_LENGTH = 1
-EXTERNAL_ID_LENGTH = 32
-EXTERNAL_NAME_LENGTH = 255
-EXTERNAL_URL_LENGTH = 1000
-PARTY_LENGTH = 32
-PARTY_NAME_LENGTH = 255
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# OData V2 JSON dates: "/Date(<ms since the epoch>)/" for Edm.DateTime, with "+hhmm"-looking
-# minutes for Edm.DateTimeOffset ("+0000", "+0060", "-0090").
-_ODATA_DATE = re.compile(
-    r"/Date\((?P<ms>-?[0-9]{1,15})(?:(?P<sign>[+-])(?P<offset>[0-9]{1,4}))?\)/"
-)
-
-
-class SapmcError(ClientError):
-    """Base of every error the SAP MC client raises; `retryable` says whether trying later helps."""
-
-
-class SapmcAuthError(SapmcError, AuthError):
-    """Raise when SAP MC refuses the communication user (401, 403, a logon page or redirect)."""
-
-
-class SapmcNotFoundError(SapmcError, NotFoundError):
-    """Raise when the entity or the service path does not exist."""
-
-
-class SapmcRequestError(SapmcError, RequestError):
-    """Raise when SAP MC rejects what was asked (400 and other 4xx): fix the call, not the time."""
-
-
-class SapmcRateLimitedError(SapmcError, RateLimitedError):
-    """Raise when SAP MC still throttles after the retry budget is spent."""
-
-
-class SapmcUnavailableError(SapmcError, UnavailableError):
-    """Raise when SAP MC fails (5xx, timeout, broken connection) after the retry budget."""
-
-
-class SapmcBadPayloadError(SapmcError, BadPayloadError):
-    """Raise when an answer cannot be parsed or breaks the contract (shape, lengths, links)."""
-
-
-class SapmcIncompleteListingError(SapmcBadPayloadError):
-    """Raise when a listing was read to its end but positions stayed unread (or were read twice).
-
-    Everything read is valid; what is missing is proof that nothing else exists, so nothing may
-    be taken as removed. Retryable: the next run usually meets a list that holds still.
-    """
-
-    retryable = True
-
-    def __init__(self, message: str, *, listing: CampaignListing) -> None:
-        """Carry the listing (campaigns read, problems met) with the message."""
-        super().__init__(message)
-        self.listing = listing
 
 
 class _UndecodableBodyError(SapmcBadPayloadError, UndecodableBodyError):
     """Raise for a 2xx body that is not JSON: the one payload failure worth one more GET."""
-
-
-@dataclass(frozen=True)
-class CampaignReference:
-    external_campaign_uuid: str  # lower-case canonical
-    external_campaign_id: str  # a Khoros Plan UUID without hyphens, as SAP MC holds it
-    campaign_uuid: str
-    name: str
-    url: str
-    advertiser: str  # Khoros company id
-    advertiser_name: str
-    managing_party: str  # Khoros Initiative id
-    managing_party_name: str
-
-
-@dataclass(frozen=True)
-class Campaign:
-    uuid: str  # lower-case canonical
-    campaign_id: str
-    name: str
-    description: str
-    start: date | None  # the day of the Edm.DateTime instant in SAP MC's time zone
-    end: date | None
-    lifecycle_status: str  # a customer-configured code: compare with settings, not constants
-    lifecycle_status_name: str
-    category: str
-    category_name: str
-    media_type: str
-    marketing_area: str
-    owner: str
-    created: datetime | None  # aware UTC
-    changed: datetime | None
-    references: tuple[CampaignReference, ...]
-    raw: dict[str, Any] = field(compare=False, repr=False)
-
-
-@dataclass
-class CampaignListing:
-    """The campaigns of one category as read, and why the reading may have missed some."""
-
-    campaigns: list[Campaign]
-    problems: list[str]  # each problem once, in the order met; empty for a whole listing
-    count: int | None  # SAP MC's __count of the last page, None when it sent none
-    duplicates: int = 0  # results dropped because the campaign had been read already
-
-    @property
-    def complete(self) -> bool:
-        """Whether every position SAP MC counted was read once: only then may absence count."""
-        return not self.problems
-
-    def note(self, problem: str) -> None:
-        if problem not in self.problems:
-            self.problems.append(problem)
-
-    def problem_text(self) -> str:
-        shown = "; ".join(self.problems[:5])
-        more = len(self.problems) - 5
-        return shown + (f"; and {more} more" if more > 0 else "")
 
 
 # Success import (API_MKT_CMPGN_SUCCESS_IMPORT_SRV): the rows and what SAP MC made of them -----
@@ -394,204 +291,9 @@ class _CsrfRefusedError(SapmcAuthError):
 # Parsing ------------------------------------------------------------------------------------
 
 
-def _bad(message: str) -> SapmcBadPayloadError:
-    return SapmcBadPayloadError(message)
-
-
-def _storable(item: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return storable_copy(item)
-    except ValueError:
-        raise _bad("campaign payload is not plain JSON") from None
-
-
-def parse_odata_datetime(value: object) -> datetime:
-    """Parse an OData V2 JSON date ("/Date(ms)/" or "/Date(ms+0000)/") to an aware UTC datetime."""
-    # The milliseconds count from the epoch in UTC; the optional suffix is the offset, in
-    # minutes, of the zone the value was entered in. SAP's Cloud SDK reads it that way (datajs
-    # would move the instant by the offset); SAP Gateway always sends +0000, where both agree.
-    if not isinstance(value, str):
-        raise _bad(f"expected an OData date string, got {type(value).__name__}")
-    found = _ODATA_DATE.fullmatch(value)
-    if found is None:
-        raise _bad(f"not an OData date: {clean_text(value[:40])!r}")
-    if found["offset"] is not None and int(found["offset"]) >= 24 * 60:
-        raise _bad(f"OData date offset out of range: {value[:40]!r}")
-    try:
-        return _EPOCH + timedelta(milliseconds=int(found["ms"]))
-    except OverflowError:
-        raise _bad(f"OData date out of range: {value[:40]!r}") from None
-
-
-def _mapping(item: object, what: str) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise _bad(f"{what}: expected an object, got {type(item).__name__}")
-    return item
-
-
-def _text(
-    item: dict[str, Any],
-    key: str,
-    what: str,
-    *,
-    required: bool = False,
-    max_length: int | None = None,
-) -> str:
-    value = item.get(key)
-    if value is None:
-        if required:
-            raise _bad(f"{what}: missing {key}")
-        return ""
-    if not isinstance(value, str):
-        raise _bad(f"{what}: {key} must be a string, got {type(value).__name__}")
-    value = clean_text(value)
-    if max_length is not None and len(value) > max_length:
-        raise _bad(f"{what}: {key} is longer than {max_length} characters")
-    return value
-
-
-def _guid(item: dict[str, Any], key: str, what: str) -> str:
-    value = item.get(key)
-    if not isinstance(value, str):
-        raise _bad(f"{what}: {key} must be a GUID string, got {type(value).__name__}")
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        raise _bad(f"{what}: {key} is not a GUID: {clean_text(value[:40])!r}") from None
-
-
-def _instant(item: dict[str, Any], key: str, what: str) -> datetime | None:
-    value = item.get(key)
-    if value is None:
-        return None
-    try:
-        return parse_odata_datetime(value)
-    except SapmcBadPayloadError as exc:
-        raise _bad(f"{what}: {key}: {exc}") from None
-
-
-def _day(item: dict[str, Any], key: str, what: str, zone: tzinfo) -> date | None:
-    instant = _instant(item, key, what)
-    # CampaignStartDate/EndDate are Edm.DateTime without sap:display-format="Date": an instant
-    # that may carry a time of day (a Berlin user's 1 April is 31 March 22:00 UTC). The day it
-    # means is the calendar day at that instant in the tenant's time zone (SAPMC_TIMEZONE).
-    return None if instant is None else instant.astimezone(zone).date()
-
-
-def _parse_reference(item: object, campaign_uuid: str) -> CampaignReference:
-    what = f"campaign {campaign_uuid}: reference"
-    data = _mapping(item, what)
-    external_id = _text(
-        data, "ExternalCampaignID", what, required=True, max_length=EXTERNAL_ID_LENGTH
-    )
-    if not external_id.strip():
-        raise _bad(f"{what}: empty ExternalCampaignID")
-    owner = campaign_uuid
-    if data.get("CampaignUUID") is not None:
-        owner = _guid(data, "CampaignUUID", what)
-        if owner != campaign_uuid:
-            raise _bad(f"{what}: belongs to campaign {owner}")
-    return CampaignReference(
-        external_campaign_uuid=_guid(data, "ExternalCampaignUUID", what),
-        external_campaign_id=external_id,
-        campaign_uuid=owner,
-        name=_text(data, "ExternalCampaignName", what, max_length=EXTERNAL_NAME_LENGTH),
-        url=_text(data, "ExternalCampaignURL", what, max_length=EXTERNAL_URL_LENGTH),
-        advertiser=_text(data, "Advertiser", what, max_length=PARTY_LENGTH),
-        advertiser_name=_text(data, "AdvertiserName", what, max_length=PARTY_NAME_LENGTH),
-        managing_party=_text(data, "ExternalCmpgnManagingParty", what, max_length=PARTY_LENGTH),
-        managing_party_name=_text(
-            data, "ExternalCmpgnManagingPartyName", what, max_length=PARTY_NAME_LENGTH
-        ),
-    )
-
-
-def _references(data: dict[str, Any], campaign_uuid: str) -> tuple[CampaignReference, ...]:
-    what = f"campaign {campaign_uuid}"
-    value = data.get(REFERENCES)
-    if isinstance(value, dict) and "results" in value:
-        if value.get("__next"):
-            # An inline collection cut into pages: replacing the stored set with the first
-            # page would drop the rest.
-            raise _bad(f"{what}: {REFERENCES} came paged (__next); refused rather than cut")
-        value = value["results"]
-    # An unexpanded ({"__deferred": ...}) or missing navigation says nothing about the
-    # references; reading it as "none" would report every assignment as drift.
-    if not isinstance(value, list):
-        raise _bad(f"{what}: {REFERENCES} were not expanded")
-    references = [_parse_reference(item, campaign_uuid) for item in value]
-    if len({r.external_campaign_uuid for r in references}) != len(references):
-        raise _bad(f"{what}: a reference appears twice")
-    # SAP MC lists them in no promised order: sort so that equal content compares equal.
-    references.sort(key=lambda r: (r.external_campaign_id, r.external_campaign_uuid))
-    return tuple(references)
-
-
-def parse_campaign(item: object, zone: tzinfo = UTC) -> Campaign:
-    """Parse one Campaigns entity with its expanded references; raise SapmcBadPayloadError.
-
-    zone is SAP MC's time zone: the start and end instants become days there.
-    """
-    data = _mapping(item, "campaign")
-    campaign_uuid = _guid(data, "CampaignUUID", "campaign")
-    what = f"campaign {campaign_uuid}"
-    campaign_id = _text(data, "CampaignID", what, required=True, max_length=CAMPAIGN_ID_LENGTH)
-    if not campaign_id.strip():
-        raise _bad(f"{what}: empty CampaignID")
-    return Campaign(
-        uuid=campaign_uuid,
-        campaign_id=campaign_id,
-        name=_text(data, "CampaignName", what, required=True, max_length=CAMPAIGN_NAME_LENGTH),
-        description=_text(data, "CampaignDescription", what),
-        start=_day(data, "CampaignStartDate", what, zone),
-        end=_day(data, "CampaignEndDate", what, zone),
-        lifecycle_status=_text(
-            data, "CampaignLifecycleStatus", what, max_length=LIFECYCLE_STATUS_LENGTH
-        ),
-        lifecycle_status_name=_text(data, "CampaignLifecycleStatusName", what),
-        category=_text(data, "CampaignCategory", what, required=True),
-        category_name=_text(data, "CampaignCategoryName", what),
-        media_type=_text(data, "MediaType", what),
-        marketing_area=_text(data, "MarketingArea", what),
-        owner=_text(data, "CampaignOwner", what),
-        created=_instant(data, "CreationDateTime", what),
-        changed=_instant(data, "LastChangeDateTime", what),
-        references=_references(data, campaign_uuid),
-        raw=_storable(data),
-    )
-
-
 def odata_string(value: str) -> str:
     """Quote a string as an OData literal: 'O''Brien'."""
     return "'" + value.replace("'", "''") + "'"
-
-
-@dataclass(frozen=True)
-class _Feed:
-    results: list[Any]
-    next_url: str | None
-    count: int | None
-
-
-def _feed(payload: object) -> _Feed:
-    """Split an OData V2 collection answer into its results, __next and __count."""
-    body = _mapping(payload, "answer").get("d")
-    if isinstance(body, list):  # the V1 shape, without paging information
-        return _Feed(body, None, None)
-    body = _mapping(body, "answer: d")
-    results = body.get("results")
-    if not isinstance(results, list):
-        raise _bad("answer: d.results must be a list")
-    next_url = body.get("__next")
-    if next_url is not None and (not isinstance(next_url, str) or not next_url.strip()):
-        raise _bad("answer: __next must be a URL string")
-    count = body.get("__count")
-    if isinstance(count, str) and count.isascii() and count.isdigit() and len(count) < 16:
-        count = int(count)
-    # The count only spares a request at the end of the listing: anything odd means unknown.
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        count = None
-    return _Feed(results, next_url.strip() if next_url else None, count)
 
 
 def _leaf_bytes(part: Message) -> bytes:
@@ -795,7 +497,7 @@ class SapmcClient(HttpClient):
                         path=urlsplit(url).path,
                     )
                 fetched.add(key)
-                feed = _feed(self._get_json(url))
+                feed = parse_feed(self._get_json(url))
                 if feed.count is None:
                     listing.note(f"SAP MC sent no __count at $skip={skip}")
                 else:
