@@ -8,12 +8,25 @@ a `$ref` to `#/components/schemas/<name>`, and `COMPONENT_TYPES` holds the type 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+)
+from pydantic_core import ErrorDetails
 
 from khoros import kpi_catalog
+from sapmc.inbound import reports
 from sapmc.inbound.catalog import ID_LENGTH, MAX_ROWS, NAME_LENGTH, PARAMETERS, URL_LENGTH
+from sapmc.inbound.http import ApiError, bad_request
 from sapmc.inbound.reports import INPUT_DATE_PATTERN
 
 # Every error code an answer may carry (the Error schema's enum).
@@ -120,10 +133,16 @@ ParameterId = Literal["ADVERTISER", "EXT_CAMPAIGN_MANAGING_PARTY"]
 assert ParameterId.__args__ == PARAMETERS  # noqa: S101 - the catalog and the contract agree
 
 
+# An answer for one kind of wrong value, where the generic "The field ... must be a string." is
+# not what SAP MC is told: keyed by the error's location, list indexes as "*".
+ErrorAnswer = Callable[[ErrorDetails], ApiError]
+
+
 class _Strict(BaseModel):
     """Exactly the fields listed, of exactly their JSON types: a misspelt field is an error."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+    error_answers: ClassVar[Mapping[tuple[str, ...], ErrorAnswer]] = {}
 
 
 class ErrorDetail(_Strict):
@@ -141,7 +160,14 @@ class ParameterFilter(_Strict):
 
 
 class ParameterValuesRequest(_Strict):
+    error_answers = {
+        ("Filter",): lambda error: bad_request(
+            'Filter must be an object, such as {"ADVERTISER": "389"}.'
+        )
+    }
+
     ParameterId: str = Field(
+        max_length=64,
         description=(
             "`ADVERTISER` or `EXT_CAMPAIGN_MANAGING_PARTY`. The bridge also reads them in any "
             "case and with blanks around them, but sends them as listed."
@@ -201,7 +227,29 @@ class ExternalCampaignsResponse(_Strict):
     ExternalCampaigns: list[ExternalCampaign] = Field(max_length=MAX_ROWS)
 
 
+def _date_answer(error: ErrorDetails) -> ApiError:
+    # The reader of the dates says what is wrong with one (INVALID_DATE), as it does for the
+    # dates the pattern admits but the calendar refuses.
+    name = str(error["loc"][0])
+    try:
+        reports.parse_api_date(error["input"], name=name, zone=ZoneInfo("UTC"))
+    except ApiError as exc:
+        return exc
+    return bad_request(f"{name} is not a date.", "INVALID_DATE")
+
+
 class NewReportRequest(_Strict):
+    error_answers = {
+        ("ExternalCampaignIDs",): lambda error: bad_request(
+            f"ExternalCampaignIDs must be a list of 1 to {MAX_ROWS} ids."
+        ),
+        ("ExternalCampaignIDs", "*"): lambda error: bad_request(
+            f"Each ExternalCampaignID must be a string of 1 to {ID_LENGTH} characters."
+        ),
+        ("FromDate",): _date_answer,
+        ("ToDate",): _date_answer,
+    }
+
     ExternalCampaignIDs: list[
         Annotated[str, StringConstraints(min_length=1, max_length=ID_LENGTH)]
     ] = Field(min_length=1, max_length=MAX_ROWS)
@@ -210,6 +258,12 @@ class NewReportRequest(_Strict):
 
 
 class ReportRequest(_Strict):
+    error_answers = {
+        ("Package",): lambda error: bad_request(
+            "Package must be a whole number from 1.", "INVALID_PACKAGE"
+        )
+    }
+
     ReportId: str = Field(
         max_length=64,
         description="As answered by call 1.",
@@ -288,3 +342,53 @@ MODELS: tuple[type[BaseModel], ...] = (
     Result,
     ReportCompleted,
 )
+
+
+Body = TypeVar("Body", bound=_Strict)
+
+
+def parse(model: type[Body], data: dict[str, Any]) -> Body:
+    """`data` (a JSON object) as `model`; else the 400 ApiError SAP MC gets for its first fault.
+
+    First an unknown field, then a missing one, then the others in the order of the fields, so
+    that the answer names the fault a person fixes first.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    rank = {"extra_forbidden": 0, "missing": 1}
+    first = min(
+        errors, key=lambda error: rank.get(error["type"], 2) if len(error["loc"]) == 1 else 2
+    )
+    raise _answer(model, first) from None
+
+
+def _answer(model: type[_Strict], error: ErrorDetails) -> ApiError:
+    loc = error["loc"]
+    name = str(loc[-1])
+    if error["type"] == "extra_forbidden":
+        owner = _model_at(model, loc[:-1])
+        return bad_request(
+            f"Unknown field {name!r}; this endpoint takes {', '.join(owner.model_fields)}."
+        )
+    if error["type"] == "missing":
+        return bad_request(f"The field {name!r} is required.")
+    key = tuple("*" if isinstance(part, int) else str(part) for part in loc)
+    if key in model.error_answers:
+        return model.error_answers[key](error)
+    if error["type"] == "string_type":
+        return bad_request(f"The field {name!r} must be a string.")
+    if error["type"] == "string_too_long":
+        limit = (error.get("ctx") or {}).get("max_length")
+        return bad_request(f"The field {name!r} is longer than {limit} characters.")
+    return bad_request(f"The field {name!r} is not valid: {error['msg']}.")
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model that holds the field at `loc` (a nested model's fields for its unknown ones)."""
+    for part in loc:
+        annotation = model.model_fields[str(part)].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return model

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from base64 import b64encode
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from khoros import kpi_catalog
 from sapmc.inbound import contract, schema
+from sapmc.inbound.http import ApiError
 from sapmc.inbound.views import OPENAPI_PATH
 
 
@@ -77,3 +79,60 @@ def test_the_command_writes_the_document_and_check_tells_a_stale_one(tmp_path, m
     call_command("openapi_inbound")
     assert target.read_text(encoding="utf-8") == schema.document_text()
     call_command("openapi_inbound", "--check")
+
+
+def _refusal(model, data):
+    with pytest.raises(ApiError) as caught:
+        contract.parse(model, data)
+    return caught.value.status, caught.value.code, caught.value.message
+
+
+def test_parse_answers_the_first_fault_in_the_contract_error_words():
+    # An unknown field first, then a missing one, then the others in the order of the fields.
+    assert _refusal(contract.NewReportRequest, {"ExternalCampaignIDs": 1, "Extra": 1}) == (
+        400,
+        "BAD_REQUEST",
+        "Unknown field 'Extra'; this endpoint takes ExternalCampaignIDs, FromDate, ToDate.",
+    )
+    assert _refusal(contract.NewReportRequest, {"ExternalCampaignIDs": 1}) == (
+        400,
+        "BAD_REQUEST",
+        "The field 'FromDate' is required.",
+    )
+    ids = {"ExternalCampaignIDs": ["a"], "FromDate": 20260302, "ToDate": "2026-13-01"}
+    assert _refusal(contract.NewReportRequest, ids) == (
+        400,
+        "INVALID_DATE",
+        "FromDate must be a string with a date.",
+    )
+    assert _refusal(contract.NewReportRequest, {**ids, "FromDate": "2026-01-01"})[1:] == (
+        "INVALID_DATE",
+        "ToDate '2026-13-01' is not a date: send YYYY-MM-DD, an ISO date-time or /Date(ms)/.",
+    )
+    filters = {"ParameterId": "ADVERTISER", "Filter": {"ADVERTISER": "1", "CHANNEL": "x"}}
+    assert _refusal(contract.ParameterValuesRequest, filters)[2] == (
+        "Unknown field 'CHANNEL'; this endpoint takes ADVERTISER."
+    )
+    assert _refusal(contract.ParameterValuesRequest, {"ParameterId": "A" * 65})[2] == (
+        "The field 'ParameterId' is longer than 64 characters."
+    )
+    assert _refusal(contract.ReportRequest, {"ReportId": "R", "Package": True})[1] == (
+        "INVALID_PACKAGE"
+    )
+
+
+def test_the_view_refuses_what_the_document_refuses(client, settings, db):
+    settings.SAPMC_INBOUND_USER, settings.SAPMC_INBOUND_PASSWORD = "u", "p"
+    request = schema.document()["components"]["schemas"]["ParameterValuesRequest"]
+    limit = request["properties"]["ParameterId"]["maxLength"]
+    response = client.post(
+        "/sapmc/extcamp/v1/parameter-values",
+        data=json.dumps({"ParameterId": "A" * (limit + 1)}),
+        content_type="application/json",
+        headers={"Authorization": "Basic " + b64encode(b"u:p").decode()},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "BAD_REQUEST",
+        "message": f"The field 'ParameterId' is longer than {limit} characters.",
+    }
