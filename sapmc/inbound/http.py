@@ -208,34 +208,6 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def check_fields(
-    data: Mapping[str, Any], *, allowed: tuple[str, ...], required: tuple[str, ...] = ()
-) -> None:
-    """Refuse unknown and missing fields, so that a misspelt one is an error, not ignored."""
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise bad_request(
-            f"Unknown field {unknown[0]!r}; this endpoint takes {', '.join(allowed)}."
-        )
-    for name in required:
-        if name not in data:
-            raise bad_request(f"The field {name!r} is required.")
-
-
-def string_field(
-    data: Mapping[str, Any], name: str, *, max_length: int, default: str | None = None
-) -> str:
-    """A string field of at most `max_length` characters; `default` when absent (if given)."""
-    if name not in data and default is not None:
-        return default
-    value = data.get(name)
-    if not isinstance(value, str):
-        raise bad_request(f"The field {name!r} must be a string.")
-    if len(value) > max_length:
-        raise bad_request(f"The field {name!r} is longer than {max_length} characters.")
-    return value
-
-
 def inbound_call_log(
     *,
     at: datetime,

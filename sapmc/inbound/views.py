@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from sapmc.inbound import catalog, reports, throttle
+from sapmc.inbound import catalog, contract, reports, throttle
 from sapmc.inbound.http import (
     JSON_CONTENT_TYPE,
     ApiError,
@@ -26,14 +26,12 @@ from sapmc.inbound.http import (
     bad_request,
     basic_credentials,
     caller_name,
-    check_fields,
     correlation_id,
     error_response,
     inbound_call_log,
     inbound_password,
     json_response,
     read_json_object,
-    string_field,
 )
 from sapmc.models import InboundReport
 from smcbridge.client_ip import client_ip
@@ -41,10 +39,7 @@ from smcbridge.client_ip import client_ip
 logger = logging.getLogger("sapmc.inbound")
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
-# The most ids one report may name: SAP MC's package size.
-MAX_CAMPAIGN_IDS = catalog.MAX_ROWS
-# $skip beyond this is refused rather than handed to the database as an out-of-range integer.
-MAX_SKIP = 2**31 - 1
+MAX_SKIP = contract.MAX_SKIP
 
 View = Callable[..., HttpResponse]
 
@@ -176,18 +171,9 @@ def openapi_document(request: HttpRequest, caller: str) -> HttpResponse:
 @inbound_endpoint("parameter-values", methods=("POST",))
 def parameter_values(request: HttpRequest, caller: str) -> HttpResponse:
     """Value help: the advertisers, or the managing parties (Initiatives) of one advertiser."""
-    body = read_json_object(request)
-    check_fields(body, allowed=("ParameterId", "Filter"), required=("ParameterId",))
-    parameter = string_field(body, "ParameterId", max_length=64).strip().upper()
-    filters = body.get("Filter", {})
-    if not isinstance(filters, dict):
-        raise bad_request('Filter must be an object, such as {"ADVERTISER": "389"}.')
-    check_fields(filters, allowed=(catalog.ADVERTISER,))
-    advertiser = (
-        string_field(filters, catalog.ADVERTISER, max_length=catalog.ID_LENGTH)
-        if catalog.ADVERTISER in filters
-        else None
-    )
+    body = contract.parse(contract.ParameterValuesRequest, read_json_object(request))
+    parameter = body.ParameterId.strip().upper()
+    advertiser = body.Filter.ADVERTISER if body.Filter is not None else None
     if parameter == catalog.ADVERTISER:
         values = catalog.advertiser_values()
     elif parameter == catalog.MANAGING_PARTY:
@@ -224,18 +210,11 @@ def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
     """The live Plans of one Initiative, from the mirror, paged with $top and $skip."""
     top = _query_int(request, "$top", default=catalog.MAX_ROWS, maximum=catalog.MAX_ROWS)
     skip = _query_int(request, "$skip", default=0, maximum=MAX_SKIP)
-    body = read_json_object(request)
-    check_fields(
-        body,
-        allowed=("ADVERTISER", "EXT_CAMPAIGN_MANAGING_PARTY", "Search"),
-        required=("ADVERTISER", "EXT_CAMPAIGN_MANAGING_PARTY"),
-    )
+    body = contract.parse(contract.ExternalCampaignsRequest, read_json_object(request))
     campaigns = catalog.external_campaigns(
-        advertiser=string_field(body, "ADVERTISER", max_length=catalog.ID_LENGTH),
-        managing_party=string_field(
-            body, "EXT_CAMPAIGN_MANAGING_PARTY", max_length=catalog.ID_LENGTH
-        ),
-        search=string_field(body, "Search", max_length=catalog.NAME_LENGTH, default="").strip(),
+        advertiser=body.ADVERTISER,
+        managing_party=body.EXT_CAMPAIGN_MANAGING_PARTY,
+        search=body.Search.strip(),
         top=top,
         skip=skip,
         now=timezone.now(),
@@ -246,24 +225,14 @@ def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
 @inbound_endpoint("campaign-success", methods=("POST",))
 def campaign_success(request: HttpRequest, caller: str) -> HttpResponse:
     """Call 1 makes a report (202 PENDING); calls with its ReportId answer it when ready."""
-    body = read_json_object(request)
-    if "ReportId" in body:
-        return _report_answer(body)
-    check_fields(
-        body,
-        allowed=("ExternalCampaignIDs", "FromDate", "ToDate"),
-        required=("ExternalCampaignIDs", "FromDate", "ToDate"),
-    )
-    ids = body["ExternalCampaignIDs"]
-    if not isinstance(ids, list) or not ids or len(ids) > MAX_CAMPAIGN_IDS:
-        raise bad_request(f"ExternalCampaignIDs must be a list of 1 to {MAX_CAMPAIGN_IDS} ids.")
-    if not all(isinstance(i, str) and 0 < len(i) <= catalog.ID_LENGTH for i in ids):
-        raise bad_request(
-            f"Each ExternalCampaignID must be a string of 1 to {catalog.ID_LENGTH} characters."
-        )
+    data = read_json_object(request)
+    if "ReportId" in data:
+        return _report_answer(contract.parse(contract.ReportRequest, data))
+    body = contract.parse(contract.NewReportRequest, data)
+    ids = body.ExternalCampaignIDs
     zone = catalog.company_zone()
-    from_date = reports.parse_api_date(body["FromDate"], name="FromDate", zone=zone)
-    to_date = reports.parse_api_date(body["ToDate"], name="ToDate", zone=zone)
+    from_date = reports.parse_api_date(body.FromDate, name="FromDate", zone=zone)
+    to_date = reports.parse_api_date(body.ToDate, name="ToDate", zone=zone)
     if from_date > to_date:
         raise bad_request(f"FromDate {from_date} is after ToDate {to_date}.", "INVALID_DATE")
     report = reports.report_create(
@@ -272,13 +241,9 @@ def campaign_success(request: HttpRequest, caller: str) -> HttpResponse:
     return json_response({"ReportId": report.report_id, "Status": report.status}, status=202)
 
 
-def _report_answer(body: dict[str, Any]) -> HttpResponse:
-    check_fields(body, allowed=("ReportId", "Package"), required=("ReportId",))
-    report_id = string_field(body, "ReportId", max_length=64)
-    package = body.get("Package", 1)
-    if not isinstance(package, int) or isinstance(package, bool) or package < 1:
-        raise bad_request("Package must be a whole number from 1.", "INVALID_PACKAGE")
-    report = reports.report_refresh(report=reports.report_get(report_id=report_id))
+def _report_answer(body: contract.ReportRequest) -> HttpResponse:
+    package = body.Package
+    report = reports.report_refresh(report=reports.report_get(report_id=body.ReportId))
     if report.status != InboundReport.Status.COMPLETED:
         return json_response({"ReportId": report.report_id, "Status": report.status}, status=202)
     # Serialized once, when the report completed: sent as is.
