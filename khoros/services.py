@@ -9,7 +9,6 @@ from datetime import datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -27,7 +26,7 @@ from syncs.runs import (
     run_checkpoint,
     run_finish,
     run_step_done,
-    run_sync,
+    sync_entry,
 )
 from syncs.upsert import LAST_SEEN_REFRESH, fit
 
@@ -214,30 +213,13 @@ def plans_upsert(
     return counts
 
 
+@sync_entry(KHOROS_PLANS)
 def sync_khoros(
-    *,
-    run: SyncRun | None = None,
-    trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: User | None = None,
-    client: khoros_client.KhorosClient | None = None,
-    on_progress: Callable[[SyncRun], None] | None = None,
-) -> SyncRun:
-    """Mirror all Initiatives and Plans from Khoros; never deletes, never runs twice at once."""
-    return run_sync(
-        KHOROS_PLANS,
-        run=run,
-        trigger=trigger,
-        requested_by=requested_by,
-        client=client,
-        work=lambda run, client: _sync_plans(run, client, on_progress),
-    )
-
-
-def _sync_plans(
     run: SyncRun,
     client: khoros_client.KhorosClient,
     on_progress: Callable[[SyncRun], None] | None,
 ) -> SyncRun:
+    """Mirror all Initiatives and Plans from Khoros; never deletes, never runs twice at once."""
     try:
         company = client.check_company()
         zone = company_zone(client)

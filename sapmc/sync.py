@@ -7,7 +7,6 @@ from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +22,7 @@ from syncs.runs import (
     run_checkpoint,
     run_finish,
     run_step_done,
-    run_sync,
+    sync_entry,
 )
 from syncs.upsert import fit
 
@@ -45,28 +44,11 @@ CAMPAIGN_FIELDS = (
 )
 
 
+@sync_entry(SAPMC_CAMPAIGNS)
 def sync_sapmc_campaigns(
-    *,
-    run: SyncRun | None = None,
-    trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: User | None = None,
-    client: sapmc.SapmcClient | None = None,
-    on_progress: Callable[[SyncRun], None] | None = None,
-) -> SyncRun:
-    """Mirror SAP MC's external campaigns of the Khoros category; never deletes one."""
-    return run_sync(
-        SAPMC_CAMPAIGNS,
-        run=run,
-        trigger=trigger,
-        requested_by=requested_by,
-        client=client,
-        work=lambda run, client: _sync(run, client, on_progress),
-    )
-
-
-def _sync(
     run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
 ) -> SyncRun:
+    """Mirror SAP MC's external campaigns of the Khoros category; never deletes one."""
     try:
         # The whole listing first: removal is only decided on a complete one.
         listing = client.list_campaigns(category=settings.SAPMC_CAMPAIGN_CATEGORY)

@@ -7,10 +7,11 @@ ended; a crash or a lost lease ends the run, never hangs it. State changes are S
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -200,3 +201,44 @@ def run_sync(
     return SyncRunner(kind).run(
         work=work, run=run, trigger=trigger, requested_by=requested_by, client=client
     )
+
+
+ProgressFn = Callable[[SyncRun], None]
+ClientT = TypeVar("ClientT")
+ClientT_contra = TypeVar("ClientT_contra", contravariant=True)
+
+
+class SyncEntry(Protocol[ClientT_contra]):
+    """The entry point of a kind: what the registry, the task, the command and the tests call."""
+
+    def __call__(
+        self,
+        *,
+        run: SyncRun | None = None,
+        trigger: str = SyncRun.Trigger.COMMAND,
+        requested_by: User | None = None,
+        client: ClientT_contra | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> SyncRun: ...
+
+
+def sync_entry(
+    kind: str,
+) -> Callable[[Callable[[SyncRun, ClientT, ProgressFn | None], SyncRun]], SyncEntry[ClientT]]:
+    """Make a kind's work, `work(run, client, on_progress)`, its entry point run by run_sync.
+
+    The kinds' entry points differed only in the kind and the work; this keeps one copy of the
+    signature every caller uses (run=, trigger=, requested_by=, client=, on_progress=).
+    """
+
+    def decorate(
+        work: Callable[[SyncRun, ClientT, ProgressFn | None], SyncRun],
+    ) -> SyncEntry[ClientT]:
+        @functools.wraps(work)
+        def entry(*, on_progress: ProgressFn | None = None, **given: Any) -> SyncRun:
+            # given: run, trigger, requested_by, client (typed by SyncEntry for the callers).
+            return run_sync(kind, work=lambda run, client: work(run, client, on_progress), **given)
+
+        return entry
+
+    return decorate
