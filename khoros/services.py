@@ -201,15 +201,9 @@ def plans_upsert(
     if not (created or changed or touched or vanished):
         return counts
     with transaction.atomic():
-        Plan.objects.bulk_create(created, batch_size=500)
-        if changed:
-            Plan.objects.bulk_update(
-                changed, [*PLAN_FIELDS, "raw", "removed_at", "last_seen"], batch_size=500
-            )
-        if touched:
-            Plan.objects.bulk_update(touched, ["last_seen"], batch_size=500)
-        if vanished:
-            Plan.objects.bulk_update(vanished, ["removed_at"], batch_size=500)
+        upsert.mirror_write(
+            Plan, PLAN_FIELDS, created=created, changed=changed, touched=touched, vanished=vanished
+        )
     return counts
 
 

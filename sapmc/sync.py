@@ -185,13 +185,9 @@ def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[st
     if not (created or changed or touched):
         return counts
     with transaction.atomic():
-        ExternalCampaign.objects.bulk_create(created, batch_size=500)
-        if changed:
-            ExternalCampaign.objects.bulk_update(
-                changed, [*CAMPAIGN_FIELDS, "raw", "removed_at", "last_seen"], batch_size=500
-            )
-        if touched:
-            ExternalCampaign.objects.bulk_update(touched, ["last_seen"], batch_size=500)
+        upsert.mirror_write(
+            ExternalCampaign, CAMPAIGN_FIELDS, created=created, changed=changed, touched=touched
+        )
         rewrite = {c.sap_uuid: c for c in [*created, *changed]}
         # References belong to SAP MC: their set is replaced as a whole, per campaign.
         CampaignReference.objects.filter(campaign__in=[c.pk for c in changed]).delete()
