@@ -26,6 +26,7 @@ from syncs.runs import (
     run_checkpoint,
     run_finish,
     run_step_done,
+    run_stopped,
     sync_entry,
 )
 from syncs.upsert import LAST_SEEN_REFRESH, fit
@@ -219,13 +220,10 @@ def sync_khoros(
         zone = company_zone(client)
         fetched, listing_error = _list_initiatives(client)
     except khoros_client.KhorosError as exc:
-        run_checkpoint(run, client.stats, [])
-        status = (
-            SyncRun.Status.DEFERRED
-            if isinstance(exc, khoros_client.KhorosRateLimitedError)
-            else SyncRun.Status.FAILED
-        )
-        return run_finish(run, status, f"Could not list Initiatives: {error_text(exc)}")
+        return run_stopped(
+            run, client.stats, f"Could not list Initiatives: {error_text(exc)}",
+            throttled=isinstance(exc, khoros_client.KhorosRateLimitedError),
+        )  # fmt: skip
 
     now = timezone.now()
     company_upsert(company=company, zone=zone, now=now)

@@ -33,6 +33,7 @@ from syncs.runs import (
     run_checkpoint,
     run_finish,
     run_step_done,
+    run_stopped,
     sync_entry,
 )
 
@@ -276,17 +277,13 @@ def push_successes(
                     _write(run, due, now, status=SuccessSent.Status.UNKNOWN, success_uuid="",
                            field_name="", message=error_text(exc))  # fmt: skip
             run.failed_count += len(failing)
-        run_checkpoint(run, client.stats, COUNT_FIELDS)
-        status = (
-            SyncRun.Status.DEFERRED
-            if isinstance(exc, sapmc.SapmcRateLimitedError)
-            else SyncRun.Status.FAILED
-        )
-        return run_finish(
+        return run_stopped(
             run,
-            status,
+            client.stats,
             f"SAP MC success import stopped after {run.created_count} rows created: "
             f"{error_text(exc)}",
+            throttled=isinstance(exc, sapmc.SapmcRateLimitedError),
+            fields=COUNT_FIELDS,
         )
     if run.failed_count:
         return run_finish(

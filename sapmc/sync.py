@@ -22,6 +22,7 @@ from syncs.runs import (
     run_checkpoint,
     run_finish,
     run_step_done,
+    run_stopped,
     sync_entry,
 )
 from syncs.upsert import fit
@@ -53,13 +54,10 @@ def sync_sapmc_campaigns(
         # The whole listing first: removal is only decided on a complete one.
         listing = client.list_campaigns(category=settings.SAPMC_CAMPAIGN_CATEGORY)
     except sapmc.SapmcError as exc:
-        run_checkpoint(run, client.stats, [])
-        status = (
-            SyncRun.Status.DEFERRED
-            if isinstance(exc, sapmc.SapmcRateLimitedError)
-            else SyncRun.Status.FAILED
-        )
-        return run_finish(run, status, f"Could not list SAP MC campaigns: {error_text(exc)}")
+        return run_stopped(
+            run, client.stats, f"Could not list SAP MC campaigns: {error_text(exc)}",
+            throttled=isinstance(exc, sapmc.SapmcRateLimitedError),
+        )  # fmt: skip
 
     fetched = listing.campaigns
     run.progress_total = len(fetched)

@@ -35,6 +35,7 @@ __all__ = [
     "run_checkpoint",
     "run_finish",
     "run_step_done",
+    "run_stopped",
     "run_sync",
     "sync_request",
 ]
@@ -74,6 +75,15 @@ def run_step_done(run: SyncRun, stats: HttpStats, *, steps: int = 1) -> None:
 
 def run_finish(run: SyncRun, status: str, error: str = "") -> SyncRun:
     return run.finish(status, error)
+
+
+def run_stopped(
+    run: SyncRun, stats: HttpStats, error: str, *, throttled: bool, fields: list[str] | None = None
+) -> SyncRun:
+    """End a run an upstream error stopped: save its progress, then finish it DEFERRED when the
+    API throttled us (the next run resumes; hammering it only makes it worse), else FAILED."""
+    run.checkpoint(stats, fields or [])
+    return run.finish(SyncRun.Status.DEFERRED if throttled else SyncRun.Status.FAILED, error)
 
 
 def sync_request(

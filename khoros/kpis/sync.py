@@ -35,6 +35,7 @@ from syncs.runs import (
     run_checkpoint,
     run_finish,
     run_step_done,
+    run_stopped,
     run_sync,
 )
 
@@ -138,13 +139,10 @@ class _KpiSync:
             # in for it unless KHOROS_COMPANY_TIMEZONE says otherwise. Plans' days use the same.
             self.zone = company_zone(self.client)
         except khoros_client.KhorosError as exc:
-            run_checkpoint(run, self.client.stats, [])
-            status = (
-                SyncRun.Status.DEFERRED
-                if isinstance(exc, khoros_client.KhorosRateLimitedError)
-                else SyncRun.Status.FAILED
-            )
-            return run_finish(run, status, f"Could not reach Khoros: {_describe(exc)}")
+            return run_stopped(
+                run, self.client.stats, f"Could not reach Khoros: {_describe(exc)}",
+                throttled=isinstance(exc, khoros_client.KhorosRateLimitedError),
+            )  # fmt: skip
 
         jobs = planning.plan_jobs(
             zone=self.zone, fields=self.fields, now=self.clock(), run_pk=run.pk
