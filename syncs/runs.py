@@ -36,7 +36,6 @@ __all__ = [
     "run_finish",
     "run_step_done",
     "run_stopped",
-    "run_sync",
     "sync_request",
 ]
 
@@ -198,21 +197,6 @@ class SyncRunner:
             )  # fmt: skip
 
 
-def run_sync(
-    kind: str,
-    *,
-    work: Callable[[SyncRun, Any], SyncRun],
-    run: SyncRun | None = None,
-    trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: User | None = None,
-    client: Any | None = None,
-) -> SyncRun:
-    """Shorthand for SyncRunner(kind).run(...): what each kind's service calls."""
-    return SyncRunner(kind).run(
-        work=work, run=run, trigger=trigger, requested_by=requested_by, client=client
-    )
-
-
 ProgressFn = Callable[[SyncRun], None]
 ClientT = TypeVar("ClientT")
 ClientT_contra = TypeVar("ClientT_contra", contravariant=True)
@@ -235,7 +219,7 @@ class SyncEntry(Protocol[ClientT_contra]):
 def sync_entry(
     kind: str,
 ) -> Callable[[Callable[[SyncRun, ClientT, ProgressFn | None], SyncRun]], SyncEntry[ClientT]]:
-    """Make a kind's work, `work(run, client, on_progress)`, its entry point run by run_sync.
+    """Make a kind's work, `work(run, client, on_progress)`, its entry point run by SyncRunner.
 
     The kinds' entry points differed only in the kind and the work; this keeps one copy of the
     signature every caller uses (run=, trigger=, requested_by=, client=, on_progress=).
@@ -247,7 +231,9 @@ def sync_entry(
         @functools.wraps(work)
         def entry(*, on_progress: ProgressFn | None = None, **given: Any) -> SyncRun:
             # given: run, trigger, requested_by, client (typed by SyncEntry for the callers).
-            return run_sync(kind, work=lambda run, client: work(run, client, on_progress), **given)
+            return SyncRunner(kind).run(
+                work=lambda run, client: work(run, client, on_progress), **given
+            )
 
         return entry
 

@@ -30,13 +30,13 @@ from khoros.zone import company_zone
 from syncs.models import SyncRun
 from syncs.runs import (
     COUNT_FIELDS,
+    SyncRunner,
     error_text,
     redact,
     run_checkpoint,
     run_finish,
     run_step_done,
     run_stopped,
-    run_sync,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,8 +66,7 @@ def sync_khoros_kpis(
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:
     """Pull daily KPIs of every live Plan from Khoros analytics; `now` is the clock to wait by."""
-    return run_sync(
-        KHOROS_KPIS,
+    return SyncRunner(KHOROS_KPIS).run(
         run=run,
         trigger=trigger,
         requested_by=requested_by,
