@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -214,3 +216,17 @@ def live_sapmc(
         settings.SAPMC_BACKOFF_BASE = 0.01
         settings.SAPMC_BACKOFF_CAP = 0.2
         yield LiveSapmc(sim=sim, data=data, base_url=server.base_url)
+
+
+def django_start(
+    environ: dict[str, str], code: str = "import django; django.setup()", *, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter that starts our settings from `environ` alone (plus a
+    PATH, the settings module and DEBUG=1, which `environ` may override): what a start sees."""
+    from django.conf import settings
+
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "smcbridge.settings", "DEBUG": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**env, **environ}, capture_output=True, text=True,
+        cwd=settings.BASE_DIR, check=check,
+    )  # fmt: skip
