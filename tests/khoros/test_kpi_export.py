@@ -7,14 +7,20 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
 
 from khoros import kpis, services
 from khoros.models import KpiExport, Plan, PlanKpi
 from smcbridge.env import distinct_field_ids
 from syncs.models import SyncRun
 from tests.conftest import django_start
-from tests.khoros.test_kpi_sync import expected_totals, snapshot, stored, sync, today_in
+from tests.khoros.test_kpi_sync import (
+    expected_totals,
+    snapshot,
+    store_a_day_the_export_lacks,
+    stored,
+    sync,
+    today_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -198,14 +204,7 @@ def test_a_download_that_cannot_be_proved_whole_zeroes_no_stored_day(mirrored):
     today = today_in(mirrored.data)
     recent = PlanKpi.objects.filter(day__gte=today - timedelta(days=3)).first()
     plan = Plan.objects.get(pk=recent.plan_id)  # a Plan the trailing export asks for
-    vanished_day = next(
-        today - timedelta(days=n)
-        for n in range(7)
-        if not PlanKpi.objects.filter(plan=plan, day=today - timedelta(days=n)).exists()
-    )
-    PlanKpi.objects.create(
-        plan=plan, day=vanished_day, impressions=50, posts=1, updated_at=timezone.now()
-    )
+    vanished_day = store_a_day_the_export_lacks(plan, today)
     # An ETag that is no MD5 (a multipart upload): a file cut between two rows would look the
     # same as this one, so a day it does not report is not proof that the day is empty.
     mirrored.sim.add_fault("export_download", "etag_multipart")
