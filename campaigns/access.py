@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from campaigns.models import MARKETING_MANAGERS
 from khoros.models import Initiative, Plan
@@ -29,6 +32,7 @@ __all__ = [
     "granted_initiative_ids",
     "is_marketing_manager",
     "is_sync_admin",
+    "manager_action",
     "manager_or_admin_required",
     "signed_in_required",
     "sync_admin_required",
@@ -48,6 +52,16 @@ def can_use_workbench(user: AnyUser) -> bool:
 def manager_or_admin_required(reason: str) -> Callable[[View], View]:
     """Marketing managers and sync admins reach the view; grants are the services' to check."""
     return role_required("manager_or_admin", can_use_workbench, reason)
+
+
+def manager_action(reason: str) -> Callable[[View], View]:
+    """A manager's action (a form POST): signed in, POST only, managers and sync admins, never
+    cached; the stack every such view wore, written once."""
+
+    def decorate(view: View) -> View:
+        return never_cache(login_required(require_POST(manager_or_admin_required(reason)(view))))
+
+    return decorate
 
 
 def granted_initiative_ids(user: AnyUser) -> frozenset[int] | None:

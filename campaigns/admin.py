@@ -28,7 +28,7 @@ from django_q.models import Schedule
 from campaigns import services
 from campaigns.forms import AdminLoginForm
 from campaigns.models import Assignment, AuditEvent, InitiativeGrant
-from khoros.admin import ReadOnlyAdmin
+from smcbridge.admin_readonly import ReadOnlyAdmin, ReadOnlyAdminMixin
 
 # The admin's own login form, bounded like the app's (django-axes stores the user name).
 admin.site.login_form = AdminLoginForm
@@ -225,14 +225,5 @@ admin.site.unregister(Schedule)
 
 
 @admin.register(Schedule)
-class ReadOnlyScheduleAdmin(ScheduleAdmin):
+class ReadOnlyScheduleAdmin(ReadOnlyAdminMixin, ScheduleAdmin):
     """Look only: no `func` can be typed here (see the module docstring)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -15,11 +15,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from campaigns import planning, services
 from campaigns.access import (
+    manager_action,
     manager_or_admin_required,
     visible_initiatives,
     visible_plans,
@@ -224,10 +224,7 @@ def _back_query(request: AuthenticatedHttpRequest) -> QueryDict:
     return QueryDict(request.POST.get("back", "")[:2000].lstrip("?"))
 
 
-@never_cache
-@login_required
-@require_POST
-@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
+@manager_action("The calendar is for marketing managers and sync admins.")
 def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign one unassigned Plan to a campaign: a drop on the timeline or the panel's menu.
 
@@ -422,10 +419,7 @@ def _list_csv(
     return response
 
 
-@never_cache
-@login_required
-@require_POST
-@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
+@manager_action("The calendar is for marketing managers and sync admins.")
 def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign the ticked unassigned Plans of the list to one campaign, each on its own."""
     back = _back_query(request)
@@ -453,10 +447,7 @@ def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
 # --- Saved views --------------------------------------------------------------------------
 
 
-@never_cache
-@login_required
-@require_POST
-@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
+@manager_action("The calendar is for marketing managers and sync admins.")
 def saved_view_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Save the current filters under a name; back to the same view either way."""
     back = _back_query(request)
@@ -472,10 +463,7 @@ def saved_view_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     return redirect(f"{reverse(target)}?{back.urlencode()}")
 
 
-@never_cache
-@login_required
-@require_POST
-@manager_or_admin_required("The calendar is for marketing managers and sync admins.")
+@manager_action("The calendar is for marketing managers and sync admins.")
 def saved_view_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     back = _back_query(request)
     target = "calendar-list" if request.POST.get("view") == "list" else "calendar"

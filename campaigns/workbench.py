@@ -13,7 +13,6 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import replace_url
 
@@ -21,6 +20,7 @@ from campaigns import selectors, services
 from campaigns.access import (
     can_assign_plan,
     is_sync_admin,
+    manager_action,
     manager_or_admin_required,
     visible_initiatives,
     visible_plans,
@@ -238,10 +238,7 @@ def _form_error(form: AssignForm | UnassignForm | MoveForm | DriftForm | UndoFor
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
-@never_cache
-@login_required
-@require_POST
-@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
+@manager_action("The workbench is for marketing managers and sync admins.")
 def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign one or several Plans to the selected campaign."""
     state = _state(request.POST)
@@ -301,10 +298,7 @@ def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _after_action(request, state, feedback)
 
 
-@never_cache
-@login_required
-@require_POST
-@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
+@manager_action("The workbench is for marketing managers and sync admins.")
 def workbench_unassign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Take a Plan off a campaign."""
     state = _state(request.POST)
@@ -322,10 +316,7 @@ def workbench_unassign(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-@never_cache
-@login_required
-@require_POST
-@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
+@manager_action("The workbench is for marketing managers and sync admins.")
 def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Move a Plan that feeds another campaign to this one."""
     state = _state(request.POST)
@@ -389,10 +380,7 @@ def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:
     return lines
 
 
-@never_cache
-@login_required
-@require_POST
-@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
+@manager_action("The workbench is for marketing managers and sync admins.")
 def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Settle drift Plan by Plan (or all at once): adopt SAP MC's side, after a confirmation
     that says what it takes from whom, or keep the bridge's. Managers decide for the Plans of
@@ -466,10 +454,7 @@ def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _after_action(request, state, Feedback(notice=notice))
 
 
-@never_cache
-@login_required
-@require_POST
-@manager_or_admin_required("The workbench is for marketing managers and sync admins.")
+@manager_action("The workbench is for marketing managers and sync admins.")
 def workbench_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Undo an adoption of SAP MC's side: the previous assignments come back, audited."""
     state = _state(request.POST)

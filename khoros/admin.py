@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Lets admins look, never edit: the next sync would overwrite any edit anyway."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from smcbridge.admin_readonly import ReadOnlyAdmin
 
 
 @admin.register(Initiative)

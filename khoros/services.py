@@ -9,7 +9,6 @@ from datetime import datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -27,7 +26,8 @@ from syncs.runs import (
     run_checkpoint,
     run_finish,
     run_step_done,
-    run_sync,
+    run_stopped,
+    sync_entry,
 )
 from syncs.upsert import LAST_SEEN_REFRESH, fit
 
@@ -202,54 +202,28 @@ def plans_upsert(
     if not (created or changed or touched or vanished):
         return counts
     with transaction.atomic():
-        Plan.objects.bulk_create(created, batch_size=500)
-        if changed:
-            Plan.objects.bulk_update(
-                changed, [*PLAN_FIELDS, "raw", "removed_at", "last_seen"], batch_size=500
-            )
-        if touched:
-            Plan.objects.bulk_update(touched, ["last_seen"], batch_size=500)
-        if vanished:
-            Plan.objects.bulk_update(vanished, ["removed_at"], batch_size=500)
+        upsert.mirror_write(
+            Plan, PLAN_FIELDS, created=created, changed=changed, touched=touched, vanished=vanished
+        )
     return counts
 
 
+@sync_entry(KHOROS_PLANS)
 def sync_khoros(
-    *,
-    run: SyncRun | None = None,
-    trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: User | None = None,
-    client: khoros_client.KhorosClient | None = None,
-    on_progress: Callable[[SyncRun], None] | None = None,
-) -> SyncRun:
-    """Mirror all Initiatives and Plans from Khoros; never deletes, never runs twice at once."""
-    return run_sync(
-        KHOROS_PLANS,
-        run=run,
-        trigger=trigger,
-        requested_by=requested_by,
-        client=client,
-        work=lambda run, client: _sync_plans(run, client, on_progress),
-    )
-
-
-def _sync_plans(
     run: SyncRun,
     client: khoros_client.KhorosClient,
     on_progress: Callable[[SyncRun], None] | None,
 ) -> SyncRun:
+    """Mirror all Initiatives and Plans from Khoros; never deletes, never runs twice at once."""
     try:
         company = client.check_company()
         zone = company_zone(client)
         fetched, listing_error = _list_initiatives(client)
     except khoros_client.KhorosError as exc:
-        run_checkpoint(run, client.stats, [])
-        status = (
-            SyncRun.Status.DEFERRED
-            if isinstance(exc, khoros_client.KhorosRateLimitedError)
-            else SyncRun.Status.FAILED
-        )
-        return run_finish(run, status, f"Could not list Initiatives: {error_text(exc)}")
+        return run_stopped(
+            run, client.stats, f"Could not list Initiatives: {error_text(exc)}",
+            throttled=isinstance(exc, khoros_client.KhorosRateLimitedError),
+        )  # fmt: skip
 
     now = timezone.now()
     company_upsert(company=company, zone=zone, now=now)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from khoros.admin import ReadOnlyAdmin
 from sapmc.models import (
     CampaignReference,
     ExternalCampaign,
@@ -13,6 +12,7 @@ from sapmc.models import (
     InboundLockout,
     InboundReport,
 )
+from smcbridge.admin_readonly import ReadOnlyAdmin
 
 # A tuple: the admin types `fields` and `readonly_fields` differently, a tuple of str fits both.
 _REFERENCE_FIELDS = ("external_campaign_id", "name", "advertiser", "managing_party", "plan")

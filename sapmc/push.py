@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +27,15 @@ from sapmc.models import ExternalCampaign, SuccessSent
 from sapmc.sync_kinds import SAPMC_SUCCESS_PUSH
 from sapmc.timezones import sap_timezone_code
 from syncs.models import SyncRun
-from syncs.runs import COUNT_FIELDS, error_text, run_checkpoint, run_finish, run_step_done, run_sync
+from syncs.runs import (
+    COUNT_FIELDS,
+    error_text,
+    run_checkpoint,
+    run_finish,
+    run_step_done,
+    run_stopped,
+    sync_entry,
+)
 
 # CommunicationMedium (MaxLength 20): the numbers come from social media posts.
 COMMUNICATION_MEDIUM = "SOCIAL"
@@ -149,25 +156,6 @@ def plan_push(*, today: date, timezone_code: str) -> PushPlan:
     return result
 
 
-def push_successes(
-    *,
-    run: SyncRun | None = None,
-    trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: User | None = None,
-    client: sapmc.SapmcClient | None = None,
-    on_progress: Callable[[SyncRun], None] | None = None,
-) -> SyncRun:
-    """Send the settled, unsent daily numbers of every assigned Plan to SAP MC."""
-    return run_sync(
-        SAPMC_SUCCESS_PUSH,
-        run=run,
-        trigger=trigger,
-        requested_by=requested_by,
-        client=client,
-        work=lambda run, client: _push(run, client, on_progress),
-    )
-
-
 def _record(run: SyncRun, by_key: dict, outcomes: list[sapmc.SuccessOutcome]) -> tuple[int, int]:
     """Write one answered batch into the ledger, in one transaction; (created, refused)."""
     now = timezone.now()
@@ -225,9 +213,11 @@ def _may_have_created(exc: sapmc.SapmcError) -> bool:
     )
 
 
-def _push(
+@sync_entry(SAPMC_SUCCESS_PUSH)
+def push_successes(
     run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
 ) -> SyncRun:
+    """Send the settled, unsent daily numbers of every assigned Plan to SAP MC."""
     if not settings.SAPMC_SUCCESS_PUSH_ENABLED:
         return run_finish(
             run, SyncRun.Status.SKIPPED, "The success push is off (SAPMC_SUCCESS_PUSH_ENABLED)."
@@ -287,17 +277,13 @@ def _push(
                     _write(run, due, now, status=SuccessSent.Status.UNKNOWN, success_uuid="",
                            field_name="", message=error_text(exc))  # fmt: skip
             run.failed_count += len(failing)
-        run_checkpoint(run, client.stats, COUNT_FIELDS)
-        status = (
-            SyncRun.Status.DEFERRED
-            if isinstance(exc, sapmc.SapmcRateLimitedError)
-            else SyncRun.Status.FAILED
-        )
-        return run_finish(
+        return run_stopped(
             run,
-            status,
+            client.stats,
             f"SAP MC success import stopped after {run.created_count} rows created: "
             f"{error_text(exc)}",
+            throttled=isinstance(exc, sapmc.SapmcRateLimitedError),
+            fields=COUNT_FIELDS,
         )
     if run.failed_count:
         return run_finish(

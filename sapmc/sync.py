@@ -7,7 +7,6 @@ from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +22,8 @@ from syncs.runs import (
     run_checkpoint,
     run_finish,
     run_step_done,
-    run_sync,
+    run_stopped,
+    sync_entry,
 )
 from syncs.upsert import fit
 
@@ -45,39 +45,19 @@ CAMPAIGN_FIELDS = (
 )
 
 
+@sync_entry(SAPMC_CAMPAIGNS)
 def sync_sapmc_campaigns(
-    *,
-    run: SyncRun | None = None,
-    trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: User | None = None,
-    client: sapmc.SapmcClient | None = None,
-    on_progress: Callable[[SyncRun], None] | None = None,
-) -> SyncRun:
-    """Mirror SAP MC's external campaigns of the Khoros category; never deletes one."""
-    return run_sync(
-        SAPMC_CAMPAIGNS,
-        run=run,
-        trigger=trigger,
-        requested_by=requested_by,
-        client=client,
-        work=lambda run, client: _sync(run, client, on_progress),
-    )
-
-
-def _sync(
     run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
 ) -> SyncRun:
+    """Mirror SAP MC's external campaigns of the Khoros category; never deletes one."""
     try:
         # The whole listing first: removal is only decided on a complete one.
         listing = client.list_campaigns(category=settings.SAPMC_CAMPAIGN_CATEGORY)
     except sapmc.SapmcError as exc:
-        run_checkpoint(run, client.stats, [])
-        status = (
-            SyncRun.Status.DEFERRED
-            if isinstance(exc, sapmc.SapmcRateLimitedError)
-            else SyncRun.Status.FAILED
-        )
-        return run_finish(run, status, f"Could not list SAP MC campaigns: {error_text(exc)}")
+        return run_stopped(
+            run, client.stats, f"Could not list SAP MC campaigns: {error_text(exc)}",
+            throttled=isinstance(exc, sapmc.SapmcRateLimitedError),
+        )  # fmt: skip
 
     fetched = listing.campaigns
     run.progress_total = len(fetched)
@@ -203,13 +183,9 @@ def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[st
     if not (created or changed or touched):
         return counts
     with transaction.atomic():
-        ExternalCampaign.objects.bulk_create(created, batch_size=500)
-        if changed:
-            ExternalCampaign.objects.bulk_update(
-                changed, [*CAMPAIGN_FIELDS, "raw", "removed_at", "last_seen"], batch_size=500
-            )
-        if touched:
-            ExternalCampaign.objects.bulk_update(touched, ["last_seen"], batch_size=500)
+        upsert.mirror_write(
+            ExternalCampaign, CAMPAIGN_FIELDS, created=created, changed=changed, touched=touched
+        )
         rewrite = {c.sap_uuid: c for c in [*created, *changed]}
         # References belong to SAP MC: their set is replaced as a whole, per campaign.
         CampaignReference.objects.filter(campaign__in=[c.pk for c in changed]).delete()

@@ -7,10 +7,11 @@ ended; a crash or a lost lease ends the run, never hangs it. State changes are S
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -34,7 +35,7 @@ __all__ = [
     "run_checkpoint",
     "run_finish",
     "run_step_done",
-    "run_sync",
+    "run_stopped",
     "sync_request",
 ]
 
@@ -73,6 +74,15 @@ def run_step_done(run: SyncRun, stats: HttpStats, *, steps: int = 1) -> None:
 
 def run_finish(run: SyncRun, status: str, error: str = "") -> SyncRun:
     return run.finish(status, error)
+
+
+def run_stopped(
+    run: SyncRun, stats: HttpStats, error: str, *, throttled: bool, fields: list[str] | None = None
+) -> SyncRun:
+    """End a run an upstream error stopped: save its progress, then finish it DEFERRED when the
+    API throttled us (the next run resumes; hammering it only makes it worse), else FAILED."""
+    run.checkpoint(stats, fields or [])
+    return run.finish(SyncRun.Status.DEFERRED if throttled else SyncRun.Status.FAILED, error)
 
 
 def sync_request(
@@ -187,16 +197,44 @@ class SyncRunner:
             )  # fmt: skip
 
 
-def run_sync(
+ProgressFn = Callable[[SyncRun], None]
+ClientT = TypeVar("ClientT")
+ClientT_contra = TypeVar("ClientT_contra", contravariant=True)
+
+
+class SyncEntry(Protocol[ClientT_contra]):
+    """The entry point of a kind: what the registry, the task, the command and the tests call."""
+
+    def __call__(
+        self,
+        *,
+        run: SyncRun | None = None,
+        trigger: str = SyncRun.Trigger.COMMAND,
+        requested_by: User | None = None,
+        client: ClientT_contra | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> SyncRun: ...
+
+
+def sync_entry(
     kind: str,
-    *,
-    work: Callable[[SyncRun, Any], SyncRun],
-    run: SyncRun | None = None,
-    trigger: str = SyncRun.Trigger.COMMAND,
-    requested_by: User | None = None,
-    client: Any | None = None,
-) -> SyncRun:
-    """Shorthand for SyncRunner(kind).run(...): what each kind's service calls."""
-    return SyncRunner(kind).run(
-        work=work, run=run, trigger=trigger, requested_by=requested_by, client=client
-    )
+) -> Callable[[Callable[[SyncRun, ClientT, ProgressFn | None], SyncRun]], SyncEntry[ClientT]]:
+    """Make a kind's work, `work(run, client, on_progress)`, its entry point run by SyncRunner.
+
+    The kinds' entry points differed only in the kind and the work; this keeps one copy of the
+    signature every caller uses (run=, trigger=, requested_by=, client=, on_progress=).
+    """
+
+    def decorate(
+        work: Callable[[SyncRun, ClientT, ProgressFn | None], SyncRun],
+    ) -> SyncEntry[ClientT]:
+        @functools.wraps(work)
+        def entry(*, on_progress: ProgressFn | None = None, **given: Any) -> SyncRun:
+            # given: run, trigger, requested_by, client (typed by SyncEntry for the callers).
+            return SyncRunner(kind).run(
+                work=lambda run, client: work(run, client, on_progress), **given
+            )
+
+        return entry
+
+    return decorate

@@ -6,13 +6,22 @@ system app: it works on the rows it is given.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from smcbridge.fields import fit
 
-__all__ = ["CHANGED", "CREATED", "LAST_SEEN_REFRESH", "TOUCHED", "UNCHANGED", "fit", "mirror_row"]
+__all__ = [
+    "CHANGED",
+    "CREATED",
+    "LAST_SEEN_REFRESH",
+    "TOUCHED",
+    "UNCHANGED",
+    "fit",
+    "mirror_row",
+    "mirror_write",
+]
 
 # An unchanged row is not written again; only its last_seen is refreshed, and at most once a
 # day, so a sync on unchanged data writes nothing while last_seen stays true to the day.
@@ -53,3 +62,29 @@ def mirror_row(
         row.last_seen = now
         return TOUCHED
     return UNCHANGED
+
+
+def mirror_write(
+    model: Any,
+    fields: Sequence[str],
+    *,
+    created: list[Any],
+    changed: list[Any],
+    touched: list[Any],
+    vanished: Sequence[Any] = (),
+    batch_size: int = 500,
+) -> None:
+    """Write what mirror_row decided for a mirror's rows (call it inside the caller's transaction).
+
+    New rows are created; changed ones get every field written (with raw, removed_at and
+    last_seen); touched ones only last_seen; vanished ones (marked removed) only removed_at.
+    """
+    model.objects.bulk_create(created, batch_size=batch_size)
+    if changed:
+        model.objects.bulk_update(
+            changed, [*fields, "raw", "removed_at", "last_seen"], batch_size=batch_size
+        )
+    if touched:
+        model.objects.bulk_update(touched, ["last_seen"], batch_size=batch_size)
+    if vanished:
+        model.objects.bulk_update(vanished, ["removed_at"], batch_size=batch_size)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -124,6 +126,16 @@ class LiveKhoros:
     base_url: str
 
 
+def _quick_transport(settings, prefix: str) -> None:
+    """Short timeouts and real but short backoff for a system's client: faults must not make the
+    suite slow (prefix: KHOROS or SAPMC)."""
+    for name, value in (
+        ("TIMEOUT_CONNECT", 2.0), ("TIMEOUT_READ", 2.0), ("MAX_RETRIES", 3),
+        ("BACKOFF_BASE", 0.01), ("BACKOFF_CAP", 0.2),
+    ):  # fmt: skip
+        setattr(settings, f"{prefix}_{name}", value)
+
+
 @pytest.fixture
 def khoros_seed() -> dict[str, int]:
     """Size of the seeded Khoros data; override in a module for other sizes."""
@@ -142,12 +154,7 @@ def live_khoros(settings, khoros_seed: dict[str, int]) -> Iterator[LiveKhoros]:
         settings.KHOROS_BASE_URL = f"{server.base_url}/v2"
         settings.KHOROS_TOKEN = KHOROS_TOKEN
         settings.KHOROS_COMPANY_ID = data.company_id
-        settings.KHOROS_TIMEOUT_CONNECT = 2.0
-        settings.KHOROS_TIMEOUT_READ = 2.0
-        settings.KHOROS_MAX_RETRIES = 3
-        # Real backoff, only short: faults must not make the suite slow.
-        settings.KHOROS_BACKOFF_BASE = 0.01
-        settings.KHOROS_BACKOFF_CAP = 0.2
+        _quick_transport(settings, "KHOROS")
         yield LiveKhoros(sim=sim, data=data, base_url=server.base_url)
 
 
@@ -208,9 +215,19 @@ def live_sapmc(
         settings.SAPMC_USER = "comm-user"
         settings.SAPMC_PASSWORD = SAPMC_PASSWORD
         settings.SAPMC_CAMPAIGN_CATEGORY = KHOROS_CATEGORY
-        settings.SAPMC_TIMEOUT_CONNECT = 2.0
-        settings.SAPMC_TIMEOUT_READ = 2.0
-        settings.SAPMC_MAX_RETRIES = 3
-        settings.SAPMC_BACKOFF_BASE = 0.01
-        settings.SAPMC_BACKOFF_CAP = 0.2
+        _quick_transport(settings, "SAPMC")
         yield LiveSapmc(sim=sim, data=data, base_url=server.base_url)
+
+
+def django_start(
+    environ: dict[str, str], code: str = "import django; django.setup()", *, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter that starts our settings from `environ` alone (plus a
+    PATH, the settings module and DEBUG=1, which `environ` may override): what a start sees."""
+    from django.conf import settings
+
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "smcbridge.settings", "DEBUG": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**env, **environ}, capture_output=True, text=True,
+        cwd=settings.BASE_DIR, check=check,
+    )  # fmt: skip

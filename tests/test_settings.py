@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from smcbridge.env import env_bool, env_float, env_int, env_list, env_str
+from tests.conftest import django_start
 
 
 def test_typed_readers_accept_what_they_should():
@@ -46,18 +44,7 @@ def test_task_queue_is_configured_against_double_runs_and_replays():
 
 
 def test_production_start_refuses_to_run_without_a_secret_key():
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "smcbridge.settings",
-            "DEBUG": "0",
-            "SECRET_KEY": "",
-        },
-        capture_output=True,
-        text=True,
-        cwd=settings.BASE_DIR,
-    )
+    result = django_start({"DEBUG": "0", "SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
@@ -71,16 +58,12 @@ def test_production_start_refuses_to_run_without_a_secret_key():
     ],
 )
 def test_database_connections_are_kept_as_configured(url, value, expected):
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "smcbridge.settings", "DEBUG": "1"}
-    env["DATABASE_URL"] = url
+    env = {"DATABASE_URL": url}
     if value is not None:
         env["DATABASE_CONN_MAX_AGE"] = value
     code = (
         "from django.conf import settings; d = settings.DATABASES['default'];"
         "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True,
-        cwd=settings.BASE_DIR, check=True,
-    )  # fmt: skip
+    result = django_start(env, code, check=True)
     assert result.stdout.split() == [str(expected), "True"]

@@ -30,12 +30,13 @@ from khoros.zone import company_zone
 from syncs.models import SyncRun
 from syncs.runs import (
     COUNT_FIELDS,
+    SyncRunner,
     error_text,
     redact,
     run_checkpoint,
     run_finish,
     run_step_done,
-    run_sync,
+    run_stopped,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,8 +66,7 @@ def sync_khoros_kpis(
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:
     """Pull daily KPIs of every live Plan from Khoros analytics; `now` is the clock to wait by."""
-    return run_sync(
-        KHOROS_KPIS,
+    return SyncRunner(KHOROS_KPIS).run(
         run=run,
         trigger=trigger,
         requested_by=requested_by,
@@ -138,13 +138,10 @@ class _KpiSync:
             # in for it unless KHOROS_COMPANY_TIMEZONE says otherwise. Plans' days use the same.
             self.zone = company_zone(self.client)
         except khoros_client.KhorosError as exc:
-            run_checkpoint(run, self.client.stats, [])
-            status = (
-                SyncRun.Status.DEFERRED
-                if isinstance(exc, khoros_client.KhorosRateLimitedError)
-                else SyncRun.Status.FAILED
-            )
-            return run_finish(run, status, f"Could not reach Khoros: {_describe(exc)}")
+            return run_stopped(
+                run, self.client.stats, f"Could not reach Khoros: {_describe(exc)}",
+                throttled=isinstance(exc, khoros_client.KhorosRateLimitedError),
+            )  # fmt: skip
 
         jobs = planning.plan_jobs(
             zone=self.zone, fields=self.fields, now=self.clock(), run_pk=run.pk

@@ -3,20 +3,24 @@ real HTTP: nothing a download loses is ever reported as "no rows" or a success."
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import date, timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
 
 from khoros import kpis, services
 from khoros.models import KpiExport, Plan, PlanKpi
 from smcbridge.env import distinct_field_ids
 from syncs.models import SyncRun
-from tests.khoros.test_kpi_sync import expected_totals, snapshot, stored, sync, today_in
+from tests.conftest import django_start
+from tests.khoros.test_kpi_sync import (
+    expected_totals,
+    snapshot,
+    store_a_day_the_export_lacks,
+    stored,
+    sync,
+    today_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -200,14 +204,7 @@ def test_a_download_that_cannot_be_proved_whole_zeroes_no_stored_day(mirrored):
     today = today_in(mirrored.data)
     recent = PlanKpi.objects.filter(day__gte=today - timedelta(days=3)).first()
     plan = Plan.objects.get(pk=recent.plan_id)  # a Plan the trailing export asks for
-    vanished_day = next(
-        today - timedelta(days=n)
-        for n in range(7)
-        if not PlanKpi.objects.filter(plan=plan, day=today - timedelta(days=n)).exists()
-    )
-    PlanKpi.objects.create(
-        plan=plan, day=vanished_day, impressions=50, posts=1, updated_at=timezone.now()
-    )
+    vanished_day = store_a_day_the_export_lacks(plan, today)
     # An ETag that is no MD5 (a multipart upload): a file cut between two rows would look the
     # same as this one, so a day it does not report is not proof that the day is empty.
     mirrored.sim.add_fault("export_download", "etag_multipart")
@@ -292,18 +289,7 @@ def test_every_stored_day_lies_in_the_window_asked_for(mirrored):
     ],
 )
 def test_malformed_export_field_settings_stop_the_start(environ, says):
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "smcbridge.settings",
-            "DEBUG": "1",
-            **environ,
-        },
-        capture_output=True,
-        text=True,
-        cwd=django_settings.BASE_DIR,
-    )
+    result = django_start(environ)
     assert result.returncode != 0
     assert says in result.stderr
 
@@ -314,19 +300,13 @@ def test_export_field_settings_are_read_from_the_environment():
         "print(s.KHOROS_EXPORT_FIELD_POST_ID, s.KHOROS_EXPORT_FIELD_PLAN, "
         "s.KHOROS_EXPORT_FIELD_PUBLISHED)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "smcbridge.settings",
-            "DEBUG": "1",
+    result = django_start(
+        {
             "KHOROS_EXPORT_FIELD_POST_ID": " 301 ",
             "KHOROS_EXPORT_FIELD_PLAN": "302",
             "KHOROS_EXPORT_FIELD_PUBLISHED": "303",
         },
-        capture_output=True,
-        text=True,
-        cwd=django_settings.BASE_DIR,
+        code,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["301", "302", "303"]

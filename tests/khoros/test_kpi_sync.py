@@ -102,6 +102,20 @@ def mirrored(live_khoros):
     return live_khoros
 
 
+def store_a_day_the_export_lacks(plan: Plan, today: date) -> date:
+    """Store 50 impressions on a day of the trailing week that has no stored row (so the export
+    does not report it either); return that day."""
+    vanished_day = next(
+        today - timedelta(days=n)
+        for n in range(7)
+        if not PlanKpi.objects.filter(plan=plan, day=today - timedelta(days=n)).exists()
+    )
+    PlanKpi.objects.create(
+        plan=plan, day=vanished_day, impressions=50, posts=1, updated_at=timezone.now()
+    )
+    return vanished_day
+
+
 def tamper_one_recent_row(data) -> PlanKpi:
     """Change a stored day inside the trailing window, so that a successful run would fix it."""
     row = PlanKpi.objects.filter(day__gte=today_in(data) - timedelta(days=3)).first()
@@ -201,14 +215,7 @@ def test_changed_days_are_updated_and_a_day_without_posts_any_more_becomes_zeros
     changed = tamper_one_recent_row(mirrored.data)
     plan = Plan.objects.filter(pk=changed.plan_id).get()
     # A day in the window that the export does not report any more (its post was deleted).
-    vanished_day = next(
-        today - timedelta(days=n)
-        for n in range(7)
-        if not PlanKpi.objects.filter(plan=plan, day=today - timedelta(days=n)).exists()
-    )
-    PlanKpi.objects.create(
-        plan=plan, day=vanished_day, impressions=50, posts=1, updated_at=timezone.now()
-    )
+    vanished_day = store_a_day_the_export_lacks(plan, today)
     # Outside the window: not looked at, so kept as it is.
     old_day = today - timedelta(days=200)
     PlanKpi.objects.create(plan=plan, day=old_day, impressions=7, updated_at=timezone.now())

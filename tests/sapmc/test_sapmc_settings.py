@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from smcbridge.env import env_code, env_timezone
+from tests.conftest import django_start
 
 
 def test_category_code_is_checked_against_sap_s_three_characters():
@@ -45,17 +43,6 @@ def test_defaults_are_a_realistic_category_and_utc():
     ],
 )
 def test_the_app_refuses_to_start_with_a_bad_sapmc_setting(name, value, message):
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "smcbridge.settings",
-            "DEBUG": "1",
-            name: value,
-        },
-        capture_output=True,
-        text=True,
-        cwd=settings.BASE_DIR,
-    )
+    result = django_start({name: value})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr

@@ -21,7 +21,7 @@ from sapmc.timezones import sap_timezone_code
 from simulators.sapmc import SapmcSimulator
 from simulators.server import start_in_thread
 from syncs.models import SyncRun
-from syncs.runs import run_finish, run_sync
+from syncs.runs import SyncRunner, run_finish
 
 pytestmark = pytest.mark.django_db
 
@@ -263,16 +263,16 @@ def test_a_successful_kpi_sync_queues_the_push(sim, settings):
     def failed(run, client):
         return run_finish(run, SyncRun.Status.FAILED, "boom")
 
-    run_sync(KHOROS_KPIS, work=failed, client=object())
+    SyncRunner(KHOROS_KPIS).run(work=failed, client=object())
     assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
-    run_sync(KHOROS_KPIS, work=ok, client=object())
+    SyncRunner(KHOROS_KPIS).run(work=ok, client=object())
     queued = SyncRun.objects.get(kind=SAPMC_SUCCESS_PUSH)
     assert (queued.status, queued.trigger) == (SyncRun.Status.QUEUED, SyncRun.Trigger.FOLLOW_UP)
-    run_sync(KHOROS_KPIS, work=ok, client=object())  # one pending push is enough
+    SyncRunner(KHOROS_KPIS).run(work=ok, client=object())  # one pending push is enough
     assert SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).count() == 1
     settings.SAPMC_SUCCESS_PUSH_ENABLED = False
     SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).delete()
-    run_sync(KHOROS_KPIS, work=ok, client=object())
+    SyncRunner(KHOROS_KPIS).run(work=ok, client=object())
     assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
 
 

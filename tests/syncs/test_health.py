@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -13,6 +15,20 @@ from syncs.health import health_check
 from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
+
+
+@contextmanager
+def database_settings(**changes: str) -> Iterator[None]:
+    """Reconnect the default database with `changes` to its settings, then as it was."""
+    connection.close()
+    saved = dict(connection.settings_dict)
+    try:
+        connection.settings_dict.update(changes)
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
 
 
 def succeed(kind: str, ago: timedelta) -> None:
@@ -68,18 +84,12 @@ def test_unreachable_broker_answers_503():
 
 @pytest.mark.django_db(transaction=True)
 def test_unreachable_database_answers_503(client):
-    connection.close()
-    saved = dict(connection.settings_dict)
-    try:
-        if connection.vendor == "sqlite":
-            connection.settings_dict["NAME"] = "/nonexistent/dir/db.sqlite3"
-        else:
-            connection.settings_dict["PORT"] = "9"
+    if connection.vendor == "sqlite":
+        broken = {"NAME": "/nonexistent/dir/db.sqlite3"}
+    else:
+        broken = {"PORT": "9"}
+    with database_settings(**broken):
         response = client.get("/healthz")
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
     assert response.status_code == 503
     assert response.json()["database"] == "down"
 
@@ -161,15 +171,8 @@ def test_a_corrupted_sqlite_file_is_not_ok(client, tmp_path):
     corrupted = tmp_path / "db.sqlite3"
     # Not a database: "SELECT 1" alone would still answer from it.
     corrupted.write_bytes(b"\x00garbage" * 4096)
-    connection.close()
-    saved = dict(connection.settings_dict)
-    try:
-        connection.settings_dict["NAME"] = str(corrupted)
+    with database_settings(NAME=str(corrupted)):
         response = client.get("/healthz")
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "failing" and body["database"] == "down"
