@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -254,3 +254,29 @@ def test_a_row_that_cannot_be_placed_stops_every_zeroing(mirrored):
     assert kept.impressions == 9
     export.refresh_from_db()
     assert (export.state, export.rows_read, export.rows_failed) == ("downloaded", 2, 1)
+
+
+def test_the_day_cache_reads_every_time_as_the_parser_does():
+    """Days are parsed once per (day, offset) or epoch minute: never another day than the parser."""
+    from khoros.kpis.export_csv import _DayCache
+
+    cache = _DayCache(CHICAGO)
+    start = datetime(2026, 10, 31, 0, 0, tzinfo=UTC)
+    times = []
+    # Three days around Chicago's fall back (1 November 2026, 02:00 CDT -> 01:00 CST), every
+    # 7 minutes, written in the zone's own offset, in UTC, in another zone, and as epoch ms.
+    for step in range(0, 3 * 24 * 60, 7):
+        moment = start + timedelta(minutes=step)
+        times += [
+            moment.astimezone(CHICAGO).isoformat(),
+            moment.isoformat(),
+            moment.astimezone(ZoneInfo("Asia/Kolkata")).isoformat(timespec="seconds"),
+            str(int(moment.timestamp() * 1000)),
+        ]
+    for text in times * 2:  # the second pass is answered from the cache
+        assert cache.day(text) == kpis.parse_post_day(text, CHICAGO), text
+    # A cached (day, offset) never lets an impossible time of that day through.
+    for bad in ("2026-10-31T24:00:00-05:00", "2026-10-31T10:61:00-05:00", "2026-02-30T10:00-06:00"):
+        with pytest.raises(ValueError):
+            cache.day(bad)
+    assert cache.day("20261031") == date(2026, 10, 31)  # a basic ISO day, not epoch ms
