@@ -6,12 +6,21 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from khoros import kpis, services
 from khoros.models import KpiExport, Plan, PlanKpi
 from syncs.models import SyncRun
-from tests.khoros.test_kpi_sync import expected_totals, snapshot, stored, sync, today_in
+from tests.khoros.test_kpi_sync import (
+    expected_totals,
+    kpi_writes,
+    snapshot,
+    stored,
+    sync,
+    today_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -280,3 +289,37 @@ def test_the_day_cache_reads_every_time_as_the_parser_does():
         with pytest.raises(ValueError):
             cache.day(bad)
     assert cache.day("20261031") == date(2026, 10, 31)  # a basic ISO day, not epoch ms
+
+
+def test_an_export_s_daily_totals_are_upserted_in_one_statement(mirrored):
+    """Created, updated and zeroed days alike: one upsert run for every day, not one per 100."""
+    plans = list(Plan.objects.order_by("pk")[:2])
+    start = date(2025, 1, 1)
+    days = [start + timedelta(days=n) for n in range(200)]
+    now = timezone.now()
+    PlanKpi.objects.bulk_create(
+        [PlanKpi(plan=plans[0], day=day, impressions=3, updated_at=now) for day in days[:50]]
+        + [PlanKpi(plan=plans[1], day=days[0], impressions=4, updated_at=now)]
+    )
+    export = KpiExport.objects.create(
+        start=start,
+        stop=start + timedelta(days=200),
+        timezone="America/Chicago",
+        requested_at=now,
+        state=KpiExport.State.COMPLETE,
+    )
+    sums = make_sums(plans={str(p.khoros_id): p.pk for p in plans}, start=export.start)
+    sums.stop = export.stop
+    sums.sums = {(plans[0].pk, day): [n, 1, 0, n, 0, 1] for n, day in enumerate(days)}
+    sums.rows_read, sums.verified = 200, True
+
+    with CaptureQueriesContext(connection) as ctx:
+        counts = kpis.kpis_write(export=export, sums=sums, plan_pks=[p.pk for p in plans], now=now)
+
+    assert (counts.created, counts.updated, counts.zeroed) == (150, 50, 1)
+    assert len(kpi_writes(ctx)) == 1
+    stored = {(r.plan_id, r.day): (r.impressions, r.reach, r.posts) for r in PlanKpi.objects.all()}
+    assert len(stored) == 201
+    assert stored[(plans[0].pk, days[7])] == (7, 7, 1)
+    assert stored[(plans[0].pk, days[199])] == (199, 199, 1)
+    assert stored[(plans[1].pk, days[0])] == (0, 0, 0)  # a complete export no longer has it
