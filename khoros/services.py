@@ -33,6 +33,9 @@ from syncs.upsert import LAST_SEEN_REFRESH, fit
 
 logger = logging.getLogger(__name__)
 
+# Plans read before they are written in one transaction: bounds memory and the transaction.
+PLAN_WRITE_BATCH = 1000
+
 PLAN_FIELDS = (
     "initiative_id",
     "name",
@@ -152,6 +155,30 @@ def company_upsert(*, company: khoros_client.Company, zone: ZoneInfo, now: datet
         row.save(update_fields=["name", "timezone", "last_seen"])
 
 
+@dataclass
+class PlanWrites:
+    """The rows one Initiative's Plan list changes, found before anything is written."""
+
+    created: list[Plan] = field(default_factory=list)
+    changed: list[Plan] = field(default_factory=list)
+    touched: list[Plan] = field(default_factory=list)
+    vanished: list[Plan] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.created or self.changed or self.touched or self.vanished)
+
+    def write(self) -> None:
+        """Write them (inside the caller's transaction)."""
+        upsert.mirror_write(
+            Plan,
+            PLAN_FIELDS,
+            created=self.created,
+            changed=self.changed,
+            touched=self.touched,
+            vanished=self.vanished,
+        )
+
+
 def plans_upsert(
     *,
     initiative: Initiative,
@@ -161,6 +188,29 @@ def plans_upsert(
     complete: bool = True,
 ) -> UpsertCounts:
     """Mirror the Plan list of one Initiative in one transaction; only a complete list removes."""
+    counts, writes = plans_diff(
+        initiative=initiative, fetched=fetched, now=now, zone=zone, complete=complete
+    )
+    if writes:
+        with transaction.atomic():
+            writes.write()
+    return counts
+
+
+def plans_diff(
+    *,
+    initiative: Initiative,
+    fetched: Iterable[khoros_client.Plan],
+    now: datetime,
+    zone: ZoneInfo,
+    complete: bool = True,
+    claimed: frozenset[UUID] = frozenset(),
+) -> tuple[UpsertCounts, PlanWrites]:
+    """Compare one Initiative's Plan list with the mirror; return the counts and rows to write.
+
+    `claimed`: Plans listed under another Initiative of the same batch, not yet written: one
+    that moved there is not removed here (it still reads as this Initiative's in the mirror).
+    """
     counts = UpsertCounts()
     incoming = {UUID(p.id): p for p in fetched}
     # The stored payload is written along with a change but never compared: not read back, so
@@ -192,6 +242,7 @@ def plans_upsert(
         for key, row in existing.items()
         if complete
         and key not in incoming
+        and key not in claimed
         and row.initiative_id == initiative.pk
         and row.removed_at is None
     ]
@@ -199,13 +250,7 @@ def plans_upsert(
         row.removed_at = now
     counts.created, counts.updated, counts.removed = len(created), len(changed), len(vanished)
     counts.unchanged = len(incoming) - counts.created - counts.updated
-    if not (created or changed or touched or vanished):
-        return counts
-    with transaction.atomic():
-        upsert.mirror_write(
-            Plan, PLAN_FIELDS, created=created, changed=changed, touched=touched, vanished=vanished
-        )
-    return counts
+    return counts, PlanWrites(created, changed, touched, vanished)
 
 
 @sync_entry(KHOROS_PLANS)
@@ -238,6 +283,55 @@ def sync_khoros(
     first_error = ""
     incomplete = 0
     stop_status: str | None = None
+    # The Plan lists of several Initiatives are read first, then written in one transaction (a
+    # commit per Initiative cost more than its writes): at most PLAN_WRITE_BATCH Plans are held.
+    pending: list[tuple[dict[str, object], Initiative, list[khoros_client.Plan] | None, bool]] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal held
+        results: dict[int, UpsertCounts] = {}
+        writes: list[PlanWrites] = []
+        claimed = frozenset(UUID(p.id) for _, _, plans, _ in pending for p in plans or ())
+        for index, (_outcome, initiative, plans, complete) in enumerate(pending):
+            if plans is not None:
+                results[index], found = plans_diff(
+                    initiative=initiative,
+                    fetched=plans,
+                    now=timezone.now(),
+                    zone=zone,
+                    complete=complete,
+                    claimed=claimed,
+                )
+                if found:
+                    writes.append(found)
+        if writes:
+            with transaction.atomic():
+                for found in writes:
+                    found.write()
+        # Counted and reported only once written: a batch that failed changed nothing.
+        for index, (outcome, _initiative, _plans, complete) in enumerate(pending):
+            result = results.get(index)
+            if result is not None:
+                _add_counts(run, result)
+                error = outcome.pop("error", None)
+                outcome.update(
+                    created=result.created,
+                    updated=result.updated,
+                    removed=result.removed if complete else 0,
+                )
+                if error is not None:
+                    outcome["error"] = error
+            _step_done(outcome)
+        pending.clear()
+        held = 0
+
+    def _step_done(outcome: dict[str, object]) -> None:
+        run.outcomes.append(outcome)
+        run_step_done(run, client.stats)
+        if on_progress is not None:
+            on_progress(run)
+
     for item in fetched:
         initiative = initiatives[item.id]
         name = fit(Initiative, "name", item.name)
@@ -252,24 +346,11 @@ def sync_khoros(
             # What was read is mirrored; the Plans behind the hole are not taken as removed.
             message = error_text(exc)
             first_error = first_error or f"Initiative {item.id}: {message}"
-            result = plans_upsert(
-                initiative=initiative,
-                fetched=exc.items,
-                now=timezone.now(),
-                zone=zone,
-                complete=False,
-            )
-            _add_counts(run, result)
             incomplete += 1
             run.failed_count += 1
-            outcome.update(
-                status="incomplete",
-                plans=len(exc.items),
-                created=result.created,
-                updated=result.updated,
-                removed=0,
-                error=redact(message)[:1000],
-            )
+            outcome.update(status="incomplete", plans=len(exc.items), error=redact(message)[:1000])
+            pending.append((outcome, initiative, list(exc.items), False))
+            held += len(exc.items)
         except khoros_client.KhorosError as exc:
             message = error_text(exc)
             first_error = first_error or f"Initiative {item.id}: {message}"
@@ -280,22 +361,19 @@ def sync_khoros(
             elif isinstance(exc, khoros_client.KhorosRateLimitedError):
                 # Hammering a throttled API only makes it worse: stop cleanly, resume next run.
                 stop_status = SyncRun.Status.DEFERRED
+            # Outcomes stay in the Initiatives' order: this one waits for the batch before it.
+            pending.append((outcome, initiative, None, False))
+            if stop_status is not None:
+                flush()  # before the "not_run" outcomes that follow it
+            continue
         else:
-            result = plans_upsert(
-                initiative=initiative, fetched=plans, now=timezone.now(), zone=zone
-            )
-            _add_counts(run, result)
-            outcome.update(
-                status="ok",
-                plans=len(plans),
-                created=result.created,
-                updated=result.updated,
-                removed=result.removed,
-            )
-        run.outcomes.append(outcome)
-        run_step_done(run, client.stats)
-        if on_progress is not None:
-            on_progress(run)
+            outcome.update(status="ok", plans=len(plans))
+            pending.append((outcome, initiative, list(plans), True))
+            held += len(plans)
+        if held >= PLAN_WRITE_BATCH:
+            flush()
+    if pending:
+        flush()
 
     if not fetched:
         run_checkpoint(run, client.stats, COUNT_FIELDS)

@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,10 @@ from khoros.payloads import parse_datetime
 _MAX_POSITIONS = frozenset(
     i for i, name in enumerate(METRICS) if BY_NAME[name].aggregation == Aggregation.MAX_DAILY
 )
+_MAX_POSITIONS_LIST = tuple(sorted(_MAX_POSITIONS))
+_SUM_POSITIONS = tuple(i for i in range(len(METRICS)) if i not in _MAX_POSITIONS)
+# Distinct plan cells remembered per export (its Plans, plus any others it reports).
+_PLAN_CACHE_MAX = 100_000
 
 # Rejected rows listed in a run's outcomes (all of them are counted).
 BAD_ROWS_SHOWN = 10
@@ -43,6 +47,19 @@ ROLE_SETTINGS = {
 ROLE_LABELS = {"post_id": "the post id", "plan": "the plan id", "published": "the publication time"}
 _MARKUP = re.compile(r"<(?:!doctype|html|\?xml|head|body|error)\b", re.IGNORECASE)
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# An ISO time with an explicit offset, the shape Khoros (and the simulator) writes; the day and
+# offset it captures key the cache of parsed days. Its time part is range-checked here because
+# a cache hit skips the parser that would otherwise refuse "25:61".
+_ISO_WITH_OFFSET = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+    r"(?::[0-5][0-9](?:\.[0-9]{1,6})?)?([+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+# Nine digits or more: eight read as a basic ISO day ("20261130") in parse_post_day.
+_EPOCH_MS = re.compile(r"[0-9]{9,15}")
+_MINUTE_MS = 60_000
+# Parsed days kept per export (distinct day+offset pairs, or epoch minutes): bounded, so that
+# memory stays flat however many rows an export has.
+_DAY_CACHE_MAX = 100_000
 
 Key = tuple[int, date]  # (Plan pk, day)
 
@@ -212,6 +229,72 @@ def parse_post_day(text: str, zone: ZoneInfo) -> date:
     return moment.astimezone(zone).date()
 
 
+class _DayCache:
+    """The day of a publication time, parsed once per distinct (local day, offset) or epoch minute.
+
+    Every row of an export carries its own time, but the day, in the export's zone, of any time
+    written as "D<time>+HH:MM" is D for every time of D when the zone keeps that offset through
+    all of D: that is checked once per (D, offset), and such times then cost a regex match and a
+    dict lookup instead of a parse and a zone conversion. A day boundary in the zone falls on a
+    whole minute, so all the epoch milliseconds of one minute share a day (checked at both ends of
+    the minute, too). Anything else goes through parse_post_day as before.
+    """
+
+    __slots__ = ("zone", "_iso", "_minutes")
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self._iso: dict[tuple[str, str], date | None] = {}
+        self._minutes: dict[int, date | None] = {}
+
+    def day(self, text: str) -> date:
+        match = _ISO_WITH_OFFSET.fullmatch(text)
+        if match is not None:
+            key = (match[1], match[2])
+            day = self._iso.get(key, _MISSING)
+            if day is _MISSING:
+                day = self._whole_day(*key)
+                if len(self._iso) < _DAY_CACHE_MAX:
+                    self._iso[key] = day
+            if day is not None:
+                return day
+        elif _EPOCH_MS.fullmatch(text):
+            minute = int(text) // _MINUTE_MS
+            day = self._minutes.get(minute, _MISSING)
+            if day is _MISSING:
+                day = self._minute_day(minute)
+                if len(self._minutes) >= _DAY_CACHE_MAX:
+                    self._minutes.clear()
+                self._minutes[minute] = day
+            if day is not None:
+                return day
+        return parse_post_day(text, self.zone)
+
+    def _whole_day(self, day_text: str, offset_text: str) -> date | None:
+        """D if the zone is at `offset_text` from D's first to its last instant, else None."""
+        try:
+            first = datetime.fromisoformat(f"{day_text}T00:00:00{offset_text}")
+        except ValueError:
+            return None  # not a real day: the parser says why
+        last = first + timedelta(days=1, microseconds=-1)
+        offset = first.utcoffset()
+        start, end = first.astimezone(self.zone), last.astimezone(self.zone)
+        if start.utcoffset() == offset == end.utcoffset() and start.date() == end.date():
+            return start.date()
+        return None
+
+    def _minute_day(self, minute: int) -> date | None:
+        try:
+            start = datetime.fromtimestamp(minute * 60, tz=self.zone)
+            end = datetime.fromtimestamp(minute * 60 + 59.999, tz=self.zone)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return start.date() if start.date() == end.date() else None
+
+
+_MISSING: Any = object()
+
+
 @dataclass
 class KpiSums:
     """Per-(Plan, day) sums of an export's rows; memory grows with Plans x days, not with rows."""
@@ -235,6 +318,13 @@ class KpiSums:
     # True once the whole body was read and proved whole (its ETag matched): only then may a
     # stored day the export no longer reports become zeros.
     verified: bool = False
+    # Per-export caches of the hot path (each bounded): see add_cells.
+    _plan_cells: dict[str, tuple[str, int | None]] = field(default_factory=dict, repr=False)
+    _days: _DayCache = field(init=False, repr=False)
+    _metric_columns: tuple[tuple[int, int, str], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        self._days = _DayCache(self.zone)
 
     def read_header(self, header: list[str]) -> None:
         """Check the header before any row is taken; raise ExportError if it is not usable."""
@@ -246,6 +336,11 @@ class KpiSums:
                 f"the download is {kind}, not an export CSV", state=KpiExport.State.FAILED
             )
         self.columns = resolve_columns(header, self.field_ids, self.catalogue())
+        self._metric_columns = tuple(
+            (position, self.columns.metrics[kpi], kpi)
+            for position, kpi in enumerate(KPI_NAMES)
+            if kpi in self.columns.metrics
+        )
 
     def add(self, row: Mapping[str, str]) -> None:
         """Add a row given as a dict keyed by header names (the header comes from its keys)."""
@@ -271,19 +366,26 @@ class KpiSums:
                 plan=found[0] if found else "?",
             )
             return
-        raw_plan = cells[columns.plan].strip()
-        plan_key = _as_uuid(raw_plan)
-        if plan_key is None:
-            self.unplaced_failures += 1
-            self._reject(f"plan id {raw_plan[:40]!r} is not a UUID", plan=raw_plan[:40])
-            return
-        plan_pk = self.plans.get(plan_key)
+        raw_plan = cells[columns.plan]
+        placed = self._plan_cells.get(raw_plan)
+        if placed is None:
+            plan_key = _as_uuid(raw_plan)
+            if plan_key is None:
+                self.unplaced_failures += 1
+                raw_plan = raw_plan.strip()
+                self._reject(f"plan id {raw_plan[:40]!r} is not a UUID", plan=raw_plan[:40])
+                return
+            placed = (plan_key, self.plans.get(plan_key))
+            if len(self._plan_cells) < _PLAN_CACHE_MAX:
+                # Each of an export's Plans spells its id the same way on every row.
+                self._plan_cells[raw_plan] = placed
+        plan_key, plan_pk = placed
         if plan_pk is None:
             self.rows_ignored += 1  # a Plan this export did not ask for
             return
         raw_time = cells[columns.published]
         try:
-            day = parse_post_day(raw_time, self.zone)
+            day = self._days.day(raw_time.strip())
         except ValueError as exc:
             self.tainted_plans.add(plan_pk)
             self._reject(f"publication time: {exc}", plan=plan_key)
@@ -300,28 +402,30 @@ class KpiSums:
             )
             return
         values = [0] * len(METRICS)
-        for position, kpi in enumerate(KPI_NAMES):
-            column = columns.metrics.get(kpi)
-            if column is None:
+        for position, column, kpi in self._metric_columns:
+            cell = cells[column]
+            if cell.isdigit() and cell.isascii():
+                values[position] = int(cell)  # the common case: parse_count's first branch
                 continue
             try:
-                values[position] = parse_count(cells[column])
+                values[position] = parse_count(cell)
             except ValueError as exc:
                 self.tainted.add((plan_pk, day))
                 self._reject(f"{kpi}: {exc}", plan=plan_key, day=day)
                 return
         values[-1] = 1  # one row is one published post
-        bucket = self.sums.get((plan_pk, day))
+        key = (plan_pk, day)
+        bucket = self.sums.get(key)
         if bucket is None:
-            self.sums[(plan_pk, day)] = values
+            self.sums[key] = values
         else:
             # A Plan's posts of one day combine as each KPI declares: counts add up, reach
             # (unique people, reported per post) is the day's highest post reach, never a sum.
-            for position, value in enumerate(values):
-                if position in _MAX_POSITIONS:
-                    bucket[position] = max(bucket[position], value)
-                else:
-                    bucket[position] += value
+            for position in _SUM_POSITIONS:
+                bucket[position] += values[position]
+            for position in _MAX_POSITIONS_LIST:
+                if values[position] > bucket[position]:
+                    bucket[position] = values[position]
 
     def _reject(self, error: str, *, plan: str, day: date | None = None) -> None:
         self.rows_failed += 1

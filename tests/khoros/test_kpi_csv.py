@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from khoros import kpis, services
 from khoros.models import KpiExport, Plan, PlanKpi
 from syncs.models import SyncRun
-from tests.khoros.test_kpi_sync import expected_totals, snapshot, stored, sync, today_in
+from tests.khoros.test_kpi_sync import (
+    expected_totals,
+    kpi_writes,
+    snapshot,
+    stored,
+    sync,
+    today_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -254,3 +263,63 @@ def test_a_row_that_cannot_be_placed_stops_every_zeroing(mirrored):
     assert kept.impressions == 9
     export.refresh_from_db()
     assert (export.state, export.rows_read, export.rows_failed) == ("downloaded", 2, 1)
+
+
+def test_the_day_cache_reads_every_time_as_the_parser_does():
+    """Days are parsed once per (day, offset) or epoch minute: never another day than the parser."""
+    from khoros.kpis.export_csv import _DayCache
+
+    cache = _DayCache(CHICAGO)
+    start = datetime(2026, 10, 31, 0, 0, tzinfo=UTC)
+    times = []
+    # Three days around Chicago's fall back (1 November 2026, 02:00 CDT -> 01:00 CST), every
+    # 7 minutes, written in the zone's own offset, in UTC, in another zone, and as epoch ms.
+    for step in range(0, 3 * 24 * 60, 7):
+        moment = start + timedelta(minutes=step)
+        times += [
+            moment.astimezone(CHICAGO).isoformat(),
+            moment.isoformat(),
+            moment.astimezone(ZoneInfo("Asia/Kolkata")).isoformat(timespec="seconds"),
+            str(int(moment.timestamp() * 1000)),
+        ]
+    for text in times * 2:  # the second pass is answered from the cache
+        assert cache.day(text) == kpis.parse_post_day(text, CHICAGO), text
+    # A cached (day, offset) never lets an impossible time of that day through.
+    for bad in ("2026-10-31T24:00:00-05:00", "2026-10-31T10:61:00-05:00", "2026-02-30T10:00-06:00"):
+        with pytest.raises(ValueError):
+            cache.day(bad)
+    assert cache.day("20261031") == date(2026, 10, 31)  # a basic ISO day, not epoch ms
+
+
+def test_an_export_s_daily_totals_are_upserted_in_one_statement(mirrored):
+    """Created, updated and zeroed days alike: one upsert run for every day, not one per 100."""
+    plans = list(Plan.objects.order_by("pk")[:2])
+    start = date(2025, 1, 1)
+    days = [start + timedelta(days=n) for n in range(200)]
+    now = timezone.now()
+    PlanKpi.objects.bulk_create(
+        [PlanKpi(plan=plans[0], day=day, impressions=3, updated_at=now) for day in days[:50]]
+        + [PlanKpi(plan=plans[1], day=days[0], impressions=4, updated_at=now)]
+    )
+    export = KpiExport.objects.create(
+        start=start,
+        stop=start + timedelta(days=200),
+        timezone="America/Chicago",
+        requested_at=now,
+        state=KpiExport.State.COMPLETE,
+    )
+    sums = make_sums(plans={str(p.khoros_id): p.pk for p in plans}, start=export.start)
+    sums.stop = export.stop
+    sums.sums = {(plans[0].pk, day): [n, 1, 0, n, 0, 1] for n, day in enumerate(days)}
+    sums.rows_read, sums.verified = 200, True
+
+    with CaptureQueriesContext(connection) as ctx:
+        counts = kpis.kpis_write(export=export, sums=sums, plan_pks=[p.pk for p in plans], now=now)
+
+    assert (counts.created, counts.updated, counts.zeroed) == (150, 50, 1)
+    assert len(kpi_writes(ctx)) == 1
+    stored = {(r.plan_id, r.day): (r.impressions, r.reach, r.posts) for r in PlanKpi.objects.all()}
+    assert len(stored) == 201
+    assert stored[(plans[0].pk, days[7])] == (7, 7, 1)
+    assert stored[(plans[0].pk, days[199])] == (199, 199, 1)
+    assert stored[(plans[1].pk, days[0])] == (0, 0, 0)  # a complete export no longer has it

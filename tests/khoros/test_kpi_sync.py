@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import date, timedelta
 from io import StringIO
@@ -82,11 +83,13 @@ def requests_to(live_khoros, route: str) -> list[dict]:
 
 
 def kpi_writes(ctx: CaptureQueriesContext) -> list[str]:
+    # An executemany is captured as "N times: INSERT ...": it is a write all the same.
+    statements = [re.sub(r"^\s*[0-9]+ times: ", "", q["sql"]) for q in ctx.captured_queries]
     return [
-        q["sql"]
-        for q in ctx.captured_queries
-        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
-        and '"khoros_plankpi"' in q["sql"]
+        sql
+        for sql in statements
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        and '"khoros_plankpi"' in sql
     ]
 
 

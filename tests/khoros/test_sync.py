@@ -503,3 +503,22 @@ def test_company_zone_is_remembered_so_sap_mc_is_answered_without_khoros(live_kh
     assert len(live_khoros.sim.requests) == requests_before
     settings.KHOROS_COMPANY_TIMEZONE = "Europe/Berlin"
     assert company_zone().key == "Europe/Berlin"  # configuration wins, as in the syncs
+
+
+def test_a_plan_moved_to_an_initiative_listed_earlier_is_moved_not_removed(live_khoros):
+    """Initiatives are written in batches: a Plan read under its new Initiative before the old
+    one's list (which no longer has it) is not taken as removed by that list."""
+    from dataclasses import replace
+
+    services.sync_khoros()
+    first, second = live_khoros.data.initiatives[:2]
+    plan = live_khoros.data.plans_for_initiative(second.id)[0]
+    live_khoros.sim._data._plans[plan.id] = replace(plan, initiative_id=first.id)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    moved = Plan.objects.get(khoros_id=plan.id)
+    assert moved.initiative.khoros_id == first.id
+    assert moved.removed_at is None
+    assert (run.updated_count, run.removed_count) == (1, 0)
