@@ -35,8 +35,8 @@ from campaigns.kpi_views import campaign_kpi_context
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
 from khoros.models import Initiative, PlanKpi
+from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign
-from sapmc.sync_kinds import SAPMC_SUCCESS_PUSH
 from smcbridge.http import AuthenticatedHttpRequest
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs

@@ -12,8 +12,8 @@ from django.db.models import Aggregate, Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from khoros import kpi_catalog
+from khoros.kinds import KHOROS_KPIS
 from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi
-from khoros.sync_kinds import KHOROS_KPIS
 from syncs.models import SyncRun
 
 

@@ -14,8 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from khoros import client as khoros_client
+from khoros.kinds import KHOROS_PLANS
 from khoros.models import Company, Initiative, Plan
-from khoros.sync_kinds import KHOROS_PLANS
 from khoros.zone import company_zone
 from syncs import upsert
 from syncs.models import SyncRun

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import syncs
+from khoros.kinds import KHOROS_KPIS, KHOROS_PLANS
 
-# Stored in SyncRun.kind and SyncLease.kind: never change these values.
-KHOROS_PLANS = "khoros_plans"
-KHOROS_KPIS = "khoros_kpis"
+__all__ = ["KHOROS_KPIS", "KHOROS_PLANS", "register"]
 
 
 def register() -> None:

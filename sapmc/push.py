@@ -23,8 +23,8 @@ from django.utils import timezone
 from khoros.models import Company, PlanKpi
 from khoros.zone import company_zone
 from sapmc import client as sapmc
+from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign, SuccessSent
-from sapmc.sync_kinds import SAPMC_SUCCESS_PUSH
 from sapmc.timezones import sap_timezone_code
 from syncs.models import SyncRun
 from syncs.runs import (

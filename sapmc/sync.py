@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from khoros.models import Plan
 from sapmc import client as sapmc
+from sapmc.kinds import SAPMC_CAMPAIGNS
 from sapmc.models import CampaignReference, ExternalCampaign
-from sapmc.sync_kinds import SAPMC_CAMPAIGNS
 from syncs import upsert
 from syncs.models import SyncRun
 from syncs.runs import (

@@ -6,11 +6,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 import syncs
+from sapmc.kinds import SAPMC_CAMPAIGNS, SAPMC_SUCCESS_PUSH
 from syncs.access import SYNC_ADMINS
 
-# Stored in SyncRun.kind and SyncLease.kind: never change this value.
-SAPMC_CAMPAIGNS = "sapmc_campaigns"
-SAPMC_SUCCESS_PUSH = "sapmc_success_push"
+__all__ = ["SAPMC_CAMPAIGNS", "SAPMC_SUCCESS_PUSH", "register"]
 
 
 def sync_admin_emails() -> list[str]:
@@ -30,7 +29,7 @@ def push_enabled() -> bool:
 
 
 def register() -> None:
-    from khoros.sync_kinds import KHOROS_KPIS
+    from khoros.kinds import KHOROS_KPIS
     from sapmc import client, push, sync
 
     syncs.register(

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from khoros import client as khoros_client
+from khoros.kinds import KHOROS_KPIS
 from khoros.kpi_catalog import EXPORT_KPIS as KPI_NAMES
 from khoros.kpis import planning
 from khoros.kpis.export_csv import (
@@ -25,7 +26,6 @@ from khoros.kpis.export_csv import (
 from khoros.kpis.planning import ExportSpec
 from khoros.kpis.write import kpis_write
 from khoros.models import KpiExport
-from khoros.sync_kinds import KHOROS_KPIS
 from khoros.zone import company_zone
 from syncs.models import SyncRun
 from syncs.runs import (

@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from khoros import kpi_catalog
 from khoros import selectors as khoros_selectors
+from khoros.kinds import KHOROS_KPIS
 from khoros.models import Plan, PlanKpi
-from khoros.sync_kinds import KHOROS_KPIS
 from sapmc.inbound.catalog import MAX_ROWS, company_zone, external_campaign_id
 from sapmc.inbound.http import ApiError, bad_request, json_text
 from sapmc.models import InboundReport

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from khoros.sync_kinds import KHOROS_PLANS
+from khoros.kinds import KHOROS_PLANS
 from syncs.management.sync_command import SyncCommand
 
 

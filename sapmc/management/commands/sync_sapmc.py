@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sapmc.sync_kinds import SAPMC_CAMPAIGNS
+from sapmc.kinds import SAPMC_CAMPAIGNS
 from syncs.management.sync_command import SyncCommand
 
 
