@@ -22,6 +22,7 @@ from django_q.tasks import async_task
 from syncs import registry
 from syncs.leases import lease_free_if_expired
 from syncs.models import COUNT_FIELDS, HttpStats, LeaseLostError, SyncRun
+from syncs.registry import redact
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +53,6 @@ def error_text(exc: Exception, *, with_path: bool = True) -> str:
         request = f"{method} {path}" if method else path
         where = f" ({request}, HTTP {status})" if status else f" ({request}, no answer)"
     return f"{type(exc).__name__}: {exc}{where}"
-
-
-def redact(text: str) -> str:
-    """Remove every registered secret (syncs.register_secrets) from a text before it is kept."""
-    for name in registry.secret_settings():
-        secret = getattr(settings, name, "")
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 # The services' checkpoints, in the words they use; each is one SyncRun method.
