@@ -207,10 +207,9 @@ def _may_have_created(exc: sapmc.SapmcError) -> bool:
     """Whether the failed $batch may have been taken up by SAP MC (its rows may exist)."""
     if exc.status in (500, 502, 504):
         return True
-    # The request left but no answer came back (read timeout, cut body): SAP MC may have acted.
-    return exc.status is None and any(
-        name in str(exc) for name in ("ReadTimeout", "ChunkedEncodingError", "ContentDecoding")
-    )
+    # The request may have left but no answer came back (a read timeout, a connection reset or
+    # dropped after sending, a cut body): SAP MC may have acted on it.
+    return exc.maybe_received
 
 
 @sync_entry(SAPMC_SUCCESS_PUSH)

@@ -40,6 +40,10 @@ class ClientError(Exception):
 
     retryable: bool = False
     method: str | None = None  # set by HttpClient when the request fails for good
+    # A transport failure after the request may have left (a read timeout, a reset, a cut body):
+    # the system may have acted on it although no answer came back. False for answers and for
+    # connections that never opened.
+    maybe_received: bool = False
 
     def __init__(
         self,
@@ -477,7 +481,8 @@ class HttpClient:
                 error: ClientError = self.unavailable_error(
                     f"{self.system} did not answer: {outcome}", path=path
                 )
-                may_retry = idempotent or is_unsent(exc)
+                error.maybe_received = not is_unsent(exc)
+                may_retry = idempotent or not error.maybe_received
                 cause = exc if chain else None
             else:
                 outcome = str(response.status_code)

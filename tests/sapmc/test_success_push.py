@@ -416,6 +416,21 @@ def test_the_run_page_shows_the_push_counts(server, sim, world, client):
     assert "waiting_to_settle" not in body
 
 
+def test_a_connection_reset_after_sending_leaves_the_batch_unknown_not_sent_again(
+    server, sim, world
+):
+    # The request left, the answer never came: SAP MC may hold the rows, so none goes again.
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_batch", "connection_reset")
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED
+    assert SuccessSent.objects.filter(status=SuccessSent.Status.UNKNOWN).count() == 2
+    before = len(readback(server))
+    assert push_successes().created_count == 0
+    assert len(readback(server)) == before
+
+
 def test_a_read_timeout_leaves_the_batch_unknown_not_sent_again(server, sim, world, settings):
     settings.SAPMC_TIMEOUT_READ = 0.3
     kpis(world.plans[0], date(2026, 3, 1), 2)
