@@ -77,6 +77,16 @@ def trickle(body: bytes, seconds: float, chunks: int) -> Iterator[bytes]:
         yield piece
 
 
+@dataclass(frozen=True)
+class Request:
+    """One call of a simulated API as the WSGI server hands it over (body read whole)."""
+
+    environ: dict[str, Any]
+    method: str  # upper case
+    path: str  # PATH_INFO, "/" when empty
+    body: bytes
+
+
 @dataclass
 class Call:
     """One routed request: its query, the arguments of its path and the faults it drew."""
@@ -165,37 +175,30 @@ class SimulatorApp(Generic[_D]):
         body = read_body(environ)
         if path.startswith("/_sim/"):
             return self._send(self._control(method, path.rstrip("/"), body), start_response, None)
-        return self._serve(environ, method, path, body, start_response)
+        return self._serve(Request(environ, method, path, body), start_response)
 
-    def _serve(
-        self,
-        environ: dict[str, Any],
-        method: str,
-        path: str,
-        body: bytes,
-        start_response: StartResponse,
-    ) -> Iterable[bytes]:
+    def _serve(self, request: Request, start_response: StartResponse) -> Iterable[bytes]:
         """Answer a call of the simulated API (anything but /_sim/)."""
         raise NotImplementedError
 
     def _log_request(
         self,
-        environ: dict[str, Any],
+        request: Request,
         *,
-        method: str,
-        path: str,
         query: dict[str, str],
         route: str | None,
+        path: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
         """Append a call to the request log and return its entry, to be completed later."""
+        # path: the path as the simulator routed it, when it differs from the one requested.
         entry: dict[str, Any] = {
-            "method": method,
-            "path": path,
+            "method": request.method,
+            "path": request.path if path is None else path,
             "query": query,
             "route": route,
             "status": None,
-            "had_auth_header": "HTTP_AUTHORIZATION" in environ,
+            "had_auth_header": "HTTP_AUTHORIZATION" in request.environ,
             "fault": None,
             "faults": [],
             **extra,
@@ -266,7 +269,11 @@ class SimulatorApp(Generic[_D]):
             response = self._rate_limited()
             self._add_retry_after(response, params.get("retry_after", 1))
         elif mode.startswith("http_"):
-            response = self._server_error(int(mode[5:]), params.get("body", "json"))
+            status, kind = int(mode[5:]), params.get("body", "json")
+            # An empty 5xx looks the same from every system: no body, no Content-Type.
+            response = (
+                Response(status, b"", None) if kind == "empty" else self._server_error(status, kind)
+            )
             self._add_retry_after(response, params.get("retry_after"))
         else:
             response = self._fault_response(fault)
@@ -277,7 +284,7 @@ class SimulatorApp(Generic[_D]):
         raise NotImplementedError
 
     def _server_error(self, status: int, body: str) -> Response:
-        """The system's 5xx answer (http_5xx) with a body of the kind asked for."""
+        """The system's 5xx answer (http_5xx) with a body of the kind asked for, but "empty"."""
         raise NotImplementedError
 
     def _fault_response(self, fault: Fault) -> Response:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from simulators.base import (
     Call,
+    Request,
     Response,
     SimulatorApp,
     StartResponse,
@@ -166,21 +167,14 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
 
     # WSGI ----------------------------------------------------------------------------------
 
-    def _serve(
-        self,
-        environ: dict[str, Any],
-        method: str,
-        path: str,
-        body: bytes,
-        start_response: StartResponse,
-    ) -> Iterable[bytes]:
+    def _serve(self, request: Request, start_response: StartResponse) -> Iterable[bytes]:
+        environ, method, path, body = request.environ, request.method, request.path, request.body
         if len(path) > 1:
             path = path.rstrip("/")
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         route, args, path_known = self._match(method, path)
         entry = self._log_request(
-            environ,
-            method=method,
+            request,
             path=path,
             query=query,
             route=route.name if route else None,
@@ -231,8 +225,6 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
 
     def _server_error(self, status: int, body: str) -> Response:
         phrase = HTTPStatus(status).phrase
-        if body == "empty":
-            return Response(status, b"", None)
         if body == "html":
             return html_page(status, f"{status} {phrase}")
         code = "UNKNOWN_ERROR" if status == 500 else f"PROXY_{phrase.upper().replace(' ', '_')}"

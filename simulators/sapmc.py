@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from simulators.base import (
     Call,
+    Request,
     Response,
     SimulatorApp,
     StartResponse,
@@ -290,16 +291,9 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
 
     # WSGI ----------------------------------------------------------------------------------
 
-    def _serve(
-        self,
-        environ: dict[str, Any],
-        method: str,
-        path: str,
-        body: bytes,
-        start_response: StartResponse,
-    ) -> Iterable[bytes]:
-        answer = self._serve_method(environ, method, path, body, start_response)
-        if method != "HEAD":
+    def _serve(self, request: Request, start_response: StartResponse) -> Iterable[bytes]:
+        answer = self._serve_method(request, start_response)
+        if request.method != "HEAD":
             return answer
         # HEAD: the headers of the GET without its body, whatever the answer (SAP's clients
         # fetch a CSRF token so, on the service root with X-CSRF-Token: Fetch).
@@ -308,23 +302,15 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
             close()
         return []
 
-    def _serve_method(
-        self,
-        environ: dict[str, Any],
-        method: str,
-        path: str,
-        body: bytes,
-        start_response: StartResponse,
-    ) -> Iterable[bytes]:
+    def _serve_method(self, request: Request, start_response: StartResponse) -> Iterable[bytes]:
+        environ, method, path, body = request.environ, request.method, request.path, request.body
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         query = dict(pairs)
         user, authorised = self._check_auth(environ.get("HTTP_AUTHORIZATION"))
         route, args, subpath = self._match(path)
         success_route = _success_route(path)
         entry = self._log_request(
-            environ,
-            method=method,
-            path=path,
+            request,
             query=query,
             route=route.name if route else success_route,
             user=user,  # the user name only: the password never reaches the log
@@ -651,8 +637,6 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
 
     def _server_error(self, status: int, body: str) -> Response:
         phrase = HTTPStatus(status).phrase
-        if body == "empty":
-            return Response(status, b"", None)
         if body == "html":
             # What SAP Web Dispatcher shows when the backend is away.
             return _html(status, f"{status} {phrase}", "<p>SAP Web Dispatcher</p>")
