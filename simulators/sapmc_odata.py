@@ -1,5 +1,6 @@
 """OData V2 system query options of the SAP MC simulator: the $filter grammar (comparisons,
-and/or/not, string functions, typed literals), $orderby, $select and sorting by them."""
+and/or/not, string functions, typed literals), $orderby, $select, sorting by them, and the
+checks of a call's options as a whole ($top, $skip, $skiptoken, $inlinecount, $expand)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from simulators.sapmc_metadata import EdmProperty
+from simulators.sapmc_metadata import REFERENCES, EdmProperty
 
 # $filter: OData V2 boolean expressions ----------------------------------------------------------
 
@@ -307,3 +308,79 @@ def sort_items(
             key=lambda item: (values(item)[name] is not None, values(item)[name] or ""),
             reverse=descending,
         )
+
+
+# All system query options of one call ----------------------------------------------------------
+
+_SUPPORTED_OPTIONS = frozenset(
+    {
+        "$format",
+        "$filter",
+        "$top",
+        "$skip",
+        "$skiptoken",
+        "$inlinecount",
+        "$expand",
+        "$select",
+        "$orderby",
+    }
+)
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    predicate: Callable[[Values], bool] | None
+    top: int | None
+    skip: int
+    token: int
+    inlinecount: bool
+    expand: bool
+    select: frozenset[str] | None  # None: every property
+    orderby: list[tuple[str, bool]]
+
+
+def parse_options(
+    query: Mapping[str, str],
+    *,
+    single: bool,
+    properties: tuple[EdmProperty, ...],
+    navigation: tuple[str, ...],
+) -> QueryOptions:
+    """Check and parse the system query options of a listing, or of one entity (single)."""
+    for name in query:
+        if name.startswith("$") and name not in _SUPPORTED_OPTIONS:
+            raise ODataQueryError(f"System query option '{name}' is not supported")
+    if single:
+        for name in ("$filter", "$top", "$skip", "$skiptoken", "$inlinecount", "$orderby"):
+            if name in query:
+                raise ODataQueryError(f"System query option '{name}' is not allowed here")
+    expand = query.get("$expand", "").strip()
+    if expand and expand not in navigation:
+        raise ODataQueryError(f"Navigation property '{expand}' cannot be expanded")
+    if expand and expand != REFERENCES:
+        raise ODataQueryError(f"The simulator does not serve '{expand}'")
+    inlinecount = query.get("$inlinecount", "none")
+    if inlinecount not in ("allpages", "none"):
+        raise ODataQueryError(f"Invalid value '{inlinecount}' of $inlinecount")
+    text = query.get("$filter", "").strip()
+    select = query.get("$select", "").strip()
+    orderby = query.get("$orderby", "").strip()
+    return QueryOptions(
+        predicate=parse_filter(text, properties) if text else None,
+        top=_count_option(query, "$top"),
+        skip=_count_option(query, "$skip") or 0,
+        token=_count_option(query, "$skiptoken") or 0,
+        inlinecount=inlinecount == "allpages",
+        expand=bool(expand),
+        select=parse_select(select, properties, navigation) if select else None,
+        orderby=parse_orderby(orderby, properties) if orderby else [],
+    )
+
+
+def _count_option(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise ODataQueryError(f"Invalid value '{raw}' of {name}: a whole number is expected")
+    return int(raw)

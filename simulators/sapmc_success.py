@@ -3,7 +3,7 @@
 What SAP Gateway does with a Success: every property checked against the EDMX (served as
 $metadata), a refusal answered with a Gateway error body naming the property, 201 with the created
 entity, and $batch with change sets (each atomic, each with its own answer). The pieces here are
-pure functions; simulators/sapmc.py routes, authenticates, checks the CSRF token and keeps rows.
+pure functions; simulators/sapmc_success_service.py routes, checks the CSRF token and keeps rows.
 """
 
 from __future__ import annotations
