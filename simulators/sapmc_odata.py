@@ -188,23 +188,25 @@ def parse_filter(text: str, properties: Iterable[EdmProperty]) -> Callable[[Valu
         if take() != ("paren", paren, ""):
             raise ODataQueryError(f"$filter: '{paren}' expected")
 
-    def or_expression() -> Callable[[Values], bool]:
-        terms = [and_expression()]
-        while peek() == ("word", "or", ""):
+    def joined(
+        word: str,
+        parse_term: Callable[[], Callable[[Values], bool]],
+        combine: Callable[[Iterable[bool]], bool],
+    ) -> Callable[[Values], bool]:
+        """Terms joined by `word` ("and", "or"), combined by all() or any(); one term alone."""
+        terms = [parse_term()]
+        while peek() == ("word", word, ""):
             take()
-            terms.append(and_expression())
+            terms.append(parse_term())
         if len(terms) == 1:
             return terms[0]
-        return lambda values: any(term(values) for term in terms)
+        return lambda values: combine(term(values) for term in terms)
+
+    def or_expression() -> Callable[[Values], bool]:
+        return joined("or", and_expression, any)
 
     def and_expression() -> Callable[[Values], bool]:
-        terms = [unary()]
-        while peek() == ("word", "and", ""):
-            take()
-            terms.append(unary())
-        if len(terms) == 1:
-            return terms[0]
-        return lambda values: all(term(values) for term in terms)
+        return joined("and", unary, all)
 
     def unary() -> Callable[[Values], bool]:
         if peek() == ("word", "not", ""):
