@@ -110,17 +110,26 @@ def _require_granted(acting_user: User, plans: Iterable[Plan], *, name_plan: boo
 Fed = tuple[ExternalCampaign, str]
 
 
-def _audit_assignment(
-    action: str, summary: str, *, acting_user: User, plan: Plan, old: Fed | None, new: Fed | None
-) -> None:
-    """The one audit row of an assignment change, from `old` to `new` (None: fed nothing),
-    filed under the campaign the Plan feeds after it (or fed before, if none now)."""
-    fed = new or old
+def _audit_assignment(*, acting_user: User, plan: Plan, old: Fed | None, new: Fed | None) -> None:
+    """The one audit row of an assignment change from `old` to `new` (None: feeding nothing):
+    an assignment, an unassignment or a move, filed under the campaign the Plan feeds after it
+    (or fed before, when it feeds none now)."""
+    if old is None and new is not None:
+        action, campaign = AuditEvent.Action.ASSIGNMENT_CREATE, new[0]
+        summary = f"Assigned Plan “{plan.name}” to campaign “{campaign.name}”"
+    elif old is not None and new is None:
+        action, campaign = AuditEvent.Action.ASSIGNMENT_DELETE, old[0]
+        summary = f"Unassigned Plan “{plan.name}” from campaign “{campaign.name}”"
+    elif old is not None and new is not None:
+        action, campaign = AuditEvent.Action.ASSIGNMENT_MOVE, new[0]
+        summary = f"Moved Plan “{plan.name}” from “{old[0].name}” to “{campaign.name}”"
+    else:
+        raise ValueError("An assignment change feeds a campaign before or after it.")
     audit_record(
         actor=acting_user,
         action=action,
         summary=summary,
-        campaign=fed[0] if fed is not None else None,
+        campaign=campaign,
         plan=plan,
         before=_assignment_state(plan, *old) if old is not None else None,
         after=_assignment_state(plan, *new) if new is not None else None,
@@ -178,14 +187,8 @@ def assignment_create(
             current=current,
         ) from None
     if audit:
-        _audit_assignment(
-            AuditEvent.Action.ASSIGNMENT_CREATE,
-            f"Assigned Plan “{plan.name}” to campaign “{campaign.name}”",
-            acting_user=acting_user,
-            plan=plan,
-            old=None,
-            new=(campaign, assignment.note),
-        )
+        new = (campaign, assignment.note)
+        _audit_assignment(acting_user=acting_user, plan=plan, old=None, new=new)
     return assignment
 
 
@@ -213,14 +216,7 @@ def assignment_delete(
     old = (assignment.campaign, assignment.note)
     Assignment.objects.filter(pk=assignment.pk).delete()
     if audit:
-        _audit_assignment(
-            AuditEvent.Action.ASSIGNMENT_DELETE,
-            f"Unassigned Plan “{plan.name}” from campaign “{old[0].name}”",
-            acting_user=acting_user,
-            plan=plan,
-            old=old,
-            new=None,
-        )
+        _audit_assignment(acting_user=acting_user, plan=plan, old=old, new=None)
 
 
 @transaction.atomic
@@ -249,14 +245,8 @@ def assignment_move(
     current.note = fit(Assignment, "note", note.strip())
     current.save(update_fields=["campaign", "assigned_by", "assigned_at", "note"])
     if audit:
-        _audit_assignment(
-            AuditEvent.Action.ASSIGNMENT_MOVE,
-            f"Moved Plan “{plan.name}” from “{old[0].name}” to “{to_campaign.name}”",
-            acting_user=acting_user,
-            plan=plan,
-            old=old,
-            new=(to_campaign, current.note),
-        )
+        new = (to_campaign, current.note)
+        _audit_assignment(acting_user=acting_user, plan=plan, old=old, new=new)
     return current
 
 
