@@ -1,15 +1,18 @@
-"""Who may do what: the two roles of design.md "Access".
+"""Who may do what: the two roles of design.md "Access", and the grants that scope a manager.
 
 Which layer checks what is written at the top of syncs.access: roles on the views (the
-decorators), object rules (grants) in the services.
+decorators), grants on writes in the services, grants on reads in the selectors. The rules
+themselves are here, once; views import only the decorators and the role questions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -27,9 +30,11 @@ from syncs.access import (
 
 __all__ = [
     "AnyUser",
+    "NotAllowedError",
     "can_assign_plan",
     "can_use_workbench",
     "granted_initiative_ids",
+    "is_manager_only",
     "is_marketing_manager",
     "is_sync_admin",
     "manager_action",
@@ -40,9 +45,24 @@ __all__ = [
     "visible_plans",
 ]
 
+M = TypeVar("M", bound=Model)
+
+
+class NotAllowedError(PermissionDenied):
+    """The acting user may not touch this object (a Plan outside her grants) or do this at all.
+
+    A PermissionDenied, so a view that lets it through answers the 403 page with its message;
+    a bulk assignment records it as one Plan's refusal instead.
+    """
+
 
 def is_marketing_manager(user: AnyUser) -> bool:
     return MARKETING_MANAGERS in user_roles(user)
+
+
+def is_manager_only(user: AnyUser) -> bool:
+    """A marketing manager who is not also a sync admin: her pages show her own work."""
+    return is_marketing_manager(user) and not is_sync_admin(user)
 
 
 def can_use_workbench(user: AnyUser) -> bool:
@@ -79,22 +99,24 @@ def granted_initiative_ids(user: AnyUser) -> frozenset[int] | None:
     return cached
 
 
+def _within_grants(user: AnyUser, rows: QuerySet[M], to_initiative: str) -> QuerySet[M]:
+    """`rows` cut to the user's grants: all for sync admins, none for anonymous visitors, the
+    rows whose Initiative (reached by `to_initiative`) is granted to a manager."""
+    if is_sync_admin(user):
+        return rows
+    if not user.is_authenticated:
+        return rows.none()
+    return rows.filter(**{f"{to_initiative}grants__user": user})
+
+
 def visible_initiatives(user: AnyUser) -> QuerySet[Initiative]:
     """Initiatives the user may see: all for sync admins, the granted ones for managers."""
-    if is_sync_admin(user):
-        return Initiative.objects.all()
-    if not user.is_authenticated:
-        return Initiative.objects.none()
-    return Initiative.objects.filter(grants__user=user)
+    return _within_grants(user, Initiative.objects.all(), "")
 
 
 def visible_plans(user: AnyUser) -> QuerySet[Plan]:
     """Plans the user may see and assign."""
-    if is_sync_admin(user):
-        return Plan.objects.all()
-    if not user.is_authenticated:
-        return Plan.objects.none()
-    return Plan.objects.filter(initiative__grants__user=user)
+    return _within_grants(user, Plan.objects.all(), "initiative__")
 
 
 def can_assign_plan(user: AnyUser, plan: Plan) -> bool:

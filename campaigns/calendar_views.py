@@ -9,7 +9,6 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,13 +16,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.vary import vary_on_headers
 
-from campaigns import planning, services
-from campaigns.access import (
-    manager_action,
-    manager_or_admin_required,
-    visible_initiatives,
-    visible_plans,
-)
+from campaigns import planning, selectors, services
+from campaigns.access import manager_action, manager_or_admin_required
 from campaigns.calendar import (
     FIRST_DAY,
     LAST_DAY,
@@ -44,7 +38,6 @@ from campaigns.calendar import (
 )
 from campaigns.forms import CalendarFilterForm
 from campaigns.models import SavedView
-from campaigns.selectors import campaign_statuses
 from campaigns.views import _csv_safe, _Echo
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
@@ -112,10 +105,11 @@ def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str
         zoom = "month"
     anchor, date_note = _anchor(query.get("date", ""))
     period = period_for(cast(Zoom, zoom), anchor)  # one of ZOOMS, checked above
-    initiatives = list(
-        visible_initiatives(request.user).filter(removed_at__isnull=True).values_list("pk", "name")
+    form = CalendarFilterForm(
+        query,
+        initiatives=selectors.initiative_choices(user=request.user),
+        statuses=selectors.campaign_statuses(),
     )
-    form = CalendarFilterForm(query, initiatives=initiatives, statuses=campaign_statuses())
     return {
         "zoom": zoom,
         "period": period,
@@ -193,7 +187,7 @@ def _panel_context(request: AuthenticatedHttpRequest, key: str) -> dict[str, obj
         if campaign is None:
             return {"panel_missing": "This campaign is not in the bridge."}
         return {"panel_key": key, "cpanel": campaign_panel(campaign=campaign, user=request.user)}
-    plan = visible_plans(request.user).filter(pk=int(number)).select_related("initiative").first()
+    plan = selectors.plans_visible(user=request.user).filter(pk=int(number)).first()
     if plan is None:
         return {"panel_missing": "This Plan is not in the bridge or not yours to see."}
     return {"panel_key": key, "ppanel": plan_panel(plan=plan)}
@@ -238,10 +232,8 @@ def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not plan_pk.isdigit() or not campaign_pk.isdigit():
         error = "Choose a Plan and a campaign to assign it to."
     else:
-        plan = visible_plans(request.user).filter(pk=int(plan_pk)).first()
+        plan = selectors.plan_to_assign(user=request.user, pk=int(plan_pk))
         campaign = ExternalCampaign.objects.filter(pk=int(campaign_pk)).first()
-        if plan is None:
-            raise PermissionDenied("This Plan is not yours to assign.")
         if campaign is None:
             error = "That campaign is not in the bridge."
         else:
@@ -429,9 +421,7 @@ def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
         return _after_calendar_action(
             request, back, "", "Tick one or more Plans and choose a campaign."
         )
-    plans = list(visible_plans(request.user).filter(pk__in=wanted))
-    if len(plans) != len(set(wanted)):
-        raise PermissionDenied("Some of these Plans are not yours to assign.")
+    plans = selectors.plans_to_assign(user=request.user, pks=[int(v) for v in wanted])
     campaign = get_object_or_404(ExternalCampaign, pk=int(campaign_pk))
     result = services.assignments_bulk_create(
         campaign=campaign, plans=plans, acting_user=request.user

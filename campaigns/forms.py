@@ -14,6 +14,12 @@ from campaigns.selectors import AuditFilters, CampaignFilters, PlanFilters
 from syncs.forms import DateRangeForm as _DateRangeForm
 
 
+def _offer(form: forms.Form, name: str, blank: str, choices: list[tuple[Any, str]]) -> None:
+    """Give the choice field `name` these choices, after a blank one labelled `blank`: the
+    choices are read per request (what this user may see), not when the form class is built."""
+    cast(forms.ChoiceField, form.fields[name]).choices = [("", blank), *choices]
+
+
 class CampaignFilterForm(_DateRangeForm):
     prefix = "c"
     q = forms.CharField(required=False, max_length=100, label="Search campaigns")
@@ -25,7 +31,7 @@ class CampaignFilterForm(_DateRangeForm):
 
     def __init__(self, *args: Any, statuses: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["status"]).choices = [("", "Any status"), *statuses]
+        _offer(self, "status", "Any status", statuses)
 
     def filters(self) -> CampaignFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -51,10 +57,7 @@ class PlanFilterForm(_DateRangeForm):
 
     def __init__(self, *args: Any, initiatives: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["initiative"]).choices = [
-            ("", "All Initiatives"),
-            *initiatives,
-        ]
+        _offer(self, "initiative", "All Initiatives", initiatives)
 
     def filters(self) -> PlanFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -161,7 +164,7 @@ class AuditFilterForm(_DateRangeForm):
 
     def __init__(self, *args: Any, actors: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["actor"]).choices = [("", "Anyone"), *actors]
+        _offer(self, "actor", "Anyone", actors)
 
     def filters(self) -> AuditFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -199,11 +202,8 @@ class CalendarFilterForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["initiative"]).choices = [
-            ("", "All Initiatives"),
-            *initiatives,
-        ]
-        cast(forms.ChoiceField, self.fields["status"]).choices = [("", "Any status"), *statuses]
+        _offer(self, "initiative", "All Initiatives", initiatives)
+        _offer(self, "status", "Any status", statuses)
 
     def filters(self) -> CalendarFilters:
         data = self.cleaned_data if self.is_valid() else {}

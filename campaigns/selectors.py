@@ -1,7 +1,13 @@
-"""Reads of the human side: the workbench lists, suggestions, drift and the audit trail."""
+"""Reads of the human side: the workbench lists, suggestions, drift and the audit trail.
+
+Every read of Plans, Initiatives or their KPIs is cut to what the viewer may see here (through
+campaigns.access): a manager sees her granted Initiatives, a sync admin all. Views look Plans up
+through these functions and hold no grant rule of their own.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
@@ -10,7 +16,12 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Case, Count, Exists, Max, Min, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from campaigns.access import granted_initiative_ids, visible_plans
+from campaigns.access import (
+    NotAllowedError,
+    granted_initiative_ids,
+    visible_initiatives,
+    visible_plans,
+)
 from campaigns.models import Assignment, AuditEvent
 from khoros import kpi_catalog
 from khoros.models import Initiative, Plan, PlanKpi
@@ -194,6 +205,41 @@ def campaign_counts(*, user: AnyUser) -> CampaignCounts:
         campaigns=ExternalCampaign.objects.filter(removed_at__isnull=True).count(),
         assigned_plans=Assignment.objects.filter(plan__in=visible_plans(user)).count(),
     )
+
+
+def initiatives_visible(*, user: AnyUser) -> QuerySet[Initiative]:
+    """The Initiatives the user may see (a manager: her granted ones)."""
+    return visible_initiatives(user)
+
+
+def initiative_choices(*, user: AnyUser) -> list[tuple[int, str]]:
+    """The live Initiatives the user may see, as a filter's choices: (pk, name)."""
+    return list(visible_initiatives(user).filter(removed_at__isnull=True).values_list("pk", "name"))
+
+
+def plans_visible(*, user: AnyUser) -> QuerySet[Plan]:
+    """The Plans the user may see, with their Initiative: a Plan outside a manager's grants is
+    as good as absent (looked up by key, it is not found)."""
+    return visible_plans(user).select_related("initiative")
+
+
+def plans_to_assign(*, user: AnyUser, pks: Collection[int]) -> list[Plan]:
+    """The Plans `pks` names, each one the user's to assign, or NotAllowedError: one Plan
+    outside her grants (or not mirrored at all) refuses the whole request, naming none."""
+    return _all_visible(user, pks, "Some of these Plans are not yours to assign.")
+
+
+def plan_to_assign(*, user: AnyUser, pk: int) -> Plan:
+    """The Plan `pk` if it is the user's to assign, or NotAllowedError."""
+    return _all_visible(user, [pk], "This Plan is not yours to assign.")[0]
+
+
+def _all_visible(user: AnyUser, pks: Collection[int], refusal: str) -> list[Plan]:
+    wanted = set(pks)
+    plans = list(plans_visible(user=user).filter(pk__in=wanted))
+    if len(plans) != len(wanted):
+        raise NotAllowedError(refusal)
+    return plans
 
 
 def campaign_statuses() -> list[tuple[str, str]]:
@@ -513,15 +559,31 @@ class CampaignKpis:
     per_plan_daily: dict[int, dict[str, list[int]]] = field(default_factory=dict)
 
 
+def _campaign_kpis(campaign: ExternalCampaign, user: AnyUser) -> QuerySet[PlanKpi]:
+    """The daily KPI rows of the campaign's Plans the user may see."""
+    return PlanKpi.objects.filter(
+        plan__in=visible_plans(user).filter(assignment__campaign=campaign)
+    )
+
+
+def campaign_kpi_rows(*, campaign: ExternalCampaign, user: AnyUser) -> QuerySet[PlanKpi]:
+    """The campaign's daily KPI rows of the Plans the user may see, with their Plan, by day and
+    Plan name (the CSV's order)."""
+    return (
+        _campaign_kpis(campaign, user)
+        .select_related("plan")
+        .order_by("day", "plan__name", "plan_id")
+    )
+
+
 def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
     """The daily KPIs of the campaign's Plans the user may see, in one query whatever their number.
 
     Every total is kpi_catalog.combine() of daily numbers, so each KPI adds up (or not) as its
     catalog entry declares.
     """
-    plans = visible_plans(user).filter(assignment__campaign=campaign)
     names = list(KPI_LABELS)
-    rows = PlanKpi.objects.filter(plan__in=plans).values_list("plan_id", "day", *names)
+    rows = _campaign_kpis(campaign, user).values_list("plan_id", "day", *names)
     by_plan: dict[int, dict[date, tuple[int, ...]]] = {}
     for plan_id, day, *values in rows.iterator(chunk_size=2000):
         by_plan.setdefault(plan_id, {})[day] = tuple(int(v or 0) for v in values)

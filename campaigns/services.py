@@ -1,4 +1,9 @@
-"""Writes of the human side: assignments, drift decisions and access grants, each audited."""
+"""Writes of the human side: assignments, drift decisions and access grants, each audited.
+
+Every write checks here, for every caller (page, admin, command), that the acting user may make
+it: a Plan outside a manager's grants is refused with NotAllowedError (a PermissionDenied, so a
+page answers 403 with its message). Views do not check grants again.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from campaigns.access import can_assign_plan, can_use_workbench, is_sync_admin
+from campaigns.access import NotAllowedError, can_assign_plan, can_use_workbench, is_sync_admin
 from campaigns.models import Assignment, AuditEvent, DriftDecision, InitiativeGrant
 from campaigns.selectors import DriftItem, campaign_drift
 from khoros.models import Initiative, Plan
 from sapmc.models import ExternalCampaign
 from smcbridge.fields import fit
+
+# What a page says to a manager about a Plan outside her grants: the Plan's name is hers to see
+# only if the Plan is.
+NOT_YOURS = "This Plan belongs to an Initiative you have no access to."
 
 
 class AssignmentError(Exception):
@@ -82,9 +90,54 @@ def audit_record(
     )
 
 
+def _require_granted(acting_user: User, plans: Iterable[Plan], *, name_plan: bool = False) -> None:
+    """Refuse unless the user may act on every one of `plans`: a sync admin on any, a manager on
+    the Plans of her granted Initiatives (nobody else on any).
+
+    `name_plan` names the refused Plan, for Plans the service found itself (whose names the
+    person has seen); a Plan the caller named is refused without its name.
+    """
+    for plan in plans:
+        if not can_assign_plan(acting_user, plan):
+            raise NotAllowedError(
+                f"Plan “{plan.name}” belongs to an Initiative you have no access to."
+                if name_plan
+                else NOT_YOURS
+            )
+
+
+# An assignment as its audit row keeps it: the campaign the Plan feeds and the person's note.
+Fed = tuple[ExternalCampaign, str]
+
+
+def _audit_assignment(*, acting_user: User, plan: Plan, old: Fed | None, new: Fed | None) -> None:
+    """The one audit row of an assignment change from `old` to `new` (None: feeding nothing):
+    an assignment, an unassignment or a move, filed under the campaign the Plan feeds after it
+    (or fed before, when it feeds none now)."""
+    if old is None and new is not None:
+        action, campaign = AuditEvent.Action.ASSIGNMENT_CREATE, new[0]
+        summary = f"Assigned Plan “{plan.name}” to campaign “{campaign.name}”"
+    elif old is not None and new is None:
+        action, campaign = AuditEvent.Action.ASSIGNMENT_DELETE, old[0]
+        summary = f"Unassigned Plan “{plan.name}” from campaign “{campaign.name}”"
+    elif old is not None and new is not None:
+        action, campaign = AuditEvent.Action.ASSIGNMENT_MOVE, new[0]
+        summary = f"Moved Plan “{plan.name}” from “{old[0].name}” to “{campaign.name}”"
+    else:
+        raise ValueError("An assignment change feeds a campaign before or after it.")
+    audit_record(
+        actor=acting_user,
+        action=action,
+        summary=summary,
+        campaign=campaign,
+        plan=plan,
+        before=_assignment_state(plan, *old) if old is not None else None,
+        after=_assignment_state(plan, *new) if new is not None else None,
+    )
+
+
 def _check_assignable(*, campaign: ExternalCampaign, plan: Plan, acting_user: User) -> None:
-    if not can_assign_plan(acting_user, plan):
-        raise PermissionDenied("This Plan belongs to an Initiative you have no access to.")
+    _require_granted(acting_user, [plan])
     if plan.removed_at is not None:
         raise AssignmentError(f"Plan “{plan.name}” was removed in Khoros and cannot be assigned.")
     if campaign.removed_at is not None:
@@ -133,17 +186,9 @@ def assignment_create(
             f"Plan “{plan.name}” was just assigned to “{current.campaign.name}” by someone else.",
             current=current,
         ) from None
-    if not audit:
-        return assignment
-    audit_record(
-        actor=acting_user,
-        action=AuditEvent.Action.ASSIGNMENT_CREATE,
-        summary=f"Assigned Plan “{plan.name}” to campaign “{campaign.name}”",
-        campaign=campaign,
-        plan=plan,
-        before=None,
-        after=_assignment_state(plan, campaign, assignment.note),
-    )
+    if audit:
+        new = (campaign, assignment.note)
+        _audit_assignment(acting_user=acting_user, plan=plan, old=None, new=new)
     return assignment
 
 
@@ -157,8 +202,7 @@ def assignment_delete(
     the same time either finished before (and is seen) or waits for this one. Without the lock a
     concurrent move was deleted under its own audit row and this one named the old campaign.
     """
-    if not can_assign_plan(acting_user, plan):
-        raise PermissionDenied("This Plan belongs to an Initiative you have no access to.")
+    _require_granted(acting_user, [plan])
     # No join in the locking query: PostgreSQL re-checks a join against the row as it was
     # before a concurrent move and would report the moved row as gone.
     assignment = Assignment.objects.select_for_update().filter(plan=plan).first()
@@ -169,19 +213,10 @@ def assignment_delete(
             f"Plan “{plan.name}” does not feed campaign “{campaign.name}”: it now feeds "
             f"“{assignment.campaign.name}”, nothing was unassigned."
         )
-    before = _assignment_state(plan, assignment.campaign, assignment.note)
+    old = (assignment.campaign, assignment.note)
     Assignment.objects.filter(pk=assignment.pk).delete()
-    if not audit:
-        return
-    audit_record(
-        actor=acting_user,
-        action=AuditEvent.Action.ASSIGNMENT_DELETE,
-        summary=f"Unassigned Plan “{plan.name}” from campaign “{assignment.campaign.name}”",
-        campaign=assignment.campaign,
-        plan=plan,
-        before=before,
-        after=None,
-    )
+    if audit:
+        _audit_assignment(acting_user=acting_user, plan=plan, old=old, new=None)
 
 
 @transaction.atomic
@@ -203,24 +238,15 @@ def assignment_move(
         )
     if current.campaign_id == to_campaign.pk:
         return current
-    before = _assignment_state(plan, current.campaign, current.note)
-    from_name = current.campaign.name
+    old = (current.campaign, current.note)
     current.campaign = to_campaign
     current.assigned_by = acting_user
     current.assigned_at = timezone.now()
     current.note = fit(Assignment, "note", note.strip())
     current.save(update_fields=["campaign", "assigned_by", "assigned_at", "note"])
-    if not audit:
-        return current
-    audit_record(
-        actor=acting_user,
-        action=AuditEvent.Action.ASSIGNMENT_MOVE,
-        summary=f"Moved Plan “{plan.name}” from “{from_name}” to “{to_campaign.name}”",
-        campaign=to_campaign,
-        plan=plan,
-        before=before,
-        after=_assignment_state(plan, to_campaign, current.note),
-    )
+    if audit:
+        new = (to_campaign, current.note)
+        _audit_assignment(acting_user=acting_user, plan=plan, old=old, new=new)
     return current
 
 
@@ -249,7 +275,7 @@ def assignments_bulk_create(
             )
         except AssignmentConflictError as exc:
             result.refused.append(Refusal(plan, str(exc), conflict=True))
-        except (AssignmentError, PermissionDenied) as exc:
+        except (AssignmentError, NotAllowedError) as exc:
             result.refused.append(Refusal(plan, str(exc), conflict=False))
         else:
             result.created.append(assignment)
@@ -277,15 +303,23 @@ def _plan_change(
     }
 
 
-def _check_drift_access(acting_user: User, plans: Iterable[Plan]) -> None:
+def _check_drift_access(
+    acting_user: User, plans: Iterable[Plan], *, name_plan: bool = True
+) -> None:
     """Sync admins decide drift on any Plan, managers on the Plans of their own Initiatives."""
     if not can_use_workbench(acting_user):
-        raise PermissionDenied("Drift is decided by marketing managers and sync admins.")
-    for plan in plans:
-        if not can_assign_plan(acting_user, plan):
-            raise PermissionDenied(
-                f"Plan “{plan.name}” belongs to an Initiative you have no access to."
-            )
+        raise NotAllowedError("Drift is decided by marketing managers and sync admins.")
+    _require_granted(acting_user, plans, name_plan=name_plan)
+
+
+def _decided_plans(acting_user: User, plans: Iterable[Plan] | None) -> list[Plan] | None:
+    """The Plans a caller asks to decide (None: all the campaign's the user may see), checked
+    before anything else is judged."""
+    if plans is None:
+        return None
+    plans = list(plans)
+    _check_drift_access(acting_user, plans, name_plan=False)
+    return plans
 
 
 def _lock_plans(plans: Iterable[Plan]) -> None:
@@ -312,9 +346,12 @@ def drift_adopt_preview(
     *, campaign: ExternalCampaign, acting_user: User, plans: Iterable[Plan] | None
 ) -> list[AdoptPlanChange]:
     """What adopting SAP MC's side would change, Plan by Plan, without changing anything."""
-    plans = list(plans) if plans is not None else None
-    if plans is not None:
-        _check_drift_access(acting_user, plans)
+    return _adopt_changes(campaign, acting_user, _decided_plans(acting_user, plans))
+
+
+def _adopt_changes(
+    campaign: ExternalCampaign, acting_user: User, plans: list[Plan] | None
+) -> list[AdoptPlanChange]:
     drift = campaign_drift(campaign=campaign, user=acting_user)
     return [
         AdoptPlanChange(item.plan, item.bridge_campaign, target)
@@ -337,10 +374,10 @@ def drift_adopt_sap(
     after an assignment. One audit row holds every Plan's before and after, which is what undo
     restores. Returns it, or None when nothing differed any more.
     """
+    plans = _decided_plans(acting_user, plans)
     if campaign.removed_at is not None:
         raise AssignmentError(f"Campaign “{campaign.name}” was removed in SAP MC.")
-    plans = list(plans) if plans is not None else None
-    changes = drift_adopt_preview(campaign=campaign, acting_user=acting_user, plans=plans)
+    changes = _adopt_changes(campaign, acting_user, plans)
     _lock_plans(c.plan for c in changes)
     _check_drift_access(acting_user, [c.plan for c in changes])
     before: list[dict[str, object]] = []
@@ -473,9 +510,7 @@ def drift_keep_bridge(
     Each decision records both sides as they are now; a later change on either side is a new
     difference and shows again. Returns the one audit row, or None when nothing was open.
     """
-    plans = list(plans) if plans is not None else None
-    if plans is not None:
-        _check_drift_access(acting_user, plans)
+    plans = _decided_plans(acting_user, plans)
     items = _chosen(campaign_drift(campaign=campaign, user=acting_user).open, plans)
     if items:
         # Judged again once the Plans are locked: a keep made meanwhile is not made twice.
@@ -551,7 +586,7 @@ def schedule_update(
 ) -> Schedule:
     """Change a background schedule's interval or switch it on or off, audited."""
     if not is_sync_admin(acting_user):
-        raise PermissionDenied("Only sync admins change schedules.")
+        raise NotAllowedError("Only sync admins change schedules.")
     schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
     before = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
     after = {"minutes": minutes, "enabled": enabled}

@@ -6,10 +6,9 @@ import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
 
-from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,13 +19,11 @@ from django.views.decorators.http import require_POST
 from campaigns import audit_text
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import (
-    is_marketing_manager,
+    is_manager_only,
     is_sync_admin,
     manager_or_admin_required,
     signed_in_required,
     sync_admin_required,
-    visible_initiatives,
-    visible_plans,
 )
 from campaigns.calendar import state_of
 from campaigns.forms import AuditFilterForm
@@ -34,43 +31,33 @@ from campaigns.home import manager_home
 from campaigns.kpi_views import campaign_kpi_context
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
-from khoros.models import Initiative, PlanKpi
+from khoros.models import Initiative
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
 from syncs import registry as sync_registry
-from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
 from syncs.health import health_check
-from syncs.models import SyncRun
+from syncs.views import sync_from_button
 
 
 @signed_in_required
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The first page after login: a manager's open work, or an admin's syncs and health."""
-    if is_marketing_manager(request.user) and not is_sync_admin(request.user):
+    user = request.user
+    if is_manager_only(user):
         return render(
             request,
             "campaigns/dashboard.html",
-            {
-                "home": manager_home(user=request.user),
-                "counts": khoros_selectors.mirror_counts(
-                    initiatives=visible_initiatives(request.user)
-                ),
-                "campaign_counts": campaigns_selectors.campaign_counts(user=request.user),
-                "health": health_check(),
-                "is_sync_admin": False,
-            },
+            {"home": manager_home(user=user), **_dashboard_numbers(user), "is_sync_admin": False},
         )
     runs = sync_selectors.sync_runs_recent(limit=10)
     context = {
         "home": None,
         "runs": runs,
         "runs_active": any(not run.is_finished for run in runs),
-        "counts": khoros_selectors.mirror_counts(initiatives=visible_initiatives(request.user)),
-        "campaign_counts": campaigns_selectors.campaign_counts(user=request.user),
-        "health": health_check(),
-        "is_sync_admin": is_sync_admin(request.user),
+        **_dashboard_numbers(user),
+        "is_sync_admin": is_sync_admin(user),
         "sync_kinds": sync_registry.kinds(),
     }
     if request.htmx and request.htmx.target == "sync-runs":
@@ -78,20 +65,23 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "campaigns/dashboard.html", context)
 
 
+def _dashboard_numbers(user: User) -> dict[str, object]:
+    """What both dashboards count, within what the user may see, and the health summary."""
+    return {
+        "counts": khoros_selectors.mirror_counts(
+            initiatives=campaigns_selectors.initiatives_visible(user=user)
+        ),
+        "campaign_counts": campaigns_selectors.campaign_counts(user=user),
+        "health": health_check(),
+    }
+
+
 @login_required
 @require_POST
 @sync_admin_required("Only sync admins can start a sync.")
 def sync_now(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse:
     """Queue a sync of `kind` for the worker; one already queued or running is reused."""
-    if not sync_registry.is_registered(kind):
-        raise PermissionDenied("Unknown sync kind.")
-    run, queued = sync_runs.sync_request(
-        kind=kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
-    )
-    if queued:
-        messages.success(request, f"{run.get_kind_display()} sync #{run.pk} queued.")
-    else:
-        messages.info(request, f"{run.get_kind_display()} sync #{run.pk} is already {run.status}.")
+    sync_from_button(request, kind, "Unknown sync kind.")
     # The campaign page's "Push now" comes back to the campaign; only our own paths are followed.
     back = request.POST.get("next", "")
     if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
@@ -223,12 +213,7 @@ def _csv_safe(value: object) -> object:
 def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     """The campaign's daily numbers per Plan as CSV, in the Khoros company's days."""
     campaign = get_object_or_404(ExternalCampaign, pk=pk)
-    plans = visible_plans(request.user).filter(assignment__campaign=campaign)
-    rows = (
-        PlanKpi.objects.filter(plan__in=plans)
-        .select_related("plan")
-        .order_by("day", "plan__name", "plan_id")
-    )
+    rows = campaigns_selectors.campaign_kpi_rows(campaign=campaign, user=request.user)
     names = list(campaigns_selectors.KPI_LABELS)
 
     def lines() -> Iterator[list[object]]:

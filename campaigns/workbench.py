@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,14 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import replace_url
 
 from campaigns import selectors, services
-from campaigns.access import (
-    can_assign_plan,
-    is_sync_admin,
-    manager_action,
-    manager_or_admin_required,
-    visible_initiatives,
-    visible_plans,
-)
+from campaigns.access import is_sync_admin, manager_action, manager_or_admin_required
 from campaigns.forms import (
     AssignForm,
     CampaignFilterForm,
@@ -108,10 +100,7 @@ def _context(
 ) -> dict[str, object]:
     user = request.user
     campaign_form = CampaignFilterForm(state, statuses=selectors.campaign_statuses())
-    initiatives = list(
-        visible_initiatives(user).filter(removed_at__isnull=True).values_list("pk", "name")
-    )
-    plan_form = PlanFilterForm(state, initiatives=initiatives)
+    plan_form = PlanFilterForm(state, initiatives=selectors.initiative_choices(user=user))
 
     campaigns = Paginator(selectors.campaign_list(filters=campaign_form.filters()), PAGE_SIZE)
     campaign_page = campaigns.get_page(_page_number(state.get("cpage")))
@@ -256,14 +245,7 @@ def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _after_action(request, state, Feedback(error=_form_error(form)))
     campaign = get_object_or_404(ExternalCampaign, pk=form.cleaned_data["campaign"])
-    plans = list(
-        visible_plans(request.user)
-        .filter(pk__in=form.cleaned_data["plans"])
-        .select_related("initiative")
-    )
-    if len(plans) != len(form.cleaned_data["plans"]):
-        # Outside the manager's grants, or not there at all: refuse the whole request.
-        raise PermissionDenied("Some of these Plans are not yours to assign.")
+    plans = selectors.plans_to_assign(user=request.user, pks=form.cleaned_data["plans"])
     if not confirmed:
         single = bool(data.get("plan_one"))
         # A Plan that feeds another campaign is refused with an offer to move: no question.
@@ -306,7 +288,9 @@ def workbench_unassign(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _after_action(request, state, Feedback(error=_form_error(form)))
     campaign = get_object_or_404(ExternalCampaign, pk=form.cleaned_data["campaign"])
-    plan = get_object_or_404(visible_plans(request.user), pk=form.cleaned_data["plan"])
+    plan = get_object_or_404(
+        selectors.plans_visible(user=request.user), pk=form.cleaned_data["plan"]
+    )
     try:
         services.assignment_delete(campaign=campaign, plan=plan, acting_user=request.user)
     except services.AssignmentError as exc:
@@ -331,7 +315,7 @@ def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
         return _after_action(request, state, Feedback(error=_form_error(form)))
     campaign = get_object_or_404(ExternalCampaign, pk=form.cleaned_data["campaign"])
     plan = get_object_or_404(
-        visible_plans(request.user).select_related("initiative"), pk=form.cleaned_data["plan"]
+        selectors.plans_visible(user=request.user), pk=form.cleaned_data["plan"]
     )
     if not confirmed:
         confirmation = _assign_confirmation(
@@ -392,12 +376,12 @@ def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
     campaign = get_object_or_404(ExternalCampaign, pk=form.cleaned_data["campaign"])
     plans = None
     if form.cleaned_data["plan"] is not None:
-        plan = get_object_or_404(
-            Plan.objects.select_related("initiative"), pk=form.cleaned_data["plan"]
-        )
-        if not can_assign_plan(request.user, plan):
-            raise PermissionDenied("This Plan belongs to an Initiative you have no access to.")
-        plans = [plan]
+        # Any mirrored Plan: the service refuses one outside the grants (403) before it reads more.
+        plans = [
+            get_object_or_404(
+                Plan.objects.select_related("initiative"), pk=form.cleaned_data["plan"]
+            )
+        ]
     action = form.cleaned_data["action"]
     target = "all" if plans is None else str(plans[0].pk)
     try:

@@ -9,7 +9,10 @@ Where each rule is checked, once:
   reaches the view's body. An anonymous visitor is sent to the login page, a signed-in user
   without the role gets the 403 page with the reason given to the decorator.
 - which objects a user may touch (the Plans of granted Initiatives, schedules) is checked in the
-  services (campaigns.services), which every caller goes through: views do not repeat it.
+  services (campaigns.services) for writes, which every caller goes through, and refused there
+  with campaigns.access.NotAllowedError (a PermissionDenied: the 403 page with its message);
+  reads are cut to what the user may see in the selectors (campaigns.selectors). Views do not
+  repeat either.
 - a view open to any signed-in user carries `@login_required`; a public one (login, health, the
   inbound API with its own Basic auth) carries `@login_not_required`. tests/test_view_access.py
   walks every URL pattern and fails on a view that declares none of these.

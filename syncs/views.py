@@ -81,16 +81,24 @@ def sync_run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def sync_run_again(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Queue a new run of the same kind (or show the one already queued or running)."""
     run = get_object_or_404(SyncRun, pk=pk)
-    if not sync_registry.is_registered(run.kind):
-        raise PermissionDenied("This kind of sync cannot be started from here.")
-    new, queued = sync_runs.sync_request(
-        kind=run.kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
+    new = sync_from_button(request, run.kind, "This kind of sync cannot be started from here.")
+    return redirect("sync-run", pk=new.pk)
+
+
+def sync_from_button(request: AuthenticatedHttpRequest, kind: str, refusal: str) -> SyncRun:
+    """A person's sync button (Sync now, Run again): a kind not registered is refused with
+    `refusal`; otherwise a run is queued, or the one queued or running reused, and the page
+    says which."""
+    if not sync_registry.is_registered(kind):
+        raise PermissionDenied(refusal)
+    run, queued = sync_runs.sync_request(
+        kind=kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
     )
     if queued:
-        messages.success(request, f"{new.get_kind_display()} sync #{new.pk} queued.")
+        messages.success(request, f"{run.get_kind_display()} sync #{run.pk} queued.")
     else:
-        messages.info(request, f"{new.get_kind_display()} sync #{new.pk} is already {new.status}.")
-    return redirect("sync-run", pk=new.pk)
+        messages.info(request, f"{run.get_kind_display()} sync #{run.pk} is already {run.status}.")
+    return run
 
 
 @login_required

@@ -1,0 +1,328 @@
+"""Grants, layer by layer: what a manager outside her Initiatives gets from each page (the status
+and the message), and the same refusal from the services and selectors called on their own."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns import selectors, services
+from campaigns.access import NotAllowedError
+from campaigns.models import Assignment, AuditEvent
+from khoros.models import PlanKpi
+from sapmc.models import CampaignReference
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true", "HX-Target": "workbench"}
+NOT_HERS = "This Plan belongs to an Initiative you have no access to."
+
+
+def _ref(campaign, plan):
+    return CampaignReference.objects.create(
+        campaign=campaign, external_campaign_id=plan.khoros_id.hex, plan=plan, name=plan.name
+    )
+
+
+def _forbidden(response, message: str) -> str:
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert message in body
+    return body
+
+
+# ---- The pages: status codes and messages ---------------------------------------------------
+
+
+def test_workbench_assign_refuses_the_whole_request_for_one_plan_outside_the_grants(client, world):
+    client.force_login(world.maria)
+    spring, toms = world.campaigns[0], world.plans[2]
+    for data in (
+        {"campaign": spring.pk, "plan_one": toms.pk},
+        {"campaign": spring.pk, "plans": [world.plans[0].pk, toms.pk]},
+        {"campaign": spring.pk, "plans": [world.plans[0].pk, 999_999]},  # not mirrored at all
+    ):
+        body = _forbidden(
+            client.post(reverse("workbench-assign"), data, headers=HTMX),
+            "Some of these Plans are not yours to assign.",
+        )
+        assert toms.name not in body
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_workbench_unassign_and_move_do_not_reveal_a_plan_outside_the_grants(client, world):
+    spring, toms = world.campaigns[0], world.plans[2]
+    Assignment.objects.create(plan=toms, campaign=spring, assigned_at=timezone.now())
+    client.force_login(world.maria)
+    for name, campaign in (("workbench-unassign", spring), ("workbench-move", world.campaigns[1])):
+        response = client.post(
+            reverse(name), {"campaign": campaign.pk, "plan": toms.pk}, headers=HTMX
+        )
+        assert response.status_code == 404
+    assert Assignment.objects.get(plan=toms).campaign == spring
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["keep", "adopt", "confirm-adopt"])
+def test_workbench_drift_on_a_plan_outside_the_grants_is_403_without_its_name(
+    client, world, action
+):
+    spring, toms = world.campaigns[0], world.plans[2]
+    _ref(spring, toms)
+    client.force_login(world.maria)
+    data = {"campaign": spring.pk, "drift": f"{action}:{toms.pk}"}
+    body = _forbidden(client.post(reverse("workbench-drift"), data, headers=HTMX), NOT_HERS)
+    assert toms.name not in body
+    # Refused for the grant before anything else is judged, a removed campaign included.
+    removed = world.campaigns[3]
+    _ref(removed, toms)
+    data = {"campaign": removed.pk, "drift": f"{action}:{toms.pk}"}
+    _forbidden(client.post(reverse("workbench-drift"), data, headers=HTMX), NOT_HERS)
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+    # A Plan that is not mirrored at all is not found.
+    data = {"campaign": spring.pk, "drift": f"{action}:999999"}
+    assert client.post(reverse("workbench-drift"), data, headers=HTMX).status_code == 404
+
+
+def test_workbench_undo_of_an_adoption_touching_another_initiative_is_403(client, world):
+    spring = world.campaigns[0]
+    _ref(spring, world.plans[0])
+    _ref(spring, world.plans[2])
+    adoption = services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+    client.force_login(world.maria)
+    _forbidden(
+        client.post(reverse("workbench-undo"), {"event": adoption.pk}, headers=HTMX),
+        "Plan “Spring Sale video” belongs to an Initiative you have no access to.",
+    )
+    assert Assignment.objects.count() == 2
+    assert AuditEvent.objects.count() == 1
+
+
+def test_calendar_assign_refuses_a_plan_outside_the_grants(client, world):
+    client.force_login(world.maria)
+    for plan_pk in (world.plans[2].pk, 999_999):
+        response = client.post(
+            reverse("calendar-assign"), {"plan": plan_pk, "campaign": world.campaigns[0].pk}
+        )
+        _forbidden(response, "This Plan is not yours to assign.")
+    # Refused before the campaign is looked at.
+    response = client.post(reverse("calendar-assign"), {"plan": world.plans[2].pk, "campaign": 1})
+    _forbidden(response, "This Plan is not yours to assign.")
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_calendar_list_assign_refuses_the_batch_with_a_plan_outside_the_grants(client, world):
+    client.force_login(world.maria)
+    data = {"plans": [world.plans[0].pk, world.plans[2].pk], "campaign": 999_999, "view": "list"}
+    _forbidden(
+        client.post(reverse("calendar-list-assign"), data),
+        "Some of these Plans are not yours to assign.",
+    )
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_calendar_panel_of_a_plan_outside_the_grants_says_so(client, world):
+    client.force_login(world.maria)
+    response = client.get(
+        reverse("calendar-panel"), {"panel": f"p{world.plans[2].pk}"}, HTTP_HX_REQUEST="true"
+    )
+    assert "This Plan is not in the bridge or not yours to see." in response.content.decode()
+    response = client.get(
+        reverse("calendar-panel"), {"panel": f"p{world.plans[0].pk}"}, HTTP_HX_REQUEST="true"
+    )
+    assert world.plans[0].name in response.content.decode()
+
+
+def test_campaign_kpi_csv_holds_only_the_viewers_plans(client, world):
+    spring = world.campaigns[0]
+    for plan in (world.plans[0], world.plans[2]):
+        Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
+    for plan in (world.plans[0], world.plans[2]):
+        PlanKpi.objects.create(
+            plan=plan, day=plan.start_day, impressions=5, updated_at=timezone.now()
+        )
+    client.force_login(world.maria)
+    response = client.get(reverse("campaign-kpis-csv", args=[spring.pk]))
+    body = b"".join(response.streaming_content).decode()
+    assert world.plans[0].khoros_id.hex in body and world.plans[2].khoros_id.hex not in body
+    client.force_login(world.admin)
+    response = client.get(reverse("campaign-kpis-csv", args=[spring.pk]))
+    body = b"".join(response.streaming_content).decode()
+    assert world.plans[0].khoros_id.hex in body and world.plans[2].khoros_id.hex in body
+
+
+# ---- The services on their own: every caller gets the same refusal --------------------------
+
+
+def test_each_assignment_service_refuses_a_plan_outside_the_grants_without_a_view(world):
+    spring, summer, toms = world.campaigns[0], world.campaigns[1], world.plans[2]
+    services.assignment_create(campaign=spring, plan=toms, acting_user=world.tom)
+    count = AuditEvent.objects.count()
+    calls = [
+        lambda: services.assignment_create(campaign=summer, plan=toms, acting_user=world.maria),
+        lambda: services.assignment_move(plan=toms, to_campaign=summer, acting_user=world.maria),
+        lambda: services.assignment_delete(campaign=spring, plan=toms, acting_user=world.maria),
+    ]
+    for call in calls:
+        with pytest.raises(NotAllowedError, match=f"^{NOT_HERS}$"):
+            call()
+    assert issubclass(NotAllowedError, PermissionDenied)  # a page answers it with a 403
+    assert Assignment.objects.get(plan=toms).campaign == spring
+    assert AuditEvent.objects.count() == count
+
+
+def test_a_signed_in_user_without_a_role_assigns_nothing(world, django_user_model):
+    nobody = django_user_model.objects.create_user("nobody", password="x")
+    with pytest.raises(NotAllowedError):
+        services.assignment_create(
+            campaign=world.campaigns[0], plan=world.plans[0], acting_user=nobody
+        )
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_bulk_assign_refuses_each_plan_outside_the_grants_on_its_own(world):
+    spring, own, toms = world.campaigns[0], world.plans[0], world.plans[2]
+    result = services.assignments_bulk_create(
+        campaign=spring, plans=[own, toms], acting_user=world.maria
+    )
+    assert [a.plan for a in result.created] == [own]
+    assert [(r.plan, r.reason, r.conflict) for r in result.refused] == [(toms, NOT_HERS, False)]
+    assert AuditEvent.objects.get().plan == own
+
+
+def test_drift_services_refuse_a_named_plan_outside_the_grants_before_anything_else(world):
+    spring, removed, toms = world.campaigns[0], world.campaigns[3], world.plans[2]
+    _ref(spring, toms)
+    _ref(removed, toms)
+    for campaign in (spring, removed):
+        for decide in (
+            services.drift_adopt_preview,
+            services.drift_adopt_sap,
+            services.drift_keep_bridge,
+        ):
+            with pytest.raises(NotAllowedError, match=f"^{NOT_HERS}$"):
+                decide(campaign=campaign, acting_user=world.maria, plans=[toms])
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_drift_and_schedules_refuse_a_user_without_the_role(world, django_user_model):
+    from django_q.models import Schedule
+
+    nobody = django_user_model.objects.create_user("nobody", password="x")
+    with pytest.raises(NotAllowedError, match="Drift is decided by marketing managers"):
+        services.drift_keep_bridge(campaign=world.campaigns[0], acting_user=nobody)
+    schedule = Schedule.objects.create(name="probe", func="math.floor", minutes=5)
+    with pytest.raises(NotAllowedError, match="Only sync admins change schedules."):
+        services.schedule_update(
+            schedule=schedule, minutes=10, enabled=True, acting_user=world.maria
+        )
+    assert not AuditEvent.objects.exists()
+
+
+# ---- The selectors: reads cut to the viewer's grants -----------------------------------------
+
+
+def test_plan_lookups_see_only_the_viewers_plans(world, django_assert_num_queries):
+    own, teaser, toms = world.plans[0], world.plans[1], world.plans[2]
+    plans = selectors.plans_to_assign(user=world.maria, pks=[teaser.pk, own.pk])
+    assert set(plans) == {own, teaser}
+    with django_assert_num_queries(0):  # the Initiative came with them
+        assert {p.initiative.name for p in plans} == {"Brand 0"}
+    for pks in ([own.pk, toms.pk], [own.pk, 999_999]):
+        with pytest.raises(NotAllowedError, match="^Some of these Plans are not yours"):
+            selectors.plans_to_assign(user=world.maria, pks=pks)
+    with pytest.raises(NotAllowedError, match="^This Plan is not yours to assign.$"):
+        selectors.plan_to_assign(user=world.maria, pk=toms.pk)
+    assert selectors.plan_to_assign(user=world.tom, pk=toms.pk) == toms
+    assert len(selectors.plans_to_assign(user=world.admin, pks=[own.pk, toms.pk])) == 2
+    assert set(selectors.plans_visible(user=world.maria)) == {
+        p for p in world.plans if p.initiative_id == world.initiatives[0].pk
+    }
+    assert not selectors.plans_visible(user=AnonymousUser()).exists()
+
+
+def test_initiative_reads_see_only_the_viewers_initiatives(world):
+    brand0 = world.initiatives[0]
+    assert selectors.initiative_choices(user=world.maria) == [(brand0.pk, "Brand 0")]
+    assert list(selectors.initiatives_visible(user=world.maria)) == [brand0]
+    assert len(selectors.initiative_choices(user=world.admin)) == 3
+    assert selectors.initiative_choices(user=AnonymousUser()) == []
+
+
+def test_campaign_kpi_rows_hold_only_the_viewers_plans(world):
+    spring = world.campaigns[0]
+    for plan in (world.plans[0], world.plans[2]):
+        Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
+        PlanKpi.objects.create(plan=plan, day=plan.start_day, updated_at=timezone.now())
+    rows = selectors.campaign_kpi_rows(campaign=spring, user=world.maria)
+    assert [r.plan for r in rows] == [world.plans[0]]
+    rows = selectors.campaign_kpi_rows(campaign=spring, user=world.admin)
+    assert [r.plan for r in rows] == [world.plans[0], world.plans[2]]  # by day, then name
+
+
+# ---- The views: no grant rule of their own ---------------------------------------------------
+
+VIEW_MODULES = [
+    "campaigns/views.py",
+    "campaigns/workbench.py",
+    "campaigns/calendar_views.py",
+    "campaigns/schedule_views.py",
+    "campaigns/kpi_views.py",
+]
+# What a view may take from campaigns.access: the role decorators and the role questions that
+# choose what a page shows. Grants are the services' (writes) and the selectors' (reads).
+VIEW_ACCESS_NAMES = {
+    "AnyUser",
+    "is_manager_only",
+    "is_sync_admin",
+    "manager_action",
+    "manager_or_admin_required",
+    "signed_in_required",
+    "sync_admin_required",
+}
+
+
+def _view_module_problems(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "campaigns.access":
+            problems += [f"imports {a.name}" for a in node.names if a.name not in VIEW_ACCESS_NAMES]
+        if isinstance(node, ast.ImportFrom) and "PermissionDenied" in {a.name for a in node.names}:
+            problems.append("imports PermissionDenied")
+        if isinstance(node, ast.Name) and node.id == "PermissionDenied":
+            problems.append(f"line {node.lineno}: raises PermissionDenied itself")
+        if isinstance(node, ast.If | ast.IfExp) and any(
+            isinstance(n, ast.Name) and n.id == "is_sync_admin" for n in ast.walk(node.test)
+        ):
+            problems.append(f"line {node.lineno}: branches on is_sync_admin")
+    return problems
+
+
+def test_views_hold_no_grant_checks_of_their_own() -> None:
+    root = Path(__file__).resolve().parents[2]
+    problems = {m: _view_module_problems(root / m) for m in VIEW_MODULES}
+    assert {m: p for m, p in problems.items() if p} == {}
+
+
+def test_the_layer_check_notices_a_hand_written_grant_check(tmp_path) -> None:
+    view = tmp_path / "view.py"
+    view.write_text(
+        "from campaigns.access import can_assign_plan, is_sync_admin\n"
+        "from django.core.exceptions import PermissionDenied\n"
+        "def v(request, plan):\n"
+        "    if not is_sync_admin(request.user) and not can_assign_plan(request.user, plan):\n"
+        "        raise PermissionDenied('no')\n"
+    )
+    assert set(_view_module_problems(view)) == {
+        "imports can_assign_plan",
+        "imports PermissionDenied",
+        "line 4: branches on is_sync_admin",
+        "line 5: raises PermissionDenied itself",
+    }
