@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -21,7 +22,7 @@ from pydantic import (
     WithJsonSchema,
     create_model,
 )
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from khoros import kpi_catalog
 from sapmc.inbound import reports
@@ -63,29 +64,16 @@ def _ref(name: str, type_: Any) -> WithJsonSchema:
     return WithJsonSchema({COMPONENT_MARKER: name})
 
 
-_Id = Annotated[
-    str,
-    StringConstraints(max_length=ID_LENGTH),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "maxLength": ID_LENGTH,
-            "description": f"An SAP MC id field: at most {ID_LENGTH} characters.",
-        }
-    ),
-]
+def _sap_text(limit: int, kind: str) -> Any:
+    """An SAP MC text field of at most `limit` characters, described as one."""
+    return Field(
+        max_length=limit, description=f"An SAP MC {kind} field: at most {limit} characters."
+    )
+
+
+_Id = Annotated[str, _sap_text(ID_LENGTH, "id")]
 Id = Annotated[_Id, _ref("Id", _Id)]
-_Name = Annotated[
-    str,
-    StringConstraints(max_length=NAME_LENGTH),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "maxLength": NAME_LENGTH,
-            "description": f"An SAP MC name field: at most {NAME_LENGTH} characters.",
-        }
-    ),
-]
+_Name = Annotated[str, _sap_text(NAME_LENGTH, "name")]
 Name = Annotated[_Name, _ref("Name", _Name)]
 _ExternalCampaignID = Annotated[
     str,
@@ -117,11 +105,6 @@ _InputDate = Annotated[
     ),
 ]
 InputDate = Annotated[_InputDate, _ref("InputDate", _InputDate)]
-# The query options of external-campaigns ($skip beyond a 32-bit integer is refused rather than
-# handed to the database as an out-of-range integer).
-MAX_SKIP = 2**31 - 1
-Top = Annotated[int, Field(ge=0, le=MAX_ROWS)]
-Skip = Annotated[int, Field(ge=0, le=MAX_SKIP)]
 ParameterId = Literal["ADVERTISER", "EXT_CAMPAIGN_MANAGING_PARTY"]
 assert get_args(ParameterId) == PARAMETERS  # noqa: S101 - the catalog and the contract agree
 
@@ -319,6 +302,57 @@ class ReportCompleted(_Strict):
     Results: list[Result] = Field(max_length=MAX_ROWS)
 
 
+# --- Query strings -------------------------------------------------------------------------------
+
+
+class _Query(BaseModel):
+    """An operation's query parameters, each field named in the query string by its alias.
+
+    Parameters it does not name are ignored, as the document says: SAP MC's HTTP adapter may add
+    its own (such as `sap-client`).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _whole_number(value: Any) -> Any:
+    """A query value of digits only (blanks around them allowed, at most 10 of them) as an int.
+
+    Stricter than pydantic's own reading of an integer, which takes `+3`, `1.0` and `1_000` too.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 10):
+            raise PydanticCustomError("whole_number", "Input should be a whole number")
+        return int(text)
+    return value
+
+
+# A count in a query string: a whole number from 0.
+QueryCount = Annotated[int, Field(ge=0), BeforeValidator(_whole_number)]
+# $skip beyond a 32-bit integer is refused rather than handed to the database out of range.
+MAX_SKIP = 2**31 - 1
+
+
+class ExternalCampaignsQuery(_Query):
+    top: QueryCount = Field(
+        default=MAX_ROWS,
+        le=MAX_ROWS,
+        alias="$top",
+        description="Most campaigns in this answer; default and maximum 10,000 (more is a 400).",
+    )
+    skip: QueryCount = Field(
+        default=0,
+        le=MAX_SKIP,
+        alias="$skip",
+        description="Campaigns to skip before the first one answered.",
+    )
+
+
+# The query models of the operations that read a query string (the others read none).
+QUERY_MODELS: tuple[type[_Query], ...] = (ExternalCampaignsQuery,)
+
+
 # The body models, in the order the document lists them (after the shared field types).
 MODELS: tuple[type[BaseModel], ...] = (
     Error,
@@ -385,3 +419,27 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
     return model
+
+
+Query = TypeVar("Query", bound=_Query)
+
+
+def parse_query(model: type[Query], query: Mapping[str, Any]) -> Query:
+    """The query string as `model`; else the 400 INVALID_QUERY_OPTION ApiError for its first fault.
+
+    `query` is Django's QueryDict: a parameter sent twice counts with its last value.
+    """
+    try:
+        return model.model_validate(dict(query.items()))
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+    name = str(error["loc"][0])
+    # The limits as the document states them, which is where the caller reads them.
+    limits = model.model_json_schema(by_alias=True)["properties"][name]
+    if error["type"] == "less_than_equal":
+        # Refused rather than silently cut: a caller that asked for more than it got would
+        # take a short page for the end of the list.
+        message = f"{name} must be at most {limits['maximum']}."
+    else:
+        message = f"{name} must be a whole number from {limits['minimum']} to {limits['maximum']}."
+    raise bad_request(message, "INVALID_QUERY_OPTION") from None

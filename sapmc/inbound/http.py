@@ -159,16 +159,15 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
+    too_large = f"The body is larger than {MAX_BODY_BYTES} bytes."
     if length > MAX_BODY_BYTES:
-        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is larger than {MAX_BODY_BYTES} bytes.")
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", too_large)
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise ApiError(
-            413, "PAYLOAD_TOO_LARGE", f"The body is larger than {MAX_BODY_BYTES} bytes."
-        ) from None
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", too_large) from None
     if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is larger than {MAX_BODY_BYTES} bytes.")
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", too_large)
     if not raw.strip():
         raise bad_request("The body is empty; send a JSON object.")
     try:

@@ -16,7 +16,6 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from sapmc.inbound import contract
-from sapmc.inbound.catalog import MAX_ROWS
 
 OPENAPI_VERSION = "3.0.3"
 API_VERSION = "1.1.0"
@@ -200,9 +199,10 @@ def _post(
     request: str,
     examples: dict[str, Any],
     answers: dict[str, dict[str, Any]],
-    errors: dict[str, str],
-    parameters: tuple[dict[str, str], ...] = (),
+    errors: dict[str, str] | None = None,
+    query: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
+    parameters = [_ref("parameters", name) for name in query_parameters(query)] if query else []
     return {
         "tags": [tag],
         "operationId": operation_id,
@@ -221,7 +221,7 @@ def _post(
         "responses": {
             **answers,
             **{status: _ref("responses", name) for status, name in POST_ERRORS.items()},
-            **{status: _ref("responses", name) for status, name in errors.items()},
+            **{status: _ref("responses", name) for status, name in (errors or {}).items()},
             "429": _ref("responses", "TooManyFailures"),
         },
     }
@@ -244,103 +244,99 @@ def _head(tag: str, path: str, operation_id: str, *, auth: bool = True) -> dict[
     return operation
 
 
+def _endpoint(name: str, operation_id: str, **post: Any) -> dict[str, Any]:
+    """The path item of one of SAP MC's POST endpoints: the operation and its HEAD probe."""
+    probe = "probe" + operation_id[0].upper() + operation_id[1:]
+    return {
+        "post": _post(tag=name, operation_id=operation_id, **post),
+        "head": _head(name, name, probe),
+    }
+
+
 EXAMPLE_PLAN_ID = "34534cd7991e4394bdb588358cd909eb"
 
 
 def paths() -> dict[str, Any]:
     return {
-        "/parameter-values": {
-            "post": _post(
-                tag="parameter-values",
-                operation_id="parameterValues",
-                summary="Value help for ADVERTISER or EXT_CAMPAIGN_MANAGING_PARTY",
-                description=(
-                    "`ADVERTISER`: the Khoros companies the bridge serves. "
-                    "`EXT_CAMPAIGN_MANAGING_PARTY` (needs `Filter.ADVERTISER`): the live Khoros "
-                    "Initiatives of that company; an empty list for an advertiser the bridge does "
-                    "not know. `ParameterId` is case-insensitive and is answered in capitals; an "
-                    "unknown one is a 400 `UNKNOWN_PARAMETER`. Ids have at most 32 characters, "
-                    "names at most 255 (longer names are cut)."
+        "/parameter-values": _endpoint(
+            "parameter-values",
+            "parameterValues",
+            summary="Value help for ADVERTISER or EXT_CAMPAIGN_MANAGING_PARTY",
+            description=(
+                "`ADVERTISER`: the Khoros companies the bridge serves. "
+                "`EXT_CAMPAIGN_MANAGING_PARTY` (needs `Filter.ADVERTISER`): the live Khoros "
+                "Initiatives of that company; an empty list for an advertiser the bridge does "
+                "not know. `ParameterId` is case-insensitive and is answered in capitals; an "
+                "unknown one is a 400 `UNKNOWN_PARAMETER`. Ids have at most 32 characters, "
+                "names at most 255 (longer names are cut)."
+            ),
+            request="ParameterValuesRequest",
+            examples={
+                "advertisers": {"ParameterId": "ADVERTISER"},
+                "managingParties": {
+                    "ParameterId": "EXT_CAMPAIGN_MANAGING_PARTY",
+                    "Filter": {"ADVERTISER": "389"},
+                },
+            },
+            answers={"200": _answer("The values, sorted by name.", "ParameterValuesResponse")},
+        ),
+        "/external-campaigns": _endpoint(
+            "external-campaigns",
+            "externalCampaigns",
+            summary="The live Khoros Plans of one Initiative, as external campaigns",
+            description=(
+                "Served from the bridge's mirror (as fresh as the last plan sync), sorted by "
+                "start, name and id. `Search` (optional) keeps the Plans whose name contains "
+                "it (any case) or whose id it is. An unknown advertiser or managing party "
+                "gives an empty list. `StartDate`/`EndDate` are the Plan's first and last "
+                "(inclusive) day in the company time zone; `Status` compares them with today "
+                "there. `ExternalCampaignURL` is empty unless `SAPMC_EXTERNAL_CAMPAIGN_URL` is "
+                "configured. Paged with `$top` (default and maximum 10,000; more is a 400 "
+                "`INVALID_QUERY_OPTION`, not cut silently) and `$skip`: a page shorter than "
+                "`$top` is the last."
+            ),
+            query=contract.ExternalCampaignsQuery,
+            request="ExternalCampaignsRequest",
+            examples={
+                "plans": {
+                    "ADVERTISER": "389",
+                    "EXT_CAMPAIGN_MANAGING_PARTY": "1710",
+                    "Search": "",
+                }
+            },
+            answers={
+                "200": _answer("One page of external campaigns.", "ExternalCampaignsResponse")
+            },
+        ),
+        "/campaign-success": _endpoint(
+            "campaign-success",
+            "campaignSuccess",
+            summary="Ask for success data (a Report ID), then fetch it with that Report ID",
+            description=CAMPAIGN_SUCCESS_DESCRIPTION,
+            request="CampaignSuccessRequest",
+            examples={
+                "newReport": {
+                    "ExternalCampaignIDs": [EXAMPLE_PLAN_ID],
+                    "FromDate": "2026-10-01",
+                    "ToDate": "2026-10-31",
+                },
+                "odataDates": {
+                    "ExternalCampaignIDs": [EXAMPLE_PLAN_ID],
+                    "FromDate": "/Date(1790812800000)/",
+                    "ToDate": "/Date(1793404800000)/",
+                },
+                "reportPackage": {"ReportId": "Rk3J9xQ2mVbT7pLw0aZ4e", "Package": 1},
+            },
+            answers={
+                "200": _answer("The report's results (one package of them).", "ReportCompleted"),
+                "202": _answer(
+                    "The report exists; its data is not there yet. Ask again later with the "
+                    "ReportId.",
+                    "ReportPending",
                 ),
-                request="ParameterValuesRequest",
-                examples={
-                    "advertisers": {"ParameterId": "ADVERTISER"},
-                    "managingParties": {
-                        "ParameterId": "EXT_CAMPAIGN_MANAGING_PARTY",
-                        "Filter": {"ADVERTISER": "389"},
-                    },
-                },
-                answers={"200": _answer("The values, sorted by name.", "ParameterValuesResponse")},
-                errors={},
-            ),
-            "head": _head("parameter-values", "parameter-values", "probeParameterValues"),
-        },
-        "/external-campaigns": {
-            "post": _post(
-                tag="external-campaigns",
-                operation_id="externalCampaigns",
-                summary="The live Khoros Plans of one Initiative, as external campaigns",
-                description=(
-                    "Served from the bridge's mirror (as fresh as the last plan sync), sorted by "
-                    "start, name and id. `Search` (optional) keeps the Plans whose name contains "
-                    "it (any case) or whose id it is. An unknown advertiser or managing party "
-                    "gives an empty list. `StartDate`/`EndDate` are the Plan's first and last "
-                    "(inclusive) day in the company time zone; `Status` compares them with today "
-                    "there. `ExternalCampaignURL` is empty unless `SAPMC_EXTERNAL_CAMPAIGN_URL` is "
-                    "configured. Paged with `$top` (default and maximum 10,000; more is a 400 "
-                    "`INVALID_QUERY_OPTION`, not cut silently) and `$skip`: a page shorter than "
-                    "`$top` is the last."
-                ),
-                parameters=(_ref("parameters", "Top"), _ref("parameters", "Skip")),
-                request="ExternalCampaignsRequest",
-                examples={
-                    "plans": {
-                        "ADVERTISER": "389",
-                        "EXT_CAMPAIGN_MANAGING_PARTY": "1710",
-                        "Search": "",
-                    }
-                },
-                answers={
-                    "200": _answer("One page of external campaigns.", "ExternalCampaignsResponse")
-                },
-                errors={},
-            ),
-            "head": _head("external-campaigns", "external-campaigns", "probeExternalCampaigns"),
-        },
-        "/campaign-success": {
-            "post": _post(
-                tag="campaign-success",
-                operation_id="campaignSuccess",
-                summary="Ask for success data (a Report ID), then fetch it with that Report ID",
-                description=CAMPAIGN_SUCCESS_DESCRIPTION,
-                request="CampaignSuccessRequest",
-                examples={
-                    "newReport": {
-                        "ExternalCampaignIDs": [EXAMPLE_PLAN_ID],
-                        "FromDate": "2026-10-01",
-                        "ToDate": "2026-10-31",
-                    },
-                    "odataDates": {
-                        "ExternalCampaignIDs": [EXAMPLE_PLAN_ID],
-                        "FromDate": "/Date(1790812800000)/",
-                        "ToDate": "/Date(1793404800000)/",
-                    },
-                    "reportPackage": {"ReportId": "Rk3J9xQ2mVbT7pLw0aZ4e", "Package": 1},
-                },
-                answers={
-                    "200": _answer(
-                        "The report's results (one package of them).", "ReportCompleted"
-                    ),
-                    "202": _answer(
-                        "The report exists; its data is not there yet. Ask again later with the "
-                        "ReportId.",
-                        "ReportPending",
-                    ),
-                },
-                errors={"503": "KpiSyncFailed", "404": "UnknownReport"},
-            ),
-            "head": _head("campaign-success", "campaign-success", "probeCampaignSuccess"),
-        },
+            },
+            errors={"503": "KpiSyncFailed", "404": "UnknownReport"},
+        ),
         "/openapi.json": {
             "get": {
                 "tags": ["openapi"],
@@ -361,14 +357,22 @@ def paths() -> dict[str, Any]:
     }
 
 
-def _query_parameter(name: str, description: str, type_: Any, default: int) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {**_type_schema(type_), "default": default},
-    }
+def query_parameters(model: type[BaseModel]) -> dict[str, dict[str, Any]]:
+    """The query parameters of `model` (a contract query model), by component name (`Top`)."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    required = set(raw.get("required", ()))
+    parameters = {}
+    for name, field in model.model_fields.items():
+        alias = field.alias or name
+        schema = _openapi_schema(raw["properties"][alias], {})
+        parameters[name.title()] = {
+            "name": alias,
+            "in": "query",
+            "required": alias in required,
+            "description": schema.pop("description"),
+            "schema": schema,
+        }
+    return parameters
 
 
 def components() -> dict[str, Any]:
@@ -417,15 +421,11 @@ def components() -> dict[str, Any]:
                 ),
                 "schema": {"type": "string"},
             },
-            "Top": _query_parameter(
-                "$top",
-                "Most campaigns in this answer; default and maximum 10,000 (more is a 400).",
-                contract.Top,
-                MAX_ROWS,
-            ),
-            "Skip": _query_parameter(
-                "$skip", "Campaigns to skip before the first one answered.", contract.Skip, 0
-            ),
+            **{
+                name: parameter
+                for model in contract.QUERY_MODELS
+                for name, parameter in query_parameters(model).items()
+            },
         },
         "responses": {
             "Probe": {

@@ -39,7 +39,6 @@ from smcbridge.client_ip import client_ip
 logger = logging.getLogger("sapmc.inbound")
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
-MAX_SKIP = contract.MAX_SKIP
 
 View = Callable[..., HttpResponse]
 
@@ -188,35 +187,17 @@ def parameter_values(request: HttpRequest, caller: str) -> HttpResponse:
     return json_response({"ParameterId": parameter, "Values": [v.as_json() for v in values]})
 
 
-def _query_int(request: HttpRequest, name: str, *, default: int, maximum: int) -> int:
-    raw = request.GET.get(name)
-    if raw is None:
-        return default
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 10:
-        raise bad_request(
-            f"{name} must be a whole number from 0 to {maximum}.", "INVALID_QUERY_OPTION"
-        )
-    value = int(text)
-    if value > maximum:
-        # Refused rather than silently cut: a caller that asked for more than it got would
-        # take a short page for the end of the list.
-        raise bad_request(f"{name} must be at most {maximum}.", "INVALID_QUERY_OPTION")
-    return value
-
-
 @inbound_endpoint("external-campaigns", methods=("POST",))
 def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
     """The live Plans of one Initiative, from the mirror, paged with $top and $skip."""
-    top = _query_int(request, "$top", default=catalog.MAX_ROWS, maximum=catalog.MAX_ROWS)
-    skip = _query_int(request, "$skip", default=0, maximum=MAX_SKIP)
+    query = contract.parse_query(contract.ExternalCampaignsQuery, request.GET)
     body = contract.parse(contract.ExternalCampaignsRequest, read_json_object(request))
     campaigns = catalog.external_campaigns(
         advertiser=body.ADVERTISER,
         managing_party=body.EXT_CAMPAIGN_MANAGING_PARTY,
         search=body.Search.strip(),
-        top=top,
-        skip=skip,
+        top=query.top,
+        skip=query.skip,
         now=timezone.now(),
     )
     return json_response({"ExternalCampaigns": campaigns})

@@ -465,6 +465,11 @@ def test_external_campaigns_page_with_top_and_skip_in_a_stable_order(client, wor
     assert campaigns_of(client, query="?$skip=6&$top=10000") == everything[6:]
     assert campaigns_of(client, query="?$skip=100") == []
     assert campaigns_of(client, query="?$top=0") == []
+    # Blanks around the digits and leading zeros are read; a repeated parameter counts with its
+    # last value; parameters the endpoint does not read are ignored (SAP MC's adapter adds some).
+    assert campaigns_of(client, query="?$top=%203%20&$skip=0003") == everything[3:6]
+    assert campaigns_of(client, query="?$top=1&$top=2") == everything[:2]
+    assert campaigns_of(client, query="?sap-client=100&top=1&$Top=1") == everything
 
 
 @pytest.mark.parametrize(
@@ -474,6 +479,26 @@ def test_bad_top_or_skip_is_a_400(client, world, company, query):
     body = {"ADVERTISER": "389", "EXT_CAMPAIGN_MANAGING_PARTY": "1700"}
     response = call(client, "external-campaigns", body, query=query)
     assert (response.status_code, error_of(response)) == (400, "INVALID_QUERY_OPTION")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?$top=10001", "$top must be at most 10000."),
+        ("?$skip=2147483648", "$skip must be at most 2147483647."),
+        # Digits only: what int() or pydantic would also read is refused.
+        ("?$top=%2B3", "$top must be a whole number from 0 to 10000."),
+        ("?$top=1.0", "$top must be a whole number from 0 to 10000."),
+        ("?$top=1_0", "$top must be a whole number from 0 to 10000."),
+        ("?$skip=99999999999", "$skip must be a whole number from 0 to 2147483647."),
+        # $top is read first, and before the body.
+        ("?$skip=x&$top=x", "$top must be a whole number from 0 to 10000."),
+    ],
+)
+def test_a_bad_query_option_is_named_with_its_range(client, world, company, query, message):
+    response = call(client, "external-campaigns", {}, query=query)
+    assert response.status_code == 400
+    assert response.json()["error"] == {"code": "INVALID_QUERY_OPTION", "message": message}
 
 
 def test_search_matches_part_of_the_name_or_the_id(client, world, company):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import uuid
 from base64 import b64encode
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisWarning
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from khoros.models import Company, Initiative, PlanKpi
@@ -217,6 +220,43 @@ def test_a_report_whose_kpi_sync_failed_keeps_the_contract(mirror):
     )  # fmt: skip
     response = case.call_and_validate(headers=AUTH)
     assert response.status_code == 200 and response.json()["DataAsOf"].endswith("Z")
+
+
+# Committed data: the live server answers from threads of its own. The marker, not the
+# transactional_db fixture, so that conftest recreates the role groups a flush removes.
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_finds_nothing_to_warn_about(live_server, mirror, tmp_path):
+    # Schemathesis judges a whole run too (every valid case refused, a parameter the document
+    # admits and the code refuses, missing test data, ...), but only its command line says so:
+    # the run above cannot see those warnings. So the command runs here against the live app,
+    # with every warning it knows shown and failing the run. The document, not the code, is
+    # what gets fixed when one appears.
+    every_warning = json.dumps([warning.value for warning in SchemathesisWarning])
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        "[generation]\nmax-examples = 20\ndeterministic = true\n"
+        # Unknown query parameters are ignored on purpose, as above.
+        "allow-extra-parameters = false\n"
+        # As above: schema-valid input may still be refused on meaning.
+        "[checks]\npositive_data_acceptance.enabled = false\n"
+        f"[warnings]\ndisplay = {every_warning}\nfail-on = true\n"
+    )
+    base = f"{live_server.url}/sapmc/extcamp/v1"
+    run = subprocess.run(  # noqa: S603 - the test's own interpreter and arguments
+        [
+            *(sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "--no-color"),
+            *("run", f"{base}/openapi.json", "--url", base, "--auth", f"{USER}:{PASSWORD}"),
+        ],
+        cwd=tmp_path,  # where the command keeps its cache
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "WARNINGS" not in output and "Warnings:" not in output, output
+    assert "No issues found" in output, output
 
 
 def test_the_contract_run_logged_its_calls_without_the_password(client, mirror):

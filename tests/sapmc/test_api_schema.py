@@ -59,6 +59,40 @@ def test_the_schemas_come_from_the_models():
     }
 
 
+def test_the_query_parameters_come_from_the_query_models():
+    document = schema.document()
+    parameters = document["components"]["parameters"]
+    assert parameters["Top"] == {
+        "name": "$top",
+        "in": "query",
+        "required": False,
+        "description": "Most campaigns in this answer; default and maximum 10,000 (more is a 400).",
+        "schema": {"type": "integer", "default": 10_000, "maximum": 10_000, "minimum": 0},
+    }
+    assert parameters["Skip"]["schema"]["maximum"] == contract.MAX_SKIP
+    for field in contract.ExternalCampaignsQuery.model_fields.values():
+        assert parameters[str(field.alias).strip("$").title()]["schema"]["default"] == field.default
+    refs = {
+        path: [parameter["$ref"].rsplit("/", 1)[1] for parameter in item["post"]["parameters"]]
+        for path, item in document["paths"].items()
+        if "post" in item
+    }
+    # Only external-campaigns reads a query string; every operation takes the correlation id.
+    assert refs == {
+        "/parameter-values": ["CorrelationId"],
+        "/external-campaigns": ["Top", "Skip", "CorrelationId"],
+        "/campaign-success": ["CorrelationId"],
+    }
+
+
+def test_the_query_model_reads_what_the_view_read_by_hand():
+    query = contract.ExternalCampaignsQuery
+    assert contract.parse_query(query, {}) == query.model_validate({"$top": "10000", "$skip": "0"})
+    assert contract.parse_query(query, {"$top": " 07 ", "sap-client": "100"}).top == 7
+    with pytest.raises(ApiError, match="INVALID_QUERY_OPTION: .skip must be at most 2147483647"):
+        contract.parse_query(query, {"$skip": "2147483648"})
+
+
 def test_the_models_refuse_what_the_document_refuses():
     with pytest.raises(ValueError, match="Extra inputs are not permitted"):
         contract.ReportRequest.model_validate({"ReportId": "R" * 21, "Pakage": 2})
