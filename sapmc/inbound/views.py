@@ -211,7 +211,7 @@ def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
     top = _query_int(request, "$top", default=catalog.MAX_ROWS, maximum=catalog.MAX_ROWS)
     skip = _query_int(request, "$skip", default=0, maximum=MAX_SKIP)
     body = contract.parse(contract.ExternalCampaignsRequest, read_json_object(request))
-    campaigns = catalog.external_campaigns(
+    answer = catalog.external_campaigns_json(
         advertiser=body.ADVERTISER,
         managing_party=body.EXT_CAMPAIGN_MANAGING_PARTY,
         search=body.Search.strip(),
@@ -219,7 +219,7 @@ def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
         skip=skip,
         now=timezone.now(),
     )
-    return json_response({"ExternalCampaigns": campaigns})
+    return HttpResponse(answer, content_type=JSON_CONTENT_TYPE)
 
 
 @inbound_endpoint("campaign-success", methods=("POST",))
