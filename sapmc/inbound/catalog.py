@@ -122,7 +122,7 @@ def external_campaigns_json(
                 skip=skip,
                 now=now,
                 zone=zone,
-            )  # fmt: skip
+            )
         )
         _answers.put(key, answer)
     return answer
