@@ -1,4 +1,4 @@
-"""Benchmarks that print figures: `make bench`, or `python -m bench [plans|kpis|pages|api|all]`.
+"""Benchmarks that print figures: `make bench`, or `python -m bench [COMMAND|all]`.
 
 Each figure is printed beside a limit (the least work that gets the same result: bare HTTP and
 one bulk upsert, or a trivial view) and, where there is one, a peer (dlt; Django's admin),
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ("plans", "kpis", "pages", "api")
+COMMANDS = ("plans", "kpis", "pages", "api", "push")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--seconds", type=float, default=20.0, help="load time per measurement")
     group.add_argument("--clients", type=int, default=8, help="concurrent clients")
     group.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    group = parser.add_argument_group("push")
+    group.add_argument("--push-plans", type=int, default=50, help="assigned Plans")
+    group.add_argument("--push-days", type=int, default=20, help="settled days per Plan")
     return parser
 
 
@@ -120,6 +123,10 @@ def run(commands: tuple[str, ...], args: argparse.Namespace, workdir: Path) -> N
             from bench.api import run_api_bench
 
             run_api_bench(args, workdir)
+        elif command == "push":
+            from bench.push import run_push_bench
+
+            run_push_bench(args)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,13 @@ def company_zone(client: KhorosClient | None = None) -> ZoneInfo:
         .values_list("timezone", flat=True)
         .first()
     )
+    return stored_company_zone(stored)
+
+
+def stored_company_zone(stored: str | None) -> ZoneInfo:
+    """company_zone() for a caller that read the company's stored zone itself (in a query of
+    its own): KHOROS_COMPANY_TIMEZONE first, then `stored`, then TIME_ZONE."""
+    stored = settings.KHOROS_COMPANY_TIMEZONE or stored
     try:
         return ZoneInfo(stored or settings.TIME_ZONE)
     except (ZoneInfoNotFoundError, ValueError):

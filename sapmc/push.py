@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -158,49 +158,74 @@ def plan_push(*, today: date, timezone_code: str) -> PushPlan:
 
 def _record(run: SyncRun, by_key: dict, outcomes: list[sapmc.SuccessOutcome]) -> tuple[int, int]:
     """Write one answered batch into the ledger, in one transaction; (created, refused)."""
-    now = timezone.now()
-    created = refused = 0
+    entries = [
+        _Entry(
+            due=by_key[outcome.row.key],
+            status=SuccessSent.Status.CREATED if outcome.created else SuccessSent.Status.REFUSED,
+            success_uuid=outcome.success_uuid or "",
+            field_name=outcome.field or "",
+            message=outcome.message,
+        )
+        for outcome in outcomes
+    ]
     with transaction.atomic():
-        for outcome in outcomes:
-            due = by_key[outcome.row.key]
-            _write(run, due, now, status=(
-                SuccessSent.Status.CREATED if outcome.created else SuccessSent.Status.REFUSED
-            ), success_uuid=outcome.success_uuid or "", field_name=outcome.field or "",
-                message=outcome.message)  # fmt: skip
-            if outcome.created:
-                created += 1
-            else:
-                refused += 1
-    return created, refused
+        _write(run, entries, timezone.now())
+    created = sum(1 for outcome in outcomes if outcome.created)
+    return created, len(outcomes) - created
 
 
-def _write(
-    run: SyncRun, due: Due, now, *, status: str, success_uuid: str, field_name: str, message: str
-) -> None:
-    entry, made = SuccessSent.objects.get_or_create(
-        plan_id=due.plan_id,
-        day=due.row.day,
-        defaults={
+@dataclass
+class _Entry:
+    """What the ledger records of one Plan-day sent."""
+
+    due: Due
+    status: str
+    success_uuid: str = ""
+    field_name: str = ""
+    message: str = ""
+
+
+_UPDATED_FIELDS = [
+    "campaign", "run", "status", "sent_at", "numbers", "numbers_hash", "success_uuid", "field",
+    "message", "attempts",
+]  # fmt: skip
+
+
+def _write(run: SyncRun, entries: list[_Entry], now: datetime) -> None:
+    """Record the entries (call inside a transaction): new Plan-days created, the ones sent
+    before (refused, sent again) updated, a batch at a time rather than a row at a time."""
+    if not entries:
+        return
+    plan_ids = {entry.due.plan_id for entry in entries}
+    days = {entry.due.row.day for entry in entries}
+    earlier = {
+        (sent.plan_id, sent.day): sent
+        for sent in SuccessSent.objects.filter(plan_id__in=plan_ids, day__in=days)
+    }
+    new, again = [], []
+    for entry in entries:
+        due = entry.due
+        values = {
             "campaign_id": due.campaign_id,
             "run": run,
-            "status": status,
+            "status": entry.status,
             "sent_at": now,
             "numbers": due.numbers,
             "numbers_hash": numbers_hash(due.numbers),
-            "success_uuid": success_uuid,
-            "field": field_name[:64],
-            "message": message[:2000],
-        },
-    )
-    if not made:  # a refused row sent again
-        entry.campaign_id, entry.run, entry.status, entry.sent_at = (
-            due.campaign_id, run, status, now,
-        )  # fmt: skip
-        entry.numbers, entry.numbers_hash = due.numbers, numbers_hash(due.numbers)
-        entry.success_uuid, entry.field = success_uuid, field_name[:64]
-        entry.message = message[:2000]
-        entry.attempts += 1
-        entry.save()
+            "success_uuid": entry.success_uuid,
+            "field": entry.field_name[:64],
+            "message": entry.message[:2000],
+        }
+        sent = earlier.get((due.plan_id, due.row.day))
+        if sent is None:
+            new.append(SuccessSent(plan_id=due.plan_id, day=due.row.day, **values))
+            continue
+        for name, value in values.items():
+            setattr(sent, name, value)
+        sent.attempts += 1
+        again.append(sent)
+    SuccessSent.objects.bulk_create(new, batch_size=500)
+    SuccessSent.objects.bulk_update(again, _UPDATED_FIELDS, batch_size=500)
 
 
 def _may_have_created(exc: sapmc.SapmcError) -> bool:
@@ -256,11 +281,13 @@ def push_successes(
                 on_progress(run)
     except sapmc.SapmcSuccessOutcomeUnknownError as exc:
         # SAP MC may have created these rows: recorded as unknown, never sent again blindly.
-        now = timezone.now()
         with transaction.atomic():
-            for row in exc.rows:
-                _write(run, by_key[row.key], now, status=SuccessSent.Status.UNKNOWN,
-                       success_uuid="", field_name="", message=str(exc))  # fmt: skip
+            unknown = SuccessSent.Status.UNKNOWN
+            _write(
+                run,
+                [_Entry(by_key[row.key], unknown, message=str(exc)) for row in exc.rows],
+                timezone.now(),
+            )
         run.failed_count += len(exc.rows)
         run_checkpoint(run, client.stats, COUNT_FIELDS)
         return run_finish(run, SyncRun.Status.FAILED, error_text(exc))
@@ -270,11 +297,13 @@ def push_successes(
         # unknown: sending it again could store every row twice.
         if _may_have_created(exc):
             failing = plan.due[run.progress_done : run.progress_done + client.success_batch_size]
-            now = timezone.now()
             with transaction.atomic():
-                for due in failing:
-                    _write(run, due, now, status=SuccessSent.Status.UNKNOWN, success_uuid="",
-                           field_name="", message=error_text(exc))  # fmt: skip
+                unknown, message = SuccessSent.Status.UNKNOWN, error_text(exc)
+                _write(
+                    run,
+                    [_Entry(due, unknown, message=message) for due in failing],
+                    timezone.now(),
+                )
             run.failed_count += len(failing)
         return run_stopped(
             run,

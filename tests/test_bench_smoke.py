@@ -16,6 +16,7 @@ TINY = {
     "kpis": (["--rows", "300", "--kpi-plans", "20"], "2. KPI ingest"),
     "pages": (["--campaigns", "10", "--page-plans", "30", "--repeat", "1"], "3. Pages"),
     "api": (["--seconds", "0.3", "--clients", "2", "--workers", "1"], "4. Inbound API"),
+    "push": (["--push-plans", "3", "--push-days", "2"], "5. Success push"),
 }
 
 

@@ -23,18 +23,20 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from khoros import kpi_catalog
 from khoros import selectors as khoros_selectors
 from khoros.kinds import KHOROS_KPIS
 from khoros.models import Plan, PlanKpi
-from sapmc.inbound.catalog import MAX_ROWS, company_zone, external_campaign_id
+from sapmc.inbound.catalog import MAX_ROWS, AnswerCache, company_zone, external_campaign_id
 from sapmc.inbound.http import ApiError, bad_request, json_text
 from sapmc.models import InboundReport
 from syncs import runs as sync_runs
@@ -143,14 +145,44 @@ def report_create(
 
 
 def report_get(*, report_id: str) -> InboundReport:
+    if not REPORT_ID.fullmatch(report_id):
+        raise _unknown_report(report_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_status_sql(), [report_id])
+        found = cursor.fetchone()
+    if found is None:
+        raise _unknown_report(report_id)
+    pk, status = found
+    if status == InboundReport.Status.COMPLETED:
+        # A completed report is frozen: what a poll sends is its stored answer
+        # (report_answer_bytes), and any other field is read if and when it is asked for.
+        return InboundReport.from_db(
+            connection.alias, ["id", "report_id", "status"], [pk, report_id, status]
+        )
+    # The frozen rows and answers stay in the database: a pending report has none yet.
     report = (
-        InboundReport.objects.filter(report_id=report_id).select_related("kpi_run").first()
-        if REPORT_ID.fullmatch(report_id)
-        else None
+        InboundReport.objects.filter(pk=pk)
+        .defer("results", "answer_packages")
+        .select_related("kpi_run")
+        .first()
     )
-    if report is None:
-        raise ApiError(404, "UNKNOWN_REPORT", f"There is no report {report_id[:40]!r}.")
+    if report is None:  # deleted between the two reads
+        raise _unknown_report(report_id)
     return report
+
+
+def _unknown_report(report_id: str) -> ApiError:
+    return ApiError(404, "UNKNOWN_REPORT", f"There is no report {report_id[:40]!r}.")
+
+
+@cache
+def _status_sql() -> str:
+    # SAP MC polls a report many times: SQL written once instead of a queryset compiled per
+    # poll, and only columns stored before the frozen rows (SQLite reads a row's columns in
+    # order, through every page of a long value before them).
+    q = connection.ops.quote_name
+    table = q(InboundReport._meta.db_table)
+    return f"SELECT {q('id')}, {q('status')} FROM {table} WHERE {q('report_id')} = %s"
 
 
 def _run_waited_on(report: InboundReport) -> SyncRun:
@@ -387,6 +419,22 @@ def report_answer_text(*, report: InboundReport, package: int) -> str:
 def report_answer_bytes(*, report: InboundReport, package: int) -> bytes:
     """A completed report's answer for `package`: the text stored at completion when there is
     one (sent as is), else built from the frozen results; 400 INVALID_PACKAGE beyond the last."""
+    if package >= 1 and "answer_packages" in report.get_deferred_fields():
+        # A completed report never changes: its packages are kept once read, and only the
+        # package asked for leaves the database, not every package's JSON.
+        key = (report.report_id, package)
+        answer = _answers.get(key)
+        if answer is not None:
+            return answer
+        text = (
+            InboundReport.objects.filter(pk=report.pk)
+            .values_list(KT(f"answer_packages__{package - 1}"), flat=True)
+            .first()
+        )
+        if isinstance(text, str):
+            answer = text.encode()
+            _answers.put(key, answer)
+            return answer
     stored = report.answer_packages or []
     if stored and package > len(stored):
         raise bad_request(
@@ -394,3 +442,7 @@ def report_answer_bytes(*, report: InboundReport, package: int) -> bytes:
         )
     text = stored[package - 1] if stored else report_answer_text(report=report, package=package)
     return text.encode()
+
+
+# A package of 10,000 rows is about 1.7 MB.
+_answers = AnswerCache(limit_bytes=32 * 1024 * 1024)

@@ -192,7 +192,7 @@ def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
     """The live Plans of one Initiative, from the mirror, paged with $top and $skip."""
     query = contract.parse_query(contract.ExternalCampaignsQuery, request.GET)
     body = contract.parse(contract.ExternalCampaignsRequest, read_json_object(request))
-    campaigns = catalog.external_campaigns(
+    answer = catalog.external_campaigns_json(
         advertiser=body.ADVERTISER,
         managing_party=body.EXT_CAMPAIGN_MANAGING_PARTY,
         search=body.Search.strip(),
@@ -200,7 +200,7 @@ def external_campaigns(request: HttpRequest, caller: str) -> HttpResponse:
         skip=query.skip,
         now=timezone.now(),
     )
-    return json_response({"ExternalCampaigns": campaigns})
+    return HttpResponse(answer, content_type=JSON_CONTENT_TYPE)
 
 
 @inbound_endpoint("campaign-success", methods=("POST",))
