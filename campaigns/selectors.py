@@ -377,9 +377,10 @@ def campaign_managing_parties(*, campaign: ExternalCampaign) -> set[str]:
 
 def _involved_plans(campaign_pks: list[int]) -> QuerySet[Plan]:
     """Plans referenced by or assigned to these campaigns."""
+    # Both sides as key lists: an OR with a joined column read every Plan (issue 13).
     return Plan.objects.filter(
         Q(pk__in=CampaignReference.objects.filter(campaign_id__in=campaign_pks).values("plan_id"))
-        | Q(assignment__campaign_id__in=campaign_pks)
+        | Q(pk__in=Assignment.objects.filter(campaign_id__in=campaign_pks).values("plan_id"))
     )
 
 
