@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
@@ -21,6 +22,16 @@ AnyUser = User | AnonymousUser
 # Suggestions score at most this many overlapping candidates: enough to find the good ones,
 # bounded so the page stays fast at 10,000 Plans.
 SUGGESTION_CANDIDATES = 400
+# The Plan fields a suggestion is ranked by and shows.
+SUGGESTION_FIELDS = (
+    "id",
+    "name",
+    "color",
+    "start_day",
+    "end_day",
+    "initiative",
+    "initiative__name",
+)
 
 
 @dataclass(frozen=True)
@@ -271,12 +282,20 @@ def campaign_suggestions(
     else:
         candidates_qs = overlapping.annotate(own_initiative=Value(0))
         order = ("start", "pk")
+    # Only what a suggestion shows and is ranked by: a Plan's raw payload and texts can be long.
     candidates = list(
-        candidates_qs.select_related("initiative").order_by(*order)[:SUGGESTION_CANDIDATES]
+        candidates_qs.select_related("initiative")
+        .only(*SUGGESTION_FIELDS)
+        .order_by(*order)[:SUGGESTION_CANDIDATES]
     )
     span = (campaign.end - campaign.start).days + 1
     name = campaign.name.casefold()
-    ranked = []
+    # The campaign's own Initiative and overlapping dates first, then the others by score:
+    # (group, -score, name, pk), smallest first. The name similarity (SequenceMatcher.ratio) is
+    # most of the cost, so each candidate is first ranked by the score its quick_ratio() allows
+    # (never below the real one), and the real score is worked out only while a candidate could
+    # still be among the first `limit` (issue 13: 400 ratios per workbench request).
+    bounded = []
     for plan in candidates:
         overlap = _day_overlap(campaign.start, campaign.end, plan.start_day, plan.end_day)
         own_initiative = bool(plan.own_initiative)
@@ -288,28 +307,26 @@ def campaign_suggestions(
         # Overlap relative to the longer of the two, so a year-long Plan is no perfect match
         # for a one-week campaign.
         overlap_score = overlap / max(span, plan_span)
-        similarity = SequenceMatcher(None, name, plan.name.casefold()).ratio()
-        ranked.append(
-            Suggestion(
-                plan=plan,
-                score=round(0.6 * overlap_score + 0.4 * similarity, 3),
-                overlap_days=overlap,
-                name_similarity=round(similarity, 3),
-                own_initiative=own_initiative,
-            )
+        matcher = SequenceMatcher(None, name, plan.name.casefold())
+        group = (-(own_initiative and overlap > 0), -(overlap > 0), -own_initiative)
+        most = round(0.6 * overlap_score + 0.4 * matcher.quick_ratio(), 3)
+        bounded.append(((group, -most, plan.name, plan.pk), plan, overlap, overlap_score, matcher))
+    bounded.sort(key=lambda entry: entry[0])
+    ranked: list[tuple[tuple, Suggestion]] = []
+    for bound, plan, overlap, overlap_score, matcher in bounded:
+        if len(ranked) >= limit and bound > ranked[limit - 1][0]:
+            break  # this one and every later one rank below the first `limit`
+        similarity = matcher.ratio()
+        score = round(0.6 * overlap_score + 0.4 * similarity, 3)
+        suggestion = Suggestion(
+            plan=plan,
+            score=score,
+            overlap_days=overlap,
+            name_similarity=round(similarity, 3),
+            own_initiative=bool(plan.own_initiative),
         )
-    # The campaign's own Initiative and overlapping dates first, then the others by score.
-    ranked.sort(
-        key=lambda s: (
-            -(s.own_initiative and s.overlap_days > 0),
-            -(s.overlap_days > 0),
-            -s.own_initiative,
-            -s.score,
-            s.plan.name,
-            s.plan.pk,
-        )
-    )
-    return ranked[:limit]
+        bisect.insort(ranked, ((bound[0], -score, plan.name, plan.pk), suggestion))
+    return [suggestion for _key, suggestion in ranked[:limit]]
 
 
 def _day_label(day: date, with_year: bool) -> str:
