@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Case, Count, Exists, Max, Min, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from campaigns.access import granted_initiative_ids, visible_plans
+from campaigns.access import granted_initiative_ids, is_sync_admin, visible_plans
 from campaigns.models import Assignment, AuditEvent
 from khoros import kpi_catalog
 from khoros.models import Initiative, Plan, PlanKpi
@@ -203,7 +203,10 @@ def campaign_counts(*, user: AnyUser) -> CampaignCounts:
     """Live SAP MC campaigns, and how many Plans the user can see feed one, in two queries."""
     return CampaignCounts(
         campaigns=ExternalCampaign.objects.filter(removed_at__isnull=True).count(),
-        assigned_plans=Assignment.objects.filter(plan__in=visible_plans(user)).count(),
+        # A sync admin sees every Plan: count the assignments without a semi-join over them.
+        assigned_plans=Assignment.objects.count()
+        if is_sync_admin(user)
+        else Assignment.objects.filter(plan__in=visible_plans(user)).count(),
     )
 
 
