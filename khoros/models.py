@@ -58,9 +58,6 @@ class Plan(models.Model):
         indexes = [
             models.Index(fields=["initiative", "start"]),
             models.Index(fields=["start_day", "end_day"]),
-            # Lists in this order (the workbench's pages of Plans) walk it instead of sorting
-            # every Plan to show 25.
-            models.Index(fields=["start", "name", "id"]),
         ]
 
     def __str__(self) -> str:
