@@ -6,7 +6,7 @@ import calendar as pycalendar
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict, cast
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -311,16 +311,17 @@ def _plans_in(qs: QuerySet[Plan], period: Period) -> QuerySet[Plan]:
             end_day__gte=period.first - _DAY_INDEX_MARGIN,
         ),
         removed_at__isnull=True,
-        start__lt=_day_begins(period.last + timedelta(days=2)),
-        end__gte=_day_begins(period.first - timedelta(days=1)),
+        start__lt=day_begins(period.last + timedelta(days=2)),
+        end__gte=day_begins(period.first - timedelta(days=1)),
     )
 
 
-def _day_begins(day: date) -> datetime:
+def day_begins(day: date) -> datetime:
     """The first instant of `day` in the current time zone."""
     # A midnight skipped by a clock change reads, at fold 0, with the offset before the change:
-    # the instant the day begins.
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    # the instant the day begins. In UTC, as a local time in a gap compares unequal to any other.
+    local = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    return local.astimezone(UTC)
 
 
 def calendar_build(
