@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import calendar as pycalendar
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict, cast
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -197,20 +198,28 @@ def state_of(start: date | None, end: date | None, today: date) -> str:
 
 
 def pack(bars: Iterable[Bar]) -> list[list[Bar]]:
-    """Stack bars into as few lanes as possible so that none hides another."""
+    """Stack bars into as few lanes as possible so that none hides another.
+
+    Each bar goes into the first lane (lowest index) that has ended before it starts. Bars come
+    in order of start, so a lane that has ended stays free for every later bar: free lanes wait
+    in a heap by index, busy ones in a heap by end, and a month of a thousand Plans does not
+    compare every bar with every lane (issue 13).
+    """
+    keyed = sorted(((b.clipped_start, b.clipped_end, b.label, i, b) for i, b in enumerate(bars)))
     lanes: list[list[Bar]] = []
-    ends: list[date] = []
-    for bar in sorted(bars, key=lambda b: (b.clipped_start, b.clipped_end, b.label)):
-        for index, lane_end in enumerate(ends):
-            if lane_end < bar.clipped_start:
-                lanes[index].append(bar)
-                ends[index] = bar.clipped_end
-                bar.lane = index
-                break
+    busy: list[tuple[date, int]] = []  # (last day, lane index)
+    free: list[int] = []
+    for start, end, _label, _i, bar in keyed:
+        while busy and busy[0][0] < start:
+            heapq.heappush(free, heapq.heappop(busy)[1])
+        if free:
+            index = heapq.heappop(free)
+            lanes[index].append(bar)
         else:
-            bar.lane = len(lanes)
+            index = len(lanes)
             lanes.append([bar])
-            ends.append(bar.clipped_end)
+        bar.lane = index
+        heapq.heappush(busy, (end, index))
     return lanes
 
 
@@ -246,14 +255,24 @@ def _campaigns(
 
 
 def _plan_bar(
-    plan: Plan, period: Period, today: date, campaign: ExternalCampaign | None = None
+    plan: Plan,
+    period: Period,
+    today: date,
+    campaign: ExternalCampaign | None = None,
+    *,
+    url: str = "",
+    days: tuple[date, date] | None = None,
 ) -> Bar:
-    """A Plan's bar: a link to the campaign it feeds, or to the workbench to assign it."""
-    first, last = plan_days(plan)
+    """A Plan's bar: a link to the campaign it feeds, or to the workbench to assign it.
+
+    `url` is the link's path when the caller has it (one reverse() per campaign, not per Plan),
+    `days` the Plan's days when the caller has worked them out.
+    """
+    first, last = days or plan_days(plan)
     if campaign is not None:
-        url, note = reverse("campaign", args=[campaign.pk]), f"feeds {campaign.name}"
+        url, note = url or reverse("campaign", args=[campaign.pk]), f"feeds {campaign.name}"
     else:
-        url = f"{reverse('workbench')}?{urlencode({'p-q': plan.name})}"
+        url = f"{url or reverse('workbench')}?{urlencode({'p-q': plan.name})}"
         note = "not assigned"
     return Bar(
         label=plan.name,
@@ -269,6 +288,9 @@ def _plan_bar(
     )
 
 
+# The Plan fields a bar is drawn from.
+_BAR_FIELDS = ("id", "name", "color", "start", "end", "removed_at")
+
 # Two zones' dates differ by up to 26 hours: two days, plus the viewer's one-day widening.
 _DAY_INDEX_MARGIN = timedelta(days=3)
 
@@ -279,6 +301,9 @@ def _plans_in(qs: QuerySet[Plan], period: Period) -> QuerySet[Plan]:
     # company-zone days (indexed) narrow the rows first, with a margin that keeps every match
     # (issue 13: the calendar read every Plan of every year).
     # (A Plan mirrored before the days existed has none until its next sync: kept.)
+    # The viewer's days as instants: "starts on or before day D" is "starts before D + 1 begins"
+    # there, which compares the stored times as they are instead of converting each row (on
+    # SQLite a Python call per row and per side: issue 13).
     return qs.filter(
         Q(start_day__isnull=True)
         | Q(
@@ -286,9 +311,17 @@ def _plans_in(qs: QuerySet[Plan], period: Period) -> QuerySet[Plan]:
             end_day__gte=period.first - _DAY_INDEX_MARGIN,
         ),
         removed_at__isnull=True,
-        start__date__lte=period.last + timedelta(days=1),
-        end__date__gte=period.first - timedelta(days=1),
+        start__lt=day_begins(period.last + timedelta(days=2)),
+        end__gte=day_begins(period.first - timedelta(days=1)),
     )
+
+
+def day_begins(day: date) -> datetime:
+    """The first instant of `day` in the current time zone."""
+    # A midnight skipped by a clock change reads, at fold 0, with the offset before the change:
+    # the instant the day begins. In UTC, as a local time in a gap compares unequal to any other.
+    local = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    return local.astimezone(UTC)
 
 
 def calendar_build(
@@ -311,9 +344,12 @@ def calendar_build(
     flags = drift_flags(campaigns=campaigns)
     plans_by_campaign: dict[int, list[Plan]] = {c.pk: [] for c in campaigns}
     visible = visible_plans(user)
-    assignments = Assignment.objects.filter(
-        campaign__in=campaigns, plan__in=visible
-    ).select_related("plan")
+    # Only what a bar shows: a Plan's raw Khoros payload and texts can be long.
+    assignments = (
+        Assignment.objects.filter(campaign__in=campaigns, plan__in=visible)
+        .select_related("plan")
+        .only("campaign_id", *(f"plan__{name}" for name in _BAR_FIELDS))
+    )
     for assignment in assignments:
         plans_by_campaign[assignment.campaign_id].append(assignment.plan)
     # One row per campaign that has a KPI day, found by an indexed EXISTS (a DISTINCT over
@@ -324,7 +360,9 @@ def calendar_build(
         .values_list("pk", flat=True)
     )
     stale = kpi_is_stale(kpi_last_success())
+    days = {p.pk: plan_days(p) for plans in plans_by_campaign.values() for p in plans}
     for campaign in campaigns:
+        campaign_url = reverse("campaign", args=[campaign.pk])
         start = campaign.start or period.first
         end = campaign.end or period.last
         marks = []
@@ -332,7 +370,7 @@ def calendar_build(
             marks.append("drift")
         started = campaign.start is None or campaign.start <= today
         # Numbers are only owed once one of its Plans has started publishing.
-        plans_started = any(plan_days(p)[0] <= today for p in plans_by_campaign[campaign.pk])
+        plans_started = any(days[p.pk][0] <= today for p in plans_by_campaign[campaign.pk])
         if plans_started and started and campaign.pk not in with_kpis:
             marks.append("no KPIs")
         elif stale and started and state_of(campaign.start, campaign.end, today) == "running":
@@ -343,13 +381,13 @@ def calendar_build(
             end=end,
             period=period,
             state=state_of(campaign.start, campaign.end, today),
-            url=reverse("campaign", args=[campaign.pk]),
+            url=campaign_url,
             marks=marks,
             panel=f"c{campaign.pk}",
             campaign_id=campaign.pk,
         )
         plan_bars = [
-            _plan_bar(p, period, today, campaign)
+            _plan_bar(p, period, today, campaign, url=campaign_url, days=days[p.pk])
             for p in plans_by_campaign[campaign.pk]
             if p.removed_at is None
         ]
@@ -366,11 +404,14 @@ def calendar_build(
             plans = plans.filter(name__icontains=filters.q)
         # The query is a day wider than the period: count only the Plans whose own days, in the
         # viewer's zone, meet it, or "Not assigned 1" stood over an empty lane.
+        workbench = reverse("workbench")
         chosen = [
             bar
             for bar in (
-                _plan_bar(p, period, today)
-                for p in plans.order_by("start", "name", "pk")[: UNASSIGNED_LIMIT + 3]
+                _plan_bar(p, period, today, url=workbench)
+                for p in plans.order_by("start", "name", "pk").only(*_BAR_FIELDS)[
+                    : UNASSIGNED_LIMIT + 3
+                ]
             )
             if bar.end >= period.first and bar.start <= period.last
         ]

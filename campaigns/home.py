@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
+from campaigns.calendar import day_begins
 from campaigns.models import Assignment, AuditEvent
 from campaigns.selectors import drift_flags
 from khoros.models import Initiative, Plan, PlanKpi
@@ -69,11 +70,13 @@ def manager_home(*, user: User) -> ManagerHome:
     )[:HOME_ROWS]
 
     ending = list(
+        # Days in her zone as instants: the stored times compared as they are, not converted
+        # row by row.
         plans.filter(
             removed_at__isnull=True,
-            end__date__gte=today - timedelta(days=HOME_DAYS),
-            end__date__lte=today + timedelta(days=HOME_DAYS),
-            start__date__lte=today,
+            end__gte=day_begins(today - timedelta(days=HOME_DAYS)),
+            end__lt=day_begins(today + timedelta(days=HOME_DAYS + 1)),
+            start__lt=day_begins(today + timedelta(days=1)),
         )
         .exclude(Exists(PlanKpi.objects.filter(plan=OuterRef("pk"))))
         .select_related("initiative", "assignment__campaign")

@@ -12,10 +12,17 @@ from syncs.models import SyncRun
 
 def sync_runs_recent(*, kind: str | None = None, limit: int = 10) -> list[SyncRun]:
     """The latest runs, newest first, with who asked for them."""
-    runs = SyncRun.objects.select_related("requested_by")
+    runs = SyncRun.objects.all()
     if kind:
         runs = runs.filter(kind=kind)
-    return list(runs.order_by("-queued_at", "-id")[:limit])
+    # The newest keys first, then their rows: sorting whole rows (outcomes, HTTP log) read and
+    # sorted every run ever made to show ten (issue 13).
+    latest = runs.order_by("-queued_at", "-id").values("pk")[:limit]
+    return list(
+        SyncRun.objects.filter(pk__in=latest)
+        .select_related("requested_by")
+        .order_by("-queued_at", "-id")
+    )
 
 
 @dataclass(frozen=True)

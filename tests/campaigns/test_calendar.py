@@ -5,13 +5,14 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.calendar import Bar, Period, pack, period_for
+from campaigns.calendar import Bar, Period, day_begins, pack, period_for
 from campaigns.models import Assignment
 from sapmc.models import ExternalCampaign
 from tests.scale import build_scale
@@ -326,3 +327,23 @@ def test_calendar_queries_use_the_day_index_and_count_kpi_flags_per_campaign(cli
                 str(row[-1]) for row in cursor.execute(f"EXPLAIN QUERY PLAN {unassigned[0]}")
             )
         assert "start_day" in plan, plan  # the (start_day, end_day) index narrows the Plans
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "utc"),
+    [
+        # Midnight skipped by the clock change: the day begins at 01:00 local.
+        ("America/Sao_Paulo", date(2018, 11, 4), datetime(2018, 11, 4, 3, tzinfo=UTC)),
+        ("Europe/Berlin", date(2026, 3, 29), datetime(2026, 3, 28, 23, tzinfo=UTC)),
+        ("Europe/Berlin", date(2026, 10, 25), datetime(2026, 10, 24, 22, tzinfo=UTC)),
+        ("Asia/Kolkata", date(2026, 1, 1), datetime(2025, 12, 31, 18, 30, tzinfo=UTC)),
+    ],
+)
+def test_day_begins_at_the_first_instant_whose_local_day_it_is(zone, day, utc):
+    # The calendar and the home page compare stored times with it instead of converting every
+    # row's time to the viewer's day: both must select the same rows.
+    with timezone.override(ZoneInfo(zone)):
+        begins = day_begins(day)
+        assert begins == utc
+        assert timezone.localtime(begins).date() == day
+        assert timezone.localtime(begins - timedelta(microseconds=1)).date() == day - timedelta(1)
