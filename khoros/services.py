@@ -286,11 +286,16 @@ def plans_diff(
     }
     writes = PlanWrites(now=now)
     results: list[UpsertCounts] = []
+    # The stored Plans of each Initiative of the batch, as read, for those no longer listed.
+    by_initiative: dict[int, list[tuple[Any, ...]]] = {}
+    for found in stored.values():
+        by_initiative.setdefault(found[2], []).append(found)
     for (initiative, _, complete), plans in zip(batch, keyed, strict=True):
         counts = UpsertCounts()
         incoming = dict(plans)
+        initiative_pk = initiative.pk
         for key, item in incoming.items():
-            values = _plan_values(item, initiative.pk, zone)
+            values = _plan_values(item, initiative_pk, zone)
             row = stored.get(key)
             if row is None:
                 counts.created += 1
@@ -306,11 +311,10 @@ def plans_diff(
             # A Plan listed twice in the batch is compared with what this write leaves.
             stored[key] = (key, row[1] if row else None, *values, now, None)
         if complete:
-            # Stored under this Initiative, not removed, and listed nowhere in the batch (a
-            # row written by this batch is listed, so it always has its primary key here).
-            for key, row in stored.items():
-                if row[2] == initiative.pk and row[-1] is None and key not in listed:
-                    writes.vanished.append(row[1])
+            # Stored under this Initiative, not removed, and listed nowhere in the batch.
+            for found in by_initiative.get(initiative_pk, ()):
+                if found[-1] is None and found[0] not in listed:
+                    writes.vanished.append(found[1])
                     counts.removed += 1
         counts.unchanged = len(incoming) - counts.created - counts.updated
         results.append(counts)
