@@ -19,18 +19,8 @@ from khoros import client as khoros_client
 from khoros.kinds import KHOROS_PLANS
 from khoros.models import Company, Initiative, Plan
 from khoros.zone import company_zone
-from syncs import upsert
+from syncs import runs, upsert
 from syncs.models import SyncRun
-from syncs.runs import (
-    COUNT_FIELDS,
-    error_text,
-    redact,
-    run_checkpoint,
-    run_finish,
-    run_step_done,
-    run_stopped,
-    sync_entry,
-)
 from syncs.upsert import LAST_SEEN_REFRESH, fit
 
 logger = logging.getLogger(__name__)
@@ -321,7 +311,7 @@ def plans_diff(
     return results, writes
 
 
-@sync_entry(KHOROS_PLANS)
+@runs.sync_entry(KHOROS_PLANS)
 def sync_khoros(
     run: SyncRun,
     client: khoros_client.KhorosClient,
@@ -333,8 +323,8 @@ def sync_khoros(
         zone = company_zone(client)
         fetched, listing_error = _list_initiatives(client)
     except khoros_client.KhorosError as exc:
-        return run_stopped(
-            run, client.stats, f"Could not list Initiatives: {error_text(exc)}",
+        return runs.run_stopped(
+            run, client.stats, f"Could not list Initiatives: {runs.error_text(exc)}",
             throttled=isinstance(exc, khoros_client.KhorosRateLimitedError),
         )  # fmt: skip
 
@@ -346,7 +336,7 @@ def sync_khoros(
     run.removed_count = counts.removed
     run.progress_total = len(fetched)
     run.outcomes = []
-    run_checkpoint(run, client.stats, ["removed_count", "progress_total", "outcomes"])
+    runs.run_checkpoint(run, client.stats, ["removed_count", "progress_total", "outcomes"])
 
     first_error = ""
     incomplete = 0
@@ -389,7 +379,7 @@ def sync_khoros(
 
     def _step_done(outcome: dict[str, object]) -> None:
         run.outcomes.append(outcome)
-        run_step_done(run, client.stats)
+        runs.run_step_done(run, client.stats)
         if on_progress is not None:
             on_progress(run)
 
@@ -405,17 +395,19 @@ def sync_khoros(
             plans = client.list_plans(item.id)
         except khoros_client.KhorosIncompleteListingError as exc:
             # What was read is mirrored; the Plans behind the hole are not taken as removed.
-            message = error_text(exc)
+            message = runs.error_text(exc)
             first_error = first_error or f"Initiative {item.id}: {message}"
             incomplete += 1
             run.failed_count += 1
-            outcome.update(status="incomplete", plans=len(exc.items), error=redact(message)[:1000])
+            outcome.update(
+                status="incomplete", plans=len(exc.items), error=runs.redact(message)[:1000]
+            )
             pending.append((outcome, initiative, list(exc.items), False))
             held += len(exc.items)
         except khoros_client.KhorosError as exc:
-            message = error_text(exc)
+            message = runs.error_text(exc)
             first_error = first_error or f"Initiative {item.id}: {message}"
-            outcome.update(status="failed", error=redact(message)[:1000])
+            outcome.update(status="failed", error=runs.redact(message)[:1000])
             run.failed_count += 1
             if isinstance(exc, khoros_client.KhorosAuthError):
                 stop_status = SyncRun.Status.FAILED
@@ -437,16 +429,16 @@ def sync_khoros(
         flush()
 
     if not fetched:
-        run_checkpoint(run, client.stats, COUNT_FIELDS)
+        runs.run_checkpoint(run, client.stats, runs.COUNT_FIELDS)
     if listing_error is not None:
         # Listed first: without the whole list, no Initiative and no Plan was marked removed.
         message = (
-            f"The Initiative list is incomplete ({error_text(listing_error)}): "
+            f"The Initiative list is incomplete ({runs.error_text(listing_error)}): "
             f"{len(fetched)} Initiatives read, none marked removed."
         )
         first_error = f"{message} {first_error}".strip()
     if stop_status is not None:
-        return run_finish(run, stop_status, first_error)
+        return runs.run_finish(run, stop_status, first_error)
     if run.failed_count:
         # Every Initiative failing outright is a failed run; an incomplete listing mirrored
         # what it read, so the run is partial.
@@ -460,10 +452,10 @@ def sync_khoros(
                 f"{incomplete} of {len(fetched)} Initiatives listed their Plans incompletely "
                 "(none of their Plans marked removed)."
             )
-        return run_finish(run, status, " ".join([*parts, first_error]))
+        return runs.run_finish(run, status, " ".join([*parts, first_error]))
     if listing_error is not None:
-        return run_finish(run, SyncRun.Status.PARTIAL, first_error)
-    return run_finish(run, SyncRun.Status.SUCCEEDED)
+        return runs.run_finish(run, SyncRun.Status.PARTIAL, first_error)
+    return runs.run_finish(run, SyncRun.Status.SUCCEEDED)
 
 
 def _add_counts(run: SyncRun, result: UpsertCounts) -> None:
