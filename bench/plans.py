@@ -26,6 +26,8 @@ from bench.common import (
     count_sql,
     implementation_rows,
     print_table,
+    ratio,
+    summarize,
 )
 from khoros import client as khoros_client
 from khoros import services
@@ -38,6 +40,8 @@ TOKEN = "bench-token"
 PAGE_SIZE = khoros_client.MAX_PAGE_SIZE
 SCENARIOS = ("first sync", "no-change sync", "changed sync")
 PRODUCT, LIMIT, PEER = "smcbridge", "limit: requests + executemany upsert", "peer: dlt rest_api"
+# The floor of a sync that has nothing to write: the same GETs, decoded, and nothing stored.
+FETCH = "bare fetch: requests, no database"
 
 PLAN_COLUMNS = (
     "khoros_id", "initiative_id", "name", "color", "start", "end", "start_day", "end_day",
@@ -71,6 +75,18 @@ def _pages(session: requests.Session, url: str) -> Iterator[dict[str, Any]]:
         if not items or seen >= payload["pagination"]["totalItems"]:
             return
         page += 1
+
+
+def fetch_only(base_url: str) -> int:
+    """The same pages as the limit, decoded, written nowhere: what a no-change sync must cost."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {TOKEN}"
+    initiatives = list(_pages(session, f"{base_url}/conversations/initiative"))
+    for item in initiatives:
+        for _plan in _pages(session, f"{base_url}/conversations/initiative/{item['id']}/plan"):
+            pass
+    session.close()
+    return 0
 
 
 def _ms(value: Any) -> datetime | None:
@@ -275,7 +291,7 @@ def run_plans_bench(args: argparse.Namespace, workdir: Path) -> None:
     zone = ZoneInfo(data.timezone)
     sim = KhorosSimulator(data=data, token=TOKEN)
     peer = DltPeer(workdir) if dlt_available() else None
-    implementations = [PRODUCT, LIMIT] + ([PEER] if peer else [])
+    implementations = [PRODUCT, LIMIT, FETCH] + ([PEER] if peer else [])
     results: dict[tuple[str, str], list[Sample]] = {}
     wipe_mirror()
     with start_in_thread(sim) as server:
@@ -312,6 +328,11 @@ def run_plans_bench(args: argparse.Namespace, workdir: Path) -> None:
                     def work() -> int:
                         return limit_sync(base_url, zone)
 
+                elif name == FETCH:
+
+                    def work() -> int:
+                        return fetch_only(base_url)
+
                 else:
                     pipeline = peer.pipeline()
 
@@ -333,6 +354,12 @@ def run_plans_bench(args: argparse.Namespace, workdir: Path) -> None:
     )
     rows = implementation_rows(SCENARIOS, implementations, results, base=LIMIT)
     print_table(title, IMPLEMENTATION_HEADER, rows)
+    own_min, own_median = summarize(results[("no-change sync", PRODUCT)])
+    floor_min, floor_median = summarize(results[("no-change sync", FETCH)])
+    print(
+        f"no-change sync / bare fetch: {ratio(own_min, floor_min)} (min), "
+        f"{ratio(own_median, floor_median)} (median)"
+    )
     if peer is None:
         print("peer: dlt is not installed (pip install -r requirements-bench.txt)\n")
     else:

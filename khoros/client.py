@@ -41,6 +41,7 @@ from khoros.payloads import (
     parse_field,
     parse_initiative,
     parse_plan,
+    parse_plan_page,
     parse_whoami,
     require_mapping,
 )
@@ -393,7 +394,9 @@ class KhorosClient(HttpClient):
         """Yield every Initiative once, in the order Khoros lists them (the first copy wins)."""
         seen: set[str] = set()
         pages = self._iter_pages(
-            "/conversations/initiative", {"nameFilter": name_filter}, parse_initiative
+            "/conversations/initiative",
+            {"nameFilter": name_filter},
+            lambda items: [parse_initiative(item) for item in items],
         )
         for page in pages:
             for initiative in page:
@@ -420,7 +423,8 @@ class KhorosClient(HttpClient):
         pages = self._iter_pages(
             f"/conversations/initiative/{quote(key, safe='')}/plan",
             {"nameFilter": ""},
-            lambda item: parse_plan(item, initiative_id=key),
+            # A page at once: one validation call per page, not one per Plan (issue 13).
+            lambda items: parse_plan_page(items, initiative_id=key),
         )
         try:
             for page in pages:
@@ -734,9 +738,12 @@ class KhorosClient(HttpClient):
         self,
         path: str,
         params: dict[str, Any],
-        parse: Callable[[object], _I],
+        parse: Callable[[list[Any]], list[_I]],
     ) -> Iterator[list[_I]]:
-        """Yield the parsed items page by page until the listing ends; callers dedupe by id."""
+        """Yield the parsed items page by page until the listing ends; callers dedupe by id.
+
+        `parse` turns the decoded items of one page into their objects.
+        """
         # When totalItems changes between pages, records moved while we read: one that slid
         # back across a page boundary was skipped, and deduplication cannot bring it back. The
         # listing is then read once more from page 0 (the caller merges both readings).
@@ -756,7 +763,7 @@ class KhorosClient(HttpClient):
         self,
         path: str,
         params: dict[str, Any],
-        parse: Callable[[object], _I],
+        parse: Callable[[list[Any]], list[_I]],
         totals: set[int],
     ) -> Iterator[list[_I]]:
         """Read one listing from page 0, collecting the totalItems values it announces."""
@@ -777,7 +784,7 @@ class KhorosClient(HttpClient):
                 path, {**params, "pageNumber": page, "pageSize": self.page_size}
             )
             with self._locating(path):
-                items = [parse(item) for item in _list_data(payload, "list")]
+                items = parse(_list_data(payload, "list"))
             total = _total_items(payload)
             if total is not None:
                 totals.add(total)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -15,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     model_validator,
@@ -354,7 +356,10 @@ class Plan(_Payload):
         elif listed_under is not None:
             placed["campaignId"] = listed_under
         if "raw" not in data:
-            placed["raw"] = json_safe_copy(data)
+            # A page decoded by the client is already plain, storable JSON and ours alone:
+            # copying it again cost as much as the rest of the validation (issue 13).
+            owned = (info.context or {}).get("storable")
+            placed["raw"] = data if owned else json_safe_copy(data)
         return placed
 
     @model_validator(mode="after")
@@ -458,6 +463,37 @@ def parse_plan(item: object, *, initiative_id: str | None = None) -> Plan:
     """Parse one Plan item; `initiative_id` is the Initiative it was listed under, if any."""
     what = _plan_label(item) if isinstance(item, dict) else "plan"
     return _validate(Plan, item, what, initiative_id=initiative_id)
+
+
+_PLAN_PAGE: TypeAdapter[list[Plan]] = TypeAdapter(list[Plan])
+
+
+def parse_plan_page(items: list[Any], *, initiative_id: str | None = None) -> list[Plan]:
+    """Parse the Plan items of one decoded page at once; errors name the Plan like parse_plan.
+
+    The page's items must come straight from the JSON decoder (the client's): they are kept as
+    the Plans' raw payloads without a copy once one pass over the page shows that no string in
+    it needs cleaning (every string ASCII, no escape: no NUL, no lone surrogate, no bidi
+    control). Otherwise each item is copied and cleaned, as parse_plan does.
+    """
+    try:
+        # ensure_ascii (the default) writes every non-ASCII character as an escape: no
+        # backslash-u in the text means no string of the page needs clean_text.
+        storable = "\\u" not in json.dumps(items, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        storable = False  # not plain JSON: parse_plan's copy says so, item by item
+    try:
+        return _PLAN_PAGE.validate_python(
+            items, context={"initiative_id": initiative_id, "storable": storable}
+        )
+    except ValidationError as exc:
+        index = exc.errors(include_url=False, include_input=False)[0]["loc"][0]
+        item = items[index] if isinstance(index, int) and index < len(items) else None
+        # The failing item alone, validated again, gives parse_plan's words for it.
+        parse_plan(item, initiative_id=initiative_id)
+        raise _bad(f"plan: {_explain(exc)}") from None  # not reached: the item failed again
+    except RecursionError:
+        raise _bad("plan: nested too deep") from None
 
 
 def parse_company(item: object) -> Company:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -17,18 +19,8 @@ from khoros import client as khoros_client
 from khoros.kinds import KHOROS_PLANS
 from khoros.models import Company, Initiative, Plan
 from khoros.zone import company_zone
-from syncs import upsert
+from syncs import runs, upsert
 from syncs.models import SyncRun
-from syncs.runs import (
-    COUNT_FIELDS,
-    error_text,
-    redact,
-    run_checkpoint,
-    run_finish,
-    run_step_done,
-    run_stopped,
-    sync_entry,
-)
 from syncs.upsert import LAST_SEEN_REFRESH, fit
 
 logger = logging.getLogger(__name__)
@@ -61,21 +53,24 @@ class UpsertCounts:
     touched_ids: set[int] = field(default_factory=set)
 
 
-def _plan_values(plan: khoros_client.Plan, initiative_pk: int, zone: ZoneInfo) -> dict[str, object]:
-    return {
-        "initiative_id": initiative_pk,
-        "name": fit(Plan, "name", plan.name),
-        "color": fit(Plan, "color", plan.color),
-        "start": plan.start,
-        "end": plan.end,
-        "start_day": plan.start.astimezone(zone).date(),
-        "end_day": plan.end.astimezone(zone).date(),
-        "overview": plan.overview,
-        "objective": plan.objective,
-        "target_audience": plan.target_audience,
-        "khoros_created": plan.created,
-        "khoros_modified": plan.last_modified,
-    }
+def _plan_values(
+    plan: khoros_client.Plan, initiative_pk: int, zone: ZoneInfo
+) -> tuple[object, ...]:
+    """A Plan's values as the mirror stores them, in the order of PLAN_FIELDS."""
+    return (
+        initiative_pk,
+        fit(Plan, "name", plan.name),
+        fit(Plan, "color", plan.color),
+        plan.start,
+        plan.end,
+        plan.start.astimezone(zone).date(),
+        plan.end.astimezone(zone).date(),
+        plan.overview,
+        plan.objective,
+        plan.target_audience,
+        plan.created,
+        plan.last_modified,
+    )
 
 
 def _initiatives_upsert(
@@ -155,105 +150,168 @@ def company_upsert(*, company: khoros_client.Company, zone: ZoneInfo, now: datet
         row.save(update_fields=["name", "timezone", "last_seen"])
 
 
+# What a sync reads of a stored Plan to compare it: its values (PLAN_FIELDS, in that order), when
+# it was last seen and whether it was removed. Plain tuples, not model instances (issue 13); the
+# stored payload is written along with a change but never compared, so it is not read back.
+_STORED = ("khoros_id", "id", *PLAN_FIELDS, "last_seen", "removed_at")
+_VALUES = slice(2, 2 + len(PLAN_FIELDS))
+# The columns one upsert writes: a new Plan gets them all, a changed one all but first_seen.
+_UPSERT_COLUMNS = ("khoros_id", *PLAN_FIELDS, "raw", "first_seen", "last_seen", "removed_at")
+
+
 @dataclass
 class PlanWrites:
-    """The rows one Initiative's Plan list changes, found before anything is written."""
+    """The rows a batch of Plan lists changes, found before anything is written."""
 
-    created: list[Plan] = field(default_factory=list)
-    changed: list[Plan] = field(default_factory=list)
-    touched: list[Plan] = field(default_factory=list)
-    vanished: list[Plan] = field(default_factory=list)
+    # (khoros_id, *PLAN_FIELDS values, raw), new or changed: every field written
+    upserts: list[tuple[object, ...]] = field(default_factory=list)
+    touched: list[int] = field(default_factory=list)  # unchanged, last_seen a day old
+    vanished: list[int] = field(default_factory=list)  # no longer listed: marked removed
+    now: datetime = field(default_factory=timezone.now)
 
     def __bool__(self) -> bool:
-        return bool(self.created or self.changed or self.touched or self.vanished)
+        return bool(self.upserts or self.touched or self.vanished)
 
     def write(self) -> None:
-        """Write them (inside the caller's transaction)."""
-        upsert.mirror_write(
-            Plan,
-            PLAN_FIELDS,
-            created=self.created,
-            changed=self.changed,
-            touched=self.touched,
-            vanished=self.vanished,
+        """Write them (inside the caller's transaction): a statement per kind of write."""
+        if self.upserts:
+            _plans_upsert(self.upserts, self.now)
+        if self.touched:
+            Plan.objects.filter(pk__in=self.touched).update(last_seen=self.now)
+        if self.vanished:
+            Plan.objects.filter(pk__in=self.vanished).update(removed_at=self.now)
+
+
+def _plans_upsert(rows: list[tuple[object, ...]], now: datetime) -> None:
+    """Insert or update the given Plans by khoros_id, seen `now`, in one executemany.
+
+    One INSERT ... ON CONFLICT DO UPDATE run for every row, as the KPI ingest writes its days:
+    bulk_create and bulk_update built a model object per Plan and a CASE per field and row,
+    which cost more than reading the Plans over HTTP (issue 13). A Plan that comes back after
+    removal is restored (removed_at cleared); first_seen is only written with a new row.
+    """
+    connection = connections[router.db_for_write(Plan)]
+    if connection.vendor not in ("sqlite", "postgresql"):
+        Plan.objects.bulk_create(
+            [
+                Plan(
+                    **dict(zip(_UPSERT_COLUMNS, (*row, now, now, None), strict=True)),
+                )
+                for row in rows
+            ],
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["khoros_id"],
+            update_fields=[c for c in _UPSERT_COLUMNS if c not in ("khoros_id", "first_seen")],
         )
-
-
-def plans_upsert(
-    *,
-    initiative: Initiative,
-    fetched: Iterable[khoros_client.Plan],
-    now: datetime,
-    zone: ZoneInfo,
-    complete: bool = True,
-) -> UpsertCounts:
-    """Mirror the Plan list of one Initiative in one transaction; only a complete list removes."""
-    counts, writes = plans_diff(
-        initiative=initiative, fetched=fetched, now=now, zone=zone, complete=complete
+        return
+    quote = connection.ops.quote_name
+    # Concrete columns of the model (get_field also names reverse relations, hence the cast).
+    fields = [cast("models.Field[Any, Any]", Plan._meta.get_field(n)) for n in _UPSERT_COLUMNS]
+    columns = [quote(str(f.column)) for f in fields]
+    updates = ", ".join(
+        f"{column} = excluded.{column}"
+        for name, column in zip(_UPSERT_COLUMNS, columns, strict=True)
+        if name not in ("khoros_id", "first_seen")
     )
-    if writes:
-        with transaction.atomic():
-            writes.write()
-    return counts
+    sql = (
+        f"INSERT INTO {quote(Plan._meta.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}"
+    )
+    # Each column adapted for this database as its field would (the KPI ingest does the same):
+    # instants and days by the backend's own adapters, called directly; text and the
+    # Initiative's key go as they are.
+    ops = connection.ops
+    adapters: list[Callable[[Any], Any] | None] = []
+    for f in fields[: len(rows[0])]:
+        if isinstance(f, models.DateTimeField):
+            adapters.append(ops.adapt_datetimefield_value)
+        elif isinstance(f, models.DateField):
+            adapters.append(ops.adapt_datefield_value)
+        elif isinstance(f, models.CharField | models.TextField | models.ForeignKey):
+            adapters.append(None)
+        else:  # the UUID and the raw payload
+            adapters.append(functools.partial(f.get_db_prep_save, connection=connection))
+    stamp = ops.adapt_datetimefield_value(now)
+    params: list[tuple[Any, ...]] = [
+        (
+            *[
+                value if adapt is None else adapt(value)
+                for adapt, value in zip(adapters, row, strict=True)
+            ],
+            stamp,
+            stamp,
+            None,
+        )
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def plans_diff(
+    batch: Sequence[tuple[Initiative, list[khoros_client.Plan], bool]],
     *,
-    initiative: Initiative,
-    fetched: Iterable[khoros_client.Plan],
     now: datetime,
     zone: ZoneInfo,
-    complete: bool = True,
-    claimed: frozenset[UUID] = frozenset(),
-) -> tuple[UpsertCounts, PlanWrites]:
-    """Compare one Initiative's Plan list with the mirror; return the counts and rows to write.
+) -> tuple[list[UpsertCounts], PlanWrites]:
+    """Compare the Plan lists of a batch of Initiatives with the mirror, in one read.
 
-    `claimed`: Plans listed under another Initiative of the same batch, not yet written: one
-    that moved there is not removed here (it still reads as this Initiative's in the mirror).
+    `batch`: (Initiative, its Plans as listed, whether the list is complete); only a complete
+    list marks Plans removed. Returns the counts per Initiative and the rows to write. A Plan
+    listed under another Initiative of the batch is not removed here: it moved (it still reads
+    as this Initiative's in the mirror until the batch is written).
     """
-    counts = UpsertCounts()
-    incoming = {UUID(p.id): p for p in fetched}
-    # The stored payload is written along with a change but never compared: not read back, so
-    # a sync where little changed decodes no JSON per Plan (setting it loads it for the write).
-    existing = {
-        row.khoros_id: row
+    keyed = [[(UUID(plan.id), plan) for plan in plans] for _, plans, _ in batch]
+    listed = {key for plans in keyed for key, _ in plans}
+    stored: dict[UUID, tuple[Any, ...]] = {
+        row[0]: row
         for row in Plan.objects.filter(
-            Q(initiative=initiative) | Q(khoros_id__in=list(incoming))
-        ).defer("raw")
+            Q(initiative__in=[initiative.pk for initiative, _, _ in batch])
+            | Q(khoros_id__in=list(listed))
+        )
+        .order_by()
+        .values_list(*_STORED)
     }
-    created: list[Plan] = []
-    changed: list[Plan] = []
-    touched: list[Plan] = []
-    for key, item in incoming.items():
-        values = _plan_values(item, initiative.pk, zone)
-        row = existing.get(key)
-        if row is None:
-            created.append(
-                Plan(khoros_id=key, raw=item.raw, first_seen=now, last_seen=now, **values)
-            )
-            continue
-        outcome = upsert.mirror_row(row, values, now=now, extra={"raw": item.raw})
-        if outcome == upsert.CHANGED:
-            changed.append(row)
-        elif outcome == upsert.TOUCHED:
-            touched.append(row)
-    vanished = [
-        row
-        for key, row in existing.items()
-        if complete
-        and key not in incoming
-        and key not in claimed
-        and row.initiative_id == initiative.pk
-        and row.removed_at is None
-    ]
-    for row in vanished:
-        row.removed_at = now
-    counts.created, counts.updated, counts.removed = len(created), len(changed), len(vanished)
-    counts.unchanged = len(incoming) - counts.created - counts.updated
-    return counts, PlanWrites(created, changed, touched, vanished)
+    writes = PlanWrites(now=now)
+    results: list[UpsertCounts] = []
+    # The stored Plans of each Initiative of the batch, as read, for those no longer listed.
+    by_initiative: dict[int, list[tuple[Any, ...]]] = {}
+    for found in stored.values():
+        by_initiative.setdefault(found[2], []).append(found)
+    for (initiative, _, complete), plans in zip(batch, keyed, strict=True):
+        counts = UpsertCounts()
+        incoming = dict(plans)
+        initiative_pk = initiative.pk
+        for key, item in incoming.items():
+            values = _plan_values(item, initiative_pk, zone)
+            row = stored.get(key)
+            if row is None:
+                counts.created += 1
+            elif row[-1] is not None or row[_VALUES] != values:
+                counts.updated += 1  # changed, or back after removal: every field written
+            else:
+                if now - row[-2] >= LAST_SEEN_REFRESH:
+                    # Unchanged: only last_seen, and at most once a day, so that a sync on
+                    # unchanged data writes nothing while last_seen stays true to the day.
+                    writes.touched.append(row[1])
+                continue
+            writes.upserts.append((key, *values, item.raw))
+            # A Plan listed twice in the batch is compared with what this write leaves.
+            stored[key] = (key, row[1] if row else None, *values, now, None)
+        if complete:
+            # Stored under this Initiative, not removed, and listed nowhere in the batch.
+            for found in by_initiative.get(initiative_pk, ()):
+                if found[-1] is None and found[0] not in listed:
+                    writes.vanished.append(found[1])
+                    counts.removed += 1
+        counts.unchanged = len(incoming) - counts.created - counts.updated
+        results.append(counts)
+    return results, writes
 
 
-@sync_entry(KHOROS_PLANS)
+@runs.sync_entry(KHOROS_PLANS)
 def sync_khoros(
     run: SyncRun,
     client: khoros_client.KhorosClient,
@@ -265,8 +323,8 @@ def sync_khoros(
         zone = company_zone(client)
         fetched, listing_error = _list_initiatives(client)
     except khoros_client.KhorosError as exc:
-        return run_stopped(
-            run, client.stats, f"Could not list Initiatives: {error_text(exc)}",
+        return runs.run_stopped(
+            run, client.stats, f"Could not list Initiatives: {runs.error_text(exc)}",
             throttled=isinstance(exc, khoros_client.KhorosRateLimitedError),
         )  # fmt: skip
 
@@ -278,7 +336,7 @@ def sync_khoros(
     run.removed_count = counts.removed
     run.progress_total = len(fetched)
     run.outcomes = []
-    run_checkpoint(run, client.stats, ["removed_count", "progress_total", "outcomes"])
+    runs.run_checkpoint(run, client.stats, ["removed_count", "progress_total", "outcomes"])
 
     first_error = ""
     incomplete = 0
@@ -290,29 +348,22 @@ def sync_khoros(
 
     def flush() -> None:
         nonlocal held
-        results: dict[int, UpsertCounts] = {}
-        writes: list[PlanWrites] = []
-        claimed = frozenset(UUID(p.id) for _, _, plans, _ in pending for p in plans or ())
-        for index, (_outcome, initiative, plans, complete) in enumerate(pending):
-            if plans is not None:
-                results[index], found = plans_diff(
-                    initiative=initiative,
-                    fetched=plans,
-                    now=timezone.now(),
-                    zone=zone,
-                    complete=complete,
-                    claimed=claimed,
-                )
-                if found:
-                    writes.append(found)
-        if writes:
-            with transaction.atomic():
-                for found in writes:
-                    found.write()
+        listed = [
+            (initiative, plans, complete)
+            for _, initiative, plans, complete in pending
+            if plans is not None
+        ]
+        results: list[UpsertCounts] = []
+        if listed:
+            results, writes = plans_diff(listed, now=timezone.now(), zone=zone)
+            if writes:
+                with transaction.atomic():
+                    writes.write()
         # Counted and reported only once written: a batch that failed changed nothing.
-        for index, (outcome, _initiative, _plans, complete) in enumerate(pending):
-            result = results.get(index)
-            if result is not None:
+        found = iter(results)
+        for outcome, _initiative, plans, complete in pending:
+            if plans is not None:
+                result = next(found)
                 _add_counts(run, result)
                 error = outcome.pop("error", None)
                 outcome.update(
@@ -328,7 +379,7 @@ def sync_khoros(
 
     def _step_done(outcome: dict[str, object]) -> None:
         run.outcomes.append(outcome)
-        run_step_done(run, client.stats)
+        runs.run_step_done(run, client.stats)
         if on_progress is not None:
             on_progress(run)
 
@@ -344,17 +395,19 @@ def sync_khoros(
             plans = client.list_plans(item.id)
         except khoros_client.KhorosIncompleteListingError as exc:
             # What was read is mirrored; the Plans behind the hole are not taken as removed.
-            message = error_text(exc)
+            message = runs.error_text(exc)
             first_error = first_error or f"Initiative {item.id}: {message}"
             incomplete += 1
             run.failed_count += 1
-            outcome.update(status="incomplete", plans=len(exc.items), error=redact(message)[:1000])
+            outcome.update(
+                status="incomplete", plans=len(exc.items), error=runs.redact(message)[:1000]
+            )
             pending.append((outcome, initiative, list(exc.items), False))
             held += len(exc.items)
         except khoros_client.KhorosError as exc:
-            message = error_text(exc)
+            message = runs.error_text(exc)
             first_error = first_error or f"Initiative {item.id}: {message}"
-            outcome.update(status="failed", error=redact(message)[:1000])
+            outcome.update(status="failed", error=runs.redact(message)[:1000])
             run.failed_count += 1
             if isinstance(exc, khoros_client.KhorosAuthError):
                 stop_status = SyncRun.Status.FAILED
@@ -376,16 +429,16 @@ def sync_khoros(
         flush()
 
     if not fetched:
-        run_checkpoint(run, client.stats, COUNT_FIELDS)
+        runs.run_checkpoint(run, client.stats, runs.COUNT_FIELDS)
     if listing_error is not None:
         # Listed first: without the whole list, no Initiative and no Plan was marked removed.
         message = (
-            f"The Initiative list is incomplete ({error_text(listing_error)}): "
+            f"The Initiative list is incomplete ({runs.error_text(listing_error)}): "
             f"{len(fetched)} Initiatives read, none marked removed."
         )
         first_error = f"{message} {first_error}".strip()
     if stop_status is not None:
-        return run_finish(run, stop_status, first_error)
+        return runs.run_finish(run, stop_status, first_error)
     if run.failed_count:
         # Every Initiative failing outright is a failed run; an incomplete listing mirrored
         # what it read, so the run is partial.
@@ -399,10 +452,10 @@ def sync_khoros(
                 f"{incomplete} of {len(fetched)} Initiatives listed their Plans incompletely "
                 "(none of their Plans marked removed)."
             )
-        return run_finish(run, status, " ".join([*parts, first_error]))
+        return runs.run_finish(run, status, " ".join([*parts, first_error]))
     if listing_error is not None:
-        return run_finish(run, SyncRun.Status.PARTIAL, first_error)
-    return run_finish(run, SyncRun.Status.SUCCEEDED)
+        return runs.run_finish(run, SyncRun.Status.PARTIAL, first_error)
+    return runs.run_finish(run, SyncRun.Status.SUCCEEDED)
 
 
 def _add_counts(run: SyncRun, result: UpsertCounts) -> None:

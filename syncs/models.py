@@ -122,6 +122,37 @@ class SyncRun(models.Model):
 
     # --- State changes: the only writers of a run's status -----------------------------------
 
+    @classmethod
+    def begin(
+        cls, *, kind: str, trigger: str, requested_by: models.Model | None = None
+    ) -> tuple[SyncRun, bool]:
+        """Record a new run already running under the kind's lease; (run, False): it was skipped.
+
+        The run and its lease are written in one transaction, two statements (issue 13: a run
+        created queued, then its lease taken, then it started cost three writes and as many
+        commits). Nobody sees the run before it holds the lease, so a worker killed in between
+        leaves no running run without a lease, which no one could take over.
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            run = cls.objects.create(
+                kind=kind,
+                trigger=trigger,
+                requested_by=requested_by,
+                status=cls.Status.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+            )
+            acquired, other = lease_acquire(run=run)
+            if not acquired:
+                held_by = f" (#{other.pk})" if other else ""
+                run.finish(cls.Status.SKIPPED, f"Another run of this kind is in progress{held_by}.")
+                return run, False
+            if other is not None and not other.is_finished:
+                other.mark_dead(taken_over_by=run)
+        run._saved_at = now  # the lease was just taken: the next save is due an interval on
+        return run, True
+
     def start(self) -> bool:
         """Take the kind's lease and mark the run running; False: it was skipped (and ended)."""
 
@@ -223,8 +254,10 @@ class SyncRun(models.Model):
             pending |= {"heartbeat_at"}
             self.heartbeat_at = self.finished_at
         self._pending = set()
-        self.save(update_fields=["status", "error", "finished_at", *sorted(pending)])
-        lease_release(run=self)
+        # One transaction, one commit: the run's end and its lease given back.
+        with transaction.atomic(savepoint=False):
+            self.save(update_fields=["status", "error", "finished_at", *sorted(pending)])
+            lease_release(run=self)
         logger.info(
             "sync %s #%s %s: created=%s updated=%s unchanged=%s removed=%s failed=%s",
             self.kind, self.pk, self.status, self.created_count, self.updated_count,
@@ -319,13 +352,15 @@ def _ttl() -> timedelta:
 
 def lease_acquire(*, run: SyncRun) -> tuple[bool, SyncRun | None]:
     """Take the kind's lease for `run`; return (acquired, the run it was taken from or held by)."""
-    try:
-        with transaction.atomic():
-            SyncLease.objects.get_or_create(kind=run.kind)
-    except IntegrityError:
-        pass  # Another process created the row first: it exists now, which is all we need.
+    held = list(SyncLease.objects.filter(kind=run.kind).values_list("run_id", flat=True)[:1])
+    if not held:
+        try:
+            with transaction.atomic():
+                SyncLease.objects.get_or_create(kind=run.kind)
+        except IntegrityError:
+            pass  # Another process created the row first: it exists now, which is all we need.
+    previous = held[0] if held else None
     now = timezone.now()
-    previous = SyncLease.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
     # One conditional UPDATE decides the race: the database serialises it on every backend.
     # The run itself may re-take its lease: that is a django-q2 retry after its worker died.
     taken = SyncLease.objects.filter(

@@ -145,12 +145,14 @@ class SyncRunner:
     ) -> SyncRun:
         """Run `work(run, client)` under the kind's lease, with the given client or a built one."""
         if run is None:
-            run = SyncRun.objects.create(
+            run, started = SyncRun.begin(
                 kind=self.kind.value, trigger=trigger, requested_by=requested_by
             )
+            if not started:
+                return run
         elif run.is_finished:
             return run  # A duplicated or redelivered task for a run that already ended.
-        if not run.start():
+        elif not run.start():
             return run
         try:
             try:
