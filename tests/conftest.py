@@ -42,6 +42,23 @@ def _own_task_queue_per_xdist_worker() -> None:
 _own_task_queue_per_xdist_worker()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from tests.scale import order_shared_data_tests
+
+    order_shared_data_tests(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    from tests.scale import finish_shared_data
+
+    try:
+        return (yield)
+    finally:
+        finish_shared_data(item, nextitem)
+
+
 class FakeClock:
     """The suite's one fake clock: time moves only when a test moves it or the code sleeps.
 
