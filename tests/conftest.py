@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing import Event, Queue, Value
 
+import hypothesis
 import pytest
 
 # The small mirrored world (Initiatives, Plans, campaigns, three people) of every app's tests.
@@ -40,6 +41,14 @@ def _own_task_queue_per_xdist_worker() -> None:
 
 
 _own_task_queue_per_xdist_worker()
+
+# Property-based tests check what the code does, never how fast: on a shared, busy machine
+# Hypothesis's per-example deadline and its "input generation is slow" check failed tests whose
+# assertions held.
+hypothesis.settings.register_profile(
+    "suite", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("suite")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
