@@ -1,10 +1,12 @@
 """The one builder of data at scale (thousands of Plans and campaigns) for tests that count
 queries or page sizes against a big mirror.
 
-Plans and campaigns spread over `spread` days from `start`; Plan i belongs to
-`initiatives[i % len(initiatives)]`; every `assign_step`-th Plan below `assign_below` is
-assigned to campaign `assign_to(i)`. Rows are made with tests.world's make_plan/make_campaign,
-so they look like the synced ones.
+Plans and campaigns spread over `spread` days from `start` (row i on day i % spread, or with
+`even` on day i * spread // count, in order); Plan i belongs to
+`initiatives[i % len(initiatives)]` and lasts `plan_days` (or `plan_days(i)`) days; every
+`assign_step`-th Plan below `assign_below` is assigned to campaign `assign_to(i)`. Rows are made
+with tests.world's make_plan/make_campaign, so they look like the synced ones. The tests and the
+pages benchmark (bench/pages.py) build with it.
 
 `built_once_per_module` makes such data a fixture that a module builds once for all its tests
 and parametrized cases that use it, instead of once per test.
@@ -60,20 +62,28 @@ def build_scale(
     campaign_name: str = "Campaign {}",
     start: date = date(2026, 1, 1),
     spread: int,
-    plan_days: int,
+    even: bool = False,
+    plan_days: int | Callable[[int], int],
     campaign_days: int,
     assign_step: int,
     assign_below: int,
     assign_to: Callable[[int], int],
 ) -> Scale:
     now = timezone.now()
+
+    def day(i: int, count: int) -> date:
+        return start + timedelta(days=i * spread // count if even else i % spread)
+
+    def plan_length(i: int) -> int:
+        return plan_days if isinstance(plan_days, int) else plan_days(i)
+
     plan_rows = Plan.objects.bulk_create(
         [
             make_plan(
                 initiatives[i % len(initiatives)],
                 plan_name.format(i),
-                start + timedelta(days=i % spread),
-                start + timedelta(days=i % spread + plan_days),
+                day(i, plans),
+                day(i, plans) + timedelta(days=plan_length(i)),
             )
             for i in range(plans)
         ],
@@ -83,8 +93,8 @@ def build_scale(
         [
             make_campaign(
                 campaign_name.format(i),
-                start + timedelta(days=i % spread),
-                start + timedelta(days=i % spread + campaign_days),
+                day(i, campaigns),
+                day(i, campaigns) + timedelta(days=campaign_days),
                 campaign_id=str(first_campaign_id + i),
             )
             for i in range(campaigns)
