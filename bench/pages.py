@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -26,6 +25,7 @@ from campaigns.models import SYNC_ADMINS, Assignment, AuditEvent
 from khoros.models import Initiative, Plan, PlanKpi
 from sapmc.models import ExternalCampaign
 from syncs.models import SyncLease, SyncRun
+from tests.scale import build_scale, scale_initiatives  # the suite's one builder of data at scale
 
 KPI_DAYS = 90
 PEER = "admin Plan change list"
@@ -68,55 +68,13 @@ def _populate(campaigns: int, plans: int, runs: int, audits: int, actor) -> tupl
     now = timezone.now()
     today = now.date()
     start = today - timedelta(days=300)
-    initiatives = Initiative.objects.bulk_create(
-        Initiative(khoros_id=str(5000 + i), name=f"Initiative {i}", first_seen=now, last_seen=now)
-        for i in range(20)
-    )
-    plan_rows = []
-    for i in range(plans):
-        first = start + timedelta(days=i * 330 // plans)
-        last = first + timedelta(days=5 + i % 40)
-        plan_rows.append(
-            Plan(
-                khoros_id=uuid.uuid4(),
-                initiative=initiatives[i % 20],
-                name=f"Plan {i}",
-                color="#1a7293",
-                start=datetime(first.year, first.month, first.day, 6, tzinfo=UTC),
-                end=datetime(last.year, last.month, last.day, 23, tzinfo=UTC),
-                start_day=first,
-                end_day=last,
-                first_seen=now,
-                last_seen=now,
-            )  # fmt: skip
-        )
-    plan_rows = Plan.objects.bulk_create(plan_rows, batch_size=2000)
-    campaign_rows = ExternalCampaign.objects.bulk_create(
-        (
-            ExternalCampaign(
-                sap_uuid=uuid.uuid4(),
-                campaign_id=str(100000 + i),
-                name=f"Campaign {i}",
-                start=start + timedelta(days=i * 330 // campaigns),
-                end=start + timedelta(days=i * 330 // campaigns + 45),
-                lifecycle_status="2",
-                lifecycle_status_name="Released",
-                first_seen=now,
-                last_seen=now,
-            )  # fmt: skip
-            for i in range(campaigns)
-        ),
-        batch_size=2000,
-    )
-    Assignment.objects.bulk_create(
-        (
-            Assignment(
-                plan=plan_rows[i], campaign=campaign_rows[i * campaigns // plans], assigned_at=now
-            )
-            for i in range(0, plans, 3)
-        ),
-        batch_size=2000,
-    )
+    built = build_scale(
+        initiatives=scale_initiatives(20, first_id=5000), plans=plans, campaigns=campaigns,
+        first_campaign_id=100000, start=start, spread=330, even=True,
+        plan_days=lambda i: 5 + i % 40, campaign_days=45,
+        assign_step=3, assign_below=plans, assign_to=lambda i: i * campaigns // plans,
+    )  # fmt: skip
+    plan_rows, campaign_rows = built.plans, built.campaigns
     window = today - timedelta(days=KPI_DAYS - 1)
 
     def kpis():  # noqa: ANN202

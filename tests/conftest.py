@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing import Event, Queue, Value
 
+import hypothesis
 import pytest
 
 # The small mirrored world (Initiatives, Plans, campaigns, three people) of every app's tests.
@@ -40,6 +41,52 @@ def _own_task_queue_per_xdist_worker() -> None:
 
 
 _own_task_queue_per_xdist_worker()
+
+# Property-based tests check what the code does, never how fast: on a shared, busy machine
+# Hypothesis's per-example deadline and its "input generation is slow" check failed tests whose
+# assertions held.
+hypothesis.settings.register_profile(
+    "suite", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("suite")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tests.scale import order_shared_data_tests
+
+    order_shared_data_tests(items)
+    _xdist_groups(config, items)
+
+
+def _xdist_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Send the tests of an xdist_group to one worker (--dist loadgroup), as xdist means to.
+
+    pytest-xdist 3.8 marks a group by appending "@name" to `item._nodeid`, which pytest 9 no
+    longer reads (a node's id is `item._id`): every group was split over the workers. This does
+    the same on the attribute pytest reads; it changes nothing without --dist loadgroup.
+    """
+    if not getattr(config.option, "loadgroup", False):  # set on xdist's workers only
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        names = sorted(
+            {str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+             for mark in item.iter_markers("xdist_group")}
+        )  # fmt: skip
+        if names and item.nodeid.rfind("@") <= item.nodeid.rfind("]"):
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    from tests.scale import finish_shared_data
+
+    try:
+        return (yield)
+    finally:
+        finish_shared_data(item, nextitem)
 
 
 class FakeClock:

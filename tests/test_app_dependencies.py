@@ -83,8 +83,13 @@ def cycles(graph: dict[str, dict[str, list[str]]]) -> list[list[str]]:
     return found
 
 
-def test_no_app_imports_an_app_above_it():
-    graph = package_imports(ROOT, PACKAGES)
+@pytest.fixture(scope="module")
+def graph() -> dict[str, dict[str, list[str]]]:
+    """The imports of this repository's packages, parsed once for the tests that read them."""
+    return package_imports(ROOT, PACKAGES)
+
+
+def test_no_app_imports_an_app_above_it(graph):
     assert upward_imports(graph) == []
     # The graph is the one read, not an empty one: the expected arrows are there.
     assert set(graph["campaigns"]) == {"sapmc", "khoros", "syncs", "smcbridge"}
@@ -94,8 +99,8 @@ def test_no_app_imports_an_app_above_it():
     assert graph["smcbridge"] == {} and graph["simulators"] == {}
 
 
-def test_there_is_no_cycle_between_apps():
-    assert cycles(package_imports(ROOT, PACKAGES)) == []
+def test_there_is_no_cycle_between_apps(graph):
+    assert cycles(graph) == []
 
 
 def _write(root: Path, files: dict[str, str]) -> None:

@@ -11,9 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Processes that start Django (and gunicorn) take seconds each: the suite hands them to one worker
+# early (--dist loadgroup schedules groups first) instead of last, where they held up the run.
+pytestmark = pytest.mark.xdist_group("production-processes")
 PRODUCTION_ENV = ROOT / "deploy" / "production.env.example"
 
 

@@ -60,8 +60,23 @@ def make_campaign(name: str, first: date | None, last: date | None, **extra) -> 
     )
 
 
+# The world of the data that tests.scale builds once per module, while that data lives: the
+# tests sharing it get this one world instead of a new one each.
+shared: World | None = None
+
+
 @pytest.fixture
-def world(django_user_model) -> World:
+def world(request: pytest.FixtureRequest, django_user_model) -> World:
+    if shared is not None:
+        from tests.scale import uses_shared_data
+
+        if not uses_shared_data(request.node):
+            raise RuntimeError(f"{request.node.nodeid} runs beside a module's shared data")
+        return shared
+    return build_world(django_user_model)
+
+
+def build_world(django_user_model) -> World:
     now = timezone.now()
     initiatives = [
         Initiative.objects.create(

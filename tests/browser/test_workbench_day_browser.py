@@ -4,17 +4,17 @@ and Move offered where a Plan already feeds another campaign."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from django.utils import timezone
 
 from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
-from sapmc.models import CampaignReference, ExternalCampaign
+from sapmc.models import CampaignReference
 from tests.browser.conftest import htmx_settled, screenshot
 from tests.browser.test_workbench_browser import login
-from tests.world import make_campaign, make_plan
+from tests.scale import build_scale
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -133,13 +133,12 @@ def test_status_and_initiative_selects_apply_on_change(live_server, world, page)
 
 
 def _many_plans(world, count: int) -> list[Plan]:
-    start = date(2026, 6, 1)
-    return Plan.objects.bulk_create(
-        [
-            make_plan(world.initiatives[0], f"Extra {i:02d}", start, start + timedelta(days=5))
-            for i in range(count)
-        ]
-    )
+    """`count` Plans "Extra 00", ... of Maria's Initiative, 1 to 6 June."""
+    return build_scale(
+        initiatives=world.initiatives[:1], plans=count, campaigns=0, first_campaign_id=0,
+        plan_name="Extra {:02d}", start=date(2026, 6, 1), spread=1, plan_days=5, campaign_days=0,
+        assign_step=1, assign_below=0, assign_to=int,
+    ).plans  # fmt: skip
 
 
 def test_a_selection_survives_plan_pages_and_is_counted(live_server, world, page):
@@ -184,12 +183,11 @@ def test_a_selection_survives_plan_pages_and_is_counted(live_server, world, page
 @pytest.mark.parametrize("width", [1280, 390])
 def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, world, page, width):
     page.set_viewport_size({"width": width, "height": 900})
-    ExternalCampaign.objects.bulk_create(
-        [
-            make_campaign(f"Zeta {i:02d}", date(2026, 6, 1), date(2026, 6, 30), campaign_id=f"9{i}")
-            for i in range(20)
-        ]
-    )
+    build_scale(  # 20 campaigns "Zeta 00", ... in June
+        initiatives=[], plans=0, campaigns=20, first_campaign_id=900, campaign_name="Zeta {:02d}",
+        start=date(2026, 6, 1), spread=1, plan_days=0, campaign_days=29, assign_step=1,
+        assign_below=0, assign_to=int,
+    )  # fmt: skip
     login(page, live_server.url, "maria", "pw-maria-2026")
     page.goto(f"{live_server.url}/workbench/")
     htmx_settled(page)

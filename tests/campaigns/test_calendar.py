@@ -15,7 +15,7 @@ from django.utils import timezone
 from campaigns.calendar import Bar, Period, day_begins, pack, period_for
 from campaigns.models import Assignment
 from sapmc.models import ExternalCampaign
-from tests.scale import build_scale
+from tests.scale import build_scale, built_once_per_module
 from tests.world import make_campaign, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -211,7 +211,7 @@ def test_names_are_escaped(client, world):
     assert "<script>alert(1)</script>" not in body
 
 
-@pytest.fixture
+@built_once_per_module
 def big(world):
     """10,000 Plans on three Initiatives, 2,000 campaigns, 3,000 assignments."""
     build_scale(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
 from sapmc.models import CampaignReference, ExternalCampaign
-from tests.scale import build_scale, scale_initiatives
+from tests.scale import build_scale, built_once_per_module, scale_initiatives
 
 pytestmark = pytest.mark.django_db
 
@@ -272,7 +272,7 @@ def test_drift_decision_is_for_admins_only(client, world):
     assert AuditEvent.objects.get().action == "drift.keep_bridge"
 
 
-@pytest.fixture
+@built_once_per_module
 def at_scale(world):
     """2,000 campaigns and 10,000 Plans, some assigned, some referenced by SAP MC."""
     extra = scale_initiatives(20, first_id=2000)

@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.test_deploy import ROOT, _free_port, _wait_for_port, manage, production_env
+
+pytestmark = pytest.mark.xdist_group("production-processes")  # see tests/test_deploy.py
 
 
 def test_a_live_process_on_a_corrupted_sqlite_file_is_not_ok(tmp_path):
