@@ -63,78 +63,62 @@ def _drag(bar: Bar) -> tuple[str, str]:
     return f' draggable="true" data-plan="{bar.plan_id}"', _UNASSIGNED
 
 
-def _dates(bar: Bar) -> tuple[str, str]:
-    return bar.start.isoformat(), bar.end.isoformat()
+def _bar(bar: Bar, links: tuple[str, str], *, plan: bool, cont: bool, drop: bool) -> str:
+    """One bar: a campaign's carries its marks, a Plan's its colour and, if unassigned, its
+    drag handle and the screen reader's note. `drop`: the bar itself is where a dragged Plan
+    lands (the month grid; on the timeline the bar's row is)."""
+    start, end = bar.start.isoformat(), bar.end.isoformat()
+    label = escape(bar.label)
+    classes = f"bar{' plan' if plan else ''} {escape(bar.state)}{_cont(bar) if cont else ''}"
+    style = f"grid-column: {bar.col_start} / {bar.col_end};"
+    if plan:
+        drag, after = _drag(bar)
+        style += f" --c: {escape(bar.color)};"
+        title = f"{label} ({start} – {end}, {escape(bar.note)})"
+        extra = drag
+    else:
+        after = _marks(bar)
+        title = f"{label} ({start} – {end})"
+        extra = f' data-campaign="{bar.campaign_id}"' if drop else ""
+    return (
+        f'<a class="{classes}" data-style="{style}" href="{escape(bar.url)}" title="{title}" '
+        f'data-start="{start}" data-end="{end}" {_panel_attrs(bar, links)}{extra}>'
+        f'<span class="bar-label">{label}</span>{after}</a>'
+    )
+
+
+def _lane(
+    context: template.Context,
+    lane: Sequence[Bar],
+    *,
+    plan: bool,
+    cont: bool = True,
+    drop: bool = False,
+) -> SafeString:
+    links = _links(context)
+    html = "\n".join(_bar(bar, links, plan=plan, cont=cont, drop=drop) for bar in lane)
+    return mark_safe(html)  # noqa: S308 - every value in a bar is escaped
 
 
 @register.simple_tag(takes_context=True)
 def month_campaign_bars(context: template.Context, lane: Sequence[Bar]) -> SafeString:
     """A week's lane of campaign bars in the month grid."""
-    links = _links(context)
-    out = []
-    for bar in lane:
-        start, end = _dates(bar)
-        label = escape(bar.label)
-        out.append(
-            f'\n        <a class="bar {escape(bar.state)}{_cont(bar)}"\n'
-            f'           data-style="grid-column: {bar.col_start} / {bar.col_end};" '
-            f'href="{escape(bar.url)}"\n'
-            f'           title="{label} ({start} – {end})" data-start="{start}" '
-            f'data-end="{end}" {_panel_attrs(bar, links)} data-campaign="{bar.campaign_id}">\n'
-            f'          <span class="bar-label">{label}</span>{_marks(bar)}</a>\n        '
-        )
-    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
+    return _lane(context, lane, plan=False, drop=True)
 
 
 @register.simple_tag(takes_context=True)
 def month_plan_bars(context: template.Context, lane: Sequence[Bar]) -> SafeString:
     """A week's lane of Plan bars in the month grid."""
-    links = _links(context)
-    out = []
-    for bar in lane:
-        start, end = _dates(bar)
-        label = escape(bar.label)
-        drag, note = _drag(bar)
-        out.append(
-            f'\n        <a class="bar plan {escape(bar.state)}{_cont(bar)}"\n'
-            f'           data-style="grid-column: {bar.col_start} / {bar.col_end}; '
-            f'--c: {escape(bar.color)};" href="{escape(bar.url)}"\n'
-            f'           title="{label} ({start} – {end}, {escape(bar.note)})" '
-            f'data-start="{start}" data-end="{end}" {_panel_attrs(bar, links)}{drag}>'
-            f'<span class="bar-label">{label}</span>{note}</a>\n        '
-        )
-    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
+    return _lane(context, lane, plan=True)
 
 
 @register.simple_tag(takes_context=True)
 def timeline_campaign_bar(context: template.Context, bar: Bar) -> SafeString:
     """A campaign's bar on the quarter or year timeline."""
-    links = _links(context)
-    start, end = _dates(bar)
-    label = escape(bar.label)
-    return mark_safe(  # noqa: S308 - every value is escaped
-        f'<a class="bar {escape(bar.state)}{_cont(bar)}" href="{escape(bar.url)}"\n'
-        f'           data-style="grid-column: {bar.col_start} / {bar.col_end}" '
-        f'title="{label} ({start} – {end})"\n'
-        f'           data-start="{start}" data-end="{end}" {_panel_attrs(bar, links)}>\n'
-        f'          <span class="bar-label">{label}</span>{_marks(bar)}</a>'
-    )
+    return _lane(context, [bar], plan=False)
 
 
 @register.simple_tag(takes_context=True)
 def timeline_plan_bars(context: template.Context, lane: Sequence[Bar]) -> SafeString:
-    """A lane of Plan bars on the quarter or year timeline."""
-    links = _links(context)
-    out = []
-    for bar in lane:
-        start, end = _dates(bar)
-        label = escape(bar.label)
-        drag, note = _drag(bar)
-        out.append(
-            f'<a class="bar plan {escape(bar.state)}" data-style="grid-column: {bar.col_start} / '
-            f'{bar.col_end}; --c: {escape(bar.color)}" href="{escape(bar.url)}" '
-            f'title="{label} ({start} – {end}, {escape(bar.note)})"\n'
-            f'          data-start="{start}" data-end="{end}" {_panel_attrs(bar, links)}{drag}>'
-            f'<span class="bar-label">{label}</span>{note}</a>'
-        )
-    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
+    """A lane of Plan bars on the quarter or year timeline (they never show continuation)."""
+    return _lane(context, lane, plan=True, cont=False)
