@@ -29,14 +29,11 @@ from django.test import Client
 from django.utils import timezone
 
 from bench.common import count_sql, fmt_int, percentile, print_table
-from bench.plans import TOKEN, wipe_mirror
-from khoros import client as khoros_client
-from khoros import services
+from bench.plans import mirror_plans, wipe_mirror
 from khoros.models import Plan, PlanKpi
 from sapmc.inbound import reports as api_reports
 from sapmc.models import InboundCall, InboundReport
-from simulators.khoros import KhorosData, KhorosSimulator
-from simulators.server import start_in_thread
+from simulators.khoros import KhorosData
 from syncs.models import SyncRun
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,14 +50,7 @@ def _prepare() -> dict[str, dict]:
     PlanKpi.objects.all().delete()
     wipe_mirror()
     data = KhorosData.generate(seed=1, initiatives=1, plans_per_initiative=PLANS, posts_per_plan=0)
-    with start_in_thread(KhorosSimulator(data, token=TOKEN)) as server:
-        client = khoros_client.KhorosClient(
-            base_url=f"{server.base_url}/v2", token=TOKEN, company_id=data.company_id
-        )
-        with client:
-            run = services.sync_khoros(client=client)
-    if run.status != SyncRun.Status.SUCCEEDED:
-        raise RuntimeError(f"plan sync for the API benchmark ended {run.status}: {run.error}")
+    mirror_plans(data, "API")
     now = timezone.now()
     today = now.date()
     plans = list(Plan.objects.all())

@@ -19,9 +19,7 @@ from pathlib import Path
 from django.db import connection
 
 from bench.common import Sample, fmt_int, fmt_seconds, print_table, ratio, summarize
-from bench.plans import TOKEN, wipe_mirror
-from khoros import client as khoros_client
-from khoros import services
+from bench.plans import mirror_plans, wipe_mirror
 from khoros.kpis import PLANS_PER_EXPORT
 from khoros.models import KpiExport, PlanKpi
 from simulators.khoros_data import KhorosData
@@ -69,20 +67,10 @@ def _ingest(implementation: str, base_url: str) -> dict:
 
 def _sync_plans(initiatives: int, plans_per_initiative: int) -> KhorosData:
     """Mirror the Plans the export covers, with the bridge's own Plan sync (not measured)."""
-    from simulators.khoros import KhorosSimulator
-    from simulators.server import start_in_thread
-
     data = KhorosData.generate(
         seed=1, initiatives=initiatives, plans_per_initiative=plans_per_initiative, posts_per_plan=0
     )
-    with start_in_thread(KhorosSimulator(data, token=TOKEN)) as server:
-        client = khoros_client.KhorosClient(
-            base_url=f"{server.base_url}/v2", token=TOKEN, company_id=data.company_id
-        )
-        with client:
-            run = services.sync_khoros(client=client)
-    if run.status != SyncRun.Status.SUCCEEDED:
-        raise RuntimeError(f"plan sync for the KPI benchmark ended {run.status}: {run.error}")
+    mirror_plans(data, "KPI")
     return data
 
 

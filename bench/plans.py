@@ -60,6 +60,19 @@ def wipe_mirror() -> None:
     Company.objects.all().delete()
 
 
+def mirror_plans(data: KhorosData, what: str) -> None:
+    """Mirror the simulator's Plans with the bridge's own Plan sync: another benchmark's data,
+    not measured."""
+    with start_in_thread(KhorosSimulator(data, token=TOKEN)) as server:
+        client = khoros_client.KhorosClient(
+            base_url=f"{server.base_url}/v2", token=TOKEN, company_id=data.company_id
+        )
+        with client:
+            run = services.sync_khoros(client=client)
+    if run.status != SyncRun.Status.SUCCEEDED:
+        raise RuntimeError(f"plan sync for the {what} benchmark ended {run.status}: {run.error}")
+
+
 # The limit ------------------------------------------------------------------------------------
 
 

@@ -26,16 +26,8 @@ from sapmc import client as sapmc
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign, SuccessSent
 from sapmc.timezones import sap_timezone_code
+from syncs import runs
 from syncs.models import SyncRun
-from syncs.runs import (
-    COUNT_FIELDS,
-    error_text,
-    run_checkpoint,
-    run_finish,
-    run_step_done,
-    run_stopped,
-    sync_entry,
-)
 
 # CommunicationMedium (MaxLength 20): the numbers come from social media posts.
 COMMUNICATION_MEDIUM = "SOCIAL"
@@ -237,20 +229,20 @@ def _may_have_created(exc: sapmc.SapmcError) -> bool:
     return exc.maybe_received
 
 
-@sync_entry(SAPMC_SUCCESS_PUSH)
+@runs.sync_entry(SAPMC_SUCCESS_PUSH)
 def push_successes(
     run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
 ) -> SyncRun:
     """Send the settled, unsent daily numbers of every assigned Plan to SAP MC."""
     if not settings.SAPMC_SUCCESS_PUSH_ENABLED:
-        return run_finish(
+        return runs.run_finish(
             run, SyncRun.Status.SKIPPED, "The success push is off (SAPMC_SUCCESS_PUSH_ENABLED)."
         )
     zone = company_zone()
     try:
         code = sap_timezone_code(zone.key)
     except ImproperlyConfigured as exc:
-        return run_finish(run, SyncRun.Status.FAILED, str(exc))
+        return runs.run_finish(run, SyncRun.Status.FAILED, str(exc))
     today = timezone.now().astimezone(zone).date()
     plan = plan_push(today=today, timezone_code=code)
     run.unchanged_count = plan.already_sent
@@ -266,7 +258,7 @@ def push_successes(
             "timezone": f"{zone.key} ({code})",
         }
     ]
-    run_checkpoint(run, client.stats, COUNT_FIELDS)
+    runs.run_checkpoint(run, client.stats, runs.COUNT_FIELDS)
     by_key = {due.row.key: due for due in plan.due}
     batch = 0
     try:
@@ -276,7 +268,7 @@ def push_successes(
             run.created_count += created
             run.failed_count += refused
             run.outcomes.append({"batch": batch, "created": created, "refused": refused})
-            run_step_done(run, client.stats, steps=len(outcomes))
+            runs.run_step_done(run, client.stats, steps=len(outcomes))
             if on_progress is not None:
                 on_progress(run)
     except sapmc.SapmcSuccessOutcomeUnknownError as exc:
@@ -289,8 +281,8 @@ def push_successes(
                 timezone.now(),
             )
         run.failed_count += len(exc.rows)
-        run_checkpoint(run, client.stats, COUNT_FIELDS)
-        return run_finish(run, SyncRun.Status.FAILED, error_text(exc))
+        runs.run_checkpoint(run, client.stats, runs.COUNT_FIELDS)
+        return runs.run_finish(run, SyncRun.Status.FAILED, runs.error_text(exc))
     except sapmc.SapmcError as exc:
         # Batches answered so far are in the ledger; the next run sends the rest. A batch
         # SAP MC may have taken up (a 500/502/504, an answer that never came) is recorded as
@@ -298,26 +290,26 @@ def push_successes(
         if _may_have_created(exc):
             failing = plan.due[run.progress_done : run.progress_done + client.success_batch_size]
             with transaction.atomic():
-                unknown, message = SuccessSent.Status.UNKNOWN, error_text(exc)
+                unknown, message = SuccessSent.Status.UNKNOWN, runs.error_text(exc)
                 _write(
                     run,
                     [_Entry(due, unknown, message=message) for due in failing],
                     timezone.now(),
                 )
             run.failed_count += len(failing)
-        return run_stopped(
+        return runs.run_stopped(
             run,
             client.stats,
             f"SAP MC success import stopped after {run.created_count} rows created: "
-            f"{error_text(exc)}",
+            f"{runs.error_text(exc)}",
             throttled=isinstance(exc, sapmc.SapmcRateLimitedError),
-            fields=COUNT_FIELDS,
+            fields=runs.COUNT_FIELDS,
         )
     if run.failed_count:
-        return run_finish(
+        return runs.run_finish(
             run,
             SyncRun.Status.PARTIAL,
             f"SAP MC refused {run.failed_count} of {len(plan.due)} rows; they are sent again "
             "next run.",
         )
-    return run_finish(run, SyncRun.Status.SUCCEEDED)
+    return runs.run_finish(run, SyncRun.Status.SUCCEEDED)

@@ -14,17 +14,8 @@ from khoros.models import Plan
 from sapmc import client as sapmc
 from sapmc.kinds import SAPMC_CAMPAIGNS
 from sapmc.models import CampaignReference, ExternalCampaign
-from syncs import upsert
+from syncs import runs, upsert
 from syncs.models import SyncRun
-from syncs.runs import (
-    COUNT_FIELDS,
-    error_text,
-    run_checkpoint,
-    run_finish,
-    run_step_done,
-    run_stopped,
-    sync_entry,
-)
 from syncs.upsert import fit
 
 # Campaigns are written in chunks, each in its own transaction and checkpoint.
@@ -45,7 +36,7 @@ CAMPAIGN_FIELDS = (
 )
 
 
-@sync_entry(SAPMC_CAMPAIGNS)
+@runs.sync_entry(SAPMC_CAMPAIGNS)
 def sync_sapmc_campaigns(
     run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
 ) -> SyncRun:
@@ -54,15 +45,15 @@ def sync_sapmc_campaigns(
         # The whole listing first: removal is only decided on a complete one.
         listing = client.list_campaigns(category=settings.SAPMC_CAMPAIGN_CATEGORY)
     except sapmc.SapmcError as exc:
-        return run_stopped(
-            run, client.stats, f"Could not list SAP MC campaigns: {error_text(exc)}",
+        return runs.run_stopped(
+            run, client.stats, f"Could not list SAP MC campaigns: {runs.error_text(exc)}",
             throttled=isinstance(exc, sapmc.SapmcRateLimitedError),
         )  # fmt: skip
 
     fetched = listing.campaigns
     run.progress_total = len(fetched)
     run.outcomes = []
-    run_checkpoint(run, client.stats, ["progress_total", "outcomes"])
+    runs.run_checkpoint(run, client.stats, ["progress_total", "outcomes"])
     for offset in range(0, len(fetched), CHUNK):
         chunk = fetched[offset : offset + CHUNK]
         counts = campaigns_upsert(fetched=chunk, now=timezone.now())
@@ -70,7 +61,7 @@ def sync_sapmc_campaigns(
         run.updated_count += counts["updated"]
         run.unchanged_count += counts["unchanged"]
         run.outcomes.append({"chunk": offset // CHUNK + 1, "status": "ok", **counts})
-        run_step_done(run, client.stats, steps=len(chunk))
+        runs.run_step_done(run, client.stats, steps=len(chunk))
         if on_progress is not None:
             on_progress(run)
 
@@ -86,8 +77,8 @@ def sync_sapmc_campaigns(
                 "problems": listing.problems[:20],
             }
         )
-        run_checkpoint(run, client.stats, [*COUNT_FIELDS, "outcomes"])
-        return run_finish(
+        runs.run_checkpoint(run, client.stats, [*runs.COUNT_FIELDS, "outcomes"])
+        return runs.run_finish(
             run,
             SyncRun.Status.PARTIAL,
             f"The SAP MC campaign listing was incomplete ({listing.problem_text()}): "
@@ -108,8 +99,8 @@ def sync_sapmc_campaigns(
         run.removed_count = ExternalCampaign.objects.filter(pk__in=vanished).update(
             removed_at=timezone.now()
         )
-    run_checkpoint(run, client.stats, COUNT_FIELDS)
-    return run_finish(run, SyncRun.Status.SUCCEEDED)
+    runs.run_checkpoint(run, client.stats, runs.COUNT_FIELDS)
+    return runs.run_finish(run, SyncRun.Status.SUCCEEDED)
 
 
 def _campaign_values(item: sapmc.Campaign) -> dict[str, object]:
