@@ -92,6 +92,11 @@ _ISO = re.compile(
 )
 # Initiative ids are integers in practice; a bound keeps junk out of the mirror's 32-char column.
 _MAX_ID_LENGTH = 32
+# Integers whose decimal form fits the bound, minus sign included: str() of them is the id.
+_ID_INT_MIN = -(10 ** (_MAX_ID_LENGTH - 1)) + 1
+_ID_INT_MAX = 10**_MAX_ID_LENGTH - 1
+# The canonical form str(uuid.UUID(...)) prints: such a string is its own canonical form.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _bad(message: str) -> KhorosBadPayloadError:
@@ -213,23 +218,35 @@ def required_text(item: dict[str, Any], key: str, what: str) -> str:
 # KhorosBadPayloadError naming the object and the field.
 
 
+# The validators below run per field of every Plan of a page (issue 13): the common case (an
+# ASCII string without NUL, an integer id, epoch milliseconds) is answered before any call.
+
+
 def _text(value: object) -> str:
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        return value  # what clean_text would return
     if not isinstance(value, str):
         raise ValueError(f"must be a string, got {type(value).__name__}")
     return clean_text(value)
 
 
 def _optional_text(value: object) -> str:
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        return value
     return "" if value is None else _text(value)
 
 
 def _required_text(value: object) -> str:
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        return value
     if value is None:
         raise ValueError("missing")
     return _text(value)
 
 
 def _id(value: object) -> str:
+    if type(value) is int and _ID_INT_MIN <= value <= _ID_INT_MAX:
+        return str(value)  # what normalise_id returns for it
     try:
         return normalise_id(value, "id")
     except KhorosBadPayloadError as exc:
@@ -237,6 +254,11 @@ def _id(value: object) -> str:
 
 
 def _instant(value: object) -> datetime:
+    if type(value) is int:
+        try:
+            return _EPOCH + timedelta(milliseconds=value)
+        except (OverflowError, ValueError):
+            pass  # parse_datetime words the error
     if value is None:
         raise ValueError("missing")
     try:
@@ -246,6 +268,11 @@ def _instant(value: object) -> datetime:
 
 
 def _optional_instant(value: object) -> datetime | None:
+    if type(value) is int:
+        try:
+            return _EPOCH + timedelta(milliseconds=value)
+        except (OverflowError, ValueError):
+            pass  # parse_datetime words the error
     return None if value is None else _instant(value)
 
 
@@ -262,6 +289,8 @@ def _plan_uuid(value: object) -> str:
     if not isinstance(value, str):
         # Plan ids are UUIDs; a number cannot be one, so it is a broken payload, not a variant.
         raise ValueError(f"must be a UUID string, got {type(value).__name__}")
+    if _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(uuid.UUID(value.strip()))
     except ValueError:
@@ -346,7 +375,11 @@ class Plan(_Payload):
         placed = dict(data)
         parent = data.get("campaignId")
         if parent is not None:
-            parent_id = normalise_id(parent, "plan campaignId")
+            parent_id = (
+                str(parent)
+                if type(parent) is int and _ID_INT_MIN <= parent <= _ID_INT_MAX
+                else normalise_id(parent, "plan campaignId")
+            )
             if listed_under is not None and parent_id != listed_under:
                 # Filing a Plan under the wrong Initiative would show it to the wrong managers.
                 raise _bad(
@@ -466,6 +499,31 @@ def parse_plan(item: object, *, initiative_id: str | None = None) -> Plan:
 
 
 _PLAN_PAGE: TypeAdapter[list[Plan]] = TypeAdapter(list[Plan])
+_FLAT_SCALARS = frozenset({type(None), bool})
+# Every integer below this prints whatever int_max_str_digits is set to (640 at the least).
+_PRINTABLE_INT = 10**600
+
+
+def _flat_and_clean(items: list[Any]) -> bool:
+    """Tell whether every item is a flat object of ASCII strings without NUL, integers,
+    booleans and nulls: plain JSON no string of which needs clean_text (a Plan page as Khoros
+    sends it). False only means "look closer": it is four times cheaper than json.dumps."""
+    for item in items:
+        if type(item) is not dict:
+            return False
+        for key, value in item.items():
+            if type(key) is not str or not key.isascii() or "\x00" in key:
+                return False
+            kind = type(value)
+            if kind is str:
+                if not value.isascii() or "\x00" in value:
+                    return False
+            elif kind is int:
+                if not -_PRINTABLE_INT < value < _PRINTABLE_INT:
+                    return False
+            elif kind not in _FLAT_SCALARS:
+                return False
+    return True
 
 
 def parse_plan_page(items: list[Any], *, initiative_id: str | None = None) -> list[Plan]:
@@ -476,12 +534,14 @@ def parse_plan_page(items: list[Any], *, initiative_id: str | None = None) -> li
     it needs cleaning (every string ASCII, no escape: no NUL, no lone surrogate, no bidi
     control). Otherwise each item is copied and cleaned, as parse_plan does.
     """
-    try:
-        # ensure_ascii (the default) writes every non-ASCII character as an escape: no
-        # backslash-u in the text means no string of the page needs clean_text.
-        storable = "\\u" not in json.dumps(items, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        storable = False  # not plain JSON: parse_plan's copy says so, item by item
+    storable = _flat_and_clean(items)
+    if not storable:
+        try:
+            # ensure_ascii (the default) writes every non-ASCII character as an escape: no
+            # backslash-u in the text means no string of the page needs clean_text.
+            storable = "\\u" not in json.dumps(items, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            storable = False  # not plain JSON: parse_plan's copy says so, item by item
     try:
         return _PLAN_PAGE.validate_python(
             items, context={"initiative_id": initiative_id, "storable": storable}
