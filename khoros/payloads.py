@@ -12,9 +12,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import (
     AfterValidator,
     AliasChoices,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
@@ -33,6 +31,7 @@ from smcbridge.outgoing_http import (
     clean_text,
     storable_copy,
 )
+from smcbridge.payloads import WirePayload, explain, validate
 
 
 class KhorosError(ClientError):
@@ -304,12 +303,8 @@ Instant = Annotated[datetime, BeforeValidator(_instant)]
 OptionalInstant = Annotated[datetime | None, BeforeValidator(_optional_instant)]
 
 
-class _Payload(BaseModel):
-    # Only the wire names: an unknown extra field spelled like one of our attributes (say
-    # "target_audience") must be ignored like any other extra, not read as that attribute.
-    model_config = ConfigDict(
-        frozen=True, strict=True, extra="ignore", validate_by_name=False, validate_by_alias=True
-    )
+class _Payload(WirePayload):
+    pass
 
 
 class Company(_Payload):
@@ -456,7 +451,7 @@ class ExportStatus(_Payload):
         return self.expires.replace(tzinfo=zone).astimezone(UTC)
 
 
-M = TypeVar("M", bound=_Payload)
+M = TypeVar("M", bound=WirePayload)
 
 
 def _plan_label(data: dict[str, Any]) -> str:
@@ -466,25 +461,8 @@ def _plan_label(data: dict[str, Any]) -> str:
         return "plan"
 
 
-def _explain(exc: ValidationError) -> str:
-    """The first problem of a failed validation, in words: the field and what is wrong."""
-    error = exc.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "missing":
-        return f"missing {where}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
-
-
 def _validate(model: type[M], item: object, what: str, **context: object) -> M:
-    if not isinstance(item, dict):
-        raise _bad(f"{what}: expected an object, got {type(item).__name__}")
-    try:
-        return model.model_validate(item, context=context)
-    except ValidationError as exc:
-        raise _bad(f"{what}: {_explain(exc)}") from None
-    except RecursionError:
-        raise _bad(f"{what}: nested too deep") from None
+    return validate(model, item, what, bad=_bad, context=context)
 
 
 def parse_initiative(item: object) -> Initiative:
@@ -551,7 +529,7 @@ def parse_plan_page(items: list[Any], *, initiative_id: str | None = None) -> li
         item = items[index] if isinstance(index, int) and index < len(items) else None
         # The failing item alone, validated again, gives parse_plan's words for it.
         parse_plan(item, initiative_id=initiative_id)
-        raise _bad(f"plan: {_explain(exc)}") from None  # not reached: the item failed again
+        raise _bad(f"plan: {explain(exc)}") from None  # not reached: the item failed again
     except RecursionError:
         raise _bad("plan: nested too deep") from None
 

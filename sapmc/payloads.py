@@ -14,11 +14,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -34,6 +31,7 @@ from smcbridge.outgoing_http import (
     clean_text,
     storable_copy,
 )
+from smcbridge.payloads import WirePayload, validate
 
 REFERENCES = "ExternalCampaignReferences"
 # Field lengths of sapmc-api.md part 2 (the EDMX's MaxLength): the values round-trip into SAP MC,
@@ -248,12 +246,8 @@ OptionalGuid = Annotated[str | None, BeforeValidator(lambda v: None if v is None
 OptionalInstant = Annotated[datetime | None, BeforeValidator(_optional_instant)]
 
 
-class _Payload(BaseModel):
-    # Only the wire names: an unknown extra field spelled like one of our attributes (say
-    # "campaign_id") must be ignored like any other extra, not read as that attribute.
-    model_config = ConfigDict(
-        frozen=True, strict=True, extra="ignore", validate_by_name=False, validate_by_alias=True
-    )
+class _Payload(WirePayload):
+    pass
 
 
 class ReferencePayload(_Payload):
@@ -356,32 +350,11 @@ class CampaignPayload(_Payload):
             raise ValueError(str(exc)) from None
 
 
-M = TypeVar("M", bound=_Payload)
-
-
-def _explain(exc: ValidationError) -> str:
-    """The first problem of a failed validation, in words: the field and what is wrong."""
-    error = exc.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "missing":
-        return f"missing {where}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if message in ("missing", "empty"):
-        return f"{message} {where}"
-    if message.startswith(("is ", "must ", "were ", "came ")):
-        return f"{where} {message}"
-    return f"{where}: {message}" if where else message
+M = TypeVar("M", bound=WirePayload)
 
 
 def _validate(model: type[M], item: object, what: str, **context: object) -> M:
-    if not isinstance(item, dict):
-        raise _bad(f"{what}: expected an object, got {type(item).__name__}")
-    try:
-        return model.model_validate(item, context=context)
-    except ValidationError as exc:
-        raise _bad(f"{what}: {_explain(exc)}") from None
-    except RecursionError:
-        raise _bad(f"{what}: nested too deep") from None
+    return validate(model, item, what, bad=_bad, phrases=True, context=context)
 
 
 def _campaign_label(data: dict[str, Any]) -> str:
