@@ -16,7 +16,7 @@ from django.db.models import Model, QuerySet
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from campaigns.models import MARKETING_MANAGERS
+from campaigns.models import MARKETING_MANAGERS, Assignment
 from khoros.models import Initiative, Plan
 from syncs.access import (
     AnyUser,
@@ -117,6 +117,12 @@ def visible_initiatives(user: AnyUser) -> QuerySet[Initiative]:
 def visible_plans(user: AnyUser) -> QuerySet[Plan]:
     """Plans the user may see and assign."""
     return _within_grants(user, Plan.objects.all(), "initiative__")
+
+
+def visible_assignments(user: AnyUser) -> QuerySet[Assignment]:
+    """Assignments of the Plans the user may see (for a sync admin, every one: no semi-join
+    over the Plans)."""
+    return _within_grants(user, Assignment.objects.all(), "plan__initiative__")
 
 
 def can_assign_plan(user: AnyUser, plan: Plan) -> bool:

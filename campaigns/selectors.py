@@ -33,7 +33,7 @@ from django.utils import timezone
 from campaigns.access import (
     NotAllowedError,
     granted_initiative_ids,
-    is_sync_admin,
+    visible_assignments,
     visible_initiatives,
     visible_plans,
 )
@@ -237,10 +237,7 @@ def campaign_counts(*, user: AnyUser) -> CampaignCounts:
     """Live SAP MC campaigns, and how many Plans the user can see feed one, in two queries."""
     return CampaignCounts(
         campaigns=ExternalCampaign.objects.filter(removed_at__isnull=True).count(),
-        # A sync admin sees every Plan: count the assignments without a semi-join over them.
-        assigned_plans=Assignment.objects.count()
-        if is_sync_admin(user)
-        else Assignment.objects.filter(plan__in=visible_plans(user)).count(),
+        assigned_plans=visible_assignments(user).count(),
     )
 
 
