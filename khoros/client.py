@@ -13,8 +13,9 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol, TypeVar, Unpack
+from typing import Any, Protocol, TypeVar, Unpack, cast
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -43,6 +44,7 @@ from khoros.payloads import (
     parse_plan,
     parse_plan_page,
     parse_whoami,
+    plan_uuid,
     require_mapping,
 )
 from smcbridge.outgoing_http import (
@@ -104,6 +106,27 @@ class _Identified(Protocol):
 
 
 _I = TypeVar("_I", bound=_Identified)
+
+
+@dataclass(frozen=True)
+class PlanListing:
+    """An Initiative's Plans as listed, with the digest of the pages they came in.
+
+    `plans` is None when the pages' digest is the one the caller already mirrored: the pages
+    were read in full (ids counted, pagination checked) but not parsed again.
+    """
+
+    digest: str
+    count: int
+    plans: list[Plan] | None
+
+
+@dataclass(frozen=True)
+class _Unparsed:
+    """A Plan item read but not yet validated: its canonical id and the decoded item."""
+
+    id: str
+    item: Any
 
 
 class _UndecodableBodyError(KhorosBadPayloadError, UndecodableBodyError):
@@ -418,24 +441,65 @@ class KhorosClient(HttpClient):
     # GET /v2/conversations/initiative/{initiativeId}/plan?pageNumber=0&pageSize=20
     def list_plans(self, initiative_id: str) -> list[Plan]:
         """Return every Plan of an Initiative once, in order of first appearance."""
+        plans = self.read_plans(initiative_id).plans
+        assert plans is not None  # parsed: there was no digest to compare with
+        return plans
+
+    def read_plans(self, initiative_id: str, *, salt: str = "", unless: str = "") -> PlanListing:
+        """Read every Plan page of an Initiative and digest the pages' bodies with `salt`.
+
+        When the digest equals `unless`, the pages are exactly those the caller mirrored last
+        time: their Plans are counted but not validated again (plans is None). Otherwise every
+        Plan is returned once, in order of first appearance.
+        """
         key = normalise_id(initiative_id, "initiative id")
-        plans: dict[str, Plan] = {}
-        pages = self._iter_pages(
-            f"/conversations/initiative/{quote(key, safe='')}/plan",
-            {"nameFilter": ""},
+        path = f"/conversations/initiative/{quote(key, safe='')}/plan"
+        digest = hashlib.blake2b(salt.encode(), digest_size=32, usedforsecurity=False)
+
+        def parse(items: list[Any]) -> list[Plan]:
             # A page at once: one validation call per page, not one per Plan (issue 13).
-            lambda items: parse_plan_page(items, initiative_id=key),
-        )
+            return parse_plan_page(items, initiative_id=key)
+
+        def read(items: list[Any]) -> list[Plan | _Unparsed]:
+            if unless:
+                # Ids are enough to follow the pagination. A page whose ids are not all Plan
+                # ids is parsed at once, so that its error is the one a parsed read gives.
+                try:
+                    return [_Unparsed(plan_uuid(item["id"]), item) for item in items]
+                except (TypeError, KeyError, ValueError):
+                    pass
+            return list(parse(items))
+
+        pages: list[list[Plan | _Unparsed]] = []
         try:
-            for page in pages:
-                for plan in page:
-                    # A Plan seen twice moved between pages while we read (the doc's "data
-                    # changed mid-scan"): the later copy is the fresher read, so it wins; the
-                    # dict keeps the position of the first one.
-                    plans[plan.id] = plan
+            for page in self._iter_pages(path, {"nameFilter": ""}, read, body=digest.update):
+                pages.append(page)
         except KhorosIncompleteListingError as exc:
-            exc.items = list(plans.values())
+            exc.items = self._plans_of(path, pages, parse)
             raise
+        if unless and digest.hexdigest() == unless:
+            return PlanListing(unless, len({item.id for page in pages for item in page}), None)
+        plans = self._plans_of(path, pages, parse)
+        return PlanListing(digest.hexdigest(), len(plans), plans)
+
+    def _plans_of(
+        self,
+        path: str,
+        pages: list[list[Plan | _Unparsed]],
+        parse: Callable[[list[Any]], list[Plan]],
+    ) -> list[Plan]:
+        """The Plans of the pages read, parsing those read by id only; each Plan once."""
+        plans: dict[str, Plan] = {}
+        for page in pages:
+            parsed = page
+            if page and isinstance(page[0], _Unparsed):
+                with self._locating(path):
+                    parsed = list(parse([cast(_Unparsed, item).item for item in page]))
+            for plan in cast(list[Plan], parsed):
+                # A Plan seen twice moved between pages while we read (the doc's "data
+                # changed mid-scan"): the later copy is the fresher read, so it wins; the
+                # dict keeps the position of the first one.
+                plans[plan.id] = plan
         return list(plans.values())
 
     # --- Analytics export --------------------------------------------------------------------
@@ -560,8 +624,13 @@ class KhorosClient(HttpClient):
                 exc.path = urlsplit(self.base_url + path).path
             raise
 
-    def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self._send_json("GET", path, params=params)
+    def _get_json(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Callable[[bytes], object] | None = None,
+    ) -> Any:
+        return self._send_json("GET", path, params=params, body_seen=body)
 
     def _send_json(
         self,
@@ -572,17 +641,22 @@ class KhorosClient(HttpClient):
         body: dict[str, Any] | None = None,
         bare_400_is_not_found: bool = False,
         plain_text_ok: bool = False,
+        body_seen: Callable[[bytes], object] | None = None,
     ) -> Any:
+        """Send a request and return its decoded JSON; `body_seen` gets the accepted body."""
         url = self.base_url + path
         error_path = urlsplit(url).path
 
         def accept(response: requests.Response) -> Any:
-            return self._accept_json(
+            payload = self._accept_json(
                 response,
                 error_path,
                 bare_400_is_not_found=bare_400_is_not_found,
                 plain_text_ok=plain_text_ok,
             )
+            if body_seen is not None:
+                body_seen(response.content)
+            return payload
 
         # Our own API's URLs hold no credential: the requests exception may stay the cause.
         return self._send(
@@ -739,17 +813,20 @@ class KhorosClient(HttpClient):
         path: str,
         params: dict[str, Any],
         parse: Callable[[list[Any]], list[_I]],
+        *,
+        body: Callable[[bytes], object] | None = None,
     ) -> Iterator[list[_I]]:
         """Yield the parsed items page by page until the listing ends; callers dedupe by id.
 
-        `parse` turns the decoded items of one page into their objects.
+        `parse` turns the decoded items of one page into their objects; `body`, if given, is
+        fed the body of every page read, in order.
         """
         # When totalItems changes between pages, records moved while we read: one that slid
         # back across a page boundary was skipped, and deduplication cannot bring it back. The
         # listing is then read once more from page 0 (the caller merges both readings).
         for reading in (1, 2):
             totals: set[int] = set()
-            yield from self._read_listing(path, params, parse, totals)
+            yield from self._read_listing(path, params, parse, totals, body)
             if len(totals) <= 1:
                 return
             logger.warning(
@@ -765,6 +842,7 @@ class KhorosClient(HttpClient):
         params: dict[str, Any],
         parse: Callable[[list[Any]], list[_I]],
         totals: set[int],
+        body: Callable[[bytes], object] | None = None,
     ) -> Iterator[list[_I]]:
         """Read one listing from page 0, collecting the totalItems values it announces."""
         # A full page always leads to the next one and a short or empty page ends the listing:
@@ -781,7 +859,7 @@ class KhorosClient(HttpClient):
             if page >= MAX_PAGES:
                 raise KhorosBadPayloadError(f"listing did not end after {MAX_PAGES} pages")
             payload = self._get_json(
-                path, {**params, "pageNumber": page, "pageSize": self.page_size}
+                path, {**params, "pageNumber": page, "pageSize": self.page_size}, body=body
             )
             with self._locating(path):
                 items = parse(_list_data(payload, "list"))

@@ -22,6 +22,11 @@ class Initiative(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     removed_at = models.DateTimeField(null=True, blank=True)
+    # The digest of the Plan pages last mirrored in full and the oldest last_seen it left: a
+    # sync that reads the same pages again, sooner than a last_seen refresh is due, has nothing
+    # to compare or write (issue 13). Empty whenever the mirror may differ from those pages.
+    plans_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
+    plans_checked = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "khoros_id"]

@@ -284,7 +284,8 @@ def _wall_time(value: object) -> datetime | None:
         raise ValueError(str(exc)) from None
 
 
-def _plan_uuid(value: object) -> str:
+def plan_uuid(value: object) -> str:
+    """A Plan id in its canonical form (lower-case UUID); ValueError when it is none."""
     if not isinstance(value, str):
         # Plan ids are UUIDs; a number cannot be one, so it is a broken payload, not a variant.
         raise ValueError(f"must be a UUID string, got {type(value).__name__}")
@@ -347,7 +348,7 @@ class Initiative(_Payload):
 
 
 class Plan(_Payload):
-    id: Annotated[str, BeforeValidator(_plan_uuid)]  # UUID, lower-case canonical form
+    id: Annotated[str, BeforeValidator(plan_uuid)]  # UUID, lower-case canonical form
     initiative_id: KhorosId = Field(alias="campaignId")
     name: Text
     color: OptionalText = ""
@@ -456,7 +457,7 @@ M = TypeVar("M", bound=WirePayload)
 
 def _plan_label(data: dict[str, Any]) -> str:
     try:
-        return f"plan {_plan_uuid(data.get('id'))}"
+        return f"plan {plan_uuid(data.get('id'))}"
     except ValueError:
         return "plan"
 

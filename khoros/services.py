@@ -110,7 +110,8 @@ def _initiatives_upsert(
         if complete and key not in seen and row.removed_at is None
     ]
     for row in vanished:
-        row.removed_at = now
+        # Their Plans are marked removed below: the pages last mirrored no longer describe them.
+        row.removed_at, row.plans_digest = now, ""
     if created or changed or vanished:
         counts.removed = _initiatives_write(created, changed, vanished, now)
     counts.created = len(created)
@@ -128,7 +129,7 @@ def _initiatives_write(
         if changed or vanished:
             Initiative.objects.bulk_update(
                 changed + vanished,
-                ["name", "description", "removed_at", "last_seen"],
+                ["name", "description", "removed_at", "last_seen", "plans_digest"],
                 batch_size=500,
             )
         if vanished:
@@ -167,10 +168,12 @@ class PlanWrites:
     upserts: list[tuple[object, ...]] = field(default_factory=list)
     touched: list[int] = field(default_factory=list)  # unchanged, last_seen a day old
     vanished: list[int] = field(default_factory=list)  # no longer listed: marked removed
+    # Initiative pk -> (plans_digest, plans_checked), where either changes
+    digests: dict[int, tuple[str, datetime | None]] = field(default_factory=dict)
     now: datetime = field(default_factory=timezone.now)
 
     def __bool__(self) -> bool:
-        return bool(self.upserts or self.touched or self.vanished)
+        return bool(self.upserts or self.touched or self.vanished or self.digests)
 
     def write(self) -> None:
         """Write them (inside the caller's transaction): a statement per kind of write."""
@@ -180,6 +183,20 @@ class PlanWrites:
             Plan.objects.filter(pk__in=self.touched).update(last_seen=self.now)
         if self.vanished:
             Plan.objects.filter(pk__in=self.vanished).update(removed_at=self.now)
+        if self.digests:
+            connection = connections[router.db_for_write(Initiative)]
+            quote = connection.ops.quote_name
+            stamp = connection.ops.adapt_datetimefield_value
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {quote(Initiative._meta.db_table)} SET "
+                    f"{quote('plans_digest')} = %s, {quote('plans_checked')} = %s "
+                    f"WHERE {quote('id')} = %s",
+                    [
+                        (digest, stamp(checked), pk)
+                        for pk, (digest, checked) in self.digests.items()
+                    ],
+                )
 
 
 def _plans_upsert(rows: list[tuple[object, ...]], now: datetime) -> None:
@@ -251,24 +268,25 @@ def _plans_upsert(rows: list[tuple[object, ...]], now: datetime) -> None:
 
 
 def plans_diff(
-    batch: Sequence[tuple[Initiative, list[khoros_client.Plan], bool]],
+    batch: Sequence[tuple[Initiative, list[khoros_client.Plan], bool, str]],
     *,
     now: datetime,
     zone: ZoneInfo,
 ) -> tuple[list[UpsertCounts], PlanWrites]:
     """Compare the Plan lists of a batch of Initiatives with the mirror, in one read.
 
-    `batch`: (Initiative, its Plans as listed, whether the list is complete); only a complete
-    list marks Plans removed. Returns the counts per Initiative and the rows to write. A Plan
-    listed under another Initiative of the batch is not removed here: it moved (it still reads
-    as this Initiative's in the mirror until the batch is written).
+    `batch`: (Initiative, its Plans as listed, whether the list is complete, the digest of the
+    pages it came in); only a complete list marks Plans removed and keeps its digest. Returns
+    the counts per Initiative and the rows to write. A Plan listed under another Initiative of
+    the batch is not removed here: it moved (it still reads as this Initiative's in the mirror
+    until the batch is written).
     """
-    keyed = [[(UUID(plan.id), plan) for plan in plans] for _, plans, _ in batch]
+    keyed = [[(UUID(plan.id), plan) for plan in plans] for _, plans, _, _ in batch]
     listed = {key for plans in keyed for key, _ in plans}
     stored: dict[UUID, tuple[Any, ...]] = {
         row[0]: row
         for row in Plan.objects.filter(
-            Q(initiative__in=[initiative.pk for initiative, _, _ in batch])
+            Q(initiative__in=[initiative.pk for initiative, _, _, _ in batch])
             | Q(khoros_id__in=list(listed))
         )
         .order_by()
@@ -280,10 +298,16 @@ def plans_diff(
     by_initiative: dict[int, list[tuple[Any, ...]]] = {}
     for found in stored.values():
         by_initiative.setdefault(found[2], []).append(found)
-    for (initiative, _, complete), plans in zip(batch, keyed, strict=True):
+    # (Initiative, Plan) for each Plan that moved away from an Initiative: its mirror changed.
+    left: list[tuple[int, UUID]] = []
+    listed_under: dict[int, dict[UUID, khoros_client.Plan]] = {}
+    digests: dict[int, tuple[str, datetime | None]] = {}
+    for (initiative, _, complete, digest), plans in zip(batch, keyed, strict=True):
         counts = UpsertCounts()
         incoming = dict(plans)
         initiative_pk = initiative.pk
+        listed_under[initiative_pk] = incoming
+        oldest_seen = now  # of this Initiative's Plans once the batch is written
         for key, item in incoming.items():
             values = _plan_values(item, initiative_pk, zone)
             row = stored.get(key)
@@ -291,11 +315,15 @@ def plans_diff(
                 counts.created += 1
             elif row[-1] is not None or row[_VALUES] != values:
                 counts.updated += 1  # changed, or back after removal: every field written
+                if row[2] != initiative_pk:
+                    left.append((row[2], key))
             else:
                 if now - row[-2] >= LAST_SEEN_REFRESH:
                     # Unchanged: only last_seen, and at most once a day, so that a sync on
                     # unchanged data writes nothing while last_seen stays true to the day.
                     writes.touched.append(row[1])
+                else:
+                    oldest_seen = min(oldest_seen, row[-2])
                 continue
             writes.upserts.append((key, *values, item.raw))
             # A Plan listed twice in the batch is compared with what this write leaves.
@@ -308,7 +336,38 @@ def plans_diff(
                     counts.removed += 1
         counts.unchanged = len(incoming) - counts.created - counts.updated
         results.append(counts)
+        # The mirror now holds exactly what these pages say: a later sync that reads the same
+        # pages before a last_seen refresh is due has nothing to do. An incomplete list does not.
+        digests[initiative_pk] = (digest, oldest_seen) if complete else ("", None)
+    for initiative_pk, key in left:
+        # Unless its own pages of this batch, already compared, no longer list that Plan.
+        if key in listed_under.get(initiative_pk, (key,)):
+            digests[initiative_pk] = ("", None)
+    held = {i.pk: (i.plans_digest, i.plans_checked) for i, _, _, _ in batch}
+    writes.digests = {
+        pk: value
+        for pk, value in digests.items()
+        # Written only where it changes; a cleared digest needs no time.
+        if pk not in held or (held[pk] != value and (held[pk][0] or value[0]))
+    }
     return results, writes
+
+
+# Bump when parsing a Plan or mapping it to the mirror changes: the digests of pages mirrored
+# under the old rules then match nothing, and the next sync compares every Plan again.
+PLANS_DIGEST_VERSION = "plans/1"
+
+
+@dataclass
+class _Listing:
+    """One Initiative's Plan list as read, waiting for its batch to be written."""
+
+    outcome: dict[str, object]
+    initiative: Initiative
+    plans: list[khoros_client.Plan] | None  # None: not read, or the same pages as mirrored
+    complete: bool = False
+    digest: str = ""
+    same: int | None = None  # the Plans of pages identical to those last mirrored
 
 
 @runs.sync_entry(KHOROS_PLANS)
@@ -333,6 +392,8 @@ def sync_khoros(
     initiatives, counts = _initiatives_upsert(
         fetched=fetched, now=now, complete=listing_error is None
     )
+    by_pk = {initiative.pk: initiative for initiative in initiatives.values()}
+    salt = f"{PLANS_DIGEST_VERSION} {zone.key}"
     run.removed_count = counts.removed
     run.progress_total = len(fetched)
     run.outcomes = []
@@ -343,15 +404,15 @@ def sync_khoros(
     stop_status: str | None = None
     # The Plan lists of several Initiatives are read first, then written in one transaction (a
     # commit per Initiative cost more than its writes): at most PLAN_WRITE_BATCH Plans are held.
-    pending: list[tuple[dict[str, object], Initiative, list[khoros_client.Plan] | None, bool]] = []
+    pending: list[_Listing] = []
     held = 0
 
     def flush() -> None:
         nonlocal held
         listed = [
-            (initiative, plans, complete)
-            for _, initiative, plans, complete in pending
-            if plans is not None
+            (read.initiative, read.plans, read.complete, read.digest)
+            for read in pending
+            if read.plans is not None
         ]
         results: list[UpsertCounts] = []
         if listed:
@@ -359,21 +420,29 @@ def sync_khoros(
             if writes:
                 with transaction.atomic():
                     writes.write()
+                for pk, (digest, checked) in writes.digests.items():
+                    if pk in by_pk:  # what the Initiatives read later in this run compare with
+                        by_pk[pk].plans_digest, by_pk[pk].plans_checked = digest, checked
         # Counted and reported only once written: a batch that failed changed nothing.
         found = iter(results)
-        for outcome, _initiative, plans, complete in pending:
-            if plans is not None:
+        for read in pending:
+            if read.plans is not None:
                 result = next(found)
-                _add_counts(run, result)
-                error = outcome.pop("error", None)
-                outcome.update(
-                    created=result.created,
-                    updated=result.updated,
-                    removed=result.removed if complete else 0,
-                )
-                if error is not None:
-                    outcome["error"] = error
-            _step_done(outcome)
+            elif read.same is not None:
+                result = UpsertCounts(unchanged=read.same)
+            else:
+                _step_done(read.outcome)
+                continue
+            _add_counts(run, result)
+            error = read.outcome.pop("error", None)
+            read.outcome.update(
+                created=result.created,
+                updated=result.updated,
+                removed=result.removed if read.complete else 0,
+            )
+            if error is not None:
+                read.outcome["error"] = error
+            _step_done(read.outcome)
         pending.clear()
         held = 0
 
@@ -391,8 +460,15 @@ def sync_khoros(
             outcome.update(status="not_run")
             run.outcomes.append(outcome)
             continue
+        # The pages last mirrored, while no Plan's last_seen is due for its daily refresh.
+        checked = initiative.plans_checked
+        mirrored = (
+            initiative.plans_digest
+            if checked is not None and timezone.now() - checked < LAST_SEEN_REFRESH
+            else ""
+        )
         try:
-            plans = client.list_plans(item.id)
+            listing = client.read_plans(item.id, salt=salt, unless=mirrored)
         except khoros_client.KhorosIncompleteListingError as exc:
             # What was read is mirrored; the Plans behind the hole are not taken as removed.
             message = runs.error_text(exc)
@@ -402,7 +478,7 @@ def sync_khoros(
             outcome.update(
                 status="incomplete", plans=len(exc.items), error=runs.redact(message)[:1000]
             )
-            pending.append((outcome, initiative, list(exc.items), False))
+            pending.append(_Listing(outcome, initiative, list(exc.items)))
             held += len(exc.items)
         except khoros_client.KhorosError as exc:
             message = runs.error_text(exc)
@@ -415,14 +491,18 @@ def sync_khoros(
                 # Hammering a throttled API only makes it worse: stop cleanly, resume next run.
                 stop_status = SyncRun.Status.DEFERRED
             # Outcomes stay in the Initiatives' order: this one waits for the batch before it.
-            pending.append((outcome, initiative, None, False))
+            pending.append(_Listing(outcome, initiative, None))
             if stop_status is not None:
                 flush()  # before the "not_run" outcomes that follow it
             continue
         else:
-            outcome.update(status="ok", plans=len(plans))
-            pending.append((outcome, initiative, list(plans), True))
-            held += len(plans)
+            outcome.update(status="ok", plans=listing.count)
+            if listing.plans is None:
+                # The very pages mirrored last time: nothing to compare, nothing to write.
+                pending.append(_Listing(outcome, initiative, None, True, same=listing.count))
+            else:
+                pending.append(_Listing(outcome, initiative, listing.plans, True, listing.digest))
+                held += listing.count
         if held >= PLAN_WRITE_BATCH:
             flush()
     if pending:

@@ -505,7 +505,9 @@ def test_a_server_that_ignores_page_numbers_is_not_read_forever(
     with khoros.client(page_size=2) as client:
         calls: list[dict[str, Any]] = []
 
-        def same_page(path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        def same_page(
+            path: str, params: dict[str, Any] | None = None, body: Any = None
+        ) -> dict[str, Any]:
             calls.append(params or {})
             return page
 
@@ -896,3 +898,59 @@ def test_ids_are_quoted_into_the_path(
     client.get_initiative("1/../../me")
     # Unquoted, the dot segments would have been resolved on the way and asked for /v2/me.
     assert app.paths == ["/v2/conversations/initiative/1/../../me"]
+
+
+def test_plan_pages_read_again_unchanged_are_counted_not_parsed(
+    khoros: Khoros, client: KhorosClient
+) -> None:
+    first = client.read_plans(FIRST, salt="plans/1 America/Chicago")
+    assert first.plans is not None and first.count == len(first.plans) == 8
+    requests = client.stats.requests
+
+    again = client.read_plans(FIRST, salt="plans/1 America/Chicago", unless=first.digest)
+
+    assert (again.digest, again.count, again.plans) == (first.digest, 8, None)
+    assert client.stats.requests == 2 * requests  # the pages are still read, every one
+    # Another salt (a new company zone, new parsing rules) matches nothing mirrored before.
+    other = client.read_plans(FIRST, salt="plans/1 Asia/Tokyo", unless=first.digest)
+    assert other.digest != first.digest and other.plans == first.plans
+
+
+def test_a_changed_plan_page_is_parsed_whole(khoros: Khoros, client: KhorosClient) -> None:
+    first = client.read_plans(FIRST)
+    plan = DATA.plans_for_initiative(FIRST)[3]
+    khoros.sim.rename_plan(plan.id, "Renamed in Khoros")
+
+    listing = client.read_plans(FIRST, unless=first.digest)
+
+    assert listing.digest != first.digest
+    assert listing.plans is not None and len(listing.plans) == 8
+    assert {p.name for p in listing.plans if p.id == plan.id} == {"Renamed in Khoros"}
+
+
+def test_a_broken_plan_on_a_changed_page_is_an_error_with_its_path(
+    khoros: Khoros, client: KhorosClient
+) -> None:
+    from dataclasses import replace
+
+    first = client.read_plans(FIRST)
+    plan = DATA.plans_for_initiative(FIRST)[5]
+    khoros.sim._data._plans[plan.id] = replace(plan, end_ms=plan.start_ms - 1)
+
+    with pytest.raises(KhorosBadPayloadError, match="ends before it starts") as caught:
+        client.read_plans(FIRST, unless=first.digest)
+    assert caught.value.path == f"/v2/conversations/initiative/{FIRST}/plan"
+
+
+def test_a_plan_page_without_plan_ids_is_refused_at_once(khoros: Khoros) -> None:
+    from dataclasses import replace
+
+    with khoros.client(page_size=2) as client:
+        first = client.read_plans(FIRST)
+        plan = DATA.plans_for_initiative(FIRST)[0]
+        khoros.sim._data._plans[plan.id] = replace(plan, id="not-a-uuid")
+        khoros.sim.clear_requests()
+
+        with pytest.raises(KhorosBadPayloadError, match="not a UUID"):
+            client.read_plans(FIRST, unless=first.digest)
+    assert len(khoros.sim.requests) == 1  # the first page's error, before the second page
