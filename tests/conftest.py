@@ -56,7 +56,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from tests.scale import order_shared_data_tests
 
     order_shared_data_tests(items)
+    _unique_node_ids(items)
     _xdist_groups(config, items)
+
+
+def _unique_node_ids(items: list[pytest.Item]) -> None:
+    """Give each test its own node id, as xdist's schedulers key their work by it.
+
+    Schemathesis makes one item per API operation, all under the test function's id (pytest 9
+    reads `item._id`, which schemathesis leaves without the operation): --dist loadgroup then
+    ran one operation of eight. Each such item gets its name, operation included, in its id.
+    """
+    from collections import Counter
+
+    from _pytest.nodeid import coerce_node_id
+
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1:
+            item._id = coerce_node_id(f"{item.nodeid.rpartition('::')[0]}::{item.name}")
 
 
 def _xdist_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
