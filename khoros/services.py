@@ -200,9 +200,9 @@ class PlanWrites:
 
 
 def _plans_upsert(rows: list[tuple[object, ...]], now: datetime) -> None:
-    """Insert or update the given Plans by khoros_id, seen `now`, in one executemany.
+    """Insert or update the given Plans by khoros_id, seen `now`, in one bulk upsert.
 
-    One INSERT ... ON CONFLICT DO UPDATE run for every row, as the KPI ingest writes its days:
+    One INSERT ... ON CONFLICT DO UPDATE for all rows, as the KPI ingest writes its days:
     bulk_create and bulk_update built a model object per Plan and a CASE per field and row,
     which cost more than reading the Plans over HTTP (issue 13). A Plan that comes back after
     removal is restored (removed_at cleared); first_seen is only written with a new row.
@@ -222,20 +222,9 @@ def _plans_upsert(rows: list[tuple[object, ...]], now: datetime) -> None:
             update_fields=[c for c in _UPSERT_COLUMNS if c not in ("khoros_id", "first_seen")],
         )
         return
-    quote = connection.ops.quote_name
     # Concrete columns of the model (get_field also names reverse relations, hence the cast).
     fields = [cast("models.Field[Any, Any]", Plan._meta.get_field(n)) for n in _UPSERT_COLUMNS]
-    columns = [quote(str(f.column)) for f in fields]
-    updates = ", ".join(
-        f"{column} = excluded.{column}"
-        for name, column in zip(_UPSERT_COLUMNS, columns, strict=True)
-        if name not in ("khoros_id", "first_seen")
-    )
-    sql = (
-        f"INSERT INTO {quote(Plan._meta.db_table)} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}"
-    )
+    columns = [str(f.column) for f in fields]
     # Each column adapted for this database as its field would (the KPI ingest does the same):
     # instants and days by the backend's own adapters, called directly; text and the
     # Initiative's key go as they are.
@@ -263,8 +252,14 @@ def _plans_upsert(rows: list[tuple[object, ...]], now: datetime) -> None:
         )
         for row in rows
     ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    upsert.upsert_rows(
+        connection,
+        Plan._meta.db_table,
+        columns,
+        params,
+        conflict=[columns[0]],
+        keep=[str(Plan._meta.get_field("first_seen").column)],
+    )
 
 
 def plans_diff(

@@ -10,6 +10,7 @@ from django.db import connections, router, transaction
 from khoros.kpi_catalog import METRICS
 from khoros.kpis.export_csv import Key, KpiSums
 from khoros.models import KpiExport, PlanKpi
+from syncs.upsert import upsert_rows
 
 ZEROS: tuple[int, ...] = (0,) * len(METRICS)
 
@@ -72,7 +73,7 @@ def kpis_write(
 def _upsert(rows: list[tuple[int, date, tuple[int, ...] | list[int]]], now: datetime) -> None:
     """Insert or update the given daily totals by (plan, day).
 
-    One INSERT ... ON CONFLICT statement run for every row (executemany): a million-row export
+    One bulk INSERT ... ON CONFLICT (syncs.upsert.upsert_rows): a million-row export
     gives hundreds of thousands of Plan-days, and building a model object per day and a
     statement per 100 of them (SQLite's variable limit) cost more than reading the CSV.
     Both engines we run on (SQLite 3.24+, PostgreSQL 9.5+) speak this upsert; any other falls
@@ -96,20 +97,15 @@ def _upsert(rows: list[tuple[int, date, tuple[int, ...] | list[int]]], now: date
             update_fields=[*METRICS, "updated_at"],
         )
         return
-    quote = connection.ops.quote_name
     # Concrete columns of the model: a column name is always there (str, not None).
     plan_column = str(PlanKpi._meta.get_field("plan").column)
     day_column = str(PlanKpi._meta.get_field("day").column)
-    columns: list[str] = [plan_column, day_column, *METRICS, "updated_at"]
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns[2:])
-    sql = (
-        f"INSERT INTO {quote(PlanKpi._meta.db_table)} ({', '.join(map(quote, columns))}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({quote(plan_column)}, {quote(day_column)}) DO UPDATE SET {updates}"
-    )
     adapt_day = connection.ops.adapt_datefield_value
     stamp = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            sql, [(plan_id, adapt_day(day), *values, stamp) for plan_id, day, values in rows]
-        )
+    upsert_rows(
+        connection,
+        PlanKpi._meta.db_table,
+        [plan_column, day_column, *METRICS, "updated_at"],
+        [(plan_id, adapt_day(day), *values, stamp) for plan_id, day, values in rows],
+        conflict=[plan_column, day_column],
+    )

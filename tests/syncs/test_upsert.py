@@ -56,3 +56,32 @@ def test_campaign_sync_refreshes_last_seen_of_unchanged_campaigns(live_sapmc):
     assert all(moment >= started for moment in seen)
     # Only last_seen moved: the references were not rewritten.
     assert sorted(CampaignReference.objects.values_list("pk", flat=True)) == refs_before
+
+
+@pytest.mark.django_db
+def test_upsert_rows_inserts_updates_keeps_and_lets_the_last_duplicate_win():
+    from django.db import connection
+
+    day = timezone.now().replace(microsecond=0)
+    later = day + timedelta(hours=1)
+    Initiative.objects.create(
+        khoros_id="1", name="old", description="", first_seen=day, last_seen=day
+    )
+    stamp = connection.ops.adapt_datetimefield_value
+    columns = ["khoros_id", "name", "description", "first_seen", "last_seen"]
+    rows = [
+        ("1", "renamed", "", stamp(later), stamp(later)),  # exists: updated, first_seen kept
+        ("2", "first copy", "", stamp(later), stamp(later)),
+        ("2", "second copy", "d", stamp(later), stamp(later)),  # the same key again: it wins
+    ]
+
+    upsert.upsert_rows(
+        connection, Initiative._meta.db_table, columns, rows, conflict=["khoros_id"],
+        keep=["first_seen"],
+    )  # fmt: skip
+
+    stored = {
+        i.khoros_id: (i.name, i.description, i.first_seen, i.last_seen)
+        for i in Initiative.objects.all()
+    }
+    assert stored == {"1": ("renamed", "", day, later), "2": ("second copy", "d", later, later)}
