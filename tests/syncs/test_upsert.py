@@ -59,8 +59,13 @@ def test_campaign_sync_refreshes_last_seen_of_unchanged_campaigns(live_sapmc):
 
 
 @pytest.mark.django_db
-def test_upsert_rows_inserts_updates_keeps_and_lets_the_last_duplicate_win():
+@pytest.mark.parametrize("copy_at_least", [1, 10_000], ids=["copied", "row-by-row"])
+def test_upsert_rows_inserts_updates_keeps_and_lets_the_last_duplicate_win(
+    monkeypatch, copy_at_least
+):
     from django.db import connection
+
+    monkeypatch.setattr(upsert, "COPY_AT_LEAST", copy_at_least)  # PostgreSQL's two ways
 
     day = timezone.now().replace(microsecond=0)
     later = day + timedelta(hours=1)
