@@ -127,7 +127,8 @@ def upsert_rows(
         f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in (*conflict, *keep)
     )
     target = f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {updates}"
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+    # Inside the caller's transaction if there is one (no savepoint), else in one of its own.
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
         if connection.vendor != "postgresql" or len(rows) < COPY_AT_LEAST:
             placeholders = ", ".join(["%s"] * len(columns))
             cursor.executemany(
