@@ -5,11 +5,17 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 KHOROS_SIM_PORT ?= 8701
 SAPMC_SIM_PORT ?= 8702
-# pytest-xdist workers for `make test` (each has its own test database and task queue).
-TEST_WORKERS ?= 2
+# pytest-xdist workers for `make test` (each has its own test database and task queue): one more
+# than the 2-core machine's cores, because many tests wait (on a browser, a server, a timeout).
+# Measured on it: 2 workers 137 s, 3 workers 124 s, 4 workers 130 s, 6 workers 156 s.
+TEST_WORKERS ?= 3
 
 export DEBUG ?= 1
 export PYTHONUNBUFFERED := 1
+# Compiled modules and pytest's rewritten test modules are kept (__pycache__, ignored by git):
+# without them every test worker and every process a test starts compiles them all again,
+# which cost the suite a third of its collection time (10 s -> 4 s per process).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test lint bench clean
 
