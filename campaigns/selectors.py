@@ -8,7 +8,7 @@ through these functions and hold no grant rule of their own.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
@@ -287,8 +287,14 @@ def campaign_statuses() -> list[tuple[str, str]]:
     return [(code, name or code) for code, name in rows]
 
 
-def plan_list(*, user: AnyUser, filters: PlanFilters) -> QuerySet[Plan]:
-    """Live Plans the user may see, with their Initiative and current campaign."""
+def plan_list(*, user: AnyUser, filters: PlanFilters) -> QuerySet[Plan, int]:
+    """The keys of the live Plans the user may see, in the workbench's order.
+
+    A page of keys is read in full by plans_by_key: the sort and the paging run on the Plans'
+    narrow rows alone, the joins on the page's 25. Joining every Plan to its Initiative and
+    campaign before sorting was half the workbench's SQL time on PostgreSQL at 10,000 Plans
+    (issue 13).
+    """
     qs = visible_plans(user).filter(removed_at__isnull=True)
     if filters.initiative:
         qs = qs.filter(initiative_id=filters.initiative)
@@ -297,7 +303,13 @@ def plan_list(*, user: AnyUser, filters: PlanFilters) -> QuerySet[Plan]:
     qs = _overlapping(qs, "start_day", "end_day", filters.date_from, filters.date_to)
     if filters.unassigned_only:
         qs = qs.filter(assignment__isnull=True)
-    return qs.select_related("initiative", "assignment__campaign").order_by("start", "name", "pk")
+    return qs.order_by("start", "name", "pk").values_list("pk", flat=True)
+
+
+def plans_by_key(keys: Sequence[int]) -> list[Plan]:
+    """The Plans of these keys, in their order, with their Initiative and current campaign."""
+    found = Plan.objects.select_related("initiative", "assignment__campaign").in_bulk(keys)
+    return [found[key] for key in keys if key in found]
 
 
 def campaign_assigned_plans(

@@ -106,9 +106,11 @@ def _context(
     campaign_page = campaigns.get_page(_page_number(state.get("cpage")))
     plans = Paginator(selectors.plan_list(user=user, filters=plan_form.filters()), PAGE_SIZE)
     plan_page = plans.get_page(_page_number(state.get("ppage")))
+    # The page of keys makes the pager; its Plans are read in full alone.
+    plans_shown = selectors.plans_by_key(list(plan_page))
     drift_flags = selectors.drift_flags(campaigns=list(campaign_page))
     selection = _selection(state)
-    on_page = {p.pk for p in plan_page}
+    on_page = {p.pk for p in plans_shown}
 
     selected = None
     assigned: list[Assignment]
@@ -131,6 +133,7 @@ def _context(
         "plan_form": plan_form,
         "campaign_page": campaign_page,
         "plan_page": plan_page,
+        "plans_shown": plans_shown,
         "drift_flags": drift_flags,
         "selected": selected,
         "assigned": assigned,
