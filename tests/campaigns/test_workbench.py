@@ -301,8 +301,9 @@ def test_workbench_does_a_fixed_number_of_queries_at_scale(
     client.force_login(getattr(world, who))
     selected = at_scale[0]
     # session, user, roles, (grants), statuses, initiatives, campaigns count + page, drift flags x2,
-    # selected, its assignments, suggestions, drift x2, Plans count + page of keys + its Plans
-    expected = 17 if who == "admin" else 18
+    # selected, its assignments, suggestions ranked + their Plans, drift x2, Plans count + page
+    # of keys + its Plans
+    expected = 18 if who == "admin" else 19
     with django_assert_num_queries(expected):
         response = client.get(
             reverse("workbench"), {"campaign": selected.pk, "ppage": 7, "cpage": 3}
@@ -397,7 +398,7 @@ def test_drift_and_own_initiative_suggestions_add_no_query_at_scale(
         plan=others[0], sap_campaigns=[selected.pk], decided_at=timezone.now()
     )
     client.force_login(world.admin)
-    with django_assert_num_queries(17):  # as test_workbench_does_a_fixed_number_of_queries_at_scale
+    with django_assert_num_queries(18):  # as test_workbench_does_a_fixed_number_of_queries_at_scale
         response = client.get(reverse("workbench"), {"campaign": selected.pk, "cpage": 1})
     drift = response.context["drift"]
     assert len(drift.pending) == len(
