@@ -406,3 +406,36 @@ def test_drift_and_own_initiative_suggestions_add_no_query_at_scale(
     )
     assert len(drift.conflicts) == 5 and len(drift.sap_only) == 99 and len(drift.kept) == 1
     assert all(s.own_initiative for s in response.context["suggestions"][:1])
+
+
+def test_state_links_keep_the_state_as_a_querydict_would():
+    import html
+
+    from django.http import QueryDict
+    from django.template import Context, Template
+
+    state = QueryDict("c-q=sp%C3%A4t&cpage=2&plans=7&plans=8&p-status=1&p-status=2&campaign=4")
+    links = Template(
+        "{% load workbench %}"
+        "{% state_url cpage=3 %} {% state_url campaign=None %} {% state_url ppage=5 %} "
+        "{% state_url_key 'p-status' 9 %}"
+    ).render(Context({"state": state}))
+    links = html.unescape(links)  # the page escapes each & as &amp;
+
+    def expected(**changes):
+        copy = state.copy()
+        copy.pop("plans")
+        for key, value in changes.items():
+            if value is None:
+                copy.pop(key, None)
+            else:
+                copy[key] = str(value)
+        return f"{reverse('workbench')}?{copy.urlencode()}"
+
+    assert links.split(" ") == [
+        expected(cpage=3),
+        expected(campaign=None),
+        expected(ppage=5),
+        expected(**{"p-status": 9}),
+    ]
+    assert links.split(" ")[0].endswith("?c-q=sp%C3%A4t&cpage=3&p-status=1&p-status=2&campaign=4")
