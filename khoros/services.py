@@ -184,19 +184,14 @@ class PlanWrites:
         if self.vanished:
             Plan.objects.filter(pk__in=self.vanished).update(removed_at=self.now)
         if self.digests:
-            connection = connections[router.db_for_write(Initiative)]
-            quote = connection.ops.quote_name
-            stamp = connection.ops.adapt_datetimefield_value
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    f"UPDATE {quote(Initiative._meta.db_table)} SET "
-                    f"{quote('plans_digest')} = %s, {quote('plans_checked')} = %s "
-                    f"WHERE {quote('id')} = %s",
-                    [
-                        (digest, stamp(checked), pk)
-                        for pk, (digest, checked) in self.digests.items()
-                    ],
-                )
+            Initiative.objects.bulk_update(
+                [
+                    Initiative(pk=pk, plans_digest=digest, plans_checked=checked)
+                    for pk, (digest, checked) in self.digests.items()
+                ],
+                ["plans_digest", "plans_checked"],
+                batch_size=500,
+            )
 
 
 def _plans_upsert(rows: list[tuple[object, ...]], now: datetime) -> None:
@@ -338,12 +333,12 @@ def plans_diff(
         # Unless its own pages of this batch, already compared, no longer list that Plan.
         if key in listed_under.get(initiative_pk, (key,)):
             digests[initiative_pk] = ("", None)
-    held = {i.pk: (i.plans_digest, i.plans_checked) for i, _, _, _ in batch}
+    before = {i.pk: (i.plans_digest, i.plans_checked) for i, _, _, _ in batch}
     writes.digests = {
         pk: value
         for pk, value in digests.items()
         # Written only where it changes; a cleared digest needs no time.
-        if pk not in held or (held[pk] != value and (held[pk][0] or value[0]))
+        if pk not in before or (before[pk] != value and (before[pk][0] or value[0]))
     }
     return results, writes
 

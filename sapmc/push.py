@@ -28,6 +28,7 @@ from sapmc.models import ExternalCampaign, SuccessSent
 from sapmc.timezones import sap_timezone_code
 from syncs import runs
 from syncs.models import SyncRun
+from syncs.upsert import fit
 
 # CommunicationMedium (MaxLength 20): the numbers come from social media posts.
 COMMUNICATION_MEDIUM = "SOCIAL"
@@ -205,7 +206,7 @@ def _write(run: SyncRun, entries: list[_Entry], now: datetime) -> None:
             "numbers": due.numbers,
             "numbers_hash": numbers_hash(due.numbers),
             "success_uuid": entry.success_uuid,
-            "field": entry.field_name[:64],
+            "field": fit(SuccessSent, "field", entry.field_name),
             "message": entry.message[:2000],
         }
         sent = earlier.get((due.plan_id, due.row.day))

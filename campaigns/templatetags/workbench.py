@@ -38,15 +38,15 @@ def _state_pairs(context: template.Context) -> tuple[str, list[tuple[str, str]]]
     unticked after this page was drawn stays unticked. (A QueryDict copied and encoded per link
     was a tenth of the workbench's rendering, issue 13.)
     """
+    state: QueryDict = context["state"]
     cached = context.render_context.get(_STATE_PAIRS)
-    if cached is None:
-        state: QueryDict = context["state"]
+    if cached is None or cached[0] is not state:  # a template may link from another state
         pairs = [
             (key, value) for key, values in state.lists() if key != "plans" for value in values
         ]
-        cached = (reverse("workbench"), pairs)
+        cached = (state, reverse("workbench"), pairs)
         context.render_context[_STATE_PAIRS] = cached
-    return cached
+    return cached[1], cached[2]
 
 
 _STATE_PAIRS = "campaigns.workbench.state_pairs"
