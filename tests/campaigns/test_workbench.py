@@ -439,3 +439,12 @@ def test_state_links_keep_the_state_as_a_querydict_would():
         expected(**{"p-status": 9}),
     ]
     assert links.split(" ")[0].endswith("?c-q=sp%C3%A4t&cpage=3&p-status=1&p-status=2&campaign=4")
+
+
+def test_the_form_includes_ticked_plans_only_where_there_are_boxes(client, world):
+    # htmx logs a console error for an hx-include that matches nothing: boxes exist only
+    # once a campaign is selected (or Plans ticked on other pages are carried).
+    client.force_login(world.admin)
+    assert b"hx-include" not in client.get(reverse("workbench")).content
+    selected = client.get(reverse("workbench"), {"campaign": world.campaigns[0].pk})
+    assert b"hx-include=\"#workbench [name='plans']\"" in selected.content
