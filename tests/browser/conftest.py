@@ -53,6 +53,34 @@ def page(chromium) -> Iterator[object]:
     context.close()
 
 
+def login(page, base_url: str, username: str, password: str) -> None:
+    """Sign in through the login form, as a person does, and land on the dashboard."""
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+
+def sign_in(page, base_url: str, username: str) -> None:
+    """Give the page's browser context a signed-in session of `username`, without the form.
+
+    The form is walked by `login` in the tests about it (the workbench walk, the CSP and phone
+    checks of the login page); elsewhere two page loads per test were spent on it.
+    """
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(
+        get_user_model().objects.get(username=username),
+        backend="django.contrib.auth.backends.ModelBackend",
+    )
+    name = settings.SESSION_COOKIE_NAME
+    page.context.add_cookies([{"name": name, "value": client.cookies[name].value, "url": base_url}])
+
+
 def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/ for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -14,8 +14,7 @@ from campaigns.models import Assignment
 from syncs.models import SyncRun
 from syncs.runs import sync_request
 from syncs.tasks import sync_task
-from tests.browser.conftest import htmx_settled, screenshot
-from tests.browser.test_workbench_browser import login
+from tests.browser.conftest import htmx_settled, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +24,8 @@ def test_manager_navigates_the_calendar(live_server, world, page):
         plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
     )
     with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC), tick=True):
-        login(page, live_server.url, "maria", "pw-maria-2026")
+        sign_in(page, live_server.url, "maria")
+        page.goto(live_server.url + "/")
         page.get_by_role("link", name="Calendar").click()
         page.get_by_role("heading", name="March 2026").wait_for()
         assert page.locator(".day.today").inner_text() == "18"
@@ -73,7 +73,7 @@ def test_manager_navigates_the_calendar(live_server, world, page):
 
 
 def test_admin_watches_a_sync_run_to_the_end(live_server, world, live_khoros, page):
-    login(page, live_server.url, "alex", "pw-alex-2026")
+    sign_in(page, live_server.url, "alex")
     run, _ = sync_request(
         kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON, requested_by=world.admin
     )

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from campaigns.models import Assignment
 from sapmc.models import CampaignReference
-from tests.browser.conftest import htmx_settled, screenshot
-from tests.browser.test_workbench_browser import login
+from tests.browser.conftest import htmx_settled, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_plan_bars_open_their_campaign_or_the_workbench(live_server, world, page):
     spring = world.campaigns[0]
     Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
-    login(page, live_server.url, "alex", "pw-alex-2026")
+    sign_in(page, live_server.url, "alex")
     page.goto(f"{live_server.url}/calendar/?zoom=month&date=2026-03-01")
     htmx_settled(page)
     # A bar opens its side panel (issue 11); the panel leads to the campaign or the workbench.
@@ -41,7 +40,7 @@ def test_plan_bars_open_their_campaign_or_the_workbench(live_server, world, page
 
 
 def test_a_date_far_out_gives_a_page_not_an_error(live_server, world, page):
-    login(page, live_server.url, "maria", "pw-maria-2026")
+    sign_in(page, live_server.url, "maria")
     response = page.goto(f"{live_server.url}/calendar/?zoom=month&date=9999-12-15")
     assert response.status == 200
     page.get_by_text("showing 2199-12-31 instead of 9999-12-15").wait_for()
@@ -63,7 +62,7 @@ def test_calendar_screenshots(live_server, world, chromium, width, zoom):
     with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC), tick=True):
         context = chromium.new_context(viewport={"width": width, "height": 900})
         page = context.new_page()
-        login(page, live_server.url, "maria", "pw-maria-2026")
+        sign_in(page, live_server.url, "maria")
         page.goto(f"{live_server.url}/calendar/?zoom={zoom}&date=2026-03-01")
         htmx_settled(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= width

@@ -9,8 +9,7 @@ import pytest
 import time_machine
 
 from campaigns.models import Assignment, AuditEvent
-from tests.browser.conftest import htmx_settled, screenshot
-from tests.browser.test_workbench_browser import login
+from tests.browser.conftest import htmx_settled, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +21,7 @@ def test_side_panel_opens_at_a_real_url_closes_with_escape_and_returns_focus(
     live_server, world, page
 ):
     with time_machine.travel(NOW, tick=True):
-        login(page, live_server.url, "maria", "pw-maria-2026")
+        sign_in(page, live_server.url, "maria")
         page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01")
         htmx_settled(page)
         bar = page.locator(".tl-row.campaign a.bar", has_text="Summer 2026")
@@ -72,7 +71,7 @@ def test_side_panel_opens_at_a_real_url_closes_with_escape_and_returns_focus(
 
 def test_drag_an_unassigned_plan_onto_a_campaign_row_assigns_it(live_server, world, page):
     with time_machine.travel(NOW, tick=True):
-        login(page, live_server.url, "maria", "pw-maria-2026")
+        sign_in(page, live_server.url, "maria")
         page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01")
         htmx_settled(page)
         plan_bar = page.locator(
@@ -102,7 +101,7 @@ def test_drag_an_unassigned_plan_onto_a_campaign_row_assigns_it(live_server, wor
 
 def test_keyboard_path_assigns_from_the_plans_panel(live_server, world, page):
     with time_machine.travel(NOW, tick=True):
-        login(page, live_server.url, "maria", "pw-maria-2026")
+        sign_in(page, live_server.url, "maria")
         page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01")
         htmx_settled(page)
         page.locator(".tl-row.unassigned a.bar", has_text="Summer teaser").focus()
@@ -133,7 +132,7 @@ def test_keyboard_path_assigns_from_the_plans_panel(live_server, world, page):
 
 def test_list_view_sorts_by_clicking_column_headers(live_server, world, page):
     with time_machine.travel(NOW, tick=True):
-        login(page, live_server.url, "maria", "pw-maria-2026")
+        sign_in(page, live_server.url, "maria")
         page.goto(f"{live_server.url}/calendar/?zoom=year&date=2026-01-01")
         page.get_by_role("link", name="List", exact=True).click()
         table = page.get_by_test_id("campaign-table")
@@ -170,7 +169,8 @@ def test_list_view_sorts_by_clicking_column_headers(live_server, world, page):
 
 def test_manager_home_and_saved_view(live_server, world, page):
     with time_machine.travel(NOW, tick=True):
-        login(page, live_server.url, "maria", "pw-maria-2026")
+        sign_in(page, live_server.url, "maria")
+        page.goto(live_server.url + "/")
         page.get_by_test_id("home-starting-empty").get_by_role(
             "link", name="Summer 2026"
         ).wait_for()
@@ -192,7 +192,7 @@ def test_manager_home_and_saved_view(live_server, world, page):
 
 def test_drag_in_the_month_grid_onto_a_campaign_bar(live_server, world, page):
     with time_machine.travel(NOW, tick=True):
-        login(page, live_server.url, "maria", "pw-maria-2026")
+        sign_in(page, live_server.url, "maria")
         page.goto(f"{live_server.url}/calendar/?zoom=month&date=2026-03-01")
         htmx_settled(page)
         plan_bar = page.locator('a.bar.plan[draggable="true"]', has_text="Spring Sale social")

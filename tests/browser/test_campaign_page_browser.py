@@ -10,8 +10,7 @@ from django.utils import timezone
 from campaigns.models import Assignment
 from khoros.models import PlanKpi
 from syncs.models import SyncRun
-from tests.browser.conftest import ARTIFACTS, screenshot
-from tests.browser.test_workbench_browser import login
+from tests.browser.conftest import ARTIFACTS, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +36,7 @@ def test_manager_reads_the_kpi_charts_of_a_campaign(live_server, world, page):
         kind="khoros_kpis", trigger="schedule", status="succeeded", finished_at=timezone.now()
     )
 
-    login(page, live_server.url, "maria", "pw-maria-2026")
+    sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/campaigns/{spring.pk}/")
     page.get_by_role("heading", name="Daily KPIs").wait_for()
 
@@ -98,7 +97,7 @@ def test_campaign_kpi_views_fit_the_screen_and_the_csp(live_server, world, chrom
     violations = []
     page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
     try:
-        login(page, live_server.url, "alex", "pw-alex-2026")
+        sign_in(page, live_server.url, "alex")
         page.goto(f"{live_server.url}/campaigns/{spring.pk}/")
         page.get_by_label("Campaign", exact=True).select_option(str(summer.pk))
         page.get_by_role("button", name="Compare").click()

@@ -15,8 +15,7 @@ from django.utils import timezone
 from campaigns.models import Assignment
 from khoros.models import PlanKpi
 from syncs.models import SyncRun
-from tests.browser.conftest import htmx_settled
-from tests.browser.test_workbench_browser import login
+from tests.browser.conftest import htmx_settled, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

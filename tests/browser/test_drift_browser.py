@@ -7,8 +7,7 @@ import pytest
 
 from campaigns.models import Assignment, AuditEvent
 from sapmc.models import CampaignReference
-from tests.browser.conftest import htmx_settled, screenshot
-from tests.browser.test_workbench_browser import login
+from tests.browser.conftest import htmx_settled, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +31,7 @@ def test_adopt_with_confirmation_then_undo(live_server, world, chromium, width):
     context = chromium.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     try:
-        login(page, live_server.url, "maria", "pw-maria-2026")
+        sign_in(page, live_server.url, "maria")
         page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
         htmx_settled(page)
         box = page.get_by_role("region", name="Differs from SAP MC")

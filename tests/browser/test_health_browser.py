@@ -10,9 +10,8 @@ from django.utils import timezone
 from syncs.alerts import alerts_check
 from syncs.models import Notification, SyncRun
 from syncs.schedules import setup_schedules
-from tests.browser.conftest import htmx_settled, screenshot
+from tests.browser.conftest import htmx_settled, screenshot, sign_in
 from tests.browser.test_csp_browser import Violations
-from tests.browser.test_workbench_browser import login
 
 WIDEST = """() => [...document.querySelectorAll('body *')]
   .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
@@ -58,7 +57,8 @@ def test_connection_header_and_alert_dismissal(live_server, world, chromium, wid
     page.set_default_timeout(10_000)
     csp = Violations(page)
     try:
-        login(page, live_server.url, "alex", "pw-alex-2026")
+        sign_in(page, live_server.url, "alex")
+        page.goto(live_server.url + "/")
         assert page.get_by_test_id("alerts-count").inner_text() == "1"
         assert "Khoros plans sync is failing" in page.get_by_test_id("health-banner").inner_text()
         screenshot(page, f"health-dashboard-{width}")

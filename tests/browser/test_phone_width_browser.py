@@ -12,8 +12,7 @@ from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
 from sapmc.models import InboundCall
 from syncs.models import SyncRun
-from tests.browser.conftest import screenshot
-from tests.browser.test_workbench_browser import login
+from tests.browser.conftest import login, screenshot, sign_in
 from tests.world import make_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -91,7 +90,8 @@ def test_every_page_fits_a_phone(live_server, busy_world, phone):
             phone.goto(base + path)
             _fits(phone, name)
         phone.context.clear_cookies()
-        login(phone, base, "maria", "pw-maria-2026")
+        sign_in(phone, base, "maria")
+        phone.goto(base + "/")
         for name, path in {
             "dashboard-manager": "/",
             "workbench-manager": "/workbench/",

@@ -5,17 +5,9 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import Assignment, AuditEvent
-from tests.browser.conftest import htmx_settled, screenshot
+from tests.browser.conftest import htmx_settled, login, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Dashboard").wait_for()
 
 
 def test_manager_assigns_a_plan_without_reload_and_the_audit_has_it(
@@ -56,7 +48,7 @@ def test_manager_assigns_a_plan_without_reload_and_the_audit_has_it(
     assert event.actor_name == "maria"
     admin_context = chromium.new_context()
     admin_page = admin_context.new_page()
-    login(admin_page, live_server.url, "alex", "pw-alex-2026")
+    sign_in(admin_page, live_server.url, "alex")
     admin_page.goto(f"{live_server.url}/audit/")
     row = admin_page.locator("tbody tr").first
     assert "maria" in row.inner_text()
@@ -66,7 +58,7 @@ def test_manager_assigns_a_plan_without_reload_and_the_audit_has_it(
 
 
 def test_manager_bulk_assigns_and_unassigns(live_server, world, page):
-    login(page, live_server.url, "maria", "pw-maria-2026")
+    sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/workbench/?campaign={world.campaigns[1].pk}")
     page.get_by_label("Select Spring Sale social").check()
     page.get_by_label("Select Summer teaser").check()

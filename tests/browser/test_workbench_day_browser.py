@@ -12,8 +12,7 @@ from django.utils import timezone
 from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
 from sapmc.models import CampaignReference
-from tests.browser.conftest import htmx_settled, screenshot
-from tests.browser.test_workbench_browser import login
+from tests.browser.conftest import htmx_settled, screenshot, sign_in
 from tests.scale import build_scale
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,7 +30,7 @@ def _assert_state_url(page, campaign_pk: int) -> None:
 
 def test_after_every_action_the_address_is_the_screen_and_reload_shows_it(live_server, world, page):
     spring, summer = world.campaigns[0], world.campaigns[1]
-    login(page, live_server.url, "maria", "pw-maria-2026")
+    sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}&p-q=s")
     htmx_settled(page)
 
@@ -70,7 +69,7 @@ def test_drift_decision_leaves_the_workbench_url(live_server, world, page):
         plan=world.plans[0],
         managing_party=world.initiatives[0].khoros_id,
     )
-    login(page, live_server.url, "alex", "pw-alex-2026")
+    sign_in(page, live_server.url, "alex")
     page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
     htmx_settled(page)
     page.get_by_role("button", name="Keep the bridge's").click()
@@ -81,7 +80,7 @@ def test_drift_decision_leaves_the_workbench_url(live_server, world, page):
 
 def test_back_and_forward_show_current_data(live_server, world, page):
     spring, summer = world.campaigns[0], world.campaigns[1]
-    login(page, live_server.url, "maria", "pw-maria-2026")
+    sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/workbench/")
     htmx_settled(page)
     page.get_by_role("link", name="Spring Sale 2026").click()
@@ -115,7 +114,7 @@ def test_back_and_forward_show_current_data(live_server, world, page):
 
 
 def test_status_and_initiative_selects_apply_on_change(live_server, world, page):
-    login(page, live_server.url, "alex", "pw-alex-2026")
+    sign_in(page, live_server.url, "alex")
     page.goto(f"{live_server.url}/workbench/")
     htmx_settled(page)
     page.get_by_label("Status").select_option(label="In Preparation")
@@ -144,7 +143,7 @@ def _many_plans(world, count: int) -> list[Plan]:
 def test_a_selection_survives_plan_pages_and_is_counted(live_server, world, page):
     _many_plans(world, 30)  # 32 live Plans for Maria: two pages of 25
     summer = world.campaigns[1]
-    login(page, live_server.url, "maria", "pw-maria-2026")
+    sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/workbench/?campaign={summer.pk}")
     htmx_settled(page)
     page.get_by_label("Select Spring Sale social").check()
@@ -188,7 +187,7 @@ def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, w
         start=date(2026, 6, 1), spread=1, plan_days=0, campaign_days=29, assign_step=1,
         assign_below=0, assign_to=int,
     )  # fmt: skip
-    login(page, live_server.url, "maria", "pw-maria-2026")
+    sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/workbench/")
     htmx_settled(page)
     low = page.get_by_role("link", name="Zeta 19")
@@ -232,7 +231,7 @@ def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, w
 def test_move_is_offered_where_a_plan_feeds_another_campaign(live_server, world, page):
     spring, summer = world.campaigns[0], world.campaigns[1]
     Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
-    login(page, live_server.url, "maria", "pw-maria-2026")
+    sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
     htmx_settled(page)
     row = page.locator("#plan-list li", has_text="Spring Sale social")
@@ -259,7 +258,7 @@ def test_workbench_screenshots(live_server, world, chromium, width):
     )
     context = chromium.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
-    login(page, live_server.url, "maria", "pw-maria-2026")
+    sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/workbench/?campaign={world.campaigns[1].pk}")
     htmx_settled(page)
     # Nothing sticks out sideways on a phone.
