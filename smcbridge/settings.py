@@ -101,17 +101,24 @@ TEMPLATES = [
 
 # Database: a SQLite file by default. SQLite needs WAL, a busy timeout and IMMEDIATE
 # transactions, or the django-q2 ORM broker and the web server lock each other out.
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'smcbridge.sqlite3'}")
+# Empty means unset, as for REDIS_URL (`DATABASE_URL= make test` runs on the default).
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'smcbridge.sqlite3'}"
 # Persistent connections on both engines: opening one per request (and, on SQLite, running
 # its PRAGMAs again) was a known cost of every API call (issue 13). SQLite in WAL mode keeps
 # no lock between statements in autocommit, so a kept connection blocks no writer; the health
 # check replaces a connection the server dropped. 0 opens one per request again.
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
-DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+        )
+    }
+except ValueError:  # an unknown scheme, a port that is no number; the URL may hold a password
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be a postgres://user:password@host:port/name or "
+        "sqlite:////absolute/path URL"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {

@@ -67,3 +67,19 @@ def test_database_connections_are_kept_as_configured(url, value, expected):
     )
     result = django_start(env, code, check=True)
     assert result.stdout.split() == [str(expected), "True"]
+
+
+@pytest.mark.parametrize(
+    "url", ["mysqlx://u:s3cret-pw@db/x", "postgres://u:s3cret-pw@db:port/x", "not a url"]
+)
+def test_a_database_url_the_bridge_cannot_use_stops_the_start_without_showing_it(url):
+    result = django_start({"DATABASE_URL": url})
+    assert result.returncode != 0
+    assert "DATABASE_URL must be a postgres://" in result.stderr
+    assert "s3cret-pw" not in result.stderr
+
+
+def test_an_empty_database_url_means_the_default_sqlite_file():
+    code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
+    result = django_start({"DATABASE_URL": ""}, code, check=True)
+    assert result.stdout.split() == ["django.db.backends.sqlite3"]
