@@ -1036,3 +1036,42 @@ def test_a_run_that_succeeded_just_after_the_report_was_read_completes_it(client
         response = poll(client, report_id)
     assert response.status_code == 200 and response.json()["Status"] == "COMPLETED"
     assert SyncRun.objects.get().pk == run.pk
+
+
+def _synchronous_commit() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_call_log_row_is_committed_and_the_connection_keeps_its_commit_setting(client):
+    """On PostgreSQL the log row commits asynchronously (SET LOCAL in its own statement's
+    transaction): the row is there, and the setting does not outlive it."""
+    from django.db import connection
+
+    call(client, "parameter-values", {"ParameterId": "ADVERTISER"})
+    call(client, "parameter-values", {"ParameterId": "ADVERTISER"}, auth=basic(password="no"))
+
+    logged = list(InboundCall.objects.order_by("id").values_list("status_code", flat=True))
+    assert logged == [200, 401]
+    if connection.vendor == "postgresql":
+        assert _synchronous_commit() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_callers_transaction_the_call_log_leaves_its_commit_alone(rf):
+    from django.db import connection, transaction
+
+    from sapmc.inbound.http import inbound_call_log
+
+    with transaction.atomic():
+        inbound_call_log(
+            at=timezone.now(), method="POST", endpoint="parameter-values", caller=USER,
+            status_code=200, duration_ms=1, correlation_id="c-1", error_code="",
+        )  # fmt: skip
+        if connection.vendor == "postgresql":
+            assert _synchronous_commit() == "on"
+    assert InboundCall.objects.get().correlation_id == "c-1"
