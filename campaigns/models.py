@@ -95,6 +95,7 @@ class AuditEvent(models.Model):
         DRIFT_UNDO = "drift.undo", "Drift: adoption undone"
         GRANT_CREATE = "grant.create", "Access granted"
         GRANT_DELETE = "grant.delete", "Access revoked"
+        PUSH_RESOLVE = "push.resolve", "Success push outcome settled"
         SCHEDULE_UPDATE = "schedule.update", "Schedule changed"
         USER_CREATE = "user.create", "User created"
         USER_UPDATE = "user.update", "User changed"

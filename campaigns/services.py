@@ -20,7 +20,7 @@ from campaigns.access import NotAllowedError, can_assign_plan, can_use_workbench
 from campaigns.models import Assignment, AuditEvent, DriftDecision, InitiativeGrant
 from campaigns.selectors import DriftItem, campaign_drift
 from khoros.models import Initiative, Plan
-from sapmc.models import ExternalCampaign
+from sapmc.models import ExternalCampaign, SuccessSent
 from smcbridge.fields import fit
 
 # What a page says to a manager about a Plan outside her grants: the Plan's name is hers to see
@@ -610,3 +610,61 @@ def schedule_update(
         after=after,
     )
     return schedule
+
+
+# What a sync admin found in SAP MC for a success row of unknown outcome.
+PUSH_ARRIVED = "arrived"  # the row is in SAP MC: it stays sent and is never sent again
+PUSH_RESEND = "resend"  # it is not: the ledger forgets it and the next push sends the day
+PUSH_RESOLUTIONS = (PUSH_ARRIVED, PUSH_RESEND)
+
+
+@transaction.atomic
+def push_outcome_resolve(*, entry_id: int, resolution: str, acting_user: User) -> AuditEvent | None:
+    """Settle a success-push row whose outcome is unknown, once a person has looked in SAP MC.
+
+    The push never sends such a row again by itself: SAP MC may hold it, and a second POST
+    would count the day twice. Returns the audit row, or None when the row is no longer of
+    unknown outcome (settled meanwhile, from another window or by another admin).
+    """
+    if not is_sync_admin(acting_user):
+        raise NotAllowedError("Only sync admins can settle what the success push sent.")
+    if resolution not in PUSH_RESOLUTIONS:
+        raise ValueError(f"unknown resolution {resolution!r}")
+    entry = (
+        SuccessSent.objects.select_for_update()
+        .select_related("plan", "campaign")
+        .filter(pk=entry_id, status=SuccessSent.Status.UNKNOWN)
+        .first()
+    )
+    if entry is None:
+        return None
+    before = {
+        "plan_name": entry.plan.name,
+        "campaign_name": entry.campaign.name,
+        "day": entry.day.isoformat(),
+        "status": entry.status,
+        "message": entry.message,
+        "run": entry.run_id,
+    }
+    day = entry.day.isoformat()
+    if resolution == PUSH_ARRIVED:
+        entry.status = SuccessSent.Status.CREATED
+        entry.message = fit(
+            SuccessSent, "message", f"Found in SAP MC by {acting_user.get_username()}"
+        )
+        entry.save(update_fields=["status", "message"])
+        after: dict[str, object] = {"status": entry.status}
+        summary = f"Marked {day} of “{entry.plan.name}” as in SAP MC (never sent again)"
+    else:
+        entry.delete()
+        after = {"status": "due again"}
+        summary = f"Marked {day} of “{entry.plan.name}” as missing in SAP MC (sent next push)"
+    return audit_record(
+        actor=acting_user,
+        action=AuditEvent.Action.PUSH_RESOLVE,
+        summary=summary,
+        campaign=entry.campaign,
+        plan=entry.plan,
+        before=before,
+        after=after,
+    )

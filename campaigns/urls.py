@@ -32,6 +32,7 @@ urlpatterns = [
     ),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/kpis.csv", views.campaign_kpis_csv, name="campaign-kpis-csv"),
+    path("pushes/<int:pk>/resolve/", views.push_resolve, name="push-resolve"),
     path("schedules/", schedule_views.schedules, name="schedules"),
     path("schedules/<int:pk>/", schedule_views.schedule_edit, name="schedule-edit"),
 ]

@@ -6,17 +6,19 @@ import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from campaigns import audit_text
+from campaigns import audit_text, services
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import (
     is_manager_only,
@@ -33,7 +35,7 @@ from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
 from khoros.models import Initiative
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
-from sapmc.models import ExternalCampaign
+from sapmc.models import ExternalCampaign, SuccessSent
 from smcbridge.http import AuthenticatedHttpRequest
 from syncs import registry as sync_registry
 from syncs import selectors as sync_selectors
@@ -229,3 +231,26 @@ def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHt
     filename = f"smcbridge-{campaign.campaign_id or campaign.pk}-kpis.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@login_required
+@require_POST
+@sync_admin_required("Only sync admins can settle what the success push sent.")
+def push_resolve(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Settle one success row of unknown outcome, then back to its campaign's page."""
+    entry = get_object_or_404(SuccessSent, pk=pk)
+    resolution = request.POST.get("resolution", "")
+    if resolution not in services.PUSH_RESOLUTIONS:
+        return HttpResponse(
+            "Choose whether the row is in SAP MC (arrived) or not (resend).",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    event = services.push_outcome_resolve(
+        entry_id=entry.pk, resolution=resolution, acting_user=request.user
+    )
+    if event is None:
+        messages.info(request, "That row was already settled; the page shows it as it is now.")
+    else:
+        messages.success(request, event.summary + ".")
+    return redirect(f"{reverse('campaign', args=[entry.campaign_id])}#sap-pushes")

@@ -126,3 +126,32 @@ def test_campaign_kpi_views_fit_the_screen_and_the_csp(live_server, world, chrom
         page.screenshot(path=str(ARTIFACTS / f"campaign-kpis-{width}-charts.png"))
     finally:
         context.close()
+
+
+def test_admin_settles_a_push_of_unknown_outcome_with_the_keyboard(live_server, world, page):
+    from sapmc.models import SuccessSent
+
+    spring = world.campaigns[0]
+    Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
+    entry = SuccessSent.objects.create(
+        plan=world.plans[0], day=date(2026, 3, 1), campaign=spring,
+        status=SuccessSent.Status.UNKNOWN, sent_at=timezone.now(), numbers_hash="x",
+        message="SAP MC answered 500 to the batch",
+    )  # fmt: skip
+
+    sign_in(page, live_server.url, "alex")
+    page.goto(f"{live_server.url}/campaigns/{spring.pk}/")
+    resend = page.get_by_role("button", name="2026-03-01 of Spring Sale social is not in SAP MC")
+    resend.focus()
+    page.keyboard.press("Enter")
+    page.get_by_text("as missing in SAP MC (sent next push)").wait_for()
+    assert page.url.endswith(f"/campaigns/{spring.pk}/#sap-pushes")
+    assert not SuccessSent.objects.filter(pk=entry.pk).exists()
+    assert page.get_by_role("button", name="Send again").count() == 0
+
+    # Reloading shows the page as it is now and settles nothing twice.
+    page.reload()
+    page.get_by_role("heading", name="Sent to SAP MC").wait_for()
+    assert page.get_by_role("button", name="Send again").count() == 0
+    assert page.get_by_text("as missing in SAP MC").count() == 0  # the message was shown once
+    screenshot(page, "campaign-push-settled")

@@ -442,3 +442,88 @@ def test_a_read_timeout_leaves_the_batch_unknown_not_sent_again(server, sim, wor
     before = len(readback(server))
     assert push_successes().created_count == 0
     assert len(readback(server)) == before  # whatever SAP MC kept, nothing was sent twice
+
+
+def _unknown_rows(server, sim, world) -> list[SuccessSent]:
+    """Two days whose batch SAP MC answered 500: it may or may not hold them."""
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_batch", "http_500")
+    assert push_successes().status == SyncRun.Status.FAILED
+    return list(SuccessSent.objects.order_by("day"))
+
+
+def test_a_sync_admin_settles_unknown_rows_and_the_next_push_follows(server, sim, world, client):
+    from django.urls import reverse
+
+    from campaigns.models import AuditEvent
+
+    first, second = _unknown_rows(server, sim, world)
+    page = reverse("campaign", args=[world.campaigns[0].pk])
+    client.force_login(world.admin)
+    body = client.get(page).content.decode()
+    assert body.count('value="arrived"') == 2 and body.count('value="resend"') == 2
+
+    # An admin found the first day in SAP MC and not the second.
+    arrived = client.post(reverse("push-resolve", args=[first.pk]), {"resolution": "arrived"})
+    assert arrived.status_code == 302 and arrived.url == page + "#sap-pushes"
+    resend = client.post(reverse("push-resolve", args=[second.pk]), {"resolution": "resend"})
+    assert resend.status_code == 302
+    first.refresh_from_db()
+    assert first.status == SuccessSent.Status.CREATED
+    assert not SuccessSent.objects.filter(pk=second.pk).exists()
+
+    # The next push sends the second day only, once; the first is never sent again.
+    run = push_successes()
+    assert (run.status, run.created_count) == (SyncRun.Status.SUCCEEDED, 1)
+    midnight = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)
+    assert [r["SuccessDataDate"] for r in readback(server)] == [f"/Date({midnight})/"]
+    assert set(SuccessSent.objects.values_list("status", flat=True)) == {"created"}
+
+    # One audit row per change, naming the day, the Plan and what was found.
+    events = list(AuditEvent.objects.filter(action=AuditEvent.Action.PUSH_RESOLVE).order_by("id"))
+    assert [e.after["status"] for e in events] == ["created", "due again"]
+    assert [e.before["day"] for e in events] == ["2026-03-01", "2026-03-02"]
+    assert all(e.actor == world.admin and e.campaign == world.campaigns[0] for e in events)
+    followed = client.get(page).content.decode()
+    assert 'value="arrived"' not in followed
+
+
+def test_settling_twice_changes_once_and_says_so(server, sim, world, client):
+    from django.urls import reverse
+
+    from campaigns.models import AuditEvent
+
+    first, _ = _unknown_rows(server, sim, world)
+    client.force_login(world.admin)
+    url = reverse("push-resolve", args=[first.pk])
+    client.post(url, {"resolution": "arrived"})
+    again = client.post(url, {"resolution": "resend"}, follow=True)  # a second window, stale
+    assert "already settled" in again.content.decode()
+    first.refresh_from_db()
+    assert first.status == SuccessSent.Status.CREATED
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.PUSH_RESOLVE).count() == 1
+
+
+def test_only_sync_admins_settle_and_bad_input_is_a_clear_error(server, sim, world, client):
+    from django.urls import reverse
+
+    from campaigns.models import AuditEvent
+
+    first, _ = _unknown_rows(server, sim, world)
+    url = reverse("push-resolve", args=[first.pk])
+    page = reverse("campaign", args=[world.campaigns[0].pk])
+    client.force_login(world.maria)
+    assert client.post(url, {"resolution": "arrived"}).status_code == 403
+    assert 'value="arrived"' not in client.get(page).content.decode()
+    client.force_login(world.admin)
+    assert client.get(url).status_code == 405
+    bad = client.post(url, {"resolution": "maybe"})
+    assert bad.status_code == 400 and "in SAP MC" in bad.content.decode()
+    assert (
+        client.post(reverse("push-resolve", args=[10**9]), {"resolution": "arrived"}).status_code
+        == 404
+    )
+    first.refresh_from_db()
+    assert first.status == SuccessSent.Status.UNKNOWN
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.PUSH_RESOLVE).exists()
