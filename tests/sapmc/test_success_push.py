@@ -487,6 +487,9 @@ def test_a_sync_admin_settles_unknown_rows_and_the_next_push_follows(server, sim
     assert all(e.actor == world.admin and e.campaign == world.campaigns[0] for e in events)
     followed = client.get(page).content.decode()
     assert 'value="arrived"' not in followed
+    audit = client.get("/audit/").content.decode()
+    assert "Marked 2026-03-01 of “Spring Sale social” as in SAP MC" in audit
+    assert "Success push outcome settled" in audit
 
 
 def test_settling_twice_changes_once_and_says_so(server, sim, world, client):
