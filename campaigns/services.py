@@ -619,12 +619,15 @@ PUSH_RESOLUTIONS = (PUSH_ARRIVED, PUSH_RESEND)
 
 
 @transaction.atomic
-def push_outcome_resolve(*, entry_id: int, resolution: str, acting_user: User) -> AuditEvent | None:
+def push_outcome_resolve(
+    *, campaign: ExternalCampaign, entry_id: int, resolution: str, acting_user: User
+) -> AuditEvent | None:
     """Settle a success-push row whose outcome is unknown, once a person has looked in SAP MC.
 
     The push never sends such a row again by itself: SAP MC may hold it, and a second POST
     would count the day twice. Returns the audit row, or None when the row is no longer of
-    unknown outcome (settled meanwhile, from another window or by another admin).
+    unknown outcome on this campaign's page (settled meanwhile, from another window or by
+    another admin).
     """
     if not is_sync_admin(acting_user):
         raise NotAllowedError("Only sync admins can settle what the success push sent.")
@@ -633,7 +636,7 @@ def push_outcome_resolve(*, entry_id: int, resolution: str, acting_user: User) -
     entry = (
         SuccessSent.objects.select_for_update()
         .select_related("plan", "campaign")
-        .filter(pk=entry_id, status=SuccessSent.Status.UNKNOWN)
+        .filter(pk=entry_id, campaign=campaign, status=SuccessSent.Status.UNKNOWN)
         .first()
     )
     if entry is None:

@@ -31,8 +31,8 @@ urlpatterns = [
         name="saved-view-delete",
     ),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),
+    path("campaigns/<int:pk>/pushes/<int:entry>/settle/", views.push_resolve, name="push-resolve"),
     path("campaigns/<int:pk>/kpis.csv", views.campaign_kpis_csv, name="campaign-kpis-csv"),
-    path("pushes/<int:pk>/resolve/", views.push_resolve, name="push-resolve"),
     path("schedules/", schedule_views.schedules, name="schedules"),
     path("schedules/<int:pk>/", schedule_views.schedule_edit, name="schedule-edit"),
 ]

@@ -35,7 +35,7 @@ from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
 from khoros.models import Initiative
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
-from sapmc.models import ExternalCampaign, SuccessSent
+from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
 from syncs import registry as sync_registry
 from syncs import selectors as sync_selectors
@@ -236,9 +236,9 @@ def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHt
 @login_required
 @require_POST
 @sync_admin_required("Only sync admins can settle what the success push sent.")
-def push_resolve(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """Settle one success row of unknown outcome, then back to its campaign's page."""
-    entry = get_object_or_404(SuccessSent, pk=pk)
+def push_resolve(request: AuthenticatedHttpRequest, pk: int, entry: int) -> HttpResponse:
+    """Settle one success row of unknown outcome, then back to the campaign's page."""
+    campaign = get_object_or_404(ExternalCampaign, pk=pk)
     resolution = request.POST.get("resolution", "")
     if resolution not in services.PUSH_RESOLUTIONS:
         return HttpResponse(
@@ -247,10 +247,11 @@ def push_resolve(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     event = services.push_outcome_resolve(
-        entry_id=entry.pk, resolution=resolution, acting_user=request.user
+        campaign=campaign, entry_id=entry, resolution=resolution, acting_user=request.user
     )
     if event is None:
-        messages.info(request, "That row was already settled; the page shows it as it is now.")
+        # A second window, or a second admin, was first: the row is settled (or re-sent) already.
+        messages.info(request, "That row was settled meanwhile; the page shows it as it is now.")
     else:
         messages.success(request, event.summary + ".")
-    return redirect(f"{reverse('campaign', args=[entry.campaign_id])}#sap-pushes")
+    return redirect(f"{reverse('campaign', args=[campaign.pk])}#sap-pushes")

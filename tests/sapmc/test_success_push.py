@@ -465,9 +465,13 @@ def test_a_sync_admin_settles_unknown_rows_and_the_next_push_follows(server, sim
     assert body.count('value="arrived"') == 2 and body.count('value="resend"') == 2
 
     # An admin found the first day in SAP MC and not the second.
-    arrived = client.post(reverse("push-resolve", args=[first.pk]), {"resolution": "arrived"})
+    arrived = client.post(
+        reverse("push-resolve", args=[world.campaigns[0].pk, first.pk]), {"resolution": "arrived"}
+    )
     assert arrived.status_code == 302 and arrived.url == page + "#sap-pushes"
-    resend = client.post(reverse("push-resolve", args=[second.pk]), {"resolution": "resend"})
+    resend = client.post(
+        reverse("push-resolve", args=[world.campaigns[0].pk, second.pk]), {"resolution": "resend"}
+    )
     assert resend.status_code == 302
     first.refresh_from_db()
     assert first.status == SuccessSent.Status.CREATED
@@ -497,15 +501,23 @@ def test_settling_twice_changes_once_and_says_so(server, sim, world, client):
 
     from campaigns.models import AuditEvent
 
-    first, _ = _unknown_rows(server, sim, world)
+    first, second = _unknown_rows(server, sim, world)
     client.force_login(world.admin)
-    url = reverse("push-resolve", args=[first.pk])
+    url = reverse("push-resolve", args=[world.campaigns[0].pk, first.pk])
     client.post(url, {"resolution": "arrived"})
     again = client.post(url, {"resolution": "resend"}, follow=True)  # a second window, stale
-    assert "already settled" in again.content.decode()
+    assert "settled meanwhile" in again.content.decode()
     first.refresh_from_db()
     assert first.status == SuccessSent.Status.CREATED
     assert AuditEvent.objects.filter(action=AuditEvent.Action.PUSH_RESOLVE).count() == 1
+
+    # After "Send again" the row is gone: the stale window is told so, on the campaign's page.
+    url = reverse("push-resolve", args=[world.campaigns[0].pk, second.pk])
+    client.post(url, {"resolution": "resend"})
+    late = client.post(url, {"resolution": "arrived"})
+    assert late.status_code == 302 and late.url.endswith("#sap-pushes")
+    assert "settled meanwhile" in client.get(late.url).content.decode()
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.PUSH_RESOLVE).count() == 2
 
 
 def test_only_sync_admins_settle_and_bad_input_is_a_clear_error(server, sim, world, client):
@@ -514,7 +526,7 @@ def test_only_sync_admins_settle_and_bad_input_is_a_clear_error(server, sim, wor
     from campaigns.models import AuditEvent
 
     first, _ = _unknown_rows(server, sim, world)
-    url = reverse("push-resolve", args=[first.pk])
+    url = reverse("push-resolve", args=[world.campaigns[0].pk, first.pk])
     page = reverse("campaign", args=[world.campaigns[0].pk])
     client.force_login(world.maria)
     assert client.post(url, {"resolution": "arrived"}).status_code == 403
@@ -523,10 +535,11 @@ def test_only_sync_admins_settle_and_bad_input_is_a_clear_error(server, sim, wor
     assert client.get(url).status_code == 405
     bad = client.post(url, {"resolution": "maybe"})
     assert bad.status_code == 400 and "in SAP MC" in bad.content.decode()
-    assert (
-        client.post(reverse("push-resolve", args=[10**9]), {"resolution": "arrived"}).status_code
-        == 404
-    )
+    missing = reverse("push-resolve", args=[10**9, first.pk])
+    assert client.post(missing, {"resolution": "arrived"}).status_code == 404
+    # Another campaign's page cannot settle this campaign's row.
+    elsewhere = reverse("push-resolve", args=[world.campaigns[1].pk, first.pk])
+    assert client.post(elsewhere, {"resolution": "arrived"}).status_code == 302
     first.refresh_from_db()
     assert first.status == SuccessSent.Status.UNKNOWN
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.PUSH_RESOLVE).exists()
