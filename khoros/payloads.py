@@ -230,24 +230,25 @@ def _text(value: object) -> str:
 
 
 def _optional_text(value: object) -> str:
-    if type(value) is str and value.isascii() and "\x00" not in value:
-        return value
     return "" if value is None else _text(value)
 
 
 def _required_text(value: object) -> str:
-    if type(value) is str and value.isascii() and "\x00" not in value:
-        return value
     if value is None:
         raise ValueError("missing")
     return _text(value)
 
 
-def _id(value: object) -> str:
+def _khoros_id(value: object, what: str) -> str:
+    """normalise_id, answered at once for an integer (Khoros's usual id)."""
     if type(value) is int and _ID_INT_MIN <= value <= _ID_INT_MAX:
         return str(value)  # what normalise_id returns for it
+    return normalise_id(value, what)
+
+
+def _id(value: object) -> str:
     try:
-        return normalise_id(value, "id")
+        return _khoros_id(value, "id")
     except KhorosBadPayloadError as exc:
         raise ValueError(str(exc).removeprefix("id: ")) from None
 
@@ -267,11 +268,6 @@ def _instant(value: object) -> datetime:
 
 
 def _optional_instant(value: object) -> datetime | None:
-    if type(value) is int:
-        try:
-            return _EPOCH + timedelta(milliseconds=value)
-        except (OverflowError, ValueError):
-            pass  # parse_datetime words the error
     return None if value is None else _instant(value)
 
 
@@ -371,11 +367,7 @@ class Plan(_Payload):
         placed = dict(data)
         parent = data.get("campaignId")
         if parent is not None:
-            parent_id = (
-                str(parent)
-                if type(parent) is int and _ID_INT_MIN <= parent <= _ID_INT_MAX
-                else normalise_id(parent, "plan campaignId")
-            )
+            parent_id = _khoros_id(parent, "plan campaignId")
             if listed_under is not None and parent_id != listed_under:
                 # Filing a Plan under the wrong Initiative would show it to the wrong managers.
                 raise _bad(
