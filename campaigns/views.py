@@ -249,9 +249,17 @@ def push_resolve(request: AuthenticatedHttpRequest, pk: int, entry: int) -> Http
     event = services.push_outcome_resolve(
         campaign=campaign, entry_id=entry, resolution=resolution, acting_user=request.user
     )
+    # Shown in the pushes section, where the page opens (the top of the page is out of view).
     if event is None:
         # A second window, or a second admin, was first: the row is settled (or re-sent) already.
-        messages.info(request, "That row was settled meanwhile; the page shows it as it is now.")
+        messages.info(
+            request,
+            "That row was settled meanwhile; the page shows it as it is now.",
+            extra_tags=PUSHES_SECTION,
+        )
     else:
-        messages.success(request, event.summary + ".")
-    return redirect(f"{reverse('campaign', args=[campaign.pk])}#sap-pushes")
+        messages.success(request, event.summary + ".", extra_tags=PUSHES_SECTION)
+    return redirect(f"{reverse('campaign', args=[campaign.pk])}#{PUSHES_SECTION}")
+
+
+PUSHES_SECTION = "sap-pushes"  # the id of the campaign page's section of the success push

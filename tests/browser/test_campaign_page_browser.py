@@ -146,6 +146,12 @@ def test_admin_settles_a_push_of_unknown_outcome_with_the_keyboard(live_server, 
     page.keyboard.press("Enter")
     page.get_by_text("as missing in SAP MC (sent next push)").wait_for()
     assert page.url.endswith(f"/campaigns/{spring.pk}/#sap-pushes")
+    # The page opens at the pushes section: the message is there, in view, not at the top.
+    in_view = (
+        "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight }"
+    )
+    assert page.locator("#sap-pushes .messages li").evaluate(in_view)
+    assert page.locator("main > .messages").is_hidden()
     assert not SuccessSent.objects.filter(pk=entry.pk).exists()
     assert page.get_by_role("button", name="Send again").count() == 0
 
