@@ -267,3 +267,37 @@ def test_two_keeps_at_once_write_one_audit_row(live_server, world, monkeypatch):
     assert list(AuditEvent.objects.values_list("action", "actor_name")) == [
         (AuditEvent.Action.DRIFT_KEEP_BRIDGE, "maria")
     ]
+
+
+def test_two_windows_settling_one_push_row_at_once_change_it_once(live_server, world, monkeypatch):
+    from datetime import date
+
+    from sapmc.models import SuccessSent
+
+    spring = world.campaigns[0]
+    entry = SuccessSent.objects.create(
+        plan=world.plans[0], day=date(2026, 3, 1), campaign=spring,
+        status=SuccessSent.Status.UNKNOWN, sent_at=timezone.now(), numbers_hash="x",
+    )  # fmt: skip
+    url = f"{live_server.url}/campaigns/{spring.pk}/pushes/{entry.pk}/settle/"
+    first_window = _session(live_server.url, world.admin)
+    second_window = _session(live_server.url, world.admin)
+    hold = _hold_first(monkeypatch, AuditEvent.Action.PUSH_RESOLVE)
+    entered = _entered(monkeypatch, "push_outcome_resolve")
+
+    answers = _run_both(
+        live_server,
+        (first_window, url, {"resolution": "arrived"}),
+        (second_window, url, {"resolution": "resend"}),
+        hold,
+        entered,
+    )
+
+    assert answers["first"].status_code == 200 and answers["second"].status_code == 200
+    assert "as in SAP MC (never sent again)" in answers["first"].text
+    assert "settled meanwhile" in answers["second"].text
+    entry.refresh_from_db()
+    assert entry.status == SuccessSent.Status.CREATED  # kept, not deleted by the second
+    assert list(AuditEvent.objects.values_list("action", "after")) == [
+        (AuditEvent.Action.PUSH_RESOLVE, {"status": "created"})
+    ]
