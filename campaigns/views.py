@@ -241,11 +241,8 @@ def push_resolve(request: AuthenticatedHttpRequest, pk: int, entry: int) -> Http
     campaign = get_object_or_404(ExternalCampaign, pk=pk)
     resolution = request.POST.get("resolution", "")
     if resolution not in services.PUSH_RESOLUTIONS:
-        return HttpResponse(
-            "Choose whether the row is in SAP MC (arrived) or not (resend).",
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
+        reason = "Choose whether the row is in SAP MC (arrived) or not (resend)."
+        return render(request, "400.html", {"reason": reason}, status=400)
     event = services.push_outcome_resolve(
         campaign=campaign, entry_id=entry, resolution=resolution, acting_user=request.user
     )
