@@ -142,9 +142,10 @@ class _Subject:
     initiative_id: str
     initiative_name: str
     # The Initiative's Plans, removed ones included: their count, the latest last_seen and the
-    # latest removed_at. The Plan sync writes last_seen = now on every Plan it creates, changes,
-    # moves or brings back (syncs.upsert.mirror_row) and removed_at = now on every Plan that
-    # vanished, and nothing else writes Plans: any change of the answer changes these.
+    # latest removed_at, as one text. The Plan sync writes last_seen = now on every Plan it
+    # creates, changes, moves or brings back (syncs.upsert.mirror_row) and removed_at = now on
+    # every Plan that vanished, and nothing else writes Plans: any change of the answer changes
+    # these.
     fingerprint: tuple[Any, ...]
 
 
@@ -155,18 +156,22 @@ def _subject_sql() -> str:
     # advertiser's name, the served company's zone, the Initiative and its Plans' fingerprint.
     q = connection.ops.quote_name
     company, initiative, plan = (m._meta.db_table for m in (Company, Initiative, Plan))
+    # The Plans' fingerprint is one text from a subquery rather than a join grouped by the
+    # other columns: the grouping sorted the Initiative's Plans' joined rows on every call
+    # (0.38 ms against 0.29 ms per query on PostgreSQL at 100 Plans, issue 13).
+    count, seen, removed = (
+        f"CAST({aggregate}(p.{q(column)}) AS TEXT)"
+        for aggregate, column in (("COUNT", "id"), ("MAX", "last_seen"), ("MAX", "removed_at"))
+    )
     return (
         f"SELECT a.{q('name')}, z.{q('timezone')}, i.{q('id')}, i.{q('khoros_id')}, "
-        f"i.{q('name')}, COUNT(p.{q('id')}), MAX(p.{q('last_seen')}), "
-        f"MAX(p.{q('removed_at')}) "
+        f"i.{q('name')}, (SELECT {count} || ' ' || COALESCE({seen}, '') || ' ' || "
+        f"COALESCE({removed}, '') FROM {q(plan)} p WHERE p.{q('initiative_id')} = i.{q('id')}) "
         f"FROM (SELECT 1 AS one) o "
         f"LEFT JOIN {q(company)} a ON a.{q('khoros_id')} = %s "
         f"LEFT JOIN {q(company)} z ON z.{q('khoros_id')} = %s "
         f"LEFT JOIN {q(initiative)} i ON i.{q('khoros_id')} = %s "
-        f"AND i.{q('removed_at')} IS NULL "
-        f"LEFT JOIN {q(plan)} p ON p.{q('initiative_id')} = i.{q('id')} "
-        f"GROUP BY a.{q('name')}, z.{q('timezone')}, i.{q('id')}, i.{q('khoros_id')}, "
-        f"i.{q('name')}"
+        f"AND i.{q('removed_at')} IS NULL"
     )
 
 
