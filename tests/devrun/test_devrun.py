@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,11 +26,25 @@ def _free_port() -> int:
 
 @pytest.fixture
 def held_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1)
-    yield sock.getsockname()[1]
-    sock.close()
+    """A port held open whose next one is free, below Linux's ephemeral range (32768 up): the
+    runner suggests the next free port, and one picked by the kernel could have its neighbour
+    taken by any connection of a test running beside this one (seen once in CI)."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+            if devrun.port_in_use(port + 1):
+                raise OSError("the next port is taken")
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(1)
+        yield port
+        sock.close()
+        return
+    pytest.fail("no free pair of ports between 20000 and 32000")
 
 
 def test_a_port_in_use_is_named_with_the_variable_to_change(held_port):
