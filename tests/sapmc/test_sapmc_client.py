@@ -309,8 +309,8 @@ RETRIED: list[tuple[str, dict[str, Any]]] = [
     ("connection_reset", {}),
     ("invalid_json", {}),
     ("truncated_json", {}),
-    ("slow_headers", {"seconds": 0.5}),
-    ("slow_body", {"seconds": 0.8, "chunks": 2}),
+    ("slow_headers", {"seconds": 2.0}),
+    ("slow_body", {"seconds": 3.0, "chunks": 2}),
 ]
 
 
@@ -319,7 +319,9 @@ def test_transient_faults_are_retried_once_and_counted(
     env: Sapmc, mode: str, params: dict[str, Any]
 ) -> None:
     env.sim.add_fault("campaigns", mode, page=1, **params)
-    with env.client(timeout=(2.0, 0.25)) as client:
+    # The read timeout is well above an answer on a loaded machine (0.25 s once timed out a
+    # plain page) and well below the slow faults' pauses.
+    with env.client(timeout=(2.0, 1.0)) as client:
         assert [read(c) for c in client.iter_campaigns(category=KHOROS_CATEGORY)] == SEEDED
     assert (client.stats.requests, client.stats.retries) == (4, 1)
     assert [e["fault"] for e in env.logged("campaigns")] == [None, mode, None, None]
