@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from sapmc.models import InboundLockout
+from smcbridge.db import first_read
 
 logger = logging.getLogger("sapmc.inbound.throttle")
 
@@ -39,9 +40,8 @@ def _window() -> timedelta:
 
 def inbound_gate(*, ip: str, now: datetime) -> Gate:
     """Whether calls from `ip` are refused now (one read); counts the refusal when they are."""
-    with connection.cursor() as cursor:
-        cursor.execute(_gate_sql(), [ip])
-        row = cursor.fetchone()
+    # The first statement of every call: it also checks the kept connection (first_read).
+    row = first_read(_gate_sql(), [ip])
     if row is None:
         return Gate()
     locked_until, refused = row

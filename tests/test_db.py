@@ -1,0 +1,93 @@
+"""smcbridge.db.first_read: a request's first read does the work of Django's health check."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.db import InterfaceError, OperationalError, connection, transaction
+
+from smcbridge import db
+from smcbridge.db import first_read
+
+
+def _as_at_a_request_start() -> None:
+    # What Django's request_started signal does to a kept connection (close_old_connections).
+    connection.close_if_unusable_or_obsolete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_connection_is_not_sent_select_1_first(monkeypatch):
+    connection.ensure_connection()
+    checks: list[bool] = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(True) or True)
+    for _ in range(2):
+        _as_at_a_request_start()
+        assert connection.health_check_enabled and not connection.health_check_done
+        assert first_read("SELECT 41 + 1", []) == (42,)
+        # Later statements of the request are not checked either: the read was the check.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 2")
+    assert checks == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_is_replaced_and_the_read_answers():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection (is_usable is always true)")
+    connection.ensure_connection()
+    dropped = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [dropped])
+    _as_at_a_request_start()
+    assert first_read("SELECT pg_backend_pid()", []) != (dropped,)
+    # Without first_read's check the same read fails: the check is what saved it.
+    dropped = connection.connection.info.backend_pid
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [dropped])
+    connection.health_check_done = True
+    with pytest.raises((InterfaceError, OperationalError)):
+        first_read("SELECT 1", [])
+    connection.close()
+
+
+def _failing_once(monkeypatch) -> list[str]:
+    """Make the first send fail as a dropped connection does; return the list of sends."""
+    sent: list[str] = []
+    real = db._fetch_one
+
+    def fetch(sql, params):
+        sent.append(sql)
+        if len(sent) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(sql, params)
+
+    monkeypatch.setattr(db, "_fetch_one", fetch)
+    return sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_read_is_sent_again_on_a_new_connection_only_when_it_is_the_check(monkeypatch):
+    connection.ensure_connection()
+    kept = connection.connection
+    sent = _failing_once(monkeypatch)
+    _as_at_a_request_start()
+    assert first_read("SELECT 5", []) == (5,)
+    assert sent == ["SELECT 5", "SELECT 5"] and connection.connection is not kept
+
+    # Once checked (a second read of the request), a failure is the caller's to see.
+    sent = _failing_once(monkeypatch)
+    with pytest.raises(OperationalError):
+        first_read("SELECT 6", [])
+    assert sent == ["SELECT 6"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_a_failing_read_is_not_sent_again(monkeypatch):
+    connection.ensure_connection()
+    _as_at_a_request_start()
+    sent = _failing_once(monkeypatch)
+    # A new connection would not carry the transaction's work on: the failure is raised.
+    with pytest.raises(OperationalError), transaction.atomic():
+        first_read("SELECT 7", [])
+    assert sent == ["SELECT 7"]
