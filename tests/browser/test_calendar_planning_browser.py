@@ -185,7 +185,10 @@ def test_manager_home_and_saved_view(live_server, world, page):
         page.get_by_role("button", name="Save view").click()
         page.get_by_role("link", name="Next 90 days, mine").wait_for()
         page.get_by_role("link", name="Month", exact=True).click()
-        page.get_by_role("heading", name="May 2026").wait_for()
+        # Exact: the 90 days' heading "20 May 2026 – 17 Aug 2026" contains "May 2026", and a
+        # click made before the month's swap had landed was undone by the URL the swap pushed.
+        page.get_by_role("heading", name="May 2026", exact=True).wait_for()
+        htmx_settled(page)
         page.get_by_role("link", name="Next 90 days, mine").click()
         page.get_by_role("heading", name="20 May 2026 – 17 Aug 2026").wait_for()
 
