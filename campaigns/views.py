@@ -233,6 +233,11 @@ def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHt
     return response
 
 
+# The id of the campaign page's section of the success push (_campaign_pushes.html): its
+# messages are shown there, where the page opens after a settle.
+PUSHES_SECTION = "sap-pushes"
+
+
 @login_required
 @require_POST
 @sync_admin_required("Only sync admins can settle what the success push sent.")
@@ -257,6 +262,3 @@ def push_resolve(request: AuthenticatedHttpRequest, pk: int, entry: int) -> Http
     else:
         messages.success(request, event.summary + ".", extra_tags=PUSHES_SECTION)
     return redirect(f"{reverse('campaign', args=[campaign.pk])}#{PUSHES_SECTION}")
-
-
-PUSHES_SECTION = "sap-pushes"  # the id of the campaign page's section of the success push

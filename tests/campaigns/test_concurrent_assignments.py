@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from datetime import date
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Assignment, AuditEvent
-from sapmc.models import CampaignReference
+from sapmc.models import CampaignReference, SuccessSent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -270,10 +271,6 @@ def test_two_keeps_at_once_write_one_audit_row(live_server, world, monkeypatch):
 
 
 def test_two_windows_settling_one_push_row_at_once_change_it_once(live_server, world, monkeypatch):
-    from datetime import date
-
-    from sapmc.models import SuccessSent
-
     spring = world.campaigns[0]
     entry = SuccessSent.objects.create(
         plan=world.plans[0], day=date(2026, 3, 1), campaign=spring,
