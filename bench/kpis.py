@@ -23,7 +23,7 @@ from bench.plans import mirror_plans, wipe_mirror
 from khoros.kpis import PLANS_PER_EXPORT
 from khoros.models import KpiExport, PlanKpi
 from simulators.khoros_data import KhorosData
-from syncs.models import SyncLease, SyncRun
+from syncs.models import SyncRun
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT, LIMIT = "smcbridge", "limit: csv.reader + dict + one upsert"
@@ -34,7 +34,6 @@ def wipe_kpis() -> None:
     PlanKpi.objects.all().delete()
     KpiExport.objects.all().delete()
     SyncRun.objects.filter(kind=SyncRun.Kind.KHOROS_KPIS).delete()
-    SyncLease.objects.all().delete()
 
 
 def _start_simulator(initiatives: int, plans_per_initiative: int, posts: int) -> tuple:

@@ -24,7 +24,7 @@ from bench.common import count_sql, fmt_seconds, percentile, print_table
 from campaigns.models import SYNC_ADMINS, Assignment, AuditEvent
 from khoros.models import Initiative, Plan, PlanKpi
 from sapmc.models import ExternalCampaign
-from syncs.models import SyncLease, SyncRun
+from syncs.models import SyncRun
 from tests.scale import build_scale, scale_initiatives  # the suite's one builder of data at scale
 
 KPI_DAYS = 90
@@ -53,7 +53,6 @@ def _wipe() -> None:
     Plan.objects.all().delete()
     ExternalCampaign.objects.all().delete()
     Initiative.objects.all().delete()
-    SyncLease.objects.all().delete()
     SyncRun.objects.all().delete()
 
 

@@ -34,7 +34,7 @@ from khoros import services
 from khoros.models import Company, Initiative, Plan
 from simulators.khoros import KhorosData, KhorosSimulator
 from simulators.server import start_in_thread
-from syncs.models import SyncLease, SyncRun
+from syncs.models import SyncRun
 
 TOKEN = "bench-token"
 PAGE_SIZE = khoros_client.MAX_PAGE_SIZE
@@ -56,7 +56,6 @@ def wipe_mirror() -> None:
     Plan.objects.all().delete()
     Initiative.objects.all().delete()
     SyncRun.objects.all().delete()
-    SyncLease.objects.all().delete()
     Company.objects.all().delete()
 
 

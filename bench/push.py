@@ -33,7 +33,7 @@ from sapmc.push import plan_push, push_successes
 from sapmc.timezones import sap_timezone_code
 from simulators.sapmc import SapmcSimulator
 from simulators.server import start_in_thread
-from syncs.models import SyncLease, SyncRun
+from syncs.models import SyncRun
 
 USER, PASSWORD = "bench-push", "bench-push-secret"
 COMPANY = "389"
@@ -113,7 +113,6 @@ def _reset(sim: SapmcSimulator) -> None:
     """Before each measured push: nothing sent yet, on either side."""
     SuccessSent.objects.all().delete()
     SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).delete()
-    SyncLease.objects.all().delete()
     sim.clear_successes()
     sim.clear_requests()
 

@@ -1,11 +1,11 @@
-"""Admin for the sync record: read-only, because only the engine writes runs and leases."""
+"""Admin for the sync record: read-only, because only the engine writes runs."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
 from smcbridge.admin_readonly import ReadOnlyAdmin
-from syncs.models import SyncLease, SyncRun
+from syncs.models import SyncRun
 
 
 @admin.register(SyncRun)
@@ -16,8 +16,3 @@ class SyncRunAdmin(ReadOnlyAdmin):
     ]  # fmt: skip
     list_filter = ["kind", "status", "trigger"]
     list_select_related = ["requested_by"]
-
-
-@admin.register(SyncLease)
-class SyncLeaseAdmin(ReadOnlyAdmin):
-    list_display = ["kind", "run", "expires_at"]

@@ -1,10 +1,10 @@
-"""The record of every sync run, the single-flight lease of each kind and the alert state."""
+"""The record of every sync run, holding its own single-flight lease, and the alert state."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
@@ -31,7 +31,7 @@ COUNT_FIELDS = [
     "outcomes",
 ]
 
-# How often a running run saves its progress and renews its lease at most (and at least a
+# How often a running run saves its progress, which renews its lease, at most (and at least a
 # quarter of the lease, so a live run never lets it lapse between two items).
 PROGRESS_SAVE_SECONDS = 5.0
 
@@ -46,7 +46,13 @@ class LeaseLostError(Exception):
 
 
 class SyncRun(models.Model):
-    """One run of one sync kind, whatever started it."""
+    """One run of one sync kind, whatever started it.
+
+    The run is its own lease: at most one run of a kind is running (a partial unique index
+    decides the race on every backend), and a running run is alive while `lease_expires_at`,
+    pushed forward by every progress save, lies ahead. A lease row of its own per kind cost
+    two more writes per run, taking it and giving it back (issue 13).
+    """
 
     # The kinds the system apps registered (syncs.register): SyncRun.Kind.KHOROS_PLANS etc.
     Kind = KindNamespace()
@@ -81,6 +87,8 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # While running: when the lease runs out unless a heartbeat renews it.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
     created_count = models.PositiveIntegerField(default=0)
@@ -102,6 +110,13 @@ class SyncRun(models.Model):
         db_table = "khoros_syncrun"
         ordering = ["-queued_at", "-id"]
         indexes = [models.Index(fields=["kind", "-queued_at"], name="khoros_sync_kind_befbe3_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(status="running"),
+                name="syncs_one_running_run_per_kind",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.status})"
@@ -126,64 +141,103 @@ class SyncRun(models.Model):
     def begin(
         cls, *, kind: str, trigger: str, requested_by: models.Model | None = None
     ) -> tuple[SyncRun, bool]:
-        """Record a new run already running under the kind's lease; (run, False): it was skipped.
+        """Record a new run already running under its lease; (run, False): it was skipped.
 
-        The run and its lease are written in one transaction, two statements (issue 13: a run
-        created queued, then its lease taken, then it started cost three writes and as many
-        commits). Nobody sees the run before it holds the lease, so a worker killed in between
-        leaves no running run without a lease, which no one could take over.
+        One INSERT when no run of the kind is running: the run, its start and its lease at once.
+        When the single-flight index refuses it, the run is recorded queued and started like a
+        queued run, which takes over an expired holder or ends skipped.
         """
         now = timezone.now()
-        with transaction.atomic():
-            run = cls.objects.create(
-                kind=kind,
-                trigger=trigger,
-                requested_by=requested_by,
-                status=cls.Status.RUNNING,
-                started_at=now,
-                heartbeat_at=now,
-            )
-            acquired, other = lease_acquire(run=run)
-            if not acquired:
-                held_by = f" (#{other.pk})" if other else ""
-                run.finish(cls.Status.SKIPPED, f"Another run of this kind is in progress{held_by}.")
-                return run, False
-            if other is not None and not other.is_finished:
-                other.mark_dead(taken_over_by=run)
+        try:
+            with transaction.atomic():
+                run = cls.objects.create(
+                    kind=kind,
+                    trigger=trigger,
+                    requested_by=requested_by,
+                    status=cls.Status.RUNNING,
+                    started_at=now,
+                    heartbeat_at=now,
+                    lease_expires_at=now + _ttl(),
+                )
+        except IntegrityError:
+            run = cls.objects.create(kind=kind, trigger=trigger, requested_by=requested_by)
+            return run, run.start()
         run._saved_at = now  # the lease was just taken: the next save is due an interval on
         return run, True
 
     def start(self) -> bool:
-        """Take the kind's lease and mark the run running; False: it was skipped (and ended)."""
+        """Mark the run running, which takes its kind's lease; False: it was skipped (and ended).
 
-        acquired, other = lease_acquire(run=self)
-        if not acquired:
-            held_by = f" (#{other.pk})" if other else ""
-            self.started_at = timezone.now()
-            self.save(update_fields=["started_at"])
-            self.finish(self.Status.SKIPPED, f"Another run of this kind is in progress{held_by}.")
-            return False
-        if other is not None and not other.is_finished:
-            # Its worker died or hung past the lease: say so on that run instead of leaving it.
-            other.mark_dead(taken_over_by=self)
-        now = timezone.now()
-        # Conditional: a run recorded as dead or lost meanwhile stays ended (a late task).
-        if not SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
-            status=self.Status.RUNNING, started_at=now, heartbeat_at=now
-        ):
-            lease_release(run=self)
-            self.refresh_from_db()
-            return False
-        self.status, self.started_at, self.heartbeat_at = self.Status.RUNNING, now, now
-        self._saved_at = now  # the lease was just taken: the next save is due an interval on
-        return True
+        The run itself may start again while running: that is a django-q2 retry after its
+        worker died. A holder whose lease expired is recorded as dead and taken over.
+        """
+        holder = None
+        for _attempt in range(3):  # a holder that ends or is taken over meanwhile: look again
+            now = timezone.now()
+            try:
+                with transaction.atomic():
+                    # Conditional: a run recorded as dead or lost meanwhile stays ended (a late
+                    # task); the index refuses it while another run of the kind is running.
+                    claimed = SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+                        status=self.Status.RUNNING,
+                        started_at=now,
+                        heartbeat_at=now,
+                        lease_expires_at=now + _ttl(),
+                    )
+            except IntegrityError:
+                holder = SyncRun.objects.filter(kind=self.kind, status=self.Status.RUNNING).first()
+                if holder is not None and holder.lease_is_live(now):
+                    break
+                if holder is not None:
+                    # Its worker died or hung past the lease: say so on that run, then start.
+                    holder.mark_dead(taken_over_by=self, expired_at=now)
+                continue
+            if not claimed:
+                self.refresh_from_db()
+                return False
+            self.status, self.started_at, self.heartbeat_at = self.Status.RUNNING, now, now
+            self.lease_expires_at = now + _ttl()
+            self._saved_at = now  # the lease was just taken: the next save is due an interval on
+            return True
+        held_by = f" (#{holder.pk})" if holder else ""
+        self.started_at = timezone.now()
+        self._pending = {"started_at"}
+        self.finish(self.Status.SKIPPED, f"Another run of this kind is in progress{held_by}.")
+        return False
 
-    def mark_dead(self, *, taken_over_by: SyncRun, error: str = "") -> bool:
-        """Record that this run's worker is gone; False when it had ended meanwhile."""
+    def lease_is_live(self, now: datetime | None = None) -> bool:
+        """Whether the run is running under a lease that has not run out: its worker is alive."""
+        return (
+            self.status == self.Status.RUNNING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at >= (now or timezone.now())
+        )
+
+    def mark_dead(
+        self,
+        *,
+        taken_over_by: SyncRun,
+        error: str = "",
+        expired_at: datetime | None = None,
+        queued_only: bool = False,
+    ) -> bool:
+        """Record that this run's worker is gone; False when it had ended meanwhile.
+
+        With `expired_at`, only if its lease had run out by then (a slow worker that renewed
+        it keeps its run); with `queued_only`, only if no worker started it after all.
+        """
+        still = SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE)
+        if expired_at is not None:
+            still = still.filter(
+                Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=expired_at)
+            )
+        if queued_only:
+            still = still.filter(status=self.Status.QUEUED)
         return bool(
-            SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+            still.update(
                 status=self.Status.FAILED,
                 finished_at=timezone.now(),
+                lease_expires_at=None,
                 error=error
                 or (
                     "The worker stopped sending heartbeats; "
@@ -217,33 +271,38 @@ class SyncRun(models.Model):
         pending: set[str] = getattr(self, "_pending", set())
         self._pending = pending | set(fields) | set(self._take_http(stats))
         if self._save_due():
-            self._save_progress()
-
-    def _save_progress(self) -> None:
-        self.heartbeat_at = self._saved_at = timezone.now()
-        fields = sorted(self._pending | {"http_requests", "http_retries"})
-        self._pending = set()
-        self.save(update_fields=[*fields, "heartbeat_at"])
+            self.renew_lease()
 
     def renew_lease(self) -> None:
-        """Push the lease's expiry forward; raise LeaseLostError when another run has taken it."""
+        """Save the progress noted so far with a heartbeat, which pushes the lease forward.
 
-        if not lease_renew(run=self):
+        Raise LeaseLostError when the run is no longer running: another run took it over.
+        """
+        now = timezone.now()
+        fields = sorted(getattr(self, "_pending", set()) | {"http_requests", "http_retries"})
+        # Conditional, in the same statement as the progress: a run taken over writes nothing.
+        if not SyncRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            **{name: getattr(self, name) for name in fields},
+            heartbeat_at=now,
+            lease_expires_at=now + _ttl(),
+        ):
             raise LeaseLostError
+        self.heartbeat_at = self._saved_at = now
+        self.lease_expires_at = now + _ttl()
+        self._pending = set()
 
     def step_done(self, stats: HttpStats, *, steps: int = 1) -> None:
-        """Count finished items, renew the lease and save the counts."""
+        """Count finished items and note the counts; a due save renews the lease with them."""
         self.progress_done += steps
-        if self._save_due():
-            self.renew_lease()
         self.checkpoint(stats, COUNT_FIELDS)
 
     def finish(self, status: str, error: str = "") -> SyncRun:
-        """End the run with `status`, store its (redacted) error and give the lease back."""
+        """End the run with `status` and store its (redacted) error: its lease ends with it."""
 
         self.status = status
         self.error = redact(error)[:4000]
         self.finished_at = timezone.now()
+        self.lease_expires_at = None
         # The progress noted since the last save, and the requests made since, go with the end,
         # in the same statement.
         pending: set[str] = getattr(self, "_pending", set())
@@ -254,10 +313,9 @@ class SyncRun(models.Model):
             pending |= {"heartbeat_at"}
             self.heartbeat_at = self.finished_at
         self._pending = set()
-        # One transaction, one commit: the run's end and its lease given back.
-        with transaction.atomic(savepoint=False):
-            self.save(update_fields=["status", "error", "finished_at", *sorted(pending)])
-            lease_release(run=self)
+        self.save(
+            update_fields=["status", "error", "finished_at", "lease_expires_at", *sorted(pending)]
+        )
         logger.info(
             "sync %s #%s %s: created=%s updated=%s unchanged=%s removed=%s failed=%s",
             self.kind, self.pk, self.status, self.created_count, self.updated_count,
@@ -266,26 +324,13 @@ class SyncRun(models.Model):
         return self
 
     def stop_lease_lost(self) -> SyncRun:
-        """End a run whose lease another run took: no lease to give back, nothing more written."""
+        """End a run another run took over: its record says so, nothing more is written."""
         self.status = self.Status.FAILED
         self.error = "Lost the sync lease to another run; stopped without writing further."
         self.finished_at = timezone.now()
-        self.save(update_fields=["status", "error", "finished_at"])
+        self.lease_expires_at = None
+        self.save(update_fields=["status", "error", "finished_at", "lease_expires_at"])
         return self
-
-
-class SyncLease(models.Model):
-    """At most one running sync per kind, enforced by one row per kind."""
-
-    kind = models.CharField(max_length=32, choices=kind_choices, primary_key=True)
-    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL)
-    expires_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        db_table = "khoros_synclease"
-
-    def __str__(self) -> str:
-        return f"{self.kind} lease"
 
 
 class AlertState(models.Model):
@@ -343,61 +388,5 @@ class Notification(models.Model):
         return registry.get(self.kind).label if registry.is_registered(self.kind) else self.kind
 
 
-# ---- The lease: one row per kind, held by at most one run (single flight) ---------------------
-
-
 def _ttl() -> timedelta:
     return timedelta(seconds=settings.SYNC_LEASE_SECONDS)
-
-
-def lease_acquire(*, run: SyncRun) -> tuple[bool, SyncRun | None]:
-    """Take the kind's lease for `run`; return (acquired, the run it was taken from or held by)."""
-    held = list(SyncLease.objects.filter(kind=run.kind).values_list("run_id", flat=True)[:1])
-    if not held:
-        try:
-            with transaction.atomic():
-                SyncLease.objects.get_or_create(kind=run.kind)
-        except IntegrityError:
-            pass  # Another process created the row first: it exists now, which is all we need.
-    previous = held[0] if held else None
-    now = timezone.now()
-    # One conditional UPDATE decides the race: the database serialises it on every backend.
-    # The run itself may re-take its lease: that is a django-q2 retry after its worker died.
-    taken = SyncLease.objects.filter(
-        Q(run__isnull=True) | Q(expires_at__lt=now) | Q(run=run), kind=run.kind
-    ).update(run=run, expires_at=now + _ttl())
-    previous_run = SyncRun.objects.filter(pk=previous).first() if previous else None
-    if taken:
-        return True, previous_run if previous != run.pk else None
-    holder = SyncLease.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
-    return False, SyncRun.objects.filter(pk=holder).first() if holder else None
-
-
-def lease_renew(*, run: SyncRun) -> bool:
-    """Push the lease's expiry forward; False means another run has taken it over."""
-    return bool(
-        SyncLease.objects.filter(kind=run.kind, run=run).update(expires_at=timezone.now() + _ttl())
-    )
-
-
-def lease_release(*, run: SyncRun) -> None:
-    """Give the lease back, if this run still holds it."""
-    SyncLease.objects.filter(kind=run.kind, run=run).update(run=None, expires_at=None)
-
-
-def lease_free_if_expired(*, run: SyncRun) -> bool:
-    """Take an expired lease away from `run`; True when it held one: its worker is gone.
-
-    A conditional UPDATE like lease_acquire's decides: a worker that was only slow loses the
-    lease at its next renewal (and stops) instead of writing beside the run that takes over.
-    """
-    return bool(
-        SyncLease.objects.filter(kind=run.kind, run=run, expires_at__lt=timezone.now()).update(
-            run=None, expires_at=None
-        )
-    )
-
-
-def lease_is_live(*, run: SyncRun) -> bool:
-    """Whether `run` holds its kind's lease and the lease has not expired: its worker is alive."""
-    return SyncLease.objects.filter(kind=run.kind, run=run, expires_at__gte=timezone.now()).exists()

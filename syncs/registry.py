@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 @dataclass(frozen=True)
 class SyncKind:
-    # The value stored in SyncRun.kind and SyncLease.kind: never change it, rows hold it.
+    # The value stored in SyncRun.kind: never change it, rows hold it.
     value: str
     # The constant's name, for `SyncRun.Kind.NAME`.
     name: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
@@ -20,7 +20,6 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from syncs import registry
-from syncs.leases import lease_free_if_expired
 from syncs.models import COUNT_FIELDS, HttpStats, LeaseLostError, SyncRun
 from syncs.registry import redact
 
@@ -88,6 +87,7 @@ def sync_request(
     before it started the run, a flushed Redis); if the task turns up after all, it does nothing.
     """
     registry.get(kind)  # KeyError for a kind no app registered
+    now = timezone.now()
     with transaction.atomic():
         pending = (
             SyncRun.objects.filter(kind=kind, status__in=SyncRun.ACTIVE)
@@ -97,30 +97,51 @@ def sync_request(
         lost = (
             pending is not None
             and pending.status == SyncRun.Status.QUEUED
-            and (pending.queued_at < timezone.now() - _queue_window())
+            and (pending.queued_at < now - _queue_window())
         )
         dead = (
             pending is not None
             and pending.status == SyncRun.Status.RUNNING
-            and lease_free_if_expired(run=pending)
+            and not pending.lease_is_live(now)
         )
         if pending is not None and not (dead or lost):
             return pending, False
-        run = SyncRun.objects.create(kind=kind, trigger=trigger, requested_by=requested_by)
-        if pending is not None and lost:
-            minutes = round(_queue_window().total_seconds() / 60)
-            pending.mark_dead(
-                taken_over_by=run,
-                error=f"No worker started this run within {minutes} minutes; "
-                f"run #{run.pk} replaced it.",
-            )
-        elif pending is not None:
-            pending.mark_dead(taken_over_by=run)
+        try:
+            with transaction.atomic():
+                run = SyncRun.objects.create(kind=kind, trigger=trigger, requested_by=requested_by)
+                if pending is not None and not _record_replaced(pending, run, now, lost=lost):
+                    raise _StillAlive
+        except _StillAlive:
+            assert pending is not None
+            # Its worker renewed the lease (or started the lost task) a moment ago: reuse it.
+            pending.refresh_from_db()
+            return pending, False
         # After commit: a worker must never pick up a run id that is not in the database yet.
         transaction.on_commit(
             lambda: async_task(SYNC_TASK, kind, run.pk, task_name=f"{kind}-{run.pk}")
         )
     return run, True
+
+
+class _StillAlive(Exception):
+    """The run a request would replace turned out alive: undo the replacement."""
+
+
+def _record_replaced(pending: SyncRun, run: SyncRun, now: datetime, *, lost: bool) -> bool:
+    """Record `pending` as dead, replaced by `run`; False when it proved alive meanwhile.
+
+    Conditional, like the start of a run: a worker that was only slow and renewed its lease
+    keeps its run, and a lost task that started after all is not marked dead.
+    """
+    if lost:
+        minutes = round(_queue_window().total_seconds() / 60)
+        return pending.mark_dead(
+            taken_over_by=run,
+            error=f"No worker started this run within {minutes} minutes; "
+            f"run #{run.pk} replaced it.",
+            queued_only=True,
+        )
+    return pending.mark_dead(taken_over_by=run, expired_at=now)
 
 
 def _queue_window() -> timedelta:

@@ -470,5 +470,6 @@ class _KpiSync:
         return self._catalogue
 
     def _heartbeat(self) -> None:
-        self.run.renew_lease()
+        # Noted, then saved with a heartbeat at once: a long export wait keeps the lease.
         run_checkpoint(self.run, self.client.stats, [])
+        self.run.renew_lease()

@@ -40,7 +40,6 @@ from sapmc.inbound.catalog import MAX_ROWS, AnswerCache, company_zone, external_
 from sapmc.inbound.http import ApiError, bad_request, json_text
 from sapmc.models import InboundReport
 from syncs import runs as sync_runs
-from syncs.leases import lease_is_live
 from syncs.models import SyncRun
 
 # SAP MC's KPI names -> PlanKpi's columns, in answer order: the report's KPI structure.
@@ -199,11 +198,11 @@ def _run_waited_on(report: InboundReport) -> SyncRun:
 def _run_worker_died(run: SyncRun) -> bool:
     """A running run that no longer holds a live lease: its worker died or hung.
 
-    A live run renews the kind's lease with every heartbeat (syncs/leases.py) and keeps it until
+    A live run renews its lease with every heartbeat (SyncRun.renew_lease) and holds it until
     run_finish; the next run to start takes the expired lease over and marks this one failed.
     Until then it still says "running": waiting for it would be waiting for ever.
     """
-    return run.status == SyncRun.Status.RUNNING and not lease_is_live(run=run)
+    return run.status == SyncRun.Status.RUNNING and not run.lease_is_live()
 
 
 def _run_pending(run: SyncRun) -> bool:

@@ -24,7 +24,7 @@ from khoros.models import KpiExport, Plan, PlanKpi
 from simulators.khoros_data import FIELD_IDS
 from smcbridge.env import env_mapping, positive_int
 from syncs import runs
-from syncs.models import SyncLease, SyncRun
+from syncs.models import SyncRun
 from tests.conftest import FakeClock, run_queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -185,7 +185,7 @@ def test_first_run_lands_the_seeded_daily_totals_of_every_plan(mirrored):
             "kept": 0,
         }
     ]
-    assert SyncLease.objects.get(kind=SyncRun.Kind.KHOROS_KPIS).run is None
+    assert not SyncRun.objects.get(kind=SyncRun.Kind.KHOROS_KPIS).lease_is_live()
 
 
 def test_second_run_re_pulls_the_trailing_days_and_writes_nothing_when_unchanged(mirrored):
@@ -313,8 +313,8 @@ def test_a_run_that_dies_while_waiting_is_resumed_on_the_same_export(mirrored, d
         first = SyncRun.objects.get(kind=SyncRun.Kind.KHOROS_KPIS)
         assert first.status == SyncRun.Status.RUNNING  # nothing of ours ran after the kill
         # Its heartbeats stopped: let the lease run out.
-        SyncLease.objects.filter(kind=SyncRun.Kind.KHOROS_KPIS).update(
-            expires_at=timezone.now() - timedelta(seconds=1)
+        SyncRun.objects.filter(pk=first.pk).update(
+            lease_expires_at=timezone.now() - timedelta(seconds=1)
         )
     export = KpiExport.objects.get()
     assert export.state == KpiExport.State.PENDING and export.polls == 1

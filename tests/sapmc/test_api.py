@@ -686,15 +686,11 @@ def test_a_report_whose_kpi_sync_ended_without_success_answers_503_and_starts_no
 
 def test_polls_while_the_run_is_queued_or_running_never_start_another(client, kpis):
     report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
-    run = SyncRun.objects.get()
+    SyncRun.objects.get()  # the report started exactly one run
     for status in ("queued", "running"):
         SyncRun.objects.update(status=status)
         if status == "running":
-            from syncs.models import SyncLease
-
-            SyncLease.objects.create(
-                kind=run.kind, run=run, expires_at=timezone.now() + timedelta(minutes=5)
-            )
+            SyncRun.objects.update(lease_expires_at=timezone.now() + timedelta(minutes=5))
         for _ in range(30):
             assert poll(client, report_id).status_code == 202
     assert SyncRun.objects.count() == 1
@@ -702,21 +698,15 @@ def test_polls_while_the_run_is_queued_or_running_never_start_another(client, kp
 
 @pytest.mark.parametrize("lease", ["expired", "taken", "none"])
 def test_a_run_whose_worker_died_does_not_keep_the_report_waiting(client, kpis, lease):
-    from syncs.models import SyncLease
-
     report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
     run = SyncRun.objects.get()
     SyncRun.objects.update(status="running", started_at=timezone.now())
-    if lease == "expired":
+    if lease in ("expired", "taken"):
         # Its heartbeats stopped: the lease ran out, and nobody has taken it over yet.
-        SyncLease.objects.create(
-            kind=run.kind, run=run, expires_at=timezone.now() - timedelta(seconds=1)
-        )
-    elif lease == "taken":
-        other = SyncRun.objects.create(kind=run.kind, trigger="schedule", status="queued")
-        SyncLease.objects.create(
-            kind=run.kind, run=other, expires_at=timezone.now() + timedelta(minutes=5)
-        )
+        SyncRun.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    if lease == "taken":
+        # Another run is queued to take it over; its worker has not started it yet.
+        SyncRun.objects.create(kind=run.kind, trigger="schedule", status="queued")
 
     response = poll(client, report_id)
     assert_kpi_sync_failed(response, run)
@@ -786,8 +776,9 @@ def test_a_failed_run_completes_with_held_days_only_when_they_cover_the_report(
 
 def test_a_fresh_sync_with_a_queued_one_reuses_the_queued(client, kpis):
     running = SyncRun.objects.create(
-        kind=SyncRun.Kind.KHOROS_KPIS, trigger="schedule", status=SyncRun.Status.RUNNING
-    )
+        kind=SyncRun.Kind.KHOROS_KPIS, trigger="schedule", status=SyncRun.Status.RUNNING,
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+    )  # fmt: skip
     new_report(client, [kpis.plans[0].khoros_id.hex])
     assert list(SyncRun.objects.values_list("pk", flat=True)) == [running.pk]
 

@@ -285,19 +285,14 @@ def test_the_caller_retries_a_failed_report_live_until_a_kpi_sync_succeeds(
 
     from django.utils import timezone
 
-    from syncs.models import SyncLease
-
     settings.SAPMC_REPORT_RETRY_SECONDS = 1
     SyncRun.objects.filter(kind=SyncRun.Kind.KHOROS_KPIS).delete()  # no fresh KPIs
     dead = SyncRun.objects.create(
         kind=SyncRun.Kind.KHOROS_KPIS, trigger="schedule", status="running",
-        started_at=timezone.now(),
+        started_at=timezone.now(), lease_expires_at=timezone.now() + timedelta(hours=1),
     )  # fmt: skip
     # Alive when the report is made (so the report waits on it), dead right after: a request
     # made after the lease expired would take the run over instead (syncs.runs.sync_request).
-    SyncLease.objects.update_or_create(
-        kind=dead.kind, defaults={"run": dead, "expires_at": timezone.now() + timedelta(hours=1)}
-    )
     env = {**os.environ, "SAPMC_INBOUND_PASSWORD": PASSWORD}
     command = [
         sys.executable, "-m", "simulators", "sapmc-caller", "--base-url", live_server.url,
@@ -310,7 +305,7 @@ def test_the_caller_retries_a_failed_report_live_until_a_kpi_sync_succeeds(
             if InboundReport.objects.exists() or process.poll() is not None:
                 break
             time.sleep(0.05)
-        SyncLease.objects.filter(run=dead).update(expires_at=timezone.now())  # the worker dies
+        SyncRun.objects.filter(pk=dead.pk).update(lease_expires_at=timezone.now())  # it dies
         # Once the caller has had its first 503, a KPI sync succeeds (the schedule's, say).
         for _ in range(600):
             if InboundCall.objects.filter(status_code=503).exists() or process.poll() is not None:

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.brokers import get_broker
 
 from khoros.models import KpiExport, Plan
 from sapmc.models import InboundReport
 from syncs import registry
-from syncs.models import AlertState, SyncLease, SyncRun
+from syncs.models import AlertState, LeaseLostError, SyncRun
 from syncs.runs import SyncRunner, redact, sync_request
 from syncs.tasks import sync_task
 
@@ -29,8 +31,8 @@ def _running_run(*, lease_left: timedelta) -> SyncRun:
         trigger=SyncRun.Trigger.SCHEDULE,
         status=SyncRun.Status.RUNNING,
         started_at=timezone.now() - timedelta(minutes=10),
+        lease_expires_at=timezone.now() + lease_left,
     )
-    SyncLease.objects.create(kind=run.kind, run=run, expires_at=timezone.now() + lease_left)
     return run
 
 
@@ -75,9 +77,8 @@ def test_redact_removes_every_registered_secret(settings):
 
 def test_moved_models_keep_their_tables_and_foreign_keys():
     assert SyncRun._meta.app_label == "syncs"
-    assert (SyncRun._meta.db_table, SyncLease._meta.db_table, AlertState._meta.db_table) == (
+    assert (SyncRun._meta.db_table, AlertState._meta.db_table) == (
         "khoros_syncrun",
-        "khoros_synclease",
         "campaigns_alertstate",
     )
     assert KpiExport._meta.get_field("run").related_model is SyncRun
@@ -101,7 +102,9 @@ def test_a_request_takes_over_a_running_run_whose_lease_expired(
         f"The worker stopped sending heartbeats; run #{new.pk} took over its lease."
     )
     # The dead run no longer holds the lease, so its worker could not write if it came back.
-    assert SyncLease.objects.get(kind=dead.kind).run_id is None
+    assert dead.lease_expires_at is None
+    with pytest.raises(LeaseLostError):
+        dead.renew_lease()  # what its worker would do next
     assert get_broker().queue_size() == 1
 
     assert sync_task(SyncRun.Kind.KHOROS_PLANS, new.pk) == f"run #{new.pk} succeeded"
@@ -200,7 +203,7 @@ def test_a_late_task_never_revives_a_run_recorded_as_dead_while_it_loaded(live_k
 
     assert run.status == SyncRun.Status.FAILED
     assert f"run #{new.pk} took over" in run.error
-    assert SyncLease.objects.get(kind=dead.kind).run_id is None
+    assert not SyncRun.objects.get(pk=dead.pk).lease_is_live()
     assert live_khoros.sim.requests == []
 
 
@@ -222,16 +225,14 @@ def test_progress_is_saved_at_a_bounded_rate_and_always_at_the_end(settings):
         run.step_done(_Stats())
         stored = SyncRun.objects.get(pk=run.pk)
         assert stored.progress_done == 0
-        lease = SyncLease.objects.get(kind=run.kind)
-        expires = lease.expires_at
+        expires = SyncRun.objects.get(pk=run.pk).lease_expires_at
 
         clock.shift(timedelta(seconds=6))
         run.step_done(_Stats())
         stored = SyncRun.objects.get(pk=run.pk)
         assert (stored.progress_done, stored.http_requests) == (3, 7)
         assert stored.heartbeat_at == timezone.now()
-        lease.refresh_from_db()
-        assert lease.expires_at == expires + timedelta(seconds=6)
+        assert stored.lease_expires_at == expires + timedelta(seconds=6)
 
         run.step_done(_Stats())
         run.unchanged_count = 5
@@ -250,3 +251,59 @@ def test_a_short_lease_bounds_the_save_interval(settings):
         clock.shift(timedelta(seconds=3))
         run.step_done(_Stats())
         assert SyncRun.objects.get(pk=run.pk).progress_done == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_admits_one_running_run_per_kind():
+    _running_run(lease_left=timedelta(minutes=4))
+
+    with pytest.raises(IntegrityError):
+        _running_run(lease_left=timedelta(minutes=4))
+
+    other = SyncRun.objects.create(
+        kind=SyncRun.Kind.KHOROS_KPIS, trigger="button", status=SyncRun.Status.RUNNING
+    )
+    SyncRun.objects.create(kind=SyncRun.Kind.KHOROS_PLANS, trigger="button")  # queued: admitted
+    assert other.status == SyncRun.Status.RUNNING
+    assert SyncRun.objects.filter(status=SyncRun.Status.RUNNING).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_run_whose_worker_renewed_at_the_last_moment_is_kept(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    slow = _running_run(lease_left=-timedelta(seconds=1))
+    is_live = SyncRun.lease_is_live
+
+    def read_then_renewed(run, now=None):  # noqa: ANN001, ANN202 - the patched method
+        # The request reads the lease as expired; right after, the slow worker renews it.
+        seen = is_live(run, now)
+        SyncRun.objects.get(pk=slow.pk).renew_lease()
+        return seen
+
+    monkeypatch.setattr(SyncRun, "lease_is_live", read_then_renewed)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        same, queued = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+
+    assert (same.pk, queued) == (slow.pk, False)
+    monkeypatch.undo()
+    assert same.status == SyncRun.Status.RUNNING and same.lease_is_live()
+    assert list(SyncRun.objects.values_list("pk", flat=True)) == [slow.pk]  # none queued
+    assert callbacks == []
+
+
+@pytest.mark.django_db
+def test_a_run_started_beside_a_live_one_is_recorded_skipped_in_one_write():
+    holder = _running_run(lease_left=timedelta(minutes=4))
+    queued = SyncRun.objects.create(kind=SyncRun.Kind.KHOROS_PLANS, trigger="button")
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert not queued.start()
+
+    queued.refresh_from_db()
+    assert queued.status == SyncRun.Status.SKIPPED
+    assert queued.error == f"Another run of this kind is in progress (#{holder.pk})."
+    assert queued.started_at is not None and queued.finished_at is not None
+    writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
+    # The refused start (rolled back by its savepoint) and the run's end.
+    assert len(writes) == 2, writes

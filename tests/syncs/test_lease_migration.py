@@ -1,0 +1,50 @@
+"""The lease moved from a row per kind onto the run: a live run stays live, nothing is lost."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from syncs.models import SyncRun
+
+BEFORE = [("syncs", "0004_trigger_follow_up")]
+
+
+def _migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
+    MigrationExecutor(connection).migrate(targets)
+    return MigrationExecutor(connection)  # a fresh loader sees what is applied now
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lease_rows_become_the_runs_expiries():
+    executor = _migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE[0]).apps
+    Run, Lease = old.get_model("syncs", "SyncRun"), old.get_model("syncs", "SyncLease")
+    now = timezone.now()
+    holder = Run.objects.create(kind="khoros_plans", trigger="schedule", status="running")
+    # A run left "running" that did not hold the lease: its worker died unnoticed.
+    stray = Run.objects.create(kind="khoros_plans", trigger="schedule", status="running")
+    kpis = Run.objects.create(kind="khoros_kpis", trigger="button", status="running")
+    done = Run.objects.create(kind="sapmc_campaigns", trigger="button", status="succeeded")
+    Lease.objects.create(kind="khoros_plans", run=holder, expires_at=now + timedelta(minutes=4))
+    Lease.objects.create(kind="khoros_kpis", run=kpis, expires_at=now - timedelta(seconds=1))
+    Lease.objects.create(kind="sapmc_campaigns", run=None, expires_at=None)
+
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    runs = {run.pk: run for run in SyncRun.objects.all()}
+    assert runs[holder.pk].status == "running"
+    assert runs[holder.pk].lease_expires_at == now + timedelta(minutes=4)
+    assert runs[holder.pk].lease_is_live()
+    assert runs[stray.pk].status == "failed" and runs[stray.pk].finished_at is not None
+    assert runs[stray.pk].error == (
+        "The worker stopped sending heartbeats; another run held the lease."
+    )
+    # Expired but not yet taken over: still running, and dead to whoever asks next.
+    assert runs[kpis.pk].status == "running" and not runs[kpis.pk].lease_is_live()
+    assert runs[done.pk].status == "succeeded" and runs[done.pk].lease_expires_at is None
+    assert "khoros_synclease" not in connection.introspection.table_names()
