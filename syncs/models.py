@@ -213,6 +213,11 @@ class SyncRun(models.Model):
             and self.lease_expires_at >= (now or timezone.now())
         )
 
+    @property
+    def worker_stopped(self) -> bool:
+        """Running, but its lease ran out: no heartbeat came; whoever asks next takes it over."""
+        return self.status == self.Status.RUNNING and not self.lease_is_live()
+
     def mark_dead(
         self,
         *,

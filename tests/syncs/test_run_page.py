@@ -113,3 +113,43 @@ def test_request_log_is_bounded_and_the_finish_saves_the_last_requests():
         "ms": run.http_log[-1]["ms"],
     }  # fmt: skip
     assert (run.http_requests, run.http_retries) == (1 + 3 * 205, 2 * 205)
+
+
+def test_a_run_whose_heartbeats_stopped_says_so_and_run_again_takes_it_over(
+    client, world, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django_q.brokers import get_broker
+
+    beat = timezone.now() - timedelta(minutes=7)
+    run = SyncRun.objects.create(
+        kind="khoros_plans", trigger="schedule", status="running", started_at=beat,
+        heartbeat_at=beat, lease_expires_at=beat + timedelta(minutes=5),
+    )  # fmt: skip
+    client.force_login(world.admin)
+    page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert 'data-testid="run-stopped"' in page
+    assert f"The last came at {timezone.localtime(beat):%Y-%m-%d %H:%M:%S}" in page
+    assert 'hx-trigger="every 10s"' in page  # still watched, but not every second
+    history = client.get(reverse("sync-history")).content.decode()
+    assert f"No heartbeat since {timezone.localtime(beat):%Y-%m-%d %H:%M}" in history
+
+    # A live lease: no warning, and the page follows the run every second.
+    SyncRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() + timedelta(minutes=5))
+    page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert 'data-testid="run-stopped"' not in page and 'hx-trigger="every 1s"' in page
+    assert "No heartbeat since" not in client.get(reverse("sync-history")).content.decode()
+
+    # Stopped again: Run again records it as failed and queues a new run in its place.
+    SyncRun.objects.filter(pk=run.pk).update(lease_expires_at=beat)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("sync-run-again", args=[run.pk]))
+    new = SyncRun.objects.exclude(pk=run.pk).get()
+    assert response.status_code == 302 and response.url == reverse("sync-run", args=[new.pk])
+    run.refresh_from_db()
+    assert (run.status, new.status) == ("failed", "queued")
+    assert run.error == f"The worker stopped sending heartbeats; run #{new.pk} took over its lease."
+    page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert 'data-testid="run-stopped"' not in page and 'hx-trigger="every' not in page
+    get_broker().purge_queue()
