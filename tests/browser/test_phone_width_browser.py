@@ -21,10 +21,32 @@ WIDTH = 390
 LONG = "X" * 255  # an unbroken 255-character name, the longest a Plan name column holds
 
 
+# What sticks out of its card's right edge (a card clips nothing, so it would run over the
+# edge or be cut off by the screen). Tables are left out: on a phone a wide one scrolls inside
+# its card by design.
+STICKING_OUT = """() => {
+  const scrolled = (el, card) => {
+    for (let up = el.parentElement; up && up !== card; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  return [...document.querySelectorAll('.card')].flatMap(card => {
+    const edge = card.getBoundingClientRect().right + 1;
+    return [...card.querySelectorAll('*')]
+        .filter(el => el.getBoundingClientRect().right > edge && !el.closest('table')
+                      && !scrolled(el, card))
+        .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
+             + ': ' + (el.textContent || '').trim().slice(0, 40));
+  });
+}"""
+
+
 def _fits(page, name: str) -> None:
     screenshot(page, f"phone-{name}")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= WIDTH, f"{name}: the page is {width} px wide at {WIDTH} px"
+    assert page.evaluate(STICKING_OUT) == [], f"{name}: content runs past its card"
 
 
 @pytest.fixture
@@ -48,7 +70,8 @@ def busy_world(world):
     now = timezone.now()
     run = SyncRun.objects.create(
         kind="khoros_plans", status=SyncRun.Status.FAILED, started_at=now, finished_at=now,
-        error="Khoros answered 503 " + "Z" * 200,
+        error="Khoros answered 503 " + "Z" * 200, progress_done=4, progress_total=10,
+        unchanged_count=123_456,
     )  # fmt: skip
     InboundCall.objects.create(at=now, method="GET", endpoint="campaigns", caller="c" * 150,
                                status_code=200)  # fmt: skip
