@@ -17,6 +17,8 @@ HTMX_LIVE = {"HX-Request": "true", "HX-Target": "run-live"}
 
 def make_run(**fields) -> SyncRun:
     defaults = {"kind": "khoros_plans", "trigger": "schedule", "status": "succeeded"}
+    if fields.get("status") == "running":  # as a worker runs it: under a live lease
+        defaults["lease_expires_at"] = timezone.now() + timedelta(minutes=5)
     return SyncRun.objects.create(**{**defaults, **fields})
 
 
