@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
-_WRITE_AFTER = re.compile(r";\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+# A write, or a write after a WITH clause (the call log's, which sets its own commit mode).
+_WRITE = re.compile(r"^\s*(?:WITH\b.*?\)\s*)?(INSERT|UPDATE|DELETE)\b", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -55,12 +55,6 @@ def count_sql(*, capture: bool = False) -> Iterator[SqlCount]:
             rowcount = getattr(context["cursor"], "rowcount", -1)
             if rowcount and rowcount > 0:
                 counts.rows_written += rowcount
-        elif _WRITE_AFTER.search(sql):
-            # Statements sent as one (the call log's SET LOCAL and INSERT): each has its result;
-            # reading past the first is fine for the statements that write.
-            cursor = context["cursor"]
-            while cursor.nextset():
-                counts.rows_written += max(cursor.rowcount, 0)
         if capture:
             counts.captured.append((sql, params, many))
         return result

@@ -250,15 +250,20 @@ def _call_log_sql(*, asynchronous: bool) -> str:
     q = connection.ops.quote_name
     columns = ", ".join(q(name) for name in _CALL_LOG_COLUMNS)  # plain fields: column = name
     marks = ", ".join(["%s"] * len(_CALL_LOG_COLUMNS))
-    insert = f"INSERT INTO {q(InboundCall._meta.db_table)} ({columns}) VALUES ({marks})"
+    table = q(InboundCall._meta.db_table)
     if asynchronous and connection.vendor == "postgresql":
         # The log row is the one write of a call, and PostgreSQL waiting for the disk on its
         # commit was a quarter of an answer's time under load (bench api: 538 -> 737 req/s).
         # Committed asynchronously, a row may be lost only if PostgreSQL itself crashes within
         # a second of the call, as SQLite's synchronous=NORMAL may lose it on a power cut; the
-        # database stays consistent and nothing else is committed this way. Both statements
-        # run as one implicit transaction (Django's client-side binding sends them as one
-        # simple query), so SET LOCAL ends with the insert; inside a caller's transaction the
-        # plain insert is used, so that its commit keeps its own setting.
-        return f"SET LOCAL synchronous_commit TO OFF; {insert}"
-    return insert
+        # database stays consistent and nothing else is committed this way. One statement,
+        # its own transaction: the setting is local to it (set_config(..., true)), is read by
+        # its commit and ends with it. One statement rather than SET LOCAL before the insert,
+        # because a query bound on the server (psycopg's server_side_binding) holds only one.
+        # Inside a caller's transaction the plain insert is used, so that its commit keeps
+        # its own setting.
+        return (
+            "WITH off AS (SELECT set_config('synchronous_commit', 'off', true)) "
+            f"INSERT INTO {table} ({columns}) SELECT {marks} FROM off"
+        )
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks})"

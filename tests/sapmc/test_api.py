@@ -1053,6 +1053,27 @@ def test_the_call_log_row_is_committed_and_the_connection_keeps_its_commit_setti
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_call_log_statement_commits_asynchronously_on_postgresql():
+    from django.db import connection
+
+    from sapmc.inbound.http import _CALL_LOG_COLUMNS, _call_log_sql
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    values = [timezone.now(), "GET", "campaigns", USER, 200, 3, "c-9", ""]
+    assert len(values) == len(_CALL_LOG_COLUMNS)
+    with connection.cursor() as cursor:
+        # The setting its commit reads, seen from inside the one statement's transaction.
+        cursor.execute(
+            _call_log_sql(asynchronous=True) + " RETURNING current_setting('synchronous_commit')",
+            values,
+        )
+        assert cursor.fetchone() == ("off",)
+    assert _synchronous_commit() == "on"  # it ended with its statement
+    assert InboundCall.objects.get().correlation_id == "c-9"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_inside_a_callers_transaction_the_call_log_leaves_its_commit_alone(rf):
     from django.db import connection, transaction
 
