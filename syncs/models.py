@@ -202,7 +202,10 @@ class SyncRun(models.Model):
         held_by = f" (#{holder.pk})" if holder else ""
         self.started_at = timezone.now()
         self._pending = {"started_at"}
-        self.finish(self.Status.SKIPPED, f"Another run of this kind is in progress{held_by}.")
+        try:
+            self.finish(self.Status.SKIPPED, f"Another run of this kind is in progress{held_by}.")
+        except LeaseLostError:
+            self.refresh_from_db()  # recorded as lost meanwhile: that record stands
         return False
 
     def lease_is_live(self, now: datetime | None = None) -> bool:
@@ -302,7 +305,11 @@ class SyncRun(models.Model):
         self.checkpoint(stats, COUNT_FIELDS)
 
     def finish(self, status: str, error: str = "") -> SyncRun:
-        """End the run with `status` and store its (redacted) error: its lease ends with it."""
+        """End the run with `status` and store its (redacted) error: its lease ends with it.
+
+        Raise LeaseLostError when the run had already ended: another run took it over while
+        its worker hung, and its record says so; a late end must not say it succeeded.
+        """
 
         self.status = status
         self.error = redact(error)[:4000]
@@ -318,9 +325,12 @@ class SyncRun(models.Model):
             pending |= {"heartbeat_at"}
             self.heartbeat_at = self.finished_at
         self._pending = set()
-        self.save(
-            update_fields=["status", "error", "finished_at", "lease_expires_at", *sorted(pending)]
-        )
+        fields = ["status", "error", "finished_at", "lease_expires_at", *sorted(pending)]
+        # Conditional, like every write of a running run: one statement, no read before it.
+        if not SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+            **{name: getattr(self, name) for name in fields}
+        ):
+            raise LeaseLostError
         logger.info(
             "sync %s #%s %s: created=%s updated=%s unchanged=%s removed=%s failed=%s",
             self.kind, self.pk, self.status, self.created_count, self.updated_count,

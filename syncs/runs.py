@@ -179,8 +179,10 @@ class SyncRunner:
             try:
                 own = client or self.kind.client_factory()
             except Exception as exc:  # noqa: BLE001 - a configuration error ends the run clearly
-                return run.finish(
-                    SyncRun.Status.FAILED, f"{self.kind.system} client could not be set up: {exc}"
+                return _end(
+                    run,
+                    SyncRun.Status.FAILED,
+                    f"{self.kind.system} client could not be set up: {exc}",
                 )
             try:
                 run = work(run, own)
@@ -191,8 +193,8 @@ class SyncRunner:
             return run.stop_lease_lost()
         except Exception as exc:
             logger.exception("sync %s #%s crashed", run.kind, run.pk)
-            return run.finish(
-                SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
+            return _end(
+                run, SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
             )
         if run.status == SyncRun.Status.SUCCEEDED:
             self._request_follow_ups(run)
@@ -210,6 +212,14 @@ class SyncRunner:
                 "%s #%s succeeded: %s #%s %s", run.kind, run.pk, kind, follow.pk,
                 "queued" if queued else "already pending",
             )  # fmt: skip
+
+
+def _end(run: SyncRun, status: str, error: str) -> SyncRun:
+    """End a run outside its work; one taken over meanwhile is recorded as having lost it."""
+    try:
+        return run.finish(status, error)
+    except LeaseLostError:
+        return run.stop_lease_lost()
 
 
 ProgressFn = Callable[[SyncRun], None]

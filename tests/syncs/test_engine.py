@@ -307,3 +307,41 @@ def test_a_run_started_beside_a_live_one_is_recorded_skipped_in_one_write():
     writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
     # The refused start (rolled back by its savepoint) and the run's end.
     assert len(writes) == 2, writes
+
+
+@pytest.mark.django_db
+def test_a_hung_worker_that_ends_after_a_takeover_does_not_record_success(live_khoros):
+    taken: list[SyncRun] = []
+
+    def hangs_then_ends(run: SyncRun, client: object) -> SyncRun:
+        # The worker hangs past its lease without a heartbeat; a request takes its run over.
+        SyncRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now())
+        new, queued = sync_request(kind=run.kind, trigger=SyncRun.Trigger.BUTTON)
+        assert queued
+        taken.append(new)
+        run.unchanged_count = 24
+        return run.finish(SyncRun.Status.SUCCEEDED)  # then it wakes up and ends as if fine
+
+    run = SyncRunner(SyncRun.Kind.KHOROS_PLANS).run(work=hangs_then_ends)
+
+    stored = SyncRun.objects.get(pk=run.pk)
+    assert stored.status == run.status == SyncRun.Status.FAILED
+    assert stored.error == "Lost the sync lease to another run; stopped without writing further."
+    assert stored.unchanged_count == 0  # the late end wrote no count
+    assert SyncRun.objects.get(pk=taken[0].pk).status == SyncRun.Status.QUEUED
+    get_broker().purge_queue()
+
+
+@pytest.mark.django_db
+def test_a_crash_after_a_takeover_is_recorded_as_the_lost_lease(live_khoros):
+    def crashes_after_takeover(run: SyncRun, client: object) -> SyncRun:
+        SyncRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now())
+        sync_request(kind=run.kind, trigger=SyncRun.Trigger.BUTTON)
+        raise RuntimeError("boom")
+
+    run = SyncRunner(SyncRun.Kind.KHOROS_PLANS).run(work=crashes_after_takeover)
+
+    assert SyncRun.objects.get(pk=run.pk).error == (
+        "Lost the sync lease to another run; stopped without writing further."
+    )
+    get_broker().purge_queue()
