@@ -72,9 +72,12 @@ def connection_header(kind: str, *, days: int = TIMELINE_DAYS) -> ConnectionHead
     schedule = Schedule.objects.filter(name=schedule_name).first()
     fresh = next((k for k in sync_freshness() if k.kind == kind), None)
     error = fresh.failing_error if fresh else failing_error(kind)
-    running = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).exists()
+    running = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).first()
     paused = schedule is None or schedule.repeats == 0
-    if running:
+    if running is not None and running.worker_stopped:
+        state = "failing"
+        text = f"Run #{running.pk} stopped sending heartbeats; the next request takes it over."
+    elif running is not None:
         state, text = "running", "A run is in progress."
     elif error is not None:
         state, text = "failing", "The last runs failed."

@@ -36,8 +36,18 @@ def test_states_in_order_of_what_matters():
         run("failed", ago=timedelta(minutes=5), error="KhorosUnavailableError: 503")
     header = connection_header("khoros_plans")
     assert (header.state, header.last_error) == ("failing", "KhorosUnavailableError: 503")
-    SyncRun.objects.create(kind="khoros_plans", trigger="button", status="running")
+    live = SyncRun.objects.create(
+        kind="khoros_plans", trigger="button", status="running",
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+    )  # fmt: skip
     assert connection_header("khoros_plans").state == "running"
+    # Its worker died: the header says so rather than "in progress" for ever.
+    SyncRun.objects.filter(pk=live.pk).update(lease_expires_at=timezone.now())
+    header = connection_header("khoros_plans")
+    assert (header.state, header.state_text) == (
+        "failing",
+        f"Run #{live.pk} stopped sending heartbeats; the next request takes it over.",
+    )
     SyncRun.objects.filter(kind="khoros_plans").delete()
     run("succeeded", ago=timedelta(hours=5))
     assert connection_header("khoros_plans").state == "stale"  # 3 x 30 min passed
