@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from syncs.registry import KindNamespace, kind_choices, redact
@@ -232,7 +233,9 @@ class SyncRun(models.Model):
         """Record that this run's worker is gone; False when it had ended meanwhile.
 
         With `expired_at`, only if its lease had run out by then (a slow worker that renewed
-        it keeps its run); with `queued_only`, only if no worker started it after all.
+        it keeps its run); with `queued_only`, only if no worker started it after all. It
+        ended, as far as anyone knows, at its last heartbeat (or start): not when someone
+        noticed, which would count the time nobody ran it as its duration.
         """
         still = SyncRun.objects.filter(pk=self.pk, status__in=self.ACTIVE)
         if expired_at is not None:
@@ -244,7 +247,7 @@ class SyncRun(models.Model):
         return bool(
             still.update(
                 status=self.Status.FAILED,
-                finished_at=timezone.now(),
+                finished_at=Coalesce(F("heartbeat_at"), F("started_at"), Value(timezone.now())),
                 lease_expires_at=None,
                 error=error
                 or (

@@ -124,8 +124,9 @@ def test_a_run_whose_heartbeats_stopped_says_so_and_run_again_takes_it_over(
 
     beat = timezone.now() - timedelta(minutes=7)
     run = SyncRun.objects.create(
-        kind="khoros_plans", trigger="schedule", status="running", started_at=beat,
-        heartbeat_at=beat, lease_expires_at=beat + timedelta(minutes=5),
+        kind="khoros_plans", trigger="schedule", status="running",
+        started_at=beat - timedelta(minutes=3), heartbeat_at=beat,
+        lease_expires_at=beat + timedelta(minutes=5),
     )  # fmt: skip
     client.force_login(world.admin)
     page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
@@ -150,6 +151,8 @@ def test_a_run_whose_heartbeats_stopped_says_so_and_run_again_takes_it_over(
     run.refresh_from_db()
     assert (run.status, new.status) == ("failed", "queued")
     assert run.error == f"The worker stopped sending heartbeats; run #{new.pk} took over its lease."
+    # It ran until its last heartbeat, as far as anyone knows: not until it was taken over.
+    assert (run.finished_at, run.duration_seconds) == (beat, 180.0)
     page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
     assert 'data-testid="run-stopped"' not in page and 'hx-trigger="every' not in page
     get_broker().purge_queue()
