@@ -117,6 +117,23 @@ def period_for(zoom: Zoom, anchor: date) -> Period:
     return Period(zoom, first, last)
 
 
+def readable_ink(color: str) -> str:
+    """#000 or #fff for text on `color` (#rgb or #rrggbb); #fff for anything else."""
+    digits = color.removeprefix("#")
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    try:
+        channels = [int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4)] if len(digits) == 6 else []
+    except ValueError:
+        channels = []
+    if not channels:
+        return "#fff"
+    # WCAG 2's relative luminance; contrast = (lighter + 0.05) / (darker + 0.05).
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#fff"
+
+
 @dataclass
 class Bar:
     """One thing drawn from `start` to `end` (inclusive days), clipped to the period."""
@@ -134,6 +151,15 @@ class Bar:
     panel: str = ""  # the side panel's key: "c<pk>" for a campaign, "p<pk>" for a Plan
     plan_id: int | None = None  # set on unassigned Plans: they can be dragged onto a campaign
     campaign_id: int | None = None  # set on campaign bars: a Plan can be dropped on them
+
+    @property
+    def ink(self) -> str:
+        """The text colour readable on the bar's colour: black or white, whichever contrasts more.
+
+        A Plan's colour is Khoros's, any colour at all: white text on a light one could not be
+        read (WCAG asks 4.5:1; the better of the two always gives at least 4.58:1).
+        """
+        return readable_ink(self.color)
 
     @property
     def clipped_start(self) -> date:

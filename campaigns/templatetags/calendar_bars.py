@@ -73,7 +73,7 @@ def _bar(bar: Bar, links: tuple[str, str], *, plan: bool, cont: bool, drop: bool
     style = f"grid-column: {bar.col_start} / {bar.col_end};"
     if plan:
         drag, after = _drag(bar)
-        style += f" --c: {escape(bar.color)};"
+        style += f" --c: {escape(bar.color)}; --ink: {bar.ink};"
         title = f"{label} ({start} – {end}, {escape(bar.note)})"
         extra = drag
     else:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
-from tests.world import world  # noqa: F401 - the same small world, in a browser
+from campaigns.models import Assignment
+from khoros.models import PlanKpi
+from syncs.models import SyncRun
+from tests.world import World, world  # noqa: F401 - the same small world, in a browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -95,3 +100,35 @@ def htmx_settled(page) -> None:
     page.wait_for_function(f"() => window.htmx && !document.querySelector('{busy}')")
     # htmx binds triggers of swapped-in content right after settling: a person types later.
     page.wait_for_timeout(150)
+
+
+def world_with_data(small: World) -> SyncRun:
+    """The small world with assignments, a week of KPIs and a finished run: every main page has
+    something to show."""
+    now = timezone.now()
+    Assignment.objects.create(plan=small.plans[0], campaign=small.campaigns[0], assigned_at=now)
+    Assignment.objects.create(plan=small.plans[2], campaign=small.campaigns[0], assigned_at=now)
+    PlanKpi.objects.bulk_create(
+        PlanKpi(plan=small.plans[0], day=date(2026, 3, d), impressions=100 * d, clicks=d,
+                updated_at=now)
+        for d in range(1, 8)
+    )  # fmt: skip
+    return SyncRun.objects.create(
+        kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON, status="succeeded",
+        requested_by=small.admin,
+    )  # fmt: skip
+
+
+def main_pages(base: str, small: World, run: SyncRun, *, admin: bool) -> list[str]:
+    """The main pages of a sync admin or a manager (whose /audit/ is the 403 page)."""
+    campaign = small.campaigns[0].pk
+    pages = [
+        "/", "/workbench/", f"/workbench/?campaign={campaign}", "/calendar/",
+        "/calendar/?zoom=quarter", "/calendar/?zoom=year", f"/campaigns/{campaign}/",
+        "/no-such-page/",
+    ]  # fmt: skip
+    if admin:
+        pages += ["/syncs/", f"/syncs/{run.pk}/", "/schedules/", "/audit/", "/sapmc-calls/"]
+    else:
+        pages += ["/audit/"]  # the 403 page
+    return [base + p for p in pages]

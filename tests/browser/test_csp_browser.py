@@ -10,12 +10,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
-from django.utils import timezone
 
-from campaigns.models import Assignment
-from khoros.models import PlanKpi
-from syncs.models import SyncRun
-from tests.browser.conftest import htmx_settled, login
+from tests.browser.conftest import htmx_settled, login, main_pages, world_with_data
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -51,44 +47,15 @@ class Violations:
         assert not events and not self.console, (where, events, self.console)
 
 
-def _world_with_data(world) -> SyncRun:
-    now = timezone.now()
-    Assignment.objects.create(plan=world.plans[0], campaign=world.campaigns[0], assigned_at=now)
-    Assignment.objects.create(plan=world.plans[2], campaign=world.campaigns[0], assigned_at=now)
-    PlanKpi.objects.bulk_create(
-        PlanKpi(plan=world.plans[0], day=date(2026, 3, d), impressions=100 * d, clicks=d,
-                updated_at=now)
-        for d in range(1, 8)
-    )  # fmt: skip
-    return SyncRun.objects.create(
-        kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON, status="succeeded",
-        requested_by=world.admin,
-    )  # fmt: skip
-
-
-def _main_pages(base: str, world, run: SyncRun, *, admin: bool) -> list[str]:
-    campaign = world.campaigns[0].pk
-    pages = [
-        "/", "/workbench/", f"/workbench/?campaign={campaign}", "/calendar/",
-        "/calendar/?zoom=quarter", "/calendar/?zoom=year", f"/campaigns/{campaign}/",
-        "/no-such-page/",
-    ]  # fmt: skip
-    if admin:
-        pages += ["/syncs/", f"/syncs/{run.pk}/", "/schedules/", "/audit/", "/sapmc-calls/"]
-    else:
-        pages += ["/audit/"]  # the 403 page
-    return [base + p for p in pages]
-
-
 @pytest.mark.parametrize("who", ["alex", "maria"])
 def test_main_pages_raise_no_csp_violation(live_server, world, page, who):
-    run = _world_with_data(world)
+    run = world_with_data(world)
     violations = Violations(page)
     with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC), tick=True):
         violations.visit(f"{live_server.url}/login/")
         login(page, live_server.url, who, f"pw-{who}-2026")
         violations.check("after login")
-        for url in _main_pages(live_server.url, world, run, admin=who == "alex"):
+        for url in main_pages(live_server.url, world, run, admin=who == "alex"):
             violations.visit(url)
 
         # Content swapped in by htmx passes too, and positions and colours are applied.
