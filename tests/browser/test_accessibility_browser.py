@@ -49,6 +49,14 @@ def test_main_pages_pass_axe_for_an_admin_and_a_manager(live_server, world, page
         page.get_by_role("link", name="Open campaign page").wait_for()
         htmx_settled(page)
         found += _violations(page, "/calendar/ with a campaign's panel (admin)")
+        # On a phone, tables wider than the screen scroll: a keyboard must reach them too.
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path in ("/", f"/campaigns/{world.campaigns[0].pk}/"):
+            page.goto(base + path)
+            if path != "/":
+                page.get_by_text("The daily numbers as a table").click()
+            found += _violations(page, path + " at 390 px (admin)")
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         page.context.clear_cookies()
         sign_in(page, base, "maria")
