@@ -275,13 +275,16 @@ class SyncRun(models.Model):
         interval = min(PROGRESS_SAVE_SECONDS, settings.SYNC_LEASE_SECONDS / 4)
         return saved is None or (timezone.now() - saved).total_seconds() >= interval
 
-    def checkpoint(self, stats: HttpStats, fields: Iterable[str] = ()) -> None:
-        """Note the run's progress; saved with the heartbeat when a save is due, else at finish."""
+    def checkpoint(
+        self, stats: HttpStats, fields: Iterable[str] = (), *, heartbeat: bool = False
+    ) -> None:
+        """Note the run's progress; saved with the heartbeat when a save is due (or asked for
+        with `heartbeat`), else at finish."""
         # Kept so that finish() saves the requests made since (a failing run's last calls).
         self._http_stats = stats
         pending: set[str] = getattr(self, "_pending", set())
         self._pending = pending | set(fields) | set(self._take_http(stats))
-        if self._save_due():
+        if heartbeat or self._save_due():
             self.renew_lease()
 
     def renew_lease(self) -> None:

@@ -55,8 +55,10 @@ def error_text(exc: Exception, *, with_path: bool = True) -> str:
 
 
 # The services' checkpoints, in the words they use; each is one SyncRun method.
-def run_checkpoint(run: SyncRun, stats: HttpStats, fields: list[str]) -> None:
-    run.checkpoint(stats, fields)
+def run_checkpoint(
+    run: SyncRun, stats: HttpStats, fields: list[str], *, heartbeat: bool = False
+) -> None:
+    run.checkpoint(stats, fields, heartbeat=heartbeat)
 
 
 def run_step_done(run: SyncRun, stats: HttpStats, *, steps: int = 1) -> None:

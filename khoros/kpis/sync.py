@@ -470,6 +470,5 @@ class _KpiSync:
         return self._catalogue
 
     def _heartbeat(self) -> None:
-        # Noted, then saved with a heartbeat at once: a long export wait keeps the lease.
-        run_checkpoint(self.run, self.client.stats, [])
-        self.run.renew_lease()
+        # Saved with a heartbeat at once, in one statement: a long export wait keeps the lease.
+        run_checkpoint(self.run, self.client.stats, [], heartbeat=True)

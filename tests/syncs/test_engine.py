@@ -346,3 +346,23 @@ def test_a_crash_after_a_takeover_is_recorded_as_the_lost_lease(live_khoros):
         "Lost the sync lease to another run; stopped without writing further."
     )
     get_broker().purge_queue()
+
+
+@pytest.mark.django_db
+def test_a_heartbeat_is_one_write_whether_or_not_a_save_was_due(settings):
+    # The KPI sync beats while it waits for an export: once a save was due, noting progress
+    # and renewing the lease were two UPDATEs of the same row.
+    settings.SYNC_LEASE_SECONDS = 300
+    with time_machine.travel("2026-11-30 10:00:00+00:00", tick=False) as clock:
+        run = SyncRun.objects.create(kind=SyncRun.Kind.KHOROS_KPIS, trigger="command")
+        assert run.start()
+        for shift in (0, 6):  # not due, then due
+            clock.shift(timedelta(seconds=shift))
+            with CaptureQueriesContext(connection) as ctx:
+                run.checkpoint(_Stats(), [], heartbeat=True)
+            writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
+            assert len(writes) == 1, writes
+            stored = SyncRun.objects.get(pk=run.pk)
+            assert stored.heartbeat_at == timezone.now()
+            assert stored.lease_expires_at == timezone.now() + timedelta(seconds=300)
+            assert stored.http_requests == 7
