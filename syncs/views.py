@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from smcbridge.http import AuthenticatedHttpRequest
@@ -25,6 +26,9 @@ from syncs.models import Notification, SyncRun
 HISTORY_PAGE_SIZE = 50
 
 
+# Live records (never_cache, as the workbench and calendar): Back after Run again showed the
+# page the browser kept, a run still "running" that had just been taken over.
+@never_cache
 @sync_admin_required("Sync history is for sync admins.")
 @login_required
 def sync_history(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -58,6 +62,7 @@ def _progress_state(run: SyncRun) -> str:
     return "done" if run.status == SyncRun.Status.SUCCEEDED else ""
 
 
+@never_cache
 @login_required
 @sync_admin_required("Sync history is for sync admins.")
 def sync_run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:

@@ -156,3 +156,13 @@ def test_a_run_whose_heartbeats_stopped_says_so_and_run_again_takes_it_over(
     page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
     assert 'data-testid="run-stopped"' not in page and 'hx-trigger="every' not in page
     get_broker().purge_queue()
+
+
+def test_run_page_and_history_are_never_kept_by_the_browser(client, world):
+    # Back after Run again must show the run taken over, not the page as it was.
+    run = SyncRun.objects.create(kind="khoros_plans", trigger="schedule", status="succeeded")
+    client.force_login(world.admin)
+    for url in (reverse("sync-run", args=[run.pk]), reverse("sync-history")):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"], url
