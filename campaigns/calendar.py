@@ -23,6 +23,7 @@ from campaigns.selectors import drift_flags
 from khoros.kpi_catalog import TOTAL_LABELS
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import KPI_COLUMNS, kpi_aggregates, kpi_is_stale, kpi_last_success
+from khoros.zone import stored_company_zone
 from sapmc.models import CampaignReference, ExternalCampaign
 
 if TYPE_CHECKING:
@@ -205,6 +206,7 @@ class Calendar:
     unassigned_lanes: list[list[Bar]]
     unassigned_total: int
     weeks: list[Week] = field(default_factory=list)
+    days_zone: str = ""  # the Khoros company's zone, whose days the bars are drawn in
 
 
 @dataclass
@@ -250,8 +252,15 @@ def pack(bars: Iterable[Bar]) -> list[list[Bar]]:
 
 
 def plan_days(plan: Plan) -> tuple[date, date]:
-    """A Plan's first and last day in the viewer's zone; its end is inclusive."""
-    return timezone.localtime(plan.start).date(), timezone.localtime(plan.end).date()
+    """A Plan's first and last (inclusive) day: days of the Khoros company's zone, whoever
+    looks, as on the workbench, the campaign page, in its KPIs and in SAP MC's answers (the
+    viewer's days put a Chicago Plan ending on the 14th on the 15th in Berlin, and nowhere
+    else)."""
+    if plan.start_day is not None and plan.end_day is not None:
+        return plan.start_day, plan.end_day
+    # Mirrored before the Plan sync stored its days (until its next sync): the configured zone.
+    zone = stored_company_zone(None)
+    return plan.start.astimezone(zone).date(), plan.end.astimezone(zone).date()
 
 
 def _campaigns(
@@ -315,30 +324,24 @@ def _plan_bar(
 
 
 # The Plan fields a bar is drawn from.
-_BAR_FIELDS = ("id", "name", "color", "start", "end", "removed_at")
-
-# Two zones' dates differ by up to 26 hours: two days, plus the viewer's one-day widening.
-_DAY_INDEX_MARGIN = timedelta(days=3)
+_BAR_FIELDS = ("id", "name", "color", "start", "end", "start_day", "end_day", "removed_at")
 
 
 def _plans_in(qs: QuerySet[Plan], period: Period) -> QuerySet[Plan]:
-    # Days in the viewer's zone can differ by one from the company's: widen by a day, clip later.
-    # start__date converts every row's time to the viewer's zone, which no index can serve: the
-    # company-zone days (indexed) narrow the rows first, with a margin that keeps every match
-    # (issue 13: the calendar read every Plan of every year).
-    # (A Plan mirrored before the days existed has none until its next sync: kept.)
-    # The viewer's days as instants: "starts on or before day D" is "starts before D + 1 begins"
-    # there, which compares the stored times as they are instead of converting each row (on
-    # SQLite a Python call per row and per side: issue 13).
+    """The live Plans whose days (plan_days) meet the period, by the indexed days.
+
+    A Plan mirrored before the days existed has none until its next sync: kept if its instants
+    come within a day of the period (the zones of the world are 26 hours apart at most), and
+    clipped by plan_days afterwards.
+    """
     return qs.filter(
-        Q(start_day__isnull=True)
+        Q(start_day__lte=period.last, end_day__gte=period.first)
         | Q(
-            start_day__lte=period.last + _DAY_INDEX_MARGIN,
-            end_day__gte=period.first - _DAY_INDEX_MARGIN,
+            start_day__isnull=True,
+            start__lt=day_begins(period.last + timedelta(days=2)),
+            end__gte=day_begins(period.first - timedelta(days=1)),
         ),
         removed_at__isnull=True,
-        start__lt=day_begins(period.last + timedelta(days=2)),
-        end__gte=day_begins(period.first - timedelta(days=1)),
     )
 
 
@@ -385,7 +388,8 @@ def calendar_build(
         .filter(Exists(PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"))))
         .values_list("pk", flat=True)
     )
-    stale = kpi_is_stale(kpi_last_success())
+    kpi_last = kpi_last_success()
+    stale = kpi_is_stale(kpi_last)
     days = {p.pk: plan_days(p) for plans in plans_by_campaign.values() for p in plans}
     for campaign in campaigns:
         campaign_url = reverse("campaign", args=[campaign.pk])
@@ -428,8 +432,8 @@ def calendar_build(
             plans = plans.filter(initiative_id=filters.initiative)
         if filters.q:
             plans = plans.filter(name__icontains=filters.q)
-        # The query is a day wider than the period: count only the Plans whose own days, in the
-        # viewer's zone, meet it, or "Not assigned 1" stood over an empty lane.
+        # A Plan without stored days is found a day wider than the period: count only the Plans
+        # whose days meet it, or "Not assigned 1" stood over an empty lane.
         workbench = reverse("workbench")
         chosen = [
             bar
@@ -445,6 +449,7 @@ def calendar_build(
         bars = chosen[:UNASSIGNED_LIMIT]
         unassigned_lanes = pack(bars)
     cal = Calendar(period, today, rows, page, unassigned_lanes, unassigned_total)
+    cal.days_zone = stored_company_zone(kpi_last.timezone if kpi_last else None).key
     if period.zoom == "month":
         # The grid draws every Plan under the campaigns: those feeding a campaign shown here,
         # then the unassigned ones.

@@ -293,8 +293,11 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
             : LIST_LIMIT + 2
         ]
     )
-    # The query is a day wider than the period (the viewer's days differ from the company's):
-    # keep only the Plans whose own days, in the viewer's zone, meet the period.
+    # A Plan without stored days is found a day wider than the period: keep only the Plans whose
+    # days meet it. The table shows the stored days (the company's, as on every page), worked
+    # out here, and never saved, for a Plan mirrored before they were stored.
+    for p in plans:
+        p.start_day, p.end_day = plan_days(p)
     plans = [p for p in plans if plan_days(p)[0] <= period.last and plan_days(p)[1] >= period.first]
     sort_query = _without(query, "sort")
     columns = [

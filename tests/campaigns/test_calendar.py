@@ -96,27 +96,46 @@ def test_campaign_crossing_both_ends_fills_the_period(client, world):
     assert found["Long haul"] == ("1 / 92", "2025-12-01", "2026-08-01")
 
 
-def test_plan_days_follow_the_viewer_time_zone_across_dst(client, world):
-    # A Chicago Plan, March 8 to 14 2026 local (DST starts March 8): instants as Khoros sends them.
+def test_plan_days_are_the_company_days_whoever_looks(client, world):
+    # A Chicago Plan, March 8 to 14 2026 local (DST starts March 8): instants as Khoros sends them,
+    # days as the Plan sync stores them. Its last instant is already the 15th in Berlin: a Berlin
+    # viewer saw it end on the 15th here and on the 14th on the workbench and the campaign page.
     plan = make_plan(world.initiatives[0], "DST plan", date(2026, 3, 8), date(2026, 3, 14))
     plan.start = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)  # 00:00 CST
     plan.end = datetime(2026, 3, 15, 4, 59, 59, 999000, tzinfo=UTC)  # 23:59:59.999 CDT on the 14th
     plan.save()
     client.force_login(world.admin)
-    client.cookies["smcbridge_tz"] = "America/Chicago"
-    found = bars(
-        client.get(
-            reverse("calendar"), {"zoom": "month", "date": "2026-03-01", "q": "DST"}
+    for viewer in ("America/Chicago", "Europe/Berlin", "Asia/Tokyo", "Pacific/Honolulu"):
+        client.cookies["smcbridge_tz"] = viewer
+        for params in ({"zoom": "month", "date": "2026-03-01"}, {"zoom": "quarter"}):
+            page = client.get(
+                reverse("calendar"), {**params, "date": "2026-03-01", "q": "DST"}
+            ).content.decode()
+            assert bars(page)["DST plan"][1:] == ("2026-03-08", "2026-03-14"), (viewer, params)
+        listed = client.get(
+            reverse("calendar-list"), {"zoom": "month", "date": "2026-03-01", "q": "DST"}
         ).content.decode()
-    )
-    assert found["DST plan"][1:] == ("2026-03-08", "2026-03-14")
+        assert "2026-03-08" in listed and "2026-03-14" in listed and "2026-03-15" not in listed
+        panel = client.get(reverse("calendar"), {"date": "2026-03-01", "panel": f"p{plan.pk}"})
+        assert "2026-03-15" not in panel.content.decode(), viewer
+
+
+def test_a_plan_mirrored_before_its_days_were_stored_is_drawn_in_the_company_zone(
+    client, world, settings
+):
+    settings.KHOROS_COMPANY_TIMEZONE = "America/Chicago"
+    plan = make_plan(world.initiatives[0], "Old plan", date(2026, 3, 8), date(2026, 3, 14))
+    plan.start = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
+    plan.end = datetime(2026, 3, 15, 4, 59, 59, 999000, tzinfo=UTC)
+    plan.start_day = plan.end_day = None
+    plan.save()
+    client.force_login(world.admin)
     client.cookies["smcbridge_tz"] = "Europe/Berlin"
-    found = bars(
-        client.get(
-            reverse("calendar"), {"zoom": "month", "date": "2026-03-01", "q": "DST"}
-        ).content.decode()
-    )
-    assert found["DST plan"][1:] == ("2026-03-08", "2026-03-15")  # already the 15th in Berlin
+    page = client.get(
+        reverse("calendar"), {"zoom": "month", "date": "2026-03-01", "q": "Old"}
+    ).content.decode()
+    assert bars(page)["Old plan"][1:] == ("2026-03-08", "2026-03-14")
+    assert "days of the Khoros company’s zone, America/Chicago" in page
 
 
 def test_month_grid_marks_today_and_stacks_overlapping_bars(client, world):
