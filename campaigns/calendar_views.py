@@ -446,13 +446,20 @@ def saved_view_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     back = _back_query(request)
     target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
     try:
-        saved = planning.saved_view_create(
+        saved, replaced = planning.saved_view_create(
             user=request.user, name=request.POST.get("name", ""), query=back
         )
     except planning.SavedViewError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Saved view “{saved.name}”.")
+        if replaced:
+            messages.warning(
+                request,
+                f"Your saved view “{saved.name}” now keeps these filters; the ones it kept "
+                "before are gone.",
+            )
+        else:
+            messages.success(request, f"Saved view “{saved.name}”.")
     return redirect(f"{reverse(target)}?{back.urlencode()}")
 
 

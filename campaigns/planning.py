@@ -28,8 +28,12 @@ def saved_query(query: QueryDict) -> str:
 
 
 @transaction.atomic
-def saved_view_create(*, user: User, name: str, query: QueryDict) -> SavedView:
-    """Save the filters of `query` under `name` for `user`; the same name replaces the old one."""
+def saved_view_create(*, user: User, name: str, query: QueryDict) -> tuple[SavedView, bool]:
+    """Save the filters of `query` under `name` for `user`; the same name replaces the old one.
+
+    Returns the view and whether it replaced one, which the person is told: a second window
+    saving under a name taken meanwhile replaced it without a word.
+    """
     name = " ".join(name.split())[:80]
     if not name:
         raise SavedViewError("Give the view a name.")
@@ -37,12 +41,12 @@ def saved_view_create(*, user: User, name: str, query: QueryDict) -> SavedView:
     if existing is not None:
         existing.query = saved_query(query)
         existing.save(update_fields=["query"])
-        return existing
+        return existing, True
     if SavedView.objects.filter(user=user).count() >= SAVED_VIEWS_PER_USER:
         raise SavedViewError(f"You have {SAVED_VIEWS_PER_USER} saved views: delete one first.")
     try:
         with transaction.atomic():
-            return SavedView.objects.create(user=user, name=name, query=saved_query(query))
+            return SavedView.objects.create(user=user, name=name, query=saved_query(query)), False
     except IntegrityError:
         raise SavedViewError(f"A view named “{name}” was just saved: try again.") from None
 

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from campaigns.models import Assignment, AuditEvent
+from campaigns.models import Assignment, AuditEvent, SavedView
 from khoros.models import Plan
 from sapmc.models import InboundCall
 from syncs.models import SyncRun
@@ -83,6 +83,8 @@ def busy_world(world):
         summary=f"Assigned “{LONG}”",
         after={"plan_name": LONG, "campaign_name": "Spring Sale 2026"},
     )
+    # The longest name a saved view takes, without a space: the calendar pages list it.
+    SavedView.objects.create(user=world.admin, name="V" * 80, query="zoom=year")
     return world, plan, run
 
 

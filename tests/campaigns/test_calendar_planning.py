@@ -333,9 +333,16 @@ def test_saved_views_create_apply_and_delete_are_per_user(client, world):
     page = client.get(reverse("calendar"), {"zoom": "month", "date": "2026-03-01"})
     body = page.content.decode()
     assert f'href="/calendar/?{saved.query.replace("&", "&amp;")}&amp;date=' in body
-    # Saving the same name again replaces the filters, no duplicate.
-    client.post(reverse("saved-view-save"), {"name": "My spring", "back": "zoom=year"})
+    assert "Saved view “My spring”." in body
+    # Saving the same name again (say, from a second window) replaces the filters, no
+    # duplicate, and says so.
+    response = client.post(
+        reverse("saved-view-save"), {"name": "My spring", "back": "zoom=year"}, follow=True
+    )
     assert SavedView.objects.get(user=world.maria).query == "zoom=year"
+    body = response.content.decode()
+    assert "Your saved view “My spring” now keeps these filters" in body
+    assert "Saved view “My spring”." not in body
     # An empty name is refused with a message.
     response = client.post(reverse("saved-view-save"), {"name": "  ", "back": ""}, follow=True)
     assert "Give the view a name." in response.content.decode()
