@@ -123,7 +123,9 @@ class MoveForm(forms.Form):
 
 
 class DriftForm(forms.Form):
-    """A drift decision: `drift` is the button pressed, "<action>:<plan pk or all>".
+    """A drift decision: `drift` is the button pressed, "<action>:<plan pk or all>", and for
+    confirm-adopt ":<how many Plans the question named>" (so that a confirmation older than
+    another person's decision can say it).
 
     Actions: adopt (asks for confirmation first), confirm-adopt, keep. The older form of one
     decision for the whole campaign, `decision=adopt_sap|keep_bridge`, still works.
@@ -144,11 +146,17 @@ class DriftForm(forms.Form):
         value = data.get("drift") or {"adopt_sap": "adopt:all", "keep_bridge": "keep:all"}.get(
             data.get("decision") or "", ""
         )
-        action, _, target = value.partition(":")
-        if action not in self.ACTIONS or not (target == "all" or target.isdigit()):
+        action, _, rest = value.partition(":")
+        target, _, asked = rest.partition(":")
+        if (
+            action not in self.ACTIONS
+            or not (target == "all" or target.isdigit())
+            or not (asked == "" or asked.isdigit())
+        ):
             raise ValidationError("Choose a drift decision.")
         data["action"] = action
         data["plan"] = None if target == "all" else int(target)
+        data["asked"] = int(asked) if asked else None
         return data
 
 

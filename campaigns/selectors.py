@@ -168,6 +168,11 @@ class Drift:
     def exists(self) -> bool:
         return bool(self.open)
 
+    @property
+    def exists_or_kept(self) -> bool:
+        """Whether any Plan differs but for pending ones, decided or not."""
+        return any(i.decidable for i in self.items)
+
 
 def _drift_kind(campaign_pk: int, sap: set[int], bridge: int | None) -> str | None:
     """How one Plan differs, seen from one campaign (it references or is assigned the Plan)."""

@@ -367,6 +367,32 @@ def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:
     return lines
 
 
+def _plans(count: int) -> str:
+    return f"{count} Plan{'s' if count != 1 else ''}"
+
+
+def _nothing_to_adopt(
+    request: AuthenticatedHttpRequest,
+    campaign: ExternalCampaign,
+    plans: list[Plan] | None,
+    asked: int | None = None,
+) -> str:
+    """Why nothing was adopted: agreement, differences someone kept, or (`asked`: how many
+    Plans the confirmed question named) a question overtaken by someone else's decision."""
+    drift = selectors.campaign_drift(campaign=campaign, user=request.user)
+    kept = [i for i in drift.kept if plans is None or i.plan.pk in {p.pk for p in plans}]
+    notice = "Nothing to adopt"
+    if asked:
+        notice = (
+            f"Nothing adopted: the {_plans(asked)} the question named changed meanwhile (kept, "
+            "decided or moved by someone else)"
+        )
+    if kept:
+        verb = "differs" if len(kept) == 1 else "differ"
+        return f"{notice}: {_plans(len(kept))} still {verb} from SAP MC, kept on the bridge's side."
+    return f"{notice}." if asked else f"{notice}: SAP MC and the bridge agree."
+
+
 @manager_action("The workbench is for marketing managers and sync admins.")
 def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Settle drift Plan by Plan (or all at once): adopt SAP MC's side, after a confirmation
@@ -394,9 +420,7 @@ def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
             if not changes:
                 return _after_action(
-                    request,
-                    state,
-                    Feedback(notice="Nothing to adopt: SAP MC and the bridge agree."),
+                    request, state, Feedback(notice=_nothing_to_adopt(request, campaign, plans))
                 )
             count = len(changes)
             return _confirm(
@@ -406,7 +430,7 @@ def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
                     title=f"Adopt SAP MC's side for {count} Plan{'s' if count != 1 else ''}?",
                     reasons=_adopt_question(campaign, changes),
                     button_name="drift",
-                    button_value=f"confirm-adopt:{target}",
+                    button_value=f"confirm-adopt:{target}:{count}",
                     button_label="Adopt SAP MC's side",
                     action="workbench-drift",
                 ),
@@ -415,19 +439,27 @@ def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
             event = services.drift_adopt_sap(
                 campaign=campaign, acting_user=request.user, plans=plans
             )
+            asked = form.cleaned_data["asked"]
             if event is None:
-                return _after_action(
-                    request,
-                    state,
-                    Feedback(notice="Nothing to adopt: SAP MC and the bridge agree."),
-                )
+                notice = _nothing_to_adopt(request, campaign, plans, asked)
+                return _after_action(request, state, Feedback(notice=notice))
             count = len(event.after["plans"])
-            notice = (
-                f"“{campaign.name}” now has exactly the Plans SAP MC references."
-                if plans is None
-                else f"Adopted SAP MC's side for “{plans[0].name}”."
-            )
-            notice += f" {count} Plan{'s' if count != 1 else ''} changed."
+            if plans is not None:
+                notice = f"Adopted SAP MC's side for “{plans[0].name}”."
+            elif selectors.campaign_drift(campaign=campaign, user=request.user).exists_or_kept:
+                # Someone kept a difference (or a new one came) since the question was asked.
+                notice = f"Adopted SAP MC's side for {_plans(count)} of “{campaign.name}”."
+            else:
+                notice = f"“{campaign.name}” now has exactly the Plans SAP MC references."
+            if asked and count < asked:
+                left = asked - count
+                notice += (
+                    f" {count} of the {_plans(asked)} the question named changed; {left} "
+                    f"{'was' if left == 1 else 'were'} changed meanwhile (kept, decided or moved "
+                    "by someone else) and left as they are."
+                )
+            else:
+                notice += f" {_plans(count)} changed."
             return _after_action(request, state, Feedback(notice=notice, undo_event=event.pk))
         event = services.drift_keep_bridge(campaign=campaign, acting_user=request.user, plans=plans)
     except services.AssignmentError as exc:

@@ -303,6 +303,55 @@ def test_adopt_asks_says_from_whom_then_undo_right_after(client, world):
     ]
 
 
+def test_a_confirmation_overtaken_by_another_decision_says_so(client, world):
+    # maria is asked about 2 Plans; before she confirms, alex keeps the bridge's side for one.
+    client.force_login(world.maria)
+    spring, summer = world.campaigns[:2]
+    social, teaser = world.plans[0], world.plans[1]
+    _ref(spring, social)
+    _ref(spring, teaser)
+    Assignment.objects.create(plan=social, campaign=summer, assigned_at=social.first_seen)
+    url = reverse("workbench-drift")
+    response = client.post(url, {"campaign": spring.pk, "drift": "adopt:all"}, headers=HTMX)
+    body = response.content.decode()
+    assert "Adopt SAP MC&#x27;s side for 2 Plans?" in body
+    assert 'value="confirm-adopt:all:2"' in body
+    services.drift_keep_bridge(campaign=spring, acting_user=world.admin, plans=[social])
+
+    response = client.post(
+        url, {"campaign": spring.pk, "drift": "confirm-adopt:all:2"}, headers=HTMX
+    )
+    body = response.content.decode()
+    assert "now has exactly the Plans SAP MC references" not in body
+    assert (
+        "Adopted SAP MC&#x27;s side for 1 Plan of “Spring Sale 2026”. 1 of the 2 Plans the "
+        "question named changed; 1 was changed meanwhile (kept, decided or moved by someone "
+        "else) and left as they are." in body
+    )
+    assert Assignment.objects.get(plan=social).campaign == summer  # kept, not moved
+    assert Assignment.objects.get(plan=teaser).campaign == spring
+
+    # A second window, still showing the question, confirms it too.
+    response = client.post(
+        url, {"campaign": spring.pk, "drift": "confirm-adopt:all:2"}, headers=HTMX
+    )
+    body = response.content.decode()
+    assert (
+        "Nothing adopted: the 2 Plans the question named changed meanwhile (kept, decided or "
+        "moved by someone else): 1 Plan still differs from SAP MC, kept on the bridge&#x27;s "
+        "side." in body
+    )
+    # And asked afresh: nothing to adopt, and not "SAP MC and the bridge agree".
+    response = client.post(url, {"campaign": spring.pk, "drift": "adopt:all"}, headers=HTMX)
+    body = response.content.decode()
+    assert "agree" not in body
+    assert (
+        "Nothing to adopt: 1 Plan still differs from SAP MC, kept on the bridge&#x27;s side."
+        in body
+    )
+    assert AuditEvent.objects.filter(action="drift.adopt_sap").count() == 1
+
+
 def test_pending_plans_show_what_to_enter_in_sap_mc(client, world, settings):
     settings.KHOROS_COMPANY_ID = "389"
     client.force_login(world.maria)
