@@ -370,7 +370,7 @@ def calendar_build(
         CAMPAIGNS_PER_PAGE,
     ).get_page(page_number)
     campaigns = list(page)
-    flags = drift_flags(campaigns=campaigns)
+    flags = drift_flags(campaigns=campaigns, user=user)
     plans_by_campaign: dict[int, list[Plan]] = {c.pk: [] for c in campaigns}
     visible = visible_plans(user)
     # Only what a bar shows: a Plan's raw Khoros payload and texts can be long.

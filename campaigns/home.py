@@ -63,7 +63,7 @@ def manager_home(*, user: User) -> ManagerHome:
     )
 
     candidates = list(live.filter(hers).order_by("-start", "pk")[:HOME_DRIFT_CANDIDATES])
-    flags = drift_flags(campaigns=candidates)
+    flags = drift_flags(campaigns=candidates, user=user)
     drifting = sorted(
         (c for c in candidates if flags.get(c.pk)),
         key=lambda c: (c.start is None, c.start, c.name),

@@ -33,6 +33,7 @@ from django.utils import timezone
 from campaigns.access import (
     NotAllowedError,
     granted_initiative_ids,
+    is_sync_admin,
     visible_assignments,
     visible_initiatives,
     visible_plans,
@@ -538,7 +539,9 @@ def campaign_drift(*, campaign: ExternalCampaign, user: AnyUser | None = None) -
         if kind is None:
             continue
         if granted is not None and plan.initiative_id not in granted:
-            drift.hidden += 1
+            # Counted as what the viewer is told: differences someone has to decide, not Plans
+            # merely waiting to be entered in SAP MC.
+            drift.hidden += kind != DriftKind.PENDING
             continue
         decision = getattr(plan, "drift_decision", None)
         item = DriftItem(
@@ -558,12 +561,23 @@ def campaign_drift(*, campaign: ExternalCampaign, user: AnyUser | None = None) -
     return drift
 
 
-def drift_flags(*, campaigns: list[ExternalCampaign]) -> dict[int, bool]:
-    """Which campaigns have a difference to decide (not merely pending), in two queries."""
+def drift_flags(
+    *, campaigns: list[ExternalCampaign], user: AnyUser | None = None
+) -> dict[int, bool]:
+    """Which campaigns have a difference to decide (not merely pending), in two queries.
+
+    With a `user`, only differences they may decide count: a manager was shown a drift mark on
+    a campaign whose differing Plans were all of Initiatives she cannot see, and found nothing
+    to decide behind it.
+    """
     pks = [c.pk for c in campaigns]
+    involved = _involved_plans(pks)
+    if user is not None and not is_sync_admin(user):
+        # A semi-join, not the grants read first: the pages that call this read them later.
+        involved = involved.filter(pk__in=visible_plans(user).values("pk"))
     # django-stubs takes "...bridge_campaign_id" for ExternalCampaign.campaign_id (a str).
     rows: list[tuple[int, int | None, list[int] | None, int | None, int | None]] = list(
-        _involved_plans(pks).values_list(  # type: ignore[arg-type]
+        involved.values_list(  # type: ignore[arg-type]
             "pk",
             "assignment__campaign_id",
             "drift_decision__sap_campaigns",
@@ -573,7 +587,7 @@ def drift_flags(*, campaigns: list[ExternalCampaign]) -> dict[int, bool]:
     )
     sap: dict[int, set[int]] = {row[0]: set() for row in rows}
     for plan_id, campaign_id in CampaignReference.objects.filter(
-        plan__in=_involved_plans(pks).values("pk"), campaign__removed_at__isnull=True
+        plan__in=involved.values("pk"), campaign__removed_at__isnull=True
     ).values_list("plan_id", "campaign_id"):
         sap[plan_id].add(campaign_id)
     flags = dict.fromkeys(pks, False)

@@ -108,7 +108,7 @@ def _context(
     plan_page = plans.get_page(_page_number(state.get("ppage")))
     # The page of keys makes the pager; its Plans are read in full alone.
     plans_shown = selectors.plans_by_key(list(plan_page))
-    drift_flags = selectors.drift_flags(campaigns=list(campaign_page))
+    drift_flags = selectors.drift_flags(campaigns=list(campaign_page), user=user)
     selection = _selection(state)
     on_page = {p.pk for p in plans_shown}
 

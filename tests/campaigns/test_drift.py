@@ -435,3 +435,30 @@ def test_calendar_and_campaign_page_mark_only_decidable_drift(client, world):
         page_number=1,
     )
     assert "drift" not in {r.campaign.name: r.bar.marks for r in cal.rows}["Summer 2026"]
+
+
+def test_drift_marks_count_only_what_the_viewer_may_decide(client, world):
+    # Spring Sale 2026: SAP MC references tom's "Spring Sale video" (Initiative 1), which the
+    # bridge has not assigned: drift, which only tom and sync admins may decide. maria's own
+    # "Spring Sale social" is assigned here, not yet in SAP MC: pending, not drift.
+    spring = world.campaigns[0]
+    video, social = world.plans[2], world.plans[0]
+    _ref(spring, video)
+    services.assignment_create(campaign=spring, plan=social, acting_user=world.maria)
+    assert selectors.drift_flags(campaigns=[spring])[spring.pk] is True
+    assert selectors.drift_flags(campaigns=[spring], user=world.admin)[spring.pk] is True
+    assert selectors.drift_flags(campaigns=[spring], user=world.tom)[spring.pk] is True
+    assert selectors.drift_flags(campaigns=[spring], user=world.maria)[spring.pk] is False
+
+    client.force_login(world.maria)
+    page = client.get(reverse("workbench"), {"campaign": spring.pk}).content.decode()
+    assert "1 more difference in Initiatives you cannot see." in page
+    calendar = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01"})
+    assert calendar.content.decode().count('class="mark drift"') == 1  # the legend's
+
+    # tom: the drift is his to decide; maria's pending Plan is no difference he is told of.
+    client.force_login(world.tom)
+    page = client.get(reverse("workbench"), {"campaign": spring.pk}).content.decode()
+    assert "more difference" not in page
+    calendar = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01"})
+    assert calendar.content.decode().count('class="mark drift"') == 2  # the legend's, Spring's
