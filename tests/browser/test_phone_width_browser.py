@@ -42,11 +42,26 @@ STICKING_OUT = """() => {
 }"""
 
 
+# Names in table cells split inside a word: more lines than words (a column squeezed to a few
+# letters read "Holi / day / Push / 7"). A table wider than the screen scrolls instead.
+BROKEN_WORDS = """() => [...document.querySelectorAll('td bdi')].filter(b => {
+  const range = document.createRange();
+  range.selectNodeContents(b);
+  const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+  return lines > b.textContent.trim().split(/\\s+/).length;
+}).map(b => b.textContent.trim().slice(0, 40))"""
+
+
 def _fits(page, name: str) -> None:
     screenshot(page, f"phone-{name}")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= WIDTH, f"{name}: the page is {width} px wide at {WIDTH} px"
     assert page.evaluate(STICKING_OUT) == [], f"{name}: content runs past its card"
+    assert page.evaluate(BROKEN_WORDS) == [], f"{name}: names split inside a word"
+    # The timeline's campaign names, cut to "Brand 202…" in a narrow column, could not be told
+    # apart.
+    cut = "[...document.querySelectorAll('.tl-label')].filter(l => l.scrollWidth > l.clientWidth)"
+    assert page.evaluate(f"() => {cut}.map(l => l.textContent.trim())") == [], name
 
 
 @pytest.fixture
