@@ -285,3 +285,40 @@
     });
   });
 })();
+
+// What an action answered, where the person is looking: the answer is written at the top of
+// the pane it belongs to, which a phone (or a long list) has scrolled far out of view. When it
+// lands out of sight, a copy shows at the bottom of the screen for a few seconds (the original
+// stays where it is, a live region that screen readers already announce).
+(function () {
+  "use strict";
+
+  var ANSWERS = ".feedback .notice, .feedback .error, .cal-feedback p, .messages li";
+  var timer = null;
+
+  function offScreen(el) {
+    var box = el.getBoundingClientRect();
+    return box.bottom < 0 || box.top > window.innerHeight;
+  }
+
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    // An outerHTML swap leaves evt.detail.target detached: look in what replaced it.
+    var target = evt.detail.target;
+    var swapped = target && target.id ? document.getElementById(target.id) : target;
+    var answer = swapped && swapped.querySelector ? swapped.querySelector(ANSWERS) : null;
+    var toast = document.getElementById("toast");
+    if (!toast) return;
+    if (!answer || !offScreen(answer) || !answer.textContent.trim()) {
+      toast.hidden = true;
+      return;
+    }
+    toast.textContent = answer.textContent.trim().replace(/\s+/g, " ");
+    toast.className = "toast" + (answer.classList.contains("error") ? " error" : "");
+    toast.hidden = false;
+    clearTimeout(timer);
+    timer = setTimeout(function () { toast.hidden = true; }, 8000);
+  });
+  document.addEventListener("click", function (evt) {
+    if (evt.target && evt.target.id === "toast") evt.target.hidden = true;
+  });
+})();

@@ -214,9 +214,20 @@ def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, w
     htmx_settled(page)
     assert page.evaluate("document.activeElement.id") == "confirm-yes"
     page.keyboard.press("Enter")
-    page.get_by_text(f"Assigned “{first.name}” to “Zeta 19”.").wait_for()
+    page.get_by_text(f"Assigned “{first.name}” to “Zeta 19”.").first.wait_for()
     htmx_settled(page)
     assert page.evaluate("document.activeElement.id") == f"plan-{second.pk}"
+    # The answer is written at the top of the campaign's pane: on a phone, far above the Plan
+    # list the person acted in. A copy then shows at the bottom of the screen.
+    box = page.locator(".feedback .notice").bounding_box()
+    answer_seen = box["y"] + box["height"] > 0 and box["y"] < 900
+    assert answer_seen == (width == 1280)
+    toast = page.locator("#toast")
+    assert toast.is_visible() == (not answer_seen)
+    if not answer_seen:
+        assert toast.text_content() == f"Assigned “{first.name}” to “Zeta 19”."
+        toast_box = toast.bounding_box()
+        assert toast_box["y"] + toast_box["height"] <= 900
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == f"assign-{second.pk}"
 
