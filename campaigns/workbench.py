@@ -490,7 +490,7 @@ def workbench_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
         return _after_action(request, state, Feedback(error=str(exc)))
     count = len(undo.after["plans"])
     feedback = Feedback(
-        notice=f"Undone: {count} Plan{'s' if count != 1 else ''} back where they were."
+        notice=f"Undone: {_plans(count)} back where {'it was' if count == 1 else 'they were'}."
     )
     if request.POST.get("next") == "audit":
         messages.success(request, feedback.notice)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
@@ -19,6 +20,11 @@ urlpatterns = [
                 url="/admin/sapmc/%(model)s/%(rest)s", permanent=True, query_string=True
             )
         ),
+    ),
+    # Pages that name no icon (the Django admin, /healthz) make browsers ask for this one.
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     ),
     path("admin/", admin.site.urls),
     path("sapmc/extcamp/v1/", include("sapmc.inbound.urls")),

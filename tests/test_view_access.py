@@ -46,3 +46,11 @@ def test_the_walk_reports_a_view_without_a_declaration() -> None:
         return None
 
     assert not _declared(forgot)
+
+
+def test_the_icon_is_found_where_browsers_look_for_it(client) -> None:
+    # Pages that name no icon (the Django admin, /healthz) made every browser ask for
+    # /favicon.ico and log a 404; anyone may have it, signed in or not.
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == "/static/favicon.svg"

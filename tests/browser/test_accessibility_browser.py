@@ -58,6 +58,15 @@ def test_main_pages_pass_axe_for_an_admin_and_a_manager(live_server, world, page
             found += _violations(page, path + " at 390 px (admin)")
         page.set_viewport_size({"width": 1280, "height": 900})
 
+        # The first Tab stop skips the top bar's links to the page itself.
+        page.goto(f"{base}/syncs/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "content"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('header')") is None
+
         page.context.clear_cookies()
         sign_in(page, base, "maria")
         for path in ("/", "/workbench/", "/audit/"):  # her dashboard, her Plans, the 403 page

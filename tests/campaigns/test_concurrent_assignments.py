@@ -230,7 +230,7 @@ def test_two_undos_of_one_adoption_at_once_write_one_undo_row(live_server, world
     )
 
     assert answers["first"].status_code == 200 and answers["second"].status_code == 200
-    assert "Undone: 1 Plan back where they were." in answers["first"].text
+    assert "Undone: 1 Plan back where it was." in answers["first"].text
     assert "already undone" in answers["second"].text
     assert Assignment.objects.get(plan=plan).campaign == summer
     assert list(AuditEvent.objects.order_by("pk").values_list("action", "actor_name")) == [
