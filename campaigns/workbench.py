@@ -327,7 +327,7 @@ def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
         if confirmation is not None:
             return _confirm(request, state, confirmation)
     try:
-        services.assignment_move(
+        moved = services.assignment_move(
             plan=plan,
             to_campaign=campaign,
             acting_user=request.user,
@@ -335,9 +335,18 @@ def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     except services.AssignmentError as exc:
         return _after_action(request, state, Feedback(error=str(exc)))
-    return _after_action(
-        request, state, Feedback(notice=f"Moved “{plan.name}” to “{campaign.name}”.")
-    )
+    # Say what happened, as the audit row does: the Plan may have been unassigned (or moved
+    # here) in another window since this one offered the move.
+    if moved.from_campaign is None:
+        notice = (
+            f"Assigned “{plan.name}” to “{campaign.name}”: it had been unassigned meanwhile, "
+            "so there was nothing to move."
+        )
+    elif moved.from_campaign.pk == campaign.pk:
+        notice = f"“{plan.name}” already feeds “{campaign.name}”: nothing changed."
+    else:
+        notice = f"Moved “{plan.name}” to “{campaign.name}”."
+    return _after_action(request, state, Feedback(notice=notice))
 
 
 def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:

@@ -448,3 +448,23 @@ def test_the_form_includes_ticked_plans_only_where_there_are_boxes(client, world
     assert b"hx-include" not in client.get(reverse("workbench")).content
     selected = client.get(reverse("workbench"), {"campaign": world.campaigns[0].pk})
     assert b"hx-include=\"#workbench [name='plans']\"" in selected.content
+
+
+def test_move_here_of_a_plan_unassigned_meanwhile_says_it_assigned_it(client, world):
+    spring, summer, teaser = world.campaigns[0], world.campaigns[1], world.plans[1]
+    client.force_login(world.maria)
+    Assignment.objects.create(plan=teaser, campaign=spring, assigned_at=timezone.now())
+    # The workbench offered "Move here"; meanwhile another window unassigned the Plan.
+    Assignment.objects.filter(plan=teaser).delete()
+
+    body = post(client, "workbench-move", {"campaign": summer.pk, "plan": teaser.pk})
+    body = body.content.decode()
+
+    assert "Assigned “Summer teaser” to “Summer 2026”: it had been unassigned meanwhile" in body
+    assert "Moved “" not in body
+    assert Assignment.objects.get(plan=teaser).campaign == summer
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["assignment.create"]
+    # Moved here already (a second window's Move here): nothing changed, and it says so.
+    body = post(client, "workbench-move", {"campaign": summer.pk, "plan": teaser.pk})
+    assert "“Summer teaser” already feeds “Summer 2026”: nothing changed." in body.content.decode()
+    assert AuditEvent.objects.count() == 1
