@@ -201,8 +201,19 @@ def _confirm(
 
 
 def _assign_confirmation(
-    campaign: ExternalCampaign, plans: list, button_name: str, button_value: str, action: str
+    campaign: ExternalCampaign,
+    plans: list,
+    button_name: str,
+    button_value: str,
+    action: str,
+    *,
+    bulk: bool = False,
 ) -> Confirmation | None:
+    """The question before assigning `plans` to `campaign`, or None if none deserves one.
+
+    A `bulk` action (ticked Plans) names its Plans even when one is left to ask about: which of
+    the ticked ones is "this Plan" is not otherwise said.
+    """
     warnings = selectors.assignment_warnings(
         campaign=campaign,
         plans=plans,
@@ -210,14 +221,20 @@ def _assign_confirmation(
     )
     if not warnings:
         return None
+    named = bulk or len(plans) > 1
     reasons = []
     for plan in plans:
         for reason in warnings.get(plan.pk, []):
-            reasons.append(reason if len(plans) == 1 else f"“{plan.name}”: {reason}")
-    many = len(warnings) > 1
+            reasons.append(f"“{plan.name}”: {reason}" if named else reason)
     verb = "Move" if action == "workbench-move" else "Assign"
+    if len(warnings) > 1:
+        what = "these Plans"
+    elif named:
+        what = next(f"“{p.name}”" for p in plans if p.pk in warnings)
+    else:
+        what = "this Plan"
     return Confirmation(
-        title=f"{verb} {'these Plans' if many else 'this Plan'} to “{campaign.name}”?",
+        title=f"{verb} {what} to “{campaign.name}”?",
         reasons=reasons,
         button_name=button_name,
         button_value=button_value,
@@ -259,6 +276,7 @@ def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
             "plan_confirmed" if single else "confirmed",
             str(plans[0].pk) if single else "selection",
             "workbench-assign",
+            bulk=not single,
         )
         if confirmation is not None:
             return _confirm(request, state, confirmation)
