@@ -13,6 +13,8 @@ from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.vary import vary_on_headers
 
@@ -250,7 +252,7 @@ def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         services.assignment_create(campaign=campaign, plan=plan, acting_user=request.user)
     except services.AssignmentConflictError as exc:
-        error = f"{exc} Moves are made on the workbench."
+        error = _conflict_text(request, campaign, plan, exc.current)
     except services.AssignmentError as exc:
         error = str(exc)
     else:
@@ -269,6 +271,36 @@ def _assign_question(
     fed = set(Assignment.objects.filter(plan__in=plans).values_list("plan_id", flat=True))
     open_plans = [p for p in plans if p.pk not in fed and p.removed_at is None]
     return _assign_confirmation(campaign, open_plans, CONFIRMED, CONFIRMED, action, bulk=bulk)
+
+
+def _conflict_text(
+    request: AuthenticatedHttpRequest,
+    campaign: ExternalCampaign,
+    plan: Plan,
+    current: Assignment,
+) -> str:
+    """Why a Plan the calendar showed as unassigned was not assigned, and where to move it.
+
+    The calendar and the list offer only unassigned Plans: one that feeds a campaign now was
+    assigned after the page was drawn (in another window, or by someone else).
+    """
+    if current.assigned_by_id == request.user.pk:
+        who = "you"
+    else:
+        who = current.assigned_by.get_username() if current.assigned_by else "someone else"
+    # The workbench with this campaign open and the Plan found: its "Move here" is the move.
+    query = urlencode({"campaign": str(campaign.pk), "p-q": plan.name[:100]})
+    url = f"{reverse('workbench')}?{query}"
+    return format_html(
+        "Plan “{}” already feeds campaign “{}” (assigned there meanwhile by {}). Moves are made "
+        'on the workbench. <a href="{}">Move “{}” to “{}” on the workbench</a>.',
+        plan.name,
+        current.campaign.name,
+        who,
+        url,
+        plan.name,
+        campaign.name,
+    )
 
 
 def _view_url(request: AuthenticatedHttpRequest, back: QueryDict) -> str:
@@ -332,10 +364,11 @@ def _after_calendar_action(
     request: AuthenticatedHttpRequest, back: QueryDict, notice: str, error: str
 ) -> HttpResponse:
     if not request.htmx:
+        # A mass assign may do both: assign some Plans and refuse others.
+        if notice:
+            messages.success(request, notice)
         if error:
             messages.error(request, error)
-        elif notice:
-            messages.success(request, notice)
         return redirect(_view_url(request, back))
     return _view_answer(request, back, {"notice": notice, "error": error})
 
@@ -498,10 +531,20 @@ def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
         campaign=campaign, plans=plans, acting_user=request.user
     )
     count = len(result.created)
-    notice = f"Assigned {count} Plan{'s' if count != 1 else ''} to “{campaign.name}”."
-    error = ""
+    notice, error = "", ""
+    # Nothing assigned is no success: say so only when something was.
+    if count:
+        notice = f"Assigned {count} Plan{'s' if count != 1 else ''} to “{campaign.name}”."
+    elif result.already and not result.refused:
+        notice = "Already assigned to this campaign: nothing changed."
     if result.refused:
-        error = f"{len(result.refused)} refused: {result.refused[0].reason}"
+        first = result.refused[0]
+        reason = (
+            _conflict_text(request, campaign, first.plan, first.current)
+            if first.current is not None
+            else first.reason
+        )
+        error = format_html("{} refused: {}", len(result.refused), reason)
     return _after_calendar_action(request, back, notice, error)
 
 

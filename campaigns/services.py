@@ -45,6 +45,7 @@ class Refusal:
     plan: Plan
     reason: str
     conflict: bool  # the Plan feeds another campaign: a move is possible
+    current: Assignment | None = None  # for a conflict: the assignment found in the way
 
 
 @dataclass
@@ -286,7 +287,7 @@ def assignments_bulk_create(
                 campaign=campaign, plan=plan, acting_user=acting_user, note=note
             )
         except AssignmentConflictError as exc:
-            result.refused.append(Refusal(plan, str(exc), conflict=True))
+            result.refused.append(Refusal(plan, str(exc), conflict=True, current=exc.current))
         except (AssignmentError, NotAllowedError) as exc:
             result.refused.append(Refusal(plan, str(exc), conflict=False))
         else:

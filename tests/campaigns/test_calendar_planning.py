@@ -424,6 +424,51 @@ def test_list_mass_assign_asks_first_and_names_the_plans(client, world):
     assert AuditEvent.objects.filter(action="assignment.create").count() == 2
 
 
+def test_list_mass_assign_of_a_plan_assigned_meanwhile_says_what_happened(client, world):
+    teaser, summer = world.plans[1], world.campaigns[1]
+    extra = make_campaign("Summer extra", date(2026, 6, 1), date(2026, 6, 30))
+    extra.save()
+    # Two windows showed "Summer teaser" unassigned; the first assigned it to Summer 2026.
+    client.force_login(world.admin)
+    client.post(
+        reverse("calendar-list-assign"),
+        {"plans": [teaser.pk], "campaign": summer.pk, "view": "list"},
+        **HX,
+    )
+    client.force_login(world.maria)
+    ticked = {"plans": [teaser.pk], "campaign": extra.pk, "back": "zoom=year", "view": "list"}
+
+    response = client.post(reverse("calendar-list-assign"), ticked, **HX)
+
+    body = response.content.decode()
+    # Nothing was assigned: no success, and no offer of a move the list cannot make.
+    assert "Assigned 0" not in body and 'class="notice"' not in body
+    assert "Move it to this campaign instead?" not in body
+    assert (
+        "1 refused: Plan “Summer teaser” already feeds campaign “Summer 2026” (assigned there "
+        "meanwhile by alex). Moves are made on the workbench." in body
+    )
+    workbench = f"/workbench/?campaign={extra.pk}&amp;p-q=Summer+teaser"
+    assert (
+        f'<a href="{workbench}">Move “Summer teaser” to “Summer extra” on the workbench</a>' in body
+    )
+    assert Assignment.objects.get(plan=teaser).campaign == summer
+    assert AuditEvent.objects.count() == 1
+    # The workbench link opens the campaign with the Plan and its "Move here".
+    page = client.get(workbench.replace("&amp;", "&")).content.decode()
+    assert f'id="move-{teaser.pk}"' in page
+    # Assigned by the person herself in another window: said so; without script the link
+    # survives the redirect.
+    Assignment.objects.filter(plan=teaser).delete()
+    client.post(reverse("calendar-list-assign"), {**ticked, "campaign": summer.pk})
+    response = client.post(reverse("calendar-list-assign"), ticked, follow=True)
+    body = response.content.decode()
+    assert response.redirect_chain == [("/calendar/list/?zoom=year", 302)]
+    assert "(assigned there meanwhile by you)" in body
+    assert f'<a href="{workbench}">Move “Summer teaser” to “Summer extra”' in body
+    assert "Assigned 0" not in body
+
+
 def test_list_query_count_is_fixed(client, world, django_assert_num_queries):
     campaigns = [
         make_campaign(f"Bulk {i}", date(2026, 4, 1), date(2026, 4, 20), campaign_id=str(5000 + i))
