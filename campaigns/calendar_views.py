@@ -13,6 +13,8 @@ from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.vary import vary_on_headers
 
@@ -37,8 +39,10 @@ from campaigns.calendar import (
     unassigned_plan_rows,
 )
 from campaigns.forms import CalendarFilterForm
-from campaigns.models import SavedView
+from campaigns.models import Assignment, SavedView
 from campaigns.views import _csv_safe, _Echo
+from campaigns.workbench import Confirmation, _assign_confirmation
+from khoros.models import Plan
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
 
@@ -218,60 +222,155 @@ def _back_query(request: AuthenticatedHttpRequest) -> QueryDict:
     return QueryDict(request.POST.get("back", "")[:2000].lstrip("?"))
 
 
+# The value of the "Assign anyway" button of the calendar's and the list's question.
+CONFIRMED = "confirmed"
+
+
 @manager_action("The calendar is for marketing managers and sync admins.")
 def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign one unassigned Plan to a campaign: a drop on the timeline or the panel's menu.
 
-    Through the workbench's service: the same grants, removal rules and audit row. A Plan that
-    already feeds another campaign is refused with the reason; moving it is the workbench's
-    confirmed step, not a side effect of a drag.
+    Through the workbench's service and question: the same grants, removal rules, second look
+    (dates, Initiative) and audit row. A Plan that already feeds another campaign is refused
+    with the reason; moving it is the workbench's confirmed step, not a side effect of a drag.
     """
     back = _back_query(request)
     plan_pk, campaign_pk = request.POST.get("plan", ""), request.POST.get("campaign", "")
-    notice, error = "", ""
     if not plan_pk.isdigit() or not campaign_pk.isdigit():
-        error = "Choose a Plan and a campaign to assign it to."
+        return _after_calendar_action(
+            request, back, "", "Choose a Plan and a campaign to assign it to."
+        )
+    plan = selectors.plan_to_assign(user=request.user, pk=int(plan_pk))
+    campaign = ExternalCampaign.objects.filter(pk=int(campaign_pk)).first()
+    if campaign is None:
+        return _after_calendar_action(request, back, "", "That campaign is not in the bridge.")
+    if request.POST.get(CONFIRMED) != CONFIRMED:
+        question = _assign_question(campaign, [plan], action="calendar-assign", bulk=False)
+        if question is not None:
+            return _ask(request, back, question, [("plan", plan.pk), ("campaign", campaign.pk)])
+    notice, error = "", ""
+    try:
+        services.assignment_create(campaign=campaign, plan=plan, acting_user=request.user)
+    except services.AssignmentConflictError as exc:
+        error = _conflict_text(request, campaign, plan, exc.current)
+    except services.AssignmentError as exc:
+        error = str(exc)
     else:
-        plan = selectors.plan_to_assign(user=request.user, pk=int(plan_pk))
-        campaign = ExternalCampaign.objects.filter(pk=int(campaign_pk)).first()
-        if campaign is None:
-            error = "That campaign is not in the bridge."
-        else:
-            try:
-                services.assignment_create(campaign=campaign, plan=plan, acting_user=request.user)
-            except services.AssignmentConflictError as exc:
-                error = f"{exc} Moves are made on the workbench."
-            except services.AssignmentError as exc:
-                error = str(exc)
-            else:
-                notice = f"Assigned “{plan.name}” to “{campaign.name}”."
+        notice = f"Assigned “{plan.name}” to “{campaign.name}”."
     return _after_calendar_action(request, back, notice, error)
+
+
+def _assign_question(
+    campaign: ExternalCampaign, plans: list[Plan], *, action: str, bulk: bool
+) -> Confirmation | None:
+    """The workbench's question before assigning `plans`, about those the service would assign:
+    a removed campaign or Plan, or a Plan that feeds a campaign already, is refused (or left as
+    it is) at once, as on the workbench, rather than asked about first."""
+    if campaign.removed_at is not None:
+        return None
+    fed = set(Assignment.objects.filter(plan__in=plans).values_list("plan_id", flat=True))
+    open_plans = [p for p in plans if p.pk not in fed and p.removed_at is None]
+    return _assign_confirmation(campaign, open_plans, CONFIRMED, CONFIRMED, action, bulk=bulk)
+
+
+def _conflict_text(
+    request: AuthenticatedHttpRequest,
+    campaign: ExternalCampaign,
+    plan: Plan,
+    current: Assignment,
+) -> str:
+    """Why a Plan the calendar showed as unassigned was not assigned, and where to move it.
+
+    The calendar and the list offer only unassigned Plans: one that feeds a campaign now was
+    assigned after the page was drawn (in another window, or by someone else).
+    """
+    if current.assigned_by_id == request.user.pk:
+        who = "you"
+    else:
+        who = current.assigned_by.get_username() if current.assigned_by else "someone else"
+    # The workbench with this campaign open and the Plan found: its "Move here" is the move.
+    query = urlencode({"campaign": str(campaign.pk), "p-q": plan.name[:100]})
+    url = f"{reverse('workbench')}?{query}"
+    return format_html(
+        "Plan “{}” already feeds campaign “{}” (assigned there meanwhile by {}). Moves are made "
+        'on the workbench. <a href="{}">Move “{}” to “{}” on the workbench</a>.',
+        plan.name,
+        current.campaign.name,
+        who,
+        url,
+        plan.name,
+        campaign.name,
+    )
+
+
+def _view_url(request: AuthenticatedHttpRequest, back: QueryDict) -> str:
+    """The calendar's or the list's own URL for the state an action came from."""
+    target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
+    return f"{reverse(target)}?{back.urlencode()}"
+
+
+def _view_answer(
+    request: AuthenticatedHttpRequest, back: QueryDict, context: dict[str, object]
+) -> HttpResponse:
+    """The calendar or the list an action came from, with `context` added: its partial to htmx
+    (showing the view's own URL), the whole page to a plain post."""
+    partial = bool(request.htmx)
+    if request.POST.get("view") == "list":
+        view = _list_context(request, back)
+        template = "campaigns/calendar_list.html" + ("#listing" if partial else "")
+    else:
+        view = _calendar_context(request, back)
+        template = "campaigns/calendar.html" + ("#calendar" if partial else "")
+        view.update(_panel_context(request, back.get("panel", "")))
+        # htmx swaps the calendar only: the panel beside it comes out of band.
+        view["panel_oob"] = partial and bool(view.get("panel_key"))
+        view["back_query"] = back.urlencode()
+    view.update(context)
+    response = render(request, template, view)
+    if partial:
+        response["HX-Replace-Url"] = _view_url(request, back)
+    return response
+
+
+def _ask(
+    request: AuthenticatedHttpRequest,
+    back: QueryDict,
+    question: Confirmation,
+    fields: list[tuple[str, object]],
+) -> HttpResponse:
+    """Ask before assigning, on the calendar or the list the request came from: its `fields`
+    go with "Assign anyway", Cancel goes back to the view as it was.
+
+    Nothing changed yet, so a plain post is answered with the page itself rather than a
+    redirect (the question lives in no URL), as the workbench does.
+    """
+    fields = [*fields, ("back", back.urlencode())]
+    if request.POST.get("view") == "list":
+        fields.append(("view", "list"))
+    return _view_answer(
+        request,
+        back,
+        {
+            "confirm": question,
+            "confirm_fields": fields,
+            "confirm_cancel": _view_url(request, back),
+            # The panel is as it was: only the question is new.
+            "panel_oob": False,
+        },
+    )
 
 
 def _after_calendar_action(
     request: AuthenticatedHttpRequest, back: QueryDict, notice: str, error: str
 ) -> HttpResponse:
     if not request.htmx:
+        # A mass assign may do both: assign some Plans and refuse others.
+        if notice:
+            messages.success(request, notice)
         if error:
             messages.error(request, error)
-        elif notice:
-            messages.success(request, notice)
-        target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
-        return redirect(f"{reverse(target)}?{back.urlencode()}")
-    if request.POST.get("view") == "list":
-        context = _list_context(request, back)
-        template = "campaigns/calendar_list.html#listing"
-    else:
-        context = _calendar_context(request, back)
-        template = "campaigns/calendar.html#calendar"
-        context.update(_panel_context(request, back.get("panel", "")))
-        context["panel_oob"] = bool(context.get("panel_key"))
-        context["back_query"] = back.urlencode()
-    context.update({"notice": notice, "error": error})
-    response = render(request, template, context)
-    target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
-    response["HX-Replace-Url"] = f"{reverse(target)}?{back.urlencode()}"
-    return response
+        return redirect(_view_url(request, back))
+    return _view_answer(request, back, {"notice": notice, "error": error})
 
 
 # --- The list view ---------------------------------------------------------------------
@@ -426,14 +525,29 @@ def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     plans = selectors.plans_to_assign(user=request.user, pks=[int(v) for v in wanted])
     campaign = get_object_or_404(ExternalCampaign, pk=int(campaign_pk))
+    if request.POST.get(CONFIRMED) != CONFIRMED:
+        question = _assign_question(campaign, plans, action="calendar-list-assign", bulk=True)
+        if question is not None:
+            fields: list[tuple[str, object]] = [("plans", p.pk) for p in plans]
+            return _ask(request, back, question, [*fields, ("campaign", campaign.pk)])
     result = services.assignments_bulk_create(
         campaign=campaign, plans=plans, acting_user=request.user
     )
     count = len(result.created)
-    notice = f"Assigned {count} Plan{'s' if count != 1 else ''} to “{campaign.name}”."
-    error = ""
+    notice, error = "", ""
+    # Nothing assigned is no success: say so only when something was.
+    if count:
+        notice = f"Assigned {count} Plan{'s' if count != 1 else ''} to “{campaign.name}”."
+    elif result.already and not result.refused:
+        notice = "Already assigned to this campaign: nothing changed."
     if result.refused:
-        error = f"{len(result.refused)} refused: {result.refused[0].reason}"
+        first = result.refused[0]
+        reason = (
+            _conflict_text(request, campaign, first.plan, first.current)
+            if first.current is not None
+            else first.reason
+        )
+        error = format_html("{} refused: {}", len(result.refused), reason)
     return _after_calendar_action(request, back, notice, error)
 
 

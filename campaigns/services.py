@@ -45,6 +45,7 @@ class Refusal:
     plan: Plan
     reason: str
     conflict: bool  # the Plan feeds another campaign: a move is possible
+    current: Assignment | None = None  # for a conflict: the assignment found in the way
 
 
 @dataclass
@@ -219,6 +220,15 @@ def assignment_delete(
         _audit_assignment(acting_user=acting_user, plan=plan, old=old, new=None)
 
 
+@dataclass(frozen=True)
+class MoveResult:
+    """What a move did: the Plan's assignment now and the campaign it fed before (None: it fed
+    none, so the move was an assignment; `to_campaign` itself: nothing changed)."""
+
+    assignment: Assignment
+    from_campaign: ExternalCampaign | None
+
+
 @transaction.atomic
 def assignment_move(
     *,
@@ -227,17 +237,20 @@ def assignment_move(
     acting_user: User,
     note: str = "",
     audit: bool = True,
-) -> Assignment:
+) -> MoveResult:
     """Move `plan` from the campaign it feeds to `to_campaign`, in one audited step."""
     _check_assignable(campaign=to_campaign, plan=plan, acting_user=acting_user)
     # Locked without a join (see assignment_delete); its campaign is read after the lock.
     current = Assignment.objects.select_for_update().filter(plan=plan).first()
     if current is None:
-        return assignment_create(
+        # Unassigned since the person saw it feed another campaign: this is an assignment, and
+        # is audited (and must be reported) as one.
+        created = assignment_create(
             campaign=to_campaign, plan=plan, acting_user=acting_user, note=note, audit=audit
         )
+        return MoveResult(created, from_campaign=None)
     if current.campaign_id == to_campaign.pk:
-        return current
+        return MoveResult(current, from_campaign=to_campaign)
     old = (current.campaign, current.note)
     current.campaign = to_campaign
     current.assigned_by = acting_user
@@ -247,7 +260,7 @@ def assignment_move(
     if audit:
         new = (to_campaign, current.note)
         _audit_assignment(acting_user=acting_user, plan=plan, old=old, new=new)
-    return current
+    return MoveResult(current, from_campaign=old[0])
 
 
 def assignments_bulk_create(
@@ -274,7 +287,7 @@ def assignments_bulk_create(
                 campaign=campaign, plan=plan, acting_user=acting_user, note=note
             )
         except AssignmentConflictError as exc:
-            result.refused.append(Refusal(plan, str(exc), conflict=True))
+            result.refused.append(Refusal(plan, str(exc), conflict=True, current=exc.current))
         except (AssignmentError, NotAllowedError) as exc:
             result.refused.append(Refusal(plan, str(exc), conflict=False))
         else:

@@ -201,8 +201,19 @@ def _confirm(
 
 
 def _assign_confirmation(
-    campaign: ExternalCampaign, plans: list, button_name: str, button_value: str, action: str
+    campaign: ExternalCampaign,
+    plans: list,
+    button_name: str,
+    button_value: str,
+    action: str,
+    *,
+    bulk: bool = False,
 ) -> Confirmation | None:
+    """The question before assigning `plans` to `campaign`, or None if none deserves one.
+
+    A `bulk` action (ticked Plans) names its Plans even when one is left to ask about: which of
+    the ticked ones is "this Plan" is not otherwise said.
+    """
     warnings = selectors.assignment_warnings(
         campaign=campaign,
         plans=plans,
@@ -210,14 +221,20 @@ def _assign_confirmation(
     )
     if not warnings:
         return None
+    named = bulk or len(plans) > 1
     reasons = []
     for plan in plans:
         for reason in warnings.get(plan.pk, []):
-            reasons.append(reason if len(plans) == 1 else f"“{plan.name}”: {reason}")
-    many = len(warnings) > 1
+            reasons.append(f"“{plan.name}”: {reason}" if named else reason)
     verb = "Move" if action == "workbench-move" else "Assign"
+    if len(warnings) > 1:
+        what = "these Plans"
+    elif named:
+        what = next(f"“{p.name}”" for p in plans if p.pk in warnings)
+    else:
+        what = "this Plan"
     return Confirmation(
-        title=f"{verb} {'these Plans' if many else 'this Plan'} to “{campaign.name}”?",
+        title=f"{verb} {what} to “{campaign.name}”?",
         reasons=reasons,
         button_name=button_name,
         button_value=button_value,
@@ -259,6 +276,7 @@ def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
             "plan_confirmed" if single else "confirmed",
             str(plans[0].pk) if single else "selection",
             "workbench-assign",
+            bulk=not single,
         )
         if confirmation is not None:
             return _confirm(request, state, confirmation)
@@ -327,7 +345,7 @@ def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
         if confirmation is not None:
             return _confirm(request, state, confirmation)
     try:
-        services.assignment_move(
+        moved = services.assignment_move(
             plan=plan,
             to_campaign=campaign,
             acting_user=request.user,
@@ -335,9 +353,18 @@ def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     except services.AssignmentError as exc:
         return _after_action(request, state, Feedback(error=str(exc)))
-    return _after_action(
-        request, state, Feedback(notice=f"Moved “{plan.name}” to “{campaign.name}”.")
-    )
+    # Say what happened, as the audit row does: the Plan may have been unassigned (or moved
+    # here) in another window since this one offered the move.
+    if moved.from_campaign is None:
+        notice = (
+            f"Assigned “{plan.name}” to “{campaign.name}”: it had been unassigned meanwhile, "
+            "so there was nothing to move."
+        )
+    elif moved.from_campaign.pk == campaign.pk:
+        notice = f"“{plan.name}” already feeds “{campaign.name}”: nothing changed."
+    else:
+        notice = f"Moved “{plan.name}” to “{campaign.name}”."
+    return _after_action(request, state, Feedback(notice=notice))
 
 
 def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:

@@ -3,13 +3,14 @@ keyboard, the list view's sorting, the manager's home; screenshots at 1440 and 3
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
 
 from campaigns.models import Assignment, AuditEvent
 from tests.browser.conftest import htmx_settled, screenshot, sign_in
+from tests.world import make_campaign
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -97,6 +98,55 @@ def test_drag_an_unassigned_plan_onto_a_campaign_row_assigns_it(live_server, wor
             page.set_viewport_size({"width": width, "height": 900})
             assert page.evaluate("document.documentElement.scrollWidth") <= width
             screenshot(page, f"calendar-after-drag-{width}")
+
+
+def test_a_drag_outside_the_campaigns_dates_asks_first_as_the_workbench_does(
+    live_server, world, page
+):
+    late_spring = make_campaign("Late spring", date(2026, 4, 1), date(2026, 5, 31))
+    late_spring.save()
+    with time_machine.travel(NOW, tick=True):
+        sign_in(page, live_server.url, "maria")
+        page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01")
+        htmx_settled(page)
+        plan_bar = page.locator(
+            '.tl-row.unassigned a.bar[draggable="true"]', has_text="Summer teaser"
+        )
+        row = page.locator(f'.tl-row.campaign[data-campaign="{late_spring.pk}"]')
+        plan_bar.drag_to(row)
+        question = page.get_by_role("alertdialog")
+        question.wait_for()
+        htmx_settled(page)
+        text = question.inner_text()
+        assert "Assign this Plan to “Late spring”?" in text
+        assert "This Plan runs 1 Jun–15 Jun, outside the campaign's 1 Apr–31 May." in text
+        # The question takes the focus: "Assign anyway" is what a keyboard answers first.
+        assert page.evaluate("document.activeElement.id") == "confirm-yes"
+        assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            screenshot(page, f"calendar-drag-question-{width}")
+        page.set_viewport_size({"width": 1440, "height": 900})
+
+        # Cancel: the calendar as it was, nothing assigned, nothing audited.
+        question.get_by_role("link", name="Cancel").click()
+        page.wait_for_function("() => !document.getElementById('confirm-title')")
+        htmx_settled(page)
+        assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+        assert page.locator(".tl-row.unassigned .bar", has_text="Summer teaser").count() == 1
+        assert "zoom=quarter" in page.url and "date=2026-04-01" in page.url
+
+        # Dragged again and answered: assigned, once, by her.
+        plan_bar.drag_to(row)
+        question.get_by_role("button", name="Assign anyway").click()
+        page.get_by_text("Assigned “Summer teaser” to “Late spring”.").wait_for()
+        htmx_settled(page)
+        assignment = Assignment.objects.get(plan=world.plans[1])
+        assert assignment.campaign == late_spring and assignment.assigned_by == world.maria
+        assert list(AuditEvent.objects.values_list("action", flat=True)) == ["assignment.create"]
+        assert page.get_by_role("alertdialog").count() == 0
+        assert page.locator(".tl-row.unassigned .bar", has_text="Summer teaser").count() == 0
 
 
 def test_keyboard_path_assigns_from_the_plans_panel(live_server, world, page):

@@ -304,6 +304,171 @@ def test_list_mass_assigns_selected_plans_each_on_its_own(client, world):
     assert not Assignment.objects.filter(plan=world.plans[0]).exists()
 
 
+# --- The workbench's question before an assignment, on the calendar and the list ----------
+
+
+def test_a_drop_outside_the_campaigns_dates_asks_first_then_assigns(client, world):
+    social, summer = world.plans[0], world.campaigns[1]  # a March Plan, a summer campaign
+    client.force_login(world.maria)
+    back = "zoom=quarter&date=2026-04-01"
+    drop = {"plan": social.pk, "campaign": summer.pk, "back": back}
+
+    response = client.post(reverse("calendar-assign"), drop, **HX)
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="calendar"')
+    assert response["HX-Replace-Url"] == f"/calendar/?{back}"
+    # The workbench's words, with "Assign anyway" sending the same drop again, confirmed.
+    assert "Assign this Plan to “Summer 2026”?" in body
+    assert "This Plan runs 1 Mar–31 Mar, outside the campaign&#x27;s 1 Jun–31 Aug." in body
+    assert 'id="confirm-yes" name="confirmed" value="confirmed"' in body
+    assert ">Assign anyway</button>" in body
+    assert f'<input type="hidden" name="plan" value="{social.pk}">' in body
+    assert f'<input type="hidden" name="campaign" value="{summer.pk}">' in body
+    assert '<input type="hidden" name="back" value="zoom=quarter&amp;date=2026-04-01">' in body
+    # Cancel is the calendar as it was: nothing was written.
+    assert 'id="confirm-cancel" href="/calendar/?zoom=quarter&amp;date=2026-04-01"' in body
+    assert "Assigned “" not in body
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+    response = client.post(reverse("calendar-assign"), {**drop, "confirmed": "confirmed"}, **HX)
+
+    assert "Assigned “Spring Sale social” to “Summer 2026”." in response.content.decode()
+    assert Assignment.objects.get(plan=social).campaign == summer
+    assert list(AuditEvent.objects.values_list("action", "actor_name")) == [
+        ("assignment.create", "maria")
+    ]
+
+
+def test_the_panels_assign_asks_without_javascript_too(client, world):
+    social, summer = world.plans[0], world.campaigns[1]
+    client.force_login(world.maria)
+    back = f"zoom=quarter&date=2026-04-01&panel=p{social.pk}"
+    form = {"plan": social.pk, "campaign": summer.pk, "back": back}
+
+    response = client.post(reverse("calendar-assign"), form)
+
+    # A plain post: the whole calendar with the question (it lives in no URL), not a redirect.
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in body and 'id="cal-panel"' in body
+    assert "Assign this Plan to “Summer 2026”?" in body
+    assert '<form method="post" action="/calendar/assign/">' in body
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+    response = client.post(reverse("calendar-assign"), {**form, "confirmed": "confirmed"})
+
+    assert response.status_code == 302 and response["Location"] == f"/calendar/?{back}"
+    assert Assignment.objects.get(plan=social).campaign == summer
+    assert AuditEvent.objects.count() == 1
+
+
+def test_a_drop_on_another_initiatives_campaign_asks_first(client, world):
+    spring, social = world.campaigns[0], world.plans[0]  # dates meet; Brand 0's Plan
+    CampaignReference.objects.create(
+        campaign=spring,
+        external_campaign_id=world.plans[2].khoros_id.hex,
+        managing_party=world.initiatives[1].khoros_id,  # SAP MC says: Brand 1's campaign
+    )
+    client.force_login(world.maria)
+    response = client.post(
+        reverse("calendar-assign"), {"plan": social.pk, "campaign": spring.pk}, **HX
+    )
+    body = response.content.decode()
+    assert "Assign this Plan to “Spring Sale 2026”?" in body
+    assert (
+        "This Plan is of Initiative “Brand 0”, not of the campaign&#x27;s own (“Brand 1”)." in body
+    )
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_list_mass_assign_asks_first_and_names_the_plans(client, world):
+    social, teaser, summer = world.plans[0], world.plans[1], world.campaigns[1]
+    client.force_login(world.maria)
+    back = "zoom=year&date=2026-01-01"
+    ticked = {"plans": [social.pk, teaser.pk], "campaign": summer.pk, "back": back, "view": "list"}
+
+    response = client.post(reverse("calendar-list-assign"), ticked, **HX)
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="calendar-list"')
+    assert response["HX-Replace-Url"] == f"/calendar/list/?{back}"
+    assert "Assign “Spring Sale social” to “Summer 2026”?" in body
+    assert (
+        "<li>“Spring Sale social”: This Plan runs 1 Mar–31 Mar, outside the campaign&#x27;s "
+        "1 Jun–31 Aug.</li>" in body
+    )
+    assert '<form method="post" action="/calendar/list/assign/">' in body
+    for plan in (social, teaser):
+        assert f'<input type="hidden" name="plans" value="{plan.pk}">' in body
+    assert '<input type="hidden" name="view" value="list">' in body
+    assert 'id="confirm-cancel" href="/calendar/list/?zoom=year&amp;date=2026-01-01"' in body
+    assert 'hx-target="#calendar-list"' in body
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+    # Without script: the list page with the question.
+    response = client.post(reverse("calendar-list-assign"), ticked)
+    assert response.status_code == 200 and "<html" in response.content.decode()
+    assert "Assign “Spring Sale social” to “Summer 2026”?" in response.content.decode()
+    assert not Assignment.objects.exists()
+
+    response = client.post(
+        reverse("calendar-list-assign"), {**ticked, "confirmed": "confirmed"}, **HX
+    )
+
+    assert "Assigned 2 Plans to “Summer 2026”." in response.content.decode()
+    assert set(Assignment.objects.values_list("plan", "campaign")) == {
+        (social.pk, summer.pk),
+        (teaser.pk, summer.pk),
+    }
+    assert AuditEvent.objects.filter(action="assignment.create").count() == 2
+
+
+def test_list_mass_assign_of_a_plan_assigned_meanwhile_says_what_happened(client, world):
+    teaser, summer = world.plans[1], world.campaigns[1]
+    extra = make_campaign("Summer extra", date(2026, 6, 1), date(2026, 6, 30))
+    extra.save()
+    # Two windows showed "Summer teaser" unassigned; the first assigned it to Summer 2026.
+    client.force_login(world.admin)
+    client.post(
+        reverse("calendar-list-assign"),
+        {"plans": [teaser.pk], "campaign": summer.pk, "view": "list"},
+        **HX,
+    )
+    client.force_login(world.maria)
+    ticked = {"plans": [teaser.pk], "campaign": extra.pk, "back": "zoom=year", "view": "list"}
+
+    response = client.post(reverse("calendar-list-assign"), ticked, **HX)
+
+    body = response.content.decode()
+    # Nothing was assigned: no success, and no offer of a move the list cannot make.
+    assert "Assigned 0" not in body and 'class="notice"' not in body
+    assert "Move it to this campaign instead?" not in body
+    assert (
+        "1 refused: Plan “Summer teaser” already feeds campaign “Summer 2026” (assigned there "
+        "meanwhile by alex). Moves are made on the workbench." in body
+    )
+    workbench = f"/workbench/?campaign={extra.pk}&amp;p-q=Summer+teaser"
+    assert (
+        f'<a href="{workbench}">Move “Summer teaser” to “Summer extra” on the workbench</a>' in body
+    )
+    assert Assignment.objects.get(plan=teaser).campaign == summer
+    assert AuditEvent.objects.count() == 1
+    # The workbench link opens the campaign with the Plan and its "Move here".
+    page = client.get(workbench.replace("&amp;", "&")).content.decode()
+    assert f'id="move-{teaser.pk}"' in page
+    # Assigned by the person herself in another window: said so; without script the link
+    # survives the redirect.
+    Assignment.objects.filter(plan=teaser).delete()
+    client.post(reverse("calendar-list-assign"), {**ticked, "campaign": summer.pk})
+    response = client.post(reverse("calendar-list-assign"), ticked, follow=True)
+    body = response.content.decode()
+    assert response.redirect_chain == [("/calendar/list/?zoom=year", 302)]
+    assert "(assigned there meanwhile by you)" in body
+    assert f'<a href="{workbench}">Move “Summer teaser” to “Summer extra”' in body
+    assert "Assigned 0" not in body
+
+
 def test_list_query_count_is_fixed(client, world, django_assert_num_queries):
     campaigns = [
         make_campaign(f"Bulk {i}", date(2026, 4, 1), date(2026, 4, 20), campaign_id=str(5000 + i))

@@ -197,7 +197,12 @@ def test_unassign_then_move_at_once_end_assigned_with_both_changes_audited(
 
     assert answers["first"].status_code == 200 and answers["second"].status_code == 200
     assert "Unassigned “Spring Sale social” from “Spring Sale 2026”." in answers["first"].text
-    assert "Moved “Spring Sale social” to “Summer 2026”." in answers["second"].text
+    # The move found the Plan unassigned and assigned it: it says so, as its audit row does.
+    assert (
+        "Assigned “Spring Sale social” to “Summer 2026”: it had been unassigned meanwhile"
+        in answers["second"].text
+    )
+    assert "Moved “" not in answers["second"].text
     assert Assignment.objects.get(plan=plan).campaign == summer
     # Two real changes, two rows, each naming the campaign it changed.
     assert list(AuditEvent.objects.order_by("pk").values_list("action", "campaign_id")) == [

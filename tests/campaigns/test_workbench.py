@@ -448,3 +448,53 @@ def test_the_form_includes_ticked_plans_only_where_there_are_boxes(client, world
     assert b"hx-include" not in client.get(reverse("workbench")).content
     selected = client.get(reverse("workbench"), {"campaign": world.campaigns[0].pk})
     assert b"hx-include=\"#workbench [name='plans']\"" in selected.content
+
+
+def test_a_bulk_question_names_the_plan_it_asks_about(client, world):
+    client.force_login(world.maria)
+    summer, autumn = world.campaigns[1], world.campaigns[2]
+    social, teaser = world.plans[0], world.plans[1]  # March (outside summer), June (inside)
+    ticked = {"campaign": summer.pk, "plans": [social.pk, teaser.pk]}
+
+    body = post(client, "workbench-assign", ticked).content.decode()
+
+    # Two ticked, one asked about: the question says which one.
+    assert "Assign “Spring Sale social” to “Summer 2026”?" in body
+    assert "Assign this Plan" not in body
+    assert (
+        "“Spring Sale social”: This Plan runs 1 Mar–31 Mar, outside the campaign&#x27;s "
+        "1 Jun–31 Aug." in body
+    )
+    # The other ticked Plan feeds another campaign (it is refused, not asked about): the one
+    # left to ask about is still named.
+    Assignment.objects.create(plan=teaser, campaign=autumn, assigned_at=timezone.now())
+    body = post(client, "workbench-assign", ticked).content.decode()
+    assert "Assign “Spring Sale social” to “Summer 2026”?" in body
+    assert "“Spring Sale social”: This Plan runs 1 Mar–31 Mar" in body
+    assert not AuditEvent.objects.exists()
+    # A row's own Assign button asks about its own Plan: no name needed there.
+    body = post(
+        client, "workbench-assign", {"campaign": summer.pk, "plan_one": social.pk}
+    ).content.decode()
+    assert "Assign this Plan to “Summer 2026”?" in body
+    assert "<li>This Plan runs 1 Mar–31 Mar" in body
+
+
+def test_move_here_of_a_plan_unassigned_meanwhile_says_it_assigned_it(client, world):
+    spring, summer, teaser = world.campaigns[0], world.campaigns[1], world.plans[1]
+    client.force_login(world.maria)
+    Assignment.objects.create(plan=teaser, campaign=spring, assigned_at=timezone.now())
+    # The workbench offered "Move here"; meanwhile another window unassigned the Plan.
+    Assignment.objects.filter(plan=teaser).delete()
+
+    body = post(client, "workbench-move", {"campaign": summer.pk, "plan": teaser.pk})
+    body = body.content.decode()
+
+    assert "Assigned “Summer teaser” to “Summer 2026”: it had been unassigned meanwhile" in body
+    assert "Moved “" not in body
+    assert Assignment.objects.get(plan=teaser).campaign == summer
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["assignment.create"]
+    # Moved here already (a second window's Move here): nothing changed, and it says so.
+    body = post(client, "workbench-move", {"campaign": summer.pk, "plan": teaser.pk})
+    assert "“Summer teaser” already feeds “Summer 2026”: nothing changed." in body.content.decode()
+    assert AuditEvent.objects.count() == 1
