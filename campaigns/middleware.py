@@ -84,8 +84,9 @@ def _holds_nul(data: QueryDict) -> bool:
 # Scripts, styles, images and fonts from our own origin only: no inline script or style
 # (attributes included), no eval, no plugins, no framing, forms post only to us. Positions and
 # colours computed per row come as data-style attributes that static/js/app.js applies through
-# the CSSOM, which the policy allows; htmx's own indicator style is off (htmx-config meta in
-# base.html) and lives in app.css.
+# the CSSOM, which the policy allows; htmx's own indicator style is off and it never copies a
+# style attribute while settling a swap (htmx-config meta in base.html); the indicator's rules
+# live in app.css.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
