@@ -1,14 +1,22 @@
-"""Request-wide behaviour: the viewer's time zone, the product's 404 page under DEBUG."""
+"""Request-wide behaviour: the viewer's time zone, the product's 404 and 405 pages, a signed-out
+person's htmx request."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 # Set by a line of script in base.html from Intl.DateTimeFormat().resolvedOptions().timeZone.
 COOKIE = "smcbridge_tz"
@@ -56,6 +64,86 @@ class ProductNotFoundMiddleware:
         return response
 
 
+class SignedOutHtmxMiddleware:
+    """Send a signed-out person's htmx request to the login page as a whole page, then back.
+
+    login_required answers 302 to the login page; htmx followed it and swapped the login form
+    into the part of the page it was updating (under a top bar still naming the person), and
+    the login's `next` was the action's address, which takes only a POST. Instead the window
+    goes to the login page, which says why, with `next` the page the person was on (htmx sends
+    it as HX-Current-URL). A plain request keeps Django's redirect.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        login = resolve_url(settings.LOGIN_URL)
+        to_login = response.status_code == 302 and urlsplit(response["Location"]).path == login
+        # With every cookie gone, not only the session's, a POST fails the CSRF check before a
+        # view can ask for a login: the same case for a signed-out person.
+        if not (
+            getattr(request, "htmx", False)
+            and not request.user.is_authenticated
+            and (to_login or response.status_code == 403)
+        ):
+            return response
+        if request.method == "GET":
+            messages.info(request, "Your session has ended. Please log in again.")
+        else:
+            messages.info(
+                request,
+                "Your session has ended, so your last change was not saved. Please log in again.",
+            )
+        back = _same_site_path(request, request.headers.get("HX-Current-URL"))
+        if back:
+            login += "?" + urlencode({REDIRECT_FIELD_NAME: back})
+        return HttpResponseClientRedirect(login)
+
+
+class ProductMethodNotAllowedMiddleware:
+    """Answer a visit to an address that takes only a form (405) with a page of the product.
+
+    require_POST answers with an empty body, which a browser shows as its own bare error; people
+    get there by a bookmark, a reload or an old login link. The Allow header stays. SAP MC's
+    endpoints answer their own JSON, the admin its own pages.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code != 405
+            or not response.get("Content-Type", "").startswith("text/html")
+            or request.path.startswith((API_PREFIX, reverse("admin:index")))
+        ):
+            return response
+        back = _same_site_path(request, request.headers.get("Referer"))
+        page = render(request, "405.html", {"back": back}, status=405)
+        if response.has_header("Allow"):
+            page["Allow"] = response["Allow"]
+        # The way back depends on the Referer: never keep this page.
+        add_never_cache_headers(page)
+        return page
+
+
+def _same_site_path(request: HttpRequest, url: str | None) -> str | None:
+    """The path and query of `url` when it is a page of this site (not the login page)."""
+    if not url or not url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return None
+    parts = urlsplit(url)
+    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    # A path of "//host" would be read as another site.
+    if path.startswith("//") or parts.path == resolve_url(settings.LOGIN_URL):
+        return None
+    return path
+
+
 class RefuseNulMiddleware:
     """Answer 400 to a page request whose query string or form fields hold a NUL character.
 
@@ -84,8 +172,9 @@ def _holds_nul(data: QueryDict) -> bool:
 # Scripts, styles, images and fonts from our own origin only: no inline script or style
 # (attributes included), no eval, no plugins, no framing, forms post only to us. Positions and
 # colours computed per row come as data-style attributes that static/js/app.js applies through
-# the CSSOM, which the policy allows; htmx's own indicator style is off (htmx-config meta in
-# base.html) and lives in app.css.
+# the CSSOM, which the policy allows; htmx's own indicator style is off and it never copies a
+# style attribute while settling a swap (htmx-config meta in base.html); the indicator's rules
+# live in app.css.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",

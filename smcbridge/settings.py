@@ -74,6 +74,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After htmx's and the messages' middleware: it reads request.htmx and leaves a message.
+    "campaigns.middleware.SignedOutHtmxMiddleware",
+    "campaigns.middleware.ProductMethodNotAllowedMiddleware",
     "campaigns.middleware.ViewerTimezoneMiddleware",
     "campaigns.middleware.ProductNotFoundMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into its lockout answer.

@@ -89,6 +89,19 @@
     }
   });
 
+  // Escape answers a question as its Cancel does: the same request, the same focus return. Not
+  // while the focus is elsewhere on the page (Escape clears a search field there).
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Escape" || evt.defaultPrevented) return;
+    var cancel = document.getElementById("confirm-cancel");
+    if (!visible(cancel)) return;
+    var question = cancel.closest("[role=alertdialog]");
+    var active = document.activeElement;
+    if (active && active !== document.body && !(question && question.contains(active))) return;
+    evt.preventDefault();
+    cancel.click();
+  });
+
   // The workbench's "n Plans selected" follows the boxes as they are ticked.
   document.addEventListener("change", function (evt) {
     var box = evt.target;

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
-from tests.browser.conftest import htmx_settled, login, main_pages, world_with_data
+from tests.browser.conftest import htmx_settled, login, main_pages, sign_in, world_with_data
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -77,3 +77,27 @@ def test_the_django_admin_raises_no_csp_violation(live_server, world, page, djan
     for path in ("/admin/", "/admin/campaigns/initiativegrant/",
                  "/admin/campaigns/initiativegrant/add/", "/admin/auth/user/"):  # fmt: skip
         violations.visit(live_server.url + path)
+
+
+def test_assigning_on_the_workbench_raises_no_csp_violation(live_server, world, page):
+    spring = world.campaigns[0]
+    violations = Violations(page)
+    sign_in(page, live_server.url, "maria")
+    violations.visit(f"{live_server.url}/workbench/?campaign={spring.pk}")
+    htmx_settled(page)
+    # Password managers and other extensions style the inputs they decorate (an icon, a
+    # background), through the CSSOM, which the policy allows. Those inputs have ids, and htmx
+    # used to copy an old element's style attribute onto its new twin while settling a swap:
+    # one violation per such input on every swap.
+    page.evaluate(
+        "['id_note', 'id_p-q', 'id_c-q'].forEach((id) => {"
+        "  document.getElementById(id).style.backgroundColor = 'rgb(255, 250, 205)'; })"
+    )
+
+    page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
+    page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+    htmx_settled(page)
+    violations.check("workbench after an assignment")
+    # The swapped-in swatches still get their Plan's colour.
+    swatch = page.locator("#assigned-plans .swatch").first
+    assert swatch.evaluate("(el) => el.style.getPropertyValue('--swatch')").strip() == "#1a7293"

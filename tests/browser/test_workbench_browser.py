@@ -78,3 +78,37 @@ def test_manager_bulk_assigns_and_unassigns(live_server, world, page):
     page.get_by_role("button", name="Unassign Summer teaser").click()
     page.get_by_text("Unassigned “Summer teaser” from “Summer 2026”.").wait_for()
     assert Assignment.objects.filter(campaign=world.campaigns[1]).count() == 1
+
+
+@pytest.mark.parametrize("how", ["logout in another tab", "cookies cleared"])
+def test_a_session_ended_elsewhere_leads_to_the_login_page_and_back(live_server, world, page, how):
+    spring = world.campaigns[0]
+    workbench = f"/workbench/?campaign={spring.pk}"
+    sign_in(page, live_server.url, "maria")
+    page.goto(live_server.url + workbench)
+    htmx_settled(page)
+    if how == "cookies cleared":
+        page.context.clear_cookies()
+    else:
+        other = page.context.new_page()
+        other.goto(f"{live_server.url}/")
+        other.get_by_role("button", name="Log out").click()
+        other.get_by_role("heading", name="Log in").wait_for()
+        other.close()
+
+    page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
+    # The whole window is the login page, not a login form inside the workbench.
+    page.wait_for_url(f"{live_server.url}/login/?*")
+    assert page.locator("#workbench").count() == 0
+    assert page.get_by_role("button", name="Log out").count() == 0
+    assert (
+        "Your session has ended, so your last change was not saved."
+        in page.locator(".messages").inner_text()
+    )
+    assert not Assignment.objects.exists()
+
+    page.get_by_label("Username").fill("maria")
+    page.get_by_label("Password").fill("pw-maria-2026")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Spring Sale 2026").wait_for()
+    assert page.url == live_server.url + workbench

@@ -239,6 +239,34 @@ def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, w
     assert page.evaluate("document.activeElement.id") == "id_note"
 
 
+def test_escape_answers_the_question_as_cancel_does(live_server, world, page):
+    summer = world.campaigns[1]
+    plan = world.plans[0]  # Spring Sale social, a March Plan: outside the summer campaign
+    sign_in(page, live_server.url, "maria")
+    page.goto(f"{live_server.url}/workbench/?campaign={summer.pk}")
+    htmx_settled(page)
+
+    for answer in ("Cancel", "Escape"):
+        page.locator(f"#assign-{plan.pk}").focus()
+        page.keyboard.press("Enter")
+        question = page.get_by_role("alertdialog")
+        question.wait_for()
+        htmx_settled(page)
+        assert page.evaluate("document.activeElement.id") == "confirm-yes"
+        if answer == "Cancel":
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.id") == "confirm-cancel"
+            page.keyboard.press("Enter")
+        else:
+            page.keyboard.press("Escape")
+        question.wait_for(state="detached")
+        htmx_settled(page)
+        assert page.evaluate("document.activeElement.id") == f"assign-{plan.pk}", answer
+        _assert_state_url(page, summer.pk)
+        assert not Assignment.objects.exists()
+        assert not AuditEvent.objects.exists()
+
+
 def test_move_is_offered_where_a_plan_feeds_another_campaign(live_server, world, page):
     spring, summer = world.campaigns[0], world.campaigns[1]
     Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())

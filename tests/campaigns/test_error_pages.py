@@ -74,3 +74,56 @@ def test_a_failed_csrf_check_gets_the_product_page(world):
     body = response.content.decode()
     assert "This form has expired" in body and 'class="topbar"' in body
     assert "Back to the dashboard" in body
+
+
+@pytest.mark.parametrize("path", ["/workbench/assign/", "/calendar/assign/", "/calendar/views/"])
+def test_a_visit_to_an_action_address_gets_the_product_405_page(client, world, path):
+    client.force_login(world.maria)
+    response = client.get(path)
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert {"405.html", "base.html"} <= {t.name for t in response.templates}
+    body = response.content.decode()
+    assert "This address takes a form, not a visit" in body and 'class="topbar"' in body
+    assert '<a href="/">Back to the dashboard</a>' in body
+    assert "Back to the previous page" not in body
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_405_page_leads_back_to_a_page_of_this_site_only(client, world):
+    client.force_login(world.maria)
+    back = client.get(
+        "/workbench/assign/", headers={"Referer": "http://testserver/workbench/?campaign=3&p-q=x"}
+    )
+    assert '<a href="/workbench/?campaign=3&amp;p-q=x">Back to the previous page</a>' in (
+        back.content.decode()
+    )
+    for referer in (
+        "https://elsewhere.example/",
+        "http://testserver/login/?next=/workbench/assign/",
+    ):
+        body = client.get("/workbench/assign/", headers={"Referer": referer}).content.decode()
+        assert "Back to the previous page" not in body and "elsewhere" not in body
+
+
+def test_a_signed_out_visit_to_the_logout_address_gets_the_405_page(client):
+    response = client.get("/logout/")
+    assert response.status_code == 405
+    assert "This address takes a form, not a visit" in response.content.decode()
+
+
+def test_405_answers_of_the_admin_and_sap_mcs_endpoints_are_their_own(
+    client, settings, django_user_model
+):
+    client.force_login(django_user_model.objects.create_superuser("root", password="pw-root"))
+    admin = client.get("/admin/logout/")
+    assert admin.status_code == 405
+    assert "405.html" not in {t.name for t in admin.templates}
+    settings.SAPMC_INBOUND_PASSWORD = "pw-inbound"
+    api = client.get(
+        "/sapmc/extcamp/v1/parameter-values",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"sapmc-inbound:pw-inbound").decode(),
+    )
+    assert api.status_code == 405
+    assert api["Content-Type"].startswith("application/json")
+    assert "405.html" not in {t.name for t in api.templates}

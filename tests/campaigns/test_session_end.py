@@ -1,0 +1,117 @@
+"""A session that ends while a page is open: the next htmx request takes the whole window to the
+login page, which says why and leads back to the page the person was on."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.messages import get_messages
+
+pytestmark = pytest.mark.django_db
+
+ON_THE_WORKBENCH = "http://testserver/workbench/?campaign=7&p-q=spring#plan-list"
+
+
+def htmx(current_url: str | None = ON_THE_WORKBENCH) -> dict[str, str]:
+    headers = {"HX-Request": "true"}
+    if current_url is not None:
+        headers["HX-Current-URL"] = current_url
+    return headers
+
+
+def _next(url: str) -> list[str]:
+    return parse_qs(urlsplit(url).query).get("next", [])
+
+
+def test_an_htmx_post_after_logout_takes_the_window_to_the_login_page_and_back(client, world):
+    response = client.post(
+        "/workbench/assign/", {"campaign": world.campaigns[0].pk, "plan_one": world.plans[0].pk},
+        headers=htmx(),
+    )  # fmt: skip
+    # 200 with HX-Redirect: htmx navigates the window instead of swapping the login page in.
+    assert response.status_code == 200
+    assert "Location" not in response
+    assert urlsplit(response["HX-Redirect"]).path == "/login/"
+    # The page the person was on, path and query only, not the action's POST-only address.
+    assert _next(response["HX-Redirect"]) == ["/workbench/?campaign=7&p-q=spring"]
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Your session has ended, so your last change was not saved. Please log in again."
+    ]
+
+    login_page = client.get(response["HX-Redirect"])
+    body = login_page.content.decode()
+    assert "Your session has ended, so your last change was not saved." in body
+    assert 'name="next" value="/workbench/?campaign=7&amp;p-q=spring"' in body
+
+    back = _next(response["HX-Redirect"])[0]
+    logged_in = client.post(
+        "/login/", {"username": "maria", "password": "pw-maria-2026", "next": back}
+    )
+    assert logged_in.status_code == 302
+    assert logged_in["Location"] == "/workbench/?campaign=7&p-q=spring"
+    assert client.get(logged_in["Location"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/calendar/panel/?panel=c1", "/syncs/", "/"],
+    ids=["login_required", "sync_admin_required", "signed_in_required"],
+)  # fmt: skip
+def test_an_htmx_get_after_logout_says_the_session_ended(client, world, path):
+    response = client.get(path, headers=htmx("http://testserver/calendar/?zoom=quarter"))
+    assert response.status_code == 200
+    assert _next(response["HX-Redirect"]) == ["/calendar/?zoom=quarter"]
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Your session has ended. Please log in again."
+    ]
+
+
+@pytest.mark.parametrize(
+    "current_url",
+    [
+        None,
+        "https://elsewhere.example/workbench/",
+        "http://testserver//elsewhere.example/workbench/",
+        "javascript:alert(1)",
+        "http://testserver/login/?next=/workbench/",
+    ],
+)
+def test_a_next_page_only_on_this_site_and_never_the_login_page(client, world, current_url):
+    response = client.post("/workbench/assign/", {}, headers=htmx(current_url))
+    assert response["HX-Redirect"] == "/login/"
+
+
+def test_an_htmx_post_without_any_cookie_left_is_sent_to_the_login_page_too():
+    from django.test import Client
+
+    # No session and no CSRF cookie (the browser's cookies cleared): the CSRF check refuses
+    # the POST before login_required is asked.
+    response = Client(enforce_csrf_checks=True).post("/workbench/assign/", {}, headers=htmx())
+    assert response.status_code == 200
+    assert _next(response["HX-Redirect"]) == ["/workbench/?campaign=7&p-q=spring"]
+
+
+def test_a_signed_in_persons_refusals_are_untouched(world):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.maria)
+    refused = client.post("/workbench/assign/", {}, headers=htmx())
+    assert refused.status_code == 403
+    assert "HX-Redirect" not in refused
+
+
+def test_a_plain_post_after_logout_keeps_djangos_redirect(client, world):
+    response = client.post("/workbench/assign/", {"campaign": world.campaigns[0].pk})
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/workbench/assign/"
+    assert "HX-Redirect" not in response
+    assert list(get_messages(response.wsgi_request)) == []
+
+
+def test_a_signed_in_htmx_request_is_untouched(client, world):
+    client.force_login(world.maria)
+    response = client.get(f"/workbench/?campaign={world.campaigns[0].pk}", headers=htmx())
+    assert response.status_code == 200
+    assert "HX-Redirect" not in response
+    assert 'id="workbench"' in response.content.decode()
