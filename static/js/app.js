@@ -212,7 +212,8 @@
   });
 
   document.addEventListener("keydown", function (evt) {
-    if (evt.key === "Escape" && panel() && panel().firstElementChild) {
+    // A question answered by this Escape (it cancels first) leaves the panel open.
+    if (evt.key === "Escape" && !evt.defaultPrevented && panel() && panel().firstElementChild) {
       evt.preventDefault();
       closePanel();
     }
