@@ -105,9 +105,13 @@ def calendar_page(request: AuthenticatedHttpRequest) -> HttpResponse:
 def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, Any]:
     """Zoom, period, filter form and the filters: what the timeline and the list share."""
     zoom = query.get("zoom", "month")
-    if zoom not in ZOOMS:
-        zoom = "month"
     anchor, date_note = _anchor(query.get("date", ""))
+    if zoom not in ZOOMS:
+        # A hand-edited or old link: say what is shown instead, as for a bad date.
+        date_note = " ".join(
+            [f"“{zoom[:20]}” is not a view of the calendar: showing the month.", date_note]
+        ).strip()
+        zoom = "month"
     period = period_for(cast(Zoom, zoom), anchor)  # one of ZOOMS, checked above
     form = CalendarFilterForm(
         query,

@@ -116,10 +116,16 @@ def _context(
     assigned: list[Assignment]
     assigned, hidden, suggestions, drift = [], 0, [], None
     selected_id = state.get("campaign", "")
-    if selected_id.isdigit():
+    missing = ""  # a campaign asked for by an old or hand-made link that is not there
+    if selected_id.isdigit() and len(selected_id) < 19:
         selected = ExternalCampaign.objects.filter(
             pk=int(selected_id), removed_at__isnull=True
         ).first()
+    if selected is None and selected_id:
+        missing = (
+            "The campaign this link asks for is not in the bridge (removed in SAP MC, or no "
+            "such campaign)."
+        )
     if selected is not None:
         assigned, hidden = selectors.campaign_assigned_plans(campaign=selected, user=user)
         drift = selectors.campaign_drift(campaign=selected, user=user)
@@ -136,6 +142,7 @@ def _context(
         "plans_shown": plans_shown,
         "drift_flags": drift_flags,
         "selected": selected,
+        "missing_campaign": missing,
         "assigned": assigned,
         "hidden_assigned": hidden,
         "suggestions": suggestions,

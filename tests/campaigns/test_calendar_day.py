@@ -41,6 +41,18 @@ def test_dates_out_of_range_or_wrong_give_a_clear_page(client, world, zoom, aske
         assert client.get(link.replace("&amp;", "&")).status_code == 200
 
 
+@pytest.mark.parametrize("view", ["calendar", "calendar-list"])
+def test_an_unknown_zoom_says_what_is_shown_instead(client, world, view):
+    client.force_login(world.maria)
+    response = client.get(reverse(view), {"zoom": "decade", "date": "2026-03-05"})
+    assert response.status_code == 200
+    assert "“decade” is not a view of the calendar: showing the month." in (
+        response.content.decode()
+    )
+    assert response.context["zoom"] == "month"
+    assert response.context["period"].first == date(2026, 3, 1)
+
+
 def _reference(campaign: ExternalCampaign, initiative, plan=None) -> None:
     CampaignReference.objects.create(
         campaign=campaign,

@@ -171,6 +171,12 @@ def test_wrong_form_input_gets_a_clear_message_and_changes_nothing(client, world
     response = client.get(reverse("workbench"), {"cpage": "zzz", "campaign": "nope"})
     assert response.status_code == 200
     assert not Assignment.objects.exists()
+    # A link to a campaign that is not there says so, rather than "No campaign selected" alone.
+    for asked in ("nope", "999999", "9" * 40):
+        body = client.get(reverse("workbench"), {"campaign": asked}).content.decode()
+        assert "The campaign this link asks for is not in the bridge" in body, asked
+    body = client.get(reverse("workbench")).content.decode()
+    assert "The campaign this link asks for" not in body
 
 
 def test_plain_post_without_htmx_redirects_back_with_the_state(client, world):
