@@ -367,13 +367,18 @@ def sync_khoros(
     on_progress: Callable[[SyncRun], None] | None,
 ) -> SyncRun:
     """Mirror all Initiatives and Plans from Khoros; never deletes, never runs twice at once."""
+    # What the run was doing when Khoros failed: its error names that, not always the listing
+    # (a refused token failed /v2/me, and the run said it "could not list Initiatives").
+    doing = "check the company the token belongs to"
     try:
         company = client.check_company()
+        doing = "read the company's time zone"
         zone = company_zone(client)
+        doing = "list Initiatives"
         fetched, listing_error = _list_initiatives(client)
     except khoros_client.KhorosError as exc:
         return runs.run_stopped(
-            run, client.stats, f"Could not list Initiatives: {runs.error_text(exc)}",
+            run, client.stats, f"Could not {doing}: {runs.error_text(exc)}",
             throttled=isinstance(exc, khoros_client.KhorosRateLimitedError),
         )  # fmt: skip
 

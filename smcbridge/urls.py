@@ -2,9 +2,18 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+
+
+@login_not_required
+def favicon(request: HttpRequest) -> HttpResponse:
+    # The icon's address is asked for here, not when the URLs load: with the manifest storage
+    # of production it exists only after collectstatic.
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
 
 admin.site.site_header = "smcbridge administration"
 admin.site.site_title = "smcbridge"
@@ -22,10 +31,7 @@ urlpatterns = [
         ),
     ),
     # Pages that name no icon (the Django admin, /healthz) make browsers ask for this one.
-    path(
-        "favicon.ico",
-        login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
-    ),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("sapmc/extcamp/v1/", include("sapmc.inbound.urls")),
     path("", include("syncs.urls")),

@@ -36,6 +36,15 @@ def test_command_fails_loudly_when_khoros_fails(live_khoros):
     assert "failed" in err.getvalue()
 
 
+def test_a_refused_token_is_named_as_such_not_as_a_failed_listing(live_khoros):
+    live_khoros.sim.add_fault("me", "expired_token", count=None)
+    with pytest.raises(CommandError) as raised:
+        call_command("sync_khoros", stdout=StringIO(), stderr=StringIO())
+    assert "Could not check the company the token belongs to:" in str(raised.value)
+    assert "list Initiatives" not in str(raised.value)
+    assert SyncRun.objects.get().error.startswith("Could not check the company")
+
+
 def test_setup_schedules_is_idempotent_and_keeps_admin_changes():
     call_command("setup_schedules", stdout=StringIO())
     schedule = Schedule.objects.get(name="Khoros plans")
