@@ -54,3 +54,20 @@ def test_the_icon_is_found_where_browsers_look_for_it(client) -> None:
     response = client.get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"] == "/static/favicon.svg"
+
+
+def test_a_refusal_is_logged_as_one_line_without_a_traceback(client, world) -> None:
+    import io
+    import logging
+
+    console = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
+    stream = io.StringIO()
+    old = console.setStream(stream)
+    try:
+        client.force_login(world.maria)
+        assert client.get("/audit/").status_code == 403  # a sync admin's page
+    finally:
+        console.setStream(old)
+    logged = stream.getvalue()
+    assert "WARNING django.request Forbidden (Permission denied): /audit/" in logged
+    assert "Traceback" not in logged
