@@ -78,7 +78,13 @@ def test_failed_run_progress_bar_does_not_look_complete(client, world):
     client.force_login(world.admin)
     page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
     assert 'class="run-progress failed"' in page
-    assert "Failed: stopped after 4 of 4" in page
+    # Every item was tried (and some failed): not "stopped after 4 of 4", as if it had stopped.
+    assert "Failed: all 4 tried, see the error and outcomes" in page
+    run.progress_done = 1
+    run.save()
+    page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert "Failed: stopped after 1 of 4" in page
+    run.progress_done = 4
     run.status = "succeeded"
     run.save()
     page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
