@@ -34,6 +34,7 @@ from campaigns.kpi_views import campaign_kpi_context
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
 from khoros.models import Initiative
+from sapmc import selectors as sapmc_selectors
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
@@ -64,6 +65,8 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "sync-runs":
         return render(request, "campaigns/dashboard.html#runs", context)
+    # Rows no push sends again until someone settles them: a push run after them succeeds.
+    context["pushes_unknown"] = sapmc_selectors.campaigns_with_pushes_of_unknown_outcome()
     return render(request, "campaigns/dashboard.html", context)
 
 

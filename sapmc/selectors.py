@@ -1,13 +1,13 @@
-"""Reads of the SAP MC side for pages: the log of SAP MC's calls."""
+"""Reads of the SAP MC side for pages: the log of SAP MC's calls, the success push's ledger."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from sapmc.models import InboundCall
+from sapmc.models import ExternalCampaign, InboundCall, SuccessSent
 
 # Status filter -> (lowest, highest) status code it keeps.
 STATUS_RANGES: dict[str, tuple[int, int]] = {
@@ -36,3 +36,15 @@ def inbound_calls(*, filters: InboundCallFilters) -> QuerySet[InboundCall]:
     if filters.day:
         calls = calls.filter(at__date=filters.day)
     return calls.order_by("-at", "-id")
+
+
+def campaigns_with_pushes_of_unknown_outcome(*, limit: int = 10) -> list[ExternalCampaign]:
+    """Campaigns with success-push rows whose outcome is unknown (SAP MC may hold them), most
+    first, each with `unknown`: how many. Nothing sends them again until a sync admin settles
+    them on the campaign page, so a push run after them succeeds while they wait."""
+    unknown = Count("successes_sent", filter=Q(successes_sent__status=SuccessSent.Status.UNKNOWN))
+    return list(
+        ExternalCampaign.objects.annotate(unknown=unknown)
+        .filter(unknown__gt=0)
+        .order_by("-unknown", "name", "pk")[:limit]
+    )

@@ -75,7 +75,8 @@ def test_connection_header_and_alert_dismissal(live_server, world, chromium, wid
         assert page.evaluate("document.documentElement.scrollWidth") <= width, wide
 
         csp.visit(f"{live_server.url}/syncs/{failed.pk}/")
-        assert "Failed: all 2 tried, see the error and outcomes" in page.get_by_test_id("run-progress").inner_text()
+        progress = page.get_by_test_id("run-progress").inner_text()
+        assert "Failed: all 2 tried, see the error and outcomes" in progress
         screenshot(page, f"health-failed-run-{width}")
 
         page.get_by_test_id("alerts-link").click()

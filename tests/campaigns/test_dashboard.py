@@ -125,9 +125,41 @@ def test_dashboard_query_count_is_fixed(client, sync_admin, django_assert_num_qu
     client.force_login(sync_admin)
     # session, user, groups, runs, Initiative and Plan counts, campaign and assignment counts,
     # health: database, broker (a query only when the broker is the ORM), last successes, the
-    # last runs of each kind (failing in a row)
-    with django_assert_num_queries(12 if uses_orm_broker() else 11):
+    # last runs of each kind (failing in a row), push rows of unknown outcome
+    with django_assert_num_queries(13 if uses_orm_broker() else 12):
         client.get(reverse("dashboard"))
+
+
+def test_push_rows_of_unknown_outcome_are_shown_to_sync_admins_until_settled(client, world):
+    from datetime import date
+
+    from sapmc.models import SuccessSent
+
+    spring, summer = world.campaigns[:2]
+    for day, campaign, status in (
+        (1, spring, SuccessSent.Status.UNKNOWN),
+        (2, spring, SuccessSent.Status.UNKNOWN),
+        (3, summer, SuccessSent.Status.UNKNOWN),
+        (4, summer, SuccessSent.Status.CREATED),
+    ):
+        SuccessSent.objects.create(
+            plan=world.plans[0], day=date(2026, 3, day), campaign=campaign, status=status,
+            sent_at=timezone.now(), numbers_hash="x",
+        )  # fmt: skip
+    client.force_login(world.admin)
+    body = client.get(reverse("dashboard")).content.decode()
+    assert "Success-push rows of unknown outcome wait for a sync admin" in body
+    assert f'<a href="/campaigns/{spring.pk}/#sap-pushes">Spring Sale 2026</a>: 2 rows' in body
+    assert f'<a href="/campaigns/{summer.pk}/#sap-pushes">Summer 2026</a>: 1 row<' in body
+    SuccessSent.objects.filter(status=SuccessSent.Status.UNKNOWN).update(
+        status=SuccessSent.Status.CREATED
+    )
+    body = client.get(reverse("dashboard")).content.decode()
+    assert "unknown outcome" not in body
+    # A manager's home does not show it: settling is a sync admin's work.
+    SuccessSent.objects.update(status=SuccessSent.Status.UNKNOWN)
+    client.force_login(world.maria)
+    assert "unknown outcome" not in client.get(reverse("dashboard")).content.decode()
 
 
 def test_names_from_khoros_are_escaped_in_the_admin(client, django_user_model, mirror):
