@@ -118,9 +118,12 @@ def _nice_max(value: float) -> int:
 
 
 def _axis(top_value: float) -> tuple[int, list[tuple[float, str]], float]:
-    """The round maximum, the three tick fractions with labels, and a left margin that fits them."""
+    """The round maximum, its tick fractions with labels, and a left margin that fits them."""
     top = _nice_max(top_value)
-    labels = [(f, number(top * f)) for f in (0, 0.5, 1)]
+    # Every number charted is a count (posts, impressions, people reached): no tick between
+    # two whole numbers, so a maximum of 1 or 5 gets no middle tick (0.5, 2.5).
+    fractions = (0, 0.5, 1) if top % 2 == 0 else (0, 1)
+    labels = [(f, number(top * f)) for f in fractions]
     left = max(MIN_LEFT, TICK_GAP + CHAR_W * max(len(label) for _, label in labels))
     return top, labels, round(left, 2)
 

@@ -135,3 +135,21 @@ def test_compare_with_bad_input_says_so(client, world):
         response = client.get(url + f"?compare={bad}")
         assert response.status_code == 200
         assert "no other campaign with that number" in response.content.decode()
+
+
+def test_posts_axis_has_whole_numbers_only(client, world):
+    from campaigns.charts import bar_chart
+
+    def ticks(top: int) -> list[str]:
+        return [t.label for t in bar_chart("Posts", [(date(2026, 3, 1), top)]).ticks]
+
+    assert ticks(1) == ["0", "1"]
+    assert ticks(2) == ["0", "1", "2"]
+    assert ticks(3) == ["0", "5"]  # was 0, 2.5, 5
+    assert ticks(7) == ["0", "5", "10"]
+    campaign = _campaign_with(world, 3, 4)  # 3 posts a day
+    client.force_login(world.admin)
+    response = client.get(reverse("campaign", args=[campaign.pk]))
+    posts = response.context["charts"][5]
+    assert posts.title == "Posts" and [t.label for t in posts.ticks] == ["0", "5"]
+    assert not re.search(r'class="tick"[^>]*>[\d,]*\.\d', response.content.decode())
