@@ -6,7 +6,6 @@ Kept apart from campaigns/views.py so the view stays a thin list of sections.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from itertools import accumulate
@@ -14,6 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from campaigns import plan_colors
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import AnyUser
 from campaigns.charts import BarChart, bar_chart, line_chart, number, stacked_chart
@@ -25,9 +25,8 @@ CUMULATIVE = ("impressions", "engagements")
 STACKED = "impressions"
 COMPARE = "impressions"
 COMPARE_CHOICES = 300
-# Colours for Plans without a Khoros colour (or with one that is not a plain #hex).
+# Colours for a Plan whose Khoros colour another Plan of the stack already has.
 PALETTE = ("#0b6bcb", "#1a7f37", "#9a6700", "#6f42c1", "#c62828", "#0e7490", "#b35900", "#5a6270")
-HEX = re.compile(r"^#[0-9a-fA-F]{3,8}$")
 
 
 @dataclass(frozen=True)
@@ -109,11 +108,11 @@ def _stacked_chart(assigned: list[Any], kpis: campaigns_selectors.CampaignKpis) 
     layers = []
     used: set[str] = set()
     for i, assignment in enumerate(a for a in assigned if a.plan_id in kpis.per_plan_daily):
-        # The Plan's Khoros colour, unless another Plan of the stack already has it.
-        color = assignment.plan.color if HEX.match(assignment.plan.color or "") else ""
-        if color.lower() in used:
-            color = ""
-        color = color or PALETTE[i % len(PALETTE)]
+        # The Plan's colour as on every other page, unless another Plan of the stack already
+        # has that Khoros colour. Plans without one share the grey, as in the Plans table.
+        color = plan_colors.plan_color(assignment.plan.color)
+        if color != plan_colors.FALLBACK and color.lower() in used:
+            color = PALETTE[i % len(PALETTE)]
         used.add(color.lower())
         layers.append(
             (

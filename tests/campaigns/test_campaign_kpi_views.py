@@ -137,6 +137,39 @@ def test_compare_with_bad_input_says_so(client, world):
         assert "no other campaign with that number" in response.content.decode()
 
 
+def test_a_plan_without_a_colour_is_the_same_grey_everywhere(client, world, monkeypatch):
+    from campaigns import plan_colors
+
+    campaign = _campaign_with(world, 2, 3, start=date(2026, 3, 1))
+    Plan.objects.filter(assignment__campaign=campaign).update(color="")
+    client.force_login(world.admin)
+    page = client.get(reverse("campaign", args=[campaign.pk]))
+    # Both Plans grey in the stack, as in the table (not the stack's blue, nor a palette colour).
+    assert [s.color for s in page.context["stacked_chart"].series] == ["#98a2b3", "#98a2b3"]
+    assert page.content.decode().count('data-style="--swatch: #98a2b3"') == 2
+    # One definition: changing it changes the campaign page, the workbench and the calendar.
+    monkeypatch.setattr(plan_colors, "FALLBACK", "#123456")
+    page = client.get(reverse("campaign", args=[campaign.pk]))
+    assert [s.color for s in page.context["stacked_chart"].series] == ["#123456", "#123456"]
+    assert page.content.decode().count('data-style="--swatch: #123456"') == 2
+    workbench = client.get(reverse("workbench") + f"?campaign={campaign.pk}").content.decode()
+    assert workbench.count('data-style="--swatch: #123456"') == 4  # the campaign's and Plans pane
+    calendar = client.get(reverse("calendar") + "?zoom=quarter&date=2026-03-01").content.decode()
+    assert calendar.count("--c: #123456;") == 2
+    assert "#98a2b3" not in page.content.decode() + workbench + calendar
+
+
+def test_a_plan_keeps_its_khoros_colour_unless_another_of_the_stack_has_it(client, world):
+    campaign = _campaign_with(world, 3, 2, start=date(2026, 3, 1))
+    plans = list(Plan.objects.filter(assignment__campaign=campaign).order_by("start", "name"))
+    Plan.objects.filter(pk=plans[0].pk).update(color="#c0ffee")
+    Plan.objects.filter(pk=plans[1].pk).update(color="#C0FFEE")
+    Plan.objects.filter(pk=plans[2].pk).update(color="not a colour")
+    client.force_login(world.admin)
+    stacked = client.get(reverse("campaign", args=[campaign.pk])).context["stacked_chart"]
+    assert [s.color for s in stacked.series] == ["#c0ffee", "#1a7f37", "#98a2b3"]
+
+
 def test_posts_axis_has_whole_numbers_only(client, world):
     from campaigns.charts import bar_chart
 
