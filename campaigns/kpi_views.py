@@ -11,6 +11,7 @@ from datetime import date
 from itertools import accumulate
 from typing import Any
 
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from campaigns import plan_colors
@@ -72,6 +73,35 @@ class Pacing:
     so_far: list[tuple[str, str, str]]  # (label, on its days so far, daily average)
     projection: list[tuple[str, str]]  # (label, straight-line figure at the end), running only
     starts: str = ""  # "23 Dec 2026" while none of its days has begun
+
+
+@dataclass(frozen=True)
+class CompareTotal:
+    """One campaign of a comparison: impressions on its days so far, and which days those are."""
+
+    name: str
+    total: int
+    days: int  # the campaign's days counted: those begun (all of them once it has ended)
+    of_days: int | None  # all of its days; None when SAP MC gives it no dates
+    with_numbers: int  # how many of the counted days have numbers
+    starts: str = ""  # "23 Dec 2026" while none of its days has begun
+
+    @property
+    def summary(self) -> str:
+        """For people: "7,404 impressions in its 92 days (3 with numbers)", "no KPIs yet"..."""
+        if self.starts:
+            return f"no KPIs yet: it starts {self.starts}"
+        if self.of_days is None:  # no dates: the days from its first with numbers
+            where = f"{self.days} day{pluralize(self.days)}"
+        elif self.days == self.of_days:
+            where = f"its {self.days} day{pluralize(self.days)}"
+        else:
+            where = f"{self.days} of its {self.of_days} days so far"
+        if not self.with_numbers:
+            return f"no KPIs yet in {where}" if self.of_days is not None else "no KPIs yet"
+        label = kpi_catalog.LABELS[COMPARE].lower()
+        some = f" ({self.with_numbers} with numbers)" if self.with_numbers != self.days else ""
+        return f"{number(self.total)} {label} in {where}{some}"
 
 
 def _span(first: date, last: date) -> str:
@@ -242,11 +272,22 @@ def _stacked_chart(
     )
 
 
-def _start_index(campaign: ExternalCampaign, days: list[date]) -> int:
-    """Where the campaign's day 1 is in `days` (they may begin earlier, with early numbers)."""
-    if campaign.start is not None and days and days[0] <= campaign.start <= days[-1]:
-        return (campaign.start - days[0]).days
-    return 0
+def _compare_total(
+    campaign: ExternalCampaign,
+    kpis: campaigns_selectors.CampaignKpis,
+    so_far: slice,
+    today: date,
+) -> CompareTotal:
+    days = _campaign_days(campaign, today)
+    counted = kpis.days[so_far]
+    return CompareTotal(
+        name=campaign.name,
+        total=sum(kpis.series[COMPARE][so_far]),
+        days=days.elapsed if days else len(counted),
+        of_days=days.total if days else None,
+        with_numbers=sum(1 for day in counted if day in kpis.with_numbers),
+        starts=_span(days.first, days.first) if days and days.elapsed == 0 else "",
+    )
 
 
 def _compare(
@@ -254,6 +295,7 @@ def _compare(
     kpis: campaigns_selectors.CampaignKpis,
     user: AnyUser,
     compare: str | None,
+    today: date,
 ) -> dict[str, Any]:
     choices = list(
         ExternalCampaign.objects.exclude(pk=campaign.pk)
@@ -273,8 +315,12 @@ def _compare(
         out["compare_error"] = "There is no other campaign with that number to compare with."
         return out
     other_kpis = campaigns_selectors.campaign_kpis(campaign=other, user=user)
-    mine = list(accumulate(kpis.series[COMPARE][_start_index(campaign, kpis.days) :]))
-    theirs = list(accumulate(other_kpis.series[COMPARE][_start_index(other, other_kpis.days) :]))
+    # Each campaign's own days so far, day 1 = its start date: the Plans' days before or
+    # after its dates are no campaign days to compare.
+    my_days = _so_far(campaign, kpis.days, today)
+    their_days = _so_far(other, other_kpis.days, today)
+    mine = list(accumulate(kpis.series[COMPARE][my_days]))
+    theirs = list(accumulate(other_kpis.series[COMPARE][their_days]))
     length = max(len(mine), len(theirs))
     label = kpi_catalog.LABELS[COMPARE]
     out["compare"] = other
@@ -284,8 +330,8 @@ def _compare(
         day_labels=[f"day {i + 1}" for i in range(length)],
     )
     out["compare_totals"] = [
-        (campaign.name, number(mine[-1] if mine else 0), len(mine)),
-        (other.name, number(theirs[-1] if theirs else 0), len(theirs)),
+        _compare_total(campaign, kpis, my_days, today),
+        _compare_total(other, other_kpis, their_days, today),
     ]
     return out
 
@@ -296,8 +342,8 @@ def campaign_kpi_context(
     """Everything the campaign page's KPI sections show; `assigned` get their Plan totals.
 
     Totals and charts count every day of the campaign's Plans (what the success push sends SAP
-    MC for it), days outside its dates shaded and said; pacing counts the campaign's own days
-    only. Each figure says which days it counts.
+    MC for it), days outside its dates shaded and said; pacing and the comparison count the
+    campaign's own days only. Each figure says which days it counts.
     """
     today = timezone.localdate()
     kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=user)
@@ -313,7 +359,7 @@ def campaign_kpi_context(
         "totals": [],
         "campaign_dates": _campaign_dates(campaign),
     }
-    context.update(_compare(campaign, kpis, user, compare))
+    context.update(_compare(campaign, kpis, user, compare, today))
     if not kpis.days:
         return context
     shaded = _outside_spans(campaign, kpis.days)

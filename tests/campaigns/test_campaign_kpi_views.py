@@ -121,9 +121,9 @@ def test_compare_two_campaigns_aligned_by_campaign_day(client, world):
     chart = response.context["compare_chart"]
     assert [s.label for s in chart.series] == [first.name, second.name]
     assert [d.label for d in chart.days][0] == "day 1"
-    assert response.context["compare_totals"] == [
-        (first.name, "6,170", 5),
-        (second.name, "7,404", 3),
+    assert [(t.name, t.summary) for t in response.context["compare_totals"]] == [
+        (first.name, "6,170 impressions in its 5 days"),
+        (second.name, "7,404 impressions in its 3 days"),
     ]
     assert 'data-testid="compare-chart"' in response.content.decode()
 
@@ -249,6 +249,61 @@ def test_a_campaign_within_its_dates_shades_nothing(client, world):
     assert all(chart.shade is None for chart in response.context["charts"])
     assert 'class="shade"' not in body and 'data-testid="outside"' not in body
     assert response.context["assigned"][0].dates_note == ""
+
+
+@time_machine.travel("2026-12-01 12:00:00+00:00", tick=False)
+def test_compare_says_each_campaigns_days_and_when_it_has_no_kpis(client, world):
+    # Ended, 83 days, its Plans' numbers not visible to Maria (another Initiative's Plan).
+    boost = ExternalCampaign.objects.bulk_create(
+        [make_campaign("Community Boost", date(2026, 6, 1), date(2026, 8, 22))]
+    )[0]
+    hidden = Plan.objects.bulk_create(
+        [make_plan(world.initiatives[1], "Boost", date(2026, 6, 1), date(2026, 8, 22))]
+    )
+    Assignment.objects.create(plan=hidden[0], campaign=boost, assigned_at=timezone.now())
+    _fill(hidden, [date(2026, 6, 1)])
+    # Running since 22 Nov (10 of its 31 days), numbers on 4 of them and 2 days after today.
+    running = ExternalCampaign.objects.bulk_create(
+        [make_campaign("Holiday run", date(2026, 11, 22), date(2026, 12, 22))]
+    )[0]
+    plans = _plans_of(world, running, date(2026, 11, 1), date(2026, 12, 22), ["Holiday posts"])
+    _fill(plans, [date(2026, 11, 1)], impressions=5_000)  # before its start: not a campaign day
+    _fill(plans, [date(2026, 11, 22) + timedelta(days=i) for i in range(4)], impressions=1_000)
+    # Ended, 92 days, numbers on 3 of them; and one that has not begun, with earlier numbers.
+    summer = _campaign_with(world, 1, 3, start=date(2026, 6, 1))
+    summer.end = date(2026, 8, 31)
+    summer.save()
+    upcoming = ExternalCampaign.objects.bulk_create(
+        [make_campaign("Winter Launch", date(2026, 12, 23), date(2027, 3, 19))]
+    )[0]
+    early = _plans_of(world, upcoming, date(2026, 9, 19), date(2026, 10, 20), ["Teaser"])
+    _fill(early, [date(2026, 9, 19), date(2026, 9, 20)])
+
+    client.force_login(world.maria)
+    url = reverse("campaign", args=[running.pk])
+
+    def summaries(other: ExternalCampaign) -> list[tuple[str, str]]:
+        response = client.get(url + f"?compare={other.pk}")
+        return [(t.name, t.summary) for t in response.context["compare_totals"]]
+
+    assert summaries(boost) == [
+        ("Holiday run", "4,000 impressions in 10 of its 31 days so far (4 with numbers)"),
+        ("Community Boost", "no KPIs yet in its 83 days"),
+    ]
+    assert summaries(summer)[1] == (
+        summer.name,
+        "3,702 impressions in its 92 days (3 with numbers)",
+    )
+    assert summaries(upcoming)[1] == ("Winter Launch", "no KPIs yet: it starts 23 Dec 2026")
+    undated = ExternalCampaign.objects.bulk_create([make_campaign("Undated", None, None)])[0]
+    assert summaries(undated)[1] == ("Undated", "no KPIs yet")
+    response = client.get(url + f"?compare={upcoming.pk}")
+    mine, theirs = response.context["compare_chart"].series
+    assert mine.d.count(" L") == 9 and theirs.d == ""  # day 1 = 22 Nov; none for Winter Launch
+    body = response.content.decode()
+    assert "<strong>Winter Launch</strong>: no KPIs yet: it starts 23 Dec 2026." in body
+    compared = re.search(r'data-testid="compare-totals">.*?</p>', body, re.S)
+    assert compared and " 0 impressions" not in compared.group(0)
 
 
 def test_a_plan_without_a_colour_is_the_same_grey_everywhere(client, world, monkeypatch):
