@@ -19,6 +19,7 @@ from django.utils.http import urlencode
 
 from campaigns.access import visible_plans
 from campaigns.models import Assignment
+from campaigns.plan_colors import plan_color
 from campaigns.selectors import drift_flags
 from khoros.kpi_catalog import TOTAL_LABELS
 from khoros.models import Initiative, Plan, PlanKpi
@@ -315,7 +316,7 @@ def _plan_bar(
         end=last,
         period=period,
         state=state_of(first, last, today),
-        color=plan.color or "#98a2b3",
+        color=plan_color(plan.color),
         url=url,
         note=note,
         panel=f"p{plan.pk}",

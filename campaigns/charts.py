@@ -7,8 +7,10 @@ presentation attributes or CSS classes, never style="...", so the strict CSP hol
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeAlias
 
 # Drawn at about its own size in a column of the page (390 px phone, two columns at 1440 px),
 # so 11px text stays readable instead of being scaled down.
@@ -17,6 +19,9 @@ WIDTH, HEIGHT = 400, 150
 BOTTOM, TOP, RIGHT = 22, 10, 22
 # Tick labels are 11px text: about 6.8px a character, plus a gap to the plot.
 CHAR_W, TICK_GAP, MIN_LEFT = 6.8, 10, 30
+
+# Runs of days to shade, as (first, last) indexes into a chart's days, both included.
+Spans: TypeAlias = Sequence[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,15 @@ class Marker:
 
 
 @dataclass(frozen=True)
+class Shade:
+    """Days drawn on a grey ground behind the series (one path), such as those outside the
+    campaign's dates, with what they are."""
+
+    d: str
+    label: str
+
+
+@dataclass(frozen=True)
 class BarChart:
     title: str
     total: int
@@ -68,6 +82,7 @@ class BarChart:
     days: list[DayLabel]
     series: list[Series] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
+    shade: Shade | None = None
     kind: str = "bars"  # "bars": filled paths; "lines": stroked paths
     total_label: str = ""
     width: int = WIDTH
@@ -81,12 +96,14 @@ class BarChart:
 
     @property
     def aria(self) -> str:
-        """The chart's name for screen readers, with what its total is."""
+        """The chart's name for screen readers, with what its total is and what is shaded."""
         if self.kind != "bars":
-            return self.title
-        if self.total_label in ("", self.title):
-            return f"{self.title} per day, {self.total_text} in total"
-        return f"{self.title}; {self.total_label.lower()} {self.total_text}"
+            name = self.title
+        elif self.total_label in ("", self.title):
+            name = f"{self.title} per day, {self.total_text} in total"
+        else:
+            name = f"{self.title}; {self.total_label.lower()} {self.total_text}"
+        return f"{name}; shaded: {self.shade.label}" if self.shade else name
 
     @property
     def tick_x(self) -> float:
@@ -118,9 +135,12 @@ def _nice_max(value: float) -> int:
 
 
 def _axis(top_value: float) -> tuple[int, list[tuple[float, str]], float]:
-    """The round maximum, the three tick fractions with labels, and a left margin that fits them."""
+    """The round maximum, its tick fractions with labels, and a left margin that fits them."""
     top = _nice_max(top_value)
-    labels = [(f, number(top * f)) for f in (0, 0.5, 1)]
+    # Every number charted is a count (posts, impressions, people reached): no tick between
+    # two whole numbers, so a maximum of 1 or 5 gets no middle tick (0.5, 2.5).
+    fractions = (0, 0.5, 1) if top % 2 == 0 else (0, 1)
+    labels = [(f, number(top * f)) for f in fractions]
     left = max(MIN_LEFT, TICK_GAP + CHAR_W * max(len(label) for _, label in labels))
     return top, labels, round(left, 2)
 
@@ -136,6 +156,20 @@ def _day_labels(days: list[date], left: float, slot: float, *, centred: bool) ->
     ]
 
 
+def _shade(
+    spans: Spans, label: str, x0: Callable[[int], float], x1: Callable[[int], float]
+) -> Shade | None:
+    """The shaded `spans` as one path of plot-high rectangles from x0(first) to x1(last)."""
+    if not spans:
+        return None
+    plot_h = HEIGHT - TOP - BOTTOM
+    parts = []
+    for first, last in spans:
+        x, width = round(x0(first), 2), round(x1(last) - x0(first), 2)
+        parts.append(f"M{x} {TOP}h{width}v{plot_h}h{-width}z")
+    return Shade(d=" ".join(parts), label=label)
+
+
 def _bars_path(bars: list[ChartBar]) -> str:
     """All bars as one path of closed rectangles (zero-height days draw nothing)."""
     return " ".join(f"M{b.x} {b.y}h{b.width}v{b.height}h{-b.width}z" for b in bars if b.height > 0)
@@ -147,11 +181,14 @@ def bar_chart(
     *,
     total: int | None = None,
     total_label: str = "",
+    shaded: Spans = (),
+    shade_label: str = "",
 ) -> BarChart:
     """One bar per day, scaled to a round maximum, with three axis ticks and a few day labels.
 
     `total` is the caller's aggregate by the KPI's declaration (kpi_catalog.combine); without
-    one the days add up, which is right for counts only.
+    one the days add up, which is right for counts only. `shaded` days (index spans) are drawn
+    on a grey ground, said by `shade_label`.
     """
     top, tick_labels, left = _axis(max((v for _, v in series), default=0))
     plot_w = WIDTH - left - RIGHT
@@ -180,12 +217,20 @@ def bar_chart(
         ticks=ticks,
         days=_day_labels([d for d, _ in series], left, slot, centred=True),
         series=[Series(label=title, d=_bars_path(bars))],
+        shade=_shade(
+            shaded, shade_label, lambda i: left + i * slot, lambda i: left + (i + 1) * slot
+        ),
         left=left,
     )
 
 
 def stacked_chart(
-    title: str, days: list[date], layers: list[tuple[str, str, list[int]]]
+    title: str,
+    days: list[date],
+    layers: list[tuple[str, str, list[int]]],
+    *,
+    shaded: Spans = (),
+    shade_label: str = "",
 ) -> BarChart:
     """Daily bars stacked by layer (label, colour, one number per day): one path per layer."""
     heights = [sum(values[i] for _, _, values in layers) for i in range(len(days))]
@@ -216,6 +261,9 @@ def stacked_chart(
         ticks=[Tick(y=round(TOP + plot_h * (1 - f), 2), label=lab) for f, lab in tick_labels],
         days=_day_labels(days, left, slot, centred=True),
         series=drawn,
+        shade=_shade(
+            shaded, shade_label, lambda i: left + i * slot, lambda i: left + (i + 1) * slot
+        ),
         left=left,
     )
 
@@ -226,11 +274,14 @@ def line_chart(
     *,
     day_labels: list[str],
     marker: tuple[int, str] | None = None,
+    shaded: Spans = (),
+    shade_label: str = "",
 ) -> BarChart:
     """Lines (label, css class, one number per x) over shared x positions: one path per line.
 
     `day_labels` name the x positions (dates, or "day 1" for campaigns aligned by their day);
-    `marker` draws a rule at one x index (today within the campaign).
+    `marker` draws a rule at one x index (today within the campaign); `shaded` x positions get
+    a grey ground half a step either side, within the plot.
     """
     count = max([len(values) for _, _, values in lines] + [len(day_labels), 1])
     top, tick_labels, left = _axis(max((max(v, default=0) for _, _, v in lines), default=0))
@@ -254,6 +305,12 @@ def line_chart(
         days=[DayLabel(x=x(i), label=lab) for i, lab in enumerate(day_labels) if i % every == 0],
         series=drawn,
         markers=[Marker(x=x(marker[0]), label=marker[1])] if marker else [],
+        shade=_shade(
+            shaded,
+            shade_label,
+            lambda i: max(x(i) - step / 2, left),
+            lambda i: min(x(i) + step / 2, left + plot_w),
+        ),
         kind="lines",
         left=left,
     )

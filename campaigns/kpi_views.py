@@ -6,18 +6,20 @@ Kept apart from campaigns/views.py so the view stays a thin list of sections.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from itertools import accumulate
 from typing import Any
 
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from campaigns import plan_colors
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import AnyUser
-from campaigns.charts import BarChart, bar_chart, line_chart, number, stacked_chart
+from campaigns.charts import BarChart, Spans, bar_chart, line_chart, number, stacked_chart
 from khoros import kpi_catalog
+from khoros.models import Plan
 from sapmc.models import ExternalCampaign
 
 # KPIs drawn cumulatively and compared: counts only (a running total of reach means nothing).
@@ -25,9 +27,9 @@ CUMULATIVE = ("impressions", "engagements")
 STACKED = "impressions"
 COMPARE = "impressions"
 COMPARE_CHOICES = 300
-# Colours for Plans without a Khoros colour (or with one that is not a plain #hex).
+# Colours for a Plan whose Khoros colour another Plan of the stack already has.
 PALETTE = ("#0b6bcb", "#1a7f37", "#9a6700", "#6f42c1", "#c62828", "#0e7490", "#b35900", "#5a6270")
-HEX = re.compile(r"^#[0-9a-fA-F]{3,8}$")
+OUTSIDE = "days outside the campaign's dates"
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,141 @@ class Total:
 
 
 @dataclass(frozen=True)
+class Counted:
+    """Which days the totals count: every day of the campaign's Plans with numbers, as the
+    success push sends them to SAP MC whatever the campaign's dates, and which are outside."""
+
+    span: str  # the first to the last day with numbers: "19 Sep–20 Oct 2026"
+    days: int  # days with numbers
+    outside_days: int  # days with numbers outside the campaign's dates
+    outside: list[tuple[str, str]]  # (label, figure) of the counts on those days
+
+
+@dataclass(frozen=True)
+class CampaignDays:
+    """The campaign's own days (its dates in SAP MC) and how many of them have begun."""
+
+    first: date
+    last: date
+    elapsed: int  # from the first day to today, today included: 0 before, all of them after
+
+    @property
+    def total(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+@dataclass(frozen=True)
 class Pacing:
+    """The campaign's own days so far, and what its Plans did on them (not on earlier days)."""
+
     total_days: int
     elapsed_days: int
     elapsed_share: int  # percent of the campaign's days that are over (today included)
-    so_far: list[tuple[str, str, str]]  # (label, to date, daily average)
+    so_far: list[tuple[str, str, str]]  # (label, on its days so far, daily average)
     projection: list[tuple[str, str]]  # (label, straight-line figure at the end), running only
+    starts: str = ""  # "23 Dec 2026" while none of its days has begun
+
+
+@dataclass(frozen=True)
+class CompareTotal:
+    """One campaign of a comparison: impressions on its days so far, and which days those are."""
+
+    name: str
+    total: int
+    days: int  # the campaign's days counted: those begun (all of them once it has ended)
+    of_days: int | None  # all of its days; None when SAP MC gives it no dates
+    with_numbers: int  # how many of the counted days have numbers
+    starts: str = ""  # "23 Dec 2026" while none of its days has begun
+
+    @property
+    def summary(self) -> str:
+        """For people: "7,404 impressions in its 92 days (3 with numbers)", "no KPIs yet"..."""
+        if self.starts:
+            return f"no KPIs yet: it starts {self.starts}"
+        if self.of_days is None:  # no dates: the days from its first with numbers
+            where = f"{self.days} day{pluralize(self.days)}"
+        elif self.days == self.of_days:
+            where = f"its {self.days} day{pluralize(self.days)}"
+        else:
+            where = f"{self.days} of its {self.of_days} days so far"
+        if not self.with_numbers:
+            return f"no KPIs yet in {where}" if self.of_days is not None else "no KPIs yet"
+        label = kpi_catalog.LABELS[COMPARE].lower()
+        some = f" ({self.with_numbers} with numbers)" if self.with_numbers != self.days else ""
+        return f"{number(self.total)} {label} in {where}{some}"
+
+
+def _span(first: date, last: date) -> str:
+    """Days for people: "19 Sep–20 Oct 2026", "23 Dec 2026–19 Mar 2027", "19 Sep 2026"."""
+    if first == last:
+        return f"{first.day} {first:%b %Y}"
+    if first.year == last.year:
+        return f"{first.day} {first:%b}–{last.day} {last:%b %Y}"
+    return f"{first.day} {first:%b %Y}–{last.day} {last:%b %Y}"
+
+
+def _campaign_dates(campaign: ExternalCampaign) -> str:
+    """The campaign's dates for people: "23 Dec 2026–19 Mar 2027", "from 1 Mar 2026", or ""."""
+    if campaign.start is not None and campaign.end is not None:
+        return _span(campaign.start, campaign.end)
+    if campaign.start is not None:
+        return f"from {_span(campaign.start, campaign.start)}"
+    if campaign.end is not None:
+        return f"until {_span(campaign.end, campaign.end)}"
+    return ""
+
+
+def _campaign_days(campaign: ExternalCampaign, today: date) -> CampaignDays | None:
+    """The campaign's days, when SAP MC gives it both dates in order."""
+    if campaign.start is None or campaign.end is None or campaign.end < campaign.start:
+        return None
+    total = (campaign.end - campaign.start).days + 1
+    elapsed = min(max((today - campaign.start).days + 1, 0), total)
+    return CampaignDays(first=campaign.start, last=campaign.end, elapsed=elapsed)
+
+
+def _outside(campaign: ExternalCampaign, day: date) -> bool:
+    """Whether a day is outside the campaign's dates (the ones SAP MC gives it)."""
+    return (campaign.start is not None and day < campaign.start) or (
+        campaign.end is not None and day > campaign.end
+    )
+
+
+def _outside_spans(campaign: ExternalCampaign, days: list[date]) -> Spans:
+    """The runs of `days` outside the campaign's dates, as index spans to shade in the charts."""
+    spans: list[tuple[int, int]] = []
+    for i, day in enumerate(days):
+        if not _outside(campaign, day):
+            continue
+        if spans and spans[-1][1] == i - 1:
+            spans[-1] = (spans[-1][0], i)
+        else:
+            spans.append((i, i))
+    return spans
+
+
+def _so_far(campaign: ExternalCampaign, days: list[date], today: date) -> slice:
+    """Where the campaign's days up to today are in `days` (from the first, without a start)."""
+    if not days:
+        return slice(0, 0)
+    first = campaign.start or days[0]
+    last = min(campaign.end or today, today)
+    lo = max((first - days[0]).days, 0)
+    hi = min((last - days[0]).days + 1, len(days))
+    return slice(lo, max(lo, hi))
+
+
+def _plan_dates_note(campaign: ExternalCampaign, plan: Plan) -> str:
+    """Whether the Plan's days fall outside the campaign's dates, for the Plans table."""
+    if plan.start_day is None or plan.end_day is None:
+        return ""
+    if (campaign.start is not None and plan.end_day < campaign.start) or (
+        campaign.end is not None and plan.start_day > campaign.end
+    ):
+        return "outside the campaign's dates"
+    if _outside(campaign, plan.start_day) or _outside(campaign, plan.end_day):
+        return "partly outside the campaign's dates"
+    return ""
 
 
 def _chart_title(name: str) -> str:
@@ -53,44 +184,50 @@ def _chart_title(name: str) -> str:
     return kpi.label
 
 
-def _start_index(campaign: ExternalCampaign, days: list[date]) -> int:
-    """Where the campaign's day 1 is in `days` (they may begin earlier, with early numbers)."""
-    if campaign.start is not None and days and days[0] <= campaign.start <= days[-1]:
-        return (campaign.start - days[0]).days
-    return 0
+def _counted(campaign: ExternalCampaign, kpis: campaigns_selectors.CampaignKpis) -> Counted:
+    outside = [i for i, day in enumerate(kpis.days) if _outside(campaign, day)]
+    return Counted(
+        span=_span(min(kpis.with_numbers), max(kpis.with_numbers)),
+        days=len(kpis.with_numbers),
+        outside_days=sum(1 for i in outside if kpis.days[i] in kpis.with_numbers),
+        outside=[
+            (
+                kpi_catalog.LABELS[name].lower(),
+                number(kpi_catalog.combine(name, (kpis.series[name][i] for i in outside))),
+            )
+            for name in CUMULATIVE
+        ],
+    )
 
 
-def _pacing(campaign: ExternalCampaign, kpis: campaigns_selectors.CampaignKpis) -> Pacing | None:
-    if campaign.start is None or campaign.end is None or campaign.end < campaign.start:
+def _pacing(
+    campaign: ExternalCampaign, kpis: campaigns_selectors.CampaignKpis, today: date
+) -> Pacing | None:
+    days = _campaign_days(campaign, today)
+    if days is None:
         return None
-    today = timezone.localdate()
-    total_days = (campaign.end - campaign.start).days + 1
-    elapsed = min(max((today - campaign.start).days + 1, 0), total_days)
+    so_far_days = _so_far(campaign, kpis.days, today)
     so_far, projection = [], []
     for name in CUMULATIVE:
-        to_date = sum(
-            v
-            for day, v in zip(kpis.days, kpis.series[name], strict=True)
-            if campaign.start <= day <= min(today, campaign.end)
-        )
-        average = to_date / elapsed if elapsed else 0
+        to_date = kpi_catalog.combine(name, kpis.series[name][so_far_days])
+        average = to_date / days.elapsed if days.elapsed else 0
         label = kpi_catalog.LABELS[name]
         so_far.append((label, number(to_date), number(round(average))))
-        if 0 < elapsed < total_days:
-            projection.append((label, number(round(average * total_days))))
+        if 0 < days.elapsed < days.total:
+            projection.append((label, number(round(average * days.total))))
     return Pacing(
-        total_days=total_days,
-        elapsed_days=elapsed,
-        elapsed_share=round(100 * elapsed / total_days),
+        total_days=days.total,
+        elapsed_days=days.elapsed,
+        elapsed_share=round(100 * days.elapsed / days.total),
         so_far=so_far,
         projection=projection,
+        starts=_span(days.first, days.first) if days.elapsed == 0 else "",
     )
 
 
 def _cumulative_chart(
-    campaign: ExternalCampaign, kpis: campaigns_selectors.CampaignKpis
+    kpis: campaigns_selectors.CampaignKpis, today: date, shaded: Spans
 ) -> BarChart:
-    today = timezone.localdate()
     marker = None
     if kpis.days and kpis.days[0] <= today <= kpis.days[-1]:
         marker = ((today - kpis.days[0]).days, "today")
@@ -102,18 +239,22 @@ def _cumulative_chart(
         ],
         day_labels=[day.strftime("%b %d") for day in kpis.days],
         marker=marker,
+        shaded=shaded,
+        shade_label=OUTSIDE,
     )
 
 
-def _stacked_chart(assigned: list[Any], kpis: campaigns_selectors.CampaignKpis) -> BarChart:
+def _stacked_chart(
+    assigned: list[Any], kpis: campaigns_selectors.CampaignKpis, shaded: Spans
+) -> BarChart:
     layers = []
     used: set[str] = set()
     for i, assignment in enumerate(a for a in assigned if a.plan_id in kpis.per_plan_daily):
-        # The Plan's Khoros colour, unless another Plan of the stack already has it.
-        color = assignment.plan.color if HEX.match(assignment.plan.color or "") else ""
-        if color.lower() in used:
-            color = ""
-        color = color or PALETTE[i % len(PALETTE)]
+        # The Plan's colour as on every other page, unless another Plan of the stack already
+        # has that Khoros colour. Plans without one share the grey, as in the Plans table.
+        color = plan_colors.plan_color(assignment.plan.color)
+        if color != plan_colors.FALLBACK and color.lower() in used:
+            color = PALETTE[i % len(PALETTE)]
         used.add(color.lower())
         layers.append(
             (
@@ -122,7 +263,31 @@ def _stacked_chart(assigned: list[Any], kpis: campaigns_selectors.CampaignKpis) 
                 kpis.per_plan_daily[assignment.plan_id][STACKED],
             )
         )
-    return stacked_chart(f"{kpi_catalog.LABELS[STACKED]} per day by Plan", kpis.days, layers)
+    return stacked_chart(
+        f"{kpi_catalog.LABELS[STACKED]} per day by Plan",
+        kpis.days,
+        layers,
+        shaded=shaded,
+        shade_label=OUTSIDE,
+    )
+
+
+def _compare_total(
+    campaign: ExternalCampaign,
+    kpis: campaigns_selectors.CampaignKpis,
+    so_far: slice,
+    today: date,
+) -> CompareTotal:
+    days = _campaign_days(campaign, today)
+    counted = kpis.days[so_far]
+    return CompareTotal(
+        name=campaign.name,
+        total=sum(kpis.series[COMPARE][so_far]),
+        days=days.elapsed if days else len(counted),
+        of_days=days.total if days else None,
+        with_numbers=sum(1 for day in counted if day in kpis.with_numbers),
+        starts=_span(days.first, days.first) if days and days.elapsed == 0 else "",
+    )
 
 
 def _compare(
@@ -130,6 +295,7 @@ def _compare(
     kpis: campaigns_selectors.CampaignKpis,
     user: AnyUser,
     compare: str | None,
+    today: date,
 ) -> dict[str, Any]:
     choices = list(
         ExternalCampaign.objects.exclude(pk=campaign.pk)
@@ -149,8 +315,12 @@ def _compare(
         out["compare_error"] = "There is no other campaign with that number to compare with."
         return out
     other_kpis = campaigns_selectors.campaign_kpis(campaign=other, user=user)
-    mine = list(accumulate(kpis.series[COMPARE][_start_index(campaign, kpis.days) :]))
-    theirs = list(accumulate(other_kpis.series[COMPARE][_start_index(other, other_kpis.days) :]))
+    # Each campaign's own days so far, day 1 = its start date: the Plans' days before or
+    # after its dates are no campaign days to compare.
+    my_days = _so_far(campaign, kpis.days, today)
+    their_days = _so_far(other, other_kpis.days, today)
+    mine = list(accumulate(kpis.series[COMPARE][my_days]))
+    theirs = list(accumulate(other_kpis.series[COMPARE][their_days]))
     length = max(len(mine), len(theirs))
     label = kpi_catalog.LABELS[COMPARE]
     out["compare"] = other
@@ -160,8 +330,8 @@ def _compare(
         day_labels=[f"day {i + 1}" for i in range(length)],
     )
     out["compare_totals"] = [
-        (campaign.name, number(mine[-1] if mine else 0), len(mine)),
-        (other.name, number(theirs[-1] if theirs else 0), len(theirs)),
+        _compare_total(campaign, kpis, my_days, today),
+        _compare_total(other, other_kpis, their_days, today),
     ]
     return out
 
@@ -169,21 +339,31 @@ def _compare(
 def campaign_kpi_context(
     *, campaign: ExternalCampaign, user: AnyUser, assigned: list[Any], compare: str | None = None
 ) -> dict[str, Any]:
-    """Everything the campaign page's KPI sections show; `assigned` get their Plan totals."""
+    """Everything the campaign page's KPI sections show; `assigned` get their Plan totals.
+
+    Totals and charts count every day of the campaign's Plans (what the success push sends SAP
+    MC for it), days outside its dates shaded and said; pacing and the comparison count the
+    campaign's own days only. Each figure says which days it counts.
+    """
+    today = timezone.localdate()
     kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=user)
     for assignment in assigned:
         assignment.kpi_totals = {
             name: number(value) for name, value in kpis.per_plan.get(assignment.plan_id, {}).items()
         }
+        assignment.dates_note = _plan_dates_note(campaign, assignment.plan)
     context: dict[str, Any] = {
         "kpis": kpis,
         "kpi_labels": kpi_catalog.TOTAL_LABELS,
         "charts": [],
         "totals": [],
+        "campaign_dates": _campaign_dates(campaign),
     }
-    context.update(_compare(campaign, kpis, user, compare))
+    context.update(_compare(campaign, kpis, user, compare, today))
     if not kpis.days:
         return context
+    shaded = _outside_spans(campaign, kpis.days)
+    context["counted"] = _counted(campaign, kpis)
     context["totals"] = [
         Total(name, kpi_catalog.TOTAL_LABELS[name], number(kpis.totals[name]))
         for name in kpi_catalog.METRICS
@@ -194,14 +374,20 @@ def campaign_kpi_context(
             list(zip(kpis.days, kpis.series[name], strict=True)),
             total=kpis.totals[name],
             total_label=kpi_catalog.TOTAL_LABELS[name],
+            shaded=shaded,
+            shade_label=OUTSIDE,
         )
         for name in kpi_catalog.METRICS
     ]
-    context["cumulative_chart"] = _cumulative_chart(campaign, kpis)
-    context["stacked_chart"] = _stacked_chart(assigned, kpis)
-    context["pacing"] = _pacing(campaign, kpis)
+    context["cumulative_chart"] = _cumulative_chart(kpis, today, shaded)
+    context["stacked_chart"] = _stacked_chart(assigned, kpis, shaded)
+    context["pacing"] = _pacing(campaign, kpis, today)
     context["daily_rows"] = [
-        (day, [number(kpis.series[name][i]) for name in kpi_catalog.METRICS])
+        (
+            day,
+            [number(kpis.series[name][i]) for name in kpi_catalog.METRICS],
+            _outside(campaign, day),
+        )
         for i, day in enumerate(kpis.days)
     ]
     return context

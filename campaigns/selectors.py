@@ -643,6 +643,8 @@ class CampaignKpis:
     per_plan: dict[int, dict[str, int]]  # Plan pk -> totals over its days, likewise
     # Plan pk -> KPI name -> one number per day (for the Plans stacked within the campaign).
     per_plan_daily: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    # The days some Plan has numbers for (the others of `days` are zeros drawn in between).
+    with_numbers: set[date] = field(default_factory=set)
 
 
 def _campaign_kpis(campaign: ExternalCampaign, user: AnyUser) -> QuerySet[PlanKpi]:
@@ -678,10 +680,13 @@ def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
     if all_days:
         first = min(all_days)
         last = max(all_days)
+        today = timezone.localdate()
         if campaign.start is not None:
             first = min(first, campaign.start)
-        if campaign.end is not None:
-            last = max(last, min(campaign.end, timezone.localdate()))
+        # The campaign's days that have begun, without numbers, are zeros; those of a campaign
+        # that has not started are not drawn (the Plans' earlier days are all there is).
+        if campaign.end is not None and (campaign.start is None or campaign.start <= today):
+            last = max(last, min(campaign.end, today))
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     per_plan_daily = {
         plan_id: {
@@ -712,6 +717,7 @@ def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
         totals={name: kpi_catalog.combine(name, values) for name, values in series.items()},
         per_plan=per_plan,
         per_plan_daily=per_plan_daily,
+        with_numbers=all_days,
     )
 
 

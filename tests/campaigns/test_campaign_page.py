@@ -187,7 +187,8 @@ def test_chart_axis_is_round_and_bars_scale_to_it():
     assert chart.total == 87
     plot_h = HEIGHT - TOP - BOTTOM
     assert [b.height for b in chart.bars] == [0, round(plot_h * 37 / 50, 2), plot_h]
-    assert [t.label for t in bar_chart("Posts", [(date(2026, 3, 1), 1)]).ticks] == ["0", "0.5", "1"]
+    # Posts are counted: no tick at half a post.
+    assert [t.label for t in bar_chart("Posts", [(date(2026, 3, 1), 1)]).ticks] == ["0", "1"]
     assert [t.label for t in bar_chart("Reach", [(date(2026, 3, 1), 1_234_567)]).ticks] == [
         "0",
         "1,000,000",
