@@ -83,7 +83,7 @@ class SapmcBadPayloadError(SapmcError, BadPayloadError):
 
 
 class SapmcIncompleteListingError(SapmcBadPayloadError):
-    """Raise when a listing was read to its end but positions stayed unread (or were read twice).
+    """Raise when a listing ended with positions unread (a gap, a loop) or read twice.
 
     Everything read is valid; what is missing is proof that nothing else exists, so nothing may
     be taken as removed. Retryable: the next run usually meets a list that holds still.
