@@ -316,6 +316,11 @@ def _position(url: str) -> str:
     return where
 
 
+def _public_name(exc: Exception) -> str:
+    """The name of the error's first public class, as a run's record shows it."""
+    return next(c.__name__ for c in type(exc).__mro__ if not c.__name__.startswith("_"))
+
+
 def _odata_message(payload: object) -> str:
     """Return the message of an OData error body, or ""."""
     if not isinstance(payload, dict):
@@ -477,6 +482,9 @@ class SapmcClient(HttpClient):
         for campaign in self._campaign_windows(category, listing):
             listing.campaigns.append(campaign)
             yield campaign
+        if listing.stopped_by is not None:
+            # The error that ended the reading, as a caller reading the first page gets it.
+            raise listing.stopped_by
         if not listing.complete:
             raise SapmcIncompleteListingError(listing.problem_text(), listing=listing)
 
@@ -495,7 +503,7 @@ class SapmcClient(HttpClient):
             ("$inlinecount", "allpages"),
         ]
         seen: set[str] = set()
-        fetched: set[tuple[Any, ...]] = set()  # the pages read, by URL
+        fetched: set[tuple[Any, ...]] = set()  # the pages answered, by URL
         counts: set[int] = set()
         skip = 0
         while True:
@@ -522,9 +530,23 @@ class SapmcClient(HttpClient):
                     )
                     looped = True
                     break
-                feed = parse_feed(self._get_json(url))
-                # A page is taken whole or not at all: one bad campaign refuses its page.
-                page = [parse_campaign(item, self.timezone) for item in feed.results]
+                try:
+                    feed = parse_feed(self._get_json(url))
+                    # A page is taken whole or not at all: one bad campaign refuses its page.
+                    page = [parse_campaign(item, self.timezone) for item in feed.results]
+                except SapmcError as exc:
+                    if not fetched:
+                        raise  # nothing was read: the run fails as a whole, nothing is stored
+                    # Retries and their budget are spent on this page: asking the windows after
+                    # it would spend them again. What the answered pages held is kept and the
+                    # listing is incomplete; the caller decides the run's status by the error.
+                    listing.stopped_by = exc
+                    listing.note(
+                        f"reading stopped at {_position(url)} after {len(seen)} campaigns: "
+                        f"{_public_name(exc)}: {exc}"
+                    )
+                    stopped = True
+                    break
                 fetched.add(key)
                 if feed.count is None:
                     listing.note(f"SAP MC sent no __count at $skip={skip}")

@@ -428,7 +428,7 @@ def test_a_next_link_back_to_a_page_already_read_is_a_loop_that_keeps_the_pages_
     env.sim.add_fault("campaigns", "next_loop", page=1)
     listing = client.list_campaigns(category=KHOROS_CATEGORY)
     assert [read(c) for c in listing.campaigns] == SEEDED
-    assert not listing.complete and listing.count == 120
+    assert not listing.complete and listing.stopped_by is None and listing.count == 120
     assert listing.problems == [
         "a paging loop in the window at $skip=0: SAP MC's __next led back to a page already "
         "read ($skip=0, $skiptoken=50)"
@@ -456,6 +456,50 @@ def test_a_loop_on_every_page_reads_each_window_once(env: Sapmc, client: SapmcCl
     with pytest.raises(sapmc.SapmcIncompleteListingError, match="paging loop") as looped:
         got.extend(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert len(got) == 70 and looped.value.listing.campaigns == got
+
+
+STOPPED: list[tuple[str, dict[str, Any], type[sapmc.SapmcError], str]] = [
+    ("http_503", {}, SapmcUnavailableError, "SAP MC failed (HTTP 503): Service Unavailable (gave"),
+    ("connection_reset", {}, SapmcUnavailableError, "gave up after 4 attempts"),
+    ("truncated_json", {}, SapmcBadPayloadError, "not JSON (empty, cut short or invalid)"),
+    ("unauthorized", {}, SapmcAuthError, f"refused the credentials of user {USER}"),
+    ("rate_limit", {"retry_after": 1}, SapmcRateLimitedError, "throttling"),
+]
+
+
+@pytest.mark.parametrize(("mode", "params", "error", "text"), STOPPED)
+def test_a_page_failing_after_pages_were_read_keeps_them_and_stops_reading(
+    env: Sapmc,
+    client: SapmcClient,
+    mode: str,
+    params: dict[str, Any],
+    error: type[sapmc.SapmcError],
+    text: str,
+) -> None:
+    env.sim.add_fault("campaigns", mode, count=None, page=1, **params)
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED[:50]
+    assert isinstance(listing.stopped_by, error) and not listing.complete
+    [stopped, counted] = listing.problems
+    assert stopped.startswith(
+        f"reading stopped at $skip=0, $skiptoken=50 after 50 campaigns: {error.__name__}: "
+    )
+    assert text in stopped
+    assert counted == "read 50 campaigns of the 120 SAP MC counted"
+    # Window 2 is not asked: the retries of the failing page were spent already.
+    assert {e["query"]["$skip"] for e in env.logged("campaigns")} == {"0"}
+    assert_no_secret(*listing.problems)
+    got: list[Campaign] = []
+    with pytest.raises(error):
+        got.extend(client.iter_campaigns(category=KHOROS_CATEGORY))
+    assert len(got) == 50
+
+
+def test_a_failing_first_page_still_raises(env: Sapmc, client: SapmcClient) -> None:
+    # Nothing read, nothing to keep: the error leaves as it is and the caller's run fails.
+    env.sim.add_fault("campaigns", "http_503", count=None, page=0)
+    with pytest.raises(SapmcUnavailableError):
+        client.list_campaigns(category=KHOROS_CATEGORY)
 
 
 def test_a_server_ignoring_skip_without_a_count_stops_after_the_repeated_window(

@@ -286,6 +286,49 @@ def test_a_paging_loop_after_every_campaign_came_on_the_first_page_is_partial(li
     assert ExternalCampaign.objects.filter(removed_at__isnull=False).count() == 0
 
 
+STOPPED = [
+    # mode, params, SAPMC_PAGE_SIZE, status, campaigns read, the error the problem names
+    ("http_503", {"page": 1}, 100, "partial", 5, "SapmcUnavailableError: SAP MC failed (HTTP 503)"),
+    ("truncated_json", {"page": 1}, 100, "partial", 5, "SapmcBadPayloadError: SAP MC answered"),
+    ("connection_reset", {"page": 1}, 100, "partial", 5, "SapmcUnavailableError: "),
+    # The second window ($skip=5) fails on its first page: the first window is kept.
+    ("http_500", {"page": 1}, 5, "partial", 5, "SapmcUnavailableError: SAP MC failed (HTTP 500)"),
+    ("http_502", {"page": 2}, 5, "partial", 10, "SapmcUnavailableError: SAP MC failed (HTTP 502)"),
+    # As on a first page: a refused user fails the run, throttling defers it; both keep the
+    # pages read before.
+    ("unauthorized", {"page": 1}, 100, "failed", 5, "SapmcAuthError: SAP MC refused"),
+    ("rate_limit", {"page": 1, "retry_after": 0}, 100, "deferred", 5, "SapmcRateLimitedError: "),
+]
+
+
+@pytest.mark.parametrize(("mode", "params", "page_size", "status", "read", "error"), STOPPED)
+def test_a_page_failing_after_pages_were_read_stores_them_and_marks_nothing_removed(
+    live_sapmc, settings, mode, params, page_size, status, read, error
+):
+    settings.SAPMC_PAGE_SIZE = page_size
+    seeded, refs_before = _sap_side_changes(live_sapmc)
+    live_sapmc.sim.add_fault("campaigns", mode, count=None, **params)
+
+    run = sync_sapmc_campaigns()
+
+    assert run.status == status
+    token = "" if page_size == 5 else ", $skiptoken=5"
+    skip = 0 if page_size == 100 else read
+    assert run.error.startswith(
+        "The SAP MC campaign listing was incomplete (reading stopped at "
+        f"$skip={skip}{token} after {read} campaigns: {error}"
+    )
+    assert run.error.endswith(
+        f"read {read} campaigns of the 11 SAP MC counted): {read} campaigns read and stored of "
+        "the 11 SAP MC counted; none marked removed this run."
+    )
+    assert SAPMC_PASSWORD not in run.error
+    counts = (run.created_count, run.updated_count, run.unchanged_count, run.removed_count)
+    assert counts == (0, 1, read - 1, 0)
+    assert ExternalCampaign.objects.get(sap_uuid=UUID(seeded[1].uuid)).name == "Renamed in SAP"
+    _assert_nothing_removed(seeded, refs_before)
+
+
 def test_wrong_password_is_a_clear_auth_error_without_the_password(live_sapmc, settings, caplog):
     settings.SAPMC_PASSWORD = "not-the-password-123"
     run = sync_sapmc_campaigns()
