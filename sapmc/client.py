@@ -59,7 +59,6 @@ from .payloads import (
     SapmcRateLimitedError,
     SapmcRequestError,
     SapmcUnavailableError,
-    _bad,
     _mapping,
     parse_campaign,
     parse_feed,
@@ -307,6 +306,21 @@ def _url_key(url: str) -> tuple[Any, ...]:
     return (*origin(url), unquote(parts.path), tuple(sorted(parse_qsl(parts.query, True))))
 
 
+def _position(url: str) -> str:
+    """Where a listing page sits, as its query says: "$skip=100, $skiptoken=50"."""
+    query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    where = f"$skip={clean_text(query.get('$skip', '0'))[:20]}"
+    if "$skiptoken" in query:
+        # The token is SAP Gateway's own text: shown cut, as any text from upstream.
+        where += f", $skiptoken={clean_text(query['$skiptoken'])[:60]}"
+    return where
+
+
+def _public_name(exc: Exception) -> str:
+    """The name of the error's first public class, as a run's record shows it."""
+    return next(c.__name__ for c in type(exc).__mro__ if not c.__name__.startswith("_"))
+
+
 def _odata_message(payload: object) -> str:
     """Return the message of an OData error body, or ""."""
     if not isinstance(payload, dict):
@@ -468,6 +482,9 @@ class SapmcClient(HttpClient):
         for campaign in self._campaign_windows(category, listing):
             listing.campaigns.append(campaign)
             yield campaign
+        if listing.stopped_by is not None:
+            # The error that ended the reading, as a caller reading the first page gets it.
+            raise listing.stopped_by
         if not listing.complete:
             raise SapmcIncompleteListingError(listing.problem_text(), listing=listing)
 
@@ -486,7 +503,7 @@ class SapmcClient(HttpClient):
             ("$inlinecount", "allpages"),
         ]
         seen: set[str] = set()
-        fetched: set[tuple[Any, ...]] = set()
+        fetched: set[tuple[Any, ...]] = set()  # the pages answered, by URL
         counts: set[int] = set()
         skip = 0
         while True:
@@ -494,17 +511,43 @@ class SapmcClient(HttpClient):
             url: str | None = self._url("/Campaigns", window)
             first = _url_key(self._url("/Campaigns", window))
             received = new = 0
+            looped = stopped = False
             while url is not None:
                 if len(fetched) >= MAX_PAGES:
-                    raise _bad(f"campaign listing did not end after {MAX_PAGES} pages")
+                    listing.note(
+                        f"SAP MC's listing did not end after {MAX_PAGES} pages; reading stopped"
+                    )
+                    stopped = True
+                    break
                 key = _url_key(url)
                 if key in fetched:
-                    raise SapmcBadPayloadError(
-                        "__next points back at a page already read (a paging loop)",
-                        path=urlsplit(url).path,
+                    # A paging loop: following it would read the same pages forever. The pages
+                    # read are whole and kept; the positions behind the loop are unread, and
+                    # the next window may still be asked by $skip.
+                    listing.note(
+                        f"a paging loop in the window at $skip={skip}: SAP MC's __next led back "
+                        f"to a page already read ({_position(url)})"
                     )
+                    looped = True
+                    break
+                try:
+                    feed = parse_feed(self._get_json(url))
+                    # A page is taken whole or not at all: one bad campaign refuses its page.
+                    page = [parse_campaign(item, self.timezone) for item in feed.results]
+                except SapmcError as exc:
+                    if not fetched:
+                        raise  # nothing was read: the run fails as a whole, nothing is stored
+                    # Retries and their budget are spent on this page: asking the windows after
+                    # it would spend them again. What the answered pages held is kept and the
+                    # listing is incomplete; the caller decides the run's status by the error.
+                    listing.stopped_by = exc
+                    listing.note(
+                        f"reading stopped at {_position(url)} after {len(seen)} campaigns: "
+                        f"{_public_name(exc)}: {exc}"
+                    )
+                    stopped = True
+                    break
                 fetched.add(key)
-                feed = parse_feed(self._get_json(url))
                 if feed.count is None:
                     listing.note(f"SAP MC sent no __count at $skip={skip}")
                 else:
@@ -512,9 +555,8 @@ class SapmcClient(HttpClient):
                     listing.count = feed.count
                 if not feed.results and (feed.next_url or key != first):
                     listing.note(f"SAP MC sent an empty page inside the window at $skip={skip}")
-                received += len(feed.results)
-                for item in feed.results:
-                    campaign = parse_campaign(item, self.timezone)
+                received += len(page)
+                for campaign in page:
                     if campaign.uuid in seen:
                         # The list moved while it was read: a campaign removed meanwhile may
                         # have moved past a page boundary unseen.
@@ -524,20 +566,29 @@ class SapmcClient(HttpClient):
                     seen.add(campaign.uuid)
                     new += 1
                     yield campaign
+                # A __next to another server or outside the service is not followed, and the
+                # run fails whatever was read: the answer tried to send the credentials
+                # elsewhere, so none of it is trusted (docs/sapmc-api.md, paging).
                 url = self._next(feed.next_url, url) if feed.next_url else None
+            if stopped:
+                break
             logger.debug("campaigns window $skip=%d: %d read, %d new", skip, received, new)
             total = listing.count
             if total is None:
                 # No count: a short window is the only sign of the end (the listing is
                 # already marked as unprovable), and a repeated one the sign of a loop.
                 if received > 0 and new == 0:
-                    raise _bad("SAP MC repeated a whole page of campaigns: $skip is not honoured")
+                    listing.note(
+                        f"SAP MC repeated the whole window at $skip={skip} ($skip is not "
+                        "honoured): a paging loop; reading stopped"
+                    )
+                    break
                 if received < self.page_size:
                     break
                 skip += self.page_size
                 continue
             expected = max(0, min(self.page_size, total - skip))
-            if new < expected:
+            if new < expected and not looped:
                 # Fewer new campaigns than the positions asked, and no __next for the rest.
                 listing.note(
                     f"SAP MC sent {new} new of the {expected} campaigns at $skip={skip} (of "

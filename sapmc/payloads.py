@@ -83,7 +83,7 @@ class SapmcBadPayloadError(SapmcError, BadPayloadError):
 
 
 class SapmcIncompleteListingError(SapmcBadPayloadError):
-    """Raise when a listing was read to its end but positions stayed unread (or were read twice).
+    """Raise when a listing ended with positions unread (a gap, a loop) or read twice.
 
     Everything read is valid; what is missing is proof that nothing else exists, so nothing may
     be taken as removed. Retryable: the next run usually meets a list that holds still.
@@ -139,11 +139,14 @@ class CampaignListing:
     problems: list[str]  # each problem once, in the order met; empty for a whole listing
     count: int | None  # SAP MC's __count of the last page, None when it sent none
     duplicates: int = 0  # results dropped because the campaign had been read already
+    # The error that ended the reading after some pages had been answered (5xx after the
+    # retries, a cut page, a refusal): the pages before it are in campaigns, the rest unread.
+    stopped_by: SapmcError | None = None
 
     @property
     def complete(self) -> bool:
         """Whether every position SAP MC counted was read once: only then may absence count."""
-        return not self.problems
+        return not self.problems and self.stopped_by is None
 
     def note(self, problem: str) -> None:
         if problem not in self.problems:

@@ -80,7 +80,7 @@ def sync_sapmc_campaigns(
         runs.run_checkpoint(run, client.stats, [*runs.COUNT_FIELDS, "outcomes"])
         return runs.run_finish(
             run,
-            SyncRun.Status.PARTIAL,
+            _incomplete_status(listing),
             f"The SAP MC campaign listing was incomplete ({listing.problem_text()}): "
             f"{len(fetched)} campaigns read and stored"
             + (f" of the {listing.count} SAP MC counted" if listing.count is not None else "")
@@ -101,6 +101,19 @@ def sync_sapmc_campaigns(
         )
     runs.run_checkpoint(run, client.stats, runs.COUNT_FIELDS)
     return runs.run_finish(run, SyncRun.Status.SUCCEEDED)
+
+
+def _incomplete_status(listing: sapmc.CampaignListing) -> str:
+    """Return the status of a run whose listing was incomplete: partial, as a rule."""
+    # The same ends as a first page that fails (runs.run_stopped) and as the Khoros Plan sync
+    # stopped mid-run: a refused user is a failure that needs a person (and counts towards the
+    # alert), a throttled API a deferral. Either way the pages read before it were stored.
+    stopped = listing.stopped_by
+    if isinstance(stopped, sapmc.SapmcAuthError):
+        return SyncRun.Status.FAILED
+    if isinstance(stopped, sapmc.SapmcRateLimitedError):
+        return SyncRun.Status.DEFERRED
+    return SyncRun.Status.PARTIAL
 
 
 def _campaign_values(item: sapmc.Campaign) -> dict[str, object]:

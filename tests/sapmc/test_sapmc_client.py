@@ -420,12 +420,114 @@ def test_next_links_to_another_host_are_refused(env: Sapmc, client: SapmcClient)
     assert [e["fault"] for e in env.logged("campaigns")] == ["next_foreign_host"] * 2
 
 
-def test_a_next_link_back_to_a_page_already_read_is_a_loop(env: Sapmc, client: SapmcClient) -> None:
+def test_a_next_link_back_to_a_page_already_read_is_a_loop_that_keeps_the_pages_read(
+    env: Sapmc, client: SapmcClient
+) -> None:
+    # The second server page of window 1 links back to itself: the link is not followed, the
+    # pages read stay read, window 2 is still asked by $skip, and the listing cannot be whole.
     env.sim.add_fault("campaigns", "next_loop", page=1)
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED
+    assert not listing.complete and listing.stopped_by is None and listing.count == 120
+    assert listing.problems == [
+        "a paging loop in the window at $skip=0: SAP MC's __next led back to a page already "
+        "read ($skip=0, $skiptoken=50)"
+    ]
+    logged = [(e["query"]["$skip"], e["query"].get("$skiptoken")) for e in env.logged("campaigns")]
+    assert logged == [("0", None), ("0", "50"), ("100", None)]
+    assert client.stats.requests == 3
+
+
+def test_a_loop_on_every_page_reads_each_window_once(env: Sapmc, client: SapmcClient) -> None:
+    # Every page links back to itself: each window's first page is read, nothing is read twice,
+    # and iterating ends with the loop named.
+    env.sim.add_fault("campaigns", "next_loop", count=None)
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED[:50] + SEEDED[100:]
+    assert listing.problems == [
+        "a paging loop in the window at $skip=0: SAP MC's __next led back to a page already "
+        "read ($skip=0)",
+        "a paging loop in the window at $skip=100: SAP MC's __next led back to a page already "
+        "read ($skip=100)",
+        "read 70 campaigns of the 120 SAP MC counted",
+    ]
+    assert client.stats.requests == 2
     got: list[Campaign] = []
-    with pytest.raises(SapmcBadPayloadError, match="loop"):
+    with pytest.raises(sapmc.SapmcIncompleteListingError, match="paging loop") as looped:
         got.extend(client.iter_campaigns(category=KHOROS_CATEGORY))
-    assert len(got) == 100 and client.stats.requests == 2
+    assert len(got) == 70 and looped.value.listing.campaigns == got
+
+
+STOPPED: list[tuple[str, dict[str, Any], type[sapmc.SapmcError], str]] = [
+    ("http_503", {}, SapmcUnavailableError, "SAP MC failed (HTTP 503): Service Unavailable (gave"),
+    ("connection_reset", {}, SapmcUnavailableError, "gave up after 4 attempts"),
+    ("truncated_json", {}, SapmcBadPayloadError, "not JSON (empty, cut short or invalid)"),
+    ("unauthorized", {}, SapmcAuthError, f"refused the credentials of user {USER}"),
+    ("rate_limit", {"retry_after": 1}, SapmcRateLimitedError, "throttling"),
+]
+
+
+@pytest.mark.parametrize(("mode", "params", "error", "text"), STOPPED)
+def test_a_page_failing_after_pages_were_read_keeps_them_and_stops_reading(
+    env: Sapmc,
+    client: SapmcClient,
+    mode: str,
+    params: dict[str, Any],
+    error: type[sapmc.SapmcError],
+    text: str,
+) -> None:
+    env.sim.add_fault("campaigns", mode, count=None, page=1, **params)
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED[:50]
+    assert isinstance(listing.stopped_by, error) and not listing.complete
+    [stopped, counted] = listing.problems
+    assert stopped.startswith(
+        f"reading stopped at $skip=0, $skiptoken=50 after 50 campaigns: {error.__name__}: "
+    )
+    assert text in stopped
+    assert counted == "read 50 campaigns of the 120 SAP MC counted"
+    # Window 2 is not asked: the retries of the failing page were spent already.
+    assert {e["query"]["$skip"] for e in env.logged("campaigns")} == {"0"}
+    assert_no_secret(*listing.problems)
+    got: list[Campaign] = []
+    with pytest.raises(error):
+        got.extend(client.iter_campaigns(category=KHOROS_CATEGORY))
+    assert len(got) == 50
+
+
+def test_a_failing_first_page_still_raises(env: Sapmc, client: SapmcClient) -> None:
+    # Nothing read, nothing to keep: the error leaves as it is and the caller's run fails.
+    env.sim.add_fault("campaigns", "http_503", count=None, page=0)
+    with pytest.raises(SapmcUnavailableError):
+        client.list_campaigns(category=KHOROS_CATEGORY)
+
+
+def test_a_server_ignoring_skip_without_a_count_stops_after_the_repeated_window(
+    env: Sapmc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without $skip every window is the first one again: with no count to end the listing, the
+    # repeat is the only sign of the loop; the window read first is kept.
+    build = SapmcClient._url
+    monkeypatch.setattr(
+        SapmcClient,
+        "_url",
+        lambda self, path, params: build(
+            self, path, [("sap-skip", v) if k == "$skip" else (k, v) for k, v in params]
+        ),
+    )
+    env.sim.add_fault("campaigns", "missing_count", count=None)
+    with env.client(page_size=50) as client:
+        listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED[:50]
+    assert listing.duplicates == 50
+    assert listing.problems == [
+        "SAP MC sent no __count at $skip=0",
+        "SAP MC sent no __count at $skip=50",
+        "SAP MC repeated campaigns at $skip=50",
+        "SAP MC repeated the whole window at $skip=50 ($skip is not honoured): a paging loop; "
+        "reading stopped",
+    ]
+    assert client.stats.requests == 2
 
 
 def test_an_empty_page_inside_a_window_leaves_the_listing_incomplete(
@@ -457,6 +559,12 @@ def test_the_page_cap_ends_a_listing_that_never_ends(
     with pytest.raises(SapmcBadPayloadError, match="did not end"):
         list(client.iter_campaigns(category=KHOROS_CATEGORY))
     assert client.stats.requests == 2
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED[:100]
+    assert listing.problems == [
+        "SAP MC's listing did not end after 2 pages; reading stopped",
+        "read 100 campaigns of the 120 SAP MC counted",
+    ]
 
 
 def test_a_payload_that_breaks_the_contract_is_a_bad_payload(

@@ -17,7 +17,7 @@ import requests
 from pyodata.exceptions import HttpError
 from pyodata.v2.model import MetadataBuilder
 
-from sapmc.client import SuccessRow, success_payload
+from sapmc.client import SapmcClient, SuccessRow, success_payload
 from simulators.khoros_data import KhorosData
 from simulators.sapmc import SERVICE_PATH, SapmcSimulator
 from simulators.sapmc_data import KHOROS_CATEGORY, OTHER_CATEGORY, SapmcData
@@ -116,6 +116,61 @@ def test_the_bridge_s_listing_query_pages_through_next_links(
         ]
     skiptokens = [e["query"].get("$skiptoken") for e in sim.requests if e["route"] == "campaigns"]
     assert skiptokens == [None, "7", "14"]
+
+
+def test_the_bridge_follows_the_next_links_pyodata_follows_and_stops_at_a_loop(
+    service: Any, sim: SapmcSimulator, server: tuple[SapmcSimulator, RunningServer]
+) -> None:
+    request = (
+        service.entity_sets.Campaigns.get_entities()
+        .filter(f"CampaignCategory eq '{KHOROS_CATEGORY}'")
+        .expand("ExternalCampaignReferences")
+        .count(inline=True)
+        .top(100)
+        .skip(0)
+    )
+    bridge = SapmcClient(base_url=server[1].base_url, user=USER, password=PASSWORD)
+    with bridge:
+        # Without a fault both read the same campaigns through the same links.
+        listed = bridge.list_campaigns(category=KHOROS_CATEGORY)
+        campaigns, _ = every_page(request)
+        assert listed.complete
+        assert [c.uuid for c in listed.campaigns] == [c.CampaignUUID for c in campaigns]
+        tokens = [e["query"].get("$skiptoken") for e in sim.requests if e["route"] == "campaigns"]
+        assert tokens == [None, "7", "14"] * 2
+
+        # The second page's __next names that page itself: pyodata, which keeps no record of
+        # the pages it read, is handed the same link (the same $skiptoken) again and again.
+        sim.reset()
+        sim.add_fault("campaigns", "next_loop", page=1, count=None)
+        try:
+            pages = [request.next_url(None).execute()]
+            for _ in range(3):
+                pages.append(request.next_url(pages[-1].next_url).execute())
+        finally:
+            sim.reset()  # the tests after this one use the server without resetting it
+        assert pages[1].next_url == pages[2].next_url == pages[3].next_url
+        assert "$skiptoken=7" in pages[1].next_url
+        assert [e.CampaignUUID for e in pages[2]] == [e.CampaignUUID for e in pages[1]]
+
+        # The bridge follows that link no further: the two pages read are kept, the loop named.
+        sim.add_fault("campaigns", "next_loop", page=1, count=None)
+        try:
+            looped = bridge.list_campaigns(category=KHOROS_CATEGORY)
+        finally:
+            sim.reset()
+    read_by_pyodata = [e.CampaignUUID for page in pages[:2] for e in page]
+    assert (
+        [c.uuid for c in looped.campaigns]
+        == read_by_pyodata
+        == [c.uuid for c in KHOROS_CAMPAIGNS[:14]]
+    )
+    assert looped.problems == [
+        "a paging loop in the window at $skip=0: SAP MC's __next led back to a page already "
+        "read ($skip=0, $skiptoken=7)",
+        "read 14 campaigns of the 20 SAP MC counted",
+    ]
+    assert bridge.stats.requests == 3 + 2  # the clean listing's 3, then 2 before the loop
 
 
 def test_get_by_key_with_and_without_expand(service: Any) -> None:

@@ -128,9 +128,10 @@ FAULTS = [
     ("campaigns", "connection_reset", {}, 1, {"succeeded"}),
     ("campaigns", "invalid_json", {}, None, {"failed"}),
     ("campaigns", "unauthorized", {}, 1, {"failed"}),
-    ("campaigns", "next_loop", {}, None, {"failed"}),
+    # A __next that leaves SAPMC_BASE_URL is not trusted at all: the run fails.
     ("campaigns", "next_foreign_host", {}, None, {"failed"}),
     # Spec-true since issue 8: a listing with unread or repeated positions is partial.
+    ("campaigns", "next_loop", {}, None, {"partial"}),
     ("campaigns", "missing_next", {}, None, {"partial"}),
     ("campaigns", "duplicates", {}, None, {"partial"}),
     ("campaigns", "empty_page", {}, None, {"partial"}),
@@ -210,6 +211,122 @@ def test_an_incomplete_listing_marks_nothing_removed_and_ends_partial(
     again = sync_sapmc_campaigns()
     assert (again.status, again.removed_count, again.unchanged_count) == ("succeeded", 1, 11)
     assert ExternalCampaign.objects.get(sap_uuid=UUID(gone.uuid)).removed_at is not None
+
+
+def _sap_side_changes(live_sapmc) -> tuple[list, list]:
+    """Mirror the 12 campaigns, then rename the second in SAP MC and remove the last there."""
+    khoros_services.sync_khoros()
+    sync_sapmc_campaigns()
+    seeded = khoros_campaigns(live_sapmc.data)
+    live_sapmc.sim.update_campaign(seeded[1].uuid, name="Renamed in SAP")
+    live_sapmc.sim.remove_campaign(seeded[-1].uuid)
+    return seeded, list(CampaignReference.objects.values_list("pk", flat=True))
+
+
+def _assert_nothing_removed(seeded: list, refs_before: list) -> None:
+    assert ExternalCampaign.objects.count() == 12
+    assert ExternalCampaign.objects.filter(removed_at__isnull=False).count() == 0
+    # Mirrored earlier, not on the pages read this time: still there, still not removed.
+    for campaign in seeded[5:]:
+        row = ExternalCampaign.objects.get(sap_uuid=UUID(campaign.uuid))
+        assert row.removed_at is None and row.name == campaign.name
+    assert sorted(CampaignReference.objects.values_list("pk", flat=True)) == sorted(refs_before)
+
+
+def test_a_paging_loop_stores_the_pages_read_and_ends_partial(live_sapmc):
+    # The simulator's first page (5 campaigns) links back to itself. Before, the loop threw away
+    # the page read and the run failed with nothing stored.
+    seeded, refs_before = _sap_side_changes(live_sapmc)
+    live_sapmc.sim.add_fault("campaigns", "next_loop", count=None)
+
+    run = sync_sapmc_campaigns()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert run.error == (
+        "The SAP MC campaign listing was incomplete (a paging loop in the window at $skip=0: "
+        "SAP MC's __next led back to a page already read ($skip=0); read 5 campaigns of the 11 "
+        "SAP MC counted): 5 campaigns read and stored of the 11 SAP MC counted; none marked "
+        "removed this run."
+    )
+    counts = (run.created_count, run.updated_count, run.unchanged_count, run.removed_count)
+    assert counts == (0, 1, 4, 0)
+    assert (run.progress_done, run.progress_total, run.failed_count) == (5, 5, 0)
+    assert ExternalCampaign.objects.get(sap_uuid=UUID(seeded[1].uuid)).name == "Renamed in SAP"
+    _assert_nothing_removed(seeded, refs_before)
+    [listing] = [o for o in run.outcomes if "listing" in o]
+    assert (listing["read"], listing["sap_count"], listing["duplicates"]) == (5, 11, 0)
+    assert run.http_requests == 1  # the loop's link is never followed
+
+    live_sapmc.sim.clear_faults()
+    again = sync_sapmc_campaigns()
+    assert (again.status, again.removed_count, again.unchanged_count) == ("succeeded", 1, 11)
+
+
+@pytest.mark.parametrize("sapmc_seed", [{"campaigns_per_initiative": 1, "other_category": 4}])
+def test_a_paging_loop_after_every_campaign_came_on_the_first_page_is_partial(live_sapmc):
+    # All campaigns on one page, and its __next pointing back at it: everything counted was
+    # read, but the listing never ended, so absence still proves nothing.
+    khoros_services.sync_khoros()
+    sync_sapmc_campaigns()
+    seeded = khoros_campaigns(live_sapmc.data)
+    assert len(seeded) == 4
+    live_sapmc.sim.remove_campaign(seeded[0].uuid)
+    live_sapmc.sim.add_fault("campaigns", "next_loop", count=None)
+
+    run = sync_sapmc_campaigns()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert run.error == (
+        "The SAP MC campaign listing was incomplete (a paging loop in the window at $skip=0: "
+        "SAP MC's __next led back to a page already read ($skip=0)): 3 campaigns read and "
+        "stored of the 3 SAP MC counted; none marked removed this run."
+    )
+    counts = (run.created_count, run.updated_count, run.unchanged_count, run.removed_count)
+    assert counts == (0, 0, 3, 0)
+    assert ExternalCampaign.objects.filter(removed_at__isnull=False).count() == 0
+
+
+STOPPED = [
+    # mode, params, SAPMC_PAGE_SIZE, status, campaigns read, the error the problem names
+    ("http_503", {"page": 1}, 100, "partial", 5, "SapmcUnavailableError: SAP MC failed (HTTP 503)"),
+    ("truncated_json", {"page": 1}, 100, "partial", 5, "SapmcBadPayloadError: SAP MC answered"),
+    ("connection_reset", {"page": 1}, 100, "partial", 5, "SapmcUnavailableError: "),
+    # The second window ($skip=5) fails on its first page: the first window is kept.
+    ("http_500", {"page": 1}, 5, "partial", 5, "SapmcUnavailableError: SAP MC failed (HTTP 500)"),
+    ("http_502", {"page": 2}, 5, "partial", 10, "SapmcUnavailableError: SAP MC failed (HTTP 502)"),
+    # As on a first page: a refused user fails the run, throttling defers it; both keep the
+    # pages read before.
+    ("unauthorized", {"page": 1}, 100, "failed", 5, "SapmcAuthError: SAP MC refused"),
+    ("rate_limit", {"page": 1, "retry_after": 0}, 100, "deferred", 5, "SapmcRateLimitedError: "),
+]
+
+
+@pytest.mark.parametrize(("mode", "params", "page_size", "status", "read", "error"), STOPPED)
+def test_a_page_failing_after_pages_were_read_stores_them_and_marks_nothing_removed(
+    live_sapmc, settings, mode, params, page_size, status, read, error
+):
+    settings.SAPMC_PAGE_SIZE = page_size
+    seeded, refs_before = _sap_side_changes(live_sapmc)
+    live_sapmc.sim.add_fault("campaigns", mode, count=None, **params)
+
+    run = sync_sapmc_campaigns()
+
+    assert run.status == status
+    token = "" if page_size == 5 else ", $skiptoken=5"
+    skip = 0 if page_size == 100 else read
+    assert run.error.startswith(
+        "The SAP MC campaign listing was incomplete (reading stopped at "
+        f"$skip={skip}{token} after {read} campaigns: {error}"
+    )
+    assert run.error.endswith(
+        f"read {read} campaigns of the 11 SAP MC counted): {read} campaigns read and stored of "
+        "the 11 SAP MC counted; none marked removed this run."
+    )
+    assert SAPMC_PASSWORD not in run.error
+    counts = (run.created_count, run.updated_count, run.unchanged_count, run.removed_count)
+    assert counts == (0, 1, read - 1, 0)
+    assert ExternalCampaign.objects.get(sap_uuid=UUID(seeded[1].uuid)).name == "Renamed in SAP"
+    _assert_nothing_removed(seeded, refs_before)
 
 
 def test_wrong_password_is_a_clear_auth_error_without_the_password(live_sapmc, settings, caplog):
