@@ -906,6 +906,14 @@ class KhorosClient(HttpClient):
             # A server that ignores pageNumber would serve the same full page forever.
             stale_pages = 0 if new else stale_pages + 1
             if stale_pages >= 2:
+                if more_promised and len(totals) <= 1:
+                    # Ending here as if complete would report every item not read as removed.
+                    raise KhorosIncompleteListingError(
+                        f"pages {page - 1} and {page} brought nothing new although totalItems "
+                        f"({total}) promises {(total or 0) - len(seen)} more item(s): the "
+                        "server repeats its pages, so the listing is incomplete",
+                        path=urlsplit(self.base_url + path).path,
+                    )
                 logger.warning("%s: two pages in a row brought nothing new; stopping", path)
                 return
             page += 1

@@ -517,6 +517,31 @@ def test_a_server_that_ignores_page_numbers_is_not_read_forever(
     assert len(calls) == 3
 
 
+def test_repeated_pages_while_total_items_promises_more_are_an_incomplete_listing(
+    khoros: Khoros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ended as complete, the listing would have had every Initiative past the first page
+    # reported as removed.
+    page = {"data": [{"id": "1", "name": "A"}, {"id": "2", "name": "B"}],
+            "pagination": {"totalItems": 5}}  # fmt: skip
+    with khoros.client(page_size=2) as client:
+        calls: list[dict[str, Any]] = []
+
+        def same_page(
+            path: str, params: dict[str, Any] | None = None, body: Any = None
+        ) -> dict[str, Any]:
+            calls.append(params or {})
+            return page
+
+        monkeypatch.setattr(client, "_get_json", same_page)
+        read: list[str] = []
+        with pytest.raises(KhorosIncompleteListingError, match="promises 3 more item"):
+            for initiative in client.iter_initiatives():
+                read.append(initiative.id)
+    assert read == ["1", "2"]
+    assert len(calls) == 3
+
+
 # --- analytics export ------------------------------------------------------------------------
 
 
