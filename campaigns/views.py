@@ -39,6 +39,7 @@ from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
 from syncs import registry as sync_registry
 from syncs import selectors as sync_selectors
+from syncs.filtering import export_refusal
 from syncs.health import health_check
 from syncs.views import sync_from_button
 
@@ -130,6 +131,8 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResp
     form = AuditFilterForm(request.GET, actors=actors)
     events = campaigns_selectors.audit_events(filters=form.filters())
     if request.GET.get("format") == "csv":
+        if (refusal := export_refusal(form)) is not None:
+            return refusal
         writer = csv.writer(_Echo())
         response = StreamingHttpResponse(
             (writer.writerow(row) for row in _audit_rows(events.iterator(chunk_size=500))),

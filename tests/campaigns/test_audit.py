@@ -79,6 +79,35 @@ def test_bad_filter_input_is_reported_not_crashed(client, history):
     response = client.get(reverse("audit"), {"date_from": "yesterday", "actor": "x"})
     assert response.status_code == 200
     assert "Enter a valid date." in response.content.decode()
+    assert list(response.context["page"]) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        (
+            {"date_from": "2026-12-02", "date_to": "2026-12-01"},
+            "The start of the date range is after its end.",
+        ),
+        (
+            {"actor": "12345", "date_from": "2026-11-01"},
+            "Actor: Select a valid choice. 12345 is not one of the available choices.",
+        ),
+    ],
+)
+def test_an_invalid_filter_lists_no_row_and_exports_no_file(client, history, params, problem):
+    client.force_login(history.admin)
+    response = client.get(reverse("audit"), params)
+    assert list(response.context["page"]) == []
+    assert f"{problem} Nothing is listed until the filters are corrected." in (
+        response.content.decode()
+    )
+    response = client.get(reverse("audit"), {**params, "format": "csv"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == (
+        f"Nothing was exported: {problem} Correct the filters and export again.\n"
+    )
 
 
 def test_audit_page_does_a_fixed_number_of_queries(client, history, django_assert_num_queries):
