@@ -1,15 +1,23 @@
 """An audit row's before/after read as changes a person follows: names, not keys or UUIDs.
 
 The stored JSON keeps ids (rows outlive renames and are exported as CSV); the page shows one
-line per field, "Campaign: Spring Sale → Summer", with Initiative keys turned into names.
+line per field. A field that changed reads "Campaign: Spring Sale → Summer"; a field that did
+not reads "Plan: Spring Sale social", without an arrow. A row's `after` may hold only what
+changed (a settled success push stores its new status), so a field missing from it is unchanged,
+not removed. A row without a before (an assignment, a grant) or an after (an unassignment, a
+revoked grant) shows the state it created or removed, its action saying which. Fields empty on
+both sides are left out. Drift rows read one line per Plan: "Summer Giveaway 12: no campaign →
+Careers 2026".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from campaigns.templatetags.workbench import state_text
+from campaigns.models import AuditEvent
+from khoros.models import Initiative
+from sapmc.models import ExternalCampaign, SuccessSent
 
 # Keys that only identify (UUIDs, ids): the names next to them say the same to a person.
 HIDDEN = {"plan", "campaign", "campaign_id", "undoes", "sap_uuid", "plan_id"}
@@ -17,59 +25,179 @@ LABELS = {
     "plan_name": "Plan",
     "campaign_name": "Campaign",
     "note": "Note",
-    "plans": "Plans",
     "kept": "Kept as the bridge has it",
     "user": "User",
     "initiative": "Initiative",
     "minutes": "Every (min)",
     "enabled": "On",
+    "is_active": "Active",
+    "is_staff": "Staff",
+    "is_superuser": "Superuser",
+    "usable": "Password usable",
 }
+NO_CAMPAIGN = "no campaign"
 
 
 @dataclass(frozen=True)
 class Change:
     label: str
-    old: str | None
-    new: str | None
+    old: str | None  # None: unchanged (or created or removed with the row), shown alone
+    new: str
 
     def __str__(self) -> str:
         if self.old is None:
             return f"{self.label}: {self.new}"
-        if self.new is None:
-            return f"{self.label}: {self.old} → –"
-        if self.old == self.new:
-            return f"{self.label}: {self.new}"
         return f"{self.label}: {self.old} → {self.new}"
+
+
+@dataclass(frozen=True)
+class Names:
+    """What rows keep by key, by name: Initiatives by Khoros id, campaigns by SAP MC id."""
+
+    initiatives: Mapping[str, str] = field(default_factory=dict)
+    campaigns: Mapping[str, str] = field(default_factory=dict)
 
 
 def initiative_keys(states: Iterable[Mapping | None]) -> set[str]:
     return {str(s["initiative"]) for s in states if isinstance(s, Mapping) and s.get("initiative")}
 
 
-def _text(key: str, value: object, initiative_names: Mapping[str, str]) -> str:
-    if value is None or value == "":
+def _kept(plans: object) -> list[Mapping]:
+    """The Plans of a "keep the bridge's side" row (they name campaigns by SAP MC id only)."""
+    if not isinstance(plans, list):
+        return []
+    return [p for p in plans if isinstance(p, Mapping) and "sap_campaigns" in p]
+
+
+def _kept_campaign_ids(states: Iterable[Mapping | None]) -> set[str]:
+    ids: set[str] = set()
+    for state in states:
+        if isinstance(state, Mapping):
+            for plan in _kept(state.get("plans")):
+                ids.update(str(i) for i in plan.get("sap_campaigns") or [])
+                if plan.get("bridge_campaign"):
+                    ids.add(str(plan["bridge_campaign"]))
+    return ids
+
+
+def audit_names(events: Sequence[AuditEvent]) -> Names:
+    """The names these rows need: one query per kind of key, none when no row needs it."""
+    states = [s for e in events for s in (e.before, e.after)]
+    keys, ids = initiative_keys(states), _kept_campaign_ids(states)
+    initiatives = (
+        dict(Initiative.objects.filter(khoros_id__in=keys).values_list("khoros_id", "name"))
+        if keys
+        else {}
+    )
+    campaigns: dict[str, str] = {}
+    if ids:
+        rows = ExternalCampaign.objects.filter(campaign_id__in=ids).values_list(
+            "campaign_id", "name", "removed_at"
+        )
+        for campaign_id, name, removed_at in rows:
+            # An SAP MC id reused after a removal: the live campaign's name.
+            if removed_at is None or campaign_id not in campaigns:
+                campaigns[campaign_id] = name
+    return Names(initiatives, campaigns)
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _text(action: str, key: str, value: object, names: Names) -> str:
+    if _empty(value):
         return "–"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if key == "initiative":
-        return initiative_names.get(str(value), str(value))
+        return names.initiatives.get(str(value), str(value))
+    if key == "status" and action == AuditEvent.Action.PUSH_RESOLVE:
+        # The ledger's own words, as the campaign page shows them ("due again" is no status).
+        return str(dict(SuccessSent.Status.choices).get(str(value), value))
     if isinstance(value, list | tuple):
-        return "; ".join(state_text(v) for v in value) or "none"
+        return "; ".join(str(v) for v in value)
     return str(value)
 
 
+def _campaign_ref(campaign_id: object, names: Names) -> str:
+    name = names.campaigns.get(str(campaign_id))
+    return f"{name} ({campaign_id})" if name else f"campaign {campaign_id}"
+
+
+def _kept_line(plan: Mapping, names: Names) -> Change:
+    bridge = plan.get("bridge_campaign")
+    here = f"stays under {_campaign_ref(bridge, names)}" if bridge else "stays unassigned"
+    sap = [_campaign_ref(i, names) for i in plan.get("sap_campaigns") or []]
+    there = f"not under {' or '.join(sap)} as in SAP MC" if sap else "under none in SAP MC"
+    return Change(str(plan.get("plan_name", "")), None, f"{here}, {there}")
+
+
+def _change(label: str, old: str, new: str, old_id: object, new_id: object) -> Change:
+    """`old → new`, with the campaigns' SAP MC ids when two campaigns share a name."""
+    if old == new and old_id != new_id:
+        return Change(label, f"{old} ({old_id})", f"{new} ({new_id})")
+    return Change(label, old, new)
+
+
+def _where(plan: Mapping) -> str:
+    return str(plan.get("campaign_name") or NO_CAMPAIGN)
+
+
+def _plan_lines(before: object, after: object) -> list[Change]:
+    """One line per Plan of an adoption or its undo: "Plan: from → to"."""
+    olds = [p for p in before if isinstance(p, Mapping)] if isinstance(before, list) else []
+    news = [p for p in after if isinstance(p, Mapping)] if isinstance(after, list) else []
+    new_by_plan = {p.get("plan") or p.get("plan_name"): p for p in news}
+    lines, seen = [], set()
+    for old in olds:
+        key = old.get("plan") or old.get("plan_name")
+        seen.add(key)
+        label, new = str(old.get("plan_name", "")), new_by_plan.get(key)
+        if new is None or (old.get("campaign"), _where(old)) == (new.get("campaign"), _where(new)):
+            lines.append(Change(label, None, _where(old)))
+        else:
+            ids = old.get("campaign_id"), new.get("campaign_id")
+            lines.append(_change(label, _where(old), _where(new), *ids))
+    lines += [
+        Change(str(p.get("plan_name", "")), None, _where(p))
+        for p in news
+        if (p.get("plan") or p.get("plan_name")) not in seen
+    ]
+    return lines
+
+
+def _changed(key: str, old: Mapping, new: Mapping) -> bool:
+    if key == "campaign_name" and "campaign" in old and "campaign" in new:
+        # Two campaigns may share a name: the key says whether the campaign changed.
+        return old["campaign"] != new["campaign"] or old[key] != new[key]
+    return (None if _empty(old[key]) else old[key]) != (None if _empty(new[key]) else new[key])
+
+
 def audit_changes(
-    before: Mapping | None, after: Mapping | None, initiative_names: Mapping[str, str]
+    action: str, before: Mapping | None, after: Mapping | None, names: Names
 ) -> list[Change]:
     """One Change per shown field, in the order the row stored them."""
     b = before if isinstance(before, Mapping) else {}
     a = after if isinstance(after, Mapping) else {}
-    changes = []
+    kept = _kept(b.get("plans"))
+    if kept:  # "kept" names the same Plans again
+        changes = [_kept_line(p, names) for p in kept]
+    elif "plans" in b or "plans" in a:
+        changes = _plan_lines(b.get("plans"), a.get("plans"))
+    else:
+        changes = []
+    # A row that created or removed its whole state has nothing to compare.
+    both = isinstance(before, Mapping) and isinstance(after, Mapping)
     for key in dict.fromkeys([*b, *a]):
-        if key in HIDDEN:
+        if key in HIDDEN or key == "plans" or (kept and key == "kept"):
             continue
         label = LABELS.get(key, key.replace("_", " ").capitalize())
-        old = _text(key, b[key], initiative_names) if key in b and before is not None else None
-        new = _text(key, a[key], initiative_names) if key in a and after is not None else None
-        changes.append(Change(label, old, new))
+        if both and key in b and key in a and _changed(key, b, a):
+            old, new = _text(action, key, b[key], names), _text(action, key, a[key], names)
+            changes.append(_change(label, old, new, b.get("campaign_id"), a.get("campaign_id")))
+            continue
+        value = a[key] if key in a else b[key]
+        if not _empty(value):
+            changes.append(Change(label, None, _text(action, key, value, names)))
     return changes

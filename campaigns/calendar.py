@@ -26,6 +26,7 @@ from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import KPI_COLUMNS, kpi_aggregates, kpi_is_stale, kpi_last_success
 from khoros.zone import stored_company_zone
 from sapmc.models import CampaignReference, ExternalCampaign
+from syncs.filtering import Filters
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -61,7 +62,7 @@ def _add_months(first: date, months: int) -> date:
 
 
 @dataclass(frozen=True)
-class CalendarFilters:
+class CalendarFilters(Filters):
     initiative: int | None = None
     status: str = ""
     assigned: str = ""  # "", "assigned" or "unassigned"
@@ -271,6 +272,8 @@ def _campaigns(
         Q(start__lte=period.last) | Q(start__isnull=True),
         Q(end__gte=period.first) | Q(end__isnull=True),
     )
+    if filters.invalid:
+        qs = qs.none()
     if filters.status:
         qs = qs.filter(lifecycle_status=filters.status)
     if filters.q:
@@ -427,7 +430,7 @@ def calendar_build(
 
     unassigned_lanes: list[list[Bar]] = []
     unassigned_total = 0
-    if filters.assigned != "assigned":
+    if filters.assigned != "assigned" and not filters.invalid:
         plans = _plans_in(visible, period).filter(assignment__isnull=True)
         if filters.initiative:
             plans = plans.filter(initiative_id=filters.initiative)
@@ -679,7 +682,7 @@ def unassigned_plan_rows(
     *, user: AnyUser, period: Period, filters: CalendarFilters
 ) -> QuerySet[Plan]:
     """Unassigned Plans of the period, as the timeline's "Not assigned" lanes choose them."""
-    if filters.assigned == "assigned":
+    if filters.assigned == "assigned" or filters.invalid:
         return Plan.objects.none()
     plans = _plans_in(visible_plans(user), period).filter(assignment__isnull=True)
     if filters.initiative:

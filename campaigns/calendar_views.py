@@ -45,6 +45,7 @@ from campaigns.workbench import Confirmation, _assign_confirmation
 from khoros.models import Plan
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
+from syncs.filtering import export_refusal
 
 
 def _anchor(value: str) -> tuple[date, str]:
@@ -458,7 +459,10 @@ def _with(query: QueryDict, **values: str) -> str:
 def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The calendar as a table: the same filters and period, sortable, mass assign, CSV."""
     if request.GET.get("format") == "csv":
-        return _list_csv(request, _view_state(request, request.GET), request.GET.get("sort", ""))
+        state = _view_state(request, request.GET)
+        if (refusal := export_refusal(state["form"])) is not None:
+            return refusal
+        return _list_csv(request, state, request.GET.get("sort", ""))
     context = _list_context(request, request.GET)
     partial = request.htmx and not request.htmx.history_restore_request
     template = "campaigns/calendar_list.html#listing" if partial else "campaigns/calendar_list.html"

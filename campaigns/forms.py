@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from campaigns.calendar import CalendarFilters
 from campaigns.selectors import AuditFilters, CampaignFilters, PlanFilters
+from syncs.filtering import FilterForm
 from syncs.forms import DateRangeForm as _DateRangeForm
 
 
@@ -20,8 +21,9 @@ def _offer(form: forms.Form, name: str, blank: str, choices: list[tuple[Any, str
     cast(forms.ChoiceField, form.fields[name]).choices = [("", blank), *choices]
 
 
-class CampaignFilterForm(_DateRangeForm):
+class CampaignFilterForm(_DateRangeForm[CampaignFilters]):
     prefix = "c"
+    filters_class = CampaignFilters
     q = forms.CharField(required=False, max_length=100, label="Search campaigns")
     # wb-filter: the workbench refreshes on a change of any control with this class.
     status = forms.ChoiceField(
@@ -33,19 +35,19 @@ class CampaignFilterForm(_DateRangeForm):
         super().__init__(*args, **kwargs)
         _offer(self, "status", "Any status", statuses)
 
-    def filters(self) -> CampaignFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+    def filters_from(self, data: dict[str, Any]) -> CampaignFilters:
         return CampaignFilters(
-            q=data.get("q", "").strip(),
-            status=data.get("status", ""),
-            date_from=data.get("date_from"),
-            date_to=data.get("date_to"),
-            unassigned_only=bool(data.get("unassigned")),
+            q=data["q"].strip(),
+            status=data["status"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            unassigned_only=data["unassigned"],
         )
 
 
-class PlanFilterForm(_DateRangeForm):
+class PlanFilterForm(_DateRangeForm[PlanFilters]):
     prefix = "p"
+    filters_class = PlanFilters
     q = forms.CharField(required=False, max_length=100, label="Search Plans")
     initiative = forms.TypedChoiceField(
         required=False,
@@ -59,14 +61,13 @@ class PlanFilterForm(_DateRangeForm):
         super().__init__(*args, **kwargs)
         _offer(self, "initiative", "All Initiatives", initiatives)
 
-    def filters(self) -> PlanFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+    def filters_from(self, data: dict[str, Any]) -> PlanFilters:
         return PlanFilters(
-            q=data.get("q", "").strip(),
-            initiative=data.get("initiative"),
-            date_from=data.get("date_from"),
-            date_to=data.get("date_to"),
-            unassigned_only=bool(data.get("unassigned")),
+            q=data["q"].strip(),
+            initiative=data["initiative"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            unassigned_only=data["unassigned"],
         )
 
 
@@ -164,7 +165,9 @@ class UndoForm(forms.Form):
     event = forms.IntegerField(min_value=1)
 
 
-class AuditFilterForm(_DateRangeForm):
+class AuditFilterForm(_DateRangeForm[AuditFilters]):
+    filters_class = AuditFilters
+
     actor = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     campaign = forms.CharField(
         required=False, max_length=100, label="Campaign", help_text="SAP MC campaign ID or name"
@@ -174,13 +177,12 @@ class AuditFilterForm(_DateRangeForm):
         super().__init__(*args, **kwargs)
         _offer(self, "actor", "Anyone", actors)
 
-    def filters(self) -> AuditFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+    def filters_from(self, data: dict[str, Any]) -> AuditFilters:
         return AuditFilters(
-            actor=data.get("actor"),
-            campaign=data.get("campaign", "").strip(),
-            date_from=data.get("date_from"),
-            date_to=data.get("date_to"),
+            actor=data["actor"],
+            campaign=data["campaign"].strip(),
+            date_from=data["date_from"],
+            date_to=data["date_to"],
         )
 
 
@@ -189,11 +191,14 @@ class ScheduleForm(forms.Form):
     enabled = forms.BooleanField(required=False, label="On")
 
 
-class CalendarFilterForm(forms.Form):
+class CalendarFilterForm(FilterForm[CalendarFilters]):
+    filters_class = CalendarFilters
+
     initiative = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    status = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, label="Campaign status")
     assigned = forms.ChoiceField(
         required=False,
+        label="Show",
         choices=[
             ("", "Campaigns and unassigned Plans"),
             ("assigned", "Campaigns only"),
@@ -213,13 +218,12 @@ class CalendarFilterForm(forms.Form):
         _offer(self, "initiative", "All Initiatives", initiatives)
         _offer(self, "status", "Any status", statuses)
 
-    def filters(self) -> CalendarFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+    def filters_from(self, data: dict[str, Any]) -> CalendarFilters:
         return CalendarFilters(
-            initiative=data.get("initiative"),
-            status=data.get("status", ""),
-            assigned=data.get("assigned", ""),
-            q=data.get("q", "").strip(),
+            initiative=data["initiative"],
+            status=data["status"],
+            assigned=data["assigned"],
+            q=data["q"].strip(),
         )
 
 

@@ -42,6 +42,7 @@ from campaigns.models import Assignment, AuditEvent
 from khoros import kpi_catalog
 from khoros.models import Initiative, Plan, PlanKpi
 from sapmc.models import CampaignReference, ExternalCampaign
+from syncs.filtering import Filters
 
 AnyUser = User | AnonymousUser
 
@@ -61,7 +62,7 @@ SUGGESTION_FIELDS = (
 
 
 @dataclass(frozen=True)
-class CampaignFilters:
+class CampaignFilters(Filters):
     q: str = ""
     status: str = ""
     date_from: date | None = None
@@ -70,7 +71,7 @@ class CampaignFilters:
 
 
 @dataclass(frozen=True)
-class PlanFilters:
+class PlanFilters(Filters):
     q: str = ""
     initiative: int | None = None
     date_from: date | None = None
@@ -213,6 +214,8 @@ def _overlapping(
 def campaign_list(*, filters: CampaignFilters) -> QuerySet[ExternalCampaign]:
     """Live campaigns matching the filters, with their number of assigned Plans."""
     qs = ExternalCampaign.objects.filter(removed_at__isnull=True)
+    if filters.invalid:
+        qs = qs.none()
     if filters.q:
         qs = qs.filter(Q(name__icontains=filters.q) | Q(campaign_id__icontains=filters.q))
     if filters.status:
@@ -302,6 +305,8 @@ def plan_list(*, user: AnyUser, filters: PlanFilters) -> QuerySet[Plan, int]:
     (issue 13).
     """
     qs = visible_plans(user).filter(removed_at__isnull=True)
+    if filters.invalid:
+        qs = qs.none()
     if filters.initiative:
         qs = qs.filter(initiative_id=filters.initiative)
     if filters.q:
@@ -605,7 +610,7 @@ def drift_flags(
 
 
 @dataclass(frozen=True)
-class AuditFilters:
+class AuditFilters(Filters):
     actor: int | None = None
     campaign: str = ""  # SAP MC campaign ID, or part of the name
     date_from: date | None = None
@@ -614,6 +619,8 @@ class AuditFilters:
 
 def audit_events(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     """Human changes, newest first, filtered by actor, campaign and day."""
+    if filters.invalid:
+        return AuditEvent.objects.none()
     qs = AuditEvent.objects.select_related("campaign", "plan")
     if filters.actor:
         qs = qs.filter(actor_id=filters.actor)

@@ -669,7 +669,8 @@ def push_outcome_resolve(
             SuccessSent, "message", f"Found in SAP MC by {acting_user.get_username()}"
         )
         entry.save(update_fields=["status", "message"])
-        after: dict[str, object] = {"status": entry.status}
+        # Both fields it changed: the audit trail reads a field missing here as unchanged.
+        after: dict[str, object] = {"status": entry.status, "message": entry.message}
         summary = f"Marked {day} of “{entry.plan.name}” as in SAP MC (never sent again)"
     else:
         entry.delete()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from itertools import islice
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -33,13 +34,13 @@ from campaigns.home import manager_home
 from campaigns.kpi_views import campaign_kpi_context
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
-from khoros.models import Initiative
 from sapmc import selectors as sapmc_selectors
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
 from syncs import registry as sync_registry
 from syncs import selectors as sync_selectors
+from syncs.filtering import export_refusal
 from syncs.health import health_check
 from syncs.views import sync_from_button
 
@@ -95,7 +96,10 @@ def sync_now(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse:
 
 
 AUDIT_PAGE_SIZE = 50
-AUDIT_CSV_COLUMNS = ["time", "actor", "action", "campaign", "plan", "summary", "before", "after"]
+AUDIT_CSV_COLUMNS = [
+    "time", "actor", "action", "campaign", "plan", "summary", "details", "before", "after",
+]  # fmt: skip
+AUDIT_CSV_BATCH = 500
 
 
 class _Echo:
@@ -105,19 +109,25 @@ class _Echo:
         return value
 
 
-def _audit_rows(events: Iterable[AuditEvent]) -> Iterator[Sequence[object]]:
+def _audit_rows(events: Iterator[AuditEvent]) -> Iterator[Sequence[object]]:
     yield AUDIT_CSV_COLUMNS
-    for event in events:
-        yield [
-            event.at.isoformat(),
-            event.actor_name,
-            event.action,
-            event.campaign.campaign_id if event.campaign else "",
-            str(event.plan.khoros_id) if event.plan else "",
-            _csv_safe(event.summary),
-            json.dumps(event.before, sort_keys=True) if event.before is not None else "",
-            json.dumps(event.after, sort_keys=True) if event.after is not None else "",
-        ]
+    # In batches: each batch's Initiative and campaign names are read at once, as on the page.
+    while batch := list(islice(events, AUDIT_CSV_BATCH)):
+        names = audit_text.audit_names(batch)
+        for event in batch:
+            changes = audit_text.audit_changes(event.action, event.before, event.after, names)
+            yield [
+                event.at.isoformat(),
+                event.actor_name,
+                event.action,
+                event.campaign.campaign_id if event.campaign else "",
+                str(event.plan.khoros_id) if event.plan else "",
+                _csv_safe(event.summary),
+                # The page's Details, a line each; before and after keep the stored ids.
+                _csv_safe("\n".join(str(c) for c in changes)),
+                json.dumps(event.before, sort_keys=True) if event.before is not None else "",
+                json.dumps(event.after, sort_keys=True) if event.after is not None else "",
+            ]
 
 
 @login_required
@@ -133,9 +143,14 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResp
     form = AuditFilterForm(request.GET, actors=actors)
     events = campaigns_selectors.audit_events(filters=form.filters())
     if request.GET.get("format") == "csv":
+        if (refusal := export_refusal(form)) is not None:
+            return refusal
         writer = csv.writer(_Echo())
         response = StreamingHttpResponse(
-            (writer.writerow(row) for row in _audit_rows(events.iterator(chunk_size=500))),
+            (
+                writer.writerow(row)
+                for row in _audit_rows(events.iterator(chunk_size=AUDIT_CSV_BATCH))
+            ),
             content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = 'attachment; filename="smcbridge-audit.csv"'
@@ -155,16 +170,13 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResp
         if adoptions
         else set()
     )
-    # Initiative keys of grant rows read as names (one query, only when the page has some).
-    keys = audit_text.initiative_keys(s for e in page for s in (e.before, e.after))
-    names = (
-        dict(Initiative.objects.filter(khoros_id__in=keys).values_list("khoros_id", "name"))
-        if keys
-        else {}
-    )
+    # Initiative keys and SAP MC ids read as names (a query each, only when the page has some).
+    names = audit_text.audit_names(list(page))
     for event in page:
         # For the template only: an attribute the model does not declare.
-        event.changes = audit_text.audit_changes(event.before, event.after, names)  # type: ignore[attr-defined]
+        event.changes = audit_text.audit_changes(  # type: ignore[attr-defined]
+            event.action, event.before, event.after, names
+        )
     return render(
         request,
         "campaigns/audit.html",

@@ -8,6 +8,7 @@ from datetime import date
 from django.db.models import Count, Q, QuerySet
 
 from sapmc.models import ExternalCampaign, InboundCall, SuccessSent
+from syncs.filtering import Filters
 
 # Status filter -> (lowest, highest) status code it keeps.
 STATUS_RANGES: dict[str, tuple[int, int]] = {
@@ -19,7 +20,7 @@ STATUS_RANGES: dict[str, tuple[int, int]] = {
 
 
 @dataclass(frozen=True)
-class InboundCallFilters:
+class InboundCallFilters(Filters):
     endpoint: str = ""
     status: str = ""
     day: date | None = None
@@ -27,6 +28,8 @@ class InboundCallFilters:
 
 def inbound_calls(*, filters: InboundCallFilters) -> QuerySet[InboundCall]:
     """Calls, newest first, by endpoint, status class and day (in the viewer's time zone)."""
+    if filters.invalid:
+        return InboundCall.objects.none()
     calls = InboundCall.objects.all()
     if filters.endpoint:
         calls = calls.filter(endpoint=filters.endpoint)

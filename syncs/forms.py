@@ -7,13 +7,18 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from syncs.filtering import F, FilterForm
 from syncs.models import SyncRun
 from syncs.selectors import SyncRunFilters
 
 
-class DateRangeForm(forms.Form):
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+class DateRangeForm(FilterForm[F]):
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -24,7 +29,9 @@ class DateRangeForm(forms.Form):
         return data
 
 
-class SyncHistoryFilterForm(DateRangeForm):
+class SyncHistoryFilterForm(DateRangeForm[SyncRunFilters]):
+    filters_class = SyncRunFilters
+
     kind = forms.ChoiceField(
         required=False, choices=lambda: [("", "Any kind"), *SyncRun.Kind.choices]
     )
@@ -35,12 +42,11 @@ class SyncHistoryFilterForm(DateRangeForm):
         required=False, choices=[("", "Any trigger"), *SyncRun.Trigger.choices]
     )
 
-    def filters(self) -> SyncRunFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+    def filters_from(self, data: dict[str, Any]) -> SyncRunFilters:
         return SyncRunFilters(
-            kind=data.get("kind", ""),
-            status=data.get("status", ""),
-            trigger=data.get("trigger", ""),
-            date_from=data.get("date_from"),
-            date_to=data.get("date_to"),
+            kind=data["kind"],
+            status=data["status"],
+            trigger=data["trigger"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
         )

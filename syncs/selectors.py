@@ -7,6 +7,7 @@ from datetime import date
 
 from django.db.models import QuerySet
 
+from syncs.filtering import Filters
 from syncs.models import SyncRun
 
 
@@ -26,7 +27,7 @@ def sync_runs_recent(*, kind: str | None = None, limit: int = 10) -> list[SyncRu
 
 
 @dataclass(frozen=True)
-class SyncRunFilters:
+class SyncRunFilters(Filters):
     kind: str = ""
     status: str = ""
     trigger: str = ""
@@ -36,6 +37,8 @@ class SyncRunFilters:
 
 def sync_runs(*, filters: SyncRunFilters) -> QuerySet[SyncRun]:
     """Sync runs, newest first, filtered by kind, status, trigger and the day they were queued."""
+    if filters.invalid:
+        return SyncRun.objects.none()
     qs = SyncRun.objects.select_related("requested_by")
     if filters.kind:
         qs = qs.filter(kind=filters.kind)

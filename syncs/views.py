@@ -34,11 +34,12 @@ HISTORY_PAGE_SIZE = 50
 def sync_history(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every sync run, filterable by kind, status, trigger and day."""
     form = SyncHistoryFilterForm(request.GET)
-    runs = sync_selectors.sync_runs(filters=form.filters())
+    filters = form.filters()
+    runs = sync_selectors.sync_runs(filters=filters)
     page = Paginator(runs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    kind = form.filters().kind
+    kind = filters.kind
     return render(
         request,
         "syncs/sync_history.html",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -10,12 +12,15 @@ from django.shortcuts import render
 
 from sapmc.selectors import InboundCallFilters, inbound_calls
 from syncs.access import sync_admin_required
+from syncs.filtering import FilterForm
 
 PAGE_SIZE = 50
 ENDPOINTS = ("parameter-values", "external-campaigns", "campaign-success", "openapi.json")
 
 
-class InboundCallFilterForm(forms.Form):
+class InboundCallFilterForm(FilterForm[InboundCallFilters]):
+    filters_class = InboundCallFilters
+
     endpoint = forms.ChoiceField(
         required=False,
         choices=[("", "All endpoints"), *((e, e) for e in ENDPOINTS), ("(unknown)", "Other paths")],
@@ -32,11 +37,8 @@ class InboundCallFilterForm(forms.Form):
     )
     day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def filters(self) -> InboundCallFilters:
-        data = self.cleaned_data if self.is_valid() else {}
-        return InboundCallFilters(
-            endpoint=data.get("endpoint", ""), status=data.get("status", ""), day=data.get("day")
-        )
+    def filters_from(self, data: dict[str, Any]) -> InboundCallFilters:
+        return InboundCallFilters(endpoint=data["endpoint"], status=data["status"], day=data["day"])
 
 
 @login_required

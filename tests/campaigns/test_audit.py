@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
-from datetime import timedelta
+import json
+import re
+import uuid
+from datetime import date, timedelta
 
 import pytest
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
+from django_q.models import Schedule
 
 from campaigns import services
 from campaigns.models import AuditEvent
+from khoros.models import Plan
+from sapmc.models import CampaignReference, ExternalCampaign, SuccessSent
+from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
 
@@ -67,11 +75,14 @@ def test_csv_export_has_every_matching_event(client, history):
     response = client.get(reverse("audit"), {"format": "csv", "actor": history.maria.pk})
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["time", "actor", "action", "campaign", "plan", "summary", "before", "after"]
+    assert rows[0] == [
+        "time", "actor", "action", "campaign", "plan", "summary", "details", "before", "after",
+    ]  # fmt: skip
     assert len(rows) == 2
     assert rows[1][1:4] == ["maria", "assignment.create", "100"]
     assert rows[1][4] == str(history.plans[0].khoros_id)
-    assert '"campaign_id": "100"' in rows[1][7]
+    assert rows[1][6] == "Plan: Spring Sale social\nCampaign: Spring Sale 2026"
+    assert '"campaign_id": "100"' in rows[1][8]
 
 
 def test_bad_filter_input_is_reported_not_crashed(client, history):
@@ -79,6 +90,35 @@ def test_bad_filter_input_is_reported_not_crashed(client, history):
     response = client.get(reverse("audit"), {"date_from": "yesterday", "actor": "x"})
     assert response.status_code == 200
     assert "Enter a valid date." in response.content.decode()
+    assert list(response.context["page"]) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        (
+            {"date_from": "2026-12-02", "date_to": "2026-12-01"},
+            "The start of the date range is after its end.",
+        ),
+        (
+            {"actor": "12345", "date_from": "2026-11-01"},
+            "Actor: Select a valid choice. 12345 is not one of the available choices.",
+        ),
+    ],
+)
+def test_an_invalid_filter_lists_no_row_and_exports_no_file(client, history, params, problem):
+    client.force_login(history.admin)
+    response = client.get(reverse("audit"), params)
+    assert list(response.context["page"]) == []
+    assert f"{problem} Nothing is listed until the filters are corrected." in (
+        response.content.decode()
+    )
+    response = client.get(reverse("audit"), {**params, "format": "csv"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == (
+        f"Nothing was exported: {problem} Correct the filters and export again.\n"
+    )
 
 
 def test_audit_page_does_a_fixed_number_of_queries(client, history, django_assert_num_queries):
@@ -124,3 +164,179 @@ def test_the_page_shows_names_and_changes_not_uuids_or_keys(client, history):
     assert f">{initiative.khoros_id}<" not in html
     assert "plan_name" not in html and "campaign_name" not in html
     assert "<th>Before</th>" not in html
+
+
+# --- The Details column, row kind by row kind ---------------------------------------------
+
+
+def details(client) -> list[list[str]]:
+    """The Details lines of every row of the audit page, newest row first, as a person reads
+    them."""
+    body = client.get(reverse("audit")).content.decode()
+    cells = re.findall(r'<td class="audit-changes">(.*?)</td>', body, re.S)
+    return [[html.unescape(li) for li in re.findall(r"<li>(.*?)</li>", cell)] for cell in cells]
+
+
+def _ref(campaign, plan):
+    return CampaignReference.objects.create(
+        campaign=campaign, external_campaign_id=plan.khoros_id.hex, plan=plan, name=plan.name
+    )
+
+
+def test_assign_move_and_unassign_rows_read_as_the_plans_campaign_changing(client, world):
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    social, teaser = world.plans[0], world.plans[1]
+    services.assignment_create(
+        campaign=spring, plan=social, acting_user=world.admin, note="for the launch"
+    )
+    services.assignment_create(campaign=spring, plan=teaser, acting_user=world.admin)
+    services.assignment_move(plan=social, to_campaign=summer, acting_user=world.admin)
+    services.assignment_delete(campaign=spring, plan=teaser, acting_user=world.admin)
+    client.force_login(world.admin)
+
+    assert details(client) == [
+        # Unassigned: what was removed, with no empty note ("Note: – → –").
+        ["Plan: Summer teaser", "Campaign: Spring Sale 2026"],
+        # Moved: the campaign and the note changed, the Plan is context.
+        [
+            "Plan: Spring Sale social",
+            "Campaign: Spring Sale 2026 → Summer 2026",
+            "Note: for the launch → –",
+        ],
+        ["Plan: Summer teaser", "Campaign: Spring Sale 2026"],
+        ["Plan: Spring Sale social", "Campaign: Spring Sale 2026", "Note: for the launch"],
+    ]
+
+
+def test_a_move_between_two_campaigns_of_one_name_shows_their_sap_mc_ids(client, world):
+    spring = world.campaigns[0]
+    twin = ExternalCampaign.objects.create(
+        sap_uuid=uuid.uuid4(), campaign_id="200", name=spring.name,
+        first_seen=timezone.now(), last_seen=timezone.now(),
+    )  # fmt: skip
+    services.assignment_create(campaign=spring, plan=world.plans[0], acting_user=world.admin)
+    services.assignment_move(plan=world.plans[0], to_campaign=twin, acting_user=world.admin)
+    client.force_login(world.admin)
+    assert details(client)[0] == [
+        "Plan: Spring Sale social",
+        "Campaign: Spring Sale 2026 (100) → Spring Sale 2026 (200)",
+    ]
+
+
+def test_adopt_and_undo_rows_read_one_line_per_plan(client, world):
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    social, teaser = world.plans[0], world.plans[1]
+    _ref(spring, social)
+    _ref(spring, teaser)
+    services.assignment_create(campaign=summer, plan=social, acting_user=world.admin)
+    adoption = services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+    services.drift_undo(event=adoption, acting_user=world.admin)
+    client.force_login(world.admin)
+
+    undo, adopt, _assign = details(client)
+    assert adopt == [
+        "Spring Sale social: Summer 2026 → Spring Sale 2026",
+        "Summer teaser: no campaign → Spring Sale 2026",
+    ]
+    assert undo == [
+        "Spring Sale social: Spring Sale 2026 → Summer 2026",
+        "Summer teaser: Spring Sale 2026 → no campaign",
+    ]
+
+
+def test_keep_rows_name_both_sides_campaigns_not_their_ids(client, world):
+    spring, summer, autumn = world.campaigns[:3]
+    teaser, video = world.plans[1], world.plans[2]
+    _ref(summer, teaser)  # in SAP MC only
+    services.assignment_create(campaign=spring, plan=video, acting_user=world.admin)
+    _ref(autumn, video)  # a conflict: SAP MC says Autumn, the bridge Spring
+    services.drift_keep_bridge(campaign=summer, acting_user=world.admin)
+    services.drift_keep_bridge(campaign=autumn, acting_user=world.admin)
+    client.force_login(world.admin)
+
+    conflict, sap_only, _assign = details(client)
+    assert sap_only == ["Summer teaser: stays unassigned, not under Summer 2026 (101) as in SAP MC"]
+    assert conflict == [
+        "Spring Sale video: stays under Spring Sale 2026 (100), not under Autumn 2026 (102) "
+        "as in SAP MC"
+    ]
+
+
+def test_grant_rows_name_the_user_and_the_initiative(client, world):
+    grant = services.grant_create(
+        user=world.tom, initiative=world.initiatives[2], acting_user=world.admin
+    )
+    services.grant_delete(grant=grant, acting_user=world.admin)
+    client.force_login(world.admin)
+    assert details(client) == [["User: tom", "Initiative: Brand 2"]] * 2
+
+
+def test_a_schedule_change_shows_what_changed_and_what_stayed(client, world):
+    schedule = Schedule.objects.create(
+        name="Khoros plans", func="khoros.tasks.sync_khoros_task", minutes=30,
+        schedule_type=Schedule.MINUTES, repeats=-1,
+    )  # fmt: skip
+    services.schedule_update(schedule=schedule, minutes=60, enabled=True, acting_user=world.admin)
+    services.schedule_update(schedule=schedule, minutes=60, enabled=False, acting_user=world.admin)
+    client.force_login(world.admin)
+    assert details(client) == [
+        ["Every (min): 60", "On: yes → no"],
+        ["Every (min): 30 → 60", "On: yes"],
+    ]
+
+
+def test_settling_a_success_push_row_changes_its_status_only(client, world):
+    spring, social = world.campaigns[0], world.plans[0]
+    run = SyncRun.objects.create(kind="sapmc_success_push", status="failed", trigger="button")
+
+    def unknown(day):
+        return SuccessSent.objects.create(
+            plan=social, day=day, campaign=spring, run=run, status=SuccessSent.Status.UNKNOWN,
+            sent_at=timezone.now(), numbers_hash="x", message="SAP MC answered 500",
+        )  # fmt: skip
+
+    arrived, missing = unknown(date(2026, 3, 1)), unknown(date(2026, 3, 2))
+    for entry, resolution in ((arrived, "arrived"), (missing, "resend")):
+        services.push_outcome_resolve(
+            campaign=spring, entry_id=entry.pk, resolution=resolution, acting_user=world.admin
+        )
+    client.force_login(world.admin)
+
+    context = ["Plan: Spring Sale social", "Campaign: Spring Sale 2026"]
+    assert details(client) == [
+        [*context, "Day: 2026-03-02", "Status: Outcome unknown → due again",
+         "Message: SAP MC answered 500", f"Run: {run.pk}"],
+        [*context, "Day: 2026-03-01", "Status: Outcome unknown → Sent",
+         "Message: SAP MC answered 500 → Found in SAP MC by alex", f"Run: {run.pk}"],
+    ]  # fmt: skip
+
+
+def test_the_csv_has_the_pages_details_beside_the_stored_json(client, world):
+    summer = world.campaigns[1]
+    _ref(summer, world.plans[0])
+    services.drift_keep_bridge(campaign=summer, acting_user=world.admin)
+    client.force_login(world.admin)
+    response = client.get(reverse("audit"), {"format": "csv"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == [
+        "time", "actor", "action", "campaign", "plan", "summary", "details", "before", "after",
+    ]  # fmt: skip
+    assert len(rows) == 2
+    assert rows[1][2] == "drift.keep_bridge"
+    assert rows[1][6] == (
+        "Spring Sale social: stays unassigned, not under Summer 2026 (101) as in SAP MC"
+    )
+    assert json.loads(rows[1][7])["plans"][0]["sap_campaigns"] == ["101"]
+    assert json.loads(rows[1][8]) == {"kept": ["Spring Sale social"]}
+
+
+def test_a_plan_named_like_a_formula_is_not_one_in_the_csv_details(client, world):
+    spring, plan = world.campaigns[0], world.plans[0]
+    Plan.objects.filter(pk=plan.pk).update(name="=HYPERLINK(1)")
+    plan.refresh_from_db()
+    _ref(spring, plan)
+    services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+    client.force_login(world.admin)
+    response = client.get(reverse("audit"), {"format": "csv"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[1][6] == "'=HYPERLINK(1): no campaign → Spring Sale 2026"

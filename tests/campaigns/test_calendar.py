@@ -196,13 +196,16 @@ def test_managers_see_only_their_initiatives(client, world):
     response = client.get(
         reverse("calendar"), {"zoom": "year", "initiative": world.initiatives[0].pk}
     )
-    # Another manager's Initiative is not a choice: the filter is refused, never applied, and
-    # the page falls back to Tom's own Initiatives.
+    # Another manager's Initiative is not a choice: the filter is refused and named, never
+    # applied, and the page draws nothing rather than Tom's own Initiatives under it.
     assert list(response.context["form"].errors) == ["initiative"]
-    assert response.context["filters"].initiative is None
-    unfiltered = client.get(reverse("calendar"), {"zoom": "year"})
-    assert bars(response.content.decode()) == bars(unfiltered.content.decode())
-    assert "Spring Sale social" not in response.content.decode()
+    assert response.context["filters"].invalid
+    assert bars(response.content.decode()) == {}
+    assert (
+        f"Initiative: Select a valid choice. {world.initiatives[0].pk} is not one of the "
+        "available choices. Nothing is listed until the filters are corrected."
+        in response.content.decode()
+    )
 
 
 def test_anonymous_and_roleless_users_are_kept_out(client, world, django_user_model):

@@ -271,6 +271,24 @@ def test_list_csv_is_the_current_view(client, world):
     assert rows[2][3:6] == ["2026-06-01", "2026-06-15", "Brand 0"]
 
 
+def test_an_invalid_filter_empties_the_list_and_refuses_the_csv(client, world):
+    client.force_login(world.maria)
+    view = {"zoom": "quarter", "date": "2026-04-01", "q": "summer", "status": "nonsense"}
+    response = client.get(reverse("calendar-list"), view)
+    assert (response.context["campaigns"], response.context["plans"]) == ([], [])
+    problem = (
+        "Campaign status: Select a valid choice. nonsense is not one of the available choices."
+    )
+    assert f"{problem} Nothing is listed until the filters are corrected." in (
+        response.content.decode()
+    )
+    response = client.get(reverse("calendar-list"), {**view, "format": "csv"})
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        f"Nothing was exported: {problem} Correct the filters and export again.\n"
+    )
+
+
 def test_list_mass_assigns_selected_plans_each_on_its_own(client, world):
     extra = make_campaign("Summer extra", date(2026, 6, 1), date(2026, 6, 30))
     extra.save()

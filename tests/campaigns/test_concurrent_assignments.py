@@ -301,5 +301,8 @@ def test_two_windows_settling_one_push_row_at_once_change_it_once(live_server, w
     entry.refresh_from_db()
     assert entry.status == SuccessSent.Status.CREATED  # kept, not deleted by the second
     assert list(AuditEvent.objects.values_list("action", "after")) == [
-        (AuditEvent.Action.PUSH_RESOLVE, {"status": "created"})
+        (
+            AuditEvent.Action.PUSH_RESOLVE,
+            {"status": "created", "message": "Found in SAP MC by alex"},
+        )
     ]

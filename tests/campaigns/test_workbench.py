@@ -238,6 +238,30 @@ def test_filters_narrow_both_lists(client, world):
     assert [c.name for c in response.context["campaign_page"]] == ["Autumn 2026"]
 
 
+def test_an_invalid_filter_empties_its_own_list_only(client, world):
+    client.force_login(world.maria)
+    # Tom's Initiative is not one of Maria's choices: her Plans list is empty and says why;
+    # the campaigns list keeps its own (valid) filter.
+    response = client.get(
+        reverse("workbench"), {"c-q": "summer", "p-initiative": world.initiatives[1].pk}
+    )
+    assert [c.name for c in response.context["campaign_page"]] == ["Summer 2026"]
+    assert response.context["plans_shown"] == []
+    body = response.content.decode()
+    assert (
+        f"Initiative: Select a valid choice. {world.initiatives[1].pk} is not one of the "
+        "available choices. Nothing is listed until the filters are corrected." in body
+    )
+    response = client.get(
+        reverse("workbench"), {"c-date_from": "2026-05-01", "c-date_to": "2026-01-01"}
+    )
+    assert list(response.context["campaign_page"]) == []
+    assert {p.name for p in response.context["plans_shown"]} == {
+        "Spring Sale social",
+        "Summer teaser",
+    }
+
+
 def test_unassigned_only_filters(client, world):
     client.force_login(world.admin)
     Assignment.objects.create(

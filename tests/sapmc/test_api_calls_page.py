@@ -72,8 +72,19 @@ def test_filters_by_endpoint_status_and_day(client, world):
     assert ids(status="failed") == ["e"]
     assert ids(day=(timezone.localdate() - timedelta(days=3)).isoformat()) == ["old"]
     assert ids(endpoint="external-campaigns", status="failed") == ["e"]
-    assert ids(status="nonsense") == ids()  # a bad filter is reported and ignored
+    assert ids(status="nonsense") == []  # a bad filter is reported and lists nothing
     assert len(ids()) == 6
+
+
+def test_an_invalid_filter_is_named_and_lists_no_call(client, world):
+    make_call(endpoint="campaign-success", status_code=202)
+    client.force_login(world.admin)
+    response = client.get(reverse("sapmc-calls"), {"endpoint": "campaign-success", "status": "abc"})
+    assert list(response.context["page"]) == []
+    assert (
+        "Status: Select a valid choice. abc is not one of the available choices. "
+        "Nothing is listed until the filters are corrected." in response.content.decode()
+    )
 
 
 def test_the_page_is_paged_newest_first_with_a_fixed_query_count(

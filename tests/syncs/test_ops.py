@@ -48,7 +48,28 @@ def test_history_filters_by_kind_status_trigger_and_day(client, world):
     assert kinds(trigger="command") == [("khoros_plans", "succeeded")]
     today = timezone.localdate()
     assert len(kinds(date_from=today.isoformat())) == 2
-    assert kinds(status="nonsense") == kinds()  # a bad filter is reported and ignored
+    # A bad filter is reported, and lists nothing rather than every run.
+    assert kinds(status="nonsense") == []
+
+
+def test_one_invalid_filter_lists_no_run_and_keeps_the_others_shown(client, world):
+    make_run(kind="khoros_plans")
+    make_run(kind="sapmc_campaigns")
+    client.force_login(world.admin)
+    response = client.get(
+        reverse("sync-history"),
+        {"kind": "sapmc_campaigns", "date_from": "2026-12-02", "date_to": "2026-12-01"},
+    )
+    html = response.content.decode()
+    assert list(response.context["page"]) == []
+    assert (
+        "The start of the date range is after its end. Nothing is listed until the filters "
+        "are corrected." in html
+    )
+    assert '<option value="sapmc_campaigns" selected>' in html
+    # Without the wrong day, the kind still filters.
+    response = client.get(reverse("sync-history"), {"kind": "sapmc_campaigns"})
+    assert [r.kind for r in response.context["page"]] == ["sapmc_campaigns"]
 
 
 def test_history_query_count_is_fixed(client, world, django_assert_num_queries):
