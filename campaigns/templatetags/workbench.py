@@ -62,19 +62,3 @@ def state_url_key(context: template.Context, key: str, value: object) -> str:
 def get_item(mapping: dict, key: object) -> object:
     """Look a key up in a dict: `flags|get_item:pk`."""
     return mapping.get(key)
-
-
-@register.filter
-def is_list(value: object) -> bool:
-    return isinstance(value, list | tuple)
-
-
-@register.filter
-def state_text(value: object) -> str:
-    """One entry of an audit state's list: a Plan and its campaign read as a line, else text."""
-    if isinstance(value, dict) and "plan_name" in value:
-        where = value.get("campaign_name") or (
-            ", ".join(value.get("sap_campaigns") or []) or "no campaign"
-        )
-        return f"{value['plan_name']} → {where}"
-    return str(value)
