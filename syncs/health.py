@@ -12,6 +12,7 @@ from django.db import connections
 from django.db.models import F, Max, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django_q.models import Schedule
 
 from syncs import registry
 from syncs.models import SyncRun
@@ -31,6 +32,8 @@ class KindHealth:
     max_age: timedelta
     # Set when the kind's last ALERT_AFTER_FAILURES finished runs all failed: the latest error.
     failing_error: str | None = None
+    # Its schedule is switched off: nothing runs it unless someone asks, so it cannot go stale.
+    paused: bool = False
 
     @property
     def failing(self) -> bool:
@@ -38,14 +41,18 @@ class KindHealth:
 
     @property
     def stale(self) -> bool:
+        if self.paused:
+            return False
         age = self.age_seconds
         return age is None or age > self.max_age.total_seconds()
 
     @property
     def status(self) -> str:
-        """ "failing" (runs fail in a row) wins over "stale" (no recent success) and "ok"."""
+        """ "failing" (runs fail in a row) wins over "paused", "stale" (no recent success), "ok"."""
         if self.failing:
             return "failing"
+        if self.paused:
+            return "paused"
         return "stale" if self.stale else "ok"
 
     @property
@@ -91,13 +98,33 @@ class Health:
         }
 
 
-def _kind_intervals() -> dict[str, tuple[str, timedelta]]:
-    """Each scheduled kind switched on, its label and how old its last success may be."""
-    return {
-        spec.kind: (spec.name, timedelta(minutes=spec.minutes * STALE_AFTER_INTERVALS))
-        for spec in declared_schedules()
-        if spec.kind and registry.get(spec.kind).is_enabled
+@dataclass(frozen=True)
+class KindSchedule:
+    label: str
+    minutes: int
+    paused: bool
+
+
+def _kind_schedules() -> dict[str, KindSchedule]:
+    """Each enabled scheduled kind with its schedule as it is now, read in one query.
+
+    The interval and the on/off switch are the installed django-q2 schedule's (what the
+    Schedules page edits); a kind whose schedule is not installed yet counts with the interval
+    from settings, switched on: nothing runs it, and health must say so in time.
+    """
+    specs = [s for s in declared_schedules() if s.kind and registry.get(s.kind).is_enabled]
+    installed = {
+        name: (minutes, repeats)
+        for name, minutes, repeats in Schedule.objects.filter(
+            name__in=[spec.name for spec in specs]
+        ).values_list("name", "minutes", "repeats")
     }
+    kinds = {}
+    for spec in specs:
+        minutes, repeats = installed.get(spec.name, (spec.minutes, -1))
+        # django-q2 never starts a schedule whose repeats is 0: the page's "off".
+        kinds[spec.kind] = KindSchedule(spec.name, minutes or spec.minutes, paused=repeats == 0)
+    return kinds
 
 
 def health_check(*, broker: Any = None) -> Health:
@@ -209,15 +236,16 @@ def sync_freshness() -> list[KindHealth]:
         .annotate(last=Max("finished_at"))
         .values_list("kind", "last")
     )
-    intervals = _kind_intervals()
-    failing = failing_errors(list(intervals))
+    schedules = _kind_schedules()
+    failing = failing_errors(list(schedules))
     return [
         KindHealth(
             kind=kind,
-            label=label,
+            label=schedule.label,
             last_success=last.get(kind),
-            max_age=max_age,
+            max_age=timedelta(minutes=schedule.minutes * STALE_AFTER_INTERVALS),
             failing_error=failing.get(kind),
+            paused=schedule.paused,
         )
-        for kind, (label, max_age) in intervals.items()
+        for kind, schedule in schedules.items()
     ]

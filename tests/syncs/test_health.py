@@ -177,3 +177,81 @@ def test_a_corrupted_sqlite_file_is_not_ok(client, tmp_path):
     body = response.json()
     assert body["status"] == "failing" and body["database"] == "down"
     assert body["problems"][0] == "The database does not answer (DatabaseError)."
+
+
+# ---- Freshness follows the schedules as the Schedules page left them ---------------------------
+
+
+def installed_schedules() -> None:
+    from syncs.schedules import setup_schedules
+
+    setup_schedules()
+
+
+def set_schedule(name: str, *, minutes: int | None = None, on: bool = True) -> None:
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name=name)
+    schedule.minutes = minutes or schedule.minutes
+    schedule.repeats = -1 if on else 0
+    schedule.save()
+
+
+def test_a_longer_interval_on_the_schedules_page_gives_a_kind_longer(client):
+    installed_schedules()
+    fresh_everything()
+    set_schedule("SAP MC campaigns", minutes=1440)  # settings say 60
+    SyncRun.objects.filter(kind="sapmc_campaigns").delete()
+    succeed("sapmc_campaigns", timedelta(hours=4))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    sapmc = response.json()["syncs"]["sapmc_campaigns"]
+    assert (sapmc["status"], sapmc["max_age_seconds"]) == ("ok", 3 * 1440 * 60)
+
+
+def test_a_shorter_interval_goes_stale_sooner(client):
+    installed_schedules()
+    fresh_everything()
+    set_schedule("Khoros plans", minutes=5)  # settings say 30: stale after 90 min
+    SyncRun.objects.filter(kind="khoros_plans").delete()
+    succeed("khoros_plans", timedelta(minutes=20))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    plans = response.json()["syncs"]["khoros_plans"]
+    assert (plans["status"], plans["max_age_seconds"]) == ("stale", 15 * 60)
+
+
+def test_a_switched_off_kind_is_paused_never_stale(client, world):
+    installed_schedules()
+    fresh_everything()
+    set_schedule("SAP MC campaigns", on=False)
+    SyncRun.objects.filter(kind="sapmc_campaigns").delete()
+    succeed("sapmc_campaigns", timedelta(days=3))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["syncs"]["sapmc_campaigns"]["status"] == "paused"
+    assert body["status"] == "ok" and body["problems"] == []
+    client.force_login(world.admin)
+    assert 'data-testid="health-banner"' not in client.get(reverse("dashboard")).content.decode()
+    # Paused does not hide failures: runs started by hand that fail in a row still say so.
+    for _ in range(3):
+        fail("sapmc_campaigns", "SapmcUnavailableError: 503")
+    assert client.get("/healthz").json()["syncs"]["sapmc_campaigns"]["status"] == "failing"
+
+
+def test_freshness_reads_the_schedules_in_one_query(django_assert_num_queries):
+    from syncs.health import sync_freshness
+
+    installed_schedules()
+    fresh_everything()
+    # last successes, the schedules, the last runs of each kind
+    with django_assert_num_queries(3):
+        kinds = sync_freshness()
+    assert len(kinds) >= 3
