@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -66,13 +66,29 @@ class KindHealth:
         return not self.failing and not self.stale
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing that needs attention, as a sentence for people.
+
+    A time in it is kept apart (`since`): a page shows it in the viewer's zone, /healthz in UTC.
+    """
+
+    text: str  # the whole sentence; without its end " since <time>." when `since` is set
+    since: datetime | None = None
+
+    def __str__(self) -> str:
+        if self.since is None:
+            return self.text
+        return f"{self.text} since {self.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC."
+
+
 @dataclass
 class Health:
     database: bool = False
     broker: bool = False
     queued_tasks: int | None = None
     kinds: list[KindHealth] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -94,7 +110,7 @@ class Health:
                 }
                 for k in self.kinds
             },
-            "problems": self.problems,
+            "problems": [str(problem) for problem in self.problems],
         }
 
 
@@ -135,7 +151,7 @@ def health_check(*, broker: Any = None) -> Health:
         health.database = True
     except Exception as exc:  # noqa: BLE001 - whatever breaks the database means "down"
         logger.warning("health: database unusable: %s", type(exc).__name__)
-        health.problems.append(f"The database does not answer ({type(exc).__name__}).")
+        health.problems.append(Problem(f"The database does not answer ({type(exc).__name__})."))
     try:
         if broker is None:
             from django_q.brokers import get_broker
@@ -146,7 +162,7 @@ def health_check(*, broker: Any = None) -> Health:
         health.broker = True
     except Exception as exc:  # noqa: BLE001 - any broker failure means "down"
         logger.warning("health: broker unreachable: %s", type(exc).__name__)
-        health.problems.append("The task broker does not answer: no sync can be queued.")
+        health.problems.append(Problem("The task broker does not answer: no sync can be queued."))
     if not health.database:
         return health
     try:
@@ -154,21 +170,22 @@ def health_check(*, broker: Any = None) -> Health:
     except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
         logger.warning("health: sync state unreadable: %s", type(exc).__name__)
         health.database = False
-        health.problems.append(f"The sync runs cannot be read ({type(exc).__name__}).")
+        health.problems.append(Problem(f"The sync runs cannot be read ({type(exc).__name__})."))
         return health
     for item in health.kinds:
         if item.failing:
             health.problems.append(
-                f"{item.label} sync is failing: its last {settings.ALERT_AFTER_FAILURES} runs "
-                f"failed; the latest said: {item.failing_error}"
+                Problem(
+                    f"{item.label} sync is failing: its last {settings.ALERT_AFTER_FAILURES} "
+                    f"runs failed; the latest said: {item.failing_error}"
+                )
             )
-        elif not item.ok:
-            when = (
-                "never"
-                if item.last_success is None
-                else f"not since {item.last_success:%Y-%m-%d %H:%M} UTC"
+        elif item.stale and item.last_success is None:
+            health.problems.append(Problem(f"{item.label} sync has never succeeded."))
+        elif item.stale:
+            health.problems.append(
+                Problem(f"{item.label} sync has not succeeded", since=item.last_success)
             )
-            health.problems.append(f"{item.label} sync has succeeded {when}.")
     return health
 
 

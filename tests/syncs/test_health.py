@@ -66,7 +66,7 @@ def test_stale_or_never_run_kind_answers_503(client):
     body = response.json()
     assert body["syncs"]["sapmc_campaigns"]["status"] == "stale"
     assert body["syncs"]["khoros_plans"]["last_success"] is None
-    assert "Khoros plans sync has succeeded never." in body["problems"]
+    assert "Khoros plans sync has never succeeded." in body["problems"]
 
 
 def test_unreachable_broker_answers_503():
@@ -79,7 +79,7 @@ def test_unreachable_broker_answers_503():
     broker.list_key = "smcbridge-health-test"
     health = health_check(broker=broker)
     assert not health.ok and health.database and not health.broker
-    assert "The task broker does not answer" in health.problems[0]
+    assert "The task broker does not answer" in str(health.problems[0])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -97,7 +97,7 @@ def test_unreachable_database_answers_503(client):
 def test_dashboard_shows_a_banner_only_when_something_is_wrong(client, world):
     client.force_login(world.maria)
     body = client.get(reverse("dashboard")).content.decode()
-    assert 'data-testid="health-banner"' in body and "has succeeded never" in body
+    assert 'data-testid="health-banner"' in body and "has never succeeded" in body
     fresh_everything()
     body = client.get(reverse("dashboard")).content.decode()
     assert 'data-testid="health-banner"' not in body
@@ -148,7 +148,7 @@ def test_skipped_runs_do_not_break_a_failure_streak(client):
     assert client.get("/healthz").json()["syncs"]["khoros_plans"]["status"] == "failing"
 
 
-def test_a_database_check_that_raises_answers_503_with_json(client, monkeypatch):
+def test_a_database_check_that_raises_answers_503_with_json(client, world, monkeypatch):
     from django.db import DatabaseError
 
     from syncs import health
@@ -162,6 +162,10 @@ def test_a_database_check_that_raises_answers_503_with_json(client, monkeypatch)
     body = response.json()
     assert body["status"] == "failing" and body["database"] == "down"
     assert body["problems"][0] == "The database does not answer (DatabaseError)."
+    # The dashboard's banner says it in the same words.
+    client.force_login(world.admin)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "<li>The database does not answer (DatabaseError).</li>" in page
 
 
 @pytest.mark.django_db(transaction=True)
@@ -255,3 +259,34 @@ def test_freshness_reads_the_schedules_in_one_query(django_assert_num_queries):
     with django_assert_num_queries(3):
         kinds = sync_freshness()
     assert len(kinds) >= 3
+
+
+def test_a_stale_kind_is_said_in_plain_words_and_in_the_viewers_zone(client, world):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 12, 1, 1, 0, tzinfo=UTC), tick=False):
+        fresh_everything()
+        SyncRun.objects.filter(kind="sapmc_campaigns").update(
+            finished_at=datetime(2026, 11, 30, 20, 51, tzinfo=UTC)
+        )
+        SyncRun.objects.filter(kind="khoros_plans").delete()
+
+        problems = client.get("/healthz").json()["problems"]
+        client.force_login(world.admin)
+        client.cookies["smcbridge_tz"] = "Europe/Berlin"
+        page = client.get(reverse("dashboard")).content.decode()
+
+    assert problems == [
+        "Khoros plans sync has never succeeded.",
+        "SAP MC campaigns sync has not succeeded since 2026-11-30 20:51 UTC.",
+    ]
+    start = page.index('data-testid="health-banner"')
+    banner = page[start : page.index("</div>", start)]
+    assert "<li>Khoros plans sync has never succeeded.</li>" in banner
+    assert (
+        "<li>SAP MC campaigns sync has not succeeded since "
+        '<time datetime="2026-11-30T21:51:00+01:00">2026-11-30 21:51</time>.</li>'
+    ) in banner
+    assert "UTC" not in banner
