@@ -635,11 +635,13 @@ def schedule_update(
         return schedule
     now = timezone.now()
     next_run = schedule.next_run
-    if minutes != schedule.minutes:
+    if enabled and not before["enabled"] and (next_run is None or next_run < now):
+        # Switched back on after its due time: due at once, once (catch_up is off), whatever
+        # the interval becomes; the runs after it follow the new interval.
+        next_run = now
+    elif minutes != schedule.minutes:
         # The new interval counts from now; keeping the old due time could run it far too late.
         next_run = now + timedelta(minutes=minutes)
-    if enabled and not before["enabled"] and (next_run is None or next_run < now):
-        next_run = now  # switched back on: due at once, once (catch_up is off)
     # One conditional UPDATE on the values just read: the row lock holds them on PostgreSQL,
     # and where a lock is not taken the WHERE still refuses to write over a change.
     unchanged = Schedule.objects.filter(pk=schedule.pk, minutes=before["minutes"])
