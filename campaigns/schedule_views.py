@@ -24,6 +24,10 @@ def schedules(request: AuthenticatedHttpRequest) -> HttpResponse:
     names = [spec.name for spec in declared_schedules()]
     kind_of = schedule_kinds()
     last_runs = sync_selectors.sync_last_runs()
+    # The schedules that record no sync run: django-q2's own record of their tasks.
+    last_tasks = sync_selectors.schedule_last_tasks(
+        names=[name for name in names if name not in kind_of]
+    )
     rows = []
     for schedule in Schedule.objects.filter(name__in=names).order_by("name"):
         enabled = schedule.repeats != 0
@@ -34,7 +38,10 @@ def schedules(request: AuthenticatedHttpRequest) -> HttpResponse:
             "seen_enabled": "on" if enabled else "off",
         }
         form = ScheduleForm(initial=initial, prefix=str(schedule.pk))
-        rows.append((schedule, form, last_runs.get(kind_of.get(schedule.name, ""))))
+        kind = kind_of.get(schedule.name)
+        last_run = last_runs.get(kind) if kind else None
+        last_task = None if kind else last_tasks.get(schedule.name)
+        rows.append((schedule, form, last_run, last_task))
     return render(request, "campaigns/schedules.html", {"rows": rows})
 
 

@@ -174,6 +174,35 @@ def test_the_service_refuses_a_change_over_values_it_did_not_see(world, installe
     assert Schedule.objects.get(pk=schedule.pk).repeats == -1
 
 
+def test_last_run_of_schedules_that_are_not_syncs(client, world, installed):
+    from django_q.models import Task
+
+    def task(group: str, n: int, *, success: bool, stopped: datetime) -> None:
+        Task.objects.create(
+            id=f"{n:032x}", name=f"task-{n}", func="x.y", group=group, success=success,
+            started=stopped - timedelta(seconds=1), stopped=stopped,
+        )  # fmt: skip
+
+    day = datetime(2026, 3, 28, tzinfo=UTC)
+    task("Alerts", 1, success=True, stopped=day + timedelta(hours=9))
+    task("Alerts", 2, success=False, stopped=day + timedelta(hours=10, minutes=5))
+    task("SAP MC call log pruning", 3, success=True, stopped=day + timedelta(hours=3))
+    task("SAP MC call log pruning", 4, success=True, stopped=day + timedelta(hours=2))
+    client.force_login(world.admin)
+    client.cookies["smcbridge_tz"] = "Europe/Berlin"
+
+    body = client.get(reverse("schedules")).content.decode()
+
+    rows = {
+        name: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+        for name, row in re.findall(r"<tr>\s*<td>([^<]+)</td>(.*?)</tr>", body, re.S)
+    }
+    # The latest of each, in the viewer's zone (UTC+1 that day).
+    assert "Failed 2026-03-28 11:05" in rows["Alerts"]
+    assert "Succeeded 2026-03-28 04:00" in rows["SAP MC call log pruning"]
+    assert "–" in rows["Khoros plans"]  # a sync kind: its sync runs, none yet
+
+
 def test_bad_interval_is_refused_with_a_message(client, world, installed):
     client.force_login(world.admin)
     schedule = installed["Khoros plans"]
