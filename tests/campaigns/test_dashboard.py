@@ -169,3 +169,13 @@ def test_names_from_khoros_are_escaped_in_the_admin(client, django_user_model, m
     body = client.get(reverse("admin:khoros_plan_changelist")).content.decode()
     assert "Plan &lt;b&gt;1&lt;/b&gt;" in body
     assert "Plan <b>1</b>" not in body
+
+
+def test_the_dashboard_is_never_kept_by_the_browser(client, sync_admin, manager):
+    # Back after a run started in another window must ask again, not show the old runs.
+    for user in (sync_admin, manager):
+        client.force_login(user)
+        response = client.get(reverse("dashboard"))
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"]
+        assert "max-age=0" in response["Cache-Control"]
