@@ -73,6 +73,11 @@ def alerts_check() -> list[AlertSent]:
                 state.alerting, state.since, state.reason = False, None, ""
             state.last_sent_at = now
             state.save()
+            if not reason:
+                # The outage is over: its alert needs no one's dismissal, the recovery says it.
+                Notification.objects.filter(
+                    kind=kind.kind, event=Notification.Event.OUTAGE, dismissed_at__isnull=True
+                ).update(dismissed_at=now, closed_by_recovery=True)
             # In the app too: a sync admin without a mailbox (or a broken mail relay) still sees it.
             Notification.objects.create(
                 kind=kind.kind,
