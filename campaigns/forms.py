@@ -186,9 +186,28 @@ class AuditFilterForm(_DateRangeForm[AuditFilters]):
         )
 
 
+# A form without the values it was shown with comes from a page older than this check.
+_PAGE_OUT_OF_DATE = "The page was out of date: it now shows the schedule as it is."
+
+
 class ScheduleForm(forms.Form):
     minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, label="Every (minutes)")
     enabled = forms.BooleanField(required=False, label="On")
+    # What the page showed: a change made meanwhile in another window is not overwritten.
+    seen_minutes = forms.IntegerField(
+        widget=forms.HiddenInput,
+        min_value=0,
+        max_value=2**15 - 1,
+        error_messages=dict.fromkeys(
+            ("required", "invalid", "min_value", "max_value"), _PAGE_OUT_OF_DATE
+        ),
+    )
+    seen_enabled = forms.TypedChoiceField(
+        widget=forms.HiddenInput,
+        choices=[("on", "on"), ("off", "off")],
+        coerce=lambda value: value == "on",
+        error_messages={"required": _PAGE_OUT_OF_DATE, "invalid_choice": _PAGE_OUT_OF_DATE},
+    )
 
 
 class CalendarFilterForm(FilterForm[CalendarFilters]):

@@ -24,11 +24,24 @@ def schedules(request: AuthenticatedHttpRequest) -> HttpResponse:
     names = [spec.name for spec in declared_schedules()]
     kind_of = schedule_kinds()
     last_runs = sync_selectors.sync_last_runs()
+    # The schedules that record no sync run: django-q2's own record of their tasks.
+    last_tasks = sync_selectors.schedule_last_tasks(
+        names=[name for name in names if name not in kind_of]
+    )
     rows = []
     for schedule in Schedule.objects.filter(name__in=names).order_by("name"):
-        initial = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
+        enabled = schedule.repeats != 0
+        initial = {
+            "minutes": schedule.minutes,
+            "enabled": enabled,
+            "seen_minutes": schedule.minutes,
+            "seen_enabled": "on" if enabled else "off",
+        }
         form = ScheduleForm(initial=initial, prefix=str(schedule.pk))
-        rows.append((schedule, form, last_runs.get(kind_of.get(schedule.name, ""))))
+        kind = kind_of.get(schedule.name)
+        last_run = last_runs.get(kind) if kind else None
+        last_task = None if kind else last_tasks.get(schedule.name)
+        rows.append((schedule, form, last_run, last_task))
     return render(request, "campaigns/schedules.html", {"rows": rows})
 
 
@@ -40,15 +53,28 @@ def schedule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule, pk=pk)
     form = ScheduleForm(request.POST, prefix=str(pk))
     if not form.is_valid():
-        errors = "; ".join(f"{e}" for errs in form.errors.values() for e in errs)
+        # Each message once: both hidden fields of an out-of-date page say the same thing.
+        errors = "; ".join(dict.fromkeys(f"{e}" for errs in form.errors.values() for e in errs))
         messages.error(request, f"“{schedule.name}” was not changed: {errors}")
         return redirect("schedules")
-    schedule = campaigns_services.schedule_update(
-        schedule=schedule,
-        minutes=form.cleaned_data["minutes"],
-        enabled=form.cleaned_data["enabled"],
-        acting_user=request.user,
-    )
+    data = form.cleaned_data
+    try:
+        schedule = campaigns_services.schedule_update(
+            schedule=schedule,
+            minutes=data["minutes"],
+            enabled=data["enabled"],
+            acting_user=request.user,
+            seen_minutes=data["seen_minutes"],
+            seen_enabled=data["seen_enabled"],
+        )
+    except campaigns_services.ScheduleChangedError as exc:
+        wanted = f"every {data['minutes']} min, {'on' if data['enabled'] else 'off'}"
+        messages.error(
+            request,
+            f"“{schedule.name}” was not changed: {exc}. Your change ({wanted}) was not saved; "
+            "the page shows the schedule as it is now.",
+        )
+        return redirect("schedules")
     state = "on" if schedule.repeats != 0 else "off"
     messages.success(request, f"“{schedule.name}”: every {schedule.minutes} min, {state}.")
     return redirect("schedules")

@@ -593,28 +593,64 @@ def grant_delete(*, grant: InitiativeGrant, acting_user: User) -> None:
     )
 
 
+class ScheduleChangedError(Exception):
+    """The schedule changed after the page showed it: nothing was saved."""
+
+    def __init__(self, message: str, *, current: Schedule) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+def _schedule_changed(schedule: Schedule) -> ScheduleChangedError:
+    state = "on" if schedule.repeats != 0 else "off"
+    return ScheduleChangedError(
+        f"it was changed meanwhile and is now every {schedule.minutes} min, {state}",
+        current=schedule,
+    )
+
+
 @transaction.atomic
 def schedule_update(
-    *, schedule: Schedule, minutes: int, enabled: bool, acting_user: User
+    *,
+    schedule: Schedule,
+    minutes: int,
+    enabled: bool,
+    acting_user: User,
+    seen_minutes: int | None = None,
+    seen_enabled: bool | None = None,
 ) -> Schedule:
-    """Change a background schedule's interval or switch it on or off, audited."""
+    """Change a background schedule's interval or switch it on or off, audited.
+
+    With `seen_minutes` and `seen_enabled` (what the person's page showed), a schedule changed
+    since is left as it is and ScheduleChangedError says what it is now.
+    """
     if not is_sync_admin(acting_user):
         raise NotAllowedError("Only sync admins change schedules.")
     schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
     before = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
+    if seen_minutes is not None and {"minutes": seen_minutes, "enabled": seen_enabled} != before:
+        raise _schedule_changed(schedule)
     after = {"minutes": minutes, "enabled": enabled}
     if before == after:
         return schedule
     now = timezone.now()
-    if minutes != schedule.minutes:
+    next_run = schedule.next_run
+    if enabled and not before["enabled"] and (next_run is None or next_run < now):
+        # Switched back on after its due time: due at once, once (catch_up is off), whatever
+        # the interval becomes; the runs after it follow the new interval.
+        next_run = now
+    elif minutes != schedule.minutes:
         # The new interval counts from now; keeping the old due time could run it far too late.
-        schedule.next_run = now + timedelta(minutes=minutes)
-    if enabled and schedule.repeats == 0 and (schedule.next_run is None or schedule.next_run < now):
-        schedule.next_run = now  # switched back on: due at once, once (catch_up is off)
-    schedule.minutes = minutes
+        next_run = now + timedelta(minutes=minutes)
+    # One conditional UPDATE on the values just read: the row lock holds them on PostgreSQL,
+    # and where a lock is not taken the WHERE still refuses to write over a change.
+    unchanged = Schedule.objects.filter(pk=schedule.pk, minutes=before["minutes"])
+    unchanged = unchanged.exclude(repeats=0) if before["enabled"] else unchanged.filter(repeats=0)
     # django-q2 skips schedules whose repeats is 0; -1 repeats for ever.
-    schedule.repeats = -1 if enabled else 0
-    schedule.save(update_fields=["minutes", "repeats", "next_run"])
+    repeats = -1 if enabled else 0
+    if not unchanged.update(minutes=minutes, repeats=repeats, next_run=next_run):
+        raise _schedule_changed(Schedule.objects.get(pk=schedule.pk))
+    schedule.minutes, schedule.repeats, schedule.next_run = minutes, repeats, next_run
     audit_record(
         actor=acting_user,
         action=AuditEvent.Action.SCHEDULE_UPDATE,

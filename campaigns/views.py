@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from campaigns import audit_text, services
@@ -45,6 +46,8 @@ from syncs.health import health_check
 from syncs.views import sync_from_button
 
 
+# Never kept by the browser: Back must not show runs and health as they were.
+@never_cache
 @signed_in_required
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The first page after login: a manager's open work, or an admin's syncs and health."""

@@ -36,7 +36,7 @@ def _failing_reason(kind: KindHealth) -> str:
     if kind.failing:
         n = settings.ALERT_AFTER_FAILURES
         return f"the last {n} runs failed; the latest said: {kind.failing_error}"
-    if not kind.ok:
+    if kind.stale:
         if kind.last_success is None:
             return "it has never succeeded"
         return f"it has not succeeded since {kind.last_success:%Y-%m-%d %H:%M} UTC"
@@ -52,6 +52,9 @@ def alerts_check() -> list[AlertSent]:
             state, _ = AlertState.objects.select_for_update().get_or_create(kind=kind.kind)
             if bool(reason) == state.alerting:
                 continue  # Nothing new to say: one email per outage, not one per failure.
+            if not reason and kind.paused:
+                # Switched off is not "succeeds again": an outage stays open until a success.
+                continue
             recipients = _recipients()
             now = timezone.now()
             if reason:
@@ -70,6 +73,11 @@ def alerts_check() -> list[AlertSent]:
                 state.alerting, state.since, state.reason = False, None, ""
             state.last_sent_at = now
             state.save()
+            if not reason:
+                # The outage is over: its alert needs no one's dismissal, the recovery says it.
+                Notification.objects.filter(
+                    kind=kind.kind, event=Notification.Event.OUTAGE, dismissed_at__isnull=True
+                ).update(dismissed_at=now, closed_by_recovery=True)
             # In the app too: a sync admin without a mailbox (or a broken mail relay) still sees it.
             Notification.objects.create(
                 kind=kind.kind,

@@ -73,7 +73,14 @@ def connection_header(kind: str, *, days: int = TIMELINE_DAYS) -> ConnectionHead
     fresh = next((k for k in sync_freshness() if k.kind == kind), None)
     error = fresh.failing_error if fresh else failing_error(kind)
     running = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).first()
-    paused = schedule is None or schedule.repeats == 0
+    # Health's own switch, so the header and /healthz agree; a kind health does not watch
+    # (switched off in settings) is paused when no schedule of it is on.
+    paused = fresh.paused if fresh else schedule is None or schedule.repeats == 0
+    off = (
+        "No schedule is installed: runs start only by hand."
+        if schedule is None
+        else "Its schedule is off: runs start only by hand."
+    )
     if running is not None and running.worker_stopped:
         state = "failing"
         text = f"Run #{running.pk} stopped sending heartbeats; the next request takes it over."
@@ -81,14 +88,15 @@ def connection_header(kind: str, *, days: int = TIMELINE_DAYS) -> ConnectionHead
         state, text = "running", "A run is in progress."
     elif error is not None:
         state, text = "failing", "The last runs failed."
+    elif paused:
+        # Before "stale": a kind no schedule runs is expected to age, and is not an outage.
+        state, text = "paused", off
     elif fresh is not None and fresh.stale:
         state, text = "stale", "No success within three schedule intervals."
-    elif paused:
-        state, text = "paused", "Its schedule is off: runs start only by hand."
     else:
         state, text = "healthy", "Recent runs succeed."
-    if paused and state != "paused":
-        text += " Its schedule is off."
+    if state != "paused" and (paused or schedule is None):
+        text += " " + off
 
     start = now - timedelta(days=days)
     runs = list(

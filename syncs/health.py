@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +12,7 @@ from django.db import connections
 from django.db.models import F, Max, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django_q.models import Schedule
 
 from syncs import registry
 from syncs.models import SyncRun
@@ -31,6 +32,8 @@ class KindHealth:
     max_age: timedelta
     # Set when the kind's last ALERT_AFTER_FAILURES finished runs all failed: the latest error.
     failing_error: str | None = None
+    # Its schedule is switched off: nothing runs it unless someone asks, so it cannot go stale.
+    paused: bool = False
 
     @property
     def failing(self) -> bool:
@@ -38,14 +41,18 @@ class KindHealth:
 
     @property
     def stale(self) -> bool:
+        if self.paused:
+            return False
         age = self.age_seconds
         return age is None or age > self.max_age.total_seconds()
 
     @property
     def status(self) -> str:
-        """ "failing" (runs fail in a row) wins over "stale" (no recent success) and "ok"."""
+        """ "failing" (runs fail in a row) wins over "paused", "stale" (no recent success), "ok"."""
         if self.failing:
             return "failing"
+        if self.paused:
+            return "paused"
         return "stale" if self.stale else "ok"
 
     @property
@@ -59,13 +66,29 @@ class KindHealth:
         return not self.failing and not self.stale
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing that needs attention, as a sentence for people.
+
+    A time in it is kept apart (`since`): a page shows it in the viewer's zone, /healthz in UTC.
+    """
+
+    text: str  # the whole sentence; without its end " since <time>." when `since` is set
+    since: datetime | None = None
+
+    def __str__(self) -> str:
+        if self.since is None:
+            return self.text
+        return f"{self.text} since {self.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC."
+
+
 @dataclass
 class Health:
     database: bool = False
     broker: bool = False
     queued_tasks: int | None = None
     kinds: list[KindHealth] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -87,17 +110,37 @@ class Health:
                 }
                 for k in self.kinds
             },
-            "problems": self.problems,
+            "problems": [str(problem) for problem in self.problems],
         }
 
 
-def _kind_intervals() -> dict[str, tuple[str, timedelta]]:
-    """Each scheduled kind switched on, its label and how old its last success may be."""
-    return {
-        spec.kind: (spec.name, timedelta(minutes=spec.minutes * STALE_AFTER_INTERVALS))
-        for spec in declared_schedules()
-        if spec.kind and registry.get(spec.kind).is_enabled
+@dataclass(frozen=True)
+class KindSchedule:
+    label: str
+    minutes: int
+    paused: bool
+
+
+def _kind_schedules() -> dict[str, KindSchedule]:
+    """Each enabled scheduled kind with its schedule as it is now, read in one query.
+
+    The interval and the on/off switch are the installed django-q2 schedule's (what the
+    Schedules page edits); a kind whose schedule is not installed yet counts with the interval
+    from settings, switched on: nothing runs it, and health must say so in time.
+    """
+    specs = [s for s in declared_schedules() if s.kind and registry.get(s.kind).is_enabled]
+    installed = {
+        name: (minutes, repeats)
+        for name, minutes, repeats in Schedule.objects.filter(
+            name__in=[spec.name for spec in specs]
+        ).values_list("name", "minutes", "repeats")
     }
+    kinds = {}
+    for spec in specs:
+        minutes, repeats = installed.get(spec.name, (spec.minutes, -1))
+        # django-q2 never starts a schedule whose repeats is 0: the page's "off".
+        kinds[spec.kind] = KindSchedule(spec.name, minutes or spec.minutes, paused=repeats == 0)
+    return kinds
 
 
 def health_check(*, broker: Any = None) -> Health:
@@ -108,7 +151,7 @@ def health_check(*, broker: Any = None) -> Health:
         health.database = True
     except Exception as exc:  # noqa: BLE001 - whatever breaks the database means "down"
         logger.warning("health: database unusable: %s", type(exc).__name__)
-        health.problems.append(f"The database does not answer ({type(exc).__name__}).")
+        health.problems.append(Problem(f"The database does not answer ({type(exc).__name__})."))
     try:
         if broker is None:
             from django_q.brokers import get_broker
@@ -119,7 +162,7 @@ def health_check(*, broker: Any = None) -> Health:
         health.broker = True
     except Exception as exc:  # noqa: BLE001 - any broker failure means "down"
         logger.warning("health: broker unreachable: %s", type(exc).__name__)
-        health.problems.append("The task broker does not answer: no sync can be queued.")
+        health.problems.append(Problem("The task broker does not answer: no sync can be queued."))
     if not health.database:
         return health
     try:
@@ -127,21 +170,22 @@ def health_check(*, broker: Any = None) -> Health:
     except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
         logger.warning("health: sync state unreadable: %s", type(exc).__name__)
         health.database = False
-        health.problems.append(f"The sync runs cannot be read ({type(exc).__name__}).")
+        health.problems.append(Problem(f"The sync runs cannot be read ({type(exc).__name__})."))
         return health
     for item in health.kinds:
         if item.failing:
             health.problems.append(
-                f"{item.label} sync is failing: its last {settings.ALERT_AFTER_FAILURES} runs "
-                f"failed; the latest said: {item.failing_error}"
+                Problem(
+                    f"{item.label} sync is failing: its last {settings.ALERT_AFTER_FAILURES} "
+                    f"runs failed; the latest said: {item.failing_error}"
+                )
             )
-        elif not item.ok:
-            when = (
-                "never"
-                if item.last_success is None
-                else f"not since {item.last_success:%Y-%m-%d %H:%M} UTC"
+        elif item.stale and item.last_success is None:
+            health.problems.append(Problem(f"{item.label} sync has never succeeded."))
+        elif item.stale:
+            health.problems.append(
+                Problem(f"{item.label} sync has not succeeded", since=item.last_success)
             )
-            health.problems.append(f"{item.label} sync has succeeded {when}.")
     return health
 
 
@@ -209,15 +253,16 @@ def sync_freshness() -> list[KindHealth]:
         .annotate(last=Max("finished_at"))
         .values_list("kind", "last")
     )
-    intervals = _kind_intervals()
-    failing = failing_errors(list(intervals))
+    schedules = _kind_schedules()
+    failing = failing_errors(list(schedules))
     return [
         KindHealth(
             kind=kind,
-            label=label,
+            label=schedule.label,
             last_success=last.get(kind),
-            max_age=max_age,
+            max_age=timedelta(minutes=schedule.minutes * STALE_AFTER_INTERVALS),
             failing_error=failing.get(kind),
+            paused=schedule.paused,
         )
-        for kind, (label, max_age) in intervals.items()
+        for kind, schedule in schedules.items()
     ]

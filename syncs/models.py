@@ -393,6 +393,8 @@ class Notification(models.Model):
         related_name="+",
     )
     dismissed_at = models.DateTimeField(null=True, blank=True)
+    # An outage's alert closed by its kind's recovery (dismissed_at is then the recovery's time).
+    closed_by_recovery = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django_q.models import Task
 
 from syncs.filtering import Filters
 from syncs.models import SyncRun
@@ -65,3 +67,41 @@ def sync_last_runs() -> dict[str, SyncRun]:
         if run is not None:
             last[kind] = run
     return last
+
+
+@dataclass(frozen=True)
+class ScheduledTaskRun:
+    """The last finished task of a schedule that records no sync run (alerts, housekeeping)."""
+
+    succeeded: bool
+    stopped: datetime
+
+    @property
+    def status(self) -> str:
+        return SyncRun.Status.SUCCEEDED if self.succeeded else SyncRun.Status.FAILED
+
+    @property
+    def status_label(self) -> str:
+        return SyncRun.Status(self.status).label
+
+
+def schedule_last_tasks(*, names: list[str]) -> dict[str, ScheduledTaskRun]:
+    """The latest finished task of each named schedule, in one query.
+
+    django-q2 keeps the tasks it ran (failures always, successes up to Q_CLUSTER's save_limit)
+    and puts a scheduled task in the group named after its schedule.
+    """
+    latest = (
+        Task.objects.filter(group__in=names)
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=[F("group")], order_by=[F("stopped").desc(), F("id")]
+            )
+        )
+        .filter(rank=1)
+        .values_list("group", "success", "stopped")
+    )
+    return {
+        group: ScheduledTaskRun(succeeded=success, stopped=stopped)
+        for group, success, stopped in latest
+    }

@@ -125,8 +125,9 @@ def test_dashboard_query_count_is_fixed(client, sync_admin, django_assert_num_qu
     client.force_login(sync_admin)
     # session, user, groups, runs, Initiative and Plan counts, campaign and assignment counts,
     # health: database, broker (a query only when the broker is the ORM), last successes, the
-    # last runs of each kind (failing in a row), push rows of unknown outcome
-    with django_assert_num_queries(13 if uses_orm_broker() else 12):
+    # schedules (interval, on/off), the last runs of each kind (failing in a row), push rows of
+    # unknown outcome
+    with django_assert_num_queries(14 if uses_orm_broker() else 13):
         client.get(reverse("dashboard"))
 
 
@@ -168,3 +169,13 @@ def test_names_from_khoros_are_escaped_in_the_admin(client, django_user_model, m
     body = client.get(reverse("admin:khoros_plan_changelist")).content.decode()
     assert "Plan &lt;b&gt;1&lt;/b&gt;" in body
     assert "Plan <b>1</b>" not in body
+
+
+def test_the_dashboard_is_never_kept_by_the_browser(client, sync_admin, manager):
+    # Back after a run started in another window must ask again, not show the old runs.
+    for user in (sync_admin, manager):
+        client.force_login(user)
+        response = client.get(reverse("dashboard"))
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"]
+        assert "max-age=0" in response["Cache-Control"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,25 @@ from campaigns.models import AuditEvent
 from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
+
+
+def page_form(client, schedule: Schedule) -> dict[str, str]:
+    """The values a fresh /schedules/ page would send for `schedule`, hidden fields included."""
+    body = client.get(reverse("schedules")).content.decode()
+    seen = {
+        name: re.search(rf'name="{schedule.pk}-{name}" value="([^"]*)"', body).group(1)
+        for name in ("seen_minutes", "seen_enabled")
+    }
+    return {f"{schedule.pk}-{name}": value for name, value in seen.items()}
+
+
+def edit(client, schedule: Schedule, minutes: int, *, on: bool, page: dict[str, str] | None = None):
+    """Save `schedule` from a page: `page` is what that page was showing (fresh by default)."""
+    data = {**(page if page is not None else page_form(client, schedule))}
+    data[f"{schedule.pk}-minutes"] = str(minutes)
+    if on:
+        data[f"{schedule.pk}-enabled"] = "on"
+    return client.post(reverse("schedule-edit", args=[schedule.pk]), data, follow=True)
 
 
 @pytest.fixture
@@ -56,11 +76,10 @@ def test_next_run_is_shown_in_the_viewers_time_zone(client, world, installed):
 def test_admin_changes_interval_and_switches_off_and_on(client, world, installed):
     client.force_login(world.admin)
     schedule = installed["SAP MC campaigns"]
-    url = reverse("schedule-edit", args=[schedule.pk])
     now = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
     with time_machine.travel(now, tick=False):
-        client.post(url, {f"{schedule.pk}-minutes": 15, f"{schedule.pk}-enabled": "on"})
+        edit(client, schedule, 15, on=True)
     schedule.refresh_from_db()
     assert (schedule.minutes, schedule.repeats, schedule.next_run) == (
         15,
@@ -68,12 +87,12 @@ def test_admin_changes_interval_and_switches_off_and_on(client, world, installed
         now + timedelta(minutes=15),
     )
 
-    client.post(url, {f"{schedule.pk}-minutes": 15})
+    edit(client, schedule, 15, on=False)
     schedule.refresh_from_db()
     assert schedule.repeats == 0  # django-q2 skips it
 
     with time_machine.travel(now + timedelta(days=1), tick=False):
-        client.post(url, {f"{schedule.pk}-minutes": 15, f"{schedule.pk}-enabled": "on"})
+        edit(client, schedule, 15, on=True)
     schedule.refresh_from_db()
     assert schedule.repeats == -1 and schedule.next_run == now + timedelta(days=1)
 
@@ -83,13 +102,140 @@ def test_admin_changes_interval_and_switches_off_and_on(client, world, installed
     assert len(actions) == 3
 
 
-def test_bad_interval_is_refused_with_a_message(client, world, installed):
+def test_switching_on_with_a_new_interval_runs_it_at_once(client, world, installed):
+    client.force_login(world.admin)
+    schedule = installed["Khoros plans"]
+    off_at = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+    with time_machine.travel(off_at, tick=False):
+        edit(client, schedule, 1, on=False)
+    back_on = off_at + timedelta(hours=2)
+
+    with time_machine.travel(back_on, tick=False):
+        edit(client, schedule, 30, on=True)
+
+    schedule.refresh_from_db()
+    # Due now (once), as the page promises; the runs after it come every 30 minutes.
+    assert (schedule.minutes, schedule.repeats, schedule.next_run) == (30, -1, back_on)
+
+
+def test_a_change_made_in_another_window_is_not_overwritten(client, world, installed):
+    client.force_login(world.admin)
+    schedule = installed["Khoros plans"]
+    window_b = page_form(client, schedule)  # B opens the page: every 30 min, on
+    edit(client, schedule, 45, on=True)  # A saves 45 from a page of its own
+
+    response = edit(client, schedule, 30, on=False, page=window_b)  # B unticks On, minutes as shown
+
+    schedule.refresh_from_db()
+    assert (schedule.minutes, schedule.repeats) == (45, -1)  # A's change stands, B's is not saved
+    body = response.content.decode()
+    assert (
+        "“Khoros plans” was not changed: it was changed meanwhile and is now every 45 min, on. "
+        "Your change (every 30 min, off) was not saved"
+    ) in body
+    assert f'name="{schedule.pk}-minutes" value="45"' in body  # the page as it is now
+    # One audit row: A's; nothing is written in B's name.
+    assert list(AuditEvent.objects.values_list("actor__username", "before", "after")) == [
+        ("alex", {"minutes": 30, "enabled": True}, {"minutes": 45, "enabled": True})
+    ]
+    # From the page as it is now, B's change goes through.
+    edit(client, schedule, 45, on=False)
+    schedule.refresh_from_db()
+    assert (schedule.minutes, schedule.repeats) == (45, 0)
+    assert AuditEvent.objects.count() == 2
+
+
+def test_a_form_without_what_the_page_showed_changes_nothing(client, world, installed):
     client.force_login(world.admin)
     schedule = installed["Khoros plans"]
     response = client.post(
-        reverse("schedule-edit", args=[schedule.pk]), {f"{schedule.pk}-minutes": 0}, follow=True
+        reverse("schedule-edit", args=[schedule.pk]),
+        {f"{schedule.pk}-minutes": 5, f"{schedule.pk}-enabled": "on"},
+        follow=True,
     )
-    assert "was not changed" in response.content.decode()
+    assert (
+        "“Khoros plans” was not changed: The page was out of date: it now shows the schedule "
+        "as it is.<"
+    ) in response.content.decode()
+    schedule.refresh_from_db()
+    assert schedule.minutes == 30 and not AuditEvent.objects.exists()
+
+
+def test_the_service_refuses_a_change_over_values_it_did_not_see(world, installed):
+    from campaigns import services
+
+    schedule = installed["Khoros plans"]
+    with pytest.raises(services.ScheduleChangedError) as refused:
+        services.schedule_update(
+            schedule=schedule, minutes=30, enabled=False, acting_user=world.admin,
+            seen_minutes=30, seen_enabled=False,
+        )  # fmt: skip
+    assert str(refused.value) == "it was changed meanwhile and is now every 30 min, on"
+    assert Schedule.objects.get(pk=schedule.pk).repeats == -1
+
+
+def test_last_run_of_schedules_that_are_not_syncs(client, world, installed):
+    from django_q.models import Task
+
+    def task(group: str, n: int, *, success: bool, stopped: datetime) -> None:
+        Task.objects.create(
+            id=f"{n:032x}", name=f"task-{n}", func="x.y", group=group, success=success,
+            started=stopped - timedelta(seconds=1), stopped=stopped,
+        )  # fmt: skip
+
+    day = datetime(2026, 3, 28, tzinfo=UTC)
+    task("Alerts", 1, success=True, stopped=day + timedelta(hours=9))
+    task("Alerts", 2, success=False, stopped=day + timedelta(hours=10, minutes=5))
+    task("SAP MC call log pruning", 3, success=True, stopped=day + timedelta(hours=3))
+    task("SAP MC call log pruning", 4, success=True, stopped=day + timedelta(hours=2))
+    client.force_login(world.admin)
+    client.cookies["smcbridge_tz"] = "Europe/Berlin"
+
+    body = client.get(reverse("schedules")).content.decode()
+
+    rows = {
+        name: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+        for name, row in re.findall(r"<tr>\s*<td>([^<]+)</td>(.*?)</tr>", body, re.S)
+    }
+    # The latest of each, in the viewer's zone (UTC+1 that day).
+    assert "Failed 2026-03-28 11:05" in rows["Alerts"]
+    assert "Succeeded 2026-03-28 04:00" in rows["SAP MC call log pruning"]
+    assert "–" in rows["Khoros plans"]  # a sync kind: its sync runs, none yet
+
+
+def test_bad_interval_is_refused_with_a_message(client, world, installed):
+    client.force_login(world.admin)
+    schedule = installed["Khoros plans"]
+    response = edit(client, schedule, 0, on=True)
+    assert "was not changed: Ensure this value is greater than or equal to 1." in (
+        response.content.decode()
+    )
     schedule.refresh_from_db()
     assert schedule.minutes == 30
+    assert not AuditEvent.objects.exists()
+
+
+def test_a_read_that_took_no_lock_still_does_not_write_over_a_change(world, installed, monkeypatch):
+    from campaigns import services
+
+    schedule = installed["Khoros plans"]
+    read_before = Schedule.objects.get(pk=schedule.pk)  # every 30 min, on
+    Schedule.objects.filter(pk=schedule.pk).update(minutes=45)  # another window, meanwhile
+
+    class Unlocked:
+        """The locked read as a database without row locks may see it: from before the change."""
+
+        def get(self, **lookup):
+            return read_before
+
+    monkeypatch.setattr(Schedule.objects, "select_for_update", lambda **kw: Unlocked())
+    with pytest.raises(services.ScheduleChangedError, match="now every 45 min, on"):
+        services.schedule_update(
+            schedule=schedule, minutes=30, enabled=False, acting_user=world.admin,
+            seen_minutes=30, seen_enabled=True,
+        )  # fmt: skip
+    assert Schedule.objects.filter(pk=schedule.pk).values_list("minutes", "repeats").get() == (
+        45,
+        -1,
+    )
     assert not AuditEvent.objects.exists()

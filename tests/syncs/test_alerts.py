@@ -83,3 +83,38 @@ def test_alert_emails_go_to_configured_addresses_when_set(mailoutbox, settings):
     sent = alerts_check()
     assert {s.recipients for s in sent} == {("ops@example.com", "oncall@example.com")}
     assert mailoutbox[0].to == ["ops@example.com", "oncall@example.com"]
+
+
+def _schedules(**changes: tuple[int, bool]) -> None:
+    """Install the schedules, then set some as the Schedules page would: name=(minutes, on)."""
+    from django_q.models import Schedule
+
+    from syncs.schedules import setup_schedules
+
+    setup_schedules()
+    for name, (minutes, on) in changes.items():
+        Schedule.objects.filter(name=name).update(minutes=minutes, repeats=-1 if on else 0)
+
+
+def test_staleness_alerts_follow_the_schedules_as_they_are_now(mailoutbox):
+    all_fresh()
+    _schedules(**{"Khoros plans": (30, False), "SAP MC campaigns": (1440, True)})
+    with time_machine.travel(timezone.now() + timedelta(hours=4)):
+        # Plans are switched off, SAP MC has a day's interval: no outage after 4 hours.
+        assert alerts_check() == []
+        assert alerts_check() == []
+    assert mailoutbox == []
+    assert not AlertState.objects.filter(alerting=True).exists()
+
+
+def test_switching_a_stale_kind_off_is_not_a_recovery(mailoutbox):
+    from django_q.models import Schedule
+
+    all_fresh()
+    _schedules()
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        assert [s.kind for s in alerts_check()] == ["khoros_plans"]  # stale after 90 min
+        Schedule.objects.filter(name="Khoros plans").update(repeats=0)
+        assert alerts_check() == []  # paused: neither a new alert nor "recovered"
+    assert [m.subject for m in mailoutbox] == ["[smcbridge] Khoros plans sync is failing"]
+    assert AlertState.objects.get(kind="khoros_plans").alerting

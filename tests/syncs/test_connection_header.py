@@ -86,3 +86,34 @@ def test_header_on_the_history_filtered_by_kind(client, world):
     page = client.get(reverse("sync-history")).content.decode()
     assert 'data-testid="connection-header"' not in page
     assert 'href="/syncs/?kind=khoros_plans"' in page
+
+
+def test_a_paused_kind_is_paused_before_it_is_stale():
+    setup_schedules()
+    run("succeeded", ago=timedelta(days=2))
+    Schedule.objects.filter(name="Khoros plans").update(repeats=0)
+
+    header = connection_header("khoros_plans")
+
+    assert (header.state, header.state_text) == (
+        "paused",
+        "Its schedule is off: runs start only by hand.",
+    )
+
+
+def test_the_history_header_follows_the_interval_it_shows(client, world):
+    setup_schedules()
+    Schedule.objects.filter(name="SAP MC campaigns").update(minutes=1440)
+    finished = timezone.now() - timedelta(hours=4)
+    SyncRun.objects.create(
+        kind="sapmc_campaigns", trigger="schedule", status="succeeded",
+        started_at=finished - timedelta(seconds=3), finished_at=finished,
+    )  # fmt: skip
+    client.force_login(world.admin)
+
+    page = client.get(reverse("sync-history"), {"kind": "sapmc_campaigns"}).content.decode()
+
+    header = page[page.index('data-testid="connection-header"') : page.index("</section>")]
+    assert "every 1440 min" in header
+    assert 'data-testid="connection-state">Healthy<' in header
+    assert "Stale" not in header

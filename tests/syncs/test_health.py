@@ -66,7 +66,7 @@ def test_stale_or_never_run_kind_answers_503(client):
     body = response.json()
     assert body["syncs"]["sapmc_campaigns"]["status"] == "stale"
     assert body["syncs"]["khoros_plans"]["last_success"] is None
-    assert "Khoros plans sync has succeeded never." in body["problems"]
+    assert "Khoros plans sync has never succeeded." in body["problems"]
 
 
 def test_unreachable_broker_answers_503():
@@ -79,7 +79,7 @@ def test_unreachable_broker_answers_503():
     broker.list_key = "smcbridge-health-test"
     health = health_check(broker=broker)
     assert not health.ok and health.database and not health.broker
-    assert "The task broker does not answer" in health.problems[0]
+    assert "The task broker does not answer" in str(health.problems[0])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -97,7 +97,7 @@ def test_unreachable_database_answers_503(client):
 def test_dashboard_shows_a_banner_only_when_something_is_wrong(client, world):
     client.force_login(world.maria)
     body = client.get(reverse("dashboard")).content.decode()
-    assert 'data-testid="health-banner"' in body and "has succeeded never" in body
+    assert 'data-testid="health-banner"' in body and "has never succeeded" in body
     fresh_everything()
     body = client.get(reverse("dashboard")).content.decode()
     assert 'data-testid="health-banner"' not in body
@@ -148,7 +148,7 @@ def test_skipped_runs_do_not_break_a_failure_streak(client):
     assert client.get("/healthz").json()["syncs"]["khoros_plans"]["status"] == "failing"
 
 
-def test_a_database_check_that_raises_answers_503_with_json(client, monkeypatch):
+def test_a_database_check_that_raises_answers_503_with_json(client, world, monkeypatch):
     from django.db import DatabaseError
 
     from syncs import health
@@ -162,6 +162,10 @@ def test_a_database_check_that_raises_answers_503_with_json(client, monkeypatch)
     body = response.json()
     assert body["status"] == "failing" and body["database"] == "down"
     assert body["problems"][0] == "The database does not answer (DatabaseError)."
+    # The dashboard's banner says it in the same words.
+    client.force_login(world.admin)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "<li>The database does not answer (DatabaseError).</li>" in page
 
 
 @pytest.mark.django_db(transaction=True)
@@ -177,3 +181,112 @@ def test_a_corrupted_sqlite_file_is_not_ok(client, tmp_path):
     body = response.json()
     assert body["status"] == "failing" and body["database"] == "down"
     assert body["problems"][0] == "The database does not answer (DatabaseError)."
+
+
+# ---- Freshness follows the schedules as the Schedules page left them ---------------------------
+
+
+def installed_schedules() -> None:
+    from syncs.schedules import setup_schedules
+
+    setup_schedules()
+
+
+def set_schedule(name: str, *, minutes: int | None = None, on: bool = True) -> None:
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name=name)
+    schedule.minutes = minutes or schedule.minutes
+    schedule.repeats = -1 if on else 0
+    schedule.save()
+
+
+def test_a_longer_interval_on_the_schedules_page_gives_a_kind_longer(client):
+    installed_schedules()
+    fresh_everything()
+    set_schedule("SAP MC campaigns", minutes=1440)  # settings say 60
+    SyncRun.objects.filter(kind="sapmc_campaigns").delete()
+    succeed("sapmc_campaigns", timedelta(hours=4))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    sapmc = response.json()["syncs"]["sapmc_campaigns"]
+    assert (sapmc["status"], sapmc["max_age_seconds"]) == ("ok", 3 * 1440 * 60)
+
+
+def test_a_shorter_interval_goes_stale_sooner(client):
+    installed_schedules()
+    fresh_everything()
+    set_schedule("Khoros plans", minutes=5)  # settings say 30: stale after 90 min
+    SyncRun.objects.filter(kind="khoros_plans").delete()
+    succeed("khoros_plans", timedelta(minutes=20))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    plans = response.json()["syncs"]["khoros_plans"]
+    assert (plans["status"], plans["max_age_seconds"]) == ("stale", 15 * 60)
+
+
+def test_a_switched_off_kind_is_paused_never_stale(client, world):
+    installed_schedules()
+    fresh_everything()
+    set_schedule("SAP MC campaigns", on=False)
+    SyncRun.objects.filter(kind="sapmc_campaigns").delete()
+    succeed("sapmc_campaigns", timedelta(days=3))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["syncs"]["sapmc_campaigns"]["status"] == "paused"
+    assert body["status"] == "ok" and body["problems"] == []
+    client.force_login(world.admin)
+    assert 'data-testid="health-banner"' not in client.get(reverse("dashboard")).content.decode()
+    # Paused does not hide failures: runs started by hand that fail in a row still say so.
+    for _ in range(3):
+        fail("sapmc_campaigns", "SapmcUnavailableError: 503")
+    assert client.get("/healthz").json()["syncs"]["sapmc_campaigns"]["status"] == "failing"
+
+
+def test_freshness_reads_the_schedules_in_one_query(django_assert_num_queries):
+    from syncs.health import sync_freshness
+
+    installed_schedules()
+    fresh_everything()
+    # last successes, the schedules, the last runs of each kind
+    with django_assert_num_queries(3):
+        kinds = sync_freshness()
+    assert len(kinds) >= 3
+
+
+def test_a_stale_kind_is_said_in_plain_words_and_in_the_viewers_zone(client, world):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 12, 1, 1, 0, tzinfo=UTC), tick=False):
+        fresh_everything()
+        SyncRun.objects.filter(kind="sapmc_campaigns").update(
+            finished_at=datetime(2026, 11, 30, 20, 51, tzinfo=UTC)
+        )
+        SyncRun.objects.filter(kind="khoros_plans").delete()
+
+        problems = client.get("/healthz").json()["problems"]
+        client.force_login(world.admin)
+        client.cookies["smcbridge_tz"] = "Europe/Berlin"
+        page = client.get(reverse("dashboard")).content.decode()
+
+    assert problems == [
+        "Khoros plans sync has never succeeded.",
+        "SAP MC campaigns sync has not succeeded since 2026-11-30 20:51 UTC.",
+    ]
+    start = page.index('data-testid="health-banner"')
+    banner = page[start : page.index("</div>", start)]
+    assert "<li>Khoros plans sync has never succeeded.</li>" in banner
+    assert (
+        "<li>SAP MC campaigns sync has not succeeded since "
+        '<time datetime="2026-11-30T21:51:00+01:00">2026-11-30 21:51</time>.</li>'
+    ) in banner
+    assert "UTC" not in banner

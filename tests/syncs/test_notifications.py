@@ -98,3 +98,25 @@ def test_dismissing_is_a_post_recorded_with_who_and_when(client, world):
     page = client.post(url, follow=True).content.decode()
     assert "That alert was already dismissed." in page
     assert client.post(reverse("sync-notification-dismiss", args=[9999])).status_code == 404
+
+
+def test_a_recovery_closes_the_outage_alert_of_its_kind(client, world):
+    all_fresh()
+    three_plan_failures()
+    for _ in range(3):
+        run("sapmc_campaigns", "failed", "SapmcUnavailableError: 503")
+    alerts_check()  # two outages open
+    run("khoros_plans", "succeeded")
+
+    alerts_check()  # Khoros plans recovers; SAP MC campaigns does not
+
+    open_alerts = {(n.kind, n.event) for n in Notification.objects.filter(dismissed_at=None)}
+    assert open_alerts == {("khoros_plans", "recovery"), ("sapmc_campaigns", "outage")}
+    closed = Notification.objects.get(kind="khoros_plans", event="outage")
+    assert closed.closed_by_recovery and closed.dismissed_by is None
+    client.force_login(world.admin)
+    badge = client.get(reverse("sync-notifications-count")).content.decode()
+    assert 'aria-label="2 open">2</span>' in badge
+    history = client.get(reverse("sync-notifications")).content.decode()
+    assert f"closed by the recovery at {closed.dismissed_at:%Y-%m-%d %H:%M}" in history
+    assert "a deleted user" not in history
