@@ -66,8 +66,11 @@ def _state(data: QueryDict) -> QueryDict:
     """The workbench state carried by a request, without the action's own fields."""
     state = QueryDict(mutable=True)
     for key in data:
-        if key.startswith(STATE_PREFIXES) or key in STATE_KEYS:
-            state.setlist(key, data.getlist(key))
+        # An empty filter is the same as none: left out, the address after an action stays as
+        # short as the one a person would bookmark.
+        values = [value for value in data.getlist(key) if value != ""]
+        if values and (key.startswith(STATE_PREFIXES) or key in STATE_KEYS):
+            state.setlist(key, values)
     selection = _selection(data)
     if selection:
         state.setlist(SELECTION_KEY, [str(pk) for pk in selection])
