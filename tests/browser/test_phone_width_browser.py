@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 
 from campaigns.models import Assignment, AuditEvent, SavedView
@@ -98,6 +100,7 @@ def busy_world(world):
         summary=f"Assigned “{LONG}”",
         after={"plan_name": LONG, "campaign_name": "Spring Sale 2026"},
     )
+    call_command("setup_schedules", stdout=StringIO())  # the schedules page has its rows
     # The longest name a saved view takes, without a space: the calendar pages list it.
     SavedView.objects.create(user=world.admin, name="V" * 80, query="zoom=year")
     return world, plan, run
@@ -129,6 +132,13 @@ def test_every_page_fits_a_phone(live_server, busy_world, phone):
         for name, path in admin_pages.items():
             phone.goto(base + path)
             _fits(phone, name)
+            if name == "schedules":
+                # Each schedule's Save is on the screen, not at the end of a sideways scroll.
+                rights = phone.evaluate(
+                    "[...document.querySelectorAll('main button')].map("
+                    "b => b.getBoundingClientRect().right)"
+                )
+                assert rights and max(rights) <= WIDTH, rights
         phone.context.clear_cookies()
         sign_in(phone, base, "maria")
         phone.goto(base + "/")
