@@ -326,7 +326,9 @@
       toast.hidden = true;
       return;
     }
-    toast.textContent = answer.textContent.trim().replace(/\s+/g, " ");
+    // Shown through CSS (content: attr(data-text)): no second copy of the words in the page's
+    // text, where finding the answer by its words would find two.
+    toast.setAttribute("data-text", answer.textContent.trim().replace(/\s+/g, " "));
     toast.className = "toast" + (answer.classList.contains("error") ? " error" : "");
     toast.hidden = false;
     clearTimeout(timer);
