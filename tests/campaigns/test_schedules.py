@@ -195,7 +195,7 @@ def test_last_run_of_schedules_that_are_not_syncs(client, world, installed):
 
     rows = {
         name: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
-        for name, row in re.findall(r"<tr>\s*<td>([^<]+)</td>(.*?)</tr>", body, re.S)
+        for name, row in re.findall(r"<tr>\s*<td[^>]*>([^<]+)</td>(.*?)</tr>", body, re.S)
     }
     # The latest of each, in the viewer's zone (UTC+1 that day).
     assert "Failed 2026-03-28 11:05" in rows["Alerts"]
