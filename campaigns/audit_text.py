@@ -36,6 +36,12 @@ LABELS = {
     "usable": "Password usable",
 }
 NO_CAMPAIGN = "no campaign"
+# The order fields are shown in; others follow by name. Not the stored order: PostgreSQL's jsonb
+# keeps a row's keys in an order of its own (shorter keys first), SQLite as written.
+ORDER = [
+    "plan_name", "campaign_name", "user", "initiative", "day", "status", "message", "minutes",
+    "enabled", "note", "run",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ def _changed(key: str, old: Mapping, new: Mapping) -> bool:
 def audit_changes(
     action: str, before: Mapping | None, after: Mapping | None, names: Names
 ) -> list[Change]:
-    """One Change per shown field, in the order the row stored them."""
+    """One Change per shown field, in ORDER."""
     b = before if isinstance(before, Mapping) else {}
     a = after if isinstance(after, Mapping) else {}
     kept = _kept(b.get("plans"))
@@ -189,7 +195,7 @@ def audit_changes(
         changes = []
     # A row that created or removed its whole state has nothing to compare.
     both = isinstance(before, Mapping) and isinstance(after, Mapping)
-    for key in dict.fromkeys([*b, *a]):
+    for key in sorted({*b, *a}, key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k)):
         if key in HIDDEN or key == "plans" or (kept and key == "kept"):
             continue
         label = LABELS.get(key, key.replace("_", " ").capitalize())
