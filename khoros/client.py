@@ -880,12 +880,7 @@ class KhorosClient(HttpClient):
                 if more_promised and len(totals) <= 1:
                     # Ending here would report every item past this page as removed. (When
                     # totalItems moved, the caller reads the listing again instead.)
-                    raise KhorosIncompleteListingError(
-                        f"page {page} came back empty twice although totalItems ({total}) "
-                        f"promises {(total or 0) - len(seen)} more item(s): the listing is "
-                        "incomplete",
-                        path=urlsplit(self.base_url + path).path,
-                    )
+                    raise self._incomplete(path, f"page {page} came back empty twice", total, seen)
                 return
             logger.debug(
                 "%s page %d: %d items, %d of %s",
@@ -908,15 +903,22 @@ class KhorosClient(HttpClient):
             if stale_pages >= 2:
                 if more_promised and len(totals) <= 1:
                     # Ending here as if complete would report every item not read as removed.
-                    raise KhorosIncompleteListingError(
-                        f"pages {page - 1} and {page} brought nothing new although totalItems "
-                        f"({total}) promises {(total or 0) - len(seen)} more item(s): the "
-                        "server repeats its pages, so the listing is incomplete",
-                        path=urlsplit(self.base_url + path).path,
-                    )
+                    raise self._incomplete(
+                        path, f"pages {page - 1} and {page} (repeated) brought nothing new", total,
+                        seen,
+                    )  # fmt: skip
                 logger.warning("%s: two pages in a row brought nothing new; stopping", path)
                 return
             page += 1
+
+    def _incomplete(
+        self, path: str, what: str, total: int | None, seen: set[str]
+    ) -> KhorosIncompleteListingError:
+        return KhorosIncompleteListingError(
+            f"{what} although totalItems ({total}) promises {(total or 0) - len(seen)} more "
+            "item(s): the listing is incomplete",
+            path=urlsplit(self.base_url + path).path,
+        )
 
 
 def client_from_settings() -> KhorosClient:

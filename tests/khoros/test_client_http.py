@@ -499,20 +499,28 @@ def test_initiatives_page_and_deduplicate_with_numeric_ids(khoros: Khoros) -> No
     assert all(isinstance(i.id, str) for i in initiatives)
 
 
+def _serve_the_same_page(
+    client: KhorosClient, monkeypatch: pytest.MonkeyPatch, page: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Make `client` get `page` whatever page it asks for (a server ignoring pageNumber)."""
+    calls: list[dict[str, Any]] = []
+
+    def same_page(
+        path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> dict[str, Any]:
+        calls.append(params or {})
+        return page
+
+    monkeypatch.setattr(client, "_get_json", same_page)
+    return calls
+
+
 def test_a_server_that_ignores_page_numbers_is_not_read_forever(
     khoros: Khoros, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     page = {"data": [{"id": "1", "name": "A"}, {"id": "2", "name": "B"}]}
     with khoros.client(page_size=2) as client:
-        calls: list[dict[str, Any]] = []
-
-        def same_page(
-            path: str, params: dict[str, Any] | None = None, body: Any = None
-        ) -> dict[str, Any]:
-            calls.append(params or {})
-            return page
-
-        monkeypatch.setattr(client, "_get_json", same_page)
+        calls = _serve_the_same_page(client, monkeypatch, page)
         assert [i.id for i in client.iter_initiatives()] == ["1", "2"]
     assert len(calls) == 3
 
@@ -525,15 +533,7 @@ def test_repeated_pages_while_total_items_promises_more_are_an_incomplete_listin
     page = {"data": [{"id": "1", "name": "A"}, {"id": "2", "name": "B"}],
             "pagination": {"totalItems": 5}}  # fmt: skip
     with khoros.client(page_size=2) as client:
-        calls: list[dict[str, Any]] = []
-
-        def same_page(
-            path: str, params: dict[str, Any] | None = None, body: Any = None
-        ) -> dict[str, Any]:
-            calls.append(params or {})
-            return page
-
-        monkeypatch.setattr(client, "_get_json", same_page)
+        calls = _serve_the_same_page(client, monkeypatch, page)
         read: list[str] = []
         with pytest.raises(KhorosIncompleteListingError, match="promises 3 more item"):
             for initiative in client.iter_initiatives():
