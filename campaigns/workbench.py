@@ -221,8 +221,8 @@ def _assign_confirmation(
 ) -> Confirmation | None:
     """The question before assigning `plans` to `campaign`, or None if none deserves one.
 
-    A `bulk` action (ticked Plans) names its Plans even when one is left to ask about: which of
-    the ticked ones is "this Plan" is not otherwise said.
+    A `bulk` action (ticked Plans) names its Plans in the reasons even when one is left to ask
+    about: which of the ticked ones "this Plan" is is not otherwise said.
     """
     warnings = selectors.assignment_warnings(
         campaign=campaign,
@@ -237,12 +237,12 @@ def _assign_confirmation(
         for reason in warnings.get(plan.pk, []):
             reasons.append(f"“{plan.name}”: {reason}" if named else reason)
     verb = "Move" if action == "workbench-move" else "Assign"
+    # The question names its Plan: names repeat across Initiatives, and after a drag nothing
+    # else on the screen says which Plan "this Plan" was.
     if len(warnings) > 1:
         what = "these Plans"
-    elif named:
-        what = next(f"“{p.name}”" for p in plans if p.pk in warnings)
     else:
-        what = "this Plan"
+        what = next(f"“{p.name}”" for p in plans if p.pk in warnings)
     return Confirmation(
         title=f"{verb} {what} to “{campaign.name}”?",
         reasons=reasons,

@@ -118,7 +118,7 @@ def test_a_drag_outside_the_campaigns_dates_asks_first_as_the_workbench_does(
         question.wait_for()
         htmx_settled(page)
         text = question.inner_text()
-        assert "Assign this Plan to “Late spring”?" in text
+        assert "Assign “Summer teaser” to “Late spring”?" in text
         assert "This Plan runs 1 Jun–15 Jun, outside the campaign's 1 Apr–31 May." in text
         # The question takes the focus: "Assign anyway" is what a keyboard answers first.
         assert page.evaluate("document.activeElement.id") == "confirm-yes"

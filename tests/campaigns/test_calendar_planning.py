@@ -338,7 +338,7 @@ def test_a_drop_outside_the_campaigns_dates_asks_first_then_assigns(client, worl
     assert body.lstrip().startswith('<div id="calendar"')
     assert response["HX-Replace-Url"] == f"/calendar/?{back}"
     # The workbench's words, with "Assign anyway" sending the same drop again, confirmed.
-    assert "Assign this Plan to “Summer 2026”?" in body
+    assert "Assign “Spring Sale social” to “Summer 2026”?" in body
     assert "This Plan runs 1 Mar–31 Mar, outside the campaign&#x27;s 1 Jun–31 Aug." in body
     assert 'id="confirm-yes" name="confirmed" value="confirmed"' in body
     assert ">Assign anyway</button>" in body
@@ -371,7 +371,7 @@ def test_the_panels_assign_asks_without_javascript_too(client, world):
     body = response.content.decode()
     assert response.status_code == 200
     assert "<html" in body and 'id="cal-panel"' in body
-    assert "Assign this Plan to “Summer 2026”?" in body
+    assert "Assign “Spring Sale social” to “Summer 2026”?" in body
     assert '<form method="post" action="/calendar/assign/">' in body
     assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
 
@@ -394,7 +394,7 @@ def test_a_drop_on_another_initiatives_campaign_asks_first(client, world):
         reverse("calendar-assign"), {"plan": social.pk, "campaign": spring.pk}, **HX
     )
     body = response.content.decode()
-    assert "Assign this Plan to “Spring Sale 2026”?" in body
+    assert "Assign “Spring Sale social” to “Spring Sale 2026”?" in body
     assert (
         "This Plan is of Initiative “Brand 0”, not of the campaign&#x27;s own (“Brand 1”)." in body
     )

@@ -391,7 +391,7 @@ def test_assign_question_over_htmx_keeps_the_workbench_url(client, world):
     assert response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}&p-q=summer"
     body = response.content.decode()
     assert body.lstrip().startswith('<form id="workbench"')
-    assert "Assign this Plan to “Spring Sale 2026”?" in body and 'id="confirm-yes"' in body
+    assert "Assign “Summer teaser” to “Spring Sale 2026”?" in body and 'id="confirm-yes"' in body
     assert not Assignment.objects.exists()
 
 

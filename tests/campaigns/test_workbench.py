@@ -147,7 +147,7 @@ def test_conflict_is_explained_and_offers_a_move(client, world):
     assert "Move it to this campaign" in body
     # Issue 11: the March Plan runs outside the summer campaign: the move asks first.
     response = post(client, "workbench-move", {"campaign": summer.pk, "plan": plan.pk})
-    assert "Move this Plan to “Summer 2026”?" in response.content.decode()
+    assert "Move “Spring Sale social” to “Summer 2026”?" in response.content.decode()
     assert Assignment.objects.get(plan=plan).campaign == spring
     response = post(client, "workbench-move", {"campaign": summer.pk, "move_confirmed": plan.pk})
     assert "Moved “Spring Sale social” to “Summer 2026”." in response.content.decode()
@@ -506,11 +506,12 @@ def test_a_bulk_question_names_the_plan_it_asks_about(client, world):
     assert "Assign “Spring Sale social” to “Summer 2026”?" in body
     assert "“Spring Sale social”: This Plan runs 1 Mar–31 Mar" in body
     assert not AuditEvent.objects.exists()
-    # A row's own Assign button asks about its own Plan: no name needed there.
+    # A row's own Assign button asks about its own Plan: named in the title (names repeat
+    # across Initiatives), the reasons say "This Plan".
     body = post(
         client, "workbench-assign", {"campaign": summer.pk, "plan_one": social.pk}
     ).content.decode()
-    assert "Assign this Plan to “Summer 2026”?" in body
+    assert "Assign “Spring Sale social” to “Summer 2026”?" in body
     assert "<li>This Plan runs 1 Mar–31 Mar" in body
 
 
