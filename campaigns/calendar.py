@@ -580,7 +580,8 @@ def campaign_panel(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPane
         plans=plans,
         hidden_plans=hidden,
         kpi_totals=_kpi_sums(assigned.filter(pk__in=visible.values("pk"))),
-        drift=campaign_drift(campaign=campaign),
+        # As the viewer may decide it (the workbench and the bars count the same way).
+        drift=campaign_drift(campaign=campaign, user=user),
     )
 
 

@@ -70,8 +70,13 @@ def test_campaign_panel_has_dates_initiative_kpis_drift_and_links(client, world)
     assert "Spring Sale 2026" in body and "2026-03-01 – 2026-03-31" in body
     assert "Brand 0" in body  # its Initiative: the managing party SAP MC names
     assert "<dt>Impressions</dt><dd>1,200</dd>" in body and "<dt>Clicks</dt><dd>7</dd>" in body
-    # Drift per Plan: one Plan only SAP MC names, one assigned here and not yet in SAP MC.
-    assert "1 only in SAP MC; 1 to add in SAP MC" in body
+    # Drift per Plan: one Plan only SAP MC names (tom's: maria is told it is there, not asked
+    # to decide it), one assigned here and not yet in SAP MC.
+    assert "none you can decide; 1 to add in SAP MC; 1 more in Initiatives you cannot see" in body
+    client.force_login(world.admin)
+    admin_view = client.get(reverse("calendar-panel"), {"panel": f"c{campaign.pk}"}, **HX)
+    assert "1 only in SAP MC; 1 to add in SAP MC</dd>" in admin_view.content.decode()
+    client.force_login(world.maria)
     assert f'href="/campaigns/{campaign.pk}/"' in body
     assert f'href="/workbench/?campaign={campaign.pk}"' in body
 
@@ -607,8 +612,8 @@ def test_list_and_panel_query_counts_at_scale(client, world, who, django_assert_
     assert response.context["plans_more"]
     busy = Assignment.objects.values_list("campaign_id", flat=True).first()
     # session, user, roles, campaign, its visible Plans, all its Plans (count), Initiative,
-    # KPI sums, drift: references and assignments
-    with django_assert_num_queries(10):
+    # KPI sums, drift: references and assignments, and a manager's grants (drift she may decide)
+    with django_assert_num_queries(10 if who == "admin" else 11):
         response = client.get(reverse("calendar-panel"), {"panel": f"c{busy}"}, **HX)
     assert response.status_code == 200
 

@@ -456,6 +456,14 @@ def test_drift_marks_count_only_what_the_viewer_may_decide(client, world):
     calendar = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01"})
     assert calendar.content.decode().count('class="mark drift"') == 1  # the legend's
 
+    panel = client.get(
+        reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01", "panel": f"c{spring.pk}"}
+    ).content.decode()
+    drift_line = panel.split('data-testid="panel-drift">')[1].split("</dd>")[0]
+    assert 'class="mark drift"' not in drift_line
+    assert "none you can decide" in drift_line
+    assert "1 more in Initiatives you cannot see" in drift_line
+
     # tom: the drift is his to decide; maria's pending Plan is no difference he is told of.
     client.force_login(world.tom)
     page = client.get(reverse("workbench"), {"campaign": spring.pk}).content.decode()
