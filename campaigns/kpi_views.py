@@ -44,7 +44,7 @@ class Counted:
     """Which days the totals count: every day of the campaign's Plans with numbers, as the
     success push sends them to SAP MC whatever the campaign's dates, and which are outside."""
 
-    span: str  # the first to the last day with numbers: "19 Sep–20 Oct 2026"
+    span: str  # the first to the last day with numbers (not the Plans' dates): "19 Sep–20 Oct 2026"
     days: int  # days with numbers
     outside_days: int  # days with numbers outside the campaign's dates
     outside: list[tuple[str, str]]  # (label, figure) of the counts on those days

@@ -170,7 +170,7 @@ def test_upcoming_campaign_with_earlier_plans_says_which_days_each_figure_counts
     counted = response.context["counted"]
     assert (counted.span, counted.days, counted.outside_days) == ("19 Sep–20 Oct 2026", 32, 32)
     assert counted.outside == [("impressions", "168,576"), ("engagements", "6,400")]
-    assert "All days of its Plans: 19 Sep–20 Oct 2026" in body
+    assert "Days of its Plans with numbers: 19 Sep–20 Oct 2026" in body
     assert (
         "32 of these 32 days are outside the campaign's dates (23 Dec 2026–19 Mar 2027): "
         "168,576 impressions and 6,400 engagements."
