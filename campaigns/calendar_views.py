@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -462,6 +462,13 @@ def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse | Streaming
         state = _view_state(request, request.GET)
         if (refusal := export_refusal(state["form"])) is not None:
             return refusal
+        if state["date_note"]:
+            # A view or day the calendar showed in place of the one asked for: a file of
+            # another period would pass for the one asked.
+            return HttpResponseBadRequest(
+                f"Nothing was exported: {state['date_note']} Correct the link and export again.\n",
+                content_type="text/plain; charset=utf-8",
+            )
         return _list_csv(request, state, request.GET.get("sort", ""))
     context = _list_context(request, request.GET)
     partial = request.htmx and not request.htmx.history_restore_request

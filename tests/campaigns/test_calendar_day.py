@@ -53,6 +53,23 @@ def test_an_unknown_zoom_says_what_is_shown_instead(client, world, view):
     assert response.context["period"].first == date(2026, 3, 1)
 
 
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"zoom": "decade"}, "“decade” is not a view of the calendar"),
+        ({"date": "2026-02-30"}, "“2026-02-30” is not a date"),
+        ({"date": "9999-01-01"}, "showing 2199-12-31 instead of 9999-01-01"),
+    ],
+)
+def test_an_export_of_a_period_not_shown_as_asked_is_refused(client, world, params, said):
+    client.force_login(world.maria)
+    response = client.get(reverse("calendar-list"), {"format": "csv", **params})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert text.startswith("Nothing was exported: ") and said in text
+    assert client.get(reverse("calendar-list"), {"format": "csv"}).status_code == 200
+
+
 def _reference(campaign: ExternalCampaign, initiative, plan=None) -> None:
     CampaignReference.objects.create(
         campaign=campaign,
