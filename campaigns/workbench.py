@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import replace_url
+from django_htmx.http import push_url, replace_url
 
 from campaigns import selectors, services
 from campaigns.access import is_sync_admin, manager_action, manager_or_admin_required
@@ -177,7 +177,14 @@ def _render(
 @manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Campaigns on the left, the selected campaign in the middle, Plans on the right."""
-    return _render(request, _state(request.GET))
+    state = _state(request.GET)
+    response = _render(request, state)
+    if request.htmx and not request.htmx.history_restore_request:
+        # The address htmx pushes is the screen's state, not every field of the form it sent:
+        # a note typed for the next assignment, or filters left empty, stayed in the history
+        # and in bookmarks.
+        response = push_url(response, _state_url(state))
+    return response
 
 
 def _after_action(

@@ -349,6 +349,20 @@ def test_workbench_does_a_fixed_number_of_queries_at_scale(
         )
 
 
+def test_a_filter_pushes_the_address_of_the_screen_not_of_the_form(client, world):
+    client.force_login(world.maria)
+    spring = world.campaigns[0]
+    response = client.get(
+        reverse("workbench"),
+        {
+            "campaign": spring.pk, "cpage": 1, "ppage": 1, "c-q": "", "c-status": "",
+            "p-q": "sale", "note": "=HYPERLINK(\"x\")",
+        },
+        headers={"HX-Request": "true", "HX-Target": "workbench"},
+    )  # fmt: skip
+    assert response["HX-Push-Url"] == f"/workbench/?campaign={spring.pk}&cpage=1&ppage=1&p-q=sale"
+
+
 def test_an_htmx_action_answers_with_the_workbench_url_of_its_state(client, world):
     client.force_login(world.maria)
     spring, plan = world.campaigns[0], world.plans[0]
