@@ -91,7 +91,8 @@ class Period:
         if self.zoom == "month":
             return self.first.strftime("%B %Y")
         if self.zoom == "days90":
-            return f"{self.first:%d %b %Y} – {self.last:%d %b %Y}"
+            # "1 Dec 2026", as dates read everywhere else (not "01 Dec").
+            return f"{self.first.day} {self.first:%b %Y} – {self.last.day} {self.last:%b %Y}"
         if self.zoom == "quarter":
             return f"Q{(self.first.month - 1) // 3 + 1} {self.first.year}"
         if self.first.month == 1:

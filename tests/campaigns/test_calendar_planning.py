@@ -30,6 +30,7 @@ def test_next_90_days_period_and_its_neighbours():
     assert period.shifted(1) == date(2026, 6, 16)
     assert period.shifted(-1) == date(2025, 12, 18)
     assert period.title == "18 Mar 2026 – 15 Jun 2026"
+    assert period_for("days90", date(2026, 12, 1)).title == "1 Dec 2026 – 28 Feb 2027"  # no "01"
     # Near the last day the calendar shows, the 90 days still fit.
     assert period_for("days90", date(2199, 12, 30)).last == date(2199, 12, 31)
 
