@@ -6,7 +6,7 @@ import calendar as pycalendar
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict, cast
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -23,8 +23,14 @@ from campaigns.plan_colors import plan_color
 from campaigns.selectors import drift_flags
 from khoros.kpi_catalog import TOTAL_LABELS
 from khoros.models import Initiative, Plan, PlanKpi
-from khoros.selectors import KPI_COLUMNS, kpi_aggregates, kpi_is_stale, kpi_last_success
-from khoros.zone import stored_company_zone
+from khoros.selectors import (
+    KPI_COLUMNS,
+    KpiFreshness,
+    kpi_aggregates,
+    kpi_is_stale,
+    kpi_last_success,
+)
+from khoros.zone import company_today, stored_company_zone
 from sapmc.models import CampaignReference, ExternalCampaign
 from syncs.filtering import Filters
 
@@ -350,12 +356,30 @@ def _plans_in(qs: QuerySet[Plan], period: Period) -> QuerySet[Plan]:
     )
 
 
-def day_begins(day: date) -> datetime:
-    """The first instant of `day` in the current time zone."""
+def day_begins(day: date, zone: tzinfo | None = None) -> datetime:
+    """The first instant of `day` in `zone`, else in the current time zone."""
     # A midnight skipped by a clock change reads, at fold 0, with the offset before the change:
     # the instant the day begins. In UTC, as a local time in a gap compares unequal to any other.
-    local = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    local = datetime.combine(day, time.min, tzinfo=zone or timezone.get_current_timezone())
     return local.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class CompanyDay:
+    """The company's today, the zone it is counted in, and the last KPI sync that zone was read
+    from (the calendar needs it anyway: its freshness marks)."""
+
+    today: date
+    zone: str
+    kpi_last: KpiFreshness | None
+
+
+def company_day() -> CompanyDay:
+    """The calendar's today: the company's (its bars are the company's days), read with the last
+    KPI sync, so the page asks no query of its own for it."""
+    kpi_last = kpi_last_success()
+    zone = stored_company_zone(kpi_last.timezone if kpi_last else None)
+    return CompanyDay(today=company_today(zone), zone=zone.key, kpi_last=kpi_last)
 
 
 def calendar_build(
@@ -364,9 +388,12 @@ def calendar_build(
     period: Period,
     filters: CalendarFilters,
     page_number: int | str | None,
+    day: CompanyDay | None = None,
 ) -> Calendar:
-    """Everything the calendar draws for `period`, in a fixed number of queries."""
-    today = timezone.localdate()
+    """Everything the calendar draws for `period`, in a fixed number of queries; `day` when the
+    caller has read it (company_day()) for its own links."""
+    day = day or company_day()
+    today = day.today
     rows: list[CampaignRow] = []
     page = Paginator(
         _campaigns(period, filters, user)
@@ -393,8 +420,7 @@ def calendar_build(
         .filter(Exists(PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"))))
         .values_list("pk", flat=True)
     )
-    kpi_last = kpi_last_success()
-    stale = kpi_is_stale(kpi_last)
+    stale = kpi_is_stale(day.kpi_last)
     days = {p.pk: plan_days(p) for plans in plans_by_campaign.values() for p in plans}
     for campaign in campaigns:
         campaign_url = reverse("campaign", args=[campaign.pk])
@@ -454,7 +480,7 @@ def calendar_build(
         bars = chosen[:UNASSIGNED_LIMIT]
         unassigned_lanes = pack(bars)
     cal = Calendar(period, today, rows, page, unassigned_lanes, unassigned_total)
-    cal.days_zone = stored_company_zone(kpi_last.timezone if kpi_last else None).key
+    cal.days_zone = day.zone
     if period.zoom == "month":
         # The grid draws every Plan under the campaigns: those feeding a campaign shown here,
         # then the unassigned ones.
@@ -567,7 +593,10 @@ def _kpi_sums(plans: QuerySet[Plan]) -> dict[str, int]:
     return {TOTAL_LABELS[name]: int(row[name] or 0) for name in KPI_COLUMNS}
 
 
-def campaign_panel(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPanel:
+def campaign_panel(
+    *, campaign: ExternalCampaign, user: AnyUser, today: date | None = None
+) -> CampaignPanel:
+    """`today`: the company's (company_today()), when the caller has it."""
     from campaigns.selectors import campaign_drift
 
     visible = visible_plans(user)
@@ -577,7 +606,7 @@ def campaign_panel(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPane
     return CampaignPanel(
         campaign=campaign,
         initiative=initiative_names([campaign.pk]).get(campaign.pk, ""),
-        state=state_of(campaign.start, campaign.end, timezone.localdate()),
+        state=state_of(campaign.start, campaign.end, today or company_today()),
         plans=plans,
         hidden_plans=hidden,
         kpi_totals=_kpi_sums(assigned.filter(pk__in=visible.values("pk"))),
@@ -586,7 +615,8 @@ def campaign_panel(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPane
     )
 
 
-def plan_panel(*, plan: Plan) -> PlanPanel:
+def plan_panel(*, plan: Plan, today: date | None = None) -> PlanPanel:
+    """`today`: the company's (company_today()), when the caller has it."""
     first, last = plan_days(plan)
     feeds = (
         ExternalCampaign.objects.filter(assignments__plan=plan).first()
@@ -607,7 +637,7 @@ def plan_panel(*, plan: Plan) -> PlanPanel:
         plan=plan,
         first=first,
         last=last,
-        state=state_of(first, last, timezone.localdate()),
+        state=state_of(first, last, today or company_today()),
         feeds=feeds,
         kpi_totals=_kpi_sums(Plan.objects.filter(pk=plan.pk)),
         candidates=candidates,

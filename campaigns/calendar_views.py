@@ -12,7 +12,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
@@ -27,12 +26,14 @@ from campaigns.calendar import (
     LIST_SORTS,
     ZOOM_LABELS,
     ZOOMS,
+    Calendar,
     Period,
     Zoom,
     calendar_build,
     campaign_list_rows,
     campaign_panel,
     clamp_day,
+    company_day,
     period_for,
     plan_days,
     plan_panel,
@@ -43,18 +44,20 @@ from campaigns.models import Assignment, SavedView
 from campaigns.views import _csv_safe, _Echo
 from campaigns.workbench import Confirmation, _assign_confirmation
 from khoros.models import Plan
+from khoros.zone import company_today
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
 from syncs.filtering import export_refusal
 
 
-def _anchor(value: str) -> tuple[date, str]:
-    """The day asked for, clamped to the years the calendar shows, and a note if it was not."""
+def _anchor(value: str, today: date) -> tuple[date, str]:
+    """The day asked for, clamped to the years the calendar shows, and a note if it was not;
+    `today` (the company's) when none or a bad one is."""
     try:
-        asked = date.fromisoformat(value) if value else timezone.localdate()
+        asked = date.fromisoformat(value) if value else today
     except ValueError:
         return (
-            timezone.localdate(),
+            today,
             f"“{value[:20]}” is not a date (YYYY-MM-DD): showing today.",
         )
     day = clamp_day(asked)
@@ -96,17 +99,23 @@ def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Per
 def calendar_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Campaigns and Plans over time; filters, position and open panel live in the query string."""
     context = _calendar_context(request, request.GET)
-    context.update(_panel_context(request, request.GET.get("panel", "")))
+    context.update(
+        _panel_context(request, request.GET.get("panel", ""), cast(Calendar, context["cal"]).today)
+    )
     context["back_query"] = request.GET.urlencode()
     partial = request.htmx and not request.htmx.history_restore_request
     template = "campaigns/calendar.html#calendar" if partial else "campaigns/calendar.html"
     return render(request, template, context)
 
 
-def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, Any]:
-    """Zoom, period, filter form and the filters: what the timeline and the list share."""
+def _view_state(request: AuthenticatedHttpRequest, query: QueryDict, today: date) -> dict[str, Any]:
+    """Zoom, period, filter form and the filters: what the timeline and the list share.
+
+    `today` is the company's (the calendar's days are the company's): the default day, the
+    Today link and the presets that start today, whatever the viewer's zone.
+    """
     zoom = query.get("zoom", "month")
-    anchor, date_note = _anchor(query.get("date", ""))
+    anchor, date_note = _anchor(query.get("date", ""), today)
     if zoom not in ZOOMS:
         # A hand-edited or old link: say what is shown instead, as for a bad date.
         date_note = " ".join(
@@ -125,11 +134,11 @@ def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str
         "date_note": date_note,
         "form": form,
         "filters": form.filters(),
-        "zoom_links": _zoom_links(zoom, period),
+        "zoom_links": _zoom_links(zoom, period, today),
         "anchor": period.first.isoformat(),
         "prev_date": period.shifted(-1).isoformat(),
         "next_date": period.shifted(1).isoformat(),
-        "today_date": timezone.localdate().isoformat(),
+        "today_date": today.isoformat(),
         "filter_query": _filter_query(query),
         "here_query": _without(query, "panel"),
         "panel_prefix": _prefix(_without(query, "panel")),
@@ -139,9 +148,8 @@ def _view_state(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str
     }
 
 
-def _zoom_links(zoom: str, period: Period) -> list[dict[str, object]]:
+def _zoom_links(zoom: str, period: Period, today: date) -> list[dict[str, object]]:
     """Month, quarter and year around the day shown, then the presets that start today."""
-    today = timezone.localdate()
     this_month = today.replace(day=1)
     rolling = zoom == "year" and period.first == this_month
     links: list[dict[str, object]] = [
@@ -164,13 +172,15 @@ def _zoom_links(zoom: str, period: Period) -> list[dict[str, object]]:
 
 
 def _calendar_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
-    state = _view_state(request, query)
+    day = company_day()
+    state = _view_state(request, query, day.today)
     period = state["period"]
     cal = calendar_build(
         user=request.user,
         period=period,
         filters=state["filters"],
         page_number=query.get("page"),
+        day=day,
     )
     today = cal.today
     return {
@@ -184,8 +194,11 @@ def _calendar_context(request: AuthenticatedHttpRequest, query: QueryDict) -> di
     }
 
 
-def _panel_context(request: AuthenticatedHttpRequest, key: str) -> dict[str, object]:
-    """The side panel named by `key` ("c12": campaign 12, "p7": Plan 7), if the user may see it."""
+def _panel_context(
+    request: AuthenticatedHttpRequest, key: str, today: date | None = None
+) -> dict[str, object]:
+    """The side panel named by `key` ("c12": campaign 12, "p7": Plan 7), if the user may see it;
+    `today` the company's, when the page has read it."""
     kind, number = key[:1], key[1:]
     if kind not in ("c", "p") or not number.isdigit() or len(number) > 12:
         return (
@@ -195,11 +208,14 @@ def _panel_context(request: AuthenticatedHttpRequest, key: str) -> dict[str, obj
         campaign = ExternalCampaign.objects.filter(pk=int(number)).first()
         if campaign is None:
             return {"panel_missing": "This campaign is not in the bridge."}
-        return {"panel_key": key, "cpanel": campaign_panel(campaign=campaign, user=request.user)}
+        return {
+            "panel_key": key,
+            "cpanel": campaign_panel(campaign=campaign, user=request.user, today=today),
+        }
     plan = selectors.plans_visible(user=request.user).filter(pk=int(number)).first()
     if plan is None:
         return {"panel_missing": "This Plan is not in the bridge or not yours to see."}
-    return {"panel_key": key, "ppanel": plan_panel(plan=plan)}
+    return {"panel_key": key, "ppanel": plan_panel(plan=plan, today=today)}
 
 
 @never_cache
@@ -326,7 +342,9 @@ def _view_answer(
     else:
         view = _calendar_context(request, back)
         template = "campaigns/calendar.html" + ("#calendar" if partial else "")
-        view.update(_panel_context(request, back.get("panel", "")))
+        view.update(
+            _panel_context(request, back.get("panel", ""), cast(Calendar, view["cal"]).today)
+        )
         # htmx swaps the calendar only: the panel beside it comes out of band.
         view["panel_oob"] = partial and bool(view.get("panel_key"))
         view["back_query"] = back.urlencode()
@@ -382,7 +400,7 @@ def _after_calendar_action(
 
 
 def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
-    state = _view_state(request, query)
+    state = _view_state(request, query, company_today())
     sort = query.get("sort", "start")
     if sort.lstrip("-") not in LIST_SORTS:
         sort = "start"
@@ -459,7 +477,7 @@ def _with(query: QueryDict, **values: str) -> str:
 def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The calendar as a table: the same filters and period, sortable, mass assign, CSV."""
     if request.GET.get("format") == "csv":
-        state = _view_state(request, request.GET)
+        state = _view_state(request, request.GET, company_today())
         if (refusal := export_refusal(state["form"])) is not None:
             return refusal
         if state["date_note"]:

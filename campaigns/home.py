@@ -14,6 +14,7 @@ from campaigns.calendar import day_begins
 from campaigns.models import Assignment, AuditEvent
 from campaigns.selectors import drift_flags
 from khoros.models import Initiative, Plan, PlanKpi
+from khoros.zone import company_today, company_zone
 from sapmc.models import CampaignReference, ExternalCampaign
 
 # How far the home page looks: campaigns starting this soon, Plans ending this recently.
@@ -38,7 +39,9 @@ def manager_home(*, user: User) -> ManagerHome:
     "Hers" means the Initiatives granted to her: a campaign is hers when SAP MC names one of them
     as its managing party or when it is fed by one of their Plans.
     """
-    today = timezone.localdate()
+    # The company's days, as the Plans' and campaigns': the same lists whatever her zone.
+    zone = company_zone()
+    today = company_today(zone)
     granted = granted_initiative_ids(user)
     initiatives = (
         Initiative.objects.all() if granted is None else Initiative.objects.filter(pk__in=granted)
@@ -70,13 +73,13 @@ def manager_home(*, user: User) -> ManagerHome:
     )[:HOME_ROWS]
 
     ending = list(
-        # Days in her zone as instants: the stored times compared as they are, not converted
+        # The company's days as instants: the stored times compared as they are, not converted
         # row by row.
         plans.filter(
             removed_at__isnull=True,
-            end__gte=day_begins(today - timedelta(days=HOME_DAYS)),
-            end__lt=day_begins(today + timedelta(days=HOME_DAYS + 1)),
-            start__lt=day_begins(today + timedelta(days=1)),
+            end__gte=day_begins(today - timedelta(days=HOME_DAYS), zone),
+            end__lt=day_begins(today + timedelta(days=HOME_DAYS + 1), zone),
+            start__lt=day_begins(today + timedelta(days=1), zone),
         )
         .exclude(Exists(PlanKpi.objects.filter(plan=OuterRef("pk"))))
         .select_related("initiative", "assignment__campaign")

@@ -12,7 +12,6 @@ from itertools import accumulate
 from typing import Any
 
 from django.template.defaultfilters import pluralize
-from django.utils import timezone
 
 from campaigns import plan_colors
 from campaigns import selectors as campaigns_selectors
@@ -314,7 +313,7 @@ def _compare(
     if other is None:
         out["compare_error"] = "There is no other campaign with that number to compare with."
         return out
-    other_kpis = campaigns_selectors.campaign_kpis(campaign=other, user=user)
+    other_kpis = campaigns_selectors.campaign_kpis(campaign=other, user=user, today=today)
     # Each campaign's own days so far, day 1 = its start date: the Plans' days before or
     # after its dates are no campaign days to compare.
     my_days = _so_far(campaign, kpis.days, today)
@@ -337,16 +336,21 @@ def _compare(
 
 
 def campaign_kpi_context(
-    *, campaign: ExternalCampaign, user: AnyUser, assigned: list[Any], compare: str | None = None
+    *,
+    campaign: ExternalCampaign,
+    user: AnyUser,
+    assigned: list[Any],
+    today: date,
+    compare: str | None = None,
 ) -> dict[str, Any]:
     """Everything the campaign page's KPI sections show; `assigned` get their Plan totals.
 
     Totals and charts count every day of the campaign's Plans (what the success push sends SAP
     MC for it), days outside its dates shaded and said; pacing and the comparison count the
-    campaign's own days only. Each figure says which days it counts.
+    campaign's own days only. Each figure says which days it counts. `today` is the company's
+    (company_today()): the days so far are the same for every viewer.
     """
-    today = timezone.localdate()
-    kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=user)
+    kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=user, today=today)
     for assignment in assigned:
         assignment.kpi_totals = {
             name: number(value) for name, value in kpis.per_plan.get(assignment.plan_id, {}).items()

@@ -28,7 +28,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from campaigns.access import (
     NotAllowedError,
@@ -671,8 +670,11 @@ def campaign_kpi_rows(*, campaign: ExternalCampaign, user: AnyUser) -> QuerySet[
     )
 
 
-def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
+def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser, today: date) -> CampaignKpis:
     """The daily KPIs of the campaign's Plans the user may see, in one query whatever their number.
+
+    `today` is the company's (company_today()): its days that have begun are drawn, as zeros
+    when they have no numbers.
 
     Every total is kpi_catalog.combine() of daily numbers, so each KPI adds up (or not) as its
     catalog entry declares.
@@ -687,7 +689,6 @@ def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignKpis:
     if all_days:
         first = min(all_days)
         last = max(all_days)
-        today = timezone.localdate()
         if campaign.start is not None:
             first = min(first, campaign.start)
         # The campaign's days that have begun, without numbers, are zeros; those of a campaign
@@ -774,12 +775,12 @@ def campaign_pushes(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPus
     """
     from django.conf import settings
 
-    from khoros.zone import company_zone
+    from khoros.zone import company_today
     from sapmc.models import SuccessSent
     from sapmc.push import numbers_hash, settled_before
 
     plans = visible_plans(user)
-    today = timezone.now().astimezone(company_zone()).date()
+    today = company_today()
     cutoff = settled_before(today)
     ledger = list(
         SuccessSent.objects.filter(campaign=campaign, plan__in=plans)

@@ -15,7 +15,6 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -35,6 +34,7 @@ from campaigns.home import manager_home
 from campaigns.kpi_views import campaign_kpi_context
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
+from khoros.zone import company_today
 from sapmc import selectors as sapmc_selectors
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign
@@ -197,12 +197,15 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         campaign=campaign, user=request.user
     )
     kpi_last = khoros_selectors.kpi_last_success()
+    # The company's today, as the Plans' and KPIs' days: running and days so far are the same
+    # for every viewer.
+    today = company_today()
     context = {
         "campaign": campaign,
         "assigned": assigned,
         "hidden_assigned": hidden,
         "drift": campaigns_selectors.campaign_drift(campaign=campaign, user=request.user),
-        "state": state_of(campaign.start, campaign.end, timezone.localdate()),
+        "state": state_of(campaign.start, campaign.end, today),
         "kpi_last": kpi_last,
         "kpi_stale": khoros_selectors.kpi_is_stale(kpi_last),
         "pushes": campaigns_selectors.campaign_pushes(campaign=campaign, user=request.user),
@@ -216,6 +219,7 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             user=request.user,
             assigned=assigned,
             compare=request.GET.get("compare"),
+            today=today,
         )
     )
     return render(request, "campaigns/campaign.html", context)

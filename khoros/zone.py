@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.utils import timezone
 
 from khoros.models import Company
 
@@ -50,3 +52,16 @@ def stored_company_zone(stored: str | None) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         logger.warning("unknown company time zone %r; using %s", stored, settings.TIME_ZONE)
         return ZoneInfo(settings.TIME_ZONE)
+
+
+def company_today(zone: ZoneInfo | None = None) -> date:
+    """The day it is now in the company's zone: the one "today" of every day-based figure.
+
+    Plans' and KPIs' days are the company's, so whether a Plan or campaign is running, the days
+    of a campaign so far and the calendar's today are counted against the company's today, not
+    the viewer's (at 01:50 UTC on 1 Dec it is still 30 Nov in Chicago: a Plan starting on the
+    1st has not started, in Tokyo as in Los Angeles). `zone` when the caller has already read
+    it (stored_company_zone() of a row it read), else company_zone() (a query unless
+    KHOROS_COMPANY_TIMEZONE is set). Times of day stay in the viewer's zone.
+    """
+    return timezone.now().astimezone(zone or company_zone()).date()

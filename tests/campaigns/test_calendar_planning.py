@@ -502,9 +502,10 @@ def test_list_query_count_is_fixed(client, world, django_assert_num_queries):
 
     ExternalCampaign.objects.bulk_create(campaigns)
     client.force_login(world.tom)
-    # session, user, roles, initiatives, statuses, saved views, campaigns (counts and sums as
-    # subqueries), unassigned Plans (with their Initiative), assignment targets; grants joined
-    with django_assert_num_queries(9):
+    # session, user, roles, the company's zone (its today), initiatives, statuses, saved views,
+    # campaigns (counts and sums as subqueries), unassigned Plans (with their Initiative),
+    # assignment targets; grants joined
+    with django_assert_num_queries(10):
         response = client.get(reverse("calendar-list"), {"zoom": "quarter", "date": "2026-04-01"})
     assert len(response.context["campaigns"]) == 61
 
@@ -607,14 +608,15 @@ def test_the_list_is_part_of_the_calendar_in_the_main_menu(client, world):
 def test_list_and_panel_query_counts_at_scale(client, world, who, django_assert_num_queries):
     client.force_login(getattr(world, who))
     # 2,000 campaigns, 10,000 Plans: the list reads the same few queries (see the small test).
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         response = client.get(reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01"})
     assert len(response.context["campaigns"]) == 500 and response.context["campaigns_more"]
     assert response.context["plans_more"]
     busy = Assignment.objects.values_list("campaign_id", flat=True).first()
     # session, user, roles, campaign, its visible Plans, all its Plans (count), Initiative,
-    # KPI sums, drift: references and assignments, and a manager's grants (drift she may decide)
-    with django_assert_num_queries(10 if who == "admin" else 11):
+    # KPI sums, drift: references and assignments, the company's zone (its today), and a
+    # manager's grants (the drift she may decide)
+    with django_assert_num_queries(11 if who == "admin" else 12):
         response = client.get(reverse("calendar-panel"), {"panel": f"c{busy}"}, **HX)
     assert response.status_code == 200
 

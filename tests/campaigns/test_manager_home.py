@@ -138,12 +138,12 @@ def test_manager_home_query_count_is_fixed(client, world, fortnight, django_asse
     )
     with time_machine.travel(TODAY, tick=False):
         client.force_login(world.maria)
-        # session, user, roles, grants, starting soon, drift candidates + 2 drift reads, Plans
-        # ending without KPIs, changes by others, Initiative and Plan counts, campaign and
-        # assignment counts, health: database, broker (a query only when it is the ORM), last
-        # successes, the schedules (interval, on/off), the last runs of each kind (failing in a
-        # row)
-        with django_assert_num_queries(19 if uses_orm_broker() else 18):
+        # session, user, roles, the company's zone (its today), grants, starting soon, drift
+        # candidates + 2 drift reads, Plans ending without KPIs, changes by others, Initiative
+        # and Plan counts, campaign and assignment counts, health: database, broker (a query
+        # only when it is the ORM), last successes, the schedules (interval, on/off), the last
+        # runs of each kind (failing in a row)
+        with django_assert_num_queries(20 if uses_orm_broker() else 19):
             response = client.get(reverse("dashboard"))
     home = response.context["home"]
     assert len(home.ending_without_kpis) == 20 and len(home.drifting) == 20
