@@ -368,19 +368,25 @@ def _ask(
     redirect (the question lives in no URL), as the workbench does.
     """
     fields = [*fields, ("back", back.urlencode())]
+    context: dict[str, object] = {"confirm": question, "confirm_fields": fields}
     if request.POST.get("view") == "list":
         fields.append(("view", "list"))
-    return _view_answer(
-        request,
-        back,
-        {
-            "confirm": question,
-            "confirm_fields": fields,
-            "confirm_cancel": _view_url(request, back),
-            # The panel is as it was: only the question is new.
-            "panel_oob": False,
-        },
-    )
+        # Cancel keeps what was ticked and chosen: the list shows them again.
+        keep = back.copy()
+        keep.setlist("plans", [str(value) for name, value in fields if name == "plans"])
+        keep["campaign"] = str(dict(fields)["campaign"])
+        context["confirm_cancel"] = f"{reverse('calendar-list')}?{keep.urlencode()}"
+    elif request.POST.get("from") == "panel" and back.get("panel"):
+        # Asked in the panel it came from: on a phone the panel covers the calendar, where the
+        # question would be drawn unseen (and answered by an Enter). Cancel reloads the panel.
+        context["confirm_in_panel"] = True
+        context["confirm_cancel"] = _view_url(request, back)
+        context["confirm_cancel_panel"] = f"{reverse('calendar-panel')}?{back.urlencode()}"
+    else:
+        context["confirm_cancel"] = _view_url(request, back)
+        # The panel is as it was: only the question is new.
+        context["panel_oob"] = False
+    return _view_answer(request, back, context)
 
 
 def _after_calendar_action(
@@ -400,6 +406,14 @@ def _after_calendar_action(
 
 
 def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
+    # Ticks and the chosen campaign come back with a question's Cancel: shown again, and kept
+    # out of every link and form of the list (they are not part of the view).
+    ticked = {v for v in query.getlist("plans") if v.isdigit()}
+    chosen = query.get("campaign", "")
+    if "plans" in query or "campaign" in query:
+        query = query.copy()
+        query.pop("plans", None)
+        query.pop("campaign", None)
     state = _view_state(request, query, company_today())
     sort = query.get("sort", "start")
     if sort.lstrip("-") not in LIST_SORTS:
@@ -457,6 +471,8 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
         .order_by("start", "name", "pk")
         if plans
         else [],
+        "ticked": ticked,
+        "chosen": chosen,
         "list_query": query.urlencode(),
         "back_query": query.urlencode(),
         "csv_query": _with(query, format="csv"),

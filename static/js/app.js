@@ -12,6 +12,19 @@
     return el && !el.disabled && el.getClientRects().length > 0;
   }
 
+  // How to find a control again after a swap: its id, or for a calendar bar (which has none)
+  // the panel it opens.
+  function keyOf(el) {
+    if (!el || el === document.body) return "";
+    if (el.id) return "#" + CSS.escape(el.id);
+    var panel = el.getAttribute && el.getAttribute("data-panel");
+    return panel ? '.bar[data-panel="' + CSS.escape(panel) + '"]' : "";
+  }
+
+  function find(key) {
+    return key ? document.querySelector(key) : null;
+  }
+
   // Before a swap, remember the control that acted and, in document order, the controls after
   // and before it: if the swap removes it (an Assign button becomes "feeds …"), its natural
   // successor gets the focus instead of the page body. htmx itself refocuses an element whose
@@ -19,26 +32,34 @@
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var target = evt.detail.target;
     var acting = document.activeElement;
+    if (acting && (acting.id === "confirm-yes" || acting.id === "confirm-cancel") && asked) {
+      pending = asked;
+      asked = null;
+      return;
+    }
+    if (acting && acting.closest && acting.closest("#cal-panel") && !target.contains(acting) &&
+        keyOf(acting)) {
+      // A control outside what is swapped (the side panel's Assign swaps the calendar): it is
+      // where a question's answer brings the focus back.
+      pending = { key: keyOf(acting), after: [], before: [], campaign: false };
+      return;
+    }
     if (!acting || acting === document.body || !target.contains(acting)) {
       acting = evt.detail.requestConfig && evt.detail.requestConfig.elt;
     }
-    if (!acting || !acting.id || !target.contains(acting)) {
+    if (!acting || !keyOf(acting) || !target.contains(acting)) {
       pending = null;
-      return;
-    }
-    if ((acting.id === "confirm-yes" || acting.id === "confirm-cancel") && asked) {
-      pending = asked;
-      asked = null;
       return;
     }
     var all = Array.prototype.filter.call(target.querySelectorAll(FOCUSABLE), function (el) {
       return el.id;
     });
     var index = all.indexOf(acting);
+    var key = function (el) { return keyOf(el); };
     pending = {
-      id: acting.id,
-      after: index < 0 ? [] : all.slice(index + 1).map(function (el) { return el.id; }),
-      before: index < 0 ? [] : all.slice(0, index).reverse().map(function (el) { return el.id; }),
+      key: keyOf(acting),
+      after: index < 0 ? [] : all.slice(index + 1).map(key),
+      before: index < 0 ? [] : all.slice(0, index).reverse().map(key),
       campaign: acting.id.indexOf("campaign-") === 0,
     };
   });
@@ -50,22 +71,28 @@
     var question = document.getElementById("confirm-yes");
     // Right after an adoption, its Undo is the one thing a person may want next.
     if (!question && remembered && document.getElementById("undo-adopt") &&
-        !document.getElementById(remembered.id)) {
+        !find(remembered.key)) {
       question = document.getElementById("undo-adopt");
     }
     if (question && visible(question)) {
-      if (question.id === "confirm-yes") asked = remembered;
+      // htmx settles an out-of-band swap too (the panel, with the question in it): that second
+      // event remembers nothing and must not forget what the first remembered.
+      if (question.id === "confirm-yes" && remembered) asked = remembered;
       question.focus({ preventScroll: true });
-      var box = question.getBoundingClientRect();
-      if (box.top < 0 || box.bottom > window.innerHeight) question.scrollIntoView({ block: "center" });
+      // The whole question in view, its title and reasons too, not only its buttons.
+      var shown = question.closest("[role=alertdialog]") || question;
+      var box = shown.getBoundingClientRect();
+      if (box.top < 0 || box.bottom > window.innerHeight) {
+        shown.scrollIntoView({ block: box.height > window.innerHeight ? "start" : "center" });
+      }
       return;
     }
     if (!remembered) return;
     var active = document.activeElement;
-    if (!active || active === document.body || active.id !== remembered.id) {
-      var ids = [remembered.id].concat(remembered.after, remembered.before);
-      for (var i = 0; i < ids.length; i++) {
-        var el = document.getElementById(ids[i]);
+    if (!active || active === document.body || active !== find(remembered.key)) {
+      var keys = [remembered.key].concat(remembered.after, remembered.before);
+      for (var i = 0; i < keys.length; i++) {
+        var el = find(keys[i]);
         if (visible(el)) {
           el.focus({ preventScroll: true });
           break;
@@ -223,7 +250,16 @@
     var box = panel();
     if (!box) return;
     if (evt.detail.target === box || (evt.detail.elt && evt.detail.elt.id === "cal-panel")) {
-      focusPanel();
+      // A question in the panel keeps the focus; its Cancel brings it back to the panel's
+      // Assign, not the heading.
+      var cancelled = evt.detail.requestConfig && evt.detail.requestConfig.elt &&
+        evt.detail.requestConfig.elt.id === "confirm-cancel";
+      if (cancelled || box.querySelector("#confirm-yes")) {
+        var inner = box.querySelector(".panel-inner");
+        markOpen(inner ? inner.getAttribute("data-panel-key") : "");
+      } else {
+        focusPanel();
+      }
     } else if (evt.detail.target && evt.detail.target.id === "calendar") {
       var inner = box.querySelector(".panel-inner");
       markOpen(inner ? inner.getAttribute("data-panel-key") : "");
@@ -233,11 +269,13 @@
   document.addEventListener("htmx:oobAfterSwap", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "cal-panel") {
       window.setTimeout(function () {
+        var inner = document.querySelector("#cal-panel .panel-inner");
+        markOpen(inner ? inner.getAttribute("data-panel-key") : "");
+        // A question asked in the panel keeps the focus it took.
+        if (document.querySelector("#cal-panel #confirm-yes")) return;
         var notice = document.querySelector("#cal-panel .notice, #cal-panel .error");
         var title = document.getElementById("panel-title");
         (title || notice) && (title || notice).focus();
-        var inner = document.querySelector("#cal-panel .panel-inner");
-        markOpen(inner ? inner.getAttribute("data-panel-key") : "");
       }, 0);
     }
   });
@@ -287,6 +325,8 @@
     var calendar = document.getElementById("calendar");
     var url = calendar && calendar.getAttribute("data-assign-url");
     if (!url || !window.htmx) return;
+    // The dragged bar holds the focus: a question's Cancel (or Escape) brings it back there.
+    dragged.focus({ preventScroll: true });
     window.htmx.ajax("POST", url, {
       source: calendar,
       target: "#calendar",

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from campaigns.models import Assignment, AuditEvent
+from sapmc.models import CampaignReference
 from tests.browser.conftest import htmx_settled, screenshot, sign_in
 from tests.world import make_campaign
 
@@ -129,10 +130,24 @@ def test_a_drag_outside_the_campaigns_dates_asks_first_as_the_workbench_does(
             screenshot(page, f"calendar-drag-question-{width}")
         page.set_viewport_size({"width": 1440, "height": 900})
 
-        # Cancel: the calendar as it was, nothing assigned, nothing audited.
+        # Cancel: the calendar as it was, nothing assigned, nothing audited; the focus back on
+        # the bar that was dragged, not in some field further down the page.
         question.get_by_role("link", name="Cancel").click()
         page.wait_for_function("() => !document.getElementById('confirm-title')")
         htmx_settled(page)
+        assert page.evaluate("document.activeElement.getAttribute('data-panel')") == (
+            f"p{world.plans[1].pk}"
+        )
+        # Escape answers as Cancel does, with the same focus.
+        plan_bar.drag_to(row)
+        question.wait_for()
+        htmx_settled(page)
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.getElementById('confirm-title')")
+        htmx_settled(page)
+        assert page.evaluate("document.activeElement.getAttribute('data-panel')") == (
+            f"p{world.plans[1].pk}"
+        )
         assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
         assert page.locator(".tl-row.unassigned .bar", has_text="Summer teaser").count() == 1
         assert "zoom=quarter" in page.url and "date=2026-04-01" in page.url
@@ -260,3 +275,148 @@ def test_drag_in_the_month_grid_onto_a_campaign_bar(live_server, world, page):
             page.locator('a.bar.plan[draggable="true"]', has_text="Spring Sale social").count() == 0
         )
         assert "zoom=month" in page.url and "date=2026-03-01" in page.url
+
+
+CENTRE_IS_ITSELF = """(id) => {
+    const el = document.getElementById(id);
+    const box = el.getBoundingClientRect();
+    return document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2) === el;
+}"""
+WHOLE_IN_VIEW = """() => {
+    const box = document.querySelector('[role=alertdialog]').getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= window.innerHeight;
+}"""
+
+
+def _another_initiatives_campaign(world):
+    """Spring Sale 2026 made Brand 1's: assigning Brand 0's Spring Sale social to it asks."""
+    CampaignReference.objects.create(
+        campaign=world.campaigns[0],
+        external_campaign_id=world.plans[2].khoros_id.hex,
+        managing_party=world.initiatives[1].khoros_id,
+    )
+    return world.campaigns[0], world.plans[0]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_panels_question_is_seen_on_top_and_cancel_returns_to_assign(
+    live_server, world, page, width
+):
+    spring, social = _another_initiatives_campaign(world)
+    with time_machine.travel(NOW, tick=True):
+        sign_in(page, live_server.url, "maria")
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-01-01")
+        htmx_settled(page)
+        page.locator(".tl-row.unassigned a.bar", has_text="Spring Sale social").click()
+        panel = page.locator("#cal-panel")
+        panel.get_by_role("heading", name="Spring Sale social").wait_for()
+        htmx_settled(page)
+
+        def ask() -> None:
+            panel.get_by_label("Assign to…").select_option(value=str(spring.pk))
+            panel.get_by_role("button", name="Assign", exact=True).click()
+            panel.get_by_role("alertdialog").wait_for()
+            htmx_settled(page)
+            # Seen, on top, and holding the focus: at 390 the panel covers the whole calendar.
+            assert page.evaluate("document.activeElement.id") == "confirm-yes"
+            assert page.evaluate(CENTRE_IS_ITSELF, "confirm-yes")
+            assert page.evaluate(WHOLE_IN_VIEW)
+            assert page.get_by_role("alertdialog").count() == 1
+            assert "not of the campaign's own" in panel.get_by_role("alertdialog").inner_text()
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+        ask()
+        screenshot(page, f"calendar-panel-question-{width}")
+        # Escape cancels: the panel as it was, the focus on its Assign, not in a form field.
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.getElementById('confirm-title')")
+        htmx_settled(page)
+        assert page.evaluate("document.activeElement.id") == "panel-assign"
+        assert f"panel=p{social.pk}" in page.url
+        ask()
+        panel.get_by_role("link", name="Cancel").click()
+        page.wait_for_function("() => !document.getElementById('confirm-title')")
+        htmx_settled(page)
+        assert page.evaluate("document.activeElement.id") == "panel-assign"
+        assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+        ask()
+        page.keyboard.press("Enter")
+        panel.get_by_test_id("panel-feeds").get_by_role("link", name="Spring Sale 2026").wait_for()
+        htmx_settled(page)
+        assert Assignment.objects.get(plan=social).campaign == spring
+        assert page.evaluate("document.activeElement.id") == "panel-title"
+
+
+def test_a_question_low_on_the_page_comes_into_view_whole(live_server, world, page):
+    spring, social = _another_initiatives_campaign(world)
+    # Long Initiative names make a tall question; a dozen campaigns put the Plan low on the page.
+    for number, initiative in enumerate(world.initiatives[:2]):
+        initiative.name = f"Brand {number} " + "with a very long name " * 11
+        initiative.save()
+    for number in range(12):
+        make_campaign(f"January {number}", date(2026, 1, 1), date(2026, 1, 31)).save()
+    with time_machine.travel(NOW, tick=True):
+        sign_in(page, live_server.url, "maria")
+        page.set_viewport_size({"width": 1440, "height": 200})
+        page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-01-01")
+        htmx_settled(page)
+        plan_bar = page.locator('.tl-row.unassigned a.bar[draggable="true"]', has_text="social")
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        plan_bar.drag_to(page.locator(f'.tl-row.campaign[data-campaign="{spring.pk}"]'))
+        page.get_by_role("alertdialog").wait_for()
+        htmx_settled(page)
+        height = page.evaluate("document.querySelector('[role=alertdialog]').offsetHeight")
+        # Taller than half the screen: centring its button alone cut off its title and reasons.
+        assert 130 < height < 200
+        assert page.evaluate(WHOLE_IN_VIEW)
+        assert page.evaluate("document.activeElement.id") == "confirm-yes"
+
+
+def test_the_lists_question_cancel_keeps_the_selection_and_focus(live_server, world, page):
+    spring, social = _another_initiatives_campaign(world)
+    with time_machine.travel(NOW, tick=True):
+        sign_in(page, live_server.url, "maria")
+        page.goto(f"{live_server.url}/calendar/list/?zoom=year&date=2026-01-01")
+        htmx_settled(page)
+        page.get_by_label("Select Spring Sale social").check()
+        page.get_by_label("Assign the selected Plans to").select_option(label="Spring Sale 2026")
+        page.locator("#mass-campaign").focus()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "mass-assign"
+
+        def ask() -> None:
+            page.keyboard.press("Enter")
+            page.get_by_role("alertdialog").wait_for()
+            htmx_settled(page)
+            assert page.evaluate("document.activeElement.id") == "confirm-yes"
+            assert page.evaluate(WHOLE_IN_VIEW)
+
+        ask()
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.getElementById('confirm-title')")
+        htmx_settled(page)
+        # As it was: the tick, the campaign, the focus on "Assign selected".
+        assert page.get_by_label("Select Spring Sale social").is_checked()
+        assert page.locator("#mass-campaign").input_value() == str(spring.pk)
+        assert page.evaluate("document.activeElement.id") == "mass-assign"
+        # Not part of the view: a sort keeps neither.
+        assert "plans=" not in page.locator("#sort-name").get_attribute("href")
+
+        page.set_viewport_size({"width": 390, "height": 800})
+        ask()
+        assert page.evaluate(CENTRE_IS_ITSELF, "confirm-yes")
+        page.get_by_role("link", name="Cancel").click()
+        page.wait_for_function("() => !document.getElementById('confirm-title')")
+        htmx_settled(page)
+        assert page.get_by_label("Select Spring Sale social").is_checked()
+        assert page.evaluate("document.activeElement.id") == "mass-assign"
+
+        ask()
+        page.get_by_role("button", name="Assign anyway").click()
+        page.get_by_text("Assigned 1 Plan to “Spring Sale 2026”.").wait_for()
+        htmx_settled(page)
+        assert Assignment.objects.get(plan=social).campaign == spring
+        # Near the list, where the next Plans are ticked: other Plans remain, so its button.
+        assert page.evaluate("document.activeElement.id") == "mass-assign"

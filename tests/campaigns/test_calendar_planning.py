@@ -427,8 +427,14 @@ def test_list_mass_assign_asks_first_and_names_the_plans(client, world):
     for plan in (social, teaser):
         assert f'<input type="hidden" name="plans" value="{plan.pk}">' in body
     assert '<input type="hidden" name="view" value="list">' in body
-    assert 'id="confirm-cancel" href="/calendar/list/?zoom=year&amp;date=2026-01-01"' in body
+    # Cancel keeps the ticks and the chosen campaign.
+    cancel = (
+        f"/calendar/list/?zoom=year&amp;date=2026-01-01&amp;plans={social.pk}&amp;plans={teaser.pk}"
+        f"&amp;campaign={summer.pk}"
+    )
+    assert f'id="confirm-cancel" href="{cancel}"' in body
     assert 'hx-target="#calendar-list"' in body
+    assert 'id="mass-assign"' in body
     assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
     # Without script: the list page with the question.
     response = client.post(reverse("calendar-list-assign"), ticked)
@@ -641,3 +647,41 @@ def test_list_csv_at_scale_keeps_every_row_of_the_view(client, world):
     assert kinds.count("unassigned plan") == unassigned > 500
     # By start, then name: C0, C1080 and C1440 all start on 1 January.
     assert [r[2] for r in rows[1:4]] == ["10000", "11080", "11440"]
+
+
+def test_list_shows_again_the_ticks_and_campaign_a_cancelled_question_had(client, world):
+    social, teaser, summer = world.plans[0], world.plans[1], world.campaigns[1]
+    client.force_login(world.maria)
+
+    response = client.get(
+        reverse("calendar-list"),
+        {"zoom": "year", "date": "2026-01-01", "plans": [teaser.pk, "x"], "campaign": summer.pk},
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f'id="lp-{teaser.pk}" aria-label="Select {teaser.name}" checked>' in body
+    assert f'id="lp-{social.pk}" aria-label="Select {social.name}">' in body
+    assert f'<option value="{summer.pk}" selected>{summer.name}</option>' in body
+    # Not part of the view: no link or form of the list carries them on.
+    assert "plans=" not in body and "campaign=" not in body
+
+
+def test_the_panels_question_is_asked_in_the_panel(client, world):
+    social, summer = world.plans[0], world.campaigns[1]  # March Plan, summer campaign
+    client.force_login(world.maria)
+    back = f"zoom=quarter&date=2026-01-01&panel=p{social.pk}"
+    form = {"plan": social.pk, "campaign": summer.pk, "back": back, "from": "panel"}
+
+    response = client.post(reverse("calendar-assign"), form, **HX)
+
+    body = response.content.decode()
+    calendar, panel = body.split('<aside id="cal-panel" class="cal-panel" hx-swap-oob="true"')
+    # On a phone the panel covers the calendar: the question is in the panel, not under it.
+    assert 'role="alertdialog"' not in calendar
+    assert 'role="alertdialog"' in panel and "Assign “Spring Sale social” to “Summer 2026”?" in panel
+    assert 'id="assign-to"' not in panel
+    # Cancel brings back the panel as it was; without script, the calendar with it open.
+    assert f'href="/calendar/?{back.replace("&", "&amp;")}"' in panel
+    assert f'hx-get="/calendar/panel/?{back.replace("&", "&amp;")}" hx-target="#cal-panel"' in panel
+    assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
