@@ -679,7 +679,8 @@ def test_the_panels_question_is_asked_in_the_panel(client, world):
     calendar, panel = body.split('<aside id="cal-panel" class="cal-panel" hx-swap-oob="true"')
     # On a phone the panel covers the calendar: the question is in the panel, not under it.
     assert 'role="alertdialog"' not in calendar
-    assert 'role="alertdialog"' in panel and "Assign “Spring Sale social” to “Summer 2026”?" in panel
+    assert 'role="alertdialog"' in panel
+    assert "Assign “Spring Sale social” to “Summer 2026”?" in panel
     assert 'id="assign-to"' not in panel
     # Cancel brings back the panel as it was; without script, the calendar with it open.
     assert f'href="/calendar/?{back.replace("&", "&amp;")}"' in panel
