@@ -635,9 +635,10 @@ def schedule_update(
         return schedule
     now = timezone.now()
     next_run = schedule.next_run
-    if enabled and not before["enabled"] and (next_run is None or next_run < now):
-        # Switched back on after its due time: due at once, once (catch_up is off), whatever
-        # the interval becomes; the runs after it follow the new interval.
+    if enabled and not before["enabled"]:
+        # Switched back on: due at once, once (catch_up is off), as the page says, whatever the
+        # interval becomes and however soon its old due time; the runs after it follow the new
+        # interval.
         next_run = now
     elif minutes != schedule.minutes:
         # The new interval counts from now; keeping the old due time could run it far too late.

@@ -117,6 +117,18 @@ def test_switching_on_with_a_new_interval_runs_it_at_once(client, world, install
     # Due now (once), as the page promises; the runs after it come every 30 minutes.
     assert (schedule.minutes, schedule.repeats, schedule.next_run) == (30, -1, back_on)
 
+    # A new interval while on: due in 45 minutes. Off, and on again 10 minutes later, long
+    # before that old due time: due now too, not at it.
+    with time_machine.travel(back_on + timedelta(minutes=1), tick=False):
+        edit(client, schedule, 45, on=True)
+    with time_machine.travel(back_on + timedelta(minutes=5), tick=False):
+        edit(client, schedule, 45, on=False)
+    again = back_on + timedelta(minutes=11)
+    with time_machine.travel(again, tick=False):
+        edit(client, schedule, 45, on=True)
+    schedule.refresh_from_db()
+    assert (schedule.repeats, schedule.next_run) == (-1, again)
+
 
 def test_a_change_made_in_another_window_is_not_overwritten(client, world, installed):
     client.force_login(world.admin)
