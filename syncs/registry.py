@@ -44,6 +44,9 @@ class SyncKind:
 _kinds: dict[str, SyncKind] = {}
 _secrets: list[str] = []
 _alert_recipients: list[Callable[[], list[str]]] = []
+# The django-q2 task behind every kind: the buttons queue it, the schedules call it.
+SYNC_TASK = "syncs.tasks.sync_task"
+
 # kind value -> the kinds requested after each of its successful runs, with their condition.
 _follow_ups: dict[str, list[tuple[str, Callable[[], bool]]]] = {}
 

@@ -21,7 +21,8 @@ from django_q.tasks import async_task
 
 from syncs import registry
 from syncs.models import COUNT_FIELDS, HttpStats, LeaseLostError, SyncRun
-from syncs.registry import redact
+from syncs.registry import SYNC_TASK, redact
+from syncs.schedules import schedule_is_off
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,6 @@ __all__ = [
     "run_stopped",
     "sync_request",
 ]
-
-# The django-q2 task behind every kind: the buttons queue it, the schedules call it.
-SYNC_TASK = "syncs.tasks.sync_task"
 
 
 def error_text(exc: Exception, *, with_path: bool = True) -> str:
@@ -205,6 +203,12 @@ class SyncRunner:
     def _request_follow_ups(self, run: SyncRun) -> None:
         """Queue the kinds declared to follow this one (registry.register_follow_up)."""
         for kind in registry.follow_ups(self.kind.value):
+            if schedule_is_off(kind):
+                # Paused on the Schedules page: it runs only by hand, as its header says (a
+                # push paused while rows of unknown outcome wait ran after every KPI sync).
+                logger.info("%s #%s succeeded: %s not queued, its schedule is off", run.kind,
+                            run.pk, kind)  # fmt: skip
+                continue
             try:
                 follow, queued = sync_request(kind=kind, trigger=SyncRun.Trigger.FOLLOW_UP)
             except Exception:  # noqa: BLE001 - the run succeeded; a queue problem must not undo it

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from syncs import registry
-from syncs.runs import SYNC_TASK
+from syncs.registry import SYNC_TASK
 
 ALERTS_MINUTES = 5
 
@@ -49,6 +49,13 @@ def declared_schedules() -> list[ScheduleSpec]:
         for m in registry.maintenance_schedules()
     )
     return specs
+
+
+def schedule_is_off(kind: str) -> bool:
+    """Whether `kind`'s installed schedule is switched off (the Schedules page's "off": django-q2
+    never starts a schedule whose repeats is 0). Not installed is not off."""
+    name = next((s.name for s in declared_schedules() if s.kind == kind), None)
+    return name is not None and Schedule.objects.filter(name=name, repeats=0).exists()
 
 
 def schedule_kinds() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from io import StringIO
 
 import pytest
 import requests
@@ -274,6 +275,27 @@ def test_a_successful_kpi_sync_queues_the_push(sim, settings):
     SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).delete()
     SyncRunner(KHOROS_KPIS).run(work=ok, client=object())
     assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
+
+
+def test_a_push_whose_schedule_is_off_does_not_follow_the_kpi_sync(sim):
+    # Paused on the Schedules page (say, while rows of unknown outcome wait): it runs only by
+    # hand, as its header says, not after every KPI sync.
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    from syncs.schedules import declared_schedules
+
+    def ok(run, client):
+        return run_finish(run, SyncRun.Status.SUCCEEDED)
+
+    call_command("setup_schedules", stdout=StringIO())
+    name = next(s.name for s in declared_schedules() if s.kind == SAPMC_SUCCESS_PUSH)
+    Schedule.objects.filter(name=name).update(repeats=0)
+    SyncRunner(KHOROS_KPIS).run(work=ok, client=object())
+    assert not SyncRun.objects.filter(kind=SAPMC_SUCCESS_PUSH).exists()
+    Schedule.objects.filter(name=name).update(repeats=-1)  # on again: it follows
+    SyncRunner(KHOROS_KPIS).run(work=ok, client=object())
+    assert SyncRun.objects.get(kind=SAPMC_SUCCESS_PUSH).trigger == SyncRun.Trigger.FOLLOW_UP
 
 
 def _page_queries(client, url) -> tuple[int, str]:
