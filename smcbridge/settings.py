@@ -368,5 +368,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Only our handler: Django's own console handler (on while DEBUG is) printed each of its
+        # lines a second time, with the traceback our filter leaves out.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

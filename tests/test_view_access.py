@@ -71,3 +71,18 @@ def test_a_refusal_is_logged_as_one_line_without_a_traceback(client, world) -> N
     logged = stream.getvalue()
     assert "WARNING django.request Forbidden (Permission denied): /audit/" in logged
     assert "Traceback" not in logged
+
+
+def test_django_logs_through_our_handler_alone() -> None:
+    # Django's own console handler (on while DEBUG is, as in the demo) printed each django.request
+    # line a second time, with the traceback our filter leaves out.
+    import logging
+
+    from smcbridge.log_filters import RefusalsWithoutTraceback
+
+    django_logger = logging.getLogger("django")
+    # (pytest adds handlers of its own, without names.)
+    named = [h for h in django_logger.handlers if h.get_name()]
+    assert [h.get_name() for h in named] == ["console"]
+    assert any(isinstance(f, RefusalsWithoutTraceback) for f in named[0].filters)
+    assert django_logger.propagate is False
