@@ -124,13 +124,14 @@ def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @sync_admin_required("Sync history is for sync admins.")
 def notification_count(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The open-alert count as a fragment: the top bar's badge, or the dashboard's line."""
+    """The open-alert count as a fragment: the top bar's badge, or the dashboard's line.
+
+    Outages only: a recovery's notice stays listed until dismissed, but a red count while
+    everything is healthy sent admins looking for a fault there was not.
+    """
     place = "dashboard" if request.GET.get("place") == "dashboard" else "topbar"
-    return render(
-        request,
-        "syncs/_alerts_count.html",
-        {"count": sync_notifications.notifications_open().count(), "place": place},
-    )
+    outages = sync_notifications.notifications_open().filter(event=Notification.Event.OUTAGE)
+    return render(request, "syncs/_alerts_count.html", {"count": outages.count(), "place": place})
 
 
 @login_required

@@ -116,7 +116,22 @@ def test_a_recovery_closes_the_outage_alert_of_its_kind(client, world):
     assert closed.closed_by_recovery and closed.dismissed_by is None
     client.force_login(world.admin)
     badge = client.get(reverse("sync-notifications-count")).content.decode()
-    assert 'aria-label="2 open">2</span>' in badge
+    # The SAP MC outage counts; Khoros plans' recovery notice is listed, not counted.
+    assert 'aria-label="1 open">1</span>' in badge
     history = client.get(reverse("sync-notifications")).content.decode()
     assert f"closed by the recovery at {closed.dismissed_at:%Y-%m-%d %H:%M}" in history
     assert "a deleted user" not in history
+
+
+def test_a_recovery_notice_alone_raises_no_count(client, world):
+    all_fresh()
+    three_plan_failures()
+    alerts_check()  # Khoros plans: outage
+    run("khoros_plans", "succeeded")
+    alerts_check()  # and its recovery: the outage's alert closed, the recovery's notice open
+    assert Notification.objects.filter(dismissed_at=None).get().event == "recovery"
+    client.force_login(world.admin)
+    assert "alerts-count" not in client.get(reverse("sync-notifications-count")).content.decode()
+    dashboard_line = client.get(reverse("sync-notifications-count"), {"place": "dashboard"})
+    assert "open alert" not in dashboard_line.content.decode()
+    assert "recovered" in client.get(reverse("sync-notifications")).content.decode().lower()
