@@ -190,6 +190,13 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
     def audit_state(self, obj: Any) -> dict[str, object]:
         return user_state(obj)
 
+    def _audit_delete(self, request: HttpRequest, obj: Any) -> None:
+        # Their grants go with them (a cascade): each revoked through the service first, so the
+        # trail does not show access granted and never revoked.
+        for grant in InitiativeGrant.objects.filter(user=obj).select_related("user", "initiative"):
+            services.grant_delete(grant=grant, acting_user=_staff(request))
+        super()._audit_delete(request, obj)
+
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
     ) -> HttpResponse:

@@ -182,3 +182,16 @@ def test_schedules_are_read_only_in_the_admin(client, root, world):
     assert (
         client.get(reverse("admin:django_q_schedule_change", args=[schedule.pk])).status_code == 200
     )
+
+
+def test_deleting_a_user_revokes_their_grants_in_the_audit(client, root, world):
+    # The grants go with the user (a cascade): the trail showed them granted, never revoked.
+    client.force_login(root)
+    tom = world.tom
+    response = client.post(reverse("admin:auth_user_delete", args=[tom.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    rows = list(AuditEvent.objects.order_by("id").values_list("action", "summary"))
+    assert rows == [
+        ("grant.delete", f"Revoked tom's access to Initiative “{world.initiatives[1].name}”"),
+        ("user.delete", "Deleted user “tom”"),
+    ]
