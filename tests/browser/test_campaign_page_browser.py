@@ -140,6 +140,14 @@ def test_admin_settles_a_push_of_unknown_outcome_with_the_keyboard(live_server, 
     )  # fmt: skip
 
     sign_in(page, live_server.url, "alex")
+    # On a phone the row's Settle buttons are on the screen, beside its Plan and day, not at
+    # the end of a sideways scroll.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/campaigns/{spring.pk}/")
+    for name in ("is in SAP MC", "is not in SAP MC"):
+        box = page.get_by_role("button", name=f"2026-03-01 of Spring Sale social {name}")
+        assert box.bounding_box()["x"] + box.bounding_box()["width"] <= 390
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/campaigns/{spring.pk}/")
     resend = page.get_by_role("button", name="2026-03-01 of Spring Sale social is not in SAP MC")
     resend.focus()
