@@ -26,6 +26,7 @@ from django_q.admin import ScheduleAdmin
 from django_q.models import Schedule
 
 from campaigns import services
+from campaigns.audit_text import field_label
 from campaigns.forms import AdminLoginForm
 from campaigns.models import Assignment, AuditEvent, InitiativeGrant
 from smcbridge.admin_readonly import ReadOnlyAdmin, ReadOnlyAdminMixin
@@ -120,7 +121,7 @@ def group_state(group: Group) -> dict[str, object]:
 def _changed(before: dict[str, object] | None, after: dict[str, object]) -> str:
     if before is None:
         return ""
-    names = [name for name in after if before.get(name) != after[name]]
+    names = [field_label(name) for name in after if before.get(name) != after[name]]
     return f" ({', '.join(names)})" if names else " (no change)"
 
 

@@ -4,10 +4,11 @@ The stored JSON keeps ids (rows outlive renames and are exported as CSV); the pa
 line per field. A field that changed reads "Campaign: Spring Sale → Summer"; a field that did
 not reads "Plan: Spring Sale social", without an arrow. A row's `after` may hold only what
 changed (a settled success push stores its new status), so a field missing from it is unchanged,
-not removed. A row without a before (an assignment, a grant) or an after (an unassignment, a
-revoked grant) shows the state it created or removed, its action saying which. Fields empty on
-both sides are left out. Drift rows read one line per Plan: "Summer Giveaway 12: no campaign →
-Careers 2026".
+not removed. A user or group edited in the Django admin shows only what changed, after its
+name ("Username: tom", "Active: yes → no"). A row without a before (an assignment, a grant)
+or an after (an unassignment, a revoked grant) shows the state it created or removed, its
+action saying which. Fields empty on both sides are left out. Drift rows read one line per
+Plan: "Summer Giveaway 12: no campaign → Careers 2026".
 """
 
 from __future__ import annotations
@@ -34,14 +35,33 @@ LABELS = {
     "is_staff": "Staff",
     "is_superuser": "Superuser",
     "usable": "Password usable",
+    "username": "Username",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "email": "Email",
+    "groups": "Groups",
+    "permissions": "Permissions",
+    "name": "Name",
+}
+# Rows of an account or group edited in the Django admin store its whole state on both sides;
+# they show what changed and, as context, only whom it was (not every field that stayed).
+CHANGED_ONLY: dict[str, str] = {
+    AuditEvent.Action.USER_UPDATE: "username",
+    AuditEvent.Action.GROUP_UPDATE: "name",
 }
 NO_CAMPAIGN = "no campaign"
 # The order fields are shown in; others follow by name. Not the stored order: PostgreSQL's jsonb
 # keeps a row's keys in an order of its own (shorter keys first), SQLite as written.
 ORDER = [
     "plan_name", "campaign_name", "user", "initiative", "day", "status", "message", "minutes",
-    "enabled", "note", "run",
+    "enabled", "note", "run", "username", "name", "first_name", "last_name", "email",
+    "is_active", "is_staff", "is_superuser", "groups", "permissions",
 ]  # fmt: skip
+
+
+def field_label(key: str) -> str:
+    """A stored key as a person reads it: "is_active" -> "Active"."""
+    return LABELS.get(key, key.replace("_", " ").capitalize())
 
 
 @dataclass(frozen=True)
@@ -195,13 +215,16 @@ def audit_changes(
         changes = []
     # A row that created or removed its whole state has nothing to compare.
     both = isinstance(before, Mapping) and isinstance(after, Mapping)
+    context = CHANGED_ONLY.get(action) if both else None
     for key in sorted({*b, *a}, key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k)):
         if key in HIDDEN or key == "plans" or (kept and key == "kept"):
             continue
-        label = LABELS.get(key, key.replace("_", " ").capitalize())
+        label = field_label(key)
         if both and key in b and key in a and _changed(key, b, a):
             old, new = _text(action, key, b[key], names), _text(action, key, a[key], names)
             changes.append(_change(label, old, new, b.get("campaign_id"), a.get("campaign_id")))
+            continue
+        if context is not None and key != context:
             continue
         value = a[key] if key in a else b[key]
         if not _empty(value):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -230,6 +231,39 @@ def _may_have_created(exc: sapmc.SapmcError) -> bool:
     return exc.maybe_received
 
 
+def _record_unknown(run: SyncRun, failing: list[Due], batch: int, message: str) -> str:
+    """Record a batch SAP MC may have taken up as unknown; say what that means for its rows.
+
+    Not counted failed: failed rows are sent again next run, these wait until a sync admin
+    settles them on their campaign's page. They were sent, so they count as done."""
+    with transaction.atomic():
+        unknown = SuccessSent.Status.UNKNOWN
+        _write(run, [_Entry(due, unknown, message=message) for due in failing], timezone.now())
+    per_campaign = Counter(due.campaign_id for due in failing)
+    names = dict(ExternalCampaign.objects.filter(pk__in=per_campaign).values_list("pk", "name"))
+    campaigns: list[dict[str, object]] = [
+        {"id": pk, "name": names.get(pk, f"#{pk}"), "rows": rows}
+        for pk, rows in sorted(per_campaign.items(), key=lambda c: (-c[1], names.get(c[0], "")))
+    ]
+    run.progress_done += len(failing)
+    run.outcomes.append(
+        {
+            "batch": batch,
+            "created": 0,
+            "refused": 0,
+            "unknown": len(failing),
+            "campaigns": campaigns,
+            "status": "failed",
+        }
+    )
+    rows = f"{len(failing)} row{'' if len(failing) == 1 else 's'}"
+    where = ", ".join(str(c["name"]) for c in campaigns)
+    return (
+        f"{rows} of batch {batch} of unknown outcome (SAP MC may have created them): not sent "
+        f"again until a sync admin settles them on the campaign page ({where})."
+    )
+
+
 @runs.sync_entry(SAPMC_SUCCESS_PUSH)
 def push_successes(
     run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
@@ -274,35 +308,26 @@ def push_successes(
                 on_progress(run)
     except sapmc.SapmcSuccessOutcomeUnknownError as exc:
         # SAP MC may have created these rows: recorded as unknown, never sent again blindly.
-        with transaction.atomic():
-            unknown = SuccessSent.Status.UNKNOWN
-            _write(
-                run,
-                [_Entry(by_key[row.key], unknown, message=str(exc)) for row in exc.rows],
-                timezone.now(),
-            )
-        run.failed_count += len(exc.rows)
+        failing = [by_key[row.key] for row in exc.rows]
+        said = _record_unknown(run, failing, batch + 1, str(exc))
         runs.run_checkpoint(run, client.stats, runs.COUNT_FIELDS)
-        return runs.run_finish(run, SyncRun.Status.FAILED, runs.error_text(exc))
+        return runs.run_finish(run, SyncRun.Status.FAILED, f"{runs.error_text(exc)}. {said}")
     except sapmc.SapmcError as exc:
         # Batches answered so far are in the ledger; the next run sends the rest. A batch
         # SAP MC may have taken up (a 500/502/504, an answer that never came) is recorded as
         # unknown: sending it again could store every row twice.
+        error = (
+            f"SAP MC success import stopped after {run.created_count} rows created: "
+            f"{runs.error_text(exc)}"
+        )
         if _may_have_created(exc):
             failing = plan.due[run.progress_done : run.progress_done + client.success_batch_size]
-            with transaction.atomic():
-                unknown, message = SuccessSent.Status.UNKNOWN, runs.error_text(exc)
-                _write(
-                    run,
-                    [_Entry(due, unknown, message=message) for due in failing],
-                    timezone.now(),
-                )
-            run.failed_count += len(failing)
+            said = _record_unknown(run, failing, batch + 1, runs.error_text(exc))
+            error = f"{error}. {said}"
         return runs.run_stopped(
             run,
             client.stats,
-            f"SAP MC success import stopped after {run.created_count} rows created: "
-            f"{runs.error_text(exc)}",
+            error,
             throttled=isinstance(exc, sapmc.SapmcRateLimitedError),
             fields=runs.COUNT_FIELDS,
         )

@@ -75,6 +75,7 @@ def sync_run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "progress_state": _progress_state(run),
         "outcome_rows": wording.outcome_rows(run.outcomes or []),
         "run_summary": wording.run_summary(run.outcomes or []),
+        "unknown_outcome": wording.unknown_outcome(run.outcomes or []),
     }
     if request.htmx and request.htmx.target == "run-live":
         return render(request, "syncs/sync_run.html#live", context)

@@ -65,6 +65,43 @@ def _changes(outcome: Mapping[str, Any], unit: str) -> list[str]:
     return parts
 
 
+def _campaigns(outcome: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    campaigns = outcome.get("campaigns")
+    return [c for c in campaigns if isinstance(c, Mapping)] if isinstance(campaigns, list) else []
+
+
+@dataclass(frozen=True)
+class UnknownCampaign:
+    id: int
+    name: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class UnknownOutcome:
+    """Rows of a success push SAP MC may have created, and the campaigns they belong to."""
+
+    rows: int
+    campaigns: list[UnknownCampaign]
+
+
+def unknown_outcome(outcomes: list[Mapping[str, Any]]) -> UnknownOutcome:
+    """The rows of the run's batches whose outcome is unknown, by campaign (most rows first)."""
+    rows, by_id = 0, dict[int, UnknownCampaign]()
+    for outcome in outcomes:
+        if "batch" not in outcome:
+            continue
+        rows += _int(outcome, "unknown")
+        for c in _campaigns(outcome):
+            if not isinstance(c.get("id"), int):
+                continue
+            seen = by_id.get(c["id"])
+            count = _int(c, "rows") + (seen.rows if seen else 0)
+            by_id[c["id"]] = UnknownCampaign(c["id"], str(c.get("name") or ""), count)
+    campaigns = sorted(by_id.values(), key=lambda c: (-c.rows, c.name))
+    return UnknownOutcome(rows, campaigns)
+
+
 def outcome_sentence(outcome: Mapping[str, Any]) -> str:
     """The outcome in words; zeros that tell nothing are left out, failures are not."""
     if outcome.get("status") == "not_run":
@@ -112,7 +149,7 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
             ("already_sent", "already sent"),
             ("waiting_to_settle", "waiting to settle"),
             ("changed_after_sending", "changed in Khoros after sending (not sent again)"),
-            ("outcome_unknown", "of unknown outcome (not sent again)"),
+            ("outcome_unknown", "of unknown outcome (not sent again until settled)"),
         ):
             if _int(outcome, key):
                 parts.append(f"{_n(_int(outcome, key))} {said}")
@@ -121,7 +158,15 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
         if outcome.get("timezone"):
             parts.append(f"days of {outcome['timezone']}")
     elif "batch" in outcome:  # one $batch request of the success push
-        parts.append(f"{_plural(_int(outcome, 'created'), 'row', 'rows')} created in SAP MC")
+        if "unknown" in outcome:  # sent, but SAP MC's answer never said what became of it
+            names = ", ".join(str(c.get("name")) for c in _campaigns(outcome))
+            parts.append(
+                f"{_plural(_int(outcome, 'unknown'), 'row', 'rows')} of unknown outcome: SAP MC "
+                "may have created them; not sent again until a sync admin settles them on the "
+                f"campaign page ({names})"
+            )
+        else:
+            parts.append(f"{_plural(_int(outcome, 'created'), 'row', 'rows')} created in SAP MC")
         if _int(outcome, "refused"):
             parts.append(f"{_n(_int(outcome, 'refused'))} refused")
     elif "plans" in outcome:
@@ -182,6 +227,16 @@ def run_summary(outcomes: list[Mapping[str, Any]]) -> str:
     if chunks:
         read = sum(_int(o, k) for o in chunks for k in ("created", "updated", "unchanged"))
         parts.append(f"{_plural(read, 'campaign', 'campaigns')} read")
+    batches = [o for o in outcomes if "batch" in o]
+    if batches:
+        created = sum(_int(o, "created") for o in batches)
+        parts.append(f"{_plural(created, 'row', 'rows')} created in SAP MC")
+        refused = sum(_int(o, "refused") for o in batches)
+        if refused:
+            parts.append(f"{_n(refused)} refused (sent again next run)")
+        unknown = sum(_int(o, "unknown") for o in batches)
+        if unknown:
+            parts.append(f"{_n(unknown)} of unknown outcome (not sent again until settled)")
     failed = sum(1 for o in outcomes if o.get("status") in ("failed", "incomplete"))
     if failed:
         parts.append(f"{_n(failed)} failed")

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from campaigns.models import AuditEvent, InitiativeGrant
+from tests.campaigns.test_audit import details
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +111,7 @@ def test_user_changes_in_the_admin_are_audited(client, root, world, django_user_
     changed = AuditEvent.objects.get(action="user.update")
     assert changed.before["is_staff"] is False and changed.after["is_staff"] is True
     assert changed.before["groups"] == [] and changed.after["groups"] == [managers.name]
-    assert "is_staff" in changed.summary and "groups" in changed.summary
+    assert changed.summary == "Changed user “nina” (First name, Email, Staff, Groups)"
 
     response = client.post(
         reverse("admin:auth_user_password_change", args=[nina.pk]),
@@ -154,6 +155,51 @@ def test_group_changes_in_the_admin_are_audited(client, root, world):
     )
     assert response.status_code == 302
     assert AuditEvent.objects.get(action="group.delete").before["name"] == "Readers"
+
+
+def test_a_user_change_row_lists_what_changed_with_labels_and_nothing_else(client, root, world):
+    tom, managers = world.tom, world.tom.groups.get()
+    tom.first_name, tom.last_name, tom.email = "Tom", "Berg", "tom@example.com"
+    tom.save()
+    client.force_login(root)
+    response = client.post(
+        reverse("admin:auth_user_change", args=[tom.pk]),
+        {
+            "username": "tom", "first_name": "Tom", "last_name": "Berg",
+            "email": "tom@example.com", "is_staff": "on", "groups": [managers.pk],
+            "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+            "initial-date_joined_0": "2026-01-01", "initial-date_joined_1": "00:00:00",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content[:2000]
+    changed = AuditEvent.objects.get(action="user.update")
+    assert changed.summary == "Changed user “tom” (Active, Staff)"
+    client.force_login(world.admin)
+    assert details(client)[0] == ["Username: tom", "Active: yes → no", "Staff: no → yes"]
+
+
+def test_a_group_change_row_lists_what_changed_after_its_name(client, root, world):
+    from django.contrib.auth.models import Group, Permission
+
+    client.force_login(root)
+    permission = Permission.objects.get(codename="view_plan")
+    group = Group.objects.create(name="Viewers")
+    for data in (
+        {"name": "Viewers", "permissions": [permission.pk]},
+        {"name": "Readers", "permissions": [permission.pk]},
+    ):
+        response = client.post(reverse("admin:auth_group_change", args=[group.pk]), data)
+        assert response.status_code == 302
+    renamed, given = AuditEvent.objects.filter(action="group.update").order_by("-pk")
+    assert (renamed.summary, given.summary) == (
+        "Changed group “Readers” (Name)",
+        "Changed group “Viewers” (Permissions)",
+    )
+    client.force_login(world.admin)
+    assert details(client)[:2] == [
+        ["Name: Viewers → Readers"],
+        ["Name: Viewers", "Permissions: – → khoros.view_plan"],
+    ]
 
 
 def test_schedules_are_read_only_in_the_admin(client, root, world):

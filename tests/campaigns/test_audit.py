@@ -340,3 +340,29 @@ def test_a_plan_named_like_a_formula_is_not_one_in_the_csv_details(client, world
     response = client.get(reverse("audit"), {"format": "csv"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[1][6] == "'=HYPERLINK(1): no campaign → Spring Sale 2026"
+
+
+def test_a_user_row_from_the_admin_shows_only_what_changed_with_labels(client, world):
+    state = {
+        "username": "tom", "first_name": "Tom", "last_name": "Berg", "email": "tom@example.com",
+        "is_active": True, "is_staff": False, "is_superuser": False,
+        "groups": ["Marketing managers"], "permissions": [],
+    }  # fmt: skip
+    changed = {**state, "is_active": False, "email": "t.berg@example.com"}
+    services.audit_record(
+        actor=world.admin, action=AuditEvent.Action.USER_CREATE, summary="Created user “tom”",
+        before=None, after=state,
+    )  # fmt: skip
+    services.audit_record(
+        actor=world.admin, action=AuditEvent.Action.USER_UPDATE,
+        summary="Changed user “tom” (Email, Active)", before=state, after=changed,
+    )  # fmt: skip
+    client.force_login(world.admin)
+    assert details(client) == [
+        ["Username: tom", "Email: tom@example.com → t.berg@example.com", "Active: yes → no"],
+        # A new account shows what it was created with, labelled, empty fields left out.
+        [
+            "Username: tom", "First name: Tom", "Last name: Berg", "Email: tom@example.com",
+            "Active: yes", "Staff: no", "Superuser: no", "Groups: Marketing managers",
+        ],
+    ]  # fmt: skip

@@ -565,3 +565,46 @@ def test_only_sync_admins_settle_and_bad_input_is_a_clear_error(server, sim, wor
     first.refresh_from_db()
     assert first.status == SuccessSent.Status.UNKNOWN
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.PUSH_RESOLVE).exists()
+
+
+def test_the_run_page_says_a_batch_of_unknown_outcome_waits_to_be_settled_and_where(
+    server, sim, world, client, settings
+):
+    # A batch of 19 answered HTTP 500: SAP MC may hold all of them, and nothing resends them.
+    settings.SAPMC_SUCCESS_BATCH_SIZE = 50
+    kpis(world.plans[0], date(2026, 2, 22), 19)
+    spring = world.campaigns[0]
+    assign(world.plans[0], spring)
+    sim.add_fault("success_batch", "http_500", count=None)
+    run = push_successes()
+
+    assert run.status == SyncRun.Status.FAILED
+    # Not "failed": failed rows go again next run, these wait until a sync admin settles them.
+    assert (run.created_count, run.failed_count, run.progress_done) == (0, 0, 19)
+    assert run.outcomes[1] == {
+        "batch": 1, "created": 0, "refused": 0, "unknown": 19, "status": "failed",
+        "campaigns": [{"id": spring.pk, "name": spring.name, "rows": 19}],
+    }  # fmt: skip
+    assert run.error.endswith(
+        "19 rows of batch 1 of unknown outcome (SAP MC may have created them): not sent again "
+        f"until a sync admin settles them on the campaign page ({spring.name})."
+    )
+    client.force_login(world.admin)
+    body = client.get(f"/syncs/{run.pk}/").content.decode()
+    assert "Failed: all 19 tried, see the error and outcomes" in body
+    assert "0 created, 0 updated, 0 unchanged, 0 removed, 0 failed, 19 of unknown outcome" in body
+    assert (
+        "0 rows created in SAP MC, 19 of unknown outcome (not sent again until settled), 1 failed."
+        in body
+    )
+    assert (
+        "19 rows of unknown outcome: SAP MC may have created them; not sent again until a sync "
+        f"admin settles them on the campaign page ({spring.name})." in body
+    )
+    assert (
+        f'<li><a href="/campaigns/{spring.pk}/#sap-pushes">{spring.name}</a>: 19 rows</li>' in body
+    )
+    assert "Outcome unknown" in body
+    sim.clear_faults()
+    assert push_successes().outcomes[0]["outcome_unknown"] == 19
+    assert readback(server) == []
