@@ -215,6 +215,14 @@ def test_last_run_of_schedules_that_are_not_syncs(client, world, installed):
     assert "–" in rows["Khoros plans"]  # a sync kind: its sync runs, none yet
 
 
+def test_each_save_button_names_its_schedule(client, world, installed):
+    # Six buttons read "Save" alike to a screen reader's list of buttons.
+    client.force_login(world.admin)
+    body = client.get(reverse("schedules")).content.decode()
+    for name in installed:
+        assert f'aria-label="Save {name}">Save</button>' in body
+
+
 def test_bad_interval_is_refused_with_a_message(client, world, installed):
     client.force_login(world.admin)
     schedule = installed["Khoros plans"]
