@@ -189,6 +189,18 @@ def health_check(*, broker: Any = None) -> Health:
     return health
 
 
+def web_alive() -> bool:
+    """Whether this process can serve pages: the database serves a real read. What a load
+    balancer asks; the syncs' freshness (health_check) is a monitor's: a failing sync must not
+    take the web pages out of rotation."""
+    try:
+        _check_database()
+    except Exception as exc:  # noqa: BLE001 - whatever breaks the database means "down"
+        logger.warning("liveness: database unusable: %s", type(exc).__name__)
+        return False
+    return True
+
+
 def _check_database() -> None:
     """Raise when the database cannot serve a real read.
 

@@ -8,6 +8,7 @@ from syncs import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/live", views.healthz_live, name="healthz-live"),
     path("syncs/", views.sync_history, name="sync-history"),
     path("syncs/<int:pk>/", views.sync_run_detail, name="sync-run"),
     path("syncs/<int:pk>/again/", views.sync_run_again, name="sync-run-again"),

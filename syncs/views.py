@@ -20,7 +20,7 @@ from syncs import wording
 from syncs.access import sync_admin_required
 from syncs.connection import connection_header
 from syncs.forms import SyncHistoryFilterForm
-from syncs.health import health_check
+from syncs.health import health_check, web_alive
 from syncs.models import Notification, SyncRun
 
 HISTORY_PAGE_SIZE = 50
@@ -148,8 +148,16 @@ def notification_dismiss(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     return redirect("sync-notifications")
 
 
-@login_not_required  # a load balancer's probe: no session, no detail beyond ok/stale
+@login_not_required  # a monitor's probe: no session, no detail beyond ok/stale
 def healthz(request: HttpRequest) -> JsonResponse:
-    """JSON for a load balancer or a monitor: 200 when healthy, 503 when not."""
+    """JSON for a monitor: 200 when the database, the broker and every sync are healthy."""
     health = health_check()
     return JsonResponse(health.as_json(), status=200 if health.ok else 503)
+
+
+@login_not_required  # a load balancer's probe
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    """JSON for a load balancer: 200 while this process can serve pages (its database reads),
+    whatever the syncs do; /healthz would take the pages out of rotation for a failing sync."""
+    alive = web_alive()
+    return JsonResponse({"status": "ok" if alive else "down"}, status=200 if alive else 503)

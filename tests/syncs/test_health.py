@@ -94,6 +94,21 @@ def test_unreachable_database_answers_503(client):
     assert response.json()["database"] == "down"
 
 
+def test_the_load_balancers_probe_follows_the_database_not_the_syncs(client):
+    # Nothing has ever synced (and a kind could be failing): /healthz says 503 to a monitor,
+    # while the pages can be served, which is all a load balancer must know.
+    assert client.get("/healthz").status_code == 503
+    response = client.get("/healthz/live")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    if connection.vendor == "sqlite":
+        broken = {"NAME": "/nonexistent/dir/db.sqlite3"}
+    else:
+        broken = {"PORT": "9"}
+    with database_settings(**broken):
+        response = client.get("/healthz/live")
+    assert (response.status_code, response.json()) == (503, {"status": "down"})
+
+
 def test_dashboard_shows_a_banner_only_when_something_is_wrong(client, world):
     client.force_login(world.maria)
     body = client.get(reverse("dashboard")).content.decode()
