@@ -261,13 +261,19 @@ def test_assigning_outside_the_dates_asks_first_without_htmx_too(client, world):
     assert response.status_code == 302 and AuditEvent.objects.count() == 2
 
 
-def test_adopt_asks_says_from_whom_then_undo_right_after(client, world):
-    client.force_login(world.maria)
+def _two_plans_to_adopt(world):
+    """Spring references two Plans: one the bridge has under Summer, one it has not assigned."""
     spring, summer = world.campaigns[:2]
     social, teaser = world.plans[0], world.plans[1]
     _ref(spring, social)
     _ref(spring, teaser)
     Assignment.objects.create(plan=social, campaign=summer, assigned_at=social.first_seen)
+    return spring, summer, social, teaser
+
+
+def test_adopt_asks_says_from_whom_then_undo_right_after(client, world):
+    client.force_login(world.maria)
+    spring, summer, social, teaser = _two_plans_to_adopt(world)
     url = reverse("workbench-drift")
 
     page = client.get(reverse("workbench"), {"campaign": spring.pk}).content.decode()
@@ -306,11 +312,7 @@ def test_adopt_asks_says_from_whom_then_undo_right_after(client, world):
 def test_a_confirmation_overtaken_by_another_decision_says_so(client, world):
     # maria is asked about 2 Plans; before she confirms, alex keeps the bridge's side for one.
     client.force_login(world.maria)
-    spring, summer = world.campaigns[:2]
-    social, teaser = world.plans[0], world.plans[1]
-    _ref(spring, social)
-    _ref(spring, teaser)
-    Assignment.objects.create(plan=social, campaign=summer, assigned_at=social.first_seen)
+    spring, summer, social, teaser = _two_plans_to_adopt(world)
     url = reverse("workbench-drift")
     response = client.post(url, {"campaign": spring.pk, "drift": "adopt:all"}, headers=HTMX)
     body = response.content.decode()

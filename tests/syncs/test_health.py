@@ -83,12 +83,15 @@ def test_unreachable_broker_answers_503():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_unreachable_database_answers_503(client):
+def _unreachable() -> dict[str, str]:
+    """Database settings that reach no database, on either engine."""
     if connection.vendor == "sqlite":
-        broken = {"NAME": "/nonexistent/dir/db.sqlite3"}
-    else:
-        broken = {"PORT": "9"}
-    with database_settings(**broken):
+        return {"NAME": "/nonexistent/dir/db.sqlite3"}
+    return {"PORT": "9"}
+
+
+def test_unreachable_database_answers_503(client):
+    with database_settings(**_unreachable()):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"] == "down"
@@ -100,11 +103,7 @@ def test_the_load_balancers_probe_follows_the_database_not_the_syncs(client):
     assert client.get("/healthz").status_code == 503
     response = client.get("/healthz/live")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
-    if connection.vendor == "sqlite":
-        broken = {"NAME": "/nonexistent/dir/db.sqlite3"}
-    else:
-        broken = {"PORT": "9"}
-    with database_settings(**broken):
+    with database_settings(**_unreachable()):
         response = client.get("/healthz/live")
     assert (response.status_code, response.json()) == (503, {"status": "down"})
 
