@@ -146,12 +146,10 @@ def _kind_schedules() -> dict[str, KindSchedule]:
 def health_check(*, broker: Any = None) -> Health:
     """Check the database, the broker and the age of each kind's last successful run."""
     health = Health()
-    try:
-        _check_database()
-        health.database = True
-    except Exception as exc:  # noqa: BLE001 - whatever breaks the database means "down"
-        logger.warning("health: database unusable: %s", type(exc).__name__)
-        health.problems.append(Problem(f"The database does not answer ({type(exc).__name__})."))
+    failure = _database_failure()
+    health.database = failure is None
+    if failure is not None:
+        health.problems.append(Problem(f"The database does not answer ({failure})."))
     try:
         if broker is None:
             from django_q.brokers import get_broker
@@ -193,12 +191,17 @@ def web_alive() -> bool:
     """Whether this process can serve pages: the database serves a real read. What a load
     balancer asks; the syncs' freshness (health_check) is a monitor's: a failing sync must not
     take the web pages out of rotation."""
+    return _database_failure() is None
+
+
+def _database_failure() -> str | None:
+    """The name of what broke the database's real read (logged), or None when it served it."""
     try:
         _check_database()
     except Exception as exc:  # noqa: BLE001 - whatever breaks the database means "down"
-        logger.warning("liveness: database unusable: %s", type(exc).__name__)
-        return False
-    return True
+        logger.warning("health: database unusable: %s", type(exc).__name__)
+        return type(exc).__name__
+    return None
 
 
 def _check_database() -> None:
