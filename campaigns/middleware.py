@@ -79,15 +79,14 @@ class SignedOutHtmxMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        # Only a signed-out person's htmx request is looked at: no work for any other answer.
+        if response.status_code not in (302, 403) or not getattr(request, "htmx", False):
+            return response
         login = resolve_url(settings.LOGIN_URL)
         to_login = response.status_code == 302 and urlsplit(response["Location"]).path == login
         # With every cookie gone, not only the session's, a POST fails the CSRF check before a
         # view can ask for a login: the same case for a signed-out person.
-        if not (
-            getattr(request, "htmx", False)
-            and not request.user.is_authenticated
-            and (to_login or response.status_code == 403)
-        ):
+        if request.user.is_authenticated or not (to_login or response.status_code == 403):
             return response
         if request.method == "GET":
             messages.info(request, "Your session has ended. Please log in again.")
