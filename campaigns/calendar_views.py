@@ -432,9 +432,12 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
     # A Plan without stored days is found a day wider than the period: keep only the Plans whose
     # days meet it. The table shows the stored days (the company's, as on every page), worked
     # out here, and never saved, for a Plan mirrored before they were stored.
+    shown = []
     for p in plans:
-        p.start_day, p.end_day = plan_days(p)
-    plans = [p for p in plans if plan_days(p)[0] <= period.last and plan_days(p)[1] >= period.first]
+        first, last = p.start_day, p.end_day = plan_days(p)
+        if first <= period.last and last >= period.first:
+            shown.append(p)
+    plans = shown
     sort_query = _without(query, "sort")
     columns = [
         ("name", "Campaign"),
