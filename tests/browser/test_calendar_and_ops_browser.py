@@ -41,6 +41,9 @@ def test_manager_navigates_the_calendar(live_server, world, page):
         assert page.locator(".today-line").count() > 0
         screenshot(page, "calendar-quarter")
 
+        # htmx binds the swapped-in links as it settles: a click before that, on a loaded
+        # machine, followed the link's href as a plain page load.
+        htmx_settled(page)
         page.get_by_role("link", name="Next ›").click()
         page.get_by_role("heading", name="Q2 2026").wait_for()
         assert page.locator(".tl-row.campaign a.bar", has_text="Summer 2026").count() == 1
