@@ -25,12 +25,11 @@ from khoros.kpi_catalog import TOTAL_LABELS
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import (
     KPI_COLUMNS,
-    KpiFreshness,
     kpi_aggregates,
     kpi_is_stale,
-    kpi_last_success,
+    kpi_last_finished,
 )
-from khoros.zone import company_today, stored_company_zone
+from khoros.zone import company_today, company_zone, stored_company_zone
 from sapmc.models import CampaignReference, ExternalCampaign
 from syncs.filtering import Filters
 
@@ -366,20 +365,19 @@ def day_begins(day: date, zone: tzinfo | None = None) -> datetime:
 
 @dataclass(frozen=True)
 class CompanyDay:
-    """The company's today, the zone it is counted in, and the last KPI sync that zone was read
-    from (the calendar needs it anyway: its freshness marks)."""
+    """The company's today, the zone it is counted in, and when the last KPI sync finished (the
+    calendar needs it anyway: its freshness marks)."""
 
     today: date
     zone: str
-    kpi_last: KpiFreshness | None
+    kpi_finished_at: datetime | None
 
 
 def company_day() -> CompanyDay:
-    """The calendar's today: the company's (its bars are the company's days), read with the last
-    KPI sync, so the page asks no query of its own for it."""
-    kpi_last = kpi_last_success()
-    zone = stored_company_zone(kpi_last.timezone if kpi_last else None)
-    return CompanyDay(today=company_today(zone), zone=zone.key, kpi_last=kpi_last)
+    """The calendar's today: the company's (its bars are the company's days), from the same
+    source as the list's and the panels' (company_zone()), whether a KPI sync ran or not."""
+    zone = company_zone()
+    return CompanyDay(today=company_today(zone), zone=zone.key, kpi_finished_at=kpi_last_finished())
 
 
 def calendar_build(
@@ -420,7 +418,7 @@ def calendar_build(
         .filter(Exists(PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"))))
         .values_list("pk", flat=True)
     )
-    stale = kpi_is_stale(day.kpi_last)
+    stale = kpi_is_stale(day.kpi_finished_at)
     days = {p.pk: plan_days(p) for plans in plans_by_campaign.values() for p in plans}
     for campaign in campaigns:
         campaign_url = reverse("campaign", args=[campaign.pk])

@@ -90,17 +90,20 @@ class KpiFreshness:
     timezone: str  # the zone of the daily buckets: a day's number is for this zone's day
 
 
+def _kpi_successes() -> QuerySet[SyncRun]:
+    return SyncRun.objects.filter(
+        kind=KHOROS_KPIS, status=SyncRun.Status.SUCCEEDED, finished_at__isnull=False
+    ).order_by("-finished_at", "-id")
+
+
+def kpi_last_finished() -> datetime | None:
+    """When the last KPI sync that succeeded finished (kpi_is_stale()'s question, one query)."""
+    return _kpi_successes().values_list("finished_at", flat=True).first()
+
+
 def kpi_last_success() -> KpiFreshness | None:
     """The last KPI sync that succeeded, and the time zone its days are counted in."""
-    run = (
-        SyncRun.objects.filter(
-            kind=KHOROS_KPIS,
-            status=SyncRun.Status.SUCCEEDED,
-            finished_at__isnull=False,
-        )
-        .order_by("-finished_at", "-id")
-        .first()
-    )
+    run = _kpi_successes().first()
     if run is None or run.finished_at is None:
         return None
     zone = (
@@ -112,12 +115,14 @@ def kpi_last_success() -> KpiFreshness | None:
     return KpiFreshness(run=run, finished_at=run.finished_at, timezone=zone or "")
 
 
-def kpi_is_stale(last: KpiFreshness | None) -> bool:
-    """Whether KPIs are older than two KPI sync intervals, or were never pulled."""
+def kpi_is_stale(last: KpiFreshness | datetime | None) -> bool:
+    """Whether KPIs are older than two KPI sync intervals, or were never pulled; `last`: the
+    last success, or when it finished (kpi_last_finished())."""
     if last is None:
         return True
+    finished_at = last.finished_at if isinstance(last, KpiFreshness) else last
     limit = timedelta(minutes=2 * settings.KHOROS_KPI_SYNC_MINUTES)
-    return timezone.now() - last.finished_at > limit
+    return timezone.now() - finished_at > limit
 
 
 def companies() -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from campaigns.calendar import Bar, Period, day_begins, pack, period_for
 from campaigns.models import Assignment
+from khoros.models import Company
 from sapmc.models import ExternalCampaign
 from tests.scale import build_scale, built_once_per_module
 from tests.world import make_campaign, make_plan
@@ -138,6 +139,26 @@ def test_a_plan_mirrored_before_its_days_were_stored_is_drawn_in_the_company_zon
     assert "days of the Khoros company’s zone, America/Chicago" in page
 
 
+def test_before_any_kpi_sync_the_calendar_counts_today_in_the_companys_zone(
+    client, world, settings
+):
+    # The Plan sync has stored the company's zone; no KPI sync has run yet. At 05:00 UTC on
+    # 18 March it is still the 17th in Los Angeles: the calendar, its list and its panels all
+    # say so (the calendar read its zone from the last KPI export and fell back to UTC's 18th).
+    settings.KHOROS_COMPANY_TIMEZONE = ""
+    Company.objects.create(
+        khoros_id=settings.KHOROS_COMPANY_ID,
+        name="Acme",
+        timezone="America/Los_Angeles",
+        last_seen=timezone.now(),
+    )
+    client.force_login(world.admin)
+    with time_machine.travel(datetime(2026, 3, 18, 5, tzinfo=UTC)):
+        body = client.get(reverse("calendar"), {"zoom": "month"}).content.decode()
+    assert 'class="day today" aria-current="date">17<' in body
+    assert "days of the Khoros company’s zone, America/Los_Angeles" in body
+
+
 def test_month_grid_marks_today_and_stacks_overlapping_bars(client, world):
     client.force_login(world.admin)
     with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC)):
@@ -257,9 +278,9 @@ def big(world):
 def test_fixed_number_of_queries_at_scale(client, world, big, zoom, who, django_assert_num_queries):
     client.force_login(getattr(world, who))
     # session, user, roles, initiatives, statuses, campaign count + page, drift x2, assignments,
-    # campaigns with KPIs, last KPI sync (+ its zone), unassigned Plans, the user's saved views;
-    # a manager's grants are joined into the same queries
-    with django_assert_num_queries(14):
+    # campaigns with KPIs, the company's zone, the last KPI sync's end, unassigned Plans, the
+    # user's saved views; a manager's grants are joined into the same queries
+    with django_assert_num_queries(15):
         response = client.get(reverse("calendar"), {"zoom": zoom, "date": "2026-04-01"})
     cal = response.context["cal"]
     assert len(cal.rows) == 25  # a page of campaigns, however many there are
