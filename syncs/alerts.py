@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from syncs import registry
-from syncs.health import KindHealth, sync_freshness
+from syncs.health import KindHealth, Problem, sync_freshness
 from syncs.models import AlertState, Notification
 
 logger = logging.getLogger(__name__)
@@ -31,16 +31,16 @@ def _recipients() -> list[str]:
     return sorted({email for source in registry.alert_recipient_sources() for email in source()})
 
 
-def _failing_reason(kind: KindHealth) -> str:
-    """Why `kind` is failing now, or "" when it is fine."""
+def _failing_reason(kind: KindHealth) -> Problem | None:
+    """Why `kind` is failing now, or None when it is fine."""
     if kind.failing:
         n = settings.ALERT_AFTER_FAILURES
-        return f"the last {n} runs failed; the latest said: {kind.failing_error}"
+        return Problem(f"the last {n} runs failed; the latest said: {kind.failing_error}.")
     if kind.stale:
         if kind.last_success is None:
-            return "it has never succeeded"
-        return f"it has not succeeded since {kind.last_success:%Y-%m-%d %H:%M} UTC"
-    return ""
+            return Problem("it has never succeeded.")
+        return Problem("it has not succeeded", since=kind.last_success)
+    return None
 
 
 def alerts_check() -> list[AlertSent]:
@@ -50,30 +50,35 @@ def alerts_check() -> list[AlertSent]:
         reason = _failing_reason(kind)
         with transaction.atomic():
             state, _ = AlertState.objects.select_for_update().get_or_create(kind=kind.kind)
-            if bool(reason) == state.alerting:
+            if (reason is not None) == state.alerting:
                 continue  # Nothing new to say: one email per outage, not one per failure.
-            if not reason and kind.paused:
+            if reason is None and kind.paused:
                 # Switched off is not "succeeds again": an outage stays open until a success.
                 continue
             recipients = _recipients()
             now = timezone.now()
-            if reason:
+            since = None
+            if reason is not None:
                 subject = f"[smcbridge] {kind.label} sync is failing"
+                first_line = f"The {kind.label} sync needs attention: {reason.text}"
+                since = reason.since
+                # The email's time is UTC, said so; the app shows `since` in the viewer's zone.
                 body = (
-                    f"The {kind.label} sync needs attention: {reason}.\n\n"
+                    f"The {kind.label} sync needs attention: {reason}\n\n"
                     "You will get one more email when it recovers."
                 )
-                state.alerting, state.since, state.reason = True, now, reason[:500]
+                state.alerting, state.since, state.reason = True, now, str(reason)[:500]
             else:
                 down_for = now - state.since if state.since else None
                 subject = f"[smcbridge] {kind.label} sync recovered"
                 body = f"The {kind.label} sync succeeds again" + (
                     f" after {int(down_for.total_seconds() // 60)} minutes." if down_for else "."
                 )
+                first_line = body
                 state.alerting, state.since, state.reason = False, None, ""
             state.last_sent_at = now
             state.save()
-            if not reason:
+            if reason is None:
                 # The outage is over: its alert needs no one's dismissal, the recovery says it.
                 Notification.objects.filter(
                     kind=kind.kind, event=Notification.Event.OUTAGE, dismissed_at__isnull=True
@@ -81,8 +86,9 @@ def alerts_check() -> list[AlertSent]:
             # In the app too: a sync admin without a mailbox (or a broken mail relay) still sees it.
             Notification.objects.create(
                 kind=kind.kind,
-                event=Notification.Event.RECOVERY if not reason else Notification.Event.OUTAGE,
-                text=f"{subject.removeprefix('[smcbridge] ')}. {body.splitlines()[0]}",
+                event=Notification.Event.RECOVERY if reason is None else Notification.Event.OUTAGE,
+                text=f"{subject.removeprefix('[smcbridge] ')}. {first_line}",
+                since=since,
                 created_at=now,
             )
             if recipients:
@@ -93,5 +99,7 @@ def alerts_check() -> list[AlertSent]:
                 logger.warning(
                     "alert for %s not sent: no sync admin has an email address", kind.kind
                 )
-            sent.append(AlertSent(kind.kind, recovered=not reason, recipients=tuple(recipients)))
+            sent.append(
+                AlertSent(kind.kind, recovered=reason is None, recipients=tuple(recipients))
+            )
     return sent

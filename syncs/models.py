@@ -383,7 +383,10 @@ class Notification(models.Model):
 
     kind = models.CharField(max_length=32)
     event = models.CharField(max_length=16, choices=Event.choices)
+    # The sentence; without its end " since <time>." when `since` is set: a page shows that
+    # time in the viewer's zone (syncs.health.Problem), the email in UTC.
     text = models.TextField()
+    since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     dismissed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 
 from syncs.alerts import alerts_check
@@ -118,3 +119,24 @@ def test_switching_a_stale_kind_off_is_not_a_recovery(mailoutbox):
         assert alerts_check() == []  # paused: neither a new alert nor "recovered"
     assert [m.subject for m in mailoutbox] == ["[smcbridge] Khoros plans sync is failing"]
     assert AlertState.objects.get(kind="khoros_plans").alerting
+
+
+def test_a_stale_alert_shows_its_time_in_the_viewers_zone_and_the_email_in_utc(
+    client, world, mailoutbox
+):
+    # Plans last succeeded at 10:00 UTC; four hours later the check finds them stale.
+    with time_machine.travel(datetime(2026, 11, 30, 10, 0, tzinfo=UTC)):
+        all_fresh()
+    with time_machine.travel(datetime(2026, 11, 30, 14, 0, tzinfo=UTC)):
+        alerts_check()
+    plans_mail = next(m for m in mailoutbox if "Khoros plans" in m.subject)
+    assert "it has not succeeded since 2026-11-30 09:59 UTC." in plans_mail.body
+
+    client.force_login(world.admin)
+    client.cookies["smcbridge_tz"] = "Asia/Tokyo"  # UTC+9: 09:59 UTC is 18:59 there
+    page = client.get(reverse("sync-notifications")).content.decode()
+    assert (
+        "Khoros plans sync is failing. The Khoros plans sync needs attention: it has not "
+        'succeeded since <time datetime="2026-11-30T18:59:00+09:00">2026-11-30 18:59</time>.'
+    ) in page
+    assert "UTC" not in page.split('data-testid="open-alerts"')[1].split("</ul>")[0]
