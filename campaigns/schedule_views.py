@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_q.models import Schedule
 
@@ -76,5 +77,11 @@ def schedule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         )
         return redirect("schedules")
     state = "on" if schedule.repeats != 0 else "off"
-    messages.success(request, f"“{schedule.name}”: every {schedule.minutes} min, {state}.")
+    due_now = schedule.repeats != 0 and schedule.next_run is not None
+    due_now = due_now and schedule.next_run <= timezone.now()
+    messages.success(
+        request,
+        f"“{schedule.name}”: every {schedule.minutes} min, {state}."
+        + (" It runs now, then at its interval." if due_now else ""),
+    )
     return redirect("schedules")

@@ -641,8 +641,15 @@ def schedule_update(
         # interval.
         next_run = now
     elif minutes != schedule.minutes:
-        # The new interval counts from now; keeping the old due time could run it far too late.
-        next_run = now + timedelta(minutes=minutes)
+        # The new interval counts from the last due time (the old due time less the old
+        # interval), never later than from now: keeping the old due time could run it far too
+        # late, and counting from now would leave data older than the new interval waiting a
+        # whole interval more (daily -> hourly, last run 10 hours ago: due now, not in an hour).
+        new_interval = timedelta(minutes=minutes)
+        last_due = (
+            schedule.next_run - timedelta(minutes=schedule.minutes) if schedule.next_run else now
+        )
+        next_run = min(now + new_interval, max(now, last_due + new_interval))
     # One conditional UPDATE on the values just read: the row lock holds them on PostgreSQL,
     # and where a lock is not taken the WHERE still refuses to write over a change.
     unchanged = Schedule.objects.filter(pk=schedule.pk, minutes=before["minutes"])

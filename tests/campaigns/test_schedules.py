@@ -81,11 +81,9 @@ def test_admin_changes_interval_and_switches_off_and_on(client, world, installed
     with time_machine.travel(now, tick=False):
         edit(client, schedule, 15, on=True)
     schedule.refresh_from_db()
-    assert (schedule.minutes, schedule.repeats, schedule.next_run) == (
-        15,
-        -1,
-        now + timedelta(minutes=15),
-    )
+    # Its last due time (28 March 12:00, installed every 60 min) is days more than 15 minutes
+    # ago: due now, then every 15 minutes.
+    assert (schedule.minutes, schedule.repeats, schedule.next_run) == (15, -1, now)
 
     edit(client, schedule, 15, on=False)
     schedule.refresh_from_db()
@@ -100,6 +98,30 @@ def test_admin_changes_interval_and_switches_off_and_on(client, world, installed
     assert actions[0] == ({"minutes": 60, "enabled": True}, {"minutes": 15, "enabled": True})
     assert actions[1][1] == {"minutes": 15, "enabled": False}
     assert len(actions) == 3
+
+
+def test_a_new_interval_counts_from_the_last_due_time_and_never_later_than_from_now(
+    client, world, installed
+):
+    client.force_login(world.admin)
+    schedule = installed["SAP MC campaigns"]  # every 60 min: last due 12:00, next at 13:00
+    installed_at = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+
+    def change(minutes: int, at_minute: int) -> tuple[datetime, str]:
+        with time_machine.travel(installed_at + timedelta(minutes=at_minute), tick=False):
+            page = edit(client, schedule, minutes, on=True).content.decode()
+        schedule.refresh_from_db()
+        return schedule.next_run, page
+
+    # Longer, at 12:10: every 120 min from 12:00, not from 12:10.
+    assert change(120, 10)[0] == installed_at + timedelta(minutes=120)
+    # Shorter, at 12:10: every 30 min from 12:00: 12:30, not 12:40 (and not 14:00 either).
+    assert change(30, 10)[0] == installed_at + timedelta(minutes=30)
+    # Shorter again at 12:50: its last due time (12:00) is already more than 20 min ago, so
+    # the data is older than the new interval: due now, and the page says so.
+    next_run, page = change(20, 50)
+    assert next_run == installed_at + timedelta(minutes=50)
+    assert "“SAP MC campaigns”: every 20 min, on. It runs now, then at its interval." in page
 
 
 def test_switching_on_with_a_new_interval_runs_it_at_once(client, world, installed):
@@ -117,8 +139,8 @@ def test_switching_on_with_a_new_interval_runs_it_at_once(client, world, install
     # Due now (once), as the page promises; the runs after it come every 30 minutes.
     assert (schedule.minutes, schedule.repeats, schedule.next_run) == (30, -1, back_on)
 
-    # A new interval while on: due in 45 minutes. Off, and on again 10 minutes later, long
-    # before that old due time: due now too, not at it.
+    # A new interval while on: due 45 minutes after its last due time. Off, and on again 10
+    # minutes later, long before that due time: due now too, not at it.
     with time_machine.travel(back_on + timedelta(minutes=1), tick=False):
         edit(client, schedule, 45, on=True)
     with time_machine.travel(back_on + timedelta(minutes=5), tick=False):
