@@ -11,6 +11,7 @@ import csv
 import hashlib
 import logging
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any, Protocol, TypeVar, Unpack, cast
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 
 from khoros.payloads import (
     Company,
@@ -223,6 +225,35 @@ def _decoded_lines(chunks: Iterable[bytes]) -> Iterator[str]:
 
 _MD5_ETAG = re.compile(r'^(?:W/)?"?([0-9a-fA-F]{32})"?$')
 _NOT_CSV_TYPES = ("text/html", "application/json", "application/xml", "text/xml", "+json", "+xml")
+# Every gzip member starts with these two bytes; no UTF-8 text does (0x8b never leads a character).
+_GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_ENCODINGS = frozenset({"gzip", "x-gzip"})
+# Most bytes one step of inflating may give: a small, highly compressed chunk of a gzip body
+# must not become hundreds of megabytes at once.
+_INFLATE_STEP = 16 * CSV_CHUNK
+
+
+class _Gunzip:
+    """Inflate a gzip stream (one member or several, as concatenated .gz files are) bit by bit."""
+
+    def __init__(self) -> None:
+        self._inflater = zlib.decompressobj(wbits=31)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data:
+            if self._inflater.eof:  # the next member
+                self._inflater = zlib.decompressobj(wbits=31)
+            out = self._inflater.decompress(data, _INFLATE_STEP)
+            if out:
+                yield out
+            data = (
+                self._inflater.unused_data if self._inflater.eof else self._inflater.unconsumed_tail
+            )
+
+    @property
+    def complete(self) -> bool:
+        """Whether the stream ended where a member ends (a cut one does not)."""
+        return self._inflater.eof
 
 
 class ExportTable:
@@ -234,15 +265,24 @@ class ExportTable:
     one part.
     `verified` tells, once every row was read, whether the ETag proved the body whole; a body
     cut exactly between two rows can only be caught that way.
+
+    A gzip body is inflated here, whether it says so (Content-Encoding: gzip, an object stored
+    compressed) or not (a .csv.gz served as a file): it is read as sent, so that its ETag can
+    be checked against the MD5 of the bytes stored (S3) or of the CSV (a CDN that compressed
+    it on the way), and a gzip stream that stops before its end is a cut file.
     """
 
     def __init__(self, response: requests.Response, path: str) -> None:
         self.path = path
         self._response = response
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False)  # of the bytes as sent
+        self._plain_md5 = hashlib.md5(usedforsecurity=False)  # of the CSV, when sent as gzip
+        self._gunzip: _Gunzip | None = None
+        self._sniffed = False  # whether the first bytes told gzip from plain
         self._tail = b""
         self._size = 0
         headers = getattr(response, "headers", None) or {}
+        self._encoding = headers.get("Content-Encoding", "").strip().lower()
         match = _MD5_ETAG.match(headers.get("ETag", "").strip())
         self._etag = match.group(1).lower() if match else None
         self.verified = False
@@ -276,13 +316,47 @@ class ExportTable:
             self._header = header
         return self._header
 
+    def _sent_chunks(self) -> Iterator[bytes]:
+        """The body as it came over the wire (still gzip if it was)."""
+        raw = getattr(self._response, "raw", None)
+        if self._encoding in _GZIP_ENCODINGS and raw is not None:
+            # requests would inflate it, and the ETag of a stored gzip object is of the gzip.
+            yield from raw.stream(CSV_CHUNK, decode_content=False)
+        else:
+            yield from self._response.iter_content(CSV_CHUNK)
+
     def _chunks(self) -> Iterator[bytes]:
-        for chunk in self._response.iter_content(CSV_CHUNK):
-            if chunk:
-                self._md5.update(chunk)
-                self._size += len(chunk)
-                self._tail = chunk[-1:]
-                yield chunk
+        head = b""
+        for chunk in self._sent_chunks():
+            if not chunk:
+                continue
+            self._md5.update(chunk)
+            if not self._sniffed:
+                head += chunk
+                if len(head) < len(_GZIP_MAGIC):
+                    continue
+                chunk, head, self._sniffed = head, b"", True
+                if chunk.startswith(_GZIP_MAGIC):
+                    self._gunzip = _Gunzip()
+            yield from self._plain(chunk)
+        if head:  # a one-byte body
+            yield from self._plain(head)
+
+    def _plain(self, chunk: bytes) -> Iterator[bytes]:
+        """The CSV bytes of a chunk as sent: inflated if the body is gzip."""
+        pieces: Iterable[bytes] = (chunk,) if self._gunzip is None else self._gunzip.feed(chunk)
+        try:
+            for piece in pieces:
+                if self._gunzip is not None:
+                    self._plain_md5.update(piece)
+                self._size += len(piece)
+                self._tail = piece[-1:]
+                yield piece
+        except zlib.error as exc:
+            # The file itself is broken (TCP would have caught a flip in transit).
+            raise KhorosBadPayloadError(
+                f"the gzip download is damaged: {exc}", path=self.path
+            ) from None
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -292,8 +366,9 @@ class ExportTable:
             raise KhorosBadPayloadError(f"invalid CSV: {exc}", path=self.path) from None
         except UnicodeDecodeError:
             raise KhorosBadPayloadError("the CSV is not UTF-8", path=self.path) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             # Rows already went to the caller, so this cannot be retried here: start again.
+            # (A gzip body is read from urllib3 itself, whose errors requests does not wrap.)
             raise KhorosUnavailableError(
                 f"the download broke off: {type(exc).__name__}", path=self.path
             ) from None
@@ -310,6 +385,12 @@ class ExportTable:
             self.close()
 
     def _check_complete(self) -> None:
+        if self._gunzip is not None and not self._gunzip.complete:
+            raise KhorosUnavailableError(
+                f"the gzip download stops before its end after {self._size} bytes of CSV: the "
+                "file is cut",
+                path=self.path,
+            )
         if self._tail not in (b"\n", b"\r"):
             # Every row of a CSV writer ends with a line break: this body was cut mid-row.
             raise KhorosUnavailableError(
@@ -318,7 +399,10 @@ class ExportTable:
                 path=self.path,
             )
         if self._etag is not None:
-            if self._md5.hexdigest() != self._etag:
+            digests = {self._md5.hexdigest()}
+            if self._gunzip is not None:
+                digests.add(self._plain_md5.hexdigest())
+            if self._etag not in digests:
                 raise KhorosUnavailableError(
                     f"the download ({self._size} bytes) does not match its ETag: the file is cut "
                     f"or damaged",
@@ -364,6 +448,9 @@ class KhorosClient(HttpClient):
         self._download_session = requests.Session()
         self._download_session.headers["User-Agent"] = self._session.headers["User-Agent"]
         self._download_session.auth = _NoAuthorization()
+        # gzip is read (and its ETag checked) by ExportTable; other codings could only be
+        # taken as requests decodes them, with an ETag that then proves nothing.
+        self._download_session.headers["Accept-Encoding"] = "gzip"
 
     def __repr__(self) -> str:
         return f"<KhorosClient {self.base_url} company={self.company_id}>"

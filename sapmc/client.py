@@ -334,6 +334,64 @@ def _odata_message(payload: object) -> str:
     return message if isinstance(message, str) else ""
 
 
+# An XML error body longer than this is not an OData error: it is not parsed.
+_MAX_XML_ERROR = 256 * 1024
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_error(content: bytes) -> dict[str, Any] | None:
+    """An OData V2 error written as XML, in the shape of the JSON one; None if it is not one.
+
+    SAP Gateway writes its errors as XML where the request did not ask for JSON (the $batch
+    itself asks for multipart/mixed), and read as JSON they lost their code and message.
+    """
+    if len(content) > _MAX_XML_ERROR or b"<!" in content:
+        return None  # no DTD, no entities: nothing but plain elements is read from upstream
+    try:
+        root = ET.fromstring(content)
+    except ET.ParseError:
+        return None
+    if _local(root.tag) != "error":
+        return None
+
+    def texts(node: ET.Element) -> dict[str, str]:
+        return {_local(child.tag): (child.text or "").strip() for child in node}
+
+    top = texts(root)
+    details: list[dict[str, str]] = []
+    for node in root.iter():
+        if _local(node.tag) == "errordetail":
+            details.append(texts(node))
+    return {
+        "error": {
+            "code": top.get("code", ""),
+            "message": {"value": top.get("message", "")},
+            "innererror": {"errordetails": details},
+        }
+    }
+
+
+def _is_page(content: bytes) -> bool:
+    """Whether a body is an HTML page (a logon page, a proxy's), not XML data such as Atom."""
+    text = content.decode("utf-8", "replace")
+    return looks_like_markup(text) and "<html" in text[:4096].lower()
+
+
+def _error_payload(content: bytes) -> Any:
+    """The decoded error body of an answer: its JSON, its XML error as JSON, or None."""
+    if not content.strip():
+        return None
+    if looks_like_markup(content.decode("utf-8", "replace")):
+        return _xml_error(content)
+    try:
+        return decode_json(content)
+    except (ValueError, RecursionError):
+        return None
+
+
 def success_batch_body(rows: Sequence[SuccessRow], boundary: str) -> bytes:
     """The multipart/mixed body of a $batch creating rows, one change set per row."""
     # One change set per row, not per Plan-day group or per batch: OData V2 makes a change set
@@ -369,13 +427,8 @@ def _http_answer(raw: bytes) -> tuple[int, Any]:
     found = re.fullmatch(r"HTTP/1\.[01] ([0-9]{3})(?: .*)?", status_line.strip())
     if found is None:
         raise ValueError(f"no HTTP status line in a part: {clean_text(status_line[:40])!r}")
-    payload: Any = None
-    if body.strip():
-        try:
-            payload = decode_json(body)
-        except (ValueError, RecursionError):
-            payload = None  # an error without a JSON body still has its status
-    return int(found[1]), payload
+    # An error without a readable body still has its status.
+    return int(found[1]), _error_payload(body)
 
 
 def _parts(message: Message) -> list[Message]:
@@ -742,7 +795,9 @@ class SapmcClient(HttpClient):
             raise self._error_for(response, path)
         content_type = response.headers.get("Content-Type", "")
         if not content_type.lower().startswith("multipart/mixed"):
-            if looks_like_markup(response.content.decode("utf-8", "replace")):
+            # A logon page means the request never reached the service; any other answer
+            # (XML included) may come after the rows were created.
+            if _is_page(response.content):
                 raise self._logon_page(response)
             raise SapmcSuccessOutcomeUnknownError(
                 f"SAP MC answered the $batch with {content_type or 'no content type'}, not "
@@ -852,7 +907,7 @@ class SapmcClient(HttpClient):
     def _accept_raw(self, response: requests.Response) -> requests.Response:
         """Return a 2xx response whatever its body, or raise the matching SapmcError."""
         if 200 <= response.status_code < 300:
-            if looks_like_markup(response.content.decode("utf-8", "replace")):
+            if _is_page(response.content):
                 raise self._logon_page(response)
             return response
         raise self._error_for(response, urlsplit(response.url or "").path)
@@ -863,8 +918,15 @@ class SapmcClient(HttpClient):
         if not 200 <= status < 300:
             raise self._error_for(response, path)
         content = response.content
-        if looks_like_markup(content.decode("utf-8", "replace")):
+        if _is_page(content):
             raise self._logon_page(response)
+        if looks_like_markup(content.decode("utf-8", "replace")):
+            # Atom or another XML document: the data, not the user, is the problem.
+            raise SapmcBadPayloadError(
+                "SAP MC answered with XML where JSON was asked for ($format=json)",
+                status=status,
+                path=path,
+            )
         try:
             return decode_json(content)
         except (ValueError, RecursionError):
@@ -886,14 +948,7 @@ class SapmcClient(HttpClient):
 
     def _error_for(self, response: requests.Response, path: str) -> SapmcError:
         status = response.status_code
-        content = response.content
-        text = content.decode("utf-8", "replace")
-        payload: Any = None
-        if content.strip() and not looks_like_markup(text):
-            try:
-                payload = decode_json(content)
-            except (ValueError, RecursionError):
-                payload = None
+        payload = _error_payload(response.content)
         detail = self._detail(_odata_message(payload))
         kwargs: dict[str, Any] = {"status": status, "path": path}
         if status == 401:

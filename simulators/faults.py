@@ -101,6 +101,10 @@ MODES: dict[str, ModeSpec] = {
     "csv_truncated": mode_spec("modify", ("export_download",), "fraction", "boundary"),
     # An ETag S3 gives a file uploaded in parts: not an MD5 of the body, so it proves nothing.
     "etag_multipart": mode_spec("modify", ("export_download",)),
+    # The CSV sent as gzip: an object stored compressed under Content-Encoding: gzip, its ETag
+    # the MD5 of the gzip (S3); `etag` "plain" for a CDN that compressed it on the way (ETag of
+    # the CSV); `encoding` false for a .csv.gz file served as application/gzip.
+    "csv_gzip": mode_spec("modify", ("export_download",), "encoding", "etag"),
     # Status 200 with a body that is no CSV at all.
     "not_csv": mode_spec("replace", ("export_download",), "body"),
 }
@@ -150,6 +154,10 @@ def _check_params(mode: str, params: dict[str, Any], spec: ModeSpec | None = Non
     if "value" in params and mode == "wrong_total":
         value = params["value"]
         checks["value"] = (value is None or _is_int(value), "an int or null")
+    if "encoding" in params:
+        checks["encoding"] = (isinstance(params["encoding"], bool), "true or false")
+    if "etag" in params:
+        checks["etag"] = (params["etag"] in ("gzip", "plain"), "gzip | plain")
     if "style" in params:
         checks["style"] = (params["style"] in ("prepend", "shift"), "prepend | shift")
     for name, (ok, expected) in checks.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import hmac
 import json
@@ -522,8 +523,20 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
                 ServerTime=expires_text(now) + "Z",
             )
         body = export_csv(export, data, call.mod)
+        headers: list[tuple[str, str]] = []
+        content_type = "text/csv;charset=UTF-8"
+        if (gzipped := call.mod("csv_gzip")) is not None:
+            plain = body
+            # mtime=0: the same export gives the same bytes (and ETag) on every download.
+            body = gzip.compress(plain, mtime=0)
+            if gzipped.params.get("encoding", True):
+                headers.append(("Content-Encoding", "gzip"))
+            else:
+                content_type = "application/gzip"
         # S3 answers the MD5 of a file uploaded in one part as its ETag.
         etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        if gzipped is not None and gzipped.params.get("etag") == "plain":
+            etag = hashlib.md5(plain, usedforsecurity=False).hexdigest()
         if call.mod("etag_multipart"):
             etag = f"{etag[:32]}-2"
         if (cut := call.mod("csv_truncated")) is not None:
@@ -531,7 +544,7 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             if cut.params.get("boundary"):
                 size = body.rfind(b"\n", 0, size) + 1  # cut between two rows
             body = body[:size]  # Content-Length follows the cut body
-        return Response(200, body, "text/csv;charset=UTF-8", headers=[("ETag", f'"{etag}"')])
+        return Response(200, body, content_type, headers=[*headers, ("ETag", f'"{etag}"')])
 
     def _not_csv(self, fault: Fault) -> Response:
         body = fault.params.get("body", "empty")

@@ -30,6 +30,13 @@ _PLAN_CACHE_MAX = 100_000
 
 # Rejected rows listed in a run's outcomes (all of them are counted).
 BAD_ROWS_SHOWN = 10
+# The most a PlanKpi column holds (PositiveBigIntegerField: a signed 64-bit integer on both
+# engines). A cell or a day's sum beyond it is bad data: stored, it would fail the whole write.
+MAX_COUNT = 2**63 - 1
+# Whole numbers written with a decimal point ("12.0") are read through a float, exact up to 2**53.
+_MAX_EXACT_FLOAT = 2**53
+# Digit strings this short cannot exceed MAX_COUNT (19 digits can): the hot path's int() is safe.
+_SAFE_DIGITS = len(str(MAX_COUNT)) - 1
 
 # Header spellings we accept for the plan and the publication time (compared without case,
 # spaces or punctuation) when a header is not as wide as the request and columns must be found by
@@ -201,6 +208,8 @@ def parse_count(text: str) -> int:
     if not text:
         return 0  # a metric that does not apply to the post (video views of a photo)
     if text.isascii() and text.isdigit():
+        if len(text) > _SAFE_DIGITS and int(text) > MAX_COUNT:
+            raise ValueError(f"{text[:20]!r} is larger than any count can be")
         return int(text)
     try:
         value = float(text)  # "12.0" from a spreadsheet-minded exporter is still 12
@@ -208,6 +217,9 @@ def parse_count(text: str) -> int:
         value = math.nan
     if not math.isfinite(value) or value < 0 or value != int(value):
         raise ValueError(f"{text[:20]!r} is not a count")
+    if value > _MAX_EXACT_FLOAT:
+        # "1e30" or "12345678901234567890.0": no exact whole number can be read from it.
+        raise ValueError(f"{text[:20]!r} is larger than any count can be")
     return int(value)
 
 
@@ -404,7 +416,7 @@ class KpiSums:
         values = [0] * len(METRICS)
         for position, column, kpi in self._metric_columns:
             cell = cells[column]
-            if cell.isdigit() and cell.isascii():
+            if cell.isdigit() and cell.isascii() and len(cell) <= _SAFE_DIGITS:
                 values[position] = int(cell)  # the common case: parse_count's first branch
                 continue
             try:
@@ -434,6 +446,23 @@ class KpiSums:
             if day is not None:
                 entry["day"] = day.isoformat()
             self.bad_rows.append(entry)
+
+    def drop_overflowing(self) -> None:
+        """Reject the Plan-days whose sum no longer fits a stored count (each cell did).
+
+        Checked once per Plan-day after the last row, not on every addition: only absurd data
+        gets there, and it must cost that day (kept as stored, counted as failed), not the write.
+        """
+        for key, values in self.sums.items():
+            if key not in self.tainted and max(values) > MAX_COUNT:
+                self.tainted.add(key)
+                kpi = METRICS[values.index(max(values))]
+                plan = next((k for k, pk in self.plans.items() if pk == key[0]), "?")
+                self._reject(
+                    f"{kpi}: the day's posts add up to more than any count can be",
+                    plan=plan,
+                    day=key[1],
+                )
 
     def keeps(self, key: Key) -> bool:
         """Tell whether a stored bucket must stay as it is because a row of it was rejected."""

@@ -29,6 +29,7 @@ def kpis_write(
 ) -> WriteCounts:
     """Upsert the changed daily totals of one downloaded export and close it, in one transaction."""
     counts = WriteCounts()
+    sums.drop_overflowing()
     existing: dict[Key, tuple[int, ...]] = {
         (plan_id, day): tuple(values)
         for plan_id, day, *values in PlanKpi.objects.filter(

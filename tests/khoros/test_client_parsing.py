@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -625,3 +626,33 @@ def test_a_body_served_as_a_page_or_json_is_no_csv(content_type: str) -> None:
 def test_a_table_passes_a_row_of_another_width_on_for_the_caller_to_judge() -> None:
     table = ExportTable(FakeStream([b"a,b\r\n1,2,3\r\n4,5\r\n"]), "/x.csv")  # type: ignore[arg-type]
     assert [cells for _, cells in table] == [["1", "2", "3"], ["4", "5"]]
+
+
+def gzip_in_chunks(body: bytes, size: int) -> list[bytes]:
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096])
+def test_a_gzip_table_is_inflated_in_any_chunking_and_proved_by_either_md5(size: int) -> None:
+    body = b"Post ID,Plan\r\n1,a\r\n2,b\r\n"
+    # Two members, as concatenated .gz files are: both are the file.
+    sent = gzip.compress(body[:16], mtime=0) + gzip.compress(body[16:], mtime=0)
+    for etag in (hashlib.md5(sent).hexdigest(), hashlib.md5(body).hexdigest()):
+        stream = HeaderedStream(gzip_in_chunks(sent, size), {"ETag": f'"{etag}"'})
+        table = ExportTable(stream, "/x.csv")  # type: ignore[arg-type]
+        assert table.header == ["Post ID", "Plan"]
+        assert [cells for _, cells in table] == [["1", "a"], ["2", "b"]]
+        assert table.verified
+
+
+def test_a_gzip_table_cut_or_damaged_is_never_accepted() -> None:
+    body = b"Post ID,Plan\r\n" + b"".join(b"%d,a\r\n" % i for i in range(2000))
+    sent = gzip.compress(body, mtime=0)
+    # Cut before the end of the gzip stream, even where the CSV inside ends with a line break.
+    table = ExportTable(FakeStream(gzip_in_chunks(sent[:-8], 64)), "/x.csv")  # type: ignore[arg-type]
+    with pytest.raises(KhorosUnavailableError, match="stops before its end"):
+        list(table)
+    damaged = sent[:40] + bytes(b ^ 0xFF for b in sent[40:60]) + sent[60:]
+    table = ExportTable(FakeStream([damaged]), "/x.csv")  # type: ignore[arg-type]
+    with pytest.raises(KhorosBadPayloadError, match="gzip download is damaged"):
+        list(table)

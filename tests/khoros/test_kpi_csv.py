@@ -197,7 +197,15 @@ def test_publication_times_are_read_in_the_company_zone(published, day):
 
 
 @pytest.mark.parametrize(
-    ("text", "value"), [("12", 12), (" 7 ", 7), ("", 0), ("12.0", 12), ("1e3", 1000)]
+    ("text", "value"),
+    [
+        ("12", 12),
+        (" 7 ", 7),
+        ("", 0),
+        ("12.0", 12),
+        ("1e3", 1000),
+        ("9223372036854775807", 2**63 - 1),  # the most a stored count holds
+    ],
 )
 def test_counts_accept_whole_numbers_and_blanks(text, value):
     assert kpis.parse_count(text) == value
@@ -207,6 +215,57 @@ def test_counts_accept_whole_numbers_and_blanks(text, value):
 def test_counts_refuse_anything_else(text):
     with pytest.raises(ValueError):
         kpis.parse_count(text)
+
+
+@pytest.mark.parametrize("text", ["9223372036854775808", "99999999999999999999", "1e30"])
+def test_counts_too_large_to_store_are_refused(text):
+    with pytest.raises(ValueError, match="larger than any count can be"):
+        kpis.parse_count(text)
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "1e30"])
+def test_a_count_too_large_to_store_fails_its_row_not_the_sync(mirrored, value):
+    # Stored, it would overflow the 64-bit column and fail the whole write of the export.
+    mirrored.sim.add_fault("export_download", "csv_bad_row", value=value)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert run.failed_count == 1
+    (bad,) = run.outcomes[0]["bad_rows"]
+    assert bad["error"] == f"impressions: {value!r} is larger than any count can be"
+    bad_key = (bad["plan"], date.fromisoformat(bad["day"]))
+    expected = expected_totals(mirrored.data)
+    assert stored() == {k: v for k, v in expected.items() if k != bad_key}
+
+
+def test_a_day_whose_sum_outgrows_a_stored_count_is_rejected_not_written(mirrored):
+    sync()
+    plan = Plan.objects.order_by("pk").first()
+    day = date(2026, 10, 2)
+    PlanKpi.objects.create(plan=plan, day=day, impressions=5, updated_at=timezone.now())
+    sums = make_sums(plans={str(plan.khoros_id): plan.pk})
+    most = str(2**63 - 1)
+    sums.add(row(plan=str(plan.khoros_id), Impressions=most))
+    sums.add(row(plan=str(plan.khoros_id), Impressions=most))
+    sums.add(row(plan=str(plan.khoros_id), published="2026-10-03T09:00:00-05:00"))
+    export = KpiExport.objects.first()
+    export.start, export.stop = date(2026, 10, 1), date(2026, 10, 8)
+
+    counts = kpis.kpis_write(export=export, sums=sums, plan_pks=[plan.pk], now=timezone.now())
+
+    assert sums.rows_failed == 1
+    assert sums.bad_rows == [
+        {
+            "row": 3,
+            "plan": str(plan.khoros_id),
+            "day": "2026-10-02",
+            "error": "impressions: the day's posts add up to more than any count can be",
+        }
+    ]
+    assert counts.kept >= 1
+    assert PlanKpi.objects.get(plan=plan, day=day).impressions == 5  # kept as stored
+    assert PlanKpi.objects.get(plan=plan, day=date(2026, 10, 3)).impressions == 10
 
 
 def test_unreadable_rows_are_counted_reported_and_taint_what_they_touch():

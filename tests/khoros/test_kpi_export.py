@@ -199,6 +199,49 @@ def test_a_truncated_trailing_download_changes_no_stored_day(mirrored, boundary)
     assert snapshot() == before
 
 
+# --- Downloads sent as gzip ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # stored compressed: Content-Encoding gzip, the ETag the gzip's MD5 (S3)
+        {"etag": "plain"},  # compressed on the way: the ETag the CSV's MD5 (a CDN)
+        {"encoding": False},  # a .csv.gz file served as application/gzip
+    ],
+    ids=["stored_gzip", "cdn_gzip", "gz_file"],
+)
+def test_a_gzip_download_is_read_and_proved_whole(mirrored, params):
+    sync()
+    today = today_in(mirrored.data)
+    recent = PlanKpi.objects.filter(day__gte=today - timedelta(days=3)).first()
+    plan = Plan.objects.get(pk=recent.plan_id)
+    vanished_day = store_a_day_the_export_lacks(plan, today)
+    mirrored.sim.add_fault("export_download", "csv_gzip", **params)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    # Proved whole by its ETag, so the day the export no longer reports is zeroed as it must be.
+    vanished = (str(plan.khoros_id), vanished_day)
+    assert stored() == {**expected_totals(mirrored.data), vanished: (0,) * len(kpis.METRICS)}
+    assert run.outcomes[0]["zeroed"] == 1 and "note" not in run.outcomes[0]
+
+
+@pytest.mark.parametrize("boundary", [False, True], ids=["mid_row", "between_rows"])
+def test_a_truncated_gzip_download_is_never_accepted(mirrored, boundary):
+    mirrored.sim.add_fault("export_download", "csv_gzip")
+    mirrored.sim.add_fault("export_download", "csv_truncated", fraction=0.7, boundary=boundary)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "the file is cut" in run.error
+    assert PlanKpi.objects.count() == 0
+    assert KpiExport.objects.get().state != KpiExport.State.DOWNLOADED
+    assert_history_stays_to_be_fetched(mirrored)
+
+
 def test_a_download_that_cannot_be_proved_whole_zeroes_no_stored_day(mirrored):
     sync()
     today = today_in(mirrored.data)

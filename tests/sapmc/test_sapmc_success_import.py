@@ -269,3 +269,124 @@ def test_rows_are_created_over_a_live_server_started_here() -> None:
         assert len(sim.successes) == 1
         sim.reset()
         assert sim.successes == []
+
+
+# --- Answers written as XML -----------------------------------------------------------------
+# SAP Gateway writes an error as XML where the request did not ask for JSON (the $batch asks
+# for multipart/mixed); shaped after its OData V2 error document.
+
+XML_ERROR = (
+    '<?xml version="1.0" encoding="utf-8"?>'
+    '<error xmlns="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">'
+    '<code>{code}</code><message xml:lang="en">{message}</message>'
+    "<innererror><transactionid>0A1B2C</transactionid><errordetails>{details}</errordetails>"
+    "</innererror></error>"
+)
+XML_DETAIL = (
+    "<errordetail><code>{code}</code><message>{message}</message>"
+    "<propertyref>/Successes/{prop}</propertyref><severity>error</severity><target/>"
+    "</errordetail>"
+)
+
+
+def answer(status: int, body: bytes, content_type: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = body
+    response.headers["Content-Type"] = content_type
+    response.url = "http://127.0.0.1:9" + SUCCESS_SERVICE_PATH + "/$batch"
+    return response
+
+
+def offline() -> SapmcClient:
+    return SapmcClient(base_url="http://127.0.0.1:9", user=USER, password=PASSWORD)
+
+
+def test_a_row_refused_with_an_xml_error_keeps_sap_s_field_and_message() -> None:
+    refusal = XML_ERROR.format(
+        code="CUAN_CAMPAIGN_SUCCESS/001",
+        message="Clicks exceed impressions",
+        details=XML_DETAIL.format(
+            code="CUAN_CAMPAIGN_SUCCESS/001", message="Clicks exceed impressions",
+            prop="NumberOfClicks",
+        ),
+    )  # fmt: skip
+    created = '{"d": {"CampaignSuccessUUID": "0A0B0C0D-0000-4000-8000-000000000001"}}'
+    body = (
+        "--b\r\nContent-Type: multipart/mixed; boundary=c1\r\n\r\n"
+        "--c1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        f"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n\r\n{created}\r\n"
+        "--c1--\r\n"
+        "--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        f"HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\n\r\n{refusal}\r\n"
+        "--b--\r\n"
+    )
+    rows = [row(1), row(2)]
+    with offline() as client:
+        outcomes = client._accept_success_batch(
+            answer(202, body.encode(), "multipart/mixed; boundary=b"), rows, "/x"
+        )
+    assert [o.created for o in outcomes] == [True, False]
+    assert outcomes[0].success_uuid == "0a0b0c0d-0000-4000-8000-000000000001"
+    refused = outcomes[1]
+    assert (refused.status, refused.field, refused.code) == (
+        400, "NumberOfClicks", "CUAN_CAMPAIGN_SUCCESS/001",
+    )  # fmt: skip
+    assert refused.message == "Clicks exceed impressions"
+    assert refused.details == (("NumberOfClicks", "Clicks exceed impressions"),)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "says"),
+    [
+        (400, sapmc.SapmcRequestError, "(HTTP 400): Invalid batch request: boundary missing"),
+        (403, SapmcAuthError, "access (HTTP 403): Invalid batch request: boundary missing"),
+    ],
+)
+def test_a_whole_batch_refused_with_an_xml_error_says_sap_s_message(
+    status: int, error: type[Exception], says: str
+) -> None:
+    body = XML_ERROR.format(
+        code="/IWBEP/CM_MGW_RT/022", message="Invalid batch request: boundary missing", details=""
+    )
+    with offline() as client, pytest.raises(error) as refused:
+        client._accept_success_batch(
+            answer(status, body.encode(), "application/xml"), [row(1)], "/x"
+        )
+    assert says in str(refused.value)
+
+
+def test_an_xml_answer_to_a_batch_is_an_unknown_outcome_but_a_logon_page_is_not() -> None:
+    # XML data under 2xx came from the service, which may have created the rows: never resent
+    # blindly. A logon page means the request never reached it.
+    atom = b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"/>'
+    with offline() as client:
+        with pytest.raises(sapmc.SapmcSuccessOutcomeUnknownError):
+            client._accept_success_batch(answer(200, atom, "application/atom+xml"), [row(1)], "/x")
+        page = b"<!DOCTYPE html><html><body><form action='/saml2/idp/sso'></form></body></html>"
+        with pytest.raises(SapmcAuthError, match="logon"):
+            client._accept_success_batch(answer(200, page, "text/html"), [row(1)], "/x")
+
+
+def test_an_xml_error_with_a_dtd_is_not_read() -> None:
+    # Nothing but plain elements is parsed from upstream: no DTD, no entity expansion.
+    body = (
+        '<?xml version="1.0"?><!DOCTYPE error [<!ENTITY x "boom">]>'
+        "<error><code>X</code><message>&x;</message></error>"
+    )
+    with offline() as client, pytest.raises(sapmc.SapmcRequestError) as refused:
+        client._accept_success_batch(answer(400, body.encode(), "application/xml"), [row(1)], "/x")
+    assert str(refused.value).endswith("(HTTP 400)")
+
+
+def test_an_atom_answer_to_a_read_is_bad_data_not_a_logon_problem() -> None:
+    atom = b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"/>'
+    with offline() as client:
+        with pytest.raises(sapmc.SapmcBadPayloadError, match="XML where JSON was asked for") as bad:
+            client._accept_json(answer(200, atom, "application/atom+xml"), "/x")
+        assert not isinstance(bad.value, SapmcAuthError)
+        forbidden = XML_ERROR.format(
+            code="/IWBEP/CM_MGW_RT/010", message="No authorization for Campaigns", details=""
+        )
+        with pytest.raises(SapmcAuthError, match="403\\): No authorization for Campaigns"):
+            client._accept_json(answer(403, forbidden.encode(), "application/xml"), "/x")

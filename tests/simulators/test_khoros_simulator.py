@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -724,6 +725,18 @@ def test_download_faults_that_a_200_cannot_show(live: Live) -> None:
     assert normal.content.startswith(cut.content) and cut.headers["ETag"] == normal.headers["ETag"]
     live.sim.add_fault("export_download", "etag_multipart")
     assert requests.get(link["url"], timeout=5).headers["ETag"].endswith('-2"')
+    live.sim.add_fault("export_download", "csv_gzip")
+    stored = requests.get(link["url"], timeout=5, stream=True)
+    sent = stored.raw.read(decode_content=False)
+    # Stored compressed (S3): the ETag is the gzip's MD5, the CSV inside the same as ever.
+    assert stored.headers["Content-Encoding"] == "gzip" and gzip.decompress(sent) == normal.content
+    assert stored.headers["ETag"] == f'"{hashlib.md5(sent).hexdigest()}"'
+    live.sim.add_fault("export_download", "csv_gzip", encoding=False, etag="plain")
+    file = requests.get(link["url"], timeout=5)
+    assert "Content-Encoding" not in file.headers
+    assert file.headers["Content-Type"] == "application/gzip"
+    assert gzip.decompress(file.content) == normal.content
+    assert file.headers["ETag"] == normal.headers["ETag"]
     live.sim.add_fault("export_download", "not_csv", body="empty")
     empty = requests.get(link["url"], timeout=5)
     assert (empty.status_code, empty.content) == (200, b"")
