@@ -1,4 +1,5 @@
-"""Every setting the code reads is declared in settings.py (from the environment) and documented."""
+"""Every setting the code reads is declared in settings.py (from the environment) and documented
+in the README with its true default."""
 
 from __future__ import annotations
 
@@ -47,3 +48,94 @@ def test_every_environment_setting_has_a_row_in_the_readme():
     table = "\n".join(line for line in readme.splitlines() if line.startswith("| `"))
     missing = [name for name in declared_from_environment() if f"`{name}`" not in table]
     assert sorted(missing) == []
+
+
+# Rows whose default the README gives in words, because settings.py computes it: the checkout's
+# own folders, the SQLite file in it, and Django's console mail backend.
+DEFAULTS_IN_WORDS = {
+    "SMCBRIDGE_VAR_DIR", "STATIC_ROOT", "DATABASE_URL",
+    "EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS", "DEFAULT_FROM_EMAIL",
+}  # fmt: skip
+
+
+def defaults_in_settings(monkeypatch) -> dict[str, object]:
+    """Each environment variable's default, as settings.py passes it to its env_* reader."""
+    import inspect
+    import runpy
+
+    from smcbridge import env
+
+    seen: dict[str, object] = {}
+    for reader in ("env_str", "env_code", "env_timezone", "env_bool", "env_int", "env_float"):
+        original = getattr(env, reader)
+
+        def record(*args: object, _original=original, **kwargs: object) -> object:
+            bound = inspect.signature(_original).bind(*args, **kwargs)
+            bound.apply_defaults()
+            seen[str(bound.arguments["name"])] = bound.arguments["default"]
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(env, reader, record)
+    for reader in ("env_list", "env_mapping"):
+        original = getattr(env, reader)
+
+        def record_many(name: str, default: object, *args: object, _original=original, **kw):
+            seen[name] = default
+            return _original(name, default, *args, **kw)
+
+        monkeypatch.setattr(env, reader, record_many)
+    runpy.run_path(str(ROOT / "smcbridge" / "settings.py"))
+    return seen
+
+
+def as_readme_writes_it(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int | float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ",".join(value)
+    if isinstance(value, dict):
+        return ",".join(f"{key}={item}" for key, item in value.items())
+    return str(value)
+
+
+def readme_defaults() -> dict[str, str]:
+    """The README table's default of each variable: `5` / `15` pairs with `A` / `B`."""
+    readme = (ROOT / "README.md").read_text()
+    found: dict[str, str] = {}
+    for line in readme.splitlines():
+        if not line.startswith("| `"):
+            continue
+        names_cell, default_cell = (cell.strip() for cell in line.strip("|").split("|")[:2])
+        names = re.findall(r"`([A-Z][A-Z0-9_]+)`", names_cell)
+        # What stands in parentheses is a remark ("(`make run`: `true`)"), not the default.
+        while re.search(r"\([^()]*\)", default_cell):
+            default_cell = re.sub(r"\s*\([^()]*\)", "", default_cell)
+        values = re.findall(r"`([^`]*)`|\b(off|on)\b", default_cell)
+        values = [code or word for code, word in values]
+        if not values and not default_cell:
+            values = [""] * len(names)  # "(empty ...)", "(none ...)"
+        if len(values) == len(names):
+            found.update(zip(names, values, strict=True))
+        else:
+            found.update((name, default_cell) for name in names)
+    return found
+
+
+def test_every_default_in_the_readme_is_the_one_settings_use(monkeypatch):
+    in_settings = defaults_in_settings(monkeypatch)
+    in_readme = readme_defaults()
+    wrong = {}
+    for name, default in in_settings.items():
+        if name in DEFAULTS_IN_WORDS:
+            continue
+        documented = in_readme.get(name)
+        if documented in in_settings:  # a default that is another setting's ("`KHOROS_...`")
+            documented = as_readme_writes_it(in_settings[documented])
+        if documented in ("false", "true"):
+            documented = {"false": "off", "true": "on"}[documented]
+        if documented != as_readme_writes_it(default):
+            wrong[name] = (documented, as_readme_writes_it(default))
+    assert wrong == {}
