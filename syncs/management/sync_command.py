@@ -12,6 +12,10 @@ from syncs import registry
 from syncs.models import SyncRun
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 class SyncCommand(BaseCommand):
     """Run one kind's sync service now; subclasses name the kind and what it counts."""
 
@@ -42,7 +46,8 @@ class SyncCommand(BaseCommand):
             f"Sync #{run.pk} {run.status}: {run.created_count} created, "
             f"{run.updated_count} updated, {run.unchanged_count} unchanged, "
             f"{run.removed_count} removed, {run.failed_count} failed; "
-            f"{run.http_requests} requests, {run.http_retries} retries"
+            f"{_count(run.http_requests, 'request', 'requests')}, "
+            f"{_count(run.http_retries, 'retry', 'retries')}"
         )
         if run.duration_seconds is not None:
             summary += f", {run.duration_seconds:.1f} s"
