@@ -81,7 +81,7 @@ def _selection(data: QueryDict) -> list[int]:
     """The ticked Plans, in the order first ticked, without repeats or junk."""
     seen: dict[int, None] = {}
     for value in data.getlist(SELECTION_KEY):
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             seen.setdefault(int(value), None)
     return list(seen)
 
@@ -120,7 +120,7 @@ def _context(
     assigned, hidden, suggestions, drift = [], 0, [], None
     selected_id = state.get("campaign", "")
     missing = ""  # a campaign asked for by an old or hand-made link that is not there
-    if selected_id.isdigit() and len(selected_id) < 19:
+    if selected_id.isascii() and selected_id.isdigit() and len(selected_id) < 19:
         selected = ExternalCampaign.objects.filter(
             pk=int(selected_id), removed_at__isnull=True
         ).first()
