@@ -539,7 +539,7 @@ def _list_csv(
             yield [
                 "campaign",
                 _csv_safe(c.name),
-                c.campaign_id,
+                _csv_safe(c.campaign_id),
                 c.start.isoformat() if c.start else "",
                 c.end.isoformat() if c.end else "",
                 _csv_safe(c.initiative_name),

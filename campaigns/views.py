@@ -121,9 +121,10 @@ def _audit_rows(events: Iterator[AuditEvent]) -> Iterator[Sequence[object]]:
             changes = audit_text.audit_changes(event.action, event.before, event.after, names)
             yield [
                 event.at.isoformat(),
-                event.actor_name,
+                # A user name may start with "-", "+" or "@"; the campaign id is SAP MC's text.
+                _csv_safe(event.actor_name),
                 event.action,
-                event.campaign.campaign_id if event.campaign else "",
+                _csv_safe(event.campaign.campaign_id) if event.campaign else "",
                 str(event.plan.khoros_id) if event.plan else "",
                 _csv_safe(event.summary),
                 # The page's Details, a line each; before and after keep the stored ids.

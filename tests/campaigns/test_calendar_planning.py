@@ -277,6 +277,17 @@ def test_list_csv_is_the_current_view(client, world):
     assert rows[2][3:6] == ["2026-06-01", "2026-06-15", "Brand 0"]
 
 
+def test_list_csv_defuses_a_campaign_id_that_reads_as_a_formula(client, world):
+    # SAP MC's campaign id is its text, as the names are.
+    ExternalCampaign.objects.filter(pk=world.campaigns[1].pk).update(campaign_id="@SUM(1)")
+    client.force_login(world.maria)
+    response = client.get(
+        reverse("calendar-list"), {"zoom": "quarter", "date": "2026-04-01", "format": "csv"}
+    )
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[1][:3] == ["campaign", "Summer 2026", "'@SUM(1)"]
+
+
 def test_an_invalid_filter_empties_the_list_and_refuses_the_csv(client, world):
     client.force_login(world.maria)
     view = {"zoom": "quarter", "date": "2026-04-01", "q": "summer", "status": "nonsense"}
