@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any, cast
@@ -41,7 +40,7 @@ from campaigns.calendar import (
 )
 from campaigns.forms import MAX_ID, CalendarFilterForm
 from campaigns.models import Assignment, SavedView
-from campaigns.views import _csv_safe, _Echo
+from campaigns.views import _csv_safe, csv_download
 from campaigns.workbench import Confirmation, _assign_confirmation
 from khoros.models import Plan
 from khoros.zone import company_today
@@ -561,14 +560,7 @@ def _list_csv(
                 "",
             ]
 
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(line) for line in lines()), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = (
-        f'attachment; filename="smcbridge-calendar-{period.first}-{period.last}.csv"'
-    )
-    return response
+    return csv_download(lines(), f"smcbridge-calendar-{period.first}-{period.last}.csv")
 
 
 @manager_action("The calendar is for marketing managers and sync admins.")

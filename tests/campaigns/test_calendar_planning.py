@@ -268,7 +268,7 @@ def test_list_csv_is_the_current_view(client, world):
     )
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "smcbridge-calendar-2026-04-01-2026-06-30.csv" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == ["kind", "name", "id", "start", "end", "initiative", "plans", "impressions"]
     assert [r[:2] for r in rows[1:]] == [
         ["campaign", "Summer 2026"],
@@ -284,7 +284,7 @@ def test_list_csv_defuses_a_campaign_id_that_reads_as_a_formula(client, world):
     response = client.get(
         reverse("calendar-list"), {"zoom": "quarter", "date": "2026-04-01", "format": "csv"}
     )
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[1][:3] == ["campaign", "Summer 2026", "'@SUM(1)"]
 
 
@@ -644,7 +644,7 @@ def test_list_csv_at_scale_keeps_every_row_of_the_view(client, world):
     response = client.get(
         reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01", "format": "csv"}
     )
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     kinds = [r[0] for r in rows[1:]]
     # The page shows 500 of each; the export has them all.
     live = ExternalCampaign.objects.filter(removed_at__isnull=True, start__lte=date(2026, 12, 31))
