@@ -4,8 +4,8 @@ is read-only.
 Per model, what the admin may change and why:
 - Initiative grants: given and revoked here, through the services, each with its audit row.
 - Users and groups: the app has no page for them, so they are edited here; every add, change,
-  password change and delete writes an audit row in the same transaction (what changed, never a
-  password or its hash).
+  password change (a person's own, on the admin's "Change password" page, too) and delete writes
+  an audit row in the same transaction (what changed, never a password or its hash).
 - django-q2's schedules: read-only. Its stock admin lets anyone with access type any dotted
   `func` and so run any function of the code base in the worker; the bridge's schedules are
   declared by each app's sync_kinds.py (syncs/registry.py), installed by `setup_schedules`,
@@ -209,14 +209,39 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
 
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         if getattr(request, "_audit_password", False):
-            services.audit_record(
-                actor=_staff(request),
-                action=AuditEvent.Action.USER_PASSWORD,
-                summary=f"Changed the password of user “{obj}”",
-                before=None,
-                after={"username": obj.get_username(), "usable": obj.has_usable_password()},
-            )
+            _audit_password(request, obj)
         return super().log_change(request, obj, message)
+
+
+def _audit_password(request: HttpRequest, user: User) -> None:
+    services.audit_record(
+        actor=_staff(request),
+        action=AuditEvent.Action.USER_PASSWORD,
+        summary=f"Changed the password of user “{user}”",
+        before=None,
+        after={"username": user.get_username(), "usable": user.has_usable_password()},
+    )
+
+
+_site_password_change = admin.site.password_change
+
+
+def _audited_password_change(
+    request: HttpRequest, extra_context: dict[str, Any] | None = None
+) -> HttpResponse:
+    """The admin's own "Change password" page (a person's own password), audited like the
+    user page's: it is another view, and changed the password without a row."""
+    with transaction.atomic():
+        response = _site_password_change(request, extra_context)
+        # Only a saved change redirects (to "password changed"); a refused form answers 200.
+        if request.method == "POST" and response.status_code == 302:
+            _audit_password(request, _staff(request))
+    return response
+
+
+# Set before the URLs are built (admin.site.urls, in smcbridge/urls.py) bind the view. The stubs
+# type the view as answering a TemplateResponse; a saved change answers a redirect.
+admin.site.password_change = _audited_password_change  # type: ignore[method-assign,assignment]
 
 
 @admin.register(Group)

@@ -151,8 +151,8 @@ class DriftForm(forms.Form):
         target, _, asked = rest.partition(":")
         if (
             action not in self.ACTIONS
-            or not (target == "all" or target.isdigit())
-            or not (asked == "" or asked.isdigit())
+            or not (target == "all" or (target.isascii() and target.isdigit()))
+            or not (asked == "" or (asked.isascii() and asked.isdigit()))
         ):
             raise ValidationError("Choose a drift decision.")
         data["action"] = action

@@ -307,7 +307,7 @@ def _compare(
         return out
     other = (
         ExternalCampaign.objects.exclude(pk=campaign.pk).filter(pk=int(compare)).first()
-        if compare.isdigit()
+        if compare.isascii() and compare.isdigit()
         else None
     )
     if other is None:

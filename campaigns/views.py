@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Sequence
-from itertools import islice
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -112,6 +112,21 @@ class _Echo:
         return value
 
 
+def csv_download(lines: Iterable[Sequence[object]], filename: str) -> StreamingHttpResponse:
+    """`lines` streamed as a CSV file to download, in UTF-8 with a byte order mark.
+
+    Without the mark Excel reads the file in the computer's legacy code page: every “ ” and →
+    of the audit's summaries and every non-ASCII name came out garbled ("MÃ¼ller").
+    """
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        chain(["\ufeff"], (writer.writerow(line) for line in lines)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 def _audit_rows(events: Iterator[AuditEvent]) -> Iterator[Sequence[object]]:
     yield AUDIT_CSV_COLUMNS
     # In batches: each batch's Initiative and campaign names are read at once, as on the page.
@@ -121,9 +136,10 @@ def _audit_rows(events: Iterator[AuditEvent]) -> Iterator[Sequence[object]]:
             changes = audit_text.audit_changes(event.action, event.before, event.after, names)
             yield [
                 event.at.isoformat(),
-                event.actor_name,
+                # A user name may start with "-", "+" or "@"; the campaign id is SAP MC's text.
+                _csv_safe(event.actor_name),
                 event.action,
-                event.campaign.campaign_id if event.campaign else "",
+                _csv_safe(event.campaign.campaign_id) if event.campaign else "",
                 str(event.plan.khoros_id) if event.plan else "",
                 _csv_safe(event.summary),
                 # The page's Details, a line each; before and after keep the stored ids.
@@ -148,16 +164,9 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResp
     if request.GET.get("format") == "csv":
         if (refusal := export_refusal(form)) is not None:
             return refusal
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse(
-            (
-                writer.writerow(row)
-                for row in _audit_rows(events.iterator(chunk_size=AUDIT_CSV_BATCH))
-            ),
-            content_type="text/csv; charset=utf-8",
+        return csv_download(
+            _audit_rows(events.iterator(chunk_size=AUDIT_CSV_BATCH)), "smcbridge-audit.csv"
         )
-        response["Content-Disposition"] = 'attachment; filename="smcbridge-audit.csv"'
-        return response
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -246,13 +255,7 @@ def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHt
             values = [getattr(row, name) for name in names]
             yield [row.day.isoformat(), row.plan.khoros_id.hex, _csv_safe(row.plan.name), *values]
 
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(line) for line in lines()), content_type="text/csv; charset=utf-8"
-    )
-    filename = f"smcbridge-{campaign.campaign_id or campaign.pk}-kpis.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_download(lines(), f"smcbridge-{campaign.campaign_id or campaign.pk}-kpis.csv")
 
 
 # The id of the campaign page's section of the success push (_campaign_pushes.html): its

@@ -81,7 +81,7 @@ def _selection(data: QueryDict) -> list[int]:
     """The ticked Plans, in the order first ticked, without repeats or junk."""
     seen: dict[int, None] = {}
     for value in data.getlist(SELECTION_KEY):
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             seen.setdefault(int(value), None)
     return list(seen)
 
@@ -120,7 +120,7 @@ def _context(
     assigned, hidden, suggestions, drift = [], 0, [], None
     selected_id = state.get("campaign", "")
     missing = ""  # a campaign asked for by an old or hand-made link that is not there
-    if selected_id.isdigit() and len(selected_id) < 19:
+    if selected_id.isascii() and selected_id.isdigit() and len(selected_id) < 19:
         selected = ExternalCampaign.objects.filter(
             pk=int(selected_id), removed_at__isnull=True
         ).first()
@@ -530,7 +530,7 @@ def workbench_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
     except services.AssignmentError as exc:
         if request.POST.get("next") == "audit":
             messages.error(request, str(exc))
-            return redirect("audit")
+            return _back_to_audit(request)
         return _after_action(request, state, Feedback(error=str(exc)))
     count = len(undo.after["plans"])
     feedback = Feedback(
@@ -538,5 +538,14 @@ def workbench_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
     if request.POST.get("next") == "audit":
         messages.success(request, feedback.notice)
-        return redirect("audit")
+        return _back_to_audit(request)
     return _after_action(request, state, feedback)
+
+
+def _back_to_audit(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The audit page the Undo was pressed on, with its filters and page: the trail unfiltered
+    lost the person's place (and the row they had just undone)."""
+    # Read back as a query string and written out again: only the audit page's own parameters
+    # can come of it, never another address.
+    query = QueryDict(request.POST.get("audit_query", "")[:2000]).urlencode()
+    return redirect(reverse("audit") + (f"?{query}" if query else ""))

@@ -130,6 +130,26 @@ def test_user_changes_in_the_admin_are_audited(client, root, world, django_user_
     assert deleted.actor == root
 
 
+def test_changing_ones_own_password_in_the_admin_is_audited(client, root):
+    # The admin's "Change password" link (top right) is another page than the user's own.
+    client.force_login(root)
+    url = reverse("admin:password_change")
+    wrong = {"old_password": "not-it", "new_password1": "b-new-pass-2026!",
+             "new_password2": "b-new-pass-2026!"}  # fmt: skip
+    assert client.post(url, wrong).status_code == 200
+    assert not AuditEvent.objects.exists()
+    response = client.post(url, {**wrong, "old_password": "pw-root-2026"})
+    assert response.status_code == 302
+    row = AuditEvent.objects.get()
+    assert (row.action, row.actor, row.summary) == (
+        "user.password",
+        root,
+        "Changed the password of user “root”",
+    )
+    assert row.after == {"username": "root", "usable": True}
+    assert "b-new-pass-2026!" not in str(row.after) + row.summary
+
+
 def test_group_changes_in_the_admin_are_audited(client, root, world):
     from django.contrib.auth.models import Group, Permission
 

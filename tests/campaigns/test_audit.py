@@ -74,7 +74,7 @@ def test_csv_export_has_every_matching_event(client, history):
     client.force_login(history.admin)
     response = client.get(reverse("audit"), {"format": "csv", "actor": history.maria.pk})
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == [
         "time", "actor", "action", "campaign", "plan", "summary", "details", "before", "after",
     ]  # fmt: skip
@@ -317,7 +317,7 @@ def test_the_csv_has_the_pages_details_beside_the_stored_json(client, world):
     services.drift_keep_bridge(campaign=summer, acting_user=world.admin)
     client.force_login(world.admin)
     response = client.get(reverse("audit"), {"format": "csv"})
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == [
         "time", "actor", "action", "campaign", "plan", "summary", "details", "before", "after",
     ]  # fmt: skip
@@ -338,8 +338,25 @@ def test_a_plan_named_like_a_formula_is_not_one_in_the_csv_details(client, world
     services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
     client.force_login(world.admin)
     response = client.get(reverse("audit"), {"format": "csv"})
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[1][6] == "'=HYPERLINK(1): no campaign → Spring Sale 2026"
+
+
+def test_an_actor_or_campaign_id_that_reads_as_a_formula_is_not_one_in_the_csv(
+    client, world, django_user_model
+):
+    # Django's user names may start with "-", "+" or "@" (and a spreadsheet computes "-1+1");
+    # the campaign's id is SAP MC's text.
+    spring, plan = world.campaigns[0], world.plans[0]
+    ExternalCampaign.objects.filter(pk=spring.pk).update(campaign_id="+1+1")
+    spring.refresh_from_db()
+    odd = django_user_model.objects.create_user("-1+1", password="pw-odd-2026")
+    services.assignment_create(campaign=spring, plan=plan, acting_user=world.admin)
+    AuditEvent.objects.update(actor=odd, actor_name="-1+1")
+    client.force_login(world.admin)
+    response = client.get(reverse("audit"), {"format": "csv"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert [rows[1][1], rows[1][3]] == ["'-1+1", "'+1+1"]
 
 
 def test_a_user_row_from_the_admin_shows_only_what_changed_with_labels(client, world):

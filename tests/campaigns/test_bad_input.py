@@ -12,6 +12,7 @@ import json
 import pytest
 from django_q.models import Schedule
 
+from campaigns.models import AuditEvent
 from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,11 @@ pytestmark = pytest.mark.django_db
 NUL = "a\x00b"
 HUGE = "9" * 30  # beyond any integer column
 BIGINT_PLUS_ONE = str(2**63)
-BAD_STRINGS = [NUL, "\x00", HUGE, BIGINT_PLUS_ONE, "-" + BIGINT_PLUS_ONE, "x" * 5000]
+# A digit to str.isdigit() that int() refuses: an id checked with isdigit() alone crashed.
+SUPERSCRIPT_TWO = "\u00b2"
+BAD_STRINGS = [
+    NUL, "\x00", HUGE, BIGINT_PLUS_ONE, "-" + BIGINT_PLUS_ONE, "x" * 5000, SUPERSCRIPT_TWO,
+]  # fmt: skip
 BAD_DATES = [
     "9999-12-31", "0001-01-01", "10000-01-01", "2026-13-01", "2026-02-30", "0000-00-00",
     "9999-12-31T23:59", "-1", NUL,
@@ -31,9 +36,12 @@ GET_PAGES: dict[str, list[str]] = {
     "/workbench/": [
         "campaign", "cpage", "ppage", "c-q", "c-status", "c-date_from", "c-date_to",
         "c-unassigned", "p-q", "p-initiative", "p-date_from", "p-date_to", "p-unassigned",
+        "plans",
     ],
     "/audit/": ["actor", "campaign", "date_from", "date_to", "page", "format"],
-    "/calendar/": ["zoom", "date", "page", "initiative", "status", "assigned", "q"],
+    "/calendar/": ["zoom", "date", "page", "initiative", "status", "assigned", "q", "panel"],
+    "/calendar/panel/": ["panel"],
+    "/calendar/list/": ["zoom", "date", "sort", "plans", "campaign", "format"],
     "/syncs/": ["kind", "status", "trigger", "date_from", "date_to", "page"],
     "/schedules/": [],
     "/sapmc-calls/": ["endpoint", "status", "day", "page"],
@@ -59,6 +67,8 @@ def root(django_user_model, world):
 
 
 def _values(param: str) -> list[str]:
+    if param == "panel":  # "c<campaign id>" or "p<Plan id>"
+        return [f"{kind}{value}" for kind in "cp" for value in BAD_STRINGS]
     return BAD_DATES if param in DATE_PARAMS else BAD_STRINGS
 
 
@@ -118,6 +128,8 @@ def test_forms_answer_bad_fields_without_error(client, root, world, failures):
         "/workbench/unassign/": {"campaign": str(campaign.pk), "plan": str(plan.pk)},
         "/workbench/move/": {"campaign": str(campaign.pk), "plan": str(plan.pk), "note": "n"},
         "/workbench/drift/": {"campaign": str(campaign.pk), "decision": "keep_bridge"},
+        "/calendar/assign/": {"plan": str(plan.pk), "campaign": str(campaign.pk)},
+        "/calendar/list/assign/": {"plans": str(plan.pk), "campaign": str(campaign.pk)},
         f"/schedules/{schedule.pk}/": {f"{schedule.pk}-minutes": "30",
                                        f"{schedule.pk}-enabled": "on"},
         f"/syncs/{run.pk}/again/": {},
@@ -136,6 +148,26 @@ def test_forms_answer_bad_fields_without_error(client, root, world, failures):
                 failures.check(response, f"htmx POST {path} {field}={value!r}")
                 if path == "/login/":
                     client.force_login(root)
+
+
+@pytest.mark.parametrize(
+    "drift",
+    [f"keep:{SUPERSCRIPT_TWO}", f"adopt:{SUPERSCRIPT_TWO}", f"confirm-adopt:all:{SUPERSCRIPT_TWO}"],
+)
+def test_drift_decisions_naming_no_number_are_refused_not_crashed(client, root, world, drift):
+    client.force_login(root)
+    response = client.post("/workbench/drift/", {"campaign": world.campaigns[0].pk, "drift": drift})
+    assert response.status_code == 302
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("compare", [SUPERSCRIPT_TWO, HUGE, "x"])
+def test_a_comparison_with_no_campaign_number_says_so(client, root, world, compare):
+    client.force_login(root)
+    response = client.get(f"/campaigns/{world.campaigns[0].pk}/", {"compare": compare})
+    assert response.status_code == 200
+    assert response.context["compare"] is None
+    assert "no other campaign with that number" in response.context["compare_error"]
 
 
 def test_sync_kinds_with_nul_are_refused(client, root):

@@ -268,13 +268,24 @@ def test_list_csv_is_the_current_view(client, world):
     )
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "smcbridge-calendar-2026-04-01-2026-06-30.csv" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == ["kind", "name", "id", "start", "end", "initiative", "plans", "impressions"]
     assert [r[:2] for r in rows[1:]] == [
         ["campaign", "Summer 2026"],
         ["unassigned plan", "Summer teaser"],
     ]
     assert rows[2][3:6] == ["2026-06-01", "2026-06-15", "Brand 0"]
+
+
+def test_list_csv_defuses_a_campaign_id_that_reads_as_a_formula(client, world):
+    # SAP MC's campaign id is its text, as the names are.
+    ExternalCampaign.objects.filter(pk=world.campaigns[1].pk).update(campaign_id="@SUM(1)")
+    client.force_login(world.maria)
+    response = client.get(
+        reverse("calendar-list"), {"zoom": "quarter", "date": "2026-04-01", "format": "csv"}
+    )
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[1][:3] == ["campaign", "Summer 2026", "'@SUM(1)"]
 
 
 def test_an_invalid_filter_empties_the_list_and_refuses_the_csv(client, world):
@@ -633,7 +644,7 @@ def test_list_csv_at_scale_keeps_every_row_of_the_view(client, world):
     response = client.get(
         reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01", "format": "csv"}
     )
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     kinds = [r[0] for r in rows[1:]]
     # The page shows 500 of each; the export has them all.
     live = ExternalCampaign.objects.filter(removed_at__isnull=True, start__lte=date(2026, 12, 31))

@@ -137,7 +137,7 @@ def test_kpi_csv_has_one_row_per_plan_and_day_and_defuses_formulas(client, world
     import csv
     import io
 
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == [
         "date",
         "external_campaign_id",

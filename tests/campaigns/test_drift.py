@@ -382,6 +382,40 @@ def test_audit_page_offers_undo_of_an_adoption_once(client, world):
     assert "undone" in body
 
 
+def test_undo_on_a_filtered_audit_page_comes_back_to_that_page(client, world):
+    spring = world.campaigns[0]
+    _ref(spring, world.plans[0])
+    adoption = services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+    client.force_login(world.admin)
+    filters = {"campaign": spring.campaign_id, "actor": str(world.admin.pk), "page": "1"}
+    body = client.get(reverse("audit"), filters).content.decode()
+    query = f"campaign={spring.campaign_id}&amp;actor={world.admin.pk}&amp;page=1"
+    assert f'name="audit_query" value="{query}"' in body
+    response = client.post(
+        reverse("workbench-undo"),
+        {"event": adoption.pk, "next": "audit", "audit_query": query.replace("&amp;", "&")},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('audit')}?{query.replace('&amp;', '&')}"
+    assert not Assignment.objects.exists()
+    messages = [str(m) for m in client.get(response["Location"]).context["messages"]]
+    assert messages == ["Undone: 1 Plan back where it was."]
+    # Refused (undone already): back to the same filtered page too, saying why.
+    response = client.post(
+        reverse("workbench-undo"),
+        {"event": adoption.pk, "next": "audit", "audit_query": "campaign=x"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == f"{reverse('audit')}?campaign=x"
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    # What comes back is a query string of the audit page, never another address.
+    response = client.post(
+        reverse("workbench-undo"),
+        {"event": adoption.pk, "next": "audit", "audit_query": "//evil.example/"},
+    )
+    assert response["Location"].startswith(f"{reverse('audit')}?")
+
+
 def test_assign_question_over_htmx_keeps_the_workbench_url(client, world):
     client.force_login(world.maria)
     spring, teaser = world.campaigns[0], world.plans[1]

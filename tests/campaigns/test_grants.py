@@ -149,11 +149,11 @@ def test_campaign_kpi_csv_holds_only_the_viewers_plans(client, world):
         )
     client.force_login(world.maria)
     response = client.get(reverse("campaign-kpis-csv", args=[spring.pk]))
-    body = b"".join(response.streaming_content).decode()
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert world.plans[0].khoros_id.hex in body and world.plans[2].khoros_id.hex not in body
     client.force_login(world.admin)
     response = client.get(reverse("campaign-kpis-csv", args=[spring.pk]))
-    body = b"".join(response.streaming_content).decode()
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert world.plans[0].khoros_id.hex in body and world.plans[2].khoros_id.hex in body
 
 
