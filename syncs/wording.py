@@ -44,11 +44,26 @@ STATUS_WORDS = {
     "incomplete": "Incomplete",
     "deferred": "Deferred",
     "not_run": "Not run",
+    "partly_refused": "Partly refused",
 }
 
 
+def _status_key(outcome: Mapping[str, Any]) -> str:
+    """The outcome's status; derived where the outcome does not store one (an incomplete
+    listing; a batch of the success push, whose counts say it)."""
+    if outcome.get("status"):
+        return str(outcome["status"])
+    if outcome.get("listing"):
+        return "incomplete"
+    if "batch" in outcome:
+        if not _int(outcome, "refused"):
+            return "ok"
+        return "partly_refused" if _int(outcome, "created") else "failed"
+    return ""
+
+
 def outcome_status(outcome: Mapping[str, Any]) -> str:
-    status = str(outcome.get("status") or ("incomplete" if outcome.get("listing") else ""))
+    status = _status_key(outcome)
     return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
 
 
@@ -191,13 +206,18 @@ class OutcomeRow:
     failed: bool
 
 
-_STATUS_CLASS = {"ok": "succeeded", "failed": "failed", "incomplete": "partial"}
+_STATUS_CLASS = {
+    "ok": "succeeded",
+    "failed": "failed",
+    "incomplete": "partial",
+    "partly_refused": "partial",
+}
 
 
 def outcome_rows(outcomes: list[Mapping[str, Any]]) -> list[OutcomeRow]:
     rows = []
     for outcome in outcomes:
-        status = str(outcome.get("status") or ("incomplete" if outcome.get("listing") else ""))
+        status = _status_key(outcome)
         rows.append(
             OutcomeRow(
                 label=outcome_label(outcome),

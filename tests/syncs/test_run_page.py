@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from syncs.models import SyncRun
-from syncs.wording import outcome_sentence, run_summary
+from syncs.wording import outcome_rows, outcome_sentence, run_summary
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +54,31 @@ def test_outcomes_read_as_sentences():
     assert outcome_sentence(listing) == (
         "40 campaigns read of the 50 SAP MC counted; none marked removed, page 3 timed out."
     )
+
+
+def test_every_success_push_batch_has_a_status_its_counts_say(client, world):
+    # A batch's outcome stores its counts, not a status: its badge on the run page was empty.
+    batches = [
+        {"batch": 1, "created": 50, "refused": 0},
+        {"batch": 2, "created": 48, "refused": 2},
+        {"batch": 3, "created": 0, "refused": 50},
+        {"batch": 4, "created": 0, "refused": 0, "unknown": 50, "status": "failed"},
+    ]
+    rows = outcome_rows(batches)
+    assert [(r.status, r.status_class) for r in rows] == [
+        ("Done", "succeeded"),
+        ("Partly refused", "partial"),
+        ("Failed", "failed"),
+        ("Failed", "failed"),
+    ]
+    run = SyncRun.objects.create(
+        kind="sapmc_success_push", trigger="schedule", status="partial", outcomes=batches[:2],
+        progress_done=100, progress_total=100, finished_at=timezone.now(),
+    )  # fmt: skip
+    client.force_login(world.admin)
+    page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
+    assert '<span class="badge "></span>' not in page
+    assert '<span class="badge partial">Partly refused</span>' in page
 
 
 def test_run_page_shows_no_raw_keys(client, world):
