@@ -634,7 +634,8 @@ def saved_view_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     if planning.saved_view_delete(user=request.user, pk=pk):
         messages.success(request, "Saved view deleted.")
     else:
-        messages.error(request, "No such saved view of yours.")
+        # Deleted meanwhile (another window), or never this person's: either way not theirs now.
+        messages.info(request, "That saved view is already gone: none of yours has its number.")
     return redirect(f"{reverse(target)}?{back.urlencode()}")
 
 

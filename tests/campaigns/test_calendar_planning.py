@@ -564,6 +564,9 @@ def test_saved_views_create_apply_and_delete_are_per_user(client, world):
     )
     assert response["Location"] == "/calendar/list/?zoom=year"
     assert not SavedView.objects.exists()
+    # Deleted again from a second window that still showed it: said so, not as an error.
+    again = client.post(reverse("saved-view-delete", args=[saved.pk]), follow=True)
+    assert "That saved view is already gone" in again.content.decode()
     # Not audited: a private bookmark changes nothing anyone else sees.
     assert AuditEvent.objects.count() == 0
 

@@ -81,6 +81,13 @@ def test_dismissing_is_a_post_recorded_with_who_and_when(client, world):
     client.force_login(world.admin)
     url = reverse("sync-notification-dismiss", args=[outage.pk])
     assert client.get(url).status_code == 405
+    # Each Dismiss button names its alert: a screen reader's list of buttons is not "Dismiss,
+    # Dismiss, Dismiss".
+    listed = client.get(reverse("sync-notifications")).content.decode()
+    assert (
+        f'aria-label="Dismiss the outage alert of Khoros plans of '
+        f'{outage.created_at:%Y-%m-%d %H:%M}"'
+    ) in listed
 
     response = client.post(url, follow=True)
 
