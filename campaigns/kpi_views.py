@@ -313,6 +313,11 @@ def _compare(
     if other is None:
         out["compare_error"] = "There is no other campaign with that number to compare with."
         return out
+    if all(pk != other.pk for pk, _, _ in choices):
+        # Compared by link (removed in SAP MC meanwhile, or older than the choices listed): the
+        # select names it rather than "Choose a campaign" over its chart.
+        removed = " (removed in SAP MC)" if other.removed_at else ""
+        choices.insert(0, (other.pk, f"{other.name}{removed}", other.start))
     other_kpis = campaigns_selectors.campaign_kpis(campaign=other, user=user, today=today)
     # Each campaign's own days so far, day 1 = its start date: the Plans' days before or
     # after its dates are no campaign days to compare.

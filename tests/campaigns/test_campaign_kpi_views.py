@@ -128,6 +128,22 @@ def test_compare_two_campaigns_aligned_by_campaign_day(client, world):
     assert 'data-testid="compare-chart"' in response.content.decode()
 
 
+def test_a_campaign_compared_by_link_is_the_one_selected_even_if_removed(client, world):
+    first = _campaign_with(world, 1, 5)
+    second = _campaign_with(world, 2, 3, start=date(2025, 5, 1))
+    second.removed_at = timezone.now()
+    second.save()
+    client.force_login(world.admin)
+    page = client.get(
+        reverse("campaign", args=[first.pk]) + f"?compare={second.pk}"
+    ).content.decode()
+    # Its chart is drawn, and the select says which campaign it is, not "Choose a campaign".
+    assert 'data-testid="compare-chart"' in page
+    assert (
+        f'<option value="{second.pk}" selected>{second.name} (removed in SAP MC) (2025-05-01)'
+    ) in page
+
+
 def test_compare_with_bad_input_says_so(client, world):
     client.force_login(world.admin)
     url = reverse("campaign", args=[world.campaigns[0].pk])
