@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import tzinfo
 from itertools import chain, islice
 
 from django.contrib import messages
@@ -15,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -127,7 +129,8 @@ def csv_download(lines: Iterable[Sequence[object]], filename: str) -> StreamingH
     return response
 
 
-def _audit_rows(events: Iterator[AuditEvent]) -> Iterator[Sequence[object]]:
+def _audit_rows(events: Iterator[AuditEvent], zone: tzinfo) -> Iterator[Sequence[object]]:
+    """`zone`: the viewer's, read by the view (the rows are written after it returned)."""
     yield AUDIT_CSV_COLUMNS
     # In batches: each batch's Initiative and campaign names are read at once, as on the page.
     while batch := list(islice(events, AUDIT_CSV_BATCH)):
@@ -135,7 +138,8 @@ def _audit_rows(events: Iterator[AuditEvent]) -> Iterator[Sequence[object]]:
         for event in batch:
             changes = audit_text.audit_changes(event.action, event.before, event.after, names)
             yield [
-                event.at.isoformat(),
+                # The viewer's time, as on the page and in its date filter, with its offset.
+                event.at.astimezone(zone).isoformat(),
                 # A user name may start with "-", "+" or "@"; the campaign id is SAP MC's text.
                 _csv_safe(event.actor_name),
                 event.action,
@@ -165,7 +169,10 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResp
         if (refusal := export_refusal(form)) is not None:
             return refusal
         return csv_download(
-            _audit_rows(events.iterator(chunk_size=AUDIT_CSV_BATCH)), "smcbridge-audit.csv"
+            _audit_rows(
+                events.iterator(chunk_size=AUDIT_CSV_BATCH), timezone.get_current_timezone()
+            ),
+            "smcbridge-audit.csv",
         )
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()

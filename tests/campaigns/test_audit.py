@@ -9,6 +9,7 @@ import json
 import re
 import uuid
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -83,6 +84,17 @@ def test_csv_export_has_every_matching_event(client, history):
     assert rows[1][4] == str(history.plans[0].khoros_id)
     assert rows[1][6] == "Plan: Spring Sale social\nCampaign: Spring Sale 2026"
     assert '"campaign_id": "100"' in rows[1][8]
+
+
+def test_csv_times_are_the_viewers_as_on_the_page(client, history):
+    # The page and its date filter count the viewer's days; so does the CSV, with its offset.
+    client.force_login(history.admin)
+    client.cookies["smcbridge_tz"] = "Asia/Tokyo"
+    response = client.get(reverse("audit"), {"format": "csv", "actor": history.maria.pk})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    event = AuditEvent.objects.get(actor=history.maria)
+    assert rows[1][0] == event.at.astimezone(ZoneInfo("Asia/Tokyo")).isoformat()
+    assert rows[1][0].endswith("+09:00")
 
 
 def test_bad_filter_input_is_reported_not_crashed(client, history):
