@@ -697,3 +697,18 @@ def test_the_panels_question_is_asked_in_the_panel(client, world):
     assert f'href="/calendar/?{back.replace("&", "&amp;")}"' in panel
     assert f'hx-get="/calendar/panel/?{back.replace("&", "&amp;")}" hx-target="#cal-panel"' in panel
     assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_list_search_finds_a_campaign_by_its_sap_mc_id_and_a_plan_by_its_khoros_id(
+    client, world
+):
+    client.force_login(world.maria)
+    url, base = reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01"}
+    response = client.get(url, {**base, "q": "102"})
+    assert _list_names(response) == ["Autumn 2026"]
+    response = client.get(url, {**base, "q": world.plans[1].khoros_id.hex})
+    assert _list_names(response) == []
+    assert [p.name for p in response.context["plans"]] == ["Summer teaser"]
+    export = client.get(url, {**base, "q": world.plans[1].khoros_id.hex, "format": "csv"})
+    text = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert [r[1] for r in list(csv.reader(io.StringIO(text)))[1:]] == ["Summer teaser"]
