@@ -652,7 +652,7 @@ LIST_SORTS = {
     "plans": ("plan_count", "name"),
     "kpis": ("impressions", "name"),
 }
-LIST_LIMIT = 500
+LIST_PAGE_SIZE = 100  # rows of each of the list's tables on one page
 
 
 class CampaignListRow(TypedDict):
