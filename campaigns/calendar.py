@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from campaigns.access import visible_plans
 from campaigns.models import Assignment
 from campaigns.plan_colors import plan_color
-from campaigns.selectors import drift_flags
+from campaigns.selectors import campaign_search, drift_flags, plan_search
 from khoros.kpi_catalog import TOTAL_LABELS
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import (
@@ -283,8 +283,9 @@ def _campaigns(
     if filters.status:
         qs = qs.filter(lifecycle_status=filters.status)
     if filters.q:
+        # By the campaign's name or SAP MC ID, or a Plan it has (by name or Khoros id).
         qs = qs.filter(
-            Q(name__icontains=filters.q) | Q(assignments__plan__name__icontains=filters.q)
+            campaign_search(filters.q) | plan_search(filters.q, prefix="assignments__plan__")
         ).distinct()
     if filters.initiative:
         # A campaign's Initiative is the managing party of the external campaigns SAP MC
@@ -460,7 +461,7 @@ def calendar_build(
         if filters.initiative:
             plans = plans.filter(initiative_id=filters.initiative)
         if filters.q:
-            plans = plans.filter(name__icontains=filters.q)
+            plans = plans.filter(plan_search(filters.q))
         # A Plan without stored days is found a day wider than the period: count only the Plans
         # whose days meet it, or "Not assigned 1" stood over an empty lane.
         workbench = reverse("workbench")
@@ -651,7 +652,7 @@ LIST_SORTS = {
     "plans": ("plan_count", "name"),
     "kpis": ("impressions", "name"),
 }
-LIST_LIMIT = 500
+LIST_PAGE_SIZE = 100  # rows of each of the list's tables on one page
 
 
 class CampaignListRow(TypedDict):
@@ -718,5 +719,5 @@ def unassigned_plan_rows(
     if filters.initiative:
         plans = plans.filter(initiative_id=filters.initiative)
     if filters.q:
-        plans = plans.filter(name__icontains=filters.q)
+        plans = plans.filter(plan_search(filters.q))
     return plans.select_related("initiative").order_by("start", "name", "pk")

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +22,7 @@ from campaigns.access import manager_action, manager_or_admin_required
 from campaigns.calendar import (
     FIRST_DAY,
     LAST_DAY,
-    LIST_LIMIT,
+    LIST_PAGE_SIZE,
     LIST_SORTS,
     ZOOM_LABELS,
     ZOOMS,
@@ -423,27 +424,29 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
     sort = query.get("sort", "start")
     if sort.lstrip("-") not in LIST_SORTS:
         sort = "start"
-    campaigns = list(
-        campaign_list_rows(
-            user=request.user, period=state["period"], filters=state["filters"], sort=sort
-        )[: LIST_LIMIT + 1]
-    )
     period = state["period"]
-    plans = list(
-        unassigned_plan_rows(user=request.user, period=period, filters=state["filters"])[
-            : LIST_LIMIT + 2
-        ]
-    )
+    # A page of each table: a year of a big tenant is thousands of rows, none of which a page
+    # of all of them (or of the first 500, the rest out of reach) let anyone read.
+    campaign_page = Paginator(
+        campaign_list_rows(user=request.user, period=period, filters=state["filters"], sort=sort),
+        LIST_PAGE_SIZE,
+    ).get_page(query.get("page"))
+    plan_page = Paginator(
+        unassigned_plan_rows(user=request.user, period=period, filters=state["filters"]),
+        LIST_PAGE_SIZE,
+    ).get_page(query.get("ppage"))
+    campaigns = list(campaign_page)
     # A Plan without stored days is found a day wider than the period: keep only the Plans whose
     # days meet it. The table shows the stored days (the company's, as on every page), worked
-    # out here, and never saved, for a Plan mirrored before they were stored.
-    shown = []
-    for p in plans:
+    # out here, and never saved, for a Plan mirrored before they were stored (until its next
+    # sync; the page's count may hold such a Plan that is not shown).
+    plans = []
+    for p in plan_page:
         first, last = p.start_day, p.end_day = plan_days(p)
         if first <= period.last and last >= period.first:
-            shown.append(p)
-    plans = shown
-    sort_query = _without(query, "sort")
+            plans.append(p)
+    # A new sort starts at its first page.
+    sort_query = _without(query, "sort", "page")
     columns = [
         ("name", "Campaign"),
         ("start", "Start"),
@@ -470,12 +473,15 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
         **state,
         "sort": sort,
         "headers": headers,
-        "campaigns": campaigns[:LIST_LIMIT],
-        "campaigns_more": len(campaigns) > LIST_LIMIT,
-        "plans": plans[:LIST_LIMIT],
-        "plans_more": len(plans) > LIST_LIMIT,
+        "campaigns": campaigns,
+        "campaign_page": campaign_page,
+        "campaign_page_query": _without(query, "page"),
+        "plans": plans,
+        "plan_page": plan_page,
+        "plan_page_query": _without(query, "ppage"),
+        # The campaigns of this page: a select of every campaign of a year is thousands long.
         "targets": ExternalCampaign.objects.filter(removed_at__isnull=True)
-        .filter(pk__in=[c.pk for c in campaigns[:LIST_LIMIT]])
+        .filter(pk__in=[c.pk for c in campaigns])
         .order_by("start", "name", "pk")
         if plans
         else [],
@@ -483,7 +489,8 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
         "chosen": chosen,
         "list_query": query.urlencode(),
         "back_query": query.urlencode(),
-        "csv_query": _with(query, format="csv"),
+        # The file has every row of the view, whichever page the export was asked on.
+        "csv_query": _with(QueryDict(_without(query, "page", "ppage")), format="csv"),
     }
 
 
@@ -524,7 +531,7 @@ LIST_CSV_COLUMNS = ["kind", "name", "id", "start", "end", "initiative", "plans",
 def _list_csv(
     request: AuthenticatedHttpRequest, state: dict[str, Any], sort: str
 ) -> StreamingHttpResponse:
-    """Every row of the current view, not only the 500 the page shows: its campaigns as
+    """Every row of the current view, not only the page shown: its campaigns as
     sorted, then its unassigned Plans (those whose own days meet the period)."""
     period = state["period"]
     campaigns = campaign_list_rows(
@@ -653,4 +660,4 @@ def _without(query: QueryDict, *keys: str) -> str:
 
 def _filter_query(query: QueryDict) -> str:
     """The filters of the request, to carry into navigation links."""
-    return _without(query, "zoom", "date", "page", "panel", "sort", "format")
+    return _without(query, "zoom", "date", "page", "ppage", "panel", "sort", "format")

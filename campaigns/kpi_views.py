@@ -295,6 +295,7 @@ def _compare(
     user: AnyUser,
     compare: str | None,
     today: date,
+    compare_id: str = "",
 ) -> dict[str, Any]:
     choices = list(
         ExternalCampaign.objects.exclude(pk=campaign.pk)
@@ -303,13 +304,27 @@ def _compare(
         .values_list("pk", "name", "start")[:COMPARE_CHOICES]
     )
     out: dict[str, Any] = {"compare_choices": choices, "compare_error": "", "compare": None}
-    if not compare:
+    others = ExternalCampaign.objects.exclude(pk=campaign.pk)
+    compare_id = compare_id.strip()
+    if compare_id:
+        # The select offers the latest campaigns only: any other is found by its SAP MC ID
+        # (last year's, of thousands), typed in.
+        other = others.filter(campaign_id=compare_id, removed_at__isnull=True).first()
+        if other is None:
+            out["compare_error"] = (
+                f"There is no other campaign with the SAP MC ID “{compare_id}” to compare with."
+            )
+            return out
+        if all(pk != other.pk for pk, _, _ in choices):
+            choices.insert(0, (other.pk, other.name, other.start))
+    elif not compare:
         return out
-    other = (
-        ExternalCampaign.objects.exclude(pk=campaign.pk).filter(pk=int(compare)).first()
-        if compare.isascii() and compare.isdigit()
-        else None
-    )
+    else:
+        other = (
+            others.filter(pk=int(compare)).first()
+            if compare.isascii() and compare.isdigit()
+            else None
+        )
     if other is None:
         out["compare_error"] = "There is no other campaign with that number to compare with."
         return out
@@ -347,6 +362,7 @@ def campaign_kpi_context(
     assigned: list[Any],
     today: date,
     compare: str | None = None,
+    compare_id: str = "",
 ) -> dict[str, Any]:
     """Everything the campaign page's KPI sections show; `assigned` get their Plan totals.
 
@@ -368,7 +384,7 @@ def campaign_kpi_context(
         "totals": [],
         "campaign_dates": _campaign_dates(campaign),
     }
-    context.update(_compare(campaign, kpis, user, compare, today))
+    context.update(_compare(campaign, kpis, user, compare, today, compare_id))
     if not kpis.days:
         return context
     shaded = _outside_spans(campaign, kpis.days)

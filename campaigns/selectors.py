@@ -8,6 +8,7 @@ through these functions and hold no grant rule of their own.
 from __future__ import annotations
 
 import bisect
+import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -210,13 +211,33 @@ def _overlapping(
     return qs
 
 
+def campaign_search(q: str, prefix: str = "") -> Q:
+    """Campaigns whose name or SAP MC campaign ID contains `q` (`prefix` leads to them)."""
+    return Q(**{f"{prefix}name__icontains": q}) | Q(**{f"{prefix}campaign_id__icontains": q})
+
+
+def plan_search(q: str, prefix: str = "") -> Q:
+    """Plans whose name contains `q`, or whose Khoros id `q` is (`prefix` leads to them).
+
+    The id is what SAP MC's references hold as the ExternalCampaignID (32 hex digits, as the
+    workbench shows it, or with hyphens, as Khoros does): a manager who has one from SAP MC
+    finds its Plan by it, where its name may say nothing of it.
+    """
+    match = Q(**{f"{prefix}name__icontains": q})
+    try:
+        khoros_id = uuid.UUID(q.strip())
+    except ValueError:
+        return match
+    return match | Q(**{f"{prefix}khoros_id": khoros_id})
+
+
 def campaign_list(*, filters: CampaignFilters) -> QuerySet[ExternalCampaign]:
     """Live campaigns matching the filters, with their number of assigned Plans."""
     qs = ExternalCampaign.objects.filter(removed_at__isnull=True)
     if filters.invalid:
         qs = qs.none()
     if filters.q:
-        qs = qs.filter(Q(name__icontains=filters.q) | Q(campaign_id__icontains=filters.q))
+        qs = qs.filter(campaign_search(filters.q))
     if filters.status:
         qs = qs.filter(lifecycle_status=filters.status)
     qs = _overlapping(qs, "start", "end", filters.date_from, filters.date_to)
@@ -309,7 +330,7 @@ def plan_list(*, user: AnyUser, filters: PlanFilters) -> QuerySet[Plan, int]:
     if filters.initiative:
         qs = qs.filter(initiative_id=filters.initiative)
     if filters.q:
-        qs = qs.filter(name__icontains=filters.q)
+        qs = qs.filter(plan_search(filters.q))
     qs = _overlapping(qs, "start_day", "end_day", filters.date_from, filters.date_to)
     if filters.unassigned_only:
         qs = qs.filter(assignment__isnull=True)

@@ -235,6 +235,7 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             user=request.user,
             assigned=assigned,
             compare=request.GET.get("compare"),
+            compare_id=request.GET.get("compare_id", "")[:100],
             today=today,
         )
     )

@@ -390,3 +390,25 @@ def test_day_begins_at_the_first_instant_whose_local_day_it_is(zone, day, utc):
         assert begins == utc
         assert timezone.localtime(begins).date() == day
         assert timezone.localtime(begins - timedelta(microseconds=1)).date() == day - timedelta(1)
+
+
+def test_search_finds_a_campaign_by_its_sap_mc_id_and_a_plan_by_its_khoros_id(client, world):
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    client.force_login(world.maria)
+
+    def found(q: str) -> tuple[list[str], list[str]]:
+        params = {"zoom": "year", "date": "2026-01-01", "q": q}
+        cal = client.get(reverse("calendar"), params).context["cal"]
+        unassigned = [bar.label for lane in cal.unassigned_lanes for bar in lane]
+        return [row.campaign.name for row in cal.rows], unassigned
+
+    # The SAP MC campaign ID, as on the workbench.
+    assert found("101") == (["Summer 2026"], [])
+    # A Plan's Khoros id (SAP MC's ExternalCampaignID): the campaign it feeds, or the Plan
+    # itself while it is unassigned; with or without hyphens.
+    assert found(world.plans[0].khoros_id.hex) == (["Spring Sale 2026"], [])
+    assert found(str(world.plans[1].khoros_id).upper()) == ([], ["Summer teaser"])
+    # tom's Plan stays out of maria's sight, by id as by name.
+    assert found(world.plans[2].khoros_id.hex) == ([], [])

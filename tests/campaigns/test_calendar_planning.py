@@ -520,9 +520,9 @@ def test_list_query_count_is_fixed(client, world, django_assert_num_queries):
     ExternalCampaign.objects.bulk_create(campaigns)
     client.force_login(world.tom)
     # session, user, roles, the company's zone (its today), initiatives, statuses, saved views,
-    # campaigns (counts and sums as subqueries), unassigned Plans (with their Initiative),
-    # assignment targets; grants joined
-    with django_assert_num_queries(10):
+    # campaigns (counts and sums as subqueries) and how many, unassigned Plans (with their
+    # Initiative) and how many, assignment targets; grants joined
+    with django_assert_num_queries(12):
         response = client.get(reverse("calendar-list"), {"zoom": "quarter", "date": "2026-04-01"})
     assert len(response.context["campaigns"]) == 61
 
@@ -627,11 +627,14 @@ def test_the_list_is_part_of_the_calendar_in_the_main_menu(client, world):
 @pytest.mark.parametrize("who", ["admin", "tom"])
 def test_list_and_panel_query_counts_at_scale(client, world, who, django_assert_num_queries):
     client.force_login(getattr(world, who))
-    # 2,000 campaigns, 10,000 Plans: the list reads the same few queries (see the small test).
-    with django_assert_num_queries(10):
+    # 2,000 campaigns, 10,000 Plans: the list reads the same few queries (see the small test),
+    # two of them the counts of its pages.
+    with django_assert_num_queries(12):
         response = client.get(reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01"})
-    assert len(response.context["campaigns"]) == 500 and response.context["campaigns_more"]
-    assert response.context["plans_more"]
+    assert len(response.context["campaigns"]) == 100 == len(response.context["plans"])
+    live = ExternalCampaign.objects.filter(removed_at__isnull=True, start__lte=date(2026, 12, 31))
+    assert response.context["campaign_page"].paginator.count == live.count() > 500
+    assert response.context["plan_page"].paginator.count > 500
     busy = Assignment.objects.values_list("campaign_id", flat=True).first()
     # session, user, roles, campaign, its visible Plans, all its Plans (count), Initiative,
     # KPI sums, drift: references and assignments, the company's zone (its today), and a
@@ -700,3 +703,49 @@ def test_the_panels_question_is_asked_in_the_panel(client, world):
     assert f'href="/calendar/?{back.replace("&", "&amp;")}"' in panel
     assert f'hx-get="/calendar/panel/?{back.replace("&", "&amp;")}" hx-target="#cal-panel"' in panel
     assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_list_search_finds_a_campaign_by_its_sap_mc_id_and_a_plan_by_its_khoros_id(client, world):
+    client.force_login(world.maria)
+    url, base = reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01"}
+    response = client.get(url, {**base, "q": "102"})
+    assert _list_names(response) == ["Autumn 2026"]
+    response = client.get(url, {**base, "q": world.plans[1].khoros_id.hex})
+    assert _list_names(response) == []
+    assert [p.name for p in response.context["plans"]] == ["Summer teaser"]
+    export = client.get(url, {**base, "q": world.plans[1].khoros_id.hex, "format": "csv"})
+    text = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert [r[1] for r in list(csv.reader(io.StringIO(text)))[1:]] == ["Summer teaser"]
+
+
+@pytest.mark.usefixtures("big")
+def test_list_pages_reach_every_row_of_a_big_view(client, world):
+    # A year of 2,000 campaigns and thousands of unassigned Plans: a page of 100 of each, and
+    # every row on some page (the page showed the first 500 and no way to the others).
+    client.force_login(world.admin)
+    url, view = reverse("calendar-list"), {"zoom": "year", "date": "2026-01-01", "sort": "name"}
+    export = client.get(url, {**view, "format": "csv", "page": 3})
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    campaign_ids = [r[2] for r in rows[1:] if r[0] == "campaign"]
+    plan_ids = [r[2] for r in rows[1:] if r[0] == "unassigned plan"]
+    assert len(campaign_ids) > 1000
+    last = (len(campaign_ids) + 99) // 100
+    response = client.get(url, {**view, "page": last, "ppage": 2})
+    assert [c.campaign_id for c in response.context["campaigns"]] == campaign_ids[
+        (last - 1) * 100 :
+    ]
+    assert [p.khoros_id.hex for p in response.context["plans"]] == plan_ids[100:200]
+    # Only this page's campaigns to assign to, not a select of the whole year.
+    targets = [c.pk for c in response.context["targets"]]
+    assert sorted(targets) == sorted(c.pk for c in response.context["campaigns"])
+    body = response.content.decode()
+    # Each pager keeps the view, its sort and the other table's page.
+    here = "/calendar/list/?zoom=year&amp;date=2026-01-01&amp;sort=name"
+    assert f'href="{here}&amp;ppage=2&amp;page={last - 1}"' in body
+    assert f'href="{here}&amp;page={last}&amp;ppage=1"' in body
+    assert f'href="{here}&amp;page={last}&amp;ppage=3"' in body
+    assert f"Campaigns {(last - 1) * 100 + 1}–{len(campaign_ids)} of {len(campaign_ids)}" in body
+    assert f"Plans 101–200 of {len(plan_ids)}" in body
+    # A page past the end shows the last one, a page that is no number the first.
+    assert client.get(url, {**view, "page": 10**6}).context["campaign_page"].number == last
+    assert client.get(url, {**view, "page": "x"}).context["campaign_page"].number == 1

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.kpi_views import COMPARE_CHOICES
 from campaigns.models import Assignment
 from khoros.models import Plan, PlanKpi
 from sapmc.models import ExternalCampaign
@@ -371,3 +372,33 @@ def test_posts_axis_has_whole_numbers_only(client, world):
     posts = response.context["charts"][5]
     assert posts.title == "Posts" and [t.label for t in posts.ticks] == ["0", "5"]
     assert not re.search(r'class="tick"[^>]*>[\d,]*\.\d', response.content.decode())
+
+
+def test_compare_with_a_campaign_the_select_does_not_offer_by_its_sap_mc_id(client, world):
+    first = _campaign_with(world, 1, 5)  # from Jan 1
+    second = _campaign_with(world, 2, 3, start=date(2025, 5, 1))  # a year earlier
+    second.campaign_id = "4711"
+    second.save()
+    # Hundreds of campaigns started since: the select offers the latest only.
+    ExternalCampaign.objects.bulk_create(
+        make_campaign(f"Later {i}", date(2026, 2, 1), date(2026, 3, 1), campaign_id=str(9000 + i))
+        for i in range(COMPARE_CHOICES)
+    )
+    client.force_login(world.admin)
+    url = reverse("campaign", args=[first.pk])
+    offered = {pk for pk, _, _ in client.get(url).context["compare_choices"]}
+    assert second.pk not in offered and len(offered) == COMPARE_CHOICES
+    response = client.get(url, {"compare": "", "compare_id": " 4711 "})
+    assert response.context["compare"] == second
+    assert [(t.name, t.summary) for t in response.context["compare_totals"]][1] == (
+        second.name,
+        "7,404 impressions in its 3 days",
+    )
+    # It is selected in the select now, so that the next Compare keeps it.
+    assert f'<option value="{second.pk}" selected>' in response.content.decode()
+    response = client.get(url, {"compare": str(second.pk), "compare_id": "no-such-id"})
+    assert response.context["compare"] is None
+    assert "no other campaign with the SAP MC ID “no-such-id”" in response.content.decode()
+    # Its own ID is no other campaign.
+    response = client.get(url, {"compare_id": first.campaign_id})
+    assert response.context["compare"] is None

@@ -547,3 +547,14 @@ def test_move_here_of_a_plan_unassigned_meanwhile_says_it_assigned_it(client, wo
     body = post(client, "workbench-move", {"campaign": summer.pk, "plan": teaser.pk})
     assert "“Summer teaser” already feeds “Summer 2026”: nothing changed." in body.content.decode()
     assert AuditEvent.objects.count() == 1
+
+
+def test_plan_search_finds_a_plan_by_its_khoros_id(client, world):
+    # The id SAP MC's reference holds (its ExternalCampaignID), not a word of the Plan's name.
+    client.force_login(world.maria)
+    for q in (world.plans[1].khoros_id.hex, f" {world.plans[1].khoros_id} "):
+        response = client.get(reverse("workbench"), {"p-q": q})
+        assert [p.name for p in response.context["plans_shown"]] == ["Summer teaser"]
+    # Another manager's Plan is not found by its id either.
+    response = client.get(reverse("workbench"), {"p-q": world.plans[2].khoros_id.hex})
+    assert response.context["plans_shown"] == []
