@@ -315,8 +315,6 @@ def _compare(
                 f"There is no other campaign with the SAP MC ID “{compare_id}” to compare with."
             )
             return out
-        if all(pk != other.pk for pk, _, _ in choices):
-            choices.insert(0, (other.pk, other.name, other.start))
     elif not compare:
         return out
     else:
@@ -329,8 +327,8 @@ def _compare(
         out["compare_error"] = "There is no other campaign with that number to compare with."
         return out
     if all(pk != other.pk for pk, _, _ in choices):
-        # Compared by link (removed in SAP MC meanwhile, or older than the choices listed): the
-        # select names it rather than "Choose a campaign" over its chart.
+        # Compared by its SAP MC ID or by link (removed in SAP MC meanwhile, or older than the
+        # choices listed): the select names it rather than "Choose a campaign" over its chart.
         removed = " (removed in SAP MC)" if other.removed_at else ""
         choices.insert(0, (other.pk, f"{other.name}{removed}", other.start))
     other_kpis = campaigns_selectors.campaign_kpis(campaign=other, user=user, today=today)
