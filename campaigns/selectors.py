@@ -19,6 +19,7 @@ from django.db.models import (
     Case,
     Count,
     Exists,
+    F,
     Max,
     Min,
     OuterRef,
@@ -253,7 +254,29 @@ def campaign_list(*, filters: CampaignFilters) -> QuerySet[ExternalCampaign]:
     qs = qs.annotate(assigned_count=Coalesce(Subquery(assigned), 0))
     if filters.unassigned_only:
         qs = qs.filter(assigned_count=0)
-    return qs.order_by("start", "name", "pk")
+    # Campaigns without a start date last on both engines (SQLite put them first).
+    return qs.order_by(F("start").asc(nulls_last=True), "name", "pk")
+
+
+def campaigns_before_today(campaigns: QuerySet[ExternalCampaign], today: date) -> int:
+    """How many of `campaigns` (campaign_list()'s order) come before the first that has not
+    ended by `today`: the workbench opens at that one's page, not at the oldest campaigns (at
+    2,000 campaigns page 1 was ten months back). All of them when every one has ended."""
+    first = (
+        campaigns.filter(Q(end__gte=today) | Q(end__isnull=True))
+        .values_list("start", "name", "pk")
+        .first()
+    )
+    if first is None:
+        return campaigns.count()
+    start, name, pk = first
+    same_start = Q(start=start) if start is not None else Q(start__isnull=True)
+    before = same_start & (Q(name__lt=name) | Q(name=name, pk__lt=pk))
+    if start is not None:
+        before |= Q(start__lt=start)
+    else:
+        before |= Q(start__isnull=False)
+    return campaigns.filter(before).count()
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from campaigns.forms import (
 )
 from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
+from khoros.zone import company_today
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
 
@@ -105,8 +106,14 @@ def _context(
     campaign_form = CampaignFilterForm(state, statuses=selectors.campaign_statuses())
     plan_form = PlanFilterForm(state, initiatives=selectors.initiative_choices(user=user))
 
-    campaigns = Paginator(selectors.campaign_list(filters=campaign_form.filters()), PAGE_SIZE)
-    campaign_page = campaigns.get_page(_page_number(state.get("cpage")))
+    campaign_list = selectors.campaign_list(filters=campaign_form.filters())
+    campaigns = Paginator(campaign_list, PAGE_SIZE)
+    if state.get("cpage"):
+        campaign_page = campaigns.get_page(_page_number(state.get("cpage")))
+    else:
+        # A first visit opens at today's campaigns; every later address carries its page.
+        before = selectors.campaigns_before_today(campaign_list, company_today())
+        campaign_page = campaigns.get_page(before // PAGE_SIZE + 1)
     plans = Paginator(selectors.plan_list(user=user, filters=plan_form.filters()), PAGE_SIZE)
     plan_page = plans.get_page(_page_number(state.get("ppage")))
     # The page of keys makes the pager; its Plans are read in full alone.

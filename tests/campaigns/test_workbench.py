@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +14,7 @@ from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
 from sapmc.models import CampaignReference, ExternalCampaign
 from tests.scale import build_scale, built_once_per_module, scale_initiatives
+from tests.world import make_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -341,7 +345,9 @@ def test_workbench_does_a_fixed_number_of_queries_at_scale(
     assert response.status_code == 200
     assert len(response.context["plan_page"]) == 25 and len(response.context["campaign_page"]) == 25
     assert len(response.context["assigned"]) > 0
-    with django_assert_num_queries(expected):
+    # Without a campaign page: where today's campaigns begin (the company's zone, the first
+    # campaign not ended, how many come before it).
+    with django_assert_num_queries(expected + 3):
         client.get(
             reverse("workbench"),
             {"campaign": selected.pk, "p-q": "Plan 1", "c-q": "Campaign"},
@@ -558,3 +564,42 @@ def test_plan_search_finds_a_plan_by_its_khoros_id(client, world):
     # Another manager's Plan is not found by its id either.
     response = client.get(reverse("workbench"), {"p-q": world.plans[2].khoros_id.hex})
     assert response.context["plans_shown"] == []
+
+
+def test_a_first_visit_opens_at_todays_campaigns_not_the_oldest(client, world, settings):
+    # 40 campaigns that ended before 1 June, 20 from then on, one without dates (last): page 1
+    # of 25 was the oldest; a first visit opens at the page of the first one not ended.
+    settings.KHOROS_COMPANY_TIMEZONE = "UTC"
+    ExternalCampaign.objects.all().delete()
+    june = date(2026, 6, 1)
+    ExternalCampaign.objects.bulk_create(
+        [
+            make_campaign(f"Old {i:02}", june - timedelta(days=90 - i), june - timedelta(days=1),
+                          campaign_id=f"O{i}")
+            for i in range(40)
+        ]
+        + [
+            make_campaign(f"Now {i:02}", june - timedelta(days=5) + timedelta(days=i),
+                          june + timedelta(days=30), campaign_id=f"N{i}")
+            for i in range(20)
+        ]
+        + [make_campaign("Undated", None, None, campaign_id="U1")]
+    )  # fmt: skip
+    client.force_login(world.admin)
+
+    def listed(**params: str) -> tuple[int, list[str]]:
+        with time_machine.travel(datetime(2026, 6, 1, 12, tzinfo=UTC), tick=False):
+            response = client.get(reverse("workbench"), params)
+        page = response.context["campaign_page"]
+        return page.number, [c.name for c in page]
+
+    number, names = listed()
+    assert number == 2 and names[15] == "Now 00"  # index 40 of 61: the 16th of page 2
+    # An address with a page keeps it; the last page ends with the undated campaign.
+    assert listed(cpage="1")[1][0] == "Old 00"
+    assert listed(cpage="3")[1] == ["Now 10", "Now 11", "Now 12", "Now 13", "Now 14", "Now 15",
+                                    "Now 16", "Now 17", "Now 18", "Now 19", "Undated"]  # fmt: skip
+    # Every campaign ended: the last page, the most recent ones.
+    ExternalCampaign.objects.filter(name__startswith="Now").update(end=june - timedelta(days=1))
+    ExternalCampaign.objects.filter(name="Undated").update(end=june - timedelta(days=1))
+    assert listed()[0] == 3
