@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import (
@@ -258,25 +259,23 @@ def campaign_list(*, filters: CampaignFilters) -> QuerySet[ExternalCampaign]:
     return qs.order_by(F("start").asc(nulls_last=True), "name", "pk")
 
 
-def campaigns_before_today(campaigns: QuerySet[ExternalCampaign], today: date) -> int:
-    """How many of `campaigns` (campaign_list()'s order) come before the first that has not
-    ended by `today`: the workbench opens at that one's page, not at the oldest campaigns (at
-    2,000 campaigns page 1 was ten months back). All of them when every one has ended."""
-    first = (
-        campaigns.filter(Q(end__gte=today) | Q(end__isnull=True))
-        .values_list("start", "name", "pk")
-        .first()
+def before_the_current(rows: QuerySet[Any, Any], current: Q) -> int:
+    """How many of `rows` (ordered by start, nulls last, then name and pk: campaign_list() and
+    plan_list()) come before the first matching `current`; all of them when none does. In one
+    query: the workbench opens each list at the page of the first row not ended, not at the
+    oldest (at 2,000 campaigns page 1 was ten months back). When only campaigns without a
+    start date are current (they come last), it answers 0: the first page."""
+    first = rows.filter(current).order_by(F("start").asc(nulls_last=True), "name", "pk")
+    start, name, pk = (Subquery(first.values(field)[:1]) for field in ("start", "name", "pk"))
+    before = (
+        Q(start__lt=start) | Q(start=start, name__lt=name) | Q(start=start, name=name, pk__lt=pk)
     )
-    if first is None:
-        return campaigns.count()
-    start, name, pk = first
-    same_start = Q(start=start) if start is not None else Q(start__isnull=True)
-    before = same_start & (Q(name__lt=name) | Q(name=name, pk__lt=pk))
-    if start is not None:
-        before |= Q(start__lt=start)
-    else:
-        before |= Q(start__isnull=False)
-    return campaigns.filter(before).count()
+    counts = rows.order_by().aggregate(
+        before=Count("pk", filter=before),
+        current=Count("pk", filter=current),
+        total=Count("pk"),
+    )
+    return counts["before"] if counts["current"] else counts["total"]
 
 
 @dataclass(frozen=True)

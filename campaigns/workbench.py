@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -99,6 +102,13 @@ def _page_number(value: str | None) -> int:
         return 1
 
 
+def _page(rows: QuerySet[Any, Any], asked: str | None, current: Q, today: date | None) -> Page:
+    paginator = Paginator(rows, PAGE_SIZE)
+    if asked or today is None:
+        return paginator.get_page(_page_number(asked))
+    return paginator.get_page(selectors.before_the_current(rows, current) // PAGE_SIZE + 1)
+
+
 def _context(
     request: AuthenticatedHttpRequest, state: QueryDict, feedback: Feedback
 ) -> dict[str, object]:
@@ -107,15 +117,14 @@ def _context(
     plan_form = PlanFilterForm(state, initiatives=selectors.initiative_choices(user=user))
 
     campaign_list = selectors.campaign_list(filters=campaign_form.filters())
-    campaigns = Paginator(campaign_list, PAGE_SIZE)
-    if state.get("cpage"):
-        campaign_page = campaigns.get_page(_page_number(state.get("cpage")))
-    else:
-        # A first visit opens at today's campaigns; every later address carries its page.
-        before = selectors.campaigns_before_today(campaign_list, company_today())
-        campaign_page = campaigns.get_page(before // PAGE_SIZE + 1)
-    plans = Paginator(selectors.plan_list(user=user, filters=plan_form.filters()), PAGE_SIZE)
-    plan_page = plans.get_page(_page_number(state.get("ppage")))
+    plan_list = selectors.plan_list(user=user, filters=plan_form.filters())
+    # A first visit opens each list at its first campaign or Plan not ended, not at the oldest;
+    # every later address carries its pages.
+    today = company_today() if not (state.get("cpage") and state.get("ppage")) else None
+    campaign_page = _page(
+        campaign_list, state.get("cpage"), Q(end__gte=today) | Q(end__isnull=True), today
+    )
+    plan_page = _page(plan_list, state.get("ppage"), Q(end_day__gte=today), today)
     # The page of keys makes the pager; its Plans are read in full alone.
     plans_shown = selectors.plans_by_key(list(plan_page))
     drift_flags = selectors.drift_flags(campaigns=list(campaign_page), user=user)

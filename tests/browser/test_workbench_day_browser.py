@@ -144,7 +144,7 @@ def test_a_selection_survives_plan_pages_and_is_counted(live_server, world, page
     _many_plans(world, 30)  # 32 live Plans for Maria: two pages of 25
     summer = world.campaigns[1]
     sign_in(page, live_server.url, "maria")
-    page.goto(f"{live_server.url}/workbench/?campaign={summer.pk}")
+    page.goto(f"{live_server.url}/workbench/?campaign={summer.pk}&ppage=1")
     htmx_settled(page)
     page.get_by_label("Select Spring Sale social").check()
     page.get_by_label("Select Extra 00").check()

@@ -14,7 +14,7 @@ from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
 from sapmc.models import CampaignReference, ExternalCampaign
 from tests.scale import build_scale, built_once_per_module, scale_initiatives
-from tests.world import make_campaign
+from tests.world import make_campaign, make_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -345,8 +345,8 @@ def test_workbench_does_a_fixed_number_of_queries_at_scale(
     assert response.status_code == 200
     assert len(response.context["plan_page"]) == 25 and len(response.context["campaign_page"]) == 25
     assert len(response.context["assigned"]) > 0
-    # Without a campaign page: where today's campaigns begin (the company's zone, the first
-    # campaign not ended, how many come before it).
+    # Without pages: where today's campaigns and Plans begin (the company's zone, then one
+    # query per list: how many come before its first not ended).
     with django_assert_num_queries(expected + 3):
         client.get(
             reverse("workbench"),
@@ -453,7 +453,9 @@ def test_drift_and_own_initiative_suggestions_add_no_query_at_scale(
     )
     client.force_login(world.admin)
     with django_assert_num_queries(18):  # as test_workbench_does_a_fixed_number_of_queries_at_scale
-        response = client.get(reverse("workbench"), {"campaign": selected.pk, "cpage": 1})
+        response = client.get(
+            reverse("workbench"), {"campaign": selected.pk, "cpage": 1, "ppage": 1}
+        )
     drift = response.context["drift"]
     assert len(drift.pending) == len(
         Assignment.objects.filter(campaign=selected).exclude(plan__in=[a.plan for a in assigned])
@@ -595,6 +597,17 @@ def test_a_first_visit_opens_at_todays_campaigns_not_the_oldest(client, world, s
 
     number, names = listed()
     assert number == 2 and names[15] == "Now 00"  # index 40 of 61: the 16th of page 2
+    # The Plans too: 30 that ended in May, then 5 running in June, after the world's own.
+    Plan.objects.bulk_create(
+        [make_plan(world.initiatives[0], f"May {i:02}", date(2026, 5, 1), date(2026, 5, 31))
+         for i in range(30)]
+        + [make_plan(world.initiatives[0], f"Jun {i:02}", date(2026, 5, 20), date(2026, 6, 30))
+           for i in range(5)]
+    )  # fmt: skip
+    with time_machine.travel(datetime(2026, 6, 1, 12, tzinfo=UTC), tick=False):
+        context = client.get(reverse("workbench"), {"cpage": "1"}).context
+    shown = [p.name for p in context["plans_shown"]]
+    assert context["plan_page"].number > 1 and "Jun 00" in shown
     # An address with a page keeps it; the last page ends with the undated campaign.
     assert listed(cpage="1")[1][0] == "Old 00"
     assert listed(cpage="3")[1] == ["Now 10", "Now 11", "Now 12", "Now 13", "Now 14", "Now 15",
