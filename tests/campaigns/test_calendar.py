@@ -412,3 +412,15 @@ def test_search_finds_a_campaign_by_its_sap_mc_id_and_a_plan_by_its_khoros_id(cl
     assert found(str(world.plans[1].khoros_id).upper()) == ([], ["Summer teaser"])
     # tom's Plan stays out of maria's sight, by id as by name.
     assert found(world.plans[2].khoros_id.hex) == ([], [])
+
+
+def test_a_period_or_search_without_campaigns_says_so(client, world):
+    client.force_login(world.admin)
+    searched = client.get(
+        reverse("calendar"), {"zoom": "quarter", "date": "2026-02-10", "q": "no such name"}
+    ).content.decode()
+    assert "No campaign matches these filters in" in searched
+    empty = client.get(reverse("calendar"), {"zoom": "month", "date": "2031-01-01"})
+    assert 'data-testid="no-campaigns">No campaign runs in' in empty.content.decode()
+    found = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-02-10"})
+    assert "no-campaigns" not in found.content.decode()
