@@ -28,6 +28,7 @@ COMPARE = "impressions"
 COMPARE_CHOICES = 300
 # Colours for a Plan whose Khoros colour another Plan of the stack already has.
 PALETTE = ("#0b6bcb", "#1a7f37", "#9a6700", "#6f42c1", "#c62828", "#0e7490", "#b35900", "#5a6270")
+PALETTE_GREY = "#5a6270"
 # The stack draws this many Plans (those with the most impressions on the days shown) and the
 # rest as one layer: 300 colours in a 300-line legend name no Plan anyone can find.
 STACKED_PLANS = 10
@@ -262,6 +263,8 @@ def _stacked_chart(
         drawn = set(ranked[:STACKED_PLANS])
         others = [a for i, a in enumerate(with_numbers) if i not in drawn]
         with_numbers = [a for i, a in enumerate(with_numbers) if i in drawn]
+    # Beside the others' grey layer, no Plan is given the palette's grey.
+    palette = PALETTE if not others else tuple(c for c in PALETTE if c != PALETTE_GREY)
     layers = []
     used: set[str] = set()
     for i, assignment in enumerate(with_numbers):
@@ -269,7 +272,7 @@ def _stacked_chart(
         # has that Khoros colour. Plans without one share the grey, as in the Plans table.
         color = plan_colors.plan_color(assignment.plan.color)
         if color != plan_colors.FALLBACK and color.lower() in used:
-            color = PALETTE[i % len(PALETTE)]
+            color = palette[i % len(palette)]
         used.add(color.lower())
         layers.append(
             (
