@@ -85,6 +85,7 @@ class BarChart:
     shade: Shade | None = None
     kind: str = "bars"  # "bars": filled paths; "lines": stroked paths
     total_label: str = ""
+    note: str = ""  # said below the legend: what a layer of several Plans holds
     width: int = WIDTH
     height: int = HEIGHT
     left: float = MIN_LEFT
@@ -231,6 +232,7 @@ def stacked_chart(
     *,
     shaded: Spans = (),
     shade_label: str = "",
+    note: str = "",
 ) -> BarChart:
     """Daily bars stacked by layer (label, colour, one number per day): one path per layer."""
     heights = [sum(values[i] for _, _, values in layers) for i in range(len(days))]
@@ -265,6 +267,7 @@ def stacked_chart(
             shaded, shade_label, lambda i: left + i * slot, lambda i: left + (i + 1) * slot
         ),
         left=left,
+        note=note,
     )
 
 

@@ -28,6 +28,13 @@ COMPARE = "impressions"
 COMPARE_CHOICES = 300
 # Colours for a Plan whose Khoros colour another Plan of the stack already has.
 PALETTE = ("#0b6bcb", "#1a7f37", "#9a6700", "#6f42c1", "#c62828", "#0e7490", "#b35900", "#5a6270")
+PALETTE_GREY = "#5a6270"
+# The stack draws this many Plans (those with the most impressions on the days shown) and the
+# rest as one layer: 300 colours in a 300-line legend name no Plan anyone can find.
+STACKED_PLANS = 10
+# The layer of the others: a darker grey than plan_colors.FALLBACK, so that it is not taken for a
+# Plan without a Khoros colour, and seen on the lighter ground of days outside the campaign's.
+OTHERS_COLOR = "#667085"
 OUTSIDE = "days outside the campaign's dates"
 
 
@@ -246,14 +253,26 @@ def _cumulative_chart(
 def _stacked_chart(
     assigned: list[Any], kpis: campaigns_selectors.CampaignKpis, shaded: Spans
 ) -> BarChart:
+    with_numbers = [a for a in assigned if a.plan_id in kpis.per_plan_daily]
+    others: list[Any] = []
+    if len(with_numbers) > STACKED_PLANS + 1:  # never a layer of "Other 1 Plan"
+        ranked = sorted(
+            range(len(with_numbers)),
+            key=lambda i: -sum(kpis.per_plan_daily[with_numbers[i].plan_id][STACKED]),
+        )  # stable: of equal ones, the first in the table
+        drawn = set(ranked[:STACKED_PLANS])
+        others = [a for i, a in enumerate(with_numbers) if i not in drawn]
+        with_numbers = [a for i, a in enumerate(with_numbers) if i in drawn]
+    # Beside the others' grey layer, no Plan is given the palette's grey.
+    palette = PALETTE if not others else tuple(c for c in PALETTE if c != PALETTE_GREY)
     layers = []
     used: set[str] = set()
-    for i, assignment in enumerate(a for a in assigned if a.plan_id in kpis.per_plan_daily):
+    for i, assignment in enumerate(with_numbers):
         # The Plan's colour as on every other page, unless another Plan of the stack already
         # has that Khoros colour. Plans without one share the grey, as in the Plans table.
         color = plan_colors.plan_color(assignment.plan.color)
         if color != plan_colors.FALLBACK and color.lower() in used:
-            color = PALETTE[i % len(PALETTE)]
+            color = palette[i % len(palette)]
         used.add(color.lower())
         layers.append(
             (
@@ -262,12 +281,28 @@ def _stacked_chart(
                 kpis.per_plan_daily[assignment.plan_id][STACKED],
             )
         )
+    note = ""
+    if others:
+        rest = [kpis.per_plan_daily[a.plan_id][STACKED] for a in others]
+        layers.append(
+            (
+                f"Other {len(others)} Plans",
+                OTHERS_COLOR,
+                [sum(values) for values in zip(*rest, strict=True)],
+            )
+        )
+        note = (
+            f"The {STACKED_PLANS} Plans with the most {kpi_catalog.LABELS[STACKED].lower()} on "
+            f"these days, the other {len(others)} together in grey; each Plan's figures are in "
+            "the Plans table."
+        )
     return stacked_chart(
         f"{kpi_catalog.LABELS[STACKED]} per day by Plan",
         kpis.days,
         layers,
         shaded=shaded,
         shade_label=OUTSIDE,
+        note=note,
     )
 
 

@@ -16,6 +16,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Case,
     Count,
@@ -29,6 +30,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
 from django.db.models.functions import Coalesce
 
@@ -777,6 +779,16 @@ def assignment_pairs() -> list[tuple[int, int]]:
     return list(Assignment.objects.values_list("plan_id", "campaign_id"))
 
 
+# Rows a table of the campaign page's pushes section shows at once: a campaign of 300 Plans
+# sent daily for 90 days is 27,000 ledger rows, none of which a page of all of them lets anyone
+# read.
+PUSHES_PAGE_SIZE = 50
+# A Plan sent by more runs than this names its first and latest (a daily push: one a day).
+RUN_LINKS = 5
+# Changed days named per Plan; the others are counted.
+CHANGED_DAYS = 5
+
+
 @dataclass
 class PushedPlan:
     """What the success push sent to one campaign for one Plan."""
@@ -789,6 +801,26 @@ class PushedPlan:
     run_ids: list[int] = field(default_factory=list)
     changed: list[date] = field(default_factory=list)  # changed in Khoros after sending
     moved_away: bool = False  # the Plan now feeds another campaign, or none
+
+    @property
+    def runs_shown(self) -> list[int]:
+        """The runs linked: every one, or the first and the latest of many."""
+        if len(self.run_ids) <= RUN_LINKS:
+            return self.run_ids
+        return [self.run_ids[0], self.run_ids[-1]]
+
+    @property
+    def runs_between(self) -> int:
+        """Runs between the first and the latest that are not linked."""
+        return len(self.run_ids) - 2 if len(self.run_ids) > RUN_LINKS else 0
+
+    @property
+    def changed_shown(self) -> list[date]:
+        return self.changed[:CHANGED_DAYS]
+
+    @property
+    def changed_more(self) -> int:
+        return max(len(self.changed) - CHANGED_DAYS, 0)
 
 
 @dataclass
@@ -803,18 +835,55 @@ class WaitingPlan:
 
 @dataclass
 class CampaignPushes:
+    """A page of each table; every page's pager counts all of its rows."""
+
     enabled: bool
     settled_before: date
-    sent: list[PushedPlan]
-    failed: list  # SuccessSent rows refused or of unknown outcome
-    waiting: list[WaitingPlan]
+    sent: Page  # of PushedPlan, by Plan name
+    failed: Page  # of SuccessSent rows refused or of unknown outcome, by Plan name and day
+    waiting: Page  # of WaitingPlan, by Plan name
 
 
-def campaign_pushes(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPushes:
-    """The success push's round trip for one campaign, within the user's visible Plans.
+def _page_of(rows: QuerySet[Any], number: str | None, per_page: int) -> Page:
+    """A page of `rows` and the count of all of them in one query (a window count on each row),
+    whether there are none or thousands; a page number past the last is the last page (one
+    query more, for such a link only), any other that is no page number the first."""
+    try:
+        # Capped: a page that far is past the last of any table, and the offset stays a
+        # number the database takes.
+        wanted = min(max(int(number or 1), 1), 1_000_000)
+    except ValueError:
+        wanted = 1
+    counted = rows.annotate(rows_total=Window(Count("*")))
+    found = list(counted[(wanted - 1) * per_page : wanted * per_page])
+    if found:
+        first = found[0]
+        total = first["rows_total"] if isinstance(first, dict) else first.rows_total
+    elif wanted == 1:
+        total = 0
+    else:
+        total = rows.count()
+        wanted = max(-(-total // per_page), 1)
+        found = list(counted[(wanted - 1) * per_page : wanted * per_page])
+    paginator = Paginator(found, per_page)
+    paginator.count = total  # all rows, not the page's
+    return Page(found, wanted, paginator)
 
-    Four queries whatever the number of Plans or days: ledger rows, current numbers of the
-    sent days, and the unsent days of the Plans assigned here.
+
+def campaign_pushes(
+    *,
+    campaign: ExternalCampaign,
+    user: AnyUser,
+    sent_page: str | None = None,
+    waiting_page: str | None = None,
+    failed_page: str | None = None,
+) -> CampaignPushes:
+    """The success push's round trip for one campaign, within the user's visible Plans, a page
+    of each table (PUSHES_PAGE_SIZE rows; a page number that is none is the nearest page).
+
+    A fixed number of queries whatever the number of Plans, days or ledger rows: the sent Plans
+    are counted and summed in the database, and only the Plans of the page shown are read
+    further (their runs, and their numbers now against those sent).
     """
     from django.conf import settings
 
@@ -825,40 +894,65 @@ def campaign_pushes(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPus
     plans = visible_plans(user)
     today = company_today()
     cutoff = settled_before(today)
-    ledger = list(
-        SuccessSent.objects.filter(campaign=campaign, plan__in=plans)
-        .select_related("plan__assignment")
-        .order_by("plan__name", "plan_id", "day")
+    ledger = SuccessSent.objects.filter(campaign=campaign, plan__in=plans)
+    created = ledger.filter(status=SuccessSent.Status.CREATED)
+    sent_rows = (
+        created.values("plan_id")
+        .annotate(days=Count("id"), first=Min("day"), last=Max("day"), last_sent_at=Max("sent_at"))
+        .order_by("plan__name", "plan_id")
     )
-    sent: dict[int, PushedPlan] = {}
-    failed = []
-    for entry in ledger:
-        if entry.status != SuccessSent.Status.CREATED:
-            failed.append(entry)
-            continue
-        item = sent.get(entry.plan_id)
-        if item is None:
-            assignment = getattr(entry.plan, "assignment", None)
-            moved = assignment is None or assignment.campaign_id != campaign.pk
-            item = sent[entry.plan_id] = PushedPlan(plan=entry.plan, moved_away=moved)
-        item.days += 1
-        item.first = min(item.first or entry.day, entry.day)
-        item.last = max(item.last or entry.day, entry.day)
-        if item.last_sent_at is None or entry.sent_at > item.last_sent_at:
-            item.last_sent_at = entry.sent_at
-        if entry.run_id and entry.run_id not in item.run_ids:
-            item.run_ids.append(entry.run_id)
-    if sent:
-        hashes = {(e.plan_id, e.day): e.numbers_hash for e in ledger}
-        current = PlanKpi.objects.filter(plan_id__in=sent).values_list(
-            "plan_id", "day", "impressions", "clicks", "engagements", "video_views", "reach"
+    sent = _page_of(sent_rows, sent_page, PUSHES_PAGE_SIZE)
+    pushed = {
+        row["plan_id"]: PushedPlan(
+            plan=Plan(pk=row["plan_id"]),  # replaced below, with its assignment
+            days=row["days"],
+            first=row["first"],
+            last=row["last"],
+            last_sent_at=row["last_sent_at"],
+        )
+        for row in sent
+    }
+    if pushed:
+        for plan in Plan.objects.filter(pk__in=pushed).select_related("assignment"):
+            item = pushed[plan.pk]
+            item.plan = plan
+            assignment = getattr(plan, "assignment", None)
+            item.moved_away = assignment is None or assignment.campaign_id != campaign.pk
+        runs = (
+            created.filter(plan_id__in=pushed, run_id__isnull=False)
+            .values_list("plan_id", "run_id")
+            .distinct()
+            .order_by("plan_id", "run_id")
+        )
+        for plan_id, run_id in runs:
+            pushed[plan_id].run_ids.append(run_id)
+        hashes = {
+            (plan_id, day): digest
+            for plan_id, day, digest in created.filter(plan_id__in=pushed).values_list(
+                "plan_id", "day", "numbers_hash"
+            )
+        }
+        current = (
+            PlanKpi.objects.filter(plan_id__in=pushed)
+            .order_by("plan_id", "day")
+            .values_list(
+                "plan_id", "day", "impressions", "clicks", "engagements", "video_views", "reach"
+            )
         )
         for plan_id, day, impressions, clicks, engagements, video_views, reach in current:
             digest = hashes.get((plan_id, day))
             numbers = {"impressions": impressions, "clicks": clicks, "engagements": engagements,
                        "video_views": video_views, "reach": reach}  # fmt: skip
             if digest is not None and digest != numbers_hash(numbers):
-                sent[plan_id].changed.append(day)
+                pushed[plan_id].changed.append(day)
+    sent.object_list = list(pushed.values())
+    failed = _page_of(
+        ledger.exclude(status=SuccessSent.Status.CREATED)
+        .select_related("plan")
+        .order_by("plan__name", "plan_id", "day"),
+        failed_page,
+        PUSHES_PAGE_SIZE,
+    )
     unsent = (
         PlanKpi.objects.filter(plan__assignment__campaign=campaign, plan__in=plans)
         .filter(plan__removed_at__isnull=True)
@@ -874,15 +968,16 @@ def campaign_pushes(*, campaign: ExternalCampaign, user: AnyUser) -> CampaignPus
         )
         .order_by("plan__name", "plan_id")
     )
-    waiting = [
+    waiting = _page_of(unsent, waiting_page, PUSHES_PAGE_SIZE)
+    waiting.object_list = [
         WaitingPlan(r["plan_id"], r["plan__name"], r["settled"], r["unsettled"], r["first"],
                     r["last"])
-        for r in unsent
+        for r in waiting
     ]  # fmt: skip
     return CampaignPushes(
         enabled=settings.SAPMC_SUCCESS_PUSH_ENABLED,
         settled_before=cutoff,
-        sent=list(sent.values()),
+        sent=sent,
         failed=failed,
         waiting=waiting,
     )

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -101,6 +101,8 @@ def sync_now(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse:
 
 
 AUDIT_PAGE_SIZE = 50
+# Plans in a page of a campaign's Plans table: 300 rows are a page 29,000 px tall.
+CAMPAIGN_PLANS_PAGE_SIZE = 50
 AUDIT_CSV_COLUMNS = [
     "time", "actor", "action", "campaign", "plan", "summary", "details", "before", "after",
 ]  # fmt: skip
@@ -224,7 +226,13 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "state": state_of(campaign.start, campaign.end, today),
         "kpi_last": kpi_last,
         "kpi_stale": khoros_selectors.kpi_is_stale(kpi_last),
-        "pushes": campaigns_selectors.campaign_pushes(campaign=campaign, user=request.user),
+        "pushes": campaigns_selectors.campaign_pushes(
+            campaign=campaign,
+            user=request.user,
+            sent_page=request.GET.get("spage"),
+            waiting_page=request.GET.get("wpage"),
+            failed_page=request.GET.get("fpage"),
+        ),
         "push_kind": SAPMC_SUCCESS_PUSH,
         "can_push": is_sync_admin(request.user),
     }
@@ -239,7 +247,21 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             today=today,
         )
     )
+    # A page of the Plans table: the totals above it count every Plan.
+    context["plan_page"] = Paginator(assigned, CAMPAIGN_PLANS_PAGE_SIZE).get_page(
+        request.GET.get("ppage")
+    )
+    # Each table's pager keeps the page's other parameters (?compare=, the other tables' pages).
+    context["pager_query"] = {
+        param: _query_without(request.GET, param) for param in ("ppage", "spage", "wpage", "fpage")
+    }
     return render(request, "campaigns/campaign.html", context)
+
+
+def _query_without(query: QueryDict, key: str) -> str:
+    copy = query.copy()
+    copy.pop(key, None)
+    return copy.urlencode()
 
 
 def _csv_safe(value: object) -> object:

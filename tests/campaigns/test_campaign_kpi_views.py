@@ -69,8 +69,9 @@ def test_campaign_page_queries_are_fixed_at_90_days_and_50_plans(client, world):
     few, _ = _queries(client, reverse("campaign", args=[small.pk]))
     many, body = _queries(client, reverse("campaign", args=[big.pk]))
     assert many == few
-    # One path per series: 6 daily charts + 2 cumulative lines + 50 stacked Plans, no <rect>.
-    assert body.count("<path ") == 6 + 2 + 50
+    # One path per series, no <rect>: 6 daily charts + 2 cumulative lines + the 10 Plans with
+    # the most impressions stacked and the other 40 as one layer (kpi_views.STACKED_PLANS).
+    assert body.count("<path ") == 6 + 2 + 10 + 1
     assert "<rect" not in body
     # And with a comparison, still fixed.
     compared, _ = _queries(client, reverse("campaign", args=[big.pk]) + f"?compare={small.pk}")
