@@ -8,8 +8,9 @@ Plans and campaigns spread over `spread` days from `start` (row i on day i % spr
 with tests.world's make_plan/make_campaign, so they look like the synced ones. The tests and the
 pages benchmark (bench/pages.py) build with it.
 
-`built_once_per_module` makes such data a fixture that a module builds once for all its tests
-and parametrized cases that use it, instead of once per test.
+`built_once` makes such data a fixture that is built once for all the tests and parametrized
+cases that use it, in every module that sees it (define it in a conftest.py to share it between
+modules), instead of once per test.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from tests.world import World, build_world, make_campaign, make_plan
 BATCH = 1000
 T = TypeVar("T")
 
-# The names of the fixtures made by built_once_per_module.
+# The names of the fixtures made by built_once.
 SHARED: set[str] = set()
 
 
@@ -111,19 +112,22 @@ def build_scale(
     return Scale(plans=plan_rows, campaigns=campaign_rows)
 
 
-def built_once_per_module(build: Callable[[World], T]) -> Any:
-    """Make `build(world)` a fixture (of the same name) whose data a module builds only once.
+def built_once(build: Callable[[World], T]) -> Any:
+    """Make `build(world)` a fixture (of the same name) whose data is built only once.
 
-    The world and the data are made in a transaction that stays open while the module's tests
-    that use the fixture run, each in a savepoint of its own that is rolled back as usual, so
-    every test sees the data as built; the transaction is rolled back after the last of them.
-    The suite runs these tests after the module's other tests and together on one xdist worker
-    (tests/conftest.py), and rolls the data back as soon as the next test does not use it: a test
-    that does not ask for the data never sees it. They also share that world (tests.world).
+    The world and the data are made in a transaction that stays open while the tests that use
+    the fixture run, each in a savepoint of its own that is rolled back as usual, so every test
+    sees the data as built; the transaction is rolled back after the last of them. The suite
+    runs these tests after their module's other tests and together on one xdist worker, one
+    after another, whatever their module (tests/conftest.py), and rolls the data back as soon as
+    the next test does not use it: a test that does not ask for the data never sees it. They
+    also share that world (tests.world).
     """
     SHARED.add(build.__name__)
 
-    @pytest.fixture(scope="module", name=build.__name__)
+    # Session scope: the tests of two modules that share a conftest's data run in a row on one
+    # worker and find it built (the calendar's 10,000 Plans took 5-8 s of CPU to build, twice).
+    @pytest.fixture(scope="session", name=build.__name__)
     def fixture(django_db_setup: None, django_db_blocker: Any) -> Iterator[T]:
         with django_db_blocker.unblock(), transaction.atomic():
             for name in (SYNC_ADMINS, MARKETING_MANAGERS):  # a transactional test flushes them
@@ -144,24 +148,25 @@ def uses_shared_data(item: pytest.Item) -> bool:
 
 
 def order_shared_data_tests(items: list[pytest.Item]) -> None:
-    """Move the tests that share a module's data after the module's other tests and keep them on
-    one xdist worker (--dist loadgroup), so that the data is built once."""
+    """Move the tests that share data after their module's other tests and keep those of each
+    shared fixture on one xdist worker (--dist loadgroup), so that the data is built once."""
     by_module: dict[object, list[pytest.Item]] = {}
     for item in items:
         by_module.setdefault(getattr(item, "module", None), []).append(item)
-        if uses_shared_data(item):
-            item.add_marker(pytest.mark.xdist_group(f"shared-data-{item.module.__name__}"))
+        shared = sorted(SHARED.intersection(getattr(item, "fixturenames", ())))
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f"shared-data-{'-'.join(shared)}"))
     items[:] = [item for mod in by_module.values() for item in sorted(mod, key=uses_shared_data)]
 
 
 def finish_shared_data(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """Roll back the data `item` shared when the next test, of the same module, does not use it.
+    """Roll back the data `item` shared when the next test, of any module, does not use it.
 
-    pytest itself ends a module fixture only when the next test is in another module; a worker
-    may be given a test of this module that does not use the data after those that do.
+    pytest itself ends a session fixture only at the end of the run; a worker may be given other
+    tests after those that use the data.
     """
-    if nextitem is None or getattr(nextitem, "module", None) is not getattr(item, "module", None):
-        return  # pytest ends the module's fixtures itself
+    if nextitem is None:
+        return  # pytest ends the session's fixtures itself
     for name in SHARED.intersection(getattr(item, "fixturenames", ())):
         if name not in nextitem.fixturenames:
             for fixturedef in item._fixtureinfo.name2fixturedefs.get(name, ()):

@@ -60,8 +60,8 @@ def make_campaign(name: str, first: date | None, last: date | None, **extra) -> 
     )
 
 
-# The world of the data that tests.scale builds once per module, while that data lives: the
-# tests sharing it get this one world instead of a new one each.
+# The world of the data that tests.scale builds once, while that data lives: the tests sharing
+# it get this one world instead of a new one each.
 shared: World | None = None
 
 
@@ -71,7 +71,7 @@ def world(request: pytest.FixtureRequest, django_user_model) -> World:
         from tests.scale import uses_shared_data
 
         if not uses_shared_data(request.node):
-            raise RuntimeError(f"{request.node.nodeid} runs beside a module's shared data")
+            raise RuntimeError(f"{request.node.nodeid} runs beside shared data")
         return shared
     return build_world(django_user_model)
 

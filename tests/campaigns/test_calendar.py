@@ -16,7 +16,6 @@ from campaigns.calendar import Bar, Period, day_begins, pack, period_for
 from campaigns.models import Assignment
 from khoros.models import Company
 from sapmc.models import ExternalCampaign
-from tests.scale import build_scale, built_once_per_module
 from tests.world import make_campaign, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -252,25 +251,6 @@ def test_names_are_escaped(client, world):
     client.force_login(world.admin)
     body = client.get(reverse("calendar"), {"zoom": "year", "date": "2026-01-01"}).content.decode()
     assert "<script>alert(1)</script>" not in body
-
-
-@built_once_per_module
-def big(world):
-    """10,000 Plans on three Initiatives, 2,000 campaigns, 3,000 assignments."""
-    build_scale(
-        initiatives=world.initiatives[:3],
-        plans=10_000,
-        campaigns=2_000,
-        first_campaign_id=10_000,
-        plan_name="P{}",
-        campaign_name="C{}",
-        spread=360,
-        plan_days=10,
-        campaign_days=20,
-        assign_step=2,
-        assign_below=6000,
-        assign_to=lambda i: i % 2000,
-    )
 
 
 @pytest.mark.parametrize("zoom", ["month", "quarter", "year", "days90"])

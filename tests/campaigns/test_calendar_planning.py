@@ -16,7 +16,6 @@ from campaigns.calendar import period_for
 from campaigns.models import Assignment, AuditEvent, SavedView
 from khoros.models import Plan, PlanKpi
 from sapmc.models import CampaignReference, ExternalCampaign
-from tests.campaigns.test_calendar import big  # noqa: F401 - 2,000 campaigns, 10,000 Plans
 from tests.world import make_campaign
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ from khoros.models import PlanKpi
 from sapmc.models import ExternalCampaign, SuccessSent
 from sapmc.push import numbers_hash
 from syncs.models import SyncRun
-from tests.scale import build_scale, built_once_per_module
+from tests.scale import build_scale, built_once
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def _numbers(plan: int, day: int) -> dict[str, int]:
             "video_views": 0, "reach": 500 + plan}  # fmt: skip
 
 
-@built_once_per_module
+@built_once
 def many_plans(world) -> Campaigns:
     """A campaign of 300 Plans and one of 3 (Maria's Initiative), 90 days of KPIs, pushed daily."""
     built = [

@@ -13,7 +13,7 @@ from django.utils import timezone
 from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
 from sapmc.models import CampaignReference, ExternalCampaign
-from tests.scale import build_scale, built_once_per_module, scale_initiatives
+from tests.scale import build_scale, built_once, scale_initiatives
 from tests.world import make_campaign, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -306,7 +306,7 @@ def test_drift_decision_is_for_admins_only(client, world):
     assert AuditEvent.objects.get().action == "drift.keep_bridge"
 
 
-@built_once_per_module
+@built_once
 def at_scale(world):
     """2,000 campaigns and 10,000 Plans, some assigned, some referenced by SAP MC."""
     extra = scale_initiatives(20, first_id=2000)

@@ -1,0 +1,24 @@
+"""Data at scale shared by the calendar's modules: built once for the tests of both."""
+
+from __future__ import annotations
+
+from tests.scale import build_scale, built_once
+
+
+@built_once
+def big(world):
+    """10,000 Plans on three Initiatives, 2,000 campaigns, 3,000 assignments."""
+    build_scale(
+        initiatives=world.initiatives[:3],
+        plans=10_000,
+        campaigns=2_000,
+        first_campaign_id=10_000,
+        plan_name="P{}",
+        campaign_name="C{}",
+        spread=360,
+        plan_days=10,
+        campaign_days=20,
+        assign_step=2,
+        assign_below=6000,
+        assign_to=lambda i: i % 2000,
+    )
