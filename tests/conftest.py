@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing import Event, Queue, Value
+from pathlib import Path
 
 import hypothesis
 import pytest
@@ -313,3 +314,17 @@ def django_start(
         [sys.executable, "-c", code], env={**env, **environ}, capture_output=True, text=True,
         cwd=settings.BASE_DIR, check=check,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def migrated_production_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated by the documented `manage.py migrate`, made once for the tests of
+    live processes (tests/test_deploy.py, tests/syncs/test_health_live.py), which each take a
+    copy: each migration was a process of its own, 2-3 s of CPU."""
+    from tests.test_deploy import manage, production_env
+
+    tmp = tmp_path_factory.mktemp("migrated")
+    db = tmp / "prod.sqlite3"
+    done = manage(production_env(tmp, DATABASE_URL=f"sqlite:///{db}"), "migrate", "--noinput")
+    assert done.returncode == 0, done.stderr
+    return db

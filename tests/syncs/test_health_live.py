@@ -9,16 +9,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.test_deploy import ROOT, _free_port, _wait_for_port, manage, production_env
+from tests.test_deploy import ROOT, _free_port, _wait_for_port, copy_of, production_env
 
 pytestmark = pytest.mark.xdist_group("production-processes")  # see tests/test_deploy.py
 
 
-def test_a_live_process_on_a_corrupted_sqlite_file_is_not_ok(tmp_path):
-    db = tmp_path / "prod.sqlite3"
+def test_a_live_process_on_a_corrupted_sqlite_file_is_not_ok(tmp_path, migrated_production_db):
+    db = copy_of(migrated_production_db, tmp_path / "prod.sqlite3")
     env = production_env(tmp_path, DATABASE_URL=f"sqlite:///{db}", STATIC_ROOT=str(tmp_path / "s"))
-    done = manage(env, "migrate", "--noinput")
-    assert done.returncode == 0, done.stderr
     port = _free_port()
     command = [
         str(Path(sys.executable).with_name("gunicorn")), "--config", "deploy/gunicorn.conf.py",
