@@ -255,6 +255,18 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     context["pager_query"] = {
         param: _query_without(request.GET, param) for param in ("ppage", "spage", "wpage", "fpage")
     }
+    # And choosing a comparison keeps the tables' pages: it changes none of their rows.
+    pushes = context["pushes"]
+    context["pages_kept"] = [
+        (param, page.number)
+        for param, page in (
+            ("ppage", context["plan_page"]),
+            ("spage", pushes.sent),
+            ("wpage", pushes.waiting),
+            ("fpage", pushes.failed),
+        )
+        if page.number > 1
+    ]
     return render(request, "campaigns/campaign.html", context)
 
 
