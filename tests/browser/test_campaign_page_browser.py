@@ -192,8 +192,8 @@ def test_push_tables_on_a_phone_read_as_labelled_lines(live_server, world, page)
     page.goto(f"{live_server.url}/campaigns/{spring.pk}/#sap-pushes")
     section = page.locator("#sap-pushes")
     section.get_by_role("heading", name="Waiting").wait_for()
-    # Each date range (the second column) on one line (they broke inside the dates, "2026-03-" / "02"), and
-    # nothing of the section past the screen's edge (a note ran past it).
+    # Each date range (the second column) on one line (they broke inside the dates,
+    # "2026-03-" / "02"), and nothing of the section past the screen's edge (a note ran past it).
     lines = page.evaluate(
         """() => [...document.querySelectorAll('#sap-pushes tbody td:nth-child(2)')].map(td => {
             const range = document.createRange();
