@@ -218,6 +218,13 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     # The company's today, as the Plans' and KPIs' days: running and days so far are the same
     # for every viewer.
     today = company_today()
+    pushes = campaigns_selectors.campaign_pushes(
+        campaign=campaign,
+        user=request.user,
+        sent_page=request.GET.get("spage"),
+        waiting_page=request.GET.get("wpage"),
+        failed_page=request.GET.get("fpage"),
+    )
     context = {
         "campaign": campaign,
         "assigned": assigned,
@@ -226,13 +233,7 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "state": state_of(campaign.start, campaign.end, today),
         "kpi_last": kpi_last,
         "kpi_stale": khoros_selectors.kpi_is_stale(kpi_last),
-        "pushes": campaigns_selectors.campaign_pushes(
-            campaign=campaign,
-            user=request.user,
-            sent_page=request.GET.get("spage"),
-            waiting_page=request.GET.get("wpage"),
-            failed_page=request.GET.get("fpage"),
-        ),
+        "pushes": pushes,
         "push_kind": SAPMC_SUCCESS_PUSH,
         "can_push": is_sync_admin(request.user),
     }
@@ -248,13 +249,23 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         )
     )
     # A page of the Plans table: the totals above it count every Plan.
-    context["plan_page"] = Paginator(assigned, CAMPAIGN_PLANS_PAGE_SIZE).get_page(
-        request.GET.get("ppage")
-    )
+    plan_page = Paginator(assigned, CAMPAIGN_PLANS_PAGE_SIZE).get_page(request.GET.get("ppage"))
+    context["plan_page"] = plan_page
     # Each table's pager keeps the page's other parameters (?compare=, the other tables' pages).
     context["pager_query"] = {
         param: _query_without(request.GET, param) for param in ("ppage", "spage", "wpage", "fpage")
     }
+    # And choosing a comparison keeps the tables' pages: it changes none of their rows.
+    context["pages_kept"] = [
+        (param, page.number)
+        for param, page in (
+            ("ppage", plan_page),
+            ("spage", pushes.sent),
+            ("wpage", pushes.waiting),
+            ("fpage", pushes.failed),
+        )
+        if page.number > 1
+    ]
     return render(request, "campaigns/campaign.html", context)
 
 

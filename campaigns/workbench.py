@@ -539,15 +539,14 @@ def workbench_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
     state = _state(request.POST)
     form = UndoForm(request.POST)
     if not form.is_valid():
-        return _after_action(request, state, Feedback(error=_form_error(form)))
-    event = get_object_or_404(AuditEvent, pk=form.cleaned_data["event"])
+        return _undo_refused(request, state, _form_error(form))
+    event = AuditEvent.objects.filter(pk=form.cleaned_data["event"]).first()
+    if event is None:
+        return _undo_refused(request, state, "There is no such audit row to undo.")
     try:
         undo = services.drift_undo(event=event, acting_user=request.user)
     except services.AssignmentError as exc:
-        if request.POST.get("next") == "audit":
-            messages.error(request, str(exc))
-            return _back_to_audit(request)
-        return _after_action(request, state, Feedback(error=str(exc)))
+        return _undo_refused(request, state, str(exc))
     count = len(undo.after["plans"])
     feedback = Feedback(
         notice=f"Undone: {_plans(count)} back where {'it was' if count == 1 else 'they were'}."
@@ -556,6 +555,14 @@ def workbench_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.success(request, feedback.notice)
         return _back_to_audit(request)
     return _after_action(request, state, feedback)
+
+
+def _undo_refused(request: AuthenticatedHttpRequest, state: QueryDict, error: str) -> HttpResponse:
+    """Why an undo did nothing, said where it was pressed: the audit page or the workbench."""
+    if request.POST.get("next") == "audit":
+        messages.error(request, error)
+        return _back_to_audit(request)
+    return _after_action(request, state, Feedback(error=error))
 
 
 def _back_to_audit(request: AuthenticatedHttpRequest) -> HttpResponse:

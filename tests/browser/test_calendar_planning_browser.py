@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from campaigns.models import Assignment, AuditEvent
-from sapmc.models import CampaignReference
+from sapmc.models import CampaignReference, ExternalCampaign
 from tests.browser.conftest import htmx_settled, screenshot, sign_in
 from tests.world import make_campaign
 
@@ -420,3 +420,38 @@ def test_the_lists_question_cancel_keeps_the_selection_and_focus(live_server, wo
         assert Assignment.objects.get(plan=social).campaign == spring
         # Near the list, where the next Plans are ticked: other Plans remain, so its button.
         assert page.evaluate("document.activeElement.id") == "mass-assign"
+
+
+def test_list_pager_by_keyboard_keeps_the_focus_sort_and_page(live_server, world, page):
+    ExternalCampaign.objects.bulk_create(
+        make_campaign(
+            f"Bulk {i:03d}", date(2026, 4, 1), date(2026, 4, 30), campaign_id=str(5000 + i)
+        )
+        for i in range(205)
+    )  # with the world's 3: 208 campaigns, three pages of 100
+    with time_machine.travel(NOW, tick=True):
+        sign_in(page, live_server.url, "maria")
+        page.goto(f"{live_server.url}/calendar/list/?zoom=year&date=2026-01-01&sort=-name")
+        table = page.get_by_test_id("campaign-table")
+        first_name = table.locator("tbody tr td:first-child a")
+        assert first_name.first.inner_text() == "Summer 2026"
+        htmx_settled(page)
+        pager = page.get_by_role("navigation", name="Campaign pages")
+        pager.get_by_role("link", name="Next page").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => location.search.includes('page=2')")
+        htmx_settled(page)
+        # The swap keeps the keyboard where it was: a second Enter goes on to page 3.
+        assert page.evaluate("document.activeElement.id") == "page-next"
+        assert "sort=-name" in page.url
+        assert pager.locator("span").inner_text() == "Campaigns 101–200 of 208"
+        assert table.locator("th[aria-sort=descending]").inner_text().startswith("CAMPAIGN")
+        page_two_first = first_name.first.inner_text()
+        assert page_two_first == "Bulk 106"  # page 1: Summer, Spring Sale, Bulk 204 … Bulk 107
+        # A reload and a bookmark of the page-2 address show page 2; Back shows page 1 again.
+        page.reload()
+        assert first_name.first.inner_text() == page_two_first
+        page.go_back()
+        page.wait_for_function("() => !location.search.includes('page=2')")
+        htmx_settled(page)
+        assert first_name.first.inner_text() == "Summer 2026"

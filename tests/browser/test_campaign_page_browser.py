@@ -169,3 +169,43 @@ def test_admin_settles_a_push_of_unknown_outcome_with_the_keyboard(live_server, 
     assert page.get_by_role("button", name="Send again").count() == 0
     assert page.get_by_text("as missing in SAP MC").count() == 0  # the message was shown once
     screenshot(page, "campaign-push-settled")
+
+
+def test_push_tables_on_a_phone_read_as_labelled_lines(live_server, world, page):
+    from sapmc.models import SuccessSent
+
+    spring = world.campaigns[0]
+    plan = world.plans[0]
+    Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
+    PlanKpi.objects.bulk_create(
+        PlanKpi(plan=plan, day=date(2026, 3, 1) + timedelta(days=i), impressions=100,
+                updated_at=timezone.now())
+        for i in range(20)
+    )  # fmt: skip
+    SuccessSent.objects.create(
+        plan=plan, day=date(2026, 3, 1), campaign=spring, status=SuccessSent.Status.CREATED,
+        sent_at=timezone.now(), numbers_hash="x",
+    )  # fmt: skip
+
+    sign_in(page, live_server.url, "alex")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/campaigns/{spring.pk}/#sap-pushes")
+    section = page.locator("#sap-pushes")
+    section.get_by_role("heading", name="Waiting").wait_for()
+    # Each date range (the second column) on one line (they broke inside the dates,
+    # "2026-03-" / "02"), and nothing of the section past the screen's edge (a note ran past it).
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('#sap-pushes tbody td:nth-child(2)')].map(td => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            const tops = [...range.getClientRects()].map(r => Math.round(r.top));
+            return [td.textContent.trim(), new Set(tops).size];
+        })"""
+    )
+    assert ["2026-03-01 – 2026-03-01", 1] in lines  # sent
+    assert ["2026-03-02 – 2026-03-20", 1] in lines  # waiting
+    assert all(count == 1 for _, count in lines), lines
+    assert section.evaluate("s => s.scrollWidth <= s.clientWidth")
+    # A template comment over two lines is shown as text: none on the page.
+    assert page.get_by_text("#}").count() == 0
+    screenshot(page, "campaign-pushes-390")

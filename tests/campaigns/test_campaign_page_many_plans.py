@@ -235,3 +235,20 @@ def test_pushes_tables_page_and_count_every_plan(client, world, many_plans):
     )
     assert "Plans 251–300 of 300" in body and "Rows 51–60 of 60" in body
     assert '<a rel="prev" href="?wpage=2&amp;fpage=2&amp;spage=5#sap-pushes">' in body
+
+
+def test_choosing_a_comparison_keeps_the_tables_pages(client, world, many_plans):
+    client.force_login(world.admin)
+    _, response, body = _get(client, many_plans.big, "?ppage=3&spage=2&wpage=junk&fpage=1")
+    form = body.split('id="compare"')[1].split("</form>")[0]
+    # The pages shown, as numbers; a first page or junk needs no field.
+    assert '<input type="hidden" name="ppage" value="3">' in form
+    assert '<input type="hidden" name="spage" value="2">' in form
+    assert 'name="wpage"' not in form and 'name="fpage"' not in form
+    # What the form sends: the comparison, and the Plans table still on its page 3.
+    _, response, body = _get(
+        client, many_plans.big, f"?compare={many_plans.small.pk}&compare_id=&ppage=3&spage=2"
+    )
+    assert response.context["compare"] == many_plans.small
+    assert response.context["plan_page"].number == 3
+    assert response.context["pushes"].sent.number == 2

@@ -416,6 +416,24 @@ def test_undo_on_a_filtered_audit_page_comes_back_to_that_page(client, world):
     assert response["Location"].startswith(f"{reverse('audit')}?")
 
 
+@pytest.mark.parametrize("event", ["", "x", "²", "0", str(2**70)])
+def test_undo_of_a_bad_form_on_the_audit_page_comes_back_to_that_page(client, world, event):
+    spring = world.campaigns[0]
+    _ref(spring, world.plans[0])
+    services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+    client.force_login(world.admin)
+    query = f"campaign={spring.campaign_id}&page=1"
+    response = client.post(
+        reverse("workbench-undo"),
+        {"event": event, "next": "audit", "audit_query": query},
+        follow=True,
+    )
+    # Back on the filtered audit page, saying why, not on the workbench.
+    assert response.redirect_chain == [(f"{reverse('audit')}?{query}", 302)]
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    assert Assignment.objects.get().campaign == spring  # nothing was undone
+
+
 def test_assign_question_over_htmx_keeps_the_workbench_url(client, world):
     client.force_login(world.maria)
     spring, teaser = world.campaigns[0], world.plans[1]
