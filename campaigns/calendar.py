@@ -31,6 +31,7 @@ from khoros.selectors import (
 )
 from khoros.zone import company_today, company_zone, stored_company_zone
 from sapmc.models import CampaignReference, ExternalCampaign
+from smcbridge.paging import page_of
 from syncs.filtering import Filters
 
 if TYPE_CHECKING:
@@ -394,12 +395,15 @@ def calendar_build(
     day = day or company_day()
     today = day.today
     rows: list[CampaignRow] = []
-    page = Paginator(
-        _campaigns(period, filters, user)
-        if filters.assigned != "unassigned"
-        else ExternalCampaign.objects.none(),
-        CAMPAIGNS_PER_PAGE,
-    ).get_page(page_number)
+    page = page_of(
+        Paginator(
+            _campaigns(period, filters, user)
+            if filters.assigned != "unassigned"
+            else ExternalCampaign.objects.none(),
+            CAMPAIGNS_PER_PAGE,
+        ),
+        page_number,
+    )
     campaigns = list(page)
     flags = drift_flags(campaigns=campaigns, user=user)
     plans_by_campaign: dict[int, list[Plan]] = {c.pk: [] for c in campaigns}

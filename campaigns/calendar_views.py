@@ -47,6 +47,7 @@ from khoros.models import Plan
 from khoros.zone import company_today
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
+from smcbridge.paging import page_of
 from syncs.filtering import export_refusal
 
 
@@ -427,14 +428,22 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
     period = state["period"]
     # A page of each table: a year of a big tenant is thousands of rows, none of which a page
     # of all of them (or of the first 500, the rest out of reach) let anyone read.
-    campaign_page = Paginator(
-        campaign_list_rows(user=request.user, period=period, filters=state["filters"], sort=sort),
-        LIST_PAGE_SIZE,
-    ).get_page(query.get("page"))
-    plan_page = Paginator(
-        unassigned_plan_rows(user=request.user, period=period, filters=state["filters"]),
-        LIST_PAGE_SIZE,
-    ).get_page(query.get("ppage"))
+    campaign_page = page_of(
+        Paginator(
+            campaign_list_rows(
+                user=request.user, period=period, filters=state["filters"], sort=sort
+            ),
+            LIST_PAGE_SIZE,
+        ),
+        query.get("page"),
+    )
+    plan_page = page_of(
+        Paginator(
+            unassigned_plan_rows(user=request.user, period=period, filters=state["filters"]),
+            LIST_PAGE_SIZE,
+        ),
+        query.get("ppage"),
+    )
     campaigns = list(campaign_page)
     # A Plan without stored days is found a day wider than the period: keep only the Plans whose
     # days meet it. The table shows the stored days (the company's, as on every page), worked

@@ -41,6 +41,7 @@ from sapmc import selectors as sapmc_selectors
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
+from smcbridge.paging import page_of
 from syncs import registry as sync_registry
 from syncs import selectors as sync_selectors
 from syncs.filtering import export_refusal
@@ -176,7 +177,7 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResp
             ),
             "smcbridge-audit.csv",
         )
-    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(Paginator(events, AUDIT_PAGE_SIZE), request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     # Adoptions of SAP MC's side on this page that were undone already (one query).
@@ -249,7 +250,7 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         )
     )
     # A page of the Plans table: the totals above it count every Plan.
-    plan_page = Paginator(assigned, CAMPAIGN_PLANS_PAGE_SIZE).get_page(request.GET.get("ppage"))
+    plan_page = page_of(Paginator(assigned, CAMPAIGN_PLANS_PAGE_SIZE), request.GET.get("ppage"))
     context["plan_page"] = plan_page
     # Each table's pager keeps the page's other parameters (?compare=, the other tables' pages).
     context["pager_query"] = {

@@ -34,6 +34,7 @@ from khoros.models import Plan
 from khoros.zone import company_today
 from sapmc.models import ExternalCampaign
 from smcbridge.http import AuthenticatedHttpRequest
+from smcbridge.paging import page_of
 
 PAGE_SIZE = 25
 # The request keys that make up the workbench's state (filters, pages, selection).
@@ -95,17 +96,10 @@ def _state_url(state: QueryDict) -> str:
     return reverse("workbench") + (f"?{query}" if query else "")
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or 1))
-    except ValueError:
-        return 1
-
-
 def _page(rows: QuerySet[Any, Any], asked: str | None, current: Q, today: date | None) -> Page:
     paginator = Paginator(rows, PAGE_SIZE)
     if asked or today is None:
-        return paginator.get_page(_page_number(asked))
+        return page_of(paginator, asked)
     return paginator.get_page(selectors.before_the_current(rows, current) // PAGE_SIZE + 1)
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from smcbridge.http import AuthenticatedHttpRequest
+from smcbridge.paging import page_of
 from syncs import notifications as sync_notifications
 from syncs import registry as sync_registry
 from syncs import runs as sync_runs
@@ -36,7 +37,7 @@ def sync_history(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = SyncHistoryFilterForm(request.GET)
     filters = form.filters()
     runs = sync_selectors.sync_runs(filters=filters)
-    page = Paginator(runs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(Paginator(runs, HISTORY_PAGE_SIZE), request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     kind = filters.kind

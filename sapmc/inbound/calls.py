@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from sapmc.selectors import InboundCallFilters, inbound_calls
+from smcbridge.paging import page_of
 from syncs.access import sync_admin_required
 from syncs.filtering import FilterForm
 
@@ -46,8 +47,8 @@ class InboundCallFilterForm(FilterForm[InboundCallFilters]):
 def sapmc_calls(request: HttpRequest) -> HttpResponse:
     """What SAP MC asked the bridge and what it got, filterable and paged."""
     form = InboundCallFilterForm(request.GET)
-    page = Paginator(inbound_calls(filters=form.filters()), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    page = page_of(
+        Paginator(inbound_calls(filters=form.filters()), PAGE_SIZE), request.GET.get("page")
     )
     query = request.GET.copy()
     query.pop("page", None)
