@@ -46,6 +46,7 @@ from campaigns.models import Assignment, AuditEvent
 from khoros import kpi_catalog
 from khoros.models import Initiative, Plan, PlanKpi
 from sapmc.models import CampaignReference, ExternalCampaign
+from smcbridge.paging import page_number
 from syncs.filtering import Filters
 
 AnyUser = User | AnonymousUser
@@ -848,12 +849,9 @@ def _page_of(rows: QuerySet[Any], number: str | None, per_page: int) -> Page:
     """A page of `rows` and the count of all of them in one query (a window count on each row),
     whether there are none or thousands; a page number past the last is the last page (one
     query more, for such a link only), any other that is no page number the first."""
-    try:
-        # Capped: a page that far is past the last of any table, and the offset stays a
-        # number the database takes.
-        wanted = min(max(int(number or 1), 1), 1_000_000)
-    except ValueError:
-        wanted = 1
+    # Capped: a page that far is past the last of any table, and the offset stays a number the
+    # database takes.
+    wanted = min(page_number(number), 1_000_000)
     counted = rows.annotate(rows_total=Window(Count("*")))
     found = list(counted[(wanted - 1) * per_page : wanted * per_page])
     if found:
