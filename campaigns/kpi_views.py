@@ -27,8 +27,10 @@ STACKED = "impressions"
 COMPARE = "impressions"
 COMPARE_CHOICES = 300
 # Colours for a Plan whose Khoros colour another Plan of the stack already has.
-PALETTE = ("#0b6bcb", "#1a7f37", "#9a6700", "#6f42c1", "#c62828", "#0e7490", "#b35900", "#5a6270")
 PALETTE_GREY = "#5a6270"
+PALETTE = (
+    "#0b6bcb", "#1a7f37", "#9a6700", "#6f42c1", "#c62828", "#0e7490", "#b35900", PALETTE_GREY,
+)  # fmt: skip
 # The stack draws this many Plans (those with the most impressions on the days shown) and the
 # rest as one layer: 300 colours in a 300-line legend name no Plan anyone can find.
 STACKED_PLANS = 10
