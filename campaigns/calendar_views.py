@@ -39,7 +39,7 @@ from campaigns.calendar import (
     plan_panel,
     unassigned_plan_rows,
 )
-from campaigns.forms import MAX_ID, CalendarFilterForm
+from campaigns.forms import CalendarFilterForm, is_id
 from campaigns.models import Assignment, SavedView
 from campaigns.views import _csv_safe, csv_download
 from campaigns.workbench import Confirmation, _assign_confirmation
@@ -201,7 +201,7 @@ def _panel_context(
     """The side panel named by `key` ("c12": campaign 12, "p7": Plan 7), if the user may see it;
     `today` the company's, when the page has read it."""
     kind, number = key[:1], key[1:]
-    if kind not in ("c", "p") or not _is_id(number) or len(number) > 12:
+    if kind not in ("c", "p") or not is_id(number) or len(number) > 12:
         return (
             {"panel_missing": "Nothing to show: the link names no campaign or Plan."} if key else {}
         )
@@ -239,12 +239,6 @@ def calendar_panel(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "campaigns/_calendar_panel.html", context)
 
 
-def _is_id(value: str) -> bool:
-    """Whether `value` can be a row's id: str.isdigit() alone admits "²", which int() refuses,
-    and a number past the column's range crashed the Plans' IN query (both a 500)."""
-    return value.isascii() and value.isdigit() and int(value) <= MAX_ID
-
-
 def _back_query(request: AuthenticatedHttpRequest) -> QueryDict:
     """The calendar or list state an action came from, sent back with the form."""
     return QueryDict(request.POST.get("back", "")[:2000].lstrip("?"))
@@ -264,7 +258,7 @@ def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """
     back = _back_query(request)
     plan_pk, campaign_pk = request.POST.get("plan", ""), request.POST.get("campaign", "")
-    if not _is_id(plan_pk) or not _is_id(campaign_pk):
+    if not is_id(plan_pk) or not is_id(campaign_pk):
         return _after_calendar_action(
             request, back, "", "Choose a Plan and a campaign to assign it to."
         )
@@ -415,7 +409,7 @@ def _after_calendar_action(
 def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[str, object]:
     # Ticks and the chosen campaign come back with a question's Cancel: shown again, and kept
     # out of every link and form of the list (they are not part of the view).
-    ticked = {v for v in query.getlist("plans") if _is_id(v)}
+    ticked = {v for v in query.getlist("plans") if is_id(v)}
     chosen = query.get("campaign", "")
     if "plans" in query or "campaign" in query:
         query = query.copy()
@@ -583,9 +577,9 @@ def _list_csv(
 def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Assign the ticked unassigned Plans of the list to one campaign, each on its own."""
     back = _back_query(request)
-    wanted = [v for v in request.POST.getlist("plans") if _is_id(v)]
+    wanted = [v for v in request.POST.getlist("plans") if is_id(v)]
     campaign_pk = request.POST.get("campaign", "")
-    if not wanted or not _is_id(campaign_pk):
+    if not wanted or not is_id(campaign_pk):
         return _after_calendar_action(
             request, back, "", "Tick one or more Plans and choose a campaign."
         )

@@ -76,6 +76,12 @@ class PlanFilterForm(_DateRangeForm[PlanFilters]):
 MAX_ID = 2**63 - 1
 
 
+def is_id(value: str) -> bool:
+    """Whether `value` (from a query or a form) can be a row's id: str.isdigit() alone admits
+    "²", which int() refuses, and a number past MAX_ID crashed an IN query (both a 500)."""
+    return value.isascii() and value.isdigit() and int(value) <= MAX_ID
+
+
 class IdListField(forms.Field):
     """Several primary keys sent under one name (checkboxes); existence is checked later."""
 

@@ -17,6 +17,7 @@ from campaigns import plan_colors
 from campaigns import selectors as campaigns_selectors
 from campaigns.access import AnyUser
 from campaigns.charts import BarChart, Spans, bar_chart, line_chart, number, stacked_chart
+from campaigns.forms import is_id
 from khoros import kpi_catalog
 from khoros.models import Plan
 from sapmc.models import ExternalCampaign
@@ -355,11 +356,7 @@ def _compare(
     elif not compare:
         return out
     else:
-        other = (
-            others.filter(pk=int(compare)).first()
-            if compare.isascii() and compare.isdigit()
-            else None
-        )
+        other = others.filter(pk=int(compare)).first() if is_id(compare) else None
     if other is None:
         out["compare_error"] = "There is no other campaign with that number to compare with."
         return out

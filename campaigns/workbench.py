@@ -28,6 +28,7 @@ from campaigns.forms import (
     PlanFilterForm,
     UnassignForm,
     UndoForm,
+    is_id,
 )
 from campaigns.models import Assignment, AuditEvent
 from khoros.models import Plan
@@ -86,7 +87,7 @@ def _selection(data: QueryDict) -> list[int]:
     """The ticked Plans, in the order first ticked, without repeats or junk."""
     seen: dict[int, None] = {}
     for value in data.getlist(SELECTION_KEY):
-        if value.isascii() and value.isdigit():
+        if is_id(value):
             seen.setdefault(int(value), None)
     return list(seen)
 
@@ -130,7 +131,7 @@ def _context(
     assigned, hidden, suggestions, drift = [], 0, [], None
     selected_id = state.get("campaign", "")
     missing = ""  # a campaign asked for by an old or hand-made link that is not there
-    if selected_id.isascii() and selected_id.isdigit() and len(selected_id) < 19:
+    if is_id(selected_id):
         selected = ExternalCampaign.objects.filter(
             pk=int(selected_id), removed_at__isnull=True
         ).first()
