@@ -233,7 +233,7 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "drift": campaigns_selectors.campaign_drift(campaign=campaign, user=request.user),
         "state": state_of(campaign.start, campaign.end, today),
         "kpi_last": kpi_last,
-        "kpi_stale": khoros_selectors.kpi_is_stale(kpi_last),
+        "kpi_stale": khoros_selectors.kpi_is_stale(kpi_last.finished_at if kpi_last else None),
         "pushes": pushes,
         "push_kind": SAPMC_SUCCESS_PUSH,
         "can_push": is_sync_admin(request.user),

@@ -115,12 +115,11 @@ def kpi_last_success() -> KpiFreshness | None:
     return KpiFreshness(run=run, finished_at=run.finished_at, timezone=zone or "")
 
 
-def kpi_is_stale(last: KpiFreshness | datetime | None) -> bool:
-    """Whether KPIs are older than two KPI sync intervals, or were never pulled; `last`: the
-    last success, or when it finished (kpi_last_finished())."""
-    if last is None:
+def kpi_is_stale(finished_at: datetime | None) -> bool:
+    """Whether KPIs are older than two KPI sync intervals, or were never pulled: `finished_at`
+    of the last success (kpi_last_finished(), or kpi_last_success()'s)."""
+    if finished_at is None:
         return True
-    finished_at = last.finished_at if isinstance(last, KpiFreshness) else last
     limit = timedelta(minutes=2 * settings.KHOROS_KPI_SYNC_MINUTES)
     return timezone.now() - finished_at > limit
 
