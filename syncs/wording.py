@@ -11,7 +11,8 @@ def _n(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
-def _plural(count: int, one: str, many: str) -> str:
+def plural(count: int, one: str, many: str) -> str:
+    """ "1 row", "1,204 rows"."""
     return f"{_n(count)} {one if count == 1 else many}"
 
 
@@ -125,41 +126,41 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
     if outcome.get("listing") == "incomplete":
         read, counted = _int(outcome, "read"), outcome.get("sap_count")
         parts.append(
-            f"{_plural(read, 'campaign', 'campaigns')} read"
+            f"{plural(read, 'campaign', 'campaigns')} read"
             + (f" of the {_n(counted)} SAP MC counted" if isinstance(counted, int) else "")
             + "; none marked removed"
         )
         if _int(outcome, "duplicates"):
-            parts.append(_plural(_int(outcome, "duplicates"), "duplicate", "duplicates"))
+            parts.append(plural(_int(outcome, "duplicates"), "duplicate", "duplicates"))
         problems = outcome.get("problems") or []
         if problems:
             parts.append("; ".join(str(p) for p in problems[:3]))
     elif "rows" in outcome or "export" in outcome:  # a KPI export: rows of a CSV, days of KPIs
         if "rows" in outcome:
-            parts.append(f"{_plural(_int(outcome, 'rows'), 'row', 'rows')} read")
+            parts.append(f"{plural(_int(outcome, 'rows'), 'row', 'rows')} read")
         for key, words in (
             ("rows_failed", ("row could not be read", "rows could not be read")),
             ("rows_ignored", ("row ignored", "rows ignored")),
         ):
             if _int(outcome, key):
-                parts.append(_plural(_int(outcome, key), *words))
+                parts.append(plural(_int(outcome, key), *words))
         days = _int(outcome, "created") + _int(outcome, "updated") + _int(outcome, "zeroed")
         if "created" in outcome:
-            parts.append(f"{_plural(days, 'day', 'days')} updated")
+            parts.append(f"{plural(days, 'day', 'days')} updated")
         if _int(outcome, "zeroed"):
             parts.append(f"{_n(_int(outcome, 'zeroed'))} of them set to zero")
         if _int(outcome, "unchanged"):
-            parts.append(f"{_plural(_int(outcome, 'unchanged'), 'day', 'days')} unchanged")
+            parts.append(f"{plural(_int(outcome, 'unchanged'), 'day', 'days')} unchanged")
         if _int(outcome, "kept"):
-            parts.append(f"{_plural(_int(outcome, 'kept'), 'stored day', 'stored days')} kept")
+            parts.append(f"{plural(_int(outcome, 'kept'), 'stored day', 'stored days')} kept")
         if _int(outcome, "polls"):
-            parts.append(f"ready after {_plural(_int(outcome, 'polls'), 'poll', 'polls')}")
+            parts.append(f"ready after {plural(_int(outcome, 'polls'), 'poll', 'polls')}")
         if outcome.get("resumed_from_run"):
             parts.append(f"resumed the export of run #{outcome['resumed_from_run']}")
         if outcome.get("lost_export"):
             parts.append("Khoros had lost the earlier export; it was requested again")
     elif "due" in outcome:  # the success push's plan: which Plan-days go to SAP MC now
-        parts.append(f"{_plural(_int(outcome, 'due'), 'Plan-day', 'Plan-days')} to send")
+        parts.append(f"{plural(_int(outcome, 'due'), 'Plan-day', 'Plan-days')} to send")
         for key, said in (
             ("already_sent", "already sent"),
             ("waiting_to_settle", "waiting to settle"),
@@ -176,16 +177,16 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
         if "unknown" in outcome:  # sent, but SAP MC's answer never said what became of it
             names = ", ".join(str(c.get("name")) for c in _campaigns(outcome))
             parts.append(
-                f"{_plural(_int(outcome, 'unknown'), 'row', 'rows')} of unknown outcome: SAP MC "
+                f"{plural(_int(outcome, 'unknown'), 'row', 'rows')} of unknown outcome: SAP MC "
                 "may have created them; not sent again until a sync admin settles them on the "
                 f"campaign page ({names})"
             )
         else:
-            parts.append(f"{_plural(_int(outcome, 'created'), 'row', 'rows')} created in SAP MC")
+            parts.append(f"{plural(_int(outcome, 'created'), 'row', 'rows')} created in SAP MC")
         if _int(outcome, "refused"):
             parts.append(f"{_n(_int(outcome, 'refused'))} refused")
     elif "plans" in outcome:
-        parts.append(f"{_plural(_int(outcome, 'plans'), 'Plan', 'Plans')} read")
+        parts.append(f"{plural(_int(outcome, 'plans'), 'Plan', 'Plans')} read")
         parts.extend(_changes(outcome, "") or (["nothing changed"] if "created" in outcome else []))
     else:
         parts.extend(_changes(outcome, "campaigns "))
@@ -237,20 +238,20 @@ def run_summary(outcomes: list[Mapping[str, Any]]) -> str:
     chunks = [o for o in outcomes if "chunk" in o]
     parts: list[str] = []
     if exports:
-        parts.append(_plural(len(exports), "export", "exports"))
-        parts.append(f"{_plural(sum(_int(o, 'rows') for o in exports), 'row', 'rows')} read")
+        parts.append(plural(len(exports), "export", "exports"))
+        parts.append(f"{plural(sum(_int(o, 'rows') for o in exports), 'row', 'rows')} read")
         days = sum(_int(o, k) for o in exports for k in ("created", "updated", "zeroed"))
-        parts.append(f"{_plural(days, 'day', 'days')} updated")
+        parts.append(f"{plural(days, 'day', 'days')} updated")
     if initiatives:
-        parts.append(_plural(len(initiatives), "Initiative", "Initiatives"))
-        parts.append(f"{_plural(sum(_int(o, 'plans') for o in initiatives), 'Plan', 'Plans')} read")
+        parts.append(plural(len(initiatives), "Initiative", "Initiatives"))
+        parts.append(f"{plural(sum(_int(o, 'plans') for o in initiatives), 'Plan', 'Plans')} read")
     if chunks:
         read = sum(_int(o, k) for o in chunks for k in ("created", "updated", "unchanged"))
-        parts.append(f"{_plural(read, 'campaign', 'campaigns')} read")
+        parts.append(f"{plural(read, 'campaign', 'campaigns')} read")
     batches = [o for o in outcomes if "batch" in o]
     if batches:
         created = sum(_int(o, "created") for o in batches)
-        parts.append(f"{_plural(created, 'row', 'rows')} created in SAP MC")
+        parts.append(f"{plural(created, 'row', 'rows')} created in SAP MC")
         refused = sum(_int(o, "refused") for o in batches)
         if refused:
             parts.append(f"{_n(refused)} refused (sent again next run)")

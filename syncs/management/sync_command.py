@@ -10,10 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from syncs import registry
 from syncs.models import SyncRun
-
-
-def _count(number: int, one: str, many: str) -> str:
-    return f"{number} {one if number == 1 else many}"
+from syncs.wording import plural
 
 
 class SyncCommand(BaseCommand):
@@ -46,8 +43,8 @@ class SyncCommand(BaseCommand):
             f"Sync #{run.pk} {run.status}: {run.created_count} created, "
             f"{run.updated_count} updated, {run.unchanged_count} unchanged, "
             f"{run.removed_count} removed, {run.failed_count} failed; "
-            f"{_count(run.http_requests, 'request', 'requests')}, "
-            f"{_count(run.http_retries, 'retry', 'retries')}"
+            f"{plural(run.http_requests, 'request', 'requests')}, "
+            f"{plural(run.http_retries, 'retry', 'retries')}"
         )
         if run.duration_seconds is not None:
             summary += f", {run.duration_seconds:.1f} s"
