@@ -209,3 +209,64 @@ def test_push_tables_on_a_phone_read_as_labelled_lines(live_server, world, page)
     # A template comment over two lines is shown as text: none on the page.
     assert page.get_by_text("#}").count() == 0
     screenshot(page, "campaign-pushes-390")
+
+
+# Every date and time the push tables print: "2026-03-01" and "2026-03-01 14:05".
+DATES_ON_ONE_LINE = r"""() => {
+    const found = [];
+    const walker = document.createTreeWalker(
+        document.querySelector('#sap-pushes'), NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        for (const m of node.textContent.matchAll(/\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?/g)) {
+            const range = document.createRange();
+            range.setStart(node, m.index);
+            range.setEnd(node, m.index + m[0].length);
+            const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            found.push([m[0], tops.size]);
+        }
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_a_changed_after_sending_badge_never_breaks_a_date(live_server, world, chromium, width):
+    """The badge's dates broke at their hyphens on a phone ("2026-03-" / "01"); the badge may
+    take a line of its own, a date may not."""
+    from sapmc.models import SuccessSent
+
+    spring = world.campaigns[0]
+    plan = world.plans[0]
+    Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
+    days = [date(2026, 3, 1) + timedelta(days=i) for i in range(12)]
+    PlanKpi.objects.bulk_create(
+        PlanKpi(plan=plan, day=day, impressions=100, updated_at=timezone.now()) for day in days
+    )
+    # Sent with other numbers than Khoros has now: every day shows as changed after sending.
+    SuccessSent.objects.bulk_create(
+        SuccessSent(plan=plan, day=day, campaign=spring, status=SuccessSent.Status.CREATED,
+                    sent_at=timezone.now(), numbers_hash="x")
+        for day in days
+    )  # fmt: skip
+
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        sign_in(page, live_server.url, "alex")
+        page.goto(f"{live_server.url}/campaigns/{spring.pk}/#sap-pushes")
+        section = page.locator("#sap-pushes")
+        badge = section.locator(".badge", has_text="changed after sending")
+        badge.wait_for()
+        section.scroll_into_view_if_needed()
+        screenshot(page, f"campaign-pushes-changed-{width}")
+        assert badge.inner_text().endswith("and 7 more days")
+        dates = page.evaluate(DATES_ON_ONE_LINE)
+        assert len([d for d, _ in dates if d.startswith("2026-03-0")]) >= 5  # the badge's five
+        assert [d for d in dates if d[1] != 1] == []
+        # The badge stays inside the screen, wrapping between its dates.
+        assert section.evaluate("s => s.scrollWidth <= s.clientWidth")
+        box = badge.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    finally:
+        context.close()

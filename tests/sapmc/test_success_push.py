@@ -335,7 +335,7 @@ def test_campaign_page_shows_the_round_trip_with_a_fixed_query_count(server, sim
     assert "2026-03-01 – 2026-03-03" in body
     assert f'href="/syncs/{run.pk}/"' in body
     assert "moved away since" in body
-    assert "changed after sending: 2026-03-02" in body
+    assert 'changed after sending: <time datetime="2026-03-02">2026-03-02</time>' in body
     assert "Campaign is locked" in body and "CampaignID" in body
     assert "Summer teaser" in body  # waiting to settle
     assert "Push now" in body
