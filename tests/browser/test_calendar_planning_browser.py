@@ -282,6 +282,14 @@ CENTRE_IS_ITSELF = """(id) => {
     const box = el.getBoundingClientRect();
     return document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2) === el;
 }"""
+# No part of the question under something else: its corners and centre are its own.
+NOTHING_ON_IT = """() => {
+    const question = document.querySelector('[role=alertdialog]');
+    const b = question.getBoundingClientRect();
+    const points = [[b.left + 3, b.top + 3], [b.right - 3, b.top + 3], [b.left + 3, b.bottom - 3],
+                    [b.right - 3, b.bottom - 3], [(b.left + b.right) / 2, (b.top + b.bottom) / 2]];
+    return points.filter(([x, y]) => !question.contains(document.elementFromPoint(x, y)));
+}"""
 WHOLE_IN_VIEW = """() => {
     const box = document.querySelector('[role=alertdialog]').getBoundingClientRect();
     return box.top >= 0 && box.bottom <= window.innerHeight;
@@ -455,3 +463,89 @@ def test_list_pager_by_keyboard_keeps_the_focus_sort_and_page(live_server, world
         page.wait_for_function("() => !location.search.includes('page=2')")
         htmx_settled(page)
         assert first_name.first.inner_text() == "Summer 2026"
+
+
+def _drop(page, bar, row) -> None:
+    """Drop `bar` on `row` through the drag's own events, the pointer nowhere: at 390 px the open
+    panel covers the whole calendar, and a phone turned from landscape (or a window narrowed)
+    leaves a question asked beside the panel under it all the same."""
+    carried = page.evaluate_handle("() => new DataTransfer()")
+    bar.dispatch_event("dragstart", {"dataTransfer": carried})
+    row.dispatch_event("dragover", {"dataTransfer": carried})
+    row.dispatch_event("drop", {"dataTransfer": carried})
+    bar.dispatch_event("dragend", {"dataTransfer": carried})
+
+
+@pytest.mark.parametrize("width", [1440, 1024, 390])
+def test_a_drag_with_the_panel_open_asks_on_top_of_the_panel(live_server, world, page, width):
+    """Under 1100 px the panel covers part of the calendar (at 390 px all of it): the question a
+    drop asks was drawn in the calendar under it, unseen and out of reach. Wider, the calendar
+    makes room for the panel and asks in its own place."""
+    late_spring = make_campaign("Late spring", date(2026, 4, 1), date(2026, 5, 31))
+    late_spring.save()
+    summer = world.campaigns[1]
+    with time_machine.travel(NOW, tick=True):
+        sign_in(page, live_server.url, "maria")
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(f"{live_server.url}/calendar/?zoom=year&date=2026-01-01&panel=c{summer.pk}")
+        panel = page.locator("#cal-panel")
+        panel.get_by_role("heading", name="Summer 2026").wait_for()
+        htmx_settled(page)
+        plan_bar = page.locator(
+            '.tl-row.unassigned a.bar[draggable="true"]', has_text="Summer teaser"
+        )
+        row = page.locator(f'.tl-row.campaign[data-campaign="{late_spring.pk}"]')
+        question = page.get_by_role("alertdialog")
+
+        def ask() -> None:
+            if width > 700:
+                plan_bar.drag_to(row)  # a person's drag, on the calendar beside the panel
+            else:
+                _drop(page, plan_bar, row)
+            question.wait_for()
+            htmx_settled(page)
+            assert "Assign “Summer teaser” to “Late spring”?" in question.inner_text()
+            # Seen, on top of the panel, whole, and holding the focus.
+            assert page.evaluate("document.activeElement.id") == "confirm-yes"
+            assert page.evaluate(CENTRE_IS_ITSELF, "confirm-yes")
+            assert page.evaluate(CENTRE_IS_ITSELF, "confirm-cancel")
+            assert page.evaluate(NOTHING_ON_IT) == []
+            assert page.evaluate(WHOLE_IN_VIEW)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            # The panel stays open behind it.
+            assert panel.get_by_role("heading", name="Summer 2026").is_visible()
+
+        ask()
+        screenshot(page, f"calendar-panel-drag-question-{width}")
+        # Escape cancels, as elsewhere: the question goes, the panel stays, the focus is back on
+        # the bar that was dragged.
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.getElementById('confirm-title')")
+        htmx_settled(page)
+        assert page.evaluate("document.activeElement.getAttribute('data-panel')") == (
+            f"p{world.plans[1].pk}"
+        )
+        assert panel.get_by_role("heading", name="Summer 2026").is_visible()
+        assert f"panel=c{summer.pk}" in page.url
+        assert not Assignment.objects.exists() and not AuditEvent.objects.exists()
+        # Its Cancel, reached by Tab, does the same.
+        ask()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "confirm-cancel"
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => !document.getElementById('confirm-title')")
+        htmx_settled(page)
+        assert panel.get_by_role("heading", name="Summer 2026").is_visible()
+        assert not Assignment.objects.exists()
+
+        # Asked again and answered by keyboard: assigned, once, the panel still open.
+        ask()
+        page.keyboard.press("Enter")
+        page.locator("#cal-feedback").get_by_text(
+            "Assigned “Summer teaser” to “Late spring”."
+        ).wait_for()
+        htmx_settled(page)
+        assert Assignment.objects.get(plan=world.plans[1]).campaign == late_spring
+        assert list(AuditEvent.objects.values_list("action", flat=True)) == ["assignment.create"]
+        assert page.get_by_role("alertdialog").count() == 0
+        assert panel.get_by_role("heading", name="Summer 2026").is_visible()
