@@ -86,9 +86,15 @@ def manager_home(*, user: User) -> ManagerHome:
         .order_by("end", "name", "pk")[:HOME_ROWS]
     )
 
+    # A row about one Plan is hers only when the Plan is: another Initiative's Plan assigned to a
+    # campaign she shares is not her change, and its summary names a Plan she may not see. A row
+    # of a whole campaign (an adoption or keep of several Plans) names none and stays.
     changes = list(
         AuditEvent.objects.filter(at__gte=timezone.now() - timedelta(days=HOME_DAYS))
-        .filter(Q(plan__in=plans) | Q(campaign__in=ExternalCampaign.objects.filter(hers)))
+        .filter(
+            Q(plan__in=plans)
+            | Q(plan__isnull=True, campaign__in=ExternalCampaign.objects.filter(hers))
+        )
         .exclude(actor=user)
         .select_related("campaign", "plan")
         .order_by("-at", "-id")[:HOME_ROWS]

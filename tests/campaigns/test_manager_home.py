@@ -147,3 +147,26 @@ def test_manager_home_query_count_is_fixed(client, world, fortnight, django_asse
             response = client.get(reverse("dashboard"))
     home = response.context["home"]
     assert len(home.ending_without_kpis) == 20 and len(home.drifting) == 20
+
+
+def test_changes_by_others_never_name_a_plan_of_another_initiative(client, world):
+    """Tom's Plan assigned to a campaign maria's Plan feeds is not a change to her Initiatives,
+    and its summary names a Plan she may not see; a change of a whole campaign names none."""
+    spring, mine, toms = world.campaigns[0], world.plans[0], world.plans[3]
+    assignment_create(campaign=spring, plan=mine, acting_user=world.admin)
+    assignment_create(campaign=spring, plan=toms, acting_user=world.tom)
+    AuditEvent.objects.create(
+        at=timezone.now(),
+        actor=world.admin,
+        actor_name="alex",
+        action=AuditEvent.Action.DRIFT_KEEP_BRIDGE,
+        campaign=spring,
+        summary="Kept the bridge's side for 2 Plans of campaign “Spring Sale 2026” against SAP MC",
+    )
+    client.force_login(world.maria)
+    response = client.get(reverse("dashboard"))
+    assert [e.summary for e in response.context["home"].changes_by_others] == [
+        "Kept the bridge's side for 2 Plans of campaign “Spring Sale 2026” against SAP MC",
+        "Assigned Plan “Spring Sale social” to campaign “Spring Sale 2026”",
+    ]
+    assert "Autumn" not in response.content.decode()
