@@ -465,7 +465,9 @@ def drift_undo(*, event: AuditEvent, acting_user: User) -> AuditEvent:
         plan = Plan.objects.filter(khoros_id=old["plan"]).select_related("initiative").first()
         if plan is None:
             raise AssignmentError(f"Plan “{old['plan_name']}” is no longer mirrored.")
-        _check_drift_access(acting_user, [plan])
+        # Unnamed: the caller named an audit row, not this Plan, and a manager can post any
+        # row's number; named, the refusal read out the Plans of other Initiatives one by one.
+        _check_drift_access(acting_user, [plan], name_plan=False)
         current = (
             Assignment.objects.select_for_update().filter(plan=plan).select_related("campaign")
         ).first()
