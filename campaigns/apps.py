@@ -10,6 +10,7 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from campaigns import selectors
         from sapmc import push
+        from smcbridge import checks  # noqa: F401 - registers the deployment's system checks
 
         # The push sends each Plan's numbers to the campaign the bridge assigned it to.
         push.register_assignment_source(selectors.assignment_pairs)

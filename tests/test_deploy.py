@@ -64,11 +64,15 @@ def test_check_deploy_with_the_documented_production_settings_reports_nothing(tm
 
 def test_check_deploy_without_them_does_warn(tmp_path):
     """The test above proves something: the same check flags a bare DEBUG=0 start."""
-    env = production_env(tmp_path, SECURE_SSL_REDIRECT="0", SECURE_HSTS_SECONDS="0")
+    env = production_env(
+        tmp_path, SECURE_SSL_REDIRECT="0", SECURE_HSTS_SECONDS="0", PROXY_COUNT="0"
+    )
     result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "security.W004" in output and "security.W008" in output
+    # Behind the proxy with no proxy counted, every client is the proxy's address.
+    assert "smcbridge.W001" in output
 
 
 def _free_port() -> int:

@@ -83,3 +83,18 @@ def test_an_empty_database_url_means_the_default_sqlite_file():
     code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
     result = django_start({"DATABASE_URL": ""}, code, check=True)
     assert result.stdout.split() == ["django.db.backends.sqlite3"]
+
+
+def test_check_deploy_warns_of_a_proxy_with_no_proxy_counted(settings):
+    """A proxy in front (its X-Forwarded-Proto trusted) with PROXY_COUNT 0 makes every client
+    the proxy's address for the lockouts; one proxy counted, or none in front, is quiet."""
+    from smcbridge.checks import proxy_count_behind_a_proxy
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.PROXY_COUNT = 0
+    assert [m.id for m in proxy_count_behind_a_proxy(None)] == ["smcbridge.W001"]
+    settings.PROXY_COUNT = 1
+    assert proxy_count_behind_a_proxy(None) == []
+    settings.SECURE_PROXY_SSL_HEADER = None
+    settings.PROXY_COUNT = 0
+    assert proxy_count_behind_a_proxy(None) == []

@@ -178,6 +178,46 @@ def test_behind_proxies_the_address_the_proxy_saw_counts(client, inbound, settin
         assert response.status_code == 200
 
 
+def test_behind_the_documented_proxy_a_strangers_guesses_lock_out_only_the_stranger(
+    client, world, inbound, settings, tmp_path
+):
+    """deploy/production.env.example's setup: every request reaches the app from the proxy
+    (REMOTE_ADDR 127.0.0.1), which appends the client's address to X-Forwarded-For. Counted
+    as the proxy's address, a stranger's few guesses locked SAP MC out of its endpoints and
+    maria out of the login page, for everyone."""
+    from tests.test_deploy import production_env
+
+    settings.PROXY_COUNT = int(production_env(tmp_path).get("PROXY_COUNT", "0"))
+    settings.AXES_FAILURE_LIMIT = 3
+    world.maria.set_password("right-pw-2026")
+    world.maria.save()
+    proxy = "127.0.0.1"  # REMOTE_ADDR of every request: the proxy's
+    stranger, sapmc = "203.0.113.66", "198.51.100.7"
+
+    def login(password: str, address: str):
+        return client.post(
+            "/login/",
+            {"username": "maria", "password": password},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=address,
+        )
+
+    with time_machine.travel(T0, tick=False):
+        guesses = [
+            (
+                _call(client, "guess", ip=proxy, HTTP_X_FORWARDED_FOR=stranger).status_code,
+                login("guess", stranger).status_code,
+            )
+            for _ in range(3)
+        ]
+        assert guesses == [(401, 200), (401, 200), (401, 429)]
+        assert _call(client, "guess", ip=proxy, HTTP_X_FORWARDED_FOR=stranger).status_code == 429
+        # SAP MC and maria, from their own addresses, are let in.
+        response = _call(client, "pw-inbound-2026", ip=proxy, HTTP_X_FORWARDED_FOR=sapmc)
+        assert response.status_code == 200
+        assert login("right-pw-2026", "192.0.2.10").status_code == 302
+
+
 def test_the_429_answer_follows_the_openapi_document(client, inbound):
     import json
 
