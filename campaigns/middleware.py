@@ -143,6 +143,27 @@ def _same_site_path(request: HttpRequest, url: str | None) -> str | None:
     return path
 
 
+class PrivateAnswersMiddleware:
+    """Keep no answer to a signed-in person in any cache, unless its view said otherwise.
+
+    The audit trail and its CSV, campaign pages and their KPI files, the alerts and the SAP MC
+    call log said nothing about caching, so a browser kept them on disk: after logging out on
+    a shared computer, Back (or the download history) showed them to the next person. Pages
+    that must be fresh already say so (never_cache); this covers every other one.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Cache-Control first: SAP MC's answers set theirs, and an anonymous request (a monitor,
+        # the login page) costs no session read.
+        if not response.has_header("Cache-Control") and request.user.is_authenticated:
+            add_never_cache_headers(response)
+        return response
+
+
 class RefuseNulMiddleware:
     """Answer 400 to a page request whose query string or form fields hold a NUL character.
 

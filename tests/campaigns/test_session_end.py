@@ -115,3 +115,28 @@ def test_a_signed_in_htmx_request_is_untouched(client, world):
     assert response.status_code == 200
     assert "HX-Redirect" not in response
     assert 'id="workbench"' in response.content.decode()
+
+
+def test_no_page_or_file_shown_to_a_signed_in_person_is_kept_by_the_browser(client, world):
+    """After logging out on a shared computer, Back and the downloads must not show the next
+    person the audit trail, a campaign's numbers or the alerts from the browser's cache."""
+    spring = world.campaigns[0].pk
+    pages = {
+        world.admin: [
+            "/audit/", "/audit/?format=csv", "/syncs/alerts/", "/syncs/alerts/count/",
+            "/schedules/", "/sapmc-calls/", "/no-such-page/",
+        ],
+        world.maria: [
+            f"/campaigns/{spring}/", f"/campaigns/{spring}/kpis.csv", "/calendar/list/?format=csv",
+        ],
+    }  # fmt: skip
+    for user, urls in pages.items():
+        client.force_login(user)
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code in (200, 404), url
+            cache_control = response.get("Cache-Control", "")
+            assert "no-store" in cache_control and "private" in cache_control, url
+    # Nobody signed in: a monitor's probe is left as it is.
+    client.logout()
+    assert not client.get("/healthz/live").has_header("Cache-Control")
