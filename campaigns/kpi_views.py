@@ -296,13 +296,15 @@ def _stacked_chart(
         layers.append((assignment.plan.name, color, daily.get(assignment.plan_id, no_numbers)))
     note = ""
     if others:
-        # Each day's total less the Plans drawn: what the others' rows add up to, unread.
+        # Each day's total less the Plans drawn: what the others' rows add up to, unread. Never
+        # below zero: a KPI sync that commits between the two reads can leave the drawn Plans'
+        # newer numbers above the day's total, and a negative layer would overflow the axis.
         layers.append(
             (
                 f"Other {len(others)} Plans",
                 OTHERS_COLOR,
                 [
-                    day_total - sum(layer[2][j] for layer in layers)
+                    max(day_total - sum(layer[2][j] for layer in layers), 0)
                     for j, day_total in enumerate(kpis.series[STACKED])
                 ],
             )
