@@ -24,6 +24,8 @@ from sapmc.models import ExternalCampaign
 
 # KPIs drawn cumulatively and compared: counts only (a running total of reach means nothing).
 CUMULATIVE = ("impressions", "engagements")
+# A KPI that adds up (kpi_catalog.Aggregation.SUM): the layers of a day make its total, and the
+# others' layer is that total less the Plans drawn. Reach, the highest of a day, cannot stack.
 STACKED = "impressions"
 COMPARE = "impressions"
 COMPARE_CHOICES = 300
@@ -254,18 +256,32 @@ def _cumulative_chart(
 
 
 def _stacked_chart(
-    assigned: list[Any], kpis: campaigns_selectors.CampaignKpis, shaded: Spans
+    campaign: ExternalCampaign,
+    user: AnyUser,
+    assigned: list[Any],
+    kpis: campaigns_selectors.CampaignKpis,
+    shaded: Spans,
 ) -> BarChart:
-    with_numbers = [a for a in assigned if a.plan_id in kpis.per_plan_daily]
+    with_numbers = [a for a in assigned if a.plan_id in kpis.per_plan]
     others: list[Any] = []
     if len(with_numbers) > STACKED_PLANS + 1:  # never a layer of "Other 1 Plan"
         ranked = sorted(
             range(len(with_numbers)),
-            key=lambda i: -sum(kpis.per_plan_daily[with_numbers[i].plan_id][STACKED]),
+            key=lambda i: -kpis.per_plan[with_numbers[i].plan_id][STACKED],
         )  # stable: of equal ones, the first in the table
         drawn = set(ranked[:STACKED_PLANS])
         others = [a for i, a in enumerate(with_numbers) if i not in drawn]
         with_numbers = [a for i, a in enumerate(with_numbers) if i in drawn]
+    # The days of the Plans drawn are read, not those of every Plan: the others' layer is the
+    # rest of each day's total.
+    daily = campaigns_selectors.campaign_plans_daily(
+        campaign=campaign,
+        user=user,
+        plans=[a.plan_id for a in with_numbers],
+        days=kpis.days,
+        name=STACKED,
+    )
+    no_numbers = [0] * len(kpis.days)
     # Beside the others' grey layer, no Plan is given the palette's grey.
     palette = PALETTE if not others else tuple(c for c in PALETTE if c != PALETTE_GREY)
     layers = []
@@ -277,21 +293,20 @@ def _stacked_chart(
         if color != plan_colors.FALLBACK and color.lower() in used:
             color = palette[i % len(palette)]
         used.add(color.lower())
-        layers.append(
-            (
-                assignment.plan.name,
-                color,
-                kpis.per_plan_daily[assignment.plan_id][STACKED],
-            )
-        )
+        layers.append((assignment.plan.name, color, daily.get(assignment.plan_id, no_numbers)))
     note = ""
     if others:
-        rest = [kpis.per_plan_daily[a.plan_id][STACKED] for a in others]
+        # Each day's total less the Plans drawn: what the others' rows add up to, unread. Never
+        # below zero: a KPI sync that commits between the two reads can leave the drawn Plans'
+        # newer numbers above the day's total, and a negative layer would overflow the axis.
         layers.append(
             (
                 f"Other {len(others)} Plans",
                 OTHERS_COLOR,
-                [sum(values) for values in zip(*rest, strict=True)],
+                [
+                    max(day_total - sum(layer[2][j] for layer in layers), 0)
+                    for j, day_total in enumerate(kpis.series[STACKED])
+                ],
             )
         )
         note = (
@@ -365,7 +380,10 @@ def _compare(
         # choices listed): the select names it rather than "Choose a campaign" over its chart.
         removed = " (removed in SAP MC)" if other.removed_at else ""
         choices.insert(0, (other.pk, f"{other.name}{removed}", other.start))
-    other_kpis = campaigns_selectors.campaign_kpis(campaign=other, user=user, today=today)
+    # Its days only: the comparison shows no Plan of it.
+    other_kpis = campaigns_selectors.campaign_kpis(
+        campaign=other, user=user, today=today, per_plan=False
+    )
     # Each campaign's own days so far, day 1 = its start date: the Plans' days before or
     # after its dates are no campaign days to compare.
     my_days = _so_far(campaign, kpis.days, today)
@@ -437,7 +455,7 @@ def campaign_kpi_context(
         for name in kpi_catalog.METRICS
     ]
     context["cumulative_chart"] = _cumulative_chart(kpis, today, shaded)
-    context["stacked_chart"] = _stacked_chart(assigned, kpis, shaded)
+    context["stacked_chart"] = _stacked_chart(campaign, user, assigned, kpis, shaded)
     context["pacing"] = _pacing(campaign, kpis, today)
     context["daily_rows"] = [
         (

@@ -45,6 +45,7 @@ from campaigns.access import (
 from campaigns.models import Assignment, AuditEvent
 from khoros import kpi_catalog
 from khoros.models import Initiative, Plan, PlanKpi
+from khoros.selectors import kpi_aggregates
 from sapmc.models import CampaignReference, ExternalCampaign
 from smcbridge.paging import page_number
 from syncs.filtering import Filters
@@ -692,9 +693,8 @@ class CampaignKpis:
     # (impressions add up; reach is the highest Plan's reach of that day, never a sum).
     series: dict[str, list[int]]
     totals: dict[str, int]  # over the days, by the same declaration (reach: highest daily)
-    per_plan: dict[int, dict[str, int]]  # Plan pk -> totals over its days, likewise
-    # Plan pk -> KPI name -> one number per day (for the Plans stacked within the campaign).
-    per_plan_daily: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    # Plan pk -> totals over its days, likewise; empty when not asked for (a comparison's).
+    per_plan: dict[int, dict[str, int]] = field(default_factory=dict)
     # The days some Plan has numbers for (the others of `days` are zeros drawn in between).
     with_numbers: set[date] = field(default_factory=set)
 
@@ -716,25 +716,32 @@ def campaign_kpi_rows(*, campaign: ExternalCampaign, user: AnyUser) -> QuerySet[
     )
 
 
-def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser, today: date) -> CampaignKpis:
-    """The daily KPIs of the campaign's Plans the user may see, in one query whatever their number.
+def _combined_by(rows: QuerySet[PlanKpi], key: str) -> dict[Any, dict[str, int]]:
+    """Every KPI of `rows` combined in SQL per value of `key`, as kpi_catalog declares it."""
+    # Typed by hand: django-stubs cannot see the keys of annotate(**{...}).
+    grouped: QuerySet[PlanKpi, Any] = rows.order_by().values(key).annotate(**kpi_aggregates())
+    return {row[key]: {name: int(row[name] or 0) for name in KPI_LABELS} for row in grouped}
+
+
+def campaign_kpis(
+    *, campaign: ExternalCampaign, user: AnyUser, today: date, per_plan: bool = True
+) -> CampaignKpis:
+    """The daily KPIs of the campaign's Plans the user may see and, with `per_plan`, each
+    Plan's totals: a query each, whatever the number of Plans and days.
 
     `today` is the company's (company_today()): its days that have begun are drawn, as zeros
     when they have no numbers.
 
-    Every total is kpi_catalog.combine() of daily numbers, so each KPI adds up (or not) as its
-    catalog entry declares.
+    The database combines the Plans of each day and the days of each Plan (kpi_aggregates(),
+    kpi_catalog.combine()'s twin), so a page reads a row per day and one per Plan, never the
+    Plans times the days; the totals over the days are kpi_catalog.combine() of the daily ones.
     """
-    names = list(KPI_LABELS)
-    rows = _campaign_kpis(campaign, user).values_list("plan_id", "day", *names)
-    by_plan: dict[int, dict[date, tuple[int, ...]]] = {}
-    for plan_id, day, *values in rows.iterator(chunk_size=2000):
-        by_plan.setdefault(plan_id, {})[day] = tuple(int(v or 0) for v in values)
-    all_days = {day for numbers in by_plan.values() for day in numbers}
+    rows = _campaign_kpis(campaign, user)
+    by_day = _combined_by(rows, "day")
     days: list[date] = []
-    if all_days:
-        first = min(all_days)
-        last = max(all_days)
+    if by_day:
+        first = min(by_day)
+        last = max(by_day)
         if campaign.start is not None:
             first = min(first, campaign.start)
         # The campaign's days that have begun, without numbers, are zeros; those of a campaign
@@ -742,37 +749,41 @@ def campaign_kpis(*, campaign: ExternalCampaign, user: AnyUser, today: date) -> 
         if campaign.end is not None and (campaign.start is None or campaign.start <= today):
             last = max(last, min(campaign.end, today))
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    per_plan_daily = {
-        plan_id: {
-            name: [numbers[day][k] if day in numbers else 0 for day in days]
-            for k, name in enumerate(names)
-        }
-        for plan_id, numbers in by_plan.items()
-    }
     series = {
-        name: [
-            kpi_catalog.combine(
-                name, (numbers[day][k] for numbers in by_plan.values() if day in numbers)
-            )
-            for day in days
-        ]
-        for k, name in enumerate(names)
-    }
-    per_plan = {
-        plan_id: {
-            name: kpi_catalog.combine(name, (values[k] for values in numbers.values()))
-            for k, name in enumerate(names)
-        }
-        for plan_id, numbers in by_plan.items()
+        name: [by_day[day][name] if day in by_day else 0 for day in days] for name in KPI_LABELS
     }
     return CampaignKpis(
         days=days,
         series=series,
         totals={name: kpi_catalog.combine(name, values) for name, values in series.items()},
-        per_plan=per_plan,
-        per_plan_daily=per_plan_daily,
-        with_numbers=all_days,
+        # Without a day with numbers no Plan has any: no second query.
+        per_plan=_combined_by(rows, "plan_id") if per_plan and by_day else {},
+        with_numbers=set(by_day),
     )
+
+
+def campaign_plans_daily(
+    *,
+    campaign: ExternalCampaign,
+    user: AnyUser,
+    plans: Collection[int],
+    days: Sequence[date],
+    name: str,
+) -> dict[int, list[int]]:
+    """KPI `name` of these Plans of the campaign (of those the user may see), one number per
+    day of `days`, zero where a Plan has no row: the rows of the few Plans a chart draws."""
+    if not plans or not days:
+        return {}
+    index = {day: i for i, day in enumerate(days)}
+    rows = (
+        _campaign_kpis(campaign, user)
+        .filter(plan_id__in=plans, day__gte=days[0], day__lte=days[-1])
+        .values_list("plan_id", "day", name)
+    )
+    daily: dict[int, list[int]] = {}
+    for plan_id, day, value in rows:
+        daily.setdefault(plan_id, [0] * len(days))[index[day]] = int(value or 0)
+    return daily
 
 
 def assignment_pairs() -> list[tuple[int, int]]:

@@ -7,10 +7,13 @@ from datetime import date, timedelta
 
 import time_machine
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns import kpi_views
+from campaigns import selectors as campaigns_selectors
 from campaigns.kpi_views import COMPARE_CHOICES
 from campaigns.models import Assignment
 from khoros.models import Plan, PlanKpi
@@ -403,3 +406,34 @@ def test_compare_with_a_campaign_the_select_does_not_offer_by_its_sap_mc_id(clie
     # Its own ID is no other campaign.
     response = client.get(url, {"compare_id": first.campaign_id})
     assert response.context["compare"] is None
+
+
+def test_a_kpi_sync_between_the_pages_reads_never_stacks_a_negative_layer(
+    client, world, monkeypatch
+):
+    campaign = _campaign_with(world, 13, 3)  # 10 Plans drawn, the other 3 in grey
+    read_days = campaigns_selectors.campaign_plans_daily
+
+    def sync_in_between(**kwargs):
+        # A KPI sync commits after the page read the day totals, before the drawn Plans' days.
+        PlanKpi.objects.filter(plan_id__in=kwargs["plans"]).update(
+            impressions=F("impressions") + 1_000_000
+        )
+        return read_days(**kwargs)
+
+    monkeypatch.setattr(campaigns_selectors, "campaign_plans_daily", sync_in_between)
+    drawn = []
+    stacked_chart = kpi_views.stacked_chart
+
+    def recording(title, days, layers, **kwargs):
+        drawn.append(layers)
+        return stacked_chart(title, days, layers, **kwargs)
+
+    monkeypatch.setattr(kpi_views, "stacked_chart", recording)
+    client.force_login(world.admin)
+    response = client.get(reverse("campaign", args=[campaign.pk]))
+    (layers,) = drawn
+    # The drawn Plans' newer numbers, and no negative grey layer that would overflow the axis.
+    assert [values for _, _, values in layers[:-1]] == [[1_001_234] * 3] * 10
+    assert layers[-1][0] == "Other 3 Plans" and layers[-1][2] == [0, 0, 0]
+    assert response.context["stacked_chart"].total == 10 * 3 * 1_001_234

@@ -1,24 +1,30 @@
 """The campaign page of a campaign with 300 Plans and 90 days of KPIs, sent to SAP MC daily:
-the same queries as one of 3 Plans, a bounded page, and every figure still counting all Plans."""
+the same queries as one of 3 Plans, a bounded page, every figure still counting all Plans, and
+KPIs read as a row per day and per Plan, never as every Plan's every day."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import kpi_views
 from campaigns.kpi_views import OTHERS_COLOR, STACKED_PLANS
-from campaigns.selectors import PUSHES_PAGE_SIZE
+from campaigns.selectors import PUSHES_PAGE_SIZE, campaign_assigned_plans
 from campaigns.views import CAMPAIGN_PLANS_PAGE_SIZE
-from khoros.models import PlanKpi
+from khoros import kpi_catalog
+from khoros.models import Plan, PlanKpi
+from khoros.zone import company_today
 from sapmc.models import ExternalCampaign, SuccessSent
 from sapmc.push import numbers_hash
 from syncs.models import SyncRun
@@ -252,3 +258,120 @@ def test_choosing_a_comparison_keeps_the_tables_pages(client, world, many_plans)
     assert response.context["compare"] == many_plans.small
     assert response.context["plan_page"].number == 3
     assert response.context["pushes"].sent.number == 2
+
+
+@contextmanager
+def _reads() -> Iterator[list[tuple[str, int]]]:
+    """The SELECTs run inside the block, each with the number of rows it returns (counted by
+    running it again once the block is over, on the same connection and data)."""
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params, many))
+        return execute(sql, params, many, context)
+
+    reads: list[tuple[str, int]] = []
+    with connection.execute_wrapper(record):
+        yield reads
+    with connection.cursor() as cursor:
+        for sql, params, many in statements:
+            if not many and sql.lstrip().upper().startswith("SELECT"):
+                cursor.execute(sql, params)
+                reads.append((sql, len(cursor.fetchall())))
+
+
+def test_the_page_reads_kpis_by_day_and_by_plan_not_every_plans_every_day(
+    client, world, many_plans
+):
+    client.force_login(world.maria)
+    url = reverse("campaign", args=[many_plans.big.pk]) + f"?compare={many_plans.small.pk}"
+    with _reads() as reads:
+        assert client.get(url).status_code == 200
+    # The largest read of the page is a page of the pushes table: its 50 Plans' days, compared
+    # with what was sent. Nothing reads the 300 Plans' 90 days (27,000 rows).
+    assert max(rows for _, rows in reads) <= PUSHES_PAGE_SIZE * DAYS < 300 * DAYS
+    # The KPI sections: a row per day and one per Plan of the campaign, its 10 Plans stacked
+    # day by day, and a row per day of the campaign compared with (3 Plans).
+    assigned, _ = campaign_assigned_plans(campaign=many_plans.big, user=world.maria)
+    with _reads() as reads:
+        kpi_views.campaign_kpi_context(
+            campaign=many_plans.big,
+            user=world.maria,
+            assigned=assigned,
+            today=company_today(),
+            compare=str(many_plans.small.pk),
+        )
+    kpi_rows = [rows for sql, rows in reads if 'FROM "khoros_plankpi"' in sql]
+    assert sorted(kpi_rows, reverse=True) == [STACKED_PLANS * DAYS, 300, DAYS, DAYS]
+
+
+def test_day_totals_the_stack_and_plan_totals_are_the_stored_rows_added_up(
+    client, world, many_plans, monkeypatch
+):
+    big = many_plans.big
+    plans = list(Plan.objects.filter(assignment__campaign=big).order_by("start", "name"))
+    by_name = {plan.name: plan for plan in plans}
+    day = [START + timedelta(days=j) for j in range(DAYS)]
+    # Plan 005 has the best day of all, Plan 001 as many impressions as Plan 291 (the 10th and
+    # 11th: the first in the table is drawn), Plan 295 a day without numbers, and no Plan has
+    # numbers on the 46th day.
+    PlanKpi.objects.filter(plan=by_name["Big Plan 005"], day=day[3]).update(
+        impressions=10_000_000, reach=99_999
+    )
+    PlanKpi.objects.filter(plan=by_name["Big Plan 001"]).update(
+        impressions=F("impressions") + 29_000
+    )
+    PlanKpi.objects.filter(plan=by_name["Big Plan 295"], day=day[10]).delete()
+    PlanKpi.objects.filter(plan__in=plans, day=day[45]).delete()
+    drawn = []
+    stacked_chart = kpi_views.stacked_chart
+
+    def recording(title, days, layers, **kwargs):
+        drawn.append(layers)
+        return stacked_chart(title, days, layers, **kwargs)
+
+    monkeypatch.setattr(kpi_views, "stacked_chart", recording)
+    client.force_login(world.maria)
+    _, response, _ = _get(client, big)
+    kpis = response.context["kpis"]
+    (layers,) = drawn
+
+    # The same figures from the stored rows, added up in Python.
+    stored: dict[int, dict[date, dict[str, int]]] = {}
+    for row in PlanKpi.objects.filter(plan__in=plans).values(
+        "plan_id", "day", *kpi_catalog.METRICS
+    ):
+        stored.setdefault(row.pop("plan_id"), {})[row.pop("day")] = row
+    assert sum(len(days) for days in stored.values()) == 300 * DAYS - 1 - 300
+    assert kpis.days == day
+    for name in kpi_catalog.METRICS:
+        daily = [
+            kpi_catalog.combine(
+                name, [numbers[d][name] for numbers in stored.values() if d in numbers]
+            )
+            for d in day
+        ]
+        assert kpis.series[name] == daily, name
+        assert kpis.totals[name] == kpi_catalog.combine(name, daily), name
+        assert {plan_id: totals[name] for plan_id, totals in kpis.per_plan.items()} == {
+            plan_id: kpi_catalog.combine(name, [n[name] for n in numbers.values()])
+            for plan_id, numbers in stored.items()
+        }, name
+    assert kpis.series["impressions"][45] == 0 and kpis.series["reach"][3] == 99_999
+
+    def impressions(plan: Plan) -> list[int]:
+        return [stored[plan.pk][d]["impressions"] if d in stored[plan.pk] else 0 for d in day]
+
+    # The 10 Plans with the most impressions (of equal ones the first in the table), in the
+    # table's order, then every other Plan's impressions day by day in one layer.
+    ranked = sorted(plans, key=lambda plan: -sum(impressions(plan)))
+    top = [plan for plan in plans if plan in ranked[:STACKED_PLANS]]
+    rest = [plan for plan in plans if plan not in top]
+    assert [name for name, _, _ in layers] == [plan.name for plan in top] + ["Other 290 Plans"]
+    assert [name for name, _, _ in layers][:2] == ["Big Plan 001", "Big Plan 005"]
+    assert "Big Plan 291" not in [name for name, _, _ in layers]
+    assert [values for _, _, values in layers[:-1]] == [impressions(plan) for plan in top]
+    assert layers[-1][2] == [sum(values) for values in zip(*map(impressions, rest), strict=True)]
+    assert [sum(values) for values in zip(*(v for _, _, v in layers), strict=True)] == kpis.series[
+        "impressions"
+    ]
