@@ -97,16 +97,23 @@ def _fits(
 def plan_exports(*, zone: ZoneInfo, fields: Mapping[str, int], today: date) -> list[ExportSpec]:
     """The exports this run needs: history for Plans never pulled, trailing for the rest."""
     stop = today + timedelta(days=1)
-    downloaded = KpiExport.objects.filter(state=KpiExport.State.DOWNLOADED, timezone=zone.key)
+    done = KpiExport.objects.filter(state=KpiExport.State.DOWNLOADED)
+    downloaded = done.filter(timezone=zone.key)
     # A Plan's history counts as pulled only in this zone and with these metric field ids,
     # from its first day on; a Plan moved to start earlier is pulled again. The placing
     # columns do not count: they decide how rows are read, not what a day sums to (histories
     # read before those columns were asked for are not pulled again).
     metrics = _metric_fields(fields)
+    # And only if no export in another zone wrote days after it: that one counted the posts
+    # into the other zone's days, so a zone that comes back (Chicago, Tokyo, Chicago again)
+    # needs every history again, not only the trailing days, or the older days keep the
+    # other zone's numbers.
+    other_zone_last = done.exclude(timezone=zone.key).aggregate(last=Max("finished_at"))["last"]
+    histories = downloaded.filter(full_history=True)
+    if other_zone_last is not None:
+        histories = histories.filter(finished_at__gt=other_zone_last)
     pulled_from: dict[str, date] = {}
-    for plan_ids, start, field_ids in downloaded.filter(full_history=True).values_list(
-        "plan_ids", "start", "field_ids"
-    ):
+    for plan_ids, start, field_ids in histories.values_list("plan_ids", "start", "field_ids"):
         if _metric_fields(field_ids) != metrics:
             continue
         for plan_id in plan_ids:

@@ -531,6 +531,26 @@ def test_company_time_zone_setting_decides_the_days(mirrored, settings):
     assert expected != Counter(k for k in expected_totals(mirrored.data))  # the zone mattered
 
 
+def test_a_zone_that_comes_back_pulls_every_history_again(mirrored):
+    """Chicago, then Tokyo (the API user's zone changed and the syncs learnt it), then Chicago
+    again: Tokyo's histories counted every post into Tokyo's days, so Chicago's histories of
+    before no longer describe what is stored, and the trailing days alone would leave the
+    older days with Tokyo's numbers."""
+    assert sync().status == SyncRun.Status.SUCCEEDED
+    chicago = expected_totals(mirrored.data)
+    assert stored() == chicago
+    for zone in ("Asia/Tokyo", "America/Chicago"):
+        mirrored.sim.user_timezone = zone
+        assert services.sync_khoros().status == SyncRun.Status.SUCCEEDED
+        run = sync()
+        assert run.status == SyncRun.Status.SUCCEEDED, run.error
+        assert [o["kind"] for o in run.outcomes] == ["history"]
+
+    assert {k: v for k, v in stored().items() if any(v)} == chicago
+    # The Tokyo days no Chicago post falls on are zeros now, not Tokyo's numbers.
+    assert all(not any(v) for k, v in stored().items() if k not in chicago)
+
+
 # --- Entry points ------------------------------------------------------------------------------
 
 
