@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
-from campaigns.calendar import day_begins
+from campaigns.calendar import day_begins, plan_days
 from campaigns.models import Assignment, AuditEvent
 from campaigns.selectors import drift_flags
 from khoros.models import Initiative, Plan, PlanKpi
@@ -85,6 +85,11 @@ def manager_home(*, user: User) -> ManagerHome:
         .select_related("initiative", "assignment__campaign")
         .order_by("end", "name", "pk")[:HOME_ROWS]
     )
+    for plan in ending:
+        # The page says the company's days, never the viewer's day of the stored instants (a
+        # Chicago Plan ending on 31 March ends at 06:59 on 1 April in Berlin); worked out here,
+        # and never saved, for a Plan mirrored before its days were stored.
+        plan.start_day, plan.end_day = plan_days(plan)
 
     # A row about one Plan is hers only when the Plan is: another Initiative's Plan assigned to a
     # campaign she shares is not her change, and its summary names a Plan she may not see. A row

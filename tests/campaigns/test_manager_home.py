@@ -170,3 +170,24 @@ def test_changes_by_others_never_name_a_plan_of_another_initiative(client, world
         "Assigned Plan “Spring Sale social” to campaign “Spring Sale 2026”",
     ]
     assert "Autumn" not in response.content.decode()
+
+
+@pytest.mark.parametrize("viewer", ["Europe/Berlin", "America/Los_Angeles", "Pacific/Kiritimati"])
+def test_plans_ending_show_the_companys_days_for_every_viewer(client, world, settings, viewer):
+    """A Chicago Plan of March as Khoros sends it (local midnight to the last millisecond of
+    31 March, across the change to summer time) ends on 31 March and starts on 1 March, for a
+    manager in Berlin (whose clock says 1 April 06:59 at its end) as in Los Angeles (28 Feb
+    22:00 at its start)."""
+    settings.KHOROS_COMPANY_TIMEZONE = "America/Chicago"
+    Plan.objects.filter(pk=world.plans[0].pk).update(
+        start=datetime(2026, 3, 1, 6, tzinfo=UTC),  # 00:00 CST
+        end=datetime(2026, 4, 1, 4, 59, 59, 999000, tzinfo=UTC),  # 23:59:59.999 CDT
+    )
+    client.force_login(world.maria)
+    client.cookies["smcbridge_tz"] = viewer
+    with time_machine.travel(TODAY, tick=False):
+        response = client.get(reverse("dashboard"))
+    assert [p.name for p in response.context["home"].ending_without_kpis] == ["Spring Sale social"]
+    body = response.content.decode()
+    assert "ends 2026-03-31" in body
+    assert f"date=2026-03-01&amp;panel=p{world.plans[0].pk}" in body
