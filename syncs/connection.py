@@ -129,8 +129,10 @@ def connection_header(kind: str, *, days: int = TIMELINE_DAYS) -> ConnectionHead
                 rows_y=round(LANE + GAP + LANE - rh, 1),
                 rows_h=round(rh, 1),
                 status=run.status,
+                # In the viewer's zone, as every time on the page ("Last success" above).
                 title=(
-                    f"#{run.pk} {run.get_status_display()}, {when:%Y-%m-%d %H:%M} UTC, "
+                    f"#{run.pk} {run.get_status_display()}, "
+                    f"{timezone.localtime(when):%Y-%m-%d %H:%M}, "
                     f"{duration:.1f} s, {_rows(run):,} rows"
                 ),
                 pk=run.pk,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
@@ -117,3 +118,19 @@ def test_the_history_header_follows_the_interval_it_shows(client, world):
     assert "every 1440 min" in header
     assert 'data-testid="connection-state">Healthy<' in header
     assert "Stale" not in header
+
+
+def test_a_run_bar_names_its_time_in_the_viewers_zone_as_the_facts_above_it(client, world):
+    """A run at 2026-03-08 14:30 UTC, the day New York moved to summer time, is 10:30 there:
+    its bar says so, as "Last success" does, not 14:30 "UTC" beside it."""
+    with time_machine.travel(datetime(2026, 3, 8, 15, tzinfo=UTC), tick=False):
+        ok = run("succeeded", ago=timedelta(minutes=29, seconds=30), seconds=4, rows=7)
+        client.force_login(world.admin)
+        client.cookies["smcbridge_tz"] = "America/New_York"
+        page = client.get(reverse("sync-history"), {"kind": "khoros_plans"}).content.decode()
+
+    header = page[page.index('data-testid="connection-header"') : page.index("</section>")]
+    assert 'data-testid="connection-last-success">2026-03-08 10:30 (' in header
+    assert f"<title>#{ok.pk} Succeeded, 2026-03-08 10:30, 4.0 s, 7 rows</title>" in header
+    assert f'aria-label="#{ok.pk} Succeeded, 2026-03-08 10:30, 4.0 s, 7 rows"' in header
+    assert "UTC" not in header
