@@ -157,8 +157,12 @@
   "use strict";
 
   // Times are shown in the viewer's zone: tell the server which one that is.
+  // Compared whole: "smcbridge_tz=America/Bahia_Banderas" contains "smcbridge_tz=America/Bahia",
+  // and a viewer who moved from one to the other kept the old zone for good.
   var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  if (tz && document.cookie.indexOf("smcbridge_tz=" + tz) === -1) {
+  var remembered = ("; " + document.cookie).split("; smcbridge_tz=")[1];
+  remembered = remembered === undefined ? null : remembered.split(";")[0];
+  if (tz && remembered !== tz) {
     document.cookie = "smcbridge_tz=" + tz + "; path=/; max-age=31536000; samesite=lax";
   }
 
