@@ -212,8 +212,8 @@ def _run_pending(run: SyncRun) -> bool:
 
 
 def _held_data_covers(report: InboundReport, last: khoros_selectors.KpiFreshness | None) -> bool:
-    """Whether the last successful KPI sync ran after every requested day that was complete,
-    for every requested Plan.
+    """Whether the last successful KPI sync started after every requested day that was
+    complete had ended, for every requested Plan.
 
     "Complete" is judged when the report was made, in the zone its days are counted in: a day
     is complete once it has ended. Days after that (today, the future) cannot be held by anyone.
@@ -228,12 +228,14 @@ def _held_data_covers(report: InboundReport, last: khoros_selectors.KpiFreshness
     needed_through = min(report.to_date, last_complete_day)
     if needed_through < report.from_date:
         return True  # no requested day was complete yet: any successful sync holds them all
-    covered_through = last.finished_at.astimezone(zone).date() - timedelta(days=1)
+    # The days that had ended when that sync started: it asked Khoros for its exports then, so
+    # a sync that started at 23:50 and finished at 00:10 holds nothing of the last ten minutes.
+    started = last.run.started_at or last.run.queued_at
+    covered_through = started.astimezone(zone).date() - timedelta(days=1)
     if covered_through < needed_through:
         return False
     # A Plan first mirrored after that sync started was not in it: its rows are not "held", and
     # answering without them would say it had no posts.
-    started = last.run.started_at or last.run.queued_at
     return not any(
         Plan.objects.filter(khoros_id__in=batch, first_seen__gt=started).exists()
         for batch in _batches(_plan_uuids(report.external_campaign_ids))

@@ -55,20 +55,20 @@ zone; without: the day it names); OData `/Date(ms)/` (a UTC instant: its UTC day
 after `ToDate` is a 400 `INVALID_DATE`.
 
 **Later calls** (`ReportId`, optional `Package`): 202 `PENDING` while the report's KPI sync is \
-queued or running (polls never start another sync); 200 `COMPLETED` once a KPI sync has \
-succeeded after the report was made (or at most `SAPMC_REPORT_FRESH_MINUTES` before it). **When \
-the report's KPI sync ends without success** (failed, partial, deferred, skipped, or its worker \
-died and its lease expired): if the last successful KPI sync finished after every requested day \
-that was complete when the report was made (days in the company zone; today and later days \
-cannot be held) and every requested Plan was already mirrored when that sync started, the \
-report completes with the numbers the bridge holds and `DataAsOf` says how old they are; \
-otherwise the answer is 503 `KPI_SYNC_FAILED` with `Retry-After`, until a later KPI sync \
-succeeds. A report never starts more than one KPI sync. `DataAsOf` (UTC) is in every completed \
-answer. The results are then frozen: the same `ReportId` always answers the same numbers. One \
-row per campaign and day that has data, days in `TimeZone`, sorted by campaign id and day; ids \
-that name no Khoros Plan give no rows. At most 10,000 rows per answer: `Packages` says how many \
-packages there are, ask for the others with `Package` (1-based, default 1; beyond `Packages` is \
-a 400 `INVALID_PACKAGE`). An unknown `ReportId` is a 404 `UNKNOWN_REPORT`."""
+queued or running (polls never start another sync); 200 `COMPLETED` once a KPI sync has succeeded \
+after the report was made (or at most `SAPMC_REPORT_FRESH_MINUTES` before it). **When the \
+report's KPI sync ends without success** (failed, partial, deferred, skipped, or its worker died \
+and its lease expired): if the last successful KPI sync started after every requested day that \
+was complete when the report was made had ended (days in the company zone; today and later days \
+cannot be held) and every requested Plan was already mirrored when that sync started, the report \
+completes with the numbers the bridge holds and `DataAsOf` says how old they are; otherwise the \
+answer is 503 `KPI_SYNC_FAILED` with `Retry-After`, until a later KPI sync succeeds. A report \
+never starts more than one KPI sync. `DataAsOf` (UTC) is in every completed answer. The results \
+are then frozen: the same `ReportId` always answers the same numbers. One row per campaign and \
+day that has data, days in `TimeZone`, sorted by campaign id and day; ids that name no Khoros \
+Plan give no rows. At most 10,000 rows per answer: `Packages` says how many packages there are, \
+ask for the others with `Package` (1-based, default 1; beyond `Packages` is a 400 \
+`INVALID_PACKAGE`). An unknown `ReportId` is a 404 `UNKNOWN_REPORT`."""
 
 
 # --- From JSON Schema 2020-12 (pydantic) to OpenAPI 3.0.3 ---------------------------------------

@@ -774,6 +774,35 @@ def test_a_failed_run_completes_with_held_days_only_when_they_cover_the_report(
     assert SyncRun.objects.filter(trigger="api").count() == 1
 
 
+@pytest.mark.parametrize(
+    ("started", "completes"),
+    [
+        (datetime(2026, 3, 5, 5, 50, tzinfo=UTC), False),  # 23:50 on 4 March in Chicago
+        (datetime(2026, 3, 5, 6, 0, tzinfo=UTC), True),  # midnight: 4 March had ended
+    ],
+)
+def test_held_days_are_the_days_that_had_ended_when_the_last_sync_started(
+    client, kpis, started, completes
+):
+    """A KPI sync that started at 23:50 on 4 March (Chicago) and finished at 00:10 on the 5th
+    asked Khoros before the day's last ten minutes: it does not hold 4 March, and a report of
+    it must not be completed with those numbers and a DataAsOf after the day ended."""
+    Plan.objects.update(first_seen=datetime(2026, 1, 1, tzinfo=UTC))
+    last = kpi_success(datetime(2026, 3, 5, 6, 10, tzinfo=UTC))
+    SyncRun.objects.filter(pk=last.pk).update(started_at=started)
+    with time_machine.travel(MADE, tick=False):
+        report_id = new_report(client, [kpis.plans[0].khoros_id.hex], "2026-03-02", "2026-03-04")
+        report_id = report_id.json()["ReportId"]
+    run = SyncRun.objects.get(status="queued")
+    with time_machine.travel(MADE + timedelta(minutes=10), tick=False):
+        SyncRun.objects.filter(pk=run.pk).update(status="failed", finished_at=timezone.now())
+        response = poll(client, report_id)
+    if completes:
+        assert response.json()["Status"] == "COMPLETED"
+    else:
+        assert_kpi_sync_failed(response, run)
+
+
 def test_a_fresh_sync_with_a_queued_one_reuses_the_queued(client, kpis):
     running = SyncRun.objects.create(
         kind=SyncRun.Kind.KHOROS_KPIS, trigger="schedule", status=SyncRun.Status.RUNNING,

@@ -192,7 +192,9 @@ def test_the_app_keeps_its_openapi_contract(case, mirror):
 def test_a_report_whose_kpi_sync_failed_keeps_the_contract(mirror):
     # Schemathesis does not reach this answer on its own (the mirror's KPIs are fresh): the
     # 503 with Retry-After, and the completed answer with DataAsOf, checked against the document.
-    SyncRun.objects.update(finished_at=timezone.now() - timedelta(days=1))
+    # Started and finished a day ago: it holds none of the days since.
+    day_ago = timezone.now() - timedelta(days=1)
+    SyncRun.objects.update(started_at=day_ago - timedelta(minutes=1), finished_at=day_ago)
     failed = SyncRun.objects.create(
         kind=SyncRun.Kind.KHOROS_KPIS, trigger="api", status="failed", finished_at=timezone.now()
     )
