@@ -104,14 +104,24 @@ def plan_exports(*, zone: ZoneInfo, fields: Mapping[str, int], today: date) -> l
     # columns do not count: they decide how rows are read, not what a day sums to (histories
     # read before those columns were asked for are not pulled again).
     metrics = _metric_fields(fields)
-    # And only if no export in another zone wrote days after it: that one counted the posts
-    # into the other zone's days, so a zone that comes back (Chicago, Tokyo, Chicago again)
-    # needs every history again, not only the trailing days, or the older days keep the
-    # other zone's numbers.
-    other_zone_last = done.exclude(timezone=zone.key).aggregate(last=Max("finished_at"))["last"]
+    # And only if no export in another zone, or with other metric field ids, wrote days after
+    # it: that one counted the posts into the other zone's days, or another field into a KPI,
+    # so a zone or a mapping that comes back (Chicago, Tokyo, Chicago again) needs every
+    # history again, not only the trailing days, or the older days keep the other numbers.
+    # One row per zone and mapping ever used, not per export.
+    other_last = max(
+        (
+            last
+            for zone_key, field_ids, last in done.order_by()
+            .values_list("timezone", "field_ids")
+            .annotate(last=Max("finished_at"))
+            if last is not None and (zone_key != zone.key or _metric_fields(field_ids) != metrics)
+        ),
+        default=None,
+    )
     histories = downloaded.filter(full_history=True)
-    if other_zone_last is not None:
-        histories = histories.filter(finished_at__gt=other_zone_last)
+    if other_last is not None:
+        histories = histories.filter(finished_at__gt=other_last)
     pulled_from: dict[str, date] = {}
     for plan_ids, start, field_ids in histories.values_list("plan_ids", "start", "field_ids"):
         if _metric_fields(field_ids) != metrics:

@@ -551,6 +551,23 @@ def test_a_zone_that_comes_back_pulls_every_history_again(mirrored):
     assert all(not any(v) for k, v in stored().items() if k not in chicago)
 
 
+def test_a_field_mapping_that_comes_back_pulls_every_history_again(mirrored, settings):
+    """Impressions from field 101, then from 102, then from 101 again: the histories read with
+    102 wrote 102's numbers into every day, so the first histories no longer describe what is
+    stored, and the trailing days alone would leave the older days with 102's numbers."""
+    first = dict(settings.KHOROS_KPI_FIELDS)
+    assert sync().status == SyncRun.Status.SUCCEEDED
+    expected = expected_totals(mirrored.data)
+    assert stored() == expected
+    for fields in ({**first, "impressions": first["engagements"]}, first):
+        settings.KHOROS_KPI_FIELDS = fields
+        run = sync()
+        assert run.status == SyncRun.Status.SUCCEEDED, run.error
+        assert [o["kind"] for o in run.outcomes] == ["history"]
+
+    assert stored() == expected
+
+
 # --- Entry points ------------------------------------------------------------------------------
 
 
