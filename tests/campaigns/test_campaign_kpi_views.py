@@ -226,7 +226,7 @@ def test_upcoming_campaign_with_earlier_plans_says_which_days_each_figure_counts
     assert "<dt>Impressions</dt><dd>168,576</dd>" in panel.content.decode()
     listing = client.get(reverse("calendar-list") + "?zoom=quarter&date=2026-12-23")
     row = re.search(r"Winter Launch.*?</tr>", listing.content.decode(), re.S)
-    assert row and '<td class="num">168,576</td>' in row.group(0)
+    assert row and '<td class="num" data-label="Impressions">168,576</td>' in row.group(0)
 
 
 @time_machine.travel("2026-03-10 12:00:00+00:00", tick=False)
