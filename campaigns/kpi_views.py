@@ -423,8 +423,11 @@ def campaign_kpi_context(
     """
     kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=user, today=today)
     for assignment in assigned:
+        # Keyed by what each total is called: on a phone every figure is a line of its own that
+        # says which it is (the table's header is not shown there).
         assignment.kpi_totals = {
-            name: number(value) for name, value in kpis.per_plan.get(assignment.plan_id, {}).items()
+            kpi_catalog.TOTAL_LABELS[name]: number(value)
+            for name, value in kpis.per_plan.get(assignment.plan_id, {}).items()
         }
         assignment.dates_note = _plan_dates_note(campaign, assignment.plan)
     context: dict[str, Any] = {
@@ -457,10 +460,20 @@ def campaign_kpi_context(
     context["cumulative_chart"] = _cumulative_chart(kpis, today, shaded)
     context["stacked_chart"] = _stacked_chart(campaign, user, assigned, kpis, shaded)
     context["pacing"] = _pacing(campaign, kpis, today)
+    # A day's reach is the highest of one Plan that day, never a sum over its Plans.
+    daily_labels = [
+        "Reach (highest Plan's)" if name == "reach" else kpi_catalog.TOTAL_LABELS[name]
+        for name in kpi_catalog.METRICS
+    ]
+    context["daily_labels"] = daily_labels
+    # Each figure with its label: on a phone a day is a block of labelled lines.
     context["daily_rows"] = [
         (
             day,
-            [number(kpis.series[name][i]) for name in kpi_catalog.METRICS],
+            [
+                (label, number(kpis.series[name][i]))
+                for name, label in zip(kpi_catalog.METRICS, daily_labels, strict=True)
+            ],
             _outside(campaign, day),
         )
         for i, day in enumerate(kpis.days)

@@ -229,6 +229,7 @@
       : key && document.querySelector('.bar[data-panel="' + key + '"]');
     if (back) back.focus();
     opener = null;
+    syncQuestion();  // a question asked beside the panel needs no dialog over it now
     return true;
   }
 
@@ -287,6 +288,60 @@
   document.addEventListener("DOMContentLoaded", function () {
     var inner = document.querySelector("#cal-panel .panel-inner");
     if (inner) markOpen(inner.getAttribute("data-panel-key"));
+  });
+
+  // A drop's question (assign anyway?) is asked in the calendar. Narrower than 1100 px the open
+  // panel covers the calendar (on a phone all of it): there the question is a modal dialog, in
+  // the browser's top layer over both, and the rest of the page is inert while it is open (no
+  // Tab stop, no click, nothing a screen reader wanders into); it ends with the question, which
+  // the answer's swap removes. A click beside it is ignored rather than taken as Cancel: the
+  // question wants an answer, and a stray tap on a phone should not throw the drop away.
+  var narrow = window.matchMedia("(max-width: 1099.98px)");
+
+  function syncQuestion() {
+    var question = document.querySelector("#calendar > dialog.confirm");
+    if (!question || typeof question.showModal !== "function") return;
+    var modal = narrow.matches && !!document.querySelector("#cal-panel .panel-inner");
+    if (modal === question.matches(":modal")) return;
+    var focused = question.contains(document.activeElement) ? document.activeElement : null;
+    question.close();
+    if (modal) {
+      question.showModal();
+    } else {
+      question.show();
+    }
+    if (focused) focused.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("htmx:load", syncQuestion);
+  document.addEventListener("htmx:afterSettle", syncQuestion);
+  document.addEventListener("htmx:oobAfterSwap", syncQuestion);
+  document.addEventListener("DOMContentLoaded", syncQuestion);
+  narrow.addEventListener("change", syncQuestion);
+
+  // The platform keeps Tab out of the inert page, but after a modal dialog's last control it
+  // lets the focus leave for the browser's own toolbar: here it goes round the question's
+  // buttons instead, Shift+Tab too.
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Tab" || evt.altKey || evt.ctrlKey || evt.metaKey) return;
+    var question = document.querySelector("dialog.confirm:modal");
+    if (!question) return;
+    var stops = Array.prototype.filter.call(
+      question.querySelectorAll("a[href], button:not([disabled])"),
+      function (el) { return el.getClientRects().length > 0; }
+    );
+    if (!stops.length) return;
+    var first = stops[0];
+    var last = stops[stops.length - 1];
+    var active = document.activeElement;
+    var inside = question.contains(active);
+    if (evt.shiftKey && (active === first || !inside)) {
+      evt.preventDefault();
+      last.focus();
+    } else if (!evt.shiftKey && (active === last || !inside)) {
+      evt.preventDefault();
+      first.focus();
+    }
   });
 
   // Drag and drop: an unassigned Plan bar onto any row or bar of a campaign.

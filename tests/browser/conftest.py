@@ -94,6 +94,36 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+# Table cells whose content is not all on the screen: past its edge, cut off inside the cell, or
+# scrolled out of a box that scrolls sideways. On a phone a table whose dates and numbers sat at
+# the end of a sideways scroll read as if it had none ("2026-03-01 – 2026-03" at the edge).
+CELLS_OUT_OF_VIEW = r"""(root) => {
+  const width = document.documentElement.clientWidth;
+  const boxes = cell => {
+    const found = [];
+    for (let up = cell.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== 'visible') found.push(up.getBoundingClientRect());
+    }
+    return found;
+  };
+  const out = cell => {
+    const r = cell.getBoundingClientRect();
+    return r.left < -0.5 || r.right > width + 0.5 || cell.scrollWidth > cell.clientWidth + 1
+      || boxes(cell).some(b => r.left < b.left - 0.5 || r.right > b.right + 0.5);
+  };
+  return [...document.querySelectorAll(root + ' table')].flatMap(table =>
+    [...table.querySelectorAll('th, td')]
+      .filter(cell => cell.getClientRects().length && out(cell))
+      .map(cell => (cell.getAttribute('data-label') || cell.tagName.toLowerCase()) + ': '
+           + cell.textContent.trim().replace(/\s+/g, ' ').slice(0, 40)));
+}"""
+
+
+def cells_out_of_view(page, root: str = "main") -> list[str]:
+    """The table cells under `root` not wholly on the screen, each as "label: its text"."""
+    return page.evaluate(CELLS_OUT_OF_VIEW, root)
+
+
 def htmx_settled(page) -> None:
     """Wait until htmx has swapped, settled and bound its triggers on the new content."""
     busy = ".htmx-request, .htmx-swapping, .htmx-settling"

@@ -549,3 +549,112 @@ def test_a_drag_with_the_panel_open_asks_on_top_of_the_panel(live_server, world,
         assert list(AuditEvent.objects.values_list("action", flat=True)) == ["assignment.create"]
         assert page.get_by_role("alertdialog").count() == 0
         assert panel.get_by_role("heading", name="Summer 2026").is_visible()
+
+
+# A point of the element `selector` (the first shown) outside the question's box, in the screen:
+# where a click lands on the dimmed page, not on the question.
+POINT_BESIDE_THE_QUESTION = """(selector) => {
+    const el = [...document.querySelectorAll(selector)].find(e => e.getClientRects().length);
+    const q = document.querySelector('[role=alertdialog]').getBoundingClientRect();
+    const b = el.getBoundingClientRect();
+    for (let y = b.top + 2; y < b.bottom - 1; y += 3) {
+        for (let x = b.left + 2; x < b.right - 1; x += 3) {
+            const onQuestion = x >= q.left && x <= q.right && y >= q.top && y <= q.bottom;
+            if (!onQuestion && x >= 0 && y >= 0 && x < innerWidth && y < innerHeight) {
+                return [x, y];
+            }
+        }
+    }
+    return null;
+}"""
+
+
+@pytest.mark.parametrize("width", [1024, 390])
+def test_the_question_over_the_panel_is_modal(live_server, world, page, width):
+    """Drawn over a dimmed screen, the question was modal to the eye only: Tab went on past
+    Cancel into the dimmed calendar, and a click there acted on it (the panel's Assign
+    assigned). The rest of the page is inert while it is open: Tab cycles between its two
+    buttons, and a click beside it does nothing (an answer is asked for: Cancel or Escape
+    dismiss it, a stray tap does not)."""
+    late_spring = make_campaign("Late spring", date(2026, 4, 1), date(2026, 5, 31))
+    late_spring.save()
+    spring, social, teaser = world.campaigns[0], world.plans[0], world.plans[1]
+    with time_machine.travel(NOW, tick=True):
+        sign_in(page, live_server.url, "maria")
+        page.set_viewport_size({"width": width, "height": 844})
+        # The panel of another Plan, its Assign ready: a click reaching it assigns that Plan.
+        page.goto(f"{live_server.url}/calendar/?zoom=year&date=2026-01-01&panel=p{social.pk}")
+        panel = page.locator("#cal-panel")
+        panel.get_by_role("heading", name="Spring Sale social").wait_for()
+        htmx_settled(page)
+        panel.get_by_label("Assign to…").select_option(value=str(spring.pk))
+        plan_bar = page.locator('.tl-row.unassigned a.bar[draggable="true"]', has_text="teaser")
+        row = page.locator(f'.tl-row.campaign[data-campaign="{late_spring.pk}"]')
+        if width > 700:
+            plan_bar.drag_to(row)  # on the calendar beside the panel
+        else:
+            _drop(page, plan_bar, row)  # the panel covers the whole calendar
+        question = page.get_by_role("alertdialog")
+        question.wait_for()
+        htmx_settled(page)
+        assert "Assign “Summer teaser” to “Late spring”?" in question.inner_text()
+        assert page.evaluate("document.activeElement.id") == "confirm-yes"
+        screenshot(page, f"calendar-modal-question-{width}")
+
+        # Tab and Shift+Tab go round its two buttons, never into the page behind it.
+        focused = []
+        for key in ("Tab", "Tab", "Tab", "Shift+Tab", "Shift+Tab", "Shift+Tab"):
+            page.keyboard.press(key)
+            focused.append(page.evaluate("document.activeElement.id"))
+        assert focused == [
+            "confirm-cancel", "confirm-yes", "confirm-cancel",
+            "confirm-yes", "confirm-cancel", "confirm-yes",
+        ]  # fmt: skip
+
+        # Clicks on the dimmed page beside it: the panel's Assign, its close button and, where
+        # the calendar shows beside the panel, its Next link and a campaign's name. None acts.
+        targets = ["#panel-assign", "#cal-panel [data-panel-close]"]
+        if width > 700:
+            targets += ["#calendar a[rel=next]", "#calendar .tl-row.campaign .tl-label a"]
+        url = page.url
+        for target in targets:
+            point = page.evaluate(POINT_BESIDE_THE_QUESTION, target)
+            assert point, f"{target} is wholly under the question"
+            page.mouse.click(*point)
+            htmx_settled(page)
+            assert not Assignment.objects.exists() and not AuditEvent.objects.exists(), target
+            assert question.is_visible(), target
+            assert page.url == url, target
+            assert panel.get_by_role("heading", name="Spring Sale social").is_visible(), target
+            # Tab after the click goes to the question, not into the page behind it.
+            page.keyboard.press("Tab")
+            assert page.evaluate("!!document.activeElement.closest('dialog:modal')"), target
+
+        if width > 700:
+            # Widened past 1100 px the calendar makes room for the panel: the question is in its
+            # place there, not modal, the page live; narrowed again, modal again.
+            modal = "!!document.querySelector('[role=alertdialog]:modal')"
+            page.locator("#confirm-cancel").focus()
+            page.set_viewport_size({"width": 1440, "height": 844})
+            page.wait_for_function(f"() => !{modal}")
+            assert page.evaluate("document.activeElement.id") == "confirm-cancel"
+            assert page.evaluate(NOTHING_ON_IT) == []
+            page.set_viewport_size({"width": width, "height": 844})
+            page.wait_for_function(f"() => {modal}")
+            assert page.evaluate("document.activeElement.id") == "confirm-cancel"
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.id") == "confirm-yes"
+
+        # Escape still cancels; the focus back on the bar that was dragged, the panel open.
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.getElementById('confirm-title')")
+        htmx_settled(page)
+        assert page.evaluate("document.activeElement.getAttribute('data-panel')") == (
+            f"p{teaser.pk}"
+        )
+        assert panel.get_by_role("heading", name="Spring Sale social").is_visible()
+        # The page behind is live again: the panel's Assign assigns its Plan.
+        panel.get_by_role("button", name="Assign", exact=True).click()
+        panel.get_by_test_id("panel-feeds").get_by_role("link", name="Spring Sale 2026").wait_for()
+        assert Assignment.objects.get().plan == social
+        screenshot(page, f"calendar-modal-question-answered-{width}")

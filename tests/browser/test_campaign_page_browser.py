@@ -10,7 +10,7 @@ from django.utils import timezone
 from campaigns.models import Assignment
 from khoros.models import PlanKpi
 from syncs.models import SyncRun
-from tests.browser.conftest import ARTIFACTS, screenshot, sign_in
+from tests.browser.conftest import ARTIFACTS, cells_out_of_view, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -268,5 +268,92 @@ def test_a_changed_after_sending_badge_never_breaks_a_date(live_server, world, c
         assert section.evaluate("s => s.scrollWidth <= s.clientWidth")
         box = badge.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    finally:
+        context.close()
+
+
+# Each cell of a table row: its label on a phone (the ::before of data-label), its text, and on
+# how many lines its text is.
+ROWS = r"""(table) => [...document.querySelectorAll(table + ' tbody tr')].map(tr =>
+    [...tr.children].filter(td => td.getClientRects().length).map(td => {
+        const tops = new Set();
+        const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            for (const r of range.getClientRects()) if (r.width) tops.add(Math.round(r.bottom));
+        }
+        const label = getComputedStyle(td, '::before').content;
+        return [label === 'none' ? '' : label.replace(/^"|"$/g, ''),
+                td.textContent.trim().replace(/\s+/g, ' '), tops.size];
+    }))"""
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_plans_and_daily_numbers_are_read_whole_on_a_phone(live_server, world, chromium, width):
+    """On a phone the Plans table ran past the screen: its Days read "2026-03-01 – 2026-03" at
+    the edge, its numbers were at the end of a sideways scroll nobody sees the start of. Each
+    Plan (and each day of the daily table) is a block of labelled lines there, as the push
+    tables are; wider, both stay tables."""
+    spring = world.campaigns[0]
+    social, video = world.plans[0], world.plans[2]  # video runs past the campaign's end
+    for plan in (social, video):
+        Assignment.objects.create(
+            plan=plan, campaign=spring, assigned_at=timezone.now(), assigned_by=world.admin
+        )
+    PlanKpi.objects.bulk_create(
+        PlanKpi(plan=plan, day=date(2026, 3, 10) + timedelta(days=i), impressions=1_234_567,
+                engagements=3_000, clicks=700, reach=90_000, video_views=1_500, posts=2,
+                updated_at=timezone.now())
+        for plan in (social, video)
+        for i in range(5)
+    )  # fmt: skip
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        sign_in(page, live_server.url, "alex")
+        page.goto(f"{live_server.url}/campaigns/{spring.pk}/#plans")
+        page.get_by_text("The daily numbers as a table").click()
+        assert cells_out_of_view(page) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        plans = page.evaluate(ROWS, "#plans")
+        days = {row[0][1]: row for row in page.evaluate(ROWS, ".daily-table")}
+        if width == 390:
+            # One block per Plan: its name, then a labelled line for each column, on the screen.
+            first = plans[0]
+            assert first[0] == ["", "Spring Sale social", 1]
+            assert first[2] == ["Days: ", "2026-03-01 – 2026-03-31", 1]
+            assert first[3][0] == "Assigned by: " and first[3][1].startswith("alex, 20")
+            assert first[4:] == [
+                ["Impressions: ", "6,172,835", 1], ["Engagements: ", "15,000", 1],
+                ["Clicks: ", "3,500", 1], ["Highest daily reach: ", "90,000", 1],
+                ["Video views: ", "7,500", 1], ["Posts: ", "10", 1],
+            ]  # fmt: skip
+            # The note of dates outside the campaign's on a line of its own, the dates whole.
+            assert plans[1][2] == [
+                "Days: ", "2026-03-10 – 2026-04-10 partly outside the campaign's dates", 2
+            ]  # fmt: skip
+            day = days["2026-03-12"]
+            assert day[0] == ["", "2026-03-12", 1]  # the date broke: "2026-" / "03-12"
+            assert day[1:] == [
+                ["Impressions: ", "2,469,134", 1], ["Engagements: ", "6,000", 1],
+                ["Clicks: ", "1,400", 1], ["Reach (highest Plan's): ", "90,000", 1],
+                ["Video views: ", "3,000", 1], ["Posts: ", "4", 1],
+            ]  # fmt: skip
+            assert page.locator("#plans thead").is_hidden()
+        else:
+            # Wide, a table as before: its header shown, a row's cells side by side, unlabelled.
+            assert page.locator("#plans thead").is_visible()
+            assert [cell[0] for cell in plans[0]] == [""] * 10
+            assert plans[0][2] == ["", "2026-03-01 – 2026-03-31", 1]
+            tops = page.evaluate(
+                "[...document.querySelector('#plans tbody tr').children]"
+                ".map(td => Math.round(td.getBoundingClientRect().top))"
+            )
+            assert len(set(tops)) == 1, tops
+            assert days["2026-03-12"][1] == ["", "2,469,134", 1]
+        page.locator("#plans").scroll_into_view_if_needed()
+        screenshot(page, f"campaign-plans-{width}")
     finally:
         context.close()

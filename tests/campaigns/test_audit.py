@@ -185,7 +185,7 @@ def details(client) -> list[list[str]]:
     """The Details lines of every row of the audit page, newest row first, as a person reads
     them."""
     body = client.get(reverse("audit")).content.decode()
-    cells = re.findall(r'<td class="audit-changes">(.*?)</td>', body, re.S)
+    cells = re.findall(r'<td class="audit-changes"[^>]*>(.*?)</td>', body, re.S)
     return [[html.unescape(li) for li in re.findall(r"<li>(.*?)</li>", cell)] for cell in cells]
 
 

@@ -226,7 +226,7 @@ def test_upcoming_campaign_with_earlier_plans_says_which_days_each_figure_counts
     assert "<dt>Impressions</dt><dd>168,576</dd>" in panel.content.decode()
     listing = client.get(reverse("calendar-list") + "?zoom=quarter&date=2026-12-23")
     row = re.search(r"Winter Launch.*?</tr>", listing.content.decode(), re.S)
-    assert row and '<td class="num">168,576</td>' in row.group(0)
+    assert row and '<td class="num" data-label="Impressions">168,576</td>' in row.group(0)
 
 
 @time_machine.travel("2026-03-10 12:00:00+00:00", tick=False)
@@ -257,7 +257,8 @@ def test_running_campaign_counts_its_own_days_in_pacing_and_all_days_in_totals(c
         f"M{impressions.left} 10h{round(3 * slot, 2)}v118h{-round(3 * slot, 2)}z"
     )
     assert body.count('<span class="muted">outside the campaign\'s dates</span></td>') == 3
-    assert "<tr><td>2026-02-28 <span" in body and "<tr><td>2026-03-01</td>" in body
+    assert '<time datetime="2026-02-28">2026-02-28</time> <span' in body
+    assert '<time datetime="2026-03-01">2026-03-01</time></td>' in body
     assert response.context["assigned"][0].dates_note == "partly outside the campaign's dates"
 
 

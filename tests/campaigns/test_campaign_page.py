@@ -94,7 +94,10 @@ def test_campaign_page_charts_and_totals_cover_only_visible_plans(client, world)
     # One <path> per daily chart (not one element per day); the day's number is in the table.
     assert body.count("<path ") == 6 + 2 + 1  # daily charts, cumulative lines, one stacked Plan
     assert "<rect" not in body
-    assert '<tr><td>2026-03-03</td><td class="num">102</td>' in body
+    assert (
+        '<tr><td class="stack-title"><time datetime="2026-03-03">2026-03-03</time></td>'
+        '<td class="num" data-label="Impressions">102</td>'
+    ) in body
     assert 'data-testid="kpi-stale"' not in body
 
     client.force_login(world.admin)

@@ -208,7 +208,7 @@ def test_plans_table_pages_keep_the_comparison_and_totals_count_every_plan(
     assert "Plans 251–300 of 300" in body and "Big Plan 299" in body
     assert "Big Plan 249" not in body.split('id="plans"')[1].split("</section>")[0]
     plan_299 = sum(_impressions(299, j) for j in range(DAYS))
-    assert f'<td class="num">{plan_299:,}</td>' in body
+    assert f'<td class="num" data-label="Impressions">{plan_299:,}</td>' in body
     assert response.context["totals"][0].text == f"{total:,}"
     assert response.context["compare"] == many_plans.small
     assert f'<a rel="prev" href="?{compare}&amp;ppage=5#plans">‹ Previous</a>' in body

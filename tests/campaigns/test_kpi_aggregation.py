@@ -113,4 +113,4 @@ def test_calendar_panel_and_list_show_totals_people_read(client, world, two_plan
     assert "<dt>Highest daily reach</dt><dd>1,002</dd>" in text
     assert "<dt>Impressions</dt><dd>6,030</dd>" in text
     listing = client.get(reverse("calendar-list") + "?zoom=quarter&date=2026-03-01").content
-    assert '<td class="num">6,030</td>' in listing.decode()
+    assert '<td class="num" data-label="Impressions">6,030</td>' in listing.decode()
