@@ -284,10 +284,13 @@ def _campaigns(
     if filters.status:
         qs = qs.filter(lifecycle_status=filters.status)
     if filters.q:
-        # By the campaign's name or SAP MC ID, or a Plan it has (by name or Khoros id).
-        qs = qs.filter(
-            campaign_search(filters.q) | plan_search(filters.q, prefix="assignments__plan__")
-        ).distinct()
+        # By the campaign's name or SAP MC ID, or a Plan of the viewer's that feeds it (by name
+        # or Khoros id). Another Initiative's Plan is no match: found, it said that the Plan
+        # exists and which campaign it feeds, to a manager who may not see it.
+        fed = Assignment.objects.filter(
+            plan__in=visible_plans(user).filter(plan_search(filters.q))
+        ).values("campaign_id")
+        qs = qs.filter(campaign_search(filters.q) | Q(pk__in=fed))
     if filters.initiative:
         # A campaign's Initiative is the managing party of the external campaigns SAP MC
         # references for it, not whatever Initiative its assigned Plans happen to belong to.

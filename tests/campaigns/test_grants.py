@@ -4,6 +4,8 @@ and the message), and the same refusal from the services and selectors called on
 from __future__ import annotations
 
 import ast
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -161,6 +163,46 @@ def test_campaign_kpi_csv_holds_only_the_viewers_plans(client, world):
     response = client.get(reverse("campaign-kpis-csv", args=[spring.pk]))
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert world.plans[0].khoros_id.hex in body and world.plans[2].khoros_id.hex in body
+
+
+# ---- One campaign fed by both Initiatives: what maria learns of tom's Plan -------------------
+
+
+def _both_feed_spring(world) -> None:
+    """maria's "Spring Sale social" and tom's "Spring Sale video" both feed Spring Sale 2026."""
+    for plan in (world.plans[0], world.plans[2]):
+        Assignment.objects.create(
+            plan=plan, campaign=world.campaigns[0], assigned_at=timezone.now()
+        )
+
+
+def _calendar_found(client, view: str, q: str) -> list[str]:
+    """The campaigns the calendar, its list or its CSV finds for `q` in the year 2026."""
+    params = {"zoom": "year", "date": "2026-01-01", "q": q}
+    if view == "calendar":
+        return [
+            row.campaign.name for row in client.get(reverse("calendar"), params).context["cal"].rows
+        ]
+    if view == "list":
+        return [c.name for c in client.get(reverse("calendar-list"), params).context["campaigns"]]
+    response = client.get(reverse("calendar-list"), {**params, "format": "csv"})
+    rows = csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    return [row[1] for row in rows if row[0] == "campaign"]
+
+
+@pytest.mark.parametrize("view", ["calendar", "list", "csv"])
+def test_calendar_search_finds_no_campaign_through_a_plan_outside_the_grants(client, world, view):
+    _both_feed_spring(world)
+    mine, toms = world.plans[0], world.plans[2]
+    client.force_login(world.maria)
+    # Her own Plan finds the campaign it feeds, by name or Khoros id.
+    for q in (mine.name, mine.khoros_id.hex):
+        assert _calendar_found(client, view, q) == ["Spring Sale 2026"]
+    # Tom's finds what a name nobody has finds: nothing, so neither that it exists nor where.
+    for q in (toms.name, toms.khoros_id.hex, str(toms.khoros_id)):
+        assert _calendar_found(client, view, q) == _calendar_found(client, view, "no such") == []
+    client.force_login(world.tom)
+    assert _calendar_found(client, view, toms.khoros_id.hex) == ["Spring Sale 2026"]
 
 
 # ---- The services on their own: every caller gets the same refusal --------------------------
