@@ -6,9 +6,11 @@ from __future__ import annotations
 import ast
 import csv
 import io
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
@@ -203,6 +205,32 @@ def test_calendar_search_finds_no_campaign_through_a_plan_outside_the_grants(cli
         assert _calendar_found(client, view, q) == _calendar_found(client, view, "no such") == []
     client.force_login(world.tom)
     assert _calendar_found(client, view, toms.khoros_id.hex) == ["Spring Sale 2026"]
+
+
+def test_calendar_marks_missing_kpis_by_the_viewers_own_plans(client, world):
+    _both_feed_spring(world)
+    spring, mine, toms = world.campaigns[0], world.plans[0], world.plans[2]
+    PlanKpi.objects.create(
+        plan=toms, day=date(2026, 3, 12), impressions=7, updated_at=timezone.now()
+    )
+
+    def marks(user) -> list[str]:
+        client.force_login(user)
+        with time_machine.travel(datetime(2026, 3, 20, 12, tzinfo=UTC)):
+            cal = client.get(
+                reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01"}
+            ).context["cal"]
+        return next(row.bar.marks for row in cal.rows if row.campaign == spring)
+
+    # Her started Plan has no numbers; tom's numbers are not hers and do not take the mark away
+    # (they told her that his Plan had numbers).
+    assert "no KPIs" in marks(world.maria)
+    assert "no KPIs" not in marks(world.tom)
+    assert "no KPIs" not in marks(world.admin)  # the campaign has numbers
+    PlanKpi.objects.create(
+        plan=mine, day=date(2026, 3, 12), impressions=5, updated_at=timezone.now()
+    )
+    assert "no KPIs" not in marks(world.maria)
 
 
 # ---- The services on their own: every caller gets the same refusal --------------------------
