@@ -460,10 +460,12 @@ def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
     campaign = get_object_or_404(ExternalCampaign, pk=form.cleaned_data["campaign"])
     plans = None
     if form.cleaned_data["plan"] is not None:
-        # Any mirrored Plan: the service refuses one outside the grants (403) before it reads more.
+        # A Plan the user may see, as for unassign and move: another Initiative's Plan is not
+        # found, as no Plan is. Refused with a 403 instead, its number told a manager that it
+        # was a Plan of another Initiative, and counting them was a matter of posting numbers.
         plans = [
             get_object_or_404(
-                Plan.objects.select_related("initiative"), pk=form.cleaned_data["plan"]
+                selectors.plans_visible(user=request.user), pk=form.cleaned_data["plan"]
             )
         ]
     action = form.cleaned_data["action"]

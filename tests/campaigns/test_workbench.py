@@ -294,7 +294,7 @@ def test_drift_decision_is_for_admins_only(client, world):
     )
     client.force_login(world.maria)
     data = {"campaign": spring.pk, "drift": f"keep:{world.plans[2].pk}"}
-    assert post(client, "workbench-drift", data).status_code == 403
+    assert post(client, "workbench-drift", data).status_code == 404  # not hers: not found
     response = post(client, "workbench-drift", {"campaign": spring.pk, "decision": "keep_bridge"})
     assert "Nothing to keep" in response.content.decode()
     assert not AuditEvent.objects.exists()
