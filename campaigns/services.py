@@ -439,10 +439,19 @@ def drift_adopt_sap(
 
 def drift_undo_problem(event: AuditEvent) -> str:
     """Why this audit row cannot be undone, or "" if it can (undone rows are found by a query)."""
+    return _undo_shape_problem(event) or _undone_problem(event)
+
+
+def _undo_shape_problem(event: AuditEvent) -> str:
+    """Why this row is no adoption undo can read, or ""."""
     if event.action != AuditEvent.Action.DRIFT_ADOPT_SAP:
         return "Only an adoption of SAP MC's side can be undone."
     if not isinstance(event.before, dict) or not isinstance(event.before.get("plans"), list):
         return "This adoption was recorded before undo existed: change the Plans by hand."
+    return ""
+
+
+def _undone_problem(event: AuditEvent) -> str:
     if AuditEvent.objects.filter(action=AuditEvent.Action.DRIFT_UNDO, before__undoes=event.pk):
         return "This adoption was already undone."
     return ""
@@ -457,17 +466,28 @@ def drift_undo(*, event: AuditEvent, acting_user: User) -> AuditEvent:
     """
     # The row is locked so two undos of one adoption cannot both pass the check below.
     event = AuditEvent.objects.select_for_update().get(pk=event.pk)
-    problem = drift_undo_problem(event)
+    problem = _undo_shape_problem(event)
+    if problem:
+        raise AssignmentError(problem)
+    found = {
+        str(plan.khoros_id): plan
+        for plan in Plan.objects.filter(
+            khoros_id__in=[old["plan"] for old in event.before["plans"]]
+        ).select_related("initiative")
+    }
+    # Every Plan of the row is the user's, before anything is said of them. Unnamed: the caller
+    # named an audit row, not a Plan, and a manager can post any row's number; named, the
+    # refusal read out the Plans of other Initiatives one by one, and "already undone" or
+    # "changed after the adoption" told her what had become of them.
+    _check_drift_access(acting_user, found.values(), name_plan=False)
+    problem = _undone_problem(event)
     if problem:
         raise AssignmentError(problem)
     restores = []
     for old, new in zip(event.before["plans"], event.after["plans"], strict=True):
-        plan = Plan.objects.filter(khoros_id=old["plan"]).select_related("initiative").first()
+        plan = found.get(old["plan"])
         if plan is None:
             raise AssignmentError(f"Plan “{old['plan_name']}” is no longer mirrored.")
-        # Unnamed: the caller named an audit row, not this Plan, and a manager can post any
-        # row's number; named, the refusal read out the Plans of other Initiatives one by one.
-        _check_drift_access(acting_user, [plan], name_plan=False)
         current = (
             Assignment.objects.select_for_update().filter(plan=plan).select_related("campaign")
         ).first()

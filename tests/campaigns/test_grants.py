@@ -116,6 +116,21 @@ def test_workbench_undo_of_an_adoption_touching_another_initiative_is_403(client
     assert AuditEvent.objects.count() == 2
 
 
+def test_workbench_undo_says_nothing_of_what_became_of_another_initiatives_adoption(client, world):
+    autumn, toms = world.campaigns[2], world.plans[3]
+    _ref(autumn, toms)
+    adoption = services.drift_adopt_sap(campaign=autumn, acting_user=world.admin)
+    services.drift_undo(event=adoption, acting_user=world.tom)
+    client.force_login(world.maria)
+    # Undone already or not, an adoption of tom's Plans is refused alike: "already undone" told
+    # her what had become of Plans she may not see.
+    body = _forbidden(
+        client.post(reverse("workbench-undo"), {"event": adoption.pk}, headers=HTMX), NOT_HERS
+    )
+    assert "already undone" not in body
+    assert AuditEvent.objects.count() == 2
+
+
 def test_calendar_assign_refuses_a_plan_outside_the_grants(client, world):
     client.force_login(world.maria)
     for plan_pk in (world.plans[2].pk, 999_999):
