@@ -569,6 +569,18 @@ def campaign_drift(*, campaign: ExternalCampaign, user: AnyUser | None = None) -
     references = CampaignReference.objects.filter(
         Q(campaign=campaign) | Q(plan__in=list(plans), campaign__removed_at__isnull=True)
     ).select_related("campaign")
+    granted = granted_initiative_ids(user) if user is not None else None
+    if granted is not None:
+        # A reference to a Plan not mirrored yet (a new Plan, until the next syncs) whose
+        # managing party is another Initiative of the bridge: its id is that Initiative's
+        # Plan's Khoros id, not the viewer's to read.
+        references = references.annotate(
+            others=Exists(
+                Initiative.objects.filter(khoros_id=OuterRef("managing_party")).exclude(
+                    pk__in=granted
+                )
+            )
+        )
     drift = Drift(campaign=campaign)
     sap: dict[int, dict[int, ExternalCampaign]] = {pk: {} for pk in plans}
     for ref in references:
@@ -576,13 +588,13 @@ def campaign_drift(*, campaign: ExternalCampaign, user: AnyUser | None = None) -
             if ref.managing_party:
                 drift.managing_parties.add(ref.managing_party)
             if ref.plan_id is None:
-                drift.unresolved.append(ref.external_campaign_id)
+                if not getattr(ref, "others", False):
+                    drift.unresolved.append(ref.external_campaign_id)
                 continue
         if ref.plan_id in sap and (
             ref.campaign.removed_at is None or ref.campaign_id == campaign.pk
         ):
             sap[ref.plan_id][ref.campaign_id] = ref.campaign
-    granted = granted_initiative_ids(user) if user is not None else None
     for pk, plan in plans.items():
         assignment = getattr(plan, "assignment", None)
         bridge = assignment.campaign if assignment is not None else None

@@ -359,6 +359,26 @@ def test_campaign_kpi_rows_hold_only_the_viewers_plans(world):
     assert [r.plan for r in rows] == [world.plans[0], world.plans[2]]  # by day, then name
 
 
+def test_drift_names_a_reference_not_mirrored_yet_only_to_its_initiatives_managers(world):
+    """SAP MC's id of a Plan the bridge has not mirrored yet is that Plan's Khoros id: shown to
+    the managers of the Initiative SAP MC names as its managing party (and where it names none
+    the bridge has), never to another Initiative's."""
+    spring = world.campaigns[0]
+    for external_id, party in (("a" * 32, "1700"), ("b" * 32, "1701"), ("c" * 32, "")):
+        CampaignReference.objects.create(
+            campaign=spring, external_campaign_id=external_id, managing_party=party
+        )
+    seen = {
+        who: selectors.campaign_drift(campaign=spring, user=user).unresolved
+        for who, user in (("maria", world.maria), ("tom", world.tom), ("admin", world.admin))
+    }
+    assert seen == {
+        "maria": ["a" * 32, "c" * 32],
+        "tom": ["b" * 32, "c" * 32],
+        "admin": ["a" * 32, "b" * 32, "c" * 32],
+    }
+
+
 # ---- The views: no grant rule of their own ---------------------------------------------------
 
 VIEW_MODULES = [
