@@ -8,6 +8,7 @@ import csv
 import io
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -19,8 +20,9 @@ from django.utils import timezone
 from campaigns import selectors, services
 from campaigns.access import NotAllowedError
 from campaigns.models import Assignment, AuditEvent
-from khoros.models import PlanKpi
-from sapmc.models import CampaignReference
+from khoros.models import Plan, PlanKpi
+from sapmc.models import CampaignReference, SuccessSent
+from tests.world import make_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -248,6 +250,76 @@ def test_calendar_marks_missing_kpis_by_the_viewers_own_plans(client, world):
         plan=mine, day=date(2026, 3, 12), impressions=5, updated_at=timezone.now()
     )
     assert "no KPIs" not in marks(world.maria)
+
+
+@time_machine.travel(datetime(2026, 3, 20, 12, tzinfo=UTC))
+def test_campaign_page_counts_and_names_the_viewers_plans_only(client, world):
+    """The rule of README "What it does": a manager's figures of a shared campaign are her Plans'
+    share of it, and another Initiative's Plan is only counted ("1 Plan of this campaign belongs
+    to Initiatives you are not granted"); a sync admin's are the campaign's."""
+    spring, summer, toms = world.campaigns[0], world.campaigns[1], world.plans[2]
+    Plan.objects.filter(pk=toms.pk).update(color="#abcdef")
+    # maria's 12 Plans, one impression a day more each, and tom's 70,001 a day.
+    hers = [world.plans[0]] + Plan.objects.bulk_create(
+        make_plan(world.initiatives[0], f"Maria {k:02}", date(2026, 3, 1), date(2026, 3, 31))
+        for k in range(1, 12)
+    )
+    now = timezone.now()
+    for k, plan in enumerate([*hers, toms]):
+        Assignment.objects.create(plan=plan, campaign=spring, assigned_at=now)
+        for day in (10, 11, 12):
+            PlanKpi.objects.create(
+                plan=plan,
+                day=date(2026, 3, day),
+                impressions=70_001 if plan == toms else 100 + k,
+                engagements=7_003 if plan == toms else 1,
+                updated_at=now,
+            )
+        SuccessSent.objects.create(
+            plan=plan, day=date(2026, 3, 10), campaign=spring, status="created", sent_at=now,
+            numbers={}, numbers_hash="",
+        )  # fmt: skip
+        SuccessSent.objects.create(
+            plan=plan, day=date(2026, 3, 11), campaign=spring, status="refused", sent_at=now,
+            numbers={}, numbers_hash="", message="refused",
+        )  # fmt: skip
+    own_day = sum(100 + k for k in range(12))  # 1,266 impressions a day
+
+    def page(user, url: str) -> tuple[Any, str]:
+        client.force_login(user)
+        response = client.get(url)
+        return response.context, response.content.decode()
+
+    spring_url = reverse("campaign", args=[spring.pk])
+    ctx, body = page(world.maria, spring_url)
+    kpis = ctx["kpis"]
+    assert [
+        kpis.series["impressions"][kpis.days.index(date(2026, 3, d))] for d in (10, 11, 12)
+    ] == [own_day] * 3
+    assert [t.text for t in ctx["totals"]][:2] == ["3,798", "36"]  # impressions, engagements
+    assert ctx["pacing"].so_far[0][1] == "3,798"
+    assert {values[0] for day, values, _ in ctx["daily_rows"] if day.day in (10, 11, 12)} == {
+        ("Impressions", "1,266")
+    }
+    layers = [s.label for s in ctx["stacked_chart"].series]
+    assert layers[-1] == "Other 2 Plans" and len(layers) == 11 and toms.name not in layers
+    assert {a.plan for a in ctx["plan_page"]} == set(hers) and ctx["hidden_assigned"] == 1
+    pushes = ctx["pushes"]
+    assert {i.plan for i in pushes.sent} == set(hers)
+    assert {f.plan for f in pushes.failed} == set(hers)
+    assert {w.plan_id for w in pushes.waiting} == {p.pk for p in hers}
+    for trace in (toms.name, toms.khoros_id.hex, "abcdef", "70,001", "71,267", "213,801"):
+        assert trace not in body
+    assert "1 Plan of this campaign belongs to Initiatives you are not granted" in body
+    # Compared from another campaign's page, the shared one counts her Plans too.
+    ctx, body = page(world.maria, reverse("campaign", args=[summer.pk]) + f"?compare={spring.pk}")
+    assert ctx["compare_totals"][1].total == 3_798 and "213,801" not in body
+
+    # The sync admin's are the campaign's: every Plan, tom's named.
+    ctx, body = page(world.admin, spring_url)
+    assert [t.text for t in ctx["totals"]][:2] == ["213,801", "21,045"]
+    assert [s.label for s in ctx["stacked_chart"].series][-1] == "Other 3 Plans"
+    assert toms.name in body and ctx["hidden_assigned"] == 0
 
 
 # ---- The services on their own: every caller gets the same refusal --------------------------
