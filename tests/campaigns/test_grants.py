@@ -252,6 +252,30 @@ def test_calendar_marks_missing_kpis_by_the_viewers_own_plans(client, world):
     assert "no KPIs" not in marks(world.maria)
 
 
+def test_calendar_panels_and_list_count_the_viewers_plans_only(client, world):
+    _both_feed_spring(world)
+    spring, mine, toms = world.campaigns[0], world.plans[0], world.plans[2]
+    for plan, impressions in ((mine, 40), (toms, 70_001)):
+        PlanKpi.objects.create(
+            plan=plan, day=date(2026, 3, 12), impressions=impressions, updated_at=timezone.now()
+        )
+    client.force_login(world.maria)
+    panel = client.get(reverse("calendar-panel"), {"panel": f"c{spring.pk}"}, headers=HTMX)
+    cpanel = panel.context["cpanel"]
+    assert cpanel.plans == [mine] and cpanel.hidden_plans == 1
+    assert cpanel.kpi_totals["Impressions"] == 40
+    assert toms.name not in panel.content.decode() and "70,001" not in panel.content.decode()
+    params = {"zoom": "month", "date": "2026-03-01"}
+    (row,) = client.get(reverse("calendar-list"), params).context["campaigns"]
+    assert (row.plan_count, row.impressions) == (1, 40)
+    response = client.get(reverse("calendar-list"), {**params, "format": "csv"})
+    rows = csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    assert [r[6:] for r in rows if r[0] == "campaign"] == [["1", "40"]]
+    client.force_login(world.admin)
+    (row,) = client.get(reverse("calendar-list"), params).context["campaigns"]
+    assert (row.plan_count, row.impressions) == (2, 70_041)
+
+
 @time_machine.travel(datetime(2026, 3, 20, 12, tzinfo=UTC))
 def test_campaign_page_counts_and_names_the_viewers_plans_only(client, world):
     """The rule of README "What it does": a manager's figures of a shared campaign are her Plans'
