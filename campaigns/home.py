@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.access import granted_initiative_ids, visible_plans
@@ -92,21 +93,52 @@ def manager_home(*, user: User) -> ManagerHome:
         plan.start_day, plan.end_day = plan_days(plan)
 
     # A row about one Plan is hers only when the Plan is: another Initiative's Plan assigned to a
-    # campaign she shares is not her change, and its summary names a Plan she may not see. A row
-    # of a whole campaign (an adoption or keep of several Plans) names none and stays.
-    changes = list(
+    # campaign she shares is not her change, and its summary names a Plan she may not see.
+    recent = (
         AuditEvent.objects.filter(at__gte=timezone.now() - timedelta(days=HOME_DAYS))
-        .filter(
-            Q(plan__in=plans)
-            | Q(plan__isnull=True, campaign__in=ExternalCampaign.objects.filter(hers))
-        )
         .exclude(actor=user)
         .select_related("campaign", "plan")
-        .order_by("-at", "-id")[:HOME_ROWS]
+        .order_by("-at", "-id")
     )
+    changes = list(recent.filter(plan__in=plans)[:HOME_ROWS])
+    changes += _decisions_of_hers(
+        recent.filter(plan__isnull=True, campaign__in=ExternalCampaign.objects.filter(hers)),
+        plans,
+    )
+    changes.sort(key=lambda e: (e.at, e.pk), reverse=True)
     return ManagerHome(
         starting_empty=starting_empty,
         drifting=drifting,
         ending_without_kpis=ending,
-        changes_by_others=changes,
+        changes_by_others=changes[:HOME_ROWS],
     )
+
+
+def _decisions_of_hers(rows: QuerySet[AuditEvent], plans: QuerySet[Plan]) -> list[AuditEvent]:
+    """The rows of a whole campaign (a drift decision on several Plans, or its undo) that took
+    one of her Plans along; their Plans are read only when there are such rows.
+
+    The Plans are in the row's JSON, not its key: a decision of another Initiative's manager on
+    his own Plans named none of them, but told her that they had differed from SAP MC, and when
+    and what he decided. A row that lists no Plans (the services write none so) names none and
+    stays.
+    """
+    found = list(rows)
+    listed = {event.pk: _plan_ids(event) for event in found}
+    ids = {khoros_id for ids in listed.values() if ids for khoros_id in ids}
+    hers = set(plans.filter(khoros_id__in=sorted(ids)).values_list("khoros_id", flat=True))
+    return [e for e in found if (ids_of := listed[e.pk]) is None or ids_of & hers]
+
+
+def _plan_ids(event: AuditEvent) -> set[uuid.UUID] | None:
+    """The Khoros ids of the Plans an audit row of a drift decision lists, or None."""
+    entries = event.before.get("plans") if isinstance(event.before, dict) else None
+    if not isinstance(entries, list):
+        return None
+    ids = set()
+    for entry in entries:
+        try:
+            ids.add(uuid.UUID(str(entry["plan"])))
+        except (TypeError, KeyError, ValueError):
+            continue  # not a Plan's id: nothing of hers
+    return ids

@@ -139,11 +139,12 @@ def test_manager_home_query_count_is_fixed(client, world, fortnight, django_asse
     with time_machine.travel(TODAY, tick=False):
         client.force_login(world.maria)
         # session, user, roles, the company's zone (its today), grants, starting soon, drift
-        # candidates + 2 drift reads, Plans ending without KPIs, changes by others, Initiative
-        # and Plan counts, campaign and assignment counts, health: database, broker (a query
-        # only when it is the ORM), last successes, the schedules (interval, on/off), the last
-        # runs of each kind (failing in a row)
-        with django_assert_num_queries(20 if uses_orm_broker() else 19):
+        # candidates + 2 drift reads, Plans ending without KPIs, changes by others (of her
+        # Plans, and of whole campaigns: their Plans are read only when there are some),
+        # Initiative and Plan counts, campaign and assignment counts, health: database, broker
+        # (a query only when it is the ORM), last successes, the schedules (interval, on/off),
+        # the last runs of each kind (failing in a row)
+        with django_assert_num_queries(21 if uses_orm_broker() else 20):
             response = client.get(reverse("dashboard"))
     home = response.context["home"]
     assert len(home.ending_without_kpis) == 20 and len(home.drifting) == 20
@@ -191,3 +192,37 @@ def test_plans_ending_show_the_companys_days_for_every_viewer(client, world, set
     body = response.content.decode()
     assert "ends 2026-03-31" in body
     assert f"date=2026-03-01&amp;panel=p{world.plans[0].pk}" in body
+
+
+def test_changes_by_others_leave_out_decisions_on_other_initiatives_plans_only(client, world):
+    """tom deciding the drift of his own two Plans on a campaign maria's Plan feeds is no change
+    to her Initiatives: listed, it told her that his Plans differed from SAP MC, when and what he
+    decided. A decision that takes one of her Plans along is hers to see."""
+    from campaigns.services import drift_adopt_sap, drift_keep_bridge, drift_undo
+
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    mine, toms, toms_too = world.plans[0], world.plans[2], world.plans[3]
+    assignment_create(campaign=spring, plan=mine, acting_user=world.maria)
+    for plan in (toms, toms_too):
+        assignment_create(campaign=summer, plan=plan, acting_user=world.tom)
+        CampaignReference.objects.create(
+            campaign=spring, external_campaign_id=plan.khoros_id.hex, plan=plan
+        )
+    adoption = drift_adopt_sap(campaign=spring, acting_user=world.tom)
+    drift_undo(event=adoption, acting_user=world.tom)
+    drift_keep_bridge(campaign=spring, acting_user=world.tom)
+    assert AuditEvent.objects.filter(plan__isnull=True, campaign=spring).count() == 3
+    client.force_login(world.maria)
+    home = client.get(reverse("dashboard")).context["home"]
+    assert home.changes_by_others == []
+    # The sync admin adopts for maria's "Summer teaser" and one of tom's at once: that is hers.
+    autumn = world.campaigns[2]
+    CampaignReference.objects.filter(plan=toms_too).delete()
+    for plan in (world.plans[1], toms_too):
+        CampaignReference.objects.create(
+            campaign=autumn, external_campaign_id=plan.khoros_id.hex, plan=plan
+        )
+    both = drift_adopt_sap(campaign=autumn, acting_user=world.admin)
+    assert both is not None and len(both.before["plans"]) == 2
+    home = client.get(reverse("dashboard")).context["home"]
+    assert [e.pk for e in home.changes_by_others] == [both.pk]
