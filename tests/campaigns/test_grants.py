@@ -226,6 +226,22 @@ def test_calendar_search_finds_no_campaign_through_a_plan_outside_the_grants(cli
     assert _calendar_found(client, view, toms.khoros_id.hex) == ["Spring Sale 2026"]
 
 
+def test_workbench_search_boxes_find_nothing_by_a_plan_outside_the_grants(client, world):
+    _both_feed_spring(world)
+    toms = world.plans[2]
+    client.force_login(world.maria)
+
+    def found(q: str) -> tuple[int, int]:
+        response = client.get(reverse("workbench"), {"c-q": q, "p-q": q})
+        return response.context["campaign_page"].paginator.count, len(
+            response.context["plans_shown"]
+        )
+
+    for q in (toms.name, toms.khoros_id.hex, str(toms.khoros_id)):
+        assert found(q) == found("no such") == (0, 0)
+    assert found(world.plans[0].khoros_id.hex) == (0, 1)  # her own Plan, by its id
+
+
 def test_calendar_marks_missing_kpis_by_the_viewers_own_plans(client, world):
     _both_feed_spring(world)
     spring, mine, toms = world.campaigns[0], world.plans[0], world.plans[2]
