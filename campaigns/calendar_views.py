@@ -470,6 +470,8 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
                 "label": label,
                 "aria": aria,
                 "href": f"?{sort_query}{'&' if sort_query else ''}sort={next_sort}",
+                # Its heading stands over its numbers, at the right as they are.
+                "num": key in {"plans", "kpis"},
             }
         )
     return {

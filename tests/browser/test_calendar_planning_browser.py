@@ -230,6 +230,27 @@ def test_list_view_sorts_by_clicking_column_headers(live_server, world, page):
             page.set_viewport_size({"width": width, "height": 900})
             assert page.evaluate("document.documentElement.scrollWidth") <= width
             screenshot(page, f"calendar-list-{width}")
+        # On a desktop the Plans and Impressions headings stand over their numbers, at the
+        # right: they were at the left of columns whose numbers are at the right.
+        page.set_viewport_size({"width": 1440, "height": 900})
+        ends = page.evaluate(NUMBER_COLUMN_ENDS)
+        assert [key for key, _, _ in ends] == ["sort-plans", "sort-kpis"]
+        for key, heading, numbers in ends:
+            assert abs(heading - numbers) <= 1, (key, heading, numbers)
+
+
+# Each number column of the list's campaigns: its heading link's right edge and its cells' text.
+NUMBER_COLUMN_ENDS = """() => {
+  const table = document.querySelector('[data-testid=campaign-table]');
+  const right = el => { const r = document.createRange(); r.selectNodeContents(el);
+                        return Math.round(r.getBoundingClientRect().right); };
+  const heads = [...table.querySelectorAll('thead th')];
+  return heads.flatMap((th, i) => {
+    const cells = [...table.querySelectorAll(`tbody tr td:nth-child(${i + 1})`)];
+    if (!cells.length || !cells.every(td => td.classList.contains('num'))) return [];
+    return [[th.querySelector('a').id, right(th.querySelector('a')), right(cells[0])]];
+  });
+}"""
 
 
 def test_manager_home_and_saved_view(live_server, world, page):

@@ -200,3 +200,47 @@ def test_every_page_fits_a_phone(live_server, busy_world, phone):
             phone.goto(base + path)
             _fits(phone, name)
     assert Plan.objects.filter(name=LONG).exists()
+
+
+# The page's own width at a desktop's, and the tables wider than their card that are not in a
+# box that scrolls sideways (so the whole page scrolls sideways with them).
+WIDE_TABLES_LOOSE = """() => [...document.querySelectorAll('main table')].filter(table => {
+  const card = table.closest('.card');
+  if (!card || table.getBoundingClientRect().right <= card.getBoundingClientRect().right + 1) {
+    return false;
+  }
+  for (let up = table.parentElement; up && up !== card; up = up.parentElement) {
+    if (getComputedStyle(up).overflowX !== 'visible') return false;
+  }
+  return true;
+}).map(table => table.querySelector('th').textContent.trim())"""
+
+
+def test_a_long_name_scrolls_its_table_on_a_desktop_not_the_page(live_server, busy_world, page):
+    """A Plan name or a caller of one unbroken word makes its table wider than a desktop's card.
+    The campaign page's push tables and the SAP MC call log pushed the whole page sideways
+    (3,364 px wide at 1,440 px), the header and every other card with them: the table scrolls
+    in its own box there, as the Plans table above it does, and the keyboard reaches it."""
+    world, plan, run = busy_world
+    SuccessSent.objects.create(
+        plan=plan, day=date(2026, 3, 3), campaign=world.campaigns[0],
+        status=SuccessSent.Status.UNKNOWN, sent_at=timezone.now(), numbers_hash="y",
+        message="timed out",
+    )  # fmt: skip
+    sign_in(page, live_server.url, "alex")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    campaign = world.campaigns[0]
+    for name, path, tables in (
+        ("campaign", f"/campaigns/{campaign.pk}/", ["Plans sent to SAP MC", "Plans waiting",
+                                                   "Failed rows"]),
+        ("sapmc-calls", "/sapmc-calls/", ["SAP MC calls"]),
+    ):  # fmt: skip
+        page.goto(live_server.url + path)
+        page.evaluate("document.querySelectorAll('main details').forEach(d => d.open = true)")
+        screenshot(page, f"desktop-long-name-{name}")
+        assert page.evaluate("document.documentElement.scrollWidth") == 1440, name
+        assert page.evaluate(WIDE_TABLES_LOOSE) == [], name
+        for label in tables:
+            region = page.get_by_role("region", name=label, exact=True)
+            assert region.get_attribute("tabindex") == "0", label
+            assert region.locator("table").count() == 1, label
