@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import pytest
+
+from campaigns import kpi_views
 from tests.scale import build_scale, built_once
+
+
+@pytest.fixture
+def drawn_stacks(monkeypatch) -> list:
+    """The layers of every stacked chart the campaign page draws, in the order it draws them."""
+    drawn: list = []
+    stacked_chart = kpi_views.stacked_chart
+
+    def recording(title, days, layers, **kwargs):
+        drawn.append(layers)
+        return stacked_chart(title, days, layers, **kwargs)
+
+    monkeypatch.setattr(kpi_views, "stacked_chart", recording)
+    return drawn
 
 
 @built_once

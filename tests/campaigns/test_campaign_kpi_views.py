@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import kpi_views
 from campaigns import selectors as campaigns_selectors
 from campaigns.kpi_views import COMPARE_CHOICES
 from campaigns.models import Assignment
@@ -410,7 +409,7 @@ def test_compare_with_a_campaign_the_select_does_not_offer_by_its_sap_mc_id(clie
 
 
 def test_a_kpi_sync_between_the_pages_reads_never_stacks_a_negative_layer(
-    client, world, monkeypatch
+    client, world, monkeypatch, drawn_stacks
 ):
     campaign = _campaign_with(world, 13, 3)  # 10 Plans drawn, the other 3 in grey
     read_days = campaigns_selectors.campaign_plans_daily
@@ -423,14 +422,7 @@ def test_a_kpi_sync_between_the_pages_reads_never_stacks_a_negative_layer(
         return read_days(**kwargs)
 
     monkeypatch.setattr(campaigns_selectors, "campaign_plans_daily", sync_in_between)
-    drawn = []
-    stacked_chart = kpi_views.stacked_chart
-
-    def recording(title, days, layers, **kwargs):
-        drawn.append(layers)
-        return stacked_chart(title, days, layers, **kwargs)
-
-    monkeypatch.setattr(kpi_views, "stacked_chart", recording)
+    drawn = drawn_stacks
     client.force_login(world.admin)
     response = client.get(reverse("campaign", args=[campaign.pk]))
     (layers,) = drawn

@@ -156,15 +156,8 @@ def test_the_page_of_300_plans_costs_the_queries_of_3_and_stays_bounded(client, 
     assert len(body) < 200_000  # was 2.2 MB with every Plan and run
 
 
-def test_stacked_chart_adds_up_to_every_plan_each_day(client, world, many_plans, monkeypatch):
-    drawn = []
-    stacked_chart = kpi_views.stacked_chart
-
-    def recording(title, days, layers, **kwargs):
-        drawn.append(layers)
-        return stacked_chart(title, days, layers, **kwargs)
-
-    monkeypatch.setattr(kpi_views, "stacked_chart", recording)
+def test_stacked_chart_adds_up_to_every_plan_each_day(client, world, many_plans, drawn_stacks):
+    drawn = drawn_stacks
     client.force_login(world.maria)
     _, response, body = _get(client, many_plans.big)
     (layers,) = drawn
@@ -306,7 +299,7 @@ def test_the_page_reads_kpis_by_day_and_by_plan_not_every_plans_every_day(
 
 
 def test_day_totals_the_stack_and_plan_totals_are_the_stored_rows_added_up(
-    client, world, many_plans, monkeypatch
+    client, world, many_plans, drawn_stacks
 ):
     big = many_plans.big
     plans = list(Plan.objects.filter(assignment__campaign=big).order_by("start", "name"))
@@ -323,14 +316,7 @@ def test_day_totals_the_stack_and_plan_totals_are_the_stored_rows_added_up(
     )
     PlanKpi.objects.filter(plan=by_name["Big Plan 295"], day=day[10]).delete()
     PlanKpi.objects.filter(plan__in=plans, day=day[45]).delete()
-    drawn = []
-    stacked_chart = kpi_views.stacked_chart
-
-    def recording(title, days, layers, **kwargs):
-        drawn.append(layers)
-        return stacked_chart(title, days, layers, **kwargs)
-
-    monkeypatch.setattr(kpi_views, "stacked_chart", recording)
+    drawn = drawn_stacks
     client.force_login(world.maria)
     _, response, _ = _get(client, big)
     kpis = response.context["kpis"]
