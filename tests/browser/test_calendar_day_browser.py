@@ -50,7 +50,7 @@ def test_a_date_far_out_gives_a_page_not_an_error(live_server, world, page):
 
 @pytest.mark.parametrize("width", [1440, 390])
 @pytest.mark.parametrize("zoom", ["month", "year"])
-def test_calendar_screenshots(live_server, world, chromium, width, zoom):
+def test_calendar_screenshots(live_server, world, page, width, zoom):
     spring = world.campaigns[0]
     Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
     CampaignReference.objects.create(
@@ -60,11 +60,9 @@ def test_calendar_screenshots(live_server, world, chromium, width, zoom):
         managing_party=world.initiatives[0].khoros_id,
     )
     with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC), tick=True):
-        context = chromium.new_context(viewport={"width": width, "height": 900})
-        page = context.new_page()
+        page.set_viewport_size({"width": width, "height": 900})
         sign_in(page, live_server.url, "maria")
         page.goto(f"{live_server.url}/calendar/?zoom={zoom}&date=2026-03-01")
         htmx_settled(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         screenshot(page, f"calendar-{zoom}-{width}")
-        context.close()

@@ -59,7 +59,7 @@ def test_manager_reads_the_kpi_charts_of_a_campaign(live_server, world, page):
 
 
 @pytest.mark.parametrize("width", [390, 1440])
-def test_campaign_kpi_views_fit_the_screen_and_the_csp(live_server, world, chromium, width):
+def test_campaign_kpi_views_fit_the_screen_and_the_csp(live_server, world, page, width):
     """Cumulative, pacing, Plans stacked and a comparison at a phone's and a desktop's width."""
     spring, summer = world.campaigns[0], world.campaigns[1]
     for plan, campaign in ((world.plans[0], spring), (world.plans[2], spring)):
@@ -91,41 +91,36 @@ def test_campaign_kpi_views_fit_the_screen_and_the_csp(live_server, world, chrom
     SyncRun.objects.create(
         kind="khoros_kpis", trigger="schedule", status="succeeded", finished_at=timezone.now()
     )
-    context = chromium.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_viewport_size({"width": width, "height": 900})
     violations = []
     page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
-    try:
-        sign_in(page, live_server.url, "alex")
-        page.goto(f"{live_server.url}/campaigns/{spring.pk}/")
-        page.get_by_label("Campaign", exact=True).select_option(str(summer.pk))
-        page.get_by_role("button", name="Compare").click()
-        page.get_by_test_id("compare-chart").wait_for()
-        assert page.get_by_test_id("pacing").is_visible()
-        assert page.get_by_test_id("stacked-chart").locator("path").count() == 2
-        assert page.get_by_test_id("cumulative-chart").locator("path").count() == 2
-        # Nothing wider than the screen, and every axis label inside its chart.
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        clipped = page.evaluate(
-            """() => [...document.querySelectorAll('svg text')].filter(t => {
-                const b = t.getBBox(), v = t.ownerSVGElement.viewBox.baseVal;
-                return b.x < 0 || b.x + b.width > v.width + 0.5;
-            }).map(t => t.textContent)"""
-        )
-        assert clipped == []
-        assert page.locator("[style]").count() == 0 or all(
-            page.locator("[style]").nth(i).get_attribute("data-style") is not None
-            for i in range(page.locator("[style]").count())
-        )
-        assert violations == []
-        screenshot(page, f"campaign-kpis-{width}")
-        # What one screen of charts looks like (the full page is scaled down to view it).
-        page.get_by_test_id("pacing").scroll_into_view_if_needed()
-        page.evaluate("window.scrollBy(0, document.querySelector('.pacing').offsetHeight)")
-        page.screenshot(path=str(ARTIFACTS / f"campaign-kpis-{width}-charts.png"))
-    finally:
-        context.close()
+    sign_in(page, live_server.url, "alex")
+    page.goto(f"{live_server.url}/campaigns/{spring.pk}/")
+    page.get_by_label("Campaign", exact=True).select_option(str(summer.pk))
+    page.get_by_role("button", name="Compare").click()
+    page.get_by_test_id("compare-chart").wait_for()
+    assert page.get_by_test_id("pacing").is_visible()
+    assert page.get_by_test_id("stacked-chart").locator("path").count() == 2
+    assert page.get_by_test_id("cumulative-chart").locator("path").count() == 2
+    # Nothing wider than the screen, and every axis label inside its chart.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    clipped = page.evaluate(
+        """() => [...document.querySelectorAll('svg text')].filter(t => {
+            const b = t.getBBox(), v = t.ownerSVGElement.viewBox.baseVal;
+            return b.x < 0 || b.x + b.width > v.width + 0.5;
+        }).map(t => t.textContent)"""
+    )
+    assert clipped == []
+    assert page.locator("[style]").count() == 0 or all(
+        page.locator("[style]").nth(i).get_attribute("data-style") is not None
+        for i in range(page.locator("[style]").count())
+    )
+    assert violations == []
+    screenshot(page, f"campaign-kpis-{width}")
+    # What one screen of charts looks like (the full page is scaled down to view it).
+    page.get_by_test_id("pacing").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, document.querySelector('.pacing').offsetHeight)")
+    page.screenshot(path=str(ARTIFACTS / f"campaign-kpis-{width}-charts.png"))
 
 
 def test_admin_settles_a_push_of_unknown_outcome_with_the_keyboard(live_server, world, page):
@@ -230,7 +225,7 @@ DATES_ON_ONE_LINE = r"""() => {
 
 
 @pytest.mark.parametrize("width", [390, 1440])
-def test_a_changed_after_sending_badge_never_breaks_a_date(live_server, world, chromium, width):
+def test_a_changed_after_sending_badge_never_breaks_a_date(live_server, world, page, width):
     """The badge's dates broke at their hyphens on a phone ("2026-03-" / "01"); the badge may
     take a line of its own, a date may not."""
     from sapmc.models import SuccessSent
@@ -249,27 +244,22 @@ def test_a_changed_after_sending_badge_never_breaks_a_date(live_server, world, c
         for day in days
     )  # fmt: skip
 
-    context = chromium.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
-        sign_in(page, live_server.url, "alex")
-        page.goto(f"{live_server.url}/campaigns/{spring.pk}/#sap-pushes")
-        section = page.locator("#sap-pushes")
-        badge = section.locator(".badge", has_text="changed after sending")
-        badge.wait_for()
-        section.scroll_into_view_if_needed()
-        screenshot(page, f"campaign-pushes-changed-{width}")
-        assert badge.inner_text().endswith("and 7 more days")
-        dates = page.evaluate(DATES_ON_ONE_LINE)
-        assert len([d for d, _ in dates if d.startswith("2026-03-0")]) >= 5  # the badge's five
-        assert [d for d in dates if d[1] != 1] == []
-        # The badge stays inside the screen, wrapping between its dates.
-        assert section.evaluate("s => s.scrollWidth <= s.clientWidth")
-        box = badge.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width
-    finally:
-        context.close()
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, live_server.url, "alex")
+    page.goto(f"{live_server.url}/campaigns/{spring.pk}/#sap-pushes")
+    section = page.locator("#sap-pushes")
+    badge = section.locator(".badge", has_text="changed after sending")
+    badge.wait_for()
+    section.scroll_into_view_if_needed()
+    screenshot(page, f"campaign-pushes-changed-{width}")
+    assert badge.inner_text().endswith("and 7 more days")
+    dates = page.evaluate(DATES_ON_ONE_LINE)
+    assert len([d for d, _ in dates if d.startswith("2026-03-0")]) >= 5  # the badge's five
+    assert [d for d in dates if d[1] != 1] == []
+    # The badge stays inside the screen, wrapping between its dates.
+    assert section.evaluate("s => s.scrollWidth <= s.clientWidth")
+    box = badge.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width
 
 
 # Each cell of a table row: its label on a phone (the ::before of data-label), its text, and on
@@ -290,7 +280,7 @@ ROWS = r"""(table) => [...document.querySelectorAll(table + ' tbody tr')].map(tr
 
 
 @pytest.mark.parametrize("width", [390, 1440])
-def test_plans_and_daily_numbers_are_read_whole_on_a_phone(live_server, world, chromium, width):
+def test_plans_and_daily_numbers_are_read_whole_on_a_phone(live_server, world, page, width):
     """On a phone the Plans table ran past the screen: its Days read "2026-03-01 – 2026-03" at
     the edge, its numbers were at the end of a sideways scroll nobody sees the start of. Each
     Plan (and each day of the daily table) is a block of labelled lines there, as the push
@@ -308,52 +298,47 @@ def test_plans_and_daily_numbers_are_read_whole_on_a_phone(live_server, world, c
         for plan in (social, video)
         for i in range(5)
     )  # fmt: skip
-    context = chromium.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
-        sign_in(page, live_server.url, "alex")
-        page.goto(f"{live_server.url}/campaigns/{spring.pk}/#plans")
-        page.get_by_text("The daily numbers as a table").click()
-        assert cells_out_of_view(page) == []
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        plans = page.evaluate(ROWS, "#plans")
-        days = {row[0][1]: row for row in page.evaluate(ROWS, ".daily-table")}
-        if width == 390:
-            # One block per Plan: its name, then a labelled line for each column, on the screen.
-            first = plans[0]
-            assert first[0] == ["", "Spring Sale social", 1]
-            assert first[2] == ["Days: ", "2026-03-01 – 2026-03-31", 1]
-            assert first[3][0] == "Assigned by: " and first[3][1].startswith("alex, 20")
-            assert first[4:] == [
-                ["Impressions: ", "6,172,835", 1], ["Engagements: ", "15,000", 1],
-                ["Clicks: ", "3,500", 1], ["Highest daily reach: ", "90,000", 1],
-                ["Video views: ", "7,500", 1], ["Posts: ", "10", 1],
-            ]  # fmt: skip
-            # The note of dates outside the campaign's on a line of its own, the dates whole.
-            assert plans[1][2] == [
-                "Days: ", "2026-03-10 – 2026-04-10 partly outside the campaign's dates", 2
-            ]  # fmt: skip
-            day = days["2026-03-12"]
-            assert day[0] == ["", "2026-03-12", 1]  # the date broke: "2026-" / "03-12"
-            assert day[1:] == [
-                ["Impressions: ", "2,469,134", 1], ["Engagements: ", "6,000", 1],
-                ["Clicks: ", "1,400", 1], ["Reach (highest Plan's): ", "90,000", 1],
-                ["Video views: ", "3,000", 1], ["Posts: ", "4", 1],
-            ]  # fmt: skip
-            assert page.locator("#plans thead").is_hidden()
-        else:
-            # Wide, a table as before: its header shown, a row's cells side by side, unlabelled.
-            assert page.locator("#plans thead").is_visible()
-            assert [cell[0] for cell in plans[0]] == [""] * 10
-            assert plans[0][2] == ["", "2026-03-01 – 2026-03-31", 1]
-            tops = page.evaluate(
-                "[...document.querySelector('#plans tbody tr').children]"
-                ".map(td => Math.round(td.getBoundingClientRect().top))"
-            )
-            assert len(set(tops)) == 1, tops
-            assert days["2026-03-12"][1] == ["", "2,469,134", 1]
-        page.locator("#plans").scroll_into_view_if_needed()
-        screenshot(page, f"campaign-plans-{width}")
-    finally:
-        context.close()
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, live_server.url, "alex")
+    page.goto(f"{live_server.url}/campaigns/{spring.pk}/#plans")
+    page.get_by_text("The daily numbers as a table").click()
+    assert cells_out_of_view(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    plans = page.evaluate(ROWS, "#plans")
+    days = {row[0][1]: row for row in page.evaluate(ROWS, ".daily-table")}
+    if width == 390:
+        # One block per Plan: its name, then a labelled line for each column, on the screen.
+        first = plans[0]
+        assert first[0] == ["", "Spring Sale social", 1]
+        assert first[2] == ["Days: ", "2026-03-01 – 2026-03-31", 1]
+        assert first[3][0] == "Assigned by: " and first[3][1].startswith("alex, 20")
+        assert first[4:] == [
+            ["Impressions: ", "6,172,835", 1], ["Engagements: ", "15,000", 1],
+            ["Clicks: ", "3,500", 1], ["Highest daily reach: ", "90,000", 1],
+            ["Video views: ", "7,500", 1], ["Posts: ", "10", 1],
+        ]  # fmt: skip
+        # The note of dates outside the campaign's on a line of its own, the dates whole.
+        assert plans[1][2] == [
+            "Days: ", "2026-03-10 – 2026-04-10 partly outside the campaign's dates", 2
+        ]  # fmt: skip
+        day = days["2026-03-12"]
+        assert day[0] == ["", "2026-03-12", 1]  # the date broke: "2026-" / "03-12"
+        assert day[1:] == [
+            ["Impressions: ", "2,469,134", 1], ["Engagements: ", "6,000", 1],
+            ["Clicks: ", "1,400", 1], ["Reach (highest Plan's): ", "90,000", 1],
+            ["Video views: ", "3,000", 1], ["Posts: ", "4", 1],
+        ]  # fmt: skip
+        assert page.locator("#plans thead").is_hidden()
+    else:
+        # Wide, a table as before: its header shown, a row's cells side by side, unlabelled.
+        assert page.locator("#plans thead").is_visible()
+        assert [cell[0] for cell in plans[0]] == [""] * 10
+        assert plans[0][2] == ["", "2026-03-01 – 2026-03-31", 1]
+        tops = page.evaluate(
+            "[...document.querySelector('#plans tbody tr').children]"
+            ".map(td => Math.round(td.getBoundingClientRect().top))"
+        )
+        assert len(set(tops)) == 1, tops
+        assert days["2026-03-12"][1] == ["", "2,469,134", 1]
+    page.locator("#plans").scroll_into_view_if_needed()
+    screenshot(page, f"campaign-plans-{width}")

@@ -50,47 +50,42 @@ def _failing_plans() -> SyncRun:
 
 
 @pytest.mark.parametrize("width", [1440, 390])
-def test_connection_header_and_alert_dismissal(live_server, world, chromium, width):
+def test_connection_header_and_alert_dismissal(live_server, world, page, width):
     failed = _failing_plans()
-    context = chromium.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_viewport_size({"width": width, "height": 900})
     csp = Violations(page)
-    try:
-        sign_in(page, live_server.url, "alex")
-        page.goto(live_server.url + "/")
-        assert page.get_by_test_id("alerts-count").inner_text() == "1"
-        assert "Khoros plans sync is failing" in page.get_by_test_id("health-banner").inner_text()
-        screenshot(page, f"health-dashboard-{width}")
+    sign_in(page, live_server.url, "alex")
+    page.goto(live_server.url + "/")
+    assert page.get_by_test_id("alerts-count").inner_text() == "1"
+    assert "Khoros plans sync is failing" in page.get_by_test_id("health-banner").inner_text()
+    screenshot(page, f"health-dashboard-{width}")
 
-        csp.visit(f"{live_server.url}/syncs/?kind=khoros_plans")
-        header = page.get_by_test_id("connection-header")
-        assert page.get_by_test_id("connection-state").inner_text() == "Failing"
-        assert "KhorosUnavailableError" in header.inner_text()
-        assert page.locator("svg.timeline-chart rect.run-bar").count() == 9
-        assert page.locator("svg.timeline-chart rect.run-bar.failed").count() == 3
-        screenshot(page, f"health-connection-{width}")
-        # The page does not scroll sideways, even at phone width.
-        wide = page.evaluate(WIDEST)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, wide
+    csp.visit(f"{live_server.url}/syncs/?kind=khoros_plans")
+    header = page.get_by_test_id("connection-header")
+    assert page.get_by_test_id("connection-state").inner_text() == "Failing"
+    assert "KhorosUnavailableError" in header.inner_text()
+    assert page.locator("svg.timeline-chart rect.run-bar").count() == 9
+    assert page.locator("svg.timeline-chart rect.run-bar.failed").count() == 3
+    screenshot(page, f"health-connection-{width}")
+    # The page does not scroll sideways, even at phone width.
+    wide = page.evaluate(WIDEST)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, wide
 
-        csp.visit(f"{live_server.url}/syncs/{failed.pk}/")
-        progress = page.get_by_test_id("run-progress").inner_text()
-        assert "Failed: all 2 tried, see the error and outcomes" in progress
-        screenshot(page, f"health-failed-run-{width}")
+    csp.visit(f"{live_server.url}/syncs/{failed.pk}/")
+    progress = page.get_by_test_id("run-progress").inner_text()
+    assert "Failed: all 2 tried, see the error and outcomes" in progress
+    screenshot(page, f"health-failed-run-{width}")
 
-        page.get_by_test_id("alerts-link").click()
-        page.get_by_role("heading", name="Alerts").wait_for()
-        screenshot(page, f"health-alerts-open-{width}")
-        page.get_by_role("button", name="Dismiss").click()
-        page.get_by_text("Alert dismissed.").wait_for()
-        htmx_settled(page)  # the badge's fragment has loaded (and says nothing)
-        assert page.get_by_test_id("alerts-count").count() == 0
-        history = page.get_by_test_id("alert-history").inner_text()
-        assert "by alex at" in history and "Khoros plans" in history
-        screenshot(page, f"health-alerts-dismissed-{width}")
-        csp.check("alerts")
-    finally:
-        context.close()
+    page.get_by_test_id("alerts-link").click()
+    page.get_by_role("heading", name="Alerts").wait_for()
+    screenshot(page, f"health-alerts-open-{width}")
+    page.get_by_role("button", name="Dismiss").click()
+    page.get_by_text("Alert dismissed.").wait_for()
+    htmx_settled(page)  # the badge's fragment has loaded (and says nothing)
+    assert page.get_by_test_id("alerts-count").count() == 0
+    history = page.get_by_test_id("alert-history").inner_text()
+    assert "by alex at" in history and "Khoros plans" in history
+    screenshot(page, f"health-alerts-dismissed-{width}")
+    csp.check("alerts")
     n = Notification.objects.get()
     assert n.dismissed_by == world.admin and n.dismissed_at is not None

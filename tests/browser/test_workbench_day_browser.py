@@ -292,16 +292,14 @@ def test_move_is_offered_where_a_plan_feeds_another_campaign(live_server, world,
 
 
 @pytest.mark.parametrize("width", [1440, 390])
-def test_workbench_screenshots(live_server, world, chromium, width):
+def test_workbench_screenshots(live_server, world, page, width):
     Assignment.objects.create(
         plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
     )
-    context = chromium.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 900})
     sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/workbench/?campaign={world.campaigns[1].pk}")
     htmx_settled(page)
     # Nothing sticks out sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     screenshot(page, f"workbench-{width}")
-    context.close()
