@@ -140,15 +140,60 @@ def _initiatives_write(
     return 0
 
 
-def company_upsert(*, company: khoros_client.Company, zone: ZoneInfo, now: datetime) -> None:
-    """Remember the configured company's name and zone: SAP MC asks for them, not Khoros."""
+def company_upsert(
+    *, company: khoros_client.Company, zone: ZoneInfo, now: datetime
+) -> frozenset[int]:
+    """Remember the configured company's name and zone: SAP MC asks for them, not Khoros.
+
+    Returns the Plans whose days a new zone moved (company_zone_change).
+    """
     name = fit(Company, "name", company.name)
     row = Company.objects.filter(khoros_id=company.id).first()
+    if row is None or row.timezone != zone.key:
+        return company_zone_change(company=company, name=name, zone=zone, now=now)
+    if row.name != name or now - row.last_seen >= LAST_SEEN_REFRESH:
+        row.name, row.last_seen = name, now
+        row.save(update_fields=["name", "last_seen"])
+    return frozenset()
+
+
+@transaction.atomic
+def company_zone_change(
+    *, company: khoros_client.Company, name: str, zone: ZoneInfo, now: datetime
+) -> frozenset[int]:
+    """Store the company's new zone and move every Plan's days to it, in one transaction.
+
+    The stored zone is the one "today", the KPI sync's days, pages and SAP MC's answers use:
+    it never names another zone than the Plans' days are in, not even while the Plan lists
+    are read, nor when they cannot be (a Plan's days come from its stored instants, nothing
+    Khoros has to be asked for again). Returns the Plans whose days moved.
+    """
+    row = Company.objects.select_for_update().filter(khoros_id=company.id).first()
+    moved = plans_days_recompute(zone=zone)
     if row is None:
         Company.objects.create(khoros_id=company.id, name=name, timezone=zone.key, last_seen=now)
-    elif (row.name, row.timezone) != (name, zone.key) or now - row.last_seen >= LAST_SEEN_REFRESH:
+    else:
         row.name, row.timezone, row.last_seen = name, zone.key, now
         row.save(update_fields=["name", "timezone", "last_seen"])
+    return moved
+
+
+def plans_days_recompute(*, zone: ZoneInfo) -> frozenset[int]:
+    """Set every Plan's start_day and end_day to the days of its instants in `zone`.
+
+    The same arithmetic as _plan_values (Python's zone data, not the database's, so that the
+    next compare finds the same days); only Plans whose days change are written. Returns them.
+    """
+    changed = [
+        Plan(pk=pk, start_day=first, end_day=last)
+        for pk, start, end, start_day, end_day in Plan.objects.order_by().values_list(
+            "pk", "start", "end", "start_day", "end_day"
+        )
+        if (first := start.astimezone(zone).date(), last := end.astimezone(zone).date())
+        != (start_day, end_day)
+    ]
+    Plan.objects.bulk_update(changed, ["start_day", "end_day"], batch_size=500)
+    return frozenset(plan.pk for plan in changed)
 
 
 # What a sync reads of a stored Plan to compare it: its values (PLAN_FIELDS, in that order), when
@@ -262,6 +307,7 @@ def plans_diff(
     *,
     now: datetime,
     zone: ZoneInfo,
+    moved: frozenset[int] = frozenset(),
 ) -> tuple[list[UpsertCounts], PlanWrites]:
     """Compare the Plan lists of a batch of Initiatives with the mirror, in one read.
 
@@ -269,7 +315,8 @@ def plans_diff(
     pages it came in); only a complete list marks Plans removed and keeps its digest. Returns
     the counts per Initiative and the rows to write. A Plan listed under another Initiative of
     the batch is not removed here: it moved (it still reads as this Initiative's in the mirror
-    until the batch is written).
+    until the batch is written). `moved`: Plans whose days this run's zone change already
+    rewrote (company_zone_change); one listed with nothing else changed counts as updated.
     """
     keyed = [[(UUID(plan.id), plan) for plan in plans] for _, plans, _, _ in batch]
     listed = {key for plans in keyed for key, _ in plans}
@@ -308,6 +355,8 @@ def plans_diff(
                 if row[2] != initiative_pk:
                     left.append((row[2], key))
             else:
+                if row[1] in moved:
+                    counts.updated += 1  # its days were rewritten by the zone change
                 if now - row[-2] >= LAST_SEEN_REFRESH:
                     # Unchanged: only last_seen, and at most once a day, so that a sync on
                     # unchanged data writes nothing while last_seen stays true to the day.
@@ -383,7 +432,7 @@ def sync_khoros(
         )  # fmt: skip
 
     now = timezone.now()
-    company_upsert(company=company, zone=zone, now=now)
+    moved = company_upsert(company=company, zone=zone, now=now)
     initiatives, counts = _initiatives_upsert(
         fetched=fetched, now=now, complete=listing_error is None
     )
@@ -411,7 +460,7 @@ def sync_khoros(
         ]
         results: list[UpsertCounts] = []
         if listed:
-            results, writes = plans_diff(listed, now=timezone.now(), zone=zone)
+            results, writes = plans_diff(listed, now=timezone.now(), zone=zone, moved=moved)
             if writes:
                 with transaction.atomic():
                     writes.write()

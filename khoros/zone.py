@@ -21,9 +21,10 @@ logger = logging.getLogger(__name__)
 def company_zone(client: KhorosClient | None = None) -> ZoneInfo:
     """The zone the company's days (Plans' days, KPI days) are counted in.
 
-    KHOROS_COMPANY_TIMEZONE when configured. Else, with a client (the syncs), the API user's zone
-    from /v2/whoami: the API exposes no company zone. Else (SAP MC's calls, answered from the
-    database, never from Khoros) the zone the last Plan sync learned, or the server's TIME_ZONE.
+    KHOROS_COMPANY_TIMEZONE when configured. Else, with a client (the Plan sync, the one that
+    learns the zone), the API user's zone from /v2/whoami: the API exposes no company zone.
+    Else (the KPI sync, pages, SAP MC's calls: never from Khoros) the zone the last Plan sync
+    stored with the Plans' days, or the server's TIME_ZONE.
     An unknown name is a bad payload for a sync (it stops before a day is counted wrong) and a
     logged fallback to TIME_ZONE for a read.
     """

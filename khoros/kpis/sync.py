@@ -134,14 +134,16 @@ class _KpiSync:
             )
         try:
             self.client.check_company()
-            # The API exposes no company time zone: /v2/whoami's zone (the API user's) stands
-            # in for it unless KHOROS_COMPANY_TIMEZONE says otherwise. Plans' days use the same.
-            self.zone = company_zone(self.client)
         except khoros_client.KhorosError as exc:
             return run_stopped(
                 run, self.client.stats, f"Could not reach Khoros: {_describe(exc)}",
                 throttled=isinstance(exc, khoros_client.KhorosRateLimitedError),
             )  # fmt: skip
+        # The stored zone, never /v2/whoami's: the Plan sync alone learns a new zone, storing
+        # it and moving the Plans' days in one transaction. Days counted in a zone Khoros just
+        # started to report would disagree with the Plans' days, "today" and SAP MC's answers
+        # until the next Plan sync; once it switched, this sync pulls every history again.
+        self.zone = company_zone()
 
         jobs = planning.plan_jobs(
             zone=self.zone, fields=self.fields, now=self.clock(), run_pk=run.pk

@@ -156,15 +156,7 @@
 (function () {
   "use strict";
 
-  // Times are shown in the viewer's zone: tell the server which one that is.
-  // Compared whole: "smcbridge_tz=America/Bahia_Banderas" contains "smcbridge_tz=America/Bahia",
-  // and a viewer who moved from one to the other kept the old zone for good.
-  var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  var remembered = ("; " + document.cookie).split("; smcbridge_tz=")[1];
-  remembered = remembered === undefined ? null : remembered.split(";")[0];
-  if (tz && remembered !== tz) {
-    document.cookie = "smcbridge_tz=" + tz + "; path=/; max-age=31536000; samesite=lax";
-  }
+  // The viewer's zone is told to the server by static/js/viewer-zone.js, in the page's head.
 
   // The policy refuses style attributes; positions and colours computed per row come as
   // data-style and are set through the CSSOM, which it allows. Run on the page and on every

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from khoros import kpis, selectors, services
-from khoros.models import KpiExport, Plan, PlanKpi
+from khoros.models import Company, KpiExport, Plan, PlanKpi
 from simulators.khoros_data import FIELD_IDS
 from smcbridge.env import env_mapping, positive_int
 from syncs import runs
@@ -549,6 +549,28 @@ def test_a_zone_that_comes_back_pulls_every_history_again(mirrored):
     assert {k: v for k, v in stored().items() if any(v)} == chicago
     # The Tokyo days no Chicago post falls on are zeros now, not Tokyo's numbers.
     assert all(not any(v) for k, v in stored().items() if k not in chicago)
+
+
+def test_a_zone_khoros_reports_before_the_plan_sync_learnt_it_waits_for_the_plan_sync(mirrored):
+    """The API user's zone turns to Tokyo after the Plan sync stored Chicago: until the Plan
+    sync stores Tokyo and moves the Plans' days with it, the KPI days stay Chicago's, the zone
+    of every page's days, of "today" and of SAP MC's answers."""
+    mirrored.sim.user_timezone = "Asia/Tokyo"
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert KpiExport.objects.get().timezone == "America/Chicago"
+    assert stored() == expected_totals(mirrored.data)
+    assert Company.objects.get().timezone == "America/Chicago"
+
+    # The Plan sync learns Tokyo; the next KPI run pulls every history again in Tokyo's days.
+    assert services.sync_khoros().status == SyncRun.Status.SUCCEEDED
+    assert Company.objects.get().timezone == "Asia/Tokyo"
+    run = sync()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert [o["kind"] for o in run.outcomes] == ["history"]
+    assert KpiExport.objects.latest("requested_at").timezone == "Asia/Tokyo"
 
 
 def test_a_field_mapping_that_comes_back_pulls_every_history_again(mirrored, settings):

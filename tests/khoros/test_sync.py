@@ -6,6 +6,7 @@ import logging
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -597,6 +598,32 @@ def test_configured_company_time_zone_wins_over_the_api_user_zone(live_khoros, s
     # Chicago's last millisecond of the day is already the next afternoon in Tokyo.
     assert row.end_day == seeded.end_date + timedelta(days=1)
     assert not any(r["route"] == "whoami" for r in live_khoros.sim.requests)
+
+
+def test_a_new_company_zone_moves_every_plans_days_with_it_even_when_no_plan_list_is_read(
+    live_khoros,
+):
+    """The stored zone and the Plans' days change together (from the Plans' stored instants),
+    not Plan list by Plan list: "today" and the KPI days follow the stored zone at once."""
+    from khoros.models import Company
+
+    services.sync_khoros()
+    live_khoros.sim.user_timezone = "Asia/Tokyo"
+    live_khoros.sim.add_fault("plans", "http_503", count=None, body="json")
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.FAILED  # not one Plan list was read
+    assert Company.objects.get().timezone == "Asia/Tokyo"
+    tokyo = ZoneInfo("Asia/Tokyo")
+    days = {p.pk: (p.start_day, p.end_day) for p in Plan.objects.all()}
+    assert days == {
+        p.pk: (p.start.astimezone(tokyo).date(), p.end.astimezone(tokyo).date())
+        for p in Plan.objects.all()
+    }
+    # Chicago's last millisecond of a day is the next afternoon in Tokyo: the zone mattered.
+    seeded = live_khoros.data.plans[0]
+    assert Plan.objects.get(khoros_id=seeded.id).end_day == seeded.end_date + timedelta(days=1)
 
 
 def test_configured_company_is_remembered_for_sap_mc(live_khoros):
