@@ -322,6 +322,10 @@ SAPMC_EXTERNAL_CAMPAIGN_URL = env_str("SAPMC_EXTERNAL_CAMPAIGN_URL", "")
 # succeeded for STALE_AFTER_INTERVALS of its schedule intervals, one more when it recovers.
 ALERT_AFTER_FAILURES = env_int("ALERT_AFTER_FAILURES", 3, minimum=1)
 ALERT_EMAILS = env_list("ALERT_EMAILS", [])
+# /healthz is public (monitors call it without signing in) and shows no error text; a request
+# with "Authorization: Bearer <HEALTHZ_TOKEN>" (or a sync admin's session) gets the texts too.
+# Empty: only sync admins do.
+HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "smcbridge@localhost")
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

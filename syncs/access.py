@@ -20,10 +20,12 @@ Where each rule is checked, once:
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar, cast
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -49,6 +51,21 @@ def user_roles(user: AnyUser) -> frozenset[str]:
 def is_sync_admin(user: AnyUser) -> bool:
     """Sync admins see everything and run syncs; superusers count as sync admins."""
     return user.is_authenticated and (user.is_superuser or SYNC_ADMINS in user_roles(user))
+
+
+def may_read_health_errors(request: HttpRequest) -> bool:
+    """Whether /healthz may show error texts: a sync admin's session or the monitor's token.
+
+    Anyone else gets the public answer, not a 401: a monitor with a wrong or missing token
+    must keep seeing ok/failing. The token is compared in constant time.
+    """
+    if is_sync_admin(request.user):
+        return True
+    token = settings.HEALTHZ_TOKEN
+    if not token:
+        return False
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
 
 
 # Any view: the decorators give back the very view they were given, so its type is kept.

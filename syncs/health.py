@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 # A kind is stale when its last success is older than this many of its schedule intervals.
 STALE_AFTER_INTERVALS = 3
 
+# What the public /healthz says instead of an error text (which may quote upstream hosts, paths
+# and status lines); sync admins and the monitor's token get the text itself.
+ERROR_IN_HISTORY = "see the sync history"
+
 
 @dataclass
 class KindHealth:
@@ -73,10 +77,23 @@ class Problem:
     A time in it is kept apart (`since`): a page shows it in the viewer's zone, /healthz in UTC.
     """
 
-    text: str  # the whole sentence; without its end " since <time>." when `since` is set
+    # The whole sentence; without its end " since <time>." when `since` is set, and without the
+    # error it quotes when `error` is set.
+    text: str
     since: datetime | None = None
+    # An error text the sentence quotes at its end (upstream hosts, paths, status lines): kept
+    # apart so that whoever may not read it gets the sentence without it.
+    error: str | None = None
 
     def __str__(self) -> str:
+        return self.sentence(with_error=True)
+
+    def sentence(self, *, with_error: bool) -> str:
+        """The sentence in UTC, quoting its error only `with_error`."""
+        if self.error is not None:
+            if with_error:
+                return f"{self.text}; the latest said: {self.error}"
+            return f"{self.text}; the latest error is in the sync history."
         if self.since is None:
             return self.text
         return f"{self.text} since {self.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC."
@@ -94,7 +111,8 @@ class Health:
     def ok(self) -> bool:
         return not self.problems
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self, *, with_errors: bool) -> dict[str, object]:
+        """The monitor's JSON; error texts only `with_errors`, else a pointer to the history."""
         return {
             "status": "ok" if self.ok else "failing",
             "database": "ok" if self.database else "down",
@@ -106,11 +124,15 @@ class Health:
                     "age_seconds": round(k.age_seconds) if k.age_seconds is not None else None,
                     "max_age_seconds": round(k.max_age.total_seconds()),
                     "status": k.status,
-                    "last_error": k.failing_error,
+                    "last_error": (
+                        k.failing_error
+                        if with_errors or k.failing_error is None
+                        else ERROR_IN_HISTORY
+                    ),
                 }
                 for k in self.kinds
             },
-            "problems": [str(problem) for problem in self.problems],
+            "problems": [problem.sentence(with_error=with_errors) for problem in self.problems],
         }
 
 
@@ -175,7 +197,8 @@ def health_check(*, broker: Any = None) -> Health:
             health.problems.append(
                 Problem(
                     f"{item.label} sync is failing: its last {settings.ALERT_AFTER_FAILURES} "
-                    f"runs failed; the latest said: {item.failing_error}"
+                    "runs failed",
+                    error=item.failing_error,
                 )
             )
         elif item.stale and item.last_success is None:

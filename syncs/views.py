@@ -18,7 +18,7 @@ from syncs import registry as sync_registry
 from syncs import runs as sync_runs
 from syncs import selectors as sync_selectors
 from syncs import wording
-from syncs.access import sync_admin_required
+from syncs.access import may_read_health_errors, sync_admin_required
 from syncs.connection import connection_header
 from syncs.forms import SyncHistoryFilterForm
 from syncs.health import health_check, web_alive
@@ -149,11 +149,17 @@ def notification_dismiss(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     return redirect("sync-notifications")
 
 
-@login_not_required  # a monitor's probe: no session, no detail beyond ok/stale
+# A monitor's probe: no session needed. Error texts only for a sync admin or the token's bearer;
+# the answer differs by who asks, so no cache may keep it.
+@login_not_required
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """JSON for a monitor: 200 when the database, the broker and every sync are healthy."""
     health = health_check()
-    return JsonResponse(health.as_json(), status=200 if health.ok else 503)
+    return JsonResponse(
+        health.as_json(with_errors=may_read_health_errors(request)),
+        status=200 if health.ok else 503,
+    )
 
 
 @login_not_required  # a load balancer's probe

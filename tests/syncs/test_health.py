@@ -131,6 +131,7 @@ def test_three_failed_plan_syncs_in_a_row_are_failing_not_ok(client, world):
     assert client.get("/healthz").status_code == 200
     fail("khoros_plans", "KhorosUnavailableError: 503 on /api/v1/plans")
 
+    client.force_login(world.admin)  # a sync admin reads the error texts
     response = client.get("/healthz")
 
     assert response.status_code == 503
@@ -145,10 +146,12 @@ def test_three_failed_plan_syncs_in_a_row_are_failing_not_ok(client, world):
         "Khoros plans sync is failing: its last 3 runs failed; the latest said: "
         "KhorosUnavailableError: 503 on /api/v1/plans"
     ]
-    client.force_login(world.admin)
     page = client.get(reverse("dashboard")).content.decode()
     assert 'data-testid="health-banner"' in page
-    assert "Khoros plans sync is failing" in page
+    assert (
+        "<li>Khoros plans sync is failing: its last 3 runs failed; the latest said: "
+        "KhorosUnavailableError: 503 on /api/v1/plans</li>"
+    ) in page
     # A success ends the outage.
     succeed("khoros_plans", timedelta(0))
     assert client.get("/healthz").status_code == 200
@@ -304,3 +307,124 @@ def test_a_stale_kind_is_said_in_plain_words_and_in_the_viewers_zone(client, wor
         '<time datetime="2026-11-30T21:51:00+01:00">2026-11-30 21:51</time>.</li>'
     ) in banner
     assert "UTC" not in banner
+
+
+# ---- Error texts: for sync admins and the monitor's token, not for anyone who reaches the host --
+
+# An upstream error as the clients record it: host, path and status line, with a marker.
+LEAKY = "KhorosUnavailableError: 503 from khoros.internal.example/v2/plans LEAK-7f3a"
+
+
+def failing_plans() -> None:
+    fresh_everything()
+    for _ in range(3):
+        fail("khoros_plans", LEAKY)
+
+
+def test_the_public_answer_says_what_is_down_without_any_error_text(client):
+    failing_plans()
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert "LEAK-7f3a" not in response.content.decode()
+    assert "khoros.internal.example" not in response.content.decode()
+    body = response.json()
+    plans = body["syncs"]["khoros_plans"]
+    assert (body["status"], plans["status"]) == ("failing", "failing")
+    assert plans["last_error"] == "see the sync history"
+    assert plans["age_seconds"] is not None and plans["last_success"] is not None
+    assert body["syncs"]["sapmc_campaigns"]["last_error"] is None
+    assert body["problems"] == [
+        "Khoros plans sync is failing: its last 3 runs failed; "
+        "the latest error is in the sync history."
+    ]
+    # The answer depends on who asks: no cache may keep it.
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_a_signed_in_manager_gets_the_public_answer_and_banner(client, world):
+    failing_plans()
+    client.force_login(world.maria)
+
+    body = client.get("/healthz").content.decode()
+    page = client.get(reverse("dashboard")).content.decode()
+
+    assert "LEAK-7f3a" not in body and "LEAK-7f3a" not in page
+    assert (
+        "<li>Khoros plans sync is failing: its last 3 runs failed; "
+        "the latest error is in the sync history.</li>"
+    ) in page
+
+
+def test_a_sync_admin_gets_the_error_texts(client, world):
+    failing_plans()
+    client.force_login(world.admin)
+
+    body = client.get("/healthz").json()
+
+    assert body["syncs"]["khoros_plans"]["last_error"] == LEAKY
+    assert body["problems"] == [
+        f"Khoros plans sync is failing: its last 3 runs failed; the latest said: {LEAKY}"
+    ]
+
+
+def test_the_monitors_token_gets_the_error_texts(client, settings):
+    settings.HEALTHZ_TOKEN = "monitor-token-2026"
+    failing_plans()
+
+    response = client.get("/healthz", headers={"Authorization": "Bearer monitor-token-2026"})
+
+    assert response.status_code == 503
+    assert response.json()["syncs"]["khoros_plans"]["last_error"] == LEAKY
+    assert LEAKY in response.json()["problems"][0]
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer monitor-token-2027", "Bearer monitor-token-202", "Basic monitor-token-2026", ""],
+)
+def test_a_wrong_token_gets_the_public_answer_not_a_401(client, settings, authorization):
+    settings.HEALTHZ_TOKEN = "monitor-token-2026"
+    failing_plans()
+
+    response = client.get("/healthz", headers={"Authorization": authorization})
+
+    # The monitor keeps working: it still learns ok/failing, only the texts are left out.
+    assert response.status_code == 503
+    assert "LEAK-7f3a" not in response.content.decode()
+    assert response.json()["syncs"]["khoros_plans"]["last_error"] == "see the sync history"
+
+
+def test_without_a_configured_token_no_bearer_reads_the_error_texts(client, settings):
+    settings.HEALTHZ_TOKEN = ""
+    failing_plans()
+
+    response = client.get("/healthz", headers={"Authorization": "Bearer "})
+
+    assert "LEAK-7f3a" not in response.content.decode()
+
+
+def test_the_token_is_compared_in_constant_time(client, settings, monkeypatch):
+    import hmac
+
+    from syncs import access
+
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def compare_digest(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(access.hmac, "compare_digest", compare_digest)
+    settings.HEALTHZ_TOKEN = "monitor-token-2026"
+    failing_plans()
+
+    client.get("/healthz", headers={"Authorization": "Bearer monitor-token-2027"})
+    client.get("/healthz", headers={"Authorization": "Bearer monitor-token-2026"})
+
+    assert compared == [
+        (b"monitor-token-2027", b"monitor-token-2026"),
+        (b"monitor-token-2026", b"monitor-token-2026"),
+    ]
