@@ -52,8 +52,9 @@ def alerts_check() -> list[AlertSent]:
             state, _ = AlertState.objects.select_for_update().get_or_create(kind=kind.kind)
             if (reason is not None) == state.alerting:
                 continue  # Nothing new to say: one email per outage, not one per failure.
-            if reason is None and kind.paused:
-                # Switched off is not "succeeds again": an outage stays open until a success.
+            if reason is None and (kind.paused or kind.waiting_on_run):
+                # Switched off is not "succeeds again", nor is a run under way that may still
+                # fail: an outage stays open until a success.
                 continue
             recipients = _recipients()
             now = timezone.now()

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import F, Max, Window
+from django.db.models import Count, F, Max, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django_q.models import Schedule
@@ -38,17 +38,30 @@ class KindHealth:
     failing_error: str | None = None
     # Its schedule is switched off: nothing runs it unless someone asks, so it cannot go stale.
     paused: bool = False
+    # A run of the kind is running under a lease that has not expired.
+    running: bool = False
 
     @property
     def failing(self) -> bool:
         return self.failing_error is not None
 
     @property
-    def stale(self) -> bool:
-        if self.paused:
-            return False
+    def overdue(self) -> bool:
+        """No success within its max age (or ever), whatever runs now."""
         age = self.age_seconds
         return age is None or age > self.max_age.total_seconds()
+
+    @property
+    def stale(self) -> bool:
+        # A run under way may still succeed: a shortened schedule starts one at once, and the
+        # alert check must not call the kind stale before it ends. A run whose worker died is
+        # taken over when its lease expires, so this hides a dead worker no longer than that.
+        return self.overdue and not self.paused and not self.running
+
+    @property
+    def waiting_on_run(self) -> bool:
+        """Overdue, and only the run under way keeps it from stale: no verdict, no recovery."""
+        return self.overdue and not self.paused and self.running
 
     @property
     def status(self) -> str:
@@ -284,13 +297,22 @@ def failing_errors(kinds: list[str]) -> dict[str, str]:
 
 
 def sync_freshness() -> list[KindHealth]:
-    """Each scheduled kind: its last success, how old that may be, and whether runs fail."""
-    last = dict(
-        SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED)
+    """Each scheduled kind: its last success, how old that may be, whether runs fail, and
+    whether a run is under way (under a live lease, as SyncRun.lease_is_live)."""
+    succeeded = Q(status=SyncRun.Status.SUCCEEDED)
+    live = Q(status=SyncRun.Status.RUNNING, lease_expires_at__gte=timezone.now())
+    # One query for both: the last success and a live run of each kind.
+    last: dict[str, datetime | None] = {}
+    running: set[str] = set()
+    for kind, last_success, live_runs in (
+        SyncRun.objects.filter(succeeded | live)
         .values("kind")
-        .annotate(last=Max("finished_at"))
-        .values_list("kind", "last")
-    )
+        .annotate(last=Max("finished_at", filter=succeeded), live=Count("id", filter=live))
+        .values_list("kind", "last", "live")
+    ):
+        last[kind] = last_success
+        if live_runs:
+            running.add(kind)
     schedules = _kind_schedules()
     failing = failing_errors(list(schedules))
     return [
@@ -301,6 +323,7 @@ def sync_freshness() -> list[KindHealth]:
             max_age=timedelta(minutes=schedule.minutes * STALE_AFTER_INTERVALS),
             failing_error=failing.get(kind),
             paused=schedule.paused,
+            running=kind in running,
         )
         for kind, schedule in schedules.items()
     ]

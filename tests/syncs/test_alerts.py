@@ -121,6 +121,24 @@ def test_switching_a_stale_kind_off_is_not_a_recovery(mailoutbox):
     assert AlertState.objects.get(kind="khoros_plans").alerting
 
 
+def test_a_run_under_way_is_neither_a_new_outage_nor_a_recovery(mailoutbox):
+    all_fresh()
+    _schedules()
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        assert [s.kind for s in alerts_check()] == ["khoros_plans"]  # stale after 90 min
+        underway, started = SyncRun.begin(kind="khoros_plans", trigger="schedule")
+        assert started
+        # It may still fail: the outage stays open, no "recovered" email.
+        assert alerts_check() == []
+        assert AlertState.objects.get(kind="khoros_plans").alerting
+        underway.finish(SyncRun.Status.SUCCEEDED)
+        assert [(s.kind, s.recovered) for s in alerts_check()] == [("khoros_plans", True)]
+    assert [m.subject for m in mailoutbox] == [
+        "[smcbridge] Khoros plans sync is failing",
+        "[smcbridge] Khoros plans sync recovered",
+    ]
+
+
 def test_a_stale_alert_shows_its_time_in_the_viewers_zone_and_the_email_in_utc(
     client, world, mailoutbox
 ):

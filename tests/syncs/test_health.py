@@ -272,10 +272,20 @@ def test_freshness_reads_the_schedules_in_one_query(django_assert_num_queries):
 
     installed_schedules()
     fresh_everything()
-    # last successes, the schedules, the last runs of each kind
+    # One run under a live lease, one whose lease expired: read with the last successes.
+    SyncRun.begin(kind="khoros_plans", trigger="schedule")
+    expired, _ = SyncRun.begin(kind="sapmc_campaigns", trigger="schedule")
+    SyncRun.objects.filter(pk=expired.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    # last successes and live runs, the schedules, the last runs of each kind
     with django_assert_num_queries(3):
         kinds = sync_freshness()
     assert len(kinds) >= 3
+    running = {k.kind: k.running for k in kinds}
+    assert running["khoros_plans"] and not running["sapmc_campaigns"]
+    assert not running["khoros_kpis"]
+    assert all(k.last_success is not None for k in kinds)
 
 
 def test_a_stale_kind_is_said_in_plain_words_and_in_the_viewers_zone(client, world):
@@ -428,3 +438,44 @@ def test_the_token_is_compared_in_constant_time(client, settings, monkeypatch):
         (b"monitor-token-2027", b"monitor-token-2026"),
         (b"monitor-token-2026", b"monitor-token-2026"),
     ]
+
+
+# ---- A run under way: a shortened schedule's first run is not an outage yet -------------------
+
+
+def shortened_sapmc_schedule() -> None:
+    """Daily SAP MC campaigns shortened to hourly, its last success 10 hours ago."""
+    installed_schedules()
+    fresh_everything()
+    set_schedule("SAP MC campaigns", minutes=60)
+    SyncRun.objects.filter(kind="sapmc_campaigns").delete()
+    succeed("sapmc_campaigns", timedelta(hours=10))
+
+
+def test_an_overdue_kind_with_a_run_under_a_live_lease_is_not_stale(client, mailoutbox):
+    from syncs.alerts import alerts_check
+
+    shortened_sapmc_schedule()
+    run, started = SyncRun.begin(kind="sapmc_campaigns", trigger="schedule")
+    assert started and run.lease_is_live()
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["syncs"]["sapmc_campaigns"]["status"] == "ok"
+    assert alerts_check() == [] and mailoutbox == []
+
+
+def test_an_overdue_kind_whose_run_lease_expired_is_stale(client, mailoutbox):
+    from syncs.alerts import alerts_check
+
+    shortened_sapmc_schedule()
+    run, _ = SyncRun.begin(kind="sapmc_campaigns", trigger="schedule")
+    # The worker died: no heartbeat renewed the lease.
+    SyncRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["syncs"]["sapmc_campaigns"]["status"] == "stale"
+    assert [(s.kind, s.recovered) for s in alerts_check()] == [("sapmc_campaigns", False)]
