@@ -497,6 +497,17 @@ def _drop(page, bar, row) -> None:
     bar.dispatch_event("dragend", {"dataTransfer": carried})
 
 
+def _year_with_panel(page, base: str, width: int, height: int, panel: str, heading: str):
+    """Maria's year view of 2026 at this size with a side panel open (`c<id>` or `p<id>`)."""
+    sign_in(page, base, "maria")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{base}/calendar/?zoom=year&date=2026-01-01&panel={panel}")
+    locator = page.locator("#cal-panel")
+    locator.get_by_role("heading", name=heading).wait_for()
+    htmx_settled(page)
+    return locator
+
+
 @pytest.mark.parametrize("width", [1440, 1024, 390])
 def test_a_drag_with_the_panel_open_asks_on_top_of_the_panel(live_server, world, page, width):
     """Under 1100 px the panel covers part of the calendar (at 390 px all of it): the question a
@@ -506,12 +517,7 @@ def test_a_drag_with_the_panel_open_asks_on_top_of_the_panel(live_server, world,
     late_spring.save()
     summer = world.campaigns[1]
     with time_machine.travel(NOW, tick=True):
-        sign_in(page, live_server.url, "maria")
-        page.set_viewport_size({"width": width, "height": 800})
-        page.goto(f"{live_server.url}/calendar/?zoom=year&date=2026-01-01&panel=c{summer.pk}")
-        panel = page.locator("#cal-panel")
-        panel.get_by_role("heading", name="Summer 2026").wait_for()
-        htmx_settled(page)
+        panel = _year_with_panel(page, live_server.url, width, 800, f"c{summer.pk}", "Summer 2026")
         plan_bar = page.locator(
             '.tl-row.unassigned a.bar[draggable="true"]', has_text="Summer teaser"
         )
@@ -601,13 +607,10 @@ def test_the_question_over_the_panel_is_modal(live_server, world, page, width):
     late_spring.save()
     spring, social, teaser = world.campaigns[0], world.plans[0], world.plans[1]
     with time_machine.travel(NOW, tick=True):
-        sign_in(page, live_server.url, "maria")
-        page.set_viewport_size({"width": width, "height": 844})
         # The panel of another Plan, its Assign ready: a click reaching it assigns that Plan.
-        page.goto(f"{live_server.url}/calendar/?zoom=year&date=2026-01-01&panel=p{social.pk}")
-        panel = page.locator("#cal-panel")
-        panel.get_by_role("heading", name="Spring Sale social").wait_for()
-        htmx_settled(page)
+        panel = _year_with_panel(
+            page, live_server.url, width, 844, f"p{social.pk}", "Spring Sale social"
+        )
         panel.get_by_label("Assign to…").select_option(value=str(spring.pk))
         plan_bar = page.locator('.tl-row.unassigned a.bar[draggable="true"]', has_text="teaser")
         row = page.locator(f'.tl-row.campaign[data-campaign="{late_spring.pk}"]')
