@@ -195,6 +195,15 @@ def _chart_title(name: str) -> str:
     return kpi.label
 
 
+def _daily_label(name: str) -> str:
+    """A day's figure of the campaign, by the KPI's declared aggregation: a day's reach is the
+    highest of one Plan that day, never a sum over its Plans."""
+    kpi = kpi_catalog.BY_NAME[name]
+    if kpi.aggregation == kpi_catalog.Aggregation.MAX_DAILY:
+        return f"{kpi.label} (highest Plan's)"
+    return kpi.label
+
+
 def _counted(campaign: ExternalCampaign, kpis: campaigns_selectors.CampaignKpis) -> Counted:
     outside = [i for i, day in enumerate(kpis.days) if _outside(campaign, day)]
     return Counted(
@@ -460,11 +469,7 @@ def campaign_kpi_context(
     context["cumulative_chart"] = _cumulative_chart(kpis, today, shaded)
     context["stacked_chart"] = _stacked_chart(campaign, user, assigned, kpis, shaded)
     context["pacing"] = _pacing(campaign, kpis, today)
-    # A day's reach is the highest of one Plan that day, never a sum over its Plans.
-    daily_labels = [
-        "Reach (highest Plan's)" if name == "reach" else kpi_catalog.TOTAL_LABELS[name]
-        for name in kpi_catalog.METRICS
-    ]
+    daily_labels = [_daily_label(name) for name in kpi_catalog.METRICS]
     context["daily_labels"] = daily_labels
     # Each figure with its label: on a phone a day is a block of labelled lines.
     context["daily_rows"] = [
