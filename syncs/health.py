@@ -298,9 +298,9 @@ def failing_errors(kinds: list[str]) -> dict[str, str]:
 
 def sync_freshness() -> list[KindHealth]:
     """Each scheduled kind: its last success, how old that may be, whether runs fail, and
-    whether a run is under way (under a live lease, as SyncRun.lease_is_live)."""
+    whether a run is under way (under a live lease)."""
     succeeded = Q(status=SyncRun.Status.SUCCEEDED)
-    live = Q(status=SyncRun.Status.RUNNING, lease_expires_at__gte=timezone.now())
+    live = SyncRun.live_lease()
     # One query for both: the last success and a live run of each kind.
     last: dict[str, datetime | None] = {}
     running: set[str] = set()

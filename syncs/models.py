@@ -209,6 +209,11 @@ class SyncRun(models.Model):
             self.refresh_from_db()  # recorded as lost meanwhile: that record stands
         return False
 
+    @classmethod
+    def live_lease(cls, now: datetime | None = None) -> Q:
+        """The runs running under a lease that has not run out, in SQL: lease_is_live's rule."""
+        return Q(status=cls.Status.RUNNING, lease_expires_at__gte=now or timezone.now())
+
     def lease_is_live(self, now: datetime | None = None) -> bool:
         """Whether the run is running under a lease that has not run out: its worker is alive."""
         return (
