@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from campaigns.models import MARKETING_MANAGERS, Assignment
-from khoros.models import Initiative, Plan
+from khoros.models import Initiative, Plan, PlanKpi
 from syncs.access import (
     AnyUser,
     View,
@@ -117,6 +117,11 @@ def visible_initiatives(user: AnyUser) -> QuerySet[Initiative]:
 def visible_plans(user: AnyUser) -> QuerySet[Plan]:
     """Plans the user may see and assign."""
     return _within_grants(user, Plan.objects.all(), "initiative__")
+
+
+def visible_kpis(user: AnyUser) -> QuerySet[PlanKpi]:
+    """Daily numbers of the Plans the user may see (for a sync admin, every one)."""
+    return _within_grants(user, PlanKpi.objects.all(), "plan__initiative__")
 
 
 def visible_assignments(user: AnyUser) -> QuerySet[Assignment]:

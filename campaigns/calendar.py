@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from campaigns.access import is_sync_admin, visible_plans
+from campaigns.access import visible_kpis, visible_plans
 from campaigns.models import Assignment
 from campaigns.plan_colors import plan_color
 from campaigns.selectors import campaign_search, drift_flags, plan_search
@@ -423,9 +423,7 @@ def calendar_build(
     # the KPI rows, ordered by their Meta ordering, returned a row per Plan-day: issue 13).
     # Numbers of the viewer's Plans only, as the Plans that owe them: another Initiative's
     # numbers took a manager's "no KPIs" mark away (and told her that its Plans had some).
-    kpis = PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"))
-    if not is_sync_admin(user):
-        kpis = kpis.filter(plan__in=visible)
+    kpis = visible_kpis(user).filter(plan__assignment__campaign=OuterRef("pk"))
     with_kpis = set(
         ExternalCampaign.objects.filter(pk__in=[c.pk for c in campaigns])
         .filter(Exists(kpis))
