@@ -211,6 +211,16 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+# Django's own debug pages (the technical 404 staff keep under DEBUG, the technical 500) are
+# styled and scripted inline: under the policy above they came out unstyled, their tracebacks
+# folded shut, with a violation in the console. They only exist while DEBUG is on.
+DEBUG_PAGE_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'", "script-src 'self' 'unsafe-inline'"
+).replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+# Every debug page of Django's carries this tag; the product's own pages do not.
+_DEBUG_PAGE_MARK = b'<meta name="robots" content="NONE,NOARCHIVE">'
+
+
 class ContentSecurityPolicyMiddleware:
     """Send the policy with every answer that has none of its own."""
 
@@ -219,5 +229,13 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        policy = CONTENT_SECURITY_POLICY
+        if (
+            settings.DEBUG
+            and response.status_code in (404, 500)
+            and not response.streaming
+            and _DEBUG_PAGE_MARK in response.content[:2000]
+        ):
+            policy = DEBUG_PAGE_POLICY
+        response.headers.setdefault("Content-Security-Policy", policy)
         return response

@@ -4,10 +4,14 @@ debug page for a mistyped URL, even in the demo (DEBUG on)."""
 from __future__ import annotations
 
 import base64
+import sys
 
 import pytest
 from django.test import RequestFactory
 from django.views import defaults
+from django.views.debug import technical_500_response
+
+from campaigns.middleware import ContentSecurityPolicyMiddleware
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +131,51 @@ def test_405_answers_of_the_admin_and_sap_mcs_endpoints_are_their_own(
     assert api.status_code == 405
     assert api["Content-Type"].startswith("application/json")
     assert "405.html" not in {t.name for t in api.templates}
+
+
+def _policy(response) -> dict[str, str]:
+    return {
+        part.split(" ", 1)[0]: part.split(" ", 1)[1]
+        for part in response["Content-Security-Policy"].split("; ")
+    }
+
+
+def test_staff_keep_django_debug_404_styled_under_debug(client, settings, django_user_model):
+    # Staff keep Django's debug 404 (it lists the URL patterns); its inline style is allowed on
+    # that page only, and only while DEBUG is on.
+    settings.DEBUG = True
+    staff = django_user_model.objects.create_user("dev", password="pw-dev-2026", is_staff=True)
+    client.force_login(staff)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and "Using the URLconf" in response.content.decode()
+    policy = _policy(response)
+    assert policy["style-src"] == "'self' 'unsafe-inline'"
+    assert policy["script-src"] == "'self' 'unsafe-inline'"
+    assert policy["object-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+
+
+def test_product_pages_keep_the_strict_policy_under_debug(client, world, settings):
+    settings.DEBUG = True
+    client.force_login(world.maria)
+    for path in ("/no-such-page/", "/"):
+        response = client.get(path)
+        assert _policy(response)["style-src"] == "'self'", path
+        assert _policy(response)["script-src"] == "'self'", path
+
+
+def test_django_debug_500_page_is_styled_only_under_debug(settings):
+    request = RequestFactory().get("/boom/")
+
+    def view(request):
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            return technical_500_response(request, *sys.exc_info())
+
+    settings.DEBUG = True
+    response = ContentSecurityPolicyMiddleware(view)(request)
+    assert response.status_code == 500 and b"RuntimeError" in response.content
+    assert _policy(response)["style-src"] == "'self' 'unsafe-inline'"
+    settings.DEBUG = False
+    response = ContentSecurityPolicyMiddleware(view)(request)
+    assert _policy(response)["style-src"] == "'self'"
