@@ -423,13 +423,18 @@ def drift_adopt_sap(
     # The Plans now agree with SAP MC; an old "keep" no longer means anything.
     DriftDecision.objects.filter(plan__in=[c.plan for c in changes]).delete()
     moved = sum(1 for c in changes if c.from_campaign is not None)
+    summary = (
+        f"Adopted SAP MC's side for {len(changes)} Plan{'s' if len(changes) != 1 else ''} "
+        f"of campaign “{campaign.name}”"
+    )
+    if moved:
+        summary += (
+            f" ({moved} moved from {'another campaign' if moved == 1 else 'other campaigns'})"
+        )
     return audit_record(
         actor=acting_user,
         action=AuditEvent.Action.DRIFT_ADOPT_SAP,
-        summary=(
-            f"Adopted SAP MC's side for {len(changes)} Plan{'s' if len(changes) != 1 else ''} "
-            f"of campaign “{campaign.name}” ({moved} moved from another campaign)"
-        ),
+        summary=summary,
         campaign=campaign,
         plan=changes[0].plan if len(changes) == 1 else None,
         before={"plans": before},

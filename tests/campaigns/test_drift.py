@@ -292,6 +292,10 @@ def test_adopt_asks_says_from_whom_then_undo_right_after(client, world):
         "“Spring Sale 2026” now has exactly the Plans SAP MC references. 2 Plans changed." in body
     )
     adoption = AuditEvent.objects.get(action="drift.adopt_sap")
+    assert adoption.summary == (
+        "Adopted SAP MC's side for 2 Plans of campaign “Spring Sale 2026” (1 moved from "
+        "another campaign)"
+    )
     assert f'name="event" value="{adoption.pk}"' in body
     assert set(Assignment.objects.values_list("plan", "campaign")) == {
         (social.pk, spring.pk),
@@ -371,6 +375,8 @@ def test_audit_page_offers_undo_of_an_adoption_once(client, world):
     spring = world.campaigns[0]
     _ref(spring, world.plans[0])
     adoption = services.drift_adopt_sap(campaign=spring, acting_user=world.admin)
+    # An unassigned Plan moved from nowhere: the summary does not count "0 moved".
+    assert adoption.summary == f"Adopted SAP MC's side for 1 Plan of campaign “{spring.name}”"
     client.force_login(world.admin)
     body = client.get(reverse("audit")).content.decode()
     assert f'name="event" value="{adoption.pk}"' in body
