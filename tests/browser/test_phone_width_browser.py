@@ -67,6 +67,26 @@ BROKEN_WORDS = r"""() => [...document.querySelectorAll('td bdi')].flatMap(b => {
 })"""
 
 
+# Legend keys on another line than the words they explain (a "drift" badge at the end of one
+# line, "differs from SAP MC" on the next, under the next key).
+KEYS_APART = r"""() => [...document.querySelectorAll('.legend .mark, .legend .bar-key')]
+  .flatMap(key => {
+    const walker = document.createTreeWalker(key.closest('.legend'), NodeFilter.SHOW_TEXT);
+    walker.currentNode = key;
+    let node = walker.nextNode();
+    while (node && (key.contains(node) || !node.textContent.trim())) node = walker.nextNode();
+    if (!node) return [];
+    const at = node.textContent.search(/\S/);
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + 1);
+    const word = range.getBoundingClientRect();
+    const box = key.getBoundingClientRect();
+    const middle = (word.top + word.bottom) / 2;
+    return middle >= box.top && middle <= box.bottom ? [] : [node.textContent.trim().slice(0, 30)];
+  })"""
+
+
 def _fits(page, name: str) -> None:
     # The tables folded away (the campaign's daily numbers) are checked too.
     page.evaluate("document.querySelectorAll('main details').forEach(d => d.open = true)")
@@ -78,6 +98,7 @@ def _fits(page, name: str) -> None:
     # numbers people come for were there, out of sight, and nothing said the table went on.
     assert cells_out_of_view(page) == [], f"{name}: table cells off the screen"
     assert page.evaluate(BROKEN_WORDS) == [], f"{name}: names split inside a word"
+    assert page.evaluate(KEYS_APART) == [], f"{name}: legend keys apart from their words"
     # The timeline's campaign names, cut to "Brand 202…" in a narrow column, could not be told
     # apart.
     cut = "[...document.querySelectorAll('.tl-label')].filter(l => l.scrollWidth > l.clientWidth)"
