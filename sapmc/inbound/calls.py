@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from sapmc.selectors import InboundCallFilters, inbound_calls
 from smcbridge.paging import page_of
@@ -52,5 +54,14 @@ def sapmc_calls(request: HttpRequest) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        # An empty log unfiltered means SAP MC has not called yet: the page then says where
+        # its communication arrangement must point, and as whom.
+        "filtered": any(form.data.get(name) for name in form.fields),
+        "api_base": request.build_absolute_uri(reverse("sapmc-api-not-found", kwargs={"rest": ""})),
+        "inbound_user": settings.SAPMC_INBOUND_USER,
+    }
     return render(request, "sapmc/calls.html", context)

@@ -110,3 +110,21 @@ def test_the_page_is_paged_newest_first_with_a_fixed_query_count(
     last = client.get(reverse("sapmc-calls"), {"page": 3, "endpoint": "campaign-success"})
     assert len(last.context["page"]) == 20
     assert "endpoint=campaign-success&amp;page=2" in last.content.decode()
+
+
+def test_an_empty_log_says_where_sap_mc_must_call_and_a_filtered_one_says_no_match(
+    client, world, settings
+):
+    settings.SAPMC_INBOUND_USER = "sap-comm-user"
+    settings.SAPMC_INBOUND_PASSWORD = "never-shown-2026"
+    client.force_login(world.admin)
+    html = client.get(reverse("sapmc-calls")).content.decode()
+    assert "No call from SAP MC yet." in html
+    assert "<code>http://testserver/sapmc/extcamp/v1/</code>" in html
+    assert "<code>sap-comm-user</code>" in html and "never-shown-2026" not in html
+    assert "No call matches" not in html
+    html = client.get(reverse("sapmc-calls"), {"endpoint": "campaign-success"}).content.decode()
+    assert "No call matches these filters." in html and "No call from SAP MC yet" not in html
+    make_call(endpoint="parameter-values")
+    html = client.get(reverse("sapmc-calls")).content.decode()
+    assert "No call from SAP MC yet" not in html and "POST parameter-values" in html
