@@ -85,6 +85,10 @@ SAPMC_MODES: dict[str, ModeSpec] = {
     "missing_count": mode_spec("modify", LIST_ROUTES, "page"),
     "duplicates": mode_spec("modify", LIST_ROUTES, "page"),
     "empty_page": mode_spec("modify", LIST_ROUTES, "page"),
+    # A data provider that sets a $skiptoken whenever a page is full (it cannot know whether
+    # more follow): the last page of a window that ends on a page boundary links to an empty
+    # page, which carries the count and no __next.
+    "next_on_full_page": mode_spec("modify", LIST_ROUTES, "page"),
     "date_offset_variant": mode_spec("modify", CAMPAIGN_ENTITY_ROUTES),
     "guids_upper": mode_spec("modify", ENTITY_ROUTES),
     "extra_fields": mode_spec("modify", ENTITY_ROUTES),

@@ -262,7 +262,8 @@ class CampaignService:
         feed: dict[str, Any] = {"results": [to_json(item, options) for item in page]}
         if options.inlinecount and not call.mod("missing_count"):
             feed["__count"] = str(len(items))  # V2 JSON carries the count as a string
-        if start + self.page_size < len(window):
+        full = len(page) == self.page_size and call.mod("next_on_full_page") is not None
+        if start + self.page_size < len(window) or full:
             feed["__next"] = _next_url(call, start + self.page_size)
         if call.mod("next_loop"):
             feed["__next"] = _request_url(call)

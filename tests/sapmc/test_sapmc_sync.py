@@ -119,6 +119,25 @@ def test_vanished_campaign_is_kept_as_removed_with_its_assignments(live_sapmc, a
     assert ExternalCampaign.objects.count() == 12
 
 
+def test_a_full_last_page_linking_to_an_empty_one_is_a_whole_listing(live_sapmc, settings):
+    # SAP Gateway data providers set a $skiptoken whenever a page is full: a window that ends
+    # on a page boundary links to an empty last page. The listing is whole all the same, so a
+    # campaign gone from SAP MC is marked removed.
+    settings.SAPMC_PAGE_SIZE = 10  # windows of 10 in server pages of 5: 5, 5 and an empty page
+    sync_sapmc_campaigns()
+    gone = khoros_campaigns(live_sapmc.data)[0]
+    live_sapmc.sim.remove_campaign(gone.uuid)
+    live_sapmc.sim.add_fault("campaigns", "next_on_full_page", count=None)
+
+    run = sync_sapmc_campaigns()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (run.removed_count, run.unchanged_count) == (1, 11)
+    assert ExternalCampaign.objects.get(sap_uuid=UUID(gone.uuid)).removed_at is not None
+    pages = [e for e in live_sapmc.sim.requests if e["route"] == "campaigns"]
+    assert any(e["fault"] == "next_on_full_page" for e in pages)
+
+
 FAULTS = [
     ("campaigns", "rate_limit", {"retry_after": 0}, 1, {"succeeded"}),
     ("campaigns", "rate_limit", {"retry_after": 0}, None, {"deferred"}),
