@@ -92,6 +92,9 @@ SAPMC_MODES: dict[str, ModeSpec] = {
     "date_offset_variant": mode_spec("modify", CAMPAIGN_ENTITY_ROUTES),
     "guids_upper": mode_spec("modify", ENTITY_ROUTES),
     "extra_fields": mode_spec("modify", ENTITY_ROUTES),
+    # The $batch is processed whole (every row kept) but its answer is cut in transit: after
+    # `parts` answers (default 1), a few bytes into the next one, with no closing delimiter.
+    "batch_cut": mode_spec("modify", ("success_batch",), "parts"),
     # SAP MC refuses the Success rows of one external campaign (a row-level business check):
     # `property` (default ExternalCampaignID) and `message` shape the Gateway error.
     "refuse_row": mode_spec(

@@ -652,3 +652,32 @@ def test_a_token_fetched_again_after_expiry_that_fails_leaves_the_batch_unsent(s
     again = push_successes()
     assert (again.created_count, again.unchanged_count) == (4, 4)
     assert len(readback(server)) == 8
+
+
+def test_an_answer_cut_mid_batch_records_the_rows_it_answered_and_the_rest_unknown(
+    server, sim, world
+):
+    # SAP MC created all four rows; the answer was cut inside the third change set's answer.
+    # Its Content-IDs say which rows the first two answers are for: those are created, with
+    # SAP's keys, and only the two unanswered rows wait to be settled.
+    kpis(world.plans[0], date(2026, 3, 1), 4)  # one batch of 4
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_batch", "batch_cut", parts=2)
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED
+    assert run.created_count == 2 and "2 rows of batch 1 of unknown outcome" in run.error
+    held = readback(server)
+    assert len(held) == 4
+    ledger = list(SuccessSent.objects.order_by("day").values_list("status", "success_uuid"))
+    assert ledger == [
+        ("created", held[0]["CampaignSuccessUUID"]),
+        ("created", held[1]["CampaignSuccessUUID"]),
+        ("unknown", ""),
+        ("unknown", ""),
+    ]
+    assert run.outcomes[-1] | {"campaigns": None} == {
+        "batch": 1, "created": 2, "refused": 0, "unknown": 2, "campaigns": None, "status": "failed"
+    }  # fmt: skip
+    again = push_successes()
+    assert again.created_count == 0 and again.outcomes[0]["outcome_unknown"] == 2
+    assert len(readback(server)) == 4
