@@ -664,6 +664,16 @@ class SapmcClient(HttpClient):
                     listing.note(f"SAP MC sent an empty page inside the window at $skip={skip}")
                 received += len(page)
                 for campaign in page:
+                    if campaign.category != category:
+                        # SAP MC did not apply the $filter (a __next link that lost it): this
+                        # is no campaign of the category asked, and the positions and count
+                        # around it are not the category's either.
+                        listing.note(
+                            f"SAP MC answered campaigns of another category "
+                            f"({campaign.category[:10]!r}) at {_position(url)}: its $filter "
+                            "was not applied; they are not stored"
+                        )
+                        continue
                     if campaign.uuid in seen:
                         # The list moved while it was read: a campaign removed meanwhile may
                         # have moved past a page boundary unseen.

@@ -89,6 +89,8 @@ SAPMC_MODES: dict[str, ModeSpec] = {
     # more follow): the last page of a window that ends on a page boundary links to an empty
     # page, which carries the count and no __next.
     "next_on_full_page": mode_spec("modify", LIST_ROUTES, "page"),
+    # A __next link that leaves out $filter: the pages after it list every category.
+    "next_drops_filter": mode_spec("modify", LIST_ROUTES, "page"),
     "date_offset_variant": mode_spec("modify", CAMPAIGN_ENTITY_ROUTES),
     "guids_upper": mode_spec("modify", ENTITY_ROUTES),
     "extra_fields": mode_spec("modify", ENTITY_ROUTES),

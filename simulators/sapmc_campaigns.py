@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from simulators.base import Response, lenient_int
 from simulators.sapmc_data import Campaign, Reference, SapmcData
@@ -276,6 +276,11 @@ class CampaignService:
                 parts = urlsplit(feed["__next"])
                 relative = parts.path.rsplit("/", 1)[-1]
                 feed["__next"] = f"{relative}?{parts.query}"
+            if call.mod("next_drops_filter"):
+                parts = urlsplit(feed["__next"])
+                kept = [(k, v) for k, v in parse_qsl(parts.query) if k != "$filter"]
+                query = urlencode(kept, quote_via=quote, safe="$'(),:")
+                feed["__next"] = urlunsplit(parts._replace(query=query))
             if call.mod("missing_next"):
                 del feed["__next"]
         return Response(200, json_body({"d": feed}), JSON)

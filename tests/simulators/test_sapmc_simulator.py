@@ -624,6 +624,15 @@ def test_next_on_full_page_links_a_full_last_page_to_an_empty_one(live: Live) ->
     assert "__next" not in rest[0]
 
 
+def test_next_drops_filter_lists_every_category_after_it(live: Live) -> None:
+    live.sim.add_fault("campaigns", "next_drops_filter")
+    first = _first_and_next(live)[1]
+    assert "$skiptoken=50" in first["__next"] and "filter" not in first["__next"]
+    second = requests.get(first["__next"], auth=AUTH, timeout=5).json()["d"]
+    assert second["__count"] == str(len(DATA.campaigns)) != first["__count"]
+    assert uuids(second["results"]) == [c.uuid for c in DATA.campaigns[50:100]]
+
+
 def test_payload_variants(live: Live) -> None:
     linked = next(c for c in DATA.campaigns if c.references)
     params = {
