@@ -8,6 +8,7 @@ password never appears in a message, a repr or a log line.
 from __future__ import annotations
 
 import base64
+import email.errors
 import email.parser
 import email.policy
 import json
@@ -278,9 +279,19 @@ class SapmcSuccessOutcomeUnknownError(SapmcBadPayloadError):
 
     retryable = False
 
-    def __init__(self, message: str, *, rows: Sequence[SuccessRow], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        rows: Sequence[SuccessRow],
+        answered: Sequence[SuccessOutcome] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
-        self.rows = tuple(rows)
+        self.rows = tuple(rows)  # the rows whose outcome is unknown
+        # The rows of the same batch the answer did speak for (by their Content-ID), before it
+        # was cut short: their outcomes are known and are recorded like any answered row.
+        self.answered = tuple(answered)
 
 
 class _CsrfRefusedError(SapmcAuthError):
@@ -314,6 +325,13 @@ def _position(url: str) -> str:
         # The token is SAP Gateway's own text: shown cut, as any text from upstream.
         where += f", $skiptoken={clean_text(query['$skiptoken'])[:60]}"
     return where
+
+
+def _window_read(count: int | None, skip: int, size: int, new: int) -> bool:
+    """Whether the window of `size` positions at `skip` brought every one SAP MC counted."""
+    if count is None:
+        return False  # without a count nothing proves it
+    return new >= max(0, min(size, count - skip))
 
 
 def _public_name(exc: Exception) -> str:
@@ -436,8 +454,23 @@ def _parts(message: Message) -> list[Message]:
     return cast(list[Message], message.get_payload()) if message.is_multipart() else []
 
 
-def _batch_answers(content_type: str, content: bytes) -> list[tuple[int, Any]]:
-    """One (status, body) per change set (or lone request) of a $batch answer, in order."""
+@dataclass(frozen=True)
+class _BatchAnswer:
+    """What one change set (or lone request) of a $batch answer says."""
+
+    status: int
+    payload: Any  # the decoded body, or None
+    content_id: str | None  # the Content-ID of the request it answers, when SAP MC echoes it
+
+
+def _content_id(part: Message) -> str | None:
+    value = part.get("Content-ID")
+    return str(value).strip().strip("<>").strip() or None if value is not None else None
+
+
+def _batch_answers(content_type: str, content: bytes) -> tuple[list[_BatchAnswer], bool]:
+    """One answer per change set (or lone request) of a $batch answer, in order; and whether
+    the answer was cut short (its closing delimiter never came)."""
     # compat32, not the HTTP policy: parts are only split and their content types read, and the
     # modern policy's header objects cost more than the rest of a push's work (issue 13).
     message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(
@@ -445,21 +478,35 @@ def _batch_answers(content_type: str, content: bytes) -> list[tuple[int, Any]]:
     )
     if not message.is_multipart():
         raise ValueError("not a multipart document")
-    answers: list[tuple[int, Any]] = []
-    for part in _parts(message):
-        kind = part.get_content_type()
-        if kind == "multipart/mixed":
-            inner = _parts(part)
-            # Each change set holds one row, so it answers exactly one part.
-            if len(inner) != 1 or inner[0].get_content_type() != "application/http":
-                raise ValueError(f"a change set answered {len(inner)} parts, not 1")
-            answers.append(_http_answer(_leaf_bytes(inner[0])))
-        elif kind == "application/http":
-            # A failed change set is answered by its one failure, outside a change set.
-            answers.append(_http_answer(_leaf_bytes(part)))
-        else:
-            raise ValueError(f"unexpected part of type {kind}")
-    return answers
+    cut = any(isinstance(d, email.errors.CloseBoundaryNotFoundDefect) for d in message.defects)
+    parts = _parts(message)
+    answers: list[_BatchAnswer] = []
+    for number, part in enumerate(parts, 1):
+        try:
+            answers.append(_batch_answer(part))
+        except ValueError:
+            if cut and number == len(parts):
+                # The cut went through this last answer: what it said is lost with it, and
+                # its row's outcome is unknown. The answers before it are whole.
+                break
+            raise
+    return answers, cut
+
+
+def _batch_answer(part: Message) -> _BatchAnswer:
+    kind = part.get_content_type()
+    if kind == "multipart/mixed":
+        inner = _parts(part)
+        # Each change set holds one row, so it answers exactly one part.
+        if len(inner) != 1 or inner[0].get_content_type() != "application/http":
+            raise ValueError(f"a change set answered {len(inner)} parts, not 1")
+        leaf = inner[0]
+    elif kind == "application/http":
+        # A failed change set is answered by its one failure, outside a change set.
+        leaf = part
+    else:
+        raise ValueError(f"unexpected part of type {kind}")
+    return _BatchAnswer(*_http_answer(_leaf_bytes(leaf)), _content_id(leaf))
 
 
 # The client ---------------------------------------------------------------------------------
@@ -606,10 +653,27 @@ class SapmcClient(HttpClient):
                 else:
                     counts.add(feed.count)
                     listing.count = feed.count
-                if not feed.results and (feed.next_url or key != first):
+                if not feed.results and (
+                    feed.next_url
+                    or (key != first and not _window_read(feed.count, skip, self.page_size, new))
+                ):
+                    # An empty page that links on, or that ends a window still short. An empty
+                    # last page of a window read whole is no gap: SAP Gateway's data providers
+                    # set a $skiptoken whenever a page is full, so a window ending on a page
+                    # boundary links to one.
                     listing.note(f"SAP MC sent an empty page inside the window at $skip={skip}")
                 received += len(page)
                 for campaign in page:
+                    if campaign.category != category:
+                        # SAP MC did not apply the $filter (a __next link that lost it): this
+                        # is no campaign of the category asked, and the positions and count
+                        # around it are not the category's either.
+                        listing.note(
+                            f"SAP MC answered campaigns of another category "
+                            f"({campaign.category[:10]!r}) at {_position(url)}: its $filter "
+                            "was not applied; they are not stored"
+                        )
+                        continue
                     if campaign.uuid in seen:
                         # The list moved while it was read: a campaign removed meanwhile may
                         # have moved past a page boundary unseen.
@@ -807,7 +871,7 @@ class SapmcClient(HttpClient):
                 path=path,
             )
         try:
-            parts = _batch_answers(content_type, response.content)
+            answers, cut = _batch_answers(content_type, response.content)
         except ValueError as exc:
             raise SapmcSuccessOutcomeUnknownError(
                 f"SAP MC's $batch answer cannot be read ({exc}): the rows' outcome is unknown",
@@ -815,15 +879,50 @@ class SapmcClient(HttpClient):
                 status=status,
                 path=path,
             ) from None
-        if len(parts) != len(rows):
-            raise SapmcSuccessOutcomeUnknownError(
-                f"SAP MC answered {len(parts)} change sets for the {len(rows)} sent: the rows' "
-                "outcome is unknown",
-                rows=rows,
+
+        def unknown(problem: str, answered: Sequence[SuccessOutcome] = ()) -> Exception:
+            known = {id(outcome.row) for outcome in answered}
+            missing = [row for row in rows if id(row) not in known]
+            return SapmcSuccessOutcomeUnknownError(
+                f"SAP MC {problem}: the outcome of {len(missing)} of the {len(rows)} rows sent "
+                "is unknown",
+                rows=missing,
+                answered=answered,
                 status=status,
                 path=path,
             )
-        return [self._outcome(row, *part) for row, part in zip(rows, parts, strict=True)]
+
+        sent = {str(number): row for number, row in enumerate(rows, 1)}
+        if answers and all(a.content_id is not None for a in answers):
+            # SAP MC names the request each answer is for: map by it, not by position, so that
+            # an answer cut short (or out of order) still tells what happened to the rows it
+            # answered. A Content-ID that was not sent, or twice, makes every answer suspect.
+            by_id: dict[str, _BatchAnswer] = {}
+            for answer in answers:
+                cid = answer.content_id or ""
+                if cid not in sent or cid in by_id:
+                    shown = clean_text(cid[:20])
+                    raise unknown(f"named a request not sent, or one twice (Content-ID {shown!r})")
+                by_id[cid] = answer
+            outcomes = [
+                self._outcome(row, by_id[cid].status, by_id[cid].payload)
+                for cid, row in sent.items()
+                if cid in by_id
+            ]
+            if len(outcomes) < len(rows):
+                cut_short = " (its answer was cut short)" if cut else ""
+                raise unknown(
+                    f"answered {len(outcomes)} of {len(rows)} change sets{cut_short}", outcomes
+                )
+            return outcomes
+        if len(answers) != len(rows):
+            raise unknown(f"answered {len(answers)} change sets for the {len(rows)} sent")
+        if any(a.content_id not in (None, str(n)) for n, a in enumerate(answers, 1)):
+            raise unknown("answered the change sets out of order")
+        return [
+            self._outcome(row, answer.status, answer.payload)
+            for row, answer in zip(rows, answers, strict=True)
+        ]
 
     def _outcome(self, row: SuccessRow, status: int, payload: Any) -> SuccessOutcome:
         if 200 <= status < 300:

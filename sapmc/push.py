@@ -224,6 +224,10 @@ def _write(run: SyncRun, entries: list[_Entry], now: datetime) -> None:
 
 def _may_have_created(exc: sapmc.SapmcError) -> bool:
     """Whether the failed $batch may have been taken up by SAP MC (its rows may exist)."""
+    if exc.method != "POST":
+        # The CSRF token is fetched with a GET before the $batch (and again when SAP MC refused
+        # an expired one, creating nothing): an error page or a timeout there means no row left.
+        return False
     if exc.status in (500, 502, 504):
         return True
     # The request may have left but no answer came back (a read timeout, a connection reset or
@@ -231,11 +235,20 @@ def _may_have_created(exc: sapmc.SapmcError) -> bool:
     return exc.maybe_received
 
 
-def _record_unknown(run: SyncRun, failing: list[Due], batch: int, message: str) -> str:
+def _record_unknown(
+    run: SyncRun,
+    failing: list[Due],
+    batch: int,
+    message: str,
+    *,
+    created: int = 0,
+    refused: int = 0,
+) -> str:
     """Record a batch SAP MC may have taken up as unknown; say what that means for its rows.
 
     Not counted failed: failed rows are sent again next run, these wait until a sync admin
-    settles them on their campaign's page. They were sent, so they count as done."""
+    settles them on their campaign's page. They were sent, so they count as done. `created`
+    and `refused` are the rows of the same batch whose answer did come (already recorded)."""
     with transaction.atomic():
         unknown = SuccessSent.Status.UNKNOWN
         _write(run, [_Entry(due, unknown, message=message) for due in failing], timezone.now())
@@ -249,8 +262,8 @@ def _record_unknown(run: SyncRun, failing: list[Due], batch: int, message: str) 
     run.outcomes.append(
         {
             "batch": batch,
-            "created": 0,
-            "refused": 0,
+            "created": created,
+            "refused": refused,
             "unknown": len(failing),
             "campaigns": campaigns,
             "status": "failed",
@@ -308,8 +321,18 @@ def push_successes(
                 on_progress(run)
     except sapmc.SapmcSuccessOutcomeUnknownError as exc:
         # SAP MC may have created these rows: recorded as unknown, never sent again blindly.
+        # The rows its answer did speak for before it was cut are recorded as answered, in the
+        # same transaction: a created row must never stay unrecorded while its unknown
+        # neighbours are (the next run would send it again).
         failing = [by_key[row.key] for row in exc.rows]
-        said = _record_unknown(run, failing, batch + 1, str(exc))
+        with transaction.atomic():
+            created, refused = _record(run, by_key, list(exc.answered))
+            said = _record_unknown(
+                run, failing, batch + 1, str(exc), created=created, refused=refused
+            )
+        run.created_count += created
+        run.failed_count += refused
+        run.progress_done += len(exc.answered)
         runs.run_checkpoint(run, client.stats, runs.COUNT_FIELDS)
         return runs.run_finish(run, SyncRun.Status.FAILED, f"{runs.error_text(exc)}. {said}")
     except sapmc.SapmcError as exc:

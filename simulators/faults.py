@@ -158,6 +158,8 @@ def _check_params(mode: str, params: dict[str, Any], spec: ModeSpec | None = Non
         checks["encoding"] = (isinstance(params["encoding"], bool), "true or false")
     if "etag" in params:
         checks["etag"] = (params["etag"] in ("gzip", "plain"), "gzip | plain")
+    if "parts" in params:
+        checks["parts"] = (_is_int(params["parts"]) and params["parts"] >= 0, "an int >= 0")
     if "style" in params:
         checks["style"] = (params["style"] in ("prepend", "shift"), "prepend | shift")
     for name, (ok, expected) in checks.items():

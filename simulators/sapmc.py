@@ -85,9 +85,18 @@ SAPMC_MODES: dict[str, ModeSpec] = {
     "missing_count": mode_spec("modify", LIST_ROUTES, "page"),
     "duplicates": mode_spec("modify", LIST_ROUTES, "page"),
     "empty_page": mode_spec("modify", LIST_ROUTES, "page"),
+    # A data provider that sets a $skiptoken whenever a page is full (it cannot know whether
+    # more follow): the last page of a window that ends on a page boundary links to an empty
+    # page, which carries the count and no __next.
+    "next_on_full_page": mode_spec("modify", LIST_ROUTES, "page"),
+    # A __next link that leaves out $filter: the pages after it list every category.
+    "next_drops_filter": mode_spec("modify", LIST_ROUTES, "page"),
     "date_offset_variant": mode_spec("modify", CAMPAIGN_ENTITY_ROUTES),
     "guids_upper": mode_spec("modify", ENTITY_ROUTES),
     "extra_fields": mode_spec("modify", ENTITY_ROUTES),
+    # The $batch is processed whole (every row kept) but its answer is cut in transit: after
+    # `parts` answers (default 1), a few bytes into the next one, with no closing delimiter.
+    "batch_cut": mode_spec("modify", ("success_batch",), "parts"),
     # SAP MC refuses the Success rows of one external campaign (a row-level business check):
     # `property` (default ExternalCampaignID) and `message` shape the Gateway error.
     "refuse_row": mode_spec(

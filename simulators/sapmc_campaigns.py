@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from simulators.base import Response, lenient_int
 from simulators.sapmc_data import Campaign, Reference, SapmcData
@@ -262,7 +262,8 @@ class CampaignService:
         feed: dict[str, Any] = {"results": [to_json(item, options) for item in page]}
         if options.inlinecount and not call.mod("missing_count"):
             feed["__count"] = str(len(items))  # V2 JSON carries the count as a string
-        if start + self.page_size < len(window):
+        full = len(page) == self.page_size and call.mod("next_on_full_page") is not None
+        if start + self.page_size < len(window) or full:
             feed["__next"] = _next_url(call, start + self.page_size)
         if call.mod("next_loop"):
             feed["__next"] = _request_url(call)
@@ -275,6 +276,11 @@ class CampaignService:
                 parts = urlsplit(feed["__next"])
                 relative = parts.path.rsplit("/", 1)[-1]
                 feed["__next"] = f"{relative}?{parts.query}"
+            if call.mod("next_drops_filter"):
+                parts = urlsplit(feed["__next"])
+                kept = [(k, v) for k, v in parse_qsl(parts.query) if k != "$filter"]
+                query = urlencode(kept, quote_via=quote, safe="$'(),:")
+                feed["__next"] = urlunsplit(parts._replace(query=query))
             if call.mod("missing_next"):
                 del feed["__next"]
         return Response(200, json_body({"d": feed}), JSON)

@@ -336,3 +336,15 @@ def batch_answer(
             chunks.append(_http_part(responses[0]))
     chunks.append(f"--{outer}--\r\n")
     return f"multipart/mixed; boundary={outer}", "".join(chunks).encode()
+
+
+def cut_batch_answer(content_type: str, payload: bytes, parts: int) -> bytes:
+    """A $batch answer cut in transit after `parts` answers, a few bytes into the next one."""
+    delimiter = b"--" + content_type.split("boundary=", 1)[1].encode()
+    starts: list[int] = []
+    while (found := payload.find(delimiter + b"\r\n", starts[-1] + 1 if starts else 0)) >= 0:
+        starts.append(found)
+    if parts >= len(starts):
+        return payload[: payload.rindex(delimiter + b"--")]  # only the closing delimiter lost
+    # Into the next answer's own headers: what it was (its status line) is lost with it.
+    return payload[: starts[parts] + len(delimiter) + 30]

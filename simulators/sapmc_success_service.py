@@ -32,6 +32,7 @@ from simulators.sapmc_success import (
     Problem,
     batch_answer,
     created_success,
+    cut_batch_answer,
     gateway_error,
     parse_batch,
     success_metadata_xml,
@@ -190,4 +191,6 @@ class SuccessImport:
                 self._rows.extend(r.row for r in responses if r.row is not None)
             answers.append((item.changeset, responses))
         content_type, payload = batch_answer(answers, lambda: f"batch_{uuid.uuid4()}")
+        if fault := call.mod("batch_cut"):
+            payload = cut_batch_answer(content_type, payload, int(fault.params.get("parts", 1)))
         return Response(202, payload, content_type)

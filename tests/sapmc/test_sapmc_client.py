@@ -552,6 +552,19 @@ def test_an_empty_page_inside_a_window_leaves_the_listing_incomplete(
     assert empty.value.retryable
 
 
+def test_an_empty_last_page_of_a_window_read_whole_is_no_gap(
+    env: Sapmc, client: SapmcClient
+) -> None:
+    # SAP Gateway's data providers set a $skiptoken whenever a page is full: the window of 100
+    # ends on a server page boundary and links to an empty page. Nothing is missing.
+    env.sim.add_fault("campaigns", "next_on_full_page", count=None)
+    listing = client.list_campaigns(category=KHOROS_CATEGORY)
+    assert [read(c) for c in listing.campaigns] == SEEDED
+    assert listing.complete and listing.problems == [] and listing.count == 120
+    logged = [(e["query"]["$skip"], e["query"].get("$skiptoken")) for e in env.logged("campaigns")]
+    assert logged == [("0", None), ("0", "50"), ("0", "100"), ("100", None)]
+
+
 def test_the_page_cap_ends_a_listing_that_never_ends(
     env: Sapmc, client: SapmcClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

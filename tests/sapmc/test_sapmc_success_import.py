@@ -390,3 +390,93 @@ def test_an_atom_answer_to_a_read_is_bad_data_not_a_logon_problem() -> None:
         )
         with pytest.raises(SapmcAuthError, match="403\\): No authorization for Campaigns"):
             client._accept_json(answer(403, forbidden.encode(), "application/xml"), "/x")
+
+
+# --- Which row an answer is for ---------------------------------------------------------------
+# SAP Gateway echoes each request's Content-ID on its answer: that, not the position, says
+# which row an answer is for.
+
+
+def _changeset(number: int, status: str, body: str, content_id: str | None) -> str:
+    cid = f"Content-ID: {content_id}\r\n" if content_id is not None else ""
+    return (
+        f"--b\r\nContent-Type: multipart/mixed; boundary=c{number}\r\n\r\n"
+        f"--c{number}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+        f"{cid}\r\nHTTP/1.1 {status}\r\nContent-Type: application/json\r\n\r\n{body}\r\n"
+        f"--c{number}--\r\n"
+    )
+
+
+def _created(number: int) -> str:
+    return f'{{"d": {{"CampaignSuccessUUID": "0A0B0C0D-0000-4000-8000-00000000000{number}"}}}}'
+
+
+REFUSAL = (
+    '{"error": {"code": "CUAN/001", "message": {"value": "Campaign is closed"}, '
+    '"innererror": {"errordetails": [{"propertyref": "/Successes/CampaignUUID", '
+    '"message": "Campaign is closed"}]}}}'
+)
+
+
+def test_answers_in_another_order_are_read_by_their_content_id() -> None:
+    body = (
+        _changeset(1, "400 Bad Request", REFUSAL, "3")
+        + _changeset(2, "201 Created", _created(1), "1")
+        + _changeset(3, "201 Created", _created(2), "2")
+        + "--b--\r\n"
+    )
+    rows = [row(1), row(2), row(3)]
+    with offline() as client:
+        outcomes = client._accept_success_batch(
+            answer(202, body.encode(), "multipart/mixed; boundary=b"), rows, "/x"
+        )
+    assert [(o.row, o.created, o.success_uuid) for o in outcomes] == [
+        (rows[0], True, "0a0b0c0d-0000-4000-8000-000000000001"),
+        (rows[1], True, "0a0b0c0d-0000-4000-8000-000000000002"),
+        (rows[2], False, None),
+    ]
+    assert outcomes[2].message == "Campaign is closed"
+
+
+def test_an_answer_cut_short_tells_the_rows_it_answered_and_only_the_rest_are_unknown() -> None:
+    body = (
+        _changeset(1, "201 Created", _created(1), "1")
+        + _changeset(2, "400 Bad Request", REFUSAL, "2")
+        + "--b\r\nContent-Type: multipart/mixed; bou"
+    )
+    rows = [row(1), row(2), row(3), row(4)]
+    with offline() as client, pytest.raises(sapmc.SapmcSuccessOutcomeUnknownError) as cut:
+        client._accept_success_batch(
+            answer(202, body.encode(), "multipart/mixed; boundary=b"), rows, "/x"
+        )
+    assert cut.value.rows == (rows[2], rows[3])
+    assert [(o.row, o.created) for o in cut.value.answered] == [(rows[0], True), (rows[1], False)]
+    assert "answered 2 of 4 change sets (its answer was cut short)" in str(cut.value)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ("1", "7"),  # a request never sent
+        ("1", "1"),  # one request answered twice: another went unanswered
+        ("2", None),  # a position that names another row
+    ],
+)
+def test_content_ids_that_do_not_match_the_rows_sent_leave_every_row_unknown(ids) -> None:
+    body = "".join(_changeset(n, "201 Created", _created(n), cid) for n, cid in enumerate(ids, 1))
+    rows = [row(1), row(2)]
+    with offline() as client, pytest.raises(sapmc.SapmcSuccessOutcomeUnknownError) as unknown:
+        client._accept_success_batch(
+            answer(202, (body + "--b--\r\n").encode(), "multipart/mixed; boundary=b"), rows, "/x"
+        )
+    assert unknown.value.rows == tuple(rows) and unknown.value.answered == ()
+
+
+def test_an_answer_cut_short_without_content_ids_leaves_every_row_unknown() -> None:
+    body = _changeset(1, "201 Created", _created(1), None) + "--b\r\nContent-Type: multi"
+    rows = [row(1), row(2)]
+    with offline() as client, pytest.raises(sapmc.SapmcSuccessOutcomeUnknownError) as unknown:
+        client._accept_success_batch(
+            answer(202, body.encode(), "multipart/mixed; boundary=b"), rows, "/x"
+        )
+    assert unknown.value.rows == tuple(rows) and unknown.value.answered == ()

@@ -119,6 +119,41 @@ def test_vanished_campaign_is_kept_as_removed_with_its_assignments(live_sapmc, a
     assert ExternalCampaign.objects.count() == 12
 
 
+def test_a_full_last_page_linking_to_an_empty_one_is_a_whole_listing(live_sapmc, settings):
+    # SAP Gateway data providers set a $skiptoken whenever a page is full: a window that ends
+    # on a page boundary links to an empty last page. The listing is whole all the same, so a
+    # campaign gone from SAP MC is marked removed.
+    settings.SAPMC_PAGE_SIZE = 10  # windows of 10 in server pages of 5: 5, 5 and an empty page
+    sync_sapmc_campaigns()
+    gone = khoros_campaigns(live_sapmc.data)[0]
+    live_sapmc.sim.remove_campaign(gone.uuid)
+    live_sapmc.sim.add_fault("campaigns", "next_on_full_page", count=None)
+
+    run = sync_sapmc_campaigns()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (run.removed_count, run.unchanged_count) == (1, 11)
+    assert ExternalCampaign.objects.get(sap_uuid=UUID(gone.uuid)).removed_at is not None
+    pages = [e for e in live_sapmc.sim.requests if e["route"] == "campaigns"]
+    assert any(e["fault"] == "next_on_full_page" for e in pages)
+
+
+def test_campaigns_of_another_category_are_not_mirrored_when_sap_drops_the_filter(live_sapmc):
+    # A __next link that lost $filter lists every category from its page on. The email
+    # campaigns it brings are no Khoros campaigns: not mirrored, and the listing is not whole.
+    sync_sapmc_campaigns()
+    live_sapmc.sim.remove_campaign(khoros_campaigns(live_sapmc.data)[-1].uuid)
+    live_sapmc.sim.add_fault("campaigns", "next_drops_filter", page=0)
+
+    run = sync_sapmc_campaigns()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert "another category" in run.error
+    assert run.created_count == 0 and run.removed_count == 0
+    assert set(ExternalCampaign.objects.values_list("category", flat=True)) == {KHOROS_CATEGORY}
+    assert ExternalCampaign.objects.filter(removed_at__isnull=False).count() == 0
+
+
 FAULTS = [
     ("campaigns", "rate_limit", {"retry_after": 0}, 1, {"succeeded"}),
     ("campaigns", "rate_limit", {"retry_after": 0}, None, {"deferred"}),

@@ -608,3 +608,76 @@ def test_the_run_page_says_a_batch_of_unknown_outcome_waits_to_be_settled_and_wh
     sim.clear_faults()
     assert push_successes().outcomes[0]["outcome_unknown"] == 19
     assert readback(server) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "params"),
+    [("http_502", {"body": "html"}), ("http_504", {"body": "html"}), ("http_500", {})],
+)
+def test_a_token_fetch_that_fails_sends_nothing_and_leaves_no_row_unknown(
+    server, sim, world, mode, params
+):
+    # The CSRF token is fetched with a GET before the first $batch: when a proxy answers it
+    # with an error page, no row has left, so none is of unknown outcome.
+    kpis(world.plans[0], date(2026, 3, 1), 2)
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_service", mode, count=None, **params)
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED
+    assert "unknown outcome" not in run.error
+    assert SuccessSent.objects.count() == 0
+    assert [e["route"] for e in sim.requests if e["route"] == "success_batch"] == []
+    sim.clear_faults()
+    again = push_successes()
+    assert (again.status, again.created_count) == (SyncRun.Status.SUCCEEDED, 2)
+    assert len(readback(server)) == 2
+
+
+def test_a_token_fetched_again_after_expiry_that_fails_leaves_the_batch_unsent(server, sim, world):
+    # The session expired mid-run: SAP MC refused the $batch (403, nothing created) and the
+    # token fetched again failed. The refused rows are not of unknown outcome.
+    kpis(world.plans[0], date(2026, 3, 1), 8)  # batches of 4
+    assign(world.plans[0], world.campaigns[0])
+
+    def after_first_batch(run: SyncRun) -> None:
+        if run.progress_done == 4:
+            sim.expire_sessions()
+            sim.add_fault("success_service", "http_504", count=None)
+
+    run = push_successes(on_progress=after_first_batch)
+    assert run.status == SyncRun.Status.FAILED and "stopped after 4 rows created" in run.error
+    assert list(SuccessSent.objects.values_list("status", flat=True)) == ["created"] * 4
+    assert len(readback(server)) == 4
+    sim.clear_faults()
+    again = push_successes()
+    assert (again.created_count, again.unchanged_count) == (4, 4)
+    assert len(readback(server)) == 8
+
+
+def test_an_answer_cut_mid_batch_records_the_rows_it_answered_and_the_rest_unknown(
+    server, sim, world
+):
+    # SAP MC created all four rows; the answer was cut inside the third change set's answer.
+    # Its Content-IDs say which rows the first two answers are for: those are created, with
+    # SAP's keys, and only the two unanswered rows wait to be settled.
+    kpis(world.plans[0], date(2026, 3, 1), 4)  # one batch of 4
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_batch", "batch_cut", parts=2)
+    run = push_successes()
+    assert run.status == SyncRun.Status.FAILED
+    assert run.created_count == 2 and "2 rows of batch 1 of unknown outcome" in run.error
+    held = readback(server)
+    assert len(held) == 4
+    ledger = list(SuccessSent.objects.order_by("day").values_list("status", "success_uuid"))
+    assert ledger == [
+        ("created", held[0]["CampaignSuccessUUID"]),
+        ("created", held[1]["CampaignSuccessUUID"]),
+        ("unknown", ""),
+        ("unknown", ""),
+    ]
+    assert run.outcomes[-1] | {"campaigns": None} == {
+        "batch": 1, "created": 2, "refused": 0, "unknown": 2, "campaigns": None, "status": "failed"
+    }  # fmt: skip
+    again = push_successes()
+    assert again.created_count == 0 and again.outcomes[0]["outcome_unknown"] == 2
+    assert len(readback(server)) == 4

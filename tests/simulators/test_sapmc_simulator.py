@@ -611,6 +611,28 @@ def test_empty_page_keeps_its_links_and_count(live: Live) -> None:
     assert second["__count"] == "120" and len(first["results"]) == 50
 
 
+def test_next_on_full_page_links_a_full_last_page_to_an_empty_one(live: Live) -> None:
+    # 120 Khoros campaigns in windows of 100: the first window's second page (50) is full.
+    live.sim.add_fault("campaigns", "next_on_full_page", count=None)
+    params = {"$filter": KHOROS_FILTER, "$inlinecount": "allpages", "$top": 100}
+    pages = [p.json()["d"] for p in live.follow(live.get("Campaigns", **params))]
+    assert [len(p["results"]) for p in pages] == [50, 50, 0]
+    assert "$skiptoken=100" in pages[1]["__next"]
+    assert "__next" not in pages[2] and pages[2]["__count"] == "120"
+    rest = [p.json()["d"] for p in live.follow(live.get("Campaigns", **params, **{"$skip": 100}))]
+    assert [len(p["results"]) for p in rest] == [20]  # a page not full ends the window
+    assert "__next" not in rest[0]
+
+
+def test_next_drops_filter_lists_every_category_after_it(live: Live) -> None:
+    live.sim.add_fault("campaigns", "next_drops_filter")
+    first = _first_and_next(live)[1]
+    assert "$skiptoken=50" in first["__next"] and "filter" not in first["__next"]
+    second = requests.get(first["__next"], auth=AUTH, timeout=5).json()["d"]
+    assert second["__count"] == str(len(DATA.campaigns)) != first["__count"]
+    assert uuids(second["results"]) == [c.uuid for c in DATA.campaigns[50:100]]
+
+
 def test_payload_variants(live: Live) -> None:
     linked = next(c for c in DATA.campaigns if c.references)
     params = {

@@ -314,6 +314,21 @@ def test_batch_change_sets_are_atomic_and_each_answers_for_itself(live: Live) ->
     assert [s["CampaignSuccessUUID"] for s in live.sim.successes] == created
 
 
+def test_batch_cut_keeps_every_row_and_cuts_the_answer_inside_the_next_part(live: Live) -> None:
+    live.token()
+    live.sim.add_fault("success_batch", "batch_cut", parts=2)
+    content_type, body = _batch([valid()], [valid()], [valid()])
+    answer = live.session.post(
+        live.service + "/$batch", data=body, headers={"Content-Type": content_type}, timeout=5
+    )
+    assert answer.status_code == 202 and len(live.sim.successes) == 3
+    outer = answer.headers["Content-Type"].split("boundary=", 1)[1]
+    text = answer.content.decode()
+    assert text.count(f"--{outer}\r\n") == 3 and f"--{outer}--" not in text
+    assert text.count("HTTP/1.1 201 Created") == 2  # the third answer was cut before its status
+    assert "Content-ID: 1" in text and "Content-ID: 2" in text
+
+
 def test_batch_needs_the_csrf_token_and_refuses_what_is_not_multipart(live: Live) -> None:
     content_type, body = _batch([valid()])
     refused = live.session.post(
