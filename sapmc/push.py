@@ -224,7 +224,7 @@ def _write(run: SyncRun, entries: list[_Entry], now: datetime) -> None:
 
 def _may_have_created(exc: sapmc.SapmcError) -> bool:
     """Whether the failed $batch may have been taken up by SAP MC (its rows may exist)."""
-    if exc.method != "POST":
+    if exc.method == "GET":
         # The CSRF token is fetched with a GET before the $batch (and again when SAP MC refused
         # an expired one, creating nothing): an error page or a timeout there means no row left.
         return False
