@@ -228,7 +228,9 @@ def _may_have_created(exc: sapmc.SapmcError) -> bool:
         # The CSRF token is fetched with a GET before the $batch (and again when SAP MC refused
         # an expired one, creating nothing): an error page or a timeout there means no row left.
         return False
-    if exc.status in (500, 502, 504):
+    # 500: SAP MC failed while acting. 502, 504 and a CDN's 520-527: a proxy lost the answer to
+    # a request it may have passed on. Only 501, 503 and 505 say that nothing was acted on.
+    if exc.status is not None and exc.status >= 500 and exc.status not in (501, 503, 505):
         return True
     # The request may have left but no answer came back (a read timeout, a connection reset or
     # dropped after sending, a cut body): SAP MC may have acted on it.

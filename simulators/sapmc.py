@@ -73,6 +73,10 @@ SAPMC_MODES: dict[str, ModeSpec] = {
     "http_502": mode_spec("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
     "http_503": mode_spec("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
     "http_504": mode_spec("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    # A CDN in front of SAP MC: 520 the origin answered what it could not read, 524 the origin
+    # took the request and did not answer in time.
+    "http_520": mode_spec("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
+    "http_524": mode_spec("replace", SAPMC_ROUTES, "page", "body", "retry_after"),
     "slow_headers": mode_spec("replace", SAPMC_ROUTES, "page", "seconds"),
     "slow_body": mode_spec("replace", SAPMC_ROUTES, "page", "seconds", "chunks"),
     "connection_reset": mode_spec("replace", SAPMC_ROUTES, "page"),
@@ -277,12 +281,19 @@ class SapmcSimulator(SimulatorApp[SapmcData]):
         return super()._fault_response(fault)
 
     def _server_error(self, status: int, body: str) -> Response:
-        phrase = HTTPStatus(status).phrase
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = _CDN_PHRASES.get(status, "Unknown")
         if body == "html":
             # What SAP Web Dispatcher shows when the backend is away.
             return html(status, f"{status} {phrase}", "<p>SAP Web Dispatcher</p>")
         content_type = "text/plain; charset=utf-8" if body == "text" else JSON
         return odata_error(status, "/IWFND/CM_BEC/026", phrase, content_type)
+
+
+# What a CDN in front of SAP MC calls the statuses it adds (http_520, http_524).
+_CDN_PHRASES = {520: "Web Server Returned an Unknown Error", 524: "A Timeout Occurred"}
 
 
 # Command line (see simulators/__main__.py) -----------------------------------------------------
