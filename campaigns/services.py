@@ -161,36 +161,66 @@ def assignment_create(
     `audit=False` is for a caller that records the change in its own single audit row (a drift
     decision or its undo), so one real change never has two rows.
     """
+    return assignment_create_or_found(
+        campaign=campaign, plan=plan, acting_user=acting_user, note=note, audit=audit
+    ).assignment
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """An assignment asked for: the Plan's assignment and whether this request made it (False:
+    the Plan fed the campaign already, perhaps since a moment ago, and nothing changed)."""
+
+    assignment: Assignment
+    created: bool
+
+
+@transaction.atomic
+def assignment_create_or_found(
+    *,
+    campaign: ExternalCampaign,
+    plan: Plan,
+    acting_user: User,
+    note: str = "",
+    audit: bool = True,
+) -> Assigned:
+    """assignment_create, saying whether it assigned: a form sent twice, or the same Plan
+    assigned to the same campaign by two people at once, is told the second time that nothing
+    changed (not "assigned", and not a conflict with a move to where the Plan already is)."""
     _check_assignable(campaign=campaign, plan=plan, acting_user=acting_user)
     current = Assignment.objects.select_related("campaign").filter(plan=plan).first()
-    if current is not None:
-        if current.campaign_id == campaign.pk:
-            return current  # Assigning twice is harmless: nothing changes, nothing is audited.
-        raise AssignmentConflictError(
-            f"Plan “{plan.name}” already feeds campaign “{current.campaign.name}”. "
-            "Move it to this campaign instead?",
-            current=current,
-        )
-    try:
-        with transaction.atomic():
-            assignment = Assignment.objects.create(
-                plan=plan,
-                campaign=campaign,
-                assigned_by=acting_user,
-                assigned_at=timezone.now(),
-                note=fit(Assignment, "note", note.strip()),
-            )
-    except IntegrityError:
-        # Someone assigned it between our read and our write: report it like any conflict.
-        current = Assignment.objects.select_related("campaign").get(plan=plan)
-        raise AssignmentConflictError(
-            f"Plan “{plan.name}” was just assigned to “{current.campaign.name}” by someone else.",
-            current=current,
-        ) from None
-    if audit:
-        new = (campaign, assignment.note)
-        _audit_assignment(acting_user=acting_user, plan=plan, old=None, new=new)
-    return assignment
+    if current is None:
+        try:
+            with transaction.atomic():
+                assignment = Assignment.objects.create(
+                    plan=plan,
+                    campaign=campaign,
+                    assigned_by=acting_user,
+                    assigned_at=timezone.now(),
+                    note=fit(Assignment, "note", note.strip()),
+                )
+        except IntegrityError:
+            # Someone assigned it between our read and our write (on PostgreSQL the insert
+            # waited for their commit): judged below like an assignment found at once.
+            current = Assignment.objects.select_related("campaign").get(plan=plan)
+            if current.campaign_id != campaign.pk:
+                raise AssignmentConflictError(
+                    f"Plan “{plan.name}” was just assigned to “{current.campaign.name}” by "
+                    "someone else.",
+                    current=current,
+                ) from None
+        else:
+            if audit:
+                new = (campaign, assignment.note)
+                _audit_assignment(acting_user=acting_user, plan=plan, old=None, new=new)
+            return Assigned(assignment, created=True)
+    if current.campaign_id == campaign.pk:
+        return Assigned(current, created=False)  # Nothing changes, nothing is audited.
+    raise AssignmentConflictError(
+        f"Plan “{plan.name}” already feeds campaign “{current.campaign.name}”. "
+        "Move it to this campaign instead?",
+        current=current,
+    )
 
 
 @transaction.atomic
@@ -245,10 +275,11 @@ def assignment_move(
     if current is None:
         # Unassigned since the person saw it feed another campaign: this is an assignment, and
         # is audited (and must be reported) as one.
-        created = assignment_create(
+        assigned = assignment_create_or_found(
             campaign=to_campaign, plan=plan, acting_user=acting_user, note=note, audit=audit
         )
-        return MoveResult(created, from_campaign=None)
+        # Assigned there by someone else at the same moment: nothing changed.
+        return MoveResult(assigned.assignment, None if assigned.created else to_campaign)
     if current.campaign_id == to_campaign.pk:
         return MoveResult(current, from_campaign=to_campaign)
     old = (current.campaign, current.note)
@@ -283,7 +314,7 @@ def assignments_bulk_create(
             result.already.append(plan)
             continue
         try:
-            assignment = assignment_create(
+            assigned = assignment_create_or_found(
                 campaign=campaign, plan=plan, acting_user=acting_user, note=note
             )
         except AssignmentConflictError as exc:
@@ -291,7 +322,10 @@ def assignments_bulk_create(
         except (AssignmentError, NotAllowedError) as exc:
             result.refused.append(Refusal(plan, str(exc), conflict=False))
         else:
-            result.created.append(assignment)
+            if assigned.created:
+                result.created.append(assigned.assignment)
+            else:  # assigned here by someone else since `already` was read
+                result.already.append(plan)
     return result
 
 
