@@ -425,7 +425,14 @@ def drift_adopt_sap(
     if campaign.removed_at is not None:
         raise AssignmentError(f"Campaign “{campaign.name}” was removed in SAP MC.")
     changes = _adopt_changes(campaign, acting_user, plans)
-    _lock_plans(c.plan for c in changes)
+    if changes:
+        # Judged again once the Plans are locked, as a keep is: a keep made while this one was
+        # confirmed (it held the locks) stands, instead of being adopted over and its decision
+        # deleted, as it would have stood a minute later.
+        _lock_plans(c.plan for c in changes)
+        locked = {c.plan.pk for c in changes}
+        changes = _adopt_changes(campaign, acting_user, plans)
+        _lock_plans(c.plan for c in changes if c.plan.pk not in locked)
     _check_drift_access(acting_user, [c.plan for c in changes])
     before: list[dict[str, object]] = []
     after: list[dict[str, object]] = []

@@ -20,7 +20,8 @@ import requests
 from django.db import connection, connections
 
 from campaigns import selectors, services
-from campaigns.models import Assignment, AuditEvent
+from campaigns.models import Assignment, AuditEvent, DriftDecision
+from sapmc.models import CampaignReference
 from tests.campaigns.test_concurrent_assignments import (
     GUARD_SECONDS,
     _hold_first,
@@ -214,3 +215,39 @@ def test_two_moves_of_an_unassigned_plan_to_one_campaign_at_once_say_nothing_cha
     )
     assert Assignment.objects.get(plan=plan).campaign == summer
     assert AuditEvent.objects.count() == 1
+
+
+# --- Drift ---------------------------------------------------------------------------------
+
+
+def test_a_keep_and_a_confirmed_adoption_at_once_leave_the_keep_standing(
+    live_server, world, monkeypatch
+):
+    """The adoption's question was asked before the keep; the keep was made while the
+    adoption was being confirmed. A keep made meanwhile stops a confirmed adoption (as it does
+    one confirmed a minute later): it is not overwritten and its decision not deleted."""
+    plan, spring = world.plans[0], world.campaigns[0]
+    CampaignReference.objects.create(
+        campaign=spring, external_campaign_id=plan.khoros_id.hex, plan=plan
+    )
+    maria = _session(live_server.url, world.maria)
+    alex = _session(live_server.url, world.admin)
+    holding, release = _hold_first(monkeypatch, AuditEvent.Action.DRIFT_KEEP_BRIDGE)
+    entered = _entered(monkeypatch, services, "drift_adopt_sap", holding)
+    url = f"{live_server.url}/workbench/drift/"
+
+    answers = _race(
+        _posting(maria, url, {"campaign": spring.pk, "drift": f"keep:{plan.pk}"}),
+        _posting(alex, url, {"campaign": spring.pk, "drift": f"confirm-adopt:{plan.pk}:1"}),
+        holding,
+        release,
+        entered,
+    )
+
+    assert answers["first"].status_code == 200 and answers["second"].status_code == 200
+    assert "Nothing adopted" in answers["second"].text
+    assert not Assignment.objects.filter(plan=plan).exists()
+    assert DriftDecision.objects.filter(plan=plan).exists()
+    assert list(AuditEvent.objects.values_list("action", "actor_name")) == [
+        (AuditEvent.Action.DRIFT_KEEP_BRIDGE, "maria")
+    ]
