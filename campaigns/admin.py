@@ -161,12 +161,17 @@ class AuditedAdminMixin:
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic():
+            # Locked first: a second deletion at the same moment (another admin, another
+            # window) waits, finds the row gone and writes no second row for one deletion.
+            if not list(type(obj)._default_manager.select_for_update().filter(pk=obj.pk)):
+                return
             self._audit_delete(request, obj)
             super().delete_model(request, obj)  # type: ignore[misc]
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         with transaction.atomic():
-            for obj in queryset:
+            # Locked, as in delete_model: rows deleted meanwhile are not found, nor audited.
+            for obj in queryset.select_for_update():
                 self._audit_delete(request, obj)
             super().delete_queryset(request, queryset)  # type: ignore[misc]
 

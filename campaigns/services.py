@@ -640,8 +640,15 @@ def grant_create(*, user: User, initiative: Initiative, acting_user: User) -> In
 
 
 @transaction.atomic
-def grant_delete(*, grant: InitiativeGrant, acting_user: User) -> None:
-    """Revoke a grant; assignments already made stay (they are the campaign's, not the user's)."""
+def grant_delete(*, grant: InitiativeGrant, acting_user: User) -> bool:
+    """Revoke a grant; assignments already made stay (they are the campaign's, not the user's).
+
+    False when it was revoked already: two admins (or two windows) revoking it at the same
+    moment wrote two rows for one revocation; the row lock makes the second wait and find it
+    gone.
+    """
+    if not list(InitiativeGrant.objects.select_for_update().filter(pk=grant.pk).values("pk")):
+        return False
     state = {"user": grant.user.get_username(), "initiative": grant.initiative.khoros_id}
     summary = (
         f"Revoked {grant.user.get_username()}'s access to Initiative “{grant.initiative.name}”"
@@ -654,6 +661,7 @@ def grant_delete(*, grant: InitiativeGrant, acting_user: User) -> None:
         before=state,
         after=None,
     )
+    return True
 
 
 class ScheduleChangedError(Exception):

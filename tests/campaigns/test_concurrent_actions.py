@@ -13,14 +13,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
+from django.contrib.admin.sites import site as admin_site
+from django.contrib.auth.models import User
 from django.db import connection, connections
+from django.test import RequestFactory
 
 from campaigns import selectors, services
-from campaigns.models import Assignment, AuditEvent, DriftDecision
+from campaigns.models import Assignment, AuditEvent, DriftDecision, InitiativeGrant
 from sapmc.models import CampaignReference
 from tests.campaigns.test_concurrent_assignments import (
     GUARD_SECONDS,
@@ -250,4 +254,71 @@ def test_a_keep_and_a_confirmed_adoption_at_once_leave_the_keep_standing(
     assert DriftDecision.objects.filter(plan=plan).exists()
     assert list(AuditEvent.objects.values_list("action", "actor_name")) == [
         (AuditEvent.Action.DRIFT_KEEP_BRIDGE, "maria")
+    ]
+
+
+# --- Grants, users (Django admin) ----------------------------------------------------------
+
+
+def _admin_request(user: User) -> Any:
+    request = RequestFactory().post("/admin/")
+    request.user = user
+    request._messages = SimpleNamespace(add=lambda *a, **k: None)
+    return request
+
+
+def _staff(world) -> User:
+    world.admin.is_staff = world.admin.is_superuser = True
+    world.admin.save()
+    return User.objects.get(pk=world.admin.pk)
+
+
+def test_two_revocations_of_one_grant_at_once_write_one_audit_row(world, monkeypatch):
+    staff = _staff(world)
+    grant = InitiativeGrant.objects.get(user=world.maria)
+    holding, release = _hold_first(monkeypatch, AuditEvent.Action.GRANT_DELETE)
+    entered = threading.Event()
+    grant_admin = admin_site._registry[InitiativeGrant]
+
+    # Each admin's page read the grant before either revoked it.
+    seen_first = InitiativeGrant.objects.get(pk=grant.pk)
+    seen_second = InitiativeGrant.objects.get(pk=grant.pk)
+    answers = _race(
+        lambda: grant_admin.delete_model(_admin_request(staff), seen_first),
+        lambda: entered.set() or grant_admin.delete_model(_admin_request(staff), seen_second),
+        holding,
+        release,
+        entered,
+    )
+
+    assert answers == {"first": None, "second": None}
+    assert not InitiativeGrant.objects.filter(user=world.maria).exists()
+    assert list(AuditEvent.objects.values_list("action", "before")) == [
+        (AuditEvent.Action.GRANT_DELETE, {"user": "maria", "initiative": "1700"})
+    ]
+
+
+def test_two_deletions_of_one_user_at_once_write_one_row_each_for_the_user_and_grant(
+    world, monkeypatch
+):
+    staff = _staff(world)
+    user_admin = admin_site._registry[User]
+    holding, release = _hold_first(monkeypatch, "user.delete")
+    entered = threading.Event()
+    seen_first = User.objects.get(pk=world.maria.pk)
+    seen_second = User.objects.get(pk=world.maria.pk)
+
+    answers = _race(
+        lambda: user_admin.delete_model(_admin_request(staff), seen_first),
+        lambda: entered.set() or user_admin.delete_model(_admin_request(staff), seen_second),
+        holding,
+        release,
+        entered,
+    )
+
+    assert answers == {"first": None, "second": None}
+    assert not User.objects.filter(username="maria").exists()
+    assert sorted(AuditEvent.objects.values_list("action", flat=True)) == [
+        AuditEvent.Action.GRANT_DELETE,
+        "user.delete",
     ]
