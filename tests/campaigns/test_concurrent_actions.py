@@ -26,6 +26,8 @@ from django.test import RequestFactory
 from campaigns import selectors, services
 from campaigns.models import Assignment, AuditEvent, DriftDecision, InitiativeGrant
 from sapmc.models import CampaignReference
+from syncs import runs as sync_runs
+from syncs.models import SyncRun
 from tests.campaigns.test_concurrent_assignments import (
     GUARD_SECONDS,
     _hold_first,
@@ -322,3 +324,36 @@ def test_two_deletions_of_one_user_at_once_write_one_row_each_for_the_user_and_g
         AuditEvent.Action.GRANT_DELETE,
         "user.delete",
     ]
+
+
+# --- Syncs -----------------------------------------------------------------------------------
+
+
+def test_two_sync_buttons_pressed_at_once_queue_one_run(live_server, world, monkeypatch):
+    queued: list[tuple] = []
+    monkeypatch.setattr(sync_runs, "async_task", lambda *a, **k: queued.append(a))
+    holding, release = threading.Event(), threading.Event()
+    first = threading.Lock()
+    create = SyncRun.objects.create
+
+    def held_create(**kwargs):
+        run = create(**kwargs)
+        if first.acquire(blocking=False):
+            holding.set()
+            assert release.wait(GUARD_SECONDS)
+        return run
+
+    monkeypatch.setattr(SyncRun.objects, "create", held_create)
+    entered = _entered(monkeypatch, sync_runs.registry, "get", holding)
+    alex = _session(live_server.url, world.admin)
+    other_window = _session(live_server.url, world.admin)
+    url = f"{live_server.url}/sync/khoros_plans/"
+
+    answers = _race(_posting(alex, url, {}), _posting(other_window, url, {}), holding, release,
+                    entered)  # fmt: skip
+
+    assert answers["first"].status_code == 200 and answers["second"].status_code == 200
+    run = SyncRun.objects.get()
+    assert f"Khoros plans sync #{run.pk} queued." in answers["first"].text
+    assert f"Khoros plans sync #{run.pk} is already queued." in answers["second"].text
+    assert len(queued) == 1
