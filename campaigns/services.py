@@ -680,6 +680,14 @@ def _schedule_changed(schedule: Schedule) -> ScheduleChangedError:
     )
 
 
+@dataclass(frozen=True)
+class ScheduleUpdate:
+    """A schedule after an edit, and whether the edit changed it (False: it was so already)."""
+
+    schedule: Schedule
+    changed: bool
+
+
 @transaction.atomic
 def schedule_update(
     *,
@@ -689,21 +697,23 @@ def schedule_update(
     acting_user: User,
     seen_minutes: int | None = None,
     seen_enabled: bool | None = None,
-) -> Schedule:
+) -> ScheduleUpdate:
     """Change a background schedule's interval or switch it on or off, audited.
 
     With `seen_minutes` and `seen_enabled` (what the person's page showed), a schedule changed
-    since is left as it is and ScheduleChangedError says what it is now.
+    since is left as it is and ScheduleChangedError says what it is now, unless it is now what
+    the person asks for: the same form sent twice (a reload, a double click) or the same change
+    made in another window is no conflict, and is answered as nothing to change.
     """
     if not is_sync_admin(acting_user):
         raise NotAllowedError("Only sync admins change schedules.")
     schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
     before = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
-    if seen_minutes is not None and {"minutes": seen_minutes, "enabled": seen_enabled} != before:
-        raise _schedule_changed(schedule)
     after = {"minutes": minutes, "enabled": enabled}
     if before == after:
-        return schedule
+        return ScheduleUpdate(schedule, changed=False)
+    if seen_minutes is not None and {"minutes": seen_minutes, "enabled": seen_enabled} != before:
+        raise _schedule_changed(schedule)
     now = timezone.now()
     next_run = schedule.next_run
     if enabled and not before["enabled"]:
@@ -737,7 +747,7 @@ def schedule_update(
         before=before,
         after=after,
     )
-    return schedule
+    return ScheduleUpdate(schedule, changed=True)
 
 
 # What a sync admin found in SAP MC for a success row of unknown outcome.
