@@ -630,13 +630,18 @@ def saved_view_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     back = _back_query(request)
     target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
     try:
-        saved, replaced = planning.saved_view_create(
+        saved, outcome = planning.saved_view_create(
             user=request.user, name=request.POST.get("name", ""), query=back
         )
     except planning.SavedViewError as exc:
         messages.error(request, str(exc))
     else:
-        if replaced:
+        if outcome == "already":
+            messages.info(
+                request,
+                f"Your saved view “{saved.name}” already keeps these filters: nothing changed.",
+            )
+        elif outcome == "replaced":
             messages.warning(
                 request,
                 f"Your saved view “{saved.name}” now keeps these filters; the ones it kept "

@@ -23,8 +23,8 @@ from django.contrib.auth.models import User
 from django.db import connection, connections
 from django.test import RequestFactory
 
-from campaigns import selectors, services
-from campaigns.models import Assignment, AuditEvent, DriftDecision, InitiativeGrant
+from campaigns import planning, selectors, services
+from campaigns.models import Assignment, AuditEvent, DriftDecision, InitiativeGrant, SavedView
 from sapmc.models import CampaignReference
 from syncs import runs as sync_runs
 from syncs.models import SyncRun
@@ -357,3 +357,41 @@ def test_two_sync_buttons_pressed_at_once_queue_one_run(live_server, world, monk
     assert f"Khoros plans sync #{run.pk} queued." in answers["first"].text
     assert f"Khoros plans sync #{run.pk} is already queued." in answers["second"].text
     assert len(queued) == 1
+
+
+# --- Saved views ---------------------------------------------------------------------------
+
+
+def test_one_view_saved_from_two_windows_at_once_is_saved_once(live_server, world, monkeypatch):
+    holding, release = threading.Event(), threading.Event()
+    first = threading.Lock()
+    create = SavedView.objects.create
+
+    def held_create(**kwargs):
+        saved = create(**kwargs)
+        if first.acquire(blocking=False):
+            holding.set()
+            assert release.wait(GUARD_SECONDS)
+        return saved
+
+    monkeypatch.setattr(SavedView.objects, "create", held_create)
+    entered = _entered(monkeypatch, planning, "saved_view_create", holding)
+    window_1 = _session(live_server.url, world.maria)
+    window_2 = _session(live_server.url, world.maria)
+    for window in (window_1, window_2):
+        del window.headers["HX-Request"]  # a plain form: its messages show on the page
+    url = f"{live_server.url}/calendar/views/"
+    form = {"name": "My spring", "back": "zoom=year&q=spring"}
+
+    answers = _race(_posting(window_1, url, form), _posting(window_2, url, form), holding,
+                    release, entered)  # fmt: skip
+
+    assert answers["first"].status_code == 200 and answers["second"].status_code == 200
+    assert "Saved view “My spring”." in answers["first"].text
+    assert (
+        "Your saved view “My spring” already keeps these filters: nothing changed."
+        in answers["second"].text
+    )
+    assert list(SavedView.objects.values_list("name", "query")) == [
+        ("My spring", "q=spring&zoom=year")
+    ]
