@@ -362,7 +362,7 @@ def test_two_sync_buttons_pressed_at_once_queue_one_run(live_server, world, monk
 # --- Saved views ---------------------------------------------------------------------------
 
 
-def test_one_view_saved_from_two_windows_at_once_is_saved_once(live_server, world, monkeypatch):
+def test_one_view_saved_twice_at_the_same_moment_is_saved_once(live_server, world, monkeypatch):
     holding, release = threading.Event(), threading.Event()
     first = threading.Lock()
     create = SavedView.objects.create
