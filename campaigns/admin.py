@@ -5,7 +5,9 @@ Per model, what the admin may change and why:
 - Initiative grants: given and revoked here, through the services, each with its audit row.
 - Users and groups: the app has no page for them, so they are edited here; every add, change,
   password change (a person's own, on the admin's "Change password" page, too) and delete writes
-  an audit row in the same transaction (what changed, never a password or its hash).
+  an audit row in the same transaction (what changed, never a password or its hash); a save that
+  changes nothing writes none. A change page opened before another admin's change does not
+  write over it (SeenStateForm).
 - django-q2's schedules: read-only. Its stock admin lets anyone with access type any dotted
   `func` and so run any function of the code base in the worker; the bridge's schedules are
   declared by each app's sync_kinds.py (syncs/registry.py), installed by `setup_schedules`,
@@ -14,11 +16,15 @@ Per model, what the admin may change and why:
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -118,11 +124,120 @@ def group_state(group: Group) -> dict[str, object]:
     }
 
 
+def user_form_state(data: dict[str, Any]) -> dict[str, object]:
+    """What a user form's cleaned data asks for, as user_state keeps it (the fields it has)."""
+    wanted: dict[str, object] = {name: data[name] for name in USER_AUDITED_FIELDS if name in data}
+    if "groups" in data:
+        wanted["groups"] = sorted(group.name for group in data["groups"])
+    if "user_permissions" in data:
+        wanted["permissions"] = _permission_names(data["user_permissions"])
+    return wanted
+
+
+def group_form_state(data: dict[str, Any]) -> dict[str, object]:
+    wanted: dict[str, object] = {"name": data["name"]} if "name" in data else {}
+    if "permissions" in data:
+        wanted["permissions"] = _permission_names(data["permissions"])
+    return wanted
+
+
+def _permission_names(permissions: QuerySet) -> list[str]:
+    """A form's chosen permissions as user_state and group_state name them."""
+    return sorted(
+        f"{app}.{code}"
+        for app, code in permissions.values_list("content_type__app_label", "codename")
+    )
+
+
 def _changed(before: dict[str, object] | None, after: dict[str, object]) -> str:
     if before is None:
         return ""
     names = [field_label(name) for name in after if before.get(name) != after[name]]
     return f" ({', '.join(names)})" if names else " (no change)"
+
+
+# The hidden field of a user's or group's change page: its state as the page showed it.
+SEEN_STATE = "seen_state"
+
+
+class SeenStateForm(forms.ModelForm):
+    """A change form that refuses to write over a change made after its page was drawn.
+
+    Django's admin saves every field of the page: a page opened before another admin took a
+    user out of a group gave the group back when it saved an email, unseen (the audit row said
+    so, nobody read it). The page keeps the state it showed; on save, under the row's lock, a
+    field someone else changed meanwhile and that this form would set otherwise refuses the
+    save. Fields nobody else changed are saved from an old page, and a form sent twice (the
+    first one's change already made) is no conflict.
+    """
+
+    seen_state = forms.CharField(widget=forms.HiddenInput, required=False)
+    kind = ""  # "user" or "group", for the message
+
+    def state_of(self, obj: Any) -> dict[str, object]:
+        raise NotImplementedError
+
+    def wanted_state(self, data: dict[str, Any]) -> dict[str, object]:
+        raise NotImplementedError
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and not self.is_bound:
+            self.initial[SEEN_STATE] = json.dumps(self.state_of(self.instance), default=str)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        seen_text = data.get(SEEN_STATE) or ""
+        if self.instance.pk is None or not seen_text:
+            return data  # an add, or a form posted by hand without what a page showed
+        try:
+            seen = json.loads(seen_text)
+        except ValueError:
+            raise ValidationError("The page was out of date: reload it.") from None
+        current = (
+            type(self.instance)._default_manager.select_for_update().filter(pk=self.instance.pk)
+        ).first()
+        if current is None:
+            raise ValidationError(f"This {self.kind} was deleted after this page was opened.")
+        now = json.loads(json.dumps(self.state_of(current), default=str))
+        wanted = json.loads(json.dumps(self.wanted_state(data), default=str))
+        overwritten = [
+            field_label(name)
+            for name, value in wanted.items()
+            if name in now and isinstance(seen, dict) and seen.get(name) != now[name]
+            and value != now[name]
+        ]  # fmt: skip
+        if overwritten:
+            raise ValidationError(
+                f"Someone else changed this {self.kind} after this page was opened "
+                f"({', '.join(overwritten)}). Nothing was saved: reload the page to see the "
+                f"{self.kind} as it is now."
+            )
+        return data
+
+
+class AuditedUserChangeForm(SeenStateForm, UserChangeForm):
+    kind = "user"
+
+    def state_of(self, obj: Any) -> dict[str, object]:
+        return user_state(obj)
+
+    def wanted_state(self, data: dict[str, Any]) -> dict[str, object]:
+        return user_form_state(data)
+
+
+class AuditedGroupForm(SeenStateForm):
+    kind = "group"
+
+    class Meta:
+        model = Group
+        fields = ["name", "permissions"]
+
+    def state_of(self, obj: Any) -> dict[str, object]:
+        return group_state(obj)
+
+    def wanted_state(self, data: dict[str, Any]) -> dict[str, object]:
+        return group_form_state(data)
 
 
 class AuditedAdminMixin:
@@ -150,6 +265,10 @@ class AuditedAdminMixin:
         obj = form.instance
         before = getattr(request, "_audit_before", None)
         after = self.audit_state(obj)
+        if change and before == after:
+            # Saved without a change (the same form sent twice, or Save pressed on a page as
+            # it is): nothing to audit.
+            return
         verb = "Changed" if change else "Created"
         services.audit_record(
             actor=_staff(request),
@@ -161,12 +280,17 @@ class AuditedAdminMixin:
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic():
+            # Locked first: a second deletion at the same moment (another admin, another
+            # window) waits, finds the row gone and writes no second row for one deletion.
+            if not list(type(obj)._default_manager.select_for_update().filter(pk=obj.pk)):
+                return
             self._audit_delete(request, obj)
             super().delete_model(request, obj)  # type: ignore[misc]
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         with transaction.atomic():
-            for obj in queryset:
+            # Locked, as in delete_model: rows deleted meanwhile are not found, nor audited.
+            for obj in queryset.select_for_update():
                 self._audit_delete(request, obj)
             super().delete_queryset(request, queryset)  # type: ignore[misc]
 
@@ -187,6 +311,13 @@ admin.site.unregister(Group)
 @admin.register(User)
 class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
     kind = "user"
+    form = AuditedUserChangeForm
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [*fieldsets, (None, {"fields": [SEEN_STATE]})]
 
     def audit_state(self, obj: Any) -> dict[str, object]:
         return user_state(obj)
@@ -247,6 +378,7 @@ admin.site.password_change = _audited_password_change  # type: ignore[method-ass
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
     kind = "group"
+    form = AuditedGroupForm
 
     def audit_state(self, obj: Any) -> dict[str, object]:
         return group_state(obj)

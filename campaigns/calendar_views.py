@@ -272,13 +272,21 @@ def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
             return _ask(request, back, question, [("plan", plan.pk), ("campaign", campaign.pk)])
     notice, error = "", ""
     try:
-        services.assignment_create(campaign=campaign, plan=plan, acting_user=request.user)
+        assigned = services.assignment_create_or_found(
+            campaign=campaign, plan=plan, acting_user=request.user
+        )
     except services.AssignmentConflictError as exc:
         error = _conflict_text(request, campaign, plan, exc.current)
     except services.AssignmentError as exc:
         error = str(exc)
     else:
-        notice = f"Assigned “{plan.name}” to “{campaign.name}”."
+        # A drop sent twice (a reload, a second window, a colleague at the same moment) finds
+        # the Plan there already: said so, not "assigned" a second time.
+        notice = (
+            f"Assigned “{plan.name}” to “{campaign.name}”."
+            if assigned.created
+            else f"“{plan.name}” already feeds “{campaign.name}”: nothing changed."
+        )
     return _after_calendar_action(request, back, notice, error)
 
 
@@ -622,13 +630,18 @@ def saved_view_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     back = _back_query(request)
     target = "calendar-list" if request.POST.get("view") == "list" else "calendar"
     try:
-        saved, replaced = planning.saved_view_create(
+        saved, outcome = planning.saved_view_create(
             user=request.user, name=request.POST.get("name", ""), query=back
         )
     except planning.SavedViewError as exc:
         messages.error(request, str(exc))
     else:
-        if replaced:
+        if outcome == "already":
+            messages.info(
+                request,
+                f"Your saved view “{saved.name}” already keeps these filters: nothing changed.",
+            )
+        elif outcome == "replaced":
             messages.warning(
                 request,
                 f"Your saved view “{saved.name}” now keeps these filters; the ones it kept "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import QueryDict
@@ -27,27 +29,40 @@ def saved_query(query: QueryDict) -> str:
     return kept.urlencode()
 
 
+# What saving a view did: a new one, another's filters replaced, or nothing (it kept these).
+SavedOutcome = Literal["saved", "replaced", "already"]
+
+
 @transaction.atomic
-def saved_view_create(*, user: User, name: str, query: QueryDict) -> tuple[SavedView, bool]:
+def saved_view_create(*, user: User, name: str, query: QueryDict) -> tuple[SavedView, SavedOutcome]:
     """Save the filters of `query` under `name` for `user`; the same name replaces the old one.
 
-    Returns the view and whether it replaced one, which the person is told: a second window
-    saving under a name taken meanwhile replaced it without a word.
+    Returns the view and what was done, which the person is told: a second window saving under
+    a name taken meanwhile replaced it without a word, and the same form sent twice (a reload,
+    a double click) said the second time that the filters kept before were gone.
     """
     name = " ".join(name.split())[:80]
     if not name:
         raise SavedViewError("Give the view a name.")
+    kept = saved_query(query)
     existing = SavedView.objects.select_for_update().filter(user=user, name=name).first()
     if existing is not None:
-        existing.query = saved_query(query)
+        if existing.query == kept:
+            return existing, "already"
+        existing.query = kept
         existing.save(update_fields=["query"])
-        return existing, True
+        return existing, "replaced"
     if SavedView.objects.filter(user=user).count() >= SAVED_VIEWS_PER_USER:
         raise SavedViewError(f"You have {SAVED_VIEWS_PER_USER} saved views: delete one first.")
     try:
         with transaction.atomic():
-            return SavedView.objects.create(user=user, name=name, query=saved_query(query)), False
+            return SavedView.objects.create(user=user, name=name, query=kept), "saved"
     except IntegrityError:
+        # Saved under this name by another window at the same moment: the same filters are
+        # what was asked for; others are not replaced unseen.
+        same = SavedView.objects.filter(user=user, name=name, query=kept).first()
+        if same is not None:
+            return same, "already"
         raise SavedViewError(f"A view named “{name}” was just saved: try again.") from None
 
 

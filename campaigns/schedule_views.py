@@ -60,7 +60,7 @@ def schedule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         return redirect("schedules")
     data = form.cleaned_data
     try:
-        schedule = campaigns_services.schedule_update(
+        update = campaigns_services.schedule_update(
             schedule=schedule,
             minutes=data["minutes"],
             enabled=data["enabled"],
@@ -76,7 +76,14 @@ def schedule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "the page shows the schedule as it is now.",
         )
         return redirect("schedules")
+    schedule = update.schedule
     state = "on" if schedule.repeats != 0 else "off"
+    if not update.changed:
+        messages.info(
+            request,
+            f"“{schedule.name}” is already every {schedule.minutes} min, {state}: nothing changed.",
+        )
+        return redirect("schedules")
     due_now = schedule.repeats != 0 and schedule.next_run is not None
     due_now = due_now and schedule.next_run <= timezone.now()
     messages.success(

@@ -161,36 +161,66 @@ def assignment_create(
     `audit=False` is for a caller that records the change in its own single audit row (a drift
     decision or its undo), so one real change never has two rows.
     """
+    return assignment_create_or_found(
+        campaign=campaign, plan=plan, acting_user=acting_user, note=note, audit=audit
+    ).assignment
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """An assignment asked for: the Plan's assignment and whether this request made it (False:
+    the Plan fed the campaign already, perhaps since a moment ago, and nothing changed)."""
+
+    assignment: Assignment
+    created: bool
+
+
+@transaction.atomic
+def assignment_create_or_found(
+    *,
+    campaign: ExternalCampaign,
+    plan: Plan,
+    acting_user: User,
+    note: str = "",
+    audit: bool = True,
+) -> Assigned:
+    """assignment_create, saying whether it assigned: a form sent twice, or the same Plan
+    assigned to the same campaign by two people at once, is told the second time that nothing
+    changed (not "assigned", and not a conflict with a move to where the Plan already is)."""
     _check_assignable(campaign=campaign, plan=plan, acting_user=acting_user)
     current = Assignment.objects.select_related("campaign").filter(plan=plan).first()
-    if current is not None:
-        if current.campaign_id == campaign.pk:
-            return current  # Assigning twice is harmless: nothing changes, nothing is audited.
-        raise AssignmentConflictError(
-            f"Plan “{plan.name}” already feeds campaign “{current.campaign.name}”. "
-            "Move it to this campaign instead?",
-            current=current,
-        )
-    try:
-        with transaction.atomic():
-            assignment = Assignment.objects.create(
-                plan=plan,
-                campaign=campaign,
-                assigned_by=acting_user,
-                assigned_at=timezone.now(),
-                note=fit(Assignment, "note", note.strip()),
-            )
-    except IntegrityError:
-        # Someone assigned it between our read and our write: report it like any conflict.
-        current = Assignment.objects.select_related("campaign").get(plan=plan)
-        raise AssignmentConflictError(
-            f"Plan “{plan.name}” was just assigned to “{current.campaign.name}” by someone else.",
-            current=current,
-        ) from None
-    if audit:
-        new = (campaign, assignment.note)
-        _audit_assignment(acting_user=acting_user, plan=plan, old=None, new=new)
-    return assignment
+    if current is None:
+        try:
+            with transaction.atomic():
+                assignment = Assignment.objects.create(
+                    plan=plan,
+                    campaign=campaign,
+                    assigned_by=acting_user,
+                    assigned_at=timezone.now(),
+                    note=fit(Assignment, "note", note.strip()),
+                )
+        except IntegrityError:
+            # Someone assigned it between our read and our write (on PostgreSQL the insert
+            # waited for their commit): judged below like an assignment found at once.
+            current = Assignment.objects.select_related("campaign").get(plan=plan)
+            if current.campaign_id != campaign.pk:
+                raise AssignmentConflictError(
+                    f"Plan “{plan.name}” was just assigned to “{current.campaign.name}” by "
+                    "someone else.",
+                    current=current,
+                ) from None
+        else:
+            if audit:
+                new = (campaign, assignment.note)
+                _audit_assignment(acting_user=acting_user, plan=plan, old=None, new=new)
+            return Assigned(assignment, created=True)
+    if current.campaign_id == campaign.pk:
+        return Assigned(current, created=False)  # Nothing changes, nothing is audited.
+    raise AssignmentConflictError(
+        f"Plan “{plan.name}” already feeds campaign “{current.campaign.name}”. "
+        "Move it to this campaign instead?",
+        current=current,
+    )
 
 
 @transaction.atomic
@@ -245,10 +275,11 @@ def assignment_move(
     if current is None:
         # Unassigned since the person saw it feed another campaign: this is an assignment, and
         # is audited (and must be reported) as one.
-        created = assignment_create(
+        assigned = assignment_create_or_found(
             campaign=to_campaign, plan=plan, acting_user=acting_user, note=note, audit=audit
         )
-        return MoveResult(created, from_campaign=None)
+        # Assigned there by someone else at the same moment: nothing changed.
+        return MoveResult(assigned.assignment, None if assigned.created else to_campaign)
     if current.campaign_id == to_campaign.pk:
         return MoveResult(current, from_campaign=to_campaign)
     old = (current.campaign, current.note)
@@ -283,7 +314,7 @@ def assignments_bulk_create(
             result.already.append(plan)
             continue
         try:
-            assignment = assignment_create(
+            assigned = assignment_create_or_found(
                 campaign=campaign, plan=plan, acting_user=acting_user, note=note
             )
         except AssignmentConflictError as exc:
@@ -291,7 +322,10 @@ def assignments_bulk_create(
         except (AssignmentError, NotAllowedError) as exc:
             result.refused.append(Refusal(plan, str(exc), conflict=False))
         else:
-            result.created.append(assignment)
+            if assigned.created:
+                result.created.append(assigned.assignment)
+            else:  # assigned here by someone else since `already` was read
+                result.already.append(plan)
     return result
 
 
@@ -391,7 +425,14 @@ def drift_adopt_sap(
     if campaign.removed_at is not None:
         raise AssignmentError(f"Campaign “{campaign.name}” was removed in SAP MC.")
     changes = _adopt_changes(campaign, acting_user, plans)
-    _lock_plans(c.plan for c in changes)
+    if changes:
+        # Judged again once the Plans are locked, as a keep is: a keep made while this one was
+        # confirmed (it held the locks) stands, instead of being adopted over and its decision
+        # deleted, as it would have stood a minute later.
+        _lock_plans(c.plan for c in changes)
+        locked = {c.plan.pk for c in changes}
+        changes = _adopt_changes(campaign, acting_user, plans)
+        _lock_plans(c.plan for c in changes if c.plan.pk not in locked)
     _check_drift_access(acting_user, [c.plan for c in changes])
     before: list[dict[str, object]] = []
     after: list[dict[str, object]] = []
@@ -604,8 +645,15 @@ def grant_create(*, user: User, initiative: Initiative, acting_user: User) -> In
 
 
 @transaction.atomic
-def grant_delete(*, grant: InitiativeGrant, acting_user: User) -> None:
-    """Revoke a grant; assignments already made stay (they are the campaign's, not the user's)."""
+def grant_delete(*, grant: InitiativeGrant, acting_user: User) -> bool:
+    """Revoke a grant; assignments already made stay (they are the campaign's, not the user's).
+
+    False when it was revoked already: two admins (or two windows) revoking it at the same
+    moment wrote two rows for one revocation; the row lock makes the second wait and find it
+    gone.
+    """
+    if not list(InitiativeGrant.objects.select_for_update().filter(pk=grant.pk).values("pk")):
+        return False
     state = {"user": grant.user.get_username(), "initiative": grant.initiative.khoros_id}
     summary = (
         f"Revoked {grant.user.get_username()}'s access to Initiative “{grant.initiative.name}”"
@@ -618,6 +666,7 @@ def grant_delete(*, grant: InitiativeGrant, acting_user: User) -> None:
         before=state,
         after=None,
     )
+    return True
 
 
 class ScheduleChangedError(Exception):
@@ -636,6 +685,14 @@ def _schedule_changed(schedule: Schedule) -> ScheduleChangedError:
     )
 
 
+@dataclass(frozen=True)
+class ScheduleUpdate:
+    """A schedule after an edit, and whether the edit changed it (False: it was so already)."""
+
+    schedule: Schedule
+    changed: bool
+
+
 @transaction.atomic
 def schedule_update(
     *,
@@ -645,21 +702,23 @@ def schedule_update(
     acting_user: User,
     seen_minutes: int | None = None,
     seen_enabled: bool | None = None,
-) -> Schedule:
+) -> ScheduleUpdate:
     """Change a background schedule's interval or switch it on or off, audited.
 
     With `seen_minutes` and `seen_enabled` (what the person's page showed), a schedule changed
-    since is left as it is and ScheduleChangedError says what it is now.
+    since is left as it is and ScheduleChangedError says what it is now, unless it is now what
+    the person asks for: the same form sent twice (a reload, a double click) or the same change
+    made in another window is no conflict, and is answered as nothing to change.
     """
     if not is_sync_admin(acting_user):
         raise NotAllowedError("Only sync admins change schedules.")
     schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
     before = {"minutes": schedule.minutes, "enabled": schedule.repeats != 0}
-    if seen_minutes is not None and {"minutes": seen_minutes, "enabled": seen_enabled} != before:
-        raise _schedule_changed(schedule)
     after = {"minutes": minutes, "enabled": enabled}
     if before == after:
-        return schedule
+        return ScheduleUpdate(schedule, changed=False)
+    if seen_minutes is not None and {"minutes": seen_minutes, "enabled": seen_enabled} != before:
+        raise _schedule_changed(schedule)
     now = timezone.now()
     next_run = schedule.next_run
     if enabled and not before["enabled"]:
@@ -693,7 +752,7 @@ def schedule_update(
         before=before,
         after=after,
     )
-    return schedule
+    return ScheduleUpdate(schedule, changed=True)
 
 
 # What a sync admin found in SAP MC for a success row of unknown outcome.

@@ -435,8 +435,18 @@ def _nothing_to_adopt(
     """Why nothing was adopted: agreement, differences someone kept, or (`asked`: how many
     Plans the confirmed question named) a question overtaken by someone else's decision."""
     drift = selectors.campaign_drift(campaign=campaign, user=request.user)
-    kept = [i for i in drift.kept if plans is None or i.plan.pk in {p.pk for p in plans}]
+    named = {p.pk for p in plans} if plans is not None else None
+    kept = [i for i in drift.kept if named is None or i.plan.pk in named]
+    # Pending Plans (assigned here, not yet in SAP MC) are the normal state, not a difference.
+    differing = [i for i in drift.items if i.decidable and (named is None or i.plan.pk in named)]
     notice = "Nothing to adopt"
+    if asked and not differing:
+        # The question's Plans agree with SAP MC now: adopted already, by the same form sent
+        # twice or by another window ("changed meanwhile by someone else" blamed a colleague).
+        return (
+            "Nothing adopted: SAP MC's side is adopted already (in another window, or by "
+            "someone else): SAP MC and the bridge agree."
+        )
     if asked:
         notice = (
             f"Nothing adopted: the {_plans(asked)} the question named changed meanwhile (kept, "

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import zlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -89,6 +90,7 @@ def sync_request(
     registry.get(kind)  # KeyError for a kind no app registered
     now = timezone.now()
     with transaction.atomic():
+        _one_request_at_a_time(kind)
         pending = (
             SyncRun.objects.filter(kind=kind, status__in=SyncRun.ACTIVE)
             .order_by("-queued_at")
@@ -121,6 +123,20 @@ def sync_request(
             lambda: async_task(SYNC_TASK, kind, run.pk, task_name=f"{kind}-{run.pk}")
         )
     return run, True
+
+
+def _one_request_at_a_time(kind: str) -> None:
+    """Make requests for `kind` wait for each other until the end of the transaction.
+
+    Two presses of Sync now at the same moment (two admins, a second window) both found no run
+    pending and queued one each: two runs of one kind, the second skipped or run twice. Nothing
+    is locked while no run exists, so PostgreSQL takes a lock on the kind itself; SQLite's
+    IMMEDIATE transactions already let one writer in at a time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            key = zlib.crc32(f"syncs.sync_request:{kind}".encode())
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 class _StillAlive(Exception):

@@ -261,3 +261,92 @@ def test_deleting_a_user_revokes_their_grants_in_the_audit(client, root, world):
         ("grant.delete", f"Revoked tom's access to Initiative “{world.initiatives[1].name}”"),
         ("user.delete", "Deleted user “tom”"),
     ]
+
+
+def _user_form(client, user) -> dict[str, object]:
+    """What the admin's change page of `user` sends as it was drawn (hidden fields included)."""
+    form = client.get(reverse("admin:auth_user_change", args=[user.pk])).context["adminform"].form
+    data: dict[str, object] = {}
+    for name in form.fields:
+        value = form[name].value()
+        if name == "date_joined":
+            day, time = str(value)[:10], str(value)[11:19]
+            data.update({"date_joined_0": day, "date_joined_1": time})
+            data.update({"initial-date_joined_0": day, "initial-date_joined_1": time})
+        elif name in ("groups", "user_permissions"):
+            data[name] = list(value or [])
+        elif isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is not None and name not in ("password", "last_login"):
+            data[name] = value
+    return data
+
+
+def test_a_user_page_opened_before_another_admins_change_does_not_undo_it(client, root, world):
+    """Window 1 opened maria's page; window 2 took her out of the managers' group; window 1
+    saved an email from its page, which still had the group ticked: the group is not given
+    back unseen, and nothing is saved or audited in window 1's name."""
+    client.force_login(root)
+    maria, managers = world.maria, world.maria.groups.get()
+    window_1 = _user_form(client, maria)
+    window_2 = {**_user_form(client, maria), "groups": []}
+    url = reverse("admin:auth_user_change", args=[maria.pk])
+    assert client.post(url, window_2).status_code == 302
+
+    response = client.post(url, {**window_1, "email": "maria@example.com"})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert (
+        "Someone else changed this user after this page was opened (Groups). Nothing was "
+        "saved: reload the page to see the user as it is now."
+    ) in body
+    maria.refresh_from_db()
+    assert not maria.groups.exists() and maria.email == ""
+    assert [e.after["groups"] for e in AuditEvent.objects.filter(action="user.update")] == [[]]
+    # A field the other window did not change is saved from an old page.
+    response = client.post(url, {**window_1, "groups": [], "email": "maria@example.com"})
+    assert response.status_code == 302
+    maria.refresh_from_db()
+    assert maria.email == "maria@example.com" and not maria.groups.exists()
+    assert managers.user_set.filter(pk=maria.pk).count() == 0
+
+
+def test_a_user_change_sent_twice_writes_one_audit_row(client, root, world):
+    client.force_login(root)
+    maria = world.maria
+    form = {**_user_form(client, maria), "email": "maria@example.com"}
+    url = reverse("admin:auth_user_change", args=[maria.pk])
+    assert client.post(url, form).status_code == 302
+
+    again = client.post(url, form, follow=True)  # the same form, once more
+
+    assert again.status_code == 200
+    assert "Someone else changed" not in again.content.decode()
+    assert list(AuditEvent.objects.values_list("summary", flat=True)) == [
+        "Changed user “maria” (Email)"
+    ]
+
+
+def test_a_group_page_opened_before_another_admins_change_does_not_undo_it(client, root, world):
+    from django.contrib.auth.models import Group, Permission
+
+    client.force_login(root)
+    permission = Permission.objects.get(codename="view_plan")
+    group = Group.objects.create(name="Viewers")
+    group.permissions.add(permission)
+    url = reverse("admin:auth_group_change", args=[group.pk])
+    form = client.get(url).context["adminform"].form
+    seen = {"seen_state": form["seen_state"].value()}
+    assert client.post(url, {"name": "Viewers", "permissions": []}).status_code == 302
+
+    response = client.post(url, {**seen, "name": "Readers", "permissions": [permission.pk]})
+
+    assert response.status_code == 200
+    assert "Someone else changed this group after this page was opened (Permissions)." in (
+        response.content.decode()
+    )
+    group.refresh_from_db()
+    assert group.name == "Viewers" and not group.permissions.exists()
+    assert AuditEvent.objects.filter(action="group.update").count() == 1

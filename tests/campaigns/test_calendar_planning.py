@@ -570,6 +570,22 @@ def test_saved_views_create_apply_and_delete_are_per_user(client, world):
     assert AuditEvent.objects.count() == 0
 
 
+def test_a_saved_view_sent_twice_says_the_second_time_that_it_keeps_these_filters_already(
+    client, world
+):
+    client.force_login(world.maria)
+    form = {"name": "My spring", "back": "zoom=year&q=spring", "view": "list"}
+    client.post(reverse("saved-view-save"), form)
+
+    # The same form again (a reload that sends it once more, a double click).
+    response = client.post(reverse("saved-view-save"), form, follow=True)
+
+    body = response.content.decode()
+    assert "Your saved view “My spring” already keeps these filters: nothing changed." in body
+    assert "the ones it kept before are gone" not in body
+    assert SavedView.objects.get(user=world.maria).query == "q=spring&zoom=year"
+
+
 def test_not_assigned_counts_only_plans_drawn_in_the_period(client, world):
     # "Spring Sale social" ends on 31 March: the day-wide query finds it for Q2, but it is not
     # drawn there, so it is not counted either (it was: "Not assigned 2" over one bar).

@@ -358,6 +358,29 @@ def test_a_confirmation_overtaken_by_another_decision_says_so(client, world):
     assert AuditEvent.objects.filter(action="drift.adopt_sap").count() == 1
 
 
+def test_a_confirmed_adoption_sent_twice_says_it_is_adopted_already(client, world):
+    client.force_login(world.maria)
+    spring, summer, social, teaser = _two_plans_to_adopt(world)
+    confirm = {"campaign": spring.pk, "drift": "confirm-adopt:all:2"}
+    first = client.post(reverse("workbench-drift"), confirm, headers=HTMX)
+    assert "now has exactly the Plans SAP MC references" in first.content.decode()
+
+    # The same form once more (a reload that sends it again, a double click).
+    again = client.post(reverse("workbench-drift"), confirm, headers=HTMX)
+
+    body = again.content.decode()
+    assert (
+        "Nothing adopted: SAP MC&#x27;s side is adopted already (in another window, or by "
+        "someone else): SAP MC and the bridge agree." in body
+    )
+    assert "changed meanwhile" not in body
+    assert set(Assignment.objects.values_list("plan", "campaign")) == {
+        (social.pk, spring.pk),
+        (teaser.pk, spring.pk),
+    }
+    assert AuditEvent.objects.filter(action="drift.adopt_sap").count() == 1
+
+
 def test_pending_plans_show_what_to_enter_in_sap_mc(client, world, settings):
     settings.KHOROS_COMPANY_ID = "389"
     client.force_login(world.maria)

@@ -179,6 +179,28 @@ def test_a_change_made_in_another_window_is_not_overwritten(client, world, insta
     assert AuditEvent.objects.count() == 2
 
 
+def test_a_change_sent_twice_says_the_second_time_that_it_is_already_so(client, world, installed):
+    client.force_login(world.admin)
+    schedule = installed["Khoros plans"]
+    page = page_form(client, schedule)  # every 30 min, on
+    edit(client, schedule, 45, on=True, page=page)
+
+    # The same form again (a reload that sends it once more, a double click, a second window
+    # with the same change): the schedule is as asked, so that is what the page says.
+    response = edit(client, schedule, 45, on=True, page=page)
+
+    body = response.content.decode()
+    assert "“Khoros plans” is already every 45 min, on: nothing changed." in body
+    assert "was not changed" not in body and "was not saved" not in body
+    schedule.refresh_from_db()
+    assert (schedule.minutes, schedule.repeats) == (45, -1)
+    assert AuditEvent.objects.count() == 1
+    # A different change from that old page is still refused, as before.
+    response = edit(client, schedule, 45, on=False, page=page)
+    assert "Your change (every 45 min, off) was not saved" in response.content.decode()
+    assert AuditEvent.objects.count() == 1
+
+
 def test_a_form_without_what_the_page_showed_changes_nothing(client, world, installed):
     client.force_login(world.admin)
     schedule = installed["Khoros plans"]
