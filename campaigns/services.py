@@ -238,7 +238,11 @@ def assignment_delete(
     # before a concurrent move and would report the moved row as gone.
     assignment = Assignment.objects.select_for_update().filter(plan=plan).first()
     if assignment is None:
-        raise AssignmentError(f"Plan “{plan.name}” does not feed campaign “{campaign.name}”.")
+        # Unassigned already (the form sent twice, or by someone else meanwhile): say so.
+        raise AssignmentError(
+            f"Plan “{plan.name}” does not feed campaign “{campaign.name}” any more: it is "
+            "unassigned already, nothing changed."
+        )
     if assignment.campaign_id != campaign.pk:
         raise AssignmentError(
             f"Plan “{plan.name}” does not feed campaign “{campaign.name}”: it now feeds "

@@ -168,7 +168,7 @@ def test_two_unassigns_at_once_write_one_audit_row(live_server, world, monkeypat
 
     assert answers["first"].status_code == 200 and answers["second"].status_code == 200
     assert "Unassigned “Spring Sale social” from “Spring Sale 2026”." in answers["first"].text
-    assert "does not feed" in answers["second"].text
+    assert "is unassigned already, nothing changed." in answers["second"].text
     assert not Assignment.objects.filter(plan=plan).exists()
     assert list(AuditEvent.objects.values_list("action", "actor_name")) == [
         (AuditEvent.Action.ASSIGNMENT_DELETE, "maria")
