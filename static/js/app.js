@@ -429,3 +429,71 @@
     if (evt.target && evt.target.id === "toast") evt.target.hidden = true;
   });
 })();
+
+// An htmx request that failed. htmx swaps nothing when the answer is an error (403, 404, 500)
+// or never comes, so the click seemed to do nothing: a person could not tell a refusal (her
+// form's token outdated by a login in another tab, a Plan no longer hers) from a slow answer,
+// and clicked again. Say what the bridge answered, and offer a reload, which shows the page as
+// it is now (with a fresh form token).
+(function () {
+  "use strict";
+
+  var raisedBy = null; // the element whose request the shown problem is about
+
+  function box() { return document.getElementById("request-problem"); }
+
+  // A poll (the live sync run, the alert count) is not the person's doing: its success does
+  // not mean that her failed action went through.
+  function polling(elt) {
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    return /^(every|load)\b/.test(trigger);
+  }
+
+  // What the product's error page says (its title and reason), or a text answer's first line.
+  function explain(xhr) {
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    var text = "";
+    if (type.indexOf("text/html") === 0) {
+      var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var title = page.querySelector(".error-page h1");
+      var reason = page.querySelector(".error-page h1 ~ p");
+      if (title) {
+        text = title.textContent.trim() + (reason ? ": " + reason.textContent.trim() : ".");
+      }
+    } else if (type.indexOf("text/plain") === 0) {
+      text = xhr.responseText.trim().split("\n")[0].slice(0, 300);
+    }
+    return text || "The bridge answered with error " + xhr.status + ".";
+  }
+
+  function show(message, elt) {
+    var problem = box();
+    if (!problem) return;
+    document.getElementById("request-problem-text").textContent = message;
+    document.getElementById("request-problem-reload").setAttribute("href", window.location.href);
+    raisedBy = elt || null;
+    problem.hidden = false;
+  }
+
+  function hide() {
+    var problem = box();
+    if (problem) problem.hidden = true;
+    raisedBy = null;
+  }
+
+  document.addEventListener("htmx:responseError", function (evt) {
+    show(explain(evt.detail.xhr), evt.detail.elt);
+  });
+  document.addEventListener("htmx:sendError", function (evt) {
+    show("The bridge could not be reached, so this page was not updated. Check the connection, " +
+         "then reload the page to see what was saved.", evt.detail.elt);
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var problem = box();
+    if (!problem || problem.hidden || !evt.detail.successful) return;
+    if (evt.detail.elt === raisedBy || !polling(evt.detail.elt)) hide();
+  });
+  document.addEventListener("click", function (evt) {
+    if (evt.target && evt.target.id === "request-problem-close") hide();
+  });
+})();
