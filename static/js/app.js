@@ -497,3 +497,49 @@
     if (evt.target && evt.target.id === "request-problem-close") hide();
   });
 })();
+
+// Typing on while a search is answered. The answer swaps in its own copy of the search box,
+// holding the words it was asked for: letters typed meanwhile were lost ("Holiday" read
+// "Holiay") and the list showed the shorter search. They are put back, where the caret was, and
+// searched for. Only what the person typed after the request left counts: a value the server
+// itself changed is left as it answered.
+(function () {
+  "use strict";
+
+  var typed = null;
+  var search = null; // the box whose words are to be searched for once htmx has bound it
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    typed = null;
+    var field = document.activeElement;
+    var config = evt.detail.requestConfig;
+    if (!field || field.tagName !== "INPUT" || !field.id || !field.name || !field.form ||
+        field.type !== "search" || !evt.detail.target.contains(field) ||
+        !config || !config.formData) return;
+    var sent = config.formData.get(field.name);
+    if (sent === null || sent === field.value) return;
+    typed = { id: field.id, value: field.value, start: field.selectionStart, end: field.selectionEnd };
+  });
+
+  // After htmx has put the focus back in the new box, before a further key reaches it.
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!typed) return;
+    var field = document.getElementById(typed.id);
+    var was = typed;
+    typed = null;
+    if (!field || !field.form || field.value === was.value) return;
+    field.value = was.value;
+    if (document.activeElement === field && was.start !== null) {
+      try { field.setSelectionRange(was.start, was.end); } catch (e) { /* no caret here */ }
+    }
+    search = field;
+  });
+
+  // htmx binds the new form's triggers as it settles (its "changed" takes the box's words as
+  // already searched for): the form is sent as Enter in the box sends it.
+  document.addEventListener("htmx:afterSettle", function () {
+    var field = search;
+    search = null;
+    if (field && document.body.contains(field) && field.form) field.form.requestSubmit();
+  });
+})();
