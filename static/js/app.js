@@ -314,12 +314,21 @@
   // The platform keeps Tab out of the inert page, but after a modal dialog's last control it
   // lets the focus leave for the browser's own toolbar: here it goes round the question's
   // buttons instead, Shift+Tab too.
+  // On a phone the open panel covers the whole page: Tab past its last control went on into
+  // the top bar and the calendar under it, out of sight. There it goes round the panel's own
+  // controls the same way (Escape closes the panel).
+  function coveringPanel() {
+    var box = panel();
+    if (!box || !box.querySelector(".panel-inner")) return null;
+    return box.getBoundingClientRect().left <= 1 ? box : null;
+  }
+
   document.addEventListener("keydown", function (evt) {
     if (evt.key !== "Tab" || evt.altKey || evt.ctrlKey || evt.metaKey) return;
-    var question = document.querySelector("dialog.confirm:modal");
+    var question = document.querySelector("dialog.confirm:modal") || coveringPanel();
     if (!question) return;
     var stops = Array.prototype.filter.call(
-      question.querySelectorAll("a[href], button:not([disabled])"),
+      question.querySelectorAll("a[href], button:not([disabled]), select:not([disabled]), input:not([type=hidden]):not([disabled])"),
       function (el) { return el.getClientRects().length > 0; }
     );
     if (!stops.length) return;
