@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render, resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -65,13 +65,17 @@ class ProductNotFoundMiddleware:
 
 
 class SignedOutHtmxMiddleware:
-    """Send a signed-out person's htmx request to the login page as a whole page, then back.
+    """Send a signed-out person's htmx request, or form, to the login page, which says why and
+    leads back to the page the person was on.
 
     login_required answers 302 to the login page; htmx followed it and swapped the login form
     into the part of the page it was updating (under a top bar still naming the person), and
     the login's `next` was the action's address, which takes only a POST. Instead the window
     goes to the login page, which says why, with `next` the page the person was on (htmx sends
-    it as HX-Current-URL). A plain request keeps Django's redirect.
+    it as HX-Current-URL). A plain form (the audit's Undo, a schedule's Save, Sync now) met the
+    same `next`: logged in again, the person landed on the "Not a page" error, not told that her
+    change was not saved; its page is the Referer. A GET, or a form without a Referer, keeps
+    Django's redirect.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -79,8 +83,10 @@ class SignedOutHtmxMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        # Only a signed-out person's htmx request is looked at: no work for any other answer.
-        if response.status_code not in (302, 403) or not getattr(request, "htmx", False):
+        htmx = bool(getattr(request, "htmx", False))
+        # Only a signed-out person's htmx request or form is looked at: no work for any other
+        # answer.
+        if response.status_code not in (302, 403) or not (htmx or request.method == "POST"):
             return response
         login = resolve_url(settings.LOGIN_URL)
         to_login = response.status_code == 302 and urlsplit(response["Location"]).path == login
@@ -88,6 +94,18 @@ class SignedOutHtmxMiddleware:
         # view can ask for a login: the same case for a signed-out person.
         if request.user.is_authenticated or not (to_login or response.status_code == 403):
             return response
+        if htmx:
+            back = _same_site_path(request, request.headers.get("HX-Current-URL"))
+        elif request.path in (login, reverse("logout"), reverse("admin:login")) or (
+            request.path.startswith(API_PREFIX)
+        ):
+            # Logging in (its own refusal) or out (a session already ended) is no lost change,
+            # and SAP MC's calls answer their own JSON.
+            return response
+        else:
+            back = _same_site_path(request, request.headers.get("Referer"))
+            if not back:
+                return response
         if request.method == "GET":
             messages.info(request, "Your session has ended. Please log in again.")
         else:
@@ -95,10 +113,9 @@ class SignedOutHtmxMiddleware:
                 request,
                 "Your session has ended, so your last change was not saved. Please log in again.",
             )
-        back = _same_site_path(request, request.headers.get("HX-Current-URL"))
         if back:
             login += "?" + urlencode({REDIRECT_FIELD_NAME: back})
-        return HttpResponseClientRedirect(login)
+        return HttpResponseClientRedirect(login) if htmx else redirect(login)
 
 
 class ProductMethodNotAllowedMiddleware:

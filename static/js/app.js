@@ -314,12 +314,21 @@
   // The platform keeps Tab out of the inert page, but after a modal dialog's last control it
   // lets the focus leave for the browser's own toolbar: here it goes round the question's
   // buttons instead, Shift+Tab too.
+  // On a phone the open panel covers the whole page: Tab past its last control went on into
+  // the top bar and the calendar under it, out of sight. There it goes round the panel's own
+  // controls the same way (Escape closes the panel).
+  function coveringPanel() {
+    var box = panel();
+    if (!box || !box.querySelector(".panel-inner")) return null;
+    return box.getBoundingClientRect().left <= 1 ? box : null;
+  }
+
   document.addEventListener("keydown", function (evt) {
     if (evt.key !== "Tab" || evt.altKey || evt.ctrlKey || evt.metaKey) return;
-    var question = document.querySelector("dialog.confirm:modal");
+    var question = document.querySelector("dialog.confirm:modal") || coveringPanel();
     if (!question) return;
     var stops = Array.prototype.filter.call(
-      question.querySelectorAll("a[href], button:not([disabled])"),
+      question.querySelectorAll("a[href], button:not([disabled]), select:not([disabled]), input:not([type=hidden]):not([disabled])"),
       function (el) { return el.getClientRects().length > 0; }
     );
     if (!stops.length) return;
@@ -427,5 +436,119 @@
   });
   document.addEventListener("click", function (evt) {
     if (evt.target && evt.target.id === "toast") evt.target.hidden = true;
+  });
+})();
+
+// An htmx request that failed. htmx swaps nothing when the answer is an error (403, 404, 500)
+// or never comes, so the click seemed to do nothing: a person could not tell a refusal (her
+// form's token outdated by a login in another tab, a Plan no longer hers) from a slow answer,
+// and clicked again. Say what the bridge answered, and offer a reload, which shows the page as
+// it is now (with a fresh form token).
+(function () {
+  "use strict";
+
+  var raisedBy = null; // the element whose request the shown problem is about
+
+  function box() { return document.getElementById("request-problem"); }
+
+  // A poll (the live sync run, the alert count) is not the person's doing: its success does
+  // not mean that her failed action went through.
+  function polling(elt) {
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    return /^(every|load)\b/.test(trigger);
+  }
+
+  // What the product's error page says (its title and reason), or a text answer's first line.
+  function explain(xhr) {
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    var text = "";
+    if (type.indexOf("text/html") === 0) {
+      var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var title = page.querySelector(".error-page h1");
+      var reason = page.querySelector(".error-page h1 ~ p");
+      if (title) {
+        text = title.textContent.trim() + (reason ? ": " + reason.textContent.trim() : ".");
+      }
+    } else if (type.indexOf("text/plain") === 0) {
+      text = xhr.responseText.trim().split("\n")[0].slice(0, 300);
+    }
+    return text || "The bridge answered with error " + xhr.status + ".";
+  }
+
+  function show(message, elt) {
+    var problem = box();
+    if (!problem) return;
+    document.getElementById("request-problem-text").textContent = message;
+    document.getElementById("request-problem-reload").setAttribute("href", window.location.href);
+    raisedBy = elt || null;
+    problem.hidden = false;
+  }
+
+  function hide() {
+    var problem = box();
+    if (problem) problem.hidden = true;
+    raisedBy = null;
+  }
+
+  document.addEventListener("htmx:responseError", function (evt) {
+    show(explain(evt.detail.xhr), evt.detail.elt);
+  });
+  document.addEventListener("htmx:sendError", function (evt) {
+    show("The bridge could not be reached, so this page was not updated. Check the connection, " +
+         "then reload the page to see what was saved.", evt.detail.elt);
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var problem = box();
+    if (!problem || problem.hidden || !evt.detail.successful) return;
+    if (evt.detail.elt === raisedBy || !polling(evt.detail.elt)) hide();
+  });
+  document.addEventListener("click", function (evt) {
+    if (evt.target && evt.target.id === "request-problem-close") hide();
+  });
+})();
+
+// Typing on while a search is answered. The answer swaps in its own copy of the search box,
+// holding the words it was asked for: letters typed meanwhile were lost ("Holiday" read
+// "Holiay") and the list showed the shorter search. They are put back, where the caret was, and
+// searched for. Only what the person typed after the request left counts: a value the server
+// itself changed is left as it answered.
+(function () {
+  "use strict";
+
+  var typed = null;
+  var search = null; // the box whose words are to be searched for once htmx has bound it
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    typed = null;
+    var field = document.activeElement;
+    var config = evt.detail.requestConfig;
+    if (!field || field.tagName !== "INPUT" || !field.id || !field.name || !field.form ||
+        field.type !== "search" || !evt.detail.target.contains(field) ||
+        !config || !config.formData) return;
+    var sent = config.formData.get(field.name);
+    if (sent === null || sent === field.value) return;
+    typed = { id: field.id, value: field.value, start: field.selectionStart, end: field.selectionEnd };
+  });
+
+  // After htmx has put the focus back in the new box, before a further key reaches it.
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!typed) return;
+    var field = document.getElementById(typed.id);
+    var was = typed;
+    typed = null;
+    if (!field || !field.form || field.value === was.value) return;
+    field.value = was.value;
+    if (document.activeElement === field && was.start !== null) {
+      try { field.setSelectionRange(was.start, was.end); } catch (e) { /* no caret here */ }
+    }
+    search = field;
+  });
+
+  // htmx binds the new form's triggers as it settles (its "changed" takes the box's words as
+  // already searched for): the form is sent as Enter in the box sends it.
+  document.addEventListener("htmx:afterSettle", function () {
+    var field = search;
+    search = null;
+    if (field && document.body.contains(field) && field.form) field.form.requestSubmit();
   });
 })();

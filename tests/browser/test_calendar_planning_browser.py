@@ -682,3 +682,43 @@ def test_the_question_over_the_panel_is_modal(live_server, world, page, width):
         panel.get_by_test_id("panel-feeds").get_by_role("link", name="Spring Sale 2026").wait_for()
         assert Assignment.objects.get().plan == social
         screenshot(page, f"calendar-modal-question-answered-{width}")
+
+
+def test_on_a_phone_tab_stays_in_the_panel_that_covers_the_page(live_server, world, page):
+    """At 390 px the side panel covers the whole page: Tab past its last link went on to the
+    top bar and the calendar under it, the focus out of sight behind the panel. It goes round
+    the panel's own controls instead, Shift+Tab too; Escape still closes it."""
+    spring = world.campaigns[0]
+    with time_machine.travel(NOW, tick=True):
+        sign_in(page, live_server.url, "maria")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-01-01")
+        htmx_settled(page)
+        bar = page.locator(f'.tl-row.campaign a.bar[data-panel="c{spring.pk}"]')
+        bar.focus()
+        page.keyboard.press("Enter")
+        page.locator("#cal-panel").get_by_role("heading", name="Spring Sale 2026").wait_for()
+        htmx_settled(page)
+        stops = page.evaluate(
+            "[...document.querySelectorAll('#cal-panel a[href], #cal-panel button, "
+            "#cal-panel select')].length"
+        )
+        assert stops >= 3  # its close button and two links at least
+        where = "(() => { const a = document.activeElement; return a.closest('#cal-panel') ? "
+        where += (
+            "(a.id || a.textContent.trim()) : 'outside: ' + a.textContent.trim().slice(0, 30) })()"
+        )
+        forward = []
+        for _ in range(stops + 1):
+            page.keyboard.press("Tab")
+            forward.append(page.evaluate(where))
+        assert not [f for f in forward if f.startswith("outside")], forward
+        assert forward[stops] == forward[0]  # round again
+        backward = []
+        for _ in range(stops + 1):
+            page.keyboard.press("Shift+Tab")
+            backward.append(page.evaluate(where))
+        assert not [b for b in backward if b.startswith("outside")], backward
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.querySelector('#cal-panel .panel-inner')")
+        assert page.evaluate("document.activeElement.getAttribute('data-panel')") == f"c{spring.pk}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.models import Assignment, AuditEvent
+from campaigns.models import Assignment, AuditEvent, InitiativeGrant
 from tests.browser.conftest import htmx_settled, login, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -112,3 +112,49 @@ def test_a_session_ended_elsewhere_leads_to_the_login_page_and_back(live_server,
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Spring Sale 2026").wait_for()
     assert page.url == live_server.url + workbench
+
+
+def test_an_action_refused_or_unanswered_says_so_and_offers_a_reload(live_server, world, page):
+    """htmx swaps nothing when an answer is an error (403, 404, 500) or never comes: the click
+    did nothing that a person could see, and she could not tell a refusal from a slow answer."""
+    spring = world.campaigns[0]
+    social = world.plans[0]
+    workbench = f"{live_server.url}/workbench/?campaign={spring.pk}"
+    sign_in(page, live_server.url, "maria")
+    page.goto(workbench)
+    htmx_settled(page)
+    problem = page.get_by_role("alert").filter(has_text="Reload the page")
+    assign = page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social")
+
+    # She logged in again in another tab: this page's form token is the one before (403).
+    login(page.context.new_page(), live_server.url, "maria", "pw-maria-2026")
+    assign.click()
+    problem.wait_for()
+    assert "This form has expired" in problem.inner_text()
+    assert not Assignment.objects.exists()
+    problem.get_by_role("link", name="Reload the page").click()
+    page.get_by_role("heading", name="Spring Sale 2026").wait_for()
+    htmx_settled(page)
+    assert problem.count() == 0
+
+    # No answer at all (the connection dropped).
+    page.route("**/workbench/assign/", lambda route: route.abort("connectionrefused"))
+    assign.click()
+    problem.wait_for()
+    assert "could not be reached" in problem.inner_text()
+    page.unroute("**/workbench/assign/")
+
+    # The same click answered: the notice replaces the problem.
+    assign.click()
+    page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+    assert problem.count() == 0
+    assert Assignment.objects.get().plan == social
+
+    # Her grant was taken away meanwhile: the Plan is not found for her (404).
+    InitiativeGrant.objects.filter(user=world.maria).delete()
+    before = page.url
+    page.get_by_role("button", name="Unassign Spring Sale social").click()
+    problem.wait_for()
+    assert "Not found" in problem.inner_text()
+    assert Assignment.objects.get().plan == social
+    assert page.url == before

@@ -303,3 +303,32 @@ def test_workbench_screenshots(live_server, world, page, width):
     # Nothing sticks out sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     screenshot(page, f"workbench-{width}")
+
+
+def test_letters_typed_while_a_search_is_answered_are_kept(live_server, world, page):
+    """The answer to a search swaps in its own copy of the search box: letters typed while it
+    was on its way were replaced by the ones it was asked with ("Holiday" read "Holiay")."""
+    sign_in(page, live_server.url, "maria")
+    page.goto(f"{live_server.url}/workbench/?campaign={world.campaigns[1].pk}")
+    htmx_settled(page)
+    held = []
+
+    def hold_the_first(route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/workbench/?*p-q=*", hold_the_first)
+    search = page.get_by_label("Search Plans")
+    search.focus()
+    page.keyboard.type("Sum")
+    page.wait_for_function("() => document.querySelector('.htmx-request')")  # asked for "Sum"
+    page.keyboard.type("mer")
+    held[0].continue_()  # "Sum"'s answer arrives after "mer" was typed
+    page.wait_for_url("**p-q=Summer*")
+    htmx_settled(page)
+    assert search.input_value() == "Summer"
+    assert page.evaluate("document.activeElement.id") == "id_p-q"
+    plans = page.locator("#plan-list").inner_text()
+    assert "Summer teaser" in plans and "Spring Sale social" not in plans

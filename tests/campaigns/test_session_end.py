@@ -140,3 +140,53 @@ def test_no_page_or_file_shown_to_a_signed_in_person_is_kept_by_the_browser(clie
     # Nobody signed in: a monitor's probe is left as it is.
     client.logout()
     assert not client.get("/healthz/live").has_header("Cache-Control")
+
+
+@pytest.mark.parametrize(
+    "action",
+    ["/workbench/undo/", "/schedules/1/", "/sync/khoros_plans/", "/syncs/alerts/1/dismiss/"],
+)
+def test_a_plain_form_post_after_logout_says_so_and_leads_back_to_its_page(client, world, action):
+    """A form without htmx (Undo on the audit page, a schedule's Save, Sync now, Dismiss): its
+    login page said nothing and led, once logged in, to the action's POST-only address, the
+    "Not a page" error, instead of the page the person was on."""
+    response = client.post(action, {"event": 1}, headers={"Referer": AUDIT_PAGE})
+    assert response.status_code == 302
+    assert urlsplit(response["Location"]).path == "/login/"
+    assert _next(response["Location"]) == ["/audit/?actor=2&campaign=7"]
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Your session has ended, so your last change was not saved. Please log in again."
+    ]
+    logged_in = client.post(
+        "/login/",
+        {"username": "alex", "password": "pw-alex-2026", "next": _next(response["Location"])[0]},
+    )
+    assert logged_in["Location"] == "/audit/?actor=2&campaign=7"
+
+
+def test_a_plain_form_post_without_any_cookie_left_is_sent_to_the_login_page_too():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(
+        "/workbench/undo/", {"event": 1}, headers={"Referer": AUDIT_PAGE}
+    )
+    assert response.status_code == 302
+    assert _next(response["Location"]) == ["/audit/?actor=2&campaign=7"]
+
+
+def test_logging_in_and_out_are_not_taken_for_an_ended_session(world):
+    from django.test import Client
+
+    # Log out in a tab whose session had already ended: the login page, with nothing to say.
+    client = Client()
+    response = client.post("/logout/", headers={"Referer": AUDIT_PAGE})
+    assert response["Location"] == "/login/"
+    assert list(get_messages(response.wsgi_request)) == []
+    # The login form posted without its cookie keeps its own refusal.
+    refused = Client(enforce_csrf_checks=True).post(
+        "/login/", {"username": "alex", "password": "x"}, headers={"Referer": AUDIT_PAGE}
+    )
+    assert refused.status_code == 403
+
+
+AUDIT_PAGE = "http://testserver/audit/?actor=2&campaign=7"
