@@ -99,6 +99,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "campaigns.context_processors.roles",
             ],
+            # Dates as <time> in every template, without a {% load %}.
+            "builtins": ["smcbridge.template_dates"],
         },
     },
 ]

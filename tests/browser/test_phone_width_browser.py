@@ -15,7 +15,7 @@ from khoros.models import Plan, PlanKpi
 from sapmc.models import InboundCall, SuccessSent
 from syncs.models import Notification, SyncRun
 from tests.browser.conftest import cells_out_of_view, login, screenshot, sign_in
-from tests.world import make_plan
+from tests.world import make_campaign, make_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -87,6 +87,25 @@ KEYS_APART = r"""() => [...document.querySelectorAll('.legend .mark, .legend .ba
   })"""
 
 
+# Dates split at their hyphens ("starts 2026-" at the end of one line, "12-12" on the next).
+SPLIT_DATES = r"""() => {
+  const walker = document.createTreeWalker(document.querySelector('main') || document.body,
+                                           NodeFilter.SHOW_TEXT);
+  const split = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (const m of node.textContent.matchAll(/\d{4}-\d{2}-\d{2}/g)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const lines = new Set([...range.getClientRects()].filter(r => r.width)
+                            .map(r => Math.round(r.top)));
+      if (lines.size > 1) split.push(m[0]);
+    }
+  }
+  return split;
+}"""
+
+
 def _fits(page, name: str) -> None:
     # The tables folded away (the campaign's daily numbers) are checked too.
     page.evaluate("document.querySelectorAll('main details').forEach(d => d.open = true)")
@@ -99,6 +118,7 @@ def _fits(page, name: str) -> None:
     assert cells_out_of_view(page) == [], f"{name}: table cells off the screen"
     assert page.evaluate(BROKEN_WORDS) == [], f"{name}: names split inside a word"
     assert page.evaluate(KEYS_APART) == [], f"{name}: legend keys apart from their words"
+    assert page.evaluate(SPLIT_DATES) == [], f"{name}: dates split at their hyphens"
     # The timeline's campaign names, cut to "Brand 202…" in a narrow column, could not be told
     # apart.
     cut = "[...document.querySelectorAll('.tl-label')].filter(l => l.scrollWidth > l.clientWidth)"
@@ -166,6 +186,9 @@ def busy_world(world):
         after={"plan_name": LONG, "campaign_name": "Spring Sale 2026"},
     )
     call_command("setup_schedules", stdout=StringIO())  # the schedules page has its rows
+    # Starting within the manager home's 14 days with no Plan: its "starts 2026-03-25" ran to
+    # the end of a phone's line, where the date broke at a hyphen.
+    make_campaign("Brand 2026: Influencer Sprint", date(2026, 3, 25), date(2026, 4, 30)).save()
     # The longest name a saved view takes, without a space: the calendar pages list it.
     SavedView.objects.create(user=world.admin, name="V" * 80, query="zoom=year")
     return world, plan, run

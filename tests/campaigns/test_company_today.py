@@ -77,7 +77,10 @@ def test_calendar_counts_the_company_today_for_every_viewer(client, world, decem
     cal = response.context["cal"]
     assert cal.today == date(2026, 11, 30)
     body = response.content.decode()
-    assert "America/Chicago · today is 2026-11-30" in body
+    assert (
+        "<span>days of the Khoros company’s zone, America/Chicago</span> "
+        '<span>today is <time datetime="2026-11-30">2026-11-30</time></span>'
+    ) in body
     row = next(r for r in cal.rows if r.campaign.pk == campaign.pk)
     # Not started in Khoros: upcoming, and no numbers are owed yet.
     assert row.bar.state == "upcoming"

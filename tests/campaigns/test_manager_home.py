@@ -190,7 +190,7 @@ def test_plans_ending_show_the_companys_days_for_every_viewer(client, world, set
         response = client.get(reverse("dashboard"))
     assert [p.name for p in response.context["home"].ending_without_kpis] == ["Spring Sale social"]
     body = response.content.decode()
-    assert "ends 2026-03-31" in body
+    assert 'ends <time datetime="2026-03-31">2026-03-31</time>' in body
     assert f"date=2026-03-01&amp;panel=p{world.plans[0].pk}" in body
 
 

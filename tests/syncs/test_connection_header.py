@@ -73,7 +73,7 @@ def test_header_on_the_history_filtered_by_kind(client, world):
     header = page[page.index('data-testid="connection-header"') : page.index("</section>")]
     assert 'data-testid="connection-state">Failing<' in header
     assert f"{ok.finished_at:%Y-%m-%d %H:%M}" in header
-    assert f"{next_run:%Y-%m-%d %H:%M}, every 30 min" in header
+    assert f">{next_run:%Y-%m-%d %H:%M}</time>, every 30 min" in header
     assert "KhorosAuthError: 401" in header
     assert "Runs over the last 14 days: 4 runs." in header
     assert "tallest 10.0 s" in header and "tallest 1204)" in header
@@ -130,7 +130,9 @@ def test_a_run_bar_names_its_time_in_the_viewers_zone_as_the_facts_above_it(clie
         page = client.get(reverse("sync-history"), {"kind": "khoros_plans"}).content.decode()
 
     header = page[page.index('data-testid="connection-header"') : page.index("</section>")]
-    assert 'data-testid="connection-last-success">2026-03-08 10:30 (' in header
+    # The viewer's time, and the instant with her offset for machines (US DST began that day).
+    assert 'data-testid="connection-last-success"><time datetime="2026-03-08T10:30:30' in header
+    assert '-04:00">2026-03-08 10:30</time> (' in header
     assert f"<title>#{ok.pk} Succeeded, 2026-03-08 10:30, 4.0 s, 7 rows</title>" in header
     assert f'aria-label="#{ok.pk} Succeeded, 2026-03-08 10:30, 4.0 s, 7 rows"' in header
     assert "UTC" not in header

@@ -97,7 +97,8 @@ def test_dismissing_is_a_post_recorded_with_who_and_when(client, world):
     page = response.content.decode()
     assert "Alert dismissed." in page
     assert "alerts-count" not in client.get(reverse("sync-notifications-count")).content.decode()
-    assert f"by {world.admin.username} at {outage.dismissed_at:%Y-%m-%d %H:%M}" in page
+    assert f"by {world.admin.username} at <time datetime=" in page
+    assert f">{outage.dismissed_at:%Y-%m-%d %H:%M}</time>" in page
     # A second dismissal (another admin, the same moment) keeps the first record.
     client.force_login(world.tom)
     assert client.post(url).status_code == 403
@@ -126,7 +127,8 @@ def test_a_recovery_closes_the_outage_alert_of_its_kind(client, world):
     # The SAP MC outage counts; Khoros plans' recovery notice is listed, not counted.
     assert 'aria-label="1 open">1</span>' in badge
     history = client.get(reverse("sync-notifications")).content.decode()
-    assert f"closed by the recovery at {closed.dismissed_at:%Y-%m-%d %H:%M}" in history
+    assert "closed by the recovery at <time datetime=" in history
+    assert f">{closed.dismissed_at:%Y-%m-%d %H:%M}</time>" in history
     assert "a deleted user" not in history
 
 

@@ -162,10 +162,17 @@ def test_a_run_whose_heartbeats_stopped_says_so_and_run_again_takes_it_over(
     client.force_login(world.admin)
     page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
     assert 'data-testid="run-stopped"' in page
-    assert f"The last came at {timezone.localtime(beat):%Y-%m-%d %H:%M:%S}" in page
+    last = timezone.localtime(beat)
+    assert (
+        f'The last came at <time datetime="{last.isoformat()}">{last:%Y-%m-%d %H:%M:%S}</time>'
+        in page
+    )
     assert 'hx-trigger="every 10s"' in page  # still watched, but not every second
     history = client.get(reverse("sync-history")).content.decode()
-    assert f"No heartbeat since {timezone.localtime(beat):%Y-%m-%d %H:%M}" in history
+    assert (
+        f'No heartbeat since <time datetime="{last.isoformat()}">{last:%Y-%m-%d %H:%M}</time>'
+        in (history)
+    )
 
     # A live lease: no warning, and the page follows the run every second.
     SyncRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() + timedelta(minutes=5))
