@@ -267,3 +267,16 @@ def test_calendar_anchor_out_of_range_is_clamped_with_a_note(client, root, ancho
     assert response.status_code == 200
     assert response.context["anchor"][:4] == ("2199" if anchor > "2000" else "1900")
     assert f"instead of {anchor}" in response.context["date_note"]
+
+
+@pytest.mark.parametrize("back", ["c1", "dashboard", "1.5", "-1", "%ED"])
+def test_sync_now_with_a_next_that_is_no_page_of_ours_goes_to_the_dashboard(client, root, back):
+    # "next" is the campaign page's path ("Push now"); a word that is no path made redirect()
+    # try it as a URL name (a 500, after the sync was queued) or follow it relative to the
+    # action's own address (a 404 page instead of the queued sync's message).
+    client.force_login(root)
+    client.raise_request_exception = False
+    response = client.post("/sync/khoros_plans/", {"next": back})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert SyncRun.objects.filter(kind="khoros_plans").count() == 1
