@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +16,8 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
+
+from smcbridge.zones import zone_named
 
 # Set by a line of script in base.html from Intl.DateTimeFormat().resolvedOptions().timeZone.
 COOKIE = "smcbridge_tz"
@@ -30,10 +31,7 @@ class ViewerTimezoneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         name = request.COOKIES.get(COOKIE, "")
-        try:
-            zone = ZoneInfo(name) if name and len(name) < 64 else None
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = None
+        zone = zone_named(name) if name and len(name) < 64 else None
         if zone is None:
             timezone.deactivate()
         else:

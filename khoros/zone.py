@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import date
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
 
 from khoros.models import Company
+from smcbridge.zones import zone_named
 
 if TYPE_CHECKING:
     from khoros.client import KhorosClient
@@ -32,10 +33,10 @@ def company_zone(client: KhorosClient | None = None) -> ZoneInfo:
 
     if client is not None:
         name = settings.KHOROS_COMPANY_TIMEZONE or client.whoami().timezone
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise khoros_client.KhorosBadPayloadError(f"Unknown time zone {name!r}") from None
+        zone = zone_named(name)
+        if zone is None:
+            raise khoros_client.KhorosBadPayloadError(f"Unknown time zone {name!r}")
+        return zone
     stored = settings.KHOROS_COMPANY_TIMEZONE or (
         Company.objects.filter(khoros_id=settings.KHOROS_COMPANY_ID)
         .values_list("timezone", flat=True)
@@ -48,11 +49,11 @@ def stored_company_zone(stored: str | None) -> ZoneInfo:
     """company_zone() for a caller that read the company's stored zone itself (in a query of
     its own): KHOROS_COMPANY_TIMEZONE first, then `stored`, then TIME_ZONE."""
     stored = settings.KHOROS_COMPANY_TIMEZONE or stored
-    try:
-        return ZoneInfo(stored or settings.TIME_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
+    zone = zone_named(stored or settings.TIME_ZONE)
+    if zone is None:
         logger.warning("unknown company time zone %r; using %s", stored, settings.TIME_ZONE)
         return ZoneInfo(settings.TIME_ZONE)
+    return zone
 
 
 def company_today(zone: ZoneInfo | None = None) -> date:

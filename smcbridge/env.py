@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
+
+from smcbridge.zones import zone_named
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -39,12 +40,10 @@ def env_code(
 def env_timezone(name: str, default: str, *, environ: Mapping[str, str] = os.environ) -> str:
     """Return the variable as a checked IANA time zone name (Europe/Berlin, UTC)."""
     value = env_str(name, default, environ=environ)
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    if zone_named(value) is None:
         raise ImproperlyConfigured(
             f"{name} must be an IANA time zone name such as Europe/Berlin or UTC; got {value!r}"
-        ) from None
+        )
     return value
 
 

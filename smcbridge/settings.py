@@ -6,7 +6,6 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -31,6 +30,7 @@ from smcbridge.outgoing_http import (
     DEFAULT_TIMEOUT_CONNECT,
     DEFAULT_TIMEOUT_READ,
 )
+from smcbridge.zones import zone_named
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SMCBRIDGE_VAR_DIR", str(BASE_DIR / "var")))
@@ -168,10 +168,8 @@ AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
-try:
-    ZoneInfo(TIME_ZONE)
-except (ZoneInfoNotFoundError, ValueError):
-    raise ImproperlyConfigured(f"TIME_ZONE must be an IANA zone name; got {TIME_ZONE!r}") from None
+if zone_named(TIME_ZONE) is None:
+    raise ImproperlyConfigured(f"TIME_ZONE must be an IANA zone name; got {TIME_ZONE!r}")
 USE_I18N = False
 USE_TZ = True
 

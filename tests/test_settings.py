@@ -98,3 +98,11 @@ def test_check_deploy_warns_of_a_proxy_with_no_proxy_counted(settings):
     settings.SECURE_PROXY_SSL_HEADER = None
     settings.PROXY_COUNT = 0
     assert proxy_count_behind_a_proxy(None) == []
+
+
+def test_a_time_zone_naming_a_folder_of_zones_stops_the_start_with_a_clear_message():
+    # "Europe" is a folder of the zone data: ZoneInfo() raised IsADirectoryError, a traceback
+    # that named a file instead of the setting.
+    result = django_start({"TIME_ZONE": "Europe"})
+    assert result.returncode != 0
+    assert "TIME_ZONE must be an IANA zone name; got 'Europe'" in result.stderr

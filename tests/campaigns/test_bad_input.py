@@ -280,3 +280,22 @@ def test_sync_now_with_a_next_that_is_no_page_of_ours_goes_to_the_dashboard(clie
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert SyncRun.objects.filter(kind="khoros_plans").count() == 1
+
+
+# Names that are folders of the zone data, not zones: ZoneInfo() raises IsADirectoryError for
+# them, an OSError, where an unknown name raises ZoneInfoNotFoundError.
+ZONE_FOLDERS = ["Europe", "America/Argentina", "Etc"]
+
+
+@pytest.mark.parametrize("name", ZONE_FOLDERS)
+def test_a_zone_cookie_naming_a_folder_of_zones_is_no_zone(client, root, name):
+    # The cookie is the browser's; one edited by hand (or by an extension) answered every page,
+    # the login page included, with a 500 until it was deleted.
+    client.cookies["smcbridge_tz"] = name
+    client.raise_request_exception = False
+    assert client.get("/login/").status_code == 200
+    client.force_login(root)
+    response = client.get("/syncs/")
+    assert response.status_code == 200
+    # Shown in the server's zone, as for any name the zone data does not know.
+    assert '<meta name="smcbridge-tz" content="UTC"' in response.content.decode()

@@ -37,3 +37,20 @@ def test_a_read_without_khoros_falls_back_to_time_zone(settings):
     assert zone.company_zone().key == "UTC"
     settings.KHOROS_COMPANY_TIMEZONE = ""
     assert zone.company_zone().key == "UTC"  # no company stored yet
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["America", "America/Argentina"])
+def test_a_folder_of_zones_from_whoami_is_an_unknown_zone(settings, name):
+    # ZoneInfo() raises IsADirectoryError for a folder of the zone data: the Plan sync failed
+    # with that error instead of Khoros's bad answer.
+    settings.KHOROS_COMPANY_TIMEZONE = ""
+    with pytest.raises(khoros_client.KhorosBadPayloadError, match=f"Unknown time zone '{name}'"):
+        zone.company_zone(fake_client(name))
+
+
+@pytest.mark.django_db
+def test_a_stored_folder_of_zones_falls_back_to_time_zone(settings):
+    settings.KHOROS_COMPANY_TIMEZONE = "Europe"
+    settings.TIME_ZONE = "UTC"
+    assert zone.company_zone().key == "UTC"
