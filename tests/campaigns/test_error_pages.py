@@ -179,3 +179,19 @@ def test_django_debug_500_page_is_styled_only_under_debug(settings):
     settings.DEBUG = False
     response = ContentSecurityPolicyMiddleware(view)(request)
     assert _policy(response)["style-src"] == "'self'"
+
+
+@pytest.mark.parametrize("host", ["evil.example", "testserver:abc", "[::1"])
+def test_a_host_the_bridge_does_not_serve_gets_the_400_page_not_a_500(client, world, host, caplog):
+    # Scanners send any Host. Django refuses it with a 400 before a session or user is read; the
+    # product's 400 page then asked who the viewer was (the navigation's roles) and crashed, so
+    # each such request answered 500 and logged a traceback for the alerts to find.
+    client.raise_request_exception = False
+    for user in (None, world.maria):
+        if user is not None:
+            client.force_login(user)
+        caplog.clear()
+        response = client.get("/login/", HTTP_HOST=host)
+        assert response.status_code == 400
+        assert "Bad request" in response.content.decode()
+        assert not [r for r in caplog.records if r.name == "django.request"]
