@@ -424,9 +424,8 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
         query.pop("plans", None)
         query.pop("campaign", None)
     state = _view_state(request, query, company_today())
-    sort = query.get("sort", "start")
-    if sort.lstrip("-") not in LIST_SORTS:
-        sort = "start"
+    sort, sort_note = _list_sort(query.get("sort", ""))
+    state["date_note"] = " ".join([state["date_note"], sort_note]).strip()
     period = state["period"]
     # A page of each table: a year of a big tenant is thousands of rows, none of which a page
     # of all of them (or of the first 500, the rest out of reach) let anyone read.
@@ -507,6 +506,16 @@ def _list_context(request: AuthenticatedHttpRequest, query: QueryDict) -> dict[s
     }
 
 
+def _list_sort(value: str) -> tuple[str, str]:
+    """The list's sort a link asks for ("name", "-kpis"; none is by start) and, for one that is
+    no column, a note that says the list is sorted by start instead."""
+    if not value:
+        return "start", ""
+    if value.lstrip("-") in LIST_SORTS:
+        return value, ""
+    return "start", f"“{value[:20]}” is not a column of the list to sort by: sorted by start."
+
+
 def _with(query: QueryDict, **values: str) -> str:
     copy = query.copy()
     for key, value in values.items():
@@ -524,14 +533,15 @@ def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse | Streaming
         state = _view_state(request, request.GET, company_today())
         if (refusal := export_refusal(state["form"])) is not None:
             return refusal
-        if state["date_note"]:
+        sort, sort_note = _list_sort(request.GET.get("sort", ""))
+        if note := " ".join([state["date_note"], sort_note]).strip():
             # A view or day the calendar showed in place of the one asked for: a file of
-            # another period would pass for the one asked.
+            # another period (or order) would pass for the one asked.
             return HttpResponseBadRequest(
-                f"Nothing was exported: {state['date_note']} Correct the link and export again.\n",
+                f"Nothing was exported: {note} Correct the link and export again.\n",
                 content_type="text/plain; charset=utf-8",
             )
-        return _list_csv(request, state, request.GET.get("sort", ""))
+        return _list_csv(request, state, sort)
     context = _list_context(request, request.GET)
     partial = request.htmx and not request.htmx.history_restore_request
     template = "campaigns/calendar_list.html#listing" if partial else "campaigns/calendar_list.html"

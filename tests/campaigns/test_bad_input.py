@@ -299,3 +299,21 @@ def test_a_zone_cookie_naming_a_folder_of_zones_is_no_zone(client, root, name):
     assert response.status_code == 200
     # Shown in the server's zone, as for any name the zone data does not know.
     assert '<meta name="smcbridge-tz" content="UTC"' in response.content.decode()
+
+
+@pytest.mark.parametrize("sort", ["impressions", "-drop table", "²"])
+def test_a_list_sort_that_is_no_column_says_so_and_exports_nothing(client, root, world, sort):
+    # The list showed its default order under the link's sort without a word, and the CSV came
+    # in that order as if it were the one asked for.
+    client.force_login(root)
+    view = {"zoom": "year", "date": "2026-01-01", "sort": sort}
+    response = client.get("/calendar/list/", view)
+    assert response.status_code == 200
+    assert response.context["sort"] == "start"
+    note = f"“{sort}” is not a column of the list to sort by: sorted by start."
+    assert note in response.content.decode()
+    export = client.get("/calendar/list/", {**view, "format": "csv"})
+    assert export.status_code == 400
+    assert export.content.decode() == (
+        f"Nothing was exported: {note} Correct the link and export again.\n"
+    )
