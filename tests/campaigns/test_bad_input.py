@@ -317,3 +317,142 @@ def test_a_list_sort_that_is_no_column_says_so_and_exports_nothing(client, root,
     assert export.content.decode() == (
         f"Nothing was exported: {note} Correct the link and export again.\n"
     )
+
+
+# ---- A crawl of every page and form with hostile values --------------------------------------
+#
+# Each page gets every parameter it reads at once, each sent twice (the page reads the last),
+# with one hostile value after another, and names it does not know; each form gets all its fields
+# at once. Values are sent as raw query text: "%ED%A0%80" is a lone surrogate's bytes, which no
+# str can hold. As a signed-in sync admin and a manager, plain and as htmx's partial requests.
+
+CRAWL_VALUES = [
+    "", "%20%09", "x" * 10_000, "%ED%A0%80", "%D9%A3", "-1", str(10**30), "1.5", "NaN",
+    "2026-03-01T00:00:00%2B99:00", "c-1",
+]  # fmt: skip
+CRAWL_PAGES: dict[str, list[str]] = {
+    **GET_PAGES,
+    "/audit/?format=csv": ["actor", "campaign", "date_from", "date_to", "page"],
+    "/calendar/": [*GET_PAGES["/calendar/"], "ppage", "sort"],
+    "/calendar/list/": [*GET_PAGES["/calendar/list/"], "page", "ppage", "initiative", "status",
+                        "assigned", "q"],
+    "/calendar/list/?format=csv": ["zoom", "date", "sort", "initiative", "status", "assigned",
+                                   "q", "page"],
+    "/syncs/{run}/": [],
+    "/syncs/alerts/": [],
+    "/syncs/alerts/count/": ["place"],
+    "/campaigns/{campaign}/": ["compare", "compare_id", "ppage", "spage", "wpage", "fpage"],
+    "/campaigns/{campaign}/kpis.csv": [],
+    "/healthz/live": [],
+}  # fmt: skip
+# The pages that answer htmx's requests with a part of themselves.
+PARTIAL_PAGES = ("/", "/workbench/", "/calendar/", "/calendar/panel/", "/calendar/list/")
+# What a manager may open besides her home (the others answer her 403).
+MANAGER_PAGES = ("/workbench/", "/calendar/", "/campaigns/", "/login/")
+
+
+def _crawl_forms(ids: dict[str, int]) -> dict[str, list[str]]:
+    s = ids["schedule"]
+    return {
+        "/workbench/assign/": ["campaign", "plans", "plan_one", "plan_confirmed", "confirmed",
+                               "note", "cpage", "ppage", "c-q", "p-q", "c-date_from",
+                               "p-initiative"],
+        "/workbench/unassign/": ["campaign", "plan", "c-q", "plans"],
+        "/workbench/move/": ["campaign", "plan", "move_confirmed", "note"],
+        "/workbench/drift/": ["campaign", "drift", "decision"],
+        "/workbench/undo/": ["event", "next", "audit_query"],
+        "/calendar/assign/": ["plan", "campaign", "confirmed", "back", "view", "from"],
+        "/calendar/list/assign/": ["plans", "campaign", "confirmed", "back", "view"],
+        "/calendar/views/": ["name", "back", "view"],
+        f"/calendar/views/{ids['view']}/delete/": ["back", "view"],
+        f"/campaigns/{ids['campaign']}/pushes/{ids['entry']}/settle/": ["resolution"],
+        f"/schedules/{s}/": [f"{s}-minutes", f"{s}-enabled", f"{s}-seen_minutes",
+                             f"{s}-seen_enabled"],
+        f"/syncs/{ids['run']}/again/": [],
+        f"/syncs/alerts/{ids['notification']}/dismiss/": [],
+        "/sync/khoros_plans/": ["next"],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def crawl_ids(world) -> dict[str, int]:
+    """A row of each kind a page or form names by its number."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from campaigns.models import SavedView
+    from sapmc.models import SuccessSent
+    from syncs.models import Notification
+
+    now = timezone.now()
+    schedule = Schedule.objects.create(
+        name="Khoros plans", func="khoros.tasks.sync_khoros_task", minutes=30,
+        schedule_type=Schedule.MINUTES, repeats=-1,
+    )  # fmt: skip
+    entry = SuccessSent.objects.create(
+        plan=world.plans[0], day=date(2026, 3, 2), campaign=world.campaigns[0],
+        status=SuccessSent.Status.UNKNOWN, sent_at=now, numbers={}, numbers_hash="x",
+    )  # fmt: skip
+    event = AuditEvent.objects.create(
+        actor=world.admin, actor_name="alex", action=AuditEvent.Action.DRIFT_ADOPT_SAP,
+        summary="Adopted", campaign=world.campaigns[0], at=now,
+    )  # fmt: skip
+    return {
+        "campaign": world.campaigns[0].pk,
+        "run": SyncRun.objects.create(kind="khoros_plans", status="failed", trigger="button").pk,
+        "schedule": schedule.pk,
+        "entry": entry.pk,
+        "event": event.pk,
+        "view": SavedView.objects.create(user=world.maria, name="Mine", query="zoom=year").pk,
+        "notification": Notification.objects.create(
+            kind="khoros_plans", event=Notification.Event.OUTAGE, text="Khoros plans failing"
+        ).pk,
+    }
+
+
+def _hostile_query(params: list[str], index: int, value: str) -> str:
+    """Every parameter twice, the hostile value last or first by turns, and unknown names."""
+    pairs = [(p, "1", value) if index % 2 else (p, value, "1") for p in params]
+    sent = [f"{p}={first}&{p}={last}" for p, first, last in pairs]
+    return "&".join([*sent, f"unknown={value}", f"%ED%A0%80={value}"])
+
+
+@pytest.mark.parametrize("role", ["sync admin", "manager"])
+def test_every_page_answers_hostile_query_strings_without_error(
+    client, root, world, crawl_ids, role, failures
+):
+    user = root if role == "sync admin" else world.maria
+    client.force_login(user)
+    client.raise_request_exception = False
+    for template, params in CRAWL_PAGES.items():
+        path = template.format(**crawl_ids)
+        if role == "manager" and not (path == "/" or path.startswith(MANAGER_PAGES)):
+            continue
+        allowed = (503,) if path == "/healthz" else ()
+        glue = "&" if "?" in path else "?"
+        for index, value in enumerate(CRAWL_VALUES):
+            url = f"{path}{glue}{_hostile_query(params, index, value)}"
+            failures.check(client.get(url), f"GET {url[:120]}", allowed=allowed)
+            if path in PARTIAL_PAGES:
+                response = client.get(url, HTTP_HX_REQUEST="true")
+                failures.check(response, f"htmx GET {url[:120]}", allowed=allowed)
+
+
+@pytest.mark.parametrize("role", ["sync admin", "manager"])
+def test_every_form_answers_hostile_fields_without_error(
+    client, root, world, crawl_ids, role, failures
+):
+    user = root if role == "sync admin" else world.maria
+    client.force_login(user)
+    client.raise_request_exception = False
+    for path, fields in _crawl_forms(crawl_ids).items():
+        if role == "manager" and not path.startswith(("/workbench/", "/calendar/")):
+            continue
+        for index, value in enumerate(CRAWL_VALUES):
+            body = _hostile_query(fields, index, value)
+            for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+                response = client.post(
+                    path, body, content_type="application/x-www-form-urlencoded", **headers
+                )
+                failures.check(response, f"{'htmx ' if headers else ''}POST {path} {body[:100]}")
