@@ -444,7 +444,8 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
         timezone = query.get("timezone") or self._data.timezone
         try:
             zone(str(timezone))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        # OSError: a folder of the zone data ("Europe") is no zone either.
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"Unknown timezone {timezone}") from exc
         # The documentation spells the key "intiatives" (sic); accept both spellings.
         initiatives: list[Any] = []

@@ -637,6 +637,9 @@ def test_not_acceptable_fault_answers_the_published_406_on_any_route(live: Live)
         {"start": "2026-01-01", "stop": "2026-02-01"},
         {"fields": ["101"], "start": "2026-01-01", "stop": "2026-02-01"},
         {"fields": [101], "start": "2026-01-01"},
+        {"fields": [101], "start": "2026-01-01", "stop": "2026-02-01", "timezone": "Mars/Base"},
+        # A folder of the zone data, which ZoneInfo() refuses with an OSError (it answered 500).
+        {"fields": [101], "start": "2026-01-01", "stop": "2026-02-01", "timezone": "Europe"},
     ],
 )
 def test_export_without_integer_fields_or_dates_is_a_validation_error(
