@@ -106,6 +106,18 @@ SPLIT_DATES = r"""() => {
 }"""
 
 
+# Timeline bars of one lane over each other: a Plan of a day is 1 px wide in the year view on a
+# phone, and its padding made it 13 px, over the next Plan of its lane.
+OVERLAPPING_BARS = """() => [...document.querySelectorAll('.tl-track')].flatMap(track => {
+  const bars = [...track.querySelectorAll(':scope > .bar')]
+    .map(bar => ({box: bar.getBoundingClientRect(), name: bar.textContent.trim()}))
+    .sort((a, b) => a.box.left - b.box.left);
+  return bars.slice(1).filter((bar, i) => bars[i].box.right > bar.box.left + 0.5
+                                          && Math.abs(bars[i].box.top - bar.box.top) < 2)
+    .map(bar => bar.name.slice(0, 30));
+})"""
+
+
 def _fits(page, name: str) -> None:
     # The tables folded away (the campaign's daily numbers) are checked too.
     page.evaluate("document.querySelectorAll('main details').forEach(d => d.open = true)")
@@ -119,6 +131,7 @@ def _fits(page, name: str) -> None:
     assert page.evaluate(BROKEN_WORDS) == [], f"{name}: names split inside a word"
     assert page.evaluate(KEYS_APART) == [], f"{name}: legend keys apart from their words"
     assert page.evaluate(SPLIT_DATES) == [], f"{name}: dates split at their hyphens"
+    assert page.evaluate(OVERLAPPING_BARS) == [], f"{name}: timeline bars over each other"
     # The timeline's campaign names, cut to "Brand 202…" in a narrow column, could not be told
     # apart.
     cut = "[...document.querySelectorAll('.tl-label')].filter(l => l.scrollWidth > l.clientWidth)"
@@ -186,6 +199,9 @@ def busy_world(world):
         after={"plan_name": LONG, "campaign_name": "Spring Sale 2026"},
     )
     call_command("setup_schedules", stdout=StringIO())  # the schedules page has its rows
+    # Two short Plans one after the other, in one lane of the year's timeline.
+    for name, first, last in (("Teaser day", 23, 23), ("Teaser week", 24, 26)):
+        make_plan(world.initiatives[0], name, date(2026, 3, first), date(2026, 3, last)).save()
     # Starting within the manager home's 14 days with no Plan: its "starts 2026-03-25" ran to
     # the end of a phone's line, where the date broke at a hyphen.
     make_campaign("Brand 2026: Influencer Sprint", date(2026, 3, 25), date(2026, 4, 30)).save()
