@@ -85,6 +85,9 @@ MODES: dict[str, ModeSpec] = {
     "export_stuck": mode_spec("modify", ("export_status",)),
     "export_failed": mode_spec("modify", ("export_status",)),
     "link_expired": mode_spec("replace", ("export_download",)),
+    # A link signed with temporary credentials (the spec's carries X-Amz-Security-Token) whose
+    # session ran out before the link did: S3 answers 400 ExpiredToken, not 403.
+    "link_token_expired": mode_spec("replace", ("export_download",)),
     "csv_bom": mode_spec("modify", ("export_download",)),
     "csv_quoted_newlines": mode_spec("modify", ("export_download",)),
     "csv_empty": mode_spec("modify", ("export_download",)),

@@ -255,6 +255,8 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             return self._not_csv(fault)
         if mode == "link_expired":
             return s3_error("AccessDenied", "Request has expired", X_Amz_Expires="3600")
+        if mode == "link_token_expired":
+            return s3_error("ExpiredToken", "The provided token has expired.", status=400)
         return super()._fault_response(fault)
 
     # Conversations ---------------------------------------------------------------------------

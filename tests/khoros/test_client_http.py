@@ -894,6 +894,41 @@ def test_a_200_that_is_not_the_documented_json_is_a_bad_payload(
     assert caught.value.path == "/v2/me"
 
 
+def s3_error_body(code: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        "<RequestId>4442587FB7D0A2F9</RequestId></Error>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (403, "AccessDenied", KhorosLinkExpiredError),  # past X-Amz-Expires
+        # Signed with temporary credentials that ran out before the link (X-Amz-Security-Token).
+        (400, "ExpiredToken", KhorosLinkExpiredError),
+        (400, "TokenRefreshRequired", KhorosLinkExpiredError),
+        # Any other 400 is a link a fresh one would not mend.
+        (400, "InvalidArgument", KhorosRequestError),
+    ],
+)
+def test_an_object_store_refusal_is_told_apart_by_its_code(
+    scripted: tuple[Scripted, KhorosClient, FakeClock],
+    status: int,
+    code: str,
+    error: type[KhorosError],
+) -> None:
+    app, client, _ = scripted
+    app.answers.append((status, {"Content-Type": "application/xml"}, s3_error_body(code, "No")))
+    link = f"{client.base_url.removesuffix('/v2')}/bucket/export.csv?X-Amz-Signature=abc"
+    with pytest.raises(error) as caught:
+        client.download_table(link)
+    assert caught.value.status == status
+    assert caught.value.path == "/bucket/export.csv"
+    assert len(app.paths) == 1
+
+
 def test_a_status_that_retrying_cannot_fix_is_raised_at_once(
     scripted: tuple[Scripted, KhorosClient, FakeClock],
 ) -> None:

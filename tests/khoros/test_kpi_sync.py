@@ -437,6 +437,22 @@ def test_an_expired_link_is_renewed_once_by_a_fresh_status_call(mirrored):
     assert len(requests_to(mirrored, "export_create")) == 1
 
 
+def test_a_link_whose_signing_session_expired_is_renewed_like_an_expired_one(mirrored):
+    # S3 answers 400 ExpiredToken, not 403, when the temporary credentials that signed the link
+    # (the spec's link carries X-Amz-Security-Token) run out before the link itself: the export
+    # is complete and a fresh status call hands out a link that works.
+    mirrored.sim.add_fault("export_download", "link_token_expired", count=1)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert stored() == expected_totals(mirrored.data)
+    assert [r["status"] for r in requests_to(mirrored, "export_download")] == [400, 200]
+    assert len(requests_to(mirrored, "export_status")) == 3 + 1
+    assert len(requests_to(mirrored, "export_create")) == 1
+    assert KpiExport.objects.get().state == KpiExport.State.DOWNLOADED
+
+
 def test_a_link_refused_twice_fails_the_run_and_changes_nothing(mirrored):
     sync()
     tamper_one_recent_row(mirrored.data)
