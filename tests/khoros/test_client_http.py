@@ -148,6 +148,23 @@ def test_the_client_repr_and_logs_never_show_the_token(
     assert TOKEN not in caplog.text
 
 
+def test_the_logs_never_show_a_signed_link_s_secret_path_or_query(
+    khoros: Khoros, client: KhorosClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The link's path (the simulator's token) and its query string (S3's X-Amz-Signature) are
+    # its credential: not in a retry warning, nor in the HTTP library's debug lines.
+    url = complete(client, start(client))
+    signed = f"{url}?X-Amz-Security-Token=sts-secret&X-Amz-Signature=sig-secret"
+    secret_path = url.split("/", 3)[3]
+    caplog.set_level(logging.DEBUG)
+    khoros.sim.add_fault("export_download", "http_503", count=1)
+    assert len(list(client.download_export(signed))) > 0
+    assert [e["status"] for e in khoros.logged("export_download")] == [503, 200]
+    assert "127.0.0.1 (signed link) -> 503" in caplog.text
+    for secret in (secret_path, "sts-secret", "sig-secret", "X-Amz-Signature"):
+        assert secret not in caplog.text
+
+
 def test_an_unknown_initiative_is_not_found(client: KhorosClient) -> None:
     with pytest.raises(KhorosNotFoundError) as caught:
         client.get_initiative("424242")
