@@ -63,6 +63,9 @@ MODES: dict[str, ModeSpec] = {
     "developer_inactive": mode_spec("replace", KHOROS_ROUTES, "status"),
     "status_586": mode_spec("replace", KHOROS_ROUTES),
     "forbidden_company": mode_spec("replace", KHOROS_ROUTES, "company_id", "application"),
+    # What was listed a moment ago is gone (an Initiative deleted between the Initiative list and
+    # its Plan list, an export Khoros forgot while it was polled): 404 and the NOT_FOUND envelope.
+    "gone": mode_spec("replace", ("initiative", "plans", "export_status")),
     # The spec's one published error: 406 text/plain {"code": "not_acceptable"}.
     "not_acceptable": mode_spec("replace", KHOROS_ROUTES),
     "missing_total": mode_spec("modify", LIST_ROUTES, "page", "keep_object"),

@@ -251,6 +251,8 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             return error_response(403, "UNAUTHORIZED", message)
         if mode == "not_acceptable":
             return not_acceptable()
+        if mode == "gone":
+            return error_response(404, "NOT_FOUND", "The requested resource does not exist")
         if mode == "not_csv":
             return self._not_csv(fault)
         if mode == "link_expired":
