@@ -233,6 +233,24 @@ _GZIP_ENCODINGS = frozenset({"gzip", "x-gzip"})
 _INFLATE_STEP = 16 * CSV_CHUNK
 
 
+# S3's codes (400) for a link signed with temporary credentials (the spec's link carries an
+# X-Amz-Security-Token) whose session ended before the link: a fresh link works again.
+_S3_EXPIRED_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired"})
+_S3_CODE = re.compile(rb"<Code>\s*([A-Za-z]+)\s*</Code>")
+# An S3 error body is a few hundred bytes; its code is read from no more than this.
+_S3_ERROR_HEAD = 4096
+
+
+def _s3_error_code(response: requests.Response) -> str | None:
+    """The <Code> of an S3 XML error body, read from its first bytes; None if there is none."""
+    try:
+        head = next(response.iter_content(_S3_ERROR_HEAD), b"")
+    except (requests.RequestException, urllib3.exceptions.HTTPError):
+        return None
+    match = _S3_CODE.search(head[:_S3_ERROR_HEAD])
+    return match.group(1).decode("ascii") if match else None
+
+
 class _Gunzip:
     """Inflate a gzip stream (one member or several, as concatenated .gz files are) bit by bit."""
 
@@ -846,8 +864,9 @@ class KhorosClient(HttpClient):
         status = response.status_code
         if 200 <= status < 300:
             return response
-        if status == 403:
-            # Like S3, an expired pre-signed link answers 403 with an XML body.
+        if status == 403 or (status == 400 and _s3_error_code(response) in _S3_EXPIRED_CODES):
+            # Like S3, an expired pre-signed link answers 403 with an XML body; one signed with
+            # temporary credentials that ran out first answers 400 ExpiredToken.
             raise KhorosLinkExpiredError(
                 "the export download link was refused (expired): ask the export status again",
                 status=status,

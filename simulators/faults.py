@@ -63,6 +63,9 @@ MODES: dict[str, ModeSpec] = {
     "developer_inactive": mode_spec("replace", KHOROS_ROUTES, "status"),
     "status_586": mode_spec("replace", KHOROS_ROUTES),
     "forbidden_company": mode_spec("replace", KHOROS_ROUTES, "company_id", "application"),
+    # What was listed a moment ago is gone (an Initiative deleted between the Initiative list and
+    # its Plan list, an export Khoros forgot while it was polled): 404 and the NOT_FOUND envelope.
+    "gone": mode_spec("replace", ("initiative", "plans", "export_status")),
     # The spec's one published error: 406 text/plain {"code": "not_acceptable"}.
     "not_acceptable": mode_spec("replace", KHOROS_ROUTES),
     "missing_total": mode_spec("modify", LIST_ROUTES, "page", "keep_object"),
@@ -85,6 +88,9 @@ MODES: dict[str, ModeSpec] = {
     "export_stuck": mode_spec("modify", ("export_status",)),
     "export_failed": mode_spec("modify", ("export_status",)),
     "link_expired": mode_spec("replace", ("export_download",)),
+    # A link signed with temporary credentials (the spec's carries X-Amz-Security-Token) whose
+    # session ran out before the link did: S3 answers 400 ExpiredToken, not 403.
+    "link_token_expired": mode_spec("replace", ("export_download",)),
     "csv_bom": mode_spec("modify", ("export_download",)),
     "csv_quoted_newlines": mode_spec("modify", ("export_download",)),
     "csv_empty": mode_spec("modify", ("export_download",)),

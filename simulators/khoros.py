@@ -251,10 +251,14 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             return error_response(403, "UNAUTHORIZED", message)
         if mode == "not_acceptable":
             return not_acceptable()
+        if mode == "gone":
+            return error_response(404, "NOT_FOUND", "The requested resource does not exist")
         if mode == "not_csv":
             return self._not_csv(fault)
         if mode == "link_expired":
             return s3_error("AccessDenied", "Request has expired", X_Amz_Expires="3600")
+        if mode == "link_token_expired":
+            return s3_error("ExpiredToken", "The provided token has expired.", status=400)
         return super()._fault_response(fault)
 
     # Conversations ---------------------------------------------------------------------------

@@ -44,15 +44,15 @@ class Export:
     expires: datetime | None = None
 
 
-def s3_error(code: str, message: str, **extra: str) -> Response:
-    """A 403 with the XML error body S3 sends for a bad or expired pre-signed URL."""
+def s3_error(code: str, message: str, *, status: int = 403, **extra: str) -> Response:
+    """The XML error body S3 sends for a bad or expired pre-signed URL (403 unless told)."""
     details = "".join(f"<{key}>{value}</{key}>" for key, value in extra.items())
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{code}</Code><Message>{message}</Message>{details}"
         f"<RequestId>{secrets.token_hex(8).upper()}</RequestId></Error>"
     )
-    return Response(403, body.encode(), "application/xml")
+    return Response(status, body.encode(), "application/xml")
 
 
 def expires_text(instant: datetime, tz: ZoneInfo | None = None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from django.core.exceptions import PermissionDenied
 
@@ -16,4 +17,25 @@ class RefusalsWithoutTraceback(logging.Filter):
         if record.exc_info and isinstance(record.exc_info[1], PermissionDenied):
             record.exc_info = None
             record.exc_text = None
+        return True
+
+
+# A request target in urllib3's lines: after a space or a quote, from "/" to the next space or
+# quote ('https://host:443 "GET /path?query HTTP/1.1" 200 512'); "//host" and "HTTP/1.1" are not.
+_REQUEST_TARGET = re.compile(r"(?<=[\s\"'])/[^\s\"']*")
+
+
+class RequestTargetsRedacted(logging.Filter):
+    """Drop the path and query of every URL the HTTP library logs (urllib3, at DEBUG).
+
+    A pre-signed download link carries its credential in its query string (S3's
+    X-Amz-Signature and X-Amz-Security-Token) or in its path, and urllib3 logs each request's
+    full target. Our clients log every request themselves, a signed link by its host only.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _REQUEST_TARGET.sub("[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True

@@ -454,6 +454,9 @@ class HttpClient:
         # connection that never opened. After a read timeout, a reset or a 5xx it may well have
         # acted, and sending it again would act twice.
         session = session or self._session
+        # Log lines name the request as the run's log does: a signed link's path and query
+        # are its credential.
+        shown = log_path or path
         idempotent = method == "GET"
         attempts = Attempts(
             self.retry_policy, stats=self.stats, sleep=self._sleep, rng=self._random
@@ -464,7 +467,7 @@ class HttpClient:
         def record(outcome: str) -> None:
             self.stats.record(
                 method=method,
-                path=log_path or path,
+                path=shown,
                 status=outcome,
                 retries=attempts.attempt - 1,
                 started=started,
@@ -500,21 +503,21 @@ class HttpClient:
                         # The contracts ask to honour Retry-After on 503 as well as on 429.
                         retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 else:
-                    self.logger.debug("%s %s -> %s (attempt %d)", method, path, outcome, attempt)
+                    self.logger.debug("%s %s -> %s (attempt %d)", method, shown, outcome, attempt)
                     record(outcome)
                     return result
             if may_retry and (delay := attempts.retry(retry_after)) is not None:
                 self.logger.warning(
                     "%s %s -> %s (attempt %d); retrying after %.2fs",
                     method,
-                    path,
+                    shown,
                     outcome,
                     attempt,
                     delay,
                 )
                 continue
             self.logger.warning(
-                "%s %s -> %s (attempt %d); giving up", method, path, outcome, attempt
+                "%s %s -> %s (attempt %d); giving up", method, shown, outcome, attempt
             )
             record(outcome)
             if attempt > 1:

@@ -365,7 +365,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"refusals": {"()": "smcbridge.log_filters.RefusalsWithoutTraceback"}},
+    "filters": {
+        "refusals": {"()": "smcbridge.log_filters.RefusalsWithoutTraceback"},
+        "request_targets": {"()": "smcbridge.log_filters.RequestTargetsRedacted"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -376,6 +379,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # On the logger, not a handler: every handler (a test's capture too) gets the redacted
+        # line. Its DEBUG lines quote each URL, a signed link's credential included.
+        "urllib3.connectionpool": {"filters": ["request_targets"]},
         # Only our handler: Django's own console handler (on while DEBUG is) printed each of its
         # lines a second time, with the traceback our filter leaves out.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -193,6 +193,21 @@ def test_initiative_list_reads_the_published_page(live: Live) -> None:
     assert [r["query"] for r in live.calls(path)] == ["nameFilter=&pageNumber=0&pageSize=100"]
 
 
+def test_one_initiative_reads_the_published_object(live: Live) -> None:
+    spec_path = "/conversations/initiative/{initiativeId}"
+    example = published(CONVERSATIONS, "GET", spec_path, 200)
+    path = server_path(CONVERSATIONS, spec_path.replace("{initiativeId}", "1710"))
+    live.serve("GET", path, example)
+    with live.client() as client:
+        initiative = client.get_initiative("1710")
+    assert (initiative.id, initiative.name, initiative.description) == (
+        "1710",
+        "doc",
+        "This is an initiative's description.",
+    )
+    assert [r["authorization"] for r in live.calls(path)] == [f"Bearer {TOKEN}"]
+
+
 def test_plan_list_reads_the_published_page(live: Live) -> None:
     spec_path = "/conversations/initiative/{initiativeId}/plan"
     example = published(CONVERSATIONS, "GET", spec_path, 200)

@@ -148,6 +148,23 @@ def test_the_client_repr_and_logs_never_show_the_token(
     assert TOKEN not in caplog.text
 
 
+def test_the_logs_never_show_a_signed_link_s_secret_path_or_query(
+    khoros: Khoros, client: KhorosClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The link's path (the simulator's token) and its query string (S3's X-Amz-Signature) are
+    # its credential: not in a retry warning, nor in the HTTP library's debug lines.
+    url = complete(client, start(client))
+    signed = f"{url}?X-Amz-Security-Token=sts-secret&X-Amz-Signature=sig-secret"
+    secret_path = url.split("/", 3)[3]
+    caplog.set_level(logging.DEBUG)
+    khoros.sim.add_fault("export_download", "http_503", count=1)
+    assert len(list(client.download_export(signed))) > 0
+    assert [e["status"] for e in khoros.logged("export_download")] == [503, 200]
+    assert "127.0.0.1 (signed link) -> 503" in caplog.text
+    for secret in (secret_path, "sts-secret", "sig-secret", "X-Amz-Signature"):
+        assert secret not in caplog.text
+
+
 def test_an_unknown_initiative_is_not_found(client: KhorosClient) -> None:
     with pytest.raises(KhorosNotFoundError) as caught:
         client.get_initiative("424242")
@@ -892,6 +909,41 @@ def test_a_200_that_is_not_the_documented_json_is_a_bad_payload(
     with pytest.raises(KhorosBadPayloadError) as caught:
         client.me()
     assert caught.value.path == "/v2/me"
+
+
+def s3_error_body(code: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        "<RequestId>4442587FB7D0A2F9</RequestId></Error>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (403, "AccessDenied", KhorosLinkExpiredError),  # past X-Amz-Expires
+        # Signed with temporary credentials that ran out before the link (X-Amz-Security-Token).
+        (400, "ExpiredToken", KhorosLinkExpiredError),
+        (400, "TokenRefreshRequired", KhorosLinkExpiredError),
+        # Any other 400 is a link a fresh one would not mend.
+        (400, "InvalidArgument", KhorosRequestError),
+    ],
+)
+def test_an_object_store_refusal_is_told_apart_by_its_code(
+    scripted: tuple[Scripted, KhorosClient, FakeClock],
+    status: int,
+    code: str,
+    error: type[KhorosError],
+) -> None:
+    app, client, _ = scripted
+    app.answers.append((status, {"Content-Type": "application/xml"}, s3_error_body(code, "No")))
+    link = f"{client.base_url.removesuffix('/v2')}/bucket/export.csv?X-Amz-Signature=abc"
+    with pytest.raises(error) as caught:
+        client.download_table(link)
+    assert caught.value.status == status
+    assert caught.value.path == "/bucket/export.csv"
+    assert len(app.paths) == 1
 
 
 def test_a_status_that_retrying_cannot_fix_is_raised_at_once(

@@ -425,6 +425,28 @@ def test_a_failed_export_ends_the_run_and_changes_nothing(mirrored):
     assert len(requests_to(mirrored, "export_download")) == 1  # the first run's only
 
 
+def test_an_export_that_404s_while_polled_fails_and_changes_nothing(mirrored):
+    sync()
+    tamper_one_recent_row(mirrored.data)
+    before = snapshot()
+    mirrored.sim.clear_requests()
+    mirrored.sim.add_fault("export_status", "gone", count=1)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "not found on Khoros" in run.error and "HTTP 404" in run.error
+    assert (run.created_count, run.updated_count, run.unchanged_count) == (0, 0, 0)
+    assert snapshot() == before
+    export = KpiExport.objects.order_by("-pk").first()
+    assert export.state == KpiExport.State.FAILED
+    assert "no longer knows this export" in export.error
+    assert requests_to(mirrored, "export_download") == []
+    # The next run asks for a new export and mends the day.
+    assert sync().status == SyncRun.Status.SUCCEEDED
+    assert stored() == expected_totals(mirrored.data)
+
+
 def test_an_expired_link_is_renewed_once_by_a_fresh_status_call(mirrored):
     mirrored.sim.add_fault("export_download", "link_expired", count=1)
 
@@ -435,6 +457,22 @@ def test_an_expired_link_is_renewed_once_by_a_fresh_status_call(mirrored):
     assert [r["status"] for r in requests_to(mirrored, "export_download")] == [403, 200]
     assert len(requests_to(mirrored, "export_status")) == 3 + 1
     assert len(requests_to(mirrored, "export_create")) == 1
+
+
+def test_a_link_whose_signing_session_expired_is_renewed_like_an_expired_one(mirrored):
+    # S3 answers 400 ExpiredToken, not 403, when the temporary credentials that signed the link
+    # (the spec's link carries X-Amz-Security-Token) run out before the link itself: the export
+    # is complete and a fresh status call hands out a link that works.
+    mirrored.sim.add_fault("export_download", "link_token_expired", count=1)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert stored() == expected_totals(mirrored.data)
+    assert [r["status"] for r in requests_to(mirrored, "export_download")] == [400, 200]
+    assert len(requests_to(mirrored, "export_status")) == 3 + 1
+    assert len(requests_to(mirrored, "export_create")) == 1
+    assert KpiExport.objects.get().state == KpiExport.State.DOWNLOADED
 
 
 def test_a_link_refused_twice_fails_the_run_and_changes_nothing(mirrored):

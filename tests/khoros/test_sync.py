@@ -488,6 +488,26 @@ def test_failed_initiative_is_reported_per_initiative_and_others_land(live_khoro
     assert "1 of 4 Initiatives failed" in run.error
 
 
+def test_an_initiative_gone_between_the_lists_removes_none_of_its_plans(live_khoros):
+    # Deleted after the Initiative list was read, before its Plan list: the 404 says nothing
+    # about its Plans. They stay as mirrored until a whole Initiative list no longer names it.
+    assert services.sync_khoros().status == SyncRun.Status.SUCCEEDED
+    before = mirrored_plans()
+    first = live_khoros.data.initiatives[0].id
+    live_khoros.sim.add_fault("plans", "gone", count=1)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert (run.failed_count, run.removed_count, run.created_count) == (1, 0, 0)
+    assert mirrored_plans() == before
+    assert not Plan.objects.filter(removed_at__isnull=False).exists()
+    assert not Initiative.objects.filter(removed_at__isnull=False).exists()
+    failed = [o for o in run.outcomes if o["status"] == "failed"]
+    assert [o["initiative"] for o in failed] == [first]
+    assert "not found" in failed[0]["error"] and "1 of 4 Initiatives failed" in run.error
+
+
 def test_expired_token_gives_clear_auth_error_without_the_token(live_khoros, caplog):
     caplog.set_level(logging.DEBUG)
     live_khoros.sim.add_fault("me", "expired_token", count=None)

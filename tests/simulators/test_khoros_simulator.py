@@ -587,6 +587,23 @@ def test_link_expired_fault_then_the_link_works(live: Live) -> None:
     assert requests.get(link["url"], timeout=5).status_code == 200
 
 
+def test_link_token_expired_fault_is_s3s_400_then_the_link_works(live: Live) -> None:
+    link = live.completed_export()
+    live.sim.add_fault("export_download", "link_token_expired")
+    first = requests.get(link["url"], timeout=5)
+    assert (first.status_code, first.headers["Content-Type"]) == (400, "application/xml")
+    assert "<Code>ExpiredToken</Code>" in first.text
+    assert requests.get(link["url"], timeout=5).status_code == 200
+
+
+def test_gone_fault_is_a_404_not_found_envelope_once(live: Live) -> None:
+    live.sim.add_fault("plans", "gone")
+    first = live.get(live.plans_path(), pageSize=5, pageNumber=0)
+    assert first.status_code == 404
+    assert first.json()["status"]["error"]["code"] == "NOT_FOUND"
+    assert live.get(live.plans_path(), pageSize=5, pageNumber=0).status_code == 200
+
+
 def test_unknown_export_id_is_400_with_an_empty_object(live: Live) -> None:
     # The spec's example (issue 8): 400, application/json, `{}`.
     for export_id in ("424242", "abc"):
