@@ -261,15 +261,21 @@ WIDE_TABLES_LOOSE = """() => [...document.querySelectorAll('main table')].filter
 
 
 def test_a_long_name_scrolls_its_table_on_a_desktop_not_the_page(live_server, busy_world, page):
-    """A Plan name or a caller of one unbroken word makes its table wider than a desktop's card.
-    The campaign page's push tables and the SAP MC call log pushed the whole page sideways
-    (3,364 px wide at 1,440 px), the header and every other card with them: the table scrolls
-    in its own box there, as the Plans table above it does, and the keyboard reaches it."""
+    """A Plan name, a caller or a user name of one unbroken word makes its table wider than a
+    desktop's card. The campaign page's push tables, the SAP MC call log and the audit trail
+    pushed the whole page sideways (3,364 and 2,018 px wide at 1,440 px), the header and every
+    other card with them: the table scrolls in its own box there, as the Plans table above it
+    does, and the keyboard reaches it."""
     world, plan, run = busy_world
     SuccessSent.objects.create(
         plan=plan, day=date(2026, 3, 3), campaign=world.campaigns[0],
         status=SuccessSent.Status.UNKNOWN, sent_at=timezone.now(), numbers_hash="y",
         message="timed out",
+    )  # fmt: skip
+    # The longest user name Django takes, without a space, in the audit trail's Actor column.
+    AuditEvent.objects.create(
+        at=timezone.now(), actor=world.admin, actor_name="u" * 150, action="assignment.create",
+        summary="Assigned", campaign=world.campaigns[0],
     )  # fmt: skip
     sign_in(page, live_server.url, "alex")
     page.set_viewport_size({"width": 1440, "height": 900})
@@ -278,6 +284,7 @@ def test_a_long_name_scrolls_its_table_on_a_desktop_not_the_page(live_server, bu
         ("campaign", f"/campaigns/{campaign.pk}/", ["Plans sent to SAP MC", "Plans waiting",
                                                    "Failed rows"]),
         ("sapmc-calls", "/sapmc-calls/", ["SAP MC calls"]),
+        ("audit", "/audit/", ["Audit trail"]),
     ):  # fmt: skip
         page.goto(live_server.url + path)
         page.evaluate("document.querySelectorAll('main details').forEach(d => d.open = true)")
