@@ -7,9 +7,10 @@ import re
 # The one colour of a Plan without a Khoros colour (Khoros may leave it out).
 FALLBACK = "#98a2b3"
 # Khoros sends #rrggbb; anything else could not be drawn the same in CSS and in an SVG fill.
-_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+# Matched whole (fullmatch): "$" also matches before a final line break.
+_HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
 
 def plan_color(color: str | None) -> str:
     """The Plan's Khoros colour, or FALLBACK when it has none (or one that is not #rgb/#rrggbb)."""
-    return color if color and _HEX.match(color) else FALLBACK
+    return color if color and _HEX.fullmatch(color) else FALLBACK

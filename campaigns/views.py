@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import tzinfo
 from itertools import chain, islice
@@ -17,7 +18,7 @@ from django.http import HttpResponse, HttpResponseRedirect, QueryDict, Streaming
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -121,18 +122,31 @@ class _Echo:
         return value
 
 
+# What a download's file name keeps of a value SAP MC typed (a campaign ID): letters, digits,
+# "-", "." and "_". A line break in the header was a 500, a quote cut the name short, "/" and
+# "\" name folders.
+_FILE_NAME_UNSAFE = re.compile(r"[^\w.-]")
+
+
+def file_name_part(text: str) -> str:
+    """`text` as a part of a download's file name: every other character becomes "_"."""
+    return _FILE_NAME_UNSAFE.sub("_", text)
+
+
 def csv_download(lines: Iterable[Sequence[object]], filename: str) -> StreamingHttpResponse:
     """`lines` streamed as a CSV file to download, in UTF-8 with a byte order mark.
 
     Without the mark Excel reads the file in the computer's legacy code page: every “ ” and →
     of the audit's summaries and every non-ASCII name came out garbled ("MÃ¼ller").
+    `filename` may hold only what file_name_part() keeps; a non-ASCII name is sent as RFC 6266's
+    filename*= (a header Django MIME-encodes is saved as "=?utf-8?b?...").
     """
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
         chain(["\ufeff"], (writer.writerow(line) for line in lines)),
         content_type="text/csv; charset=utf-8",
     )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 
@@ -301,7 +315,8 @@ def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHt
             values = [getattr(row, name) for name in names]
             yield [row.day.isoformat(), row.plan.khoros_id.hex, _csv_safe(row.plan.name), *values]
 
-    return csv_download(lines(), f"smcbridge-{campaign.campaign_id or campaign.pk}-kpis.csv")
+    name = file_name_part(campaign.campaign_id) or str(campaign.pk)
+    return csv_download(lines(), f"smcbridge-{name}-kpis.csv")
 
 
 # The id of the campaign page's section of the success push (_campaign_pushes.html): its

@@ -54,6 +54,7 @@ from smcbridge.outgoing_http import (
     HttpClient,
     TransportOptions,
     UndecodableBodyError,
+    clean_text,
     client_settings,
     decode_json,
     http_url,
@@ -156,8 +157,10 @@ def _envelope_error(payload: object) -> tuple[str | None, str]:
         return "", ""
     code = error.get("code")
     message = error.get("message")
+    # Khoros's words go into the run's error and outcomes: a NUL (which PostgreSQL refuses)
+    # failed their write and left the run running; a bidi override turned the page's text.
     return (
-        code.strip().upper() if isinstance(code, str) else "",
+        clean_text(code).strip().upper()[:80] if isinstance(code, str) else "",
         message if isinstance(message, str) else "",
     )
 

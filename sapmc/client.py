@@ -947,7 +947,10 @@ class SapmcClient(HttpClient):
                 ref = detail.get("propertyref") or detail.get("target") or ""
                 text = detail.get("message")
                 if isinstance(ref, str) and isinstance(text, str):
-                    details.append((ref.rsplit("/", 1)[-1], self._redact(clean_text(text))[:500]))
+                    # The property's name is SAP MC's text too: a NUL in it failed the ledger's
+                    # write (PostgreSQL) after the batch's other rows were created.
+                    name = clean_text(ref).rsplit("/", 1)[-1]
+                    details.append((name, self._redact(clean_text(text))[:500]))
         message = self._redact(clean_text(_odata_message(payload)))[:500]
         named = next((name for name, _ in details if name), None)
         return SuccessOutcome(

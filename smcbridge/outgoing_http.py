@@ -427,7 +427,7 @@ class HttpClient:
 
     def _detail(self, text: str) -> str:
         """Return a server's message as ": <message>" for an error text, redacted and cut short."""
-        text = " ".join(self._redact(text).split())
+        text = " ".join(clean_text(self._redact(text)).split())
         return f": {text[:200]}" if text else ""
 
     def _send(

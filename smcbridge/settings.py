@@ -364,7 +364,12 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "class": "smcbridge.log_filters.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "filters": {
         "refusals": {"()": "smcbridge.log_filters.RefusalsWithoutTraceback"},
         "request_targets": {"()": "smcbridge.log_filters.RequestTargetsRedacted"},

@@ -86,3 +86,35 @@ def test_django_logs_through_our_handler_alone() -> None:
     assert [h.get_name() for h in named] == ["console"]
     assert any(isinstance(f, RefusalsWithoutTraceback) for f in named[0].filters)
     assert django_logger.propagate is False
+
+
+def test_upstream_text_cannot_forge_a_line_of_the_log() -> None:
+    # An export id is Khoros's text (a string of up to 32 characters, line breaks allowed); the
+    # KPI sync logs it. With its line break the log showed a second line, an ERROR of our own.
+    import io
+    import logging
+
+    from khoros.payloads import normalise_id
+
+    export_id = normalise_id("7\r\n2026-12-01 ERROR forged\u2028x", "export")
+    console = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
+    stream = io.StringIO()
+    old = console.setStream(stream)
+    try:
+        logging.getLogger("khoros.kpis.sync").warning(
+            "export %s: link refused, asking for a fresh one", export_id
+        )
+        try:
+            raise ValueError("a traceback keeps its lines")
+        except ValueError:
+            logging.getLogger("syncs.runs").exception("sync %s #%s crashed", "khoros_kpis", 9)
+    finally:
+        console.setStream(old)
+    first, *rest = stream.getvalue().splitlines()
+    assert first.endswith(
+        "WARNING khoros.kpis.sync export 7\\r\\n2026-12-01 ERROR forged\\u2028x: link refused, "
+        "asking for a fresh one"
+    )
+    assert rest[0].endswith("ERROR syncs.runs sync khoros_kpis #9 crashed")
+    assert rest[1] == "Traceback (most recent call last):"
+    assert rest[-1] == "ValueError: a traceback keeps its lines"

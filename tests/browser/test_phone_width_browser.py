@@ -277,15 +277,21 @@ WIDE_TABLES_LOOSE = """() => [...document.querySelectorAll('main table')].filter
 
 
 def test_a_long_name_scrolls_its_table_on_a_desktop_not_the_page(live_server, busy_world, page):
-    """A Plan name or a caller of one unbroken word makes its table wider than a desktop's card.
-    The campaign page's push tables and the SAP MC call log pushed the whole page sideways
-    (3,364 px wide at 1,440 px), the header and every other card with them: the table scrolls
-    in its own box there, as the Plans table above it does, and the keyboard reaches it."""
+    """A Plan name, a caller or a user name of one unbroken word makes its table wider than a
+    desktop's card. The campaign page's push tables, the SAP MC call log and the audit trail
+    pushed the whole page sideways (3,364 and 2,018 px wide at 1,440 px), the header and every
+    other card with them: the table scrolls in its own box there, as the Plans table above it
+    does, and the keyboard reaches it."""
     world, plan, run = busy_world
     SuccessSent.objects.create(
         plan=plan, day=date(2026, 3, 3), campaign=world.campaigns[0],
         status=SuccessSent.Status.UNKNOWN, sent_at=timezone.now(), numbers_hash="y",
         message="timed out",
+    )  # fmt: skip
+    # The longest user name Django takes, without a space, in the audit trail's Actor column.
+    AuditEvent.objects.create(
+        at=timezone.now(), actor=world.admin, actor_name="u" * 150, action="assignment.create",
+        summary="Assigned", campaign=world.campaigns[0],
     )  # fmt: skip
     sign_in(page, live_server.url, "alex")
     page.set_viewport_size({"width": 1440, "height": 900})
@@ -294,6 +300,7 @@ def test_a_long_name_scrolls_its_table_on_a_desktop_not_the_page(live_server, bu
         ("campaign", f"/campaigns/{campaign.pk}/", ["Plans sent to SAP MC", "Plans waiting",
                                                    "Failed rows"]),
         ("sapmc-calls", "/sapmc-calls/", ["SAP MC calls"]),
+        ("audit", "/audit/", ["Audit trail"]),
     ):  # fmt: skip
         page.goto(live_server.url + path)
         page.evaluate("document.querySelectorAll('main details').forEach(d => d.open = true)")
@@ -304,3 +311,42 @@ def test_a_long_name_scrolls_its_table_on_a_desktop_not_the_page(live_server, bu
             region = page.get_by_role("region", name=label, exact=True)
             assert region.get_attribute("tabindex") == "0", label
             assert region.locator("table").count() == 1, label
+
+
+# Names as companies write them, without a space: underscores, an address as the user name.
+USER_NAME = "maria.gonzalez_rodriguez@marketing.emea.example.com"
+INITIATIVE_NAME = "EMEA_Paid_Social_Always_On_Brand_Awareness_Program_FY2026"
+CAMPAIGN_NAME = "Q3_2026_DACH_Social_Retargeting_Awarenes"  # SAP MC's longest, 40
+STATUS_NAME = "Freigegeben_zur_Ausfuehrung_durch_Kampagnenverantwortliche"  # 60 at most
+
+
+def test_names_without_spaces_wrap_on_a_phone(live_server, world, phone, django_user_model):
+    """Every page's top bar names the person (a user name that is an address: the page was
+    450 px wide at 390), and the workbench's lines under each name quote an Initiative and
+    a campaign's status, its bulk button the campaign: each pushed the page sideways."""
+    from django.contrib.auth.models import Group
+
+    from campaigns.models import MARKETING_MANAGERS, InitiativeGrant
+    from khoros.models import Initiative
+    from sapmc.models import ExternalCampaign
+
+    user = django_user_model.objects.create_user(USER_NAME, password="pw-long-2026")
+    user.groups.add(Group.objects.get(name=MARKETING_MANAGERS))
+    InitiativeGrant.objects.create(user=user, initiative=world.initiatives[0])
+    Initiative.objects.filter(pk=world.initiatives[0].pk).update(name=INITIATIVE_NAME)
+    campaign = world.campaigns[0]
+    ExternalCampaign.objects.filter(pk=campaign.pk).update(
+        name=CAMPAIGN_NAME, lifecycle_status_name=STATUS_NAME
+    )
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=campaign, assigned_at=timezone.now(), note="x"
+    )
+    sign_in(phone, live_server.url, USER_NAME)
+    for name, path in {
+        "long-names-home": "/",
+        "long-names-workbench": f"/workbench/?campaign={campaign.pk}",
+        "long-names-campaign": f"/campaigns/{campaign.pk}/",
+    }.items():
+        phone.goto(live_server.url + path)
+        _fits(phone, name)
+    assert phone.get_by_text(USER_NAME).is_visible()

@@ -349,6 +349,20 @@ def test_a_plan_without_a_colour_is_the_same_grey_everywhere(client, world, monk
     assert "#98a2b3" not in page.content.decode() + workbench + calendar
 
 
+def test_a_colour_with_a_line_break_after_it_is_no_colour(client, world):
+    # "$" of the colour check matched before a final line break: Khoros's "#ffee00\n" passed as
+    # a colour, whose ink (black or white) could not be read from it, so a yellow bar got white
+    # text (1.2:1), and the stack took it for another colour than "#ffee00".
+    campaign = _campaign_with(world, 2, 3, start=date(2026, 3, 1))
+    Plan.objects.filter(assignment__campaign=campaign).update(color="#ffee00\n")
+    client.force_login(world.admin)
+    page = client.get(reverse("campaign", args=[campaign.pk]))
+    assert [s.color for s in page.context["stacked_chart"].series] == ["#98a2b3", "#98a2b3"]
+    calendar = client.get(reverse("calendar") + "?zoom=quarter&date=2026-03-01").content.decode()
+    assert calendar.count("--c: #98a2b3; --ink: #000;") == 2
+    assert "#ffee00" not in page.content.decode() + calendar
+
+
 def test_a_plan_keeps_its_khoros_colour_unless_another_of_the_stack_has_it(client, world):
     campaign = _campaign_with(world, 3, 2, start=date(2026, 3, 1))
     plans = list(Plan.objects.filter(assignment__campaign=campaign).order_by("start", "name"))

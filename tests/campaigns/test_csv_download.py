@@ -14,6 +14,7 @@ from django.utils import timezone
 from campaigns import services
 from campaigns.models import Assignment
 from khoros.models import Plan
+from sapmc.models import ExternalCampaign
 from tests.campaigns.test_campaign_page import _kpis
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +71,32 @@ def test_the_calendar_list_csv_starts_with_a_byte_order_mark(client, named):
     )
     assert rows[0][0] == "kind"
     assert ["unassigned plan", NAME] in [r[:2] for r in rows[1:]]
+
+
+@pytest.mark.parametrize(
+    ("campaign_id", "disposition"),
+    [
+        # SAP MC's CampaignID is free text of 10 characters: a line break in a header was a 500,
+        # a quote ended the file name early.
+        ('A"B\r\nC;x', 'attachment; filename="smcbridge-A_B__C_x-kpis.csv"'),
+        ("../..\\etc", 'attachment; filename="smcbridge-.._.._etc-kpis.csv"'),
+        # Not MIME-encoded ("=?utf-8?b?...?=", which browsers save as it reads) but RFC 6266.
+        (
+            "Καμπάνια",
+            "attachment; filename*=utf-8''smcbridge-%CE%9A%CE%B1%CE%BC%CF%80%CE%AC"
+            "%CE%BD%CE%B9%CE%B1-kpis.csv",
+        ),
+    ],
+)
+def test_the_campaign_kpi_csv_is_named_safely_after_any_campaign_id(
+    client, world, campaign_id, disposition
+):
+    campaign = world.campaigns[0]
+    ExternalCampaign.objects.filter(pk=campaign.pk).update(campaign_id=campaign_id)
+    client.force_login(world.maria)
+    client.raise_request_exception = False
+
+    response = client.get(reverse("campaign-kpis-csv", args=[campaign.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == disposition

@@ -697,3 +697,23 @@ def test_a_plan_moved_to_an_initiative_listed_earlier_is_moved_not_removed(live_
     assert moved.initiative.khoros_id == first.id
     assert moved.removed_at is None
     assert (run.updated_count, run.removed_count) == (1, 0)
+
+
+@pytest.mark.parametrize("route", ["me", "initiatives", "plans"])
+def test_khoros_words_with_a_nul_or_a_bidi_override_end_the_run_with_them_cleaned(
+    live_khoros, route
+):
+    # Khoros's error message goes into the run's error (and an Initiative's outcome): with a
+    # NUL PostgreSQL refused to store it and the run was never ended; a right-to-left override
+    # turned the rest of the history page's line around.
+    live_khoros.sim.add_fault(
+        route, "forbidden_company", count=None, application="smc\x00bridge\u202e v2"
+    )
+
+    run = services.sync_khoros()
+
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED
+    said = "Company 389 does not allow the application smcbridge v2"
+    assert said in run.error
+    assert all(said in o["error"] for o in run.outcomes if o["status"] == "failed")

@@ -192,6 +192,34 @@ def test_sap_refusing_one_row_records_it_and_the_next_run_retries_it(server, sim
     assert len(readback(server)) == 2
 
 
+def test_a_refusal_naming_its_property_in_odd_text_is_recorded_with_the_rows_created(
+    server, sim, world
+):
+    # The property SAP MC names is its text: a NUL in it (which PostgreSQL refuses) made the
+    # ledger's write fail after SAP MC had created the batch's other rows, and the run ended
+    # with them unrecorded.
+    good, bad = world.plans[0], world.plans[2]
+    kpis(good, date(2026, 3, 1), 1)
+    kpis(bad, date(2026, 3, 1), 1)
+    assign(good, world.campaigns[0])
+    assign(bad, world.campaigns[0])
+    sim.add_fault(
+        "success_batch", "refuse_row", external_campaign_id=bad.khoros_id.hex,
+        property="Campaign\x00ID", message="Campaign is locked",
+    )  # fmt: skip
+
+    run = push_successes()
+
+    assert run.status == SyncRun.Status.PARTIAL, run.error
+    assert (run.created_count, run.failed_count) == (1, 1)
+    assert SuccessSent.objects.get(plan=good).status == SuccessSent.Status.CREATED
+    refused = SuccessSent.objects.get(plan=bad)
+    assert (refused.status, refused.field) == (SuccessSent.Status.REFUSED, "CampaignID")
+    sim.clear_faults()
+    assert push_successes().created_count == 1
+    assert len(readback(server)) == 2
+
+
 def test_sap_unreachable_mid_push_fails_cleanly_and_the_next_run_resumes(server, sim, world):
     kpis(world.plans[0], date(2026, 3, 1), 10)  # 10 rows: batches of 4, 4, 2
     assign(world.plans[0], world.campaigns[0])
