@@ -23,4 +23,5 @@ def check_alerts_task() -> str:
     from syncs.alerts import alerts_check
 
     sent = alerts_check()
-    return f"{len(sent)} alert email(s)"
+    emailed = sum(1 for alert in sent if alert.emailed)
+    return f"{len(sent)} alert(s), {emailed} email(s) sent"
