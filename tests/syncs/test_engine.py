@@ -366,3 +366,45 @@ def test_a_heartbeat_is_one_write_whether_or_not_a_save_was_due(settings):
             assert stored.heartbeat_at == timezone.now()
             assert stored.lease_expires_at == timezone.now() + timedelta(seconds=300)
             assert stored.http_requests == 7
+
+
+@pytest.mark.django_db
+def test_a_scheduled_task_still_queued_when_its_schedule_is_switched_off_does_not_run(
+    live_khoros, monkeypatch
+):
+    from django_q import scheduler as q_scheduler
+    from django_q.conf import Conf
+    from django_q.models import Schedule
+    from django_q.signing import SignedPackage
+
+    from syncs.schedules import setup_schedules
+
+    # The test's connection is the one its transaction lives in: the scheduler must not close it.
+    monkeypatch.setattr(q_scheduler, "close_old_django_connections", lambda: None)
+    setup_schedules()
+    Schedule.objects.exclude(name="Khoros plans").update(repeats=0)
+    # Due; named for this test process's queue (each pytest-xdist worker has its own).
+    Schedule.objects.filter(name="Khoros plans").update(
+        next_run=timezone.now() - timedelta(seconds=1), cluster=Conf.CLUSTER_NAME
+    )
+    broker = get_broker()
+    broker.purge_queue()
+    q_scheduler.scheduler(broker=broker)  # the cluster's scheduler queues the due task
+    # Every worker is busy; meanwhile a sync admin switches the schedule off.
+    Schedule.objects.filter(name="Khoros plans").update(repeats=0)
+
+    queued = broker.dequeue()
+    assert queued is not None and len(queued) == 1
+    task_id, payload = queued[0]
+    task = SignedPackage.loads(payload)
+    broker.acknowledge(task_id)
+    assert (task["func"], task["args"]) == ("syncs.tasks.sync_task", ("khoros_plans",))
+
+    # The worker gets to it: "off" means no scheduled run, so it does nothing at all.
+    assert sync_task(*task["args"]) == "khoros_plans: its schedule is off; not run"
+    assert live_khoros.sim.requests == []
+    assert not SyncRun.objects.exists()
+
+    # A run someone asked for (Sync now) still runs while the schedule is off.
+    run, _ = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+    assert sync_task(SyncRun.Kind.KHOROS_PLANS, run.pk) == f"run #{run.pk} succeeded"
