@@ -408,3 +408,47 @@ def test_a_scheduled_task_still_queued_when_its_schedule_is_switched_off_does_no
     # A run someone asked for (Sync now) still runs while the schedule is off.
     run, _ = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
     assert sync_task(SyncRun.Kind.KHOROS_PLANS, run.pk) == f"run #{run.pk} succeeded"
+
+
+@pytest.mark.django_db
+def test_the_schedule_takes_over_a_run_whose_worker_died(live_khoros):
+    dead = _running_run(lease_left=-timedelta(seconds=1))
+
+    result = sync_task(SyncRun.Kind.KHOROS_PLANS)  # what the schedule's task calls
+
+    dead.refresh_from_db()
+    new = SyncRun.objects.exclude(pk=dead.pk).get()
+    assert result == f"run #{new.pk} succeeded"
+    assert (new.trigger, new.status) == ("schedule", "succeeded")
+    assert dead.status == SyncRun.Status.FAILED
+    assert dead.error == (
+        f"The worker stopped sending heartbeats; run #{new.pk} took over its lease."
+    )
+    assert Plan.objects.count() == 24
+
+
+@pytest.mark.django_db
+def test_after_a_long_downtime_a_schedule_runs_once_not_once_per_missed_interval(monkeypatch):
+    from django_q import scheduler as q_scheduler
+    from django_q.conf import Conf
+    from django_q.models import Schedule
+
+    from syncs.schedules import setup_schedules
+
+    monkeypatch.setattr(q_scheduler, "close_old_django_connections", lambda: None)
+    setup_schedules()
+    Schedule.objects.exclude(name="Khoros plans").update(repeats=0)
+    # Every 30 minutes, last due 10 hours ago: 20 runs were missed while no cluster ran.
+    Schedule.objects.filter(name="Khoros plans").update(
+        next_run=timezone.now() - timedelta(hours=10), cluster=Conf.CLUSTER_NAME
+    )
+    broker = get_broker()
+    broker.purge_queue()
+
+    q_scheduler.scheduler(broker=broker)
+    q_scheduler.scheduler(broker=broker)  # the cluster's next tick finds nothing due
+
+    assert broker.queue_size() == 1
+    schedule = Schedule.objects.get(name="Khoros plans")
+    assert timezone.now() < schedule.next_run <= timezone.now() + timedelta(minutes=30)
+    broker.purge_queue()
