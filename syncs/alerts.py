@@ -19,9 +19,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AlertSent:
+    """An alert this check raised (or one whose email the relay refused before and it sent)."""
+
     kind: str
     recovered: bool
     recipients: tuple[str, ...]
+    # False while the mail relay refuses it: the in-app alert stands, the next check retries.
+    emailed: bool = True
 
 
 def _recipients() -> list[str]:
@@ -44,63 +48,118 @@ def _failing_reason(kind: KindHealth) -> Problem | None:
 
 
 def alerts_check() -> list[AlertSent]:
-    """Compare each kind's state with what admins were told; send what they must know now."""
+    """Compare each kind's state with what admins were told; send what they must know now.
+
+    The state and the in-app alert are saved first; the email is sent after, outside the
+    transaction (a slow relay holds no lock), and an email the relay refuses waits in the state
+    for the next check: a relay that is down neither stops the check nor loses the alert.
+    """
     sent: list[AlertSent] = []
     for kind in sync_freshness():
-        reason = _failing_reason(kind)
-        with transaction.atomic():
-            state, _ = AlertState.objects.select_for_update().get_or_create(kind=kind.kind)
-            if (reason is not None) == state.alerting:
-                continue  # Nothing new to say: one email per outage, not one per failure.
-            if reason is None and (kind.paused or kind.waiting_on_run):
-                # Switched off is not "succeeds again", nor is a run under way that may still
-                # fail: an outage stays open until a success.
-                continue
-            recipients = _recipients()
-            now = timezone.now()
-            since = None
-            if reason is not None:
-                subject = f"[smcbridge] {kind.label} sync is failing"
-                first_line = f"The {kind.label} sync needs attention: {reason.text}"
-                since = reason.since
-                # The email's time is UTC, said so; the app shows `since` in the viewer's zone.
-                body = (
-                    f"The {kind.label} sync needs attention: {reason}\n\n"
-                    "You will get one more email when it recovers."
-                )
-                state.alerting, state.since, state.reason = True, now, str(reason)[:500]
-            else:
-                down_for = now - state.since if state.since else None
-                subject = f"[smcbridge] {kind.label} sync recovered"
-                body = f"The {kind.label} sync succeeds again" + (
-                    f" after {int(down_for.total_seconds() // 60)} minutes." if down_for else "."
-                )
-                first_line = body
-                state.alerting, state.since, state.reason = False, None, ""
-            state.last_sent_at = now
-            state.save()
-            if reason is None:
-                # The outage is over: its alert needs no one's dismissal, the recovery says it.
-                Notification.objects.filter(
-                    kind=kind.kind, event=Notification.Event.OUTAGE, dismissed_at__isnull=True
-                ).update(dismissed_at=now, closed_by_recovery=True)
-            # In the app too: a sync admin without a mailbox (or a broken mail relay) still sees it.
-            Notification.objects.create(
-                kind=kind.kind,
-                event=Notification.Event.RECOVERY if reason is None else Notification.Event.OUTAGE,
-                text=f"{subject.removeprefix('[smcbridge] ')}. {first_line}",
-                since=since,
-                created_at=now,
-            )
-            if recipients:
-                # Sent inside the transaction: if sending fails, the state is not saved and the
-                # next check tries again instead of believing the admins were told.
-                send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
-            else:
-                logger.warning(
-                    "alert for %s not sent: no sync admin has an email address", kind.kind
-                )
+        change = _record_change(kind)
+        email = _claim_pending_email(kind.kind)
+        if email is None:
+            if change is not None:  # no one to send it to
+                sent.append(AlertSent(kind.kind, recovered=change, recipients=()))
+            continue
+        subject, body, recovered = email
+        recipients = _recipients()
+        emailed = _send(kind.kind, subject, body, recipients)
+        if change is not None or emailed:
             sent.append(
-                AlertSent(kind.kind, recovered=reason is None, recipients=tuple(recipients))
+                AlertSent(kind.kind, recovered, recipients=tuple(recipients), emailed=emailed)
             )
     return sent
+
+
+def _record_change(kind: KindHealth) -> bool | None:
+    """Save a change of `kind`'s alert state, its in-app alert and its email to send.
+
+    None when nothing changed, else whether it recovered.
+    """
+    reason = _failing_reason(kind)
+    with transaction.atomic():
+        state, _ = AlertState.objects.select_for_update().get_or_create(kind=kind.kind)
+        if (reason is not None) == state.alerting:
+            return None  # Nothing new to say: one email per outage, not one per failure.
+        if reason is None and (kind.paused or kind.waiting_on_run):
+            # Switched off is not "succeeds again", nor is a run under way that may still
+            # fail: an outage stays open until a success.
+            return None
+        now = timezone.now()
+        since = None
+        if reason is not None:
+            subject = f"[smcbridge] {kind.label} sync is failing"
+            first_line = f"The {kind.label} sync needs attention: {reason.text}"
+            since = reason.since
+            # The email's time is UTC, said so; the app shows `since` in the viewer's zone.
+            body = (
+                f"The {kind.label} sync needs attention: {reason}\n\n"
+                "You will get one more email when it recovers."
+            )
+            state.alerting, state.since, state.reason = True, now, str(reason)[:500]
+        else:
+            down_for = now - state.since if state.since else None
+            subject = f"[smcbridge] {kind.label} sync recovered"
+            body = f"The {kind.label} sync succeeds again" + (
+                f" after {int(down_for.total_seconds() // 60)} minutes." if down_for else "."
+            )
+            first_line = body
+            state.alerting, state.since, state.reason = False, None, ""
+        # A newer change replaces an email still waiting: admins learn the state as it is.
+        state.pending_subject, state.pending_body = subject[:200], body
+        state.save()
+        if reason is None:
+            # The outage is over: its alert needs no one's dismissal, the recovery says it.
+            Notification.objects.filter(
+                kind=kind.kind, event=Notification.Event.OUTAGE, dismissed_at__isnull=True
+            ).update(dismissed_at=now, closed_by_recovery=True)
+        # In the app too: a sync admin without a mailbox (or a broken mail relay) still sees it.
+        Notification.objects.create(
+            kind=kind.kind,
+            event=Notification.Event.RECOVERY if reason is None else Notification.Event.OUTAGE,
+            text=f"{subject.removeprefix('[smcbridge] ')}. {first_line}",
+            since=since,
+            created_at=now,
+        )
+    return reason is None
+
+
+def _claim_pending_email(kind: str) -> tuple[str, str, bool] | None:
+    """Take `kind`'s waiting email, if any, so that no other check sends it too: its subject,
+    body and whether it tells of a recovery."""
+    waiting = (
+        AlertState.objects.filter(kind=kind)
+        .exclude(pending_subject="")
+        .values_list("pending_subject", "pending_body", "alerting")
+        .first()
+    )
+    if waiting is None:
+        return None
+    subject, body, alerting = waiting
+    # Conditional on what was read: of two checks at once, one sends it.
+    taken = AlertState.objects.filter(kind=kind, pending_subject=subject, pending_body=body)
+    if not taken.update(pending_subject="", pending_body=""):
+        return None
+    return subject, body, not alerting
+
+
+def _send(kind: str, subject: str, body: str, recipients: list[str]) -> bool:
+    """Send one alert email; False (and the email waits for the next check) when it failed."""
+    if not recipients:
+        logger.warning("alert for %s not sent: no sync admin has an email address", kind)
+        return False
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception as exc:  # noqa: BLE001 - a relay that is down must not stop the check
+        # Its type only: an SMTP answer may quote the relay's login.
+        logger.warning(
+            "alert email for %s not sent (%s): the next check sends it", kind, type(exc).__name__
+        )
+        # Back in the state unless a newer change put its own email there meanwhile.
+        AlertState.objects.filter(kind=kind, pending_subject="").update(
+            pending_subject=subject, pending_body=body
+        )
+        return False
+    AlertState.objects.filter(kind=kind).update(last_sent_at=timezone.now())
+    return True

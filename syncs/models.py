@@ -367,6 +367,10 @@ class AlertState(models.Model):
     since = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=500, blank=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)
+    # The email of the latest change not sent yet (the mail relay was down): the next check
+    # sends it. Empty: nothing waits.
+    pending_subject = models.CharField(max_length=200, blank=True)
+    pending_body = models.TextField(blank=True)
 
     class Meta:
         db_table = "campaigns_alertstate"

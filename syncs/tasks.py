@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from syncs import registry
 from syncs.models import SyncRun
+from syncs.schedules import schedule_is_off
 
 
 def sync_task(kind: str, run_id: int | None = None) -> str:
     """Run the service of `kind`; a schedule passes no id, the button its queued run."""
+    if run_id is None and schedule_is_off(kind):
+        # Queued by its schedule before a sync admin switched it off, and picked up after: "off"
+        # means no scheduled run (a run someone asked for carries its id and still runs).
+        return f"{kind}: its schedule is off; not run"
     run = SyncRun.objects.filter(pk=run_id).first() if run_id is not None else None
     if run_id is not None and run is None:
         return f"run #{run_id} no longer exists"
@@ -23,4 +28,5 @@ def check_alerts_task() -> str:
     from syncs.alerts import alerts_check
 
     sent = alerts_check()
-    return f"{len(sent)} alert email(s)"
+    emailed = sum(1 for alert in sent if alert.emailed)
+    return f"{len(sent)} alert(s), {emailed} email(s) sent"

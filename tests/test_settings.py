@@ -43,6 +43,15 @@ def test_task_queue_is_configured_against_double_runs_and_replays():
     assert q["catch_up"] is False  # after downtime, one run per schedule, not a replay storm
 
 
+def test_a_mail_relay_that_never_answers_cannot_hold_the_alert_check():
+    from syncs.schedules import ALERTS_MINUTES
+
+    # Django waits for an SMTP answer for ever without a timeout: the alert check would hang
+    # until django-q2 kills it, and every later check with it.
+    assert settings.EMAIL_TIMEOUT is not None
+    assert 0 < settings.EMAIL_TIMEOUT < ALERTS_MINUTES * 60
+
+
 def test_production_start_refuses_to_run_without_a_secret_key():
     result = django_start({"DEBUG": "0", "SECRET_KEY": ""})
     assert result.returncode != 0

@@ -303,3 +303,25 @@ def test_a_read_that_took_no_lock_still_does_not_write_over_a_change(world, inst
         -1,
     )
     assert not AuditEvent.objects.exists()
+
+
+def test_next_runs_on_either_side_of_a_dst_change_are_shown_in_the_viewers_zone(
+    client, world, installed
+):
+    # Installed at 12:00 UTC on 28 March 2026; Berlin moves to summer time that night.
+    client.force_login(world.admin)
+    client.cookies["smcbridge_tz"] = "Europe/Berlin"
+    body = client.get(reverse("schedules")).content.decode()
+    rows = {
+        name: body.split(f'<td class="stack-title">{name}</td>')[1].split("</tr>")[0]
+        for name in ("Khoros plans", "SAP MC call log pruning")
+    }
+    # Every 30 min: 12:30 UTC, still winter time (UTC+1).
+    assert (
+        '<time datetime="2026-03-28T13:30:00+01:00">2026-03-28 13:30</time>' in rows["Khoros plans"]
+    )
+    # Every 1440 min: 24 hours later, 12:00 UTC, now summer time (UTC+2): 14:00, not 13:00.
+    assert (
+        '<time datetime="2026-03-29T14:00:00+02:00">2026-03-29 14:00</time>'
+        in rows["SAP MC call log pruning"]
+    )

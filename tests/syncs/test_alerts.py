@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from syncs.alerts import alerts_check
-from syncs.models import AlertState, SyncRun
+from syncs.models import AlertState, Notification, SyncRun
 
 pytestmark = pytest.mark.django_db
 
@@ -158,3 +158,57 @@ def test_a_stale_alert_shows_its_time_in_the_viewers_zone_and_the_email_in_utc(
         'succeeded since <time datetime="2026-11-30T18:59:00+09:00">2026-11-30 18:59</time>.'
     ) in page
     assert "UTC" not in page.split('data-testid="open-alerts"')[1].split("</ul>")[0]
+
+
+def _closed_port() -> int:
+    """A local TCP port nothing listens on: an SMTP relay that is down."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_mail_relay_that_is_down_loses_no_alert_and_the_email_goes_out_later(
+    client, world, mailoutbox, settings, caplog
+):
+    all_fresh()
+    for kind in ("khoros_plans", "sapmc_campaigns"):
+        for _ in range(3):
+            run(kind, "failed", error="UnavailableError: 503")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _closed_port()
+    settings.EMAIL_HOST_PASSWORD = "relay-secret-pw"
+
+    # The relay refuses: the check neither raises nor stops at the first kind.
+    sent = alerts_check()
+
+    assert sorted(s.kind for s in sent) == ["khoros_plans", "sapmc_campaigns"]
+    assert mailoutbox == []
+    assert set(AlertState.objects.filter(alerting=True).values_list("kind", flat=True)) == {
+        "khoros_plans",
+        "sapmc_campaigns",
+    }
+    # Sync admins see both outages in the app meanwhile.
+    client.force_login(world.admin)
+    page = client.get(reverse("sync-notifications")).content.decode()
+    open_alerts = page.split('data-testid="open-alerts"')[1].split("</ul>")[0]
+    assert "Khoros plans sync is failing" in open_alerts
+    assert "SAP MC campaigns sync is failing" in open_alerts
+    assert "relay-secret-pw" not in caplog.text
+
+    # Still down at the next check: nothing new, nothing sent twice later.
+    assert alerts_check() == []
+    assert mailoutbox == []
+
+    # The relay is back: the next check sends each alert once, then nothing more.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    alerts_check()
+    assert sorted(m.subject for m in mailoutbox) == [
+        "[smcbridge] Khoros plans sync is failing",
+        "[smcbridge] SAP MC campaigns sync is failing",
+    ]
+    assert all("503" in m.body for m in mailoutbox)
+    alerts_check()
+    assert len(mailoutbox) == 2
+    assert Notification.objects.filter(event=Notification.Event.OUTAGE).count() == 2

@@ -366,3 +366,89 @@ def test_a_heartbeat_is_one_write_whether_or_not_a_save_was_due(settings):
             assert stored.heartbeat_at == timezone.now()
             assert stored.lease_expires_at == timezone.now() + timedelta(seconds=300)
             assert stored.http_requests == 7
+
+
+@pytest.mark.django_db
+def test_a_scheduled_task_still_queued_when_its_schedule_is_switched_off_does_not_run(
+    live_khoros, monkeypatch
+):
+    from django_q import scheduler as q_scheduler
+    from django_q.conf import Conf
+    from django_q.models import Schedule
+    from django_q.signing import SignedPackage
+
+    from syncs.schedules import setup_schedules
+
+    # The test's connection is the one its transaction lives in: the scheduler must not close it.
+    monkeypatch.setattr(q_scheduler, "close_old_django_connections", lambda: None)
+    setup_schedules()
+    Schedule.objects.exclude(name="Khoros plans").update(repeats=0)
+    # Due; named for this test process's queue (each pytest-xdist worker has its own).
+    Schedule.objects.filter(name="Khoros plans").update(
+        next_run=timezone.now() - timedelta(seconds=1), cluster=Conf.CLUSTER_NAME
+    )
+    broker = get_broker()
+    broker.purge_queue()
+    q_scheduler.scheduler(broker=broker)  # the cluster's scheduler queues the due task
+    # Every worker is busy; meanwhile a sync admin switches the schedule off.
+    Schedule.objects.filter(name="Khoros plans").update(repeats=0)
+
+    queued = broker.dequeue()
+    assert queued is not None and len(queued) == 1
+    task_id, payload = queued[0]
+    task = SignedPackage.loads(payload)
+    broker.acknowledge(task_id)
+    assert (task["func"], task["args"]) == ("syncs.tasks.sync_task", ("khoros_plans",))
+
+    # The worker gets to it: "off" means no scheduled run, so it does nothing at all.
+    assert sync_task(*task["args"]) == "khoros_plans: its schedule is off; not run"
+    assert live_khoros.sim.requests == []
+    assert not SyncRun.objects.exists()
+
+    # A run someone asked for (Sync now) still runs while the schedule is off.
+    run, _ = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+    assert sync_task(SyncRun.Kind.KHOROS_PLANS, run.pk) == f"run #{run.pk} succeeded"
+
+
+@pytest.mark.django_db
+def test_the_schedule_takes_over_a_run_whose_worker_died(live_khoros):
+    dead = _running_run(lease_left=-timedelta(seconds=1))
+
+    result = sync_task(SyncRun.Kind.KHOROS_PLANS)  # what the schedule's task calls
+
+    dead.refresh_from_db()
+    new = SyncRun.objects.exclude(pk=dead.pk).get()
+    assert result == f"run #{new.pk} succeeded"
+    assert (new.trigger, new.status) == ("schedule", "succeeded")
+    assert dead.status == SyncRun.Status.FAILED
+    assert dead.error == (
+        f"The worker stopped sending heartbeats; run #{new.pk} took over its lease."
+    )
+    assert Plan.objects.count() == 24
+
+
+@pytest.mark.django_db
+def test_after_a_long_downtime_a_schedule_runs_once_not_once_per_missed_interval(monkeypatch):
+    from django_q import scheduler as q_scheduler
+    from django_q.conf import Conf
+    from django_q.models import Schedule
+
+    from syncs.schedules import setup_schedules
+
+    monkeypatch.setattr(q_scheduler, "close_old_django_connections", lambda: None)
+    setup_schedules()
+    Schedule.objects.exclude(name="Khoros plans").update(repeats=0)
+    # Every 30 minutes, last due 10 hours ago: 20 runs were missed while no cluster ran.
+    Schedule.objects.filter(name="Khoros plans").update(
+        next_run=timezone.now() - timedelta(hours=10), cluster=Conf.CLUSTER_NAME
+    )
+    broker = get_broker()
+    broker.purge_queue()
+
+    q_scheduler.scheduler(broker=broker)
+    q_scheduler.scheduler(broker=broker)  # the cluster's next tick finds nothing due
+
+    assert broker.queue_size() == 1
+    schedule = Schedule.objects.get(name="Khoros plans")
+    assert timezone.now() < schedule.next_run <= timezone.now() + timedelta(minutes=30)
+    broker.purge_queue()
