@@ -97,7 +97,7 @@ def test_dismissing_is_a_post_recorded_with_who_and_when(client, world):
     page = response.content.decode()
     assert "Alert dismissed." in page
     assert "alerts-count" not in client.get(reverse("sync-notifications-count")).content.decode()
-    assert f"by {world.admin.username} at <time datetime=" in page
+    assert f"by <bdi>{world.admin.username}</bdi> at <time datetime=" in page
     assert f">{outage.dismissed_at:%Y-%m-%d %H:%M}</time>" in page
     # A second dismissal (another admin, the same moment) keeps the first record.
     client.force_login(world.tom)
