@@ -403,7 +403,7 @@
 // What an action answered, where the person is looking: the answer is written at the top of
 // the pane it belongs to, which a phone (or a long list) has scrolled far out of view. When it
 // lands out of sight, a copy shows at the bottom of the screen for a few seconds (the original
-// stays where it is, a live region that screen readers already announce).
+// stays where it is). Either way its words are given to the page's one lasting live region.
 (function () {
   "use strict";
 
@@ -415,11 +415,32 @@
     return box.bottom < 0 || box.top > window.innerHeight;
   }
 
+  // A poll (the live sync run, the alert count) is not the person's doing: nothing to say.
+  function polling(elt) {
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    return /^(every|load)\b/.test(trigger);
+  }
+
+  var spoken = null;
+
+  // The answer's words, in the live region that stays in the page. Emptied first and written a
+  // moment later, so that the same answer twice (two Assigns in a row) is a change, spoken again.
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (!region) return;
+    region.textContent = "";
+    clearTimeout(spoken);
+    spoken = setTimeout(function () { region.textContent = text; }, 50);
+  }
+
   document.addEventListener("htmx:afterSettle", function (evt) {
     // An outerHTML swap leaves evt.detail.target detached: look in what replaced it.
     var target = evt.detail.target;
     var swapped = target && target.id ? document.getElementById(target.id) : target;
     var answer = swapped && swapped.querySelector ? swapped.querySelector(ANSWERS) : null;
+    if (answer && answer.textContent.trim() && !polling(evt.detail.requestConfig && evt.detail.requestConfig.elt)) {
+      announce(answer.textContent.trim().replace(/\s+/g, " "));
+    }
     var toast = document.getElementById("toast");
     if (!toast) return;
     if (!answer || !offScreen(answer) || !answer.textContent.trim()) {
