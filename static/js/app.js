@@ -438,8 +438,10 @@
     var target = evt.detail.target;
     var swapped = target && target.id ? document.getElementById(target.id) : target;
     var answer = swapped && swapped.querySelector ? swapped.querySelector(ANSWERS) : null;
-    if (answer && answer.textContent.trim() && !polling(evt.detail.requestConfig && evt.detail.requestConfig.elt)) {
-      announce(answer.textContent.trim().replace(/\s+/g, " "));
+    // Without an answer, a filter the swap found wrong is what to say (why nothing is listed).
+    var said = answer || (swapped && swapped.querySelector ? swapped.querySelector(".filter-problem") : null);
+    if (said && said.textContent.trim() && !polling(evt.detail.requestConfig && evt.detail.requestConfig.elt)) {
+      announce(said.textContent.trim().replace(/\s+/g, " "));
     }
     var toast = document.getElementById("toast");
     if (!toast) return;

@@ -94,3 +94,55 @@ def test_calendar_panel_assignment_is_announced(live_server, world, page):
         htmx_settled(page)
         assert Assignment.objects.get(plan=world.plans[1]).campaign == world.campaigns[1]
         assert _announced(page, "Assigned “Summer teaser” to “Summer 2026”.")
+
+
+# Every control whose aria-describedby names an element that is not in the page, and every
+# invalid control (aria-invalid) with what a screen reader says of it besides its name.
+DESCRIPTIONS = """() => {
+  const controls = [...document.querySelectorAll('input, select, textarea')];
+  const missing = controls.flatMap(el => (el.getAttribute('aria-describedby') || '')
+    .split(/\\s+/).filter(id => id && !document.getElementById(id)).map(id => el.id + ' -> ' + id));
+  const invalid = Object.fromEntries(controls
+    .filter(el => el.getAttribute('aria-invalid') === 'true')
+    .map(el => [el.id, (el.getAttribute('aria-describedby') || '').split(/\\s+/)
+      .map(id => document.getElementById(id)).filter(Boolean)
+      .map(d => d.textContent.trim()).join(' ')]));
+  return {missing, invalid};
+}"""
+
+
+def test_filter_errors_are_tied_to_their_fields(live_server, world, page):
+    backwards = "The start of the date range is after its end."
+    sign_in(page, live_server.url, "alex")
+    page.goto(f"{live_server.url}/audit/")
+    assert page.evaluate(DESCRIPTIONS) == {"missing": [], "invalid": {}}
+
+    page.goto(f"{live_server.url}/audit/?date_from=2026-03-10&date_to=2026-03-01&actor=99999")
+    found = page.evaluate(DESCRIPTIONS)
+    assert found["missing"] == []
+    assert sorted(found["invalid"]) == ["id_actor", "id_date_from", "id_date_to"]
+    for field in ("id_date_from", "id_date_to"):
+        assert backwards in found["invalid"][field]
+    assert "Select a valid choice." in found["invalid"]["id_actor"]
+    assert page.get_by_label("Campaign").get_attribute("aria-invalid") is None
+
+    page.goto(f"{live_server.url}/syncs/?date_from=2026-03-10&date_to=2026-03-01")
+    found = page.evaluate(DESCRIPTIONS)
+    assert found["missing"] == []
+    assert sorted(found["invalid"]) == ["id_date_from", "id_date_to"]
+
+    # On the workbench the Plans' range is wrong, the campaigns' is not: only the Plans' dates
+    # are marked, and the problem is spoken when the change that made it is answered.
+    page.goto(f"{live_server.url}/workbench/?campaign={world.campaigns[0].pk}")
+    htmx_settled(page)
+    page.locator("#id_p-date_to").fill("2026-03-01")
+    htmx_settled(page)
+    page.evaluate(MARK)
+    page.locator("#id_p-date_from").fill("2026-03-10")
+    page.locator("#plan-list").get_by_text("No Plan matches these filters.").wait_for()
+    htmx_settled(page)
+    found = page.evaluate(DESCRIPTIONS)
+    assert found["missing"] == []
+    assert sorted(found["invalid"]) == ["id_p-date_from", "id_p-date_to"]
+    assert backwards in found["invalid"]["id_p-date_to"]
+    assert _announced(page, backwards)
