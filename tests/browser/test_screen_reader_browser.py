@@ -79,6 +79,19 @@ def test_calendar_panel_assignment_is_announced(live_server, world, page):
         sign_in(page, live_server.url, "maria")
         page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-04-01")
         htmx_settled(page)
+        # The title names the period shown, after Next and Previous too.
+        heading = page.get_by_role("heading", level=1)
+        shown = heading.inner_text()
+        assert page.title() == f"{shown} · Calendar · smcbridge"
+        page.get_by_role("link", name="Next ›").click()
+        page.wait_for_url("**date=2026-07-01*")
+        htmx_settled(page)
+        assert heading.inner_text() != shown
+        assert page.title() == f"{heading.inner_text()} · Calendar · smcbridge"
+        page.get_by_role("link", name="‹ Previous").click()
+        page.wait_for_url("**date=2026-04-01*")
+        htmx_settled(page)
+        assert page.title() == f"{shown} · Calendar · smcbridge"
         page.locator(".tl-row.unassigned a.bar", has_text="Summer teaser").focus()
         page.keyboard.press("Enter")
         page.locator("#cal-panel").get_by_role("heading", name="Summer teaser").wait_for()
