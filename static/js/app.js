@@ -116,6 +116,36 @@
     }
   });
 
+  // A control without an id (a run's link in the table a poll redraws every few seconds) is
+  // found again by its address, or else its place among the controls of what was swapped: the
+  // focus stayed on the removed copy, that is on nothing, and Tab started over at the top.
+  var place = null;
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    place = null;
+    var target = evt.detail.target;
+    var active = document.activeElement;
+    if (!active || active === document.body || !target || !target.id || keyOf(active) ||
+        !target.contains(active)) return;
+    var all = Array.prototype.slice.call(target.querySelectorAll(FOCUSABLE));
+    place = { id: target.id, index: all.indexOf(active), href: active.getAttribute("href") };
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var was = place;
+    place = null;
+    var active = document.activeElement;
+    if (!was || (active && active !== document.body && document.body.contains(active))) return;
+    var root = document.getElementById(was.id);
+    if (!root) return;
+    var all = Array.prototype.slice.call(root.querySelectorAll(FOCUSABLE));
+    var found = was.href === null ? null : all.filter(function (el) {
+      return el.getAttribute("href") === was.href;
+    })[0];
+    found = found || all[was.index];
+    if (visible(found)) found.focus({ preventScroll: true });
+  });
+
   // Escape answers a question as its Cancel does: the same request, the same focus return. Not
   // while the focus is elsewhere on the page (Escape clears a search field there).
   document.addEventListener("keydown", function (evt) {

@@ -15,6 +15,7 @@ import pytest
 import time_machine
 
 from campaigns.models import Assignment
+from syncs.models import SyncRun
 from tests.browser.conftest import htmx_settled, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -159,3 +160,23 @@ def test_filter_errors_are_tied_to_their_fields(live_server, world, page):
     assert sorted(found["invalid"]) == ["id_p-date_from", "id_p-date_to"]
     assert backwards in found["invalid"]["id_p-date_to"]
     assert _announced(page, backwards)
+
+
+def test_a_poll_keeps_the_keyboard_focus_where_it_was(live_server, world, page):
+    """While a run is active the dashboard redraws its runs every 2 s: a person tabbing through
+    them lost her place to the page's start at each redraw."""
+    running = SyncRun.objects.create(
+        kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON, status="running",
+        requested_by=world.admin,
+    )  # fmt: skip
+    sign_in(page, live_server.url, "alex")
+    page.goto(f"{live_server.url}/")
+    link = page.locator("#sync-runs").get_by_role("link", name=str(running.pk), exact=True)
+    link.focus()
+    for _ in range(2):  # two redraws: the focus survives more than one
+        page.evaluate(
+            """() => new Promise(done => document.addEventListener('htmx:afterSettle',
+                 e => e.detail.target.id === 'sync-runs' && setTimeout(done, 0), {once: true}))"""
+        )
+    assert page.evaluate("document.activeElement.getAttribute('href')") == f"/syncs/{running.pk}/"
+    assert page.evaluate("!!document.activeElement.closest('#sync-runs')")
