@@ -175,8 +175,13 @@ class AuditFilterForm(_DateRangeForm[AuditFilters]):
     filters_class = AuditFilters
 
     actor = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    # Said by its placeholder: a help text made Django describe the box by an element that the
+    # page does not draw.
     campaign = forms.CharField(
-        required=False, max_length=100, label="Campaign", help_text="SAP MC campaign ID or name"
+        required=False,
+        max_length=100,
+        label="Campaign",
+        widget=forms.TextInput(attrs={"placeholder": "SAP MC campaign ID or name"}),
     )
 
     def __init__(self, *args: Any, actors: list[tuple[int, str]], **kwargs: Any) -> None:

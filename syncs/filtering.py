@@ -42,6 +42,26 @@ class FilterForm(forms.Form, Generic[F]):
         return self.filters_from(self.cleaned_data)
 
     @property
+    def problem_id(self) -> str:
+        """The id of the paragraph that names the problem (_filter_problem.html); a page with
+        two filter forms (the workbench) tells them apart by their prefixes."""
+        return f"{self.prefix}-filter-problem" if self.prefix else "filter-problem"
+
+    def invalid_fields(self) -> list[str]:
+        """The names of the fields the problem is about."""
+        return [name for name in self.errors if name in self.fields]
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # Each control the problem is about is marked invalid and described by the paragraph
+        # that names it: a screen reader on that control says what is wrong. (Django would
+        # point at an "<id>_error" element that these pages do not draw.)
+        for name in self.invalid_fields():
+            self.fields[name].widget.attrs.update(
+                {"aria-invalid": "true", "aria-describedby": self.problem_id}
+            )
+
+    @property
     def problem(self) -> str:
         """Every invalid value named with its field's label; "" when all are valid."""
         if self.is_valid():

@@ -28,6 +28,11 @@ class DateRangeForm(FilterForm[F]):
             raise ValidationError("The start of the date range is after its end.")
         return data
 
+    def invalid_fields(self) -> list[str]:
+        # The range's error is the form's, not a field's: it is about both dates.
+        both = ["date_from", "date_to"] if self.non_field_errors() else []
+        return list(dict.fromkeys([*super().invalid_fields(), *both]))
+
 
 class SyncHistoryFilterForm(DateRangeForm[SyncRunFilters]):
     filters_class = SyncRunFilters

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django import template
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils.html import format_html
+
+from syncs.filtering import FilterForm
 
 register = template.Library()
 
@@ -62,3 +66,12 @@ def state_url_key(context: template.Context, key: str, value: object) -> str:
 def get_item(mapping: dict, key: object) -> object:
     """Look a key up in a dict: `flags|get_item:pk`."""
     return mapping.get(key)
+
+
+@register.filter
+def invalid_attrs(form: FilterForm[Any], name: str) -> str:
+    """aria-invalid and aria-describedby for a control the workbench writes by hand, when its
+    form's problem is about it (FilterForm.full_clean does it for controls Django renders)."""
+    if name not in form.invalid_fields():
+        return ""
+    return format_html('aria-invalid="true" aria-describedby="{}"', form.problem_id)

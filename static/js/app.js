@@ -116,6 +116,36 @@
     }
   });
 
+  // A control without an id (a run's link in the table a poll redraws every few seconds) is
+  // found again by its address, or else its place among the controls of what was swapped: the
+  // focus stayed on the removed copy, that is on nothing, and Tab started over at the top.
+  var place = null;
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    place = null;
+    var target = evt.detail.target;
+    var active = document.activeElement;
+    if (!active || active === document.body || !target || !target.id || keyOf(active) ||
+        !target.contains(active)) return;
+    var all = Array.prototype.slice.call(target.querySelectorAll(FOCUSABLE));
+    place = { id: target.id, index: all.indexOf(active), href: active.getAttribute("href") };
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var was = place;
+    place = null;
+    var active = document.activeElement;
+    if (!was || (active && active !== document.body && document.body.contains(active))) return;
+    var root = document.getElementById(was.id);
+    if (!root) return;
+    var all = Array.prototype.slice.call(root.querySelectorAll(FOCUSABLE));
+    var found = was.href === null ? null : all.filter(function (el) {
+      return el.getAttribute("href") === was.href;
+    })[0];
+    found = found || all[was.index];
+    if (visible(found)) found.focus({ preventScroll: true });
+  });
+
   // Escape answers a question as its Cancel does: the same request, the same focus return. Not
   // while the focus is elsewhere on the page (Escape clears a search field there).
   document.addEventListener("keydown", function (evt) {
@@ -403,7 +433,7 @@
 // What an action answered, where the person is looking: the answer is written at the top of
 // the pane it belongs to, which a phone (or a long list) has scrolled far out of view. When it
 // lands out of sight, a copy shows at the bottom of the screen for a few seconds (the original
-// stays where it is, a live region that screen readers already announce).
+// stays where it is). Either way its words are given to the page's one lasting live region.
 (function () {
   "use strict";
 
@@ -415,11 +445,34 @@
     return box.bottom < 0 || box.top > window.innerHeight;
   }
 
+  // A poll (the live sync run, the alert count) is not the person's doing: nothing to say.
+  function polling(elt) {
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    return /^(every|load)\b/.test(trigger);
+  }
+
+  var spoken = null;
+
+  // The answer's words, in the live region that stays in the page. Emptied first and written a
+  // moment later, so that the same answer twice (two Assigns in a row) is a change, spoken again.
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (!region) return;
+    region.textContent = "";
+    clearTimeout(spoken);
+    spoken = setTimeout(function () { region.textContent = text; }, 50);
+  }
+
   document.addEventListener("htmx:afterSettle", function (evt) {
     // An outerHTML swap leaves evt.detail.target detached: look in what replaced it.
     var target = evt.detail.target;
     var swapped = target && target.id ? document.getElementById(target.id) : target;
     var answer = swapped && swapped.querySelector ? swapped.querySelector(ANSWERS) : null;
+    // Without an answer, a filter the swap found wrong is what to say (why nothing is listed).
+    var said = answer || (swapped && swapped.querySelector ? swapped.querySelector(".filter-problem") : null);
+    if (said && said.textContent.trim() && !polling(evt.detail.requestConfig && evt.detail.requestConfig.elt)) {
+      announce(said.textContent.trim().replace(/\s+/g, " "));
+    }
     var toast = document.getElementById("toast");
     if (!toast) return;
     if (!answer || !offScreen(answer) || !answer.textContent.trim()) {

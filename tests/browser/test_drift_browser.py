@@ -58,6 +58,13 @@ def test_adopt_with_confirmation_then_undo(live_server, world, page, width):
     assert f"campaign={spring.pk}" in page.url
     # The question is gone; its Undo holds the focus.
     assert page.evaluate("document.activeElement.id") == "undo-adopt"
+    # Its name says what it undoes, not only "Undo".
+    assert (
+        page.get_by_role(
+            "button", name="Undo adopting SAP MC's side for “Spring Sale 2026”"
+        ).count()
+        == 1
+    )
     screenshot(page, f"drift-adopted-{width}")
 
     page.keyboard.press("Enter")

@@ -403,6 +403,8 @@ def test_audit_page_offers_undo_of_an_adoption_once(client, world):
     client.force_login(world.admin)
     body = client.get(reverse("audit")).content.decode()
     assert f'name="event" value="{adoption.pk}"' in body
+    # Said with what it undoes: a screen reader lists the page's buttons by their names alone.
+    assert f'aria-label="Undo adopting SAP MC\'s side for “{spring.name}”"' in body
     response = client.post(reverse("workbench-undo"), {"event": adoption.pk, "next": "audit"})
     assert response.status_code == 302 and response["Location"] == reverse("audit")
     assert not Assignment.objects.exists()
