@@ -43,7 +43,7 @@ def test_a_date_far_out_gives_a_page_not_an_error(live_server, world, page):
     sign_in(page, live_server.url, "maria")
     response = page.goto(f"{live_server.url}/calendar/?zoom=month&date=9999-12-15")
     assert response.status == 200
-    page.get_by_text("showing 2199-12-31 instead of 9999-12-15").wait_for()
+    page.locator("main").get_by_text("showing 2199-12-31 instead of 9999-12-15").wait_for()
     page.get_by_role("link", name="Next ›").click()
     page.get_by_role("heading", name="December 2199").wait_for()
 

@@ -81,7 +81,7 @@ def test_drag_an_unassigned_plan_onto_a_campaign_row_assigns_it(live_server, wor
         )
         row = page.locator(f'.tl-row.campaign[data-campaign="{world.campaigns[1].pk}"]')
         plan_bar.drag_to(row)
-        page.get_by_text("Assigned “Summer teaser” to “Summer 2026”.").wait_for()
+        page.locator("main").get_by_text("Assigned “Summer teaser” to “Summer 2026”.").wait_for()
         htmx_settled(page)
         assignment = Assignment.objects.get(plan=world.plans[1])
         assert assignment.campaign == world.campaigns[1] and assignment.assigned_by == world.maria
@@ -155,7 +155,7 @@ def test_a_drag_outside_the_campaigns_dates_asks_first_as_the_workbench_does(
         # Dragged again and answered: assigned, once, by her.
         plan_bar.drag_to(row)
         question.get_by_role("button", name="Assign anyway").click()
-        page.get_by_text("Assigned “Summer teaser” to “Late spring”.").wait_for()
+        page.locator("main").get_by_text("Assigned “Summer teaser” to “Late spring”.").wait_for()
         htmx_settled(page)
         assignment = Assignment.objects.get(plan=world.plans[1])
         assert assignment.campaign == late_spring and assignment.assigned_by == world.maria
@@ -224,7 +224,7 @@ def test_list_view_sorts_by_clicking_column_headers(live_server, world, page):
         page.get_by_label("Select Summer teaser").check()
         page.get_by_label("Assign the selected Plans to").select_option(label="Summer 2026")
         page.get_by_role("button", name="Assign selected").click()
-        page.get_by_text("Assigned 1 Plan to “Summer 2026”.").wait_for()
+        page.locator("main").get_by_text("Assigned 1 Plan to “Summer 2026”.").wait_for()
         assert Assignment.objects.get(plan=world.plans[1]).campaign == world.campaigns[1]
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
@@ -289,7 +289,9 @@ def test_drag_in_the_month_grid_onto_a_campaign_bar(live_server, world, page):
             f'a.bar[data-campaign="{world.campaigns[0].pk}"]', has_text="Spring Sale 2026"
         )
         plan_bar.nth(1).drag_to(campaign_bar.nth(2))
-        page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+        page.locator("main").get_by_text(
+            "Assigned “Spring Sale social” to “Spring Sale 2026”."
+        ).wait_for()
         assert Assignment.objects.get(plan=world.plans[0]).campaign == world.campaigns[0]
         htmx_settled(page)
         assert (
@@ -444,7 +446,7 @@ def test_the_lists_question_cancel_keeps_the_selection_and_focus(live_server, wo
 
         ask()
         page.get_by_role("button", name="Assign anyway").click()
-        page.get_by_text("Assigned 1 Plan to “Spring Sale 2026”.").wait_for()
+        page.locator("main").get_by_text("Assigned 1 Plan to “Spring Sale 2026”.").wait_for()
         htmx_settled(page)
         assert Assignment.objects.get(plan=social).campaign == spring
         # Near the list, where the next Plans are ticked: other Plans remain, so its button.

@@ -147,7 +147,7 @@ def test_admin_settles_a_push_of_unknown_outcome_with_the_keyboard(live_server, 
     resend = page.get_by_role("button", name="2026-03-01 of Spring Sale social is not in SAP MC")
     resend.focus()
     page.keyboard.press("Enter")
-    page.get_by_text("as missing in SAP MC (sent next push)").wait_for()
+    page.locator("main").get_by_text("as missing in SAP MC (sent next push)").wait_for()
     assert page.url.endswith(f"/campaigns/{spring.pk}/#sap-pushes")
     # The page opens at the pushes section: the message is there, in view, not at the top.
     in_view = (

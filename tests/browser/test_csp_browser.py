@@ -95,7 +95,9 @@ def test_assigning_on_the_workbench_raises_no_csp_violation(live_server, world, 
     )
 
     page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
-    page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+    page.locator("main").get_by_text(
+        "Assigned “Spring Sale social” to “Spring Sale 2026”."
+    ).wait_for()
     htmx_settled(page)
     violations.check("workbench after an assignment")
     # The swapped-in swatches still get their Plan's colour.

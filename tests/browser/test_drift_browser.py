@@ -48,7 +48,9 @@ def test_adopt_with_confirmation_then_undo(live_server, world, page, width):
     screenshot(page, f"drift-adopt-question-{width}")
 
     page.keyboard.press("Enter")
-    page.get_by_text("now has exactly the Plans SAP MC references. 2 Plans changed.").wait_for()
+    page.locator("main").get_by_text(
+        "now has exactly the Plans SAP MC references. 2 Plans changed."
+    ).wait_for()
     htmx_settled(page)
     assert set(Assignment.objects.values_list("plan", "campaign")) == {
         (social.pk, spring.pk),
@@ -68,7 +70,7 @@ def test_adopt_with_confirmation_then_undo(live_server, world, page, width):
     screenshot(page, f"drift-adopted-{width}")
 
     page.keyboard.press("Enter")
-    page.get_by_text("Undone: 2 Plans back where they were.").wait_for()
+    page.locator("main").get_by_text("Undone: 2 Plans back where they were.").wait_for()
     htmx_settled(page)
     assert set(Assignment.objects.values_list("plan", "campaign", "note")) == {
         (social.pk, summer.pk, "kept by hand")

@@ -80,7 +80,7 @@ def test_connection_header_and_alert_dismissal(live_server, world, page, width):
     page.get_by_role("heading", name="Alerts").wait_for()
     screenshot(page, f"health-alerts-open-{width}")
     page.get_by_role("button", name="Dismiss").click()
-    page.get_by_text("Alert dismissed.").wait_for()
+    page.locator("main").get_by_text("Alert dismissed.").wait_for()
     htmx_settled(page)  # the badge's fragment has loaded (and says nothing)
     assert page.get_by_test_id("alerts-count").count() == 0
     history = page.get_by_test_id("alert-history").inner_text()

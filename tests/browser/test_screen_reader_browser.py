@@ -55,7 +55,7 @@ def test_workbench_answers_are_announced_and_the_title_names_the_campaign(live_s
     assigned = "Assigned “Spring Sale social” to “Spring Sale 2026”."
     page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").focus()
     page.keyboard.press("Enter")
-    page.get_by_text(assigned).wait_for()
+    page.locator("main").get_by_text(assigned).wait_for()
     htmx_settled(page)
     assert Assignment.objects.filter(campaign=spring).count() == 1
     assert _announced(page, assigned)
@@ -65,7 +65,7 @@ def test_workbench_answers_are_announced_and_the_title_names_the_campaign(live_s
     unassigned = "Unassigned “Spring Sale social” from “Spring Sale 2026”."
     page.get_by_role("button", name="Unassign Spring Sale social").focus()
     page.keyboard.press("Enter")
-    page.get_by_text(unassigned).wait_for()
+    page.locator("main").get_by_text(unassigned).wait_for()
     htmx_settled(page)
     assert not Assignment.objects.exists()
     assert _announced(page, unassigned)

@@ -164,7 +164,7 @@ def test_a_post_answer_in_another_zone_is_not_reloaded(live_server, world, chrom
         page.get_by_label("Username").fill("alex")
         page.get_by_label("Password").fill("not the password")
         page.get_by_role("button", name="Log in").click()
-        page.get_by_text("Your username and password didn't match").wait_for()
+        page.locator("main").get_by_text("Your username and password didn't match").wait_for()
         settled(page)
 
         assert [method for method, _ in loads] == ["GET", "GET", "POST"]

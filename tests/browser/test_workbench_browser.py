@@ -27,7 +27,9 @@ def test_manager_assigns_a_plan_without_reload_and_the_audit_has_it(
     htmx_settled(page)
     page.get_by_label("Note for new assignments").fill("launch week")
     page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
-    page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+    page.locator("main").get_by_text(
+        "Assigned “Spring Sale social” to “Spring Sale 2026”."
+    ).wait_for()
 
     assigned = page.locator("#assigned-plans")
     assert "Spring Sale social" in assigned.inner_text()
@@ -72,11 +74,13 @@ def test_manager_bulk_assigns_and_unassigns(live_server, world, page):
     )
     assert not Assignment.objects.exists()
     question.get_by_role("button", name="Assign anyway").click()
-    page.get_by_text("Assigned “Spring Sale social”, “Summer teaser” to “Summer 2026”.").wait_for()
+    page.locator("main").get_by_text(
+        "Assigned “Spring Sale social”, “Summer teaser” to “Summer 2026”."
+    ).wait_for()
     assert Assignment.objects.filter(campaign=world.campaigns[1]).count() == 2
 
     page.get_by_role("button", name="Unassign Summer teaser").click()
-    page.get_by_text("Unassigned “Summer teaser” from “Summer 2026”.").wait_for()
+    page.locator("main").get_by_text("Unassigned “Summer teaser” from “Summer 2026”.").wait_for()
     assert Assignment.objects.filter(campaign=world.campaigns[1]).count() == 1
 
 
@@ -146,7 +150,9 @@ def test_an_action_refused_or_unanswered_says_so_and_offers_a_reload(live_server
 
     # The same click answered: the notice replaces the problem.
     assign.click()
-    page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+    page.locator("main").get_by_text(
+        "Assigned “Spring Sale social” to “Spring Sale 2026”."
+    ).wait_for()
     assert problem.count() == 0
     assert Assignment.objects.get().plan == social
 

@@ -35,7 +35,9 @@ def test_after_every_action_the_address_is_the_screen_and_reload_shows_it(live_s
     htmx_settled(page)
 
     page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
-    page.get_by_text("Assigned “Spring Sale social” to “Spring Sale 2026”.").wait_for()
+    page.locator("main").get_by_text(
+        "Assigned “Spring Sale social” to “Spring Sale 2026”."
+    ).wait_for()
     _assert_state_url(page, spring.pk)
     assert "p-q=s" in page.url
     page.reload()
@@ -48,13 +50,15 @@ def test_after_every_action_the_address_is_the_screen_and_reload_shows_it(live_s
     page.get_by_role("button", name="Move Spring Sale social here from Spring Sale 2026").click()
     # Issue 11: a March Plan for the summer campaign: asked first.
     page.get_by_role("alertdialog").get_by_role("button", name="Move anyway").click()
-    page.get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
+    page.locator("main").get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
     _assert_state_url(page, summer.pk)
     page.reload()
     assert "Spring Sale social" in page.locator("#assigned-plans").inner_text()
 
     page.get_by_role("button", name="Unassign Spring Sale social").click()
-    page.get_by_text("Unassigned “Spring Sale social” from “Summer 2026”.").wait_for()
+    page.locator("main").get_by_text(
+        "Unassigned “Spring Sale social” from “Summer 2026”."
+    ).wait_for()
     _assert_state_url(page, summer.pk)
     response = page.reload()
     assert response.status == 200
@@ -73,7 +77,7 @@ def test_drift_decision_leaves_the_workbench_url(live_server, world, page):
     page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
     htmx_settled(page)
     page.get_by_role("button", name="Keep the bridge's").click()
-    page.get_by_text("Kept the bridge's Plans for “Spring Sale 2026”.").wait_for()
+    page.locator("main").get_by_text("Kept the bridge's Plans for “Spring Sale 2026”.").wait_for()
     _assert_state_url(page, spring.pk)
     assert page.reload().status == 200
 
@@ -93,7 +97,7 @@ def test_back_and_forward_show_current_data(live_server, world, page):
     page.get_by_role("heading", name="Summer 2026").wait_for()
     htmx_settled(page)
     page.locator("#plan-list").get_by_role("button", name="Assign Summer teaser").click()
-    page.get_by_text("Assigned “Summer teaser” to “Summer 2026”.").wait_for()
+    page.locator("main").get_by_text("Assigned “Summer teaser” to “Summer 2026”.").wait_for()
     htmx_settled(page)
 
     page.go_back()
@@ -151,7 +155,7 @@ def test_a_selection_survives_plan_pages_and_is_counted(live_server, world, page
     assert page.locator("#selection-count").inner_text() == "2 Plans selected."
 
     page.get_by_role("navigation", name="Plan pages").get_by_role("link", name="Next ›").click()
-    page.get_by_text("Page 2 of 2").wait_for()
+    page.locator("main").get_by_text("Page 2 of 2").wait_for()
     htmx_settled(page)
     count = page.locator("#selection-count")
     assert count.inner_text() == "2 Plans selected, 2 of them on other pages."
@@ -168,7 +172,7 @@ def test_a_selection_survives_plan_pages_and_is_counted(live_server, world, page
     # Issue 11: "Spring Sale social" runs in March, outside the campaign: asked first, and the
     # question keeps the selection (the Plans on page 1 included).
     page.get_by_role("alertdialog").get_by_role("button", name="Assign anyway").click()
-    page.get_by_text("to “Summer 2026”.").first.wait_for()
+    page.locator("main").get_by_text("to “Summer 2026”.").first.wait_for()
     assert set(Assignment.objects.filter(campaign=summer).values_list("plan__name", flat=True)) == {
         "Spring Sale social",
         "Extra 00",
@@ -214,7 +218,7 @@ def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, w
     htmx_settled(page)
     assert page.evaluate("document.activeElement.id") == "confirm-yes"
     page.keyboard.press("Enter")
-    page.get_by_text(f"Assigned “{first.name}” to “Zeta 19”.").wait_for()
+    page.locator("main").get_by_text(f"Assigned “{first.name}” to “Zeta 19”.").wait_for()
     htmx_settled(page)
     assert page.evaluate("document.activeElement.id") == f"plan-{second.pk}"
     # The answer is written at the top of the campaign's pane: on a phone, far above the Plan
@@ -235,7 +239,7 @@ def test_keyboard_focus_stays_and_the_selected_pane_stays_in_view(live_server, w
     # Unassign it again: the Unassign button goes, focus lands on the next control, not the body.
     page.locator(f"#unassign-{first.pk}").focus()
     page.keyboard.press("Enter")
-    page.get_by_text(f"Unassigned “{first.name}” from “Zeta 19”.").wait_for()
+    page.locator("main").get_by_text(f"Unassigned “{first.name}” from “Zeta 19”.").wait_for()
     htmx_settled(page)
     assert page.evaluate("document.activeElement.id") == "id_note"
 
@@ -286,7 +290,7 @@ def test_move_is_offered_where_a_plan_feeds_another_campaign(live_server, world,
     assert "outside the campaign's 1 Jun–31 Aug" in question.inner_text()
     assert not AuditEvent.objects.exists()
     question.get_by_role("button", name="Move anyway").click()
-    page.get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
+    page.locator("main").get_by_text("Moved “Spring Sale social” to “Summer 2026”.").wait_for()
     assert Assignment.objects.get(plan=world.plans[0]).campaign == summer
     assert AuditEvent.objects.get().action == AuditEvent.Action.ASSIGNMENT_MOVE
 
