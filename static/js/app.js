@@ -490,6 +490,24 @@
   document.addEventListener("click", function (evt) {
     if (evt.target && evt.target.id === "toast") evt.target.hidden = true;
   });
+
+  // A plain form (Sync now, an alert's Dismiss, a schedule's Save) answers with the page loaded
+  // again, its answer listed at the top: a live region present as the page loads is not spoken,
+  // and the keyboard started again at the top bar. The answer is spoken, and the keyboard goes
+  // on from it, unless something else of the page took the focus first.
+  document.addEventListener("DOMContentLoaded", function () {
+    // The page's list, or a section's (a message tagged with a section's id, the page opened
+    // there).
+    var list = Array.prototype.filter.call(document.querySelectorAll("main .messages"), function (l) {
+      return l.textContent.trim();
+    })[0];
+    if (!list) return;
+    var text = list.textContent.trim().replace(/\s+/g, " ");
+    announce(text);
+    if (document.activeElement && document.activeElement !== document.body) return;
+    list.setAttribute("tabindex", "-1");
+    list.focus();
+  });
 })();
 
 // An htmx request that failed. htmx swaps nothing when the answer is an error (403, 404, 500)

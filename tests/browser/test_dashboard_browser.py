@@ -32,7 +32,7 @@ def test_admin_syncs_from_the_dashboard_and_sees_the_run_finish(
     page.get_by_role("button", name="Sync Khoros plans now").click()
     page.locator("main").get_by_text("queued.").wait_for()
     queued = SyncRun.objects.latest("queued_at")
-    assert page.get_by_text(f"Khoros plans sync #{queued.pk} queued.").is_visible()
+    assert page.locator("main").get_by_text(f"Khoros plans sync #{queued.pk} queued.").is_visible()
     first_row = page.locator("#sync-runs tbody tr").first
     assert "Queued" in first_row.inner_text()
 

@@ -210,3 +210,25 @@ def test_the_focus_ring_stands_out_on_a_white_card(live_server, world, page):
         page.keyboard.press("Tab")  # focused by the keyboard: :focus-visible
         ring = page.evaluate(RING_CONTRAST)
         assert ring["best"] >= 3, ring
+
+
+def test_a_plain_forms_answer_is_spoken_and_the_keyboard_goes_on_from_it(live_server, world, page):
+    # Sync now is a plain form: the page loads again with its answer at the top. A live region
+    # present as a page loads is not spoken, and the keyboard began again at the top bar.
+    sign_in(page, live_server.url, "alex")
+    page.goto(f"{live_server.url}/")
+    page.get_by_role("button", name="Sync Khoros plans now").focus()
+    page.keyboard.press("Enter")
+    page.locator("main").get_by_text("queued.").wait_for()
+    queued = SyncRun.objects.latest("queued_at")
+    said = f"Khoros plans sync #{queued.pk} queued."
+    page.wait_for_function(
+        "text => document.getElementById('announcer').textContent.includes(text)", arg=said
+    )
+    focused = page.evaluate(
+        "() => document.activeElement.matches('main .messages') "
+        "&& document.activeElement.textContent.trim()"
+    )
+    assert focused == said
+    page.keyboard.press("Tab")  # the keyboard goes on after the answer, not from the top bar
+    assert page.evaluate("() => !document.activeElement.closest('header')")
