@@ -24,7 +24,6 @@ from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar, Unpack, cast
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -43,6 +42,7 @@ from smcbridge.outgoing_http import (
     origin,
     parse_retry_after,
 )
+from smcbridge.zones import zone_named
 
 # Everything about the payloads (their errors too) is declared in sapmc.payloads and
 # re-exported here: callers keep one module to import for SAP MC.
@@ -544,10 +544,10 @@ class SapmcClient(HttpClient):
             raise ValueError("page_size must be at least 1")
         if success_batch_size < 1:
             raise ValueError("success_batch_size must be at least 1")
-        try:
-            self.timezone: tzinfo = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from None
+        zone = zone_named(timezone)
+        if zone is None:
+            raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}")
+        self.timezone: tzinfo = zone
         basic = base64.b64encode(f"{user}:{password}".encode()).decode()
         super().__init__(secrets=(password, basic), **options)
         root = base_url.rstrip("/")

@@ -407,6 +407,13 @@ def test_the_password_never_shows(env: Sapmc, caplog: pytest.LogCaptureFixture) 
     assert_no_secret(str(bad_url.value))
 
 
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "../etc", "Europe"])
+def test_a_time_zone_that_names_no_zone_is_a_clear_value_error(zone: str) -> None:
+    # "Europe" is a folder of the zone data: ZoneInfo() raised IsADirectoryError out of here.
+    with pytest.raises(ValueError, match="timezone must be an IANA time zone name"):
+        SapmcClient(base_url="http://sap.example", user=USER, password=PASSWORD, timezone=zone)
+
+
 def test_next_links_to_another_host_are_refused(env: Sapmc, client: SapmcClient) -> None:
     bystander = SapmcSimulator(DATA, user=USER, password=PASSWORD)
     with start_in_thread(bystander) as other:
