@@ -165,16 +165,21 @@ def test_a_day_corrected_in_khoros_after_sending_is_not_sent_again(server, sim, 
     assert sent.numbers["impressions"] == 101  # what SAP MC holds
 
 
-def test_sap_refusing_one_row_records_it_and_the_next_run_retries_it(server, sim, world):
+def _one_row_refused(world, sim, prop: str):
+    """Two Plans of a day each on one campaign; SAP MC refuses the second's row, naming `prop`."""
     good, bad = world.plans[0], world.plans[2]
-    kpis(good, date(2026, 3, 1), 1)
-    kpis(bad, date(2026, 3, 1), 1)
-    assign(good, world.campaigns[0])
-    assign(bad, world.campaigns[0])
+    for plan in (good, bad):
+        kpis(plan, date(2026, 3, 1), 1)
+        assign(plan, world.campaigns[0])
     sim.add_fault(
         "success_batch", "refuse_row", external_campaign_id=bad.khoros_id.hex,
-        property="CampaignID", message="Campaign is locked",
+        property=prop, message="Campaign is locked",
     )  # fmt: skip
+    return good, bad
+
+
+def test_sap_refusing_one_row_records_it_and_the_next_run_retries_it(server, sim, world):
+    good, bad = _one_row_refused(world, sim, "CampaignID")
 
     run = push_successes()
 
@@ -198,15 +203,7 @@ def test_a_refusal_naming_its_property_in_odd_text_is_recorded_with_the_rows_cre
     # The property SAP MC names is its text: a NUL in it (which PostgreSQL refuses) made the
     # ledger's write fail after SAP MC had created the batch's other rows, and the run ended
     # with them unrecorded.
-    good, bad = world.plans[0], world.plans[2]
-    kpis(good, date(2026, 3, 1), 1)
-    kpis(bad, date(2026, 3, 1), 1)
-    assign(good, world.campaigns[0])
-    assign(bad, world.campaigns[0])
-    sim.add_fault(
-        "success_batch", "refuse_row", external_campaign_id=bad.khoros_id.hex,
-        property="Campaign\x00ID", message="Campaign is locked",
-    )  # fmt: skip
+    good, bad = _one_row_refused(world, sim, "Campaign\x00ID")
 
     run = push_successes()
 
