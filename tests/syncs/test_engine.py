@@ -368,14 +368,12 @@ def test_a_heartbeat_is_one_write_whether_or_not_a_save_was_due(settings):
             assert stored.http_requests == 7
 
 
-@pytest.mark.django_db
-def test_a_scheduled_task_still_queued_when_its_schedule_is_switched_off_does_not_run(
-    live_khoros, monkeypatch
-):
+def _only_khoros_plans_scheduled(monkeypatch, *, due):
+    """The installed schedules, all off but Khoros plans, due at `due` on this test process's
+    queue (each pytest-xdist worker has its own); that queue's broker, emptied."""
     from django_q import scheduler as q_scheduler
     from django_q.conf import Conf
     from django_q.models import Schedule
-    from django_q.signing import SignedPackage
 
     from syncs.schedules import setup_schedules
 
@@ -383,12 +381,21 @@ def test_a_scheduled_task_still_queued_when_its_schedule_is_switched_off_does_no
     monkeypatch.setattr(q_scheduler, "close_old_django_connections", lambda: None)
     setup_schedules()
     Schedule.objects.exclude(name="Khoros plans").update(repeats=0)
-    # Due; named for this test process's queue (each pytest-xdist worker has its own).
-    Schedule.objects.filter(name="Khoros plans").update(
-        next_run=timezone.now() - timedelta(seconds=1), cluster=Conf.CLUSTER_NAME
-    )
+    Schedule.objects.filter(name="Khoros plans").update(next_run=due, cluster=Conf.CLUSTER_NAME)
     broker = get_broker()
     broker.purge_queue()
+    return broker
+
+
+@pytest.mark.django_db
+def test_a_scheduled_task_still_queued_when_its_schedule_is_switched_off_does_not_run(
+    live_khoros, monkeypatch
+):
+    from django_q import scheduler as q_scheduler
+    from django_q.models import Schedule
+    from django_q.signing import SignedPackage
+
+    broker = _only_khoros_plans_scheduled(monkeypatch, due=timezone.now() - timedelta(seconds=1))
     q_scheduler.scheduler(broker=broker)  # the cluster's scheduler queues the due task
     # Every worker is busy; meanwhile a sync admin switches the schedule off.
     Schedule.objects.filter(name="Khoros plans").update(repeats=0)
@@ -430,20 +437,10 @@ def test_the_schedule_takes_over_a_run_whose_worker_died(live_khoros):
 @pytest.mark.django_db
 def test_after_a_long_downtime_a_schedule_runs_once_not_once_per_missed_interval(monkeypatch):
     from django_q import scheduler as q_scheduler
-    from django_q.conf import Conf
     from django_q.models import Schedule
 
-    from syncs.schedules import setup_schedules
-
-    monkeypatch.setattr(q_scheduler, "close_old_django_connections", lambda: None)
-    setup_schedules()
-    Schedule.objects.exclude(name="Khoros plans").update(repeats=0)
     # Every 30 minutes, last due 10 hours ago: 20 runs were missed while no cluster ran.
-    Schedule.objects.filter(name="Khoros plans").update(
-        next_run=timezone.now() - timedelta(hours=10), cluster=Conf.CLUSTER_NAME
-    )
-    broker = get_broker()
-    broker.purge_queue()
+    broker = _only_khoros_plans_scheduled(monkeypatch, due=timezone.now() - timedelta(hours=10))
 
     q_scheduler.scheduler(broker=broker)
     q_scheduler.scheduler(broker=broker)  # the cluster's next tick finds nothing due
