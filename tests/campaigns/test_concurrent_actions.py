@@ -124,6 +124,20 @@ def _posting(session: requests.Session, url: str, data: dict) -> Callable[[], An
     return post
 
 
+def _same_form_at_once(
+    live_server, world, monkeypatch, held: str, waits_in: tuple[Any, str], path: str, data: dict
+) -> dict[str, Any]:
+    """maria and alex send the same form at the same moment: the first is held inside its
+    transaction once it writes `held` (an audit action), the second let go into the race once
+    it reaches `waits_in` (an owner and the name of its function)."""
+    maria = _session(live_server.url, world.maria)
+    alex = _session(live_server.url, world.admin)
+    holding, release = _hold_first(monkeypatch, held)
+    entered = _entered(monkeypatch, *waits_in, holding)
+    url = f"{live_server.url}{path}"
+    return _race(_posting(maria, url, data), _posting(alex, url, data), holding, release, entered)
+
+
 # --- Assignments -------------------------------------------------------------------------
 
 
@@ -131,15 +145,16 @@ def test_two_assigns_of_one_plan_to_one_campaign_at_once_say_already_assigned(
     live_server, world, monkeypatch
 ):
     plan, spring = world.plans[0], world.campaigns[0]
-    maria = _session(live_server.url, world.maria)
-    alex = _session(live_server.url, world.admin)
-    holding, release = _hold_first(monkeypatch, AuditEvent.Action.ASSIGNMENT_CREATE)
-    entered = _entered(monkeypatch, services, "assignments_bulk_create", holding)
-    url = f"{live_server.url}/workbench/assign/"
     data = {"campaign": spring.pk, "plan_one": plan.pk}
 
-    answers = _race(
-        _posting(maria, url, data), _posting(alex, url, data), holding, release, entered
+    answers = _same_form_at_once(
+        live_server,
+        world,
+        monkeypatch,
+        AuditEvent.Action.ASSIGNMENT_CREATE,
+        (services, "assignments_bulk_create"),
+        "/workbench/assign/",
+        data,
     )
 
     assert answers["first"].status_code == 200 and answers["second"].status_code == 200
@@ -158,15 +173,16 @@ def test_two_calendar_drops_of_one_plan_on_one_campaign_at_once_say_already_assi
     live_server, world, monkeypatch
 ):
     plan, spring = world.plans[0], world.campaigns[0]
-    maria = _session(live_server.url, world.maria)
-    alex = _session(live_server.url, world.admin)
-    holding, release = _hold_first(monkeypatch, AuditEvent.Action.ASSIGNMENT_CREATE)
-    entered = _entered(monkeypatch, selectors, "plan_to_assign", holding)
-    url = f"{live_server.url}/calendar/assign/"
     data = {"plan": plan.pk, "campaign": spring.pk, "back": "zoom=year&date=2026-01-01"}
 
-    answers = _race(
-        _posting(maria, url, data), _posting(alex, url, data), holding, release, entered
+    answers = _same_form_at_once(
+        live_server,
+        world,
+        monkeypatch,
+        AuditEvent.Action.ASSIGNMENT_CREATE,
+        (selectors, "plan_to_assign"),
+        "/calendar/assign/",
+        data,
     )
 
     assert answers["first"].status_code == 200 and answers["second"].status_code == 200
@@ -203,15 +219,16 @@ def test_two_moves_of_an_unassigned_plan_to_one_campaign_at_once_say_nothing_cha
     since, and both confirmed at once: one assignment, one row, and the second is told that
     the Plan already feeds the campaign (not that someone else assigned it)."""
     plan, summer = world.plans[0], world.campaigns[1]
-    maria = _session(live_server.url, world.maria)
-    alex = _session(live_server.url, world.admin)
-    holding, release = _hold_first(monkeypatch, AuditEvent.Action.ASSIGNMENT_CREATE)
-    entered = _entered(monkeypatch, services, "assignment_move", holding)
-    url = f"{live_server.url}/workbench/move/"
     data = {"campaign": summer.pk, "move_confirmed": plan.pk}
 
-    answers = _race(
-        _posting(maria, url, data), _posting(alex, url, data), holding, release, entered
+    answers = _same_form_at_once(
+        live_server,
+        world,
+        monkeypatch,
+        AuditEvent.Action.ASSIGNMENT_CREATE,
+        (services, "assignment_move"),
+        "/workbench/move/",
+        data,
     )
 
     assert answers["first"].status_code == 200 and answers["second"].status_code == 200
