@@ -19,6 +19,9 @@ from syncs import registry
 from syncs.registry import SYNC_TASK
 
 ALERTS_MINUTES = 5
+# The keyword django-q2 passes a sync kind's task with the time its firing was due
+# (Schedule.intended_date_kwarg): a redelivered copy of the task knows which run is its own.
+FIRED_FOR = "fired_for"
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ def setup_schedules(
                 "schedule_type": Schedule.MINUTES,
                 "minutes": spec.minutes,
                 "repeats": -1,
+                "intended_date_kwarg": FIRED_FOR if spec.kind else None,
                 # The first run is due one interval from now: `make run` has just synced.
                 "next_run": timezone.now() + timedelta(minutes=spec.minutes),
             },
@@ -87,6 +91,7 @@ def setup_schedules(
             schedule.func = spec.func
             schedule.args = spec.args or None
             schedule.schedule_type = Schedule.MINUTES
+            schedule.intended_date_kwarg = FIRED_FOR if spec.kind else None
             if reset_intervals:
                 schedule.minutes = spec.minutes
             schedule.save()

@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from syncs import registry
 from syncs.models import SyncRun
-from syncs.schedules import schedule_is_off
+from syncs.schedules import FIRED_FOR, schedule_is_off
 
 
-def sync_task(kind: str, run_id: int | None = None) -> str:
-    """Run the service of `kind`; a schedule passes no id, the button its queued run."""
+def sync_task(kind: str, run_id: int | None = None, **scheduled: str) -> str:
+    """Run the service of `kind`; the button passes its queued run, a schedule the time it was
+    due (its `fired_for`), which names the run of that firing once there is one."""
     if run_id is None and schedule_is_off(kind):
         # Queued by its schedule before a sync admin switched it off, and picked up after: "off"
         # means no scheduled run (a run someone asked for carries its id and still runs).
         return f"{kind}: its schedule is off; not run"
-    run = SyncRun.objects.filter(pk=run_id).first() if run_id is not None else None
-    if run_id is not None and run is None:
-        return f"run #{run_id} no longer exists"
+    if run_id is None and FIRED_FOR in scheduled:
+        # The broker redelivers a task whose worker died: the run that firing began is finished
+        # (nothing to do) or still running on an expired lease (taken over and carried on).
+        run = _run_of_firing(kind, datetime.fromisoformat(scheduled[FIRED_FOR]))
+    else:
+        run = SyncRun.objects.filter(pk=run_id).first() if run_id is not None else None
+        if run_id is not None and run is None:
+            return f"run #{run_id} no longer exists"
     if run is not None and run.is_finished:
         # Redelivered by the broker after the run ended (or was taken over): nothing to do.
         return f"run #{run.pk} already ended ({run.status})"
     run = registry.get(kind).service(run=run, trigger=SyncRun.Trigger.SCHEDULE)
     return f"run #{run.pk} {run.status}"
+
+
+def _run_of_firing(kind: str, due: datetime) -> SyncRun | None:
+    """The first scheduled run recorded since the firing due at `due`; None at its first try.
+
+    Any scheduled run since then stands for this firing: its own, or one of a later firing
+    (this copy is then stale and that run did its work).
+    """
+    return (
+        SyncRun.objects.filter(kind=kind, trigger=SyncRun.Trigger.SCHEDULE, queued_at__gte=due)
+        .order_by("queued_at")
+        .first()
+    )
 
 
 def check_alerts_task() -> str:

@@ -418,6 +418,36 @@ def test_a_scheduled_task_still_queued_when_its_schedule_is_switched_off_does_no
 
 
 @pytest.mark.django_db
+def test_a_redelivered_scheduled_task_carries_its_own_run_on_then_does_nothing(
+    live_khoros, monkeypatch
+):
+    from django_q import scheduler as q_scheduler
+    from django_q.signing import SignedPackage
+
+    due = timezone.now() - timedelta(seconds=1)
+    broker = _only_khoros_plans_scheduled(monkeypatch, due=due)
+    q_scheduler.scheduler(broker=broker)
+    (task_id, payload), *others = broker.dequeue()
+    broker.acknowledge(task_id)
+    task = SignedPackage.loads(payload)
+    assert others == [] and task["kwargs"] == {"fired_for": due.isoformat()}
+
+    # Its first worker began the firing's run and died: the lease ran out, nobody asked since.
+    with time_machine.travel(due):
+        dead = _running_run(lease_left=timedelta(minutes=5))
+    with time_machine.travel(dead.lease_expires_at + timedelta(seconds=1), tick=True):
+        # The broker's copy takes the firing's own run over: no second run for one firing.
+        assert sync_task(*task["args"], **task["kwargs"]) == f"run #{dead.pk} succeeded"
+        requests = len(live_khoros.sim.requests)
+        assert sync_task(*task["args"], **task["kwargs"]) == (
+            f"run #{dead.pk} already ended (succeeded)"
+        )
+    assert len(live_khoros.sim.requests) == requests
+    assert SyncRun.objects.count() == 1
+    assert Plan.objects.count() == 24
+
+
+@pytest.mark.django_db
 def test_the_schedule_takes_over_a_run_whose_worker_died(live_khoros):
     dead = _running_run(lease_left=-timedelta(seconds=1))
 

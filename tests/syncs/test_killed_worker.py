@@ -21,12 +21,14 @@ import pytest
 import time_machine
 from django.conf import settings as django_settings
 from django.db import connection
+from django.utils import timezone
 
 from khoros.models import Plan
 from syncs.models import SyncRun
 from syncs.runs import sync_request
 from syncs.tasks import sync_task
 from tests.conftest import KHOROS_TOKEN
+from tests.syncs.test_engine import _only_khoros_plans_scheduled
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 10  # the smallest SYNC_LEASE_SECONDS allows
@@ -84,14 +86,10 @@ def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes], what
     pytest.fail(f"worker never {what}; its stderr:\n{err.decode(errors='replace')[-3000:]}")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_killed_worker_run_is_taken_over_by_the_next_request(live_khoros, settings):
-    settings.SYNC_LEASE_SECONDS = LEASE_SECONDS
+def _kill_the_worker_mid_run(live_khoros) -> None:
+    """Start a worker on the queued work; SIGKILL it while it waits for the Initiatives."""
     # Held back far longer than the test lasts: the worker is stuck in the middle of its run.
     live_khoros.sim.add_fault("initiatives", "slow_headers", count=1, seconds=300)
-    run, queued = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
-    assert queued
-
     worker = _start_worker(f"{live_khoros.base_url}/v2", live_khoros.data.company_id)
     try:
         _wait_for(
@@ -102,6 +100,21 @@ def test_a_killed_worker_run_is_taken_over_by_the_next_request(live_khoros, sett
     finally:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
+
+
+def _purge_redis_queue() -> None:
+    if django_settings.REDIS_URL:
+        from django_q.brokers import get_broker
+
+        get_broker().purge_queue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_worker_run_is_taken_over_by_the_next_request(live_khoros, settings):
+    settings.SYNC_LEASE_SECONDS = LEASE_SECONDS
+    run, queued = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+    assert queued
+    _kill_the_worker_mid_run(live_khoros)
 
     run.refresh_from_db()
     assert run.status == SyncRun.Status.RUNNING  # nobody has noticed yet
@@ -137,7 +150,38 @@ def test_a_killed_worker_run_is_taken_over_by_the_next_request(live_khoros, sett
     assert run.status == SyncRun.Status.FAILED
     # No run of the kind holds the lease any more.
     assert not SyncRun.objects.filter(kind=SyncRun.Kind.KHOROS_PLANS, status="running").exists()
-    if django_settings.REDIS_URL:
-        from django_q.brokers import get_broker
+    _purge_redis_queue()
 
-        get_broker().purge_queue()
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redelivered_scheduled_task_whose_run_was_taken_over_does_nothing(
+    live_khoros, settings, monkeypatch
+):
+    settings.SYNC_LEASE_SECONDS = LEASE_SECONDS
+    due = timezone.now() - timedelta(seconds=1)
+    _only_khoros_plans_scheduled(monkeypatch, due=due)
+    # The worker's own scheduler queues the firing; its run is the worker's until it is killed.
+    _kill_the_worker_mid_run(live_khoros)
+
+    scheduled = SyncRun.objects.get()
+    assert (scheduled.trigger, scheduled.status) == ("schedule", "running")
+    with time_machine.travel(scheduled.lease_expires_at + timedelta(seconds=1), tick=True):
+        # Sync now comes first after the lease ran out: it takes the dead run over and finishes.
+        new, queued = sync_request(kind=SyncRun.Kind.KHOROS_PLANS, trigger=SyncRun.Trigger.BUTTON)
+        assert queued
+        assert sync_task(SyncRun.Kind.KHOROS_PLANS, new.pk) == f"run #{new.pk} succeeded"
+
+        # Then the broker redelivers the killed worker's scheduled task, as the scheduler made
+        # it (django-q2 passes the firing's due time): its run ended, so it does nothing.
+        requests_before = len(live_khoros.sim.requests)
+        result = sync_task(SyncRun.Kind.KHOROS_PLANS, fired_for=due.isoformat())
+        assert result == f"run #{scheduled.pk} already ended (failed)"
+        assert len(live_khoros.sim.requests) == requests_before
+
+    assert SyncRun.objects.count() == 2
+    scheduled.refresh_from_db()
+    assert scheduled.error == (
+        f"The worker stopped sending heartbeats; run #{new.pk} took over its lease."
+    )
+    assert Plan.objects.count() == 24
+    _purge_redis_queue()

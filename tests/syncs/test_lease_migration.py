@@ -1,4 +1,4 @@
-"""The lease moved from a row per kind onto the run: a live run stays live, nothing is lost."""
+"""The engine's data migrations: the lease moved onto the run, schedules learn their firing."""
 
 from __future__ import annotations
 
@@ -48,3 +48,26 @@ def test_lease_rows_become_the_runs_expiries():
     assert runs[kpis.pk].status == "running" and not runs[kpis.pk].lease_is_live()
     assert runs[done.pk].status == "succeeded" and runs[done.pk].lease_expires_at is None
     assert "khoros_synclease" not in connection.introspection.table_names()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_installed_sync_schedules_pass_their_firing_time_after_migrating():
+    from django_q.models import Schedule
+
+    _migrate([("syncs", "0008_alertstate_pending_email")])
+    minutes = {"schedule_type": Schedule.MINUTES, "minutes": 30}
+    admin_paused = Schedule.objects.create(
+        name="Khoros plans", func="syncs.tasks.sync_task", args="('khoros_plans',)", repeats=0,
+        **minutes,
+    )  # fmt: skip
+    alerts = Schedule.objects.create(name="Alerts", func="syncs.tasks.check_alerts_task", **minutes)
+
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    admin_paused.refresh_from_db()
+    alerts.refresh_from_db()
+    # The admin's choices stay; only the sync task learns which firing it runs for.
+    assert (admin_paused.intended_date_kwarg, admin_paused.repeats, admin_paused.minutes) == (
+        "fired_for", 0, 30,
+    )  # fmt: skip
+    assert alerts.intended_date_kwarg is None
