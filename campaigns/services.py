@@ -22,6 +22,7 @@ from campaigns.selectors import DriftItem, campaign_drift
 from khoros.models import Initiative, Plan
 from sapmc.models import ExternalCampaign, SuccessSent
 from smcbridge.fields import fit
+from syncs.schedules import schedule_switched_on
 
 # What a page says to a manager about a Plan outside her grants: the Plan's name is hers to see
 # only if the Plan is.
@@ -749,6 +750,8 @@ def schedule_update(
     if not unchanged.update(minutes=minutes, repeats=repeats, next_run=next_run):
         raise _schedule_changed(Schedule.objects.get(pk=schedule.pk))
     schedule.minutes, schedule.repeats, schedule.next_run = minutes, repeats, next_run
+    if enabled and not before["enabled"]:
+        schedule_switched_on(schedule)
     audit_record(
         actor=acting_user,
         action=AuditEvent.Action.SCHEDULE_UPDATE,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from syncs import registry
-from syncs.models import SyncRun
+from syncs.models import AlertState, SyncRun
 from syncs.schedules import declared_schedules
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ class KindHealth:
     paused: bool = False
     # A run of the kind is running under a lease that has not expired.
     running: bool = False
+    # When its schedule was last switched back on (AlertState.switched_on_at), if ever.
+    switched_on_at: datetime | None = None
 
     @property
     def failing(self) -> bool:
@@ -47,9 +49,12 @@ class KindHealth:
 
     @property
     def overdue(self) -> bool:
-        """No success within its max age (or ever), whatever runs now."""
-        age = self.age_seconds
-        return age is None or age > self.max_age.total_seconds()
+        """No success within its max age (or ever), whatever runs now; a schedule switched back
+        on gets its max age from then, as if it had succeeded then: it had no chance before."""
+        since = max(
+            (t for t in (self.last_success, self.switched_on_at) if t is not None), default=None
+        )
+        return since is None or timezone.now() - since > self.max_age
 
     @property
     def stale(self) -> bool:
@@ -315,6 +320,11 @@ def sync_freshness() -> list[KindHealth]:
             running.add(kind)
     schedules = _kind_schedules()
     failing = failing_errors(list(schedules))
+    switched_on = dict(
+        AlertState.objects.filter(kind__in=schedules, switched_on_at__isnull=False).values_list(
+            "kind", "switched_on_at"
+        )
+    )
     return [
         KindHealth(
             kind=kind,
@@ -324,6 +334,7 @@ def sync_freshness() -> list[KindHealth]:
             failing_error=failing.get(kind),
             paused=schedule.paused,
             running=kind in running,
+            switched_on_at=switched_on.get(kind),
         )
         for kind, schedule in schedules.items()
     ]

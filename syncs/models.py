@@ -371,6 +371,9 @@ class AlertState(models.Model):
     # sends it. Empty: nothing waits.
     pending_subject = models.CharField(max_length=200, blank=True)
     pending_body = models.TextField(blank=True)
+    # When a sync admin last switched the kind's schedule back on: its stale clock starts there,
+    # not at a success from before the pause (which would make it stale, and alert, at once).
+    switched_on_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "campaigns_alertstate"

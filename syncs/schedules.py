@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from syncs import registry
+from syncs.models import AlertState
 from syncs.registry import SYNC_TASK
 
 ALERTS_MINUTES = 5
@@ -59,6 +60,14 @@ def schedule_is_off(kind: str) -> bool:
     never starts a schedule whose repeats is 0). Not installed is not off."""
     name = next((s.name for s in declared_schedules() if s.kind == kind), None)
     return name is not None and Schedule.objects.filter(name=name, repeats=0).exists()
+
+
+def schedule_switched_on(schedule: Schedule) -> None:
+    """Record that a sync admin switched `schedule` back on now: its kind's health counts from
+    here (syncs.health), since nothing ran it while it was off."""
+    kind = schedule_kinds().get(schedule.name)
+    if kind:
+        AlertState.objects.update_or_create(kind=kind, defaults={"switched_on_at": timezone.now()})
 
 
 def schedule_kinds() -> dict[str, str]:

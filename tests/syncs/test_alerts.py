@@ -121,6 +121,38 @@ def test_switching_a_stale_kind_off_is_not_a_recovery(mailoutbox):
     assert AlertState.objects.get(kind="khoros_plans").alerting
 
 
+def test_a_schedule_switched_back_on_after_a_long_pause_is_not_stale_at_once(mailoutbox, world):
+    from django_q.models import Schedule
+
+    from campaigns.services import schedule_update
+
+    all_fresh()
+    _schedules(**{"Khoros plans": (30, False)})
+    Schedule.objects.exclude(name="Khoros plans").update(repeats=0)  # only Plans is watched
+    schedule = Schedule.objects.get(name="Khoros plans")
+    with time_machine.travel(timezone.now() + timedelta(days=10), tick=False):
+        # Off for ten days: its last success is ten days old, but nothing was to run it.
+        assert _plans_health().status == "paused"
+        schedule_update(schedule=schedule, minutes=30, enabled=True, acting_user=world.admin)
+
+        # Switched on, it is due at once: its run gets its 90 minutes before it is stale.
+        assert (_plans_health().status, _plans_health().stale) == ("ok", False)
+        assert alerts_check() == []
+        with time_machine.travel(timezone.now() + timedelta(minutes=89), tick=False):
+            assert alerts_check() == []
+        # Still no success 91 minutes after it was switched on: stale, one alert.
+        with time_machine.travel(timezone.now() + timedelta(minutes=91), tick=False):
+            assert [s.kind for s in alerts_check()] == ["khoros_plans"]
+            assert "has not succeeded since" in mailoutbox[-1].body
+    assert [m.subject for m in mailoutbox] == ["[smcbridge] Khoros plans sync is failing"]
+
+
+def _plans_health():
+    from syncs.health import sync_freshness
+
+    return next(k for k in sync_freshness() if k.kind == "khoros_plans")
+
+
 def test_a_run_under_way_is_neither_a_new_outage_nor_a_recovery(mailoutbox):
     all_fresh()
     _schedules()
