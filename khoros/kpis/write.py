@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import connections, router, transaction
+from django.db.models import Q
 
 from khoros.kpi_catalog import METRICS
 from khoros.kpis.export_csv import Key, KpiSums
@@ -30,11 +32,19 @@ def kpis_write(
     """Upsert the changed daily totals of one downloaded export and close it, in one transaction."""
     counts = WriteCounts()
     sums.drop_overflowing()
+    days = Q(day__gte=export.start, day__lt=export.stop)
+    if export.full_history:
+        # A history counts every post so far into this zone's days: a day after today here has
+        # none, so numbers stored there were counted in a zone ahead of this one (Tokyo, then
+        # Chicago again) and are zeroed like any day the export no longer reports. Not the days
+        # between the export's end and today: a later export may have filled them truly.
+        today = now.astimezone(ZoneInfo(export.timezone)).date()
+        days |= Q(day__gt=max(today, export.stop - timedelta(days=1)))
     existing: dict[Key, tuple[int, ...]] = {
         (plan_id, day): tuple(values)
-        for plan_id, day, *values in PlanKpi.objects.filter(
-            plan_id__in=plan_pks, day__gte=export.start, day__lt=export.stop
-        ).values_list("plan_id", "day", *METRICS)
+        for plan_id, day, *values in PlanKpi.objects.filter(days, plan_id__in=plan_pks).values_list(
+            "plan_id", "day", *METRICS
+        )
     }
     rows: list[tuple[int, date, tuple[int, ...] | list[int]]] = []
     for key, values in sums.sums.items():

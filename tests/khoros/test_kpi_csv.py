@@ -324,6 +324,38 @@ def test_a_row_that_cannot_be_placed_stops_every_zeroing(mirrored):
     assert (export.state, export.rows_read, export.rows_failed) == ("downloaded", 2, 1)
 
 
+def test_a_history_zeroes_the_days_after_today_that_a_zone_ahead_counted(mirrored):
+    """Tokyo's days were stored, then the zone is Chicago again: a Chicago history ends at
+    Chicago's today, so Tokyo's "tomorrow" kept Tokyo's numbers, shown and sent as a Chicago day.
+    Days after the history's end that are not after today may hold a later export's true sums."""
+    plan = Plan.objects.order_by("pk").first()
+    now = datetime(2026, 10, 10, 3, 0, tzinfo=UTC)  # Oct 9 in Chicago, Oct 10 in Tokyo
+    stored = {
+        day: PlanKpi.objects.create(plan=plan, day=day, impressions=7, updated_at=now)
+        for day in (date(2026, 10, 8), date(2026, 10, 9), date(2026, 10, 10))
+    }
+    export = KpiExport.objects.create(
+        full_history=True,
+        start=date(2026, 10, 1),
+        stop=date(2026, 10, 8),  # planned on Oct 7, downloaded two days later
+        timezone="America/Chicago",
+        requested_at=now,
+        state=KpiExport.State.COMPLETE,
+    )
+    sums = make_sums(plans={str(plan.khoros_id): plan.pk})
+    sums.add(row(plan=str(plan.khoros_id), published="2026-10-04T09:30:00-05:00"))
+    sums.verified = True
+
+    counts = kpis.kpis_write(export=export, sums=sums, plan_pks=[plan.pk], now=now)
+
+    assert (counts.created, counts.zeroed) == (1, 1)
+    assert {day: PlanKpi.objects.get(pk=row.pk).impressions for day, row in stored.items()} == {
+        date(2026, 10, 8): 7,
+        date(2026, 10, 9): 7,
+        date(2026, 10, 10): 0,
+    }
+
+
 def test_the_day_cache_reads_every_time_as_the_parser_does():
     """Days are parsed once per (day, offset) or epoch minute: never another day than the parser."""
     from khoros.kpis.export_csv import _DayCache
