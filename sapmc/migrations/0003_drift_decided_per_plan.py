@@ -2,6 +2,11 @@
 
 from django.db import migrations
 
+# The model forgets drift_kept here, but its column stays until 0006 has turned the campaigns'
+# kept sides into per-Plan decisions (campaigns' DriftDecision, made after this migration):
+# dropping it here lost every "keep" made before drift per Plan. A database that already ran
+# the older form of this migration has no column left, and 0006 then has nothing to do.
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -9,8 +14,13 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveField(
-            model_name="externalcampaign",
-            name="drift_kept",
+        migrations.SeparateDatabaseAndState(
+            database_operations=[],
+            state_operations=[
+                migrations.RemoveField(
+                    model_name="externalcampaign",
+                    name="drift_kept",
+                ),
+            ],
         ),
     ]

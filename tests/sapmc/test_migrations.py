@@ -12,7 +12,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from campaigns.models import Assignment, AuditEvent
+from campaigns.models import Assignment, AuditEvent, DriftDecision
+from campaigns.selectors import drift_flags
 from sapmc.models import CampaignReference, ExternalCampaign, InboundCall, InboundReport
 
 BEFORE_THE_MOVE = [("campaigns", "0009_schedules_run_the_engine_task"), ("sapmc", None)]
@@ -100,3 +101,81 @@ def test_rows_written_by_the_old_models_are_read_by_sapmc_after_migrating():
         ).count()
         == moved_permissions
     )
+
+
+BEFORE_PER_PLAN_DRIFT = [("sapmc", "0002_inbound_lockout")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_campaign_kept_against_sap_mc_keeps_its_plans_decisions_after_migrating():
+    """Before drift per Plan, "keep the bridge's side" was one list on the campaign (drift_kept:
+    the SAP MC side it was kept against). A decision still holding becomes one DriftDecision
+    per differing Plan; a stale one (SAP MC changed since) or one only half of a conflict made
+    stays undecided, as the old pages showed it."""
+    executor = _migrate(BEFORE_PER_PLAN_DRIFT)
+    old = executor.loader.project_state(list(executor.loader.applied_migrations)).apps
+    now = timezone.now()
+    admin = old.get_model("auth", "User").objects.create(username="admin")
+    initiative = old.get_model("khoros", "Initiative").objects.create(
+        khoros_id="1701", name="Brand", first_seen=now, last_seen=now
+    )
+    Plan = old.get_model("khoros", "Plan")
+    p = {
+        n: Plan.objects.create(
+            khoros_id=uuid.uuid4(),
+            initiative=initiative,
+            name=f"P{n}",
+            start=now,
+            end=now,
+            first_seen=now,
+            last_seen=now,
+        )  # fmt: skip
+        for n in range(1, 6)
+    }
+    Campaign = old.get_model("sapmc", "ExternalCampaign")
+    c = {
+        n: Campaign.objects.create(
+            sap_uuid=uuid.uuid4(),
+            campaign_id=f"C{n}",
+            name=f"C{n}",
+            first_seen=now,
+            last_seen=now,
+        )  # fmt: skip
+        for n in range(1, 6)
+    }
+    for campaign, plan in [(1, 1), (1, 2), (3, 4), (4, 5)]:
+        old.get_model("sapmc", "CampaignReference").objects.create(
+            campaign=c[campaign], external_campaign_id=p[plan].khoros_id.hex, plan=p[plan]
+        )
+    for campaign, plan in [(2, 2), (1, 3), (5, 5)]:
+        old.get_model("campaigns", "Assignment").objects.create(
+            plan=p[plan], campaign=c[campaign], assigned_at=now
+        )
+    # C1 kept SAP MC's {P1, P2}: P1 is SAP-only, P2 also differs on C2, which nobody kept.
+    # C3 was kept against a side SAP MC has changed since. C4 and C5 were both kept about P5.
+    kept = {1: [p[1], p[2]], 3: None, 4: [p[5]], 5: []}
+    for n, plans in kept.items():
+        c[n].drift_kept = ["gone"] if plans is None else sorted(str(x.khoros_id) for x in plans)
+        c[n].save()
+        old.get_model("campaigns", "AuditEvent").objects.create(
+            at=now, actor=admin, actor_name="admin", action="drift.keep_bridge", campaign=c[n],
+            summary="Kept",
+        )  # fmt: skip
+
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    decisions = {
+        d.plan_id: (d.sap_campaigns, d.bridge_campaign_id, d.decided_by_id, d.decided_at)
+        for d in DriftDecision.objects.all()
+    }
+    assert decisions == {
+        p[1].pk: ([c[1].pk], None, admin.pk, now),
+        p[5].pk: ([c[4].pk], c[5].pk, admin.pk, now),
+    }
+    flags = drift_flags(campaigns=list(ExternalCampaign.objects.order_by("pk")))
+    assert [flags[c[n].pk] for n in range(1, 6)] == [True, True, True, False, False]
+    with connection.cursor() as cursor:
+        columns = connection.introspection.get_table_description(
+            cursor, "campaigns_externalcampaign"
+        )
+    assert "drift_kept" not in {column.name for column in columns}
