@@ -129,7 +129,7 @@ def test_a_campaign_kept_against_sap_mc_keeps_its_plans_decisions_after_migratin
             end=now,
             first_seen=now,
             last_seen=now,
-        )  # fmt: skip
+        )
         for n in range(1, 6)
     }
     Campaign = old.get_model("sapmc", "ExternalCampaign")
@@ -140,7 +140,7 @@ def test_a_campaign_kept_against_sap_mc_keeps_its_plans_decisions_after_migratin
             name=f"C{n}",
             first_seen=now,
             last_seen=now,
-        )  # fmt: skip
+        )
         for n in range(1, 6)
     }
     for campaign, plan in [(1, 1), (1, 2), (3, 4), (4, 5)]:
