@@ -161,6 +161,9 @@ class Bar:
     panel: str = ""  # the side panel's key: "c<pk>" for a campaign, "p<pk>" for a Plan
     plan_id: int | None = None  # set on unassigned Plans: they can be dragged onto a campaign
     campaign_id: int | None = None  # set on campaign bars: a Plan can be dropped on them
+    # A later week row's segment of a bar the month grid drew in an earlier row already: no tab
+    # stop of its own, and said to be the same item continued.
+    continued: bool = False
 
     @property
     def ink(self) -> str:
@@ -527,24 +530,31 @@ def _week_segments(bars: Sequence[Bar], week: Period) -> list[Bar]:
     ]
 
 
+def _mark_continued(lanes: Sequence[Sequence[Bar]], drawn: set[str]) -> None:
+    """Mark the segments of bars already drawn in an earlier week row (`drawn`, their panel
+    keys), and add this row's: a keyboard reaches each item once, at its first segment."""
+    for lane in lanes:
+        for bar in lane:
+            bar.continued = bar.panel in drawn
+            drawn.add(bar.panel)
+
+
 def month_weeks(period: Period, campaigns: Sequence[Bar], plans: Sequence[Bar]) -> list[Week]:
     """Monday-to-Sunday weeks covering the month: campaigns, then Plans, in lanes."""
     first = period.first - timedelta(days=period.first.weekday())
     weeks = []
+    drawn: set[str] = set()
     while first <= period.last:
         days = [first + timedelta(days=i) for i in range(7)]
         week = Period("month", days[0], days[-1])
+        lanes = pack(_week_segments(campaigns, week))
         plan_lanes = pack(_week_segments(plans, week))
         shown = plan_lanes[:PLAN_LANES_PER_WEEK]
         hidden = sum(len(lane) for lane in plan_lanes[PLAN_LANES_PER_WEEK:])
-        weeks.append(
-            Week(
-                days=days,
-                lanes=pack(_week_segments(campaigns, week)),
-                plan_lanes=shown,
-                more_plans=hidden,
-            )
-        )
+        # Counted, not drawn, a Plan's first segment is in the first row that draws it.
+        _mark_continued(lanes, drawn)
+        _mark_continued(shown, drawn)
+        weeks.append(Week(days=days, lanes=lanes, plan_lanes=shown, more_plans=hidden))
         first += timedelta(days=7)
     return weeks
 
