@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict, cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from campaigns.access import visible_kpis, visible_plans
 from campaigns.models import Assignment
 from campaigns.plan_colors import plan_color
-from campaigns.selectors import campaign_search, drift_flags, plan_search
+from campaigns.selectors import campaign_search, drift_flags, plan_search, with_plan_counts
 from khoros.kpi_catalog import TOTAL_LABELS
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import (
@@ -679,6 +679,7 @@ class CampaignListRow(TypedDict):
     """What campaign_list_rows annotates on each campaign."""
 
     plan_count: int
+    hidden_plan_count: int
     impressions: int
     initiative_name: str
 
@@ -698,13 +699,6 @@ def campaign_list_rows(
         # No rows, so none lacks the annotations.
         return cast(CampaignRows, ExternalCampaign.objects.none())
     visible = visible_plans(user).values("pk")
-    plan_count = (
-        Assignment.objects.filter(campaign=OuterRef("pk"), plan__in=visible)
-        .order_by()
-        .values("campaign")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     impressions = (
         PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"), plan__in=visible)
         .order_by()
@@ -717,8 +711,8 @@ def campaign_list_rows(
             "managing_party"
         )
     ).order_by("name")
-    qs = _campaigns(period, filters, user).annotate(
-        plan_count=Coalesce(Subquery(plan_count), 0),
+    # Its Plans counted as on the workbench: by the one rule of both lists.
+    qs = with_plan_counts(_campaigns(period, filters, user), user=user).annotate(
         impressions=Coalesce(Subquery(impressions), 0),
         initiative_name=Coalesce(Subquery(initiative.values("name")[:1]), Value("")),
     )

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
@@ -49,6 +49,9 @@ from khoros.selectors import kpi_aggregates
 from sapmc.models import CampaignReference, ExternalCampaign
 from smcbridge.paging import page_number
 from syncs.filtering import Filters
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 AnyUser = User | AnonymousUser
 
@@ -237,8 +240,51 @@ def plan_search(q: str, prefix: str = "") -> Q:
     return match | Q(**{f"{prefix}khoros_id": khoros_id})
 
 
-def campaign_list(*, filters: CampaignFilters) -> QuerySet[ExternalCampaign]:
-    """Live campaigns matching the filters, with their number of assigned Plans."""
+class PlanCounts(TypedDict):
+    """What with_plan_counts annotates on each campaign."""
+
+    plan_count: int
+    hidden_plan_count: int
+
+
+CountedCampaigns: TypeAlias = "QuerySet[WithAnnotations[ExternalCampaign, PlanCounts]]"
+
+
+def with_plan_counts(campaigns: QuerySet[ExternalCampaign], *, user: AnyUser) -> CountedCampaigns:
+    """Each campaign with the one count of its Plans that every list shows (the workbench's,
+    the calendar list and its CSV): `plan_count`, the Plans feeding it that the user may see,
+    and `hidden_plan_count`, those of Initiatives she cannot see, which she learns only the
+    number of (README "What it does"). A sync admin's are all of them, and none hidden.
+
+    A count per row by subquery, not a GROUP BY over every campaign: a page of 25 can then be
+    read in order instead of grouping and sorting them all (issue 13).
+    """
+
+    def count(assignments: QuerySet[Assignment]) -> Coalesce:
+        per_campaign = (
+            assignments.filter(campaign=OuterRef("pk"))
+            .order_by()
+            .values("campaign")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(per_campaign), 0)
+
+    if is_sync_admin(user):
+        counted = campaigns.annotate(
+            plan_count=count(Assignment.objects.all()), hidden_plan_count=Value(0)
+        )
+    else:
+        mine = visible_plans(user).values("pk")
+        counted = campaigns.annotate(
+            plan_count=count(Assignment.objects.filter(plan__in=mine)),
+            hidden_plan_count=count(Assignment.objects.exclude(plan__in=mine)),
+        )
+    return cast(CountedCampaigns, counted)
+
+
+def campaign_list(*, filters: CampaignFilters, user: AnyUser) -> CountedCampaigns:
+    """Live campaigns matching the filters, with their Plans counted (with_plan_counts)."""
     qs = ExternalCampaign.objects.filter(removed_at__isnull=True)
     if filters.invalid:
         qs = qs.none()
@@ -246,21 +292,14 @@ def campaign_list(*, filters: CampaignFilters) -> QuerySet[ExternalCampaign]:
         qs = qs.filter(campaign_search(filters.q))
     if filters.status:
         qs = qs.filter(lifecycle_status=filters.status)
-    qs = _overlapping(qs, "start", "end", filters.date_from, filters.date_to)
-    # A count per row by subquery, not a GROUP BY over every campaign: the page of 25 can then
-    # be read in order instead of grouping and sorting them all (issue 13).
-    assigned = (
-        Assignment.objects.filter(campaign=OuterRef("pk"))
-        .order_by()
-        .values("campaign")
-        .annotate(n=Count("pk"))
-        .values("n")
+    counted = with_plan_counts(
+        _overlapping(qs, "start", "end", filters.date_from, filters.date_to), user=user
     )
-    qs = qs.annotate(assigned_count=Coalesce(Subquery(assigned), 0))
     if filters.unassigned_only:
-        qs = qs.filter(assigned_count=0)
+        # Without any Plan: one of another Initiative feeds the campaign as well as hers would.
+        counted = counted.filter(plan_count=0, hidden_plan_count=0)
     # Campaigns without a start date last on both engines (SQLite put them first).
-    return qs.order_by(F("start").asc(nulls_last=True), "name", "pk")
+    return counted.order_by(F("start").asc(nulls_last=True), "name", "pk")
 
 
 def before_the_current(rows: QuerySet[Any, Any], current: Q) -> int:

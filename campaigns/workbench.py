@@ -111,7 +111,7 @@ def _context(
     campaign_form = CampaignFilterForm(state, statuses=selectors.campaign_statuses())
     plan_form = PlanFilterForm(state, initiatives=selectors.initiative_choices(user=user))
 
-    campaign_list = selectors.campaign_list(filters=campaign_form.filters())
+    campaign_list = selectors.campaign_list(filters=campaign_form.filters(), user=user)
     plan_list = selectors.plan_list(user=user, filters=plan_form.filters())
     # A first visit opens each list at its first campaign or Plan not ended, not at the oldest;
     # every later address carries its pages.

@@ -1,5 +1,6 @@
-"""Keyboard paths a keyboard and a screen reader depend on, in a real browser: a bar over
-several weeks of the month grid is one Tab stop."""
+"""Keyboard paths and counts a keyboard and a screen reader depend on, in a real browser: a bar
+over several weeks of the month grid is one Tab stop, and a shared campaign's Plans are counted
+alike on the workbench and the calendar's list."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time_machine
 from django.utils import timezone
 
 from campaigns.models import Assignment
-from tests.browser.conftest import htmx_settled, sign_in
+from tests.browser.conftest import cells_out_of_view, htmx_settled, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -60,3 +61,26 @@ def test_tab_reaches_each_item_of_the_month_once(live_server, world, page):
             "key => document.activeElement === document.querySelector(`.bar[data-panel='${key}']`)",
             last,
         )
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_a_managers_plan_counts_read_alike_on_the_workbench_and_the_list(
+    live_server, world, page, width
+):
+    for plan in (world.plans[0], world.plans[2]):  # maria's and tom's
+        Assignment.objects.create(
+            plan=plan, campaign=world.campaigns[0], assigned_at=timezone.now()
+        )
+    said = "1 Plan (and 1 in Initiatives you cannot see)"
+    count = f"#plan-count-{world.campaigns[0].pk}"
+    base = live_server.url
+    page.set_viewport_size({"width": width, "height": 900})
+    with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC), tick=True):
+        sign_in(page, base, "maria")
+        page.goto(f"{base}/workbench/?c-q=Spring&cpage=1&ppage=1")
+        assert page.locator(count).inner_text() == said
+        screenshot(page, f"plan-counts-workbench-{width}")
+        page.goto(f"{base}/calendar/list/?{MARCH}")
+        assert page.locator(count).inner_text() == said
+        assert cells_out_of_view(page) == []
+        screenshot(page, f"plan-counts-calendar-list-{width}")
