@@ -31,6 +31,7 @@ from khoros.selectors import (
 )
 from khoros.zone import company_today, company_zone, stored_company_zone
 from sapmc.models import CampaignReference, ExternalCampaign
+from smcbridge.names import shown_name
 from smcbridge.paging import page_of
 from syncs.filtering import Filters
 
@@ -323,12 +324,13 @@ def _plan_bar(
     """
     first, last = days or plan_days(plan)
     if campaign is not None:
-        url, note = url or reverse("campaign", args=[campaign.pk]), f"feeds {campaign.name}"
+        url = url or reverse("campaign", args=[campaign.pk])
+        note = f"feeds {campaign.display_name}"
     else:
-        url = f"{url or reverse('workbench')}?{urlencode({'p-q': plan.name})}"
+        url = f"{url or reverse('workbench')}?{urlencode({'p-q': plan.search_term})}"
         note = "not assigned"
     return Bar(
-        label=plan.name,
+        label=plan.display_name,
         start=first,
         end=last,
         period=period,
@@ -342,7 +344,10 @@ def _plan_bar(
 
 
 # The Plan fields a bar is drawn from.
-_BAR_FIELDS = ("id", "name", "color", "start", "end", "start_day", "end_day", "removed_at")
+# khoros_id: a Plan without a name is shown by it.
+_BAR_FIELDS = (
+    "id", "khoros_id", "name", "color", "start", "end", "start_day", "end_day", "removed_at",
+)  # fmt: skip
 
 
 def _plans_in(qs: QuerySet[Plan], period: Period) -> QuerySet[Plan]:
@@ -449,7 +454,7 @@ def calendar_build(
         elif stale and started and state_of(campaign.start, campaign.end, today) == "running":
             marks.append("stale")
         bar = Bar(
-            label=campaign.name,
+            label=campaign.display_name,
             start=start,
             end=end,
             period=period,
@@ -576,7 +581,8 @@ def initiative_names(campaign_pks: Iterable[int]) -> dict[int, str]:
         .values_list("campaign_id", "managing_party", "initiative_name")
     )
     for campaign_id, party, name in rows:
-        names.setdefault(campaign_id, set()).add(name or party)
+        # An Initiative not mirrored (yet) by its Khoros id, one without a name by the rule.
+        names.setdefault(campaign_id, set()).add(party if name is None else shown_name(name, party))
     return {pk: ", ".join(sorted(found)) for pk, found in names.items()}
 
 
@@ -682,6 +688,7 @@ class CampaignListRow(TypedDict):
     hidden_plan_count: int
     impressions: int
     initiative_name: str
+    initiative_key: str  # its Khoros id: a blank name is shown by it
 
 
 CampaignRows: TypeAlias = "QuerySet[WithAnnotations[ExternalCampaign, CampaignListRow]]"
@@ -715,6 +722,7 @@ def campaign_list_rows(
     qs = with_plan_counts(_campaigns(period, filters, user), user=user).annotate(
         impressions=Coalesce(Subquery(impressions), 0),
         initiative_name=Coalesce(Subquery(initiative.values("name")[:1]), Value("")),
+        initiative_key=Coalesce(Subquery(initiative.values("khoros_id")[:1]), Value("")),
     )
     key = sort.lstrip("-")
     fields = LIST_SORTS.get(key, LIST_SORTS["start"])

@@ -47,6 +47,7 @@ from khoros import kpi_catalog
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import kpi_aggregates
 from sapmc.models import CampaignReference, ExternalCampaign
+from smcbridge.names import shown_name
 from smcbridge.paging import page_number
 from syncs.filtering import Filters
 
@@ -58,14 +59,17 @@ AnyUser = User | AnonymousUser
 # Suggestions score at most this many overlapping candidates: enough to find the good ones,
 # bounded so the page stays fast at 10,000 Plans.
 SUGGESTION_CANDIDATES = 400
-# The Plan fields a suggestion is ranked by and shows.
+# The Plan fields a suggestion is ranked by and shows (the Khoros ids: a blank name is shown by
+# its id, smcbridge.names).
 SUGGESTION_FIELDS = (
     "id",
+    "khoros_id",
     "name",
     "color",
     "start_day",
     "end_day",
     "initiative",
+    "initiative__khoros_id",
     "initiative__name",
 )
 
@@ -342,7 +346,10 @@ def initiatives_visible(*, user: AnyUser) -> QuerySet[Initiative]:
 
 def initiative_choices(*, user: AnyUser) -> list[tuple[int, str]]:
     """The live Initiatives the user may see, as a filter's choices: (pk, name)."""
-    return list(visible_initiatives(user).filter(removed_at__isnull=True).values_list("pk", "name"))
+    rows = visible_initiatives(user).filter(removed_at__isnull=True)
+    return [
+        (pk, shown_name(name, key)) for pk, name, key in rows.values_list("pk", "name", "khoros_id")
+    ]
 
 
 def plans_visible(*, user: AnyUser) -> QuerySet[Plan]:
@@ -555,8 +562,8 @@ def assignment_warnings(
             if own_names is None:
                 own_names = _initiative_names(managing_parties)
             reasons.append(
-                f"This Plan is of Initiative “{plan.initiative.name}”, not of the campaign's "
-                f"own ({own_names})."
+                f"This Plan is of Initiative “{plan.initiative.display_name}”, not of the "
+                f"campaign's own ({own_names})."
             )
         if reasons:
             warnings[plan.pk] = reasons
@@ -568,7 +575,9 @@ def _initiative_names(khoros_ids: set[str]) -> str:
     names = dict(
         Initiative.objects.filter(khoros_id__in=sorted(khoros_ids)).values_list("khoros_id", "name")
     )
-    return ", ".join(f"“{names[k]}”" if k in names else k for k in sorted(khoros_ids))
+    return ", ".join(
+        f"“{shown_name(names[k], k)}”" if k in names else k for k in sorted(khoros_ids)
+    )
 
 
 def campaign_managing_parties(*, campaign: ExternalCampaign) -> set[str]:
@@ -889,7 +898,7 @@ class PushedPlan:
 @dataclass
 class WaitingPlan:
     plan_id: int
-    plan_name: str
+    plan_name: str  # as pages show it (smcbridge.names)
     settled: int  # due on the next push
     unsettled: int  # waiting to settle
     first: date | None
@@ -1019,7 +1028,7 @@ def campaign_pushes(
         .exclude(
             Exists(SuccessSent.objects.filter(plan_id=OuterRef("plan_id"), day=OuterRef("day")))
         )
-        .values("plan_id", "plan__name")
+        .values("plan_id", "plan__name", "plan__khoros_id")
         .annotate(
             settled=Count("id", filter=Q(day__lt=cutoff)),
             unsettled=Count("id", filter=Q(day__gte=cutoff)),
@@ -1030,8 +1039,8 @@ def campaign_pushes(
     )
     waiting = _page_of(unsent, waiting_page, PUSHES_PAGE_SIZE)
     waiting.object_list = [
-        WaitingPlan(r["plan_id"], r["plan__name"], r["settled"], r["unsettled"], r["first"],
-                    r["last"])
+        WaitingPlan(r["plan_id"], shown_name(r["plan__name"], r["plan__khoros_id"].hex),
+                    r["settled"], r["unsettled"], r["first"], r["last"])
         for r in waiting
     ]  # fmt: skip
     return CampaignPushes(

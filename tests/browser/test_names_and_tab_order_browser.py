@@ -1,9 +1,10 @@
-"""Keyboard paths and counts a keyboard and a screen reader depend on, in a real browser: a bar
-over several weeks of the month grid is one Tab stop, and a shared campaign's Plans are counted
-alike on the workbench and the calendar's list."""
+"""Names and keyboard paths a screen reader and a keyboard depend on, in a real browser: a blank
+name upstream is still a link's name, a bar over several weeks is one Tab stop, and a shared
+campaign's Plans are counted alike on the workbench and the calendar's list."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -11,11 +12,79 @@ import time_machine
 from django.utils import timezone
 
 from campaigns.models import Assignment
+from khoros.models import Plan
+from sapmc.models import ExternalCampaign
 from tests.browser.conftest import cells_out_of_view, htmx_settled, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MARCH = "zoom=month&date=2026-03-01"
+
+
+def _blank_names(world) -> tuple[str, str, str]:
+    """Spring's campaign and two of maria's Plans without names, one feeding it; what pages
+    show for each."""
+    spring, fed, spare = world.campaigns[0], world.plans[0], world.plans[1]
+    ExternalCampaign.objects.filter(pk=spring.pk).update(name="")
+    Plan.objects.filter(pk=fed.pk).update(name="  ")
+    Plan.objects.filter(pk=spare.pk).update(name="\u200b")
+    Assignment.objects.create(plan=fed, campaign=spring, assigned_at=timezone.now())
+    return (
+        "(no name) · 100",
+        f"(no name) · {fed.khoros_id.hex}",
+        f"(no name) · {spare.khoros_id.hex}",
+    )
+
+
+def _starts(name: str) -> re.Pattern[str]:
+    """An accessible name that starts with `name` (a bar's marks follow it), and not with a
+    longer id: "(no name) · 100" is not "(no name) · 100b3…"."""
+    return re.compile("^" + re.escape(name) + "(?![0-9a-f])")
+
+
+def test_a_blank_name_is_the_links_accessible_name_on_the_workbench_and_calendar(
+    live_server, world, page
+):
+    campaign, fed, spare = _blank_names(world)
+    base = live_server.url
+    with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC), tick=True):
+        sign_in(page, base, "maria")
+        page.goto(f"{base}/workbench/?c-q=100&p-q=&cpage=1&ppage=1")
+        # The campaign's link, named by the rule (then its ID, dates and Plans, as any other).
+        link = page.get_by_role("link", name=_starts(campaign))
+        assert link.count() == 1
+        link.click()
+        page.get_by_role("heading", name=campaign, exact=True).wait_for()
+        htmx_settled(page)
+        assert page.title().startswith(f"{campaign} · Workbench")
+        assert page.get_by_role("button", name=f"Unassign {fed}", exact=True).count() == 1
+        # The Plan without a name is found by the id its name shows.
+        page.get_by_label("Search Plans").fill(spare.removeprefix("(no name) · "))
+        page.get_by_role("checkbox", name=f"Select {spare}", exact=True).wait_for()
+        assert page.get_by_role("button", name=f"Assign {spare}", exact=True).count() == 1
+        screenshot(page, "blank-names-workbench")
+
+        page.goto(f"{base}/calendar/?{MARCH}")
+        # Each bar's first week row is a link named by the rule; the rows after it say so.
+        for name in (campaign, fed):
+            bars = page.locator(".month").get_by_role("link", name=_starts(name))
+            assert bars.count() == 6
+            assert bars.first.evaluate("a => a.textContent.trim()").startswith(name)
+            assert (
+                page.locator(".month")
+                .get_by_role("link", name=_starts(f"{name} (continued)"))
+                .count()
+                == 5
+            )
+        page.locator(".month").get_by_role("link", name=_starts(campaign)).first.click()
+        page.locator("#cal-panel").get_by_role("heading", name=campaign, exact=True).wait_for()
+        assert page.locator("#cal-panel .panel-plans li").all_inner_texts() == [fed]
+
+        page.goto(f"{base}/calendar/?zoom=quarter&date=2026-03-01")
+        label = page.locator(".tl-label").get_by_role("link", name=campaign, exact=True)
+        assert label.count() == 1
+        assert page.locator(".tl-track").get_by_role("link", name=_starts(fed)).count() == 1
+        screenshot(page, "blank-names-calendar-quarter")
 
 
 def test_tab_reaches_each_item_of_the_month_once(live_server, world, page):
