@@ -13,12 +13,15 @@ Plan: "Summer Giveaway 12: no campaign → Careers 2026".
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from campaigns.models import AuditEvent
 from khoros.models import Initiative
 from sapmc.models import ExternalCampaign, SuccessSent
+from smcbridge.names import shown_name
 
 # Keys that only identify (UUIDs, ids): the names next to them say the same to a person.
 HIDDEN = {"plan", "campaign", "campaign_id", "undoes", "sap_uuid", "plan_id"}
@@ -110,11 +113,8 @@ def audit_names(events: Sequence[AuditEvent]) -> Names:
     """The names these rows need: one query per kind of key, none when no row needs it."""
     states = [s for e in events for s in (e.before, e.after)]
     keys, ids = initiative_keys(states), _kept_campaign_ids(states)
-    initiatives = (
-        dict(Initiative.objects.filter(khoros_id__in=keys).values_list("khoros_id", "name"))
-        if keys
-        else {}
-    )
+    named = Initiative.objects.filter(khoros_id__in=keys).values_list("khoros_id", "name")
+    initiatives = {key: shown_name(name, key) for key, name in named} if keys else {}
     campaigns: dict[str, str] = {}
     if ids:
         rows = ExternalCampaign.objects.filter(campaign_id__in=ids).values_list(
@@ -123,8 +123,32 @@ def audit_names(events: Sequence[AuditEvent]) -> Names:
         for campaign_id, name, removed_at in rows:
             # An SAP MC id reused after a removal: the live campaign's name.
             if removed_at is None or campaign_id not in campaigns:
-                campaigns[campaign_id] = name
+                campaigns[campaign_id] = shown_name(name, campaign_id)
     return Names(initiatives, campaigns)
+
+
+def plan_name_of(state: Mapping) -> str:
+    """The Plan of a stored state as pages show it (smcbridge.names), by the Khoros id kept
+    beside its name."""
+    key = state.get("plan")
+    with contextlib.suppress(ValueError):  # not a Khoros id: shown as stored
+        key = uuid.UUID(str(key)).hex
+    return shown_name(state.get("plan_name"), key)
+
+
+def campaign_name_of(state: Mapping) -> str:
+    """The campaign of a stored state as pages show it, by the SAP MC ID kept beside its name."""
+    return shown_name(state.get("campaign_name"), state.get("campaign_id"))
+
+
+def _shown(state: Mapping) -> dict:
+    """A stored state with its names as pages show them: the JSON keeps what was sent."""
+    shown = dict(state)
+    if "plan_name" in shown:
+        shown["plan_name"] = plan_name_of(state)
+    if "campaign_name" in shown:
+        shown["campaign_name"] = campaign_name_of(state)
+    return shown
 
 
 def _empty(value: object) -> bool:
@@ -148,7 +172,9 @@ def _text(action: str, key: str, value: object, names: Names) -> str:
 
 def _campaign_ref(campaign_id: object, names: Names) -> str:
     name = names.campaigns.get(str(campaign_id))
-    return f"{name} ({campaign_id})" if name else f"campaign {campaign_id}"
+    if name is None:
+        return f"campaign {campaign_id}"
+    return name if name == shown_name("", campaign_id) else f"{name} ({campaign_id})"
 
 
 def _kept_line(plan: Mapping, names: Names) -> Change:
@@ -156,7 +182,7 @@ def _kept_line(plan: Mapping, names: Names) -> Change:
     here = f"stays under {_campaign_ref(bridge, names)}" if bridge else "stays unassigned"
     sap = [_campaign_ref(i, names) for i in plan.get("sap_campaigns") or []]
     there = f"not under {' or '.join(sap)} as in SAP MC" if sap else "under none in SAP MC"
-    return Change(str(plan.get("plan_name", "")), None, f"{here}, {there}")
+    return Change(plan_name_of(plan), None, f"{here}, {there}")
 
 
 def _change(label: str, old: str, new: str, old_id: object, new_id: object) -> Change:
@@ -167,7 +193,7 @@ def _change(label: str, old: str, new: str, old_id: object, new_id: object) -> C
 
 
 def _where(plan: Mapping) -> str:
-    return str(plan.get("campaign_name") or NO_CAMPAIGN)
+    return campaign_name_of(plan) if plan.get("campaign") else NO_CAMPAIGN
 
 
 def _plan_lines(before: object, after: object) -> list[Change]:
@@ -179,14 +205,14 @@ def _plan_lines(before: object, after: object) -> list[Change]:
     for old in olds:
         key = old.get("plan") or old.get("plan_name")
         seen.add(key)
-        label, new = str(old.get("plan_name", "")), new_by_plan.get(key)
+        label, new = plan_name_of(old), new_by_plan.get(key)
         if new is None or (old.get("campaign"), _where(old)) == (new.get("campaign"), _where(new)):
             lines.append(Change(label, None, _where(old)))
         else:
             ids = old.get("campaign_id"), new.get("campaign_id")
             lines.append(_change(label, _where(old), _where(new), *ids))
     lines += [
-        Change(str(p.get("plan_name", "")), None, _where(p))
+        Change(plan_name_of(p), None, _where(p))
         for p in news
         if (p.get("plan") or p.get("plan_name")) not in seen
     ]
@@ -204,8 +230,8 @@ def audit_changes(
     action: str, before: Mapping | None, after: Mapping | None, names: Names
 ) -> list[Change]:
     """One Change per shown field, in ORDER."""
-    b = before if isinstance(before, Mapping) else {}
-    a = after if isinstance(after, Mapping) else {}
+    b = _shown(before) if isinstance(before, Mapping) else {}
+    a = _shown(after) if isinstance(after, Mapping) else {}
     kept = _kept(b.get("plans"))
     if kept:  # "kept" names the same Plans again
         changes = [_kept_line(p, names) for p in kept]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict, cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from campaigns.access import visible_kpis, visible_plans
 from campaigns.models import Assignment
 from campaigns.plan_colors import plan_color
-from campaigns.selectors import campaign_search, drift_flags, plan_search
+from campaigns.selectors import campaign_search, drift_flags, plan_search, with_plan_counts
 from khoros.kpi_catalog import TOTAL_LABELS
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import (
@@ -31,6 +31,7 @@ from khoros.selectors import (
 )
 from khoros.zone import company_today, company_zone, stored_company_zone
 from sapmc.models import CampaignReference, ExternalCampaign
+from smcbridge.names import shown_name
 from smcbridge.paging import page_of
 from syncs.filtering import Filters
 
@@ -161,6 +162,9 @@ class Bar:
     panel: str = ""  # the side panel's key: "c<pk>" for a campaign, "p<pk>" for a Plan
     plan_id: int | None = None  # set on unassigned Plans: they can be dragged onto a campaign
     campaign_id: int | None = None  # set on campaign bars: a Plan can be dropped on them
+    # A later week row's segment of a bar the month grid drew in an earlier row already: no tab
+    # stop of its own, and said to be the same item continued.
+    continued: bool = False
 
     @property
     def ink(self) -> str:
@@ -320,12 +324,13 @@ def _plan_bar(
     """
     first, last = days or plan_days(plan)
     if campaign is not None:
-        url, note = url or reverse("campaign", args=[campaign.pk]), f"feeds {campaign.name}"
+        url = url or reverse("campaign", args=[campaign.pk])
+        note = f"feeds {campaign.display_name}"
     else:
-        url = f"{url or reverse('workbench')}?{urlencode({'p-q': plan.name})}"
+        url = f"{url or reverse('workbench')}?{urlencode({'p-q': plan.search_term})}"
         note = "not assigned"
     return Bar(
-        label=plan.name,
+        label=plan.display_name,
         start=first,
         end=last,
         period=period,
@@ -339,7 +344,10 @@ def _plan_bar(
 
 
 # The Plan fields a bar is drawn from.
-_BAR_FIELDS = ("id", "name", "color", "start", "end", "start_day", "end_day", "removed_at")
+# khoros_id: a Plan without a name is shown by it.
+_BAR_FIELDS = (
+    "id", "khoros_id", "name", "color", "start", "end", "start_day", "end_day", "removed_at",
+)  # fmt: skip
 
 
 def _plans_in(qs: QuerySet[Plan], period: Period) -> QuerySet[Plan]:
@@ -446,7 +454,7 @@ def calendar_build(
         elif stale and started and state_of(campaign.start, campaign.end, today) == "running":
             marks.append("stale")
         bar = Bar(
-            label=campaign.name,
+            label=campaign.display_name,
             start=start,
             end=end,
             period=period,
@@ -527,24 +535,31 @@ def _week_segments(bars: Sequence[Bar], week: Period) -> list[Bar]:
     ]
 
 
+def _mark_continued(lanes: Sequence[Sequence[Bar]], drawn: set[str]) -> None:
+    """Mark the segments of bars already drawn in an earlier week row (`drawn`, their panel
+    keys), and add this row's: a keyboard reaches each item once, at its first segment."""
+    for lane in lanes:
+        for bar in lane:
+            bar.continued = bar.panel in drawn
+            drawn.add(bar.panel)
+
+
 def month_weeks(period: Period, campaigns: Sequence[Bar], plans: Sequence[Bar]) -> list[Week]:
     """Monday-to-Sunday weeks covering the month: campaigns, then Plans, in lanes."""
     first = period.first - timedelta(days=period.first.weekday())
     weeks = []
+    drawn: set[str] = set()
     while first <= period.last:
         days = [first + timedelta(days=i) for i in range(7)]
         week = Period("month", days[0], days[-1])
+        lanes = pack(_week_segments(campaigns, week))
         plan_lanes = pack(_week_segments(plans, week))
         shown = plan_lanes[:PLAN_LANES_PER_WEEK]
         hidden = sum(len(lane) for lane in plan_lanes[PLAN_LANES_PER_WEEK:])
-        weeks.append(
-            Week(
-                days=days,
-                lanes=pack(_week_segments(campaigns, week)),
-                plan_lanes=shown,
-                more_plans=hidden,
-            )
-        )
+        # Counted, not drawn, a Plan's first segment is in the first row that draws it.
+        _mark_continued(lanes, drawn)
+        _mark_continued(shown, drawn)
+        weeks.append(Week(days=days, lanes=lanes, plan_lanes=shown, more_plans=hidden))
         first += timedelta(days=7)
     return weeks
 
@@ -566,7 +581,8 @@ def initiative_names(campaign_pks: Iterable[int]) -> dict[int, str]:
         .values_list("campaign_id", "managing_party", "initiative_name")
     )
     for campaign_id, party, name in rows:
-        names.setdefault(campaign_id, set()).add(name or party)
+        # An Initiative not mirrored (yet) by its Khoros id, one without a name by the rule.
+        names.setdefault(campaign_id, set()).add(party if name is None else shown_name(name, party))
     return {pk: ", ".join(sorted(found)) for pk, found in names.items()}
 
 
@@ -669,8 +685,10 @@ class CampaignListRow(TypedDict):
     """What campaign_list_rows annotates on each campaign."""
 
     plan_count: int
+    hidden_plan_count: int
     impressions: int
     initiative_name: str
+    initiative_key: str  # its Khoros id: a blank name is shown by it
 
 
 CampaignRows: TypeAlias = "QuerySet[WithAnnotations[ExternalCampaign, CampaignListRow]]"
@@ -688,13 +706,6 @@ def campaign_list_rows(
         # No rows, so none lacks the annotations.
         return cast(CampaignRows, ExternalCampaign.objects.none())
     visible = visible_plans(user).values("pk")
-    plan_count = (
-        Assignment.objects.filter(campaign=OuterRef("pk"), plan__in=visible)
-        .order_by()
-        .values("campaign")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     impressions = (
         PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"), plan__in=visible)
         .order_by()
@@ -707,10 +718,11 @@ def campaign_list_rows(
             "managing_party"
         )
     ).order_by("name")
-    qs = _campaigns(period, filters, user).annotate(
-        plan_count=Coalesce(Subquery(plan_count), 0),
+    # Its Plans counted as on the workbench: by the one rule of both lists.
+    qs = with_plan_counts(_campaigns(period, filters, user), user=user).annotate(
         impressions=Coalesce(Subquery(impressions), 0),
         initiative_name=Coalesce(Subquery(initiative.values("name")[:1]), Value("")),
+        initiative_key=Coalesce(Subquery(initiative.values("khoros_id")[:1]), Value("")),
     )
     key = sort.lstrip("-")
     fields = LIST_SORTS.get(key, LIST_SORTS["start"])

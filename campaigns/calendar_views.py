@@ -283,9 +283,9 @@ def calendar_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
         # A drop sent twice (a reload, a second window, a colleague at the same moment) finds
         # the Plan there already: said so, not "assigned" a second time.
         notice = (
-            f"Assigned “{plan.name}” to “{campaign.name}”."
+            f"Assigned “{plan.display_name}” to “{campaign.display_name}”."
             if assigned.created
-            else f"“{plan.name}” already feeds “{campaign.name}”: nothing changed."
+            else f"“{plan.display_name}” already feeds “{campaign.display_name}”: nothing changed."
         )
     return _after_calendar_action(request, back, notice, error)
 
@@ -319,17 +319,17 @@ def _conflict_text(
     else:
         who = current.assigned_by.get_username() if current.assigned_by else "someone else"
     # The workbench with this campaign open and the Plan found: its "Move here" is the move.
-    query = urlencode({"campaign": str(campaign.pk), "p-q": plan.name[:100]})
+    query = urlencode({"campaign": str(campaign.pk), "p-q": plan.search_term[:100]})
     url = f"{reverse('workbench')}?{query}"
     return format_html(
         "Plan “{}” already feeds campaign “{}” (assigned there meanwhile by {}). Moves are made "
         'on the workbench. <a href="{}">Move “{}” to “{}” on the workbench</a>.',
-        plan.name,
-        current.campaign.name,
+        plan.display_name,
+        current.campaign.display_name,
         who,
         url,
-        plan.name,
-        campaign.name,
+        plan.display_name,
+        campaign.display_name,
     )
 
 
@@ -617,7 +617,7 @@ def calendar_list_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     notice, error = "", ""
     # Nothing assigned is no success: say so only when something was.
     if count:
-        notice = f"Assigned {count} Plan{'s' if count != 1 else ''} to “{campaign.name}”."
+        notice = f"Assigned {count} Plan{'s' if count != 1 else ''} to “{campaign.display_name}”."
     elif result.already and not result.refused:
         notice = "Already assigned to this campaign: nothing changed."
     if result.refused:

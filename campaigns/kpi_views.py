@@ -302,7 +302,9 @@ def _stacked_chart(
         if color != plan_colors.FALLBACK and color.lower() in used:
             color = palette[i % len(palette)]
         used.add(color.lower())
-        layers.append((assignment.plan.name, color, daily.get(assignment.plan_id, no_numbers)))
+        layers.append(
+            (assignment.plan.display_name, color, daily.get(assignment.plan_id, no_numbers))
+        )
     note = ""
     if others:
         # Each day's total less the Plans drawn: what the others' rows add up to, unread. Never
@@ -342,7 +344,7 @@ def _compare_total(
     days = _campaign_days(campaign, today)
     counted = kpis.days[so_far]
     return CompareTotal(
-        name=campaign.name,
+        name=campaign.display_name,
         total=sum(kpis.series[COMPARE][so_far]),
         days=days.elapsed if days else len(counted),
         of_days=days.total if days else None,
@@ -359,12 +361,13 @@ def _compare(
     today: date,
     compare_id: str = "",
 ) -> dict[str, Any]:
-    choices = list(
+    choice_rows = (
         ExternalCampaign.objects.exclude(pk=campaign.pk)
         .filter(removed_at__isnull=True)
         .order_by("-start", "name", "pk")
-        .values_list("pk", "name", "start")[:COMPARE_CHOICES]
+        .only("pk", "name", "campaign_id", "sap_uuid", "start")[:COMPARE_CHOICES]
     )
+    choices = [(c.pk, c.display_name, c.start) for c in choice_rows]
     out: dict[str, Any] = {"compare_choices": choices, "compare_error": "", "compare": None}
     others = ExternalCampaign.objects.exclude(pk=campaign.pk)
     compare_id = compare_id.strip()
@@ -388,7 +391,7 @@ def _compare(
         # Compared by its SAP MC ID or by link (removed in SAP MC meanwhile, or older than the
         # choices listed): the select names it rather than "Choose a campaign" over its chart.
         removed = " (removed in SAP MC)" if other.removed_at else ""
-        choices.insert(0, (other.pk, f"{other.name}{removed}", other.start))
+        choices.insert(0, (other.pk, f"{other.display_name}{removed}", other.start))
     # Its days only: the comparison shows no Plan of it.
     other_kpis = campaigns_selectors.campaign_kpis(
         campaign=other, user=user, today=today, per_plan=False
@@ -404,7 +407,7 @@ def _compare(
     out["compare"] = other
     out["compare_chart"] = line_chart(
         f"Cumulative {label.lower()} by campaign day",
-        [(campaign.name, "line-0", mine), (other.name, "line-2", theirs)],
+        [(campaign.display_name, "line-0", mine), (other.display_name, "line-2", theirs)],
         day_labels=[f"day {i + 1}" for i in range(length)],
     )
     out["compare_totals"] = [

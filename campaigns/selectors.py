@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
@@ -47,22 +47,29 @@ from khoros import kpi_catalog
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import kpi_aggregates
 from sapmc.models import CampaignReference, ExternalCampaign
+from smcbridge.names import shown_name
 from smcbridge.paging import page_number
 from syncs.filtering import Filters
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 AnyUser = User | AnonymousUser
 
 # Suggestions score at most this many overlapping candidates: enough to find the good ones,
 # bounded so the page stays fast at 10,000 Plans.
 SUGGESTION_CANDIDATES = 400
-# The Plan fields a suggestion is ranked by and shows.
+# The Plan fields a suggestion is ranked by and shows (the Khoros ids: a blank name is shown by
+# its id, smcbridge.names).
 SUGGESTION_FIELDS = (
     "id",
+    "khoros_id",
     "name",
     "color",
     "start_day",
     "end_day",
     "initiative",
+    "initiative__khoros_id",
     "initiative__name",
 )
 
@@ -237,8 +244,51 @@ def plan_search(q: str, prefix: str = "") -> Q:
     return match | Q(**{f"{prefix}khoros_id": khoros_id})
 
 
-def campaign_list(*, filters: CampaignFilters) -> QuerySet[ExternalCampaign]:
-    """Live campaigns matching the filters, with their number of assigned Plans."""
+class PlanCounts(TypedDict):
+    """What with_plan_counts annotates on each campaign."""
+
+    plan_count: int
+    hidden_plan_count: int
+
+
+CountedCampaigns: TypeAlias = "QuerySet[WithAnnotations[ExternalCampaign, PlanCounts]]"
+
+
+def with_plan_counts(campaigns: QuerySet[ExternalCampaign], *, user: AnyUser) -> CountedCampaigns:
+    """Each campaign with the one count of its Plans that every list shows (the workbench's,
+    the calendar list and its CSV): `plan_count`, the Plans feeding it that the user may see,
+    and `hidden_plan_count`, those of Initiatives she cannot see, which she learns only the
+    number of (README "What it does"). A sync admin's are all of them, and none hidden.
+
+    A count per row by subquery, not a GROUP BY over every campaign: a page of 25 can then be
+    read in order instead of grouping and sorting them all (issue 13).
+    """
+
+    def count(assignments: QuerySet[Assignment]) -> Coalesce:
+        per_campaign = (
+            assignments.filter(campaign=OuterRef("pk"))
+            .order_by()
+            .values("campaign")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(per_campaign), 0)
+
+    if is_sync_admin(user):
+        counted = campaigns.annotate(
+            plan_count=count(Assignment.objects.all()), hidden_plan_count=Value(0)
+        )
+    else:
+        mine = visible_plans(user).values("pk")
+        counted = campaigns.annotate(
+            plan_count=count(Assignment.objects.filter(plan__in=mine)),
+            hidden_plan_count=count(Assignment.objects.exclude(plan__in=mine)),
+        )
+    return cast(CountedCampaigns, counted)
+
+
+def campaign_list(*, filters: CampaignFilters, user: AnyUser) -> CountedCampaigns:
+    """Live campaigns matching the filters, with their Plans counted (with_plan_counts)."""
     qs = ExternalCampaign.objects.filter(removed_at__isnull=True)
     if filters.invalid:
         qs = qs.none()
@@ -246,21 +296,14 @@ def campaign_list(*, filters: CampaignFilters) -> QuerySet[ExternalCampaign]:
         qs = qs.filter(campaign_search(filters.q))
     if filters.status:
         qs = qs.filter(lifecycle_status=filters.status)
-    qs = _overlapping(qs, "start", "end", filters.date_from, filters.date_to)
-    # A count per row by subquery, not a GROUP BY over every campaign: the page of 25 can then
-    # be read in order instead of grouping and sorting them all (issue 13).
-    assigned = (
-        Assignment.objects.filter(campaign=OuterRef("pk"))
-        .order_by()
-        .values("campaign")
-        .annotate(n=Count("pk"))
-        .values("n")
+    counted = with_plan_counts(
+        _overlapping(qs, "start", "end", filters.date_from, filters.date_to), user=user
     )
-    qs = qs.annotate(assigned_count=Coalesce(Subquery(assigned), 0))
     if filters.unassigned_only:
-        qs = qs.filter(assigned_count=0)
+        # Without any Plan: one of another Initiative feeds the campaign as well as hers would.
+        counted = counted.filter(plan_count=0, hidden_plan_count=0)
     # Campaigns without a start date last on both engines (SQLite put them first).
-    return qs.order_by(F("start").asc(nulls_last=True), "name", "pk")
+    return counted.order_by(F("start").asc(nulls_last=True), "name", "pk")
 
 
 def before_the_current(rows: QuerySet[Any, Any], current: Q) -> int:
@@ -303,7 +346,10 @@ def initiatives_visible(*, user: AnyUser) -> QuerySet[Initiative]:
 
 def initiative_choices(*, user: AnyUser) -> list[tuple[int, str]]:
     """The live Initiatives the user may see, as a filter's choices: (pk, name)."""
-    return list(visible_initiatives(user).filter(removed_at__isnull=True).values_list("pk", "name"))
+    rows = visible_initiatives(user).filter(removed_at__isnull=True)
+    return [
+        (pk, shown_name(name, key)) for pk, name, key in rows.values_list("pk", "name", "khoros_id")
+    ]
 
 
 def plans_visible(*, user: AnyUser) -> QuerySet[Plan]:
@@ -516,8 +562,8 @@ def assignment_warnings(
             if own_names is None:
                 own_names = _initiative_names(managing_parties)
             reasons.append(
-                f"This Plan is of Initiative “{plan.initiative.name}”, not of the campaign's "
-                f"own ({own_names})."
+                f"This Plan is of Initiative “{plan.initiative.display_name}”, not of the "
+                f"campaign's own ({own_names})."
             )
         if reasons:
             warnings[plan.pk] = reasons
@@ -529,7 +575,9 @@ def _initiative_names(khoros_ids: set[str]) -> str:
     names = dict(
         Initiative.objects.filter(khoros_id__in=sorted(khoros_ids)).values_list("khoros_id", "name")
     )
-    return ", ".join(f"“{names[k]}”" if k in names else k for k in sorted(khoros_ids))
+    return ", ".join(
+        f"“{shown_name(names[k], k)}”" if k in names else k for k in sorted(khoros_ids)
+    )
 
 
 def campaign_managing_parties(*, campaign: ExternalCampaign) -> set[str]:
@@ -850,7 +898,7 @@ class PushedPlan:
 @dataclass
 class WaitingPlan:
     plan_id: int
-    plan_name: str
+    plan_name: str  # as pages show it (smcbridge.names)
     settled: int  # due on the next push
     unsettled: int  # waiting to settle
     first: date | None
@@ -980,7 +1028,7 @@ def campaign_pushes(
         .exclude(
             Exists(SuccessSent.objects.filter(plan_id=OuterRef("plan_id"), day=OuterRef("day")))
         )
-        .values("plan_id", "plan__name")
+        .values("plan_id", "plan__name", "plan__khoros_id")
         .annotate(
             settled=Count("id", filter=Q(day__lt=cutoff)),
             unsettled=Count("id", filter=Q(day__gte=cutoff)),
@@ -991,8 +1039,8 @@ def campaign_pushes(
     )
     waiting = _page_of(unsent, waiting_page, PUSHES_PAGE_SIZE)
     waiting.object_list = [
-        WaitingPlan(r["plan_id"], r["plan__name"], r["settled"], r["unsettled"], r["first"],
-                    r["last"])
+        WaitingPlan(r["plan_id"], shown_name(r["plan__name"], r["plan__khoros_id"].hex),
+                    r["settled"], r["unsettled"], r["first"], r["last"])
         for r in waiting
     ]  # fmt: skip
     return CampaignPushes(

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from campaigns.access import NotAllowedError, can_assign_plan, can_use_workbench, is_sync_admin
+from campaigns.audit_text import campaign_name_of, plan_name_of
 from campaigns.models import Assignment, AuditEvent, DriftDecision, InitiativeGrant
 from campaigns.selectors import DriftItem, campaign_drift
 from khoros.models import Initiative, Plan
@@ -102,7 +103,7 @@ def _require_granted(acting_user: User, plans: Iterable[Plan], *, name_plan: boo
     for plan in plans:
         if not can_assign_plan(acting_user, plan):
             raise NotAllowedError(
-                f"Plan “{plan.name}” belongs to an Initiative you have no access to."
+                f"Plan “{plan.display_name}” belongs to an Initiative you have no access to."
                 if name_plan
                 else NOT_YOURS
             )
@@ -118,13 +119,16 @@ def _audit_assignment(*, acting_user: User, plan: Plan, old: Fed | None, new: Fe
     (or fed before, when it feeds none now)."""
     if old is None and new is not None:
         action, campaign = AuditEvent.Action.ASSIGNMENT_CREATE, new[0]
-        summary = f"Assigned Plan “{plan.name}” to campaign “{campaign.name}”"
+        summary = f"Assigned Plan “{plan.display_name}” to campaign “{campaign.display_name}”"
     elif old is not None and new is None:
         action, campaign = AuditEvent.Action.ASSIGNMENT_DELETE, old[0]
-        summary = f"Unassigned Plan “{plan.name}” from campaign “{campaign.name}”"
+        summary = f"Unassigned Plan “{plan.display_name}” from campaign “{campaign.display_name}”"
     elif old is not None and new is not None:
         action, campaign = AuditEvent.Action.ASSIGNMENT_MOVE, new[0]
-        summary = f"Moved Plan “{plan.name}” from “{old[0].name}” to “{campaign.name}”"
+        summary = (
+            f"Moved Plan “{plan.display_name}” from “{old[0].display_name}” "
+            f"to “{campaign.display_name}”"
+        )
     else:
         raise ValueError("An assignment change feeds a campaign before or after it.")
     audit_record(
@@ -141,10 +145,12 @@ def _audit_assignment(*, acting_user: User, plan: Plan, old: Fed | None, new: Fe
 def _check_assignable(*, campaign: ExternalCampaign, plan: Plan, acting_user: User) -> None:
     _require_granted(acting_user, [plan])
     if plan.removed_at is not None:
-        raise AssignmentError(f"Plan “{plan.name}” was removed in Khoros and cannot be assigned.")
+        raise AssignmentError(
+            f"Plan “{plan.display_name}” was removed in Khoros and cannot be assigned."
+        )
     if campaign.removed_at is not None:
         raise AssignmentError(
-            f"Campaign “{campaign.name}” was removed in SAP MC and takes no new Plans."
+            f"Campaign “{campaign.display_name}” was removed in SAP MC and takes no new Plans."
         )
 
 
@@ -206,8 +212,8 @@ def assignment_create_or_found(
             current = Assignment.objects.select_related("campaign").get(plan=plan)
             if current.campaign_id != campaign.pk:
                 raise AssignmentConflictError(
-                    f"Plan “{plan.name}” was just assigned to “{current.campaign.name}” by "
-                    "someone else.",
+                    f"Plan “{plan.display_name}” was just assigned to "
+                    f"“{current.campaign.display_name}” by someone else.",
                     current=current,
                 ) from None
         else:
@@ -218,7 +224,7 @@ def assignment_create_or_found(
     if current.campaign_id == campaign.pk:
         return Assigned(current, created=False)  # Nothing changes, nothing is audited.
     raise AssignmentConflictError(
-        f"Plan “{plan.name}” already feeds campaign “{current.campaign.name}”. "
+        f"Plan “{plan.display_name}” already feeds campaign “{current.campaign.display_name}”. "
         "Move it to this campaign instead?",
         current=current,
     )
@@ -241,13 +247,13 @@ def assignment_delete(
     if assignment is None:
         # Unassigned already (the form sent twice, or by someone else meanwhile): say so.
         raise AssignmentError(
-            f"Plan “{plan.name}” does not feed campaign “{campaign.name}” any more: it is "
-            "unassigned already, nothing changed."
+            f"Plan “{plan.display_name}” does not feed campaign “{campaign.display_name}” any "
+            "more: it is unassigned already, nothing changed."
         )
     if assignment.campaign_id != campaign.pk:
         raise AssignmentError(
-            f"Plan “{plan.name}” does not feed campaign “{campaign.name}”: it now feeds "
-            f"“{assignment.campaign.name}”, nothing was unassigned."
+            f"Plan “{plan.display_name}” does not feed campaign “{campaign.display_name}”: it "
+            f"now feeds “{assignment.campaign.display_name}”, nothing was unassigned."
         )
     old = (assignment.campaign, assignment.note)
     Assignment.objects.filter(pk=assignment.pk).delete()
@@ -428,7 +434,7 @@ def drift_adopt_sap(
     """
     plans = _decided_plans(acting_user, plans)
     if campaign.removed_at is not None:
-        raise AssignmentError(f"Campaign “{campaign.name}” was removed in SAP MC.")
+        raise AssignmentError(f"Campaign “{campaign.display_name}” was removed in SAP MC.")
     changes = _adopt_changes(campaign, acting_user, plans)
     if changes:
         # Judged again once the Plans are locked, as a keep is: a keep made while this one was
@@ -471,7 +477,7 @@ def drift_adopt_sap(
     moved = sum(1 for c in changes if c.from_campaign is not None)
     summary = (
         f"Adopted SAP MC's side for {len(changes)} Plan{'s' if len(changes) != 1 else ''} "
-        f"of campaign “{campaign.name}”"
+        f"of campaign “{campaign.display_name}”"
     )
     if moved:
         summary += (
@@ -538,14 +544,14 @@ def drift_undo(*, event: AuditEvent, acting_user: User) -> AuditEvent:
     for old, new in zip(event.before["plans"], event.after["plans"], strict=True):
         plan = found.get(old["plan"])
         if plan is None:
-            raise AssignmentError(f"Plan “{old['plan_name']}” is no longer mirrored.")
+            raise AssignmentError(f"Plan “{plan_name_of(old)}” is no longer mirrored.")
         current = (
             Assignment.objects.select_for_update().filter(plan=plan).select_related("campaign")
         ).first()
         now_at = str(current.campaign.sap_uuid) if current is not None else None
         if now_at != new["campaign"]:
             raise AssignmentError(
-                f"Plan “{plan.name}” was changed after the adoption: nothing was undone."
+                f"Plan “{plan.display_name}” was changed after the adoption: nothing was undone."
             )
         target = (
             ExternalCampaign.objects.filter(sap_uuid=old["campaign"]).first()
@@ -553,7 +559,7 @@ def drift_undo(*, event: AuditEvent, acting_user: User) -> AuditEvent:
             else None
         )
         if old["campaign"] and target is None:
-            raise AssignmentError(f"Campaign “{old['campaign_name']}” is no longer mirrored.")
+            raise AssignmentError(f"Campaign “{campaign_name_of(old)}” is no longer mirrored.")
         restores.append((plan, current, target, str(old.get("note") or "")))
     for plan, current, target, note in restores:
         if target is None:
@@ -576,7 +582,7 @@ def drift_undo(*, event: AuditEvent, acting_user: User) -> AuditEvent:
         actor=acting_user,
         action=AuditEvent.Action.DRIFT_UNDO,
         summary=f"Undid the adoption of SAP MC's side for {count} Plan{'s' if count != 1 else ''}"
-        + (f" of campaign “{event.campaign.name}”" if event.campaign else ""),
+        + (f" of campaign “{event.campaign.display_name}”" if event.campaign else ""),
         campaign=event.campaign,
         plan=event.plan,
         before={"undoes": event.pk, "plans": event.after["plans"]},
@@ -623,7 +629,7 @@ def drift_keep_bridge(
         action=AuditEvent.Action.DRIFT_KEEP_BRIDGE,
         summary=(
             f"Kept the bridge's side for {len(items)} Plan{'s' if len(items) != 1 else ''} "
-            f"of campaign “{campaign.name}” against SAP MC"
+            f"of campaign “{campaign.display_name}” against SAP MC"
         ),
         campaign=campaign,
         plan=items[0].plan if len(items) == 1 else None,
@@ -642,7 +648,9 @@ def grant_create(*, user: User, initiative: Initiative, acting_user: User) -> In
         audit_record(
             actor=acting_user,
             action=AuditEvent.Action.GRANT_CREATE,
-            summary=f"Granted {user.get_username()} access to Initiative “{initiative.name}”",
+            summary=(
+                f"Granted {user.get_username()} access to Initiative “{initiative.display_name}”"
+            ),
             before=None,
             after={"user": user.get_username(), "initiative": initiative.khoros_id},
         )
@@ -661,7 +669,8 @@ def grant_delete(*, grant: InitiativeGrant, acting_user: User) -> bool:
         return False
     state = {"user": grant.user.get_username(), "initiative": grant.initiative.khoros_id}
     summary = (
-        f"Revoked {grant.user.get_username()}'s access to Initiative “{grant.initiative.name}”"
+        f"Revoked {grant.user.get_username()}'s access to Initiative "
+        f"“{grant.initiative.display_name}”"
     )
     grant.delete()
     audit_record(
@@ -792,7 +801,10 @@ def push_outcome_resolve(
     if entry is None:
         return None
     before = {
+        # The ids beside the names: the audit page shows a blank name by them.
+        "plan": str(entry.plan.khoros_id),
         "plan_name": entry.plan.name,
+        "campaign_id": entry.campaign.campaign_id,
         "campaign_name": entry.campaign.name,
         "day": entry.day.isoformat(),
         "status": entry.status,
@@ -808,11 +820,13 @@ def push_outcome_resolve(
         entry.save(update_fields=["status", "message"])
         # Both fields it changed: the audit trail reads a field missing here as unchanged.
         after: dict[str, object] = {"status": entry.status, "message": entry.message}
-        summary = f"Marked {day} of “{entry.plan.name}” as in SAP MC (never sent again)"
+        summary = f"Marked {day} of “{entry.plan.display_name}” as in SAP MC (never sent again)"
     else:
         entry.delete()
         after = {"status": "due again"}
-        summary = f"Marked {day} of “{entry.plan.name}” as missing in SAP MC (sent next push)"
+        summary = (
+            f"Marked {day} of “{entry.plan.display_name}” as missing in SAP MC (sent next push)"
+        )
     return audit_record(
         actor=acting_user,
         action=AuditEvent.Action.PUSH_RESOLVE,

@@ -111,7 +111,7 @@ def _context(
     campaign_form = CampaignFilterForm(state, statuses=selectors.campaign_statuses())
     plan_form = PlanFilterForm(state, initiatives=selectors.initiative_choices(user=user))
 
-    campaign_list = selectors.campaign_list(filters=campaign_form.filters())
+    campaign_list = selectors.campaign_list(filters=campaign_form.filters(), user=user)
     plan_list = selectors.plan_list(user=user, filters=plan_form.filters())
     # A first visit opens each list at its first campaign or Plan not ended, not at the oldest;
     # every later address carries its pages.
@@ -253,16 +253,16 @@ def _assign_confirmation(
     reasons = []
     for plan in plans:
         for reason in warnings.get(plan.pk, []):
-            reasons.append(f"“{plan.name}”: {reason}" if named else reason)
+            reasons.append(f"“{plan.display_name}”: {reason}" if named else reason)
     verb = "Move" if action == "workbench-move" else "Assign"
     # The question names its Plan: names repeat across Initiatives, and after a drag nothing
     # else on the screen says which Plan "this Plan" was.
     if len(warnings) > 1:
         what = "these Plans"
     else:
-        what = next(f"“{p.name}”" for p in plans if p.pk in warnings)
+        what = next(f"“{p.display_name}”" for p in plans if p.pk in warnings)
     return Confirmation(
-        title=f"{verb} {what} to “{campaign.name}”?",
+        title=f"{verb} {what} to “{campaign.display_name}”?",
         reasons=reasons,
         button_name=button_name,
         button_value=button_value,
@@ -313,9 +313,9 @@ def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
     feedback = Feedback()
     if result.created:
-        names = ", ".join(f"“{a.plan.name}”" for a in result.created[:3])
+        names = ", ".join(f"“{a.plan.display_name}”" for a in result.created[:3])
         more = f" and {len(result.created) - 3} more" if len(result.created) > 3 else ""
-        feedback.notice = f"Assigned {names}{more} to “{campaign.name}”."
+        feedback.notice = f"Assigned {names}{more} to “{campaign.display_name}”."
     if result.refused:
         first = result.refused[0]
         others = len(result.refused) - 1
@@ -345,7 +345,9 @@ def workbench_unassign(request: AuthenticatedHttpRequest) -> HttpResponse:
     except services.AssignmentError as exc:
         return _after_action(request, state, Feedback(error=str(exc)))
     return _after_action(
-        request, state, Feedback(notice=f"Unassigned “{plan.name}” from “{campaign.name}”.")
+        request,
+        state,
+        Feedback(notice=f"Unassigned “{plan.display_name}” from “{campaign.display_name}”."),
     )
 
 
@@ -385,13 +387,13 @@ def workbench_move(request: AuthenticatedHttpRequest) -> HttpResponse:
     # here) in another window since this one offered the move.
     if moved.from_campaign is None:
         notice = (
-            f"Assigned “{plan.name}” to “{campaign.name}”: it had been unassigned meanwhile, "
-            "so there was nothing to move."
+            f"Assigned “{plan.display_name}” to “{campaign.display_name}”: it had been "
+            "unassigned meanwhile, so there was nothing to move."
         )
     elif moved.from_campaign.pk == campaign.pk:
-        notice = f"“{plan.name}” already feeds “{campaign.name}”: nothing changed."
+        notice = f"“{plan.display_name}” already feeds “{campaign.display_name}”: nothing changed."
     else:
-        notice = f"Moved “{plan.name}” to “{campaign.name}”."
+        notice = f"Moved “{plan.display_name}” to “{campaign.display_name}”."
     return _after_action(request, state, Feedback(notice=notice))
 
 
@@ -401,9 +403,9 @@ def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:
     added = []
     for change in changes:
         if change.from_campaign is None:
-            added.append(change.plan.name)
+            added.append(change.plan.display_name)
         else:
-            taken.setdefault(change.from_campaign.name, []).append(change.plan.name)
+            taken.setdefault(change.from_campaign.display_name, []).append(change.plan.display_name)
     lines = []
     for name, plans in sorted(taken.items()):
         lines.append(
@@ -417,7 +419,7 @@ def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:
             + ", ".join(f"“{p}”" for p in added)
             + "."
         )
-    targets = sorted({c.to_campaign.name for c in changes})
+    targets = sorted({c.to_campaign.display_name for c in changes})
     lines.append(f"They will feed {', '.join(f'“{t}”' for t in targets)}, as SAP MC says.")
     return lines
 
@@ -512,12 +514,12 @@ def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
                 return _after_action(request, state, Feedback(notice=notice))
             count = len(event.after["plans"])
             if plans is not None:
-                notice = f"Adopted SAP MC's side for “{plans[0].name}”."
+                notice = f"Adopted SAP MC's side for “{plans[0].display_name}”."
             elif selectors.campaign_drift(campaign=campaign, user=request.user).exists_or_kept:
                 # Someone kept a difference (or a new one came) since the question was asked.
-                notice = f"Adopted SAP MC's side for {_plans(count)} of “{campaign.name}”."
+                notice = f"Adopted SAP MC's side for {_plans(count)} of “{campaign.display_name}”."
             else:
-                notice = f"“{campaign.name}” now has exactly the Plans SAP MC references."
+                notice = f"“{campaign.display_name}” now has exactly the Plans SAP MC references."
             if asked and count < asked:
                 left = asked - count
                 notice += (
@@ -534,9 +536,9 @@ def workbench_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
     if event is None:
         notice = "Nothing to keep: no open difference."
     elif plans is None:
-        notice = f"Kept the bridge's Plans for “{campaign.name}”."
+        notice = f"Kept the bridge's Plans for “{campaign.display_name}”."
     else:
-        notice = f"Kept the bridge's side for “{plans[0].name}”."
+        notice = f"Kept the bridge's side for “{plans[0].display_name}”."
     return _after_action(request, state, Feedback(notice=notice))
 
 

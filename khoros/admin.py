@@ -5,19 +5,19 @@ from __future__ import annotations
 from django.contrib import admin
 
 from khoros.models import Company, Initiative, KpiExport, Plan, PlanKpi
-from smcbridge.admin_readonly import ReadOnlyAdmin
+from smcbridge.admin_readonly import ReadOnlyAdmin, mirrored_name
 
 
 @admin.register(Initiative)
 class InitiativeAdmin(ReadOnlyAdmin):
-    list_display = ["name", "khoros_id", "first_seen", "last_seen", "removed_at"]
+    list_display = [mirrored_name, "khoros_id", "first_seen", "last_seen", "removed_at"]
     list_filter = ["removed_at"]
     search_fields = ["name", "khoros_id"]
 
 
 @admin.register(Plan)
 class PlanAdmin(ReadOnlyAdmin):
-    list_display = ["name", "initiative", "start", "end", "last_seen", "removed_at"]
+    list_display = [mirrored_name, "initiative", "start", "end", "last_seen", "removed_at"]
     list_filter = ["initiative", "removed_at"]
     list_select_related = ["initiative"]
     search_fields = ["name", "khoros_id"]

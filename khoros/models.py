@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.db import models
 
 from smcbridge.fields import is_shortened, strip_bidi_controls
+from smcbridge.names import is_blank, shown_name
 
 if TYPE_CHECKING:
     from syncs.models import SyncRun
@@ -32,7 +33,12 @@ class Initiative(models.Model):
         ordering = ["name", "khoros_id"]
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name as pages show it: a blank one as "(no name) · <Khoros id>"."""
+        return shown_name(self.name, self.khoros_id)
 
 
 class Plan(models.Model):
@@ -66,7 +72,19 @@ class Plan(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name as pages show it: a blank one as "(no name) · <Khoros id>", the id as the
+        workbench shows it and SAP MC's references hold it (ExternalCampaignID), searchable."""
+        return shown_name(self.name, self.khoros_id.hex)
+
+    @property
+    def search_term(self) -> str:
+        """What the workbench's Plan search finds it by: its name, or its Khoros id when it has
+        none (a blank search finds every Plan)."""
+        return self.khoros_id.hex if is_blank(self.name) else self.name
 
     @property
     def name_shortened(self) -> bool:

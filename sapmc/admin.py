@@ -12,7 +12,7 @@ from sapmc.models import (
     InboundLockout,
     InboundReport,
 )
-from smcbridge.admin_readonly import ReadOnlyAdmin
+from smcbridge.admin_readonly import ReadOnlyAdmin, mirrored_name
 
 # A tuple: the admin types `fields` and `readonly_fields` differently, a tuple of str fits both.
 _REFERENCE_FIELDS = ("external_campaign_id", "name", "advertiser", "managing_party", "plan")
@@ -31,7 +31,9 @@ class ReferenceInline(admin.TabularInline):
 
 @admin.register(ExternalCampaign)
 class ExternalCampaignAdmin(ReadOnlyAdmin):
-    list_display = ["name", "campaign_id", "start", "end", "lifecycle_status_name", "removed_at"]
+    list_display = [
+        mirrored_name, "campaign_id", "start", "end", "lifecycle_status_name", "removed_at",
+    ]  # fmt: skip
     list_filter = ["lifecycle_status_name", "removed_at"]
     search_fields = ["name", "campaign_id", "sap_uuid"]
     inlines = [ReferenceInline]

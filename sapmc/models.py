@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import models
 
 from khoros.models import Plan
+from smcbridge.names import shown_name
 from syncs.models import SyncRun
 
 
@@ -38,7 +39,12 @@ class ExternalCampaign(models.Model):
         indexes = [models.Index(fields=["start", "end"]), models.Index(fields=["name"])]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.campaign_id})"
+        return f"{self.display_name} ({self.campaign_id})"
+
+    @property
+    def display_name(self) -> str:
+        """The name as pages show it: a blank one as "(no name) · <SAP MC campaign ID>"."""
+        return shown_name(self.name, self.campaign_id or self.sap_uuid)
 
 
 class CampaignReference(models.Model):

@@ -255,7 +255,12 @@ def _record_unknown(
         unknown = SuccessSent.Status.UNKNOWN
         _write(run, [_Entry(due, unknown, message=message) for due in failing], timezone.now())
     per_campaign = Counter(due.campaign_id for due in failing)
-    names = dict(ExternalCampaign.objects.filter(pk__in=per_campaign).values_list("pk", "name"))
+    names = {
+        c.pk: c.display_name
+        for c in ExternalCampaign.objects.filter(pk__in=per_campaign).only(
+            "pk", "name", "campaign_id", "sap_uuid"
+        )
+    }
     campaigns: list[dict[str, object]] = [
         {"id": pk, "name": names.get(pk, f"#{pk}"), "rows": rows}
         for pk, rows in sorted(per_campaign.items(), key=lambda c: (-c[1], names.get(c[0], "")))

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from smcbridge.names import shown_name
+
 
 def _n(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
@@ -24,7 +26,7 @@ def _int(outcome: Mapping[str, Any], key: str) -> int:
 def outcome_label(outcome: Mapping[str, Any]) -> str:
     """What the outcome is about: an Initiative, a KPI export, a chunk of campaigns."""
     if "initiative" in outcome:
-        return f"Initiative {outcome.get('name') or outcome['initiative']}"
+        return f"Initiative {shown_name(outcome.get('name'), outcome['initiative'])}"
     if "start" in outcome and "stop" in outcome:
         which = "Full history" if outcome.get("kind") == "history" else "Recent days"
         return f"{which} export, {outcome['start']} to {outcome['stop']}"
@@ -113,7 +115,9 @@ def unknown_outcome(outcomes: list[Mapping[str, Any]]) -> UnknownOutcome:
                 continue
             seen = by_id.get(c["id"])
             count = _int(c, "rows") + (seen.rows if seen else 0)
-            by_id[c["id"]] = UnknownCampaign(c["id"], str(c.get("name") or ""), count)
+            # A run before names were recorded as pages show them: by the bridge's number.
+            name = shown_name(c.get("name"), f"#{c['id']}")
+            by_id[c["id"]] = UnknownCampaign(c["id"], name, count)
     campaigns = sorted(by_id.values(), key=lambda c: (-c.rows, c.name))
     return UnknownOutcome(rows, campaigns)
 

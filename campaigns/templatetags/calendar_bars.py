@@ -20,6 +20,8 @@ from campaigns.calendar import Bar
 register = template.Library()
 
 _UNASSIGNED = '<span class="sr-only"> (not assigned: open it to assign it)</span>'
+# A month grid's later segment of a bar: out of the Tab order, and read as the same item.
+_CONTINUED = '<span class="sr-only"> (continued)</span>'
 
 
 def _links(context: template.Context) -> tuple[str, str]:
@@ -80,6 +82,9 @@ def _bar(bar: Bar, links: tuple[str, str], *, plan: bool, cont: bool, drop: bool
         after = _marks(bar)
         title = f"{label} ({start} – {end})"
         extra = f' data-campaign="{bar.campaign_id}"' if drop else ""
+    if bar.continued:
+        extra += ' tabindex="-1"'
+        after = _CONTINUED + after
     return (
         f'<a class="{classes}" data-style="{style}" href="{escape(bar.url)}" title="{title}" '
         f'data-start="{start}" data-end="{end}" {_panel_attrs(bar, links)}{extra}>'

@@ -168,6 +168,28 @@ def test_month_grid_marks_today_and_stacks_overlapping_bars(client, world):
     assert body.count('title="Spring Sale 2026') == 6  # one segment per week row of March 2026
 
 
+def test_month_grid_makes_a_bars_first_week_its_only_tab_stop(client, world):
+    """A bar over several week rows is drawn once per row: only the first is a tab stop, the
+    others are marked as its continuation (a keyboard tabbed through six "Spring Sale 2026")."""
+    Assignment.objects.create(
+        plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()
+    )
+    client.force_login(world.admin)
+    body = client.get(reverse("calendar"), {"zoom": "month", "date": "2026-03-01"}).content
+    segments: dict[str, list[str]] = {}
+    for bar in re.findall(r'<a class="bar.*?</a>', body.decode(), re.S):
+        segments.setdefault(re.search(r'data-panel="(\w+)"', bar).group(1), []).append(bar)
+    spring, social = f"c{world.campaigns[0].pk}", f"p{world.plans[0].pk}"
+    video = f"p{world.plans[2].pk}"  # unassigned, 10 March to 10 April: 4 rows of March
+    assert [len(segments[key]) for key in (spring, social, video)] == [6, 6, 4]
+    for key, drawn in segments.items():
+        first, *rest = drawn
+        assert 'tabindex="-1"' not in first and "(continued)" not in first, key
+        for bar in rest:
+            assert 'tabindex="-1"' in bar, key
+            assert '<span class="sr-only"> (continued)</span>' in bar, key
+
+
 def test_filters_by_initiative_status_assigned_and_search(client, world):
     Assignment.objects.create(
         plan=world.plans[0], campaign=world.campaigns[0], assigned_at=timezone.now()

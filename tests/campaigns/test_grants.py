@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,45 @@ def test_calendar_panels_and_list_count_the_viewers_plans_only(client, world):
     client.force_login(world.admin)
     (row,) = client.get(reverse("calendar-list"), params).context["campaigns"]
     assert (row.plan_count, row.impressions) == (2, 70_041)
+
+
+def _plans_said(html: str, start: str) -> str:
+    """The words of the element that starts with `start`, tags left out, spaces collapsed."""
+    at = html.index(start)
+    tag = start[1 : start.index(" ")]
+    element = html[at : html.index(f"</{tag}>", at)]
+    return " ".join(re.sub(r"<[^>]+>", " ", element).split())
+
+
+@pytest.mark.parametrize(
+    ("who", "said"),
+    [
+        ("maria", "1 Plan (and 1 in Initiatives you cannot see)"),
+        ("tom", "1 Plan (and 1 in Initiatives you cannot see)"),
+        ("admin", "2 Plans"),
+    ],
+)
+def test_the_workbench_and_the_calendar_list_count_a_campaigns_plans_alike(
+    client, world, who, said
+):
+    """One rule on both lists: the Plans of the viewer's Initiatives, and those of others
+    counted apart in the same words (a manager's workbench said 2 where the list said 1)."""
+    _both_feed_spring(world)
+    spring = world.campaigns[0]
+    client.force_login(getattr(world, who))
+    workbench = client.get(reverse("workbench"), {"c-q": "Spring", "cpage": 1, "ppage": 1})
+    listing = client.get(reverse("calendar-list"), {"zoom": "month", "date": "2026-03-01"})
+    (on_workbench,) = workbench.context["campaign_page"]
+    (on_list,) = listing.context["campaigns"]
+    expected = (2, 0) if who == "admin" else (1, 1)
+    assert (on_workbench.plan_count, on_workbench.hidden_plan_count) == expected
+    assert (on_list.plan_count, on_list.hidden_plan_count) == expected
+    anchor = f'<span class="plan-count" id="plan-count-{spring.pk}">'
+    assert _plans_said(workbench.content.decode(), anchor) == said
+    assert _plans_said(listing.content.decode(), anchor) == said
+    # "Without Plans only" still means no Plan at all: hers or another Initiative's.
+    workbench = client.get(reverse("workbench"), {"c-unassigned": "on", "cpage": 1, "ppage": 1})
+    assert spring not in list(workbench.context["campaign_page"])
 
 
 @time_machine.travel(datetime(2026, 3, 20, 12, tzinfo=UTC))
