@@ -22,12 +22,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import jsonschema
+
+from simulators.sap_length import utf16_length
 
 CLI_HELP = "Call smcbridge's inbound endpoints once as SAP MC does and check every answer"
 API_PATH = "/sapmc/extcamp/v1"
@@ -77,6 +79,25 @@ def _pointer(*parts: str) -> str:
     return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+def _sap_max_length(
+    validator: Any, limit: int, instance: Any, schema: dict[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    """maxLength as SAP MC applies it: the fields it stores the values in hold UTF-16 units,
+    so an emoji counts two (JSON Schema counts characters, which lets 128 emoji into 255).
+    Never fewer units than characters: what fits here fits JSON Schema's count too."""
+    if validator.is_type(instance, "string") and utf16_length(instance) > limit:
+        yield jsonschema.ValidationError(
+            f"{instance[:20]!r} is too long: {utf16_length(instance)} UTF-16 code units "
+            f"({len(instance)} characters), SAP MC holds at most {limit}"
+        )
+
+
+# OpenAPI 3.0 schemas are draft 4 style; SAP MC reads their lengths in UTF-16 units.
+_SapValidator = jsonschema.validators.extend(
+    jsonschema.Draft4Validator, {"maxLength": _sap_max_length}
+)
+
+
 class Contract:
     """The OpenAPI document, asked what a request may send and an answer may be."""
 
@@ -95,9 +116,7 @@ class Contract:
         # The whole document is the root, so that "#/components/..." references resolve; the
         # schema to check sits under a key of its own (OpenAPI 3.0 schemas are draft 4 style).
         root = {**self.document, "x-checked": schema, "$ref": "#/x-checked"}
-        validator = jsonschema.Draft4Validator(
-            root, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
-        )
+        validator = _SapValidator(root, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
         return [
             f"{'/'.join(str(p) for p in error.absolute_path) or 'body'}: {error.message[:200]}"
             for error in validator.iter_errors(instance)

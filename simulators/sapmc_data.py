@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from simulators.khoros_data import KhorosData, Plan
+from simulators.sap_length import utf16_cut, utf16_length
 
 # Customer configuration in a real tenant (the bridge reads them from settings): these are the
 # values of the demo tenant. CampaignCategory is at most 3 characters (SAP's own codes look like
@@ -140,24 +141,24 @@ def plan_reference(
         or str(uuid.uuid5(_REFERENCE_NAMESPACE, f"{campaign_uuid}:{plan.id}")),
         campaign_uuid=campaign_uuid,
         external_campaign_id=plan.id.replace("-", ""),
-        name=plan.name[:255],
+        name=utf16_cut(plan.name, 255),
         url=f"{KHOROS_APP_URL}/app/#/conversations/initiative/{plan.initiative_id}/plan/{plan.id}",
         advertiser=khoros.company_id,
-        advertiser_name=khoros.company_name[:255],
+        advertiser_name=utf16_cut(khoros.company_name, 255),
         managing_party=plan.initiative_id,
-        managing_party_name=(initiative.name if initiative else "")[:255],
+        managing_party_name=utf16_cut(initiative.name if initiative else "", 255),
     )
 
 
 def check_lengths(campaign: Campaign) -> None:
-    """Raise ValueError when a field is longer than the API allows."""
+    """Raise ValueError when a field is longer than the API allows (in UTF-16 units, as SAP)."""
     for name, limit in CAMPAIGN_MAX_LENGTHS.items():
-        if len(getattr(campaign, name)) > limit:
-            raise ValueError(f"{name} is longer than {limit} characters")
+        if utf16_length(getattr(campaign, name)) > limit:
+            raise ValueError(f"{name} is longer than {limit} UTF-16 code units")
     for reference in campaign.references:
         for name, limit in REFERENCE_MAX_LENGTHS.items():
-            if len(getattr(reference, name)) > limit:
-                raise ValueError(f"reference {name} is longer than {limit} characters")
+            if utf16_length(getattr(reference, name)) > limit:
+                raise ValueError(f"reference {name} is longer than {limit} UTF-16 code units")
 
 
 @dataclass
@@ -266,7 +267,7 @@ class SapmcData:
         campaign = Campaign(
             uuid=_uuid4(rng),
             campaign_id=str(FIRST_CAMPAIGN_ID + len(self._campaigns)),
-            name=name[:40].rstrip(),
+            name=utf16_cut(name, 40).rstrip(),
             description=description,
             start_date=start,
             end_date=end,

@@ -20,6 +20,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, cast
 
+from simulators.sap_length import utf16_length
+
 SUCCESS_SERVICE_PATH = "/sap/opu/odata/sap/API_MKT_CMPGN_SUCCESS_IMPORT_SRV"
 SUCCESS_NAMESPACE = "API_MKT_CMPGN_SUCCESS_IMPORT_SRV"
 SUCCESS_ENTITY_SET = "Successes"
@@ -122,10 +124,11 @@ def _check_value(prop: EdmProperty, value: Any) -> str | None:
     if edm == "Edm.String":
         if not isinstance(value, str):
             return f"Property '{name}' expects a string (Edm.String)"
-        if prop.max_length is not None and len(value) > prop.max_length:
+        # SAP's MaxLength counts UTF-16 units (ABAP strings): an emoji is two.
+        if prop.max_length is not None and utf16_length(value) > prop.max_length:
             return (
-                f"Value of property '{name}' is {len(value)} characters long; at most "
-                f"{prop.max_length} are allowed"
+                f"Value of property '{name}' is {utf16_length(value)} UTF-16 code units long "
+                f"({len(value)} characters); at most {prop.max_length} are allowed"
             )
         return None
     if edm == "Edm.Guid":

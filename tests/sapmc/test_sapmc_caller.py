@@ -131,6 +131,26 @@ def test_an_answer_off_the_document_fails_the_check(live_server, mirrored, tmp_p
     assert "Values/0/Name: 'Acme' is too long" in result.stdout
 
 
+def test_the_caller_counts_a_max_length_in_utf_16_units_as_sap_mc_does():
+    # 128 emoji are 128 characters to JSON Schema and 256 units to SAP MC, whose field holds 255.
+    from simulators.sapmc_caller import JSON_TYPE, Answer, Contract
+
+    contract = Contract(json.loads(OPENAPI_PATH.read_text()))
+
+    def problems(name: str) -> list[str]:
+        body = {"ParameterId": "ADVERTISER", "Values": [{"Id": "389", "Name": name}]}
+        headers = {"content-type": JSON_TYPE, "x-correlation-id": "c1"}
+        answer = Answer(200, headers, json.dumps(body).encode(), 1)
+        return contract.answer_errors("/parameter-values", "POST", answer)
+
+    assert problems("\U0001f389" * 127 + "a") == []  # 255 units
+    party = "\U0001f389"
+    assert problems(party * 128) == [
+        f"Values/0/Name: {party * 20!r} is too long: 256 UTF-16 code units (128 characters), "
+        "SAP MC holds at most 255"
+    ]
+
+
 def test_wrong_credentials_fail_at_the_first_probe(live_server, mirrored):
     result = sapmc_caller(live_server, password="wrong")
 

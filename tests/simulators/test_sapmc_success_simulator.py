@@ -137,6 +137,8 @@ def test_nullable_properties_may_be_null(live: Live) -> None:
     ("prop", "value", "words"),
     [
         ("ExternalCampaignID", "x" * 33, "at most 32"),  # too long
+        # 128 characters, 256 UTF-16 units: SAP counts an emoji as two (a surrogate pair).
+        ("ExternalCampaignName", "\U0001f389" * 128, "at most 255"),
         ("CampaignCategoryID", "Z001", "at most 3"),
         ("SuccessDataDateTimeZone", "Europe/Berlin", "at most 6"),
         ("CampaignID", 1000001, "expects a string"),  # wrong type
@@ -179,6 +181,19 @@ def test_each_kind_of_refusal_names_the_property(
         }
     ]
     assert live.sim.successes == []
+
+
+def test_lengths_are_counted_in_utf_16_units_as_sap_counts_them(live: Live) -> None:
+    live.token()
+    fits = "\U0001f389" * 127 + "a"  # 255 units
+    assert live.post(valid(ExternalCampaignName=fits)).status_code == 201
+    refused = live.post(valid(ExternalCampaignName=fits + "a"))
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"]["value"] == (
+        "Value of property 'ExternalCampaignName' is 256 UTF-16 code units long (129 "
+        "characters); at most 255 are allowed"
+    )
+    assert [s["ExternalCampaignName"] for s in live.sim.successes] == [fits]
 
 
 def test_every_problem_of_a_row_is_listed(live: Live) -> None:
