@@ -205,6 +205,8 @@ def _text(value: object, max_length: int | None = None) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be a string, got {type(value).__name__}")
     value = clean_text(value)
+    # Characters, not SAP's UTF-16 units (sapmc.sap_length): what SAP MC's field holds is never
+    # more characters than units, so this refuses nothing SAP MC can send.
     if max_length is not None and len(value) > max_length:
         raise ValueError(f"is longer than {max_length} characters")
     return value

@@ -26,6 +26,7 @@ from khoros.zone import company_zone
 from sapmc import client as sapmc
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign, SuccessSent
+from sapmc.sap_length import sap_cut
 from sapmc.timezones import sap_timezone_code
 from syncs import runs
 from syncs.models import SyncRun
@@ -96,7 +97,7 @@ def plan_push(*, today: date, timezone_code: str) -> PushPlan:
         return result
     campaigns = ExternalCampaign.objects.in_bulk(set(assigned.values()))
     company = Company.objects.filter(khoros_id=settings.KHOROS_COMPANY_ID).first()
-    company_name = company.name if company else ""
+    company_name = sap_cut(company.name, 255) if company else ""
     ledger = {
         (plan_id, day): (status, digest)
         for plan_id, day, status, digest in SuccessSent.objects.filter(
@@ -132,11 +133,11 @@ def plan_push(*, today: date, timezone_code: str) -> PushPlan:
             campaign_id=campaign.campaign_id,
             campaign_category=campaign.category or settings.SAPMC_CAMPAIGN_CATEGORY,
             external_campaign_id=plan.khoros_id.hex,
-            external_campaign_name=plan.name[:255],
-            advertiser=settings.KHOROS_COMPANY_ID[:32],
-            advertiser_name=company_name[:255],
-            managing_party=plan.initiative.khoros_id[:32],
-            managing_party_name=plan.initiative.name[:255],
+            external_campaign_name=sap_cut(plan.name, 255),
+            advertiser=sap_cut(settings.KHOROS_COMPANY_ID, 32),
+            advertiser_name=company_name,
+            managing_party=sap_cut(plan.initiative.khoros_id, 32),
+            managing_party_name=sap_cut(plan.initiative.name, 255),
             day=kpi.day,
             timezone=timezone_code,
             impressions=kpi.impressions,

@@ -24,10 +24,12 @@ from khoros.zone import (
     stored_company_zone,
 )
 from sapmc.inbound.http import json_text
+from sapmc.sap_length import sap_cut
 
 logger = logging.getLogger(__name__)
 
-# SAP MC's field lengths: values longer than these would not round-trip into SAP MC.
+# SAP MC's field lengths, in UTF-16 units (sapmc.sap_length): values longer than these would not
+# round-trip into SAP MC.
 ID_LENGTH = 32
 NAME_LENGTH = 255
 URL_LENGTH = 1000
@@ -55,7 +57,7 @@ def _company_name(advertiser: str) -> str | None:
 def advertiser_values() -> list[Value]:
     """The Khoros companies the bridge serves, remembered by the plan sync."""
     return [
-        Value(id=khoros_id[:ID_LENGTH], name=name[:NAME_LENGTH])
+        Value(id=sap_cut(khoros_id, ID_LENGTH), name=sap_cut(name, NAME_LENGTH))
         for khoros_id, name in khoros_selectors.companies()
     ]
 
@@ -69,7 +71,10 @@ def managing_party_values(*, advertiser: str) -> list[Value]:
         .order_by("name", "khoros_id")
         .values_list("khoros_id", "name")
     )
-    return [Value(id=khoros_id[:ID_LENGTH], name=name[:NAME_LENGTH]) for khoros_id, name in rows]
+    return [
+        Value(id=sap_cut(khoros_id, ID_LENGTH), name=sap_cut(name, NAME_LENGTH))
+        for khoros_id, name in rows
+    ]
 
 
 def plan_status(first: date, last: date, today: date) -> str:
@@ -89,7 +94,7 @@ def external_campaign_id(plan_uuid: uuid.UUID) -> str:
 def plan_url(plan_uuid: uuid.UUID) -> str:
     template = settings.SAPMC_EXTERNAL_CAMPAIGN_URL
     # replace(), not format(): a URL may hold other braces, and format() would choke on them.
-    return template.replace("{plan_id}", str(plan_uuid))[:URL_LENGTH] if template else ""
+    return sap_cut(template.replace("{plan_id}", str(plan_uuid)), URL_LENGTH) if template else ""
 
 
 def external_campaigns_json(
@@ -250,8 +255,8 @@ def _campaign_rows(
             match |= Q(khoros_id=uuid.UUID(hex=search))
         plans = plans.filter(match)
     today = now.astimezone(zone).date()
-    advertiser_name = subject.company_name[:NAME_LENGTH]
-    initiative_name = subject.initiative_name[:NAME_LENGTH]
+    advertiser_name = sap_cut(subject.company_name, NAME_LENGTH)
+    initiative_name = sap_cut(subject.initiative_name, NAME_LENGTH)
     rows = plans.order_by("start", "name", "khoros_id").values_list(
         "khoros_id", "name", "start", "end", "start_day", "end_day"
     )[skip : skip + top]
@@ -263,7 +268,7 @@ def _campaign_rows(
         answer.append(
             {
                 "ExternalCampaignID": external_campaign_id(khoros_id),
-                "ExternalCampaignName": name[:NAME_LENGTH],
+                "ExternalCampaignName": sap_cut(name, NAME_LENGTH),
                 "ExternalCampaignURL": plan_url(khoros_id),
                 "Advertiser": advertiser,
                 "AdvertiserName": advertiser_name,

@@ -65,9 +65,15 @@ def _ref(name: str, type_: Any) -> WithJsonSchema:
 
 
 def _sap_text(limit: int, kind: str) -> Any:
-    """An SAP MC text field of at most `limit` characters, described as one."""
+    """An SAP MC text field of at most `limit` UTF-16 code units, described as one."""
+    # maxLength counts characters (JSON Schema); SAP MC's field holds UTF-16 units, of which a
+    # character beyond U+FFFF takes two: the answers are cut to the units (sapmc.sap_length).
     return Field(
-        max_length=limit, description=f"An SAP MC {kind} field: at most {limit} characters."
+        max_length=limit,
+        description=(
+            f"An SAP MC {kind} field: at most {limit} UTF-16 code units, as SAP counts them "
+            "(an emoji is two)."
+        ),
     )
 
 

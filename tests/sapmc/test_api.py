@@ -343,6 +343,25 @@ def test_values_are_cut_to_sap_mcs_field_lengths(client, monkeypatch):
     assert response.json()["Values"] == [{"Id": "1" * 32, "Name": "N" * 255}]
 
 
+def test_emoji_heavy_names_are_cut_to_sap_mcs_lengths_in_utf_16_units(client, world, company):
+    # SAP MC's MaxLength counts UTF-16 units: an emoji is two. Cut to 255 characters, a name of
+    # emoji was 510 units, too long for the field SAP MC stores it in.
+    party, rocket, family = "\U0001f389", "\U0001f680", "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    Company.objects.filter(pk=company.pk).update(name=party * 255)
+    Initiative.objects.filter(khoros_id="1700").update(name="a" + rocket * 254)
+    Plan.objects.filter(pk=world.plans[0].pk).update(name=party * 200 + family * 11)
+    advertisers = call(client, "parameter-values", {"ParameterId": "ADVERTISER"}).json()
+    assert advertisers["Values"] == [{"Id": "389", "Name": party * 127}]
+    body = {"ParameterId": "EXT_CAMPAIGN_MANAGING_PARTY", "Filter": {"ADVERTISER": "389"}}
+    parties = call(client, "parameter-values", body).json()["Values"]
+    assert {"Id": "1700", "Name": "a" + rocket * 127} in parties  # 255 units exactly
+    with time_machine.travel(datetime(2026, 3, 15, 12, tzinfo=UTC), tick=False):
+        row = campaigns_of(client)[0]
+    assert row["ExternalCampaignName"] == party * 127  # never half of the 128th emoji
+    assert row["AdvertiserName"] == party * 127
+    assert row["ExternalCmpgnManagingPartyName"] == "a" + rocket * 127
+
+
 @pytest.mark.parametrize(
     "parameter",
     ["EXT_CAMPAIGN_MANAGING_PARTY", "ext_campaign_managing_party", " Ext_Campaign_Managing_Party"],

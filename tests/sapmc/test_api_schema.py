@@ -44,7 +44,10 @@ def test_the_schemas_come_from_the_models():
     assert schemas["Value"]["properties"]["Id"] == {"$ref": "#/components/schemas/Id"}
     assert schemas["Id"] == {
         "type": "string",
-        "description": "An SAP MC id field: at most 32 characters.",
+        "description": (
+            "An SAP MC id field: at most 32 UTF-16 code units, as SAP counts them "
+            "(an emoji is two)."
+        ),
         "maxLength": 32,
     }
     # A nested model that is no component is inlined, optional but not nullable.

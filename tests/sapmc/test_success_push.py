@@ -114,6 +114,29 @@ def test_full_push_sends_every_settled_day_once_with_every_property(server, sim,
     assert len(readback(server)) == 12  # a second push sends nothing
 
 
+def test_an_emoji_heavy_plan_name_is_cut_to_sap_s_length_and_created(server, sim, world):
+    # SAP counts MaxLength in UTF-16 units: 255 emoji are 510 units, twice what
+    # ExternalCampaignName holds. Cut to 255 characters, every row was refused.
+    plan = world.plans[0]
+    plan.name = "\U0001f389" * 200 + "\U0001f468\u200d\U0001f469\u200d\U0001f467" * 11  # 255
+    plan.save(update_fields=["name"])
+    plan.initiative.name = "\U0001f680" * 255
+    plan.initiative.save(update_fields=["name"])
+    kpis(plan, date(2026, 3, 1), 2)
+    assign(plan, world.campaigns[0])
+
+    run = push_successes()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (run.created_count, run.failed_count) == (2, 0)
+    rows = readback(server)
+    assert len(rows) == 2
+    for row in rows:
+        # 127 whole emoji: 254 units, never half of the 128th.
+        assert row["ExternalCampaignName"] == "\U0001f389" * 127
+        assert row["ExternalCmpgnManagingPartyName"] == "\U0001f680" * 127
+
+
 def test_days_settle_and_go_on_a_later_run(server, sim, world):
     kpis(world.plans[0], date(2026, 3, 1), 15)
     assign(world.plans[0], world.campaigns[0])
