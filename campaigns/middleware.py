@@ -180,10 +180,12 @@ class PrivateAnswersMiddleware:
 
 
 class RefuseNulMiddleware:
-    """Answer 400 to a page request whose query string or form fields hold a NUL character.
+    """Answer 400 to a page request whose path, query string or form fields hold a NUL character.
 
     PostgreSQL refuses NUL in text, so such a value would turn any query or write that uses it
-    into a 500; no person types one. SAP MC's endpoints check their own input and answer JSON.
+    into a 500; no person types one. The path too: the admin looks a row up by the id in its
+    address (`/admin/django_q/success/a%00b/change/`, whose key is text). SAP MC's endpoints
+    check their own input and answer JSON.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -191,7 +193,9 @@ class RefuseNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX) and (
-            _holds_nul(request.GET) or (request.method == "POST" and _holds_nul(request.POST))
+            "\x00" in request.path_info
+            or _holds_nul(request.GET)
+            or (request.method == "POST" and _holds_nul(request.POST))
         ):
             return render(request, "400.html", status=400)
         return self.get_response(request)

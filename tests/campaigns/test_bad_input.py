@@ -456,3 +456,165 @@ def test_every_form_answers_hostile_fields_without_error(
                     path, body, content_type="application/x-www-form-urlencoded", **headers
                 )
                 failures.check(response, f"{'htmx ' if headers else ''}POST {path} {body[:100]}")
+
+
+# ---- The Django admin, crawled by a superuser ------------------------------------------------
+#
+# Every registered ModelAdmin: its change list with hostile lookups (an order by a column that
+# is not there, NUL in the search, a filter on any field with a value of another type, a page
+# past the last), its add, change, history and delete pages, and hostile POSTs to each (every
+# field of the form at once, as the crawl above sends them). Nothing may answer 5xx.
+
+# Beyond CRAWL_VALUES: NUL (PostgreSQL refuses it in text), a number too large for any column.
+ADMIN_VALUES = [*CRAWL_VALUES, "a%00b", "%00", HUGE, "9999-12-31", "2026-02-30"]
+# For the lookups on each field of a change list (many requests): one value of each kind.
+LOOKUP_VALUES = ["", "x", "%ED%A0%80", "%D9%A3", str(10**30), "-1", "1.5", "a%00b", "2026-02-30"]
+
+
+def _admin_models() -> list[str]:
+    from django.contrib import admin
+
+    return sorted(model._meta.label for model in admin.site._registry)
+
+
+@pytest.fixture
+def admin_rows(world, crawl_ids) -> None:
+    """A row of every model the admin lists, so that each change page has one to show."""
+    from datetime import date
+
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from django.utils import timezone
+    from django_q.models import OrmQ, Task
+
+    from campaigns.models import Assignment
+    from khoros.models import Company, KpiExport, PlanKpi
+    from sapmc.models import InboundCall, InboundLockout, InboundReport
+
+    now = timezone.now()
+    plan, campaign = world.plans[0], world.campaigns[0]
+    Assignment.objects.get_or_create(plan=plan, defaults={"campaign": campaign, "assigned_at": now})
+    Company.objects.create(khoros_id="389", name="Acme", timezone="Europe/Berlin", last_seen=now)
+    PlanKpi.objects.create(plan=plan, day=date(2026, 3, 2), impressions=5, updated_at=now)
+    KpiExport.objects.create(
+        export_id="e1", start=date(2026, 3, 1), stop=date(2026, 3, 3), timezone="UTC",
+        requested_at=now,
+    )  # fmt: skip
+    InboundReport.objects.create(
+        report_id="R" + "a" * 20, from_date=date(2026, 3, 1), to_date=date(2026, 3, 2),
+        created_at=now,
+    )  # fmt: skip
+    InboundCall.objects.create(at=now, method="POST", endpoint="campaign-success", status_code=200)
+    InboundLockout.objects.create(ip="192.0.2.1", failures=3, first_failure_at=now)
+    for success in (True, False):
+        Task.objects.create(
+            id=f"task-{success}", name=f"task {success}", func="khoros.tasks.sync_khoros_task",
+            started=now, stopped=now, success=success,
+        )  # fmt: skip
+    OrmQ.objects.create(key="smcbridge", payload="x", lock=now)
+    axes = {"user_agent": "ua", "ip_address": "192.0.2.1", "username": "root",
+            "http_accept": "*/*", "path_info": "/login/", "attempt_time": now}  # fmt: skip
+    AccessAttempt.objects.create(**axes, get_data="", post_data="", failures_since_start=1)
+    AccessLog.objects.create(**axes)
+    AccessFailureLog.objects.create(**axes)
+
+
+def _changelist_queries(model_admin) -> list[str]:
+    """Hostile query strings for one change list: its own filters and search, and generic ones."""
+    from django.db import models as db_models
+
+    fields = [f for f in model_admin.model._meta.get_fields() if f.concrete]
+    names = [f.name for f in fields]
+    filters = [f if isinstance(f, str) else "unknown_filter" for f in model_admin.list_filter]
+    queries = ["o=999", "o=x", "o=1.-2.999", "p=999999", "p=x", f"p={HUGE}", "all=", "e=1",
+               "_to_field=password", "_popup=1&_to_field=id", "unknown__field=x",
+               "id__gt=x", f"pk__in=x,{HUGE}"]  # fmt: skip
+    queries += [f"{key}={value}" for key in ("q", "o", "p") for value in ADMIN_VALUES]
+    for value in LOOKUP_VALUES:
+        queries += [f"{name}={value}" for name in [*names, *filters]]
+        queries += [f"{name}__gt={value}" for name in names]
+        queries += [f"{name}__isnull={value}" for name in filters]
+        queries += [
+            f"{f.name}__id__exact={value}"
+            for f in fields
+            if isinstance(f, db_models.ForeignKey)
+        ]  # fmt: skip
+    if hierarchy := model_admin.date_hierarchy:
+        queries += [f"{hierarchy}__year=x", f"{hierarchy}__year=2026&{hierarchy}__month=13",
+                    f"{hierarchy}__year=99999&{hierarchy}__month=1&{hierarchy}__day=1",
+                    f"{hierarchy}__year=2026&{hierarchy}__month=2&{hierarchy}__day=30"]  # fmt: skip
+    return queries
+
+
+def _form_fields(response) -> list[str]:
+    """The names of the fields a 200 add or change page posts back."""
+    context = getattr(response, "context", None)
+    adminform = context.get("adminform") if context is not None else None
+    if adminform is None:
+        return []
+    return list(adminform.form.fields)
+
+
+@pytest.mark.parametrize("label", _admin_models())
+def test_every_admin_page_answers_hostile_input_without_error(
+    client, root, admin_rows, label, failures
+):
+    from django.apps import apps
+    from django.contrib import admin
+    from django.urls import reverse
+
+    model = apps.get_model(label)
+    model_admin = admin.site._registry[model]
+    client.force_login(root)
+    client.raise_request_exception = False
+    name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    changelist = reverse(f"{name}_changelist")
+
+    failures.check(client.get(changelist), f"GET {changelist}")
+    for query in _changelist_queries(model_admin):
+        failures.check(client.get(f"{changelist}?{query}"), f"GET {changelist}?{query[:80]}")
+    for value in ADMIN_VALUES:
+        body = f"action=delete_selected&_selected_action={value}&index=0&select_across={value}"
+        response = client.post(changelist, body, content_type="application/x-www-form-urlencoded")
+        failures.check(response, f"POST {changelist} {body[:80]}")
+
+    add = reverse(f"{name}_add")
+    response = client.get(add)
+    failures.check(response, f"GET {add}")
+    add_fields = _form_fields(response) or ["name"]
+    row = model._default_manager.order_by("pk").first()
+    assert row is not None, f"no {label} row to open"
+    pages = {add: add_fields}
+    for action in ("change", "history", "delete"):
+        path = reverse(f"{name}_{action}", args=[row.pk])
+        response = client.get(path)
+        failures.check(response, f"GET {path}")
+        if action == "change":
+            pages[path] = _form_fields(response) or add_fields
+        for value in ADMIN_VALUES:
+            bad = reverse(f"{name}_{action}", args=["0"]).replace("/0/", f"/{value}/")
+            failures.check(client.get(bad), f"GET {bad[:80]}")
+    for path, fields in pages.items():
+        for index, value in enumerate(ADMIN_VALUES):
+            body = _hostile_query([*fields, "_save"], index, value)
+            response = client.post(path, body, content_type="application/x-www-form-urlencoded")
+            failures.check(response, f"POST {path} {body[:100]}")
+
+
+def test_an_admin_value_the_database_cannot_take_is_a_400_that_changes_nothing(client, root, world):
+    from django.contrib.auth.models import Group
+
+    client.force_login(root)
+    # A number past 64 bits in a filter on a many-to-many: SQLite's driver raised OverflowError.
+    response = client.get(f"/admin/auth/user/?groups={2**70}")
+    assert response.status_code == 400
+    assert "cannot be looked up or stored" in response.content.decode()
+    # An empty id in an action's selection: the admin's own pk__in lookup raised ValueError.
+    groups = Group.objects.count()
+    response = client.post(
+        "/admin/auth/group/",
+        {"action": "delete_selected", "_selected_action": ["", "1"], "post": "yes"},
+    )
+    assert response.status_code == 400
+    assert Group.objects.count() == groups
+    # A NUL in the id of the address (a text key, which PostgreSQL refuses).
+    assert client.get("/admin/django_q/success/a%00b/change/").status_code == 400
