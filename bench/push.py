@@ -121,7 +121,9 @@ def _bodies(batch_size: int) -> list[bytes]:
     """The $batch bodies the push sends, built as it builds them, batch by batch."""
     zone = company_zone()
     due = plan_push(
-        today=timezone.now().astimezone(zone).date(), timezone_code=sap_timezone_code(zone.key)
+        today=timezone.now().astimezone(zone).date(),
+        zone=zone.key,
+        timezone_code=sap_timezone_code(zone.key),
     ).due
     rows = [d.row for d in due]
     return [

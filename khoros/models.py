@@ -108,6 +108,12 @@ class PlanKpi(models.Model):
     # A calendar day in the Khoros company time zone (KHOROS_COMPANY_TIMEZONE, or the API user's):
     # the zone the Plans' own start_day and end_day are in, so a Plan's days and its KPIs agree.
     day = models.DateField()
+    # The zone `day` is a day of: the zone of the export that counted it. After the company's
+    # zone changes, days not counted again yet are the old zone's, and cannot be moved to the
+    # new one without the posts' times: the success push and SAP MC's answers leave them out
+    # (counted) until the KPI sync pulls them again. Blank: written before zones were recorded,
+    # with no export to name one (taken as the company's).
+    timezone = models.CharField(max_length=64, blank=True, default="", db_default="")
     impressions = models.PositiveBigIntegerField(default=0)
     engagements = models.PositiveBigIntegerField(default=0)
     clicks = models.PositiveBigIntegerField(default=0)

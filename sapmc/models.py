@@ -107,6 +107,9 @@ class InboundReport(models.Model):
     )
     # When the last successful KPI sync behind the frozen numbers finished: how old they are.
     data_as_of = models.DateTimeField(null=True, blank=True)
+    # Plan-days of the range held only as days of another zone than `timezone` (counted before
+    # the company's zone changed, not counted again yet): left out of the results, and said.
+    other_zone_days = models.PositiveIntegerField(default=0)
     # The completed answer of each package as the JSON text sent (package 1 first), serialized
     # once at completion: a poll then sends these bytes as they are, without building 10,000
     # row objects again. Empty for reports completed before the bridge stored them.

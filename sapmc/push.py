@@ -87,10 +87,12 @@ class PushPlan:
     changed_after_sending: int = 0
     waiting: int = 0  # not settled yet
     unknown: int = 0  # outcome unknown earlier: not sent again blindly
+    other_zone: int = 0  # counted in another zone than the company's: not sent as its days
 
 
-def plan_push(*, today: date, timezone_code: str) -> PushPlan:
-    """What this run sends: the settled Plan-days of assigned Plans not yet created in SAP MC."""
+def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
+    """What this run sends: the settled Plan-days of assigned Plans not yet created in SAP MC,
+    counted in the company's `zone` (whose SAP code is `timezone_code`)."""
     result = PushPlan()
     assigned = assigned_plans()
     if not assigned:
@@ -120,6 +122,12 @@ def plan_push(*, today: date, timezone_code: str) -> PushPlan:
             continue
         if status == SuccessSent.Status.UNKNOWN:
             result.unknown += 1
+            continue
+        if kpi.timezone and kpi.timezone != zone:
+            # A day of the company's previous zone, not counted again since the zone changed:
+            # sent under this zone's code SAP MC would book its numbers on another day. The
+            # KPI sync pulls every Plan's history again in the new zone; it goes then.
+            result.other_zone += 1
             continue
         if kpi.day >= cutoff:
             result.waiting += 1
@@ -300,7 +308,7 @@ def push_successes(
     except ImproperlyConfigured as exc:
         return runs.run_finish(run, SyncRun.Status.FAILED, str(exc))
     today = timezone.now().astimezone(zone).date()
-    plan = plan_push(today=today, timezone_code=code)
+    plan = plan_push(today=today, zone=zone.key, timezone_code=code)
     run.unchanged_count = plan.already_sent
     run.progress_total = len(plan.due)
     run.outcomes = [
@@ -310,6 +318,7 @@ def push_successes(
             "changed_after_sending": plan.changed_after_sending,
             "waiting_to_settle": plan.waiting,
             "outcome_unknown": plan.unknown,
+            "other_zone": plan.other_zone,
             "settled_before": settled_before(today).isoformat(),
             "timezone": f"{zone.key} ({code})",
         }

@@ -173,6 +173,12 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
         ):
             if _int(outcome, key):
                 parts.append(f"{_n(_int(outcome, key))} {said}")
+        if _int(outcome, "other_zone"):
+            zone = str(outcome.get("timezone", "")).split(" (")[0] or "the company's"
+            parts.append(
+                f"{_n(_int(outcome, 'other_zone'))} counted in another time zone than {zone} "
+                "(not sent until the KPI sync counts them again)"
+            )
         if outcome.get("settled_before"):
             parts.append(f"days before {outcome['settled_before']} have settled")
         if outcome.get("timezone"):

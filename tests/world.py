@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from campaigns.models import MARKETING_MANAGERS, SYNC_ADMINS, InitiativeGrant
-from khoros.models import Initiative, Plan
+from khoros.models import Initiative, KpiExport, Plan
 from sapmc.models import ExternalCampaign
 
 
@@ -58,6 +59,28 @@ def make_campaign(name: str, first: date | None, last: date | None, **extra) -> 
         last_seen=now,
         **{**defaults, **extra},
     )
+
+
+def kpi_days_counted_in(zone: str, plan: Plan, first: date, days: int, base: int = 100) -> None:
+    """Daily KPIs of `plan` from `first` on, written as the KPI sync writes an export it asked
+    for in `zone`: the days are that zone's (impressions base, base + 1, ...; 1 of the rest)."""
+    from khoros import kpis
+
+    stop = first + timedelta(days=days)
+    export = KpiExport.objects.create(
+        start=first, stop=stop, timezone=zone, plan_ids=[str(plan.khoros_id)],
+        requested_at=timezone.now(), state=KpiExport.State.COMPLETE,
+    )  # fmt: skip
+    sums = kpis.KpiSums(
+        plans={str(plan.khoros_id): plan.pk}, zone=ZoneInfo(zone), start=first, stop=stop,
+        field_ids={}, catalogue=dict,
+    )  # fmt: skip
+    for i in range(days):
+        sums.sums[(plan.pk, first + timedelta(days=i))] = [
+            base + i if name == "impressions" else 1 for name in kpis.METRICS
+        ]
+    sums.rows_read, sums.verified = days, True
+    kpis.kpis_write(export=export, sums=sums, plan_pks=[plan.pk], now=timezone.now())
 
 
 # The world of the data that tests.scale builds once, while that data lives: the tests sharing

@@ -29,7 +29,11 @@ class WriteCounts:
 def kpis_write(
     *, export: KpiExport, sums: KpiSums, plan_pks: list[int], now: datetime
 ) -> WriteCounts:
-    """Upsert the changed daily totals of one downloaded export and close it, in one transaction."""
+    """Upsert the changed daily totals of one downloaded export and close it, in one transaction.
+
+    Every day written records the export's zone: a day counted again in a new zone with the same
+    numbers is updated too (its zone), so the push and SAP MC's answers take it as the new zone's.
+    """
     counts = WriteCounts()
     sums.drop_overflowing()
     days = Q(day__gte=export.start, day__lt=export.stop)
@@ -40,19 +44,21 @@ def kpis_write(
         # between the export's end and today: a later export may have filled them truly.
         today = now.astimezone(ZoneInfo(export.timezone)).date()
         days |= Q(day__gt=max(today, export.stop - timedelta(days=1)))
-    existing: dict[Key, tuple[int, ...]] = {
-        (plan_id, day): tuple(values)
-        for plan_id, day, *values in PlanKpi.objects.filter(days, plan_id__in=plan_pks).values_list(
-            "plan_id", "day", *METRICS
-        )
-    }
+    zone = export.timezone
+    existing: dict[Key, tuple[int, ...]] = {}
+    zones: dict[Key, str] = {}
+    for plan_id, day, stored_zone, *values in PlanKpi.objects.filter(
+        days, plan_id__in=plan_pks
+    ).values_list("plan_id", "day", "timezone", *METRICS):
+        existing[plan_id, day] = tuple(values)
+        zones[plan_id, day] = stored_zone
     rows: list[tuple[int, date, tuple[int, ...] | list[int]]] = []
     for key, values in sums.sums.items():
         if sums.keeps(key):
             counts.kept += 1
             continue  # a row of this day was rejected: its sum would be short, keep the old one
         stored = existing.get(key)
-        if stored == tuple(values):
+        if stored == tuple(values) and zones[key] == zone:
             counts.unchanged += 1
             continue
         if stored is None:
@@ -67,7 +73,7 @@ def kpis_write(
     # the truth, and a day is never replaced by nothing because something failed (user-pains #5).
     may_zero = sums.rows_read and not sums.unplaced_failures and sums.verified
     for key, stored in existing.items():
-        if key in sums.sums or stored == ZEROS:
+        if key in sums.sums or (stored == ZEROS and zones[key] == zone):
             continue
         if not may_zero or sums.keeps(key):
             counts.kept += 1
@@ -76,13 +82,15 @@ def kpis_write(
         rows.append((key[0], key[1], ZEROS))
     with transaction.atomic():
         if rows:
-            _upsert(rows, now)
+            _upsert(rows, zone, now)
         export.downloaded(rows_read=sums.rows_read, rows_failed=sums.rows_failed, at=now)
     return counts
 
 
-def _upsert(rows: list[tuple[int, date, tuple[int, ...] | list[int]]], now: datetime) -> None:
-    """Insert or update the given daily totals by (plan, day).
+def _upsert(
+    rows: list[tuple[int, date, tuple[int, ...] | list[int]]], zone: str, now: datetime
+) -> None:
+    """Insert or update the given daily totals by (plan, day), as days of `zone`.
 
     One bulk INSERT ... ON CONFLICT (syncs.upsert.upsert_rows): a million-row export
     gives hundreds of thousands of Plan-days, and building a model object per day and a
@@ -97,6 +105,7 @@ def _upsert(rows: list[tuple[int, date, tuple[int, ...] | list[int]]], now: date
                 PlanKpi(
                     plan_id=plan_id,
                     day=day,
+                    timezone=zone,
                     updated_at=now,
                     **dict(zip(METRICS, values, strict=True)),
                 )
@@ -105,7 +114,7 @@ def _upsert(rows: list[tuple[int, date, tuple[int, ...] | list[int]]], now: date
             batch_size=500,
             update_conflicts=True,
             unique_fields=["plan", "day"],
-            update_fields=[*METRICS, "updated_at"],
+            update_fields=[*METRICS, "timezone", "updated_at"],
         )
         return
     # Concrete columns of the model: a column name is always there (str, not None).
@@ -116,7 +125,7 @@ def _upsert(rows: list[tuple[int, date, tuple[int, ...] | list[int]]], now: date
     upsert_rows(
         connection,
         PlanKpi._meta.db_table,
-        [plan_column, day_column, *METRICS, "updated_at"],
-        [(plan_id, adapt_day(day), *values, stamp) for plan_id, day, values in rows],
+        [plan_column, day_column, *METRICS, "timezone", "updated_at"],
+        [(plan_id, adapt_day(day), *values, zone, stamp) for plan_id, day, values in rows],
         conflict=[plan_column, day_column],
     )

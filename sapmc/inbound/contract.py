@@ -303,6 +303,16 @@ class ReportCompleted(_Strict):
         ),
         json_schema_extra={"format": "date-time", "example": "2026-10-31T06:12:40Z"},
     )
+    OtherTimeZoneDays: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Plan-days of the range the bridge holds only as days of another time zone than "
+            "TimeZone: counted before the company's zone changed and not counted again since "
+            "(the next KPI sync does). Left out of Results, never answered as days of TimeZone: "
+            "ask again in a new report to get them."
+        ),
+    )
     Package: int = Field(ge=1)
     Packages: int = Field(ge=1)
     Results: list[Result] = Field(max_length=MAX_ROWS)

@@ -288,14 +288,18 @@ def report_complete(*, report: InboundReport) -> InboundReport:
     if locked.status == InboundReport.Status.COMPLETED:
         return locked  # another call completed it first: its numbers are the answer
     last = khoros_selectors.kpi_last_success()
-    locked.results = report_results(
+    # The company's zone now: the KPI sync the report waited on counted its days in it, and the
+    # Plans' days are in it. Days the bridge holds only in a zone the company had before are
+    # left out and counted, never answered as days of this one.
+    locked.timezone = company_zone().key
+    found = report_results(
         external_campaign_ids=locked.external_campaign_ids,
         from_date=locked.from_date,
         to_date=locked.to_date,
         kpi_names=locked.kpi_names,
+        zone=locked.timezone,
     )
-    if last is not None and last.timezone:
-        locked.timezone = last.timezone  # the zone the stored days were counted in
+    locked.results, locked.other_zone_days = found.rows, found.other_zone
     locked.data_as_of = last.finished_at if last is not None else None
     locked.status = InboundReport.Status.COMPLETED
     locked.completed_at = timezone.now()
@@ -305,7 +309,8 @@ def report_complete(*, report: InboundReport) -> InboundReport:
     ]
     locked.save(
         update_fields=[
-            "results", "timezone", "data_as_of", "status", "completed_at", "answer_packages"
+            "results", "other_zone_days", "timezone", "data_as_of", "status", "completed_at",
+            "answer_packages",
         ]
     )  # fmt: skip
     return locked
@@ -326,15 +331,27 @@ def _plan_uuids(external_campaign_ids: Iterable[str]) -> list[uuid.UUID]:
     return uuids
 
 
+@dataclass(frozen=True)
+class ReportResults:
+    rows: list[list[Any]]
+    other_zone: int  # Plan-days held only as days of another zone than the report's: left out
+
+
 def report_results(
-    *, external_campaign_ids: Sequence[str], from_date: date, to_date: date, kpi_names: list[str]
-) -> list[list[Any]]:
-    """One row per Plan and day with data in [from_date, to_date], by campaign id and day.
+    *,
+    external_campaign_ids: Sequence[str],
+    from_date: date,
+    to_date: date,
+    kpi_names: list[str],
+    zone: str,
+) -> ReportResults:
+    """One row per Plan and day of `zone` with data in [from_date, to_date], by campaign id and
+    day; the days counted in another zone are left out and counted.
 
     A row is [ExternalCampaignID, ISO day, *KPI values in `kpi_names` order]: lists, not
     objects, because PostgreSQL's jsonb does not keep key order and a frozen report must answer
     the very same bytes every time. Ids that name no mirrored Plan give no rows; removed Plans
-    keep their numbers.
+    keep their numbers. A day whose zone is blank (stored before zones were) counts as `zone`'s.
     """
     columns = [KPI_FIELDS[name] for name in kpi_names]
     ids: dict[int, str] = {}
@@ -344,14 +361,18 @@ def report_results(
         ):
             ids[pk] = external_campaign_id(khoros_id)
     results: list[list[Any]] = []
+    other_zone = 0
     for pks in _batches(sorted(ids)):
         rows = PlanKpi.objects.filter(
             plan_id__in=pks, day__gte=from_date, day__lte=to_date
-        ).values_list("plan_id", "day", *columns)
-        for plan_id, day, *values in rows.iterator(chunk_size=2000):
+        ).values_list("plan_id", "day", "timezone", *columns)
+        for plan_id, day, day_zone, *values in rows.iterator(chunk_size=2000):
+            if day_zone and day_zone != zone:
+                other_zone += 1
+                continue
             results.append([ids[plan_id], day.isoformat(), *values])
     results.sort(key=lambda row: (row[0], row[1]))
-    return results
+    return ReportResults(rows=results, other_zone=other_zone)
 
 
 def data_as_of_text(report: InboundReport) -> str | None:
@@ -406,6 +427,7 @@ def report_answer(*, report: InboundReport, package: int) -> dict[str, Any]:
         "FromDate": report.from_date.isoformat(),
         "ToDate": report.to_date.isoformat(),
         "DataAsOf": data_as_of_text(report),
+        "OtherTimeZoneDays": report.other_zone_days,
         "Package": part.package,
         "Packages": part.packages,
         "Results": part.results,

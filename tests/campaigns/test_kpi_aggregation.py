@@ -99,8 +99,12 @@ def test_inbound_success_answers_reach_per_plan_and_day(world, two_plans):
         external_campaign_id(world.plans[1].khoros_id),
     ]
     rows = report_results(
-        external_campaign_ids=ids, from_date=MARCH[0], to_date=MARCH[-1], kpi_names=["Reach"]
-    )
+        external_campaign_ids=ids,
+        from_date=MARCH[0],
+        to_date=MARCH[-1],
+        kpi_names=["Reach"],
+        zone="UTC",
+    ).rows
     assert len(rows) == 6  # one per Plan and day: nothing combined
     assert sorted(row[2] for row in rows) == [100, 101, 102, 1000, 1001, 1002]
 

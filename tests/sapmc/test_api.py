@@ -15,6 +15,7 @@ from khoros.models import Company, Initiative, Plan, PlanKpi
 from sapmc.inbound import reports as api_reports
 from sapmc.models import InboundCall, InboundReport
 from syncs.models import SyncRun
+from tests.world import kpi_days_counted_in
 
 pytestmark = pytest.mark.django_db
 
@@ -616,6 +617,7 @@ def test_a_report_is_pending_until_a_kpi_sync_succeeds_then_completed_and_frozen
         "ToDate": "2026-03-04",
         # How old the numbers are: when the KPI sync behind them finished, in UTC.
         "DataAsOf": finished.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "OtherTimeZoneDays": 0,  # every day held was counted in ZONE
         "Package": 1,
         "Packages": 1,
     }
@@ -647,6 +649,30 @@ def test_a_report_is_pending_until_a_kpi_sync_succeeds_then_completed_and_frozen
     kpi_success(timezone.now() + timedelta(minutes=5))
     again = poll(client, report_id)
     assert (again.status_code, again.content) == (200, done.content)
+
+
+def test_days_counted_in_the_companys_old_zone_are_left_out_and_counted(client, world):
+    # The company's zone moved from Tokyo to Chicago: March 1..3 of the Plan were counted in
+    # Tokyo before the change (the KPI sync has not pulled them again), March 4..5 in Chicago.
+    # A Tokyo day is not the Chicago day of the same date: answered under TimeZone Chicago,
+    # SAP MC would book its numbers on the wrong day.
+    plan = world.plans[0]
+    kpi_days_counted_in("Asia/Tokyo", plan, date(2026, 3, 1), 3)
+    kpi_days_counted_in(ZONE, plan, date(2026, 3, 4), 2, base=400)
+    kpi_success(timezone.now())
+    report_id = new_report(client, [plan.khoros_id.hex], "2026-03-01", "2026-03-05").json()[
+        "ReportId"
+    ]
+
+    answer = poll(client, report_id).json()
+
+    assert answer["Status"] == "COMPLETED" and answer["TimeZone"] == ZONE
+    assert [(r["Date"], r["KPIs"]["Impressions"]) for r in answer["Results"]] == [
+        ("2026-03-04", 400),
+        ("2026-03-05", 401),
+    ]
+    assert answer["OtherTimeZoneDays"] == 3
+    assert InboundReport.objects.get(report_id=report_id).other_zone_days == 3
 
 
 def test_a_report_made_right_after_a_kpi_sync_needs_no_new_sync(client, kpis):

@@ -23,6 +23,7 @@ from simulators.sapmc import SapmcSimulator
 from simulators.server import start_in_thread
 from syncs.models import SyncRun
 from syncs.runs import SyncRunner, run_finish
+from tests.world import kpi_days_counted_in
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +136,39 @@ def test_an_emoji_heavy_plan_name_is_cut_to_sap_s_length_and_created(server, sim
         # 127 whole emoji: 254 units, never half of the 128th.
         assert row["ExternalCampaignName"] == "\U0001f389" * 127
         assert row["ExternalCmpgnManagingPartyName"] == "\U0001f680" * 127
+
+
+def test_days_counted_in_the_companys_old_zone_are_not_sent_as_days_of_the_new_one(
+    server, sim, world, client
+):
+    # The company moved from Chicago to Berlin (KHOROS_COMPANY_TIMEZONE here): March 1..5 were
+    # counted by a KPI export in Chicago before the change, March 6..8 in Berlin after it. A
+    # Chicago day is not the Berlin day of the same date; sent with the Berlin code, SAP MC
+    # would file it under the wrong day.
+    plan = world.plans[0]
+    kpi_days_counted_in("America/Chicago", plan, date(2026, 3, 1), 5)
+    kpi_days_counted_in("Europe/Berlin", plan, date(2026, 3, 6), 3, base=200)
+    assign(plan, world.campaigns[0])
+
+    run = push_successes()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (run.created_count, run.failed_count) == (3, 0)
+    assert run.outcomes[0]["other_zone"] == 5
+    assert sorted(r["NumberOfImpressions"] for r in readback(server)) == ["200", "201", "202"]
+    assert not SuccessSent.objects.filter(day__lt=date(2026, 3, 6)).exists()
+    client.force_login(world.admin)
+    page = client.get(f"/syncs/{run.pk}/").content.decode()
+    assert (
+        "5 counted in another time zone than Europe/Berlin (not sent until the KPI sync "
+        "counts them again)"
+    ) in page
+
+    # The KPI sync pulls the history again in Berlin: the same numbers, now Berlin's days.
+    kpi_days_counted_in("Europe/Berlin", plan, date(2026, 3, 1), 5)
+    again = push_successes()
+    assert (again.created_count, again.outcomes[0]["other_zone"]) == (5, 0)
+    assert len(readback(server)) == 8
 
 
 def test_days_settle_and_go_on_a_later_run(server, sim, world):
