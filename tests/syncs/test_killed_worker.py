@@ -158,9 +158,13 @@ def test_a_redelivered_scheduled_task_whose_run_was_taken_over_does_nothing(
     live_khoros, settings, monkeypatch
 ):
     settings.SYNC_LEASE_SECONDS = LEASE_SECONDS
+    from django_q import scheduler as q_scheduler
+
     due = timezone.now() - timedelta(seconds=1)
-    _only_khoros_plans_scheduled(monkeypatch, due=due)
-    # The worker's own scheduler queues the firing; its run is the worker's until it is killed.
+    broker = _only_khoros_plans_scheduled(monkeypatch, due=due)
+    # The cluster's scheduler queues the firing (here, not in the worker: its scheduler ticks
+    # every 30 s); the worker begins its run and is killed in the middle of it.
+    q_scheduler.scheduler(broker=broker)
     _kill_the_worker_mid_run(live_khoros)
 
     scheduled = SyncRun.objects.get()
