@@ -112,10 +112,33 @@ def _fresh_since() -> timedelta:
     return timedelta(minutes=settings.SAPMC_REPORT_FRESH_MINUTES)
 
 
-def _kpis_fresh_for(moment: datetime) -> bool:
-    """Whether a KPI sync succeeded after `moment`, or at most the fresh window before it."""
+def _fresh_kpi_success(moment: datetime) -> datetime | None:
+    """When the last KPI sync succeeded, if after `moment` or at most the fresh window before."""
     last = khoros_selectors.kpi_last_success()
-    return last is not None and last.finished_at >= moment - _fresh_since()
+    if last is None or last.finished_at < moment - _fresh_since():
+        return None
+    return last.finished_at
+
+
+def _fresh_for_report(
+    moment: datetime, *, external_campaign_ids: Sequence[str], from_date: date, to_date: date
+) -> bool:
+    """Whether the held KPIs answer a report made at `moment`: fresh, and counted in the
+    company's zone. Days still held in a zone the company had before (its zone changed since
+    the last KPI sync) would be left out of the answer: only a KPI sync after `moment`, which
+    counts them again in the new zone, answers such a report."""
+    finished = _fresh_kpi_success(moment)
+    if finished is None:
+        return False
+    if finished >= moment:
+        return True
+    zone = company_zone().key
+    return not any(
+        PlanKpi.objects.filter(plan__khoros_id__in=batch, day__gte=from_date, day__lte=to_date)
+        .exclude(timezone__in=["", zone])
+        .exists()
+        for batch in _batches(_plan_uuids(external_campaign_ids))
+    )
 
 
 def _kpi_sync_request() -> SyncRun:
@@ -129,7 +152,10 @@ def report_create(
 ) -> InboundReport:
     """Record what SAP MC asks for and the KPI sync it waits on, unless the last one is recent."""
     now = timezone.now()
-    kpi_run = None if _kpis_fresh_for(now) else _kpi_sync_request()
+    fresh = _fresh_for_report(
+        now, external_campaign_ids=external_campaign_ids, from_date=from_date, to_date=to_date
+    )
+    kpi_run = None if fresh else _kpi_sync_request()
     return InboundReport.objects.create(
         report_id=_new_report_id(),
         from_date=from_date,
@@ -258,6 +284,15 @@ def kpi_sync_failed_error(run: SyncRun) -> ApiError:
     )
 
 
+def _report_is_fresh(report: InboundReport) -> bool:
+    return _fresh_for_report(
+        report.created_at,
+        external_campaign_ids=report.external_campaign_ids,
+        from_date=report.from_date,
+        to_date=report.to_date,
+    )
+
+
 def report_refresh(*, report: InboundReport) -> InboundReport:
     """Complete a report once its KPIs are fresh; while its one run works, keep it pending.
 
@@ -266,14 +301,14 @@ def report_refresh(*, report: InboundReport) -> InboundReport:
     """
     if report.status == InboundReport.Status.COMPLETED:
         return report
-    if _kpis_fresh_for(report.created_at):
+    if _report_is_fresh(report):
         return report_complete(report=report)
     run = _run_waited_on(report)
     if _run_pending(run):
         return report
     # run_finish saves the status before it gives the lease back: a run read as "running" whose
     # lease is gone may have just succeeded, so freshness is asked once more.
-    if _kpis_fresh_for(report.created_at):
+    if _report_is_fresh(report):
         return report_complete(report=report)
     # Its run ended without success, or its worker died.
     if _held_data_covers(report, khoros_selectors.kpi_last_success()):

@@ -663,7 +663,16 @@ def test_days_counted_in_the_companys_old_zone_are_left_out_and_counted(client, 
     report_id = new_report(client, [plan.khoros_id.hex], "2026-03-01", "2026-03-05").json()[
         "ReportId"
     ]
+    # A KPI sync a minute old is fresh, but it left Tokyo's days: the report waits for one
+    # that counts them again in Chicago, rather than answer at once without them.
+    queued = SyncRun.objects.get(status=SyncRun.Status.QUEUED)
+    assert queued.trigger == SyncRun.Trigger.API
+    assert poll(client, report_id).status_code == 202
 
+    # That sync succeeds, but Khoros no longer reports those days: left out, and counted.
+    SyncRun.objects.filter(pk=queued.pk).update(
+        status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now()
+    )
     answer = poll(client, report_id).json()
 
     assert answer["Status"] == "COMPLETED" and answer["TimeZone"] == ZONE
