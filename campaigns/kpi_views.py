@@ -425,6 +425,7 @@ def campaign_kpi_context(
     today: date,
     compare: str | None = None,
     compare_id: str = "",
+    zone: str | None = None,
 ) -> dict[str, Any]:
     """Everything the campaign page's KPI sections show; `assigned` get their Plan totals.
 
@@ -433,7 +434,7 @@ def campaign_kpi_context(
     campaign's own days only. Each figure says which days it counts. `today` is the company's
     (company_today()): the days so far are the same for every viewer.
     """
-    kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=user, today=today)
+    kpis = campaigns_selectors.campaign_kpis(campaign=campaign, user=user, today=today, zone=zone)
     for assignment in assigned:
         # Keyed by what each total is called: on a phone every figure is a line of its own that
         # says which it is (the table's header is not shown there).
@@ -448,6 +449,7 @@ def campaign_kpi_context(
         "charts": [],
         "totals": [],
         "campaign_dates": _campaign_dates(campaign),
+        "company_zone": zone,
     }
     context.update(_compare(campaign, kpis, user, compare, today, compare_id))
     if not kpis.days:

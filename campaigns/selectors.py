@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
 from django.db.models import (
+    Aggregate,
     Case,
     Count,
     Exists,
@@ -757,6 +758,9 @@ class CampaignKpis:
     per_plan: dict[int, dict[str, int]] = field(default_factory=dict)
     # The days some Plan has numbers for (the others of `days` are zeros drawn in between).
     with_numbers: set[date] = field(default_factory=set)
+    # Plan-days among them counted in another zone than the company's (its zone changed since
+    # the last KPI sync): not the days of the same dates here until the KPI sync counts them.
+    other_zone: int = 0
 
 
 def _campaign_kpis(campaign: ExternalCampaign, user: AnyUser) -> QuerySet[PlanKpi]:
@@ -776,15 +780,26 @@ def campaign_kpi_rows(*, campaign: ExternalCampaign, user: AnyUser) -> QuerySet[
     )
 
 
-def _combined_by(rows: QuerySet[PlanKpi], key: str) -> dict[Any, dict[str, int]]:
-    """Every KPI of `rows` combined in SQL per value of `key`, as kpi_catalog declares it."""
+def _combined_by(
+    rows: QuerySet[PlanKpi], key: str, **extra: Aggregate
+) -> dict[Any, dict[str, int]]:
+    """Every KPI of `rows` combined in SQL per value of `key`, as kpi_catalog declares it, and
+    the `extra` aggregates under their names."""
     # Typed by hand: django-stubs cannot see the keys of annotate(**{...}).
-    grouped: QuerySet[PlanKpi, Any] = rows.order_by().values(key).annotate(**kpi_aggregates())
-    return {row[key]: {name: int(row[name] or 0) for name in KPI_LABELS} for row in grouped}
+    grouped: QuerySet[PlanKpi, Any] = (
+        rows.order_by().values(key).annotate(**kpi_aggregates(), **extra)
+    )
+    names = [*KPI_LABELS, *extra]
+    return {row[key]: {name: int(row[name] or 0) for name in names} for row in grouped}
 
 
 def campaign_kpis(
-    *, campaign: ExternalCampaign, user: AnyUser, today: date, per_plan: bool = True
+    *,
+    campaign: ExternalCampaign,
+    user: AnyUser,
+    today: date,
+    per_plan: bool = True,
+    zone: str | None = None,
 ) -> CampaignKpis:
     """The daily KPIs of the campaign's Plans the user may see and, with `per_plan`, each
     Plan's totals: a query each, whatever the number of Plans and days.
@@ -795,9 +810,14 @@ def campaign_kpis(
     The database combines the Plans of each day and the days of each Plan (kpi_aggregates(),
     kpi_catalog.combine()'s twin), so a page reads a row per day and one per Plan, never the
     Plans times the days; the totals over the days are kpi_catalog.combine() of the daily ones.
+    With the company's `zone`, the same query counts the Plan-days counted in another zone.
     """
     rows = _campaign_kpis(campaign, user)
-    by_day = _combined_by(rows, "day")
+    extra = {}
+    if zone is not None:
+        extra["other_zone"] = Count("pk", filter=~Q(timezone__in=["", zone]))
+    by_day = _combined_by(rows, "day", **extra)
+    other_zone = sum(totals.pop("other_zone", 0) for totals in by_day.values())
     days: list[date] = []
     if by_day:
         first = min(by_day)
@@ -819,6 +839,7 @@ def campaign_kpis(
         # Without a day with numbers no Plan has any: no second query.
         per_plan=_combined_by(rows, "plan_id") if per_plan and by_day else {},
         with_numbers=set(by_day),
+        other_zone=other_zone,
     )
 
 

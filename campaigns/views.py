@@ -37,7 +37,7 @@ from campaigns.home import manager_home
 from campaigns.kpi_views import campaign_kpi_context
 from campaigns.models import AuditEvent
 from khoros import selectors as khoros_selectors
-from khoros.zone import company_today
+from khoros.zone import company_today, company_zone
 from sapmc import selectors as sapmc_selectors
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign
@@ -236,7 +236,8 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     kpi_last = khoros_selectors.kpi_last_success()
     # The company's today, as the Plans' and KPIs' days: running and days so far are the same
     # for every viewer.
-    today = company_today()
+    zone = company_zone()
+    today = company_today(zone)
     pushes = campaigns_selectors.campaign_pushes(
         campaign=campaign,
         user=request.user,
@@ -265,6 +266,7 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             compare=request.GET.get("compare"),
             compare_id=request.GET.get("compare_id", "")[:100],
             today=today,
+            zone=zone.key,
         )
     )
     # A page of the Plans table: the totals above it count every Plan.

@@ -232,3 +232,28 @@ def test_numbers_hidden_by_grants_are_explained_not_called_missing(client, world
     client.force_login(world.tom)
     body = client.get(reverse("campaign", args=[spring.pk])).content.decode()
     assert "1 Plan of this campaign belongs to Initiatives you are not granted; its numbers" in body
+
+
+def test_kpi_days_of_the_companys_old_zone_are_said_on_the_page(client, world, settings):
+    from datetime import date
+
+    from tests.world import kpi_days_counted_in
+
+    settings.KHOROS_COMPANY_TIMEZONE = "America/Chicago"
+    spring = world.campaigns[0]
+    Assignment.objects.create(plan=world.plans[0], campaign=spring, assigned_at=timezone.now())
+    # Tokyo's March 1..3, before the company's zone became Chicago; March 4..5 Chicago's.
+    kpi_days_counted_in("Asia/Tokyo", world.plans[0], date(2026, 3, 1), 3)
+    kpi_days_counted_in("America/Chicago", world.plans[0], date(2026, 3, 4), 2)
+    client.force_login(world.maria)
+
+    body = client.get(reverse("campaign", args=[spring.pk])).content.decode()
+
+    assert (
+        "3 Plan-days of these numbers were counted in the time zone the company had before its "
+        "change to America/Chicago"
+    ) in body
+
+    kpi_days_counted_in("America/Chicago", world.plans[0], date(2026, 3, 1), 3)  # counted again
+    body = client.get(reverse("campaign", args=[spring.pk])).content.decode()
+    assert 'data-testid="other-zone"' not in body
