@@ -82,9 +82,9 @@ def _record_change(kind: KindHealth) -> bool | None:
         state, _ = AlertState.objects.select_for_update().get_or_create(kind=kind.kind)
         if (reason is not None) == state.alerting:
             return None  # Nothing new to say: one email per outage, not one per failure.
-        if reason is None and (kind.paused or kind.waiting_on_run):
-            # Switched off is not "succeeds again", nor is a run under way that may still
-            # fail: an outage stays open until a success.
+        if reason is None and (kind.paused or kind.waiting_on_run or kind.just_switched_on):
+            # Switched off (or back on) is not "succeeds again", nor is a run under way that
+            # may still fail: an outage stays open until a success.
             return None
         now = timezone.now()
         since = None

@@ -51,10 +51,18 @@ class KindHealth:
     def overdue(self) -> bool:
         """No success within its max age (or ever), whatever runs now; a schedule switched back
         on gets its max age from then, as if it had succeeded then: it had no chance before."""
-        since = max(
-            (t for t in (self.last_success, self.switched_on_at) if t is not None), default=None
+        return self._older_than_max_age(self.last_success) and self._older_than_max_age(
+            self.switched_on_at
         )
-        return since is None or timezone.now() - since > self.max_age
+
+    @property
+    def just_switched_on(self) -> bool:
+        """Switched back on within its max age, with no success within it: not stale, but no
+        recovery either (an outage stays open until a success)."""
+        return self._older_than_max_age(self.last_success) and not self.overdue
+
+    def _older_than_max_age(self, moment: datetime | None) -> bool:
+        return moment is None or timezone.now() - moment > self.max_age
 
     @property
     def stale(self) -> bool:

@@ -147,6 +147,33 @@ def test_a_schedule_switched_back_on_after_a_long_pause_is_not_stale_at_once(mai
     assert [m.subject for m in mailoutbox] == ["[smcbridge] Khoros plans sync is failing"]
 
 
+def test_switching_a_stale_kind_off_and_on_again_is_not_a_recovery(mailoutbox, world):
+    from django_q.models import Schedule
+
+    from campaigns.services import schedule_update
+
+    all_fresh()
+    _schedules()
+    Schedule.objects.exclude(name="Khoros plans").update(repeats=0)
+    schedule = Schedule.objects.get(name="Khoros plans")
+    with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):
+        assert [s.kind for s in alerts_check()] == ["khoros_plans"]  # stale after 90 min
+        schedule_update(schedule=schedule, minutes=30, enabled=False, acting_user=world.admin)
+        schedule.refresh_from_db()
+        schedule_update(schedule=schedule, minutes=30, enabled=True, acting_user=world.admin)
+
+        # Not stale again yet (its run gets its 90 minutes), but nothing succeeded either: the
+        # outage stays open, no "recovered" email.
+        assert alerts_check() == []
+        assert AlertState.objects.get(kind="khoros_plans").alerting
+        run("khoros_plans", "succeeded", ago=timedelta(0))
+        assert [(s.kind, s.recovered) for s in alerts_check()] == [("khoros_plans", True)]
+    assert [m.subject for m in mailoutbox] == [
+        "[smcbridge] Khoros plans sync is failing",
+        "[smcbridge] Khoros plans sync recovered",
+    ]
+
+
 def _plans_health():
     from syncs.health import sync_freshness
 
