@@ -815,7 +815,7 @@ def campaign_kpis(
     rows = _campaign_kpis(campaign, user)
     extra = {}
     if zone is not None:
-        extra["other_zone"] = Count("pk", filter=~Q(timezone__in=["", zone]))
+        extra["other_zone"] = Count("pk", filter=PlanKpi.counted_elsewhere_q(zone))
     by_day = _combined_by(rows, "day", **extra)
     other_zone = sum(totals.pop("other_zone", 0) for totals in by_day.values())
     days: list[date] = []

@@ -133,6 +133,17 @@ class PlanKpi(models.Model):
     def __str__(self) -> str:
         return f"{self.plan_id} {self.day}"
 
+    @staticmethod
+    def counted_elsewhere(day_zone: str, zone: str) -> bool:
+        """Whether a day stored with `day_zone` is a day of another zone than `zone` (a blank
+        one, stored before zones were recorded, counts as `zone`'s)."""
+        return bool(day_zone) and day_zone != zone
+
+    @staticmethod
+    def counted_elsewhere_q(zone: str) -> models.Q:
+        """counted_elsewhere() in SQL."""
+        return ~models.Q(timezone__in=["", zone])
+
 
 class KpiExport(models.Model):
     """One Khoros analytics export a KPI sync asked for, kept so that a restart resumes it."""

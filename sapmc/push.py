@@ -26,6 +26,7 @@ from khoros.zone import company_zone
 from sapmc import client as sapmc
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign, SuccessSent
+from sapmc.payloads import EXTERNAL_NAME_LENGTH, PARTY_LENGTH, PARTY_NAME_LENGTH
 from sapmc.sap_length import sap_cut
 from sapmc.timezones import sap_timezone_code
 from syncs import runs
@@ -99,7 +100,7 @@ def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
         return result
     campaigns = ExternalCampaign.objects.in_bulk(set(assigned.values()))
     company = Company.objects.filter(khoros_id=settings.KHOROS_COMPANY_ID).first()
-    company_name = sap_cut(company.name, 255) if company else ""
+    company_name = sap_cut(company.name, PARTY_NAME_LENGTH) if company else ""
     ledger = {
         (plan_id, day): (status, digest)
         for plan_id, day, status, digest in SuccessSent.objects.filter(
@@ -123,7 +124,7 @@ def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
         if status == SuccessSent.Status.UNKNOWN:
             result.unknown += 1
             continue
-        if kpi.timezone and kpi.timezone != zone:
+        if PlanKpi.counted_elsewhere(kpi.timezone, zone):
             # A day of the company's previous zone, not counted again since the zone changed:
             # sent under this zone's code SAP MC would book its numbers on another day. The
             # KPI sync pulls every Plan's history again in the new zone; it goes then.
@@ -141,11 +142,11 @@ def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
             campaign_id=campaign.campaign_id,
             campaign_category=campaign.category or settings.SAPMC_CAMPAIGN_CATEGORY,
             external_campaign_id=plan.khoros_id.hex,
-            external_campaign_name=sap_cut(plan.name, 255),
-            advertiser=sap_cut(settings.KHOROS_COMPANY_ID, 32),
+            external_campaign_name=sap_cut(plan.name, EXTERNAL_NAME_LENGTH),
+            advertiser=sap_cut(settings.KHOROS_COMPANY_ID, PARTY_LENGTH),
             advertiser_name=company_name,
-            managing_party=sap_cut(plan.initiative.khoros_id, 32),
-            managing_party_name=sap_cut(plan.initiative.name, 255),
+            managing_party=sap_cut(plan.initiative.khoros_id, PARTY_LENGTH),
+            managing_party_name=sap_cut(plan.initiative.name, PARTY_NAME_LENGTH),
             day=kpi.day,
             timezone=timezone_code,
             impressions=kpi.impressions,

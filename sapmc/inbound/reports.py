@@ -135,7 +135,7 @@ def _fresh_for_report(
     zone = company_zone().key
     return not any(
         PlanKpi.objects.filter(plan__khoros_id__in=batch, day__gte=from_date, day__lte=to_date)
-        .exclude(timezone__in=["", zone])
+        .filter(PlanKpi.counted_elsewhere_q(zone))
         .exists()
         for batch in _batches(_plan_uuids(external_campaign_ids))
     )
@@ -402,7 +402,7 @@ def report_results(
             plan_id__in=pks, day__gte=from_date, day__lte=to_date
         ).values_list("plan_id", "day", "timezone", *columns)
         for plan_id, day, day_zone, *values in rows.iterator(chunk_size=2000):
-            if day_zone and day_zone != zone:
+            if PlanKpi.counted_elsewhere(day_zone, zone):
                 other_zone += 1
                 continue
             results.append([ids[plan_id], day.isoformat(), *values])
