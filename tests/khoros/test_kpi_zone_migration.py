@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from khoros.models import PlanKpi
+from tests.migrating import migrate_to, migrate_to_latest, old_plans
 
 BEFORE = [("khoros", "0008_initiative_plans_digest")]
 
 
-def _migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
-    MigrationExecutor(connection).migrate(targets)
-    return MigrationExecutor(connection)  # a fresh loader sees what is applied now
-
-
 @pytest.mark.django_db(transaction=True)
 def test_stored_days_take_the_zone_of_the_last_export_that_counted_them():
-    executor = _migrate(BEFORE)
+    executor = migrate_to(BEFORE)
     old = executor.loader.project_state(BEFORE[0]).apps
     now = timezone.now()
-    initiative = old.get_model("khoros", "Initiative").objects.create(
-        khoros_id="1700", name="Brand", first_seen=now, last_seen=now
-    )
-    plans = [
-        old.get_model("khoros", "Plan").objects.create(
-            khoros_id=uuid.uuid4(),
-            initiative=initiative,
-            name=f"Plan {n}",
-            start=now,
-            end=now,
-            first_seen=now,
-            last_seen=now,
-        )  # fmt: skip
-        for n in range(2)
-    ]
+    plans = old_plans(old, ["Plan 0", "Plan 1"], at=now, khoros_id="1700")
     for plan in plans:
         for day in range(1, 11):
             old.get_model("khoros", "PlanKpi").objects.create(
@@ -60,7 +39,7 @@ def test_stored_days_take_the_zone_of_the_last_export_that_counted_them():
     export("Asia/Tokyo", plans[:1], 6, 11, 2, "downloaded")
     export("Europe/Berlin", plans, 1, 11, 3, "failed")
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     zones = {
         (kpi.plan.name, kpi.day.day): kpi.timezone for kpi in PlanKpi.objects.select_related("plan")

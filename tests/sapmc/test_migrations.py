@@ -9,26 +9,20 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from campaigns.models import Assignment, AuditEvent, DriftDecision
 from campaigns.selectors import drift_flags
 from sapmc.models import CampaignReference, ExternalCampaign, InboundCall, InboundReport
+from tests.migrating import migrate_to, migrate_to_latest, old_plans
 
 BEFORE_THE_MOVE = [("campaigns", "0009_schedules_run_the_engine_task"), ("sapmc", None)]
 MOVED = ["externalcampaign", "campaignreference", "inboundreport", "inboundcall"]
 
 
-def _migrate(targets: list[tuple[str, str | None]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return MigrationExecutor(connection)  # a fresh loader sees what is applied now
-
-
 @pytest.mark.django_db(transaction=True)
 def test_rows_written_by_the_old_models_are_read_by_sapmc_after_migrating():
-    executor = _migrate(BEFORE_THE_MOVE)
+    executor = migrate_to(BEFORE_THE_MOVE)
     # Every app as migrated now: the others at their latest, campaigns before the move.
     applied = [
         node for node in executor.loader.graph.leaf_nodes() if node[0] not in ("sapmc", "campaigns")
@@ -39,18 +33,7 @@ def test_rows_written_by_the_old_models_are_read_by_sapmc_after_migrating():
     for model in MOVED:
         old_ct.objects.get_or_create(app_label="campaigns", model=model)
     now = timezone.now()
-    initiative = old.get_model("khoros", "Initiative").objects.create(
-        khoros_id="1701", name="Brand", first_seen=now, last_seen=now
-    )
-    plan = old.get_model("khoros", "Plan").objects.create(
-        khoros_id=uuid.uuid4(),
-        initiative=initiative,
-        name="Spring",
-        start=now,
-        end=now,
-        first_seen=now,
-        last_seen=now,
-    )
+    [plan] = old_plans(old, ["Spring"], at=now)
     campaign = old.get_model("campaigns", "ExternalCampaign").objects.create(
         sap_uuid=uuid.uuid4(),
         campaign_id="C1",
@@ -79,7 +62,7 @@ def test_rows_written_by_the_old_models_are_read_by_sapmc_after_migrating():
         content_type__app_label="campaigns", content_type__model__in=MOVED
     ).count()
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     moved = ExternalCampaign.objects.get()
     # drift_kept itself is gone at the leaf: drift decisions are per Plan now (DriftDecision).
@@ -112,26 +95,11 @@ def test_a_campaign_kept_against_sap_mc_keeps_its_plans_decisions_after_migratin
     the SAP MC side it was kept against). A decision still holding becomes one DriftDecision
     per differing Plan; a stale one (SAP MC changed since) or one only half of a conflict made
     stays undecided, as the old pages showed it."""
-    executor = _migrate(BEFORE_PER_PLAN_DRIFT)
+    executor = migrate_to(BEFORE_PER_PLAN_DRIFT)
     old = executor.loader.project_state(list(executor.loader.applied_migrations)).apps
     now = timezone.now()
     admin = old.get_model("auth", "User").objects.create(username="admin")
-    initiative = old.get_model("khoros", "Initiative").objects.create(
-        khoros_id="1701", name="Brand", first_seen=now, last_seen=now
-    )
-    Plan = old.get_model("khoros", "Plan")
-    p = {
-        n: Plan.objects.create(
-            khoros_id=uuid.uuid4(),
-            initiative=initiative,
-            name=f"P{n}",
-            start=now,
-            end=now,
-            first_seen=now,
-            last_seen=now,
-        )
-        for n in range(1, 6)
-    }
+    p = dict(enumerate(old_plans(old, [f"P{n}" for n in range(1, 6)], at=now), start=1))
     Campaign = old.get_model("sapmc", "ExternalCampaign")
     c = {
         n: Campaign.objects.create(
@@ -162,7 +130,7 @@ def test_a_campaign_kept_against_sap_mc_keeps_its_plans_decisions_after_migratin
             summary="Kept",
         )  # fmt: skip
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     decisions = {
         d.plan_id: (d.sap_campaigns, d.bridge_campaign_id, d.decided_by_id, d.decided_at)

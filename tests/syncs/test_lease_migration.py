@@ -6,22 +6,17 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from syncs.models import SyncRun
+from tests.migrating import migrate_to, migrate_to_latest
 
 BEFORE = [("syncs", "0004_trigger_follow_up")]
 
 
-def _migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
-    MigrationExecutor(connection).migrate(targets)
-    return MigrationExecutor(connection)  # a fresh loader sees what is applied now
-
-
 @pytest.mark.django_db(transaction=True)
 def test_lease_rows_become_the_runs_expiries():
-    executor = _migrate(BEFORE)
+    executor = migrate_to(BEFORE)
     old = executor.loader.project_state(BEFORE[0]).apps
     Run, Lease = old.get_model("syncs", "SyncRun"), old.get_model("syncs", "SyncLease")
     now = timezone.now()
@@ -34,7 +29,7 @@ def test_lease_rows_become_the_runs_expiries():
     Lease.objects.create(kind="khoros_kpis", run=kpis, expires_at=now - timedelta(seconds=1))
     Lease.objects.create(kind="sapmc_campaigns", run=None, expires_at=None)
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     runs = {run.pk: run for run in SyncRun.objects.all()}
     assert runs[holder.pk].status == "running"
@@ -54,7 +49,7 @@ def test_lease_rows_become_the_runs_expiries():
 def test_installed_sync_schedules_pass_their_firing_time_after_migrating():
     from django_q.models import Schedule
 
-    _migrate([("syncs", "0008_alertstate_pending_email")])
+    migrate_to([("syncs", "0008_alertstate_pending_email")])
     minutes = {"schedule_type": Schedule.MINUTES, "minutes": 30}
     admin_paused = Schedule.objects.create(
         name="Khoros plans", func="syncs.tasks.sync_task", args="('khoros_plans',)", repeats=0,
@@ -62,7 +57,7 @@ def test_installed_sync_schedules_pass_their_firing_time_after_migrating():
     )  # fmt: skip
     alerts = Schedule.objects.create(name="Alerts", func="syncs.tasks.check_alerts_task", **minutes)
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     admin_paused.refresh_from_db()
     alerts.refresh_from_db()
