@@ -1,13 +1,14 @@
-"""smcbridge.db.first_read: a request's first read does the work of Django's health check."""
+"""smcbridge.db: a request's first read does the work of Django's health check; the hot
+statements are prepared on PostgreSQL."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from smcbridge import db
-from smcbridge.db import first_read
+from smcbridge.db import first_read, hot_cursor
 
 
 def _as_at_a_request_start() -> None:
@@ -91,3 +92,43 @@ def test_inside_a_transaction_a_failing_read_is_not_sent_again(monkeypatch):
     with pytest.raises(OperationalError), transaction.atomic():
         first_read("SELECT 7", [])
     assert sent == ["SELECT 7"]
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hot_statements_are_prepared_once_per_connection_on_postgresql(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no prepared statements to keep")
+    connection.close()  # a fresh connection: nothing prepared yet
+    for n in range(3):
+        with hot_cursor() as cursor:
+            cursor.execute("SELECT %s::int + 40 AS hot", [n])
+            assert cursor.fetchone() == (n + 40,)
+    # One statement, bound on the server ($1) and prepared once, whatever the parameter.
+    assert [s for s in _prepared_statements() if "AS hot" in s] == ["SELECT $1::int + 40 AS hot"]
+    # Django's own cursors bind on the client and prepare nothing.
+    with connection.cursor() as cursor:
+        for _ in range(3):
+            cursor.execute("SELECT %s::int + 1 AS cold", [1])
+    assert not [s for s in _prepared_statements() if "AS cold" in s]
+
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    with hot_cursor() as cursor:
+        cursor.execute("SELECT %s::int + 2 AS off", [1])
+        assert cursor.fetchone() == (3,)
+    assert not [s for s in _prepared_statements() if "AS off" in s]
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hot_statements_keep_djangos_errors_and_query_log(django_assert_num_queries):
+    with django_assert_num_queries(1), hot_cursor() as cursor:
+        cursor.execute("SELECT 1")
+    # Django's error classes, not psycopg's (SQLite calls a missing table operational).
+    with pytest.raises(DatabaseError), hot_cursor() as cursor:
+        cursor.execute("SELECT no_such_column FROM no_such_table")

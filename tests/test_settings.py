@@ -79,6 +79,25 @@ def test_database_connections_are_kept_as_configured(url, value, expected):
 
 
 @pytest.mark.parametrize(
+    ("url", "value", "expected"),
+    [
+        ("postgres://u@127.0.0.1:5432/x", None, "0"),  # issue 13: hot statements prepared
+        ("postgres://u@127.0.0.1:5432/x", "0", "None"),  # for a pooler that cannot keep them
+        ("sqlite:////tmp/x.sqlite3", None, "absent"),
+    ],
+)
+def test_prepared_statements_are_on_for_postgresql_unless_switched_off(url, value, expected):
+    env = {"DATABASE_URL": url}
+    if value is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = value
+    code = (
+        "from django.conf import settings;"
+        "print(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold', 'absent'))"
+    )
+    assert django_start(env, code, check=True).stdout.split() == [expected]
+
+
+@pytest.mark.parametrize(
     "url", ["mysqlx://u:s3cret-pw@db/x", "postgres://u:s3cret-pw@db:port/x", "not a url"]
 )
 def test_a_database_url_the_bridge_cannot_use_stops_the_start_without_showing_it(url):

@@ -25,6 +25,7 @@ from khoros.zone import (
 )
 from sapmc.inbound.http import json_text
 from sapmc.sap_length import sap_cut
+from smcbridge.db import hot_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def _subject_sql() -> str:
 
 def _subject(*, advertiser: str, managing_party: str) -> _Subject | None:
     """The advertiser and the live Initiative, in one query; None when either is unknown."""
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_subject_sql(), [advertiser, settings.KHOROS_COMPANY_ID, managing_party])
         row = cursor.fetchone()
     company_name, zone_name, pk, khoros_id, name, *plans = row

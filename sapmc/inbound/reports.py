@@ -39,6 +39,7 @@ from khoros.models import Plan, PlanKpi
 from sapmc.inbound.catalog import MAX_ROWS, AnswerCache, company_zone, external_campaign_id
 from sapmc.inbound.http import ApiError, bad_request, json_text
 from sapmc.models import InboundReport
+from smcbridge.db import hot_cursor
 from syncs import runs as sync_runs
 from syncs.models import SyncRun
 
@@ -172,7 +173,7 @@ def report_create(
 def report_get(*, report_id: str) -> InboundReport:
     if not REPORT_ID.fullmatch(report_id):
         raise _unknown_report(report_id)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_status_sql(), [report_id])
         found = cursor.fetchone()
     if found is None:
