@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, NotSupportedError, OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 
 
@@ -40,22 +40,45 @@ def first_read(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
 
 
 def _fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-    with hot_cursor() as cursor:
+    return hot_row(sql, params)
+
+
+def hot_row(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    """Send SQL written once for a hot path; its first row, or None (none, or no rows at all).
+
+    On PostgreSQL with DATABASE_PREPARED_STATEMENTS the statement is bound on the server and
+    prepared the first time a connection sends it, so that PostgreSQL plans it once per
+    connection instead of on every call: the Initiative read of SAP MC's external-campaign list
+    spent more of its server time planning than running (issue 13). The rest is Django's
+    cursor: its error classes, the health check, the query log of tests and DEBUG.
+
+    A migration that changes the type of a column a prepared statement returns makes
+    PostgreSQL refuse that statement on that connection for good ("cached plan must not change
+    result type"): outside a transaction the statement is then sent once more on a new
+    connection, which it is safe to do because the refused one was never run.
+    """
+    try:
+        return _run_hot(sql, params)
+    except NotSupportedError:
+        if not _prepares() or connection.in_atomic_block:
+            raise
+        connection.close()
+        return _run_hot(sql, params)
+
+
+def _prepares() -> bool:
+    return connection.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS
+
+
+def _run_hot(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    with _hot_cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        return cursor.fetchone() if cursor.description is not None else None
 
 
 @contextmanager
-def hot_cursor() -> Iterator[CursorWrapper]:
-    """Django's cursor for SQL written once and sent on every call of a hot path.
-
-    On PostgreSQL with DATABASE_PREPARED_STATEMENTS, it binds on the server, so that psycopg
-    prepares each statement the first time a connection sends it and PostgreSQL plans it once
-    per connection instead of on every call: the Initiative read of SAP MC's external-campaign
-    list spent more of its server time planning than running (issue 13). Everything else about
-    Django's cursor stays: error wrapping, the health check, the query log of tests and DEBUG.
-    """
-    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+def _hot_cursor() -> Iterator[CursorWrapper]:
+    if not _prepares():
         with connection.cursor() as cursor:
             yield cursor
         return
@@ -66,7 +89,8 @@ def hot_cursor() -> Iterator[CursorWrapper]:
     raw = connection.connection
     # Django makes its cursors with the connection's factory; for this one cursor, the server-
     # binding class it would use with OPTIONS server_side_binding (the connection is this
-    # thread's alone, so nothing else sees the swap).
+    # thread's alone, so nothing else sees the swap). The connection was opened with
+    # prepare_threshold=0 (settings), so psycopg prepares what such a cursor sends.
     factory, raw.cursor_factory = raw.cursor_factory, ServerBindingCursor
     try:
         cursor = connection.cursor()

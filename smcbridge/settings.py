@@ -135,7 +135,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the in-memory default, so that tests with threads share one database; one per
     # process, so that two test runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
-# PostgreSQL: the few statements every SAP MC call sends (smcbridge.db.hot_cursor) are bound on
+# PostgreSQL: the few statements every SAP MC call sends (smcbridge.db.hot_row) are bound on
 # the server and prepared once per connection, so that PostgreSQL plans them once, not on every
 # call (planning was most of their server time, issue 13). Only those: Django's own cursors bind
 # on the client and prepare nothing. Off for a transaction pooler that cannot keep prepared

@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from smcbridge import db
-from smcbridge.db import first_read, hot_cursor
+from smcbridge.db import first_read, hot_row
 
 
 def _as_at_a_request_start() -> None:
@@ -100,15 +100,17 @@ def _prepared_statements() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_hot_statements_are_prepared_once_per_connection_on_postgresql(settings):
+def _postgresql_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no prepared statements to keep")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hot_statements_are_prepared_once_per_connection_on_postgresql(settings):
+    _postgresql_only()
     connection.close()  # a fresh connection: nothing prepared yet
     for n in range(3):
-        with hot_cursor() as cursor:
-            cursor.execute("SELECT %s::int + 40 AS hot", [n])
-            assert cursor.fetchone() == (n + 40,)
+        assert hot_row("SELECT %s::int + 40 AS hot", [n]) == (n + 40,)
     # One statement, bound on the server ($1) and prepared once, whatever the parameter.
     assert [s for s in _prepared_statements() if "AS hot" in s] == ["SELECT $1::int + 40 AS hot"]
     # Django's own cursors bind on the client and prepare nothing.
@@ -118,17 +120,40 @@ def test_hot_statements_are_prepared_once_per_connection_on_postgresql(settings)
     assert not [s for s in _prepared_statements() if "AS cold" in s]
 
     settings.DATABASE_PREPARED_STATEMENTS = False
-    with hot_cursor() as cursor:
-        cursor.execute("SELECT %s::int + 2 AS off", [1])
-        assert cursor.fetchone() == (3,)
+    assert hot_row("SELECT %s::int + 2 AS off", [1]) == (3,)
     assert not [s for s in _prepared_statements() if "AS off" in s]
     connection.close()
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_prepared_statement_outlives_a_migration_of_its_columns():
+    _postgresql_only()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE hot_row_test (id int, name varchar(10))")
+        cursor.execute("INSERT INTO hot_row_test VALUES (1, 'kept')")
+    try:
+        read = "SELECT id, name FROM hot_row_test WHERE id = %s"
+        assert hot_row(read, [1]) == (1, "kept")
+        prepared_on = connection.connection.info.backend_pid
+        # What a migration run by another process does while this worker keeps its connection.
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            other.execute("ALTER TABLE hot_row_test ALTER COLUMN name TYPE varchar(20)")
+        # PostgreSQL now refuses the prepared read on that connection: it is sent again on a
+        # new one, once.
+        assert hot_row(read, [1]) == (1, "kept")
+        assert connection.connection.info.backend_pid != prepared_on
+        # A write that returns nothing answers None.
+        assert hot_row("UPDATE hot_row_test SET name = %s WHERE id = %s", ["new", 1]) is None
+        assert hot_row(read, [1]) == (1, "new")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE hot_row_test")
+
+
+@pytest.mark.django_db(transaction=True)
 def test_hot_statements_keep_djangos_errors_and_query_log(django_assert_num_queries):
-    with django_assert_num_queries(1), hot_cursor() as cursor:
-        cursor.execute("SELECT 1")
+    with django_assert_num_queries(1):
+        assert hot_row("SELECT 1", []) == (1,)
     # Django's error classes, not psycopg's (SQLite calls a missing table operational).
-    with pytest.raises(DatabaseError), hot_cursor() as cursor:
-        cursor.execute("SELECT no_such_column FROM no_such_table")
+    with pytest.raises(DatabaseError):
+        hot_row("SELECT no_such_column FROM no_such_table", [])

@@ -64,7 +64,7 @@ def test_production_start_refuses_to_run_without_a_secret_key():
         # issue 13: no new SQLite connection per request
         ("sqlite:////tmp/x.sqlite3", {}, "60 True absent"),
         ("sqlite:////tmp/x.sqlite3", {"DATABASE_CONN_MAX_AGE": "0"}, "0 True absent"),
-        # issue 13: PostgreSQL prepares the hot statements (smcbridge.db.hot_cursor) ...
+        # issue 13: PostgreSQL prepares the hot statements (smcbridge.db.hot_row) ...
         ("postgres://u@127.0.0.1:5432/x", {"DATABASE_CONN_MAX_AGE": "120"}, "120 True 0"),
         # ... unless switched off for a pooler that cannot keep them
         ("postgres://u@127.0.0.1:5432/x", {"DATABASE_PREPARED_STATEMENTS": "0"}, "60 True None"),

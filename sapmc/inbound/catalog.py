@@ -25,7 +25,7 @@ from khoros.zone import (
 )
 from sapmc.inbound.http import json_text
 from sapmc.sap_length import sap_cut
-from smcbridge.db import hot_cursor
+from smcbridge.db import hot_row
 
 logger = logging.getLogger(__name__)
 
@@ -183,9 +183,9 @@ def _subject_sql() -> str:
 
 def _subject(*, advertiser: str, managing_party: str) -> _Subject | None:
     """The advertiser and the live Initiative, in one query; None when either is unknown."""
-    with hot_cursor() as cursor:
-        cursor.execute(_subject_sql(), [advertiser, settings.KHOROS_COMPANY_ID, managing_party])
-        row = cursor.fetchone()
+    row = hot_row(_subject_sql(), [advertiser, settings.KHOROS_COMPANY_ID, managing_party])
+    if row is None:  # not seen: the joins hang off one constant row
+        return None
     company_name, zone_name, pk, khoros_id, name, *plans = row
     if company_name is None or pk is None:
         return None

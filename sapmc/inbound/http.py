@@ -26,7 +26,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 
 from sapmc.models import InboundCall
-from smcbridge.db import hot_cursor
+from smcbridge.db import hot_row
 from smcbridge.fields import fit
 
 logger = logging.getLogger("sapmc.inbound")
@@ -232,8 +232,7 @@ def inbound_call_log(
         fit(InboundCall, "error_code", error_code),
     ]
     try:
-        with hot_cursor() as cursor:
-            cursor.execute(_call_log_sql(asynchronous=not connection.in_atomic_block), values)
+        hot_row(_call_log_sql(asynchronous=not connection.in_atomic_block), values)
     except DatabaseError:
         logger.warning("could not record SAP MC call %s %s", method, endpoint, exc_info=True)
 

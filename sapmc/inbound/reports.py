@@ -39,7 +39,7 @@ from khoros.models import Plan, PlanKpi
 from sapmc.inbound.catalog import MAX_ROWS, AnswerCache, company_zone, external_campaign_id
 from sapmc.inbound.http import ApiError, bad_request, json_text
 from sapmc.models import InboundReport
-from smcbridge.db import hot_cursor
+from smcbridge.db import hot_row
 from syncs import runs as sync_runs
 from syncs.models import SyncRun
 
@@ -173,9 +173,7 @@ def report_create(
 def report_get(*, report_id: str) -> InboundReport:
     if not REPORT_ID.fullmatch(report_id):
         raise _unknown_report(report_id)
-    with hot_cursor() as cursor:
-        cursor.execute(_status_sql(), [report_id])
-        found = cursor.fetchone()
+    found = hot_row(_status_sql(), [report_id])
     if found is None:
         raise _unknown_report(report_id)
     pk, status = found
