@@ -33,13 +33,9 @@ def first_read(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
     if check:
         wrapper.health_check_done = True  # this read is the check
         try:
-            return _fetch_one(sql, params)
+            return hot_row(sql, params)
         except (InterfaceError, OperationalError):
             connection.close()
-    return _fetch_one(sql, params)
-
-
-def _fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
     return hot_row(sql, params)
 
 
@@ -84,6 +80,8 @@ def _hot_cursor() -> Iterator[CursorWrapper]:
         return
     from django.db.backends.postgresql.base import ServerBindingCursor
 
+    # Checked and connected first, in Django's order: the factory is swapped on the connection
+    # that connection.cursor() below will use, not on one a failed check would replace.
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = connection.connection

@@ -55,7 +55,7 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_read_answers():
 def _failing_once(monkeypatch) -> list[str]:
     """Make the first send fail as a dropped connection does; return the list of sends."""
     sent: list[str] = []
-    real = db._fetch_one
+    real = db.hot_row
 
     def fetch(sql, params):
         sent.append(sql)
@@ -63,7 +63,7 @@ def _failing_once(monkeypatch) -> list[str]:
             raise OperationalError("server closed the connection unexpectedly")
         return real(sql, params)
 
-    monkeypatch.setattr(db, "_fetch_one", fetch)
+    monkeypatch.setattr(db, "hot_row", fetch)
     return sent
 
 
