@@ -75,7 +75,9 @@ def test_unreachable_broker_answers_503():
 
     fresh_everything()
     broker = Redis.__new__(Redis)
-    broker.connection = redis.Redis(host="127.0.0.1", port=9, socket_connect_timeout=0.5)
+    # Made as django-q2 makes it from REDIS_URL (redis.Redis() with its own defaults retried
+    # a refused connection for 3 s before the check saw it).
+    broker.connection = redis.from_url("redis://127.0.0.1:9/0")
     broker.list_key = "smcbridge-health-test"
     health = health_check(broker=broker)
     assert not health.ok and health.database and not health.broker
