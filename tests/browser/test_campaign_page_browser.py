@@ -59,8 +59,9 @@ def test_manager_reads_the_kpi_charts_of_a_campaign(live_server, world, page):
 
 
 @pytest.mark.parametrize("width", [390, 1440])
-def test_campaign_kpi_views_fit_the_screen_and_the_csp(live_server, world, page, width):
+def test_campaign_kpi_views_fit_the_screen_and_the_csp(live_server, world, fresh_page, width):
     """Cumulative, pacing, Plans stacked and a comparison at a phone's and a desktop's width."""
+    page = fresh_page  # it adds a handler, an init script or a route
     spring, summer = world.campaigns[0], world.campaigns[1]
     for plan, campaign in ((world.plans[0], spring), (world.plans[2], spring)):
         Assignment.objects.create(plan=plan, campaign=campaign, assigned_at=timezone.now())

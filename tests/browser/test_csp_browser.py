@@ -48,7 +48,8 @@ class Violations:
 
 
 @pytest.mark.parametrize("who", ["alex", "maria"])
-def test_main_pages_raise_no_csp_violation(live_server, world, page, who):
+def test_main_pages_raise_no_csp_violation(live_server, world, fresh_page, who):
+    page = fresh_page  # it adds a handler, an init script or a route
     run = world_with_data(world)
     violations = Violations(page)
     with time_machine.travel(datetime(2026, 3, 18, 12, tzinfo=UTC), tick=True):
@@ -70,7 +71,10 @@ def test_main_pages_raise_no_csp_violation(live_server, world, page, who):
         assert start == str((date(2026, 6, 1) - date(2026, 4, 1)).days + 1)
 
 
-def test_the_django_admin_raises_no_csp_violation(live_server, world, page, django_user_model):
+def test_the_django_admin_raises_no_csp_violation(
+    live_server, world, fresh_page, django_user_model
+):
+    page = fresh_page  # it adds a handler, an init script or a route
     django_user_model.objects.create_superuser("root", password="pw-root-2026")
     violations = Violations(page)
     login(page, live_server.url, "root", "pw-root-2026")
@@ -79,7 +83,8 @@ def test_the_django_admin_raises_no_csp_violation(live_server, world, page, djan
         violations.visit(live_server.url + path)
 
 
-def test_assigning_on_the_workbench_raises_no_csp_violation(live_server, world, page):
+def test_assigning_on_the_workbench_raises_no_csp_violation(live_server, world, fresh_page):
+    page = fresh_page  # it adds a handler, an init script or a route
     spring = world.campaigns[0]
     violations = Violations(page)
     sign_in(page, live_server.url, "maria")

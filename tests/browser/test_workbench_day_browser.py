@@ -309,9 +309,10 @@ def test_workbench_screenshots(live_server, world, page, width):
     screenshot(page, f"workbench-{width}")
 
 
-def test_letters_typed_while_a_search_is_answered_are_kept(live_server, world, page):
+def test_letters_typed_while_a_search_is_answered_are_kept(live_server, world, fresh_page):
     """The answer to a search swaps in its own copy of the search box: letters typed while it
     was on its way were replaced by the ones it was asked with ("Holiday" read "Holiay")."""
+    page = fresh_page  # it adds a handler, an init script or a route
     sign_in(page, live_server.url, "maria")
     page.goto(f"{live_server.url}/workbench/?campaign={world.campaigns[1].pk}")
     htmx_settled(page)
