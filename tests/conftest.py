@@ -157,10 +157,23 @@ def fake_clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    """Tests create many users; the production hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+@pytest.fixture(autouse=True, scope="session")
+def _test_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Settings of the whole session, data built once for many tests included.
+
+    Tests create many users, and the production password hasher is slow on purpose (0.2 s a
+    password: the world built once for a module paid it too, as a function's fixture came too
+    late). STATIC_ROOT is an empty folder: the files `make run`'s collectstatic leaves in
+    staticfiles/ are no part of a test, and whitenoise read every one of them again for each
+    test client (20 ms each).
+    """
+    from django.test import override_settings
+
+    with override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        STATIC_ROOT=tmp_path_factory.mktemp("static_root"),
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)
