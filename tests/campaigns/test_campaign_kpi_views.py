@@ -444,3 +444,22 @@ def test_a_kpi_sync_between_the_pages_reads_never_stacks_a_negative_layer(
     assert [values for _, _, values in layers[:-1]] == [[1_001_234] * 3] * 10
     assert layers[-1][0] == "Other 3 Plans" and layers[-1][2] == [0, 0, 0]
     assert response.context["stacked_chart"].total == 10 * 3 * 1_001_234
+
+
+def test_the_comparison_select_names_each_campaign_escaped_with_its_start(client, world):
+    first = _campaign_with(world, 1, 5)
+    hostile = make_campaign('<b>"Q&A"</b>', date(2026, 2, 1), date(2026, 3, 1), campaign_id="77")
+    hostile.save()
+    undated = make_campaign("Open-ended", None, None, campaign_id="78")
+    undated.save()
+    client.force_login(world.admin)
+    body = client.get(reverse("campaign", args=[first.pk])).content.decode()
+    select = body[body.index('<select id="compare-select"') : body.index("</select>")]
+    assert (
+        f'<option value="{hostile.pk}">&lt;b&gt;&quot;Q&amp;A&quot;&lt;/b&gt; (2026-02-01)</option>'
+        in select
+    )
+    assert f'<option value="{undated.pk}">Open-ended</option>' in select
+    assert "<b>" not in select and " selected" not in select
+    body = client.get(reverse("campaign", args=[first.pk]), {"compare": hostile.pk}).content
+    assert f'<option value="{hostile.pk}" selected>&lt;b&gt;' in body.decode()
