@@ -82,7 +82,8 @@ def _dashboard_numbers(user: User) -> dict[str, object]:
     """What both dashboards count, within what the user may see, and the health summary."""
     return {
         "counts": khoros_selectors.mirror_counts(
-            initiatives=campaigns_selectors.initiatives_visible(user=user)
+            initiatives=campaigns_selectors.initiatives_visible(user=user),
+            plans=campaigns_selectors.plans_visible(user=user),
         ),
         "campaign_counts": campaigns_selectors.campaign_counts(user=user),
         "health": health_check(),

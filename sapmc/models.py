@@ -201,7 +201,16 @@ class SuccessSent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["plan", "day"], name="sapmc_one_success_per_plan_day")
         ]
-        indexes = [models.Index(fields=["campaign", "day"])]
+        indexes = [
+            models.Index(fields=["campaign", "day"]),
+            # The rows waiting for a sync admin (the dashboard lists their campaigns): few
+            # among one row per Plan and day sent.
+            models.Index(
+                fields=["campaign"],
+                condition=models.Q(status="unknown"),
+                name="sapmc_success_unknown",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.plan_id} {self.day} → {self.campaign_id} ({self.status})"

@@ -41,13 +41,18 @@ def inbound_calls(*, filters: InboundCallFilters) -> QuerySet[InboundCall]:
     return calls.order_by("-at", "-id")
 
 
+UNKNOWN = SuccessSent.Status.UNKNOWN
+
+
 def campaigns_with_pushes_of_unknown_outcome(*, limit: int = 10) -> list[ExternalCampaign]:
     """Campaigns with success-push rows whose outcome is unknown (SAP MC may hold them), most
     first, each with `unknown`: how many. Nothing sends them again until a sync admin settles
     them on the campaign page, so a push run after them succeeds while they wait."""
-    unknown = Count("successes_sent", filter=Q(successes_sent__status=SuccessSent.Status.UNKNOWN))
+    # The few campaigns that have such rows first (the ledger's partial index on them), then
+    # their counts: grouping every campaign to find them grew with the campaigns.
+    waiting = SuccessSent.objects.filter(status=UNKNOWN).values("campaign_id")
     return list(
-        ExternalCampaign.objects.annotate(unknown=unknown)
-        .filter(unknown__gt=0)
+        ExternalCampaign.objects.filter(pk__in=waiting)
+        .annotate(unknown=Count("successes_sent", filter=Q(successes_sent__status=UNKNOWN)))
         .order_by("-unknown", "name", "pk")[:limit]
     )
