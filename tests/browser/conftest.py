@@ -69,7 +69,8 @@ def fresh_page(chromium) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def _kept_pages() -> Iterator[dict[str, object]]:
+def _kept_pages(chromium) -> Iterator[dict[str, object]]:
+    # On the browser's fixture: the kept page is closed before the browser is.
     kept: dict[str, object] = {}
     yield kept
     if (page := kept.get("page")) is not None:
@@ -83,7 +84,8 @@ def page(chromium, _kept_pages, request) -> Iterator[object]:
     A browser context and the renderer process of its first page cost Chromium about 0.3 s of
     CPU; made anew for each test they were a fifth of what the browser tests spent. Between tests
     the page leaves its site (that site's storage cleared: viewer-zone.js keeps a flag in
-    sessionStorage), its cookies go, the mouse returns to the corner and the window to its size.
+    sessionStorage), its routes and cookies go, the mouse returns to the corner and the window
+    to its size.
     After a failed test, or if emptying fails, the next test gets a new context.
     """
     page = _kept_pages.get("page")
@@ -101,6 +103,7 @@ def _emptied(page) -> bool:
         if page.url.startswith("http"):
             page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
         page.goto("about:blank")
+        page.unroute_all(behavior="ignoreErrors")  # a test that routed and failed to unroute
         page.context.clear_cookies()
         page.mouse.move(0, 0)
         page.set_viewport_size(VIEWPORT)
