@@ -181,7 +181,7 @@ class AuditFilterForm(_DateRangeForm[AuditFilters]):
         required=False,
         max_length=100,
         label="Campaign",
-        widget=forms.TextInput(attrs={"placeholder": "SAP MC campaign ID or name"}),
+        widget=forms.TextInput(attrs={"placeholder": "ID or name"}),
     )
 
     def __init__(self, *args: Any, actors: list[tuple[int, str]], **kwargs: Any) -> None:

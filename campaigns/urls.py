@@ -3,8 +3,10 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
+from django.views.generic import RedirectView
 
 from campaigns import calendar_views, schedule_views, views, workbench
+from campaigns.access import signed_in_required
 from campaigns.forms import LoginForm
 
 urlpatterns = [
@@ -29,6 +31,12 @@ urlpatterns = [
         "calendar/views/<int:pk>/delete/",
         calendar_views.saved_view_delete,
         name="saved-view-delete",
+    ),
+    # Someone who shortens a campaign's address to find the others: the workbench lists them.
+    path(
+        "campaigns/",
+        signed_in_required(RedirectView.as_view(pattern_name="workbench")),
+        name="campaigns",
     ),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/pushes/<int:entry>/settle/", views.push_resolve, name="push-resolve"),

@@ -28,6 +28,14 @@ def test_campaign_page_lists_visible_plans_and_counts_the_others(client, world):
     assert "and 1 Plan of Initiatives you cannot see." in body
 
 
+def test_the_address_of_campaigns_without_a_number_leads_to_the_workbench(client, world):
+    # What a person reaches by shortening /campaigns/12/: the list of campaigns, not a 404.
+    assert client.get("/campaigns/")["Location"] == "/login/?next=/campaigns/"
+    client.force_login(world.maria)
+    response = client.get("/campaigns/")
+    assert (response.status_code, response["Location"]) == (302, "/workbench/")
+
+
 def test_drift_notice_links_to_the_workbench(client, world):
     spring = world.campaigns[0]
     CampaignReference.objects.create(
