@@ -110,7 +110,12 @@ class SyncRun(models.Model):
         # The table it had in khoros/: moved without copying a row.
         db_table = "khoros_syncrun"
         ordering = ["-queued_at", "-id"]
-        indexes = [models.Index(fields=["kind", "-queued_at"], name="khoros_sync_kind_befbe3_idx")]
+        indexes = [
+            models.Index(fields=["kind", "-queued_at"], name="khoros_sync_kind_befbe3_idx"),
+            # The history's and the dashboard's newest runs of every kind, read in this order
+            # and cut to a page: without it each request sorted every run ever made.
+            models.Index(fields=["-queued_at", "-id"], name="syncs_run_newest"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["kind"],

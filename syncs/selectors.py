@@ -12,6 +12,11 @@ from django_q.models import Task
 from syncs.filtering import Filters
 from syncs.models import SyncRun
 
+# What a list of runs never shows and a run's page does: its per-item outcomes and HTTP log, one
+# entry per Initiative or request. Read for every listed run, they were most of the history
+# page's SQL time (issue 13).
+LISTED_WITHOUT = ("outcomes", "http_log")
+
 
 def sync_runs_recent(*, kind: str | None = None, limit: int = 10) -> list[SyncRun]:
     """The latest runs, newest first, with who asked for them."""
@@ -24,6 +29,7 @@ def sync_runs_recent(*, kind: str | None = None, limit: int = 10) -> list[SyncRu
     return list(
         SyncRun.objects.filter(pk__in=latest)
         .select_related("requested_by")
+        .defer(*LISTED_WITHOUT)
         .order_by("-queued_at", "-id")
     )
 
@@ -41,7 +47,7 @@ def sync_runs(*, filters: SyncRunFilters) -> QuerySet[SyncRun]:
     """Sync runs, newest first, filtered by kind, status, trigger and the day they were queued."""
     if filters.invalid:
         return SyncRun.objects.none()
-    qs = SyncRun.objects.select_related("requested_by")
+    qs = SyncRun.objects.select_related("requested_by").defer(*LISTED_WITHOUT)
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
     if filters.status:

@@ -87,6 +87,32 @@ def test_history_query_count_is_fixed(client, world, django_assert_num_queries):
     )
 
 
+def test_lists_of_runs_read_no_outcomes_or_http_log_and_walk_an_index(client, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(60):
+        make_run(outcomes=[{"initiative": str(i), "status": "ok"}], http_log=[{"status": 200}])
+    client.force_login(world.admin)
+    for page in ("sync-history", "dashboard"):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse(page))
+        assert response.status_code == 200
+        runs = [q["sql"] for q in captured if 'FROM "khoros_syncrun"' in q["sql"]]
+        assert runs, page
+        assert not [sql for sql in runs if '"outcomes"' in sql or '"http_log"' in sql], page
+    assert len(response.context["runs"]) == 10
+    # The newest runs are read along an index, not by sorting every run ever made.
+    if connection.vendor == "sqlite":
+        from syncs.selectors import SyncRunFilters, sync_runs
+
+        sql, params = sync_runs(filters=SyncRunFilters())[:50].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "syncs_run_newest" in plan and "TEMP B-TREE" not in plan
+
+
 def test_run_page_polls_while_running_and_stops_when_finished(client, world):
     run = make_run(status="running", progress_total=4, progress_done=1)
     client.force_login(world.admin)
