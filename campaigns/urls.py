@@ -10,7 +10,16 @@ from campaigns.access import signed_in_required
 from campaigns.forms import LoginForm
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
+    # A signed-in person who comes back to the login page (Back after logging in, a reload, a
+    # bookmark) goes on to the page it would lead to instead of a form asking again. Safe from
+    # loops: a signed-in person without a page's role gets its 403, never the login page.
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=LoginForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
     path("logout/", login_not_required(auth_views.LogoutView.as_view()), name="logout"),
     path("", views.dashboard, name="dashboard"),
     path("sync/<str:kind>/", views.sync_now, name="sync-now"),

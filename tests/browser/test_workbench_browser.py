@@ -117,6 +117,15 @@ def test_a_session_ended_elsewhere_leads_to_the_login_page_and_back(live_server,
     page.get_by_role("heading", name="Spring Sale 2026").wait_for()
     assert page.url == live_server.url + workbench
 
+    # Back, and a reload of what Back shows, lead on to the page again: no login form asking a
+    # signed-in person for her password.
+    page.go_back()
+    page.get_by_role("heading", name="Spring Sale 2026").wait_for()
+    page.reload()
+    page.get_by_role("heading", name="Spring Sale 2026").wait_for()
+    assert page.get_by_label("Password").count() == 0
+    assert page.url == live_server.url + workbench
+
 
 def test_an_action_refused_or_unanswered_says_so_and_offers_a_reload(live_server, world, page):
     """htmx swaps nothing when an answer is an error (403, 404, 500) or never comes: the click
@@ -130,8 +139,12 @@ def test_an_action_refused_or_unanswered_says_so_and_offers_a_reload(live_server
     problem = page.get_by_role("alert").filter(has_text="Reload the page")
     assign = page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social")
 
-    # She logged in again in another tab: this page's form token is the one before (403).
-    login(page.context.new_page(), live_server.url, "maria", "pw-maria-2026")
+    # She logged out and in again in another tab: this page's form token is the one before (403).
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/")
+    other.get_by_role("button", name="Log out").click()
+    login(other, live_server.url, "maria", "pw-maria-2026")
+    other.close()
     assign.click()
     problem.wait_for()
     assert "This form has expired" in problem.inner_text()

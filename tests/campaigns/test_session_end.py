@@ -190,3 +190,31 @@ def test_logging_in_and_out_are_not_taken_for_an_ended_session(world):
 
 
 AUDIT_PAGE = "http://testserver/audit/?actor=2&campaign=7"
+
+
+@pytest.mark.parametrize(
+    ("asked", "lands_on"),
+    [
+        ("/login/", "/"),
+        ("/login/?next=/audit/%3Fcampaign%3D7", "/audit/?campaign=7"),
+        ("/login/?next=https://elsewhere.example/", "/"),
+    ],
+    ids=["no next page", "its next page", "never another site"],
+)
+def test_the_login_page_asked_again_when_signed_in_leads_on(client, world, asked, lands_on):
+    """Back after logging in, a reload or a bookmark of the login page asked a signed-in person
+    for her password again."""
+    client.force_login(world.maria)
+    response = client.get(asked)
+    assert response.status_code == 302
+    assert response["Location"] == lands_on
+    # Someone without the next page's role gets its refusal there, not the login page again.
+    assert client.get(response["Location"]).status_code in (200, 403)
+
+
+def test_a_stale_login_form_posted_when_signed_in_keeps_the_session(client, world):
+    client.force_login(world.maria)
+    response = client.post("/login/", {"username": "maria", "password": "wrong"})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert client.get("/").context["user"] == world.maria
