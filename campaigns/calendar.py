@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict, cast
+from urllib.parse import quote_plus
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
@@ -15,7 +16,6 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 
 from campaigns.access import visible_kpis, visible_plans
 from campaigns.models import Assignment
@@ -327,7 +327,8 @@ def _plan_bar(
         url = url or reverse("campaign", args=[campaign.pk])
         note = f"feeds {campaign.display_name}"
     else:
-        url = f"{url or reverse('workbench')}?{urlencode({'p-q': plan.search_term})}"
+        # quote_plus, as urlencode would, without its checks for lists and None per Plan.
+        url = f"{url or reverse('workbench')}?p-q={quote_plus(plan.search_term)}"
         note = "not assigned"
     return Bar(
         label=plan.display_name,

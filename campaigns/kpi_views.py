@@ -361,13 +361,17 @@ def _compare(
     today: date,
     compare_id: str = "",
 ) -> dict[str, Any]:
+    # Rows, not 300 campaigns built as models for a name and a date each (issue 13).
     choice_rows = (
         ExternalCampaign.objects.exclude(pk=campaign.pk)
         .filter(removed_at__isnull=True)
         .order_by("-start", "name", "pk")
-        .only("pk", "name", "campaign_id", "sap_uuid", "start")[:COMPARE_CHOICES]
+        .values_list("pk", "name", "campaign_id", "sap_uuid", "start")[:COMPARE_CHOICES]
     )
-    choices = [(c.pk, c.display_name, c.start) for c in choice_rows]
+    choices = [
+        (pk, ExternalCampaign.name_shown(name, campaign_id, sap_uuid), start)
+        for pk, name, campaign_id, sap_uuid, start in choice_rows
+    ]
     out: dict[str, Any] = {"compare_choices": choices, "compare_error": "", "compare": None}
     others = ExternalCampaign.objects.exclude(pk=campaign.pk)
     compare_id = compare_id.strip()

@@ -44,7 +44,12 @@ class ExternalCampaign(models.Model):
     @property
     def display_name(self) -> str:
         """The name as pages show it: a blank one as "(no name) · <SAP MC campaign ID>"."""
-        return shown_name(self.name, self.campaign_id or self.sap_uuid)
+        return self.name_shown(self.name, self.campaign_id, self.sap_uuid)
+
+    @staticmethod
+    def name_shown(name: str, campaign_id: str, sap_uuid: object) -> str:
+        """display_name of a campaign read as values, not as a model."""
+        return shown_name(name, campaign_id or sap_uuid)
 
 
 class CampaignReference(models.Model):

@@ -269,10 +269,20 @@ def test_htmx_navigation_returns_the_partial_with_real_links(client, world):
     assert 'href="/calendar/?zoom=year&amp;date=2026-04-01&amp;q=spring"' in body
 
 
-def test_names_are_escaped(client, world):
+@pytest.mark.parametrize(("zoom", "day"), [("year", "2026-01-01"), ("month", "2026-09-01")])
+def test_names_are_escaped(client, world, zoom, day):
+    # A campaign's marks and the quotes of an attribute too.
+    ExternalCampaign.objects.filter(pk=world.campaigns[0].pk).update(name='Q&A "<b>sale</b>"')
     client.force_login(world.admin)
-    body = client.get(reverse("calendar"), {"zoom": "year", "date": "2026-01-01"}).content.decode()
+    body = client.get(reverse("calendar"), {"zoom": zoom, "date": day}).content.decode()
     assert "<script>alert(1)</script>" not in body
+    assert "<b>sale</b>" not in body
+    # Drawn, escaped, as its bar's text and in its title.
+    autumn = "Autumn &lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f'<span class="bar-label">{autumn}</span>' in body
+    assert f'title="{autumn} (2026-09-01 – 2026-09-30, not assigned)"' in body
+    if zoom == "year":
+        assert '<span class="bar-label">Q&amp;A &quot;&lt;b&gt;sale&lt;/b&gt;&quot;</span>' in body
 
 
 @pytest.mark.parametrize("zoom", ["month", "quarter", "year", "days90"])
