@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--campaigns", type=int, default=2_000)
     group.add_argument("--page-plans", type=int, default=10_000)
     group.add_argument("--repeat", type=int, default=10, help="requests per page per round")
+    group.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per request under valgrind's callgrind instead of timing",
+    )
     group = parser.add_argument_group("api")
     group.add_argument("--seconds", type=float, default=20.0, help="load time per measurement")
     group.add_argument("--clients", type=int, default=8, help="concurrent clients")
@@ -86,6 +91,13 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.rounds < 1:
         sys.exit("--rounds must be at least 1")
+    if args.instructions:
+        from bench.instructions import rerun_under_callgrind, under_callgrind
+
+        if args.command != "pages":
+            sys.exit("--instructions counts the pages only: python -m bench pages --instructions")
+        if not under_callgrind():
+            rerun_under_callgrind(sys.argv[1:] if argv is None else argv)
     workdir = Path(tempfile.mkdtemp(prefix="smcbridge-bench-"))
     where = setup(workdir)
     cpus = os.cpu_count()

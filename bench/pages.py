@@ -183,6 +183,9 @@ def run_pages_bench(args: argparse.Namespace) -> None:
     results: dict[tuple[str, str], dict] = {}
     kpi_rows: dict[str, int] = {}
     names: list[str] = []
+    if args.instructions:
+        _count_instructions(client, user, sets, args.repeat)
+        return
     for label, (campaigns, plans, runs, audits) in sets.items():
         campaign, today = _populate(campaigns, plans, runs, audits, user)
         if connection.vendor == "postgresql":
@@ -238,4 +241,54 @@ def run_pages_bench(args: argparse.Namespace) -> None:
         "small median; vs admin = big median / the admin change list's big median; CPU = this "
         "process's CPU time per request (median), which a busy machine stretches far less than "
         "wall time (on PostgreSQL it leaves out the server's side)\n"
+    )
+
+
+def _count_instructions(
+    client: Client,
+    user,  # noqa: ANN001
+    sets: dict[str, tuple[int, ...]],
+    repeat: int,
+) -> None:
+    """`--instructions`: each page's instructions per request at both sets (bench.instructions)."""
+    from bench.instructions import Counter
+
+    counter = Counter()
+    counted: dict[tuple[str, str], float] = {}
+    names: list[str] = []
+    sizes = {}
+    for label, (campaigns, plans, runs, audits) in sets.items():
+        campaign, today = _populate(campaigns, plans, runs, audits, user)
+        sizes[label] = (campaigns, plans, PlanKpi.objects.count(), runs, audits)
+        urls = pages(campaign, today)
+        names = [name for name, _ in urls]
+        for name, path in urls:
+            client.get(path)  # templates compiled, caches warm
+            client.get(path)
+
+            def work(path: str = path) -> None:
+                for _ in range(repeat):
+                    if (status := client.get(path).status_code) != 200:
+                        raise RuntimeError(f"{path} answered {status}")
+
+            dump = f"{label}-{name.replace(' ', '-')}"
+            counted[(label, name)] = counter.count(dump, work) / repeat
+    _wipe()
+    peer = counted[("big", PEER)]
+    rows = []
+    for name in names:
+        small, big = counted[("small", name)], counted[("big", name)]
+        rows.append([name, f"{small / 1e6:,.1f} M", f"{big / 1e6:,.1f} M",
+                     f"x{big / small:.2f}", f"x{big / peer:.2f}"])  # fmt: skip
+    c, p, k, r, a = sizes["big"]
+    print_table(
+        f"3. Pages, instructions per request (callgrind): big = {c:,} campaigns, {p:,} Plans, "
+        f"{k:,} KPI rows, {r:,} runs, {a:,} audit rows; small = a tenth; {repeat} requests per "
+        f"page; {connection.vendor}",
+        ["page", "small", "big", "growth", "vs admin"],
+        rows,
+    )
+    print(
+        "Instructions this process ran per request (the SQL too on SQLite, not the server's on "
+        "PostgreSQL): the same from run to run, to compare two versions of a page, not a time\n"
     )
