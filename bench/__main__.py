@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> None:
     where = setup(workdir)
     cpus = os.cpu_count()
     print(f"smcbridge benchmarks on {where}; {cpus} CPUs; {args.rounds} interleaved rounds")
-    print("Figures are wall time on a shared machine: compare ratios, not absolute numbers.")
+    if args.instructions:
+        print("Figures are instructions counted by callgrind: the same from run to run.")
+    else:
+        print("Figures are wall time on a shared machine: compare ratios, not absolute numbers.")
     commands = COMMANDS if args.command == "all" else (args.command,)
     try:
         run(commands, args, workdir)
