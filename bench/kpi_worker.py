@@ -1,4 +1,4 @@
-"""Subprocesses of the KPI benchmark, so that each measures its own peak memory (ru_maxrss).
+"""Subprocesses of the KPI benchmark, so that each measures its own peak memory (VmHWM).
 
 `python -m bench.kpi_worker serve ...`: the Khoros simulator with a big export, its CSVs rendered
 once and kept (the benchmark times the bridge reading them, not the simulator writing them).
@@ -28,8 +28,20 @@ REACH = 3
 
 
 def _rss_mib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux's VmHWM, which starts again at exec. Not ru_maxrss: that one is kept across fork and
+    exec, so a worker started by `bench all`, whose parent had grown to 229 MiB running the
+    Plan benchmark first, reported 229 MiB and no growth for every ingest, the limit's too.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 # The simulator ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The limit reads the same exports with requests and csv.reader, sums them in a dict and writes
 them with one executemany upsert. Each ingest runs in a subprocess of its own, so that its peak
-memory (ru_maxrss) is its own; the simulator runs in another and renders each export once before
+memory (VmHWM) is its own; the simulator runs in another and renders each export once before
 the measured rounds, so the rounds time the reading, not the writing of the CSV.
 """
 
