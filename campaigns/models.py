@@ -9,6 +9,7 @@ from django.db import models
 
 from khoros.models import Initiative, Plan
 from sapmc.models import ExternalCampaign
+from smcbridge.choices import QuickChoiceLabels
 from syncs.access import SYNC_ADMINS as SYNC_ADMINS  # the two role names, side by side
 
 MARKETING_MANAGERS = "Marketing managers"
@@ -83,7 +84,7 @@ class DriftDecision(models.Model):
         return f"{self.plan_id}: keep {self.bridge_campaign_id} against {self.sap_campaigns}"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(QuickChoiceLabels, models.Model):
     """One human change, written in the same transaction as the change itself."""
 
     class Action(models.TextChoices):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import models
 
 from khoros.models import Plan
+from smcbridge.choices import QuickChoiceLabels
 from smcbridge.names import shown_name
 from syncs.models import SyncRun
 
@@ -167,7 +168,7 @@ class InboundLockout(models.Model):
         return f"{self.ip}: {self.failures} failures, locked until {self.locked_until}"
 
 
-class SuccessSent(models.Model):
+class SuccessSent(QuickChoiceLabels, models.Model):
     """The ledger of the success push: one row per Plan and day, what SAP MC made of it.
 
     A created row is never sent again (SAP MC stores a second POST as a second row: it would

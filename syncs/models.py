@@ -13,7 +13,8 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from syncs.registry import KindNamespace, kind_choices, redact
+from smcbridge.choices import QuickChoiceLabels
+from syncs.registry import KindNamespace, kind_choices, kind_label, redact
 
 if TYPE_CHECKING:
     from syncs.registry import SyncKind
@@ -46,7 +47,7 @@ class LeaseLostError(Exception):
     """Another run took this run's lease: stop writing at once."""
 
 
-class SyncRun(models.Model):
+class SyncRun(QuickChoiceLabels, models.Model):
     """One run of one sync kind, whatever started it.
 
     The run is its own lease: at most one run of a kind is running (a partial unique index
@@ -126,6 +127,10 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    def get_kind_display(self) -> str:  # type: ignore[no-redef]  # django-stubs declares it
+        """Django's own would gather the registered kinds into a dict on every call."""
+        return kind_label(self.kind)
 
     @property
     def sync_kind(self) -> SyncKind:
@@ -387,7 +392,7 @@ class AlertState(models.Model):
         return f"{self.kind}: {'alerting' if self.alerting else 'ok'}"
 
 
-class Notification(models.Model):
+class Notification(QuickChoiceLabels, models.Model):
     """An alert shown inside the app to sync admins: one per outage of a kind, one on recovery.
 
     Dismissal is recorded here (who, when) and stays visible in the notification history: the
@@ -425,10 +430,7 @@ class Notification(models.Model):
 
     @property
     def kind_label(self) -> str:
-        """The kind's name for people ("Khoros plans"), or its key if no app registers it now."""
-        from syncs import registry
-
-        return registry.get(self.kind).label if registry.is_registered(self.kind) else self.kind
+        return kind_label(self.kind)
 
 
 def _ttl() -> timedelta:

@@ -156,6 +156,12 @@ def is_registered(value: str) -> bool:
     return value in _kinds
 
 
+def kind_label(value: str) -> str:
+    """The kind's name for people ("Khoros plans"), or its key if no app registers it now."""
+    kind = _kinds.get(value)
+    return kind.label if kind is not None else value
+
+
 def kind_choices() -> list[tuple[str, str]]:
     """Choices of SyncRun.kind: evaluated when used, so the apps have registered by then."""
     return [(k.value, k.label) for k in _kinds.values()]
