@@ -139,6 +139,16 @@ def test_filter_errors_are_tied_to_their_fields(live_server, world, page):
         assert backwards in found["invalid"][field]
     assert "Select a valid choice." in found["invalid"]["id_actor"]
     assert page.get_by_label("Campaign").get_attribute("aria-invalid") is None
+    # Seen as well as heard: the boxes of the problem have a red border, the others do not.
+    borders = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('form input, form select')]
+             .filter(el => el.id).map(el => [el.id, getComputedStyle(el).borderTopColor]))"""
+    )
+    red = "rgb(198, 40, 40)"  # --bad
+    assert [f for f, color in borders.items() if color == red] == [
+        "id_actor", "id_date_from", "id_date_to"
+    ]  # fmt: skip
+    assert borders["id_campaign"] != red
 
     page.goto(f"{live_server.url}/syncs/?date_from=2026-03-10&date_to=2026-03-01")
     found = page.evaluate(DESCRIPTIONS)
