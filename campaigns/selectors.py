@@ -796,6 +796,15 @@ def _combined_by(
     return {row[key]: {name: int(row[name] or 0) for name in names} for row in grouped}
 
 
+# How many days without numbers before a campaign's first numbers its page draws, at most.
+LEADING_ZERO_DAYS = 366
+
+
+def _days_before(day: date, days: int) -> date:
+    """`day` less `days` days, or the calendar's first day when that lies before it."""
+    return day - timedelta(days=min(days, (day - date.min).days))
+
+
 def campaign_kpis(
     *,
     campaign: ExternalCampaign,
@@ -825,8 +834,11 @@ def campaign_kpis(
     if by_day:
         first = min(by_day)
         last = max(by_day)
-        if campaign.start is not None:
-            first = min(first, campaign.start)
+        if campaign.start is not None and campaign.start < first:
+            # The campaign's days before its first numbers are drawn as zeros, a year of them
+            # at most: a campaign SAP MC dates from year 1 drew 740,000 days (and took
+            # gigabytes); the totals are the same, as the days left out have no numbers.
+            first = max(campaign.start, _days_before(first, LEADING_ZERO_DAYS))
         # The campaign's days that have begun, without numbers, are zeros; those of a campaign
         # that has not started are not drawn (the Plans' earlier days are all there is).
         if campaign.end is not None and (campaign.start is None or campaign.start <= today):

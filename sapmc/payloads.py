@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import MAXYEAR, UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -331,7 +331,15 @@ class CampaignPayload(_Payload):
     def _day(cls, value: object, info: ValidationInfo) -> date | None:
         instant = _optional_instant(value)
         zone: tzinfo = (info.context or {}).get("zone") or UTC
-        return None if instant is None else instant.astimezone(zone).date()
+        if instant is None:
+            return None
+        try:
+            return instant.astimezone(zone).date()
+        except OverflowError:
+            # An instant within hours of the calendar's ends, seen in a zone beyond them: SAP's
+            # "unlimited" end 9999-12-31T23:59:59 east of UTC falls on a day no date can hold.
+            # Its nearest day keeps the campaign (open-ended) instead of failing every sync.
+            return date.max if instant.year == MAXYEAR else date.min
 
     @field_validator("references", mode="before")
     @classmethod

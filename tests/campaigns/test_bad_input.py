@@ -645,3 +645,65 @@ def test_an_admin_value_the_database_cannot_take_is_a_400_that_changes_nothing(c
     assert Group.objects.count() == groups
     # A NUL in the id of the address (a text key, which PostgreSQL refuses).
     assert client.get("/admin/django_q/success/a%00b/change/").status_code == 400
+
+
+@pytest.mark.parametrize("role", ["sync admin", "manager"])
+def test_every_page_shows_a_campaign_and_a_plan_at_the_calendar_s_ends(
+    client, root, world, crawl_ids, role, failures
+):
+    # SAP's "unlimited" end is 9999-12-31 (and a campaign may start on 0001-01-01): a day after
+    # it or before it is no date, so every page that steps past a campaign's or Plan's last day
+    # must stop at the calendar's ends rather than fail.
+    from datetime import UTC, date, datetime
+
+    from django.utils import timezone
+
+    from campaigns.models import Assignment
+    from campaigns.selectors import campaign_kpis
+    from khoros.models import PlanKpi
+
+    first, last = date(1, 1, 1), date(9999, 12, 31)
+    campaign, plan = world.campaigns[0], world.plans[0]
+    type(campaign).objects.filter(pk=campaign.pk).update(start=first, end=last)
+    type(plan).objects.filter(pk=plan.pk).update(
+        start_day=first, end_day=last, start=datetime(1, 1, 1, 6, tzinfo=UTC),
+        end=datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+    )  # fmt: skip
+    Assignment.objects.update_or_create(
+        plan=plan, defaults={"campaign": campaign, "assigned_at": timezone.now()}
+    )
+    # KPIs are counted for days that have passed: a day of year 1 or 9999 has none.
+    PlanKpi.objects.create(
+        plan=plan, day=date(2026, 3, 1), impressions=7, updated_at=timezone.now()
+    )
+    client.force_login(root if role == "sync admin" else world.maria)
+    client.raise_request_exception = False
+    views = [
+        f"{zoom}&date={day}"
+        for zoom in ("zoom=month", "zoom=quarter", "zoom=year", "zoom=days90")
+        for day in ("0001-01-01", "9999-12-31", "2026-03-01")
+    ]
+    pages = [
+        "/", f"/workbench/?campaign={campaign.pk}", f"/workbench/?plans={plan.pk}",
+        f"/campaigns/{campaign.pk}/", f"/campaigns/{campaign.pk}/kpis.csv",
+        f"/calendar/panel/?panel=c{campaign.pk}", f"/calendar/panel/?panel=p{plan.pk}",
+        *(f"/calendar/?{view}" for view in views),
+        *(f"/calendar/list/?{view}" for view in views),
+        *(f"/calendar/list/?{view}&format=csv" for view in views),
+        *(f"/calendar/?{view}&panel=c{campaign.pk}" for view in views[:3]),
+    ]  # fmt: skip
+    if role == "sync admin":
+        pages += ["/audit/", "/syncs/", f"/admin/sapmc/externalcampaign/{campaign.pk}/change/",
+                  "/admin/sapmc/externalcampaign/", "/admin/khoros/plan/"]  # fmt: skip
+    # The campaign's page drew every day from its start: 740,000 of them, gigabytes and minutes.
+    campaign.refresh_from_db()
+    kpis = campaign_kpis(campaign=campaign, user=root, today=date(2026, 12, 3))
+    assert (kpis.days[0], kpis.days[-1]) == (date(2025, 2, 28), date(2026, 12, 3))
+    assert kpis.totals["impressions"] == 7
+    for path in pages:
+        failures.check(client.get(path), f"GET {path}")
+        if path.startswith(PARTIAL_PAGES[1:]):
+            failures.check(client.get(path, HTTP_HX_REQUEST="true"), f"htmx GET {path}")
+    shown = client.get(f"/campaigns/{campaign.pk}/")
+    assert shown.status_code == 200
+    assert "9999-12-31" in shown.content.decode()

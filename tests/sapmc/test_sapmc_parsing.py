@@ -387,6 +387,30 @@ def test_campaign_dates_are_the_day_of_the_instant_in_sap_mc_s_time_zone(zone, d
     assert parse_campaign(item).start == date(2026, 3, 31)  # UTC unless told otherwise
 
 
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        ("UTC", date(1, 1, 1), date(9999, 12, 31)),
+        # 9999-12-31T23:59:59Z is 10000-01-01 in Tokyo, 0001-01-01T00:00Z is year 0 in New
+        # York: days no date can hold, kept as the nearest ones instead of failing the sync.
+        ("Asia/Tokyo", date(1, 1, 1), date(9999, 12, 31)),
+        ("America/New_York", date(1, 1, 1), date(9999, 12, 31)),
+    ],
+)
+def test_campaign_dates_at_the_calendar_s_ends_are_kept_in_every_zone(zone, start, end):
+    item = {
+        "CampaignUUID": "8f2d7c1e-0b3a-4d5e-9f60-1a2b3c4d5e6f",
+        "CampaignID": "1000001",
+        "CampaignName": "Unlimited",
+        "CampaignCategory": "Z01",
+        "CampaignStartDate": "/Date(-62135596800000)/",  # 0001-01-01T00:00:00Z
+        "CampaignEndDate": "/Date(253402300799000)/",  # 9999-12-31T23:59:59Z, SAP's "unlimited"
+        "ExternalCampaignReferences": {"results": []},
+    }
+    campaign = parse_campaign(item, ZoneInfo(zone))
+    assert (campaign.start, campaign.end) == (start, end)
+
+
 def test_paged_inline_references_are_refused_rather_than_cut():
     item = {
         "CampaignUUID": "8f2d7c1e-0b3a-4d5e-9f60-1a2b3c4d5e6f",
