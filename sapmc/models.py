@@ -72,8 +72,12 @@ class CampaignReference(models.Model):
     class Meta:
         db_table = "campaigns_campaignreference"
         constraints = [
+            # SAP MC's key is the reference's UUID alone: two references of one campaign may
+            # name the same Plan (another advertiser, say), and both are mirrored.
             models.UniqueConstraint(
-                fields=["campaign", "external_campaign_id"], name="one_reference_per_plan_id"
+                fields=["campaign", "external_campaign_uuid"],
+                condition=~models.Q(external_campaign_uuid=""),
+                name="one_reference_per_sap_key",
             )
         ]
 

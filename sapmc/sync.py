@@ -198,7 +198,9 @@ def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[st
             for ref in ref_rows.get(key, []):
                 ref.campaign = campaign
                 new_refs.append(ref)
-        CampaignReference.objects.bulk_create(new_refs, batch_size=500, ignore_conflicts=True)
+        # No conflict to ignore: the parser refuses a reference that appears twice, and one
+        # ignored would be a reference SAP MC holds missing here, the campaign "updated" forever.
+        CampaignReference.objects.bulk_create(new_refs, batch_size=500)
     return counts
 
 

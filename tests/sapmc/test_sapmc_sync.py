@@ -410,3 +410,35 @@ def test_button_queues_a_run_that_a_real_worker_executes(live_sapmc, admin_user)
     assert run_queued_tasks() == 1
     run.refresh_from_db()
     assert (run.status, run.created_count, run.trigger) == ("succeeded", 12, "button")
+
+
+def test_two_references_naming_one_plan_are_both_mirrored_and_then_unchanged(
+    live_sapmc, live_khoros
+):
+    # SAP MC keys a reference by its UUID alone: one campaign may reference a Plan twice (for
+    # another advertiser, say). The mirror kept one of them, silently, and counted the campaign
+    # "updated" on every sync after, as its two never matched the one stored.
+    from dataclasses import replace
+
+    khoros_services.sync_khoros()
+    target = khoros_campaigns(live_sapmc.data)[1]
+    plan = live_khoros.data.plans[3]
+    first = live_sapmc.sim.set_references(target.uuid, [plan.id]).references[0]
+    second = replace(
+        first, external_campaign_uuid="9a0c1b2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d", advertiser="390"
+    )
+    live_sapmc.sim.update_campaign(target.uuid, references=(first, second))
+
+    sync_sapmc_campaigns()
+    again = sync_sapmc_campaigns()
+
+    row = ExternalCampaign.objects.get(sap_uuid=UUID(target.uuid))
+    stored = sorted(row.sap_references.values_list("external_campaign_uuid", "advertiser", "plan"))
+    plan_pk = Plan.objects.get(khoros_id=UUID(plan.id)).pk
+    assert stored == sorted(
+        [
+            (first.external_campaign_uuid, first.advertiser, plan_pk),
+            (second.external_campaign_uuid, "390", plan_pk),
+        ]
+    )
+    assert (again.status, again.updated_count, again.unchanged_count) == ("succeeded", 0, 12)
