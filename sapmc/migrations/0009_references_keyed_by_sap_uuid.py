@@ -4,19 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('khoros', '0009_plankpi_timezone'),
-        ('sapmc', '0008_success_unknown_index'),
+        ("khoros", "0009_plankpi_timezone"),
+        ("sapmc", "0008_success_unknown_index"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='campaignreference',
-            name='one_reference_per_plan_id',
+            model_name="campaignreference",
+            name="one_reference_per_plan_id",
         ),
         migrations.AddConstraint(
-            model_name='campaignreference',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_campaign_uuid', ''), _negated=True), fields=('campaign', 'external_campaign_uuid'), name='one_reference_per_sap_key'),
+            model_name="campaignreference",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_campaign_uuid", ""), _negated=True),
+                fields=("campaign", "external_campaign_uuid"),
+                name="one_reference_per_sap_key",
+            ),
         ),
     ]
