@@ -272,12 +272,12 @@ def _optional_instant(value: object) -> datetime | None:
 
 
 def _wall_time(value: object) -> datetime | None:
-    if value is None:
-        return None
+    """A wall time, or None for none or for a text that is none: the spec promises only "a
+    string", and nothing is decided from it (failing the status over it lost the export)."""
     try:
-        return _parse_wall_time(value)
-    except KhorosBadPayloadError as exc:
-        raise ValueError(str(exc)) from None
+        return None if value is None else _parse_wall_time(value)
+    except KhorosBadPayloadError:
+        return None
 
 
 def plan_uuid(value: object) -> str:
@@ -293,7 +293,6 @@ def plan_uuid(value: object) -> str:
         raise ValueError(f"is not a UUID: {value[:40]!r}") from None
 
 
-Text = Annotated[str, BeforeValidator(_required_text)]
 OptionalText = Annotated[str, BeforeValidator(_optional_text)]
 KhorosId = Annotated[str, BeforeValidator(_id)]
 Instant = Annotated[datetime, BeforeValidator(_instant)]
@@ -339,14 +338,16 @@ class WhoAmI(_Payload):
 
 class Initiative(_Payload):
     id: KhorosId
-    name: Text
+    # Not required by the spec (its answers list no required property): a blank name is shown
+    # as "(no name)" with the id, as a blank one always was.
+    name: OptionalText = ""
     description: OptionalText = ""
 
 
 class Plan(_Payload):
     id: Annotated[str, BeforeValidator(plan_uuid)]  # UUID, lower-case canonical form
     initiative_id: KhorosId = Field(alias="campaignId")
-    name: Text
+    name: OptionalText = ""  # optional in the spec, as the Initiative's
     color: OptionalText = ""
     start: Instant = Field(alias="startDate")
     end: Instant = Field(alias="endDate")  # inclusive: the last ms of the Plan's last local day
