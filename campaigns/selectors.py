@@ -540,10 +540,23 @@ def assignment_warnings(
     *, campaign: ExternalCampaign, plans: list[Plan], managing_parties: set[str]
 ) -> dict[int, list[str]]:
     """Why assigning each of these Plans deserves a second look, by Plan pk (only those with a
-    reason): its days fall outside the campaign's, or it is of another Initiative than the
-    campaign's own (SAP MC's managing parties of its references; none known, none judged)."""
+    reason): its days fall outside the campaign's, it is of another Initiative than the
+    campaign's own (SAP MC's managing parties of its references; none known, none judged), or
+    SAP MC references it under another live campaign. One query for the references."""
     warnings: dict[int, list[str]] = {}
     own_names = None
+    # Live SAP MC campaigns other than this one that reference each Plan: assigning it here
+    # makes a conflict the drift box shows at once, better said before than after.
+    elsewhere: dict[int, set[str]] = {}
+    for plan_id, name, campaign_id, sap_uuid in (
+        CampaignReference.objects.filter(plan__in=plans, campaign__removed_at__isnull=True)
+        .exclude(campaign=campaign)
+        .values_list("plan_id", "campaign__name", "campaign__campaign_id", "campaign__sap_uuid")
+    ):
+        shown = f"“{ExternalCampaign.name_shown(name, campaign_id, sap_uuid)}”"
+        if campaign_id and name.strip():  # a blank name is shown with its id already
+            shown += f" ({campaign_id})"
+        elsewhere.setdefault(plan_id, set()).add(shown)
     for plan in plans:
         reasons = []
         c_start, c_end, p_start, p_end = campaign.start, campaign.end, plan.start_day, plan.end_day
@@ -568,6 +581,11 @@ def assignment_warnings(
             reasons.append(
                 f"This Plan is of Initiative “{plan.initiative.display_name}”, not of the "
                 f"campaign's own ({own_names})."
+            )
+        if plan.pk in elsewhere:
+            reasons.append(
+                f"SAP MC puts this Plan under {', '.join(sorted(elsewhere[plan.pk]))}: here it "
+                "would differ from SAP MC until one side changes."
             )
         if reasons:
             warnings[plan.pk] = reasons

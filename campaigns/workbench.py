@@ -420,7 +420,8 @@ def _adopt_question(campaign: ExternalCampaign, changes: list) -> list[str]:
             + "."
         )
     targets = sorted({c.to_campaign.display_name for c in changes})
-    lines.append(f"They will feed {', '.join(f'“{t}”' for t in targets)}, as SAP MC says.")
+    subject = "It" if len(changes) == 1 else "They"
+    lines.append(f"{subject} will feed {', '.join(f'“{t}”' for t in targets)}, as SAP MC says.")
     return lines
 
 

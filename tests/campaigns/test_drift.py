@@ -283,6 +283,7 @@ def test_adopt_asks_says_from_whom_then_undo_right_after(client, world):
     assert "Adopt SAP MC&#x27;s side for 2 Plans?" in body
     assert "Removes 1 Plan from “Summer 2026”: “Spring Sale social”." in body
     assert "Assigns 1 unassigned Plan: “Summer teaser”." in body
+    assert "They will feed “Spring Sale 2026”, as SAP MC says." in body
     assert response["HX-Replace-Url"] == f"/workbench/?campaign={spring.pk}"
     assert Assignment.objects.get(plan=social).campaign == summer  # nothing yet
 
@@ -310,6 +311,19 @@ def test_adopt_asks_says_from_whom_then_undo_right_after(client, world):
     assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == [
         "drift.adopt_sap",
         "drift.undo",
+    ]
+
+
+def test_the_adopt_question_of_one_plan_says_it_not_they(world):
+    from types import SimpleNamespace
+
+    from campaigns.workbench import _adopt_question
+
+    spring, summer, social, teaser = _two_plans_to_adopt(world)
+    change = SimpleNamespace(plan=teaser, from_campaign=None, to_campaign=spring)
+    assert _adopt_question(spring, [change]) == [
+        "Assigns 1 unassigned Plan: “Summer teaser”.",
+        "It will feed “Spring Sale 2026”, as SAP MC says.",
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 import time_machine
@@ -535,6 +536,39 @@ def test_a_bulk_question_names_the_plan_it_asks_about(client, world):
     ).content.decode()
     assert "Assign “Spring Sale social” to “Summer 2026”?" in body
     assert "<li>This Plan runs 1 Mar–31 Mar" in body
+
+
+def test_assigning_a_plan_sap_mc_puts_under_another_campaign_asks_first(client, world):
+    # Assigned without a word, the Plan stood in conflict with SAP MC at once: the drift box
+    # said so only afterwards. The references of a removed campaign, or of the campaign itself,
+    # are no such reason.
+    spring, summer, autumn, cancelled = world.campaigns
+    teaser = world.plans[1]  # June: inside summer's dates, of summer's own Initiative
+    for campaign in (autumn, cancelled, summer):
+        CampaignReference.objects.create(
+            campaign=campaign, external_campaign_id=teaser.khoros_id.hex,
+            external_campaign_uuid=str(uuid4()), plan=teaser,
+        )  # fmt: skip
+    client.force_login(world.maria)
+
+    body = post(
+        client, "workbench-assign", {"campaign": summer.pk, "plan_one": teaser.pk}
+    ).content.decode()
+
+    assert "Assign “Summer teaser” to “Summer 2026”?" in body
+    assert (
+        "<li>SAP MC puts this Plan under “Autumn 2026” (102): here it would differ from SAP MC "
+        "until one side changes.</li>" in body
+    )
+    assert "Cancelled" not in body
+    assert not Assignment.objects.exists()
+    post(client, "workbench-assign", {"campaign": summer.pk, "plan_confirmed": teaser.pk})
+    assert Assignment.objects.get(plan=teaser).campaign == summer
+    # Under the campaign it is assigned to, nothing is asked: SAP MC agrees.
+    Assignment.objects.all().delete()
+    CampaignReference.objects.filter(campaign=autumn).delete()
+    post(client, "workbench-assign", {"campaign": summer.pk, "plan_one": teaser.pk})
+    assert Assignment.objects.get(plan=teaser).campaign == summer
 
 
 def test_move_here_of_a_plan_unassigned_meanwhile_says_it_assigned_it(client, world):
