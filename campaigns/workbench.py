@@ -146,6 +146,10 @@ def _context(
         suggestions = selectors.campaign_suggestions(
             campaign=selected, user=user, managing_parties=drift.managing_parties
         )
+        # Ticked Plans that feed this campaign already (Back after assigning them brings their
+        # ticks back): nothing is left to do with them, and "Unassigned only" hides them.
+        fed = {a.plan_id for a in assigned}
+        selection = [pk for pk in selection if pk not in fed]
     return {
         "state": state,
         "state_query": state.urlencode(),

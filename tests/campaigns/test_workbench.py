@@ -498,6 +498,23 @@ def test_state_links_keep_the_state_as_a_querydict_would():
     assert links.split(" ")[0].endswith("?c-q=sp%C3%A4t&cpage=3&p-status=1&p-status=2&campaign=4")
 
 
+def test_ticked_plans_that_feed_the_campaign_already_are_no_longer_selected(client, world):
+    # Back after "Assign selected" brought the address with the ticks back: "2 Plans selected,
+    # 2 of them on other pages", Plans on no page (feeding it, "Unassigned only" hid them).
+    summer = world.campaigns[1]
+    social, teaser = world.plans[0], world.plans[1]
+    Assignment.objects.create(plan=teaser, campaign=summer, assigned_at=timezone.now())
+    client.force_login(world.maria)
+    query = {"campaign": summer.pk, "plans": [social.pk, teaser.pk], "p-unassigned": "on"}
+
+    page = client.get(reverse("workbench"), query)
+
+    assert page.context["selection_count"] == 1
+    body = page.content.decode()
+    assert "1 Plan selected" in body
+    assert f'name="plans" value="{teaser.pk}"' not in body
+
+
 def test_the_form_includes_ticked_plans_only_where_there_are_boxes(client, world):
     # htmx logs a console error for an hx-include that matches nothing: boxes exist only
     # once a campaign is selected (or Plans ticked on other pages are carried).
