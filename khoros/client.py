@@ -961,6 +961,7 @@ class KhorosClient(HttpClient):
         # again (an empty page mid-list is a known glitch). Both cost an extra request or two
         # at most when totalItems is too large.
         seen: set[str] = set()
+        promised: int | None = None
         stale_pages = 0
         reread_left = 1
         page = 0
@@ -973,23 +974,31 @@ class KhorosClient(HttpClient):
             with self._locating(path):
                 items = parse(_list_data(payload, "list"))
             total = _total_items(payload)
-            if total is not None:
-                totals.add(total)
             new = {item.id for item in items} - seen
             seen |= new
+            if total is not None and total < len(seen):
+                # Below what was read already: wrong, so no promise, and no sign that records
+                # moved (an empty page's 0 ended a listing whose earlier pages promised more).
+                total = None
+            if total is not None:
+                totals.add(total)
+                promised = total
             more_promised = total is not None and len(seen) < total
             if not items:
-                if more_promised and reread_left:
-                    reread_left -= 1
-                    self.stats.retries += 1
-                    logger.warning(
-                        "%s page %d empty before totalItems; reading it again", path, page
-                    )
-                    continue
-                if more_promised and len(totals) <= 1:
-                    # Ending here would report every item past this page as removed. (When
-                    # totalItems moved, the caller reads the listing again instead.)
-                    raise self._incomplete(path, f"page {page} came back empty twice", total, seen)
+                if promised is not None and len(seen) < promised:
+                    if reread_left:
+                        reread_left -= 1
+                        self.stats.retries += 1
+                        logger.warning(
+                            "%s page %d empty before totalItems; reading it again", path, page
+                        )
+                        continue
+                    if len(totals) <= 1:
+                        # Ending here would report every item past this page as removed.
+                        # (When totalItems moved, the caller reads the listing again first.)
+                        raise self._incomplete(
+                            path, f"page {page} came back empty twice", promised, seen
+                        )
                 return
             logger.debug(
                 "%s page %d: %d items, %d of %s",

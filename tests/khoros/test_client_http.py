@@ -461,6 +461,25 @@ def test_an_empty_page_is_read_once_more_then_trusted(khoros: Khoros) -> None:
 
 
 @pytest.mark.parametrize(
+    ("mode", "params"),
+    [("missing_total", {"page": 1}), ("wrong_total", {"page": 1, "value": 0})],
+    ids=["no-pagination", "total-0"],
+)
+def test_an_empty_page_that_promises_nothing_keeps_the_earlier_pages_promise(
+    khoros: Khoros, mode: str, params: dict[str, Any]
+) -> None:
+    # Page 0 says 8; page 1 comes back empty without a totalItems, or with 0: the listing
+    # ended there "complete", and the sync marked the 5 Plans after page 0 removed.
+    khoros.sim.add_fault("plans", "empty_page", count=None, page=1)
+    khoros.sim.add_fault("plans", mode, count=None, **params)
+    with (
+        khoros.client(page_size=3) as client,
+        pytest.raises(KhorosIncompleteListingError, match=r"totalItems \(8\) promises 5 more"),
+    ):
+        client.list_plans(FIRST)
+
+
+@pytest.mark.parametrize(
     ("mode", "params", "read"),
     [
         ("empty_page", {"page": 1}, 3),  # a hole mid-list
