@@ -463,6 +463,9 @@ def sync_khoros(
             results, writes = plans_diff(listed, now=timezone.now(), zone=zone, moved=moved)
             if writes:
                 with transaction.atomic():
+                    # Written only under a live lease, in the same transaction: a run another
+                    # one took over (its worker seemed dead) writes nothing (LeaseLostError).
+                    run.renew_lease()
                     writes.write()
                 for pk, (digest, checked) in writes.digests.items():
                     if pk in by_pk:  # what the Initiatives read later in this run compare with
@@ -549,6 +552,10 @@ def sync_khoros(
                 held += listing.count
         if held >= PLAN_WRITE_BATCH:
             flush()
+        else:
+            # Between writes too the lease is renewed when a save is due: a thousand Plans
+            # spread over many Initiatives could take longer to read than the lease lasts.
+            run.checkpoint(client.stats)
     if pending:
         flush()
 

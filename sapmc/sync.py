@@ -56,7 +56,10 @@ def sync_sapmc_campaigns(
     runs.run_checkpoint(run, client.stats, ["progress_total", "outcomes"])
     for offset in range(0, len(fetched), CHUNK):
         chunk = fetched[offset : offset + CHUNK]
-        counts = campaigns_upsert(fetched=chunk, now=timezone.now())
+        with transaction.atomic():
+            # Written only under a live lease: a run taken over writes nothing (LeaseLostError).
+            run.renew_lease()
+            counts = campaigns_upsert(fetched=chunk, now=timezone.now())
         run.created_count += counts["created"]
         run.updated_count += counts["updated"]
         run.unchanged_count += counts["unchanged"]

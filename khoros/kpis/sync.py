@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
 from khoros import client as khoros_client
@@ -237,9 +238,16 @@ class _KpiSync:
         try:
             status = self._export_await(export)
             sums = self._export_read(export, spec, status)
-            counts = kpis_write(
-                export=export, sums=sums, plan_pks=[p.pk for p in spec.plans], now=timezone.now()
-            )
+            with transaction.atomic():
+                # Written only under a live lease, in the same transaction: a run another one
+                # took over (its worker seemed dead) writes nothing (LeaseLostError).
+                self.run.renew_lease()
+                counts = kpis_write(
+                    export=export,
+                    sums=sums,
+                    plan_pks=[p.pk for p in spec.plans],
+                    now=timezone.now(),
+                )
         except ExportError as exc:
             self._count_lost_rows(outcome)
             self._export_end(export, exc.state, str(exc))

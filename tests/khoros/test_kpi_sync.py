@@ -751,3 +751,26 @@ def test_the_run_keeps_its_requests_without_the_signed_link_path(mirrored, clien
     assert 'data-testid="run-requests"' in page and "127.0.0.1 (signed link)" in page
     for link in links:
         assert link not in json.dumps(log) and link not in page
+
+
+def test_a_run_taken_over_while_downloading_writes_nothing(mirrored, monkeypatch):
+    # Its worker only seemed dead: the sums it read were written after the takeover.
+    from khoros.kpis import sync as kpi_sync
+
+    read = kpi_sync._KpiSync._export_read
+
+    def read_then_taken_over(self, *args, **kwargs):
+        sums = read(self, *args, **kwargs)
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED, error="run #99 took over its lease"
+        )
+        return sums
+
+    monkeypatch.setattr(kpi_sync._KpiSync, "_export_read", read_then_taken_over)
+
+    run = sync(FakeClock())
+
+    assert not PlanKpi.objects.exists()
+    assert KpiExport.objects.get().state != KpiExport.State.DOWNLOADED
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED

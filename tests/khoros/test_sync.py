@@ -717,3 +717,26 @@ def test_khoros_words_with_a_nul_or_a_bidi_override_end_the_run_with_them_cleane
     said = "Company 389 does not allow the application smcbridge v2"
     assert said in run.error
     assert all(said in o["error"] for o in run.outcomes if o["status"] == "failed")
+
+
+def test_a_run_taken_over_while_reading_writes_nothing(live_khoros, monkeypatch):
+    # Its worker only seemed dead (a lease outlasted by slow reads): another run took over. The
+    # Plans it read were written all the same, after the takeover, before it noticed.
+    from khoros.client import KhorosClient
+
+    read_plans = KhorosClient.read_plans
+
+    def read_then_taken_over(self, initiative_id, **kwargs):
+        listing = read_plans(self, initiative_id, **kwargs)
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED, error="run #99 took over its lease"
+        )
+        return listing
+
+    monkeypatch.setattr(KhorosClient, "read_plans", read_then_taken_over)
+
+    run = services.sync_khoros()
+
+    assert Plan.objects.count() == 0
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED

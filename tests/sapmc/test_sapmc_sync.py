@@ -442,3 +442,24 @@ def test_two_references_naming_one_plan_are_both_mirrored_and_then_unchanged(
         ]
     )
     assert (again.status, again.updated_count, again.unchanged_count) == ("succeeded", 0, 12)
+
+
+def test_a_run_taken_over_while_listing_writes_nothing(live_sapmc, monkeypatch):
+    from sapmc.client import SapmcClient
+
+    list_campaigns = SapmcClient.list_campaigns
+
+    def listed_then_taken_over(self, **kwargs):
+        listing = list_campaigns(self, **kwargs)
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED, error="run #99 took over its lease"
+        )
+        return listing
+
+    monkeypatch.setattr(SapmcClient, "list_campaigns", listed_then_taken_over)
+
+    run = sync_sapmc_campaigns()
+
+    assert ExternalCampaign.objects.count() == 0
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED
