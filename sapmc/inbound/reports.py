@@ -113,25 +113,37 @@ def _fresh_since() -> timedelta:
     return timedelta(minutes=settings.SAPMC_REPORT_FRESH_MINUTES)
 
 
-def _fresh_kpi_success(moment: datetime) -> datetime | None:
-    """When the last KPI sync succeeded, if after `moment` or at most the fresh window before."""
+def _fresh_kpi_success(moment: datetime) -> khoros_selectors.KpiFreshness | None:
+    """The last KPI sync's success, if after `moment` or at most the fresh window before."""
     last = khoros_selectors.kpi_last_success()
     if last is None or last.finished_at < moment - _fresh_since():
         return None
-    return last.finished_at
+    return last
+
+
+def _plans_in_sync(
+    last: khoros_selectors.KpiFreshness, external_campaign_ids: Sequence[str]
+) -> bool:
+    """Whether every requested Plan was mirrored when that KPI sync started: one first mirrored
+    after it was not in its exports, and answering without its rows would say it had no posts."""
+    started = last.run.started_at or last.run.queued_at
+    return not any(
+        Plan.objects.filter(khoros_id__in=batch, first_seen__gt=started).exists()
+        for batch in _batches(_plan_uuids(external_campaign_ids))
+    )
 
 
 def _fresh_for_report(
     moment: datetime, *, external_campaign_ids: Sequence[str], from_date: date, to_date: date
 ) -> bool:
-    """Whether the held KPIs answer a report made at `moment`: fresh, and counted in the
-    company's zone. Days still held in a zone the company had before (its zone changed since
-    the last KPI sync) would be left out of the answer: only a KPI sync after `moment`, which
-    counts them again in the new zone, answers such a report."""
-    finished = _fresh_kpi_success(moment)
-    if finished is None:
+    """Whether the held KPIs answer a report made at `moment`: fresh, of a sync that had every
+    requested Plan, and counted in the company's zone. Days still held in a zone the company
+    had before (its zone changed since the last KPI sync) would be left out of the answer: only
+    a KPI sync after `moment`, which counts them again in the new zone, answers such a report."""
+    last = _fresh_kpi_success(moment)
+    if last is None or not _plans_in_sync(last, external_campaign_ids):
         return False
-    if finished >= moment:
+    if last.finished_at >= moment:
         return True
     zone = company_zone().key
     return not any(
@@ -259,12 +271,7 @@ def _held_data_covers(report: InboundReport, last: khoros_selectors.KpiFreshness
     covered_through = started.astimezone(zone).date() - timedelta(days=1)
     if covered_through < needed_through:
         return False
-    # A Plan first mirrored after that sync started was not in it: its rows are not "held", and
-    # answering without them would say it had no posts.
-    return not any(
-        Plan.objects.filter(khoros_id__in=batch, first_seen__gt=started).exists()
-        for batch in _batches(_plan_uuids(report.external_campaign_ids))
-    )
+    return _plans_in_sync(last, report.external_campaign_ids)
 
 
 def kpi_sync_failed_error(run: SyncRun) -> ApiError:

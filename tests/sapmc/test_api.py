@@ -74,11 +74,15 @@ def error_of(response) -> str:
 
 
 def kpi_success(finished_at: datetime) -> SyncRun:
+    """A successful KPI sync that ended at `finished_at`, a minute long, and knew every Plan
+    mirrored so far (a KPI sync's exports are of the Plans mirrored when it starts)."""
+    started_at = finished_at - timedelta(minutes=1)
+    Plan.objects.filter(first_seen__gt=started_at).update(first_seen=started_at)
     return SyncRun.objects.create(
         kind=SyncRun.Kind.KHOROS_KPIS,
         trigger=SyncRun.Trigger.SCHEDULE,
         status=SyncRun.Status.SUCCEEDED,
-        started_at=finished_at - timedelta(minutes=1),
+        started_at=started_at,
         finished_at=finished_at,
     )
 
@@ -694,6 +698,26 @@ def test_a_report_made_right_after_a_kpi_sync_needs_no_new_sync(client, kpis):
     assert len(done.json()["Results"]) == 3
 
 
+def test_a_fresh_kpi_sync_that_started_before_a_plan_was_mirrored_does_not_answer_for_it(
+    client, kpis
+):
+    # The Plan was first mirrored after the last KPI sync started: that sync holds none of its
+    # days. Completed at once, the report told SAP MC it had no posts, and stayed so.
+    last = kpi_success(timezone.now() - timedelta(minutes=5))
+    plan = kpis.plans[0]
+    Plan.objects.filter(pk=plan.pk).update(first_seen=last.started_at + timedelta(seconds=30))
+    report_id = new_report(client, [plan.khoros_id.hex]).json()["ReportId"]
+
+    queued = SyncRun.objects.get(status=SyncRun.Status.QUEUED)
+    assert poll(client, report_id).status_code == 202
+    SyncRun.objects.filter(pk=queued.pk).update(
+        status=SyncRun.Status.SUCCEEDED, started_at=timezone.now(), finished_at=timezone.now()
+    )
+    done = poll(client, report_id)
+    assert done.status_code == 200
+    assert len(done.json()["Results"]) == 3
+
+
 def test_a_stale_kpi_sync_does_not_complete_a_report(client, kpis):
     kpi_success(timezone.now() - timedelta(minutes=61))
     report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
@@ -1091,11 +1115,14 @@ def test_the_admin_lists_each_reports_kpi_run_and_data_age(admin_client, client,
 
 def test_a_run_that_succeeded_just_after_the_report_was_read_completes_it(client, kpis):
     """The report's run was read as running; by the lease check it had finished and succeeded."""
-    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    today = timezone.localdate()
+    report_id = new_report(
+        client, [kpis.plans[0].khoros_id.hex], str(today - timedelta(days=3)), str(today)
+    ).json()["ReportId"]
     run = SyncRun.objects.get()
-    SyncRun.objects.update(status="running", started_at=timezone.now() - timedelta(minutes=1))
-    # Mirrored while the run worked: held days alone would not cover it (a 503).
-    Plan.objects.update(first_seen=timezone.now())
+    # Started two days ago: held days alone would not cover yesterday (a 503).
+    Plan.objects.update(first_seen=timezone.now() - timedelta(days=3))
+    SyncRun.objects.update(status="running", started_at=timezone.now() - timedelta(days=2))
     original = api_reports._run_pending
 
     def finishes_meanwhile(waited_on):
