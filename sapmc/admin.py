@@ -66,5 +66,5 @@ class InboundCallAdmin(ReadOnlyAdmin):
 class InboundLockoutAdmin(ReadOnlyAdmin):
     """Addresses whose wrong SAP MC credentials are counted, and the calls their lockout refused."""
 
-    list_display = ["ip", "failures", "first_failure_at", "locked_until", "refused"]
+    list_display = ["ip", "failures", "last_failure_at", "locked_until", "refused"]
     search_fields = ["ip"]

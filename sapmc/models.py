@@ -164,7 +164,7 @@ class InboundLockout(models.Model):
 
     ip = models.CharField(max_length=45, unique=True)
     failures = models.PositiveIntegerField(default=0)
-    first_failure_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField()
     locked_until = models.DateTimeField(null=True, blank=True)
     refused = models.PositiveIntegerField(default=0)
 

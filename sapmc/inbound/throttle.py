@@ -67,11 +67,12 @@ def _gate_sql() -> str:
 
 
 def inbound_failure(*, ip: str, now: datetime) -> None:
-    """Count a call with wrong credentials; the limit-th within the window locks the address."""
+    """Count a call with wrong credentials; the limit-th locks the address, unless a whole
+    window (SAPMC_INBOUND_LOCKOUT_MINUTES) passed without one, which starts the count again."""
     _prune(now=now, keep=ip)
     with transaction.atomic():
         row, _ = InboundLockout.objects.select_for_update().get_or_create(
-            ip=ip, defaults={"first_failure_at": now}
+            ip=ip, defaults={"last_failure_at": now}
         )
         if row.locked_until is not None and row.locked_until <= now:
             # A lockout that ran out: say how much it held back, then count afresh.
@@ -79,9 +80,11 @@ def inbound_failure(*, ip: str, now: datetime) -> None:
                 "SAP MC lockout of %s ended: %d calls refused while it lasted", ip, row.refused
             )
             row.locked_until, row.refused, row.failures = None, 0, 0
-            row.first_failure_at = now
-        elif row.first_failure_at + _window() <= now:
-            row.failures, row.first_failure_at = 0, now  # the window passed: start again
+        elif row.last_failure_at + _window() <= now:
+            row.failures = 0  # a window without a failure: start again
+        # Counted until a whole window passes without one: a count that restarted a window
+        # after the first failure let twice the limit through around the restart, in seconds.
+        row.last_failure_at = now
         row.failures += 1
         if row.failures >= settings.SAPMC_INBOUND_FAILURE_LIMIT and row.locked_until is None:
             row.locked_until = now + _window()
@@ -96,7 +99,7 @@ def _prune(*, now: datetime, keep: str) -> None:
     """Forget other addresses whose failures or lockout are over, so that guesses from many
     addresses leave no row behind for long; a lockout's refused calls are logged first."""
     stale = InboundLockout.objects.exclude(ip=keep).filter(
-        Q(locked_until__isnull=True, first_failure_at__lte=now - _window())
+        Q(locked_until__isnull=True, last_failure_at__lte=now - _window())
         | Q(locked_until__lte=now)
     )
     for ip, refused in stale.filter(refused__gt=0).values_list("ip", "refused"):

@@ -509,7 +509,7 @@ def admin_rows(world, crawl_ids) -> None:
         created_at=now,
     )  # fmt: skip
     InboundCall.objects.create(at=now, method="POST", endpoint="campaign-success", status_code=200)
-    InboundLockout.objects.create(ip="192.0.2.1", failures=3, first_failure_at=now)
+    InboundLockout.objects.create(ip="192.0.2.1", failures=3, last_failure_at=now)
     for success in (True, False):
         Task.objects.create(
             id=f"task-{success}", name=f"task {success}", func="khoros.tasks.sync_khoros_task",

@@ -147,6 +147,18 @@ def test_failures_outside_the_window_do_not_add_up(client, inbound):
         assert _call(client, "pw-inbound-2026").status_code == 200
 
 
+def test_failures_on_both_sides_of_the_first_ones_window_add_up(client, inbound):
+    # The count restarted a window after the first failure: one guess, then two just before
+    # that moment and three just after it were six in seconds, with a limit of three.
+    with time_machine.travel(T0, tick=False):
+        assert _call(client, "guess").status_code == 401
+    with time_machine.travel(T0 + timedelta(minutes=9, seconds=55), tick=False):
+        assert _call(client, "guess").status_code == 401
+    with time_machine.travel(T0 + timedelta(minutes=10, seconds=5), tick=False):
+        assert _call(client, "guess").status_code == 401
+        assert _call(client, "guess").status_code == 429
+
+
 def test_a_right_password_resets_the_count_and_missing_credentials_do_not_count(client, inbound):
     with time_machine.travel(T0, tick=False):
         _call(client, "guess")
