@@ -4,15 +4,14 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sapmc', '0009_references_keyed_by_sap_uuid'),
+        ("sapmc", "0009_references_keyed_by_sap_uuid"),
     ]
 
     operations = [
         migrations.RenameField(
-            model_name='inboundlockout',
-            old_name='first_failure_at',
-            new_name='last_failure_at',
+            model_name="inboundlockout",
+            old_name="first_failure_at",
+            new_name="last_failure_at",
         ),
     ]
