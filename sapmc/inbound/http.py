@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from difflib import SequenceMatcher
 from functools import cache
 from typing import Any
 
@@ -117,11 +118,24 @@ def caller_name(credentials: BasicCredentials | None) -> str:
     if credentials is None:
         return ""
     name = credentials.user
-    secret = inbound_password()
-    # Someone who types the password into the user field must not find it in the call log.
-    if secret and (secret == name or (len(secret) >= 4 and secret in name)):
+    # The communication user's own name is no secret, however much it resembles the password.
+    if name != settings.SAPMC_INBOUND_USER and _like_the_password(name, inbound_password()):
         return "[redacted]"
     return fit(InboundCall, "caller", _UNPRINTABLE.sub("?", name))
+
+
+def _like_the_password(name: str, secret: str) -> bool:
+    """Whether a user name may be the password typed into the user field, typos included.
+
+    Someone who does that must not find it in the call log: nor the password with a letter
+    missing or in another case, which is most of it.
+    """
+    if not secret:
+        return False
+    name, secret = name.casefold(), secret.casefold()
+    if secret == name or (len(secret) >= 4 and secret in name):
+        return True
+    return len(secret) >= 4 and SequenceMatcher(None, name, secret).ratio() >= 0.75
 
 
 def inbound_password() -> str:

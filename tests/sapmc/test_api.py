@@ -206,8 +206,10 @@ def test_every_call_is_logged_and_no_password_is_stored_or_logged(client, compan
         call(client, "campaign-success", {"ReportId": "Rnope"})
         call(client, "openapi.json", method="GET", auth=None)
         call(client, "parameter-values", method="GET")
-        # Someone typing the password into the user field.
+        # Someone typing the password into the user field, then with typos.
         call(client, "parameter-values", method="HEAD", auth=basic(PASSWORD, ""))
+        call(client, "parameter-values", method="HEAD", auth=basic(PASSWORD[:-1], ""))
+        call(client, "parameter-values", method="HEAD", auth=basic(PASSWORD.upper(), ""))
 
     rows = list(
         InboundCall.objects.order_by("id").values_list(
@@ -222,10 +224,12 @@ def test_every_call_is_logged_and_no_password_is_stored_or_logged(client, compan
         ("GET", "openapi.json", "", 200, ""),
         ("GET", "parameter-values", USER, 405, "METHOD_NOT_ALLOWED"),
         ("HEAD", "parameter-values", "[redacted]", 401, "UNAUTHORIZED"),
+        ("HEAD", "parameter-values", "[redacted]", 401, "UNAUTHORIZED"),
+        ("HEAD", "parameter-values", "[redacted]", 401, "UNAUTHORIZED"),
     ]
     for row in InboundCall.objects.values():
-        assert PASSWORD not in json.dumps(row, default=str)
-    assert PASSWORD not in caplog.text
+        assert PASSWORD[:-1] not in json.dumps(row, default=str).casefold()
+    assert PASSWORD[:-1] not in caplog.text.casefold()
     assert "SAP MC call POST parameter-values -> 200" in caplog.text
 
 
@@ -1197,3 +1201,20 @@ def test_inside_a_callers_transaction_the_call_log_leaves_its_commit_alone(rf):
         if connection.vendor == "postgresql":
             assert _synchronous_commit() == "on"
     assert InboundCall.objects.get().correlation_id == "c-1"
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("SAPMC_INBOUND", "SAPMC_INBOUND"),  # the user's own name, however like the password
+        ("sapmc-inbound-p", "[redacted]"),  # the password with a letter missing
+        ("SAPMC-INBOUND-PW", "[redacted]"),
+        ("marketing", "marketing"),
+    ],
+)
+def test_a_user_name_like_the_password_is_not_stored(settings, name, shown):
+    from sapmc.inbound.http import BasicCredentials, caller_name
+
+    settings.SAPMC_INBOUND_USER = "SAPMC_INBOUND"
+    settings.SAPMC_INBOUND_PASSWORD = "sapmc-inbound-pw"
+    assert caller_name(BasicCredentials(user=name, password="")) == shown
