@@ -89,6 +89,7 @@ class PushPlan:
     waiting: int = 0  # not settled yet
     unknown: int = 0  # outcome unknown earlier: not sent again blindly
     other_zone: int = 0  # counted in another zone than the company's: not sent as its days
+    removed_plan: int = 0  # of a Plan removed in Khoros, not sent before: never sent
 
 
 def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
@@ -109,7 +110,7 @@ def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
     }
     cutoff = settled_before(today)
     kpis = (
-        PlanKpi.objects.filter(plan_id__in=assigned, plan__removed_at__isnull=True)
+        PlanKpi.objects.filter(plan_id__in=assigned)
         .select_related("plan__initiative")
         .order_by("plan_id", "day")
     )
@@ -123,6 +124,11 @@ def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
             continue
         if status == SuccessSent.Status.UNKNOWN:
             result.unknown += 1
+            continue
+        if kpi.plan.removed_at is not None:
+            # Its last days were not counted again once Khoros removed it, so they may never
+            # be final: not sent, but said (they were left out of every count).
+            result.removed_plan += 1
             continue
         if PlanKpi.counted_elsewhere(kpi.timezone, zone):
             # A day of the company's previous zone, not counted again since the zone changed:
@@ -320,6 +326,7 @@ def push_successes(
             "waiting_to_settle": plan.waiting,
             "outcome_unknown": plan.unknown,
             "other_zone": plan.other_zone,
+            "removed_plan": plan.removed_plan,
             "settled_before": settled_before(today).isoformat(),
             "timezone": f"{zone.key} ({code})",
         }

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from campaigns.models import Assignment
-from khoros.models import Company, PlanKpi
+from khoros.models import Company, Plan, PlanKpi
 from khoros.sync_kinds import KHOROS_KPIS
 from sapmc.models import SuccessSent
 from sapmc.push import push_successes
@@ -23,6 +23,7 @@ from simulators.sapmc import SapmcSimulator
 from simulators.server import start_in_thread
 from syncs.models import SyncRun
 from syncs.runs import SyncRunner, run_finish
+from syncs.wording import outcome_sentence
 from tests.world import kpi_days_counted_in
 
 pytestmark = pytest.mark.django_db
@@ -179,6 +180,25 @@ def test_days_settle_and_go_on_a_later_run(server, sim, world):
         later = push_successes()
     assert later.created_count == 2  # March 13 and 14
     assert len(readback(server)) == 14
+
+
+def test_a_plan_removed_in_khoros_sends_no_more_days_and_says_how_many(server, sim, world):
+    # Khoros removed the Plan: its last days were never counted again, so they are not sent
+    # (the policy). They were left out of every count of the later pushes, runs "succeeded".
+    plan = world.plans[0]
+    kpis(plan, date(2026, 3, 1), 15)
+    assign(plan, world.campaigns[0])
+    assert push_successes().created_count == 12
+    Plan.objects.filter(pk=plan.pk).update(removed_at=NOW)
+    with time_machine.travel(NOW + timedelta(days=10), tick=False):
+        later = push_successes()
+    assert later.status == SyncRun.Status.SUCCEEDED, later.error
+    assert (later.created_count, later.unchanged_count) == (0, 12)
+    assert later.outcomes[0]["removed_plan"] == 3
+    assert len(readback(server)) == 12
+    assert "3 of Plans removed in Khoros before they were sent (never sent)" in outcome_sentence(
+        later.outcomes[0]
+    )
 
 
 def test_a_moved_plan_keeps_what_was_sent_and_sends_new_days_to_the_new_campaign(
