@@ -195,6 +195,10 @@ def assignment_create_or_found(
     assigned to the same campaign by two people at once, is told the second time that nothing
     changed (not "assigned", and not a conflict with a move to where the Plan already is)."""
     _check_assignable(campaign=campaign, plan=plan, acting_user=acting_user)
+    # The Plan's row first, as a drift decision locks it before it writes: an assignment's
+    # insert checks its Plan (a key-share lock) after taking its place in the unique index,
+    # which crossed with an adoption of the same Plan into a deadlock on PostgreSQL (a 500).
+    _lock_plans([plan])
     current = Assignment.objects.select_related("campaign").filter(plan=plan).first()
     if current is None:
         try:

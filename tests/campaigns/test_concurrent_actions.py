@@ -276,6 +276,50 @@ def test_a_keep_and_a_confirmed_adoption_at_once_leave_the_keep_standing(
     ]
 
 
+def test_an_adoption_and_an_assign_of_one_plan_at_once_end_in_one_without_a_500(
+    live_server, world, monkeypatch
+):
+    """The adoption locks the Plan, then inserts its assignment; the assign inserted first and
+    then checked its Plan, so each waited for the other: a deadlock on PostgreSQL, a 500."""
+    plan, spring, summer = world.plans[0], world.campaigns[0], world.campaigns[1]
+    CampaignReference.objects.create(
+        campaign=spring, external_campaign_id=plan.khoros_id.hex, plan=plan
+    )
+    holding, release = threading.Event(), threading.Event()
+    first = threading.Lock()
+    lock_plans = services._lock_plans
+
+    def held_lock_plans(plans):
+        lock_plans(plans)
+        if first.acquire(blocking=False):  # the adoption's: held with the Plan locked
+            holding.set()
+            assert release.wait(GUARD_SECONDS)
+
+    monkeypatch.setattr(services, "_lock_plans", held_lock_plans)
+    entered = _entered(monkeypatch, services, "assignment_create_or_found", holding)
+    alex = _session(live_server.url, world.admin)
+    maria = _session(live_server.url, world.maria)
+
+    answers = _race(
+        _posting(alex, f"{live_server.url}/workbench/drift/",
+                 {"campaign": spring.pk, "drift": f"confirm-adopt:{plan.pk}:1"}),
+        _posting(maria, f"{live_server.url}/workbench/assign/",
+                 {"campaign": summer.pk, "plan_confirmed": plan.pk}),
+        holding, release, entered,
+    )  # fmt: skip
+
+    assert answers["first"].status_code == 200, answers["first"]
+    assert answers["second"].status_code == 200, answers["second"]
+    assert Assignment.objects.get(plan=plan).campaign == spring
+    assert (
+        "Plan “Spring Sale social” already feeds campaign “Spring Sale 2026”. Move it to this "
+        "campaign instead?" in answers["second"].text
+    )
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == [
+        AuditEvent.Action.DRIFT_ADOPT_SAP
+    ]
+
+
 # --- Grants, users (Django admin) ----------------------------------------------------------
 
 
@@ -412,3 +456,37 @@ def test_one_view_saved_twice_at_the_same_moment_is_saved_once(live_server, worl
     assert list(SavedView.objects.values_list("name", "query")) == [
         ("My spring", "q=spring&zoom=year")
     ]
+
+
+def test_two_new_views_at_once_keep_to_the_limit(live_server, world, monkeypatch):
+    """Two windows saving two new names with one place left both counted 49 on PostgreSQL."""
+    SavedView.objects.bulk_create(
+        SavedView(user=world.maria, name=f"View {n}", query=f"q={n}")
+        for n in range(planning.SAVED_VIEWS_PER_USER - 1)
+    )
+    holding, release = threading.Event(), threading.Event()
+    first = threading.Lock()
+    create = SavedView.objects.create
+
+    def held_create(**kwargs):
+        saved = create(**kwargs)
+        if first.acquire(blocking=False):
+            holding.set()
+            assert release.wait(GUARD_SECONDS)
+        return saved
+
+    monkeypatch.setattr(SavedView.objects, "create", held_create)
+    entered = _entered(monkeypatch, planning, "saved_view_create", holding)
+    window_1 = _session(live_server.url, world.maria)
+    window_2 = _session(live_server.url, world.maria)
+    for window in (window_1, window_2):
+        del window.headers["HX-Request"]  # a plain form: its messages show on the page
+    url = f"{live_server.url}/calendar/views/"
+
+    answers = _race(_posting(window_1, url, {"name": "A", "back": "q=a"}),
+                    _posting(window_2, url, {"name": "B", "back": "q=b"}), holding, release,
+                    entered)  # fmt: skip
+
+    assert "Saved view “A”." in answers["first"].text
+    assert "You have 50 saved views: delete one first." in answers["second"].text
+    assert SavedView.objects.filter(user=world.maria).count() == planning.SAVED_VIEWS_PER_USER
