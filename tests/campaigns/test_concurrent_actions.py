@@ -423,7 +423,11 @@ def test_two_sync_buttons_pressed_at_once_queue_one_run(live_server, world, monk
 # --- Saved views ---------------------------------------------------------------------------
 
 
-def test_one_view_saved_twice_at_the_same_moment_is_saved_once(live_server, world, monkeypatch):
+def _views_saved_in_two_windows(
+    live_server, world, monkeypatch, form_1: dict, form_2: dict
+) -> dict[str, Any]:
+    """maria saves `form_1` in one window, held once its view is created inside the
+    transaction, and `form_2` in another at the same moment."""
     holding, release = threading.Event(), threading.Event()
     first = threading.Lock()
     create = SavedView.objects.create
@@ -442,10 +446,14 @@ def test_one_view_saved_twice_at_the_same_moment_is_saved_once(live_server, worl
     for window in (window_1, window_2):
         del window.headers["HX-Request"]  # a plain form: its messages show on the page
     url = f"{live_server.url}/calendar/views/"
+    return _race(_posting(window_1, url, form_1), _posting(window_2, url, form_2), holding,
+                 release, entered)  # fmt: skip
+
+
+def test_one_view_saved_twice_at_the_same_moment_is_saved_once(live_server, world, monkeypatch):
     form = {"name": "My spring", "back": "zoom=year&q=spring"}
 
-    answers = _race(_posting(window_1, url, form), _posting(window_2, url, form), holding,
-                    release, entered)  # fmt: skip
+    answers = _views_saved_in_two_windows(live_server, world, monkeypatch, form, form)
 
     assert answers["first"].status_code == 200 and answers["second"].status_code == 200
     assert "Saved view “My spring”." in answers["first"].text
@@ -464,28 +472,10 @@ def test_two_new_views_at_once_keep_to_the_limit(live_server, world, monkeypatch
         SavedView(user=world.maria, name=f"View {n}", query=f"q={n}")
         for n in range(planning.SAVED_VIEWS_PER_USER - 1)
     )
-    holding, release = threading.Event(), threading.Event()
-    first = threading.Lock()
-    create = SavedView.objects.create
 
-    def held_create(**kwargs):
-        saved = create(**kwargs)
-        if first.acquire(blocking=False):
-            holding.set()
-            assert release.wait(GUARD_SECONDS)
-        return saved
-
-    monkeypatch.setattr(SavedView.objects, "create", held_create)
-    entered = _entered(monkeypatch, planning, "saved_view_create", holding)
-    window_1 = _session(live_server.url, world.maria)
-    window_2 = _session(live_server.url, world.maria)
-    for window in (window_1, window_2):
-        del window.headers["HX-Request"]  # a plain form: its messages show on the page
-    url = f"{live_server.url}/calendar/views/"
-
-    answers = _race(_posting(window_1, url, {"name": "A", "back": "q=a"}),
-                    _posting(window_2, url, {"name": "B", "back": "q=b"}), holding, release,
-                    entered)  # fmt: skip
+    answers = _views_saved_in_two_windows(
+        live_server, world, monkeypatch, {"name": "A", "back": "q=a"}, {"name": "B", "back": "q=b"}
+    )
 
     assert "Saved view “A”." in answers["first"].text
     assert "You have 50 saved views: delete one first." in answers["second"].text
