@@ -548,7 +548,11 @@ def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse | Streaming
     return render(request, template, context)
 
 
-LIST_CSV_COLUMNS = ["kind", "name", "id", "start", "end", "initiative", "plans", "impressions"]
+# plans_not_yours: the campaign's Plans of Initiatives the viewer cannot see, as the page says
+# "and 4 in Initiatives you cannot see" (counted, never named).
+LIST_CSV_COLUMNS = [
+    "kind", "name", "id", "start", "end", "initiative", "plans", "plans_not_yours", "impressions",
+]  # fmt: skip
 
 
 def _list_csv(
@@ -573,6 +577,7 @@ def _list_csv(
                 c.end.isoformat() if c.end else "",
                 _csv_safe(c.initiative_name),
                 c.plan_count,
+                c.hidden_plan_count,
                 c.impressions,
             ]
         for p in plans.iterator(chunk_size=1000):
@@ -586,6 +591,7 @@ def _list_csv(
                 first.isoformat(),
                 last.isoformat(),
                 _csv_safe(p.initiative.name),
+                "",
                 "",
                 "",
             ]

@@ -273,12 +273,31 @@ def test_list_csv_is_the_current_view(client, world):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "smcbridge-calendar-2026-04-01-2026-06-30.csv" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
-    assert rows[0] == ["kind", "name", "id", "start", "end", "initiative", "plans", "impressions"]
+    assert rows[0] == [
+        "kind", "name", "id", "start", "end", "initiative", "plans", "plans_not_yours",
+        "impressions",
+    ]  # fmt: skip
     assert [r[:2] for r in rows[1:]] == [
         ["campaign", "Summer 2026"],
         ["unassigned plan", "Summer teaser"],
     ]
     assert rows[2][3:6] == ["2026-06-01", "2026-06-15", "Brand 0"]
+    assert all(len(row) == len(rows[0]) for row in rows)
+
+
+def test_list_csv_counts_the_plans_of_initiatives_the_viewer_cannot_see(client, world):
+    # The page said "1 Plan (and 1 in Initiatives you cannot see)"; the CSV said 1 and no more.
+    summer = world.campaigns[1]
+    for plan in (world.plans[1], world.plans[2]):  # maria's Initiative, then tom's
+        Assignment.objects.create(plan=plan, campaign=summer, assigned_at=timezone.now())
+    client.force_login(world.maria)
+    response = client.get(
+        reverse("calendar-list"), {"zoom": "quarter", "date": "2026-04-01", "format": "csv"}
+    )
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    summer_row = dict(zip(rows[0], next(r for r in rows if r[1] == "Summer 2026"), strict=True))
+    assert (summer_row["plans"], summer_row["plans_not_yours"]) == ("1", "1")
+    assert not any("Spring Sale video" in cell for row in rows for cell in row)  # tom's Plan
 
 
 def test_list_csv_defuses_a_campaign_id_that_reads_as_a_formula(client, world):
