@@ -547,16 +547,15 @@ def assignment_warnings(
     own_names = None
     # Live SAP MC campaigns other than this one that reference each Plan: assigning it here
     # makes a conflict the drift box shows at once, better said before than after.
+    # Named as the drift box names them: “name” (SAP MC campaign ID).
     elsewhere: dict[int, set[str]] = {}
     for plan_id, name, campaign_id, sap_uuid in (
         CampaignReference.objects.filter(plan__in=plans, campaign__removed_at__isnull=True)
         .exclude(campaign=campaign)
         .values_list("plan_id", "campaign__name", "campaign__campaign_id", "campaign__sap_uuid")
     ):
-        shown = f"“{ExternalCampaign.name_shown(name, campaign_id, sap_uuid)}”"
-        if campaign_id and name.strip():  # a blank name is shown with its id already
-            shown += f" ({campaign_id})"
-        elsewhere.setdefault(plan_id, set()).add(shown)
+        shown = ExternalCampaign.name_shown(name, campaign_id, sap_uuid)
+        elsewhere.setdefault(plan_id, set()).add(f"“{shown}” ({campaign_id})")
     for plan in plans:
         reasons = []
         c_start, c_end, p_start, p_end = campaign.start, campaign.end, plan.start_day, plan.end_day

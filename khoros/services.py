@@ -462,10 +462,7 @@ def sync_khoros(
         if listed:
             results, writes = plans_diff(listed, now=timezone.now(), zone=zone, moved=moved)
             if writes:
-                with transaction.atomic():
-                    # Written only under a live lease, in the same transaction: a run another
-                    # one took over (its worker seemed dead) writes nothing (LeaseLostError).
-                    run.renew_lease()
+                with run.leased_write():
                     writes.write()
                 for pk, (digest, checked) in writes.digests.items():
                     if pk in by_pk:  # what the Initiatives read later in this run compare with

@@ -56,10 +56,7 @@ def sync_sapmc_campaigns(
     runs.run_checkpoint(run, client.stats, ["progress_total", "outcomes"])
     for offset in range(0, len(fetched), CHUNK):
         chunk = fetched[offset : offset + CHUNK]
-        with transaction.atomic():
-            # Written only under a live lease: a run taken over writes nothing (LeaseLostError).
-            run.renew_lease()
-            counts = campaigns_upsert(fetched=chunk, now=timezone.now())
+        counts = campaigns_upsert(fetched=chunk, now=timezone.now(), run=run)
         run.created_count += counts["created"]
         run.updated_count += counts["updated"]
         run.unchanged_count += counts["unchanged"]
@@ -145,7 +142,9 @@ def _plan_uuid(external_campaign_id: str) -> UUID | None:
         return None
 
 
-def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[str, int]:
+def campaigns_upsert(
+    *, fetched: list[sapmc.Campaign], now: datetime, run: SyncRun | None = None
+) -> dict[str, int]:
     """Mirror one chunk of campaigns and their references in one transaction."""
     incoming = {UUID(c.uuid): c for c in fetched}
     existing = {c.sap_uuid: c for c in ExternalCampaign.objects.filter(sap_uuid__in=list(incoming))}
@@ -189,7 +188,8 @@ def campaigns_upsert(*, fetched: list[sapmc.Campaign], now: datetime) -> dict[st
             ref_rows.pop(key)  # nothing to rewrite
     if not (created or changed or touched):
         return counts
-    with transaction.atomic():
+    # Under the run's lease when there is one: a run taken over writes nothing.
+    with run.leased_write() if run is not None else transaction.atomic():
         upsert.mirror_write(
             ExternalCampaign, CAMPAIGN_FIELDS, created=created, changed=changed, touched=touched
         )

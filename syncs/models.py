@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -319,6 +320,18 @@ class SyncRun(QuickChoiceLabels, models.Model):
         self.heartbeat_at = self._saved_at = now
         self.lease_expires_at = now + _ttl()
         self._pending = set()
+
+    @contextmanager
+    def leased_write(self) -> Iterator[None]:
+        """A transaction that writes only while this run holds its lease, renewed in it.
+
+        A run another one took over (its worker seemed dead) raises LeaseLostError before
+        writing: its batch was written, then the loss noticed. On PostgreSQL the renewal's row
+        lock also keeps a takeover waiting until the write is committed.
+        """
+        with transaction.atomic():
+            self.renew_lease()
+            yield
 
     def step_done(self, stats: HttpStats, *, steps: int = 1) -> None:
         """Count finished items and note the counts; a due save renews the lease with them."""

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.utils import timezone
 
 from khoros import client as khoros_client
@@ -238,10 +237,7 @@ class _KpiSync:
         try:
             status = self._export_await(export)
             sums = self._export_read(export, spec, status)
-            with transaction.atomic():
-                # Written only under a live lease, in the same transaction: a run another one
-                # took over (its worker seemed dead) writes nothing (LeaseLostError).
-                self.run.renew_lease()
+            with self.run.leased_write():
                 counts = kpis_write(
                     export=export,
                     sums=sums,
