@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
@@ -956,6 +957,9 @@ class WaitingPlan:
     unsettled: int  # waiting to settle
     first: date | None
     last: date | None
+    # Of a Plan removed in Khoros: its days that had not settled when it was removed (the
+    # push's policy: they are never final, so never sent).
+    never: int = 0
 
 
 @dataclass
@@ -967,6 +971,11 @@ class CampaignPushes:
     sent: Page  # of PushedPlan, by Plan name
     failed: Page  # of SuccessSent rows refused or of unknown outcome, by Plan name and day
     waiting: Page  # of WaitingPlan, by Plan name
+
+    @property
+    def never(self) -> int:
+        """Days of the Plans waiting on this page that are never sent (removed in Khoros)."""
+        return sum(item.never for item in self.waiting)
 
 
 def _page_of(rows: QuerySet[Any], number: str | None, per_page: int) -> Page:
@@ -992,6 +1001,36 @@ def _page_of(rows: QuerySet[Any], number: str | None, per_page: int) -> Page:
     return Page(found, wanted, paginator)
 
 
+def _split_removed(
+    rows: list[dict[str, Any]],
+    items: list[WaitingPlan],
+    unsent: QuerySet[PlanKpi],
+    cutoff: date,
+    zone: ZoneInfo,
+) -> None:
+    """Recount the days of the Plans shown that Khoros removed as the push counts them: those
+    that had settled when the Plan was removed are due, the later ones are never sent."""
+    from sapmc.push import unsettled_at_removal
+
+    gone = [(row, item) for row, item in zip(rows, items, strict=True) if row["plan__removed_at"]]
+    if not gone:
+        return
+    removed = {
+        row["plan_id"]: (item, unsettled_at_removal(row["plan__removed_at"], zone))
+        for row, item in gone
+    }
+    for item, _ in removed.values():
+        item.settled = item.unsettled = 0
+    for plan_id, day in unsent.filter(plan_id__in=removed).values_list("plan_id", "day"):
+        item, never_from = removed[plan_id]
+        if day >= never_from:
+            item.never += 1
+        elif day < cutoff:
+            item.settled += 1
+        else:
+            item.unsettled += 1
+
+
 def campaign_pushes(
     *,
     campaign: ExternalCampaign,
@@ -1009,12 +1048,13 @@ def campaign_pushes(
     """
     from django.conf import settings
 
-    from khoros.zone import company_today
+    from khoros.zone import company_today, company_zone
     from sapmc.models import SuccessSent
     from sapmc.push import numbers_hash, settled_before
 
     plans = visible_plans(user)
-    today = company_today()
+    zone = company_zone()
+    today = company_today(zone)
     cutoff = settled_before(today)
     ledger = SuccessSent.objects.filter(campaign=campaign, plan__in=plans)
     created = ledger.filter(status=SuccessSent.Status.CREATED)
@@ -1075,13 +1115,11 @@ def campaign_pushes(
         failed_page,
         PUSHES_PAGE_SIZE,
     )
-    unsent = (
-        PlanKpi.objects.filter(plan__assignment__campaign=campaign, plan__in=plans)
-        .filter(plan__removed_at__isnull=True)
-        .exclude(
-            Exists(SuccessSent.objects.filter(plan_id=OuterRef("plan_id"), day=OuterRef("day")))
-        )
-        .values("plan_id", "plan__name", "plan__khoros_id")
+    unsent = PlanKpi.objects.filter(plan__assignment__campaign=campaign, plan__in=plans).exclude(
+        Exists(SuccessSent.objects.filter(plan_id=OuterRef("plan_id"), day=OuterRef("day")))
+    )
+    by_plan = (
+        unsent.values("plan_id", "plan__name", "plan__khoros_id", "plan__removed_at")
         .annotate(
             settled=Count("id", filter=Q(day__lt=cutoff)),
             unsettled=Count("id", filter=Q(day__gte=cutoff)),
@@ -1090,12 +1128,14 @@ def campaign_pushes(
         )
         .order_by("plan__name", "plan_id")
     )
-    waiting = _page_of(unsent, waiting_page, PUSHES_PAGE_SIZE)
+    waiting = _page_of(by_plan, waiting_page, PUSHES_PAGE_SIZE)
+    rows = list(waiting)
     waiting.object_list = [
         WaitingPlan(r["plan_id"], shown_name(r["plan__name"], r["plan__khoros_id"].hex),
                     r["settled"], r["unsettled"], r["first"], r["last"])
-        for r in waiting
+        for r in rows
     ]  # fmt: skip
+    _split_removed(rows, waiting.object_list, unsent, cutoff, zone)
     return CampaignPushes(
         enabled=settings.SAPMC_SUCCESS_PUSH_ENABLED,
         settled_before=cutoff,

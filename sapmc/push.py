@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -73,6 +74,13 @@ def settled_before(today: date) -> date:
     return today - timedelta(days=settings.SAPMC_SUCCESS_SETTLE_DAYS)
 
 
+def unsettled_at_removal(removed_at: datetime, zone: ZoneInfo) -> date:
+    """The first day of a Plan removed in Khoros at `removed_at` that had not settled then: the
+    KPI sync no longer counts a removed Plan again, so its days from this one on are never
+    final, and never sent."""
+    return settled_before(removed_at.astimezone(zone).date())
+
+
 @dataclass
 class Due:
     row: sapmc.SuccessRow
@@ -89,7 +97,7 @@ class PushPlan:
     waiting: int = 0  # not settled yet
     unknown: int = 0  # outcome unknown earlier: not sent again blindly
     other_zone: int = 0  # counted in another zone than the company's: not sent as its days
-    removed_plan: int = 0  # of a Plan removed in Khoros, not sent before: never sent
+    removed_plan: int = 0  # of a Plan removed in Khoros before they settled: never sent
 
 
 def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
@@ -109,6 +117,7 @@ def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
         ).values_list("plan_id", "day", "status", "numbers_hash")
     }
     cutoff = settled_before(today)
+    zone_info = ZoneInfo(zone)
     kpis = (
         PlanKpi.objects.filter(plan_id__in=assigned)
         .select_related("plan__initiative")
@@ -125,9 +134,11 @@ def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
         if status == SuccessSent.Status.UNKNOWN:
             result.unknown += 1
             continue
-        if kpi.plan.removed_at is not None:
-            # Its last days were not counted again once Khoros removed it, so they may never
-            # be final: not sent, but said (they were left out of every count).
+        removed_at = kpi.plan.removed_at
+        if removed_at is not None and kpi.day >= unsettled_at_removal(removed_at, zone_info):
+            # The KPI sync stopped counting it again once Khoros removed it: days that had not
+            # settled by then may never be final, so they are not sent, but said. Its days that
+            # had settled are final and go like any other.
             result.removed_plan += 1
             continue
         if PlanKpi.counted_elsewhere(kpi.timezone, zone):

@@ -170,7 +170,7 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
             ("waiting_to_settle", "waiting to settle"),
             ("changed_after_sending", "changed in Khoros after sending (not sent again)"),
             ("outcome_unknown", "of unknown outcome (not sent again until settled)"),
-            ("removed_plan", "of Plans removed in Khoros before they were sent (never sent)"),
+            ("removed_plan", "of Plans removed in Khoros before they settled (never sent)"),
         ):
             if _int(outcome, key):
                 parts.append(f"{_n(_int(outcome, key))} {said}")

@@ -183,8 +183,8 @@ def test_days_settle_and_go_on_a_later_run(server, sim, world):
 
 
 def test_a_plan_removed_in_khoros_sends_no_more_days_and_says_how_many(server, sim, world):
-    # Khoros removed the Plan: its last days were never counted again, so they are not sent
-    # (the policy). They were left out of every count of the later pushes, runs "succeeded".
+    # Khoros removed the Plan before its last days settled: they were never counted again, so
+    # they are not sent (the policy), and each later run says so; runs "succeeded".
     plan = world.plans[0]
     kpis(plan, date(2026, 3, 1), 15)
     assign(plan, world.campaigns[0])
@@ -196,9 +196,39 @@ def test_a_plan_removed_in_khoros_sends_no_more_days_and_says_how_many(server, s
     assert (later.created_count, later.unchanged_count) == (0, 12)
     assert later.outcomes[0]["removed_plan"] == 3
     assert len(readback(server)) == 12
-    assert "3 of Plans removed in Khoros before they were sent (never sent)" in outcome_sentence(
+    assert "3 of Plans removed in Khoros before they settled (never sent)" in outcome_sentence(
         later.outcomes[0]
     )
+
+
+def test_a_removed_plan_still_sends_the_days_that_had_settled_when_it_was_removed(
+    server, sim, world, client
+):
+    # Removed before any push: March 1..12 had settled by the removal (final numbers), so they
+    # go; 13..15 had not, so never. Removed at 23:30 UTC on the 19th, the 20th in Berlin: in
+    # UTC's days March 12 would not have settled yet.
+    plan, spring = world.plans[0], world.campaigns[0]
+    kpis(plan, date(2026, 3, 1), 15)
+    assign(plan, spring)
+    Plan.objects.filter(pk=plan.pk).update(removed_at=datetime(2026, 3, 19, 23, 30, tzinfo=UTC))
+
+    client.force_login(world.admin)
+    page = client.get(f"/campaigns/{spring.pk}/").content.decode()
+    waiting = pushes_of(client, spring).waiting
+    assert [(w.settled, w.unsettled, w.never) for w in waiting] == [(12, 0, 3)]
+    assert "Never sent: the days of a Plan removed in Khoros that had not settled" in page
+
+    with time_machine.travel(NOW + timedelta(days=10), tick=False):
+        run = push_successes()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (run.created_count, run.outcomes[0]["removed_plan"]) == (12, 3)
+    assert max(r["SuccessDataDate"] for r in readback(server)) == "/Date(1773273600000)/"  # 12th
+    waiting = pushes_of(client, spring).waiting
+    assert [(w.settled, w.unsettled, w.never) for w in waiting] == [(0, 0, 3)]
+
+
+def pushes_of(client, campaign):
+    return client.get(f"/campaigns/{campaign.pk}/").context["pushes"]
 
 
 def test_a_moved_plan_keeps_what_was_sent_and_sends_new_days_to_the_new_campaign(
