@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -387,6 +387,12 @@ class CompanyDay:
     kpi_finished_at: datetime | None
 
 
+def _company_day_only() -> CompanyDay:
+    """The company's today and zone, without the KPI sync's freshness (a panel on its own)."""
+    zone = company_zone()
+    return CompanyDay(today=company_today(zone), zone=zone.key, kpi_finished_at=None)
+
+
 def company_day() -> CompanyDay:
     """The calendar's today: the company's (its bars are the company's days), from the same
     source as the list's and the panels' (company_zone()), whether a KPI sync ran or not."""
@@ -594,7 +600,7 @@ class CampaignPanel:
     state: str
     plans: list[Plan]
     hidden_plans: int
-    kpi_totals: dict[str, int]
+    kpis: PanelKpis
     drift: object  # selectors.Drift
 
 
@@ -605,7 +611,7 @@ class PlanPanel:
     last: date
     state: str
     feeds: ExternalCampaign | None
-    kpi_totals: dict[str, int]
+    kpis: PanelKpis
     # Campaigns the Plan can be assigned to: those whose dates meet the Plan's, nearest first.
     candidates: list[ExternalCampaign]
 
@@ -613,17 +619,33 @@ class PlanPanel:
 ASSIGN_CANDIDATES = 60
 
 
-def _kpi_sums(plans: QuerySet[Plan]) -> dict[str, int]:
+@dataclass
+class PanelKpis:
+    """A panel's KPI totals over every day of its Plans, as the campaign page counts them."""
+
+    totals: dict[str, int]  # by label; empty when no day has numbers (none, not zeros)
+    other_zone: int  # Plan-days counted in the company's zone before its change
+    zone: str
+
+
+def _kpi_sums(plans: QuerySet[Plan], zone: str) -> PanelKpis:
     # Reach by its declared aggregation (the highest daily reach), and labelled as such.
-    row = PlanKpi.objects.filter(plan__in=plans).aggregate(**kpi_aggregates())
-    return {TOTAL_LABELS[name]: int(row[name] or 0) for name in KPI_COLUMNS}
+    row = PlanKpi.objects.filter(plan__in=plans).aggregate(
+        **kpi_aggregates(),
+        plan_days=Count("pk"),
+        other_zone=Count("pk", filter=PlanKpi.counted_elsewhere_q(zone)),
+    )
+    totals = {TOTAL_LABELS[name]: int(row[name] or 0) for name in KPI_COLUMNS}
+    return PanelKpis(totals if row["plan_days"] else {}, row["other_zone"], zone)
 
 
 def campaign_panel(
-    *, campaign: ExternalCampaign, user: AnyUser, today: date | None = None
+    *, campaign: ExternalCampaign, user: AnyUser, day: CompanyDay | None = None
 ) -> CampaignPanel:
-    """`today`: the company's (company_today()), when the caller has it."""
+    """`day`: the company's (company_day()), when the caller has it."""
     from campaigns.selectors import campaign_drift
+
+    day = day or _company_day_only()
 
     visible = visible_plans(user)
     assigned = Plan.objects.filter(assignment__campaign=campaign)
@@ -632,17 +654,18 @@ def campaign_panel(
     return CampaignPanel(
         campaign=campaign,
         initiative=initiative_names([campaign.pk]).get(campaign.pk, ""),
-        state=state_of(campaign.start, campaign.end, today or company_today()),
+        state=state_of(campaign.start, campaign.end, day.today),
         plans=plans,
         hidden_plans=hidden,
-        kpi_totals=_kpi_sums(assigned.filter(pk__in=visible.values("pk"))),
+        kpis=_kpi_sums(assigned.filter(pk__in=visible.values("pk")), day.zone),
         # As the viewer may decide it (the workbench and the bars count the same way).
         drift=campaign_drift(campaign=campaign, user=user),
     )
 
 
-def plan_panel(*, plan: Plan, today: date | None = None) -> PlanPanel:
-    """`today`: the company's (company_today()), when the caller has it."""
+def plan_panel(*, plan: Plan, day: CompanyDay | None = None) -> PlanPanel:
+    """`day`: the company's (company_day()), when the caller has it."""
+    day = day or _company_day_only()
     first, last = plan_days(plan)
     feeds = (
         ExternalCampaign.objects.filter(assignments__plan=plan).first()
@@ -663,9 +686,9 @@ def plan_panel(*, plan: Plan, today: date | None = None) -> PlanPanel:
         plan=plan,
         first=first,
         last=last,
-        state=state_of(first, last, today or company_today()),
+        state=state_of(first, last, day.today),
         feeds=feeds,
-        kpi_totals=_kpi_sums(Plan.objects.filter(pk=plan.pk)),
+        kpis=_kpi_sums(Plan.objects.filter(pk=plan.pk), day.zone),
         candidates=candidates,
     )
 
@@ -687,7 +710,7 @@ class CampaignListRow(TypedDict):
 
     plan_count: int
     hidden_plan_count: int
-    impressions: int
+    impressions: int | None  # None: no day of its Plans has numbers
     initiative_name: str
     initiative_key: str  # its Khoros id: a blank name is shown by it
 
@@ -721,15 +744,19 @@ def campaign_list_rows(
     ).order_by("name")
     # Its Plans counted as on the workbench: by the one rule of both lists.
     qs = with_plan_counts(_campaigns(period, filters, user), user=user).annotate(
-        impressions=Coalesce(Subquery(impressions), 0),
+        # None, not 0, for a campaign no day of whose Plans has numbers (the page says so).
+        impressions=Subquery(impressions),
         initiative_name=Coalesce(Subquery(initiative.values("name")[:1]), Value("")),
         initiative_key=Coalesce(Subquery(initiative.values("khoros_id")[:1]), Value("")),
     )
     key = sort.lstrip("-")
     fields = LIST_SORTS.get(key, LIST_SORTS["start"])
     descending = sort.startswith("-") and key in LIST_SORTS
-    ordering = [f"-{f}" if descending and i == 0 else f for i, f in enumerate(fields)]
-    return qs.order_by(*ordering, "pk")
+    # Where the blanks go, the same on every database: an open start before every date, an open
+    # end after every date, no numbers below any number.
+    nulls = {"nulls_last" if (fields[0] == "end") != descending else "nulls_first": True}
+    first = F(fields[0]).desc(**nulls) if descending else F(fields[0]).asc(**nulls)
+    return qs.order_by(first, *fields[1:], "pk")
 
 
 def unassigned_plan_rows(

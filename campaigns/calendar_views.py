@@ -26,7 +26,7 @@ from campaigns.calendar import (
     LIST_SORTS,
     ZOOM_LABELS,
     ZOOMS,
-    Calendar,
+    CompanyDay,
     Period,
     Zoom,
     calendar_build,
@@ -101,7 +101,9 @@ def calendar_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Campaigns and Plans over time; filters, position and open panel live in the query string."""
     context = _calendar_context(request, request.GET)
     context.update(
-        _panel_context(request, request.GET.get("panel", ""), cast(Calendar, context["cal"]).today)
+        _panel_context(
+            request, request.GET.get("panel", ""), cast(CompanyDay, context["company_day"])
+        )
     )
     context["back_query"] = request.GET.urlencode()
     partial = request.htmx and not request.htmx.history_restore_request
@@ -187,6 +189,7 @@ def _calendar_context(request: AuthenticatedHttpRequest, query: QueryDict) -> di
     return {
         **state,
         "cal": cal,
+        "company_day": day,
         "month_labels": _month_labels(period) if state["zoom"] != "month" else [],
         "today_pct": ((today - period.first).days / period.days * 100)
         if period.first <= today <= period.last
@@ -196,10 +199,10 @@ def _calendar_context(request: AuthenticatedHttpRequest, query: QueryDict) -> di
 
 
 def _panel_context(
-    request: AuthenticatedHttpRequest, key: str, today: date | None = None
+    request: AuthenticatedHttpRequest, key: str, day: CompanyDay | None = None
 ) -> dict[str, object]:
     """The side panel named by `key` ("c12": campaign 12, "p7": Plan 7), if the user may see it;
-    `today` the company's, when the page has read it."""
+    `day` the company's, when the page has read it."""
     kind, number = key[:1], key[1:]
     if kind not in ("c", "p") or not is_id(number) or len(number) > 12:
         return (
@@ -211,12 +214,12 @@ def _panel_context(
             return {"panel_missing": "This campaign is not in the bridge."}
         return {
             "panel_key": key,
-            "cpanel": campaign_panel(campaign=campaign, user=request.user, today=today),
+            "cpanel": campaign_panel(campaign=campaign, user=request.user, day=day),
         }
     plan = selectors.plans_visible(user=request.user).filter(pk=int(number)).first()
     if plan is None:
         return {"panel_missing": "This Plan is not in the bridge or not yours to see."}
-    return {"panel_key": key, "ppanel": plan_panel(plan=plan, today=today)}
+    return {"panel_key": key, "ppanel": plan_panel(plan=plan, day=day)}
 
 
 @never_cache
@@ -352,7 +355,7 @@ def _view_answer(
         view = _calendar_context(request, back)
         template = "campaigns/calendar.html" + ("#calendar" if partial else "")
         view.update(
-            _panel_context(request, back.get("panel", ""), cast(Calendar, view["cal"]).today)
+            _panel_context(request, back.get("panel", ""), cast(CompanyDay, view["company_day"]))
         )
         # htmx swaps the calendar only: the panel beside it comes out of band.
         view["panel_oob"] = partial and bool(view.get("panel_key"))
@@ -578,7 +581,7 @@ def _list_csv(
                 _csv_safe(c.initiative_name),
                 c.plan_count,
                 c.hidden_plan_count,
-                c.impressions,
+                "" if c.impressions is None else c.impressions,  # blank: no numbers, not 0
             ]
         for p in plans.iterator(chunk_size=1000):
             first, last = plan_days(p)

@@ -307,16 +307,21 @@ def _csv_safe(value: object) -> object:
 @login_required
 @manager_or_admin_required("Campaign pages are for marketing managers and sync admins.")
 def campaign_kpis_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
-    """The campaign's daily numbers per Plan as CSV, in the Khoros company's days."""
+    """The campaign's daily numbers per Plan as CSV, in the Khoros company's days; `timezone`
+    names the zone each day was counted in: the company's, or the one it had before a change
+    until the KPI sync counts the day again (the campaign page says how many)."""
     campaign = get_object_or_404(ExternalCampaign, pk=pk)
     rows = campaigns_selectors.campaign_kpi_rows(campaign=campaign, user=request.user)
     names = list(campaigns_selectors.KPI_LABELS)
+    zone = company_zone().key
 
     def lines() -> Iterator[list[object]]:
-        yield ["date", "external_campaign_id", "plan", *names]
+        yield ["date", "external_campaign_id", "plan", *names, "timezone"]
         for row in rows.iterator(chunk_size=1000):
             values = [getattr(row, name) for name in names]
-            yield [row.day.isoformat(), row.plan.khoros_id.hex, _csv_safe(row.plan.name), *values]
+            plan = row.plan
+            yield [row.day.isoformat(), plan.khoros_id.hex, _csv_safe(plan.name), *values,
+                   row.timezone or zone]  # fmt: skip
 
     name = file_name_part(campaign.campaign_id) or str(campaign.pk)
     return csv_download(lines(), f"smcbridge-{name}-kpis.csv")

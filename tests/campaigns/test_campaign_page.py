@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Assignment
+from khoros.models import PlanKpi
 from sapmc.models import CampaignReference
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +137,7 @@ def test_stale_or_missing_kpi_sync_is_warned_about(client, world):
     assert 'data-testid="kpi-stale"' in body and "older than expected" in body
 
 
-def test_kpi_csv_has_one_row_per_plan_and_day_and_defuses_formulas(client, world):
+def test_kpi_csv_has_one_row_per_plan_and_day_and_defuses_formulas(client, world, settings):
     from datetime import date
 
     spring = world.campaigns[0]
@@ -159,6 +163,7 @@ def test_kpi_csv_has_one_row_per_plan_and_day_and_defuses_formulas(client, world
         "reach",
         "video_views",
         "posts",
+        "timezone",
     ]
     assert rows[1:] == [
         [
@@ -171,6 +176,7 @@ def test_kpi_csv_has_one_row_per_plan_and_day_and_defuses_formulas(client, world
             "7",
             "0",
             "1",
+            settings.TIME_ZONE,
         ],
         [
             "2026-03-02",
@@ -182,6 +188,7 @@ def test_kpi_csv_has_one_row_per_plan_and_day_and_defuses_formulas(client, world
             "7",
             "0",
             "1",
+            settings.TIME_ZONE,  # a day stored without its zone: the company's
         ],
     ]  # Tom's Plan is not Maria's to download
 
@@ -262,6 +269,53 @@ def test_kpi_days_of_the_companys_old_zone_are_said_on_the_page(client, world, s
         "change to America/Chicago"
     ) in body
 
+    # The calendar's panels of the campaign and of the Plan, and the CSV, say it too.
+    said = "3 Plan-days of these were counted in the company's time zone before its change to"
+    for key in (f"c{spring.pk}", f"p{world.plans[0].pk}"):
+        panel = client.get("/calendar/panel/", {"panel": key}, headers={"HX-Request": "true"})
+        assert said in panel.content.decode()
+    csv_rows = b"".join(client.get(f"/campaigns/{spring.pk}/kpis.csv").streaming_content)
+    zones = [line.rsplit(",", 1)[1] for line in csv_rows.decode("utf-8-sig").splitlines()]
+    assert zones == ["timezone", *["Asia/Tokyo"] * 3, *["America/Chicago"] * 2]
+
     kpi_days_counted_in("America/Chicago", world.plans[0], date(2026, 3, 1), 3)  # counted again
     body = client.get(reverse("campaign", args=[spring.pk])).content.decode()
     assert 'data-testid="other-zone"' not in body
+    panel = client.get(
+        "/calendar/panel/", {"panel": f"c{spring.pk}"}, headers={"HX-Request": "true"}
+    )
+    assert "panel-other-zone" not in panel.content.decode()
+
+
+def test_the_calendar_says_no_numbers_where_there_are_none_not_zeros(client, world):
+    spring, summer = world.campaigns[0], world.campaigns[1]
+    plan, quiet = world.plans[0], world.plans[1]
+    Assignment.objects.create(plan=plan, campaign=spring, assigned_at=timezone.now())
+    Assignment.objects.create(plan=quiet, campaign=summer, assigned_at=timezone.now())
+    PlanKpi.objects.create(plan=plan, day=plan.start.date(), impressions=0, clicks=0,
+                           engagements=0, video_views=0, reach=0, posts=1,
+                           updated_at=timezone.now())  # fmt: skip
+    client.force_login(world.maria)
+
+    def panel(key: str) -> str:
+        return client.get(
+            "/calendar/panel/", {"panel": key}, headers={"HX-Request": "true"}
+        ).content.decode()
+
+    # A day counted with no impressions is a zero; a campaign without any day has no numbers.
+    assert "No daily numbers yet." not in panel(f"c{spring.pk}")
+    assert "<dd>0</dd>" in panel(f"c{spring.pk}")
+    assert "No daily numbers yet." in panel(f"c{summer.pk}")
+    assert "<dd>0</dd>" not in panel(f"c{summer.pk}")
+    assert "No daily numbers yet." in panel(f"p{quiet.pk}")
+
+    listing = {"zoom": "year", "date": "2026-01-01", "format": "csv"}
+    rows = b"".join(client.get("/calendar/list/", listing).streaming_content)
+    impressions = {
+        r[1]: r[8] for r in csv.reader(io.StringIO(rows.decode("utf-8-sig"))) if r[0] == "campaign"
+    }
+    assert (impressions[spring.name], impressions[summer.name]) == ("0", "")
+    for sort, first_to_last in (("kpis", [summer, spring]), ("-kpis", [spring, summer])):
+        page = client.get("/calendar/list/", {**listing, "format": "", "sort": sort})
+        names = [c.name for c in page.context["campaigns"] if c.pk in (spring.pk, summer.pk)]
+        assert names == [c.name for c in first_to_last]

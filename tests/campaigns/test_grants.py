@@ -280,7 +280,7 @@ def test_calendar_panels_and_list_count_the_viewers_plans_only(client, world):
     panel = client.get(reverse("calendar-panel"), {"panel": f"c{spring.pk}"}, headers=HTMX)
     cpanel = panel.context["cpanel"]
     assert cpanel.plans == [mine] and cpanel.hidden_plans == 1
-    assert cpanel.kpi_totals["Impressions"] == 40
+    assert cpanel.kpis.totals["Impressions"] == 40
     assert toms.name not in panel.content.decode() and "70,001" not in panel.content.decode()
     params = {"zoom": "month", "date": "2026-03-01"}
     (row,) = client.get(reverse("calendar-list"), params).context["campaigns"]

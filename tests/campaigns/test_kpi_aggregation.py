@@ -76,10 +76,10 @@ def test_calendar_panels_total_reach_as_its_highest_day(world, two_plans):
     from campaigns.calendar import campaign_panel, plan_panel
 
     panel = campaign_panel(campaign=two_plans, user=world.admin)
-    assert panel.kpi_totals["Highest daily reach"] == 1002
-    assert panel.kpi_totals["Impressions"] == 90
-    assert "Reach" not in panel.kpi_totals
-    assert plan_panel(plan=world.plans[0]).kpi_totals["Highest daily reach"] == 102
+    assert panel.kpis.totals["Highest daily reach"] == 1002
+    assert panel.kpis.totals["Impressions"] == 90
+    assert "Reach" not in panel.kpis.totals
+    assert plan_panel(plan=world.plans[0]).kpis.totals["Highest daily reach"] == 102
 
 
 def test_plan_kpi_totals_reads_the_declaration(world, two_plans):
