@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 # which cost the suite a third of its collection time (10 s -> 4 s per process).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test lint bench clean
+.PHONY: run manage test lint bench clean
 
 # `make run` installs the bridge's requirements and the demo's (the simulators' needs);
 # a deployment needs only requirements.txt.
@@ -37,24 +37,24 @@ PROCESSES := web worker
 DEMO_SETUP_ARGS :=
 ifeq ($(strip $(KHOROS_BASE_URL)),)
 PROCESSES += khoros
-run: export KHOROS_BASE_URL := http://127.0.0.1:$(KHOROS_SIM_PORT)/v2
-run: export KHOROS_TOKEN := demo-token
-run: export KHOROS_COMPANY_ID := 389
+run manage: export KHOROS_BASE_URL := http://127.0.0.1:$(KHOROS_SIM_PORT)/v2
+run manage: export KHOROS_TOKEN := demo-token
+run manage: export KHOROS_COMPANY_ID := 389
 # The simulator finishes an export in seconds: poll it sooner than the real Khoros.
-run: export KHOROS_EXPORT_POLL_BASE := 0.5
+run manage: export KHOROS_EXPORT_POLL_BASE := 0.5
 else
 DEMO_SETUP_ARGS += --no-demo-users
 endif
 ifeq ($(strip $(SAPMC_BASE_URL)),)
 PROCESSES += sapmc
-run: export SAPMC_BASE_URL := http://127.0.0.1:$(SAPMC_SIM_PORT)
-run: export SAPMC_USER := demo-user
-run: export SAPMC_PASSWORD := demo-password
+run manage: export SAPMC_BASE_URL := http://127.0.0.1:$(SAPMC_SIM_PORT)
+run manage: export SAPMC_USER := demo-user
+run manage: export SAPMC_PASSWORD := demo-password
 # The simulator's tenant files Khoros campaigns under the customer category Z01, in UTC.
-run: export SAPMC_CAMPAIGN_CATEGORY := Z01
-run: export SAPMC_TIMEZONE := UTC
+run manage: export SAPMC_CAMPAIGN_CATEGORY := Z01
+run manage: export SAPMC_TIMEZONE := UTC
 # The demo pushes the assigned Plans' settled days into the simulator's success import.
-run: export SAPMC_SUCCESS_PUSH_ENABLED := true
+run manage: export SAPMC_SUCCESS_PUSH_ENABLED := true
 else
 DEMO_SETUP_ARGS += --no-demo-users
 endif
@@ -71,6 +71,11 @@ run: $(VENV)/.run-installed
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@$(RUN_PORTS) DEMO_SETUP_ARGS="$(DEMO_SETUP_ARGS)" $(PY) -m smcbridge.devrun -f Procfile \
 		--url http://127.0.0.1:$(PORT)/ --banner var/banner.txt $(PROCESSES)
+
+# A manage.py command in make run's environment (the simulators' URLs for the systems it
+# simulates), e.g. from a second shell: make manage ARGS=sync_khoros
+manage: $(VENV)/.run-installed
+	$(PY) manage.py $(ARGS)
 
 # mypy checks the product code (pyproject.toml); its django-stubs plugin loads the settings,
 # which need DEBUG=1 or a SECRET_KEY.
