@@ -14,7 +14,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol, TypeVar, Unpack, cast
 from urllib.parse import quote, urlsplit
@@ -36,6 +36,7 @@ from khoros.payloads import (
     KhorosRequestError,
     KhorosUnavailableError,
     Plan,
+    UnreadablePlan,
     WhoAmI,
     normalise_id,
     parse_company,
@@ -44,7 +45,7 @@ from khoros.payloads import (
     parse_field,
     parse_initiative,
     parse_plan,
-    parse_plan_page,
+    parse_plan_items,
     parse_whoami,
     plan_uuid,
     require_mapping,
@@ -79,6 +80,7 @@ __all__ = [
     "KhorosRequestError",
     "KhorosUnavailableError",
     "Plan",
+    "UnreadablePlan",
     "WhoAmI",
     "client_from_settings",
     "parse_datetime",
@@ -122,6 +124,8 @@ class PlanListing:
     digest: str
     count: int
     plans: list[Plan] | None
+    # Listed Plans whose items do not parse on their own: not mirrored, never taken as removed.
+    unreadable: list[UnreadablePlan] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -564,11 +568,11 @@ class KhorosClient(HttpClient):
         path = f"/conversations/initiative/{quote(key, safe='')}/plan"
         digest = hashlib.blake2b(salt.encode(), digest_size=32, usedforsecurity=False)
 
-        def parse(items: list[Any]) -> list[Plan]:
+        def parse(items: list[Any]) -> list[Plan | UnreadablePlan]:
             # A page at once: one validation call per page, not one per Plan (issue 13).
-            return parse_plan_page(items, initiative_id=key)
+            return parse_plan_items(items, initiative_id=key)
 
-        def read(items: list[Any]) -> list[Plan | _Unparsed]:
+        def read(items: list[Any]) -> list[Plan | _Unparsed | UnreadablePlan]:
             if unless:
                 # Ids are enough to follow the pagination. A page whose ids are not all Plan
                 # ids is parsed at once, so that its error is the one a parsed read gives.
@@ -578,37 +582,46 @@ class KhorosClient(HttpClient):
                     pass
             return list(parse(items))
 
-        pages: list[list[Plan | _Unparsed]] = []
+        pages: list[list[Plan | _Unparsed | UnreadablePlan]] = []
         try:
             for page in self._iter_pages(path, {"nameFilter": ""}, read, body=digest.update):
                 pages.append(page)
         except KhorosIncompleteListingError as exc:
-            exc.items = self._plans_of(path, pages, parse)
+            exc.items = self._plans_of(path, pages, parse)[0]
             raise
         if unless and digest.hexdigest() == unless:
             return PlanListing(unless, len({item.id for page in pages for item in page}), None)
-        plans = self._plans_of(path, pages, parse)
-        return PlanListing(digest.hexdigest(), len(plans), plans)
+        plans, unreadable = self._plans_of(path, pages, parse)
+        # Pages with an unreadable Plan are read again next time, not skipped as mirrored.
+        return PlanListing(
+            "" if unreadable else digest.hexdigest(), len(plans) + len(unreadable), plans,
+            unreadable,
+        )  # fmt: skip
 
     def _plans_of(
         self,
         path: str,
-        pages: list[list[Plan | _Unparsed]],
-        parse: Callable[[list[Any]], list[Plan]],
-    ) -> list[Plan]:
-        """The Plans of the pages read, parsing those read by id only; each Plan once."""
-        plans: dict[str, Plan] = {}
+        pages: list[list[Plan | _Unparsed | UnreadablePlan]],
+        parse: Callable[[list[Any]], list[Plan | UnreadablePlan]],
+    ) -> tuple[list[Plan], list[UnreadablePlan]]:
+        """The Plans of the pages read, parsing those read by id only; each Plan once, and
+        those that did not parse."""
+        plans: dict[str, Plan | UnreadablePlan] = {}
         for page in pages:
-            parsed = page
+            parsed: list[Plan | _Unparsed | UnreadablePlan] | list[Plan | UnreadablePlan] = page
             if page and isinstance(page[0], _Unparsed):
                 with self._locating(path):
-                    parsed = list(parse([cast(_Unparsed, item).item for item in page]))
-            for plan in cast(list[Plan], parsed):
+                    parsed = parse([cast(_Unparsed, item).item for item in page])
+            for plan in parsed:
                 # A Plan seen twice moved between pages while we read (the doc's "data
                 # changed mid-scan"): the later copy is the fresher read, so it wins; the
                 # dict keeps the position of the first one.
-                plans[plan.id] = plan
-        return list(plans.values())
+                plans[plan.id] = cast(Plan | UnreadablePlan, plan)
+        found = list(plans.values())
+        return (
+            [plan for plan in found if isinstance(plan, Plan)],
+            [plan for plan in found if isinstance(plan, UnreadablePlan)],
+        )
 
     # --- Analytics export --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import json
 import math
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any, TypeVar
 
@@ -526,6 +527,38 @@ def parse_plan_page(items: list[Any], *, initiative_id: str | None = None) -> li
         raise _bad(f"plan: {explain(exc)}") from None  # not reached: the item failed again
     except RecursionError:
         raise _bad("plan: nested too deep") from None
+
+
+@dataclass(frozen=True)
+class UnreadablePlan:
+    """A listed Plan whose item does not parse on its own (no startDate, say): its id, so that
+    the sync neither takes it as removed nor stops at it, and why."""
+
+    id: str
+    reason: str
+
+
+def parse_plan_items(
+    items: list[Any], *, initiative_id: str | None = None
+) -> list[Plan | UnreadablePlan]:
+    """parse_plan_page, except that a Plan failing alone is an UnreadablePlan, not the page's
+    failure: one bad Plan no longer keeps every other Plan of its Initiative from the mirror.
+    An item without a readable Plan id still fails the page: it could be any Plan."""
+    try:
+        return list(parse_plan_page(items, initiative_id=initiative_id))
+    except KhorosBadPayloadError:
+        pass
+    parsed: list[Plan | UnreadablePlan] = []
+    for item in items:
+        try:
+            parsed.append(parse_plan(item, initiative_id=initiative_id))
+        except KhorosBadPayloadError as exc:
+            try:
+                key = plan_uuid(item["id"])
+            except (TypeError, KeyError, ValueError):
+                raise exc from None
+            parsed.append(UnreadablePlan(key, str(exc)))
+    return parsed
 
 
 def parse_company(item: object) -> Company:

@@ -308,6 +308,7 @@ def plans_diff(
     now: datetime,
     zone: ZoneInfo,
     moved: frozenset[int] = frozenset(),
+    unreadable: frozenset[UUID] = frozenset(),
 ) -> tuple[list[UpsertCounts], PlanWrites]:
     """Compare the Plan lists of a batch of Initiatives with the mirror, in one read.
 
@@ -317,9 +318,11 @@ def plans_diff(
     the batch is not removed here: it moved (it still reads as this Initiative's in the mirror
     until the batch is written). `moved`: Plans whose days this run's zone change already
     rewrote (company_zone_change); one listed with nothing else changed counts as updated.
+    `unreadable`: Plans listed in the batch whose items did not parse: kept as mirrored, not
+    removed.
     """
     keyed = [[(UUID(plan.id), plan) for plan in plans] for _, plans, _, _ in batch]
-    listed = {key for plans in keyed for key, _ in plans}
+    listed = {key for plans in keyed for key, _ in plans} | unreadable
     stored: dict[UUID, tuple[Any, ...]] = {
         row[0]: row
         for row in Plan.objects.filter(
@@ -407,6 +410,7 @@ class _Listing:
     complete: bool = False
     digest: str = ""
     same: int | None = None  # the Plans of pages identical to those last mirrored
+    unreadable: list[khoros_client.UnreadablePlan] = field(default_factory=list)
 
 
 @runs.sync_entry(KHOROS_PLANS)
@@ -445,6 +449,7 @@ def sync_khoros(
 
     first_error = ""
     incomplete = 0
+    unreadable = 0  # Plans listed whose items did not parse
     stop_status: str | None = None
     # The Plan lists of several Initiatives are read first, then written in one transaction (a
     # commit per Initiative cost more than its writes): at most PLAN_WRITE_BATCH Plans are held.
@@ -460,7 +465,10 @@ def sync_khoros(
         ]
         results: list[UpsertCounts] = []
         if listed:
-            results, writes = plans_diff(listed, now=timezone.now(), zone=zone, moved=moved)
+            results, writes = plans_diff(
+                listed, now=timezone.now(), zone=zone, moved=moved,
+                unreadable=frozenset(UUID(p.id) for read in pending for p in read.unreadable),
+            )  # fmt: skip
             if writes:
                 with run.leased_write():
                     writes.write()
@@ -541,11 +549,26 @@ def sync_khoros(
             continue
         else:
             outcome.update(status="ok", plans=listing.count)
+            if listing.unreadable:
+                # Each such Plan stays as mirrored (or absent) and is said; the others go on.
+                bad = listing.unreadable
+                unreadable += len(bad)
+                run.failed_count += len(bad)
+                message = bad[0].reason  # names the Plan
+                if len(bad) > 1:
+                    message += f" (and {len(bad) - 1} more Plans of this Initiative)"
+                first_error = first_error or f"Initiative {item.id}: {message}"
+                outcome.update(
+                    status="partial", unreadable=len(bad), error=runs.redact(message)[:1000]
+                )
             if listing.plans is None:
                 # The very pages mirrored last time: nothing to compare, nothing to write.
                 pending.append(_Listing(outcome, initiative, None, True, same=listing.count))
             else:
-                pending.append(_Listing(outcome, initiative, listing.plans, True, listing.digest))
+                pending.append(
+                    _Listing(outcome, initiative, listing.plans, True, listing.digest,
+                             unreadable=listing.unreadable)
+                )  # fmt: skip
                 held += listing.count
         if held >= PLAN_WRITE_BATCH:
             flush()
@@ -570,7 +593,7 @@ def sync_khoros(
     if run.failed_count:
         # Every Initiative failing outright is a failed run; an incomplete listing mirrored
         # what it read, so the run is partial.
-        failed = run.failed_count - incomplete
+        failed = run.failed_count - incomplete - unreadable
         status = SyncRun.Status.FAILED if failed == len(fetched) else SyncRun.Status.PARTIAL
         parts = []
         if failed:
@@ -579,6 +602,12 @@ def sync_khoros(
             parts.append(
                 f"{incomplete} of {len(fetched)} Initiatives listed their Plans incompletely "
                 "(none of their Plans marked removed)."
+            )
+        if unreadable:
+            parts.append(
+                f"{unreadable} Plan{'s' if unreadable != 1 else ''} could not be read (kept as "
+                "mirrored, not marked removed; the other Plans of their Initiatives are up to "
+                "date)."
             )
         return runs.run_finish(run, status, " ".join([*parts, first_error]))
     if listing_error is not None:

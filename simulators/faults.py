@@ -79,6 +79,9 @@ MODES: dict[str, ModeSpec] = {
     "ids_as_numbers": mode_spec("modify", ("initiatives", "initiative")),
     "ids_as_strings": mode_spec("modify", ("plans",)),
     "extra_fields": mode_spec("modify", ("initiatives", "initiative", "plans")),
+    # One Plan served without some properties (the spec requires none): `plan` its id (default
+    # every Plan), `fields` comma-separated (default "startDate,endDate").
+    "plan_fields_missing": mode_spec("modify", ("plans",), "plan", "fields"),
     # Variants of what the public spec shows (the spec's answer is the default):
     "whoami_enveloped": mode_spec("modify", ("whoami",)),  # {"data": {...}}, string id
     "unknown_export_empty": mode_spec("modify", ("export_status",)),  # 400 with no body, not {}
@@ -166,6 +169,10 @@ def _check_params(mode: str, params: dict[str, Any], spec: ModeSpec | None = Non
         checks["etag"] = (params["etag"] in ("gzip", "plain"), "gzip | plain")
     if "parts" in params:
         checks["parts"] = (_is_int(params["parts"]) and params["parts"] >= 0, "an int >= 0")
+    if "plan" in params:
+        checks["plan"] = (isinstance(params["plan"], str), "a Plan id")
+    if "fields" in params:
+        checks["fields"] = (isinstance(params["fields"], str), "comma-separated property names")
     if "style" in params:
         checks["style"] = (params["style"] in ("prepend", "shift"), "prepend | shift")
     for name, (ok, expected) in checks.items():

@@ -369,6 +369,10 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
             item["lastModifiedDate"] = fmt_date(plan.last_modified_ms)
         if call.mod("extra_fields"):
             item.update(_EXTRA_ITEM_FIELDS)
+        missing = call.mod("plan_fields_missing")
+        if missing is not None and missing.params.get("plan", plan.id) == plan.id:
+            for key in str(missing.params.get("fields", "startDate,endDate")).split(","):
+                item.pop(key.strip(), None)
         return item
 
     def _page(self, call: _Call, items: list[dict[str, Any]]) -> Response:

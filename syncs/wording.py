@@ -45,6 +45,7 @@ STATUS_WORDS = {
     "ok": "Done",
     "failed": "Failed",
     "incomplete": "Incomplete",
+    "partial": "Partial",
     "deferred": "Deferred",
     "not_run": "Not run",
     "partly_refused": "Partly refused",
@@ -199,6 +200,8 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
     elif "plans" in outcome:
         parts.append(f"{plural(_int(outcome, 'plans'), 'Plan', 'Plans')} read")
         parts.extend(_changes(outcome, "") or (["nothing changed"] if "created" in outcome else []))
+        if _int(outcome, "unreadable"):
+            parts.append(f"{_n(_int(outcome, 'unreadable'))} could not be read (kept as mirrored)")
     else:
         parts.extend(_changes(outcome, "campaigns "))
     text = ", ".join(parts)
@@ -222,6 +225,7 @@ _STATUS_CLASS = {
     "ok": "succeeded",
     "failed": "failed",
     "incomplete": "partial",
+    "partial": "partial",
     "partly_refused": "partial",
 }
 

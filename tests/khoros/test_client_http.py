@@ -1025,7 +1025,7 @@ def test_a_changed_plan_page_is_parsed_whole(khoros: Khoros, client: KhorosClien
     assert {p.name for p in listing.plans if p.id == plan.id} == {"Renamed in Khoros"}
 
 
-def test_a_broken_plan_on_a_changed_page_is_an_error_with_its_path(
+def test_a_broken_plan_on_a_changed_page_is_said_and_the_others_are_read(
     khoros: Khoros, client: KhorosClient
 ) -> None:
     from dataclasses import replace
@@ -1034,9 +1034,14 @@ def test_a_broken_plan_on_a_changed_page_is_an_error_with_its_path(
     plan = DATA.plans_for_initiative(FIRST)[5]
     khoros.sim._data._plans[plan.id] = replace(plan, end_ms=plan.start_ms - 1)
 
-    with pytest.raises(KhorosBadPayloadError, match="ends before it starts") as caught:
-        client.read_plans(FIRST, unless=first.digest)
-    assert caught.value.path == f"/v2/conversations/initiative/{FIRST}/plan"
+    listing = client.read_plans(FIRST, unless=first.digest)
+
+    assert [(p.id, "ends before it starts" in p.reason) for p in listing.unreadable] == [
+        (plan.id, True)
+    ]
+    assert listing.plans is not None and plan.id not in {p.id for p in listing.plans}
+    assert listing.count == first.count == len(listing.plans) + 1
+    assert listing.digest == ""  # read again next time, never skipped as mirrored
 
 
 def test_a_plan_page_without_plan_ids_is_refused_at_once(khoros: Khoros) -> None:

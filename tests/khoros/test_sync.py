@@ -740,3 +740,51 @@ def test_a_run_taken_over_while_reading_writes_nothing(live_khoros, monkeypatch)
     assert Plan.objects.count() == 0
     run.refresh_from_db()
     assert run.status == SyncRun.Status.FAILED
+
+
+@pytest.mark.parametrize("fields", ["startDate,endDate", "endDate"])
+def test_a_plan_without_dates_is_kept_as_mirrored_and_its_initiative_s_others_land(
+    live_khoros, fields
+):
+    # The spec requires no property of a Plan. One without its dates failed its Initiative's
+    # page: none of the Initiative's other Plans were updated until Khoros fixed that one.
+    services.sync_khoros()
+    first = live_khoros.data.initiatives[0].id
+    bad, renamed = [p for p in live_khoros.data.plans if p.initiative_id == first][:2]
+    before = Plan.objects.get(khoros_id=bad.id)
+    live_khoros.sim.rename_plan(bad.id, "Renamed while undated")
+    live_khoros.sim.rename_plan(renamed.id, "Renamed beside it")
+    live_khoros.sim.add_fault(
+        "plans", "plan_fields_missing", count=None, plan=bad.id, fields=fields
+    )
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert (run.updated_count, run.removed_count, run.failed_count) == (1, 0, 1)
+    assert Plan.objects.get(khoros_id=renamed.id).name == "Renamed beside it"
+    kept = Plan.objects.get(khoros_id=bad.id)
+    assert (kept.name, kept.removed_at, kept.start) == (before.name, None, before.start)
+    outcome = next(o for o in run.outcomes if o["initiative"] == first)
+    assert (outcome["status"], outcome["unreadable"], outcome["updated"]) == ("partial", 1, 1)
+    assert f"plan {bad.id}: missing {fields.split(',')[0]}" in outcome["error"]
+    assert "1 Plan could not be read (kept as mirrored, not marked removed" in run.error
+
+    # Read again on the next run (the pages are not skipped as mirrored), then whole again.
+    assert services.sync_khoros().failed_count == 1
+    live_khoros.sim.clear_faults()
+    healed = services.sync_khoros()
+    assert (healed.status, healed.updated_count) == (SyncRun.Status.SUCCEEDED, 1)
+    assert Plan.objects.get(khoros_id=bad.id).name == "Renamed while undated"
+
+
+def test_a_plan_without_a_readable_id_still_fails_its_initiative(live_khoros):
+    # Without its id the item could be any Plan: nothing of the Initiative is taken as removed.
+    services.sync_khoros()
+    live_khoros.sim.add_fault("plans", "plan_fields_missing", count=None, fields="id")
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert (run.removed_count, run.updated_count) == (0, 0)
+    assert not Plan.objects.filter(removed_at__isnull=False).exists()
