@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping
 from typing import TypeVar
+from urllib.parse import urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 from smcbridge.zones import zone_named
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+# The levels LOG_LEVEL may name, lowest first.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 T = TypeVar("T")
 
@@ -22,13 +27,21 @@ def env_str(name: str, default: str = "", *, environ: Mapping[str, str] = os.env
 
 
 def env_code(
-    name: str, default: str, *, max_length: int, environ: Mapping[str, str] = os.environ
+    name: str,
+    default: str,
+    *,
+    max_length: int,
+    optional: bool = False,
+    environ: Mapping[str, str] = os.environ,
 ) -> str:
-    """Return the variable as a non-empty code of at most max_length characters."""
-    # For codes that go into an upstream filter: a longer one can never match, so every
-    # listing would come back empty instead of failing at start-up.
+    """Return the variable as a code of at most max_length characters, non-empty unless
+    `optional` (then empty means unset)."""
+    # For codes that go into an upstream filter or field: a longer one can never match (every
+    # listing would come back empty), or is refused on each write, instead of failing at start-up.
     value = env_str(name, default, environ=environ)
     if not value:
+        if optional:
+            return value
         raise ImproperlyConfigured(f"{name} must not be empty")
     if len(value) > max_length:
         raise ImproperlyConfigured(
@@ -37,14 +50,75 @@ def env_code(
     return value
 
 
-def env_timezone(name: str, default: str, *, environ: Mapping[str, str] = os.environ) -> str:
-    """Return the variable as a checked IANA time zone name (Europe/Berlin, UTC)."""
+def env_timezone(
+    name: str, default: str, *, optional: bool = False, environ: Mapping[str, str] = os.environ
+) -> str:
+    """Return the variable as a checked IANA time zone name (Europe/Berlin, UTC); empty only
+    when `optional` (then it means unset)."""
     value = env_str(name, default, environ=environ)
+    if optional and not value:
+        return value
     if zone_named(value) is None:
         raise ImproperlyConfigured(
             f"{name} must be an IANA time zone name such as Europe/Berlin or UTC; got {value!r}"
         )
     return value
+
+
+def env_loglevel(name: str, default: str, *, environ: Mapping[str, str] = os.environ) -> str:
+    """Return the variable as one of LOG_LEVELS, in capitals (any case is accepted)."""
+    # logging.config would otherwise refuse it with "Unable to configure root logger", a
+    # traceback that names no variable.
+    value = env_str(name, default, environ=environ)
+    if value.upper() not in LOG_LEVELS:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(LOG_LEVELS)} (any case); got {value!r}"
+        )
+    return value.upper()
+
+
+def env_url(
+    name: str, default: str, *, optional: bool = False, environ: Mapping[str, str] = os.environ
+) -> str:
+    """Return the variable as an absolute http:// or https:// URL with a host; empty only when
+    `optional` (then it means unset)."""
+    # A base URL without a scheme or host was accepted and each call failed later (requests'
+    # MissingSchema, or a path appended to nothing). The value is not repeated in the message:
+    # a URL may hold a user and password.
+    value = env_str(name, default, environ=environ)
+    if optional and not value:
+        return value
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is no number, or out of range
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or any(char.isspace() for char in value)
+    ):
+        raise ImproperlyConfigured(
+            f"{name} must be an absolute http:// or https:// URL with a host, such as "
+            f"https://host.example.com/path (the value is not repeated: it may hold a password)"
+        )
+    return value
+
+
+def env_emails(name: str, *, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """Return a comma-separated variable of email addresses as a list, each one checked."""
+    # An address that is none was accepted, and each alert went nowhere (or failed at the relay)
+    # when it was needed.
+    addresses = env_list(name, [], environ=environ)
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated email addresses; {address!r} is not one"
+            ) from None
+    return addresses
 
 
 def env_bool(name: str, default: bool = False, *, environ: Mapping[str, str] = os.environ) -> bool:

@@ -11,15 +11,19 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from smcbridge.env import (
+    LOG_LEVELS,
     distinct_field_ids,
     env_bool,
     env_code,
+    env_emails,
     env_float,
     env_int,
     env_list,
+    env_loglevel,
     env_mapping,
     env_str,
     env_timezone,
+    env_url,
     positive_int,
 )
 from smcbridge.outgoing_http import (
@@ -114,12 +118,18 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'smcbridge.sqli
 # no lock between statements in autocommit, so a kept connection blocks no writer; the health
 # check replaces a connection the server dropped. 0 opens one per request again.
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# The engines the bridge is written and tested for (smcbridge.db, syncs.upsert, the vendor
+# checks). dj-database-url knows more (mysql://, oracle://, postgis://): those started, and the
+# first use failed with a traceback about a driver that is not installed.
+_DATABASE_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
 try:
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
         )
     }
+    if DATABASES["default"]["ENGINE"] not in _DATABASE_ENGINES:
+        raise ValueError("an engine the bridge does not support")
 except ValueError:  # an unknown scheme, a port that is no number; the URL may hold a password
     raise ImproperlyConfigured(
         "DATABASE_URL must be a postgres://user:password@host:port/name or "
@@ -222,11 +232,12 @@ X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Khoros. Credentials are checked when first used, so tests and the demo boot without them.
-KHOROS_BASE_URL = env_str("KHOROS_BASE_URL", "http://127.0.0.1:8701/v2")
+KHOROS_BASE_URL = env_url("KHOROS_BASE_URL", "http://127.0.0.1:8701/v2")
 KHOROS_TOKEN = env_str("KHOROS_TOKEN", "demo-token")
 KHOROS_COMPANY_ID = env_str("KHOROS_COMPANY_ID", "389")
 # Daily buckets and Plan days use the company's zone; empty means the API user's (/v2/whoami).
-KHOROS_COMPANY_TIMEZONE = env_str("KHOROS_COMPANY_TIMEZONE", "")
+# Checked here: an unknown name failed each Plan sync as if Khoros had sent it.
+KHOROS_COMPANY_TIMEZONE = env_timezone("KHOROS_COMPANY_TIMEZONE", "", optional=True)
 KHOROS_TIMEOUT_CONNECT = env_float("KHOROS_TIMEOUT_CONNECT", DEFAULT_TIMEOUT_CONNECT, minimum=0.1)
 KHOROS_TIMEOUT_READ = env_float("KHOROS_TIMEOUT_READ", DEFAULT_TIMEOUT_READ, minimum=0.1)
 KHOROS_MAX_RETRIES = env_int("KHOROS_MAX_RETRIES", DEFAULT_MAX_RETRIES, minimum=0)
@@ -275,7 +286,7 @@ KHOROS_EXPORT_POLL_BASE = env_float("KHOROS_EXPORT_POLL_BASE", 2.0, minimum=0.0)
 
 # SAP Marketing Cloud (OData campaign API). The category code of Khoros campaigns is customer
 # configuration, as are the lifecycle codes.
-SAPMC_BASE_URL = env_str("SAPMC_BASE_URL", "http://127.0.0.1:8702")
+SAPMC_BASE_URL = env_url("SAPMC_BASE_URL", "http://127.0.0.1:8702")
 SAPMC_USER = env_str("SAPMC_USER", "demo-user")
 SAPMC_PASSWORD = env_str("SAPMC_PASSWORD", "demo-password")
 # CampaignCategory is at most 3 characters in SAP's EDMX (standard codes look like "A1");
@@ -307,8 +318,10 @@ SAPMC_SUCCESS_SETTLE_DAYS = env_int(
     "SAPMC_SUCCESS_SETTLE_DAYS", KHOROS_KPI_TRAILING_DAYS, minimum=0
 )
 # The SAP time-zone code (TTZZ, at most 6 characters) of the company zone, when the bridge's
-# table of common zones does not know it.
-SAPMC_SUCCESS_TIMEZONE_CODE = env_str("SAPMC_SUCCESS_TIMEZONE_CODE", "")
+# table of common zones does not know it. Checked here, not only when a push runs.
+SAPMC_SUCCESS_TIMEZONE_CODE = env_code(
+    "SAPMC_SUCCESS_TIMEZONE_CODE", "", max_length=6, optional=True
+)
 # SAP MC's calls to the bridge (/sapmc/extcamp/v1/): its communication user. An empty password
 # means a demo password under DEBUG and every call refused otherwise; the API decides that when
 # a call comes in, so the app boots without it.
@@ -328,12 +341,12 @@ SAPMC_REPORT_FRESH_MINUTES = env_int("SAPMC_REPORT_FRESH_MINUTES", 60, minimum=0
 SAPMC_REPORT_RETRY_SECONDS = env_int("SAPMC_REPORT_RETRY_SECONDS", 900, minimum=1)
 # Link to a Plan in Khoros that SAP MC shows as ExternalCampaignURL; "{plan_id}" becomes the
 # Plan's UUID. Empty: no link.
-SAPMC_EXTERNAL_CAMPAIGN_URL = env_str("SAPMC_EXTERNAL_CAMPAIGN_URL", "")
+SAPMC_EXTERNAL_CAMPAIGN_URL = env_url("SAPMC_EXTERNAL_CAMPAIGN_URL", "", optional=True)
 
 # Alerts: one email to the sync admins when a kind fails this many runs in a row or has not
 # succeeded for STALE_AFTER_INTERVALS of its schedule intervals, one more when it recovers.
 ALERT_AFTER_FAILURES = env_int("ALERT_AFTER_FAILURES", 3, minimum=1)
-ALERT_EMAILS = env_list("ALERT_EMAILS", [])
+ALERT_EMAILS = env_emails("ALERT_EMAILS")
 # /healthz is public (monitors call it without signing in) and shows no error text; a request
 # with "Authorization: Bearer <HEALTHZ_TOKEN>" (or a sync admin's session) gets the texts too.
 # Empty: only sync admins do.
@@ -375,7 +388,7 @@ else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = 1
 
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = env_loglevel("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -403,7 +416,13 @@ LOGGING = {
         # line. Its DEBUG lines quote each URL, a signed link's credential included.
         "urllib3.connectionpool": {"filters": ["request_targets"]},
         # Only our handler: Django's own console handler (on while DEBUG is) printed each of its
-        # lines a second time, with the traceback our filter leaves out.
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # lines a second time, with the traceback our filter leaves out. Its level follows
+        # LOG_LEVEL up (WARNING drops django.server's line per request) but never below INFO: at
+        # DEBUG Django's autoreloader logs each file it watches, thousands of lines.
+        "django": {
+            "handlers": ["console"],
+            "level": max(LOG_LEVEL, "INFO", key=LOG_LEVELS.index),
+            "propagate": False,
+        },
     },
 }
