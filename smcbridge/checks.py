@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from smcbridge.demo_values import DEMO_VALUES
+
 
 @checks.register(checks.Tags.security, deploy=True)
 def proxy_count_behind_a_proxy(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -27,3 +29,22 @@ def proxy_count_behind_a_proxy(app_configs: Any, **kwargs: Any) -> list[checks.C
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def demo_values_left(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn of each setting a deployment left at the demo's value: the defaults are the
+    simulators' addresses, credentials and field ids, so that the demo needs no configuration,
+    and a deployment that forgot one started cleanly and talked to nothing (or asked Khoros
+    for the simulator's analytics fields, every KPI then zero)."""
+    left = [name for name, value in DEMO_VALUES.items() if getattr(settings, name) == value]
+    if not left:
+        return []
+    return [
+        checks.Warning(
+            f"{', '.join(left)} {'is' if len(left) == 1 else 'are'} the demo's (the simulators'"
+            "): set them to your Khoros and SAP MC.",
+            hint='README, "Against the real Khoros and SAP MC"; deploy/production.env.example.',
+            id="smcbridge.W002",
+        )
+    ]

@@ -10,6 +10,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from smcbridge import demo_values as demo
 from smcbridge.env import (
     LOG_LEVELS,
     distinct_field_ids,
@@ -232,9 +233,9 @@ X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Khoros. Credentials are checked when first used, so tests and the demo boot without them.
-KHOROS_BASE_URL = env_url("KHOROS_BASE_URL", "http://127.0.0.1:8701/v2")
-KHOROS_TOKEN = env_str("KHOROS_TOKEN", "demo-token")
-KHOROS_COMPANY_ID = env_str("KHOROS_COMPANY_ID", "389")
+KHOROS_BASE_URL = env_url("KHOROS_BASE_URL", demo.KHOROS_BASE_URL)
+KHOROS_TOKEN = env_str("KHOROS_TOKEN", demo.KHOROS_TOKEN)
+KHOROS_COMPANY_ID = env_str("KHOROS_COMPANY_ID", demo.KHOROS_COMPANY_ID)
 # Daily buckets and Plan days use the company's zone; empty means the API user's (/v2/whoami).
 # Checked here: an unknown name failed each Plan sync as if Khoros had sent it.
 KHOROS_COMPANY_TIMEZONE = env_timezone("KHOROS_COMPANY_TIMEZONE", "", optional=True)
@@ -256,9 +257,7 @@ KHOROS_KPI_TRAILING_DAYS = env_int("KHOROS_KPI_TRAILING_DAYS", 7, minimum=1)
 # Our KPI names -> Khoros analytics field ids. The catalogue is not public; the defaults are the
 # simulator's (GET /v2/analytics/export/posts/fields lists a company's real ones).
 # The keys are khoros.kpi_catalog's exported KPIs (settings import no app; a test holds them equal).
-KHOROS_KPI_FIELD_DEFAULTS = {
-    "impressions": 101, "engagements": 102, "clicks": 103, "reach": 104, "video_views": 105,
-}  # fmt: skip
+KHOROS_KPI_FIELD_DEFAULTS = demo.KHOROS_KPI_FIELDS
 KHOROS_KPI_FIELDS = env_mapping(
     "KHOROS_KPI_FIELDS",
     KHOROS_KPI_FIELD_DEFAULTS,
@@ -268,9 +267,15 @@ KHOROS_KPI_FIELDS = env_mapping(
 # The export columns that place a row: the spec returns columns as requested, in that order,
 # so the bridge asks for these by field id and reads them by position when the header does not
 # name them. The defaults are the simulator's; a company's real ids come from its field catalogue.
-KHOROS_EXPORT_FIELD_POST_ID = env_int("KHOROS_EXPORT_FIELD_POST_ID", 11, minimum=1)
-KHOROS_EXPORT_FIELD_PLAN = env_int("KHOROS_EXPORT_FIELD_PLAN", 12, minimum=1)
-KHOROS_EXPORT_FIELD_PUBLISHED = env_int("KHOROS_EXPORT_FIELD_PUBLISHED", 13, minimum=1)
+KHOROS_EXPORT_FIELD_POST_ID = env_int(
+    "KHOROS_EXPORT_FIELD_POST_ID", demo.KHOROS_EXPORT_FIELD_POST_ID, minimum=1
+)
+KHOROS_EXPORT_FIELD_PLAN = env_int(
+    "KHOROS_EXPORT_FIELD_PLAN", demo.KHOROS_EXPORT_FIELD_PLAN, minimum=1
+)
+KHOROS_EXPORT_FIELD_PUBLISHED = env_int(
+    "KHOROS_EXPORT_FIELD_PUBLISHED", demo.KHOROS_EXPORT_FIELD_PUBLISHED, minimum=1
+)
 distinct_field_ids(
     {
         "KHOROS_EXPORT_FIELD_POST_ID": KHOROS_EXPORT_FIELD_POST_ID,
@@ -286,9 +291,9 @@ KHOROS_EXPORT_POLL_BASE = env_float("KHOROS_EXPORT_POLL_BASE", 2.0, minimum=0.0)
 
 # SAP Marketing Cloud (OData campaign API). The category code of Khoros campaigns is customer
 # configuration, as are the lifecycle codes.
-SAPMC_BASE_URL = env_url("SAPMC_BASE_URL", "http://127.0.0.1:8702")
-SAPMC_USER = env_str("SAPMC_USER", "demo-user")
-SAPMC_PASSWORD = env_str("SAPMC_PASSWORD", "demo-password")
+SAPMC_BASE_URL = env_url("SAPMC_BASE_URL", demo.SAPMC_BASE_URL)
+SAPMC_USER = env_str("SAPMC_USER", demo.SAPMC_USER)
+SAPMC_PASSWORD = env_str("SAPMC_PASSWORD", demo.SAPMC_PASSWORD)
 # CampaignCategory is at most 3 characters in SAP's EDMX (standard codes look like "A1");
 # customer categories are commonly Y../Z..: the demo tenant files Khoros campaigns under Z01.
 SAPMC_CAMPAIGN_CATEGORY = env_code("SAPMC_CAMPAIGN_CATEGORY", "Z01", max_length=3)

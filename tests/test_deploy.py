@@ -37,8 +37,20 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
             env[name.strip()] = value.strip()
     env["SECRET_KEY"] = secrets.token_urlsafe(50)
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
+    env.update(ACCOUNT_FIELD_IDS)  # the lines the example leaves to be filled in
     env.update(overrides)
     return env
+
+
+# A Khoros account's analytics field ids, as a deployment fills them in.
+ACCOUNT_FIELD_IDS = {
+    "KHOROS_KPI_FIELDS": (
+        "impressions=7001,engagements=7002,clicks=7003,reach=7004,video_views=7005"
+    ),
+    "KHOROS_EXPORT_FIELD_POST_ID": "7011",
+    "KHOROS_EXPORT_FIELD_PLAN": "7012",
+    "KHOROS_EXPORT_FIELD_PUBLISHED": "7013",
+}
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,6 +72,23 @@ def test_check_deploy_with_the_documented_production_settings_reports_nothing(tm
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues (1 silenced)." in output
+
+
+def test_check_deploy_names_each_demo_value_a_deployment_left(tmp_path):
+    # The example as shipped leaves the field ids to be filled in: the check says which.
+    shipped = production_env(tmp_path, **dict.fromkeys(ACCOUNT_FIELD_IDS, ""))
+    for name in ACCOUNT_FIELD_IDS:
+        del shipped[name]
+    output = manage(shipped, "check", "--deploy").stderr
+    assert (
+        "(smcbridge.W002) KHOROS_KPI_FIELDS, KHOROS_EXPORT_FIELD_POST_ID, "
+        "KHOROS_EXPORT_FIELD_PLAN, KHOROS_EXPORT_FIELD_PUBLISHED are the demo's"
+    ) in output
+    # A bare DEBUG=0 start talks to the simulators with the demo's credentials: every one named.
+    bare = {key: shipped[key] for key in ("PATH", "HOME", "SMCBRIDGE_VAR_DIR", "SECRET_KEY")}
+    output = manage({**bare, "DEBUG": "0"}, "check", "--deploy").stderr
+    assert "KHOROS_BASE_URL, KHOROS_TOKEN, KHOROS_COMPANY_ID, KHOROS_KPI_FIELDS," in output
+    assert "SAPMC_BASE_URL, SAPMC_USER, SAPMC_PASSWORD are the demo's" in output
 
 
 def test_check_deploy_without_them_does_warn(tmp_path):
