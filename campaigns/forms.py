@@ -78,8 +78,14 @@ MAX_ID = 2**63 - 1
 
 def is_id(value: str) -> bool:
     """Whether `value` (from a query or a form) can be a row's id: str.isdigit() alone admits
-    "²", which int() refuses, and a number past MAX_ID crashed an IN query (both a 500)."""
-    return value.isascii() and value.isdigit() and int(value) <= MAX_ID
+    "²", which int() refuses, and a number past MAX_ID crashed an IN query (both a 500), as
+    did int() of more than 4,300 digits (Python refuses to read it): those are measured first."""
+    return (
+        value.isascii()
+        and value.isdigit()
+        and len(value.lstrip("0")) <= len(str(MAX_ID))
+        and int(value) <= MAX_ID
+    )
 
 
 class IdListField(forms.Field):

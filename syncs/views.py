@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -98,7 +97,7 @@ def sync_from_button(request: AuthenticatedHttpRequest, kind: str, refusal: str)
     `refusal`; otherwise a run is queued, or the one queued or running reused, and the page
     says which."""
     if not sync_registry.is_registered(kind):
-        raise PermissionDenied(refusal)
+        raise Http404(refusal)
     run, queued = sync_runs.sync_request(
         kind=kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
     )

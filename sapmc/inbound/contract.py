@@ -409,7 +409,8 @@ def parse(model: type[Body], data: dict[str, Any]) -> Body:
 
 def _answer(model: type[_Strict], error: ErrorDetails) -> ApiError:
     loc = error["loc"]
-    name = str(loc[-1])
+    # Echoed as sent, up to a length: a 5,000-character field name made a 5 KB answer.
+    name = str(loc[-1])[:64]
     if error["type"] == "extra_forbidden":
         owner = _model_at(model, loc[:-1])
         return bad_request(

@@ -171,10 +171,11 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
     content_type = request.content_type or ""
     if content_type and content_type.lower() != "application/json":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.")
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not (declared.isascii() and declared.isdigit()):
+        # Django reads the body by it: "abc" was a ValueError there, a 500.
+        raise bad_request("The Content-Length header is not a number.")
+    length = int(declared)
     too_large = f"The body is larger than {MAX_BODY_BYTES} bytes."
     if length > MAX_BODY_BYTES:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", too_large)
@@ -190,8 +191,16 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError:
         raise bad_request("The body is not UTF-8.") from None
-    except (ValueError, RecursionError) as exc:
-        raise bad_request(f"The body is not valid JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        # Where, not Python's words (a byte order mark is "Unexpected UTF-8 BOM (decode using
+        # utf-8-sig)").
+        raise bad_request(
+            f"The body is not valid JSON (line {exc.lineno}, column {exc.colno})."
+        ) from None
+    except RecursionError:
+        raise bad_request("The body is not valid JSON: nested too deep.") from None
+    except ValueError as exc:  # NaN, Infinity: _refuse_constant's own words
+        raise bad_request(f"The body is not valid JSON: {exc}.") from None
     if not isinstance(data, dict):
         raise bad_request("The body must be a JSON object.")
     if not _clean_text(data):

@@ -12,7 +12,7 @@ import json
 import pytest
 from django_q.models import Schedule
 
-from campaigns.models import AuditEvent
+from campaigns.models import Assignment, AuditEvent
 from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db
@@ -249,6 +249,75 @@ def test_nul_in_a_page_query_or_form_is_a_clear_400(client, root):
     assert "Bad request" in response.content.decode()
     response = client.post("/workbench/assign/", {"campaign": "1", "note": NUL})
     assert response.status_code == 400
+
+
+# More digits than Python reads as a number (int() refuses over 4,300): an id check that read
+# it crashed every form and page naming a campaign or Plan by number.
+UNREADABLE_NUMBER = "9" * 4301
+
+
+@pytest.mark.parametrize("role", ["sync admin", "manager"])
+def test_an_id_of_more_digits_than_python_reads_is_no_id_not_a_500(
+    client, root, world, role, failures
+):
+    client.force_login(root if role == "sync admin" else world.maria)
+    client.raise_request_exception = False
+    big, campaign = UNREADABLE_NUMBER, str(world.campaigns[0].pk)
+    posts = [
+        ("/workbench/assign/", {"campaign": campaign, "plans": big}),
+        *((f"/workbench/{action}/", {"campaign": big, "plan": "1"})
+          for action in ("assign", "unassign", "move", "drift")),
+        ("/calendar/assign/", {"plan": big, "campaign": campaign}),
+        ("/calendar/assign/", {"plan": str(world.plans[0].pk), "campaign": big}),
+        ("/calendar/list/assign/", {"plans": big, "campaign": campaign}),
+        ("/calendar/list/assign/", {"plans": str(world.plans[0].pk), "campaign": big}),
+    ]  # fmt: skip
+    for path, data in posts:
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            failures.check(client.post(path, data, **headers), f"POST {path} {list(data)}")
+    gets = [
+        ("/workbench/", {"campaign": big}), ("/workbench/", {"plans": big}),
+        ("/calendar/list/", {"plans": big}), ("/calendar/list/", {"plans": big, "format": "csv"}),
+        ("/calendar/", {"panel": "c" + big}), ("/calendar/", {"panel": "p" + big}),
+        (f"/campaigns/{campaign}/", {"compare": big}),
+    ]  # fmt: skip
+    for path, query in gets:
+        failures.check(client.get(path, query), f"GET {path} {list(query)}")
+    response = client.get("/calendar/panel/", {"panel": "p" + big}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Nothing to show: the link names no campaign or Plan." in response.content.decode()
+    assert not Assignment.objects.exists()
+
+
+def test_a_content_length_that_is_no_number_is_a_400(client, root, world, settings):
+    client.force_login(root)
+    client.raise_request_exception = False
+    response = client.generic(
+        "POST", "/calendar/views/", b"name=x", "application/x-www-form-urlencoded",
+        CONTENT_LENGTH="abc",
+    )  # fmt: skip
+    assert response.status_code == 400
+    for endpoint in API_BODIES:
+        response = client.generic(
+            "POST", f"/sapmc/extcamp/v1/{endpoint}", json.dumps(API_BODIES[endpoint]),
+            "application/json", CONTENT_LENGTH="1e3", **_auth(settings),
+        )  # fmt: skip
+        assert response.status_code == 400, endpoint
+        assert response.json()["error"]["message"] == "The Content-Length header is not a number."
+
+
+def test_inbound_json_errors_say_where_and_echo_little(client, settings, world):
+    path, headers = "/sapmc/extcamp/v1/parameter-values", _auth(settings)
+    response = client.post(
+        path, b"\xef\xbb\xbf" + json.dumps(API_BODIES["parameter-values"]).encode(),
+        content_type="application/json", **headers,
+    )  # fmt: skip
+    assert response.json()["error"]["message"] == ("The body is not valid JSON (line 1, column 1).")
+    body = {**API_BODIES["parameter-values"], "x" * 5000: 1}
+    response = client.post(path, json.dumps(body), content_type="application/json", **headers)
+    message = response.json()["error"]["message"]
+    assert response.status_code == 400 and message.startswith(f"Unknown field '{'x' * 64}';")
+    assert len(message) < 300
 
 
 def test_huge_plan_ids_in_forms_are_refused_not_crashed(client, root, world):

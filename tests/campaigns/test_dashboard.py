@@ -98,7 +98,7 @@ def test_admin_sees_everything_and_queues_a_sync(
 def test_sync_button_needs_post_and_a_known_kind(client, sync_admin):
     client.force_login(sync_admin)
     assert client.get(reverse("sync-now", args=["khoros_plans"])).status_code == 405
-    assert client.post(reverse("sync-now", args=["nonsense"])).status_code == 403
+    assert client.post(reverse("sync-now", args=["nonsense"])).status_code == 404
 
 
 def test_runs_partial_polls_only_while_a_run_is_active(client, sync_admin):
