@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import runpy
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing import Event, Queue, Value
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import hypothesis
 import pytest
@@ -327,6 +330,17 @@ def django_start(
         [sys.executable, "-c", code], env={**env, **environ}, capture_output=True, text=True,
         cwd=settings.BASE_DIR, check=check,
     )  # fmt: skip
+
+
+def settings_from(environ: dict[str, str]) -> dict[str, Any]:
+    """The settings module run in this process from `environ` alone (plus a PATH and DEBUG=1,
+    as django_start), its names and values: what a start would read, without the second of a
+    new interpreter. A value the settings refuse raises their ImproperlyConfigured."""
+    from django.conf import settings
+
+    env = {"PATH": "/usr/bin:/bin", "DEBUG": "1", **environ}
+    with mock.patch.dict(os.environ, env, clear=True):
+        return runpy.run_path(str(Path(settings.BASE_DIR) / "smcbridge" / "settings.py"))
 
 
 @pytest.fixture(scope="session")
