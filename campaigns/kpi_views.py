@@ -383,6 +383,7 @@ def _compare(
             out["compare_error"] = (
                 f"There is no other campaign with the SAP MC ID “{compare_id}” to compare with."
             )
+            out["compare_id_typed"] = compare_id  # kept in its box, to be corrected there
             return out
     elif not compare:
         return out

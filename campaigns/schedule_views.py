@@ -18,7 +18,7 @@ from syncs import selectors as sync_selectors
 from syncs.schedules import declared_schedules, schedule_kinds
 
 
-@sync_admin_required("Sync history is for sync admins.")
+@sync_admin_required("Schedules are for sync admins.")
 @login_required
 def schedules(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The background schedules with their next run, in the viewer's time zone."""
@@ -48,7 +48,7 @@ def schedules(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-@sync_admin_required("Sync history is for sync admins.")
+@sync_admin_required("Schedules are for sync admins.")
 def schedule_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Change one schedule's interval or switch it on or off."""
     schedule = get_object_or_404(Schedule, pk=pk)

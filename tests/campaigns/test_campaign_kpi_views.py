@@ -417,6 +417,11 @@ def test_compare_with_a_campaign_the_select_does_not_offer_by_its_sap_mc_id(clie
     response = client.get(url, {"compare": str(second.pk), "compare_id": "no-such-id"})
     assert response.context["compare"] is None
     assert "no other campaign with the SAP MC ID “no-such-id”" in response.content.decode()
+    # The ID stays in its box, to be corrected there (it was wiped).
+    assert (
+        'name="compare_id" maxlength="100" size="12" autocomplete="off" value="no-such-id" '
+        'aria-invalid="true"' in response.content.decode()
+    )
     # Its own ID is no other campaign.
     response = client.get(url, {"compare_id": first.campaign_id})
     assert response.context["compare"] is None

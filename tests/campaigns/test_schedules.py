@@ -45,7 +45,9 @@ def installed():
 
 def test_schedules_are_for_sync_admins(client, world, installed):
     client.force_login(world.maria)
-    assert client.get(reverse("schedules")).status_code == 403
+    refused = client.get(reverse("schedules"))
+    assert refused.status_code == 403
+    assert "Schedules are for sync admins." in refused.content.decode()  # not "Sync history"
     schedule = installed["Khoros plans"]
     response = client.post(
         reverse("schedule-edit", args=[schedule.pk]), {f"{schedule.pk}-minutes": 5}
