@@ -138,6 +138,9 @@ def connection_header(kind: str, *, days: int = TIMELINE_DAYS) -> ConnectionHead
                 pk=run.pk,
             )
         )
+    # Drawn oldest first: a later bar covers an earlier one at the same place, so the runs
+    # a person looks for (the newest, the failures that make the state "failing") show.
+    bars.reverse()
     return ConnectionHeader(
         kind=kind,
         label=label,

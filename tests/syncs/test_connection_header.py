@@ -136,3 +136,17 @@ def test_a_run_bar_names_its_time_in_the_viewers_zone_as_the_facts_above_it(clie
     assert f"<title>#{ok.pk} Succeeded, 2026-03-08 10:30, 4.0 s, 7 rows</title>" in header
     assert f'aria-label="#{ok.pk} Succeeded, 2026-03-08 10:30, 4.0 s, 7 rows"' in header
     assert "UTC" not in header
+
+
+def test_the_newest_runs_are_drawn_over_older_ones_at_the_same_place():
+    # Three failures just after eleven successes, all within a bar's width of 14 days: the
+    # state said "failing" while the failures lay under the green bars drawn after them.
+    for minutes in range(20, 9, -1):
+        run("succeeded", ago=timedelta(minutes=minutes))
+    failed = [run("failed", ago=timedelta(minutes=m), error="down").pk for m in (3, 2, 1)]
+
+    header = connection_header("khoros_plans")
+
+    assert header.state == "failing"
+    assert [bar.pk for bar in header.bars[-3:]] == failed  # painted last, on top
+    assert [bar.status for bar in header.bars[:11]] == ["succeeded"] * 11
