@@ -128,8 +128,15 @@
     if (!active || active === document.body || !target || !target.id || keyOf(active) ||
         !target.contains(active)) return;
     var all = Array.prototype.slice.call(target.querySelectorAll(FOCUSABLE));
-    place = { id: target.id, index: all.indexOf(active), href: active.getAttribute("href") };
+    place = {
+      id: target.id, index: all.indexOf(active), href: active.getAttribute("href"),
+      name: nameOf(active)
+    };
   });
+
+  function nameOf(el) {
+    return (el.getAttribute("aria-label") || el.textContent || "").trim();
+  }
 
   document.addEventListener("htmx:afterSettle", function () {
     var was = place;
@@ -139,10 +146,18 @@
     var root = document.getElementById(was.id);
     if (!root) return;
     var all = Array.prototype.slice.call(root.querySelectorAll(FOCUSABLE));
-    var found = was.href === null ? null : all.filter(function (el) {
-      return el.getAttribute("href") === was.href;
-    })[0];
-    found = found || all[was.index];
+    function named(el) { return el && nameOf(el) === was.name; }
+    function at(href) {
+      return href === null ? [] : all.filter(function (el) {
+        return el.getAttribute("href") === href;
+      });
+    }
+    // The same control: its address and name, or its name at its place ("Next ›" leads
+    // elsewhere once it was followed, and the old address is now a zoom button's: the second
+    // Enter reloaded the quarter instead of going on), else its address, else its place.
+    var found = at(was.href).filter(named)[0] ||
+      (named(all[was.index]) ? all[was.index] : null) ||
+      at(was.href)[0] || all[was.index];
     if (visible(found)) found.focus({ preventScroll: true });
   });
 

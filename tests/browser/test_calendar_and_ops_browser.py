@@ -48,6 +48,24 @@ def test_manager_navigates_the_calendar(live_server, world, page):
         page.get_by_role("heading", name="Q2 2026").wait_for()
         assert page.locator(".tl-row.campaign a.bar", has_text="Summer 2026").count() == 1
 
+        # By keyboard: Enter on "Next ›" twice goes on twice, the focus staying on it (it
+        # went to the zoom button that took the old address, and the second Enter reloaded).
+        htmx_settled(page)
+        page.get_by_role("link", name="Next ›").focus()
+        page.keyboard.press("Enter")
+        page.get_by_role("heading", name="Q3 2026").wait_for()
+        htmx_settled(page)
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Next ›"
+        page.keyboard.press("Enter")
+        page.get_by_role("heading", name="Q4 2026").wait_for()
+        htmx_settled(page)
+        page.get_by_role("link", name="‹ Previous").focus()
+        page.keyboard.press("Enter")
+        page.get_by_role("heading", name="Q3 2026").wait_for()
+        htmx_settled(page)
+        page.keyboard.press("Enter")
+        page.get_by_role("heading", name="Q2 2026").wait_for()
+
         htmx_settled(page)
         page.get_by_label("Search").fill("teaser")
         page.locator(".bar", has_text="Summer teaser").wait_for()
