@@ -16,6 +16,7 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
 from django.db.models import (
@@ -571,9 +572,18 @@ def assignment_warnings(
         ):
             years = {d.year for d in (c_start, c_end, p_start, p_end)}
             with_year = len(years) > 1
+            # As the campaign page says it: "partly" where the days meet.
+            partly = "" if p_end < c_start or p_start > c_end else "partly "
+            # What follows from it, said while it can still be left undone: a row the push
+            # sent is never taken back.
+            pushed = (
+                " The success push sends its settled days to SAP MC for this campaign, for good."
+                if settings.SAPMC_SUCCESS_PUSH_ENABLED
+                else ""
+            )
             reasons.append(
-                f"This Plan runs {_range_label(p_start, p_end, with_year)}, "
-                f"outside the campaign's {_range_label(c_start, c_end, with_year)}."
+                f"This Plan runs {_range_label(p_start, p_end, with_year)}, {partly}"
+                f"outside the campaign's {_range_label(c_start, c_end, with_year)}.{pushed}"
             )
         if managing_parties and plan.initiative.khoros_id not in managing_parties:
             if own_names is None:
@@ -1046,8 +1056,6 @@ def campaign_pushes(
     are counted and summed in the database, and only the Plans of the page shown are read
     further (their runs, and their numbers now against those sent).
     """
-    from django.conf import settings
-
     from khoros.zone import company_today, company_zone
     from sapmc.models import SuccessSent
     from sapmc.push import numbers_hash, settled_before

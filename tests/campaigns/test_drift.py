@@ -216,7 +216,7 @@ def test_assignment_warnings_say_why(world):
     )
     assert warnings == {
         plan.pk: [
-            "This Plan runs 2 Mar–30 Apr, outside the campaign's 1 Apr–30 Jun.",
+            "This Plan runs 2 Mar–30 Apr, partly outside the campaign's 1 Apr–30 Jun.",
             "This Plan is of Initiative “Brand 1”, not of the campaign's own (“Brand 0”).",
         ]
     }

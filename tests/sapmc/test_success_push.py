@@ -474,7 +474,7 @@ def test_campaign_page_shows_the_round_trip_with_a_fixed_query_count(server, sim
     assert 'changed after sending: <time datetime="2026-03-02">2026-03-02</time>' in body
     assert "Campaign is locked" in body and "CampaignID" in body
     assert "Summer teaser" in body  # waiting to settle
-    assert "Push now" in body
+    assert "Push every campaign now" in body and "not only this one's" in body
     # More Plans, days and ledger rows: the same number of queries.
     for plan in world.plans[3:5]:
         kpis(plan, date(2026, 3, 1), 4)
@@ -492,7 +492,7 @@ def test_push_now_queues_the_push_for_sync_admins_only(sim, world, client):
     page = reverse("campaign", args=[world.campaigns[0].pk])
     client.force_login(world.maria)
     assert client.post(url, {"next": page}).status_code == 403
-    assert "Push now" not in client.get(page).content.decode()
+    assert "Push every campaign now" not in client.get(page).content.decode()
     client.force_login(world.admin)
     response = client.post(url, {"next": page})
     assert response.status_code == 302 and response.url == page
