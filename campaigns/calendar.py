@@ -297,16 +297,17 @@ def _campaigns(
         qs = qs.filter(campaign_search(filters.q) | Q(pk__in=fed))
     if filters.initiative:
         # A campaign's Initiative is the managing party of the external campaigns SAP MC
-        # references for it; the campaigns the Initiative's Plans (those the viewer may see)
-        # feed are its too: a manager's Plan assigned where SAP MC has no reference yet was
-        # nowhere under its own Initiative's filter.
-        referenced = CampaignReference.objects.filter(
-            managing_party__in=Initiative.objects.filter(pk=filters.initiative).values("khoros_id")
-        ).values("campaign_id")
+        # references for it, not whatever Initiative its assigned Plans happen to belong to.
+        # One SAP MC names no Initiative for (no reference yet) is its Plans' (those the viewer
+        # may see): a manager's Plan assigned there was under no filter of its Initiative.
+        referenced = CampaignReference.objects.exclude(managing_party="")
         fed = Assignment.objects.filter(
             plan__in=visible_plans(user).filter(initiative_id=filters.initiative)
-        ).values("campaign_id")
-        qs = qs.filter(Q(pk__in=referenced) | Q(pk__in=fed))
+        ).exclude(campaign__in=referenced.values("campaign_id"))
+        own = referenced.filter(
+            managing_party__in=Initiative.objects.filter(pk=filters.initiative).values("khoros_id")
+        )
+        qs = qs.filter(Q(pk__in=own.values("campaign_id")) | Q(pk__in=fed.values("campaign_id")))
     return qs.order_by("start", "name", "pk")
 
 

@@ -223,8 +223,8 @@ def test_filters_by_initiative_status_assigned_and_search(client, world):
         "Autumn <script>alert(1)</script>",
     }
     assert labels(q="winter") == {"Winter launch"}
-    # A campaign an Initiative's Plan feeds is under that Initiative's filter, with no SAP MC
-    # reference yet (it was under none: the Plan was nowhere to be found by its Initiative).
+    # A campaign SAP MC names no Initiative for is under its Plans' Initiatives' filters (it
+    # was under none: a manager's Plan was nowhere to be found by its Initiative).
     video = next(p for p in world.plans if p.name == "Spring Sale video")
     Assignment.objects.create(plan=video, campaign=world.campaigns[1], assigned_at=timezone.now())
     assert labels(initiative=video.initiative_id) == {
