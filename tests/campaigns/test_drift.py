@@ -551,7 +551,8 @@ def test_drift_marks_count_only_what_the_viewer_may_decide(client, world):
 
     client.force_login(world.maria)
     page = client.get(reverse("workbench"), {"campaign": spring.pk}).content.decode()
-    assert "1 more difference in Initiatives you cannot see." in page
+    # "more": maria's pending Plan is shown above it.
+    assert "1 more difference with SAP MC in Initiatives you cannot see" in page
     calendar = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01"})
     assert calendar.content.decode().count('class="mark drift"') == 1  # the legend's
 
@@ -569,3 +570,18 @@ def test_drift_marks_count_only_what_the_viewer_may_decide(client, world):
     assert "more difference" not in page
     calendar = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01"})
     assert calendar.content.decode().count('class="mark drift"') == 2  # the legend's, Spring's
+
+
+def test_differences_only_in_initiatives_not_yours_are_not_more_of_nothing(client, world):
+    # Spring Sale 2026 differs from SAP MC only in tom's Plan: maria is told of one difference
+    # she cannot see, not of "1 more" below nothing.
+    spring = world.campaigns[0]
+    _ref(spring, world.plans[2])
+    client.force_login(world.maria)
+    page = client.get(reverse("workbench"), {"campaign": spring.pk}).content.decode()
+    assert "1 difference with SAP MC in Initiatives you cannot see" in page
+    assert "more difference" not in page
+    panel = client.get(
+        reverse("calendar"), {"zoom": "quarter", "date": "2026-03-01", "panel": f"c{spring.pk}"}
+    ).content.decode()
+    assert "none you can decide; 1 in Initiatives you cannot see" in panel
