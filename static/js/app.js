@@ -25,6 +25,18 @@
     return key ? document.querySelector(key) : null;
   }
 
+  // A link to a campaign on the workbench (the dashboard's "see it on the workbench") opens on
+  // a phone at the campaign's pane, not at the top of the list above it: the pane and its
+  // drift box were some 2,000px further down. Not when the browser brings back a place.
+  document.addEventListener("DOMContentLoaded", function () {
+    var title = document.getElementById("selected-title");
+    if (!title || !/[?&]campaign=/.test(location.search) || window.innerWidth > 700) return;
+    var nav = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+    if (nav && nav.type !== "navigate") return;
+    var box = title.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) title.scrollIntoView({ block: "start" });
+  });
+
   // Before a swap, remember the control that acted and, in document order, the controls after
   // and before it: if the swap removes it (an Assign button becomes "feeds …"), its natural
   // successor gets the focus instead of the page body. htmx itself refocuses an element whose

@@ -366,3 +366,29 @@ def test_names_without_spaces_wrap_on_a_phone(live_server, world, phone, django_
         phone.goto(live_server.url + path)
         _fits(phone, name)
     assert phone.get_by_text(USER_NAME).is_visible()
+
+
+def test_a_phone_opens_a_linked_campaign_at_its_pane_and_says_no_drag(live_server, world, chromium):
+    # A touch screen, as a phone's: the dashboard's "see it on the workbench" opened at the
+    # top of the campaign list, the chosen campaign ~2,000px below; the calendar asked for a
+    # drag no finger can make.
+    context = chromium.new_context(
+        viewport={"width": WIDTH, "height": 844}, is_mobile=True, has_touch=True
+    )
+    for i in range(30):  # a list as long as a company's
+        make_campaign(
+            f"C {i:02}", date(2026, 3, 1), date(2026, 3, 31), campaign_id=f"77{i:02}"
+        ).save()
+    last = make_campaign("Zz last", date(2026, 12, 1), date(2026, 12, 31))
+    last.save()
+    page = context.new_page()
+    try:
+        sign_in(page, live_server.url, "maria")
+        page.goto(f"{live_server.url}/workbench/?campaign={last.pk}")
+        top = page.evaluate("document.getElementById('selected-title').getBoundingClientRect().top")
+        assert 0 <= top < 844
+        page.goto(f"{live_server.url}/calendar/?zoom=quarter&date=2026-03-01")
+        hint = page.locator("#drag-hint").inner_text()
+        assert "Drag" not in hint and "Open the Plan and use “Assign to…”" in hint
+    finally:
+        context.close()
