@@ -197,8 +197,11 @@ def workbench(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request:
         # The address htmx pushes is the screen's state, not every field of the form it sent:
         # a note typed for the next assignment, or filters left empty, stayed in the history
-        # and in bookmarks.
-        response = push_url(response, _state_url(state))
+        # and in bookmarks. The same address again (a question's Cancel) replaces it: each
+        # Cancel was one more press of Back.
+        url = _state_url(state)
+        current = request.htmx.current_url_abs_path
+        response = (replace_url if current == url else push_url)(response, url)
     return response
 
 

@@ -73,6 +73,23 @@ def test_manager_bulk_assigns_and_unassigns(live_server, world, page):
         in question.inner_text()
     )
     assert not Assignment.objects.exists()
+    # Cancelled (by its button, then by Escape), and asked again: Back still leaves at once.
+    # Each Cancel added an entry to the history, one more press of Back each.
+    history = page.evaluate("history.length")
+    question.get_by_role("link", name="Cancel").click()
+    question.wait_for(state="detached")
+    htmx_settled(page)
+    page.get_by_role("button", name="Assign selected to “Summer 2026”").click()
+    question.wait_for()
+    question.get_by_role("link", name="Cancel").focus()
+    page.keyboard.press("Escape")
+    question.wait_for(state="detached")
+    htmx_settled(page)
+    assert page.evaluate("history.length") == history
+    page.get_by_label("Select Spring Sale social").check()
+    page.get_by_label("Select Summer teaser").check()
+    page.get_by_role("button", name="Assign selected to “Summer 2026”").click()
+    question.wait_for()
     question.get_by_role("button", name="Assign anyway").click()
     page.locator("main").get_by_text(
         "Assigned “Spring Sale social”, “Summer teaser” to “Summer 2026”."
