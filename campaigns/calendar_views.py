@@ -159,7 +159,11 @@ def _zoom_links(zoom: str, period: Period, today: date) -> list[dict[str, object
         {"zoom": z, "label": ZOOM_LABELS[z], "date": period.first, "current": z == zoom}
         for z in ("month", "quarter", "year")
     ]
-    links[2]["current"] = zoom == "year" and not rolling
+    # "Year" is the calendar year of the day shown, January to December: it led to the twelve
+    # months from the month shown, which from this month is "Rolling 12 months" (its button
+    # lit, never Year's).
+    links[2]["date"] = period.first.replace(month=1)
+    links[2]["current"] = zoom == "year" and period.first.month == 1
     links.append(
         {
             "zoom": "days90",

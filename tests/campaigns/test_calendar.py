@@ -275,7 +275,7 @@ def test_htmx_navigation_returns_the_partial_with_real_links(client, world):
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="calendar"')
     assert 'href="/calendar/?zoom=quarter&amp;date=2026-07-01&amp;q=spring"' in body
-    assert 'href="/calendar/?zoom=year&amp;date=2026-04-01&amp;q=spring"' in body
+    assert 'href="/calendar/?zoom=year&amp;date=2026-01-01&amp;q=spring"' in body
 
 
 @pytest.mark.parametrize(("zoom", "day"), [("year", "2026-01-01"), ("month", "2026-09-01")])

@@ -628,6 +628,7 @@ def test_presets_start_today_and_zooms_keep_the_day_shown(client, world):
         assert links["Next 90 days"]["date"] == date(2026, 5, 20)
         assert links["Rolling 12 months"]["date"] == date(2026, 5, 1)
         assert links["Rolling 12 months"]["current"] and not links["Year"]["current"]
+        assert links["Year"]["date"] == date(2026, 1, 1)  # the calendar year, Jan to Dec
         body = response.content.decode()
         assert 'href="/calendar/?zoom=days90&amp;date=2026-05-20"' in body
         assert "May 2026 – Apr 2027" in body
