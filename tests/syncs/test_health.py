@@ -482,3 +482,20 @@ def test_an_overdue_kind_whose_run_lease_expired_is_stale(client, mailoutbox):
     assert response.status_code == 503
     assert response.json()["syncs"]["sapmc_campaigns"]["status"] == "stale"
     assert [(s.kind, s.recovered) for s in alerts_check()] == [("sapmc_campaigns", False)]
+
+
+def test_the_dashboard_s_poll_redraws_the_health_banner_with_the_runs(client, world):
+    # The runs poll while one is active; the banner above them stayed "failing" after the run
+    # that recovered, until the page was loaded again.
+    client.force_login(world.admin)
+    poll = {"HX-Request": "true", "HX-Target": "sync-runs"}
+    body = client.get(reverse("dashboard"), headers=poll).content.decode()
+    assert '<div id="health" hx-swap-oob="true">' in body
+    assert 'data-testid="health-banner"' in body
+    fresh_everything()
+    body = client.get(reverse("dashboard"), headers=poll).content.decode()
+    assert '<div id="health" hx-swap-oob="true">' in body
+    assert 'data-testid="health-banner"' not in body
+    # The page itself draws it in place, not out of band.
+    page = client.get(reverse("dashboard")).content.decode()
+    assert '<div id="health">' in page and "hx-swap-oob" not in page
