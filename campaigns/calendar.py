@@ -301,13 +301,15 @@ def _campaigns(
         # One SAP MC names no Initiative for (no reference yet) is its Plans' (those the viewer
         # may see): a manager's Plan assigned there was under no filter of its Initiative.
         referenced = CampaignReference.objects.exclude(managing_party="")
-        fed = Assignment.objects.filter(
+        unnamed = Assignment.objects.filter(
             plan__in=visible_plans(user).filter(initiative_id=filters.initiative)
         ).exclude(campaign__in=referenced.values("campaign_id"))
         own = referenced.filter(
             managing_party__in=Initiative.objects.filter(pk=filters.initiative).values("khoros_id")
         )
-        qs = qs.filter(Q(pk__in=own.values("campaign_id")) | Q(pk__in=fed.values("campaign_id")))
+        qs = qs.filter(
+            Q(pk__in=own.values("campaign_id")) | Q(pk__in=unnamed.values("campaign_id"))
+        )
     return qs.order_by("start", "name", "pk")
 
 

@@ -42,7 +42,7 @@ from campaigns.calendar import (
 from campaigns.forms import CalendarFilterForm, is_id
 from campaigns.models import Assignment, SavedView
 from campaigns.views import _csv_safe, csv_download
-from campaigns.workbench import Confirmation, _assign_confirmation
+from campaigns.workbench import Confirmation, _assign_confirmation, split_fed
 from khoros.models import Plan
 from khoros.zone import company_today
 from sapmc.models import ExternalCampaign
@@ -305,9 +305,11 @@ def _assign_question(
     it is) at once, as on the workbench, rather than asked about first."""
     if campaign.removed_at is not None:
         return None
-    fed = set(Assignment.objects.filter(plan__in=plans).values_list("plan_id", flat=True))
-    open_plans = [p for p in plans if p.pk not in fed and p.removed_at is None]
-    return _assign_confirmation(campaign, open_plans, CONFIRMED, CONFIRMED, action, bulk=bulk)
+    unassigned, fed_elsewhere = split_fed(plans, campaign)
+    open_plans = [p for p in unassigned if p.removed_at is None]
+    return _assign_confirmation(
+        campaign, open_plans, CONFIRMED, CONFIRMED, action, bulk=bulk, fed_elsewhere=fed_elsewhere
+    )
 
 
 def _conflict_text(

@@ -602,6 +602,14 @@ def assignment_warnings(
     return warnings
 
 
+def campaigns_fed_by(plans: Collection[Plan]) -> dict[int, ExternalCampaign]:
+    """The campaign each of these Plans feeds, by Plan pk (those that feed none are absent)."""
+    return {
+        a.plan_id: a.campaign
+        for a in Assignment.objects.filter(plan__in=plans).select_related("campaign")
+    }
+
+
 def _initiative_names(khoros_ids: set[str]) -> str:
     """“Name” for each mirrored Initiative of these Khoros ids, the bare id for any other."""
     names = dict(

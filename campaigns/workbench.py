@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -235,6 +236,15 @@ def _confirm(
     return replace_url(response, _state_url(state)) if request.htmx else response
 
 
+def split_fed(
+    plans: list[Plan], campaign: ExternalCampaign
+) -> tuple[list[Plan], list[tuple[Plan, ExternalCampaign]]]:
+    """The Plans that feed no campaign yet, and those that feed another one (with it)."""
+    feeds = selectors.campaigns_fed_by(plans)
+    elsewhere = [(p, feeds[p.pk]) for p in plans if feeds.get(p.pk, campaign) != campaign]
+    return [p for p in plans if p.pk not in feeds], elsewhere
+
+
 def _assign_confirmation(
     campaign: ExternalCampaign,
     plans: list,
@@ -243,11 +253,14 @@ def _assign_confirmation(
     action: str,
     *,
     bulk: bool = False,
+    fed_elsewhere: Sequence[tuple[Plan, ExternalCampaign]] = (),
 ) -> Confirmation | None:
     """The question before assigning `plans` to `campaign`, or None if none deserves one.
 
     A `bulk` action (ticked Plans) names its Plans in the reasons even when one is left to ask
-    about: which of the ticked ones "this Plan" is is not otherwise said.
+    about: which of the ticked ones "this Plan" is is not otherwise said. `fed_elsewhere`: the
+    ticked Plans that feed another campaign, which the assignment leaves there: said too when
+    there is a question (its answer refused them only after "Assign anyway").
     """
     warnings = selectors.assignment_warnings(
         campaign=campaign,
@@ -261,6 +274,11 @@ def _assign_confirmation(
     for plan in plans:
         for reason in warnings.get(plan.pk, []):
             reasons.append(f"“{plan.display_name}”: {reason}" if named else reason)
+    for plan, feeds in fed_elsewhere:
+        reasons.append(
+            f"“{plan.display_name}”: This Plan feeds “{feeds.display_name}” already and stays "
+            "there (a move on the workbench brings it here)."
+        )
     verb = "Move" if action == "workbench-move" else "Assign"
     # The question names its Plan: names repeat across Initiatives, and after a drag nothing
     # else on the screen says which Plan "this Plan" was.
@@ -304,14 +322,15 @@ def workbench_assign(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not confirmed:
         single = bool(data.get("plan_one"))
         # A Plan that feeds another campaign is refused with an offer to move: no question.
-        elsewhere = set(Assignment.objects.filter(plan__in=plans).values_list("plan_id", flat=True))
+        unassigned, fed_elsewhere = split_fed(plans, campaign)
         confirmation = _assign_confirmation(
             campaign,
-            [p for p in plans if p.pk not in elsewhere],
+            unassigned,
             "plan_confirmed" if single else "confirmed",
             str(plans[0].pk) if single else "selection",
             "workbench-assign",
             bulk=not single,
+            fed_elsewhere=fed_elsewhere,
         )
         if confirmation is not None:
             return _confirm(request, state, confirmation)

@@ -545,6 +545,12 @@ def test_a_bulk_question_names_the_plan_it_asks_about(client, world):
     body = post(client, "workbench-assign", ticked).content.decode()
     assert "Assign “Spring Sale social” to “Summer 2026”?" in body
     assert "“Spring Sale social”: This Plan runs 1 Mar–31 Mar" in body
+    # And the one that stays where it is is said too: it was refused only after "Assign
+    # anyway", which it was not.
+    assert (
+        "“Summer teaser”: This Plan feeds “Autumn 2026” already and stays there (a move on the "
+        "workbench brings it here)." in body.replace("&#x27;", "'")
+    )
     assert not AuditEvent.objects.exists()
     # A row's own Assign button asks about its own Plan: named in the title (names repeat
     # across Initiatives), the reasons say "This Plan".
