@@ -49,7 +49,7 @@ from campaigns.models import Assignment, AuditEvent
 from khoros import kpi_catalog
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import kpi_aggregates
-from sapmc.models import CampaignReference, ExternalCampaign
+from sapmc.models import CampaignReference, ExternalCampaign, SuccessSent
 from smcbridge.names import shown_name
 from smcbridge.paging import page_number
 from syncs.filtering import Filters
@@ -989,6 +989,11 @@ class CampaignPushes:
     sent: Page  # of PushedPlan, by Plan name
     failed: Page  # of SuccessSent rows refused or of unknown outcome, by Plan name and day
     waiting: Page  # of WaitingPlan, by Plan name
+
+    @property
+    def unknown_shown(self) -> list[Any]:
+        """The rows of unknown outcome the Failed table's page shows (settled together)."""
+        return [row for row in self.failed if row.status == SuccessSent.Status.UNKNOWN]
 
     @property
     def never(self) -> int:

@@ -782,6 +782,20 @@ PUSH_RESOLUTIONS = (PUSH_ARRIVED, PUSH_RESEND)
 
 
 @transaction.atomic
+def push_outcomes_resolve(
+    *, campaign: ExternalCampaign, entry_ids: list[int], resolution: str, acting_user: User
+) -> list[AuditEvent | None]:
+    """push_outcome_resolve for each of these rows, in one transaction: one audit row per row
+    settled, None for each settled meanwhile."""
+    return [
+        push_outcome_resolve(
+            campaign=campaign, entry_id=entry_id, resolution=resolution, acting_user=acting_user
+        )
+        for entry_id in entry_ids
+    ]
+
+
+@transaction.atomic
 def push_outcome_resolve(
     *, campaign: ExternalCampaign, entry_id: int, resolution: str, acting_user: User
 ) -> AuditEvent | None:

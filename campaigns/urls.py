@@ -49,6 +49,7 @@ urlpatterns = [
     ),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/pushes/<int:entry>/settle/", views.push_resolve, name="push-resolve"),
+    path("campaigns/<int:pk>/pushes/settle/", views.push_resolve_shown, name="push-resolve-shown"),
     path("campaigns/<int:pk>/kpis.csv", views.campaign_kpis_csv, name="campaign-kpis-csv"),
     path("schedules/", schedule_views.schedules, name="schedules"),
     path("schedules/<int:pk>/", schedule_views.schedule_edit, name="schedule-edit"),

@@ -32,7 +32,7 @@ from campaigns.access import (
     sync_admin_required,
 )
 from campaigns.calendar import state_of
-from campaigns.forms import AuditFilterForm
+from campaigns.forms import AuditFilterForm, is_id
 from campaigns.home import manager_home
 from campaigns.kpi_views import campaign_kpi_context
 from campaigns.models import AuditEvent
@@ -337,22 +337,53 @@ PUSHES_SECTION = "sap-pushes"
 @sync_admin_required("Only sync admins can settle what the success push sent.")
 def push_resolve(request: AuthenticatedHttpRequest, pk: int, entry: int) -> HttpResponse:
     """Settle one success row of unknown outcome, then back to the campaign's page."""
+    return _settle(request, pk, [entry])
+
+
+# At most the rows one page of the Failed table shows.
+SETTLE_AT_ONCE = campaigns_selectors.PUSHES_PAGE_SIZE
+
+
+@login_required
+@require_POST
+@sync_admin_required("Only sync admins can settle what the success push sent.")
+def push_resolve_shown(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Settle every row of unknown outcome the page showed (`entry`), all the same way: one
+    failed batch left 31 rows, each a click and a reload of its own."""
+    shown = request.POST.getlist("entry")
+    if not shown or len(shown) > SETTLE_AT_ONCE or not all(map(is_id, shown)):
+        reason = "Settle the rows of unknown outcome the campaign's page lists."
+        return render(request, "400.html", {"reason": reason}, status=400)
+    return _settle(request, pk, sorted({int(e) for e in shown}))
+
+
+def _settle(request: AuthenticatedHttpRequest, pk: int, entries: list[int]) -> HttpResponse:
     campaign = get_object_or_404(ExternalCampaign, pk=pk)
     resolution = request.POST.get("resolution", "")
     if resolution not in services.PUSH_RESOLUTIONS:
         reason = "Choose whether the row is in SAP MC (arrived) or not (resend)."
         return render(request, "400.html", {"reason": reason}, status=400)
-    event = services.push_outcome_resolve(
-        campaign=campaign, entry_id=entry, resolution=resolution, acting_user=request.user
+    events = services.push_outcomes_resolve(
+        campaign=campaign, entry_ids=entries, resolution=resolution, acting_user=request.user
     )
     # Shown in the pushes section, where the page opens (the top of the page is out of view).
-    if event is None:
-        # A second window, or a second admin, was first: the row is settled (or re-sent) already.
-        messages.info(
-            request,
-            "That row was settled meanwhile; the page shows it as it is now.",
-            extra_tags=PUSHES_SECTION,
+    settled = [event for event in events if event is not None]
+    if len(settled) == 1:
+        messages.success(request, settled[0].summary + ".", extra_tags=PUSHES_SECTION)
+    elif settled:
+        what = (
+            "as in SAP MC (never sent again)"
+            if resolution == services.PUSH_ARRIVED
+            else "as missing in SAP MC (sent next push)"
         )
-    else:
-        messages.success(request, event.summary + ".", extra_tags=PUSHES_SECTION)
+        messages.success(request, f"Marked {len(settled)} rows {what}.", extra_tags=PUSHES_SECTION)
+    if len(settled) < len(events):
+        # A second window, or a second admin, was first: settled (or re-sent) already.
+        late = len(events) - len(settled)
+        text = (
+            "That row was settled meanwhile; the page shows it as it is now."
+            if late == 1
+            else f"{late} of the rows were settled meanwhile; the page shows them as they are now."
+        )
+        messages.info(request, text, extra_tags=PUSHES_SECTION)
     return redirect(f"{reverse('campaign', args=[campaign.pk])}#{PUSHES_SECTION}")

@@ -437,6 +437,7 @@ def _crawl_forms(ids: dict[str, int]) -> dict[str, list[str]]:
         "/calendar/views/": ["name", "back", "view"],
         f"/calendar/views/{ids['view']}/delete/": ["back", "view"],
         f"/campaigns/{ids['campaign']}/pushes/{ids['entry']}/settle/": ["resolution"],
+        f"/campaigns/{ids['campaign']}/pushes/settle/": ["entry", "resolution"],
         f"/schedules/{s}/": [f"{s}-minutes", f"{s}-enabled", f"{s}-seen_minutes",
                              f"{s}-seen_enabled"],
         f"/syncs/{ids['run']}/again/": [],

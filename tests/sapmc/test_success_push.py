@@ -620,7 +620,8 @@ def test_a_sync_admin_settles_unknown_rows_and_the_next_push_follows(server, sim
     page = reverse("campaign", args=[world.campaigns[0].pk])
     client.force_login(world.admin)
     body = client.get(page).content.decode()
-    assert body.count('value="arrived"') == 2 and body.count('value="resend"') == 2
+    # A pair of buttons per row, and one for both rows at once.
+    assert body.count('value="arrived"') == 3 and body.count('value="resend"') == 3
 
     # An admin found the first day in SAP MC and not the second.
     arrived = client.post(
@@ -817,3 +818,38 @@ def test_an_answer_cut_mid_batch_records_the_rows_it_answered_and_the_rest_unkno
     again = push_successes()
     assert again.created_count == 0 and again.outcomes[0]["outcome_unknown"] == 2
     assert len(readback(server)) == 4
+
+
+def test_the_rows_of_unknown_outcome_shown_are_settled_together(server, sim, world, client):
+    from django.urls import reverse
+
+    from campaigns.models import AuditEvent
+
+    # One failed batch, four rows: each was a click and a reload of its own.
+    kpis(world.plans[0], date(2026, 3, 1), 5)
+    assign(world.plans[0], world.campaigns[0])
+    sim.add_fault("success_batch", "http_500")
+    assert push_successes().status == SyncRun.Status.FAILED
+    rows = list(SuccessSent.objects.order_by("day").values_list("pk", flat=True))
+    assert len(rows) == 4  # the first batch of four (SAPMC_SUCCESS_BATCH_SIZE), unknown
+    page = reverse("campaign", args=[world.campaigns[0].pk])
+    client.force_login(world.admin)
+    body = client.get(page).content.decode()
+    assert "The 4 rows of unknown outcome below:" in body
+    # A second window settled one meanwhile: the other three are settled, and that is said.
+    client.post(reverse("push-resolve", args=[world.campaigns[0].pk, rows[0]]),
+                {"resolution": "resend"})  # fmt: skip
+    url = reverse("push-resolve-shown", args=[world.campaigns[0].pk])
+    answer = client.post(url, {"entry": rows, "resolution": "arrived"}, follow=True)
+    said = answer.content.decode()
+    assert "Marked 3 rows as in SAP MC (never sent again)." in said
+    assert "That row was settled meanwhile" in said
+    assert SuccessSent.objects.filter(status=SuccessSent.Status.CREATED).count() == 3
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.PUSH_RESOLVE).count() == 4
+    assert 'data-testid="settle-shown"' not in said
+    # Bad input is a clear 400, a manager a 403.
+    for bad in ({"resolution": "arrived"}, {"entry": ["x"], "resolution": "arrived"},
+                {"entry": rows, "resolution": "maybe"}):  # fmt: skip
+        assert client.post(url, bad).status_code == 400
+    client.force_login(world.maria)
+    assert client.post(url, {"entry": rows, "resolution": "resend"}).status_code == 403
