@@ -392,17 +392,13 @@ class CompanyDay:
     kpi_finished_at: datetime | None
 
 
-def _company_day_only() -> CompanyDay:
-    """The company's today and zone, without the KPI sync's freshness (a panel on its own)."""
-    zone = company_zone()
-    return CompanyDay(today=company_today(zone), zone=zone.key, kpi_finished_at=None)
-
-
-def company_day() -> CompanyDay:
+def company_day(*, kpi_freshness: bool = True) -> CompanyDay:
     """The calendar's today: the company's (its bars are the company's days), from the same
-    source as the list's and the panels' (company_zone()), whether a KPI sync ran or not."""
+    source as the list's and the panels' (company_zone()), whether a KPI sync ran or not;
+    without `kpi_freshness` (a panel on its own) the KPI sync's finish is not read."""
     zone = company_zone()
-    return CompanyDay(today=company_today(zone), zone=zone.key, kpi_finished_at=kpi_last_finished())
+    finished = kpi_last_finished() if kpi_freshness else None
+    return CompanyDay(today=company_today(zone), zone=zone.key, kpi_finished_at=finished)
 
 
 def calendar_build(
@@ -650,7 +646,7 @@ def campaign_panel(
     """`day`: the company's (company_day()), when the caller has it."""
     from campaigns.selectors import campaign_drift
 
-    day = day or _company_day_only()
+    day = day or company_day(kpi_freshness=False)
 
     visible = visible_plans(user)
     assigned = Plan.objects.filter(assignment__campaign=campaign)
@@ -670,7 +666,7 @@ def campaign_panel(
 
 def plan_panel(*, plan: Plan, day: CompanyDay | None = None) -> PlanPanel:
     """`day`: the company's (company_day()), when the caller has it."""
-    day = day or _company_day_only()
+    day = day or company_day(kpi_freshness=False)
     first, last = plan_days(plan)
     feeds = (
         ExternalCampaign.objects.filter(assignments__plan=plan).first()

@@ -17,6 +17,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
+from smcbridge.http import content_length_is_a_number
 from smcbridge.zones import zone_named
 
 # Set by a line of script in base.html from Intl.DateTimeFormat().resolvedOptions().timeZone.
@@ -193,7 +194,7 @@ class RefuseNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX) and (
-            not _length_is_a_number(request)
+            not content_length_is_a_number(request)
             or "\x00" in request.path_info
             or _holds_nul(request.GET)
             or (request.method == "POST" and _holds_nul(request.POST))
@@ -203,13 +204,6 @@ class RefuseNulMiddleware:
 
 
 API_PREFIX = "/sapmc/extcamp/"
-
-
-def _length_is_a_number(request: HttpRequest) -> bool:
-    """Django reads the body by a Content-Length that must be a number (a ValueError, a 500,
-    when it is "abc"); gunicorn refuses such a request itself, runserver does not."""
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    return length.isascii() and length.isdigit()
 
 
 def _holds_nul(data: QueryDict) -> bool:

@@ -991,7 +991,7 @@ class CampaignPushes:
     waiting: Page  # of WaitingPlan, by Plan name
 
     @property
-    def unknown_shown(self) -> list[Any]:
+    def unknown_shown(self) -> list[SuccessSent]:
         """The rows of unknown outcome the Failed table's page shows (settled together)."""
         return [row for row in self.failed if row.status == SuccessSent.Status.UNKNOWN]
 
@@ -1070,7 +1070,6 @@ def campaign_pushes(
     further (their runs, and their numbers now against those sent).
     """
     from khoros.zone import company_today, company_zone
-    from sapmc.models import SuccessSent
     from sapmc.push import numbers_hash, settled_before
 
     plans = visible_plans(user)

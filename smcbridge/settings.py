@@ -255,7 +255,8 @@ KHOROS_SYNC_MINUTES = env_int("KHOROS_SYNC_MINUTES", 30, minimum=1)
 KHOROS_KPI_SYNC_MINUTES = env_int("KHOROS_KPI_SYNC_MINUTES", 240, minimum=1)
 KHOROS_KPI_TRAILING_DAYS = env_int("KHOROS_KPI_TRAILING_DAYS", 7, minimum=1)
 # Our KPI names -> Khoros analytics field ids. The catalogue is not public; the defaults are the
-# simulator's (GET /v2/analytics/export/posts/fields lists a company's real ones).
+# simulator's (GET /v2/analytics/export/posts/fields should list an account's, but its published
+# answer is "Coming Soon": ask Khoros; check --deploy warns while these are the demo's).
 # The keys are khoros.kpi_catalog's exported KPIs (settings import no app; a test holds them equal).
 KHOROS_KPI_FIELD_DEFAULTS = demo.KHOROS_KPI_FIELDS
 KHOROS_KPI_FIELDS = env_mapping(

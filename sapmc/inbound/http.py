@@ -29,6 +29,7 @@ from django.http import HttpRequest, HttpResponse
 from sapmc.models import InboundCall
 from smcbridge.db import hot_row
 from smcbridge.fields import fit
+from smcbridge.http import content_length_is_a_number
 
 logger = logging.getLogger("sapmc.inbound")
 
@@ -171,11 +172,9 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
     content_type = request.content_type or ""
     if content_type and content_type.lower() != "application/json":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.")
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not (declared.isascii() and declared.isdigit()):
-        # Django reads the body by it: "abc" was a ValueError there, a 500.
+    if not content_length_is_a_number(request):
         raise bad_request("The Content-Length header is not a number.")
-    length = int(declared)
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
     too_large = f"The body is larger than {MAX_BODY_BYTES} bytes."
     if length > MAX_BODY_BYTES:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", too_large)
