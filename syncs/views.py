@@ -24,6 +24,8 @@ from syncs.health import health_check, web_alive
 from syncs.models import Notification, SyncRun
 
 HISTORY_PAGE_SIZE = 50
+# The tag of a sync button's message (templates/base.html shows it apart).
+SYNC_RUN_MESSAGE = "sync-run"
 
 
 # Live records (never_cache, as the workbench and calendar): Back after Run again showed the
@@ -101,10 +103,13 @@ def sync_from_button(request: AuthenticatedHttpRequest, kind: str, refusal: str)
     run, queued = sync_runs.sync_request(
         kind=kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
     )
+    # Tagged: the page drops the message once the run it polls has finished (base.html).
     if queued:
-        messages.success(request, f"{run.get_kind_display()} sync #{run.pk} queued.")
+        text = f"{run.get_kind_display()} sync #{run.pk} queued."
+        messages.success(request, text, extra_tags=SYNC_RUN_MESSAGE)
     else:
-        messages.info(request, f"{run.get_kind_display()} sync #{run.pk} is already {run.status}.")
+        text = f"{run.get_kind_display()} sync #{run.pk} is already {run.status}."
+        messages.info(request, text, extra_tags=SYNC_RUN_MESSAGE)
     return run
 
 

@@ -650,3 +650,18 @@
     if (field && document.body.contains(field) && field.form) field.form.requestSubmit();
   });
 })();
+
+// A sync button's "Khoros plans sync #5 queued." stood above the run long after the run had
+// shown Succeeded (or Failed) below it. Once the part of the page that polls the runs stops
+// polling, every run it shows has finished: the message goes and the run's status tells.
+(function () {
+  "use strict";
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var notes = document.querySelectorAll(".messages [data-sync-run]");
+    if (!notes.length) return;
+    var runs = document.getElementById("run-live") || document.getElementById("sync-runs");
+    if (!runs || runs.hasAttribute("hx-trigger")) return;
+    notes.forEach(function (note) { note.remove(); });
+  });
+})();
