@@ -26,6 +26,7 @@ from campaigns.calendar import (
     LIST_SORTS,
     ZOOM_LABELS,
     ZOOMS,
+    CalendarFilters,
     CompanyDay,
     Period,
     Zoom,
@@ -91,6 +92,10 @@ def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Per
     return labels
 
 
+# The id of the filters' form (_calendar_filters.html): htmx names it in HX-Trigger.
+FILTERS_FORM_ID = "cal-filters"
+
+
 # One URL answers the page or, to htmx, a partial: keep caches from mixing them up or keeping
 # either, so Back, Forward and reload show the current calendar.
 @never_cache
@@ -131,12 +136,22 @@ def _view_state(request: AuthenticatedHttpRequest, query: QueryDict, today: date
         initiatives=selectors.initiative_choices(user=request.user),
         statuses=selectors.campaign_statuses(),
     )
+    filters = form.filters()
     return {
         "zoom": zoom,
         "period": period,
         "date_note": date_note,
         "form": form,
-        "filters": form.filters(),
+        "filters": filters,
+        "filters_on": _filters_on(filters),
+        # On a phone the filters fold away (the grid began ~700px down, under them): open where
+        # one is set, is wrong, or the answer is to a change made in them (a search cleared
+        # while typing would otherwise fold the box away under the caret).
+        "filters_open": bool(
+            _filters_on(filters)
+            or form.problem
+            or (request.htmx and request.htmx.trigger == FILTERS_FORM_ID)
+        ),
         "zoom_links": _zoom_links(zoom, period, today),
         "anchor": period.first.isoformat(),
         "prev_date": period.shifted(-1).isoformat(),
@@ -699,6 +714,13 @@ def _without(query: QueryDict, *keys: str) -> str:
     for key in keys:
         copy.pop(key, None)
     return copy.urlencode()
+
+
+def _filters_on(filters: CalendarFilters) -> int:
+    """How many filters narrow what is shown (each at a value other than its default)."""
+    return sum(
+        bool(value) for value in (filters.initiative, filters.status, filters.assigned, filters.q)
+    )
 
 
 def _filter_query(query: QueryDict) -> str:

@@ -392,3 +392,48 @@ def test_a_phone_opens_a_linked_campaign_at_its_pane_and_says_no_drag(live_serve
         assert "Drag" not in hint and "Open the Plan and use “Assign to…”" in hint
     finally:
         context.close()
+
+
+def test_a_phone_shows_the_calendar_first_with_its_filters_one_tap_away(
+    live_server, world, phone, page
+):
+    # On a phone the month grid began ~700px down, under four rows of navigation, four filters
+    # and the saved views: they fold into one line there, and open where a filter is set.
+    sign_in(phone, live_server.url, "maria")
+    phone.goto(f"{live_server.url}/calendar/?date=2026-03-01")
+    fold = phone.locator("details.cal-tools > summary")
+    assert fold.inner_text() == "Filters and saved views"
+    assert not phone.locator("#id_q").is_visible()
+    top = phone.evaluate("document.querySelector('.month').getBoundingClientRect().top")
+    assert top < 450, f"the month grid starts {top} px down"
+    # Previous and Next keep their words for a screen reader; the arrows are what is seen.
+    assert phone.get_by_role("link", name="‹ Previous").bounding_box()["width"] < 60
+    assert phone.get_by_role("link", name="Next ›").bounding_box()["width"] < 60
+
+    # Open them with the keyboard, search, clear the search: the box stays open under the caret.
+    fold.focus()
+    phone.keyboard.press("Enter")
+    phone.locator("#id_q").fill("Brand")
+    phone.wait_for_url("**q=Brand**")
+    assert phone.locator("details.cal-tools > summary").inner_text() == (
+        "Filters and saved views · 1 set"
+    )
+    phone.locator("#id_q").fill("")
+    phone.wait_for_url(lambda url: "q=Brand" not in url)
+    phone.wait_for_function("!document.querySelector('#calendar.htmx-request')")
+    assert phone.locator("#id_q").is_visible()
+    assert phone.evaluate("document.activeElement.id") == "id_q"
+
+    # A bookmark of a filtered view opens with its filters shown.
+    phone.goto(f"{live_server.url}/calendar/list/?date=2026-03-01&assigned=assigned")
+    assert phone.locator("#id_assigned").is_visible()
+    phone.goto(f"{live_server.url}/calendar/list/?date=2026-03-01")
+    assert not phone.locator("#id_assigned").is_visible()
+
+    # A wide screen shows the filters always and no line to open them.
+    sign_in(page, live_server.url, "maria")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{live_server.url}/calendar/?date=2026-03-01")
+    assert page.locator("#id_q").is_visible()
+    assert not page.locator("details.cal-tools > summary").is_visible()
+    assert page.get_by_role("link", name="‹ Previous").bounding_box()["width"] > 80
