@@ -181,6 +181,10 @@ def _total_items(payload: dict[str, Any]) -> int | None:
     total = pagination.get("totalItems")
     if isinstance(total, str) and total.isascii() and total.isdigit():
         total = int(total)
+    # The spec types it integer (and string in one schema); 4.0 is the same count. Thrown away,
+    # a missing page after it read as the end of the list.
+    if isinstance(total, float) and total.is_integer():
+        total = int(total)
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
         return None
     return total
@@ -948,7 +952,7 @@ class KhorosClient(HttpClient):
         # listing is then read once more from page 0 (the caller merges both readings).
         for reading in (1, 2):
             totals: set[int] = set()
-            yield from self._read_listing(path, params, parse, totals, body)
+            yield from self._read_listing(path, params, parse, totals, body, last=reading == 2)
             if len(totals) <= 1:
                 return
             logger.warning(
@@ -965,8 +969,15 @@ class KhorosClient(HttpClient):
         parse: Callable[[list[Any]], list[_I]],
         totals: set[int],
         body: Callable[[bytes], object] | None = None,
+        *,
+        last: bool = False,
     ) -> Iterator[list[_I]]:
-        """Read one listing from page 0, collecting the totalItems values it announces."""
+        """Read one listing from page 0, collecting the totalItems values it announces.
+
+        A listing it cannot tell complete raises KhorosIncompleteListingError (the sync then
+        marks nothing removed); one whose totalItems moved ends where it ends, for the caller
+        to read again, unless this is the `last` reading.
+        """
         # A full page always leads to the next one and a short or empty page ends the listing:
         # totalItems is missing or wrong often enough that it only decides two doubtful cases.
         # A short page while totalItems promises more is followed (the server may clamp
@@ -976,6 +987,10 @@ class KhorosClient(HttpClient):
         seen: set[str] = set()
         promised: int | None = None
         stale_pages = 0
+        # A full page that brought no item not read already: the server served a page again
+        # (or ignored pageNumber), so the page it should have served was never read.
+        repeated = False
+        after_short = False  # the page before this one was short
         reread_left = 1
         page = 0
         while True:
@@ -997,21 +1012,34 @@ class KhorosClient(HttpClient):
                 totals.add(total)
                 promised = total
             more_promised = total is not None and len(seen) < total
+            # Only a reading that ends where it should may stand for the whole list: the sync
+            # marks removed every item it did not bring.
+            moved = len(totals) > 1 and not last  # the caller reads the listing again
+            proven = promised is not None and len(seen) >= promised
             if not items:
-                if promised is not None and len(seen) < promised:
+                short = promised is not None and len(seen) < promised
+                # A list empty from its first page, with no totalItems to say it is: an answer
+                # without its envelope (`{"data": []}`) removed every Initiative.
+                unproven = page == 0 and promised is None
+                if short or unproven:
                     if reread_left:
                         reread_left -= 1
                         self.stats.retries += 1
-                        logger.warning(
-                            "%s page %d empty before totalItems; reading it again", path, page
-                        )
+                        logger.warning("%s page %d empty; reading it again", path, page)
                         continue
-                    if len(totals) <= 1:
-                        # Ending here would report every item past this page as removed.
-                        # (When totalItems moved, the caller reads the listing again first.)
+                    if unproven:
+                        raise self._incomplete(path, "page 0 came back empty twice", None, seen)
+                    # Ending here would report every item past this page as removed, unless
+                    # the records moved while they were read (totalItems changed) and the page
+                    # before was short: that is where the list ended, read on only because of
+                    # a totalItems that does not hold still. After a full page, an empty one
+                    # ends nothing.
+                    if not (moved or (len(totals) > 1 and after_short)):
                         raise self._incomplete(
                             path, f"page {page} came back empty twice", promised, seen
                         )
+                elif repeated and not (moved or proven):
+                    raise self._incomplete(path, "a page came back repeated", promised, seen)
                 return
             logger.debug(
                 "%s page %d: %d items, %d of %s",
@@ -1022,21 +1050,26 @@ class KhorosClient(HttpClient):
                 total if total is not None else "?",
             )
             yield items
-            if len(items) < self.page_size and not more_promised:
-                return
             # A full page that brings the count to exactly totalItems, which has not moved,
             # is the last: asking for the next (empty) page would cost a request per listing.
             # A totalItems below what was read is wrong, so it never ends the listing.
             if new and total is not None and len(seen) == total and len(totals) == 1:
                 return
+            if len(items) < self.page_size and not more_promised:
+                if repeated and not (moved or proven):
+                    raise self._incomplete(path, "a page came back repeated", promised, seen)
+                return
+            after_short = len(items) < self.page_size
+            if not new and not after_short:
+                repeated = True
             # A server that ignores pageNumber would serve the same full page forever.
             stale_pages = 0 if new else stale_pages + 1
             if stale_pages >= 2:
-                if more_promised and len(totals) <= 1:
+                if not (moved or proven):
                     # Ending here as if complete would report every item not read as removed.
                     raise self._incomplete(
-                        path, f"pages {page - 1} and {page} (repeated) brought nothing new", total,
-                        seen,
+                        path, f"pages {page - 1} and {page} (repeated) brought nothing new",
+                        promised, seen,
                     )  # fmt: skip
                 logger.warning("%s: two pages in a row brought nothing new; stopping", path)
                 return
@@ -1045,10 +1078,13 @@ class KhorosClient(HttpClient):
     def _incomplete(
         self, path: str, what: str, total: int | None, seen: set[str]
     ) -> KhorosIncompleteListingError:
+        if total is None or total <= len(seen):
+            # No totalItems to prove the count: what was read cannot be told to be all.
+            why = f"{what}, {len(seen)} item(s) read and no totalItems saying that is all"
+        else:
+            why = f"{what} although totalItems ({total}) promises {total - len(seen)} more item(s)"
         return KhorosIncompleteListingError(
-            f"{what} although totalItems ({total}) promises {(total or 0) - len(seen)} more "
-            "item(s): the listing is incomplete",
-            path=urlsplit(self.base_url + path).path,
+            f"{why}: the listing is incomplete", path=urlsplit(self.base_url + path).path
         )
 
 

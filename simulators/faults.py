@@ -74,6 +74,9 @@ MODES: dict[str, ModeSpec] = {
     # A page lost mid-list: page N serves what page N+1 holds.
     "page_skipped": mode_spec("modify", LIST_ROUTES, "page"),
     "duplicates": mode_spec("modify", LIST_ROUTES, "page", "style"),
+    # A page answered again: page N serves what page 0 holds (a cache or a gateway that drops
+    # pageNumber); every page from the first it applies to when count is unlimited.
+    "page_repeated": mode_spec("modify", LIST_ROUTES, "page"),
     "dates_iso_z": mode_spec("modify", ("plans",)),
     "dates_iso_offset": mode_spec("modify", ("plans",)),
     "ids_as_numbers": mode_spec("modify", ("initiatives", "initiative")),
@@ -119,7 +122,7 @@ MODES: dict[str, ModeSpec] = {
 }
 
 # Paging quirks that only make sense after a first page: by default they wait for pageNumber >= 1.
-_MID_LIST_MODES = frozenset({"empty_page", "duplicates", "page_skipped"})
+_MID_LIST_MODES = frozenset({"empty_page", "duplicates", "page_skipped", "page_repeated"})
 
 
 def _is_int(value: Any) -> bool:
@@ -162,7 +165,8 @@ def _check_params(mode: str, params: dict[str, Any], spec: ModeSpec | None = Non
         checks["page"] = (value is None or (_is_int(value) and value >= 0), "an int >= 0")
     if "value" in params and mode == "wrong_total":
         value = params["value"]
-        checks["value"] = (value is None or _is_int(value), "an int or null")
+        # A number, 4.0 too: a JSON encoder that writes every number as a float.
+        checks["value"] = (value is None or _is_number(value), "a number or null")
     if "encoding" in params:
         checks["encoding"] = (isinstance(params["encoding"], bool), "true or false")
     if "etag" in params:

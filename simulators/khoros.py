@@ -394,6 +394,8 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
                 page = items[start - 1 : start + size]
         if call.mod("page_skipped"):
             page = items[start + size : start + 2 * size]
+        if call.mod("page_repeated"):
+            page = items[:size]
         if call.mod("empty_page"):
             page = []
         envelope: dict[str, Any] = {"data": page, "pagination": {"totalItems": reported_total}}

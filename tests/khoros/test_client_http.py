@@ -410,8 +410,16 @@ def test_paging_quirks_give_exactly_the_seeded_plans(
 ) -> None:
     khoros.sim.add_fault("plans", mode, count=count, **params)
     with khoros.client(page_size=page_size) as client:
-        plans = client.list_plans(FIRST)
-    if (mode, params) == ("duplicates", {"style": "shift"}) and count == 1:
+        if (mode, params, count, page_size) == ("duplicates", {"style": "shift"}, None, 3):
+            # totalItems moves on every page of both readings, and after a full last page
+            # the next is empty while it still promises one more: what was read cannot be
+            # told to be all (the sync removes nothing), though it is.
+            with pytest.raises(KhorosIncompleteListingError, match="promises 1 more") as caught:
+                client.list_plans(FIRST)
+            plans = caught.value.items
+        else:
+            plans = client.list_plans(FIRST)
+    if (mode, params) == ("duplicates", {"style": "shift"}) and count in (1, None):
         # The records slid back between two pages and one was skipped: the second reading
         # found it, later than its seeded position (the list keeps first-appearance order).
         assert sorted(as_tuples(plans)) == sorted(seeded_plans(FIRST))
@@ -554,10 +562,16 @@ def _serve_the_same_page(
 def test_a_server_that_ignores_page_numbers_is_not_read_forever(
     khoros: Khoros, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Nor taken for the whole list: ended as complete, it had every Initiative past its first
+    # page reported as removed.
     page = {"data": [{"id": "1", "name": "A"}, {"id": "2", "name": "B"}]}
     with khoros.client(page_size=2) as client:
         calls = _serve_the_same_page(client, monkeypatch, page)
-        assert [i.id for i in client.iter_initiatives()] == ["1", "2"]
+        read: list[str] = []
+        with pytest.raises(KhorosIncompleteListingError, match="no totalItems saying that is all"):
+            for initiative in client.iter_initiatives():
+                read.append(initiative.id)
+    assert read == ["1", "2"]
     assert len(calls) == 3
 
 

@@ -788,3 +788,41 @@ def test_a_plan_without_a_readable_id_still_fails_its_initiative(live_khoros):
     assert run.status == SyncRun.Status.FAILED
     assert (run.removed_count, run.updated_count) == (0, 0)
     assert not Plan.objects.filter(removed_at__isnull=False).exists()
+
+
+@pytest.mark.parametrize(
+    ("route", "faults"),
+    [
+        # `{"data": []}`, no envelope: every Initiative (and its Plans) had been marked removed.
+        ("initiatives", [("missing_total", {"count": None}), ("empty_page", {"count": None, "page": 0})]),
+        ("plans", [("missing_total", {"count": None}), ("empty_page", {"count": None, "page": 0})]),
+        # Page 1 answers page 0 again once (a cache), no totalItems: page 1's items were removed.
+        ("initiatives", [("missing_total", {"count": None}), ("page_repeated", {"count": 1})]),
+        ("plans", [("missing_total", {"count": None}), ("page_repeated", {"count": 1})]),
+        # Every page is page 0 (pageNumber ignored), no totalItems.
+        ("initiatives", [("missing_total", {"count": None}), ("page_repeated", {"count": None})]),
+        # totalItems 7 then 4 in both readings and an empty page after a full one.
+        ("initiatives", [("wrong_total", {"count": None, "page": 0, "value": 7}), ("empty_page", {"count": None, "page": 1})]),
+        # totalItems 4.0 and a page lost at the end.
+        ("initiatives", [("wrong_total", {"count": None, "value": 4.0}), ("empty_page", {"count": None, "page": 1})]),
+    ],
+    ids=["empty-initiatives", "empty-plans", "repeated-once", "plans-repeated-once",
+         "repeated-always", "total-moving-twice", "total-float"],
+)  # fmt: skip
+def test_a_listing_that_cannot_be_told_complete_removes_nothing(
+    live_khoros, settings, route, faults
+):
+    # Found from outside (each case ended `succeeded` with Initiatives or Plans marked removed).
+    settings.KHOROS_PAGE_SIZE = 2
+    services.sync_khoros()
+    for mode, params in faults:
+        live_khoros.sim.add_fault(route, mode, **params)
+
+    run = services.sync_khoros()
+
+    assert run.status == SyncRun.Status.PARTIAL, run.error
+    assert "listing is incomplete" in run.error or "list is incomplete" in run.error
+    assert run.removed_count == 0
+    assert not Initiative.objects.filter(removed_at__isnull=False).exists()
+    assert not Plan.objects.filter(removed_at__isnull=False).exists()
+    assert mirrored_plans() == seeded_plans(live_khoros.data)
