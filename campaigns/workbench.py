@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url, replace_url
@@ -42,6 +43,9 @@ PAGE_SIZE = 25
 # The request keys that make up the workbench's state (filters, pages, selection).
 STATE_PREFIXES = ("c-", "p-")
 STATE_KEYS = ("campaign", "cpage", "ppage")
+# The form sends, beside each list's page, the filters that page was drawn for (never part of
+# an address): see _asked_page.
+DRAWN_FOR = "-drawn-for"
 # Ticked Plans travel with the state so that a selection survives paging through the Plans.
 SELECTION_KEY = "plans"
 
@@ -98,6 +102,25 @@ def _state_url(state: QueryDict) -> str:
     return reverse("workbench") + (f"?{query}" if query else "")
 
 
+def _filters_of(state: QueryDict, prefix: str) -> str:
+    """One list's filters in the state (its form's prefix), as one comparable string."""
+    return urlencode(sorted((k, v) for k, vs in state.lists() if k.startswith(prefix) for v in vs))
+
+
+def _asked_page(request: AuthenticatedHttpRequest, state: QueryDict, key: str, prefix: str) -> str:
+    """The page of a list asked for, unless the form that asked drew it for other filters.
+
+    A new search sent the page number of the old list with it: clamped to the new list's last
+    page, "Campaign 17" opened on page 5 of 5 and "Unassigned only" on page 77 of 77. A changed
+    filter opens its list as a first visit does; a link (which carries no drawn-for) keeps its
+    page.
+    """
+    drawn = request.GET.get(key + DRAWN_FOR)
+    if drawn is not None and drawn != _filters_of(state, prefix):
+        return ""
+    return state.get(key, "")
+
+
 def _page(rows: QuerySet[Any, Any], asked: str | None, current: Q, today: date | None) -> Page:
     paginator = Paginator(rows, PAGE_SIZE)
     if asked or today is None:
@@ -116,11 +139,11 @@ def _context(
     plan_list = selectors.plan_list(user=user, filters=plan_form.filters())
     # A first visit opens each list at its first campaign or Plan not ended, not at the oldest;
     # every later address carries its pages.
-    today = company_today() if not (state.get("cpage") and state.get("ppage")) else None
-    campaign_page = _page(
-        campaign_list, state.get("cpage"), Q(end__gte=today) | Q(end__isnull=True), today
-    )
-    plan_page = _page(plan_list, state.get("ppage"), Q(end_day__gte=today), today)
+    cpage = _asked_page(request, state, "cpage", "c-")
+    ppage = _asked_page(request, state, "ppage", "p-")
+    today = company_today() if not (cpage and ppage) else None
+    campaign_page = _page(campaign_list, cpage, Q(end__gte=today) | Q(end__isnull=True), today)
+    plan_page = _page(plan_list, ppage, Q(end_day__gte=today), today)
     # The page of keys makes the pager; its Plans are read in full alone.
     plans_shown = selectors.plans_by_key(list(plan_page))
     drift_flags = selectors.drift_flags(campaigns=list(campaign_page), user=user)
@@ -154,6 +177,8 @@ def _context(
     return {
         "state": state,
         "state_query": state.urlencode(),
+        "campaign_filters_drawn": _filters_of(state, "c-"),
+        "plan_filters_drawn": _filters_of(state, "p-"),
         "campaign_form": campaign_form,
         "plan_form": plan_form,
         "campaign_page": campaign_page,

@@ -673,3 +673,38 @@ def test_a_first_visit_opens_at_todays_campaigns_not_the_oldest(client, world, s
     ExternalCampaign.objects.filter(name__startswith="Now").update(end=june - timedelta(days=1))
     ExternalCampaign.objects.filter(name="Undated").update(end=june - timedelta(days=1))
     assert listed()[0] == 3
+
+
+def test_a_new_search_opens_its_list_afresh_not_at_the_old_page_number(client, world, settings):
+    # The form sent the old list's page with the new search: clamped to the new list's last
+    # page, a search with 111 matches opened on "Page 5 of 5". Links keep their pages.
+    settings.KHOROS_COMPANY_TIMEZONE = "UTC"
+    june = date(2026, 6, 1)
+    ExternalCampaign.objects.bulk_create(
+        [make_campaign(f"Spring {i:02}", june - timedelta(days=40), june + timedelta(days=i),
+                       campaign_id=f"S{i}") for i in range(60)]
+    )  # fmt: skip
+    client.force_login(world.admin)
+
+    def shown(params: dict[str, str]) -> tuple[int, int, str]:
+        with time_machine.travel(datetime(2026, 6, 1, 12, tzinfo=UTC), tick=False):
+            response = client.get(reverse("workbench"), params)
+        page = response.context["campaign_page"]
+        drawn = response.context.get("campaign_filters_drawn")
+        return page.number, page.paginator.num_pages, drawn
+
+    assert shown({"cpage": "3", "ppage": "1"})[:2] == (3, 3)
+    # The form, drawn on page 3 of everything, now searching: the matches' first page with a
+    # campaign not ended (the first), as a first visit opens, not page 3 of 3.
+    number, pages, drawn = shown(
+        {"cpage": "3", "cpage-drawn-for": "", "ppage": "1", "ppage-drawn-for": "",
+         "c-q": "Spring"}
+    )  # fmt: skip
+    assert (number, pages) == (1, 3)
+    assert drawn == "c-q=Spring"
+    # Its own pager (a link: nothing drawn-for) and the same form sent again keep the page.
+    assert shown({"cpage": "2", "ppage": "1", "c-q": "Spring"})[0] == 2
+    assert shown({"cpage": "2", "cpage-drawn-for": "c-q=Spring", "c-q": "Spring"})[0] == 2
+    # The Plans' filters leave the campaigns' page alone, and the reverse.
+    assert shown({"cpage": "2", "cpage-drawn-for": "", "ppage": "1", "ppage-drawn-for": "",
+                  "p-q": "teaser"})[0] == 2  # fmt: skip
