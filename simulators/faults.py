@@ -111,6 +111,9 @@ MODES: dict[str, ModeSpec] = {
     # The body cut at `fraction` of its length (back to a line break with `boundary`), served
     # with a Content-Length that matches the cut body and the ETag of the whole file.
     "csv_truncated": mode_spec("modify", ("export_download",), "fraction", "boundary"),
+    # One post's row (the middle one) written again at the end of the file, as a page of the
+    # export served twice; `numbers` "changed" gives the repeat one more of its first metric.
+    "csv_row_repeated": mode_spec("modify", ("export_download",), "numbers"),
     # An ETag S3 gives a file uploaded in parts: not an MD5 of the body, so it proves nothing.
     "etag_multipart": mode_spec("modify", ("export_download",)),
     # The CSV sent as gzip: an object stored compressed under Content-Encoding: gzip, its ETag
@@ -167,6 +170,8 @@ def _check_params(mode: str, params: dict[str, Any], spec: ModeSpec | None = Non
         value = params["value"]
         # A number, 4.0 too: a JSON encoder that writes every number as a float.
         checks["value"] = (value is None or _is_number(value), "a number or null")
+    if "numbers" in params:
+        checks["numbers"] = (params["numbers"] in ("same", "changed"), "same | changed")
     if "encoding" in params:
         checks["encoding"] = (isinstance(params["encoding"], bool), "true or false")
     if "etag" in params:

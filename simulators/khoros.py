@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import hashlib
 import hmac
+import io
 import json
 import re
 import secrets
@@ -29,6 +31,10 @@ from simulators.base import (
 from simulators.faults import KHOROS_ROUTES, LIST_ROUTES, MODES, Fault
 from simulators.khoros_data import (
     FIELD_NAMES,
+    INITIATIVE_FIELD,
+    PLAN_FIELD,
+    POST_ID_FIELD,
+    PUBLISHED_FIELD,
     Initiative,
     KhorosData,
     Plan,
@@ -37,6 +43,32 @@ from simulators.khoros_data import (
 from simulators.khoros_exports import Export, expires_text, export_csv, export_posts, s3_error
 
 __all__ = ["Export", "KhorosData", "KhorosSimulator", "export_posts", "s3_error"]
+
+
+def _moved_csv(body: bytes, export: Export, mod: Callable[[str], Fault | None]) -> bytes:
+    """The export's CSV with a row served twice (csv_row_repeated), or the body as it was."""
+    repeated = mod("csv_row_repeated")
+    if repeated is None:
+        return body
+    text = body.decode()
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    rows = list(csv.reader(io.StringIO(text[len(bom) :], newline=""), delimiter=export.delimiter))
+    fields = list(export.fields)
+    if mod("csv_named_header") is not None:
+        fields = [POST_ID_FIELD, PLAN_FIELD, INITIATIVE_FIELD, PUBLISHED_FIELD]
+        fields += [f for f in export.fields if f in FIELD_NAMES]
+    metrics = [i for i, f in enumerate(fields) if f in FIELD_NAMES]
+    first = 1 if export.header else 0
+    if len(rows) > first:
+        again = list(rows[first + (len(rows) - first) // 2])
+        if repeated.params.get("numbers") == "changed" and metrics:
+            cell = again[metrics[0]]
+            again[metrics[0]] = str(int(cell) + 1) if cell.isdigit() else "1"
+        rows.append(again)
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=export.delimiter, lineterminator="\r\n").writerows(rows)
+    return (bom + buffer.getvalue()).encode()
+
 
 JSON = "application/json;charset=UTF-8"
 DEFAULT_PAGE_SIZE = 20
@@ -533,7 +565,7 @@ class KhorosSimulator(SimulatorApp[KhorosData]):
                 Expires=expires_text(export.expires) + "Z",
                 ServerTime=expires_text(now) + "Z",
             )
-        body = export_csv(export, data, call.mod)
+        body = _moved_csv(export_csv(export, data, call.mod), export, call.mod)
         headers: list[tuple[str, str]] = []
         content_type = "text/csv;charset=UTF-8"
         if (gzipped := call.mod("csv_gzip")) is not None:

@@ -67,6 +67,11 @@ _MINUTE_MS = 60_000
 # Parsed days kept per export (distinct day+offset pairs, or epoch minutes): bounded, so that
 # memory stays flat however many rows an export has.
 _DAY_CACHE_MAX = 100_000
+# A post's first row, as remembered per export to tell a repeated row from a post listed twice
+# with other numbers: its Plan and day (exact) and a 32-bit digest of its metrics, packed into one
+# int (dict values are the memory that grows with an export's rows: about 110 bytes a post).
+_DIGEST_BITS = 32
+_DAY_SPAN = 1 << 24  # more days than any export's window holds
 
 Key = tuple[int, date]  # (Plan pk, day)
 
@@ -175,7 +180,7 @@ def resolve_columns(
             index = next((i for i, n in enumerate(normalised) if n in spellings), None)
             if index is not None:
                 positions[name] = index
-            elif name != "post_id":  # the post id only labels rejected rows
+            elif name != "post_id":  # without it, rows are summed, but repeats go unnoticed
                 missing.append(_describe_column(name, field_ids.get(name), catalogue))
         if missing:
             why = problem or (
@@ -307,6 +312,17 @@ class _DayCache:
 _MISSING: Any = object()
 
 
+def _post_record(key: Key, start: date, values: list[int]) -> int:
+    """A post's row in one int: its Plan and day exactly, its numbers as a 32-bit digest."""
+    where = key[0] * _DAY_SPAN + (key[1] - start).days
+    return (where << _DIGEST_BITS) | (hash(tuple(values)) & ((1 << _DIGEST_BITS) - 1))
+
+
+def _post_key_of(record: int, start: date) -> Key:
+    plan_pk, offset = divmod(record >> _DIGEST_BITS, _DAY_SPAN)
+    return plan_pk, start + timedelta(days=offset)
+
+
 @dataclass
 class KpiSums:
     """Per-(Plan, day) sums of an export's rows; memory grows with Plans x days, not with rows."""
@@ -325,6 +341,8 @@ class KpiSums:
     rows_read: int = 0
     rows_failed: int = 0
     rows_ignored: int = 0
+    # Rows of a post already read, with the same Plan, day and numbers: skipped, not summed twice.
+    rows_repeated: int = 0
     bad_rows: list[dict[str, Any]] = field(default_factory=list)
     columns: Columns | None = None
     # True once the whole body was read and proved whole (its ETag matched): only then may a
@@ -334,6 +352,8 @@ class KpiSums:
     _plan_cells: dict[str, tuple[str, int | None]] = field(default_factory=dict, repr=False)
     _days: _DayCache = field(init=False, repr=False)
     _metric_columns: tuple[tuple[int, int, str], ...] = field(default=(), repr=False)
+    # hash(post id) -> its first row (_post_record): one entry per post of the export.
+    _posts: dict[int, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._days = _DayCache(self.zone)
@@ -427,6 +447,9 @@ class KpiSums:
                 return
         values[-1] = 1  # one row is one published post
         key = (plan_pk, day)
+        post_id = columns.post_id
+        if post_id is not None and self._repeats(cells[post_id], plan_key, key, values):
+            return
         bucket = self.sums.get(key)
         if bucket is None:
             self.sums[key] = values
@@ -438,6 +461,38 @@ class KpiSums:
             for position in _MAX_POSITIONS_LIST:
                 if values[position] > bucket[position]:
                     bucket[position] = values[position]
+
+    def _repeats(self, cell: str, plan: str, key: Key, values: list[int]) -> bool:
+        """Tell whether this row's post was read already (the row is then not summed).
+
+        A file can list a post twice (a page of the export written again): summed twice, its day
+        would double. A repeat with the same Plan, day and numbers is skipped and counted. One
+        that differs cannot say which of its two rows is true, so neither is: the row is
+        rejected and the days of both rows keep their stored values, as for any rejected row.
+        Post ids are kept as their hash (a rare collision of two posts reads as a post listed
+        with other numbers: days kept, never a wrong number); a blank id proves nothing.
+        """
+        post = cell.strip()
+        if not post:
+            return False
+        post_key = hash(post)
+        record = _post_record(key, self.start, values)
+        first = self._posts.get(post_key)
+        if first is None:
+            self._posts[post_key] = record
+            return False
+        if first == record:
+            self.rows_repeated += 1
+            return True
+        first_key = _post_key_of(first, self.start)
+        self.tainted.update((key, first_key))
+        also = "" if first_key == key else f" (first on {first_key[1].isoformat()})"
+        self._reject(
+            f"post {post[:40]!r} is listed again with other numbers{also}: neither row is summed",
+            plan=plan,
+            day=key[1],
+        )
+        return True
 
     def _reject(self, error: str, *, plan: str, day: date | None = None) -> None:
         self.rows_failed += 1

@@ -280,9 +280,10 @@ class _KpiSync:
         outcome.update(
             status="ok",
             rows=sums.rows_read,
-            rows_summed=sums.rows_read - sums.rows_failed - sums.rows_ignored,
+            rows_summed=sums.rows_read - sums.rows_failed - sums.rows_ignored - sums.rows_repeated,
             rows_failed=sums.rows_failed,
             rows_ignored=sums.rows_ignored,
+            rows_repeated=sums.rows_repeated,
             created=counts.created,
             updated=counts.updated,
             unchanged=counts.unchanged,
@@ -291,13 +292,21 @@ class _KpiSync:
         )
         if sums.bad_rows:
             outcome["bad_rows"] = sums.bad_rows
+        notes: list[str] = []
+        if sums.rows_repeated:
+            notes.append(
+                f"{sums.rows_repeated} {'row' if sums.rows_repeated == 1 else 'rows'} repeated "
+                f"a post already read, with the same numbers: each post was counted once."
+            )
         if not sums.rows_read:
-            outcome["note"] = "The export had no rows; stored days were kept."
+            notes.append("The export had no rows; stored days were kept.")
         elif not sums.verified:
-            outcome["note"] = (
+            notes.append(
                 "The download could not be proved whole (no MD5 ETag): stored days it does not "
                 "report were kept, not zeroed."
             )
+        if notes:
+            outcome["note"] = " ".join(notes)
 
     def _export_request(self, spec: ExportSpec) -> KpiExport:
         # Recorded before the POST: should the worker die before the answer, the next run sees

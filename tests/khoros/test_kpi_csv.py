@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 from khoros import kpis, services
 from khoros.models import KpiExport, Plan, PlanKpi
 from syncs.models import SyncRun
+from tests.khoros.test_kpi_export import assert_counts_add_up
 from tests.khoros.test_kpi_sync import (
     expected_totals,
     kpi_writes,
@@ -55,11 +57,21 @@ def make_sums(**overrides) -> kpis.KpiSums:
     return kpis.KpiSums(**{**values, **overrides})
 
 
-def row(plan: str = PLAN_A, published: str = "2026-10-02T09:30:00-05:00", **metrics: str):
+_POST_IDS = itertools.count(1)
+
+
+def row(
+    plan: str = PLAN_A,
+    published: str = "2026-10-02T09:30:00-05:00",
+    post_id: str | None = None,
+    **metrics: str,
+):
+    """One post's row; a post id of its own unless told (a repeated id is a post listed twice)."""
     values = {"Impressions": "10", "Engagements": "2", "Clicks": "1", "Reach": "8"}
     values["Video Views"] = "0"
     values.update(metrics)
-    return {"post_id": "1", "plan_id": plan, "published_at": published, **values}
+    post_id = str(next(_POST_IDS)) if post_id is None else post_id
+    return {"post_id": post_id, "plan_id": plan, "published_at": published, **values}
 
 
 # --- Odd files from the simulator ---------------------------------------------------------------
@@ -99,6 +111,73 @@ def test_an_empty_export_never_wipes_stored_days(mirrored):
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert snapshot() == before
     assert run.outcomes[0]["zeroed"] == 0
+
+
+def test_a_post_listed_twice_with_the_same_numbers_is_counted_once(mirrored):
+    # The middle post's row again at the end of the file, as a page of the export served twice.
+    mirrored.sim.add_fault("export_download", "csv_row_repeated")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert stored() == expected_totals(mirrored.data)
+    outcome = run.outcomes[0]
+    assert (outcome["rows"], outcome["rows_summed"], outcome["rows_repeated"]) == (81, 80, 1)
+    assert (outcome["rows_failed"], run.failed_count) == (0, 0)
+    assert outcome["note"] == (
+        "1 row repeated a post already read, with the same numbers: each post was counted once."
+    )
+    assert_counts_add_up(run)
+
+
+def test_a_post_listed_twice_with_other_numbers_keeps_its_stored_day(mirrored):
+    sync()
+    since = today_in(mirrored.data) - timedelta(days=6)
+    # Every stored day of the trailing window is wrong now: a successful read fixes each one.
+    PlanKpi.objects.filter(day__gte=since).update(impressions=1)
+    mirrored.sim.add_fault("export_download", "csv_row_repeated", numbers="changed")
+
+    run = sync()
+
+    # Which of the post's two rows is true the file cannot say: neither is summed.
+    assert run.status == SyncRun.Status.PARTIAL
+    assert run.failed_count == 1
+    outcome = run.outcomes[0]
+    assert (outcome["rows_failed"], outcome["rows_repeated"]) == (1, 0)
+    (bad,) = outcome["bad_rows"]
+    assert "is listed again with other numbers: neither row is summed" in bad["error"]
+    assert "1 CSV rows could not be read" in run.error
+    bad_key = (bad["plan"], date.fromisoformat(bad["day"]))
+    now = stored(since=since)
+    assert now[bad_key][0] == 1  # kept as stored, neither doubled nor one row's sum
+    expected = expected_totals(mirrored.data, since=since)
+    assert {k: v for k, v in now.items() if k != bad_key} == {
+        k: v for k, v in expected.items() if k != bad_key
+    }
+    assert_counts_add_up(run)
+
+
+def test_a_post_repeated_on_another_day_keeps_both_days():
+    sums = make_sums()
+    sums.add(row(post_id="77"))
+    sums.add(row(post_id="78", published="2026-10-03T09:00:00-05:00"))
+    sums.add(row(post_id="77"))  # the same row again: skipped
+    sums.add(row(post_id="77", published="2026-10-03T10:00:00-05:00"))  # another day
+    sums.add(row(post_id=" "))  # a blank id tells nothing: summed
+    sums.add(row(post_id=" "))
+
+    assert (sums.rows_read, sums.rows_repeated, sums.rows_failed) == (6, 1, 1)
+    assert sums.sums[1, date(2026, 10, 2)] == [30, 6, 3, 8, 0, 3]  # post 77 once, two blanks
+    assert sums.keeps((1, date(2026, 10, 2))) and sums.keeps((1, date(2026, 10, 3)))
+    assert sums.bad_rows == [
+        {
+            "row": 4,
+            "plan": PLAN_A,
+            "day": "2026-10-03",
+            "error": "post '77' is listed again with other numbers (first on 2026-10-02): "
+            "neither row is summed",
+        }
+    ]
 
 
 def test_a_row_that_cannot_be_read_does_not_stop_the_others(mirrored):

@@ -49,6 +49,7 @@ def assert_counts_add_up(run: SyncRun) -> None:
     for outcome in run.outcomes:
         if outcome["status"] == "ok":
             parts = outcome["rows_summed"] + outcome["rows_failed"] + outcome["rows_ignored"]
+            parts += outcome["rows_repeated"]
             assert outcome["rows"] == parts
     assert run.failed_count == sum(o.get("rows_failed", 0) for o in run.outcomes)
     assert run.created_count == sum(o.get("created", 0) for o in run.outcomes)

@@ -178,6 +178,7 @@ def test_first_run_lands_the_seeded_daily_totals_of_every_plan(mirrored):
             "rows_summed": 80,
             "rows_failed": 0,
             "rows_ignored": 0,
+            "rows_repeated": 0,
             "created": len(expected),
             "updated": 0,
             "unchanged": 0,
