@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
@@ -138,15 +140,96 @@ def test_a_run_bar_names_its_time_in_the_viewers_zone_as_the_facts_above_it(clie
     assert "UTC" not in header
 
 
-def test_the_newest_runs_are_drawn_over_older_ones_at_the_same_place():
-    # Three failures just after eleven successes, all within a bar's width of 14 days: the
-    # state said "failing" while the failures lay under the green bars drawn after them.
-    for minutes in range(20, 9, -1):
-        run("succeeded", ago=timedelta(minutes=minutes))
-    failed = [run("failed", ago=timedelta(minutes=m), error="down").pk for m in (3, 2, 1)]
+def test_an_hour_of_runs_is_drawn_as_its_worst_run_and_links_to_the_newest_failure():
+    # Three failures just after eleven successes, in one hour: one bar for the hour, red, that
+    # counts them all and opens the newest failure (per-run bars drew the failures under the
+    # green bars painted after them, then 672 bars of 4 units merged into one block).
+    with time_machine.travel(datetime(2026, 3, 8, 10, 30, tzinfo=UTC), tick=False):
+        for minutes in range(20, 9, -1):
+            run("succeeded", ago=timedelta(minutes=minutes))
+        failed = [run("failed", ago=timedelta(minutes=m), error="down").pk for m in (3, 2, 1)]
 
-    header = connection_header("khoros_plans")
+        header = connection_header("khoros_plans")
 
     assert header.state == "failing"
-    assert [bar.pk for bar in header.bars[-3:]] == failed  # painted last, on top
-    assert [bar.status for bar in header.bars[:11]] == ["succeeded"] * 11
+    [bar] = header.bars
+    assert (bar.status, bar.count, bar.pk) == ("failed", 14, failed[-1])
+    hour = timezone.localtime(datetime(2026, 3, 8, 10, tzinfo=UTC))
+    assert bar.title == (
+        f"{hour:%Y-%m-%d %H:%M}–{hour + timedelta(hours=1):%H:%M}: 14 runs, 3 failed, "
+        f"11 succeeded (newest #{failed[-1]}); longest 2.0 s, most 0 rows"
+    )
+    assert bar.mark_x is not None and bar.mark_width == 8
+
+
+def test_fourteen_days_of_half_hourly_runs_are_all_counted_and_drawn(
+    client, world, django_assert_num_queries
+):
+    """The default schedule's 48 runs a day, one of them failed: the caption counts 672 (it
+    said 500, the newest 500), every hour with runs has its bar (the oldest 3.6 days were blank,
+    which read as an outage), and the failed run's hour is red with its mark above the lanes."""
+    setup_schedules()
+    now = datetime(2026, 3, 8, 15, 10, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        runs = [
+            SyncRun(
+                kind="khoros_plans",
+                trigger="schedule",
+                status="failed" if i == 400 else "succeeded",
+                error="KhorosUnavailableError: 503" if i == 400 else "",
+                started_at=now - timedelta(minutes=30 * i + 5),
+                finished_at=now - timedelta(minutes=30 * i + 4),
+                unchanged_count=100 + i % 7,
+            )  # fmt: skip
+            for i in range(672)
+        ]
+        SyncRun.objects.bulk_create(runs)
+        for r in SyncRun.objects.all():
+            SyncRun.objects.filter(pk=r.pk).update(queued_at=r.started_at)
+        failed = SyncRun.objects.get(status="failed")
+        client.force_login(world.admin)
+        client.get(reverse("sync-history"), {"kind": "khoros_plans"})  # session warmed
+        with django_assert_num_queries(12):
+            response = client.get(reverse("sync-history"), {"kind": "khoros_plans"})
+        header = connection_header("khoros_plans")
+
+    page = response.content.decode()
+    html = page[page.index('data-testid="connection-header"') : page.index("</section>")]
+    assert "Runs over the last 14 days: 672 runs. 1 failed, 671 succeeded." in html
+    assert header.runs_total == 672
+    # Every hour of the 14 days ran twice: a bar an hour end to end, from the left edge to the
+    # right, with no hour missing between them (337: the window's ends cut two UTC hours).
+    assert len(header.bars) == 337
+    assert sum(bar.count for bar in header.bars) == 672
+    assert header.bars[0].x == 0 and header.bars[-1].x + header.bars[-1].width >= 699.9
+    hours = [bar.x for bar in header.bars]
+    assert all(0 < b - a < 2.2 for a, b in zip(hours, hours[1:], strict=False))
+    assert len(re.findall(r'<rect class="run-bar (\w+)"', html)) == 337
+    [red] = [bar for bar in header.bars if bar.status == "failed"]
+    assert red.pk == failed.pk and red.count == 2
+    assert re.findall(r'<rect class="run-bar (\w+)"', html).count("failed") == 1
+    marks = re.findall(r'<rect class="status-mark (\w+)" x="[\d.]+" y="0" width="8"', html)
+    assert marks == ["failed"]
+    # Its link names the hour, the failure and the run it opens, for a screen reader too.
+    assert re.search(
+        rf'href="/syncs/{failed.pk}/" aria-label="[^"]*: 2 runs, 1 failed, 1 succeeded '
+        rf'\(newest #{failed.pk}\); longest 60.0 s, most 10\d rows"',
+        html,
+    )
+    # The page no longer grows with the runs: 337 hours, whatever ran in them (500 bars of
+    # runs weighed 260 KB).
+    assert len(page) < 175_000 and len(html) < 125_000
+
+
+def test_the_header_reads_the_same_queries_whatever_the_number_of_runs(client, world):
+    setup_schedules()
+    client.force_login(world.admin)
+    counts = []
+    for n in (3, 300):
+        SyncRun.objects.bulk_create(
+            SyncRun(kind="khoros_plans", trigger="schedule", status="succeeded") for _ in range(n)
+        )
+        with CaptureQueriesContext(connection) as captured:
+            client.get(reverse("sync-history"), {"kind": "khoros_plans"})
+        counts.append(len(captured))
+    assert counts[0] == counts[1]
