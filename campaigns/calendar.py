@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +20,13 @@ from django.utils import timezone
 from campaigns.access import visible_kpis, visible_plans
 from campaigns.models import Assignment
 from campaigns.plan_colors import plan_color
-from campaigns.selectors import campaign_search, drift_flags, plan_search, with_plan_counts
+from campaigns.selectors import (
+    before_the_current,
+    campaign_search,
+    drift_flags,
+    plan_search,
+    with_plan_counts,
+)
 from khoros.kpi_catalog import TOTAL_LABELS
 from khoros.models import Initiative, Plan, PlanKpi
 from khoros.selectors import (
@@ -217,9 +223,17 @@ class Calendar:
     rows: list[CampaignRow]
     page: Page
     unassigned_lanes: list[list[Bar]]
-    unassigned_total: int
+    unassigned_total: int  # every unassigned Plan of the period, drawn or not
     weeks: list[Week] = field(default_factory=list)
     days_zone: str = ""  # the Khoros company's zone, whose days the bars are drawn in
+
+    @property
+    def unassigned_drawn(self) -> int:
+        return sum(len(lane) for lane in self.unassigned_lanes)
+
+    @property
+    def holds_today(self) -> bool:
+        return self.period.first <= self.today <= self.period.last
 
 
 @dataclass
@@ -310,7 +324,22 @@ def _campaigns(
         qs = qs.filter(
             Q(pk__in=own.values("campaign_id")) | Q(pk__in=unnamed.values("campaign_id"))
         )
-    return qs.order_by("start", "name", "pk")
+    # Undated campaigns last on both databases (SQLite sorts NULL first, PostgreSQL last), as
+    # the workbench lists them (before_the_current counts in that order).
+    return qs.order_by(F("start").asc(nulls_last=True), "name", "pk")
+
+
+def _first_page_number(
+    campaigns: QuerySet[ExternalCampaign], period: Period, today: date
+) -> int | None:
+    """The page a calendar opens at when its address names none: in a period that holds
+    today, the page of its first campaign not ended, as the workbench opens (page 1 held the
+    campaigns that ended first: in a December of 460 campaigns, none drawn past 5 Dec); in any
+    other period, page 1 (None)."""
+    if not period.first <= today <= period.last:
+        return None
+    before = before_the_current(campaigns, Q(end__gte=today) | Q(end__isnull=True))
+    return before // CAMPAIGNS_PER_PAGE + 1
 
 
 def _plan_bar(
@@ -414,15 +443,14 @@ def calendar_build(
     day = day or company_day()
     today = day.today
     rows: list[CampaignRow] = []
-    page = page_of(
-        Paginator(
-            _campaigns(period, filters, user)
-            if filters.assigned != "unassigned"
-            else ExternalCampaign.objects.none(),
-            CAMPAIGNS_PER_PAGE,
-        ),
-        page_number,
+    listed = (
+        _campaigns(period, filters, user)
+        if filters.assigned != "unassigned"
+        else ExternalCampaign.objects.none()
     )
+    if not page_number and filters.assigned != "unassigned" and not filters.invalid:
+        page_number = _first_page_number(listed, period, today)
+    page = page_of(Paginator(listed, CAMPAIGNS_PER_PAGE), page_number)
     campaigns = list(page)
     flags = drift_flags(campaigns=campaigns, user=user)
     plans_by_campaign: dict[int, list[Plan]] = {c.pk: [] for c in campaigns}
@@ -482,6 +510,7 @@ def calendar_build(
 
     unassigned_lanes: list[list[Bar]] = []
     unassigned_total = 0
+    undrawn: list[int] = []  # per week of a month, unassigned Plans beyond the limit
     if filters.assigned != "assigned" and not filters.invalid:
         plans = _plans_in(visible, period).filter(assignment__isnull=True)
         if filters.initiative:
@@ -491,19 +520,28 @@ def calendar_build(
         # A Plan without stored days is found a day wider than the period: count only the Plans
         # whose days meet it, or "Not assigned 1" stood over an empty lane.
         workbench = reverse("workbench")
+        # Beyond the limit, those a manager can still act on first: in a period that holds
+        # today, the Plans not ended before it (the 150 earliest starts of a quarter of 2,353
+        # had all ended by October, and December's weeks drew none).
+        order: list[str | Case] = ["start", "name", "pk"]
+        if period.first <= today <= period.last:
+            order.insert(0, Case(When(end_day__lt=today, then=Value(1)), default=Value(0)))
         chosen = [
             bar
             for bar in (
                 _plan_bar(p, period, today, url=workbench)
-                for p in plans.order_by("start", "name", "pk").only(*_BAR_FIELDS)[
-                    : UNASSIGNED_LIMIT + 3
-                ]
+                for p in plans.order_by(*order).only(*_BAR_FIELDS)[: UNASSIGNED_LIMIT + 3]
             )
             if bar.end >= period.first and bar.start <= period.last
         ]
-        unassigned_total = min(len(chosen), UNASSIGNED_LIMIT + 1)
         bars = chosen[:UNASSIGNED_LIMIT]
         unassigned_lanes = pack(bars)
+        unassigned_total = len(chosen)
+        if len(chosen) > UNASSIGNED_LIMIT:
+            # Counted, not drawn: the lane and the month's weeks say how many there are.
+            unassigned_total = plans.count()
+            if period.zoom == "month":
+                undrawn = _undrawn_per_week(plans, period, bars)
     cal = Calendar(period, today, rows, page, unassigned_lanes, unassigned_total)
     cal.days_zone = day.zone
     if period.zoom == "month":
@@ -515,7 +553,35 @@ def calendar_build(
             [r.bar for r in rows],
             assigned_bars + [b for lane in unassigned_lanes for b in lane],
         )
+        for week, more in zip(cal.weeks, undrawn, strict=False):
+            week.more_plans += more
     return cal
+
+
+def _weeks_of(period: Period) -> list[tuple[date, date]]:
+    """The Monday-to-Sunday weeks the month grid draws for `period`."""
+    first = period.first - timedelta(days=period.first.weekday())
+    weeks = []
+    while first <= period.last:
+        weeks.append((first, first + timedelta(days=6)))
+        first += timedelta(days=7)
+    return weeks
+
+
+def _undrawn_per_week(plans: QuerySet[Plan], period: Period, drawn: Sequence[Bar]) -> list[int]:
+    """Per week of the month grid, the unassigned Plans it does not draw (beyond the limit),
+    in one query: the grid's "+ N more" counted only those among the 150 drawn."""
+    weeks = _weeks_of(period)
+    counts = plans.aggregate(
+        **{
+            f"w{i}": Count("pk", filter=Q(start_day__lte=last, end_day__gte=first))
+            for i, (first, last) in enumerate(weeks)
+        }
+    )
+    return [
+        max(0, counts[f"w{i}"] - sum(1 for b in drawn if b.start <= last and b.end >= first))
+        for i, (first, last) in enumerate(weeks)
+    ]
 
 
 # A month cell stays readable: Plans beyond this many lanes are counted, not drawn.
@@ -554,10 +620,9 @@ def _mark_continued(lanes: Sequence[Sequence[Bar]], drawn: set[str]) -> None:
 
 def month_weeks(period: Period, campaigns: Sequence[Bar], plans: Sequence[Bar]) -> list[Week]:
     """Monday-to-Sunday weeks covering the month: campaigns, then Plans, in lanes."""
-    first = period.first - timedelta(days=period.first.weekday())
     weeks = []
     drawn: set[str] = set()
-    while first <= period.last:
+    for first, _ in _weeks_of(period):
         days = [first + timedelta(days=i) for i in range(7)]
         week = Period("month", days[0], days[-1])
         lanes = pack(_week_segments(campaigns, week))
@@ -568,7 +633,6 @@ def month_weeks(period: Period, campaigns: Sequence[Bar], plans: Sequence[Bar]) 
         _mark_continued(lanes, drawn)
         _mark_continued(shown, drawn)
         weeks.append(Week(days=days, lanes=lanes, plan_lanes=shown, more_plans=hidden))
-        first += timedelta(days=7)
     return weeks
 
 

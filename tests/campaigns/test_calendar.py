@@ -12,9 +12,10 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.access import visible_plans
 from campaigns.calendar import Bar, Period, day_begins, pack, period_for
 from campaigns.models import Assignment
-from khoros.models import Company
+from khoros.models import Company, Plan
 from sapmc.models import ExternalCampaign
 from tests.world import make_campaign, make_plan
 
@@ -300,13 +301,26 @@ def test_fixed_number_of_queries_at_scale(client, world, big, zoom, who, django_
     client.force_login(getattr(world, who))
     # session, user, roles, initiatives, statuses, campaign count + page, drift x2, assignments,
     # campaigns with KPIs, the company's zone, the last KPI sync's end, unassigned Plans, the
-    # user's saved views; a manager's grants are joined into the same queries
-    with django_assert_num_queries(15):
-        response = client.get(reverse("calendar"), {"zoom": zoom, "date": "2026-04-01"})
+    # user's saved views; a manager's grants are joined into the same queries. With today in
+    # the period, one more: where its first campaign not ended is (the page it opens at). More
+    # unassigned Plans than the lane draws: one to count them, and in a month one for the
+    # weeks' counts.
+    queries = 15 + 1 + (zoom == "month")
+    with time_machine.travel(datetime(2026, 4, 15, 12, tzinfo=UTC), tick=False):
+        with django_assert_num_queries(queries + 1):
+            response = client.get(reverse("calendar"), {"zoom": zoom, "date": "2026-04-01"})
+        with django_assert_num_queries(queries):
+            client.get(reverse("calendar"), {"zoom": zoom, "date": "2026-04-01", "page": "1"})
     cal = response.context["cal"]
     assert len(cal.rows) == 25  # a page of campaigns, however many there are
     assert cal.page.paginator.count > 25
-    assert sum(len(lane) for lane in cal.unassigned_lanes) <= 150
+    assert cal.unassigned_drawn == 150
+    period = cal.period
+    unassigned = visible_plans(getattr(world, who)).filter(
+        assignment__isnull=True, removed_at__isnull=True,
+        start_day__lte=period.last, end_day__gte=period.first,
+    )  # fmt: skip
+    assert cal.unassigned_total == unassigned.count() > 150
 
 
 def test_bars_mark_missing_and_stale_kpis(client, world):
@@ -445,3 +459,72 @@ def test_a_period_or_search_without_campaigns_says_so(client, world):
     assert 'data-testid="no-campaigns">No campaign runs in' in empty.content.decode()
     found = client.get(reverse("calendar"), {"zoom": "quarter", "date": "2026-02-10"})
     assert "no-campaigns" not in found.content.decode()
+
+
+def test_a_period_holding_today_opens_at_its_first_campaign_not_ended(client, world, settings):
+    # Page 1 held the campaigns that ended first: in a December of 460 campaigns, page 1 drew
+    # none past 5 Dec. A period with today opens where the running ones begin, as the
+    # workbench does; an address with a page, or another period, keeps page 1.
+    settings.KHOROS_COMPANY_TIMEZONE = "UTC"
+    ExternalCampaign.objects.all().delete()
+    ExternalCampaign.objects.bulk_create(
+        [make_campaign(f"Early {i:02}", date(2026, 12, 1), date(2026, 12, 2), campaign_id=f"E{i}")
+         for i in range(30)]
+        + [make_campaign(f"Running {i:02}", date(2026, 12, 1) + timedelta(days=i % 3),
+                         date(2026, 12, 31), campaign_id=f"R{i}") for i in range(30)]
+        + [make_campaign("Undated", None, None, campaign_id="U1")]
+    )  # fmt: skip
+    client.force_login(world.admin)
+
+    def opened(**params: str) -> tuple[int, list[str]]:
+        with time_machine.travel(datetime(2026, 12, 3, 12, tzinfo=UTC), tick=False):
+            cal = client.get(reverse("calendar"), params).context["cal"]
+        return cal.page.number, [row.campaign.name for row in cal.rows]
+
+    # By start then name: the 30 "Early" of 1 Dec come first, then "Running 00" (index 30).
+    number, names = opened()
+    assert number == 2
+    assert names[:6] == ["Early 25", "Early 26", "Early 27", "Early 28", "Early 29", "Running 00"]
+    assert opened(zoom="quarter") == (number, names)
+    assert opened(page="1")[0] == 1
+    assert opened(zoom="month", date="2026-11-01")[0] == 1  # November does not hold today
+    # Undated campaigns come last on SQLite as on PostgreSQL.
+    with time_machine.travel(datetime(2026, 12, 3, 12, tzinfo=UTC), tick=False):
+        cal = client.get(reverse("calendar"), {"page": "3"}).context["cal"]
+    assert [r.campaign.name for r in cal.rows][-1] == "Undated"
+
+
+def test_beyond_its_limit_the_unassigned_lane_draws_the_plans_not_ended_and_counts_the_rest(
+    client, world, settings
+):
+    # The 150 earliest starts were drawn: a December whose first days' Plans had ended drew
+    # none of the running ones, said "150+", and each week's "+ N more" counted only the drawn.
+    settings.KHOROS_COMPANY_TIMEZONE = "UTC"
+    ExternalCampaign.objects.all().delete()
+    Plan.objects.all().delete()
+    initiative = world.initiatives[0]
+    Plan.objects.bulk_create(
+        [make_plan(initiative, f"Ended {i:03}", date(2026, 12, 1), date(2026, 12, 2))
+         for i in range(160)]
+        + [make_plan(initiative, f"Running {i:02}", date(2026, 12, 3), date(2026, 12, 20))
+           for i in range(40)]
+    )  # fmt: skip
+    client.force_login(world.admin)
+    with time_machine.travel(datetime(2026, 12, 3, 12, tzinfo=UTC), tick=False):
+        response = client.get(reverse("calendar"), {"zoom": "month", "date": "2026-12-01"})
+    cal = response.context["cal"]
+    drawn = [bar.label for lane in cal.unassigned_lanes for bar in lane]
+    assert (len(drawn), cal.unassigned_total) == (150, 200)
+    assert sum(name.startswith("Running") for name in drawn) == 40
+    # Every week counts every Plan it has: drawn, in its hidden lanes or beyond the limit.
+    for week in cal.weeks:
+        first, last = week.days[0], week.days[-1]
+        has = Plan.objects.filter(start_day__lte=last, end_day__gte=first).count()
+        shown = sum(len(lane) for lane in week.plan_lanes)
+        assert shown + week.more_plans == has, first
+    body = response.content.decode()
+    assert "see them in the list" in body
+    with time_machine.travel(datetime(2026, 12, 3, 12, tzinfo=UTC), tick=False):
+        body = client.get(reverse("calendar"), {"zoom": "quarter"}).content.decode()
+    assert "150 drawn, those not ended first" in body
+    assert 'href="/calendar/list/?zoom=quarter&amp;date=2026-10-01#unassigned-plans"' in body
