@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import date, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
@@ -24,6 +27,7 @@ from bench.common import count_sql, fmt_seconds, percentile, print_table
 from campaigns.models import SYNC_ADMINS, Assignment, AuditEvent
 from khoros.models import Initiative, Plan, PlanKpi
 from sapmc.models import ExternalCampaign
+from syncs import registry
 from syncs.models import SyncRun
 from tests.scale import build_scale, scale_initiatives  # the suite's one builder of data at scale
 
@@ -89,30 +93,7 @@ def _populate(campaigns: int, plans: int, runs: int, audits: int, actor) -> tupl
                 day += timedelta(days=1)
 
     PlanKpi.objects.bulk_create(kpis(), batch_size=5000)
-    kinds = list(SyncRun.Kind)
-    statuses = [SyncRun.Status.SUCCEEDED] * 8 + [SyncRun.Status.PARTIAL, SyncRun.Status.FAILED]
-    SyncRun.objects.bulk_create(
-        (
-            SyncRun(
-                kind=kinds[i % len(kinds)],
-                trigger=SyncRun.Trigger.SCHEDULE,
-                status=statuses[i % len(statuses)],
-                started_at=now - timedelta(minutes=15 * i, seconds=40),
-                finished_at=now - timedelta(minutes=15 * i),
-                progress_done=20,
-                progress_total=20,
-                created_count=i % 7,
-                updated_count=i % 11,
-                unchanged_count=500,
-                http_requests=23,
-                outcomes=[
-                    {"initiative": str(5000 + k), "status": "ok", "plans": 25} for k in range(20)
-                ],
-            )  # fmt: skip
-            for i in range(runs)
-        ),
-        batch_size=500,
-    )
+    _add_sync_runs(runs, now)
     actions = list(AuditEvent.Action)[:3]
     AuditEvent.objects.bulk_create(
         (
@@ -133,6 +114,38 @@ def _populate(campaigns: int, plans: int, runs: int, audits: int, actor) -> tupl
     )
     # A campaign that starts 60 days ago: its Plans start then too, and have KPIs.
     return campaign_rows[240 * campaigns // 330].pk, today
+
+
+def _add_sync_runs(runs: int, now: datetime) -> None:
+    """`runs` runs as the schedules write them: shared among the registered kinds that are on
+    (stored by value), each kind's runs one schedule interval apart, newest first, queued two
+    seconds before they start, never two of a kind at once. Each kind's newest run succeeded and
+    no three in a row failed, as on a working installation: the pages show last successes and
+    numbers, not "never succeeded"."""
+    kinds = [kind for kind in registry.kinds() if kind.is_enabled]
+    statuses = [SyncRun.Status.SUCCEEDED] * 8 + [SyncRun.Status.PARTIAL, SyncRun.Status.FAILED]
+
+    def rows() -> Iterator[SyncRun]:
+        for i in range(runs):
+            kind = kinds[i % len(kinds)]
+            nth = i // len(kinds)  # 0: the kind's newest run
+            interval = timedelta(minutes=getattr(settings, kind.interval_setting))
+            started = now - nth * interval - timedelta(minutes=2 + i % len(kinds))
+            yield SyncRun(
+                kind=kind.value, trigger=SyncRun.Trigger.SCHEDULE,
+                status=statuses[nth % len(statuses)], started_at=started,
+                finished_at=started + timedelta(seconds=20 + (i * 7) % 40),
+                progress_done=20, progress_total=20, created_count=i % 7,
+                updated_count=i % 11, unchanged_count=500, http_requests=23,
+                outcomes=[
+                    {"initiative": str(5000 + k), "status": "ok", "plans": 25} for k in range(20)
+                ],
+            )  # fmt: skip
+
+    SyncRun.objects.bulk_create(rows(), batch_size=500)
+    # queued_at is set on insert (auto_now_add), whatever the row says: each run was queued just
+    # before it started, not all of them now.
+    SyncRun.objects.update(queued_at=F("started_at") - timedelta(seconds=2))
 
 
 def _sql_floor(captured: list[tuple[str, object, bool]]) -> float:
