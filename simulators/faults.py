@@ -114,6 +114,10 @@ MODES: dict[str, ModeSpec] = {
     # One post's row (the middle one) written again at the end of the file, as a page of the
     # export served twice; `numbers` "changed" gives the repeat one more of its first metric.
     "csv_row_repeated": mode_spec("modify", ("export_download",), "numbers"),
+    # The first and third metric columns (Impressions and Link Clicks as the bridge asks) swapped,
+    # their header labels with them; a "Shares" column (7 on every row) after the first metric.
+    "csv_columns_swapped": mode_spec("modify", ("export_download",)),
+    "csv_column_inserted": mode_spec("modify", ("export_download",)),
     # An ETag S3 gives a file uploaded in parts: not an MD5 of the body, so it proves nothing.
     "etag_multipart": mode_spec("modify", ("export_download",)),
     # The CSV sent as gzip: an object stored compressed under Content-Encoding: gzip, its ETag

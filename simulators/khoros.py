@@ -46,9 +46,12 @@ __all__ = ["Export", "KhorosData", "KhorosSimulator", "export_posts", "s3_error"
 
 
 def _moved_csv(body: bytes, export: Export, mod: Callable[[str], Fault | None]) -> bytes:
-    """The export's CSV with a row served twice (csv_row_repeated), or the body as it was."""
+    """The export's CSV with a row served twice (csv_row_repeated), two metric columns swapped
+    (csv_columns_swapped) or one added among them (csv_column_inserted); else as it was."""
     repeated = mod("csv_row_repeated")
-    if repeated is None:
+    swapped = mod("csv_columns_swapped") is not None
+    inserted = mod("csv_column_inserted") is not None
+    if repeated is None and not swapped and not inserted:
         return body
     text = body.decode()
     bom = "\ufeff" if text.startswith("\ufeff") else ""
@@ -59,12 +62,20 @@ def _moved_csv(body: bytes, export: Export, mod: Callable[[str], Fault | None]) 
         fields += [f for f in export.fields if f in FIELD_NAMES]
     metrics = [i for i, f in enumerate(fields) if f in FIELD_NAMES]
     first = 1 if export.header else 0
-    if len(rows) > first:
+    if repeated is not None and len(rows) > first:
         again = list(rows[first + (len(rows) - first) // 2])
         if repeated.params.get("numbers") == "changed" and metrics:
             cell = again[metrics[0]]
             again[metrics[0]] = str(int(cell) + 1) if cell.isdigit() else "1"
         rows.append(again)
+    if swapped and len(metrics) >= 2:
+        one, other = metrics[0], metrics[min(2, len(metrics) - 1)]
+        for row in rows:
+            if len(row) > max(one, other):
+                row[one], row[other] = row[other], row[one]
+    if inserted and metrics:
+        for index, row in enumerate(rows):
+            row.insert(metrics[0] + 1, "Shares" if export.header and index == 0 else "7")
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=export.delimiter, lineterminator="\r\n").writerows(rows)
     return (bom + buffer.getvalue()).encode()

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from khoros import client as khoros_client
-from khoros.kpi_catalog import BY_NAME, METRICS, Aggregation
+from khoros.kpi_catalog import BY_NAME, LABELS, METRICS, Aggregation
 from khoros.kpi_catalog import EXPORT_KPIS as KPI_NAMES
 from khoros.models import KpiExport
 from khoros.payloads import parse_datetime
@@ -42,8 +42,24 @@ _SAFE_DIGITS = len(str(MAX_COUNT)) - 1
 # spaces or punctuation) when a header is not as wide as the request and columns must be found by
 # name. Khoros' own header names are not public (the simulator's are "Plan", "Published Date").
 _PLAN_COLUMNS = ("planid", "plan", "planuuid")
-_TIME_COLUMNS = ("publishedat", "publishdate", "publishedtime", "published", "date")
+_TIME_COLUMNS = (
+    "publishedat",
+    "publishdate",
+    "publisheddate",
+    "publishedtime",
+    "published",
+    "date",
+)
 _ROLE_ALIASES = {"post_id": ("postid",), "plan": _PLAN_COLUMNS, "published": _TIME_COLUMNS}
+# What an export's header may call a KPI's column besides the field catalogue's name: our name
+# and label, and the labels Khoros' header is known to use (the simulator's "Total Engagements",
+# "Link Clicks"). They cannot say which field a column holds (KHOROS_KPI_FIELDS may map a KPI to
+# any field), so they never place a column: a column they name as another KPI asked for shows
+# that the columns moved (swapped, or one added among them), and the export fails.
+_KPI_ALIASES: dict[str, tuple[str, ...]] = {
+    "engagements": ("totalengagements",),
+    "clicks": ("linkclicks",),
+}
 # The columns that place a row, asked for by field id before the metrics (in this order).
 ROLES: tuple[str, ...] = ("post_id", "plan", "published")
 ROLE_SETTINGS = {
@@ -131,7 +147,8 @@ def resolve_columns(
     The spec returns the requested fields as columns, in the requested order: they are read by
     position, the header's names only checked against that order. A header narrower than the
     request, or wider with names in another order (a layout of named columns), is read by names:
-    the catalogue's, the field id, or our own spellings of the plan and time columns.
+    the catalogue's, the field id, or our own spellings of the plan and time columns. A KPI's own
+    name or label (_KPI_ALIASES) only checks: heading a column read as another KPI, it fails.
     """
     header = list(header)
     normalised = [_normalise_header(column) for column in header]
@@ -166,6 +183,36 @@ def resolve_columns(
                 )
         return None
 
+    def moved(positions: Mapping[str, int]) -> str | None:
+        """Why a column's header names another KPI asked for than the one read there, if so."""
+        labels = {
+            kpi: {
+                _normalise_header(kpi),
+                _normalise_header(LABELS[kpi]),
+                *_KPI_ALIASES.get(kpi, ()),
+            }
+            for kpi in KPI_NAMES
+            if kpi in field_ids
+        }
+        for name, index in sorted(positions.items(), key=lambda item: item[1]):
+            named = {kpi for kpi, spellings in labels.items() if normalised[index] in spellings}
+            # Not when the column's own field is the named KPI's too, or named by id or catalogue.
+            fields_named = {field_ids[kpi] for kpi in named}
+            if (
+                named
+                and field_ids.get(name) not in fields_named
+                and normalised[index] not in names[name]
+            ):
+                other = sorted(named)[0]
+                return (
+                    f"has its columns in another order than asked: column {index + 1} is headed "
+                    f"{header[index][:60]!r}, which names "
+                    f"{_describe_column(other, field_ids.get(other), catalogue)}, where "
+                    f"{_describe_column(name, field_ids.get(name), catalogue)} was asked for "
+                    f"(columns moved, or one added among them); none of its rows were read"
+                )
+        return None
+
     positions: dict[str, int] = {}
     # Columns beyond those asked for (a text column, say) may follow them; a header that is
     # narrower, or whose names say the order is another, is read by names instead (and fails,
@@ -190,13 +237,15 @@ def resolve_columns(
                 f"has no column for {', '.join(missing)} ({why}, so they cannot be read by "
                 f"position)"
             )
+    if (why := moved(positions)) is not None:
+        raise fail(why)
     return Columns(
         width=len(header),
         plan=positions["plan"],
         published=positions["published"],
         post_id=positions.get("post_id"),
         metrics={kpi: positions[kpi] for kpi in KPI_NAMES if kpi in positions},
-        by_position=by_position,
+        by_position=by_position and problem is None,
     )
 
 

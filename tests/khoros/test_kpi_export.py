@@ -114,10 +114,17 @@ def test_a_header_whose_names_contradict_the_requested_order_is_refused():
         match=r"no column for the publication time.*column 4 is headed 'Reach'.*impressions",
     ):
         kpis.resolve_columns(
-            ["Post ID", "Plan", "Published Date", "Reach", "Impressions"],
+            ["Post ID", "Plan", "Sent", "Reach", "Impressions"],
             fields,
             {101: "Impressions", 104: "Reach"},
         )
+    # Every column named: read by those names.
+    columns = kpis.resolve_columns(
+        ["Post ID", "Plan", "Published Date", "Reach", "Impressions"],
+        fields,
+        {101: "Impressions", 104: "Reach"},
+    )
+    assert (columns.published, columns.metrics) == (2, {"impressions": 4, "reach": 3})
     columns = kpis.resolve_columns(
         ["Post ID", "Plan", "Published Date", "Impressions", "Reach"], fields, {}
     )
@@ -126,6 +133,56 @@ def test_a_header_whose_names_contradict_the_requested_order_is_refused():
         2,
         {"impressions": 3, "reach": 4},
     )
+
+
+@pytest.mark.parametrize(
+    ("mode", "says"),
+    [
+        # Impressions and Link Clicks swapped, their labels with them.
+        (
+            "csv_columns_swapped",
+            "column 4 is headed 'Link Clicks', which names clicks (field 103) from "
+            "KHOROS_KPI_FIELDS, where impressions (field 101) from KHOROS_KPI_FIELDS was asked for",
+        ),
+        # A "Shares" column after Impressions: every metric after it one column to the right.
+        (
+            "csv_column_inserted",
+            "column 6 is headed 'Total Engagements', which names engagements (field 102) from "
+            "KHOROS_KPI_FIELDS, where clicks (field 103) from KHOROS_KPI_FIELDS was asked for",
+        ),
+    ],
+)
+def test_metric_columns_moved_under_their_labels_fail_the_export_and_change_nothing(
+    mirrored, mode, says
+):
+    sync()
+    # Every stored day of the trailing window is wrong now: an export read at all would write.
+    PlanKpi.objects.filter(day__gte=today_in(mirrored.data) - timedelta(days=6)).update(
+        impressions=1
+    )
+    before = snapshot()
+    mirrored.sim.add_fault("export_download", mode)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert says in run.error and "none of its rows were read" in run.error
+    assert snapshot() == before
+    assert run.outcomes[0]["status"] == "failed"
+    assert KpiExport.objects.order_by("-pk").first().state == KpiExport.State.FAILED
+
+
+def test_a_kpi_label_only_checks_the_column_read_there():
+    fields = {"post_id": 11, "plan": 12, "published": 13, "impressions": 101, "clicks": 103}
+    header = ["Post ID", "Plan", "Published Date", "Link Clicks", "Impressions"]
+    with pytest.raises(kpis.ExportError, match="column 4 is headed 'Link Clicks', which names cl"):
+        kpis.resolve_columns(header, fields, {})
+    # A catalogue naming the fields as the header does places them: read by those names.
+    columns = kpis.resolve_columns(header, fields, {101: "Impressions", 103: "Link Clicks"})
+    assert (columns.metrics, columns.by_position) == ({"impressions": 4, "clicks": 3}, False)
+    # Labels that name nothing asked for (a KPI not mapped, a column Khoros added) say nothing.
+    columns = kpis.resolve_columns([*header[:3], "Reach", "Shares"], fields, {})
+    assert (columns.metrics, columns.by_position) == ({"impressions": 3, "clicks": 4}, True)
 
 
 @pytest.mark.parametrize(

@@ -537,19 +537,36 @@ def test_a_download_that_breaks_off_leaves_the_export_for_the_next_run(mirrored)
 
 
 def test_the_field_mapping_decides_which_khoros_field_feeds_which_kpi(mirrored, settings):
-    settings.KHOROS_KPI_FIELDS = {"impressions": 102, "engagements": 101}
+    # Impressions from the field Khoros heads "Total Engagements", clicks from "Video Views".
+    settings.KHOROS_KPI_FIELDS = {"clicks": 105, "impressions": 102}
 
     run = sync()
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     (create,) = requests_to(mirrored, "export_create")
     # In the order of our KPI names, which is the order the columns come back in.
-    assert create["body"]["query"]["fields"] == [11, 12, 13, 102, 101]
+    assert create["body"]["query"]["fields"] == [11, 12, 13, 102, 105]
     # Unmapped KPIs are not asked for and stay 0; the posts are counted all the same.
     assert stored() == {
-        key: (eng, imp, 0, 0, 0, posts)
-        for key, (imp, eng, _clk, _reach, _views, posts) in expected_totals(mirrored.data).items()
+        key: (eng, 0, views, 0, 0, posts)
+        for key, (_imp, eng, _clk, _reach, views, posts) in expected_totals(mirrored.data).items()
     }
+
+
+def test_a_mapping_that_crosses_two_kpis_the_header_names_is_refused(mirrored, settings):
+    # Impressions from the column Khoros heads "Total Engagements", engagements from the one it
+    # heads "Impressions": a header that reads exactly as two swapped columns, so it is refused
+    # like them (unless the field catalogue names the two fields as the header does).
+    settings.KHOROS_KPI_FIELDS = {"impressions": 102, "engagements": 101}
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert (
+        "column 4 is headed 'Total Engagements', which names engagements (field 101) from "
+        "KHOROS_KPI_FIELDS, where impressions (field 102) from KHOROS_KPI_FIELDS was asked for"
+    ) in run.error
+    assert PlanKpi.objects.count() == 0
 
 
 def test_company_time_zone_setting_decides_the_days(mirrored, settings):
