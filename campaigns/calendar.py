@@ -679,6 +679,7 @@ class PlanPanel:
     kpis: PanelKpis
     # Campaigns the Plan can be assigned to: those whose dates meet the Plan's, nearest first.
     candidates: list[ExternalCampaign]
+    more_candidates: int = 0  # those that meet its dates too, not offered
 
 
 ASSIGN_CANDIDATES = 60
@@ -738,15 +739,25 @@ def plan_panel(*, plan: Plan, day: CompanyDay | None = None) -> PlanPanel:
         else None
     )
     candidates: list[ExternalCampaign] = []
+    more = 0
     if feeds is None and plan.removed_at is None:
-        candidates = list(
-            ExternalCampaign.objects.filter(removed_at__isnull=True)
-            .filter(
-                Q(start__lte=last) | Q(start__isnull=True),
-                Q(end__gte=first) | Q(end__isnull=True),
-            )
-            .order_by("start", "name", "pk")[:ASSIGN_CANDIDATES]
+        meeting = ExternalCampaign.objects.filter(removed_at__isnull=True).filter(
+            Q(start__lte=last) | Q(start__isnull=True),
+            Q(end__gte=first) | Q(end__isnull=True),
         )
+
+        # The most days in common first, then the start nearest the Plan's: by start alone,
+        # a Plan of September was offered 60 campaigns of July that met it by a few days.
+        def nearness(row: tuple[int, date | None, date | None, str]) -> tuple[int, int, str, int]:
+            pk, start, end, name = row
+            shared = (min(end or last, last) - max(start or first, first)).days
+            return (-shared, abs(((start or first) - first).days), name, pk)
+
+        rows = sorted(meeting.values_list("pk", "start", "end", "name"), key=nearness)
+        chosen = [row[0] for row in rows[:ASSIGN_CANDIDATES]]
+        found = meeting.in_bulk(chosen)
+        candidates = [found[pk] for pk in chosen]
+        more = len(rows) - len(chosen)
     return PlanPanel(
         plan=plan,
         first=first,
@@ -755,6 +766,7 @@ def plan_panel(*, plan: Plan, day: CompanyDay | None = None) -> PlanPanel:
         feeds=feeds,
         kpis=_kpi_sums(Plan.objects.filter(pk=plan.pk), day.zone),
         candidates=candidates,
+        more_candidates=more,
     )
 
 

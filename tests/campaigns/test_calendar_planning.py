@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import time_machine
@@ -16,7 +16,7 @@ from campaigns.calendar import period_for
 from campaigns.models import Assignment, AuditEvent, SavedView
 from khoros.models import Plan, PlanKpi
 from sapmc.models import CampaignReference, ExternalCampaign
-from tests.world import make_campaign
+from tests.world import make_campaign, make_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -789,3 +789,31 @@ def test_list_pages_reach_every_row_of_a_big_view(client, world):
     # A page past the end shows the last one, a page that is no number the first.
     assert client.get(url, {**view, "page": 10**6}).context["campaign_page"].number == last
     assert client.get(url, {**view, "page": "x"}).context["campaign_page"].number == 1
+
+
+def test_a_plans_assign_to_offers_the_campaigns_with_most_days_in_common(client, world):
+    # A Plan of September was offered the 60 earliest-starting campaigns that met it: 60 of
+    # July, a few days in common each; those running with it were not in the list.
+    plan = make_plan(world.initiatives[0], "September push", date(2026, 9, 2), date(2026, 10, 1))
+    plan.save()
+    ExternalCampaign.objects.bulk_create(
+        [make_campaign(f"July {i:02}", date(2026, 7, 19) + timedelta(days=i % 10),
+                       date(2026, 9, 2) + timedelta(days=i % 4), campaign_id=f"J{i}")
+         for i in range(70)]
+        + [make_campaign(f"Autumn {i}", date(2026, 9, 1), date(2026, 10, 31), campaign_id=f"A{i}")
+           for i in range(3)]
+        + [make_campaign("Mid September", date(2026, 9, 15), date(2026, 10, 31), campaign_id="M1")]
+    )  # fmt: skip
+    client.force_login(world.admin)
+    response = client.get(reverse("calendar-panel"), {"panel": f"p{plan.pk}"}, **HX)
+    panel = response.context["ppanel"]
+    names = [c.name for c in panel.candidates]
+    assert names[:3] == ["Autumn 0", "Autumn 1", "Autumn 2"]  # all 30 of its days
+    july = [i for i, name in enumerate(names) if name.startswith("July")]
+    assert names.index("Mid September") < min(july)  # 17 days in common, July's 1 to 4
+    assert len(names) == 60
+    meeting = ExternalCampaign.objects.filter(
+        removed_at__isnull=True, start__lte=date(2026, 10, 1), end__gte=date(2026, 9, 2)
+    ).count()
+    assert panel.more_candidates == meeting - 60 > 0
+    assert f"{meeting - 60} more meet its dates" in response.content.decode()
