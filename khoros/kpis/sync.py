@@ -96,6 +96,25 @@ def _khoros_failure(
     return None
 
 
+def _empty_exports(outcomes: list[dict[str, Any]]) -> str:
+    """Name the exports read whole without a row while their window holds stored days, if any.
+
+    Such an export changes nothing (a day is never zeroed on nothing), which is right, but a
+    run that says "succeeded" would hide that Khoros answered nothing where posts were counted
+    before: it ends partial instead. A window without stored days is an ordinary empty answer.
+    """
+    empty = [o for o in outcomes if o.get("status") == "ok" and not o["rows"] and o["kept"]]
+    if not empty:
+        return ""
+    first = empty[0]
+    more = f" and {len(empty) - 1} more" if len(empty) > 1 else ""
+    kept = sum(o["kept"] for o in empty)
+    return (
+        f"The export for {first['start']} to {first['stop']}{more} had no rows; {kept} stored "
+        f"{'day was' if kept == 1 else 'days were'} kept."
+    )
+
+
 class _KpiSync:
     """One KPI run: plan the exports, then request or resume, poll, download and write each."""
 
@@ -192,25 +211,29 @@ class _KpiSync:
             run_checkpoint(run, self.client.stats, COUNT_FIELDS)
         if stop_status is not None:
             return run_finish(run, stop_status, first_error)
+        empty = _empty_exports(run.outcomes)
         if failed_exports:
             status = SyncRun.Status.PARTIAL if failed_exports < len(jobs) else SyncRun.Status.FAILED
             return run_finish(
                 run,
                 status,
                 f"{failed_exports} of {len(jobs)} exports failed; their KPIs were left as they "
-                f"were. {first_error}",
+                f"were. {first_error}{f' {empty}' if empty else ''}",
             )
+        problems: list[str] = []
         if run.failed_count:
             first_bad: dict[str, Any] = next(
                 (row for outcome in run.outcomes for row in outcome.get("bad_rows", [])), {}
             )
-            return run_finish(
-                run,
-                SyncRun.Status.PARTIAL,
+            problems.append(
                 f"{run.failed_count} CSV rows could not be read; the days they belong to kept "
                 f"their stored values. First: row {first_bad.get('row')} of plan "
-                f"{first_bad.get('plan')}: {first_bad.get('error')}",
+                f"{first_bad.get('plan')}: {first_bad.get('error')}"
             )
+        if empty:
+            problems.append(empty)
+        if problems:
+            return run_finish(run, SyncRun.Status.PARTIAL, " ".join(problems))
         return run_finish(run, SyncRun.Status.SUCCEEDED)
 
     # --- One export ------------------------------------------------------------------------

@@ -101,16 +101,40 @@ def test_an_export_with_zero_rows_succeeds_and_writes_nothing(mirrored):
     assert "no rows" in run.outcomes[0]["note"]
 
 
-def test_an_empty_export_never_wipes_stored_days(mirrored):
+def test_an_empty_export_never_wipes_stored_days_and_the_run_says_so(mirrored):
     sync()
     before = snapshot()
     mirrored.sim.add_fault("export_download", "csv_empty")
 
     run = sync()
 
-    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    # Nothing zeroed on nothing, and not "succeeded" either: Khoros answered no post where
+    # posts were counted before.
     assert snapshot() == before
-    assert run.outcomes[0]["zeroed"] == 0
+    outcome = run.outcomes[0]
+    in_window = len(stored(since=date.fromisoformat(outcome["start"])))
+    assert (outcome["rows"], outcome["zeroed"], outcome["kept"]) == (0, 0, in_window)
+    assert in_window > 0
+    assert run.status == SyncRun.Status.PARTIAL
+    assert run.error == (
+        f"The export for {outcome['start']} to {outcome['stop']} had no rows; {in_window} stored "
+        f"days were kept."
+    )
+    assert run.failed_count == 0
+
+
+def test_an_empty_export_of_a_window_with_only_zero_days_succeeds(mirrored):
+    sync()
+    since = today_in(mirrored.data) - timedelta(days=6)
+    # Days stored as zeros in this zone say "no posts": an export without rows agrees.
+    PlanKpi.objects.filter(day__lt=since).delete()
+    PlanKpi.objects.update(**dict.fromkeys(kpis.METRICS, 0))
+    mirrored.sim.add_fault("export_download", "csv_empty")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (run.outcomes[0]["rows"], run.outcomes[0]["kept"]) == (0, 0)
 
 
 def test_a_post_listed_twice_with_the_same_numbers_is_counted_once(mirrored):
