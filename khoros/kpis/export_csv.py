@@ -237,8 +237,8 @@ def resolve_columns(
                 f"has no column for {', '.join(missing)} ({why}, so they cannot be read by "
                 f"position)"
             )
-    if (why := moved(positions)) is not None:
-        raise fail(why)
+    if (shifted := moved(positions)) is not None:
+        raise fail(shifted)
     return Columns(
         width=len(header),
         plan=positions["plan"],
