@@ -43,6 +43,8 @@ PAGE_SIZE = 25
 # The request keys that make up the workbench's state (filters, pages, selection).
 STATE_PREFIXES = ("c-", "p-")
 STATE_KEYS = ("campaign", "cpage", "ppage")
+# More references to add in SAP MC than this fold away above the campaign's assigned Plans.
+PENDING_SHOWN = 5
 # The form sends, beside each list's page, the filters that page was drawn for (never part of
 # an address): see _asked_page.
 DRAWN_FOR = "-drawn-for"
@@ -191,6 +193,7 @@ def _context(
         "hidden_assigned": hidden,
         "suggestions": suggestions,
         "drift": drift,
+        "pending_folded": drift is not None and len(drift.pending) > PENDING_SHOWN,
         "is_sync_admin": is_sync_admin(user),
         "company_id": settings.KHOROS_COMPANY_ID,
         "feedback": feedback,

@@ -406,6 +406,23 @@ def test_pending_plans_show_what_to_enter_in_sap_mc(client, world, settings):
     assert "managing party <code>1700</code> (Brand 0)" in body
     assert "advertiser <code>389</code>" in body
     assert "Differs from SAP MC" not in body
+    assert 'id="drift-pending-box"' not in body  # one reference: shown as it is
+
+
+def test_many_references_to_add_fold_away_above_the_assigned_plans(client, world):
+    # After a bulk assignment 402 references to add stood above the assigned Plans: their
+    # Unassign buttons were 25,000 px down the pane. More than five fold into one line.
+    spring = world.campaigns[0]
+    plans = [make_plan(world.initiatives[0], f"Bulk {i}", date(2026, 4, 1), date(2026, 4, 30))
+             for i in range(6)]  # fmt: skip
+    for plan in plans:
+        plan.save()
+        services.assignment_create(campaign=spring, plan=plan, acting_user=world.admin)
+    client.force_login(world.admin)
+    body = client.get(reverse("workbench"), {"campaign": spring.pk}).content.decode()
+    folded = body.index('<details id="drift-pending-box"><summary>Show the 6 references</summary>')
+    assert folded < body.index("Assigned Plans")
+    assert all(plan.khoros_id.hex in body for plan in plans)  # still all there, to copy
 
 
 def test_audit_page_offers_undo_of_an_adoption_once(client, world):
