@@ -48,3 +48,24 @@ def demo_values_left(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessag
             id="smcbridge.W002",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def inbound_password_missing(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when SAP MC's calls have no password to be checked against.
+
+    With DEBUG off the inbound API refuses every call then (401), which shows only once SAP MC
+    calls, in its value help and reports: `check --deploy`, the gate the README gives a
+    deployment, must say so before.
+    """
+    if settings.DEBUG or settings.SAPMC_INBOUND_PASSWORD:
+        return []
+    return [
+        checks.Warning(
+            "SAPMC_INBOUND_PASSWORD is not set: every call SAP MC makes to the bridge "
+            "(/sapmc/extcamp/v1/) is refused with 401.",
+            hint="Set it to the password of SAP MC's communication user "
+            "(SAPMC_INBOUND_USER; README, section SAP MC's calls).",
+            id="smcbridge.W003",
+        )
+    ]

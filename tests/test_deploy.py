@@ -91,6 +91,16 @@ def test_check_deploy_names_each_demo_value_a_deployment_left(tmp_path):
     assert "SAPMC_BASE_URL, SAPMC_USER, SAPMC_PASSWORD are the demo's" in output
 
 
+def test_check_deploy_names_a_missing_inbound_password(tmp_path):
+    # Without it every SAP MC call is refused with 401, and nothing said so before SAP MC called.
+    env = production_env(tmp_path)
+    del env["SAPMC_INBOUND_PASSWORD"]
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "(smcbridge.W003) SAPMC_INBOUND_PASSWORD is not set" in output
+
+
 def test_check_deploy_without_them_does_warn(tmp_path):
     """The test above proves something: the same check flags a bare DEBUG=0 start."""
     env = production_env(
