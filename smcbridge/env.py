@@ -106,6 +106,39 @@ def env_url(
     return value
 
 
+def env_redis_url(name: str, *, environ: Mapping[str, str] = os.environ) -> str:
+    """Return the variable as a Redis URL redis-py can use (redis://, rediss:// with a host,
+    unix:// with a socket path), or empty when unset."""
+    # Unchecked, a malformed value passed `check` and started the web server; only the worker
+    # died, its ValueError buried under the cluster's multiprocessing traceback. The value is
+    # not repeated: a Redis URL may hold a password.
+    value = env_str(name, "", environ=environ)
+    if not value:
+        return value
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is no number, or out of range
+        port_ok = False
+    if parts.scheme == "unix":
+        usable = bool(parts.path)
+    else:
+        # The path is the database number, "/0" to "/15" by default ("/" or none: 0).
+        database = parts.path.removeprefix("/")
+        usable = (
+            parts.scheme in ("redis", "rediss")
+            and bool(parts.hostname)
+            and port_ok
+            and (not database or database.isdigit())
+        )
+    if not usable or any(char.isspace() for char in value):
+        raise ImproperlyConfigured(
+            f"{name} must be a redis://host:port/db, rediss://host:port/db or "
+            f"unix:///path/to/socket URL (the value is not repeated: it may hold a password)"
+        )
+    return value
+
+
 def env_emails(name: str, *, environ: Mapping[str, str] = os.environ) -> list[str]:
     """Return a comma-separated variable of email addresses as a list, each one checked."""
     # An address that is none was accepted, and each alert went nowhere (or failed at the relay)

@@ -22,6 +22,7 @@ from smcbridge.env import (
     env_list,
     env_loglevel,
     env_mapping,
+    env_redis_url,
     env_str,
     env_timezone,
     env_url,
@@ -373,7 +374,8 @@ SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300, minimum=10)
 
 # django-q2: the ORM broker by default, Redis when REDIS_URL is set. `timeout` stays below
 # `retry` so a slow task is never handed to a second worker while the first still runs.
-REDIS_URL = env_str("REDIS_URL")
+# Checked here, not only by the worker: a malformed one passed `check` and started the web server.
+REDIS_URL = env_redis_url("REDIS_URL")
 Q_CLUSTER: dict[str, Any] = {  # django-q2 options of mixed types
     "name": "smcbridge",
     "workers": env_int("Q_WORKERS", 2, minimum=1),
