@@ -32,7 +32,7 @@ def settings_read_by_code() -> set[str]:
 
 def declared_from_environment() -> set[str]:
     text = (ROOT / "smcbridge" / "settings.py").read_text()
-    return set(re.findall(r"""env_[a-z]+\(\s*["']([A-Z][A-Z0-9_]+)["']""", text))
+    return set(re.findall(r"""env_[a-z_]+\(\s*["']([A-Z][A-Z0-9_]+)["']""", text))
 
 
 def test_every_setting_the_code_reads_is_declared_from_the_environment():
