@@ -132,10 +132,18 @@ try:
     }
     if DATABASES["default"]["ENGINE"] not in _DATABASE_ENGINES:
         raise ValueError("an engine the bridge does not support")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A "/" or "?" in a password not percent-encoded ends the URL's host part early: the
+        # rest became the database name (or the user the host), and the driver's error then
+        # quoted a piece of the password as a host it could not resolve.
+        _database_name = str(DATABASES["default"]["NAME"] or "")
+        if not _database_name or "/" in _database_name or "@" in _database_name:
+            raise ValueError("a user, password or database name not percent-encoded")
 except ValueError:  # an unknown scheme, a port that is no number; the URL may hold a password
     raise ImproperlyConfigured(
         "DATABASE_URL must be a postgres://user:password@host:port/name or "
-        "sqlite:////absolute/path URL"
+        "sqlite:////absolute/path URL, with special characters of the user and password "
+        "(@ : / ? # % and spaces) percent-encoded (the value is not repeated: it holds a password)"
     ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
