@@ -69,6 +69,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the health probes answer whatever the Host (a load balancer asks by address), so
+    # before anything that checks it against ALLOWED_HOSTS (CommonMiddleware, on every request).
+    "smcbridge.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "campaigns.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
