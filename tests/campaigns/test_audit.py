@@ -153,6 +153,11 @@ def test_audit_page_does_a_fixed_number_of_queries(client, history, django_asser
     with django_assert_num_queries(6):
         response = client.get(reverse("audit"))
     assert len(response.context["page"]) == 50
+    # Six pages or more: the newest and the oldest are one step away from any page.
+    pages = response.context["page"].paginator.num_pages
+    body = client.get(reverse("audit"), {"page": "3"}).content.decode()
+    assert '<a href="?page=1">« Newest</a>' in body
+    assert f'<a href="?page={pages}">Oldest »</a>' in body
 
 
 def test_the_page_shows_names_and_changes_not_uuids_or_keys(client, history):

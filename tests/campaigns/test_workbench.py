@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
@@ -708,3 +709,22 @@ def test_a_new_search_opens_its_list_afresh_not_at_the_old_page_number(client, w
     # The Plans' filters leave the campaigns' page alone, and the reverse.
     assert shown({"cpage": "2", "cpage-drawn-for": "", "ppage": "1", "ppage-drawn-for": "",
                   "p-q": "teaser"})[0] == 2  # fmt: skip
+
+
+def test_pagers_go_to_the_first_and_last_page_in_one_step(client, world):
+    # At page 62 of 80 the first page was 61 clicks of Previous away.
+    june = date(2026, 6, 1)
+    ExternalCampaign.objects.bulk_create(
+        [make_campaign(f"Many {i:03}", june, june + timedelta(days=30), campaign_id=f"M{i}")
+         for i in range(130)]
+    )  # fmt: skip
+    client.force_login(world.admin)
+    response = client.get(reverse("workbench"), {"cpage": "3", "ppage": "1"})
+    pages = response.context["campaign_page"].paginator.num_pages
+    assert pages >= 5
+    body = response.content.decode()
+    assert re.search(r'id="cpage-first" href="/workbench/\?cpage=1&amp;ppage=1"', body)
+    assert re.search(rf'id="cpage-last" href="/workbench/\?cpage={pages}&amp;ppage=1"', body)
+    # Beside the first or the last page they would repeat Previous or Next: not drawn.
+    body = client.get(reverse("workbench"), {"cpage": "2", "ppage": "1"}).content.decode()
+    assert 'id="cpage-first"' not in body and 'id="cpage-last"' in body
