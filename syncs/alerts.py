@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django_q.models import Schedule
 
 from syncs import registry
 from syncs.health import KindHealth, Problem, sync_freshness
-from syncs.models import AlertState, Notification
+from syncs.models import AlertState, Notification, SyncRun
+from syncs.schedules import declared_schedules
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +38,57 @@ def _recipients() -> list[str]:
     return sorted({email for source in registry.alert_recipient_sources() for email in source()})
 
 
-def _failing_reason(kind: KindHealth) -> Problem | None:
-    """Why `kind` is failing now, or None when it is fine."""
+@dataclass(frozen=True)
+class Reason:
+    """Why a kind needs attention, and the words its subject says it in."""
+
+    problem: Problem
+    # "is failing", or "has not run yet" for a kind whose first scheduled run is still ahead.
+    state: str = "is failing"
+
+
+NOT_RUN_YET = "has not run yet"
+# How the reason of a kind that has not run yet begins (AlertState.reason keeps it).
+FIRST_RUN_AHEAD = "its first scheduled run is due at"
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _first_run_due(kind: str) -> tuple[bool, datetime | None]:
+    """Whether no run of `kind` was ever recorded, and then when its schedule first fires: None
+    when it is not installed or has fired already (django-q2 then names its task).
+    setup_schedules puts the first firing one interval after it ran."""
+    if SyncRun.objects.filter(kind=kind).exists():
+        return False, None
+    name = next((s.name for s in declared_schedules() if s.kind == kind), None)
+    schedule = Schedule.objects.filter(name=name).values_list("next_run", "task").first()
+    if schedule is None or schedule[1]:
+        return True, None
+    return True, schedule[0]
+
+
+def _failing_reason(kind: KindHealth) -> Reason | None:
+    """Why `kind` needs attention now, or None when it is fine."""
     if kind.failing:
         n = settings.ALERT_AFTER_FAILURES
-        return Problem(f"the last {n} runs failed; the latest said: {kind.failing_error}.")
+        return Reason(Problem(f"the last {n} runs failed; the latest said: {kind.failing_error}."))
     if kind.stale:
-        if kind.last_success is None:
-            return Problem("it has never succeeded.")
-        return Problem("it has not succeeded", since=kind.last_success)
+        if kind.last_success is not None:
+            return Reason(Problem("it has not succeeded", since=kind.last_success))
+        never_ran, due = _first_run_due(kind.kind)
+        if not never_ran:
+            return Reason(Problem("it has never succeeded."))
+        # A fresh deployment whose first syncs were not run: nothing failed, so not "failing"
+        # (it read as an outage to every admin 5 minutes after the start) while the first
+        # scheduled run is still ahead; once it is past, the worker is not running it.
+        if due is not None and due > timezone.now():
+            return Reason(
+                Problem(f"{FIRST_RUN_AHEAD} {_utc(due)} (`manage.py first_syncs` runs it now)."),
+                state=NOT_RUN_YET,
+            )
+        return Reason(Problem("it has never run: is the worker (`manage.py qcluster`) running?"))
     return None
 
 
@@ -80,7 +125,15 @@ def _record_change(kind: KindHealth) -> bool | None:
     reason = _failing_reason(kind)
     with transaction.atomic():
         state, _ = AlertState.objects.select_for_update().get_or_create(kind=kind.kind)
-        if (reason is not None) == state.alerting:
+        # A kind that had not run yet and now fails, or whose first run came and went without
+        # a run: the outage the admins were told of was not one yet, this one is.
+        escalated = (
+            reason is not None
+            and reason.state != NOT_RUN_YET
+            and state.alerting
+            and state.reason.startswith(FIRST_RUN_AHEAD)
+        )
+        if (reason is not None) == state.alerting and not escalated:
             return None  # Nothing new to say: one email per outage, not one per failure.
         if reason is None and (kind.paused or kind.waiting_on_run or kind.just_switched_on):
             # Switched off (or back on) is not "succeeds again", nor is a run under way that
@@ -89,20 +142,31 @@ def _record_change(kind: KindHealth) -> bool | None:
         now = timezone.now()
         since = None
         if reason is not None:
-            subject = f"[smcbridge] {kind.label} sync is failing"
-            first_line = f"The {kind.label} sync needs attention: {reason.text}"
-            since = reason.since
+            problem = reason.problem
+            subject = f"[smcbridge] {kind.label} sync {reason.state}"
+            first_line = f"The {kind.label} sync needs attention: {problem.text}"
+            since = problem.since
             # The email's time is UTC, said so; the app shows `since` in the viewer's zone.
             body = (
-                f"The {kind.label} sync needs attention: {reason}\n\n"
-                "You will get one more email when it recovers."
+                f"The {kind.label} sync needs attention: {problem}\n\n"
+                "You will get one more email when it "
+                + ("first succeeds." if reason.state == NOT_RUN_YET else "recovers.")
             )
-            state.alerting, state.since, state.reason = True, now, str(reason)[:500]
+            state.alerting, state.since, state.reason = True, now, str(problem)[:500]
         else:
             down_for = now - state.since if state.since else None
-            subject = f"[smcbridge] {kind.label} sync recovered"
-            body = f"The {kind.label} sync succeeds again" + (
-                f" after {int(down_for.total_seconds() // 60)} minutes." if down_for else "."
+            # "Again" only if it succeeded before the alert: a fresh deployment's kind never had.
+            before = SyncRun.objects.filter(kind=kind.kind, status=SyncRun.Status.SUCCEEDED)
+            if state.since is not None:
+                before = before.filter(finished_at__lt=state.since)
+            again = before.exists()
+            subject = f"[smcbridge] {kind.label} sync " + (
+                "recovered" if again else "succeeded for the first time"
+            )
+            body = (
+                f"The {kind.label} sync "
+                + ("succeeds again" if again else "succeeded for the first time")
+                + (f" after {int(down_for.total_seconds() // 60)} minutes." if down_for else ".")
             )
             first_line = body
             state.alerting, state.since, state.reason = False, None, ""
