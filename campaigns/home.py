@@ -31,6 +31,9 @@ class ManagerHome:
     drifting: list[ExternalCampaign] = field(default_factory=list)
     ending_without_kpis: list[Plan] = field(default_factory=list)
     changes_by_others: list[AuditEvent] = field(default_factory=list)
+    # Her own adoptions of SAP MC's side not undone: the workbench offers Undo right after one
+    # only, and the audit page where a sync admin undoes is not hers.
+    adoptions: list[AuditEvent] = field(default_factory=list)
     days: int = HOME_DAYS
 
 
@@ -111,7 +114,30 @@ def manager_home(*, user: User) -> ManagerHome:
         drifting=drifting,
         ending_without_kpis=ending,
         changes_by_others=changes[:HOME_ROWS],
+        adoptions=_adoptions_not_undone(user),
     )
+
+
+def _adoptions_not_undone(user: User) -> list[AuditEvent]:
+    """Her adoptions of SAP MC's side in the last days, newest first, without those undone."""
+    adoptions = list(
+        AuditEvent.objects.filter(
+            actor=user,
+            action=AuditEvent.Action.DRIFT_ADOPT_SAP,
+            at__gte=timezone.now() - timedelta(days=HOME_DAYS),
+        )
+        .select_related("campaign")
+        .order_by("-at", "-id")[:HOME_ROWS]
+    )
+    if not adoptions:
+        return []
+    undone = set(
+        AuditEvent.objects.filter(
+            action=AuditEvent.Action.DRIFT_UNDO,
+            before__undoes__in=[event.pk for event in adoptions],
+        ).values_list("before__undoes", flat=True)
+    )
+    return [event for event in adoptions if event.pk not in undone]
 
 
 def _decisions_of_hers(rows: QuerySet[AuditEvent], plans: QuerySet[Plan]) -> list[AuditEvent]:

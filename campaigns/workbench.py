@@ -618,14 +618,21 @@ def workbench_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.POST.get("next") == "audit":
         messages.success(request, feedback.notice)
         return _back_to_audit(request)
+    if request.POST.get("next") == "dashboard":
+        messages.success(request, feedback.notice)
+        return redirect("dashboard")
     return _after_action(request, state, feedback)
 
 
 def _undo_refused(request: AuthenticatedHttpRequest, state: QueryDict, error: str) -> HttpResponse:
-    """Why an undo did nothing, said where it was pressed: the audit page or the workbench."""
+    """Why an undo did nothing, said where it was pressed: the audit page, the dashboard or the
+    workbench."""
     if request.POST.get("next") == "audit":
         messages.error(request, error)
         return _back_to_audit(request)
+    if request.POST.get("next") == "dashboard":
+        messages.error(request, error)
+        return redirect("dashboard")
     return _after_action(request, state, Feedback(error=error))
 
 

@@ -143,11 +143,40 @@ def test_manager_home_query_count_is_fixed(client, world, fortnight, django_asse
         # Plans, and of whole campaigns: their Plans are read only when there are some),
         # Initiative and Plan counts, campaign and assignment counts, health: database, broker
         # (a query only when it is the ORM), last successes, the schedules (interval, on/off),
-        # the last runs of each kind (failing in a row)
-        with django_assert_num_queries(22 if uses_orm_broker() else 21):
+        # the last runs of each kind (failing in a row), her adoptions (and, when she has
+        # some, which of them were undone)
+        with django_assert_num_queries(23 if uses_orm_broker() else 22):
             response = client.get(reverse("dashboard"))
     home = response.context["home"]
     assert len(home.ending_without_kpis) == 20 and len(home.drifting) == 20
+
+
+def test_a_manager_undoes_her_adoption_from_her_home_after_a_reload(client, world):
+    # The workbench offers Undo right after "Adopt SAP MC's side" only: after a reload it was
+    # gone, and the audit page where a sync admin undoes is not hers (403).
+    from campaigns import services
+
+    spring, plan = world.campaigns[0], world.plans[0]
+    CampaignReference.objects.create(
+        campaign=spring, external_campaign_id=plan.khoros_id.hex,
+        managing_party=plan.initiative.khoros_id, plan=plan,
+    )  # fmt: skip
+    adoption = services.drift_adopt_sap(campaign=spring, acting_user=world.maria)
+    services.drift_adopt_sap(campaign=spring, acting_user=world.admin)  # not hers: not listed
+    assert Assignment.objects.filter(plan=plan, campaign=spring).exists()
+    client.force_login(world.maria)
+    home = client.get(reverse("dashboard")).context["home"]
+    assert [e.pk for e in home.adoptions] == [adoption.pk]
+
+    response = client.post(reverse("workbench-undo"), {"event": adoption.pk, "next": "dashboard"})
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard")
+    assert not Assignment.objects.filter(plan=plan).exists()
+    page = client.get(reverse("dashboard"))
+    assert "Undone: 1 Plan back where it was." in page.content.decode()
+    assert page.context["home"].adoptions == []  # undone: no second Undo offered
+    again = client.post(reverse("workbench-undo"), {"event": adoption.pk, "next": "dashboard"})
+    assert again["Location"] == reverse("dashboard")
+    assert "already undone" in client.get(reverse("dashboard")).content.decode()
 
 
 def test_changes_by_others_never_name_a_plan_of_another_initiative(client, world):
