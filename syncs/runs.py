@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -209,9 +209,7 @@ class SyncRunner:
             return run.stop_lease_lost()
         except Exception as exc:
             logger.exception("sync %s #%s crashed", run.kind, run.pk)
-            return _end(
-                run, SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
-            )
+            return _end_after_crash(run, exc)
         if run.status == SyncRun.Status.SUCCEEDED:
             self._request_follow_ups(run)
         return run
@@ -242,6 +240,44 @@ def _end(run: SyncRun, status: str, error: str) -> SyncRun:
         return run.finish(status, error)
     except LeaseLostError:
         return run.stop_lease_lost()
+
+
+def _end_after_crash(run: SyncRun, exc: Exception) -> SyncRun:
+    """Record a crashed run as failed, on a fresh connection when the crash broke the one it had.
+
+    A connection the database dropped mid-run (a restart, pg_terminate_backend) failed the
+    record too: the run stayed "running" with no error until its lease expired. If even a new
+    connection cannot record it, the log says so and the lease's expiry ends the run.
+    """
+    error = f"Unexpected error: {type(exc).__name__}: {exc}"
+    if isinstance(exc, OperationalError | InterfaceError):
+        _drop_broken_connection()
+    # finish() takes the progress noted since the last save with it: kept for the second try.
+    pending = set(getattr(run, "_pending", set()))
+    for attempt in (1, 2):
+        try:
+            return _end(run, SyncRun.Status.FAILED, error)
+        except DatabaseError as failed:
+            # Broken without saying so first (SQLite's closed file, a dead socket): once more.
+            if attempt == 1 and _drop_broken_connection(force=True):
+                run._pending = pending
+                continue
+            logger.error(
+                "could not record the crash of sync %s #%s; it ends when its lease expires, "
+                "taken over by whoever asks next", run.kind, run.pk, exc_info=failed,
+            )  # fmt: skip
+            break
+    return run
+
+
+def _drop_broken_connection(*, force: bool = False) -> bool:
+    """Close this thread's connection when it no longer works (or with `force`), so that the
+    next query opens a new one; False inside a transaction, whose connection is not ours."""
+    if connection.in_atomic_block:
+        return False
+    if force or not connection.is_usable():
+        connection.close()
+    return True
 
 
 ProgressFn = Callable[[SyncRun], None]
