@@ -4,6 +4,7 @@ credentials."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import sqlite3
@@ -184,3 +185,44 @@ def test_gunicorn_access_log_of_the_documented_setup_keeps_no_credentials(
         assert secret not in text, f"{secret!r} in the log:\n{text}"
     # The access lines do not even name the Basic-auth user (gunicorn's default format does).
     assert not any("sapmc-inbound" in line for line in access), access
+
+
+def _unit(name: str) -> dict[str, str]:
+    """A systemd unit of deploy/ as its settings (the last of each name)."""
+    settings = {}
+    for line in (ROOT / "deploy" / name).read_text().splitlines():
+        if "=" in line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+def test_the_systemd_units_run_the_documented_processes_with_the_environment_file():
+    procfile = dict(
+        line.split(": ", 1)
+        for line in (ROOT / "deploy" / "Procfile.production").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    manage_script = (ROOT / "deploy" / "manage").read_text()
+    for process in ("web", "worker"):
+        unit = _unit(f"smcbridge-{process}.service")
+        # Read by systemd itself: no shell expands a "$" or cuts at a "#" of a secret.
+        assert unit["EnvironmentFile"] == "/etc/smcbridge/production.env"
+        assert unit["EnvironmentFile"] in manage_script
+        assert unit["WorkingDirectory"] == "/srv/smcbridge"
+        assert unit["ExecStart"] == f"{unit['WorkingDirectory']}/{procfile[process]}"
+        assert unit["User"] == "smcbridge" and unit["Restart"] == "on-failure"
+
+
+def test_every_command_the_deployment_section_runs_exists():
+    from django.core.management import get_commands
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Deployment", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"(?:manage\.py|deploy/manage) ([a-z_]+)", section))
+    # The first syncs, the first admin and the upgrade's steps are among them.
+    assert {"first_syncs", "createsuperuser", "migrate", "setup_schedules"} <= named
+    assert sorted(named - set(get_commands())) == []
+    # And the install, the backup and the safe loading of the secrets.
+    for step in ("pip install -r requirements.txt", "pg_dump", "EnvironmentFile="):
+        assert step in section, step
