@@ -34,6 +34,10 @@ COUNT_FIELDS = [
     "outcomes",
 ]
 
+# How a run no worker ever started is recorded: its task was lost, or the broker refused it.
+QUEUE_LOST_ERROR = "No worker started this run"
+BROKER_REFUSED_ERROR = "Not started: the task broker did not take it"
+
 # How often a running run saves its progress, which renews its lease, at most (and at least a
 # quarter of the lease, so a live run never lets it lapse between two items).
 PROGRESS_SAVE_SECONDS = 5.0
@@ -231,6 +235,13 @@ class SyncRun(QuickChoiceLabels, models.Model):
             self.status == self.Status.RUNNING
             and self.lease_expires_at is not None
             and self.lease_expires_at >= (now or timezone.now())
+        )
+
+    @property
+    def never_started(self) -> bool:
+        """Failed before any worker started it: its task was lost, or the broker refused it."""
+        return self.status == self.Status.FAILED and self.error.startswith(
+            (QUEUE_LOST_ERROR, BROKER_REFUSED_ERROR)
         )
 
     @property

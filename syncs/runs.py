@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -21,13 +22,21 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from syncs import registry
-from syncs.models import COUNT_FIELDS, HttpStats, LeaseLostError, SyncRun
+from syncs.models import (
+    BROKER_REFUSED_ERROR,
+    COUNT_FIELDS,
+    QUEUE_LOST_ERROR,
+    HttpStats,
+    LeaseLostError,
+    SyncRun,
+)
 from syncs.registry import SYNC_TASK, redact
 from syncs.schedules import schedule_is_off
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "BROKER_REFUSED_ERROR",
     "COUNT_FIELDS",
     "HttpStats",
     "LeaseLostError",
@@ -86,6 +95,10 @@ def sync_request(
     a new run is queued in its place, whoever asks (button, Run again, SAP MC, schedule). So is a
     run still queued after the broker's redelivery window: its task was lost (a worker killed
     before it started the run, a flushed Redis); if the task turns up after all, it does nothing.
+
+    When the broker does not take the new run's task, the run is returned already failed
+    (BROKER_REFUSED_ERROR, the reason in its error) and the next request queues another: left
+    queued, it stood for a task that did not exist.
     """
     registry.get(kind)  # KeyError for a kind no app registered
     now = timezone.now()
@@ -119,10 +132,51 @@ def sync_request(
             pending.refresh_from_db()
             return pending, False
         # After commit: a worker must never pick up a run id that is not in the database yet.
-        transaction.on_commit(
-            lambda: async_task(SYNC_TASK, kind, run.pk, task_name=f"{kind}-{run.pk}")
-        )
+        transaction.on_commit(functools.partial(_hand_to_broker, run))
     return run, True
+
+
+def _hand_to_broker(run: SyncRun) -> None:
+    """Give the run's task to the broker; one that does not take it ends the run failed.
+
+    Redis down at that moment made the button and SAP MC's call a 500 after the run was
+    committed, and the run stayed queued with no task behind it: every request reused it
+    ("already queued") until the queue window passed, and a report waited on it for hours.
+    """
+    try:
+        async_task(SYNC_TASK, run.kind, run.pk, task_name=f"{run.kind}-{run.pk}")
+    except Exception as exc:  # noqa: BLE001 - whatever the broker raised, it holds no task
+        reason = _without_connection_secrets(f"{type(exc).__name__}: {exc}")
+        logger.error("sync %s #%s not started: the task broker refused it: %s", run.kind, run.pk,
+                     reason)  # fmt: skip
+        try:
+            run.finish(
+                SyncRun.Status.FAILED,
+                f"{BROKER_REFUSED_ERROR} ({reason}). The next request queues a new run.",
+            )
+        except LeaseLostError:
+            run.refresh_from_db()  # ended meanwhile (replaced as lost): that record stands
+        except DatabaseError:
+            # The database is down too: the run stays queued until the queue window passes,
+            # then counts as lost and is replaced.
+            logger.exception("could not record that sync %s #%s was not started", run.kind,
+                             run.pk)  # fmt: skip
+
+
+def _without_connection_secrets(text: str) -> str:
+    """`text` without the broker's and the databases' passwords (a client error may quote its
+    URL); the registered secrets are removed when the run's error is stored (SyncRun.finish)."""
+    secrets = []
+    redis_url = getattr(settings, "REDIS_URL", "") or ""
+    if redis_url:
+        password = urlsplit(redis_url).password
+        if password:
+            secrets += [password, unquote(password)]
+    secrets += [str(db.get("PASSWORD")) for db in settings.DATABASES.values() if db.get("PASSWORD")]
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
 
 
 def _one_request_at_a_time(kind: str) -> None:
@@ -153,8 +207,7 @@ def _record_replaced(pending: SyncRun, run: SyncRun, now: datetime, *, lost: boo
         minutes = round(_queue_window().total_seconds() / 60)
         return pending.mark_dead(
             taken_over_by=run,
-            error=f"No worker started this run within {minutes} minutes; "
-            f"run #{run.pk} replaced it.",
+            error=f"{QUEUE_LOST_ERROR} within {minutes} minutes; run #{run.pk} replaced it.",
             queued_only=True,
         )
     return pending.mark_dead(taken_over_by=run, expired_at=now)

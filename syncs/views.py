@@ -103,6 +103,16 @@ def sync_from_button(request: AuthenticatedHttpRequest, kind: str, refusal: str)
     run, queued = sync_runs.sync_request(
         kind=kind, trigger=SyncRun.Trigger.BUTTON, requested_by=request.user
     )
+    if queued and run.status == SyncRun.Status.FAILED:
+        # The broker did not take its task (sync_runs.BROKER_REFUSED_ERROR): said in plain words
+        # and untagged, so that it stays on the page, unlike a message about a run under way.
+        text = (
+            f"{run.get_kind_display()} sync #{run.pk} could not be started: the task queue "
+            f"did not take it, so no worker will run it. Press the button again in a minute; "
+            f"if it keeps failing, the task queue (Redis) needs attention. Details: {run.error}"
+        )
+        messages.error(request, text)
+        return run
     # Tagged: the page drops the message once the run it polls has finished (base.html).
     if queued:
         text = f"{run.get_kind_display()} sync #{run.pk} queued."

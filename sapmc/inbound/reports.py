@@ -3,9 +3,11 @@
 Call 1 records what SAP MC asks for (campaigns, days, KPI structure) and the one KPI sync run the
 report waits on: a new one, or the one already queued or running; none when the last success is
 recent (SAPMC_REPORT_FRESH_MINUTES). Later calls answer PENDING while that run is queued or
-running and never start another. Once a KPI sync has succeeded after the report was made (or
-shortly before it) the numbers are read from PlanKpi once and stored in the report, so that the
-same Report ID always answers the same numbers, whatever later syncs change.
+running and never start another for a run that was started. One no worker ever started (the
+broker did not take its task, or the task was lost) never ran: the next poll asks for a run in
+its place. Once a KPI sync has succeeded after the report was made (or shortly before it) the
+numbers are read from PlanKpi once and stored in the report, so that the same Report ID always
+answers the same numbers, whatever later syncs change.
 
 When the report's run ends without success (failed, partial, deferred, skipped, or its worker
 died and its lease expired) the report completes with the numbers the bridge holds if the last
@@ -222,14 +224,21 @@ def _status_sql() -> str:
 
 
 def _run_waited_on(report: InboundReport) -> SyncRun:
-    """The report's one KPI run; asked for once if it has none (its run row was deleted)."""
-    if report.kpi_run is not None:
-        return report.kpi_run
-    run = _kpi_sync_request()
+    """The report's KPI run; asked for again when it has none (its row was deleted) or no
+    worker ever started it (the broker did not take its task, or the task was lost): it never
+    ran, so asking again is not a second start."""
+    run = report.kpi_run
+    if run is None or run.never_started:
+        return _wait_on(report, run, _kpi_sync_request())
+    return run
+
+
+def _wait_on(report: InboundReport, old: SyncRun | None, new: SyncRun) -> SyncRun:
+    """Make `new` the report's run in place of `old`; the run another poll recorded first wins."""
     # Conditional: two polls at once record one run (sync_request hands both the same one).
-    InboundReport.objects.filter(pk=report.pk, kpi_run__isnull=True).update(kpi_run=run)
+    InboundReport.objects.filter(pk=report.pk, kpi_run=old).update(kpi_run=new)
     report.refresh_from_db(fields=["kpi_run"])
-    return report.kpi_run or run
+    return report.kpi_run or new
 
 
 def _run_worker_died(run: SyncRun) -> bool:
@@ -278,6 +287,8 @@ def kpi_sync_failed_error(run: SyncRun) -> ApiError:
     seconds = settings.SAPMC_REPORT_RETRY_SECONDS
     if run.status == SyncRun.Status.RUNNING:
         how = "stopped (its worker died and its lease expired)"
+    elif run.error.startswith(sync_runs.BROKER_REFUSED_ERROR):
+        how = "could not be started (the bridge's task queue did not take it)"
     else:
         how = f"ended {run.status}"
     return ApiError(
@@ -303,7 +314,8 @@ def report_refresh(*, report: InboundReport) -> InboundReport:
     """Complete a report once its KPIs are fresh; while its one run works, keep it pending.
 
     Raises a 503 ApiError when that run ended without success and the held days do not cover
-    the report; never starts a second run for the report.
+    the report; never starts a second run for a run that was started (one no worker started is
+    asked for again: _run_waited_on).
     """
     if report.status == InboundReport.Status.COMPLETED:
         return report
