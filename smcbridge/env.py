@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_email
@@ -77,6 +77,14 @@ def env_loglevel(name: str, default: str, *, environ: Mapping[str, str] = os.env
     return value.upper()
 
 
+def _port_ok(parts: SplitResult) -> bool:
+    """Whether a URL's port, if it names one, is a number a socket can use."""
+    try:
+        return parts.port is None or parts.port > 0
+    except ValueError:  # a port that is no number, or out of range
+        return False
+
+
 def env_url(
     name: str, default: str, *, optional: bool = False, environ: Mapping[str, str] = os.environ
 ) -> str:
@@ -89,10 +97,7 @@ def env_url(
     if optional and not value:
         return value
     parts = urlsplit(value)
-    try:
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:  # a port that is no number, or out of range
-        port_ok = False
+    port_ok = _port_ok(parts)
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
@@ -116,10 +121,7 @@ def env_redis_url(name: str, *, environ: Mapping[str, str] = os.environ) -> str:
     if not value:
         return value
     parts = urlsplit(value)
-    try:
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:  # a port that is no number, or out of range
-        port_ok = False
+    port_ok = _port_ok(parts)
     if parts.scheme == "unix":
         usable = bool(parts.path)
     else:
