@@ -11,6 +11,7 @@ from datetime import date
 from itertools import accumulate
 from typing import Any
 
+from django.db.models import Case, F, Value, When
 from django.template.defaultfilters import pluralize
 
 from campaigns import plan_colors
@@ -362,10 +363,17 @@ def _compare(
     compare_id: str = "",
 ) -> dict[str, Any]:
     # Rows, not 300 campaigns built as models for a name and a date each (issue 13).
+    # Those that have started first, the latest of them first: a campaign still to come has no
+    # numbers to compare with, and 300 of them filled the select at scale.
     choice_rows = (
         ExternalCampaign.objects.exclude(pk=campaign.pk)
         .filter(removed_at__isnull=True)
-        .order_by("-start", "name", "pk")
+        .order_by(
+            Case(When(start__gt=today, then=Value(1)), default=Value(0)),
+            F("start").desc(nulls_last=True),
+            "name",
+            "pk",
+        )
         .values_list("pk", "name", "campaign_id", "sap_uuid", "start")[:COMPARE_CHOICES]
     )
     choices = [

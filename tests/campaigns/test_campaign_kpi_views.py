@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import time_machine
 from django.db import connection
@@ -468,3 +468,24 @@ def test_the_comparison_select_names_each_campaign_escaped_with_its_start(client
     assert "<b>" not in select and " selected" not in select
     body = client.get(reverse("campaign", args=[first.pk]), {"compare": hostile.pk}).content
     assert f'<option value="{hostile.pk}" selected>&lt;b&gt;' in body.decode()
+
+
+def test_the_compare_select_offers_campaigns_that_have_started_first(client, world):
+    # The latest by start were offered: at scale 300 campaigns still to come, with nothing to
+    # compare, filled the select.
+    first = _campaign_with(world, 1, 5)
+    ExternalCampaign.objects.bulk_create(
+        make_campaign(f"Future {i}", date(2030, 1, 1), date(2030, 2, 1), campaign_id=str(8000 + i))
+        for i in range(COMPARE_CHOICES)
+    )
+    started = make_campaign("Last spring", date(2026, 3, 1), date(2026, 4, 1), campaign_id="77")
+    started.save()
+    client.force_login(world.admin)
+    with time_machine.travel(datetime(2026, 6, 1, 12, tzinfo=UTC), tick=False):
+        response = client.get(reverse("campaign", args=[first.pk]))
+    offered = [pk for pk, _, _ in response.context["compare_choices"]]
+    assert started.pk in offered and len(offered) == COMPARE_CHOICES
+    names = [name for _, name, _ in response.context["compare_choices"]]
+    assert names.index("Last spring") < min(
+        i for i, n in enumerate(names) if n.startswith("Future")
+    )
