@@ -51,10 +51,14 @@ from khoros.payloads import (
     require_mapping,
 )
 from smcbridge.outgoing_http import (
+    DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
     ClientStats,
+    Deadline,
+    DeadlineExceededError,
     HttpClient,
     TransportOptions,
     UndecodableBodyError,
+    body_chunks,
     clean_text,
     client_settings,
     decode_json,
@@ -301,9 +305,13 @@ class ExportTable:
     it on the way), and a gzip stream that stops before its end is a cut file.
     """
 
-    def __init__(self, response: requests.Response, path: str) -> None:
+    def __init__(
+        self, response: requests.Response, path: str, *, deadline: Deadline | None = None
+    ) -> None:
         self.path = path
         self._response = response
+        # The whole body must arrive within it, however slowly the rows are read.
+        self._deadline = deadline
         self._md5 = hashlib.md5(usedforsecurity=False)  # of the bytes as sent
         self._plain_md5 = hashlib.md5(usedforsecurity=False)  # of the CSV, when sent as gzip
         self._gunzip: _Gunzip | None = None
@@ -348,8 +356,13 @@ class ExportTable:
     def _sent_chunks(self) -> Iterator[bytes]:
         """The body as it came over the wire (still gzip if it was)."""
         raw = getattr(self._response, "raw", None)
-        if self._encoding in _GZIP_ENCODINGS and raw is not None:
-            # requests would inflate it, and the ETag of a stored gzip object is of the gzip.
+        # requests would inflate gzip, and the ETag of a stored gzip object is of the gzip.
+        as_sent = self._encoding in _GZIP_ENCODINGS and raw is not None
+        if hasattr(raw, "read1"):  # a real answer: read as it arrives, within the deadline
+            yield from body_chunks(
+                self._response, self._deadline, CSV_CHUNK, decode_content=not as_sent
+            )
+        elif as_sent and raw is not None:
             yield from raw.stream(CSV_CHUNK, decode_content=False)
         else:
             yield from self._response.iter_content(CSV_CHUNK)
@@ -395,6 +408,11 @@ class ExportTable:
             raise KhorosBadPayloadError(f"invalid CSV: {exc}", path=self.path) from None
         except UnicodeDecodeError:
             raise KhorosBadPayloadError("the CSV is not UTF-8", path=self.path) from None
+        except DeadlineExceededError as exc:
+            # KHOROS_DOWNLOAD_DEADLINE_SECONDS: a link dripping bytes held a worker for days.
+            raise KhorosUnavailableError(
+                f"the download took longer than {exc.seconds:g} s", path=self.path
+            ) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             # Rows already went to the caller, so this cannot be retried here: start again.
             # (A gzip body is read from urllib3 itself, whose errors requests does not wrap.)
@@ -458,15 +476,21 @@ class KhorosClient(HttpClient):
         token: str,
         company_id: str,
         page_size: int = 100,
+        download_deadline_seconds: float = DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
         **options: Unpack[TransportOptions],
     ) -> None:
-        """Talk to Khoros at base_url; `options` (timeouts, retries) go to HttpClient."""
+        """Talk to Khoros at base_url; `options` (timeouts, retries) go to HttpClient.
+
+        `download_deadline_seconds` bounds an export download from its request to its last byte.
+        """
         http_url(base_url)
         if not token:
             raise ValueError("token is required")
         if not str(company_id).strip():
             raise ValueError("company_id is required")
         super().__init__(secrets=(token,), **options)
+        Deadline(download_deadline_seconds)  # refuses one that is not a positive number
+        self.download_deadline_seconds = float(download_deadline_seconds)
         self.base_url = base_url.rstrip("/")
         self.company_id = str(company_id).strip()
         # Above the server's maximum a clamped page looks short and would end the listing early.
@@ -719,6 +743,8 @@ class KhorosClient(HttpClient):
             raise KhorosBadPayloadError("export download url is not an http(s) URL")
         # The query string of a pre-signed link is a credential: errors and logs get the path.
         path = parts.path or "/"
+        # One deadline for the whole download, its retries and the reading of its rows.
+        deadline = Deadline(self.download_deadline_seconds)
         response = self._send(
             "GET",
             url,
@@ -728,9 +754,10 @@ class KhorosClient(HttpClient):
             # host and says it was a signed link.
             log_path=f"{parts.hostname} (signed link)",
             stream=True,
+            deadline=deadline,
             accept=lambda response: self._accept_download(response, path),
         )
-        return ExportTable(response, path)
+        return ExportTable(response, path, deadline=deadline)
 
     def download_export(self, url: str) -> Iterator[dict[str, str]]:
         """Fetch a finished export and yield its CSV rows as dicts keyed by the header row."""
@@ -1103,6 +1130,8 @@ def client_from_settings() -> KhorosClient:
         token=token,
         company_id=company_id,
         page_size=settings.KHOROS_PAGE_SIZE,
-        # KHOROS_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS
+        download_deadline_seconds=settings.KHOROS_DOWNLOAD_DEADLINE_SECONDS,
+        # KHOROS_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS,
+        # _DEADLINE_SECONDS
         **client_settings("KHOROS"),
     )

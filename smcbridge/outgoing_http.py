@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -184,6 +184,19 @@ DEFAULT_MAX_RETRIES = 4
 DEFAULT_BACKOFF_BASE = 0.5
 DEFAULT_BACKOFF_CAP = 30.0
 DEFAULT_RETRY_BUDGET_SECONDS = 120.0
+# The read timeout bounds one socket read, not an answer: a proxy sending a byte every 29 s never
+# trips a 30 s read timeout and held a worker for (body size x 29 s). A deadline bounds one
+# attempt from its connect to the last byte of its body. 120 s is ample for a page of JSON and
+# stays well inside the run's lease (SYNC_LEASE_SECONDS, 300 s) for one attempt; retries are
+# attempts of their own, each with a fresh deadline, as they are with the read timeout.
+DEFAULT_DEADLINE_SECONDS = 120.0
+# A file download (Khoros' export CSV) is one attempt read while its rows are used; it has its
+# own, larger deadline. 240 s stays below the run's lease as well, so that a download that
+# stalls cannot outlive the lease even before the KPI sync's heartbeat (every 20,000 rows) came.
+DEFAULT_DOWNLOAD_DEADLINE_SECONDS = 240.0
+# Most bytes asked of one read of a body; read1 gives what one socket read brings, so a body
+# arriving a few bytes at a time is checked against its deadline after every piece.
+BODY_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -244,6 +257,88 @@ class Attempts:
         self._sleep(delay)
         self.slept += delay
         return delay
+
+
+class DeadlineExceededError(requests.Timeout):
+    """Raise when an answer takes longer than its deadline: connect, headers and whole body."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the answer took longer than {seconds:g} s")
+        self.seconds = seconds
+
+
+class Deadline:
+    """A wall-clock limit on one exchange, checked between the reads that make it up.
+
+    The (connect, read) timeout still bounds each single read, cut to what is left of the
+    deadline when the request is sent: the deadline is noticed at the first read that ends
+    after it, so an answer is given up within the deadline plus at most one read timeout.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError("a deadline must be a positive number of seconds")
+        self.seconds = float(seconds)
+        self.ends = time.monotonic() + self.seconds
+
+    def left(self) -> float:
+        return self.ends - time.monotonic()
+
+    def check(self) -> None:
+        """Raise DeadlineExceededError once the deadline has passed."""
+        if self.left() <= 0:
+            raise DeadlineExceededError(self.seconds)
+
+    def timeouts(self, timeout: tuple[float, float]) -> tuple[float, float]:
+        """Return (connect, read) cut to what is left, so that no single wait outlives it."""
+        left = max(self.left(), 0.001)
+        return min(timeout[0], left), min(timeout[1], left)
+
+
+def body_chunks(
+    response: requests.Response,
+    deadline: Deadline | None,
+    size: int = BODY_CHUNK,
+    *,
+    decode_content: bool = True,
+) -> Iterator[bytes]:
+    """Yield a streamed body as it arrives, in pieces of at most `size` bytes.
+
+    Raise DeadlineExceededError when the deadline passes before the body's end, and the
+    requests exception that Response.iter_content would raise when the body breaks off.
+    With decode_content false, a compressed body comes as sent.
+    """
+    # iter_content(size) waits for `size` bytes (or the end) before it yields: a body dripping
+    # in would never reach a check. read1 returns whatever one read of the socket brings.
+    raw = response.raw
+    while True:
+        if deadline is not None:
+            deadline.check()
+        try:
+            piece = raw.read1(size, decode_content=decode_content)
+        except urllib3.exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except urllib3.exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.ConnectionError(exc) from exc
+        except urllib3.exceptions.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        if not piece:
+            return
+        yield piece
+
+
+def read_body(response: requests.Response, deadline: Deadline | None) -> None:
+    """Read a streamed response's whole body within the deadline; `content` then holds it."""
+    try:
+        content = b"".join(body_chunks(response, deadline))
+    except BaseException:
+        response.close()
+        raise
+    response._content = content
+    response._content_consumed = True  # type: ignore[attr-defined]
+    response.raw.release_conn()
 
 
 def is_unsent(exc: requests.RequestException) -> bool:
@@ -333,6 +428,7 @@ class TransportOptions(TypedDict, total=False):
     backoff_base: float
     backoff_cap: float
     retry_budget_seconds: float
+    deadline_seconds: float  # one attempt, from connect to the body's last byte
     user_agent: str
     sleep: Callable[[float], None]  # time.sleep; tests pass a recorder
 
@@ -347,8 +443,8 @@ def http_url(url: str) -> SplitResult:
 
 def client_settings(prefix: str) -> TransportOptions:
     """Return a client's timeout and retry arguments from the <prefix>_* Django settings."""
-    # <prefix>_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_BASE, _BACKOFF_CAP and
-    # _RETRY_BUDGET_SECONDS; a missing one takes the default of HttpClient.
+    # <prefix>_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_BASE, _BACKOFF_CAP,
+    # _RETRY_BUDGET_SECONDS and _DEADLINE_SECONDS; a missing one takes the default of HttpClient.
     from django.conf import settings
 
     def setting(name: str, default: float) -> Any:
@@ -365,6 +461,7 @@ def client_settings(prefix: str) -> TransportOptions:
         "retry_budget_seconds": float(
             setting("RETRY_BUDGET_SECONDS", DEFAULT_RETRY_BUDGET_SECONDS)
         ),
+        "deadline_seconds": float(setting("DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS)),
     }
 
 
@@ -384,6 +481,7 @@ class HttpClient:
         backoff_base: float = DEFAULT_BACKOFF_BASE,
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
         retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS,
+        deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
         user_agent: str = "smcbridge/0.1",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -391,6 +489,8 @@ class HttpClient:
         if len(timeout) != 2 or min(timeout) <= 0:
             raise ValueError("timeout must be a (connect, read) pair of positive seconds")
         self.timeout = (float(timeout[0]), float(timeout[1]))
+        Deadline(deadline_seconds)  # refuses a deadline that is not a positive number
+        self.deadline_seconds = float(deadline_seconds)
         self.retry_policy = RetryPolicy(
             max_retries=max_retries,
             backoff_base=backoff_base,
@@ -440,6 +540,7 @@ class HttpClient:
         session: requests.Session | None = None,
         chain: bool = False,
         log_path: str | None = None,
+        deadline: Deadline | None = None,
         **request: Any,
     ) -> _T:
         """Send a request, retrying what is safe to retry, and return what `accept` makes of it."""
@@ -447,7 +548,10 @@ class HttpClient:
         # credential. `accept` turns a response into a result or raises a ClientError. `chain`
         # keeps the requests exception as the cause of a transport error (its text quotes the
         # URL). `log_path` replaces `path` in the run's request log (a signed link's host and
-        # a marker). The rest goes to Session.request.
+        # a marker). `deadline` bounds every attempt together (a download whose body the caller
+        # reads within it); without it, each attempt has its own of deadline_seconds. The rest
+        # goes to Session.request: with stream=True the caller reads the body, else it is read
+        # here, within the attempt's deadline, before `accept` sees the response.
         # GET is retried on 429, 500/502/503/504, timeouts and broken connections, and once on a
         # 2xx body that is not JSON (a proxy that cut the body short looks exactly like that).
         # Any other method is retried only when the server cannot have acted on it: 429, or a
@@ -463,6 +567,7 @@ class HttpClient:
         )
         undecodable_retry_left = idempotent
         started = time.monotonic()
+        streamed = bool(request.pop("stream", False))
 
         def record(outcome: str) -> None:
             self.stats.record(
@@ -477,22 +582,36 @@ class HttpClient:
             attempt = attempts.start()
             retry_after: float | None = None
             cause: BaseException | None = None
+            limit = deadline or Deadline(self.deadline_seconds)
+            response: requests.Response | None = None
             try:
-                response = session.request(method, url, timeout=self.timeout, **request)
-            except requests.RequestException as exc:
-                outcome = type(exc).__name__
-                error: ClientError = self.unavailable_error(
-                    f"{self.system} did not answer: {outcome}", path=path
+                limit.check()
+                response = session.request(
+                    method, url, timeout=limit.timeouts(self.timeout), stream=True, **request
                 )
+                limit.check()
+                if not streamed:
+                    read_body(response, limit)
+            except requests.RequestException as exc:
+                if response is not None:
+                    response.close()
+                outcome = type(exc).__name__
+                if isinstance(exc, DeadlineExceededError):
+                    message = f"{self.system}'s answer took longer than {exc.seconds:g} s"
+                else:
+                    message = f"{self.system} did not answer: {outcome}"
+                error: ClientError = self.unavailable_error(message, path=path)
                 error.maybe_received = not is_unsent(exc)
                 may_retry = idempotent or not error.maybe_received
+                if isinstance(exc, DeadlineExceededError) and deadline is not None:
+                    may_retry = False  # the caller's deadline is spent for any further attempt
                 cause = exc if chain else None
             else:
                 outcome = str(response.status_code)
                 try:
                     result = accept(response)
                 except ClientError as exc:
-                    if request.get("stream"):
+                    if streamed:
                         response.close()
                     error = exc
                     if isinstance(exc, UndecodableBodyError):

@@ -31,6 +31,8 @@ from smcbridge.env import (
 from smcbridge.outgoing_http import (
     DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_CAP,
+    DEFAULT_DEADLINE_SECONDS,
+    DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_BUDGET_SECONDS,
     DEFAULT_TIMEOUT_CONNECT,
@@ -260,6 +262,15 @@ KHOROS_BACKOFF_CAP = env_float("KHOROS_BACKOFF_CAP", DEFAULT_BACKOFF_CAP, minimu
 KHOROS_RETRY_BUDGET_SECONDS = env_float(
     "KHOROS_RETRY_BUDGET_SECONDS", DEFAULT_RETRY_BUDGET_SECONDS, minimum=0.0
 )
+# Wall-clock seconds one attempt of a call may take, from connect to the last byte of the answer
+# (the read timeout bounds each read only: a body dripping in never trips it).
+KHOROS_DEADLINE_SECONDS = env_float(
+    "KHOROS_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS, minimum=1.0
+)
+# The same for an export download, its rows read included; kept below SYNC_LEASE_SECONDS.
+KHOROS_DOWNLOAD_DEADLINE_SECONDS = env_float(
+    "KHOROS_DOWNLOAD_DEADLINE_SECONDS", DEFAULT_DOWNLOAD_DEADLINE_SECONDS, minimum=1.0
+)
 # Items per list page asked of Khoros (it answers at most 100).
 KHOROS_PAGE_SIZE = env_int("KHOROS_PAGE_SIZE", 100, minimum=1)
 KHOROS_SYNC_MINUTES = env_int("KHOROS_SYNC_MINUTES", 30, minimum=1)
@@ -321,6 +332,8 @@ SAPMC_BACKOFF_CAP = env_float("SAPMC_BACKOFF_CAP", DEFAULT_BACKOFF_CAP, minimum=
 SAPMC_RETRY_BUDGET_SECONDS = env_float(
     "SAPMC_RETRY_BUDGET_SECONDS", DEFAULT_RETRY_BUDGET_SECONDS, minimum=0.0
 )
+# Wall-clock seconds one attempt of a call may take, from connect to the last byte of the answer.
+SAPMC_DEADLINE_SECONDS = env_float("SAPMC_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS, minimum=1.0)
 # Campaigns per OData page ($top) asked of SAP MC.
 SAPMC_PAGE_SIZE = env_int("SAPMC_PAGE_SIZE", 100, minimum=1)
 SAPMC_SYNC_MINUTES = env_int("SAPMC_SYNC_MINUTES", 60, minimum=1)

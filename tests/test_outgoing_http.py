@@ -191,6 +191,7 @@ def test_client_settings_read_the_prefixed_settings_with_defaults(settings: Any)
     settings.SAPMC_TIMEOUT_CONNECT = 3
     settings.SAPMC_MAX_RETRIES = 2
     settings.SAPMC_RETRY_BUDGET_SECONDS = 10
+    settings.SAPMC_DEADLINE_SECONDS = 45
     for name in ("SAPMC_TIMEOUT_READ", "SAPMC_BACKOFF_BASE", "SAPMC_BACKOFF_CAP"):
         if hasattr(settings, name):
             delattr(settings, name)
@@ -200,6 +201,7 @@ def test_client_settings_read_the_prefixed_settings_with_defaults(settings: Any)
         "backoff_base": 0.5,
         "backoff_cap": 30.0,
         "retry_budget_seconds": 10.0,
+        "deadline_seconds": 45.0,
     }
 
 
