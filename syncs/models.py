@@ -34,7 +34,11 @@ COUNT_FIELDS = [
     "outcomes",
 ]
 
-# How a run no worker ever started is recorded: its task was lost, or the broker refused it.
+# How a run that never did its work to an end of its own is recorded: its worker died and another
+# run took it over (its own record of the loss overwrites the first when its worker turns out
+# alive after all), or no worker ever started it (its task was lost, the broker refused it).
+WORKER_STOPPED_ERROR = "The worker stopped sending heartbeats"
+LEASE_LOST_ERROR = "Lost the sync lease to another run"
 QUEUE_LOST_ERROR = "No worker started this run"
 BROKER_REFUSED_ERROR = "Not started: the task broker did not take it"
 
@@ -245,6 +249,13 @@ class SyncRun(QuickChoiceLabels, models.Model):
         )
 
     @property
+    def taken_over(self) -> bool:
+        """Failed because its worker died (its lease expired) and another run took it over."""
+        return self.status == self.Status.FAILED and self.error.startswith(
+            (WORKER_STOPPED_ERROR, LEASE_LOST_ERROR)
+        )
+
+    @property
     def worker_stopped(self) -> bool:
         """Running, but its lease ran out: no heartbeat came; whoever asks next takes it over."""
         return self.status == self.Status.RUNNING and not self.lease_is_live()
@@ -277,10 +288,7 @@ class SyncRun(QuickChoiceLabels, models.Model):
                 finished_at=Coalesce(F("heartbeat_at"), F("started_at"), Value(timezone.now())),
                 lease_expires_at=None,
                 error=error
-                or (
-                    "The worker stopped sending heartbeats; "
-                    f"run #{taken_over_by.pk} took over its lease."
-                ),
+                or f"{WORKER_STOPPED_ERROR}; run #{taken_over_by.pk} took over its lease.",
             )
         )
 
@@ -386,7 +394,7 @@ class SyncRun(QuickChoiceLabels, models.Model):
     def stop_lease_lost(self) -> SyncRun:
         """End a run another run took over: its record says so, nothing more is written."""
         self.status = self.Status.FAILED
-        self.error = "Lost the sync lease to another run; stopped without writing further."
+        self.error = f"{LEASE_LOST_ERROR}; stopped without writing further."
         self.finished_at = timezone.now()
         self.lease_expires_at = None
         self.save(update_fields=["status", "error", "finished_at", "lease_expires_at"])

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -43,11 +44,13 @@ __all__ = [
     "SyncRunner",
     "error_text",
     "redact",
+    "run_abandoned",
     "run_checkpoint",
     "run_finish",
     "run_step_done",
     "run_stopped",
     "sync_request",
+    "take_over_stopped_runs",
 ]
 
 
@@ -92,9 +95,11 @@ def sync_request(
     """Queue a run of `kind` unless a live one is queued or running; return (run, queued).
 
     A running run whose lease expired is not live: its worker died. It is recorded as failed and
-    a new run is queued in its place, whoever asks (button, Run again, SAP MC, schedule). So is a
-    run still queued after the broker's redelivery window: its task was lost (a worker killed
-    before it started the run, a flushed Redis); if the task turns up after all, it does nothing.
+    a new run is queued in its place, whoever asks (button, Run again, SAP MC, schedule, the
+    takeover schedule). So is a run still queued after the queue window: its task was lost (a
+    worker killed before it started the run, a flushed Redis); if the task turns up after all
+    (the ORM broker redelivers one), it does nothing. Redis does not redeliver a task whose
+    worker died: only such a request ends its run.
 
     When the broker does not take the new run's task, the run is returned already failed
     (BROKER_REFUSED_ERROR, the reason in its error) and the next request queues another: left
@@ -109,18 +114,9 @@ def sync_request(
             .order_by("-queued_at")
             .first()
         )
-        lost = (
-            pending is not None
-            and pending.status == SyncRun.Status.QUEUED
-            and (pending.queued_at < now - _queue_window())
-        )
-        dead = (
-            pending is not None
-            and pending.status == SyncRun.Status.RUNNING
-            and not pending.lease_is_live(now)
-        )
-        if pending is not None and not (dead or lost):
+        if pending is not None and not run_abandoned(pending, now):
             return pending, False
+        lost = pending is not None and pending.status == SyncRun.Status.QUEUED
         try:
             with transaction.atomic():
                 run = SyncRun.objects.create(kind=kind, trigger=trigger, requested_by=requested_by)
@@ -134,6 +130,43 @@ def sync_request(
         # After commit: a worker must never pick up a run id that is not in the database yet.
         transaction.on_commit(functools.partial(_hand_to_broker, run))
     return run, True
+
+
+def run_abandoned(run: SyncRun, now: datetime | None = None) -> bool:
+    """Queued or running, but nobody works on it: running on an expired lease (its worker
+    died) or still queued after the queue window (its task was lost). Whoever asks next for its
+    kind records it failed and queues a run in its place (sync_request)."""
+    now = now or timezone.now()
+    if run.status == SyncRun.Status.QUEUED:
+        return run.queued_at < now - _queue_window()
+    return run.status == SyncRun.Status.RUNNING and not run.lease_is_live(now)
+
+
+def take_over_stopped_runs() -> list[SyncRun]:
+    """Ask for each kind whose run nobody works on any more; return the runs queued instead.
+
+    With Redis a task whose worker was killed is gone for good, and nothing else asked for its
+    kind until a person's button, a new SAP MC report or the next firing of the kind's schedule
+    (hours for the KPIs). A schedule runs this every few minutes: it is the next to ask. The
+    run it queues is the engine's own request made after another run, as a follow-up is (a
+    scheduled one would be taken for a firing's run by a late copy of that firing's task).
+    """
+    now = timezone.now()
+    stopped = SyncRun.objects.filter(
+        Q(status=SyncRun.Status.RUNNING)
+        & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        | Q(status=SyncRun.Status.QUEUED, queued_at__lt=now - _queue_window())
+    )
+    kinds = set(stopped.values_list("kind", flat=True))
+    queued = []
+    for kind in registry.kinds():
+        if kind.value not in kinds:
+            continue
+        run, new = sync_request(kind=kind.value, trigger=SyncRun.Trigger.FOLLOW_UP)
+        if new:
+            logger.warning("%s: a stopped run was taken over by #%s", kind.value, run.pk)
+            queued.append(run)
+    return queued
 
 
 def _hand_to_broker(run: SyncRun) -> None:

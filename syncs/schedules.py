@@ -20,6 +20,9 @@ from syncs.models import AlertState
 from syncs.registry import SYNC_TASK
 
 ALERTS_MINUTES = 5
+# How often a run whose worker died (its lease expired) or whose task was lost is taken over:
+# Redis does not redeliver a killed worker's task, and the kind's own schedule may be hours away.
+TAKEOVER_MINUTES = 2
 # The keyword django-q2 passes a sync kind's task with the time its firing was due
 # (Schedule.intended_date_kwarg): a redelivered copy of the task knows which run is its own.
 FIRED_FOR = "fired_for"
@@ -48,6 +51,9 @@ def declared_schedules() -> list[ScheduleSpec]:
         for kind in registry.kinds()
     ]
     specs.append(ScheduleSpec("Alerts", "syncs.tasks.check_alerts_task", ALERTS_MINUTES))
+    specs.append(
+        ScheduleSpec("Stopped runs", "syncs.tasks.take_over_stopped_runs_task", TAKEOVER_MINUTES)
+    )
     specs.extend(
         ScheduleSpec(m.name, m.func, getattr(settings, m.interval_setting))
         for m in registry.maintenance_schedules()

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from syncs import registry
 from syncs.models import SyncRun
+from syncs.runs import take_over_stopped_runs
 from syncs.schedules import FIRED_FOR, schedule_is_off
 
 
@@ -17,15 +18,16 @@ def sync_task(kind: str, run_id: int | None = None, **scheduled: str) -> str:
         # means no scheduled run (a run someone asked for carries its id and still runs).
         return f"{kind}: its schedule is off; not run"
     if run_id is None and FIRED_FOR in scheduled:
-        # The broker redelivers a task whose worker died: the run that firing began is finished
-        # (nothing to do) or still running on an expired lease (taken over and carried on).
+        # The ORM broker redelivers a task whose worker died (Redis does not: the takeover
+        # schedule asks for its kind instead): the run that firing began is finished (nothing
+        # to do) or still running on an expired lease (taken over and carried on).
         run = _run_of_firing(kind, datetime.fromisoformat(scheduled[FIRED_FOR]))
     else:
         run = SyncRun.objects.filter(pk=run_id).first() if run_id is not None else None
         if run_id is not None and run is None:
             return f"run #{run_id} no longer exists"
     if run is not None and run.is_finished:
-        # Redelivered by the broker after the run ended (or was taken over): nothing to do.
+        # Redelivered by the ORM broker after the run ended (or was taken over): nothing to do.
         return f"run #{run.pk} already ended ({run.status})"
     run = registry.get(kind).service(run=run, trigger=SyncRun.Trigger.SCHEDULE)
     return f"run #{run.pk} {run.status}"
@@ -42,6 +44,15 @@ def _run_of_firing(kind: str, due: datetime) -> SyncRun | None:
         .order_by("queued_at")
         .first()
     )
+
+
+def take_over_stopped_runs_task() -> str:
+    """Queue a run in place of each run nobody works on any more (its worker died, its task
+    was lost): with Redis nothing else would until someone asks for its kind."""
+    queued = take_over_stopped_runs()
+    if not queued:
+        return "no stopped run"
+    return ", ".join(f"{run.kind} #{run.pk} queued in place of a stopped run" for run in queued)
 
 
 def check_alerts_task() -> str:

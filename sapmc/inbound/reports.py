@@ -3,17 +3,19 @@
 Call 1 records what SAP MC asks for (campaigns, days, KPI structure) and the one KPI sync run the
 report waits on: a new one, or the one already queued or running; none when the last success is
 recent (SAPMC_REPORT_FRESH_MINUTES). Later calls answer PENDING while that run is queued or
-running and never start another for a run that was started. One no worker ever started (the
-broker did not take its task, or the task was lost) never ran: the next poll asks for a run in
-its place. Once a KPI sync has succeeded after the report was made (or shortly before it) the
-numbers are read from PlanKpi once and stored in the report, so that the same Report ID always
-answers the same numbers, whatever later syncs change.
+running and never start another for a run that did its work and ended. A run nobody works on
+(its worker died, its task was lost) or that no worker ever started (the broker did not take its
+task) is not such a run: the poll is whoever asks next, and the report waits on the run asked
+for in its place (one another request already queued, or a new one). Once a KPI sync has
+succeeded after the report was made (or shortly before it) the numbers are read from PlanKpi
+once and stored in the report, so that the same Report ID always answers the same numbers,
+whatever later syncs change.
 
-When the report's run ends without success (failed, partial, deferred, skipped, or its worker
-died and its lease expired) the report completes with the numbers the bridge holds if the last
-successful KPI sync covers every requested day that was complete when the report was made
-(DataAsOf says how old they are); otherwise it answers 503 KPI_SYNC_FAILED with Retry-After until
-a later KPI sync (the schedule's, a button's, another report's) succeeds.
+When the report's run ends without success (failed, partial, deferred, skipped, or the run
+taking over from it when its worker died) the report completes with the numbers the bridge
+holds if the last successful KPI sync covers every requested day that was complete when the
+report was made (DataAsOf says how old they are); otherwise it answers 503 KPI_SYNC_FAILED with
+Retry-After until a later KPI sync (the schedule's, a button's, another report's) succeeds.
 """
 
 from __future__ import annotations
@@ -226,10 +228,24 @@ def _status_sql() -> str:
 def _run_waited_on(report: InboundReport) -> SyncRun:
     """The report's KPI run; asked for again when it has none (its row was deleted) or no
     worker ever started it (the broker did not take its task, or the task was lost): it never
-    ran, so asking again is not a second start."""
+    ran, so asking again is not a second start. One whose worker died and that another run took
+    over (a button, the takeover schedule) is followed to that run while it is under way."""
     run = report.kpi_run
     if run is None or run.never_started:
         return _wait_on(report, run, _kpi_sync_request())
+    if run.taken_over:
+        # That run, while it is under way; one that ended without success is the report's
+        # answer (a failed KPI sync), not a reason for another start.
+        successor = (
+            SyncRun.objects.filter(
+                kind=KHOROS_KPIS, status__in=SyncRun.ACTIVE, queued_at__gte=run.queued_at
+            )
+            .exclude(pk=run.pk)
+            .order_by("queued_at")
+            .first()
+        )
+        if successor is not None:
+            return _wait_on(report, run, successor)
     return run
 
 
@@ -241,20 +257,10 @@ def _wait_on(report: InboundReport, old: SyncRun | None, new: SyncRun) -> SyncRu
     return report.kpi_run or new
 
 
-def _run_worker_died(run: SyncRun) -> bool:
-    """A running run that no longer holds a live lease: its worker died or hung.
-
-    A live run renews its lease with every heartbeat (SyncRun.renew_lease) and holds it until
-    run_finish; the next run to start takes the expired lease over and marks this one failed.
-    Until then it still says "running": waiting for it would be waiting for ever.
-    """
-    return run.status == SyncRun.Status.RUNNING and not run.lease_is_live()
-
-
 def _run_pending(run: SyncRun) -> bool:
-    if run.status == SyncRun.Status.QUEUED:
-        return True
-    return run.status == SyncRun.Status.RUNNING and not _run_worker_died(run)
+    """Queued or running, and someone works on it: not a run whose worker died (its lease ran
+    out) or whose task was lost (still queued after the queue window)."""
+    return run.status in SyncRun.ACTIVE and not sync_runs.run_abandoned(run)
 
 
 def _held_data_covers(report: InboundReport, last: khoros_selectors.KpiFreshness | None) -> bool:
@@ -314,8 +320,8 @@ def report_refresh(*, report: InboundReport) -> InboundReport:
     """Complete a report once its KPIs are fresh; while its one run works, keep it pending.
 
     Raises a 503 ApiError when that run ended without success and the held days do not cover
-    the report; never starts a second run for a run that was started (one no worker started is
-    asked for again: _run_waited_on).
+    the report; never starts a second run for a run that did its work and failed (one nobody
+    works on, or no worker started, is asked for again: _run_waited_on).
     """
     if report.status == InboundReport.Status.COMPLETED:
         return report
@@ -328,6 +334,12 @@ def report_refresh(*, report: InboundReport) -> InboundReport:
     # lease is gone may have just succeeded, so freshness is asked once more.
     if _report_is_fresh(report):
         return report_complete(report=report)
+    if sync_runs.run_abandoned(run):
+        # Nobody works on it: its worker died (with Redis its task is gone for good) or its task
+        # was lost. This poll is whoever asks next: the report waits on the run taking it over.
+        run = _wait_on(report, run, _kpi_sync_request())
+        if _run_pending(run):
+            return report
     # Its run ended without success, or its worker died.
     if _held_data_covers(report, khoros_selectors.kpi_last_success()):
         return report_complete(report=report)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from khoros.models import Company, Initiative, Plan, PlanKpi
 from sapmc.inbound import reports as api_reports
 from sapmc.models import InboundCall, InboundReport
+from syncs import runs as sync_runs
 from syncs.models import SyncRun
 from tests.world import kpi_days_counted_in
 
@@ -779,21 +780,62 @@ def test_polls_while_the_run_is_queued_or_running_never_start_another(client, kp
 
 
 @pytest.mark.parametrize("lease", ["expired", "taken", "none"])
-def test_a_run_whose_worker_died_does_not_keep_the_report_waiting(client, kpis, lease):
+def test_a_run_whose_worker_died_is_taken_over_by_the_report_s_poll(client, kpis, lease):
+    """With Redis a killed worker's task is gone: the poll is whoever asks next for the KPIs.
+
+    Before, every poll answered 503 (Retry-After 900) until someone else asked for a KPI sync.
+    """
     report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
     run = SyncRun.objects.get()
     SyncRun.objects.update(status="running", started_at=timezone.now())
     if lease in ("expired", "taken"):
         # Its heartbeats stopped: the lease ran out, and nobody has taken it over yet.
         SyncRun.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    taking_over = None
     if lease == "taken":
         # Another run is queued to take it over; its worker has not started it yet.
-        SyncRun.objects.create(kind=run.kind, trigger="schedule", status="queued")
+        taking_over = SyncRun.objects.create(kind=run.kind, trigger="schedule", status="queued")
 
     response = poll(client, report_id)
-    assert_kpi_sync_failed(response, run)
-    assert "worker died" in response.json()["error"]["message"]
-    assert SyncRun.objects.filter(kind=run.kind).count() == (2 if lease == "taken" else 1)
+    assert (response.status_code, response.json()["Status"]) == (202, "PENDING")
+    report = InboundReport.objects.get(report_id=report_id)
+    new = SyncRun.objects.exclude(pk=run.pk).get()  # one run in its place, no more
+    assert report.kpi_run_id == new.pk and new.status == SyncRun.Status.QUEUED
+    if taking_over is not None:
+        assert new.pk == taking_over.pk  # the run already queued: its start takes the lease
+    else:
+        assert new.trigger == SyncRun.Trigger.API
+        run.refresh_from_db()
+        assert run.status == SyncRun.Status.FAILED
+        assert f"run #{new.pk} took over its lease" in run.error
+    # Later polls wait on that run and start nothing more.
+    assert poll(client, report_id).status_code == 202
+    assert SyncRun.objects.count() == 2
+
+
+def test_a_report_waits_on_the_run_that_took_over_from_its_own(client, kpis):
+    """Taken over by someone else (a button, the takeover schedule): the report follows the run
+    carrying the work on instead of answering 503 for a KPI sync that is under way."""
+    report_id = new_report(client, [kpis.plans[0].khoros_id.hex]).json()["ReportId"]
+    run = SyncRun.objects.get()
+    SyncRun.objects.update(
+        status="running",
+        started_at=timezone.now(),
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    new, queued = sync_runs.sync_request(kind=run.kind, trigger=SyncRun.Trigger.BUTTON)
+    assert queued
+    run.refresh_from_db()
+    assert run.taken_over
+
+    assert poll(client, report_id).status_code == 202
+    assert InboundReport.objects.get(report_id=report_id).kpi_run_id == new.pk
+    assert SyncRun.objects.count() == 2
+
+    # That run failed at its work: the report's answer is the usual 503, and no new run starts.
+    SyncRun.objects.filter(pk=new.pk).update(status="failed", finished_at=timezone.now())
+    assert_kpi_sync_failed(poll(client, report_id), new)
+    assert SyncRun.objects.count() == 2
 
 
 # The report is made at noon in Chicago on 5 March 2026 (18:00 UTC); 4 March is its last

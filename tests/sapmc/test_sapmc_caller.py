@@ -300,7 +300,7 @@ def test_retry_after_is_read_as_seconds_or_an_http_date(value, seconds):
 def test_the_caller_retries_a_failed_report_live_until_a_kpi_sync_succeeds(
     live_server, mirrored, settings
 ):
-    """Against the real app: its report waits on a dead KPI run, so polls answer 503."""
+    """Against the real app: its report waits on a KPI run that fails, so polls answer 503."""
     import time
 
     from django.utils import timezone
@@ -311,8 +311,8 @@ def test_the_caller_retries_a_failed_report_live_until_a_kpi_sync_succeeds(
         kind=SyncRun.Kind.KHOROS_KPIS, trigger="schedule", status="running",
         started_at=timezone.now(), lease_expires_at=timezone.now() + timedelta(hours=1),
     )  # fmt: skip
-    # Alive when the report is made (so the report waits on it), dead right after: a request
-    # made after the lease expired would take the run over instead (syncs.runs.sync_request).
+    # Alive when the report is made (so the report waits on it), failed right after (one whose
+    # worker died would be taken over by the poll instead: syncs.runs.sync_request).
     env = {**os.environ, "SAPMC_INBOUND_PASSWORD": PASSWORD}
     command = [
         sys.executable, "-m", "simulators", "sapmc-caller", "--base-url", live_server.url,
@@ -325,7 +325,9 @@ def test_the_caller_retries_a_failed_report_live_until_a_kpi_sync_succeeds(
             if InboundReport.objects.exists() or process.poll() is not None:
                 break
             time.sleep(0.05)
-        SyncRun.objects.filter(pk=dead.pk).update(lease_expires_at=timezone.now())  # it dies
+        SyncRun.objects.filter(pk=dead.pk).update(
+            status="failed", finished_at=timezone.now(), lease_expires_at=None
+        )
         # Once the caller has had its first 503, a KPI sync succeeds (the schedule's, say).
         for _ in range(600):
             if InboundCall.objects.filter(status_code=503).exists() or process.poll() is not None:
