@@ -145,3 +145,19 @@ def test_sap_mc_is_told_to_try_later_and_its_next_poll_queues_the_kpi_sync(clien
     # Later polls wait on it: nothing more is queued.
     assert poll(client, report_id).status_code == 202
     assert SyncRun.objects.filter(status=SyncRun.Status.QUEUED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_syncs_queue_says_which_runs_the_broker_did_not_take():
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out, err = StringIO(), StringIO()
+    with broker_down(), pytest.raises(CommandError, match="did not succeed"):
+        call_command("first_syncs", "--queue", stdout=out, stderr=err)
+    # It said "queued" for each run no worker would ever run.
+    assert " queued" not in out.getvalue()
+    assert err.getvalue().count("not started: " + BROKER_REFUSED_ERROR) == 3
+    assert BROKER_PASSWORD not in err.getvalue()

@@ -53,6 +53,12 @@ class Command(BaseCommand):
         for kind in kinds:
             if queue:
                 run, queued = sync_request(kind=kind.value, trigger=SyncRun.Trigger.COMMAND)
+                if run.status == SyncRun.Status.FAILED:
+                    # The broker did not take its task (sync_request records why): no worker
+                    # will run it, so it is not "queued".
+                    self.stderr.write(f"{kind.label} sync #{run.pk} not started: {run.error}")
+                    not_fine.append(kind.label)
+                    continue
                 verb = "queued" if queued else f"already {run.status}"
                 self.stdout.write(f"{kind.label} sync #{run.pk} {verb}")
                 continue
