@@ -55,15 +55,17 @@ zone; without: the day it names); OData `/Date(ms)/` (a UTC instant: its UTC day
 after `ToDate` is a 400 `INVALID_DATE`.
 
 **Later calls** (`ReportId`, optional `Package`): 202 `PENDING` while the report's KPI sync is \
-queued or running (polls never start another sync); 200 `COMPLETED` once a KPI sync has succeeded \
-after the report was made (or at most `SAPMC_REPORT_FRESH_MINUTES` before it). **When the \
-report's KPI sync ends without success** (failed, partial, deferred, skipped, or its worker died \
-and its lease expired): if the last successful KPI sync started after every requested day that \
-was complete when the report was made had ended (days in the company zone; today and later days \
-cannot be held) and every requested Plan was already mirrored when that sync started, the report \
-completes with the numbers the bridge holds and `DataAsOf` says how old they are; otherwise the \
-answer is 503 `KPI_SYNC_FAILED` with `Retry-After`, until a later KPI sync succeeds. A report \
-never starts more than one KPI sync. `DataAsOf` (UTC) is in every completed answer. The results \
+queued or running (polls never start another sync while it works); 200 `COMPLETED` once a KPI \
+sync has succeeded after the report was made (or at most `SAPMC_REPORT_FRESH_MINUTES` before \
+it). **When the report's KPI sync ends without success** (failed, partial, deferred, skipped): \
+if the last successful KPI sync started after every requested day that was complete when the \
+report was made had ended (days in the company zone; today and later days cannot be held) and \
+every requested Plan was already mirrored when that sync started, the report completes with the \
+numbers the bridge holds and `DataAsOf` says how old they are; otherwise the answer is 503 \
+`KPI_SYNC_FAILED` with `Retry-After`, until a later KPI sync succeeds. A report never starts a \
+second KPI sync after one that did its work; a poll takes over one nobody works on any more (its \
+worker died) or that never started, and waits on that. `DataAsOf` (UTC) is in every completed \
+answer. The results \
 are then frozen: the same `ReportId` always answers the same numbers. One row per campaign and \
 day that has data, days in `TimeZone`, sorted by campaign id and day; ids that name no Khoros \
 Plan give no rows. At most 10,000 rows per answer: `Packages` says how many packages there are, \
@@ -460,11 +462,12 @@ def components() -> dict[str, Any]:
             ),
             "KpiSyncFailed": _error_response(
                 "The KPI sync this report waits on ended without success (failed, partial, "
-                "deferred, skipped, or its worker died and its lease expired) and the bridge does "
-                "not hold every requested day (`KPI_SYNC_FAILED`). Retryable: ask again with the "
-                "same `ReportId` after `Retry-After` seconds. The report completes as soon as a "
-                "later KPI sync succeeds (the schedule's, an admin's, or one started by a new "
-                "report); the report itself never starts a second sync.",
+                "deferred, skipped), or could not be handed to the task queue, and the bridge "
+                "does not hold every requested day (`KPI_SYNC_FAILED`). Retryable: ask again with "
+                "the same `ReportId` after `Retry-After` seconds. The report completes as soon as "
+                "a later KPI sync succeeds (the schedule's, an admin's, or one started by a new "
+                "report); the report itself never starts a second sync after one that did its "
+                "work.",
                 retry_after,
                 example={
                     "error": {
