@@ -9,8 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, F, Max, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -285,27 +284,25 @@ def failing_error(kind: str) -> str | None:
 def failing_errors(kinds: list[str]) -> dict[str, str]:
     """failing_error() of every kind, in one query (the last N telling runs of each kind)."""
     n = settings.ALERT_AFTER_FAILURES
-    ranked = (
-        SyncRun.objects.filter(kind__in=kinds)
-        .exclude(status__in=NEUTRAL)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("kind")],
-                order_by=[F("queued_at").desc(), F("id").desc()],
-            )
-        )
-        .filter(rank__lte=n)
-        .values_list("kind", "status", "error", "rank")
-    )
-    recent: dict[str, list[tuple[int, str, str]]] = {}
-    for kind, status, error, rank in ranked:
-        recent.setdefault(kind, []).append((rank, status, error))
+    if not kinds:
+        return {}
+    # Each kind's newest N by its (kind, queued_at) index, not a window numbering every run the
+    # bridge ever recorded: the dashboard and /healthz read this on every request, and a year of
+    # half-hourly runs is tens of thousands of rows.
+    newest = Q()
+    for kind in kinds:
+        telling = SyncRun.objects.filter(kind=kind).exclude(status__in=NEUTRAL)
+        newest |= Q(pk__in=telling.order_by("-queued_at", "-id").values("pk")[:n])
+    recent: dict[str, list[tuple[datetime, int, str, str]]] = {}
+    for kind, queued_at, pk, status, error in SyncRun.objects.filter(newest).values_list(
+        "kind", "queued_at", "pk", "status", "error"
+    ):
+        recent.setdefault(kind, []).append((queued_at, pk, status, error))
     failing = {}
     for kind, rows in recent.items():
-        rows.sort()
-        if len(rows) == n and all(status == SyncRun.Status.FAILED for _, status, _ in rows):
-            failing[kind] = (rows[0][2] or "no error was recorded")[:300]
+        rows.sort(reverse=True)  # newest first, as the runs were chosen
+        if len(rows) == n and all(status == SyncRun.Status.FAILED for _, _, status, _ in rows):
+            failing[kind] = (rows[0][3] or "no error was recorded")[:300]
     return failing
 
 

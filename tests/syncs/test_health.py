@@ -499,3 +499,43 @@ def test_the_dashboard_s_poll_redraws_the_health_banner_with_the_runs(client, wo
     # The page itself draws it in place, not out of band.
     page = client.get(reverse("dashboard")).content.decode()
     assert '<div id="health">' in page and "hx-swap-oob" not in page
+
+
+def test_failing_in_a_row_reads_each_kinds_newest_telling_runs_whatever_came_before(settings):
+    # Each kind's newest ALERT_AFTER_FAILURES runs, skipped, queued and running ones passed over,
+    # chosen by the (kind, queued_at) index instead of a window numbering every run recorded.
+    import random
+
+    from syncs.health import NEUTRAL, failing_errors
+
+    settings.ALERT_AFTER_FAILURES = 3
+    rng = random.Random(13)
+    kinds = ["khoros_plans", "khoros_kpis", "sapmc_campaigns"]
+    # (A kind has one queued or running run at most: skipped is the neutral one here.)
+    statuses = ["succeeded", "failed", "failed", "skipped", "skipped", "partial"]
+    start = timezone.now() - timedelta(days=30)
+    seen_failing = 0
+    for case in range(12):
+        SyncRun.objects.all().delete()
+        runs = []
+        for i in range(60):
+            kind = rng.choice(kinds)
+            runs.append(
+                SyncRun(kind=kind, status=rng.choice(statuses), error=f"case {case} run {i}")
+            )
+        SyncRun.objects.bulk_create(runs)
+        # Queued in the order made, some at the same instant (the id then decides).
+        for i, run in enumerate(SyncRun.objects.order_by("pk")):
+            SyncRun.objects.filter(pk=run.pk).update(queued_at=start + timedelta(minutes=i // 2))
+        expected = {}
+        for kind in kinds:
+            telling = [
+                r
+                for r in SyncRun.objects.filter(kind=kind).order_by("-queued_at", "-pk")
+                if r.status not in NEUTRAL
+            ][:3]
+            if len(telling) == 3 and all(r.status == "failed" for r in telling):
+                expected[kind] = telling[0].error
+        assert failing_errors(kinds) == expected, case
+        seen_failing += len(expected)
+    assert 0 < seen_failing < 36  # both answers were checked, not only one
