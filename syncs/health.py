@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, Max, Q
+from django.db.models import BooleanField, ExpressionWrapper, Q, Subquery
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -288,14 +288,22 @@ def failing_errors(kinds: list[str]) -> dict[str, str]:
         return {}
     # Each kind's newest N by its (kind, queued_at) index, not a window numbering every run the
     # bridge ever recorded: the dashboard and /healthz read this on every request, and a year of
-    # half-hourly runs is tens of thousands of rows.
+    # half-hourly runs is tens of thousands of rows. The runs from the Nth newest telling one on
+    # are asked for by (queued_at, id), not as "pk IN (newest N)": PostgreSQL tests every run
+    # against such a list, but reads a range of the index.
     newest = Q()
     for kind in kinds:
         telling = SyncRun.objects.filter(kind=kind).exclude(status__in=NEUTRAL)
-        newest |= Q(pk__in=telling.order_by("-queued_at", "-id").values("pk")[:n])
+        nth = telling.order_by("-queued_at", "-id")[n - 1 : n]
+        nth_queued, nth_pk = Subquery(nth.values("queued_at")), Subquery(nth.values("pk"))
+        newest |= Q(kind=kind) & (
+            Q(queued_at__gt=nth_queued) | Q(queued_at=nth_queued, pk__gte=nth_pk)
+        )
     recent: dict[str, list[tuple[datetime, int, str, str]]] = {}
-    for kind, queued_at, pk, status, error in SyncRun.objects.filter(newest).values_list(
-        "kind", "queued_at", "pk", "status", "error"
+    for kind, queued_at, pk, status, error in (
+        SyncRun.objects.filter(newest)
+        .exclude(status__in=NEUTRAL)
+        .values_list("kind", "queued_at", "pk", "status", "error")
     ):
         recent.setdefault(kind, []).append((queued_at, pk, status, error))
     failing = {}
@@ -309,21 +317,30 @@ def failing_errors(kinds: list[str]) -> dict[str, str]:
 def sync_freshness() -> list[KindHealth]:
     """Each scheduled kind: its last success, how old that may be, whether runs fail, and
     whether a run is under way (under a live lease)."""
-    succeeded = Q(status=SyncRun.Status.SUCCEEDED)
+    schedules = _kind_schedules()
+    # One query for both: each kind's newest success, read by the (kind, status, finished_at)
+    # index rather than a MAX over every success ever recorded (the dashboard and /healthz ask
+    # on every request), and the runs under a live lease (one per kind at most).
+    newest_success = Q()
+    for kind in schedules:
+        successes = SyncRun.objects.filter(
+            kind=kind, status=SyncRun.Status.SUCCEEDED, finished_at__isnull=False
+        )
+        # pk = (one row's subquery), not pk IN (...): PostgreSQL then reads each by the primary
+        # key instead of testing every run against the subqueries.
+        newest_success |= Q(pk=Subquery(successes.order_by("-finished_at").values("pk")[:1]))
     live = SyncRun.live_lease()
-    # One query for both: the last success and a live run of each kind.
     last: dict[str, datetime | None] = {}
     running: set[str] = set()
-    for kind, last_success, live_runs in (
-        SyncRun.objects.filter(succeeded | live)
-        .values("kind")
-        .annotate(last=Max("finished_at", filter=succeeded), live=Count("id", filter=live))
-        .values_list("kind", "last", "live")
+    for kind, finished_at, is_live in (
+        SyncRun.objects.filter(newest_success | live)
+        .annotate(is_live=ExpressionWrapper(live, output_field=BooleanField()))
+        .values_list("kind", "finished_at", "is_live")
     ):
-        last[kind] = last_success
-        if live_runs:
+        if is_live:
             running.add(kind)
-    schedules = _kind_schedules()
+        else:
+            last[kind] = finished_at
     failing = failing_errors(list(schedules))
     switched_on = dict(
         AlertState.objects.filter(kind__in=schedules, switched_on_at__isnull=False).values_list(

@@ -125,6 +125,8 @@ class SyncRun(QuickChoiceLabels, models.Model):
             # The history's and the dashboard's newest runs of every kind, read in this order
             # and cut to a page: without it each request sorted every run ever made.
             models.Index(fields=["-queued_at", "-id"], name="syncs_run_newest"),
+            # Each kind's newest success, which the dashboard and /healthz read on every request.
+            models.Index(fields=["kind", "status", "-finished_at"], name="syncs_run_last_success"),
         ]
         constraints = [
             models.UniqueConstraint(

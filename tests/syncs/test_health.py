@@ -539,3 +539,41 @@ def test_failing_in_a_row_reads_each_kinds_newest_telling_runs_whatever_came_bef
         assert failing_errors(kinds) == expected, case
         seen_failing += len(expected)
     assert 0 < seen_failing < 36  # both answers were checked, not only one
+
+
+def test_last_success_is_each_kinds_latest_finish_read_by_its_index():
+    # The newest success of each kind by the (kind, status, finished_at) index, not a MAX over
+    # every success ever recorded: the same answer as the MAX, whatever order runs finished in.
+    import random
+
+    from django.db.models import Max
+
+    from syncs.health import sync_freshness
+
+    installed_schedules()
+    rng = random.Random(14)
+    kinds = ["khoros_plans", "khoros_kpis", "sapmc_campaigns"]
+    start = timezone.now() - timedelta(days=30)
+    compared = 0
+    for case in range(10):
+        SyncRun.objects.all().delete()
+        runs = [
+            SyncRun(
+                kind=rng.choice(kinds),
+                status=rng.choice(["succeeded", "succeeded", "failed", "partial", "skipped"]),
+                # An earlier-queued run may finish later than one queued after it.
+                finished_at=start + timedelta(minutes=rng.randrange(0, 40_000)),
+            )
+            for _ in range(rng.randrange(0, 40))
+        ]
+        SyncRun.objects.bulk_create(runs)
+        expected = dict(
+            SyncRun.objects.filter(status="succeeded")
+            .values("kind")
+            .annotate(last=Max("finished_at"))
+            .values_list("kind", "last")
+        )
+        got = {k.kind: k.last_success for k in sync_freshness() if k.kind in kinds}
+        assert got == {kind: expected.get(kind) for kind in kinds}, case
+        compared += sum(1 for kind in kinds if expected.get(kind) is not None)
+    assert compared > 10  # kinds with a success were compared, not only empty histories
