@@ -232,6 +232,7 @@ class Attempts:
         stats: ClientStats,
         sleep: Callable[[float], None],
         rng: random.Random,
+        before_pause: Callable[[], None] | None = None,
     ) -> None:
         self.policy = policy
         self.stats = stats
@@ -239,6 +240,7 @@ class Attempts:
         self.slept = 0.0
         self._sleep = sleep
         self._rng = rng
+        self._before_pause = before_pause
 
     def start(self) -> int:
         """Record one more attempt and return its number (1 for the first)."""
@@ -253,6 +255,8 @@ class Attempts:
         delay = self.policy.delay(self.attempt, retry_after, self._rng)
         if self.slept + delay > self.policy.budget_seconds:
             return None
+        if self._before_pause is not None:
+            self._before_pause()  # may raise: whoever it tells may want no further attempt
         self.stats.retries += 1
         self._sleep(delay)
         self.slept += delay
@@ -500,6 +504,12 @@ class HttpClient:
         self.stats = ClientStats()
         self._sleep = sleep
         self._random = random.Random()
+        # Called before each pause between attempts. A sync run sets it to its heartbeat: five
+        # attempts of a request that each wait out their deadline, with the pauses between
+        # them, can take longer than the run's lease, and a run with a live worker would then be
+        # taken over as stopped while it still waited. What it raises (the run's lease lost to
+        # another run) ends the request without a further attempt.
+        self.between_attempts: Callable[[], None] | None = None
         # A server may echo the credential it refused; these never reach a message or a log line.
         self._secrets = tuple(secret for secret in secrets if secret)
         self._session = requests.Session()
@@ -563,7 +573,11 @@ class HttpClient:
         shown = log_path or path
         idempotent = method == "GET"
         attempts = Attempts(
-            self.retry_policy, stats=self.stats, sleep=self._sleep, rng=self._random
+            self.retry_policy,
+            stats=self.stats,
+            sleep=self._sleep,
+            rng=self._random,
+            before_pause=self.between_attempts,
         )
         undecodable_retry_left = idempotent
         started = time.monotonic()

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from smcbridge.outgoing_http import HttpClient
 from syncs import registry
 from syncs.models import (
     BROKER_REFUSED_ERROR,
@@ -286,9 +287,19 @@ class SyncRunner:
                     SyncRun.Status.FAILED,
                     f"{self.kind.system} client could not be set up: {exc}",
                 )
+            # The run's heartbeat between a request's attempts (saved when one is due): retries
+            # that outlast the lease must not get a live run taken over as stopped.
+            http = own if isinstance(own, HttpClient) else None
+            if http is not None:
+                kept, http.between_attempts = (
+                    http.between_attempts,
+                    functools.partial(run.checkpoint, http.stats),
+                )
             try:
                 run = work(run, own)
             finally:
+                if http is not None:
+                    http.between_attempts = kept
                 if client is None:
                     own.close()
         except LeaseLostError:
