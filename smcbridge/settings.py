@@ -393,6 +393,13 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # the alert check until django-q2 killed it. An email not sent goes with the next check.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 
+# Housekeeping (docs/retention.md): one schedule runs every app's pruning this often, each
+# deleting in bounded batches what is older than its retention and no later run needs.
+HOUSEKEEPING_MINUTES = env_int("HOUSEKEEPING_MINUTES", 1440, minimum=1)
+# Days django-q2 keeps a failed task (successes it caps itself at Q_CLUSTER's save_limit); each
+# schedule's latest task is kept whatever its age, for the Schedules page.
+TASK_FAILURE_DAYS = env_int("TASK_FAILURE_DAYS", 30, minimum=1)
+
 # Single-flight lease of a sync run: refreshed by its heartbeat, taken over once expired.
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300, minimum=10)
 

@@ -8,6 +8,7 @@ from syncs.registry import (
     register,
     register_alert_recipients,
     register_follow_up,
+    register_pruner,
     register_schedule,
     register_secrets,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "register",
     "register_alert_recipients",
     "register_follow_up",
+    "register_pruner",
     "register_schedule",
     "register_secrets",
 ]

@@ -134,6 +134,31 @@ def maintenance_schedules() -> list[MaintenanceSchedule]:
     return list(_maintenance.values())
 
 
+@dataclass(frozen=True)
+class Pruner:
+    """One app's deletion of what it no longer needs, run by the "Housekeeping" schedule."""
+
+    # What it deletes, in the schedule's result and the log ("expired sessions").
+    name: str
+    # Deletes (in bounded batches) and returns the number of rows deleted.
+    func: Callable[[], int]
+
+
+_pruners: dict[str, Pruner] = {}
+
+
+def register_pruner(*, name: str, func: Callable[[], int]) -> Pruner:
+    """Declare a pruning the housekeeping runs (from the owning app's ready()). Again: replaces."""
+    pruner = Pruner(name=name, func=func)
+    _pruners[name] = pruner
+    return pruner
+
+
+def pruners() -> list[Pruner]:
+    """Every registered pruning, in the order the apps registered them."""
+    return list(_pruners.values())
+
+
 def secret_settings() -> tuple[str, ...]:
     return tuple(_secrets)
 

@@ -54,6 +54,10 @@ def declared_schedules() -> list[ScheduleSpec]:
     specs.append(
         ScheduleSpec("Stopped runs", "syncs.tasks.take_over_stopped_runs_task", TAKEOVER_MINUTES)
     )
+    # Every app's pruning (syncs.register_pruner), one after the other: docs/retention.md.
+    specs.append(
+        ScheduleSpec("Housekeeping", "syncs.tasks.housekeeping_task", settings.HOUSEKEEPING_MINUTES)
+    )
     specs.extend(
         ScheduleSpec(m.name, m.func, getattr(settings, m.interval_setting))
         for m in registry.maintenance_schedules()

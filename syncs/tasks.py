@@ -62,3 +62,10 @@ def check_alerts_task() -> str:
     sent = alerts_check()
     emailed = sum(1 for alert in sent if alert.emailed)
     return f"{len(sent)} alert(s), {emailed} email(s) sent"
+
+
+def housekeeping_task() -> str:
+    """Run every app's pruning (the "Housekeeping" schedule); what each deleted."""
+    from syncs.housekeeping import housekeeping, summary
+
+    return summary(housekeeping()) or "nothing to prune"
