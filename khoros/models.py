@@ -194,7 +194,12 @@ class KpiExport(models.Model):
         ordering = ["-requested_at", "-id"]
         # export_id is not unique here: a Khoros (or simulator) that starts counting again
         # must not make the bridge crash on a log of past exports.
-        indexes = [models.Index(fields=["state", "requested_at"])]
+        indexes = [
+            models.Index(fields=["state", "requested_at"]),
+            # The last downloaded export (khoros.selectors.kpi_last_success, on every campaign
+            # page): read from the end of this index, not by sorting every export.
+            models.Index(fields=["state", "finished_at", "id"], name="khoros_kpiexport_finished"),
+        ]
 
     def __str__(self) -> str:
         return f"Khoros export {self.export_id or '(requested)'} ({self.state})"

@@ -10,6 +10,7 @@ __all__ = ["KHOROS_KPIS", "KHOROS_PLANS", "register"]
 
 def register() -> None:
     from khoros import client, kpis, services
+    from khoros.kpis import retention
 
     syncs.register(
         value=KHOROS_PLANS,
@@ -30,3 +31,5 @@ def register() -> None:
         interval_setting="KHOROS_KPI_SYNC_MINUTES",
     )
     syncs.register_secrets("KHOROS_TOKEN")
+    # A year of trailing exports is ~15,000 rows: keep KHOROS_KPI_EXPORT_DAYS and what runs read.
+    syncs.register_pruner(name="Khoros KPI exports", func=retention.prune_kpi_exports)
