@@ -133,7 +133,13 @@ def plan_exports(*, zone: ZoneInfo, fields: Mapping[str, int], today: date) -> l
     new: list[Plan] = []
     known: list[tuple[Plan, date]] = []
     first_days: dict[int, date] = {}
-    plans = Plan.objects.filter(removed_at__isnull=True).select_related("initiative")
+    # Only what planning and the sync read of a Plan: not its raw JSON (15,000 Plans' raw
+    # documents were most of this function's time).
+    plans = (
+        Plan.objects.filter(removed_at__isnull=True)
+        .select_related("initiative")
+        .only("khoros_id", "start", "end", "start_day", "end_day", "initiative__khoros_id")
+    )
     for plan in plans.order_by("khoros_id"):
         first, last = _plan_days(plan, zone)
         if first > today:
