@@ -30,7 +30,7 @@ def push_enabled() -> bool:
 
 def register() -> None:
     from khoros.kinds import KHOROS_KPIS
-    from sapmc import client, push, sync
+    from sapmc import client, push, services, sync
 
     syncs.register(
         value=SAPMC_CAMPAIGNS,
@@ -61,3 +61,5 @@ def register() -> None:
         func="sapmc.tasks.prune_inbound_calls_task",
         interval_setting="SAPMC_CALL_LOG_PRUNE_MINUTES",
     )
+    # Success reports: SAP MC polls one until it completes; keep SAPMC_REPORT_DAYS after that.
+    syncs.register_pruner(name="SAP MC success reports", func=services.prune_inbound_reports)

@@ -365,6 +365,9 @@ SAPMC_INBOUND_LOCKOUT_MINUTES = env_int("SAPMC_INBOUND_LOCKOUT_MINUTES", 15, min
 # How many days of SAP MC's inbound calls the call log keeps; a schedule prunes older rows.
 SAPMC_CALL_LOG_DAYS = env_int("SAPMC_CALL_LOG_DAYS", 30, minimum=1)
 SAPMC_CALL_LOG_PRUNE_MINUTES = env_int("SAPMC_CALL_LOG_PRUNE_MINUTES", 1440, minimum=1)
+# How many days SAP MC's success reports are kept after they completed (or, never completed,
+# were made): SAP MC polls a report until it completes; an older ReportId answers UNKNOWN_REPORT.
+SAPMC_REPORT_DAYS = env_int("SAPMC_REPORT_DAYS", 90, minimum=1)
 # A success report needs no new KPI sync when the last one succeeded this recently.
 SAPMC_REPORT_FRESH_MINUTES = env_int("SAPMC_REPORT_FRESH_MINUTES", 60, minimum=0)
 # A report whose KPI sync ended without success (and whose days the bridge does not hold)
