@@ -401,6 +401,8 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 HOUSEKEEPING_MINUTES = env_int("HOUSEKEEPING_MINUTES", 1440, minimum=1)
 # Days a finished KPI export is kept (those a later KPI run reads are kept whatever their age).
 KHOROS_KPI_EXPORT_DAYS = env_int("KHOROS_KPI_EXPORT_DAYS", 7, minimum=1)
+# Days of the login log (django-axes' AccessLog: one row per sign-in and its sign-out).
+LOGIN_LOG_DAYS = env_int("LOGIN_LOG_DAYS", 180, minimum=1)
 # Days django-q2 keeps a failed task (successes it caps itself at Q_CLUSTER's save_limit); each
 # schedule's latest task is kept whatever its age, for the Schedules page.
 TASK_FAILURE_DAYS = env_int("TASK_FAILURE_DAYS", 30, minimum=1)

@@ -48,6 +48,17 @@ def test_setup_schedules_installs_the_housekeeping(settings):
     assert (schedule.minutes, schedule.repeats, schedule.args) == (720, -1, None)
 
 
+def test_every_app_registers_its_pruning():
+    # Each app prunes the tables it owns; the engine only runs them.
+    assert [p.name for p in registry.pruners()] == [
+        "failed background tasks",
+        "Khoros KPI exports",
+        "SAP MC success reports",
+        "expired sessions",
+        "login log",
+    ]
+
+
 def test_the_task_runs_every_pruning_and_says_what_each_deleted(monkeypatch, caplog):
     monkeypatch.setattr(registry, "_pruners", {})
     registry.register_pruner(name="old things", func=lambda: 1204)
