@@ -188,7 +188,8 @@ DEFAULT_RETRY_BUDGET_SECONDS = 120.0
 # trips a 30 s read timeout and held a worker for (body size x 29 s). A deadline bounds one
 # attempt from its connect to the last byte of its body. 120 s is ample for a page of JSON and
 # stays well inside the run's lease (SYNC_LEASE_SECONDS, 300 s) for one attempt; retries are
-# attempts of their own, each with a fresh deadline, as they are with the read timeout.
+# attempts of their own, each with a fresh deadline, as they are with the read timeout; a sync
+# run renews its lease between them (HttpClient.between_attempts).
 DEFAULT_DEADLINE_SECONDS = 120.0
 # A file download (Khoros' export CSV) is one attempt read while its rows are used; it has its
 # own, larger deadline. 240 s stays below the run's lease as well, so that a download that
