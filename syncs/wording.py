@@ -273,7 +273,26 @@ def run_summary(outcomes: list[Mapping[str, Any]]) -> str:
         unknown = sum(_int(o, "unknown") for o in batches)
         if unknown:
             parts.append(f"{_n(unknown)} of unknown outcome (not sent again until settled)")
-    failed = sum(1 for o in outcomes if o.get("status") in ("failed", "incomplete"))
-    if failed:
-        parts.append(f"{_n(failed)} failed")
+    # What failed is named ("1 batch failed"): a bare "1 failed" beside rows read as a row.
+    failed: dict[tuple[str, str], int] = {}
+    for o in outcomes:
+        if o.get("status") in ("failed", "incomplete"):
+            noun = _item_noun(o)
+            failed[noun] = failed.get(noun, 0) + 1
+    parts.extend(f"{plural(n, *noun)} failed" for noun, n in failed.items())
     return ", ".join(parts)
+
+
+def _item_noun(outcome: Mapping[str, Any]) -> tuple[str, str]:
+    """What one outcome is about, singular and plural, as run_summary counts it."""
+    if "start" in outcome and "stop" in outcome:
+        return ("export", "exports")
+    if "initiative" in outcome:
+        return ("Initiative", "Initiatives")
+    if "chunk" in outcome:
+        return ("part of the campaigns", "parts of the campaigns")
+    if "batch" in outcome:
+        return ("batch", "batches")
+    if outcome.get("listing"):
+        return ("listing", "listings")
+    return ("step", "steps")

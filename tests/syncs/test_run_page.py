@@ -31,8 +31,28 @@ KPI_OUTCOMES = [
 ]  # fmt: skip
 
 
+def test_the_summary_names_what_failed_not_a_bare_number_beside_rows():
+    # A push whose cut batch left 47 rows of unknown outcome said "..., 1 failed": read as a row.
+    push = [
+        {"batch": 1, "rows": 1, "created": 1},
+        {"batch": 2, "rows": 47, "unknown": 47, "status": "failed", "error": "cut"},
+    ]
+    assert run_summary(push) == (
+        "1 row created in SAP MC, 47 of unknown outcome (not sent again until settled), "
+        "1 batch failed"
+    )
+    plans = [
+        {"initiative": 1, "plans": 3, "status": "ok"},
+        {"initiative": 2, "status": "failed", "error": "503"},
+        {"initiative": 3, "status": "failed", "error": "503"},
+    ]
+    assert run_summary(plans) == "3 Initiatives, 3 Plans read, 2 Initiatives failed"
+
+
 def test_outcomes_read_as_sentences():
-    assert run_summary(KPI_OUTCOMES) == "3 exports, 1,204 rows read, 12 days updated, 1 failed"
+    assert run_summary(KPI_OUTCOMES) == (
+        "3 exports, 1,204 rows read, 12 days updated, 1 export failed"
+    )
     assert outcome_sentence(KPI_OUTCOMES[0]) == (
         "1,000 rows read, 10 days updated, 5 days unchanged, ready after 3 polls."
     )
@@ -88,7 +108,7 @@ def test_run_page_shows_no_raw_keys(client, world):
     )  # fmt: skip
     client.force_login(world.admin)
     page = client.get(reverse("sync-run", args=[run.pk])).content.decode()
-    assert "3 exports, 1,204 rows read, 12 days updated, 1 failed." in page
+    assert "3 exports, 1,204 rows read, 12 days updated, 1 export failed." in page
     assert "Full history export, 2026-01-01 to 2026-03-31" in page
     for raw in ("rows_failed", "zeroed", "rows_summed", "rows_ignored", "exp-1"):
         assert raw not in page
