@@ -37,13 +37,14 @@ def delete_in_batches(queryset: QuerySet[Any], *, batch_size: int | None = None)
     (changed by a concurrent run) is not deleted.
     """
     size = batch_size or BATCH_SIZE
-    manager = queryset.model._base_manager
     deleted = 0
     while True:
         pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:size])
         if not pks:
             return deleted
-        count, _ = manager.filter(pk__in=pks).delete()
+        # The DELETE asks the queryset's conditions again, not only the ids: a row a concurrent
+        # request changed between the two statements (an old report a poll just completed) stays.
+        count, _ = queryset.filter(pk__in=pks).delete()
         deleted += count
         if len(pks) < size:
             return deleted

@@ -349,7 +349,9 @@ def report_refresh(*, report: InboundReport) -> InboundReport:
 @transaction.atomic
 def report_complete(*, report: InboundReport) -> InboundReport:
     """Read the report's numbers from PlanKpi and freeze them; a completed report stays as is."""
-    locked = InboundReport.objects.select_for_update().get(pk=report.pk)
+    locked = InboundReport.objects.select_for_update().filter(pk=report.pk).first()
+    if locked is None:  # pruned by the housekeeping since it was read
+        raise _unknown_report(report.report_id)
     if locked.status == InboundReport.Status.COMPLETED:
         return locked  # another call completed it first: its numbers are the answer
     last = khoros_selectors.kpi_last_success()

@@ -72,3 +72,37 @@ def test_a_pruned_report_answers_unknown_report(settings, client):
 
     assert answer.status_code == 404
     assert "UNKNOWN_REPORT" in answer.content.decode()
+
+
+def test_a_report_completed_between_the_prunings_select_and_its_delete_is_kept(monkeypatch):
+    # Found by a review: the delete named only the ids it had selected, so an old report a poll
+    # in another worker completed in between was deleted moments before SAP MC read its answer.
+    import builtins
+
+    from syncs import housekeeping
+
+    with time_machine.travel(NOW, tick=False):
+        old = report("pending91", made=timedelta(days=91), completed=None)
+
+        def select_then_a_poll_completes(rows):
+            pks = builtins.list(rows)
+            InboundReport.objects.filter(pk=old.pk).update(
+                status=InboundReport.Status.COMPLETED, completed_at=NOW, results=[]
+            )
+            return pks
+
+        monkeypatch.setattr(housekeeping, "list", select_then_a_poll_completes, raising=False)
+        assert prune_inbound_reports(days=90) == 0
+    assert InboundReport.objects.filter(pk=old.pk).exists()
+
+
+def test_a_report_pruned_while_a_poll_completes_it_is_unknown_not_a_500():
+    from sapmc.inbound.http import ApiError
+    from sapmc.inbound.reports import report_complete
+
+    with time_machine.travel(NOW, tick=False):
+        gone = report("gone", made=timedelta(days=91), completed=None)
+        InboundReport.objects.filter(pk=gone.pk).delete()
+        with pytest.raises(ApiError) as refused:
+            report_complete(report=gone)
+    assert (refused.value.status, refused.value.code) == (404, "UNKNOWN_REPORT")
