@@ -127,6 +127,8 @@ class SyncRun(QuickChoiceLabels, models.Model):
             models.Index(fields=["-queued_at", "-id"], name="syncs_run_newest"),
             # Each kind's newest success, which the dashboard and /healthz read on every request.
             models.Index(fields=["kind", "status", "-finished_at"], name="syncs_run_last_success"),
+            # Each kind's latest finished run, whatever its outcome (the Schedules page's last run).
+            models.Index(fields=["kind", "-finished_at", "-id"], name="syncs_run_last_finished"),
         ]
         constraints = [
             models.UniqueConstraint(

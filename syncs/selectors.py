@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import reduce
+from operator import or_
 
-from django.db.models import F, QuerySet, Window
+from django.db.models import F, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 from django_q.models import Task
 
@@ -62,17 +64,22 @@ def sync_runs(*, filters: SyncRunFilters) -> QuerySet[SyncRun]:
 
 
 def sync_last_runs() -> dict[str, SyncRun]:
-    """The latest finished run of each kind, in one query per kind."""
-    last = {}
-    for kind in SyncRun.Kind.values:
-        run = (
-            SyncRun.objects.filter(kind=kind, finished_at__isnull=False)
-            .order_by("-finished_at", "-id")
-            .first()
-        )
-        if run is not None:
-            last[kind] = run
-    return last
+    """The latest finished run of each kind, without its outcomes and HTTP log, in one query.
+
+    Each kind's newest is one step down the (kind, finished_at, id) index, a subquery each: a
+    query per kind sorted every finished run of the kind, whole rows and all (a year of runs
+    made the Schedules page 84 ms).
+    """
+    newest = [
+        SyncRun.objects.filter(kind=kind, finished_at__isnull=False)
+        .order_by("-finished_at", "-id")
+        .values("pk")[:1]
+        for kind in SyncRun.Kind.values
+    ]
+    if not newest:
+        return {}
+    runs = SyncRun.objects.filter(reduce(or_, (Q(pk=Subquery(run)) for run in newest)))
+    return {run.kind: run for run in runs.order_by().defer(*LISTED_WITHOUT)}
 
 
 @dataclass(frozen=True)
