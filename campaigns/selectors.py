@@ -52,6 +52,7 @@ from khoros.selectors import kpi_aggregates
 from sapmc.models import CampaignReference, ExternalCampaign, SuccessSent
 from smcbridge.names import shown_name
 from smcbridge.paging import page_number
+from smcbridge.zones import day_span
 from syncs.filtering import Filters
 
 if TYPE_CHECKING:
@@ -790,10 +791,12 @@ def audit_events(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
             Q(campaign__campaign_id=filters.campaign)
             | Q(campaign__name__icontains=filters.campaign)
         )
-    if filters.date_from:
-        qs = qs.filter(at__date__gte=filters.date_from)
-    if filters.date_to:
-        qs = qs.filter(at__date__lte=filters.date_to)
+    # The days in the viewer's zone, as a range of instants the index on `at` serves.
+    since, until = day_span(filters.date_from, filters.date_to)
+    if since is not None:
+        qs = qs.filter(at__gte=since)
+    if until is not None:
+        qs = qs.filter(at__lt=until)
     return qs.order_by("-at", "-id")
 
 

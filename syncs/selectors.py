@@ -11,6 +11,7 @@ from django.db.models import F, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 from django_q.models import Task
 
+from smcbridge.zones import day_span
 from syncs.filtering import Filters
 from syncs.models import SyncRun
 
@@ -56,10 +57,12 @@ def sync_runs(*, filters: SyncRunFilters) -> QuerySet[SyncRun]:
         qs = qs.filter(status=filters.status)
     if filters.trigger:
         qs = qs.filter(trigger=filters.trigger)
-    if filters.date_from:
-        qs = qs.filter(queued_at__date__gte=filters.date_from)
-    if filters.date_to:
-        qs = qs.filter(queued_at__date__lte=filters.date_to)
+    # The days in the viewer's zone, as a range of instants the (queued_at) indexes serve.
+    since, until = day_span(filters.date_from, filters.date_to)
+    if since is not None:
+        qs = qs.filter(queued_at__gte=since)
+    if until is not None:
+        qs = qs.filter(queued_at__lt=until)
     return qs.order_by("-queued_at", "-id")
 
 
