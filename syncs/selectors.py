@@ -7,13 +7,11 @@ from datetime import date, datetime
 from functools import reduce
 from operator import or_
 
-from django.db.models import F, Q, QuerySet, Subquery, Window
-from django.db.models.functions import RowNumber
-from django_q.models import Task
+from django.db.models import Q, QuerySet, Subquery
 
 from smcbridge.zones import day_span
 from syncs.filtering import Filters
-from syncs.models import SyncRun
+from syncs.models import ScheduleLastTask, SyncRun
 
 # What a list of runs never shows and a run's page does: its per-item outcomes and HTTP log, one
 # entry per Initiative or request. Read for every listed run, they were most of the history
@@ -104,20 +102,11 @@ class ScheduledTaskRun:
 def schedule_last_tasks(*, names: list[str]) -> dict[str, ScheduledTaskRun]:
     """The latest finished task of each named schedule, in one query.
 
-    django-q2 keeps the tasks it ran (failures always, successes up to Q_CLUSTER's save_limit)
-    and puts a scheduled task in the group named after its schedule.
+    As recorded when django-q2 saved it (syncs.task_record), not read from the tasks django-q2
+    keeps: it keeps only the newest Q_CLUSTER save_limit successes of every schedule together,
+    and a daily schedule's success was pruned within hours by the 2- and 5-minute ones.
     """
-    latest = (
-        Task.objects.filter(group__in=names)
-        .annotate(
-            rank=Window(
-                RowNumber(), partition_by=[F("group")], order_by=[F("stopped").desc(), F("id")]
-            )
-        )
-        .filter(rank=1)
-        .values_list("group", "success", "stopped")
-    )
     return {
-        group: ScheduledTaskRun(succeeded=success, stopped=stopped)
-        for group, success, stopped in latest
+        last.name: ScheduledTaskRun(succeeded=last.succeeded, stopped=last.stopped)
+        for last in ScheduleLastTask.objects.filter(name__in=names)
     }
