@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -137,7 +137,7 @@ def _context(
     campaign_form = CampaignFilterForm(state, statuses=selectors.campaign_statuses())
     plan_form = PlanFilterForm(state, initiatives=selectors.initiative_choices(user=user))
 
-    campaign_list = selectors.campaign_list(filters=campaign_form.filters(), user=user)
+    campaign_list = selectors.campaign_list(filters=campaign_form.filters())
     plan_list = selectors.plan_list(user=user, filters=plan_form.filters())
     # A first visit opens each list at its first campaign or Plan not ended, not at the oldest;
     # every later address carries its pages.
@@ -145,6 +145,10 @@ def _context(
     ppage = _asked_page(request, state, "ppage", "p-")
     today = company_today() if not (cpage and ppage) else None
     campaign_page = _page(campaign_list, cpage, Q(end__gte=today) | Q(end__isnull=True), today)
+    # The page is cut from the list without counts; its 25 campaigns alone are counted (in the
+    # same query: the cut is its subquery).
+    cut = cast(QuerySet[ExternalCampaign], campaign_page.object_list)
+    campaign_page.object_list = selectors.counted_page(cut, user=user)
     plan_page = _page(plan_list, ppage, Q(end_day__gte=today), today)
     # The page of keys makes the pager; its Plans are read in full alone.
     plans_shown = selectors.plans_by_key(list(plan_page))

@@ -127,6 +127,8 @@ class SyncRun(QuickChoiceLabels, models.Model):
             models.Index(fields=["-queued_at", "-id"], name="syncs_run_newest"),
             # Each kind's newest success, which the dashboard and /healthz read on every request.
             models.Index(fields=["kind", "status", "-finished_at"], name="syncs_run_last_success"),
+            # Each kind's latest finished run, whatever its outcome (the Schedules page's last run).
+            models.Index(fields=["kind", "-finished_at", "-id"], name="syncs_run_last_finished"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -424,6 +426,26 @@ class AlertState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {'alerting' if self.alerting else 'ok'}"
+
+
+class ScheduleLastTask(models.Model):
+    """The latest finished task of each django-q2 schedule, recorded as django-q2 saves it
+    (syncs.task_record): the Schedules page's "Last run" of a schedule that records no sync run.
+
+    django-q2 keeps the newest Q_CLUSTER save_limit (500) successful tasks of all schedules
+    together: with the takeover check every 2 minutes and the alert check every 5, about 1,080
+    a day, the daily call-log prune's success was gone after some 11 hours, and its "Last run"
+    showed "–" for the rest of the day. One row per schedule, kept whatever django-q2 prunes.
+    """
+
+    # The schedule's name: django-q2 puts a scheduled task in the group named after it.
+    name = models.CharField(max_length=100, unique=True)
+    task_id = models.CharField(max_length=32)
+    succeeded = models.BooleanField()
+    stopped = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {'succeeded' if self.succeeded else 'failed'} {self.stopped}"
 
 
 class Notification(QuickChoiceLabels, models.Model):

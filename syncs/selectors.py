@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import reduce
+from operator import or_
 
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import RowNumber
-from django_q.models import Task
+from django.db.models import Q, QuerySet, Subquery
 
+from smcbridge.zones import day_span
 from syncs.filtering import Filters
-from syncs.models import SyncRun
+from syncs.models import ScheduleLastTask, SyncRun
 
 # What a list of runs never shows and a run's page does: its per-item outcomes and HTTP log, one
 # entry per Initiative or request. Read for every listed run, they were most of the history
@@ -54,25 +55,32 @@ def sync_runs(*, filters: SyncRunFilters) -> QuerySet[SyncRun]:
         qs = qs.filter(status=filters.status)
     if filters.trigger:
         qs = qs.filter(trigger=filters.trigger)
-    if filters.date_from:
-        qs = qs.filter(queued_at__date__gte=filters.date_from)
-    if filters.date_to:
-        qs = qs.filter(queued_at__date__lte=filters.date_to)
+    # The days in the viewer's zone, as a range of instants the (queued_at) indexes serve.
+    since, until = day_span(filters.date_from, filters.date_to)
+    if since is not None:
+        qs = qs.filter(queued_at__gte=since)
+    if until is not None:
+        qs = qs.filter(queued_at__lt=until)
     return qs.order_by("-queued_at", "-id")
 
 
 def sync_last_runs() -> dict[str, SyncRun]:
-    """The latest finished run of each kind, in one query per kind."""
-    last = {}
-    for kind in SyncRun.Kind.values:
-        run = (
-            SyncRun.objects.filter(kind=kind, finished_at__isnull=False)
-            .order_by("-finished_at", "-id")
-            .first()
-        )
-        if run is not None:
-            last[kind] = run
-    return last
+    """The latest finished run of each kind, without its outcomes and HTTP log, in one query.
+
+    Each kind's newest is one step down the (kind, finished_at, id) index, a subquery each: a
+    query per kind sorted every finished run of the kind, whole rows and all (a year of runs
+    made the Schedules page 84 ms).
+    """
+    newest = [
+        SyncRun.objects.filter(kind=kind, finished_at__isnull=False)
+        .order_by("-finished_at", "-id")
+        .values("pk")[:1]
+        for kind in SyncRun.Kind.values
+    ]
+    if not newest:
+        return {}
+    runs = SyncRun.objects.filter(reduce(or_, (Q(pk=Subquery(run)) for run in newest)))
+    return {run.kind: run for run in runs.order_by().defer(*LISTED_WITHOUT)}
 
 
 @dataclass(frozen=True)
@@ -94,20 +102,11 @@ class ScheduledTaskRun:
 def schedule_last_tasks(*, names: list[str]) -> dict[str, ScheduledTaskRun]:
     """The latest finished task of each named schedule, in one query.
 
-    django-q2 keeps the tasks it ran (failures always, successes up to Q_CLUSTER's save_limit)
-    and puts a scheduled task in the group named after its schedule.
+    As recorded when django-q2 saved it (syncs.task_record), not read from the tasks django-q2
+    keeps: it keeps only the newest Q_CLUSTER save_limit successes of every schedule together,
+    and a daily schedule's success was pruned within hours by the 2- and 5-minute ones.
     """
-    latest = (
-        Task.objects.filter(group__in=names)
-        .annotate(
-            rank=Window(
-                RowNumber(), partition_by=[F("group")], order_by=[F("stopped").desc(), F("id")]
-            )
-        )
-        .filter(rank=1)
-        .values_list("group", "success", "stopped")
-    )
     return {
-        group: ScheduledTaskRun(succeeded=success, stopped=stopped)
-        for group, success, stopped in latest
+        last.name: ScheduledTaskRun(succeeded=last.succeeded, stopped=last.stopped)
+        for last in ScheduleLastTask.objects.filter(name__in=names)
     }

@@ -8,7 +8,9 @@ from uuid import uuid4
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -355,6 +357,53 @@ def test_workbench_does_a_fixed_number_of_queries_at_scale(
             {"campaign": selected.pk, "p-q": "Plan 1", "c-q": "Campaign"},
             headers=HTMX,
         )
+
+
+@pytest.mark.parametrize("who", ["admin", "maria"])
+def test_only_the_pages_campaigns_are_counted_with_the_same_counts(
+    client, world, at_scale, who, django_assert_num_queries
+):
+    """Each campaign's Plans are counted for the page's 25 campaigns only, not for every one a
+    page skips (a year in, today's page was 2,300 campaigns in and PostgreSQL's JIT compiled
+    the query for 400 ms); the pages and their counts are those of the one query it was."""
+    from django.db.models import F
+
+    from campaigns.selectors import with_plan_counts
+
+    user = getattr(world, who)
+    client.force_login(user)
+    # Some campaigns with Plans of Initiatives she cannot see, and some without any Plan.
+    live = ExternalCampaign.objects.filter(removed_at__isnull=True)
+    before = with_plan_counts(live, user=user).order_by(
+        F("start").asc(nulls_last=True), "name", "pk"
+    )
+    counted = [c.plan_count + c.hidden_plan_count > 0 for c in before]
+    # The last page with counted campaigns, deep in the list.
+    number = (len(counted) - 1 - counted[::-1].index(True)) // 25 + 1
+    assert number > 2
+    for params, expected in [
+        ({"cpage": str(number), "ppage": "1"}, before[(number - 1) * 25 : number * 25]),
+        ({"cpage": "2", "ppage": "1", "c-unassigned": "on"},
+         before.filter(plan_count=0, hidden_plan_count=0)[25:50]),
+    ]:  # fmt: skip
+        wanted = [(c.pk, c.plan_count, c.hidden_plan_count) for c in expected]
+        assert len(wanted) == 25 and any(c[1] or c[2] for c in wanted) != ("c-unassigned" in params)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("workbench"), params)
+        page = response.context["campaign_page"]
+        assert [(c.pk, c.plan_count, c.hidden_plan_count) for c in page] == wanted
+        assert page.paginator.count == len(
+            before.filter(plan_count=0, hidden_plan_count=0) if "c-unassigned" in params else live
+        )
+        counting = [q["sql"] for q in queries if '"plan_count"' in q["sql"]]
+        # One query counts, and its rows are the page: the cut (LIMIT ... OFFSET) is inside it,
+        # not around it.
+        assert len(counting) == 1
+        assert re.search(r"LIMIT \d+ OFFSET \d+\)", counting[0])
+        assert not re.search(r"LIMIT \d+( OFFSET \d+)?$", counting[0].strip())
+    # As many queries as before (test_workbench_does_a_fixed_number_of_queries_at_scale).
+    with django_assert_num_queries(12):
+        client.get(reverse("workbench"), {"cpage": str(number), "ppage": "1"})
 
 
 def test_a_filter_pushes_the_address_of_the_screen_not_of_the_form(client, world):
