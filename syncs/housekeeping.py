@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
-from django_q.models import Failure, Task
+from django_q.models import Failure
 
 from syncs import registry
 
@@ -79,18 +79,9 @@ def prune_failed_tasks(*, days: int | None = None, now: datetime | None = None) 
     """Delete django-q2's failed tasks that stopped more than `days` (TASK_FAILURE_DAYS) ago.
 
     django-q2 caps the successes it keeps (Q_CLUSTER's save_limit) but keeps every failure.
-    The latest task of each schedule (its group) stays whatever its age: the Schedules page
-    shows it as the schedule's last run (syncs.selectors.schedule_last_tasks).
+    The Schedules page's last run of each schedule is recorded apart (syncs.task_record), so
+    no task is kept for it.
     """
     keep_days = settings.TASK_FAILURE_DAYS if days is None else days
     cutoff = (now or timezone.now()) - timedelta(days=keep_days)
-    old = Failure.objects.filter(stopped__lt=cutoff)
-    groups = set(old.exclude(group=None).values_list("group", flat=True).distinct())
-    latest = {
-        pk
-        for group in groups
-        for pk in Task.objects.filter(group=group)
-        .order_by("-stopped", "id")
-        .values_list("pk", flat=True)[:1]
-    }
-    return delete_in_batches(old.exclude(pk__in=latest))
+    return delete_in_batches(Failure.objects.filter(stopped__lt=cutoff))
