@@ -4,6 +4,7 @@ planning reads: the days due, not every day ever sent."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +35,8 @@ from sapmc.push import (
     unsettled_at_removal,
 )
 from sapmc.sap_length import sap_cut
-from tests.world import make_plan
+from sapmc.selectors import campaigns_with_pushes_of_unknown_outcome
+from tests.world import make_campaign, make_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -290,3 +292,37 @@ def test_planning_reads_the_days_due_not_the_history_sent(company, world):
     assert [d.row for d in long.due] == [d.row for d in short.due]
     assert len(after.captured_queries) == len(before.captured_queries)
     assert year[0] == fortnight[0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_dashboard_lists_the_campaigns_with_most_rows_of_unknown_outcome(
+    world, seed, django_assert_num_queries
+):
+    """The campaigns counted from the rows of unknown outcome alone: the same list, counts and
+    order (most rows, then name, then key) as counting each campaign's ledger."""
+    rng = random.Random(seed)
+    # Names shared by several campaigns: the same count is ordered by name, then key.
+    campaigns = world.campaigns + ExternalCampaign.objects.bulk_create(
+        make_campaign(f"Campaign {rng.randrange(8):02d}", None, None, campaign_id=f"C{i}")
+        for i in range(14)
+    )
+    now = timezone.now()
+    statuses = [SuccessSent.Status.CREATED, SuccessSent.Status.REFUSED, SuccessSent.Status.UNKNOWN]
+    rows = [
+        SuccessSent(plan=plan, day=date(2026, 1, 1) + timedelta(days=d),
+                    campaign=rng.choice(campaigns),
+                    status=rng.choices(statuses, weights=[6, 1, 2])[0], sent_at=now,
+                    numbers_hash="x")
+        for plan in world.plans
+        for d in range(rng.randrange(5, 40))
+    ]  # fmt: skip
+    SuccessSent.objects.bulk_create(rows)
+    unknown = Counter(r.campaign_id for r in rows if r.status == SuccessSent.Status.UNKNOWN)
+    by_pk = {c.pk: c for c in campaigns}
+    expected = sorted(unknown, key=lambda pk: (-unknown[pk], by_pk[pk].name, pk))
+
+    assert len(set(unknown.values())) < len(unknown)  # ties, ordered by name
+    for limit in (3, 10, 100):
+        with django_assert_num_queries(1):
+            listed = campaigns_with_pushes_of_unknown_outcome(limit=limit)
+        assert [(c.pk, c.unknown) for c in listed] == [(pk, unknown[pk]) for pk in expected[:limit]]
