@@ -20,9 +20,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import CharField, Count, F, FilteredRelation, Q, Value
+from django.db.models.functions import SHA256, Cast, Coalesce, Concat
 from django.utils import timezone
 
-from khoros.models import Company, PlanKpi
+from khoros.models import Company, Plan, PlanKpi
 from khoros.zone import company_zone
 from sapmc import client as sapmc
 from sapmc.kinds import SAPMC_SUCCESS_PUSH
@@ -54,15 +56,13 @@ def assigned_plans() -> dict[int, int]:
     return dict(_assignment_source())
 
 
+# The numbers a Success carries, by our KPI names: PlanKpi's fields of the same names.
+NUMBER_FIELDS = ("impressions", "clicks", "engagements", "video_views", "reach")
+
+
 def numbers_of(kpi: PlanKpi) -> dict[str, int]:
     """The numbers a Success carries, by our KPI names (reach: that day's, never a sum)."""
-    return {
-        "impressions": kpi.impressions,
-        "clicks": kpi.clicks,
-        "engagements": kpi.engagements,
-        "video_views": kpi.video_views,
-        "reach": kpi.reach,
-    }
+    return {name: getattr(kpi, name) for name in NUMBER_FIELDS}
 
 
 def numbers_hash(numbers: dict[str, int]) -> str:
@@ -102,7 +102,12 @@ class PushPlan:
 
 def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
     """What this run sends: the settled Plan-days of assigned Plans not yet created in SAP MC,
-    counted in the company's `zone` (whose SAP code is `timezone_code`)."""
+    counted in the company's `zone` (whose SAP code is `timezone_code`).
+
+    Every KPI day of the assigned Plans is counted, but in the database: one aggregate over
+    the days joined to their ledger rows, the "changed after sending" days found by hashing
+    the numbers in SQL as `numbers_hash` does. Only the days due are read as rows, so a run
+    costs memory by what it sends, not by the year of days already sent."""
     result = PushPlan()
     assigned = assigned_plans()
     if not assigned:
@@ -110,71 +115,127 @@ def plan_push(*, today: date, zone: str, timezone_code: str) -> PushPlan:
     campaigns = ExternalCampaign.objects.in_bulk(set(assigned.values()))
     company = Company.objects.filter(khoros_id=settings.KHOROS_COMPANY_ID).first()
     company_name = sap_cut(company.name, PARTY_NAME_LENGTH) if company else ""
-    ledger = {
-        (plan_id, day): (status, digest)
-        for plan_id, day, status, digest in SuccessSent.objects.filter(
-            plan_id__in=assigned
-        ).values_list("plan_id", "day", "status", "numbers_hash")
-    }
     cutoff = settled_before(today)
-    zone_info = ZoneInfo(zone)
-    kpis = (
+    never_final = _never_final(assigned, ZoneInfo(zone))
+    # Each KPI day with its ledger row, if any (one per Plan and day).
+    days = (
         PlanKpi.objects.filter(plan_id__in=assigned)
-        .select_related("plan__initiative")
-        .order_by("plan_id", "day")
+        .annotate(
+            sent=FilteredRelation(
+                "plan__successes_sent", condition=Q(plan__successes_sent__day=F("day"))
+            ),
+            ledger_status=Coalesce("sent__status", Value("")),
+        )
+        .order_by()
     )
-    for kpi in kpis.iterator(chunk_size=2000):
-        numbers = numbers_of(kpi)
-        status, digest = ledger.get((kpi.plan_id, kpi.day), (None, None))
-        if status == SuccessSent.Status.CREATED:
-            result.already_sent += 1
-            if digest != numbers_hash(numbers):
-                result.changed_after_sending += 1
-            continue
-        if status == SuccessSent.Status.UNKNOWN:
-            result.unknown += 1
-            continue
-        removed_at = kpi.plan.removed_at
-        if removed_at is not None and kpi.day >= unsettled_at_removal(removed_at, zone_info):
-            # The KPI sync stopped counting it again once Khoros removed it: days that had not
-            # settled by then may never be final, so they are not sent, but said. Its days that
-            # had settled are final and go like any other.
-            result.removed_plan += 1
-            continue
-        if PlanKpi.counted_elsewhere(kpi.timezone, zone):
-            # A day of the company's previous zone, not counted again since the zone changed:
-            # sent under this zone's code SAP MC would book its numbers on another day. The
-            # KPI sync pulls every Plan's history again in the new zone; it goes then.
-            result.other_zone += 1
-            continue
-        if kpi.day >= cutoff:
-            result.waiting += 1
-            continue
-        campaign = campaigns.get(assigned[kpi.plan_id])
-        if campaign is None or campaign.removed_at is not None:
-            continue  # SAP MC no longer lists the campaign: nothing to send it to
-        plan = kpi.plan
+    created = Q(ledger_status=SuccessSent.Status.CREATED)
+    # Neither created nor of unknown outcome: never sent, or refused (sent again).
+    unsent = ~Q(ledger_status__in=[SuccessSent.Status.CREATED, SuccessSent.Status.UNKNOWN])
+    # Removed in Khoros before they settled: never sent, but said. A removed Plan's days that
+    # had settled are final and go like any other.
+    final = ~never_final if never_final is not None else Q()
+    # A day of the company's previous zone, not counted again since the zone changed: sent
+    # under this zone's code SAP MC would book its numbers on another day. The KPI sync pulls
+    # every Plan's history again in the new zone; it goes then.
+    elsewhere = PlanKpi.counted_elsewhere_q(zone)
+    counted = {
+        "already_sent": Count("pk", filter=created),
+        "changed_after_sending": Count(
+            "pk", filter=created & ~Q(sent__numbers_hash=_numbers_hash_sql())
+        ),
+        "unknown": Count("pk", filter=Q(ledger_status=SuccessSent.Status.UNKNOWN)),
+        "other_zone": Count("pk", filter=unsent & final & elsewhere),
+        "waiting": Count("pk", filter=unsent & final & ~elsewhere & Q(day__gte=cutoff)),
+    }
+    if never_final is not None:
+        counted["removed_plan"] = Count("pk", filter=unsent & never_final)
+    for name, count in days.aggregate(**counted).items():
+        setattr(result, name, count)
+    # The days due go to the campaign assigned now; none while SAP MC no longer lists it.
+    listed = [
+        plan_id
+        for plan_id, campaign_id in assigned.items()
+        if (campaign := campaigns.get(campaign_id)) is not None and campaign.removed_at is None
+    ]
+    if not listed:
+        return result
+    # Plain values, each Plan read once: a first push sends a Plan's whole history.
+    due = (
+        days.filter(unsent & final & ~elsewhere, day__lt=cutoff, plan_id__in=listed)
+        .order_by("plan_id", "day")
+        .values_list("plan_id", "day", *NUMBER_FIELDS)
+    )
+    rows = list(due)
+    plans = (
+        Plan.objects.select_related("initiative")
+        .only("khoros_id", "name", "initiative__khoros_id", "initiative__name")
+        .in_bulk({row[0] for row in rows})
+    )
+    advertiser = sap_cut(settings.KHOROS_COMPANY_ID, PARTY_LENGTH)
+    for plan_id, day, *values in rows:
+        numbers = dict(zip(NUMBER_FIELDS, values, strict=True))
+        campaign, plan = campaigns[assigned[plan_id]], plans[plan_id]
         row = sapmc.SuccessRow(
             campaign_uuid=str(campaign.sap_uuid),
             campaign_id=campaign.campaign_id,
             campaign_category=campaign.category or settings.SAPMC_CAMPAIGN_CATEGORY,
             external_campaign_id=plan.khoros_id.hex,
             external_campaign_name=sap_cut(plan.name, EXTERNAL_NAME_LENGTH),
-            advertiser=sap_cut(settings.KHOROS_COMPANY_ID, PARTY_LENGTH),
+            advertiser=advertiser,
             advertiser_name=company_name,
             managing_party=sap_cut(plan.initiative.khoros_id, PARTY_LENGTH),
             managing_party_name=sap_cut(plan.initiative.name, PARTY_NAME_LENGTH),
-            day=kpi.day,
+            day=day,
             timezone=timezone_code,
-            impressions=kpi.impressions,
-            clicks=kpi.clicks,
-            post_engagements=kpi.engagements,
-            video_views=kpi.video_views,
-            reach=kpi.reach,
+            impressions=numbers["impressions"],
+            clicks=numbers["clicks"],
+            post_engagements=numbers["engagements"],
+            video_views=numbers["video_views"],
+            reach=numbers["reach"],
             communication_medium=COMMUNICATION_MEDIUM,
         )
-        result.due.append(Due(row, kpi.plan_id, campaign.pk, numbers))
+        result.due.append(Due(row, plan_id, campaign.pk, numbers))
     return result
+
+
+def _never_final(assigned: Iterable[int], zone: ZoneInfo) -> Q | None:
+    """The days of the assigned Plans removed in Khoros that had not settled when they were:
+    the KPI sync stopped counting them again, so they may never be final (None: no such Plan).
+    One condition per first such day, whatever the number of removed Plans sharing it."""
+    by_first: dict[date, list[int]] = {}
+    removed = Plan.objects.filter(pk__in=assigned, removed_at__isnull=False)
+    for plan_id, removed_at in removed.values_list("pk", "removed_at").order_by("pk"):
+        if removed_at is not None:  # always (the filter), for the type checker
+            by_first.setdefault(unsettled_at_removal(removed_at, zone), []).append(plan_id)
+    condition = None
+    for first, plan_ids in sorted(by_first.items()):
+        one = Q(plan_id__in=plan_ids, day__gte=first)
+        condition = one if condition is None else condition | one
+    return condition
+
+
+class _Sha256(SHA256):
+    """SHA256 as lowercase hex on PostgreSQL without the pgcrypto extension Django's needs
+    (sha256() is built in since PostgreSQL 11); Django's own elsewhere."""
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="ENCODE(SHA256(CONVERT_TO(%(expressions)s, 'UTF8')), 'hex')",
+            **extra_context,
+        )
+
+
+def _numbers_hash_sql() -> SHA256:
+    """numbers_hash(numbers_of(kpi)) of a PlanKpi row, computed by the database: the same JSON
+    text (keys sorted, json.dumps's separators, integers as digits) hashed the same way."""
+    parts: list[Value | Cast] = []
+    for name in sorted(NUMBER_FIELDS):
+        parts.append(Value(("{" if not parts else ", ") + json.dumps(name) + ": "))
+        parts.append(Cast(name, CharField()))
+    parts.append(Value("}"))
+    return _Sha256(Concat(*parts, output_field=CharField()))
 
 
 def _record(run: SyncRun, by_key: dict, outcomes: list[sapmc.SuccessOutcome]) -> tuple[int, int]:

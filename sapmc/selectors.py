@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 
 from sapmc.models import ExternalCampaign, InboundCall, SuccessSent
 from syncs.filtering import Filters
@@ -48,11 +48,18 @@ def campaigns_with_pushes_of_unknown_outcome(*, limit: int = 10) -> list[Externa
     """Campaigns with success-push rows whose outcome is unknown (SAP MC may hold them), most
     first, each with `unknown`: how many. Nothing sends them again until a sync admin settles
     them on the campaign page, so a push run after them succeeds while they wait."""
-    # The few campaigns that have such rows first (the ledger's partial index on them), then
-    # their counts: grouping every campaign to find them grew with the campaigns.
-    waiting = SuccessSent.objects.filter(status=UNKNOWN).values("campaign_id")
+    # Only the rows of unknown outcome are read (the ledger's partial index on them): the
+    # campaigns that have some, and how many each, counted per campaign in the index. Joining
+    # those campaigns to all their ledger rows read every day they were ever sent.
+    waiting = SuccessSent.objects.filter(status=UNKNOWN).order_by()
+    count = (
+        waiting.filter(campaign_id=OuterRef("pk"))
+        .values("campaign_id")
+        .annotate(rows=Count("campaign_id"))
+        .values("rows")
+    )
     return list(
-        ExternalCampaign.objects.filter(pk__in=waiting)
-        .annotate(unknown=Count("successes_sent", filter=Q(successes_sent__status=UNKNOWN)))
+        ExternalCampaign.objects.filter(pk__in=waiting.values("campaign_id"))
+        .annotate(unknown=Subquery(count, output_field=IntegerField()))
         .order_by("-unknown", "name", "pk")[:limit]
     )
