@@ -8,6 +8,7 @@ from datetime import date
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 
 from sapmc.models import ExternalCampaign, InboundCall, SuccessSent
+from smcbridge.zones import day_span
 from syncs.filtering import Filters
 
 # Status filter -> (lowest, highest) status code it keeps.
@@ -37,7 +38,12 @@ def inbound_calls(*, filters: InboundCallFilters) -> QuerySet[InboundCall]:
         low, high = STATUS_RANGES[filters.status]
         calls = calls.filter(status_code__gte=low, status_code__lte=high)
     if filters.day:
-        calls = calls.filter(at__date=filters.day)
+        # The day in the viewer's zone, as a range of instants the index on `at` serves.
+        since, until = day_span(filters.day, filters.day)
+        if since is not None:
+            calls = calls.filter(at__gte=since)
+        if until is not None:
+            calls = calls.filter(at__lt=until)
     return calls.order_by("-at", "-id")
 
 

@@ -1,4 +1,4 @@
-"""The sync history's and the audit trail's day filters: the days of the viewer's zone (the
+"""The sync history's, the audit trail's and SAP MC's call log's day filters: the days of the viewer's zone (the
 active one), as a range of instants an index serves, selecting the rows the local date did."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from django.utils import timezone
 from campaigns.middleware import COOKIE
 from campaigns.models import AuditEvent
 from campaigns.selectors import AuditFilters, audit_events
+from sapmc.models import InboundCall
+from sapmc.selectors import InboundCallFilters, inbound_calls
 from smcbridge.zones import day_span
 from syncs.models import SyncRun
 from syncs.selectors import SyncRunFilters, sync_runs
@@ -58,8 +60,13 @@ def test_day_filters_select_the_rows_of_the_viewers_days_by_a_range(world):
         AuditEvent(at=at, actor_name="maria", action="assignment.create", summary="x")
         for at in instants
     )
+    InboundCall.objects.bulk_create(
+        InboundCall(at=at, method="GET", endpoint="parameter-values", status_code=200)
+        for at in instants
+    )
     runs = dict(SyncRun.objects.values_list("pk", "queued_at"))
     events = dict(AuditEvent.objects.values_list("pk", "at"))
+    calls = dict(InboundCall.objects.values_list("pk", "at"))
     compared = 0
     for zone in ZONES:
         for day in DAYS:
@@ -73,9 +80,16 @@ def test_day_filters_select_the_rows_of_the_viewers_days_by_a_range(world):
                         e.pk
                         for e in audit_events(filters=AuditFilters(date_from=first, date_to=last))
                     }
+                    got_calls = (
+                        {c.pk for c in inbound_calls(filters=InboundCallFilters(day=first))}
+                        if last == first
+                        else None
+                    )
                 to = last or date(2100, 1, 1)
                 assert got_runs == _local_days(runs, zone, first, to), (zone, first, last)
                 assert got_events == _local_days(events, zone, first, to), (zone, first, last)
+                if got_calls is not None:  # the call log filters by one day
+                    assert got_calls == _local_days(calls, zone, first, first), (zone, first)
                 if last is not None:
                     compared += len(got_runs)
                 # A range of instants, not each row's date in the zone.
