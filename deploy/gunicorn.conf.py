@@ -1,6 +1,7 @@
 """gunicorn settings of the production web server (README "Deployment").
 
-Run: gunicorn --config deploy/gunicorn.conf.py --bind 0.0.0.0:8000 smcbridge.wsgi
+Run: gunicorn --config deploy/gunicorn.conf.py --bind 127.0.0.1:8000 smcbridge.wsgi
+(only the proxy in front may reach it: README "Deployment")
 """
 
 # Workers are processes: the app keeps no state in memory that they would need to share.

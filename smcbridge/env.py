@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Collection, Mapping
 from typing import TypeVar
@@ -154,6 +155,22 @@ def env_emails(name: str, *, environ: Mapping[str, str] = os.environ) -> list[st
                 f"{name} must be comma-separated email addresses; {address!r} is not one"
             ) from None
     return addresses
+
+
+def env_networks(
+    name: str, default: list[str], *, environ: Mapping[str, str] = os.environ
+) -> list[str]:
+    """Return a comma-separated variable of IP addresses or networks (10.0.0.0/8), each checked
+    and written as a network (127.0.0.1 as 127.0.0.1/32)."""
+    networks = []
+    for value in env_list(name, default, environ=environ):
+        try:
+            networks.append(str(ipaddress.ip_network(value, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated IP addresses or networks; {value!r} is not one"
+            ) from None
+    return networks
 
 
 def env_bool(name: str, default: bool = False, *, environ: Mapping[str, str] = os.environ) -> bool:

@@ -22,6 +22,7 @@ from smcbridge.env import (
     env_list,
     env_loglevel,
     env_mapping,
+    env_networks,
     env_redis_url,
     env_str,
     env_timezone,
@@ -190,6 +191,9 @@ LOGOUT_REDIRECT_URL = "login"
 # Proxies in front of the app that append to X-Forwarded-For (0: none, REMOTE_ADDR is the
 # client). Login and SAP MC lockouts count failures per client address.
 PROXY_COUNT = env_int("PROXY_COUNT", 0, minimum=0)
+# The addresses those proxies connect from: X-Forwarded-For is read only from them. A request
+# that reaches the app from anywhere else is its own caller, whatever it claims.
+PROXY_ADDRESSES = env_networks("PROXY_ADDRESSES", ["127.0.0.1", "::1"])
 # Login throttling (django-axes, failures in the database so that every web process sees them):
 # after LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair is
 # locked for LOGIN_COOLOFF_MINUTES; a successful login resets its count. Per pair, not per

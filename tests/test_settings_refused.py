@@ -111,6 +111,15 @@ def test_an_alert_recipient_that_is_no_email_address_stops_the_start_naming_it()
     assert read["ALERT_EMAILS"] == ["ops@example.com", "sync@example.org"]
 
 
+def test_a_proxy_address_that_is_no_address_stops_the_start_naming_it():
+    refused(
+        {"PROXY_ADDRESSES": "10.0.0.0/8, the-proxy"},
+        "PROXY_ADDRESSES must be comma-separated IP addresses or networks; 'the-proxy' is not one",
+    )
+    read = settings_from({"PROXY_ADDRESSES": "10.1.2.3, 10.8.0.0/16, ::1"})
+    assert read["PROXY_ADDRESSES"] == ["10.1.2.3/32", "10.8.0.0/16", "::1/128"]
+
+
 @pytest.mark.parametrize(
     ("level", "django_level"),
     [(None, "INFO"), ("INFO", "INFO"), ("WARNING", "WARNING"), ("ERROR", "ERROR"),

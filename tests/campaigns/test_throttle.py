@@ -230,6 +230,39 @@ def test_behind_the_documented_proxy_a_strangers_guesses_lock_out_only_the_stran
         assert login("right-pw-2026", "192.0.2.10").status_code == 302
 
 
+def test_a_caller_reaching_the_app_server_directly_cannot_claim_new_addresses(
+    client, world, inbound, settings
+):
+    # Found by a security review: with PROXY_COUNT=1 every X-Forwarded-For was believed, so
+    # a caller who reached gunicorn without the proxy sent a new address with each guess and
+    # was never locked out, at the login page as at SAP MC's endpoints.
+    settings.PROXY_COUNT = 1
+    settings.AXES_FAILURE_LIMIT = 3
+    direct = "10.20.30.40"  # not a proxy's address (PROXY_ADDRESSES: loopback)
+    with time_machine.travel(T0, tick=False):
+        answers = [
+            _call(client, "guess", ip=direct, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code
+            for i in range(4)
+        ]
+        assert answers == [401, 401, 401, 429]
+        assert list(InboundLockout.objects.values_list("ip", flat=True)) == [direct]
+        logins = [
+            client.post(
+                "/login/",
+                {"username": "maria", "password": "guess"},
+                REMOTE_ADDR=direct,
+                HTTP_X_FORWARDED_FOR=f"198.51.100.{i}",
+            ).status_code
+            for i in range(4)
+        ]
+        assert logins == [200, 200, 429, 429]
+        # Through the proxy (its address, also as a dual-stack socket shows it) the address
+        # the proxy appended counts, as before.
+        for proxy in ("127.0.0.1", "::ffff:127.0.0.1"):
+            response = _call(client, "pw-inbound-2026", ip=proxy, HTTP_X_FORWARDED_FOR="192.0.2.1")
+            assert response.status_code == 200, proxy
+
+
 def test_the_429_answer_follows_the_openapi_document(client, inbound):
     import json
 

@@ -1,5 +1,6 @@
-"""The sync history's, the audit trail's and SAP MC's call log's day filters: the days of the viewer's zone (the
-active one), as a range of instants an index serves, selecting the rows the local date did."""
+"""The sync history's, the audit trail's and SAP MC's call log's day filters: the days of the
+viewer's zone (the active one), as a range of instants an index serves, selecting the rows the
+local date did."""
 
 from __future__ import annotations
 
