@@ -73,8 +73,10 @@ def is_public_address(address: IPAddress) -> bool:
         inner = _embedded_ipv4(address)
         if inner is not None and not is_public_address(inner):
             return False
-        if address.ipv4_mapped is not None:
-            return True  # the IPv4 address it maps is the one connected to
+        if address.ipv4_mapped is not None or address in _NAT64:
+            # The IPv4 address it carries (public, see above) is the one connected to; NAT64's
+            # prefix lies in ::/8, which the ipaddress module calls reserved.
+            return True
         if address.is_site_local:
             return False
     return not (
