@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol, TypeVar, Unpack, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3
 
+from khoros.download_links import DownloadPolicy, KhorosDownloadRefusedError, PublicOnlyAdapter
 from khoros.payloads import (
     Company,
     ExportStatus,
@@ -76,6 +77,7 @@ __all__ = [
     "KhorosAuthError",
     "KhorosBadPayloadError",
     "KhorosClient",
+    "KhorosDownloadRefusedError",
     "KhorosError",
     "KhorosIncompleteListingError",
     "KhorosLinkExpiredError",
@@ -107,6 +109,10 @@ STATUS_WRONG_PATH = 586
 # A CSV line longer than this is not a row of post metrics; stop before it eats the memory.
 MAX_CSV_LINE = 4 * 1024 * 1024
 CSV_CHUNK = 64 * 1024
+# Redirects a download link may take, each target checked as the link was. S3's pre-signed links
+# do not redirect (a SigV4 signature covers the host, so one sent elsewhere would not work).
+MAX_DOWNLOAD_REDIRECTS = 3
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 class _Identified(Protocol):
@@ -171,6 +177,13 @@ def _envelope_error(payload: object) -> tuple[str | None, str]:
         clean_text(code).strip().upper()[:80] if isinstance(code, str) else "",
         message if isinstance(message, str) else "",
     )
+
+
+def _redirect_location(response: requests.Response) -> str | None:
+    """The Location of a redirect answer, or None for any other."""
+    if response.status_code not in _REDIRECT_STATUSES:
+        return None
+    return response.headers.get("Location") or None
 
 
 def _is_plain_text(response: requests.Response) -> bool:
@@ -477,11 +490,14 @@ class KhorosClient(HttpClient):
         company_id: str,
         page_size: int = 100,
         download_deadline_seconds: float = DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
+        download_hosts: Iterable[str] = (),
         **options: Unpack[TransportOptions],
     ) -> None:
         """Talk to Khoros at base_url; `options` (timeouts, retries) go to HttpClient.
 
         `download_deadline_seconds` bounds an export download from its request to its last byte.
+        `download_hosts` names the hosts a download link may lead to although they are not
+        public (besides base_url's own host and port): see khoros.download_links.
         """
         http_url(base_url)
         if not token:
@@ -492,6 +508,7 @@ class KhorosClient(HttpClient):
         Deadline(download_deadline_seconds)  # refuses one that is not a positive number
         self.download_deadline_seconds = float(download_deadline_seconds)
         self.base_url = base_url.rstrip("/")
+        self.download_policy = DownloadPolicy.for_base_url(self.base_url, tuple(download_hosts))
         self.company_id = str(company_id).strip()
         # Above the server's maximum a clamped page looks short and would end the listing early.
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -504,6 +521,9 @@ class KhorosClient(HttpClient):
         # gzip is read (and its ETag checked) by ExportTable; other codings could only be
         # taken as requests decodes them, with an ETag that then proves nothing.
         self._download_session.headers["Accept-Encoding"] = "gzip"
+        # The link comes from Khoros' answer: it may lead only to public addresses (SSRF).
+        for scheme in ("http://", "https://"):
+            self._download_session.mount(scheme, PublicOnlyAdapter(self.download_policy))
 
     def __repr__(self) -> str:
         return f"<KhorosClient {self.base_url} company={self.company_id}>"
@@ -734,30 +754,49 @@ class KhorosClient(HttpClient):
         """Fetch a finished export: its header row now, its rows (lists of cells) as read.
 
         Raises KhorosBadPayloadError, before any row, when the body is not a CSV at all (empty,
-        an HTML page, a JSON body) even under status 200.
+        an HTML page, a JSON body) even under status 200, and KhorosDownloadRefusedError, before
+        any request, when the link or one of its redirects leads to an address that is not
+        public (khoros.download_links).
         """
         # The request is made here, not on the first row: an expired link raises
         # KhorosLinkExpiredError at the call, before any row, so the caller can ask for a new one.
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise KhorosBadPayloadError("export download url is not an http(s) URL")
-        # The query string of a pre-signed link is a credential: errors and logs get the path.
-        path = parts.path or "/"
-        # One deadline for the whole download, its retries and the reading of its rows.
+        # One deadline for the whole download, its redirects, retries and the reading of its rows.
         deadline = Deadline(self.download_deadline_seconds)
-        response = self._send(
-            "GET",
-            url,
+        for _hop in range(MAX_DOWNLOAD_REDIRECTS + 1):
+            host = self.download_policy.check(url)
+            # The query string of a pre-signed link is a credential: errors and logs get the path.
+            path = urlsplit(url).path or "/"
+            response = self._send(
+                "GET",
+                url,
+                path=path,
+                session=self._download_session,
+                # The path of a pre-signed link is part of its signature: the run page shows the
+                # host and says it was a signed link.
+                log_path=f"{host} (signed link)",
+                stream=True,
+                deadline=deadline,
+                # Each target is checked before it is asked, as the link was.
+                allow_redirects=False,
+                accept=self._download_accepter(path),
+            )
+            location = _redirect_location(response)
+            if location is None:
+                return ExportTable(response, path, deadline=deadline)
+            response.close()
+            url = urljoin(url, location)
+        raise KhorosBadPayloadError(
+            f"the export download link redirected more than {MAX_DOWNLOAD_REDIRECTS} times",
             path=path,
-            session=self._download_session,
-            # The path of a pre-signed link is part of its signature: the run page shows the
-            # host and says it was a signed link.
-            log_path=f"{parts.hostname} (signed link)",
-            stream=True,
-            deadline=deadline,
-            accept=lambda response: self._accept_download(response, path),
         )
-        return ExportTable(response, path, deadline=deadline)
+
+    def _download_accepter(self, path: str) -> Callable[[requests.Response], requests.Response]:
+        def accept(response: requests.Response) -> requests.Response:
+            if _redirect_location(response) is not None:
+                return response  # followed by download_table, once its target is checked
+            return self._accept_download(response, path)
+
+        return accept
 
     def download_export(self, url: str) -> Iterator[dict[str, str]]:
         """Fetch a finished export and yield its CSV rows as dicts keyed by the header row."""
@@ -1131,6 +1170,7 @@ def client_from_settings() -> KhorosClient:
         company_id=company_id,
         page_size=settings.KHOROS_PAGE_SIZE,
         download_deadline_seconds=settings.KHOROS_DOWNLOAD_DEADLINE_SECONDS,
+        download_hosts=settings.KHOROS_DOWNLOAD_HOSTS,
         # KHOROS_TIMEOUT_CONNECT, _TIMEOUT_READ, _MAX_RETRIES, _BACKOFF_*, _RETRY_BUDGET_SECONDS,
         # _DEADLINE_SECONDS
         **client_settings("KHOROS"),

@@ -275,6 +275,9 @@ KHOROS_DEADLINE_SECONDS = env_float(
 KHOROS_DOWNLOAD_DEADLINE_SECONDS = env_float(
     "KHOROS_DOWNLOAD_DEADLINE_SECONDS", DEFAULT_DOWNLOAD_DEADLINE_SECONDS, minimum=1.0
 )
+# Host names an export download link may lead to although they resolve to private addresses
+# (besides KHOROS_BASE_URL's own host and port); any other must resolve to public ones only.
+KHOROS_DOWNLOAD_HOSTS = env_list("KHOROS_DOWNLOAD_HOSTS", [])
 # Items per list page asked of Khoros (it answers at most 100).
 KHOROS_PAGE_SIZE = env_int("KHOROS_PAGE_SIZE", 100, minimum=1)
 KHOROS_SYNC_MINUTES = env_int("KHOROS_SYNC_MINUTES", 30, minimum=1)
