@@ -464,6 +464,12 @@ class _KpiSync:
                 khoros_client.KhorosRateLimitedError,
             ) as exc:
                 raise DownloadInterruptedError(exc) from None
+            except khoros_client.KhorosDownloadRefusedError as exc:
+                # A link to an address inside the network: nothing was sent to it.
+                raise ExportError(
+                    f"the download link was refused: {_describe(exc, with_path=False)}",
+                    state=KpiExport.State.FAILED,
+                ) from None
             except khoros_client.KhorosBadPayloadError as exc:
                 # Status 200 with a body that is no CSV (empty, an HTML page, JSON): a failure,
                 # never "no rows"; the export's history stays to be fetched.
