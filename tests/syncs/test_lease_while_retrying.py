@@ -27,8 +27,10 @@ def _initiative_asks(live_khoros) -> int:
     return sum(1 for entry in live_khoros.sim.requests if entry["route"] == "initiatives")
 
 
-@pytest.mark.django_db
-def test_a_run_retrying_longer_than_its_lease_keeps_it(live_khoros, settings):
+def _sync_while_khoros_fails(live_khoros, settings, pause_for: timedelta):
+    """A Plan sync whose first three Initiative listings answer 503, each pause between
+    attempts taking `pause_for` while the Stopped runs schedule fires; the run and what that
+    schedule queued."""
     settings.SYNC_LEASE_SECONDS = 300
     live_khoros.sim.add_fault("initiatives", "http_503", count=3)
     client = client_from_settings()
@@ -36,11 +38,17 @@ def test_a_run_retrying_longer_than_its_lease_keeps_it(live_khoros, settings):
     with time_machine.travel(timezone.now(), tick=True) as clock:
 
         def pause(seconds: float) -> None:
-            clock.shift(PAUSE)
-            asked.extend(take_over_stopped_runs())  # the schedule fires while the run waits
+            clock.shift(pause_for)
+            asked.extend(take_over_stopped_runs())
 
         client._sleep = pause
         run = sync_khoros(client=client, trigger=SyncRun.Trigger.BUTTON)
+    return run, asked
+
+
+@pytest.mark.django_db
+def test_a_run_retrying_longer_than_its_lease_keeps_it(live_khoros, settings):
+    run, asked = _sync_while_khoros_fails(live_khoros, settings, PAUSE)
     # Three pauses of two minutes: six minutes, more than the lease, all under live heartbeats.
     assert _initiative_asks(live_khoros) == 4
     assert asked == []
@@ -50,19 +58,8 @@ def test_a_run_retrying_longer_than_its_lease_keeps_it(live_khoros, settings):
 
 @pytest.mark.django_db
 def test_a_run_taken_over_while_it_retries_sends_no_further_attempt(live_khoros, settings):
-    settings.SYNC_LEASE_SECONDS = 300
-    live_khoros.sim.add_fault("initiatives", "http_503", count=3)
-    client = client_from_settings()
-    asked: list[SyncRun] = []
-    with time_machine.travel(timezone.now(), tick=True) as clock:
-
-        def pause(seconds: float) -> None:
-            # The worker froze for longer than a lease while it waited: the schedule took over.
-            clock.shift(timedelta(seconds=settings.SYNC_LEASE_SECONDS + 60))
-            asked.extend(take_over_stopped_runs())
-
-        client._sleep = pause
-        run = sync_khoros(client=client, trigger=SyncRun.Trigger.BUTTON)
+    # The worker froze for longer than a lease while it waited: the schedule took over.
+    run, asked = _sync_while_khoros_fails(live_khoros, settings, timedelta(seconds=360))
     assert len(asked) == 1
     # Its heartbeat before the second pause found the run taken over: no third attempt.
     assert _initiative_asks(live_khoros) == 2
