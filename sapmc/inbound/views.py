@@ -104,7 +104,9 @@ def inbound_endpoint(
             duration_ms = round((time.monotonic() - started) * 1000)
             if not logged:
                 # Refused while locked out: counted on the lockout, not one row per call, so
-                # that a flood of guesses cannot flood the call log.
+                # that a flood of guesses cannot flood the call log; nor Django's line of a
+                # 4xx answer (django.request), one per call.
+                response._has_been_logged = True  # type: ignore[attr-defined]
                 return response
             if response.status_code < 500 and (credentials is None or not auth):
                 # Anyone can send these, as fast as they like: counted on their burst's row,

@@ -262,3 +262,20 @@ def test_a_page_of_calls_made_through_the_client_in_threads_adds_up(transactiona
             thread.join(60)
     assert not errors
     assert list(InboundCall.objects.values_list("calls", flat=True)) == [threads * calls]
+
+
+def test_calls_refused_while_locked_out_write_no_log_line_each(client, settings, caplog):
+    """The lockout counts them (one row, one line when it ends): Django's own line of each
+    429 (django.request) would flood the log all the same."""
+    settings.SAPMC_INBOUND_FAILURE_LIMIT = 3
+    with time_machine.travel(T0, tick=False), caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            assert post(client, auth=basic(password="guess")).status_code == 401
+        caplog.clear()
+        for i in range(100):
+            assert post(client, auth=UNUSABLE[i % 3] or basic()).status_code == 429
+
+    assert InboundLockout.objects.get().refused == 100
+    assert InboundCall.objects.filter(status_code=429).count() == 1  # the first refusal
+    # The first refusal's, ours and Django's, as for any call with a row; none for the others.
+    assert len(log_lines(caplog)) == 2
