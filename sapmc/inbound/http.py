@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import json
 import logging
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
 from functools import cache
 from typing import Any
@@ -264,6 +265,77 @@ _CALL_LOG_COLUMNS = (
     "error_code",
 )  # fmt: skip
 
+# The calls of one burst counted on one row: those of one address to one endpoint with one
+# method and one status within this hour (UTC, from the hour's start).
+BURST = timedelta(hours=1)
+# A burst's method is one of these or "(other)": a caller chooses the method, and a new one
+# on every call must not make a row each.
+BURST_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def burst_address(ip: str | None) -> str:
+    """The address a burst is counted for: the client's, an IPv6 one as its /64 (the network
+    one subscriber gets, so that its 2^64 addresses are not each a burst), "unknown" for none."""
+    if not ip:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def burst_start(at: datetime) -> datetime:
+    """The start of the burst a call at `at` belongs to: its hour, in UTC."""
+    return datetime.fromtimestamp(
+        at.timestamp() // BURST.total_seconds() * BURST.total_seconds(), UTC
+    )
+
+
+def inbound_burst_log(
+    *,
+    at: datetime,
+    address: str,
+    method: str,
+    endpoint: str,
+    caller: str,
+    status_code: int,
+    duration_ms: int,
+    correlation_id: str,
+    error_code: str,
+) -> int:
+    """Count one call on the row of its burst (one per address, endpoint, method, status and
+    hour),
+    made by the first call of the burst: how many calls the row holds with this one, 1 when
+    this call made it (so that the caller logs one line per burst); 0 when it could not be
+    recorded. One statement, an upsert on the row's unique key: two workers counting the
+    same burst at once add to one row, on PostgreSQL as on SQLite, and lose no count."""
+    adapt = connection.ops.adapt_datetimefield_value
+    values = [
+        adapt(at),
+        method if method in BURST_METHODS else "(other)",
+        fit(InboundCall, "endpoint", endpoint),
+        fit(InboundCall, "caller", caller),
+        status_code,
+        max(0, duration_ms),
+        fit(InboundCall, "correlation_id", correlation_id),
+        fit(InboundCall, "error_code", error_code),
+        adapt(burst_start(at)),
+        fit(InboundCall, "address", address),
+        adapt(at),
+    ]
+    try:
+        row = hot_row(_burst_sql(asynchronous=not connection.in_atomic_block), values)
+    except DatabaseError:
+        logger.warning("could not record SAP MC call %s %s", method, endpoint, exc_info=True)
+        return 0
+    return int(row[0]) if row else 0
+
+
+_BURST_COLUMNS = (*_CALL_LOG_COLUMNS, "burst", "address", "last_at")
+
 
 @cache
 def _call_log_sql(*, asynchronous: bool) -> str:
@@ -289,3 +361,32 @@ def _call_log_sql(*, asynchronous: bool) -> str:
             f"INSERT INTO {table} ({columns}) SELECT {marks} FROM off"
         )
     return f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+
+
+@cache
+def _burst_sql(*, asynchronous: bool) -> str:
+    # The row of a burst: made by its first call, counted by the others. ON CONFLICT names the
+    # partial unique index of InboundCall (sapmc_one_row_per_call_burst) by its columns and
+    # condition; PostgreSQL and SQLite (3.35 for RETURNING) read it alike. The earliest and
+    # the latest time win whichever worker commits first.
+    q = connection.ops.quote_name
+    table = q(InboundCall._meta.db_table)
+    columns = ", ".join(q(name) for name in _BURST_COLUMNS)
+    marks = ", ".join(["%s"] * len(_BURST_COLUMNS))
+    at, last_at, calls = q("at"), q("last_at"), q("calls")
+    key = ", ".join(q(name) for name in ("burst", "address", "endpoint", "method", "status_code"))
+    upsert = (
+        f"ON CONFLICT ({key}) WHERE {q('burst')} IS NOT NULL DO UPDATE SET "
+        f"{calls} = {table}.{calls} + 1, "
+        f"{at} = CASE WHEN excluded.{at} < {table}.{at} THEN excluded.{at} ELSE {table}.{at} END, "
+        f"{last_at} = CASE WHEN excluded.{last_at} > {table}.{last_at} "
+        f"THEN excluded.{last_at} ELSE {table}.{last_at} END "
+        f"RETURNING {calls}"
+    )
+    if asynchronous and connection.vendor == "postgresql":
+        # Committed asynchronously, as one call's row (_call_log_sql): the same one statement.
+        return (
+            "WITH off AS (SELECT set_config('synchronous_commit', 'off', true)) "
+            f"INSERT INTO {table} ({columns}) SELECT {marks} FROM off {upsert}"
+        )
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks}) {upsert}"

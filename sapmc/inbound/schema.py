@@ -39,7 +39,9 @@ type, 500 internal (retryable), 503 a success report whose KPI sync failed (retr
 - **HEAD** on every path answers 200 with an empty body (with auth, except on this document).
 - **X-Correlation-ID**: echoed when the request sends 1 to 100 characters of letters, digits and \
 `._:-`; otherwise a new one (32 hex digits) is made. Every answer carries it, and every call, \
-refused ones included, is logged with it for the admins.
+refused ones included, is logged with it for the admins; calls without usable credentials, and \
+those of this document, are counted per address, endpoint, method, status and hour, with the \
+first one's id.
 - **Days** are calendar days in the Khoros company time zone; answers use ISO dates \
 (`YYYY-MM-DD`); a date range's end is inclusive.
 - **10,000**: no answer carries more than 10,000 rows; `external-campaigns` pages with \

@@ -1,7 +1,10 @@
 """SAP MC's inbound endpoints under /sapmc/extcamp/v1/ (contract: sapmc-api.md, part 1).
 
 Machine endpoints: HTTP Basic auth of the communication user instead of a session, so no CSRF.
-Every call, refused ones included, gets an X-Correlation-ID and a row in InboundCall.
+Every call, refused ones included, gets an X-Correlation-ID and is recorded in InboundCall: a
+row of its own, or, for a call anyone can make without a password (none sent or none readable,
+or openapi.json, which needs none), a count on the row of its burst (one per address, endpoint,
+method, status and hour), so that a flood of them costs one row and one log line, not one per call.
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ from django.views.decorators.csrf import csrf_exempt
 
 from sapmc.inbound import catalog, contract, reports, throttle
 from sapmc.inbound.http import (
+    BURST,
     JSON_CONTENT_TYPE,
     ApiError,
     authenticate,
     bad_request,
     basic_credentials,
+    burst_address,
+    burst_start,
     caller_name,
     correlation_id,
     error_response,
+    inbound_burst_log,
     inbound_call_log,
     inbound_password,
     json_response,
@@ -97,7 +104,19 @@ def inbound_endpoint(
             duration_ms = round((time.monotonic() - started) * 1000)
             if not logged:
                 # Refused while locked out: counted on the lockout, not one row per call, so
-                # that a flood of guesses cannot flood the call log.
+                # that a flood of guesses cannot flood the call log; nor Django's line of a
+                # 4xx answer (django.request), one per call.
+                response._has_been_logged = True  # type: ignore[attr-defined]
+                return response
+            if response.status_code < 500 and (credentials is None or not auth):
+                # Anyone can send these, as fast as they like: counted on their burst's row,
+                # logged once per burst. A bridge error (5xx) keeps a row of its own.
+                _record_burst(
+                    request, at=at, name=name, caller=caller, status_code=response.status_code,
+                    duration_ms=duration_ms, cid=cid, error_code=error_code,
+                )  # fmt: skip
+                # Nor Django's own line of a 4xx answer (django.request), one per call.
+                response._has_been_logged = True  # type: ignore[attr-defined]
                 return response
             inbound_call_log(
                 at=at,
@@ -120,6 +139,41 @@ def inbound_endpoint(
         return login_not_required(wrapper)
 
     return decorate
+
+
+def _record_burst(
+    request: HttpRequest,
+    *,
+    at: Any,
+    name: str,
+    caller: str,
+    status_code: int,
+    duration_ms: int,
+    cid: str,
+    error_code: str,
+) -> None:
+    """Count a call on its burst's row; its log line only for the burst's first call (or for
+    every call when it could not be counted: then it has no row either)."""
+    address = burst_address(client_ip(request))
+    method = request.method or ""
+    calls = inbound_burst_log(
+        at=at, address=address, method=method, endpoint=name, caller=caller,
+        status_code=status_code, duration_ms=duration_ms, correlation_id=cid,
+        error_code=error_code,
+    )  # fmt: skip
+    if calls > 1:
+        return
+    burst = (
+        f"; the same calls from this address until {burst_start(at) + BURST:%H:%M} UTC are "
+        "counted on its call-log row, not logged"
+        if calls
+        else ""
+    )
+    logger.log(
+        logging.WARNING if status_code >= 400 else logging.INFO,
+        "SAP MC call %s %s -> %s %s caller=%r %sms correlation_id=%s address=%s%s",
+        method, name, status_code, error_code, caller, duration_ms, cid, address, burst,
+    )  # fmt: skip
 
 
 class _Refused(ApiError):
