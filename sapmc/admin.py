@@ -56,7 +56,7 @@ class InboundReportAdmin(ReadOnlyAdmin):
 
 @admin.register(InboundCall)
 class InboundCallAdmin(ReadOnlyAdmin):
-    list_display = ["at", "method", "endpoint", "caller", "status_code", "duration_ms"]
+    list_display = ["at", "method", "endpoint", "caller", "status_code", "calls", "duration_ms"]
     list_filter = ["endpoint", "status_code"]
     search_fields = ["correlation_id", "caller"]
     date_hierarchy = "at"
