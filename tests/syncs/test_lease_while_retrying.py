@@ -57,7 +57,7 @@ def test_a_run_retrying_longer_than_its_lease_keeps_it(live_khoros, settings):
 
 
 @pytest.mark.django_db
-def test_a_run_taken_over_while_it_retries_sends_no_further_attempt(live_khoros, settings):
+def test_a_run_taken_over_during_its_retries_sends_no_further_attempt(live_khoros, settings):
     # The worker froze for longer than a lease while it waited: the schedule took over.
     run, asked = _sync_while_khoros_fails(live_khoros, settings, timedelta(seconds=360))
     assert len(asked) == 1
