@@ -136,9 +136,9 @@ class InboundReport(models.Model):
 class InboundCall(models.Model):
     """One call SAP MC (or anyone) made to the inbound endpoints, whatever its outcome; or a
     burst of calls that need no row each (sapmc.inbound.views): those without usable
-    credentials, those of openapi.json and those refused while their address is locked out,
-    counted on one row per address, endpoint, method, status and hour (`burst`), with the first
-    call's caller, duration and correlation id.
+    credentials and those of openapi.json, counted on one row per address, endpoint, method,
+    status and hour (`burst`), with the first call's caller, duration and correlation id. Calls
+    refused while their address is locked out get no row: the lockout counts them.
     """
 
     at = models.DateTimeField()
