@@ -32,6 +32,7 @@ from sapmc.models import ExternalCampaign, SuccessSent
 from sapmc.payloads import EXTERNAL_NAME_LENGTH, PARTY_LENGTH, PARTY_NAME_LENGTH
 from sapmc.sap_length import sap_cut
 from sapmc.timezones import sap_timezone_code
+from smcbridge.outgoing_http import ClientStats
 from syncs import runs
 from syncs.models import SyncRun
 from syncs.upsert import fit
@@ -459,3 +460,51 @@ def push_successes(
             "next run.",
         )
     return runs.run_finish(run, SyncRun.Status.SUCCEEDED)
+
+
+def hold_after_restore(*, restored_from: str) -> tuple[SyncRun, Counter[int]]:
+    """After the database was restored from a dump, record every settled Plan-day the ledger
+    does not hold as of unknown outcome instead of sending it: pushes between the dump and
+    the restore may have created it in SAP MC, which stores a day sent twice as two rows and
+    cannot be asked what it holds (its Successes are neither filterable nor readable back).
+    A sync admin settles them per campaign ("It is in SAP MC" or "Send again").
+
+    Runs as a push run (the push's lease: never beside a push). Returns the run and the
+    rows held per campaign."""
+    held: Counter[int] = Counter()
+
+    def work(run: SyncRun, _client: object) -> SyncRun:
+        zone = company_zone()
+        try:
+            code = sap_timezone_code(zone.key)
+        except ImproperlyConfigured as exc:
+            return runs.run_finish(run, SyncRun.Status.FAILED, str(exc))
+        today = timezone.now().astimezone(zone).date()
+        plan = plan_push(today=today, zone=zone.key, timezone_code=code)
+        message = (
+            f"The bridge's database was restored from {restored_from}: a push after that may "
+            "have created this day in SAP MC. Not sent until a sync admin settles it."
+        )[:2000]
+        with transaction.atomic():
+            unknown = SuccessSent.Status.UNKNOWN
+            _write(run, [_Entry(due, unknown, message=message) for due in plan.due], timezone.now())
+        held.update(due.campaign_id for due in plan.due)
+        run.unchanged_count = plan.already_sent
+        run.progress_total = run.progress_done = len(plan.due)
+        run.outcomes = [
+            {
+                "name": "Held after a restore",
+                "status": "ok",
+                "held": len(plan.due),
+                "already_sent": plan.already_sent,
+                "outcome_unknown": plan.unknown,
+                "restored_from": restored_from[:200],
+            }
+        ]
+        runs.run_checkpoint(run, ClientStats(), runs.COUNT_FIELDS, heartbeat=True)
+        return runs.run_finish(run, SyncRun.Status.SUCCEEDED)
+
+    run = runs.SyncRunner(SAPMC_SUCCESS_PUSH).run(
+        work=work, trigger=SyncRun.Trigger.COMMAND, client=object()
+    )
+    return run, held

@@ -853,3 +853,49 @@ def test_the_rows_of_unknown_outcome_shown_are_settled_together(server, sim, wor
         assert client.post(url, bad).status_code == 400
     client.force_login(world.maria)
     assert client.post(url, {"entry": rows, "resolution": "resend"}).status_code == 403
+
+
+def test_after_a_restore_the_days_a_lost_push_may_have_sent_are_held_not_sent_twice(
+    server, sim, world, client
+):
+    # Found by a review: restoring yesterday's dump took the ledger back, and the next push sent
+    # again every day pushed since; SAP MC stores a day sent twice as two rows (its Successes
+    # cannot be read back), and the campaign's numbers counted twice.
+    from django.core.management import call_command
+    from django_q.brokers import get_broker
+    from django_q.tasks import async_task
+
+    plan, spring = world.plans[0], world.campaigns[0]
+    kpis(plan, date(2026, 3, 1), 15)
+    assign(plan, spring)
+    assert push_successes().created_count == 12
+    # The dump held the ledger of March 1..8; the push that sent 9..12 came after it.
+    SuccessSent.objects.filter(day__gte=date(2026, 3, 9)).delete()
+    async_task("syncs.tasks.sync_task", "sapmc_success_push", 999_999)  # queued before it
+
+    out = StringIO()
+    call_command(
+        "success_push_after_restore", "--dump", "the dump of 2026-03-19 03:00", "--purge-queue",
+        stdout=out,
+    )  # fmt: skip
+
+    said = out.getvalue()
+    assert "Task queue emptied (1 task)." in said
+    assert "4 settled days held as of unknown outcome on 1 campaign; 8 already in" in said
+    assert f"  {spring.display_name}: 4" in said
+    assert get_broker().queue_size() == 0
+    held = SuccessSent.objects.filter(status=SuccessSent.Status.UNKNOWN)
+    assert sorted(held.values_list("day", flat=True)) == [date(2026, 3, d) for d in (9, 10, 11, 12)]
+    assert held.first().message.startswith(
+        "The bridge's database was restored from the dump of 2026-03-19 03:00"
+    )
+    # The next push sends none of them: SAP MC still holds each day once.
+    again = push_successes()
+    assert again.status == SyncRun.Status.SUCCEEDED
+    assert (again.created_count, again.outcomes[0]["outcome_unknown"]) == (0, 4)
+    assert len(readback(server)) == 12
+    run = SyncRun.objects.get(pk=int(said.split("Run #")[1].split(":")[0]))
+    assert (run.kind, run.status, run.outcomes[0]["held"]) == (SAPMC_SUCCESS_PUSH, "succeeded", 4)
+    client.force_login(world.admin)
+    page = client.get(f"/syncs/{run.pk}/").content.decode()
+    assert "Held after a restore" in page
