@@ -26,6 +26,10 @@ def sync_task(kind: str, run_id: int | None = None, **scheduled: str) -> str:
         run = SyncRun.objects.filter(pk=run_id).first() if run_id is not None else None
         if run_id is not None and run is None:
             return f"run #{run_id} no longer exists"
+        if run is not None and run.kind != kind:
+            # A task older than the database (restored from a dump) names a number another
+            # kind's run has now: running it would run the wrong sync on that run's record.
+            return f"run #{run.pk} is a {run.kind} run, not {kind}: not run"
     if run is not None and run.is_finished:
         # Redelivered by the ORM broker after the run ended (or was taken over): nothing to do.
         return f"run #{run.pk} already ended ({run.status})"

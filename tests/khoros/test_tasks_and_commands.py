@@ -110,6 +110,19 @@ def test_scheduled_task_creates_its_own_run(live_khoros):
     assert run.trigger == SyncRun.Trigger.SCHEDULE
 
 
+def test_a_task_naming_another_kinds_run_does_nothing(live_khoros):
+    # After a restore from a dump, a task queued before it names a run number that another
+    # kind's run has now (found by a review): it must not run the wrong sync on that record.
+    from syncs.tasks import sync_task
+
+    other = SyncRun.objects.create(kind="sapmc_campaigns", trigger=SyncRun.Trigger.BUTTON)
+    answer = sync_task(SyncRun.Kind.KHOROS_PLANS, other.pk)
+    assert answer == f"run #{other.pk} is a sapmc_campaigns run, not khoros_plans: not run"
+    other.refresh_from_db()
+    assert other.status == SyncRun.Status.QUEUED
+    assert live_khoros.sim.requests == []
+
+
 def test_task_for_a_deleted_run_does_nothing(live_khoros):
     from syncs.tasks import sync_task
 
