@@ -373,6 +373,18 @@ def _record_unknown(
     )
 
 
+def _plan_now() -> tuple[PushPlan, date, ZoneInfo, str] | str:
+    """What a push run would send now, with the company's today, zone and its SAP code; or why
+    it cannot be planned (a zone SAP has no code for)."""
+    zone = company_zone()
+    try:
+        code = sap_timezone_code(zone.key)
+    except ImproperlyConfigured as exc:
+        return str(exc)
+    today = timezone.now().astimezone(zone).date()
+    return plan_push(today=today, zone=zone.key, timezone_code=code), today, zone, code
+
+
 @runs.sync_entry(SAPMC_SUCCESS_PUSH)
 def push_successes(
     run: SyncRun, client: sapmc.SapmcClient, on_progress: Callable[[SyncRun], None] | None
@@ -382,13 +394,10 @@ def push_successes(
         return runs.run_finish(
             run, SyncRun.Status.SKIPPED, "The success push is off (SAPMC_SUCCESS_PUSH_ENABLED)."
         )
-    zone = company_zone()
-    try:
-        code = sap_timezone_code(zone.key)
-    except ImproperlyConfigured as exc:
-        return runs.run_finish(run, SyncRun.Status.FAILED, str(exc))
-    today = timezone.now().astimezone(zone).date()
-    plan = plan_push(today=today, zone=zone.key, timezone_code=code)
+    planned = _plan_now()
+    if isinstance(planned, str):
+        return runs.run_finish(run, SyncRun.Status.FAILED, planned)
+    plan, today, zone, code = planned
     run.unchanged_count = plan.already_sent
     run.progress_total = len(plan.due)
     run.outcomes = [
@@ -474,13 +483,10 @@ def hold_after_restore(*, restored_from: str) -> tuple[SyncRun, Counter[int]]:
     held: Counter[int] = Counter()
 
     def work(run: SyncRun, _client: object) -> SyncRun:
-        zone = company_zone()
-        try:
-            code = sap_timezone_code(zone.key)
-        except ImproperlyConfigured as exc:
-            return runs.run_finish(run, SyncRun.Status.FAILED, str(exc))
-        today = timezone.now().astimezone(zone).date()
-        plan = plan_push(today=today, zone=zone.key, timezone_code=code)
+        planned = _plan_now()
+        if isinstance(planned, str):
+            return runs.run_finish(run, SyncRun.Status.FAILED, planned)
+        plan = planned[0]
         message = (
             f"The bridge's database was restored from {restored_from}: a push after that may "
             "have created this day in SAP MC. Not sent until a sync admin settles it."
