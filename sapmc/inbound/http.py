@@ -244,7 +244,27 @@ def inbound_call_log(
     error_code: str,
 ) -> None:
     """Record one call; a failure to record it must not turn SAP MC's answer into an error."""
-    values = [
+    values = _call_values(
+        at, method, endpoint, caller, status_code, duration_ms, correlation_id, error_code
+    )
+    try:
+        hot_row(_call_log_sql(asynchronous=not connection.in_atomic_block), values)
+    except DatabaseError:
+        logger.warning("could not record SAP MC call %s %s", method, endpoint, exc_info=True)
+
+
+def _call_values(
+    at: datetime,
+    method: str,
+    endpoint: str,
+    caller: str,
+    status_code: int,
+    duration_ms: int,
+    correlation_id: str,
+    error_code: str,
+) -> list[object]:
+    """A call's values in the order of _CALL_LOG_COLUMNS, each cut to its column."""
+    return [
         connection.ops.adapt_datetimefield_value(at),
         fit(InboundCall, "method", method),
         fit(InboundCall, "endpoint", endpoint),
@@ -254,10 +274,6 @@ def inbound_call_log(
         fit(InboundCall, "correlation_id", correlation_id),
         fit(InboundCall, "error_code", error_code),
     ]
-    try:
-        hot_row(_call_log_sql(asynchronous=not connection.in_atomic_block), values)
-    except DatabaseError:
-        logger.warning("could not record SAP MC call %s %s", method, endpoint, exc_info=True)
 
 
 _CALL_LOG_COLUMNS = (
@@ -313,15 +329,11 @@ def inbound_burst_log(
     recorded. One statement, an upsert on the row's unique key: two workers counting the
     same burst at once add to one row, on PostgreSQL as on SQLite, and lose no count."""
     adapt = connection.ops.adapt_datetimefield_value
+    method = method if method in BURST_METHODS else "(other)"
     values = [
-        adapt(at),
-        method if method in BURST_METHODS else "(other)",
-        fit(InboundCall, "endpoint", endpoint),
-        fit(InboundCall, "caller", caller),
-        status_code,
-        max(0, duration_ms),
-        fit(InboundCall, "correlation_id", correlation_id),
-        fit(InboundCall, "error_code", error_code),
+        *_call_values(
+            at, method, endpoint, caller, status_code, duration_ms, correlation_id, error_code
+        ),
         adapt(burst_start(at)),
         fit(InboundCall, "address", address),
         adapt(at),
