@@ -16,7 +16,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
 from functools import cache
@@ -232,48 +232,50 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def inbound_call_log(
-    *,
-    at: datetime,
-    method: str,
-    endpoint: str,
-    caller: str,
-    status_code: int,
-    duration_ms: int,
-    correlation_id: str,
-    error_code: str,
-) -> None:
+@dataclass(frozen=True)
+class InboundCallRecord:
+    """One call as the call log and the log line tell it."""
+
+    at: datetime
+    method: str
+    endpoint: str
+    caller: str
+    status_code: int
+    duration_ms: int
+    correlation_id: str
+    error_code: str
+
+    def values(self) -> list[object]:
+        """Its values in the order of _CALL_LOG_COLUMNS, each cut to its column."""
+        return [
+            connection.ops.adapt_datetimefield_value(self.at),
+            fit(InboundCall, "method", self.method),
+            fit(InboundCall, "endpoint", self.endpoint),
+            fit(InboundCall, "caller", self.caller),
+            self.status_code,
+            max(0, self.duration_ms),
+            fit(InboundCall, "correlation_id", self.correlation_id),
+            fit(InboundCall, "error_code", self.error_code),
+        ]
+
+    def log_line(self, suffix: str = "") -> None:
+        """The call's log line: a warning for a refusal or an error."""
+        logger.log(
+            logging.WARNING if self.status_code >= 400 else logging.INFO,
+            "SAP MC call %s %s -> %s %s caller=%r %sms correlation_id=%s%s",
+            self.method, self.endpoint, self.status_code, self.error_code, self.caller,
+            self.duration_ms, self.correlation_id, suffix,
+        )  # fmt: skip
+
+
+def inbound_call_log(call: InboundCallRecord) -> None:
     """Record one call; a failure to record it must not turn SAP MC's answer into an error."""
-    values = _call_values(
-        at, method, endpoint, caller, status_code, duration_ms, correlation_id, error_code
-    )
     try:
-        hot_row(_call_log_sql(asynchronous=not connection.in_atomic_block), values)
+        hot_row(_call_log_sql(asynchronous=not connection.in_atomic_block), call.values())
     except DatabaseError:
-        logger.warning("could not record SAP MC call %s %s", method, endpoint, exc_info=True)
-
-
-def _call_values(
-    at: datetime,
-    method: str,
-    endpoint: str,
-    caller: str,
-    status_code: int,
-    duration_ms: int,
-    correlation_id: str,
-    error_code: str,
-) -> list[object]:
-    """A call's values in the order of _CALL_LOG_COLUMNS, each cut to its column."""
-    return [
-        connection.ops.adapt_datetimefield_value(at),
-        fit(InboundCall, "method", method),
-        fit(InboundCall, "endpoint", endpoint),
-        fit(InboundCall, "caller", caller),
-        status_code,
-        max(0, duration_ms),
-        fit(InboundCall, "correlation_id", correlation_id),
-        fit(InboundCall, "error_code", error_code),
-    ]
+        logger.warning(
+            "could not record SAP MC call %s %s", call.method, call.endpoint, exc_info=True
+        )
 
 
 _CALL_LOG_COLUMNS = (
@@ -310,38 +312,27 @@ def burst_start(at: datetime) -> datetime:
     )
 
 
-def inbound_burst_log(
-    *,
-    at: datetime,
-    address: str,
-    method: str,
-    endpoint: str,
-    caller: str,
-    status_code: int,
-    duration_ms: int,
-    correlation_id: str,
-    error_code: str,
-) -> int:
+def inbound_burst_log(call: InboundCallRecord, *, address: str) -> int:
     """Count one call on the row of its burst (one per address, endpoint, method, status and
-    hour),
-    made by the first call of the burst: how many calls the row holds with this one, 1 when
+    hour), made by the first call of the burst: how many calls the row holds with this one, 1 when
     this call made it (so that the caller logs one line per burst); 0 when it could not be
     recorded. One statement, an upsert on the row's unique key: two workers counting the
     same burst at once add to one row, on PostgreSQL as on SQLite, and lose no count."""
     adapt = connection.ops.adapt_datetimefield_value
-    method = method if method in BURST_METHODS else "(other)"
+    if call.method not in BURST_METHODS:
+        call = replace(call, method="(other)")
     values = [
-        *_call_values(
-            at, method, endpoint, caller, status_code, duration_ms, correlation_id, error_code
-        ),
-        adapt(burst_start(at)),
+        *call.values(),
+        adapt(burst_start(call.at)),
         fit(InboundCall, "address", address),
-        adapt(at),
+        adapt(call.at),
     ]
     try:
         row = hot_row(_burst_sql(asynchronous=not connection.in_atomic_block), values)
     except DatabaseError:
-        logger.warning("could not record SAP MC call %s %s", method, endpoint, exc_info=True)
+        logger.warning(
+            "could not record SAP MC call %s %s", call.method, call.endpoint, exc_info=True
+        )
         return 0
     return int(row[0]) if row else 0
 

@@ -26,6 +26,7 @@ from sapmc.inbound.http import (
     BURST,
     JSON_CONTENT_TYPE,
     ApiError,
+    InboundCallRecord,
     authenticate,
     bad_request,
     basic_credentials,
@@ -101,7 +102,16 @@ def inbound_endpoint(
                 response.content = b""
             response["X-Correlation-ID"] = cid
             response["Cache-Control"] = "no-store"
-            duration_ms = round((time.monotonic() - started) * 1000)
+            call = InboundCallRecord(
+                at=at,
+                method=request.method or "",
+                endpoint=name,
+                caller=caller,
+                status_code=response.status_code,
+                duration_ms=round((time.monotonic() - started) * 1000),
+                correlation_id=cid,
+                error_code=error_code,
+            )
             if not logged:
                 # Refused while locked out: counted on the lockout, not one row per call, so
                 # that a flood of guesses cannot flood the call log; nor Django's line of a
@@ -111,28 +121,12 @@ def inbound_endpoint(
             if response.status_code < 500 and (credentials is None or not auth):
                 # Anyone can send these, as fast as they like: counted on their burst's row,
                 # logged once per burst. A bridge error (5xx) keeps a row of its own.
-                _record_burst(
-                    request, at=at, name=name, caller=caller, status_code=response.status_code,
-                    duration_ms=duration_ms, cid=cid, error_code=error_code,
-                )  # fmt: skip
+                _record_burst(request, call)
                 # Nor Django's own line of a 4xx answer (django.request), one per call.
                 response._has_been_logged = True  # type: ignore[attr-defined]
                 return response
-            inbound_call_log(
-                at=at,
-                method=request.method or "",
-                endpoint=name,
-                caller=caller,
-                status_code=response.status_code,
-                duration_ms=duration_ms,
-                correlation_id=cid,
-                error_code=error_code,
-            )
-            logger.log(
-                logging.WARNING if response.status_code >= 400 else logging.INFO,
-                "SAP MC call %s %s -> %s %s caller=%r %sms correlation_id=%s",
-                request.method, name, response.status_code, error_code, caller, duration_ms, cid,
-            )  # fmt: skip
+            inbound_call_log(call)
+            call.log_line()
             return response
 
         # Public to Django's login: SAP MC signs in with Basic auth, checked above.
@@ -141,39 +135,20 @@ def inbound_endpoint(
     return decorate
 
 
-def _record_burst(
-    request: HttpRequest,
-    *,
-    at: Any,
-    name: str,
-    caller: str,
-    status_code: int,
-    duration_ms: int,
-    cid: str,
-    error_code: str,
-) -> None:
+def _record_burst(request: HttpRequest, call: InboundCallRecord) -> None:
     """Count a call on its burst's row; its log line only for the burst's first call (or for
     every call when it could not be counted: then it has no row either)."""
     address = burst_address(client_ip(request))
-    method = request.method or ""
-    calls = inbound_burst_log(
-        at=at, address=address, method=method, endpoint=name, caller=caller,
-        status_code=status_code, duration_ms=duration_ms, correlation_id=cid,
-        error_code=error_code,
-    )  # fmt: skip
+    calls = inbound_burst_log(call, address=address)
     if calls > 1:
         return
     burst = (
-        f"; the same calls from this address until {burst_start(at) + BURST:%H:%M} UTC are "
-        "counted on its call-log row, not logged"
+        f"; the same calls from this address until {burst_start(call.at) + BURST:%H:%M} UTC "
+        "are counted on its call-log row, not logged"
         if calls
         else ""
     )
-    logger.log(
-        logging.WARNING if status_code >= 400 else logging.INFO,
-        "SAP MC call %s %s -> %s %s caller=%r %sms correlation_id=%s address=%s%s",
-        method, name, status_code, error_code, caller, duration_ms, cid, address, burst,
-    )  # fmt: skip
+    call.log_line(f" address={address}{burst}")
 
 
 class _Refused(ApiError):

@@ -1233,12 +1233,14 @@ def test_the_call_log_statement_commits_asynchronously_on_postgresql():
 def test_inside_a_callers_transaction_the_call_log_leaves_its_commit_alone(rf):
     from django.db import connection, transaction
 
-    from sapmc.inbound.http import inbound_call_log
+    from sapmc.inbound.http import InboundCallRecord, inbound_call_log
 
     with transaction.atomic():
         inbound_call_log(
-            at=timezone.now(), method="POST", endpoint="parameter-values", caller=USER,
-            status_code=200, duration_ms=1, correlation_id="c-1", error_code="",
+            InboundCallRecord(
+                at=timezone.now(), method="POST", endpoint="parameter-values", caller=USER,
+                status_code=200, duration_ms=1, correlation_id="c-1", error_code="",
+            )
         )  # fmt: skip
         if connection.vendor == "postgresql":
             assert _synchronous_commit() == "on"

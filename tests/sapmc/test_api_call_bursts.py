@@ -202,7 +202,8 @@ def test_the_calls_page_says_how_many_calls_a_row_stands_for(client, world):
 @pytest.mark.django_db(transaction=True)
 def test_workers_counting_one_burst_at_once_make_one_row_and_lose_no_count(monkeypatch):
     """Threads, each with its own database connection, record the same burst at once."""
-    from sapmc.inbound.http import inbound_burst_log  # here: the other tests run without it
+    # here: the other tests run without it
+    from sapmc.inbound.http import InboundCallRecord, inbound_burst_log
 
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     threads, calls = 8, 25
@@ -214,11 +215,12 @@ def test_workers_counting_one_burst_at_once_make_one_row_and_lose_no_count(monke
         try:
             start.wait(30)
             for i in range(calls):
-                counted = inbound_burst_log(
-                    at=T0 + timedelta(seconds=i), address="203.0.113.9", method="POST",
-                    endpoint="campaign-success", caller="", status_code=401, duration_ms=1,
-                    correlation_id=f"w{n}-{i}", error_code="UNAUTHORIZED",
+                call = InboundCallRecord(
+                    at=T0 + timedelta(seconds=i), method="POST", endpoint="campaign-success",
+                    caller="", status_code=401, duration_ms=1, correlation_id=f"w{n}-{i}",
+                    error_code="UNAUTHORIZED",
                 )  # fmt: skip
+                counted = inbound_burst_log(call, address="203.0.113.9")
                 assert counted >= 1
                 if counted == 1:
                     made.append(n)
