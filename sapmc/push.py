@@ -31,6 +31,7 @@ from sapmc.kinds import SAPMC_SUCCESS_PUSH
 from sapmc.models import ExternalCampaign, SuccessSent
 from sapmc.payloads import EXTERNAL_NAME_LENGTH, PARTY_LENGTH, PARTY_NAME_LENGTH
 from sapmc.sap_length import sap_cut
+from sapmc.selectors import campaign_names
 from sapmc.timezones import sap_timezone_code
 from smcbridge.outgoing_http import ClientStats
 from syncs import runs
@@ -344,12 +345,7 @@ def _record_unknown(
         unknown = SuccessSent.Status.UNKNOWN
         _write(run, [_Entry(due, unknown, message=message) for due in failing], timezone.now())
     per_campaign = Counter(due.campaign_id for due in failing)
-    names = {
-        c.pk: c.display_name
-        for c in ExternalCampaign.objects.filter(pk__in=per_campaign).only(
-            "pk", "name", "campaign_id", "sap_uuid"
-        )
-    }
+    names = campaign_names(per_campaign)
     campaigns: list[dict[str, object]] = [
         {"id": pk, "name": names.get(pk, f"#{pk}"), "rows": rows}
         for pk, rows in sorted(per_campaign.items(), key=lambda c: (-c[1], names.get(c[0], "")))

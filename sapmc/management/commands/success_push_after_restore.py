@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_q.brokers import get_broker
 
-from sapmc.models import ExternalCampaign
 from sapmc.push import hold_after_restore
+from sapmc.selectors import campaign_names
 from syncs.models import SyncRun
 
 
@@ -42,12 +42,7 @@ class Command(BaseCommand):
         run, held = hold_after_restore(restored_from=options["dump"].strip() or "a dump")
         if run.status != SyncRun.Status.SUCCEEDED:
             raise CommandError(f"Run #{run.pk} {run.status}: {run.error}")
-        names = {
-            c.pk: c.display_name
-            for c in ExternalCampaign.objects.filter(pk__in=held).only(
-                "pk", "name", "campaign_id", "sap_uuid"
-            )
-        }
+        names = campaign_names(held)
         total = sum(held.values())
         self.stdout.write(
             f"Run #{run.pk}: {total} settled day{'' if total == 1 else 's'} held as of unknown "
