@@ -29,7 +29,13 @@ def record_schedule_task(sender: type[Task], instance: Task, **kwargs: Any) -> N
             name=instance.group, stopped__lte=instance.stopped
         )
         if not recorded.update(**fields):
-            ScheduleLastTask.objects.get_or_create(name=instance.group, defaults=fields)
+            _, created = ScheduleLastTask.objects.get_or_create(
+                name=instance.group, defaults=fields
+            )
+            if not created:
+                # Another worker made the row meanwhile, maybe with an older task: the
+                # conditional update again keeps whichever stopped last.
+                recorded.update(**fields)
     except DatabaseError:
         # The task's own record is saved; django-q2's bookkeeping (acknowledging it) goes on.
         logger.exception("Could not record the last task of schedule %r", instance.group)

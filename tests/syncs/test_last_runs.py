@@ -103,6 +103,28 @@ def test_a_schedules_last_task_outlives_the_tasks_django_q_keeps(monkeypatch):
     }
 
 
+def test_a_schedules_first_task_recorded_by_two_workers_at_once_keeps_the_later(monkeypatch):
+    # Both found no row; the other worker made it with its older task between this one's
+    # update and its insert: the later task must still win.
+    from syncs.models import ScheduleLastTask
+    from syncs.selectors import schedule_last_tasks
+
+    day = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    real = ScheduleLastTask.objects.get_or_create
+
+    def other_worker_first(**kwargs):
+        ScheduleLastTask.objects.create(
+            name="Alerts", task_id="f" * 32, succeeded=False, stopped=day
+        )
+        return real(**kwargs)
+
+    monkeypatch.setattr(ScheduleLastTask.objects, "get_or_create", other_worker_first)
+    _saved(1, "Alerts", day + timedelta(minutes=5))
+
+    last = schedule_last_tasks(names=["Alerts"])["Alerts"]
+    assert (last.succeeded, last.stopped) == (True, day + timedelta(minutes=5))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_tasks_django_q_kept_give_each_schedule_its_last_task_after_migrating():
     from django_q.models import Task
