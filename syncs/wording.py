@@ -127,6 +127,12 @@ def outcome_sentence(outcome: Mapping[str, Any]) -> str:
     """The outcome in words; zeros that tell nothing are left out, failures are not."""
     if outcome.get("status") == "not_run":
         return "Not started: the run stopped before it."
+    if "held" in outcome:  # the success push's days held after a restore (sapmc.push)
+        return (
+            f"{plural(_int(outcome, 'held'), 'settled day', 'settled days')} held as of unknown "
+            f"outcome after the restore from {outcome.get('restored_from') or 'a dump'}, "
+            f"{_n(_int(outcome, 'already_sent'))} already in the ledger."
+        )
     parts: list[str] = []
     if outcome.get("listing") == "incomplete":
         read, counted = _int(outcome, "read"), outcome.get("sap_count")

@@ -899,3 +899,7 @@ def test_after_a_restore_the_days_a_lost_push_may_have_sent_are_held_not_sent_tw
     client.force_login(world.admin)
     page = client.get(f"/syncs/{run.pk}/").content.decode()
     assert "Held after a restore" in page
+    assert (
+        "4 settled days held as of unknown outcome after the restore from the dump of "
+        "2026-03-19 03:00, 8 already in the ledger." in page
+    )
