@@ -388,6 +388,10 @@ SAPMC_EXTERNAL_CAMPAIGN_URL = env_url("SAPMC_EXTERNAL_CAMPAIGN_URL", "", optiona
 # succeeded for STALE_AFTER_INTERVALS of its schedule intervals, one more when it recovers.
 ALERT_AFTER_FAILURES = env_int("ALERT_AFTER_FAILURES", 3, minimum=1)
 ALERT_EMAILS = env_emails("ALERT_EMAILS")
+# The address people open the dashboard at (https://smcbridge.example.com): alert emails link
+# to the kind's runs and its latest failed run there. Empty: the emails carry no links (the
+# bridge does not guess its own address from ALLOWED_HOSTS, which need not be reachable).
+SITE_URL = env_url("SITE_URL", "", optional=True).rstrip("/")
 # /healthz is public (monitors call it without signing in) and shows no error text; a request
 # with "Authorization: Bearer <HEALTHZ_TOKEN>" (or a sync admin's session) gets the texts too.
 # Empty: only sync admins do.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -67,6 +69,25 @@ def _first_run_due(kind: str) -> tuple[bool, datetime | None]:
     if schedule is None or schedule[1]:
         return True, None
     return True, schedule[0]
+
+
+def _links(kind: str, *, failing: bool) -> str:
+    """Where to look, as the email's last lines: the latest failed run (of a failing kind) and
+    the kind's runs, at SITE_URL. Empty when SITE_URL is not set."""
+    if not settings.SITE_URL:
+        return ""
+    lines = [f"Its runs: {settings.SITE_URL}{reverse('sync-history')}?{urlencode({'kind': kind})}"]
+    if failing:
+        latest = (
+            SyncRun.objects.filter(kind=kind, status=SyncRun.Status.FAILED)
+            .order_by("-queued_at", "-id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if latest is not None:
+            url = f"{settings.SITE_URL}{reverse('sync-run', args=[latest])}"
+            lines.insert(0, f"The latest failed run: {url}")
+    return "\n\n" + "\n".join(lines)
 
 
 def _failing_reason(kind: KindHealth) -> Reason | None:
@@ -151,6 +172,7 @@ def _record_change(kind: KindHealth) -> bool | None:
                 f"The {kind.label} sync needs attention: {problem}\n\n"
                 "You will get one more email when it "
                 + ("first succeeds." if reason.state == NOT_RUN_YET else "recovers.")
+                + _links(kind.kind, failing=kind.failing)
             )
             state.alerting, state.since, state.reason = True, now, str(problem)[:500]
         else:
@@ -169,6 +191,7 @@ def _record_change(kind: KindHealth) -> bool | None:
                 + (f" after {int(down_for.total_seconds() // 60)} minutes." if down_for else ".")
             )
             first_line = body
+            body += _links(kind.kind, failing=False)
             state.alerting, state.since, state.reason = False, None, ""
         # A newer change replaces an email still waiting: admins learn the state as it is.
         state.pending_subject, state.pending_body = subject[:200], body

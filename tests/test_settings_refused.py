@@ -84,6 +84,7 @@ URL_MESSAGE = "must be an absolute http:// or https:// URL with a host"
         ("SAPMC_BASE_URL", "ftp://u:s3cret@sap.example.com"),
         ("SAPMC_BASE_URL", "https://"),  # no host
         ("SAPMC_EXTERNAL_CAMPAIGN_URL", "plans/{plan_id}?t=s3cret"),
+        ("SITE_URL", "smcbridge.example.com/?t=s3cret"),  # no scheme: the links would go nowhere
     ],
 )
 def test_a_url_that_is_no_absolute_http_url_stops_the_start_without_showing_it(name, value):
@@ -100,6 +101,12 @@ def test_absolute_http_urls_and_an_empty_external_campaign_url_are_accepted():
     read = settings_from(environ)
     assert {name: read[name] for name in environ} == environ
     assert settings_from({"SAPMC_EXTERNAL_CAMPAIGN_URL": ""})["SAPMC_EXTERNAL_CAMPAIGN_URL"] == ""
+
+
+def test_the_site_url_is_read_without_its_trailing_slash_and_may_be_empty():
+    site = settings_from({"SITE_URL": "https://smcbridge.example.com/bridge/"})["SITE_URL"]
+    assert site == "https://smcbridge.example.com/bridge"
+    assert settings_from({})["SITE_URL"] == ""
 
 
 def test_an_alert_recipient_that_is_no_email_address_stops_the_start_naming_it():

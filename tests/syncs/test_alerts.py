@@ -271,3 +271,62 @@ def test_a_mail_relay_that_is_down_loses_no_alert_and_the_email_goes_out_later(
     alerts_check()
     assert len(mailoutbox) == 2
     assert Notification.objects.filter(event=Notification.Event.OUTAGE).count() == 2
+
+
+def test_with_the_site_url_set_the_emails_link_to_the_latest_failed_run_and_the_kinds_runs(
+    mailoutbox, settings
+):
+    settings.SITE_URL = "https://smcbridge.example.com"
+    all_fresh()
+    run("khoros_plans", "failed", error="KhorosUnavailableError: 503")
+    run("khoros_plans", "failed", error="KhorosUnavailableError: 503")
+    latest = run("khoros_plans", "failed", error="KhorosUnavailableError: 503 again")
+    run("khoros_kpis", "failed")  # another kind's failure is not this alert's run
+
+    alerts_check()
+
+    outage = mailoutbox[0].body.splitlines()
+    assert outage[-2:] == [
+        f"The latest failed run: https://smcbridge.example.com/syncs/{latest.pk}/",
+        "Its runs: https://smcbridge.example.com/syncs/?kind=khoros_plans",
+    ]
+    # The in-app alert needs no address: it is on the site already.
+    assert "https://" not in Notification.objects.get(kind="khoros_plans").text
+
+    run("khoros_plans", "succeeded")
+    alerts_check()
+
+    assert mailoutbox[1].subject == "[smcbridge] Khoros plans sync recovered"
+    assert mailoutbox[1].body.splitlines()[-1] == (
+        "Its runs: https://smcbridge.example.com/syncs/?kind=khoros_plans"
+    )
+    assert "failed run" not in mailoutbox[1].body
+
+
+def test_a_stale_kind_that_failed_nothing_links_to_its_runs_only(mailoutbox, settings):
+    settings.SITE_URL = "https://smcbridge.example.com"
+    all_fresh()
+    SyncRun.objects.filter(kind="sapmc_campaigns").update(
+        finished_at=timezone.now() - timedelta(days=3)
+    )
+    run("sapmc_campaigns", "failed", ago=timedelta(days=4))  # an old failure, before the success
+
+    alerts_check()
+
+    (email,) = mailoutbox
+    assert email.body.splitlines()[-1] == (
+        "Its runs: https://smcbridge.example.com/syncs/?kind=sapmc_campaigns"
+    )
+    assert "failed run" not in email.body
+
+
+def test_without_the_site_url_the_emails_carry_no_links(mailoutbox, settings):
+    settings.SITE_URL = ""
+    all_fresh()
+    for _ in range(3):
+        run("khoros_plans", "failed", error="KhorosUnavailableError: 503")
+
+    alerts_check()
+
+    (email,) = mailoutbox
+    assert "://" not in email.body and "/syncs/" not in email.body
