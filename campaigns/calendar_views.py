@@ -71,7 +71,7 @@ def _anchor(value: str, today: date) -> tuple[date, str]:
     return day, ""
 
 
-def _month_labels(period) -> list[tuple[str, int, int]]:  # noqa: ANN001 - a Period
+def _month_labels(period: Period) -> list[tuple[str, int, int]]:
     """Month names of a timeline with the grid columns each one spans."""
     labels = []
     month = period.first

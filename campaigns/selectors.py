@@ -204,7 +204,9 @@ def _drift_kind(campaign_pk: int, sap: set[int], bridge: int | None) -> str | No
     return DriftKind.SAP_ONLY if bridge is None else DriftKind.CONFLICT
 
 
-def _is_kept(decision: tuple[list[int], int | None] | None, sap: set[int], bridge: int | None):
+def _is_kept(
+    decision: tuple[list[int], int | None] | None, sap: set[int], bridge: int | None
+) -> bool:
     return decision is not None and decision == (sorted(sap), bridge)
 
 

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -37,6 +38,10 @@ from smcbridge.outgoing_http import ClientStats
 from syncs import runs
 from syncs.models import SyncRun
 from syncs.upsert import fit
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
 
 # CommunicationMedium (MaxLength 20): the numbers come from social media posts.
 COMMUNICATION_MEDIUM = "SOCIAL"
@@ -220,7 +225,9 @@ class _Sha256(SHA256):
     """SHA256 as lowercase hex on PostgreSQL without the pgcrypto extension Django's needs
     (sha256() is built in since PostgreSQL 11); Django's own elsewhere."""
 
-    def as_postgresql(self, compiler, connection, **extra_context):
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> tuple[str, tuple[str | int, ...]]:
         return self.as_sql(
             compiler,
             connection,

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 # Which variable sets which process's port (the Makefile's names).
 PORT_VARIABLES = {
@@ -134,7 +135,9 @@ def answers(url: str) -> bool:
 
 
 class Runner:
-    def __init__(self, commands: dict[str, str], *, stop_seconds: float, out=None) -> None:
+    def __init__(
+        self, commands: dict[str, str], *, stop_seconds: float, out: TextIO | None = None
+    ) -> None:
         self.commands = commands
         self.stop_seconds = stop_seconds
         self.out = out or sys.stdout
