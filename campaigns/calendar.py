@@ -694,9 +694,9 @@ class PanelKpis:
     zone: str
 
 
-def _kpi_sums(plans: QuerySet[Plan], zone: str) -> PanelKpis:
+def _kpi_sums(rows: QuerySet[PlanKpi], zone: str) -> PanelKpis:
     # Reach by its declared aggregation (the highest daily reach), and labelled as such.
-    row = PlanKpi.objects.filter(plan__in=plans).aggregate(
+    row = rows.aggregate(
         **kpi_aggregates(),
         plan_days=Count("pk"),
         other_zone=Count("pk", filter=PlanKpi.counted_elsewhere_q(zone)),
@@ -709,7 +709,7 @@ def campaign_panel(
     *, campaign: ExternalCampaign, user: AnyUser, day: CompanyDay | None = None
 ) -> CampaignPanel:
     """`day`: the company's (company_day()), when the caller has it."""
-    from campaigns.selectors import campaign_drift
+    from campaigns.selectors import campaign_drift, campaign_kpi_days
 
     day = day or company_day(kpi_freshness=False)
 
@@ -723,7 +723,8 @@ def campaign_panel(
         state=state_of(campaign.start, campaign.end, day.today),
         plans=plans,
         hidden_plans=hidden,
-        kpis=_kpi_sums(assigned.filter(pk__in=visible.values("pk")), day.zone),
+        # The days the campaign page counts: those sent to it, and its Plans' days not sent.
+        kpis=_kpi_sums(campaign_kpi_days(campaign, visible), day.zone),
         # As the viewer may decide it (the workbench and the bars count the same way).
         drift=campaign_drift(campaign=campaign, user=user),
     )
@@ -764,7 +765,7 @@ def plan_panel(*, plan: Plan, day: CompanyDay | None = None) -> PlanPanel:
         last=last,
         state=state_of(first, last, day.today),
         feeds=feeds,
-        kpis=_kpi_sums(Plan.objects.filter(pk=plan.pk), day.zone),
+        kpis=_kpi_sums(PlanKpi.objects.filter(plan=plan), day.zone),
         candidates=candidates,
         more_candidates=more,
     )

@@ -306,14 +306,24 @@ def _stacked_chart(
         layers.append(
             (assignment.plan.display_name, color, daily.get(assignment.plan_id, no_numbers))
         )
+    # Plans assigned elsewhere now whose days were sent here: in every total (SAP MC has them
+    # under this campaign), so in the rest layer too, or the days would not add up.
+    assigned_ids = {a.plan_id for a in assigned}
+    moved = sum(1 for plan_id in kpis.per_plan if plan_id not in assigned_ids)
     note = ""
-    if others:
+    if others or moved:
         # Each day's total less the Plans drawn: what the others' rows add up to, unread. Never
         # below zero: a KPI sync that commits between the two reads can leave the drawn Plans'
         # newer numbers above the day's total, and a negative layer would overflow the axis.
+        rest = len(others) + moved
+        label = (
+            f"Other {rest} Plan{pluralize(rest)}"
+            if others
+            else f"{rest} Plan{pluralize(rest)} moved away, days sent here"
+        )
         layers.append(
             (
-                f"Other {len(others)} Plans",
+                label,
                 OTHERS_COLOR,
                 [
                     max(day_total - sum(layer[2][j] for layer in layers), 0)
@@ -321,11 +331,18 @@ def _stacked_chart(
                 ],
             )
         )
-        note = (
-            f"The {STACKED_PLANS} Plans with the most {kpi_catalog.LABELS[STACKED].lower()} on "
-            f"these days, the other {len(others)} together in grey; each Plan's figures are in "
-            "the Plans table."
-        )
+        if others:
+            note = (
+                f"The {STACKED_PLANS} Plans with the most {kpi_catalog.LABELS[STACKED].lower()} "
+                f"on these days, the other {rest} together in grey; each Plan's figures are in "
+                "the Plans table."
+            )
+        else:
+            note = (
+                f"In grey, the days sent to SAP MC for this campaign of {rest} "
+                f"Plan{pluralize(rest)} assigned to another campaign since (the table "
+                "“Sent to SAP MC” names them)."
+            )
     return stacked_chart(
         f"{kpi_catalog.LABELS[STACKED]} per day by Plan",
         kpis.days,

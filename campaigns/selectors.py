@@ -822,11 +822,33 @@ class CampaignKpis:
     other_zone: int = 0
 
 
-def _campaign_kpis(campaign: ExternalCampaign, user: AnyUser) -> QuerySet[PlanKpi]:
-    """The daily KPI rows of the campaign's Plans the user may see."""
-    return PlanKpi.objects.filter(
-        plan__in=visible_plans(user).filter(assignment__campaign=campaign)
+# Ledger rows whose Plan-day is in SAP MC (or may be): the success push never sends it again,
+# to this campaign or any other. A refused row was not created and goes where the Plan is now.
+_IN_SAP_MC = (SuccessSent.Status.CREATED, SuccessSent.Status.UNKNOWN)
+
+
+def campaign_kpi_days(campaign: ExternalCampaign, plans: QuerySet[Plan]) -> QuerySet[PlanKpi]:
+    """The daily KPI rows of `plans` that are the campaign's as SAP MC has or will have them:
+    a day the success push sent goes with the campaign it was sent to, any other day with the
+    campaign its Plan is assigned to now (where the push sends it once it settles).
+
+    So a Plan moved from A to B counts its days sent to A on A's page and panel, not on B's,
+    and the days it had not sent on B's: the totals agree with what SAP MC holds for each."""
+    sent = SuccessSent.objects.filter(
+        plan_id=OuterRef("plan_id"), day=OuterRef("day"), status__in=_IN_SAP_MC
     )
+    assigned = Assignment.objects.filter(campaign=campaign).values("plan_id")
+    sent_here = SuccessSent.objects.filter(campaign=campaign, status__in=_IN_SAP_MC)
+    return PlanKpi.objects.filter(
+        Q(plan__in=plans.filter(pk__in=assigned)) & ~Exists(sent.exclude(campaign=campaign))
+        | Q(plan__in=plans.filter(pk__in=sent_here.values("plan_id")))
+        & Exists(sent.filter(campaign=campaign))
+    )
+
+
+def _campaign_kpis(campaign: ExternalCampaign, user: AnyUser) -> QuerySet[PlanKpi]:
+    """The daily KPI rows of the campaign's Plans the user may see (campaign_kpi_days)."""
+    return campaign_kpi_days(campaign, visible_plans(user))
 
 
 def campaign_kpi_rows(*, campaign: ExternalCampaign, user: AnyUser) -> QuerySet[PlanKpi]:
