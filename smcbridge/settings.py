@@ -236,6 +236,13 @@ STORAGES = {
     },
 }
 
+# A sign-in lasts one working day (SESSION_HOURS, counted from the login, not from the last click):
+# Django's 14 days left a session on a shared or lost laptop open for two weeks. Not renewed on
+# activity: a tab left open polls, and would keep its session alive for ever (and write it on
+# every request). A session that ends while a page is open sends its next click to the login page,
+# which leads back. Changing a password (the Django admin) ends that user's other sessions
+# (Django checks each session's password hash).
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12, minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
