@@ -36,3 +36,29 @@ def _from_a_proxy(remote: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in ipaddress.ip_network(net) for net in settings.PROXY_ADDRESSES)
+
+
+def lockout_network(ip: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Network | None:
+    """What the lockouts count a caller as: an IPv4 address itself (also as a dual-stack socket
+    shows it, ::ffff:a.b.c.d), an IPv6 one as its /64. One subscriber, one machine even (SLAAC
+    privacy addresses), gets a whole /64: counted per address, a caller rotating through it
+    would never be locked out. None when `ip` is no address."""
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        return ipaddress.IPv6Network((address, 64), strict=False)
+    return address
+
+
+def lockout_address(request: HttpRequest) -> str | None:
+    """The caller as the login lockout (django-axes' AXES_CLIENT_IP_CALLABLE) counts it: an IPv4
+    address, or an IPv6 /64 as its first address ("2001:db8:1:2::"), since axes keeps an address
+    (not a network) per attempt. None when the caller has no readable address."""
+    network = lockout_network(client_ip(request))
+    if isinstance(network, ipaddress.IPv6Network):
+        return str(network.network_address)
+    return None if network is None else str(network)

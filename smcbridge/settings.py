@@ -197,14 +197,24 @@ PROXY_ADDRESSES = env_networks("PROXY_ADDRESSES", ["127.0.0.1", "::1"])
 # Login throttling (django-axes, failures in the database so that every web process sees them):
 # after LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair is
 # locked for LOGIN_COOLOFF_MINUTES; a successful login resets its count. Per pair, not per
-# address alone, so that one person's typos never lock out colleagues behind the same NAT.
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# address alone, so that one person's typos never lock out colleagues behind the same NAT. An
+# address alone is locked after LOGIN_ADDRESS_FAILURE_LIMIT wrong passwords for any user names
+# within the same time (a few guesses at every user name); an IPv6 caller counts per /64.
+AXES_HANDLER = "campaigns.login_throttle.LoginLockoutHandler"
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
+if LOGIN_ADDRESS_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    # Below the pair's limit it would be the only one, and one person's typos would lock out
+    # everyone behind the same address.
+    raise ImproperlyConfigured(
+        f"LOGIN_ADDRESS_FAILURE_LIMIT must be at least LOGIN_FAILURE_LIMIT "
+        f"({AXES_FAILURE_LIMIT}); got {LOGIN_ADDRESS_FAILURE_LIMIT}"
+    )
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_CALLABLE = "campaigns.login_throttle.login_locked_response"
-AXES_CLIENT_IP_CALLABLE = "smcbridge.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "smcbridge.client_ip.lockout_address"
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
@@ -226,6 +236,13 @@ STORAGES = {
     },
 }
 
+# A sign-in lasts one working day (SESSION_HOURS, counted from the login, not from the last click):
+# Django's 14 days left a session on a shared or lost laptop open for two weeks. Not renewed on
+# activity: a tab left open polls, and would keep its session alive for ever (and write it on
+# every request). A session that ends while a page is open sends its next click to the login page,
+# which leads back. Changing a password (the Django admin) ends that user's other sessions
+# (Django checks each session's password hash).
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12, minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -150,3 +150,15 @@ def test_at_warning_a_started_bridge_prints_no_request_line():
     logged = django_start({"LOG_LEVEL": "WARNING"}, LOG, check=True).stderr
     assert "a warned request" in logged
     assert "a request line" not in logged and "a debug line" not in logged
+
+
+def test_an_address_limit_below_the_pairs_stops_the_start():
+    # One person's typos would lock out everyone behind the same address.
+    refused(
+        {"LOGIN_FAILURE_LIMIT": "5", "LOGIN_ADDRESS_FAILURE_LIMIT": "4"},
+        "LOGIN_ADDRESS_FAILURE_LIMIT must be at least LOGIN_FAILURE_LIMIT (5); got 4",
+    )
+    refused({"LOGIN_ADDRESS_FAILURE_LIMIT": "many"}, "LOGIN_ADDRESS_FAILURE_LIMIT")
+    assert settings_from({})["LOGIN_ADDRESS_FAILURE_LIMIT"] == 30
+    read = settings_from({"LOGIN_FAILURE_LIMIT": "5", "LOGIN_ADDRESS_FAILURE_LIMIT": "5"})
+    assert read["LOGIN_ADDRESS_FAILURE_LIMIT"] == 5

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
 import json
 import logging
 import re
@@ -28,6 +27,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 
 from sapmc.models import InboundCall
+from smcbridge.client_ip import lockout_network
 from smcbridge.db import hot_row
 from smcbridge.fields import fit
 from smcbridge.http import content_length_is_a_number
@@ -293,16 +293,10 @@ BURST_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 
 def burst_address(ip: str | None) -> str:
     """The address a burst is counted for: the client's, an IPv6 one as its /64 (the network
-    one subscriber gets, so that its 2^64 addresses are not each a burst), "unknown" for none."""
-    if not ip:
-        return "unknown"
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return "unknown"
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    one subscriber gets, so that its 2^64 addresses are not each a burst), "unknown" for none;
+    the same block as the lockouts count (smcbridge.client_ip.lockout_network)."""
+    network = lockout_network(ip)
+    return "unknown" if network is None else str(network)
 
 
 def burst_start(at: datetime) -> datetime:

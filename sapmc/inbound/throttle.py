@@ -1,5 +1,6 @@
-"""Brakes on guessing SAP MC's Basic-auth password: failures counted per client address
-(smcbridge.client_ip); a locked address is answered 429 and counted, not logged call by call.
+"""Brakes on guessing SAP MC's Basic-auth password: failures counted per client address (an
+IPv6 one per /64, smcbridge.client_ip.lockout_network); a locked address is answered 429 and
+counted, not logged call by call.
 """
 
 from __future__ import annotations

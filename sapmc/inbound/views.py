@@ -168,7 +168,9 @@ class _Refused(ApiError):
 def _authenticate_throttled(request: HttpRequest, credentials: Any, at: Any) -> None:
     """Authenticate behind the lockout of the caller's address (sapmc.inbound.throttle): a 401
     ApiError for wrong credentials, a 429 one while the address is locked out."""
-    ip = client_ip(request) or "unknown"
+    # Counted per block (an IPv6 caller per /64), as the call log groups its bursts: counted per
+    # address, a caller rotating through its /64 would never be locked out.
+    ip = burst_address(client_ip(request))
     gate = throttle.inbound_gate(ip=ip, now=at)
     if gate.locked:
         # Even a right password is refused while locked: otherwise guessing would go on.

@@ -17,7 +17,7 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 def test_axes_is_configured_with_the_database_handler_and_reset_on_success():
-    assert django_settings.AXES_HANDLER == "axes.handlers.database.AxesDatabaseHandler"
+    assert django_settings.AXES_HANDLER == "campaigns.login_throttle.LoginLockoutHandler"
     assert django_settings.AXES_FAILURE_LIMIT == 5
     assert timedelta(minutes=15) == django_settings.AXES_COOLOFF_TIME
     assert django_settings.AXES_RESET_ON_SUCCESS is True
@@ -293,3 +293,23 @@ def test_records_of_other_addresses_are_forgotten_once_over(client, inbound, cap
         _call(client, "guess", ip="10.0.0.3")
     assert list(InboundLockout.objects.values_list("ip", flat=True)) == ["10.0.0.3"]
     assert "SAP MC lockout of 10.0.0.2 ended: 1 calls refused" in caplog.text
+
+
+def test_an_ipv6_caller_rotating_through_its_64_is_locked_as_one(client, inbound):
+    # Found by a security review: the lockout counted per address while the call log grouped
+    # a /64: a caller taking a new address of its /64 for each guess was never locked out.
+    with time_machine.travel(T0, tick=False):
+        answers = [_call(client, "guess", ip=f"2001:db8:5:6::{i}").status_code for i in (1, 2, 3)]
+        assert answers == [401, 401, 401]
+        assert _call(client, "pw-inbound-2026", ip="2001:db8:5:6:abcd::1").status_code == 429
+        assert list(InboundLockout.objects.values_list("ip", flat=True)) == ["2001:db8:5:6::/64"]
+        # The next /64 is another caller.
+        assert _call(client, "pw-inbound-2026", ip="2001:db8:5:7::1").status_code == 200
+
+
+def test_an_ipv4_caller_through_a_dual_stack_socket_is_its_ipv4_address(client, inbound):
+    with time_machine.travel(T0, tick=False):
+        for ip in ("192.0.2.9", "::ffff:192.0.2.9", "192.0.2.9"):
+            assert _call(client, "guess", ip=ip).status_code == 401
+        assert _call(client, "pw-inbound-2026", ip="::ffff:192.0.2.9").status_code == 429
+    assert list(InboundLockout.objects.values_list("ip", flat=True)) == ["192.0.2.9"]
