@@ -18,6 +18,7 @@ from smcbridge.env import (
     env_code,
     env_emails,
     env_float,
+    env_host_names,
     env_int,
     env_list,
     env_loglevel,
@@ -277,7 +278,7 @@ KHOROS_DOWNLOAD_DEADLINE_SECONDS = env_float(
 )
 # Host names an export download link may lead to although they resolve to private addresses
 # (besides KHOROS_BASE_URL's own host and port); any other must resolve to public ones only.
-KHOROS_DOWNLOAD_HOSTS = env_list("KHOROS_DOWNLOAD_HOSTS", [])
+KHOROS_DOWNLOAD_HOSTS = env_host_names("KHOROS_DOWNLOAD_HOSTS")
 # Items per list page asked of Khoros (it answers at most 100).
 KHOROS_PAGE_SIZE = env_int("KHOROS_PAGE_SIZE", 100, minimum=1)
 KHOROS_SYNC_MINUTES = env_int("KHOROS_SYNC_MINUTES", 30, minimum=1)
