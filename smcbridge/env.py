@@ -192,14 +192,21 @@ def is_host_name(entry: str) -> bool:
     return True
 
 
-def env_host_names(name: str, *, environ: Mapping[str, str] = os.environ) -> list[str]:
+def env_host_names(
+    name: str,
+    default: list[str],
+    *,
+    example: str = "storage.example.com",
+    environ: Mapping[str, str] = os.environ,
+) -> list[str]:
     """Return a comma-separated variable of host names, each checked: one written with a scheme,
-    port or path passed the start and then failed every run that used it."""
-    hosts = env_list(name, [], environ=environ)
+    port or path passed the start and then matched nothing (a download host: every KPI sync
+    failed; an allowed host: every page answered 400)."""
+    hosts = env_list(name, default, environ=environ)
     for value in hosts:
         if not is_host_name(value):
             raise ImproperlyConfigured(
-                f"{name} must be comma-separated host names such as storage.example.com, "
+                f"{name} must be comma-separated host names such as {example}, "
                 f"without scheme, port or path; {value!r} is not one"
             )
     return hosts

@@ -78,7 +78,7 @@ def defaults_in_settings(monkeypatch) -> dict[str, object]:
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(env, reader, record)
-    for reader in ("env_list", "env_mapping", "env_networks"):
+    for reader in ("env_list", "env_mapping", "env_networks", "env_host_names"):
         original = getattr(env, reader)
 
         def record_many(name: str, default: object, *args: object, _original=original, **kw):
@@ -87,7 +87,7 @@ def defaults_in_settings(monkeypatch) -> dict[str, object]:
 
         monkeypatch.setattr(env, reader, record_many)
     # Readers without a default: unset is empty (Redis off, the sync admins, no extra host).
-    for reader in ("env_redis_url", "env_emails", "env_host_names"):
+    for reader in ("env_redis_url", "env_emails"):
         original = getattr(env, reader)
 
         def record_empty(name: str, *args: object, _original=original, **kw: object) -> object:

@@ -140,6 +140,25 @@ def test_download_host_names_and_addresses_are_accepted():
 
 
 @pytest.mark.parametrize(
+    "entry", ["https://bridge.example.com", "bridge.example.com:443", "bridge.example.com/"]
+)
+def test_an_allowed_host_with_a_scheme_port_or_path_stops_the_start_naming_it(entry):
+    # It passed the start, matched no request's host, and every page answered 400.
+    refused(
+        {"ALLOWED_HOSTS": f"bridge.example.com, {entry}"},
+        "ALLOWED_HOSTS must be comma-separated host names such as bridge.example.com, "
+        f"without scheme, port or path; {entry!r} is not one",
+    )
+
+
+def test_allowed_hosts_in_each_form_django_matches_are_accepted():
+    value = "bridge.example.com, .example.org, 10.0.0.5, [::1], *"
+    read = settings_from({"ALLOWED_HOSTS": value})
+    assert read["ALLOWED_HOSTS"] == ["bridge.example.com", ".example.org", "10.0.0.5", "[::1]", "*"]
+    assert settings_from({})["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+
+
+@pytest.mark.parametrize(
     ("level", "django_level"),
     [(None, "INFO"), ("INFO", "INFO"), ("WARNING", "WARNING"), ("ERROR", "ERROR"),
      ("DEBUG", "INFO")],  # Django's own at DEBUG: its autoreloader's line per file watched
