@@ -32,6 +32,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util import connection, parse_url
 
 from khoros.payloads import KhorosBadPayloadError
+from smcbridge.env import host_key, is_host_name
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -91,19 +92,6 @@ def is_public_address(address: IPAddress) -> bool:
     )
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _host_key(host: str) -> str:
-    """A host name as compared: lower case, no IPv6 brackets, no final dot."""
-    return host.strip().strip("[]").rstrip(".").lower()
-
-
 @dataclass(frozen=True)
 class DownloadPolicy:
     """Which hosts a download link may lead to, and the addresses it may connect to."""
@@ -121,18 +109,18 @@ class DownloadPolicy:
         port = parts.port or _DEFAULT_PORTS.get(scheme, 80)
         allowed = set()
         for entry in allowed_hosts:
-            key = _host_key(entry)
-            if not key or any(c in key for c in "/@?#\\ ") or (":" in key and not _is_ip(key)):
+            key = host_key(entry)
+            if not is_host_name(entry):
                 raise ValueError(
                     f"KHOROS_DOWNLOAD_HOSTS: {entry!r} is not a host name (give names such as "
                     "storage.example.com, without scheme, port or path)"
                 )
             allowed.add(key)
-        return cls((_host_key(parts.host or ""), port), frozenset(allowed))
+        return cls((host_key(parts.host or ""), port), frozenset(allowed))
 
     def trusts(self, host: str, port: int) -> bool:
         """Whether (host, port) may be connected to whatever its addresses are."""
-        key = _host_key(host)
+        key = host_key(host)
         return (key, port) == self.base_origin or key in self.allowed_hosts
 
     def public_addresses(self, host: str, port: int) -> list[str]:
@@ -142,7 +130,7 @@ class DownloadPolicy:
         not one to trust with either.
         """
         infos = socket.getaddrinfo(
-            _host_key(host), port, connection.allowed_gai_family(), socket.SOCK_STREAM
+            host_key(host), port, connection.allowed_gai_family(), socket.SOCK_STREAM
         )
         addresses: list[str] = []
         for _family, _type, _proto, _name, sockaddr in infos:
@@ -169,7 +157,7 @@ class DownloadPolicy:
         scheme = (parts.scheme or "").lower()
         if scheme not in _DEFAULT_PORTS or not parts.host:
             raise KhorosBadPayloadError("export download url is not an http(s) URL")
-        host = _host_key(parts.host)
+        host = host_key(parts.host)
         port = parts.port or _DEFAULT_PORTS[scheme]
         # A host without an address is left to the request, which fails as unavailable.
         if not self.trusts(host, port):
@@ -181,7 +169,7 @@ class DownloadPolicy:
         # The host only: the link's path and query string are its credential. The same words
         # for every address and port, so that the error tells nothing of the network behind.
         return KhorosDownloadRefusedError(
-            f"the export download link leads to {_host_key(host)}, which is not a public "
+            f"the export download link leads to {host_key(host)}, which is not a public "
             "address: refused without sending it anything (KHOROS_DOWNLOAD_HOSTS lists the "
             "storage hosts allowed on a private network)"
         )

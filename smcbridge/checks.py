@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 
 from smcbridge.demo_values import DEMO_VALUES
 
@@ -69,3 +70,24 @@ def inbound_password_missing(app_configs: Any, **kwargs: Any) -> list[checks.Che
             id="smcbridge.W003",
         )
     ]
+
+
+@checks.register()
+def email_backend_importable(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Refuse an EMAIL_BACKEND that names no class: Django imports it only when the first alert
+    is sent, so a mistyped one ("smtp") passed every start and each alert check then failed to
+    send, its emails waiting for ever. An error stops `check`, `migrate` and the worker."""
+    try:
+        import_string(settings.EMAIL_BACKEND)
+    except ImportError:
+        return [
+            checks.Error(
+                f"EMAIL_BACKEND {settings.EMAIL_BACKEND!r} names no importable class: no alert "
+                "email could be sent.",
+                hint="django.core.mail.backends.smtp.EmailBackend sends them; "
+                "django.core.mail.backends.console.EmailBackend prints them (README, "
+                "Configuration).",
+                id="smcbridge.E001",
+            )
+        ]
+    return []

@@ -173,6 +173,45 @@ def env_networks(
     return networks
 
 
+def host_key(host: str) -> str:
+    """A host name as compared: lower case, no IPv6 brackets, no final dot."""
+    return host.strip().strip("[]").rstrip(".").lower()
+
+
+def is_host_name(entry: str) -> bool:
+    """Whether `entry` is a bare host name or address: no scheme, port, path or user."""
+    key = host_key(entry)
+    if not key or any(c in key for c in "/@?#\\ "):
+        return False
+    if ":" not in key:
+        return True
+    try:  # only an IPv6 address holds a colon; "host:9000" is a port
+        ipaddress.ip_address(key)
+    except ValueError:
+        return False
+    return True
+
+
+def env_host_names(
+    name: str,
+    default: list[str],
+    *,
+    example: str = "storage.example.com",
+    environ: Mapping[str, str] = os.environ,
+) -> list[str]:
+    """Return a comma-separated variable of host names, each checked: one written with a scheme,
+    port or path passed the start and then matched nothing (a download host: every KPI sync
+    failed; an allowed host: every page answered 400)."""
+    hosts = env_list(name, default, environ=environ)
+    for value in hosts:
+        if not is_host_name(value):
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated host names such as {example}, "
+                f"without scheme, port or path; {value!r} is not one"
+            )
+    return hosts
+
+
 def env_bool(name: str, default: bool = False, *, environ: Mapping[str, str] = os.environ) -> bool:
     """Return the variable as a boolean; anything but a known spelling is a mistake."""
     raw = environ.get(name)

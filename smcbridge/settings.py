@@ -18,6 +18,7 @@ from smcbridge.env import (
     env_code,
     env_emails,
     env_float,
+    env_host_names,
     env_int,
     env_list,
     env_loglevel,
@@ -50,7 +51,10 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "insecure-development-key-only-for-debug"  # noqa: S105 - DEBUG only
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+# Django's forms: a name, ".example.com" for its subdomains too, "*"; a port is never matched.
+ALLOWED_HOSTS = env_host_names(
+    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], example="bridge.example.com"
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -294,7 +298,7 @@ KHOROS_DOWNLOAD_DEADLINE_SECONDS = env_float(
 )
 # Host names an export download link may lead to although they resolve to private addresses
 # (besides KHOROS_BASE_URL's own host and port); any other must resolve to public ones only.
-KHOROS_DOWNLOAD_HOSTS = env_list("KHOROS_DOWNLOAD_HOSTS", [])
+KHOROS_DOWNLOAD_HOSTS = env_host_names("KHOROS_DOWNLOAD_HOSTS", [])
 # Items per list page asked of Khoros (it answers at most 100).
 KHOROS_PAGE_SIZE = env_int("KHOROS_PAGE_SIZE", 100, minimum=1)
 KHOROS_SYNC_MINUTES = env_int("KHOROS_SYNC_MINUTES", 30, minimum=1)

@@ -67,7 +67,8 @@ def defaults_in_settings(monkeypatch) -> dict[str, object]:
     from smcbridge import env
 
     seen: dict[str, object] = {}
-    for reader in ("env_str", "env_code", "env_timezone", "env_bool", "env_int", "env_float"):
+    readers = ("env_str", "env_code", "env_timezone", "env_bool", "env_int", "env_float")
+    for reader in (*readers, "env_url", "env_loglevel"):
         original = getattr(env, reader)
 
         def record(*args: object, _original=original, **kwargs: object) -> object:
@@ -77,7 +78,7 @@ def defaults_in_settings(monkeypatch) -> dict[str, object]:
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(env, reader, record)
-    for reader in ("env_list", "env_mapping"):
+    for reader in ("env_list", "env_mapping", "env_networks", "env_host_names"):
         original = getattr(env, reader)
 
         def record_many(name: str, default: object, *args: object, _original=original, **kw):
@@ -85,6 +86,15 @@ def defaults_in_settings(monkeypatch) -> dict[str, object]:
             return _original(name, default, *args, **kw)
 
         monkeypatch.setattr(env, reader, record_many)
+    # Readers without a default: unset is empty (Redis off, the sync admins, no extra host).
+    for reader in ("env_redis_url", "env_emails"):
+        original = getattr(env, reader)
+
+        def record_empty(name: str, *args: object, _original=original, **kw: object) -> object:
+            seen[name] = ""
+            return _original(name, *args, **kw)
+
+        monkeypatch.setattr(env, reader, record_empty)
     runpy.run_path(str(ROOT / "smcbridge" / "settings.py"))
     return seen
 
@@ -127,6 +137,8 @@ def readme_defaults() -> dict[str, str]:
 def test_every_default_in_the_readme_is_the_one_settings_use(monkeypatch):
     in_settings = defaults_in_settings(monkeypatch)
     in_readme = readme_defaults()
+    # Every reader is recorded: a setting read by a new one is checked too, not passed over.
+    assert sorted(declared_from_environment() - set(in_settings)) == []
     wrong = {}
     for name, default in in_settings.items():
         if name in DEFAULTS_IN_WORDS:
@@ -139,3 +151,10 @@ def test_every_default_in_the_readme_is_the_one_settings_use(monkeypatch):
         if documented != as_readme_writes_it(default):
             wrong[name] = (documented, as_readme_writes_it(default))
     assert wrong == {}
+
+
+def test_the_readme_gives_make_runs_stop_time_as_devrun_has_it():
+    # devrun reads DEVRUN_STOP_SECONDS itself (make run only), not through settings.py.
+    from smcbridge.devrun import DEFAULT_STOP_SECONDS
+
+    assert readme_defaults()["DEVRUN_STOP_SECONDS"] == as_readme_writes_it(DEFAULT_STOP_SECONDS)

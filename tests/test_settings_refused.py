@@ -128,6 +128,44 @@ def test_a_proxy_address_that_is_no_address_stops_the_start_naming_it():
 
 
 @pytest.mark.parametrize(
+    "entry", ["https://storage.internal", "storage.internal:9000", "storage.internal/bucket"]
+)
+def test_a_download_host_with_a_scheme_port_or_path_stops_the_start_naming_it(entry):
+    # It passed the start, no link ever matched it, and every KPI sync then failed building its
+    # client, far from the setting (README: host names, "no scheme, port or path").
+    refused(
+        {"KHOROS_DOWNLOAD_HOSTS": f"objects.internal, {entry}"},
+        "KHOROS_DOWNLOAD_HOSTS must be comma-separated host names such as storage.example.com, "
+        f"without scheme, port or path; {entry!r} is not one",
+    )
+
+
+def test_download_host_names_and_addresses_are_accepted():
+    read = settings_from({"KHOROS_DOWNLOAD_HOSTS": "objects.internal, 10.0.0.7, [fd00::7], ::1"})
+    assert read["KHOROS_DOWNLOAD_HOSTS"] == ["objects.internal", "10.0.0.7", "[fd00::7]", "::1"]
+    assert settings_from({})["KHOROS_DOWNLOAD_HOSTS"] == []
+
+
+@pytest.mark.parametrize(
+    "entry", ["https://bridge.example.com", "bridge.example.com:443", "bridge.example.com/"]
+)
+def test_an_allowed_host_with_a_scheme_port_or_path_stops_the_start_naming_it(entry):
+    # It passed the start, matched no request's host, and every page answered 400.
+    refused(
+        {"ALLOWED_HOSTS": f"bridge.example.com, {entry}"},
+        "ALLOWED_HOSTS must be comma-separated host names such as bridge.example.com, "
+        f"without scheme, port or path; {entry!r} is not one",
+    )
+
+
+def test_allowed_hosts_in_each_form_django_matches_are_accepted():
+    value = "bridge.example.com, .example.org, 10.0.0.5, [::1], *"
+    read = settings_from({"ALLOWED_HOSTS": value})
+    assert read["ALLOWED_HOSTS"] == ["bridge.example.com", ".example.org", "10.0.0.5", "[::1]", "*"]
+    assert settings_from({})["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+
+
+@pytest.mark.parametrize(
     ("level", "django_level"),
     [(None, "INFO"), ("INFO", "INFO"), ("WARNING", "WARNING"), ("ERROR", "ERROR"),
      ("DEBUG", "INFO")],  # Django's own at DEBUG: its autoreloader's line per file watched
