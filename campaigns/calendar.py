@@ -22,6 +22,8 @@ from campaigns.models import Assignment
 from campaigns.plan_colors import plan_color
 from campaigns.selectors import (
     before_the_current,
+    campaign_drift,
+    campaign_kpi_days,
     campaign_search,
     drift_flags,
     plan_search,
@@ -709,8 +711,6 @@ def campaign_panel(
     *, campaign: ExternalCampaign, user: AnyUser, day: CompanyDay | None = None
 ) -> CampaignPanel:
     """`day`: the company's (company_day()), when the caller has it."""
-    from campaigns.selectors import campaign_drift, campaign_kpi_days
-
     day = day or company_day(kpi_freshness=False)
 
     visible = visible_plans(user)
@@ -807,11 +807,12 @@ def campaign_list_rows(
     if filters.assigned == "unassigned":
         # No rows, so none lacks the annotations.
         return cast(CampaignRows, ExternalCampaign.objects.none())
-    visible = visible_plans(user).values("pk")
+    # As the campaign page totals them (days sent to SAP MC stay with the campaign they were
+    # sent to): one row, all the campaign's days.
     impressions = (
-        PlanKpi.objects.filter(plan__assignment__campaign=OuterRef("pk"), plan__in=visible)
+        campaign_kpi_days(OuterRef("pk"), visible_plans(user))
         .order_by()
-        .values("plan__assignment__campaign")
+        .values(one=Value(1))
         .annotate(total=kpi_aggregates(["impressions"])["impressions"])
         .values("total")
     )

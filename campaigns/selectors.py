@@ -827,22 +827,28 @@ class CampaignKpis:
 _IN_SAP_MC = (SuccessSent.Status.CREATED, SuccessSent.Status.UNKNOWN)
 
 
-def campaign_kpi_days(campaign: ExternalCampaign, plans: QuerySet[Plan]) -> QuerySet[PlanKpi]:
+def campaign_kpi_days(
+    campaign: ExternalCampaign | OuterRef, plans: QuerySet[Plan]
+) -> QuerySet[PlanKpi]:
     """The daily KPI rows of `plans` that are the campaign's as SAP MC has or will have them:
     a day the success push sent goes with the campaign it was sent to, any other day with the
     campaign its Plan is assigned to now (where the push sends it once it settles).
 
-    So a Plan moved from A to B counts its days sent to A on A's page and panel, not on B's,
-    and the days it had not sent on B's: the totals agree with what SAP MC holds for each."""
+    So a Plan moved from A to B counts its days sent to A on A's page, panel and calendar list,
+    not on B's, and the days it had not sent on B's: the totals agree with what SAP MC holds for
+    each. `campaign` is OuterRef("pk") where the rows are a subquery of the campaigns (the
+    calendar list's impressions). Both branches name their Plans by plan_id, so that the
+    database reads the KPI rows by their Plan index, not all of them."""
+    # One level deeper than the KPI rows: inside the ledger and assignment subqueries.
+    here = OuterRef(campaign) if isinstance(campaign, OuterRef) else campaign
     sent = SuccessSent.objects.filter(
         plan_id=OuterRef("plan_id"), day=OuterRef("day"), status__in=_IN_SAP_MC
     )
-    assigned = Assignment.objects.filter(campaign=campaign).values("plan_id")
-    sent_here = SuccessSent.objects.filter(campaign=campaign, status__in=_IN_SAP_MC)
-    return PlanKpi.objects.filter(
-        Q(plan__in=plans.filter(pk__in=assigned)) & ~Exists(sent.exclude(campaign=campaign))
-        | Q(plan__in=plans.filter(pk__in=sent_here.values("plan_id")))
-        & Exists(sent.filter(campaign=campaign))
+    assigned = Assignment.objects.filter(campaign=here).values("plan_id")
+    sent_here = SuccessSent.objects.filter(campaign=here, status__in=_IN_SAP_MC)
+    return PlanKpi.objects.filter(plan__in=plans).filter(
+        Q(plan_id__in=assigned) & ~Exists(sent.exclude(campaign=here))
+        | Q(plan_id__in=sent_here.values("plan_id")) & Exists(sent.filter(campaign=here))
     )
 
 

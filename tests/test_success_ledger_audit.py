@@ -22,7 +22,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.calendar import campaign_panel
+from campaigns.calendar import CalendarFilters, Period, campaign_list_rows, campaign_panel
 from campaigns.models import SYNC_ADMINS, Assignment
 from khoros import kpis, services
 from khoros.models import Company, Plan, PlanKpi
@@ -282,6 +282,16 @@ def test_campaign_pages_and_panels_count_what_sap_mc_holds_for_each_campaign(aud
     assert panels["Spring A"]["Impressions"] == 5760
     assert panels["April B"]["Impressions"] == 255
     assert (panels["Spring A"]["Highest daily reach"], panels["April B"]["Posts"]) == (3000, 2)
+
+    # The calendar's list of campaigns, its impressions column (and the sort by it) alike.
+    year = Period(zoom="year", first=date(2026, 1, 1), last=date(2026, 12, 31))
+    rows = campaign_list_rows(
+        user=audited.admin, period=year, filters=CalendarFilters(), sort="-kpis"
+    )
+    assert [(row.name, row.impressions) for row in rows if row.impressions] == [
+        ("Spring A", 5760),
+        ("April B", 255),
+    ]
 
 
 def test_sap_mc_s_campaign_success_answer_is_the_hand_ledger(audited, client):
