@@ -31,6 +31,9 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The demo's alert emails (printed by the console backend) link to this dashboard.
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+
 # Each external system without a configured URL is replaced by its simulator; with both
 # simulators the demo users are created too.
 PROCESSES := web worker
