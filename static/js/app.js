@@ -605,6 +605,37 @@
   });
 })();
 
+// A request of the person's own under way: the part of the page it will redraw is marked busy
+// (aria-busy, a progress cursor) and the page shows "Working…" (#busy, after a moment). On a slow
+// line a click showed nothing for seconds, and was clicked again. A poll is not her doing.
+(function () {
+  "use strict";
+
+  var open = [];
+
+  function polling(elt) {
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    return /^(every|load)\b/.test(trigger);
+  }
+
+  document.addEventListener("htmx:beforeSend", function (evt) {
+    if (polling(evt.detail.elt)) return;
+    open.push(evt.detail.xhr);
+    var target = evt.detail.target;
+    if (target && target.setAttribute) target.setAttribute("aria-busy", "true");
+    document.documentElement.classList.add("htmx-busy");
+  });
+  // Answered, refused, unanswered or abandoned: htmx ends every request with this event.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var at = open.indexOf(evt.detail.xhr);
+    if (at < 0) return;
+    open.splice(at, 1);
+    var target = evt.detail.target;
+    if (target && target.removeAttribute) target.removeAttribute("aria-busy");
+    if (!open.length) document.documentElement.classList.remove("htmx-busy");
+  });
+})();
+
 // Typing on while a search is answered. The answer swaps in its own copy of the search box,
 // holding the words it was asked for: letters typed meanwhile were lost ("Holiday" read
 // "Holiay") and the list showed the shorter search. They are put back, where the caret was, and

@@ -76,3 +76,44 @@ def test_without_javascript_the_workbench_filters_assigns_and_unassigns(
     assert list(Assignment.objects.values_list("plan__name", flat=True)) == ["Summer teaser"]
     assert AuditEvent.objects.count() == 3
     context.close()
+
+
+def test_on_a_slow_line_one_click_counts_and_the_page_says_it_is_working(
+    live_server, world, fresh_page
+):
+    """An answer held back (a slow line): the workbench says it is working, a second Assign of
+    the same Plan and a campaign chosen meanwhile are dropped, not sent. The campaign's answer
+    came first, then the Assign's went into the replaced workbench: the action's notice was never
+    seen, and the address said one campaign while the screen showed the other."""
+    page = fresh_page
+    spring = world.campaigns[0]
+    sign_in(page, live_server.url, "maria")
+    page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
+    htmx_settled(page)
+    held: list = []
+    page.route("**/workbench/assign/", lambda route: held.append(route))
+
+    page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").dblclick()
+    page.locator("#workbench[aria-busy=true]").wait_for()
+    page.locator("#busy").wait_for()  # shown after a moment
+    page.locator("#suggestions").get_by_role("button", name="Assign Spring Sale social").click()
+    page.get_by_role("link", name="Autumn 2026").click()
+    page.keyboard.press("Enter")
+    assert len(held) == 1
+    assert page.get_by_role("heading", name="Spring Sale 2026").count() == 1
+
+    held[0].continue_()
+    page.locator("main").get_by_text(
+        "Assigned “Spring Sale social” to “Spring Sale 2026”."
+    ).wait_for()
+    htmx_settled(page)
+    assert len(held) == 1
+    assert f"campaign={spring.pk}" in page.url
+    assert page.locator("#workbench[aria-busy]").count() == 0
+    assert not page.locator("#busy").is_visible()
+    assert Assignment.objects.get().plan == world.plans[0]
+    assert AuditEvent.objects.count() == 1
+
+    # Once answered, the next click goes.
+    page.get_by_role("link", name="Autumn 2026").click()
+    page.get_by_role("heading", name="Autumn 2026").wait_for()
