@@ -557,6 +557,8 @@
   }
 
   // What the product's error page says (its title and reason), or a text answer's first line.
+  // An answer of something in between (a proxy's 502 or 504 page, its 413) is not the bridge's:
+  // its words ("upstream request timeout") are not shown, what it means is.
   function explain(xhr) {
     var type = xhr.getResponseHeader("Content-Type") || "";
     var text = "";
@@ -565,9 +567,19 @@
       var title = page.querySelector(".error-page h1");
       var reason = page.querySelector(".error-page h1 ~ p");
       if (title) {
-        text = title.textContent.trim() + (reason ? ": " + reason.textContent.trim() : ".");
+        return title.textContent.trim() + (reason ? ": " + reason.textContent.trim() : ".");
       }
-    } else if (type.indexOf("text/plain") === 0) {
+    }
+    if (xhr.status === 502 || xhr.status === 503 || xhr.status === 504) {
+      return "The bridge did not answer (error " + xhr.status + " from the network in between), " +
+        "so this page was not updated. Your change may or may not have been saved: reload the " +
+        "page to see.";
+    }
+    if (xhr.status === 413) {
+      return "The network in between refused this request as too large (error 413), so nothing " +
+        "was saved. Try again with fewer Plans selected.";
+    }
+    if (type.indexOf("text/plain") === 0) {
       text = xhr.responseText.trim().split("\n")[0].slice(0, 300);
     }
     return text || "The bridge answered with error " + xhr.status + ".";
@@ -594,6 +606,12 @@
   document.addEventListener("htmx:sendError", function (evt) {
     show("The bridge could not be reached, so this page was not updated. Check the connection, " +
          "then reload the page to see what was saved.", evt.detail.elt);
+  });
+  // The connection timed out: the browser gave up waiting (htmx tells it apart from a failure).
+  // The bridge may have done it all the same.
+  document.addEventListener("htmx:timeout", function (evt) {
+    show("The bridge did not answer in time, so this page was not updated. Your change may or " +
+         "may not have been saved: reload the page to see.", evt.detail.elt);
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
     var problem = box();

@@ -117,3 +117,59 @@ def test_on_a_slow_line_one_click_counts_and_the_page_says_it_is_working(
     # Once answered, the next click goes.
     page.get_by_role("link", name="Autumn 2026").click()
     page.get_by_role("heading", name="Autumn 2026").wait_for()
+
+
+NGINX_502 = (
+    "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
+    "</center><hr><center>nginx</center></body></html>"
+)
+
+
+def _answering(answer):
+    """A route handler answering as something in between: a response, or a network error."""
+    if isinstance(answer, dict):
+        return lambda route: route.fulfill(**answer)
+    return lambda route: route.abort(answer)
+
+
+def test_a_proxys_error_or_a_timeout_is_said_in_the_bridges_words(live_server, world, page):
+    """Something in between answers instead of the bridge: its 502 page, a 504 in plain text
+    ("upstream request timeout" was shown as the bridge's answer), a 413, or the connection times
+    out (nothing was shown at all). The manager reads what it means; nothing of it is swapped
+    in; the same click then works."""
+    spring = world.campaigns[0]
+    sign_in(page, live_server.url, "maria")
+    page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
+    htmx_settled(page)
+    problem = page.locator("#request-problem")
+    assign = page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social")
+    unsure = "Your change may or may not have been saved: reload the page to see."
+    answers = [
+        ({"status": 502, "body": NGINX_502, "content_type": "text/html"},
+         "The bridge did not answer (error 502 from the network in between), so this page was "
+         f"not updated. {unsure}"),
+        ({"status": 504, "body": "upstream request timeout", "content_type": "text/plain"},
+         "The bridge did not answer (error 504 from the network in between), so this page was "
+         f"not updated. {unsure}"),
+        ({"status": 413, "body": "<h1>413 Request Entity Too Large</h1>",
+          "content_type": "text/html"},
+         "The network in between refused this request as too large (error 413), so nothing was "
+         "saved. Try again with fewer Plans selected."),
+        ("timedout", f"The bridge did not answer in time, so this page was not updated. {unsure}"),
+    ]  # fmt: skip
+    for answer, said in answers:
+        page.route("**/workbench/assign/", _answering(answer))
+        assign.click()
+        problem.get_by_text(said, exact=True).wait_for()
+        page.get_by_role("button", name="Dismiss").click()
+        page.unroute("**/workbench/assign/")
+    main = page.locator("main").inner_text()
+    assert "nginx" not in main and "Bad Gateway" not in main and "upstream" not in main
+    assert not Assignment.objects.exists()
+
+    assign.click()
+    page.locator("main").get_by_text(
+        "Assigned “Spring Sale social” to “Spring Sale 2026”."
+    ).wait_for()
+    assert not problem.is_visible()
+    assert Assignment.objects.get().plan == world.plans[0]
