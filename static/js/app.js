@@ -559,10 +559,14 @@
   // What the product's error page says (its title and reason), or a text answer's first line.
   // An answer of something in between (a proxy's 502 or 504 page, its 413) is not the bridge's:
   // its words ("upstream request timeout") are not shown, what it means is.
+  function ours(xhr) {
+    return !!xhr.getResponseHeader("X-Smcbridge-Answer");
+  }
+
   function explain(xhr) {
     var type = xhr.getResponseHeader("Content-Type") || "";
     var text = "";
-    if (type.indexOf("text/html") === 0) {
+    if (ours(xhr) && type.indexOf("text/html") === 0) {
       var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
       var title = page.querySelector(".error-page h1");
       var reason = page.querySelector(".error-page h1 ~ p");
@@ -579,11 +583,25 @@
       return "The network in between refused this request as too large (error 413), so nothing " +
         "was saved. Try again with fewer Plans selected.";
     }
+    if (!ours(xhr)) {
+      return "Something between this browser and the bridge (a proxy?) answered in its place, " +
+        "so this page was not updated. Your change may or may not have been saved: reload the " +
+        "page to see.";
+    }
     if (type.indexOf("text/plain") === 0) {
       text = xhr.responseText.trim().split("\n")[0].slice(0, 300);
     }
     return text || "The bridge answered with error " + xhr.status + ".";
   }
+
+  // An answer that is not the bridge's is never swapped in, even with a 200 (a network's
+  // sign-in page): it is taken as the error it is, which htmx:responseError then explains.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (!xhr || !xhr.status || ours(xhr)) return;
+    evt.detail.shouldSwap = false;
+    evt.detail.isError = true;
+  });
 
   function show(message, elt) {
     var problem = box();

@@ -126,6 +126,11 @@ NGINX_502 = (
     "</center><hr><center>nginx</center></body></html>"
 )
 
+SIGN_IN_PAGE = (
+    '<!doctype html><html><body><div id="workbench"><h1>Corporate network</h1>'
+    "<p>Sign in to continue browsing.</p></div></body></html>"
+)
+
 
 def _answering(answer):
     """A route handler answering as something in between: a response, or a network error."""
@@ -136,8 +141,9 @@ def _answering(answer):
 
 def test_a_proxys_error_or_a_timeout_is_said_in_the_bridges_words(live_server, world, page):
     """Something in between answers instead of the bridge: its 502 page, a 504 in plain text
-    ("upstream request timeout" was shown as the bridge's answer), a 413, or the connection times
-    out (nothing was shown at all). The manager reads what it means; nothing of it is swapped
+    ("upstream request timeout" was shown as the bridge's answer), a 413, the connection times
+    out (nothing was shown at all), or a network's sign-in page with a 200 (swapped into the
+    workbench). The manager reads what it means; nothing of it is swapped
     in; the same click then works."""
     spring = world.campaigns[0]
     sign_in(page, live_server.url, "maria")
@@ -158,6 +164,10 @@ def test_a_proxys_error_or_a_timeout_is_said_in_the_bridges_words(live_server, w
          "The network in between refused this request as too large (error 413), so nothing was "
          "saved. Try again with fewer Plans selected."),
         ("timedout", f"The bridge did not answer in time, so this page was not updated. {unsure}"),
+        # A network's sign-in page, with a 200: it was swapped into the workbench.
+        ({"status": 200, "body": SIGN_IN_PAGE, "content_type": "text/html"},
+         "Something between this browser and the bridge (a proxy?) answered in its place, so "
+         f"this page was not updated. {unsure}"),
     ]  # fmt: skip
     for answer, said in answers:
         page.route("**/workbench/assign/", _answering(answer))
@@ -167,6 +177,8 @@ def test_a_proxys_error_or_a_timeout_is_said_in_the_bridges_words(live_server, w
         page.unroute("**/workbench/assign/")
     main = page.locator("main").inner_text()
     assert "nginx" not in main and "Bad Gateway" not in main and "upstream" not in main
+    assert "Corporate network" not in main
+    assert page.get_by_role("heading", name="Spring Sale 2026").count() == 1
     assert not Assignment.objects.exists()
 
     assign.click()
