@@ -237,3 +237,40 @@ def test_on_a_slow_line_the_calendar_list_sends_one_request_at_a_time(live_serve
     assert AuditEvent.objects.count() == 1
     # The address is the list that answered the Assign, not sorted by a click it dropped.
     assert page.url.endswith("/calendar/list/?zoom=quarter&date=2026-03-01")
+
+
+def test_two_windows_a_stale_view_says_what_changed_and_writes_no_second_row(
+    live_server, world, page
+):
+    """Window A assigns, then unassigns; window B, never reloaded, repeats each: B is told what
+    happened meanwhile, and only A's real changes are audited."""
+    spring = world.campaigns[0]
+    sign_in(page, live_server.url, "maria")
+    other = page.context.new_page()
+    try:
+        for window in (page, other):
+            window.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
+            htmx_settled(window)
+        page.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
+        page.get_by_role("button", name="Unassign Spring Sale social").wait_for()
+        other.locator("#plan-list").get_by_role("button", name="Assign Spring Sale social").click()
+        other.locator(".feedback").get_by_text(
+            "Already assigned to this campaign: nothing changed."
+        ).wait_for()
+        htmx_settled(page)
+        page.get_by_role("button", name="Unassign Spring Sale social").click()
+        page.locator(".feedback").get_by_text("Unassigned “Spring Sale social”").wait_for()
+        htmx_settled(other)
+        other.get_by_role("button", name="Unassign Spring Sale social").click()
+        other.locator(".feedback").get_by_text(
+            "Plan “Spring Sale social” does not feed campaign “Spring Sale 2026” any more: it is "
+            "unassigned already, nothing changed."
+        ).wait_for()
+        assert other.locator("#assigned-plans").get_by_text("Spring Sale social").count() == 0
+    finally:
+        other.close()
+    assert not Assignment.objects.exists()
+    assert list(AuditEvent.objects.order_by("pk").values_list("action", flat=True)) == [
+        "assignment.create",
+        "assignment.delete",
+    ]
