@@ -718,6 +718,51 @@
   });
 })();
 
+// A filter changed while an answer was awaited (a slow line): the workbench and the calendar take
+// one request at a time, so htmx dropped the change's, and the answer's copy of the form showed
+// the filter as it was before. The change is made again in the new form and sent. (A search
+// box's words are put back above.)
+(function () {
+  "use strict";
+
+  var changed = {};
+
+  function isBox(field) {
+    return field.type === "checkbox" || field.type === "radio";
+  }
+
+  document.addEventListener("change", function (evt) {
+    var field = evt.target;
+    if (!field || !field.id || !field.form || field.type === "search" || field.type === "hidden" ||
+        !field.matches(".wb-filter, #cal-filters select, #cal-filters input")) return;
+    // Its own request, sent before this listener, marks the form busy too: the new form then
+    // holds what was sent, and nothing is sent again.
+    if (!field.closest("[aria-busy=true]")) return;
+    changed[field.id] = isBox(field) ? { checked: field.checked } : { value: field.value };
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var ids = Object.keys(changed);
+    if (!ids.length) return;
+    var was = changed;
+    changed = {};
+    var form = null;
+    ids.forEach(function (id) {
+      var field = document.getElementById(id);
+      if (!field || !field.form) return;
+      if ("checked" in was[id]) {
+        if (field.checked === was[id].checked) return;
+        field.checked = was[id].checked;
+      } else {
+        if (field.value === was[id].value) return;
+        field.value = was[id].value;
+      }
+      form = field.form;
+    });
+    if (form) form.requestSubmit();
+  });
+})();
+
 // A sync button's "Khoros plans sync #5 queued." stood above the run long after the run had
 // shown Succeeded (or Failed) below it. Once the part of the page that polls the runs stops
 // polling, every run it shows has finished: the message goes and the run's status tells.

@@ -274,3 +274,31 @@ def test_two_windows_a_stale_view_says_what_changed_and_writes_no_second_row(
         "assignment.create",
         "assignment.delete",
     ]
+
+
+def test_a_filter_changed_while_a_search_is_answered_is_applied(live_server, world, page):
+    """One request at a time drops the filter's own request while a search is answered: the
+    answer's form showed the box unticked again and the list unfiltered by it."""
+    spring = world.campaigns[0]
+    sign_in(page, live_server.url, "maria")
+    page.goto(f"{live_server.url}/workbench/?campaign={spring.pk}")
+    htmx_settled(page)
+    held: list = []
+
+    def hold_the_first(route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/workbench/?*", hold_the_first)
+    page.get_by_label("Search campaigns").fill("Sum")
+    page.locator("#workbench[aria-busy=true]").wait_for()
+    page.get_by_label("Without Plans only").check()
+    held[0].continue_()
+    page.wait_for_url("**c-unassigned=on**")
+    htmx_settled(page)
+    assert page.get_by_label("Without Plans only").is_checked()
+    assert page.get_by_label("Search campaigns").input_value() == "Sum"
+    assert page.locator("#campaigns-title").inner_text() == "Campaigns 1"
+    assert "c-q=Sum" in page.url
