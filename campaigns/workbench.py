@@ -117,10 +117,14 @@ def _asked_page(request: AuthenticatedHttpRequest, state: QueryDict, key: str, p
     filter opens its list as a first visit does; a link (which carries no drawn-for) keeps its
     page.
     """
-    drawn = request.GET.get(key + DRAWN_FOR)
-    if drawn is not None and drawn != _filters_of(state, prefix):
+    if _drawn_for_other_filters(request.GET, state, key, prefix):
         return ""
     return state.get(key, "")
+
+
+def _drawn_for_other_filters(data: QueryDict, state: QueryDict, key: str, prefix: str) -> bool:
+    drawn = data.get(key + DRAWN_FOR)
+    return drawn is not None and drawn != _filters_of(state, prefix)
 
 
 def _page(rows: QuerySet[Any, Any], asked: str | None, current: Q, today: date | None) -> Page:
@@ -225,6 +229,16 @@ def _render(
 @manager_or_admin_required("The workbench is for marketing managers and sync admins.")
 def workbench(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Campaigns on the left, the selected campaign in the middle, Plans on the right."""
+    if request.method == "POST":
+        # The form sent without JavaScript (its Filter button, or Enter in a box). It is a
+        # POST so that it carries the form token its action buttons need (a GET would write
+        # the token into the address, the history and access logs); answered with the
+        # address of what it asked for, as htmx's GET is.
+        state = _state(request.POST)
+        for key, prefix in (("cpage", STATE_PREFIXES[0]), ("ppage", STATE_PREFIXES[1])):
+            if _drawn_for_other_filters(request.POST, state, key, prefix):
+                state.pop(key, None)
+        return redirect(_state_url(state))
     state = _state(request.GET)
     response = _render(request, state)
     if request.htmx and not request.htmx.history_restore_request:

@@ -1,4 +1,5 @@
-"""Middleware of the project itself (not of one app): the health probes' answers."""
+"""Middleware of the project itself (not of one app): the health probes' answers, and the mark
+that tells the page's script an answer is the bridge's."""
 
 from __future__ import annotations
 
@@ -61,4 +62,28 @@ class HealthProbeMiddleware:
             logger.warning("%s answers 503: the bridge is not healthy (its JSON says why)", path)
         elif status == 200 and previous == 503:
             logger.info("%s answers 200 again", path)
+        return response
+
+
+# On every answer of the bridge's (static/js/app.js reads it): an answer without it came from
+# something in between, a proxy's page or a network's sign-in page.
+ANSWER_MARK = "X-Smcbridge-Answer"
+
+
+class AnswerMarkMiddleware:
+    """Mark every answer as the bridge's own.
+
+    A proxy in the way can answer an htmx request with a page of its own and a 200 (a
+    network's sign-in or "acceptable use" page): htmx swapped it into the workbench as if the
+    bridge had drawn it. The page's script swaps only marked answers, and says what happened
+    otherwise. Second in MIDDLEWARE, so that every answer of the project's is marked, its error
+    pages and the answers of the middleware after it too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers[ANSWER_MARK] = "1"
         return response

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     # First: the health probes answer whatever the Host (a load balancer asks by address), so
     # before anything that checks it against ALLOWED_HOSTS (CommonMiddleware, on every request).
     "smcbridge.middleware.HealthProbeMiddleware",
+    # Every answer marked as the bridge's, the probes' too: not one of a proxy in the way.
+    "smcbridge.middleware.AnswerMarkMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "campaigns.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -557,21 +557,51 @@
   }
 
   // What the product's error page says (its title and reason), or a text answer's first line.
+  // An answer of something in between (a proxy's 502 or 504 page, its 413) is not the bridge's:
+  // its words ("upstream request timeout") are not shown, what it means is.
+  function ours(xhr) {
+    return !!xhr.getResponseHeader("X-Smcbridge-Answer");
+  }
+
   function explain(xhr) {
     var type = xhr.getResponseHeader("Content-Type") || "";
     var text = "";
-    if (type.indexOf("text/html") === 0) {
+    if (ours(xhr) && type.indexOf("text/html") === 0) {
       var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
       var title = page.querySelector(".error-page h1");
       var reason = page.querySelector(".error-page h1 ~ p");
       if (title) {
-        text = title.textContent.trim() + (reason ? ": " + reason.textContent.trim() : ".");
+        return title.textContent.trim() + (reason ? ": " + reason.textContent.trim() : ".");
       }
-    } else if (type.indexOf("text/plain") === 0) {
+    }
+    if (xhr.status === 502 || xhr.status === 503 || xhr.status === 504) {
+      return "The bridge did not answer (error " + xhr.status + " from the network in between), " +
+        "so this page was not updated. Your change may or may not have been saved: reload the " +
+        "page to see.";
+    }
+    if (xhr.status === 413) {
+      return "The network in between refused this request as too large (error 413), so nothing " +
+        "was saved. Try again with fewer Plans selected.";
+    }
+    if (!ours(xhr)) {
+      return "Something between this browser and the bridge (a proxy?) answered in its place, " +
+        "so this page was not updated. Your change may or may not have been saved: reload the " +
+        "page to see.";
+    }
+    if (type.indexOf("text/plain") === 0) {
       text = xhr.responseText.trim().split("\n")[0].slice(0, 300);
     }
     return text || "The bridge answered with error " + xhr.status + ".";
   }
+
+  // An answer that is not the bridge's is never swapped in, even with a 200 (a network's
+  // sign-in page): it is taken as the error it is, which htmx:responseError then explains.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (!xhr || !xhr.status || ours(xhr)) return;
+    evt.detail.shouldSwap = false;
+    evt.detail.isError = true;
+  });
 
   function show(message, elt) {
     var problem = box();
@@ -595,6 +625,12 @@
     show("The bridge could not be reached, so this page was not updated. Check the connection, " +
          "then reload the page to see what was saved.", evt.detail.elt);
   });
+  // The connection timed out: the browser gave up waiting (htmx tells it apart from a failure).
+  // The bridge may have done it all the same.
+  document.addEventListener("htmx:timeout", function (evt) {
+    show("The bridge did not answer in time, so this page was not updated. Your change may or " +
+         "may not have been saved: reload the page to see.", evt.detail.elt);
+  });
   document.addEventListener("htmx:afterRequest", function (evt) {
     var problem = box();
     if (!problem || problem.hidden || !evt.detail.successful) return;
@@ -602,6 +638,37 @@
   });
   document.addEventListener("click", function (evt) {
     if (evt.target && evt.target.id === "request-problem-close") hide();
+  });
+})();
+
+// A request of the person's own under way: the part of the page it will redraw is marked busy
+// (aria-busy, a progress cursor) and the page shows "Working…" (#busy, after a moment). On a slow
+// line a click showed nothing for seconds, and was clicked again. A poll is not her doing.
+(function () {
+  "use strict";
+
+  var open = [];
+
+  function polling(elt) {
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    return /^(every|load)\b/.test(trigger);
+  }
+
+  document.addEventListener("htmx:beforeSend", function (evt) {
+    if (polling(evt.detail.elt)) return;
+    open.push(evt.detail.xhr);
+    var target = evt.detail.target;
+    if (target && target.setAttribute) target.setAttribute("aria-busy", "true");
+    document.documentElement.classList.add("htmx-busy");
+  });
+  // Answered, refused, unanswered or abandoned: htmx ends every request with this event.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var at = open.indexOf(evt.detail.xhr);
+    if (at < 0) return;
+    open.splice(at, 1);
+    var target = evt.detail.target;
+    if (target && target.removeAttribute) target.removeAttribute("aria-busy");
+    if (!open.length) document.documentElement.classList.remove("htmx-busy");
   });
 })();
 
@@ -648,6 +715,51 @@
     var field = search;
     search = null;
     if (field && document.body.contains(field) && field.form) field.form.requestSubmit();
+  });
+})();
+
+// A filter changed while an answer was awaited (a slow line): the workbench and the calendar take
+// one request at a time, so htmx dropped the change's, and the answer's copy of the form showed
+// the filter as it was before. The change is made again in the new form and sent. (A search
+// box's words are put back above.)
+(function () {
+  "use strict";
+
+  var changed = {};
+
+  function isBox(field) {
+    return field.type === "checkbox" || field.type === "radio";
+  }
+
+  document.addEventListener("change", function (evt) {
+    var field = evt.target;
+    if (!field || !field.id || !field.form || field.type === "search" || field.type === "hidden" ||
+        !field.matches(".wb-filter, #cal-filters select, #cal-filters input")) return;
+    // Its own request, sent before this listener, marks the form busy too: the new form then
+    // holds what was sent, and nothing is sent again.
+    if (!field.closest("[aria-busy=true]")) return;
+    changed[field.id] = isBox(field) ? { checked: field.checked } : { value: field.value };
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var ids = Object.keys(changed);
+    if (!ids.length) return;
+    var was = changed;
+    changed = {};
+    var form = null;
+    ids.forEach(function (id) {
+      var field = document.getElementById(id);
+      if (!field || !field.form) return;
+      if ("checked" in was[id]) {
+        if (field.checked === was[id].checked) return;
+        field.checked = was[id].checked;
+      } else {
+        if (field.value === was[id].value) return;
+        field.value = was[id].value;
+      }
+      form = field.form;
+    });
+    if (form) form.requestSubmit();
   });
 })();
 

@@ -777,3 +777,28 @@ def test_pagers_go_to_the_first_and_last_page_in_one_step(client, world):
     # Beside the first or the last page they would repeat Previous or Next: not drawn.
     body = client.get(reverse("workbench"), {"cpage": "2", "ppage": "1"}).content.decode()
     assert 'id="cpage-first"' not in body and 'id="cpage-last"' in body
+
+
+def test_the_form_sent_without_javascript_is_answered_with_its_address(world):
+    """Without script the workbench's form is a POST (it holds the form token its action
+    buttons need): answered with the address of what it asked for, never with the token in it,
+    and a changed filter opens its list afresh as htmx's GET does."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.maria)
+    page = client.get(reverse("workbench"), {"campaign": world.campaigns[0].pk})
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    assert token is not None
+    form = {
+        "csrfmiddlewaretoken": token[1], "campaign": world.campaigns[0].pk, "note": "x",
+        "cpage": "2", "cpage-drawn-for": "", "c-q": "Summer",
+        "ppage": "3", "ppage-drawn-for": "", "plans": [world.plans[1].pk],
+    }  # fmt: skip
+    response = client.post(reverse("workbench"), form)
+    assert response.status_code == 302
+    assert response["Location"] == (
+        f"/workbench/?campaign={world.campaigns[0].pk}&c-q=Summer&ppage=3&plans={world.plans[1].pk}"
+    )
+    # Without the token it is refused, as any form is.
+    del form["csrfmiddlewaretoken"]
+    assert client.post(reverse("workbench"), form).status_code == 403
+    assert not Assignment.objects.exists()
