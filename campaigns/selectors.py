@@ -837,18 +837,24 @@ def campaign_kpi_days(
     So a Plan moved from A to B counts its days sent to A on A's page, panel and calendar list,
     not on B's, and the days it had not sent on B's: the totals agree with what SAP MC holds for
     each. `campaign` is OuterRef("pk") where the rows are a subquery of the campaigns (the
-    calendar list's impressions). Both branches name their Plans by plan_id, so that the
-    database reads the KPI rows by their Plan index, not all of them."""
-    # One level deeper than the KPI rows: inside the ledger and assignment subqueries.
-    here = OuterRef(campaign) if isinstance(campaign, OuterRef) else campaign
+    calendar list's impressions)."""
+    # The campaign as the subqueries name it: one level below the KPI rows (the ledger's
+    # EXISTS) and two (the assignments and the ledger's Plans inside the Plans' subquery).
+    here, below = campaign, campaign
+    if isinstance(campaign, OuterRef):
+        here, below = OuterRef(campaign), OuterRef(OuterRef(campaign))
     sent = SuccessSent.objects.filter(
         plan_id=OuterRef("plan_id"), day=OuterRef("day"), status__in=_IN_SAP_MC
     )
-    assigned = Assignment.objects.filter(campaign=here).values("plan_id")
-    sent_here = SuccessSent.objects.filter(campaign=here, status__in=_IN_SAP_MC)
-    return PlanKpi.objects.filter(plan__in=plans).filter(
-        Q(plan_id__in=assigned) & ~Exists(sent.exclude(campaign=here))
-        | Q(plan_id__in=sent_here.values("plan_id")) & Exists(sent.filter(campaign=here))
+    assigned = plans.filter(pk__in=Assignment.objects.filter(campaign=below).values("plan_id"))
+    sent_here = plans.filter(
+        pk__in=SuccessSent.objects.filter(campaign=below, status__in=_IN_SAP_MC).values("plan_id")
+    )
+    # Each branch names its few Plans (the visible ones among them) first: the database then reads
+    # their KPI rows by the Plan index, not every visible Plan's (all of them, for an admin).
+    return PlanKpi.objects.filter(
+        Q(plan_id__in=assigned.values("pk")) & ~Exists(sent.exclude(campaign=here))
+        | Q(plan_id__in=sent_here.values("pk")) & Exists(sent.filter(campaign=here))
     )
 
 
